@@ -1,0 +1,49 @@
+import { OpenAPIHono } from '@hono/zod-openapi';
+import { methodNotAllowed } from 'hono/method-not-allowed';
+import type { AppEnv } from './env.ts';
+import { ApiError } from './errors/api-error.ts';
+import { notFound, onError, problemResponse, validationHook } from './errors/handler.ts';
+import { bindings } from './middleware/bindings.ts';
+import { bodyLimit } from './middleware/body-limit.ts';
+import { cors } from './middleware/cors.ts';
+import { requestContext } from './middleware/request-context.ts';
+import { securityHeaders } from './middleware/security-headers.ts';
+import { tenant } from './middleware/tenant.ts';
+import { registerHealthRoutes } from './routes/health/index.ts';
+import { registerMetaRoutes } from './routes/meta/index.ts';
+
+/**
+ * The one request path (see docs/ARCHITECTURE.md): request id and logger, security headers, bindings, tenant from
+ * the host, CORS, body limit, 405s, then the zod-validated routes. Errors from any step become problem+json in
+ * `onError`, and still pass back out through the security headers and the access log.
+ */
+export function createApp(): OpenAPIHono<AppEnv> {
+  const app = new OpenAPIHono<AppEnv>({ defaultHook: validationHook });
+
+  app.use(requestContext());
+  app.use(securityHeaders());
+  app.use(bindings());
+  app.use(tenant());
+  app.use(cors());
+  app.use(bodyLimit());
+  app.use(
+    methodNotAllowed<AppEnv>({
+      app,
+      onMethodNotAllowed: (c, allowed) =>
+        problemResponse(
+          c,
+          new ApiError('method_not_allowed', {
+            detail: `Use ${allowed.join(', ')} on this resource.`,
+            headers: { allow: allowed.join(', ') },
+          }),
+        ),
+    }),
+  );
+
+  registerHealthRoutes(app);
+  registerMetaRoutes(app);
+
+  app.notFound(notFound);
+  app.onError(onError);
+  return app;
+}

@@ -1,0 +1,28 @@
+import { neon, neonConfig } from '@neondatabase/serverless';
+import { drizzle } from 'drizzle-orm/neon-http';
+import type { Bindings } from '../env.ts';
+import * as schema from './schema/index.ts';
+
+export type Database = ReturnType<typeof createDatabase>;
+
+/**
+ * Drizzle over Neon's SQL-over-HTTP driver: every query or `db.batch([...])` is one round trip, there are no
+ * interactive transactions. Built per request (it is only a closure over the connection string).
+ *
+ * Locally NEON_FETCH_ENDPOINT points the unchanged driver at the dev gateway, and the request id travels as the
+ * `eventra_trace` connection parameter so the gateway can count this request's round trips.
+ */
+export function createDatabase(bindings: Bindings, requestId?: string) {
+  if (bindings.NEON_FETCH_ENDPOINT !== undefined) neonConfig.fetchEndpoint = bindings.NEON_FETCH_ENDPOINT;
+  const connectionString =
+    bindings.ENVIRONMENT === 'local' && requestId !== undefined
+      ? withTrace(bindings.DATABASE_URL, requestId)
+      : bindings.DATABASE_URL;
+  return drizzle({ client: neon(connectionString), schema, casing: 'snake_case' });
+}
+
+function withTrace(connectionString: string, requestId: string): string {
+  const url = new URL(connectionString);
+  url.searchParams.set('eventra_trace', requestId);
+  return url.toString();
+}

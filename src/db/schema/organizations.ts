@@ -1,0 +1,45 @@
+import { sql } from 'drizzle-orm';
+import { check, jsonb, pgEnum, pgTable, text, uuid } from 'drizzle-orm/pg-core';
+import { timestamps } from './columns.ts';
+
+export const organizationPlan = pgEnum('organization_plan', ['starter', 'pro', 'enterprise']);
+export const organizationStatus = pgEnum('organization_status', ['active', 'suspended']);
+
+export interface OrganizationBranding {
+  displayName?: string;
+  logoUrl?: string;
+  primaryColor?: string;
+  accentColor?: string;
+  emailSenderName?: string;
+}
+
+export interface OrganizationSettings {
+  timezone?: string;
+  currency?: string;
+  locale?: string;
+  /** Browser origins allowed to call this tenant's host (CORS). */
+  allowedOrigins?: string[];
+}
+
+/** The tenant. Reached on `{slug}.{ROOT_DOMAIN}` or on a verified custom domain (organization_domains). */
+export const organizations = pgTable(
+  'organizations',
+  {
+    id: uuid().primaryKey().defaultRandom(),
+    // The unique constraint's index serves tenant resolution by subdomain: WHERE slug = $1.
+    slug: text().notNull().unique(),
+    name: text().notNull(),
+    plan: organizationPlan().notNull().default('starter'),
+    status: organizationStatus().notNull().default('active'),
+    branding: jsonb().$type<OrganizationBranding>().notNull().default({}),
+    settings: jsonb().$type<OrganizationSettings>().notNull().default({}),
+    ...timestamps,
+  },
+  (table) => [
+    check('organizations_slug_format', sql`${table.slug} ~ '^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$'`),
+    check('organizations_name_length', sql`char_length(${table.name}) between 1 and 200`),
+  ],
+);
+
+export type Organization = typeof organizations.$inferSelect;
+export type NewOrganization = typeof organizations.$inferInsert;

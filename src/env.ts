@@ -1,0 +1,44 @@
+import { z } from '@hono/zod-openapi';
+import type { Logger } from './lib/logger.ts';
+import type { Services } from './lib/services.ts';
+import type { Tenant } from './services/tenants/types.ts';
+
+/**
+ * The Worker's bindings, validated once per isolate at the entry (see `readBindings`).
+ * Secrets (DATABASE_URL, UPSTASH_REDIS_REST_TOKEN) come from `wrangler secret put` in staging and production and from
+ * the dev runner or the test setup locally.
+ */
+const queueBinding = z.custom<Queue>(
+  (value) => typeof value === 'object' && value !== null && typeof (value as { send?: unknown }).send === 'function',
+  { message: 'must be a Cloudflare Queue producer binding' },
+);
+
+export const BindingsSchema = z.object({
+  ENVIRONMENT: z.enum(['local', 'staging', 'production']),
+  ROOT_DOMAIN: z
+    .string()
+    .min(1)
+    .regex(/^[a-z0-9.-]+$/, 'must be a lowercase host name'),
+  DATABASE_URL: z.string().regex(/^postgres(ql)?:\/\/[^\s]+$/, 'must be a postgres:// connection string'),
+  /** Local gateway only: where @neondatabase/serverless sends its SQL-over-HTTP requests. Unset in production. */
+  NEON_FETCH_ENDPOINT: z.url().optional(),
+  UPSTASH_REDIS_REST_URL: z.url(),
+  UPSTASH_REDIS_REST_TOKEN: z.string().min(1),
+  EMAIL_QUEUE: queueBinding,
+  WEBHOOK_QUEUE: queueBinding,
+  /** Comma-separated origins allowed to call the platform host from a browser (the tenant hosts use their settings). */
+  PLATFORM_CORS_ORIGINS: z.string().optional(),
+});
+
+export type Bindings = z.infer<typeof BindingsSchema>;
+
+export type Variables = {
+  requestId: string;
+  logger: Logger;
+  bindings: Bindings;
+  services: Services;
+  /** The organization served on this host, or null on the platform host (the bare ROOT_DOMAIN). */
+  tenant: Tenant | null;
+};
+
+export type AppEnv = { Bindings: Record<string, unknown>; Variables: Variables };

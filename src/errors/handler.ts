@@ -1,0 +1,99 @@
+import type { Context, ErrorHandler, NotFoundHandler } from 'hono';
+import { HTTPException } from 'hono/http-exception';
+import { NeonDbError } from '@neondatabase/serverless';
+import type { ZodError } from 'zod';
+import type { AppEnv } from '../env.ts';
+import { createLogger, type Logger } from '../lib/logger.ts';
+import { ApiError, type FieldError } from './api-error.ts';
+import { codesForStatus, type ErrorCode } from './codes.ts';
+import { buildProblem, PROBLEM_CONTENT_TYPE } from './problem.ts';
+
+export function problemResponse(c: Context<AppEnv>, error: ApiError): Response {
+  // Set by the first middleware; an error thrown before it ran still gets a problem.
+  const requestId = (c.get('requestId') as string | undefined) ?? 'unknown';
+  const body = buildProblem(error.code, requestId, error.detail, error.errors, error.extensions);
+  const headers = new Headers(error.headers);
+  headers.set('content-type', PROBLEM_CONTENT_TYPE);
+  return new Response(JSON.stringify(body), { status: error.status, headers });
+}
+
+/** JSON pointer segments need `~` and `/` escaped (RFC 6901). */
+function pointer(segments: readonly PropertyKey[]): string {
+  return segments.map((segment) => `/${String(segment).replaceAll('~', '~0').replaceAll('/', '~1')}`).join('');
+}
+
+export function fieldErrors(target: string, error: ZodError): FieldError[] {
+  return error.issues.map((issue) => ({ pointer: `/${target}${pointer(issue.path)}`, message: issue.message }));
+}
+
+/** zod-openapi `defaultHook`: every failed request validation becomes one 400 problem listing each field. */
+export function validationHook(
+  result: { success: true } | { success: false; error: ZodError; target: string },
+  c: Context<AppEnv>,
+): Response | undefined {
+  if (result.success) return undefined;
+  return problemResponse(
+    c,
+    new ApiError('validation_failed', {
+      detail: 'The request does not match the schema.',
+      errors: fieldErrors(result.target === 'json' ? 'body' : result.target, result.error),
+    }),
+  );
+}
+
+function causes(error: unknown): unknown[] {
+  const chain: unknown[] = [];
+  let current: unknown = error;
+  while (current !== undefined && current !== null && chain.length < 8) {
+    chain.push(current);
+    current = current instanceof Error ? current.cause : undefined;
+  }
+  return chain;
+}
+
+/**
+ * A database the driver cannot reach (network failure, or a non-400 answer from the SQL endpoint) is an outage,
+ * not a bug: it answers 503 so clients retry. SQL errors (status 400, with a SQLSTATE code) stay 500s.
+ */
+export function isDatabaseUnavailable(error: unknown): boolean {
+  return causes(error).some(
+    (link) =>
+      link instanceof NeonDbError &&
+      !link.code &&
+      (link.message.startsWith('Error connecting to database') || link.message.startsWith('Server error')),
+  );
+}
+
+function fromHttpException(error: HTTPException): ApiError {
+  const status = error.status;
+  const code: ErrorCode =
+    status === 400 && /json/i.test(error.message) ? 'invalid_json' : (codesForStatus(status)[0] ?? 'internal_error');
+  const detail = code === 'internal_error' || !error.message ? undefined : error.message;
+  return new ApiError(code, detail === undefined ? {} : { detail });
+}
+
+/** `app.onError` in three tiers: our errors, Hono's HTTPException, and anything else (logged, opaque 500). */
+export const onError: ErrorHandler<AppEnv> = (error, c) => {
+  const logger = (c.get('logger') as Logger | undefined) ?? createLogger({ requestId: c.get('requestId') });
+  if (error instanceof ApiError) {
+    if (error.status >= 500) logger.error('request failed', { code: error.code, error: error.cause ?? error });
+    return problemResponse(c, error);
+  }
+  if (error instanceof HTTPException) {
+    return problemResponse(c, fromHttpException(error));
+  }
+  if (isDatabaseUnavailable(error)) {
+    logger.error('database unavailable', { error });
+    return problemResponse(
+      c,
+      new ApiError('service_unavailable', { detail: 'The database is unavailable.', headers: { 'retry-after': '5' } }),
+    );
+  }
+  logger.error('unhandled error', {
+    error: error instanceof Error ? { name: error.name, message: error.message, stack: error.stack } : String(error),
+  });
+  return problemResponse(c, new ApiError('internal_error'));
+};
+
+export const notFound: NotFoundHandler<AppEnv> = (c) =>
+  problemResponse(c, new ApiError('not_found', { detail: 'No such resource.' }));

@@ -1,0 +1,52 @@
+/**
+ * Structured JSON logs, one object per line, always carrying the request id. Workers Logs (observability) indexes
+ * the fields. Values under keys that look like secrets are replaced before anything is written.
+ */
+export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
+export type LogFields = Record<string, unknown>;
+
+export interface Logger {
+  debug(message: string, fields?: LogFields): void;
+  info(message: string, fields?: LogFields): void;
+  warn(message: string, fields?: LogFields): void;
+  error(message: string, fields?: LogFields): void;
+  child(fields: LogFields): Logger;
+}
+
+const SECRET_KEY = /pass(word)?|secret|token|authorization|cookie|api[-_]?key|connection[-_]?string|database[-_]?url/i;
+const MAX_DEPTH = 4;
+
+export function redact(value: unknown, depth = 0): unknown {
+  if (depth > MAX_DEPTH) return '[truncated]';
+  if (Array.isArray(value)) return value.map((item) => redact(item, depth + 1));
+  if (value instanceof Error) return { name: value.name, message: value.message };
+  if (value !== null && typeof value === 'object') {
+    const out: Record<string, unknown> = {};
+    for (const [key, inner] of Object.entries(value)) {
+      out[key] = SECRET_KEY.test(key) ? '[redacted]' : redact(inner, depth + 1);
+    }
+    return out;
+  }
+  return value;
+}
+
+const sinks: Record<LogLevel, (line: string) => void> = {
+  debug: (line) => console.debug(line),
+  info: (line) => console.log(line),
+  warn: (line) => console.warn(line),
+  error: (line) => console.error(line),
+};
+
+export function createLogger(base: LogFields = {}): Logger {
+  const write = (level: LogLevel, message: string, fields?: LogFields): void => {
+    const entry = redact({ level, time: new Date().toISOString(), message, ...base, ...fields });
+    sinks[level](JSON.stringify(entry));
+  };
+  return {
+    debug: (message, fields) => write('debug', message, fields),
+    info: (message, fields) => write('info', message, fields),
+    warn: (message, fields) => write('warn', message, fields),
+    error: (message, fields) => write('error', message, fields),
+    child: (fields) => createLogger({ ...base, ...fields }),
+  };
+}

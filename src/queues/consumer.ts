@@ -1,0 +1,69 @@
+import { readBindings } from '../middleware/bindings.ts';
+import { createLogger, type Logger } from '../lib/logger.ts';
+import type { Bindings } from '../env.ts';
+import { QueueMessageSchema, queueKind, type QueueKind, type QueueMessage } from './messages.ts';
+
+export interface ConsumerContext {
+  bindings: Bindings;
+  logger: Logger;
+}
+export type MessageHandler = (message: QueueMessage, ctx: ConsumerContext) => Promise<void>;
+
+/**
+ * Handlers per queue kind and message type. The email and webhook consumers register here; a message whose type has
+ * no handler yet is retried and ends in the dead-letter queue rather than being dropped.
+ */
+export const handlers: Record<QueueKind, Map<string, MessageHandler>> = {
+  email: new Map(),
+  webhooks: new Map(),
+  'dead-letter': new Map(),
+};
+
+/** Backoff for retries: 5 s, 10 s, 20 s ... capped at 12 h (the Cloudflare Queues maximum delay). */
+export function retryDelaySeconds(attempts: number): number {
+  return Math.min(5 * 2 ** Math.max(0, attempts - 1), 12 * 60 * 60);
+}
+
+function deadLetter(message: Message, logger: Logger): void {
+  // The dead-letter queue is the end of the line: record the failure and acknowledge.
+  const parsed = QueueMessageSchema.safeParse(message.body);
+  logger.error('message dead-lettered', {
+    messageId: message.id,
+    attempts: message.attempts,
+    type: parsed.success ? parsed.data.type : 'invalid',
+    organizationId: parsed.success ? parsed.data.organizationId : null,
+  });
+  message.ack();
+}
+
+export async function consumeBatch(batch: MessageBatch, env: Record<string, unknown>): Promise<void> {
+  const logger = createLogger({ queue: batch.queue });
+  const bindings = readBindings(env);
+  const kind = queueKind(batch.queue);
+  for (const message of batch.messages) {
+    if (kind === 'dead-letter') {
+      deadLetter(message, logger);
+      continue;
+    }
+    const parsed = QueueMessageSchema.safeParse(message.body);
+    if (!parsed.success || kind === undefined) {
+      logger.error('invalid queue message', { messageId: message.id, queueKind: kind ?? null });
+      // Malformed messages never become valid: send them straight on to the dead-letter queue.
+      message.retry({ delaySeconds: 0 });
+      continue;
+    }
+    const handler = handlers[kind].get(parsed.data.type);
+    if (!handler) {
+      logger.error('no handler for message type', { type: parsed.data.type, queueKind: kind });
+      message.retry({ delaySeconds: retryDelaySeconds(message.attempts) });
+      continue;
+    }
+    try {
+      await handler(parsed.data, { bindings, logger: logger.child({ messageId: parsed.data.id }) });
+      message.ack();
+    } catch (error) {
+      logger.warn('message handler failed, will retry', { type: parsed.data.type, attempts: message.attempts, error });
+      message.retry({ delaySeconds: retryDelaySeconds(message.attempts) });
+    }
+  }
+}
