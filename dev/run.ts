@@ -1,0 +1,169 @@
+/**
+ * `npm run dev`: the whole local edge stack in one command, with embedded defaults.
+ *
+ *   1. PostgreSQL: DATABASE_URL when given, else embedded PGlite persisted in .eventra/pglite
+ *   2. Redis: REDIS_URL (default redis://127.0.0.1:6379), else the embedded stand-in (logged)
+ *   3. the Neon and Upstash gateways in front of them, migrations, demo data on an empty database
+ *   4. `wrangler dev --env local` pointed at the gateways; Ctrl-C stops everything.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdir, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { applyMigrations } from '../drizzle/migrate.ts';
+import { isEmpty, seed, DEMO_DOMAINS, DEMO_ORGANIZATIONS } from '../drizzle/seed.ts';
+import { startStack, type Stack } from './stack.ts';
+
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+const stateDir = path.join(root, '.eventra');
+const port = Number(process.env.PORT ?? 8787);
+const neonPort = Number(process.env.NEON_GATEWAY_PORT ?? 4444);
+const upstashPort = Number(process.env.UPSTASH_GATEWAY_PORT ?? 8079);
+
+const log = (message: string, fields?: Record<string, unknown>): void => {
+  const extra = fields && Object.keys(fields).length > 0 ? ` ${JSON.stringify(fields)}` : '';
+  console.log(`[dev] ${message}${extra}`);
+};
+
+let stack: Stack | undefined;
+let wrangler: ChildProcess | undefined;
+let stopping = false;
+
+async function stop(code: number): Promise<never> {
+  if (!stopping) {
+    stopping = true;
+    log('stopping');
+    if (wrangler?.pid !== undefined && wrangler.exitCode === null) {
+      const exited = new Promise<void>((resolve) => wrangler?.once('exit', () => resolve()));
+      // wrangler runs in its own process group: signal the whole group so workerd goes too.
+      try {
+        process.kill(-wrangler.pid, 'SIGTERM');
+      } catch {
+        // already gone
+      }
+      const timeout = setTimeout(() => {
+        try {
+          if (wrangler?.pid !== undefined) process.kill(-wrangler.pid, 'SIGKILL');
+        } catch {
+          // already gone
+        }
+      }, 5_000);
+      await exited;
+      clearTimeout(timeout);
+    }
+    await stack?.close();
+    log('stopped');
+  }
+  process.exit(code);
+}
+
+process.on('SIGINT', () => void stop(0));
+process.on('SIGTERM', () => void stop(0));
+
+async function main(): Promise<void> {
+  const databaseUrl = process.env.DATABASE_URL;
+  const started = Date.now();
+  await mkdir(stateDir, { recursive: true });
+  stack = await startStack({
+    postgres: databaseUrl
+      ? { kind: 'real', url: databaseUrl }
+      : { kind: 'embedded', dataDir: path.join(stateDir, 'pglite') },
+    redis: { url: process.env.REDIS_URL ?? 'redis://127.0.0.1:6379', allowEmbedded: true },
+    neonPort,
+    upstashPort,
+    log,
+  });
+  log(
+    `PostgreSQL: ${stack.postgresKind === 'real' ? 'DATABASE_URL' : 'embedded PGlite (.eventra/pglite)'}; ` +
+      `Redis: ${stack.redisKind === 'redis' ? (process.env.REDIS_URL ?? 'redis://127.0.0.1:6379') : 'embedded stand-in'}`,
+  );
+  await applyMigrations(stack.directDatabaseUrl);
+  log('migrations applied');
+  if (await isEmpty(stack.directDatabaseUrl)) {
+    await seed(stack.directDatabaseUrl);
+    log('empty database: demo data seeded');
+  }
+
+  // The gateway credentials go through an env file so wrangler shows them as hidden, not in its bindings table.
+  const envFile = path.join(stateDir, 'dev.env');
+  const vars = stack.workerVars();
+  await writeFile(
+    envFile,
+    Object.entries(vars)
+      .map(([key, value]) => `${key}=${value}`)
+      .join('\n') + '\n',
+    {
+      mode: 0o600,
+    },
+  );
+
+  const wranglerBin = path.join(root, 'node_modules', '.bin', 'wrangler');
+  wrangler = spawn(
+    wranglerBin,
+    [
+      'dev',
+      '--env',
+      'local',
+      '--port',
+      String(port),
+      '--ip',
+      '127.0.0.1',
+      '--env-file',
+      envFile,
+      '--show-interactive-dev-session=false',
+    ],
+    {
+      cwd: root,
+      stdio: ['ignore', 'pipe', 'pipe'],
+      detached: true,
+      env: { ...process.env, WRANGLER_SEND_METRICS: 'false' },
+    },
+  );
+  let announced = false;
+  const onOutput = (chunk: Buffer, stream: NodeJS.WriteStream): void => {
+    stream.write(chunk);
+    if (!announced && /Ready on/i.test(chunk.toString())) {
+      announced = true;
+      banner(Date.now() - started);
+    }
+  };
+  wrangler.stdout?.on('data', (chunk: Buffer) => onOutput(chunk, process.stdout));
+  wrangler.stderr?.on('data', (chunk: Buffer) => onOutput(chunk, process.stderr));
+  wrangler.on('exit', (code) => {
+    if (!stopping) {
+      log(`wrangler exited with code ${code ?? 'null'}`);
+      void stop(code ?? 1);
+    }
+  });
+}
+
+function banner(elapsedMs: number): void {
+  const base = `http://localhost:${port}`;
+  const lines = [
+    '',
+    `Eventra is running (ready in ${(elapsedMs / 1000).toFixed(1)} s)`,
+    '',
+    `  API (platform host)   ${base}`,
+    `  API reference         ${base}/docs`,
+    `  OpenAPI document      ${base}/api/v1/openapi.json`,
+    `  Readiness             ${base}/health/ready`,
+    `  Tenant host           http://acme.localhost:${port}/health/ready`,
+    `  Custom domain         curl --resolve ${DEMO_DOMAINS[0].hostname}:${port}:127.0.0.1 http://${DEMO_DOMAINS[0].hostname}:${port}/health/ready`,
+    '',
+    '  Demo organizations (slug -> host):',
+    ...DEMO_ORGANIZATIONS.map(
+      (org) =>
+        `    ${org.slug.padEnd(9)} ${org.plan.padEnd(11)} ${org.status.padEnd(10)} http://${org.slug}.localhost:${port}`,
+    ),
+    '',
+    `  Gateways: Neon SQL-over-HTTP http://127.0.0.1:${neonPort}/sql, Upstash REST http://127.0.0.1:${upstashPort}`,
+    '  Press Ctrl-C to stop.',
+    '',
+  ];
+  console.log(lines.join('\n'));
+}
+
+main().catch(async (error: unknown) => {
+  console.error('[dev] failed to start:', error instanceof Error ? error.message : error);
+  await stop(1);
+});

@@ -1,0 +1,92 @@
+import http from 'node:http';
+import type { TestProject } from 'vitest/node';
+import { startStack, type Stack } from '../../dev/stack.ts';
+import { applyMigrations } from '../../drizzle/migrate.ts';
+import { createTestDatabase } from './database.ts';
+import { describeServices, detectServices } from './services.ts';
+import './provided-context.ts';
+
+const quiet = process.env.EVENTRA_TEST_VERBOSE ? undefined : true;
+const log = (message: string, fields?: Record<string, unknown>): void => {
+  if (!quiet || /unreachable|embedded|error/i.test(message)) console.log(`[stack] ${message}`, fields ?? '');
+};
+
+/**
+ * Starts what the Worker tests need, once per run: a fresh database (real PostgreSQL when it answers, else
+ * embedded PGlite), migrations, the two gateways, and a second gateway pair behind cuttable proxies for outage
+ * tests. Says which services it uses in the first lines of the run.
+ */
+export default async function setup(project: TestProject): Promise<() => Promise<void>> {
+  const services = await detectServices();
+  const description = describeServices(services);
+  console.log(`\nEventra tests run against: ${description}`);
+  if (services.postgres.kind === 'embedded' || services.redis.kind === 'embedded') {
+    console.log(
+      '(embedded defaults: set TEST_DATABASE_URL / TEST_REDIS_URL or start PostgreSQL and Redis for real ones)',
+    );
+  }
+
+  const cleanups: (() => Promise<void>)[] = [];
+  const teardown = async (): Promise<void> => {
+    for (const cleanup of cleanups.reverse()) await cleanup().catch((error: unknown) => console.error(error));
+  };
+  try {
+    let main: Stack;
+    let fault: Stack | null = null;
+    const redis = { url: services.redis.kind === 'real' ? services.redis.url : undefined, allowEmbedded: true };
+    if (services.postgres.kind === 'real') {
+      const database = await createTestDatabase(services.postgres.adminUrl);
+      cleanups.push(() => database.drop());
+      await applyMigrations(database.url);
+      main = await startStack({ postgres: { kind: 'real', url: database.url }, redis, log });
+      cleanups.push(() => main.close());
+      if (services.redis.kind === 'real') {
+        const faultStack = await startStack({
+          postgres: { kind: 'real', url: database.url },
+          redis: { url: services.redis.url, allowEmbedded: false },
+          faultProxies: true,
+          log,
+        });
+        fault = faultStack;
+        cleanups.push(() => faultStack.close());
+      }
+    } else {
+      main = await startStack({ postgres: { kind: 'embedded' }, redis, log });
+      cleanups.push(() => main.close());
+      await applyMigrations(main.directDatabaseUrl);
+    }
+
+    let faultControlUrl: string | null = null;
+    if (fault) {
+      const proxies = fault.proxies;
+      const control = http.createServer((req, res) => {
+        const match = /^\/(database|redis)\/(down|up)$/.exec(req.url ?? '');
+        const proxy = match ? (match[1] === 'database' ? proxies.postgres : proxies.redis) : undefined;
+        if (req.method !== 'POST' || !match || !proxy) {
+          res.writeHead(404).end();
+          return;
+        }
+        if (match[2] === 'down') proxy.down();
+        else proxy.up();
+        res.writeHead(204).end();
+      });
+      await new Promise<void>((resolve) => control.listen(0, '127.0.0.1', resolve));
+      cleanups.push(() => new Promise<void>((resolve) => control.close(() => resolve())));
+      const address = control.address();
+      if (address && typeof address === 'object') faultControlUrl = `http://127.0.0.1:${address.port}`;
+    }
+
+    project.provide('workerVars', main.workerVars());
+    project.provide('faultWorkerVars', fault ? fault.workerVars() : null);
+    project.provide('faultControlUrl', faultControlUrl);
+    project.provide('gatewayCounters', {
+      neon: `http://127.0.0.1:${main.neon.port}/__eventra/round-trips`,
+      upstash: `http://127.0.0.1:${main.upstash.port}/__eventra/round-trips`,
+    });
+    project.provide('services', description);
+    return teardown;
+  } catch (error) {
+    await teardown();
+    throw error;
+  }
+}

@@ -1,0 +1,16 @@
+/** What the global setup hands to the Worker tests (vitest `provide`/`inject`). */
+declare module 'vitest' {
+  export interface ProvidedContext {
+    /** Bindings that point the Worker under test at this run's gateways. */
+    workerVars: Record<string, string>;
+    /** Bindings for a second gateway pair behind cuttable TCP proxies (null on the embedded stand-ins). */
+    faultWorkerVars: Record<string, string> | null;
+    /** POST {url}/{database|redis}/{down|up} cuts or restores the fault stack's connections. */
+    faultControlUrl: string | null;
+    /** The round-trip counter endpoints of the main gateways. */
+    gatewayCounters: { neon: string; upstash: string };
+    services: string;
+  }
+}
+
+export {};

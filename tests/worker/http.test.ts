@@ -1,0 +1,146 @@
+import { describe, expect, it } from 'vitest';
+import { createTenant, problem, request } from '../support/harness.ts';
+
+const PLATFORM = 'http://localhost';
+
+function expectSecurityHeaders(response: Response): void {
+  expect(response.headers.get('strict-transport-security')).toMatch(/^max-age=\d+; includeSubDomains/);
+  expect(response.headers.get('x-content-type-options')).toBe('nosniff');
+  expect(response.headers.get('content-security-policy')).toContain("frame-ancestors 'none'");
+  expect(response.headers.get('referrer-policy')).toBe('no-referrer');
+  expect(response.headers.get('x-request-id')).toBeTruthy();
+}
+
+describe('problem responses', () => {
+  it('answers an unknown path with a 404 problem carrying the request id', async () => {
+    const response = await request(`${PLATFORM}/api/v1/nothing-here`);
+    expect(response.status).toBe(404);
+    const body = await problem(response);
+    expect(body).toMatchObject({
+      type: 'https://eventra.app/problems/not-found',
+      title: 'Not found',
+      status: 404,
+      code: 'not_found',
+    });
+    expect(body.requestId).toBe(response.headers.get('x-request-id'));
+    expectSecurityHeaders(response);
+  });
+
+  it('answers a wrong method on a known path with 405 and Allow', async () => {
+    const response = await request(`${PLATFORM}/health/ready`, { method: 'DELETE' });
+    expect(response.status).toBe(405);
+    expect(response.headers.get('allow')).toContain('GET');
+    expect((await problem(response)).code).toBe('method_not_allowed');
+    expectSecurityHeaders(response);
+  });
+
+  it('refuses a body over the limit with 413 before any handler reads it', async () => {
+    const response = await request(`${PLATFORM}/health`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ blob: 'x'.repeat(1024 * 1024 + 10) }),
+    });
+    expect(response.status).toBe(413);
+    expect((await problem(response)).code).toBe('payload_too_large');
+    expectSecurityHeaders(response);
+  });
+
+  it('never leaks stack traces or SQL in problems', async () => {
+    const response = await request(`${PLATFORM}/api/v1/%00%27;drop table organizations;--`);
+    expect(response.status).toBe(404);
+    const text = await response.text();
+    expect(text).not.toMatch(/stack|at \w+ \(|drop table|select /i);
+  });
+});
+
+describe('request ids', () => {
+  it('honours a well-formed X-Request-Id', async () => {
+    const id = 'client-supplied-id-0001';
+    const response = await request(`${PLATFORM}/health`, { headers: { 'x-request-id': id } });
+    expect(response.headers.get('x-request-id')).toBe(id);
+  });
+
+  it('replaces a malformed X-Request-Id with a fresh one', async () => {
+    for (const bad of ['short', 'has spaces in it ok', 'x'.repeat(200), '<script>alert(1)</script>']) {
+      const response = await request(`${PLATFORM}/health`, { headers: { 'x-request-id': bad } });
+      const echoed = response.headers.get('x-request-id');
+      expect(echoed).not.toBe(bad);
+      expect(echoed).toMatch(/^[0-9a-f-]{36}$/);
+    }
+  });
+});
+
+describe('security headers and caching', () => {
+  it('sets the security headers and no-store on ordinary responses', async () => {
+    const response = await request(`${PLATFORM}/health`);
+    expectSecurityHeaders(response);
+    expect(response.headers.get('cache-control')).toBe('no-store');
+  });
+
+  it('forces no-store on any request that carries credentials, even a cacheable route', async () => {
+    const response = await request(`${PLATFORM}/api/v1/openapi.json`, { headers: { authorization: 'Bearer x' } });
+    expect(response.status).toBe(200);
+    expect(response.headers.get('cache-control')).toBe('no-store');
+  });
+});
+
+describe('CORS', () => {
+  it('allows only the origins in the tenant settings', async () => {
+    const tenant = await createTenant({ settings: { allowedOrigins: ['https://shop.example.com'] } });
+    const allowed = await request(tenant.url('/api/v1/openapi.json'), {
+      headers: { origin: 'https://shop.example.com' },
+    });
+    expect(allowed.headers.get('access-control-allow-origin')).toBe('https://shop.example.com');
+    expect(allowed.headers.get('access-control-allow-credentials')).toBeNull();
+    const other = await request(tenant.url('/api/v1/openapi.json'), { headers: { origin: 'https://evil.example' } });
+    expect(other.headers.get('access-control-allow-origin')).toBeNull();
+  });
+
+  it('answers a preflight from an allowed origin with the allowed methods and headers', async () => {
+    const tenant = await createTenant({ settings: { allowedOrigins: ['https://shop.example.com'] } });
+    const response = await request(tenant.url('/api/v1/openapi.json'), {
+      method: 'OPTIONS',
+      headers: {
+        origin: 'https://shop.example.com',
+        'access-control-request-method': 'POST',
+        'access-control-request-headers': 'authorization, content-type',
+      },
+    });
+    expect(response.status).toBe(204);
+    expect(response.headers.get('access-control-allow-origin')).toBe('https://shop.example.com');
+    expect(response.headers.get('access-control-allow-methods')).toContain('POST');
+    expect(response.headers.get('access-control-allow-headers')?.toLowerCase()).toContain('authorization');
+  });
+});
+
+describe('OpenAPI and docs', () => {
+  it('serves a valid OpenAPI 3.1 document describing every route with problem responses', async () => {
+    const response = await request(`${PLATFORM}/api/v1/openapi.json`);
+    expect(response.status).toBe(200);
+    const document: {
+      openapi: string;
+      info: { title: string };
+      paths: Record<string, Record<string, { responses: Record<string, { content?: Record<string, unknown> }> }>>;
+      components: { schemas: Record<string, unknown> };
+    } = await response.json();
+    expect(document.openapi).toBe('3.1.0');
+    expect(document.info.title).toBe('Eventra API');
+    expect(Object.keys(document.paths).sort()).toEqual(['/api/v1/openapi.json', '/docs', '/health', '/health/ready']);
+    expect(document.components.schemas.Problem).toBeDefined();
+    const ready = document.paths['/health/ready']?.get;
+    expect(ready?.responses['503']?.content?.['application/problem+json']).toBeDefined();
+  });
+
+  it('serves the interactive reference with a nonce-based CSP', async () => {
+    const response = await request(`${PLATFORM}/docs`);
+    expect(response.status).toBe(200);
+    expect(response.headers.get('content-type')).toContain('text/html');
+    const csp = response.headers.get('content-security-policy') ?? '';
+    const nonce = /'nonce-([a-f0-9]+)'/.exec(csp)?.[1];
+    expect(nonce).toBeDefined();
+    const html = await response.text();
+    expect(html).toContain(`nonce="${nonce}"`);
+    expect(html).toContain('/api/v1/openapi.json');
+    expect(csp).toContain("frame-ancestors 'none'");
+  });
+});

@@ -1,0 +1,99 @@
+import { describe, expect, it } from 'vitest';
+import { addDomain, createTenant, newRequestId, problem, randomSlug, request, roundTrips } from '../support/harness.ts';
+
+describe('tenant resolution from the host', () => {
+  it('serves an active organization on {slug}.localhost', async () => {
+    const tenant = await createTenant();
+    const response = await request(tenant.url('/health/ready'));
+    expect(response.status).toBe(200);
+    const body: { tenant: string | null } = await response.json();
+    expect(body.tenant).toBe(tenant.organization.slug);
+  });
+
+  it('treats the bare root domain as the platform host', async () => {
+    const response = await request('http://localhost/health/ready');
+    expect(response.status).toBe(200);
+    const body: { tenant: string | null } = await response.json();
+    expect(body.tenant).toBeNull();
+  });
+
+  it('answers 404 problem for an unknown organization host', async () => {
+    const response = await request(`http://${randomSlug('nope')}.localhost/health/ready`);
+    expect(response.status).toBe(404);
+    const body = await problem(response);
+    expect(body.code).toBe('not_found');
+    expect(body.detail).toBe('No organization is served at this host.');
+  });
+
+  it('answers 404 for a suspended organization, exactly like an unknown one', async () => {
+    const tenant = await createTenant({ status: 'suspended' });
+    const response = await request(tenant.url('/api/v1/openapi.json'));
+    expect(response.status).toBe(404);
+    expect((await problem(response)).detail).toBe('No organization is served at this host.');
+  });
+
+  it('answers 404 for a deeper subdomain and for an invalid host label', async () => {
+    const tenant = await createTenant();
+    expect((await request(`http://www.${tenant.host}/health/ready`)).status).toBe(404);
+    expect((await request('http://-bad-.localhost/health/ready')).status).toBe(404);
+  });
+
+  it('serves a verified custom domain and refuses an unverified one', async () => {
+    const tenant = await createTenant();
+    const verified = `${randomSlug('tickets')}.example.com`;
+    const pending = `${randomSlug('pending')}.example.com`;
+    await addDomain(tenant.organization.id, verified, true);
+    await addDomain(tenant.organization.id, pending, false);
+    const ok = await request(`http://${verified}/health/ready`);
+    expect(ok.status).toBe(200);
+    expect(await ok.json<{ tenant: string }>()).toMatchObject({ tenant: tenant.organization.slug });
+    expect((await request(`http://${pending}/health/ready`)).status).toBe(404);
+  });
+
+  it('resolves a warm tenant host without a database round trip', async () => {
+    const tenant = await createTenant();
+    const cold = newRequestId();
+    const first = await request(tenant.url('/api/v1/openapi.json'), { headers: { 'x-request-id': cold } });
+    expect(first.status).toBe(200);
+    expect((await roundTrips(cold)).database).toBe(1);
+
+    const warm = newRequestId();
+    const second = await request(tenant.url('/api/v1/openapi.json'), { headers: { 'x-request-id': warm } });
+    expect(second.status).toBe(200);
+    expect(await roundTrips(warm)).toEqual({ database: 0, redis: 0 });
+  });
+
+  it('answers liveness on any host with no I/O at all', async () => {
+    const id = newRequestId();
+    const response = await request(`http://${randomSlug('unknown')}.localhost/health`, {
+      headers: { 'x-request-id': id },
+    });
+    expect(response.status).toBe(200);
+    expect(await response.json()).toEqual({ status: 'ok' });
+    expect(await roundTrips(id)).toEqual({ database: 0, redis: 0 });
+  });
+});
+
+describe('host classification', () => {
+  it('treats loopback addresses as the platform host only while ROOT_DOMAIN is localhost', async () => {
+    const { classifyHost } = await import('../../src/services/tenants/host.ts');
+    expect(classifyHost('127.0.0.1', 'localhost')).toEqual({ kind: 'platform' });
+    expect(classifyHost('[::1]', 'localhost')).toEqual({ kind: 'platform' });
+    expect(classifyHost('127.0.0.1', 'eventra.app')).toEqual({ kind: 'invalid' });
+    expect(classifyHost('10.0.0.8', 'eventra.app')).toEqual({ kind: 'invalid' });
+    expect(classifyHost('ACME.Eventra.App.', 'eventra.app')).toEqual({ kind: 'subdomain', slug: 'acme' });
+    expect(classifyHost('tickets.acme.com', 'eventra.app')).toEqual({ kind: 'custom', hostname: 'tickets.acme.com' });
+    expect(classifyHost('a.b.eventra.app', 'eventra.app')).toEqual({ kind: 'invalid' });
+    expect(classifyHost('xn--bcher-kva.example', 'eventra.app')).toEqual({
+      kind: 'custom',
+      hostname: 'xn--bcher-kva.example',
+    });
+  });
+
+  it('answers an IP-literal host with 404 and no database round trip', async () => {
+    const id = newRequestId();
+    const response = await request('http://10.1.2.3/health/ready', { headers: { 'x-request-id': id } });
+    expect(response.status).toBe(404);
+    expect(await roundTrips(id)).toEqual({ database: 0, redis: 0 });
+  });
+});
