@@ -89,9 +89,7 @@ export const onError: ErrorHandler<AppEnv> = (error, c) => {
       new ApiError('service_unavailable', { detail: 'The database is unavailable.', headers: { 'retry-after': '5' } }),
     );
   }
-  logger.error('unhandled error', {
-    error: error instanceof Error ? { name: error.name, message: error.message, stack: error.stack } : String(error),
-  });
+  logger.error('unhandled error', { error });
   return problemResponse(c, new ApiError('internal_error'));
 };
 

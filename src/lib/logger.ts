@@ -19,7 +19,7 @@ const MAX_DEPTH = 4;
 export function redact(value: unknown, depth = 0): unknown {
   if (depth > MAX_DEPTH) return '[truncated]';
   if (Array.isArray(value)) return value.map((item) => redact(item, depth + 1));
-  if (value instanceof Error) return { name: value.name, message: value.message };
+  if (value instanceof Error) return describeError(value, depth);
   if (value !== null && typeof value === 'object') {
     const out: Record<string, unknown> = {};
     for (const [key, inner] of Object.entries(value)) {
@@ -28,6 +28,20 @@ export function redact(value: unknown, depth = 0): unknown {
     return out;
   }
   return value;
+}
+
+/** Drizzle puts query parameters into its error messages; parameters can be secrets, so they are cut off. */
+function withoutParams(text: string): string {
+  return text.replace(/\nparams:[^\n]*/g, '\nparams: [redacted]');
+}
+
+function describeError(error: Error, depth: number): Record<string, unknown> {
+  return {
+    name: error.name,
+    message: withoutParams(error.message),
+    ...(error.stack === undefined ? {} : { stack: withoutParams(error.stack) }),
+    ...(error.cause === undefined ? {} : { cause: redact(error.cause, depth + 1) }),
+  };
 }
 
 const sinks: Record<LogLevel, (line: string) => void> = {

@@ -24,13 +24,10 @@ export const ChecksSchema = z
 export const ReadinessSchema = z
   .object({
     status: z.literal('ok').openapi({ description: 'Every dependency answered.', example: 'ok' }),
-    tenant: z
-      .string()
-      .nullable()
-      .openapi({
-        description: 'Slug of the organization served on this host; null on the platform host.',
-        example: 'acme',
-      }),
+    tenant: z.string().nullable().openapi({
+      description: 'Slug of the organization served on this host; null on the platform host.',
+      example: 'acme',
+    }),
     checks: ChecksSchema,
   })
   .openapi('Readiness');
