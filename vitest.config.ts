@@ -15,6 +15,14 @@ export default defineConfig({
         },
       },
       {
+        // Node-only checks of Worker code that need tools workerd cannot run (e.g. schema validators that compile code).
+        test: {
+          name: 'node',
+          include: ['tests/node/**/*.test.ts'],
+          environment: 'node',
+        },
+      },
+      {
         // The Worker in workerd, against real PostgreSQL and Redis through the gateways.
         plugins: [
           cloudflareTest(({ inject }) => ({
