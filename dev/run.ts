@@ -7,11 +7,21 @@
  *   4. `wrangler dev --env local` pointed at the gateways; Ctrl-C stops everything.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdir, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { applyMigrations } from '../drizzle/migrate.ts';
-import { isEmpty, seed, DEMO_DOMAINS, DEMO_ORGANIZATIONS } from '../drizzle/seed.ts';
+import {
+  demoEmail,
+  isEmpty,
+  seed,
+  DEMO_DOMAINS,
+  DEMO_ORGANIZATIONS,
+  DEMO_PASSWORD,
+  PLATFORM_ADMIN_EMAIL,
+} from '../drizzle/seed.ts';
+import { BUILT_IN_ROLE_KEYS } from '../src/services/auth/permissions.ts';
+import { generateSigningKeysSecret } from './keys.ts';
 import { startStack, type Stack } from './stack.ts';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
@@ -65,6 +75,7 @@ async function main(): Promise<void> {
   const started = Date.now();
   await mkdir(stateDir, { recursive: true });
   stack = await startStack({
+    jwtSigningKeys: await localSigningKeys(),
     postgres: databaseUrl
       ? { kind: 'real', url: databaseUrl }
       : { kind: 'embedded', dataDir: path.join(stateDir, 'pglite') },
@@ -137,6 +148,18 @@ async function main(): Promise<void> {
   });
 }
 
+/** The local signing key survives restarts (.eventra/jwt-keys.json), so tokens stay valid across `npm run dev` runs. */
+async function localSigningKeys(): Promise<string> {
+  const file = path.join(stateDir, 'jwt-keys.json');
+  try {
+    return (await readFile(file, 'utf8')).trim();
+  } catch {
+    const keys = await generateSigningKeysSecret();
+    await writeFile(file, keys + '\n', { mode: 0o600 });
+    return keys;
+  }
+}
+
 function banner(elapsedMs: number): void {
   const base = `http://localhost:${port}`;
   const lines = [
@@ -155,6 +178,12 @@ function banner(elapsedMs: number): void {
       (org) =>
         `    ${org.slug.padEnd(9)} ${org.plan.padEnd(11)} ${org.status.padEnd(10)} http://${org.slug}.localhost:${port}`,
     ),
+    '',
+    `  Demo credentials (password for every account: ${DEMO_PASSWORD})`,
+    `    platform admin: ${PLATFORM_ADMIN_EMAIL} on http://localhost:${port}`,
+    `    in every active organization: ${BUILT_IN_ROLE_KEYS.map((role) => demoEmail(role, '<slug>')).join(', ')}`,
+    `    e.g. curl -X POST http://acme.localhost:${port}/api/v1/auth/login -H 'content-type: application/json' \\`,
+    `           -d '{"email":"${demoEmail('owner', 'acme')}","password":"${DEMO_PASSWORD}"}'`,
     '',
     `  Gateways: Neon SQL-over-HTTP http://127.0.0.1:${neonPort}/sql, Upstash REST http://127.0.0.1:${upstashPort}`,
     '  Press Ctrl-C to stop.',

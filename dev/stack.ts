@@ -2,7 +2,12 @@ import { randomBytes } from 'node:crypto';
 import { startEmbeddedPostgres, type EmbeddedPostgres } from './gateways/embedded-postgres.ts';
 import { startNeonGateway, type NeonGateway } from './gateways/neon.ts';
 import { connectRedisBackend, startUpstashGateway, type UpstashGateway } from './gateways/upstash.ts';
+import { generateSigningKeysSecret } from './keys.ts';
 import { startTcpProxy, type TcpProxy } from './tcp-proxy.ts';
+
+/** The role the Worker logs in as (created by drizzle/sql/security.sql; local servers trust loopback logins). */
+export const APP_ROLE = 'eventra_app';
+const APP_ROLE_LOCAL_PASSWORD = 'local';
 
 export type StackLog = (message: string, fields?: Record<string, unknown>) => void;
 
@@ -16,6 +21,8 @@ export interface StackOptions {
   upstashToken?: string;
   /** Put cuttable TCP proxies between the gateways and PostgreSQL/Redis (outage tests). */
   faultProxies?: boolean;
+  /** JWT_SIGNING_KEYS for the Worker; a fresh key is generated when absent. */
+  jwtSigningKeys?: string;
   log: StackLog;
 }
 
@@ -23,8 +30,10 @@ export interface StackOptions {
 export interface Stack {
   /** node-postgres URL of the database itself (migrations, seeds, test fixtures). */
   directDatabaseUrl: string;
-  /** The Worker's DATABASE_URL: the same credentials and database, reached through the Neon gateway. */
+  /** The Worker's DATABASE_URL: the application role on the same database, reached through the Neon gateway. */
   workerDatabaseUrl: string;
+  /** The schema owner's credentials through the Neon gateway (bypasses row-level security): test fixtures only. */
+  ownerDatabaseUrl: string;
   neon: NeonGateway;
   upstash: UpstashGateway;
   upstashToken: string;
@@ -72,6 +81,7 @@ export async function startStack(options: StackOptions): Promise<Stack> {
       upstream,
       port: options.neonPort ?? 0,
       maxConnectionsPerDatabase: embedded ? 1 : 10,
+      ...(embedded ? { sharedSession: { user: direct.username || 'postgres', database: 'postgres' } } : {}),
       log: options.log,
     });
     closers.push(() => neon.close());
@@ -101,16 +111,24 @@ export async function startStack(options: StackOptions): Promise<Stack> {
     });
     closers.push(() => upstash.close());
 
-    // The Neon driver needs a postgres:// URL with a password; the gateway connects with these credentials.
-    const worker = new URL(directDatabaseUrl);
-    worker.hostname = 'localhost';
-    worker.port = '';
-    if (!worker.password) worker.password = 'local';
-    const workerDatabaseUrl = worker.toString();
+    // The Neon driver needs a postgres:// URL with a password; the gateway connects with these credentials. The
+    // Worker logs in as the application role (row-level security applies); the owner URL is for fixtures only.
+    const throughGateway = (user: string, password: string): string => {
+      const url = new URL(directDatabaseUrl);
+      url.hostname = 'localhost';
+      url.port = '';
+      url.username = user;
+      url.password = password;
+      return url.toString();
+    };
+    const workerDatabaseUrl = throughGateway(APP_ROLE, APP_ROLE_LOCAL_PASSWORD);
+    const ownerDatabaseUrl = throughGateway(direct.username || 'postgres', direct.password || 'local');
+    const jwtSigningKeys = options.jwtSigningKeys ?? (await generateSigningKeysSecret());
 
     return {
       directDatabaseUrl,
       workerDatabaseUrl,
+      ownerDatabaseUrl,
       neon,
       upstash,
       upstashToken,
@@ -122,6 +140,7 @@ export async function startStack(options: StackOptions): Promise<Stack> {
         NEON_FETCH_ENDPOINT: neon.url,
         UPSTASH_REDIS_REST_URL: upstash.url,
         UPSTASH_REDIS_REST_TOKEN: upstashToken,
+        JWT_SIGNING_KEYS: jwtSigningKeys,
       }),
       close,
     };

@@ -1,11 +1,18 @@
 import { fileURLToPath } from 'node:url';
+import { eq, sql } from 'drizzle-orm';
+import { drizzle } from 'drizzle-orm/node-postgres';
 import pg from 'pg';
+import * as schema from '../src/db/schema/index.ts';
+import { BUILT_IN_ROLE_KEYS, builtInRoleRows, type BuiltInRoleKey } from '../src/services/auth/permissions.ts';
+import { hashPassword } from '../src/services/auth/passwords.ts';
 
 /**
  * Demo data for `npm run dev` and `npm run db:seed`. Idempotent: rerunning it changes nothing that exists.
- * Organizations: acme (pro, with the custom domain tickets.acme.test), globex (enterprise), initech (starter),
- * and umbrella (suspended, to show that a suspended host answers 404).
+ * A starter, a pro and an enterprise organization, each with a user in every built-in role; a suspended organization
+ * (its host answers 404); a custom domain for acme; and a platform administrator.
  */
+export const DEMO_PASSWORD = 'eventra-demo-password';
+
 export const DEMO_ORGANIZATIONS = [
   { slug: 'acme', name: 'Acme Events', plan: 'pro', status: 'active' },
   { slug: 'globex', name: 'Globex Conferences', plan: 'enterprise', status: 'active' },
@@ -14,41 +21,86 @@ export const DEMO_ORGANIZATIONS = [
 ] as const;
 
 export const DEMO_DOMAINS = [{ slug: 'acme', hostname: 'tickets.acme.test' }] as const;
+export const PLATFORM_ADMIN_EMAIL = 'platform-admin@eventra.test';
+
+export function demoEmail(role: BuiltInRoleKey, slug: string): string {
+  return `${role}@${slug}.test`;
+}
 
 export interface SeedSummary {
   organizations: { slug: string; plan: string; status: string }[];
+  users: { email: string; organization: string; role: string }[];
   domains: { hostname: string; slug: string }[];
+  platformAdmin: string;
+  password: string;
 }
 
 export async function seed(databaseUrl: string): Promise<SeedSummary> {
   const client = new pg.Client({ connectionString: databaseUrl });
   await client.connect();
+  const db = drizzle({ client, schema, casing: 'snake_case' });
+  const passwordHash = await hashPassword(DEMO_PASSWORD);
+  const users: SeedSummary['users'] = [];
   try {
-    await client.query('BEGIN');
-    for (const org of DEMO_ORGANIZATIONS) {
-      await client.query(
-        `INSERT INTO organizations (slug, name, plan, status) VALUES ($1, $2, $3, $4) ON CONFLICT (slug) DO NOTHING`,
-        [org.slug, org.name, org.plan, org.status],
-      );
-    }
-    for (const domain of DEMO_DOMAINS) {
-      await client.query(
-        `INSERT INTO organization_domains (organization_id, hostname, verified_at)
-         SELECT id, $2, now() FROM organizations WHERE slug = $1
-         ON CONFLICT (hostname) DO NOTHING`,
-        [domain.slug, domain.hostname],
-      );
-    }
-    await client.query('COMMIT');
-  } catch (error) {
-    await client.query('ROLLBACK');
-    throw error;
+    await db.transaction(async (tx) => {
+      const [admin] = await tx
+        .insert(schema.users)
+        .values({
+          email: PLATFORM_ADMIN_EMAIL,
+          name: 'Platform Admin',
+          passwordHash,
+          emailVerifiedAt: new Date(),
+          isPlatformAdmin: true,
+        })
+        .onConflictDoUpdate({ target: schema.users.email, set: { isPlatformAdmin: true } })
+        .returning({ id: schema.users.id });
+      if (!admin) throw new Error('platform admin not created');
+
+      for (const org of DEMO_ORGANIZATIONS) {
+        await tx.insert(schema.organizations).values(org).onConflictDoNothing();
+        const [organization] = await tx
+          .select({ id: schema.organizations.id })
+          .from(schema.organizations)
+          .where(eq(schema.organizations.slug, org.slug));
+        if (!organization) throw new Error(`organization ${org.slug} not found`);
+        await tx.insert(schema.tenantDirectory).values({ organizationId: organization.id }).onConflictDoNothing();
+        await tx.insert(schema.roles).values(builtInRoleRows(organization.id)).onConflictDoNothing();
+        if (org.status !== 'active') continue;
+        for (const roleKey of BUILT_IN_ROLE_KEYS) {
+          const email = demoEmail(roleKey, org.slug);
+          await tx
+            .insert(schema.users)
+            .values({
+              email,
+              name: `${roleKey[0]?.toUpperCase()}${roleKey.slice(1)} of ${org.name}`,
+              passwordHash,
+              emailVerifiedAt: new Date(),
+            })
+            .onConflictDoNothing();
+          await tx.execute(sql`
+            INSERT INTO memberships (organization_id, user_id, role_id)
+            SELECT ${organization.id}, u.id, r.id FROM users u, roles r
+            WHERE u.email = ${email} AND r.organization_id = ${organization.id} AND r.key = ${roleKey}
+            ON CONFLICT DO NOTHING`);
+          users.push({ email, organization: org.slug, role: roleKey });
+        }
+      }
+      for (const domain of DEMO_DOMAINS) {
+        await tx.execute(sql`
+          INSERT INTO organization_domains (organization_id, hostname, verified_at)
+          SELECT id, ${domain.hostname}, now() FROM organizations WHERE slug = ${domain.slug}
+          ON CONFLICT (hostname) DO NOTHING`);
+      }
+    });
   } finally {
     await client.end();
   }
   return {
     organizations: DEMO_ORGANIZATIONS.map(({ slug, plan, status }) => ({ slug, plan, status })),
+    users,
     domains: DEMO_DOMAINS.map(({ hostname, slug }) => ({ hostname, slug })),
+    platformAdmin: PLATFORM_ADMIN_EMAIL,
+    password: DEMO_PASSWORD,
   };
 }
 
@@ -64,6 +116,17 @@ export async function isEmpty(databaseUrl: string): Promise<boolean> {
   }
 }
 
+export function printSummary(summary: SeedSummary): void {
+  console.log(`Demo credentials (password for every account: ${summary.password})`);
+  console.log(`  platform admin   ${summary.platformAdmin}   (log in on the platform host)`);
+  for (const org of summary.organizations) {
+    const members = summary.users.filter((user) => user.organization === org.slug);
+    console.log(`  ${org.slug} (${org.plan}${org.status === 'active' ? '' : `, ${org.status}`})`);
+    for (const user of members) console.log(`    ${user.role.padEnd(10)} ${user.email}`);
+  }
+  for (const domain of summary.domains) console.log(`  custom domain ${domain.hostname} -> ${domain.slug}`);
+}
+
 if (process.argv[1] === fileURLToPath(import.meta.url)) {
   const url = process.env.DATABASE_URL;
   if (!url) {
@@ -72,8 +135,5 @@ if (process.argv[1] === fileURLToPath(import.meta.url)) {
     );
     process.exit(1);
   }
-  const summary = await seed(url);
-  console.log('Seeded organizations:');
-  for (const org of summary.organizations) console.log(`  ${org.slug.padEnd(10)} ${org.plan.padEnd(11)} ${org.status}`);
-  for (const domain of summary.domains) console.log(`  custom domain ${domain.hostname} -> ${domain.slug}`);
+  printSummary(await seed(url));
 }

@@ -3,19 +3,24 @@ import { methodNotAllowed } from 'hono/method-not-allowed';
 import type { AppEnv } from './env.ts';
 import { ApiError } from './errors/api-error.ts';
 import { notFound, onError, problemResponse, validationHook } from './errors/handler.ts';
+import { authenticate } from './middleware/auth.ts';
 import { bindings } from './middleware/bindings.ts';
 import { bodyLimit } from './middleware/body-limit.ts';
 import { cors } from './middleware/cors.ts';
 import { requestContext } from './middleware/request-context.ts';
 import { securityHeaders } from './middleware/security-headers.ts';
 import { tenant } from './middleware/tenant.ts';
+import { registerAuthRoutes } from './routes/auth/index.ts';
 import { registerHealthRoutes } from './routes/health/index.ts';
 import { registerMetaRoutes } from './routes/meta/index.ts';
+import { registerOrganizationsRoutes } from './routes/organizations/index.ts';
+import { registerRolesRoutes } from './routes/roles/index.ts';
+import { registerUsersRoutes } from './routes/users/index.ts';
 
 /**
  * The one request path (see docs/ARCHITECTURE.md): request id and logger, security headers, bindings, tenant from
- * the host, CORS, body limit, 405s, then the zod-validated routes. Errors from any step become problem+json in
- * `onError`, and still pass back out through the security headers and the access log.
+ * the host, CORS, body limit, authentication (bearer token, revocation), 405s, then the zod-validated routes.
+ * Errors from any step become problem+json in `onError`, and still pass back out through the security headers and the access log.
  */
 export function createApp(): OpenAPIHono<AppEnv> {
   const app = new OpenAPIHono<AppEnv>({ defaultHook: validationHook });
@@ -26,6 +31,7 @@ export function createApp(): OpenAPIHono<AppEnv> {
   app.use(tenant());
   app.use(cors());
   app.use(bodyLimit());
+  app.use(authenticate());
   app.use(
     methodNotAllowed<AppEnv>({
       app,
@@ -42,6 +48,10 @@ export function createApp(): OpenAPIHono<AppEnv> {
 
   registerHealthRoutes(app);
   registerMetaRoutes(app);
+  registerAuthRoutes(app);
+  registerOrganizationsRoutes(app);
+  registerUsersRoutes(app);
+  registerRolesRoutes(app);
 
   app.notFound(notFound);
   app.onError(onError);

@@ -1,6 +1,7 @@
 import { z } from '@hono/zod-openapi';
 import type { Logger } from './lib/logger.ts';
 import type { Services } from './lib/services.ts';
+import type { Principal } from './services/auth/tokens.ts';
 import type { Tenant } from './services/tenants/types.ts';
 
 /**
@@ -26,6 +27,11 @@ export const BindingsSchema = z.object({
   UPSTASH_REDIS_REST_TOKEN: z.string().min(1),
   EMAIL_QUEUE: queueBinding,
   WEBHOOK_QUEUE: queueBinding,
+  /** JSON array of private P-256 JWKs; the first signs access tokens (see src/services/auth/keys.ts). Secret. */
+  JWT_SIGNING_KEYS: z.string().min(2),
+  /** Resend API key and sender address for transactional email (unused locally: mail is captured). Secrets. */
+  EMAIL_API_KEY: z.string().min(1).optional(),
+  EMAIL_FROM: z.email().optional(),
   /** Comma-separated origins allowed to call the platform host from a browser (the tenant hosts use their settings). */
   PLATFORM_CORS_ORIGINS: z.string().optional(),
 });
@@ -39,6 +45,8 @@ export type Variables = {
   services: Services;
   /** The organization served on this host, or null on the platform host (the bare ROOT_DOMAIN). */
   tenant: Tenant | null;
+  /** The verified caller, or null for an anonymous request (set by the `authenticate` middleware). */
+  principal: Principal | null;
 };
 
 export type AppEnv = { Bindings: Record<string, unknown>; Variables: Variables };

@@ -18,6 +18,12 @@ export interface NeonGatewayOptions {
   upstream: { host: string; port: number };
   /** Pool size per (user, password, database); default 10. The embedded PGlite needs 1. */
   maxConnectionsPerDatabase?: number;
+  /**
+   * PGlite serves every login over one session as its bootstrap superuser. With `sharedSession`, all requests share
+   * one pool connected as `sharedSession.user`, and each request first runs `SET ROLE <its user>` (or `RESET ROLE`
+   * for that user), so row-level security applies as it would for a real login of that role.
+   */
+  sharedSession?: { user: string; database: string };
   /** One call per failed request or lost connection; never given SQL text, parameters or database messages. */
   log?: (message: string, fields?: Record<string, unknown>) => void;
 }
@@ -752,10 +758,16 @@ function beginStatement(headers: NeonHeaders): string {
   return statement;
 }
 
-async function runSingle(pool: ConnectionPool, data: QueryData, headers: NeonHeaders): Promise<string> {
+async function runSingle(
+  pool: ConnectionPool,
+  data: QueryData,
+  headers: NeonHeaders,
+  roleStatement: string | undefined,
+): Promise<string> {
   const lease = await pool.acquire();
   let reusable = false;
   try {
+    if (roleStatement !== undefined) await runSimple(lease, roleStatement);
     const json = await runQuery(lease, data, headers, { remaining: MAX_RESPONSE_BYTES });
     reusable = true;
     return json;
@@ -768,10 +780,16 @@ async function runSingle(pool: ConnectionPool, data: QueryData, headers: NeonHea
   }
 }
 
-async function runBatch(pool: ConnectionPool, queries: QueryData[], headers: NeonHeaders): Promise<string> {
+async function runBatch(
+  pool: ConnectionPool,
+  queries: QueryData[],
+  headers: NeonHeaders,
+  roleStatement: string | undefined,
+): Promise<string> {
   const lease = await pool.acquire();
   let reusable = false;
   try {
+    if (roleStatement !== undefined) await runSimple(lease, roleStatement);
     await runSimple(lease, beginStatement(headers));
     const budget = { remaining: MAX_RESPONSE_BYTES };
     const results: string[] = [];
@@ -821,7 +839,15 @@ export async function startNeonGateway(options: NeonGatewayOptions): Promise<Neo
   const pools = new Map<string, ConnectionPool>();
   let closing = false;
 
-  const poolFor = (credentials: Credentials): ConnectionPool => {
+  const shared = options.sharedSession;
+  const roleStatementFor = (credentials: Credentials): string | undefined => {
+    if (!shared) return undefined;
+    return credentials.user === shared.user ? 'RESET ROLE' : `SET ROLE ${pg.escapeIdentifier(credentials.user)}`;
+  };
+  const poolFor = (requested: Credentials): ConnectionPool => {
+    const credentials: Credentials = shared
+      ? { user: shared.user, password: undefined, database: shared.database }
+      : requested;
     const key = JSON.stringify([credentials.user, credentials.password ?? null, credentials.database]);
     let pool = pools.get(key);
     if (!pool) {
@@ -863,10 +889,10 @@ export async function startNeonGateway(options: NeonGatewayOptions): Promise<Neo
       const pool = poolFor(credentials);
       if (payload.kind === 'single') {
         statements = 1;
-        respond(200, await runSingle(pool, payload.query, headers));
+        respond(200, await runSingle(pool, payload.query, headers, roleStatementFor(credentials)));
       } else {
         statements = payload.queries.length;
-        const json = await runBatch(pool, payload.queries, headers);
+        const json = await runBatch(pool, payload.queries, headers, roleStatementFor(credentials));
         const echoed: Record<string, string> = {};
         if (headers.isolationLevel !== undefined) echoed['Neon-Batch-Isolation-Level'] = headers.isolationLevel;
         if (headers.readOnly) echoed['Neon-Batch-Read-Only'] = 'true';

@@ -11,6 +11,7 @@ const bindings = {
   DATABASE_URL: 'postgres://user:password@localhost/eventra',
   UPSTASH_REDIS_REST_URL: 'http://127.0.0.1:1',
   UPSTASH_REDIS_REST_TOKEN: 'unused',
+  JWT_SIGNING_KEYS: '[]',
   EMAIL_QUEUE: queue,
   WEBHOOK_QUEUE: queue,
 };

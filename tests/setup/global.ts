@@ -84,6 +84,7 @@ export default async function setup(project: TestProject): Promise<() => Promise
       upstash: `http://127.0.0.1:${main.upstash.port}/__eventra/round-trips`,
     });
     project.provide('services', description);
+    project.provide('ownerDatabaseUrl', main.ownerDatabaseUrl);
     return teardown;
   } catch (error) {
     await teardown();

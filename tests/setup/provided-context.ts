@@ -10,6 +10,8 @@ declare module 'vitest' {
     /** The round-trip counter endpoints of the main gateways. */
     gatewayCounters: { neon: string; upstash: string };
     services: string;
+    /** The schema owner through the Neon gateway: fixtures that must bypass row-level security. */
+    ownerDatabaseUrl: string;
   }
 }
 

@@ -1,12 +1,34 @@
 import { env, exports } from 'cloudflare:workers';
 import { inject } from 'vitest';
 import { createDatabase } from '../../src/db/client.ts';
-import { organizationDomains, organizations, type Organization } from '../../src/db/schema/index.ts';
+import { and, eq } from 'drizzle-orm';
+import {
+  memberships,
+  organizationDomains,
+  organizations,
+  roles,
+  tenantDirectory,
+  users,
+  type Organization,
+} from '../../src/db/schema/index.ts';
+import { hashPassword } from '../../src/services/auth/passwords.ts';
+import { builtInRoleRows, isPermission } from '../../src/services/auth/permissions.ts';
+import { issueAccessToken } from '../../src/services/auth/tokens.ts';
 import { readBindings } from '../../src/middleware/bindings.ts';
 
-/** The Worker's own database client (the production driver through the local Neon gateway), for fixtures. */
+const bindings = () => readBindings(env as unknown as Record<string, unknown>);
+
+/**
+ * The production driver through the local Neon gateway, logged in as the schema owner: fixtures and assertions
+ * that must see every tenant. The Worker itself logs in as the application role, under row-level security.
+ */
 export function database() {
-  return createDatabase(readBindings(env as unknown as Record<string, unknown>));
+  return createDatabase({ ...bindings(), DATABASE_URL: inject('ownerDatabaseUrl') });
+}
+
+/** The production driver logged in as the Worker's application role (row-level security applies). */
+export function appDatabase() {
+  return createDatabase(bindings());
 }
 
 export function randomSlug(prefix = 't'): string {
@@ -20,7 +42,7 @@ export interface TestTenant {
   url(path: string): string;
 }
 
-/** Creates an organization with a random slug, so no test depends on another's data. */
+/** Creates an organization (with its built-in roles) with a random slug, so no test depends on another's data. */
 export async function createTenant(overrides: Partial<typeof organizations.$inferInsert> = {}): Promise<TestTenant> {
   const slug = overrides.slug ?? randomSlug();
   const [organization] = await database()
@@ -28,6 +50,10 @@ export async function createTenant(overrides: Partial<typeof organizations.$infe
     .values({ name: `Test ${slug}`, ...overrides, slug })
     .returning();
   if (!organization) throw new Error('tenant insert returned nothing');
+  await database().batch([
+    database().insert(roles).values(builtInRoleRows(organization.id)),
+    database().insert(tenantDirectory).values({ organizationId: organization.id }),
+  ]);
   const host = `${slug}.localhost`;
   return { organization, host, url: (path) => `http://${host}${path}` };
 }
@@ -85,4 +111,77 @@ export async function problem(response: Response): Promise<ProblemBody> {
     );
   }
   return response.json();
+}
+
+export interface TestMember {
+  userId: string;
+  email: string;
+  password: string;
+  role: string;
+}
+
+export const TEST_PASSWORD = 'correct horse battery staple';
+
+let testPasswordHash: Promise<string> | undefined;
+
+/**
+ * Adds a user with a membership in `role` (a built-in role key or a custom role's key) to the tenant, directly in the
+ * database. Every member gets TEST_PASSWORD (hashed once per test file).
+ */
+export async function createMember(
+  tenant: TestTenant,
+  role: string,
+  options: { emailVerified?: boolean; status?: 'active' | 'invited' | 'disabled'; email?: string } = {},
+): Promise<TestMember> {
+  testPasswordHash ??= hashPassword(TEST_PASSWORD);
+  const email = options.email ?? `${role}-${crypto.randomUUID().slice(0, 8)}@${tenant.organization.slug}.test`;
+  const db = database();
+  const [user] = await db
+    .insert(users)
+    .values({
+      email,
+      name: `${role} ${email.split('@')[0] ?? ''}`,
+      passwordHash: await testPasswordHash,
+      emailVerifiedAt: options.emailVerified === false ? null : new Date(),
+    })
+    .onConflictDoUpdate({ target: users.email, set: { updatedAt: new Date() } })
+    .returning({ id: users.id });
+  const [roleRow] = await db
+    .select({ id: roles.id })
+    .from(roles)
+    .where(and(eq(roles.organizationId, tenant.organization.id), eq(roles.key, role)));
+  if (!user || !roleRow) throw new Error(`cannot create a ${role} member`);
+  await db.insert(memberships).values({
+    organizationId: tenant.organization.id,
+    userId: user.id,
+    roleId: roleRow.id,
+    status: options.status ?? 'active',
+  });
+  return { userId: user.id, email, password: TEST_PASSWORD, role };
+}
+
+/**
+ * An access token for a member, signed with the Worker's keys, without going through login: for tests of routes
+ * other than authentication. The session id is random (no refresh token backs it).
+ */
+export async function tokenFor(tenant: TestTenant, member: TestMember, overrides: { emailVerified?: boolean } = {}) {
+  const [roleRow] = await database()
+    .select({ key: roles.key, permissions: roles.permissions })
+    .from(roles)
+    .where(and(eq(roles.organizationId, tenant.organization.id), eq(roles.key, member.role)));
+  if (!roleRow) throw new Error(`no role ${member.role}`);
+  const { token } = await issueAccessToken(bindings().JWT_SIGNING_KEYS, bindings().ROOT_DOMAIN, {
+    userId: member.userId,
+    tenant: tenant.organization.id,
+    sessionId: crypto.randomUUID(),
+    role: roleRow.key,
+    permissions: roleRow.permissions.filter(isPermission),
+    emailVerified: overrides.emailVerified ?? true,
+  });
+  return token;
+}
+
+/** Headers for an authenticated JSON request. */
+export function bearer(token: string, extra: Record<string, string> = {}): Record<string, string> {
+  return { authorization: `Bearer ${token}`, 'content-type': 'application/json', ...extra };
 }

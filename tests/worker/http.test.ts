@@ -78,9 +78,19 @@ describe('security headers and caching', () => {
   });
 
   it('forces no-store on any request that carries credentials, even a cacheable route', async () => {
+    const anonymous = await request(`${PLATFORM}/api/v1/openapi.json`);
+    expect(anonymous.headers.get('cache-control')).toBe('public, max-age=300');
+    const withCookie = await request(`${PLATFORM}/api/v1/openapi.json`, { headers: { cookie: 'session=x' } });
+    expect(withCookie.status).toBe(200);
+    expect(withCookie.headers.get('cache-control')).toBe('no-store');
+  });
+
+  it('answers a malformed bearer token with 401, WWW-Authenticate and no-store', async () => {
     const response = await request(`${PLATFORM}/api/v1/openapi.json`, { headers: { authorization: 'Bearer x' } });
-    expect(response.status).toBe(200);
+    expect(response.status).toBe(401);
+    expect(response.headers.get('www-authenticate')).toBe('Bearer');
     expect(response.headers.get('cache-control')).toBe('no-store');
+    expectSecurityHeaders(response);
   });
 });
 

@@ -1,5 +1,6 @@
 import { and, eq, isNotNull } from 'drizzle-orm';
 import type { Database } from '../../db/client.ts';
+import { scoped } from '../../db/tenant.ts';
 import { organizationDomains, organizations } from '../../db/schema/index.ts';
 import { classifyHost } from './host.ts';
 import type { Tenant } from './types.ts';
@@ -40,7 +41,8 @@ const tenantColumns = {
 
 /**
  * Resolves a request host to the platform, an active tenant, or nothing. Suspended organizations resolve to
- * nothing, like unknown hosts. One query on a cache miss, none on a hit.
+ * nothing, like unknown hosts. One round trip on a cache miss (a batch: the row-level security scope, then the
+ * lookup), none on a hit.
  */
 export async function resolveHost(input: {
   db: () => Database;
@@ -62,15 +64,21 @@ export async function resolveHost(input: {
   }
 
   const db = input.db();
-  const rows =
+  const [rows] =
     classified.kind === 'subdomain'
-      ? await db.select(tenantColumns).from(organizations).where(eq(organizations.slug, classified.slug)).limit(1)
-      : await db
-          .select(tenantColumns)
-          .from(organizationDomains)
-          .innerJoin(organizations, eq(organizations.id, organizationDomains.organizationId))
-          .where(and(eq(organizationDomains.hostname, classified.hostname), isNotNull(organizationDomains.verifiedAt)))
-          .limit(1);
+      ? await scoped(db, { resolveSlug: classified.slug }, [
+          db.select(tenantColumns).from(organizations).where(eq(organizations.slug, classified.slug)).limit(1),
+        ])
+      : await scoped(db, { resolveHost: classified.hostname }, [
+          db
+            .select(tenantColumns)
+            .from(organizationDomains)
+            .innerJoin(organizations, eq(organizations.id, organizationDomains.organizationId))
+            .where(
+              and(eq(organizationDomains.hostname, classified.hostname), isNotNull(organizationDomains.verifiedAt)),
+            )
+            .limit(1),
+        ]);
   const row = rows[0];
   const value: HostResolution = row && row.status === 'active' ? { kind: 'tenant', tenant: row } : { kind: 'unknown' };
   return remember(key, value, now);

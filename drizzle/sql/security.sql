@@ -1,0 +1,111 @@
+-- Row-level security and the application role. Applied by drizzle/migrate.ts after the drizzle-kit migrations, on
+-- every run: every statement here is idempotent.
+--
+-- The Worker connects as eventra_app, which owns nothing and cannot bypass RLS. Every tenant query runs in a batch
+-- (one transaction) that first calls set_config('app.organization_id', <tenant>, true), so a query that forgets its
+-- tenant predicate still sees only the current tenant's rows. Other settings, each set only by the code path that
+-- needs it and only for its own transaction:
+--   app.resolve_slug / app.resolve_host  tenant resolution: exactly the organization on this host is visible
+--   app.lookup_email                     registration: exactly the user row with this email is visible
+--   app.platform = 'on'                  platform administration on the platform host
+
+DO $$
+BEGIN
+  IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'eventra_app') THEN
+    CREATE ROLE eventra_app LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOBYPASSRLS;
+  END IF;
+END
+$$;
+
+GRANT USAGE ON SCHEMA public TO eventra_app;
+GRANT SELECT, INSERT, UPDATE, DELETE ON
+  organizations, organization_domains, users, roles, memberships, refresh_tokens, user_tokens, tenant_directory
+  TO eventra_app;
+GRANT SELECT, INSERT ON audit_logs TO eventra_app;
+REVOKE UPDATE, DELETE, TRUNCATE ON audit_logs FROM eventra_app;
+GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA public TO eventra_app;
+
+CREATE OR REPLACE FUNCTION eventra_setting(name text) RETURNS text
+  LANGUAGE sql STABLE AS $$ SELECT nullif(current_setting(name, true), '') $$;
+
+CREATE OR REPLACE FUNCTION eventra_current_organization() RETURNS uuid
+  LANGUAGE sql STABLE AS $$ SELECT eventra_setting('app.organization_id')::uuid $$;
+
+CREATE OR REPLACE FUNCTION eventra_platform_mode() RETURNS boolean
+  LANGUAGE sql STABLE AS $$ SELECT coalesce(eventra_setting('app.platform') = 'on', false) $$;
+
+-- The audit log is append-only for everyone, owner included.
+CREATE OR REPLACE FUNCTION eventra_audit_logs_append_only() RETURNS trigger
+  LANGUAGE plpgsql AS $$
+BEGIN
+  RAISE EXCEPTION 'audit_logs is append-only' USING ERRCODE = 'insufficient_privilege';
+END
+$$;
+DROP TRIGGER IF EXISTS audit_logs_append_only ON audit_logs;
+CREATE TRIGGER audit_logs_append_only BEFORE UPDATE OR DELETE ON audit_logs
+  FOR EACH ROW EXECUTE FUNCTION eventra_audit_logs_append_only();
+
+-- organizations: the tenant itself, the one being resolved, or all of them in platform mode.
+ALTER TABLE organizations ENABLE ROW LEVEL SECURITY;
+ALTER TABLE organizations FORCE ROW LEVEL SECURITY;
+DROP POLICY IF EXISTS organizations_tenant ON organizations;
+CREATE POLICY organizations_tenant ON organizations
+  USING (
+    id = eventra_current_organization()
+    OR eventra_platform_mode()
+    OR slug = eventra_setting('app.resolve_slug')
+    OR id IN (SELECT organization_id FROM organization_domains WHERE hostname = eventra_setting('app.resolve_host'))
+  )
+  WITH CHECK (id = eventra_current_organization() OR eventra_platform_mode());
+
+-- users: global identities, visible through a membership of the current tenant.
+ALTER TABLE users ENABLE ROW LEVEL SECURITY;
+ALTER TABLE users FORCE ROW LEVEL SECURITY;
+DROP POLICY IF EXISTS users_select ON users;
+CREATE POLICY users_select ON users FOR SELECT
+  USING (
+    eventra_platform_mode()
+    OR email = eventra_setting('app.lookup_email')
+    OR EXISTS (
+      SELECT 1 FROM memberships m WHERE m.user_id = users.id AND m.organization_id = eventra_current_organization()
+    )
+  );
+DROP POLICY IF EXISTS users_insert ON users;
+CREATE POLICY users_insert ON users FOR INSERT
+  WITH CHECK (eventra_current_organization() IS NOT NULL OR eventra_platform_mode());
+DROP POLICY IF EXISTS users_update ON users;
+CREATE POLICY users_update ON users FOR UPDATE
+  USING (
+    eventra_platform_mode()
+    OR email = eventra_setting('app.lookup_email')
+    OR EXISTS (
+      SELECT 1 FROM memberships m WHERE m.user_id = users.id AND m.organization_id = eventra_current_organization()
+    )
+  );
+DROP POLICY IF EXISTS users_delete ON users;
+CREATE POLICY users_delete ON users FOR DELETE USING (eventra_platform_mode());
+
+-- Tenant tables: the current tenant's rows only (or all of them in platform mode).
+DO $$
+DECLARE
+  tenant_table text;
+BEGIN
+  FOREACH tenant_table IN ARRAY ARRAY[
+    'organization_domains', 'roles', 'memberships', 'refresh_tokens', 'user_tokens', 'audit_logs', 'tenant_directory'
+  ] LOOP
+    EXECUTE format('ALTER TABLE %I ENABLE ROW LEVEL SECURITY', tenant_table);
+    EXECUTE format('ALTER TABLE %I FORCE ROW LEVEL SECURITY', tenant_table);
+    EXECUTE format('DROP POLICY IF EXISTS %I ON %I', tenant_table || '_tenant', tenant_table);
+    EXECUTE format(
+      'CREATE POLICY %I ON %I USING (organization_id = eventra_current_organization() OR eventra_platform_mode()) '
+      'WITH CHECK (organization_id = eventra_current_organization() OR eventra_platform_mode())',
+      tenant_table || '_tenant', tenant_table
+    );
+  END LOOP;
+END
+$$;
+
+-- Custom-domain resolution sees exactly the domain row being resolved.
+DROP POLICY IF EXISTS organization_domains_resolve ON organization_domains;
+CREATE POLICY organization_domains_resolve ON organization_domains FOR SELECT
+  USING (hostname = eventra_setting('app.resolve_host'));

@@ -1,0 +1,40 @@
+import { bigserial, foreignKey, index, jsonb, pgTable, text, timestamp, uuid } from 'drizzle-orm/pg-core';
+import { organizations } from './organizations.ts';
+
+/**
+ * Append-only record of every state change that matters (who, what, on what, from where). The application role may
+ * only INSERT and SELECT; a trigger refuses UPDATE and DELETE for everyone (see drizzle/sql/security.sql).
+ */
+export const auditLogs = pgTable(
+  'audit_logs',
+  {
+    id: bigserial({ mode: 'bigint' }).primaryKey(),
+    organizationId: uuid().notNull(),
+    actorUserId: uuid(),
+    // 'user', 'platform_admin', 'system' or 'anonymous'.
+    actorType: text().notNull(),
+    action: text().notNull(),
+    targetType: text(),
+    targetId: text(),
+    ip: text(),
+    userAgent: text(),
+    requestId: text(),
+    metadata: jsonb().$type<Record<string, unknown>>().notNull().default({}),
+    createdAt: timestamp({ withTimezone: true }).notNull().defaultNow(),
+  },
+  (table) => [
+    foreignKey({ columns: [table.organizationId], foreignColumns: [organizations.id] }).onDelete('cascade'),
+    // Serves the audit list, newest first with a cursor: WHERE organization_id = $1 ORDER BY created_at DESC, id DESC.
+    index('audit_logs_organization_id_created_at_idx').on(
+      table.organizationId,
+      table.createdAt.desc(),
+      table.id.desc(),
+    ),
+    // Serves the actor filter: WHERE organization_id = $1 AND actor_user_id = $2.
+    index('audit_logs_organization_id_actor_user_id_idx').on(table.organizationId, table.actorUserId),
+    // Serves the action filter: WHERE organization_id = $1 AND action = $2.
+    index('audit_logs_organization_id_action_idx').on(table.organizationId, table.action),
+  ],
+);
+
+export type AuditLog = typeof auditLogs.$inferSelect;

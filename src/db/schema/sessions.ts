@@ -1,0 +1,71 @@
+import { sql } from 'drizzle-orm';
+import { foreignKey, index, pgEnum, pgTable, text, timestamp, uniqueIndex, uuid } from 'drizzle-orm/pg-core';
+import { memberships } from './memberships.ts';
+
+/**
+ * Refresh tokens, stored as SHA-256 hashes. A family is one login; each refresh spends its token and adds a child.
+ * Presenting a spent token after the leeway revokes the whole family (reuse detection).
+ */
+export const refreshTokens = pgTable(
+  'refresh_tokens',
+  {
+    id: uuid().primaryKey().defaultRandom(),
+    organizationId: uuid().notNull(),
+    userId: uuid().notNull(),
+    familyId: uuid().notNull(),
+    parentId: uuid(),
+    tokenHash: text().notNull(),
+    expiresAt: timestamp({ withTimezone: true }).notNull(),
+    usedAt: timestamp({ withTimezone: true }),
+    revokedAt: timestamp({ withTimezone: true }),
+    ip: text(),
+    userAgent: text(),
+    createdAt: timestamp({ withTimezone: true }).notNull().defaultNow(),
+  },
+  (table) => [
+    // Ending the membership ends its sessions.
+    foreignKey({
+      columns: [table.organizationId, table.userId],
+      foreignColumns: [memberships.organizationId, memberships.userId],
+    }).onDelete('cascade'),
+    // Serves refresh: WHERE organization_id = $1 AND token_hash = $2.
+    uniqueIndex('refresh_tokens_organization_id_token_hash_key').on(table.organizationId, table.tokenHash),
+    // Serves family revocation: WHERE organization_id = $1 AND family_id = $2.
+    index('refresh_tokens_organization_id_family_id_idx').on(table.organizationId, table.familyId),
+    // Serves "end every session of a user": WHERE organization_id = $1 AND user_id = $2 AND revoked_at IS NULL.
+    index('refresh_tokens_organization_id_user_id_idx')
+      .on(table.organizationId, table.userId)
+      .where(sql`${table.revokedAt} is null`),
+  ],
+);
+
+export const userTokenPurpose = pgEnum('user_token_purpose', ['verify_email', 'reset_password', 'invitation']);
+
+/** One-time tokens sent by email (verification, password reset, invitation): hashed, single use, expiring. */
+export const userTokens = pgTable(
+  'user_tokens',
+  {
+    id: uuid().primaryKey().defaultRandom(),
+    organizationId: uuid().notNull(),
+    userId: uuid().notNull(),
+    purpose: userTokenPurpose().notNull(),
+    tokenHash: text().notNull(),
+    expiresAt: timestamp({ withTimezone: true }).notNull(),
+    usedAt: timestamp({ withTimezone: true }),
+    createdAt: timestamp({ withTimezone: true }).notNull().defaultNow(),
+  },
+  (table) => [
+    foreignKey({
+      columns: [table.organizationId, table.userId],
+      foreignColumns: [memberships.organizationId, memberships.userId],
+    }).onDelete('cascade'),
+    // Serves redemption: WHERE organization_id = $1 AND purpose = $2 AND token_hash = $3.
+    uniqueIndex('user_tokens_organization_id_purpose_token_hash_key').on(
+      table.organizationId,
+      table.purpose,
+      table.tokenHash,
+    ),
+    // Serves "invalidate the user's outstanding tokens of a purpose": WHERE organization_id = $1 AND user_id = $2 AND purpose = $3.
+    index('user_tokens_organization_id_user_id_purpose_idx').on(table.organizationId, table.userId, table.purpose),
+  ],
+);

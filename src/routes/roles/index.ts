@@ -1,0 +1,6 @@
+import type { OpenAPIHono } from '@hono/zod-openapi';
+import type { AppEnv } from '../../env.ts';
+
+export function registerRolesRoutes(_app: OpenAPIHono<AppEnv>): void {
+  // Operations register here.
+}

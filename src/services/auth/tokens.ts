@@ -1,0 +1,149 @@
+import { errors as joseErrors, jwtVerify, SignJWT } from 'jose';
+import { ApiError } from '../../errors/api-error.ts';
+import { isPermission, type Permission } from './permissions.ts';
+import { JWT_ALGORITHM, signingKeys } from './keys.ts';
+
+export const ACCESS_TOKEN_TTL_SECONDS = 15 * 60;
+export const REFRESH_TOKEN_TTL_SECONDS = 30 * 24 * 60 * 60;
+export const ACCESS_TOKEN_TYPE = 'at+jwt';
+export const AUDIENCE = 'eventra-api';
+/** The tenant claim of tokens issued on the platform host (to platform administrators). */
+export const PLATFORM_TENANT = 'platform';
+const CLOCK_TOLERANCE_SECONDS = 30;
+
+export function issuer(rootDomain: string): string {
+  return `https://${rootDomain}`;
+}
+
+/** Who is calling, from a verified access token. */
+export interface Principal {
+  userId: string;
+  /** The organization id, or PLATFORM_TENANT. */
+  tenant: string;
+  /** The session (refresh-token family) this token belongs to. */
+  sessionId: string;
+  role: string;
+  permissions: ReadonlySet<Permission>;
+  emailVerified: boolean;
+  tokenId: string;
+  /** Issue time in milliseconds (finer than `iat`, for "sessions ended before" checks). */
+  issuedAtMs: number;
+  expiresAt: number;
+}
+
+export interface AccessTokenInput {
+  userId: string;
+  tenant: string;
+  sessionId: string;
+  role: string;
+  permissions: readonly Permission[];
+  emailVerified: boolean;
+}
+
+export async function issueAccessToken(
+  keysSecret: string,
+  rootDomain: string,
+  input: AccessTokenInput,
+  now = Date.now(),
+): Promise<{ token: string; tokenId: string; expiresIn: number }> {
+  const keys = await signingKeys(keysSecret);
+  const tokenId = crypto.randomUUID();
+  const issuedAt = Math.floor(now / 1000);
+  const token = await new SignJWT({
+    org: input.tenant,
+    sid: input.sessionId,
+    role: input.role,
+    perms: [...input.permissions],
+    ev: input.emailVerified,
+    ist: now,
+  })
+    .setProtectedHeader({ alg: JWT_ALGORITHM, kid: keys.signer.kid, typ: ACCESS_TOKEN_TYPE })
+    .setIssuer(issuer(rootDomain))
+    .setAudience(AUDIENCE)
+    .setSubject(input.userId)
+    .setJti(tokenId)
+    .setIssuedAt(issuedAt)
+    .setExpirationTime(issuedAt + ACCESS_TOKEN_TTL_SECONDS)
+    .sign(keys.signer.key);
+  return { token, tokenId, expiresIn: ACCESS_TOKEN_TTL_SECONDS };
+}
+
+function invalidToken(detail: string): ApiError {
+  return new ApiError('unauthorized', {
+    detail,
+    headers: { 'www-authenticate': `Bearer error="invalid_token", error_description="${detail}"` },
+  });
+}
+
+/**
+ * Verifies signature (ES256 only, `kid` from our JWKS only), `typ`, issuer, audience, expiry with 30 s skew, the
+ * claims' shapes, and that the token's tenant is the tenant of this host: a token of tenant A on tenant B's host is
+ * a 401, like any invalid token.
+ */
+export async function verifyAccessToken(
+  keysSecret: string,
+  rootDomain: string,
+  token: string,
+  expectedTenant: string,
+): Promise<Principal> {
+  const keys = await signingKeys(keysSecret);
+  let payload: Record<string, unknown>;
+  try {
+    ({ payload } = await jwtVerify(token, keys.verifier, {
+      algorithms: [JWT_ALGORITHM],
+      issuer: issuer(rootDomain),
+      audience: AUDIENCE,
+      typ: ACCESS_TOKEN_TYPE,
+      clockTolerance: CLOCK_TOLERANCE_SECONDS,
+      requiredClaims: ['sub', 'jti', 'iat', 'exp'],
+    }));
+  } catch (error) {
+    if (error instanceof joseErrors.JWTExpired) throw invalidToken('The access token has expired.');
+    if (error instanceof joseErrors.JOSEError || error instanceof TypeError) {
+      throw invalidToken('The access token is invalid.');
+    }
+    throw error;
+  }
+  const { sub, jti, exp, org, sid, role, perms, ev, ist } = payload;
+  if (
+    typeof sub !== 'string' ||
+    typeof jti !== 'string' ||
+    typeof exp !== 'number' ||
+    typeof org !== 'string' ||
+    typeof sid !== 'string' ||
+    typeof role !== 'string' ||
+    typeof ev !== 'boolean' ||
+    typeof ist !== 'number' ||
+    !Array.isArray(perms) ||
+    !perms.every((permission): permission is Permission => typeof permission === 'string' && isPermission(permission))
+  ) {
+    throw invalidToken('The access token is invalid.');
+  }
+  if (org !== expectedTenant) throw invalidToken('The access token is not valid on this host.');
+  return {
+    userId: sub,
+    tenant: org,
+    sessionId: sid,
+    role,
+    permissions: new Set(perms),
+    emailVerified: ev,
+    tokenId: jti,
+    issuedAtMs: ist,
+    expiresAt: exp,
+  };
+}
+
+const encoder = new TextEncoder();
+
+/** Opaque single-use secrets (refresh tokens, email links): 256 random bits, base64url, with a readable prefix. */
+export function generateOpaqueToken(prefix: 'rt' | 'ev' | 'pr' | 'inv'): string {
+  const bytes = crypto.getRandomValues(new Uint8Array(32));
+  const base64 = btoa(String.fromCharCode(...bytes));
+  return `${prefix}_${base64.replaceAll('+', '-').replaceAll('/', '_').replace(/=+$/, '')}`;
+}
+
+/** Only hashes of opaque tokens are stored: a database leak does not leak usable tokens. */
+export async function hashToken(token: string): Promise<string> {
+  const digest = await crypto.subtle.digest('SHA-256', encoder.encode(token));
+  return [...new Uint8Array(digest)].map((byte) => byte.toString(16).padStart(2, '0')).join('');
+}
