@@ -46,6 +46,15 @@ export function createApp(): OpenAPIHono<AppEnv> {
     }),
   );
 
+  app.openAPIRegistry.registerComponent('securitySchemes', 'bearerAuth', {
+    type: 'http',
+    scheme: 'bearer',
+    bearerFormat: 'JWT',
+    description:
+      'An access token from POST /api/v1/auth/login, /register or /refresh-token (ES256, 15 minutes), valid only on ' +
+      'the host of the organization that issued it. Public keys: /.well-known/jwks.json.',
+  });
+
   registerHealthRoutes(app);
   registerMetaRoutes(app);
   registerAuthRoutes(app);

@@ -135,7 +135,9 @@ describe('OpenAPI and docs', () => {
     } = await response.json();
     expect(document.openapi).toBe('3.1.0');
     expect(document.info.title).toBe('Eventra API');
-    expect(Object.keys(document.paths).sort()).toEqual(['/api/v1/openapi.json', '/docs', '/health', '/health/ready']);
+    expect(Object.keys(document.paths)).toEqual(
+      expect.arrayContaining(['/api/v1/openapi.json', '/docs', '/health', '/health/ready', '/.well-known/jwks.json']),
+    );
     expect(document.components.schemas.Problem).toBeDefined();
     const ready = document.paths['/health/ready']?.get;
     expect(ready?.responses['503']?.content?.['application/problem+json']).toBeDefined();

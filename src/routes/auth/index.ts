@@ -1,6 +1,30 @@
 import type { OpenAPIHono } from '@hono/zod-openapi';
 import type { AppEnv } from '../../env.ts';
+import * as forgotPassword from './forgot-password.ts';
+import * as login from './login.ts';
+import * as logout from './logout.ts';
+import * as me from './me.ts';
+import * as refreshToken from './refresh-token.ts';
+import * as register from './register.ts';
+import * as resendVerification from './resend-verification.ts';
+import * as resetPassword from './reset-password.ts';
+import * as verifyEmail from './verify-email.ts';
 
-export function registerAuthRoutes(_app: OpenAPIHono<AppEnv>): void {
-  // Operations register here.
+export function registerAuthRoutes(app: OpenAPIHono<AppEnv>): void {
+  // The scheme every authenticated operation names in its `security`.
+  app.openAPIRegistry.registerComponent('securitySchemes', 'bearerAuth', {
+    type: 'http',
+    scheme: 'bearer',
+    bearerFormat: 'JWT',
+    description: 'An access token from /api/v1/auth/login, /register or /refresh-token (ES256, 15 minutes).',
+  });
+  register.register(app);
+  login.register(app);
+  refreshToken.register(app);
+  logout.register(app);
+  me.register(app);
+  verifyEmail.register(app);
+  resendVerification.register(app);
+  forgotPassword.register(app);
+  resetPassword.register(app);
 }

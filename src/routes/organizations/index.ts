@@ -1,6 +1,13 @@
 import type { OpenAPIHono } from '@hono/zod-openapi';
 import type { AppEnv } from '../../env.ts';
+import * as create from './create.ts';
+import * as get from './get.ts';
+import * as list from './list.ts';
+import * as update from './update.ts';
 
-export function registerOrganizationsRoutes(_app: OpenAPIHono<AppEnv>): void {
-  // Operations register here.
+export function registerOrganizationsRoutes(app: OpenAPIHono<AppEnv>): void {
+  create.register(app);
+  list.register(app);
+  get.register(app);
+  update.register(app);
 }

@@ -1,0 +1,37 @@
+import { createRoute, type OpenAPIHono, type z } from '@hono/zod-openapi';
+import type { AppEnv } from '../../env.ts';
+import { errorResponses } from '../../errors/problem.ts';
+import { serviceContext } from '../../lib/context.ts';
+import { login } from '../../services/auth/sessions.ts';
+import { LoginBodySchema, LoginSessionSchema } from './schema.ts';
+
+export const route = createRoute({
+  method: 'post',
+  path: '/api/v1/auth/login',
+  tags: ['Authentication'],
+  summary: 'Sign in',
+  description:
+    'Signs in with email and password and returns a new session (a 15-minute access token and a single-use ' +
+    'refresh token). Works before the address is verified; `user.emailVerified` reports it.\n\n' +
+    'An unknown address, a wrong password, an account without a membership here, an invited member who has not ' +
+    'chosen a password yet and a disabled member all get the same 401 `invalid_credentials` problem, in comparable ' +
+    'time. Attempts are limited per client address (30 per 15 minutes) and per account (10 per 15 minutes); beyond ' +
+    'that the answer is 429 with `Retry-After`, and 503 when the limiter cannot be reached.\n\n' +
+    '**On the platform host** only platform administrators can sign in. Their access token carries the tenant ' +
+    '`platform`, the role `platform_admin` and no permissions, and the response has **no `refreshToken`**: ' +
+    'platform sessions are not stored and end with the access token.',
+  request: { body: { required: true, content: { 'application/json': { schema: LoginBodySchema } } } },
+  responses: {
+    200: { description: 'Signed in.', content: { 'application/json': { schema: LoginSessionSchema } } },
+    ...errorResponses(400, 401, 404, 413, 415, 429, 503),
+  },
+});
+
+export type LoginResponse = z.infer<typeof LoginSessionSchema>;
+
+export function register(app: OpenAPIHono<AppEnv>): void {
+  app.openapi(route, async (c) => {
+    const session = await login({ ctx: serviceContext(c), input: c.req.valid('json') });
+    return c.json(LoginSessionSchema.parse(session), 200);
+  });
+}

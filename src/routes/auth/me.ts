@@ -1,0 +1,30 @@
+import { createRoute, type OpenAPIHono, type z } from '@hono/zod-openapi';
+import type { AppEnv } from '../../env.ts';
+import { errorResponses } from '../../errors/problem.ts';
+import { serviceContext } from '../../lib/context.ts';
+import { requireAuth } from '../../middleware/auth.ts';
+import { me } from '../../services/auth/sessions.ts';
+import { MeSchema } from './schema.ts';
+
+export const route = createRoute({
+  method: 'get',
+  path: '/api/v1/auth/me',
+  tags: ['Authentication'],
+  summary: 'The signed-in user',
+  description:
+    'The signed-in user, the role of their membership in this organization and its current permissions. Costs one ' +
+    'database round trip and one Redis round trip (the revocation check). A member disabled or removed since the ' +
+    'token was issued gets a 401. Served on organization hosts only (404 on the platform host).',
+  security: [{ bearerAuth: [] }],
+  middleware: [requireAuth()] as const,
+  responses: {
+    200: { description: 'The user and their membership.', content: { 'application/json': { schema: MeSchema } } },
+    ...errorResponses(401, 404, 503),
+  },
+});
+
+export type MeResponse = z.infer<typeof MeSchema>;
+
+export function register(app: OpenAPIHono<AppEnv>): void {
+  app.openapi(route, async (c) => c.json(MeSchema.parse(await me({ ctx: serviceContext(c) })), 200));
+}

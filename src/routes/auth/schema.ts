@@ -1,0 +1,192 @@
+import { z } from '@hono/zod-openapi';
+import { ALL_PERMISSIONS, type Permission } from '../../services/auth/permissions.ts';
+import { ACCESS_TOKEN_TTL_SECONDS } from '../../services/auth/tokens.ts';
+
+// Request bodies are strict: an unknown key (role, organizationId, emailVerified, ids) is a 400, never applied.
+
+/** Passwords are bounded here (cheap) and by the policy in the service (8..128 characters, not common). */
+const MAX_PASSWORD_INPUT = 1024;
+
+const EmailSchema = z.string().trim().toLowerCase().max(254).check(z.email()).openapi({
+  description: 'Email address; trimmed and lowercased before use.',
+  example: 'ada@example.com',
+});
+
+const NewPasswordSchema = z.string().max(MAX_PASSWORD_INPUT).openapi({
+  description: '8 to 128 characters (15 or more recommended), not on the list of common passwords.',
+  example: 'violet-anchor-meadow-42',
+});
+
+const NameSchema = z
+  .string()
+  .trim()
+  .min(1)
+  .max(200)
+  .regex(/^[^\p{Cc}]+$/u, 'Names cannot contain control characters.')
+  .openapi({ description: 'Display name.', example: 'Ada Lovelace' });
+
+const OpaqueTokenSchema = (description: string, example: string) =>
+  z.string().min(1).max(256).openapi({ description, example });
+
+export const RegisterBodySchema = z
+  .object({ email: EmailSchema, password: NewPasswordSchema, name: NameSchema })
+  .strict()
+  .openapi('RegisterRequest', { description: 'Self-service sign-up on an organization host.' });
+
+export const LoginBodySchema = z
+  .object({
+    email: EmailSchema,
+    password: z
+      .string()
+      .min(1)
+      .max(MAX_PASSWORD_INPUT)
+      .openapi({ description: 'The account password.', example: 'violet-anchor-meadow-42' }),
+  })
+  .strict()
+  .openapi('LoginRequest', { description: 'Email and password.' });
+
+export const RefreshBodySchema = z
+  .object({
+    refreshToken: OpaqueTokenSchema(
+      'The refresh token of the last sign-in or refresh; it is spent by this call.',
+      'rt_Vb6s0tq8mI3dXwG1lq0dUo8wH3n3Ckz3G4lEw6vX2aA',
+    ),
+  })
+  .strict()
+  .openapi('RefreshRequest');
+
+export const VerifyEmailBodySchema = z
+  .object({
+    token: OpaqueTokenSchema(
+      'The `token` query parameter of the verification link (`ev_...`).',
+      'ev_3cQ4m0nF1wq7dZ2yR8kT5vB9xH6jL0pA1sD4fG7hJ2k',
+    ),
+  })
+  .strict()
+  .openapi('VerifyEmailRequest');
+
+export const ForgotPasswordBodySchema = z
+  .object({ email: EmailSchema })
+  .strict()
+  .openapi('ForgotPasswordRequest', { description: 'The address to send a reset link to, if it is a member.' });
+
+export const ResetPasswordBodySchema = z
+  .object({
+    token: OpaqueTokenSchema(
+      'The `token` query parameter of a password-reset link (`pr_...`) or of an invitation link (`inv_...`).',
+      'pr_9kS2dF4gH6jK8lZ0xC2vB4nM6qW8eR0tY2uI4oP6aS8',
+    ),
+    password: NewPasswordSchema,
+  })
+  .strict()
+  .openapi('ResetPasswordRequest');
+
+export const LogoutQuerySchema = z.object({
+  all: z
+    .enum(['true', 'false'])
+    .optional()
+    .openapi({
+      param: { name: 'all', in: 'query' },
+      description: '`true` ends every session of the user in this organization, not only this one.',
+      example: 'true',
+    }),
+});
+
+export const PreferencesSchema = z
+  .object({
+    theme: z
+      .enum(['light', 'dark', 'system'])
+      .optional()
+      .openapi({ description: 'Preferred color scheme.', example: 'system' }),
+    emailNotifications: z
+      .boolean()
+      .optional()
+      .openapi({ description: 'Whether the user wants notification emails.', example: true }),
+  })
+  .openapi('UserPreferences', { description: 'Personal preferences.' });
+
+export const AuthUserSchema = z
+  .object({
+    id: z.uuid().openapi({ description: 'User id.', example: '6f1c2d3e-4b5a-4c7d-8e9f-0a1b2c3d4e5f' }),
+    email: z.string().openapi({ description: 'Email address (lowercase).', example: 'ada@example.com' }),
+    name: z.string().openapi({ description: 'Display name.', example: 'Ada Lovelace' }),
+    emailVerified: z.boolean().openapi({
+      description: 'Whether the address is verified; actions that need it answer 403 `email_not_verified` until then.',
+      example: false,
+    }),
+    locale: z.string().openapi({ description: 'Preferred locale (BCP 47).', example: 'en' }),
+    preferences: PreferencesSchema,
+    createdAt: z.iso
+      .datetime()
+      .openapi({ description: 'When the account was created.', example: '2026-01-15T09:30:00.000Z' }),
+  })
+  .openapi('AuthUser', { description: 'The signed-in user (never a password or token hash).' });
+
+const sessionFields = {
+  user: AuthUserSchema,
+  accessToken: z.string().openapi({
+    description: `ES256 JWT (typ \`at+jwt\`) for \`Authorization: Bearer\`; valid ${ACCESS_TOKEN_TTL_SECONDS / 60} minutes on this host only.`,
+    example: 'eyJhbGciOiJFUzI1NiIsImtpZCI6ImsxIiwidHlwIjoiYXQrand0In0.eyJzdWIiOiI2ZjFjIn0.c2lnbmF0dXJl',
+  }),
+  refreshToken: z.string().openapi({
+    description: 'Opaque single-use token for POST /api/v1/auth/refresh-token; valid 30 days. Store it securely.',
+    example: 'rt_Vb6s0tq8mI3dXwG1lq0dUo8wH3n3Ckz3G4lEw6vX2aA',
+  }),
+  expiresIn: z
+    .number()
+    .int()
+    .openapi({ description: 'Seconds until the access token expires.', example: ACCESS_TOKEN_TTL_SECONDS }),
+  tokenType: z.literal('Bearer').openapi({ description: 'Always `Bearer`.', example: 'Bearer' }),
+};
+
+export const SessionSchema = z
+  .object(sessionFields)
+  .openapi('Session', { description: 'A new session: the user, an access token and a refresh token.' });
+
+export const LoginSessionSchema = z
+  .object({
+    ...sessionFields,
+    refreshToken: sessionFields.refreshToken.optional().openapi({
+      description:
+        'Opaque single-use token for POST /api/v1/auth/refresh-token; valid 30 days. **Absent for platform ' +
+        'administrators** signing in on the platform host: their session is the access token alone.',
+      example: 'rt_Vb6s0tq8mI3dXwG1lq0dUo8wH3n3Ckz3G4lEw6vX2aA',
+    }),
+  })
+  .openapi('LoginSession', {
+    description: 'A new session. On the platform host (platform administrators) there is no refresh token.',
+  });
+
+export const MeSchema = z
+  .object({
+    user: AuthUserSchema,
+    organizationId: z
+      .uuid()
+      .openapi({ description: 'The organization of this host.', example: '0b7e6a1c-2d3f-4e5a-8b9c-1d2e3f4a5b6c' }),
+    role: z
+      .object({
+        key: z.string().openapi({ description: 'Stable role key.', example: 'organizer' }),
+        name: z.string().openapi({ description: 'Role display name.', example: 'Organizer' }),
+      })
+      .openapi('MembershipRole', { description: 'The role of the membership.' }),
+    permissions: z
+      .array(z.enum(ALL_PERMISSIONS as [Permission, ...Permission[]]))
+      .openapi({ description: "The role's current permissions.", example: ['events:read', 'events:write'] }),
+  })
+  .openapi('Me', { description: 'The signed-in user in this organization.' });
+
+export const AcceptedSchema = z
+  .object({
+    status: z.literal('accepted').openapi({ description: 'Always `accepted`.', example: 'accepted' }),
+    message: z.string().openapi({
+      description: 'What happens next.',
+      example: 'If this address belongs to a member, a link to reset the password is on its way.',
+    }),
+  })
+  .openapi('Accepted', { description: 'The request was accepted; an email may follow.' });
+
+export const EmailVerifiedSchema = z
+  .object({
+    emailVerified: z.literal(true).openapi({ description: 'The address is verified now.', example: true }),
+  })
+  .openapi('EmailVerified');

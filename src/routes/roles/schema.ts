@@ -1,0 +1,115 @@
+import { z } from '@hono/zod-openapi';
+import { ALL_PERMISSIONS, type Permission } from '../../services/auth/permissions.ts';
+import { ROLE_KEY_PATTERN } from '../users/schema.ts';
+
+const NO_CONTROL_CHARACTERS = /^[^\p{Cc}]+$/u;
+const EXAMPLE_ROLE_ID = '2b7e1c4d-5a6f-4b70-9c8d-0e1f2a3b4c5d';
+
+const PermissionSchema = z
+  .enum(ALL_PERMISSIONS as [Permission, ...Permission[]])
+  .openapi('Permission', { description: 'A permission from the fixed catalogue.', example: 'events:write' });
+
+const roleName = () =>
+  z.string().trim().min(1).max(100).regex(NO_CONTROL_CHARACTERS, 'Must not contain control characters.');
+// Descriptions may be empty, and may span lines.
+const roleDescription = () => z.string().trim().max(500);
+const permissionList = () => z.array(PermissionSchema).max(ALL_PERMISSIONS.length * 2);
+
+// ---------------------------------------------------------------------------------------------------------------
+// Responses
+// ---------------------------------------------------------------------------------------------------------------
+
+export const RoleSchema = z
+  .object({
+    id: z.uuid().openapi({ description: 'Role id.', example: EXAMPLE_ROLE_ID }),
+    key: z.string().openapi({ description: 'Stable key, unique in the organization.', example: 'box-office' }),
+    name: z.string().openapi({ description: 'Display name.', example: 'Box office' }),
+    description: z.string().openapi({ description: 'What the role is for.', example: 'Sells and refunds tickets.' }),
+    permissions: z.array(z.string()).openapi({
+      description: 'The permissions the role grants, in catalogue order.',
+      example: ['events:read', 'bookings:read', 'bookings:write'],
+    }),
+    builtIn: z.boolean().openapi({
+      description: 'Built-in roles (owner, admin, organizer, staff, member) exist in every organization and are fixed.',
+      example: false,
+    }),
+    memberCount: z.number().int().nonnegative().openapi({ description: 'Members holding the role.', example: 3 }),
+  })
+  .openapi('Role');
+
+export type RoleResponse = z.infer<typeof RoleSchema>;
+
+export const RoleListSchema = z
+  .object({
+    data: z
+      .array(RoleSchema)
+      .openapi({ description: 'Built-in roles first (most powerful first), then custom roles by key.' }),
+  })
+  .openapi('RoleList');
+
+export type RoleListResponse = z.infer<typeof RoleListSchema>;
+
+export const PermissionCatalogueSchema = z
+  .object({
+    data: z
+      .array(
+        z.object({
+          key: PermissionSchema,
+          description: z.string().openapi({
+            description: 'What it allows.',
+            example: 'Create, change, publish and cancel events and ticket types',
+          }),
+        }),
+      )
+      .openapi({ description: 'Every permission a role can grant.' }),
+  })
+  .openapi('PermissionCatalogue');
+
+export type PermissionCatalogueResponse = z.infer<typeof PermissionCatalogueSchema>;
+
+// ---------------------------------------------------------------------------------------------------------------
+// Requests
+// ---------------------------------------------------------------------------------------------------------------
+
+export const RoleIdParamsSchema = z.object({
+  id: z.uuid().openapi({ param: { name: 'id', in: 'path' }, description: 'The role id.', example: EXAMPLE_ROLE_ID }),
+});
+
+export const RoleCreateSchema = z
+  .object({
+    key: z
+      .string()
+      .regex(ROLE_KEY_PATTERN, 'Lowercase letters, digits, - and _, starting with a letter or digit; at most 63.')
+      .openapi({
+        description: 'Stable key, unique in the organization (built-in keys are taken).',
+        example: 'box-office',
+      }),
+    name: roleName().openapi({ description: 'Display name.', example: 'Box office' }),
+    description: roleDescription()
+      .optional()
+      .openapi({ description: 'What the role is for.', example: 'Sells and refunds tickets.' }),
+    permissions: permissionList().openapi({
+      description: 'Permissions from the catalogue (GET /api/v1/roles/permissions); you must hold each of them.',
+      example: ['events:read', 'bookings:read', 'bookings:write'],
+    }),
+  })
+  .strict()
+  .openapi('RoleCreate');
+
+export const RoleUpdateSchema = z
+  .object({
+    name: roleName().optional().openapi({ description: 'New display name.', example: 'Box office team' }),
+    description: roleDescription().optional().openapi({ description: 'New description.', example: 'Sells tickets.' }),
+    permissions: permissionList()
+      .optional()
+      .openapi({
+        description:
+          'The complete new permission list (replaces the old one). Ends the sessions of the role’s members.',
+        example: ['events:read', 'bookings:read'],
+      }),
+  })
+  .strict()
+  .refine((body) => body.name !== undefined || body.description !== undefined || body.permissions !== undefined, {
+    message: 'Give at least one of name, description or permissions.',
+  })
+  .openapi('RoleUpdate');

@@ -1,0 +1,70 @@
+import { createRoute, type OpenAPIHono } from '@hono/zod-openapi';
+import type { AppEnv } from '../../env.ts';
+import { errorResponses } from '../../errors/problem.ts';
+import { serviceContext } from '../../lib/context.ts';
+import { requirePermission, requireVerifiedEmail } from '../../middleware/auth.ts';
+import { INVITATION_LIMIT, inviteMember } from '../../services/users/invite.ts';
+import { MemberCreateSchema, MemberSchema } from './schema.ts';
+
+export const route = createRoute({
+  method: 'post',
+  path: '/api/v1/users',
+  operationId: 'inviteMember',
+  tags: ['Users'],
+  summary: 'Invite a member',
+  description:
+    'Adds a person to this organization with a role and status `invited`, and emails them an invitation link ' +
+    '(`/accept-invitation?token=inv_...` on the organization host, valid 7 days, single use). The link is redeemed ' +
+    'with `POST /api/v1/auth/reset-password { token, password }`, which sets the password, verifies the email and ' +
+    'activates the membership. A new email creates the account (no password yet); an existing account is reused ' +
+    'unchanged. Already a member here: 409.\n\n' +
+    'Needs `users:manage` and a verified email address. You can only give a role whose every permission you hold, ' +
+    `and only an owner gives the owner role (403). At most ${INVITATION_LIMIT.limit} invitations per organization ` +
+    'per hour (429 with Retry-After). Writes a `membership.invited` audit row.',
+  security: [{ bearerAuth: [] }],
+  middleware: [requirePermission('users:manage'), requireVerifiedEmail()] as const,
+  request: {
+    body: {
+      required: true,
+      content: {
+        'application/json': {
+          schema: MemberCreateSchema,
+          examples: {
+            organizer: {
+              summary: 'Invite an organizer',
+              value: { email: 'grace@acme.com', name: 'Grace Hopper', role: 'organizer' },
+            },
+          },
+        },
+      },
+    },
+  },
+  responses: {
+    201: {
+      description: 'The invited member.',
+      content: {
+        'application/json': {
+          schema: MemberSchema,
+          example: {
+            id: '6f1c2b3a-4d5e-4f60-8a7b-9c0d1e2f3a4b',
+            email: 'grace@acme.com',
+            name: 'Grace Hopper',
+            role: { key: 'organizer', name: 'Organizer' },
+            status: 'invited',
+            emailVerified: false,
+            lastLoginAt: null,
+            createdAt: '2026-01-15T12:00:00.000Z',
+          },
+        },
+      },
+    },
+    ...errorResponses(400, 401, 403, 404, 409, 413, 415, 429, 503),
+  },
+});
+
+export function register(app: OpenAPIHono<AppEnv>): void {
+  app.openapi(route, async (c) => {
+    const member = await inviteMember({ ctx: serviceContext(c), input: c.req.valid('json') });
+    return c.json(MemberSchema.parse(member), 201);
+  });
+}

@@ -1,0 +1,555 @@
+import { NeonDbError } from '@neondatabase/serverless';
+import { and, eq, isNull, sql } from 'drizzle-orm';
+import type { Database } from '../../db/client.ts';
+import { memberships, refreshTokens, roles, userTokens, users } from '../../db/schema/index.ts';
+import { scoped } from '../../db/tenant.ts';
+import { ApiError } from '../../errors/api-error.ts';
+import { requireTenant, type ServiceContext } from '../../lib/context.ts';
+import { principalOf } from '../../middleware/auth.ts';
+import { auditInsert } from '../audit/record.ts';
+import type { Tenant } from '../tenants/types.ts';
+import {
+  auditFromCte,
+  brandingQuery,
+  emailBranding,
+  normalizeEmail,
+  sendVerificationEmail,
+  userColumns,
+  userView,
+  VERIFICATION_TTL_SECONDS,
+  type UserRow,
+  type UserView,
+} from './account.ts';
+import { accountBucket, AUTH_LIMITS, clientBucket, enforceLimits } from './limits.ts';
+import {
+  assertPasswordPolicy,
+  hashPassword,
+  verifyAgainstDummy,
+  verifyPassword,
+  type PasswordCheck,
+} from './passwords.ts';
+import { BUILT_IN_ROLES, isPermission, SELF_REGISTRATION_ROLE, type Permission } from './permissions.ts';
+import { revokeAccessToken, revokeUserTokens } from './revocation.ts';
+import {
+  generateOpaqueToken,
+  hashToken,
+  issueAccessToken,
+  PLATFORM_TENANT,
+  REFRESH_TOKEN_TTL_SECONDS,
+  type Principal,
+} from './tokens.ts';
+
+/** A spent refresh token presented again within this many seconds is a concurrent refresh, not a replay. */
+export const REFRESH_REUSE_LEEWAY_SECONDS = 10;
+/** The role claim of platform-administrator tokens (tenant PLATFORM_TENANT). */
+export const PLATFORM_ADMIN_ROLE = 'platform_admin';
+
+export interface Session {
+  user: UserView;
+  accessToken: string;
+  /** Absent for platform-administrator sessions: nothing is stored for them, they sign in again. */
+  refreshToken?: string;
+  expiresIn: number;
+  tokenType: 'Bearer';
+}
+
+interface Grant {
+  tenant: string;
+  sessionId: string;
+  role: string;
+  permissions: readonly Permission[];
+}
+
+async function session(ctx: ServiceContext, user: UserRow, grant: Grant, refreshToken?: string): Promise<Session> {
+  const { token, expiresIn } = await issueAccessToken(ctx.bindings.JWT_SIGNING_KEYS, ctx.bindings.ROOT_DOMAIN, {
+    userId: user.id,
+    emailVerified: user.emailVerifiedAt !== null,
+    ...grant,
+  });
+  return {
+    user: userView(user),
+    accessToken: token,
+    ...(refreshToken === undefined ? {} : { refreshToken }),
+    expiresIn,
+    tokenType: 'Bearer',
+  };
+}
+
+function permissionsOf(stored: readonly string[]): Permission[] {
+  return stored.filter(isPermission);
+}
+
+/** The insert of a new refresh family's first token (the family id is the access tokens' `sessionId`). */
+function newFamily(db: Database, ctx: ServiceContext, organizationId: string, userId: string, tokenHash: string) {
+  const familyId = crypto.randomUUID();
+  return {
+    familyId,
+    insert: db.insert(refreshTokens).values({
+      organizationId,
+      userId,
+      familyId,
+      tokenHash,
+      expiresAt: sql`now() + make_interval(secs => ${REFRESH_TOKEN_TTL_SECONDS})`,
+      ip: ctx.client.ip,
+      userAgent: ctx.client.userAgent,
+    }),
+  };
+}
+
+/** A stored hash that cannot be read (corrupt, unknown parameters) is a failed check, never an error. */
+async function checkPassword(ctx: ServiceContext, password: string, stored: string | null): Promise<PasswordCheck> {
+  if (stored === null) {
+    await verifyAgainstDummy(password);
+    return { valid: false, needsRehash: false };
+  }
+  return verifyPassword(password, stored).catch((error: unknown) => {
+    ctx.logger.warn('stored password hash unreadable', { error });
+    return { valid: false, needsRehash: false };
+  });
+}
+
+function invalidCredentials(): ApiError {
+  return new ApiError('invalid_credentials', { detail: 'The email address or the password is incorrect.' });
+}
+
+function registrationConflict(): ApiError {
+  return new ApiError('conflict', {
+    detail:
+      'An account with this email address exists already. Sign in instead (or register with that account’s ' +
+      'password to join this organization).',
+  });
+}
+
+/** A concurrent registration of the same address (or membership) lost the race on a unique key. */
+function isUniqueViolation(error: unknown): boolean {
+  return error instanceof NeonDbError && error.code === '23505';
+}
+
+/**
+ * Self-service sign-up on a tenant host, with the `member` role and a verification email (24 hours).
+ *
+ * What it reveals about existing addresses (the issue asks us to decide): sign-up cannot hide that an address is
+ * taken without breaking, so it answers one 409 problem, with the same body, when the address is already a member
+ * here and when it belongs to an account elsewhere whose password was not given. Whoever knows the account's
+ * password joins this organization with it (201): the same proof a login asks for. Every branch does one password
+ * hash or verification, so timing does not tell them apart either, and the endpoint allows 10 sign-ups per client
+ * address an hour, so it cannot enumerate addresses at scale.
+ */
+export async function register({
+  ctx,
+  input,
+}: {
+  ctx: ServiceContext;
+  input: { email: string; password: string; name: string };
+}): Promise<Session> {
+  const tenant = requireTenant(ctx);
+  const email = normalizeEmail(input.email);
+  await enforceLimits(ctx, [[AUTH_LIMITS.registerClient, clientBucket(ctx)]]);
+  assertPasswordPolicy(input.password);
+  const db = ctx.services.db;
+  const [found, organization] = await scoped(db, { organizationId: tenant.id, lookupEmail: email }, [
+    db
+      .select({ ...userColumns, passwordHash: users.passwordHash, membership: memberships.status })
+      .from(users)
+      .leftJoin(memberships, and(eq(memberships.organizationId, tenant.id), eq(memberships.userId, users.id)))
+      .where(eq(users.email, email))
+      .limit(1),
+    brandingQuery(db, tenant.id),
+  ]);
+  const existing = found[0];
+  let user: UserRow;
+  let createUser = null;
+  if (existing) {
+    const check = await checkPassword(ctx, input.password, existing.passwordHash);
+    if (existing.membership !== null || !check.valid) throw registrationConflict();
+    user = existing;
+  } else {
+    user = {
+      id: crypto.randomUUID(),
+      email,
+      name: input.name,
+      emailVerifiedAt: null,
+      locale: 'en',
+      preferences: {},
+      createdAt: new Date(),
+    };
+    createUser = db.insert(users).values({
+      id: user.id,
+      email,
+      name: user.name,
+      passwordHash: await hashPassword(input.password),
+      createdAt: user.createdAt,
+    });
+  }
+  const refreshToken = generateOpaqueToken('rt');
+  const verification = user.emailVerifiedAt === null ? generateOpaqueToken('ev') : null;
+  const [refreshHash, verificationHash] = await Promise.all([
+    hashToken(refreshToken),
+    verification === null ? null : hashToken(verification),
+  ]);
+  const family = newFamily(db, ctx, tenant.id, user.id, refreshHash);
+  const join = [
+    db.insert(memberships).values({
+      organizationId: tenant.id,
+      userId: user.id,
+      roleId: sql`(select ${roles.id} from ${roles} where ${roles.organizationId} = ${tenant.id} and ${roles.key} = ${SELF_REGISTRATION_ROLE})`,
+      status: 'active',
+    }),
+    family.insert,
+    auditInsert(db, ctx.client, {
+      organizationId: tenant.id,
+      actor: { type: 'user', userId: user.id },
+      action: 'auth.register',
+      target: { type: 'user', id: user.id },
+      metadata: { existingAccount: existing !== undefined, sessionId: family.familyId },
+    }),
+    ...(verificationHash === null
+      ? []
+      : [
+          db.insert(userTokens).values({
+            organizationId: tenant.id,
+            userId: user.id,
+            purpose: 'verify_email',
+            tokenHash: verificationHash,
+            expiresAt: sql`now() + make_interval(secs => ${VERIFICATION_TTL_SECONDS})`,
+          }),
+        ]),
+  ] as const;
+  // The user row (a new identity) and the membership commit together, or neither does.
+  await scoped(db, { organizationId: tenant.id, lookupEmail: email }, createUser ? [createUser, ...join] : join).catch(
+    (error: unknown) => {
+      throw isUniqueViolation(error) ? registrationConflict() : error;
+    },
+  );
+  if (verification !== null) {
+    sendVerificationEmail(ctx, tenant, user, emailBranding(organization[0]), verification);
+  }
+  return session(
+    ctx,
+    user,
+    {
+      tenant: tenant.id,
+      sessionId: family.familyId,
+      role: SELF_REGISTRATION_ROLE,
+      // Built-in roles cannot be edited, so the member role's permissions are known without reading them.
+      permissions: BUILT_IN_ROLES[SELF_REGISTRATION_ROLE].permissions,
+    },
+    refreshToken,
+  );
+}
+
+/**
+ * Sign-in with email and password. Unknown address, wrong password, no membership here, an invited (no password
+ * yet) or disabled membership: one 401 with one body, after the same password work (a dummy verification when there
+ * is no hash). Failures of a known member are audited after the response, so the audit write cannot time them.
+ * On the platform host only platform administrators sign in (see `platformLogin`).
+ */
+export async function login({
+  ctx,
+  input,
+}: {
+  ctx: ServiceContext;
+  input: { email: string; password: string };
+}): Promise<Session> {
+  const email = normalizeEmail(input.email);
+  await enforceLimits(ctx, [
+    [AUTH_LIMITS.loginClient, clientBucket(ctx)],
+    [AUTH_LIMITS.loginAccount, await accountBucket(email)],
+  ]);
+  if (ctx.tenant === null) return platformLogin(ctx, email, input.password);
+  const tenant = ctx.tenant;
+  const db = ctx.services.db;
+  const [found] = await scoped(db, { organizationId: tenant.id, lookupEmail: email }, [
+    db
+      .select({
+        ...userColumns,
+        passwordHash: users.passwordHash,
+        membership: memberships.status,
+        roleKey: roles.key,
+        permissions: roles.permissions,
+      })
+      .from(users)
+      .leftJoin(memberships, and(eq(memberships.organizationId, tenant.id), eq(memberships.userId, users.id)))
+      .leftJoin(roles, and(eq(roles.organizationId, tenant.id), eq(roles.id, memberships.roleId)))
+      .where(eq(users.email, email))
+      .limit(1),
+  ]);
+  const account = found[0];
+  const check = await checkPassword(ctx, input.password, account?.passwordHash ?? null);
+  if (!account?.membership) throw invalidCredentials();
+  if (!check.valid || account.membership !== 'active' || account.roleKey === null || account.permissions === null) {
+    const reason = account.membership === 'active' ? 'wrong_password' : `membership_${account.membership}`;
+    ctx.waitUntil(
+      scoped(db, { organizationId: tenant.id }, [
+        auditInsert(db, ctx.client, {
+          organizationId: tenant.id,
+          actor: { type: 'anonymous' },
+          action: 'auth.login_failed',
+          target: { type: 'user', id: account.id },
+          metadata: { reason },
+        }),
+      ]),
+    );
+    throw invalidCredentials();
+  }
+  const refreshToken = generateOpaqueToken('rt');
+  const family = newFamily(db, ctx, tenant.id, account.id, await hashToken(refreshToken));
+  const rehash = check.needsRehash
+    ? [
+        db
+          .update(users)
+          .set({ passwordHash: await hashPassword(input.password), updatedAt: sql`now()` })
+          .where(eq(users.id, account.id)),
+      ]
+    : [];
+  await scoped(db, { organizationId: tenant.id }, [
+    family.insert,
+    db
+      .update(memberships)
+      .set({ lastLoginAt: sql`now()` })
+      .where(and(eq(memberships.organizationId, tenant.id), eq(memberships.userId, account.id))),
+    auditInsert(db, ctx.client, {
+      organizationId: tenant.id,
+      actor: { type: 'user', userId: account.id },
+      action: 'auth.login',
+      target: { type: 'user', id: account.id },
+      metadata: { sessionId: family.familyId, rehashed: check.needsRehash },
+    }),
+    ...rehash,
+  ]);
+  return session(
+    ctx,
+    account,
+    {
+      tenant: tenant.id,
+      sessionId: family.familyId,
+      role: account.roleKey,
+      permissions: permissionsOf(account.permissions),
+    },
+    refreshToken,
+  );
+}
+
+/**
+ * Sign-in on the platform host: platform administrators only, with the same 401 for everyone else. The token has
+ * tenant PLATFORM_TENANT, role `platform_admin` and no permissions; no refresh token is stored (the session lasts
+ * the access token's 15 minutes). The audit log is per organization, so this sign-in is logged, not audited.
+ */
+async function platformLogin(ctx: ServiceContext, email: string, password: string): Promise<Session> {
+  const db = ctx.services.db;
+  const [found] = await scoped(db, { platform: true }, [
+    db
+      .select({ ...userColumns, passwordHash: users.passwordHash, isPlatformAdmin: users.isPlatformAdmin })
+      .from(users)
+      .where(eq(users.email, email))
+      .limit(1),
+  ]);
+  const account = found[0];
+  const check = await checkPassword(ctx, password, account?.passwordHash ?? null);
+  if (!account?.isPlatformAdmin || !check.valid) throw invalidCredentials();
+  if (check.needsRehash) {
+    await scoped(db, { platform: true }, [
+      db
+        .update(users)
+        .set({ passwordHash: await hashPassword(password), updatedAt: sql`now()` })
+        .where(eq(users.id, account.id)),
+    ]);
+  }
+  const sessionId = crypto.randomUUID();
+  ctx.logger.info('platform administrator signed in', { userId: account.id, sessionId, ip: ctx.client.ip });
+  return session(ctx, account, { tenant: PLATFORM_TENANT, sessionId, role: PLATFORM_ADMIN_ROLE, permissions: [] });
+}
+
+function refreshRefused(): ApiError {
+  return new ApiError('unauthorized', {
+    detail: 'The refresh token is invalid, expired or revoked; sign in again.',
+  });
+}
+
+/**
+ * Rotates a refresh token in one round trip: a conditional UPDATE spends the presented token and the same
+ * statement inserts its child and the audit row, so two refreshes can never both win from a token that was unused
+ * (row lock + re-check). A token spent less than REFRESH_REUSE_LEEWAY_SECONDS ago still rotates (concurrent refreshes
+ * from one client: each gets a pair); after that, presenting it is a replay: the whole family is revoked, the user's
+ * access tokens here end, and the answer is the same 401 as for any unknown token. A rotation re-reads the role,
+ * the permissions, the verification state and the membership (disabled members cannot refresh).
+ */
+export async function refresh({
+  ctx,
+  input,
+}: {
+  ctx: ServiceContext;
+  input: { refreshToken: string };
+}): Promise<Session> {
+  const tenant = requireTenant(ctx);
+  const nextToken = generateOpaqueToken('rt');
+  const [presentedHash, nextHash] = await Promise.all([hashToken(input.refreshToken), hashToken(nextToken)]);
+  const db = ctx.services.db;
+  const leeway = sql`make_interval(secs => ${REFRESH_REUSE_LEEWAY_SECONDS})`;
+  const [before, , after] = await scoped(db, { organizationId: tenant.id }, [
+    db
+      .select({
+        userId: refreshTokens.userId,
+        familyId: refreshTokens.familyId,
+        replayed: sql<boolean>`(${refreshTokens.revokedAt} is null and ${refreshTokens.usedAt} <= now() - ${leeway})`,
+      })
+      .from(refreshTokens)
+      .where(and(eq(refreshTokens.organizationId, tenant.id), eq(refreshTokens.tokenHash, presentedHash))),
+    db.execute(sql`
+      with spent as (
+        update refresh_tokens t set used_at = coalesce(t.used_at, now())
+         where t.organization_id = ${tenant.id} and t.token_hash = ${presentedHash}
+           and t.revoked_at is null and t.expires_at > now()
+           and (t.used_at is null or t.used_at > now() - ${leeway})
+           and exists (
+             select 1 from memberships m
+              where m.organization_id = t.organization_id and m.user_id = t.user_id and m.status = 'active')
+        returning t.id, t.user_id, t.family_id
+      ), child as (
+        insert into refresh_tokens (organization_id, user_id, family_id, parent_id, token_hash, expires_at, ip, user_agent)
+        select ${tenant.id}::uuid, user_id, family_id, id, ${nextHash}::text,
+               now() + make_interval(secs => ${REFRESH_TOKEN_TTL_SECONDS}), ${ctx.client.ip}::text,
+               ${ctx.client.userAgent}::text
+          from spent
+        returning user_id
+      ), audit as (${auditFromCte(ctx.client, tenant.id, 'auth.refresh', 'child')})
+      select user_id from child`),
+    db
+      .select({
+        ...userColumns,
+        familyId: refreshTokens.familyId,
+        roleKey: roles.key,
+        permissions: roles.permissions,
+      })
+      .from(refreshTokens)
+      .innerJoin(
+        memberships,
+        and(eq(memberships.organizationId, refreshTokens.organizationId), eq(memberships.userId, refreshTokens.userId)),
+      )
+      .innerJoin(users, eq(users.id, refreshTokens.userId))
+      .innerJoin(roles, and(eq(roles.organizationId, memberships.organizationId), eq(roles.id, memberships.roleId)))
+      .where(and(eq(refreshTokens.organizationId, tenant.id), eq(refreshTokens.tokenHash, nextHash))),
+  ]);
+  const rotated = after[0];
+  if (rotated) {
+    return session(
+      ctx,
+      rotated,
+      {
+        tenant: tenant.id,
+        sessionId: rotated.familyId,
+        role: rotated.roleKey,
+        permissions: permissionsOf(rotated.permissions),
+      },
+      nextToken,
+    );
+  }
+  const presented = before[0];
+  if (presented?.replayed) await revokeFamily(ctx, tenant, presented);
+  throw refreshRefused();
+}
+
+async function revokeFamily(ctx: ServiceContext, tenant: Tenant, family: { userId: string; familyId: string }) {
+  const db = ctx.services.db;
+  await scoped(db, { organizationId: tenant.id }, [
+    db
+      .update(refreshTokens)
+      .set({ revokedAt: sql`now()` })
+      .where(
+        and(
+          eq(refreshTokens.organizationId, tenant.id),
+          eq(refreshTokens.familyId, family.familyId),
+          isNull(refreshTokens.revokedAt),
+        ),
+      ),
+    auditInsert(db, ctx.client, {
+      organizationId: tenant.id,
+      actor: { type: 'anonymous' },
+      action: 'auth.refresh_reuse_detected',
+      target: { type: 'user', id: family.userId },
+      metadata: { sessionId: family.familyId },
+    }),
+  ]);
+  // Access tokens carry their family as `sessionId`, but revocation is per token or per user: end the user's.
+  await revokeUserTokens(ctx.services.redis, tenant.id, [family.userId]);
+}
+
+/**
+ * Ends the caller's session at once: the access token joins the denylist and its refresh family is revoked.
+ * With `all`, every refresh family of the user here and every access token the user holds here end.
+ * On the platform host there are no refresh tokens, only the access tokens to end.
+ */
+export async function logout({ ctx, input }: { ctx: ServiceContext; input: { all: boolean } }): Promise<void> {
+  const principal: Principal = principalOf({ var: { principal: ctx.principal } });
+  const redis = ctx.services.redis;
+  const endAccess = (tenantId: string) =>
+    input.all ? revokeUserTokens(redis, tenantId, [principal.userId]) : revokeAccessToken(redis, principal);
+  if (ctx.tenant === null) {
+    await endAccess(PLATFORM_TENANT);
+    return;
+  }
+  const tenant = ctx.tenant;
+  const db = ctx.services.db;
+  await Promise.all([
+    scoped(db, { organizationId: tenant.id }, [
+      db
+        .update(refreshTokens)
+        .set({ revokedAt: sql`now()` })
+        .where(
+          and(
+            eq(refreshTokens.organizationId, tenant.id),
+            eq(refreshTokens.userId, principal.userId),
+            isNull(refreshTokens.revokedAt),
+            input.all ? undefined : eq(refreshTokens.familyId, principal.sessionId),
+          ),
+        ),
+      auditInsert(db, ctx.client, {
+        organizationId: tenant.id,
+        actor: { type: 'user', userId: principal.userId },
+        action: 'auth.logout',
+        target: { type: 'user', id: principal.userId },
+        metadata: { sessionId: principal.sessionId, all: input.all },
+      }),
+    ]),
+    endAccess(tenant.id),
+  ]);
+}
+
+export interface Me {
+  user: UserView;
+  organizationId: string;
+  role: { key: string; name: string };
+  permissions: Permission[];
+}
+
+/**
+ * The signed-in user, the membership's role and its current permissions: one statement in one batch (one database
+ * round trip); the only Redis round trip is the authentication middleware's revocation check.
+ */
+export async function me({ ctx }: { ctx: ServiceContext }): Promise<Me> {
+  const tenant = requireTenant(ctx);
+  const principal = principalOf({ var: { principal: ctx.principal } });
+  const db = ctx.services.db;
+  const [found] = await scoped(db, { organizationId: tenant.id }, [
+    db
+      .select({ ...userColumns, roleKey: roles.key, roleName: roles.name, permissions: roles.permissions })
+      .from(memberships)
+      .innerJoin(users, eq(users.id, memberships.userId))
+      .innerJoin(roles, and(eq(roles.organizationId, memberships.organizationId), eq(roles.id, memberships.roleId)))
+      .where(
+        and(
+          eq(memberships.organizationId, tenant.id),
+          eq(memberships.userId, principal.userId),
+          eq(memberships.status, 'active'),
+        ),
+      ),
+  ]);
+  const row = found[0];
+  if (!row) throw new ApiError('unauthorized', { detail: 'The session has ended.' });
+  return {
+    user: userView(row),
+    organizationId: tenant.id,
+    role: { key: row.roleKey, name: row.roleName },
+    permissions: permissionsOf(row.permissions),
+  };
+}

@@ -1,0 +1,87 @@
+import { and, asc, eq, gt, ilike, like, or, type SQL } from 'drizzle-orm';
+import { organizations, type Organization } from '../../db/schema/index.ts';
+import { scoped } from '../../db/tenant.ts';
+import { ApiError } from '../../errors/api-error.ts';
+import { requireTenant, type ServiceContext } from '../../lib/context.ts';
+
+const SLUG = /^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$/;
+const CURSOR_PREFIX = 's:';
+
+/** The organization served on this host, with its branding and settings (one round trip). */
+export async function getOwnOrganization({ ctx }: { ctx: ServiceContext }): Promise<Organization> {
+  const tenant = requireTenant(ctx);
+  const { db } = ctx.services;
+  const [rows] = await scoped(db, { organizationId: tenant.id }, [
+    db.select().from(organizations).where(eq(organizations.id, tenant.id)).limit(1),
+  ]);
+  const row = rows[0];
+  if (!row) throw new ApiError('not_found', { detail: 'No such organization.' });
+  return row;
+}
+
+export interface ListOrganizationsInput {
+  limit: number;
+  cursor?: string | undefined;
+  status?: Organization['status'] | undefined;
+  plan?: Organization['plan'] | undefined;
+  q?: string | undefined;
+}
+
+/** Cursors are opaque to clients: the last slug of the page, base64url-encoded. */
+export function encodeCursor(slug: string): string {
+  return btoa(`${CURSOR_PREFIX}${slug}`).replaceAll('+', '-').replaceAll('/', '_').replace(/=+$/, '');
+}
+
+export function decodeCursor(cursor: string): string {
+  let decoded: string;
+  try {
+    decoded = atob(cursor.replaceAll('-', '+').replaceAll('_', '/'));
+  } catch {
+    decoded = '';
+  }
+  const slug = decoded.slice(CURSOR_PREFIX.length);
+  if (!decoded.startsWith(CURSOR_PREFIX) || !SLUG.test(slug)) {
+    const message = 'Not a cursor from this list; pass nextCursor as it was returned.';
+    throw new ApiError('validation_failed', { detail: message, errors: [{ pointer: '/query/cursor', message }] });
+  }
+  return slug;
+}
+
+/** LIKE treats `%`, `_` and `\` specially; a search prefix must match them literally. */
+function escapeLike(value: string): string {
+  return value.replace(/[\\%_]/g, (char) => `\\${char}`);
+}
+
+/**
+ * Platform administration: every organization, ordered by slug (the unique index on slug serves the order and the
+ * keyset cursor `slug > $cursor`), filtered by status, plan and a slug or name prefix. Platform scope.
+ */
+export async function listOrganizations({
+  ctx,
+  input,
+}: {
+  ctx: ServiceContext;
+  input: ListOrganizationsInput;
+}): Promise<{ data: Organization[]; nextCursor: string | null }> {
+  const conditions: SQL[] = [];
+  if (input.cursor !== undefined) conditions.push(gt(organizations.slug, decodeCursor(input.cursor)));
+  if (input.status !== undefined) conditions.push(eq(organizations.status, input.status));
+  if (input.plan !== undefined) conditions.push(eq(organizations.plan, input.plan));
+  if (input.q !== undefined) {
+    const prefix = `${escapeLike(input.q)}%`;
+    const bySlugOrName = or(like(organizations.slug, prefix.toLowerCase()), ilike(organizations.name, prefix));
+    if (bySlugOrName) conditions.push(bySlugOrName);
+  }
+  const { db } = ctx.services;
+  const [rows] = await scoped(db, { platform: true }, [
+    db
+      .select()
+      .from(organizations)
+      .where(and(...conditions))
+      .orderBy(asc(organizations.slug))
+      .limit(input.limit + 1),
+  ]);
+  const data = rows.slice(0, input.limit);
+  const last = data.at(-1);
+  return { data, nextCursor: rows.length > input.limit && last ? encodeCursor(last.slug) : null };
+}

@@ -1,0 +1,54 @@
+import { and, eq } from 'drizzle-orm';
+import { roles } from '../../db/schema/index.ts';
+import { scoped } from '../../db/tenant.ts';
+import { ApiError } from '../../errors/api-error.ts';
+import { requireTenant, type ServiceContext } from '../../lib/context.ts';
+import { auditInsert } from '../audit/record.ts';
+import { databaseError, failedGuard, FOREIGN_KEY_VIOLATION } from '../users/guards.ts';
+import { roleUnchanged } from '../users/locks.ts';
+import { staleConflict } from '../users/sessions.ts';
+import { assertAuthority, callerOf } from './authority.ts';
+import { builtInRoleConflict, lockRole, roleNotFound, selectRole } from './roles.ts';
+
+function stillAssigned(): ApiError {
+  return new ApiError('conflict', {
+    detail: 'Members still hold this role; give them another role before deleting it.',
+  });
+}
+
+/** Deletes a custom role that no member holds. Built-in roles and assigned roles are refused with 409. */
+export async function removeRole({ ctx, input }: { ctx: ServiceContext; input: { id: string } }): Promise<void> {
+  const tenant = requireTenant(ctx);
+  const caller = callerOf(ctx);
+  const id = input.id.toLowerCase();
+  const db = ctx.services.db;
+  const scope = { organizationId: tenant.id };
+
+  const [[role]] = await scoped(db, scope, [selectRole(db, tenant.id, id)]);
+  if (!role) throw roleNotFound();
+  if (role.builtIn) throw builtInRoleConflict();
+  assertAuthority(caller, role);
+  if (role.memberCount > 0) throw stillAssigned();
+
+  try {
+    await scoped(db, scope, [
+      lockRole(db, tenant.id, id),
+      roleUnchanged(db, tenant.id, role),
+      db.delete(roles).where(and(eq(roles.organizationId, tenant.id), eq(roles.id, id), eq(roles.builtIn, false))),
+      auditInsert(db, ctx.client, {
+        organizationId: tenant.id,
+        actor: { type: 'user', userId: caller.userId },
+        action: 'role.deleted',
+        target: { type: 'role', id },
+        metadata: {
+          before: { key: role.key, name: role.name, description: role.description, permissions: role.permissions },
+        },
+      }),
+    ]);
+  } catch (error) {
+    if (failedGuard(error) === 'stale') throw staleConflict();
+    // A member was given the role after it was read: the composite foreign key refuses the delete.
+    if (databaseError(error)?.code === FOREIGN_KEY_VIOLATION) throw stillAssigned();
+    throw error;
+  }
+}

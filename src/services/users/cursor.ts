@@ -1,0 +1,57 @@
+import { z } from 'zod';
+import { ApiError } from '../../errors/api-error.ts';
+
+/**
+ * The member list's keyset cursor: the last row's (membership created_at, user_id), the order of the
+ * memberships_organization_id_created_at_idx index. The timestamp travels as PostgreSQL wrote it, with microseconds,
+ * because a JavaScript Date (milliseconds) would skip or repeat rows created within the same millisecond.
+ * Opaque to clients: base64url of a JSON pair.
+ */
+export interface MemberCursor {
+  createdAt: string;
+  userId: string;
+}
+
+const TIMESTAMP = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{6}Z$/;
+const BASE64URL = /^[A-Za-z0-9_-]+$/;
+export const MAX_CURSOR_LENGTH = 200;
+
+const CursorSchema = z.tuple([z.string().regex(TIMESTAMP).refine(isRealInstant, 'not a valid instant'), z.uuid()]);
+
+/** A well-formed timestamp PostgreSQL accepts: a real calendar date (no 31 February), from 1970 on. */
+function isRealInstant(text: string): boolean {
+  const milliseconds = Date.parse(`${text.slice(0, 23)}Z`);
+  return (
+    Number.isFinite(milliseconds) &&
+    milliseconds >= 0 &&
+    new Date(milliseconds).toISOString().slice(0, 19) === text.slice(0, 19)
+  );
+}
+
+export function encodeCursor(cursor: MemberCursor): string {
+  return btoa(JSON.stringify([cursor.createdAt, cursor.userId]))
+    .replaceAll('+', '-')
+    .replaceAll('/', '_')
+    .replace(/=+$/, '');
+}
+
+function malformed(): ApiError {
+  return new ApiError('validation_failed', {
+    detail: 'The cursor is malformed; pass the `nextCursor` of a previous page unchanged.',
+    errors: [{ pointer: '/query/cursor', message: 'Malformed cursor' }],
+  });
+}
+
+export function decodeCursor(raw: string): MemberCursor {
+  if (raw.length > MAX_CURSOR_LENGTH || !BASE64URL.test(raw)) throw malformed();
+  let decoded: unknown;
+  try {
+    decoded = JSON.parse(atob(raw.replaceAll('-', '+').replaceAll('_', '/')));
+  } catch {
+    throw malformed();
+  }
+  const parsed = CursorSchema.safeParse(decoded);
+  if (!parsed.success) throw malformed();
+  const [createdAt, userId] = parsed.data;
+  return { createdAt, userId };
+}

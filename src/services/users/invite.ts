@@ -1,0 +1,171 @@
+import { and, eq } from 'drizzle-orm';
+import { memberships, organizations, roles, userTokens, users } from '../../db/schema/index.ts';
+import { scoped } from '../../db/tenant.ts';
+import { ApiError } from '../../errors/api-error.ts';
+import { requireTenant, type ServiceContext } from '../../lib/context.ts';
+import { takeToken, type LimitRule } from '../../lib/rate-limit.ts';
+import { auditInsert } from '../audit/record.ts';
+import { generateOpaqueToken, hashToken } from '../auth/tokens.ts';
+import { tenantLink } from '../email/links.ts';
+import { invitationEmail } from '../email/messages.ts';
+import { emailProvider } from '../email/send.ts';
+import { assertAuthority, callerOf } from '../roles/authority.ts';
+import { emailBranding } from './branding.ts';
+import { databaseError, failedGuard, FOREIGN_KEY_VIOLATION, UNIQUE_VIOLATION } from './guards.ts';
+import { roleUnchanged, shareRole } from './locks.ts';
+import type { Member } from './members.ts';
+
+export interface InviteMemberInput {
+  email: string;
+  name: string;
+  /** Role key. */
+  role: string;
+}
+
+export const INVITATION_TTL_MS = 7 * 24 * 60 * 60 * 1000;
+/** Invitations send email to addresses the caller chooses (OWASP API6): a budget per organization. */
+export const INVITATION_LIMIT = { name: 'invitations', limit: 50, window: '1 h' } as const satisfies LimitRule;
+export const INVITATION_PATH = '/accept-invitation';
+
+const ALREADY_MEMBER = 'This email address already belongs to a member of this organization.';
+
+/**
+ * Invites a person: the global user when the email is new (no password yet; an existing account is reused as is),
+ * an `invited` membership, a hashed single-use invitation token (7 days) and the audit row, in one batch. The email
+ * goes out after the response. The invitee accepts with POST /api/v1/auth/reset-password and the token, which sets
+ * the password, verifies the email and activates the membership.
+ */
+export async function inviteMember({ ctx, input }: { ctx: ServiceContext; input: InviteMemberInput }): Promise<Member> {
+  const tenant = requireTenant(ctx);
+  await takeToken(ctx.services.redis, ctx.logger, INVITATION_LIMIT, tenant.id, { failClosed: true });
+  try {
+    return await invite(ctx, input);
+  } catch (error) {
+    // A new email registered by a concurrent request between our read and our write: try once more, as an existing user.
+    const info = databaseError(error);
+    if (info?.code === FOREIGN_KEY_VIOLATION && info.constraint === 'memberships_user_id_users_id_fk') {
+      return invite(ctx, input);
+    }
+    throw error;
+  }
+}
+
+async function invite(ctx: ServiceContext, input: InviteMemberInput): Promise<Member> {
+  const tenant = requireTenant(ctx);
+  const caller = callerOf(ctx);
+  const email = input.email.trim().toLowerCase();
+  const name = input.name.trim();
+  const db = ctx.services.db;
+  const scope = { organizationId: tenant.id, lookupEmail: email };
+
+  const [[role], [existing], [inviter], [organization]] = await scoped(db, scope, [
+    db
+      .select({ id: roles.id, key: roles.key, name: roles.name, permissions: roles.permissions })
+      .from(roles)
+      .where(and(eq(roles.organizationId, tenant.id), eq(roles.key, input.role)))
+      .limit(1),
+    db
+      .select({
+        id: users.id,
+        name: users.name,
+        emailVerifiedAt: users.emailVerifiedAt,
+        membershipStatus: memberships.status,
+      })
+      .from(users)
+      .leftJoin(memberships, and(eq(memberships.organizationId, tenant.id), eq(memberships.userId, users.id)))
+      .where(eq(users.email, email))
+      .limit(1),
+    db
+      .select({ name: users.name })
+      .from(users)
+      .innerJoin(memberships, and(eq(memberships.organizationId, tenant.id), eq(memberships.userId, users.id)))
+      .where(eq(users.id, caller.userId))
+      .limit(1),
+    db
+      .select({ name: organizations.name, branding: organizations.branding })
+      .from(organizations)
+      .where(eq(organizations.id, tenant.id))
+      .limit(1),
+  ]);
+
+  if (!role) {
+    throw new ApiError('validation_failed', {
+      detail: 'The request does not match the schema.',
+      errors: [{ pointer: '/body/role', message: 'No role with this key in this organization' }],
+    });
+  }
+  assertAuthority(caller, role);
+  if (existing?.membershipStatus) throw new ApiError('conflict', { detail: ALREADY_MEMBER });
+
+  const userId = existing?.id ?? crypto.randomUUID();
+  const invitation = { id: crypto.randomUUID(), token: generateOpaqueToken('inv') };
+  const expiresAt = new Date(Date.now() + INVITATION_TTL_MS);
+
+  let membership: { createdAt: Date } | undefined;
+  try {
+    [, , , [membership]] = await scoped(db, scope, [
+      // The role may have changed since it was read and checked against the caller's permissions; hold it still.
+      shareRole(db, tenant.id, role.id),
+      roleUnchanged(db, tenant.id, role),
+      // An existing account (same email) stays as it is: the invitation never renames or resets someone's identity.
+      // No RETURNING: the new row is visible only through the lookup-email scope.
+      db.insert(users).values({ id: userId, email, name }).onConflictDoNothing(),
+      db
+        .insert(memberships)
+        .values({ organizationId: tenant.id, userId, roleId: role.id, status: 'invited', invitedBy: caller.userId })
+        .returning({ createdAt: memberships.createdAt }),
+      db.insert(userTokens).values({
+        id: invitation.id,
+        organizationId: tenant.id,
+        userId,
+        purpose: 'invitation',
+        tokenHash: await hashToken(invitation.token),
+        expiresAt,
+      }),
+      auditInsert(db, ctx.client, {
+        organizationId: tenant.id,
+        actor: { type: 'user', userId: caller.userId },
+        action: 'membership.invited',
+        target: { type: 'user', id: userId },
+        metadata: {
+          after: { email, role: role.key, status: 'invited' },
+          account: existing ? 'existing' : 'new',
+          invitationExpiresAt: expiresAt.toISOString(),
+        },
+      }),
+    ]);
+  } catch (error) {
+    if (failedGuard(error) === 'stale') {
+      throw new ApiError('conflict', { detail: 'The role changed while the invitation was made; try again.' });
+    }
+    const info = databaseError(error);
+    if (info?.code === UNIQUE_VIOLATION && info.constraint === 'memberships_organization_id_user_id_pk') {
+      throw new ApiError('conflict', { detail: ALREADY_MEMBER });
+    }
+    throw error;
+  }
+  if (!membership) throw new Error('the membership insert returned nothing');
+
+  const message = invitationEmail({
+    id: `invitation:${invitation.id}`,
+    to: email,
+    inviterName: inviter?.name ?? 'A team member',
+    role: role.name,
+    url: tenantLink(ctx.bindings, tenant, INVITATION_PATH, invitation.token),
+    branding: emailBranding(organization ?? { name: tenant.name, branding: {} }),
+  });
+  ctx.waitUntil(
+    Promise.resolve().then(() => emailProvider(ctx.bindings, ctx.services.redis, ctx.logger).send(message)),
+  );
+
+  return {
+    id: userId,
+    email,
+    name: existing?.name ?? name,
+    role: { key: role.key, name: role.name },
+    status: 'invited',
+    emailVerified: (existing?.emailVerifiedAt ?? null) !== null,
+    lastLoginAt: null,
+    createdAt: membership.createdAt.toISOString(),
+  };
+}

@@ -1,0 +1,78 @@
+import { and, asc, eq, sql, type SQL } from 'drizzle-orm';
+import { memberships, roles, users } from '../../db/schema/index.ts';
+import { scoped } from '../../db/tenant.ts';
+import { requireTenant, type ServiceContext } from '../../lib/context.ts';
+import { decodeCursor, encodeCursor } from './cursor.ts';
+import { memberColumns, toMember, type Member, type MembershipStatus } from './members.ts';
+
+export interface ListMembersInput {
+  /** Case-insensitive prefix of the email address or the name. */
+  q?: string | undefined;
+  /** Role key. */
+  role?: string | undefined;
+  status?: MembershipStatus | undefined;
+  limit: number;
+  cursor?: string | undefined;
+}
+
+export interface MemberPage {
+  data: Member[];
+  nextCursor: string | null;
+}
+
+/** LIKE treats `%`, `_` and the escape character itself as operators; a search term matches them literally. */
+function escapeLike(value: string): string {
+  return value.replace(/[\\%_]/g, (char) => `\\${char}`);
+}
+
+/**
+ * One page of the organization's members, in membership order (created_at, user_id), after the cursor.
+ * One database round trip: a single query in one scoped batch, served by memberships_organization_id_created_at_idx.
+ */
+export async function listMembers({
+  ctx,
+  input,
+}: {
+  ctx: ServiceContext;
+  input: ListMembersInput;
+}): Promise<MemberPage> {
+  const tenant = requireTenant(ctx);
+  const after = input.cursor === undefined ? null : decodeCursor(input.cursor);
+  const conditions: SQL[] = [eq(memberships.organizationId, tenant.id)];
+  if (input.q !== undefined) {
+    const pattern = sql`lower(${`${escapeLike(input.q)}%`})`;
+    conditions.push(sql`(lower(${users.email}) like ${pattern} or lower(${users.name}) like ${pattern})`);
+  }
+  if (input.role !== undefined) conditions.push(eq(roles.key, input.role));
+  if (input.status !== undefined) conditions.push(eq(memberships.status, input.status));
+  if (after !== null) {
+    conditions.push(
+      sql`(${memberships.createdAt}, ${memberships.userId}) > (${after.createdAt}::timestamptz, ${after.userId}::uuid)`,
+    );
+  }
+
+  const db = ctx.services.db;
+  const [rows] = await scoped(db, { organizationId: tenant.id }, [
+    db
+      .select({
+        ...memberColumns,
+        cursorAt: sql<string>`to_char(${memberships.createdAt} at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')`,
+      })
+      .from(memberships)
+      .innerJoin(users, eq(users.id, memberships.userId))
+      .innerJoin(roles, and(eq(roles.organizationId, memberships.organizationId), eq(roles.id, memberships.roleId)))
+      .where(and(...conditions))
+      .orderBy(asc(memberships.createdAt), asc(memberships.userId))
+      .limit(input.limit + 1),
+  ]);
+
+  const page = rows.slice(0, input.limit);
+  const last = page.at(-1);
+  return {
+    data: page.map(toMember),
+    nextCursor:
+      rows.length > input.limit && last !== undefined
+        ? encodeCursor({ createdAt: last.cursorAt, userId: last.id })
+        : null,
+  };
+}

@@ -1,0 +1,75 @@
+import { and, eq } from 'drizzle-orm';
+import type { Database } from '../../db/client.ts';
+import { memberships, roles, users, type Membership } from '../../db/schema/index.ts';
+import { ApiError } from '../../errors/api-error.ts';
+
+export type MembershipStatus = Membership['status'];
+
+/** A member as the API shows it: the global user seen through this organization's membership. */
+export interface Member {
+  id: string;
+  email: string;
+  name: string;
+  role: { key: string; name: string };
+  status: MembershipStatus;
+  emailVerified: boolean;
+  lastLoginAt: string | null;
+  createdAt: string;
+}
+
+/** The columns every member read selects: what the response shows, plus the role's id and permissions for checks. */
+export const memberColumns = {
+  id: users.id,
+  email: users.email,
+  name: users.name,
+  emailVerifiedAt: users.emailVerifiedAt,
+  roleId: roles.id,
+  roleKey: roles.key,
+  roleName: roles.name,
+  rolePermissions: roles.permissions,
+  status: memberships.status,
+  lastLoginAt: memberships.lastLoginAt,
+  createdAt: memberships.createdAt,
+};
+
+export interface MemberRow {
+  id: string;
+  email: string;
+  name: string;
+  emailVerifiedAt: Date | null;
+  roleId: string;
+  roleKey: string;
+  roleName: string;
+  rolePermissions: string[];
+  status: MembershipStatus;
+  lastLoginAt: Date | null;
+  createdAt: Date;
+}
+
+/** One member of the organization (or nothing: another tenant's user id finds no membership here). */
+export function selectMember(db: Database, organizationId: string, userId: string) {
+  return db
+    .select(memberColumns)
+    .from(memberships)
+    .innerJoin(users, eq(users.id, memberships.userId))
+    .innerJoin(roles, and(eq(roles.organizationId, memberships.organizationId), eq(roles.id, memberships.roleId)))
+    .where(and(eq(memberships.organizationId, organizationId), eq(memberships.userId, userId)))
+    .limit(1);
+}
+
+export function toMember(row: MemberRow): Member {
+  return {
+    id: row.id,
+    email: row.email,
+    name: row.name,
+    role: { key: row.roleKey, name: row.roleName },
+    status: row.status,
+    emailVerified: row.emailVerifiedAt !== null,
+    lastLoginAt: row.lastLoginAt?.toISOString() ?? null,
+    createdAt: row.createdAt.toISOString(),
+  };
+}
+
+export function memberNotFound(): ApiError {
+  return new ApiError('not_found', { detail: 'No member with this id in this organization.' });
+}

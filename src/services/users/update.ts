@@ -1,0 +1,160 @@
+import { and, eq, exists, isNull, sql } from 'drizzle-orm';
+import type { BatchItem } from 'drizzle-orm/batch';
+import { memberships, refreshTokens, roles, users } from '../../db/schema/index.ts';
+import { scoped } from '../../db/tenant.ts';
+import { ApiError } from '../../errors/api-error.ts';
+import { requireTenant, type ServiceContext } from '../../lib/context.ts';
+import { auditInsert } from '../audit/record.ts';
+import { assertAuthority, callerOf, OWNER_ROLE } from '../roles/authority.ts';
+import { failedGuard } from './guards.ts';
+import { anotherActiveOwner, lockMembers, memberUnchanged, roleUnchanged, shareRole } from './locks.ts';
+import { memberNotFound, selectMember, toMember, type Member } from './members.ts';
+import { endSessions, lastOwnerConflict, staleConflict } from './sessions.ts';
+
+export interface UpdateMemberInput {
+  id: string;
+  name?: string | undefined;
+  /** Role key. */
+  role?: string | undefined;
+  status?: 'active' | 'disabled' | undefined;
+}
+
+/**
+ * Changes a member's name, role or status. A role change or a disable ends the member's sessions in this
+ * organization at once: their refresh tokens are revoked in the same batch as the change, their access tokens in
+ * Redis right after it commits. Refused: changing your own role or status, touching a member whose role holds
+ * permissions you lack (or an owner, unless you are one), granting such a role, and leaving no active owner.
+ */
+export async function updateMember({ ctx, input }: { ctx: ServiceContext; input: UpdateMemberInput }): Promise<Member> {
+  const tenant = requireTenant(ctx);
+  const caller = callerOf(ctx);
+  const id = input.id.toLowerCase();
+  const db = ctx.services.db;
+  const scope = { organizationId: tenant.id };
+
+  const [[target], [newRole]] = await scoped(db, scope, [
+    selectMember(db, tenant.id, id),
+    db
+      .select({ id: roles.id, key: roles.key, name: roles.name, permissions: roles.permissions })
+      .from(roles)
+      // No role requested: '' is never a role key (roles_key_format), so this finds nothing.
+      .where(and(eq(roles.organizationId, tenant.id), eq(roles.key, input.role ?? '')))
+      .limit(1),
+  ]);
+  if (!target) throw memberNotFound();
+  if (input.role !== undefined && !newRole) {
+    throw new ApiError('validation_failed', {
+      detail: 'The request does not match the schema.',
+      errors: [{ pointer: '/body/role', message: 'No role with this key in this organization' }],
+    });
+  }
+
+  const name = input.name?.trim();
+  const renamed = name !== undefined && name !== target.name;
+  const roleChange = newRole !== undefined && newRole.id !== target.roleId ? newRole : null;
+  const statusChange = input.status !== undefined && input.status !== target.status ? input.status : null;
+  if (id === caller.userId && (roleChange !== null || statusChange !== null)) {
+    throw new ApiError('forbidden', { detail: 'You cannot change your own role or status.' });
+  }
+  assertAuthority(caller, { key: target.roleKey, permissions: target.rolePermissions });
+  if (!renamed && roleChange === null && statusChange === null) return toMember(target);
+  if (roleChange !== null) assertAuthority(caller, roleChange);
+  if (statusChange !== null && target.status === 'invited') {
+    throw new ApiError('conflict', {
+      detail: 'An invited member becomes active by accepting the invitation; remove the membership to cancel it.',
+    });
+  }
+
+  const after = {
+    name: name ?? target.name,
+    role: roleChange?.key ?? target.roleKey,
+    status: statusChange ?? target.status,
+  };
+  const losesOwner =
+    target.roleKey === OWNER_ROLE &&
+    target.status === 'active' &&
+    (after.role !== OWNER_ROLE || after.status !== 'active');
+  const endsSessions = roleChange !== null || statusChange === 'disabled';
+
+  const writes: BatchItem<'pg'>[] = [
+    lockMembers(db, tenant.id, id, losesOwner),
+    memberUnchanged(db, tenant.id, target),
+  ];
+  if (losesOwner) writes.push(anotherActiveOwner(db, tenant.id, id));
+  if (roleChange !== null)
+    writes.push(shareRole(db, tenant.id, roleChange.id), roleUnchanged(db, tenant.id, roleChange));
+  if (roleChange !== null || statusChange !== null) {
+    writes.push(
+      db
+        .update(memberships)
+        .set({
+          ...(roleChange === null ? {} : { roleId: roleChange.id }),
+          ...(statusChange === null ? {} : { status: statusChange }),
+          updatedAt: sql`now()`,
+        })
+        .where(and(eq(memberships.organizationId, tenant.id), eq(memberships.userId, id))),
+    );
+  }
+  if (renamed) {
+    writes.push(
+      db
+        .update(users)
+        .set({ name: after.name, updatedAt: sql`now()` })
+        .where(
+          and(
+            eq(users.id, id),
+            exists(
+              db
+                .select({ one: sql`1` })
+                .from(memberships)
+                .where(and(eq(memberships.organizationId, tenant.id), eq(memberships.userId, users.id))),
+            ),
+          ),
+        ),
+    );
+  }
+  if (endsSessions) {
+    writes.push(
+      db
+        .update(refreshTokens)
+        .set({ revokedAt: sql`now()` })
+        .where(
+          and(
+            eq(refreshTokens.organizationId, tenant.id),
+            eq(refreshTokens.userId, id),
+            isNull(refreshTokens.revokedAt),
+          ),
+        ),
+    );
+  }
+  writes.push(
+    auditInsert(db, ctx.client, {
+      organizationId: tenant.id,
+      actor: { type: 'user', userId: caller.userId },
+      action: 'membership.updated',
+      target: { type: 'user', id },
+      metadata: {
+        before: { name: target.name, role: target.roleKey, status: target.status },
+        after,
+        sessionsEnded: endsSessions,
+      },
+    }),
+  );
+
+  try {
+    await scoped(db, scope, writes as [BatchItem<'pg'>, ...BatchItem<'pg'>[]]);
+  } catch (error) {
+    const failed = failedGuard(error);
+    if (failed === 'last_owner') throw lastOwnerConflict();
+    if (failed === 'stale') throw staleConflict();
+    throw error;
+  }
+  if (endsSessions) await endSessions(ctx, tenant.id, [id]);
+
+  return toMember({
+    ...target,
+    name: after.name,
+    status: after.status,
+    ...(roleChange === null ? {} : { roleId: roleChange.id, roleKey: roleChange.key, roleName: roleChange.name }),
+  });
+}

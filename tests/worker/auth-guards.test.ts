@@ -1,0 +1,147 @@
+import { Hono, type MiddlewareHandler } from 'hono';
+import { describe, expect, it } from 'vitest';
+import type { AppEnv } from '../../src/env.ts';
+import { onError } from '../../src/errors/handler.ts';
+import { createLogger } from '../../src/lib/logger.ts';
+import { takeToken } from '../../src/lib/rate-limit.ts';
+import { createRedis } from '../../src/lib/redis.ts';
+import {
+  requireAuth,
+  requirePermission,
+  requirePlatformAdmin,
+  requireVerifiedEmail,
+} from '../../src/middleware/auth.ts';
+import type { Permission } from '../../src/services/auth/permissions.ts';
+import { clientBucket } from '../../src/services/auth/limits.ts';
+import { isBuiltInRole } from '../../src/services/auth/permissions.ts';
+import { revokeUserTokens } from '../../src/services/auth/revocation.ts';
+import { PLATFORM_TENANT, type Principal } from '../../src/services/auth/tokens.ts';
+import { bindings, randomIp } from '../support/auth.ts';
+import { problem } from '../support/harness.ts';
+
+function principal(overrides: Partial<Omit<Principal, 'permissions'>> & { permissions?: Permission[] } = {}) {
+  const { permissions = [], ...rest } = overrides;
+  const value: Principal = {
+    userId: crypto.randomUUID(),
+    tenant: crypto.randomUUID(),
+    sessionId: crypto.randomUUID(),
+    role: 'member',
+    emailVerified: true,
+    tokenId: crypto.randomUUID(),
+    issuedAtMs: Date.now(),
+    expiresAt: Math.floor(Date.now() / 1000) + 900,
+    ...rest,
+    permissions: new Set(permissions),
+  };
+  return value;
+}
+
+/** A bare app with one guarded route and the real error handler; the principal is set as authenticate() would. */
+async function guarded(guard: MiddlewareHandler<AppEnv>, caller: Principal | null): Promise<Response> {
+  const app = new Hono<AppEnv>();
+  app.use(async (c, next) => {
+    c.set('requestId', 'test-guards-request');
+    c.set('principal', caller);
+    await next();
+  });
+  app.get('/guarded', guard, (c) => c.text('ok'));
+  app.onError(onError);
+  return app.request('/guarded');
+}
+
+/** An Upstash client whose every call fails (a closed port). */
+function unreachableRedis() {
+  return createRedis({ ...bindings(), UPSTASH_REDIS_REST_URL: 'http://127.0.0.1:9' });
+}
+
+describe('route guards', () => {
+  it('requireAuth refuses anonymous callers with 401 and lets a principal through', async () => {
+    const anonymous = await guarded(requireAuth(), null);
+    expect(anonymous.status).toBe(401);
+    expect(anonymous.headers.get('www-authenticate')).toBe('Bearer');
+    expect((await guarded(requireAuth(), principal())).status).toBe(200);
+  });
+
+  it('requirePermission answers 401 anonymously, 403 naming what is missing, and passes with every permission', async () => {
+    expect((await guarded(requirePermission('users:manage'), null)).status).toBe(401);
+    const missing = await guarded(
+      requirePermission('users:manage', 'roles:manage'),
+      principal({ permissions: ['users:manage'] }),
+    );
+    expect(missing.status).toBe(403);
+    const body = await problem(missing);
+    expect(body).toMatchObject({ code: 'forbidden', detail: 'This needs the roles:manage permission.' });
+    const allowed = await guarded(
+      requirePermission('users:manage', 'roles:manage'),
+      principal({ permissions: ['users:manage', 'roles:manage', 'events:read'] }),
+    );
+    expect(allowed.status).toBe(200);
+  });
+
+  it('requireVerifiedEmail refuses an unverified caller with a 403 that says what to do', async () => {
+    expect((await guarded(requireVerifiedEmail(), null)).status).toBe(401);
+    const unverified = await guarded(requireVerifiedEmail(), principal({ emailVerified: false }));
+    expect(unverified.status).toBe(403);
+    const body = await problem(unverified);
+    expect(body.code).toBe('email_not_verified');
+    expect(body.detail).toContain('/api/v1/auth/resend-verification');
+    expect((await guarded(requireVerifiedEmail(), principal({ emailVerified: true }))).status).toBe(200);
+  });
+
+  it('requirePlatformAdmin admits only platform administrators of the platform tenant', async () => {
+    expect((await guarded(requirePlatformAdmin(), null)).status).toBe(401);
+    const tenantAdmin = await guarded(requirePlatformAdmin(), principal({ role: 'platform_admin' }));
+    expect(tenantAdmin.status).toBe(403);
+    expect((await problem(tenantAdmin)).detail).toBe('Platform administrators only.');
+    const platformMember = await guarded(requirePlatformAdmin(), principal({ tenant: PLATFORM_TENANT, role: 'owner' }));
+    expect(platformMember.status).toBe(403);
+    const admin = await guarded(requirePlatformAdmin(), principal({ tenant: PLATFORM_TENANT, role: 'platform_admin' }));
+    expect(admin.status).toBe(200);
+  });
+});
+
+describe('rate limiter and revocation edges', () => {
+  it('lets a request through when Redis is down and the rule fails open', async () => {
+    const outcome = await takeToken(
+      unreachableRedis(),
+      createLogger({ test: 'fail-open' }),
+      { name: 'test-fail-open', limit: 1, window: '10 s' },
+      randomIp(),
+      { failClosed: false },
+    );
+    expect(outcome).toBeNull();
+  });
+
+  it('reports the remaining budget and the reset of a bucket', async () => {
+    const redis = createRedis(bindings());
+    const rule = { name: 'test-budget', limit: 3, window: '1 m' } as const;
+    const outcome = await takeToken(redis, createLogger(), rule, randomIp(), { failClosed: true, now: Date.now() });
+    expect(outcome).toMatchObject({ rule, remaining: 2 });
+    expect(outcome?.resetSeconds).toBeGreaterThan(0);
+    expect(outcome?.resetSeconds).toBeLessThanOrEqual(60);
+  });
+
+  it('revokes nothing, and calls nothing, for an empty list of users', async () => {
+    await expect(revokeUserTokens(unreachableRedis(), crypto.randomUUID(), [])).resolves.toBeUndefined();
+  });
+
+  it('keys client buckets on CF-Connecting-IP, else on the host, never on anything else the caller sends', () => {
+    const client = { ip: null, userAgent: 'test', requestId: 'test-buckets' };
+    const tenant = { id: crypto.randomUUID() };
+    expect(clientBucket({ client: { ...client, ip: '2001:db8::1' }, tenant: null })).toBe('2001:db8::1');
+    expect(clientBucket({ client, tenant: null })).toBe('no-ip:platform');
+    expect(
+      clientBucket({
+        client,
+        tenant: { ...tenant, slug: 'x', name: 'X', plan: 'pro', status: 'active', settings: {} },
+      }),
+    ).toBe(`no-ip:${tenant.id}`);
+  });
+
+  it('knows the built-in role keys', () => {
+    expect(isBuiltInRole('owner')).toBe(true);
+    expect(isBuiltInRole('member')).toBe(true);
+    expect(isBuiltInRole('door-volunteers')).toBe(false);
+    expect(isBuiltInRole('constructor')).toBe(false);
+  });
+});
