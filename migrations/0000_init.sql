@@ -65,6 +65,7 @@ CREATE TABLE "memberships" (
 	"user_id" uuid NOT NULL,
 	"role_id" uuid NOT NULL,
 	"status" "membership_status" DEFAULT 'active' NOT NULL,
+	"display_name" text,
 	"invited_by" uuid,
 	"last_login_at" timestamp with time zone,
 	"created_at" timestamp with time zone DEFAULT now() NOT NULL,
@@ -100,7 +101,7 @@ CREATE TABLE "user_tokens" (
 --> statement-breakpoint
 CREATE TABLE "audit_logs" (
 	"id" bigserial PRIMARY KEY NOT NULL,
-	"organization_id" uuid NOT NULL,
+	"organization_id" uuid,
 	"actor_user_id" uuid,
 	"actor_type" text NOT NULL,
 	"action" text NOT NULL,
@@ -135,6 +136,7 @@ CREATE INDEX "memberships_organization_id_role_id_idx" ON "memberships" USING bt
 CREATE INDEX "memberships_user_id_organization_id_idx" ON "memberships" USING btree ("user_id","organization_id");--> statement-breakpoint
 CREATE UNIQUE INDEX "refresh_tokens_organization_id_token_hash_key" ON "refresh_tokens" USING btree ("organization_id","token_hash");--> statement-breakpoint
 CREATE INDEX "refresh_tokens_organization_id_family_id_idx" ON "refresh_tokens" USING btree ("organization_id","family_id");--> statement-breakpoint
+CREATE INDEX "refresh_tokens_user_id_live_idx" ON "refresh_tokens" USING btree ("user_id") WHERE "refresh_tokens"."revoked_at" is null;--> statement-breakpoint
 CREATE INDEX "refresh_tokens_organization_id_user_id_idx" ON "refresh_tokens" USING btree ("organization_id","user_id") WHERE "refresh_tokens"."revoked_at" is null;--> statement-breakpoint
 CREATE UNIQUE INDEX "user_tokens_organization_id_purpose_token_hash_key" ON "user_tokens" USING btree ("organization_id","purpose","token_hash");--> statement-breakpoint
 CREATE INDEX "user_tokens_organization_id_user_id_purpose_idx" ON "user_tokens" USING btree ("organization_id","user_id","purpose");--> statement-breakpoint

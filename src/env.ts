@@ -32,6 +32,8 @@ export const BindingsSchema = z.object({
   /** Resend API key and sender address for transactional email (unused locally: mail is captured). Secrets. */
   EMAIL_API_KEY: z.string().min(1).optional(),
   EMAIL_FROM: z.email().optional(),
+  /** debug | info | warn | error (default info). The test run uses warn to keep its output readable. */
+  LOG_LEVEL: z.enum(['debug', 'info', 'warn', 'error']).optional(),
   /** Comma-separated origins allowed to call the platform host from a browser (the tenant hosts use their settings). */
   PLATFORM_CORS_ORIGINS: z.string().optional(),
 });

@@ -51,8 +51,16 @@ const sinks: Record<LogLevel, (line: string) => void> = {
   error: (line) => console.error(line),
 };
 
-export function createLogger(base: LogFields = {}): Logger {
+const RANK: Record<LogLevel, number> = { debug: 10, info: 20, warn: 30, error: 40 };
+
+/** LOG_LEVEL as configured, or `info` when unset or unknown. */
+export function logLevel(configured: unknown): LogLevel {
+  return typeof configured === 'string' && Object.hasOwn(RANK, configured) ? (configured as LogLevel) : 'info';
+}
+
+export function createLogger(base: LogFields = {}, minimum: LogLevel = 'info'): Logger {
   const write = (level: LogLevel, message: string, fields?: LogFields): void => {
+    if (RANK[level] < RANK[minimum]) return;
     const entry = redact({ level, time: new Date().toISOString(), message, ...base, ...fields });
     sinks[level](JSON.stringify(entry));
   };
@@ -61,6 +69,6 @@ export function createLogger(base: LogFields = {}): Logger {
     info: (message, fields) => write('info', message, fields),
     warn: (message, fields) => write('warn', message, fields),
     error: (message, fields) => write('error', message, fields),
-    child: (fields) => createLogger({ ...base, ...fields }),
+    child: (fields) => createLogger({ ...base, ...fields }, minimum),
   };
 }

@@ -7,7 +7,11 @@ const EXPOSED_HEADERS = ['X-Request-Id', 'RateLimit', 'RateLimit-Policy', 'Retry
 
 function allowedOrigins(c: Parameters<Parameters<typeof createMiddleware<AppEnv>>[0]>[0]): readonly string[] {
   const tenant = c.get('tenant');
-  if (tenant) return tenant.settings.allowedOrigins ?? [];
+  if (tenant) {
+    // Settings are stored JSON: anything but a list of strings allows nothing (a string must never substring-match).
+    const configured: unknown = tenant.settings.allowedOrigins;
+    return Array.isArray(configured) ? configured.filter((origin): origin is string => typeof origin === 'string') : [];
+  }
   return (c.var.bindings.PLATFORM_CORS_ORIGINS ?? '')
     .split(',')
     .map((origin) => origin.trim())

@@ -1,6 +1,6 @@
 import { createMiddleware } from 'hono/factory';
 import type { AppEnv } from '../env.ts';
-import { createLogger } from '../lib/logger.ts';
+import { createLogger, logLevel } from '../lib/logger.ts';
 
 /** An incoming X-Request-Id is honoured only in this shape, so it is safe in logs, headers and URLs. */
 export const REQUEST_ID_PATTERN = /^[A-Za-z0-9._-]{8,128}$/;
@@ -18,7 +18,7 @@ export function requestContext() {
   return createMiddleware<AppEnv>(async function requestContextMiddleware(c, next) {
     const incoming = c.req.header('x-request-id');
     const requestId = incoming !== undefined && REQUEST_ID_PATTERN.test(incoming) ? incoming : crypto.randomUUID();
-    const logger = createLogger({ requestId });
+    const logger = createLogger({ requestId }, logLevel(c.env.LOG_LEVEL));
     c.set('requestId', requestId);
     c.set('logger', logger);
     const started = Date.now();

@@ -42,3 +42,74 @@ describe('the OpenAPI document', () => {
     }
   });
 });
+
+describe('the OpenAPI document describes errors and examples', () => {
+  interface Operation {
+    summary?: string;
+    description?: string;
+    requestBody?: { content: Record<string, { schema?: Schema; example?: unknown }> };
+    security?: Record<string, string[]>[];
+    responses: Record<string, { content?: Record<string, { schema?: Schema; example?: unknown }> }>;
+  }
+  interface Schema {
+    $ref?: string;
+    example?: unknown;
+    examples?: unknown[];
+    properties?: Record<string, Schema>;
+  }
+
+  async function load() {
+    const response = await createApp().request('http://localhost/api/v1/openapi.json', {}, bindings);
+    return response.json<{
+      paths: Record<string, Record<string, Operation>>;
+      components: { schemas: Record<string, Schema> };
+    }>();
+  }
+
+  function resolve(schema: Schema | undefined, components: Record<string, Schema>): Schema | undefined {
+    if (schema?.$ref === undefined) return schema;
+    return components[schema.$ref.replace('#/components/schemas/', '')];
+  }
+
+  function hasExample(schema: Schema | undefined, components: Record<string, Schema>): boolean {
+    const resolved = resolve(schema, components);
+    if (!resolved) return false;
+    if (resolved.example !== undefined || resolved.examples !== undefined) return true;
+    const properties = Object.values(resolved.properties ?? {});
+    return (
+      properties.length > 0 &&
+      properties.every((property) => hasExample(property, components) || property.$ref !== undefined)
+    );
+  }
+
+  it('gives every operation a description and documents its error responses as problems', async () => {
+    const document = await load();
+    for (const [path, operations] of Object.entries(document.paths)) {
+      for (const [method, operation] of Object.entries(operations)) {
+        const name = `${method.toUpperCase()} ${path}`;
+        expect(operation.description, name).toBeTruthy();
+        const errors = Object.entries(operation.responses).filter(([status]) => Number(status) >= 400);
+        for (const [status, response] of errors) {
+          expect(response.content?.['application/problem+json'], `${name} ${status}`).toBeDefined();
+        }
+        // Every operation that authenticates can answer 401; every operation with a body can answer 400.
+        if (operation.requestBody) expect(Object.keys(operation.responses), name).toContain('400');
+        if (operation.security?.length) expect(Object.keys(operation.responses), name).toContain('401');
+      }
+    }
+  });
+
+  it('gives every request body an example for each field', async () => {
+    const document = await load();
+    for (const [path, operations] of Object.entries(document.paths)) {
+      for (const [method, operation] of Object.entries(operations)) {
+        const json = operation.requestBody?.content['application/json'];
+        if (!json) continue;
+        expect(
+          json.example !== undefined || hasExample(json.schema, document.components.schemas),
+          `${method} ${path}`,
+        ).toBe(true);
+      }
+    }
+  });
+});

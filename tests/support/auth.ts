@@ -1,5 +1,5 @@
 import { env } from 'cloudflare:workers';
-import { and, desc, eq } from 'drizzle-orm';
+import { and, desc, eq, isNull } from 'drizzle-orm';
 import { expect } from 'vitest';
 import { auditLogs, users } from '../../src/db/schema/index.ts';
 import { createRedis } from '../../src/lib/redis.ts';
@@ -93,6 +93,23 @@ export function waitForAudits(organizationId: string, action: string, count = 1)
     const rows = await auditRows(organizationId, action);
     return rows.length >= count ? rows : undefined;
   }, `${count} audit row(s) ${action}`);
+}
+
+/** Platform audit rows (no organization) about this user with this action, newest first (owner connection). */
+export function platformAuditRows(userId: string, action: string) {
+  return database()
+    .select()
+    .from(auditLogs)
+    .where(and(isNull(auditLogs.organizationId), eq(auditLogs.targetId, userId), eq(auditLogs.action, action)))
+    .orderBy(desc(auditLogs.id));
+}
+
+/** Waits until `count` platform audit rows about the user with this action exist (rows written by `waitUntil`). */
+export function waitForPlatformAudits(userId: string, action: string, count = 1) {
+  return poll(async () => {
+    const rows = await platformAuditRows(userId, action);
+    return rows.length >= count ? rows : undefined;
+  }, `${count} platform audit row(s) ${action}`);
 }
 
 export async function userRow(email: string) {

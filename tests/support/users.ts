@@ -65,10 +65,15 @@ export async function roleIdOf(tenant: TestTenant, key: string): Promise<string>
   return row.id;
 }
 
-/** The membership as stored, with its role key (owner connection); undefined when there is none. */
+/** The membership as stored, with its role key and display name (owner connection); undefined when there is none. */
 export async function membershipOf(tenant: TestTenant, userId: string) {
   const [row] = await database()
-    .select({ status: memberships.status, role: roles.key, updatedAt: memberships.updatedAt })
+    .select({
+      status: memberships.status,
+      role: roles.key,
+      displayName: memberships.displayName,
+      updatedAt: memberships.updatedAt,
+    })
     .from(memberships)
     .innerJoin(roles, eq(roles.id, memberships.roleId))
     .where(and(eq(memberships.organizationId, tenant.organization.id), eq(memberships.userId, userId)));
@@ -143,6 +148,11 @@ export function randomEmail(tenant: TestTenant, prefix = 'invitee'): string {
   return `${prefix}-${crypto.randomUUID().slice(0, 12)}@${tenant.organization.slug}.test`;
 }
 
+/** Sets an account's own (global) name, as the person would through their profile (owner connection). */
+export async function setAccountName(userId: string, name: string): Promise<void> {
+  await database().update(users).set({ name }).where(eq(users.id, userId));
+}
+
 /**
  * Adds `count` members straight into the database (no password; owner connection), for pagination and filters.
  * Returns their user ids in insertion order.
@@ -150,7 +160,14 @@ export function randomEmail(tenant: TestTenant, prefix = 'invitee'): string {
 export async function addMembers(
   tenant: TestTenant,
   count: number,
-  options: { role?: string; status?: 'active' | 'invited' | 'disabled'; names?: string[]; emails?: string[] } = {},
+  options: {
+    role?: string;
+    status?: 'active' | 'invited' | 'disabled';
+    names?: string[];
+    /** This organization's names for them (memberships.display_name); null or missing: none. */
+    displayNames?: (string | null)[];
+    emails?: string[];
+  } = {},
 ): Promise<string[]> {
   const roleId = await roleIdOf(tenant, options.role ?? 'member');
   const rows = Array.from({ length: count }, (_, index) => ({
@@ -161,11 +178,12 @@ export async function addMembers(
   const db = database();
   await db.insert(users).values(rows);
   await db.insert(memberships).values(
-    rows.map((row) => ({
+    rows.map((row, index) => ({
       organizationId: tenant.organization.id,
       userId: row.id,
       roleId,
       status: options.status ?? 'active',
+      displayName: options.displayNames?.[index] ?? null,
     })),
   );
   return rows.map((row) => row.id);

@@ -1,8 +1,10 @@
 import { and, eq, sql } from 'drizzle-orm';
 import { describe, expect, it } from 'vitest';
-import { memberships, userTokens, users, type OrganizationBranding } from '../../src/db/schema/index.ts';
+import { memberships, refreshTokens, userTokens, users, type OrganizationBranding } from '../../src/db/schema/index.ts';
 import { FORGOT_PASSWORD_ANSWER } from '../../src/routes/auth/forgot-password.ts';
+import type { MeResponse } from '../../src/routes/auth/me.ts';
 import type { RegisterResponse } from '../../src/routes/auth/register.ts';
+import { AUTH_LIMITS } from '../../src/services/auth/limits.ts';
 import { generateOpaqueToken, hashToken } from '../../src/services/auth/tokens.ts';
 import {
   auditRows,
@@ -15,6 +17,7 @@ import {
   post,
   randomEmail,
   userRow,
+  waitForAudits,
   waitForMail,
 } from '../support/auth.ts';
 import {
@@ -26,6 +29,7 @@ import {
   problem,
   request,
   TEST_PASSWORD,
+  tokenFor,
   type TestMember,
   type TestTenant,
 } from '../support/harness.ts';
@@ -56,8 +60,8 @@ function resend(url: string, accessToken: string) {
   return request(url, { method: 'POST', headers: bearer(accessToken) });
 }
 
-function login(tenant: TestTenant, email: string, password: string) {
-  return post(tenant.url('/api/v1/auth/login'), { email, password });
+function login(tenant: TestTenant, email: string, password: string, headers: Record<string, string> = {}) {
+  return post(tenant.url('/api/v1/auth/login'), { email, password }, headers);
 }
 
 async function tokensOf(organizationId: string, userId: string, purpose: 'verify_email' | 'reset_password') {
@@ -71,6 +75,45 @@ async function tokensOf(organizationId: string, userId: string, purpose: 'verify
         eq(userTokens.purpose, purpose),
       ),
     );
+}
+
+/** A single-use invitation token for the user's membership, stored as the invite route stores it. */
+async function invitationFor(tenant: TestTenant, userId: string): Promise<string> {
+  const invitation = generateOpaqueToken('inv');
+  await database()
+    .insert(userTokens)
+    .values({
+      organizationId: tenant.organization.id,
+      userId,
+      purpose: 'invitation',
+      tokenHash: await hashToken(invitation),
+      expiresAt: new Date(Date.now() + 7 * 24 * 3600 * 1000),
+    });
+  return invitation;
+}
+
+async function invitationUsed(invitation: string): Promise<boolean> {
+  const [row] = await database()
+    .select({ usedAt: userTokens.usedAt })
+    .from(userTokens)
+    .where(eq(userTokens.tokenHash, await hashToken(invitation)));
+  if (!row) throw new Error('no invitation row');
+  return row.usedAt !== null;
+}
+
+async function membershipOf(tenant: TestTenant, userId: string) {
+  const [row] = await database()
+    .select({ status: memberships.status, displayName: memberships.displayName })
+    .from(memberships)
+    .where(and(eq(memberships.organizationId, tenant.organization.id), eq(memberships.userId, userId)));
+  return row;
+}
+
+async function setDisplayName(tenant: TestTenant, userId: string, displayName: string): Promise<void> {
+  await database()
+    .update(memberships)
+    .set({ displayName })
+    .where(and(eq(memberships.organizationId, tenant.organization.id), eq(memberships.userId, userId)));
 }
 
 async function resetLink(tenant: TestTenant, member: TestMember, count = 1): Promise<string> {
@@ -241,19 +284,48 @@ describe('POST /api/v1/auth/forgot-password', () => {
 });
 
 describe('POST /api/v1/auth/reset-password', () => {
-  it('sets the new password, spends every outstanding link and ends every session here', async () => {
+  it('sets the new password, spends every outstanding link and ends every session in every organization', async () => {
     const tenant = await createTenant();
     const elsewhere = await createTenant();
+    const bystander = await createTenant();
     const member = await createMember(tenant, 'member', { emailVerified: false });
     await createMember(elsewhere, 'member', { email: member.email });
+    const other = await createMember(bystander, 'member');
     const session = await loginAs(tenant, member);
     const away = await loginAs(elsewhere, member);
+    const unrelated = await loginAs(bystander, other);
     const older = await resetLink(tenant, member, 1);
     const token = await resetLink(tenant, member, 2);
 
     const response = await reset(tenant, token);
     expect(response.status).toBe(204);
+
+    // Both organizations' sessions end: access tokens at once, refresh tokens revoked in the database.
+    for (const [host, ended] of [
+      [tenant, session],
+      [elsewhere, away],
+    ] as const) {
+      expect((await request(host.url('/api/v1/auth/me'), { headers: bearer(ended.accessToken) })).status).toBe(401);
+      const refreshed = await post(host.url('/api/v1/auth/refresh-token'), { refreshToken: ended.refreshToken });
+      expect(refreshed.status).toBe(401);
+    }
+    const families = await database().select().from(refreshTokens).where(eq(refreshTokens.userId, member.userId));
+    expect(new Set(families.map((row) => row.organizationId))).toEqual(
+      new Set([tenant.organization.id, elsewhere.organization.id]),
+    );
+    expect(families.every((row) => row.revokedAt !== null)).toBe(true);
+    // Nobody else's session is touched.
+    const [untouched] = await database()
+      .select({ revokedAt: refreshTokens.revokedAt })
+      .from(refreshTokens)
+      .where(eq(refreshTokens.tokenHash, await hashToken(unrelated.refreshToken)));
+    expect(untouched?.revokedAt).toBeNull();
+    expect((await request(bystander.url('/api/v1/auth/me'), { headers: bearer(unrelated.accessToken) })).status).toBe(
+      200,
+    );
+
     expect((await login(tenant, member.email, NEW_PASSWORD)).status).toBe(200);
+    expect((await login(elsewhere, member.email, NEW_PASSWORD)).status).toBe(200);
     expect((await login(tenant, member.email, TEST_PASSWORD)).status).toBe(401);
     const user = await userRow(member.email);
     expect(user.emailVerifiedAt).not.toBeNull();
@@ -262,14 +334,30 @@ describe('POST /api/v1/auth/reset-password', () => {
     expect(resets.every((row) => row.usedAt !== null)).toBe(true);
     expect((await reset(tenant, older, 'yet another passphrase')).status).toBe(400);
 
-    expect((await request(tenant.url('/api/v1/auth/me'), { headers: bearer(session.accessToken) })).status).toBe(401);
-    const refreshed = await post(tenant.url('/api/v1/auth/refresh-token'), { refreshToken: session.refreshToken });
-    expect(refreshed.status).toBe(401);
     const [audit] = await auditRows(tenant.organization.id, 'auth.password_reset_completed');
     expect(audit).toMatchObject({ actorUserId: member.userId, targetId: member.userId });
-    expect(JSON.stringify(audit?.metadata)).not.toContain(NEW_PASSWORD);
-    // Sessions in another organization are that organization's to end.
-    expect((await request(elsewhere.url('/api/v1/auth/me'), { headers: bearer(away.accessToken) })).status).toBe(200);
+    expect(audit?.metadata).toEqual({ passwordChanged: true });
+    expect(await auditRows(elsewhere.organization.id, 'auth.password_reset_completed')).toEqual([]);
+  });
+
+  it('also ends the platform sessions of a platform administrator who resets a password in an organization', async () => {
+    const tenant = await createTenant();
+    const admin = await createPlatformAdmin();
+    await createMember(tenant, 'member', { email: admin.email });
+    const platformToken = await platformLogin(admin);
+    const token = await resetLink(tenant, { ...admin, role: 'member' });
+    expect((await reset(tenant, token)).status).toBe(204);
+    // A live platform token would sign out with 204; this one has ended.
+    const ended = await request('http://localhost/api/v1/auth/logout', {
+      method: 'POST',
+      headers: bearer(platformToken),
+    });
+    expect(ended.status).toBe(401);
+    expect((await problem(ended)).detail).toBe('The session has ended.');
+    expect(claimsOf(await platformLogin({ email: admin.email, password: NEW_PASSWORD }))).toMatchObject({
+      sub: admin.userId,
+      role: 'platform_admin',
+    });
   });
 
   it('answers used, unknown, expired, foreign and unprefixed tokens with the same 400', async () => {
@@ -332,38 +420,140 @@ describe('POST /api/v1/auth/reset-password', () => {
     expect(stored?.usedAt).toBeNull();
   });
 
-  it('redeems an invitation: sets the password, verifies the address and activates the membership', async () => {
+  it('redeems an invitation to a new account: sets the password, verifies the address, activates the membership', async () => {
     const tenant = await createTenant();
+    const elsewhere = await createTenant();
     const invited = await createMember(tenant, 'staff', { status: 'invited', emailVerified: false });
     await database().update(users).set({ passwordHash: null }).where(eq(users.id, invited.userId));
-    const invitation = generateOpaqueToken('inv');
-    await database()
-      .insert(userTokens)
-      .values({
-        organizationId: tenant.organization.id,
-        userId: invited.userId,
-        purpose: 'invitation',
-        tokenHash: await hashToken(invitation),
-        expiresAt: new Date(Date.now() + 7 * 24 * 3600 * 1000),
-      });
+    await setDisplayName(tenant, invited.userId, 'Staff Nickname');
+    // A session elsewhere (an account without a password can still hold an access token, e.g. issued by an admin tool).
+    const away = await createMember(elsewhere, 'member', { email: invited.email });
+    const awayToken = await tokenFor(elsewhere, away);
+    const invitation = await invitationFor(tenant, invited.userId);
     expect((await login(tenant, invited.email, NEW_PASSWORD)).status).toBe(401);
 
     const response = await reset(tenant, invitation);
     expect(response.status).toBe(204);
-    const [membership] = await database()
-      .select({ status: memberships.status })
-      .from(memberships)
-      .where(and(eq(memberships.organizationId, tenant.organization.id), eq(memberships.userId, invited.userId)));
-    expect(membership?.status).toBe('active');
+    expect(await membershipOf(tenant, invited.userId)).toEqual({ status: 'active', displayName: 'Staff Nickname' });
     const user = await userRow(invited.email);
     expect(user.emailVerifiedAt).not.toBeNull();
     expect(user.passwordHash).toMatch(/^scrypt\$/);
+    expect(await invitationUsed(invitation)).toBe(true);
     const [audit] = await auditRows(tenant.organization.id, 'auth.invitation_accepted');
     expect(audit).toMatchObject({ actorUserId: invited.userId, targetId: invited.userId });
+    expect(audit?.metadata).toEqual({ passwordChanged: true });
+    // Setting the global password ends the account's sessions everywhere.
+    expect((await request(elsewhere.url('/api/v1/auth/me'), { headers: bearer(awayToken) })).status).toBe(401);
+
     const signedIn = await login(tenant, invited.email, NEW_PASSWORD);
     expect(signedIn.status).toBe(200);
-    expect(claimsOf((await signedIn.json<RegisterResponse>()).accessToken)).toMatchObject({ role: 'staff', ev: true });
+    const session: RegisterResponse = await signedIn.json();
+    expect(claimsOf(session.accessToken)).toMatchObject({ role: 'staff', ev: true });
+    // /me shows the person's own global name, not the name this organization gave the membership.
+    const me = await request(tenant.url('/api/v1/auth/me'), { headers: bearer(session.accessToken) });
+    expect((await me.json<MeResponse>()).user.name).toBe(user.name);
+    expect(user.name).not.toBe('Staff Nickname');
     expect((await reset(tenant, invitation, 'second passphrase here')).status).toBe(400);
+  });
+
+  it('applies the password policy to a new account’s invitation without spending it', async () => {
+    const tenant = await createTenant();
+    const invited = await createMember(tenant, 'member', { status: 'invited', emailVerified: false });
+    await database().update(users).set({ passwordHash: null }).where(eq(users.id, invited.userId));
+    const invitation = await invitationFor(tenant, invited.userId);
+    const weak = await reset(tenant, invitation, 'password123');
+    expect(weak.status).toBe(400);
+    expect((await problem(weak)).errors?.[0]?.pointer).toBe('/body/password');
+    expect(await invitationUsed(invitation)).toBe(false);
+    expect(await membershipOf(tenant, invited.userId)).toMatchObject({ status: 'invited' });
+    expect((await userRow(invited.email)).passwordHash).toBeNull();
+    expect((await reset(tenant, invitation)).status).toBe(204);
+  });
+
+  it('accepts an invitation to an existing account with its current password, which stays as it is', async () => {
+    const tenant = await createTenant();
+    const elsewhere = await createTenant();
+    const account = await createMember(elsewhere, 'member', { emailVerified: false });
+    const away = await loginAs(elsewhere, account);
+    await createMember(tenant, 'organizer', { email: account.email, status: 'invited' });
+    await setDisplayName(tenant, account.userId, 'Given Name');
+    const before = await userRow(account.email);
+    const invitation = await invitationFor(tenant, account.userId);
+
+    const response = await reset(tenant, invitation, account.password);
+    expect(response.status).toBe(204);
+    expect(await membershipOf(tenant, account.userId)).toEqual({ status: 'active', displayName: 'Given Name' });
+    const after = await userRow(account.email);
+    expect(after.passwordHash).toBe(before.passwordHash);
+    expect(after.emailVerifiedAt).not.toBeNull();
+    expect(await invitationUsed(invitation)).toBe(true);
+    const [audit] = await auditRows(tenant.organization.id, 'auth.invitation_accepted');
+    expect(audit).toMatchObject({ actorUserId: account.userId, targetId: account.userId });
+    expect(audit?.metadata).toEqual({ passwordChanged: false });
+    // The password did not change, so the account's sessions elsewhere go on.
+    expect((await request(elsewhere.url('/api/v1/auth/me'), { headers: bearer(away.accessToken) })).status).toBe(200);
+    expect((await post(elsewhere.url('/api/v1/auth/refresh-token'), { refreshToken: away.refreshToken })).status).toBe(
+      200,
+    );
+
+    const session = await loginAs(tenant, account);
+    expect(claimsOf(session.accessToken)).toMatchObject({ role: 'organizer', ev: true });
+    const me = await request(tenant.url('/api/v1/auth/me'), { headers: bearer(session.accessToken) });
+    expect((await me.json<MeResponse>()).user.name).toBe(before.name);
+    expect((await reset(tenant, invitation, account.password)).status).toBe(400);
+  });
+
+  it('refuses an invitation to an existing account with any other password, like a failed sign-in, changing nothing', async () => {
+    const tenant = await createTenant();
+    const elsewhere = await createTenant();
+    const account = await createMember(elsewhere, 'member', { emailVerified: false });
+    const away = await loginAs(elsewhere, account);
+    await createMember(tenant, 'admin', { email: account.email, status: 'invited' });
+    const before = await userRow(account.email);
+    const invitation = await invitationFor(tenant, account.userId);
+
+    const requestId = newRequestId();
+    const failedLogin = await login(elsewhere, account.email, NEW_PASSWORD, { 'x-request-id': requestId });
+    expect(failedLogin.status).toBe(401);
+    const refused = await reset(tenant, invitation, NEW_PASSWORD, { 'x-request-id': requestId });
+    expect(refused.status).toBe(401);
+    expect(refused.headers.get('content-type')).toBe('application/problem+json');
+    expect(await refused.text()).toBe(await failedLogin.text());
+    expect((await reset(tenant, invitation, 'x')).status).toBe(401);
+
+    // Nothing changed: the password, the verification, the membership, the invitation, the sessions elsewhere.
+    const after = await userRow(account.email);
+    expect(after.passwordHash).toBe(before.passwordHash);
+    expect(after.emailVerifiedAt).toBeNull();
+    expect(await membershipOf(tenant, account.userId)).toMatchObject({ status: 'invited' });
+    expect(await invitationUsed(invitation)).toBe(false);
+    expect(await auditRows(tenant.organization.id, 'auth.invitation_accepted')).toEqual([]);
+    const failures = await waitForAudits(tenant.organization.id, 'auth.invitation_failed', 2);
+    expect(failures[1]).toMatchObject({ actorType: 'anonymous', targetId: account.userId, requestId });
+    expect(failures[1]?.metadata).toEqual({ reason: 'wrong_password' });
+    expect((await request(elsewhere.url('/api/v1/auth/me'), { headers: bearer(away.accessToken) })).status).toBe(200);
+    expect((await login(elsewhere, account.email, NEW_PASSWORD)).status).toBe(401);
+    expect((await login(elsewhere, account.email, account.password)).status).toBe(200);
+
+    // The invitation is still good for the account's owner.
+    expect((await reset(tenant, invitation, account.password)).status).toBe(204);
+    expect(await membershipOf(tenant, account.userId)).toMatchObject({ status: 'active' });
+  });
+
+  it('counts password checks of an invitation against the account’s sign-in limit', async () => {
+    const tenant = await createTenant();
+    const elsewhere = await createTenant();
+    const account = await createMember(elsewhere, 'member');
+    await createMember(tenant, 'member', { email: account.email, status: 'invited' });
+    const invitation = await invitationFor(tenant, account.userId);
+    for (let attempt = 0; attempt < AUTH_LIMITS.loginAccount.limit; attempt += 1) {
+      expect((await login(elsewhere, account.email, `wrong guess ${attempt}`)).status).toBe(401);
+    }
+    const limited = await reset(tenant, invitation, account.password);
+    expect(limited.status).toBe(429);
+    expect(limited.headers.get('retry-after')).toMatch(/^\d+$/);
+    expect(await invitationUsed(invitation)).toBe(false);
+    expect(await membershipOf(tenant, account.userId)).toMatchObject({ status: 'invited' });
   });
 
   it('refuses an invitation token once the membership is active', async () => {

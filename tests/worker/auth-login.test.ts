@@ -1,7 +1,8 @@
 import { scryptSync } from 'node:crypto';
-import { and, eq } from 'drizzle-orm';
+import { and, eq, isNull } from 'drizzle-orm';
 import { describe, expect, it } from 'vitest';
-import { memberships, refreshTokens, users } from '../../src/db/schema/index.ts';
+import { auditLogs, memberships, refreshTokens, users } from '../../src/db/schema/index.ts';
+import { scoped } from '../../src/db/tenant.ts';
 import type { LoginResponse } from '../../src/routes/auth/login.ts';
 import { BUILT_IN_ROLES } from '../../src/services/auth/permissions.ts';
 import { hashToken } from '../../src/services/auth/tokens.ts';
@@ -10,12 +11,16 @@ import {
   claimsOf,
   createPlatformAdmin,
   loginAs,
+  platformAuditRows,
   post,
   randomEmail,
+  randomIp,
   userRow,
   waitForAudits,
+  waitForPlatformAudits,
 } from '../support/auth.ts';
 import {
+  appDatabase,
   bearer,
   createMember,
   createTenant,
@@ -228,6 +233,41 @@ describe('POST /api/v1/auth/login on the platform host', () => {
     expect(onTenant.status).toBe(401);
   });
 
+  it('audits the sign-in as a platform event, which no organization can read', async () => {
+    const admin = await createPlatformAdmin();
+    const ip = randomIp();
+    const response = await post(
+      'http://localhost/api/v1/auth/login',
+      { email: admin.email, password: admin.password },
+      { 'user-agent': 'platform-console/1.0' },
+      ip,
+    );
+    expect(response.status).toBe(200);
+    const { accessToken }: LoginResponse = await response.json();
+    const [audit, ...more] = await platformAuditRows(admin.userId, 'auth.login');
+    expect(more).toEqual([]);
+    expect(audit).toMatchObject({
+      organizationId: null,
+      actorType: 'platform_admin',
+      actorUserId: admin.userId,
+      targetType: 'user',
+      targetId: admin.userId,
+      ip,
+      userAgent: 'platform-console/1.0',
+    });
+    expect(audit?.metadata).toEqual({ sessionId: claimsOf(accessToken).sid, rehashed: false });
+
+    // Row-level security: the row exists in platform mode only, never in an organization's view.
+    const tenant = await createTenant();
+    const app = appDatabase();
+    const ofAdmin = (db: typeof app) =>
+      db.select({ id: auditLogs.id }).from(auditLogs).where(eq(auditLogs.actorUserId, admin.userId));
+    const [inTenant] = await scoped(app, { organizationId: tenant.organization.id }, [ofAdmin(app)]);
+    expect(inTenant).toEqual([]);
+    const [inPlatform] = await scoped(app, { platform: true }, [ofAdmin(app)]);
+    expect(inPlatform).toEqual([{ id: audit?.id }]);
+  });
+
   it('refuses ordinary users, wrong passwords and unknown addresses with the same 401', async () => {
     const tenant = await createTenant();
     const owner = await createMember(tenant, 'owner');
@@ -244,6 +284,23 @@ describe('POST /api/v1/auth/login on the platform host', () => {
       answers.add(await response.text());
     }
     expect(answers.size).toBe(1);
+    // A failed attempt on a platform administrator's account is audited (after the response); the others are not.
+    const [failure, ...more] = await waitForPlatformAudits(admin.userId, 'auth.login_failed');
+    expect(more).toEqual([]);
+    expect(failure).toMatchObject({
+      organizationId: null,
+      actorType: 'anonymous',
+      actorUserId: null,
+      targetId: admin.userId,
+      requestId,
+    });
+    expect(failure?.metadata).toEqual({ reason: 'wrong_password' });
+    expect(await platformAuditRows(admin.userId, 'auth.login')).toEqual([]);
+    const platformRowsOfOthers = await database()
+      .select({ id: auditLogs.id })
+      .from(auditLogs)
+      .where(and(isNull(auditLogs.organizationId), eq(auditLogs.requestId, requestId)));
+    expect(platformRowsOfOthers).toEqual([{ id: failure?.id }]);
   });
 
   it('rehashes a platform administrator password stored with weaker parameters', async () => {
@@ -254,5 +311,7 @@ describe('POST /api/v1/auth/login on the platform host', () => {
     });
     expect(response.status).toBe(200);
     expect((await userRow(admin.email)).passwordHash).toMatch(/^scrypt\$16384\$8\$5\$/);
+    const [audit] = await platformAuditRows(admin.userId, 'auth.login');
+    expect(audit?.metadata).toMatchObject({ rehashed: true });
   });
 });

@@ -5,7 +5,15 @@ import type { MeResponse } from '../../src/routes/auth/me.ts';
 import type { RefreshResponse } from '../../src/routes/auth/refresh-token.ts';
 import { BUILT_IN_ROLES } from '../../src/services/auth/permissions.ts';
 import { hashToken } from '../../src/services/auth/tokens.ts';
-import { auditRows, claimsOf, createPlatformAdmin, loginAs, platformLogin, post } from '../support/auth.ts';
+import {
+  auditRows,
+  claimsOf,
+  createPlatformAdmin,
+  loginAs,
+  platformAuditRows,
+  platformLogin,
+  post,
+} from '../support/auth.ts';
 import {
   bearer,
   createMember,
@@ -293,6 +301,28 @@ describe('POST /api/v1/auth/logout', () => {
     const three = await signIn();
     expect((await logout(null, two, '?all=true')).status).toBe(204);
     expect((await logout(null, three)).status).toBe(401);
+    const audits = await platformAuditRows(admin.userId, 'auth.logout');
+    expect(
+      audits.map(({ organizationId, actorType, actorUserId, metadata }) => ({
+        organizationId,
+        actorType,
+        actorUserId,
+        metadata,
+      })),
+    ).toEqual([
+      {
+        organizationId: null,
+        actorType: 'platform_admin',
+        actorUserId: admin.userId,
+        metadata: { sessionId: claimsOf(two).sid, all: true },
+      },
+      {
+        organizationId: null,
+        actorType: 'platform_admin',
+        actorUserId: admin.userId,
+        metadata: { sessionId: claimsOf(one).sid, all: false },
+      },
+    ]);
   });
 });
 

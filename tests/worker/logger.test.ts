@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { createLogger, redact } from '../../src/lib/logger.ts';
+import { createLogger, logLevel, redact } from '../../src/lib/logger.ts';
 
 describe('structured logs', () => {
   afterEach(() => {
@@ -43,5 +43,27 @@ describe('structured logs', () => {
     expect(described.message).toBe('Failed query: insert into users values ($1)\nparams: [redacted]');
     expect(described.stack).not.toContain('s3cret-hash');
     expect(described.cause.message).toBe('duplicate key value');
+  });
+});
+
+describe('log levels', () => {
+  afterEach(() => {
+    vi.restoreAllMocks();
+  });
+
+  it('drops entries below the configured level, in children too', () => {
+    const info = vi.spyOn(console, 'log').mockImplementation(() => undefined);
+    const warn = vi.spyOn(console, 'warn').mockImplementation(() => undefined);
+    const logger = createLogger({}, logLevel('warn')).child({ area: 'x' });
+    logger.info('hidden');
+    logger.warn('shown');
+    expect(info).not.toHaveBeenCalled();
+    expect(warn).toHaveBeenCalledTimes(1);
+  });
+
+  it('falls back to info for an unknown or missing level', () => {
+    expect(logLevel(undefined)).toBe('info');
+    expect(logLevel('verbose')).toBe('info');
+    expect(logLevel('error')).toBe('error');
   });
 });

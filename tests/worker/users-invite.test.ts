@@ -1,10 +1,19 @@
 import { and, eq } from 'drizzle-orm';
 import { describe, expect, it } from 'vitest';
 import { memberships, users } from '../../src/db/schema/index.ts';
-import type { MemberResponse } from '../../src/routes/users/schema.ts';
+import type { MemberListResponse, MemberResponse } from '../../src/routes/users/schema.ts';
 import { hashToken } from '../../src/services/auth/tokens.ts';
 import { INVITATION_LIMIT } from '../../src/services/users/invite.ts';
-import { bearer, createMember, createTenant, database, problem, request, type TestTenant } from '../support/harness.ts';
+import {
+  bearer,
+  createMember,
+  createTenant,
+  database,
+  problem,
+  request,
+  tokenFor,
+  type TestTenant,
+} from '../support/harness.ts';
 import {
   auditRows,
   call,
@@ -14,7 +23,9 @@ import {
   membershipOf,
   memberWithToken,
   randomEmail,
+  setAccountName,
   userByEmail,
+  userRow,
   waitForMail,
 } from '../support/users.ts';
 
@@ -60,7 +71,7 @@ describe('POST /api/v1/users', () => {
       .select()
       .from(memberships)
       .where(and(eq(memberships.organizationId, tenant.organization.id), eq(memberships.userId, body.id)));
-    expect(membership).toMatchObject({ status: 'invited', invitedBy: admin.userId });
+    expect(membership).toMatchObject({ status: 'invited', invitedBy: admin.userId, displayName: 'Grace Hopper' });
 
     const [message] = await waitForMail(email);
     expect(message?.subject).toBe(`You are invited to ${tenant.organization.name}`);
@@ -89,37 +100,103 @@ describe('POST /api/v1/users', () => {
       targetType: 'user',
       targetId: body.id,
     });
-    expect(audit?.metadata).toMatchObject({ after: { email, role: 'staff', status: 'invited' }, account: 'new' });
+    expect(audit?.metadata).toMatchObject({
+      after: { email, name: 'Grace Hopper', role: 'staff', status: 'invited' },
+    });
     expect(JSON.stringify(audit?.metadata)).not.toContain(token_);
     expect(JSON.stringify(audit?.metadata)).not.toContain(stored?.tokenHash ?? 'missing');
   });
 
-  it('reuses an existing account unchanged when the person already has one elsewhere', async () => {
+  it('invites an existing account under the given name, revealing neither its name nor its verification', async () => {
     const tenant = await createTenant();
     const elsewhere = await createTenant();
     const { token } = await memberWithToken(tenant, 'owner');
     const person = await createMember(elsewhere, 'owner');
+    await setAccountName(person.userId, 'Secret Name');
     const account = await userByEmail(person.email);
+    expect(account?.emailVerifiedAt).toBeInstanceOf(Date);
 
-    const response = await invite(tenant, token, { email: person.email, name: 'Somebody Else', role: 'organizer' });
+    const response = await invite(tenant, token, { email: person.email, name: ' Given Name ', role: 'organizer' });
     expect(response.status).toBe(201);
-    const body: MemberResponse = await response.json();
-    expect(body).toMatchObject({
+    const text = await response.text();
+    expect(text).not.toContain('Secret');
+    expect(JSON.parse(text)).toMatchObject({
       id: person.userId,
-      name: account?.name,
-      status: 'invited',
-      emailVerified: true,
+      email: person.email,
+      name: 'Given Name',
       role: { key: 'organizer' },
+      status: 'invited',
+      emailVerified: false,
+      lastLoginAt: null,
     });
 
+    // The account is untouched; the given name lives on this organization's membership.
     const rows = await database().select().from(users).where(eq(users.email, person.email));
     expect(rows).toHaveLength(1);
-    expect(rows[0]).toMatchObject({ name: account?.name, passwordHash: account?.passwordHash });
-    expect(await membershipOf(elsewhere, person.userId)).toMatchObject({ role: 'owner', status: 'active' });
-    expect(await membershipOf(tenant, person.userId)).toMatchObject({ role: 'organizer', status: 'invited' });
+    expect(rows[0]).toMatchObject({
+      name: 'Secret Name',
+      passwordHash: account?.passwordHash,
+      emailVerifiedAt: account?.emailVerifiedAt,
+    });
+    expect(await membershipOf(tenant, person.userId)).toMatchObject({
+      role: 'organizer',
+      status: 'invited',
+      displayName: 'Given Name',
+    });
+    expect(await membershipOf(elsewhere, person.userId)).toMatchObject({
+      role: 'owner',
+      status: 'active',
+      displayName: null,
+    });
+
+    // Listed and read the same way, and searchable only by the name this organization gave.
+    const listed = await call(tenant, 'GET', '/api/v1/users', { token });
+    const listText = await listed.text();
+    expect(listText).not.toContain('Secret');
+    const invitee = (JSON.parse(listText) as MemberListResponse).data.find((member) => member.id === person.userId);
+    expect(invitee).toMatchObject({ name: 'Given Name', status: 'invited', emailVerified: false, lastLoginAt: null });
+    const read: MemberResponse = await (await call(tenant, 'GET', `/api/v1/users/${person.userId}`, { token })).json();
+    expect(read).toMatchObject({ name: 'Given Name', emailVerified: false, lastLoginAt: null });
+    const search = async (q: string) => {
+      const page: MemberListResponse = await (await call(tenant, 'GET', `/api/v1/users?q=${q}`, { token })).json();
+      return page.data.map((member) => member.id);
+    };
+    expect(await search('secret')).toEqual([]);
+    expect(await search('given')).toEqual([person.userId]);
+
+    // The other organization still sees the person's own name and verified address.
+    const theirs = await call(elsewhere, 'GET', `/api/v1/users/${person.userId}`, {
+      token: await tokenFor(elsewhere, person),
+    });
+    expect(await theirs.json()).toMatchObject({ name: 'Secret Name', emailVerified: true, status: 'active' });
+
     const [audit] = await auditRows(tenant, 'membership.invited');
-    expect(audit?.metadata).toMatchObject({ account: 'existing' });
-    expect(await waitForMail(person.email)).toHaveLength(1);
+    expect(audit?.metadata).toMatchObject({ after: { name: 'Given Name' } });
+    // Whether the address already had an account is not recorded either: a future audit API must not reveal it.
+    expect(audit?.metadata).not.toHaveProperty('account');
+    expect(JSON.stringify(audit?.metadata)).not.toContain('Secret');
+    const [message] = await waitForMail(person.email);
+    expect(message?.text).not.toContain('Secret');
+  });
+
+  it('shows an accepted invitation with the account’s verification and still the given name', async () => {
+    const tenant = await createTenant();
+    const elsewhere = await createTenant();
+    const { token } = await memberWithToken(tenant, 'owner');
+    const person = await createMember(elsewhere, 'member');
+    await setAccountName(person.userId, 'Secret Name');
+    expect((await invite(tenant, token, { email: person.email, name: 'Given Name', role: 'staff' })).status).toBe(201);
+    const [message] = await waitForMail(person.email);
+    const invitation = new URL(message?.links[0] ?? '').searchParams.get('token') ?? '';
+
+    // An existing account accepts with its current password (an invitation never replaces it).
+    const accepted = await call(tenant, 'POST', '/api/v1/auth/reset-password', {
+      body: { token: invitation, password: person.password },
+    });
+    expect(accepted.status).toBe(204);
+    const read: MemberResponse = await (await call(tenant, 'GET', `/api/v1/users/${person.userId}`, { token })).json();
+    expect(read).toMatchObject({ name: 'Given Name', status: 'active', emailVerified: true });
+    expect((await userRow(person.userId))?.name).toBe('Secret Name');
   });
 
   it('invites the same new email into two organizations at once: one account, two memberships', async () => {
@@ -137,6 +214,8 @@ describe('POST /api/v1/users', () => {
       expect(responses.map((response) => response.status)).toEqual([201, 201]);
       const [one, two] = await Promise.all(responses.map((response) => response.json<MemberResponse>()));
       expect(one?.id).toBe(two?.id);
+      // Each organization shows the name it gave, whichever invitation created the account.
+      expect([one?.name, two?.name]).toEqual(['First', 'Second']);
       const rows = await database().select().from(users).where(eq(users.email, address));
       expect(rows).toHaveLength(1);
       expect(await membershipOf(first, rows[0]?.id ?? '')).toMatchObject({ role: 'member', status: 'invited' });

@@ -20,6 +20,7 @@ import {
   serviceContextFor,
   sessionAlive,
   userByEmail,
+  userRow,
 } from '../support/users.ts';
 
 /** Another request's change, committed between the service's read batch (0) and its write batch (1). */
@@ -152,7 +153,10 @@ describe('member changes racing with other requests', () => {
     });
     const member = await inviteMember({ ctx, input: { email, name: 'Raced', role: 'organizer' } });
     expect(registered).toBeDefined();
-    expect(member).toMatchObject({ id: registered, email, status: 'invited', emailVerified: true });
+    // The account registered in the meantime is reused, and still not described to the inviting organization.
+    expect(member).toMatchObject({ id: registered, email, name: 'Raced', status: 'invited', emailVerified: false });
+    expect(await membershipOf(tenant, registered ?? '')).toMatchObject({ displayName: 'Raced' });
+    expect((await userRow(registered ?? ''))?.name).not.toBe('Raced');
     expect(await membershipOf(tenant, registered ?? '')).toMatchObject({ role: 'organizer', status: 'invited' });
     expect(await auditRows(tenant, 'membership.invited')).toHaveLength(1);
     await Promise.all(background);

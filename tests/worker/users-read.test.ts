@@ -1,4 +1,4 @@
-import { asc, eq, sql } from 'drizzle-orm';
+import { and, asc, eq, sql } from 'drizzle-orm';
 import { describe, expect, it } from 'vitest';
 import { memberships } from '../../src/db/schema/index.ts';
 import type { MemberListResponse, MemberResponse } from '../../src/routes/users/schema.ts';
@@ -172,6 +172,58 @@ describe('GET /api/v1/users', () => {
     expect(await ids('?q=100%25_')).toEqual([percent]);
     expect(await ids('?q=%25')).toEqual([]);
     expect(await ids('?q=_')).toEqual([]);
+  });
+
+  it("shows and searches the name this organization gave, else the account's own", async () => {
+    const tenant = await createTenant();
+    const { token } = await memberWithToken(tenant, 'owner');
+    const slug = tenant.organization.slug;
+    const [renamed, plain] = await addMembers(tenant, 2, {
+      names: ['Private Person', 'Plain Name'],
+      displayNames: ['Box Office Lead', null],
+      emails: [`lead@${slug}.test`, `plain@${slug}.test`],
+    });
+
+    const body: MemberListResponse = await (await list(tenant, token)).json();
+    const names = new Map(body.data.map((member) => [member.id, member.name]));
+    expect(names.get(renamed ?? '')).toBe('Box Office Lead');
+    expect(names.get(plain ?? '')).toBe('Plain Name');
+
+    const ids = async (query: string): Promise<string[]> => {
+      const page: MemberListResponse = await (await list(tenant, token, query)).json();
+      return page.data.map((member) => member.id).sort();
+    };
+    expect(await ids('?q=box%20o')).toEqual([renamed]);
+    expect(await ids('?q=private')).toEqual([]);
+    expect(await ids('?q=LEAD')).toEqual([renamed]);
+    expect(await ids('?q=p')).toEqual([plain]);
+  });
+
+  it('shows invited members as unverified and never signed in, whatever their account holds', async () => {
+    const tenant = await createTenant();
+    const { token } = await memberWithToken(tenant, 'owner');
+    // A verified account (e.g. a member elsewhere) with a sign-in time recorded on this membership.
+    const invited = await createMember(tenant, 'staff', { status: 'invited', emailVerified: true });
+    const signedInAt = new Date('2026-02-01T08:00:00.000Z');
+    await database()
+      .update(memberships)
+      .set({ lastLoginAt: signedInAt })
+      .where(and(eq(memberships.organizationId, tenant.organization.id), eq(memberships.userId, invited.userId)));
+
+    const body: MemberListResponse = await (await list(tenant, token, '?status=invited')).json();
+    expect(body.data).toEqual([
+      expect.objectContaining({ id: invited.userId, status: 'invited', emailVerified: false, lastLoginAt: null }),
+    ]);
+    const read = await call(tenant, 'GET', `/api/v1/users/${invited.userId}`, { token });
+    expect(await read.json()).toMatchObject({ emailVerified: false, lastLoginAt: null });
+
+    // Once the membership is active, the account's verification and the sign-in show.
+    await database()
+      .update(memberships)
+      .set({ status: 'active' })
+      .where(and(eq(memberships.organizationId, tenant.organization.id), eq(memberships.userId, invited.userId)));
+    const active = await call(tenant, 'GET', `/api/v1/users/${invited.userId}`, { token });
+    expect(await active.json()).toMatchObject({ emailVerified: true, lastLoginAt: signedInAt.toISOString() });
   });
 
   it('filters by role key and by status, and combines filters', async () => {

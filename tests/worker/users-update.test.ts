@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import type { MemberResponse } from '../../src/routes/users/schema.ts';
+import type { MemberListResponse, MemberResponse } from '../../src/routes/users/schema.ts';
 import { createMember, createTenant, problem, tokenFor, type TestTenant } from '../support/harness.ts';
 import {
   auditRows,
@@ -10,6 +10,7 @@ import {
   refreshTokenFor,
   refreshTokenRow,
   sessionAlive,
+  setAccountName,
   userRow,
 } from '../support/users.ts';
 
@@ -72,20 +73,87 @@ describe('PUT /api/v1/users/{id}', () => {
     ]);
   });
 
-  it('renames a member without ending their sessions', async () => {
+  it("renames a member here only: the account's own name and other organizations keep theirs", async () => {
     const tenant = await createTenant();
-    const { token } = await memberWithToken(tenant, 'admin');
+    const other = await createTenant();
+    const { member: admin, token } = await memberWithToken(tenant, 'admin');
     const { member: target, token: targetToken } = await memberWithToken(tenant, 'organizer');
+    // The same person is a member of another organization too.
+    await createMember(other, 'staff', { email: target.email });
+    await setAccountName(target.userId, 'Ada Lovelace');
     const refreshId = await refreshTokenFor(tenant, target);
 
     const response = await update(tenant, token, target.userId, { name: '  Ada King  ' });
     expect(response.status).toBe(200);
-    expect((await response.json<MemberResponse>()).name).toBe('Ada King');
-    expect((await userRow(target.userId))?.name).toBe('Ada King');
+    expect(await response.json()).toMatchObject({ id: target.userId, name: 'Ada King', status: 'active' });
+    expect((await userRow(target.userId))?.name).toBe('Ada Lovelace');
+    expect(await membershipOf(tenant, target.userId)).toMatchObject({ displayName: 'Ada King', role: 'organizer' });
+    expect(await membershipOf(other, target.userId)).toMatchObject({ displayName: null });
+
+    // This organization shows and finds the new name; the account's own name is no longer shown here.
+    const read: MemberResponse = await (await call(tenant, 'GET', `/api/v1/users/${target.userId}`, { token })).json();
+    expect(read.name).toBe('Ada King');
+    const found: MemberListResponse = await (await call(tenant, 'GET', '/api/v1/users?q=ada%20k', { token })).json();
+    expect(found.data.map((member) => member.id)).toEqual([target.userId]);
+    const byOldName: MemberListResponse = await (
+      await call(tenant, 'GET', '/api/v1/users?q=lovelace', { token })
+    ).json();
+    expect(byOldName.data).toEqual([]);
+
+    // The person sees their own name, and the other organization the name it knows.
+    const me = await call(tenant, 'GET', '/api/v1/auth/me', { token: targetToken });
+    expect(me.status).toBe(200);
+    expect(await me.json()).toMatchObject({ user: { id: target.userId, name: 'Ada Lovelace' } });
+    const { token: otherToken } = await memberWithToken(other, 'admin');
+    const theirs = await call(other, 'GET', `/api/v1/users/${target.userId}`, { token: otherToken });
+    expect(await theirs.json()).toMatchObject({ name: 'Ada Lovelace', role: { key: 'staff' } });
+
     expect(await sessionAlive(tenant, targetToken)).toBe(true);
     expect((await refreshTokenRow(refreshId))?.revokedAt).toBeNull();
     const [audit] = await auditRows(tenant, 'membership.updated');
-    expect(audit?.metadata).toMatchObject({ after: { name: 'Ada King' }, sessionsEnded: false });
+    expect(audit).toMatchObject({ actorUserId: admin.userId, targetId: target.userId });
+    expect(audit?.metadata).toMatchObject({
+      before: { name: 'Ada Lovelace' },
+      after: { name: 'Ada King' },
+      sessionsEnded: false,
+    });
+
+    // Giving the same name again changes nothing and records nothing.
+    expect((await update(tenant, token, target.userId, { name: 'Ada King' })).status).toBe(200);
+    expect(await auditRows(tenant, 'membership.updated')).toHaveLength(1);
+  });
+
+  it("keeps a name given here when the account's own name changes later", async () => {
+    const tenant = await createTenant();
+    const { token } = await memberWithToken(tenant, 'admin');
+    const named = await createMember(tenant, 'staff');
+    const unnamed = await createMember(tenant, 'staff');
+    await setAccountName(named.userId, 'Grace Hopper');
+    // Giving the account's current name pins it for this organization.
+    expect((await update(tenant, token, named.userId, { name: 'Grace Hopper' })).status).toBe(200);
+    expect(await membershipOf(tenant, named.userId)).toMatchObject({ displayName: 'Grace Hopper' });
+
+    await setAccountName(named.userId, 'Grace B. Hopper');
+    await setAccountName(unnamed.userId, 'Alan Turing');
+    const read = async (id: string) =>
+      (await (await call(tenant, 'GET', `/api/v1/users/${id}`, { token })).json<MemberResponse>()).name;
+    expect(await read(named.userId)).toBe('Grace Hopper');
+    expect(await read(unnamed.userId)).toBe('Alan Turing');
+  });
+
+  it('renames an invited member, who still shows unverified and never signed in', async () => {
+    const tenant = await createTenant();
+    const { token } = await memberWithToken(tenant, 'admin');
+    const invited = await createMember(tenant, 'staff', { status: 'invited', emailVerified: true });
+    const response = await update(tenant, token, invited.userId, { name: 'Newcomer' });
+    expect(response.status).toBe(200);
+    expect(await response.json()).toMatchObject({
+      name: 'Newcomer',
+      status: 'invited',
+      emailVerified: false,
+      lastLoginAt: null,
+    });
+    expect((await userRow(invited.userId))?.name).not.toBe('Newcomer');
   });
 
   it('answers the member unchanged, with no audit row, when nothing changes', async () => {
@@ -109,7 +177,10 @@ describe('PUT /api/v1/users/{id}', () => {
       expect((await problem(response)).detail).toBe('You cannot change your own role or status.');
     }
     expect(await membershipOf(tenant, admin.userId)).toMatchObject({ role: 'admin', status: 'active' });
+    const accountName = (await userRow(admin.userId))?.name;
     expect((await update(tenant, token, admin.userId, { name: 'Me Myself' })).status).toBe(200);
+    expect(await membershipOf(tenant, admin.userId)).toMatchObject({ displayName: 'Me Myself' });
+    expect((await userRow(admin.userId))?.name).toBe(accountName);
     expect(await sessionAlive(tenant, token)).toBe(true);
   });
 
@@ -219,7 +290,11 @@ describe('PUT /api/v1/users/{id}', () => {
       expect(response.status).toBe(404);
       expect((await problem(response)).code).toBe('not_found');
     }
-    expect(await membershipOf(other, outsider.userId)).toMatchObject({ role: 'admin', status: 'active' });
+    expect(await membershipOf(other, outsider.userId)).toMatchObject({
+      role: 'admin',
+      status: 'active',
+      displayName: null,
+    });
     expect((await userRow(outsider.userId))?.name).toBe(before?.name);
     expect(await sessionAlive(other, outsiderToken)).toBe(true);
     expect(await auditRows(tenant, 'membership.updated')).toEqual([]);
@@ -272,6 +347,7 @@ describe('PUT /api/v1/users/{id}', () => {
       expect(response.status, role).toBe(403);
     }
     expect((await userRow(target.userId))?.name).not.toBe('X');
+    expect(await membershipOf(tenant, target.userId)).toMatchObject({ displayName: null });
   });
 
   it('assigns a custom role, whose permissions the member then holds', async () => {

@@ -9,7 +9,8 @@ export const auditLogs = pgTable(
   'audit_logs',
   {
     id: bigserial({ mode: 'bigint' }).primaryKey(),
-    organizationId: uuid().notNull(),
+    // Null for platform events (platform-administrator sign-ins and the like), visible only in platform mode.
+    organizationId: uuid(),
     actorUserId: uuid(),
     // 'user', 'platform_admin', 'system' or 'anonymous'.
     actorType: text().notNull(),

@@ -1,4 +1,4 @@
-import { foreignKey, index, pgEnum, pgTable, primaryKey, timestamp, uuid } from 'drizzle-orm/pg-core';
+import { foreignKey, index, pgEnum, pgTable, primaryKey, text, timestamp, uuid } from 'drizzle-orm/pg-core';
 import { timestamps } from './columns.ts';
 import { organizations } from './organizations.ts';
 import { roles } from './roles.ts';
@@ -14,6 +14,10 @@ export const memberships = pgTable(
     userId: uuid().notNull(),
     roleId: uuid().notNull(),
     status: membershipStatus().notNull().default('active'),
+    // The name this organization uses for the member (set at invitation, changed by PUT /users/:id). The global
+    // users.name stays the person's own: one organization cannot rename someone for the others, and inviting an
+    // existing account does not reveal the name it carries elsewhere.
+    displayName: text(),
     invitedBy: uuid(),
     lastLoginAt: timestamp({ withTimezone: true }),
     ...timestamps,

@@ -32,6 +32,10 @@ export const refreshTokens = pgTable(
     uniqueIndex('refresh_tokens_organization_id_token_hash_key').on(table.organizationId, table.tokenHash),
     // Serves family revocation: WHERE organization_id = $1 AND family_id = $2.
     index('refresh_tokens_organization_id_family_id_idx').on(table.organizationId, table.familyId),
+    // Serves "end every session of a user everywhere" after a password change: WHERE user_id = $1 AND revoked_at IS NULL.
+    index('refresh_tokens_user_id_live_idx')
+      .on(table.userId)
+      .where(sql`${table.revokedAt} is null`),
     // Serves "end every session of a user": WHERE organization_id = $1 AND user_id = $2 AND revoked_at IS NULL.
     index('refresh_tokens_organization_id_user_id_idx')
       .on(table.organizationId, table.userId)

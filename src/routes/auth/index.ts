@@ -11,13 +11,6 @@ import * as resetPassword from './reset-password.ts';
 import * as verifyEmail from './verify-email.ts';
 
 export function registerAuthRoutes(app: OpenAPIHono<AppEnv>): void {
-  // The scheme every authenticated operation names in its `security`.
-  app.openAPIRegistry.registerComponent('securitySchemes', 'bearerAuth', {
-    type: 'http',
-    scheme: 'bearer',
-    bearerFormat: 'JWT',
-    description: 'An access token from /api/v1/auth/login, /register or /refresh-token (ES256, 15 minutes).',
-  });
   register.register(app);
   login.register(app);
   refreshToken.register(app);

@@ -19,7 +19,8 @@ export const route = createRoute({
     'that the answer is 429 with `Retry-After`, and 503 when the limiter cannot be reached.\n\n' +
     '**On the platform host** only platform administrators can sign in. Their access token carries the tenant ' +
     '`platform`, the role `platform_admin` and no permissions, and the response has **no `refreshToken`**: ' +
-    'platform sessions are not stored and end with the access token.',
+    'platform sessions are not stored and end with the access token. Their sign-ins, and failed attempts on their ' +
+    'accounts, are recorded in the platform audit log (no organization).',
   request: { body: { required: true, content: { 'application/json': { schema: LoginBodySchema } } } },
   responses: {
     200: { description: 'Signed in.', content: { 'application/json': { schema: LoginSessionSchema } } },

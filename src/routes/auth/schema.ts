@@ -76,10 +76,21 @@ export const ResetPasswordBodySchema = z
       'The `token` query parameter of a password-reset link (`pr_...`) or of an invitation link (`inv_...`).',
       'pr_9kS2dF4gH6jK8lZ0xC2vB4nM6qW8eR0tY2uI4oP6aS8',
     ),
-    password: NewPasswordSchema,
+    password: z
+      .string()
+      .max(MAX_PASSWORD_INPUT)
+      .openapi({
+        description:
+          'The new password: 8 to 128 characters (15 or more recommended), not on the list of common passwords. ' +
+          'For an invitation to an existing account (one that has a password already), the account’s current ' +
+          'password instead: it is checked, never replaced.',
+        example: 'violet-anchor-meadow-42',
+      }),
   })
   .strict()
-  .openapi('ResetPasswordRequest');
+  .openapi('ResetPasswordRequest', {
+    description: 'A reset or invitation token and a password (new, or the current one of an invited existing account).',
+  });
 
 export const LogoutQuerySchema = z.object({
   all: z

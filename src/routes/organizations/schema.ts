@@ -138,10 +138,35 @@ export const OrganizationSchema = z
 
 export type OrganizationResponse = z.infer<typeof OrganizationSchema>;
 
+/** Stored JSON settings are shown as far as they are readable: a malformed field never turns a read into a 500. */
+function readableFields(stored: object, keys: readonly string[]): Record<string, string> {
+  const fields: Record<string, string> = {};
+  for (const key of keys) {
+    const value: unknown = (stored as Record<string, unknown>)[key];
+    if (typeof value === 'string') fields[key] = value;
+  }
+  return fields;
+}
+
+function isStringList(value: unknown): value is string[] {
+  return Array.isArray(value) && value.every((item) => typeof item === 'string');
+}
+
 /** The response view of a row: re-parsed through the schema, so a new column can never leak. */
 export function presentOrganization(row: Organization): OrganizationResponse {
   return OrganizationSchema.parse({
     ...row,
+    branding: readableFields(row.branding, [
+      'displayName',
+      'logoUrl',
+      'primaryColor',
+      'accentColor',
+      'emailSenderName',
+    ]),
+    settings: {
+      ...readableFields(row.settings, ['timezone', 'currency', 'locale']),
+      ...(isStringList(row.settings.allowedOrigins) ? { allowedOrigins: row.settings.allowedOrigins } : {}),
+    },
     createdAt: row.createdAt.toISOString(),
     updatedAt: row.updatedAt.toISOString(),
   });

@@ -15,9 +15,12 @@ export const route = createRoute({
   description:
     'Adds a person to this organization with a role and status `invited`, and emails them an invitation link ' +
     '(`/accept-invitation?token=inv_...` on the organization host, valid 7 days, single use). The link is redeemed ' +
-    'with `POST /api/v1/auth/reset-password { token, password }`, which sets the password, verifies the email and ' +
-    'activates the membership. A new email creates the account (no password yet); an existing account is reused ' +
-    'unchanged. Already a member here: 409.\n\n' +
+    'with `POST /api/v1/auth/reset-password { token, password }`, which sets the password (an existing account ' +
+    'gives its current one instead), verifies the email and activates the membership. A new email creates the account (no password yet) with `name` as its name; an ' +
+    'existing account is reused unchanged. Either way `name` is the name this organization shows for the member, ' +
+    'and the answer does not depend on whether the address already had an account: it never shows that account’s ' +
+    'own name or verification (`emailVerified` is false and `lastLoginAt` null until the invitation is accepted). ' +
+    'Already a member here: 409.\n\n' +
     'Needs `users:manage` and a verified email address. You can only give a role whose every permission you hold, ' +
     `and only an owner gives the owner role (403). At most ${INVITATION_LIMIT.limit} invitations per organization ` +
     'per hour (429 with Retry-After). Writes a `membership.invited` audit row.',

@@ -14,7 +14,9 @@ export const route = createRoute({
   summary: 'List members',
   description:
     "The organization's members, oldest membership first, with cursor pagination: pass `nextCursor` as `cursor` " +
-    'for the next page. Filters: `q` (case-insensitive prefix of email or name), `role` (role key), `status`. ' +
+    'for the next page. Filters: `q` (case-insensitive prefix of the email or of the name shown), `role` (role ' +
+    'key), `status`. `name` is the name this organization uses for the member (else the account’s own); invited ' +
+    'members show `emailVerified: false` and `lastLoginAt: null` until they accept. ' +
     'Only these parameters exist; any other answers 400, as do a malformed cursor and a `limit` outside 1..100 ' +
     '(never clamped). Needs `users:read`. One database round trip.',
   security: [{ bearerAuth: [] }],

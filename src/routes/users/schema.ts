@@ -29,16 +29,26 @@ export const MemberSchema = z
     id: z.uuid().openapi({ description: 'The user id (the same in every organization).', example: EXAMPLE_USER_ID }),
     // Not re-validated as an email on the way out: addresses stored by any flow must still be listed.
     email: z.string().openapi({ description: 'Email address, lowercase.', format: 'email', example: 'ada@acme.com' }),
-    name: z.string().openapi({ description: 'Display name.', example: 'Ada Lovelace' }),
+    name: z.string().openapi({
+      description:
+        'The name this organization uses for the member: the one given when inviting them or by `PUT /users/{id}`, ' +
+        "else the account's own name. Changing it here changes no other organization's view, nor the account.",
+      example: 'Ada Lovelace',
+    }),
     role: MemberRoleSchema,
     status: z.enum(MEMBER_STATUSES).openapi({
       description:
         '`invited`: the invitation is not accepted yet; `active`: may sign in; `disabled`: may not sign in here.',
       example: 'active',
     }),
-    emailVerified: z.boolean().openapi({ description: 'Whether the email address is verified.', example: true }),
+    emailVerified: z.boolean().openapi({
+      description:
+        'Whether the email address is verified; for invited members: false until they accept (an account the ' +
+        'address may already have elsewhere is not described before then).',
+      example: true,
+    }),
     lastLoginAt: z.iso.datetime().nullable().openapi({
-      description: 'Last sign-in to this organization; null if never.',
+      description: 'Last sign-in to this organization; null if never, and for invited members: null until they accept.',
       example: '2026-03-01T09:30:00.000Z',
     }),
     createdAt: z.iso.datetime().openapi({
@@ -84,7 +94,9 @@ export const MemberListQuerySchema = z
       .optional()
       .openapi({
         param: { name: 'q', in: 'query' },
-        description: 'Case-insensitive prefix of the email address or the name.',
+        description:
+          'Case-insensitive prefix of the email address or of the name shown (`name`: this organization’s name for ' +
+          'the member, else the account’s).',
         example: 'ada',
       }),
     role: z
@@ -135,7 +147,9 @@ export const MemberCreateSchema = z
       example: 'grace@acme.com',
     }),
     name: memberName().openapi({
-      description: 'Display name for a new account; an existing account keeps its own name.',
+      description:
+        'The name this organization will use for the member (shown as `name`). For a new account it is also the ' +
+        'account’s own name; an existing account keeps its own name, which is never changed or shown to you.',
       example: 'Grace Hopper',
     }),
     role: z.string().regex(ROLE_KEY_PATTERN, 'Must be a role key.').openapi({
@@ -148,7 +162,14 @@ export const MemberCreateSchema = z
 
 export const MemberUpdateSchema = z
   .object({
-    name: memberName().optional().openapi({ description: 'New display name.', example: 'Grace B. Hopper' }),
+    name: memberName()
+      .optional()
+      .openapi({
+        description:
+          'The name this organization uses for the member. Only this organization’s view changes: the account’s own ' +
+          'name (`GET /api/v1/auth/me`, other organizations) stays.',
+        example: 'Grace B. Hopper',
+      }),
     role: z
       .string()
       .regex(ROLE_KEY_PATTERN, 'Must be a role key.')

@@ -14,6 +14,8 @@ export const route = createRoute({
   summary: 'Change a member',
   description:
     "Changes a member's `name`, `role` or `status` (`active` or `disabled`); nothing else is accepted (400). " +
+    '`name` is the name this organization uses for the member: the account’s own name, shown by ' +
+    '`GET /api/v1/auth/me` and to other organizations, does not change. ' +
     "A role change or a disable ends the member's sessions in this organization at once (their access tokens " +
     'answer 401 on the next request, their refresh tokens are revoked).\n\n' +
     'Needs `users:manage`. Refused with 403: changing your own role or status, changing a member whose role holds ' +

@@ -5,7 +5,8 @@ import type { ClientInfo } from '../../lib/client.ts';
 export type ActorType = 'user' | 'platform_admin' | 'system' | 'anonymous';
 
 export interface AuditEntry {
-  organizationId: string;
+  /** Null for a platform event (a platform administrator's sign-in): insert it under the `{ platform: true }` scope. */
+  organizationId: string | null;
   actor: { type: ActorType; userId?: string | null };
   /** `<area>.<verb>`, e.g. `auth.login`, `membership.updated`, `role.deleted`. */
   action: string;

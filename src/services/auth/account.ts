@@ -1,24 +1,29 @@
 import { z } from '@hono/zod-openapi';
-import { eq, sql, type SQL } from 'drizzle-orm';
-import type { Database } from '../../db/client.ts';
-import { organizations, users, type UserPreferences } from '../../db/schema/index.ts';
+import { and, eq, gt, isNull, sql, type SQL } from 'drizzle-orm';
+import { memberships, users, userTokens, type UserPreferences } from '../../db/schema/index.ts';
 import { scoped } from '../../db/tenant.ts';
 import { ApiError } from '../../errors/api-error.ts';
 import type { ClientInfo } from '../../lib/client.ts';
 import { requireTenant, type ServiceContext } from '../../lib/context.ts';
 import { principalOf } from '../../middleware/auth.ts';
+import { auditInsert } from '../audit/record.ts';
 import { tenantLink } from '../email/links.ts';
-import { passwordResetEmail, verificationEmail, type Branding, type EmailMessage } from '../email/messages.ts';
-import { emailProvider } from '../email/send.ts';
+import { passwordResetEmail, verificationEmail, type Branding } from '../email/messages.ts';
+import { brandingQuery, emailBranding, sendLater } from '../email/branding.ts';
 import type { Tenant } from '../tenants/types.ts';
 import { accountBucket, AUTH_LIMITS, clientBucket, enforceLimits } from './limits.ts';
-import { assertPasswordPolicy, hashPassword } from './passwords.ts';
+import {
+  assertPasswordPolicy,
+  hashPassword,
+  verifyAgainstDummy,
+  verifyPassword,
+  type PasswordCheck,
+} from './passwords.ts';
 import { revokeUserTokens } from './revocation.ts';
-import { generateOpaqueToken, hashToken } from './tokens.ts';
+import { generateOpaqueToken, hashToken, PLATFORM_TENANT } from './tokens.ts';
 
 export const VERIFICATION_TTL_SECONDS = 24 * 60 * 60;
 export const RESET_TTL_SECONDS = 60 * 60;
-const DEFAULT_EMAIL_COLOR = '#4f46e5';
 
 /** Emails are stored trimmed and lowercased (a check constraint insists); every lookup normalizes the same way. */
 export function normalizeEmail(email: string): string {
@@ -68,51 +73,6 @@ export function userView(row: UserRow): UserView {
   };
 }
 
-/** The organization's name and branding, for the emails it sends (one more statement in the caller's batch). */
-export function brandingQuery(db: Database, organizationId: string) {
-  return db
-    .select({ name: organizations.name, branding: organizations.branding })
-    .from(organizations)
-    .where(eq(organizations.id, organizationId));
-}
-
-// Branding is settings data: a malformed field falls back to the default instead of failing the email (a failure
-// only for existing members would also tell them apart from unknown addresses).
-const optionalText = z.string().min(1).optional().catch(undefined);
-const OrganizationEmailRow = z.object({
-  name: z.string(),
-  branding: z
-    .object({
-      displayName: optionalText,
-      emailSenderName: optionalText,
-      primaryColor: optionalText,
-      logoUrl: optionalText,
-    })
-    .catch({}),
-});
-
-/** The branding of the organization's emails, from a `brandingQuery` row (its own sender name, colors and logo). */
-export function emailBranding(row: unknown): Branding {
-  const { name, branding } = OrganizationEmailRow.parse(row);
-  const displayName = branding.displayName ?? name;
-  return {
-    displayName,
-    senderName: branding.emailSenderName ?? displayName,
-    primaryColor: branding.primaryColor ?? DEFAULT_EMAIL_COLOR,
-    logoUrl: branding.logoUrl ?? null,
-  };
-}
-
-/**
- * Sends after the response: the caller never waits for the provider, and any failure (a misconfigured provider
- * included) is logged by `waitUntil`, never answered, so a send cannot tell members from unknown addresses.
- */
-export function sendLater(ctx: ServiceContext, message: EmailMessage): void {
-  ctx.waitUntil(
-    Promise.resolve().then(() => emailProvider(ctx.bindings, ctx.services.redis, ctx.logger).send(message)),
-  );
-}
-
 export function sendVerificationEmail(
   ctx: ServiceContext,
   tenant: Tenant,
@@ -147,6 +107,27 @@ export function auditFromCte(
     select ${organizationId}::uuid, 'user', user_id, ${action}::text, 'user', user_id::text, ${client.ip}::text,
            ${client.userAgent}::text, ${client.requestId}::text, ${JSON.stringify(metadata)}::jsonb
     from ${sql.identifier(cte)}`;
+}
+
+/** A stored hash that cannot be read (corrupt, unknown parameters) is a failed check, never an error. */
+export async function checkPassword(
+  ctx: ServiceContext,
+  password: string,
+  stored: string | null,
+): Promise<PasswordCheck> {
+  if (stored === null) {
+    await verifyAgainstDummy(password);
+    return { valid: false, needsRehash: false };
+  }
+  return verifyPassword(password, stored).catch((error: unknown) => {
+    ctx.logger.warn('stored password hash unreadable', { error });
+    return { valid: false, needsRehash: false };
+  });
+}
+
+/** The one answer of every failed password check: sign-in, and an invitation to an existing account. */
+export function invalidCredentials(): ApiError {
+  return new ApiError('invalid_credentials', { detail: 'The email address or the password is incorrect.' });
 }
 
 const UserIdRows = z.array(z.object({ user_id: z.uuid() }));
@@ -264,12 +245,24 @@ const REDEEMABLE = {
   pr_: { purpose: 'reset_password', membership: 'active', action: 'auth.password_reset_completed' },
   inv_: { purpose: 'invitation', membership: 'invited', action: 'auth.invitation_accepted' },
 } as const;
+type Redeemable = (typeof REDEEMABLE)[keyof typeof REDEEMABLE];
+
+const RedeemedRows = z.array(z.object({ user_id: z.uuid(), tenants: z.array(z.string()) }));
+
+/** The first row, or the 400 of an unknown, used or expired link (a link lost to a concurrent redemption too). */
+function firstOrInvalid<T>(rows: readonly T[]): T {
+  const [first] = rows;
+  if (first === undefined) throw invalidLink();
+  return first;
+}
 
 /**
- * Sets a new password from a reset token (`pr_...`) or an invitation token (`inv_...`), in one statement: spends the
- * token, stores the hash, marks the address verified (the link proved the mailbox), activates an invited membership,
- * spends the user's other outstanding reset and invitation tokens here, revokes every refresh family of the user
- * here, and writes the audit row. Then every access token of the user here ends.
+ * Redeems a password-reset link (`pr_...`) or an invitation (`inv_...`).
+ *
+ * A reset sets a new password (policy checked). An invitation to a new account (no password yet) sets its first
+ * password the same way. An invitation to an existing account never touches its password: the `password` field must
+ * be the account's current password (checked against the account's sign-in limit), and a wrong one answers the 401
+ * of a failed sign-in and changes nothing, so an invitation can never take an account over.
  */
 export async function resetPassword({
   ctx,
@@ -280,12 +273,97 @@ export async function resetPassword({
 }): Promise<void> {
   const tenant = requireTenant(ctx);
   await enforceLimits(ctx, [[AUTH_LIMITS.resetClient, clientBucket(ctx)]]);
+  if (input.token.startsWith('inv_')) return acceptInvitation(ctx, tenant, input);
+  if (!input.token.startsWith('pr_')) throw invalidLink();
   assertPasswordPolicy(input.password);
-  const kind = input.token.startsWith('inv_') ? REDEEMABLE.inv_ : input.token.startsWith('pr_') ? REDEEMABLE.pr_ : null;
-  if (!kind) throw invalidLink();
   const [tokenHash, passwordHash] = await Promise.all([hashToken(input.token), hashPassword(input.password)]);
+  await redeem(ctx, tenant, REDEEMABLE.pr_, tokenHash, { newPasswordHash: passwordHash });
+}
+
+async function acceptInvitation(ctx: ServiceContext, tenant: Tenant, input: { token: string; password: string }) {
+  const tokenHash = await hashToken(input.token);
   const db = ctx.services.db;
-  const [result] = await scoped(db, { organizationId: tenant.id }, [
+  const [found] = await scoped(db, { organizationId: tenant.id }, [
+    db
+      .select({ userId: users.id, email: users.email, passwordHash: users.passwordHash })
+      .from(userTokens)
+      .innerJoin(
+        memberships,
+        and(eq(memberships.organizationId, userTokens.organizationId), eq(memberships.userId, userTokens.userId)),
+      )
+      .innerJoin(users, eq(users.id, userTokens.userId))
+      .where(
+        and(
+          eq(userTokens.organizationId, tenant.id),
+          eq(userTokens.purpose, 'invitation'),
+          eq(userTokens.tokenHash, tokenHash),
+          isNull(userTokens.usedAt),
+          gt(userTokens.expiresAt, sql`now()`),
+          eq(memberships.status, 'invited'),
+        ),
+      )
+      .limit(1),
+  ]);
+  const invitee = firstOrInvalid(found);
+  if (invitee.passwordHash === null) {
+    assertPasswordPolicy(input.password);
+    const newPasswordHash = await hashPassword(input.password);
+    await redeem(ctx, tenant, REDEEMABLE.inv_, tokenHash, { newPasswordHash, currentPasswordHash: null });
+    return;
+  }
+  // Guesses here count against the account like sign-in attempts do (the same global bucket).
+  await enforceLimits(ctx, [[AUTH_LIMITS.loginAccount, await accountBucket(invitee.email)]]);
+  const check = await checkPassword(ctx, input.password, invitee.passwordHash);
+  if (!check.valid) {
+    ctx.waitUntil(
+      scoped(db, { organizationId: tenant.id }, [
+        auditInsert(db, ctx.client, {
+          organizationId: tenant.id,
+          actor: { type: 'anonymous' },
+          action: 'auth.invitation_failed',
+          target: { type: 'user', id: invitee.userId },
+          metadata: { reason: 'wrong_password' },
+        }),
+      ]),
+    );
+    throw invalidCredentials();
+  }
+  await redeem(ctx, tenant, REDEEMABLE.inv_, tokenHash, {
+    newPasswordHash: null,
+    currentPasswordHash: invitee.passwordHash,
+  });
+}
+
+interface Credentials {
+  /** The new password's hash; null when an existing account keeps its password (an accepted invitation). */
+  newPasswordHash: string | null;
+  /** Invitations: the password hash read before (null: none), so a concurrent change makes the redemption fail. */
+  currentPasswordHash?: string | null;
+}
+
+/**
+ * One statement: spends the token, stores the new password (if any), marks the address verified (the link proved
+ * the mailbox), activates an invited membership (its display name and everything else stay as they are), spends the
+ * user's other outstanding reset and invitation links here, and writes the audit row.
+ *
+ * A new password is the global identity's, so it ends the user's sessions in every organization, not only here:
+ * every refresh token of the user is revoked in the same statement, which also returns every organization the user
+ * belongs to (and the platform, for a platform administrator), whose access tokens then end in Redis. That is
+ * cross-tenant work, hence the platform scope; every other clause names this tenant explicitly.
+ */
+async function redeem(
+  ctx: ServiceContext,
+  tenant: Tenant,
+  kind: Redeemable,
+  tokenHash: string,
+  { newPasswordHash, currentPasswordHash }: Credentials,
+): Promise<void> {
+  const passwordUnchanged =
+    currentPasswordHash === undefined
+      ? sql``
+      : sql`and exists (select 1 from users u where u.id = t.user_id and u.password_hash is not distinct from ${currentPasswordHash}::text)`;
+  const db = ctx.services.db;
+  const [result] = await scoped(db, { platform: true }, [
     db.execute(sql`
       with spent as (
         update user_tokens t set used_at = now()
@@ -295,9 +373,10 @@ export async function resetPassword({
              select 1 from memberships m
               where m.organization_id = t.organization_id and m.user_id = t.user_id
                 and m.status = ${kind.membership}::membership_status)
+           ${passwordUnchanged}
         returning t.user_id
       ), credentials as (
-        update users set password_hash = ${passwordHash},
+        update users set password_hash = coalesce(${newPasswordHash}::text, password_hash),
                email_verified_at = coalesce(email_verified_at, now()), updated_at = now()
          where id in (select user_id from spent)
       ), activated as (
@@ -309,11 +388,16 @@ export async function resetPassword({
            and purpose in ('reset_password', 'invitation') and used_at is null and token_hash <> ${tokenHash}
       ), sessions as (
         update refresh_tokens set revoked_at = now()
-         where organization_id = ${tenant.id} and user_id in (select user_id from spent) and revoked_at is null
-      ), audit as (${auditFromCte(ctx.client, tenant.id, kind.action, 'spent')})
-      select user_id from spent`),
+         where ${newPasswordHash}::text is not null and user_id in (select user_id from spent) and revoked_at is null
+      ), audit as (${auditFromCte(ctx.client, tenant.id, kind.action, 'spent', { passwordChanged: newPasswordHash !== null })})
+      select s.user_id,
+             array(select m.organization_id::text from memberships m where m.user_id = s.user_id)
+               || case when u.is_platform_admin then array[${PLATFORM_TENANT}::text] else array[]::text[] end
+               as tenants
+        from spent s join users u on u.id = s.user_id`),
   ]);
-  const [spent] = UserIdRows.parse(result.rows);
-  if (!spent) throw invalidLink();
-  await revokeUserTokens(ctx.services.redis, tenant.id, [spent.user_id]);
+  const redeemed = firstOrInvalid(RedeemedRows.parse(result.rows));
+  if (newPasswordHash === null) return;
+  const redis = ctx.services.redis;
+  await revokeUserTokens(redis, redeemed.tenants, [redeemed.user_id]);
 }

@@ -1,4 +1,4 @@
-import { createLocalJWKSet, importJWK, type JWK, type JWTVerifyGetKey, type CryptoKey } from 'jose';
+import { createLocalJWKSet, type JWK, type JWTVerifyGetKey } from 'jose';
 import { z } from '@hono/zod-openapi';
 
 export const JWT_ALGORITHM = 'ES256';
@@ -33,9 +33,8 @@ export function signingKeys(secret: string): Promise<SigningKeys> {
 }
 
 async function load(secret: string): Promise<SigningKeys> {
-  const parsed = z.array(PrivateJwkSchema).min(1).parse(JSON.parse(secret));
-  const first = parsed[0];
-  if (!first) throw new Error('JWT_SIGNING_KEYS is empty');
+  const parsed = z.tuple([PrivateJwkSchema], PrivateJwkSchema).parse(JSON.parse(secret));
+  const [first] = parsed;
   const publicKeys: JWK[] = parsed.map(({ kty, crv, kid, x, y }) => ({
     kty,
     crv,
@@ -45,8 +44,14 @@ async function load(secret: string): Promise<SigningKeys> {
     alg: JWT_ALGORITHM,
     use: 'sig',
   }));
-  const key = await importJWK({ ...first, alg: JWT_ALGORITHM }, JWT_ALGORITHM);
-  if (key instanceof Uint8Array) throw new Error('JWT signing key must be asymmetric');
+  // WebCrypto directly: an EC JWK always imports as a CryptoKey (jose's importJWK also admits raw secrets).
+  const key = await crypto.subtle.importKey(
+    'jwk',
+    { ...first, ext: false },
+    { name: 'ECDSA', namedCurve: 'P-256' },
+    false,
+    ['sign'],
+  );
   return {
     signer: { kid: first.kid, key },
     jwks: { keys: publicKeys },

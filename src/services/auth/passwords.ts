@@ -1,4 +1,5 @@
 import { randomBytes, scrypt, timingSafeEqual } from 'node:crypto';
+import { z } from '@hono/zod-openapi';
 import { ApiError } from '../../errors/api-error.ts';
 import commonPasswordList from './data/common-passwords.json' with { type: 'json' };
 
@@ -43,18 +44,23 @@ export async function hashPassword(password: string): Promise<string> {
   return `scrypt$${N}$${r}$${p}$${toBase64(salt)}$${toBase64(key)}`;
 }
 
+const parameter = z.coerce
+  .number()
+  .int()
+  .positive()
+  .max(2 ** 24);
+// Canonical, non-empty base64: atob never throws on it.
+const base64 = z
+  .string()
+  .regex(/^(?:[A-Za-z0-9+/]{4})+(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$|^[A-Za-z0-9+/]{2}==$|^[A-Za-z0-9+/]{3}=$/);
+const StoredHash = z.tuple([z.literal('scrypt'), parameter, parameter, parameter, base64, base64]);
+
+/** A corrupt or foreign stored value reads as "no match", never as an exception. */
 function parse(stored: string): { params: ScryptParams; salt: Uint8Array; key: Uint8Array } | undefined {
-  const parts = stored.split('$');
-  if (parts.length !== 6 || parts[0] !== 'scrypt') return undefined;
-  const [N, r, p] = parts.slice(1, 4).map(Number);
-  if (!N || !r || !p) return undefined;
-  // A corrupt stored value must read as "no match", never as an exception.
-  if (!/^[A-Za-z0-9+/=]+$/.test(parts[4] ?? '') || !/^[A-Za-z0-9+/=]+$/.test(parts[5] ?? '')) return undefined;
-  return {
-    params: { N, r, p },
-    salt: fromBase64(parts[4] ?? ''),
-    key: fromBase64(parts[5] ?? ''),
-  };
+  const parsed = StoredHash.safeParse(stored.split('$'));
+  if (!parsed.success) return undefined;
+  const [, N, r, p, salt, key] = parsed.data;
+  return { params: { N, r, p }, salt: fromBase64(salt), key: fromBase64(key) };
 }
 
 export interface PasswordCheck {
@@ -65,7 +71,7 @@ export interface PasswordCheck {
 
 export async function verifyPassword(password: string, stored: string): Promise<PasswordCheck> {
   const parsed = parse(stored);
-  if (!parsed || parsed.key.length === 0) return { valid: false, needsRehash: false };
+  if (!parsed) return { valid: false, needsRehash: false };
   const candidate = await derive(password, parsed.salt, parsed.params, parsed.key.length);
   const valid = timingSafeEqual(candidate, parsed.key);
   const { N, r, p } = parsed.params;

@@ -27,11 +27,20 @@ export async function revokeAccessToken(redis: Redis, principal: Principal, now 
   await redis.set(jtiKey(principal.tokenId), 1, { ex: ttl });
 }
 
-/** Ends every access token the user holds in the tenant, effective immediately. */
-export async function revokeUserTokens(redis: Redis, tenant: string, userIds: readonly string[], now = Date.now()) {
-  if (userIds.length === 0) return;
+/** Ends every access token the users hold in the tenant (or tenants), effective immediately; one round trip. */
+export async function revokeUserTokens(
+  redis: Redis,
+  tenants: string | readonly string[],
+  userIds: readonly string[],
+  now = Date.now(),
+) {
+  const tenantList = typeof tenants === 'string' ? [tenants] : tenants;
+  if (userIds.length === 0 || tenantList.length === 0) return;
   const pipeline = redis.pipeline();
-  for (const userId of userIds)
-    pipeline.set(beforeKey(tenant, userId), now, { ex: ACCESS_TOKEN_TTL_SECONDS + MARGIN_SECONDS });
+  for (const tenant of tenantList) {
+    for (const userId of userIds) {
+      pipeline.set(beforeKey(tenant, userId), now, { ex: ACCESS_TOKEN_TTL_SECONDS + MARGIN_SECONDS });
+    }
+  }
   await pipeline.exec();
 }

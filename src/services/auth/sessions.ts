@@ -7,11 +7,12 @@ import { ApiError } from '../../errors/api-error.ts';
 import { requireTenant, type ServiceContext } from '../../lib/context.ts';
 import { principalOf } from '../../middleware/auth.ts';
 import { auditInsert } from '../audit/record.ts';
+import { brandingQuery, emailBranding } from '../email/branding.ts';
 import type { Tenant } from '../tenants/types.ts';
 import {
   auditFromCte,
-  brandingQuery,
-  emailBranding,
+  checkPassword,
+  invalidCredentials,
   normalizeEmail,
   sendVerificationEmail,
   userColumns,
@@ -21,13 +22,7 @@ import {
   type UserView,
 } from './account.ts';
 import { accountBucket, AUTH_LIMITS, clientBucket, enforceLimits } from './limits.ts';
-import {
-  assertPasswordPolicy,
-  hashPassword,
-  verifyAgainstDummy,
-  verifyPassword,
-  type PasswordCheck,
-} from './passwords.ts';
+import { assertPasswordPolicy, hashPassword } from './passwords.ts';
 import { BUILT_IN_ROLES, isPermission, SELF_REGISTRATION_ROLE, type Permission } from './permissions.ts';
 import { revokeAccessToken, revokeUserTokens } from './revocation.ts';
 import {
@@ -94,22 +89,6 @@ function newFamily(db: Database, ctx: ServiceContext, organizationId: string, us
       userAgent: ctx.client.userAgent,
     }),
   };
-}
-
-/** A stored hash that cannot be read (corrupt, unknown parameters) is a failed check, never an error. */
-async function checkPassword(ctx: ServiceContext, password: string, stored: string | null): Promise<PasswordCheck> {
-  if (stored === null) {
-    await verifyAgainstDummy(password);
-    return { valid: false, needsRehash: false };
-  }
-  return verifyPassword(password, stored).catch((error: unknown) => {
-    ctx.logger.warn('stored password hash unreadable', { error });
-    return { valid: false, needsRehash: false };
-  });
-}
-
-function invalidCredentials(): ApiError {
-  return new ApiError('invalid_credentials', { detail: 'The email address or the password is incorrect.' });
 }
 
 function registrationConflict(): ApiError {
@@ -333,7 +312,8 @@ export async function login({
 /**
  * Sign-in on the platform host: platform administrators only, with the same 401 for everyone else. The token has
  * tenant PLATFORM_TENANT, role `platform_admin` and no permissions; no refresh token is stored (the session lasts
- * the access token's 15 minutes). The audit log is per organization, so this sign-in is logged, not audited.
+ * the access token's 15 minutes). Sign-ins and failed attempts on a platform administrator's account are platform
+ * audit rows (no organization), the failures written after the response like a tenant's.
  */
 async function platformLogin(ctx: ServiceContext, email: string, password: string): Promise<Session> {
   const db = ctx.services.db;
@@ -346,17 +326,40 @@ async function platformLogin(ctx: ServiceContext, email: string, password: strin
   ]);
   const account = found[0];
   const check = await checkPassword(ctx, password, account?.passwordHash ?? null);
-  if (!account?.isPlatformAdmin || !check.valid) throw invalidCredentials();
-  if (check.needsRehash) {
-    await scoped(db, { platform: true }, [
-      db
-        .update(users)
-        .set({ passwordHash: await hashPassword(password), updatedAt: sql`now()` })
-        .where(eq(users.id, account.id)),
-    ]);
+  if (!account?.isPlatformAdmin) throw invalidCredentials();
+  if (!check.valid) {
+    ctx.waitUntil(
+      scoped(db, { platform: true }, [
+        auditInsert(db, ctx.client, {
+          organizationId: null,
+          actor: { type: 'anonymous' },
+          action: 'auth.login_failed',
+          target: { type: 'user', id: account.id },
+          metadata: { reason: 'wrong_password' },
+        }),
+      ]),
+    );
+    throw invalidCredentials();
   }
   const sessionId = crypto.randomUUID();
-  ctx.logger.info('platform administrator signed in', { userId: account.id, sessionId, ip: ctx.client.ip });
+  const rehash = check.needsRehash
+    ? [
+        db
+          .update(users)
+          .set({ passwordHash: await hashPassword(password), updatedAt: sql`now()` })
+          .where(eq(users.id, account.id)),
+      ]
+    : [];
+  await scoped(db, { platform: true }, [
+    auditInsert(db, ctx.client, {
+      organizationId: null,
+      actor: { type: 'platform_admin', userId: account.id },
+      action: 'auth.login',
+      target: { type: 'user', id: account.id },
+      metadata: { sessionId, rehashed: check.needsRehash },
+    }),
+    ...rehash,
+  ]);
   return session(ctx, account, { tenant: PLATFORM_TENANT, sessionId, role: PLATFORM_ADMIN_ROLE, permissions: [] });
 }
 
@@ -477,19 +480,27 @@ async function revokeFamily(ctx: ServiceContext, tenant: Tenant, family: { userI
 /**
  * Ends the caller's session at once: the access token joins the denylist and its refresh family is revoked.
  * With `all`, every refresh family of the user here and every access token the user holds here end.
- * On the platform host there are no refresh tokens, only the access tokens to end.
+ * On the platform host there are no refresh tokens, only the access tokens to end (and a platform audit row).
  */
 export async function logout({ ctx, input }: { ctx: ServiceContext; input: { all: boolean } }): Promise<void> {
   const principal: Principal = principalOf({ var: { principal: ctx.principal } });
   const redis = ctx.services.redis;
+  const db = ctx.services.db;
   const endAccess = (tenantId: string) =>
     input.all ? revokeUserTokens(redis, tenantId, [principal.userId]) : revokeAccessToken(redis, principal);
+  const audit = (organizationId: string | null) =>
+    auditInsert(db, ctx.client, {
+      organizationId,
+      actor: { type: organizationId === null ? 'platform_admin' : 'user', userId: principal.userId },
+      action: 'auth.logout',
+      target: { type: 'user', id: principal.userId },
+      metadata: { sessionId: principal.sessionId, all: input.all },
+    });
   if (ctx.tenant === null) {
-    await endAccess(PLATFORM_TENANT);
+    await Promise.all([scoped(db, { platform: true }, [audit(null)]), endAccess(PLATFORM_TENANT)]);
     return;
   }
   const tenant = ctx.tenant;
-  const db = ctx.services.db;
   await Promise.all([
     scoped(db, { organizationId: tenant.id }, [
       db
@@ -503,13 +514,7 @@ export async function logout({ ctx, input }: { ctx: ServiceContext; input: { all
             input.all ? undefined : eq(refreshTokens.familyId, principal.sessionId),
           ),
         ),
-      auditInsert(db, ctx.client, {
-        organizationId: tenant.id,
-        actor: { type: 'user', userId: principal.userId },
-        action: 'auth.logout',
-        target: { type: 'user', id: principal.userId },
-        metadata: { sessionId: principal.sessionId, all: input.all },
-      }),
+      audit(tenant.id),
     ]),
     endAccess(tenant.id),
   ]);

@@ -98,11 +98,10 @@ export async function verifyAccessToken(
       requiredClaims: ['sub', 'jti', 'iat', 'exp'],
     }));
   } catch (error) {
-    if (error instanceof joseErrors.JWTExpired) throw invalidToken('The access token has expired.');
-    if (error instanceof joseErrors.JOSEError || error instanceof TypeError) {
-      throw invalidToken('The access token is invalid.');
-    }
-    throw error;
+    // The keys loaded above, so whatever fails here is the token: its shape, signature, kid, algorithm or claims.
+    throw invalidToken(
+      error instanceof joseErrors.JWTExpired ? 'The access token has expired.' : 'The access token is invalid.',
+    );
   }
   const { sub, jti, exp, org, sid, role, perms, ev, ist } = payload;
   if (

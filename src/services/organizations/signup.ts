@@ -19,7 +19,7 @@ import { builtInRoleRows } from '../auth/permissions.ts';
 import { generateOpaqueToken, hashToken } from '../auth/tokens.ts';
 import { tenantLink } from '../email/links.ts';
 import { verificationEmail } from '../email/messages.ts';
-import { emailProvider } from '../email/send.ts';
+import { emailBranding, sendLater } from '../email/branding.ts';
 import { forgetHost } from '../tenants/resolve.ts';
 import { isUniqueViolation } from './database-errors.ts';
 import { isReservedSlug } from './reserved.ts';
@@ -179,14 +179,9 @@ export async function signUpOrganization({
       to: email,
       name: owner.name,
       url,
-      branding: {
-        displayName: organization.name,
-        senderName: organization.name,
-        primaryColor: '#4f46e5',
-        logoUrl: null,
-      },
+      branding: emailBranding(organization),
     });
-    ctx.waitUntil(emailProvider(ctx.bindings, redis, ctx.logger).send(message));
+    sendLater(ctx, message);
   }
 
   return {

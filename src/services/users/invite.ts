@@ -8,15 +8,15 @@ import { auditInsert } from '../audit/record.ts';
 import { generateOpaqueToken, hashToken } from '../auth/tokens.ts';
 import { tenantLink } from '../email/links.ts';
 import { invitationEmail } from '../email/messages.ts';
-import { emailProvider } from '../email/send.ts';
 import { assertAuthority, callerOf } from '../roles/authority.ts';
-import { emailBranding } from './branding.ts';
+import { emailBranding, sendLater } from '../email/branding.ts';
 import { databaseError, failedGuard, FOREIGN_KEY_VIOLATION, UNIQUE_VIOLATION } from './guards.ts';
 import { roleUnchanged, shareRole } from './locks.ts';
-import type { Member } from './members.ts';
+import { shownName, toMember, type Member } from './members.ts';
 
 export interface InviteMemberInput {
   email: string;
+  /** This organization's name for the member (memberships.display_name); also the account's name when it is new. */
   name: string;
   /** Role key. */
   role: string;
@@ -31,9 +31,14 @@ const ALREADY_MEMBER = 'This email address already belongs to a member of this o
 
 /**
  * Invites a person: the global user when the email is new (no password yet; an existing account is reused as is),
- * an `invited` membership, a hashed single-use invitation token (7 days) and the audit row, in one batch. The email
- * goes out after the response. The invitee accepts with POST /api/v1/auth/reset-password and the token, which sets
- * the password, verifies the email and activates the membership.
+ * an `invited` membership carrying the given name as this organization's display name, a hashed single-use
+ * invitation token (7 days) and the audit row, in one batch. The email goes out after the response. The invitee
+ * accepts with POST /api/v1/auth/reset-password and the token, which sets the password (an existing account proves
+ * its current one instead), verifies the email and activates the membership.
+ *
+ * The answer is the same whether or not the address already has an account: the given name, `emailVerified: false`,
+ * no last sign-in. An existing account's own name and verification are never read here, so they cannot leak to the
+ * inviting organization (OWASP API3).
  */
 export async function inviteMember({ ctx, input }: { ctx: ServiceContext; input: InviteMemberInput }): Promise<Member> {
   const tenant = requireTenant(ctx);
@@ -65,18 +70,13 @@ async function invite(ctx: ServiceContext, input: InviteMemberInput): Promise<Me
       .where(and(eq(roles.organizationId, tenant.id), eq(roles.key, input.role)))
       .limit(1),
     db
-      .select({
-        id: users.id,
-        name: users.name,
-        emailVerifiedAt: users.emailVerifiedAt,
-        membershipStatus: memberships.status,
-      })
+      .select({ id: users.id, membershipStatus: memberships.status })
       .from(users)
       .leftJoin(memberships, and(eq(memberships.organizationId, tenant.id), eq(memberships.userId, users.id)))
       .where(eq(users.email, email))
       .limit(1),
     db
-      .select({ name: users.name })
+      .select({ name: shownName })
       .from(users)
       .innerJoin(memberships, and(eq(memberships.organizationId, tenant.id), eq(memberships.userId, users.id)))
       .where(eq(users.id, caller.userId))
@@ -107,12 +107,20 @@ async function invite(ctx: ServiceContext, input: InviteMemberInput): Promise<Me
       // The role may have changed since it was read and checked against the caller's permissions; hold it still.
       shareRole(db, tenant.id, role.id),
       roleUnchanged(db, tenant.id, role),
-      // An existing account (same email) stays as it is: the invitation never renames or resets someone's identity.
-      // No RETURNING: the new row is visible only through the lookup-email scope.
+      // An existing account (same email) stays as it is: the invitation never renames or resets someone's identity;
+      // the given name lives on the membership. No RETURNING: the new row is visible only through the lookup-email
+      // scope.
       db.insert(users).values({ id: userId, email, name }).onConflictDoNothing(),
       db
         .insert(memberships)
-        .values({ organizationId: tenant.id, userId, roleId: role.id, status: 'invited', invitedBy: caller.userId })
+        .values({
+          organizationId: tenant.id,
+          userId,
+          roleId: role.id,
+          status: 'invited',
+          displayName: name,
+          invitedBy: caller.userId,
+        })
         .returning({ createdAt: memberships.createdAt }),
       db.insert(userTokens).values({
         id: invitation.id,
@@ -128,8 +136,7 @@ async function invite(ctx: ServiceContext, input: InviteMemberInput): Promise<Me
         action: 'membership.invited',
         target: { type: 'user', id: userId },
         metadata: {
-          after: { email, role: role.key, status: 'invited' },
-          account: existing ? 'existing' : 'new',
+          after: { email, name, role: role.key, status: 'invited' },
           invitationExpiresAt: expiresAt.toISOString(),
         },
       }),
@@ -154,18 +161,17 @@ async function invite(ctx: ServiceContext, input: InviteMemberInput): Promise<Me
     url: tenantLink(ctx.bindings, tenant, INVITATION_PATH, invitation.token),
     branding: emailBranding(organization ?? { name: tenant.name, branding: {} }),
   });
-  ctx.waitUntil(
-    Promise.resolve().then(() => emailProvider(ctx.bindings, ctx.services.redis, ctx.logger).send(message)),
-  );
+  sendLater(ctx, message);
 
-  return {
+  return toMember({
     id: userId,
     email,
-    name: existing?.name ?? name,
-    role: { key: role.key, name: role.name },
+    name,
+    roleKey: role.key,
+    roleName: role.name,
     status: 'invited',
-    emailVerified: (existing?.emailVerifiedAt ?? null) !== null,
+    emailVerifiedAt: null,
     lastLoginAt: null,
-    createdAt: membership.createdAt.toISOString(),
-  };
+    createdAt: membership.createdAt,
+  });
 }

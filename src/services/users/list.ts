@@ -3,10 +3,10 @@ import { memberships, roles, users } from '../../db/schema/index.ts';
 import { scoped } from '../../db/tenant.ts';
 import { requireTenant, type ServiceContext } from '../../lib/context.ts';
 import { decodeCursor, encodeCursor } from './cursor.ts';
-import { memberColumns, toMember, type Member, type MembershipStatus } from './members.ts';
+import { memberColumns, shownName, toMember, type Member, type MembershipStatus } from './members.ts';
 
 export interface ListMembersInput {
-  /** Case-insensitive prefix of the email address or the name. */
+  /** Case-insensitive prefix of the email address or the shown name (this organization's, else the account's). */
   q?: string | undefined;
   /** Role key. */
   role?: string | undefined;
@@ -41,7 +41,8 @@ export async function listMembers({
   const conditions: SQL[] = [eq(memberships.organizationId, tenant.id)];
   if (input.q !== undefined) {
     const pattern = sql`lower(${`${escapeLike(input.q)}%`})`;
-    conditions.push(sql`(lower(${users.email}) like ${pattern} or lower(${users.name}) like ${pattern})`);
+    // The name matched is the one shown: an account's own name stays unsearchable where this organization renamed it.
+    conditions.push(sql`(lower(${users.email}) like ${pattern} or lower(${shownName}) like ${pattern})`);
   }
   if (input.role !== undefined) conditions.push(eq(roles.key, input.role));
   if (input.status !== undefined) conditions.push(eq(memberships.status, input.status));

@@ -1,11 +1,15 @@
-import { and, eq } from 'drizzle-orm';
+import { and, eq, sql } from 'drizzle-orm';
 import type { Database } from '../../db/client.ts';
 import { memberships, roles, users, type Membership } from '../../db/schema/index.ts';
 import { ApiError } from '../../errors/api-error.ts';
 
 export type MembershipStatus = Membership['status'];
 
-/** A member as the API shows it: the global user seen through this organization's membership. */
+/**
+ * A member as the API shows it: the global user seen through this organization's membership. The name is the one
+ * this organization gave (memberships.display_name), else the account's own; an invited member's account is not
+ * described (verification, last sign-in) until they accept, so inviting an address reveals nothing about it.
+ */
 export interface Member {
   id: string;
   email: string;
@@ -17,11 +21,15 @@ export interface Member {
   createdAt: string;
 }
 
+/** The name this organization shows for a member: its own, else the account's. Also what the `q` filter matches. */
+export const shownName = sql<string>`coalesce(${memberships.displayName}, ${users.name})`;
+
 /** The columns every member read selects: what the response shows, plus the role's id and permissions for checks. */
 export const memberColumns = {
   id: users.id,
   email: users.email,
-  name: users.name,
+  name: shownName,
+  displayName: memberships.displayName,
   emailVerifiedAt: users.emailVerifiedAt,
   roleId: roles.id,
   roleKey: roles.key,
@@ -35,7 +43,10 @@ export const memberColumns = {
 export interface MemberRow {
   id: string;
   email: string;
+  /** The shown name: coalesce(display_name, users.name). */
   name: string;
+  /** This organization's own name for the member; null when it never gave one. */
+  displayName: string | null;
   emailVerifiedAt: Date | null;
   roleId: string;
   roleKey: string;
@@ -57,15 +68,18 @@ export function selectMember(db: Database, organizationId: string, userId: strin
     .limit(1);
 }
 
-export function toMember(row: MemberRow): Member {
+export function toMember(row: Omit<MemberRow, 'displayName' | 'roleId' | 'rolePermissions'>): Member {
+  const invited = row.status === 'invited';
   return {
     id: row.id,
     email: row.email,
     name: row.name,
     role: { key: row.roleKey, name: row.roleName },
     status: row.status,
-    emailVerified: row.emailVerifiedAt !== null,
-    lastLoginAt: row.lastLoginAt?.toISOString() ?? null,
+    // An invited member's account may predate the invitation (another organization's member): what it holds stays
+    // private until the person accepts.
+    emailVerified: !invited && row.emailVerifiedAt !== null,
+    lastLoginAt: invited ? null : (row.lastLoginAt?.toISOString() ?? null),
     createdAt: row.createdAt.toISOString(),
   };
 }

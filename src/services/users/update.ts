@@ -1,6 +1,6 @@
-import { and, eq, exists, isNull, sql } from 'drizzle-orm';
+import { and, eq, isNull, sql } from 'drizzle-orm';
 import type { BatchItem } from 'drizzle-orm/batch';
-import { memberships, refreshTokens, roles, users } from '../../db/schema/index.ts';
+import { memberships, refreshTokens, roles } from '../../db/schema/index.ts';
 import { scoped } from '../../db/tenant.ts';
 import { ApiError } from '../../errors/api-error.ts';
 import { requireTenant, type ServiceContext } from '../../lib/context.ts';
@@ -13,6 +13,7 @@ import { endSessions, lastOwnerConflict, staleConflict } from './sessions.ts';
 
 export interface UpdateMemberInput {
   id: string;
+  /** This organization's name for the member (memberships.display_name); the account's own name stays. */
   name?: string | undefined;
   /** Role key. */
   role?: string | undefined;
@@ -20,9 +21,10 @@ export interface UpdateMemberInput {
 }
 
 /**
- * Changes a member's name, role or status. A role change or a disable ends the member's sessions in this
- * organization at once: their refresh tokens are revoked in the same batch as the change, their access tokens in
- * Redis right after it commits. Refused: changing your own role or status, touching a member whose role holds
+ * Changes a member's name, role or status. The name is this organization's display name for the member: the
+ * account's own name (shown by GET /auth/me and to other organizations) is never changed here. A role change or a
+ * disable ends the member's sessions in this organization at once: their refresh tokens are revoked in the same batch
+ * as the change, their access tokens in Redis right after it commits. Refused: changing your own role or status, touching a member whose role holds
  * permissions you lack (or an owner, unless you are one), granting such a role, and leaving no active owner.
  */
 export async function updateMember({ ctx, input }: { ctx: ServiceContext; input: UpdateMemberInput }): Promise<Member> {
@@ -50,7 +52,9 @@ export async function updateMember({ ctx, input }: { ctx: ServiceContext; input:
   }
 
   const name = input.name?.trim();
-  const renamed = name !== undefined && name !== target.name;
+  // Compared with the stored display name, not the shown one: giving the account's current name pins it here, so a
+  // later change of the account's own name no longer shows in this organization.
+  const renamed = name !== undefined && name !== target.displayName;
   const roleChange = newRole !== undefined && newRole.id !== target.roleId ? newRole : null;
   const statusChange = input.status !== undefined && input.status !== target.status ? input.status : null;
   if (id === caller.userId && (roleChange !== null || statusChange !== null)) {
@@ -83,36 +87,17 @@ export async function updateMember({ ctx, input }: { ctx: ServiceContext; input:
   if (losesOwner) writes.push(anotherActiveOwner(db, tenant.id, id));
   if (roleChange !== null)
     writes.push(shareRole(db, tenant.id, roleChange.id), roleUnchanged(db, tenant.id, roleChange));
-  if (roleChange !== null || statusChange !== null) {
-    writes.push(
-      db
-        .update(memberships)
-        .set({
-          ...(roleChange === null ? {} : { roleId: roleChange.id }),
-          ...(statusChange === null ? {} : { status: statusChange }),
-          updatedAt: sql`now()`,
-        })
-        .where(and(eq(memberships.organizationId, tenant.id), eq(memberships.userId, id))),
-    );
-  }
-  if (renamed) {
-    writes.push(
-      db
-        .update(users)
-        .set({ name: after.name, updatedAt: sql`now()` })
-        .where(
-          and(
-            eq(users.id, id),
-            exists(
-              db
-                .select({ one: sql`1` })
-                .from(memberships)
-                .where(and(eq(memberships.organizationId, tenant.id), eq(memberships.userId, users.id))),
-            ),
-          ),
-        ),
-    );
-  }
+  writes.push(
+    db
+      .update(memberships)
+      .set({
+        ...(roleChange === null ? {} : { roleId: roleChange.id }),
+        ...(statusChange === null ? {} : { status: statusChange }),
+        ...(renamed ? { displayName: name } : {}),
+        updatedAt: sql`now()`,
+      })
+      .where(and(eq(memberships.organizationId, tenant.id), eq(memberships.userId, id))),
+  );
   if (endsSessions) {
     writes.push(
       db

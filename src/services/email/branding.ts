@@ -1,0 +1,54 @@
+import { z } from '@hono/zod-openapi';
+import { eq } from 'drizzle-orm';
+import type { Database } from '../../db/client.ts';
+import { organizations } from '../../db/schema/index.ts';
+import type { ServiceContext } from '../../lib/context.ts';
+import type { Branding, EmailMessage } from './messages.ts';
+import { emailProvider } from './send.ts';
+
+export const DEFAULT_EMAIL_COLOR = '#4f46e5';
+
+/** The organization columns its emails need; put it in the same batch as the change that sends the email. */
+export function brandingQuery(db: Database, organizationId: string) {
+  return db
+    .select({ name: organizations.name, branding: organizations.branding })
+    .from(organizations)
+    .where(eq(organizations.id, organizationId));
+}
+
+// Branding is settings data: a malformed field falls back to the default instead of failing the email (a failure
+// only for existing members would also tell them apart from unknown addresses).
+const optionalText = z.string().min(1).optional().catch(undefined);
+const OrganizationEmailRow = z.object({
+  name: z.string(),
+  branding: z
+    .object({
+      displayName: optionalText,
+      emailSenderName: optionalText,
+      primaryColor: optionalText,
+      logoUrl: optionalText,
+    })
+    .catch({}),
+});
+
+/** The branding of an organization's emails (sender name, colors, logo), with defaults for what it has not set. */
+export function emailBranding(row: unknown): Branding {
+  const { name, branding } = OrganizationEmailRow.parse(row);
+  const displayName = branding.displayName ?? name;
+  return {
+    displayName,
+    senderName: branding.emailSenderName ?? displayName,
+    primaryColor: branding.primaryColor ?? DEFAULT_EMAIL_COLOR,
+    logoUrl: branding.logoUrl ?? null,
+  };
+}
+
+/**
+ * Sends after the response: the caller never waits for the provider, and any failure (a misconfigured provider
+ * included) is logged by `waitUntil`, never answered, so a send cannot tell members from unknown addresses.
+ */
+export function sendLater(ctx: ServiceContext, message: EmailMessage): void {
+  ctx.waitUntil(
+    Promise.resolve().then(() => emailProvider(ctx.bindings, ctx.services.redis, ctx.logger).send(message)),
+  );
+}
