@@ -173,24 +173,44 @@ export async function resendVerification({ ctx }: { ctx: ServiceContext }): Prom
   const tokenHash = await hashToken(token);
   const db = ctx.services.db;
   const [result, organization] = await scoped(db, { organizationId: tenant.id }, [
-    db.execute(sql`
-      with target as (
-        select u.id as user_id, u.email, u.name from users u
-         where u.id = ${principal.userId} and u.email_verified_at is null
-           and exists (select 1 from memberships m where m.organization_id = ${tenant.id} and m.user_id = u.id)
-      ), issued as (
-        insert into user_tokens (organization_id, user_id, purpose, token_hash, expires_at)
-        select ${tenant.id}::uuid, user_id, 'verify_email'::user_token_purpose, ${tokenHash}::text,
-               now() + make_interval(secs => ${VERIFICATION_TTL_SECONDS})
-          from target
-        returning user_id
-      ), audit as (${auditFromCte(ctx.client, tenant.id, 'auth.verification_resent', 'issued')})
-      select user_id, email, name from target`),
+    db.execute(
+      issueOneTimeToken(
+        ctx,
+        tenant.id,
+        sql`select u.id as user_id, u.email, u.name from users u
+             where u.id = ${principal.userId} and u.email_verified_at is null
+               and exists (select 1 from memberships m where m.organization_id = ${tenant.id} and m.user_id = u.id)`,
+        { hash: tokenHash, purpose: 'verify_email', ttlSeconds: VERIFICATION_TTL_SECONDS },
+        'auth.verification_resent',
+      ),
+    ),
     brandingQuery(db, tenant.id),
   ]);
   const [recipient] = RecipientRows.parse(result.rows);
   if (!recipient) throw new ApiError('conflict', { detail: 'This email address is verified already.' });
   sendVerificationEmail(ctx, tenant, recipient, emailBranding(organization[0]), token);
+}
+
+/**
+ * One statement that issues a one-time token (stored hashed) to the user the `target` query finds, with its audit
+ * row, and returns that user; for no user it issues and audits nothing. Returns rows of { user_id, email, name }.
+ */
+function issueOneTimeToken(
+  ctx: ServiceContext,
+  organizationId: string,
+  target: SQL,
+  token: { hash: string; purpose: 'verify_email' | 'reset_password'; ttlSeconds: number },
+  action: string,
+): SQL {
+  return sql`
+      with target as (${target}), issued as (
+        insert into user_tokens (organization_id, user_id, purpose, token_hash, expires_at)
+        select ${organizationId}::uuid, user_id, ${token.purpose}::user_token_purpose, ${token.hash}::text,
+               now() + make_interval(secs => ${token.ttlSeconds})
+          from target
+        returning user_id
+      ), audit as (${auditFromCte(ctx.client, organizationId, action, 'issued')})
+      select user_id, email, name from target`;
 }
 
 /**
@@ -210,19 +230,17 @@ export async function forgotPassword({ ctx, input }: { ctx: ServiceContext; inpu
   const tokenHash = await hashToken(token);
   const db = ctx.services.db;
   const [result, organization] = await scoped(db, { organizationId: tenant.id }, [
-    db.execute(sql`
-      with target as (
-        select u.id as user_id, u.email, u.name from users u
-          join memberships m on m.user_id = u.id and m.organization_id = ${tenant.id}
-         where u.email = ${email} and m.status = 'active'
-      ), issued as (
-        insert into user_tokens (organization_id, user_id, purpose, token_hash, expires_at)
-        select ${tenant.id}::uuid, user_id, 'reset_password'::user_token_purpose, ${tokenHash}::text,
-               now() + make_interval(secs => ${RESET_TTL_SECONDS})
-          from target
-        returning user_id
-      ), audit as (${auditFromCte(ctx.client, tenant.id, 'auth.password_reset_requested', 'issued')})
-      select user_id, email, name from target`),
+    db.execute(
+      issueOneTimeToken(
+        ctx,
+        tenant.id,
+        sql`select u.id as user_id, u.email, u.name from users u
+              join memberships m on m.user_id = u.id and m.organization_id = ${tenant.id}
+             where u.email = ${email} and m.status = 'active'`,
+        { hash: tokenHash, purpose: 'reset_password', ttlSeconds: RESET_TTL_SECONDS },
+        'auth.password_reset_requested',
+      ),
+    ),
     brandingQuery(db, tenant.id),
   ]);
   const [recipient] = RecipientRows.parse(result.rows);

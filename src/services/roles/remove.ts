@@ -2,13 +2,12 @@ import { and, eq } from 'drizzle-orm';
 import { roles } from '../../db/schema/index.ts';
 import { scoped } from '../../db/tenant.ts';
 import { ApiError } from '../../errors/api-error.ts';
-import { requireTenant, type ServiceContext } from '../../lib/context.ts';
+import type { ServiceContext } from '../../lib/context.ts';
 import { auditInsert } from '../audit/record.ts';
 import { databaseError, failedGuard, FOREIGN_KEY_VIOLATION } from '../users/guards.ts';
 import { roleUnchanged } from '../users/locks.ts';
 import { staleConflict } from '../users/sessions.ts';
-import { assertAuthority, callerOf } from './authority.ts';
-import { builtInRoleConflict, lockRole, roleNotFound, selectRole } from './roles.ts';
+import { customRoleToChange, lockRole } from './roles.ts';
 
 function stillAssigned(): ApiError {
   return new ApiError('conflict', {
@@ -18,16 +17,9 @@ function stillAssigned(): ApiError {
 
 /** Deletes a custom role that no member holds. Built-in roles and assigned roles are refused with 409. */
 export async function removeRole({ ctx, input }: { ctx: ServiceContext; input: { id: string } }): Promise<void> {
-  const tenant = requireTenant(ctx);
-  const caller = callerOf(ctx);
   const id = input.id.toLowerCase();
-  const db = ctx.services.db;
+  const { tenant, caller, db, role } = await customRoleToChange(ctx, id);
   const scope = { organizationId: tenant.id };
-
-  const [[role]] = await scoped(db, scope, [selectRole(db, tenant.id, id)]);
-  if (!role) throw roleNotFound();
-  if (role.builtIn) throw builtInRoleConflict();
-  assertAuthority(caller, role);
   if (role.memberCount > 0) throw stillAssigned();
 
   try {

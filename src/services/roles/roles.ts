@@ -1,8 +1,11 @@
 import { and, eq, sql } from 'drizzle-orm';
 import type { Database } from '../../db/client.ts';
 import { memberships, roles } from '../../db/schema/index.ts';
+import { scoped } from '../../db/tenant.ts';
 import { ApiError } from '../../errors/api-error.ts';
+import { requireTenant, type ServiceContext } from '../../lib/context.ts';
 import { ALL_PERMISSIONS, BUILT_IN_ROLE_KEYS, type Permission } from '../auth/permissions.ts';
+import { assertAuthority, callerOf } from './authority.ts';
 
 /** A role as the API shows it. */
 export interface RoleView {
@@ -52,6 +55,21 @@ export function builtInRoleConflict(): ApiError {
   return new ApiError('conflict', {
     detail: 'Built-in roles cannot be changed or deleted; create a custom role instead.',
   });
+}
+
+/**
+ * The custom role a change applies to, read and checked before the write: 404 when it is not a role of this
+ * organization, 409 for a built-in role, 403 when the caller lacks one of its permissions.
+ */
+export async function customRoleToChange(ctx: ServiceContext, roleId: string) {
+  const tenant = requireTenant(ctx);
+  const caller = callerOf(ctx);
+  const db = ctx.services.db;
+  const [[role]] = await scoped(db, { organizationId: tenant.id }, [selectRole(db, tenant.id, roleId)]);
+  if (!role) throw roleNotFound();
+  if (role.builtIn) throw builtInRoleConflict();
+  assertAuthority(caller, role);
+  return { tenant, caller, db, role };
 }
 
 /** Permissions without duplicates, in catalogue order, so equal sets are stored (and compared) alike. */

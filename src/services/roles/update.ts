@@ -1,21 +1,14 @@
 import { and, eq, sql } from 'drizzle-orm';
 import { memberships, roles } from '../../db/schema/index.ts';
 import { scoped } from '../../db/tenant.ts';
-import { requireTenant, type ServiceContext } from '../../lib/context.ts';
+import type { ServiceContext } from '../../lib/context.ts';
 import { auditInsert } from '../audit/record.ts';
 import type { Permission } from '../auth/permissions.ts';
 import { failedGuard } from '../users/guards.ts';
 import { roleUnchanged } from '../users/locks.ts';
 import { endSessions, staleConflict } from '../users/sessions.ts';
-import { assertAuthority, callerOf } from './authority.ts';
-import {
-  builtInRoleConflict,
-  canonicalPermissions,
-  lockRole,
-  roleNotFound,
-  selectRole,
-  type RoleView,
-} from './roles.ts';
+import { assertAuthority } from './authority.ts';
+import { canonicalPermissions, customRoleToChange, lockRole, type RoleView } from './roles.ts';
 
 export interface UpdateRoleInput {
   id: string;
@@ -34,16 +27,9 @@ function samePermissions(left: readonly string[], right: readonly string[]): boo
  * keeps the old permissions; their next refresh picks up the new ones.
  */
 export async function updateRole({ ctx, input }: { ctx: ServiceContext; input: UpdateRoleInput }): Promise<RoleView> {
-  const tenant = requireTenant(ctx);
-  const caller = callerOf(ctx);
   const id = input.id.toLowerCase();
-  const db = ctx.services.db;
+  const { tenant, caller, db, role } = await customRoleToChange(ctx, id);
   const scope = { organizationId: tenant.id };
-
-  const [[role]] = await scoped(db, scope, [selectRole(db, tenant.id, id)]);
-  if (!role) throw roleNotFound();
-  if (role.builtIn) throw builtInRoleConflict();
-  assertAuthority(caller, role);
   const permissions = input.permissions === undefined ? role.permissions : canonicalPermissions(input.permissions);
   assertAuthority(caller, { key: role.key, permissions });
 
