@@ -1,5 +1,5 @@
 import { randomBytes, scrypt, timingSafeEqual } from 'node:crypto';
-import { z } from '@hono/zod-openapi';
+import { z } from 'zod';
 import { ApiError } from '../../errors/api-error.ts';
 import commonPasswordList from './data/common-passwords.json' with { type: 'json' };
 
