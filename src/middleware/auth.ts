@@ -1,3 +1,4 @@
+import type { Context } from 'hono';
 import { createMiddleware } from 'hono/factory';
 import type { AppEnv } from '../env.ts';
 import { ApiError } from '../errors/api-error.ts';
@@ -12,40 +13,50 @@ function unauthorized(detail: string): ApiError {
 }
 
 /**
- * Verifies the bearer token when there is one and sets `c.var.principal` (null without a token). Verification is
- * local (jose, keys cached in the isolate); the revocation check is one Redis MGET. When Redis cannot answer, the
- * request is refused with 503: an ended session must never pass because the denylist was unreachable.
+ * Prepares authentication: `c.var.principal` starts as null. The bearer token is verified only by the routes that
+ * require it (`requireAuth()`, `requirePermission()`, ...), so the revocation check costs a Redis round trip only
+ * where it matters, and a public endpoint (login, refresh, the public pages) ignores a stale token that a client
+ * sends along with every request.
  *
  * @example
- * app.use('/api/v1/*', authenticate());
- * app.get('/api/v1/auth/me', requireAuth(), (c) => c.json(c.var.principal));
+ * app.use(authenticate());
+ * app.openapi(createRoute({ ..., middleware: [requirePermission('users:read')] as const }), handler);
  */
 export function authenticate() {
   return createMiddleware<AppEnv>(async function authenticateMiddleware(c, next) {
-    const header = c.req.header('authorization');
-    if (header === undefined) {
-      c.set('principal', null);
-      return next();
-    }
-    const match = BEARER.exec(header);
-    if (!match?.[1]) throw unauthorized('Send the access token as `Authorization: Bearer <token>`.');
-    const expectedTenant = c.var.tenant?.id ?? PLATFORM_TENANT;
-    const { JWT_SIGNING_KEYS, ROOT_DOMAIN } = c.var.bindings;
-    const principal = await verifyAccessToken(JWT_SIGNING_KEYS, ROOT_DOMAIN, match[1], expectedTenant);
-    let revoked: boolean;
-    try {
-      revoked = await isRevoked(c.var.services.redis, principal);
-    } catch (error) {
-      c.var.logger.error('revocation check failed', { error });
-      throw new ApiError('service_unavailable', {
-        detail: 'Sessions cannot be checked right now.',
-        headers: { 'retry-after': '5' },
-      });
-    }
-    if (revoked) throw unauthorized('The session has ended.');
-    c.set('principal', principal);
-    return next();
+    c.set('principal', null);
+    await next();
   });
+}
+
+/**
+ * The verified caller, once per request: the signature and claims locally (jose, keys cached in the isolate), then
+ * the revocation records with one Redis MGET. When Redis cannot answer, the request is refused with 503: an ended
+ * session must never pass because the denylist was unreachable.
+ */
+async function authenticated(c: Context<AppEnv>): Promise<Principal> {
+  const known = c.var.principal;
+  if (known) return known;
+  const header = c.req.header('authorization');
+  if (header === undefined) throw unauthorized('Authentication required.');
+  const match = BEARER.exec(header);
+  if (!match?.[1]) throw unauthorized('Send the access token as `Authorization: Bearer <token>`.');
+  const expectedTenant = c.var.tenant?.id ?? PLATFORM_TENANT;
+  const { JWT_SIGNING_KEYS, ROOT_DOMAIN } = c.var.bindings;
+  const principal = await verifyAccessToken(JWT_SIGNING_KEYS, ROOT_DOMAIN, match[1], expectedTenant);
+  let revoked: boolean;
+  try {
+    revoked = await isRevoked(c.var.services.redis, principal);
+  } catch (error) {
+    c.var.logger.error('revocation check failed', { error });
+    throw new ApiError('service_unavailable', {
+      detail: 'Sessions cannot be checked right now.',
+      headers: { 'retry-after': '5' },
+    });
+  }
+  if (revoked) throw unauthorized('The session has ended.');
+  c.set('principal', principal);
+  return principal;
 }
 
 /** The principal of a route that requires authentication (after `requireAuth()` or `requirePermission()`). */
@@ -58,7 +69,7 @@ export function principalOf(c: { var: { principal: Principal | null } }): Princi
 /** Refuses anonymous requests with 401. */
 export function requireAuth() {
   return createMiddleware<AppEnv>(async function requireAuthMiddleware(c, next) {
-    principalOf(c);
+    await authenticated(c);
     await next();
   });
 }
@@ -66,7 +77,7 @@ export function requireAuth() {
 /** Refuses callers without every listed permission with 403 (anonymous callers with 401). */
 export function requirePermission(...permissions: Permission[]) {
   return createMiddleware<AppEnv>(async function requirePermissionMiddleware(c, next) {
-    const principal = principalOf(c);
+    const principal = await authenticated(c);
     const missing = permissions.filter((permission) => !principal.permissions.has(permission));
     if (missing.length > 0) {
       throw new ApiError('forbidden', { detail: `This needs the ${missing.join(', ')} permission.` });
@@ -78,7 +89,7 @@ export function requirePermission(...permissions: Permission[]) {
 /** Refuses callers whose email address is not verified yet with a 403 that says so. */
 export function requireVerifiedEmail() {
   return createMiddleware<AppEnv>(async function requireVerifiedEmailMiddleware(c, next) {
-    if (!principalOf(c).emailVerified) {
+    if (!(await authenticated(c)).emailVerified) {
       throw new ApiError('email_not_verified', {
         detail: 'Verify your email address first (POST /api/v1/auth/resend-verification sends a new link).',
       });
@@ -90,7 +101,7 @@ export function requireVerifiedEmail() {
 /** Platform routes: only platform administrators, only on the platform host. */
 export function requirePlatformAdmin() {
   return createMiddleware<AppEnv>(async function requirePlatformAdminMiddleware(c, next) {
-    const principal = principalOf(c);
+    const principal = await authenticated(c);
     if (principal.tenant !== PLATFORM_TENANT || principal.role !== 'platform_admin') {
       throw new ApiError('forbidden', { detail: 'Platform administrators only.' });
     }

@@ -6,6 +6,7 @@ import { createLogger } from '../../src/lib/logger.ts';
 import { takeToken } from '../../src/lib/rate-limit.ts';
 import { createRedis } from '../../src/lib/redis.ts';
 import {
+  principalOf,
   requireAuth,
   requirePermission,
   requirePlatformAdmin,
@@ -55,6 +56,14 @@ function unreachableRedis() {
 }
 
 describe('route guards', () => {
+  it('principalOf refuses with 401 when a service runs without a verified caller (a route that forgot its guard)', () => {
+    expect(() => principalOf({ var: { principal: null } })).toThrow(
+      expect.objectContaining({ code: 'unauthorized', status: 401 }),
+    );
+    const caller = principal();
+    expect(principalOf({ var: { principal: caller } })).toBe(caller);
+  });
+
   it('requireAuth refuses anonymous callers with 401 and lets a principal through', async () => {
     const anonymous = await guarded(requireAuth(), null);
     expect(anonymous.status).toBe(401);

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { createTenant, problem, request } from '../support/harness.ts';
+import { createTenant, newRequestId, problem, request, roundTrips } from '../support/harness.ts';
 
 const PLATFORM = 'http://localhost';
 
@@ -85,12 +85,23 @@ describe('security headers and caching', () => {
     expect(withCookie.headers.get('cache-control')).toBe('no-store');
   });
 
-  it('answers a malformed bearer token with 401, WWW-Authenticate and no-store', async () => {
-    const response = await request(`${PLATFORM}/api/v1/openapi.json`, { headers: { authorization: 'Bearer x' } });
+  it('answers a malformed bearer token on a protected route with 401, WWW-Authenticate and no-store', async () => {
+    const tenant = await createTenant();
+    const response = await request(tenant.url('/api/v1/auth/me'), { headers: { authorization: 'Bearer x' } });
     expect(response.status).toBe(401);
     expect(response.headers.get('www-authenticate')).toBe('Bearer');
     expect(response.headers.get('cache-control')).toBe('no-store');
     expectSecurityHeaders(response);
+  });
+
+  it('ignores a stale or malformed token on a public route (no verification, no Redis round trip)', async () => {
+    const id = newRequestId();
+    const response = await request(`${PLATFORM}/api/v1/openapi.json`, {
+      headers: { authorization: 'Bearer not.a.token', 'x-request-id': id },
+    });
+    expect(response.status).toBe(200);
+    expect(response.headers.get('cache-control')).toBe('no-store');
+    expect((await roundTrips(id)).redis).toBe(0);
   });
 });
 
