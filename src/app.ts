@@ -11,10 +11,13 @@ import { requestContext } from './middleware/request-context.ts';
 import { securityHeaders } from './middleware/security-headers.ts';
 import { tenant } from './middleware/tenant.ts';
 import { registerAuthRoutes } from './routes/auth/index.ts';
+import { registerEventsRoutes } from './routes/events/index.ts';
 import { registerHealthRoutes } from './routes/health/index.ts';
 import { registerMetaRoutes } from './routes/meta/index.ts';
 import { registerOrganizationsRoutes } from './routes/organizations/index.ts';
+import { registerPublicRoutes } from './routes/public/index.ts';
 import { registerRolesRoutes } from './routes/roles/index.ts';
+import { registerTicketTypesRoutes } from './routes/ticket-types/index.ts';
 import { registerUsersRoutes } from './routes/users/index.ts';
 
 /**
@@ -62,6 +65,9 @@ export function createApp(): OpenAPIHono<AppEnv> {
   registerOrganizationsRoutes(app);
   registerUsersRoutes(app);
   registerRolesRoutes(app);
+  registerEventsRoutes(app);
+  registerTicketTypesRoutes(app);
+  registerPublicRoutes(app);
 
   app.notFound(notFound);
   app.onError(onError);

@@ -19,7 +19,8 @@ $$;
 
 GRANT USAGE ON SCHEMA public TO eventra_app;
 GRANT SELECT, INSERT, UPDATE, DELETE ON
-  organizations, organization_domains, users, roles, memberships, refresh_tokens, user_tokens, tenant_directory
+  organizations, organization_domains, users, roles, memberships, refresh_tokens, user_tokens, tenant_directory,
+  events, ticket_types
   TO eventra_app;
 GRANT SELECT, INSERT ON audit_logs TO eventra_app;
 REVOKE UPDATE, DELETE, TRUNCATE ON audit_logs FROM eventra_app;
@@ -91,7 +92,8 @@ DECLARE
   tenant_table text;
 BEGIN
   FOREACH tenant_table IN ARRAY ARRAY[
-    'organization_domains', 'roles', 'memberships', 'refresh_tokens', 'user_tokens', 'audit_logs', 'tenant_directory'
+    'organization_domains', 'roles', 'memberships', 'refresh_tokens', 'user_tokens', 'audit_logs', 'tenant_directory',
+    'events', 'ticket_types'
   ] LOOP
     EXECUTE format('ALTER TABLE %I ENABLE ROW LEVEL SECURITY', tenant_table);
     EXECUTE format('ALTER TABLE %I FORCE ROW LEVEL SECURITY', tenant_table);

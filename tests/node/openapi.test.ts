@@ -113,3 +113,12 @@ describe('the OpenAPI document describes errors and examples', () => {
     }
   });
 });
+
+describe('the OpenAPI document publishes patterns clients can use', () => {
+  it('has no regex pattern carrying JavaScript flags (a stray /u would be read literally)', async () => {
+    const response = await createApp().request('http://localhost/api/v1/openapi.json', {}, bindings);
+    const patterns = [...(await response.text()).matchAll(/"pattern":"((?:[^"\\]|\\.)*)"/g)].map((match) => match[1]);
+    expect(patterns.length).toBeGreaterThan(0);
+    for (const pattern of patterns) expect(pattern, pattern).not.toMatch(/\/[gimsuy]+$/);
+  });
+});

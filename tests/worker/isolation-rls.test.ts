@@ -13,14 +13,28 @@ import {
   userTokens,
   users,
 } from '../../src/db/schema/index.ts';
+import { events, ticketTypes } from '../../src/db/schema/events.ts';
 import { scoped } from '../../src/db/tenant.ts';
 import { hashToken } from '../../src/services/auth/tokens.ts';
 import { appDatabase, createTenant, database, randomSlug } from '../support/harness.ts';
+import { insertEvent, insertTicketType } from '../support/events.ts';
 import { populateTenant, sqlFailure, sqlState, type TenantRows } from '../support/organizations.ts';
 
+/** A tenant's rows in the identity tables and in the event tables. */
+type AllTenantRows = TenantRows & { eventId: string; ticketTypeId: string };
+
+async function populateAll(rows: TenantRows): Promise<AllTenantRows> {
+  const event = await insertEvent(rows.tenant);
+  const ticketType = await insertTicketType(rows.tenant, event.id);
+  return { ...rows, eventId: event.id, ticketTypeId: ticketType.id };
+}
+
 /** Two tenants, each with rows in every tenant table. */
-async function twoTenants(): Promise<{ a: TenantRows; b: TenantRows }> {
-  const [a, b] = await Promise.all([createTenant().then(populateTenant), createTenant().then(populateTenant)]);
+async function twoTenants(): Promise<{ a: AllTenantRows; b: AllTenantRows }> {
+  const [a, b] = await Promise.all([
+    createTenant().then(populateTenant).then(populateAll),
+    createTenant().then(populateTenant).then(populateAll),
+  ]);
   return { a, b };
 }
 
@@ -49,6 +63,8 @@ const TENANT_TABLES = [
   'user_tokens',
   'audit_logs',
   'tenant_directory',
+  'events',
+  'ticket_types',
 ] as const;
 
 const tenantColumn = (table: string): string => (table === 'organizations' ? 'id' : 'organization_id');
@@ -104,8 +120,8 @@ describe('row-level security under the application role: reads', () => {
 });
 
 interface Fixture {
-  a: TenantRows;
-  b: TenantRows;
+  a: AllTenantRows;
+  b: AllTenantRows;
   /** The id of B's owner role. */
   otherOwnerRoleId: string;
 }
@@ -242,6 +258,43 @@ const WRITE_CASES: WriteCase[] = [
         .update(tenantDirectory)
         .set({ organizationId: crypto.randomUUID() })
         .where(eq(tenantDirectory.organizationId, a.tenant.organization.id)),
+  },
+  {
+    table: 'events',
+    insertForOther: (db, { b }) =>
+      db.insert(events).values({
+        organizationId: b.tenant.organization.id,
+        slug: randomSlug('intruder'),
+        title: 'Intruder',
+        timezone: 'UTC',
+        startsAt: new Date(Date.now() + 60_000),
+        endsAt: new Date(Date.now() + 120_000),
+      }),
+    updateOther: (db, { b }) =>
+      db.update(events).set({ status: 'cancelled' }).where(eq(events.id, b.eventId)).returning(),
+    moveToOther: (db, { a, b }) =>
+      db.update(events).set({ organizationId: b.tenant.organization.id }).where(eq(events.id, a.eventId)),
+  },
+  {
+    table: 'ticket_types',
+    insertForOther: (db, { b }) =>
+      db.insert(ticketTypes).values({
+        organizationId: b.tenant.organization.id,
+        eventId: b.eventId,
+        name: 'Intruder',
+        price: 0,
+        currency: 'EUR',
+        quantity: 1000,
+      }),
+    updateOther: (db, { b }) =>
+      db.update(ticketTypes).set({ price: 0 }).where(eq(ticketTypes.id, b.ticketTypeId)).returning(),
+    // Moving a ticket type alone would also break its composite foreign key; moving it with a matching event id of
+    // B's is what an attacker would try, and row-level security refuses it first.
+    moveToOther: (db, { a, b }) =>
+      db
+        .update(ticketTypes)
+        .set({ organizationId: b.tenant.organization.id, eventId: b.eventId })
+        .where(eq(ticketTypes.id, a.ticketTypeId)),
   },
 ];
 
@@ -386,6 +439,19 @@ describe('composite foreign keys', () => {
         tokenHash: await hashToken(crypto.randomUUID()),
         expiresAt: new Date(Date.now() + 60_000),
       });
+    expect(await sqlState(insert)).toBe('23503');
+  });
+
+  it('rejects a ticket type of organization A that points at an event of organization B', async () => {
+    const { a, b } = await twoTenants();
+    const insert = database().insert(ticketTypes).values({
+      organizationId: a.tenant.organization.id,
+      eventId: b.eventId,
+      name: 'Cross',
+      price: 0,
+      currency: 'EUR',
+      quantity: 1,
+    });
     expect(await sqlState(insert)).toBe('23503');
   });
 

@@ -6,3 +6,4 @@ export * from './memberships.ts';
 export * from './sessions.ts';
 export * from './audit-logs.ts';
 export * from './tenant-directory.ts';
+export * from './events.ts';

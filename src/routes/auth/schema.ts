@@ -1,6 +1,7 @@
 import { z } from '@hono/zod-openapi';
 import { ALL_PERMISSIONS, type Permission } from '../../services/auth/permissions.ts';
 import { ACCESS_TOKEN_TTL_SECONDS } from '../../services/auth/tokens.ts';
+import { WITHOUT_CONTROL_CHARACTERS } from '../../lib/text.ts';
 
 // Request bodies are strict: an unknown key (role, organizationId, emailVerified, ids) is a 400, never applied.
 
@@ -22,7 +23,7 @@ const NameSchema = z
   .trim()
   .min(1)
   .max(200)
-  .regex(/^[^\p{Cc}]+$/u, 'Names cannot contain control characters.')
+  .regex(WITHOUT_CONTROL_CHARACTERS, 'Names cannot contain control characters.')
   .openapi({ description: 'Display name.', example: 'Ada Lovelace' });
 
 const OpaqueTokenSchema = (description: string, example: string) =>

@@ -1,8 +1,8 @@
 import { z } from '@hono/zod-openapi';
 import { ALL_PERMISSIONS, type Permission } from '../../services/auth/permissions.ts';
 import { ROLE_KEY_PATTERN } from '../users/schema.ts';
+import { WITHOUT_CONTROL_CHARACTERS } from '../../lib/text.ts';
 
-const NO_CONTROL_CHARACTERS = /^[^\p{Cc}]+$/u;
 const EXAMPLE_ROLE_ID = '2b7e1c4d-5a6f-4b70-9c8d-0e1f2a3b4c5d';
 
 const PermissionSchema = z
@@ -10,7 +10,7 @@ const PermissionSchema = z
   .openapi('Permission', { description: 'A permission from the fixed catalogue.', example: 'events:write' });
 
 const roleName = () =>
-  z.string().trim().min(1).max(100).regex(NO_CONTROL_CHARACTERS, 'Must not contain control characters.');
+  z.string().trim().min(1).max(100).regex(WITHOUT_CONTROL_CHARACTERS, 'Must not contain control characters.');
 // Descriptions may be empty, and may span lines.
 const roleDescription = () => z.string().trim().max(500);
 const permissionList = () => z.array(PermissionSchema).max(ALL_PERMISSIONS.length * 2);

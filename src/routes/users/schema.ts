@@ -1,8 +1,8 @@
 import { z } from '@hono/zod-openapi';
 import { MAX_CURSOR_LENGTH } from '../../services/users/cursor.ts';
+import { WITHOUT_CONTROL_CHARACTERS } from '../../lib/text.ts';
 
 export const ROLE_KEY_PATTERN = /^[a-z0-9][a-z0-9_-]{0,62}$/;
-const NO_CONTROL_CHARACTERS = /^[^\p{Cc}]+$/u;
 
 export const MEMBER_STATUSES = ['active', 'invited', 'disabled'] as const;
 export const DEFAULT_PAGE_SIZE = 20;
@@ -11,7 +11,7 @@ export const MAX_PAGE_SIZE = 100;
 const EXAMPLE_USER_ID = '6f1c2b3a-4d5e-4f60-8a7b-9c0d1e2f3a4b';
 
 const memberName = () =>
-  z.string().trim().min(1).max(200).regex(NO_CONTROL_CHARACTERS, 'Must not contain control characters.');
+  z.string().trim().min(1).max(200).regex(WITHOUT_CONTROL_CHARACTERS, 'Must not contain control characters.');
 
 // ---------------------------------------------------------------------------------------------------------------
 // Responses

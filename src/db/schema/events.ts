@@ -1,0 +1,132 @@
+import { sql } from 'drizzle-orm';
+import {
+  boolean,
+  check,
+  foreignKey,
+  index,
+  integer,
+  jsonb,
+  pgEnum,
+  pgTable,
+  text,
+  timestamp,
+  unique,
+  uuid,
+} from 'drizzle-orm/pg-core';
+import { timestamps } from './columns.ts';
+import { organizations } from './organizations.ts';
+
+export const eventStatus = pgEnum('event_status', ['draft', 'published', 'cancelled', 'completed']);
+export const eventVisibility = pgEnum('event_visibility', ['public', 'unlisted', 'private']);
+
+export interface Venue {
+  name: string;
+  address?: string;
+  city?: string;
+  country?: string;
+  latitude?: number;
+  longitude?: number;
+}
+
+/** An event. Times are stored in UTC and presented with the event's IANA timezone. */
+export const events = pgTable(
+  'events',
+  {
+    id: uuid().primaryKey().defaultRandom(),
+    organizationId: uuid().notNull(),
+    slug: text().notNull(),
+    title: text().notNull(),
+    description: text().notNull().default(''),
+    status: eventStatus().notNull().default('draft'),
+    visibility: eventVisibility().notNull().default('public'),
+    timezone: text().notNull(),
+    startsAt: timestamp({ withTimezone: true }).notNull(),
+    endsAt: timestamp({ withTimezone: true }).notNull(),
+    venue: jsonb().$type<Venue>(),
+    // Revealed only to ticket holders (the buyer's booking view), never on public event pages.
+    onlineUrl: text(),
+    categories: text()
+      .array()
+      .notNull()
+      .default(sql`'{}'::text[]`),
+    coverImageUrl: text(),
+    // Total seats across all ticket types (enforced at checkout); null = only the ticket types' quantities limit sales.
+    capacity: integer(),
+    publishedAt: timestamp({ withTimezone: true }),
+    cancelledAt: timestamp({ withTimezone: true }),
+    ...timestamps,
+  },
+  (table) => [
+    foreignKey({ columns: [table.organizationId], foreignColumns: [organizations.id] }).onDelete('cascade'),
+    // Serves the public detail page: WHERE organization_id = $1 AND slug = $2.
+    unique('events_organization_id_slug_key').on(table.organizationId, table.slug),
+    // Target of composite foreign keys from ticket types and bookings.
+    unique('events_organization_id_id_key').on(table.organizationId, table.id),
+    // Serves the public list (published, public, upcoming first): WHERE organization_id = $1 AND status = 'published'
+    // AND visibility = 'public' AND starts_at >= $2 ORDER BY starts_at, id.
+    index('events_organization_id_status_visibility_starts_at_idx').on(
+      table.organizationId,
+      table.status,
+      table.visibility,
+      table.startsAt,
+      table.id,
+    ),
+    // Serves the staff list ordered by start: WHERE organization_id = $1 ORDER BY starts_at, id.
+    index('events_organization_id_starts_at_idx').on(table.organizationId, table.startsAt, table.id),
+    check('events_ends_after_starts', sql`${table.endsAt} > ${table.startsAt}`),
+    check('events_slug_format', sql`${table.slug} ~ '^[a-z0-9](?:[a-z0-9-]{0,98}[a-z0-9])?$'`),
+    check('events_capacity_positive', sql`${table.capacity} is null or ${table.capacity} >= 0`),
+  ],
+);
+
+export type Event = typeof events.$inferSelect;
+
+/** Money is integer minor units of an ISO 4217 currency, end to end. */
+export const ticketTypes = pgTable(
+  'ticket_types',
+  {
+    id: uuid().primaryKey().defaultRandom(),
+    organizationId: uuid().notNull(),
+    eventId: uuid().notNull(),
+    name: text().notNull(),
+    description: text().notNull().default(''),
+    price: integer().notNull(),
+    currency: text().notNull(),
+    quantity: integer().notNull(),
+    sold: integer().notNull().default(0),
+    held: integer().notNull().default(0),
+    salesStartAt: timestamp({ withTimezone: true }),
+    salesEndAt: timestamp({ withTimezone: true }),
+    minPerOrder: integer().notNull().default(1),
+    maxPerOrder: integer().notNull().default(10),
+    // Hidden ticket types are listed and sold only with their access code.
+    hidden: boolean().notNull().default(false),
+    accessCode: text(),
+    // Seats taken by confirmed bookings and held by pending ones; sold + held <= quantity always.
+    sortOrder: integer().notNull().default(0),
+    ...timestamps,
+  },
+  (table) => [
+    foreignKey({
+      columns: [table.organizationId, table.eventId],
+      foreignColumns: [events.organizationId, events.id],
+    }).onDelete('cascade'),
+    // Serves the ticket types of an event: WHERE organization_id = $1 AND event_id = $2 ORDER BY sort_order.
+    index('ticket_types_organization_id_event_id_idx').on(table.organizationId, table.eventId, table.sortOrder),
+    unique('ticket_types_organization_id_id_key').on(table.organizationId, table.id),
+    unique('ticket_types_organization_id_event_id_id_key').on(table.organizationId, table.eventId, table.id),
+    check('ticket_types_price', sql`${table.price} >= 0`),
+    check('ticket_types_currency', sql`${table.currency} ~ '^[A-Z]{3}$'`),
+    check(
+      'ticket_types_counts',
+      sql`${table.sold} >= 0 and ${table.held} >= 0 and ${table.sold} + ${table.held} <= ${table.quantity}`,
+    ),
+    check('ticket_types_per_order', sql`${table.minPerOrder} >= 1 and ${table.maxPerOrder} >= ${table.minPerOrder}`),
+    check(
+      'ticket_types_sales_window',
+      sql`${table.salesEndAt} is null or ${table.salesStartAt} is null or ${table.salesEndAt} > ${table.salesStartAt}`,
+    ),
+  ],
+);
+
+export type TicketType = typeof ticketTypes.$inferSelect;

@@ -1,0 +1,305 @@
+import { z } from '@hono/zod-openapi';
+import { MAX_CURSOR_LENGTH } from '../../services/users/cursor.ts';
+import { WITHOUT_CONTROL_CHARACTERS } from '../../lib/text.ts';
+
+export const EVENT_STATUSES = ['draft', 'published', 'cancelled', 'completed'] as const;
+export const EVENT_VISIBILITIES = ['public', 'unlisted', 'private'] as const;
+export const DEFAULT_PAGE_SIZE = 20;
+export const MAX_PAGE_SIZE = 100;
+export const EXAMPLE_EVENT_ID = '3d2c1b0a-9e8f-4a7b-8c6d-5e4f3a2b1c0d';
+const SLUG_PATTERN = /^[a-z0-9](?:[a-z0-9-]{0,98}[a-z0-9])?$/;
+// Timestamps PostgreSQL and the list cursor both handle: from 1970 to the year 9999.
+const EARLIEST = Date.UTC(1970, 0, 1);
+const LATEST = Date.UTC(9999, 11, 31);
+
+export function isTimeZone(value: string): boolean {
+  try {
+    new Intl.DateTimeFormat('en', { timeZone: value });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** An ISO 8601 instant with `Z` or an offset, returned as a Date (stored and shown in UTC). */
+export const instant = () =>
+  z.iso
+    .datetime({ offset: true })
+    .transform((text) => new Date(text))
+    .refine((date) => date.getTime() >= EARLIEST && date.getTime() <= LATEST, 'Must be between 1970 and 9999.');
+
+export const httpsUrl = () =>
+  z
+    .url({ protocol: /^https$/, hostname: z.regexes.domain })
+    .max(2048)
+    .refine((value) => value.startsWith('https://'), 'Must be an https URL.');
+
+const singleLine = (max: number) =>
+  z.string().trim().min(1).max(max).regex(WITHOUT_CONTROL_CHARACTERS, 'Must not contain control characters.');
+
+// ---------------------------------------------------------------------------------------------------------------
+// Responses
+// ---------------------------------------------------------------------------------------------------------------
+
+export const VenueSchema = z
+  .object({
+    name: singleLine(200).openapi({ description: 'Name of the place.', example: 'Kulturhaus Nord' }),
+    address: singleLine(300).optional().openapi({ description: 'Street address.', example: 'Hafenstraße 12' }),
+    city: singleLine(100).optional().openapi({ description: 'City.', example: 'Hamburg' }),
+    country: z
+      .string()
+      .regex(/^[A-Z]{2}$/, 'Must be an ISO 3166-1 alpha-2 country code.')
+      .optional()
+      .openapi({ description: 'ISO 3166-1 alpha-2 country code.', example: 'DE' }),
+    latitude: z.number().min(-90).max(90).optional().openapi({ description: 'Latitude, -90..90.', example: 53.5453 }),
+    longitude: z
+      .number()
+      .min(-180)
+      .max(180)
+      .optional()
+      .openapi({ description: 'Longitude, -180..180.', example: 9.9666 }),
+  })
+  .strict()
+  .openapi('Venue', { description: 'Where the event takes place.' });
+
+export const EventSchema = z
+  .object({
+    id: z.uuid().openapi({ description: 'Event id.', example: EXAMPLE_EVENT_ID }),
+    slug: z.string().openapi({ description: 'URL slug, unique in the organization.', example: 'summer-jazz-night' }),
+    title: z.string().openapi({ description: 'Title.', example: 'Summer Jazz Night' }),
+    description: z.string().openapi({ description: 'Description (plain text or Markdown).', example: 'Live jazz.' }),
+    status: z.enum(EVENT_STATUSES).openapi({
+      description: 'Lifecycle: `draft` -> `published` -> `cancelled` | `completed`; drafts may also be cancelled.',
+      example: 'draft',
+    }),
+    visibility: z.enum(EVENT_VISIBILITIES).openapi({
+      description: '`public`: listed in the catalogue; `unlisted`: only by link; `private`: not shown publicly.',
+      example: 'public',
+    }),
+    timezone: z.string().openapi({ description: 'IANA timezone to present local times in.', example: 'Europe/Berlin' }),
+    startsAt: z.iso.datetime().openapi({ description: 'Start, ISO 8601 UTC.', example: '2026-07-04T18:00:00.000Z' }),
+    endsAt: z.iso.datetime().openapi({ description: 'End, ISO 8601 UTC.', example: '2026-07-04T22:00:00.000Z' }),
+    venue: VenueSchema.nullable().openapi({ description: 'The venue; null for an online-only event.' }),
+    onlineUrl: z.string().nullable().openapi({
+      description: 'Join URL of an online event (shown to staff here; to the public only to ticket holders).',
+      example: 'https://meet.example.com/jazz',
+    }),
+    categories: z.array(z.string()).openapi({ description: 'Categories or tags.', example: ['music', 'jazz'] }),
+    coverImageUrl: z
+      .string()
+      .nullable()
+      .openapi({ description: 'Cover image (https).', example: 'https://cdn.example.com/jazz.jpg' }),
+    capacity: z.number().int().nullable().openapi({
+      description: 'Seats across all ticket types; null: only the ticket types limit sales.',
+      example: 300,
+    }),
+    publishedAt: z.iso
+      .datetime()
+      .nullable()
+      .openapi({ description: 'When it was published.', example: '2026-05-01T09:00:00.000Z' }),
+    cancelledAt: z.iso.datetime().nullable().openapi({ description: 'When it was cancelled.', example: null }),
+    createdAt: z.iso.datetime().openapi({ description: 'Created.', example: '2026-04-20T10:00:00.000Z' }),
+    updatedAt: z.iso.datetime().openapi({ description: 'Last changed.', example: '2026-05-01T09:00:00.000Z' }),
+  })
+  .openapi('Event', { description: 'An event as staff see it.' });
+
+export type EventResponse = z.infer<typeof EventSchema>;
+
+export const EventListSchema = z
+  .object({
+    data: z.array(EventSchema).openapi({ description: 'This page of events, earliest start first.' }),
+    nextCursor: z.string().nullable().openapi({
+      description: 'Pass as `cursor` for the next page; null on the last page.',
+      example: 'WyIyMDI2LTA3LTA0VDE4OjAwOjAwLjAwMDAwMFoiLCIzZDJjMWIwYS05ZThmLTRhN2ItOGM2ZC01ZTRmM2EyYjFjMGQiXQ',
+    }),
+  })
+  .openapi('EventList');
+
+export type EventListResponse = z.infer<typeof EventListSchema>;
+
+export const EXAMPLE_EVENT: EventResponse = {
+  id: EXAMPLE_EVENT_ID,
+  slug: 'summer-jazz-night',
+  title: 'Summer Jazz Night',
+  description: 'Live jazz by the harbour.',
+  status: 'draft',
+  visibility: 'public',
+  timezone: 'Europe/Berlin',
+  startsAt: '2026-07-04T18:00:00.000Z',
+  endsAt: '2026-07-04T22:00:00.000Z',
+  venue: { name: 'Kulturhaus Nord', city: 'Hamburg', country: 'DE', latitude: 53.5453, longitude: 9.9666 },
+  onlineUrl: null,
+  categories: ['music', 'jazz'],
+  coverImageUrl: 'https://cdn.example.com/jazz.jpg',
+  capacity: 300,
+  publishedAt: null,
+  cancelledAt: null,
+  createdAt: '2026-04-20T10:00:00.000Z',
+  updatedAt: '2026-04-20T10:00:00.000Z',
+};
+
+// ---------------------------------------------------------------------------------------------------------------
+// Requests
+// ---------------------------------------------------------------------------------------------------------------
+
+export const EventIdParamsSchema = z.object({
+  id: z.uuid().openapi({
+    param: { name: 'id', in: 'path' },
+    description: 'The event id (a UUID; anything else answers 400).',
+    example: EXAMPLE_EVENT_ID,
+  }),
+});
+
+export const EventListQuerySchema = z
+  .object({
+    status: z
+      .enum(EVENT_STATUSES)
+      .optional()
+      .openapi({ param: { name: 'status', in: 'query' }, description: 'Only this status.', example: 'published' }),
+    visibility: z
+      .enum(EVENT_VISIBILITIES)
+      .optional()
+      .openapi({ param: { name: 'visibility', in: 'query' }, description: 'Only this visibility.', example: 'public' }),
+    from: instant()
+      .optional()
+      .openapi({
+        param: { name: 'from', in: 'query' },
+        description: 'Only events starting at or after this instant (ISO 8601).',
+        example: '2026-07-01T00:00:00Z',
+      }),
+    to: instant()
+      .optional()
+      .openapi({
+        param: { name: 'to', in: 'query' },
+        description: 'Only events starting before this instant (ISO 8601).',
+        example: '2026-08-01T00:00:00Z',
+      }),
+    q: z
+      .string()
+      .trim()
+      .min(1)
+      .max(100)
+      .optional()
+      .openapi({
+        param: { name: 'q', in: 'query' },
+        description: 'Case-insensitive text the title contains (`%` and `_` match literally).',
+        example: 'jazz',
+      }),
+    limit: z.coerce
+      .number()
+      .int()
+      .min(1)
+      .max(MAX_PAGE_SIZE)
+      .default(DEFAULT_PAGE_SIZE)
+      .openapi({
+        param: { name: 'limit', in: 'query' },
+        description: `Page size, 1 to ${MAX_PAGE_SIZE} (default ${DEFAULT_PAGE_SIZE}); outside the range answers 400.`,
+        example: 20,
+      }),
+    cursor: z
+      .string()
+      .max(MAX_CURSOR_LENGTH)
+      .optional()
+      .openapi({
+        param: { name: 'cursor', in: 'query' },
+        description: 'The `nextCursor` of the previous page, unchanged (opaque). A malformed cursor answers 400.',
+        example: 'WyIyMDI2LTA3LTA0VDE4OjAwOjAwLjAwMDAwMFoiLCIzZDJjMWIwYS05ZThmLTRhN2ItOGM2ZC01ZTRmM2EyYjFjMGQiXQ',
+      }),
+  })
+  // Only these filters exist: any other query parameter (sort, organizationId, ...) answers 400.
+  .strict()
+  .refine((query) => query.from === undefined || query.to === undefined || query.from < query.to, {
+    message: '`to` must be after `from`.',
+    path: ['to'],
+  });
+
+const eventFields = {
+  slug: z.string().regex(SLUG_PATTERN, 'Lowercase letters, digits and inner hyphens, at most 100.').openapi({
+    description: 'URL slug, unique in the organization; generated from the title when omitted on create.',
+    example: 'summer-jazz-night',
+  }),
+  title: singleLine(200).openapi({ description: 'Title, 1 to 200 characters.', example: 'Summer Jazz Night' }),
+  description: z.string().max(20_000).openapi({ description: 'Description, at most 20,000 characters.', example: '' }),
+  visibility: z.enum(EVENT_VISIBILITIES).openapi({ description: 'Visibility (default `public`).', example: 'public' }),
+  timezone: z
+    .string()
+    .max(64)
+    .refine(isTimeZone, 'Must be an IANA timezone such as Europe/Berlin.')
+    .openapi({ description: 'IANA timezone.', example: 'Europe/Berlin' }),
+  startsAt: instant().openapi({ description: 'Start (ISO 8601; stored in UTC).', example: '2026-07-04T18:00:00Z' }),
+  endsAt: instant().openapi({ description: 'End, after the start (ISO 8601).', example: '2026-07-04T22:00:00Z' }),
+  venue: VenueSchema.nullable().openapi({ description: 'The venue, or null.' }),
+  onlineUrl: httpsUrl().nullable().openapi({
+    description: 'Join URL of an online event (https only), or null.',
+    example: 'https://meet.example.com/j',
+  }),
+  categories: z
+    .array(singleLine(40))
+    .max(10)
+    .openapi({ description: 'Up to 10 categories of 1 to 40 characters.', example: ['music', 'jazz'] }),
+  coverImageUrl: httpsUrl()
+    .nullable()
+    .openapi({ description: 'Cover image URL (https only), or null.', example: 'https://cdn.example.com/jazz.jpg' }),
+  capacity: z
+    .number()
+    .int()
+    .positive()
+    .max(10_000_000)
+    .nullable()
+    .openapi({ description: 'Seats across all ticket types, or null for no overall limit.', example: 300 }),
+};
+
+export const EventCreateSchema = z
+  .object({
+    ...eventFields,
+    slug: eventFields.slug.optional(),
+    description: eventFields.description.optional(),
+    visibility: eventFields.visibility.optional(),
+    venue: eventFields.venue.optional(),
+    onlineUrl: eventFields.onlineUrl.optional(),
+    categories: eventFields.categories.optional(),
+    coverImageUrl: eventFields.coverImageUrl.optional(),
+    capacity: eventFields.capacity.optional(),
+  })
+  .strict()
+  .refine((body) => body.endsAt > body.startsAt, { message: 'endsAt must be after startsAt', path: ['endsAt'] })
+  .openapi('EventCreate', {
+    description: 'A new event (created as a draft). Nothing else is accepted.',
+    example: {
+      title: 'Summer Jazz Night',
+      timezone: 'Europe/Berlin',
+      startsAt: '2026-07-04T18:00:00Z',
+      endsAt: '2026-07-04T22:00:00Z',
+      venue: { name: 'Kulturhaus Nord', address: 'Hafenstraße 12', city: 'Hamburg', country: 'DE' },
+      categories: ['music', 'jazz'],
+      capacity: 300,
+    },
+  });
+
+export const EventUpdateSchema = z
+  .object({
+    slug: eventFields.slug.optional(),
+    title: eventFields.title.optional(),
+    description: eventFields.description.optional(),
+    visibility: eventFields.visibility.optional(),
+    timezone: eventFields.timezone.optional(),
+    startsAt: eventFields.startsAt.optional(),
+    endsAt: eventFields.endsAt.optional(),
+    venue: eventFields.venue.optional(),
+    onlineUrl: eventFields.onlineUrl.optional(),
+    categories: eventFields.categories.optional(),
+    coverImageUrl: eventFields.coverImageUrl.optional(),
+    capacity: eventFields.capacity.optional(),
+  })
+  .strict()
+  .refine((body) => Object.keys(body).length > 0, {
+    message: 'Give at least one field to change.',
+  })
+  .refine((body) => body.startsAt === undefined || body.endsAt === undefined || body.endsAt > body.startsAt, {
+    message: 'endsAt must be after startsAt',
+    path: ['endsAt'],
+  })
+  .openapi('EventUpdate', {
+    description: 'The fields to change; status, timestamps and ids are not accepted (use publish and cancel).',
+    example: { title: 'Summer Jazz Night (extended)', endsAt: '2026-07-04T23:30:00Z' },
+  });

@@ -1,0 +1,39 @@
+import { createRoute, type OpenAPIHono } from '@hono/zod-openapi';
+import type { AppEnv } from '../../env.ts';
+import { errorResponses } from '../../errors/problem.ts';
+import { serviceContext } from '../../lib/context.ts';
+import { getPublicEvent } from '../../services/catalogue/get.ts';
+import { takePublicRead } from '../../services/catalogue/limits.ts';
+import { publicReadHeaders } from './headers.ts';
+import { PublicEventDetailSchema, PublicEventParamsSchema, PublicEventQuerySchema } from './schema.ts';
+
+export const route = createRoute({
+  method: 'get',
+  path: '/api/v1/public/events/{slug}',
+  operationId: 'getPublicEvent',
+  tags: ['Public'],
+  summary: 'Get a public event',
+  description:
+    'A published event that is `public` or `unlisted` (reachable by its link), with its ticket types in display ' +
+    'order: those not hidden, plus hidden ones whose access code is given as `accessCode` (a code that matches ' +
+    'nothing shows nothing more). Cancelled and completed events stay reachable with their `status` and no ticket ' +
+    'types; drafts, private events and unknown slugs answer 404. No authentication; rate limited per client ' +
+    'address (429 with Retry-After). Cacheable for 30 seconds. One database round trip and one Redis round trip.',
+  request: { params: PublicEventParamsSchema, query: PublicEventQuerySchema },
+  responses: {
+    200: {
+      description: 'The event and its ticket types.',
+      content: { 'application/json': { schema: PublicEventDetailSchema } },
+    },
+    ...errorResponses(400, 404, 429, 503),
+  },
+});
+
+export function register(app: OpenAPIHono<AppEnv>): void {
+  app.openapi(route, async (c) => {
+    const ctx = serviceContext(c);
+    const outcome = await takePublicRead(ctx);
+    const event = await getPublicEvent({ ctx, input: { ...c.req.valid('param'), ...c.req.valid('query') } });
+    return c.json(PublicEventDetailSchema.parse(event), 200, publicReadHeaders(outcome));
+  });
+}

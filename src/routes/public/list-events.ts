@@ -1,0 +1,40 @@
+import { createRoute, type OpenAPIHono } from '@hono/zod-openapi';
+import type { AppEnv } from '../../env.ts';
+import { errorResponses } from '../../errors/problem.ts';
+import { serviceContext } from '../../lib/context.ts';
+import { takePublicRead } from '../../services/catalogue/limits.ts';
+import { listPublicEvents } from '../../services/catalogue/list.ts';
+import { publicReadHeaders } from './headers.ts';
+import { PublicEventListQuerySchema, PublicEventListSchema } from './schema.ts';
+
+export const route = createRoute({
+  method: 'get',
+  path: '/api/v1/public/events',
+  operationId: 'listPublicEvents',
+  tags: ['Public'],
+  summary: 'List public events',
+  description:
+    "The organization's published, public events, earliest start first (starts_at, id), with cursor pagination: " +
+    'pass `nextCursor` as `cursor` for the next page. Without `from`, only events that have not ended yet. Filters: ' +
+    '`from`/`to` (ISO 8601, on the start time; `to` exclusive), `category` (exact), `q` (case-insensitive text in ' +
+    'the title). Only these parameters exist; any other answers 400, as do a malformed cursor and a `limit` outside ' +
+    '1..100. No authentication; rate limited per client address (429 with Retry-After). Cacheable for 30 seconds. ' +
+    'One database round trip and one Redis round trip.',
+  request: { query: PublicEventListQuerySchema },
+  responses: {
+    200: {
+      description: 'A page of events.',
+      content: { 'application/json': { schema: PublicEventListSchema } },
+    },
+    ...errorResponses(400, 404, 429, 503),
+  },
+});
+
+export function register(app: OpenAPIHono<AppEnv>): void {
+  app.openapi(route, async (c) => {
+    const ctx = serviceContext(c);
+    const outcome = await takePublicRead(ctx);
+    const page = await listPublicEvents({ ctx, input: c.req.valid('query') });
+    return c.json(PublicEventListSchema.parse(page), 200, publicReadHeaders(outcome));
+  });
+}

@@ -1,0 +1,237 @@
+import { z } from '@hono/zod-openapi';
+import { MAX_EVENT_CURSOR_LENGTH } from '../../services/catalogue/cursor.ts';
+import { WITHOUT_CONTROL_CHARACTERS } from '../../lib/text.ts';
+
+export const DEFAULT_PUBLIC_PAGE_SIZE = 20;
+export const MAX_PUBLIC_PAGE_SIZE = 100;
+
+const EXAMPLE_EVENT_ID = '0b9f6a52-1c3d-4e5f-8a7b-9c0d1e2f3a4b';
+const EXAMPLE_TICKET_TYPE_ID = '5d2e8c41-7a6b-4c3d-9e8f-0a1b2c3d4e5f';
+
+// ---------------------------------------------------------------------------------------------------------------
+// Responses
+// ---------------------------------------------------------------------------------------------------------------
+
+export const PublicVenueSchema = z
+  .object({
+    name: z.string().openapi({ description: 'Name of the venue.', example: 'Main Hall' }),
+    address: z.string().optional().openapi({ description: 'Street address.', example: '1 Market Street' }),
+    city: z.string().optional().openapi({ description: 'City.', example: 'Lisbon' }),
+    country: z.string().optional().openapi({ description: 'Country (ISO 3166-1 alpha-2).', example: 'PT' }),
+    latitude: z.number().optional().openapi({ description: 'Latitude in degrees.', example: 38.7223 }),
+    longitude: z.number().optional().openapi({ description: 'Longitude in degrees.', example: -9.1393 }),
+  })
+  .openapi('PublicVenue', { description: 'Where the event takes place; null for online-only events.' });
+
+export const PriceSummarySchema = z
+  .object({
+    price: z.number().int().openapi({ description: 'Lowest price, integer minor units.', example: 1500 }),
+    currency: z.string().openapi({ description: 'ISO 4217 currency of that price.', example: 'EUR' }),
+  })
+  .openapi('PriceSummary', {
+    description:
+      'The lowest price among the ticket types shown without an access code (whatever their sales window); null ' +
+      'when there is none.',
+  });
+
+const publicEventFields = {
+  id: z.uuid().openapi({ description: 'The event id.', example: EXAMPLE_EVENT_ID }),
+  slug: z.string().openapi({ description: 'URL name of the event in this organization.', example: 'spring-gala' }),
+  title: z.string().openapi({ description: 'Title.', example: 'Spring Gala' }),
+  description: z.string().openapi({ description: 'Description (plain text).', example: 'An evening of music.' }),
+  startsAt: z.iso.datetime().openapi({
+    description: 'Start, UTC ISO 8601; present it in `timezone`.',
+    example: '2026-05-01T18:00:00.000Z',
+  }),
+  endsAt: z.iso.datetime().openapi({
+    description: 'End, UTC ISO 8601; present it in `timezone`.',
+    example: '2026-05-01T23:00:00.000Z',
+  }),
+  timezone: z.string().openapi({ description: "The event's IANA timezone.", example: 'Europe/Lisbon' }),
+  venue: PublicVenueSchema.nullable(),
+  capacity: z
+    .number()
+    .int()
+    .nullable()
+    .openapi({ description: 'Total seats; null when only the ticket types limit sales.', example: 500 }),
+  categories: z
+    .array(z.string())
+    .openapi({ description: 'Categories (tags) of the event.', example: ['music', 'gala'] }),
+  coverImageUrl: z
+    .string()
+    .nullable()
+    .openapi({ description: 'Cover image URL, or null.', example: 'https://cdn.example.com/gala.jpg' }),
+  visibility: z.enum(['public', 'unlisted']).openapi({
+    description: '`public`: listed in the catalogue; `unlisted`: reachable only by its link.',
+    example: 'public',
+  }),
+  priceFrom: PriceSummarySchema.nullable(),
+};
+
+export const PublicEventSchema = z.object(publicEventFields).openapi('PublicEvent', {
+  description: 'An event as anyone may see it. The online join URL is revealed only to ticket holders.',
+});
+
+export type PublicEventResponse = z.infer<typeof PublicEventSchema>;
+
+export const PublicEventListSchema = z
+  .object({
+    data: z.array(PublicEventSchema).openapi({ description: 'This page of events, earliest start first.' }),
+    nextCursor: z.string().nullable().openapi({
+      description: 'Pass as `cursor` for the next page; null on the last page.',
+      example: 'WyIyMDI2LTA1LTAxVDE4OjAwOjAwLjAwMDAwMFoiLCIwYjlmNmE1Mi0xYzNkLTRlNWYtOGE3Yi05YzBkMWUyZjNhNGIiXQ',
+    }),
+  })
+  .openapi('PublicEventList');
+
+export type PublicEventListResponse = z.infer<typeof PublicEventListSchema>;
+
+export const PublicTicketTypeSchema = z
+  .object({
+    id: z.uuid().openapi({ description: 'The ticket type id.', example: EXAMPLE_TICKET_TYPE_ID }),
+    eventId: z.uuid().openapi({ description: 'The event id.', example: EXAMPLE_EVENT_ID }),
+    name: z.string().openapi({ description: 'Name.', example: 'General admission' }),
+    description: z.string().openapi({ description: 'Description.', example: 'Standing, doors at 17:30.' }),
+    price: z.number().int().openapi({ description: 'Price, integer minor units (0: free).', example: 1500 }),
+    currency: z.string().openapi({ description: 'ISO 4217 currency.', example: 'EUR' }),
+    remaining: z.number().int().openapi({ description: 'Tickets still available (never negative).', example: 42 }),
+    salesStartAt: z.iso.datetime().nullable().openapi({
+      description: 'Sales open at this instant (UTC); null: open since publication.',
+      example: '2026-03-01T09:00:00.000Z',
+    }),
+    salesEndAt: z.iso.datetime().nullable().openapi({
+      description: 'Sales close at this instant (UTC); null: no set end.',
+      example: '2026-05-01T16:00:00.000Z',
+    }),
+    minPerOrder: z.number().int().openapi({ description: 'Fewest tickets of this type per order.', example: 1 }),
+    maxPerOrder: z.number().int().openapi({ description: 'Most tickets of this type per order.', example: 10 }),
+    hidden: z.boolean().openapi({
+      description: 'True for a ticket type shown only because the request carried its access code.',
+      example: false,
+    }),
+    onSale: z.boolean().openapi({
+      description: 'Whether it can be bought now: the event is published, now is in the sales window, remaining > 0.',
+      example: true,
+    }),
+  })
+  .openapi('PublicTicketType', { description: 'A ticket type as buyers see it. Never carries counts or codes.' });
+
+export type PublicTicketTypeResponse = z.infer<typeof PublicTicketTypeSchema>;
+
+export const PublicEventDetailSchema = z
+  .object({
+    ...publicEventFields,
+    status: z.enum(['published', 'cancelled', 'completed']).openapi({
+      description:
+        '`published`: on sale per ticket type; `cancelled` or `completed`: still shown so buyers learn it, with no ' +
+        'ticket types.',
+      example: 'published',
+    }),
+    ticketTypes: z.array(PublicTicketTypeSchema).openapi({
+      description: 'Ticket types in display order: those not hidden, plus hidden ones unlocked by `accessCode`.',
+    }),
+  })
+  .openapi('PublicEventDetail', { description: 'An event page with its ticket types.' });
+
+export type PublicEventDetailResponse = z.infer<typeof PublicEventDetailSchema>;
+
+// ---------------------------------------------------------------------------------------------------------------
+// Requests
+// ---------------------------------------------------------------------------------------------------------------
+
+export const PublicEventListQuerySchema = z
+  .object({
+    from: z.iso
+      .datetime({ offset: true })
+      .optional()
+      .openapi({
+        param: { name: 'from', in: 'query' },
+        description:
+          'Only events starting at or after this ISO 8601 instant. Without it, only events that have not ended yet.',
+        example: '2026-05-01T00:00:00Z',
+      }),
+    to: z.iso
+      .datetime({ offset: true })
+      .optional()
+      .openapi({
+        param: { name: 'to', in: 'query' },
+        description: 'Only events starting before this ISO 8601 instant (exclusive).',
+        example: '2026-06-01T00:00:00Z',
+      }),
+    category: z
+      .string()
+      .trim()
+      .min(1)
+      .max(100)
+      .regex(WITHOUT_CONTROL_CHARACTERS, 'Must not contain control characters.')
+      .optional()
+      .openapi({
+        param: { name: 'category', in: 'query' },
+        description: 'Only events with this category (exact, case-sensitive; one value).',
+        example: 'music',
+      }),
+    q: z
+      .string()
+      .trim()
+      .min(1)
+      .max(100)
+      .regex(WITHOUT_CONTROL_CHARACTERS, 'Must not contain control characters.')
+      .optional()
+      .openapi({
+        param: { name: 'q', in: 'query' },
+        description: 'Case-insensitive text anywhere in the title (`%` and `_` match themselves).',
+        example: 'gala',
+      }),
+    limit: z.coerce
+      .number()
+      .int()
+      .min(1)
+      .max(MAX_PUBLIC_PAGE_SIZE)
+      .default(DEFAULT_PUBLIC_PAGE_SIZE)
+      .openapi({
+        param: { name: 'limit', in: 'query' },
+        description: `Page size, 1 to ${MAX_PUBLIC_PAGE_SIZE} (default ${DEFAULT_PUBLIC_PAGE_SIZE}). Values outside the range answer 400.`,
+        example: 20,
+      }),
+    cursor: z
+      .string()
+      .max(MAX_EVENT_CURSOR_LENGTH)
+      .optional()
+      .openapi({
+        param: { name: 'cursor', in: 'query' },
+        description: 'The `nextCursor` of the previous page, unchanged (opaque). A malformed cursor answers 400.',
+        example: 'WyIyMDI2LTA1LTAxVDE4OjAwOjAwLjAwMDAwMFoiLCIwYjlmNmE1Mi0xYzNkLTRlNWYtOGE3Yi05YzBkMWUyZjNhNGIiXQ',
+      }),
+  })
+  // Only these filters exist: any other query parameter (sort, status, organizationId, ...) answers 400.
+  .strict()
+  .refine(
+    (query) => query.from === undefined || query.to === undefined || Date.parse(query.from) < Date.parse(query.to),
+    {
+      message: '`from` must be before `to`.',
+      path: ['to'],
+    },
+  );
+
+export const PublicEventParamsSchema = z.object({
+  slug: z
+    .string()
+    .regex(/^[a-z0-9](?:[a-z0-9-]{0,98}[a-z0-9])?$/, 'Must be an event slug.')
+    .openapi({ param: { name: 'slug', in: 'path' }, description: 'The event slug.', example: 'spring-gala' }),
+});
+
+export const PublicEventQuerySchema = z
+  .object({
+    accessCode: z
+      .string()
+      .min(1)
+      .max(100)
+      .optional()
+      .openapi({
+        param: { name: 'accessCode', in: 'query' },
+        description:
+          'Shows the hidden ticket types with this access code too. A code that matches nothing shows nothing more.',
+        example: 'EARLYBIRD',
+      }),
+  })
+  .strict();

@@ -1,0 +1,117 @@
+import { and, asc, eq, inArray, or, sql, type SQL } from 'drizzle-orm';
+import { events, ticketTypes } from '../../db/schema/index.ts';
+import { scoped } from '../../db/tenant.ts';
+import { ApiError } from '../../errors/api-error.ts';
+import { requireTenant, type ServiceContext } from '../../lib/context.ts';
+import { publicEventColumns, toPublicEvent, type PublicEvent } from './events.ts';
+
+/** A ticket type as the public sees it: never sold/held counts nor the access code. */
+export interface PublicTicketType {
+  id: string;
+  eventId: string;
+  name: string;
+  description: string;
+  price: number;
+  currency: string;
+  remaining: number;
+  salesStartAt: string | null;
+  salesEndAt: string | null;
+  minPerOrder: number;
+  maxPerOrder: number;
+  hidden: boolean;
+  onSale: boolean;
+}
+
+export interface PublicEventDetail extends PublicEvent {
+  status: 'published' | 'cancelled' | 'completed';
+  ticketTypes: PublicTicketType[];
+}
+
+export interface GetPublicEventInput {
+  slug: string;
+  accessCode?: string | undefined;
+}
+
+// Published events are on sale; cancelled and completed ones stay reachable by their link so buyers learn what
+// happened, with no ticket types. Drafts never leave the organization.
+const SHOWN_STATUSES = ['published', 'cancelled', 'completed'] as const;
+const SHOWN_VISIBILITIES = ['public', 'unlisted'] as const;
+
+/**
+ * A published (or cancelled/completed) public or unlisted event by slug, with its ticket types: those not hidden,
+ * plus hidden ones whose access code equals `accessCode` (compared in SQL; a wrong code shows nothing more and is
+ * indistinguishable from a code that does not exist). One database round trip: both queries in one scoped batch.
+ */
+export async function getPublicEvent({
+  ctx,
+  input,
+}: {
+  ctx: ServiceContext;
+  input: GetPublicEventInput;
+}): Promise<PublicEventDetail> {
+  const tenant = requireTenant(ctx);
+  const eventConditions = and(
+    eq(events.organizationId, tenant.id),
+    eq(events.slug, input.slug),
+    inArray(events.status, [...SHOWN_STATUSES]),
+    inArray(events.visibility, [...SHOWN_VISIBILITIES]),
+  );
+  const visible: SQL | undefined =
+    input.accessCode === undefined
+      ? eq(ticketTypes.hidden, false)
+      : or(eq(ticketTypes.hidden, false), eq(ticketTypes.accessCode, input.accessCode));
+
+  const db = ctx.services.db;
+  const [eventRows, ticketRows] = await scoped(db, { organizationId: tenant.id }, [
+    db.select(publicEventColumns).from(events).where(eventConditions).limit(1),
+    db
+      .select({
+        id: ticketTypes.id,
+        eventId: ticketTypes.eventId,
+        name: ticketTypes.name,
+        description: ticketTypes.description,
+        price: ticketTypes.price,
+        currency: ticketTypes.currency,
+        remaining:
+          sql<number>`greatest(0, ${ticketTypes.quantity} - ${ticketTypes.sold} - ${ticketTypes.held})`.mapWith(Number),
+        salesStartAt: ticketTypes.salesStartAt,
+        salesEndAt: ticketTypes.salesEndAt,
+        minPerOrder: ticketTypes.minPerOrder,
+        maxPerOrder: ticketTypes.maxPerOrder,
+        hidden: ticketTypes.hidden,
+        inWindow:
+          sql<boolean>`(${ticketTypes.salesStartAt} is null or ${ticketTypes.salesStartAt} <= now()) and (${ticketTypes.salesEndAt} is null or ${ticketTypes.salesEndAt} > now())`.mapWith(
+            Boolean,
+          ),
+      })
+      .from(ticketTypes)
+      .innerJoin(events, and(eq(events.organizationId, ticketTypes.organizationId), eq(events.id, ticketTypes.eventId)))
+      .where(and(eq(ticketTypes.organizationId, tenant.id), eventConditions, eq(events.status, 'published'), visible))
+      .orderBy(asc(ticketTypes.sortOrder), asc(ticketTypes.id)),
+  ]);
+
+  const event = eventRows[0];
+  // Drafts are filtered out in SQL; the status test narrows the type.
+  if (event === undefined || event.status === 'draft') {
+    throw new ApiError('not_found', { detail: 'No event with this slug.' });
+  }
+  return {
+    ...toPublicEvent(event),
+    status: event.status,
+    ticketTypes: ticketRows.map((row) => ({
+      id: row.id,
+      eventId: row.eventId,
+      name: row.name,
+      description: row.description,
+      price: row.price,
+      currency: row.currency,
+      remaining: row.remaining,
+      salesStartAt: row.salesStartAt?.toISOString() ?? null,
+      salesEndAt: row.salesEndAt?.toISOString() ?? null,
+      minPerOrder: row.minPerOrder,
+      maxPerOrder: row.maxPerOrder,
+      hidden: row.hidden,
+      onSale: row.inWindow && row.remaining > 0,
+    })),
+  };
+}

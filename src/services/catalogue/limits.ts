@@ -1,0 +1,29 @@
+import { requireTenant, type ServiceContext } from '../../lib/context.ts';
+import { takeToken, type LimitOutcome, type LimitRule } from '../../lib/rate-limit.ts';
+
+/**
+ * The public catalogue's read limit, per client address per organization (a fixed window in Upstash). Generous for a
+ * person browsing or a page that polls, low enough that one client cannot scrape a catalogue in a loop. It fails
+ * open: when Redis cannot answer, public reads go on (the failure is logged by takeToken).
+ */
+export const PUBLIC_READ_LIMIT = {
+  name: 'public-read-ip',
+  limit: 300,
+  window: '1 m',
+} as const satisfies LimitRule;
+
+/**
+ * The bucket of a public read: the organization and CF-Connecting-IP (set by Cloudflare's edge; X-Forwarded-For is
+ * never trusted). A request without it (local runs only) shares one bucket per organization.
+ */
+export function publicReadBucket(organizationId: string, ip: string | null): string {
+  return `${organizationId}:${ip ?? 'no-ip'}`;
+}
+
+/** Takes one unit of the caller's public read bucket (one Redis round trip); 429 when over, null when Redis is down. */
+export async function takePublicRead(ctx: ServiceContext): Promise<LimitOutcome | null> {
+  const tenant = requireTenant(ctx);
+  return takeToken(ctx.services.redis, ctx.logger, PUBLIC_READ_LIMIT, publicReadBucket(tenant.id, ctx.client.ip), {
+    failClosed: false,
+  });
+}

@@ -1,0 +1,83 @@
+import { and, asc, eq, gte, lt, sql, type SQL } from 'drizzle-orm';
+import { events } from '../../db/schema/index.ts';
+import { scoped } from '../../db/tenant.ts';
+import { requireTenant, type ServiceContext } from '../../lib/context.ts';
+import { decodeEventCursor, encodeEventCursor } from './cursor.ts';
+import { publicEventColumns, toPublicEvent, type PublicEvent } from './events.ts';
+
+export interface ListPublicEventsInput {
+  /** ISO 8601 instant: only events starting at or after it (replaces the default "not ended yet"). */
+  from?: string | undefined;
+  /** ISO 8601 instant: only events starting before it. */
+  to?: string | undefined;
+  /** One category, matched exactly. */
+  category?: string | undefined;
+  /** Case-insensitive text anywhere in the title. */
+  q?: string | undefined;
+  limit: number;
+  cursor?: string | undefined;
+}
+
+export interface PublicEventPage {
+  data: PublicEvent[];
+  nextCursor: string | null;
+}
+
+/** LIKE treats `%`, `_` and the escape character itself as operators; a search term matches them literally. */
+export function escapeLike(value: string): string {
+  return value.replace(/[\\%_]/g, (char) => `\\${char}`);
+}
+
+/**
+ * One page of the organization's published, public events, by start time (starts_at, id) after the cursor. Without
+ * `from`, only events that have not ended yet. One database round trip: a single query in one scoped batch.
+ */
+export async function listPublicEvents({
+  ctx,
+  input,
+}: {
+  ctx: ServiceContext;
+  input: ListPublicEventsInput;
+}): Promise<PublicEventPage> {
+  const tenant = requireTenant(ctx);
+  const after = input.cursor === undefined ? null : decodeEventCursor(input.cursor);
+  const conditions: SQL[] = [
+    eq(events.organizationId, tenant.id),
+    eq(events.status, 'published'),
+    eq(events.visibility, 'public'),
+    input.from === undefined ? gte(events.endsAt, sql`now()`) : gte(events.startsAt, new Date(input.from)),
+  ];
+  if (input.to !== undefined) conditions.push(lt(events.startsAt, new Date(input.to)));
+  if (input.category !== undefined) {
+    conditions.push(sql`${events.categories} @> array[${input.category}]::text[]`);
+  }
+  if (input.q !== undefined) {
+    conditions.push(sql`${events.title} ilike ${`%${escapeLike(input.q)}%`}`);
+  }
+  if (after !== null) {
+    conditions.push(sql`(${events.startsAt}, ${events.id}) > (${after.startsAt}::timestamptz, ${after.id}::uuid)`);
+  }
+
+  const db = ctx.services.db;
+  const [rows] = await scoped(db, { organizationId: tenant.id }, [
+    db
+      .select({
+        ...publicEventColumns,
+        cursorAt: sql<string>`to_char(${events.startsAt} at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')`,
+      })
+      .from(events)
+      .where(and(...conditions))
+      .orderBy(asc(events.startsAt), asc(events.id))
+      .limit(input.limit + 1),
+  ]);
+
+  const page = rows.slice(0, input.limit);
+  const last = page.at(-1);
+  return {
+    data: page.map(toPublicEvent),
+    nextCursor:
+      rows.length > input.limit && last !== undefined
+        ? encodeEventCursor({ startsAt: last.cursorAt, id: last.id })
+        : null,
+  };
+}

@@ -1,0 +1,71 @@
+import { and, asc, eq, gte, lt, sql, type SQL } from 'drizzle-orm';
+import { events } from '../../db/schema/events.ts';
+import { scoped } from '../../db/tenant.ts';
+import { requireTenant, type ServiceContext } from '../../lib/context.ts';
+import { decodeCursor, encodeCursor } from '../users/cursor.ts';
+import { toEventView, type EventStatus, type EventView, type EventVisibility } from './shared.ts';
+
+export interface ListEventsInput {
+  status?: EventStatus | undefined;
+  visibility?: EventVisibility | undefined;
+  /** Only events starting at or after this instant. */
+  from?: Date | undefined;
+  /** Only events starting before this instant. */
+  to?: Date | undefined;
+  /** Case-insensitive substring of the title. */
+  q?: string | undefined;
+  limit: number;
+  cursor?: string | undefined;
+}
+
+export interface EventPage {
+  data: EventView[];
+  nextCursor: string | null;
+}
+
+function escapeLike(value: string): string {
+  return value.replace(/[\\%_]/g, (char) => `\\${char}`);
+}
+
+/**
+ * One page of the organization's events ordered by (starts_at, id), after the cursor. The cursor is the same opaque
+ * keyset pair as the member list's (a microsecond timestamp and a uuid), here the last event's start and id.
+ * One database round trip, served by events_organization_id_starts_at_idx.
+ */
+export async function listEvents({ ctx, input }: { ctx: ServiceContext; input: ListEventsInput }): Promise<EventPage> {
+  const tenant = requireTenant(ctx);
+  const after = input.cursor === undefined ? null : decodeCursor(input.cursor);
+  const conditions: SQL[] = [eq(events.organizationId, tenant.id)];
+  if (input.status !== undefined) conditions.push(eq(events.status, input.status));
+  if (input.visibility !== undefined) conditions.push(eq(events.visibility, input.visibility));
+  if (input.from !== undefined) conditions.push(gte(events.startsAt, input.from));
+  if (input.to !== undefined) conditions.push(lt(events.startsAt, input.to));
+  if (input.q !== undefined) {
+    conditions.push(sql`lower(${events.title}) like lower(${`%${escapeLike(input.q)}%`})`);
+  }
+  if (after !== null) {
+    conditions.push(sql`(${events.startsAt}, ${events.id}) > (${after.createdAt}::timestamptz, ${after.userId}::uuid)`);
+  }
+
+  const db = ctx.services.db;
+  const [rows] = await scoped(db, { organizationId: tenant.id }, [
+    db
+      .select({
+        event: events,
+        cursorAt: sql<string>`to_char(${events.startsAt} at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')`,
+      })
+      .from(events)
+      .where(and(...conditions))
+      .orderBy(asc(events.startsAt), asc(events.id))
+      .limit(input.limit + 1),
+  ]);
+  const page = rows.slice(0, input.limit);
+  const last = page.at(-1);
+  return {
+    data: page.map((row) => toEventView(row.event)),
+    nextCursor:
+      rows.length > input.limit && last !== undefined
+        ? encodeCursor({ createdAt: last.cursorAt, userId: last.event.id })
+        : null,
+  };
+}

@@ -1,0 +1,265 @@
+import { and, eq, inArray, like, or, sql } from 'drizzle-orm';
+import { events, type Venue } from '../../db/schema/events.ts';
+import { scoped } from '../../db/tenant.ts';
+import { ApiError } from '../../errors/api-error.ts';
+import { requireTenant, type ServiceContext } from '../../lib/context.ts';
+import { auditInsert } from '../audit/record.ts';
+import {
+  actorOf,
+  concurrentChange,
+  EDITABLE_STATUSES,
+  eventNotFound,
+  fieldError,
+  frozenEvent,
+  mustChange,
+  nothingChanged,
+  selectEvent,
+  toEventView,
+  violatedConstraint,
+  type EventView,
+  type EventVisibility,
+} from './shared.ts';
+
+export interface EventFields {
+  slug?: string | undefined;
+  title?: string | undefined;
+  description?: string | undefined;
+  visibility?: EventVisibility | undefined;
+  timezone?: string | undefined;
+  startsAt?: Date | undefined;
+  endsAt?: Date | undefined;
+  venue?: Venue | null | undefined;
+  onlineUrl?: string | null | undefined;
+  categories?: string[] | undefined;
+  coverImageUrl?: string | null | undefined;
+  capacity?: number | null | undefined;
+}
+
+export interface CreateEventInput extends EventFields {
+  title: string;
+  timezone: string;
+  startsAt: Date;
+  endsAt: Date;
+}
+
+const SLUG_CONSTRAINT = 'events_organization_id_slug_key';
+const MAX_BASE_SLUG = 80;
+
+function duplicateSlug(): ApiError {
+  return new ApiError('conflict', { detail: 'Another event of this organization already uses this slug.' });
+}
+
+/** A URL slug from a title: ASCII letters and digits joined by single hyphens ("Café Nights 2026" -> "cafe-nights-2026"). */
+export function slugFromTitle(title: string): string {
+  const base = title
+    .normalize('NFKD')
+    .replace(/[\u0300-\u036f]/g, '')
+    .toLowerCase()
+    .replace(/[^a-z0-9]+/g, '-')
+    .slice(0, MAX_BASE_SLUG)
+    .replace(/^-+|-+$/g, '');
+  return base === '' ? 'event' : base;
+}
+
+/** The first of `base`, `base-2`, `base-3`, ... that no event of the organization uses. */
+function firstFreeSlug(base: string, taken: Set<string>): string {
+  if (!taken.has(base)) return base;
+  for (let suffix = 2; ; suffix += 1) {
+    const candidate = `${base}-${suffix}`;
+    if (!taken.has(candidate)) return candidate;
+  }
+}
+
+function randomSuffix(): string {
+  return crypto.randomUUID().replaceAll('-', '').slice(0, 8);
+}
+
+export async function getEvent({ ctx, input }: { ctx: ServiceContext; input: { id: string } }): Promise<EventView> {
+  const tenant = requireTenant(ctx);
+  const db = ctx.services.db;
+  const [[row]] = await scoped(db, { organizationId: tenant.id }, [selectEvent(db, tenant.id, input.id.toLowerCase())]);
+  if (!row) throw eventNotFound();
+  return toEventView(row);
+}
+
+/**
+ * Creates a draft event. Without a slug, one is made from the title and made unique in the organization
+ * (`title`, `title-2`, ...); a slug that is given and taken answers 409. Two round trips when the slug is generated
+ * (the taken slugs are read first), one otherwise.
+ */
+export async function createEvent({
+  ctx,
+  input,
+}: {
+  ctx: ServiceContext;
+  input: CreateEventInput;
+}): Promise<EventView> {
+  const tenant = requireTenant(ctx);
+  const db = ctx.services.db;
+  const scope = { organizationId: tenant.id };
+  let slug = input.slug;
+  const generated = slug === undefined;
+  if (slug === undefined) {
+    const base = slugFromTitle(input.title);
+    const [rows] = await scoped(db, scope, [
+      db
+        .select({ slug: events.slug })
+        .from(events)
+        .where(and(eq(events.organizationId, tenant.id), or(eq(events.slug, base), like(events.slug, `${base}-%`)))),
+    ]);
+    slug = firstFreeSlug(base, new Set(rows.map((row) => row.slug)));
+  }
+
+  const insert = async (chosen: string) => {
+    const id = crypto.randomUUID();
+    const [inserted] = await scoped(db, scope, [
+      db
+        .insert(events)
+        .values({
+          id,
+          organizationId: tenant.id,
+          slug: chosen,
+          title: input.title,
+          description: input.description ?? '',
+          visibility: input.visibility ?? 'public',
+          timezone: input.timezone,
+          startsAt: input.startsAt,
+          endsAt: input.endsAt,
+          venue: input.venue ?? null,
+          onlineUrl: input.onlineUrl ?? null,
+          categories: input.categories ?? [],
+          coverImageUrl: input.coverImageUrl ?? null,
+          capacity: input.capacity ?? null,
+        })
+        .returning(),
+      auditInsert(db, ctx.client, {
+        organizationId: tenant.id,
+        actor: actorOf(ctx),
+        action: 'event.created',
+        target: { type: 'event', id },
+        metadata: { slug: chosen, title: input.title },
+      }),
+    ]);
+    const [row] = inserted;
+    if (!row) throw new Error('event insert returned nothing');
+    return toEventView(row);
+  };
+
+  try {
+    return await insert(slug);
+  } catch (error) {
+    if (violatedConstraint(error) !== SLUG_CONSTRAINT) throw error;
+    if (!generated) throw duplicateSlug();
+  }
+  // A concurrent create took the generated slug between the read and the insert: a random suffix cannot collide.
+  return insert(`${slugFromTitle(input.title).slice(0, MAX_BASE_SLUG)}-${randomSuffix()}`);
+}
+
+/**
+ * Changes the given fields of a draft or published event. The end must stay after the start, checked against the
+ * stored values for the side not given. The write is conditional on the status, so a concurrent cancel in between
+ * answers 409 instead of being overwritten; a concurrent time change that would put the end before the start is
+ * refused by the table's check (also 409).
+ */
+export async function updateEvent({
+  ctx,
+  input,
+}: {
+  ctx: ServiceContext;
+  input: EventFields & { id: string };
+}): Promise<EventView> {
+  const tenant = requireTenant(ctx);
+  const db = ctx.services.db;
+  const scope = { organizationId: tenant.id };
+  const id = input.id.toLowerCase();
+  const [[current]] = await scoped(db, scope, [selectEvent(db, tenant.id, id)]);
+  if (!current) throw eventNotFound();
+  if (!EDITABLE_STATUSES.includes(current.status)) throw frozenEvent(current.status);
+  const startsAt = input.startsAt ?? current.startsAt;
+  const endsAt = input.endsAt ?? current.endsAt;
+  if (endsAt.getTime() <= startsAt.getTime()) {
+    throw fieldError(input.endsAt === undefined ? '/body/startsAt' : '/body/endsAt', 'endsAt must be after startsAt');
+  }
+
+  const { id: _id, ...fields } = input;
+  const changes = Object.fromEntries(
+    Object.entries(fields as Record<string, unknown>).filter(([, value]) => value !== undefined),
+  ) as Partial<typeof events.$inferInsert>;
+  const changed = Object.keys(changes);
+  if (changed.length === 0) return toEventView(current);
+
+  try {
+    const [, [row]] = await scoped(db, scope, [
+      mustChange(
+        db,
+        db
+          .update(events)
+          .set({ ...changes, updatedAt: sql`now()` })
+          .where(
+            and(
+              eq(events.organizationId, tenant.id),
+              eq(events.id, id),
+              inArray(events.status, [...EDITABLE_STATUSES]),
+            ),
+          )
+          .returning({ id: events.id }),
+      ),
+      selectEvent(db, tenant.id, id),
+      auditInsert(db, ctx.client, {
+        organizationId: tenant.id,
+        actor: actorOf(ctx),
+        action: 'event.updated',
+        target: { type: 'event', id },
+        metadata: {
+          fields: changed,
+          before: Object.fromEntries(changed.map((key) => [key, current[key as keyof typeof current]])),
+        },
+      }),
+    ]);
+    if (!row) throw eventNotFound();
+    return toEventView(row);
+  } catch (error) {
+    if (nothingChanged(error)) throw concurrentChange();
+    const constraint = violatedConstraint(error);
+    if (constraint === SLUG_CONSTRAINT) throw duplicateSlug();
+    // A concurrent change of the other time made this one invalid: the table's check refused it.
+    if (constraint === 'events_ends_after_starts') throw concurrentChange();
+    throw error;
+  }
+}
+
+/** Deletes a draft (its ticket types go with it). Anything else has been public: cancel it instead (409). */
+export async function deleteEvent({ ctx, input }: { ctx: ServiceContext; input: { id: string } }): Promise<void> {
+  const tenant = requireTenant(ctx);
+  const db = ctx.services.db;
+  const scope = { organizationId: tenant.id };
+  const id = input.id.toLowerCase();
+  const [[current]] = await scoped(db, scope, [selectEvent(db, tenant.id, id)]);
+  if (!current) throw eventNotFound();
+  const notDraft = () =>
+    new ApiError('conflict', {
+      detail: `Only draft events can be deleted; this one is ${current.status}. Cancel it instead.`,
+    });
+  if (current.status !== 'draft') throw notDraft();
+  try {
+    await scoped(db, scope, [
+      mustChange(
+        db,
+        db
+          .delete(events)
+          .where(and(eq(events.organizationId, tenant.id), eq(events.id, id), eq(events.status, 'draft')))
+          .returning({ id: events.id }),
+      ),
+      auditInsert(db, ctx.client, {
+        organizationId: tenant.id,
+        actor: actorOf(ctx),
+        action: 'event.deleted',
+        target: { type: 'event', id },
+        metadata: { slug: current.slug, title: current.title },
+      }),
+    ]);
+  } catch (error) {
+    if (nothingChanged(error)) throw concurrentChange();
+    throw error;
+  }
+}
