@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { PublicEventListResponse, PublicEventResponse } from '../../src/routes/public/schema.ts';
-import { encodeEventCursor } from '../../src/services/catalogue/cursor.ts';
+import { encodeCursor } from '../../src/lib/cursor.ts';
 import { createEvent, createTicketType, daysFromNow, getPublic, publicJson } from '../support/catalogue.ts';
 import { createTenant, newRequestId, problem, request, roundTrips, type TestTenant } from '../support/harness.ts';
 
@@ -165,7 +165,7 @@ describe('GET /api/v1/public/events', () => {
 
   it('refuses unknown parameters, a limit outside 1..100, malformed cursors and dates', async () => {
     const tenant = await createTenant();
-    const lateCursor = encodeEventCursor({ startsAt: '2026-02-31T00:00:00.000000Z', id: crypto.randomUUID() });
+    const lateCursor = encodeCursor({ at: '2026-02-31T00:00:00.000000Z', id: crypto.randomUUID() });
     for (const query of [
       '?status=draft',
       '?visibility=private',

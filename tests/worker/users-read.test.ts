@@ -2,7 +2,7 @@ import { and, asc, eq, sql } from 'drizzle-orm';
 import { describe, expect, it } from 'vitest';
 import { memberships } from '../../src/db/schema/index.ts';
 import type { MemberListResponse, MemberResponse } from '../../src/routes/users/schema.ts';
-import { encodeCursor } from '../../src/services/users/cursor.ts';
+import { encodeCursor } from '../../src/lib/cursor.ts';
 import {
   createMember,
   createTenant,
@@ -308,7 +308,7 @@ describe('GET /api/v1/users', () => {
       expect(body.errors?.[0]?.pointer, cursor).toBe('/query/cursor');
     }
     // A well-formed cursor that matches no row is simply a position: an empty last page.
-    const future = encodeCursor({ createdAt: '2999-01-01T00:00:00.000000Z', userId: crypto.randomUUID() });
+    const future = encodeCursor({ at: '2999-01-01T00:00:00.000000Z', id: crypto.randomUUID() });
     const empty: MemberListResponse = await (await list(tenant, token, `?cursor=${future}`)).json();
     expect(empty).toEqual({ data: [], nextCursor: null });
   });

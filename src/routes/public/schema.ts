@@ -1,5 +1,5 @@
 import { z } from '@hono/zod-openapi';
-import { MAX_EVENT_CURSOR_LENGTH } from '../../services/catalogue/cursor.ts';
+import { MAX_CURSOR_LENGTH } from '../../lib/cursor.ts';
 import { WITHOUT_CONTROL_CHARACTERS } from '../../lib/text.ts';
 
 export const DEFAULT_PUBLIC_PAGE_SIZE = 20;
@@ -195,7 +195,7 @@ export const PublicEventListQuerySchema = z
       }),
     cursor: z
       .string()
-      .max(MAX_EVENT_CURSOR_LENGTH)
+      .max(MAX_CURSOR_LENGTH)
       .optional()
       .openapi({
         param: { name: 'cursor', in: 'query' },

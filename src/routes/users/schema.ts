@@ -1,5 +1,5 @@
 import { z } from '@hono/zod-openapi';
-import { MAX_CURSOR_LENGTH } from '../../services/users/cursor.ts';
+import { MAX_CURSOR_LENGTH } from '../../lib/cursor.ts';
 import { WITHOUT_CONTROL_CHARACTERS } from '../../lib/text.ts';
 
 export const ROLE_KEY_PATTERN = /^[a-z0-9][a-z0-9_-]{0,62}$/;

@@ -2,7 +2,7 @@ import { and, asc, eq, gte, lt, sql, type SQL } from 'drizzle-orm';
 import { events } from '../../db/schema/index.ts';
 import { scoped } from '../../db/tenant.ts';
 import { requireTenant, type ServiceContext } from '../../lib/context.ts';
-import { decodeEventCursor, encodeEventCursor } from './cursor.ts';
+import { decodeCursor, encodeCursor } from '../../lib/cursor.ts';
 import { publicEventColumns, toPublicEvent, type PublicEvent } from './events.ts';
 
 export interface ListPublicEventsInput {
@@ -40,7 +40,7 @@ export async function listPublicEvents({
   input: ListPublicEventsInput;
 }): Promise<PublicEventPage> {
   const tenant = requireTenant(ctx);
-  const after = input.cursor === undefined ? null : decodeEventCursor(input.cursor);
+  const after = input.cursor === undefined ? null : decodeCursor(input.cursor);
   const conditions: SQL[] = [
     eq(events.organizationId, tenant.id),
     eq(events.status, 'published'),
@@ -55,7 +55,7 @@ export async function listPublicEvents({
     conditions.push(sql`${events.title} ilike ${`%${escapeLike(input.q)}%`}`);
   }
   if (after !== null) {
-    conditions.push(sql`(${events.startsAt}, ${events.id}) > (${after.startsAt}::timestamptz, ${after.id}::uuid)`);
+    conditions.push(sql`(${events.startsAt}, ${events.id}) > (${after.at}::timestamptz, ${after.id}::uuid)`);
   }
 
   const db = ctx.services.db;
@@ -76,8 +76,6 @@ export async function listPublicEvents({
   return {
     data: page.map(toPublicEvent),
     nextCursor:
-      rows.length > input.limit && last !== undefined
-        ? encodeEventCursor({ startsAt: last.cursorAt, id: last.id })
-        : null,
+      rows.length > input.limit && last !== undefined ? encodeCursor({ at: last.cursorAt, id: last.id }) : null,
   };
 }

@@ -2,7 +2,7 @@ import { and, asc, eq, gte, lt, sql, type SQL } from 'drizzle-orm';
 import { events } from '../../db/schema/events.ts';
 import { scoped } from '../../db/tenant.ts';
 import { requireTenant, type ServiceContext } from '../../lib/context.ts';
-import { decodeCursor, encodeCursor } from '../users/cursor.ts';
+import { decodeCursor, encodeCursor } from '../../lib/cursor.ts';
 import { toEventView, type EventStatus, type EventView, type EventVisibility } from './shared.ts';
 
 export interface ListEventsInput {
@@ -44,7 +44,7 @@ export async function listEvents({ ctx, input }: { ctx: ServiceContext; input: L
     conditions.push(sql`lower(${events.title}) like lower(${`%${escapeLike(input.q)}%`})`);
   }
   if (after !== null) {
-    conditions.push(sql`(${events.startsAt}, ${events.id}) > (${after.createdAt}::timestamptz, ${after.userId}::uuid)`);
+    conditions.push(sql`(${events.startsAt}, ${events.id}) > (${after.at}::timestamptz, ${after.id}::uuid)`);
   }
 
   const db = ctx.services.db;
@@ -64,8 +64,6 @@ export async function listEvents({ ctx, input }: { ctx: ServiceContext; input: L
   return {
     data: page.map((row) => toEventView(row.event)),
     nextCursor:
-      rows.length > input.limit && last !== undefined
-        ? encodeCursor({ createdAt: last.cursorAt, userId: last.event.id })
-        : null,
+      rows.length > input.limit && last !== undefined ? encodeCursor({ at: last.cursorAt, id: last.event.id }) : null,
   };
 }

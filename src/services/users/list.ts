@@ -2,7 +2,7 @@ import { and, asc, eq, sql, type SQL } from 'drizzle-orm';
 import { memberships, roles, users } from '../../db/schema/index.ts';
 import { scoped } from '../../db/tenant.ts';
 import { requireTenant, type ServiceContext } from '../../lib/context.ts';
-import { decodeCursor, encodeCursor } from './cursor.ts';
+import { decodeCursor, encodeCursor } from '../../lib/cursor.ts';
 import { memberColumns, shownName, toMember, type Member, type MembershipStatus } from './members.ts';
 
 export interface ListMembersInput {
@@ -48,7 +48,7 @@ export async function listMembers({
   if (input.status !== undefined) conditions.push(eq(memberships.status, input.status));
   if (after !== null) {
     conditions.push(
-      sql`(${memberships.createdAt}, ${memberships.userId}) > (${after.createdAt}::timestamptz, ${after.userId}::uuid)`,
+      sql`(${memberships.createdAt}, ${memberships.userId}) > (${after.at}::timestamptz, ${after.id}::uuid)`,
     );
   }
 
@@ -72,8 +72,6 @@ export async function listMembers({
   return {
     data: page.map(toMember),
     nextCursor:
-      rows.length > input.limit && last !== undefined
-        ? encodeCursor({ createdAt: last.cursorAt, userId: last.id })
-        : null,
+      rows.length > input.limit && last !== undefined ? encodeCursor({ at: last.cursorAt, id: last.id }) : null,
   };
 }

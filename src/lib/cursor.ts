@@ -1,19 +1,21 @@
 import { z } from 'zod';
-import { ApiError } from '../../errors/api-error.ts';
+import { ApiError } from '../errors/api-error.ts';
 
 /**
- * The public event list's keyset cursor: the last row's (starts_at, id), the order of the
- * events_organization_id_status_visibility_starts_at_idx index. The timestamp travels as PostgreSQL wrote it, with
- * microseconds (a JavaScript Date would lose them). Opaque to clients: base64url of a JSON pair.
+ * The keyset cursor of every list: the last row's (timestamp, id), the order of the index that serves the list
+ * (members: memberships.created_at + user_id; events: starts_at + id). The timestamp travels as PostgreSQL wrote it,
+ * with microseconds, because a JavaScript Date (milliseconds) would skip or repeat rows within the same millisecond.
+ * Opaque to clients: base64url of a JSON pair.
  */
-export interface EventCursor {
-  startsAt: string;
+export interface Cursor {
+  /** The ordering timestamp, PostgreSQL text in UTC with microseconds. */
+  at: string;
   id: string;
 }
 
 const TIMESTAMP = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{6}Z$/;
 const BASE64URL = /^[A-Za-z0-9_-]+$/;
-export const MAX_EVENT_CURSOR_LENGTH = 200;
+export const MAX_CURSOR_LENGTH = 200;
 
 const CursorSchema = z.tuple([z.string().regex(TIMESTAMP).refine(isRealInstant, 'not a valid instant'), z.uuid()]);
 
@@ -27,8 +29,8 @@ function isRealInstant(text: string): boolean {
   );
 }
 
-export function encodeEventCursor(cursor: EventCursor): string {
-  return btoa(JSON.stringify([cursor.startsAt, cursor.id]))
+export function encodeCursor(cursor: Cursor): string {
+  return btoa(JSON.stringify([cursor.at, cursor.id]))
     .replaceAll('+', '-')
     .replaceAll('/', '_')
     .replace(/=+$/, '');
@@ -41,8 +43,8 @@ function malformed(): ApiError {
   });
 }
 
-export function decodeEventCursor(raw: string): EventCursor {
-  if (raw.length > MAX_EVENT_CURSOR_LENGTH || !BASE64URL.test(raw)) throw malformed();
+export function decodeCursor(raw: string): Cursor {
+  if (raw.length > MAX_CURSOR_LENGTH || !BASE64URL.test(raw)) throw malformed();
   let decoded: unknown;
   try {
     decoded = JSON.parse(atob(raw.replaceAll('-', '+').replaceAll('_', '/')));
@@ -51,6 +53,6 @@ export function decodeEventCursor(raw: string): EventCursor {
   }
   const parsed = CursorSchema.safeParse(decoded);
   if (!parsed.success) throw malformed();
-  const [startsAt, id] = parsed.data;
-  return { startsAt, id };
+  const [at, id] = parsed.data;
+  return { at, id };
 }
