@@ -3,6 +3,7 @@ import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:
 import type { AddressInfo } from 'node:net';
 import pg from 'pg';
 import { RoundTripCounter, TRACE_PATTERN, serveRoundTrips } from './round-trips.ts';
+import { BodyTooLarge, readBody } from './body.ts';
 
 /**
  * Local stand-in for Neon's SQL-over-HTTP endpoint (see /work/shared/PROTOCOLS.md, section A), in front of a real
@@ -196,35 +197,15 @@ function parseHeaders(headers: IncomingHttpHeaders): NeonHeaders {
   };
 }
 
-function readBody(req: IncomingMessage): Promise<string> {
-  const tooLarge = (): GatewayError =>
-    new GatewayError(413, `request is too large (max is ${MAX_REQUEST_BYTES} bytes)`);
-  const declared = Number(req.headers['content-length']);
-  if (Number.isFinite(declared) && declared > MAX_REQUEST_BYTES) return Promise.reject(tooLarge());
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    let size = 0;
-    let failed = false;
-    req.on('data', (chunk: Buffer) => {
-      if (failed) return;
-      size += chunk.length;
-      if (size > MAX_REQUEST_BYTES) {
-        // Keep reading (and discarding) so the client can finish sending and read the 413.
-        failed = true;
-        chunks.length = 0;
-        reject(tooLarge());
-        return;
-      }
-      chunks.push(chunk);
-    });
-    req.on('end', () => {
-      if (!failed) resolve(Buffer.concat(chunks).toString('utf8'));
-    });
-    req.on('error', (error) => {
-      failed = true;
-      reject(badRequest(`could not read the HTTP request body: ${error.message}`));
-    });
-  });
+async function readText(req: IncomingMessage): Promise<string> {
+  try {
+    return (await readBody(req, MAX_REQUEST_BYTES)).toString('utf8');
+  } catch (error) {
+    if (error instanceof BodyTooLarge) {
+      throw new GatewayError(413, `request is too large (max is ${MAX_REQUEST_BYTES} bytes)`);
+    }
+    throw badRequest(`could not read the HTTP request body: ${messageOf(error)}`);
+  }
 }
 
 const parseError = (reason: string): GatewayError => badRequest(`could not parse the HTTP request body: ${reason}`);
@@ -884,7 +865,7 @@ export async function startNeonGateway(options: NeonGatewayOptions): Promise<Neo
       const credentials = connection.credentials();
       database = credentials.database;
       const headers = parseHeaders(req.headers);
-      const payload = parsePayload(await readBody(req));
+      const payload = parsePayload(await readText(req));
       if (closing) throw new GatewayError(503, 'gateway is shutting down');
       const pool = poolFor(credentials);
       if (payload.kind === 'single') {

@@ -5,6 +5,7 @@ import { EmbeddedRedis } from './embedded-redis.ts';
 import { RedisConnectionError, RedisHandshakeError, ReplyError, RespClient, StatusReply, redactUrl } from './resp.ts';
 import type { RedisArg, RedisCommand, RedisReply, RespClientOptions } from './resp.ts';
 import { RoundTripCounter, TRACE_PATTERN, serveRoundTrips } from './round-trips.ts';
+import { BodyTooLarge, readBody } from './body.ts';
 
 export { ReplyError, StatusReply, RedisConnectionError } from './resp.ts';
 export type { RedisArg, RedisCommand, RedisReply } from './resp.ts';
@@ -281,36 +282,13 @@ function sendJson(res: http.ServerResponse, status: number, body: unknown): void
   res.end(text);
 }
 
-function readBody(req: http.IncomingMessage, limit: number): Promise<Buffer> {
-  return new Promise((resolve, reject) => {
-    const declared = Number(req.headers['content-length']);
-    const tooLarge = (): HttpError => new HttpError(413, `ERR request body exceeds ${limit} bytes`);
-    if (Number.isFinite(declared) && declared > limit) {
-      req.resume();
-      reject(tooLarge());
-      return;
-    }
-    const chunks: Buffer[] = [];
-    let size = 0;
-    let failed = false;
-    req.on('data', (chunk: Buffer) => {
-      if (failed) return;
-      size += chunk.length;
-      if (size > limit) {
-        failed = true;
-        chunks.length = 0;
-        reject(tooLarge());
-        return;
-      }
-      chunks.push(chunk);
-    });
-    req.on('end', () => {
-      if (!failed) resolve(Buffer.concat(chunks));
-    });
-    req.on('error', (error) => {
-      if (!failed) reject(error);
-    });
-  });
+async function readRequestBody(req: http.IncomingMessage, limit: number): Promise<Buffer> {
+  try {
+    return await readBody(req, limit);
+  } catch (error) {
+    if (error instanceof BodyTooLarge) throw new HttpError(413, `ERR request body exceeds ${limit} bytes`);
+    throw error;
+  }
 }
 
 function tokenMatches(given: string | undefined, expected: string): boolean {
@@ -429,7 +407,7 @@ export async function startUpstashGateway(options: UpstashGatewayOptions): Promi
         res.setHeader('allow', 'POST');
         throw new HttpError(405, `ERR method ${method} not allowed on ${path}: use POST`);
       }
-      const body = await readBody(req, maxBody);
+      const body = await readRequestBody(req, maxBody);
       let parsed: unknown;
       try {
         parsed = JSON.parse(body.toString('utf8'));
@@ -496,7 +474,7 @@ export async function startUpstashGateway(options: UpstashGatewayOptions): Promi
       if (value !== '') args.push(Buffer.from(value, 'utf8'));
     }
     if (method === 'POST') {
-      const body = await readBody(req, maxBody);
+      const body = await readRequestBody(req, maxBody);
       if (body.length > 0) args.push(body);
     }
     counter.record(trace, 1);
