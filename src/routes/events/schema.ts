@@ -1,6 +1,7 @@
 import { z } from '@hono/zod-openapi';
 import { MAX_CURSOR_LENGTH } from '../../lib/cursor.ts';
 import { WITHOUT_CONTROL_CHARACTERS } from '../../lib/text.ts';
+import { cursorPage } from '../pagination.ts';
 
 export const EVENT_STATUSES = ['draft', 'published', 'cancelled', 'completed'] as const;
 export const EVENT_VISIBILITIES = ['public', 'unlisted', 'private'] as const;
@@ -105,15 +106,11 @@ export const EventSchema = z
 
 export type EventResponse = z.infer<typeof EventSchema>;
 
-export const EventListSchema = z
-  .object({
-    data: z.array(EventSchema).openapi({ description: 'This page of events, earliest start first.' }),
-    nextCursor: z.string().nullable().openapi({
-      description: 'Pass as `cursor` for the next page; null on the last page.',
-      example: 'WyIyMDI2LTA3LTA0VDE4OjAwOjAwLjAwMDAwMFoiLCIzZDJjMWIwYS05ZThmLTRhN2ItOGM2ZC01ZTRmM2EyYjFjMGQiXQ',
-    }),
-  })
-  .openapi('EventList');
+export const EventListSchema = cursorPage(EventSchema, {
+  name: 'EventList',
+  items: 'This page of events, earliest start first.',
+  cursorExample: 'WyIyMDI2LTA3LTA0VDE4OjAwOjAwLjAwMDAwMFoiLCIzZDJjMWIwYS05ZThmLTRhN2ItOGM2ZC01ZTRmM2EyYjFjMGQiXQ',
+});
 
 export type EventListResponse = z.infer<typeof EventListSchema>;
 

@@ -1,6 +1,7 @@
 import { z } from '@hono/zod-openapi';
 import type { Organization } from '../../db/schema/index.ts';
 import { PASSWORD_MAX_LENGTH, PASSWORD_MIN_LENGTH } from '../../services/auth/passwords.ts';
+import { cursorPage } from '../pagination.ts';
 
 // ---------------------------------------------------------------------------------------------------------------
 // Field rules shared by requests
@@ -191,15 +192,12 @@ export const SignupResponseSchema = z
 
 export type SignupResponse = z.infer<typeof SignupResponseSchema>;
 
-export const OrganizationListSchema = z
-  .object({
-    data: z.array(OrganizationSchema).openapi({ description: 'One page of organizations, ordered by slug.' }),
-    nextCursor: z.string().nullable().openapi({
-      description: 'Pass as `cursor` to get the next page; null on the last page.',
-      example: 'czphY21l',
-    }),
-  })
-  .openapi('OrganizationList', { description: 'A page of organizations.' });
+export const OrganizationListSchema = cursorPage(OrganizationSchema, {
+  name: 'OrganizationList',
+  items: 'One page of organizations, ordered by slug.',
+  cursorExample: 'czphY21l',
+  description: 'A page of organizations.',
+});
 
 export type OrganizationListResponse = z.infer<typeof OrganizationListSchema>;
 

@@ -1,6 +1,7 @@
 import { z } from '@hono/zod-openapi';
 import { MAX_CURSOR_LENGTH } from '../../lib/cursor.ts';
 import { WITHOUT_CONTROL_CHARACTERS } from '../../lib/text.ts';
+import { cursorPage } from '../pagination.ts';
 
 export const DEFAULT_PUBLIC_PAGE_SIZE = 20;
 export const MAX_PUBLIC_PAGE_SIZE = 100;
@@ -74,15 +75,11 @@ export const PublicEventSchema = z.object(publicEventFields).openapi('PublicEven
 
 export type PublicEventResponse = z.infer<typeof PublicEventSchema>;
 
-export const PublicEventListSchema = z
-  .object({
-    data: z.array(PublicEventSchema).openapi({ description: 'This page of events, earliest start first.' }),
-    nextCursor: z.string().nullable().openapi({
-      description: 'Pass as `cursor` for the next page; null on the last page.',
-      example: 'WyIyMDI2LTA1LTAxVDE4OjAwOjAwLjAwMDAwMFoiLCIwYjlmNmE1Mi0xYzNkLTRlNWYtOGE3Yi05YzBkMWUyZjNhNGIiXQ',
-    }),
-  })
-  .openapi('PublicEventList');
+export const PublicEventListSchema = cursorPage(PublicEventSchema, {
+  name: 'PublicEventList',
+  items: 'This page of events, earliest start first.',
+  cursorExample: 'WyIyMDI2LTA1LTAxVDE4OjAwOjAwLjAwMDAwMFoiLCIwYjlmNmE1Mi0xYzNkLTRlNWYtOGE3Yi05YzBkMWUyZjNhNGIiXQ',
+});
 
 export type PublicEventListResponse = z.infer<typeof PublicEventListSchema>;
 

@@ -1,6 +1,7 @@
 import { z } from '@hono/zod-openapi';
 import { MAX_CURSOR_LENGTH } from '../../lib/cursor.ts';
 import { WITHOUT_CONTROL_CHARACTERS } from '../../lib/text.ts';
+import { cursorPage } from '../pagination.ts';
 
 export const ROLE_KEY_PATTERN = /^[a-z0-9][a-z0-9_-]{0,62}$/;
 
@@ -60,15 +61,11 @@ export const MemberSchema = z
 
 export type MemberResponse = z.infer<typeof MemberSchema>;
 
-export const MemberListSchema = z
-  .object({
-    data: z.array(MemberSchema).openapi({ description: 'This page of members, oldest membership first.' }),
-    nextCursor: z.string().nullable().openapi({
-      description: 'Pass as `cursor` for the next page; null on the last page.',
-      example: 'WyIyMDI2LTAxLTE1VDEyOjAwOjAwLjEyMzQ1NloiLCI2ZjFjMmIzYS00ZDVlLTRmNjAtOGE3Yi05YzBkMWUyZjNhNGIiXQ',
-    }),
-  })
-  .openapi('MemberList');
+export const MemberListSchema = cursorPage(MemberSchema, {
+  name: 'MemberList',
+  items: 'This page of members, oldest membership first.',
+  cursorExample: 'WyIyMDI2LTAxLTE1VDEyOjAwOjAwLjEyMzQ1NloiLCI2ZjFjMmIzYS00ZDVlLTRmNjAtOGE3Yi05YzBkMWUyZjNhNGIiXQ',
+});
 
 export type MemberListResponse = z.infer<typeof MemberListSchema>;
 
