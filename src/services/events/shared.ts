@@ -173,3 +173,11 @@ export function violatedConstraint(error: unknown): string | null {
 export function actorOf(ctx: ServiceContext): { type: 'user'; userId: string } {
   return { type: 'user', userId: callerOf(ctx).userId };
 }
+
+/** The fields an update request gives (undefined ones left out), without the path id: what the UPDATE sets. */
+export function givenFields<T extends { id: string }>(input: T): Partial<Omit<T, 'id'>> {
+  const { id: _id, ...fields } = input;
+  return Object.fromEntries(Object.entries(fields).filter(([, value]) => value !== undefined)) as Partial<
+    Omit<T, 'id'>
+  >;
+}

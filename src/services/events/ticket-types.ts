@@ -18,6 +18,7 @@ import {
   ticketTypeNotFound,
   toTicketTypeView,
   type TicketTypeView,
+  givenFields,
 } from './shared.ts';
 
 export interface TicketTypeFields {
@@ -205,10 +206,7 @@ export async function updateTicketType({
   const current = found.ticketType;
   if (!EDITABLE_STATUSES.includes(found.eventStatus)) throw frozenEvent(found.eventStatus);
 
-  const { id: _id, ...fields } = input;
-  const changes = Object.fromEntries(
-    Object.entries(fields as Record<string, unknown>).filter(([, value]) => value !== undefined),
-  ) as Partial<typeof ticketTypes.$inferInsert>;
+  const changes = givenFields(input) as Partial<typeof ticketTypes.$inferInsert>;
   // Showing a ticket type again drops its access code, unless one is given with it.
   if (input.hidden === false && input.accessCode === undefined) changes.accessCode = null;
   assertConsistent({

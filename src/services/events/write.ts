@@ -18,6 +18,7 @@ import {
   violatedConstraint,
   type EventView,
   type EventVisibility,
+  givenFields,
 } from './shared.ts';
 
 export interface EventFields {
@@ -181,10 +182,7 @@ export async function updateEvent({
     throw fieldError(input.endsAt === undefined ? '/body/startsAt' : '/body/endsAt', 'endsAt must be after startsAt');
   }
 
-  const { id: _id, ...fields } = input;
-  const changes = Object.fromEntries(
-    Object.entries(fields as Record<string, unknown>).filter(([, value]) => value !== undefined),
-  ) as Partial<typeof events.$inferInsert>;
+  const changes = givenFields(input) as Partial<typeof events.$inferInsert>;
   const changed = Object.keys(changes);
   if (changed.length === 0) return toEventView(current);
 
