@@ -21,7 +21,7 @@ import {
   PLATFORM_ADMIN_EMAIL,
 } from '../drizzle/seed.ts';
 import { BUILT_IN_ROLE_KEYS } from '../src/services/auth/permissions.ts';
-import { generateSigningKeysSecret } from './keys.ts';
+import { generateDataEncryptionKey, generateSigningKeysSecret } from './keys.ts';
 import { startStack, type Stack } from './stack.ts';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
@@ -75,7 +75,8 @@ async function main(): Promise<void> {
   const started = Date.now();
   await mkdir(stateDir, { recursive: true });
   stack = await startStack({
-    jwtSigningKeys: await localSigningKeys(),
+    jwtSigningKeys: await localSecret('jwt-keys.json', generateSigningKeysSecret),
+    dataEncryptionKey: await localSecret('data-key', generateDataEncryptionKey),
     postgres: databaseUrl
       ? { kind: 'real', url: databaseUrl }
       : { kind: 'embedded', dataDir: path.join(stateDir, 'pglite') },
@@ -149,14 +150,15 @@ async function main(): Promise<void> {
 }
 
 /** The local signing key survives restarts (.eventra/jwt-keys.json), so tokens stay valid across `npm run dev` runs. */
-async function localSigningKeys(): Promise<string> {
-  const file = path.join(stateDir, 'jwt-keys.json');
+/** A local secret kept in .eventra/ so tokens and encrypted settings survive restarts; made on first use. */
+async function localSecret(name: string, generate: () => string | Promise<string>): Promise<string> {
+  const file = path.join(stateDir, name);
   try {
     return (await readFile(file, 'utf8')).trim();
   } catch {
-    const keys = await generateSigningKeysSecret();
-    await writeFile(file, keys + '\n', { mode: 0o600 });
-    return keys;
+    const secret = await generate();
+    await writeFile(file, secret + '\n', { mode: 0o600 });
+    return secret;
   }
 }
 

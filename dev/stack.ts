@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { startEmbeddedPostgres, type EmbeddedPostgres } from './gateways/embedded-postgres.ts';
 import { startNeonGateway, type NeonGateway } from './gateways/neon.ts';
 import { connectRedisBackend, startUpstashGateway, type UpstashGateway } from './gateways/upstash.ts';
-import { generateSigningKeysSecret } from './keys.ts';
+import { generateDataEncryptionKey, generateSigningKeysSecret } from './keys.ts';
 import { startTcpProxy, type TcpProxy } from './tcp-proxy.ts';
 
 /** The role the Worker logs in as (created by drizzle/sql/security.sql; local servers trust loopback logins). */
@@ -23,6 +23,8 @@ export interface StackOptions {
   faultProxies?: boolean;
   /** JWT_SIGNING_KEYS for the Worker; a fresh key is generated when absent. */
   jwtSigningKeys?: string;
+  /** DATA_ENCRYPTION_KEY for the Worker; a fresh key is generated when absent. */
+  dataEncryptionKey?: string;
   log: StackLog;
 }
 
@@ -124,6 +126,7 @@ export async function startStack(options: StackOptions): Promise<Stack> {
     const workerDatabaseUrl = throughGateway(APP_ROLE, APP_ROLE_LOCAL_PASSWORD);
     const ownerDatabaseUrl = throughGateway(direct.username || 'postgres', direct.password || 'local');
     const jwtSigningKeys = options.jwtSigningKeys ?? (await generateSigningKeysSecret());
+    const dataEncryptionKey = options.dataEncryptionKey ?? generateDataEncryptionKey();
 
     return {
       directDatabaseUrl,
@@ -141,6 +144,7 @@ export async function startStack(options: StackOptions): Promise<Stack> {
         UPSTASH_REDIS_REST_URL: upstash.url,
         UPSTASH_REDIS_REST_TOKEN: upstashToken,
         JWT_SIGNING_KEYS: jwtSigningKeys,
+        DATA_ENCRYPTION_KEY: dataEncryptionKey,
       }),
       close,
     };

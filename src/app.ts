@@ -11,6 +11,11 @@ import { requestContext } from './middleware/request-context.ts';
 import { securityHeaders } from './middleware/security-headers.ts';
 import { tenant } from './middleware/tenant.ts';
 import { registerAuthRoutes } from './routes/auth/index.ts';
+import { registerBookingsRoutes } from './routes/bookings/index.ts';
+import { registerCapacityPoolsRoutes } from './routes/capacity-pools/index.ts';
+import { registerCheckInsRoutes } from './routes/check-ins/index.ts';
+import { registerPaymentsRoutes } from './routes/payments/index.ts';
+import { registerRefundsRoutes } from './routes/refunds/index.ts';
 import { registerEventsRoutes } from './routes/events/index.ts';
 import { registerHealthRoutes } from './routes/health/index.ts';
 import { registerMetaRoutes } from './routes/meta/index.ts';
@@ -67,6 +72,11 @@ export function createApp(): OpenAPIHono<AppEnv> {
   registerRolesRoutes(app);
   registerEventsRoutes(app);
   registerTicketTypesRoutes(app);
+  registerCapacityPoolsRoutes(app);
+  registerBookingsRoutes(app);
+  registerRefundsRoutes(app);
+  registerCheckInsRoutes(app);
+  registerPaymentsRoutes(app);
   registerPublicRoutes(app);
 
   app.notFound(notFound);

@@ -29,6 +29,16 @@ export const BindingsSchema = z.object({
   WEBHOOK_QUEUE: queueBinding,
   /** JSON array of private P-256 JWKs; the first signs access tokens (see src/services/auth/keys.ts). Secret. */
   JWT_SIGNING_KEYS: z.string().min(2),
+  /**
+   * 32 random bytes, base64url: the AES-256-GCM key that encrypts organizations' payment provider secrets at rest
+   * (src/lib/crypto.ts). Secret.
+   */
+  DATA_ENCRYPTION_KEY: z.string().regex(/^[A-Za-z0-9_-]{43}$/, 'must be 32 bytes, base64url without padding'),
+  /**
+   * Local environment only: where Stripe API calls go (a local fake in tests). Elsewhere the Worker always calls
+   * https://api.stripe.com and this must be unset.
+   */
+  STRIPE_API_BASE: z.url().optional(),
   /** Resend API key and sender address for transactional email (unused locally: mail is captured). Secrets. */
   EMAIL_API_KEY: z.string().min(1).optional(),
   EMAIL_FROM: z.email().optional(),

@@ -52,6 +52,9 @@ export const events = pgTable(
     coverImageUrl: text(),
     // Total seats across all ticket types (enforced at checkout); null = only the ticket types' quantities limit sales.
     capacity: integer(),
+    // Seats of all ticket types sold (confirmed) and held (pending); sold + held <= capacity when capacity is set.
+    sold: integer().notNull().default(0),
+    held: integer().notNull().default(0),
     publishedAt: timestamp({ withTimezone: true }),
     cancelledAt: timestamp({ withTimezone: true }),
     ...timestamps,
@@ -76,6 +79,10 @@ export const events = pgTable(
     check('events_ends_after_starts', sql`${table.endsAt} > ${table.startsAt}`),
     check('events_slug_format', sql`${table.slug} ~ '^[a-z0-9](?:[a-z0-9-]{0,98}[a-z0-9])?$'`),
     check('events_capacity_positive', sql`${table.capacity} is null or ${table.capacity} >= 0`),
+    check(
+      'events_counts',
+      sql`${table.sold} >= 0 and ${table.held} >= 0 and (${table.capacity} is null or ${table.sold} + ${table.held} <= ${table.capacity})`,
+    ),
   ],
 );
 
@@ -93,6 +100,7 @@ export const ticketTypes = pgTable(
     price: integer().notNull(),
     currency: text().notNull(),
     quantity: integer().notNull(),
+    // Seats taken by confirmed bookings and held by pending ones; sold + held <= quantity always.
     sold: integer().notNull().default(0),
     held: integer().notNull().default(0),
     salesStartAt: timestamp({ withTimezone: true }),
@@ -102,7 +110,6 @@ export const ticketTypes = pgTable(
     // Hidden ticket types are listed and sold only with their access code.
     hidden: boolean().notNull().default(false),
     accessCode: text(),
-    // Seats taken by confirmed bookings and held by pending ones; sold + held <= quantity always.
     sortOrder: integer().notNull().default(0),
     ...timestamps,
   },

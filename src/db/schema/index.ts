@@ -7,3 +7,4 @@ export * from './sessions.ts';
 export * from './audit-logs.ts';
 export * from './tenant-directory.ts';
 export * from './events.ts';
+export * from './bookings.ts';

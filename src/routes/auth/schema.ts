@@ -8,7 +8,7 @@ import { WITHOUT_CONTROL_CHARACTERS } from '../../lib/text.ts';
 /** Passwords are bounded here (cheap) and by the policy in the service (8..128 characters, not common). */
 const MAX_PASSWORD_INPUT = 1024;
 
-const EmailSchema = z.string().trim().toLowerCase().max(254).check(z.email()).openapi({
+export const EmailSchema = z.string().trim().toLowerCase().max(254).check(z.email()).openapi({
   description: 'Email address; trimmed and lowercased before use.',
   example: 'ada@example.com',
 });
@@ -18,7 +18,7 @@ const NewPasswordSchema = z.string().max(MAX_PASSWORD_INPUT).openapi({
   example: 'violet-anchor-meadow-42',
 });
 
-const NameSchema = z
+export const NameSchema = z
   .string()
   .trim()
   .min(1)

@@ -1,9 +1,11 @@
 import type { OpenAPIHono } from '@hono/zod-openapi';
 import type { AppEnv } from '../../env.ts';
+import * as createBooking from './create-booking.ts';
 import * as getEvent from './get-event.ts';
 import * as listEvents from './list-events.ts';
 
 export function registerPublicRoutes(app: OpenAPIHono<AppEnv>): void {
   listEvents.register(app);
   getEvent.register(app);
+  createBooking.register(app);
 }

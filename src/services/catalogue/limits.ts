@@ -27,3 +27,21 @@ export async function takePublicRead(ctx: ServiceContext): Promise<LimitOutcome 
     failClosed: false,
   });
 }
+
+/**
+ * Public checkout, per client address per organization: enough for a family buying in a few orders or a box office
+ * on one connection, not enough to hold a venue's seats with a script. Fails open like the read limit: sales go on
+ * when Redis cannot answer.
+ */
+export const PUBLIC_BOOKING_LIMIT = {
+  name: 'public-booking-ip',
+  limit: 20,
+  window: '1 m',
+} as const satisfies LimitRule;
+
+export async function takePublicBooking(ctx: ServiceContext): Promise<LimitOutcome | null> {
+  const tenant = requireTenant(ctx);
+  return takeToken(ctx.services.redis, ctx.logger, PUBLIC_BOOKING_LIMIT, publicReadBucket(tenant.id, ctx.client.ip), {
+    failClosed: false,
+  });
+}

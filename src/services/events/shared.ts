@@ -143,7 +143,9 @@ export function selectTicketType(db: Database, organizationId: string, id: strin
     .limit(1);
 }
 
-const CHANGE_GUARD = 'eventra_guard:unchanged';
+/** Prefix of the text a failed batch guard casts to int; its error message carries the label after it. */
+export const GUARD_LABEL_PREFIX = 'eventra_guard:';
+const CHANGE_GUARD = `${GUARD_LABEL_PREFIX}unchanged`;
 
 /**
  * A batch statement that runs `write` (an UPDATE or DELETE ... RETURNING) and aborts the whole batch, audit row
@@ -151,10 +153,18 @@ const CHANGE_GUARD = 'eventra_guard:unchanged';
  * check and the change are one atomic statement and two concurrent requests cannot both pass it.
  */
 // Drizzle puts an embedded query in parentheses itself, which makes `with changed as (...)`.
-export function mustChange(db: Database, write: SQL | { getSQL(): SQL }) {
+// `label` (default `unchanged`) names the failed precondition; `abortLabel` reads it back from the error.
+export function mustChange(db: Database, write: SQL | { getSQL(): SQL }, label = 'unchanged') {
   return db.execute(
-    sql`with changed as ${write} select (case when exists (select 1 from changed) then '0' else ${CHANGE_GUARD} end)::int as guard`,
+    sql`with changed as ${write} select (case when exists (select 1 from changed) then '0' else ${GUARD_LABEL_PREFIX + label} end)::int as guard`,
   );
+}
+
+/** The label of the `mustChange` (or `guard`) statement that aborted a batch, e.g. `sold_out:<uuid>`; else null. */
+export function abortLabel(error: unknown): string | null {
+  const info = databaseError(error);
+  if (info?.code !== '22P02') return null;
+  return /eventra_guard:([a-z_]+(?::[0-9a-f-]{36})?)/.exec(info.message)?.[1] ?? null;
 }
 
 /** Whether a batch failed because a `mustChange` write matched nothing. */

@@ -1,0 +1,67 @@
+import { createRoute, type OpenAPIHono } from '@hono/zod-openapi';
+import type { AppEnv } from '../../env.ts';
+import { errorResponses } from '../../errors/problem.ts';
+import { serviceContext } from '../../lib/context.ts';
+import { idempotencyKey, requestHash } from '../../lib/idempotency.ts';
+import { rateLimitHeaders } from '../../lib/rate-limit.ts';
+import { createBooking } from '../../services/bookings/create.ts';
+import { takePublicBooking } from '../../services/catalogue/limits.ts';
+import { BookingCreateSchema, CreatedBookingSchema, IdempotencyHeadersSchema } from '../bookings/schema.ts';
+import { PublicEventParamsSchema } from './schema.ts';
+
+export const route = createRoute({
+  method: 'post',
+  path: '/api/v1/public/events/{slug}/bookings',
+  operationId: 'createPublicBooking',
+  tags: ['Public'],
+  summary: 'Book tickets (checkout)',
+  description:
+    'Creates a booking for a published `public` or `unlisted` event. The server computes the total from the ticket ' +
+    'types; a free order is `confirmed` at once, a paid one is `pending` and holds its seats until `expiresAt` ' +
+    '(15 minutes by default, 30 with Stripe Checkout, 3 days for manual payment), after which it expires and the ' +
+    'seats go back on sale. Seats are taken atomically at every level (event capacity, ticket type quantity, ' +
+    'shared capacity pools): concurrent buyers can never oversell, and a refused order changes nothing. ' +
+    '409 `sold_out` when the seats are not there; 409 when the event or a ticket type is not on sale; 400 for a ' +
+    'ticket type of another event, a hidden one without its `accessCode`, or a quantity outside its per-order ' +
+    'limits; 422 when no payment method accepts the order. Send an `Idempotency-Key` to make retries safe. No ' +
+    'authentication; rate limited per client address (429 with Retry-After). One database round trip and one ' +
+    'Redis round trip.',
+  request: {
+    params: PublicEventParamsSchema,
+    headers: IdempotencyHeadersSchema,
+    body: { required: true, content: { 'application/json': { schema: BookingCreateSchema } } },
+  },
+  responses: {
+    201: {
+      description: 'The booking (or, with a reused Idempotency-Key and the same body, the first response again).',
+      content: { 'application/json': { schema: CreatedBookingSchema } },
+    },
+    ...errorResponses(400, 404, 409, 413, 415, 422, 429, 503),
+  },
+});
+
+export function register(app: OpenAPIHono<AppEnv>): void {
+  app.openapi(route, async (c) => {
+    const ctx = serviceContext(c);
+    const key = idempotencyKey(c.req.valid('header')['idempotency-key']);
+    const outcome = await takePublicBooking(ctx);
+    const body = c.req.valid('json');
+    const result = await createBooking({
+      ctx,
+      input: {
+        ...body,
+        slug: c.req.valid('param').slug,
+        idempotency:
+          key === undefined
+            ? undefined
+            : { key, requestHash: await requestHash('POST', c.req.path, await c.req.text()) },
+      },
+    });
+    const headers: Record<string, string> = {
+      'cache-control': 'no-store',
+      ...(outcome === null ? {} : rateLimitHeaders(outcome)),
+      ...(result.replayed ? { 'idempotent-replayed': 'true' } : {}),
+    };
+    return c.json(CreatedBookingSchema.parse(result.body), 201, headers);
+  });
+}

@@ -1,0 +1,310 @@
+import { sql, type SQL } from 'drizzle-orm';
+import {
+  attendees,
+  bookingItems,
+  bookings,
+  events,
+  paymentSettings,
+  payments,
+  ticketTypes,
+} from '../../db/schema/index.ts';
+import { scoped } from '../../db/tenant.ts';
+import { ApiError } from '../../errors/api-error.ts';
+import { requireTenant, type ServiceContext } from '../../lib/context.ts';
+import {
+  claimStatements,
+  resolveClaimFailure,
+  storeResponseStatement,
+  type IdempotencyClaim,
+} from '../../lib/idempotency.ts';
+import { auditInsert } from '../audit/record.ts';
+import { generateOpaqueToken, hashToken } from '../auth/tokens.ts';
+import { abortLabel, GUARD_LABEL_PREFIX } from '../events/shared.ts';
+import { moveSeats, seatValues, takeSeats, type Seats } from './inventory.ts';
+import { HOLD_MINUTES, newTicketCode } from './shared.ts';
+
+export interface AttendeeInput {
+  name: string;
+  email: string;
+  answers?: Record<string, string> | undefined;
+}
+
+export interface BookingItemInput {
+  ticketTypeId: string;
+  quantity: number;
+  attendees?: AttendeeInput[] | undefined;
+}
+
+export interface CreateBookingInput {
+  /** The event's slug (the public checkout route). */
+  slug: string;
+  buyer: { name: string; email: string };
+  items: BookingItemInput[];
+  accessCode?: string | undefined;
+  answers?: Record<string, string> | undefined;
+  paymentMethod?: 'stripe' | 'manual' | undefined;
+  idempotency?: Omit<IdempotencyClaim, 'organizationId' | 'scope'> | undefined;
+}
+
+export interface CreatedBooking {
+  status: number;
+  body: unknown;
+  replayed: boolean;
+}
+
+const UTC_ISO = `'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'`;
+
+/** `timestamptz` as ISO 8601 UTC with milliseconds, inside SQL-built JSON (null stays null). */
+function isoText(column: SQL): SQL {
+  return sql`to_char(${column} at time zone 'UTC', ${sql.raw(UTC_ISO)})`;
+}
+
+/**
+ * The checks a checkout must pass before it takes seats, as one statement that aborts the batch with the first
+ * failed check's label (the event, then each item's ticket type, window and per-order limits, then the payment
+ * method). It reads without locking; the seat statements that follow re-check capacity under the row locks.
+ */
+function validation(
+  organizationId: string,
+  eventId: SQL,
+  seats: readonly Seats[],
+  accessCode: string | null,
+  paymentMethod: string | null,
+): SQL {
+  return sql`with v(requested_id, requested_quantity) as ${seatValues(seats)},
+    e as (select id, status, ends_at from ${events} where organization_id = ${organizationId} and id = ${eventId}),
+    t as (select v.requested_id, v.requested_quantity, tt.* from v left join ${ticketTypes} tt
+            on tt.organization_id = ${organizationId} and tt.id = v.requested_id and tt.event_id = ${eventId}),
+    s as (select stripe_secret_key is not null as stripe, manual_enabled as manual from ${paymentSettings}
+            where organization_id = ${organizationId}),
+    problems(rank, label) as (
+      select 1, 'event_not_found' where not exists (select 1 from e)
+      union all select 2, 'not_on_sale' from e where status <> 'published' or ends_at <= now()
+      union all select 3, 'ticket_type_not_found:' || requested_id from t
+        where id is null or (hidden and access_code is distinct from ${accessCode}::text)
+      union all select 4, 'not_available:' || requested_id from t
+        where sales_start_at > now() or sales_end_at <= now()
+      union all select 5, 'per_order:' || requested_id from t
+        where requested_quantity < min_per_order or requested_quantity > max_per_order
+      union all select 6, 'currency_mismatch' where (select count(distinct currency) from t) > 1
+      union all select 7, 'total_too_large'
+        where (select sum(price::bigint * requested_quantity) from t) > 2147483647
+      union all select 8, 'no_payment_method'
+        where exists (select 1 from t where price > 0) and not coalesce(
+          (select case ${paymentMethod}::text when 'stripe' then stripe when 'manual' then manual
+                  else stripe or manual end from s),
+          coalesce(${paymentMethod}::text, 'manual') = 'manual'))
+    select (coalesce((select ${GUARD_LABEL_PREFIX} || label from problems order by rank limit 1), '0'))::int as guard`;
+}
+
+/** Where a refused checkout points: the request field that explains it. */
+function refusal(label: string, input: CreateBookingInput): ApiError {
+  const [kind, ticketTypeId] = label.split(':') as [string, string | undefined];
+  const index = input.items.findIndex((item) => item.ticketTypeId.toLowerCase() === ticketTypeId);
+  const item = index === -1 ? undefined : input.items[index];
+  switch (kind) {
+    case 'event_not_found':
+      return new ApiError('not_found', { detail: 'No event with this slug.' });
+    case 'not_on_sale':
+      return new ApiError('conflict', { detail: 'This event is not on sale.' });
+    case 'ticket_type_not_found':
+      return new ApiError('validation_failed', {
+        detail: 'A ticket type is not on sale for this event.',
+        errors: [{ pointer: `/body/items/${index}/ticketTypeId`, message: 'no such ticket type for this event' }],
+      });
+    case 'not_available':
+      return new ApiError('conflict', {
+        detail: `Ticket type ${ticketTypeId ?? ''} is outside its sales window.`,
+        extensions: { ticketTypeId },
+      });
+    case 'per_order':
+      return new ApiError('validation_failed', {
+        detail: `The quantity of ticket type ${ticketTypeId ?? ''} is outside its per-order limits.`,
+        errors: [{ pointer: `/body/items/${index}/quantity`, message: 'outside minPerOrder..maxPerOrder' }],
+      });
+    case 'currency_mismatch':
+      return new ApiError('validation_failed', {
+        detail: 'All ticket types of one booking must have the same currency.',
+        errors: [{ pointer: '/body/items', message: 'ticket types in several currencies' }],
+      });
+    case 'total_too_large':
+      return new ApiError('validation_failed', {
+        detail: 'The order total is too large.',
+        errors: [{ pointer: '/body/items', message: 'total exceeds the maximum amount' }],
+      });
+    case 'no_payment_method':
+      return new ApiError('unprocessable', {
+        detail:
+          input.paymentMethod === undefined
+            ? 'This organization accepts no payment method for paid tickets.'
+            : `The payment method ${input.paymentMethod} is not available.`,
+      });
+    case 'event_sold_out':
+    case 'pool_sold_out':
+      return new ApiError('sold_out', { detail: 'Not enough seats are left for this order.' });
+    case 'sold_out':
+      return new ApiError('sold_out', {
+        detail: `Not enough tickets of ${item === undefined ? 'this type' : `type ${item.ticketTypeId}`} are left.`,
+        extensions: { ticketTypeId },
+      });
+    default:
+      throw new Error(`unexpected checkout guard ${label}`);
+  }
+}
+
+/** The requested seats per ticket type (lowercased ids), refusing a ticket type listed twice. */
+function requestedSeats(input: CreateBookingInput): Seats[] {
+  const seen = new Set<string>();
+  return input.items.map((item, index) => {
+    const ticketTypeId = item.ticketTypeId.toLowerCase();
+    if (seen.has(ticketTypeId)) {
+      throw new ApiError('validation_failed', {
+        detail: 'Each ticket type may appear once; give the quantity instead.',
+        errors: [{ pointer: `/body/items/${index}/ticketTypeId`, message: 'listed twice' }],
+      });
+    }
+    seen.add(ticketTypeId);
+    if (item.attendees !== undefined && item.attendees.length !== item.quantity) {
+      throw new ApiError('validation_failed', {
+        detail: 'Give one attendee per ticket, or none (the buyer is then every attendee).',
+        errors: [{ pointer: `/body/items/${index}/attendees`, message: `must list ${item.quantity} attendees` }],
+      });
+    }
+    return { ticketTypeId, quantity: item.quantity };
+  });
+}
+
+/**
+ * Public checkout: a booking for an event found by slug, in ONE database round trip (one batch, one transaction).
+ * The batch validates the order, takes the seats with one conditional UPDATE per level (event, ticket types, pools;
+ * see inventory.ts), inserts the booking with a total the database computes from the ticket types' prices, its
+ * items, one attendee per ticket with a unique ticket code, the payment row and the audit row; a free order is
+ * confirmed in the same batch (its seats move from held to sold). Any failed step aborts everything. With an
+ * Idempotency-Key, the key is claimed first and the response stored last, in the same transaction.
+ */
+export async function createBooking({
+  ctx,
+  input,
+}: {
+  ctx: ServiceContext;
+  input: CreateBookingInput;
+}): Promise<CreatedBooking> {
+  const tenant = requireTenant(ctx);
+  const db = ctx.services.db;
+  const organizationId = tenant.id;
+  const seats = requestedSeats(input);
+  const claim: IdempotencyClaim | null =
+    input.idempotency === undefined ? null : { ...input.idempotency, organizationId, scope: 'public' };
+
+  const bookingId = crypto.randomUUID();
+  const paymentId = crypto.randomUUID();
+  const token = generateOpaqueToken('bk');
+  const tokenHash = await hashToken(token);
+  const eventId = sql`(select id from ${events} where organization_id = ${organizationId} and slug = ${input.slug} and visibility in ('public', 'unlisted'))`;
+  const method = input.paymentMethod ?? null;
+
+  const attendeeRows = input.items.flatMap((item) =>
+    Array.from({ length: item.quantity }, (_, position) => {
+      const person = item.attendees?.[position] ?? { name: input.buyer.name, email: input.buyer.email };
+      return {
+        organizationId,
+        bookingId,
+        ticketTypeId: item.ticketTypeId.toLowerCase(),
+        name: person.name,
+        email: person.email.toLowerCase(),
+        answers: ('answers' in person ? person.answers : undefined) ?? {},
+        ticketCode: newTicketCode(),
+      };
+    }),
+  );
+
+  // The provider, hold and status follow from the total the database computes.
+  const totals = sql`(select coalesce(sum(t.price * v.quantity), 0)::int as total, min(t.currency) as currency
+    from ${ticketTypes} t join ${seatValues(seats)} as v(ticket_type_id, quantity) on t.id = v.ticket_type_id
+    where t.organization_id = ${organizationId})`;
+  const provider = sql`(case when s.total = 0 then 'free'
+      when ${method}::text is not null then ${method}::text
+      when (select stripe_secret_key is not null from ${paymentSettings} where organization_id = ${organizationId}) then 'stripe'
+      else 'manual' end)`;
+
+  const response = sql`(select jsonb_build_object(
+      'id', b.id, 'status', b.status, 'token', ${token}::text, 'eventId', b.event_id,
+      'buyer', jsonb_build_object('name', b.buyer_name, 'email', b.buyer_email),
+      'total', b.total, 'currency', b.currency,
+      'expiresAt', ${isoText(sql`b.expires_at`)}, 'createdAt', ${isoText(sql`b.created_at`)},
+      'items', (select jsonb_agg(jsonb_build_object('ticketTypeId', i.ticket_type_id, 'quantity', i.quantity,
+          'unitPrice', i.unit_price) order by i.ticket_type_id)
+        from ${bookingItems} i where i.organization_id = ${organizationId} and i.booking_id = b.id),
+      'attendees', (select jsonb_agg(jsonb_build_object('id', a.id, 'ticketTypeId', a.ticket_type_id, 'name', a.name,
+          'email', a.email, 'ticketCode', a.ticket_code) order by a.position)
+        from ${attendees} a where a.organization_id = ${organizationId} and a.booking_id = b.id),
+      'payment', jsonb_build_object('provider', b.provider, 'status', p.status, 'amount', p.amount,
+        'currency', p.currency,
+        'instructions', case when b.provider = 'manual' then coalesce(
+          (select manual_instructions from ${paymentSettings} where organization_id = ${organizationId}), '') end,
+        'checkout', case when b.provider = 'stripe' then jsonb_build_object('method', 'POST',
+          'href', '/api/v1/public/bookings/' || b.id || '/checkout') end))
+    from ${bookings} b join ${payments} p on p.organization_id = b.organization_id and p.booking_id = b.id
+    where b.organization_id = ${organizationId} and b.id = ${bookingId})`;
+
+  const statements = [
+    ...(claim === null ? [] : claimStatements(db, claim)),
+    db.execute(validation(organizationId, eventId, seats, input.accessCode ?? null, method)),
+    ...takeSeats(db, organizationId, eventId, seats),
+    db.execute(sql`insert into ${bookings} (id, organization_id, event_id, status, buyer_name, buyer_email, total,
+        currency, provider, token_hash, answers, expires_at, confirmed_at)
+      select ${bookingId}, ${organizationId}, ${eventId},
+        (case when s.total = 0 then 'confirmed' else 'pending' end)::booking_status,
+        ${input.buyer.name}, ${input.buyer.email.toLowerCase()}, s.total, s.currency, p.provider::payment_provider,
+        ${tokenHash}, ${JSON.stringify(input.answers ?? {})}::jsonb,
+        case when s.total = 0 then null
+          else now() + make_interval(mins => case p.provider when 'stripe' then ${HOLD_MINUTES.stripe}::int
+            when 'manual' then ${HOLD_MINUTES.manual}::int else ${HOLD_MINUTES.default}::int end) end,
+        case when s.total = 0 then now() end
+      from ${totals} s, lateral (select ${provider} as provider) p`),
+    db.execute(sql`insert into ${bookingItems} (organization_id, booking_id, ticket_type_id, quantity, unit_price)
+      select ${organizationId}, ${bookingId}, v.ticket_type_id, v.quantity, t.price
+      from ${seatValues(seats)} as v(ticket_type_id, quantity)
+      join ${ticketTypes} t on t.organization_id = ${organizationId} and t.id = v.ticket_type_id`),
+    db.insert(attendees).values(attendeeRows.map((row, position) => ({ ...row, position }))),
+    db.execute(sql`insert into ${payments} (id, organization_id, booking_id, provider, status, amount, currency)
+      select ${paymentId}, ${organizationId}, b.id, b.provider,
+        (case when b.total = 0 then 'succeeded' else 'pending' end)::payment_status, b.total, b.currency
+      from ${bookings} b where b.organization_id = ${organizationId} and b.id = ${bookingId}`),
+    // A free order is confirmed at once: its seats move from held to sold (nothing moves for a pending one).
+    ...moveSeats(
+      db,
+      organizationId,
+      eventId,
+      sql`(select i.ticket_type_id, i.quantity from ${bookingItems} i
+        join ${bookings} b on b.organization_id = i.organization_id and b.id = i.booking_id
+        where i.organization_id = ${organizationId} and i.booking_id = ${bookingId} and b.status = 'confirmed')`,
+      'held',
+      'sold',
+    ),
+    auditInsert(db, ctx.client, {
+      organizationId,
+      actor: { type: 'anonymous' },
+      action: 'booking.created',
+      target: { type: 'booking', id: bookingId },
+      metadata: { eventSlug: input.slug, items: seats, paymentMethod: method },
+    }),
+    claim === null ? db.execute(sql`select ${response} as response`) : storeResponseStatement(db, claim, 201, response),
+  ] as const;
+
+  try {
+    const results = await scoped(db, { organizationId }, statements as unknown as Parameters<typeof scoped>[2]);
+    const last = results.at(-1) as { response: unknown }[] | { rows: { response: unknown }[] };
+    const row = Array.isArray(last) ? last[0] : last.rows[0];
+    if (row === undefined) throw new Error('checkout returned no response');
+    return { status: 201, body: row.response, replayed: false };
+  } catch (error) {
+    if (claim !== null) {
+      const replay = await resolveClaimFailure(db, claim, error);
+      if (replay !== null) return { ...replay, replayed: true };
+    }
+    const label = abortLabel(error);
+    if (label !== null) throw refusal(label, input);
+    throw error;
+  }
+}

@@ -1,0 +1,179 @@
+import { and, asc, eq } from 'drizzle-orm';
+import type { Database } from '../../db/client.ts';
+import {
+  attendees,
+  bookingItems,
+  bookings,
+  payments,
+  refunds,
+  type Attendee,
+  type Booking,
+  type Payment,
+  type Refund,
+} from '../../db/schema/index.ts';
+
+/** A booking as staff see it (and, through its token, the buyer): everything but the token hash. */
+export interface BookingView {
+  id: string;
+  eventId: string;
+  status: Booking['status'];
+  buyer: { name: string; email: string };
+  total: number;
+  currency: string;
+  refundedAmount: number;
+  provider: Booking['provider'];
+  answers: Record<string, string>;
+  expiresAt: string | null;
+  confirmedAt: string | null;
+  cancelledAt: string | null;
+  createdAt: string;
+  updatedAt: string;
+  items: { ticketTypeId: string; quantity: number; unitPrice: number }[];
+  attendees: AttendeeView[];
+  payment: PaymentView | null;
+  refunds: RefundView[];
+}
+
+export interface AttendeeView {
+  id: string;
+  bookingId: string;
+  ticketTypeId: string;
+  name: string;
+  email: string;
+  ticketCode: string;
+  status: Attendee['status'];
+  answers: Record<string, string>;
+  checkedInAt: string | null;
+  cancelledAt: string | null;
+}
+
+export interface PaymentView {
+  id: string;
+  provider: Payment['provider'];
+  status: Payment['status'];
+  amount: number;
+  currency: string;
+  refundedAmount: number;
+  checkoutSessionId: string | null;
+  paymentIntentId: string | null;
+}
+
+export interface RefundView {
+  id: string;
+  amount: number;
+  currency: string;
+  status: Refund['status'];
+  reason: string | null;
+  attendeeIds: string[];
+  createdAt: string;
+}
+
+/**
+ * The queries that load one booking with its items, attendees, payment and refunds: put them in one scoped batch
+ * (one round trip), then pass the results to `toBookingView`.
+ */
+export function bookingQueries(db: Database, organizationId: string, bookingId: string) {
+  return [
+    db
+      .select()
+      .from(bookings)
+      .where(and(eq(bookings.organizationId, organizationId), eq(bookings.id, bookingId)))
+      .limit(1),
+    db
+      .select()
+      .from(bookingItems)
+      .where(and(eq(bookingItems.organizationId, organizationId), eq(bookingItems.bookingId, bookingId)))
+      .orderBy(asc(bookingItems.ticketTypeId)),
+    db
+      .select()
+      .from(attendees)
+      .where(and(eq(attendees.organizationId, organizationId), eq(attendees.bookingId, bookingId)))
+      .orderBy(asc(attendees.position)),
+    db
+      .select()
+      .from(payments)
+      .where(and(eq(payments.organizationId, organizationId), eq(payments.bookingId, bookingId)))
+      .limit(1),
+    db
+      .select()
+      .from(refunds)
+      .where(and(eq(refunds.organizationId, organizationId), eq(refunds.bookingId, bookingId)))
+      .orderBy(asc(refunds.createdAt), asc(refunds.id)),
+  ] as const;
+}
+
+export type BookingRows = [Booking[], (typeof bookingItems.$inferSelect)[], Attendee[], Payment[], Refund[]];
+
+const iso = (value: Date | null): string | null => value?.toISOString() ?? null;
+
+export function toAttendeeView(row: Attendee): AttendeeView {
+  return {
+    id: row.id,
+    bookingId: row.bookingId,
+    ticketTypeId: row.ticketTypeId,
+    name: row.name,
+    email: row.email,
+    ticketCode: row.ticketCode,
+    status: row.status,
+    answers: row.answers,
+    checkedInAt: iso(row.checkedInAt),
+    cancelledAt: iso(row.cancelledAt),
+  };
+}
+
+/** The view of a loaded booking, or null when the booking row is missing (not found, or another tenant's). */
+export function toBookingView([
+  bookingRows,
+  items,
+  attendeeRows,
+  paymentRows,
+  refundRows,
+]: BookingRows): BookingView | null {
+  const booking = bookingRows[0];
+  if (booking === undefined) return null;
+  const payment = paymentRows[0];
+  return {
+    id: booking.id,
+    eventId: booking.eventId,
+    status: booking.status,
+    buyer: { name: booking.buyerName, email: booking.buyerEmail },
+    total: booking.total,
+    currency: booking.currency,
+    refundedAmount: booking.refundedAmount,
+    provider: booking.provider,
+    answers: booking.answers,
+    expiresAt: iso(booking.expiresAt),
+    confirmedAt: iso(booking.confirmedAt),
+    cancelledAt: iso(booking.cancelledAt),
+    createdAt: booking.createdAt.toISOString(),
+    updatedAt: booking.updatedAt.toISOString(),
+    items: items.map((item) => ({
+      ticketTypeId: item.ticketTypeId,
+      quantity: item.quantity,
+      unitPrice: item.unitPrice,
+    })),
+    attendees: attendeeRows.map(toAttendeeView),
+    payment:
+      payment === undefined
+        ? null
+        : {
+            id: payment.id,
+            provider: payment.provider,
+            status: payment.status,
+            amount: payment.amount,
+            currency: payment.currency,
+            refundedAmount: payment.refundedAmount,
+            checkoutSessionId: payment.checkoutSessionId,
+            paymentIntentId: payment.paymentIntentId,
+          },
+    refunds: refundRows.map((refund) => ({
+      id: refund.id,
+      amount: refund.amount,
+      currency: refund.currency,
+      status: refund.status,
+      reason: refund.reason,
+      attendeeIds: refund.attendeeIds,
+      createdAt: refund.createdAt.toISOString(),
+    })),
+  };
+}
