@@ -1,4 +1,5 @@
 import { z } from '@hono/zod-openapi';
+import { MAX_CURSOR_LENGTH } from '../lib/cursor.ts';
 
 /**
  * The response of every cursor-paginated list: `{ data, nextCursor }`, registered in the OpenAPI document as `name`.
@@ -17,4 +18,34 @@ export function cursorPage<T extends z.ZodType>(
       }),
     })
     .openapi(options.name, options.description === undefined ? {} : { description: options.description });
+}
+
+/**
+ * The `limit` and `cursor` query parameters of a cursor-paginated list: spread them into the list's strict query
+ * schema. `limit` outside 1..max answers 400 (never clamped silently).
+ */
+export function pageParams(options: { defaultSize: number; maxSize: number; cursorExample: string }) {
+  const { defaultSize, maxSize, cursorExample } = options;
+  return {
+    limit: z.coerce
+      .number()
+      .int()
+      .min(1)
+      .max(maxSize)
+      .default(defaultSize)
+      .openapi({
+        param: { name: 'limit', in: 'query' },
+        description: `Page size, 1 to ${maxSize} (default ${defaultSize}); outside the range answers 400.`,
+        example: 20,
+      }),
+    cursor: z
+      .string()
+      .max(MAX_CURSOR_LENGTH)
+      .optional()
+      .openapi({
+        param: { name: 'cursor', in: 'query' },
+        description: 'The `nextCursor` of the previous page, unchanged (opaque). A malformed cursor answers 400.',
+        example: cursorExample,
+      }),
+  };
 }

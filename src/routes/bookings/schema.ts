@@ -86,19 +86,8 @@ export const BookingCreateSchema = z
     },
   });
 
-export const IdempotencyHeadersSchema = z.object({
-  'idempotency-key': z
-    .string()
-    .optional()
-    .openapi({
-      param: { name: 'Idempotency-Key', in: 'header' },
-      description:
-        'Makes the request safe to retry: the same key with the same body within 24 hours replays the first ' +
-        'response (with `Idempotent-Replayed: true`); with another body it answers 422; while the first request ' +
-        'is still running it answers 409. 1 to 255 visible ASCII characters; use a random UUID per order.',
-      example: '4f0c2b9e-3a7d-4e51-9b8c-2d1e0f3a4b5c',
-    }),
-});
+// Moved to ../idempotency.ts (shared by every creating POST); re-exported for existing imports.
+export { IdempotencyHeadersSchema } from '../idempotency.ts';
 
 export const BookingIdParamsSchema = z.object({
   id: z.uuid().openapi({

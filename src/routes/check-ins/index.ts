@@ -1,7 +1,8 @@
 import type { OpenAPIHono } from '@hono/zod-openapi';
 import type { AppEnv } from '../../env.ts';
+import * as create from './create.ts';
 
 // Check-in by ticket code (helper A)
-export function registerCheckInsRoutes(_app: OpenAPIHono<AppEnv>): void {
-  // Routes register here.
+export function registerCheckInsRoutes(app: OpenAPIHono<AppEnv>): void {
+  create.register(app);
 }

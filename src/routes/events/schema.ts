@@ -1,7 +1,6 @@
 import { z } from '@hono/zod-openapi';
-import { MAX_CURSOR_LENGTH } from '../../lib/cursor.ts';
 import { WITHOUT_CONTROL_CHARACTERS } from '../../lib/text.ts';
-import { cursorPage } from '../pagination.ts';
+import { cursorPage, pageParams } from '../pagination.ts';
 
 export const EVENT_STATUSES = ['draft', 'published', 'cancelled', 'completed'] as const;
 export const EVENT_VISIBILITIES = ['public', 'unlisted', 'private'] as const;
@@ -182,26 +181,11 @@ export const EventListQuerySchema = z
         description: 'Case-insensitive text the title contains (`%` and `_` match literally).',
         example: 'jazz',
       }),
-    limit: z.coerce
-      .number()
-      .int()
-      .min(1)
-      .max(MAX_PAGE_SIZE)
-      .default(DEFAULT_PAGE_SIZE)
-      .openapi({
-        param: { name: 'limit', in: 'query' },
-        description: `Page size, 1 to ${MAX_PAGE_SIZE} (default ${DEFAULT_PAGE_SIZE}); outside the range answers 400.`,
-        example: 20,
-      }),
-    cursor: z
-      .string()
-      .max(MAX_CURSOR_LENGTH)
-      .optional()
-      .openapi({
-        param: { name: 'cursor', in: 'query' },
-        description: 'The `nextCursor` of the previous page, unchanged (opaque). A malformed cursor answers 400.',
-        example: 'WyIyMDI2LTA3LTA0VDE4OjAwOjAwLjAwMDAwMFoiLCIzZDJjMWIwYS05ZThmLTRhN2ItOGM2ZC01ZTRmM2EyYjFjMGQiXQ',
-      }),
+    ...pageParams({
+      defaultSize: DEFAULT_PAGE_SIZE,
+      maxSize: MAX_PAGE_SIZE,
+      cursorExample: 'WyIyMDI2LTA3LTA0VDE4OjAwOjAwLjAwMDAwMFoiLCIzZDJjMWIwYS05ZThmLTRhN2ItOGM2ZC01ZTRmM2EyYjFjMGQiXQ',
+    }),
   })
   // Only these filters exist: any other query parameter (sort, organizationId, ...) answers 400.
   .strict()

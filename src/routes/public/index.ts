@@ -1,6 +1,8 @@
 import type { OpenAPIHono } from '@hono/zod-openapi';
 import type { AppEnv } from '../../env.ts';
+import * as checkout from './checkout.ts';
 import * as createBooking from './create-booking.ts';
+import * as getBooking from './get-booking.ts';
 import * as getEvent from './get-event.ts';
 import * as listEvents from './list-events.ts';
 
@@ -8,4 +10,6 @@ export function registerPublicRoutes(app: OpenAPIHono<AppEnv>): void {
   listEvents.register(app);
   getEvent.register(app);
   createBooking.register(app);
+  checkout.register(app);
+  getBooking.register(app);
 }

@@ -121,17 +121,13 @@ export function toAttendeeView(row: Attendee): AttendeeView {
   };
 }
 
-/** The view of a loaded booking, or null when the booking row is missing (not found, or another tenant's). */
-export function toBookingView([
-  bookingRows,
-  items,
-  attendeeRows,
-  paymentRows,
-  refundRows,
-]: BookingRows): BookingView | null {
-  const booking = bookingRows[0];
-  if (booking === undefined) return null;
-  const payment = paymentRows[0];
+export type BookingSummary = Omit<BookingView, 'attendees' | 'payment' | 'refunds'>;
+
+/** A booking with its items, without tickets, payment and refunds (the staff list). */
+export function toBookingSummary(
+  booking: Booking,
+  items: readonly { ticketTypeId: string; quantity: number; unitPrice: number }[],
+): BookingSummary {
   return {
     id: booking.id,
     eventId: booking.eventId,
@@ -152,6 +148,22 @@ export function toBookingView([
       quantity: item.quantity,
       unitPrice: item.unitPrice,
     })),
+  };
+}
+
+/** The view of a loaded booking, or null when the booking row is missing (not found, or another tenant's). */
+export function toBookingView([
+  bookingRows,
+  items,
+  attendeeRows,
+  paymentRows,
+  refundRows,
+]: BookingRows): BookingView | null {
+  const booking = bookingRows[0];
+  if (booking === undefined) return null;
+  const payment = paymentRows[0];
+  return {
+    ...toBookingSummary(booking, items),
     attendees: attendeeRows.map(toAttendeeView),
     payment:
       payment === undefined

@@ -1,0 +1,45 @@
+import { createRoute, type OpenAPIHono } from '@hono/zod-openapi';
+import type { AppEnv } from '../../env.ts';
+import { errorResponses } from '../../errors/problem.ts';
+import { serviceContext } from '../../lib/context.ts';
+import { rateLimitHeaders } from '../../lib/rate-limit.ts';
+import { getPublicBooking } from '../../services/bookings/public-view.ts';
+import { takePublicRead } from '../../services/catalogue/limits.ts';
+import { BookingIdParamsSchema } from '../bookings/schema.ts';
+import { PublicBookingQuerySchema, PublicBookingSchema } from '../bookings/staff-schema.ts';
+
+export const route = createRoute({
+  method: 'get',
+  path: '/api/v1/public/bookings/{id}',
+  operationId: 'getPublicBooking',
+  tags: ['Public'],
+  summary: "Get a booking (the buyer's view)",
+  description:
+    "The buyer's view of a booking, reached with the secret `token` returned by the checkout: status, tickets " +
+    '(with their codes and check-in state), items, payment status and refunds, without internal payment or provider ' +
+    "ids, and the event (title, slug, status, times, timezone, venue). The event's `onlineUrl` is revealed only " +
+    'while the booking is confirmed; it is null while payment is pending and after a cancellation, expiry or full ' +
+    'refund. A wrong token and an unknown id both answer 404, indistinguishably. No authentication; rate limited ' +
+    'per client address (429 with Retry-After). Never cached (`Cache-Control: no-store`). One database round trip ' +
+    'and one Redis round trip.',
+  request: { params: BookingIdParamsSchema, query: PublicBookingQuerySchema },
+  responses: {
+    200: {
+      description: 'The booking and its event.',
+      content: { 'application/json': { schema: PublicBookingSchema } },
+    },
+    ...errorResponses(400, 404, 429, 503),
+  },
+});
+
+export function register(app: OpenAPIHono<AppEnv>): void {
+  app.openapi(route, async (c) => {
+    const ctx = serviceContext(c);
+    const outcome = await takePublicRead(ctx);
+    const booking = await getPublicBooking({ ctx, input: { ...c.req.valid('param'), ...c.req.valid('query') } });
+    return c.json(PublicBookingSchema.parse(booking), 200, {
+      'cache-control': 'no-store',
+      ...(outcome === null ? {} : rateLimitHeaders(outcome)),
+    });
+  });
+}
