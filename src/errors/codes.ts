@@ -20,6 +20,7 @@ export const ERROR_CODES = {
   rate_limited: { status: 429, title: 'Too many requests' },
   internal_error: { status: 500, title: 'Internal server error' },
   misconfigured: { status: 500, title: 'Service misconfigured' },
+  payment_provider_error: { status: 502, title: 'Payment provider error' },
   service_unavailable: { status: 503, title: 'Service unavailable' },
 } as const satisfies Record<string, { status: number; title: string }>;
 

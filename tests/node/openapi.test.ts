@@ -12,6 +12,7 @@ const bindings = {
   UPSTASH_REDIS_REST_URL: 'http://127.0.0.1:1',
   UPSTASH_REDIS_REST_TOKEN: 'unused',
   JWT_SIGNING_KEYS: '[]',
+  DATA_ENCRYPTION_KEY: 'A'.repeat(43),
   EMAIL_QUEUE: queue,
   WEBHOOK_QUEUE: queue,
 };

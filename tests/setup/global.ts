@@ -3,6 +3,7 @@ import type { TestProject } from 'vitest/node';
 import { startStack, type Stack } from '../../dev/stack.ts';
 import { applyMigrations } from '../../drizzle/migrate.ts';
 import { createTestDatabase } from './database.ts';
+import { startFakeStripe } from './fake-stripe.ts';
 import { describeServices, detectServices } from './services.ts';
 import './provided-context.ts';
 
@@ -76,8 +77,13 @@ export default async function setup(project: TestProject): Promise<() => Promise
       if (address && typeof address === 'object') faultControlUrl = `http://127.0.0.1:${address.port}`;
     }
 
-    project.provide('workerVars', main.workerVars());
-    project.provide('faultWorkerVars', fault ? fault.workerVars() : null);
+    // Stripe calls of the Worker go to a local fake (STRIPE_API_BASE is honoured only in the local environment).
+    const stripe = await startFakeStripe();
+    cleanups.push(() => stripe.close());
+    const stripeVars = { STRIPE_API_BASE: stripe.url };
+
+    project.provide('workerVars', { ...main.workerVars(), ...stripeVars });
+    project.provide('faultWorkerVars', fault ? { ...fault.workerVars(), ...stripeVars } : null);
     project.provide('faultControlUrl', faultControlUrl);
     project.provide('gatewayCounters', {
       neon: `http://127.0.0.1:${main.neon.port}/__eventra/round-trips`,

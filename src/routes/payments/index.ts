@@ -1,7 +1,10 @@
 import type { OpenAPIHono } from '@hono/zod-openapi';
 import type { AppEnv } from '../../env.ts';
+import * as settings from './settings.ts';
+import * as webhook from './webhook.ts';
 
-// Payment settings, Stripe checkout and webhook (helper B)
-export function registerPaymentsRoutes(_app: OpenAPIHono<AppEnv>): void {
-  // Routes register here.
+// Payment settings and the Stripe webhook. The buyer's Stripe checkout is a public route (routes/public/checkout.ts).
+export function registerPaymentsRoutes(app: OpenAPIHono<AppEnv>): void {
+  settings.register(app);
+  webhook.register(app);
 }

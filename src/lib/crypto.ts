@@ -1,0 +1,88 @@
+/**
+ * Encryption at rest of short secrets (an organization's Stripe keys): AES-256-GCM under DATA_ENCRYPTION_KEY with
+ * WebCrypto. Each value gets a random 12-byte IV and is stored as `v1.<iv base64url>.<ciphertext base64url>` (the
+ * ciphertext ends with GCM's 16-byte tag). The organization id and the purpose of the secret are the additional
+ * authenticated data: a ciphertext copied into another organization's row, or into another column, fails to
+ * decrypt. Plaintexts never leave the service that needs them: they are not logged, returned or put in audit rows.
+ */
+const VERSION = 'v1';
+const IV_BYTES = 12;
+const encoder = new TextEncoder();
+const decoder = new TextDecoder();
+
+/** What a secret is for; part of the additional authenticated data. */
+export type SecretPurpose = 'stripe_secret_key' | 'stripe_webhook_secret';
+
+export interface SecretContext {
+  organizationId: string;
+  purpose: SecretPurpose;
+}
+
+/** A stored secret that cannot be decrypted (tampered, another organization's, another key, malformed). */
+export class DecryptionError extends Error {
+  constructor() {
+    super('the stored secret cannot be decrypted');
+    this.name = 'DecryptionError';
+  }
+}
+
+export function base64urlEncode(bytes: Uint8Array): string {
+  let binary = '';
+  for (const byte of bytes) binary += String.fromCharCode(byte);
+  return btoa(binary).replaceAll('+', '-').replaceAll('/', '_').replace(/=+$/, '');
+}
+
+export function base64urlDecode(text: string): Uint8Array<ArrayBuffer> {
+  if (!/^[A-Za-z0-9_-]*$/.test(text)) throw new DecryptionError();
+  const base64 = text.replaceAll('-', '+').replaceAll('_', '/');
+  return Uint8Array.from(atob(base64 + '='.repeat((4 - (base64.length % 4)) % 4)), (char) => char.charCodeAt(0));
+}
+
+// Imported keys per key text, for the life of the isolate (importKey is not free).
+const keys = new Map<string, Promise<CryptoKey>>();
+
+function importKey(keyText: string): Promise<CryptoKey> {
+  let key = keys.get(keyText);
+  if (key === undefined) {
+    const raw = base64urlDecode(keyText);
+    if (raw.length !== 32) throw new Error('DATA_ENCRYPTION_KEY must be 32 bytes');
+    key = crypto.subtle.importKey('raw', raw, { name: 'AES-GCM' }, false, ['encrypt', 'decrypt']);
+    keys.set(keyText, key);
+  }
+  return key;
+}
+
+function additionalData(context: SecretContext): Uint8Array {
+  return encoder.encode(`eventra:${context.purpose}:${context.organizationId.toLowerCase()}`);
+}
+
+/** Encrypts `plaintext` for `context` under `keyText` (DATA_ENCRYPTION_KEY): `v1.<iv>.<ciphertext>`. */
+export async function encryptSecret(keyText: string, context: SecretContext, plaintext: string): Promise<string> {
+  const iv = crypto.getRandomValues(new Uint8Array(IV_BYTES));
+  const ciphertext = await crypto.subtle.encrypt(
+    { name: 'AES-GCM', iv, additionalData: additionalData(context) },
+    await importKey(keyText),
+    encoder.encode(plaintext),
+  );
+  return `${VERSION}.${base64urlEncode(iv)}.${base64urlEncode(new Uint8Array(ciphertext))}`;
+}
+
+/** Decrypts a value from `encryptSecret` with the same key and context; DecryptionError otherwise. */
+export async function decryptSecret(keyText: string, context: SecretContext, stored: string): Promise<string> {
+  const [version, ivText, ciphertextText, ...rest] = stored.split('.');
+  if (version !== VERSION || ivText === undefined || ciphertextText === undefined || rest.length > 0) {
+    throw new DecryptionError();
+  }
+  const iv = base64urlDecode(ivText);
+  if (iv.length !== IV_BYTES) throw new DecryptionError();
+  try {
+    const plaintext = await crypto.subtle.decrypt(
+      { name: 'AES-GCM', iv, additionalData: additionalData(context) },
+      await importKey(keyText),
+      base64urlDecode(ciphertextText),
+    );
+    return decoder.decode(plaintext);
+  } catch {
+    throw new DecryptionError();
+  }
+}
