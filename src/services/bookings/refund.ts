@@ -1,0 +1,354 @@
+import { and, eq, sql, type SQL } from 'drizzle-orm';
+import {
+  attendees,
+  bookingItems,
+  bookings,
+  payments,
+  refunds,
+  type Attendee,
+  type Booking,
+} from '../../db/schema/index.ts';
+import { scoped } from '../../db/tenant.ts';
+import { ApiError, type FieldError } from '../../errors/api-error.ts';
+import { requireTenant, type ServiceContext } from '../../lib/context.ts';
+import { auditInsert } from '../audit/record.ts';
+import { abortLabel, actorOf, GUARD_LABEL_PREFIX, mustChange } from '../events/shared.ts';
+import { attendeeSeats, moveSeats } from './inventory.ts';
+import { bookingNotFound } from './shared.ts';
+import { decryptStripeSecretKey, selectPaymentSettings, type PaymentSettingsRow } from '../payments/settings.ts';
+import { createRefund, stripeClient } from '../payments/stripe.ts';
+import { bookingQueries, toBookingView, type BookingView } from './views.ts';
+
+export interface RefundInput {
+  /** The booking id. */
+  id: string;
+  /** Integer minor units; default: everything not refunded yet. */
+  amount?: number | undefined;
+  /** Tickets of this booking to cancel (their seats go back on sale). */
+  attendeeIds?: string[] | undefined;
+  reason?: string | undefined;
+}
+
+/** What the payment provider did with the money, recorded on the refund row. */
+interface ProviderOutcome {
+  status: 'pending' | 'succeeded';
+  providerRefundId: string | null;
+}
+
+/** `array[$1::uuid, ...]::uuid[]`, or an empty uuid[] (drizzle would expand a bare array into a value list). */
+function uuidArray(ids: readonly string[]): SQL {
+  if (ids.length === 0) return sql`'{}'::uuid[]`;
+  return sql`array[${sql.join(
+    ids.map((id) => sql`${id}::uuid`),
+    sql`, `,
+  )}]::uuid[]`;
+}
+
+function refundConflict(detail: string, extensions: Record<string, unknown> = {}): ApiError {
+  return new ApiError('conflict', { detail, extensions });
+}
+
+/**
+ * The listed tickets, lowercased, after checking each is a valid ticket of this booking, listed once. Every bad
+ * entry is reported with its pointer (400), so the caller can fix the whole list at once.
+ */
+function listedTickets(ids: readonly string[], tickets: readonly Attendee[]): string[] {
+  const byId = new Map(tickets.map((ticket) => [ticket.id, ticket]));
+  const seen = new Set<string>();
+  const errors: FieldError[] = [];
+  const listed = ids.map((raw, index) => {
+    const id = raw.toLowerCase();
+    const pointer = `/body/attendeeIds/${index}`;
+    const ticket = byId.get(id);
+    if (seen.has(id)) errors.push({ pointer, message: 'listed twice' });
+    else if (ticket === undefined) errors.push({ pointer, message: 'not a ticket of this booking' });
+    else if (ticket.status !== 'valid') errors.push({ pointer, message: 'this ticket is already cancelled' });
+    seen.add(id);
+    return id;
+  });
+  if (errors.length > 0) {
+    throw new ApiError('validation_failed', {
+      detail: 'attendeeIds must list valid tickets of this booking, each once.',
+      errors,
+    });
+  }
+  return listed;
+}
+
+/** What the listed tickets cost: the unit price each was sold at. */
+function priceOf(
+  listed: readonly string[],
+  tickets: readonly Attendee[],
+  items: readonly { ticketTypeId: string; unitPrice: number }[],
+): number {
+  const unitPrice = new Map(items.map((item) => [item.ticketTypeId, item.unitPrice]));
+  const byId = new Map(tickets.map((ticket) => [ticket.id, ticket]));
+  return listed.reduce((sum, id) => {
+    const ticket = byId.get(id);
+    return sum + (ticket === undefined ? 0 : (unitPrice.get(ticket.ticketTypeId) ?? 0));
+  }, 0);
+}
+
+/** Why a booking cannot be refunded at all, or null when it can. */
+function refusal(booking: Booking, paymentStatus: string | undefined): ApiError | null {
+  if (booking.status !== 'confirmed' && booking.status !== 'cancelled') {
+    const hint =
+      booking.status === 'pending'
+        ? ' A pending booking is not paid yet; cancel it instead.'
+        : booking.status === 'refunded'
+          ? ' It has been refunded in full already.'
+          : '';
+    return refundConflict(
+      `Only confirmed (or cancelled, paid) bookings can be refunded; this one is ${booking.status}.${hint}`,
+    );
+  }
+  if (booking.total === 0) {
+    return refundConflict(
+      'This booking is free: there is no money to refund. Cancel it instead (POST /api/v1/bookings/{id}/cancel).',
+    );
+  }
+  if (paymentStatus !== 'succeeded') {
+    return refundConflict(
+      `The booking's payment is ${paymentStatus ?? 'missing'}; only a succeeded payment can be refunded.`,
+    );
+  }
+  if (booking.refundedAmount >= booking.total) {
+    return refundConflict('Everything has been refunded already.', { refundable: 0 });
+  }
+  return null;
+}
+
+/**
+ * Returns the money of a confirmed booking, in full or in part, and optionally cancels some of its tickets.
+ *
+ * - `amount` (default: the listed tickets' prices when `attendeeIds` is given, else everything not refunded yet) must
+ *   be at most `total - refundedAmount` (409 otherwise).
+ * - A cancelled booking whose payment succeeded (cancelling moves no money) can still be refunded; in full, it
+ *   becomes `refunded`.
+ * - `attendeeIds` cancel those tickets and put only their seats back on sale (sold -> released). A refund without
+ *   them releases nothing, unless it refunds the booking in full: then the booking becomes `refunded` and every
+ *   ticket still valid is cancelled, its seat released.
+ * - Free and manual bookings: the organizer returns the money offline; the refund row is recorded `succeeded` at
+ *   once. Stripe bookings: the refund goes through Stripe first (an idempotency key derived from the booking, the
+ *   amount refunded so far and the amount, so a retry cannot refund twice); nothing is written when Stripe fails.
+ *
+ * One batch writes it all: the booking's conditional UPDATE first (still `confirmed` with the `refundedAmount` read,
+ * so of two concurrent refunds exactly one passes; the other answers 409), then the seat moves, the tickets (a
+ * guard aborts when a listed ticket is no longer valid), the payment, the refund row, the audit row, and finally the
+ * booking as it is now.
+ */
+export async function refundBooking({ ctx, input }: { ctx: ServiceContext; input: RefundInput }): Promise<BookingView> {
+  const tenant = requireTenant(ctx);
+  const db = ctx.services.db;
+  const organizationId = tenant.id;
+  const scope = { organizationId };
+  const bookingId = input.id.toLowerCase();
+
+  const [[booking], [payment], tickets, [settings], items] = await scoped(db, scope, [
+    db
+      .select()
+      .from(bookings)
+      .where(and(eq(bookings.organizationId, organizationId), eq(bookings.id, bookingId)))
+      .limit(1),
+    db
+      .select()
+      .from(payments)
+      .where(and(eq(payments.organizationId, organizationId), eq(payments.bookingId, bookingId)))
+      .limit(1),
+    db
+      .select()
+      .from(attendees)
+      .where(and(eq(attendees.organizationId, organizationId), eq(attendees.bookingId, bookingId))),
+    selectPaymentSettings(db, organizationId),
+    db
+      .select({ ticketTypeId: bookingItems.ticketTypeId, unitPrice: bookingItems.unitPrice })
+      .from(bookingItems)
+      .where(and(eq(bookingItems.organizationId, organizationId), eq(bookingItems.bookingId, bookingId))),
+  ]);
+  if (booking === undefined) throw bookingNotFound();
+  const refused = refusal(booking, payment?.status);
+  if (refused !== null || payment === undefined) throw refused ?? bookingNotFound();
+
+  const listed = input.attendeeIds === undefined ? [] : listedTickets(input.attendeeIds, tickets);
+  const refundable = booking.total - booking.refundedAmount;
+  // Without an amount: the listed tickets' prices when tickets are listed, else everything not refunded yet.
+  const amount =
+    input.amount ?? (listed.length > 0 ? Math.min(refundable, priceOf(listed, tickets, items)) : refundable);
+  if (amount === 0) throw refundConflict('These tickets were free: there is no money to refund; cancel them instead.');
+  if (amount > refundable) {
+    throw refundConflict(
+      `The amount exceeds what is left to refund: at most ${refundable} (minor units of ${booking.currency}).`,
+      { refundable },
+    );
+  }
+  const full = amount === refundable;
+  // The tickets this refund cancels: the listed ones, or on a full refund every ticket still valid.
+  const cancelled = full ? tickets.filter((ticket) => ticket.status === 'valid').map((ticket) => ticket.id) : listed;
+
+  const outcome =
+    booking.provider === 'stripe'
+      ? await stripeRefund(ctx, { booking, paymentIntentId: payment.paymentIntentId, settings, amount })
+      : OFFLINE;
+
+  const refundId = crypto.randomUUID();
+  const seatsReleased =
+    cancelled.length === 0
+      ? []
+      : moveSeats(
+          db,
+          organizationId,
+          booking.eventId,
+          attendeeSeats(organizationId, bookingId, cancelled),
+          'sold',
+          null,
+        );
+
+  const statements = [
+    // First: the booking row (lock order), unchanged since it was read.
+    mustChange(
+      db,
+      db
+        .update(bookings)
+        .set({
+          refundedAmount: sql`${bookings.refundedAmount} + ${amount}`,
+          ...(full ? { status: 'refunded' as const } : {}),
+          updatedAt: sql`now()`,
+        })
+        .where(
+          and(
+            eq(bookings.organizationId, organizationId),
+            eq(bookings.id, bookingId),
+            eq(bookings.status, booking.status),
+            eq(bookings.refundedAmount, booking.refundedAmount),
+          ),
+        )
+        .returning({ id: bookings.id }),
+      'stale',
+    ),
+    // The seats of the tickets about to be cancelled (counted while they are still valid).
+    ...seatsReleased,
+    // Cancels exactly the tickets decided above; aborts when any of them is no longer valid.
+    db.execute(sql`with changed as (
+        update ${attendees} set status = 'cancelled', cancelled_at = now(), updated_at = now()
+        where organization_id = ${organizationId} and booking_id = ${bookingId} and status = 'valid'
+          and id = any(${uuidArray(cancelled)})
+        returning id)
+      select (case when (select count(*) from changed) = ${cancelled.length}::int then '0'
+        else ${GUARD_LABEL_PREFIX + 'tickets_changed'} end)::int as guard`),
+    mustChange(
+      db,
+      db
+        .update(payments)
+        .set({ refundedAmount: sql`${payments.refundedAmount} + ${amount}`, updatedAt: sql`now()` })
+        .where(
+          and(
+            eq(payments.organizationId, organizationId),
+            eq(payments.id, payment.id),
+            eq(payments.status, 'succeeded'),
+          ),
+        )
+        .returning({ id: payments.id }),
+      'stale',
+    ),
+    db.insert(refunds).values({
+      id: refundId,
+      organizationId,
+      bookingId,
+      paymentId: payment.id,
+      amount,
+      currency: booking.currency,
+      status: outcome.status,
+      reason: input.reason ?? null,
+      attendeeIds: cancelled,
+      providerRefundId: outcome.providerRefundId,
+      createdBy: actorOf(ctx).userId,
+    }),
+    auditInsert(db, ctx.client, {
+      organizationId,
+      actor: actorOf(ctx),
+      action: 'booking.refunded',
+      target: { type: 'booking', id: bookingId },
+      metadata: {
+        refundId,
+        amount,
+        currency: booking.currency,
+        attendeeIds: cancelled,
+        full,
+        provider: booking.provider,
+        status: outcome.status,
+      },
+    }),
+    ...bookingQueries(db, organizationId, bookingId),
+  ] as const;
+
+  let results: readonly unknown[];
+  try {
+    results = await scoped(db, scope, statements as unknown as Parameters<typeof scoped>[2]);
+  } catch (error) {
+    const label = abortLabel(error);
+    if (outcome.providerRefundId !== null) {
+      // Stripe refunded, but the booking changed meanwhile and nothing was written. A concurrent identical request
+      // shares the idempotency key (same Stripe refund, recorded by the winner); otherwise an operator must
+      // reconcile this Stripe refund by hand.
+      ctx.logger.error('provider refund made but not recorded by this request', {
+        bookingId,
+        amount,
+        providerRefundId: outcome.providerRefundId,
+        label,
+      });
+    }
+    if (label === 'stale' || label === 'tickets_changed') {
+      throw refundConflict(
+        'The booking changed while it was being refunded (another refund or a cancellation); read it again.',
+      );
+    }
+    throw error;
+  }
+  const view = toBookingView(results.slice(-5) as Parameters<typeof toBookingView>[0]);
+  if (view === null) throw bookingNotFound();
+  return view;
+}
+
+/**
+ * Stripe: returns the money through Stripe before anything is written. The idempotency key names the booking, the
+ * amount refunded so far and this amount, so a retry of the same refund (a timeout, a lost response) gets Stripe's
+ * first answer instead of a second refund. Only stable values go to Stripe: a retry must send the same parameters.
+ */
+async function stripeRefund(
+  ctx: ServiceContext,
+  input: { booking: Booking; paymentIntentId: string | null; settings: PaymentSettingsRow | undefined; amount: number },
+): Promise<ProviderOutcome> {
+  const { booking, amount } = input;
+  if (input.paymentIntentId === null) {
+    throw refundConflict('The Stripe payment of this booking has no PaymentIntent recorded; refund it in Stripe.');
+  }
+  const stored = input.settings?.stripeSecretKey ?? null;
+  if (stored === null) {
+    throw refundConflict(
+      'Stripe is no longer configured for this organization: add its API key in the payment settings to refund.',
+    );
+  }
+  const secretKey = await decryptStripeSecretKey(ctx.bindings, booking.organizationId, stored);
+  const refund = await createRefund(stripeClient(ctx.bindings, secretKey, ctx.logger), {
+    paymentIntent: input.paymentIntentId,
+    amount,
+    idempotencyKey: `refund-${booking.id}-${booking.refundedAmount}-${amount}`,
+    metadata: { booking_id: booking.id, organization_id: booking.organizationId },
+  });
+  if (refund.status === 'succeeded') return { status: 'succeeded', providerRefundId: refund.id };
+  if (refund.status === 'pending' || refund.status === 'requires_action') {
+    return { status: 'pending', providerRefundId: refund.id };
+  }
+  ctx.logger.warn('stripe refund not made', {
+    bookingId: booking.id,
+    providerRefundId: refund.id,
+    status: refund.status,
+  });
+  throw new ApiError('payment_provider_error', {
+    detail: `Stripe did not refund the payment (refund ${refund.status}); nothing was changed.`,
+    extensions: { provider: 'stripe' },
+  });
+}
+
+/** Free and manual bookings: the organizer returns the money outside Eventra, so the refund is recorded as done. */
+const OFFLINE: ProviderOutcome = { status: 'succeeded', providerRefundId: null };
