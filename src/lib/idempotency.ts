@@ -1,4 +1,4 @@
-import { and, eq, sql, type SQL } from 'drizzle-orm';
+import { and, eq, isNull, sql, type SQL } from 'drizzle-orm';
 import type { Database } from '../db/client.ts';
 import { idempotencyKeys } from '../db/schema/index.ts';
 import { scoped } from '../db/tenant.ts';
@@ -89,6 +89,14 @@ export function storeResponseStatement(db: Database, claim: IdempotencyClaim, st
     .set({ status, response })
     .where(keyMatches(claim))
     .returning({ response: idempotencyKeys.response });
+}
+
+/**
+ * The statement that gives a claim up (its request was refused or failed), so the key may be used again: only a
+ * claim still in flight (no response stored) is deleted.
+ */
+export function releaseClaimStatement(db: Database, claim: IdempotencyClaim) {
+  return db.delete(idempotencyKeys).where(and(keyMatches(claim), isNull(idempotencyKeys.status)));
 }
 
 export interface Replay {

@@ -2,6 +2,8 @@ import { describe, expect, it } from 'vitest';
 import type { EventListResponse, EventResponse } from '../../src/routes/events/schema.ts';
 import { createTenant, newRequestId, problem, request, roundTrips } from '../support/harness.ts';
 import { call, memberWithToken } from '../support/users.ts';
+import { checkout } from '../support/bookings.ts';
+import { createEvent, createTicketType } from '../support/catalogue.ts';
 import { eventAudits, eventBody, eventRow, insertEvent, insertTicketType, ticketTypeRow } from '../support/events.ts';
 
 async function organizer() {
@@ -270,6 +272,41 @@ describe('PUT /api/v1/events/{id}', () => {
     expect(clash.status).toBe(409);
     expect(await eventRow(event.id)).toMatchObject({ status: 'draft', slug: event.slug });
     expect(await eventAudits(tenant, 'event.updated')).toEqual([]);
+  });
+
+  it('refuses a capacity below the seats sold or held with 409; down to exactly that, or null, is fine', async () => {
+    const { tenant, token } = await organizer();
+    const event = await insertEvent(tenant, { status: 'published', capacity: 10, sold: 5, held: 2 });
+    const below = await call(tenant, 'PUT', `/api/v1/events/${event.id}`, { token, body: { capacity: 6, title: 'X' } });
+    expect(below.status).toBe(409);
+    expect((await problem(below)).detail).toContain('7 tickets');
+    expect(await eventRow(event.id)).toMatchObject({ capacity: 10, title: 'Fixture event' });
+    expect(await eventAudits(tenant, 'event.updated')).toEqual([]);
+    const exact = await call(tenant, 'PUT', `/api/v1/events/${event.id}`, { token, body: { capacity: 7 } });
+    expect(exact.status).toBe(200);
+    expect(await eventRow(event.id)).toMatchObject({ capacity: 7, sold: 5, held: 2 });
+    const unlimited = await call(tenant, 'PUT', `/api/v1/events/${event.id}`, { token, body: { capacity: null } });
+    expect(unlimited.status).toBe(200);
+    expect((await eventRow(event.id))?.capacity).toBeNull();
+  });
+
+  it('keeps sold + held within the capacity while checkouts race a capacity change (no 500s)', async () => {
+    const { tenant, token } = await organizer();
+    const event = await createEvent(tenant, { capacity: 10 });
+    const standard = await createTicketType(event);
+    const [resize, ...sales] = await Promise.all([
+      call(tenant, 'PUT', `/api/v1/events/${event.id}`, { token, body: { capacity: 3 } }),
+      ...Array.from({ length: 6 }, () =>
+        checkout(tenant, event.slug, { items: [{ ticketTypeId: standard.id, quantity: 1 }] }),
+      ),
+    ]);
+    expect([200, 409]).toContain(resize.status);
+    for (const sale of sales) expect([201, 409]).toContain(sale.status);
+    const sold = sales.filter((sale) => sale.status === 201).length;
+    const row = await eventRow(event.id);
+    expect(row?.held).toBe(sold);
+    expect(row?.capacity).toBe(resize.status === 200 ? 3 : 10);
+    expect((row?.sold ?? 0) + (row?.held ?? 0)).toBeLessThanOrEqual(row?.capacity ?? 0);
   });
 
   it('answers 409 for a cancelled or completed event, 404 across tenants, 403 to staff', async () => {

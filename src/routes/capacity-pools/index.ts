@@ -1,7 +1,14 @@
 import type { OpenAPIHono } from '@hono/zod-openapi';
 import type { AppEnv } from '../../env.ts';
+import * as create from './create.ts';
+import * as remove from './delete.ts';
+import * as list from './list.ts';
+import * as update from './update.ts';
 
-// Shared capacity pools (helper D)
-export function registerCapacityPoolsRoutes(_app: OpenAPIHono<AppEnv>): void {
-  // Routes register here.
+// Shared capacity pools (pretix's quotas) of an event's ticket types.
+export function registerCapacityPoolsRoutes(app: OpenAPIHono<AppEnv>): void {
+  list.register(app);
+  create.register(app);
+  update.register(app);
+  remove.register(app);
 }

@@ -2,9 +2,11 @@ import { createRoute, type OpenAPIHono } from '@hono/zod-openapi';
 import type { AppEnv } from '../../env.ts';
 import { errorResponses } from '../../errors/problem.ts';
 import { serviceContext } from '../../lib/context.ts';
+import { idempotent } from '../../middleware/idempotency.ts';
 import { requirePermission } from '../../middleware/auth.ts';
 import { createEvent } from '../../services/events/write.ts';
 import { EventCreateSchema, EventSchema, EXAMPLE_EVENT } from './schema.ts';
+import { IdempotencyHeadersSchema } from '../idempotency.ts';
 
 export const route = createRoute({
   method: 'post',
@@ -19,8 +21,9 @@ export const route = createRoute({
     'non-https URL, more than 10 categories, and any field not listed (status, organizationId, publishedAt, ...). ' +
     'Needs `events:write`. Writes an `event.created` audit row.',
   security: [{ bearerAuth: [] }],
-  middleware: [requirePermission('events:write')] as const,
+  middleware: [requirePermission('events:write'), idempotent()] as const,
   request: {
+    headers: IdempotencyHeadersSchema,
     body: {
       required: true,
       content: {
@@ -59,7 +62,7 @@ export const route = createRoute({
       description: 'The new draft event.',
       content: { 'application/json': { schema: EventSchema, example: EXAMPLE_EVENT } },
     },
-    ...errorResponses(400, 401, 403, 404, 409, 413, 415, 503),
+    ...errorResponses(400, 401, 403, 404, 409, 413, 415, 422, 503),
   },
 });
 

@@ -2,10 +2,12 @@ import { createRoute, type OpenAPIHono } from '@hono/zod-openapi';
 import type { AppEnv } from '../../env.ts';
 import { errorResponses } from '../../errors/problem.ts';
 import { serviceContext } from '../../lib/context.ts';
+import { idempotent } from '../../middleware/idempotency.ts';
 import { requirePermission } from '../../middleware/auth.ts';
 import { createTicketType } from '../../services/events/ticket-types.ts';
 import { EXAMPLE_TICKET_TYPE, TicketTypeCreateSchema, TicketTypeSchema } from '../ticket-types/schema.ts';
 import { EventIdParamsSchema } from './schema.ts';
+import { IdempotencyHeadersSchema } from '../idempotency.ts';
 
 export const route = createRoute({
   method: 'post',
@@ -19,9 +21,10 @@ export const route = createRoute({
     '`maxPerOrder` below `minPerOrder`, a hidden ticket type without `accessCode`, and any unlisted field (`sold`, ' +
     '`held`, ids). Needs `events:write`. Writes a `ticket_type.created` audit row.',
   security: [{ bearerAuth: [] }],
-  middleware: [requirePermission('events:write')] as const,
+  middleware: [requirePermission('events:write'), idempotent()] as const,
   request: {
     params: EventIdParamsSchema,
+    headers: IdempotencyHeadersSchema,
     body: {
       required: true,
       content: {
@@ -43,7 +46,7 @@ export const route = createRoute({
       description: 'The new ticket type.',
       content: { 'application/json': { schema: TicketTypeSchema, example: EXAMPLE_TICKET_TYPE } },
     },
-    ...errorResponses(400, 401, 403, 404, 409, 413, 415, 503),
+    ...errorResponses(400, 401, 403, 404, 409, 413, 415, 422, 503),
   },
 });
 

@@ -16,8 +16,9 @@ export const route = createRoute({
     'Changes the given fields of a draft or published event (a partial update; `null` clears `venue`, ' +
     '`onlineUrl`, `coverImageUrl`, `capacity`). The status changes only through publish and cancel: `status` and ' +
     'every other unlisted field answer 400. `endsAt` must stay after `startsAt`, checked against the stored value ' +
-    'of the one not given (400). A cancelled or completed event answers 409, as does a slug another event uses and ' +
-    'a concurrent change. Needs `events:write`. Writes an `event.updated` audit row with the values before.',
+    'of the one not given (400). A cancelled or completed event answers 409, as does a slug another event uses, a ' +
+    '`capacity` below the seats already sold or held (also checked at write time) and a concurrent change. Needs ' +
+    '`events:write`. Writes an `event.updated` audit row with the values before.',
   security: [{ bearerAuth: [] }],
   middleware: [requirePermission('events:write')] as const,
   request: {

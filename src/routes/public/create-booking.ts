@@ -6,7 +6,8 @@ import { idempotencyKey, requestHash } from '../../lib/idempotency.ts';
 import { rateLimitHeaders } from '../../lib/rate-limit.ts';
 import { createBooking } from '../../services/bookings/create.ts';
 import { takePublicBooking } from '../../services/catalogue/limits.ts';
-import { BookingCreateSchema, CreatedBookingSchema, IdempotencyHeadersSchema } from '../bookings/schema.ts';
+import { BookingCreateSchema, CreatedBookingSchema } from '../bookings/schema.ts';
+import { IdempotencyHeadersSchema } from '../idempotency.ts';
 import { PublicEventParamsSchema } from './schema.ts';
 
 export const route = createRoute({

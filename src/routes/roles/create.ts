@@ -2,9 +2,11 @@ import { createRoute, type OpenAPIHono } from '@hono/zod-openapi';
 import type { AppEnv } from '../../env.ts';
 import { errorResponses } from '../../errors/problem.ts';
 import { serviceContext } from '../../lib/context.ts';
+import { idempotent } from '../../middleware/idempotency.ts';
 import { requirePermission } from '../../middleware/auth.ts';
 import { createRole, MAX_CUSTOM_ROLES } from '../../services/roles/create.ts';
 import { RoleCreateSchema, RoleSchema } from './schema.ts';
+import { IdempotencyHeadersSchema } from '../idempotency.ts';
 
 export const route = createRoute({
   method: 'post',
@@ -17,8 +19,9 @@ export const route = createRoute({
     'answers 400; a permission you do not hold yourself 403; a key already used in the organization (built-in keys ' +
     `included) 409, as does a ${MAX_CUSTOM_ROLES + 1}st custom role. Writes a \`role.created\` audit row.`,
   security: [{ bearerAuth: [] }],
-  middleware: [requirePermission('roles:manage')] as const,
+  middleware: [requirePermission('roles:manage'), idempotent()] as const,
   request: {
+    headers: IdempotencyHeadersSchema,
     body: {
       required: true,
       content: {
@@ -41,7 +44,7 @@ export const route = createRoute({
   },
   responses: {
     201: { description: 'The new role.', content: { 'application/json': { schema: RoleSchema } } },
-    ...errorResponses(400, 401, 403, 404, 409, 413, 415, 503),
+    ...errorResponses(400, 401, 403, 404, 409, 413, 415, 422, 503),
   },
 });
 

@@ -2,9 +2,11 @@ import { createRoute, type OpenAPIHono } from '@hono/zod-openapi';
 import type { AppEnv } from '../../env.ts';
 import { errorResponses } from '../../errors/problem.ts';
 import { serviceContext } from '../../lib/context.ts';
+import { idempotent } from '../../middleware/idempotency.ts';
 import { requirePermission, requireVerifiedEmail } from '../../middleware/auth.ts';
 import { INVITATION_LIMIT, inviteMember } from '../../services/users/invite.ts';
 import { MemberCreateSchema, MemberSchema } from './schema.ts';
+import { IdempotencyHeadersSchema } from '../idempotency.ts';
 
 export const route = createRoute({
   method: 'post',
@@ -25,8 +27,9 @@ export const route = createRoute({
     `and only an owner gives the owner role (403). At most ${INVITATION_LIMIT.limit} invitations per organization ` +
     'per hour (429 with Retry-After). Writes a `membership.invited` audit row.',
   security: [{ bearerAuth: [] }],
-  middleware: [requirePermission('users:manage'), requireVerifiedEmail()] as const,
+  middleware: [requirePermission('users:manage'), requireVerifiedEmail(), idempotent()] as const,
   request: {
+    headers: IdempotencyHeadersSchema,
     body: {
       required: true,
       content: {
@@ -61,7 +64,7 @@ export const route = createRoute({
         },
       },
     },
-    ...errorResponses(400, 401, 403, 404, 409, 413, 415, 429, 503),
+    ...errorResponses(400, 401, 403, 404, 409, 413, 415, 422, 429, 503),
   },
 });
 

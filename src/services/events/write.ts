@@ -46,6 +46,12 @@ export interface CreateEventInput extends EventFields {
 const SLUG_CONSTRAINT = 'events_organization_id_slug_key';
 const MAX_BASE_SLUG = 80;
 
+function capacityBelowTaken(taken: number): ApiError {
+  return new ApiError('conflict', {
+    detail: `The capacity cannot go below the ${taken} tickets already sold or held.`,
+  });
+}
+
 function duplicateSlug(): ApiError {
   return new ApiError('conflict', { detail: 'Another event of this organization already uses this slug.' });
 }
@@ -160,7 +166,8 @@ export async function createEvent({
  * Changes the given fields of a draft or published event. The end must stay after the start, checked against the
  * stored values for the side not given. The write is conditional on the status, so a concurrent cancel in between
  * answers 409 instead of being overwritten; a concurrent time change that would put the end before the start is
- * refused by the table's check (also 409).
+ * refused by the table's check (also 409). The capacity may not go below the seats sold or held (409), a rule the
+ * UPDATE's WHERE clause repeats, so a sale that lands between the read and the write also answers 409.
  */
 export async function updateEvent({
   ctx,
@@ -185,6 +192,9 @@ export async function updateEvent({
   const changes = givenFields(input) as Partial<typeof events.$inferInsert>;
   const changed = Object.keys(changes);
   if (changed.length === 0) return toEventView(current);
+  const taken = current.sold + current.held;
+  const capacity = changes.capacity;
+  if (typeof capacity === 'number' && capacity < taken) throw capacityBelowTaken(taken);
 
   try {
     const [, [row]] = await scoped(db, scope, [
@@ -198,6 +208,8 @@ export async function updateEvent({
               eq(events.organizationId, tenant.id),
               eq(events.id, id),
               inArray(events.status, [...EDITABLE_STATUSES]),
+              // Repeated at write time: a sale between the read and the write makes the change fail (409).
+              typeof capacity === 'number' ? sql`${events.sold} + ${events.held} <= ${capacity}` : undefined,
             ),
           )
           .returning({ id: events.id }),
@@ -221,7 +233,7 @@ export async function updateEvent({
     const constraint = violatedConstraint(error);
     if (constraint === SLUG_CONSTRAINT) throw duplicateSlug();
     // A concurrent change of the other time made this one invalid: the table's check refused it.
-    if (constraint === 'events_ends_after_starts') throw concurrentChange();
+    if (constraint === 'events_ends_after_starts' || constraint === 'events_counts') throw concurrentChange();
     throw error;
   }
 }

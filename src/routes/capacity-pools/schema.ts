@@ -1,0 +1,100 @@
+import { z } from '@hono/zod-openapi';
+import { WITHOUT_CONTROL_CHARACTERS } from '../../lib/text.ts';
+import { EXAMPLE_EVENT_ID } from '../events/schema.ts';
+import { EXAMPLE_TICKET_TYPE_ID } from '../ticket-types/schema.ts';
+
+export const EXAMPLE_CAPACITY_POOL_ID = '2e4f6a8c-0b1d-4f3e-8a5c-7e9b1d3f5a7c';
+const EXAMPLE_SECOND_TICKET_TYPE_ID = '6b5a4c3d-2e1f-4a0b-9c8d-7e6f5a4b3c2d';
+const MAX_CAPACITY = 1_000_000;
+const MAX_MEMBERS = 100;
+
+export const CapacityPoolSchema = z
+  .object({
+    id: z.uuid().openapi({ description: 'Capacity pool id.', example: EXAMPLE_CAPACITY_POOL_ID }),
+    eventId: z.uuid().openapi({ description: 'The event it belongs to.', example: EXAMPLE_EVENT_ID }),
+    name: z.string().openapi({ description: 'Name.', example: 'Main hall' }),
+    capacity: z.number().int().openapi({ description: 'Seats shared by its ticket types.', example: 300 }),
+    sold: z.number().int().openapi({ description: 'Seats of its ticket types in confirmed bookings.', example: 120 }),
+    held: z.number().int().openapi({ description: 'Seats of its ticket types held by pending bookings.', example: 4 }),
+    remaining: z.number().int().openapi({ description: 'capacity - sold - held.', example: 176 }),
+    ticketTypeIds: z.array(z.uuid()).openapi({
+      description: 'Its ticket types, by id.',
+      example: [EXAMPLE_TICKET_TYPE_ID, EXAMPLE_SECOND_TICKET_TYPE_ID],
+    }),
+  })
+  .openapi('CapacityPool', {
+    description:
+      'A capacity shared by ticket types of one event (a quota): a booking must fit every pool its ticket types ' +
+      'belong to, besides each ticket type quantity and the event capacity.',
+  });
+
+export type CapacityPoolResponse = z.infer<typeof CapacityPoolSchema>;
+
+export const CapacityPoolListSchema = z
+  .object({ data: z.array(CapacityPoolSchema).openapi({ description: 'By creation, oldest first.' }) })
+  .openapi('CapacityPoolList');
+
+export type CapacityPoolListResponse = z.infer<typeof CapacityPoolListSchema>;
+
+export const EXAMPLE_CAPACITY_POOL: CapacityPoolResponse = {
+  id: EXAMPLE_CAPACITY_POOL_ID,
+  eventId: EXAMPLE_EVENT_ID,
+  name: 'Main hall',
+  capacity: 300,
+  sold: 120,
+  held: 4,
+  remaining: 176,
+  ticketTypeIds: [EXAMPLE_TICKET_TYPE_ID, EXAMPLE_SECOND_TICKET_TYPE_ID],
+};
+
+export const CapacityPoolIdParamsSchema = z.object({
+  id: z.uuid().openapi({
+    param: { name: 'id', in: 'path' },
+    description: 'The capacity pool id (a UUID; anything else answers 400).',
+    example: EXAMPLE_CAPACITY_POOL_ID,
+  }),
+});
+
+const fields = {
+  name: z
+    .string()
+    .trim()
+    .min(1)
+    .max(200)
+    .regex(WITHOUT_CONTROL_CHARACTERS, 'Must not contain control characters.')
+    .openapi({ description: 'Name, 1 to 200 characters.', example: 'Main hall' }),
+  capacity: z
+    .number()
+    .int()
+    .min(0)
+    .max(MAX_CAPACITY)
+    .openapi({
+      description: `Seats shared by the ticket types, 0 to ${MAX_CAPACITY}; never below what they have sold or held.`,
+      example: 300,
+    }),
+  ticketTypeIds: z
+    .array(z.uuid())
+    .min(1)
+    .max(MAX_MEMBERS)
+    .openapi({
+      description: `1 to ${MAX_MEMBERS} distinct ticket types of this event.`,
+      example: [EXAMPLE_TICKET_TYPE_ID, EXAMPLE_SECOND_TICKET_TYPE_ID],
+    }),
+};
+
+export const CapacityPoolCreateSchema = z
+  .object({ name: fields.name, capacity: fields.capacity, ticketTypeIds: fields.ticketTypeIds })
+  .strict()
+  .openapi('CapacityPoolCreate', { description: 'A new capacity pool. `sold`, `held` and ids are not accepted.' });
+
+export const CapacityPoolUpdateSchema = z
+  .object({
+    name: fields.name.optional(),
+    capacity: fields.capacity.optional(),
+    ticketTypeIds: fields.ticketTypeIds.optional(),
+  })
+  .strict()
+  .refine((body) => Object.keys(body).length > 0, { message: 'Give at least one field to change.' })
+  .openapi('CapacityPoolUpdate', {
+    description: 'The fields to change; `ticketTypeIds` replaces the whole list. Nothing else is accepted.',
+  });
