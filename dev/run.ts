@@ -17,6 +17,7 @@ import {
   seed,
   DEMO_DOMAINS,
   DEMO_ORGANIZATIONS,
+  DEMO_EVENTS,
   DEMO_PASSWORD,
   PLATFORM_ADMIN_EMAIL,
 } from '../drizzle/seed.ts';
@@ -186,6 +187,9 @@ function banner(elapsedMs: number): void {
     `    in every active organization: ${BUILT_IN_ROLE_KEYS.map((role) => demoEmail(role, '<slug>')).join(', ')}`,
     `    e.g. curl -X POST http://acme.localhost:${port}/api/v1/auth/login -H 'content-type: application/json' \\`,
     `           -d '{"email":"${demoEmail('owner', 'acme')}","password":"${DEMO_PASSWORD}"}'`,
+    '',
+    `  Demo events: ${DEMO_EVENTS.map((event) => `${event.organization}/${event.slug}`).join(', ')}`,
+    `    e.g. curl http://acme.localhost:${port}/api/v1/public/events/acme-summit  (then POST .../bookings)`,
     '',
     `  Gateways: Neon SQL-over-HTTP http://127.0.0.1:${neonPort}/sql, Upstash REST http://127.0.0.1:${upstashPort}`,
     '  Press Ctrl-C to stop.',

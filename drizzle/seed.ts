@@ -27,10 +27,86 @@ export function demoEmail(role: BuiltInRoleKey, slug: string): string {
   return `${role}@${slug}.test`;
 }
 
+/** Published demo events with ticket types, so checkout can be tried at once (`npm run dev` prints the slugs). */
+export const DEMO_EVENTS = [
+  {
+    organization: 'acme',
+    slug: 'acme-summit',
+    title: 'Acme Summit',
+    days: 30,
+    capacity: 300,
+    ticketTypes: [
+      { name: 'Community', price: 0, quantity: 100 },
+      { name: 'Standard', price: 4900, quantity: 150 },
+      { name: 'Supporter', price: 9900, quantity: 50, hidden: true, accessCode: 'SUPPORT' },
+    ],
+  },
+  {
+    organization: 'acme',
+    slug: 'acme-workshop',
+    title: 'Acme Hands-on Workshop',
+    days: 45,
+    capacity: 20,
+    ticketTypes: [{ name: 'Seat', price: 15000, quantity: 20, maxPerOrder: 2 }],
+  },
+  {
+    organization: 'globex',
+    slug: 'globex-keynote',
+    title: 'Globex Keynote',
+    days: 14,
+    capacity: null,
+    ticketTypes: [{ name: 'Free entry', price: 0, quantity: 500 }],
+  },
+] as const;
+
+type DemoEvent = (typeof DEMO_EVENTS)[number];
+type Transaction = Parameters<Parameters<ReturnType<typeof drizzle<typeof schema>>['transaction']>[0]>[0];
+
+async function seedEvent(tx: Transaction, demo: DemoEvent): Promise<void> {
+  const [organization] = await tx
+    .select({ id: schema.organizations.id })
+    .from(schema.organizations)
+    .where(eq(schema.organizations.slug, demo.organization));
+  if (!organization) throw new Error(`organization ${demo.organization} not found`);
+  const startsAt = new Date(Date.now() + demo.days * 86_400_000);
+  startsAt.setUTCHours(17, 0, 0, 0);
+  const [event] = await tx
+    .insert(schema.events)
+    .values({
+      organizationId: organization.id,
+      slug: demo.slug,
+      title: demo.title,
+      description: `${demo.title}: a demo event.`,
+      status: 'published',
+      visibility: 'public',
+      timezone: 'Europe/Berlin',
+      startsAt,
+      endsAt: new Date(startsAt.getTime() + 4 * 3_600_000),
+      venue: { name: 'Kulturhaus Nord', city: 'Hamburg', country: 'DE' },
+      categories: ['demo'],
+      capacity: demo.capacity,
+      publishedAt: new Date(),
+    })
+    .onConflictDoNothing()
+    .returning({ id: schema.events.id });
+  // Already seeded: leave it (and whatever was sold) as it is.
+  if (!event) return;
+  await tx.insert(schema.ticketTypes).values(
+    demo.ticketTypes.map((ticketType, sortOrder) => ({
+      organizationId: organization.id,
+      eventId: event.id,
+      currency: 'EUR',
+      sortOrder,
+      ...ticketType,
+    })),
+  );
+}
+
 export interface SeedSummary {
   organizations: { slug: string; plan: string; status: string }[];
   users: { email: string; organization: string; role: string }[];
   domains: { hostname: string; slug: string }[];
+  events: { slug: string; organization: string }[];
   platformAdmin: string;
   password: string;
 }
@@ -85,6 +161,12 @@ export async function seed(databaseUrl: string): Promise<SeedSummary> {
           users.push({ email, organization: org.slug, role: roleKey });
         }
       }
+      for (const demo of DEMO_EVENTS) await seedEvent(tx, demo);
+      await tx.execute(sql`
+        INSERT INTO payment_settings (organization_id, manual_enabled, manual_instructions)
+        SELECT id, true, 'Pay by bank transfer to IBAN DE00 0000 0000 0000 0000 00 with your booking id as reference.'
+        FROM organizations WHERE slug = 'acme'
+        ON CONFLICT (organization_id) DO NOTHING`);
       for (const domain of DEMO_DOMAINS) {
         await tx.execute(sql`
           INSERT INTO organization_domains (organization_id, hostname, verified_at)
@@ -99,6 +181,7 @@ export async function seed(databaseUrl: string): Promise<SeedSummary> {
     organizations: DEMO_ORGANIZATIONS.map(({ slug, plan, status }) => ({ slug, plan, status })),
     users,
     domains: DEMO_DOMAINS.map(({ hostname, slug }) => ({ hostname, slug })),
+    events: DEMO_EVENTS.map(({ slug, organization }) => ({ slug, organization })),
     platformAdmin: PLATFORM_ADMIN_EMAIL,
     password: DEMO_PASSWORD,
   };
@@ -125,6 +208,7 @@ export function printSummary(summary: SeedSummary): void {
     for (const user of members) console.log(`    ${user.role.padEnd(10)} ${user.email}`);
   }
   for (const domain of summary.domains) console.log(`  custom domain ${domain.hostname} -> ${domain.slug}`);
+  for (const event of summary.events) console.log(`  event ${event.organization}/${event.slug}`);
 }
 
 if (process.argv[1] === fileURLToPath(import.meta.url)) {

@@ -1,5 +1,5 @@
 import { createApp } from './app.ts';
-import { createLogger } from './lib/logger.ts';
+import { runScheduled } from './jobs/scheduled.ts';
 import { consumeBatch } from './queues/consumer.ts';
 
 // One app per isolate: routes, the OpenAPI registry and the caches live as long as the isolate.
@@ -12,9 +12,7 @@ export default {
     await consumeBatch(batch, env);
   },
 
-  scheduled(controller, _env, _ctx): Promise<void> {
-    // Periodic sweeps (expired holds, the outbox, usage counters) register here as they land.
-    createLogger({ cron: controller.cron }).info('scheduled run', { scheduledTime: controller.scheduledTime });
-    return Promise.resolve();
+  async scheduled(controller, env, _ctx): Promise<void> {
+    await runScheduled(controller, env);
   },
 } satisfies ExportedHandler<Record<string, unknown>>;

@@ -1,7 +1,9 @@
+import { eq, sql } from 'drizzle-orm';
 import { describe, expect, it } from 'vitest';
-import { createEvent, createTicketType } from '../support/catalogue.ts';
+import { attendees, bookings, paymentSettings } from '../../src/db/schema/index.ts';
+import { createEvent, createTicketType, daysFromNow } from '../support/catalogue.ts';
 import { book, bookingRow, checkout, counters } from '../support/bookings.ts';
-import { createTenant, newRequestId, problem, roundTrips } from '../support/harness.ts';
+import { createTenant, database, newRequestId, problem, roundTrips } from '../support/harness.ts';
 
 describe('POST /api/v1/public/events/{slug}/bookings', () => {
   it('confirms a free order at once, with one ticket code per attendee', async () => {
@@ -81,5 +83,203 @@ describe('POST /api/v1/public/events/{slug}/bookings', () => {
     const sold = await checkout(tenant, event.slug, { items: [{ ticketTypeId: vip.id, quantity: 5 }] });
     expect(sold.status).toBe(409);
     expect(await problem(sold)).toMatchObject({ code: 'sold_out', ticketTypeId: vip.id });
+  });
+});
+
+describe('checkout rules', () => {
+  it('sells a hidden ticket type only with its access code, and hides that it exists', async () => {
+    const tenant = await createTenant();
+    const event = await createEvent(tenant);
+    const vip = await createTicketType(event, { name: 'VIP', hidden: true, accessCode: 'VIP2026', price: 0 });
+    const without = await checkout(tenant, event.slug, { items: [{ ticketTypeId: vip.id, quantity: 1 }] });
+    expect(without.status).toBe(400);
+    expect((await problem(without)).errors).toEqual([
+      { pointer: '/body/items/0/ticketTypeId', message: 'no such ticket type for this event' },
+    ]);
+    const wrong = await checkout(tenant, event.slug, {
+      items: [{ ticketTypeId: vip.id, quantity: 1 }],
+      accessCode: 'vip2026',
+    });
+    expect(wrong.status).toBe(400);
+    const right = await book(tenant, event.slug, {
+      items: [{ ticketTypeId: vip.id, quantity: 1 }],
+      accessCode: 'VIP2026',
+    });
+    expect(right.status).toBe('confirmed');
+  });
+
+  it('refuses ticket types outside their sales window', async () => {
+    const tenant = await createTenant();
+    const event = await createEvent(tenant);
+    const early = await createTicketType(event, { salesStartAt: daysFromNow(1) });
+    const late = await createTicketType(event, { salesStartAt: daysFromNow(-3), salesEndAt: daysFromNow(-1) });
+    for (const ticketType of [early, late]) {
+      const response = await checkout(tenant, event.slug, { items: [{ ticketTypeId: ticketType.id, quantity: 1 }] });
+      expect(response.status).toBe(409);
+      expect(await problem(response)).toMatchObject({ code: 'conflict', ticketTypeId: ticketType.id });
+    }
+    expect((await counters(event.id)).event).toEqual({ sold: 0, held: 0 });
+  });
+
+  it('enforces per-order limits and refuses a ticket type listed twice or of another event', async () => {
+    const tenant = await createTenant();
+    const event = await createEvent(tenant);
+    const other = await createEvent(tenant);
+    const limited = await createTicketType(event, { minPerOrder: 2, maxPerOrder: 4 });
+    const foreign = await createTicketType(other);
+    const cases: [unknown, string][] = [
+      [[{ ticketTypeId: limited.id, quantity: 1 }], '/body/items/0/quantity'],
+      [[{ ticketTypeId: limited.id, quantity: 5 }], '/body/items/0/quantity'],
+      [
+        [
+          { ticketTypeId: limited.id, quantity: 2 },
+          { ticketTypeId: limited.id.toUpperCase(), quantity: 2 },
+        ],
+        '/body/items/1/ticketTypeId',
+      ],
+      [[{ ticketTypeId: foreign.id, quantity: 1 }], '/body/items/0/ticketTypeId'],
+      [
+        [{ ticketTypeId: limited.id, quantity: 2, attendees: [{ name: 'A', email: 'a@example.com' }] }],
+        '/body/items/0/attendees',
+      ],
+    ];
+    for (const [items, pointer] of cases) {
+      const response = await checkout(tenant, event.slug, { items } as never);
+      expect(response.status, pointer).toBe(400);
+      expect((await problem(response)).errors?.[0]?.pointer).toBe(pointer);
+    }
+    expect(await book(tenant, event.slug, { items: [{ ticketTypeId: limited.id, quantity: 4 }] })).toMatchObject({
+      total: 6000,
+    });
+  });
+
+  it('refuses malformed bodies with 400 and changes nothing', async () => {
+    const tenant = await createTenant();
+    const event = await createEvent(tenant);
+    const standard = await createTicketType(event);
+    const bodies: unknown[] = [
+      { items: [] },
+      { items: [{ ticketTypeId: 'nope', quantity: 1 }] },
+      { items: [{ ticketTypeId: standard.id, quantity: 0 }] },
+      { items: [{ ticketTypeId: standard.id, quantity: 1.5 }] },
+      { items: [{ ticketTypeId: standard.id, quantity: 101 }] },
+      { items: [{ ticketTypeId: standard.id, quantity: 1, price: 0 }] },
+      { items: [{ ticketTypeId: standard.id, quantity: 1 }], buyer: { name: 'X', email: 'not-an-email' } },
+      { items: [{ ticketTypeId: standard.id, quantity: 1 }], buyer: { name: 'Bad\u0000name', email: 'a@example.com' } },
+      { items: [{ ticketTypeId: standard.id, quantity: 1 }], status: 'confirmed' },
+    ];
+    for (const body of bodies) {
+      const response = await checkout(tenant, event.slug, body as never);
+      expect(response.status, JSON.stringify(body)).toBe(400);
+      expect((await problem(response)).code).toBe('validation_failed');
+    }
+    expect((await counters(event.id)).event).toEqual({ sold: 0, held: 0 });
+  });
+
+  it('answers 404 for drafts, private events and other tenants, 409 for cancelled or past events', async () => {
+    const tenant = await createTenant();
+    const other = await createTenant();
+    const draft = await createEvent(tenant, { status: 'draft' });
+    const hidden = await createEvent(tenant, { visibility: 'private' });
+    const cancelled = await createEvent(tenant, { status: 'cancelled' });
+    const past = await createEvent(tenant, { startsAt: daysFromNow(-2) });
+    const unlisted = await createEvent(tenant, { visibility: 'unlisted' });
+    const foreign = await createEvent(other);
+    const ticketFor = async (event: Awaited<ReturnType<typeof createEvent>>) =>
+      (await createTicketType(event, { price: 0 })).id;
+    for (const event of [draft, hidden]) {
+      const response = await checkout(tenant, event.slug, {
+        items: [{ ticketTypeId: await ticketFor(event), quantity: 1 }],
+      });
+      expect(response.status, event.slug).toBe(404);
+    }
+    const crossTenant = await checkout(tenant, foreign.slug, {
+      items: [{ ticketTypeId: await ticketFor(foreign), quantity: 1 }],
+    });
+    expect(crossTenant.status).toBe(404);
+    for (const event of [cancelled, past]) {
+      const response = await checkout(tenant, event.slug, {
+        items: [{ ticketTypeId: await ticketFor(event), quantity: 1 }],
+      });
+      expect(response.status, event.slug).toBe(409);
+      expect((await problem(response)).detail).toBe('This event is not on sale.');
+    }
+    expect(
+      await book(tenant, unlisted.slug, { items: [{ ticketTypeId: await ticketFor(unlisted), quantity: 1 }] }),
+    ).toMatchObject({ status: 'confirmed' });
+  });
+
+  it('never sells past the event capacity across ticket types', async () => {
+    const tenant = await createTenant();
+    const event = await createEvent(tenant, { capacity: 3 });
+    const a = await createTicketType(event, { price: 0, quantity: 10 });
+    const b = await createTicketType(event, { price: 0, quantity: 10 });
+    await book(tenant, event.slug, { items: [{ ticketTypeId: a.id, quantity: 2 }] });
+    const refused = await checkout(tenant, event.slug, { items: [{ ticketTypeId: b.id, quantity: 2 }] });
+    expect(refused.status).toBe(409);
+    expect((await problem(refused)).code).toBe('sold_out');
+    expect(await counters(event.id)).toMatchObject({
+      event: { sold: 2, held: 0 },
+      ticketTypes: { [a.id]: { sold: 2, held: 0 }, [b.id]: { sold: 0, held: 0 } },
+    });
+  });
+
+  it('refuses mixed currencies and paid orders when no payment method is enabled', async () => {
+    const tenant = await createTenant();
+    const event = await createEvent(tenant);
+    const euro = await createTicketType(event, { price: 1000, currency: 'EUR' });
+    const dollar = await createTicketType(event, { price: 1000, currency: 'USD' });
+    const mixed = await checkout(tenant, event.slug, {
+      items: [
+        { ticketTypeId: euro.id, quantity: 1 },
+        { ticketTypeId: dollar.id, quantity: 1 },
+      ],
+    });
+    expect(mixed.status).toBe(400);
+    const stripe = await checkout(tenant, event.slug, {
+      items: [{ ticketTypeId: euro.id, quantity: 1 }],
+      paymentMethod: 'stripe',
+    });
+    expect(stripe.status).toBe(422);
+    expect((await problem(stripe)).detail).toBe('The payment method stripe is not available.');
+    await database().insert(paymentSettings).values({ organizationId: tenant.organization.id, manualEnabled: false });
+    const none = await checkout(tenant, event.slug, { items: [{ ticketTypeId: euro.id, quantity: 1 }] });
+    expect(none.status).toBe(422);
+    expect((await counters(event.id)).event).toEqual({ sold: 0, held: 0 });
+  });
+});
+
+describe('concurrent buyers', () => {
+  it('200 simultaneous orders for 50 seats: exactly 50 succeed, 150 get 409 sold_out, the database agrees', async () => {
+    const tenant = await createTenant();
+    const event = await createEvent(tenant);
+    const seats = await createTicketType(event, { price: 0, quantity: 50, maxPerOrder: 1 });
+    // Resolve the tenant once so the burst measures checkout, not 200 cold tenant lookups.
+    await checkout(tenant, event.slug, { items: [] });
+    const responses = await Promise.all(
+      Array.from({ length: 200 }, () =>
+        checkout(tenant, event.slug, { items: [{ ticketTypeId: seats.id, quantity: 1 }] }),
+      ),
+    );
+    const statuses = responses.map((response) => response.status);
+    expect(statuses.filter((status) => status === 201)).toHaveLength(50);
+    expect(statuses.filter((status) => status === 409)).toHaveLength(150);
+    const refusals = await Promise.all(responses.filter((response) => response.status === 409).map(problem));
+    expect(new Set(refusals.map((body) => body.code))).toEqual(new Set(['sold_out']));
+    expect(await counters(event.id)).toMatchObject({
+      event: { sold: 50, held: 0 },
+      ticketTypes: { [seats.id]: { sold: 50, held: 0 } },
+    });
+    const [row] = await database()
+      .select({ bookings: sql<number>`count(*)::int` })
+      .from(bookings)
+      .where(eq(bookings.eventId, event.id));
+    const [tickets] = await database()
+      .select({ count: sql<number>`count(*)::int` })
+      .from(attendees)
+      .innerJoin(bookings, eq(bookings.id, attendees.bookingId))
+      .where(eq(bookings.eventId, event.id));
+    expect(row?.bookings).toBe(50);
+    expect(tickets?.count).toBe(50);
   });
 });

@@ -78,7 +78,7 @@ function validation(
     s as (select stripe_secret_key is not null as stripe, manual_enabled as manual from ${paymentSettings}
             where organization_id = ${organizationId}),
     problems(rank, label) as (
-      select 1, 'event_not_found' where not exists (select 1 from e)
+      select 1, 'event_not_found' where not exists (select 1 from e where status <> 'draft')
       union all select 2, 'not_on_sale' from e where status <> 'published' or ends_at <= now()
       union all select 3, 'ticket_type_not_found:' || requested_id from t
         where id is null or (hidden and access_code is distinct from ${accessCode}::text)
