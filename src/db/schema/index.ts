@@ -8,3 +8,6 @@ export * from './audit-logs.ts';
 export * from './tenant-directory.ts';
 export * from './events.ts';
 export * from './bookings.ts';
+export * from './outbox.ts';
+export * from './webhooks.ts';
+export * from './usage.ts';

@@ -21,6 +21,16 @@ export interface OrganizationSettings {
   allowedOrigins?: string[];
 }
 
+/**
+ * Platform administrators' per-organization overrides of the plan (src/services/plans): rate limits, quotas and
+ * features. Absent keys follow the plan.
+ */
+export interface PlanOverrides {
+  rateLimits?: { organizationPerMinute?: number; principalPerMinute?: number };
+  quotas?: { publishedEvents?: number; members?: number; webhookEndpoints?: number };
+  features?: Partial<Record<'webhooks' | 'custom_domains' | 'sso' | 'custom_roles' | 'exports', boolean>>;
+}
+
 /** The tenant. Reached on `{slug}.{ROOT_DOMAIN}` or on a verified custom domain (organization_domains). */
 export const organizations = pgTable(
   'organizations',
@@ -33,6 +43,7 @@ export const organizations = pgTable(
     status: organizationStatus().notNull().default('active'),
     branding: jsonb().$type<OrganizationBranding>().notNull().default({}),
     settings: jsonb().$type<OrganizationSettings>().notNull().default({}),
+    planOverrides: jsonb().$type<PlanOverrides>().notNull().default({}),
     ...timestamps,
   },
   (table) => [
