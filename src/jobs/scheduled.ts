@@ -1,11 +1,18 @@
 import { createDatabase } from '../db/client.ts';
 import { readBindings } from '../middleware/bindings.ts';
 import { createLogger } from '../lib/logger.ts';
+import { createRedis } from '../lib/redis.ts';
 import { sweepExpiredHolds } from '../services/bookings/expire.ts';
+import { sweepOutbox } from '../services/outbox/dispatch.ts';
+import { flushUsage } from '../services/plans/usage.ts';
 
 /**
- * The scheduled handler (a cron trigger every minute in wrangler.toml): the periodic sweeps. Each logs its own
- * outcome; a failure is logged and rethrown so the Workers runtime records the invocation as failed.
+ * The scheduled handler (a cron trigger every minute in wrangler.toml): the periodic sweeps, one after the other:
+ * the hold sweep, then the outbox sweep (every organization's undispatched events, including the `booking.expired`
+ * events the hold sweep just wrote, and any a Worker committed but never dispatched), then the usage flush (Redis
+ * counters into usage_daily, src/services/plans/usage.ts). Each logs its own outcome; a
+ * failed sweep does not stop the next one, and the first failure is rethrown so the Workers runtime records the
+ * invocation as failed.
  */
 export async function runScheduled(controller: ScheduledController, env: Record<string, unknown>): Promise<void> {
   const bindings = readBindings(env);
@@ -13,10 +20,20 @@ export async function runScheduled(controller: ScheduledController, env: Record<
     { cron: controller.cron, scheduledTime: controller.scheduledTime },
     bindings.LOG_LEVEL ?? 'info',
   );
-  try {
-    await sweepExpiredHolds(createDatabase(bindings, `scheduled-${String(controller.scheduledTime)}`), logger);
-  } catch (error) {
-    logger.error('scheduled sweep failed', { error });
-    throw error;
+  const db = createDatabase(bindings, `scheduled-${String(controller.scheduledTime)}`);
+  const sweeps: [string, () => Promise<unknown>][] = [
+    ['holds', () => sweepExpiredHolds(db, logger)],
+    ['outbox', () => sweepOutbox(db, bindings, logger)],
+    ['usage', () => flushUsage(db, createRedis(bindings), logger)],
+  ];
+  const failures: unknown[] = [];
+  for (const [sweep, run] of sweeps) {
+    try {
+      await run();
+    } catch (error) {
+      logger.error('scheduled sweep failed', { sweep, error });
+      failures.push(error);
+    }
   }
+  if (failures.length > 0) throw failures[0];
 }

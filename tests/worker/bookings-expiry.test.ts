@@ -1,20 +1,10 @@
-import { env } from 'cloudflare:workers';
-import { createExecutionContext, createScheduledController, waitOnExecutionContext } from 'cloudflare:test';
 import { and, eq } from 'drizzle-orm';
 import { describe, expect, it } from 'vitest';
 import { auditLogs, bookings, payments } from '../../src/db/schema/index.ts';
 import { book, bookingRow, checkout, counters } from '../support/bookings.ts';
 import { createEvent, createTicketType } from '../support/catalogue.ts';
 import { createTenant, database, problem } from '../support/harness.ts';
-import worker from '../../src/index.ts';
-
-/** Runs the Worker's scheduled handler as a cron trigger would; resolves when the sweep finished. */
-async function runCron(): Promise<void> {
-  const controller = createScheduledController({ scheduledTime: new Date(), cron: '* * * * *' });
-  const ctx = createExecutionContext();
-  await worker.scheduled(controller, env as unknown as Record<string, unknown>, ctx);
-  await waitOnExecutionContext(ctx);
-}
+import { runCron } from '../support/cron.ts';
 
 async function lapse(bookingId: string): Promise<void> {
   await database()

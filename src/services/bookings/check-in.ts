@@ -3,6 +3,9 @@ import { attendees, auditLogs, bookings, ticketTypes } from '../../db/schema/ind
 import { scoped } from '../../db/tenant.ts';
 import { ApiError } from '../../errors/api-error.ts';
 import { requireTenant, type ServiceContext } from '../../lib/context.ts';
+import { notifyOutbox } from '../outbox/dispatch.ts';
+import { outboxInsertSql } from '../outbox/record.ts';
+import { checkInObject } from '../outbox/views.ts';
 import { callerOf } from '../roles/authority.ts';
 import { normalizeTicketCode } from './shared.ts';
 import { toAttendeeView, type AttendeeView } from './views.ts';
@@ -26,10 +29,10 @@ export interface CheckInResult {
  * Checks a ticket in by its code, in one round trip (one scoped batch, one transaction):
  *
  * 1. One conditional UPDATE sets `checked_in_at` and `checked_in_by` only where the ticket is of this organization,
- *    still valid, not yet checked in, of a confirmed booking (and of `eventId` when given); the audit row is
- *    inserted from its RETURNING in the same statement, so only the scan that changed the ticket writes one. Of two
- *    concurrent scans the second waits for the first's row lock, re-checks `checked_in_at is null` and changes
- *    nothing.
+ *    still valid, not yet checked in, of a confirmed booking (and of `eventId` when given); the audit row and the
+ *    `checkin.created` outbox event are inserted from its RETURNING in the same statement, so only the scan that
+ *    changed the ticket writes them. Of two concurrent scans the second waits for the first's row lock, re-checks
+ *    `checked_in_at is null` and changes nothing.
  * 2. A SELECT of the ticket with its booking's status and event reads the outcome: checked in now (first scan),
  *    already checked in (the first scan's time, `alreadyCheckedIn`), or why it cannot be (404 unknown code, 409
  *    cancelled ticket, booking not confirmed, another event).
@@ -51,14 +54,20 @@ export async function checkIn({ ctx, input }: { ctx: ServiceContext; input: Chec
           and a.status = 'valid' and a.checked_in_at is null
           and b.organization_id = ${organizationId} and b.id = a.booking_id and b.status = 'confirmed'
           and (${eventId}::uuid is null or b.event_id = ${eventId}::uuid)
-        returning a.id, a.booking_id, b.event_id)
-      insert into ${auditLogs} (organization_id, actor_type, actor_user_id, action, target_type, target_id, ip,
-          user_agent, request_id, metadata)
+        returning a.*, b.event_id),
+      logged as (insert into ${auditLogs} (organization_id, actor_type, actor_user_id, action, target_type, target_id,
+          ip, user_agent, request_id, metadata)
         select ${organizationId}, 'user', ${caller.userId}, 'attendee.checked_in', 'attendee', changed.id::text,
           ${client.ip}, ${client.userAgent}, ${client.requestId},
           jsonb_build_object('bookingId', changed.booking_id, 'eventId', changed.event_id, 'ticketCode', ${code}::text)
         from changed
-      returning id`),
+        returning id),
+      published as (${outboxInsertSql(
+        db,
+        { organizationId, type: 'checkin.created', data: checkInObject(organizationId, 'changed') },
+        { from: sql`changed` },
+      )})
+      select id from logged`),
     db
       .select({
         attendee: attendees,
@@ -81,6 +90,7 @@ export async function checkIn({ ctx, input }: { ctx: ServiceContext; input: Chec
 
   if (row === undefined) throw new ApiError('not_found', { detail: 'No ticket with this code.' });
   const firstScan = rowsOf(changed).length > 0;
+  if (firstScan) notifyOutbox(ctx, organizationId);
   if (!firstScan) {
     if (row.attendee.status !== 'valid') {
       throw new ApiError('conflict', {

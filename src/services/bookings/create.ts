@@ -20,6 +20,9 @@ import {
 import { auditInsert } from '../audit/record.ts';
 import { generateOpaqueToken, hashToken } from '../auth/tokens.ts';
 import { abortLabel, GUARD_LABEL_PREFIX } from '../events/shared.ts';
+import { notifyOutbox } from '../outbox/dispatch.ts';
+import { outboxInsertSelect } from '../outbox/record.ts';
+import { bookingData, paymentData } from '../outbox/views.ts';
 import { moveSeats, seatValues, takeSeats, type Seats } from './inventory.ts';
 import { HOLD_MINUTES, newTicketCode } from './shared.ts';
 
@@ -178,9 +181,11 @@ function requestedSeats(input: CreateBookingInput): Seats[] {
  * Public checkout: a booking for an event found by slug, in ONE database round trip (one batch, one transaction).
  * The batch validates the order, takes the seats with one conditional UPDATE per level (event, ticket types, pools;
  * see inventory.ts), inserts the booking with a total the database computes from the ticket types' prices, its
- * items, one attendee per ticket with a unique ticket code, the payment row and the audit row; a free order is
+ * items, one attendee per ticket with a unique ticket code, the payment row, the audit row and the outbox events
+ * (`booking.created`; for a free order also `booking.confirmed` and `payment.succeeded`); a free order is
  * confirmed in the same batch (its seats move from held to sold). Any failed step aborts everything. With an
- * Idempotency-Key, the key is claimed first and the response stored last, in the same transaction.
+ * Idempotency-Key, the key is claimed first and the response stored last, in the same transaction. The events are
+ * dispatched after the response (`notifyOutbox`), outside the request's round trips.
  */
 export async function createBooking({
   ctx,
@@ -247,6 +252,10 @@ export async function createBooking({
     from ${bookings} b join ${payments} p on p.organization_id = b.organization_id and p.booking_id = b.id
     where b.organization_id = ${organizationId} and b.id = ${bookingId})`;
 
+  // A free order is confirmed (and its payment succeeded) in the batch itself.
+  const confirmedAtOnce = sql`exists (select 1 from ${bookings} where organization_id = ${organizationId}
+    and id = ${bookingId} and status = 'confirmed')`;
+
   const statements = [
     ...(claim === null ? [] : claimStatements(db, claim)),
     db.execute(validation(organizationId, eventId, seats, input.accessCode ?? null, method)),
@@ -289,6 +298,18 @@ export async function createBooking({
       target: { type: 'booking', id: bookingId },
       metadata: { eventSlug: input.slug, items: seats, paymentMethod: method },
     }),
+    // The events: the booking as staff see it; a free booking is also confirmed and paid at once.
+    outboxInsertSelect(db, { organizationId, type: 'booking.created', data: bookingData(organizationId, bookingId) }),
+    outboxInsertSelect(
+      db,
+      { organizationId, type: 'booking.confirmed', data: bookingData(organizationId, bookingId) },
+      { when: confirmedAtOnce },
+    ),
+    outboxInsertSelect(
+      db,
+      { organizationId, type: 'payment.succeeded', data: paymentData(organizationId, bookingId) },
+      { when: confirmedAtOnce },
+    ),
     claim === null ? db.execute(sql`select ${response} as response`) : storeResponseStatement(db, claim, 201, response),
   ] as const;
 
@@ -297,6 +318,7 @@ export async function createBooking({
     const last = results.at(-1) as { response: unknown }[] | { rows: { response: unknown }[] };
     const row = Array.isArray(last) ? last[0] : last.rows[0];
     if (row === undefined) throw new Error('checkout returned no response');
+    notifyOutbox(ctx, organizationId);
     return { status: 201, body: row.response, replayed: false };
   } catch (error) {
     if (claim !== null) {

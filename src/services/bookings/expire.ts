@@ -6,6 +6,8 @@ import type { ClientInfo } from '../../lib/client.ts';
 import type { Logger } from '../../lib/logger.ts';
 import { auditInsert } from '../audit/record.ts';
 import { nothingChanged } from '../events/shared.ts';
+import { outboxInsertSelect } from '../outbox/record.ts';
+import { bookingData } from '../outbox/views.ts';
 import { releaseStatements } from './transitions.ts';
 
 /** How many lapsed holds one sweep expires, and how many it expires at once (one batch each). */
@@ -24,8 +26,9 @@ const SYSTEM_CLIENT: ClientInfo = { ip: null, userAgent: 'eventra-scheduler', re
  * The hold sweep (the scheduled handler, every minute): pending bookings whose hold lapsed become `expired` and
  * release their held seats. Each booking is its own batch under its organization's scope, whose first statement is
  * the conditional status change (pending and still lapsed), so a booking confirmed or cancelled meanwhile is
- * skipped and seats are released exactly once even when two sweeps overlap. Also deletes expired Idempotency-Key
- * records.
+ * skipped and seats are released exactly once even when two sweeps overlap. Each expiry writes its
+ * `booking.expired` event to the outbox in its batch (the scheduled handler dispatches the outbox right after this
+ * sweep). Also deletes expired Idempotency-Key records.
  */
 export async function sweepExpiredHolds(db: Database, logger: Logger): Promise<SweepResult> {
   const lapsed = await scoped(db, { platform: true }, [
@@ -56,6 +59,11 @@ export async function sweepExpiredHolds(db: Database, logger: Logger): Promise<S
               action: 'booking.expired',
               target: { type: 'booking', id: booking.id },
               metadata: { eventId: booking.eventId },
+            }),
+            outboxInsertSelect(db, {
+              organizationId: booking.organizationId,
+              type: 'booking.expired',
+              data: bookingData(booking.organizationId, booking.id),
             }),
           ]);
           expired += 1;

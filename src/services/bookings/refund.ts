@@ -13,6 +13,9 @@ import { ApiError, type FieldError } from '../../errors/api-error.ts';
 import { requireTenant, type ServiceContext } from '../../lib/context.ts';
 import { auditInsert } from '../audit/record.ts';
 import { abortLabel, actorOf, GUARD_LABEL_PREFIX, mustChange } from '../events/shared.ts';
+import { notifyOutbox } from '../outbox/dispatch.ts';
+import { outboxInsertSelect } from '../outbox/record.ts';
+import { bookingData } from '../outbox/views.ts';
 import { attendeeSeats, moveSeats } from './inventory.ts';
 import { bookingNotFound } from './shared.ts';
 import { decryptStripeSecretKey, selectPaymentSettings, type PaymentSettingsRow } from '../payments/settings.ts';
@@ -134,8 +137,8 @@ function refusal(booking: Booking, paymentStatus: string | undefined): ApiError 
  *
  * One batch writes it all: the booking's conditional UPDATE first (still `confirmed` with the `refundedAmount` read,
  * so of two concurrent refunds exactly one passes; the other answers 409), then the seat moves, the tickets (a
- * guard aborts when a listed ticket is no longer valid), the payment, the refund row, the audit row, and finally the
- * booking as it is now.
+ * guard aborts when a listed ticket is no longer valid), the payment, the refund row, the audit row, the
+ * `booking.refunded` event (outbox), and finally the booking as it is now.
  */
 export async function refundBooking({ ctx, input }: { ctx: ServiceContext; input: RefundInput }): Promise<BookingView> {
   const tenant = requireTenant(ctx);
@@ -278,6 +281,7 @@ export async function refundBooking({ ctx, input }: { ctx: ServiceContext; input
         status: outcome.status,
       },
     }),
+    outboxInsertSelect(db, { organizationId, type: 'booking.refunded', data: bookingData(organizationId, bookingId) }),
     ...bookingQueries(db, organizationId, bookingId),
   ] as const;
 
@@ -304,6 +308,7 @@ export async function refundBooking({ ctx, input }: { ctx: ServiceContext; input
     }
     throw error;
   }
+  notifyOutbox(ctx, organizationId);
   const view = toBookingView(results.slice(-5) as Parameters<typeof toBookingView>[0]);
   if (view === null) throw bookingNotFound();
   return view;

@@ -6,6 +6,9 @@ import { ApiError } from '../../errors/api-error.ts';
 import { requireTenant, type ServiceContext } from '../../lib/context.ts';
 import { auditInsert } from '../audit/record.ts';
 import { actorOf, mustChange, nothingChanged } from '../events/shared.ts';
+import { notifyOutbox } from '../outbox/dispatch.ts';
+import { outboxInsertSelect } from '../outbox/record.ts';
+import { bookingData, paymentData } from '../outbox/views.ts';
 import { attendeeSeats, bookingSeats, moveSeats } from './inventory.ts';
 import { bookingNotFound } from './shared.ts';
 import { bookingQueries, toBookingView, type BookingRows, type BookingView } from './views.ts';
@@ -196,8 +199,14 @@ export async function cancelBooking({
         target: { type: 'booking', id },
         metadata: { from: current.status, to: 'cancelled', eventId: current.eventId },
       }),
+      outboxInsertSelect(db, {
+        organizationId: tenant.id,
+        type: 'booking.cancelled',
+        data: bookingData(tenant.id, id),
+      }),
       ...bookingQueries(db, tenant.id, id),
     ]);
+    notifyOutbox(ctx, tenant.id);
     return viewOfBatchEnd(results);
   } catch (error) {
     if (nothingChanged(error)) throw raced('cancelled');
@@ -253,8 +262,19 @@ export async function confirmBooking({
         target: current.paymentId === null ? { type: 'booking', id } : { type: 'payment', id: current.paymentId },
         metadata: { bookingId: id, provider: 'manual', amount: current.amount, currency: current.currency },
       }),
+      outboxInsertSelect(db, {
+        organizationId: tenant.id,
+        type: 'booking.confirmed',
+        data: bookingData(tenant.id, id),
+      }),
+      outboxInsertSelect(db, {
+        organizationId: tenant.id,
+        type: 'payment.succeeded',
+        data: paymentData(tenant.id, id),
+      }),
       ...bookingQueries(db, tenant.id, id),
     ]);
+    notifyOutbox(ctx, tenant.id);
     return viewOfBatchEnd(results);
   } catch (error) {
     if (nothingChanged(error)) throw raced('confirmed');

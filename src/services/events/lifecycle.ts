@@ -4,6 +4,10 @@ import { scoped } from '../../db/tenant.ts';
 import { ApiError } from '../../errors/api-error.ts';
 import { requireTenant, type ServiceContext } from '../../lib/context.ts';
 import { auditInsert } from '../audit/record.ts';
+import { isPlanLimit, planLimitError, quotaGuard } from '../plans/quotas.ts';
+import { notifyOutbox } from '../outbox/dispatch.ts';
+import { outboxInsertSelect } from '../outbox/record.ts';
+import { eventData } from '../outbox/views.ts';
 import {
   actorOf,
   EDITABLE_STATUSES,
@@ -22,7 +26,9 @@ function illegalTransition(from: string, to: string): ApiError {
 /**
  * draft -> published. Needs at least one ticket type and a start in the future (422 otherwise). The UPDATE carries
  * every precondition (`status = 'draft'`, the start, a ticket type exists), so of two concurrent publishes exactly
- * one changes the row; the other matches nothing and answers 409, its audit row rolled back with it.
+ * one changes the row; the other matches nothing and answers 409, its audit row rolled back with it. The plan's
+ * `publishedEvents` quota is checked in the same batch, after a per-organization lock (403 `plan_limit` when full),
+ * so concurrent publishes of different events cannot exceed it either.
  */
 export async function publishEvent({ ctx, input }: { ctx: ServiceContext; input: { id: string } }): Promise<EventView> {
   const tenant = requireTenant(ctx);
@@ -46,7 +52,9 @@ export async function publishEvent({ ctx, input }: { ctx: ServiceContext; input:
   }
 
   try {
-    const [, [row]] = await scoped(db, scope, [
+    const [, , , [row]] = await scoped(db, scope, [
+      // The plan's quota of published events: serialized per organization, counted at write time.
+      ...quotaGuard(db, tenant, 'publishedEvents'),
       mustChange(
         db,
         db
@@ -71,10 +79,13 @@ export async function publishEvent({ ctx, input }: { ctx: ServiceContext; input:
         target: { type: 'event', id },
         metadata: { from: 'draft', to: 'published' },
       }),
+      outboxInsertSelect(db, { organizationId: tenant.id, type: 'event.published', data: eventData(tenant.id, id) }),
     ]);
     if (!row) throw eventNotFound();
+    notifyOutbox(ctx, tenant.id);
     return toEventView(row);
   } catch (error) {
+    if (isPlanLimit(error)) throw planLimitError(tenant, 'publishedEvents');
     if (nothingChanged(error)) {
       throw new ApiError('conflict', { detail: 'The event changed while it was being published; read it again.' });
     }
@@ -116,8 +127,10 @@ export async function cancelEvent({ ctx, input }: { ctx: ServiceContext; input: 
         target: { type: 'event', id },
         metadata: { from: current.status, to: 'cancelled' },
       }),
+      outboxInsertSelect(db, { organizationId: tenant.id, type: 'event.cancelled', data: eventData(tenant.id, id) }),
     ]);
     if (!row) throw eventNotFound();
+    notifyOutbox(ctx, tenant.id);
     return toEventView(row);
   } catch (error) {
     if (nothingChanged(error)) {

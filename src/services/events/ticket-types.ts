@@ -4,6 +4,9 @@ import { scoped } from '../../db/tenant.ts';
 import { ApiError } from '../../errors/api-error.ts';
 import { requireTenant, type ServiceContext } from '../../lib/context.ts';
 import { auditInsert } from '../audit/record.ts';
+import { notifyOutbox } from '../outbox/dispatch.ts';
+import { outboxInsert, outboxInsertSelect } from '../outbox/record.ts';
+import { ticketTypeData } from '../outbox/views.ts';
 import {
   actorOf,
   concurrentChange,
@@ -176,8 +179,14 @@ export async function createTicketType({
         target: { type: 'ticket_type', id },
         metadata: { eventId, name: input.name, price: input.price, currency: input.currency, quantity: input.quantity },
       }),
+      outboxInsertSelect(db, {
+        organizationId: tenant.id,
+        type: 'ticket_type.created',
+        data: ticketTypeData(tenant.id, id),
+      }),
     ]);
     if (!row) throw new Error('ticket type insert returned nothing');
+    notifyOutbox(ctx, tenant.id);
     return toTicketTypeView(row);
   } catch (error) {
     if (nothingChanged(error)) throw new ApiError('conflict', { detail: 'The event was cancelled meanwhile.' });
@@ -265,8 +274,14 @@ export async function updateTicketType({
           ),
         },
       }),
+      outboxInsertSelect(db, {
+        organizationId: tenant.id,
+        type: 'ticket_type.updated',
+        data: ticketTypeData(tenant.id, id),
+      }),
     ]);
     if (!row) throw ticketTypeNotFound();
+    notifyOutbox(ctx, tenant.id);
     return toTicketTypeView(row);
   } catch (error) {
     if (nothingChanged(error)) throw concurrentChange();
@@ -313,9 +328,12 @@ export async function deleteTicketType({ ctx, input }: { ctx: ServiceContext; in
         target: { type: 'ticket_type', id },
         metadata: { eventId: current.eventId, name: current.name },
       }),
+      // The ticket type as it was: the row read above (the DELETE's conditions kept its counts at zero).
+      outboxInsert(db, { organizationId: tenant.id, type: 'ticket_type.deleted', data: toTicketTypeView(current) }),
     ]);
   } catch (error) {
     if (nothingChanged(error)) throw concurrentChange();
     throw error;
   }
+  notifyOutbox(ctx, tenant.id);
 }

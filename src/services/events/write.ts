@@ -4,6 +4,9 @@ import { scoped } from '../../db/tenant.ts';
 import { ApiError } from '../../errors/api-error.ts';
 import { requireTenant, type ServiceContext } from '../../lib/context.ts';
 import { auditInsert } from '../audit/record.ts';
+import { notifyOutbox } from '../outbox/dispatch.ts';
+import { outboxInsertSelect } from '../outbox/record.ts';
+import { eventData } from '../outbox/views.ts';
 import {
   actorOf,
   concurrentChange,
@@ -146,9 +149,11 @@ export async function createEvent({
         target: { type: 'event', id },
         metadata: { slug: chosen, title: input.title },
       }),
+      outboxInsertSelect(db, { organizationId: tenant.id, type: 'event.created', data: eventData(tenant.id, id) }),
     ]);
     const [row] = inserted;
     if (!row) throw new Error('event insert returned nothing');
+    notifyOutbox(ctx, tenant.id);
     return toEventView(row);
   };
 
@@ -225,8 +230,10 @@ export async function updateEvent({
           before: Object.fromEntries(changed.map((key) => [key, current[key as keyof typeof current]])),
         },
       }),
+      outboxInsertSelect(db, { organizationId: tenant.id, type: 'event.updated', data: eventData(tenant.id, id) }),
     ]);
     if (!row) throw eventNotFound();
+    notifyOutbox(ctx, tenant.id);
     return toEventView(row);
   } catch (error) {
     if (nothingChanged(error)) throw concurrentChange();

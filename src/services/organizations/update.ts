@@ -10,6 +10,9 @@ import { scoped } from '../../db/tenant.ts';
 import { ApiError } from '../../errors/api-error.ts';
 import { requireTenant, type ServiceContext } from '../../lib/context.ts';
 import { auditInsert } from '../audit/record.ts';
+import { notifyOutbox } from '../outbox/dispatch.ts';
+import { outboxInsertSelect } from '../outbox/record.ts';
+import { organizationData } from '../outbox/views.ts';
 import { forgetHost } from '../tenants/resolve.ts';
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
@@ -62,7 +65,7 @@ function changedFields(patch: OrganizationPatch): string[] {
  * An organization's administrators change its name, branding and settings, on its own host only: any other id (a
  * missing one, or another organization's) answers 404 and changes nothing. The merge happens in the UPDATE itself
  * (`jsonb_strip_nulls(current || patch)`), so concurrent edits of different keys do not overwrite each other; the
- * update and its audit row are one batch.
+ * update, its audit row and the `organization.updated` event (outbox) are one batch.
  */
 export async function updateOwnOrganization({
   ctx,
@@ -104,17 +107,23 @@ export async function updateOwnOrganization({
       .select({ hostname: organizationDomains.hostname })
       .from(organizationDomains)
       .where(eq(organizationDomains.organizationId, tenant.id)),
+    outboxInsertSelect(db, {
+      organizationId: tenant.id,
+      type: 'organization.updated',
+      data: organizationData(tenant.id),
+    }),
   ]);
   const row = updated[0];
   if (!row) throw notFound();
   forgetOrganizationHosts(row.slug, domains);
+  notifyOutbox(ctx, tenant.id);
   return row;
 }
 
 /**
  * Platform administrators change an organization's status and plan (platform scope). Suspension takes the
  * organization offline: its hosts answer 404 at once in this isolate, within the tenant cache's 30 s elsewhere.
- * A patch that changes nothing writes nothing (no audit row).
+ * A patch that changes nothing writes nothing (no audit row, no `organization.updated` event).
  */
 export async function updateOrganizationAsPlatform({
   ctx,
@@ -160,9 +169,11 @@ export async function updateOrganizationAsPlatform({
       .select({ hostname: organizationDomains.hostname })
       .from(organizationDomains)
       .where(eq(organizationDomains.organizationId, id)),
+    outboxInsertSelect(db, { organizationId: id, type: 'organization.updated', data: organizationData(id) }),
   ]);
   const row = updated[0];
   if (!row) throw notFound();
   forgetOrganizationHosts(row.slug, domains);
+  notifyOutbox(ctx, id);
   return row;
 }

@@ -8,6 +8,10 @@ import { DecryptionError } from '../../lib/crypto.ts';
 import { auditInsert, type AuditEntry } from '../audit/record.ts';
 import { confirmStatements, releaseStatements } from '../bookings/transitions.ts';
 import { abortLabel, mustChange, nothingChanged } from '../events/shared.ts';
+import type { EventType } from '../outbox/catalogue.ts';
+import { notifyOutbox } from '../outbox/dispatch.ts';
+import { outboxInsertSelect } from '../outbox/record.ts';
+import { bookingData, paymentData } from '../outbox/views.ts';
 import { decryptStripeWebhookSecret, selectPaymentSettings } from './settings.ts';
 import { verifyStripeSignature } from './stripe.ts';
 
@@ -94,7 +98,9 @@ function paymentIntentOf(session: Record<string, unknown>): string | null {
  * changes nothing. Each event id is recorded in `payment_events` in the same batch as its effects, by an insert
  * that aborts the batch when the id is already there, so a replayed event (Stripe retries, duplicates) changes
  * nothing again and answers `duplicate: true`. Events about bookings of another organization (by their metadata) or
- * unknown to this one are recorded and ignored. Round trips: the settings, the booking, one write batch.
+ * unknown to this one are recorded and ignored. The effects include the outbox events (`booking.confirmed` and
+ * `payment.succeeded`, `payment.failed`, `booking.expired`), so a replay publishes nothing twice. Round trips: the
+ * settings, the booking, one write batch.
  */
 export async function handleStripeWebhook({
   ctx,
@@ -193,10 +199,22 @@ class WebhookProcessor {
     return auditInsert(this.db, this.ctx.client, entry);
   }
 
-  /** Runs `[record, ...effects]` as one batch; a known event id answers `duplicate` and changes nothing. */
-  private async write(effects: BatchItem<'pg'>[], outcome: WebhookOutcome): Promise<WebhookReceipt> {
+  /** The outbox event of a change of this booking (`payment.*` carry the payment, the others the booking). */
+  private publish(type: EventType, bookingId: string) {
+    const data = type.startsWith('payment.')
+      ? paymentData(this.organizationId, bookingId)
+      : bookingData(this.organizationId, bookingId);
+    return outboxInsertSelect(this.db, { organizationId: this.organizationId, type, data });
+  }
+
+  /**
+   * Runs `[record, ...effects]` as one batch; a known event id answers `duplicate` and changes nothing. When the
+   * effects publish outbox events, they are dispatched after the response.
+   */
+  private async write(effects: BatchItem<'pg'>[], outcome: WebhookOutcome, publishes = false): Promise<WebhookReceipt> {
     try {
       await scoped(this.db, { organizationId: this.organizationId }, [this.record(), ...effects]);
+      if (publishes) notifyOutbox(this.ctx, this.organizationId);
       return { received: true, duplicate: false, outcome };
     } catch (error) {
       if (abortLabel(error) === 'duplicate') return { received: true, duplicate: true, outcome: 'unchanged' };
@@ -331,8 +349,11 @@ class WebhookProcessor {
               },
             ),
             this.audit('payment.succeeded', { type: 'payment', id: payment.id }, details),
+            this.publish('booking.confirmed', booking.id),
+            this.publish('payment.succeeded', booking.id),
           ],
           'confirmed',
+          true,
         );
       } catch (error) {
         // Expired or cancelled between the read and the write: the money still arrived (below).
@@ -358,8 +379,11 @@ class WebhookProcessor {
               action: 'refund_required',
             },
           ),
+          // The money arrived: its payment succeeded, even though the booking is no longer pending.
+          this.publish('payment.succeeded', booking.id),
         ],
         'payment_recorded',
+        true,
       );
       if (!receipt.duplicate) {
         this.log.warn('stripe payment received for a booking that is no longer pending: refund it', {
@@ -397,8 +421,10 @@ class WebhookProcessor {
               eventId: booking.eventId,
             },
           ),
+          this.publish('booking.expired', booking.id),
         ],
         'released',
+        true,
       );
     } catch (error) {
       if (!nothingChanged(error)) throw error;
@@ -447,8 +473,10 @@ class WebhookProcessor {
               declineCode: text(lastError.decline_code),
             },
           ),
+          this.publish('payment.failed', booking.id),
         ],
         'payment_failed',
+        true,
       );
     } catch (error) {
       if (!nothingChanged(error)) throw error;

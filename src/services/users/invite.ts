@@ -1,13 +1,18 @@
-import { and, eq } from 'drizzle-orm';
+import { and, eq, sql } from 'drizzle-orm';
 import { memberships, organizations, roles, userTokens, users } from '../../db/schema/index.ts';
 import { scoped } from '../../db/tenant.ts';
 import { ApiError } from '../../errors/api-error.ts';
 import { requireTenant, type ServiceContext } from '../../lib/context.ts';
 import { takeToken, type LimitRule } from '../../lib/rate-limit.ts';
 import { auditInsert } from '../audit/record.ts';
+import { SELF_REGISTRATION_ROLE } from '../auth/permissions.ts';
+import { isPlanLimit, planLimitError, quotaGuard } from '../plans/quotas.ts';
 import { generateOpaqueToken, hashToken } from '../auth/tokens.ts';
 import { tenantLink } from '../email/links.ts';
 import { invitationEmail } from '../email/messages.ts';
+import { notifyOutbox } from '../outbox/dispatch.ts';
+import { outboxInsertSelect } from '../outbox/record.ts';
+import { isoText } from '../outbox/views.ts';
 import { assertAuthority, callerOf } from '../roles/authority.ts';
 import { emailBranding, sendLater } from '../email/branding.ts';
 import { databaseError, failedGuard, FOREIGN_KEY_VIOLATION, UNIQUE_VIOLATION } from './guards.ts';
@@ -32,13 +37,17 @@ const ALREADY_MEMBER = 'This email address already belongs to a member of this o
 /**
  * Invites a person: the global user when the email is new (no password yet; an existing account is reused as is),
  * an `invited` membership carrying the given name as this organization's display name, a hashed single-use
- * invitation token (7 days) and the audit row, in one batch. The email goes out after the response. The invitee
- * accepts with POST /api/v1/auth/reset-password and the token, which sets the password (an existing account proves
- * its current one instead), verifies the email and activates the membership.
+ * invitation token (7 days), the audit row and the `membership.created` event (outbox), in one batch. The email
+ * goes out after the response. The invitee accepts with POST /api/v1/auth/reset-password and the token, which sets
+ * the password (an existing account proves its current one instead), verifies the email and activates the
+ * membership.
  *
  * The answer is the same whether or not the address already has an account: the given name, `emailVerified: false`,
  * no last sign-in. An existing account's own name and verification are never read here, so they cannot leak to the
  * inviting organization (OWASP API3).
+ *
+ * A staff role (anything but `member`) takes a seat of the plan's `members` quota, checked in the write batch after
+ * a per-organization lock: 403 `plan_limit` when the seats are taken.
  */
 export async function inviteMember({ ctx, input }: { ctx: ServiceContext; input: InviteMemberInput }): Promise<Member> {
   const tenant = requireTenant(ctx);
@@ -101,9 +110,26 @@ async function invite(ctx: ServiceContext, input: InviteMemberInput): Promise<Me
   const invitation = { id: crypto.randomUUID(), token: generateOpaqueToken('inv') };
   const expiresAt = new Date(Date.now() + INVITATION_TTL_MS);
 
+  const member = (createdAt: Date) =>
+    toMember({
+      id: userId,
+      email,
+      name,
+      roleKey: role.key,
+      roleName: role.name,
+      status: 'invited',
+      emailVerifiedAt: null,
+      lastLoginAt: null,
+      createdAt,
+    });
+  // The member the answer shows; its creation time is the membership row's, read in SQL after the insert.
+  const { createdAt: _createdAt, ...memberFields } = member(new Date(0));
+
   let membership: { createdAt: Date } | undefined;
   try {
-    [, , , [membership]] = await scoped(db, scope, [
+    [, , , , , [membership]] = await scoped(db, scope, [
+      // The plan's quota of staff seats (a customer's `member` role takes none): serialized, counted at write time.
+      ...quotaGuard(db, tenant, 'members', { enforce: role.key !== SELF_REGISTRATION_ROLE }),
       // The role may have changed since it was read and checked against the caller's permissions; hold it still.
       shareRole(db, tenant.id, role.id),
       roleUnchanged(db, tenant.id, role),
@@ -140,8 +166,15 @@ async function invite(ctx: ServiceContext, input: InviteMemberInput): Promise<Me
           invitationExpiresAt: expiresAt.toISOString(),
         },
       }),
+      outboxInsertSelect(db, {
+        organizationId: tenant.id,
+        type: 'membership.created',
+        data: sql`(select ${JSON.stringify(memberFields)}::jsonb || jsonb_build_object('createdAt', ${isoText(sql`m.created_at`)})
+          from ${memberships} m where m.organization_id = ${tenant.id} and m.user_id = ${userId})`,
+      }),
     ]);
   } catch (error) {
+    if (isPlanLimit(error)) throw planLimitError(tenant, 'members');
     if (failedGuard(error) === 'stale') {
       throw new ApiError('conflict', { detail: 'The role changed while the invitation was made; try again.' });
     }
@@ -162,16 +195,7 @@ async function invite(ctx: ServiceContext, input: InviteMemberInput): Promise<Me
     branding: emailBranding(organization ?? { name: tenant.name, branding: {} }),
   });
   sendLater(ctx, message);
+  notifyOutbox(ctx, tenant.id);
 
-  return toMember({
-    id: userId,
-    email,
-    name,
-    roleKey: role.key,
-    roleName: role.name,
-    status: 'invited',
-    emailVerifiedAt: null,
-    lastLoginAt: null,
-    createdAt: membership.createdAt,
-  });
+  return member(membership.createdAt);
 }

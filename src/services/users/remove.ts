@@ -4,10 +4,12 @@ import { memberships } from '../../db/schema/index.ts';
 import { scoped } from '../../db/tenant.ts';
 import { requireTenant, type ServiceContext } from '../../lib/context.ts';
 import { auditInsert } from '../audit/record.ts';
+import { notifyOutbox } from '../outbox/dispatch.ts';
+import { outboxInsert } from '../outbox/record.ts';
 import { assertAuthority, callerOf, OWNER_ROLE } from '../roles/authority.ts';
 import { failedGuard } from './guards.ts';
 import { anotherActiveOwner, lockMembers, memberUnchanged } from './locks.ts';
-import { memberNotFound, selectMember } from './members.ts';
+import { memberNotFound, selectMember, toMember } from './members.ts';
 import { endSessions, lastOwnerConflict, staleConflict } from './sessions.ts';
 
 /**
@@ -40,6 +42,8 @@ export async function removeMember({ ctx, input }: { ctx: ServiceContext; input:
       target: { type: 'user', id },
       metadata: { before: { email: target.email, name: target.name, role: target.roleKey, status: target.status } },
     }),
+    // The membership as it was read (`memberUnchanged` above aborts the batch if its role or status changed since).
+    outboxInsert(db, { organizationId: tenant.id, type: 'membership.deleted', data: toMember(target) }),
   );
   try {
     await scoped(db, scope, writes as [BatchItem<'pg'>, ...BatchItem<'pg'>[]]);
@@ -49,5 +53,6 @@ export async function removeMember({ ctx, input }: { ctx: ServiceContext; input:
     if (failed === 'stale') throw staleConflict();
     throw error;
   }
+  notifyOutbox(ctx, tenant.id);
   await endSessions(ctx, tenant.id, [id]);
 }

@@ -5,6 +5,8 @@ import { scoped } from '../../db/tenant.ts';
 import { ApiError } from '../../errors/api-error.ts';
 import { requireTenant, type ServiceContext } from '../../lib/context.ts';
 import { auditInsert } from '../audit/record.ts';
+import { notifyOutbox } from '../outbox/dispatch.ts';
+import { outboxInsert } from '../outbox/record.ts';
 import { assertAuthority, callerOf, OWNER_ROLE } from '../roles/authority.ts';
 import { failedGuard } from './guards.ts';
 import { anotherActiveOwner, lockMembers, memberUnchanged, roleUnchanged, shareRole } from './locks.ts';
@@ -79,6 +81,13 @@ export async function updateMember({ ctx, input }: { ctx: ServiceContext; input:
     target.status === 'active' &&
     (after.role !== OWNER_ROLE || after.status !== 'active');
   const endsSessions = roleChange !== null || statusChange === 'disabled';
+  // The member after the change, as the answer shows it (and the `membership.updated` event carries it).
+  const updated = toMember({
+    ...target,
+    name: after.name,
+    status: after.status,
+    ...(roleChange === null ? {} : { roleId: roleChange.id, roleKey: roleChange.key, roleName: roleChange.name }),
+  });
 
   const writes: BatchItem<'pg'>[] = [
     lockMembers(db, tenant.id, id, losesOwner),
@@ -124,6 +133,7 @@ export async function updateMember({ ctx, input }: { ctx: ServiceContext; input:
         sessionsEnded: endsSessions,
       },
     }),
+    outboxInsert(db, { organizationId: tenant.id, type: 'membership.updated', data: updated }),
   );
 
   try {
@@ -134,12 +144,8 @@ export async function updateMember({ ctx, input }: { ctx: ServiceContext; input:
     if (failed === 'stale') throw staleConflict();
     throw error;
   }
+  notifyOutbox(ctx, tenant.id);
   if (endsSessions) await endSessions(ctx, tenant.id, [id]);
 
-  return toMember({
-    ...target,
-    name: after.name,
-    status: after.status,
-    ...(roleChange === null ? {} : { roleId: roleChange.id, roleKey: roleChange.key, roleName: roleChange.name }),
-  });
+  return updated;
 }

@@ -1,0 +1,240 @@
+import { sql, type SQL } from 'drizzle-orm';
+import type { AttendeeView, BookingView, PaymentView } from '../bookings/views.ts';
+import type { EventView, TicketTypeView } from '../events/shared.ts';
+
+/**
+ * The API's views of a row, built as `jsonb` inside SQL: an outbox insert in the same batch as a change reads the
+ * row as that change left it (a later statement of the same transaction sees the earlier ones' writes), so the
+ * event's `data` is exactly the object after the change, with no extra round trip. Each builder mirrors a TypeScript
+ * view (`toEventView`, `toTicketTypeView`, `toBookingView`, `presentOrganization` ...) key for key: the
+ * `Record<keyof View, SQL>` types make a missing or extra key a compile error, and tests/worker/outbox.test.ts
+ * compares payloads with the API's responses.
+ *
+ * The `*Object(alias)` builders read columns of a row named `alias` (a table alias or a CTE); the `*Data(...)`
+ * builders are scalar subqueries that find the row by id (null when there is none).
+ */
+
+const UTC_ISO = `'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'`;
+
+/** `timestamptz` as ISO 8601 UTC with milliseconds, like `Date#toISOString()` (null stays null). */
+export function isoText(value: SQL): SQL {
+  return sql`to_char(${value} at time zone 'UTC', ${sql.raw(UTC_ISO)})`;
+}
+
+/** A column of the row `alias`: `alias.name`. Names are fixed identifiers of this file, never input. */
+function column(alias: string, name: string): SQL {
+  return sql.raw(`${alias}.${name}`);
+}
+
+function iso(alias: string, name: string): SQL {
+  return isoText(column(alias, name));
+}
+
+/** `jsonb_build_object('key', value, ...)` of the entries, in their order. */
+function jsonObject(entries: Record<string, SQL>): SQL {
+  return sql`jsonb_build_object(${sql.join(
+    Object.entries(entries).map(([key, value]) => sql`${sql.raw(`'${key}'`)}, ${value}`),
+    sql`, `,
+  )})`;
+}
+
+/** A uuid given as a value (bound as a parameter) or as SQL (a column of an enclosing query). */
+type Id = string | SQL;
+
+function idValue(id: Id): SQL {
+  return typeof id === 'string' ? sql`${id}::uuid` : id;
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Events and ticket types
+// ---------------------------------------------------------------------------------------------------------------
+
+/** `EventView` (src/services/events/shared.ts) of the `events` row `alias`. */
+export function eventObject(alias: string): SQL {
+  const entries: Record<keyof EventView, SQL> = {
+    id: column(alias, 'id'),
+    slug: column(alias, 'slug'),
+    title: column(alias, 'title'),
+    description: column(alias, 'description'),
+    status: column(alias, 'status'),
+    visibility: column(alias, 'visibility'),
+    timezone: column(alias, 'timezone'),
+    startsAt: iso(alias, 'starts_at'),
+    endsAt: iso(alias, 'ends_at'),
+    venue: column(alias, 'venue'),
+    onlineUrl: column(alias, 'online_url'),
+    categories: column(alias, 'categories'),
+    coverImageUrl: column(alias, 'cover_image_url'),
+    capacity: column(alias, 'capacity'),
+    publishedAt: iso(alias, 'published_at'),
+    cancelledAt: iso(alias, 'cancelled_at'),
+    createdAt: iso(alias, 'created_at'),
+    updatedAt: iso(alias, 'updated_at'),
+  };
+  return jsonObject(entries);
+}
+
+export function eventData(organizationId: string, eventId: Id): SQL {
+  return sql`(select ${eventObject('ev')} from events ev
+    where ev.organization_id = ${organizationId}::uuid and ev.id = ${idValue(eventId)})`;
+}
+
+/** `TicketTypeView` of the `ticket_types` row `alias`. */
+export function ticketTypeObject(alias: string): SQL {
+  const entries: Record<keyof TicketTypeView, SQL> = {
+    id: column(alias, 'id'),
+    eventId: column(alias, 'event_id'),
+    name: column(alias, 'name'),
+    description: column(alias, 'description'),
+    price: column(alias, 'price'),
+    currency: column(alias, 'currency'),
+    quantity: column(alias, 'quantity'),
+    sold: column(alias, 'sold'),
+    held: column(alias, 'held'),
+    remaining: sql.raw(`greatest(0, ${alias}.quantity - ${alias}.sold - ${alias}.held)`),
+    salesStartAt: iso(alias, 'sales_start_at'),
+    salesEndAt: iso(alias, 'sales_end_at'),
+    minPerOrder: column(alias, 'min_per_order'),
+    maxPerOrder: column(alias, 'max_per_order'),
+    hidden: column(alias, 'hidden'),
+    accessCode: column(alias, 'access_code'),
+    sortOrder: column(alias, 'sort_order'),
+    createdAt: iso(alias, 'created_at'),
+    updatedAt: iso(alias, 'updated_at'),
+  };
+  return jsonObject(entries);
+}
+
+export function ticketTypeData(organizationId: string, ticketTypeId: Id): SQL {
+  return sql`(select ${ticketTypeObject('tt')} from ticket_types tt
+    where tt.organization_id = ${organizationId}::uuid and tt.id = ${idValue(ticketTypeId)})`;
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Bookings, tickets, payments
+// ---------------------------------------------------------------------------------------------------------------
+
+/** `AttendeeView` of the `attendees` row `alias` (a ticket). */
+export function attendeeObject(alias: string): SQL {
+  const entries: Record<keyof AttendeeView, SQL> = {
+    id: column(alias, 'id'),
+    bookingId: column(alias, 'booking_id'),
+    ticketTypeId: column(alias, 'ticket_type_id'),
+    name: column(alias, 'name'),
+    email: column(alias, 'email'),
+    ticketCode: column(alias, 'ticket_code'),
+    status: column(alias, 'status'),
+    answers: column(alias, 'answers'),
+    checkedInAt: iso(alias, 'checked_in_at'),
+    cancelledAt: iso(alias, 'cancelled_at'),
+  };
+  return jsonObject(entries);
+}
+
+/** `PaymentView` of the `payments` row `alias`. */
+function paymentViewEntries(alias: string): Record<keyof PaymentView, SQL> {
+  return {
+    id: column(alias, 'id'),
+    provider: column(alias, 'provider'),
+    status: column(alias, 'status'),
+    amount: column(alias, 'amount'),
+    currency: column(alias, 'currency'),
+    refundedAmount: column(alias, 'refunded_amount'),
+    checkoutSessionId: column(alias, 'checkout_session_id'),
+    paymentIntentId: column(alias, 'payment_intent_id'),
+  };
+}
+
+/** `BookingView` (src/services/bookings/views.ts) of the `bookings` row `alias`, with its items, tickets, payment, refunds. */
+export function bookingObject(alias: string): SQL {
+  const owner = (child: string) =>
+    sql.raw(`${child}.organization_id = ${alias}.organization_id and ${child}.booking_id = ${alias}.id`);
+  const entries: Record<keyof BookingView, SQL> = {
+    id: column(alias, 'id'),
+    eventId: column(alias, 'event_id'),
+    status: column(alias, 'status'),
+    buyer: sql`jsonb_build_object('name', ${column(alias, 'buyer_name')}, 'email', ${column(alias, 'buyer_email')})`,
+    total: column(alias, 'total'),
+    currency: column(alias, 'currency'),
+    refundedAmount: column(alias, 'refunded_amount'),
+    provider: column(alias, 'provider'),
+    answers: column(alias, 'answers'),
+    expiresAt: iso(alias, 'expires_at'),
+    confirmedAt: iso(alias, 'confirmed_at'),
+    cancelledAt: iso(alias, 'cancelled_at'),
+    createdAt: iso(alias, 'created_at'),
+    updatedAt: iso(alias, 'updated_at'),
+    items: sql`coalesce((select jsonb_agg(jsonb_build_object('ticketTypeId', bi.ticket_type_id,
+        'quantity', bi.quantity, 'unitPrice', bi.unit_price) order by bi.ticket_type_id)
+      from booking_items bi where ${owner('bi')}), '[]'::jsonb)`,
+    attendees: sql`coalesce((select jsonb_agg(${attendeeObject('ba')} order by ba.position)
+      from attendees ba where ${owner('ba')}), '[]'::jsonb)`,
+    payment: sql`(select ${jsonObject(paymentViewEntries('bp'))} from payments bp where ${owner('bp')} limit 1)`,
+    refunds: sql`coalesce((select jsonb_agg(jsonb_build_object('id', br.id, 'amount', br.amount,
+        'currency', br.currency, 'status', br.status, 'reason', br.reason, 'attendeeIds', br.attendee_ids,
+        'createdAt', ${iso('br', 'created_at')}) order by br.created_at, br.id)
+      from refunds br where ${owner('br')}), '[]'::jsonb)`,
+  };
+  return jsonObject(entries);
+}
+
+export function bookingData(organizationId: string, bookingId: Id): SQL {
+  return sql`(select ${bookingObject('bk')} from bookings bk
+    where bk.organization_id = ${organizationId}::uuid and bk.id = ${idValue(bookingId)})`;
+}
+
+/** A booking's payment: `PaymentView` and the booking id (`payment.succeeded`, `payment.failed`). */
+export function paymentData(organizationId: string, bookingId: Id): SQL {
+  const entries: Record<keyof PaymentView | 'bookingId', SQL> = {
+    ...paymentViewEntries('py'),
+    bookingId: column('py', 'booking_id'),
+  };
+  return sql`(select ${jsonObject(entries)} from payments py
+    where py.organization_id = ${organizationId}::uuid and py.booking_id = ${idValue(bookingId)} limit 1)`;
+}
+
+/**
+ * `checkin.created`: the ticket as the check-in answer shows it (`AttendeeView` with its event id and ticket type
+ * name) and its event (`EventView`). `alias` is an `attendees` row that also carries the booking's `event_id`.
+ */
+export function checkInObject(organizationId: string, alias: string): SQL {
+  return sql`jsonb_build_object(
+    'attendee', ${attendeeObject(alias)} || jsonb_build_object('eventId', ${column(alias, 'event_id')},
+      'ticketTypeName', (select ct.name from ticket_types ct
+        where ct.organization_id = ${organizationId}::uuid and ct.id = ${column(alias, 'ticket_type_id')})),
+    'event', ${eventData(organizationId, column(alias, 'event_id'))})`;
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Organizations
+// ---------------------------------------------------------------------------------------------------------------
+
+const BRANDING_KEYS = ['displayName', 'logoUrl', 'primaryColor', 'accentColor', 'emailSenderName'];
+const SETTINGS_TEXT_KEYS = ['timezone', 'currency', 'locale'];
+
+function textList(keys: readonly string[]): SQL {
+  return sql.raw(keys.map((key) => `'${key}'`).join(', '));
+}
+
+/**
+ * The organization as the API presents it (`presentOrganization` in src/routes/organizations/schema.ts): its
+ * branding and settings reduced to the readable known keys (text values; `allowedOrigins` a list of texts).
+ */
+export function organizationData(organizationId: string): SQL {
+  const entries = {
+    id: sql`o.id`,
+    slug: sql`o.slug`,
+    name: sql`o.name`,
+    plan: sql`o.plan`,
+    status: sql`o.status`,
+    branding: sql`(select coalesce(jsonb_object_agg(f.key, f.value), '{}'::jsonb) from jsonb_each(o.branding) f
+      where f.key in (${textList(BRANDING_KEYS)}) and jsonb_typeof(f.value) = 'string')`,
+    settings: sql`(select coalesce(jsonb_object_agg(f.key, f.value), '{}'::jsonb) from jsonb_each(o.settings) f
+      where (f.key in (${textList(SETTINGS_TEXT_KEYS)}) and jsonb_typeof(f.value) = 'string')
+        or (f.key = 'allowedOrigins' and jsonb_typeof(f.value) = 'array'
+          and not exists (select 1 from jsonb_array_elements(f.value) origin where jsonb_typeof(origin) <> 'string')))`,
+    createdAt: isoText(sql`o.created_at`),
+    updatedAt: isoText(sql`o.updated_at`),
+  };
+  return sql`(select ${jsonObject(entries)} from organizations o where o.id = ${organizationId}::uuid)`;
+}
