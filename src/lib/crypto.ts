@@ -11,7 +11,7 @@ const encoder = new TextEncoder();
 const decoder = new TextDecoder();
 
 /** What a secret is for; part of the additional authenticated data. */
-export type SecretPurpose = 'stripe_secret_key' | 'stripe_webhook_secret';
+export type SecretPurpose = 'stripe_secret_key' | 'stripe_webhook_secret' | 'webhook_secret';
 
 export interface SecretContext {
   organizationId: string;

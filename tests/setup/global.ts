@@ -4,6 +4,7 @@ import { startStack, type Stack } from '../../dev/stack.ts';
 import { applyMigrations } from '../../drizzle/migrate.ts';
 import { createTestDatabase } from './database.ts';
 import { startFakeStripe } from './fake-stripe.ts';
+import { startWebhookReceiver } from './webhook-receiver.ts';
 import { describeServices, detectServices } from './services.ts';
 import './provided-context.ts';
 
@@ -91,6 +92,11 @@ export default async function setup(project: TestProject): Promise<() => Promise
     });
     project.provide('services', description);
     project.provide('ownerDatabaseUrl', main.ownerDatabaseUrl);
+
+    // Webhook deliveries of the Worker go to this loopback receiver (allowed in the local environment only).
+    const receiver = await startWebhookReceiver();
+    cleanups.push(() => receiver.close());
+    project.provide('webhookReceiverUrl', receiver.url);
     return teardown;
   } catch (error) {
     await teardown();

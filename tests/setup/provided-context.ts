@@ -12,6 +12,8 @@ declare module 'vitest' {
     services: string;
     /** The schema owner through the Neon gateway: fixtures that must bypass row-level security. */
     ownerDatabaseUrl: string;
+    /** The local webhook receiver (tests/setup/webhook-receiver.ts): /hooks/<name>, /__control/<name>, /__requests/<name>. */
+    webhookReceiverUrl: string;
   }
 }
 
