@@ -1,11 +1,18 @@
 import { readBindings } from '../middleware/bindings.ts';
-import { createLogger, type Logger } from '../lib/logger.ts';
+import { createLogger, logLevel, type Logger } from '../lib/logger.ts';
 import type { Bindings } from '../env.ts';
+import { emailHandlers } from './email.ts';
+import { webhookHandlers } from './webhooks.ts';
 import { QueueMessageSchema, queueKind, type QueueKind, type QueueMessage } from './messages.ts';
 
 export interface ConsumerContext {
   bindings: Bindings;
   logger: Logger;
+  /**
+   * Asks for this message again after `delaySeconds` (at most 12 h) instead of acknowledging it: a scheduled retry
+   * (the webhook delivery schedule), as opposed to a failure (throw, retried with backoff).
+   */
+  retryLater(delaySeconds: number): void;
 }
 export type MessageHandler = (message: QueueMessage, ctx: ConsumerContext) => Promise<void>;
 
@@ -14,8 +21,8 @@ export type MessageHandler = (message: QueueMessage, ctx: ConsumerContext) => Pr
  * no handler yet is retried and ends in the dead-letter queue rather than being dropped.
  */
 export const handlers: Record<QueueKind, Map<string, MessageHandler>> = {
-  email: new Map(),
-  webhooks: new Map(),
+  email: new Map(emailHandlers),
+  webhooks: new Map(webhookHandlers),
   'dead-letter': new Map(),
 };
 
@@ -37,7 +44,7 @@ function deadLetter(message: Message, logger: Logger): void {
 }
 
 export async function consumeBatch(batch: MessageBatch, env: Record<string, unknown>): Promise<void> {
-  const logger = createLogger({ queue: batch.queue });
+  const logger = createLogger({ queue: batch.queue }, logLevel(env.LOG_LEVEL));
   const bindings = readBindings(env);
   const kind = queueKind(batch.queue);
   for (const message of batch.messages) {
@@ -58,9 +65,17 @@ export async function consumeBatch(batch: MessageBatch, env: Record<string, unkn
       message.retry({ delaySeconds: retryDelaySeconds(message.attempts) });
       continue;
     }
+    const outcome: { retryAfterSeconds?: number } = {};
     try {
-      await handler(parsed.data, { bindings, logger: logger.child({ messageId: parsed.data.id }) });
-      message.ack();
+      await handler(parsed.data, {
+        bindings,
+        logger: logger.child({ messageId: parsed.data.id }),
+        retryLater: (delaySeconds) => {
+          outcome.retryAfterSeconds = delaySeconds;
+        },
+      });
+      if (outcome.retryAfterSeconds === undefined) message.ack();
+      else message.retry({ delaySeconds: outcome.retryAfterSeconds });
     } catch (error) {
       logger.warn('message handler failed, will retry', { type: parsed.data.type, attempts: message.attempts, error });
       message.retry({ delaySeconds: retryDelaySeconds(message.attempts) });

@@ -3,8 +3,8 @@ import { eq } from 'drizzle-orm';
 import type { Database } from '../../db/client.ts';
 import { organizations } from '../../db/schema/index.ts';
 import type { ServiceContext } from '../../lib/context.ts';
+import type { QueueMessage } from '../../queues/messages.ts';
 import type { Branding, EmailMessage } from './messages.ts';
-import { emailProvider } from './send.ts';
 
 export const DEFAULT_EMAIL_COLOR = '#4f46e5';
 
@@ -44,11 +44,23 @@ export function emailBranding(row: unknown): Branding {
 }
 
 /**
- * Sends after the response: the caller never waits for the provider, and any failure (a misconfigured provider
- * included) is logged by `waitUntil`, never answered, so a send cannot tell members from unknown addresses.
+ * Enqueues the message on EMAIL_QUEUE as an `email.send` envelope (id = message id) after the response: the caller
+ * never waits for the queue or the provider, and any failure is logged by `waitUntil`, never answered, so a send
+ * cannot tell members from unknown addresses. The email queue consumer (src/queues/email.ts) sends it once per
+ * message id and retries failures with backoff. Locally the consumer runs in the same `wrangler dev` / test runtime
+ * and captures the message in the dev mailbox.
  */
-export function sendLater(ctx: ServiceContext, message: EmailMessage): void {
-  ctx.waitUntil(
-    Promise.resolve().then(() => emailProvider(ctx.bindings, ctx.services.redis, ctx.logger).send(message)),
-  );
+export function sendLater(
+  ctx: ServiceContext,
+  message: EmailMessage,
+  organizationId: string | null = ctx.tenant?.id ?? null,
+): void {
+  const envelope: QueueMessage = {
+    id: message.id,
+    type: 'email.send',
+    organizationId,
+    payload: message,
+    createdAt: new Date().toISOString(),
+  };
+  ctx.waitUntil(Promise.resolve().then(() => ctx.bindings.EMAIL_QUEUE.send(envelope, { contentType: 'json' })));
 }

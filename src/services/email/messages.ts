@@ -1,3 +1,5 @@
+import { z } from '@hono/zod-openapi';
+
 /** A rendered email, provider-independent. */
 export interface EmailMessage {
   to: string;
@@ -6,11 +8,25 @@ export interface EmailMessage {
   subject: string;
   text: string;
   html: string;
-  /** Deduplication key: a message with the same id is delivered at most once. */
+  /** Deduplication key (and the provider's Idempotency-Key): a message with the same id is sent once (deliver.ts). */
   id: string;
   /** Links in the message, for the local capture provider's printout and tests. */
   links: string[];
 }
+
+/**
+ * The `email.send` queue payload: an EmailMessage as `sendLater` enqueued it. Shape checks only (the address was
+ * validated where it was entered); a payload that fails them is retried and ends in the dead-letter queue unsent.
+ */
+export const EmailMessageSchema = z.object({
+  id: z.string().min(1).max(256),
+  to: z.string().min(3).max(320).includes('@'),
+  fromName: z.string().max(500),
+  subject: z.string().min(1).max(998),
+  text: z.string().min(1),
+  html: z.string().min(1),
+  links: z.array(z.string()),
+}) satisfies z.ZodType<EmailMessage>;
 
 export interface Branding {
   displayName: string;
@@ -25,25 +41,64 @@ export function escapeHtml(value: string): string {
   return value.replace(/[&<>"']/g, (char) => HTML_ESCAPES[char] ?? char);
 }
 
+/** HTML that is already escaped: only `markup` makes it, so every other string is escaped on the way in. */
+export interface SafeHtml {
+  readonly __html: string;
+}
+
+type HtmlValue = string | number | SafeHtml | readonly SafeHtml[];
+
+function htmlOf(value: HtmlValue): string {
+  if (typeof value === 'number') return String(value);
+  if (typeof value === 'string') return escapeHtml(value);
+  if ('__html' in value) return value.__html;
+  return value.map((item) => item.__html).join('');
+}
+
+/**
+ * A template tag for email HTML: interpolated strings are escaped (text and attribute values alike), `SafeHtml`
+ * fragments (from another `markup` template) are kept as they are.
+ *
+ * @example
+ * markup`<p>Hello ${name}</p>` // name '<b>' -> <p>Hello &lt;b&gt;</p>
+ */
+export function markup(strings: TemplateStringsArray, ...values: HtmlValue[]): SafeHtml {
+  let out = strings[0] ?? '';
+  values.forEach((value, index) => {
+    out += htmlOf(value) + (strings[index + 1] ?? '');
+  });
+  return { __html: out };
+}
+
 const SAFE_COLOR = /^#[0-9a-fA-F]{3,8}$/;
 
-function layout(
+/** The organization's primary color when it is a plain hex color (it lands in a style attribute), else the default. */
+export function brandColor(branding: Branding): string {
+  return SAFE_COLOR.test(branding.primaryColor) ? branding.primaryColor : '#4f46e5';
+}
+
+/** The branded page around an email's content: logo (https only), heading, body, optional button, footer. */
+export function emailLayout(
   branding: Branding,
   heading: string,
-  paragraphs: string[],
-  action: { label: string; url: string },
+  body: readonly SafeHtml[],
+  action?: { label: string; url: string },
 ): string {
-  const color = SAFE_COLOR.test(branding.primaryColor) ? branding.primaryColor : '#4f46e5';
+  const color = brandColor(branding);
   const logo =
     branding.logoUrl !== null && /^https:\/\//.test(branding.logoUrl)
-      ? `<img src="${escapeHtml(branding.logoUrl)}" alt="${escapeHtml(branding.displayName)}" height="40"><br>`
-      : '';
+      ? markup`<img src="${branding.logoUrl}" alt="${branding.displayName}" height="40"><br>`
+      : markup``;
+  const button = action
+    ? [
+        markup`<p><a href="${action.url}" style="background:${color};color:#fff;padding:10px 16px;border-radius:6px;text-decoration:none">${action.label}</a></p>`,
+      ]
+    : [];
   return [
     '<!doctype html><html><body style="font-family:system-ui,sans-serif;color:#111">',
-    `${logo}<h1 style="font-size:20px">${escapeHtml(heading)}</h1>`,
-    ...paragraphs.map((paragraph) => `<p>${escapeHtml(paragraph)}</p>`),
-    `<p><a href="${escapeHtml(action.url)}" style="background:${color};color:#fff;padding:10px 16px;border-radius:6px;text-decoration:none">${escapeHtml(action.label)}</a></p>`,
-    `<p style="color:#666;font-size:12px">${escapeHtml(branding.displayName)}</p>`,
+    markup`${logo}<h1 style="font-size:20px;color:${color}">${heading}</h1>`.__html,
+    ...[...body, ...button].map((fragment) => fragment.__html),
+    markup`<p style="color:#666;font-size:12px">${branding.displayName}</p>`.__html,
     '</body></html>',
   ].join('\n');
 }
@@ -62,7 +117,12 @@ function message(
     fromName: branding.senderName,
     subject,
     text: [...paragraphs, '', `${action.label}: ${action.url}`, '', `-- ${branding.displayName}`].join('\n'),
-    html: layout(branding, subject, paragraphs, action),
+    html: emailLayout(
+      branding,
+      subject,
+      paragraphs.map((paragraph) => markup`<p>${paragraph}</p>`),
+      action,
+    ),
     links: [action.url],
   };
 }

@@ -1,0 +1,44 @@
+import { createDatabase } from '../db/client.ts';
+import { createRedis } from '../lib/redis.ts';
+import {
+  sendBookingEventEmail,
+  sendQueuedEmail,
+  sendWebhookDisabledEmails,
+  type EmailConsumerDeps,
+} from '../services/email/consume.ts';
+import { emailProvider } from '../services/email/send.ts';
+import type { ConsumerContext, MessageHandler } from './consumer.ts';
+import type { QueueMessage } from './messages.ts';
+
+/** The email queue's message types (the `type` of the envelope on EMAIL_QUEUE). */
+export const EMAIL_MESSAGE_TYPES = {
+  /** A rendered EmailMessage enqueued by `sendLater` (verification, password reset, invitation ...). */
+  send: 'email.send',
+  /** A booking outbox event (booking.confirmed | booking.cancelled | booking.refunded) for the buyer. */
+  event: 'email.event',
+  /** A webhook endpoint was disabled: tell the organization's owners. */
+  webhookDisabled: 'email.webhook_disabled',
+} as const;
+
+function deps(ctx: ConsumerContext): EmailConsumerDeps {
+  // No request id: background work stays off the request round-trip traces.
+  const redis = createRedis(ctx.bindings);
+  return {
+    db: createDatabase(ctx.bindings),
+    redis,
+    provider: emailProvider(ctx.bindings, redis, ctx.logger),
+    logger: ctx.logger,
+  };
+}
+
+const handle =
+  (send: (deps: EmailConsumerDeps, message: QueueMessage) => Promise<void>): MessageHandler =>
+  (message, ctx) =>
+    send(deps(ctx), message);
+
+/** Registered as `handlers.email` in src/queues/consumer.ts. A handler that throws is retried with backoff. */
+export const emailHandlers: ReadonlyMap<string, MessageHandler> = new Map([
+  [EMAIL_MESSAGE_TYPES.send, handle(sendQueuedEmail)],
+  [EMAIL_MESSAGE_TYPES.event, handle(sendBookingEventEmail)],
+  [EMAIL_MESSAGE_TYPES.webhookDisabled, handle(sendWebhookDisabledEmails)],
+]);

@@ -1,0 +1,162 @@
+import type { z } from '@hono/zod-openapi';
+import type { Redis } from '@upstash/redis/cloudflare';
+import { and, asc, eq } from 'drizzle-orm';
+import type { Database } from '../../db/client.ts';
+import { events, memberships, roles, ticketTypes, users } from '../../db/schema/index.ts';
+import { scoped } from '../../db/tenant.ts';
+import type { Logger } from '../../lib/logger.ts';
+import { OWNER_ROLE } from '../roles/authority.ts';
+import { brandingQuery, emailBranding } from './branding.ts';
+import { bookingEmail, BookingEmailPayloadSchema } from './bookings.ts';
+import { deliverOnce, type DeliveryDeps } from './deliver.ts';
+import { EmailMessageSchema } from './messages.ts';
+import type { EmailProvider } from './send.ts';
+import { webhookDisabledEmail, WebhookDisabledPayloadSchema } from './webhooks.ts';
+
+/**
+ * What the email queue consumers need. The database client is built WITHOUT a request id: background work is not
+ * counted on any request's round-trip trace.
+ */
+export interface EmailConsumerDeps {
+  db: Database;
+  redis: Redis;
+  provider: EmailProvider;
+  logger: Logger;
+}
+
+/** The envelope fields the email consumers read (src/queues/messages.ts). */
+export interface EmailEnvelope {
+  id: string;
+  organizationId: string | null;
+  payload: unknown;
+}
+
+/** A payload that fails its schema: thrown so the queue retries it and finally dead-letters it, never sent. */
+export class InvalidEmailPayloadError extends Error {
+  override name = 'InvalidEmailPayloadError';
+}
+
+function parsePayload<T extends z.ZodType>(schema: T, envelope: EmailEnvelope, type: string): z.infer<T> {
+  const parsed = schema.safeParse(envelope.payload);
+  if (!parsed.success) {
+    // Paths and messages only: the payload carries addresses and links with tokens.
+    const issues = parsed.error.issues.map((issue) => `${issue.path.join('.') || '(root)'}: ${issue.message}`);
+    throw new InvalidEmailPayloadError(`invalid ${type} payload: ${issues.join('; ')}`);
+  }
+  return parsed.data;
+}
+
+function requireOrganization(envelope: EmailEnvelope, type: string): string {
+  if (envelope.organizationId === null) throw new InvalidEmailPayloadError(`${type} needs an organizationId`);
+  return envelope.organizationId;
+}
+
+const delivery = (deps: EmailConsumerDeps): DeliveryDeps => ({
+  redis: deps.redis,
+  provider: deps.provider,
+  logger: deps.logger,
+});
+
+/** `email.send`: a rendered message from `sendLater`, sent once per message id. */
+export async function sendQueuedEmail(deps: EmailConsumerDeps, envelope: EmailEnvelope): Promise<void> {
+  const message = parsePayload(EmailMessageSchema, envelope, 'email.send');
+  await deliverOnce(delivery(deps), message, envelope.organizationId);
+}
+
+/**
+ * `email.event`: a booking outbox event (confirmed, cancelled, refunded) rendered for the buyer with the
+ * organization's branding and the event's title, time (in its timezone) and venue; sent once per envelope id.
+ */
+export async function sendBookingEventEmail(deps: EmailConsumerDeps, envelope: EmailEnvelope): Promise<void> {
+  const event = parsePayload(BookingEmailPayloadSchema, envelope, 'email.event');
+  const organizationId = requireOrganization(envelope, 'email.event');
+  const { db } = deps;
+  const booking = event.data;
+  const [organizationRows, eventRows, typeRows] = await scoped(db, { organizationId }, [
+    brandingQuery(db, organizationId),
+    db
+      .select({
+        title: events.title,
+        startsAt: events.startsAt,
+        timezone: events.timezone,
+        venue: events.venue,
+        onlineUrl: events.onlineUrl,
+      })
+      .from(events)
+      .where(and(eq(events.organizationId, organizationId), eq(events.id, booking.eventId)))
+      .limit(1),
+    db
+      .select({ id: ticketTypes.id, name: ticketTypes.name })
+      .from(ticketTypes)
+      .where(and(eq(ticketTypes.organizationId, organizationId), eq(ticketTypes.eventId, booking.eventId))),
+  ]);
+  const organization = organizationRows[0];
+  if (!organization) {
+    // The organization is gone (its bookings with it): nothing to send, and retrying cannot change that.
+    deps.logger.warn('booking email dropped: organization not found', { organizationId, type: event.type });
+    return;
+  }
+  const message = bookingEmail({
+    id: envelope.id,
+    type: event.type,
+    booking,
+    event: eventRows[0] ?? null,
+    ticketTypeNames: new Map(typeRows.map((row) => [row.id, row.name])),
+    branding: emailBranding(organization),
+  });
+  await deliverOnce(delivery(deps), message, organizationId);
+}
+
+/**
+ * `email.webhook_disabled`: tells every active owner of the organization that a webhook endpoint was disabled. One
+ * message per owner (id `<envelope id>:<user id>`), each sent once, so a retry after a partial failure only sends
+ * the ones still missing.
+ */
+export async function sendWebhookDisabledEmails(deps: EmailConsumerDeps, envelope: EmailEnvelope): Promise<void> {
+  const endpoint = parsePayload(WebhookDisabledPayloadSchema, envelope, 'email.webhook_disabled');
+  const organizationId = requireOrganization(envelope, 'email.webhook_disabled');
+  const { db } = deps;
+  const [organizationRows, owners] = await scoped(db, { organizationId }, [
+    brandingQuery(db, organizationId),
+    db
+      .select({ userId: users.id, email: users.email, name: users.name, displayName: memberships.displayName })
+      .from(memberships)
+      .innerJoin(roles, and(eq(roles.organizationId, memberships.organizationId), eq(roles.id, memberships.roleId)))
+      .innerJoin(users, eq(users.id, memberships.userId))
+      .where(
+        and(
+          eq(memberships.organizationId, organizationId),
+          eq(roles.key, OWNER_ROLE),
+          eq(memberships.status, 'active'),
+        ),
+      )
+      .orderBy(asc(memberships.userId)),
+  ]);
+  const organization = organizationRows[0];
+  if (!organization) {
+    deps.logger.warn('webhook notice dropped: organization not found', { organizationId });
+    return;
+  }
+  const branding = emailBranding(organization);
+  const failures: unknown[] = [];
+  for (const owner of owners) {
+    const message = webhookDisabledEmail({
+      id: `${envelope.id}:${owner.userId}`,
+      to: owner.email,
+      name: owner.displayName ?? owner.name,
+      endpoint,
+      branding,
+    });
+    try {
+      await deliverOnce(delivery(deps), message, organizationId);
+    } catch (error) {
+      failures.push(error);
+    }
+  }
+  // Any owner not reached: the whole message is retried; the ones already sent are skipped then.
+  if (failures.length > 0) {
+    throw new Error(`webhook disabled notice not sent to ${failures.length} of ${owners.length} owners`, {
+      cause: failures[0],
+    });
+  }
+}
