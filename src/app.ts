@@ -6,10 +6,12 @@ import { notFound, onError, problemResponse, validationHook } from './errors/han
 import { authenticate } from './middleware/auth.ts';
 import { bindings } from './middleware/bindings.ts';
 import { bodyLimit } from './middleware/body-limit.ts';
+import { planLimitHeaders } from './middleware/plan-limits.ts';
 import { cors } from './middleware/cors.ts';
 import { requestContext } from './middleware/request-context.ts';
 import { securityHeaders } from './middleware/security-headers.ts';
 import { tenant } from './middleware/tenant.ts';
+import { registerAuditLogsRoutes } from './routes/audit-logs/index.ts';
 import { registerAuthRoutes } from './routes/auth/index.ts';
 import { registerBookingsRoutes } from './routes/bookings/index.ts';
 import { registerCapacityPoolsRoutes } from './routes/capacity-pools/index.ts';
@@ -19,11 +21,13 @@ import { registerRefundsRoutes } from './routes/refunds/index.ts';
 import { registerEventsRoutes } from './routes/events/index.ts';
 import { registerHealthRoutes } from './routes/health/index.ts';
 import { registerMetaRoutes } from './routes/meta/index.ts';
+import { registerOrganizationFeaturesRoutes } from './routes/organization-features/index.ts';
 import { registerOrganizationsRoutes } from './routes/organizations/index.ts';
 import { registerPublicRoutes } from './routes/public/index.ts';
 import { registerRolesRoutes } from './routes/roles/index.ts';
 import { registerTicketTypesRoutes } from './routes/ticket-types/index.ts';
 import { registerUsersRoutes } from './routes/users/index.ts';
+import { registerWebhooksRoutes } from './routes/webhooks/index.ts';
 
 /**
  * The one request path (see docs/ARCHITECTURE.md): request id and logger, security headers, bindings, tenant from
@@ -41,6 +45,7 @@ export function createApp(): OpenAPIHono<AppEnv> {
   app.use(cors());
   app.use(bodyLimit());
   app.use(authenticate());
+  app.use(planLimitHeaders());
   app.use(
     methodNotAllowed<AppEnv>({
       app,
@@ -61,13 +66,19 @@ export function createApp(): OpenAPIHono<AppEnv> {
     bearerFormat: 'JWT',
     description:
       'An access token from POST /api/v1/auth/login, /register or /refresh-token (ES256, 15 minutes), valid only on ' +
-      'the host of the organization that issued it. Public keys: /.well-known/jwks.json.',
+      'the host of the organization that issued it. Public keys: /.well-known/jwks.json. On an organization host ' +
+      "every authenticated request counts against the plan's rate limits, per organization and per caller (see GET " +
+      '/api/v1/organization/features): responses carry `RateLimit` and `RateLimit-Policy` headers, and over a limit ' +
+      'the answer is 429 `rate_limited` with `Retry-After`. When Redis cannot answer, authenticated requests are ' +
+      'refused with 503 (the session revocation check fails closed); a failure of the rate limiter alone lets ' +
+      'requests through (fail open).',
   });
 
   registerHealthRoutes(app);
   registerMetaRoutes(app);
   registerAuthRoutes(app);
   registerOrganizationsRoutes(app);
+  registerOrganizationFeaturesRoutes(app);
   registerUsersRoutes(app);
   registerRolesRoutes(app);
   registerEventsRoutes(app);
@@ -77,7 +88,9 @@ export function createApp(): OpenAPIHono<AppEnv> {
   registerRefundsRoutes(app);
   registerCheckInsRoutes(app);
   registerPaymentsRoutes(app);
+  registerWebhooksRoutes(app);
   registerPublicRoutes(app);
+  registerAuditLogsRoutes(app);
 
   app.notFound(notFound);
   app.onError(onError);

@@ -10,6 +10,8 @@ export const ERROR_CODES = {
   invalid_credentials: { status: 401, title: 'Invalid credentials' },
   forbidden: { status: 403, title: 'Forbidden' },
   email_not_verified: { status: 403, title: 'Email address not verified' },
+  plan_limit: { status: 403, title: 'Plan limit reached' },
+  feature_unavailable: { status: 403, title: 'Not in your plan' },
   not_found: { status: 404, title: 'Not found' },
   method_not_allowed: { status: 405, title: 'Method not allowed' },
   conflict: { status: 409, title: 'Conflict' },

@@ -2,6 +2,7 @@ import { Ratelimit } from '@upstash/ratelimit';
 import type { Redis } from '@upstash/redis/cloudflare';
 import { ApiError } from '../errors/api-error.ts';
 import type { Logger } from './logger.ts';
+import { RedisBatch } from './redis-batch.ts';
 
 type Duration = `${number} ${'s' | 'm' | 'h'}`;
 
@@ -27,37 +28,71 @@ function windowSeconds(window: Duration): number {
   return Number(amount) * { s: 1, m: 60, h: 3600 }[unit];
 }
 
-/** IETF RateLimit headers (draft-ietf-httpapi-ratelimit-headers): the policy and the current state. */
-export function rateLimitHeaders(outcome: LimitOutcome): Record<string, string> {
-  const { rule, remaining, resetSeconds } = outcome;
+/**
+ * IETF RateLimit headers (draft-ietf-httpapi-ratelimit-headers): the policies and their current state. Several
+ * outcomes (an organization's and a caller's limit) become one list per header, in the order given.
+ */
+export function rateLimitHeaders(...outcomes: LimitOutcome[]): Record<string, string> {
   return {
-    'ratelimit-policy': `"${rule.name}";q=${rule.limit};w=${windowSeconds(rule.window)}`,
-    ratelimit: `"${rule.name}";r=${Math.max(0, remaining)};t=${resetSeconds}`,
+    'ratelimit-policy': outcomes
+      .map(({ rule }) => `"${rule.name}";q=${rule.limit};w=${windowSeconds(rule.window)}`)
+      .join(', '),
+    ratelimit: outcomes
+      .map(({ rule, remaining, resetSeconds }) => `"${rule.name}";r=${Math.max(0, remaining)};t=${resetSeconds}`)
+      .join(', '),
   };
 }
 
+function limited(outcome: LimitOutcome, ...others: LimitOutcome[]): ApiError {
+  return new ApiError('rate_limited', {
+    detail: 'Too many requests; retry after the time in Retry-After.',
+    headers: { 'retry-after': String(Math.max(1, outcome.resetSeconds)), ...rateLimitHeaders(outcome, ...others) },
+  });
+}
+
 /**
- * Takes one unit from `identifier`'s bucket (a fixed window in Upstash; one round trip). Over the limit: a 429
- * problem with Retry-After and the RateLimit headers. If Redis cannot answer, `failClosed` refuses with 503
- * (authentication flows: guessing must never become free), otherwise the request proceeds and the failure is logged.
+ * Refuses at once with 429, before any Redis command, when this isolate already saw the bucket close in its current
+ * window (the ephemeral cache that @upstash/ratelimit fills): a client hammering a closed bucket costs nothing.
  */
-export async function takeToken(
-  redis: Redis,
-  logger: Logger,
-  rule: LimitRule,
-  identifier: string,
-  options: { failClosed: boolean; now?: number },
-): Promise<LimitOutcome | null> {
+export function refuseIfKnownClosed(rule: LimitRule, identifier: string, now = Date.now()): void {
+  const reset = ephemeralCache.get(`ratelimit:${rule.name}:${identifier}`);
+  if (reset !== undefined && reset > now) {
+    throw limited({ rule, remaining: 0, resetSeconds: Math.ceil((reset - now) / 1000) });
+  }
+}
+
+type Answer = Awaited<ReturnType<Ratelimit['limit']>>;
+
+/**
+ * Queues the taking of one unit from `identifier`'s bucket (a fixed window in Upstash) on `batch`: the EVALSHA goes
+ * out with the batch's other commands when it is sent. Settle the answer with `settleToken`.
+ */
+export function requestToken(batch: RedisBatch, rule: LimitRule, identifier: string): Promise<Answer> {
   const limiter = new Ratelimit({
-    redis,
+    // The fixed window only calls EVALSHA (and EVAL after NOSCRIPT), which the batch provides.
+    redis: batch as unknown as Redis,
     limiter: Ratelimit.fixedWindow(rule.limit, rule.window),
     prefix: `ratelimit:${rule.name}`,
     ephemeralCache,
     analytics: false,
   });
-  let result: Awaited<ReturnType<Ratelimit['limit']>>;
+  return limiter.limit(identifier);
+}
+
+/**
+ * The outcome of a queued token: over the limit, a 429 problem with Retry-After and the RateLimit headers. If Redis
+ * could not answer, `failClosed` refuses with 503 (authentication flows: guessing must never become free), otherwise
+ * the request proceeds (null) and the failure is logged.
+ */
+export async function settleToken(
+  answer: Promise<Answer>,
+  logger: Logger,
+  rule: LimitRule,
+  options: { failClosed: boolean; now?: number },
+): Promise<LimitOutcome | null> {
+  let result: Answer;
   try {
-    result = await limiter.limit(identifier);
+    result = await answer;
   } catch (error) {
     logger.error('rate limiter unavailable', { rule: rule.name, failClosed: options.failClosed, error });
     if (!options.failClosed) return null;
@@ -72,11 +107,25 @@ export async function takeToken(
     remaining: result.remaining,
     resetSeconds: Math.max(0, Math.ceil((result.reset - now) / 1000)),
   };
-  if (!result.success) {
-    throw new ApiError('rate_limited', {
-      detail: 'Too many requests; retry after the time in Retry-After.',
-      headers: { 'retry-after': String(Math.max(1, outcome.resetSeconds)), ...rateLimitHeaders(outcome) },
-    });
-  }
+  if (!result.success) throw limited(outcome);
   return outcome;
+}
+
+/**
+ * Takes one unit from `identifier`'s bucket: one Redis round trip, none when the isolate knows the bucket is closed.
+ * `alongside` queues more commands into the same round trip (the usage counters of the public pages).
+ */
+export async function takeToken(
+  redis: Redis,
+  logger: Logger,
+  rule: LimitRule,
+  identifier: string,
+  options: { failClosed: boolean; now?: number; alongside?: (batch: RedisBatch) => void },
+): Promise<LimitOutcome | null> {
+  refuseIfKnownClosed(rule, identifier, options.now);
+  const batch = new RedisBatch(redis);
+  const answer = requestToken(batch, rule, identifier);
+  options.alongside?.(batch);
+  batch.send();
+  return settleToken(answer, logger, rule, options);
 }

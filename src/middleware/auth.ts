@@ -3,7 +3,7 @@ import { createMiddleware } from 'hono/factory';
 import type { AppEnv } from '../env.ts';
 import { ApiError } from '../errors/api-error.ts';
 import type { Permission } from '../services/auth/permissions.ts';
-import { isRevoked } from '../services/auth/revocation.ts';
+import { admit } from './plan-limits.ts';
 import { PLATFORM_TENANT, verifyAccessToken, type Principal } from '../services/auth/tokens.ts';
 
 const BEARER = /^Bearer ([A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+)$/;
@@ -32,7 +32,9 @@ export function authenticate() {
 /**
  * The verified caller, once per request: the signature and claims locally (jose, keys cached in the isolate), then
  * the revocation records with one Redis MGET. When Redis cannot answer, the request is refused with 503: an ended
- * session must never pass because the denylist was unreachable.
+ * session must never pass because the denylist was unreachable. On an organization host the same round trip takes a
+ * unit from the plan's rate limits (429 when over; fail open when only the limiter fails) and counts the call
+ * (src/middleware/plan-limits.ts).
  */
 async function authenticated(c: Context<AppEnv>): Promise<Principal> {
   const known = c.var.principal;
@@ -44,9 +46,11 @@ async function authenticated(c: Context<AppEnv>): Promise<Principal> {
   const expectedTenant = c.var.tenant?.id ?? PLATFORM_TENANT;
   const { JWT_SIGNING_KEYS, ROOT_DOMAIN } = c.var.bindings;
   const principal = await verifyAccessToken(JWT_SIGNING_KEYS, ROOT_DOMAIN, match[1], expectedTenant);
+  // One Redis round trip: the revocation records, and on an organization host the plan's rate limits and usage.
+  const admission = admit(c, principal);
   let revoked: boolean;
   try {
-    revoked = await isRevoked(c.var.services.redis, principal);
+    revoked = await admission.revoked;
   } catch (error) {
     c.var.logger.error('revocation check failed', { error });
     throw new ApiError('service_unavailable', {
@@ -55,6 +59,7 @@ async function authenticated(c: Context<AppEnv>): Promise<Principal> {
     });
   }
   if (revoked) throw unauthorized('The session has ended.');
+  await admission.limits;
   c.set('principal', principal);
   return principal;
 }

@@ -42,9 +42,11 @@ async function customRoleKeys(tenant: TestTenant): Promise<string[]> {
   return rows.map((row) => row.key).sort();
 }
 
+// The tenants here are on the pro plan: creating custom roles is a feature of it (starter refuses with 403
+// feature_unavailable, see plans-quotas.test.ts).
 describe('POST /api/v1/roles', () => {
   it('creates a custom role from the catalogue, in catalogue order without duplicates', async () => {
-    const tenant = await createTenant();
+    const tenant = await createTenant({ plan: 'pro' });
     const { member: admin, token } = await memberWithToken(tenant, 'admin');
     const response = await call(tenant, 'POST', '/api/v1/roles', {
       token,
@@ -85,8 +87,8 @@ describe('POST /api/v1/roles', () => {
   });
 
   it('answers 409 for a key already used, built-in keys included', async () => {
-    const tenant = await createTenant();
-    const other = await createTenant();
+    const tenant = await createTenant({ plan: 'pro' });
+    const other = await createTenant({ plan: 'pro' });
     const { token } = await memberWithToken(tenant, 'owner');
     await createCustomRole(tenant, 'taken', []);
     for (const key of ['taken', 'admin', 'owner']) {
@@ -108,7 +110,7 @@ describe('POST /api/v1/roles', () => {
   });
 
   it('answers 400 for a permission outside the catalogue and for malformed fields', async () => {
-    const tenant = await createTenant();
+    const tenant = await createTenant({ plan: 'pro' });
     const { token } = await memberWithToken(tenant, 'owner');
     const cases: [Record<string, unknown>, string][] = [
       [{ key: 'a', name: 'A', permissions: ['events:delete'] }, '/body/permissions/0'],
@@ -131,8 +133,8 @@ describe('POST /api/v1/roles', () => {
   });
 
   it('refuses fields outside the schema (mass assignment) with 400 and other content types with 415', async () => {
-    const tenant = await createTenant();
-    const other = await createTenant();
+    const tenant = await createTenant({ plan: 'pro' });
+    const other = await createTenant({ plan: 'pro' });
     const { token } = await memberWithToken(tenant, 'owner');
     for (const extra of [
       { builtIn: true },
@@ -158,7 +160,7 @@ describe('POST /api/v1/roles', () => {
   });
 
   it('refuses to grant permissions the caller does not hold (403)', async () => {
-    const tenant = await createTenant();
+    const tenant = await createTenant({ plan: 'pro' });
     const { token } = await memberWithToken(tenant, 'admin');
     const response = await call(tenant, 'POST', '/api/v1/roles', {
       token,
@@ -177,7 +179,7 @@ describe('POST /api/v1/roles', () => {
   });
 
   it('answers 401 without a token and 403 without roles:manage', async () => {
-    const tenant = await createTenant();
+    const tenant = await createTenant({ plan: 'pro' });
     const body = { key: 'x', name: 'X', permissions: [] };
     expect((await call(tenant, 'POST', '/api/v1/roles', { body })).status).toBe(401);
     for (const role of ['organizer', 'staff', 'member']) {
@@ -190,7 +192,7 @@ describe('POST /api/v1/roles', () => {
   });
 
   it(`allows at most ${MAX_CUSTOM_ROLES} custom roles per organization`, async () => {
-    const tenant = await createTenant();
+    const tenant = await createTenant({ plan: 'pro' });
     const { token } = await memberWithToken(tenant, 'owner');
     await database()
       .insert(roles)
@@ -219,7 +221,7 @@ describe('POST /api/v1/roles', () => {
 
 describe('PUT /api/v1/roles/{id}', () => {
   it("changes a role's permissions and ends the sessions of every member holding it", async () => {
-    const tenant = await createTenant();
+    const tenant = await createTenant({ plan: 'pro' });
     const { member: admin, token } = await memberWithToken(tenant, 'admin');
     const role = await createCustomRole(tenant, 'desk', ['users:read', 'events:read']);
     const holderA = await createMember(tenant, 'desk');
@@ -259,7 +261,7 @@ describe('PUT /api/v1/roles/{id}', () => {
   });
 
   it('renames a role without ending anyone’s session', async () => {
-    const tenant = await createTenant();
+    const tenant = await createTenant({ plan: 'pro' });
     const { token } = await memberWithToken(tenant, 'owner');
     const role = await createCustomRole(tenant, 'desk', ['events:read']);
     const holder = await createMember(tenant, 'desk');
@@ -287,7 +289,7 @@ describe('PUT /api/v1/roles/{id}', () => {
   });
 
   it('refuses to change a built-in role with 409', async () => {
-    const tenant = await createTenant();
+    const tenant = await createTenant({ plan: 'pro' });
     const { token } = await memberWithToken(tenant, 'owner');
     const staffId = await roleIdOf(tenant, 'staff');
     const response = await call(tenant, 'PUT', `/api/v1/roles/${staffId}`, {
@@ -302,7 +304,7 @@ describe('PUT /api/v1/roles/{id}', () => {
   });
 
   it('refuses to add permissions the caller lacks, or to touch a role beyond the caller (403)', async () => {
-    const tenant = await createTenant();
+    const tenant = await createTenant({ plan: 'pro' });
     const { token } = await memberWithToken(tenant, 'admin');
     const desk = await createCustomRole(tenant, 'desk', ['events:read']);
     const treasurer = await createCustomRole(tenant, 'treasurer', ['billing:manage', 'events:read']);
@@ -324,8 +326,8 @@ describe('PUT /api/v1/roles/{id}', () => {
   });
 
   it("answers 404 for another organization's role and changes nothing", async () => {
-    const tenant = await createTenant();
-    const other = await createTenant();
+    const tenant = await createTenant({ plan: 'pro' });
+    const other = await createTenant({ plan: 'pro' });
     const { token } = await memberWithToken(tenant, 'owner');
     const theirs = await createCustomRole(other, 'theirs', ['events:read']);
     const holder = await createMember(other, 'theirs');
@@ -344,7 +346,7 @@ describe('PUT /api/v1/roles/{id}', () => {
   });
 
   it('refuses unknown fields, an empty body and permissions outside the catalogue with 400', async () => {
-    const tenant = await createTenant();
+    const tenant = await createTenant({ plan: 'pro' });
     const { token } = await memberWithToken(tenant, 'owner');
     const role = await createCustomRole(tenant, 'desk', ['events:read']);
     for (const body of [
@@ -362,7 +364,7 @@ describe('PUT /api/v1/roles/{id}', () => {
   });
 
   it('answers 401 without a token and 403 without roles:manage', async () => {
-    const tenant = await createTenant();
+    const tenant = await createTenant({ plan: 'pro' });
     const role = await createCustomRole(tenant, 'desk', []);
     expect((await call(tenant, 'PUT', `/api/v1/roles/${role.id}`, { body: { name: 'X' } })).status).toBe(401);
     const { token } = await memberWithToken(tenant, 'organizer');
@@ -373,7 +375,7 @@ describe('PUT /api/v1/roles/{id}', () => {
 
 describe('DELETE /api/v1/roles/{id}', () => {
   it('deletes an unassigned custom role', async () => {
-    const tenant = await createTenant();
+    const tenant = await createTenant({ plan: 'pro' });
     const { member: admin, token } = await memberWithToken(tenant, 'admin');
     const role = await createCustomRole(tenant, 'temp', ['events:read']);
     const response = await call(tenant, 'DELETE', `/api/v1/roles/${role.id}`, { token });
@@ -388,7 +390,7 @@ describe('DELETE /api/v1/roles/{id}', () => {
   });
 
   it('refuses a role still held by members (invited ones included) and built-in roles with 409', async () => {
-    const tenant = await createTenant();
+    const tenant = await createTenant({ plan: 'pro' });
     const { token } = await memberWithToken(tenant, 'owner');
     const role = await createCustomRole(tenant, 'held', []);
     await addMembers(tenant, 1, { role: 'held', status: 'invited' });
@@ -407,8 +409,8 @@ describe('DELETE /api/v1/roles/{id}', () => {
   });
 
   it('refuses a role beyond the caller (403) and answers 404 for another organization’s role', async () => {
-    const tenant = await createTenant();
-    const other = await createTenant();
+    const tenant = await createTenant({ plan: 'pro' });
+    const other = await createTenant({ plan: 'pro' });
     const { token } = await memberWithToken(tenant, 'admin');
     const treasurer = await createCustomRole(tenant, 'treasurer', ['billing:manage']);
     const theirs = await createCustomRole(other, 'theirs', []);
@@ -421,7 +423,7 @@ describe('DELETE /api/v1/roles/{id}', () => {
   });
 
   it('answers 401 without a token and 403 without roles:manage', async () => {
-    const tenant = await createTenant();
+    const tenant = await createTenant({ plan: 'pro' });
     const role = await createCustomRole(tenant, 'desk', []);
     expect((await call(tenant, 'DELETE', `/api/v1/roles/${role.id}`)).status).toBe(401);
     const { token } = await memberWithToken(tenant, 'staff');
@@ -432,7 +434,7 @@ describe('DELETE /api/v1/roles/{id}', () => {
 
 describe('custom role lifecycle', () => {
   it('creates a role, assigns it, refuses to delete it while held, then deletes it once released', async () => {
-    const tenant = await createTenant();
+    const tenant = await createTenant({ plan: 'pro' });
     const { token } = await memberWithToken(tenant, 'admin');
     const permissions: Permission[] = ['users:read', 'events:read'];
     const created = await call(tenant, 'POST', '/api/v1/roles', {

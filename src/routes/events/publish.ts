@@ -15,8 +15,10 @@ export const route = createRoute({
   description:
     'draft -> published; sets `publishedAt`. A draft without a ticket type, or whose start is not in the future, ' +
     'answers 422; an event that is not a draft 409. The change is one conditional statement: of two concurrent ' +
-    'publishes exactly one succeeds, the other answers 409. Needs `events:write`. Writes an `event.published` ' +
-    'audit row.',
+    "publishes exactly one succeeds, the other answers 409. The plan's `publishedEvents` quota counts events in " +
+    'the `published` status: beyond it 403 `plan_limit` naming the plan and the limit (checked after a ' +
+    'per-organization lock, so concurrent publishes cannot exceed it). Needs `events:write`. Writes an ' +
+    '`event.published` audit row.',
   security: [{ bearerAuth: [] }],
   middleware: [requirePermission('events:write')] as const,
   request: { params: EventIdParamsSchema },

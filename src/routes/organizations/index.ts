@@ -3,6 +3,7 @@ import type { AppEnv } from '../../env.ts';
 import * as create from './create.ts';
 import * as get from './get.ts';
 import * as list from './list.ts';
+import * as planOverrides from './plan-overrides.ts';
 import * as update from './update.ts';
 
 export function registerOrganizationsRoutes(app: OpenAPIHono<AppEnv>): void {
@@ -10,4 +11,5 @@ export function registerOrganizationsRoutes(app: OpenAPIHono<AppEnv>): void {
   list.register(app);
   get.register(app);
   update.register(app);
+  planOverrides.register(app);
 }

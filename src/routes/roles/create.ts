@@ -4,6 +4,7 @@ import { errorResponses } from '../../errors/problem.ts';
 import { serviceContext } from '../../lib/context.ts';
 import { idempotent } from '../../middleware/idempotency.ts';
 import { requirePermission } from '../../middleware/auth.ts';
+import { requireFeature } from '../../middleware/plan-limits.ts';
 import { createRole, MAX_CUSTOM_ROLES } from '../../services/roles/create.ts';
 import { RoleCreateSchema, RoleSchema } from './schema.ts';
 import { IdempotencyHeadersSchema } from '../idempotency.ts';
@@ -17,9 +18,11 @@ export const route = createRoute({
   description:
     'A custom role built from the permission catalogue. Needs `roles:manage`. A permission outside the catalogue ' +
     'answers 400; a permission you do not hold yourself 403; a key already used in the organization (built-in keys ' +
-    `included) 409, as does a ${MAX_CUSTOM_ROLES + 1}st custom role. Writes a \`role.created\` audit row.`,
+    `included) 409, as does a ${MAX_CUSTOM_ROLES + 1}st custom role. Needs the \`custom_roles\` feature of the ` +
+    'plan (403 `feature_unavailable` naming the plan otherwise; roles created before a downgrade keep working). ' +
+    'Writes a `role.created` audit row.',
   security: [{ bearerAuth: [] }],
-  middleware: [requirePermission('roles:manage'), idempotent()] as const,
+  middleware: [requirePermission('roles:manage'), requireFeature('custom_roles'), idempotent()] as const,
   request: {
     headers: IdempotencyHeadersSchema,
     body: {

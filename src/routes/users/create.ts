@@ -25,7 +25,9 @@ export const route = createRoute({
     'Already a member here: 409.\n\n' +
     'Needs `users:manage` and a verified email address. You can only give a role whose every permission you hold, ' +
     `and only an owner gives the owner role (403). At most ${INVITATION_LIMIT.limit} invitations per organization ` +
-    'per hour (429 with Retry-After). Writes a `membership.invited` audit row.',
+    "per hour (429 with Retry-After). A staff role (anything but `member`) takes a seat of the plan's `members` " +
+    'quota (active and invited staff): beyond it 403 `plan_limit` naming the plan and the limit. Writes a ' +
+    '`membership.invited` audit row.',
   security: [{ bearerAuth: [] }],
   middleware: [requirePermission('users:manage'), requireVerifiedEmail(), idempotent()] as const,
   request: {

@@ -14,7 +14,8 @@ const beforeKey = (tenant: string, userId: string): string => `revoked:before:${
 // Tokens verify with 30 s of clock skew, so revocation records outlive the token lifetime by a margin.
 const MARGIN_SECONDS = 60;
 
-export async function isRevoked(redis: Redis, principal: Principal): Promise<boolean> {
+/** `redis` may be a RedisBatch (src/lib/redis-batch.ts): the MGET then shares a round trip with the rate limits. */
+export async function isRevoked(redis: Pick<Redis, 'mget'>, principal: Principal): Promise<boolean> {
   const [byId, before] = await redis.mget<[number | null, number | null]>(
     jtiKey(principal.tokenId),
     beforeKey(principal.tenant, principal.userId),

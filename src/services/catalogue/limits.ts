@@ -1,5 +1,6 @@
 import { requireTenant, type ServiceContext } from '../../lib/context.ts';
 import { takeToken, type LimitOutcome, type LimitRule } from '../../lib/rate-limit.ts';
+import { queueUsage } from '../plans/usage.ts';
 
 /**
  * The public catalogue's read limit, per client address per organization (a fixed window in Upstash). Generous for a
@@ -20,11 +21,15 @@ export function publicReadBucket(organizationId: string, ip: string | null): str
   return `${organizationId}:${ip ?? 'no-ip'}`;
 }
 
-/** Takes one unit of the caller's public read bucket (one Redis round trip); 429 when over, null when Redis is down. */
+/**
+ * Takes one unit of the caller's public read bucket (one Redis round trip, which also counts the organization's
+ * `api_calls` usage); 429 when over, null when Redis is down.
+ */
 export async function takePublicRead(ctx: ServiceContext): Promise<LimitOutcome | null> {
   const tenant = requireTenant(ctx);
   return takeToken(ctx.services.redis, ctx.logger, PUBLIC_READ_LIMIT, publicReadBucket(tenant.id, ctx.client.ip), {
     failClosed: false,
+    alongside: (batch) => queueUsage(batch, ctx.logger, tenant.id, 'api_calls'),
   });
 }
 
@@ -43,5 +48,6 @@ export async function takePublicBooking(ctx: ServiceContext): Promise<LimitOutco
   const tenant = requireTenant(ctx);
   return takeToken(ctx.services.redis, ctx.logger, PUBLIC_BOOKING_LIMIT, publicReadBucket(tenant.id, ctx.client.ip), {
     failClosed: false,
+    alongside: (batch) => queueUsage(batch, ctx.logger, tenant.id, 'api_calls'),
   });
 }

@@ -37,6 +37,7 @@ const tenantColumns = {
   plan: organizations.plan,
   status: organizations.status,
   settings: organizations.settings,
+  planOverrides: organizations.planOverrides,
 };
 
 /**

@@ -1,4 +1,9 @@
 import type { Organization } from '../../db/schema/index.ts';
 
-/** What the request path needs to know about the organization served on a host. */
-export type Tenant = Pick<Organization, 'id' | 'slug' | 'name' | 'plan' | 'status' | 'settings'>;
+/**
+ * What the request path needs to know about the organization served on a host. `planOverrides` (the platform's
+ * adjustments of the plan, src/services/plans) is always set by tenant resolution; a context built elsewhere may
+ * leave it out, which means "the plan as it is".
+ */
+export type Tenant = Pick<Organization, 'id' | 'slug' | 'name' | 'plan' | 'status' | 'settings'> &
+  Partial<Pick<Organization, 'planOverrides'>>;

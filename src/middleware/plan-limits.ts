@@ -1,0 +1,112 @@
+import type { Context } from 'hono';
+import { createMiddleware } from 'hono/factory';
+import type { AppEnv } from '../env.ts';
+import { requireTenant } from '../lib/context.ts';
+import {
+  rateLimitHeaders,
+  refuseIfKnownClosed,
+  requestToken,
+  settleToken,
+  type LimitOutcome,
+  type LimitRule,
+} from '../lib/rate-limit.ts';
+import { RedisBatch } from '../lib/redis-batch.ts';
+import { isRevoked } from '../services/auth/revocation.ts';
+import type { Principal } from '../services/auth/tokens.ts';
+import { effectivePlan, type EffectivePlan, type Feature } from '../services/plans/catalogue.ts';
+import { assertFeature } from '../services/plans/quotas.ts';
+import { queueUsage } from '../services/plans/usage.ts';
+
+/** The two limits of the organization's plan on authenticated requests (fixed one-minute windows in Upstash). */
+export function planRules(plan: Pick<EffectivePlan, 'rateLimits'>): { organization: LimitRule; principal: LimitRule } {
+  return {
+    organization: { name: 'api-organization', limit: plan.rateLimits.organizationPerMinute, window: '1 m' },
+    principal: { name: 'api-principal', limit: plan.rateLimits.principalPerMinute, window: '1 m' },
+  };
+}
+
+// The state of the plan's limits per request, for the RateLimit headers of the response.
+const outcomesOf = new WeakMap<Request, LimitOutcome[]>();
+
+export interface Admission {
+  /** Whether the access token was revoked; rejects when Redis cannot answer (the caller fails closed). */
+  revoked: Promise<boolean>;
+  /**
+   * Settles the plan's limits: rejects with the 429 problem when the organization or the caller is over its limit.
+   * A limiter that fails (Redis error, timeout) lets the request through (fail open) and is logged.
+   */
+  limits: Promise<void>;
+}
+
+/**
+ * The one Redis round trip of an authenticated request: the revocation MGET, on an organization host also the
+ * plan's two rate limits (per organization, per caller) and the `api_calls` usage counter, in one pipeline.
+ * A bucket this isolate already saw closed refuses with 429 at once, before any Redis command.
+ */
+export function admit(c: Context<AppEnv>, principal: Principal): Admission {
+  const tenant = c.var.tenant;
+  const batch = new RedisBatch(c.var.services.redis);
+  if (!tenant) {
+    const revoked = isRevoked(batch, principal);
+    batch.send();
+    return { revoked, limits: Promise.resolve() };
+  }
+  const rules = planRules(effectivePlan(tenant));
+  const checks = [
+    [rules.organization, tenant.id],
+    [rules.principal, `${tenant.id}:${principal.userId}`],
+  ] as const;
+  for (const [rule, identifier] of checks) refuseIfKnownClosed(rule, identifier);
+
+  const revoked = isRevoked(batch, principal);
+  const answers = checks.map(([rule, identifier]) => requestToken(batch, rule, identifier));
+  queueUsage(batch, c.var.logger, tenant.id, 'api_calls');
+  batch.send();
+
+  const limits = Promise.allSettled(
+    checks.map(([rule], index) =>
+      settleToken(answers[index] as (typeof answers)[number], c.var.logger, rule, { failClosed: false }),
+    ),
+  ).then((results) => {
+    const refusal = results.find((result) => result.status === 'rejected');
+    if (refusal) throw refusal.reason;
+    const outcomes = results.flatMap((result) =>
+      result.status === 'fulfilled' && result.value !== null ? [result.value] : [],
+    );
+    if (outcomes.length > 0) outcomesOf.set(c.req.raw, outcomes);
+  });
+  // Awaited only when the session is valid: a revoked token's 401 must not leave an unhandled rejection behind.
+  limits.catch(() => undefined);
+  return { revoked, limits };
+}
+
+/**
+ * Puts the `RateLimit` and `RateLimit-Policy` headers (IETF draft syntax) of the plan's limits on the responses of
+ * authenticated requests on organization hosts, errors included. A response that already carries RateLimit headers
+ * (another limiter refused it) keeps its own.
+ *
+ * @example
+ * app.use(planLimitHeaders());
+ */
+export function planLimitHeaders() {
+  return createMiddleware<AppEnv>(async function planLimitHeadersMiddleware(c, next) {
+    await next();
+    const outcomes = outcomesOf.get(c.req.raw);
+    if (!outcomes || c.res.headers.has('ratelimit')) return;
+    for (const [name, value] of Object.entries(rateLimitHeaders(...outcomes))) c.res.headers.set(name, value);
+  });
+}
+
+/**
+ * Route middleware: refuses with 403 `feature_unavailable` (naming the plan) unless the organization's effective
+ * plan includes the feature. Put it after the authentication guard, so anonymous callers still get 401 first.
+ *
+ * @example
+ * createRoute({ ..., middleware: [requirePermission('webhooks:manage'), requireFeature('webhooks')] as const })
+ */
+export function requireFeature(feature: Feature) {
+  return createMiddleware<AppEnv>(async function requireFeatureMiddleware(c, next) {
+    assertFeature(requireTenant(c.var), feature);
+    await next();
+  });
+}

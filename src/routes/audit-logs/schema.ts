@@ -1,0 +1,134 @@
+import { z } from '@hono/zod-openapi';
+import { instant } from '../events/schema.ts';
+import { cursorPage, pageParams } from '../pagination.ts';
+
+export const DEFAULT_PAGE_SIZE = 50;
+export const MAX_PAGE_SIZE = 100;
+const CURSOR_EXAMPLE = 'WyIyMDI2LTA1LTAxVDA5OjAwOjAwLjEyMzQ1NloiLCI0MiJd';
+const ACTION = /^[a-z][a-z0-9_]*(?:\.[a-z][a-z0-9_]*)*(?:\.\*)?$/;
+
+export const AuditEntrySchema = z
+  .object({
+    id: z.string().openapi({ description: 'The entry id (a growing integer, as a string).', example: '42' }),
+    createdAt: z
+      .string()
+      .openapi({ description: 'When it happened (ISO 8601, UTC).', example: '2026-05-01T09:00:00.123Z' }),
+    actor: z
+      .object({
+        type: z.string().openapi({
+          description: 'Who acted: `user`, `platform_admin`, `system` or `anonymous`.',
+          example: 'user',
+        }),
+        userId: z
+          .uuid()
+          .nullable()
+          .openapi({ description: "The acting user's id.", example: '6a1f0d4e-2b7c-4e9a-8f3d-5c2b1a0e9d87' }),
+      })
+      .openapi({ description: 'The actor.' }),
+    action: z.string().openapi({ description: '`<area>.<verb>`.', example: 'booking.cancelled' }),
+    target: z
+      .object({
+        type: z.string().openapi({ description: 'What was acted on.', example: 'booking' }),
+        id: z.string().nullable().openapi({ description: 'Its id.', example: '5f7d0c1e-2a3b-4c5d-8e9f-0a1b2c3d4e5f' }),
+      })
+      .nullable()
+      .openapi({ description: 'What was acted on; null when nothing in particular.' }),
+    ip: z.string().nullable().openapi({ description: 'Client address (CF-Connecting-IP).', example: '203.0.113.7' }),
+    userAgent: z.string().nullable().openapi({ description: 'Client user agent.', example: 'Mozilla/5.0' }),
+    requestId: z
+      .string()
+      .nullable()
+      .openapi({ description: 'The request that made the change.', example: 'b3f1c2de-8a7b-4c55-9d1e-2f3a4b5c6d7e' }),
+    metadata: z.record(z.string(), z.unknown()).openapi({
+      description: 'Details of the change (never secrets).',
+      example: { reason: 'customer request' },
+    }),
+  })
+  .openapi('AuditEntry', { description: 'One entry of the audit log.' });
+
+export const AuditListSchema = cursorPage(AuditEntrySchema, {
+  name: 'AuditEntryList',
+  items: 'Entries, newest first.',
+  cursorExample: CURSOR_EXAMPLE,
+});
+
+export type AuditListResponse = z.infer<typeof AuditListSchema>;
+
+const filterParams = {
+  actor: z
+    .uuid()
+    .optional()
+    .openapi({
+      param: { name: 'actor', in: 'query' },
+      description: 'Only entries by this user (id).',
+      example: '6a1f0d4e-2b7c-4e9a-8f3d-5c2b1a0e9d87',
+    }),
+  action: z
+    .string()
+    .max(100)
+    .regex(ACTION, 'Must be an action such as `booking.cancelled`, or a prefix such as `booking.*`.')
+    .optional()
+    .openapi({
+      param: { name: 'action', in: 'query' },
+      description: 'Only this action (`booking.cancelled`), or every action under a prefix (`booking.*`).',
+      example: 'booking.*',
+    }),
+  targetType: z
+    .string()
+    .regex(/^[a-z][a-z0-9_]{0,49}$/, 'Must be a target type such as `booking`.')
+    .optional()
+    .openapi({
+      param: { name: 'targetType', in: 'query' },
+      description: 'Only entries on this kind of target.',
+      example: 'booking',
+    }),
+  targetId: z
+    .string()
+    .min(1)
+    .max(200)
+    .optional()
+    .openapi({
+      param: { name: 'targetId', in: 'query' },
+      description: 'Only entries on the target with this id.',
+      example: '5f7d0c1e-2a3b-4c5d-8e9f-0a1b2c3d4e5f',
+    }),
+  from: instant()
+    .optional()
+    .openapi({
+      param: { name: 'from', in: 'query' },
+      description: 'Only entries at or after this instant (ISO 8601).',
+      example: '2026-05-01T00:00:00Z',
+    }),
+  to: instant()
+    .optional()
+    .openapi({
+      param: { name: 'to', in: 'query' },
+      description: 'Only entries before this instant (ISO 8601).',
+      example: '2026-06-01T00:00:00Z',
+    }),
+};
+
+function orderedRange(value: { from?: Date | undefined; to?: Date | undefined }, context: z.RefinementCtx) {
+  if (value.from !== undefined && value.to !== undefined && value.from >= value.to) {
+    context.addIssue({ code: 'custom', path: ['to'], message: 'Must be after `from`.' });
+  }
+}
+
+export const AuditListQuerySchema = z
+  .object({
+    ...filterParams,
+    ...pageParams({ defaultSize: DEFAULT_PAGE_SIZE, maxSize: MAX_PAGE_SIZE, cursorExample: CURSOR_EXAMPLE }),
+  })
+  .strict()
+  .superRefine(orderedRange);
+
+export const AuditExportQuerySchema = z
+  .object({
+    ...filterParams,
+    format: z
+      .enum(['csv', 'json'])
+      .default('csv')
+      .openapi({ param: { name: 'format', in: 'query' }, description: '`csv` (default) or `json`.', example: 'csv' }),
+  })
+  .strict()
+  .superRefine(orderedRange);

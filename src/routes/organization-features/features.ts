@@ -1,0 +1,51 @@
+import { createRoute, type OpenAPIHono } from '@hono/zod-openapi';
+import type { AppEnv } from '../../env.ts';
+import { errorResponses } from '../../errors/problem.ts';
+import { serviceContext } from '../../lib/context.ts';
+import { requirePermission } from '../../middleware/auth.ts';
+import { getPlanSummary } from '../../services/plans/overrides.ts';
+import { tenantOnly } from '../organizations/host.ts';
+import { PlanSummarySchema } from './schema.ts';
+
+export const route = createRoute({
+  method: 'get',
+  path: '/api/v1/organization/features',
+  operationId: 'getOrganizationFeatures',
+  tags: ['Organizations'],
+  summary: 'Get the plan, features, quotas and rate limits',
+  description:
+    "The organization's effective plan: the plan (`starter`, `pro`, `enterprise`) with the platform's overrides " +
+    'applied, exactly as enforced: `features` (a feature outside the plan answers 403 `feature_unavailable`), ' +
+    '`quotas` (null = unlimited; a write beyond one answers 403 `plan_limit`), `rateLimits` (authenticated ' +
+    'requests per minute, per organization and per caller; over them 429 with `Retry-After` and the `RateLimit` ' +
+    'headers) and the stored `overrides`. Read from the organization row, so a change shows at once; enforcement ' +
+    'follows within 30 seconds (the tenant cache). Organization hosts only (404 on the platform host); needs ' +
+    '`organization:read`.',
+  security: [{ bearerAuth: [] }],
+  middleware: [tenantOnly(), requirePermission('organization:read')] as const,
+  responses: {
+    200: {
+      description: 'The effective plan.',
+      content: {
+        'application/json': {
+          schema: PlanSummarySchema,
+          example: {
+            plan: 'pro',
+            features: { webhooks: true, custom_domains: true, sso: true, custom_roles: true, exports: true },
+            quotas: { publishedEvents: 250, members: 50, webhookEndpoints: 10 },
+            rateLimits: { organizationPerMinute: 1000, principalPerMinute: 600 },
+            overrides: { quotas: { publishedEvents: 250 }, features: { sso: true } },
+          },
+        },
+      },
+    },
+    ...errorResponses(401, 403, 404, 429, 503),
+  },
+});
+
+export function register(app: OpenAPIHono<AppEnv>): void {
+  app.openapi(route, async (c) => {
+    const plan = await getPlanSummary({ ctx: serviceContext(c) });
+    return c.json(PlanSummarySchema.parse(plan), 200);
+  });
+}

@@ -1,0 +1,137 @@
+import { z } from '@hono/zod-openapi';
+import { FEATURES, MAX_OVERRIDE, PLAN_NAMES, QUOTAS } from '../../services/plans/catalogue.ts';
+import { USAGE_METRICS } from '../../services/plans/usage.ts';
+
+const perMinute = (description: string, example: number) =>
+  z.number().int().min(1).max(MAX_OVERRIDE).openapi({ description, example });
+
+const quota = (description: string, example: number) =>
+  z.number().int().min(0).max(MAX_OVERRIDE).openapi({ description, example });
+
+const RateLimitsSchema = z
+  .object({
+    organizationPerMinute: perMinute('Authenticated requests per minute for the whole organization.', 1000),
+    principalPerMinute: perMinute('Authenticated requests per minute for one caller in the organization.', 600),
+  })
+  .openapi('PlanRateLimits', { description: 'The rate limits of authenticated requests on the organization host.' });
+
+const QuotasSchema = z
+  .object({
+    publishedEvents: quota(QUOTAS.publishedEvents, 100).nullable(),
+    members: quota(QUOTAS.members, 50).nullable(),
+    webhookEndpoints: quota(QUOTAS.webhookEndpoints, 10).nullable(),
+  })
+  .openapi('PlanQuotas', { description: 'The quotas; null means unlimited.' });
+
+const FeaturesSchema = z
+  .object({
+    webhooks: z.boolean().openapi({ description: FEATURES.webhooks, example: true }),
+    custom_domains: z.boolean().openapi({ description: FEATURES.custom_domains, example: true }),
+    sso: z.boolean().openapi({ description: FEATURES.sso, example: false }),
+    custom_roles: z.boolean().openapi({ description: FEATURES.custom_roles, example: true }),
+    exports: z.boolean().openapi({ description: FEATURES.exports, example: true }),
+  })
+  .openapi('PlanFeatures', { description: 'Whether each feature is available.' });
+
+/** The platform's adjustments of one organization's plan: every key optional, unknown keys refused. */
+export const PlanOverridesSchema = z
+  .object({
+    rateLimits: z
+      .object({
+        organizationPerMinute: perMinute('Overrides the organization limit per minute.', 5000).optional(),
+        principalPerMinute: perMinute('Overrides the per-caller limit per minute.', 1200).optional(),
+      })
+      .strict()
+      .optional()
+      .openapi({ description: 'Rate limit overrides (1 to 1,000,000 per minute).' }),
+    quotas: z
+      .object({
+        publishedEvents: quota('Overrides the published events quota.', 250).optional(),
+        members: quota('Overrides the staff members quota.', 75).optional(),
+        webhookEndpoints: quota('Overrides the webhook endpoints quota.', 20).optional(),
+      })
+      .strict()
+      .optional()
+      .openapi({ description: 'Quota overrides (0 to 1,000,000; there is no "unlimited" override).' }),
+    features: z
+      .object({
+        webhooks: z.boolean().optional().openapi({ description: 'Overrides webhooks.', example: true }),
+        custom_domains: z.boolean().optional().openapi({ description: 'Overrides custom domains.', example: true }),
+        sso: z.boolean().optional().openapi({ description: 'Overrides single sign-on.', example: true }),
+        custom_roles: z.boolean().optional().openapi({ description: 'Overrides custom roles.', example: true }),
+        exports: z.boolean().optional().openapi({ description: 'Overrides exports.', example: false }),
+      })
+      .strict()
+      .optional()
+      .openapi({ description: 'Feature overrides: true grants a feature outside the plan, false withholds one.' }),
+  })
+  .strict()
+  .openapi('PlanOverrides', {
+    description: 'Per-organization overrides of the plan. Absent keys follow the plan; `{}` removes every override.',
+    example: { rateLimits: { organizationPerMinute: 5000 }, quotas: { publishedEvents: 250 }, features: { sso: true } },
+  });
+
+export const PlanSummarySchema = z
+  .object({
+    plan: z.enum(PLAN_NAMES).openapi({ description: 'The plan.', example: 'pro' }),
+    features: FeaturesSchema,
+    quotas: QuotasSchema,
+    rateLimits: RateLimitsSchema,
+    overrides: PlanOverridesSchema,
+  })
+  .openapi('PlanSummary', {
+    description: 'The effective plan: the plan with the platform overrides applied, as enforced.',
+  });
+
+export type PlanSummaryResponse = z.infer<typeof PlanSummarySchema>;
+
+export const PlanOverridesResultSchema = PlanSummarySchema.extend({
+  organizationId: z
+    .uuid()
+    .openapi({ description: 'The organization.', example: '0b5e8f0e-7f7e-4c1e-9a0a-3f0f6c1d2b3a' }),
+}).openapi('PlanOverridesResult', { description: 'The stored overrides and the effective plan they give.' });
+
+const DAY = /^\d{4}-\d{2}-\d{2}$/;
+const isDay = (value: string) => DAY.test(value) && new Date(`${value}T00:00:00Z`).toISOString().slice(0, 10) === value;
+const day = (description: string, example: string) =>
+  z
+    .string()
+    .refine(isDay, 'Must be a date, YYYY-MM-DD.')
+    .openapi({ description, example, type: 'string', format: 'date' });
+
+export const MAX_USAGE_DAYS = 92;
+
+export const UsageQuerySchema = z
+  .object({
+    from: day('First UTC day, inclusive (default: 29 days before `to`).', '2026-05-01')
+      .optional()
+      .openapi({ param: { name: 'from', in: 'query' } }),
+    to: day('Last UTC day, inclusive (default: today).', '2026-05-30')
+      .optional()
+      .openapi({ param: { name: 'to', in: 'query' } }),
+  })
+  .strict();
+
+const count = (description: string, example: number) => z.number().int().min(0).openapi({ description, example });
+
+export const UsageDaySchema = z
+  .object({
+    day: z.string().openapi({ description: 'The UTC day.', example: '2026-05-01' }),
+    api_calls: count('Authenticated requests on the organization host and public page requests.', 1520),
+    bookings: count('Bookings created (from the booking rows, exact).', 12),
+    emails: count('Emails sent for the organization.', 30),
+    webhook_deliveries: count('Webhook delivery attempts.', 48),
+  })
+  .openapi('UsageDay', { description: 'Usage of one UTC day.' });
+
+export const UsageSchema = z
+  .object({
+    from: z.string().openapi({ description: 'First day of the range.', example: '2026-05-01' }),
+    to: z.string().openapi({ description: 'Last day of the range.', example: '2026-05-30' }),
+    metrics: z.array(z.enum(USAGE_METRICS)).openapi({ description: 'The metrics, in column order.' }),
+    days: z.array(UsageDaySchema).openapi({ description: 'Every day of the range, oldest first (zeros included).' }),
+    totals: UsageDaySchema.omit({ day: true }).openapi({ description: 'The sums over the range.' }),
+  })
+  .openapi('Usage', { description: 'Usage per UTC day and metric.' });
+
+export type UsageResponse = z.infer<typeof UsageSchema>;

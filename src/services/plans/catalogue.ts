@@ -1,0 +1,130 @@
+import type { Organization, PlanOverrides } from '../../db/schema/index.ts';
+
+export type PlanName = Organization['plan'];
+export const PLAN_NAMES = ['starter', 'pro', 'enterprise'] as const satisfies readonly PlanName[];
+
+/** What a plan may switch on, with what it unlocks. */
+export const FEATURES = {
+  webhooks: 'Webhook endpoints (Standard Webhooks deliveries of the organization events)',
+  custom_domains: 'Serving the organization on its own domain names',
+  sso: 'Single sign-on for staff',
+  custom_roles: 'Creating custom roles (POST /api/v1/roles)',
+  exports: 'Exports, such as the audit log export',
+} as const;
+
+export type Feature = keyof typeof FEATURES;
+export const FEATURE_NAMES = Object.keys(FEATURES) as Feature[];
+
+/** What a plan counts, with what is counted. */
+export const QUOTAS = {
+  publishedEvents: 'Events in the `published` status at the same time (drafts, cancelled and completed ones are free)',
+  members:
+    'Staff seats: active and invited members, except those with the built-in `member` role (registered customers)',
+  webhookEndpoints: 'Webhook endpoints',
+} as const;
+
+export type Quota = keyof typeof QUOTAS;
+export const QUOTA_NAMES = Object.keys(QUOTAS) as Quota[];
+
+export interface RateLimits {
+  /** Authenticated requests per minute for the whole organization. */
+  organizationPerMinute: number;
+  /** Authenticated requests per minute for one caller (user) in the organization. */
+  principalPerMinute: number;
+}
+
+export const RATE_LIMIT_NAMES = [
+  'organizationPerMinute',
+  'principalPerMinute',
+] as const satisfies readonly (keyof RateLimits)[];
+
+export interface PlanLimits {
+  rateLimits: RateLimits;
+  /** null: unlimited. */
+  quotas: Record<Quota, number | null>;
+  features: Record<Feature, boolean>;
+}
+
+// The override type (organizations.plan_overrides) and this catalogue must name the same things: a mismatch fails
+// the type check here.
+type Same<A, B> = [A] extends [B] ? ([B] extends [A] ? true : false) : false;
+type Assert<T extends readonly true[]> = T;
+export type OverridesMatchCatalogue = Assert<
+  [
+    Same<Feature, keyof NonNullable<PlanOverrides['features']>>,
+    Same<Quota, keyof NonNullable<PlanOverrides['quotas']>>,
+    Same<keyof RateLimits, keyof NonNullable<PlanOverrides['rateLimits']>>,
+  ]
+>;
+
+/** The plans. Platform administrators adjust single organizations with overrides (organizations.plan_overrides). */
+export const PLANS: Record<PlanName, PlanLimits> = {
+  starter: {
+    rateLimits: { organizationPerMinute: 100, principalPerMinute: 60 },
+    quotas: { publishedEvents: 5, members: 5, webhookEndpoints: 0 },
+    features: { webhooks: false, custom_domains: false, sso: false, custom_roles: false, exports: false },
+  },
+  pro: {
+    rateLimits: { organizationPerMinute: 1_000, principalPerMinute: 600 },
+    quotas: { publishedEvents: 100, members: 50, webhookEndpoints: 10 },
+    features: { webhooks: true, custom_domains: true, sso: false, custom_roles: true, exports: true },
+  },
+  enterprise: {
+    rateLimits: { organizationPerMinute: 10_000, principalPerMinute: 6_000 },
+    quotas: { publishedEvents: null, members: null, webhookEndpoints: 100 },
+    features: { webhooks: true, custom_domains: true, sso: true, custom_roles: true, exports: true },
+  },
+};
+
+/** The largest number an override may set (rate limits and quotas alike). */
+export const MAX_OVERRIDE = 1_000_000;
+
+export interface EffectivePlan extends PlanLimits {
+  plan: PlanName;
+  /** The organization's overrides as stored (only valid entries). */
+  overrides: PlanOverrides;
+}
+
+function isCount(value: unknown, min: number): value is number {
+  return typeof value === 'number' && Number.isInteger(value) && value >= min && value <= MAX_OVERRIDE;
+}
+
+/** Keeps only the well-formed entries of stored overrides (the column is jsonb: never trust its shape blindly). */
+export function cleanOverrides(raw: unknown): PlanOverrides {
+  const source = (typeof raw === 'object' && raw !== null ? raw : {}) as Record<string, unknown>;
+  const group = (name: string): Record<string, unknown> => {
+    const value = source[name];
+    return typeof value === 'object' && value !== null ? (value as Record<string, unknown>) : {};
+  };
+  const clean: PlanOverrides = {};
+  const rateLimits = Object.fromEntries(
+    RATE_LIMIT_NAMES.flatMap((name) =>
+      isCount(group('rateLimits')[name], 1) ? [[name, group('rateLimits')[name]]] : [],
+    ),
+  ) as PlanOverrides['rateLimits'];
+  const quotas = Object.fromEntries(
+    QUOTA_NAMES.flatMap((name) => (isCount(group('quotas')[name], 0) ? [[name, group('quotas')[name]]] : [])),
+  ) as PlanOverrides['quotas'];
+  const features = Object.fromEntries(
+    FEATURE_NAMES.flatMap((name) =>
+      typeof group('features')[name] === 'boolean' ? [[name, group('features')[name]]] : [],
+    ),
+  ) as PlanOverrides['features'];
+  if (rateLimits && Object.keys(rateLimits).length > 0) clean.rateLimits = rateLimits;
+  if (quotas && Object.keys(quotas).length > 0) clean.quotas = quotas;
+  if (features && Object.keys(features).length > 0) clean.features = features;
+  return clean;
+}
+
+/** The plan of an organization with its overrides applied: what is enforced. */
+export function effectivePlan(organization: { plan: PlanName; planOverrides?: unknown }): EffectivePlan {
+  const base = PLANS[organization.plan];
+  const overrides = cleanOverrides(organization.planOverrides);
+  return {
+    plan: organization.plan,
+    rateLimits: { ...base.rateLimits, ...overrides.rateLimits },
+    quotas: { ...base.quotas, ...overrides.quotas },
+    features: { ...base.features, ...overrides.features },
+    overrides,
+  };
+}

@@ -1,0 +1,93 @@
+import { eq } from 'drizzle-orm';
+import { organizationDomains, organizations, type PlanOverrides } from '../../db/schema/index.ts';
+import { scoped } from '../../db/tenant.ts';
+import { ApiError } from '../../errors/api-error.ts';
+import { requireTenant, type ServiceContext } from '../../lib/context.ts';
+import { auditInsert } from '../audit/record.ts';
+import { forgetHost } from '../tenants/resolve.ts';
+import { cleanOverrides, effectivePlan, type EffectivePlan } from './catalogue.ts';
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+/**
+ * The effective plan of the organization on this host, read from its row (one round trip), so it shows a change at
+ * once; enforcement uses the tenant cache, which follows within TENANT_CACHE_TTL_MS (30 s).
+ */
+export async function getPlanSummary({ ctx }: { ctx: ServiceContext }): Promise<EffectivePlan> {
+  const tenant = requireTenant(ctx);
+  const { db } = ctx.services;
+  const [rows] = await scoped(db, { organizationId: tenant.id }, [
+    db
+      .select({ plan: organizations.plan, planOverrides: organizations.planOverrides })
+      .from(organizations)
+      .where(eq(organizations.id, tenant.id))
+      .limit(1),
+  ]);
+  const row = rows[0];
+  if (!row) throw new ApiError('not_found', { detail: 'No such organization.' });
+  return effectivePlan(row);
+}
+
+/** Sorted keys, so two overrides with the same content compare equal. */
+function canonical(value: PlanOverrides): string {
+  return JSON.stringify(value, (_key, inner: unknown) =>
+    inner !== null && typeof inner === 'object' && !Array.isArray(inner)
+      ? Object.fromEntries(Object.entries(inner as Record<string, unknown>).sort(([a], [b]) => a.localeCompare(b)))
+      : inner,
+  );
+}
+
+/**
+ * Platform administrators replace an organization's plan overrides (platform scope). `{}` removes them all. The
+ * update and its `organization.plan_overrides_updated` audit row (before and after) are one batch; replacing the
+ * overrides with the same content writes nothing. Takes effect at once in this isolate, elsewhere within the tenant
+ * cache's 30 seconds.
+ */
+export async function setPlanOverrides({
+  ctx,
+  input,
+}: {
+  ctx: ServiceContext;
+  input: { id: string; overrides: PlanOverrides };
+}): Promise<EffectivePlan & { organizationId: string }> {
+  if (!UUID.test(input.id)) throw new ApiError('not_found', { detail: 'No such organization.' });
+  const id = input.id.toLowerCase();
+  const overrides = cleanOverrides(input.overrides);
+  const { db } = ctx.services;
+
+  const [currentRows] = await scoped(db, { platform: true }, [
+    db
+      .select({ plan: organizations.plan, planOverrides: organizations.planOverrides })
+      .from(organizations)
+      .where(eq(organizations.id, id))
+      .limit(1),
+  ]);
+  const current = currentRows[0];
+  if (!current) throw new ApiError('not_found', { detail: 'No such organization.' });
+  const before = cleanOverrides(current.planOverrides);
+  if (canonical(before) === canonical(overrides)) return { organizationId: id, ...effectivePlan(current) };
+
+  const [updated, , domains] = await scoped(db, { platform: true }, [
+    db
+      .update(organizations)
+      .set({ planOverrides: overrides, updatedAt: new Date() })
+      .where(eq(organizations.id, id))
+      .returning({ slug: organizations.slug, plan: organizations.plan, planOverrides: organizations.planOverrides }),
+    auditInsert(db, ctx.client, {
+      organizationId: id,
+      actor: { type: 'platform_admin', userId: ctx.principal?.userId ?? null },
+      action: 'organization.plan_overrides_updated',
+      target: { type: 'organization', id },
+      metadata: { before, after: overrides },
+    }),
+    db
+      .select({ hostname: organizationDomains.hostname })
+      .from(organizationDomains)
+      .where(eq(organizationDomains.organizationId, id)),
+  ]);
+  const row = updated[0];
+  if (!row) throw new ApiError('not_found', { detail: 'No such organization.' });
+  forgetHost({ slug: row.slug });
+  for (const { hostname } of domains) forgetHost({ hostname });
+  return { organizationId: id, ...effectivePlan(row) };
+}
