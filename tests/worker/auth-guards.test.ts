@@ -4,7 +4,8 @@ import type { AppEnv } from '../../src/env.ts';
 import { onError } from '../../src/errors/handler.ts';
 import { createLogger } from '../../src/lib/logger.ts';
 import { takeToken } from '../../src/lib/rate-limit.ts';
-import { createRedis } from '../../src/lib/redis.ts';
+import { createRedis, REDIS_TIMEOUT_MS } from '../../src/lib/redis.ts';
+import { newHook } from '../support/webhooks.ts';
 import {
   principalOf,
   requireAuth,
@@ -119,6 +120,27 @@ describe('rate limiter and revocation edges', () => {
       { failClosed: false },
     );
     expect(outcome).toBeNull();
+  });
+
+  it('gives up on a Redis that does not answer after its deadline, and a fail-open rule lets the request through', async () => {
+    // A server that accepts the call and answers only after 6 s: the client's deadline ends the wait.
+    const hung = await newHook({ delayMs: 6_000 });
+    const errors: unknown[] = [];
+    const logger = {
+      ...createLogger({ test: 'hung' }),
+      error: (_message: string, fields?: Record<string, unknown>) => void errors.push(fields?.error),
+    };
+    const outcome = await takeToken(
+      createRedis({ ...bindings(), UPSTASH_REDIS_REST_URL: hung.url }),
+      logger,
+      { name: 'test-hung', limit: 1, window: '10 s' },
+      randomIp(),
+      { failClosed: false },
+    );
+    expect(outcome).toBeNull();
+    expect(errors).toHaveLength(1);
+    expect((errors[0] as Error).name).toMatch(/TimeoutError|AbortError/);
+    expect(REDIS_TIMEOUT_MS).toBeLessThan(5_000);
   });
 
   it('reports the remaining budget and the reset of a bucket', async () => {
