@@ -1,9 +1,10 @@
 import { env } from 'cloudflare:workers';
-import { asc, eq } from 'drizzle-orm';
+import { asc, eq, sql } from 'drizzle-orm';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { bookings, outbox, type OutboxRow } from '../../src/db/schema/index.ts';
 import { createLogger } from '../../src/lib/logger.ts';
 import type { QueueMessage } from '../../src/queues/messages.ts';
+import { resetPassword } from '../../src/services/auth/account.ts';
 import { dispatchOutbox } from '../../src/services/outbox/dispatch.ts';
 import { book, checkout } from '../support/bookings.ts';
 import { createEvent, createTicketType, getPublic } from '../support/catalogue.ts';
@@ -15,10 +16,12 @@ import {
   newRequestId,
   problem,
   roundTrips,
+  tokenFor,
   type TestTenant,
 } from '../support/harness.ts';
+import { OWNER_PASSWORD, organizationRow, signup, signupBody } from '../support/organizations.ts';
 import { checkoutSessionObject, configureStripe, postWebhook, stripeEvent } from '../support/stripe.ts';
-import { call, memberWithToken } from '../support/users.ts';
+import { call, memberWithToken, randomEmail, serviceContextFor, waitForMail } from '../support/users.ts';
 import { acquireCronLock, releaseCronLock, runCron } from '../support/cron.ts';
 
 const realEnv = env as unknown as Record<string, unknown> & { EMAIL_QUEUE: Queue; WEBHOOK_QUEUE: Queue };
@@ -383,6 +386,73 @@ describe('outbox: one event per change, in the same transaction', () => {
     expect(removed.status).toBe(204);
     expect((await onlyEvent(tenant, 'membership.deleted')).payload.data).toEqual(updatedView);
     expect(await types(tenant)).toEqual(['membership.created', 'membership.updated', 'membership.deleted']);
+  });
+
+  it('accepting an invitation publishes membership.updated with the member now active; a losing or replayed acceptance writes none', async () => {
+    const tenant = await createTenant();
+    const token = await staff(tenant, 'owner');
+    const email = randomEmail(tenant);
+    const invited = await call(tenant, 'POST', '/api/v1/users', { token, body: { email, name: 'Ada', role: 'staff' } });
+    expect(invited.status).toBe(201);
+    const { id } = await invited.json<{ id: string }>();
+    const [message] = await waitForMail(email);
+    const invitation = new URL(message?.links[0] ?? '').searchParams.get('token') ?? '';
+    expect(invitation).toMatch(/^inv_/);
+
+    const accept = () =>
+      call(tenant, 'POST', '/api/v1/auth/reset-password', { body: { token: invitation, password: OWNER_PASSWORD } });
+    // Two acceptances race: the other one wins between this one's read (batch 0) and its redemption (batch 1), so
+    // this one redeems nothing (400); its batch commits, but writes no event.
+    const { ctx } = await serviceContextFor(tenant, null, {
+      beforeBatch: async (index) => {
+        if (index === 1) expect((await accept()).status).toBe(204);
+      },
+    });
+    await expect(resetPassword({ ctx, input: { token: invitation, password: OWNER_PASSWORD } })).rejects.toMatchObject({
+      code: 'bad_request',
+    });
+    const read = await call(tenant, 'GET', `/api/v1/users/${id}`, { token });
+    expect(read.status).toBe(200);
+    const member = await read.json();
+    expect(member).toMatchObject({ id, name: 'Ada', status: 'active', emailVerified: true, role: { key: 'staff' } });
+    expect((await onlyEvent(tenant, 'membership.updated')).payload.data).toEqual(member);
+
+    // The spent link is refused: no second event.
+    expect((await accept()).status).toBe(400);
+    expect(await types(tenant)).toEqual(['membership.created', 'membership.updated']);
+  });
+
+  it("organization sign-up publishes the owner's membership.created; a refused sign-up writes none", async () => {
+    const body = signupBody();
+    const response = await signup(body);
+    expect(response.status).toBe(201);
+    const { organization, owner } = await response.json<{ organization: { id: string }; owner: { id: string } }>();
+    const tenant: TestTenant = {
+      organization: await organizationRow(organization.id),
+      host: `${body.slug}.localhost`,
+      url: (path) => `http://${body.slug}.localhost${path}`,
+    };
+    const ownerToken = await tokenFor(tenant, {
+      userId: owner.id,
+      email: body.owner.email,
+      password: '',
+      role: 'owner',
+    });
+    const read = await call(tenant, 'GET', `/api/v1/users/${owner.id}`, { token: ownerToken });
+    expect(read.status).toBe(200);
+    const member = await read.json();
+    expect(member).toMatchObject({ id: owner.id, email: body.owner.email, role: { key: 'owner' }, status: 'active' });
+    expect((await onlyEvent(tenant, 'membership.created')).payload.data).toEqual(member);
+    expect(await types(tenant)).toEqual(['membership.created']);
+
+    // The slug is taken now: 409, and no event names the second owner.
+    const refused = signupBody({ slug: body.slug });
+    expect((await signup(refused)).status).toBe(409);
+    const strays = await database()
+      .select({ id: outbox.id })
+      .from(outbox)
+      .where(sql`${outbox.payload} -> 'data' ->> 'email' = ${refused.owner.email}`);
+    expect(strays).toEqual([]);
   });
 
   it('organization.updated carries the organization as the API answers it', async () => {

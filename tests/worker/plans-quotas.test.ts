@@ -1,11 +1,11 @@
 import { and, eq, sql } from 'drizzle-orm';
 import { describe, expect, it } from 'vitest';
-import { events, memberships, roles, webhookEndpoints } from '../../src/db/schema/index.ts';
+import { events, memberships, outbox, roles, webhookEndpoints } from '../../src/db/schema/index.ts';
 import { scoped } from '../../src/db/tenant.ts';
 import { isPlanLimit, planLimitError, quotaGuard } from '../../src/services/plans/quotas.ts';
 import { appDatabase, createTenant, database, problem, type TestTenant } from '../support/harness.ts';
 import { eventAudits, insertEvent, insertTicketType } from '../support/events.ts';
-import { addMembers, auditRows, call, memberWithToken, randomEmail } from '../support/users.ts';
+import { addMembers, auditRows, call, membershipOf, memberWithToken, randomEmail } from '../support/users.ts';
 
 async function publishedCount(tenant: TestTenant): Promise<number> {
   const [row] = await database()
@@ -19,6 +19,22 @@ async function draftReadyToPublish(tenant: TestTenant) {
   const event = await insertEvent(tenant);
   await insertTicketType(tenant, event.id);
   return event;
+}
+
+/** Seats the members quota counts, straight from the database: active or invited members in a staff role. */
+async function staffSeats(tenant: TestTenant): Promise<number | undefined> {
+  const [seats] = await database()
+    .select({ count: sql<number>`count(*)::int` })
+    .from(memberships)
+    .innerJoin(roles, eq(roles.id, memberships.roleId))
+    .where(
+      and(
+        eq(memberships.organizationId, tenant.organization.id),
+        sql`${memberships.status} in ('active', 'invited')`,
+        sql`${roles.key} <> 'member'`,
+      ),
+    );
+  return seats?.count;
 }
 
 describe('the publishedEvents quota', () => {
@@ -129,18 +145,7 @@ describe('the members quota', () => {
 
     // A registered customer (the member role) takes no seat.
     expect((await invite(tenant, token, 'member')).status).toBe(201);
-    const [seats] = await database()
-      .select({ count: sql<number>`count(*)::int` })
-      .from(memberships)
-      .innerJoin(roles, eq(roles.id, memberships.roleId))
-      .where(
-        and(
-          eq(memberships.organizationId, tenant.organization.id),
-          sql`${memberships.status} in ('active', 'invited')`,
-          sql`${roles.key} <> 'member'`,
-        ),
-      );
-    expect(seats?.count).toBe(5);
+    expect(await staffSeats(tenant)).toBe(5);
   });
 
   it('lets concurrent invitations fill the seats exactly', async () => {
@@ -149,6 +154,82 @@ describe('the members quota', () => {
     const responses = await Promise.all(Array.from({ length: 5 }, () => invite(tenant, token, 'staff')));
     expect(responses.map((response) => response.status).sort()).toEqual([201, 201, 403, 403, 403]);
     expect(await auditRows(tenant, 'membership.invited')).toHaveLength(2);
+  });
+});
+
+describe('the members quota on member changes', () => {
+  const change = (tenant: TestTenant, token: string, id: string, body: Record<string, unknown>) =>
+    call(tenant, 'PUT', `/api/v1/users/${id}`, { token, body });
+
+  /** Starter (5 seats): owner + 4 staff take them all; plus a customer and a disabled organizer, who take none. */
+  async function fullTenant() {
+    const tenant = await createTenant();
+    const { token } = await memberWithToken(tenant, 'owner');
+    const staff = await addMembers(tenant, 4, { role: 'staff' });
+    const [customer] = await addMembers(tenant, 1, { role: 'member' });
+    const [disabled] = await addMembers(tenant, 1, { role: 'organizer', status: 'disabled' });
+    if (!customer || !disabled) throw new Error('no members');
+    return { tenant, token, staff, customer, disabled };
+  }
+
+  it('refuses to give a customer a staff role, or to enable a disabled member, beyond the seats; nothing changes', async () => {
+    const { tenant, token, customer, disabled } = await fullTenant();
+
+    const promoted = await change(tenant, token, customer, { role: 'staff', name: 'Promoted' });
+    expect(promoted.status).toBe(403);
+    const body = await problem(promoted);
+    expect(body).toMatchObject({ code: 'plan_limit', plan: 'starter', quota: 'members', limit: 5 });
+    expect(body.detail).toContain('starter');
+    expect(await membershipOf(tenant, customer)).toMatchObject({ role: 'member', status: 'active', displayName: null });
+
+    const enabled = await change(tenant, token, disabled, { status: 'active' });
+    expect(enabled.status).toBe(403);
+    expect(await problem(enabled)).toMatchObject({ code: 'plan_limit', plan: 'starter', quota: 'members', limit: 5 });
+    expect(await membershipOf(tenant, disabled)).toMatchObject({ role: 'organizer', status: 'disabled' });
+
+    expect(await auditRows(tenant, 'membership.updated')).toEqual([]);
+    const events = await database()
+      .select({ id: outbox.id })
+      .from(outbox)
+      .where(and(eq(outbox.organizationId, tenant.organization.id), eq(outbox.type, 'membership.updated')));
+    expect(events).toEqual([]);
+  });
+
+  it('lets changes that take no new seat through at the limit, and takes a seat freed by a disable', async () => {
+    const { tenant, token, staff, customer, disabled } = await fullTenant();
+    const [first, second] = staff;
+    if (!first || !second) throw new Error('no staff');
+
+    // Staff role to staff role, renames, and a disabled member's role change (still disabled): no new seat.
+    expect((await change(tenant, token, first, { role: 'organizer', name: 'Renamed' })).status).toBe(200);
+    expect((await change(tenant, token, customer, { name: 'Still a customer' })).status).toBe(200);
+    expect((await change(tenant, token, disabled, { role: 'staff' })).status).toBe(200);
+    expect(await membershipOf(tenant, disabled)).toMatchObject({ role: 'staff', status: 'disabled' });
+    // A staff member becoming a customer frees a seat ...
+    expect((await change(tenant, token, second, { role: 'member' })).status).toBe(200);
+    // ... which the disabled member takes when enabled again; then the seats are full again.
+    expect((await change(tenant, token, disabled, { status: 'active' })).status).toBe(200);
+    expect(await membershipOf(tenant, disabled)).toMatchObject({ role: 'staff', status: 'active' });
+    const refused = await change(tenant, token, customer, { role: 'staff' });
+    expect(refused.status).toBe(403);
+    expect(await problem(refused)).toMatchObject({ code: 'plan_limit', quota: 'members' });
+    // Disabling someone frees a seat for the customer.
+    expect((await change(tenant, token, first, { status: 'disabled' })).status).toBe(200);
+    expect((await change(tenant, token, customer, { role: 'staff' })).status).toBe(200);
+    expect(await membershipOf(tenant, customer)).toMatchObject({ role: 'staff', status: 'active' });
+  });
+
+  it('lets concurrent re-enables and promotions fill the seats exactly', async () => {
+    const tenant = await createTenant({ plan: 'pro', planOverrides: { quotas: { members: 3 } } });
+    const { token } = await memberWithToken(tenant, 'owner');
+    const disabled = await addMembers(tenant, 3, { role: 'staff', status: 'disabled' });
+    const customers = await addMembers(tenant, 3, { role: 'member' });
+    const responses = await Promise.all([
+      ...disabled.map((id) => change(tenant, token, id, { status: 'active' })),
+      ...customers.map((id) => change(tenant, token, id, { role: 'organizer' })),
+    ]);
+    expect(responses.map((response) => response.status).sort()).toEqual([200, 200, 403, 403, 403, 403]);
+    expect(await staffSeats(tenant)).toBe(3);
   });
 });
 

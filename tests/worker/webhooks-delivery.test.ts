@@ -1,12 +1,14 @@
 import { Webhook } from 'standardwebhooks';
 import { env } from 'cloudflare:workers';
+import { eq } from 'drizzle-orm';
 import { describe, expect, it } from 'vitest';
+import { organizations } from '../../src/db/schema/index.ts';
 import { createRedis } from '../../src/lib/redis.ts';
 import { readBindings } from '../../src/middleware/bindings.ts';
 import { usageKey, utcDay } from '../../src/services/plans/usage.ts';
 import type { QueueMessage } from '../../src/queues/messages.ts';
 import { RETRY_SCHEDULE_SECONDS } from '../../src/services/webhooks/schedule.ts';
-import { createTenant, type TestTenant } from '../support/harness.ts';
+import { createTenant, database, type TestTenant } from '../support/harness.ts';
 import { memberWithToken } from '../support/users.ts';
 import {
   attemptsOf,
@@ -104,6 +106,33 @@ describe('fan-out', () => {
     // Once attempted, a late duplicate fan-out queues nothing.
     expect(await fanOut(world, event.fanout)).toEqual([]);
   });
+  it('creates no delivery once the effective plan has no webhooks feature (downgrade or withheld by an override)', async () => {
+    const { tenant, world, create } = await setup();
+    const hook = await newHook();
+    const endpoint = await create(hook.url);
+    const setPlan = (values: Partial<typeof organizations.$inferInsert>) =>
+      database().update(organizations).set(values).where(eq(organizations.id, tenant.organization.id));
+
+    // Downgraded to starter after the endpoint was made: the event is acknowledged and goes nowhere.
+    await setPlan({ plan: 'starter' });
+    const downgraded = await outboxEvent(tenant, 'booking.confirmed');
+    expect(await fanOut(world, downgraded.fanout)).toEqual([]);
+    expect(await deliveriesOf(endpoint.id)).toEqual([]);
+
+    // The effective plan decides, not the plan name: starter with the feature granted delivers ...
+    await setPlan({ planOverrides: { features: { webhooks: true } } });
+    const granted = await outboxEvent(tenant, 'booking.confirmed');
+    expect(await fanOut(world, granted.fanout)).toHaveLength(1);
+    // ... pro with the feature withheld does not.
+    await setPlan({ plan: 'pro', planOverrides: { features: { webhooks: false } } });
+    const withheld = await outboxEvent(tenant, 'booking.confirmed');
+    expect(await fanOut(world, withheld.fanout)).toEqual([]);
+    // Nor does a redelivered fan-out of an event whose delivery still waits for its first attempt.
+    expect(await fanOut(world, granted.fanout)).toEqual([]);
+    expect(await deliveriesOf(endpoint.id)).toMatchObject([{ eventId: granted.id, status: 'pending', attempts: 0 }]);
+    expect(await hook.received()).toEqual([]);
+  });
+
   it('makes one request when two copies of a delivery message run at the same time', async () => {
     const { tenant, world, create } = await setup();
     // A slow receiver: the second copy arrives while the first one's request is in flight.

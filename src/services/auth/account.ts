@@ -10,6 +10,9 @@ import { auditInsert } from '../audit/record.ts';
 import { tenantLink } from '../email/links.ts';
 import { passwordResetEmail, verificationEmail, type Branding } from '../email/messages.ts';
 import { brandingQuery, emailBranding, sendLater } from '../email/branding.ts';
+import { notifyOutbox } from '../outbox/dispatch.ts';
+import { outboxInsertSelect } from '../outbox/record.ts';
+import { memberData } from '../outbox/views.ts';
 import type { Tenant } from '../tenants/types.ts';
 import { accountBucket, AUTH_LIMITS, clientBucket, enforceLimits } from './limits.ts';
 import {
@@ -362,7 +365,9 @@ interface Credentials {
 /**
  * One statement: spends the token, stores the new password (if any), marks the address verified (the link proved
  * the mailbox), activates an invited membership (its display name and everything else stay as they are), spends the
- * user's other outstanding reset and invitation links here, and writes the audit row.
+ * user's other outstanding reset and invitation links here, and writes the audit row. An accepted invitation also
+ * writes the `membership.updated` event (outbox) in the same batch: a second statement that reads the member after
+ * the change, found through the invitation this transaction spent (none spent: no event).
  *
  * A new password is the global identity's, so it ends the user's sessions in every organization, not only here:
  * every refresh token of the user is revoked in the same statement, which also returns every organization the user
@@ -381,8 +386,12 @@ async function redeem(
       ? sql``
       : sql`and exists (select 1 from users u where u.id = t.user_id and u.password_hash is not distinct from ${currentPasswordHash}::text)`;
   const db = ctx.services.db;
-  const [result] = await scoped(db, { platform: true }, [
-    db.execute(sql`
+  const invitation = kind.purpose === 'invitation';
+  // The invitee, through the invitation spent by THIS transaction (`used_at = now()`): nothing when it spent none.
+  const acceptedBy = sql`(select t.user_id from user_tokens t
+    where t.organization_id = ${tenant.id}::uuid and t.purpose = 'invitation' and t.token_hash = ${tokenHash}
+      and t.used_at = now() limit 1)`;
+  const redemption = db.execute(sql`
       with spent as (
         update user_tokens t set used_at = now()
          where t.organization_id = ${tenant.id} and t.purpose = ${kind.purpose}::user_token_purpose
@@ -412,9 +421,21 @@ async function redeem(
              array(select m.organization_id::text from memberships m where m.user_id = s.user_id)
                || case when u.is_platform_admin then array[${PLATFORM_TENANT}::text] else array[]::text[] end
                as tenants
-        from spent s join users u on u.id = s.user_id`),
-  ]);
+        from spent s join users u on u.id = s.user_id`);
+  const scope = { platform: true } as const;
+  const [result] = invitation
+    ? await scoped(db, scope, [
+        redemption,
+        // After the redemption in the same transaction: reads the member as it left it (active, address verified).
+        outboxInsertSelect(db, {
+          organizationId: tenant.id,
+          type: 'membership.updated',
+          data: memberData(tenant.id, acceptedBy),
+        }),
+      ])
+    : await scoped(db, scope, [redemption]);
   const redeemed = firstOrInvalid(RedeemedRows.parse(result.rows));
+  if (invitation) notifyOutbox(ctx, tenant.id);
   if (newPasswordHash === null) return;
   const redis = ctx.services.redis;
   await revokeUserTokens(redis, redeemed.tenants, [redeemed.user_id]);

@@ -20,6 +20,9 @@ import { generateOpaqueToken, hashToken } from '../auth/tokens.ts';
 import { tenantLink } from '../email/links.ts';
 import { verificationEmail } from '../email/messages.ts';
 import { emailBranding, sendLater } from '../email/branding.ts';
+import { notifyOutbox } from '../outbox/dispatch.ts';
+import { outboxInsertSelect } from '../outbox/record.ts';
+import { memberData } from '../outbox/views.ts';
 import { forgetHost } from '../tenants/resolve.ts';
 import { isUniqueViolation } from './database-errors.ts';
 import { isReservedSlug } from './reserved.ts';
@@ -72,9 +75,10 @@ interface OwnerAccount {
 
 /**
  * Self-serve sign-up on the platform host: the organization (id generated here), its built-in roles, its
- * tenant-directory row, the owner account when the email is new, the owner membership, a verification token and the
- * `organization.created` audit row, all in ONE batch (one transaction) under the scope of the new organization plus
- * the owner's email, which is exactly what row-level security lets this request write.
+ * tenant-directory row, the owner account when the email is new, the owner membership, a verification token, the
+ * `organization.created` audit row and the owner's `membership.created` event (outbox), all in ONE batch (one
+ * transaction) under the scope of the new organization plus the owner's email, which is exactly what row-level
+ * security lets this request write.
  *
  * Existing email: the organization joins that account only when the password verifies (the person owns it);
  * otherwise the same 409 as any other conflict. The name in the body is then ignored.
@@ -151,6 +155,8 @@ export async function signUpOrganization({
         ownerAccount: owner.passwordHash === undefined ? 'existing' : 'new',
       },
     }),
+    // The owner as GET /api/v1/users/{id} shows them, read after the inserts above.
+    outboxInsertSelect(db, { organizationId, type: 'membership.created', data: memberData(organizationId, owner.id) }),
   );
 
   let organization: Organization | undefined;
@@ -171,6 +177,7 @@ export async function signUpOrganization({
 
   // A host probed before the sign-up may be cached as unknown in this isolate; serve the new tenant at once.
   forgetHost({ slug: organization.slug });
+  notifyOutbox(ctx, organizationId);
 
   if (verification) {
     const url = tenantLink(ctx.bindings, organization, '/verify-email', verification.token);

@@ -1,12 +1,13 @@
 import { sql, type SQL } from 'drizzle-orm';
 import type { AttendeeView, BookingView, PaymentView } from '../bookings/views.ts';
 import type { EventView, TicketTypeView } from '../events/shared.ts';
+import type { Member } from '../users/members.ts';
 
 /**
  * The API's views of a row, built as `jsonb` inside SQL: an outbox insert in the same batch as a change reads the
  * row as that change left it (a later statement of the same transaction sees the earlier ones' writes), so the
  * event's `data` is exactly the object after the change, with no extra round trip. Each builder mirrors a TypeScript
- * view (`toEventView`, `toTicketTypeView`, `toBookingView`, `presentOrganization` ...) key for key: the
+ * view (`toEventView`, `toTicketTypeView`, `toBookingView`, `presentOrganization`, `toMember` ...) key for key: the
  * `Record<keyof View, SQL>` types make a missing or extra key a compile error, and tests/worker/outbox.test.ts
  * compares payloads with the API's responses.
  *
@@ -237,4 +238,30 @@ export function organizationData(organizationId: string): SQL {
     updatedAt: isoText(sql`o.updated_at`),
   };
   return sql`(select ${jsonObject(entries)} from organizations o where o.id = ${organizationId}::uuid)`;
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Members
+// ---------------------------------------------------------------------------------------------------------------
+
+/**
+ * `Member` (`toMember` in src/services/users/members.ts) of a membership: the user seen through this organization,
+ * with the organization's display name else the account's, and nothing of the account (verification, last sign-in)
+ * while the membership is only invited. Null when there is no such membership.
+ */
+export function memberData(organizationId: string, userId: Id): SQL {
+  const entries: Record<keyof Member, SQL> = {
+    id: sql`mu.id`,
+    email: sql`mu.email`,
+    name: sql`coalesce(mm.display_name, mu.name)`,
+    role: sql`jsonb_build_object('key', mr.key, 'name', mr.name)`,
+    status: sql`mm.status`,
+    emailVerified: sql`(mm.status <> 'invited' and mu.email_verified_at is not null)`,
+    lastLoginAt: sql`case when mm.status = 'invited' then null else ${iso('mm', 'last_login_at')} end`,
+    createdAt: iso('mm', 'created_at'),
+  };
+  return sql`(select ${jsonObject(entries)} from memberships mm
+    join users mu on mu.id = mm.user_id
+    join roles mr on mr.organization_id = mm.organization_id and mr.id = mm.role_id
+    where mm.organization_id = ${organizationId}::uuid and mm.user_id = ${idValue(userId)})`;
 }

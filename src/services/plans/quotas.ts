@@ -1,7 +1,8 @@
 import { sql, type SQL } from 'drizzle-orm';
 import type { Database } from '../../db/client.ts';
-import { events, memberships, roles, webhookEndpoints } from '../../db/schema/index.ts';
+import { events, memberships, organizations, roles, webhookEndpoints } from '../../db/schema/index.ts';
 import { ApiError } from '../../errors/api-error.ts';
+import { SELF_REGISTRATION_ROLE } from '../auth/permissions.ts';
 import type { Tenant } from '../tenants/types.ts';
 import { abortLabel, GUARD_LABEL_PREFIX } from '../events/shared.ts';
 import { effectivePlan, type Feature, type Quota } from './catalogue.ts';
@@ -14,10 +15,21 @@ function usedCount(quota: Quota, organizationId: string): SQL {
     case 'publishedEvents':
       return sql`(select count(*) from ${events} where ${events.organizationId} = ${organizationId} and ${events.status} = 'published')`;
     case 'members':
-      return sql`(select count(*) from ${memberships} join ${roles} on ${roles.organizationId} = ${memberships.organizationId} and ${roles.id} = ${memberships.roleId} where ${memberships.organizationId} = ${organizationId} and ${memberships.status} in ('active', 'invited') and ${roles.key} <> 'member')`;
+      return sql`(select count(*) from ${memberships} join ${roles} on ${roles.organizationId} = ${memberships.organizationId} and ${roles.id} = ${memberships.roleId} where ${memberships.organizationId} = ${organizationId} and ${memberships.status} in ('active', 'invited') and ${roles.key} <> ${SELF_REGISTRATION_ROLE})`;
     case 'webhookEndpoints':
       return sql`(select count(*) from ${webhookEndpoints} where ${webhookEndpoints.organizationId} = ${organizationId})`;
   }
+}
+
+/**
+ * Whether a membership takes a seat of the `members` quota: the JS twin of the `members` count above (active or
+ * invited, any role but the built-in `member` of registered customers). A change that makes this true for a
+ * membership that did not take a seat must run under `quotaGuard(db, tenant, 'members')`.
+ */
+export function takesMemberSeat(membership: { role: string; status: string }): boolean {
+  return (
+    membership.role !== SELF_REGISTRATION_ROLE && (membership.status === 'active' || membership.status === 'invited')
+  );
 }
 
 /** The organization's limit for a quota under its effective plan; null when unlimited. */
@@ -27,8 +39,8 @@ export function quotaLimit(tenant: Tenant, quota: Quota): number | null {
 
 /**
  * Two batch statements that make a write respect a quota; put them FIRST in the batch that creates (or publishes)
- * the counted thing. The first takes a transaction-scoped advisory lock per organization and quota, so concurrent
- * writers of the same quota queue up; the second (a new statement, hence a fresh READ COMMITTED snapshot that sees
+ * the counted thing. The first locks the organization's row (FOR NO KEY UPDATE), so concurrent quota writers of
+ * the organization queue up; the second (a new statement, hence a fresh READ COMMITTED snapshot that sees
  * what the writer before committed) aborts the whole batch with the `plan_limit` guard when the count has reached
  * the limit. Catch it with `isPlanLimit(error)` and answer `planLimitError(tenant, quota)`.
  *
@@ -47,7 +59,9 @@ export function quotaGuard(db: Database, tenant: Tenant, quota: Quota, options: 
     return [db.execute(sql`select 0 as quota_lock`), db.execute(sql`select 0 as guard`)] as const;
   }
   return [
-    db.execute(sql`select pg_advisory_xact_lock(hashtextextended(${`quota:${quota}:${tenant.id}`}, 0)) as quota_lock`),
+    // The organization's row, locked FOR NO KEY UPDATE: quota writers of one organization queue up, while foreign-key
+    // checks (FOR KEY SHARE) of ordinary inserts are not blocked. No advisory locks anywhere.
+    db.execute(sql`select 1 as quota_lock from ${organizations} where id = ${tenant.id} for no key update`),
     db.execute(
       sql`select (case when ${usedCount(quota, tenant.id)} < ${limit} then '0' else ${GUARD_LABEL_PREFIX + PLAN_LIMIT_LABEL} end)::int as guard`,
     ),

@@ -7,6 +7,7 @@ import { requireTenant, type ServiceContext } from '../../lib/context.ts';
 import { auditInsert } from '../audit/record.ts';
 import { notifyOutbox } from '../outbox/dispatch.ts';
 import { outboxInsert } from '../outbox/record.ts';
+import { isPlanLimit, planLimitError, quotaGuard, takesMemberSeat } from '../plans/quotas.ts';
 import { assertAuthority, callerOf, OWNER_ROLE } from '../roles/authority.ts';
 import { failedGuard } from './guards.ts';
 import { anotherActiveOwner, lockMembers, memberUnchanged, roleUnchanged, shareRole } from './locks.ts';
@@ -28,6 +29,11 @@ export interface UpdateMemberInput {
  * disable ends the member's sessions in this organization at once: their refresh tokens are revoked in the same batch
  * as the change, their access tokens in Redis right after it commits. Refused: changing your own role or status, touching a member whose role holds
  * permissions you lack (or an owner, unless you are one), granting such a role, and leaving no active owner.
+ *
+ * A change that makes the membership take a staff seat it did not take (the `member` role of a registered customer
+ * becoming a staff role, or a disabled member enabled again) must fit the plan's `members` quota: checked in the
+ * write batch after the per-organization quota lock, 403 `plan_limit` when the seats are taken. Any other change
+ * (renaming, staff role to staff role, disabling) works at the limit.
  */
 export async function updateMember({ ctx, input }: { ctx: ServiceContext; input: UpdateMemberInput }): Promise<Member> {
   const tenant = requireTenant(ctx);
@@ -81,6 +87,10 @@ export async function updateMember({ ctx, input }: { ctx: ServiceContext; input:
     target.status === 'active' &&
     (after.role !== OWNER_ROLE || after.status !== 'active');
   const endsSessions = roleChange !== null || statusChange === 'disabled';
+  // Only a change that adds a staff seat needs the quota and its lock; any other change works at the limit.
+  const takesSeat =
+    !takesMemberSeat({ role: target.roleKey, status: target.status }) &&
+    takesMemberSeat({ role: after.role, status: after.status });
   // The member after the change, as the answer shows it (and the `membership.updated` event carries it).
   const updated = toMember({
     ...target,
@@ -89,10 +99,11 @@ export async function updateMember({ ctx, input }: { ctx: ServiceContext; input:
     ...(roleChange === null ? {} : { roleId: roleChange.id, roleKey: roleChange.key, roleName: roleChange.name }),
   });
 
-  const writes: BatchItem<'pg'>[] = [
-    lockMembers(db, tenant.id, id, losesOwner),
-    memberUnchanged(db, tenant.id, target),
-  ];
+  const writes: BatchItem<'pg'>[] = [];
+  // First in the batch: the quota lock, then the count, which must leave room for the target (not counted yet, as
+  // read: memberUnchanged confirms it after the row lock).
+  if (takesSeat) writes.push(...quotaGuard(db, tenant, 'members'));
+  writes.push(lockMembers(db, tenant.id, id, losesOwner), memberUnchanged(db, tenant.id, target));
   if (losesOwner) writes.push(anotherActiveOwner(db, tenant.id, id));
   if (roleChange !== null)
     writes.push(shareRole(db, tenant.id, roleChange.id), roleUnchanged(db, tenant.id, roleChange));
@@ -139,6 +150,7 @@ export async function updateMember({ ctx, input }: { ctx: ServiceContext; input:
   try {
     await scoped(db, scope, writes as [BatchItem<'pg'>, ...BatchItem<'pg'>[]]);
   } catch (error) {
+    if (isPlanLimit(error)) throw planLimitError(tenant, 'members');
     const failed = failedGuard(error);
     if (failed === 'last_owner') throw lastOwnerConflict();
     if (failed === 'stale') throw staleConflict();

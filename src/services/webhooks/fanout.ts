@@ -1,12 +1,14 @@
 import { z } from '@hono/zod-openapi';
-import { sql } from 'drizzle-orm';
+import { eq, sql } from 'drizzle-orm';
 import { createDatabase } from '../../db/client.ts';
+import { organizations } from '../../db/schema/index.ts';
 import { scoped } from '../../db/tenant.ts';
 import type { ConsumerContext } from '../../queues/consumer.ts';
 import type { QueueMessage } from '../../queues/messages.ts';
+import { effectivePlan } from '../plans/catalogue.ts';
 import { enqueueDeliveries, FanoutPayloadSchema, TEST_EVENT_TYPE } from './messages.ts';
 
-const DeliveryIdRows = z.array(z.object({ id: z.uuid() }));
+const IdRows = z.array(z.object({ id: z.uuid() }));
 
 function rowsOf<T>(result: T[] | { rows: T[] }): T[] {
   return Array.isArray(result) ? result : result.rows;
@@ -16,10 +18,15 @@ function rowsOf<T>(result: T[] | { rows: T[] }): T[] {
  * `webhook.fanout`: one `webhook_deliveries` row per enabled endpoint of the organization whose filter matches the
  * event type (an empty filter takes every type), then one `webhook.deliver` message per delivery not yet attempted.
  *
+ * Only while the organization's effective plan (plan and overrides, `effectivePlan`) has the `webhooks` feature: after
+ * a downgrade the event is skipped (logged, acknowledged) and creates no delivery. The plan is read in the same batch
+ * as the matching endpoints and the deliveries still waiting for their first attempt; the deliveries are inserted in
+ * a second batch, and only when there is a matching endpoint, so an organization without endpoints (or without the
+ * feature) costs one database round trip, and one with endpoints two.
+ *
  * Idempotent: the insert does nothing for a delivery that exists (unique endpoint + event), so a redelivered fan-out
  * creates no duplicate; it re-enqueues only deliveries still waiting for their first attempt, which covers a crash
  * between the insert and the enqueue (a duplicate message is harmless: see the claim in deliver.ts).
- * One database round trip.
  */
 export async function fanOutEvent(message: QueueMessage, ctx: ConsumerContext): Promise<void> {
   const eventId = z.uuid().safeParse(message.id);
@@ -34,20 +41,55 @@ export async function fanOutEvent(message: QueueMessage, ctx: ConsumerContext): 
   if (payload.data.type === TEST_EVENT_TYPE) return;
   const type = payload.data.type;
   const db = createDatabase(ctx.bindings);
-  const [, waiting] = await scoped(db, { organizationId }, [
-    db.execute(sql`
-      insert into webhook_deliveries (organization_id, endpoint_id, event_id, event_type)
-      select organization_id, id, ${eventId.data}::uuid, ${type}::text
-        from webhook_endpoints
-       where organization_id = ${organizationId} and enabled
-         and (cardinality(event_types) = 0 or ${type}::text = any(event_types))
-      on conflict (endpoint_id, event_id) do nothing`),
+  const scope = { organizationId };
+  const waitingDeliveries = () =>
     db.execute(sql`
       select id from webhook_deliveries
        where organization_id = ${organizationId} and event_id = ${eventId.data}::uuid
-         and status = 'pending' and attempts = 0`),
+         and status = 'pending' and attempts = 0`);
+
+  const [[organization], endpoints, waitingBefore] = await scoped(db, scope, [
+    db
+      .select({ plan: organizations.plan, planOverrides: organizations.planOverrides })
+      .from(organizations)
+      .where(eq(organizations.id, organizationId))
+      .limit(1),
+    db.execute(sql`
+      select id from webhook_endpoints
+       where organization_id = ${organizationId} and enabled
+         and (cardinality(event_types) = 0 or ${type}::text = any(event_types))`),
+    waitingDeliveries(),
   ]);
-  const ids = DeliveryIdRows.parse(rowsOf(waiting)).map((row) => row.id);
+  if (!organization) {
+    // Retrying cannot bring the organization back.
+    ctx.logger.info('webhook fan-out skipped: no such organization', { eventId: eventId.data, organizationId });
+    return;
+  }
+  const plan = effectivePlan(organization);
+  if (!plan.features.webhooks) {
+    ctx.logger.info('webhook fan-out skipped: the plan has no webhooks feature', {
+      eventId: eventId.data,
+      type,
+      organizationId,
+      plan: plan.plan,
+    });
+    return;
+  }
+
+  let waiting = waitingBefore;
+  if (IdRows.parse(rowsOf(endpoints)).length > 0) {
+    [, waiting] = await scoped(db, scope, [
+      db.execute(sql`
+        insert into webhook_deliveries (organization_id, endpoint_id, event_id, event_type)
+        select organization_id, id, ${eventId.data}::uuid, ${type}::text
+          from webhook_endpoints
+         where organization_id = ${organizationId} and enabled
+           and (cardinality(event_types) = 0 or ${type}::text = any(event_types))
+        on conflict (endpoint_id, event_id) do nothing`),
+      waitingDeliveries(),
+    ]);
+  }
+  const ids = IdRows.parse(rowsOf(waiting)).map((row) => row.id);
   if (ids.length === 0) return;
   await enqueueDeliveries(ctx.bindings.WEBHOOK_QUEUE, organizationId, ids, 'fanout');
   ctx.logger.info('webhook event fanned out', { eventId: eventId.data, type, deliveries: ids.length });
