@@ -1,0 +1,224 @@
+/**
+ * Worker bundle size and start-up cost: `npm run bench:bundle -- [--runs 10]`.
+ *
+ * Builds the production bundle exactly like `npm run build` (wrangler deploy --dry-run --env production) into a
+ * temporary directory, with an esbuild metafile. Reports the bundle raw and gzip (node:zlib level 9) next to what
+ * wrangler prints as "Total Upload", the ten npm packages that contribute most bytes, and the module-evaluation cost
+ * in workerd: fresh Miniflare instances of the bundle and of a trivial Worker (the floor), each timed from
+ * `new Miniflare()` to the first `GET /health` response; the difference of the medians is the Worker's cost.
+ * workerd evaluates the module while it starts, so the cost lands before `ready`. Writes bench/results/bundle.json.
+ * Not part of `npm test`.
+ */
+import { spawnSync } from 'node:child_process';
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { gzipSync } from 'node:zlib';
+import { convertV4MiniflareOptions, Miniflare } from 'miniflare';
+
+const root = join(dirname(fileURLToPath(import.meta.url)), '..');
+const { values } = parseArgs({ options: { runs: { type: 'string', default: '10' } } });
+const runs = Number(values.runs);
+if (!Number.isInteger(runs) || runs < 1) throw new Error('--runs must be a positive integer');
+
+const work = await mkdtemp(join(tmpdir(), 'eventra-bundle-'));
+const outdir = join(work, 'dist');
+const metafile = join(work, 'meta.json');
+
+try {
+  // 1. Build (same command as the `build` script, plus the metafile).
+  // Through this Node (process.execPath): the wrangler shim's `env node` may find an older system Node.
+  const wrangler = spawnSync(
+    process.execPath,
+    [
+      join(root, 'node_modules/wrangler/bin/wrangler.js'),
+      'deploy',
+      '--dry-run',
+      '--env',
+      'production',
+      '--outdir',
+      outdir,
+      '--metafile',
+      metafile,
+    ],
+    { cwd: root, encoding: 'utf8', env: { ...process.env, NO_COLOR: '1', FORCE_COLOR: '0' } },
+  );
+  // eslint-disable-next-line no-control-regex -- strips ANSI colour codes from wrangler's output
+  const output = `${wrangler.stdout}\n${wrangler.stderr}`.replace(/\x1b\[[0-9;]*m/g, '');
+  if (wrangler.status !== 0) throw new Error(`wrangler deploy --dry-run failed:\n${output}`);
+  const upload = /Total Upload:\s*([\d.]+)\s*KiB\s*\/\s*gzip:\s*([\d.]+)\s*KiB/.exec(output);
+
+  // 2. Size.
+  const bundlePath = join(outdir, 'index.js');
+  const bundle = await readFile(bundlePath);
+  const gzipBytes = gzipSync(bundle, { level: 9 }).length;
+
+  // 3. Contributors: esbuild's bytesInOutput per input, summed per npm package (the innermost node_modules/ wins).
+  const meta = JSON.parse(await readFile(metafile, 'utf8')) as {
+    outputs: Record<string, { entryPoint?: string; inputs: Record<string, { bytesInOutput: number }> }>;
+  };
+  const perPackage = new Map<string, number>();
+  let appBytes = 0;
+  let otherBytes = 0;
+  for (const [name, out] of Object.entries(meta.outputs)) {
+    if (name.endsWith('.map')) continue;
+    for (const [input, { bytesInOutput }] of Object.entries(out.inputs)) {
+      const at = input.lastIndexOf('node_modules/');
+      if (at === -1) {
+        if (input.startsWith('src/')) appBytes += bytesInOutput;
+        else otherBytes += bytesInOutput;
+        continue;
+      }
+      const parts = input.slice(at + 'node_modules/'.length).split('/');
+      const pkg = parts[0]?.startsWith('@') ? `${parts[0]}/${parts[1] ?? ''}` : (parts[0] ?? input);
+      perPackage.set(pkg, (perPackage.get(pkg) ?? 0) + bytesInOutput);
+    }
+  }
+  const packagesTotal = [...perPackage.values()].reduce((a, b) => a + b, 0);
+  const contributors = [...perPackage.entries()]
+    .sort((a, b) => b[1] - a[1])
+    .slice(0, 10)
+    .map(([name, bytes]) => ({ package: name, bytes }));
+
+  // 4. Start-up: fresh Miniflare instances, the bundle vs a trivial Worker with the same bindings.
+  const toml = await readFile(join(root, 'wrangler.toml'), 'utf8');
+  const compatibilityDate = /^compatibility_date\s*=\s*"([^"]+)"/m.exec(toml)?.[1];
+  if (compatibilityDate === undefined) throw new Error('no compatibility_date in wrangler.toml');
+  const compatibilityFlags = [
+    ...(/^compatibility_flags\s*=\s*\[([^\]]*)\]/m.exec(toml)?.[1] ?? '').matchAll(/"([^"]+)"/g),
+  ]
+    .map((m) => m[1])
+    .filter((flag) => flag !== undefined);
+  const floorDir = join(work, 'floor');
+  await mkdir(floorDir);
+  await writeFile(join(floorDir, 'index.js'), "export default { fetch: () => new Response('ok') };\n");
+
+  // What BindingsSchema (src/env.ts) requires, with fake secrets: GET /health does no I/O.
+  const bindings = {
+    ENVIRONMENT: 'production',
+    ROOT_DOMAIN: 'eventra.app',
+    DATABASE_URL: 'postgres://user:password@localhost/eventra',
+    UPSTASH_REDIS_REST_URL: 'https://eventra.upstash.io',
+    UPSTASH_REDIS_REST_TOKEN: 'unused',
+    JWT_SIGNING_KEYS: '[]',
+    DATA_ENCRYPTION_KEY: 'A'.repeat(43),
+    LOG_LEVEL: 'warn',
+  };
+
+  interface Sample {
+    readyMs: number;
+    firstResponseMs: number;
+  }
+  async function start(scriptPath: string): Promise<Sample> {
+    const began = performance.now();
+    const mf = new Miniflare(
+      convertV4MiniflareOptions({
+        modules: true,
+        scriptPath,
+        modulesRoot: dirname(scriptPath),
+        compatibilityDate,
+        compatibilityFlags,
+        bindings,
+        queueProducers: { EMAIL_QUEUE: 'eventra-email', WEBHOOK_QUEUE: 'eventra-webhooks' },
+      }),
+    );
+    try {
+      await mf.ready;
+      const ready = performance.now();
+      const response = await mf.dispatchFetch('http://eventra.app/health');
+      const body = await response.text();
+      const answered = performance.now();
+      if (response.status !== 200) throw new Error(`GET /health answered ${response.status}: ${body}`);
+      return { readyMs: ready - began, firstResponseMs: answered - began };
+    } finally {
+      await mf.dispose();
+    }
+  }
+
+  const workerPath = bundlePath;
+  const floorPath = join(floorDir, 'index.js');
+  // One discarded warm-up of each (Node's own JIT and file cache), then alternate so drift hits both alike.
+  await start(workerPath);
+  await start(floorPath);
+  const worker: Sample[] = [];
+  const floor: Sample[] = [];
+  for (let i = 0; i < runs; i++) {
+    worker.push(await start(workerPath));
+    floor.push(await start(floorPath));
+  }
+
+  const median = (xs: number[]) => {
+    const s = [...xs].sort((a, b) => a - b);
+    const mid = Math.floor(s.length / 2);
+    return s.length % 2 === 1 ? (s[mid] ?? 0) : ((s[mid - 1] ?? 0) + (s[mid] ?? 0)) / 2;
+  };
+  const summary = (samples: Sample[]) => ({
+    medianReadyMs: round(median(samples.map((s) => s.readyMs))),
+    medianFirstResponseMs: round(median(samples.map((s) => s.firstResponseMs))),
+    minFirstResponseMs: round(Math.min(...samples.map((s) => s.firstResponseMs))),
+    maxFirstResponseMs: round(Math.max(...samples.map((s) => s.firstResponseMs))),
+    samples: samples.map((s) => ({ readyMs: round(s.readyMs), firstResponseMs: round(s.firstResponseMs) })),
+  });
+  const workerSummary = summary(worker);
+  const floorSummary = summary(floor);
+  const moduleEvaluationMs = round(workerSummary.medianFirstResponseMs - floorSummary.medianFirstResponseMs);
+
+  const result = {
+    date: new Date().toISOString(),
+    node: process.version,
+    compatibilityDate,
+    compatibilityFlags,
+    bundle: {
+      rawBytes: bundle.length,
+      gzipBytes,
+      wranglerTotalUploadKiB: upload ? Number(upload[1]) : null,
+      wranglerGzipKiB: upload ? Number(upload[2]) : null,
+    },
+    contributors: { top: contributors, packagesBytes: packagesTotal, appSrcBytes: appBytes, otherBytes },
+    startup: { runs, worker: workerSummary, floor: floorSummary, moduleEvaluationMs },
+  };
+
+  const kib = (bytes: number) => `${(bytes / 1024).toFixed(1)} KiB`;
+  const pct = (bytes: number) => `${((bytes / bundle.length) * 100).toFixed(1)}%`;
+  console.log('\nWorker bundle (production)');
+  console.table({
+    'bundle (index.js)': { raw: kib(bundle.length), gzip: kib(gzipBytes) },
+    'wrangler Total Upload': {
+      raw: upload ? `${upload[1] ?? ''} KiB` : 'n/a',
+      gzip: upload ? `${upload[2] ?? ''} KiB` : 'n/a',
+    },
+  });
+  console.log('Biggest contributors (esbuild bytesInOutput, minified size in the bundle)');
+  console.table(
+    Object.fromEntries([
+      ...contributors.map((c) => [c.package, { size: kib(c.bytes), share: pct(c.bytes) }]),
+      ['(all npm packages)', { size: kib(packagesTotal), share: pct(packagesTotal) }],
+      ['(src/, Eventra itself)', { size: kib(appBytes), share: pct(appBytes) }],
+    ]),
+  );
+  console.log(`Start-up in workerd (Miniflare), ${runs} fresh instances each, medians`);
+  console.table({
+    'Eventra Worker': {
+      'new -> ready (ms)': workerSummary.medianReadyMs,
+      'new -> first /health (ms)': workerSummary.medianFirstResponseMs,
+    },
+    'trivial Worker (floor)': {
+      'new -> ready (ms)': floorSummary.medianReadyMs,
+      'new -> first /health (ms)': floorSummary.medianFirstResponseMs,
+    },
+  });
+  console.log(`Module evaluation (start-up) cost: ${moduleEvaluationMs} ms (median difference)`);
+
+  const resultsDir = join(root, 'bench/results');
+  await mkdir(resultsDir, { recursive: true });
+  await writeFile(join(resultsDir, 'bundle.json'), `${JSON.stringify(result, null, 2)}\n`);
+  console.log('Wrote bench/results/bundle.json');
+} finally {
+  await rm(work, { recursive: true, force: true });
+}
+
+function round(ms: number): number {
+  return Math.round(ms * 10) / 10;
+}
