@@ -2,6 +2,7 @@ import { sql, type SQL } from 'drizzle-orm';
 import type { Database } from '../../db/client.ts';
 import { capacityPools, capacityPoolTicketTypes, events, ticketTypes } from '../../db/schema/index.ts';
 import { GUARD_LABEL_PREFIX, mustChange } from '../events/shared.ts';
+import { uuidArray } from '../users/guards.ts';
 
 /**
  * Seat accounting. Three levels count seats: the event (its `capacity`), each ticket type (its `quantity`) and each
@@ -118,13 +119,7 @@ export function bookingSeats(organizationId: string, bookingId: string): SQL {
 
 /** Valid tickets of a booking (all, or only `attendeeIds`) as (ticket_type_id, quantity) rows, for `moveSeats`. */
 export function attendeeSeats(organizationId: string, bookingId: string, attendeeIds?: readonly string[]): SQL {
-  const only =
-    attendeeIds === undefined
-      ? sql``
-      : sql` and id = any(${sql`array[${sql.join(
-          attendeeIds.map((id) => sql`${id}::uuid`),
-          sql`, `,
-        )}]`})`;
+  const only = attendeeIds === undefined ? sql`` : sql` and id = any(${uuidArray(attendeeIds)})`;
   return sql`(select ticket_type_id, count(*)::int as quantity from attendees
     where organization_id = ${organizationId} and booking_id = ${bookingId} and status = 'valid'${only}
     group by ticket_type_id)`;

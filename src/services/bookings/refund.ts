@@ -1,4 +1,4 @@
-import { and, eq, sql, type SQL } from 'drizzle-orm';
+import { and, eq, sql } from 'drizzle-orm';
 import {
   attendees,
   bookingItems,
@@ -18,6 +18,7 @@ import { outboxInsertSelect } from '../outbox/record.ts';
 import { bookingData } from '../outbox/views.ts';
 import { attendeeSeats, moveSeats } from './inventory.ts';
 import { bookingNotFound } from './shared.ts';
+import { uuidArray } from '../users/guards.ts';
 import { decryptStripeSecretKey, selectPaymentSettings, type PaymentSettingsRow } from '../payments/settings.ts';
 import { createRefund, stripeClient } from '../payments/stripe.ts';
 import { bookingQueries, toBookingView, type BookingView } from './views.ts';
@@ -36,15 +37,6 @@ export interface RefundInput {
 interface ProviderOutcome {
   status: 'pending' | 'succeeded';
   providerRefundId: string | null;
-}
-
-/** `array[$1::uuid, ...]::uuid[]`, or an empty uuid[] (drizzle would expand a bare array into a value list). */
-function uuidArray(ids: readonly string[]): SQL {
-  if (ids.length === 0) return sql`'{}'::uuid[]`;
-  return sql`array[${sql.join(
-    ids.map((id) => sql`${id}::uuid`),
-    sql`, `,
-  )}]::uuid[]`;
 }
 
 function refundConflict(detail: string, extensions: Record<string, unknown> = {}): ApiError {

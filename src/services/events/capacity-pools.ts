@@ -1,11 +1,11 @@
-import { and, asc, eq, inArray, sql, type SQL } from 'drizzle-orm';
+import { and, asc, eq, inArray, sql } from 'drizzle-orm';
 import type { Database } from '../../db/client.ts';
 import { capacityPools, capacityPoolTicketTypes, events, ticketTypes } from '../../db/schema/index.ts';
 import { scoped } from '../../db/tenant.ts';
 import { ApiError } from '../../errors/api-error.ts';
 import { requireTenant, type ServiceContext } from '../../lib/context.ts';
 import { auditInsert } from '../audit/record.ts';
-import { databaseError, FOREIGN_KEY_VIOLATION } from '../users/guards.ts';
+import { databaseError, FOREIGN_KEY_VIOLATION, uuidArray } from '../users/guards.ts';
 import {
   abortLabel,
   actorOf,
@@ -102,13 +102,6 @@ function assertMembers(
   const missing = ids.findIndex((id) => !byId.has(id));
   if (missing !== -1) throw fieldError(`/body/ticketTypeIds/${missing}`, 'not a ticket type of this event');
   return ids.reduce((sum, id) => sum + (byId.get(id)?.sold ?? 0) + (byId.get(id)?.held ?? 0), 0);
-}
-
-function uuidList(ids: readonly string[]): SQL {
-  return sql.join(
-    ids.map((id) => sql`${id}::uuid`),
-    sql`, `,
-  );
 }
 
 /**
@@ -247,7 +240,7 @@ export async function createCapacityPool({
           select ${id}, ${organizationId}, ${eventId}, ${input.name}, ${input.capacity},
             coalesce(sum(sold), 0), coalesce(sum(held), 0)
           from ${ticketTypes}
-          where organization_id = ${organizationId} and event_id = ${eventId} and id in (${uuidList(ids)})
+          where organization_id = ${organizationId} and event_id = ${eventId} and id = any(${uuidArray(ids)})
           having coalesce(sum(sold + held), 0) <= ${input.capacity}
           returning 1)`,
         'over_capacity',

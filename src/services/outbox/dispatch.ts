@@ -1,4 +1,4 @@
-import { and, asc, eq, isNull, sql, type SQL } from 'drizzle-orm';
+import { and, asc, eq, isNull, sql } from 'drizzle-orm';
 import { createDatabase, type Database } from '../../db/client.ts';
 import { outbox, type OutboxRow } from '../../db/schema/index.ts';
 import { scoped, type Scope } from '../../db/tenant.ts';
@@ -8,6 +8,7 @@ import type { Logger } from '../../lib/logger.ts';
 import type { QueueMessage } from '../../queues/messages.ts';
 import type { EventType } from './catalogue.ts';
 import { takeOutboxIds } from './record.ts';
+import { uuidArray } from '../users/guards.ts';
 
 /**
  * The outbox dispatcher: publishes undispatched outbox rows to the queues, then stamps them.
@@ -140,13 +141,6 @@ async function send(queue: Queue, messages: readonly Outgoing[], logger: Logger,
     }
   }
   return failed;
-}
-
-function uuidArray(ids: readonly string[]): SQL {
-  return sql`array[${sql.join(
-    ids.map((id) => sql`${id}::uuid`),
-    sql`, `,
-  )}]::uuid[]`;
 }
 
 /**

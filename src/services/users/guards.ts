@@ -56,3 +56,12 @@ export function textArray(values: readonly string[]): SQL {
     sql`, `,
   )}]::text[]`;
 }
+
+/** A uuid[] literal built from parameters, `'{}'::uuid[]` when empty (for `= any(...)`). */
+export function uuidArray(ids: readonly string[]): SQL {
+  if (ids.length === 0) return sql`'{}'::uuid[]`;
+  return sql`array[${sql.join(
+    ids.map((id) => sql`${id}::uuid`),
+    sql`, `,
+  )}]::uuid[]`;
+}
