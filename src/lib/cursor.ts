@@ -1,3 +1,4 @@
+import { sql, type SQL } from 'drizzle-orm';
 import { z } from 'zod';
 import { ApiError } from '../errors/api-error.ts';
 
@@ -27,6 +28,11 @@ function isRealInstant(text: string): boolean {
     milliseconds >= 0 &&
     new Date(milliseconds).toISOString().slice(0, 19) === text.slice(0, 19)
   );
+}
+
+/** The ordering timestamp of a row in the cursor's form: PostgreSQL text in UTC with microseconds. */
+export function cursorTimestamp(column: SQL | { getSQL(): SQL }): SQL<string> {
+  return sql<string>`to_char(${column} at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')`;
 }
 
 export function encodeCursor(cursor: Cursor): string {

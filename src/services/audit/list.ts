@@ -4,6 +4,7 @@ import { auditLogs, type AuditLog } from '../../db/schema/index.ts';
 import { scoped } from '../../db/tenant.ts';
 import { ApiError } from '../../errors/api-error.ts';
 import { requireTenant, type ServiceContext } from '../../lib/context.ts';
+import { cursorTimestamp } from '../../lib/cursor.ts';
 
 /** The filters of the audit list and its export. */
 export interface AuditFilters {
@@ -138,7 +139,7 @@ export function auditPageQuery(
   return db
     .select({
       row: auditLogs,
-      cursorAt: sql<string>`to_char(${auditLogs.createdAt} at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')`,
+      cursorAt: cursorTimestamp(auditLogs.createdAt),
     })
     .from(auditLogs)
     .where(and(...conditions))

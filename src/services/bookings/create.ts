@@ -23,6 +23,7 @@ import { abortLabel, GUARD_LABEL_PREFIX } from '../events/shared.ts';
 import { notifyOutbox } from '../outbox/dispatch.ts';
 import { outboxInsertSelect } from '../outbox/record.ts';
 import { bookingData, paymentData } from '../outbox/views.ts';
+import { isoText } from '../outbox/views.ts';
 import { moveSeats, seatValues, takeSeats, type Seats } from './inventory.ts';
 import { HOLD_MINUTES, newTicketCode } from './shared.ts';
 
@@ -53,13 +54,6 @@ export interface CreatedBooking {
   status: number;
   body: unknown;
   replayed: boolean;
-}
-
-const UTC_ISO = `'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'`;
-
-/** `timestamptz` as ISO 8601 UTC with milliseconds, inside SQL-built JSON (null stays null). */
-function isoText(column: SQL): SQL {
-  return sql`to_char(${column} at time zone 'UTC', ${sql.raw(UTC_ISO)})`;
 }
 
 /**

@@ -2,7 +2,7 @@ import { and, desc, eq, sql, type SQL } from 'drizzle-orm';
 import { bookingItems, bookings, type Booking } from '../../db/schema/index.ts';
 import { scoped } from '../../db/tenant.ts';
 import { requireTenant, type ServiceContext } from '../../lib/context.ts';
-import { decodeCursor, encodeCursor } from '../../lib/cursor.ts';
+import { decodeCursor, encodeCursor, cursorTimestamp } from '../../lib/cursor.ts';
 import { toBookingSummary, type BookingSummary } from './views.ts';
 
 export interface ListBookingsInput {
@@ -52,7 +52,7 @@ export async function listBookings({
         items: sql<Item[]>`(select coalesce(jsonb_agg(jsonb_build_object('ticketTypeId', i.ticket_type_id,
             'quantity', i.quantity, 'unitPrice', i.unit_price) order by i.ticket_type_id), '[]'::jsonb)
           from ${bookingItems} i where i.organization_id = ${tenant.id} and i.booking_id = ${bookings.id})`,
-        cursorAt: sql<string>`to_char(${bookings.createdAt} at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')`,
+        cursorAt: cursorTimestamp(bookings.createdAt),
       })
       .from(bookings)
       .where(and(...conditions))

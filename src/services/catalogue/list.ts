@@ -2,7 +2,7 @@ import { and, asc, eq, gte, lt, sql, type SQL } from 'drizzle-orm';
 import { events } from '../../db/schema/index.ts';
 import { scoped } from '../../db/tenant.ts';
 import { requireTenant, type ServiceContext } from '../../lib/context.ts';
-import { decodeCursor, encodeCursor } from '../../lib/cursor.ts';
+import { decodeCursor, encodeCursor, cursorTimestamp } from '../../lib/cursor.ts';
 import { publicEventColumns, toPublicEvent, type PublicEvent } from './events.ts';
 
 export interface ListPublicEventsInput {
@@ -63,7 +63,7 @@ export async function listPublicEvents({
     db
       .select({
         ...publicEventColumns,
-        cursorAt: sql<string>`to_char(${events.startsAt} at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')`,
+        cursorAt: cursorTimestamp(events.startsAt),
       })
       .from(events)
       .where(and(...conditions))

@@ -2,7 +2,7 @@ import { and, asc, eq, gte, lt, sql, type SQL } from 'drizzle-orm';
 import { events } from '../../db/schema/events.ts';
 import { scoped } from '../../db/tenant.ts';
 import { requireTenant, type ServiceContext } from '../../lib/context.ts';
-import { decodeCursor, encodeCursor } from '../../lib/cursor.ts';
+import { decodeCursor, encodeCursor, cursorTimestamp } from '../../lib/cursor.ts';
 import { toEventView, type EventStatus, type EventView, type EventVisibility } from './shared.ts';
 
 export interface ListEventsInput {
@@ -52,7 +52,7 @@ export async function listEvents({ ctx, input }: { ctx: ServiceContext; input: L
     db
       .select({
         event: events,
-        cursorAt: sql<string>`to_char(${events.startsAt} at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')`,
+        cursorAt: cursorTimestamp(events.startsAt),
       })
       .from(events)
       .where(and(...conditions))

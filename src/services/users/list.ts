@@ -2,7 +2,7 @@ import { and, asc, eq, sql, type SQL } from 'drizzle-orm';
 import { memberships, roles, users } from '../../db/schema/index.ts';
 import { scoped } from '../../db/tenant.ts';
 import { requireTenant, type ServiceContext } from '../../lib/context.ts';
-import { decodeCursor, encodeCursor } from '../../lib/cursor.ts';
+import { decodeCursor, encodeCursor, cursorTimestamp } from '../../lib/cursor.ts';
 import { memberColumns, shownName, toMember, type Member, type MembershipStatus } from './members.ts';
 
 export interface ListMembersInput {
@@ -57,7 +57,7 @@ export async function listMembers({
     db
       .select({
         ...memberColumns,
-        cursorAt: sql<string>`to_char(${memberships.createdAt} at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')`,
+        cursorAt: cursorTimestamp(memberships.createdAt),
       })
       .from(memberships)
       .innerJoin(users, eq(users.id, memberships.userId))

@@ -9,7 +9,7 @@ import {
 import { scoped } from '../../db/tenant.ts';
 import { ApiError } from '../../errors/api-error.ts';
 import { requireTenant, type ServiceContext } from '../../lib/context.ts';
-import { decodeCursor, encodeCursor } from '../../lib/cursor.ts';
+import { decodeCursor, encodeCursor, cursorTimestamp } from '../../lib/cursor.ts';
 import { auditInsert } from '../audit/record.ts';
 import { actorOf, mustChange, nothingChanged } from '../events/shared.ts';
 import { databaseError, FOREIGN_KEY_VIOLATION } from '../users/guards.ts';
@@ -72,7 +72,7 @@ export async function listDeliveries({
     db
       .select({
         delivery: webhookDeliveries,
-        cursorAt: sql<string>`to_char(${webhookDeliveries.createdAt} at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')`,
+        cursorAt: cursorTimestamp(webhookDeliveries.createdAt),
       })
       .from(webhookDeliveries)
       .where(and(...conditions))

@@ -2,7 +2,7 @@ import { and, asc, eq, sql, type SQL } from 'drizzle-orm';
 import { webhookEndpoints } from '../../db/schema/webhooks.ts';
 import { scoped } from '../../db/tenant.ts';
 import { requireTenant, type ServiceContext } from '../../lib/context.ts';
-import { decodeCursor, encodeCursor } from '../../lib/cursor.ts';
+import { decodeCursor, encodeCursor, cursorTimestamp } from '../../lib/cursor.ts';
 import { auditInsert } from '../audit/record.ts';
 import { isPlanLimit, planLimitError, quotaGuard } from '../plans/quotas.ts';
 import { actorOf, fieldError, mustChange, nothingChanged } from '../events/shared.ts';
@@ -68,7 +68,7 @@ export async function listEndpoints({
     db
       .select({
         endpoint: webhookEndpoints,
-        cursorAt: sql<string>`to_char(${webhookEndpoints.createdAt} at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')`,
+        cursorAt: cursorTimestamp(webhookEndpoints.createdAt),
       })
       .from(webhookEndpoints)
       .where(and(...conditions))
