@@ -84,6 +84,8 @@ async function main(): Promise<void> {
     redis: { url: process.env.REDIS_URL ?? 'redis://127.0.0.1:6379', allowEmbedded: true },
     neonPort,
     upstashPort,
+    // `npm run bench` starts this script with EVENTRA_CAPTURE_SQL=1 to replay the Worker's SQL (never for dev use).
+    captureSql: process.env.EVENTRA_CAPTURE_SQL === '1',
     log,
   });
   log(

@@ -19,6 +19,8 @@ export interface StackOptions {
   neonPort?: number;
   upstashPort?: number;
   upstashToken?: string;
+  /** Let the Neon gateway keep traced requests for replay (benchmarks; see NeonGatewayOptions.capture). */
+  captureSql?: boolean;
   /** Put cuttable TCP proxies between the gateways and PostgreSQL/Redis (outage tests). */
   faultProxies?: boolean;
   /** JWT_SIGNING_KEYS for the Worker; a fresh key is generated when absent. */
@@ -85,6 +87,7 @@ export async function startStack(options: StackOptions): Promise<Stack> {
       maxConnectionsPerDatabase: embedded ? 1 : 10,
       ...(embedded ? { sharedSession: { user: direct.username || 'postgres', database: 'postgres' } } : {}),
       log: options.log,
+      capture: options.captureSql ?? false,
     });
     closers.push(() => neon.close());
 

@@ -27,6 +27,18 @@ export interface NeonGatewayOptions {
   sharedSession?: { user: string; database: string };
   /** One call per failed request or lost connection; never given SQL text, parameters or database messages. */
   log?: (message: string, fields?: Record<string, unknown>) => void;
+  /**
+   * Benchmarks only (`npm run bench`): keep each traced request as it arrived (body and Neon headers, the last
+   * MAX_CAPTURED_TRACES traces) and serve them at GET /__eventra/captures/<trace>, so the query-plan check and the
+   * SQL floor replay exactly what the Worker sent. Off by default: captures hold SQL parameters.
+   */
+  capture?: boolean;
+}
+
+/** One request as the Worker sent it: replayable with the same headers and body. */
+export interface CapturedRequest {
+  headers: Record<string, string>;
+  body: string;
 }
 
 export interface NeonGateway {
@@ -36,6 +48,16 @@ export interface NeonGateway {
   counter: RoundTripCounter;
   close(): Promise<void>;
 }
+
+const MAX_CAPTURED_TRACES = 10_000;
+const CAPTURED_HEADERS = [
+  'neon-connection-string',
+  'neon-array-mode',
+  'neon-raw-text-output',
+  'neon-batch-isolation-level',
+  'neon-batch-read-only',
+  'neon-batch-deferrable',
+];
 
 const MAX_REQUEST_BYTES = 10 * 1024 * 1024;
 const MAX_RESPONSE_BYTES = 10 * 1024 * 1024;
@@ -818,7 +840,38 @@ export async function startNeonGateway(options: NeonGatewayOptions): Promise<Neo
   const log: Log = options.log ?? (() => {});
   const counter = new RoundTripCounter();
   const pools = new Map<string, ConnectionPool>();
+  const captures = new Map<string, CapturedRequest[]>();
   let closing = false;
+
+  const capture = (trace: string | undefined, req: IncomingMessage, body: string): void => {
+    if (!options.capture || trace === undefined) return;
+    let list = captures.get(trace);
+    if (!list) {
+      if (captures.size >= MAX_CAPTURED_TRACES) {
+        const oldest = captures.keys().next().value;
+        if (oldest !== undefined) captures.delete(oldest);
+      }
+      list = [];
+      captures.set(trace, list);
+    }
+    const headers: Record<string, string> = {};
+    for (const name of CAPTURED_HEADERS) {
+      const value = req.headers[name];
+      if (typeof value === 'string') headers[name] = value;
+    }
+    list.push({ headers, body });
+  };
+  const serveCaptures = (req: IncomingMessage, res: ServerResponse): boolean => {
+    const match = /^\/__eventra\/captures\/([^/]+)$/.exec(new URL(req.url ?? '/', 'http://gateway.local').pathname);
+    if (!options.capture || !match?.[1]) return false;
+    const trace = decodeURIComponent(match[1]);
+    if (req.method !== 'GET' || !TRACE_PATTERN.test(trace)) {
+      send(res, 400, JSON.stringify({ error: 'GET /__eventra/captures/<trace>' }));
+    } else {
+      send(res, 200, JSON.stringify({ trace, requests: captures.get(trace) ?? [] }));
+    }
+    return true;
+  };
 
   const shared = options.sharedSession;
   const roleStatementFor = (credentials: Credentials): string | undefined => {
@@ -865,7 +918,9 @@ export async function startNeonGateway(options: NeonGatewayOptions): Promise<Neo
       const credentials = connection.credentials();
       database = credentials.database;
       const headers = parseHeaders(req.headers);
-      const payload = parsePayload(await readText(req));
+      const text = await readText(req);
+      capture(trace, req, text);
+      const payload = parsePayload(text);
       if (closing) throw new GatewayError(503, 'gateway is shutting down');
       const pool = poolFor(credentials);
       if (payload.kind === 'single') {
@@ -908,6 +963,7 @@ export async function startNeonGateway(options: NeonGatewayOptions): Promise<Neo
     };
     try {
       if (serveRoundTrips(req, res, counter)) return;
+      if (serveCaptures(req, res)) return;
       const path = new URL(req.url ?? '/', 'http://gateway.local').pathname;
       if (req.method === 'OPTIONS') {
         res.writeHead(200, {

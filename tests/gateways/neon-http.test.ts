@@ -450,6 +450,53 @@ describe('round trips', () => {
     });
   });
 
+  it('serves no captures unless capture is on', async () => {
+    const sql = neon(db.connectionString({ eventra_trace: 'not-captured' }));
+    await sql`SELECT 1`;
+    const reply = await call(gw.gateway.url.replace(/\/sql$/, '/__eventra/captures/not-captured'), { method: 'GET' });
+    expect(reply.status).toBe(404);
+  });
+
+  it('with capture on, keeps each traced request as sent, replayable byte for byte', async () => {
+    const capturing = await startTestGateway(db, undefined, { capture: true });
+    const previous = neonConfig.fetchEndpoint;
+    neonConfig.fetchEndpoint = capturing.gateway.url;
+    try {
+      const sql = neon(db.connectionString({ eventra_trace: 'captured-1' }));
+      await sql.transaction([sql`SELECT ${41}::int + 1 AS answer`, sql`SELECT ${'x'} AS text`]);
+      await neon(db.connectionString())`SELECT 'untraced'`;
+      const base = capturing.gateway.url.replace(/\/sql$/, '/__eventra/captures');
+      const reply = await call(`${base}/captured-1`, { method: 'GET' });
+      expect(reply.status).toBe(200);
+      expect(reply.body.requests).toHaveLength(1);
+      const [request] = reply.body.requests as [{ headers: Record<string, string>; body: string }];
+      expect(JSON.parse(request.body)).toEqual({
+        queries: [
+          { query: 'SELECT $1::int + 1 AS answer', params: ['41'] },
+          { query: 'SELECT $1 AS text', params: ['x'] },
+        ],
+      });
+      expect(request.headers['neon-connection-string']).toContain('eventra_trace=captured-1');
+      // The capture is a complete request: sent again, it runs again.
+      const replay = await fetch(capturing.gateway.url, {
+        method: 'POST',
+        headers: { ...request.headers, 'content-type': 'application/json' },
+        body: request.body,
+      });
+      expect(replay.status).toBe(200);
+      const replayed = (await replay.json()) as { results: { rows: unknown[] }[] };
+      expect(replayed.results.map((result) => result.rows)).toEqual([[['42']], [['x']]]);
+      expect((await call(`${base}/unknown-trace`, { method: 'GET' })).body).toEqual({
+        trace: 'unknown-trace',
+        requests: [],
+      });
+      expect((await call(`${base}/not%20valid`, { method: 'GET' })).status).toBe(400);
+    } finally {
+      neonConfig.fetchEndpoint = previous;
+      await capturing.close();
+    }
+  });
+
   it('keeps eventra_trace away from PostgreSQL', async () => {
     const sql = neon(db.connectionString({ eventra_trace: 'hidden', application_name: 'driver' }));
     const [row] = await sql`SELECT current_setting('application_name') AS app, current_database() AS db`;

@@ -101,12 +101,14 @@ export async function createTestDatabase(which: 'services' | 'pglite'): Promise<
 export async function startTestGateway(
   db: TestDatabase,
   upstream: { host: string; port: number } = { host: db.host, port: db.port },
+  options: { capture?: boolean } = {},
 ): Promise<TestGateway> {
   const logs: TestGateway['logs'] = [];
   const gateway = await startNeonGateway({
     upstream,
     maxConnectionsPerDatabase: db.kind === 'pglite' ? 1 : 10,
     log: (message, fields) => logs.push({ message, fields }),
+    capture: options.capture ?? false,
   });
   return { gateway, logs, close: () => gateway.close() };
 }
