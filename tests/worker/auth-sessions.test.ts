@@ -353,6 +353,21 @@ describe('GET /api/v1/auth/me', () => {
     });
   });
 
+  it('signs in with both brute-force limits in one Redis round trip and two database round trips', async () => {
+    const tenant = await createTenant();
+    const member = await createMember(tenant, 'staff');
+    await loginAs(tenant, member);
+    const requestId = newRequestId();
+    const response = await post(
+      tenant.url('/api/v1/auth/login'),
+      { email: member.email, password: member.password },
+      { 'x-request-id': requestId },
+    );
+    expect(response.status).toBe(200);
+    // Read the account, verify the password in the Worker, then store the session: the one endpoint with two.
+    expect(await roundTrips(requestId)).toEqual({ database: 2, redis: 1 });
+  });
+
   it('costs one database round trip and one Redis round trip on a warm host', async () => {
     const tenant = await createTenant();
     const member = await createMember(tenant, 'admin');

@@ -1,5 +1,6 @@
 import type { ServiceContext } from '../../lib/context.ts';
-import { takeToken, type LimitRule } from '../../lib/rate-limit.ts';
+import { refuseIfKnownClosed, requestToken, settleToken, type LimitRule } from '../../lib/rate-limit.ts';
+import { RedisBatch } from '../../lib/redis-batch.ts';
 import { hashToken } from './tokens.ts';
 
 /**
@@ -36,14 +37,17 @@ export function accountBucket(email: string): Promise<string> {
   return hashToken(`account:${email}`);
 }
 
-/** Takes one unit from every listed bucket, in parallel (one Redis round trip each); the first refusal wins. */
+/**
+ * Takes one unit from every listed bucket in ONE Redis round trip (a pipeline of the limiters' EVALSHAs); the first
+ * refusal in list order wins. None when this isolate already knows one of the buckets is closed.
+ */
 export async function enforceLimits(
   ctx: Pick<ServiceContext, 'services' | 'logger'>,
   checks: readonly (readonly [LimitRule, string])[],
 ): Promise<void> {
-  await Promise.all(
-    checks.map(([rule, identifier]) =>
-      takeToken(ctx.services.redis, ctx.logger, rule, identifier, { failClosed: true }),
-    ),
-  );
+  for (const [rule, identifier] of checks) refuseIfKnownClosed(rule, identifier);
+  const batch = new RedisBatch(ctx.services.redis);
+  const answers = checks.map(([rule, identifier]) => ({ rule, answer: requestToken(batch, rule, identifier) }));
+  batch.send();
+  await Promise.all(answers.map(({ rule, answer }) => settleToken(answer, ctx.logger, rule, { failClosed: true })));
 }
