@@ -5,15 +5,15 @@
 // bookings with one attendee, one booking item and one payment each (ticket type and event sold/held counters match
 // the bookings). Work goes in chunks of 100 organizations, one transaction per chunk, recorded in
 // bench_seed_progress: a rerun continues where the last one stopped (and raising --orgs adds organizations).
-// Ids are derived from the organization number (md5 → uuid), so every statement of a chunk is a plain
+// Ids are derived from the organization number (md5 → version-4 uuid), so every statement of a chunk is a plain
 // INSERT ... SELECT without lookups. Users get the password BENCH_PASSWORD (one scrypt hash shared by all).
 import { parseArgs } from 'node:util';
 import pg from 'pg';
 import { applyMigrations } from '../drizzle/migrate.ts';
 import { hashPassword } from '../src/services/auth/passwords.ts';
 import { builtInRoleRows, isBuiltInRole } from '../src/services/auth/permissions.ts';
+import { BENCH_PASSWORD } from './fixtures.ts';
 
-export const BENCH_PASSWORD = 'eventra-bench-password';
 const CHUNK = 100;
 const USERS_PER_ORG = 10;
 const EVENTS_PER_ORG = 100;
@@ -70,12 +70,14 @@ async function ensureDatabase(): Promise<void> {
   }
 }
 
+// A valid version-4 UUID from md5 of a readable key (version and variant digits set, as the API's schemas check).
+const v4 = (key: string) => `overlay(overlay(md5(${key}) placing '4' from 13) placing '8' from 17)::uuid`;
 // Org n's ids: md5 of a readable key, as uuid. $1 = first org number, $2 = last (inclusive).
-const orgId = (n: string) => `md5('bench-org-' || ${n})::uuid`;
-const userId = (n: string, i: string) => `md5('bench-user-' || ${n} || '-' || ${i})::uuid`;
-const eventId = (n: string, e: string) => `md5('bench-event-' || ${n} || '-' || ${e})::uuid`;
+const orgId = (n: string) => v4(`'bench-org-' || ${n}`);
+const userId = (n: string, i: string) => v4(`'bench-user-' || ${n} || '-' || ${i}`);
+const eventId = (n: string, e: string) => v4(`'bench-event-' || ${n} || '-' || ${e}`);
 const ticketTypeId = (n: string, e: string, t: string) =>
-  `md5('bench-ticket-type-' || ${n} || '-' || ${e} || '-' || ${t})::uuid`;
+  v4(`'bench-ticket-type-' || ${n} || '-' || ${e} || '-' || ${t}`);
 
 /** The statements of one chunk, in order: ($1 first org, $2 last org, then the extra parameter) or none. */
 const CHUNK_STATEMENTS: { label: string; sql: string; extra?: 'roles' | 'password' | 'memberRoles' }[] = [
@@ -95,7 +97,7 @@ const CHUNK_STATEMENTS: { label: string; sql: string; extra?: 'roles' | 'passwor
     label: 'roles',
     extra: 'roles',
     sql: `insert into roles (id, organization_id, key, name, description, permissions, built_in)
-      select md5('bench-role-' || n || '-' || r.key)::uuid, ${orgId('n')}, r.key, r.name, r.description,
+      select ${v4(`'bench-role-' || n || '-' || r.key`)}, ${orgId('n')}, r.key, r.name, r.description,
         r.permissions, true
       from generate_series($1::int, $2::int) n,
         jsonb_to_recordset($3::jsonb) as r(key text, name text, description text, permissions text[])`,
@@ -112,7 +114,7 @@ const CHUNK_STATEMENTS: { label: string; sql: string; extra?: 'roles' | 'passwor
     label: 'memberships',
     extra: 'memberRoles',
     sql: `insert into memberships (organization_id, user_id, role_id, status, created_at, updated_at)
-      select ${orgId('n')}, ${userId('n', 'i')}, md5('bench-role-' || n || '-' || ($3::text[])[i])::uuid,
+      select ${orgId('n')}, ${userId('n', 'i')}, ${v4(`'bench-role-' || n || '-' || ($3::text[])[i]`)},
         'active', now() - make_interval(days => 300 - i), now()
       from generate_series($1::int, $2::int) n, generate_series(1, ${USERS_PER_ORG}) i`,
   },
@@ -153,7 +155,7 @@ const CHUNK_STATEMENTS: { label: string; sql: string; extra?: 'roles' | 'passwor
     // event are cancelled.
     label: 'plan',
     sql: `insert into bench_plan
-      select n, k, md5('bench-booking-' || n || '-' || k)::uuid as booking_id,
+      select n, k, ${v4(`'bench-booking-' || n || '-' || k`)} as booking_id,
         ${orgId('n')} as organization_id, ${eventId('n', 'x.e')} as event_id,
         ${ticketTypeId('n', 'x.e', 'x.t')} as ticket_type_id, x.price,
         (case when x.e % 20 = 0 then 'cancelled'
@@ -189,7 +191,7 @@ const CHUNK_STATEMENTS: { label: string; sql: string; extra?: 'roles' | 'passwor
     label: 'attendees',
     sql: `insert into attendees (id, organization_id, booking_id, ticket_type_id, position, name, email, ticket_code,
         status, cancelled_at, created_at, updated_at)
-      select md5('bench-attendee-' || n || '-' || k)::uuid, organization_id, booking_id, ticket_type_id, 0,
+      select ${v4(`'bench-attendee-' || n || '-' || k`)}, organization_id, booking_id, ticket_type_id, 0,
         'Attendee ' || k, 'buyer' || k || '@bench-' || n || '.test',
         upper(substr(md5('bench-code-' || n || '-' || k), 1, 7)) || lpad(k::text, 5, '0'),
         (case when status = 'cancelled' then 'cancelled' else 'valid' end)::attendee_status,
@@ -200,7 +202,7 @@ const CHUNK_STATEMENTS: { label: string; sql: string; extra?: 'roles' | 'passwor
     label: 'payments',
     sql: `insert into payments (id, organization_id, booking_id, provider, status, amount, currency, created_at,
         updated_at)
-      select md5('bench-payment-' || n || '-' || k)::uuid, organization_id, booking_id,
+      select ${v4(`'bench-payment-' || n || '-' || k`)}, organization_id, booking_id,
         (case when price = 0 then 'free' when k % 5 = 0 then 'manual' else 'stripe' end)::payment_provider,
         (case status when 'confirmed' then 'succeeded' when 'pending' then 'pending' else 'cancelled' end)
           ::payment_status, price, 'EUR', created_at, now()
@@ -221,6 +223,88 @@ const CHUNK_STATEMENTS: { label: string; sql: string; extra?: 'roles' | 'passwor
           count(*) filter (where status = 'pending')::int as held
         from bench_plan group by 1, 2) c
       where e.organization_id = c.organization_id and e.id = c.event_id`,
+  },
+];
+
+// The tables the core endpoints also read, at a realistic volume, so their plans are the plans of a busy database
+// (an empty table is always scanned sequentially): per organization one payment setting and one custom domain, a
+// capacity pool over the paid ticket types of every tenth event (counters from its bookings), a partial refund on
+// about a tenth of the paid bookings, 50 live Idempotency-Keys and an audit trail (an `event.published` per event
+// and a `booking.created` per booking). Built from the chunk's committed rows ($1, $2 = organization numbers), so a
+// database seeded before these existed gets them on the next run (bench_seed_extras records the chunks done).
+const orgsOf = `select ${orgId('n')} as id, n from generate_series($1::int, $2::int) n`;
+const EXTRA_STATEMENTS: { label: string; sql: string }[] = [
+  {
+    label: 'payment_settings',
+    sql: `insert into payment_settings (organization_id, manual_enabled, manual_instructions)
+      select o.id, o.n % 2 = 0, 'Pay by bank transfer to DE00 0000 0000 0000 0000 00, reference: your booking id.'
+      from (${orgsOf}) o`,
+  },
+  {
+    label: 'organization_domains',
+    sql: `insert into organization_domains (id, organization_id, hostname, verified_at)
+      select ${v4(`'bench-domain-' || o.n`)}, o.id, 'tickets.bench-' || o.n || '.example', now() - interval '100 days'
+      from (${orgsOf}) o`,
+  },
+  {
+    label: 'capacity_pools',
+    sql: `insert into capacity_pools (id, organization_id, event_id, name, capacity, sold, held)
+      select ${v4(`'bench-pool-' || o.n || '-' || e`)}, o.id, ${eventId('o.n', 'e')}, 'Paid seats', 200,
+        coalesce(c.sold, 0), coalesce(c.held, 0)
+      from (${orgsOf}) o, generate_series(3, ${EVENTS_PER_ORG}, 10) e
+      left join lateral (
+        select count(*) filter (where b.status = 'confirmed')::int as sold,
+          count(*) filter (where b.status = 'pending')::int as held
+        from bookings b join booking_items i on i.organization_id = b.organization_id and i.booking_id = b.id
+        where b.organization_id = o.id and b.event_id = ${eventId('o.n', 'e')}
+          and i.ticket_type_id in (${ticketTypeId('o.n', 'e', '2')}, ${ticketTypeId('o.n', 'e', '3')})) c on true`,
+  },
+  {
+    label: 'capacity_pool_ticket_types',
+    sql: `insert into capacity_pool_ticket_types (organization_id, event_id, pool_id, ticket_type_id)
+      select o.id, ${eventId('o.n', 'e')}, ${v4(`'bench-pool-' || o.n || '-' || e`)}, ${ticketTypeId('o.n', 'e', 't')}
+      from (${orgsOf}) o, generate_series(3, ${EVENTS_PER_ORG}, 10) e, generate_series(2, 3) t`,
+  },
+  {
+    label: 'refunds',
+    sql: `insert into refunds (id, organization_id, booking_id, payment_id, amount, currency, status, reason,
+        created_at, updated_at)
+      select ${v4(`'bench-refund-' || p.id`)}, p.organization_id, p.booking_id, p.id, 500, p.currency, 'succeeded',
+        'Partial refund (benchmark data)', p.created_at + interval '1 day', p.created_at + interval '1 day'
+      from payments p
+      where p.organization_id in (select id from (${orgsOf}) o) and p.status = 'succeeded' and p.amount > 0
+        and get_byte(decode(md5(p.id::text), 'hex'), 0) % 10 = 0`,
+  },
+  {
+    label: 'refunded amounts',
+    sql: `update payments p set refunded_amount = r.amount
+      from refunds r
+      where r.organization_id in (select id from (${orgsOf}) o) and p.organization_id = r.organization_id
+        and p.id = r.payment_id`,
+  },
+  {
+    label: 'idempotency_keys',
+    sql: `insert into idempotency_keys (organization_id, scope, key, request_hash, status, response, created_at,
+        expires_at)
+      select o.id, 'public:checkout', ${v4(`'bench-idempotency-' || o.n || '-' || i`)}::text,
+        md5('bench-request-' || o.n || '-' || i), 201, '{}'::jsonb, now() - make_interval(mins => i * 20),
+        now() + interval '24 hours' - make_interval(mins => i * 20)
+      from (${orgsOf}) o, generate_series(1, 50) i`,
+  },
+  {
+    label: 'audit_logs (events)',
+    sql: `insert into audit_logs (organization_id, actor_user_id, actor_type, action, target_type, target_id,
+        metadata, created_at)
+      select e.organization_id, ${userId('o.n', '1')}, 'user', 'event.published', 'event', e.id::text, '{}'::jsonb,
+        coalesce(e.published_at, e.created_at)
+      from (${orgsOf}) o join events e on e.organization_id = o.id`,
+  },
+  {
+    label: 'audit_logs (bookings)',
+    sql: `insert into audit_logs (organization_id, actor_type, action, target_type, target_id, metadata, created_at)
+      select b.organization_id, 'anonymous', 'booking.created', 'booking', b.id::text,
+        jsonb_build_object('eventId', b.event_id), b.created_at
+      from (${orgsOf}) o join bookings b on b.organization_id = o.id`,
   },
 ];
 
@@ -257,20 +341,32 @@ try {
     seconds numeric not null,
     finished_at timestamptz not null default now()
   )`);
+  await client.query(`create table if not exists bench_seed_extras (
+    chunk integer primary key,
+    last_org integer not null,
+    finished_at timestamptz not null default now()
+  )`);
   const recorded = await client.query<{ chunk: number; last_org: number }>(
     'select chunk, last_org from bench_seed_progress',
   );
   const seededUpTo = new Map(recorded.rows.map((row) => [row.chunk, row.last_org]));
+  const extrasDone = new Map(
+    (await client.query<{ chunk: number; last_org: number }>('select chunk, last_org from bench_seed_extras')).rows.map(
+      (row) => [row.chunk, row.last_org],
+    ),
+  );
 
   // Chunk c holds organizations c*100+1 .. (c+1)*100; a partly filled last chunk is topped up by a larger --orgs.
-  const plan: { chunk: number; first: number; last: number }[] = [];
+  // A chunk is due when organizations are missing or its extras were not made (or not for all its organizations).
+  const plan: { chunk: number; first: number; last: number; extrasFirst: number }[] = [];
   const chunks = Math.ceil(totalOrgs / CHUNK);
   for (let chunk = 0; chunk < chunks; chunk += 1) {
     const last = Math.min((chunk + 1) * CHUNK, totalOrgs);
     const first = Math.max(seededUpTo.get(chunk) ?? chunk * CHUNK, chunk * CHUNK) + 1;
-    if (first <= last) plan.push({ chunk, first, last });
+    const extrasFirst = Math.max(extrasDone.get(chunk) ?? chunk * CHUNK, chunk * CHUNK) + 1;
+    if (first <= last || extrasFirst <= last) plan.push({ chunk, first, last, extrasFirst });
   }
-  const work = plan.reduce((sum, item) => sum + item.last - item.first + 1, 0);
+  const work = plan.reduce((sum, item) => sum + item.last - Math.min(item.first, item.extrasFirst) + 1, 0);
   console.error(
     `${databaseName}: ${totalOrgs} organizations in ${chunks} chunks; ${chunks - plan.length} done, ` +
       `${work} organizations to seed`,
@@ -287,20 +383,30 @@ try {
   let workDone = 0;
   let chunksDone = chunks - plan.length;
   progress(chunksDone, chunks, rows, 0, workDone, work);
-  for (const { chunk, first, last } of plan) {
+  for (const { chunk, first, last, extrasFirst } of plan) {
     const chunkStarted = performance.now();
     let chunkRows = 0;
     await client.query('begin');
     try {
-      await client.query(`create temporary table bench_plan (n int, k int, booking_id uuid, organization_id uuid,
+      if (first <= last) {
+        await client.query(`create temporary table bench_plan (n int, k int, booking_id uuid, organization_id uuid,
         event_id uuid, ticket_type_id uuid, price int, status text, created_at timestamptz) on commit drop`);
-      for (const statement of CHUNK_STATEMENTS) {
-        // Statements that read bench_plan take no parameters.
-        const params = statement.sql.includes('$1')
-          ? [first, last, ...(statement.extra ? extras[statement.extra] : [])]
-          : [];
-        const result = await client.query(statement.sql, params).catch((error: unknown) => {
-          throw new Error(`chunk ${chunk} (organizations ${first}..${last}), ${statement.label}`, { cause: error });
+        for (const statement of CHUNK_STATEMENTS) {
+          // Statements that read bench_plan take no parameters.
+          const params = statement.sql.includes('$1')
+            ? [first, last, ...(statement.extra ? extras[statement.extra] : [])]
+            : [];
+          const result = await client.query(statement.sql, params).catch((error: unknown) => {
+            throw new Error(`chunk ${chunk} (organizations ${first}..${last}), ${statement.label}`, { cause: error });
+          });
+          if (result.command === 'INSERT') chunkRows += result.rowCount ?? 0;
+        }
+      }
+      for (const statement of EXTRA_STATEMENTS) {
+        const result = await client.query(statement.sql, [extrasFirst, last]).catch((error: unknown) => {
+          throw new Error(`chunk ${chunk} (organizations ${extrasFirst}..${last}), ${statement.label}`, {
+            cause: error,
+          });
         });
         if (result.command === 'INSERT') chunkRows += result.rowCount ?? 0;
       }
@@ -311,13 +417,18 @@ try {
           finished_at = now()`,
         [chunk, chunk * CHUNK + 1, last, chunkRows, (performance.now() - chunkStarted) / 1000],
       );
+      await client.query(
+        `insert into bench_seed_extras (chunk, last_org) values ($1, $2)
+        on conflict (chunk) do update set last_org = excluded.last_org, finished_at = now()`,
+        [chunk, last],
+      );
       await client.query('commit');
     } catch (error) {
       await client.query('rollback');
       throw error;
     }
     rows += chunkRows;
-    workDone += last - first + 1;
+    workDone += last - Math.min(first, extrasFirst) + 1;
     chunksDone += 1;
     progress(chunksDone, chunks, rows, (performance.now() - started) / 1000, workDone, work);
   }
