@@ -12,7 +12,7 @@ import pg from 'pg';
 import { applyMigrations } from '../drizzle/migrate.ts';
 import { hashPassword } from '../src/services/auth/passwords.ts';
 import { builtInRoleRows, isBuiltInRole } from '../src/services/auth/permissions.ts';
-import { BENCH_PASSWORD } from './fixtures.ts';
+import { BENCH_DATABASE_URL, BENCH_PASSWORD } from './fixtures.ts';
 
 const CHUNK = 100;
 const USERS_PER_ORG = 10;
@@ -35,10 +35,7 @@ const MEMBER_ROLES = [
 const { values } = parseArgs({
   options: {
     orgs: { type: 'string', default: '10000' },
-    url: {
-      type: 'string',
-      default: process.env.BENCH_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/eventra_bench',
-    },
+    url: { type: 'string', default: BENCH_DATABASE_URL },
   },
 });
 const totalOrgs = Number(values.orgs);

@@ -1,0 +1,144 @@
+// 1,000 buyers for 100 seats on the scale data: a new event in a seeded organization with one free ticket type of
+// 100 seats, then 1,000 checkouts of one ticket each, all at once (one connection per buyer, each from its own
+// address, each with its own Idempotency-Key). Exactly 100 must get 201 and the other 900 409 `sold_out`; the
+// database must agree (sold = 100, held = 0, 100 bookings, 100 tickets). Time to drain: first request sent to last
+// answer received.
+import { randomUUID } from 'node:crypto';
+import autocannon from 'autocannon';
+import pg from 'pg';
+import type { Fixtures } from './fixtures.ts';
+import { benchIp, expectCall, type StackPorts } from './stack.ts';
+
+export interface ConcurrencyResult {
+  buyers: number;
+  seats: number;
+  created: number;
+  soldOut: number;
+  other: Record<string, number>;
+  drainSeconds: number;
+  database: { sold: number; held: number; bookings: number; tickets: number };
+  ok: boolean;
+}
+
+export async function rush(
+  stack: StackPorts,
+  fixtures: Fixtures,
+  databaseUrl: string,
+  options: { buyers: number; seats: number },
+): Promise<ConcurrencyResult> {
+  const tenant = fixtures.tenants[fixtures.tenants.length - 1];
+  if (!tenant) throw new Error('no fixtures');
+  const auth = { authorization: `Bearer ${tenant.accessToken}` };
+  const start = new Date(Date.now() + 90 * 86_400_000);
+  start.setUTCMilliseconds(0);
+  const event = await expectCall(
+    {
+      ...stack,
+      host: tenant.host,
+      method: 'POST',
+      path: '/api/v1/events',
+      headers: auth,
+      body: {
+        title: `Benchmark rush ${fixtures.runId}`,
+        slug: `bench-rush-${fixtures.runId}`,
+        timezone: 'Europe/Berlin',
+        startsAt: start.toISOString(),
+        endsAt: new Date(start.getTime() + 3_600_000).toISOString(),
+      },
+    },
+    201,
+  );
+  const { id: eventId, slug } = event.body as { id: string; slug: string };
+  const ticketType = await expectCall(
+    {
+      ...stack,
+      host: tenant.host,
+      method: 'POST',
+      path: `/api/v1/events/${eventId}/ticket-types`,
+      headers: auth,
+      body: { name: 'Rush', price: 0, currency: 'EUR', quantity: options.seats },
+    },
+    201,
+  );
+  const ticketTypeId = (ticketType.body as { id: string }).id;
+  await expectCall(
+    { ...stack, host: tenant.host, method: 'POST', path: `/api/v1/events/${eventId}/publish`, headers: auth },
+    200,
+  );
+
+  const statuses: Record<string, number> = {};
+  let buyer = 0;
+  let last = 0;
+  const started = performance.now();
+  await autocannon({
+    url: `http://127.0.0.1:${stack.port}`,
+    connections: options.buyers,
+    amount: options.buyers,
+    timeout: 120,
+    requests: [
+      {
+        setupRequest: (request) => {
+          const i = buyer++;
+          return {
+            ...request,
+            method: 'POST',
+            path: `/api/v1/public/events/${slug}/bookings`,
+            headers: {
+              host: tenant.host,
+              'content-type': 'application/json',
+              'cf-connecting-ip': benchIp(20_000 + i),
+              'idempotency-key': randomUUID(),
+              'x-request-id': `bench-rush-${fixtures.runId}-${i}`,
+            },
+            body: JSON.stringify({
+              buyer: { name: `Rush buyer ${i}`, email: `rush${i}@example.com` },
+              items: [{ ticketTypeId, quantity: 1 }],
+            }),
+          };
+        },
+        onResponse: (status) => {
+          statuses[status] = (statuses[status] ?? 0) + 1;
+          last = performance.now();
+        },
+      },
+    ],
+  });
+  const drainSeconds = (last - started) / 1000;
+
+  const client = new pg.Client({ connectionString: databaseUrl });
+  await client.connect();
+  let database: ConcurrencyResult['database'];
+  try {
+    const { rows } = await client.query<{ sold: number; held: number; bookings: number; tickets: number }>(
+      `select e.sold, e.held,
+          (select count(*)::int from bookings b where b.organization_id = e.organization_id and b.event_id = e.id
+             and b.status = 'confirmed') as bookings,
+          (select count(*)::int from attendees a where a.organization_id = e.organization_id
+             and a.ticket_type_id = $2 and a.status = 'valid') as tickets
+         from events e where e.id = $1`,
+      [eventId, ticketTypeId],
+    );
+    database = rows[0] ?? { sold: -1, held: -1, bookings: -1, tickets: -1 };
+  } finally {
+    await client.end();
+  }
+  const created = statuses['201'] ?? 0;
+  const soldOut = statuses['409'] ?? 0;
+  const other = Object.fromEntries(Object.entries(statuses).filter(([status]) => status !== '201' && status !== '409'));
+  return {
+    buyers: options.buyers,
+    seats: options.seats,
+    created,
+    soldOut,
+    other,
+    drainSeconds,
+    database,
+    ok:
+      created === options.seats &&
+      soldOut === options.buyers - options.seats &&
+      database.sold === options.seats &&
+      database.held === 0 &&
+      database.bookings === options.seats &&
+      database.tickets === options.seats,
+  };
+}

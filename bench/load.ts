@@ -1,0 +1,381 @@
+// Load test of the core endpoints on the local stack (wrangler dev + gateways + real PostgreSQL and Redis), with
+// autocannon, and the two floors measured side by side in the same run:
+//   - static: GET /health, a route answering static JSON with no I/O, through the same wrangler dev;
+//   - sql: the very SQL each endpoint sent (captured by the Neon gateway for a sample of its requests), replayed
+//     straight to the Neon gateway at the same concurrency. A request that took several round trips is replayed as
+//     the same sequence, timed as a whole. For writes, the ids and hashes the Worker generated are replaced by fresh
+//     ones so the replay inserts new rows instead of failing on a unique key.
+// Latency is timed per request from autocannon's setupRequest to its onResponse (the same way for every line).
+// Round trips come from the gateways' per-request counters (X-Request-Id = trace) for a sample of requests.
+import { randomUUID } from 'node:crypto';
+import autocannon from 'autocannon';
+import type { Fixtures } from './fixtures.ts';
+import {
+  benchIp,
+  capturedSql,
+  percentile,
+  refreshGenerated,
+  roundTrips,
+  statementsOf,
+  totalRoundTrips,
+  type CapturedRequest,
+  type RoundTrips,
+  type StackPorts,
+} from './stack.ts';
+
+export interface LoadOptions {
+  connections: number;
+  /** Seconds per measured run (after a warm-up run of `warmup` seconds). */
+  duration: number;
+  warmup: number;
+  /** Requests per scenario whose round trips are read from the gateways and whose SQL the floor replays. */
+  sample: number;
+}
+
+interface Call {
+  method: 'GET' | 'POST';
+  path: string;
+  headers: Record<string, string>;
+  body?: unknown;
+}
+
+export interface Scenario {
+  name: string;
+  /** What the table shows, e.g. `GET /api/v1/events`. */
+  label: string;
+  expect: number;
+  /** True when the endpoint writes: the SQL floor then refreshes generated ids in its replay. */
+  writes: boolean;
+  build(index: number, fixtures: Fixtures): Call & { host: string };
+}
+
+/** The item at `index`, wrapping around. */
+function at<T>(list: readonly T[], index: number): T {
+  const item = list[index % list.length];
+  if (item === undefined) throw new Error('nothing to pick from');
+  return item;
+}
+
+export const SCENARIOS: Scenario[] = [
+  {
+    name: 'public-list',
+    label: 'GET /api/v1/public/events',
+    expect: 200,
+    writes: false,
+    build: (i, { tenants }) => {
+      const tenant = at(tenants, i);
+      return {
+        host: tenant.host,
+        method: 'GET',
+        path: '/api/v1/public/events?limit=20',
+        headers: { 'cf-connecting-ip': benchIp(i % 50_000) },
+      };
+    },
+  },
+  {
+    name: 'public-detail',
+    label: 'GET /api/v1/public/events/{slug}',
+    expect: 200,
+    writes: false,
+    build: (i, { tenants }) => {
+      const tenant = at(tenants, i);
+      return {
+        host: tenant.host,
+        method: 'GET',
+        path: `/api/v1/public/events/${tenant.eventSlug}`,
+        headers: { 'cf-connecting-ip': benchIp(i % 50_000) },
+      };
+    },
+  },
+  {
+    name: 'events-list',
+    label: 'GET /api/v1/events',
+    expect: 200,
+    writes: false,
+    build: (i, { tenants }) => {
+      const tenant = at(tenants, i);
+      return {
+        host: tenant.host,
+        method: 'GET',
+        path: '/api/v1/events?limit=20',
+        headers: { authorization: `Bearer ${tenant.accessToken}` },
+      };
+    },
+  },
+  {
+    name: 'auth-me',
+    label: 'GET /api/v1/auth/me',
+    expect: 200,
+    writes: false,
+    build: (i, { tenants }) => {
+      const tenant = at(tenants, i);
+      return {
+        host: tenant.host,
+        method: 'GET',
+        path: '/api/v1/auth/me',
+        headers: { authorization: `Bearer ${tenant.accessToken}` },
+      };
+    },
+  },
+  {
+    name: 'login',
+    label: 'POST /api/v1/auth/login',
+    expect: 200,
+    writes: true,
+    build: (i, { tenants }) => {
+      // Every account of every tenant in turn (the per-account limit is 10 per 15 minutes), each from its own address.
+      const tenant = at(tenants, i);
+      const email = at(tenant.emails, Math.floor(i / tenants.length));
+      return {
+        host: tenant.host,
+        method: 'POST',
+        path: '/api/v1/auth/login',
+        headers: { 'cf-connecting-ip': benchIp(i % 50_000), 'content-type': 'application/json' },
+        body: { email, password: 'eventra-bench-password' },
+      };
+    },
+  },
+  {
+    name: 'booking',
+    label: 'POST /api/v1/public/events/{slug}/bookings',
+    expect: 201,
+    writes: true,
+    build: (i, { tenants }) => {
+      const tenant = at(tenants, i);
+      return {
+        host: tenant.host,
+        method: 'POST',
+        path: `/api/v1/public/events/${tenant.saleSlug}/bookings`,
+        headers: {
+          'cf-connecting-ip': benchIp(i % 50_000),
+          'content-type': 'application/json',
+          'idempotency-key': randomUUID(),
+        },
+        body: {
+          buyer: { name: `Buyer ${i}`, email: `buyer${i}@example.com` },
+          items: [{ ticketTypeId: tenant.saleTicketTypeId, quantity: 1 }],
+        },
+      };
+    },
+  },
+];
+
+export interface LatencySummary {
+  requests: number;
+  seconds: number;
+  rps: number;
+  p50: number;
+  p95: number;
+  p99: number;
+  mean: number;
+  max: number;
+  errors: number;
+  statuses: Record<string, number>;
+}
+
+export interface ScenarioResult extends LatencySummary {
+  name: string;
+  label: string;
+  /** Round trips per request over the sampled requests (the request's own trace). */
+  roundTrips: { sampled: number; database: { mean: number; max: number }; redis: { mean: number; max: number } };
+  /** Every round trip the gateways served during the run (background work included) per request. */
+  gatewayTotalsPerRequest: RoundTrips;
+  sqlFloor: LatencySummary & { statementsPerRequest: number; replayedRequests: number };
+  /** p50 latency divided by the floors' p50. */
+  ratio: { toStatic: number; toSql: number };
+}
+
+interface Step {
+  method: 'GET' | 'POST';
+  path: string;
+  headers: Record<string, string>;
+  body?: string;
+}
+
+interface Context {
+  started?: number;
+  steps?: Step[];
+  trace?: string;
+}
+
+/**
+ * Runs autocannon with `connections` connections for `duration` seconds; `next()` gives each new unit of work (one
+ * or more HTTP steps, timed together). `check(status)` says whether a step's answer is the expected one.
+ */
+async function drive(
+  port: number,
+  options: { connections: number; duration: number },
+  next: () => Step[],
+  check: (status: number) => boolean,
+  answered?: (trace: string) => void,
+  maxSteps = 1,
+): Promise<LatencySummary> {
+  const latencies: number[] = [];
+  const statuses: Record<string, number> = {};
+  let errors = 0;
+  // autocannon walks its `requests` list per connection and resets the context when it wraps around, so a unit of
+  // several steps is one pass over a list of maxSteps entries: entry 0 takes the next unit, an entry without a step
+  // left returns null (autocannon then starts over at entry 0 with a fresh context).
+  const entry = (position: number): autocannon.Request => ({
+    setupRequest: (request, raw) => {
+      const context = raw as Context;
+      if (position === 0) {
+        context.steps = next();
+        context.started = performance.now();
+      }
+      const step = context.steps?.shift();
+      if (!step) return null as unknown as autocannon.Request;
+      context.trace = step.headers['x-request-id'];
+      return {
+        ...request,
+        method: step.method,
+        path: step.path,
+        headers: step.headers,
+        body: step.body,
+      };
+    },
+    onResponse: (status, _body, raw) => {
+      const context = raw as Context;
+      statuses[status] = (statuses[status] ?? 0) + 1;
+      if (!check(status)) {
+        // A failed step ends its unit of work, which counts as an error, not as a latency.
+        errors += 1;
+        context.steps = [];
+        context.started = undefined;
+      }
+      if (context.steps?.length === 0 && context.started !== undefined) {
+        latencies.push(performance.now() - context.started);
+        context.started = undefined;
+        if (context.trace !== undefined) answered?.(context.trace);
+      }
+    },
+  });
+  const started = performance.now();
+  const result = await autocannon({
+    url: `http://127.0.0.1:${port}`,
+    connections: options.connections,
+    duration: options.duration,
+    timeout: 30,
+    requests: Array.from({ length: maxSteps }, (_, position) => entry(position)),
+  });
+  const seconds = (performance.now() - started) / 1000;
+  errors += result.errors + result.timeouts;
+  latencies.sort((a, b) => a - b);
+  return {
+    requests: latencies.length,
+    seconds,
+    rps: latencies.length / seconds,
+    p50: percentile(latencies, 50),
+    p95: percentile(latencies, 95),
+    p99: percentile(latencies, 99),
+    mean: latencies.reduce((sum, value) => sum + value, 0) / Math.max(1, latencies.length),
+    max: latencies.at(-1) ?? Number.NaN,
+    errors,
+    statuses,
+  };
+}
+
+function toStep(request: CapturedRequest): Step {
+  return {
+    method: 'POST',
+    path: '/sql',
+    headers: { ...request.headers, 'content-type': 'application/json' },
+    body: request.body,
+  };
+}
+
+/** Evenly spaced picks from a list. */
+function sampleOf<T>(items: readonly T[], count: number): T[] {
+  if (items.length <= count) return [...items];
+  return Array.from({ length: count }, (_, index) => at(items, Math.floor((index * items.length) / count)));
+}
+
+function stepOf(call: Call & { host: string }, trace: string): Step {
+  return {
+    method: call.method,
+    path: call.path,
+    headers: { host: call.host, ...call.headers, 'x-request-id': trace },
+    ...(call.body === undefined ? {} : { body: JSON.stringify(call.body) }),
+  };
+}
+
+/** The static floor: GET /health through the same wrangler dev. */
+export async function staticFloor(stack: StackPorts, options: LoadOptions): Promise<LatencySummary> {
+  const health: Step = { method: 'GET', path: '/health', headers: { host: 'localhost' } };
+  await drive(stack.port, { connections: options.connections, duration: options.warmup }, () => [health], ok(200));
+  return drive(stack.port, options, () => [health], ok(200));
+}
+
+const ok = (expected: number) => (status: number) => status === expected;
+
+export async function runScenario(
+  stack: StackPorts,
+  fixtures: Fixtures,
+  scenario: Scenario,
+  options: LoadOptions,
+  floor: LatencySummary,
+): Promise<ScenarioResult> {
+  let index = 0;
+  const answered: string[] = [];
+  const make = (): Step[] => {
+    const i = index++;
+    return [stepOf(scenario.build(i, fixtures), `bench-${scenario.name}-${fixtures.runId}-${i}`)];
+  };
+  await drive(stack.port, { connections: options.connections, duration: options.warmup }, make, () => true);
+  const before = await totalRoundTrips(stack);
+  const measured = await drive(stack.port, options, make, ok(scenario.expect), (trace) => answered.push(trace));
+  const after = await totalRoundTrips(stack);
+
+  // The sampled requests' own round trips and SQL (requests answered as expected).
+  const sampled = sampleOf(answered, options.sample);
+  const counts: RoundTrips[] = [];
+  const replays: CapturedRequest[][] = [];
+  for (const trace of sampled) {
+    counts.push(await roundTrips(stack, trace));
+    const sql = await capturedSql(stack, trace);
+    if (sql.length > 0) replays.push(sql);
+  }
+  if (replays.length === 0) {
+    throw new Error(
+      `${scenario.name}: no SQL captured for the ${sampled.length} sampled requests (${JSON.stringify(measured.statuses)})`,
+    );
+  }
+  let replay = 0;
+  const nextReplay = (): Step[] => {
+    const requests = at(replays, replay++);
+    return (scenario.writes ? refreshGenerated(requests, fixtures.known) : requests).map(toStep);
+  };
+  const steps = Math.max(...replays.map((requests) => requests.length));
+  const warm = { connections: options.connections, duration: options.warmup };
+  await drive(stack.neonPort, warm, nextReplay, ok(200), undefined, steps);
+  const sqlFloor = await drive(stack.neonPort, options, nextReplay, ok(200), undefined, steps);
+  const statements = replays.map((requests) =>
+    requests.reduce((sum, request) => sum + statementsOf(request).length, 0),
+  );
+
+  const stats = (values: number[]) => ({
+    mean: values.reduce((sum, value) => sum + value, 0) / Math.max(1, values.length),
+    max: Math.max(0, ...values),
+  });
+  const completed = Math.max(1, measured.requests + measured.errors);
+  return {
+    name: scenario.name,
+    label: scenario.label,
+    ...measured,
+    roundTrips: {
+      sampled: counts.length,
+      database: stats(counts.map((count) => count.database)),
+      redis: stats(counts.map((count) => count.redis)),
+    },
+    gatewayTotalsPerRequest: {
+      database: (after.database - before.database) / completed,
+      redis: (after.redis - before.redis) / completed,
+    },
+    sqlFloor: {
+      ...sqlFloor,
+      statementsPerRequest: statements.reduce((sum, value) => sum + value, 0) / statements.length,
+      replayedRequests: replays.length,
+    },
+    ratio: { toStatic: measured.p50 / floor.p50, toSql: measured.p50 / sqlFloor.p50 },
+  };
+}

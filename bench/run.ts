@@ -1,0 +1,257 @@
+// `npm run bench`: every benchmark in one run, side by side, never part of `npm test`.
+//   1. the scale seed (bench/seed.ts; resumable, nothing to do once seeded): --orgs, default 10,000
+//   2. bundle size and module-evaluation time (bench/bundle.ts)
+//   3. the local stack on the seeded database (bench/stack.ts), fixtures (bench/fixtures.ts)
+//   4. the query-plan check (bench/plans.ts): fails on a sequential scan of a tenant table
+//   5. the load test with its floors (bench/load.ts)
+//   6. 1,000 buyers for 100 seats (bench/concurrency.ts)
+// Prints a table per part and writes bench/results/bench-<run>.json and bench/results/latest.json (git-ignored).
+// Exits 1 when the plan check finds a sequential scan of a tenant table (or a statement fails), when the rush sells
+// anything but exactly its seats, or when a core endpoint makes more round trips than its budget.
+import { spawn } from 'node:child_process';
+import { readFile, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { parseArgs } from 'node:util';
+import pg from 'pg';
+import { rush, type ConcurrencyResult } from './concurrency.ts';
+import { BENCH_DATABASE_URL, prepareFixtures } from './fixtures.ts';
+import { SCENARIOS, runScenario, staticFloor, type LatencySummary, type ScenarioResult } from './load.ts';
+import { checkPlans, type PlanReport } from './plans.ts';
+import { resultsDir, root, startBenchStack, table } from './stack.ts';
+
+const PARTS = ['seed', 'bundle', 'plans', 'load', 'rush'] as const;
+type Part = (typeof PARTS)[number];
+
+const { values } = parseArgs({
+  options: {
+    orgs: { type: 'string', default: '10000' },
+    url: { type: 'string', default: BENCH_DATABASE_URL },
+    only: { type: 'string', default: PARTS.join(',') },
+    scenarios: { type: 'string', default: SCENARIOS.map((scenario) => scenario.name).join(',') },
+    connections: { type: 'string', default: '16' },
+    duration: { type: 'string', default: '10' },
+    warmup: { type: 'string', default: '2' },
+    sample: { type: 'string', default: '100' },
+    tenants: { type: 'string', default: '20' },
+    buyers: { type: 'string', default: '1000' },
+    seats: { type: 'string', default: '100' },
+  },
+});
+
+const positive = (name: string, value: string | undefined): number => {
+  const number = Number(value);
+  if (!Number.isInteger(number) || number < 1) throw new Error(`--${name} must be a positive integer`);
+  return number;
+};
+const only = new Set(values.only.split(',').map((part) => part.trim()));
+for (const part of only) {
+  if (!(PARTS as readonly string[]).includes(part))
+    throw new Error(`--only: unknown part "${part}" (${PARTS.join(', ')})`);
+}
+const wanted = (part: Part) => only.has(part);
+const scenarioNames = new Set(values.scenarios.split(',').map((name) => name.trim()));
+const scenarios = SCENARIOS.filter((scenario) => scenarioNames.has(scenario.name));
+const load = {
+  connections: positive('connections', values.connections),
+  duration: positive('duration', values.duration),
+  warmup: positive('warmup', values.warmup),
+  sample: positive('sample', values.sample),
+};
+const databaseUrl = values.url;
+if (!decodeURIComponent(new URL(databaseUrl).pathname.slice(1)).includes('bench')) {
+  throw new Error('the benchmark database name must contain "bench" (--url or BENCH_DATABASE_URL)');
+}
+
+/** Budget per request of every core endpoint: the edge promise rests on it. */
+const ROUND_TRIP_BUDGET = { database: 1, redis: 1 };
+
+function runNode(script: string, args: string[]): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [path.join(root, script), ...args], { cwd: root, stdio: 'inherit' });
+    child.once('exit', (code) => (code === 0 ? resolve() : reject(new Error(`${script} exited with code ${code}`))));
+  });
+}
+
+async function machine(client: pg.Client) {
+  const { rows } = await client.query<{ version: string }>('select version()');
+  return {
+    cpu: os.cpus()[0]?.model ?? 'unknown',
+    cores: os.cpus().length,
+    memoryGiB: Math.round(os.totalmem() / 2 ** 30),
+    os: `${os.type()} ${os.release()}`,
+    node: process.version,
+    postgres: rows[0]?.version.split(',')[0] ?? 'unknown',
+  };
+}
+
+const ms = (value: number) => Math.round(value * 10) / 10;
+
+function printPlans(report: PlanReport): void {
+  console.log('\nQuery plans on the scale data (EXPLAIN ANALYZE, BUFFERS; every statement of each endpoint)');
+  console.log(
+    table([
+      ['endpoint', '#', 'plan shape', 'rows', 'exec ms', 'hit', 'read', 'seq scans'],
+      ...report.statements.map((entry) => [
+        entry.endpoint,
+        entry.statement,
+        (entry.error ? `ERROR ${entry.error}` : entry.shape).slice(0, 110),
+        entry.rows,
+        ms(entry.executionMs),
+        entry.sharedHit,
+        entry.sharedRead,
+        entry.seqScans.length === 0
+          ? '-'
+          : entry.seqScans.map((name) => (entry.tenantSeqScans.includes(name) ? `${name} (TENANT)` : name)).join(' '),
+      ]),
+    ]),
+  );
+  console.log(
+    report.failures.length === 0
+      ? `${report.statements.length} statements: no sequential scan of a tenant table.`
+      : `FAILED: ${report.failures.length} statement(s) scan a tenant table sequentially or failed.`,
+  );
+}
+
+function printLoad(floor: LatencySummary, results: ScenarioResult[]): void {
+  console.log(
+    `\nLoad (autocannon, ${load.connections} connections, ${load.duration} s per line after ${load.warmup} s warm-up; ` +
+      'latency in ms; round trips per request from the gateways, sampled)',
+  );
+  const line = (label: string, summary: LatencySummary): (string | number)[] => [
+    label,
+    ms(summary.rps),
+    ms(summary.p50),
+    ms(summary.p95),
+    ms(summary.p99),
+    summary.errors,
+  ];
+  console.log(
+    table([
+      ['endpoint', 'req/s', 'p50', 'p95', 'p99', 'errors', 'db rt', 'redis rt', 'x static p50', 'x sql p50'],
+      [...line('floor: static GET /health', floor), '0', '0', '1.00', '-'],
+      ...results.flatMap((result) => [
+        [
+          ...line(result.label, result),
+          `${ms(result.roundTrips.database.mean)} (max ${result.roundTrips.database.max})`,
+          `${ms(result.roundTrips.redis.mean)} (max ${result.roundTrips.redis.max})`,
+          ms(result.ratio.toStatic).toFixed(2),
+          ms(result.ratio.toSql).toFixed(2),
+        ],
+        [
+          ...line(`  floor: same SQL via gateway (${ms(result.sqlFloor.statementsPerRequest)} stmts)`, result.sqlFloor),
+          '',
+          '',
+          '',
+          '',
+        ],
+      ]),
+    ]),
+  );
+}
+
+function printRush(result: ConcurrencyResult): void {
+  console.log(`\nConcurrency: ${result.buyers} buyers for ${result.seats} seats, all at once`);
+  console.log(
+    table([
+      ['201 created', '409 sold out', 'other', 'drain s', 'db sold', 'db held', 'bookings', 'tickets', 'result'],
+      [
+        result.created,
+        result.soldOut,
+        JSON.stringify(result.other),
+        ms(result.drainSeconds),
+        result.database.sold,
+        result.database.held,
+        result.database.bookings,
+        result.database.tickets,
+        result.ok ? 'ok' : 'FAILED',
+      ],
+    ]),
+  );
+}
+
+async function main(): Promise<number> {
+  const runId = new Date().toISOString().replace(/[-:]/g, '').replace(/\..*$/, '').replace('T', '-').toLowerCase();
+  const problems: string[] = [];
+  const output: Record<string, unknown> = { runId, options: { ...values } };
+
+  if (wanted('seed')) await runNode('bench/seed.ts', ['--orgs', values.orgs, '--url', databaseUrl]);
+  if (wanted('bundle')) {
+    await runNode('bench/bundle.ts', []);
+    output.bundle = JSON.parse(await readFile(path.join(resultsDir, 'bundle.json'), 'utf8')) as unknown;
+  }
+
+  if (wanted('plans') || wanted('load') || wanted('rush')) {
+    const client = new pg.Client({ connectionString: databaseUrl });
+    await client.connect();
+    output.machine = await machine(client);
+    console.log('\nstarting the local stack on the benchmark database (log: bench/results/stack.log)');
+    const stack = await startBenchStack(databaseUrl);
+    try {
+      const fixtures = await prepareFixtures(stack, client, { tenants: positive('tenants', values.tenants), runId });
+      output.fixtures = {
+        seededOrganizations: fixtures.seededOrganizations,
+        tenants: fixtures.tenants.map((tenant) => tenant.host),
+      };
+      console.log(
+        `${fixtures.seededOrganizations.toLocaleString('en-US')} organizations seeded; acting as ` +
+          `${fixtures.tenants.length} of them (${fixtures.tenants[0]?.host} ... ${fixtures.tenants.at(-1)?.host})`,
+      );
+      if (wanted('plans')) {
+        const report = await checkPlans(stack, fixtures, databaseUrl);
+        output.plans = report;
+        printPlans(report);
+        if (report.failures.length > 0) problems.push('query plans: sequential scan of a tenant table or a failure');
+      }
+      if (wanted('load') && scenarios.length > 0) {
+        const floor = await staticFloor(stack, load);
+        const results: ScenarioResult[] = [];
+        for (const scenario of scenarios) {
+          console.error(`load: ${scenario.label} ...`);
+          results.push(await runScenario(stack, fixtures, scenario, load, floor));
+        }
+        output.load = { options: load, staticFloor: floor, scenarios: results };
+        printLoad(floor, results);
+        for (const result of results) {
+          if (
+            result.roundTrips.database.max > ROUND_TRIP_BUDGET.database ||
+            result.roundTrips.redis.max > ROUND_TRIP_BUDGET.redis
+          ) {
+            problems.push(
+              `${result.label}: up to ${result.roundTrips.database.max} database and ${result.roundTrips.redis.max} ` +
+                `Redis round trips per request (budget ${ROUND_TRIP_BUDGET.database} + ${ROUND_TRIP_BUDGET.redis})`,
+            );
+          }
+        }
+      }
+      if (wanted('rush')) {
+        const result = await rush(stack, fixtures, databaseUrl, {
+          buyers: positive('buyers', values.buyers),
+          seats: positive('seats', values.seats),
+        });
+        output.rush = result;
+        printRush(result);
+        if (!result.ok) problems.push('rush: the seats sold do not match');
+      }
+    } finally {
+      await stack.close();
+      await client.end();
+    }
+  }
+
+  output.problems = problems;
+  const json = `${JSON.stringify(output, null, 2)}\n`;
+  await writeFile(path.join(resultsDir, `bench-${runId}.json`), json);
+  await writeFile(path.join(resultsDir, 'latest.json'), json);
+  console.log(`\nWrote bench/results/bench-${runId}.json (and latest.json)`);
+  for (const problem of problems) console.log(`PROBLEM: ${problem}`);
+  return problems.length === 0 ? 0 : 1;
+}
+
+main().then(
+  (code) => process.exit(code),
+  (error: unknown) => {
+    console.error(error instanceof Error ? (error.stack ?? error.message) : error);
+    process.exit(1);
+  },
+);
