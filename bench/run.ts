@@ -116,7 +116,8 @@ function printPlans(report: PlanReport): void {
 function printLoad(floor: LatencySummary, results: ScenarioResult[]): void {
   console.log(
     `\nLoad (autocannon, ${load.connections} connections, ${load.duration} s per line after ${load.warmup} s warm-up; ` +
-      'latency in ms; round trips per request from the gateways, sampled)',
+      'latency in ms; round trips per request from the gateways, sampled: mean (max); +lookups: tenant lookups per ' +
+      'request, one per host and isolate every 30 s; x static / x sql: p50 over the floor p50)',
   );
   const line = (label: string, summary: LatencySummary): (string | number)[] => [
     label,
@@ -128,18 +129,20 @@ function printLoad(floor: LatencySummary, results: ScenarioResult[]): void {
   ];
   console.log(
     table([
-      ['endpoint', 'req/s', 'p50', 'p95', 'p99', 'errors', 'db rt', 'redis rt', 'x static p50', 'x sql p50'],
-      [...line('floor: static GET /health', floor), '0', '0', '1.00', '-'],
+      ['endpoint', 'req/s', 'p50', 'p95', 'p99', 'errors', 'db rt', 'redis rt', '+lookups', 'x static', 'x sql'],
+      [...line('floor: static GET /health', floor), '0', '0', '-', '1.00', '-'],
       ...results.flatMap((result) => [
         [
           ...line(result.label, result),
           `${ms(result.roundTrips.database.mean)} (max ${result.roundTrips.database.max})`,
           `${ms(result.roundTrips.redis.mean)} (max ${result.roundTrips.redis.max})`,
-          ms(result.ratio.toStatic).toFixed(2),
-          ms(result.ratio.toSql).toFixed(2),
+          result.roundTrips.tenantLookups.toFixed(2),
+          result.ratio.toStatic.toFixed(2),
+          result.ratio.toSql.toFixed(2),
         ],
         [
           ...line(`  floor: same SQL via gateway (${ms(result.sqlFloor.statementsPerRequest)} stmts)`, result.sqlFloor),
+          '',
           '',
           '',
           '',
