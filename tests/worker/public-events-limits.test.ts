@@ -67,6 +67,8 @@ describe('public catalogue rate limit', () => {
     expect(limited.headers.get('ratelimit')).toContain(`"${rule.name}";r=0;`);
     expect((await problem(limited)).code).toBe('rate_limited');
     expect((await getPublic(tenant, '/api/v1/public/events', { ip })).status).toBe(429);
+    // The limit and the read run together; over the limit, the 429 wins over what the read found.
+    expect((await getPublic(tenant, '/api/v1/public/events/no-such-event', { ip })).status).toBe(429);
 
     // Another address, and the same address on another organization, keep their own buckets.
     expect((await getPublic(tenant, '/api/v1/public/events')).status).toBe(200);

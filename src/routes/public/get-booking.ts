@@ -4,7 +4,7 @@ import { errorResponses } from '../../errors/problem.ts';
 import { serviceContext } from '../../lib/context.ts';
 import { rateLimitHeaders } from '../../lib/rate-limit.ts';
 import { getPublicBooking } from '../../services/bookings/public-view.ts';
-import { takePublicRead } from '../../services/catalogue/limits.ts';
+import { publicRead } from '../../services/catalogue/limits.ts';
 import { BookingIdParamsSchema } from '../bookings/schema.ts';
 import { PublicBookingQuerySchema, PublicBookingSchema } from '../bookings/staff-schema.ts';
 
@@ -35,8 +35,8 @@ export const route = createRoute({
 export function register(app: OpenAPIHono<AppEnv>): void {
   app.openapi(route, async (c) => {
     const ctx = serviceContext(c);
-    const outcome = await takePublicRead(ctx);
-    const booking = await getPublicBooking({ ctx, input: { ...c.req.valid('param'), ...c.req.valid('query') } });
+    const input = { ...c.req.valid('param'), ...c.req.valid('query') };
+    const { outcome, result: booking } = await publicRead(ctx, () => getPublicBooking({ ctx, input }));
     return c.json(PublicBookingSchema.parse(booking), 200, {
       'cache-control': 'no-store',
       ...(outcome === null ? {} : rateLimitHeaders(outcome)),

@@ -3,7 +3,7 @@ import type { AppEnv } from '../../env.ts';
 import { errorResponses } from '../../errors/problem.ts';
 import { serviceContext } from '../../lib/context.ts';
 import { getPublicEvent } from '../../services/catalogue/get.ts';
-import { takePublicRead } from '../../services/catalogue/limits.ts';
+import { publicRead } from '../../services/catalogue/limits.ts';
 import { publicReadHeaders } from './headers.ts';
 import { PublicEventDetailSchema, PublicEventParamsSchema, PublicEventQuerySchema } from './schema.ts';
 
@@ -32,8 +32,8 @@ export const route = createRoute({
 export function register(app: OpenAPIHono<AppEnv>): void {
   app.openapi(route, async (c) => {
     const ctx = serviceContext(c);
-    const outcome = await takePublicRead(ctx);
-    const event = await getPublicEvent({ ctx, input: { ...c.req.valid('param'), ...c.req.valid('query') } });
+    const input = { ...c.req.valid('param'), ...c.req.valid('query') };
+    const { outcome, result: event } = await publicRead(ctx, () => getPublicEvent({ ctx, input }));
     return c.json(PublicEventDetailSchema.parse(event), 200, publicReadHeaders(outcome));
   });
 }

@@ -2,7 +2,7 @@ import { createRoute, type OpenAPIHono } from '@hono/zod-openapi';
 import type { AppEnv } from '../../env.ts';
 import { errorResponses } from '../../errors/problem.ts';
 import { serviceContext } from '../../lib/context.ts';
-import { takePublicRead } from '../../services/catalogue/limits.ts';
+import { publicRead } from '../../services/catalogue/limits.ts';
 import { listPublicEvents } from '../../services/catalogue/list.ts';
 import { publicReadHeaders } from './headers.ts';
 import { PublicEventListQuerySchema, PublicEventListSchema } from './schema.ts';
@@ -33,8 +33,8 @@ export const route = createRoute({
 export function register(app: OpenAPIHono<AppEnv>): void {
   app.openapi(route, async (c) => {
     const ctx = serviceContext(c);
-    const outcome = await takePublicRead(ctx);
-    const page = await listPublicEvents({ ctx, input: c.req.valid('query') });
+    const input = c.req.valid('query');
+    const { outcome, result: page } = await publicRead(ctx, () => listPublicEvents({ ctx, input }));
     return c.json(PublicEventListSchema.parse(page), 200, publicReadHeaders(outcome));
   });
 }

@@ -1,5 +1,5 @@
 import { requireTenant, type ServiceContext } from '../../lib/context.ts';
-import { takeToken, type LimitOutcome, type LimitRule } from '../../lib/rate-limit.ts';
+import { refuseIfKnownClosed, takeToken, type LimitOutcome, type LimitRule } from '../../lib/rate-limit.ts';
 import { queueUsage } from '../plans/usage.ts';
 
 /**
@@ -22,15 +22,29 @@ export function publicReadBucket(organizationId: string, ip: string | null): str
 }
 
 /**
- * Takes one unit of the caller's public read bucket (one Redis round trip, which also counts the organization's
- * `api_calls` usage); 429 when over, null when Redis is down.
+ * Runs a public read beside the caller's read limit: the Redis round trip (one unit of the bucket, plus the
+ * organization's `api_calls` usage) and the read's database round trip go out together, so the request waits for
+ * the slower of the two instead of both in turn. A bucket this isolate already knows is closed is refused before
+ * either; a request over the limit gets 429 whatever the read found (its result is dropped). The outcome is null
+ * when Redis is down (reads fail open).
  */
-export async function takePublicRead(ctx: ServiceContext): Promise<LimitOutcome | null> {
+export async function publicRead<T>(
+  ctx: ServiceContext,
+  read: () => Promise<T>,
+): Promise<{ outcome: LimitOutcome | null; result: T }> {
   const tenant = requireTenant(ctx);
-  return takeToken(ctx.services.redis, ctx.logger, PUBLIC_READ_LIMIT, publicReadBucket(tenant.id, ctx.client.ip), {
-    failClosed: false,
-    alongside: (batch) => queueUsage(batch, ctx.logger, tenant.id, 'api_calls'),
-  });
+  const bucket = publicReadBucket(tenant.id, ctx.client.ip);
+  refuseIfKnownClosed(PUBLIC_READ_LIMIT, bucket);
+  const [limit, found] = await Promise.allSettled([
+    takeToken(ctx.services.redis, ctx.logger, PUBLIC_READ_LIMIT, bucket, {
+      failClosed: false,
+      alongside: (batch) => queueUsage(batch, ctx.logger, tenant.id, 'api_calls'),
+    }),
+    read(),
+  ]);
+  if (limit.status === 'rejected') throw limit.reason;
+  if (found.status === 'rejected') throw found.reason;
+  return { outcome: limit.value, result: found.value };
 }
 
 /**
