@@ -9,7 +9,7 @@
 // Round trips come from the gateways' per-request counters (X-Request-Id = trace) for a sample of requests.
 import { randomUUID } from 'node:crypto';
 import autocannon from 'autocannon';
-import type { Fixtures } from './fixtures.ts';
+import type { BenchTenant, Fixtures } from './fixtures.ts';
 import {
   benchIp,
   capturedSql,
@@ -56,67 +56,37 @@ function at<T>(list: readonly T[], index: number): T {
   return item;
 }
 
+/**
+ * A GET on every fixture tenant in turn: anonymous (each request from its own address, so the per-client limit sees
+ * many clients) or as the tenant's owner.
+ */
+function read(
+  name: string,
+  label: string,
+  caller: 'anonymous' | 'owner',
+  path: (tenant: BenchTenant) => string,
+): Scenario {
+  return {
+    name,
+    label,
+    expect: 200,
+    writes: false,
+    build: (i, { tenants }) => {
+      const tenant = at(tenants, i);
+      const headers: Record<string, string> =
+        caller === 'owner'
+          ? { authorization: `Bearer ${tenant.accessToken}` }
+          : { 'cf-connecting-ip': benchIp(i % 50_000) };
+      return { host: tenant.host, method: 'GET', path: path(tenant), headers };
+    },
+  };
+}
+
 export const SCENARIOS: Scenario[] = [
-  {
-    name: 'public-list',
-    label: 'GET /api/v1/public/events',
-    expect: 200,
-    writes: false,
-    build: (i, { tenants }) => {
-      const tenant = at(tenants, i);
-      return {
-        host: tenant.host,
-        method: 'GET',
-        path: '/api/v1/public/events?limit=20',
-        headers: { 'cf-connecting-ip': benchIp(i % 50_000) },
-      };
-    },
-  },
-  {
-    name: 'public-detail',
-    label: 'GET /api/v1/public/events/{slug}',
-    expect: 200,
-    writes: false,
-    build: (i, { tenants }) => {
-      const tenant = at(tenants, i);
-      return {
-        host: tenant.host,
-        method: 'GET',
-        path: `/api/v1/public/events/${tenant.eventSlug}`,
-        headers: { 'cf-connecting-ip': benchIp(i % 50_000) },
-      };
-    },
-  },
-  {
-    name: 'events-list',
-    label: 'GET /api/v1/events',
-    expect: 200,
-    writes: false,
-    build: (i, { tenants }) => {
-      const tenant = at(tenants, i);
-      return {
-        host: tenant.host,
-        method: 'GET',
-        path: '/api/v1/events?limit=20',
-        headers: { authorization: `Bearer ${tenant.accessToken}` },
-      };
-    },
-  },
-  {
-    name: 'auth-me',
-    label: 'GET /api/v1/auth/me',
-    expect: 200,
-    writes: false,
-    build: (i, { tenants }) => {
-      const tenant = at(tenants, i);
-      return {
-        host: tenant.host,
-        method: 'GET',
-        path: '/api/v1/auth/me',
-        headers: { authorization: `Bearer ${tenant.accessToken}` },
-      };
-    },
-  },
+  read('public-list', 'GET /api/v1/public/events', 'anonymous', () => '/api/v1/public/events?limit=20'),
+  read('public-detail', 'GET /api/v1/public/events/{slug}', 'anonymous', (t) => `/api/v1/public/events/${t.eventSlug}`),
+  read('events-list', 'GET /api/v1/events', 'owner', () => '/api/v1/events?limit=20'),
+  read('auth-me', 'GET /api/v1/auth/me', 'owner', () => '/api/v1/auth/me'),
   {
     name: 'login',
     label: 'POST /api/v1/auth/login',
