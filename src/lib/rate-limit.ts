@@ -111,21 +111,35 @@ export async function settleToken(
   return outcome;
 }
 
+type TakeOptions = { failClosed: boolean; now?: number; alongside?: (batch: RedisBatch) => void };
+
 /**
- * Takes one unit from `identifier`'s bucket: one Redis round trip, none when the isolate knows the bucket is closed.
- * `alongside` queues more commands into the same round trip (the usage counters of the public pages).
+ * Takes one unit from every listed bucket in ONE Redis round trip (a pipeline of the limiters' EVALSHAs), none when
+ * the isolate knows one of the buckets is closed; the first refusal in list order wins. `alongside` queues more
+ * commands into the same round trip (the usage counters of the public pages).
  */
+export async function takeTokens(
+  redis: Redis,
+  logger: Logger,
+  checks: readonly (readonly [LimitRule, string])[],
+  options: TakeOptions,
+): Promise<(LimitOutcome | null)[]> {
+  for (const [rule, identifier] of checks) refuseIfKnownClosed(rule, identifier, options.now);
+  const batch = new RedisBatch(redis);
+  const answers = checks.map(([rule, identifier]) => ({ rule, answer: requestToken(batch, rule, identifier) }));
+  options.alongside?.(batch);
+  batch.send();
+  return Promise.all(answers.map(({ rule, answer }) => settleToken(answer, logger, rule, options)));
+}
+
+/** Takes one unit from `identifier`'s bucket (`takeTokens` with one bucket). */
 export async function takeToken(
   redis: Redis,
   logger: Logger,
   rule: LimitRule,
   identifier: string,
-  options: { failClosed: boolean; now?: number; alongside?: (batch: RedisBatch) => void },
+  options: TakeOptions,
 ): Promise<LimitOutcome | null> {
-  refuseIfKnownClosed(rule, identifier, options.now);
-  const batch = new RedisBatch(redis);
-  const answer = requestToken(batch, rule, identifier);
-  options.alongside?.(batch);
-  batch.send();
-  return settleToken(answer, logger, rule, options);
+  const [outcome] = await takeTokens(redis, logger, [[rule, identifier]], options);
+  return outcome ?? null;
 }

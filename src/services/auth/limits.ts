@@ -1,6 +1,5 @@
 import type { ServiceContext } from '../../lib/context.ts';
-import { refuseIfKnownClosed, requestToken, settleToken, type LimitRule } from '../../lib/rate-limit.ts';
-import { RedisBatch } from '../../lib/redis-batch.ts';
+import { takeTokens, type LimitRule } from '../../lib/rate-limit.ts';
 import { hashToken } from './tokens.ts';
 
 /**
@@ -37,17 +36,10 @@ export function accountBucket(email: string): Promise<string> {
   return hashToken(`account:${email}`);
 }
 
-/**
- * Takes one unit from every listed bucket in ONE Redis round trip (a pipeline of the limiters' EVALSHAs); the first
- * refusal in list order wins. None when this isolate already knows one of the buckets is closed.
- */
+/** Takes one unit from every listed bucket in one Redis round trip, failing closed (`takeTokens`). */
 export async function enforceLimits(
   ctx: Pick<ServiceContext, 'services' | 'logger'>,
   checks: readonly (readonly [LimitRule, string])[],
 ): Promise<void> {
-  for (const [rule, identifier] of checks) refuseIfKnownClosed(rule, identifier);
-  const batch = new RedisBatch(ctx.services.redis);
-  const answers = checks.map(([rule, identifier]) => ({ rule, answer: requestToken(batch, rule, identifier) }));
-  batch.send();
-  await Promise.all(answers.map(({ rule, answer }) => settleToken(answer, ctx.logger, rule, { failClosed: true })));
+  await takeTokens(ctx.services.redis, ctx.logger, checks, { failClosed: true });
 }
