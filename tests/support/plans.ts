@@ -15,12 +15,13 @@ export function redis() {
 }
 
 /**
- * Waits until the current one-minute rate-limit window has at least `marginMs` left, so a test's burst of requests
- * lands in one fixed window (a burst straddling the boundary would start counting again).
+ * Waits until the current fixed rate-limit window (one minute unless `windowMs` says otherwise; windows start at
+ * multiples of their length) has at least `marginMs` left, so a test's burst of requests lands in one window (a
+ * burst straddling the boundary would start counting again).
  */
-export async function awayFromWindowEdge(marginMs = 6_000): Promise<void> {
-  const into = Date.now() % 60_000;
-  if (into > 60_000 - marginMs) await new Promise((resolve) => setTimeout(resolve, 60_000 - into + 100));
+export async function awayFromWindowEdge(marginMs = 6_000, windowMs = 60_000): Promise<void> {
+  const into = Date.now() % windowMs;
+  if (into > windowMs - marginMs) await new Promise((resolve) => setTimeout(resolve, windowMs - into + 100));
 }
 
 export interface PolicyItem {

@@ -15,6 +15,10 @@ import {
   tokenFor,
   type TestTenant,
 } from '../support/harness.ts';
+import { awayFromWindowEdge } from '../support/plans.ts';
+
+/** The sign-in limits' fixed window (15 minutes), so a test's attempts land in one window. */
+const LOGIN_WINDOW_MS = 15 * 60_000;
 
 /** Sends `count` requests and returns their statuses. Sequential: the buckets count in order. */
 async function statuses(count: number, send: (index: number) => Promise<Response>): Promise<number[]> {
@@ -46,6 +50,7 @@ function login(
 
 describe('authentication rate limits', () => {
   it('limits sign-in attempts per client address, whatever X-Forwarded-For says', async () => {
+    await awayFromWindowEdge(15_000, LOGIN_WINDOW_MS);
     const tenant = await createTenant();
     const ip = randomIp();
     const rule = AUTH_LIMITS.loginClient;
@@ -63,6 +68,7 @@ describe('authentication rate limits', () => {
   });
 
   it('puts requests without CF-Connecting-IP in one bucket per host, never one chosen by X-Forwarded-For', async () => {
+    await awayFromWindowEdge(15_000, LOGIN_WINDOW_MS);
     const tenant = await createTenant();
     const rule = AUTH_LIMITS.loginClient;
     await statuses(rule.limit, (index) =>
@@ -75,6 +81,7 @@ describe('authentication rate limits', () => {
   });
 
   it('limits sign-in attempts per account across client addresses, the right password included', async () => {
+    await awayFromWindowEdge(15_000, LOGIN_WINDOW_MS);
     const tenant = await createTenant();
     const member = await createMember(tenant, 'member');
     const other = await createMember(tenant, 'member');

@@ -7,22 +7,16 @@ import { PUBLIC_READ_LIMIT } from '../../src/services/catalogue/limits.ts';
 import { randomIp } from '../support/auth.ts';
 import { createEvent, getPublic, publicJson } from '../support/catalogue.ts';
 import { createTenant, problem } from '../support/harness.ts';
+import { awayFromWindowEdge } from '../support/plans.ts';
 
 const rule = PUBLIC_READ_LIMIT;
-const WINDOW_MS = 60_000;
-
-/** Waits for a fresh fixed window when the current one ends too soon for `needMs` of requests. */
-async function awaitRoomInWindow(needMs: number): Promise<void> {
-  const left = WINDOW_MS - (Date.now() % WINDOW_MS);
-  if (left < needMs) await new Promise((resolve) => setTimeout(resolve, left + 200));
-}
 
 describe('public catalogue rate limit', () => {
   it('puts the RateLimit headers on successful reads', async () => {
     const tenant = await createTenant();
     const event = await createEvent(tenant);
     const ip = randomIp();
-    await awaitRoomInWindow(5_000);
+    await awayFromWindowEdge(5_000);
 
     const first = await getPublic(tenant, '/api/v1/public/events', { ip });
     expect(first.status).toBe(200);
@@ -38,7 +32,7 @@ describe('public catalogue rate limit', () => {
     const other = await createTenant();
     const event = await createEvent(tenant);
     const ip = randomIp();
-    await awaitRoomInWindow(20_000);
+    await awayFromWindowEdge(20_000);
 
     // The list and the detail share the bucket; sent in parallel chunks to keep the test fast.
     const statuses: number[] = [];
