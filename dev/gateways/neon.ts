@@ -2,7 +2,7 @@ import http from 'node:http';
 import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import pg from 'pg';
-import { RoundTripCounter, TRACE_PATTERN, serveRoundTrips } from './round-trips.ts';
+import { RoundTripCounter, TRACE_PATTERN, boundedEntry, serveRoundTrips } from './round-trips.ts';
 import { BodyTooLarge, readBody } from './body.ts';
 
 /**
@@ -845,15 +845,7 @@ export async function startNeonGateway(options: NeonGatewayOptions): Promise<Neo
 
   const capture = (trace: string | undefined, req: IncomingMessage, body: string): void => {
     if (!options.capture || trace === undefined) return;
-    let list = captures.get(trace);
-    if (!list) {
-      if (captures.size >= MAX_CAPTURED_TRACES) {
-        const oldest = captures.keys().next().value;
-        if (oldest !== undefined) captures.delete(oldest);
-      }
-      list = [];
-      captures.set(trace, list);
-    }
+    const list = boundedEntry(captures, trace, MAX_CAPTURED_TRACES, (): CapturedRequest[] => []);
     const headers: Record<string, string> = {};
     for (const name of CAPTURED_HEADERS) {
       const value = req.headers[name];

@@ -16,6 +16,23 @@ export interface RoundTripCount {
 
 const MAX_TRACES = 50_000;
 
+/**
+ * The entry of `key` in an insertion-ordered map kept to `max` entries: made by `create` when missing, the oldest
+ * entry evicted first once the bound is reached (per-trace state of the gateways).
+ */
+export function boundedEntry<V>(map: Map<string, V>, key: string, max: number, create: () => V): V {
+  let entry = map.get(key);
+  if (entry === undefined) {
+    if (map.size >= max) {
+      const oldest = map.keys().next().value;
+      if (oldest !== undefined) map.delete(oldest);
+    }
+    entry = create();
+    map.set(key, entry);
+  }
+  return entry;
+}
+
 export class RoundTripCounter {
   // Insertion-ordered, so the oldest trace is evicted first once the bound is reached.
   private readonly traces = new Map<string, RoundTripCount>();
@@ -25,15 +42,7 @@ export class RoundTripCounter {
     this.total.requests += 1;
     this.total.commands += commands;
     if (!trace) return;
-    let entry = this.traces.get(trace);
-    if (!entry) {
-      if (this.traces.size >= MAX_TRACES) {
-        const oldest = this.traces.keys().next().value;
-        if (oldest !== undefined) this.traces.delete(oldest);
-      }
-      entry = { requests: 0, commands: 0 };
-      this.traces.set(trace, entry);
-    }
+    const entry = boundedEntry(this.traces, trace, MAX_TRACES, () => ({ requests: 0, commands: 0 }));
     entry.requests += 1;
     entry.commands += commands;
   }
