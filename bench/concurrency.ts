@@ -6,8 +6,8 @@
 import { randomUUID } from 'node:crypto';
 import autocannon from 'autocannon';
 import pg from 'pg';
-import type { Fixtures } from './fixtures.ts';
-import { benchIp, expectCall, type StackPorts } from './stack.ts';
+import { createOnSaleEvent, type Fixtures } from './fixtures.ts';
+import { benchIp, type StackPorts } from './stack.ts';
 
 export interface ConcurrencyResult {
   buyers: number;
@@ -28,43 +28,16 @@ export async function rush(
 ): Promise<ConcurrencyResult> {
   const tenant = fixtures.tenants[fixtures.tenants.length - 1];
   if (!tenant) throw new Error('no fixtures');
-  const auth = { authorization: `Bearer ${tenant.accessToken}` };
-  const start = new Date(Date.now() + 90 * 86_400_000);
-  start.setUTCMilliseconds(0);
-  const event = await expectCall(
-    {
-      ...stack,
-      host: tenant.host,
-      method: 'POST',
-      path: '/api/v1/events',
-      headers: auth,
-      body: {
-        title: `Benchmark rush ${fixtures.runId}`,
-        slug: `bench-rush-${fixtures.runId}`,
-        timezone: 'Europe/Berlin',
-        startsAt: start.toISOString(),
-        endsAt: new Date(start.getTime() + 3_600_000).toISOString(),
-      },
-    },
-    201,
-  );
-  const { id: eventId, slug } = event.body as { id: string; slug: string };
-  const ticketType = await expectCall(
-    {
-      ...stack,
-      host: tenant.host,
-      method: 'POST',
-      path: `/api/v1/events/${eventId}/ticket-types`,
-      headers: auth,
-      body: { name: 'Rush', price: 0, currency: 'EUR', quantity: options.seats },
-    },
-    201,
-  );
-  const ticketTypeId = (ticketType.body as { id: string }).id;
-  await expectCall(
-    { ...stack, host: tenant.host, method: 'POST', path: `/api/v1/events/${eventId}/publish`, headers: auth },
-    200,
-  );
+  const {
+    id: eventId,
+    slug,
+    ticketTypeId,
+  } = await createOnSaleEvent(stack, tenant.host, tenant.accessToken, {
+    title: `Benchmark rush ${fixtures.runId}`,
+    slug: `bench-rush-${fixtures.runId}`,
+    ticketTypeName: 'Rush',
+    quantity: options.seats,
+  });
 
   const statuses: Record<string, number> = {};
   let buyer = 0;

@@ -40,6 +40,52 @@ export interface Fixtures {
   known: Set<string>;
 }
 
+/**
+ * A new published event (two months ahead) with one free ticket type of `quantity` seats, made through the staff
+ * API as the organization's owner: the on-sale event of the booking load and the rush.
+ */
+export async function createOnSaleEvent(
+  stack: StackPorts,
+  host: string,
+  accessToken: string,
+  event: { title: string; slug: string; ticketTypeName: string; quantity: number },
+): Promise<{ id: string; slug: string; ticketTypeId: string }> {
+  const headers = { authorization: `Bearer ${accessToken}` };
+  const start = new Date(Date.now() + 60 * 86_400_000);
+  start.setUTCMilliseconds(0);
+  const created = await expectCall(
+    {
+      ...stack,
+      host,
+      method: 'POST',
+      path: '/api/v1/events',
+      headers,
+      body: {
+        title: event.title,
+        slug: event.slug,
+        timezone: 'Europe/Berlin',
+        startsAt: start.toISOString(),
+        endsAt: new Date(start.getTime() + 3 * 3_600_000).toISOString(),
+      },
+    },
+    201,
+  );
+  const { id, slug } = created.body as { id: string; slug: string };
+  const ticketType = await expectCall(
+    {
+      ...stack,
+      host,
+      method: 'POST',
+      path: `/api/v1/events/${id}/ticket-types`,
+      headers,
+      body: { name: event.ticketTypeName, price: 0, currency: 'EUR', quantity: event.quantity },
+    },
+    201,
+  );
+  await expectCall({ ...stack, host, method: 'POST', path: `/api/v1/events/${id}/publish`, headers }, 200);
+  return { id, slug, ticketTypeId: (ticketType.body as { id: string }).id };
+}
+
 /** The number of organizations the scale seed finished (0 when the database was never seeded). */
 export async function seededOrganizations(client: pg.Client): Promise<number> {
   const exists = await client.query<{ found: boolean }>(
@@ -107,40 +153,12 @@ export async function prepareFixtures(
       200,
     );
     const session = login.body as { accessToken: string; refreshToken: string; user: { id: string } };
-    const auth = { authorization: `Bearer ${session.accessToken}` };
-    const start = new Date(Date.now() + 60 * 86_400_000);
-    start.setUTCMilliseconds(0);
-    const event = await expectCall(
-      {
-        ...stack,
-        host,
-        method: 'POST',
-        path: '/api/v1/events',
-        headers: auth,
-        body: {
-          title: `Benchmark on-sale ${options.runId}`,
-          slug: `bench-sale-${options.runId}`,
-          timezone: 'Europe/Berlin',
-          startsAt: start.toISOString(),
-          endsAt: new Date(start.getTime() + 3 * 3_600_000).toISOString(),
-        },
-      },
-      201,
-    );
-    const sale = event.body as { id: string; slug: string };
-    const ticketType = await expectCall(
-      {
-        ...stack,
-        host,
-        method: 'POST',
-        path: `/api/v1/events/${sale.id}/ticket-types`,
-        headers: auth,
-        body: { name: 'Free admission', price: 0, currency: 'EUR', quantity: 1_000_000 },
-      },
-      201,
-    );
-    const saleTicketType = ticketType.body as { id: string };
-    await expectCall({ ...stack, host, method: 'POST', path: `/api/v1/events/${sale.id}/publish`, headers: auth }, 200);
+    const sale = await createOnSaleEvent(stack, host, session.accessToken, {
+      title: `Benchmark on-sale ${options.runId}`,
+      slug: `bench-sale-${options.runId}`,
+      ticketTypeName: 'Free admission',
+      quantity: 1_000_000,
+    });
     const tenant: BenchTenant = {
       n,
       host,
@@ -154,7 +172,7 @@ export async function prepareFixtures(
       bookingId: found.booking_id,
       ticketCode: found.ticket_code,
       saleSlug: sale.slug,
-      saleTicketTypeId: saleTicketType.id,
+      saleTicketTypeId: sale.ticketTypeId,
     };
     tenants.push(tenant);
     for (const id of [
@@ -164,7 +182,7 @@ export async function prepareFixtures(
       tenant.bookingId,
       tenant.ticketCode,
       sale.id,
-      saleTicketType.id,
+      sale.ticketTypeId,
     ]) {
       known.add(id);
     }

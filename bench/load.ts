@@ -240,7 +240,6 @@ async function drive(
   });
   const seconds = (performance.now() - started) / 1000;
   errors += result.errors + result.timeouts;
-  latencies.sort((a, b) => a - b);
   return {
     requests: latencies.length,
     seconds,
@@ -249,7 +248,7 @@ async function drive(
     p95: percentile(latencies, 95),
     p99: percentile(latencies, 99),
     mean: latencies.reduce((sum, value) => sum + value, 0) / Math.max(1, latencies.length),
-    max: latencies.at(-1) ?? Number.NaN,
+    max: percentile(latencies, 100),
     errors,
     statuses,
   };

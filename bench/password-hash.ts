@@ -12,6 +12,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { build } from 'esbuild';
 import { convertV4MiniflareOptions, Miniflare } from 'miniflare';
+import { percentile } from './stack.ts';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const runs = Number(process.argv[2] ?? 50);
@@ -67,11 +68,6 @@ async function timed(path: string, body?: string): Promise<{ ms: number; text: s
   const ms = performance.now() - started;
   if (!response.ok) throw new Error(`${path} answered ${response.status}: ${text}`);
   return { ms, text };
-}
-
-function percentile(values: readonly number[], p: number): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)] ?? Number.NaN;
 }
 
 const format = (ms: number): string => `${ms.toFixed(1)} ms`;

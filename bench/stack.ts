@@ -10,6 +10,7 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import http from 'node:http';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import type { CapturedRequest } from '../dev/gateways/neon.ts';
 
 export const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 export const resultsDir = path.join(root, 'bench', 'results');
@@ -79,6 +80,11 @@ export async function startBenchStack(databaseUrl: string, ports: StackPorts = D
 }
 
 const agent = new http.Agent({ keepAlive: true, maxSockets: 64 });
+
+/** Closes the kept-alive connections of `call`, so a script can end. */
+export function closeConnections(): void {
+  agent.destroy();
+}
 
 export interface CallOptions {
   port: number;
@@ -174,11 +180,7 @@ export async function totalRoundTrips(stack: StackPorts): Promise<RoundTrips> {
   return { database: database.total.requests, redis: redis.total.requests };
 }
 
-/** One request to the Neon gateway as the Worker sent it (body and Neon-* headers). */
-export interface CapturedRequest {
-  headers: Record<string, string>;
-  body: string;
-}
+export type { CapturedRequest };
 
 /** The SQL requests the Worker sent for one request (its X-Request-Id), in order. */
 export async function capturedSql(stack: StackPorts, trace: string): Promise<CapturedRequest[]> {
@@ -258,11 +260,10 @@ export function benchIp(index: number): string {
   return `198.${18 + ((index >> 16) & 1)}.${(index >> 8) & 255}.${index & 255}`;
 }
 
-/** Percentiles of a list of latencies (ms), nearest-rank. */
-export function percentile(sorted: readonly number[], p: number): number {
-  if (sorted.length === 0) return Number.NaN;
-  const rank = Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1));
-  return sorted[rank] ?? Number.NaN;
+/** The nearest-rank percentile `p` of a list of values (NaN for none). */
+export function percentile(values: readonly number[], p: number): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))] ?? Number.NaN;
 }
 
 /** Prints rows as an aligned text table (first row: headers). */

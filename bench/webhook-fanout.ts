@@ -5,6 +5,7 @@
 import http from 'node:http';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
+import { closeConnections, call as stackCall } from './stack.ts';
 
 const { values } = parseArgs({
   options: {
@@ -15,7 +16,7 @@ const { values } = parseArgs({
 });
 const total = Number(values.events);
 const concurrency = Number(values.concurrency);
-const base = `http://127.0.0.1:${values.port}`;
+const port = Number(values.port);
 const host = `acme.localhost:${values.port}`;
 
 const arrivals = new Map<string, number>();
@@ -31,37 +32,20 @@ await new Promise<void>((resolve) => receiver.listen(0, '127.0.0.1', resolve));
 const address = receiver.address();
 if (address === null || typeof address === 'string') throw new Error('receiver has no port');
 
-const agent = new http.Agent({ keepAlive: true, maxSockets: 64 });
-
-/** One JSON request to the tenant host (node:http: fetch would not let us set Host). */
-function call(method: string, path: string, token: string | null, body?: unknown) {
-  const payload = body === undefined ? undefined : JSON.stringify(body);
-  return new Promise<Record<string, unknown> | null>((resolve, reject) => {
-    const req = http.request(
-      `${base}${path}`,
-      {
-        method,
-        agent,
-        headers: {
-          host,
-          'content-type': 'application/json',
-          ...(token === null ? {} : { authorization: `Bearer ${token}` }),
-        },
-      },
-      (res) => {
-        let text = '';
-        res.setEncoding('utf8');
-        res.on('data', (chunk: string) => (text += chunk));
-        res.on('end', () => {
-          const status = res.statusCode ?? 0;
-          if (status < 200 || status >= 300) reject(new Error(`${method} ${path} answered ${status}: ${text}`));
-          else resolve(text === '' ? null : (JSON.parse(text) as Record<string, unknown>));
-        });
-      },
-    );
-    req.on('error', reject);
-    req.end(payload);
+/** One JSON request to the tenant host (bench/stack.ts `call`: node:http with the Host header); throws unless 2xx. */
+async function call(method: string, path: string, token: string | null, body?: unknown) {
+  const answer = await stackCall({
+    port,
+    host,
+    method,
+    path,
+    body,
+    headers: token === null ? {} : { authorization: `Bearer ${token}` },
   });
+  if (answer.status < 200 || answer.status >= 300) {
+    throw new Error(`${method} ${path} answered ${answer.status}: ${JSON.stringify(answer.body)}`);
+  }
+  return answer.body as Record<string, unknown> | null;
 }
 
 const login = await call('POST', '/api/v1/auth/login', null, {
@@ -102,7 +86,7 @@ const finished = performance.now();
 await call('DELETE', `/api/v1/webhooks/${String(endpoint?.id)}`, token);
 await call('DELETE', `/api/v1/events/${String(event?.id)}`, token);
 receiver.close();
-agent.destroy();
+closeConnections();
 
 const seconds = (finished - began) / 1000;
 const result = {
