@@ -243,7 +243,7 @@ export function refreshGenerated(requests: CapturedRequest[], known: ReadonlySet
     if (value !== null && typeof value === 'object') {
       const out: Record<string, unknown> = {};
       for (const [key, inner] of Object.entries(value)) {
-        out[key] = key === 'params' ? rewrite(inner) : key === 'queries' ? rewrite(inner) : inner;
+        out[key] = key === 'params' || key === 'queries' ? rewrite(inner) : inner;
       }
       return out;
     }
