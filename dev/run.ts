@@ -140,6 +140,7 @@ async function main(): Promise<void> {
     if (!announced && /Ready on/i.test(chunk.toString())) {
       announced = true;
       banner(Date.now() - started);
+      startCron();
     }
   };
   wrangler.stdout?.on('data', (chunk: Buffer) => onOutput(chunk, process.stdout));
@@ -150,6 +151,27 @@ async function main(): Promise<void> {
       void stop(code ?? 1);
     }
   });
+}
+
+/**
+ * wrangler dev does not fire cron triggers by itself, so the every-minute scheduled handler (hold expiry, outbox
+ * sweep, usage flush) is triggered here through wrangler's local endpoint, as production's cron would.
+ */
+function startCron(): void {
+  let failing = false;
+  const timer = setInterval(() => {
+    fetch(`http://127.0.0.1:${port}/cdn-cgi/local/scheduled?cron=${encodeURIComponent('* * * * *')}`).then(
+      (response) => {
+        if (!response.ok && !failing) log(`scheduled run answered ${response.status}`);
+        failing = !response.ok;
+      },
+      (error: unknown) => {
+        if (!failing) log('scheduled run failed', { error: String(error) });
+        failing = true;
+      },
+    );
+  }, 60_000);
+  timer.unref();
 }
 
 /** The local signing key survives restarts (.eventra/jwt-keys.json), so tokens stay valid across `npm run dev` runs. */
