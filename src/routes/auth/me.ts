@@ -13,7 +13,8 @@ export const route = createRoute({
   tags: ['Authentication'],
   summary: 'The signed-in user',
   description:
-    'The signed-in user, the role of their membership in this organization and its current permissions. Costs one ' +
+    'The signed-in user, the role of their membership in this organization and its current permissions (none while ' +
+    'the email address is not verified, unless the role is owner). Costs one ' +
     'database round trip and one Redis round trip (the revocation check). A member disabled or removed since the ' +
     'token was issued gets a 401. Served on organization hosts only (404 on the platform host).',
   security: [{ bearerAuth: [] }],
