@@ -51,7 +51,10 @@ export const BindingsSchema = z.object({
 export type Bindings = z.infer<typeof BindingsSchema>;
 
 export type Variables = {
+  /** Made by the server for every request (src/middleware/request-context.ts). */
   requestId: string;
+  /** The caller's well-formed `X-Request-Id`, kept beside the server's id; null when none was sent. */
+  correlationId: string | null;
   logger: Logger;
   bindings: Bindings;
   services: Services;

@@ -19,7 +19,8 @@ export const ProblemSchema = z
       .enum(Object.keys(ERROR_CODES) as [ErrorCode, ...ErrorCode[]])
       .openapi({ description: 'Stable, machine-readable error code.', example: 'not_found' }),
     requestId: z.string().openapi({
-      description: 'The request id (also in the X-Request-Id header); quote it when asking for support.',
+      description:
+        "The server's id of the request (also in the X-Request-Id header, never the caller's own); quote it when asking for support.",
       example: 'b3f1c2de-8a7b-4c55-9d1e-2f3a4b5c6d7e',
     }),
     errors: z

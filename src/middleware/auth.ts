@@ -71,7 +71,15 @@ export function principalOf(c: { var: { principal: Principal | null } }): Princi
   return principal;
 }
 
-/** Refuses anonymous requests with 401. */
+/**
+ * Organization routes exist only on organization hosts, platform routes only on the platform host: on the other kind
+ * of host the guard answers 404 like an unknown path, before it looks at any token (docs/API.md).
+ */
+function wrongHost(): ApiError {
+  return new ApiError('not_found', { detail: 'No such resource.' });
+}
+
+/** Refuses anonymous requests with 401 (on both kinds of host: the route decides what its host serves). */
 export function requireAuth() {
   return createMiddleware<AppEnv>(async function requireAuthMiddleware(c, next) {
     await authenticated(c);
@@ -79,9 +87,10 @@ export function requireAuth() {
   });
 }
 
-/** Refuses callers without every listed permission with 403 (anonymous callers with 401). */
+/** Organization routes: 404 on the platform host, then callers without every listed permission 403 (anonymous 401). */
 export function requirePermission(...permissions: Permission[]) {
   return createMiddleware<AppEnv>(async function requirePermissionMiddleware(c, next) {
+    if (!c.var.tenant) throw wrongHost();
     const principal = await authenticated(c);
     const missing = permissions.filter((permission) => !principal.permissions.has(permission));
     if (missing.length > 0) {
@@ -91,9 +100,10 @@ export function requirePermission(...permissions: Permission[]) {
   });
 }
 
-/** Refuses callers whose email address is not verified yet with a 403 that says so. */
+/** Organization routes: 404 on the platform host, then callers whose address is not verified yet a 403 that says so. */
 export function requireVerifiedEmail() {
   return createMiddleware<AppEnv>(async function requireVerifiedEmailMiddleware(c, next) {
+    if (!c.var.tenant) throw wrongHost();
     if (!(await authenticated(c)).emailVerified) {
       throw new ApiError('email_not_verified', {
         detail: 'Verify your email address first (POST /api/v1/auth/resend-verification sends a new link).',
@@ -103,9 +113,10 @@ export function requireVerifiedEmail() {
   });
 }
 
-/** Platform routes: only platform administrators, only on the platform host. */
+/** Platform routes: 404 on an organization host, then only platform administrators. */
 export function requirePlatformAdmin() {
   return createMiddleware<AppEnv>(async function requirePlatformAdminMiddleware(c, next) {
+    if (c.var.tenant) throw wrongHost();
     const principal = await authenticated(c);
     if (principal.tenant !== PLATFORM_TENANT || principal.role !== 'platform_admin') {
       throw new ApiError('forbidden', { detail: 'Platform administrators only.' });

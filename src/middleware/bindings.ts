@@ -34,7 +34,9 @@ export function bindings() {
   return createMiddleware<AppEnv>(async function bindingsMiddleware(c, next) {
     const validated = readBindings(c.env);
     c.set('bindings', validated);
-    c.set('services', createServices(validated, c.get('requestId')));
+    // The gateways' round-trip counters (local only) are keyed by the trace: the caller's id when sent, so a test can
+    // ask about the request it made.
+    c.set('services', createServices(validated, c.get('correlationId') ?? c.get('requestId')));
     await next();
   });
 }

@@ -3,7 +3,14 @@ import { createMiddleware } from 'hono/factory';
 import type { AppEnv } from '../env.ts';
 
 const ALLOWED_HEADERS = ['Authorization', 'Content-Type', 'Idempotency-Key', 'X-Request-Id'];
-const EXPOSED_HEADERS = ['X-Request-Id', 'RateLimit', 'RateLimit-Policy', 'Retry-After', 'Location'];
+const EXPOSED_HEADERS = [
+  'X-Request-Id',
+  'X-Correlation-Id',
+  'RateLimit',
+  'RateLimit-Policy',
+  'Retry-After',
+  'Location',
+];
 
 function allowedOrigins(c: Parameters<Parameters<typeof createMiddleware<AppEnv>>[0]>[0]): readonly string[] {
   const tenant = c.get('tenant');

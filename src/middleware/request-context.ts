@@ -2,13 +2,15 @@ import { createMiddleware } from 'hono/factory';
 import type { AppEnv } from '../env.ts';
 import { createLogger, logLevel } from '../lib/logger.ts';
 
-/** An incoming X-Request-Id is honoured only in this shape, so it is safe in logs, headers and URLs. */
+/** An incoming X-Request-Id is kept (as the correlation id) only in this shape, so it is safe in logs and headers. */
 export const REQUEST_ID_PATTERN = /^[A-Za-z0-9._-]{8,128}$/;
 
 /**
- * Gives every request an id (the caller's `X-Request-Id` when well formed, else a new UUID) and a structured logger
- * bound to it, echoes the id in the response and writes one access-log line when the response is ready.
- * Query strings are never logged: they may carry tokens.
+ * Gives every request a server-made id (a new UUID, never the caller's: audit rows must not carry ids a client chose)
+ * and a structured logger bound to it, sends it back as `X-Request-Id` and writes one access-log line when the response
+ * is ready. A well-formed `X-Request-Id` from the caller is kept beside it as the correlation id: logged, written into
+ * audit rows as `correlation_id` and echoed as `X-Correlation-Id`. Query strings are never logged: they may carry
+ * tokens.
  *
  * @example
  * app.use(requestContext());
@@ -17,13 +19,19 @@ export const REQUEST_ID_PATTERN = /^[A-Za-z0-9._-]{8,128}$/;
 export function requestContext() {
   return createMiddleware<AppEnv>(async function requestContextMiddleware(c, next) {
     const incoming = c.req.header('x-request-id');
-    const requestId = incoming !== undefined && REQUEST_ID_PATTERN.test(incoming) ? incoming : crypto.randomUUID();
-    const logger = createLogger({ requestId }, logLevel(c.env.LOG_LEVEL));
+    const correlationId = incoming !== undefined && REQUEST_ID_PATTERN.test(incoming) ? incoming : null;
+    const requestId = crypto.randomUUID();
+    const logger = createLogger(
+      correlationId === null ? { requestId } : { requestId, correlationId },
+      logLevel(c.env.LOG_LEVEL),
+    );
     c.set('requestId', requestId);
+    c.set('correlationId', correlationId);
     c.set('logger', logger);
     const started = Date.now();
     await next();
     c.res.headers.set('x-request-id', requestId);
+    if (correlationId !== null) c.res.headers.set('x-correlation-id', correlationId);
     const url = new URL(c.req.url);
     logger.info('request', {
       method: c.req.method,

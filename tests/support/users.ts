@@ -167,6 +167,8 @@ export async function addMembers(
     /** This organization's names for them (memberships.display_name); null or missing: none. */
     displayNames?: (string | null)[];
     emails?: string[];
+    /** Verified addresses unless false (an unverified account cannot be given a staff role). */
+    emailVerified?: boolean;
   } = {},
 ): Promise<string[]> {
   const roleId = await roleIdOf(tenant, options.role ?? 'member');
@@ -174,6 +176,7 @@ export async function addMembers(
     id: crypto.randomUUID(),
     email: options.emails?.[index] ?? randomEmail(tenant, 'bulk'),
     name: options.names?.[index] ?? `Bulk member ${index}`,
+    emailVerifiedAt: options.emailVerified === false ? null : new Date(),
   }));
   const db = database();
   await db.insert(users).values(rows);

@@ -110,6 +110,7 @@ describe('GET /api/v1/audit-logs', () => {
       ip: null,
       userAgent: null,
       requestId: null,
+      correlationId: null,
       metadata: { role: 'staff' },
     });
     expect(body.data[2]?.target).toBeNull();
@@ -246,6 +247,7 @@ describe('GET /api/v1/audit-logs/export', () => {
         metadata: { note: 'a "quoted", comma', lines: 'one\ntwo' },
         userAgent: 'Mozilla/5.0, like "Gecko"',
         requestId: 'req-1',
+        correlationId: 'client-label-1',
       },
     ]);
     const response = await exportAudit(tenant, token, '?format=csv');
@@ -267,6 +269,7 @@ describe('GET /api/v1/audit-logs/export', () => {
       'ip',
       'user_agent',
       'request_id',
+      'correlation_id',
       'metadata',
     ]);
     expect(rows).toHaveLength(4);
@@ -280,6 +283,7 @@ describe('GET /api/v1/audit-logs/export', () => {
       '',
       'Mozilla/5.0, like "Gecko"',
       'req-1',
+      'client-label-1',
       JSON.stringify({ note: 'a "quoted", comma', lines: 'one\ntwo' }),
     ]);
     expect(rows[1]?.[6]).toBe("'-2");

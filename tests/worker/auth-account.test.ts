@@ -21,6 +21,7 @@ import {
   waitForMail,
 } from '../support/auth.ts';
 import {
+  answerText,
   bearer,
   createMember,
   createTenant,
@@ -29,9 +30,9 @@ import {
   problem,
   request,
   TEST_PASSWORD,
-  tokenFor,
   type TestMember,
   type TestTenant,
+  tokenFor,
 } from '../support/harness.ts';
 
 const NEW_PASSWORD = 'a brand new passphrase';
@@ -158,7 +159,7 @@ describe('POST /api/v1/auth/verify-email', () => {
     for (const token of [used.token, generateOpaqueToken('ev'), expired.token, foreign.token]) {
       const response = await verify(tenant, token, { 'x-request-id': requestId });
       expect(response.status).toBe(400);
-      answers.add(await response.text());
+      answers.add(await answerText(response));
     }
     expect(answers.size).toBe(1);
     expect(JSON.parse([...answers][0] ?? '')).toMatchObject({
@@ -245,7 +246,7 @@ describe('POST /api/v1/auth/forgot-password', () => {
     for (const email of [unknown, outsider.email, invited.email, disabled.email, member.email]) {
       const response = await forgot(tenant, email, { 'x-request-id': requestId });
       expect(response.status).toBe(202);
-      answers.add(await response.text());
+      answers.add(await answerText(response));
     }
     expect(answers.size).toBe(1);
     // The member's email was sent last; by the time it arrives the others would have too.
@@ -386,7 +387,7 @@ describe('POST /api/v1/auth/reset-password', () => {
     ]) {
       const response = await reset(tenant, token, 'one more passphrase', { 'x-request-id': requestId });
       expect(response.status).toBe(400);
-      answers.add(await response.text());
+      answers.add(await answerText(response));
     }
     expect(answers.size).toBe(1);
     expect((await login(elsewhere, stranger.email, TEST_PASSWORD)).status).toBe(200);
@@ -518,7 +519,7 @@ describe('POST /api/v1/auth/reset-password', () => {
     const refused = await reset(tenant, invitation, NEW_PASSWORD, { 'x-request-id': requestId });
     expect(refused.status).toBe(401);
     expect(refused.headers.get('content-type')).toBe('application/problem+json');
-    expect(await refused.text()).toBe(await failedLogin.text());
+    expect(await answerText(refused)).toBe(await answerText(failedLogin));
     expect((await reset(tenant, invitation, 'x')).status).toBe(401);
 
     // Nothing changed: the password, the verification, the membership, the invitation, the sessions elsewhere.
@@ -529,7 +530,7 @@ describe('POST /api/v1/auth/reset-password', () => {
     expect(await invitationUsed(invitation)).toBe(false);
     expect(await auditRows(tenant.organization.id, 'auth.invitation_accepted')).toEqual([]);
     const failures = await waitForAudits(tenant.organization.id, 'auth.invitation_failed', 2);
-    expect(failures[1]).toMatchObject({ actorType: 'anonymous', targetId: account.userId, requestId });
+    expect(failures[1]).toMatchObject({ actorType: 'anonymous', targetId: account.userId, correlationId: requestId });
     expect(failures[1]?.metadata).toEqual({ reason: 'wrong_password' });
     expect((await request(elsewhere.url('/api/v1/auth/me'), { headers: bearer(away.accessToken) })).status).toBe(200);
     expect((await login(elsewhere, account.email, NEW_PASSWORD)).status).toBe(401);

@@ -18,6 +18,7 @@ import { clientBucket } from '../../src/services/auth/limits.ts';
 import { isBuiltInRole } from '../../src/services/auth/permissions.ts';
 import { revokeUserTokens } from '../../src/services/auth/revocation.ts';
 import { PLATFORM_TENANT, type Principal } from '../../src/services/auth/tokens.ts';
+import type { Tenant } from '../../src/services/tenants/types.ts';
 import { bindings, randomIp } from '../support/auth.ts';
 import { problem } from '../support/harness.ts';
 
@@ -38,11 +39,28 @@ function principal(overrides: Partial<Omit<Principal, 'permissions'>> & { permis
   return value;
 }
 
-/** A bare app with one guarded route and the real error handler; the principal is set as authenticate() would. */
-async function guarded(guard: MiddlewareHandler<AppEnv>, caller: Principal | null): Promise<Response> {
+const ORGANIZATION_HOST: Tenant = {
+  id: crypto.randomUUID(),
+  slug: 'guards',
+  name: 'Guards',
+  plan: 'pro',
+  status: 'active',
+  settings: {},
+};
+
+/**
+ * A bare app with one guarded route and the real error handler; the principal is set as authenticate() would, the
+ * tenant as tenant() would (an organization host unless `tenant` is null: the platform host).
+ */
+async function guarded(
+  guard: MiddlewareHandler<AppEnv>,
+  caller: Principal | null,
+  tenant: Tenant | null = ORGANIZATION_HOST,
+): Promise<Response> {
   const app = new Hono<AppEnv>();
   app.use(async (c, next) => {
     c.set('requestId', 'test-guards-request');
+    c.set('tenant', tenant);
     c.set('principal', caller);
     await next();
   });
@@ -98,14 +116,41 @@ describe('route guards', () => {
     expect((await guarded(requireVerifiedEmail(), principal({ emailVerified: true }))).status).toBe(200);
   });
 
+  it('organization guards answer 404 on the platform host before looking at the caller', async () => {
+    const admin = principal({ tenant: PLATFORM_TENANT, role: 'platform_admin', permissions: ['users:manage'] });
+    for (const guard of [requirePermission('users:manage'), requireVerifiedEmail()]) {
+      for (const caller of [null, admin]) {
+        const response = await guarded(guard, caller, null);
+        expect(response.status).toBe(404);
+        expect(await problem(response)).toMatchObject({ code: 'not_found', detail: 'No such resource.' });
+      }
+    }
+  });
+
+  it('requirePlatformAdmin answers 404 on an organization host, even to a platform administrator', async () => {
+    for (const caller of [null, principal({ tenant: PLATFORM_TENANT, role: 'platform_admin' })]) {
+      const response = await guarded(requirePlatformAdmin(), caller);
+      expect(response.status).toBe(404);
+      expect((await problem(response)).code).toBe('not_found');
+    }
+  });
+
   it('requirePlatformAdmin admits only platform administrators of the platform tenant', async () => {
-    expect((await guarded(requirePlatformAdmin(), null)).status).toBe(401);
-    const tenantAdmin = await guarded(requirePlatformAdmin(), principal({ role: 'platform_admin' }));
+    expect((await guarded(requirePlatformAdmin(), null, null)).status).toBe(401);
+    const tenantAdmin = await guarded(requirePlatformAdmin(), principal({ role: 'platform_admin' }), null);
     expect(tenantAdmin.status).toBe(403);
     expect((await problem(tenantAdmin)).detail).toBe('Platform administrators only.');
-    const platformMember = await guarded(requirePlatformAdmin(), principal({ tenant: PLATFORM_TENANT, role: 'owner' }));
+    const platformMember = await guarded(
+      requirePlatformAdmin(),
+      principal({ tenant: PLATFORM_TENANT, role: 'owner' }),
+      null,
+    );
     expect(platformMember.status).toBe(403);
-    const admin = await guarded(requirePlatformAdmin(), principal({ tenant: PLATFORM_TENANT, role: 'platform_admin' }));
+    const admin = await guarded(
+      requirePlatformAdmin(),
+      principal({ tenant: PLATFORM_TENANT, role: 'platform_admin' }),
+      null,
+    );
     expect(admin.status).toBe(200);
   });
 });

@@ -20,6 +20,7 @@ import {
   waitForPlatformAudits,
 } from '../support/auth.ts';
 import {
+  answerText,
   appDatabase,
   bearer,
   createMember,
@@ -114,7 +115,7 @@ describe('POST /api/v1/auth/login', () => {
       const response = await login(tenant, email, password, { 'x-request-id': requestId });
       expect(response.status).toBe(401);
       expect(response.headers.get('content-type')).toBe('application/problem+json');
-      answers.push(await response.text());
+      answers.push(await answerText(response));
     }
     expect(new Set(answers).size).toBe(1);
     expect(JSON.parse(answers[0] ?? '')).toMatchObject({
@@ -185,7 +186,7 @@ describe('POST /api/v1/auth/login', () => {
       await setPasswordHash(member.userId, stored);
       const response = await login(tenant, member.email, TEST_PASSWORD, { 'x-request-id': requestId });
       expect(response.status).toBe(401);
-      answers.add(await response.text());
+      answers.add(await answerText(response));
     }
     expect(answers.size).toBe(1);
     expect(JSON.parse([...answers][0] ?? '')).toMatchObject({ code: 'invalid_credentials' });
@@ -281,7 +282,7 @@ describe('POST /api/v1/auth/login on the platform host', () => {
     ] as const) {
       const response = await login(null, email, password, { 'x-request-id': requestId });
       expect(response.status).toBe(401);
-      answers.add(await response.text());
+      answers.add(await answerText(response));
     }
     expect(answers.size).toBe(1);
     // A failed attempt on a platform administrator's account is audited (after the response); the others are not.
@@ -292,14 +293,15 @@ describe('POST /api/v1/auth/login on the platform host', () => {
       actorType: 'anonymous',
       actorUserId: null,
       targetId: admin.userId,
-      requestId,
+      correlationId: requestId,
     });
+    expect(failure?.requestId).toMatch(/^[0-9a-f-]{36}$/);
     expect(failure?.metadata).toEqual({ reason: 'wrong_password' });
     expect(await platformAuditRows(admin.userId, 'auth.login')).toEqual([]);
     const platformRowsOfOthers = await database()
       .select({ id: auditLogs.id })
       .from(auditLogs)
-      .where(and(isNull(auditLogs.organizationId), eq(auditLogs.requestId, requestId)));
+      .where(and(isNull(auditLogs.organizationId), eq(auditLogs.correlationId, requestId)));
     expect(platformRowsOfOthers).toEqual([{ id: failure?.id }]);
   });
 

@@ -5,6 +5,7 @@ import type { RegisterResponse } from '../../src/routes/auth/register.ts';
 import { hashToken } from '../../src/services/auth/tokens.ts';
 import { auditRows, claimsOf, linkToken, mailbox, post, randomEmail, userRow, waitForMail } from '../support/auth.ts';
 import {
+  answerText,
   bearer,
   createMember,
   createTenant,
@@ -127,8 +128,8 @@ describe('POST /api/v1/auth/register', () => {
     );
     expect(asMember.status).toBe(409);
     expect(asOutsider.status).toBe(409);
-    const memberText = await asMember.text();
-    expect(await asOutsider.text()).toBe(memberText);
+    const memberText = await answerText(asMember);
+    expect(await answerText(asOutsider)).toBe(memberText);
     const conflict = JSON.parse(memberText) as { code: string; detail: string };
     expect(conflict.code).toBe('conflict');
     expect(conflict.detail).toContain('Sign in instead');

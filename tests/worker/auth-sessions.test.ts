@@ -15,6 +15,7 @@ import {
   post,
 } from '../support/auth.ts';
 import {
+  answerText,
   bearer,
   createMember,
   createTenant,
@@ -98,6 +99,48 @@ describe('POST /api/v1/auth/refresh-token', () => {
       perms: [...BUILT_IN_ROLES.organizer.permissions],
       ev: true,
     });
+  });
+
+  it('gives an unverified account no permission in its tokens or in /auth/me, whatever its role holds, until it verifies', async () => {
+    const tenant = await createTenant();
+    // A custom role without permissions (which may be given to anyone) that gains some later.
+    const [helper] = await database()
+      .insert(roles)
+      .values({ organizationId: tenant.organization.id, key: 'helper', name: 'Helper', permissions: [] })
+      .returning({ id: roles.id });
+    const member = await createMember(tenant, 'helper', { emailVerified: false });
+    await database()
+      .update(roles)
+      .set({ permissions: ['users:read', 'webhooks:manage'] })
+      .where(eq(roles.id, helper?.id ?? ''));
+    // And a staff role held by an unverified account from before the rule.
+    const admin = await createMember(tenant, 'admin', { emailVerified: false });
+
+    for (const account of [member, admin]) {
+      const session = await loginAs(tenant, account);
+      expect(claimsOf(session.accessToken)).toMatchObject({ perms: [], ev: false });
+      const listed = await request(tenant.url('/api/v1/users'), { headers: bearer(session.accessToken) });
+      expect(listed.status).toBe(403);
+      const mine: MeResponse = await (await me(tenant, session.accessToken)).json();
+      expect(mine.permissions).toEqual([]);
+      const renewed = await refresh(tenant, session.refreshToken);
+      expect(claimsOf((await renewed.json<RefreshResponse>()).accessToken)).toMatchObject({ perms: [] });
+    }
+
+    await database().update(users).set({ emailVerifiedAt: new Date() }).where(eq(users.id, member.userId));
+    const verified = await loginAs(tenant, member);
+    expect(claimsOf(verified.accessToken)).toMatchObject({ perms: ['users:read', 'webhooks:manage'], ev: true });
+    const mine: MeResponse = await (await me(tenant, verified.accessToken)).json();
+    expect(mine.permissions).toEqual(['users:read', 'webhooks:manage']);
+  });
+
+  it('keeps every permission of an unverified owner (organization sign-up makes one)', async () => {
+    const tenant = await createTenant();
+    const owner = await createMember(tenant, 'owner', { emailVerified: false });
+    const session = await loginAs(tenant, owner);
+    expect(claimsOf(session.accessToken)).toMatchObject({ perms: [...BUILT_IN_ROLES.owner.permissions], ev: false });
+    const mine: MeResponse = await (await me(tenant, session.accessToken)).json();
+    expect(mine.permissions).toEqual([...BUILT_IN_ROLES.owner.permissions]);
   });
 
   it('refuses a disabled member and leaves the token unspent', async () => {
@@ -188,7 +231,7 @@ describe('POST /api/v1/auth/refresh-token', () => {
     ]) {
       const response = await refresh(tenant, token, { 'x-request-id': requestId });
       expect(response.status).toBe(401);
-      answers.add(await response.text());
+      answers.add(await answerText(response));
     }
     expect(answers.size).toBe(1);
   });
@@ -393,9 +436,9 @@ describe('GET /api/v1/auth/me', () => {
     expect((await problem(response)).detail).toBe('The session has ended.');
   });
 
-  it('answers 401 anonymously and 404 to a platform administrator on the platform host', async () => {
+  it('answers 404 on the platform host, anonymously and to a platform administrator', async () => {
     const response = await request('http://localhost/api/v1/auth/me');
-    expect(response.status).toBe(401);
+    expect(response.status).toBe(404);
     const accessToken = await platformLogin(await createPlatformAdmin());
     const platform = await request('http://localhost/api/v1/auth/me', { headers: bearer(accessToken) });
     expect(platform.status).toBe(404);

@@ -1,5 +1,16 @@
 import { describe, expect, it } from 'vitest';
-import { createTenant, newRequestId, problem, request, roundTrips } from '../support/harness.ts';
+import { and, eq } from 'drizzle-orm';
+import { auditLogs } from '../../src/db/schema/index.ts';
+import {
+  createMember,
+  createTenant,
+  database,
+  newRequestId,
+  problem,
+  request,
+  roundTrips,
+  TEST_PASSWORD,
+} from '../support/harness.ts';
 
 const PLATFORM = 'http://localhost';
 
@@ -54,19 +65,43 @@ describe('problem responses', () => {
 });
 
 describe('request ids', () => {
-  it('honours a well-formed X-Request-Id', async () => {
+  it("answers with the server's own request id and keeps a well-formed X-Request-Id only as the correlation id", async () => {
     const id = 'client-supplied-id-0001';
-    const response = await request(`${PLATFORM}/health`, { headers: { 'x-request-id': id } });
-    expect(response.headers.get('x-request-id')).toBe(id);
+    const response = await request(`${PLATFORM}/api/v1/nothing-here`, { headers: { 'x-request-id': id } });
+    const server = response.headers.get('x-request-id');
+    expect(server).toMatch(/^[0-9a-f-]{36}$/);
+    expect(server).not.toBe(id);
+    expect(response.headers.get('x-correlation-id')).toBe(id);
+    expect((await problem(response)).requestId).toBe(server);
   });
 
-  it('replaces a malformed X-Request-Id with a fresh one', async () => {
+  it('makes a fresh id for every request and ignores a malformed X-Request-Id', async () => {
+    const seen = new Set<string>();
     for (const bad of ['short', 'has spaces in it ok', 'x'.repeat(200), '<script>alert(1)</script>']) {
       const response = await request(`${PLATFORM}/health`, { headers: { 'x-request-id': bad } });
-      const echoed = response.headers.get('x-request-id');
-      expect(echoed).not.toBe(bad);
-      expect(echoed).toMatch(/^[0-9a-f-]{36}$/);
+      const id = response.headers.get('x-request-id') ?? '';
+      expect(id).toMatch(/^[0-9a-f-]{36}$/);
+      seen.add(id);
+      expect(response.headers.has('x-correlation-id')).toBe(false);
     }
+    expect(seen.size).toBe(4);
+  });
+
+  it("writes the server's request id into audit rows and the caller's id only as their correlation id", async () => {
+    const tenant = await createTenant();
+    const member = await createMember(tenant, 'member');
+    const chosen = 'attacker-chosen-request-id';
+    const response = await request(tenant.url('/api/v1/auth/login'), {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', 'x-request-id': chosen },
+      body: JSON.stringify({ email: member.email, password: TEST_PASSWORD }),
+    });
+    expect(response.status).toBe(200);
+    const rows = await database()
+      .select({ requestId: auditLogs.requestId, correlationId: auditLogs.correlationId })
+      .from(auditLogs)
+      .where(and(eq(auditLogs.organizationId, tenant.organization.id), eq(auditLogs.action, 'auth.login')));
+    expect(rows).toEqual([{ requestId: response.headers.get('x-request-id'), correlationId: chosen }]);
   });
 });
 

@@ -1,6 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import type { MemberListResponse, MemberResponse } from '../../src/routes/users/schema.ts';
-import { createMember, createTenant, problem, tokenFor, type TestTenant } from '../support/harness.ts';
+import { eq } from 'drizzle-orm';
+import { users } from '../../src/db/schema/index.ts';
+import { createMember, createTenant, database, problem, tokenFor, type TestTenant } from '../support/harness.ts';
 import {
   auditRows,
   call,
@@ -19,6 +21,31 @@ function update(tenant: TestTenant, token: string, id: string, body: unknown): P
 }
 
 describe('PUT /api/v1/users/{id}', () => {
+  it('refuses to give a role with permissions, owner included, to a member whose email is not verified', async () => {
+    const tenant = await createTenant();
+    const { token } = await memberWithToken(tenant, 'owner');
+    const customer = await createMember(tenant, 'member', { emailVerified: false });
+    for (const role of ['admin', 'owner', 'staff']) {
+      const refused = await update(tenant, token, customer.userId, { role });
+      expect(refused.status).toBe(403);
+      const body = await problem(refused);
+      expect(body.code).toBe('email_not_verified');
+      expect(body.detail).toContain('not verified');
+    }
+    expect(await membershipOf(tenant, customer.userId)).toMatchObject({ role: 'member', status: 'active' });
+    expect(await auditRows(tenant, 'membership.updated')).toEqual([]);
+
+    // A role without permissions grants nothing, so it may be given.
+    await createCustomRole(tenant, 'fan', []);
+    expect((await update(tenant, token, customer.userId, { role: 'fan' })).status).toBe(200);
+    // An invited member verifies the address by accepting, before the role takes effect.
+    const invited = await createMember(tenant, 'member', { emailVerified: false, status: 'invited' });
+    expect((await update(tenant, token, invited.userId, { role: 'staff' })).status).toBe(200);
+    // Once verified, the same promotion works.
+    await database().update(users).set({ emailVerifiedAt: new Date() }).where(eq(users.id, customer.userId));
+    expect((await update(tenant, token, customer.userId, { role: 'admin' })).status).toBe(200);
+  });
+
   it("changes a member's role, ends their sessions at once and records before and after", async () => {
     const tenant = await createTenant();
     const { member: admin, token } = await memberWithToken(tenant, 'admin');

@@ -333,18 +333,30 @@ describe('retries', () => {
     expect(attempt?.error).toBeTruthy();
   });
 
-  it('does not follow redirects: a 3xx is a failed attempt', async () => {
+  it('does not follow redirects: a 3xx is a failed attempt, and its body is not kept', async () => {
     const { tenant, world, create } = await setup();
     const target = await newHook();
-    const redirecting = await newHook({ status: 302, location: target.url });
+    const redirecting = await newHook({ status: 302, location: target.url, body: 'secret-looking redirect page' });
     await create(redirecting.url);
     const { message, deliveryId } = await oneDelivery(world, tenant);
     expect(await consumeOne(world, message)).toEqual({ acked: false, retryDelay: 5 });
     expect(await redirecting.received()).toHaveLength(1);
     expect(await target.received()).toEqual([]);
     const [attempt] = await attemptsOf(deliveryId);
-    expect(attempt).toMatchObject({ statusCode: 302 });
+    expect(attempt).toMatchObject({ statusCode: 302, responseBody: null });
     expect(attempt?.error).toContain('not followed');
+  });
+
+  it("keeps only the first 256 bytes of a receiver's answer", async () => {
+    const { tenant, world, create } = await setup();
+    const hook = await newHook({ status: 500, body: 'x'.repeat(255) + 'é' + 'y'.repeat(2000) });
+    await create(hook.url);
+    const { message, deliveryId } = await oneDelivery(world, tenant);
+    await consumeOne(world, message);
+    const [attempt] = await attemptsOf(deliveryId);
+    expect(attempt?.statusCode).toBe(500);
+    // 255 ASCII bytes and the first byte of a two-byte character: the cut character decodes as U+FFFD.
+    expect(attempt?.responseBody).toBe('x'.repeat(255) + '\uFFFD');
   });
 });
 

@@ -19,7 +19,9 @@ export const auditLogs = pgTable(
     targetId: text(),
     ip: text(),
     userAgent: text(),
+    // The server's id of the request; the caller's own X-Request-Id, if it sent one, is only the correlation id.
     requestId: text(),
+    correlationId: text(),
     metadata: jsonb().$type<Record<string, unknown>>().notNull().default({}),
     createdAt: timestamp({ withTimezone: true }).notNull().defaultNow(),
   },

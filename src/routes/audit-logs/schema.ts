@@ -35,10 +35,19 @@ export const AuditEntrySchema = z
       .openapi({ description: 'What was acted on; null when nothing in particular.' }),
     ip: z.string().nullable().openapi({ description: 'Client address (CF-Connecting-IP).', example: '203.0.113.7' }),
     userAgent: z.string().nullable().openapi({ description: 'Client user agent.', example: 'Mozilla/5.0' }),
-    requestId: z
+    requestId: z.string().nullable().openapi({
+      description: "The server's id of the request that made the change (its `X-Request-Id` response header).",
+      example: 'b3f1c2de-8a7b-4c55-9d1e-2f3a4b5c6d7e',
+    }),
+    correlationId: z
       .string()
       .nullable()
-      .openapi({ description: 'The request that made the change.', example: 'b3f1c2de-8a7b-4c55-9d1e-2f3a4b5c6d7e' }),
+      .openapi({
+        description:
+          "The caller's own `X-Request-Id` sent with that request, as given (a client's label, not proof of anything); " +
+          'null when none was sent.',
+        example: 'checkout-7f3a9c21',
+      }),
     metadata: z.record(z.string(), z.unknown()).openapi({
       description: 'Details of the change (never secrets).',
       example: { reason: 'customer request' },

@@ -4,6 +4,7 @@ import { errorResponses } from '../../errors/problem.ts';
 import { serviceContext } from '../../lib/context.ts';
 import { forgotPassword } from '../../services/auth/account.ts';
 import { AcceptedSchema, ForgotPasswordBodySchema } from './schema.ts';
+import { tenantOnly } from '../organizations/host.ts';
 
 export const FORGOT_PASSWORD_ANSWER = {
   status: 'accepted',
@@ -20,6 +21,7 @@ export const route = createRoute({
     'work; the link (single use, valid 1 hour) is emailed only to active members, after the response. Limited per ' +
     'client address (10 an hour) and per address asked about (5 an hour).',
   request: { body: { required: true, content: { 'application/json': { schema: ForgotPasswordBodySchema } } } },
+  middleware: [tenantOnly()] as const,
   responses: {
     202: { description: 'Accepted.', content: { 'application/json': { schema: AcceptedSchema } } },
     ...errorResponses(400, 401, 404, 413, 415, 429, 503),

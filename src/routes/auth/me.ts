@@ -5,6 +5,7 @@ import { serviceContext } from '../../lib/context.ts';
 import { requireAuth } from '../../middleware/auth.ts';
 import { me } from '../../services/auth/sessions.ts';
 import { MeSchema } from './schema.ts';
+import { tenantOnly } from '../organizations/host.ts';
 
 export const route = createRoute({
   method: 'get',
@@ -12,11 +13,12 @@ export const route = createRoute({
   tags: ['Authentication'],
   summary: 'The signed-in user',
   description:
-    'The signed-in user, the role of their membership in this organization and its current permissions. Costs one ' +
+    'The signed-in user, the role of their membership in this organization and its current permissions (none while ' +
+    'the email address is not verified, unless the role is owner). Costs one ' +
     'database round trip and one Redis round trip (the revocation check). A member disabled or removed since the ' +
     'token was issued gets a 401. Served on organization hosts only (404 on the platform host).',
   security: [{ bearerAuth: [] }],
-  middleware: [requireAuth()] as const,
+  middleware: [tenantOnly(), requireAuth()] as const,
   responses: {
     200: { description: 'The user and their membership.', content: { 'application/json': { schema: MeSchema } } },
     ...errorResponses(401, 404, 503),

@@ -4,6 +4,7 @@ import { errorResponses } from '../../errors/problem.ts';
 import { serviceContext } from '../../lib/context.ts';
 import { refresh, REFRESH_REUSE_LEEWAY_SECONDS } from '../../services/auth/sessions.ts';
 import { RefreshBodySchema, SessionSchema } from './schema.ts';
+import { tenantOnly } from '../organizations/host.ts';
 
 export const route = createRoute({
   method: 'post',
@@ -19,6 +20,7 @@ export const route = createRoute({
     "session family is revoked and the user's access tokens here end. Unknown, expired, revoked and replayed " +
     'tokens all answer the same 401.',
   request: { body: { required: true, content: { 'application/json': { schema: RefreshBodySchema } } } },
+  middleware: [tenantOnly()] as const,
   responses: {
     200: { description: 'A new session pair.', content: { 'application/json': { schema: SessionSchema } } },
     ...errorResponses(400, 401, 404, 413, 415, 503),

@@ -4,6 +4,7 @@ import { errorResponses } from '../../errors/problem.ts';
 import { serviceContext } from '../../lib/context.ts';
 import { register as registerUser } from '../../services/auth/sessions.ts';
 import { RegisterBodySchema, SessionSchema } from './schema.ts';
+import { tenantOnly } from '../organizations/host.ts';
 
 export const route = createRoute({
   method: 'post',
@@ -21,6 +22,7 @@ export const route = createRoute({
     'Only `email`, `password` and `name` are accepted: any other field (`role`, `organizationId`, `emailVerified`, ' +
     'ids) is a 400. When the rate limiter cannot be reached the answer is 503, never an unlimited sign-up.',
   request: { body: { required: true, content: { 'application/json': { schema: RegisterBodySchema } } } },
+  middleware: [tenantOnly()] as const,
   responses: {
     201: {
       description: 'Signed up and signed in.',

@@ -5,6 +5,7 @@ import { serviceContext } from '../../lib/context.ts';
 import { requireAuth } from '../../middleware/auth.ts';
 import { resendVerification } from '../../services/auth/account.ts';
 import { AcceptedSchema } from './schema.ts';
+import { tenantOnly } from '../organizations/host.ts';
 
 export const route = createRoute({
   method: 'post',
@@ -15,7 +16,7 @@ export const route = createRoute({
     "Sends a new verification link (valid 24 hours) to the signed-in user's address. 409 when the address is " +
     'verified already; at most 3 per user per hour (429 with `Retry-After`).',
   security: [{ bearerAuth: [] }],
-  middleware: [requireAuth()] as const,
+  middleware: [tenantOnly(), requireAuth()] as const,
   responses: {
     202: { description: 'A link is on its way.', content: { 'application/json': { schema: AcceptedSchema } } },
     ...errorResponses(401, 404, 409, 429, 503),

@@ -4,6 +4,7 @@ import { errorResponses } from '../../errors/problem.ts';
 import { serviceContext } from '../../lib/context.ts';
 import { resetPassword } from '../../services/auth/account.ts';
 import { ResetPasswordBodySchema } from './schema.ts';
+import { tenantOnly } from '../organizations/host.ts';
 
 export const route = createRoute({
   method: 'post',
@@ -27,6 +28,7 @@ export const route = createRoute({
     "attempts count against the account's sign-in limit (10 per 15 minutes, shared with `POST /auth/login`).\n\n" +
     'Limited to 10 attempts per client address per 15 minutes (429 with `Retry-After`).',
   request: { body: { required: true, content: { 'application/json': { schema: ResetPasswordBodySchema } } } },
+  middleware: [tenantOnly()] as const,
   responses: {
     204: { description: 'The password is set (or, for an existing account, the invitation accepted); sign in.' },
     ...errorResponses(400, 401, 404, 413, 415, 429, 503),

@@ -4,6 +4,7 @@ import { errorResponses } from '../../errors/problem.ts';
 import { serviceContext } from '../../lib/context.ts';
 import { verifyEmail } from '../../services/auth/account.ts';
 import { EmailVerifiedSchema, VerifyEmailBodySchema } from './schema.ts';
+import { tenantOnly } from '../organizations/host.ts';
 
 export const route = createRoute({
   method: 'post',
@@ -15,6 +16,7 @@ export const route = createRoute({
     'Unknown, used and expired tokens answer the same 400 problem. Access tokens issued before keep ' +
     '`emailVerified: false` until the next refresh. Limited to 20 attempts per client address per 15 minutes.',
   request: { body: { required: true, content: { 'application/json': { schema: VerifyEmailBodySchema } } } },
+  middleware: [tenantOnly()] as const,
   responses: {
     200: { description: 'Verified.', content: { 'application/json': { schema: EmailVerifiedSchema } } },
     ...errorResponses(400, 401, 404, 413, 415, 429, 503),

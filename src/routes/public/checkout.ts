@@ -7,6 +7,7 @@ import { takePublicBooking } from '../../services/catalogue/limits.ts';
 import { startCheckout } from '../../services/payments/checkout.ts';
 import { BookingIdParamsSchema } from '../bookings/schema.ts';
 import { httpsUrl } from '../events/schema.ts';
+import { tenantOnly } from '../organizations/host.ts';
 
 export const CheckoutRequestSchema = z
   .object({
@@ -70,6 +71,7 @@ export const route = createRoute({
     params: BookingIdParamsSchema,
     body: { required: true, content: { 'application/json': { schema: CheckoutRequestSchema } } },
   },
+  middleware: [tenantOnly()] as const,
   responses: {
     200: { description: 'The Checkout Session.', content: { 'application/json': { schema: CheckoutSchema } } },
     ...errorResponses(400, 404, 409, 413, 415, 429, 500, 502, 503),

@@ -9,6 +9,7 @@ import { takePublicBooking } from '../../services/catalogue/limits.ts';
 import { BookingCreateSchema, CreatedBookingSchema } from '../bookings/schema.ts';
 import { IdempotencyHeadersSchema } from '../idempotency.ts';
 import { PublicEventParamsSchema } from './schema.ts';
+import { tenantOnly } from '../organizations/host.ts';
 
 export const route = createRoute({
   method: 'post',
@@ -32,6 +33,7 @@ export const route = createRoute({
     headers: IdempotencyHeadersSchema,
     body: { required: true, content: { 'application/json': { schema: BookingCreateSchema } } },
   },
+  middleware: [tenantOnly()] as const,
   responses: {
     201: {
       description: 'The booking (or, with a reused Idempotency-Key and the same body, the first response again).',

@@ -7,6 +7,7 @@ import { getPublicBooking } from '../../services/bookings/public-view.ts';
 import { publicRead } from '../../services/catalogue/limits.ts';
 import { BookingIdParamsSchema } from '../bookings/schema.ts';
 import { PublicBookingQuerySchema, PublicBookingSchema } from '../bookings/staff-schema.ts';
+import { tenantOnly } from '../organizations/host.ts';
 
 export const route = createRoute({
   method: 'get',
@@ -23,6 +24,7 @@ export const route = createRoute({
     'per client address (429 with Retry-After). Never cached (`Cache-Control: no-store`). One database round trip ' +
     'and one Redis round trip.',
   request: { params: BookingIdParamsSchema, query: PublicBookingQuerySchema },
+  middleware: [tenantOnly()] as const,
   responses: {
     200: {
       description: 'The booking and its event.',

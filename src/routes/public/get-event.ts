@@ -6,6 +6,7 @@ import { getPublicEvent } from '../../services/catalogue/get.ts';
 import { publicRead } from '../../services/catalogue/limits.ts';
 import { publicReadHeaders } from './headers.ts';
 import { PublicEventDetailSchema, PublicEventParamsSchema, PublicEventQuerySchema } from './schema.ts';
+import { tenantOnly } from '../organizations/host.ts';
 
 export const route = createRoute({
   method: 'get',
@@ -20,6 +21,7 @@ export const route = createRoute({
     'types; drafts, private events and unknown slugs answer 404. No authentication; rate limited per client ' +
     'address (429 with Retry-After). Cacheable for 30 seconds. One database round trip and one Redis round trip.',
   request: { params: PublicEventParamsSchema, query: PublicEventQuerySchema },
+  middleware: [tenantOnly()] as const,
   responses: {
     200: {
       description: 'The event and its ticket types.',

@@ -6,6 +6,7 @@ import { publicRead } from '../../services/catalogue/limits.ts';
 import { listPublicEvents } from '../../services/catalogue/list.ts';
 import { publicReadHeaders } from './headers.ts';
 import { PublicEventListQuerySchema, PublicEventListSchema } from './schema.ts';
+import { tenantOnly } from '../organizations/host.ts';
 
 export const route = createRoute({
   method: 'get',
@@ -21,6 +22,7 @@ export const route = createRoute({
     '1..100. No authentication; rate limited per client address (429 with Retry-After). Cacheable for 30 seconds. ' +
     'One database round trip and one Redis round trip.',
   request: { query: PublicEventListQuerySchema },
+  middleware: [tenantOnly()] as const,
   responses: {
     200: {
       description: 'A page of events.',

@@ -19,7 +19,9 @@ export const route = createRoute({
     "A role change or a disable ends the member's sessions in this organization at once (their access tokens " +
     'answer 401 on the next request, their refresh tokens are revoked).\n\n' +
     'Needs `users:manage`. Refused with 403: changing your own role or status, changing a member whose role holds ' +
-    'a permission you lack (only an owner changes an owner), giving such a role. A change that makes the member take ' +
+    'a permission you lack (only an owner changes an owner), giving such a role; 403 `email_not_verified`: giving a ' +
+    'role with any permission (owner included) to an active or disabled member whose email address is not verified ' +
+    '(an invited member verifies it by accepting). A change that makes the member take ' +
     "a staff seat of the plan's `members` quota (the `member` role becoming a staff role, a disabled staff member " +
     'enabled again) is refused beyond the quota with 403 `plan_limit` naming the plan and the limit; other changes ' +
     'work at the limit. Refused with 409: leaving the ' +

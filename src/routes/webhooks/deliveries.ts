@@ -19,9 +19,9 @@ export const route = createRoute({
   summary: 'List the deliveries of an endpoint',
   description:
     'The delivery log of one endpoint, newest first, with cursor pagination (pass `nextCursor` as `cursor`); each ' +
-    'delivery with its latest attempts (up to 20, newest first: status, duration, the first 1 KiB of the answer, ' +
-    'the error). Filter: `status`. A malformed cursor, a `limit` outside 1..100 and any other parameter answer 400; ' +
-    "another organization's endpoint 404. Needs `webhooks:manage`. One database round trip.",
+    'delivery with its latest attempts (up to 20, newest first: status, duration, the first 256 bytes of the answer ' +
+    'and none of a redirect, the error). Filter: `status`. A malformed cursor, a `limit` outside 1..100 and any ' +
+    "other parameter answer 400; another organization's endpoint 404. Needs `webhooks:manage`. One database round trip.",
   security: [{ bearerAuth: [] }],
   middleware: webhookAccess(),
   request: { params: EndpointIdParamsSchema, query: DeliveryListQuerySchema },

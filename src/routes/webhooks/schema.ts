@@ -98,10 +98,10 @@ export const WebhookAttemptSchema = z
       example: 500,
     }),
     durationMs: z.number().int().openapi({ description: 'How long the request took.', example: 182 }),
-    responseBody: z
-      .string()
-      .nullable()
-      .openapi({ description: 'The first 1 KiB of the response body.', example: 'Internal Server Error' }),
+    responseBody: z.string().nullable().openapi({
+      description: 'The first 256 bytes of the response body; null for a redirect (3xx) and when there was none.',
+      example: 'Internal Server Error',
+    }),
     error: z.string().nullable().openapi({
       description: 'What went wrong without an answer (timeout, network error, refused URL) or with a redirect.',
       example: null,

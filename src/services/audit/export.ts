@@ -18,6 +18,7 @@ export const CSV_COLUMNS = [
   'ip',
   'user_agent',
   'request_id',
+  'correlation_id',
   'metadata',
 ] as const;
 
@@ -52,6 +53,7 @@ function csvLine(entry: AuditEntryView): string {
     entry.ip,
     entry.userAgent,
     entry.requestId,
+    entry.correlationId,
     JSON.stringify(entry.metadata),
   ]);
 }

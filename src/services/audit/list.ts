@@ -35,6 +35,7 @@ export interface AuditEntryView {
   ip: string | null;
   userAgent: string | null;
   requestId: string | null;
+  correlationId: string | null;
   metadata: Record<string, unknown>;
 }
 
@@ -48,6 +49,7 @@ export function toAuditEntryView(row: AuditLog): AuditEntryView {
     ip: row.ip,
     userAgent: row.userAgent,
     requestId: row.requestId,
+    correlationId: row.correlationId,
     metadata: row.metadata,
   };
 }

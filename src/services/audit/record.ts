@@ -32,6 +32,7 @@ export function auditInsert(db: Database, client: ClientInfo, entry: AuditEntry)
     ip: client.ip,
     userAgent: client.userAgent,
     requestId: client.requestId,
+    correlationId: client.correlationId ?? null,
     metadata: entry.metadata ?? {},
   });
 }

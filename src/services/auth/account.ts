@@ -106,9 +106,10 @@ export function auditFromCte(
   cte: string,
   metadata: Record<string, unknown> = {},
 ): SQL {
-  return sql`insert into audit_logs (organization_id, actor_type, actor_user_id, action, target_type, target_id, ip, user_agent, request_id, metadata)
+  return sql`insert into audit_logs (organization_id, actor_type, actor_user_id, action, target_type, target_id, ip, user_agent, request_id, correlation_id, metadata)
     select ${organizationId}::uuid, 'user', user_id, ${action}::text, 'user', user_id::text, ${client.ip}::text,
-           ${client.userAgent}::text, ${client.requestId}::text, ${JSON.stringify(metadata)}::jsonb
+           ${client.userAgent}::text, ${client.requestId}::text, ${client.correlationId ?? null}::text,
+           ${JSON.stringify(metadata)}::jsonb
     from ${sql.identifier(cte)}`;
 }
 

@@ -7,6 +7,7 @@ import { ApiError } from '../../errors/api-error.ts';
 import { requireTenant, type ServiceContext } from '../../lib/context.ts';
 import { principalOf } from '../../middleware/auth.ts';
 import { auditInsert } from '../audit/record.ts';
+import { OWNER_ROLE } from '../roles/authority.ts';
 import { brandingQuery, emailBranding } from '../email/branding.ts';
 import type { Tenant } from '../tenants/types.ts';
 import {
@@ -60,6 +61,7 @@ async function session(ctx: ServiceContext, user: UserRow, grant: Grant, refresh
     userId: user.id,
     emailVerified: user.emailVerifiedAt !== null,
     ...grant,
+    permissions: heldPermissions(user, grant.role, grant.permissions),
   });
   return {
     user: userView(user),
@@ -72,6 +74,14 @@ async function session(ctx: ServiceContext, user: UserRow, grant: Grant, refresh
 
 function permissionsOf(stored: readonly string[]): Permission[] {
   return stored.filter(isPermission);
+}
+
+/**
+ * The permissions a role gives this account: none while its email address is not verified, except to an owner (only
+ * organization sign-up makes an unverified owner; users/update.ts refuses to give such an account any permission).
+ */
+function heldPermissions(user: Pick<UserRow, 'emailVerifiedAt'>, role: string, stored: readonly string[]) {
+  return user.emailVerifiedAt === null && role !== OWNER_ROLE ? [] : permissionsOf(stored);
 }
 
 /** The insert of a new refresh family's first token (the family id is the access tokens' `sessionId`). */
@@ -555,6 +565,6 @@ export async function me({ ctx }: { ctx: ServiceContext }): Promise<Me> {
     user: userView(row),
     organizationId: tenant.id,
     role: { key: row.roleKey, name: row.roleName },
-    permissions: permissionsOf(row.permissions),
+    permissions: heldPermissions(row, row.roleKey, row.permissions),
   };
 }

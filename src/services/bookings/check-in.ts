@@ -56,9 +56,9 @@ export async function checkIn({ ctx, input }: { ctx: ServiceContext; input: Chec
           and (${eventId}::uuid is null or b.event_id = ${eventId}::uuid)
         returning a.*, b.event_id),
       logged as (insert into ${auditLogs} (organization_id, actor_type, actor_user_id, action, target_type, target_id,
-          ip, user_agent, request_id, metadata)
+          ip, user_agent, request_id, correlation_id, metadata)
         select ${organizationId}, 'user', ${caller.userId}, 'attendee.checked_in', 'attendee', changed.id::text,
-          ${client.ip}, ${client.userAgent}, ${client.requestId},
+          ${client.ip}, ${client.userAgent}, ${client.requestId}, ${client.correlationId ?? null}::text,
           jsonb_build_object('bookingId', changed.booking_id, 'eventId', changed.event_id, 'ticketCode', ${code}::text)
         from changed
         returning id),

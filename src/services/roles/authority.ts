@@ -23,6 +23,21 @@ export function authorityGap(principal: Principal, role: RoleAuthority): string 
   return null;
 }
 
+/**
+ * An account whose email address is not verified holds no permission (docs/API.md, "Unverified accounts"): a role
+ * with any permission cannot be given to such a member, the owner role included. An invited member may get one: the
+ * invitation is accepted through the mailbox, which verifies the address before the role takes effect.
+ */
+export function assertMayHold(member: { emailVerifiedAt: Date | null; status: string }, role: RoleAuthority): void {
+  if (member.emailVerifiedAt !== null || member.status === 'invited' || role.permissions.length === 0) return;
+  throw new ApiError('email_not_verified', {
+    detail:
+      'This member has not verified their email address; a role with permissions can be given once they have ' +
+      '(POST /api/v1/auth/resend-verification sends them a new link).',
+  });
+}
+
+/** Refuses with 403 when the caller may not grant or manage this role (see `authorityGap`). */
 export function assertAuthority(principal: Principal, role: RoleAuthority): void {
   const gap = authorityGap(principal, role);
   if (gap !== null) throw new ApiError('forbidden', { detail: gap });

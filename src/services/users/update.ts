@@ -8,7 +8,7 @@ import { auditInsert } from '../audit/record.ts';
 import { notifyOutbox } from '../outbox/dispatch.ts';
 import { outboxInsert } from '../outbox/record.ts';
 import { isPlanLimit, planLimitError, quotaGuard, takesMemberSeat } from '../plans/quotas.ts';
-import { assertAuthority, callerOf, OWNER_ROLE } from '../roles/authority.ts';
+import { assertAuthority, assertMayHold, callerOf, OWNER_ROLE } from '../roles/authority.ts';
 import { failedGuard } from './guards.ts';
 import { anotherActiveOwner, lockMembers, memberUnchanged, roleUnchanged, shareRole } from './locks.ts';
 import { memberNotFound, selectMember, toMember, type Member } from './members.ts';
@@ -28,7 +28,9 @@ export interface UpdateMemberInput {
  * account's own name (shown by GET /auth/me and to other organizations) is never changed here. A role change or a
  * disable ends the member's sessions in this organization at once: their refresh tokens are revoked in the same batch
  * as the change, their access tokens in Redis right after it commits. Refused: changing your own role or status, touching a member whose role holds
- * permissions you lack (or an owner, unless you are one), granting such a role, and leaving no active owner.
+ * permissions you lack (or an owner, unless you are one), granting such a role, and leaving no active owner; giving a
+ * role with any permission (owner included) to an active or disabled member whose email address is not verified
+ * answers 403 `email_not_verified`.
  *
  * A change that makes the membership take a staff seat it did not take (the `member` role of a registered customer
  * becoming a staff role, or a disabled member enabled again) must fit the plan's `members` quota: checked in the
@@ -70,7 +72,10 @@ export async function updateMember({ ctx, input }: { ctx: ServiceContext; input:
   }
   assertAuthority(caller, { key: target.roleKey, permissions: target.rolePermissions });
   if (!renamed && roleChange === null && statusChange === null) return toMember(target);
-  if (roleChange !== null) assertAuthority(caller, roleChange);
+  if (roleChange !== null) {
+    assertAuthority(caller, roleChange);
+    assertMayHold(target, roleChange);
+  }
   if (statusChange !== null && target.status === 'invited') {
     throw new ApiError('conflict', {
       detail: 'An invited member becomes active by accepting the invitation; remove the membership to cancel it.',

@@ -30,7 +30,8 @@ import { checkWebhookUrl } from './url.ts';
  *    delivery. Otherwise POST the event's JSON with `webhook-id` (the event id, the same on every attempt),
  *    `webhook-timestamp`, `webhook-signature` (one `v1,` signature per active secret), 15 s timeout, redirects not
  *    followed.
- * 3. Record the attempt (status, duration, the first 1 KiB of the answer, the error) with the outcome, in one batch:
+ * 3. Record the attempt (status, duration, the first 256 bytes of the answer, none of a redirect's, the error) with the
+ *    outcome, in one batch:
  *    - 2xx: succeeded; the endpoint's `failing_since` is cleared.
  *    - 410 Gone: the endpoint is disabled (`disabled_reason`), the delivery failed.
  *    - anything else (3xx, 4xx, 5xx, timeout, network error): the endpoint's failure run starts (`failing_since`) if
@@ -41,7 +42,11 @@ import { checkWebhookUrl } from './url.ts';
 export const REQUEST_TIMEOUT_MS = 15_000;
 /** Longer than the request timeout: nobody else claims the attempt while it runs. */
 const LEASE_SECONDS = 60;
-export const RESPONSE_BODY_LIMIT = 1024;
+/**
+ * How much of a receiver's answer is kept for the delivery log: enough to tell an error page, little enough that the
+ * log does not become a store of whatever a receiver (or whoever it redirects to) sends back.
+ */
+export const RESPONSE_BODY_LIMIT = 256;
 const ERROR_LIMIT = 1024;
 export const FAILING_DAYS_BEFORE_DISABLE = 3;
 export const USER_AGENT = 'Eventra-Webhooks/1';
@@ -61,9 +66,13 @@ function truncateUtf8(text: string, limit: number): string {
   return bytes.length <= limit ? text : decoder.decode(bytes.slice(0, limit));
 }
 
-/** The first `RESPONSE_BODY_LIMIT` bytes of a response body (the rest is not read). */
+/** The first `RESPONSE_BODY_LIMIT` bytes of a response body (the rest is not read); nothing of a redirect. */
 async function responseSnippet(response: Response): Promise<string | null> {
   if (response.body === null) return null;
+  if (isRedirect(response.status)) {
+    await response.body.cancel().catch(() => undefined);
+    return null;
+  }
   const reader = (response.body as ReadableStream<Uint8Array>).getReader();
   const chunks: Uint8Array[] = [];
   let size = 0;
@@ -86,6 +95,10 @@ async function responseSnippet(response: Response): Promise<string | null> {
     if (offset >= bytes.length) break;
   }
   return decoder.decode(bytes);
+}
+
+function isRedirect(status: number): boolean {
+  return status >= 300 && status < 400;
 }
 
 function describeFetchError(error: unknown): string {
@@ -121,10 +134,9 @@ async function post(url: string, headers: Record<string, string>, body: string):
       statusCode: status,
       durationMs: Date.now() - started,
       responseBody,
-      error:
-        status >= 300 && status < 400
-          ? truncateUtf8(`Redirect${location === null ? '' : ` to ${location}`} not followed.`, ERROR_LIMIT)
-          : null,
+      error: isRedirect(status)
+        ? truncateUtf8(`Redirect${location === null ? '' : ` to ${location}`} not followed.`, ERROR_LIMIT)
+        : null,
       retryAfterSeconds:
         status === 429 || status === 503 ? parseRetryAfter(response.headers.get('retry-after'), Date.now()) : null,
     };

@@ -1,0 +1,94 @@
+import { describe, expect, it } from 'vitest';
+import { bearer, createMember, createTenant, problem, request, tokenFor } from '../support/harness.ts';
+import { createPlatformAdmin, PLATFORM } from '../support/organizations.ts';
+
+/**
+ * The operations served on the platform host (alone or on both kinds of host). Every other operation of the OpenAPI
+ * document is an organization route, so a new route is checked here without anyone listing it.
+ */
+const SERVED_ON_PLATFORM = new Set([
+  'GET /health',
+  'GET /health/ready',
+  'GET /docs',
+  'GET /.well-known/jwks.json',
+  'GET /api/v1/openapi.json',
+  'POST /api/v1/auth/login',
+  'POST /api/v1/auth/logout',
+  'POST /api/v1/organizations',
+  'GET /api/v1/organizations',
+  'PUT /api/v1/organizations/{id}',
+  'PUT /api/v1/organizations/{id}/plan-overrides',
+]);
+
+/** Platform-only operations: on an organization host they must not exist either. */
+const PLATFORM_ONLY = ['GET /api/v1/organizations', 'PUT /api/v1/organizations/{id}/plan-overrides'];
+
+interface OpenApiDocument {
+  paths: Record<string, Record<string, unknown>>;
+}
+
+async function operations(): Promise<string[]> {
+  const response = await request(`${PLATFORM}/api/v1/openapi.json`);
+  expect(response.status).toBe(200);
+  const document: OpenApiDocument = await response.json();
+  return Object.entries(document.paths).flatMap(([path, methods]) =>
+    Object.keys(methods)
+      .filter((method) => ['get', 'post', 'put', 'patch', 'delete'].includes(method))
+      .map((method) => `${method.toUpperCase()} ${path}`),
+  );
+}
+
+/** A request for an operation with every path parameter filled by a fresh UUID and an empty JSON body. */
+function call(base: string, operation: string, token?: string): Promise<Response> {
+  const [method = 'GET', template = '/'] = operation.split(' ');
+  const path = template.replaceAll(/\{[^}]+\}/g, () => crypto.randomUUID());
+  const headers = token === undefined ? { 'content-type': 'application/json' } : bearer(token);
+  return request(`${base}${path}`, {
+    method,
+    headers,
+    ...(method === 'GET' || method === 'DELETE' ? {} : { body: '{}' }),
+  });
+}
+
+/** `operation who: status code` unless the answer is a 404 `not_found` problem. */
+async function notFoundOrWhy(response: Response, operation: string, who: string): Promise<string | null> {
+  const code =
+    response.headers.get('content-type') === 'application/problem+json' ? (await problem(response)).code : '';
+  return response.status === 404 && code === 'not_found'
+    ? null
+    : `${operation} ${who}: ${String(response.status)} ${code}`;
+}
+
+describe('routes on the wrong kind of host', () => {
+  it('answers 404 for every organization route on the platform host, anonymously and to a platform administrator', async () => {
+    const all = await operations();
+    for (const listed of SERVED_ON_PLATFORM) expect(all, 'a stale entry').toContain(listed);
+    const tenantRoutes = all.filter((operation) => !SERVED_ON_PLATFORM.has(operation));
+    expect(tenantRoutes.length).toBeGreaterThan(40);
+    const admin = await createPlatformAdmin();
+    const wrong: (string | null)[] = [];
+    for (const operation of tenantRoutes) {
+      wrong.push(await notFoundOrWhy(await call(PLATFORM, operation), operation, 'anonymously'));
+      wrong.push(await notFoundOrWhy(await call(PLATFORM, operation, admin.token), operation, 'as platform admin'));
+    }
+    expect(wrong.filter((why) => why !== null)).toEqual([]);
+  });
+
+  it('answers 404 for platform-only routes on an organization host, anonymously and to its owner', async () => {
+    const tenant = await createTenant();
+    const owner = await tokenFor(tenant, await createMember(tenant, 'owner'));
+    const base = tenant.url('');
+    const wrong: (string | null)[] = [];
+    for (const operation of PLATFORM_ONLY) {
+      wrong.push(await notFoundOrWhy(await call(base, operation), operation, 'anonymously'));
+      wrong.push(await notFoundOrWhy(await call(base, operation, owner), operation, 'to the owner'));
+    }
+    expect(wrong.filter((why) => why !== null)).toEqual([]);
+  });
+
+  it('still serves the routes of both hosts: the platform administrator signs out on the platform host', async () => {
+    const admin = await createPlatformAdmin();
+    const response = await call(PLATFORM, 'POST /api/v1/auth/logout', admin.token);
+    expect(response.status).toBe(204);
+  });
+});
