@@ -89,7 +89,6 @@ export function sendVerificationEmail(
     verificationEmail({
       id: crypto.randomUUID(),
       to: recipient.email,
-      name: recipient.name,
       url: tenantLink(ctx.bindings, tenant, '/verify-email', token),
       branding,
     }),
@@ -256,7 +255,6 @@ export async function forgotPassword({ ctx, input }: { ctx: ServiceContext; inpu
     passwordResetEmail({
       id: crypto.randomUUID(),
       to: recipient.email,
-      name: recipient.name,
       url: tenantLink(ctx.bindings, tenant, '/reset-password', token),
       branding,
     }),

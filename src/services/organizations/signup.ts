@@ -188,7 +188,6 @@ export async function signUpOrganization({
     const message = verificationEmail({
       id: `verify-email:${verification.id}`,
       to: email,
-      name: owner.name,
       url,
       branding: emailBranding(organization),
     });
