@@ -382,6 +382,7 @@ async function stripeRefund(
 ): Promise<ProviderOutcome> {
   const { booking, refundId, amount } = input;
   const db = ctx.services.db;
+  // A release that fails leaves the refund pending (counted, never paid twice): logged, and the 502 still answers.
   const release = () =>
     scoped(db, { organizationId: booking.organizationId }, [
       db.execute(sql`with released as (
@@ -395,7 +396,9 @@ async function stripeRefund(
         update ${payments} set refunded_amount = refunded_amount - (select amount from released), updated_at = now()
          where organization_id = ${booking.organizationId} and booking_id = ${booking.id}
            and exists (select 1 from released)`),
-    ]);
+    ]).catch((error: unknown) => {
+      ctx.logger.error('stripe refused a refund; releasing its reservation failed', { refundId, error });
+    });
   let refund: StripeRefund;
   try {
     refund = await createRefund(stripeClient(ctx.bindings, target.secretKey, ctx.logger), {
