@@ -1,5 +1,5 @@
 /**
- * Password hashing cost in workerd: `node bench/password-hash.ts [runs]` (default 50).
+ * Password hashing and strength-policy cost in workerd: `node bench/password-hash.ts [runs]` (default 50).
  *
  * Bundles a tiny module Worker around src/services/auth/passwords.ts with esbuild, runs it in Miniflare (workerd,
  * `nodejs_compat`, the project's compatibility date) and times each operation as one request from Node. Inside
@@ -19,9 +19,12 @@ const runs = Number(process.argv[2] ?? 50);
 if (!Number.isInteger(runs) || runs < 1) throw new Error('runs must be a positive integer');
 
 const workerSource = `
-import { hashPassword, verifyPassword } from './src/services/auth/passwords.ts';
+import { assertPasswordPolicy, hashPassword, verifyPassword } from './src/services/auth/passwords.ts';
 
 const PASSWORD = 'correct horse battery staple';
+// The worst case of the strength policy: 128 random-looking characters, checked against an account's own data.
+const LONG = Array.from({ length: 128 }, (_, index) => String.fromCharCode(33 + ((index * 7919) % 94))).join('');
+const CONTEXT = { email: 'ada@example.com', name: 'Ada', organization: { name: 'Acme', slug: 'acme' } };
 
 export default {
   async fetch(request) {
@@ -30,6 +33,10 @@ export default {
     if (url.pathname === '/verify') {
       const check = await verifyPassword(PASSWORD, await request.text());
       return new Response(check.valid ? 'ok' : 'mismatch', { status: check.valid ? 200 : 500 });
+    }
+    if (url.pathname === '/policy') {
+      assertPasswordPolicy(LONG, CONTEXT);
+      return new Response('ok');
     }
     return new Response('noop');
   },
@@ -82,6 +89,9 @@ try {
   for (let index = 0; index < runs; index++) overhead.push((await timed('/noop')).ms);
   const hashes: number[] = [];
   for (let index = 0; index < Math.min(runs, 20); index++) hashes.push((await timed('/hash')).ms);
+  await timed('/policy'); // the first check builds the estimator
+  const policies: number[] = [];
+  for (let index = 0; index < runs; index++) policies.push((await timed('/policy')).ms);
   const verifications: number[] = [];
   for (let index = 0; index < runs; index++) verifications.push((await timed('/verify', stored)).ms);
 
@@ -96,6 +106,10 @@ try {
   console.log(
     `verifyPassword (${runs} runs)      median ${format(percentile(verifications, 50))}, p95 ${format(percentile(verifications, 95))}` +
       ` | net median ${format(percentile(verifications, 50) - base)}, net p95 ${format(percentile(verifications, 95) - base)}`,
+  );
+  console.log(
+    `password policy, 128 chars (${runs} runs) median ${format(percentile(policies, 50))}, p95 ${format(percentile(policies, 95))}` +
+      ` | net median ${format(percentile(policies, 50) - base)}`,
   );
 } finally {
   await miniflare.dispose();

@@ -11,7 +11,7 @@ import http from 'node:http';
  * - `GET /v1/checkout/sessions/{id}`: a session created here.
  * - `POST /v1/refunds`: needs `payment_intent` (or `charge`); returns `re_...` with `status: succeeded`. A
  *   PaymentIntent id starting with `pi_refused` is refused with 400 (`charge_already_refunded`), for tests of the
- *   failure path.
+ *   failure path; one starting with `pi_unanswered` gets a 500 `api_error` (Stripe's outcome unknown).
  * - Every call needs `Authorization: Bearer sk_... | rk_...` (401 otherwise, Stripe's error shape); a key containing
  *   `REJECT` is refused as invalid. POSTs honour `Idempotency-Key` like Stripe: the same key with the same body
  *   replays the first answer (`Idempotent-Replayed: true`), with another body it is a 400 `idempotency_error`.
@@ -245,6 +245,9 @@ export async function startFakeStripe(): Promise<FakeStripe> {
         type: 'invalid_request_error',
         message: 'One of the following params should be provided for this request: payment_intent or charge.',
       });
+    }
+    if (typeof paymentIntent === 'string' && paymentIntent.startsWith('pi_unanswered')) {
+      throw new StripeFailure(500, { type: 'api_error', message: 'An error occurred with our connection to Stripe.' });
     }
     if (typeof paymentIntent === 'string' && paymentIntent.startsWith('pi_refused')) {
       throw new StripeFailure(400, {

@@ -401,6 +401,12 @@ describe('POST /api/v1/auth/reset-password', () => {
     const weak = await reset(tenant, token, 'password123');
     expect(weak.status).toBe(400);
     expect((await problem(weak)).errors?.[0]?.pointer).toBe('/body/password');
+    const ownAddress = await reset(tenant, token, `${member.email}!`);
+    expect(ownAddress.status).toBe(400);
+    expect((await problem(ownAddress)).errors?.[0]).toMatchObject({
+      pointer: '/body/password',
+      message: expect.stringContaining('your email address') as unknown,
+    });
     const [stored] = await tokensOf(tenant.organization.id, member.userId, 'reset_password');
     expect(stored?.usedAt).toBeNull();
     expect((await reset(tenant, token)).status).toBe(204);
@@ -465,6 +471,12 @@ describe('POST /api/v1/auth/reset-password', () => {
     const weak = await reset(tenant, invitation, 'password123');
     expect(weak.status).toBe(400);
     expect((await problem(weak)).errors?.[0]?.pointer).toBe('/body/password');
+    const ownAddress = await reset(tenant, invitation, `${invited.email.split('@')[0] ?? ''}-eventra`);
+    expect(ownAddress.status).toBe(400);
+    expect((await problem(ownAddress)).errors?.[0]).toMatchObject({
+      pointer: '/body/password',
+      message: expect.stringContaining('your email address') as unknown,
+    });
     expect(await invitationUsed(invitation)).toBe(false);
     expect(await membershipOf(tenant, invited.userId)).toMatchObject({ status: 'invited' });
     expect((await userRow(invited.email)).passwordHash).toBeNull();

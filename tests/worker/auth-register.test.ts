@@ -251,18 +251,52 @@ describe('POST /api/v1/auth/register', () => {
     expect(tooLarge.status).toBe(413);
   });
 
+  it('refuses whitespace, weak passwords and passwords built from the account, organization or product name', async () => {
+    const tenant = await createTenant({ name: 'Harborview Concerts' });
+    const email = `ada.lovelace.${crypto.randomUUID().slice(0, 8)}@example.com`;
+    const local = email.split('@')[0] ?? '';
+    const cases: [string, string][] = [
+      [' \t \t \t \t ', 'only whitespace'],
+      ['aaaaaaaaaaaa', 'Repeated characters'],
+      ['kx7#qz9!', 'too easy to guess'],
+      [email, 'contains your email address'],
+      [`${local}!!`, 'your email address'],
+      ['Lovelace-Ada-2026', 'built from your email address, your name'],
+      ['harborview-concerts-2026', 'organization’s or product’s name'],
+      [`${tenant.organization.slug}!!2026`, 'organization’s or product’s name'],
+      ['Eventra!Harborview!2026', 'organization’s or product’s name'],
+    ];
+    for (const [password, message] of cases) {
+      const response = await post(tenant.url('/api/v1/auth/register'), { email, password, name: 'Ada Lovelace' });
+      expect(response.status, password).toBe(400);
+      const body = await problem(response);
+      expect(body.errors?.[0]).toMatchObject({ pointer: '/body/password' });
+      expect(body.errors?.[0]?.message).toContain(message);
+    }
+    expect(await database().select().from(users).where(eq(users.email, email))).toEqual([]);
+    // The organization's name among uncommon words: what is left once it is taken out is still strong.
+    const strong = await post(tenant.url('/api/v1/auth/register'), {
+      email,
+      password: 'Harborview lantern quarry 2026',
+      name: 'Ada Lovelace',
+    });
+    expect(strong.status).toBe(201);
+  });
+
   it('accepts a 128-character password and counts characters, not UTF-16 units', async () => {
     const tenant = await createTenant();
     const long = await post(tenant.url('/api/v1/auth/register'), {
       email: randomEmail(tenant),
-      password: 'q'.repeat(128),
+      password: 'velvet quarry whistles at dawn; '.repeat(4),
       name: 'X',
     });
     expect(long.status).toBe(201);
     // 100 characters, 200 UTF-16 units: within the policy.
     const emoji = await post(tenant.url('/api/v1/auth/register'), {
       email: randomEmail(tenant),
-      password: '🎫'.repeat(100),
+      password: Array.from({ length: 100 }, (_, index) => String.fromCodePoint(0x1f300 + ((index * 37) % 200))).join(
+        '',
+      ),
       name: 'X',
     });
     expect(emoji.status).toBe(201);

@@ -485,18 +485,19 @@ describe('POST /api/v1/bookings/{id}/refund', () => {
         (entry) => entry.form.payment_intent === paymentIntentId,
       );
       expect(sent).toHaveLength(1);
+      const [row] = await refundRows(booking.id);
       expect(sent[0]).toMatchObject({
         method: 'POST',
         status: 200,
-        idempotencyKey: `refund-${booking.id}-0-1500`,
+        idempotencyKey: `refund-${row?.id}`,
         form: {
           payment_intent: paymentIntentId,
           amount: '1500',
           'metadata[booking_id]': booking.id,
           'metadata[organization_id]': f.tenant.organization.id,
+          'metadata[refund_id]': row?.id,
         },
       });
-      const [row] = await refundRows(booking.id);
       expect(row).toMatchObject({ amount: 1500, status: 'succeeded', providerRefundId: sent[0]?.response.id });
       expect(row?.providerRefundId).toMatch(/^re_/);
       expect((await counters(f.event.id)).ticketTypes[f.standard]).toEqual({ sold: 1, held: 0 });
@@ -508,11 +509,13 @@ describe('POST /api/v1/bookings/{id}/refund', () => {
       const keys = (await stripeRequests('/v1/refunds'))
         .filter((entry) => entry.form.payment_intent === paymentIntentId)
         .map((entry) => entry.idempotencyKey);
-      expect(keys).toEqual([`refund-${booking.id}-0-1500`, `refund-${booking.id}-1500-1500`]);
+      const rowIds = (await refundRows(booking.id)).map((refundRow) => `refund-${refundRow.id}`);
+      expect(keys).toHaveLength(2);
+      expect(new Set(keys)).toEqual(new Set(rowIds));
       expect((await counters(f.event.id)).ticketTypes[f.standard]).toEqual({ sold: 0, held: 0 });
     });
 
-    it('answers 502 payment_provider_error and changes nothing when Stripe refuses', async () => {
+    it('answers 502 and releases the reserved amount when Stripe refuses, keeping the refund as failed', async () => {
       const f = await fixture();
       const paymentIntentId = `pi_refused_${crypto.randomUUID().replaceAll('-', '')}`;
       const booking = await stripeBooking(f, paymentIntentId);
@@ -527,10 +530,59 @@ describe('POST /api/v1/bookings/{id}/refund', () => {
 
       expect(await bookingRow(f.tenant, booking.id)).toMatchObject({ status: 'confirmed', refundedAmount: 0 });
       expect(await paymentRow(booking.id)).toMatchObject({ refundedAmount: 0 });
-      expect(await refundRows(booking.id)).toEqual([]);
+      expect(await refundRows(booking.id)).toMatchObject([{ amount: 3000, status: 'failed', providerRefundId: null }]);
       expect(await refundAudits(f.tenant)).toEqual([]);
       expect((await attendeeRows(booking.id)).every((row) => row.status === 'valid')).toBe(true);
       expect((await counters(f.event.id)).ticketTypes[f.standard]).toEqual({ sold: 2, held: 0 });
+    });
+
+    it('keeps the amount reserved as a pending refund when Stripe does not answer, so nothing is paid out twice', async () => {
+      const f = await fixture();
+      const paymentIntentId = `pi_unanswered_${crypto.randomUUID().replaceAll('-', '')}`;
+      const booking = await stripeBooking(f, paymentIntentId);
+
+      const response = await refund(f, booking.id, { amount: 1000 });
+      expect(response.status).toBe(502);
+      const [row] = await refundRows(booking.id);
+      expect(row).toMatchObject({ amount: 1000, status: 'pending', providerRefundId: null });
+      expect(await bookingRow(f.tenant, booking.id)).toMatchObject({ status: 'confirmed', refundedAmount: 1000 });
+      expect(await paymentRow(booking.id)).toMatchObject({ refundedAmount: 1000 });
+      const sent = (await stripeRequests('/v1/refunds')).filter(
+        (entry) => entry.form.payment_intent === paymentIntentId,
+      );
+      expect(sent.map((entry) => entry.idempotencyKey)).toEqual([`refund-${row?.id}`]);
+      // What is left is refundable; the reserved amount is not refundable a second time.
+      const tooMuch = await refund(f, booking.id, { amount: 2500 });
+      expect(tooMuch.status).toBe(409);
+      expect(await problem(tooMuch)).toMatchObject({ refundable: 2000 });
+    });
+
+    it('pays out through Stripe exactly what it records when refunds of different amounts race', async () => {
+      const f = await fixture();
+      const paymentIntentId = `pi_${crypto.randomUUID().replaceAll('-', '')}`;
+      const booking = await stripeBooking(f, paymentIntentId);
+
+      const amounts = [500, 700, 900, 1100];
+      const responses = await Promise.all(amounts.map((amount) => refund(f, booking.id, { amount })));
+      const statuses = responses.map((response) => response.status);
+      expect(statuses.every((status) => status === 201 || status === 409)).toBe(true);
+      expect(statuses).toContain(201);
+
+      const sent = (await stripeRequests('/v1/refunds')).filter(
+        (entry) => entry.form.payment_intent === paymentIntentId && entry.status === 200,
+      );
+      const paidOut = sent.reduce((sum, entry) => sum + Number(entry.form.amount), 0);
+      const rows = await refundRows(booking.id);
+      const recorded = rows.reduce((sum, row) => sum + row.amount, 0);
+      expect(rows.every((row) => row.status === 'succeeded')).toBe(true);
+      expect(sent).toHaveLength(statuses.filter((status) => status === 201).length);
+      expect(paidOut).toBe(recorded);
+      expect(await bookingRow(f.tenant, booking.id)).toMatchObject({ refundedAmount: recorded });
+      expect(await paymentRow(booking.id)).toMatchObject({ refundedAmount: recorded });
+      // Every Stripe refund is the row it was reserved as.
+      expect(new Set(sent.map((entry) => entry.idempotencyKey))).toEqual(
+        new Set(rows.map((row) => `refund-${row.id}`)),
+      );
     });
   });
 });

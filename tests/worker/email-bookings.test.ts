@@ -246,6 +246,67 @@ describe('booking emails (email.event)', () => {
     const received = await mailbox(buyerEmail);
     expect(received.filter((message) => ids.includes(message.id))).toEqual([]);
   });
+
+  it('shows a crafted buyer name only as capped, labelled data: never as the greeting or in the subject', async () => {
+    const crafted =
+      'Your account is suspended.\nCall +1 555 0100 now or visit https://evil.example/claim to keep your tickets';
+    const to = `crafted-${crypto.randomUUID().slice(0, 12)}@example.test`;
+    const data = { ...view, buyer: { name: crafted, email: to } };
+    const id = `email:${crypto.randomUUID()}`;
+    const payload = { type: 'booking.confirmed', timestamp: new Date().toISOString(), data };
+    const { ids, result } = await deliver([envelope('email.event', id, payload, tenant.organization.id)]);
+    expect(result.explicitAcks).toEqual(ids);
+    const [message] = await messagesWithId(to, id);
+    if (!message) throw new Error('no confirmation email');
+    expect(message.text.startsWith('Hello,\n')).toBe(true);
+    expect(message.subject).not.toContain('suspended');
+    expect(message.text).not.toContain('https://evil.example/claim');
+    expect(message.text).not.toContain('\nCall +1');
+    const shown = `${'Your account is suspended. Call +1 555 0100 now or visit htt'.slice(0, 59)}…`;
+    expect(message.text).toContain(`Name on the booking: ${shown}`);
+    expect(message.html).toContain(shown);
+  });
+
+  it('drops booking mails to one recipient beyond 10 an hour per organization, acknowledging them', async () => {
+    const to = `flooded-${crypto.randomUUID().slice(0, 12)}@example.test`;
+    const data = { ...view, buyer: { name: 'Flood', email: to } };
+    const timestamp = new Date().toISOString();
+    const bodies = Array.from({ length: 12 }, () =>
+      envelope(
+        'email.event',
+        `email:${crypto.randomUUID()}`,
+        { type: 'booking.confirmed', timestamp, data },
+        tenant.organization.id,
+      ),
+    );
+    const { ids, result } = await deliver(bodies);
+    expect(result.explicitAcks.sort()).toEqual([...ids].sort());
+    expect(await mailbox(to)).toHaveLength(10);
+    // A redelivery of a dropped message stays dropped: acknowledged, never sent.
+    const again = await deliver(bodies.slice(10));
+    expect(again.result.explicitAcks.sort()).toEqual([...again.ids].sort());
+    expect(await mailbox(to)).toHaveLength(10);
+  });
+
+  it('caps what one address receives from the whole platform at 30 a day, across organizations', async () => {
+    const to = `platform-${crypto.randomUUID().slice(0, 12)}@example.test`;
+    const data = { ...view, buyer: { name: 'Many', email: to } };
+    const timestamp = new Date().toISOString();
+    const tenants = [tenant, await createTenant(), await createTenant(), await createTenant()];
+    for (const sender of tenants) {
+      const bodies = Array.from({ length: 10 }, () =>
+        envelope(
+          'email.event',
+          `email:${crypto.randomUUID()}`,
+          { type: 'booking.confirmed', timestamp, data },
+          sender.organization.id,
+        ),
+      );
+      const { ids, result } = await deliver(bodies);
+      expect(result.explicitAcks.sort()).toEqual([...ids].sort());
+    }
+    expect(await mailbox(to)).toHaveLength(30);
+  });
 });
 
 describe('webhook disabled notice (email.webhook_disabled)', () => {

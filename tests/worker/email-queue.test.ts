@@ -150,6 +150,23 @@ describe('email.send consumer', () => {
     expect(await deliverOnce(deps, message)).toBe('duplicate');
     expect(working.sent).toEqual([message]);
   });
+  it('sends one address at most 5 account mails an hour per organization, dropping the rest without retry', async () => {
+    const { organization } = await createTenant();
+    const to = `account-${crypto.randomUUID().slice(0, 12)}@example.test`;
+    const bodies = Array.from({ length: 7 }, () => {
+      const message = sampleMessage({ to });
+      return envelope('email.send', message.id, message, organization.id);
+    });
+    const { ids, result, retries } = await deliver(bodies);
+    expect(result.explicitAcks.sort()).toEqual([...ids].sort());
+    expect(retries.every((retry) => retry.mock.calls.length === 0)).toBe(true);
+    expect(await mailbox(to)).toHaveLength(5);
+    // Another organization has its own budget for the address.
+    const elsewhere = await createTenant();
+    const other = sampleMessage({ to });
+    await deliver([envelope('email.send', other.id, other, elsewhere.organization.id)]);
+    expect(await mailbox(to)).toHaveLength(6);
+  });
 });
 
 describe('sendLater', () => {

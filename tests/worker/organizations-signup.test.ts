@@ -216,12 +216,25 @@ describe('POST /api/v1/organizations (self-serve sign-up)', () => {
     ['too short', 'short1'],
     ['too common', 'password123'],
     ['too long', 'x'.repeat(129)],
+    ['only whitespace', ' '.repeat(12)],
   ])('refuses an owner password that is %s with 400', async (_case, password) => {
     const body = signupBody();
     const response = await signup({ ...body, owner: { ...body.owner, password } });
     expect(response.status).toBe(400);
     const failure = await problem(response);
     expect(failure.errors?.map((error) => error.pointer)).toEqual(['/body/owner/password']);
+    expect(await organizationBySlug(body.slug)).toBeUndefined();
+  });
+
+  it('refuses an owner password built from the new organization’s name, naming the field', async () => {
+    const body = signupBody({ name: 'Riverside Festival' });
+    const response = await signup({ ...body, owner: { ...body.owner, password: 'Riverside-Festival-2026' } });
+    expect(response.status).toBe(400);
+    const failure = await problem(response);
+    expect(failure.errors?.[0]).toMatchObject({
+      pointer: '/body/owner/password',
+      message: expect.stringContaining('organization’s or product’s name') as unknown,
+    });
     expect(await organizationBySlug(body.slug)).toBeUndefined();
   });
 

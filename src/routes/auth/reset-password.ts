@@ -16,7 +16,9 @@ export const route = createRoute({
     'are single use; unknown, used and expired tokens answer the same 400 problem. The link proves the mailbox, ' +
     'so the address counts as verified afterwards; an invitation also activates the membership.\n\n' +
     '**A reset, or an invitation to a new account** (one without a password yet): `password` is the new ' +
-    'password (8 to 128 characters, not a common one; 400 otherwise, and the token stays usable). The password ' +
+    'password (the password policy: 8 to 128 characters, not a common one, strong by zxcvbn and not built from the ' +
+    "account's email address or name, the organization or the product name; 400 otherwise, and the token stays " +
+    'usable). The password ' +
     "is the account's everywhere, so **every session of the user ends in every organization**: all refresh " +
     "tokens are revoked and all access tokens stop working at once. The user's other outstanding reset and " +
     'invitation links here stop working too.\n\n' +

@@ -5,7 +5,7 @@ import { WITHOUT_CONTROL_CHARACTERS } from '../../lib/text.ts';
 
 // Request bodies are strict: an unknown key (role, organizationId, emailVerified, ids) is a 400, never applied.
 
-/** Passwords are bounded here (cheap) and by the policy in the service (8..128 characters, not common). */
+/** Passwords are bounded here (cheap) and by the policy in the service (8..128 characters, not common, strong). */
 const MAX_PASSWORD_INPUT = 1024;
 
 export const EmailSchema = z.string().trim().toLowerCase().max(254).check(z.email()).openapi({
@@ -13,10 +13,16 @@ export const EmailSchema = z.string().trim().toLowerCase().max(254).check(z.emai
   example: 'ada@example.com',
 });
 
-const NewPasswordSchema = z.string().max(MAX_PASSWORD_INPUT).openapi({
-  description: '8 to 128 characters (15 or more recommended), not on the list of common passwords.',
-  example: 'violet-anchor-meadow-42',
-});
+const NewPasswordSchema = z
+  .string()
+  .max(MAX_PASSWORD_INPUT)
+  .openapi({
+    description:
+      '8 to 128 characters (15 or more recommended), not only whitespace, not on the list of common passwords, and ' +
+      'strong by zxcvbn (score 3 or more), also once anything built from the email address, the name, the ' +
+      'organization or the product name is taken out. A refusal is a 400 explaining why at this field.',
+    example: 'violet-anchor-meadow-42',
+  });
 
 export const NameSchema = z
   .string()
@@ -82,7 +88,9 @@ export const ResetPasswordBodySchema = z
       .max(MAX_PASSWORD_INPUT)
       .openapi({
         description:
-          'The new password: 8 to 128 characters (15 or more recommended), not on the list of common passwords. ' +
+          'The new password: 8 to 128 characters (15 or more recommended), not on the list of common passwords, ' +
+          'strong by zxcvbn (score 3 or more) also without the parts built from the account’s email address or ' +
+          'name, the organization or the product name. ' +
           'For an invitation to an existing account (one that has a password already), the account’s current ' +
           'password instead: it is checked, never replaced.',
         example: 'violet-anchor-meadow-42',

@@ -241,7 +241,8 @@ export const SignupRequestSchema = z
           .openapi({
             description:
               `A new account's password: ${PASSWORD_MIN_LENGTH} to ${PASSWORD_MAX_LENGTH} characters, not a common ` +
-              'password (15 or more characters is better). If the email already has an Eventra account, give ' +
+              'password, strong by zxcvbn and not built from the email address, the names or the product name (15 or ' +
+              'more characters is better). If the email already has an Eventra account, give ' +
               "that account's password: the organization is added to it.",
             example: 'long and unusual passphrase',
           }),

@@ -24,9 +24,10 @@ export const route = createRoute({
     'a partial refund without them cancels nothing. A refund that reaches the total makes the booking `refunded` ' +
     'and cancels every ticket still valid, releasing its seat; a partially refunded booking stays `confirmed`. ' +
     'Free and manual bookings: the organizer returns the money outside Eventra and the refund is recorded as ' +
-    '`succeeded`. Stripe bookings: the money goes back through Stripe first (502 `payment_provider_error` when ' +
-    'Stripe refuses or cannot be reached, and nothing changes); the refund is `succeeded` or, while Stripe ' +
-    'processes it, `pending`. 409 for a pending, expired or refunded booking, for a ' +
+    '`succeeded`. Stripe bookings: the amount is reserved as a `pending` refund before Stripe is called, then ' +
+    "Stripe's answer is recorded: `succeeded` or, while Stripe processes it, `pending`. 502 " +
+    '`payment_provider_error` when Stripe refuses (the reservation is released, the refund becomes `failed`) or ' +
+    'cannot be reached (the refund stays `pending`, its amount not refundable again, until settled). 409 for a pending, expired or refunded booking, for a ' +
     'free booking (total 0: cancel it instead), and when the booking changed meanwhile (of two concurrent refunds ' +
     'only one succeeds). 400 (pointer `/body/attendeeIds/<i>`) for a ticket of another booking, an already ' +
     'cancelled ticket, or one listed twice. Needs `bookings:write`. Writes a `booking.refunded` audit row.',

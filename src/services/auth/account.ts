@@ -21,6 +21,7 @@ import {
   verifyAgainstDummy,
   verifyPassword,
   type PasswordCheck,
+  type PasswordContext,
 } from './passwords.ts';
 import { revokeUserTokens } from './revocation.ts';
 import { generateOpaqueToken, hashToken, PLATFORM_TENANT } from './tokens.ts';
@@ -88,7 +89,6 @@ export function sendVerificationEmail(
     verificationEmail({
       id: crypto.randomUUID(),
       to: recipient.email,
-      name: recipient.name,
       url: tenantLink(ctx.bindings, tenant, '/verify-email', token),
       branding,
     }),
@@ -256,7 +256,6 @@ export async function forgotPassword({ ctx, input }: { ctx: ServiceContext; inpu
     passwordResetEmail({
       id: crypto.randomUUID(),
       to: recipient.email,
-      name: recipient.name,
       url: tenantLink(ctx.bindings, tenant, '/reset-password', token),
       branding,
     }),
@@ -297,17 +296,26 @@ export async function resetPassword({
   await enforceLimits(ctx, [[AUTH_LIMITS.resetClient, clientBucket(ctx)]]);
   if (input.token.startsWith('inv_')) return acceptInvitation(ctx, tenant, input);
   if (!input.token.startsWith('pr_')) throw invalidLink();
-  assertPasswordPolicy(input.password);
-  const [tokenHash, passwordHash] = await Promise.all([hashToken(input.token), hashPassword(input.password)]);
+  // The holder is read first (one round trip more than a blind redemption) so the policy can check the new password
+  // against the account's own email and name; a reset is rare and limited per client, so the cost is small.
+  const tokenHash = await hashToken(input.token);
+  const holder = await linkHolder(ctx, tenant, REDEEMABLE.pr_, tokenHash);
+  assertPasswordPolicy(input.password, passwordContext(tenant, holder));
+  const passwordHash = await hashPassword(input.password);
   await redeem(ctx, tenant, REDEEMABLE.pr_, tokenHash, { newPasswordHash: passwordHash });
 }
 
-async function acceptInvitation(ctx: ServiceContext, tenant: Tenant, input: { token: string; password: string }) {
-  const tokenHash = await hashToken(input.token);
+/** What the password policy checks a new password against: the account's email and name, and the organization. */
+function passwordContext(tenant: Tenant, holder: { email: string; name: string }): PasswordContext {
+  return { email: holder.email, name: holder.name, organization: { name: tenant.name, slug: tenant.slug } };
+}
+
+/** The account an unspent, unexpired link belongs to (one round trip), or the 400 of an invalid link. */
+async function linkHolder(ctx: ServiceContext, tenant: Tenant, kind: Redeemable, tokenHash: string) {
   const db = ctx.services.db;
   const [found] = await scoped(db, { organizationId: tenant.id }, [
     db
-      .select({ userId: users.id, email: users.email, passwordHash: users.passwordHash })
+      .select({ userId: users.id, email: users.email, name: users.name, passwordHash: users.passwordHash })
       .from(userTokens)
       .innerJoin(
         memberships,
@@ -317,18 +325,24 @@ async function acceptInvitation(ctx: ServiceContext, tenant: Tenant, input: { to
       .where(
         and(
           eq(userTokens.organizationId, tenant.id),
-          eq(userTokens.purpose, 'invitation'),
+          eq(userTokens.purpose, kind.purpose),
           eq(userTokens.tokenHash, tokenHash),
           isNull(userTokens.usedAt),
           gt(userTokens.expiresAt, sql`now()`),
-          eq(memberships.status, 'invited'),
+          eq(memberships.status, kind.membership),
         ),
       )
       .limit(1),
   ]);
-  const invitee = firstOrInvalid(found);
+  return firstOrInvalid(found);
+}
+
+async function acceptInvitation(ctx: ServiceContext, tenant: Tenant, input: { token: string; password: string }) {
+  const tokenHash = await hashToken(input.token);
+  const db = ctx.services.db;
+  const invitee = await linkHolder(ctx, tenant, REDEEMABLE.inv_, tokenHash);
   if (invitee.passwordHash === null) {
-    assertPasswordPolicy(input.password);
+    assertPasswordPolicy(input.password, passwordContext(tenant, invitee));
     const newPasswordHash = await hashPassword(input.password);
     await redeem(ctx, tenant, REDEEMABLE.inv_, tokenHash, { newPasswordHash, currentPasswordHash: null });
     return;

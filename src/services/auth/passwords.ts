@@ -1,6 +1,7 @@
 import { randomBytes, scrypt, timingSafeEqual } from 'node:crypto';
 import { z } from 'zod';
 import { ApiError } from '../../errors/api-error.ts';
+import { type FeedbackType, ZxcvbnFactory, type ZxcvbnResult } from '@zxcvbn-ts/core';
 import commonPasswordList from './data/common-passwords.json' with { type: 'json' };
 
 /**
@@ -91,20 +92,156 @@ export async function verifyAgainstDummy(password: string): Promise<void> {
 // The common-password list, as a set, built on first use for the life of the isolate.
 let commonPasswords: Set<string> | undefined;
 
+/** The product's name: part of every estimate's user inputs, so "eventra2026!" is as weak as "acme2026!". */
+const PRODUCT_NAME = 'eventra';
+
 /**
- * Length 8..128 (characters, after NFKC), not on the bundled list of common passwords. Over-long input is refused
- * before any hashing, so a 1 MB password costs nothing. Throws a 400 problem naming the field.
+ * zxcvbn's score (0..4) a password must reach: 3 is "safely unguessable" (at least 10^8 guesses), zxcvbn's own advice
+ * for a password that guards an account. 2 would admit "P4$$w0rd1234"; 3 refuses it, and still admits any passphrase
+ * of three uncommon words or 9+ random-looking characters (eight random characters estimate at exactly 10^8).
  */
-export function assertPasswordPolicy(password: string, pointer = '/body/password'): void {
+export const PASSWORD_MIN_SCORE = 3;
+
+// zxcvbn reads only this prefix. Guessing a password means guessing its prefix too, so the prefix's estimate is a
+// lower bound of the whole's (a refusal of a long password is never wrong, only conservative). Matching is superlinear
+// in length; 64 characters with few l33t substitutions keeps one check to a few milliseconds (measured in workerd:
+// see docs/API.md), where 128 characters with the defaults cost 50-130 ms of CPU.
+const ESTIMATED_PREFIX = 64;
+const L33T_MAX_SUBSTITUTIONS = 4;
+
+// English text for zxcvbn's feedback keys (@zxcvbn-ts/language-en is not a dependency; the API speaks English).
+const translations = {
+  warnings: {
+    straightRow: 'Straight rows of keys are easy to guess.',
+    keyPattern: 'Short keyboard patterns are easy to guess.',
+    simpleRepeat: 'Repeated characters like "aaa" are easy to guess.',
+    extendedRepeat: 'Repeated patterns like "abcabcabc" are easy to guess.',
+    sequences: 'Sequences like "abc" or "6543" are easy to guess.',
+    recentYears: 'Recent years are easy to guess.',
+    dates: 'Dates are easy to guess.',
+    topTen: 'This is a heavily used password.',
+    topHundred: 'This is a frequently used password.',
+    common: 'This is a commonly used password.',
+    similarToCommon: 'This is similar to a commonly used password.',
+    wordByItself: 'Single words are easy to guess.',
+    namesByThemselves: 'Single names or surnames are easy to guess.',
+    commonNames: 'Common names and surnames are easy to guess.',
+    userInputs: 'It contains your email address, your name, or the organization’s or product’s name.',
+    pwned: 'This password appears in a data breach.',
+  },
+  suggestions: {
+    l33t: 'Avoid predictable letter substitutions like "@" for "a".',
+    reverseWords: 'Avoid reversed spellings of common words.',
+    allUppercase: 'Capitalize some, but not all, letters.',
+    capitalization: 'Capitalize more than the first letter.',
+    dates: 'Avoid dates and years that are associated with you.',
+    recentYears: 'Avoid recent years.',
+    associatedYears: 'Avoid years that are associated with you.',
+    sequences: 'Avoid common character sequences.',
+    repeated: 'Avoid repeated words and characters.',
+    longerKeyboardPattern: 'Use longer keyboard patterns and change typing direction several times.',
+    anotherWord: 'Add more words that are less common.',
+    useWords: 'Use multiple words, but avoid common phrases.',
+    noNeed: 'You can create strong passwords without using symbols, numbers, or uppercase letters.',
+    pwned: 'If you use this password elsewhere, you should change it.',
+  },
+  timeEstimation: {
+    ltSecond: 'less than a second',
+    second: '{base} second',
+    seconds: '{base} seconds',
+    minute: '{base} minute',
+    minutes: '{base} minutes',
+    hour: '{base} hour',
+    hours: '{base} hours',
+    day: '{base} day',
+    days: '{base} days',
+    month: '{base} month',
+    months: '{base} months',
+    year: '{base} year',
+    years: '{base} years',
+    centuries: 'centuries',
+  },
+};
+
+// The estimator, built on the first password check (never at module evaluation: ranking the ~20k-word list takes
+// tens of milliseconds) and kept for the life of the isolate. Its only dictionary is our common-password list:
+// language-common's dictionaries would add megabytes to the Worker bundle.
+let estimator: ZxcvbnFactory | undefined;
+
+function estimate(password: string, userInputs: string[]): ZxcvbnResult {
+  estimator ??= new ZxcvbnFactory({
+    dictionary: { passwords: commonPasswordList },
+    translations,
+    maxLength: ESTIMATED_PREFIX,
+    l33tMaxSubstitutions: L33T_MAX_SUBSTITUTIONS,
+  });
+  return estimator.check(password, userInputs);
+}
+
+/** What a password is checked against besides the lists: the account's own data and where it is used. */
+export interface PasswordContext {
+  email: string;
+  name: string;
+  organization: { name: string; slug: string };
+}
+
+/** The email, its local part and domain labels, the names whole, joined and word by word, and the product's name. */
+function userInputsOf(context: PasswordContext): string[] {
+  const inputs = new Set([PRODUCT_NAME]);
+  const { email, name, organization } = context;
+  for (const text of [email, name, organization.name, organization.slug]) {
+    const lower = text.normalize('NFKC').toLowerCase().trim();
+    const words = lower.split(/[^\p{L}\p{N}]+/u);
+    inputs.add(lower).add(words.join(''));
+    for (const word of words) inputs.add(word);
+  }
+  // Two-letter fragments ("co", "io") would match inside unrelated words.
+  return [...inputs].filter((input) => input.length >= 3);
+}
+
+/**
+ * The password without what zxcvbn matched to user inputs and without any literal occurrence of one (zxcvbn's cheapest
+ * decomposition may read "acme-" as random characters): what is left to guess for whoever knows those inputs.
+ */
+function withoutUserInputs(password: string, result: ZxcvbnResult, userInputs: string[]): string {
+  const kept = result.sequence.filter(
+    (match) => !(match.pattern === 'dictionary' && match.dictionaryName === 'userInputs'),
+  );
+  let rest = (kept.map((match) => match.token).join('') + password.slice(ESTIMATED_PREFIX)).toLowerCase();
+  for (const input of [...userInputs].sort((a, b) => b.length - a.length)) rest = rest.replaceAll(input, '');
+  return rest;
+}
+
+const advice = ({ warning, suggestions }: FeedbackType): string => [warning ?? '', ...suggestions].join(' ').trim();
+
+/**
+ * Length 8..128 (characters, after NFKC), not only whitespace, not on the bundled list of common passwords, and strong
+ * by zxcvbn (score >= PASSWORD_MIN_SCORE) both as a whole and once every part built from the account's email or name,
+ * the organization's name or slug, or the product's name is taken out. Over-long input is refused before any hashing
+ * or estimate. Throws a 400 problem naming the field, with zxcvbn's warning and suggestions. CPU only, a few ms.
+ */
+export function assertPasswordPolicy(password: string, context: PasswordContext, pointer = '/body/password'): void {
   const fail = (message: string): never => {
     throw new ApiError('validation_failed', { detail: message, errors: [{ pointer, message }] });
   };
   if (password.length > PASSWORD_MAX_LENGTH * 4) fail(`Passwords are at most ${PASSWORD_MAX_LENGTH} characters.`);
+  const normalized = password.normalize('NFKC');
   // Code points, not UTF-16 units: an emoji counts as one character.
-  const length = Array.from(password.normalize('NFKC')).length;
+  const length = Array.from(normalized).length;
   if (length < PASSWORD_MIN_LENGTH)
     fail(`Passwords are at least ${PASSWORD_MIN_LENGTH} characters (15 or more is better).`);
   if (length > PASSWORD_MAX_LENGTH) fail(`Passwords are at most ${PASSWORD_MAX_LENGTH} characters.`);
+  if (normalized.trim() === '') fail('A password cannot be only whitespace.');
   commonPasswords ??= new Set(commonPasswordList);
   if (commonPasswords.has(password.toLowerCase())) fail('This password is too common; choose another.');
+  const userInputs = userInputsOf(context);
+  const whole = estimate(normalized, userInputs);
+  if (whole.score < PASSWORD_MIN_SCORE) fail(`This password is too easy to guess. ${advice(whole.feedback)}`);
+  // Strength that comes from the user's own data or the names around it is none: an attacker tries those first.
+  const rest = withoutUserInputs(normalized, whole, userInputs);
+  if (rest !== normalized.toLowerCase() && estimate(rest, userInputs).score < PASSWORD_MIN_SCORE)
+    fail(
+      'This password is built from your email address, your name, or the organization’s or product’s name. ' +
+        'Add more words that are less common.',
+    );
 }

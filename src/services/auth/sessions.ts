@@ -134,7 +134,11 @@ export async function register({
   const tenant = requireTenant(ctx);
   const email = normalizeEmail(input.email);
   await enforceLimits(ctx, [[AUTH_LIMITS.registerClient, clientBucket(ctx)]]);
-  assertPasswordPolicy(input.password);
+  assertPasswordPolicy(input.password, {
+    email,
+    name: input.name,
+    organization: { name: tenant.name, slug: tenant.slug },
+  });
   const db = ctx.services.db;
   const [found, organization] = await scoped(db, { organizationId: tenant.id, lookupEmail: email }, [
     db

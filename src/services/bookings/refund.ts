@@ -1,4 +1,5 @@
-import { and, eq, sql } from 'drizzle-orm';
+import { and, eq, sql, type SQL } from 'drizzle-orm';
+import type { Database } from '../../db/client.ts';
 import {
   attendees,
   bookingItems,
@@ -20,7 +21,7 @@ import { attendeeSeats, moveSeats } from './inventory.ts';
 import { bookingNotFound } from './shared.ts';
 import { uuidArray } from '../users/guards.ts';
 import { decryptStripeSecretKey, selectPaymentSettings, type PaymentSettingsRow } from '../payments/settings.ts';
-import { createRefund, stripeClient } from '../payments/stripe.ts';
+import { createRefund, isProviderRefusal, stripeClient, type StripeRefund } from '../payments/stripe.ts';
 import { bookingQueries, toBookingView, type BookingView } from './views.ts';
 
 export interface RefundInput {
@@ -124,13 +125,15 @@ function refusal(booking: Booking, paymentStatus: string | undefined): ApiError 
  *   them releases nothing, unless it refunds the booking in full: then the booking becomes `refunded` and every
  *   ticket still valid is cancelled, its seat released.
  * - Free and manual bookings: the organizer returns the money offline; the refund row is recorded `succeeded` at
- *   once. Stripe bookings: the refund goes through Stripe first (an idempotency key derived from the booking, the
- *   amount refunded so far and the amount, so a retry cannot refund twice); nothing is written when Stripe fails.
+ *   once. Stripe bookings: the amount is reserved first (a `pending` refund row, counted in `refundedAmount` by the
+ *   booking's conditional UPDATE), then Stripe is called with the row's id as idempotency key, then its answer is
+ *   recorded (see `stripeRefund`): money paid out by Stripe always equals refunds recorded.
  *
  * One batch writes it all: the booking's conditional UPDATE first (still `confirmed` with the `refundedAmount` read,
  * so of two concurrent refunds exactly one passes; the other answers 409), then the seat moves, the tickets (a
  * guard aborts when a listed ticket is no longer valid), the payment, the refund row, the audit row, the
- * `booking.refunded` event (outbox), and finally the booking as it is now.
+ * `booking.refunded` event (outbox), and finally the booking as it is now. Round trips: one read, one write; Stripe
+ * refunds one more (the reservation, before the call).
  */
 export async function refundBooking({ ctx, input }: { ctx: ServiceContext; input: RefundInput }): Promise<BookingView> {
   const tenant = requireTenant(ctx);
@@ -180,12 +183,70 @@ export async function refundBooking({ ctx, input }: { ctx: ServiceContext; input
   // The tickets this refund cancels: the listed ones, or on a full refund every ticket still valid.
   const cancelled = full ? tickets.filter((ticket) => ticket.status === 'valid').map((ticket) => ticket.id) : listed;
 
-  const outcome =
-    booking.provider === 'stripe'
-      ? await stripeRefund(ctx, { booking, paymentIntentId: payment.paymentIntentId, settings, amount })
-      : OFFLINE;
-
   const refundId = crypto.randomUUID();
+  const paymentUpdate = (change: SQL) =>
+    mustChange(
+      db,
+      db
+        .update(payments)
+        .set({ refundedAmount: change, updatedAt: sql`now()` })
+        .where(
+          and(
+            eq(payments.organizationId, organizationId),
+            eq(payments.id, payment.id),
+            eq(payments.status, 'succeeded'),
+          ),
+        )
+        .returning({ id: payments.id }),
+      'stale',
+    );
+  // The booking row first (lock order), unchanged since it was read: of two concurrent refunds exactly one passes.
+  const bookingUpdate = (set: { refundedAmount?: SQL; status?: 'refunded' }) =>
+    mustChange(
+      db,
+      db
+        .update(bookings)
+        .set({ ...set, updatedAt: sql`now()` })
+        .where(
+          and(
+            eq(bookings.organizationId, organizationId),
+            eq(bookings.id, bookingId),
+            eq(bookings.status, booking.status),
+            eq(bookings.refundedAmount, booking.refundedAmount),
+          ),
+        )
+        .returning({ id: bookings.id }),
+      'stale',
+    );
+  const refundRow = {
+    id: refundId,
+    organizationId,
+    bookingId,
+    paymentId: payment.id,
+    amount,
+    currency: booking.currency,
+    reason: input.reason ?? null,
+    attendeeIds: cancelled,
+    createdBy: actorOf(ctx).userId,
+  };
+
+  // Stripe: the money is reserved before Stripe is called (one round trip more than an offline refund), so money out
+  // always equals refunds recorded: the amount counts against what is refundable in the same conditional UPDATE
+  // that inserts the `pending` refund row.
+  let stripe: StripeTarget | null = null;
+  if (booking.provider === 'stripe') {
+    stripe = await stripeTarget(ctx, booking, payment.paymentIntentId, settings);
+    const reservation = [
+      bookingUpdate({ refundedAmount: sql`${bookings.refundedAmount} + ${amount}` }),
+      paymentUpdate(sql`${payments.refundedAmount} + ${amount}`),
+      db.insert(refunds).values({ ...refundRow, status: 'pending', providerRefundId: null }),
+    ] as const;
+    await scoped(db, scope, reservation as unknown as Parameters<typeof scoped>[2]).catch((error: unknown) => {
+      throw abortLabel(error) === 'stale' ? changedMeanwhile() : error;
+    });
+  }
+  const outcome = stripe === null ? OFFLINE : await stripeRefund(ctx, stripe, { booking, refundId, amount });
+
   const seatsReleased =
     cancelled.length === 0
       ? []
@@ -197,29 +258,22 @@ export async function refundBooking({ ctx, input }: { ctx: ServiceContext; input
           'sold',
           null,
         );
+  const settledBooking =
+    stripe === null
+      ? bookingUpdate({
+          refundedAmount: sql`${bookings.refundedAmount} + ${amount}`,
+          ...(full ? { status: 'refunded' } : {}),
+        })
+      : // Reserved already: the booking's refunded amount includes this refund; only a full refund changes its status.
+        db.execute(sql`update ${bookings} set status = case when ${full}::boolean then 'refunded'::booking_status else status end,
+          updated_at = now() where organization_id = ${organizationId} and id = ${bookingId}`);
+  const refundWrite =
+    stripe === null
+      ? db.insert(refunds).values({ ...refundRow, status: outcome.status, providerRefundId: outcome.providerRefundId })
+      : recordOutcome(db, organizationId, refundId, outcome);
 
   const statements = [
-    // First: the booking row (lock order), unchanged since it was read.
-    mustChange(
-      db,
-      db
-        .update(bookings)
-        .set({
-          refundedAmount: sql`${bookings.refundedAmount} + ${amount}`,
-          ...(full ? { status: 'refunded' as const } : {}),
-          updatedAt: sql`now()`,
-        })
-        .where(
-          and(
-            eq(bookings.organizationId, organizationId),
-            eq(bookings.id, bookingId),
-            eq(bookings.status, booking.status),
-            eq(bookings.refundedAmount, booking.refundedAmount),
-          ),
-        )
-        .returning({ id: bookings.id }),
-      'stale',
-    ),
+    settledBooking,
     // The seats of the tickets about to be cancelled (counted while they are still valid).
     ...seatsReleased,
     // Cancels exactly the tickets decided above; aborts when any of them is no longer valid.
@@ -230,34 +284,8 @@ export async function refundBooking({ ctx, input }: { ctx: ServiceContext; input
         returning id)
       select (case when (select count(*) from changed) = ${cancelled.length}::int then '0'
         else ${GUARD_LABEL_PREFIX + 'tickets_changed'} end)::int as guard`),
-    mustChange(
-      db,
-      db
-        .update(payments)
-        .set({ refundedAmount: sql`${payments.refundedAmount} + ${amount}`, updatedAt: sql`now()` })
-        .where(
-          and(
-            eq(payments.organizationId, organizationId),
-            eq(payments.id, payment.id),
-            eq(payments.status, 'succeeded'),
-          ),
-        )
-        .returning({ id: payments.id }),
-      'stale',
-    ),
-    db.insert(refunds).values({
-      id: refundId,
-      organizationId,
-      bookingId,
-      paymentId: payment.id,
-      amount,
-      currency: booking.currency,
-      status: outcome.status,
-      reason: input.reason ?? null,
-      attendeeIds: cancelled,
-      providerRefundId: outcome.providerRefundId,
-      createdBy: actorOf(ctx).userId,
-    }),
+    ...(stripe === null ? [paymentUpdate(sql`${payments.refundedAmount} + ${amount}`)] : []),
+    refundWrite,
     auditInsert(db, ctx.client, {
       organizationId,
       actor: actorOf(ctx),
@@ -282,22 +310,13 @@ export async function refundBooking({ ctx, input }: { ctx: ServiceContext; input
     results = await scoped(db, scope, statements as unknown as Parameters<typeof scoped>[2]);
   } catch (error) {
     const label = abortLabel(error);
-    if (outcome.providerRefundId !== null) {
-      // Stripe refunded, but the booking changed meanwhile and nothing was written. A concurrent identical request
-      // shares the idempotency key (same Stripe refund, recorded by the winner); otherwise an operator must
-      // reconcile this Stripe refund by hand.
-      ctx.logger.error('provider refund made but not recorded by this request', {
-        bookingId,
-        amount,
-        providerRefundId: outcome.providerRefundId,
-        label,
-      });
+    if (stripe !== null) {
+      // Stripe refunded and the money is reserved, but a listed ticket changed meanwhile: record Stripe's answer on
+      // the reserved row anyway (money out = refunds recorded); the tickets stay as they are.
+      ctx.logger.error('stripe refund made; tickets changed before they could be cancelled', { bookingId, label });
+      await scoped(db, scope, [recordOutcome(db, organizationId, refundId, outcome)]);
     }
-    if (label === 'stale' || label === 'tickets_changed') {
-      throw refundConflict(
-        'The booking changed while it was being refunded (another refund or a cancellation); read it again.',
-      );
-    }
+    if (label === 'stale' || label === 'tickets_changed') throw changedMeanwhile();
     throw error;
   }
   notifyOutbox(ctx, organizationId);
@@ -306,32 +325,94 @@ export async function refundBooking({ ctx, input }: { ctx: ServiceContext; input
   return view;
 }
 
-/**
- * Stripe: returns the money through Stripe before anything is written. The idempotency key names the booking, the
- * amount refunded so far and this amount, so a retry of the same refund (a timeout, a lost response) gets Stripe's
- * first answer instead of a second refund. Only stable values go to Stripe: a retry must send the same parameters.
- */
-async function stripeRefund(
+function changedMeanwhile(): ApiError {
+  return refundConflict(
+    'The booking changed while it was being refunded (another refund or a cancellation); read it again.',
+  );
+}
+
+/** The reserved (`pending`) refund row takes Stripe's answer. */
+function recordOutcome(db: Database, organizationId: string, refundId: string, outcome: ProviderOutcome) {
+  return db
+    .update(refunds)
+    .set({ status: outcome.status, providerRefundId: outcome.providerRefundId, updatedAt: sql`now()` })
+    .where(and(eq(refunds.organizationId, organizationId), eq(refunds.id, refundId), eq(refunds.status, 'pending')));
+}
+
+interface StripeTarget {
+  paymentIntentId: string;
+  secretKey: string;
+}
+
+/** What a Stripe refund needs, checked before anything is reserved: a PaymentIntent and the organization's key. */
+async function stripeTarget(
   ctx: ServiceContext,
-  input: { booking: Booking; paymentIntentId: string | null; settings: PaymentSettingsRow | undefined; amount: number },
-): Promise<ProviderOutcome> {
-  const { booking, amount } = input;
-  if (input.paymentIntentId === null) {
+  booking: Booking,
+  paymentIntentId: string | null,
+  settings: PaymentSettingsRow | undefined,
+): Promise<StripeTarget> {
+  if (paymentIntentId === null) {
     throw refundConflict('The Stripe payment of this booking has no PaymentIntent recorded; refund it in Stripe.');
   }
-  const stored = input.settings?.stripeSecretKey ?? null;
+  const stored = settings?.stripeSecretKey ?? null;
   if (stored === null) {
     throw refundConflict(
       'Stripe is no longer configured for this organization: add its API key in the payment settings to refund.',
     );
   }
-  const secretKey = await decryptStripeSecretKey(ctx.bindings, booking.organizationId, stored);
-  const refund = await createRefund(stripeClient(ctx.bindings, secretKey, ctx.logger), {
-    paymentIntent: input.paymentIntentId,
-    amount,
-    idempotencyKey: `refund-${booking.id}-${booking.refundedAmount}-${amount}`,
-    metadata: { booking_id: booking.id, organization_id: booking.organizationId },
-  });
+  return { paymentIntentId, secretKey: await decryptStripeSecretKey(ctx.bindings, booking.organizationId, stored) };
+}
+
+/**
+ * Stripe, after the reservation: the idempotency key is the reserved refund row's id, so a retry of this very refund
+ * (a timeout, a lost response) gets Stripe's first answer instead of a second refund.
+ *
+ * - Stripe refunds (`succeeded`, or `pending` / `requires_action`): the caller records the answer on the row.
+ * - Stripe definitely refuses (a 4xx, or a refund `failed` / `canceled`): the reservation is released in one
+ *   statement (the row becomes `failed`, its amount goes back to the booking and the payment) and the 502 is thrown.
+ * - Stripe does not answer (timeout, 5xx, 409, 429): the outcome is unknown, so the reservation stays: the row stays
+ *   `pending` with no Stripe id and its amount stays counted as refunded, so no later refund can pay it out twice.
+ *   It is settled by asking Stripe for refunds with `metadata[refund_id]` (or replaying the key `refund-<row id>`,
+ *   which answers Stripe's first outcome) and recording that, or releasing it if Stripe has none.
+ */
+async function stripeRefund(
+  ctx: ServiceContext,
+  target: StripeTarget,
+  input: { booking: Booking; refundId: string; amount: number },
+): Promise<ProviderOutcome> {
+  const { booking, refundId, amount } = input;
+  const db = ctx.services.db;
+  // A release that fails leaves the refund pending (counted, never paid twice): logged, and the 502 still answers.
+  const release = () =>
+    scoped(db, { organizationId: booking.organizationId }, [
+      db.execute(sql`with released as (
+          update ${refunds} set status = 'failed', updated_at = now()
+           where organization_id = ${booking.organizationId} and id = ${refundId} and status = 'pending'
+          returning amount
+        ), booking as (
+          update ${bookings} set refunded_amount = refunded_amount - (select amount from released), updated_at = now()
+           where organization_id = ${booking.organizationId} and id = ${booking.id} and exists (select 1 from released)
+        )
+        update ${payments} set refunded_amount = refunded_amount - (select amount from released), updated_at = now()
+         where organization_id = ${booking.organizationId} and booking_id = ${booking.id}
+           and exists (select 1 from released)`),
+    ]).catch((error: unknown) => {
+      ctx.logger.error('stripe refused a refund; releasing its reservation failed', { refundId, error });
+    });
+  let refund: StripeRefund;
+  try {
+    refund = await createRefund(stripeClient(ctx.bindings, target.secretKey, ctx.logger), {
+      paymentIntent: target.paymentIntentId,
+      amount,
+      idempotencyKey: `refund-${refundId}`,
+      metadata: { booking_id: booking.id, organization_id: booking.organizationId, refund_id: refundId },
+    });
+  } catch (error) {
+    if (isProviderRefusal(error)) await release();
+    else
+      ctx.logger.error('stripe refund outcome unknown: left reserved as pending', { bookingId: booking.id, refundId });
+    throw error;
+  }
   if (refund.status === 'succeeded') return { status: 'succeeded', providerRefundId: refund.id };
   if (refund.status === 'pending' || refund.status === 'requires_action') {
     return { status: 'pending', providerRefundId: refund.id };
@@ -341,6 +422,7 @@ async function stripeRefund(
     providerRefundId: refund.id,
     status: refund.status,
   });
+  await release();
   throw new ApiError('payment_provider_error', {
     detail: `Stripe did not refund the payment (refund ${refund.status}); nothing was changed.`,
     extensions: { provider: 'stripe' },

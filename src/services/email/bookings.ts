@@ -75,9 +75,27 @@ function eventDetails(event: BookingEmailEvent | null, withOnline: boolean): [st
   return rows;
 }
 
+/** Longest buyer-provided name a booking email shows (the checkout allows more). */
+export const BUYER_TEXT_MAX = 60;
+
+/**
+ * Text a buyer typed (their name, attendee names), shown only as labelled data: on one line, without control or
+ * format characters, at most BUYER_TEXT_MAX characters. Anyone can book a free ticket for any address, so such text
+ * must never read as the organization's words: no greeting, no subject, no paragraph of its own.
+ */
+export function buyerText(value: string): string {
+  const line = value
+    .replace(/[\p{Cc}\p{Cf}\p{Zl}\p{Zp}]+/gu, ' ')
+    .replace(/\s+/g, ' ')
+    .trim();
+  const characters = Array.from(line);
+  return characters.length > BUYER_TEXT_MAX ? `${characters.slice(0, BUYER_TEXT_MAX - 1).join('')}…` : line;
+}
+
 function ticketLabel(attendee: AttendeeData, names: ReadonlyMap<string, string>): string {
   const type = names.get(attendee.ticketTypeId);
-  return type ? `${attendee.name} (${type})` : attendee.name;
+  const holder = buyerText(attendee.name);
+  return type ? `${holder} (${type})` : holder;
 }
 
 function ticketsText(title: string, attendees: readonly AttendeeData[], names: ReadonlyMap<string, string>): string[] {
@@ -126,15 +144,17 @@ function content(input: BookingEmailInput): Content {
   const valid = booking.attendees.filter((attendee) => attendee.status !== 'cancelled');
   const cancelled = booking.attendees.filter((attendee) => attendee.status === 'cancelled');
   const reference: [string, string] = ['Booking', booking.id];
+  const bookedAs: [string, string] = ['Name on the booking', buyerText(booking.buyer.name)];
   switch (input.type) {
     case 'booking.confirmed':
       return {
         subject: `Your tickets for ${title}`,
-        intro: [`Hello ${booking.buyer.name},`, `Your booking for ${title} is confirmed.`],
+        intro: ['Hello,', `Your booking for ${title} is confirmed.`],
         details: [
           ...eventDetails(event, true),
           ['Total', booking.total === 0 ? 'Free' : money(booking.total)],
           reference,
+          bookedAs,
         ],
         tickets: [{ title: 'Your tickets', attendees: valid }],
         closing: ['Show the ticket code at the entrance.'],
@@ -142,11 +162,8 @@ function content(input: BookingEmailInput): Content {
     case 'booking.cancelled':
       return {
         subject: `Your booking for ${title} was cancelled`,
-        intro: [
-          `Hello ${booking.buyer.name},`,
-          `Your booking for ${title} was cancelled. Its tickets are no longer valid.`,
-        ],
-        details: [...eventDetails(event, false), reference],
+        intro: ['Hello,', `Your booking for ${title} was cancelled. Its tickets are no longer valid.`],
+        details: [...eventDetails(event, false), reference, bookedAs],
         tickets: [{ title: 'Cancelled tickets', attendees: booking.attendees }],
         closing: [],
       };
@@ -154,14 +171,14 @@ function content(input: BookingEmailInput): Content {
       // The refund this event is about: the latest one that did not fail (the view lists them oldest first).
       const latest =
         booking.refunds?.filter((refund) => refund.status !== 'failed').at(-1)?.amount ?? booking.refundedAmount;
-      const intro = [`Hello ${booking.buyer.name},`, `We refunded ${money(latest)} of your booking for ${title}.`];
+      const intro = ['Hello,', `We refunded ${money(latest)} of your booking for ${title}.`];
       if (latest !== booking.refundedAmount) {
         intro.push(`Refunded so far: ${money(booking.refundedAmount)} of ${money(booking.total)}.`);
       }
       return {
         subject: `Refund for your booking for ${title}`,
         intro,
-        details: [...eventDetails(event, false), ['Refunded', money(booking.refundedAmount)], reference],
+        details: [...eventDetails(event, false), ['Refunded', money(booking.refundedAmount)], reference, bookedAs],
         tickets: [
           { title: 'Cancelled tickets', attendees: cancelled },
           { title: 'Your remaining tickets', attendees: valid },

@@ -60,7 +60,8 @@ const delivery = (deps: EmailConsumerDeps): DeliveryDeps => ({
 /** `email.send`: a rendered message from `sendLater`, sent once per message id. */
 export async function sendQueuedEmail(deps: EmailConsumerDeps, envelope: EmailEnvelope): Promise<void> {
   const message = parsePayload(EmailMessageSchema, envelope, 'email.send');
-  await deliverOnce(delivery(deps), message, envelope.organizationId);
+  // Verification, password reset and invitation mails: each within the recipient's `account` budget.
+  await deliverOnce(delivery(deps), message, envelope.organizationId, 'account');
 }
 
 /**
@@ -104,7 +105,7 @@ export async function sendBookingEventEmail(deps: EmailConsumerDeps, envelope: E
     ticketTypeNames: new Map(typeRows.map((row) => [row.id, row.name])),
     branding: emailBranding(organization),
   });
-  await deliverOnce(delivery(deps), message, organizationId);
+  await deliverOnce(delivery(deps), message, organizationId, 'booking');
 }
 
 /**

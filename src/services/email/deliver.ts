@@ -1,6 +1,7 @@
 import { countUsage } from '../plans/usage.ts';
 import type { Redis } from '@upstash/redis/cloudflare';
 import type { Logger } from '../../lib/logger.ts';
+import { withinMailBudget, type MailKind } from './budget.ts';
 import type { EmailMessage } from './messages.ts';
 import type { EmailProvider } from './send.ts';
 
@@ -34,6 +35,8 @@ export interface DeliveryDeps {
  *    the queue retries;
  * 3. confirm: `SET email:sent:<id> sent EX 7 days`. If that write fails the email did go out: it is logged and
  *    acknowledged, not retried.
+ * With a `budget`, the recipient's mail budget is taken between 1 and 2 (budget.ts): over it, the id is recorded as
+ * `dropped` (a redelivery is a duplicate) and nothing is sent ('dropped').
  * A consumer that dies between 1 and 3 leaves the claim to expire; a redelivery after that sends again. Resend gets
  * the message id as its Idempotency-Key, which also absorbs that resend within its own 24 hour window.
  */
@@ -41,18 +44,26 @@ export async function deliverOnce(
   deps: DeliveryDeps,
   message: EmailMessage,
   organizationId: string | null = null,
-): Promise<'sent' | 'duplicate'> {
+  budget: MailKind | null = null,
+): Promise<'sent' | 'duplicate' | 'dropped'> {
   const { redis, provider, logger } = deps;
   const key = emailSentKey(message.id);
   const claim = `sending:${crypto.randomUUID()}`;
   const claimed = await redis.set(key, claim, { nx: true, ex: EMAIL_CLAIM_TTL_SECONDS });
   if (claimed === null) {
     const state = await redis.get<string>(key);
-    if (state === 'sent') {
+    if (state === 'sent' || state === 'dropped') {
       logger.info('email already sent, duplicate delivery skipped', { emailId: message.id });
       return 'duplicate';
     }
     throw new EmailInFlightError(`another delivery of email ${message.id} is in progress`);
+  }
+  const allowed =
+    budget === null ||
+    (await withinMailBudget(deps, { kind: budget, organizationId, to: message.to, messageId: message.id }));
+  if (!allowed) {
+    await redis.set(key, 'dropped', { ex: EMAIL_SENT_TTL_SECONDS });
+    return 'dropped';
   }
   try {
     await provider.send(message);

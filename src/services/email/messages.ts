@@ -127,25 +127,30 @@ function message(
   };
 }
 
-export function verificationEmail(input: { id: string; to: string; name: string; url: string; branding: Branding }) {
+// Account mails greet no one by name: the name was typed by whoever asked for the mail (a sign-up can name any address),
+// and in a greeting it would read as the organization's words.
+
+/** The address-verification mail (sign-up, resend). */
+export function verificationEmail(input: { id: string; to: string; url: string; branding: Branding }) {
   return message(
     input.id,
     input.to,
     input.branding,
     `Verify your email for ${input.branding.displayName}`,
-    [`Hello ${input.name},`, 'Confirm that this is your email address. The link is valid for 24 hours.'],
+    ['Hello,', 'Confirm that this is your email address. The link is valid for 24 hours.'],
     { label: 'Verify email', url: input.url },
   );
 }
 
-export function passwordResetEmail(input: { id: string; to: string; name: string; url: string; branding: Branding }) {
+/** The password-reset mail. */
+export function passwordResetEmail(input: { id: string; to: string; url: string; branding: Branding }) {
   return message(
     input.id,
     input.to,
     input.branding,
     `Reset your ${input.branding.displayName} password`,
     [
-      `Hello ${input.name},`,
+      'Hello,',
       'Someone asked to reset the password of this account. The link is valid for 1 hour and works once.',
       'If it was not you, ignore this email: your password stays as it is.',
     ],

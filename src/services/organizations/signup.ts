@@ -96,7 +96,11 @@ export async function signUpOrganization({
   await takeToken(redis, ctx.logger, SIGNUP_LIMITS.perIp, ctx.client.ip ?? 'unknown', { failClosed: true });
   await takeToken(redis, ctx.logger, SIGNUP_LIMITS.perEmail, email, { failClosed: true });
   if (isReservedSlug(input.slug)) throw conflict();
-  assertPasswordPolicy(input.owner.password, '/body/owner/password');
+  assertPasswordPolicy(
+    input.owner.password,
+    { email, name: input.owner.name, organization: { name: input.name, slug: input.slug } },
+    '/body/owner/password',
+  );
 
   const organizationId = crypto.randomUUID();
   const scope = { organizationId, lookupEmail: email };
@@ -184,7 +188,6 @@ export async function signUpOrganization({
     const message = verificationEmail({
       id: `verify-email:${verification.id}`,
       to: email,
-      name: owner.name,
       url,
       branding: emailBranding(organization),
     });

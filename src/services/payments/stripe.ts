@@ -65,6 +65,15 @@ function providerError(detail: string, cause?: unknown, extensions: Record<strin
   return new ApiError('payment_provider_error', { detail, cause, extensions });
 }
 
+// Errors of requests Stripe answered with a definite "no" (a 4xx other than 409 idempotency and 429 rate limit):
+// nothing was done. Every other error (no answer, 5xx, 409, 429, an unreadable body) leaves the outcome unknown.
+const refusals = new WeakSet<ApiError>();
+
+/** Whether Stripe definitely refused the request that threw `error` (so it did nothing), not merely failed to answer. */
+export function isProviderRefusal(error: unknown): boolean {
+  return error instanceof ApiError && refusals.has(error);
+}
+
 async function post<T>(
   client: StripeClient,
   path: string,
@@ -113,10 +122,12 @@ async function post<T>(
         : `Stripe refused the request (${stripeError.type ?? `HTTP ${response.status}`}${
             stripeError.code === null ? '' : `: ${stripeError.code}`
           }).`;
-    throw providerError(detail, undefined, {
+    const error = providerError(detail, undefined, {
       provider: 'stripe',
       providerError: { type: stripeError.type, code: stripeError.code },
     });
+    if (response.status < 500 && response.status !== 409 && response.status !== 429) refusals.add(error);
+    throw error;
   }
   try {
     return JSON.parse(text) as T;
