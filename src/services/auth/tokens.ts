@@ -76,9 +76,11 @@ function invalidToken(detail: string): ApiError {
 }
 
 /**
- * Verifies signature (ES256 only, `kid` from our JWKS only), `typ`, issuer, audience, expiry with 30 s skew, the
- * claims' shapes, and that the token's tenant is the tenant of this host: a token of tenant A on tenant B's host is
- * a 401, like any invalid token.
+ * Verifies signature (ES256 only, a `kid` header naming a key of our JWKS), `typ`, issuer, audience, expiry and issue
+ * time with 30 s skew (RFC 8725: no `iat` in the future, none older than the token lifetime), the claims' shapes, an
+ * `ist` that is the `iat` in milliseconds (a future `ist` would outlive "sessions ended before" records), and that
+ * the token's tenant is the tenant of this host: a token of tenant A on tenant B's host is a 401, like any invalid
+ * token.
  */
 export async function verifyAccessToken(
   keysSecret: string,
@@ -88,13 +90,19 @@ export async function verifyAccessToken(
 ): Promise<Principal> {
   const keys = await signingKeys(keysSecret);
   let payload: Record<string, unknown>;
+  let kid: unknown;
   try {
-    ({ payload } = await jwtVerify(token, keys.verifier, {
+    ({
+      payload,
+      protectedHeader: { kid },
+    } = await jwtVerify(token, keys.verifier, {
       algorithms: [JWT_ALGORITHM],
       issuer: issuer(rootDomain),
       audience: AUDIENCE,
       typ: ACCESS_TOKEN_TYPE,
       clockTolerance: CLOCK_TOLERANCE_SECONDS,
+      // With a maximum age jose also refuses an `iat` in the future (beyond the tolerance).
+      maxTokenAge: ACCESS_TOKEN_TTL_SECONDS,
       requiredClaims: ['sub', 'jti', 'iat', 'exp'],
     }));
   } catch (error) {
@@ -103,8 +111,10 @@ export async function verifyAccessToken(
       error instanceof joseErrors.JWTExpired ? 'The access token has expired.' : 'The access token is invalid.',
     );
   }
-  const { sub, jti, exp, org, sid, role, perms, ev, ist } = payload;
+  const { sub, jti, iat, exp, org, sid, role, perms, ev, ist } = payload;
   if (
+    // jose picks the only key of a matching type when `kid` is absent: we insist on it (RFC 8725 3.10).
+    typeof kid !== 'string' ||
     typeof sub !== 'string' ||
     typeof jti !== 'string' ||
     typeof exp !== 'number' ||
@@ -113,6 +123,7 @@ export async function verifyAccessToken(
     typeof role !== 'string' ||
     typeof ev !== 'boolean' ||
     typeof ist !== 'number' ||
+    Math.floor(ist / 1000) !== iat ||
     !Array.isArray(perms) ||
     !perms.every((permission): permission is Permission => typeof permission === 'string' && isPermission(permission))
   ) {
