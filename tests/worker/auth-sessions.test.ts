@@ -162,10 +162,12 @@ describe('POST /api/v1/auth/refresh-token', () => {
     expect((await refresh(tenant, first.refreshToken)).status).toBe(401);
     expect(await auditRows(tenant.organization.id, 'auth.refresh_reuse_detected')).toHaveLength(1);
 
-    // Another session's family survives (its access tokens end: revocation is per user).
+    // Every access token of the stolen session ended, the first one included; the user's other session goes on.
+    expect((await me(tenant, first.accessToken)).status).toBe(401);
+    expect((await me(tenant, second.accessToken)).status).toBe(401);
     const otherRow = await tokenRow(other.refreshToken);
     expect(otherRow.revokedAt).toBeNull();
-    expect((await me(tenant, other.accessToken)).status).toBe(401);
+    expect((await me(tenant, other.accessToken)).status).toBe(200);
     expect((await refresh(tenant, other.refreshToken)).status).toBe(200);
   });
 
@@ -241,6 +243,23 @@ describe('POST /api/v1/auth/logout', () => {
     // The user's other session is untouched.
     expect((await me(tenant, other.accessToken)).status).toBe(200);
     expect((await refresh(tenant, other.refreshToken)).status).toBe(200);
+  });
+
+  it('ends every access token of the session, also those issued before the one presented', async () => {
+    const tenant = await createTenant();
+    const member = await createMember(tenant, 'member');
+    const session = await loginAs(tenant, member);
+    const rotated: RefreshResponse = await (await refresh(tenant, session.refreshToken)).json();
+    // Both access tokens of the session work until the logout.
+    expect((await me(tenant, session.accessToken)).status).toBe(200);
+    expect((await me(tenant, rotated.accessToken)).status).toBe(200);
+    expect((await logout(tenant, rotated.accessToken)).status).toBe(204);
+    for (const accessToken of [session.accessToken, rotated.accessToken]) {
+      const after = await me(tenant, accessToken);
+      expect(after.status).toBe(401);
+      expect((await problem(after)).detail).toBe('The session has ended.');
+    }
+    expect((await refresh(tenant, rotated.refreshToken)).status).toBe(401);
   });
 
   it('with ?all=true ends every session of the user here, and none elsewhere', async () => {

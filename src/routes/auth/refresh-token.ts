@@ -16,8 +16,8 @@ export const route = createRoute({
     'refresh.\n\n' +
     `Rotation follows Auth0's model: presenting a spent token within ${REFRESH_REUSE_LEEWAY_SECONDS} seconds of ` +
     'its first use (concurrent refreshes) also succeeds; presenting it later is treated as theft: the whole ' +
-    "session family is revoked and the user's access tokens here end. Unknown, expired, revoked and replayed " +
-    'tokens all answer the same 401.',
+    "session family is revoked and every access token of that session ends (the user's other sessions go on). " +
+    'Unknown, expired, revoked and replayed tokens all answer the same 401.',
   request: { body: { required: true, content: { 'application/json': { schema: RefreshBodySchema } } } },
   responses: {
     200: { description: 'A new session pair.', content: { 'application/json': { schema: SessionSchema } } },

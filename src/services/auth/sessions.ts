@@ -24,7 +24,7 @@ import {
 import { accountBucket, AUTH_LIMITS, clientBucket, enforceLimits } from './limits.ts';
 import { assertPasswordPolicy, hashPassword } from './passwords.ts';
 import { BUILT_IN_ROLES, isPermission, SELF_REGISTRATION_ROLE, type Permission } from './permissions.ts';
-import { revokeAccessToken, revokeUserTokens } from './revocation.ts';
+import { revokeSession, revokeUserTokens } from './revocation.ts';
 import {
   generateOpaqueToken,
   hashToken,
@@ -373,8 +373,8 @@ function refreshRefused(): ApiError {
  * Rotates a refresh token in one round trip: a conditional UPDATE spends the presented token and the same
  * statement inserts its child and the audit row, so two refreshes can never both win from a token that was unused
  * (row lock + re-check). A token spent less than REFRESH_REUSE_LEEWAY_SECONDS ago still rotates (concurrent refreshes
- * from one client: each gets a pair); after that, presenting it is a replay: the whole family is revoked, the user's
- * access tokens here end, and the answer is the same 401 as for any unknown token. A rotation re-reads the role,
+ * from one client: each gets a pair); after that, presenting it is a replay: the whole family is revoked, the access
+ * tokens of that session end, and the answer is the same 401 as for any unknown token. A rotation re-reads the role,
  * the permissions, the verification state and the membership (disabled members cannot refresh).
  */
 export async function refresh({
@@ -473,12 +473,13 @@ async function revokeFamily(ctx: ServiceContext, tenant: Tenant, family: { userI
       metadata: { sessionId: family.familyId },
     }),
   ]);
-  // Access tokens carry their family as `sessionId`, but revocation is per token or per user: end the user's.
-  await revokeUserTokens(ctx.services.redis, tenant.id, [family.userId]);
+  // Access tokens carry their family as `sessionId`: only this session's end, the user's others go on.
+  await revokeSession(ctx.services.redis, family.familyId);
 }
 
 /**
- * Ends the caller's session at once: the access token joins the denylist and its refresh family is revoked.
+ * Ends the caller's session at once: every access token of the session (not only the one presented) and its
+ * refresh family.
  * With `all`, every refresh family of the user here and every access token the user holds here end.
  * On the platform host there are no refresh tokens, only the access tokens to end (and a platform audit row).
  */
@@ -487,7 +488,7 @@ export async function logout({ ctx, input }: { ctx: ServiceContext; input: { all
   const redis = ctx.services.redis;
   const db = ctx.services.db;
   const endAccess = (tenantId: string) =>
-    input.all ? revokeUserTokens(redis, tenantId, [principal.userId]) : revokeAccessToken(redis, principal);
+    input.all ? revokeUserTokens(redis, tenantId, [principal.userId]) : revokeSession(redis, principal.sessionId);
   const audit = (organizationId: string | null) =>
     auditInsert(db, ctx.client, {
       organizationId,
