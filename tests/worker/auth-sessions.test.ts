@@ -385,6 +385,9 @@ describe('GET /api/v1/auth/me', () => {
     expect(response.status).toBe(200);
     // Read the account, verify the password in the Worker, then store the session: the one endpoint with two.
     expect(await roundTrips(requestId)).toEqual({ database: 2, redis: 1 });
+    // The account-limit unit of the right password goes back after the response, in its own round trip.
+    await expect.poll(() => roundTrips(`${requestId}.after-response`)).toEqual({ database: 0, redis: 1 });
+    expect(await roundTrips(requestId)).toEqual({ database: 2, redis: 1 });
   });
 
   it('costs one database round trip and one Redis round trip on a warm host', async () => {

@@ -21,7 +21,7 @@ import {
   type UserRow,
   type UserView,
 } from './account.ts';
-import { accountBucket, AUTH_LIMITS, clientBucket, enforceLimits } from './limits.ts';
+import { accountBucket, AUTH_LIMITS, clientBucket, enforceLimits, giveBackAccountAttempt } from './limits.ts';
 import { assertPasswordPolicy, hashPassword } from './passwords.ts';
 import { BUILT_IN_ROLES, isPermission, SELF_REGISTRATION_ROLE, type Permission } from './permissions.ts';
 import { revokeSession, revokeUserTokens } from './revocation.ts';
@@ -112,7 +112,8 @@ function isUniqueViolation(error: unknown): boolean {
  * here and when it belongs to an account elsewhere whose password was not given. Whoever knows the account's
  * password joins this organization with it (201): the same proof a login asks for. Every branch does one password
  * hash or verification, so timing does not tell them apart either, and the endpoint allows 10 sign-ups per client
- * address an hour, so it cannot enumerate addresses at scale.
+ * address an hour, so it cannot enumerate addresses at scale. Every sign-up that does not succeed also counts
+ * against the address's sign-in limit (the account bucket), so it is no side door for guessing a password.
  */
 export async function register({
   ctx,
@@ -123,7 +124,13 @@ export async function register({
 }): Promise<Session> {
   const tenant = requireTenant(ctx);
   const email = normalizeEmail(input.email);
-  await enforceLimits(ctx, [[AUTH_LIMITS.registerClient, clientBucket(ctx)]]);
+  // Every sign-up charges the address's account bucket, taken or not: joining an existing account checks its
+  // password, and the bucket must not tell which addresses exist.
+  const accountKey = await accountBucket(email);
+  await enforceLimits(ctx, [
+    [AUTH_LIMITS.registerClient, clientBucket(ctx)],
+    [AUTH_LIMITS.loginAccount, accountKey],
+  ]);
   assertPasswordPolicy(input.password);
   const db = ctx.services.db;
   const [found, organization] = await scoped(db, { organizationId: tenant.id, lookupEmail: email }, [
@@ -203,6 +210,7 @@ export async function register({
   if (verification !== null) {
     sendVerificationEmail(ctx, tenant, user, emailBranding(organization[0]), verification);
   }
+  giveBackAccountAttempt(ctx, accountKey);
   return session(
     ctx,
     user,
@@ -231,11 +239,12 @@ export async function login({
   input: { email: string; password: string };
 }): Promise<Session> {
   const email = normalizeEmail(input.email);
+  const accountKey = await accountBucket(email);
   await enforceLimits(ctx, [
     [AUTH_LIMITS.loginClient, clientBucket(ctx)],
-    [AUTH_LIMITS.loginAccount, await accountBucket(email)],
+    [AUTH_LIMITS.loginAccount, accountKey],
   ]);
-  if (ctx.tenant === null) return platformLogin(ctx, email, input.password);
+  if (ctx.tenant === null) return platformLogin(ctx, email, input.password, accountKey);
   const tenant = ctx.tenant;
   const db = ctx.services.db;
   const [found] = await scoped(db, { organizationId: tenant.id, lookupEmail: email }, [
@@ -296,6 +305,7 @@ export async function login({
     }),
     ...rehash,
   ]);
+  giveBackAccountAttempt(ctx, accountKey);
   return session(
     ctx,
     account,
@@ -315,7 +325,12 @@ export async function login({
  * the access token's 15 minutes). Sign-ins and failed attempts on a platform administrator's account are platform
  * audit rows (no organization), the failures written after the response like a tenant's.
  */
-async function platformLogin(ctx: ServiceContext, email: string, password: string): Promise<Session> {
+async function platformLogin(
+  ctx: ServiceContext,
+  email: string,
+  password: string,
+  accountKey: string,
+): Promise<Session> {
   const db = ctx.services.db;
   const [found] = await scoped(db, { platform: true }, [
     db
@@ -360,6 +375,7 @@ async function platformLogin(ctx: ServiceContext, email: string, password: strin
     }),
     ...rehash,
   ]);
+  giveBackAccountAttempt(ctx, accountKey);
   return session(ctx, account, { tenant: PLATFORM_TENANT, sessionId, role: PLATFORM_ADMIN_ROLE, permissions: [] });
 }
 
