@@ -171,6 +171,38 @@ describe('POST /api/v1/auth/refresh-token', () => {
     expect((await refresh(tenant, other.refreshToken)).status).toBe(200);
   });
 
+  it('ends a session 30 days after sign-in however often it is refreshed: rotation never extends it', async () => {
+    const tenant = await createTenant();
+    const member = await createMember(tenant, 'member');
+    const session = await loginAs(tenant, member);
+    const first = await tokenRow(session.refreshToken);
+    const day = 24 * 60 * 60 * 1000;
+    // Idle timeout 14 days, absolute deadline 30 days after sign-in.
+    expect(first.expiresAt.getTime() - first.createdAt.getTime()).toBeCloseTo(14 * day, -4);
+    expect(first.sessionExpiresAt.getTime() - first.createdAt.getTime()).toBeCloseTo(30 * day, -4);
+
+    // Signed in 29 days 23 hours ago (refreshed daily since): one hour of the session is left.
+    await database()
+      .update(refreshTokens)
+      .set({ sessionExpiresAt: sql`now() + interval '1 hour'` })
+      .where(eq(refreshTokens.familyId, first.familyId));
+    const rotated: RefreshResponse = await (await refresh(tenant, session.refreshToken)).json();
+    const child = await tokenRow(rotated.refreshToken);
+    const parent = await tokenRow(session.refreshToken);
+    expect(child.sessionExpiresAt).toEqual(parent.sessionExpiresAt);
+    // The child's expiry is the session's end, not another 14 days.
+    expect(child.expiresAt).toEqual(child.sessionExpiresAt);
+
+    // Past the deadline refresh answers the same 401 as for any expired token, even with an unexpired token.
+    await database()
+      .update(refreshTokens)
+      .set({ sessionExpiresAt: sql`now() - interval '1 second'`, expiresAt: sql`now() + interval '1 day'` })
+      .where(eq(refreshTokens.familyId, first.familyId));
+    const refused = await refresh(tenant, rotated.refreshToken);
+    expect(refused.status).toBe(401);
+    expect((await problem(refused)).detail).toBe('The refresh token is invalid, expired or revoked; sign in again.');
+  });
+
   it('answers unknown, expired and revoked tokens with the same 401', async () => {
     const tenant = await createTenant();
     const member = await createMember(tenant, 'member');

@@ -31,6 +31,7 @@ import {
   issueAccessToken,
   PLATFORM_TENANT,
   REFRESH_TOKEN_TTL_SECONDS,
+  SESSION_LIFETIME_SECONDS,
   type Principal,
 } from './tokens.ts';
 
@@ -85,6 +86,7 @@ function newFamily(db: Database, ctx: ServiceContext, organizationId: string, us
       familyId,
       tokenHash,
       expiresAt: sql`now() + make_interval(secs => ${REFRESH_TOKEN_TTL_SECONDS})`,
+      sessionExpiresAt: sql`now() + make_interval(secs => ${SESSION_LIFETIME_SECONDS})`,
       ip: ctx.client.ip,
       userAgent: ctx.client.userAgent,
     }),
@@ -391,7 +393,9 @@ function refreshRefused(): ApiError {
  * (row lock + re-check). A token spent less than REFRESH_REUSE_LEEWAY_SECONDS ago still rotates (concurrent refreshes
  * from one client: each gets a pair); after that, presenting it is a replay: the whole family is revoked, the access
  * tokens of that session end, and the answer is the same 401 as for any unknown token. A rotation re-reads the role,
- * the permissions, the verification state and the membership (disabled members cannot refresh).
+ * the permissions, the verification state and the membership (disabled members cannot refresh). A child token
+ * inherits the family's absolute deadline and expires at the earlier of the idle timeout and that deadline, so no
+ * amount of refreshing keeps a session past SESSION_LIFETIME_SECONDS after sign-in.
  */
 export async function refresh({
   ctx,
@@ -418,17 +422,18 @@ export async function refresh({
       with spent as (
         update refresh_tokens t set used_at = coalesce(t.used_at, now())
          where t.organization_id = ${tenant.id} and t.token_hash = ${presentedHash}
-           and t.revoked_at is null and t.expires_at > now()
+           and t.revoked_at is null and t.expires_at > now() and t.session_expires_at > now()
            and (t.used_at is null or t.used_at > now() - ${leeway})
            and exists (
              select 1 from memberships m
               where m.organization_id = t.organization_id and m.user_id = t.user_id and m.status = 'active')
-        returning t.id, t.user_id, t.family_id
+        returning t.id, t.user_id, t.family_id, t.session_expires_at
       ), child as (
-        insert into refresh_tokens (organization_id, user_id, family_id, parent_id, token_hash, expires_at, ip, user_agent)
+        insert into refresh_tokens (organization_id, user_id, family_id, parent_id, token_hash, expires_at,
+                                    session_expires_at, ip, user_agent)
         select ${tenant.id}::uuid, user_id, family_id, id, ${nextHash}::text,
-               now() + make_interval(secs => ${REFRESH_TOKEN_TTL_SECONDS}), ${ctx.client.ip}::text,
-               ${ctx.client.userAgent}::text
+               least(now() + make_interval(secs => ${REFRESH_TOKEN_TTL_SECONDS}), session_expires_at),
+               session_expires_at, ${ctx.client.ip}::text, ${ctx.client.userAgent}::text
           from spent
         returning user_id
       ), audit as (${auditFromCte(ctx.client, tenant.id, 'auth.refresh', 'child')})

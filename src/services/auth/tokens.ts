@@ -4,7 +4,10 @@ import { isPermission, type Permission } from './permissions.ts';
 import { JWT_ALGORITHM, signingKeys } from './keys.ts';
 
 export const ACCESS_TOKEN_TTL_SECONDS = 15 * 60;
-export const REFRESH_TOKEN_TTL_SECONDS = 30 * 24 * 60 * 60;
+/** A refresh token unused this long expires (the idle timeout); rotation starts it again, up to the session's end. */
+export const REFRESH_TOKEN_TTL_SECONDS = 14 * 24 * 60 * 60;
+/** The absolute session lifetime (ASVS V7.3): a refresh family ends this long after sign-in, however often used. */
+export const SESSION_LIFETIME_SECONDS = 30 * 24 * 60 * 60;
 export const ACCESS_TOKEN_TYPE = 'at+jwt';
 export const AUDIENCE = 'eventra-api';
 /** The tenant claim of tokens issued on the platform host (to platform administrators). */
