@@ -68,15 +68,28 @@ type Answer = Awaited<ReturnType<Ratelimit['limit']>>;
  * out with the batch's other commands when it is sent. Settle the answer with `settleToken`.
  */
 export function requestToken(batch: RedisBatch, rule: LimitRule, identifier: string): Promise<Answer> {
-  const limiter = new Ratelimit({
-    // The fixed window only calls EVALSHA (and EVAL after NOSCRIPT), which the batch provides.
-    redis: batch as unknown as Redis,
+  // The fixed window only calls EVALSHA (and EVAL after NOSCRIPT), which the batch provides.
+  return limiterOf(batch as unknown as Redis, rule).limit(identifier);
+}
+
+function limiterOf(redis: Redis, rule: LimitRule): Ratelimit {
+  return new Ratelimit({
+    redis,
     limiter: Ratelimit.fixedWindow(rule.limit, rule.window),
     prefix: `ratelimit:${rule.name}`,
     ephemeralCache,
     analytics: false,
   });
-  return limiter.limit(identifier);
+}
+
+/**
+ * Gives one unit back to `identifier`'s bucket in the current window (@upstash/ratelimit's negative `rate`: an
+ * INCRBY -1 of the same key), and forgets in this isolate that the bucket was closed. One round trip. A give-back
+ * that lands just after the window turned starts the next window one unit lower: one extra unit in that window, at
+ * most one per unit taken.
+ */
+export async function giveBackToken(redis: Redis, rule: LimitRule, identifier: string): Promise<void> {
+  await limiterOf(redis, rule).limit(identifier, { rate: -1 });
 }
 
 /**

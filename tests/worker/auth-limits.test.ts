@@ -15,6 +15,7 @@ import {
   tokenFor,
   type TestTenant,
 } from '../support/harness.ts';
+import { signup, signupBody } from '../support/organizations.ts';
 import { awayFromWindowEdge } from '../support/plans.ts';
 
 /** The sign-in limits' fixed window (15 minutes), so a test's attempts land in one window. */
@@ -90,6 +91,84 @@ describe('authentication rate limits', () => {
     expect(answers).toEqual(Array.from({ length: rule.limit }, () => 401));
     await expectLimited(await login(tenant, member.email.toUpperCase(), TEST_PASSWORD, {}, randomIp()), rule);
     expect((await login(tenant, other.email, TEST_PASSWORD, {}, randomIp())).status).toBe(200);
+  });
+
+  it('does not count successful sign-ins against the account limit, only failed ones', async () => {
+    await awayFromWindowEdge(30_000, LOGIN_WINDOW_MS);
+    const tenant = await createTenant();
+    const member = await createMember(tenant, 'member');
+    const rule = AUTH_LIMITS.loginAccount;
+    // One person on many devices: more sign-ins than the limit, all fine.
+    const successes = await statuses(rule.limit + 5, () => login(tenant, member.email, TEST_PASSWORD, {}, randomIp()));
+    expect(successes).toEqual(Array.from({ length: rule.limit + 5 }, () => 200));
+    // Failures still fill the bucket, and then even the right password waits.
+    const failures = await statuses(rule.limit, () => login(tenant, member.email, 'wrong password', {}, randomIp()));
+    expect(failures).toEqual(Array.from({ length: rule.limit }, () => 401));
+    await expectLimited(await login(tenant, member.email, TEST_PASSWORD, {}, randomIp()), rule);
+  });
+
+  it('bounds concurrent guesses at the account limit', async () => {
+    await awayFromWindowEdge(15_000, LOGIN_WINDOW_MS);
+    const tenant = await createTenant();
+    const member = await createMember(tenant, 'member');
+    const rule = AUTH_LIMITS.loginAccount;
+    const answers = await Promise.all(
+      Array.from({ length: rule.limit + 5 }, () => login(tenant, member.email, 'wrong password', {}, randomIp())),
+    );
+    const counts = answers.map((response) => response.status).sort();
+    expect(counts).toEqual([...Array.from({ length: rule.limit }, () => 401), ...Array.from({ length: 5 }, () => 429)]);
+  });
+
+  it('keeps counting a right password that is refused (no membership here), so the limit tells nothing', async () => {
+    await awayFromWindowEdge(15_000, LOGIN_WINDOW_MS);
+    const home = await createTenant();
+    const away = await createTenant();
+    const member = await createMember(home, 'member');
+    const rule = AUTH_LIMITS.loginAccount;
+    const answers = await statuses(rule.limit, () => login(away, member.email, TEST_PASSWORD, {}, randomIp()));
+    expect(answers).toEqual(Array.from({ length: rule.limit }, () => 401));
+    await expectLimited(await login(home, member.email, TEST_PASSWORD, {}, randomIp()), rule);
+  });
+
+  it('charges sign-ups that check an existing account’s password to that account’s sign-in limit', async () => {
+    await awayFromWindowEdge(15_000, LOGIN_WINDOW_MS);
+    const home = await createTenant();
+    const away = await createTenant();
+    const member = await createMember(home, 'member');
+    const rule = AUTH_LIMITS.loginAccount;
+    const register = (password: string) =>
+      post(away.url('/api/v1/auth/register'), { email: member.email, password, name: 'Guesser' }, {}, randomIp());
+    // Each from its own address: the per-address sign-up limit never comes into play.
+    const guesses = await statuses(rule.limit, (index) => register(`not the password, guess ${index} of many`));
+    expect(guesses).toEqual(Array.from({ length: rule.limit }, () => 409));
+    await expectLimited(await register(TEST_PASSWORD), rule);
+    await expectLimited(await login(home, member.email, TEST_PASSWORD, {}, randomIp()), rule);
+  });
+
+  it('charges every sign-up to the address’s account bucket, whether or not an account exists', async () => {
+    await awayFromWindowEdge(15_000, LOGIN_WINDOW_MS);
+    const tenant = await createTenant();
+    const email = randomEmail(tenant);
+    const rule = AUTH_LIMITS.loginAccount;
+    const register = (password: string) =>
+      post(tenant.url('/api/v1/auth/register'), { email, password, name: 'New' }, {}, randomIp());
+    expect(await statuses(rule.limit, () => register('short'))).toEqual(Array.from({ length: rule.limit }, () => 400));
+    await expectLimited(await register(TEST_PASSWORD), rule);
+  });
+
+  it('charges organization sign-ups with an existing owner address to that account’s sign-in limit', async () => {
+    await awayFromWindowEdge(15_000, LOGIN_WINDOW_MS);
+    const tenant = await createTenant();
+    const member = await createMember(tenant, 'member');
+    const rule = AUTH_LIMITS.loginAccount;
+    await statuses(rule.limit, () => login(tenant, member.email, 'wrong password', {}, randomIp()));
+    const body = signupBody();
+    await expectLimited(
+      await signup({ ...body, owner: { ...body.owner, email: member.email, password: TEST_PASSWORD } }),
+      rule,
+    );
+    // A new owner address signs up as before (its unit given back afterwards).
+    expect((await signup(signupBody())).status).toBe(201);
   });
 
   it('limits sign-ups per client address', async () => {

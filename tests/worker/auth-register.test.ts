@@ -69,7 +69,9 @@ describe('POST /api/v1/auth/register', () => {
       .from(refreshTokens)
       .where(eq(refreshTokens.tokenHash, await hashToken(body.refreshToken)));
     expect(family).toMatchObject({ organizationId: tenant.organization.id, userId: user.id, familyId: claims.sid });
-    expect(family?.expiresAt.getTime()).toBeGreaterThan(Date.now() + 29 * 24 * 3600 * 1000);
+    // 14 days unused, 30 days at most from sign-up.
+    expect(family?.expiresAt.getTime()).toBeGreaterThan(Date.now() + 13 * 24 * 3600 * 1000);
+    expect(family?.sessionExpiresAt.getTime()).toBeGreaterThan(Date.now() + 29 * 24 * 3600 * 1000);
 
     const message = await waitForMail(email);
     expect(message.subject).toBe('Verify your email for Acme Tickets');

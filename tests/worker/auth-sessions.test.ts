@@ -205,11 +205,45 @@ describe('POST /api/v1/auth/refresh-token', () => {
     expect((await refresh(tenant, first.refreshToken)).status).toBe(401);
     expect(await auditRows(tenant.organization.id, 'auth.refresh_reuse_detected')).toHaveLength(1);
 
-    // Another session's family survives (its access tokens end: revocation is per user).
+    // Every access token of the stolen session ended, the first one included; the user's other session goes on.
+    expect((await me(tenant, first.accessToken)).status).toBe(401);
+    expect((await me(tenant, second.accessToken)).status).toBe(401);
     const otherRow = await tokenRow(other.refreshToken);
     expect(otherRow.revokedAt).toBeNull();
-    expect((await me(tenant, other.accessToken)).status).toBe(401);
+    expect((await me(tenant, other.accessToken)).status).toBe(200);
     expect((await refresh(tenant, other.refreshToken)).status).toBe(200);
+  });
+
+  it('ends a session 30 days after sign-in however often it is refreshed: rotation never extends it', async () => {
+    const tenant = await createTenant();
+    const member = await createMember(tenant, 'member');
+    const session = await loginAs(tenant, member);
+    const first = await tokenRow(session.refreshToken);
+    const day = 24 * 60 * 60 * 1000;
+    // Idle timeout 14 days, absolute deadline 30 days after sign-in.
+    expect(first.expiresAt.getTime() - first.createdAt.getTime()).toBeCloseTo(14 * day, -4);
+    expect(first.sessionExpiresAt.getTime() - first.createdAt.getTime()).toBeCloseTo(30 * day, -4);
+
+    // Signed in 29 days 23 hours ago (refreshed daily since): one hour of the session is left.
+    await database()
+      .update(refreshTokens)
+      .set({ sessionExpiresAt: sql`now() + interval '1 hour'` })
+      .where(eq(refreshTokens.familyId, first.familyId));
+    const rotated: RefreshResponse = await (await refresh(tenant, session.refreshToken)).json();
+    const child = await tokenRow(rotated.refreshToken);
+    const parent = await tokenRow(session.refreshToken);
+    expect(child.sessionExpiresAt).toEqual(parent.sessionExpiresAt);
+    // The child's expiry is the session's end, not another 14 days.
+    expect(child.expiresAt).toEqual(child.sessionExpiresAt);
+
+    // Past the deadline refresh answers the same 401 as for any expired token, even with an unexpired token.
+    await database()
+      .update(refreshTokens)
+      .set({ sessionExpiresAt: sql`now() - interval '1 second'`, expiresAt: sql`now() + interval '1 day'` })
+      .where(eq(refreshTokens.familyId, first.familyId));
+    const refused = await refresh(tenant, rotated.refreshToken);
+    expect(refused.status).toBe(401);
+    expect((await problem(refused)).detail).toBe('The refresh token is invalid, expired or revoked; sign in again.');
   });
 
   it('answers unknown, expired and revoked tokens with the same 401', async () => {
@@ -284,6 +318,23 @@ describe('POST /api/v1/auth/logout', () => {
     // The user's other session is untouched.
     expect((await me(tenant, other.accessToken)).status).toBe(200);
     expect((await refresh(tenant, other.refreshToken)).status).toBe(200);
+  });
+
+  it('ends every access token of the session, also those issued before the one presented', async () => {
+    const tenant = await createTenant();
+    const member = await createMember(tenant, 'member');
+    const session = await loginAs(tenant, member);
+    const rotated: RefreshResponse = await (await refresh(tenant, session.refreshToken)).json();
+    // Both access tokens of the session work until the logout.
+    expect((await me(tenant, session.accessToken)).status).toBe(200);
+    expect((await me(tenant, rotated.accessToken)).status).toBe(200);
+    expect((await logout(tenant, rotated.accessToken)).status).toBe(204);
+    for (const accessToken of [session.accessToken, rotated.accessToken]) {
+      const after = await me(tenant, accessToken);
+      expect(after.status).toBe(401);
+      expect((await problem(after)).detail).toBe('The session has ended.');
+    }
+    expect((await refresh(tenant, rotated.refreshToken)).status).toBe(401);
   });
 
   it('with ?all=true ends every session of the user here, and none elsewhere', async () => {
@@ -408,6 +459,9 @@ describe('GET /api/v1/auth/me', () => {
     );
     expect(response.status).toBe(200);
     // Read the account, verify the password in the Worker, then store the session: the one endpoint with two.
+    expect(await roundTrips(requestId)).toEqual({ database: 2, redis: 1 });
+    // The account-limit unit of the right password goes back after the response, in its own round trip.
+    await expect.poll(() => roundTrips(`${requestId}.after-response`)).toEqual({ database: 0, redis: 1 });
     expect(await roundTrips(requestId)).toEqual({ database: 2, redis: 1 });
   });
 

@@ -129,6 +129,36 @@ describe('access-token verification', () => {
     }
   });
 
+  it('refuses a token without a kid header, even one signed with our key', async () => {
+    const tenant = await createTenant();
+    const member = await createMember(tenant, 'member');
+    await expectRefused(
+      tenant,
+      await forge(tenant, member.userId, { header: { kid: undefined } }),
+      'The access token is invalid.',
+    );
+  });
+
+  it('refuses an iat or ist in the future beyond the 30 s skew, and an ist that is not the iat', async () => {
+    const tenant = await createTenant();
+    const member = await createMember(tenant, 'member');
+    const now = Math.floor(Date.now() / 1000);
+    const cases: Forgery[] = [
+      // Issued in an hour, so still unexpired then.
+      { now: now + 3600 },
+      // A future `ist` under a current `iat`: it would outlive a logout-all ("revoked before") record.
+      { claims: { ist: (now + 3600) * 1000 } },
+      { claims: { ist: (now - 60) * 1000 } },
+      { claims: { ist: '1' } },
+    ];
+    for (const forgery of cases) {
+      await expectRefused(tenant, await forge(tenant, member.userId, forgery));
+    }
+    // Within the clock tolerance a token from a server slightly ahead still works.
+    const ahead = await forge(tenant, member.userId, { now: now + 20 });
+    expect((await request(tenant.url('/api/v1/auth/me'), { headers: bearer(ahead) })).status).toBe(200);
+  });
+
   it('refuses tokens with missing or malformed claims', async () => {
     const tenant = await createTenant();
     const member = await createMember(tenant, 'member');

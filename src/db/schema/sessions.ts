@@ -15,7 +15,15 @@ export const refreshTokens = pgTable(
     familyId: uuid().notNull(),
     parentId: uuid(),
     tokenHash: text().notNull(),
+    /** This token's own expiry: the idle timeout, never past `sessionExpiresAt`. */
     expiresAt: timestamp({ withTimezone: true }).notNull(),
+    /**
+     * The family's absolute deadline (sign-in + the session lifetime), copied unchanged to every child, so rotation
+     * never extends a session. Every insert sets it; the default only fills the rows that predate the column.
+     */
+    sessionExpiresAt: timestamp({ withTimezone: true })
+      .notNull()
+      .default(sql`now() + interval '30 days'`),
     usedAt: timestamp({ withTimezone: true }),
     revokedAt: timestamp({ withTimezone: true }),
     ip: text(),

@@ -15,8 +15,9 @@ export const route = createRoute({
     'refresh token). Works before the address is verified; `user.emailVerified` reports it.\n\n' +
     'An unknown address, a wrong password, an account without a membership here, an invited member who has not ' +
     'chosen a password yet and a disabled member all get the same 401 `invalid_credentials` problem, in comparable ' +
-    'time. Attempts are limited per client address (30 per 15 minutes) and per account (10 per 15 minutes); beyond ' +
-    'that the answer is 429 with `Retry-After`, and 503 when the limiter cannot be reached.\n\n' +
+    'time. Attempts are limited per client address (30 per 15 minutes) and per account (10 failed password checks ' +
+    'per 15 minutes, shared with sign-up and invitations; a successful sign-in does not count); beyond that the ' +
+    'answer is 429 with `Retry-After`, the right password included, and 503 when the limiter cannot be reached.\n\n' +
     '**On the platform host** only platform administrators can sign in. Their access token carries the tenant ' +
     '`platform`, the role `platform_admin` and no permissions, and the response has **no `refreshToken`**: ' +
     'platform sessions are not stored and end with the access token. Their sign-ins, and failed attempts on their ' +

@@ -12,10 +12,11 @@ export const route = createRoute({
   tags: ['Authentication'],
   summary: 'Sign out',
   description:
-    'Ends this session at once: the access token is revoked (the next request with it is a 401) and so is its ' +
-    'refresh-token family. With `?all=true` every session of the user in this organization ends: all refresh ' +
-    'families and all access tokens. On the platform host it ends the platform access token (or, with ' +
-    '`all=true`, every platform token of the administrator) and records it in the platform audit log.',
+    'Ends this session at once: every access token of the session, the presented one and any earlier one, is ' +
+    'revoked (the next request with it is a 401) and so is its refresh-token family. With `?all=true` every ' +
+    'session of the user in this organization ends: all refresh families and all access tokens. On the platform ' +
+    'host it ends the platform access token (or, with `all=true`, every platform token of the administrator) and ' +
+    'records it in the platform audit log.',
   security: [{ bearerAuth: [] }],
   middleware: [requireAuth()] as const,
   request: { query: LogoutQuerySchema },

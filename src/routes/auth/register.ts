@@ -18,7 +18,9 @@ export const route = createRoute({
     'address that is already a member here, and an address of an account elsewhere given with a password that does ' +
     'not match, both answer the same 409 problem (same body, comparable time). An existing account given with its ' +
     'own password joins this organization (201). Each client address may sign up 10 times an hour (429 with ' +
-    '`Retry-After` beyond), so the 409 cannot be used to enumerate addresses at scale.\n\n' +
+    '`Retry-After` beyond), so the 409 cannot be used to enumerate addresses at scale. Every sign-up also counts ' +
+    "against the address's sign-in limit (10 failed password checks per 15 minutes, shared with " +
+    '`POST /auth/login`; a successful sign-up does not count), whether or not an account exists: beyond it, 429.\n\n' +
     'Only `email`, `password` and `name` are accepted: any other field (`role`, `organizationId`, `emailVerified`, ' +
     'ids) is a 400. When the rate limiter cannot be reached the answer is 503, never an unlimited sign-up.',
   request: { body: { required: true, content: { 'application/json': { schema: RegisterBodySchema } } } },

@@ -1,6 +1,10 @@
 import { z } from '@hono/zod-openapi';
 import { ALL_PERMISSIONS, type Permission } from '../../services/auth/permissions.ts';
-import { ACCESS_TOKEN_TTL_SECONDS } from '../../services/auth/tokens.ts';
+import {
+  ACCESS_TOKEN_TTL_SECONDS,
+  REFRESH_TOKEN_TTL_SECONDS,
+  SESSION_LIFETIME_SECONDS,
+} from '../../services/auth/tokens.ts';
 import { WITHOUT_CONTROL_CHARACTERS } from '../../lib/text.ts';
 
 // Request bodies are strict: an unknown key (role, organizationId, emailVerified, ids) is a 400, never applied.
@@ -142,6 +146,11 @@ export const AuthUserSchema = z
   })
   .openapi('AuthUser', { description: 'The signed-in user (never a password or token hash).' });
 
+const DAY_SECONDS = 24 * 60 * 60;
+const REFRESH_VALIDITY =
+  `valid ${REFRESH_TOKEN_TTL_SECONDS / DAY_SECONDS} days unused, and never beyond ` +
+  `${SESSION_LIFETIME_SECONDS / DAY_SECONDS} days after sign-in (then sign in again)`;
+
 const sessionFields = {
   user: AuthUserSchema,
   accessToken: z.string().openapi({
@@ -149,7 +158,7 @@ const sessionFields = {
     example: 'eyJhbGciOiJFUzI1NiIsImtpZCI6ImsxIiwidHlwIjoiYXQrand0In0.eyJzdWIiOiI2ZjFjIn0.c2lnbmF0dXJl',
   }),
   refreshToken: z.string().openapi({
-    description: 'Opaque single-use token for POST /api/v1/auth/refresh-token; valid 30 days. Store it securely.',
+    description: `Opaque single-use token for POST /api/v1/auth/refresh-token; ${REFRESH_VALIDITY}. Store it securely.`,
     example: 'rt_Vb6s0tq8mI3dXwG1lq0dUo8wH3n3Ckz3G4lEw6vX2aA',
   }),
   expiresIn: z
@@ -168,7 +177,7 @@ export const LoginSessionSchema = z
     ...sessionFields,
     refreshToken: sessionFields.refreshToken.optional().openapi({
       description:
-        'Opaque single-use token for POST /api/v1/auth/refresh-token; valid 30 days. **Absent for platform ' +
+        `Opaque single-use token for POST /api/v1/auth/refresh-token; ${REFRESH_VALIDITY}. **Absent for platform ` +
         'administrators** signing in on the platform host: their session is the access token alone.',
       example: 'rt_Vb6s0tq8mI3dXwG1lq0dUo8wH3n3Ckz3G4lEw6vX2aA',
     }),

@@ -22,7 +22,9 @@ export const route = createRoute({
     "an account given without that account's password all answer the same 409.\n" +
     "- An owner email that already has an account joins as owner when the body carries that account's password " +
     '(the `owner.name` is then ignored).\n' +
-    '- Rate limited per client IP and per owner email (5 per hour each); 429 with `Retry-After`.',
+    "- Rate limited per client IP and per owner email (5 per hour each), and against the owner address's " +
+    'sign-in limit (10 failed password checks per 15 minutes, shared with `POST /auth/login`); 429 with ' +
+    '`Retry-After`.',
   request: {
     body: {
       required: true,

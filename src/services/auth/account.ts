@@ -14,7 +14,7 @@ import { notifyOutbox } from '../outbox/dispatch.ts';
 import { outboxInsertSelect } from '../outbox/record.ts';
 import { memberData } from '../outbox/views.ts';
 import type { Tenant } from '../tenants/types.ts';
-import { accountBucket, AUTH_LIMITS, clientBucket, enforceLimits } from './limits.ts';
+import { accountBucket, AUTH_LIMITS, clientBucket, enforceLimits, giveBackAccountAttempt } from './limits.ts';
 import {
   assertPasswordPolicy,
   hashPassword,
@@ -348,7 +348,8 @@ async function acceptInvitation(ctx: ServiceContext, tenant: Tenant, input: { to
     return;
   }
   // Guesses here count against the account like sign-in attempts do (the same global bucket).
-  await enforceLimits(ctx, [[AUTH_LIMITS.loginAccount, await accountBucket(invitee.email)]]);
+  const accountKey = await accountBucket(invitee.email);
+  await enforceLimits(ctx, [[AUTH_LIMITS.loginAccount, accountKey]]);
   const check = await checkPassword(ctx, input.password, invitee.passwordHash);
   if (!check.valid) {
     ctx.waitUntil(
@@ -368,6 +369,7 @@ async function acceptInvitation(ctx: ServiceContext, tenant: Tenant, input: { to
     newPasswordHash: null,
     currentPasswordHash: invitee.passwordHash,
   });
+  giveBackAccountAttempt(ctx, accountKey);
 }
 
 interface Credentials {

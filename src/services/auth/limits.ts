@@ -1,5 +1,6 @@
 import type { ServiceContext } from '../../lib/context.ts';
-import { takeTokens, type LimitRule } from '../../lib/rate-limit.ts';
+import { giveBackToken, takeTokens, type LimitRule } from '../../lib/rate-limit.ts';
+import { createRedis } from '../../lib/redis.ts';
 import { hashToken } from './tokens.ts';
 
 /**
@@ -15,6 +16,11 @@ export const AUTH_LIMITS = {
   /** Sign-ups from one client: enough for a family behind one NAT, too few to enumerate addresses. */
   registerClient: { name: 'auth-register-ip', limit: 10, window: '1 h' },
   loginClient: { name: 'auth-login-ip', limit: 30, window: '15 m' },
+  /**
+   * Failed password checks of one account, on every path that checks a password (sign-in, sign-up and
+   * organization sign-up with an existing address, accepting an invitation as an existing account). Each check
+   * takes a unit up front; a success gives it back (`giveBackAccountAttempt`).
+   */
   loginAccount: { name: 'auth-login-account', limit: 10, window: '15 m' },
   forgotClient: { name: 'auth-forgot-ip', limit: 10, window: '1 h' },
   forgotAccount: { name: 'auth-forgot-account', limit: 5, window: '1 h' },
@@ -42,4 +48,23 @@ export async function enforceLimits(
   checks: readonly (readonly [LimitRule, string])[],
 ): Promise<void> {
   await takeTokens(ctx.services.redis, ctx.logger, checks, { failClosed: true });
+}
+
+/**
+ * Gives back the account-bucket unit of a password check that succeeded (the request signed in, signed up or joined),
+ * so only failures fill the bucket: a user signing in on many devices is never locked out. The unit was taken up
+ * front and atomically, so concurrent guesses stay bounded by the limit. Only on success: a right password that
+ * still answers 401 or 409 (no membership here, a member already) keeps its unit, or the bucket would tell which
+ * guess was right.
+ *
+ * The give-back leaves after the response (`waitUntil`), off the request path: its own Redis round trip, traced
+ * locally as `<request id>.after-response` so round-trip counts keep measuring the request.
+ */
+export function giveBackAccountAttempt(
+  ctx: Pick<ServiceContext, 'bindings' | 'client' | 'waitUntil'>,
+  bucket: string,
+): void {
+  // The local gateways take trace ids of up to 128 characters (request ids may have 128 already).
+  const redis = createRedis(ctx.bindings, `${ctx.client.requestId.slice(0, 100)}.after-response`);
+  ctx.waitUntil(giveBackToken(redis, AUTH_LIMITS.loginAccount, bucket));
 }

@@ -4,28 +4,32 @@ import { ACCESS_TOKEN_TTL_SECONDS, type Principal } from './tokens.ts';
 /**
  * Access tokens are self-contained, so ending a session early needs a shared record: Upstash keys that expire
  * with the tokens they revoke.
- *   revoked:jti:<jti>                 one access token (logout)
+ *   revoked:sid:<sessionId>           every access token of one session (logout, refresh-token reuse): a session
+ *                                     that ended issues no more tokens, so the record holds no time
  *   revoked:before:<tenant>:<user>    every token of the user in the tenant issued before this time (ms):
  *                                     logout ?all=true, membership removed or disabled, role changed, password reset
  * One MGET checks both on every authenticated request: one Redis round trip.
  */
-const jtiKey = (tokenId: string): string => `revoked:jti:${tokenId}`;
+const sessionKey = (sessionId: string): string => `revoked:sid:${sessionId}`;
 const beforeKey = (tenant: string, userId: string): string => `revoked:before:${tenant}:${userId}`;
 // Tokens verify with 30 s of clock skew, so revocation records outlive the token lifetime by a margin.
 const MARGIN_SECONDS = 60;
 
 /** `redis` may be a RedisBatch (src/lib/redis-batch.ts): the MGET then shares a round trip with the rate limits. */
 export async function isRevoked(redis: Pick<Redis, 'mget'>, principal: Principal): Promise<boolean> {
-  const [byId, before] = await redis.mget<[number | null, number | null]>(
-    jtiKey(principal.tokenId),
+  const [session, before] = await redis.mget<[number | null, number | null]>(
+    sessionKey(principal.sessionId),
     beforeKey(principal.tenant, principal.userId),
   );
-  return byId !== null || (before !== null && principal.issuedAtMs <= before);
+  return session !== null || (before !== null && principal.issuedAtMs <= before);
 }
 
-export async function revokeAccessToken(redis: Redis, principal: Principal, now = Date.now()): Promise<void> {
-  const ttl = Math.max(1, principal.expiresAt - Math.floor(now / 1000) + MARGIN_SECONDS);
-  await redis.set(jtiKey(principal.tokenId), 1, { ex: ttl });
+/**
+ * Ends every access token of the session (refresh family) at once: the record lives as long as the newest of them
+ * can. One round trip.
+ */
+export async function revokeSession(redis: Redis, sessionId: string): Promise<void> {
+  await redis.set(sessionKey(sessionId), Date.now(), { ex: ACCESS_TOKEN_TTL_SECONDS + MARGIN_SECONDS });
 }
 
 /** Ends every access token the users hold in the tenant (or tenants), effective immediately; one round trip. */

@@ -22,16 +22,17 @@ import {
   type UserRow,
   type UserView,
 } from './account.ts';
-import { accountBucket, AUTH_LIMITS, clientBucket, enforceLimits } from './limits.ts';
+import { accountBucket, AUTH_LIMITS, clientBucket, enforceLimits, giveBackAccountAttempt } from './limits.ts';
 import { assertPasswordPolicy, hashPassword } from './passwords.ts';
 import { BUILT_IN_ROLES, isPermission, SELF_REGISTRATION_ROLE, type Permission } from './permissions.ts';
-import { revokeAccessToken, revokeUserTokens } from './revocation.ts';
+import { revokeSession, revokeUserTokens } from './revocation.ts';
 import {
   generateOpaqueToken,
   hashToken,
   issueAccessToken,
   PLATFORM_TENANT,
   REFRESH_TOKEN_TTL_SECONDS,
+  SESSION_LIFETIME_SECONDS,
   type Principal,
 } from './tokens.ts';
 
@@ -95,6 +96,7 @@ function newFamily(db: Database, ctx: ServiceContext, organizationId: string, us
       familyId,
       tokenHash,
       expiresAt: sql`now() + make_interval(secs => ${REFRESH_TOKEN_TTL_SECONDS})`,
+      sessionExpiresAt: sql`now() + make_interval(secs => ${SESSION_LIFETIME_SECONDS})`,
       ip: ctx.client.ip,
       userAgent: ctx.client.userAgent,
     }),
@@ -122,7 +124,8 @@ function isUniqueViolation(error: unknown): boolean {
  * here and when it belongs to an account elsewhere whose password was not given. Whoever knows the account's
  * password joins this organization with it (201): the same proof a login asks for. Every branch does one password
  * hash or verification, so timing does not tell them apart either, and the endpoint allows 10 sign-ups per client
- * address an hour, so it cannot enumerate addresses at scale.
+ * address an hour, so it cannot enumerate addresses at scale. Every sign-up that does not succeed also counts
+ * against the address's sign-in limit (the account bucket), so it is no side door for guessing a password.
  */
 export async function register({
   ctx,
@@ -133,7 +136,13 @@ export async function register({
 }): Promise<Session> {
   const tenant = requireTenant(ctx);
   const email = normalizeEmail(input.email);
-  await enforceLimits(ctx, [[AUTH_LIMITS.registerClient, clientBucket(ctx)]]);
+  // Every sign-up charges the address's account bucket, taken or not: joining an existing account checks its
+  // password, and the bucket must not tell which addresses exist.
+  const accountKey = await accountBucket(email);
+  await enforceLimits(ctx, [
+    [AUTH_LIMITS.registerClient, clientBucket(ctx)],
+    [AUTH_LIMITS.loginAccount, accountKey],
+  ]);
   assertPasswordPolicy(input.password, {
     email,
     name: input.name,
@@ -217,6 +226,7 @@ export async function register({
   if (verification !== null) {
     sendVerificationEmail(ctx, tenant, user, emailBranding(organization[0]), verification);
   }
+  giveBackAccountAttempt(ctx, accountKey);
   return session(
     ctx,
     user,
@@ -245,11 +255,12 @@ export async function login({
   input: { email: string; password: string };
 }): Promise<Session> {
   const email = normalizeEmail(input.email);
+  const accountKey = await accountBucket(email);
   await enforceLimits(ctx, [
     [AUTH_LIMITS.loginClient, clientBucket(ctx)],
-    [AUTH_LIMITS.loginAccount, await accountBucket(email)],
+    [AUTH_LIMITS.loginAccount, accountKey],
   ]);
-  if (ctx.tenant === null) return platformLogin(ctx, email, input.password);
+  if (ctx.tenant === null) return platformLogin(ctx, email, input.password, accountKey);
   const tenant = ctx.tenant;
   const db = ctx.services.db;
   const [found] = await scoped(db, { organizationId: tenant.id, lookupEmail: email }, [
@@ -310,6 +321,7 @@ export async function login({
     }),
     ...rehash,
   ]);
+  giveBackAccountAttempt(ctx, accountKey);
   return session(
     ctx,
     account,
@@ -329,7 +341,12 @@ export async function login({
  * the access token's 15 minutes). Sign-ins and failed attempts on a platform administrator's account are platform
  * audit rows (no organization), the failures written after the response like a tenant's.
  */
-async function platformLogin(ctx: ServiceContext, email: string, password: string): Promise<Session> {
+async function platformLogin(
+  ctx: ServiceContext,
+  email: string,
+  password: string,
+  accountKey: string,
+): Promise<Session> {
   const db = ctx.services.db;
   const [found] = await scoped(db, { platform: true }, [
     db
@@ -374,6 +391,7 @@ async function platformLogin(ctx: ServiceContext, email: string, password: strin
     }),
     ...rehash,
   ]);
+  giveBackAccountAttempt(ctx, accountKey);
   return session(ctx, account, { tenant: PLATFORM_TENANT, sessionId, role: PLATFORM_ADMIN_ROLE, permissions: [] });
 }
 
@@ -387,9 +405,11 @@ function refreshRefused(): ApiError {
  * Rotates a refresh token in one round trip: a conditional UPDATE spends the presented token and the same
  * statement inserts its child and the audit row, so two refreshes can never both win from a token that was unused
  * (row lock + re-check). A token spent less than REFRESH_REUSE_LEEWAY_SECONDS ago still rotates (concurrent refreshes
- * from one client: each gets a pair); after that, presenting it is a replay: the whole family is revoked, the user's
- * access tokens here end, and the answer is the same 401 as for any unknown token. A rotation re-reads the role,
- * the permissions, the verification state and the membership (disabled members cannot refresh).
+ * from one client: each gets a pair); after that, presenting it is a replay: the whole family is revoked, the access
+ * tokens of that session end, and the answer is the same 401 as for any unknown token. A rotation re-reads the role,
+ * the permissions, the verification state and the membership (disabled members cannot refresh). A child token
+ * inherits the family's absolute deadline and expires at the earlier of the idle timeout and that deadline, so no
+ * amount of refreshing keeps a session past SESSION_LIFETIME_SECONDS after sign-in.
  */
 export async function refresh({
   ctx,
@@ -416,17 +436,18 @@ export async function refresh({
       with spent as (
         update refresh_tokens t set used_at = coalesce(t.used_at, now())
          where t.organization_id = ${tenant.id} and t.token_hash = ${presentedHash}
-           and t.revoked_at is null and t.expires_at > now()
+           and t.revoked_at is null and t.expires_at > now() and t.session_expires_at > now()
            and (t.used_at is null or t.used_at > now() - ${leeway})
            and exists (
              select 1 from memberships m
               where m.organization_id = t.organization_id and m.user_id = t.user_id and m.status = 'active')
-        returning t.id, t.user_id, t.family_id
+        returning t.id, t.user_id, t.family_id, t.session_expires_at
       ), child as (
-        insert into refresh_tokens (organization_id, user_id, family_id, parent_id, token_hash, expires_at, ip, user_agent)
+        insert into refresh_tokens (organization_id, user_id, family_id, parent_id, token_hash, expires_at,
+                                    session_expires_at, ip, user_agent)
         select ${tenant.id}::uuid, user_id, family_id, id, ${nextHash}::text,
-               now() + make_interval(secs => ${REFRESH_TOKEN_TTL_SECONDS}), ${ctx.client.ip}::text,
-               ${ctx.client.userAgent}::text
+               least(now() + make_interval(secs => ${REFRESH_TOKEN_TTL_SECONDS}), session_expires_at),
+               session_expires_at, ${ctx.client.ip}::text, ${ctx.client.userAgent}::text
           from spent
         returning user_id
       ), audit as (${auditFromCte(ctx.client, tenant.id, 'auth.refresh', 'child')})
@@ -487,12 +508,13 @@ async function revokeFamily(ctx: ServiceContext, tenant: Tenant, family: { userI
       metadata: { sessionId: family.familyId },
     }),
   ]);
-  // Access tokens carry their family as `sessionId`, but revocation is per token or per user: end the user's.
-  await revokeUserTokens(ctx.services.redis, tenant.id, [family.userId]);
+  // Access tokens carry their family as `sessionId`: only this session's end, the user's others go on.
+  await revokeSession(ctx.services.redis, family.familyId);
 }
 
 /**
- * Ends the caller's session at once: the access token joins the denylist and its refresh family is revoked.
+ * Ends the caller's session at once: every access token of the session (not only the one presented) and its
+ * refresh family.
  * With `all`, every refresh family of the user here and every access token the user holds here end.
  * On the platform host there are no refresh tokens, only the access tokens to end (and a platform audit row).
  */
@@ -501,7 +523,7 @@ export async function logout({ ctx, input }: { ctx: ServiceContext; input: { all
   const redis = ctx.services.redis;
   const db = ctx.services.db;
   const endAccess = (tenantId: string) =>
-    input.all ? revokeUserTokens(redis, tenantId, [principal.userId]) : revokeAccessToken(redis, principal);
+    input.all ? revokeUserTokens(redis, tenantId, [principal.userId]) : revokeSession(redis, principal.sessionId);
   const audit = (organizationId: string | null) =>
     auditInsert(db, ctx.client, {
       organizationId,

@@ -4,7 +4,10 @@ import { isPermission, type Permission } from './permissions.ts';
 import { JWT_ALGORITHM, signingKeys } from './keys.ts';
 
 export const ACCESS_TOKEN_TTL_SECONDS = 15 * 60;
-export const REFRESH_TOKEN_TTL_SECONDS = 30 * 24 * 60 * 60;
+/** A refresh token unused this long expires (the idle timeout); rotation starts it again, up to the session's end. */
+export const REFRESH_TOKEN_TTL_SECONDS = 14 * 24 * 60 * 60;
+/** The absolute session lifetime (ASVS V7.3): a refresh family ends this long after sign-in, however often used. */
+export const SESSION_LIFETIME_SECONDS = 30 * 24 * 60 * 60;
 export const ACCESS_TOKEN_TYPE = 'at+jwt';
 export const AUDIENCE = 'eventra-api';
 /** The tenant claim of tokens issued on the platform host (to platform administrators). */
@@ -76,9 +79,11 @@ function invalidToken(detail: string): ApiError {
 }
 
 /**
- * Verifies signature (ES256 only, `kid` from our JWKS only), `typ`, issuer, audience, expiry with 30 s skew, the
- * claims' shapes, and that the token's tenant is the tenant of this host: a token of tenant A on tenant B's host is
- * a 401, like any invalid token.
+ * Verifies signature (ES256 only, a `kid` header naming a key of our JWKS), `typ`, issuer, audience, expiry and issue
+ * time with 30 s skew (RFC 8725: no `iat` in the future, none older than the token lifetime), the claims' shapes, an
+ * `ist` that is the `iat` in milliseconds (a future `ist` would outlive "sessions ended before" records), and that
+ * the token's tenant is the tenant of this host: a token of tenant A on tenant B's host is a 401, like any invalid
+ * token.
  */
 export async function verifyAccessToken(
   keysSecret: string,
@@ -88,13 +93,19 @@ export async function verifyAccessToken(
 ): Promise<Principal> {
   const keys = await signingKeys(keysSecret);
   let payload: Record<string, unknown>;
+  let kid: unknown;
   try {
-    ({ payload } = await jwtVerify(token, keys.verifier, {
+    ({
+      payload,
+      protectedHeader: { kid },
+    } = await jwtVerify(token, keys.verifier, {
       algorithms: [JWT_ALGORITHM],
       issuer: issuer(rootDomain),
       audience: AUDIENCE,
       typ: ACCESS_TOKEN_TYPE,
       clockTolerance: CLOCK_TOLERANCE_SECONDS,
+      // With a maximum age jose also refuses an `iat` in the future (beyond the tolerance).
+      maxTokenAge: ACCESS_TOKEN_TTL_SECONDS,
       requiredClaims: ['sub', 'jti', 'iat', 'exp'],
     }));
   } catch (error) {
@@ -103,8 +114,10 @@ export async function verifyAccessToken(
       error instanceof joseErrors.JWTExpired ? 'The access token has expired.' : 'The access token is invalid.',
     );
   }
-  const { sub, jti, exp, org, sid, role, perms, ev, ist } = payload;
+  const { sub, jti, iat, exp, org, sid, role, perms, ev, ist } = payload;
   if (
+    // jose picks the only key of a matching type when `kid` is absent: we insist on it (RFC 8725 3.10).
+    typeof kid !== 'string' ||
     typeof sub !== 'string' ||
     typeof jti !== 'string' ||
     typeof exp !== 'number' ||
@@ -113,6 +126,7 @@ export async function verifyAccessToken(
     typeof role !== 'string' ||
     typeof ev !== 'boolean' ||
     typeof ist !== 'number' ||
+    Math.floor(ist / 1000) !== iat ||
     !Array.isArray(perms) ||
     !perms.every((permission): permission is Permission => typeof permission === 'string' && isPermission(permission))
   ) {

@@ -15,6 +15,7 @@ import type { ServiceContext } from '../../lib/context.ts';
 import { takeToken, type LimitRule } from '../../lib/rate-limit.ts';
 import { auditInsert } from '../audit/record.ts';
 import { assertPasswordPolicy, hashPassword, verifyAgainstDummy, verifyPassword } from '../auth/passwords.ts';
+import { accountBucket, AUTH_LIMITS, enforceLimits, giveBackAccountAttempt } from '../auth/limits.ts';
 import { builtInRoleRows } from '../auth/permissions.ts';
 import { generateOpaqueToken, hashToken } from '../auth/tokens.ts';
 import { tenantLink } from '../email/links.ts';
@@ -94,7 +95,12 @@ export async function signUpOrganization({
   const { db, redis } = ctx.services;
 
   await takeToken(redis, ctx.logger, SIGNUP_LIMITS.perIp, ctx.client.ip ?? 'unknown', { failClosed: true });
-  await takeToken(redis, ctx.logger, SIGNUP_LIMITS.perEmail, email, { failClosed: true });
+  // An existing address makes this a password check: it charges the account's sign-in bucket like a login.
+  const accountKey = await accountBucket(email);
+  await enforceLimits(ctx, [
+    [SIGNUP_LIMITS.perEmail, email],
+    [AUTH_LIMITS.loginAccount, accountKey],
+  ]);
   if (isReservedSlug(input.slug)) throw conflict();
   assertPasswordPolicy(
     input.owner.password,
@@ -179,6 +185,7 @@ export async function signUpOrganization({
   }
   if (!organization) throw new Error('the organization insert returned nothing');
 
+  giveBackAccountAttempt(ctx, accountKey);
   // A host probed before the sign-up may be cached as unknown in this isolate; serve the new tenant at once.
   forgetHost({ slug: organization.slug });
   notifyOutbox(ctx, organizationId);
