@@ -93,7 +93,7 @@ export async function signUpOrganization({
   const email = input.owner.email.trim().toLowerCase();
   const { db, redis } = ctx.services;
 
-  await takeToken(redis, ctx.logger, SIGNUP_LIMITS.perIp, ctx.client.ip ?? 'unknown', { failClosed: true });
+  await takeToken(redis, ctx.logger, SIGNUP_LIMITS.perIp, ctx.client.addressKey ?? 'unknown', { failClosed: true });
   await takeToken(redis, ctx.logger, SIGNUP_LIMITS.perEmail, email, { failClosed: true });
   if (isReservedSlug(input.slug)) throw conflict();
   assertPasswordPolicy(input.owner.password, '/body/owner/password');
