@@ -532,6 +532,7 @@ describe('outbox dispatch', () => {
 
   it('the hold sweep expires a lapsed booking and the same cron run publishes booking.expired', async () => {
     const tenant = await createTenant();
+    await enableManualPayment(tenant);
     const queues = fakeQueues(tenant);
     const event = await createEvent(tenant);
     const paid = await createTicketType(event, { price: 2000 });
