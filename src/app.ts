@@ -67,7 +67,8 @@ export function createApp(): OpenAPIHono<AppEnv> {
     description:
       'An access token from POST /api/v1/auth/login, /register or /refresh-token (ES256, 15 minutes), valid only on ' +
       'the host of the organization that issued it. Public keys: /.well-known/jwks.json. On an organization host ' +
-      "every authenticated request counts against the plan's rate limits, per organization and per caller (see GET " +
+      "every authenticated request counts against the plan's rate limits: per caller, and organization-wide in the " +
+      'staff budget or, for callers without any permission (customers), the separate customers budget (see GET ' +
       '/api/v1/organization/features): responses carry `RateLimit` and `RateLimit-Policy` headers, and over a limit ' +
       'the answer is 429 `rate_limited` with `Retry-After`. When Redis cannot answer, authenticated requests are ' +
       'refused with 503 (the session revocation check fails closed); a failure of the rate limiter alone lets ' +

@@ -17,10 +17,18 @@ import { effectivePlan, type EffectivePlan, type Feature } from '../services/pla
 import { assertFeature } from '../services/plans/quotas.ts';
 import { queueUsage } from '../services/plans/usage.ts';
 
-/** The two limits of the organization's plan on authenticated requests (fixed one-minute windows in Upstash). */
-export function planRules(plan: Pick<EffectivePlan, 'rateLimits'>): { organization: LimitRule; principal: LimitRule } {
+/**
+ * The limits of the organization's plan on authenticated requests (fixed one-minute windows in Upstash): the staff
+ * budget of the whole organization, the customers' budget of the whole organization, and each caller's own.
+ */
+export function planRules(plan: Pick<EffectivePlan, 'rateLimits'>): {
+  organization: LimitRule;
+  customers: LimitRule;
+  principal: LimitRule;
+} {
   return {
     organization: { name: 'api-organization', limit: plan.rateLimits.organizationPerMinute, window: '1 m' },
+    customers: { name: 'api-customers', limit: plan.rateLimits.customersPerMinute, window: '1 m' },
     principal: { name: 'api-principal', limit: plan.rateLimits.principalPerMinute, window: '1 m' },
   };
 }
@@ -40,8 +48,11 @@ export interface Admission {
 
 /**
  * The one Redis round trip of an authenticated request: the revocation MGET, on an organization host also the
- * plan's two rate limits (per organization, per caller) and the `api_calls` usage counter, in one pipeline.
- * A bucket this isolate already saw closed refuses with 429 at once, before any Redis command.
+ * plan's two rate limits (the organization-wide budget of the caller's kind, then the caller's own) and the
+ * `api_calls` usage counter, in one pipeline. Callers without any permission (customers, such as self-registered
+ * members) share the customers' budget (`api-customers`) and staff the organization's (`api-organization`), so any
+ * number of customer accounts cannot lock staff out. A bucket this isolate already saw closed refuses with 429 at
+ * once, before any Redis command.
  */
 export function admit(c: Context<AppEnv>, principal: Principal): Admission {
   const tenant = c.var.tenant;
@@ -52,8 +63,9 @@ export function admit(c: Context<AppEnv>, principal: Principal): Admission {
     return { revoked, limits: Promise.resolve() };
   }
   const rules = planRules(effectivePlan(tenant));
+  const shared = principal.permissions.size === 0 ? rules.customers : rules.organization;
   const checks = [
-    [rules.organization, tenant.id],
+    [shared, tenant.id],
     [rules.principal, `${tenant.id}:${principal.userId}`],
   ] as const;
   for (const [rule, identifier] of checks) refuseIfKnownClosed(rule, identifier);

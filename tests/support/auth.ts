@@ -13,12 +13,13 @@ import { database, request, TEST_PASSWORD, type TestMember, type TestTenant } fr
 export const bindings = () => readBindings(env as unknown as Record<string, unknown>);
 
 /**
- * A random client address: rate-limit buckets are keyed on CF-Connecting-IP, so each test brings its own and no test
- * can exhaust another's (or a previous run's) bucket.
+ * A random client address in a /64 of its own: rate-limit buckets are keyed on CF-Connecting-IP (an IPv6 client on
+ * its /64), so each test brings its own and no test can exhaust another's (or a previous run's) bucket. 3fff::/20 is
+ * the IPv6 documentation prefix with room for 44 random network bits (2001:db8::/32 leaves 32).
  */
 export function randomIp(): string {
-  const bytes = crypto.getRandomValues(new Uint16Array(4));
-  return `2001:db8:${[...bytes].map((part) => part.toString(16)).join(':')}`;
+  const hex = crypto.randomUUID().replaceAll('-', '');
+  return `3fff:0${hex.slice(0, 3)}:${hex.slice(3, 7)}:${hex.slice(7, 11)}::${hex.slice(11, 15)}`;
 }
 
 /** A POST with a JSON body from a client address (random unless given). */

@@ -1,5 +1,5 @@
 import { and, eq } from 'drizzle-orm';
-import { bookings, events, ticketTypes, capacityPools } from '../../src/db/schema/index.ts';
+import { bookings, events, ticketTypes, capacityPools, paymentSettings } from '../../src/db/schema/index.ts';
 import type { CreatedBookingResponse } from '../../src/routes/bookings/schema.ts';
 import { randomIp } from './auth.ts';
 import { database, request, type TestTenant } from './harness.ts';
@@ -13,6 +13,17 @@ export interface CheckoutBody {
 }
 
 const BUYER = { name: 'Ada Lovelace', email: 'ada@example.com' };
+
+/**
+ * Turns manual (offline) payment on for a tenant, as an owner would in the payment settings: it is opt-in, and the
+ * tests that book paid orders without Stripe pay manually.
+ */
+export async function enableManualPayment(tenant: TestTenant): Promise<void> {
+  await database()
+    .insert(paymentSettings)
+    .values({ organizationId: tenant.organization.id, manualEnabled: true })
+    .onConflictDoUpdate({ target: paymentSettings.organizationId, set: { manualEnabled: true } });
+}
 
 /** POST /api/v1/public/events/{slug}/bookings from a fresh client address unless one is given. */
 export function checkout(

@@ -49,11 +49,9 @@ export async function platformToken(userId: string, role = 'platform_admin'): Pr
   return token;
 }
 
-/** A client address of its own per test, so rate-limit buckets never collide across tests or runs. */
-export function randomIp(): string {
-  const hex = crypto.randomUUID().replaceAll('-', '');
-  return `2001:db8:${hex.slice(0, 4)}:${hex.slice(4, 8)}:${hex.slice(8, 12)}:${hex.slice(12, 16)}::1`;
-}
+import { randomIp } from './auth.ts';
+
+export { randomIp };
 
 export const OWNER_PASSWORD = 'a long and unusual passphrase 42';
 

@@ -253,7 +253,12 @@ export async function serviceContextFor(
       bindings: config,
       services: { db, redis },
       logger: createLogger({ test: 'service' }),
-      client: { ip: '203.0.113.9', userAgent: 'vitest', requestId: `test-${crypto.randomUUID()}` },
+      client: {
+        ip: '203.0.113.9',
+        addressKey: '203.0.113.9',
+        userAgent: 'vitest',
+        requestId: `test-${crypto.randomUUID()}`,
+      },
       tenant: { id, slug, name, plan, status, settings },
       principal,
       waitUntil: (promise) => {

@@ -14,6 +14,7 @@ import {
   requireVerifiedEmail,
 } from '../../src/middleware/auth.ts';
 import type { Permission } from '../../src/services/auth/permissions.ts';
+import { addressKey } from '../../src/lib/client.ts';
 import { clientBucket } from '../../src/services/auth/limits.ts';
 import { isBuiltInRole } from '../../src/services/auth/permissions.ts';
 import { revokeUserTokens } from '../../src/services/auth/revocation.ts';
@@ -201,10 +202,14 @@ describe('rate limiter and revocation edges', () => {
     await expect(revokeUserTokens(unreachableRedis(), crypto.randomUUID(), [])).resolves.toBeUndefined();
   });
 
-  it('keys client buckets on CF-Connecting-IP, else on the host, never on anything else the caller sends', () => {
-    const client = { ip: null, userAgent: 'test', requestId: 'test-buckets' };
+  it('keys client buckets on the address key of CF-Connecting-IP, else on the host, never on anything else', () => {
+    const client = { ip: null, addressKey: null, userAgent: 'test', requestId: 'test-buckets' };
     const tenant = { id: crypto.randomUUID() };
-    expect(clientBucket({ client: { ...client, ip: '2001:db8::1' }, tenant: null })).toBe('2001:db8::1');
+    const ip = '2001:db8::1';
+    expect(clientBucket({ client: { ...client, ip, addressKey: addressKey(ip) }, tenant: null })).toBe('2001:db8::/64');
+    expect(clientBucket({ client: { ...client, ip: 'not an address', addressKey: null }, tenant: null })).toBe(
+      'no-ip:platform',
+    );
     expect(clientBucket({ client, tenant: null })).toBe('no-ip:platform');
     expect(
       clientBucket({

@@ -2,7 +2,8 @@ import { eq, sql } from 'drizzle-orm';
 import { describe, expect, it } from 'vitest';
 import { attendees, bookings, paymentSettings } from '../../src/db/schema/index.ts';
 import { createEvent, createTicketType, daysFromNow } from '../support/catalogue.ts';
-import { book, bookingRow, checkout, counters } from '../support/bookings.ts';
+import { book, bookingRow, checkout, counters, enableManualPayment } from '../support/bookings.ts';
+import { randomIp } from '../support/auth.ts';
 import { createTenant, database, newRequestId, problem, roundTrips } from '../support/harness.ts';
 
 describe('POST /api/v1/public/events/{slug}/bookings', () => {
@@ -44,6 +45,7 @@ describe('POST /api/v1/public/events/{slug}/bookings', () => {
 
   it('holds the seats of a paid order and computes the total on the server', async () => {
     const tenant = await createTenant();
+    await enableManualPayment(tenant);
     const event = await createEvent(tenant);
     const standard = await createTicketType(event, { price: 1500, quantity: 10 });
     const vip = await createTicketType(event, { name: 'VIP', price: 4000, quantity: 5 });
@@ -123,6 +125,7 @@ describe('checkout rules', () => {
 
   it('enforces per-order limits and refuses a ticket type listed twice or of another event', async () => {
     const tenant = await createTenant();
+    await enableManualPayment(tenant);
     const event = await createEvent(tenant);
     const other = await createEvent(tenant);
     const limited = await createTicketType(event, { minPerOrder: 2, maxPerOrder: 4 });
@@ -242,6 +245,16 @@ describe('checkout rules', () => {
     });
     expect(stripe.status).toBe(422);
     expect((await problem(stripe)).detail).toBe('The payment method stripe is not available.');
+    // Manual payment is opt-in: an organization that never enabled it takes no unpaid manual orders.
+    const manual = await checkout(tenant, event.slug, {
+      items: [{ ticketTypeId: euro.id, quantity: 1 }],
+      paymentMethod: 'manual',
+    });
+    expect(manual.status).toBe(422);
+    expect((await problem(manual)).detail).toBe('The payment method manual is not available.');
+    const unset = await checkout(tenant, event.slug, { items: [{ ticketTypeId: euro.id, quantity: 1 }] });
+    expect(unset.status).toBe(422);
+    expect((await problem(unset)).detail).toBe('This organization accepts no payment method for paid tickets.');
     await database().insert(paymentSettings).values({ organizationId: tenant.organization.id, manualEnabled: false });
     const none = await checkout(tenant, event.slug, { items: [{ ticketTypeId: euro.id, quantity: 1 }] });
     expect(none.status).toBe(422);
@@ -281,5 +294,128 @@ describe('concurrent buyers', () => {
       .where(eq(bookings.eventId, event.id));
     expect(row?.bookings).toBe(50);
     expect(tickets?.count).toBe(50);
+  });
+});
+
+describe('bounds on unpaid holds', () => {
+  async function paidEvent(capacity = 60) {
+    const tenant = await createTenant();
+    await enableManualPayment(tenant);
+    const event = await createEvent(tenant, { capacity });
+    const seats = await createTicketType(event, { price: 2500, quantity: capacity, maxPerOrder: 10 });
+    return { tenant, event, seats };
+  }
+
+  function buyer() {
+    return { name: 'Ada Lovelace', email: `ada-${crypto.randomUUID()}@example.com` };
+  }
+
+  it('refuses the seat hoarding of one address: unpaid manual orders never hold the event', async () => {
+    const { tenant, event, seats } = await paidEvent();
+    const ip = randomIp();
+    const statuses: number[] = [];
+    for (let order = 0; order < 6; order++) {
+      const response = await checkout(
+        tenant,
+        event.slug,
+        { buyer: buyer(), items: [{ ticketTypeId: seats.id, quantity: 10 }], paymentMethod: 'manual' },
+        { ip },
+      );
+      statuses.push(response.status);
+      if (response.status !== 201) {
+        const body = await problem(response);
+        expect(body.code).toBe('unpaid_hold_limit');
+        expect(body.status).toBe(409);
+      }
+    }
+    // 15 seats (a quarter of 60) is the most one address holds unpaid: the second order of 10 is refused.
+    expect(statuses).toEqual([201, 409, 409, 409, 409, 409]);
+    expect((await counters(event.id)).event).toEqual({ sold: 0, held: 10 });
+
+    // Another address of the same IPv6 /64 is the same client.
+    const sibling = await checkout(
+      tenant,
+      event.slug,
+      { buyer: buyer(), items: [{ ticketTypeId: seats.id, quantity: 10 }], paymentMethod: 'manual' },
+      { ip: ip.replace(/::[0-9a-f]+$/, '::beef') },
+    );
+    expect(sibling.status).toBe(409);
+    // A genuine buyer elsewhere still buys.
+    const genuine = await checkout(tenant, event.slug, {
+      buyer: buyer(),
+      items: [{ ticketTypeId: seats.id, quantity: 10 }],
+      paymentMethod: 'manual',
+    });
+    expect(genuine.status).toBe(201);
+    expect((await counters(event.id)).event).toEqual({ sold: 0, held: 20 });
+  });
+
+  it('allows a few pending orders per address and per buyer email, then refuses with 409 unpaid_hold_limit', async () => {
+    const { tenant, event, seats } = await paidEvent(500);
+    const ip = randomIp();
+    const order = (email: string, from: string) =>
+      checkout(
+        tenant,
+        event.slug,
+        { buyer: { name: 'Ada', email }, items: [{ ticketTypeId: seats.id, quantity: 1 }], paymentMethod: 'manual' },
+        { ip: from },
+      );
+    for (let index = 0; index < 3; index++) expect((await order(buyer().email, ip)).status).toBe(201);
+    const fourth = await order(buyer().email, ip);
+    expect(fourth.status).toBe(409);
+    expect((await problem(fourth)).detail).toMatch(/3 unpaid orders from your network/);
+
+    const email = buyer().email;
+    expect((await order(email, randomIp())).status).toBe(201);
+    expect((await order(email.toUpperCase(), randomIp())).status).toBe(201);
+    const third = await order(email, randomIp());
+    expect(third.status).toBe(409);
+    const body = await problem(third);
+    expect(body.code).toBe('unpaid_hold_limit');
+    expect(body.errors?.[0]?.pointer).toBe('/body/buyer/email');
+    expect((await counters(event.id)).event).toEqual({ sold: 0, held: 5 });
+
+    // A confirmed (paid) order frees its place: the address may order again.
+    const [pending] = await database()
+      .select({ id: bookings.id })
+      .from(bookings)
+      .where(
+        sql`${bookings.eventId} = ${event.id} and ${bookings.clientKey} is not null and ${bookings.buyerEmail} <> ${email}`,
+      )
+      .limit(1);
+    await database()
+      .update(bookings)
+      .set({ status: 'expired' })
+      .where(eq(bookings.id, pending?.id ?? ''));
+    expect((await order(buyer().email, ip)).status).toBe(201);
+  });
+
+  it('never bounds free orders, which are confirmed at once', async () => {
+    const tenant = await createTenant();
+    const event = await createEvent(tenant, { capacity: 20 });
+    const free = await createTicketType(event, { price: 0, quantity: 20, maxPerOrder: 10 });
+    const ip = randomIp();
+    for (let index = 0; index < 2; index++) {
+      const response = await checkout(tenant, event.slug, { items: [{ ticketTypeId: free.id, quantity: 10 }] }, { ip });
+      expect(response.status).toBe(201);
+    }
+    expect((await counters(event.id)).event).toEqual({ sold: 20, held: 0 });
+  });
+
+  it('stores the client address key on the booking and checks the bounds in the one checkout round trip', async () => {
+    const { tenant, event, seats } = await paidEvent();
+    // Resolve the tenant once, so the round trips counted are the checkout's own.
+    expect((await checkout(tenant, event.slug, { items: [] })).status).toBe(400);
+    const requestId = newRequestId();
+    const response = await checkout(
+      tenant,
+      event.slug,
+      { items: [{ ticketTypeId: seats.id, quantity: 1 }], paymentMethod: 'manual' },
+      { ip: '2001:DB8:7:8:0:0:0:1', headers: { 'x-request-id': requestId } },
+    );
+    expect(response.status).toBe(201);
+    const { id } = await response.json<{ id: string }>();
+    expect((await bookingRow(tenant, id))?.clientKey).toBe('2001:db8:7:8::/64');
+    expect(await roundTrips(requestId)).toEqual({ database: 1, redis: 1 });
   });
 });

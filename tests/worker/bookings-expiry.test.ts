@@ -1,7 +1,7 @@
 import { and, eq } from 'drizzle-orm';
 import { describe, expect, it } from 'vitest';
 import { auditLogs, bookings, payments } from '../../src/db/schema/index.ts';
-import { book, bookingRow, checkout, counters } from '../support/bookings.ts';
+import { book, bookingRow, checkout, counters, enableManualPayment } from '../support/bookings.ts';
 import { createEvent, createTicketType } from '../support/catalogue.ts';
 import { createTenant, database, problem } from '../support/harness.ts';
 import { runCron } from '../support/cron.ts';
@@ -16,6 +16,7 @@ async function lapse(bookingId: string): Promise<void> {
 describe('hold expiry (scheduled sweep)', () => {
   it('expires a lapsed pending booking and puts its seats back on sale', async () => {
     const tenant = await createTenant();
+    await enableManualPayment(tenant);
     const event = await createEvent(tenant);
     const seats = await createTicketType(event, { price: 2000, quantity: 2 });
     const held = await book(tenant, event.slug, { items: [{ ticketTypeId: seats.id, quantity: 2 }] });
@@ -49,6 +50,7 @@ describe('hold expiry (scheduled sweep)', () => {
 
   it('leaves holds that have not lapsed and confirmed bookings alone', async () => {
     const tenant = await createTenant();
+    await enableManualPayment(tenant);
     const event = await createEvent(tenant);
     const paid = await createTicketType(event, { price: 2000, quantity: 5 });
     const free = await createTicketType(event, { price: 0, quantity: 5 });

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { PublicBookingResponse } from '../../src/routes/bookings/staff-schema.ts';
-import { book } from '../support/bookings.ts';
+import { book, enableManualPayment } from '../support/bookings.ts';
 import { createEvent, createTicketType, getPublic } from '../support/catalogue.ts';
 import { createTenant, newRequestId, problem, roundTrips, type TestTenant } from '../support/harness.ts';
 import { call, memberWithToken } from '../support/users.ts';
@@ -9,6 +9,7 @@ const SECRET_URL = 'https://meet.example.com/secret-room';
 
 async function setup() {
   const tenant = await createTenant();
+  await enableManualPayment(tenant);
   const { token } = await memberWithToken(tenant, 'organizer');
   const event = await createEvent(tenant);
   const paid = await createTicketType(event, { price: 1500 });

@@ -12,7 +12,7 @@ import {
 } from '../../src/db/schema/index.ts';
 import type { BookingResponse } from '../../src/routes/bookings/schema.ts';
 import { bookingSeats, moveSeats } from '../../src/services/bookings/inventory.ts';
-import { book, bookingRow, counters } from '../support/bookings.ts';
+import { book, bookingRow, counters, enableManualPayment } from '../support/bookings.ts';
 import { createEvent, createTicketType } from '../support/catalogue.ts';
 import { createTenant, database, problem, type TestTenant } from '../support/harness.ts';
 import { configureStripe, stripeRequests } from '../support/stripe.ts';
@@ -50,6 +50,7 @@ interface Fixture {
 /** A tenant with an organizer, an event with two paid ticket types (1500 and 4000 EUR) sharing a pool of 50. */
 async function fixture(): Promise<Fixture> {
   const tenant = await createTenant();
+  await enableManualPayment(tenant);
   const { member, token } = await memberWithToken(tenant, 'organizer');
   const event = await createEvent(tenant);
   const standard = await createTicketType(event, { price: 1500, quantity: 20 });

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { BookingResponse } from '../../src/routes/bookings/schema.ts';
 import type { BookingListResponse } from '../../src/routes/bookings/staff-schema.ts';
-import { book } from '../support/bookings.ts';
+import { book, enableManualPayment } from '../support/bookings.ts';
 import { createEvent, createTicketType } from '../support/catalogue.ts';
 import { createTenant, newRequestId, problem, roundTrips, type TestTenant } from '../support/harness.ts';
 import { call, memberWithToken } from '../support/users.ts';
@@ -9,6 +9,7 @@ import { call, memberWithToken } from '../support/users.ts';
 /** A tenant with an event of a paid and a free ticket type, and an organizer's token. */
 async function setup() {
   const tenant = await createTenant();
+  await enableManualPayment(tenant);
   const { token } = await memberWithToken(tenant, 'organizer');
   const event = await createEvent(tenant);
   const paid = await createTicketType(event, { price: 1500 });

@@ -12,7 +12,7 @@ import {
   type TicketType,
 } from '../../src/db/schema/index.ts';
 import type { BookingResponse } from '../../src/routes/bookings/schema.ts';
-import { book, bookingRow, counters } from '../support/bookings.ts';
+import { book, bookingRow, counters, enableManualPayment } from '../support/bookings.ts';
 import { createEvent, createTicketType } from '../support/catalogue.ts';
 import { eventAudits } from '../support/events.ts';
 import { createTenant, database, problem, type TestTenant } from '../support/harness.ts';
@@ -21,6 +21,7 @@ import { call, memberWithToken } from '../support/users.ts';
 /** A tenant with an event whose paid and free ticket types share a capacity pool of 50, and an organizer. */
 async function setup() {
   const tenant = await createTenant();
+  await enableManualPayment(tenant);
   const { member, token } = await memberWithToken(tenant, 'organizer');
   const event = await createEvent(tenant);
   const paid = await createTicketType(event, { price: 1500 });

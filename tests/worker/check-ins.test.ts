@@ -2,7 +2,7 @@ import { eq } from 'drizzle-orm';
 import { describe, expect, it } from 'vitest';
 import { attendees } from '../../src/db/schema/index.ts';
 import type { CheckInResultResponse } from '../../src/routes/check-ins/schema.ts';
-import { book } from '../support/bookings.ts';
+import { book, enableManualPayment } from '../support/bookings.ts';
 import { createEvent, createTicketType } from '../support/catalogue.ts';
 import { eventAudits } from '../support/events.ts';
 import { createTenant, database, newRequestId, problem, roundTrips, type TestTenant } from '../support/harness.ts';
@@ -11,6 +11,7 @@ import { call, memberWithToken } from '../support/users.ts';
 /** A tenant with an event (paid and free ticket types), door staff and an organizer. */
 async function setup() {
   const tenant = await createTenant();
+  await enableManualPayment(tenant);
   const staff = await memberWithToken(tenant, 'staff');
   const { token: organizerToken } = await memberWithToken(tenant, 'organizer');
   const event = await createEvent(tenant);

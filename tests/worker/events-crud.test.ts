@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import type { EventListResponse, EventResponse } from '../../src/routes/events/schema.ts';
 import { createTenant, newRequestId, problem, request, roundTrips } from '../support/harness.ts';
 import { call, memberWithToken } from '../support/users.ts';
-import { checkout } from '../support/bookings.ts';
+import { checkout, enableManualPayment } from '../support/bookings.ts';
 import { createEvent, createTicketType } from '../support/catalogue.ts';
 import { eventAudits, eventBody, eventRow, insertEvent, insertTicketType, ticketTypeRow } from '../support/events.ts';
 
@@ -292,12 +292,16 @@ describe('PUT /api/v1/events/{id}', () => {
 
   it('keeps sold + held within the capacity while checkouts race a capacity change (no 500s)', async () => {
     const { tenant, token } = await organizer();
+    await enableManualPayment(tenant);
     const event = await createEvent(tenant, { capacity: 10 });
     const standard = await createTicketType(event);
     const [resize, ...sales] = await Promise.all([
       call(tenant, 'PUT', `/api/v1/events/${event.id}`, { token, body: { capacity: 3 } }),
-      ...Array.from({ length: 6 }, () =>
-        checkout(tenant, event.slug, { items: [{ ticketTypeId: standard.id, quantity: 1 }] }),
+      ...Array.from({ length: 6 }, (_, index) =>
+        checkout(tenant, event.slug, {
+          buyer: { name: 'Buyer', email: `buyer-${index}@example.com` },
+          items: [{ ticketTypeId: standard.id, quantity: 1 }],
+        }),
       ),
     ]);
     expect([200, 409]).toContain(resize.status);

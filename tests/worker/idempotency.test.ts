@@ -12,7 +12,7 @@ import {
 } from '../../src/db/schema/index.ts';
 import { requestHash } from '../../src/lib/idempotency.ts';
 import type { CreatedBookingResponse } from '../../src/routes/bookings/schema.ts';
-import { checkout, counters } from '../support/bookings.ts';
+import { checkout, counters, enableManualPayment } from '../support/bookings.ts';
 import { createEvent, createTicketType } from '../support/catalogue.ts';
 import { eventBody, insertEvent, insertTicketType } from '../support/events.ts';
 import { createTenant, database, problem, type TestTenant } from '../support/harness.ts';
@@ -50,6 +50,7 @@ async function keyRows(tenant: TestTenant) {
 async function admin() {
   // Custom roles (one of the replayed creations) are a feature of the pro plan.
   const tenant = await createTenant({ plan: 'pro' });
+  await enableManualPayment(tenant);
   const { member, token } = await memberWithToken(tenant, 'admin');
   return { tenant, member, token };
 }
@@ -257,6 +258,7 @@ describe('Idempotency-Key on staff creating POSTs', () => {
 describe('Idempotency-Key on the public checkout', () => {
   async function shop() {
     const tenant = await createTenant();
+    await enableManualPayment(tenant);
     const event = await createEvent(tenant);
     const standard = await createTicketType(event, { quantity: 50 });
     return { tenant, event, standard };

@@ -6,7 +6,7 @@ import { createLogger } from '../../src/lib/logger.ts';
 import type { QueueMessage } from '../../src/queues/messages.ts';
 import { resetPassword } from '../../src/services/auth/account.ts';
 import { dispatchOutbox } from '../../src/services/outbox/dispatch.ts';
-import { book, checkout } from '../support/bookings.ts';
+import { book, checkout, enableManualPayment } from '../support/bookings.ts';
 import { createEvent, createTicketType, getPublic } from '../support/catalogue.ts';
 import { eventBody } from '../support/events.ts';
 import {
@@ -112,6 +112,7 @@ async function staff(tenant: TestTenant, role = 'organizer') {
 describe('outbox: one event per change, in the same transaction', () => {
   it('events: created, updated, published, cancelled carry the event as the API answers it; refusals write none', async () => {
     const tenant = await createTenant();
+    await enableManualPayment(tenant);
     const token = await staff(tenant);
 
     const created = await call(tenant, 'POST', '/api/v1/events', { token, body: eventBody() });
@@ -156,6 +157,7 @@ describe('outbox: one event per change, in the same transaction', () => {
 
   it('ticket types: created, updated, deleted (as it was)', async () => {
     const tenant = await createTenant();
+    await enableManualPayment(tenant);
     const token = await staff(tenant);
     const event = await createEvent(tenant);
 
@@ -220,6 +222,7 @@ describe('outbox: one event per change, in the same transaction', () => {
 
   it('checkout: a paid booking writes only booking.created; a refused checkout writes nothing', async () => {
     const tenant = await createTenant();
+    await enableManualPayment(tenant);
     const event = await createEvent(tenant);
     const paid = await createTicketType(event, { price: 1500, quantity: 2 });
     const booking = await book(tenant, event.slug, { items: [{ ticketTypeId: paid.id, quantity: 2 }] });
@@ -236,6 +239,7 @@ describe('outbox: one event per change, in the same transaction', () => {
 
   it('staff confirm, cancel and refund publish the booking after the change', async () => {
     const tenant = await createTenant();
+    await enableManualPayment(tenant);
     const token = await staff(tenant, 'owner');
     const event = await createEvent(tenant);
     const paid = await createTicketType(event, { price: 1500 });
@@ -528,6 +532,7 @@ describe('outbox dispatch', () => {
 
   it('the hold sweep expires a lapsed booking and the same cron run publishes booking.expired', async () => {
     const tenant = await createTenant();
+    await enableManualPayment(tenant);
     const queues = fakeQueues(tenant);
     const event = await createEvent(tenant);
     const paid = await createTicketType(event, { price: 2000 });

@@ -4,7 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { paymentSettings } from '../../src/db/schema/index.ts';
 import { DecryptionError, decryptSecret, encryptSecret } from '../../src/lib/crypto.ts';
 import { auditRows } from '../support/auth.ts';
-import { book } from '../support/bookings.ts';
+import { book, checkout } from '../support/bookings.ts';
 import { createEvent, createTicketType } from '../support/catalogue.ts';
 import {
   bearer,
@@ -42,13 +42,13 @@ async function storedRow(tenant: TestTenant) {
 }
 
 describe('GET /api/v1/organization/payment-settings', () => {
-  it('answers the defaults before anything is configured: manual payment on, no Stripe', async () => {
+  it('answers the defaults before anything is configured: manual payment off (opt-in), no Stripe', async () => {
     const tenant = await createTenant();
     const response = await getSettings(tenant, await ownerToken(tenant));
     expect(response.status).toBe(200);
     expect(response.headers.get('cache-control')).toBe('no-store');
     expect(await response.json()).toEqual({
-      manualEnabled: true,
+      manualEnabled: false,
       manualInstructions: '',
       stripe: { configured: false, accountHint: null, mode: null },
     });
@@ -87,7 +87,7 @@ describe('PUT /api/v1/organization/payment-settings', () => {
     expect(text).not.toContain(keys.webhookSecret);
     expect(text).not.toContain(keys.secretKey.slice(8, 28));
     expect(JSON.parse(text)).toEqual({
-      manualEnabled: true,
+      manualEnabled: false,
       manualInstructions: '',
       stripe: { configured: true, accountHint: `sk_test_…${keys.secretKey.slice(-4)}`, mode: 'test' },
     });
@@ -136,11 +136,16 @@ describe('PUT /api/v1/organization/payment-settings', () => {
     });
     const row = await storedRow(tenant);
     expect(row).toMatchObject({ stripeSecretKey: null, stripeWebhookSecret: null, stripeAccountHint: null });
+    // Without Stripe and with manual payment not enabled (it is opt-in), paid orders are refused.
+    const refused = await checkout(tenant, event.slug, { items: [{ ticketTypeId: ticketType.id, quantity: 1 }] });
+    expect(refused.status).toBe(422);
+    expect((await putSettings(tenant, token, { manualEnabled: true })).status).toBe(200);
     const withoutStripe = await book(tenant, event.slug, { items: [{ ticketTypeId: ticketType.id, quantity: 1 }] });
     expect(withoutStripe.payment.provider).toBe('manual');
 
     const audits = await auditRows(tenant.organization.id, 'payment_settings.updated');
     expect(audits.map((audit) => audit.metadata)).toEqual([
+      { changed: ['manualEnabled'] },
       { changed: ['stripe'], stripe: 'removed' },
       { changed: ['stripe'], stripe: 'replaced', stripeMode: 'test' },
       { changed: ['stripe'], stripe: 'configured', stripeMode: 'live' },
@@ -155,12 +160,12 @@ describe('PUT /api/v1/organization/payment-settings', () => {
     const before = await storedRow(tenant);
 
     const response = await putSettings(tenant, token, {
-      manualEnabled: false,
+      manualEnabled: true,
       manualInstructions: 'Pay to IBAN DE02 1203 0000 0000 2020 51.',
     });
     expect(response.status).toBe(200);
     expect(await response.json()).toMatchObject({
-      manualEnabled: false,
+      manualEnabled: true,
       manualInstructions: 'Pay to IBAN DE02 1203 0000 0000 2020 51.',
       stripe: { configured: true, mode: 'test' },
     });
@@ -170,7 +175,7 @@ describe('PUT /api/v1/organization/payment-settings', () => {
     expect(after?.stripeWebhookSecret).toBe(before?.stripeWebhookSecret);
 
     // The same values again change nothing and write no audit row.
-    const again = await putSettings(tenant, token, { manualEnabled: false, stripe: undefined });
+    const again = await putSettings(tenant, token, { manualEnabled: true, stripe: undefined });
     expect(again.status).toBe(200);
     const audits = await auditRows(tenant.organization.id, 'payment_settings.updated');
     expect(audits.map((audit) => audit.metadata)).toEqual([

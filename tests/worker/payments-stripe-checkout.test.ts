@@ -2,7 +2,7 @@ import { and, eq } from 'drizzle-orm';
 import { describe, expect, it } from 'vitest';
 import { bookings, payments } from '../../src/db/schema/index.ts';
 import { auditRows } from '../support/auth.ts';
-import { book, bookingRow } from '../support/bookings.ts';
+import { book, bookingRow, enableManualPayment } from '../support/bookings.ts';
 import { createEvent, createTicketType } from '../support/catalogue.ts';
 import { bearer, createTenant, database, problem, request, type TestTenant } from '../support/harness.ts';
 import {
@@ -23,6 +23,7 @@ interface CheckoutBody {
 /** A tenant with Stripe, an event with two paid ticket types, and a pending Stripe booking of 2 + 1 tickets. */
 async function stripeBooking(keys = randomStripeKeys()) {
   const tenant = await createTenant();
+  await enableManualPayment(tenant);
   const stripe = await configureStripe(tenant, keys);
   const event = await createEvent(tenant);
   const standard = await createTicketType(event, { name: 'General admission', price: 1500 });

@@ -61,7 +61,7 @@ describe('GET /api/v1/organization/features', () => {
       plan: 'starter',
       features: { webhooks: false, custom_domains: false, sso: false, custom_roles: false, exports: true },
       quotas: { publishedEvents: 12, members: 5, webhookEndpoints: 0 },
-      rateLimits: { organizationPerMinute: 100, principalPerMinute: 90 },
+      rateLimits: { organizationPerMinute: 100, customersPerMinute: 100, principalPerMinute: 90 },
       overrides,
     });
   });
@@ -117,7 +117,7 @@ describe('PUT /api/v1/organizations/{id}/plan-overrides (platform administrators
       plan: 'starter',
       features: { ...PLANS.starter.features, custom_roles: true },
       quotas: PLANS.starter.quotas,
-      rateLimits: { organizationPerMinute: 5000, principalPerMinute: 60 },
+      rateLimits: { organizationPerMinute: 5000, customersPerMinute: 100, principalPerMinute: 60 },
       overrides,
     });
     expect(await overridesOf(tenant.organization.id)).toEqual(overrides);

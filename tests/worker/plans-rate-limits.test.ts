@@ -27,7 +27,11 @@ import { randomIp } from '../support/auth.ts';
 
 const PATH = '/api/v1/roles/permissions';
 
-async function tenantWithLimits(rateLimits: { organizationPerMinute?: number; principalPerMinute?: number }) {
+async function tenantWithLimits(rateLimits: {
+  organizationPerMinute?: number;
+  customersPerMinute?: number;
+  principalPerMinute?: number;
+}) {
   const tenant = await createTenant({ planOverrides: { rateLimits } });
   const { member, token } = await memberWithToken(tenant, 'owner');
   return { tenant, member, token };
@@ -79,6 +83,34 @@ describe("the plan's rate limits on authenticated requests", () => {
     const other = await createTenant();
     const { token: outsider } = await memberWithToken(other, 'owner');
     expect((await get(other, outsider)).status).toBe(200);
+  });
+
+  it('gives customers (callers without permissions) their own budget, so their flood never locks staff out', async () => {
+    const { tenant, token } = await tenantWithLimits({ organizationPerMinute: 5, customersPerMinute: 4 });
+    const [first, second] = await Promise.all([memberWithToken(tenant, 'member'), memberWithToken(tenant, 'member')]);
+    const me = (caller: string) => call(tenant, 'GET', '/api/v1/auth/me', { token: caller });
+    await awayFromWindowEdge();
+
+    for (const [index, remaining] of [3, 2, 1, 0].entries()) {
+      const response = await me((index % 2 === 0 ? first : second).token);
+      expect(response.status).toBe(200);
+      expect(policy(response, 'api-customers')?.params).toEqual({ q: 4, w: 60 });
+      expect(policy(response, 'api-organization')).toBeUndefined();
+      expect(state(response, 'api-customers')?.params.r).toBe(remaining);
+    }
+    const refused = await me(first.token);
+    expect(refused.status).toBe(429);
+    expect(parseRateLimitHeader(refused.headers.get('ratelimit-policy'))).toEqual([
+      { name: 'api-customers', params: { q: 4, w: 60 } },
+    ]);
+    expect((await me(second.token)).status).toBe(429);
+
+    // Staff still have their whole budget.
+    const owner = await get(tenant, token);
+    expect(owner.status).toBe(200);
+    expect(policy(owner, 'api-customers')).toBeUndefined();
+    expect(state(owner, 'api-organization')?.params.r).toBe(4);
+    expect(state(owner, 'api-principal')).toBeDefined();
   });
 
   it('refuses a closed bucket again from the isolate, with no Redis or database round trip', async () => {

@@ -104,6 +104,9 @@ export const bookings = pgTable(
     expiresAt: timestamp({ withTimezone: true }),
     confirmedAt: timestamp({ withTimezone: true }),
     cancelledAt: timestamp({ withTimezone: true }),
+    // The checkout's client address key (an IPv4 address or an IPv6 /64, see src/lib/client.ts), for the bounds on
+    // unpaid holds; null for orders from no known address.
+    clientKey: text(),
     ...timestamps,
   },
   (table) => [
@@ -111,6 +114,16 @@ export const bookings = pgTable(
       columns: [table.organizationId, table.eventId],
       foreignColumns: [events.organizationId, events.id],
     }).onDelete('cascade'),
+    // Serves the checkout's bound on unpaid holds per client: WHERE organization_id = $1 AND event_id = $2 AND
+    // client_key = $3 AND status = 'pending'.
+    index('bookings_pending_client_key_idx')
+      .on(table.organizationId, table.eventId, table.clientKey)
+      .where(sql`${table.status} = 'pending'`),
+    // Serves the checkout's bound on unpaid holds per buyer: WHERE organization_id = $1 AND event_id = $2 AND
+    // buyer_email = $3 AND status = 'pending'.
+    index('bookings_pending_buyer_email_idx')
+      .on(table.organizationId, table.eventId, table.buyerEmail)
+      .where(sql`${table.status} = 'pending'`),
     unique('bookings_organization_id_id_key').on(table.organizationId, table.id),
     // Serves the staff list, newest first: WHERE organization_id = $1 ORDER BY created_at DESC, id DESC.
     index('bookings_organization_id_created_at_idx').on(table.organizationId, table.createdAt, table.id),
@@ -295,7 +308,8 @@ export const paymentSettings = pgTable(
   'payment_settings',
   {
     organizationId: uuid().primaryKey(),
-    manualEnabled: boolean().notNull().default(true),
+    // Manual (offline) payment is opt-in: an unpaid manual order holds seats for days.
+    manualEnabled: boolean().notNull().default(false),
     manualInstructions: text().notNull().default(''),
     stripeSecretKey: text(),
     stripeWebhookSecret: text(),

@@ -26,7 +26,7 @@ export interface OrganizationSettings {
  * features. Absent keys follow the plan.
  */
 export interface PlanOverrides {
-  rateLimits?: { organizationPerMinute?: number; principalPerMinute?: number };
+  rateLimits?: { organizationPerMinute?: number; customersPerMinute?: number; principalPerMinute?: number };
   quotas?: { publishedEvents?: number; members?: number; webhookEndpoints?: number };
   features?: Partial<Record<'webhooks' | 'custom_domains' | 'sso' | 'custom_roles' | 'exports', boolean>>;
 }

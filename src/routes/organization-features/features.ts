@@ -17,7 +17,8 @@ export const route = createRoute({
     "The organization's effective plan: the plan (`starter`, `pro`, `enterprise`) with the platform's overrides " +
     'applied, exactly as enforced: `features` (a feature outside the plan answers 403 `feature_unavailable`), ' +
     '`quotas` (null = unlimited; a write beyond one answers 403 `plan_limit`), `rateLimits` (authenticated ' +
-    'requests per minute, per organization and per caller; over them 429 with `Retry-After` and the `RateLimit` ' +
+    'requests per minute: for all staff together, for all customers (callers without permissions) together, and ' +
+    'per caller; over them 429 with `Retry-After` and the `RateLimit` ' +
     'headers) and the stored `overrides`. Read from the organization row, so a change shows at once; enforcement ' +
     'follows within 30 seconds (the tenant cache). Organization hosts only (404 on the platform host); needs ' +
     '`organization:read`.',
@@ -33,7 +34,7 @@ export const route = createRoute({
             plan: 'pro',
             features: { webhooks: true, custom_domains: true, sso: true, custom_roles: true, exports: true },
             quotas: { publishedEvents: 250, members: 50, webhookEndpoints: 10 },
-            rateLimits: { organizationPerMinute: 1000, principalPerMinute: 600 },
+            rateLimits: { organizationPerMinute: 1000, customersPerMinute: 1000, principalPerMinute: 600 },
             overrides: { quotas: { publishedEvents: 250 }, features: { sso: true } },
           },
         },

@@ -10,10 +10,27 @@ const quota = (description: string, example: number) =>
 
 const RateLimitsSchema = z
   .object({
-    organizationPerMinute: perMinute('Authenticated requests per minute for the whole organization.', 1000),
-    principalPerMinute: perMinute('Authenticated requests per minute for one caller in the organization.', 600),
+    organizationPerMinute: perMinute(
+      'Authenticated requests per minute for all staff of the organization together (callers with at least one ' +
+        'permission; policy `api-organization`).',
+      1000,
+    ),
+    customersPerMinute: perMinute(
+      'Authenticated requests per minute for all customers of the organization together (callers without any ' +
+        'permission, such as self-registered members; policy `api-customers`). A separate budget: customers never ' +
+        'use up the staff budget.',
+      1000,
+    ),
+    principalPerMinute: perMinute(
+      'Authenticated requests per minute for one caller in the organization (policy `api-principal`).',
+      600,
+    ),
   })
-  .openapi('PlanRateLimits', { description: 'The rate limits of authenticated requests on the organization host.' });
+  .openapi('PlanRateLimits', {
+    description:
+      'The rate limits of authenticated requests on the organization host: each request takes one unit of its ' +
+      "caller's limit and one of the staff or the customers budget.",
+  });
 
 const QuotasSchema = z
   .object({
@@ -38,7 +55,8 @@ export const PlanOverridesSchema = z
   .object({
     rateLimits: z
       .object({
-        organizationPerMinute: perMinute('Overrides the organization limit per minute.', 5000).optional(),
+        organizationPerMinute: perMinute('Overrides the staff limit of the organization per minute.', 5000).optional(),
+        customersPerMinute: perMinute('Overrides the customers limit of the organization per minute.', 2000).optional(),
         principalPerMinute: perMinute('Overrides the per-caller limit per minute.', 1200).optional(),
       })
       .strict()

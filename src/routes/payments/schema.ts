@@ -10,7 +10,7 @@ export const MAX_MANUAL_INSTRUCTIONS = 5000;
 export const PaymentSettingsSchema = z
   .object({
     manualEnabled: z.boolean().openapi({
-      description: 'Whether buyers may choose manual (offline) payment, confirmed by staff.',
+      description: 'Whether buyers may choose manual (offline) payment, confirmed by staff. Off by default (opt-in).',
       example: true,
     }),
     manualInstructions: z.string().openapi({

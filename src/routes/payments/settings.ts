@@ -20,7 +20,7 @@ export const getRoute = createRoute({
   tags: ['Payments'],
   summary: 'Get the payment settings',
   description:
-    "The organization's payment methods: manual payment (on by default) with its instructions, and whether Stripe " +
+    "The organization's payment methods: manual payment (off until enabled) with its instructions, and whether Stripe " +
     'is configured, with a hint of the stored key and its mode. Stripe secrets are never returned. Organization ' +
     'hosts only; needs `billing:manage`. One database round trip.',
   security: [{ bearerAuth: [] }],
@@ -45,7 +45,8 @@ export const putRoute = createRoute({
     'or live) and the signing secret (`whsec_`) of the Stripe webhook endpoint ' +
     '`https://<this host>/api/v1/payments/stripe/webhook`; they are stored encrypted (AES-256-GCM, bound to this ' +
     'organization) and never returned or logged. `stripe: null` removes Stripe: new paid orders then use manual ' +
-    'payment (Stripe bookings already pending can no longer start a checkout, and their webhooks are refused). ' +
+    'payment if `manualEnabled` is on, else are refused (Stripe bookings already pending can no longer start a ' +
+    'checkout, and their webhooks are refused). Manual payment is opt-in: unpaid manual orders hold seats for 2 days. ' +
     'A request that changes something writes a `payment_settings.updated` audit row naming the changed fields ' +
     '(never the secrets). Keys are not checked with Stripe here; a wrong key shows up as a 502 at checkout. ' +
     'Organization hosts only; needs `billing:manage`.',

@@ -20,12 +20,15 @@ export const route = createRoute({
   description:
     'Creates a booking for a published `public` or `unlisted` event. The server computes the total from the ticket ' +
     'types; a free order is `confirmed` at once, a paid one is `pending` and holds its seats until `expiresAt` ' +
-    '(15 minutes by default, 30 with Stripe Checkout, 3 days for manual payment), after which it expires and the ' +
+    '(15 minutes by default, 30 with Stripe Checkout, 2 days for manual payment), after which it expires and the ' +
     'seats go back on sale. Seats are taken atomically at every level (event capacity, ticket type quantity, ' +
     'shared capacity pools): concurrent buyers can never oversell, and a refused order changes nothing. ' +
     '409 `sold_out` when the seats are not there; 409 when the event or a ticket type is not on sale; 400 for a ' +
     'ticket type of another event, a hidden one without its `accessCode`, or a quantity outside its per-order ' +
-    'limits; 422 when no payment method accepts the order. Send an `Idempotency-Key` to make retries safe. No ' +
+    'limits; 422 when no payment method accepts the order (manual payment only where the organization enabled ' +
+    'it). Unpaid holds are bounded: 409 `unpaid_hold_limit` when the event already has 3 pending orders from the ' +
+    "client's address (an IPv6 client's /64) or 2 for the buyer's email, or when that address's pending seats " +
+    'would exceed a quarter of the capacity (at least 10 seats allowed). Send an `Idempotency-Key` to make retries safe. No ' +
     'authentication; rate limited per client address (429 with Retry-After). One database round trip and one ' +
     'Redis round trip.',
   request: {

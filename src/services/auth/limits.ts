@@ -7,7 +7,8 @@ import { hashToken } from './tokens.ts';
  * The brute-force limits of the authentication endpoints (fixed windows in Upstash). Every rule fails closed: when
  * Redis cannot answer, these routes answer 503 rather than let guessing become free.
  *
- * Client buckets are keyed on CF-Connecting-IP (set by Cloudflare's edge; X-Forwarded-For never chooses a bucket).
+ * Client buckets are keyed on CF-Connecting-IP (set by Cloudflare's edge; X-Forwarded-For never chooses a bucket),
+ * an IPv6 client on its /64 (`addressKey`).
  * Account buckets are keyed on a SHA-256 of the normalized email address, so Redis holds no addresses, and are
  * global: the password is the global identity's, so guesses against one account share one bucket across
  * organizations.
@@ -30,11 +31,12 @@ export const AUTH_LIMITS = {
 } as const satisfies Record<string, LimitRule>;
 
 /**
- * The client bucket: the CF-Connecting-IP address. Cloudflare always sets it in staging and production; a request
- * without it (local runs only) shares one bucket per host, never a bucket the caller can choose.
+ * The client bucket: the address key of CF-Connecting-IP (an IPv4 address, an IPv6 /64). Cloudflare always sets it
+ * in staging and production; a request without it, or with one that does not parse (local runs only), shares one
+ * bucket per host, never a bucket the caller can choose.
  */
 export function clientBucket(ctx: Pick<ServiceContext, 'client' | 'tenant'>): string {
-  return ctx.client.ip ?? `no-ip:${ctx.tenant?.id ?? 'platform'}`;
+  return ctx.client.addressKey ?? `no-ip:${ctx.tenant?.id ?? 'platform'}`;
 }
 
 /** The account bucket of a normalized email address. */

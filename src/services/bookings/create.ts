@@ -25,7 +25,7 @@ import { outboxInsertSelect } from '../outbox/record.ts';
 import { bookingData, paymentData } from '../outbox/views.ts';
 import { isoText } from '../outbox/views.ts';
 import { moveSeats, seatValues, takeSeats, type Seats } from './inventory.ts';
-import { HOLD_MINUTES, newTicketCode } from './shared.ts';
+import { HOLD_MINUTES, newTicketCode, UNPAID_HOLD_LIMITS } from './shared.ts';
 
 export interface AttendeeInput {
   name: string;
@@ -59,7 +59,8 @@ export interface CreatedBooking {
 /**
  * The checks a checkout must pass before it takes seats, as one statement that aborts the batch with the first
  * failed check's label (the event, then each item's ticket type, window and per-order limits, then the payment
- * method). It reads without locking; the seat statements that follow re-check capacity under the row locks.
+ * method; manual payment only where the organization's payment settings enable it). It reads without locking; the
+ * seat statements that follow re-check capacity under the row locks.
  */
 function validation(
   organizationId: string,
@@ -90,8 +91,45 @@ function validation(
         where exists (select 1 from t where price > 0) and not coalesce(
           (select case ${paymentMethod}::text when 'stripe' then stripe when 'manual' then manual
                   else stripe or manual end from s),
-          coalesce(${paymentMethod}::text, 'manual') = 'manual'))
+          false))
     select (coalesce((select ${GUARD_LABEL_PREFIX} || label from problems order by rank limit 1), '0'))::int as guard`;
+}
+
+/**
+ * The bounds on unpaid holds (`UNPAID_HOLD_LIMITS`), as one statement that aborts the batch with a guard label. It
+ * runs after `takeSeats`, whose UPDATE of the event row is held until commit: concurrent checkouts of one event queue
+ * on that lock, and this statement (a new snapshot under READ COMMITTED) then sees every booking committed before,
+ * so two concurrent orders from one address cannot both slip under a bound. Served by the partial indexes on
+ * pending bookings (bookings_pending_client_key_idx, bookings_pending_buyer_email_idx).
+ */
+function unpaidHoldBounds(
+  organizationId: string,
+  eventId: SQL,
+  seats: readonly Seats[],
+  clientKey: string | null,
+  buyerEmail: string,
+): SQL {
+  const requested = seats.reduce((sum, seat) => sum + seat.quantity, 0);
+  const pending = (match: SQL) => sql`select b.id from ${bookings} b where b.organization_id = ${organizationId}
+    and b.event_id = ${eventId} and b.status = 'pending' and b.expires_at > now() and ${match}`;
+  return sql`with v(requested_id, requested_quantity) as ${seatValues(seats)},
+    paid as (select 1 from v join ${ticketTypes} tt on tt.organization_id = ${organizationId} and tt.id = v.requested_id
+               where tt.price > 0),
+    by_client as (${pending(sql`b.client_key = ${clientKey}::text`)}),
+    by_email as (${pending(sql`b.buyer_email = ${buyerEmail}`)}),
+    client_seats as (select coalesce(sum(i.quantity), 0) as seats from ${bookingItems} i join by_client c on c.id = i.booking_id
+                       where i.organization_id = ${organizationId}),
+    capacity as (select coalesce(e.capacity, (select sum(quantity) from ${ticketTypes}
+                   where organization_id = ${organizationId} and event_id = e.id)) as seats
+                 from ${events} e where e.organization_id = ${organizationId} and e.id = ${eventId}),
+    problems(rank, label) as (
+      select 1, 'unpaid_holds_client' where (select count(*) from by_client) >= ${UNPAID_HOLD_LIMITS.perClient}
+      union all select 2, 'unpaid_holds_email' where (select count(*) from by_email) >= ${UNPAID_HOLD_LIMITS.perEmail}
+      union all select 3, 'unpaid_holds_share' where ${clientKey}::text is not null
+        and (select seats from client_seats) + ${requested} > greatest(${UNPAID_HOLD_LIMITS.clientSeatFloor},
+          ceil((select seats from capacity) * ${UNPAID_HOLD_LIMITS.clientShare}::numeric)))
+    select (case when not exists (select 1 from paid) then '0'
+      else coalesce((select ${GUARD_LABEL_PREFIX} || label from problems order by rank limit 1), '0') end)::int as guard`;
 }
 
 /** Where a refused checkout points: the request field that explains it. */
@@ -135,6 +173,25 @@ function refusal(label: string, input: CreateBookingInput): ApiError {
           input.paymentMethod === undefined
             ? 'This organization accepts no payment method for paid tickets.'
             : `The payment method ${input.paymentMethod} is not available.`,
+      });
+    case 'unpaid_holds_client':
+      return new ApiError('unpaid_hold_limit', {
+        detail:
+          `This event already has ${UNPAID_HOLD_LIMITS.perClient} unpaid orders from your network; pay or cancel ` +
+          'one of them, or wait until it expires, before ordering again.',
+      });
+    case 'unpaid_holds_email':
+      return new ApiError('unpaid_hold_limit', {
+        detail:
+          `This event already has ${UNPAID_HOLD_LIMITS.perEmail} unpaid orders for this buyer email address; pay ` +
+          'or cancel one of them, or wait until it expires, before ordering again.',
+        errors: [{ pointer: '/body/buyer/email', message: 'too many unpaid orders for this event' }],
+      });
+    case 'unpaid_holds_share':
+      return new ApiError('unpaid_hold_limit', {
+        detail:
+          'Unpaid orders from your network would hold too large a share of this event; pay for the pending ones ' +
+          'or order fewer tickets.',
       });
     case 'event_sold_out':
     case 'pool_sold_out':
@@ -201,6 +258,7 @@ export async function createBooking({
   const tokenHash = await hashToken(token);
   const eventId = sql`(select id from ${events} where organization_id = ${organizationId} and slug = ${input.slug} and visibility in ('public', 'unlisted'))`;
   const method = input.paymentMethod ?? null;
+  const buyerEmail = input.buyer.email.toLowerCase();
 
   const attendeeRows = input.items.flatMap((item) =>
     Array.from({ length: item.quantity }, (_, position) => {
@@ -254,16 +312,17 @@ export async function createBooking({
     ...(claim === null ? [] : claimStatements(db, claim)),
     db.execute(validation(organizationId, eventId, seats, input.accessCode ?? null, method)),
     ...takeSeats(db, organizationId, eventId, seats),
+    db.execute(unpaidHoldBounds(organizationId, eventId, seats, ctx.client.addressKey, buyerEmail)),
     db.execute(sql`insert into ${bookings} (id, organization_id, event_id, status, buyer_name, buyer_email, total,
-        currency, provider, token_hash, answers, expires_at, confirmed_at)
+        currency, provider, token_hash, answers, expires_at, confirmed_at, client_key)
       select ${bookingId}, ${organizationId}, ${eventId},
         (case when s.total = 0 then 'confirmed' else 'pending' end)::booking_status,
-        ${input.buyer.name}, ${input.buyer.email.toLowerCase()}, s.total, s.currency, p.provider::payment_provider,
+        ${input.buyer.name}, ${buyerEmail}, s.total, s.currency, p.provider::payment_provider,
         ${tokenHash}, ${JSON.stringify(input.answers ?? {})}::jsonb,
         case when s.total = 0 then null
           else now() + make_interval(mins => case p.provider when 'stripe' then ${HOLD_MINUTES.stripe}::int
             when 'manual' then ${HOLD_MINUTES.manual}::int else ${HOLD_MINUTES.default}::int end) end,
-        case when s.total = 0 then now() end
+        case when s.total = 0 then now() end, ${ctx.client.addressKey}::text
       from ${totals} s, lateral (select ${provider} as provider) p`),
     db.execute(sql`insert into ${bookingItems} (organization_id, booking_id, ticket_type_id, quantity, unit_price)
       select ${organizationId}, ${bookingId}, v.ticket_type_id, v.quantity, t.price

@@ -20,7 +20,12 @@ export interface SweepResult {
   idempotencyKeysDeleted: number;
 }
 
-const SYSTEM_CLIENT: ClientInfo = { ip: null, userAgent: 'eventra-scheduler', requestId: 'scheduled' };
+const SYSTEM_CLIENT: ClientInfo = {
+  ip: null,
+  addressKey: null,
+  userAgent: 'eventra-scheduler',
+  requestId: 'scheduled',
+};
 
 /**
  * The hold sweep (the scheduled handler, every minute): pending bookings whose hold lapsed become `expired` and

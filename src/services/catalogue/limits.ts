@@ -14,11 +14,12 @@ export const PUBLIC_READ_LIMIT = {
 } as const satisfies LimitRule;
 
 /**
- * The bucket of a public read: the organization and CF-Connecting-IP (set by Cloudflare's edge; X-Forwarded-For is
- * never trusted). A request without it (local runs only) shares one bucket per organization.
+ * The bucket of a public read: the organization and the address key of CF-Connecting-IP (an IPv4 address, an IPv6
+ * /64; set by Cloudflare's edge, X-Forwarded-For is never trusted). A request without a usable address (local runs
+ * only) shares one bucket per organization.
  */
-export function publicReadBucket(organizationId: string, ip: string | null): string {
-  return `${organizationId}:${ip ?? 'no-ip'}`;
+export function publicReadBucket(organizationId: string, addressKey: string | null): string {
+  return `${organizationId}:${addressKey ?? 'no-ip'}`;
 }
 
 /**
@@ -33,7 +34,7 @@ export async function publicRead<T>(
   read: () => Promise<T>,
 ): Promise<{ outcome: LimitOutcome | null; result: T }> {
   const tenant = requireTenant(ctx);
-  const bucket = publicReadBucket(tenant.id, ctx.client.ip);
+  const bucket = publicReadBucket(tenant.id, ctx.client.addressKey);
   refuseIfKnownClosed(PUBLIC_READ_LIMIT, bucket);
   const [limit, found] = await Promise.allSettled([
     takeToken(ctx.services.redis, ctx.logger, PUBLIC_READ_LIMIT, bucket, {
@@ -58,10 +59,17 @@ export const PUBLIC_BOOKING_LIMIT = {
   window: '1 m',
 } as const satisfies LimitRule;
 
+/** Takes one unit of the public checkout limit of the caller's address key, with the `api_calls` usage count. */
 export async function takePublicBooking(ctx: ServiceContext): Promise<LimitOutcome | null> {
   const tenant = requireTenant(ctx);
-  return takeToken(ctx.services.redis, ctx.logger, PUBLIC_BOOKING_LIMIT, publicReadBucket(tenant.id, ctx.client.ip), {
-    failClosed: false,
-    alongside: (batch) => queueUsage(batch, ctx.logger, tenant.id, 'api_calls'),
-  });
+  return takeToken(
+    ctx.services.redis,
+    ctx.logger,
+    PUBLIC_BOOKING_LIMIT,
+    publicReadBucket(tenant.id, ctx.client.addressKey),
+    {
+      failClosed: false,
+      alongside: (batch) => queueUsage(batch, ctx.logger, tenant.id, 'api_calls'),
+    },
+  );
 }

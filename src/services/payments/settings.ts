@@ -28,8 +28,8 @@ export interface PaymentSettingsInput {
   stripe?: { secretKey: string; webhookSecret: string } | null | undefined;
 }
 
-/** What an organization without a settings row has: the column defaults (manual payment on, no Stripe). */
-const DEFAULTS = { manualEnabled: true, manualInstructions: '' } as const;
+/** What an organization without a settings row has: the column defaults (manual payment off, no Stripe). */
+const DEFAULTS = { manualEnabled: false, manualInstructions: '' } as const;
 
 /** `sk_test_…abcd`: the key's kind and mode and its last four characters, enough to recognise it. */
 export function stripeAccountHint(secretKey: string): string {

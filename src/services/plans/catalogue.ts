@@ -27,14 +27,20 @@ export type Quota = keyof typeof QUOTAS;
 export const QUOTA_NAMES = Object.keys(QUOTAS) as Quota[];
 
 export interface RateLimits {
-  /** Authenticated requests per minute for the whole organization. */
+  /** Authenticated requests per minute for the whole organization's staff (callers with at least one permission). */
   organizationPerMinute: number;
+  /**
+   * Authenticated requests per minute for all the organization's customers together (callers without any permission,
+   * such as self-registered `member`s): their own budget, so a flood of customers never locks staff out.
+   */
+  customersPerMinute: number;
   /** Authenticated requests per minute for one caller (user) in the organization. */
   principalPerMinute: number;
 }
 
 export const RATE_LIMIT_NAMES = [
   'organizationPerMinute',
+  'customersPerMinute',
   'principalPerMinute',
 ] as const satisfies readonly (keyof RateLimits)[];
 
@@ -60,17 +66,17 @@ export type OverridesMatchCatalogue = Assert<
 /** The plans. Platform administrators adjust single organizations with overrides (organizations.plan_overrides). */
 export const PLANS: Record<PlanName, PlanLimits> = {
   starter: {
-    rateLimits: { organizationPerMinute: 100, principalPerMinute: 60 },
+    rateLimits: { organizationPerMinute: 100, customersPerMinute: 100, principalPerMinute: 60 },
     quotas: { publishedEvents: 5, members: 5, webhookEndpoints: 0 },
     features: { webhooks: false, custom_domains: false, sso: false, custom_roles: false, exports: false },
   },
   pro: {
-    rateLimits: { organizationPerMinute: 1_000, principalPerMinute: 600 },
+    rateLimits: { organizationPerMinute: 1_000, customersPerMinute: 1_000, principalPerMinute: 600 },
     quotas: { publishedEvents: 100, members: 50, webhookEndpoints: 10 },
     features: { webhooks: true, custom_domains: true, sso: false, custom_roles: true, exports: true },
   },
   enterprise: {
-    rateLimits: { organizationPerMinute: 10_000, principalPerMinute: 6_000 },
+    rateLimits: { organizationPerMinute: 10_000, customersPerMinute: 10_000, principalPerMinute: 6_000 },
     quotas: { publishedEvents: null, members: null, webhookEndpoints: 100 },
     features: { webhooks: true, custom_domains: true, sso: true, custom_roles: true, exports: true },
   },
