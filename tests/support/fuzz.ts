@@ -170,26 +170,19 @@ function numberArbitrary(schema: JsonSchema, integer: boolean): fc.Arbitrary<num
     : fc.double({ min: low, max: high, noNaN: true, noDefaultInfinity: true });
 }
 
-/**
- * Values for a JSON Schema: valid ones, or (hostile) ones where some leaves are hostile values and objects may carry
- * an unknown field. `hint` is the property or parameter name, to pick real ids.
- */
+/** Values valid for a JSON Schema; `hint` is the property or parameter name, to pick ids of real rows. */
 export function schemaArbitrary(
   context: GenerationContext,
   input: JsonSchema,
-  hostile: boolean,
   hint = '',
   depth = 0,
 ): fc.Arbitrary<unknown> {
-  const valid = validArbitrary(context, input, hostile, hint, depth);
-  if (!hostile) return valid;
-  return fc.oneof({ weight: 4, arbitrary: valid }, { weight: 1, arbitrary: hostileValue() });
+  return validArbitrary(context, input, hint, depth);
 }
 
 function validArbitrary(
   context: GenerationContext,
   input: JsonSchema,
-  hostile: boolean,
   hint: string,
   depth: number,
 ): fc.Arbitrary<unknown> {
@@ -198,7 +191,7 @@ function validArbitrary(
   if (schema.const !== undefined) return fc.constant(schema.const);
   if (schema.enum) return fc.constantFrom(...schema.enum);
   const variants = schema.anyOf ?? schema.oneOf;
-  if (variants) return fc.oneof(...variants.map((variant) => schemaArbitrary(context, variant, hostile, hint, depth)));
+  if (variants) return fc.oneof(...variants.map((variant) => schemaArbitrary(context, variant, hint, depth)));
   if (schema.allOf) {
     const merged = schema.allOf
       .map((part) => resolve(context, part))
@@ -211,7 +204,7 @@ function validArbitrary(
         }),
         {},
       );
-    return validArbitrary(context, merged, hostile, hint, depth);
+    return validArbitrary(context, merged, hint, depth);
   }
   const types = Array.isArray(schema.type) ? schema.type : schema.type ? [schema.type] : [];
   const type = types.find((candidate) => candidate !== 'null') ?? (schema.properties ? 'object' : undefined);
@@ -231,13 +224,13 @@ function validArbitrary(
       arbitrary = fc.boolean();
       break;
     case 'array':
-      arbitrary = fc.array(schemaArbitrary(context, schema.items ?? {}, hostile, hint, depth + 1), {
+      arbitrary = fc.array(schemaArbitrary(context, schema.items ?? {}, hint, depth + 1), {
         minLength: schema.minItems ?? 0,
         maxLength: Math.min(schema.maxItems ?? 3, 3),
       });
       break;
     case 'object':
-      arbitrary = objectArbitrary(context, schema, hostile, depth);
+      arbitrary = objectArbitrary(context, schema, depth);
       break;
     default:
       arbitrary = fc.oneof(fc.string({ maxLength: 10 }), fc.integer(), fc.boolean());
@@ -245,37 +238,22 @@ function validArbitrary(
   return nullable ? fc.option(arbitrary, { nil: null, freq: 5 }) : arbitrary;
 }
 
-function objectArbitrary(
-  context: GenerationContext,
-  schema: JsonSchema,
-  hostile: boolean,
-  depth: number,
-): fc.Arbitrary<unknown> {
+function objectArbitrary(context: GenerationContext, schema: JsonSchema, depth: number): fc.Arbitrary<unknown> {
   const properties = schema.properties ?? {};
   const record: Record<string, fc.Arbitrary<unknown>> = {};
   for (const [name, property] of Object.entries(properties)) {
-    record[name] = schemaArbitrary(context, property, hostile, name, depth + 1);
+    record[name] = schemaArbitrary(context, property, name, depth + 1);
   }
   const known = fc.record(record, { requiredKeys: schema.required ?? [] });
   const extra =
     typeof schema.additionalProperties === 'object'
       ? fc.dictionary(
           fc.stringMatching(/^[a-z][a-z0-9_]{0,10}$/),
-          schemaArbitrary(context, schema.additionalProperties, hostile, '', depth + 1),
+          schemaArbitrary(context, schema.additionalProperties, '', depth + 1),
           { maxKeys: 3 },
         )
       : fc.constant({});
-  const unknown = hostile
-    ? fc.option(
-        fc.dictionary(
-          fc.constantFrom('role', 'organizationId', 'isPlatformAdmin', '__proto__', '\u0000', '\ud800'),
-          hostileValue(),
-          { maxKeys: 2 },
-        ),
-        { nil: {}, freq: 3 },
-      )
-    : fc.constant({});
-  return fc.tuple(known, extra, unknown).map(([a, b, c]) => ({ ...b, ...c, ...a }));
+  return fc.tuple(known, extra).map(([declared, additional]) => ({ ...additional, ...declared }));
 }
 
 /** A lone surrogate cannot be percent-encoded by encodeURIComponent: send its (invalid) UTF-8 bytes like a raw client. */
@@ -299,7 +277,23 @@ export interface GeneratedRequest {
   query: string;
   body?: string;
   contentType?: string;
+  /** Headers that reach audit rows, sessions and the idempotency store. */
+  headers: Record<string, string>;
 }
+
+// Header values cannot hold NUL, CR or LF (and workerd's client sends non-ASCII as UTF-8 with a warning), so these
+// are lengths and shapes.
+const HOSTILE_HEADERS = fc.oneof(
+  { weight: 5, arbitrary: fc.constant({}) },
+  fc.record(
+    {
+      'user-agent': fc.constantFrom('x'.repeat(8000), '', '<script>alert(1)</script>'),
+      'idempotency-key': fc.constantFrom('k'.repeat(300), 'fuzz-key-1', ' ', "' OR 1=1 --"),
+      'x-request-id': fc.constantFrom('r'.repeat(129), '../../etc/passwd', 'fuzz-request-0001'),
+    },
+    { requiredKeys: [] },
+  ),
+);
 
 type Segment = string | number;
 
@@ -353,21 +347,18 @@ export function requestArbitrary(
     Object.fromEntries(
       pathParameters.map((parameter) => [
         parameter.name,
-        schemaArbitrary(context, parameter.schema, false, segmentHint(parameter.name)),
+        schemaArbitrary(context, parameter.schema, segmentHint(parameter.name)),
       ]),
     ),
   );
   const queryValues = fc.record(
     Object.fromEntries(
-      queryParameters.map((parameter) => [
-        parameter.name,
-        schemaArbitrary(context, parameter.schema, false, parameter.name),
-      ]),
+      queryParameters.map((parameter) => [parameter.name, schemaArbitrary(context, parameter.schema, parameter.name)]),
     ),
     { requiredKeys: queryParameters.filter((parameter) => parameter.required).map((parameter) => parameter.name) },
   );
   const bodySchema = operation.requestBody?.content['application/json']?.schema;
-  const bodyValue = bodySchema ? schemaArbitrary(context, bodySchema, false) : fc.constant(undefined);
+  const bodyValue = bodySchema ? schemaArbitrary(context, bodySchema) : fc.constant(undefined);
   const mutation: fc.Arbitrary<Mutation | null> = fc.option(
     fc.record({
       site: fc.nat(),
@@ -400,8 +391,8 @@ export function requestArbitrary(
     ),
   );
   return fc
-    .tuple(pathValues, queryValues, bodyValue, mutation, rawBody, extraQuery)
-    .map(([pathValue, queryValue, body, change, raw, extra]) => {
+    .tuple(pathValues, queryValues, bodyValue, mutation, rawBody, extraQuery, HOSTILE_HEADERS)
+    .map(([pathValue, queryValue, body, change, raw, extra, headers]) => {
       let path: Record<string, unknown> = pathValue;
       let query: Record<string, unknown> = queryValue;
       let json: unknown = body;
@@ -424,7 +415,7 @@ export function requestArbitrary(
       if (extra) pairs.push(extra);
       const payload =
         raw ?? (json === undefined ? {} : { body: JSON.stringify(json), contentType: 'application/json' });
-      return { path: url, query: pairs.join('&'), ...payload };
+      return { path: url, query: pairs.join('&'), headers, ...payload };
     });
 }
 

@@ -123,7 +123,7 @@ async function verdict(target: Target, response: Response): Promise<string | nul
 
 async function send(principal: Principal, host: string, generated: GeneratedRequest, method: string) {
   const token = await tokenOf(principal);
-  const headers: Record<string, string> = { 'cf-connecting-ip': randomIp() };
+  const headers: Record<string, string> = { ...generated.headers, 'cf-connecting-ip': randomIp() };
   if (token) headers['authorization'] = `Bearer ${token}`;
   if (generated.contentType) headers['content-type'] = generated.contentType;
   const url = `${host}${generated.path}${generated.query ? `?${generated.query}` : ''}`;
