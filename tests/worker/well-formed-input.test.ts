@@ -1,6 +1,8 @@
+import { NeonDbError } from '@neondatabase/serverless';
 import { eq } from 'drizzle-orm';
 import { describe, expect, it } from 'vitest';
 import { auditLogs, bookings, events } from '../../src/db/schema/index.ts';
+import { inputDataException } from '../../src/errors/handler.ts';
 import { checkout } from '../support/bookings.ts';
 import { createEvent, createTicketType, getPublic } from '../support/catalogue.ts';
 import { eventBody } from '../support/events.ts';
@@ -118,5 +120,25 @@ describe('well-formed text', () => {
     const response = await call(tenant, 'POST', '/api/v1/events', { token, body: eventBody({ title }) });
     expect(response.status).toBe(201);
     expect((await response.json<{ title: string }>()).title).toBe(title);
+  });
+});
+
+describe('the database safety net', () => {
+  function sqlError(code: string): Error {
+    const error = new NeonDbError('invalid byte sequence for encoding "UTF8": 0x00');
+    error.code = code;
+    return new Error('Failed query', { cause: error });
+  }
+
+  it('recognises data exceptions only input can cause, anywhere in the cause chain', () => {
+    for (const code of ['22021', '22P05', '22001', '22003', '22P02', '22007', '22008']) {
+      expect(inputDataException(sqlError(code))).toBe(code);
+    }
+  });
+
+  it('leaves other SQL errors (constraint violations, syntax) to the 500 tier', () => {
+    expect(inputDataException(sqlError('23505'))).toBeUndefined();
+    expect(inputDataException(sqlError('42601'))).toBeUndefined();
+    expect(inputDataException(new Error('unrelated'))).toBeUndefined();
   });
 });
