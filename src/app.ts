@@ -11,6 +11,7 @@ import { cors } from './middleware/cors.ts';
 import { requestContext } from './middleware/request-context.ts';
 import { securityHeaders } from './middleware/security-headers.ts';
 import { tenant } from './middleware/tenant.ts';
+import { wellFormedInput } from './middleware/well-formed-input.ts';
 import { registerAuditLogsRoutes } from './routes/audit-logs/index.ts';
 import { registerAuthRoutes } from './routes/auth/index.ts';
 import { registerBookingsRoutes } from './routes/bookings/index.ts';
@@ -31,7 +32,8 @@ import { registerWebhooksRoutes } from './routes/webhooks/index.ts';
 
 /**
  * The one request path (see docs/ARCHITECTURE.md): request id and logger, security headers, bindings, tenant from
- * the host, CORS, body limit, 405s, then the zod-validated routes, whose guards (requirePermission...) verify the
+ * the host, CORS, body limit, well-formed text (no NUL or lone
+ * surrogate in any path segment, query parameter or JSON string), 405s, then the zod-validated routes, whose guards (requirePermission...) verify the
  * bearer token and its revocation once, only where a route needs a caller.
  * Errors from any step become problem+json in `onError`, and still pass back out through the security headers and the access log.
  */
@@ -44,6 +46,7 @@ export function createApp(): OpenAPIHono<AppEnv> {
   app.use(tenant());
   app.use(cors());
   app.use(bodyLimit());
+  app.use(wellFormedInput());
   app.use(authenticate());
   app.use(planLimitHeaders());
   app.use(

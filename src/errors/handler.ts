@@ -17,13 +17,13 @@ export function problemResponse(c: Context<AppEnv>, error: ApiError): Response {
   return new Response(JSON.stringify(body), { status: error.status, headers });
 }
 
-/** JSON pointer segments need `~` and `/` escaped (RFC 6901). */
-function pointer(segments: readonly PropertyKey[]): string {
+/** A JSON pointer from path segments, with `~` and `/` escaped (RFC 6901). */
+export function jsonPointer(segments: readonly PropertyKey[]): string {
   return segments.map((segment) => `/${String(segment).replaceAll('~', '~0').replaceAll('/', '~1')}`).join('');
 }
 
 export function fieldErrors(target: string, error: ZodError): FieldError[] {
-  return error.issues.map((issue) => ({ pointer: `/${target}${pointer(issue.path)}`, message: issue.message }));
+  return error.issues.map((issue) => ({ pointer: `/${target}${jsonPointer(issue.path)}`, message: issue.message }));
 }
 
 /** zod-openapi `defaultHook`: every failed request validation becomes one 400 problem listing each field. */
@@ -64,6 +64,22 @@ export function isDatabaseUnavailable(error: unknown): boolean {
   );
 }
 
+/**
+ * SQLSTATEs of data exceptions that only input can cause: bad encoding (22021), NUL in text (22P05), too long
+ * (22001), out of range (22003), bad text representation (22P02), bad or overflowing datetime (22007, 22008).
+ * A safety net: the boundary and the schemas refuse such input first, and each one caught here is a bug to fix at
+ * the source (it is logged as a warning).
+ */
+const INPUT_DATA_EXCEPTIONS = new Set(['22021', '22P05', '22001', '22003', '22P02', '22007', '22008']);
+
+/** The SQLSTATE of a data exception caused by input, anywhere in the cause chain, or undefined. */
+export function inputDataException(error: unknown): string | undefined {
+  for (const link of causes(error)) {
+    if (link instanceof NeonDbError && link.code && INPUT_DATA_EXCEPTIONS.has(link.code)) return link.code;
+  }
+  return undefined;
+}
+
 function fromHttpException(error: HTTPException): ApiError {
   const status = error.status;
   const code: ErrorCode =
@@ -88,6 +104,11 @@ export const onError: ErrorHandler<AppEnv> = (error, c) => {
       c,
       new ApiError('service_unavailable', { detail: 'The database is unavailable.', headers: { 'retry-after': '5' } }),
     );
+  }
+  const sqlState = inputDataException(error);
+  if (sqlState) {
+    logger.warn('input reached the database unchecked', { sqlState, error });
+    return problemResponse(c, new ApiError('bad_request', { detail: 'A value in the request is not acceptable.' }));
   }
   logger.error('unhandled error', { error });
   return problemResponse(c, new ApiError('internal_error'));

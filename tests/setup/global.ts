@@ -13,6 +13,17 @@ const log = (message: string, fields?: Record<string, unknown>): void => {
   if (!quiet || /unreachable|embedded|error/i.test(message)) console.log(`[stack] ${message}`, fields ?? '');
 };
 
+/** FUZZ_SEED (a number, or `random`) and FUZZ_RUNS for tests/worker/fuzz.test.ts; small and fixed by default. */
+function fuzzSettings(environment: NodeJS.ProcessEnv): { seed: number; runs: number } {
+  const seedText = environment.FUZZ_SEED ?? '20261202';
+  const seed = seedText === 'random' ? Math.floor(Math.random() * 2 ** 31) : Number.parseInt(seedText, 10);
+  const runs = Number.parseInt(environment.FUZZ_RUNS ?? '2', 10);
+  if (!Number.isSafeInteger(seed) || !Number.isSafeInteger(runs) || runs < 1) {
+    throw new Error(`FUZZ_SEED must be an integer or "random" and FUZZ_RUNS a positive integer`);
+  }
+  return { seed, runs };
+}
+
 /**
  * Starts what the Worker tests need, once per run: a fresh database (real PostgreSQL when it answers, else
  * embedded PGlite), migrations, the two gateways, and a second gateway pair behind cuttable proxies for outage
@@ -97,6 +108,7 @@ export default async function setup(project: TestProject): Promise<() => Promise
     const receiver = await startWebhookReceiver();
     cleanups.push(() => receiver.close());
     project.provide('webhookReceiverUrl', receiver.url);
+    project.provide('fuzz', fuzzSettings(process.env));
     return teardown;
   } catch (error) {
     await teardown();

@@ -14,6 +14,8 @@ declare module 'vitest' {
     ownerDatabaseUrl: string;
     /** The local webhook receiver (tests/setup/webhook-receiver.ts): /hooks/<name>, /__control/<name>, /__requests/<name>. */
     webhookReceiverUrl: string;
+    /** The fuzz suite's seed and cases per operation and principal (FUZZ_SEED, `random` for a fresh one; FUZZ_RUNS). */
+    fuzz: { seed: number; runs: number };
   }
 }
 
