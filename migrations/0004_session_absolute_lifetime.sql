@@ -1,1 +1,0 @@
-ALTER TABLE "refresh_tokens" ADD COLUMN "session_expires_at" timestamp with time zone DEFAULT now() + interval '30 days' NOT NULL;
