@@ -49,6 +49,10 @@ export default defineConfig({
           name: 'worker',
           include: ['tests/worker/**/*.test.ts'],
           globalSetup: ['./tests/setup/global.ts'],
+          // One workerd per worker, reused across files: a fresh one per file cost about a second to spawn plus the
+          // app's module graph imported again, several minutes over the suite. Tests make their own tenants, ids and
+          // client addresses, so no file depends on a fresh isolate's state.
+          isolate: false,
           testTimeout: 30_000,
           hookTimeout: 60_000,
         },

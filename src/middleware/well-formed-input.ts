@@ -85,21 +85,39 @@ function checkQuery(url: URL): void {
   }
 }
 
-/** Depth-first: the pointer of the first ill-formed string or key, or null. */
-function findIllFormed(value: unknown, path: (string | number)[]): (string | number)[] | null {
-  if (typeof value === 'string') return isIllFormedText(value) ? path : null;
-  if (Array.isArray(value)) {
-    for (const [index, item] of value.entries()) {
-      const found = findIllFormed(item, [...path, index]);
-      if (found) return found;
-    }
-    return null;
-  }
-  if (value !== null && typeof value === 'object') {
-    for (const [key, item] of Object.entries(value)) {
-      if (isIllFormedText(key)) return [...path, key];
-      const found = findIllFormed(item, [...path, key]);
-      if (found) return found;
+interface Visit {
+  value: unknown;
+  key: string | number | null;
+  parent: Visit | null;
+}
+
+function pathOf(visit: Visit, last?: string): (string | number)[] {
+  const reversed: (string | number)[] = last === undefined ? [] : [last];
+  for (let at: Visit | null = visit; at !== null && at.key !== null; at = at.parent) reversed.push(at.key);
+  return reversed.reverse();
+}
+
+/**
+ * The path of the first ill-formed string or key, or null. Iterative (an explicit stack, depth-first in document
+ * order, each entry linked to its parent), so a body nested a hundred thousand levels deep can neither overflow the
+ * call stack nor copy its path at every level.
+ */
+function findIllFormed(root: unknown): (string | number)[] | null {
+  const stack: Visit[] = [{ value: root, key: null, parent: null }];
+  for (let visit = stack.pop(); visit !== undefined; visit = stack.pop()) {
+    const { value } = visit;
+    if (typeof value === 'string') {
+      if (isIllFormedText(value)) return pathOf(visit);
+    } else if (Array.isArray(value)) {
+      for (let index = value.length - 1; index >= 0; index--)
+        stack.push({ value: value[index], key: index, parent: visit });
+    } else if (value !== null && typeof value === 'object') {
+      const entries = Object.entries(value);
+      for (const [key] of entries) if (isIllFormedText(key)) return pathOf(visit, key);
+      for (let index = entries.length - 1; index >= 0; index--) {
+        const [key, item] = entries[index] as [string, unknown];
+        stack.push({ value: item, key, parent: visit });
+      }
     }
   }
   return null;
@@ -118,7 +136,7 @@ async function checkJsonBody(c: Context<AppEnv>): Promise<void> {
   } catch {
     return; // The route's validator answers malformed JSON with its own 400.
   }
-  const found = findIllFormed(parsed, []);
+  const found = findIllFormed(parsed);
   if (found) refuse(`/body${jsonPointer(found)}`, MESSAGE);
 }
 

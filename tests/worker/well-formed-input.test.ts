@@ -6,7 +6,7 @@ import { inputDataException } from '../../src/errors/handler.ts';
 import { checkout } from '../support/bookings.ts';
 import { createEvent, createTicketType, getPublic } from '../support/catalogue.ts';
 import { eventBody } from '../support/events.ts';
-import { createTenant, database, problem, type TestTenant } from '../support/harness.ts';
+import { bearer, createTenant, database, problem, request, type TestTenant } from '../support/harness.ts';
 import { call, memberWithToken } from '../support/users.ts';
 
 /** The two characters PostgreSQL text and UTF-8 cannot carry, as a JS string and as a client percent-encodes them. */
@@ -109,6 +109,25 @@ describe('malformed percent-encoding', () => {
   it('answers 400 in a path segment', async () => {
     const tenant = await createTenant();
     await expectRefused(await getPublic(tenant, '/api/v1/public/events/%zz'), '/param/slug');
+  });
+});
+
+describe('deeply nested bodies', () => {
+  it('answers 400, never 500, for a body nested 100,000 levels deep, with NUL at the bottom or without', async () => {
+    const tenant = await createTenant();
+    const { token } = await memberWithToken(tenant, 'owner');
+    const depth = 100_000;
+    const send = (leaf: string) =>
+      request(tenant.url('/api/v1/events'), {
+        method: 'POST',
+        headers: bearer(token),
+        body: `{"title":${'['.repeat(depth)}${leaf}${']'.repeat(depth)}}`,
+      });
+    await expectRefused(await send('"a\\u0000b"'), `/body/title${'/0'.repeat(depth)}`);
+    const plain = await send('"x"');
+    expect(plain.status).toBe(400);
+    expect((await problem(plain)).errors?.[0]?.pointer).toBe('/body/title');
+    expect(await eventCount(tenant)).toBe(0);
   });
 });
 
