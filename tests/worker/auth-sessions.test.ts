@@ -337,6 +337,29 @@ describe('POST /api/v1/auth/logout', () => {
     expect((await refresh(tenant, rotated.refreshToken)).status).toBe(401);
   });
 
+  it('refuses a refresh token of a logged-out session even when it was written after the logout', async () => {
+    const tenant = await createTenant();
+    const member = await createMember(tenant, 'member');
+    const session = await loginAs(tenant, member);
+    const first = await tokenRow(session.refreshToken);
+    expect((await logout(tenant, session.accessToken)).status).toBe(204);
+    // What a refresh racing the logout leaves behind: its child is inserted after logout's UPDATE read the family,
+    // so it is not revoked itself. The family is ended all the same.
+    const straggler = `rt_${crypto.randomUUID()}`;
+    await database()
+      .insert(refreshTokens)
+      .values({
+        organizationId: first.organizationId,
+        userId: first.userId,
+        familyId: first.familyId,
+        parentId: first.id,
+        tokenHash: await hashToken(straggler),
+        expiresAt: first.expiresAt,
+        sessionExpiresAt: first.sessionExpiresAt,
+      });
+    expect((await refresh(tenant, straggler)).status).toBe(401);
+  });
+
   it('with ?all=true ends every session of the user here, and none elsewhere', async () => {
     const tenant = await createTenant();
     const elsewhere = await createTenant();

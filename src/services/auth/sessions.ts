@@ -409,7 +409,9 @@ function refreshRefused(): ApiError {
  * tokens of that session end, and the answer is the same 401 as for any unknown token. A rotation re-reads the role,
  * the permissions, the verification state and the membership (disabled members cannot refresh). A child token
  * inherits the family's absolute deadline and expires at the earlier of the idle timeout and that deadline, so no
- * amount of refreshing keeps a session past SESSION_LIFETIME_SECONDS after sign-in.
+ * amount of refreshing keeps a session past SESSION_LIFETIME_SECONDS after sign-in. A revoked token anywhere in the
+ * family ends it: a child that a refresh wrote while a logout revoked the family (READ COMMITTED, so the logout's
+ * UPDATE did not see the new row) cannot carry the session on.
  */
 export async function refresh({
   ctx,
@@ -441,6 +443,9 @@ export async function refresh({
            and exists (
              select 1 from memberships m
               where m.organization_id = t.organization_id and m.user_id = t.user_id and m.status = 'active')
+           and not exists (
+             select 1 from refresh_tokens f
+              where f.organization_id = t.organization_id and f.family_id = t.family_id and f.revoked_at is not null)
         returning t.id, t.user_id, t.family_id, t.session_expires_at
       ), child as (
         insert into refresh_tokens (organization_id, user_id, family_id, parent_id, token_hash, expires_at,
