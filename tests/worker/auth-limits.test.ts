@@ -49,7 +49,9 @@ function login(
   return post(tenant.url('/api/v1/auth/login'), { email, password }, headers, ip);
 }
 
-describe('authentication rate limits', () => {
+// Each test may first wait out a window edge (up to 30 s, `awayFromWindowEdge`) and then signs in a few dozen times
+// (scrypt): the default 30 s would time out whenever a run straddles a quarter hour.
+describe('authentication rate limits', { timeout: 90_000 }, () => {
   it('limits sign-in attempts per client address, whatever X-Forwarded-For says', async () => {
     await awayFromWindowEdge(15_000, LOGIN_WINDOW_MS);
     const tenant = await createTenant();

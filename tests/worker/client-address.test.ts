@@ -60,7 +60,8 @@ describe('client address keys', () => {
   });
 });
 
-describe('per-address limits on IPv6', () => {
+// A test may first wait out a window edge (up to 15 s) and then spends the per-address sign-in limit (30 scrypt checks).
+describe('per-address limits on IPv6', { timeout: 90_000 }, () => {
   it('refuses sign-ins from a second address of a /64 whose limit the first address spent', async () => {
     await awayFromWindowEdge(15_000, LOGIN_WINDOW_MS);
     const tenant = await createTenant();

@@ -11,7 +11,8 @@ import { awayFromWindowEdge } from '../support/plans.ts';
 
 const rule = PUBLIC_READ_LIMIT;
 
-describe('public catalogue rate limit', () => {
+// A test may first wait out a window edge (up to 20 s) and then reads 300 times.
+describe('public catalogue rate limit', { timeout: 90_000 }, () => {
   it('puts the RateLimit headers on successful reads', async () => {
     const tenant = await createTenant();
     const event = await createEvent(tenant);
