@@ -11,7 +11,8 @@ import { hashToken } from '../auth/tokens.ts';
  * email, a sign-up, an invite/remove/invite loop), so the budget is the recipient's:
  * - `booking`: booking confirmations, cancellations and refunds, per organization and recipient;
  * - `account`: verification, password reset and invitation mails, per organization (or the platform) and recipient;
- * - `recipient`: everything the platform sends one address in a day, whichever organization sends it.
+ * - `recipient`: what the platform sends one address in a day of one kind, whichever organization sends it. Per
+ *   kind, so that a flood of booking mail (anonymous) can never use up the budget of the victim's own password reset.
  * A genuine buyer or member stays far below these; what is over them is dropped, not retried.
  */
 export const MAIL_BUDGETS = {
@@ -43,7 +44,7 @@ export async function withinMailBudget(
       deps.logger,
       [
         [MAIL_BUDGETS[input.kind], `${scope}:${recipient}`],
-        [MAIL_BUDGETS.recipient, recipient],
+        [MAIL_BUDGETS.recipient, `${input.kind}:${recipient}`],
       ],
       { failClosed: false },
     );
