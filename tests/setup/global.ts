@@ -17,7 +17,7 @@ const log = (message: string, fields?: Record<string, unknown>): void => {
 function fuzzSettings(environment: NodeJS.ProcessEnv): { seed: number; runs: number } {
   const seedText = environment.FUZZ_SEED ?? '20261202';
   const seed = seedText === 'random' ? Math.floor(Math.random() * 2 ** 31) : Number.parseInt(seedText, 10);
-  const runs = Number.parseInt(environment.FUZZ_RUNS ?? '2', 10);
+  const runs = Number.parseInt(environment.FUZZ_RUNS ?? '5', 10);
   if (!Number.isSafeInteger(seed) || !Number.isSafeInteger(runs) || runs < 1) {
     throw new Error(`FUZZ_SEED must be an integer or "random" and FUZZ_RUNS a positive integer`);
   }
