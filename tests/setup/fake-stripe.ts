@@ -11,7 +11,9 @@ import http from 'node:http';
  * - `GET /v1/checkout/sessions/{id}`: a session created here.
  * - `POST /v1/refunds`: needs `payment_intent` (or `charge`); returns `re_...` with `status: succeeded`. A
  *   PaymentIntent id starting with `pi_refused` is refused with 400 (`charge_already_refunded`), for tests of the
- *   failure path; one starting with `pi_unanswered` gets a 500 `api_error` (Stripe's outcome unknown).
+ *   failure path; one starting with `pi_unanswered` gets a 500 `api_error` (Stripe's outcome unknown). With
+ *   `pi_unanswered_once_` only the first request of each Idempotency-Key gets the 500 (nothing saved for the key), a
+ *   retry is answered: refunded, or refused like `pi_refused` for `pi_unanswered_once_refused_`.
  * - Every call needs `Authorization: Bearer sk_... | rk_...` (401 otherwise, Stripe's error shape); a key containing
  *   `REJECT` is refused as invalid. POSTs honour `Idempotency-Key` like Stripe: the same key with the same body
  *   replays the first answer (`Idempotent-Replayed: true`), with another body it is a 400 `idempotency_error`.
@@ -140,9 +142,10 @@ export async function startFakeStripe(): Promise<FakeStripe> {
   const requests: RecordedStripeRequest[] = [];
   const sessions = new Map<string, Record<string, unknown>>();
   const idempotency = new Map<string, { bodyHash: string; status: number; response: unknown }>();
+  const failedOnce = new Set<string>();
   let sequence = 0;
 
-  const createSession = (params: Record<string, Nested>, apiKey: string): Record<string, unknown> => {
+  const createSession = (params: Record<string, Nested>, apiKey: string, _scope: string): Record<string, unknown> => {
     const now = Math.floor(Date.now() / 1000);
     const mode = params.mode;
     if (mode === undefined) throw missing('mode');
@@ -238,7 +241,7 @@ export async function startFakeStripe(): Promise<FakeStripe> {
     return session;
   };
 
-  const createRefund = (params: Record<string, Nested>, apiKey: string): Record<string, unknown> => {
+  const createRefund = (params: Record<string, Nested>, apiKey: string, scope: string): Record<string, unknown> => {
     const paymentIntent = params.payment_intent;
     if (paymentIntent === undefined && params.charge === undefined) {
       throw new StripeFailure(400, {
@@ -247,9 +250,21 @@ export async function startFakeStripe(): Promise<FakeStripe> {
       });
     }
     if (typeof paymentIntent === 'string' && paymentIntent.startsWith('pi_unanswered')) {
-      throw new StripeFailure(500, { type: 'api_error', message: 'An error occurred with our connection to Stripe.' });
+      // `pi_unanswered_once_...`: only the first request of each idempotency key fails, before anything is done (no
+      // idempotent result is saved, as Stripe does when a request fails before it executes); retries are answered.
+      const once = paymentIntent.startsWith('pi_unanswered_once_');
+      if (!once || !failedOnce.has(scope)) {
+        failedOnce.add(scope);
+        throw new StripeFailure(500, {
+          type: 'api_error',
+          message: 'An error occurred with our connection to Stripe.',
+        });
+      }
     }
-    if (typeof paymentIntent === 'string' && paymentIntent.startsWith('pi_refused')) {
+    if (
+      typeof paymentIntent === 'string' &&
+      (paymentIntent.startsWith('pi_refused') || paymentIntent.startsWith('pi_unanswered_once_refused'))
+    ) {
       throw new StripeFailure(400, {
         type: 'invalid_request_error',
         code: 'charge_already_refunded',
@@ -349,7 +364,7 @@ export async function startFakeStripe(): Promise<FakeStripe> {
         };
       }
     }
-    const response = create(params, apiKey);
+    const response = create(params, apiKey, scope);
     if (idempotencyKey !== undefined) idempotency.set(scope, { bodyHash, status: 200, response });
     return {
       status: 200,

@@ -65,7 +65,7 @@ function providerError(detail: string, cause?: unknown, extensions: Record<strin
   return new ApiError('payment_provider_error', { detail, cause, extensions });
 }
 
-// Errors of requests Stripe answered with a definite "no" (a 4xx other than 409 idempotency and 429 rate limit):
+// Errors of requests Stripe answered with a definite "no" (a 4xx other than 409, 429 and idempotency_error):
 // nothing was done. Every other error (no answer, 5xx, 409, 429, an unreadable body) leaves the outcome unknown.
 const refusals = new WeakSet<ApiError>();
 
@@ -126,7 +126,16 @@ async function post<T>(
       provider: 'stripe',
       providerError: { type: stripeError.type, code: stripeError.code },
     });
-    if (response.status < 500 && response.status !== 409 && response.status !== 429) refusals.add(error);
+    // An idempotency_error (400) says the key was used before with another body: that first request may have been
+    // carried out, so it is no refusal.
+    if (
+      response.status < 500 &&
+      response.status !== 409 &&
+      response.status !== 429 &&
+      stripeError.type !== 'idempotency_error'
+    ) {
+      refusals.add(error);
+    }
     throw error;
   }
   try {
