@@ -1,11 +1,15 @@
+import { env } from 'cloudflare:workers';
 import { and, eq, sql } from 'drizzle-orm';
 import { describe, expect, it } from 'vitest';
 import { attendees, auditLogs, bookings, payments, refunds } from '../../src/db/schema/index.ts';
+import { createLogger } from '../../src/lib/logger.ts';
+import { readBindings } from '../../src/middleware/bindings.ts';
 import { bookingSeats, moveSeats } from '../../src/services/bookings/inventory.ts';
+import { sweepPendingRefunds } from '../../src/services/bookings/refund-sweep.ts';
 import { book, bookingRow, counters } from '../support/bookings.ts';
 import { createEvent, createTicketType } from '../support/catalogue.ts';
-import { runCron } from '../support/cron.ts';
-import { createTenant, database, type TestTenant } from '../support/harness.ts';
+import { runCron, withCronLock } from '../support/cron.ts';
+import { appDatabase, createTenant, database, type TestTenant } from '../support/harness.ts';
 import { configureStripe, stripeRequests } from '../support/stripe.ts';
 import { call, memberWithToken } from '../support/users.ts';
 
@@ -173,5 +177,30 @@ describe('pending Stripe refund sweep (scheduled)', () => {
       ]);
     }
     expect(first.secretKey).not.toBe(second.secretKey);
+  });
+  it("records Stripe's answer once when two sweeps settle the same refund at once", async () => {
+    const f = await fixture();
+    const booking = await paidBooking(f, `pi_unanswered_once_${crypto.randomUUID().replaceAll('-', '')}`);
+    const row = await unansweredRefund(f, booking.id, { amount: 1500 });
+    await age(row.id, '2 minutes');
+
+    const bindings = readBindings(env as unknown as Record<string, unknown>);
+    const sweep = () => sweepPendingRefunds(appDatabase(), bindings, createLogger({}, 'error'));
+    const results = await withCronLock(() => Promise.all([sweep(), sweep()]));
+
+    expect(results.reduce((sum, result) => sum + result.settled, 0)).toBe(1);
+    const answered = (await sentFor(row.id)).filter((entry) => entry.status === 200);
+    // Both sweeps asked with the same key: Stripe made one refund and replayed it to the second.
+    expect(answered).toHaveLength(2);
+    expect(new Set(answered.map((entry) => entry.response.id)).size).toBe(1);
+    expect(await refundRows(booking.id)).toMatchObject([
+      { status: 'succeeded', providerRefundId: answered[0]?.response.id },
+    ]);
+    const audits = await database()
+      .select()
+      .from(auditLogs)
+      .where(and(eq(auditLogs.targetId, booking.id), eq(auditLogs.action, 'booking.refunded')));
+    expect(audits).toHaveLength(1);
+    expect(await bookingRow(f.tenant, booking.id)).toMatchObject({ status: 'confirmed', refundedAmount: 1500 });
   });
 });
