@@ -13,7 +13,8 @@ import http from 'node:http';
  *   PaymentIntent id starting with `pi_refused` is refused with 400 (`charge_already_refunded`), for tests of the
  *   failure path; one starting with `pi_unanswered` gets a 500 `api_error` (Stripe's outcome unknown). With
  *   `pi_unanswered_once_` only the first request of each Idempotency-Key gets the 500 (nothing saved for the key), a
- *   retry is answered: refunded, or refused like `pi_refused` for `pi_unanswered_once_refused_`.
+ *   retry is answered: refunded, or refused like `pi_refused` for `pi_unanswered_once_refused_`. A PaymentIntent id
+ *   containing `_slow_` is answered after 300 ms (two callers in flight at once).
  * - Every call needs `Authorization: Bearer sk_... | rk_...` (401 otherwise, Stripe's error shape); a key containing
  *   `REJECT` is refused as invalid. POSTs honour `Idempotency-Key` like Stripe: the same key with the same body
  *   replays the first answer (`Idempotent-Replayed: true`), with another body it is a 400 `idempotency_error`.
@@ -420,7 +421,9 @@ export async function startFakeStripe(): Promise<FakeStripe> {
         response: outcome.body,
         receivedAt: new Date().toISOString(),
       });
-      send(outcome.status, outcome.body, outcome.headers);
+      // `..._slow_...` PaymentIntents are answered after 300 ms, so tests can have two callers in flight at once.
+      const slow = new URLSearchParams(body).get('payment_intent')?.includes('_slow_') === true;
+      setTimeout(() => send(outcome.status, outcome.body, outcome.headers), slow ? 300 : 0);
     });
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
