@@ -133,6 +133,22 @@ describe('pending Stripe refund sweep (scheduled)', () => {
     expect((await counters(f.eventId)).ticketTypes[f.ticketTypeId]).toEqual({ sold: 2, held: 0 });
   });
 
+  it('leaves a refund Stripe still does not answer pending, amount reserved, and tries it again after the others', async () => {
+    const f = await fixture();
+    const booking = await paidBooking(f, `pi_unanswered_${crypto.randomUUID().replaceAll('-', '')}`);
+    const row = await unansweredRefund(f, booking.id, { amount: 1000 });
+    await age(row.id, '2 minutes');
+
+    await runCron();
+
+    expect((await sentFor(row.id)).map((entry) => entry.status)).toEqual([500, 500]);
+    const [after] = await refundRows(booking.id);
+    expect(after).toMatchObject({ status: 'pending', providerRefundId: null });
+    // Marked as tried: it goes behind rows not tried since (the sweep takes the least recently tried first).
+    expect(after?.updatedAt.getTime()).toBeGreaterThan(row.updatedAt.getTime());
+    expect(await bookingRow(f.tenant, booking.id)).toMatchObject({ status: 'confirmed', refundedAmount: 1000 });
+  });
+
   it('leaves refunds younger than a minute, and those past the 23-hour idempotency window, to others', async () => {
     const f = await fixture();
     const fresh = await paidBooking(f, `pi_unanswered_once_${crypto.randomUUID().replaceAll('-', '')}`);

@@ -113,6 +113,7 @@ export async function sweepPendingRefunds(
     } catch (error) {
       // One row's failure (a key that no longer decrypts, a database error) does not stop the others.
       logger.error('pending refund sweep: row failed', { refundId: row.id, error });
+      await markTried(db, row).catch(() => undefined);
       result.unanswered += 1;
     }
   }
@@ -123,6 +124,18 @@ export async function sweepPendingRefunds(
   return result;
 }
 
+/** Moves a row Stripe did not settle to the back of the queue, so rows that keep failing do not starve the others. */
+function markTried(db: Database, row: Unanswered) {
+  return scoped(db, { organizationId: row.organizationId }, [
+    db
+      .update(refunds)
+      .set({ updatedAt: sql`now()` })
+      .where(
+        and(eq(refunds.organizationId, row.organizationId), eq(refunds.id, row.id), eq(refunds.status, 'pending')),
+      ),
+  ]);
+}
+
 /** Stripe's answer for one row, `released` after a refusal, or `unanswered` (the row is marked as tried). */
 async function retry(
   db: Database,
@@ -130,19 +143,10 @@ async function retry(
   logger: Logger,
   row: Unanswered,
 ): Promise<ProviderOutcome | 'released' | 'unanswered'> {
-  const markTried = () =>
-    scoped(db, { organizationId: row.organizationId }, [
-      db
-        .update(refunds)
-        .set({ updatedAt: sql`now()` })
-        .where(
-          and(eq(refunds.organizationId, row.organizationId), eq(refunds.id, row.id), eq(refunds.status, 'pending')),
-        ),
-    ]);
   if (row.paymentIntentId === null || row.stripeSecretKey === null) {
     // Cannot be asked (no PaymentIntent, or Stripe removed from the settings since): an operator settles it.
     logger.error('pending stripe refund cannot be retried: no PaymentIntent or no Stripe key', { refundId: row.id });
-    await markTried();
+    await markTried(db, row);
     return 'unanswered';
   }
   const secretKey = await decryptStripeSecretKey(bindings, row.organizationId, row.stripeSecretKey);
@@ -154,7 +158,7 @@ async function retry(
     paymentIntentId: row.paymentIntentId,
   });
   if (answer.kind === 'answered') return answer.outcome;
-  if (answer.kind === 'unanswered') await markTried();
+  if (answer.kind === 'unanswered') await markTried(db, row);
   return answer.kind;
 }
 
