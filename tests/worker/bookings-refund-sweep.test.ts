@@ -149,6 +149,34 @@ describe('pending Stripe refund sweep (scheduled)', () => {
     expect(await bookingRow(f.tenant, booking.id)).toMatchObject({ status: 'confirmed', refundedAmount: 1000 });
   });
 
+  it('keeps the amount reserved when Stripe answers an idempotency error: the key may have refunded already', async () => {
+    const f = await fixture();
+    const booking = await paidBooking(f, `pi_${crypto.randomUUID().replaceAll('-', '')}`);
+    const response = await call(f.tenant, 'POST', `/api/v1/bookings/${booking.id}/refund`, {
+      token: f.token,
+      body: { amount: 1000 },
+    });
+    expect(response.status).toBe(201);
+    const [row] = await refundRows(booking.id);
+    if (!row) throw new Error('no refund row');
+    // A row whose key Stripe already used with another body (amount changed by hand, say), still unanswered here.
+    await database()
+      .update(refunds)
+      .set({ status: 'pending', providerRefundId: null, amount: 999 })
+      .where(eq(refunds.id, row.id));
+    await age(row.id, '2 minutes');
+
+    await runCron();
+
+    const sent = await sentFor(row.id);
+    expect(sent.map((entry) => [entry.status, (entry.response.error as { type?: string } | undefined)?.type])).toEqual([
+      [200, undefined],
+      [400, 'idempotency_error'],
+    ]);
+    expect(await refundRows(booking.id)).toMatchObject([{ status: 'pending', providerRefundId: null }]);
+    expect(await bookingRow(f.tenant, booking.id)).toMatchObject({ refundedAmount: 1000 });
+  });
+
   it('leaves refunds younger than a minute, and those past the 23-hour idempotency window, to others', async () => {
     const f = await fixture();
     const fresh = await paidBooking(f, `pi_unanswered_once_${crypto.randomUUID().replaceAll('-', '')}`);
