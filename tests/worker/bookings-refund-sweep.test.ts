@@ -116,6 +116,27 @@ describe('pending Stripe refund sweep (scheduled)', () => {
     expect(await audits()).toHaveLength(1);
   });
 
+  it('finds a refund Stripe made but keeps answering 500 for (a saved answer) by its metadata, and records it', async () => {
+    const f = await fixture();
+    const paymentIntentId = `pi_made_unanswered_${crypto.randomUUID().replaceAll('-', '')}`;
+    const booking = await paidBooking(f, paymentIntentId);
+    const row = await unansweredRefund(f, booking.id, { amount: 1000 });
+    await age(row.id, '2 minutes');
+
+    await runCron();
+
+    expect((await sentFor(row.id)).map((entry) => entry.status)).toEqual([500, 500]);
+    const lookups = (await stripeRequests('/v1/refunds')).filter(
+      (entry) => entry.method === 'GET' && entry.headers.authorization === `Bearer ${f.secretKey}`,
+    );
+    expect(lookups).toHaveLength(1);
+    const listed = lookups[0]?.response.data as { id: string; metadata: Record<string, string> }[];
+    expect(listed).toHaveLength(1);
+    expect(listed[0]?.metadata.refund_id).toBe(row.id);
+    expect(await refundRows(booking.id)).toMatchObject([{ status: 'succeeded', providerRefundId: listed[0]?.id }]);
+    expect(await bookingRow(f.tenant, booking.id)).toMatchObject({ status: 'confirmed', refundedAmount: 1000 });
+  });
+
   it('releases the reserved amount when Stripe refuses the retried refund', async () => {
     const f = await fixture();
     const booking = await paidBooking(f, `pi_unanswered_once_refused_${crypto.randomUUID().replaceAll('-', '')}`);

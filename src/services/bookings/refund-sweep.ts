@@ -10,9 +10,16 @@ import { abortLabel, mustChange } from '../events/shared.ts';
 import { outboxInsertSelect } from '../outbox/record.ts';
 import { bookingData } from '../outbox/views.ts';
 import { decryptStripeSecretKey } from '../payments/settings.ts';
+import { listRefunds, stripeClient } from '../payments/stripe.ts';
 import { uuidArray } from '../users/guards.ts';
 import { attendeeSeats, moveSeats } from './inventory.ts';
-import { recordOutcome, requestReservedRefund, type ProviderOutcome } from './refund.ts';
+import {
+  recordOutcome,
+  releaseReservation,
+  requestReservedRefund,
+  stripeOutcome,
+  type ProviderOutcome,
+} from './refund.ts';
 
 /** How many unanswered refunds one sweep asks Stripe about (one after the other: each is a Stripe call). */
 const SWEEP_LIMIT = 20;
@@ -56,7 +63,8 @@ interface Unanswered {
  * Stripe never answered (`pending`, no Stripe refund id), 1 minute to 23 hours old, up to 20 a run across all
  * organizations, least recently tried first. Each is asked of Stripe again with the same idempotency key, amount and
  * PaymentIntent under its own organization's key (`requestReservedRefund`, as the request did), so Stripe answers its
- * first outcome or makes the refund once. A refusal releases the reservation; no answer leaves the row for the next
+ * first outcome or makes the refund once; when the replay still fails, the refund is looked up by `metadata[refund_id]`
+ * on the PaymentIntent (Stripe replays a saved 500 too). A refusal releases the reservation; no answer leaves the row for the next
  * run (its `updated_at` moves, so rows Stripe keeps failing do not starve the others). An answer finishes the refund
  * as the request would have: the row records Stripe's answer (only while still pending: of two sweeps, or a sweep and
  * a late request, exactly one records it), the refund's tickets still valid are cancelled and their seats released,
@@ -157,9 +165,28 @@ async function retry(
     amount: row.amount,
     paymentIntentId: row.paymentIntentId,
   });
-  if (answer.kind === 'answered') return answer.outcome;
-  if (answer.kind === 'unanswered') await markTried(db, row);
-  return answer.kind;
+  if (answer.kind !== 'unanswered') return answer.kind === 'answered' ? answer.outcome : 'released';
+  // Stripe saves the answer of a key once the refund started, 500s included, so a replay can keep failing although
+  // the refund was made: look it up by the row's id in its metadata. Not found: it stays pending (a refund may still
+  // be made under the key), for the next run or, past the window, an operator.
+  const made = await listRefunds(stripeClient(bindings, secretKey, logger), row.paymentIntentId)
+    .then((list) => list.find((refund) => refund.metadata.refund_id === row.id))
+    .catch(() => undefined);
+  if (made !== undefined && made.amount !== row.amount) {
+    // Not the refund this row reserved (changed by hand?): an operator reconciles it.
+    logger.error('stripe refund found for a pending refund with another amount', { refundId: row.id });
+  } else if (made !== undefined) {
+    const outcome = stripeOutcome(made);
+    if (outcome !== null) return outcome;
+    await releaseReservation(db, logger, {
+      organizationId: row.organizationId,
+      bookingId: row.bookingId,
+      refundId: row.id,
+    });
+    return 'released';
+  }
+  await markTried(db, row);
+  return 'unanswered';
 }
 
 /** Records Stripe's answer and finishes the refund in one batch; false when another run or the request did first. */

@@ -407,23 +407,7 @@ export async function requestReservedRefund(
   reserved: ReservedRefund,
 ): Promise<ReservedRefundResult> {
   const { organizationId, bookingId, refundId, amount } = reserved;
-  // A release that fails leaves the refund pending (counted, never paid twice): logged, and the 502 still answers.
-  const release = () =>
-    scoped(db, { organizationId }, [
-      db.execute(sql`with released as (
-          update ${refunds} set status = 'failed', updated_at = now()
-           where organization_id = ${organizationId} and id = ${refundId} and status = 'pending'
-          returning amount
-        ), booking as (
-          update ${bookings} set refunded_amount = refunded_amount - (select amount from released), updated_at = now()
-           where organization_id = ${organizationId} and id = ${bookingId} and exists (select 1 from released)
-        )
-        update ${payments} set refunded_amount = refunded_amount - (select amount from released), updated_at = now()
-         where organization_id = ${organizationId} and booking_id = ${bookingId}
-           and exists (select 1 from released)`),
-    ]).catch((error: unknown) => {
-      logger.error('stripe refused a refund; releasing its reservation failed', { refundId, error });
-    });
+  const release = () => releaseReservation(db, logger, reserved);
   let refund: StripeRefund;
   try {
     refund = await createRefund(stripeClient(bindings, secretKey, logger), {
@@ -441,12 +425,8 @@ export async function requestReservedRefund(
     logger.error('stripe refund outcome unknown: left reserved as pending', { bookingId, refundId });
     return { kind: 'unanswered', error };
   }
-  if (refund.status === 'succeeded') {
-    return { kind: 'answered', outcome: { status: 'succeeded', providerRefundId: refund.id } };
-  }
-  if (refund.status === 'pending' || refund.status === 'requires_action') {
-    return { kind: 'answered', outcome: { status: 'pending', providerRefundId: refund.id } };
-  }
+  const outcome = stripeOutcome(refund);
+  if (outcome !== null) return { kind: 'answered', outcome };
   logger.warn('stripe refund not made', { bookingId, providerRefundId: refund.id, status: refund.status });
   await release();
   return {
@@ -456,6 +436,43 @@ export async function requestReservedRefund(
       extensions: { provider: 'stripe' },
     }),
   };
+}
+
+/** What a Stripe refund means for its row: recorded `succeeded` or `pending`, or null when Stripe did not make it. */
+export function stripeOutcome(refund: Pick<StripeRefund, 'id' | 'status'>): ProviderOutcome | null {
+  if (refund.status === 'succeeded') return { status: 'succeeded', providerRefundId: refund.id };
+  if (refund.status === 'pending' || refund.status === 'requires_action') {
+    return { status: 'pending', providerRefundId: refund.id };
+  }
+  return null;
+}
+
+/**
+ * Gives a reserved refund's amount back after Stripe refused it, in one statement: the row becomes `failed` (only
+ * while still pending) and its amount goes back to the booking and the payment. A release that fails leaves the
+ * refund pending (counted, never paid twice): logged, not thrown.
+ */
+export async function releaseReservation(
+  db: Database,
+  logger: Logger,
+  reserved: Pick<ReservedRefund, 'organizationId' | 'bookingId' | 'refundId'>,
+): Promise<void> {
+  const { organizationId, bookingId, refundId } = reserved;
+  await scoped(db, { organizationId }, [
+    db.execute(sql`with released as (
+        update ${refunds} set status = 'failed', updated_at = now()
+         where organization_id = ${organizationId} and id = ${refundId} and status = 'pending'
+        returning amount
+      ), booking as (
+        update ${bookings} set refunded_amount = refunded_amount - (select amount from released), updated_at = now()
+         where organization_id = ${organizationId} and id = ${bookingId} and exists (select 1 from released)
+      )
+      update ${payments} set refunded_amount = refunded_amount - (select amount from released), updated_at = now()
+       where organization_id = ${organizationId} and booking_id = ${bookingId}
+         and exists (select 1 from released)`),
+  ]).catch((error: unknown) => {
+    logger.error('stripe refused a refund; releasing its reservation failed', { refundId, error });
+  });
 }
 
 /** The request path's Stripe call: Stripe's answer to record, or the 502 of a refusal or of no answer. */
