@@ -3,13 +3,15 @@ import { readBindings } from '../middleware/bindings.ts';
 import { createLogger } from '../lib/logger.ts';
 import { createRedis } from '../lib/redis.ts';
 import { sweepExpiredHolds } from '../services/bookings/expire.ts';
+import { sweepPendingRefunds } from '../services/bookings/refund-sweep.ts';
 import { sweepOutbox } from '../services/outbox/dispatch.ts';
 import { flushUsage } from '../services/plans/usage.ts';
 
 /**
  * The scheduled handler (a cron trigger every minute in wrangler.toml): the periodic sweeps, one after the other:
- * the hold sweep, then the outbox sweep (every organization's undispatched events, including the `booking.expired`
- * events the hold sweep just wrote, and any a Worker committed but never dispatched), then the usage flush (Redis
+ * the hold sweep, then the pending-refund sweep (Stripe refunds Stripe never answered, asked again), then the outbox
+ * sweep (every organization's undispatched events, including the `booking.expired` and `booking.refunded` events the
+ * sweeps before it just wrote, and any a Worker committed but never dispatched), then the usage flush (Redis
  * counters into usage_daily, src/services/plans/usage.ts). Each logs its own outcome; a
  * failed sweep does not stop the next one, and the first failure is rethrown so the Workers runtime records the
  * invocation as failed.
@@ -23,6 +25,7 @@ export async function runScheduled(controller: ScheduledController, env: Record<
   const db = createDatabase(bindings, `scheduled-${String(controller.scheduledTime)}`);
   const sweeps: [string, () => Promise<unknown>][] = [
     ['holds', () => sweepExpiredHolds(db, logger)],
+    ['refunds', () => sweepPendingRefunds(db, bindings, logger)],
     ['outbox', () => sweepOutbox(db, bindings, logger)],
     ['usage', () => flushUsage(db, createRedis(bindings), logger)],
   ];

@@ -11,7 +11,12 @@ import http from 'node:http';
  * - `GET /v1/checkout/sessions/{id}`: a session created here.
  * - `POST /v1/refunds`: needs `payment_intent` (or `charge`); returns `re_...` with `status: succeeded`. A
  *   PaymentIntent id starting with `pi_refused` is refused with 400 (`charge_already_refunded`), for tests of the
- *   failure path; one starting with `pi_unanswered` gets a 500 `api_error` (Stripe's outcome unknown).
+ *   failure path; one starting with `pi_unanswered` gets a 500 `api_error` (Stripe's outcome unknown). With
+ *   `pi_unanswered_once_` only the first request of each Idempotency-Key gets the 500 (nothing saved for the key), a
+ *   retry is answered: refunded, or refused like `pi_refused` for `pi_unanswered_once_refused_`. A PaymentIntent id
+ *   containing `_slow_` is answered after 300 ms (two callers in flight at once). `pi_made_unanswered_`: the refund
+ *   is made, then a 500 is answered and saved for the key (Stripe replays saved 500s).
+ * - `GET /v1/refunds?payment_intent=...&limit=...`: the refunds made here with that API key, newest first.
  * - Every call needs `Authorization: Bearer sk_... | rk_...` (401 otherwise, Stripe's error shape); a key containing
  *   `REJECT` is refused as invalid. POSTs honour `Idempotency-Key` like Stripe: the same key with the same body
  *   replays the first answer (`Idempotent-Replayed: true`), with another body it is a 400 `idempotency_error`.
@@ -48,11 +53,14 @@ interface StripeErrorBody {
 class StripeFailure extends Error {
   readonly status: number;
   readonly body: StripeErrorBody;
+  /** Whether Stripe saves this answer for the idempotency key (it had started executing the request). */
+  readonly saved: boolean;
 
-  constructor(status: number, body: StripeErrorBody) {
+  constructor(status: number, body: StripeErrorBody, saved = false) {
     super(body.message);
     this.status = status;
     this.body = body;
+    this.saved = saved;
   }
 }
 
@@ -140,9 +148,11 @@ export async function startFakeStripe(): Promise<FakeStripe> {
   const requests: RecordedStripeRequest[] = [];
   const sessions = new Map<string, Record<string, unknown>>();
   const idempotency = new Map<string, { bodyHash: string; status: number; response: unknown }>();
+  const failedOnce = new Set<string>();
+  const madeRefunds: { apiKey: string; refund: Record<string, unknown> }[] = [];
   let sequence = 0;
 
-  const createSession = (params: Record<string, Nested>, apiKey: string): Record<string, unknown> => {
+  const createSession = (params: Record<string, Nested>, apiKey: string, _scope: string): Record<string, unknown> => {
     const now = Math.floor(Date.now() / 1000);
     const mode = params.mode;
     if (mode === undefined) throw missing('mode');
@@ -238,7 +248,7 @@ export async function startFakeStripe(): Promise<FakeStripe> {
     return session;
   };
 
-  const createRefund = (params: Record<string, Nested>, apiKey: string): Record<string, unknown> => {
+  const createRefund = (params: Record<string, Nested>, apiKey: string, scope: string): Record<string, unknown> => {
     const paymentIntent = params.payment_intent;
     if (paymentIntent === undefined && params.charge === undefined) {
       throw new StripeFailure(400, {
@@ -247,9 +257,21 @@ export async function startFakeStripe(): Promise<FakeStripe> {
       });
     }
     if (typeof paymentIntent === 'string' && paymentIntent.startsWith('pi_unanswered')) {
-      throw new StripeFailure(500, { type: 'api_error', message: 'An error occurred with our connection to Stripe.' });
+      // `pi_unanswered_once_...`: only the first request of each idempotency key fails, before anything is done (no
+      // idempotent result is saved, as Stripe does when a request fails before it executes); retries are answered.
+      const once = paymentIntent.startsWith('pi_unanswered_once_');
+      if (!once || !failedOnce.has(scope)) {
+        failedOnce.add(scope);
+        throw new StripeFailure(500, {
+          type: 'api_error',
+          message: 'An error occurred with our connection to Stripe.',
+        });
+      }
     }
-    if (typeof paymentIntent === 'string' && paymentIntent.startsWith('pi_refused')) {
+    if (
+      typeof paymentIntent === 'string' &&
+      (paymentIntent.startsWith('pi_refused') || paymentIntent.startsWith('pi_unanswered_once_refused'))
+    ) {
       throw new StripeFailure(400, {
         type: 'invalid_request_error',
         code: 'charge_already_refunded',
@@ -257,7 +279,7 @@ export async function startFakeStripe(): Promise<FakeStripe> {
       });
     }
     const amount = params.amount === undefined ? null : integer(params.amount, 'amount', { min: 1 });
-    return {
+    const refund = {
       id: randomId('re_'),
       object: 'refund',
       livemode: livemode(apiKey),
@@ -270,6 +292,12 @@ export async function startFakeStripe(): Promise<FakeStripe> {
       status: 'succeeded',
       created: Math.floor(Date.now() / 1000),
     };
+    madeRefunds.push({ apiKey, refund });
+    if (typeof paymentIntent === 'string' && paymentIntent.startsWith('pi_made_unanswered')) {
+      // The refund was made, then the request failed: Stripe saves that 500 for the key and replays it.
+      throw new StripeFailure(500, { type: 'api_error', message: 'An unknown error occurred.' }, true);
+    }
+    return refund;
   };
 
   const handle = (
@@ -277,6 +305,7 @@ export async function startFakeStripe(): Promise<FakeStripe> {
     path: string,
     headers: http.IncomingHttpHeaders,
     body: string,
+    query: URLSearchParams,
   ): { status: number; body: unknown; headers?: Record<string, string> } => {
     const authorization = headers.authorization ?? '';
     const apiKey = /^Bearer (\S+)$/.exec(authorization)?.[1];
@@ -293,6 +322,17 @@ export async function startFakeStripe(): Promise<FakeStripe> {
         type: 'invalid_request_error',
         message: `Invalid API Key provided: ${apiKey.slice(0, 8)}****${apiKey.slice(-4)}`,
       });
+    }
+    if (method === 'GET' && path === '/v1/refunds') {
+      const paymentIntent = query.get('payment_intent');
+      const data = madeRefunds
+        .filter(
+          (made) => made.apiKey === apiKey && (paymentIntent === null || made.refund.payment_intent === paymentIntent),
+        )
+        .map((made) => made.refund)
+        .reverse()
+        .slice(0, Number(query.get('limit') ?? '10'));
+      return { status: 200, body: { object: 'list', url: '/v1/refunds', has_more: false, data } };
     }
     const getSession = /^\/v1\/checkout\/sessions\/([A-Za-z0-9_]+)$/.exec(path);
     if (method === 'GET' && getSession) {
@@ -349,7 +389,15 @@ export async function startFakeStripe(): Promise<FakeStripe> {
         };
       }
     }
-    const response = create(params, apiKey);
+    let response: Record<string, unknown>;
+    try {
+      response = create(params, apiKey, scope);
+    } catch (error) {
+      if (error instanceof StripeFailure && error.saved && idempotencyKey !== undefined) {
+        idempotency.set(scope, { bodyHash, status: error.status, response: { error: error.body } });
+      }
+      throw error;
+    }
     if (idempotencyKey !== undefined) idempotency.set(scope, { bodyHash, status: 200, response });
     return {
       status: 200,
@@ -388,7 +436,7 @@ export async function startFakeStripe(): Promise<FakeStripe> {
       );
       let outcome: { status: number; body: unknown; headers?: Record<string, string> };
       try {
-        outcome = handle(method, url.pathname, req.headers, body);
+        outcome = handle(method, url.pathname, req.headers, body, url.searchParams);
       } catch (error) {
         if (!(error instanceof StripeFailure)) throw error;
         outcome = { status: error.status, body: { error: error.body } };
@@ -405,7 +453,9 @@ export async function startFakeStripe(): Promise<FakeStripe> {
         response: outcome.body,
         receivedAt: new Date().toISOString(),
       });
-      send(outcome.status, outcome.body, outcome.headers);
+      // `..._slow_...` PaymentIntents are answered after 300 ms, so tests can have two callers in flight at once.
+      const slow = new URLSearchParams(body).get('payment_intent')?.includes('_slow_') === true;
+      setTimeout(() => send(outcome.status, outcome.body, outcome.headers), slow ? 300 : 0);
     });
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));

@@ -278,6 +278,10 @@ export const refunds = pgTable(
       foreignColumns: [payments.organizationId, payments.id],
     }).onDelete('cascade'),
     index('refunds_organization_id_booking_id_idx').on(table.organizationId, table.bookingId),
+    // The pending-refund sweep (across organizations): refunds Stripe never answered, by age.
+    index('refunds_unanswered_created_at_idx')
+      .on(table.createdAt)
+      .where(sql`${table.status} = 'pending' and ${table.providerRefundId} is null`),
     check('refunds_amount', sql`${table.amount} > 0`),
   ],
 );

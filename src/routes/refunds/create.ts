@@ -27,7 +27,9 @@ export const route = createRoute({
     '`succeeded`. Stripe bookings: the amount is reserved as a `pending` refund before Stripe is called, then ' +
     "Stripe's answer is recorded: `succeeded` or, while Stripe processes it, `pending`. 502 " +
     '`payment_provider_error` when Stripe refuses (the reservation is released, the refund becomes `failed`) or ' +
-    'cannot be reached (the refund stays `pending`, its amount not refundable again, until settled). 409 for a pending, expired or refunded booking, for a ' +
+    'cannot be reached (the refund stays `pending`, its amount not refundable again, until the scheduled ' +
+    'pending-refund sweep asks Stripe again with the same idempotency key and records the answer or releases it). ' +
+    '409 for a pending, expired or refunded booking, for a ' +
     'free booking (total 0: cancel it instead), and when the booking changed meanwhile (of two concurrent refunds ' +
     'only one succeeds). 400 (pointer `/body/attendeeIds/<i>`) for a ticket of another booking, an already ' +
     'cancelled ticket, or one listed twice. Needs `bookings:write`. Writes a `booking.refunded` audit row.',

@@ -1,5 +1,6 @@
 import { and, eq, sql, type SQL } from 'drizzle-orm';
 import type { Database } from '../../db/client.ts';
+import type { Bindings } from '../../env.ts';
 import {
   attendees,
   bookingItems,
@@ -12,6 +13,7 @@ import {
 import { scoped } from '../../db/tenant.ts';
 import { ApiError, type FieldError } from '../../errors/api-error.ts';
 import { requireTenant, type ServiceContext } from '../../lib/context.ts';
+import type { Logger } from '../../lib/logger.ts';
 import { auditInsert } from '../audit/record.ts';
 import { abortLabel, actorOf, GUARD_LABEL_PREFIX, mustChange } from '../events/shared.ts';
 import { notifyOutbox } from '../outbox/dispatch.ts';
@@ -35,7 +37,7 @@ export interface RefundInput {
 }
 
 /** What the payment provider did with the money, recorded on the refund row. */
-interface ProviderOutcome {
+export interface ProviderOutcome {
   status: 'pending' | 'succeeded';
   providerRefundId: string | null;
 }
@@ -270,7 +272,8 @@ export async function refundBooking({ ctx, input }: { ctx: ServiceContext; input
   const refundWrite =
     stripe === null
       ? db.insert(refunds).values({ ...refundRow, status: outcome.status, providerRefundId: outcome.providerRefundId })
-      : recordOutcome(db, organizationId, refundId, outcome);
+      : // Aborts the batch when the pending-refund sweep recorded Stripe's answer (and finished the refund) first.
+        mustChange(db, recordOutcome(db, organizationId, refundId, outcome).returning({ id: refunds.id }), 'stale');
 
   const statements = [
     settledBooking,
@@ -331,8 +334,11 @@ function changedMeanwhile(): ApiError {
   );
 }
 
-/** The reserved (`pending`) refund row takes Stripe's answer. */
-function recordOutcome(db: Database, organizationId: string, refundId: string, outcome: ProviderOutcome) {
+/**
+ * The reserved (`pending`) refund row takes Stripe's answer; changes nothing when the row is no longer pending (the
+ * request and the sweep may both have an answer: only one records it).
+ */
+export function recordOutcome(db: Database, organizationId: string, refundId: string, outcome: ProviderOutcome) {
   return db
     .update(refunds)
     .set({ status: outcome.status, providerRefundId: outcome.providerRefundId, updatedAt: sql`now()` })
@@ -363,70 +369,127 @@ async function stripeTarget(
   return { paymentIntentId, secretKey: await decryptStripeSecretKey(ctx.bindings, booking.organizationId, stored) };
 }
 
+/** A reserved (`pending`) Stripe refund: what is needed to ask Stripe for it, the same way every time. */
+export interface ReservedRefund {
+  organizationId: string;
+  bookingId: string;
+  refundId: string;
+  amount: number;
+  paymentIntentId: string;
+}
+
+/** Stripe's answer to a reserved refund: recorded, released after a refusal, or still unknown. */
+export type ReservedRefundResult =
+  | { kind: 'answered'; outcome: ProviderOutcome }
+  | { kind: 'released'; error: ApiError }
+  | { kind: 'unanswered'; error: unknown };
+
 /**
- * Stripe, after the reservation: the idempotency key is the reserved refund row's id, so a retry of this very refund
- * (a timeout, a lost response) gets Stripe's first answer instead of a second refund.
+ * Asks Stripe for a reserved refund (the request path right after the reservation, and the pending-refund sweep for
+ * one Stripe left unanswered). The idempotency key is the refund row's id and the body is the same every time, so a
+ * retry gets Stripe's first answer instead of a second refund.
  *
- * - Stripe refunds (`succeeded`, or `pending` / `requires_action`): the caller records the answer on the row.
+ * - Stripe refunds (`succeeded`, or `pending` / `requires_action`): `answered`; the caller records it with
+ *   `recordOutcome` (conditional on the row still being pending).
  * - Stripe definitely refuses (a 4xx, or a refund `failed` / `canceled`): the reservation is released in one
- *   statement (the row becomes `failed`, its amount goes back to the booking and the payment) and the 502 is thrown.
+ *   statement (the row becomes `failed`, its amount goes back to the booking and the payment): `released`.
  * - Stripe does not answer (timeout, 5xx, 409, 429): the outcome is unknown, so the reservation stays: the row stays
  *   `pending` with no Stripe id and its amount stays counted as refunded, so no later refund can pay it out twice.
- *   It is settled by asking Stripe for refunds with `metadata[refund_id]` (or replaying the key `refund-<row id>`,
- *   which answers Stripe's first outcome) and recording that, or releasing it if Stripe has none.
+ *   The sweep (`sweepPendingRefunds`) asks again later with the same key.
+ *
+ * Round trips: the Stripe call, plus one batch when it releases.
  */
+export async function requestReservedRefund(
+  db: Database,
+  bindings: Pick<Bindings, 'ENVIRONMENT' | 'STRIPE_API_BASE'>,
+  logger: Logger,
+  secretKey: string,
+  reserved: ReservedRefund,
+): Promise<ReservedRefundResult> {
+  const { organizationId, bookingId, refundId, amount } = reserved;
+  const release = () => releaseReservation(db, logger, reserved);
+  let refund: StripeRefund;
+  try {
+    refund = await createRefund(stripeClient(bindings, secretKey, logger), {
+      paymentIntent: reserved.paymentIntentId,
+      amount,
+      idempotencyKey: `refund-${refundId}`,
+      // Key order matters: a retry must send the very same body, or Stripe answers an idempotency error.
+      metadata: { booking_id: bookingId, organization_id: organizationId, refund_id: refundId },
+    });
+  } catch (error) {
+    if (isProviderRefusal(error)) {
+      await release();
+      return { kind: 'released', error: error as ApiError };
+    }
+    logger.error('stripe refund outcome unknown: left reserved as pending', { bookingId, refundId });
+    return { kind: 'unanswered', error };
+  }
+  const outcome = stripeOutcome(refund);
+  if (outcome !== null) return { kind: 'answered', outcome };
+  logger.warn('stripe refund not made', { bookingId, providerRefundId: refund.id, status: refund.status });
+  await release();
+  return {
+    kind: 'released',
+    error: new ApiError('payment_provider_error', {
+      detail: `Stripe did not refund the payment (refund ${refund.status}); nothing was changed.`,
+      extensions: { provider: 'stripe' },
+    }),
+  };
+}
+
+/** What a Stripe refund means for its row: recorded `succeeded` or `pending`, or null when Stripe did not make it. */
+export function stripeOutcome(refund: Pick<StripeRefund, 'id' | 'status'>): ProviderOutcome | null {
+  if (refund.status === 'succeeded') return { status: 'succeeded', providerRefundId: refund.id };
+  if (refund.status === 'pending' || refund.status === 'requires_action') {
+    return { status: 'pending', providerRefundId: refund.id };
+  }
+  return null;
+}
+
+/**
+ * Gives a reserved refund's amount back after Stripe refused it, in one statement: the row becomes `failed` (only
+ * while still pending) and its amount goes back to the booking and the payment. A release that fails leaves the
+ * refund pending (counted, never paid twice): logged, not thrown.
+ */
+export async function releaseReservation(
+  db: Database,
+  logger: Logger,
+  reserved: Pick<ReservedRefund, 'organizationId' | 'bookingId' | 'refundId'>,
+): Promise<void> {
+  const { organizationId, bookingId, refundId } = reserved;
+  await scoped(db, { organizationId }, [
+    db.execute(sql`with released as (
+        update ${refunds} set status = 'failed', updated_at = now()
+         where organization_id = ${organizationId} and id = ${refundId} and status = 'pending'
+        returning amount
+      ), booking as (
+        update ${bookings} set refunded_amount = refunded_amount - (select amount from released), updated_at = now()
+         where organization_id = ${organizationId} and id = ${bookingId} and exists (select 1 from released)
+      )
+      update ${payments} set refunded_amount = refunded_amount - (select amount from released), updated_at = now()
+       where organization_id = ${organizationId} and booking_id = ${bookingId}
+         and exists (select 1 from released)`),
+  ]).catch((error: unknown) => {
+    logger.error('stripe refused a refund; releasing its reservation failed', { refundId, error });
+  });
+}
+
+/** The request path's Stripe call: Stripe's answer to record, or the 502 of a refusal or of no answer. */
 async function stripeRefund(
   ctx: ServiceContext,
   target: StripeTarget,
   input: { booking: Booking; refundId: string; amount: number },
 ): Promise<ProviderOutcome> {
-  const { booking, refundId, amount } = input;
-  const db = ctx.services.db;
-  // A release that fails leaves the refund pending (counted, never paid twice): logged, and the 502 still answers.
-  const release = () =>
-    scoped(db, { organizationId: booking.organizationId }, [
-      db.execute(sql`with released as (
-          update ${refunds} set status = 'failed', updated_at = now()
-           where organization_id = ${booking.organizationId} and id = ${refundId} and status = 'pending'
-          returning amount
-        ), booking as (
-          update ${bookings} set refunded_amount = refunded_amount - (select amount from released), updated_at = now()
-           where organization_id = ${booking.organizationId} and id = ${booking.id} and exists (select 1 from released)
-        )
-        update ${payments} set refunded_amount = refunded_amount - (select amount from released), updated_at = now()
-         where organization_id = ${booking.organizationId} and booking_id = ${booking.id}
-           and exists (select 1 from released)`),
-    ]).catch((error: unknown) => {
-      ctx.logger.error('stripe refused a refund; releasing its reservation failed', { refundId, error });
-    });
-  let refund: StripeRefund;
-  try {
-    refund = await createRefund(stripeClient(ctx.bindings, target.secretKey, ctx.logger), {
-      paymentIntent: target.paymentIntentId,
-      amount,
-      idempotencyKey: `refund-${refundId}`,
-      metadata: { booking_id: booking.id, organization_id: booking.organizationId, refund_id: refundId },
-    });
-  } catch (error) {
-    if (isProviderRefusal(error)) await release();
-    else
-      ctx.logger.error('stripe refund outcome unknown: left reserved as pending', { bookingId: booking.id, refundId });
-    throw error;
-  }
-  if (refund.status === 'succeeded') return { status: 'succeeded', providerRefundId: refund.id };
-  if (refund.status === 'pending' || refund.status === 'requires_action') {
-    return { status: 'pending', providerRefundId: refund.id };
-  }
-  ctx.logger.warn('stripe refund not made', {
-    bookingId: booking.id,
-    providerRefundId: refund.id,
-    status: refund.status,
+  const result = await requestReservedRefund(ctx.services.db, ctx.bindings, ctx.logger, target.secretKey, {
+    organizationId: input.booking.organizationId,
+    bookingId: input.booking.id,
+    refundId: input.refundId,
+    amount: input.amount,
+    paymentIntentId: target.paymentIntentId,
   });
-  await release();
-  throw new ApiError('payment_provider_error', {
-    detail: `Stripe did not refund the payment (refund ${refund.status}); nothing was changed.`,
-    extensions: { provider: 'stripe' },
-  });
+  if (result.kind === 'answered') return result.outcome;
+  throw result.error;
 }
 
 /** Free and manual bookings: the organizer returns the money outside Eventra, so the refund is recorded as done. */

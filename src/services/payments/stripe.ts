@@ -65,7 +65,7 @@ function providerError(detail: string, cause?: unknown, extensions: Record<strin
   return new ApiError('payment_provider_error', { detail, cause, extensions });
 }
 
-// Errors of requests Stripe answered with a definite "no" (a 4xx other than 409 idempotency and 429 rate limit):
+// Errors of requests Stripe answered with a definite "no" (a 4xx other than 409, 429 and idempotency_error):
 // nothing was done. Every other error (no answer, 5xx, 409, 429, an unreadable body) leaves the outcome unknown.
 const refusals = new WeakSet<ApiError>();
 
@@ -74,25 +74,32 @@ export function isProviderRefusal(error: unknown): boolean {
   return error instanceof ApiError && refusals.has(error);
 }
 
+/** A POST with its idempotency key (form body), or a GET (`idempotencyKey` null: the parameters go in the query). */
 async function post<T>(
   client: StripeClient,
   path: string,
   params: Record<string, FormValue>,
-  idempotencyKey: string,
+  idempotencyKey: string | null,
 ): Promise<T> {
   let response: Response;
+  const form = stripeForm(params).toString();
+  const headers = { authorization: `Bearer ${client.secretKey}`, 'stripe-version': STRIPE_API_VERSION };
   try {
-    response = await fetch(`${client.baseUrl}${path}`, {
-      method: 'POST',
-      headers: {
-        authorization: `Bearer ${client.secretKey}`,
-        'content-type': 'application/x-www-form-urlencoded',
-        'stripe-version': STRIPE_API_VERSION,
-        'idempotency-key': idempotencyKey,
-      },
-      body: stripeForm(params).toString(),
-      signal: AbortSignal.timeout(TIMEOUT_MS),
-    });
+    response = await fetch(
+      idempotencyKey === null ? `${client.baseUrl}${path}?${form}` : `${client.baseUrl}${path}`,
+      idempotencyKey === null
+        ? { method: 'GET', headers, signal: AbortSignal.timeout(TIMEOUT_MS) }
+        : {
+            method: 'POST',
+            headers: {
+              ...headers,
+              'content-type': 'application/x-www-form-urlencoded',
+              'idempotency-key': idempotencyKey,
+            },
+            body: form,
+            signal: AbortSignal.timeout(TIMEOUT_MS),
+          },
+    );
   } catch (error) {
     client.logger.warn('stripe unreachable', { path, error });
     throw providerError('The payment provider did not answer; retry shortly.', error);
@@ -126,7 +133,16 @@ async function post<T>(
       provider: 'stripe',
       providerError: { type: stripeError.type, code: stripeError.code },
     });
-    if (response.status < 500 && response.status !== 409 && response.status !== 429) refusals.add(error);
+    // An idempotency_error (400) says the key was used before with another body: that first request may have been
+    // carried out, so it is no refusal.
+    if (
+      response.status < 500 &&
+      response.status !== 409 &&
+      response.status !== 429 &&
+      stripeError.type !== 'idempotency_error'
+    ) {
+      refusals.add(error);
+    }
     throw error;
   }
   try {
@@ -263,6 +279,38 @@ export async function createRefund(client: StripeClient, input: RefundInput): Pr
     throw providerError('The payment provider sent an incomplete refund.');
   }
   return { id: refund.id, status: refund.status, amount: refund.amount };
+}
+
+/**
+ * GET /v1/refunds?payment_intent=...: the PaymentIntent's refunds (newest first, at most 100), to find the one a
+ * request made whose answer was lost (by `metadata[refund_id]`). Throws like `createRefund`.
+ */
+export async function listRefunds(
+  client: StripeClient,
+  paymentIntent: string,
+): Promise<(StripeRefund & { metadata: Record<string, string> })[]> {
+  const list = await post<{ data?: unknown }>(
+    client,
+    '/v1/refunds',
+    { payment_intent: paymentIntent, limit: 100 },
+    null,
+  );
+  if (!Array.isArray(list.data)) throw providerError('The payment provider sent an incomplete list of refunds.');
+  return (list.data as { id?: unknown; status?: unknown; amount?: unknown; metadata?: unknown }[]).flatMap((refund) =>
+    typeof refund.id === 'string' && typeof refund.status === 'string' && typeof refund.amount === 'number'
+      ? [
+          {
+            id: refund.id,
+            status: refund.status,
+            amount: refund.amount,
+            metadata:
+              typeof refund.metadata === 'object' && refund.metadata !== null
+                ? (refund.metadata as Record<string, string>)
+                : {},
+          },
+        ]
+      : [],
+  );
 }
 
 // ---------------------------------------------------------------------------------------------------------------

@@ -1,0 +1,1 @@
+CREATE INDEX "refunds_unanswered_created_at_idx" ON "refunds" USING btree ("created_at") WHERE "refunds"."status" = 'pending' and "refunds"."provider_refund_id" is null;
