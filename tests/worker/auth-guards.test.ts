@@ -31,9 +31,7 @@ function principal(overrides: Partial<Omit<Principal, 'permissions'>> & { permis
     sessionId: crypto.randomUUID(),
     role: 'member',
     emailVerified: true,
-    tokenId: crypto.randomUUID(),
     issuedAtMs: Date.now(),
-    expiresAt: Math.floor(Date.now() / 1000) + 900,
     ...rest,
     permissions: new Set(permissions),
   };

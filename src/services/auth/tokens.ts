@@ -28,10 +28,8 @@ export interface Principal {
   role: string;
   permissions: ReadonlySet<Permission>;
   emailVerified: boolean;
-  tokenId: string;
   /** Issue time in milliseconds (finer than `iat`, for "sessions ended before" checks). */
   issuedAtMs: number;
-  expiresAt: number;
 }
 
 export interface AccessTokenInput {
@@ -140,9 +138,7 @@ export async function verifyAccessToken(
     role,
     permissions: new Set(perms),
     emailVerified: ev,
-    tokenId: jti,
     issuedAtMs: ist,
-    expiresAt: exp,
   };
 }
 
