@@ -32,9 +32,9 @@ import { registerWebhooksRoutes } from './routes/webhooks/index.ts';
 
 /**
  * The one request path (see docs/ARCHITECTURE.md): request id and logger, security headers, bindings, tenant from
- * the host, CORS, body limit, well-formed text (no NUL or lone
- * surrogate in any path segment, query parameter or JSON string), 405s, then the zod-validated routes, whose guards (requirePermission...) verify the
- * bearer token and its revocation once, only where a route needs a caller.
+ * the host, CORS, body limit, well-formed text (no NUL or lone surrogate in any path segment, query parameter or JSON
+ * string), 405s, then the zod-validated routes, whose guards (requirePermission...) verify the bearer token and its
+ * revocation once, only where a route needs a caller.
  * Errors from any step become problem+json in `onError`, and still pass back out through the security headers and the access log.
  */
 export function createApp(): OpenAPIHono<AppEnv> {

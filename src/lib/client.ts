@@ -35,6 +35,14 @@ export function addressKey(ip: string | null): string | null {
   return `${network.toString()}/64`;
 }
 
+/**
+ * The trace under which the local gateways count a request's round trips: the caller's correlation id when it sent
+ * one (so a test can ask about the request it made), else the server's request id.
+ */
+export function traceId(ids: Pick<ClientInfo, 'requestId' | 'correlationId'>): string {
+  return ids.correlationId ?? ids.requestId;
+}
+
 /** The client of a request: its address (as given and as a limit key), user agent and request id. */
 export function clientInfo(c: Context<AppEnv>): ClientInfo {
   const header = c.req.header('cf-connecting-ip')?.trim() ?? '';

@@ -1,6 +1,7 @@
 import { createMiddleware } from 'hono/factory';
 import { BindingsSchema, type AppEnv, type Bindings } from '../env.ts';
 import { ApiError } from '../errors/api-error.ts';
+import { traceId } from '../lib/client.ts';
 import { createLogger } from '../lib/logger.ts';
 import { createServices } from '../lib/services.ts';
 
@@ -34,9 +35,11 @@ export function bindings() {
   return createMiddleware<AppEnv>(async function bindingsMiddleware(c, next) {
     const validated = readBindings(c.env);
     c.set('bindings', validated);
-    // The gateways' round-trip counters (local only) are keyed by the trace: the caller's id when sent, so a test can
-    // ask about the request it made.
-    c.set('services', createServices(validated, c.get('correlationId') ?? c.get('requestId')));
+    // The gateways' round-trip counters (local only) are keyed by the request's trace.
+    c.set(
+      'services',
+      createServices(validated, traceId({ requestId: c.get('requestId'), correlationId: c.get('correlationId') })),
+    );
     await next();
   });
 }

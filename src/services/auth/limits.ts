@@ -1,5 +1,6 @@
 import type { ServiceContext } from '../../lib/context.ts';
 import { giveBackToken, takeTokens, type LimitRule } from '../../lib/rate-limit.ts';
+import { traceId } from '../../lib/client.ts';
 import { createRedis } from '../../lib/redis.ts';
 import { hashToken } from './tokens.ts';
 
@@ -60,15 +61,14 @@ export async function enforceLimits(
  * guess was right.
  *
  * The give-back leaves after the response (`waitUntil`), off the request path: its own Redis round trip, traced
- * locally as `<trace>.after-response` (the trace of the request's own round trips: the caller's correlation id when it
- * sent one, else the request id) so round-trip counts keep measuring the request.
+ * locally as `<trace>.after-response` (`traceId`: the trace of the request's own round trips) so round-trip counts keep
+ * measuring the request.
  */
 export function giveBackAccountAttempt(
   ctx: Pick<ServiceContext, 'bindings' | 'client' | 'waitUntil'>,
   bucket: string,
 ): void {
   // The local gateways take trace ids of up to 128 characters (request ids may have 128 already).
-  const trace = ctx.client.correlationId ?? ctx.client.requestId;
-  const redis = createRedis(ctx.bindings, `${trace.slice(0, 100)}.after-response`);
+  const redis = createRedis(ctx.bindings, `${traceId(ctx.client).slice(0, 100)}.after-response`);
   ctx.waitUntil(giveBackToken(redis, AUTH_LIMITS.loginAccount, bucket));
 }
