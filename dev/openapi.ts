@@ -1,11 +1,12 @@
 /**
- * Prints the OpenAPI document the Worker serves at /api/v1/openapi.json, built by the same app in Node (the
+ * Type-checked with the Worker sources (tsconfig.json), whose app it imports.
+ *
+ * Builds the OpenAPI document the Worker serves at /api/v1/openapi.json, built by the same app in Node (the
  * platform host is requested, so no database or Redis is touched). Used by `npm run lint:openapi` (redocly and
  * Spectral) and by `npm run sdk:generate`.
  *
- *   node dev/openapi.ts [out.json]    # stdout without an argument
+ *   node dev/write-openapi.ts [out.json]    # prints it (stdout without an argument)
  */
-import { writeFileSync } from 'node:fs';
 import { createApp } from '../src/app.ts';
 
 const queue = { send: () => Promise.resolve(), sendBatch: () => Promise.resolve() };
@@ -27,11 +28,4 @@ export async function openApiDocument(): Promise<Record<string, unknown>> {
   const response = await createApp().request('http://localhost/api/v1/openapi.json', {}, bindings);
   if (response.status !== 200) throw new Error(`the document answered ${response.status}`);
   return response.json();
-}
-
-if (import.meta.main) {
-  const text = `${JSON.stringify(await openApiDocument(), null, 2)}\n`;
-  const out = process.argv[2];
-  if (out) writeFileSync(out, text);
-  else process.stdout.write(text);
 }
