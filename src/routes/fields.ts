@@ -1,0 +1,23 @@
+import { z } from '@hono/zod-openapi';
+
+/**
+ * The field schemas every route shares, each as strict in the OpenAPI document as the server is (a bounded length,
+ * a format or pattern, bounds on numbers), so a client generated from the document cannot build a value the server
+ * refuses for a reason the document does not state. Describe the field where it is used:
+ * `Uuid.openapi({ description: 'The event.' })`.
+ */
+
+/** A resource id (UUID, any version, as PostgreSQL's gen_random_uuid and uuidv7 write them). */
+export const Uuid = z.uuid().max(36);
+
+/** An instant in ISO 8601 / RFC 3339 with a time zone designator (`Z` or an offset), as the API writes them. */
+export const Timestamp = z.iso.datetime({ offset: true }).max(35);
+
+/** Every ISO 4217 code the runtime knows (Intl), uppercase: the document lists them as an enum. */
+export const CURRENCY_CODES = Intl.supportedValuesOf('currency') as [string, ...string[]];
+export const CurrencyCode = z.enum(CURRENCY_CODES);
+
+/** A whole number that fits PostgreSQL's `integer` (and JSON's safe range), from `min`. */
+export function int32(min = 0, max = 2_147_483_647) {
+  return z.number().int().min(min).max(max).openapi({ format: 'int32' });
+}
