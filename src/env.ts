@@ -74,24 +74,37 @@ export const BindingsSchema = z.object({
 
 type Validated = z.infer<typeof BindingsSchema>;
 
+type RequiredKeys<T> = { [K in keyof T]-?: object extends Pick<T, K> ? never : K }[keyof T];
+type OptionalKeys<T> = Exclude<keyof T, RequiredKeys<T>>;
+
 /**
  * The validated bindings: the generated types of wrangler.toml's bindings, narrowed by the schema (ENVIRONMENT is one
- * of three names) and completed by the optional settings wrangler.toml does not declare (LOG_LEVEL, STRIPE_API_BASE).
- * `readBindings` returns the schema's output as this type, so the compiler rejects a schema that drops a binding
- * every environment declares or types one differently.
+ * of three names), optional where the schema accepts one missing (a setting only some environments declare, or one
+ * wrangler.toml does not declare at all: LOG_LEVEL, STRIPE_API_BASE). `readBindings` returns the schema's output as
+ * this type, so the compiler rejects a schema that drops or mistypes a binding every environment declares.
  */
-export type Bindings = DeclaredBindings & Validated;
+export type Bindings = Omit<DeclaredBindings, OptionalKeys<Validated>> & Validated;
 
-type RequiredKeys<T> = { [K in keyof T]-?: object extends Pick<T, K> ? never : K }[keyof T];
+type Declared = Extract<keyof DeclaredBindings, string>;
+type Undeclared = Extract<Exclude<RequiredKeys<Validated>, RequiredKeys<DeclaredBindings>>, string>;
+type Unvalidated = Exclude<Declared, keyof Validated>;
+type Mistyped = {
+  [K in keyof Validated & Declared]-?: NonNullable<Validated[K]> extends NonNullable<DeclaredBindings[K]> ? never : K;
+}[keyof Validated & Declared];
 type Expect<T extends true> = T;
-type Undeclared = Exclude<RequiredKeys<Validated>, RequiredKeys<DeclaredBindings>>;
+type None<Problem extends string> = [Problem] extends [never] ? true : Problem;
 /**
- * Compile-time check: every binding the schema requires is declared by every environment of wrangler.toml, so a
- * secret the Worker cannot run without is one `wrangler deploy` refuses to deploy without. A failure
- * (`Type '"NAME"' does not satisfy the constraint 'true'`) names the binding: add it to `[env.<env>.secrets]
- * required` (or the vars) of each environment and run `npm run types`.
+ * Compile-time check that the schema and wrangler.toml agree: a binding the schema requires is declared by every
+ * environment (so a secret the Worker cannot run without is one `wrangler deploy` refuses to deploy without), every
+ * declared binding is validated (the parse drops what it does not know), and their types fit. A failure names the
+ * binding and the problem (`Type '"NAME is ..."' does not satisfy the constraint 'true'`); after changing wrangler.toml,
+ * run `npm run types`.
  */
-export type EveryRequiredBindingIsDeclared = Expect<[Undeclared] extends [never] ? true : Undeclared>;
+export type BindingsMatchWranglerToml = [
+  Expect<None<`${Undeclared} is required by BindingsSchema but not declared by every environment of wrangler.toml`>>,
+  Expect<None<`${Unvalidated} is declared in wrangler.toml but not validated by BindingsSchema`>>,
+  Expect<None<`${Mistyped} has another type in BindingsSchema than in wrangler.toml`>>,
+];
 
 export type Variables = {
   /** Made by the server for every request (src/middleware/request-context.ts). */
