@@ -131,7 +131,12 @@ async function main(): Promise<void> {
       cwd: root,
       stdio: ['ignore', 'pipe', 'pipe'],
       detached: true,
-      env: { ...process.env, WRANGLER_SEND_METRICS: 'false' },
+      // wrangler.toml's `[env.local.secrets]` makes wrangler dev read those names from its own environment before the
+      // env file: drop them (a DATABASE_URL in the shell is the direct owner URL, not the gateway's app-role URL).
+      env: {
+        ...Object.fromEntries(Object.entries(process.env).filter(([key]) => !(key in vars))),
+        WRANGLER_SEND_METRICS: 'false',
+      },
     },
   );
   let announced = false;

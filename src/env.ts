@@ -5,15 +5,36 @@ import type { Principal } from './services/auth/tokens.ts';
 import type { Tenant } from './services/tenants/types.ts';
 
 /**
- * The Worker's bindings, validated once per isolate at the entry (see `readBindings`).
- * Secrets (DATABASE_URL, UPSTASH_REDIS_REST_TOKEN) come from `wrangler secret put` in staging and production and from
- * the dev runner or the test setup locally.
+ * The env of each environment of wrangler.toml, as `wrangler types` generates it into worker-configuration.d.ts
+ * (`npm run types` regenerates it; `npm run lint` fails while it is stale): the vars, the queue producers and the
+ * secrets each environment lists in `[env.<env>.secrets] required`. The Worker runs in exactly one of them.
  */
-const queueBinding = z.custom<Queue>(
-  (value) => typeof value === 'object' && value !== null && typeof (value as { send?: unknown }).send === 'function',
-  { message: 'must be a Cloudflare Queue producer binding' },
-);
+export type WorkerEnv = Cloudflare.LocalEnv | Cloudflare.StagingEnv | Cloudflare.ProductionEnv;
 
+type KeysOfAny<U> = U extends unknown ? keyof U : never;
+type ValueIn<U, K extends PropertyKey> = U extends Partial<Record<K, infer V>> ? V : never;
+/** One object over the environments: a binding every environment declares is required, any other is optional. */
+type AnyOf<U> = { [K in Extract<keyof U, PropertyKey>]: ValueIn<U, K> } & {
+  [K in Exclude<KeysOfAny<U>, keyof U>]?: ValueIn<U, K>;
+};
+
+/** What wrangler.toml declares, whichever the environment. */
+export type DeclaredBindings = AnyOf<WorkerEnv>;
+
+/** A binding object wrangler.toml declares, checked at the entry for the method the code calls. */
+function binding<K extends keyof DeclaredBindings>(method: string) {
+  return z.custom<NonNullable<DeclaredBindings[K]>>(
+    (value) =>
+      typeof value === 'object' && value !== null && typeof (value as Record<string, unknown>)[method] === 'function',
+    { message: `must be a binding with ${method}()` },
+  );
+}
+
+/**
+ * Runtime validation of the bindings, once per isolate at the entry (see `readBindings`): the formats of the vars and
+ * secrets, and the presence of the binding objects. Secrets come from `wrangler secret put` / `wrangler deploy
+ * --secrets-file` in staging and production and from the dev runner or the test setup locally.
+ */
 export const BindingsSchema = z.object({
   ENVIRONMENT: z.enum(['local', 'staging', 'production']),
   ROOT_DOMAIN: z
@@ -25,8 +46,8 @@ export const BindingsSchema = z.object({
   NEON_FETCH_ENDPOINT: z.url().optional(),
   UPSTASH_REDIS_REST_URL: z.url(),
   UPSTASH_REDIS_REST_TOKEN: z.string().min(1),
-  EMAIL_QUEUE: queueBinding,
-  WEBHOOK_QUEUE: queueBinding,
+  EMAIL_QUEUE: binding<'EMAIL_QUEUE'>('send'),
+  WEBHOOK_QUEUE: binding<'WEBHOOK_QUEUE'>('send'),
   /** JSON array of private P-256 JWKs; the first signs access tokens (see src/services/auth/keys.ts). Secret. */
   JWT_SIGNING_KEYS: z.string().min(2),
   /**
@@ -39,7 +60,10 @@ export const BindingsSchema = z.object({
    * https://api.stripe.com and this must be unset.
    */
   STRIPE_API_BASE: z.url().optional(),
-  /** Resend API key and sender address for transactional email (unused locally: mail is captured). Secrets. */
+  /**
+   * Resend API key and sender address for transactional email: secrets, required in staging and production
+   * (wrangler.toml), unused locally (mail is captured).
+   */
   EMAIL_API_KEY: z.string().min(1).optional(),
   EMAIL_FROM: z.email().optional(),
   /** debug | info | warn | error (default info). The test run uses warn to keep its output readable. */
@@ -48,7 +72,39 @@ export const BindingsSchema = z.object({
   PLATFORM_CORS_ORIGINS: z.string().optional(),
 });
 
-export type Bindings = z.infer<typeof BindingsSchema>;
+type Validated = z.infer<typeof BindingsSchema>;
+
+type RequiredKeys<T> = { [K in keyof T]-?: object extends Pick<T, K> ? never : K }[keyof T];
+type OptionalKeys<T> = Exclude<keyof T, RequiredKeys<T>>;
+
+/**
+ * The validated bindings: the generated types of wrangler.toml's bindings, narrowed by the schema (ENVIRONMENT is one
+ * of three names), optional where the schema accepts one missing (a setting only some environments declare, or one
+ * wrangler.toml does not declare at all: LOG_LEVEL, STRIPE_API_BASE). `readBindings` returns the schema's output as
+ * this type, so the compiler rejects a schema that drops or mistypes a binding every environment declares.
+ */
+export type Bindings = Omit<DeclaredBindings, OptionalKeys<Validated>> & Validated;
+
+type Declared = Extract<keyof DeclaredBindings, string>;
+type Undeclared = Extract<Exclude<RequiredKeys<Validated>, RequiredKeys<DeclaredBindings>>, string>;
+type Unvalidated = Exclude<Declared, keyof Validated>;
+type Mistyped = {
+  [K in keyof Validated & Declared]-?: NonNullable<Validated[K]> extends NonNullable<DeclaredBindings[K]> ? never : K;
+}[keyof Validated & Declared];
+type Expect<T extends true> = T;
+type None<Problem extends string> = [Problem] extends [never] ? true : Problem;
+/**
+ * Compile-time check that the schema and wrangler.toml agree: a binding the schema requires is declared by every
+ * environment (so a secret the Worker cannot run without is one `wrangler deploy` refuses to deploy without), every
+ * declared binding is validated (the parse drops what it does not know), and their types fit. A failure names the
+ * binding and the problem (`Type '"NAME is ..."' does not satisfy the constraint 'true'`); after changing wrangler.toml,
+ * run `npm run types`.
+ */
+export type BindingsMatchWranglerToml = [
+  Expect<None<`${Undeclared} is required by BindingsSchema but not declared by every environment of wrangler.toml`>>,
+  Expect<None<`${Unvalidated} is declared in wrangler.toml but not validated by BindingsSchema`>>,
+  Expect<None<`${Mistyped} has another type in BindingsSchema than in wrangler.toml`>>,
+];
 
 export type Variables = {
   /** Made by the server for every request (src/middleware/request-context.ts). */
