@@ -14,6 +14,12 @@ const queueBinding = z.custom<Queue>(
   { message: 'must be a Cloudflare Queue producer binding' },
 );
 
+/** A service-style binding with `fetch` (the static assets binding). */
+const fetcherBinding = z.custom<Fetcher>(
+  (value) => typeof value === 'object' && value !== null && typeof (value as { fetch?: unknown }).fetch === 'function',
+  { message: 'must be a Fetcher binding' },
+);
+
 export const BindingsSchema = z.object({
   ENVIRONMENT: z.enum(['local', 'staging', 'production']),
   ROOT_DOMAIN: z
@@ -27,6 +33,11 @@ export const BindingsSchema = z.object({
   UPSTASH_REDIS_REST_TOKEN: z.string().min(1),
   EMAIL_QUEUE: queueBinding,
   WEBHOOK_QUEUE: queueBinding,
+  /**
+   * wrangler.toml `[assets]`: the static assets (build/assets, made by dev/docs-assets.ts). Only /docs reads it;
+   * optional so the document can be built in Node without it (dev/openapi.ts).
+   */
+  ASSETS: fetcherBinding.optional(),
   /** JSON array of private P-256 JWKs; the first signs access tokens (see src/services/auth/keys.ts). Secret. */
   JWT_SIGNING_KEYS: z.string().min(2),
   /**
