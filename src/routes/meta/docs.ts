@@ -52,7 +52,6 @@ const SCALAR_CONFIGURATION = {
   showDeveloperTools: 'never',
   agent: { disabled: true },
   documentDownloadType: 'json',
-  hideClientButton: false,
 };
 
 // The manifest is part of the deployed assets, so it is read once per isolate (a failed read is retried).
