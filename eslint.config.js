@@ -2,7 +2,18 @@ import eslint from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  { ignores: ['node_modules/', '.wrangler/', '.eventra/', 'dist/', 'coverage/', 'migrations/', 'bench/results/'] },
+  {
+    ignores: [
+      'node_modules/',
+      '.wrangler/',
+      '.eventra/',
+      'dist/',
+      'coverage/',
+      'migrations/',
+      'bench/results/',
+      'build/',
+    ],
+  },
   eslint.configs.recommended,
   tseslint.configs.strictTypeChecked,
   {

@@ -37,6 +37,16 @@ export default defineConfig({
         },
       },
       {
+        // /docs in a real browser (Debian's chromium via playwright-core) against the Worker under wrangler.
+        test: {
+          name: 'browser',
+          include: ['tests/browser/**/*.test.ts'],
+          environment: 'node',
+          testTimeout: 150_000,
+          hookTimeout: 120_000,
+        },
+      },
+      {
         // The Worker in workerd, against real PostgreSQL and Redis through the gateways.
         plugins: [
           cloudflareTest(({ inject }) => ({

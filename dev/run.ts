@@ -4,7 +4,8 @@
  *   1. PostgreSQL: DATABASE_URL when given, else embedded PGlite persisted in .eventra/pglite
  *   2. Redis: REDIS_URL (default redis://127.0.0.1:6379), else the embedded stand-in (logged)
  *   3. the Neon and Upstash gateways in front of them, migrations, demo data on an empty database
- *   4. `wrangler dev --env local` pointed at the gateways; Ctrl-C stops everything.
+ *   4. the static assets (dev/docs-assets.ts: Scalar's bundle for /docs)
+ *   5. `wrangler dev --env local` pointed at the gateways; Ctrl-C stops everything.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
@@ -22,6 +23,7 @@ import {
   PLATFORM_ADMIN_EMAIL,
 } from '../drizzle/seed.ts';
 import { BUILT_IN_ROLE_KEYS } from '../src/services/auth/permissions.ts';
+import { buildDocsAssets } from './docs-assets.ts';
 import { generateDataEncryptionKey, generateSigningKeysSecret } from './keys.ts';
 import { startStack, type Stack } from './stack.ts';
 
@@ -112,6 +114,8 @@ async function main(): Promise<void> {
     },
   );
 
+  // wrangler.toml's [assets] directory (Scalar's bundle for /docs), from node_modules: it is not committed.
+  await buildDocsAssets();
   const wranglerBin = path.join(root, 'node_modules', '.bin', 'wrangler');
   wrangler = spawn(
     wranglerBin,

@@ -48,6 +48,11 @@ export const BindingsSchema = z.object({
   UPSTASH_REDIS_REST_TOKEN: z.string().min(1),
   EMAIL_QUEUE: binding<'EMAIL_QUEUE'>('send'),
   WEBHOOK_QUEUE: binding<'WEBHOOK_QUEUE'>('send'),
+  /**
+   * wrangler.toml `[assets]`: the static assets (build/assets, made by dev/docs-assets.ts). Only /docs reads it;
+   * optional so the document can be built in Node without it (dev/openapi.ts).
+   */
+  ASSETS: binding<'ASSETS'>('fetch').optional(),
   /** JSON array of private P-256 JWKs; the first signs access tokens (see src/services/auth/keys.ts). Secret. */
   JWT_SIGNING_KEYS: z.string().min(2),
   /**

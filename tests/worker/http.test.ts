@@ -1,3 +1,4 @@
+import { env } from 'cloudflare:workers';
 import { describe, expect, it } from 'vitest';
 import { and, eq } from 'drizzle-orm';
 import { auditLogs } from '../../src/db/schema/index.ts';
@@ -13,6 +14,9 @@ import {
 } from '../support/harness.ts';
 
 const PLATFORM = 'http://localhost';
+
+/** wrangler.toml's static assets (build/assets), as the Worker sees them. */
+const assets = (): Fetcher => (env as unknown as { ASSETS: Fetcher }).ASSETS;
 
 function expectSecurityHeaders(response: Response): void {
   expect(response.headers.get('strict-transport-security')).toMatch(/^max-age=\d+; includeSubDomains/);
@@ -189,16 +193,39 @@ describe('OpenAPI and docs', () => {
     expect(ready?.responses['503']?.content?.['application/problem+json']).toBeDefined();
   });
 
-  it('serves the interactive reference with a nonce-based CSP', async () => {
+  it('serves the interactive reference from its own origin only: the static bundle with SRI, a CSP without any CDN', async () => {
     const response = await request(`${PLATFORM}/docs`);
     expect(response.status).toBe(200);
     expect(response.headers.get('content-type')).toContain('text/html');
-    const csp = response.headers.get('content-security-policy') ?? '';
-    const nonce = /'nonce-([a-f0-9]+)'/.exec(csp)?.[1];
-    expect(nonce).toBeDefined();
+    expect(response.headers.get('cache-control')).toBe('no-cache');
+    expect(response.headers.get('content-security-policy')).toBe(
+      "default-src 'none'; script-src 'self'; style-src 'self' 'unsafe-inline'; font-src 'self' data:; " +
+        "img-src 'self' data:; connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'",
+    );
     const html = await response.text();
-    expect(html).toContain(`nonce="${nonce}"`);
-    expect(html).toContain('/api/v1/openapi.json');
-    expect(csp).toContain("frame-ancestors 'none'");
+    // The one script is the bundle the deployed assets' manifest names, with its integrity; nothing is inline.
+    const manifestResponse = await assets().fetch('https://assets.invalid/docs/assets.json');
+    expect(manifestResponse.status).toBe(200);
+    const { scalar } = await manifestResponse.json<{ scalar: { path: string; integrity: string } }>();
+    expect([...html.matchAll(/<script\b[^>]*>/g)].map(([tag]) => tag)).toEqual([
+      expect.stringContaining('id="api-reference" type="application/json"'),
+      `<script src="${scalar.path}" integrity="${scalar.integrity}">`,
+    ]);
+    expect(html).not.toMatch(/https?:\/\//);
+    const configuration = /data-configuration="([^"]*)"/.exec(html)?.[1]?.replaceAll('&quot;', '"') ?? '{}';
+    expect(JSON.parse(configuration)).toMatchObject({
+      url: '/api/v1/openapi.json',
+      withDefaultFonts: false,
+      telemetry: false,
+      showDeveloperTools: 'never',
+    });
+
+    const bundle = await assets().fetch(`https://assets.invalid${scalar.path}`);
+    expect(bundle.status).toBe(200);
+    expect(bundle.headers.get('content-type')).toMatch(/^text\/javascript/);
+    expect(bundle.headers.get('cache-control')).toBe('public, max-age=31536000, immutable');
+    const bytes = new Uint8Array(await bundle.arrayBuffer());
+    const digest = btoa(String.fromCharCode(...new Uint8Array(await crypto.subtle.digest('SHA-384', bytes))));
+    expect(`sha384-${digest}`).toBe(scalar.integrity);
   });
 });
