@@ -37,6 +37,16 @@ export default defineConfig({
         },
       },
       {
+        // The SDK (sdk/) end to end against `wrangler dev` on its own database, over real HTTP (tests/e2e/stack.ts).
+        test: {
+          name: 'e2e',
+          include: ['tests/e2e/**/*.test.ts'],
+          environment: 'node',
+          testTimeout: 60_000,
+          hookTimeout: 120_000,
+        },
+      },
+      {
         // The Worker in workerd, against real PostgreSQL and Redis through the gateways.
         plugins: [
           cloudflareTest(({ inject }) => ({
