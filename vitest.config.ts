@@ -37,10 +37,11 @@ export default defineConfig({
         },
       },
       {
-        // The SDK (sdk/) end to end against `wrangler dev` on its own database, over real HTTP (tests/e2e/stack.ts).
+        // The SDK (sdk/): its own unit tests, and end to end against `wrangler dev` on its own database over real
+        // HTTP (tests/e2e/stack.ts).
         test: {
           name: 'e2e',
-          include: ['tests/e2e/**/*.test.ts'],
+          include: ['sdk/test/**/*.test.ts', 'tests/e2e/**/*.test.ts'],
           environment: 'node',
           testTimeout: 60_000,
           hookTimeout: 120_000,
