@@ -126,6 +126,8 @@ type DataMethod<M extends Method> = <P extends PathOf<M>>(
   ...init: Args<InitOf<P, M>>
 ) => Promise<ResponseData<P, M>>;
 
+type LoginBody = NonNullable<paths['/api/v1/auth/login']['post']['requestBody']>['content']['application/json'];
+
 /** GET paths whose answer is a cursor page `{ data: T[], nextCursor }`. */
 export type ListPath = {
   [P in PathOf<'get'>]: ResponseData<P, 'get'> extends { data: unknown[]; nextCursor: string | null } ? P : never;
@@ -145,10 +147,10 @@ export interface Eventra {
   /** Every item of a cursor-paginated list, page by page (`limit` in the query sets the page size). */
   paginate<P extends ListPath>(path: P, ...init: Args<InitOf<P, 'get'>>): AsyncGenerator<ListItem<P>, void, undefined>;
   /** Signs in on this host and keeps the session's tokens. */
-  login(credentials: Schemas['LoginRequest']): Promise<Schemas['LoginSession']>;
+  login(credentials: LoginBody): Promise<ResponseData<'/api/v1/auth/login', 'post'>>;
   /** Exchanges the refresh token for a new pair now; concurrent calls (and 401s) share one exchange. */
   refresh(): Promise<Tokens>;
-  /** Ends the session on the server (all of the user's sessions here with `all`) and forgets the tokens. */
+  /** Ends the session on the server (all of the user's sessions here with `all`) and forgets the tokens (always). */
   logout(options?: { all?: boolean }): Promise<void>;
   /** The current tokens, or null when signed out. */
   readonly tokens: Tokens | null;
@@ -301,8 +303,14 @@ export function createEventra(options: EventraOptions): Eventra {
     },
     refresh,
     async logout(logoutOptions = {}) {
-      await post('/api/v1/auth/logout', { params: { query: logoutOptions.all ? { all: 'true' } : {} } });
-      await setTokens(null);
+      // `all=true` whether the document types the flag as a boolean or as 'true' | 'false'.
+      const query = (logoutOptions.all === true ? { all: 'true' } : {}) as never;
+      try {
+        await post('/api/v1/auth/logout', { params: { query } });
+      } finally {
+        // Forgotten even when the server refuses (the session had ended already) or cannot be reached.
+        await setTokens(null);
+      }
     },
     get tokens() {
       return tokens;

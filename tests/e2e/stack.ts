@@ -45,17 +45,25 @@ export async function startApi(): Promise<RunningApi> {
       if (/unreachable|embedded|error/i.test(message)) console.log(`[e2e stack] ${message}`);
     };
     const redis = { url: services.redis.kind === 'real' ? services.redis.url : undefined, allowEmbedded: true };
+    // The migrations run while wrangler starts (the Worker touches the database only when a request needs it).
     let stack: Stack;
+    let migrated: Promise<void>;
     if (services.postgres.kind === 'real') {
       const database = await createTestDatabase(services.postgres.adminUrl, 'eventra_e2e');
       cleanups.push(() => database.drop());
-      await applyMigrations(database.url);
       stack = await startStack({ postgres: { kind: 'real', url: database.url }, redis, log });
+      migrated = applyMigrations(database.url);
     } else {
       stack = await startStack({ postgres: { kind: 'embedded' }, redis, log });
-      await applyMigrations(stack.directDatabaseUrl);
+      migrated = applyMigrations(stack.directDatabaseUrl);
     }
-    cleanups.push(() => stack.close());
+    const running = stack;
+    cleanups.push(() => running.close());
+    // Caught at once (no unhandled rejection while wrangler starts) and thrown once wrangler answers.
+    const migration = migrated.then(
+      () => null,
+      (error: unknown) => (error instanceof Error ? error : new Error(String(error))),
+    );
 
     // Secrets go through an env file (as dev/run.ts does) in a private directory, with wrangler's local state.
     const directory = await mkdtemp(path.join(os.tmpdir(), 'eventra-e2e-'));
@@ -121,6 +129,8 @@ export async function startApi(): Promise<RunningApi> {
       if (Date.now() > deadline) throw new Error(`wrangler dev did not answer /health within 90 s:\n${output}`);
       await new Promise((resolve) => setTimeout(resolve, 250));
     }
+    const migrationError = await migration;
+    if (migrationError !== null) throw migrationError;
     return { baseUrl, close };
   } catch (error) {
     await close();
