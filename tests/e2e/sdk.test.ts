@@ -6,14 +6,20 @@ import { createEventra, EventraProblemError, type Eventra, type Tokens } from '.
 import { localFetch } from '../../sdk/src/node.ts';
 import { startApi, type RunningApi } from './stack.ts';
 
-let api: RunningApi;
+let running: RunningApi | undefined;
+const api = {
+  get baseUrl(): string {
+    if (running === undefined) throw new Error('the API did not start');
+    return running.baseUrl;
+  },
+};
 
 beforeAll(async () => {
-  api = await startApi();
+  running = await startApi();
 });
 
 afterAll(async () => {
-  await api.close();
+  await running?.close();
 });
 
 /** A client address of its own (3fff::/20, documentation space) per client, so no per-address limit is shared. */
