@@ -47,6 +47,17 @@ export default defineConfig({
         },
       },
       {
+        // The SDK (sdk/): its own unit tests, and end to end against `wrangler dev` on its own database over real
+        // HTTP (tests/e2e/stack.ts).
+        test: {
+          name: 'e2e',
+          include: ['sdk/test/**/*.test.ts', 'tests/e2e/**/*.test.ts'],
+          environment: 'node',
+          testTimeout: 60_000,
+          hookTimeout: 120_000,
+        },
+      },
+      {
         // The Worker in workerd, against real PostgreSQL and Redis through the gateways.
         plugins: [
           cloudflareTest(({ inject }) => ({

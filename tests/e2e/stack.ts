@@ -1,0 +1,139 @@
+// The running API for the end-to-end tests: a fresh database (real PostgreSQL when it answers, else embedded PGlite)
+// with the migrations applied, the Neon and Upstash gateways (dev/stack.ts), and `wrangler dev --env local` on a free
+// loopback port: the same Worker `npm run dev` serves, reached over real HTTP.
+import { spawn } from 'node:child_process';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { startStack, type Stack } from '../../dev/stack.ts';
+import { applyMigrations } from '../../drizzle/migrate.ts';
+import { createTestDatabase } from '../setup/database.ts';
+import { detectServices } from '../setup/services.ts';
+
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+
+export interface RunningApi {
+  /** The platform host: http://localhost:<port>; organizations are http://<slug>.localhost:<port>. */
+  baseUrl: string;
+  close(): Promise<void>;
+}
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = net.createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address();
+      server.close(() => {
+        if (address && typeof address === 'object') resolve(address.port);
+        else reject(new Error('no port'));
+      });
+    });
+  });
+}
+
+export async function startApi(): Promise<RunningApi> {
+  const cleanups: (() => Promise<void>)[] = [];
+  const close = async (): Promise<void> => {
+    for (const cleanup of cleanups.reverse()) await cleanup().catch((error: unknown) => console.error(error));
+  };
+  try {
+    const services = await detectServices();
+    const log = (message: string): void => {
+      if (/unreachable|embedded|error/i.test(message)) console.log(`[e2e stack] ${message}`);
+    };
+    const redis = { url: services.redis.kind === 'real' ? services.redis.url : undefined, allowEmbedded: true };
+    // The migrations run while wrangler starts (the Worker touches the database only when a request needs it).
+    let stack: Stack;
+    let migrated: Promise<void>;
+    if (services.postgres.kind === 'real') {
+      const database = await createTestDatabase(services.postgres.adminUrl, 'eventra_e2e');
+      cleanups.push(() => database.drop());
+      stack = await startStack({ postgres: { kind: 'real', url: database.url }, redis, log });
+      migrated = applyMigrations(database.url);
+    } else {
+      stack = await startStack({ postgres: { kind: 'embedded' }, redis, log });
+      migrated = applyMigrations(stack.directDatabaseUrl);
+    }
+    const running = stack;
+    cleanups.push(() => running.close());
+    // Caught at once (no unhandled rejection while wrangler starts) and thrown once wrangler answers.
+    const migration = migrated.then(
+      () => null,
+      (error: unknown) => (error instanceof Error ? error : new Error(String(error))),
+    );
+
+    // Secrets go through an env file (as dev/run.ts does) in a private directory, with wrangler's local state.
+    const directory = await mkdtemp(path.join(os.tmpdir(), 'eventra-e2e-'));
+    cleanups.push(() => rm(directory, { recursive: true, force: true }));
+    const envFile = path.join(directory, 'worker.env');
+    const lines = Object.entries(stack.workerVars()).map(([key, value]) => `${key}=${value}`);
+    await writeFile(envFile, `${lines.join('\n')}\nLOG_LEVEL=warn\n`, { mode: 0o600 });
+
+    const port = await freePort();
+    const inspectorPort = await freePort();
+    const wrangler = spawn(
+      path.join(root, 'node_modules', '.bin', 'wrangler'),
+      [
+        'dev',
+        '--env',
+        'local',
+        '--ip',
+        '127.0.0.1',
+        '--port',
+        String(port),
+        '--inspector-port',
+        String(inspectorPort),
+        '--env-file',
+        envFile,
+        '--persist-to',
+        path.join(directory, 'state'),
+        '--show-interactive-dev-session=false',
+      ],
+      {
+        cwd: root,
+        stdio: ['ignore', 'pipe', 'pipe'],
+        detached: true,
+        env: { ...process.env, WRANGLER_SEND_METRICS: 'false' },
+      },
+    );
+    let output = '';
+    const keep = (chunk: Buffer): void => {
+      output = (output + chunk.toString()).slice(-20_000);
+    };
+    wrangler.stdout.on('data', keep);
+    wrangler.stderr.on('data', keep);
+    const exited = new Promise<void>((resolve) => wrangler.once('exit', () => resolve()));
+    cleanups.push(async () => {
+      if (wrangler.pid === undefined || wrangler.exitCode !== null) return;
+      // wrangler runs in its own process group: signal the group so workerd stops too.
+      process.kill(-wrangler.pid, 'SIGTERM');
+      const timer = setTimeout(() => {
+        if (wrangler.pid !== undefined && wrangler.exitCode === null) process.kill(-wrangler.pid, 'SIGKILL');
+      }, 5_000);
+      await exited;
+      clearTimeout(timer);
+    });
+
+    const baseUrl = `http://localhost:${port}`;
+    const deadline = Date.now() + 90_000;
+    for (;;) {
+      if (wrangler.exitCode !== null) throw new Error(`wrangler dev exited (${wrangler.exitCode}):\n${output}`);
+      const ready = await fetch(`http://127.0.0.1:${port}/health`).then(
+        (response) => response.ok,
+        () => false,
+      );
+      if (ready) break;
+      if (Date.now() > deadline) throw new Error(`wrangler dev did not answer /health within 90 s:\n${output}`);
+      await new Promise((resolve) => setTimeout(resolve, 250));
+    }
+    const migrationError = await migration;
+    if (migrationError !== null) throw migrationError;
+    return { baseUrl, close };
+  } catch (error) {
+    await close();
+    throw error;
+  }
+}
