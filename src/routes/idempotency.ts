@@ -2,12 +2,15 @@ import { z } from '@hono/zod-openapi';
 
 /**
  * The `Idempotency-Key` request header of every creating POST (see src/lib/idempotency.ts for the rules and
- * src/middleware/idempotency.ts for the staff routes). Documentation only: the key itself is validated by
- * `idempotencyKey()` (400 for a malformed one) before the request body is looked at.
+ * src/middleware/idempotency.ts for the staff routes). The key is also validated by `idempotencyKey()` (the same
+ * rule, the same 400 at `/header/idempotency-key`) before the request body is looked at.
  */
 export const IdempotencyHeadersSchema = z.object({
   'idempotency-key': z
     .string()
+    .min(1)
+    .max(255)
+    .regex(/^[\x21-\x7e]+$/, 'must be 1 to 255 visible ASCII characters')
     .optional()
     .openapi({
       // The parameter's name is the object key: header names are matched case-insensitively (RFC 9110).

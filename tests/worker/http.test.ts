@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { and, eq } from 'drizzle-orm';
 import { auditLogs } from '../../src/db/schema/index.ts';
 import {
+  bearer,
   createMember,
   createTenant,
   database,
@@ -10,6 +11,7 @@ import {
   request,
   roundTrips,
   TEST_PASSWORD,
+  tokenFor,
 } from '../support/harness.ts';
 
 const PLATFORM = 'http://localhost';
@@ -54,6 +56,33 @@ describe('problem responses', () => {
     expect(response.status).toBe(413);
     expect((await problem(response)).code).toBe('payload_too_large');
     expectSecurityHeaders(response);
+  });
+
+  it('keeps problems within their documented bounds: at most 100 field errors, messages cut to 1000 characters', async () => {
+    const tenant = await createTenant();
+    const owner = await createMember(tenant, 'owner');
+    const headers = { ...bearer(await tokenFor(tenant, owner)), 'content-type': 'application/json' };
+    const origins = Array.from({ length: 150 }, (_, index) => `ftp://origin-${index}.example`);
+    const tooMany = await request(tenant.url(`/api/v1/organizations/${tenant.organization.id}`), {
+      method: 'PUT',
+      headers,
+      body: JSON.stringify({ settings: { allowedOrigins: origins } }),
+    });
+    expect(tooMany.status).toBe(400);
+    const many = await problem(tooMany);
+    expect(many.errors).toHaveLength(100);
+
+    const unknownKeys = Object.fromEntries(Array.from({ length: 100 }, (_, index) => [`unknown_field_${index}`, 1]));
+    const longMessage = await request(tenant.url('/api/v1/auth/register'), {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ email: 'someone@example.com', password: 'x', name: 'Someone', ...unknownKeys }),
+    });
+    expect(longMessage.status).toBe(400);
+    const [error] = (await problem(longMessage)).errors ?? [];
+    expect(error?.message).toHaveLength(1000);
+    expect(error?.message.endsWith('…')).toBe(true);
+    expect(error?.message).toContain('unknown_field_0');
   });
 
   it('never leaks stack traces or SQL in problems', async () => {
