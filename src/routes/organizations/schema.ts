@@ -17,6 +17,8 @@ const BASE64URL_OR_BASE64 = /^[A-Za-z0-9_+/=-]+$/;
 const SENDER_NAME_PATTERN = /^[^\u0000-\u001f\u007f-\u009f<>"]*$/;
 // An origin is `https://` and a host (and port), nothing after: a superset of what isHttpsOrigin accepts.
 const ORIGIN_PATTERN = /^https:\/\/[^/?#@*\s]+$/;
+// IANA names (`America/Port-au-Prince`, `Etc/GMT+5`) and offsets (`+05:30`), the time zones Intl accepts.
+const TIME_ZONE_PATTERN = /^[A-Za-z0-9_+:/-]+$/;
 // Every tag Intl.getCanonicalLocales accepts is letters, digits and hyphens.
 const LOCALE_PATTERN = /^[A-Za-z0-9-]+$/;
 
@@ -136,6 +138,7 @@ export const OrganizationSettingsSchema = z
     timezone: z
       .string()
       .max(MAX_TIME_ZONE)
+      .regex(TIME_ZONE_PATTERN)
       .optional()
       .openapi({ description: 'IANA time zone.', example: 'Europe/Paris' }),
     currency: z.enum(CURRENCY_CODES).optional().openapi({ description: 'ISO 4217 currency code.', example: 'EUR' }),
@@ -372,6 +375,7 @@ const SettingsPatchSchema = z
       .string()
       .max(MAX_TIME_ZONE)
       .refine(isTimeZone, 'Must be an IANA time zone, e.g. Europe/Paris.')
+      .openapi({ pattern: TIME_ZONE_PATTERN.source })
       .nullable()
       .optional()
       .openapi({ description: 'IANA time zone; null removes it.', example: 'Europe/Paris' }),
