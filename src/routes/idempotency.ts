@@ -8,11 +8,12 @@ import { z } from '@hono/zod-openapi';
 export const IdempotencyHeadersSchema = z.object({
   'idempotency-key': z
     .string()
-    .min(1)
-    .max(255)
-    .regex(/^[\x21-\x7e]+$/, 'must be 1 to 255 visible ASCII characters')
+    // The same rule as idempotencyKey(), as one error; the pattern bounds the length (stated for tools as well).
+    .regex(/^[\x21-\x7e]{1,255}$/, 'must be 1 to 255 visible ASCII characters')
     .optional()
     .openapi({
+      minLength: 1,
+      maxLength: 255,
       // The parameter's name is the object key: header names are matched case-insensitively (RFC 9110).
       param: { in: 'header' },
       description:

@@ -120,11 +120,11 @@ const filterParams = {
     }),
   targetType: z
     .string()
-    .max(50)
     .regex(TARGET_TYPE, 'Must be a target type such as `booking`.')
     .optional()
     .openapi({
       param: { name: 'targetType', in: 'query' },
+      maxLength: 50,
       description: 'Only entries on this kind of target.',
       example: 'booking',
     }),

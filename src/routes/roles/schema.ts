@@ -16,12 +16,12 @@ const roleName = () =>
 // Descriptions may be empty, and may span lines.
 const MAX_DESCRIPTION = 500;
 const roleDescription = () => z.string().trim().max(MAX_DESCRIPTION);
-// The pattern caps the length at 63; maxLength states it for tools that do not read patterns.
+// The pattern caps the length at 63; maxLength states it for tools that do not read patterns (one error, not two).
 const roleKey = () =>
   z
     .string()
-    .max(63)
-    .regex(ROLE_KEY_PATTERN, 'Lowercase letters, digits, - and _, starting with a letter or digit; at most 63.');
+    .regex(ROLE_KEY_PATTERN, 'Lowercase letters, digits, - and _, starting with a letter or digit; at most 63.')
+    .openapi({ maxLength: 63 });
 const permissionList = () => z.array(PermissionSchema).max(ALL_PERMISSIONS.length * 2);
 
 // ---------------------------------------------------------------------------------------------------------------

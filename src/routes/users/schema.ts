@@ -12,8 +12,8 @@ export const MAX_PAGE_SIZE = 100;
 
 const EXAMPLE_USER_ID = '6f1c2b3a-4d5e-4f60-8a7b-9c0d1e2f3a4b';
 
-// The pattern caps the length at 63; maxLength states it for tools that do not read patterns.
-const roleKey = () => z.string().max(63).regex(ROLE_KEY_PATTERN, 'Must be a role key.');
+// The pattern caps the length at 63; maxLength states it for tools that do not read patterns (one error, not two).
+const roleKey = () => z.string().regex(ROLE_KEY_PATTERN, 'Must be a role key.').openapi({ maxLength: 63 });
 
 const memberName = () =>
   z.string().trim().min(1).max(200).regex(WITHOUT_CONTROL_CHARACTERS, 'Must not contain control characters.');
