@@ -49,7 +49,12 @@ export const ProblemSchema = z
             .string()
             .max(MAX_POINTER)
             .regex(/^(?:\/[^/]*)*$/)
-            .openapi({ description: 'RFC 6901 JSON pointer into the request.', example: '/body/name' }),
+            .openapi({
+              description:
+                `RFC 6901 JSON pointer into the request; beyond ${MAX_POINTER} characters, the deepest ancestor ` +
+                'that fits.',
+              example: '/body/name',
+            }),
           message: z
             .string()
             .max(MAX_FIELD_ERROR_MESSAGE)
@@ -69,6 +74,12 @@ function clip(text: string, max: number): string {
   if (text.length <= max) return text;
   const points = Array.from(text);
   return points.length <= max ? text : `${points.slice(0, max - 1).join('')}…`;
+}
+
+/** A pointer longer than `max`: the deepest ancestor that fits (still a valid pointer, into the same request). */
+function ancestorPointer(pointer: string, max: number): string {
+  if (pointer.length <= max) return pointer;
+  return pointer.slice(0, Math.max(pointer.lastIndexOf('/', max), 0));
 }
 
 export function buildProblem(
@@ -91,7 +102,7 @@ export function buildProblem(
       ? {}
       : {
           errors: errors.slice(0, MAX_FIELD_ERRORS).map(({ pointer, message }) => ({
-            pointer: clip(pointer, MAX_POINTER),
+            pointer: ancestorPointer(pointer, MAX_POINTER),
             message: clip(message, MAX_FIELD_ERROR_MESSAGE),
           })),
         }),
