@@ -1,43 +1,86 @@
 import { z } from '@hono/zod-openapi';
 import { ERROR_CODES, problemType, type ErrorCode } from './codes.ts';
 import type { FieldError } from './api-error.ts';
+import { int32 } from '../routes/fields.ts';
 
 export const PROBLEM_CONTENT_TYPE = 'application/problem+json';
 
+/** Bounds of the free-text members, applied by `buildProblem` (texts are cut, the list of field errors too). */
+export const MAX_PROBLEM_DETAIL = 2000;
+export const MAX_FIELD_ERRORS = 100;
+export const MAX_FIELD_ERROR_MESSAGE = 1000;
+export const MAX_POINTER = 500;
+
+const CODES = Object.keys(ERROR_CODES) as [ErrorCode, ...ErrorCode[]];
+const TITLES = [...new Set(CODES.map((code) => ERROR_CODES[code].title))] as [string, ...string[]];
+const TYPES = CODES.map(problemType) as [string, ...string[]];
+const STATUSES = CODES.map((code) => ERROR_CODES[code].status);
+
 export const ProblemSchema = z
   .object({
-    type: z.string().openapi({ description: 'A URI naming the problem type.', example: problemType('not_found') }),
+    type: z.enum(TYPES).openapi({ description: 'A URI naming the problem type.', example: problemType('not_found') }),
     title: z
-      .string()
+      .enum(TITLES)
       .openapi({ description: 'Short, human-readable summary of the problem type.', example: 'Not found' }),
-    status: z.number().int().openapi({ description: 'The HTTP status code.', example: 404 }),
+    status: int32(Math.min(...STATUSES), Math.max(...STATUSES)).openapi({
+      description: 'The HTTP status code.',
+      example: 404,
+    }),
     detail: z
       .string()
+      .max(MAX_PROBLEM_DETAIL)
       .optional()
       .openapi({ description: 'What went wrong in this occurrence.', example: 'No event with this id.' }),
-    code: z
-      .enum(Object.keys(ERROR_CODES) as [ErrorCode, ...ErrorCode[]])
-      .openapi({ description: 'Stable, machine-readable error code.', example: 'not_found' }),
-    requestId: z.string().openapi({
-      description:
-        "The server's id of the request (also in the X-Request-Id header, never the caller's own); quote it when asking for support.",
-      example: 'b3f1c2de-8a7b-4c55-9d1e-2f3a4b5c6d7e',
-    }),
+    code: z.enum(CODES).openapi({ description: 'Stable, machine-readable error code.', example: 'not_found' }),
+    requestId: z
+      .string()
+      .max(36)
+      .regex(/^(?:[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}|unknown)$/)
+      .openapi({
+        description:
+          "The server's id of the request (also in the X-Request-Id header, never the caller's own); quote it when " +
+          'asking for support. `unknown` only for a failure before the id was made.',
+        example: 'b3f1c2de-8a7b-4c55-9d1e-2f3a4b5c6d7e',
+      }),
     errors: z
       .array(
         z.object({
           pointer: z
             .string()
-            .openapi({ description: 'RFC 6901 JSON pointer into the request.', example: '/body/name' }),
-          message: z.string().openapi({ description: 'What is wrong there.', example: 'Required' }),
+            .max(MAX_POINTER)
+            .regex(/^(?:\/[^/]*)*$/)
+            .openapi({
+              description:
+                `RFC 6901 JSON pointer into the request; beyond ${MAX_POINTER} characters, the deepest ancestor ` +
+                'that fits.',
+              example: '/body/name',
+            }),
+          message: z
+            .string()
+            .max(MAX_FIELD_ERROR_MESSAGE)
+            .openapi({ description: 'What is wrong there.', example: 'Required' }),
         }),
       )
+      .max(MAX_FIELD_ERRORS)
       .optional()
-      .openapi({ description: 'Field-level validation errors.' }),
+      .openapi({ description: `Field-level validation errors (at most ${MAX_FIELD_ERRORS}).` }),
   })
   .openapi('Problem', { description: 'An RFC 9457 problem details object.' });
 
 export type Problem = z.infer<typeof ProblemSchema> & Record<string, unknown>;
+
+/** The text cut to `max` characters (code points, as JSON Schema counts them), marked with an ellipsis. */
+function clip(text: string, max: number): string {
+  if (text.length <= max) return text;
+  const points = Array.from(text);
+  return points.length <= max ? text : `${points.slice(0, max - 1).join('')}…`;
+}
+
+/** A pointer longer than `max`: the deepest ancestor that fits (still a valid pointer, into the same request). */
+function ancestorPointer(pointer: string, max: number): string {
+  if (pointer.length <= max) return pointer;
+  return pointer.slice(0, Math.max(pointer.lastIndexOf('/', max), 0));
+}
 
 export function buildProblem(
   code: ErrorCode,
@@ -52,10 +95,17 @@ export function buildProblem(
     type: problemType(code),
     title,
     status,
-    ...(detail === undefined ? {} : { detail }),
+    ...(detail === undefined ? {} : { detail: clip(detail, MAX_PROBLEM_DETAIL) }),
     code,
     requestId,
-    ...(errors === undefined ? {} : { errors }),
+    ...(errors === undefined
+      ? {}
+      : {
+          errors: errors.slice(0, MAX_FIELD_ERRORS).map(({ pointer, message }) => ({
+            pointer: ancestorPointer(pointer, MAX_POINTER),
+            message: clip(message, MAX_FIELD_ERROR_MESSAGE),
+          })),
+        }),
   };
 }
 

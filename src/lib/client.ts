@@ -43,11 +43,19 @@ export function traceId(ids: Pick<ClientInfo, 'requestId' | 'correlationId'>): s
   return ids.correlationId ?? ids.requestId;
 }
 
-/** The client of a request: its address (as given and as a limit key), user agent and request id. */
+/** The longest address kept: an IPv6 address in its longest textual form (an IPv4-mapped tail) is 45 characters. */
+export const MAX_CLIENT_ADDRESS = 45;
+/** User agents are kept up to this many characters. */
+export const MAX_USER_AGENT = 512;
+
+/**
+ * The client of a request: its address (as given and as a limit key), user agent and request id. An address longer
+ * than any IP address (only possible without Cloudflare's edge in front) is no address.
+ */
 export function clientInfo(c: Context<AppEnv>): ClientInfo {
   const header = c.req.header('cf-connecting-ip')?.trim() ?? '';
-  const ip = header === '' ? null : header;
-  const userAgent = c.req.header('user-agent')?.slice(0, 512) ?? null;
+  const ip = header === '' || header.length > MAX_CLIENT_ADDRESS ? null : header;
+  const userAgent = c.req.header('user-agent')?.slice(0, MAX_USER_AGENT) ?? null;
   return {
     ip,
     addressKey: addressKey(ip),

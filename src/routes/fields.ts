@@ -21,3 +21,14 @@ export const CurrencyCode = z.enum(CURRENCY_CODES);
 export function int32(min = 0, max = 2_147_483_647) {
   return z.number().int().min(min).max(max).openapi({ format: 'int32' });
 }
+
+/** A whole number up to JavaScript's safe range (PostgreSQL `bigint` counters and sums), from `min`. */
+export function int64(min = 0, max = Number.MAX_SAFE_INTEGER) {
+  return z.number().int().min(min).max(max).openapi({ format: 'int64' });
+}
+
+/**
+ * An email address as the API shows it: lowercase, and at most 254 characters because every flow that stores one
+ * accepts no more (requests validate with `z.email().max(254)`). Not re-validated as an email on the way out.
+ */
+export const StoredEmail = z.string().max(254).openapi({ format: 'email' });

@@ -2,14 +2,18 @@ import { z } from '@hono/zod-openapi';
 
 /**
  * The `Idempotency-Key` request header of every creating POST (see src/lib/idempotency.ts for the rules and
- * src/middleware/idempotency.ts for the staff routes). Documentation only: the key itself is validated by
- * `idempotencyKey()` (400 for a malformed one) before the request body is looked at.
+ * src/middleware/idempotency.ts for the staff routes). The key is also validated by `idempotencyKey()` (the same
+ * rule, the same 400 at `/header/idempotency-key`) before the request body is looked at.
  */
 export const IdempotencyHeadersSchema = z.object({
   'idempotency-key': z
     .string()
+    // The same rule as idempotencyKey(), as one error; the pattern bounds the length (stated for tools as well).
+    .regex(/^[\x21-\x7e]{1,255}$/, 'must be 1 to 255 visible ASCII characters')
     .optional()
     .openapi({
+      minLength: 1,
+      maxLength: 255,
       // The parameter's name is the object key: header names are matched case-insensitively (RFC 9110).
       param: { in: 'header' },
       description:

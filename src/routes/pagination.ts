@@ -1,18 +1,27 @@
 import { z } from '@hono/zod-openapi';
 import { MAX_CURSOR_LENGTH } from '../lib/cursor.ts';
 
+/** The largest page any list serves (each list's `limit` stops there). */
+export const MAX_PAGE_ITEMS = 100;
+
+/** Cursors are base64url (every list writes them so); anything else answers 400. */
+const CURSOR = /^[A-Za-z0-9_-]+$/;
+
 /**
  * The response of every cursor-paginated list: `{ data, nextCursor }`, registered in the OpenAPI document as `name`.
  * Pass `nextCursor` back as `cursor` for the next page; it is null on the last page.
  */
 export function cursorPage<T extends z.ZodType>(
   item: T,
-  options: { name: string; items: string; cursorExample: string; description?: string },
+  options: { name: string; items: string; cursorExample: string; description?: string; maxItems?: number },
 ) {
   return z
     .object({
-      data: z.array(item).openapi({ description: options.items }),
-      nextCursor: z.string().nullable().openapi({
+      data: z
+        .array(item)
+        .max(options.maxItems ?? MAX_PAGE_ITEMS)
+        .openapi({ description: options.items }),
+      nextCursor: z.string().max(MAX_CURSOR_LENGTH).regex(CURSOR).nullable().openapi({
         description: 'Pass as `cursor` for the next page; null on the last page.',
         example: options.cursorExample,
       }),
@@ -35,12 +44,14 @@ export function pageParams(options: { defaultSize: number; maxSize: number; curs
       .default(defaultSize)
       .openapi({
         param: { name: 'limit', in: 'query' },
+        format: 'int32',
         description: `Page size, 1 to ${maxSize} (default ${defaultSize}); outside the range answers 400.`,
         example: 20,
       }),
     cursor: z
       .string()
       .max(MAX_CURSOR_LENGTH)
+      .regex(CURSOR, 'Malformed cursor')
       .optional()
       .openapi({
         param: { name: 'cursor', in: 'query' },

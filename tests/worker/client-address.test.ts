@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { addressKey } from '../../src/lib/client.ts';
 import { AUTH_LIMITS } from '../../src/services/auth/limits.ts';
-import { post, randomEmail } from '../support/auth.ts';
-import { createTenant, problem, type TestTenant } from '../support/harness.ts';
+import { post, randomEmail, waitForAudits } from '../support/auth.ts';
+import { createMember, createTenant, problem, type TestTenant } from '../support/harness.ts';
 import { awayFromWindowEdge } from '../support/plans.ts';
 
 const LOGIN_WINDOW_MS = 15 * 60_000;
@@ -85,6 +85,21 @@ describe('per-address limits on IPv6', { timeout: 90_000 }, () => {
     expect((await failedLogin(tenant, `::ffff:${ip}`)).status).toBe(429);
     expect((await failedLogin(tenant, `10.${a}.${b}.8`)).status).toBe(401);
   }, 90_000);
+
+  it('keeps in audit rows no address longer than an IP address and the first 512 characters of a user agent', async () => {
+    const tenant = await createTenant();
+    const member = await createMember(tenant, 'staff');
+    const response = await post(
+      tenant.url('/api/v1/auth/login'),
+      { email: member.email, password: 'wrong password' },
+      { 'user-agent': `agent/${'u'.repeat(600)}` },
+      '1'.repeat(46),
+    );
+    expect(response.status).toBe(401);
+    const [row] = await waitForAudits(tenant.organization.id, 'auth.login_failed');
+    expect(row?.ip).toBeNull();
+    expect(row?.userAgent).toHaveLength(512);
+  });
 
   it('answers a malformed CF-Connecting-IP like a request without one, never with a 5xx', async () => {
     const tenant = await createTenant();

@@ -60,6 +60,21 @@ describe('problem responses', () => {
     expectSecurityHeaders(response);
   });
 
+  it('cuts a field error message beyond its documented 1000 characters', async () => {
+    const tenant = await createTenant();
+    const unknownKeys = Object.fromEntries(Array.from({ length: 100 }, (_, index) => [`unknown_field_${index}`, 1]));
+    const longMessage = await request(tenant.url('/api/v1/auth/register'), {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ email: 'someone@example.com', password: 'x', name: 'Someone', ...unknownKeys }),
+    });
+    expect(longMessage.status).toBe(400);
+    const [error] = (await problem(longMessage)).errors ?? [];
+    expect(error?.message).toHaveLength(1000);
+    expect(error?.message.endsWith('…')).toBe(true);
+    expect(error?.message).toContain('unknown_field_0');
+  });
+
   it('never leaks stack traces or SQL in problems', async () => {
     const response = await request(`${PLATFORM}/api/v1/%00%27;drop table organizations;--`);
     expect(response.status).toBe(404);

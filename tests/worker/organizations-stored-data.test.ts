@@ -29,6 +29,25 @@ describe('organizations with malformed stored settings', () => {
     expect(body.settings).toEqual({ timezone: 'Europe/Paris' });
   });
 
+  it('leaves out stored values beyond the documented bounds instead of sending them or failing', async () => {
+    const tenant = await createTenant();
+    const owner = await createMember(tenant, 'owner');
+    await database()
+      .update(organizations)
+      .set({
+        branding: { displayName: 'x'.repeat(101), emailSenderName: 'Acme Tickets', primaryColor: 'red' },
+        settings: { currency: 'XYZ', locale: 'fr-FR', allowedOrigins: ['https://a.example', 'x'.repeat(301)] },
+      })
+      .where(eq(organizations.id, tenant.organization.id));
+    const response = await request(tenant.url('/api/v1/organization'), {
+      headers: bearer(await tokenFor(tenant, owner)),
+    });
+    expect(response.status).toBe(200);
+    const body: { branding: Record<string, unknown>; settings: Record<string, unknown> } = await response.json();
+    expect(body.branding).toEqual({ emailSenderName: 'Acme Tickets' });
+    expect(body.settings).toEqual({ locale: 'fr-FR' });
+  });
+
   it('lists such an organization for platform administrators', async () => {
     const tenant = await createTenant();
     await corruptSettings(tenant.organization.id);

@@ -195,6 +195,9 @@ describe('PUT /api/v1/organization/payment-settings', () => {
       [{ stripe: { secretKey: keys.secretKey } }, '/body/stripe/webhookSecret'],
       [{ stripe: { ...keys, accountId: 'acct_123' } }, '/body/stripe'],
       [{ manualInstructions: 'x'.repeat(5001) }, '/body/manualInstructions'],
+      // Stripe's keys are at most 255 characters, as the document states.
+      [{ stripe: { ...keys, secretKey: `sk_test_${'a'.repeat(248)}` } }, '/body/stripe/secretKey'],
+      [{ stripe: { ...keys, webhookSecret: `whsec_${'a'.repeat(250)}` } }, '/body/stripe/webhookSecret'],
       [{ stripeSecretKey: keys.secretKey }, '/body'],
     ];
     for (const [body, pointer] of cases) {
@@ -206,6 +209,21 @@ describe('PUT /api/v1/organization/payment-settings', () => {
       expect(JSON.stringify(details)).not.toContain(keys.webhookSecret);
     }
     expect(await storedRow(tenant)).toBeUndefined();
+  });
+});
+
+describe('Stripe key lengths', () => {
+  it('accepts keys of up to 255 characters and shows only their hint', async () => {
+    const tenant = await createTenant();
+    const token = await ownerToken(tenant);
+    const secretKey = `sk_live_${'b'.repeat(243)}wxyz`;
+    expect(secretKey).toHaveLength(255);
+    const response = await putSettings(tenant, token, {
+      stripe: { secretKey, webhookSecret: `whsec_${'c'.repeat(249)}` },
+    });
+    expect(response.status).toBe(200);
+    const body: { stripe: { accountHint: string; mode: string } } = await response.json();
+    expect(body.stripe).toMatchObject({ accountHint: 'sk_live_…wxyz', mode: 'live' });
   });
 });
 

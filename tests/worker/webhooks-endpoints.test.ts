@@ -218,6 +218,16 @@ describe('URL rules outside the local environment', () => {
     expect(check.ok && check.url.href).toBe(normalised);
   });
 
+  it('refuses a URL whose normalised form (the one stored, shown and called) exceeds 2048 characters', () => {
+    const raw = `https://hooks.example.com/${'é'.repeat(1000)}`;
+    expect(raw.length).toBeLessThanOrEqual(2048);
+    const check = checkWebhookUrl(raw, 'production');
+    expect(check).toEqual({ ok: false, reason: expect.stringContaining('once normalised') as unknown });
+    const fits = `https://hooks.example.com/${'é'.repeat(300)}`;
+    const accepted = checkWebhookUrl(fits, 'production');
+    expect(accepted.ok && accepted.url.href.length).toBe(26 + 300 * 6);
+  });
+
   it('allows loopback over http on any port only in the local environment, never with credentials', () => {
     for (const url of ['http://127.0.0.1:8787/hook', 'http://localhost:3000/hook', 'https://[::1]:8443/hook']) {
       expect(checkWebhookUrl(url, 'local').ok).toBe(true);

@@ -29,10 +29,14 @@ export const route = createRoute({
     200: {
       description: 'The export, streamed.',
       headers: z.object({
-        'content-disposition': z.string().openapi({
-          description: 'attachment; filename="audit-log-<slug>-<UTC timestamp>.<csv|json>"',
-          example: 'attachment; filename="audit-log-acme-20260501T090000Z.csv"',
-        }),
+        'content-disposition': z
+          .string()
+          .max(118)
+          .regex(/^attachment; filename="audit-log-[a-z0-9-]{1,63}-\d{8}T\d{6}Z\.(?:csv|json)"$/)
+          .openapi({
+            description: 'attachment; filename="audit-log-<slug>-<UTC timestamp>.<csv|json>"',
+            example: 'attachment; filename="audit-log-acme-20260501T090000Z.csv"',
+          }),
       }),
       content: {
         'text/csv': {

@@ -1,46 +1,84 @@
 import { z } from '@hono/zod-openapi';
 import { instant } from '../events/schema.ts';
+import { REQUEST_ID_PATTERN } from '../../middleware/request-context.ts';
+import { MAX_CLIENT_ADDRESS, MAX_USER_AGENT } from '../../lib/client.ts';
+import { Timestamp, Uuid } from '../fields.ts';
 import { cursorPage, pageParams } from '../pagination.ts';
 
 export const DEFAULT_PAGE_SIZE = 50;
 export const MAX_PAGE_SIZE = 100;
 const CURSOR_EXAMPLE = 'WyIyMDI2LTA1LTAxVDA5OjAwOjAwLjEyMzQ1NloiLCI0MiJd';
 const ACTION = /^[a-z][a-z0-9_]*(?:\.[a-z][a-z0-9_]*)*(?:\.\*)?$/;
+const TARGET_TYPE = /^[a-z][a-z0-9_]{0,49}$/;
+// What the services write (`<area>.<verb>`), at most as long as the `action` filter accepts.
+const STORED_ACTION = /^[a-z][a-z0-9_]*(?:\.[a-z][a-z0-9_]*)*$/;
+const MAX_ACTION = 100;
+const MAX_TARGET_ID = 200;
 
 export const AuditEntrySchema = z
   .object({
-    id: z.string().openapi({ description: 'The entry id (a growing integer, as a string).', example: '42' }),
-    createdAt: z
+    // A bigserial: 1 to 2^63 - 1, as decimal text.
+    id: z
       .string()
-      .openapi({ description: 'When it happened (ISO 8601, UTC).', example: '2026-05-01T09:00:00.123Z' }),
+      .max(19)
+      .regex(/^[1-9][0-9]{0,18}$/)
+      .openapi({ description: 'The entry id (a growing integer, as a string).', example: '42' }),
+    createdAt: Timestamp.openapi({
+      description: 'When it happened (ISO 8601, UTC).',
+      example: '2026-05-01T09:00:00.123Z',
+    }),
     actor: z
       .object({
-        type: z.string().openapi({
+        type: z.enum(['user', 'platform_admin', 'system', 'anonymous']).openapi({
           description: 'Who acted: `user`, `platform_admin`, `system` or `anonymous`.',
           example: 'user',
         }),
-        userId: z
-          .uuid()
-          .nullable()
-          .openapi({ description: "The acting user's id.", example: '6a1f0d4e-2b7c-4e9a-8f3d-5c2b1a0e9d87' }),
+        userId: Uuid.nullable().openapi({
+          description: "The acting user's id.",
+          example: '6a1f0d4e-2b7c-4e9a-8f3d-5c2b1a0e9d87',
+        }),
       })
       .openapi({ description: 'The actor.' }),
-    action: z.string().openapi({ description: '`<area>.<verb>`.', example: 'booking.cancelled' }),
+    action: z
+      .string()
+      .max(MAX_ACTION)
+      .regex(STORED_ACTION)
+      .openapi({ description: '`<area>.<verb>`.', example: 'booking.cancelled' }),
     target: z
       .object({
-        type: z.string().openapi({ description: 'What was acted on.', example: 'booking' }),
-        id: z.string().nullable().openapi({ description: 'Its id.', example: '5f7d0c1e-2a3b-4c5d-8e9f-0a1b2c3d4e5f' }),
+        type: z.string().max(50).regex(TARGET_TYPE).openapi({ description: 'What was acted on.', example: 'booking' }),
+        id: z
+          .string()
+          .max(MAX_TARGET_ID)
+          .nullable()
+          .openapi({ description: 'Its id.', example: '5f7d0c1e-2a3b-4c5d-8e9f-0a1b2c3d4e5f' }),
       })
       .nullable()
       .openapi({ description: 'What was acted on; null when nothing in particular.' }),
-    ip: z.string().nullable().openapi({ description: 'Client address (CF-Connecting-IP).', example: '203.0.113.7' }),
-    userAgent: z.string().nullable().openapi({ description: 'Client user agent.', example: 'Mozilla/5.0' }),
-    requestId: z.string().nullable().openapi({
-      description: "The server's id of the request that made the change (its `X-Request-Id` response header).",
-      example: 'b3f1c2de-8a7b-4c55-9d1e-2f3a4b5c6d7e',
-    }),
+    ip: z
+      .string()
+      .max(MAX_CLIENT_ADDRESS)
+      .nullable()
+      .openapi({ description: 'Client address (CF-Connecting-IP).', example: '203.0.113.7' }),
+    userAgent: z
+      .string()
+      .max(MAX_USER_AGENT)
+      .nullable()
+      .openapi({ description: `Client user agent (its first ${MAX_USER_AGENT} characters).`, example: 'Mozilla/5.0' }),
+    // A request's UUID, or the job's label for background work (`scheduled`, `webhook-delivery:<id>:<attempt>`).
+    requestId: z
+      .string()
+      .max(100)
+      .regex(/^[A-Za-z0-9:._-]+$/)
+      .nullable()
+      .openapi({
+        description: "The server's id of the request that made the change (its `X-Request-Id` response header).",
+        example: 'b3f1c2de-8a7b-4c55-9d1e-2f3a4b5c6d7e',
+      }),
     correlationId: z
       .string()
+      .max(128)
+      .regex(REQUEST_ID_PATTERN)
       .nullable()
       .openapi({
         description:
@@ -56,6 +94,7 @@ export const AuditEntrySchema = z
   .openapi('AuditEntry', { description: 'One entry of the audit log.' });
 
 export const AuditListSchema = cursorPage(AuditEntrySchema, {
+  maxItems: MAX_PAGE_SIZE,
   name: 'AuditEntryList',
   items: 'Entries, newest first.',
   cursorExample: CURSOR_EXAMPLE,
@@ -64,17 +103,14 @@ export const AuditListSchema = cursorPage(AuditEntrySchema, {
 export type AuditListResponse = z.infer<typeof AuditListSchema>;
 
 const filterParams = {
-  actor: z
-    .uuid()
-    .optional()
-    .openapi({
-      param: { name: 'actor', in: 'query' },
-      description: 'Only entries by this user (id).',
-      example: '6a1f0d4e-2b7c-4e9a-8f3d-5c2b1a0e9d87',
-    }),
+  actor: Uuid.optional().openapi({
+    param: { name: 'actor', in: 'query' },
+    description: 'Only entries by this user (id).',
+    example: '6a1f0d4e-2b7c-4e9a-8f3d-5c2b1a0e9d87',
+  }),
   action: z
     .string()
-    .max(100)
+    .max(MAX_ACTION)
     .regex(ACTION, 'Must be an action such as `booking.cancelled`, or a prefix such as `booking.*`.')
     .optional()
     .openapi({
@@ -84,17 +120,18 @@ const filterParams = {
     }),
   targetType: z
     .string()
-    .regex(/^[a-z][a-z0-9_]{0,49}$/, 'Must be a target type such as `booking`.')
+    .regex(TARGET_TYPE, 'Must be a target type such as `booking`.')
     .optional()
     .openapi({
       param: { name: 'targetType', in: 'query' },
+      maxLength: 50,
       description: 'Only entries on this kind of target.',
       example: 'booking',
     }),
   targetId: z
     .string()
     .min(1)
-    .max(200)
+    .max(MAX_TARGET_ID)
     .optional()
     .openapi({
       param: { name: 'targetId', in: 'query' },

@@ -6,6 +6,9 @@ import {
   SESSION_LIFETIME_SECONDS,
 } from '../../services/auth/tokens.ts';
 import { WITHOUT_CONTROL_CHARACTERS } from '../../lib/text.ts';
+import { PASSWORD_MAX_LENGTH, PASSWORD_MIN_LENGTH } from '../../services/auth/passwords.ts';
+import { ROLE_KEY_PATTERN } from '../users/schema.ts';
+import { int32, StoredEmail, Timestamp, Uuid } from '../fields.ts';
 
 // Request bodies are strict: an unknown key (role, organizationId, emailVerified, ids) is a 400, never applied.
 
@@ -17,10 +20,21 @@ export const EmailSchema = z.string().trim().toLowerCase().max(254).check(z.emai
   example: 'ada@example.com',
 });
 
+/**
+ * What the document states of a new password: the policy's length in characters (code points after NFKC), checked by
+ * the service with a 400 at the field; the schema itself only stops over-long input before any work.
+ */
+const NEW_PASSWORD_BOUNDS = {
+  minLength: PASSWORD_MIN_LENGTH,
+  maxLength: PASSWORD_MAX_LENGTH,
+  format: 'password',
+} as const;
+
 const NewPasswordSchema = z
   .string()
   .max(MAX_PASSWORD_INPUT)
   .openapi({
+    ...NEW_PASSWORD_BOUNDS,
     description:
       '8 to 128 characters (15 or more recommended), not only whitespace, not on the list of common passwords, and ' +
       'strong by zxcvbn (score 3 or more), also once anything built from the email address, the name, the ' +
@@ -51,7 +65,7 @@ export const LoginBodySchema = z
       .string()
       .min(1)
       .max(MAX_PASSWORD_INPUT)
-      .openapi({ description: 'The account password.', example: 'violet-anchor-meadow-42' }),
+      .openapi({ description: 'The account password.', format: 'password', example: 'violet-anchor-meadow-42' }),
   })
   .strict()
   .openapi('LoginRequest', { description: 'Email and password.' });
@@ -91,6 +105,7 @@ export const ResetPasswordBodySchema = z
       .string()
       .max(MAX_PASSWORD_INPUT)
       .openapi({
+        ...NEW_PASSWORD_BOUNDS,
         description:
           'The new password: 8 to 128 characters (15 or more recommended), not on the list of common passwords, ' +
           'strong by zxcvbn (score 3 or more) also without the parts built from the account’s email address or ' +
@@ -131,18 +146,24 @@ export const PreferencesSchema = z
 
 export const AuthUserSchema = z
   .object({
-    id: z.uuid().openapi({ description: 'User id.', example: '6f1c2d3e-4b5a-4c7d-8e9f-0a1b2c3d4e5f' }),
-    email: z.string().openapi({ description: 'Email address (lowercase).', example: 'ada@example.com' }),
-    name: z.string().openapi({ description: 'Display name.', example: 'Ada Lovelace' }),
+    id: Uuid.openapi({ description: 'User id.', example: '6f1c2d3e-4b5a-4c7d-8e9f-0a1b2c3d4e5f' }),
+    email: StoredEmail.openapi({ description: 'Email address (lowercase).', example: 'ada@example.com' }),
+    name: z
+      .string()
+      .max(200)
+      .regex(WITHOUT_CONTROL_CHARACTERS)
+      .openapi({ description: 'Display name.', example: 'Ada Lovelace' }),
     emailVerified: z.boolean().openapi({
       description: 'Whether the address is verified; actions that need it answer 403 `email_not_verified` until then.',
       example: false,
     }),
-    locale: z.string().openapi({ description: 'Preferred locale (BCP 47).', example: 'en' }),
+    locale: z
+      .string()
+      .max(35)
+      .regex(/^[A-Za-z]{2,8}(?:-[A-Za-z0-9]{1,8})*$/)
+      .openapi({ description: 'Preferred locale (BCP 47).', example: 'en' }),
     preferences: PreferencesSchema,
-    createdAt: z.iso
-      .datetime()
-      .openapi({ description: 'When the account was created.', example: '2026-01-15T09:30:00.000Z' }),
+    createdAt: Timestamp.openapi({ description: 'When the account was created.', example: '2026-01-15T09:30:00.000Z' }),
   })
   .openapi('AuthUser', { description: 'The signed-in user (never a password or token hash).' });
 
@@ -151,20 +172,32 @@ const REFRESH_VALIDITY =
   `valid ${REFRESH_TOKEN_TTL_SECONDS / DAY_SECONDS} days unused, and never beyond ` +
   `${SESSION_LIFETIME_SECONDS / DAY_SECONDS} days after sign-in (then sign in again)`;
 
+/** Far above a real access token (a few claims, the role's permissions, the issuer host): a true upper bound. */
+const MAX_ACCESS_TOKEN = 4096;
+/** `rt_` and 256 random bits in base64url (43 characters), as `generateOpaqueToken('rt')` writes them. */
+const RefreshTokenSchema = z
+  .string()
+  .max(46)
+  .regex(/^rt_[A-Za-z0-9_-]{43}$/);
+
 const sessionFields = {
   user: AuthUserSchema,
-  accessToken: z.string().openapi({
-    description: `ES256 JWT (typ \`at+jwt\`) for \`Authorization: Bearer\`; valid ${ACCESS_TOKEN_TTL_SECONDS / 60} minutes on this host only.`,
-    example: 'eyJhbGciOiJFUzI1NiIsImtpZCI6ImsxIiwidHlwIjoiYXQrand0In0.eyJzdWIiOiI2ZjFjIn0.c2lnbmF0dXJl',
-  }),
-  refreshToken: z.string().openapi({
+  accessToken: z
+    .string()
+    .max(MAX_ACCESS_TOKEN)
+    .regex(/^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$/)
+    .openapi({
+      description: `ES256 JWT (typ \`at+jwt\`) for \`Authorization: Bearer\`; valid ${ACCESS_TOKEN_TTL_SECONDS / 60} minutes on this host only.`,
+      example: 'eyJhbGciOiJFUzI1NiIsImtpZCI6ImsxIiwidHlwIjoiYXQrand0In0.eyJzdWIiOiI2ZjFjIn0.c2lnbmF0dXJl',
+    }),
+  refreshToken: RefreshTokenSchema.openapi({
     description: `Opaque single-use token for POST /api/v1/auth/refresh-token; ${REFRESH_VALIDITY}. Store it securely.`,
     example: 'rt_Vb6s0tq8mI3dXwG1lq0dUo8wH3n3Ckz3G4lEw6vX2aA',
   }),
-  expiresIn: z
-    .number()
-    .int()
-    .openapi({ description: 'Seconds until the access token expires.', example: ACCESS_TOKEN_TTL_SECONDS }),
+  expiresIn: int32(1, ACCESS_TOKEN_TTL_SECONDS).openapi({
+    description: 'Seconds until the access token expires.',
+    example: ACCESS_TOKEN_TTL_SECONDS,
+  }),
   tokenType: z.literal('Bearer').openapi({ description: 'Always `Bearer`.', example: 'Bearer' }),
 };
 
@@ -189,17 +222,27 @@ export const LoginSessionSchema = z
 export const MeSchema = z
   .object({
     user: AuthUserSchema,
-    organizationId: z
-      .uuid()
-      .openapi({ description: 'The organization of this host.', example: '0b7e6a1c-2d3f-4e5a-8b9c-1d2e3f4a5b6c' }),
+    organizationId: Uuid.openapi({
+      description: 'The organization of this host.',
+      example: '0b7e6a1c-2d3f-4e5a-8b9c-1d2e3f4a5b6c',
+    }),
     role: z
       .object({
-        key: z.string().openapi({ description: 'Stable role key.', example: 'organizer' }),
-        name: z.string().openapi({ description: 'Role display name.', example: 'Organizer' }),
+        key: z
+          .string()
+          .max(63)
+          .regex(ROLE_KEY_PATTERN)
+          .openapi({ description: 'Stable role key.', example: 'organizer' }),
+        name: z
+          .string()
+          .max(100)
+          .regex(WITHOUT_CONTROL_CHARACTERS)
+          .openapi({ description: 'Role display name.', example: 'Organizer' }),
       })
       .openapi('MembershipRole', { description: 'The role of the membership.' }),
     permissions: z
       .array(z.enum(ALL_PERMISSIONS as [Permission, ...Permission[]]))
+      .max(ALL_PERMISSIONS.length)
       .openapi({ description: "The role's current permissions.", example: ['events:read', 'events:write'] }),
   })
   .openapi('Me', { description: 'The signed-in user in this organization.' });
@@ -207,7 +250,7 @@ export const MeSchema = z
 export const AcceptedSchema = z
   .object({
     status: z.literal('accepted').openapi({ description: 'Always `accepted`.', example: 'accepted' }),
-    message: z.string().openapi({
+    message: z.string().max(200).regex(WITHOUT_CONTROL_CHARACTERS).openapi({
       description: 'What happens next.',
       example: 'If this address belongs to a member, a link to reset the password is on its way.',
     }),

@@ -1,4 +1,6 @@
 import { z } from '@hono/zod-openapi';
+import { int32 } from '../fields.ts';
+import { SLUG_PATTERN } from '../organizations/schema.ts';
 
 export const LivenessSchema = z
   .object({
@@ -9,7 +11,7 @@ export const LivenessSchema = z
 const CheckSchema = z
   .object({
     status: z.enum(['ok', 'fail']).openapi({ description: 'Outcome of the check.', example: 'ok' }),
-    latencyMs: z.number().int().nonnegative().openapi({ description: 'How long the check took.', example: 4 }),
+    latencyMs: int32().openapi({ description: 'How long the check took.', example: 4 }),
   })
   .openapi('DependencyCheck');
 
@@ -24,7 +26,7 @@ export const ChecksSchema = z
 export const ReadinessSchema = z
   .object({
     status: z.literal('ok').openapi({ description: 'Every dependency answered.', example: 'ok' }),
-    tenant: z.string().nullable().openapi({
+    tenant: z.string().max(63).regex(SLUG_PATTERN).nullable().openapi({
       description: 'Slug of the organization served on this host; null on the platform host.',
       example: 'acme',
     }),

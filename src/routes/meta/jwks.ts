@@ -3,17 +3,31 @@ import type { AppEnv } from '../../env.ts';
 import { errorResponses } from '../../errors/problem.ts';
 import { signingKeys } from '../../services/auth/keys.ts';
 
+const coordinate = () =>
+  z
+    .string()
+    .max(43)
+    .regex(/^[A-Za-z0-9_-]{43}$/);
+
+/** At most this many keys are published (a rotation needs two). */
+const MAX_KEYS = 10;
+
 /** Only the public members of a P-256 key are listed: the schema has no `d`, and parsing strips anything else. */
 const PublicJwkSchema = z
   .object({
     kty: z.literal('EC').openapi({ description: 'Key type.', example: 'EC' }),
     crv: z.literal('P-256').openapi({ description: 'Curve.', example: 'P-256' }),
-    kid: z.string().openapi({ description: 'Key id, as in the `kid` header of access tokens.', example: '2026-01' }),
-    x: z.string().openapi({
+    // JWT_SIGNING_KEYS admits key ids of 1 to 100 characters.
+    kid: z
+      .string()
+      .max(100)
+      .openapi({ description: 'Key id, as in the `kid` header of access tokens.', example: '2026-01' }),
+    // A P-256 coordinate is 32 bytes: 43 base64url characters (WebCrypto imports nothing else).
+    x: coordinate().openapi({
       description: 'Public x coordinate (base64url).',
       example: 'f83OJ3D2xF1Bg8vub9tLe1gHMzV76e8Tus9uPHvRVEU',
     }),
-    y: z.string().openapi({
+    y: coordinate().openapi({
       description: 'Public y coordinate (base64url).',
       example: 'x_FEzRu9m36HLN_tue659LNpXW6pCyStikYjKIWI5a0',
     }),
@@ -24,9 +38,13 @@ const PublicJwkSchema = z
 
 export const JwksSchema = z
   .object({
-    keys: z.array(PublicJwkSchema).openapi({
-      description: 'The signing key first, then older keys still accepted during a rotation overlap.',
-    }),
+    keys: z
+      .array(PublicJwkSchema)
+      .min(1)
+      .max(MAX_KEYS)
+      .openapi({
+        description: `The signing key first, then older keys still accepted during a rotation overlap (at most ${MAX_KEYS}).`,
+      }),
   })
   .openapi('Jwks', { description: 'A JSON Web Key Set (RFC 7517).' });
 

@@ -1,12 +1,11 @@
 import { z } from '@hono/zod-openapi';
 import { FEATURES, MAX_OVERRIDE, PLAN_NAMES, QUOTAS } from '../../services/plans/catalogue.ts';
 import { USAGE_METRICS } from '../../services/plans/usage.ts';
+import { int32, int64, Uuid } from '../fields.ts';
 
-const perMinute = (description: string, example: number) =>
-  z.number().int().min(1).max(MAX_OVERRIDE).openapi({ description, example });
+const perMinute = (description: string, example: number) => int32(1, MAX_OVERRIDE).openapi({ description, example });
 
-const quota = (description: string, example: number) =>
-  z.number().int().min(0).max(MAX_OVERRIDE).openapi({ description, example });
+const quota = (description: string, example: number) => int32(0, MAX_OVERRIDE).openapi({ description, example });
 
 const RateLimitsSchema = z
   .object({
@@ -104,9 +103,7 @@ export const PlanSummarySchema = z
 export type PlanSummaryResponse = z.infer<typeof PlanSummarySchema>;
 
 export const PlanOverridesResultSchema = PlanSummarySchema.extend({
-  organizationId: z
-    .uuid()
-    .openapi({ description: 'The organization.', example: '0b5e8f0e-7f7e-4c1e-9a0a-3f0f6c1d2b3a' }),
+  organizationId: Uuid.openapi({ description: 'The organization.', example: '0b5e8f0e-7f7e-4c1e-9a0a-3f0f6c1d2b3a' }),
 }).openapi('PlanOverridesResult', { description: 'The stored overrides and the effective plan they give.' });
 
 const DAY = /^\d{4}-\d{2}-\d{2}$/;
@@ -115,7 +112,11 @@ const day = (description: string, example: string) =>
   z
     .string()
     .refine(isDay, 'Must be a date, YYYY-MM-DD.')
-    .openapi({ description, example, type: 'string', format: 'date' });
+    // What isDay enforces, stated for the document.
+    .openapi({ description, example, type: 'string', format: 'date', maxLength: 10, pattern: DAY.source });
+
+/** A day in a response (always written as YYYY-MM-DD). */
+const dayOut = () => z.string().max(10).regex(DAY).openapi({ format: 'date' });
 
 export const MAX_USAGE_DAYS = 92;
 
@@ -130,11 +131,11 @@ export const UsageQuerySchema = z
   })
   .strict();
 
-const count = (description: string, example: number) => z.number().int().min(0).openapi({ description, example });
+const count = (description: string, example: number) => int64().openapi({ description, example });
 
 export const UsageDaySchema = z
   .object({
-    day: z.string().openapi({ description: 'The UTC day.', example: '2026-05-01' }),
+    day: dayOut().openapi({ description: 'The UTC day.', example: '2026-05-01' }),
     api_calls: count('Authenticated requests on the organization host and public page requests.', 1520),
     bookings: count('Bookings created (from the booking rows, exact).', 12),
     emails: count('Emails sent for the organization.', 30),
@@ -144,10 +145,16 @@ export const UsageDaySchema = z
 
 export const UsageSchema = z
   .object({
-    from: z.string().openapi({ description: 'First day of the range.', example: '2026-05-01' }),
-    to: z.string().openapi({ description: 'Last day of the range.', example: '2026-05-30' }),
-    metrics: z.array(z.enum(USAGE_METRICS)).openapi({ description: 'The metrics, in column order.' }),
-    days: z.array(UsageDaySchema).openapi({ description: 'Every day of the range, oldest first (zeros included).' }),
+    from: dayOut().openapi({ description: 'First day of the range.', example: '2026-05-01' }),
+    to: dayOut().openapi({ description: 'Last day of the range.', example: '2026-05-30' }),
+    metrics: z
+      .array(z.enum(USAGE_METRICS))
+      .max(USAGE_METRICS.length)
+      .openapi({ description: 'The metrics, in column order.' }),
+    days: z
+      .array(UsageDaySchema)
+      .max(MAX_USAGE_DAYS)
+      .openapi({ description: 'Every day of the range, oldest first (zeros included).' }),
     totals: UsageDaySchema.omit({ day: true }).openapi({ description: 'The sums over the range.' }),
   })
   .openapi('Usage', { description: 'Usage per UTC day and metric.' });

@@ -1,6 +1,8 @@
 import { z } from '@hono/zod-openapi';
 import type { Organization } from '../../db/schema/index.ts';
 import { PASSWORD_MAX_LENGTH, PASSWORD_MIN_LENGTH } from '../../services/auth/passwords.ts';
+import { WITHOUT_CONTROL_CHARACTERS } from '../../lib/text.ts';
+import { CURRENCY_CODES, StoredEmail, Timestamp, Uuid } from '../fields.ts';
 import { cursorPage } from '../pagination.ts';
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -9,6 +11,25 @@ import { cursorPage } from '../pagination.ts';
 
 export const SLUG_PATTERN = /^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$/;
 const HEX_COLOR = /^#[0-9a-fA-F]{6}$/;
+const BASE64URL_OR_BASE64 = /^[A-Za-z0-9_+/=-]+$/;
+// What the refinements below enforce, stated for the document (which cannot carry the `u` flag): the same sets.
+// eslint-disable-next-line no-control-regex -- matching control characters is the point
+const SENDER_NAME_PATTERN = /^[^\u0000-\u001f\u007f-\u009f<>"]*$/;
+// An origin is `https://` and a host (and port), nothing after: a superset of what isHttpsOrigin accepts.
+const ORIGIN_PATTERN = /^https:\/\/[^/?#@*\s]+$/;
+// IANA names (`America/Port-au-Prince`, `Etc/GMT+5`) and offsets (`+05:30`), the time zones Intl accepts.
+const TIME_ZONE_PATTERN = /^[A-Za-z0-9_+:/-]+$/;
+// Every tag Intl.getCanonicalLocales accepts is letters, digits and hyphens.
+const LOCALE_PATTERN = /^[A-Za-z0-9-]+$/;
+
+/** Bounds of the stored branding and settings (the patch refuses longer values). */
+const MAX_DISPLAY_NAME = 100;
+const MAX_SENDER_NAME = 100;
+const MAX_LOGO_URL = 2048;
+const MAX_TIME_ZONE = 64;
+const MAX_LOCALE = 35;
+const MAX_ORIGIN = 300;
+const MAX_ORIGINS = 20;
 // Unicode property escapes need the `u` flag, which OpenAPI patterns cannot carry: these rules are refinements.
 const CONTROL_CHARACTER = /\p{Cc}/u;
 // The sender name ends up in an email header: no angle brackets or double quotes either.
@@ -29,14 +50,6 @@ function isLocale(value: string): boolean {
   } catch {
     return false;
   }
-}
-
-// The ISO 4217 codes the runtime knows, built on first use for the life of the isolate.
-let currencies: ReadonlySet<string> | undefined;
-
-function isCurrency(value: string): boolean {
-  currencies ??= new Set(Intl.supportedValuesOf('currency'));
-  return currencies.has(value);
 }
 
 /** `https://host[:port]` exactly as a browser sends it in `Origin`: no path, query, credentials or wildcard. */
@@ -67,18 +80,20 @@ const displayText = (max: number) =>
     .trim()
     .min(1)
     .max(max)
-    .refine((value) => !CONTROL_CHARACTER.test(value), 'Must not contain control characters.');
+    .refine((value) => !CONTROL_CHARACTER.test(value), 'Must not contain control characters.')
+    .openapi({ pattern: WITHOUT_CONTROL_CHARACTERS.source });
 
 const senderName = () =>
   z
     .string()
     .trim()
     .min(1)
-    .max(100)
+    .max(MAX_SENDER_NAME)
     .refine(
       (value) => !SENDER_NAME_FORBIDDEN.test(value),
       'Must not contain control characters, angle brackets or double quotes.',
-    );
+    )
+    .openapi({ pattern: SENDER_NAME_PATTERN.source });
 
 // ---------------------------------------------------------------------------------------------------------------
 // Responses
@@ -88,16 +103,31 @@ export const OrganizationBrandingSchema = z
   .object({
     displayName: z
       .string()
+      .max(MAX_DISPLAY_NAME)
+      .regex(WITHOUT_CONTROL_CHARACTERS)
       .optional()
       .openapi({ description: 'Name shown to customers and in emails.', example: 'Acme Events' }),
     logoUrl: z
       .string()
+      .max(MAX_LOGO_URL)
       .optional()
-      .openapi({ description: 'HTTPS URL of the logo.', example: 'https://cdn.acme.com/logo.png' }),
-    primaryColor: z.string().optional().openapi({ description: 'Primary brand color.', example: '#4f46e5' }),
-    accentColor: z.string().optional().openapi({ description: 'Accent brand color.', example: '#f59e0b' }),
+      .openapi({ description: 'HTTPS URL of the logo.', format: 'uri', example: 'https://cdn.acme.com/logo.png' }),
+    primaryColor: z
+      .string()
+      .max(7)
+      .regex(HEX_COLOR)
+      .optional()
+      .openapi({ description: 'Primary brand color.', example: '#4f46e5' }),
+    accentColor: z
+      .string()
+      .max(7)
+      .regex(HEX_COLOR)
+      .optional()
+      .openapi({ description: 'Accent brand color.', example: '#f59e0b' }),
     emailSenderName: z
       .string()
+      .max(MAX_SENDER_NAME)
+      .regex(SENDER_NAME_PATTERN)
       .optional()
       .openapi({ description: 'Sender display name of transactional emails.', example: 'Acme Tickets' }),
   })
@@ -105,11 +135,22 @@ export const OrganizationBrandingSchema = z
 
 export const OrganizationSettingsSchema = z
   .object({
-    timezone: z.string().optional().openapi({ description: 'IANA time zone.', example: 'Europe/Paris' }),
-    currency: z.string().optional().openapi({ description: 'ISO 4217 currency code.', example: 'EUR' }),
-    locale: z.string().optional().openapi({ description: 'BCP 47 language tag.', example: 'fr-FR' }),
+    timezone: z
+      .string()
+      .max(MAX_TIME_ZONE)
+      .regex(TIME_ZONE_PATTERN)
+      .optional()
+      .openapi({ description: 'IANA time zone.', example: 'Europe/Paris' }),
+    currency: z.enum(CURRENCY_CODES).optional().openapi({ description: 'ISO 4217 currency code.', example: 'EUR' }),
+    locale: z
+      .string()
+      .max(MAX_LOCALE)
+      .regex(LOCALE_PATTERN)
+      .optional()
+      .openapi({ description: 'BCP 47 language tag.', example: 'fr-FR' }),
     allowedOrigins: z
-      .array(z.string())
+      .array(z.string().max(MAX_ORIGIN).regex(ORIGIN_PATTERN))
+      .max(MAX_ORIGINS)
       .optional()
       .openapi({
         description: 'Browser origins allowed to call this organization host (CORS).',
@@ -120,9 +161,17 @@ export const OrganizationSettingsSchema = z
 
 export const OrganizationSchema = z
   .object({
-    id: z.uuid().openapi({ description: 'Organization id.', example: '0b9f3c1e-5d2a-4f7b-9a61-2c8e4d7f1a30' }),
-    slug: z.string().openapi({ description: 'Subdomain label: the host is `{slug}.{ROOT_DOMAIN}`.', example: 'acme' }),
-    name: z.string().openapi({ description: 'Legal or display name.', example: 'Acme Events Ltd' }),
+    id: Uuid.openapi({ description: 'Organization id.', example: '0b9f3c1e-5d2a-4f7b-9a61-2c8e4d7f1a30' }),
+    slug: z
+      .string()
+      .max(63)
+      .regex(SLUG_PATTERN)
+      .openapi({ description: 'Subdomain label: the host is `{slug}.{ROOT_DOMAIN}`.', example: 'acme' }),
+    name: z
+      .string()
+      .max(200)
+      .regex(WITHOUT_CONTROL_CHARACTERS)
+      .openapi({ description: 'Legal or display name.', example: 'Acme Events Ltd' }),
     plan: z.enum(['starter', 'pro', 'enterprise']).openapi({ description: 'Subscription plan.', example: 'starter' }),
     status: z.enum(['active', 'suspended']).openapi({
       description: 'A suspended organization is not served: its host answers 404.',
@@ -130,44 +179,35 @@ export const OrganizationSchema = z
     }),
     branding: OrganizationBrandingSchema,
     settings: OrganizationSettingsSchema,
-    createdAt: z.iso.datetime().openapi({ description: 'Creation time (UTC).', example: '2026-01-15T09:30:00.000Z' }),
-    updatedAt: z.iso
-      .datetime()
-      .openapi({ description: 'Time of the last change (UTC).', example: '2026-02-01T12:00:00.000Z' }),
+    createdAt: Timestamp.openapi({ description: 'Creation time (UTC).', example: '2026-01-15T09:30:00.000Z' }),
+    updatedAt: Timestamp.openapi({
+      description: 'Time of the last change (UTC).',
+      example: '2026-02-01T12:00:00.000Z',
+    }),
   })
   .openapi('Organization', { description: 'An organization (tenant).' });
 
 export type OrganizationResponse = z.infer<typeof OrganizationSchema>;
 
-/** Stored JSON settings are shown as far as they are readable: a malformed field never turns a read into a 500. */
-function readableFields(stored: object, keys: readonly string[]): Record<string, string> {
-  const fields: Record<string, string> = {};
-  for (const key of keys) {
+/**
+ * Stored JSON settings are shown as far as they are readable: a field that does not match its response schema (a
+ * wrong type, an over-long or malformed value written by older code or by hand) is left out, never a 500.
+ */
+function readableFields(stored: object, shape: z.core.$ZodShape): Record<string, unknown> {
+  const fields: Record<string, unknown> = {};
+  for (const [key, schema] of Object.entries(shape)) {
     const value: unknown = (stored as Record<string, unknown>)[key];
-    if (typeof value === 'string') fields[key] = value;
+    if (value !== undefined && z.safeParse(schema, value).success) fields[key] = value;
   }
   return fields;
-}
-
-function isStringList(value: unknown): value is string[] {
-  return Array.isArray(value) && value.every((item) => typeof item === 'string');
 }
 
 /** The response view of a row: re-parsed through the schema, so a new column can never leak. */
 export function presentOrganization(row: Organization): OrganizationResponse {
   return OrganizationSchema.parse({
     ...row,
-    branding: readableFields(row.branding, [
-      'displayName',
-      'logoUrl',
-      'primaryColor',
-      'accentColor',
-      'emailSenderName',
-    ]),
-    settings: {
-      ...readableFields(row.settings, ['timezone', 'currency', 'locale']),
-      ...(isStringList(row.settings.allowedOrigins) ? { allowedOrigins: row.settings.allowedOrigins } : {}),
-    },
+    branding: readableFields(row.branding, OrganizationBrandingSchema.shape),
+    settings: readableFields(row.settings, OrganizationSettingsSchema.shape),
     createdAt: row.createdAt.toISOString(),
     updatedAt: row.updatedAt.toISOString(),
   });
@@ -175,9 +215,13 @@ export function presentOrganization(row: Organization): OrganizationResponse {
 
 export const OrganizationOwnerSchema = z
   .object({
-    id: z.uuid().openapi({ description: 'User id of the owner.', example: '6a1f0d4e-2b7c-4e9a-8f3d-5c2b1a0e9d87' }),
-    email: z.email().openapi({ description: 'Owner email (lowercased).', example: 'jane@acme.com' }),
-    name: z.string().openapi({ description: 'Owner name.', example: 'Jane Doe' }),
+    id: Uuid.openapi({ description: 'User id of the owner.', example: '6a1f0d4e-2b7c-4e9a-8f3d-5c2b1a0e9d87' }),
+    email: StoredEmail.openapi({ description: 'Owner email (lowercased).', example: 'jane@acme.com' }),
+    name: z
+      .string()
+      .max(200)
+      .regex(WITHOUT_CONTROL_CHARACTERS)
+      .openapi({ description: 'Owner name.', example: 'Jane Doe' }),
     emailVerified: z.boolean().openapi({
       description: 'Whether the email address is verified; a new account gets a verification email.',
       example: false,
@@ -197,6 +241,7 @@ export const OrganizationListSchema = cursorPage(OrganizationSchema, {
   items: 'One page of organizations, ordered by slug.',
   cursorExample: 'czphY21l',
   description: 'A page of organizations.',
+  maxItems: 100,
 });
 
 export type OrganizationListResponse = z.infer<typeof OrganizationListSchema>;
@@ -239,6 +284,7 @@ export const SignupRequestSchema = z
           .min(1)
           .max(PASSWORD_MAX_LENGTH * 8)
           .openapi({
+            format: 'password',
             description:
               `A new account's password: ${PASSWORD_MIN_LENGTH} to ${PASSWORD_MAX_LENGTH} characters, not a common ` +
               'password, strong by zxcvbn and not built from the email address, the names or the product name (15 or ' +
@@ -266,11 +312,12 @@ export const OrganizationListQuerySchema = z.object({
     .min(1)
     .max(100)
     .default(20)
-    .openapi({ description: 'Page size, 1 to 100.', example: 20 }),
+    .openapi({ description: 'Page size, 1 to 100.', format: 'int32', example: 20 }),
   cursor: z
     .string()
     .min(1)
     .max(200)
+    .regex(BASE64URL_OR_BASE64, 'Not a cursor from this list; pass nextCursor as it was returned.')
     .optional()
     .openapi({ description: '`nextCursor` of the previous page.', example: 'czphY21l' }),
   status: z.enum(['active', 'suspended']).optional().openapi({ description: 'Only this status.', example: 'active' }),
@@ -283,25 +330,31 @@ export const OrganizationListQuerySchema = z.object({
 
 const BrandingPatchSchema = z
   .object({
-    displayName: displayText(100)
+    displayName: displayText(MAX_DISPLAY_NAME)
       .nullable()
       .optional()
       .openapi({ description: 'Name shown to customers and in emails; null removes it.', example: 'Acme Events' }),
     logoUrl: z
       .string()
-      .max(2048)
+      .max(MAX_LOGO_URL)
       .refine(isHttpsUrl, 'Must be an https URL without credentials.')
       .nullable()
       .optional()
-      .openapi({ description: 'HTTPS URL of the logo; null removes it.', example: 'https://cdn.acme.com/logo.png' }),
+      .openapi({
+        description: 'HTTPS URL of the logo; null removes it.',
+        format: 'uri',
+        example: 'https://cdn.acme.com/logo.png',
+      }),
     primaryColor: z
       .string()
+      .max(7)
       .regex(HEX_COLOR, 'Must be a #rrggbb color.')
       .nullable()
       .optional()
       .openapi({ description: 'Primary color, `#rrggbb`; null removes it.', example: '#4f46e5' }),
     accentColor: z
       .string()
+      .max(7)
       .regex(HEX_COLOR, 'Must be a #rrggbb color.')
       .nullable()
       .optional()
@@ -320,22 +373,22 @@ const SettingsPatchSchema = z
   .object({
     timezone: z
       .string()
-      .max(64)
+      .max(MAX_TIME_ZONE)
       .refine(isTimeZone, 'Must be an IANA time zone, e.g. Europe/Paris.')
+      .openapi({ pattern: TIME_ZONE_PATTERN.source })
       .nullable()
       .optional()
       .openapi({ description: 'IANA time zone; null removes it.', example: 'Europe/Paris' }),
     currency: z
-      .string()
-      .regex(/^[A-Z]{3}$/, 'Must be an ISO 4217 code, e.g. EUR.')
-      .refine(isCurrency, 'Must be an ISO 4217 code, e.g. EUR.')
+      .enum(CURRENCY_CODES, 'Must be an ISO 4217 code, e.g. EUR.')
       .nullable()
       .optional()
       .openapi({ description: 'ISO 4217 currency code; null removes it.', example: 'EUR' }),
     locale: z
       .string()
-      .max(35)
+      .max(MAX_LOCALE)
       .refine(isLocale, 'Must be a BCP 47 language tag, e.g. fr-FR.')
+      .openapi({ pattern: LOCALE_PATTERN.source })
       .nullable()
       .optional()
       .openapi({ description: 'BCP 47 language tag; null removes it.', example: 'fr-FR' }),
@@ -343,10 +396,11 @@ const SettingsPatchSchema = z
       .array(
         z
           .string()
-          .max(300)
-          .refine(isHttpsOrigin, 'Must be an origin https://host[:port], without wildcard, path or trailing slash.'),
+          .max(MAX_ORIGIN)
+          .refine(isHttpsOrigin, 'Must be an origin https://host[:port], without wildcard, path or trailing slash.')
+          .openapi({ pattern: ORIGIN_PATTERN.source }),
       )
-      .max(20)
+      .max(MAX_ORIGINS)
       .refine((origins) => new Set(origins).size === origins.length, 'Origins must be unique.')
       .nullable()
       .optional()

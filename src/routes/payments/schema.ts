@@ -6,6 +6,10 @@ import { STRIPE_SECRET_KEY, STRIPE_WEBHOOK_SECRET } from '../../services/payment
 // ---------------------------------------------------------------------------------------------------------------
 
 export const MAX_MANUAL_INSTRUCTIONS = 5000;
+/** Stripe's documented upper bound for API keys; webhook signing secrets are far shorter. */
+export const MAX_STRIPE_SECRET = 255;
+/** A Stripe-Signature header: a timestamp and one signature per active secret, far below this. */
+const MAX_STRIPE_SIGNATURE = 4096;
 
 export const PaymentSettingsSchema = z
   .object({
@@ -13,7 +17,7 @@ export const PaymentSettingsSchema = z
       description: 'Whether buyers may choose manual (offline) payment, confirmed by staff. Off by default (opt-in).',
       example: true,
     }),
-    manualInstructions: z.string().openapi({
+    manualInstructions: z.string().max(MAX_MANUAL_INSTRUCTIONS).openapi({
       description: 'Shown to buyers who pay manually (bank details, reference to quote, ...).',
       example: 'IBAN DE02 1203 0000 0000 2020 51, reference: your booking id.',
     }),
@@ -23,11 +27,17 @@ export const PaymentSettingsSchema = z
           description: 'Whether Stripe keys are stored; paid orders then default to Stripe Checkout.',
           example: true,
         }),
-        accountHint: z.string().nullable().openapi({
-          description:
-            'The kind, mode and last four characters of the stored key, to recognise it; null without Stripe.',
-          example: 'sk_test_…4xQz',
-        }),
+        // As stripeAccountHint writes it: `sk_test_…` and the key's last four characters.
+        accountHint: z
+          .string()
+          .max(13)
+          .regex(/^(?:sk|rk)_(?:test|live)_…[A-Za-z0-9]{4}$/)
+          .nullable()
+          .openapi({
+            description:
+              'The kind, mode and last four characters of the stored key, to recognise it; null without Stripe.',
+            example: 'sk_test_…4xQz',
+          }),
         mode: z
           .enum(['test', 'live'])
           .nullable()
@@ -52,18 +62,20 @@ export const PaymentSettingsUpdateSchema = z
       .object({
         secretKey: z
           .string()
+          .max(MAX_STRIPE_SECRET)
           .regex(
             STRIPE_SECRET_KEY,
             'Must be a Stripe secret key (sk_test_..., sk_live_...) or restricted key (rk_...).',
           )
           .openapi({
             description:
-              'The Stripe secret or restricted key (needs write access to Checkout Sessions and Refunds). Stored ' +
-              'encrypted; never returned.',
+              'The Stripe secret or restricted key (needs write access to Checkout Sessions and Refunds), at most ' +
+              `${MAX_STRIPE_SECRET} characters. Stored encrypted; never returned.`,
             example: 'sk_test_51Hx9mDExampleKey0000',
           }),
         webhookSecret: z
           .string()
+          .max(MAX_STRIPE_SECRET)
           .regex(STRIPE_WEBHOOK_SECRET, 'Must be a Stripe webhook signing secret (whsec_...).')
           .openapi({
             description:
@@ -93,6 +105,7 @@ export const PaymentSettingsUpdateSchema = z
 export const WebhookHeadersSchema = z.object({
   'stripe-signature': z
     .string()
+    .max(MAX_STRIPE_SIGNATURE)
     .optional()
     .openapi({
       param: { name: 'stripe-signature', in: 'header' },

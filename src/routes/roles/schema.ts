@@ -1,5 +1,7 @@
 import { z } from '@hono/zod-openapi';
-import { ALL_PERMISSIONS, type Permission } from '../../services/auth/permissions.ts';
+import { ALL_PERMISSIONS, BUILT_IN_ROLE_KEYS, type Permission } from '../../services/auth/permissions.ts';
+import { MAX_CUSTOM_ROLES } from '../../services/roles/create.ts';
+import { int32, Uuid } from '../fields.ts';
 import { ROLE_KEY_PATTERN } from '../users/schema.ts';
 import { WITHOUT_CONTROL_CHARACTERS } from '../../lib/text.ts';
 
@@ -12,7 +14,14 @@ const PermissionSchema = z
 const roleName = () =>
   z.string().trim().min(1).max(100).regex(WITHOUT_CONTROL_CHARACTERS, 'Must not contain control characters.');
 // Descriptions may be empty, and may span lines.
-const roleDescription = () => z.string().trim().max(500);
+const MAX_DESCRIPTION = 500;
+const roleDescription = () => z.string().trim().max(MAX_DESCRIPTION);
+// The pattern caps the length at 63; maxLength states it for tools that do not read patterns (one error, not two).
+const roleKey = () =>
+  z
+    .string()
+    .regex(ROLE_KEY_PATTERN, 'Lowercase letters, digits, - and _, starting with a letter or digit; at most 63.')
+    .openapi({ maxLength: 63 });
 const permissionList = () => z.array(PermissionSchema).max(ALL_PERMISSIONS.length * 2);
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -21,19 +30,34 @@ const permissionList = () => z.array(PermissionSchema).max(ALL_PERMISSIONS.lengt
 
 export const RoleSchema = z
   .object({
-    id: z.uuid().openapi({ description: 'Role id.', example: EXAMPLE_ROLE_ID }),
-    key: z.string().openapi({ description: 'Stable key, unique in the organization.', example: 'box-office' }),
-    name: z.string().openapi({ description: 'Display name.', example: 'Box office' }),
-    description: z.string().openapi({ description: 'What the role is for.', example: 'Sells and refunds tickets.' }),
-    permissions: z.array(z.string()).openapi({
-      description: 'The permissions the role grants, in catalogue order.',
-      example: ['events:read', 'bookings:read', 'bookings:write'],
-    }),
+    id: Uuid.openapi({ description: 'Role id.', example: EXAMPLE_ROLE_ID }),
+    key: z
+      .string()
+      .max(63)
+      .regex(ROLE_KEY_PATTERN)
+      .openapi({ description: 'Stable key, unique in the organization.', example: 'box-office' }),
+    name: z
+      .string()
+      .max(100)
+      .regex(WITHOUT_CONTROL_CHARACTERS)
+      .openapi({ description: 'Display name.', example: 'Box office' }),
+    description: z
+      .string()
+      .max(MAX_DESCRIPTION)
+      .openapi({ description: 'What the role is for (may span lines).', example: 'Sells and refunds tickets.' }),
+    // Stored without duplicates, in catalogue order (see canonicalPermissions).
+    permissions: z
+      .array(PermissionSchema)
+      .max(ALL_PERMISSIONS.length)
+      .openapi({
+        description: 'The permissions the role grants, in catalogue order.',
+        example: ['events:read', 'bookings:read', 'bookings:write'],
+      }),
     builtIn: z.boolean().openapi({
       description: 'Built-in roles (owner, admin, organizer, staff, member) exist in every organization and are fixed.',
       example: false,
     }),
-    memberCount: z.number().int().nonnegative().openapi({ description: 'Members holding the role.', example: 3 }),
+    memberCount: int32().openapi({ description: 'Members holding the role.', example: 3 }),
   })
   .openapi('Role');
 
@@ -43,7 +67,10 @@ export const RoleListSchema = z
   .object({
     data: z
       .array(RoleSchema)
-      .openapi({ description: 'Built-in roles first (most powerful first), then custom roles by key.' }),
+      .max(BUILT_IN_ROLE_KEYS.length + MAX_CUSTOM_ROLES)
+      .openapi({
+        description: `Built-in roles first (most powerful first), then custom roles by key (at most ${MAX_CUSTOM_ROLES}).`,
+      }),
   })
   .openapi('RoleList');
 
@@ -55,12 +82,13 @@ export const PermissionCatalogueSchema = z
       .array(
         z.object({
           key: PermissionSchema,
-          description: z.string().openapi({
+          description: z.string().max(200).regex(WITHOUT_CONTROL_CHARACTERS).openapi({
             description: 'What it allows.',
             example: 'Create, change, publish and cancel events and ticket types',
           }),
         }),
       )
+      .max(ALL_PERMISSIONS.length)
       .openapi({ description: 'Every permission a role can grant.' }),
   })
   .openapi('PermissionCatalogue');
@@ -72,18 +100,15 @@ export type PermissionCatalogueResponse = z.infer<typeof PermissionCatalogueSche
 // ---------------------------------------------------------------------------------------------------------------
 
 export const RoleIdParamsSchema = z.object({
-  id: z.uuid().openapi({ param: { name: 'id', in: 'path' }, description: 'The role id.', example: EXAMPLE_ROLE_ID }),
+  id: Uuid.openapi({ param: { name: 'id', in: 'path' }, description: 'The role id.', example: EXAMPLE_ROLE_ID }),
 });
 
 export const RoleCreateSchema = z
   .object({
-    key: z
-      .string()
-      .regex(ROLE_KEY_PATTERN, 'Lowercase letters, digits, - and _, starting with a letter or digit; at most 63.')
-      .openapi({
-        description: 'Stable key, unique in the organization (built-in keys are taken).',
-        example: 'box-office',
-      }),
+    key: roleKey().openapi({
+      description: 'Stable key, unique in the organization (built-in keys are taken).',
+      example: 'box-office',
+    }),
     name: roleName().openapi({ description: 'Display name.', example: 'Box office' }),
     description: roleDescription()
       .optional()

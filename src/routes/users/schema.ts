@@ -1,6 +1,7 @@
 import { z } from '@hono/zod-openapi';
 import { MAX_CURSOR_LENGTH } from '../../lib/cursor.ts';
 import { WITHOUT_CONTROL_CHARACTERS } from '../../lib/text.ts';
+import { StoredEmail, Timestamp, Uuid } from '../fields.ts';
 import { cursorPage } from '../pagination.ts';
 
 export const ROLE_KEY_PATTERN = /^[a-z0-9][a-z0-9_-]{0,62}$/;
@@ -11,6 +12,9 @@ export const MAX_PAGE_SIZE = 100;
 
 const EXAMPLE_USER_ID = '6f1c2b3a-4d5e-4f60-8a7b-9c0d1e2f3a4b';
 
+// The pattern caps the length at 63; maxLength states it for tools that do not read patterns (one error, not two).
+const roleKey = () => z.string().regex(ROLE_KEY_PATTERN, 'Must be a role key.').openapi({ maxLength: 63 });
+
 const memberName = () =>
   z.string().trim().min(1).max(200).regex(WITHOUT_CONTROL_CHARACTERS, 'Must not contain control characters.');
 
@@ -20,22 +24,35 @@ const memberName = () =>
 
 export const MemberRoleSchema = z
   .object({
-    key: z.string().openapi({ description: 'Stable key of the role.', example: 'organizer' }),
-    name: z.string().openapi({ description: 'Display name of the role.', example: 'Organizer' }),
+    key: z
+      .string()
+      .max(63)
+      .regex(ROLE_KEY_PATTERN)
+      .openapi({ description: 'Stable key of the role.', example: 'organizer' }),
+    name: z
+      .string()
+      .max(100)
+      .regex(WITHOUT_CONTROL_CHARACTERS)
+      .openapi({ description: 'Display name of the role.', example: 'Organizer' }),
   })
   .openapi('MemberRole', { description: "The member's role in this organization." });
 
 export const MemberSchema = z
   .object({
-    id: z.uuid().openapi({ description: 'The user id (the same in every organization).', example: EXAMPLE_USER_ID }),
+    id: Uuid.openapi({ description: 'The user id (the same in every organization).', example: EXAMPLE_USER_ID }),
     // Not re-validated as an email on the way out: addresses stored by any flow must still be listed.
-    email: z.string().openapi({ description: 'Email address, lowercase.', format: 'email', example: 'ada@acme.com' }),
-    name: z.string().openapi({
-      description:
-        'The name this organization uses for the member: the one given when inviting them or by `PUT /users/{id}`, ' +
-        "else the account's own name. Changing it here changes no other organization's view, nor the account.",
-      example: 'Ada Lovelace',
-    }),
+    email: StoredEmail.openapi({ description: 'Email address, lowercase.', example: 'ada@acme.com' }),
+    // Both names come from inputs of at most 200 characters without control characters.
+    name: z
+      .string()
+      .max(200)
+      .regex(WITHOUT_CONTROL_CHARACTERS)
+      .openapi({
+        description:
+          'The name this organization uses for the member: the one given when inviting them or by `PUT /users/{id}`, ' +
+          "else the account's own name. Changing it here changes no other organization's view, nor the account.",
+        example: 'Ada Lovelace',
+      }),
     role: MemberRoleSchema,
     status: z.enum(MEMBER_STATUSES).openapi({
       description:
@@ -48,11 +65,11 @@ export const MemberSchema = z
         'address may already have elsewhere is not described before then).',
       example: true,
     }),
-    lastLoginAt: z.iso.datetime().nullable().openapi({
+    lastLoginAt: Timestamp.nullable().openapi({
       description: 'Last sign-in to this organization; null if never, and for invited members: null until they accept.',
       example: '2026-03-01T09:30:00.000Z',
     }),
-    createdAt: z.iso.datetime().openapi({
+    createdAt: Timestamp.openapi({
       description: 'When the person joined or was invited to this organization (the membership).',
       example: '2026-01-15T12:00:00.000Z',
     }),
@@ -62,6 +79,7 @@ export const MemberSchema = z
 export type MemberResponse = z.infer<typeof MemberSchema>;
 
 export const MemberListSchema = cursorPage(MemberSchema, {
+  maxItems: MAX_PAGE_SIZE,
   name: 'MemberList',
   items: 'This page of members, oldest membership first.',
   cursorExample: 'WyIyMDI2LTAxLTE1VDEyOjAwOjAwLjEyMzQ1NloiLCI2ZjFjMmIzYS00ZDVlLTRmNjAtOGE3Yi05YzBkMWUyZjNhNGIiXQ',
@@ -74,7 +92,7 @@ export type MemberListResponse = z.infer<typeof MemberListSchema>;
 // ---------------------------------------------------------------------------------------------------------------
 
 export const MemberIdParamsSchema = z.object({
-  id: z.uuid().openapi({
+  id: Uuid.openapi({
     param: { name: 'id', in: 'path' },
     description: 'The user id.',
     example: EXAMPLE_USER_ID,
@@ -96,9 +114,7 @@ export const MemberListQuerySchema = z
           'the member, else the account’s).',
         example: 'ada',
       }),
-    role: z
-      .string()
-      .regex(ROLE_KEY_PATTERN, 'Must be a role key.')
+    role: roleKey()
       .optional()
       .openapi({
         param: { name: 'role', in: 'query' },
@@ -121,12 +137,14 @@ export const MemberListQuerySchema = z
       .default(DEFAULT_PAGE_SIZE)
       .openapi({
         param: { name: 'limit', in: 'query' },
+        format: 'int32',
         description: `Page size, 1 to ${MAX_PAGE_SIZE} (default ${DEFAULT_PAGE_SIZE}). Values outside the range answer 400; they are not clamped.`,
         example: 20,
       }),
     cursor: z
       .string()
       .max(MAX_CURSOR_LENGTH)
+      .regex(/^[A-Za-z0-9_-]+$/, 'Malformed cursor')
       .optional()
       .openapi({
         param: { name: 'cursor', in: 'query' },
@@ -149,7 +167,7 @@ export const MemberCreateSchema = z
         'account’s own name; an existing account keeps its own name, which is never changed or shown to you.',
       example: 'Grace Hopper',
     }),
-    role: z.string().regex(ROLE_KEY_PATTERN, 'Must be a role key.').openapi({
+    role: roleKey().openapi({
       description: 'Key of the role to give (built-in or custom). You must hold every permission of that role.',
       example: 'organizer',
     }),
@@ -167,9 +185,7 @@ export const MemberUpdateSchema = z
           'name (`GET /api/v1/auth/me`, other organizations) stays.',
         example: 'Grace B. Hopper',
       }),
-    role: z
-      .string()
-      .regex(ROLE_KEY_PATTERN, 'Must be a role key.')
+    role: roleKey()
       .optional()
       .openapi({ description: 'Key of the new role. Ends the member’s sessions here.', example: 'admin' }),
     status: z.enum(['active', 'disabled']).optional().openapi({

@@ -1,10 +1,15 @@
 import { z } from '@hono/zod-openapi';
 import { WITHOUT_CONTROL_CHARACTERS } from '../../lib/text.ts';
 import { EVENT_TYPES, type EventType } from '../../services/outbox/catalogue.ts';
+import { EVENT_PAYLOAD_VERSION } from '../../services/outbox/catalogue.ts';
+import { ATTEMPTS_PER_DELIVERY } from '../../services/webhooks/deliveries.ts';
+import { RESPONSE_BODY_LIMIT } from '../../services/webhooks/deliver.ts';
 import { MAX_WEBHOOK_URL_LENGTH } from '../../services/webhooks/url.ts';
+import { int32, Timestamp, Uuid } from '../fields.ts';
 import { cursorPage, pageParams } from '../pagination.ts';
 
 export const DEFAULT_PAGE_SIZE = 20;
+const MAX_DESCRIPTION = 500;
 export const MAX_PAGE_SIZE = 100;
 export const EXAMPLE_ENDPOINT_ID = '7b1e4c2a-5d3f-4e8a-9c6b-1a2b3c4d5e6f';
 export const EXAMPLE_DELIVERY_ID = '2f4e6a8c-1b3d-4f5a-8c7e-9d0b1a2c3e4f';
@@ -13,25 +18,51 @@ const CURSOR_EXAMPLE = 'WyIyMDI2LTExLTAxVDEwOjAwOjAwLjAwMDAwMFoiLCI3YjFlNGMyYS01
 
 const EVENT_TYPE_NAMES = Object.keys(EVENT_TYPES) as [EventType, ...EventType[]];
 
+/**
+ * An event type as stored and shown (`booking.confirmed`): a string rather than the enum on the way out, so a type
+ * retired from the catalogue can still be listed.
+ */
+const storedEventType = () =>
+  z
+    .string()
+    .max(100)
+    .regex(/^[a-z][a-z0-9_]*(?:\.[a-z][a-z0-9_]*)+$/);
+/** What the delivery code writes into `error` is cut to 1024 bytes (so at most as many characters). */
+const MAX_ATTEMPT_ERROR = 1024;
+/** An HTTP status as received: three digits. */
+const httpStatus = () => int32(0, 999);
+
 // ---------------------------------------------------------------------------------------------------------------
 // Responses
 // ---------------------------------------------------------------------------------------------------------------
 
 export const WebhookEndpointSchema = z
   .object({
-    id: z.uuid().openapi({ description: 'Endpoint id.', example: EXAMPLE_ENDPOINT_ID }),
-    url: z.string().openapi({
+    id: Uuid.openapi({ description: 'Endpoint id.', example: EXAMPLE_ENDPOINT_ID }),
+    // The stored URL is the normalised one, itself refused beyond the limit (see checkWebhookUrl).
+    url: z.string().max(MAX_WEBHOOK_URL_LENGTH).openapi({
+      format: 'uri',
       description: 'Where events are POSTed (https, port 443), as the platform calls it (normalised).',
       example: 'https://hooks.example.com/eventra',
     }),
-    description: z.string().openapi({ description: 'Free text for the organization.', example: 'CRM sync' }),
-    eventTypes: z.array(z.string()).openapi({
-      description: 'The event types delivered; empty: every type (see GET /api/v1/webhooks/event-types).',
-      example: ['booking.confirmed', 'booking.cancelled'],
-    }),
+    description: z
+      .string()
+      .max(MAX_DESCRIPTION)
+      .regex(WITHOUT_CONTROL_CHARACTERS)
+      .openapi({ description: 'Free text for the organization.', example: 'CRM sync' }),
+    // Stored without duplicates.
+    eventTypes: z
+      .array(storedEventType())
+      .max(EVENT_TYPE_NAMES.length)
+      .openapi({
+        description: 'The event types delivered; empty: every type (see GET /api/v1/webhooks/event-types).',
+        example: ['booking.confirmed', 'booking.cancelled'],
+      }),
     enabled: z.boolean().openapi({ description: 'Whether events are delivered.', example: true }),
     disabledReason: z
       .string()
+      .max(200)
+      .regex(WITHOUT_CONTROL_CHARACTERS)
       .nullable()
       .openapi({
         description:
@@ -39,29 +70,33 @@ export const WebhookEndpointSchema = z
           'days); null when enabled or disabled by the organization.',
         example: null,
       }),
-    failingSince: z.iso.datetime().nullable().openapi({
+    failingSince: Timestamp.nullable().openapi({
       description: 'The first failure of the current run of failed attempts; null after a success.',
       example: null,
     }),
-    previousSecretExpiresAt: z.iso.datetime().nullable().openapi({
+    previousSecretExpiresAt: Timestamp.nullable().openapi({
       description:
         'After a secret rotation: until when the previous secret still signs (a second signature); null otherwise.',
       example: null,
     }),
-    createdAt: z.iso.datetime().openapi({ description: 'Created.', example: '2026-11-01T10:00:00.000Z' }),
-    updatedAt: z.iso.datetime().openapi({ description: 'Last changed.', example: '2026-11-01T10:00:00.000Z' }),
+    createdAt: Timestamp.openapi({ description: 'Created.', example: '2026-11-01T10:00:00.000Z' }),
+    updatedAt: Timestamp.openapi({ description: 'Last changed.', example: '2026-11-01T10:00:00.000Z' }),
   })
   .openapi('WebhookEndpoint', {
     description: 'A webhook endpoint (Standard Webhooks 1.0). The secret is never shown here.',
   });
 
 export const WebhookEndpointWithSecretSchema = WebhookEndpointSchema.extend({
-  secret: z.string().openapi({
-    description:
-      'The signing secret, `whsec_` + base64 of 32 random bytes. Shown only in this response: store it now. Verify ' +
-      'the `webhook-signature` header with it (any Standard Webhooks library).',
-    example: 'whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw+1yZ2Pg1Xpo=',
-  }),
+  secret: z
+    .string()
+    .max(50)
+    .regex(/^whsec_[A-Za-z0-9+/]{43}=$/)
+    .openapi({
+      description:
+        'The signing secret, `whsec_` + base64 of 32 random bytes. Shown only in this response: store it now. Verify ' +
+        'the `webhook-signature` header with it (any Standard Webhooks library).',
+      example: 'whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw+1yZ2Pg1Xpo=',
+    }),
 }).openapi('WebhookEndpointWithSecret', {
   description: 'A webhook endpoint with its new signing secret (the answer of create and rotate-secret only).',
 });
@@ -85,6 +120,7 @@ export const EXAMPLES = {
 };
 
 export const WebhookEndpointListSchema = cursorPage(WebhookEndpointSchema, {
+  maxItems: MAX_PAGE_SIZE,
   name: 'WebhookEndpointList',
   items: 'This page of endpoints, oldest first.',
   cursorExample: CURSOR_EXAMPLE,
@@ -92,54 +128,53 @@ export const WebhookEndpointListSchema = cursorPage(WebhookEndpointSchema, {
 
 export const WebhookAttemptSchema = z
   .object({
-    attempt: z.number().int().openapi({ description: 'Attempt number, from 1.', example: 1 }),
-    statusCode: z.number().int().nullable().openapi({
+    attempt: int32(1).openapi({ description: 'Attempt number, from 1.', example: 1 }),
+    statusCode: httpStatus().nullable().openapi({
       description: 'The HTTP status answered; null when no answer came (timeout, network error, refused URL).',
       example: 500,
     }),
-    durationMs: z.number().int().openapi({ description: 'How long the request took.', example: 182 }),
-    responseBody: z.string().nullable().openapi({
+    durationMs: int32().openapi({ description: 'How long the request took.', example: 182 }),
+    responseBody: z.string().max(RESPONSE_BODY_LIMIT).nullable().openapi({
       description: 'The first 256 bytes of the response body; null for a redirect (3xx) and when there was none.',
       example: 'Internal Server Error',
     }),
-    error: z.string().nullable().openapi({
+    error: z.string().max(MAX_ATTEMPT_ERROR).nullable().openapi({
       description: 'What went wrong without an answer (timeout, network error, refused URL) or with a redirect.',
       example: null,
     }),
-    createdAt: z.iso
-      .datetime()
-      .openapi({ description: 'When the attempt ended.', example: '2026-11-01T10:00:01.000Z' }),
+    createdAt: Timestamp.openapi({ description: 'When the attempt ended.', example: '2026-11-01T10:00:01.000Z' }),
   })
   .openapi('WebhookAttempt', { description: 'One request of a delivery and its answer.' });
 
 export const WebhookDeliverySchema = z
   .object({
-    id: z.uuid().openapi({ description: 'Delivery id.', example: EXAMPLE_DELIVERY_ID }),
-    endpointId: z.uuid().openapi({ description: 'The endpoint.', example: EXAMPLE_ENDPOINT_ID }),
-    eventId: z.uuid().openapi({
+    id: Uuid.openapi({ description: 'Delivery id.', example: EXAMPLE_DELIVERY_ID }),
+    endpointId: Uuid.openapi({ description: 'The endpoint.', example: EXAMPLE_ENDPOINT_ID }),
+    eventId: Uuid.openapi({
       description: 'The event id, sent as `webhook-id` on every attempt (receivers deduplicate on it).',
       example: EXAMPLE_EVENT_ID,
     }),
-    eventType: z.string().openapi({ description: 'The event type.', example: 'booking.confirmed' }),
+    eventType: storedEventType().openapi({ description: 'The event type.', example: 'booking.confirmed' }),
     status: z.enum(['pending', 'succeeded', 'failed']).openapi({
       description:
         '`pending`: an attempt is queued or scheduled; `succeeded`: a 2xx answer; `failed`: retries exhausted, ' +
         '410 Gone, a refused URL, or the endpoint was disabled.',
       example: 'succeeded',
     }),
-    attemptCount: z.number().int().openapi({ description: 'Attempts made so far.', example: 1 }),
-    nextAttemptAt: z.iso.datetime().nullable().openapi({
+    attemptCount: int32().openapi({ description: 'Attempts made so far.', example: 1 }),
+    nextAttemptAt: Timestamp.nullable().openapi({
       description: 'While pending: when the next attempt is due (null: as soon as possible).',
       example: null,
     }),
-    lastStatusCode: z
-      .number()
-      .int()
+    lastStatusCode: httpStatus()
       .nullable()
       .openapi({ description: 'The status of the last attempt (null: no answer).', example: 200 }),
-    createdAt: z.iso.datetime().openapi({ description: 'Created.', example: '2026-11-01T10:00:00.000Z' }),
-    updatedAt: z.iso.datetime().openapi({ description: 'Last changed.', example: '2026-11-01T10:00:01.000Z' }),
-    attempts: z.array(WebhookAttemptSchema).openapi({ description: 'The latest attempts (up to 20), newest first.' }),
+    createdAt: Timestamp.openapi({ description: 'Created.', example: '2026-11-01T10:00:00.000Z' }),
+    updatedAt: Timestamp.openapi({ description: 'Last changed.', example: '2026-11-01T10:00:01.000Z' }),
+    attempts: z
+      .array(WebhookAttemptSchema)
+      .max(ATTEMPTS_PER_DELIVERY)
+      .openapi({ description: `The latest attempts (up to ${ATTEMPTS_PER_DELIVERY}), newest first.` }),
   })
   .openapi('WebhookDelivery', { description: 'One event for one endpoint, with its attempts.' });
 
@@ -169,6 +204,7 @@ const EXAMPLE_DELIVERY = {
 export const DELIVERY_EXAMPLE = EXAMPLE_DELIVERY;
 
 export const WebhookDeliveryListSchema = cursorPage(WebhookDeliverySchema, {
+  maxItems: MAX_PAGE_SIZE,
   name: 'WebhookDeliveryList',
   items: 'This page of deliveries, newest first.',
   cursorExample: CURSOR_EXAMPLE,
@@ -176,20 +212,21 @@ export const WebhookDeliveryListSchema = cursorPage(WebhookDeliverySchema, {
 
 export const EventTypeListSchema = z
   .object({
-    version: z.string().openapi({
+    version: z.enum([EVENT_PAYLOAD_VERSION]).openapi({
       description: 'The version of the event payloads (`data` is the full object after the change).',
       example: '2026-11-01',
     }),
     data: z
       .array(
         z.object({
-          type: z.string().openapi({ description: 'The event type.', example: 'booking.confirmed' }),
-          description: z.string().openapi({
+          type: z.enum(EVENT_TYPE_NAMES).openapi({ description: 'The event type.', example: 'booking.confirmed' }),
+          description: z.string().max(500).regex(WITHOUT_CONTROL_CHARACTERS).openapi({
             description: 'When it is sent and what `data` holds.',
             example: 'A booking was confirmed (paid, or free). data: the booking with its tickets.',
           }),
         }),
       )
+      .max(EVENT_TYPE_NAMES.length)
       .openapi({ description: 'Every event type an endpoint can subscribe to.' }),
   })
   .openapi('WebhookEventTypeList', { description: 'The event catalogue.' });
@@ -199,7 +236,7 @@ export const EventTypeListSchema = z
 // ---------------------------------------------------------------------------------------------------------------
 
 export const EndpointIdParamsSchema = z.object({
-  id: z.uuid().openapi({
+  id: Uuid.openapi({
     param: { name: 'id', in: 'path' },
     description: 'The endpoint id (a UUID; anything else answers 400).',
     example: EXAMPLE_ENDPOINT_ID,
@@ -207,7 +244,7 @@ export const EndpointIdParamsSchema = z.object({
 });
 
 export const DeliveryIdParamsSchema = z.object({
-  id: z.uuid().openapi({
+  id: Uuid.openapi({
     param: { name: 'id', in: 'path' },
     description: 'The delivery id (a UUID; anything else answers 400).',
     example: EXAMPLE_DELIVERY_ID,
@@ -235,6 +272,7 @@ const endpointFields = {
     .min(1)
     .max(MAX_WEBHOOK_URL_LENGTH)
     .openapi({
+      format: 'uri',
       description:
         'An https URL on port 443, without credentials, whose host is a public DNS name or public IP address (no ' +
         'localhost, *.internal, private, loopback, link-local, CGNAT, multicast or metadata addresses); anything ' +
@@ -244,9 +282,9 @@ const endpointFields = {
   description: z
     .string()
     .trim()
-    .max(500)
+    .max(MAX_DESCRIPTION)
     .regex(WITHOUT_CONTROL_CHARACTERS, 'Must not contain control characters.')
-    .openapi({ description: 'Free text, at most 500 characters.', example: 'CRM sync' }),
+    .openapi({ description: `Free text, at most ${MAX_DESCRIPTION} characters.`, example: 'CRM sync' }),
   eventTypes: z
     .array(z.enum(EVENT_TYPE_NAMES))
     .max(EVENT_TYPE_NAMES.length)

@@ -186,6 +186,10 @@ export function checkWebhookUrl(raw: string, environment: Bindings['ENVIRONMENT'
   } catch {
     return { ok: false, reason: 'The URL is not a valid absolute URL.' };
   }
+  // The stored and called form is the normalised one, which percent-encoding can make longer than the input.
+  if (url.href.length > MAX_WEBHOOK_URL_LENGTH) {
+    return { ok: false, reason: 'The URL is longer than 2048 characters once normalised (percent-encoded).' };
+  }
   if (url.username !== '' || url.password !== '') return { ok: false, reason: 'The URL must not contain credentials.' };
   const host = url.hostname.toLowerCase();
   if (environment === 'local' && LOCAL_LOOPBACK_HOSTS.has(host)) {
