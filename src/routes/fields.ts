@@ -15,9 +15,21 @@ export const Timestamp = z.iso.datetime({ offset: true }).max(35);
 
 /** Every ISO 4217 code the runtime knows (Intl), uppercase: the document lists them as an enum. */
 export const CURRENCY_CODES = Intl.supportedValuesOf('currency') as [string, ...string[]];
-export const CurrencyCode = z.enum(CURRENCY_CODES);
+export const CurrencyCode = z.enum(CURRENCY_CODES, { error: 'Must be an ISO 4217 currency code (uppercase).' });
 
 /** A whole number that fits PostgreSQL's `integer` (and JSON's safe range), from `min`. */
 export function int32(min = 0, max = 2_147_483_647) {
   return z.number().int().min(min).max(max).openapi({ format: 'int32' });
 }
+
+// Events, ticket types, bookings, refunds, check-ins and the public catalogue.
+
+/**
+ * A currency code in a response: three uppercase letters (the CHECK on every currency column). Requests take
+ * `CurrencyCode`; responses do not repeat its enum, because a code stored today and dropped by a later ICU would make
+ * the response fail its own schema.
+ */
+export const StoredCurrencyCode = z
+  .string()
+  .length(3)
+  .regex(/^[A-Z]{3}$/);
