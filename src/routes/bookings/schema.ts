@@ -1,6 +1,7 @@
 import { z } from '@hono/zod-openapi';
 import { EmailSchema, NameSchema } from '../auth/schema.ts';
 import { MAX_PRICE } from '../ticket-types/schema.ts';
+import { storedLine } from '../events/schema.ts';
 import { int32, StoredCurrencyCode, Timestamp, Uuid } from '../fields.ts';
 
 export const EXAMPLE_BOOKING_ID = '7c1e2d3f-4a5b-4c6d-8e7f-901a2b3c4d5e';
@@ -139,7 +140,7 @@ const isoOrNull = (description: string) => Timestamp.nullable().openapi({ descri
 
 const PersonView = z
   .object({
-    name: z.string().max(MAX_NAME_LENGTH).openapi({ example: 'Ada Lovelace' }),
+    name: storedLine(MAX_NAME_LENGTH).openapi({ example: 'Ada Lovelace' }),
     email: z.email().max(MAX_EMAIL_LENGTH).openapi({ example: 'ada@example.com' }),
   })
   .openapi({ description: 'Name and email address (lowercased).' });
@@ -180,7 +181,7 @@ export const CreatedBookingSchema = z
         z.object({
           id: Uuid,
           ticketTypeId: Uuid,
-          name: z.string().max(MAX_NAME_LENGTH),
+          name: storedLine(MAX_NAME_LENGTH),
           email: z.email().max(MAX_EMAIL_LENGTH),
           ticketCode: TicketCode.openapi({ description: 'Unique code for check-in.', example: 'K7Q2M9XP4HJD' }),
         }),
@@ -221,7 +222,7 @@ export const AttendeeSchema = z
     id: Uuid,
     bookingId: Uuid,
     ticketTypeId: Uuid,
-    name: z.string().max(MAX_NAME_LENGTH),
+    name: storedLine(MAX_NAME_LENGTH),
     email: z.email().max(MAX_EMAIL_LENGTH),
     ticketCode: TicketCode.openapi({ example: 'K7Q2M9XP4HJD' }),
     status: z.enum(['valid', 'cancelled']),
@@ -267,7 +268,7 @@ export const BookingSchema = z
         amount: int32(1),
         currency: StoredCurrencyCode,
         status: z.enum(['pending', 'succeeded', 'failed']),
-        reason: z.string().max(MAX_REFUND_REASON_LENGTH).nullable(),
+        reason: storedLine(MAX_REFUND_REASON_LENGTH).nullable(),
         attendeeIds: z.array(Uuid).max(MAX_TICKETS_PER_ORDER),
         createdAt: Timestamp,
       }),

@@ -9,6 +9,7 @@ import {
   MAX_TITLE_LENGTH,
   MAX_URL_LENGTH,
   SLUG_PATTERN,
+  storedLine,
   VENUE_LIMITS,
 } from '../events/schema.ts';
 import { BOOKING_STATUSES, BookingSchema, BookingToken, EXAMPLE_BOOKING_TOKEN } from './schema.ts';
@@ -94,7 +95,7 @@ export const PublicBookingSchema = BookingSchema.omit({ payment: true, refunds: 
       .object({
         id: Uuid.openapi({ example: EXAMPLE_EVENT_ID }),
         slug: z.string().max(MAX_SLUG_LENGTH).regex(SLUG_PATTERN).openapi({ example: 'summer-jazz-night' }),
-        title: z.string().max(MAX_TITLE_LENGTH).openapi({ example: 'Summer Jazz Night' }),
+        title: storedLine(MAX_TITLE_LENGTH).openapi({ example: 'Summer Jazz Night' }),
         status: z.enum(['draft', 'published', 'cancelled', 'completed']).openapi({
           description: '`cancelled` when the organizer called the event off.',
         }),
@@ -106,9 +107,9 @@ export const PublicBookingSchema = BookingSchema.omit({ payment: true, refunds: 
         endsAt: Timestamp,
         venue: z
           .object({
-            name: z.string().max(VENUE_LIMITS.name),
-            address: z.string().max(VENUE_LIMITS.address).optional(),
-            city: z.string().max(VENUE_LIMITS.city).optional(),
+            name: storedLine(VENUE_LIMITS.name),
+            address: storedLine(VENUE_LIMITS.address).optional(),
+            city: storedLine(VENUE_LIMITS.city).optional(),
             country: z.string().max(2).regex(COUNTRY_PATTERN).optional(),
             latitude: z.number().min(-90).max(90).optional(),
             longitude: z.number().min(-180).max(180).optional(),

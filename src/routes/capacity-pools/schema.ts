@@ -1,6 +1,6 @@
 import { z } from '@hono/zod-openapi';
 import { WITHOUT_CONTROL_CHARACTERS } from '../../lib/text.ts';
-import { EXAMPLE_EVENT_ID } from '../events/schema.ts';
+import { EXAMPLE_EVENT_ID, storedLine } from '../events/schema.ts';
 import { EXAMPLE_TICKET_TYPE_ID } from '../ticket-types/schema.ts';
 import { int32, Uuid } from '../fields.ts';
 
@@ -14,7 +14,7 @@ export const CapacityPoolSchema = z
   .object({
     id: Uuid.openapi({ description: 'Capacity pool id.', example: EXAMPLE_CAPACITY_POOL_ID }),
     eventId: Uuid.openapi({ description: 'The event it belongs to.', example: EXAMPLE_EVENT_ID }),
-    name: z.string().max(MAX_NAME_LENGTH).openapi({ description: 'Name.', example: 'Main hall' }),
+    name: storedLine(MAX_NAME_LENGTH).openapi({ description: 'Name.', example: 'Main hall' }),
     capacity: int32(0, MAX_CAPACITY).openapi({ description: 'Seats shared by its ticket types.', example: 300 }),
     sold: int32(0, MAX_CAPACITY).openapi({
       description: 'Seats of its ticket types in confirmed bookings.',

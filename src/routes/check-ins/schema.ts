@@ -2,6 +2,7 @@ import { z } from '@hono/zod-openapi';
 import { AttendeeSchema } from '../bookings/schema.ts';
 import { Timestamp, Uuid } from '../fields.ts';
 import { MAX_NAME_LENGTH as MAX_TICKET_TYPE_NAME_LENGTH } from '../ticket-types/schema.ts';
+import { storedLine } from '../events/schema.ts';
 
 const EXAMPLE_EVENT_ID = '0b9f6a52-1c3d-4e5f-8a7b-9c0d1e2f3a4b';
 
@@ -40,10 +41,10 @@ export const CheckInResultSchema = z
   .object({
     attendee: AttendeeSchema.extend({
       eventId: Uuid.openapi({ description: 'The event of the ticket.', example: EXAMPLE_EVENT_ID }),
-      ticketTypeName: z
-        .string()
-        .max(MAX_TICKET_TYPE_NAME_LENGTH)
-        .openapi({ description: 'The name of the ticket type.', example: 'VIP' }),
+      ticketTypeName: storedLine(MAX_TICKET_TYPE_NAME_LENGTH).openapi({
+        description: 'The name of the ticket type.',
+        example: 'VIP',
+      }),
     }),
     checkedInAt: Timestamp.openapi({
       description: 'When the ticket was checked in: now on the first scan, the first scan’s time on a repeat.',

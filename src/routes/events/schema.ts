@@ -50,6 +50,9 @@ export const httpsUrl = () =>
     .max(MAX_URL_LENGTH)
     .regex(/^https:\/\//, 'Must be an https URL.');
 
+/** Stored single-line text as responses show it: checked on the way in, so without control characters. */
+export const storedLine = (max: number) => z.string().max(max).regex(WITHOUT_CONTROL_CHARACTERS);
+
 /** A stored https URL as responses show it: the input was checked by `httpsUrl()` and is returned unchanged. */
 const storedUrl = () =>
   z
@@ -95,7 +98,7 @@ export const EventSchema = z
       description: 'URL slug, unique in the organization.',
       example: 'summer-jazz-night',
     }),
-    title: z.string().max(MAX_TITLE_LENGTH).openapi({ description: 'Title.', example: 'Summer Jazz Night' }),
+    title: storedLine(MAX_TITLE_LENGTH).openapi({ description: 'Title.', example: 'Summer Jazz Night' }),
     description: z
       .string()
       .max(MAX_DESCRIPTION_LENGTH)
@@ -120,7 +123,7 @@ export const EventSchema = z
       example: 'https://meet.example.com/jazz',
     }),
     categories: z
-      .array(z.string().max(MAX_CATEGORY_LENGTH))
+      .array(storedLine(MAX_CATEGORY_LENGTH))
       .max(MAX_CATEGORIES)
       .openapi({ description: 'Categories or tags.', example: ['music', 'jazz'] }),
     coverImageUrl: storedUrl()

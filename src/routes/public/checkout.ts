@@ -75,8 +75,9 @@ export const route = createRoute({
     'later calls are then ignored); otherwise a new one is created with the booking items at the prices charged. ' +
     'Stripe keeps a session open at least 30 minutes, so the booking hold is extended to the session expiry ' +
     '(`expiresAt`). The booking is confirmed when Stripe reports the payment to the webhook, not by this call. ' +
-    'A malformed token answers 400, a wrong token or unknown booking 404; a booking that is not pending, not paid through Stripe, expired, ' +
-    'or of an organization that removed Stripe answers 409; Stripe refusing or not answering 502 ' +
+    'A malformed token answers 400, a wrong token or unknown booking 404; a booking that is not pending, not paid ' +
+    'through Stripe, expired, or of an organization that removed Stripe answers 409; Stripe refusing or not ' +
+    'answering 502 ' +
     '(`payment_provider_error`; retry). No authentication: the booking token is the credential. Rate limited per ' +
     'client address with the checkout limit (429 with Retry-After).',
   request: {

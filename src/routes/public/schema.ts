@@ -14,6 +14,7 @@ import {
   MAX_TITLE_LENGTH,
   MAX_URL_LENGTH,
   SLUG_PATTERN,
+  storedLine,
   VENUE_LIMITS,
 } from '../events/schema.ts';
 import {
@@ -36,13 +37,11 @@ const EXAMPLE_TICKET_TYPE_ID = '5d2e8c41-7a6b-4c3d-9e8f-0a1b2c3d4e5f';
 
 export const PublicVenueSchema = z
   .object({
-    name: z.string().max(VENUE_LIMITS.name).openapi({ description: 'Name of the venue.', example: 'Main Hall' }),
-    address: z
-      .string()
-      .max(VENUE_LIMITS.address)
+    name: storedLine(VENUE_LIMITS.name).openapi({ description: 'Name of the venue.', example: 'Main Hall' }),
+    address: storedLine(VENUE_LIMITS.address)
       .optional()
       .openapi({ description: 'Street address.', example: '1 Market Street' }),
-    city: z.string().max(VENUE_LIMITS.city).optional().openapi({ description: 'City.', example: 'Lisbon' }),
+    city: storedLine(VENUE_LIMITS.city).optional().openapi({ description: 'City.', example: 'Lisbon' }),
     country: z
       .string()
       .max(2)
@@ -76,7 +75,7 @@ const publicEventFields = {
     description: 'URL name of the event in this organization.',
     example: 'spring-gala',
   }),
-  title: z.string().max(MAX_TITLE_LENGTH).openapi({ description: 'Title.', example: 'Spring Gala' }),
+  title: storedLine(MAX_TITLE_LENGTH).openapi({ description: 'Title.', example: 'Spring Gala' }),
   description: z
     .string()
     .max(MAX_DESCRIPTION_LENGTH)
@@ -98,7 +97,7 @@ const publicEventFields = {
     .nullable()
     .openapi({ description: 'Total seats; null when only the ticket types limit sales.', example: 500 }),
   categories: z
-    .array(z.string().max(MAX_CATEGORY_LENGTH))
+    .array(storedLine(MAX_CATEGORY_LENGTH))
     .max(MAX_CATEGORIES)
     .openapi({ description: 'Categories (tags) of the event.', example: ['music', 'gala'] }),
   coverImageUrl: z
@@ -132,7 +131,7 @@ export const PublicTicketTypeSchema = z
   .object({
     id: Uuid.openapi({ description: 'The ticket type id.', example: EXAMPLE_TICKET_TYPE_ID }),
     eventId: Uuid.openapi({ description: 'The event id.', example: EXAMPLE_EVENT_ID }),
-    name: z.string().max(MAX_TICKET_TYPE_NAME_LENGTH).openapi({ description: 'Name.', example: 'General admission' }),
+    name: storedLine(MAX_TICKET_TYPE_NAME_LENGTH).openapi({ description: 'Name.', example: 'General admission' }),
     description: z
       .string()
       .max(MAX_TICKET_TYPE_DESCRIPTION_LENGTH)

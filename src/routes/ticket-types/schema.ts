@@ -1,5 +1,5 @@
 import { z } from '@hono/zod-openapi';
-import { EXAMPLE_EVENT_ID, instant } from '../events/schema.ts';
+import { EXAMPLE_EVENT_ID, instant, storedLine } from '../events/schema.ts';
 import { WITHOUT_CONTROL_CHARACTERS } from '../../lib/text.ts';
 import { CurrencyCode, int32, StoredCurrencyCode, Timestamp, Uuid } from '../fields.ts';
 
@@ -17,7 +17,7 @@ export const TicketTypeSchema = z
   .object({
     id: Uuid.openapi({ description: 'Ticket type id.', example: EXAMPLE_TICKET_TYPE_ID }),
     eventId: Uuid.openapi({ description: 'The event it belongs to.', example: EXAMPLE_EVENT_ID }),
-    name: z.string().max(MAX_NAME_LENGTH).openapi({ description: 'Name.', example: 'Early bird' }),
+    name: storedLine(MAX_NAME_LENGTH).openapi({ description: 'Name.', example: 'Early bird' }),
     description: z
       .string()
       .max(MAX_DESCRIPTION_LENGTH)
