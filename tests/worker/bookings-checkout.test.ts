@@ -227,7 +227,7 @@ describe('checkout rules', () => {
     });
   });
 
-  it('answers 400, not 500, for an order whose total exceeds an int32 of minor units, and changes nothing', async () => {
+  it('answers 400 at /body/items for an order whose total exceeds an int32 of minor units, and changes nothing', async () => {
     const tenant = await createTenant();
     await enableManualPayment(tenant);
     const event = await createEvent(tenant);
@@ -235,7 +235,10 @@ describe('checkout rules', () => {
     const dear = await createTicketType(event, { price: 100_000_000, maxPerOrder: 100 });
     const response = await checkout(tenant, event.slug, { items: [{ ticketTypeId: dear.id, quantity: 22 }] });
     expect(response.status).toBe(400);
-    expect((await problem(response)).code).toBe('bad_request');
+    expect(await problem(response)).toMatchObject({
+      code: 'validation_failed',
+      errors: [{ pointer: '/body/items', message: 'total exceeds the maximum amount' }],
+    });
     expect((await counters(event.id)).event).toEqual({ sold: 0, held: 0 });
     const fits = await checkout(tenant, event.slug, { items: [{ ticketTypeId: dear.id, quantity: 21 }] });
     expect(fits.status).toBe(201);

@@ -2,6 +2,7 @@ import { z } from '@hono/zod-openapi';
 import { EmailSchema, NameSchema } from '../auth/schema.ts';
 import { MAX_PRICE } from '../ticket-types/schema.ts';
 import { storedLine } from '../events/schema.ts';
+import { MAX_MANUAL_INSTRUCTIONS } from '../payments/schema.ts';
 import { int32, StoredCurrencyCode, Timestamp, Uuid } from '../fields.ts';
 
 export const EXAMPLE_BOOKING_ID = '7c1e2d3f-4a5b-4c6d-8e7f-901a2b3c4d5e';
@@ -18,8 +19,6 @@ const MAX_EMAIL_LENGTH = 254;
 // Stripe documents its object ids as at most 255 characters.
 const MAX_PROVIDER_ID_LENGTH = 255;
 const MAX_REFUND_REASON_LENGTH = 500;
-// What the payment settings accept as manual payment instructions (MAX_MANUAL_INSTRUCTIONS, ../payments/schema.ts).
-const MAX_INSTRUCTIONS_LENGTH = 5000;
 
 /**
  * The buyer's booking token (`bk_` and 43 base64url characters: 32 random bytes, see generateOpaqueToken). It is
@@ -195,7 +194,7 @@ export const CreatedBookingSchema = z
         currency: StoredCurrencyCode,
         instructions: z
           .string()
-          .max(MAX_INSTRUCTIONS_LENGTH)
+          .max(MAX_MANUAL_INSTRUCTIONS)
           .nullable()
           .openapi({ description: "Manual payments: the organizer's instructions (bank details, ...)." }),
         checkout: z

@@ -65,7 +65,9 @@ export const PublicBookingHeadersSchema = z.object({
   'booking-token': BookingToken.openapi({
     // The parameter's name is the object key: header names are matched case-insensitively (RFC 9110).
     param: { in: 'header' },
-    description: 'The booking token returned by the checkout (`token`). A wrong token answers 404, like an unknown id.',
+    description:
+      'The booking token returned by the checkout (`token`). A malformed one answers 400; a well-formed wrong one ' +
+      '404, like an unknown id.',
     example: EXAMPLE_BOOKING_TOKEN,
   }),
 });
