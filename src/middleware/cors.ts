@@ -2,7 +2,8 @@ import { cors as honoCors } from 'hono/cors';
 import { createMiddleware } from 'hono/factory';
 import type { AppEnv } from '../env.ts';
 
-const ALLOWED_HEADERS = ['Authorization', 'Content-Type', 'Idempotency-Key', 'X-Request-Id'];
+// Booking-Token: the buyer's credential for GET /api/v1/public/bookings/{id}, sent by the organization's own app.
+const ALLOWED_HEADERS = ['Authorization', 'Booking-Token', 'Content-Type', 'Idempotency-Key', 'X-Request-Id'];
 const EXPOSED_HEADERS = [
   'X-Request-Id',
   'X-Correlation-Id',

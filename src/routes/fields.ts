@@ -15,7 +15,7 @@ export const Timestamp = z.iso.datetime({ offset: true }).max(35);
 
 /** Every ISO 4217 code the runtime knows (Intl), uppercase: the document lists them as an enum. */
 export const CURRENCY_CODES = Intl.supportedValuesOf('currency') as [string, ...string[]];
-export const CurrencyCode = z.enum(CURRENCY_CODES);
+export const CurrencyCode = z.enum(CURRENCY_CODES, { error: 'Must be an ISO 4217 currency code (uppercase).' });
 
 /** A whole number that fits PostgreSQL's `integer` (and JSON's safe range), from `min`. */
 export function int32(min = 0, max = 2_147_483_647) {
@@ -32,3 +32,13 @@ export function int64(min = 0, max = Number.MAX_SAFE_INTEGER) {
  * accepts no more (requests validate with `z.email().max(254)`). Not re-validated as an email on the way out.
  */
 export const StoredEmail = z.string().max(254).openapi({ format: 'email' });
+
+/**
+ * A currency code in a response: three uppercase letters (the CHECK on every currency column). Requests take
+ * `CurrencyCode`; responses do not repeat its enum, because a code stored today and dropped by a later ICU would make
+ * the response fail its own schema.
+ */
+export const StoredCurrencyCode = z
+  .string()
+  .length(3)
+  .regex(/^[A-Z]{3}$/);

@@ -227,6 +227,23 @@ describe('checkout rules', () => {
     });
   });
 
+  it('answers 400 at /body/items for an order whose total exceeds an int32 of minor units, and changes nothing', async () => {
+    const tenant = await createTenant();
+    await enableManualPayment(tenant);
+    const event = await createEvent(tenant);
+    // The highest price the API accepts; 22 tickets total 2,200,000,000 > 2,147,483,647.
+    const dear = await createTicketType(event, { price: 100_000_000, maxPerOrder: 100 });
+    const response = await checkout(tenant, event.slug, { items: [{ ticketTypeId: dear.id, quantity: 22 }] });
+    expect(response.status).toBe(400);
+    expect(await problem(response)).toMatchObject({
+      code: 'validation_failed',
+      errors: [{ pointer: '/body/items', message: 'total exceeds the maximum amount' }],
+    });
+    expect((await counters(event.id)).event).toEqual({ sold: 0, held: 0 });
+    const fits = await checkout(tenant, event.slug, { items: [{ ticketTypeId: dear.id, quantity: 21 }] });
+    expect(fits.status).toBe(201);
+  });
+
   it('refuses mixed currencies and paid orders when no payment method is enabled', async () => {
     const tenant = await createTenant();
     const event = await createEvent(tenant);

@@ -2,7 +2,14 @@ import { describe, expect, it } from 'vitest';
 import type { PublicBookingResponse } from '../../src/routes/bookings/staff-schema.ts';
 import { book, enableManualPayment } from '../support/bookings.ts';
 import { createEvent, createTicketType, getPublic } from '../support/catalogue.ts';
-import { createTenant, newRequestId, problem, roundTrips, type TestTenant } from '../support/harness.ts';
+import {
+  createTenant,
+  newRequestId,
+  problem,
+  roundTrips,
+  type ProblemBody,
+  type TestTenant,
+} from '../support/harness.ts';
 import { call, memberWithToken } from '../support/users.ts';
 
 const SECRET_URL = 'https://meet.example.com/secret-room';
@@ -17,8 +24,16 @@ async function setup() {
   return { tenant, token, event, paid, free };
 }
 
-function view(tenant: TestTenant, id: string, query: string, headers: Record<string, string> = {}) {
-  return getPublic(tenant, `/api/v1/public/bookings/${id}${query}`, { headers });
+/** The buyer's view with the booking token in the Booking-Token header (undefined: no header). */
+function view(tenant: TestTenant, id: string, bookingToken: string | undefined, headers: Record<string, string> = {}) {
+  return getPublic(tenant, `/api/v1/public/bookings/${id}`, {
+    headers: bookingToken === undefined ? headers : { ...headers, 'booking-token': bookingToken },
+  });
+}
+
+/** A well-formed token that is not the given one: its last character changed. */
+function otherToken(token: string): string {
+  return `${token.slice(0, -1)}${token.endsWith('A') ? 'B' : 'A'}`;
 }
 
 describe('GET /api/v1/public/bookings/{id}', () => {
@@ -26,7 +41,7 @@ describe('GET /api/v1/public/bookings/{id}', () => {
     const { tenant, event, paid } = await setup();
     const booking = await book(tenant, event.slug, { items: [{ ticketTypeId: paid.id, quantity: 2 }] });
     const requestId = newRequestId();
-    const response = await view(tenant, booking.id, `?token=${booking.token}`, { 'x-request-id': requestId });
+    const response = await view(tenant, booking.id, booking.token, { 'x-request-id': requestId });
     expect(response.status).toBe(200);
     expect(response.headers.get('cache-control')).toBe('no-store');
     expect(response.headers.get('ratelimit-policy')).toContain('public-read-ip');
@@ -68,19 +83,17 @@ describe('GET /api/v1/public/bookings/{id}', () => {
     const pending = await book(tenant, event.slug, { items: [{ ticketTypeId: paid.id, quantity: 1 }] });
     const confirm = await call(tenant, 'POST', `/api/v1/bookings/${pending.id}/confirm`, { token });
     expect(confirm.status).toBe(200);
-    const confirmed: PublicBookingResponse = await (await view(tenant, pending.id, `?token=${pending.token}`)).json();
+    const confirmed: PublicBookingResponse = await (await view(tenant, pending.id, pending.token)).json();
     expect(confirmed.status).toBe('confirmed');
     expect(confirmed.event.onlineUrl).toBe(SECRET_URL);
     expect(confirmed.payment?.status).toBe('succeeded');
 
     const freeBooking = await book(tenant, event.slug, { items: [{ ticketTypeId: free.id, quantity: 1 }] });
-    const freeView: PublicBookingResponse = await (
-      await view(tenant, freeBooking.id, `?token=${encodeURIComponent(freeBooking.token)}`)
-    ).json();
+    const freeView: PublicBookingResponse = await (await view(tenant, freeBooking.id, freeBooking.token)).json();
     expect(freeView.event.onlineUrl).toBe(SECRET_URL);
 
     expect((await call(tenant, 'POST', `/api/v1/bookings/${freeBooking.id}/cancel`, { token })).status).toBe(200);
-    const cancelled = await view(tenant, freeBooking.id, `?token=${freeBooking.token}`);
+    const cancelled = await view(tenant, freeBooking.id, freeBooking.token);
     const cancelledText = await cancelled.text();
     expect(cancelled.status).toBe(200);
     expect(cancelledText).not.toContain(SECRET_URL);
@@ -93,12 +106,12 @@ describe('GET /api/v1/public/bookings/{id}', () => {
     const { tenant, event, free } = await setup();
     const booking = await book(tenant, event.slug, { items: [{ ticketTypeId: free.id, quantity: 1 }] });
     const other = await book(tenant, event.slug, { items: [{ ticketTypeId: free.id, quantity: 1 }] });
-    const wrong = await view(tenant, booking.id, `?token=${other.token}`);
-    const unknown = await view(tenant, crypto.randomUUID(), `?token=${booking.token}`);
-    const truncated = await view(tenant, booking.id, `?token=${booking.token.slice(0, -1)}`);
+    const wrong = await view(tenant, booking.id, other.token);
+    const unknown = await view(tenant, crypto.randomUUID(), booking.token);
+    const altered = await view(tenant, booking.id, otherToken(booking.token));
     const otherTenant = await createTenant();
-    const elsewhere = await view(otherTenant, booking.id, `?token=${booking.token}`);
-    const problems = await Promise.all([wrong, unknown, truncated, elsewhere].map((response) => problem(response)));
+    const elsewhere = await view(otherTenant, booking.id, booking.token);
+    const problems = await Promise.all([wrong, unknown, altered, elsewhere].map((response) => problem(response)));
     for (const body of problems) {
       expect(body).toMatchObject({ status: 404, code: 'not_found', detail: 'No booking with this id.' });
     }
@@ -106,19 +119,43 @@ describe('GET /api/v1/public/bookings/{id}', () => {
   });
 
   it.each([
-    ['no token', ''],
-    ['an empty token', '?token='],
-    ['an unknown parameter', '?token=bk_x&expand=payment'],
-  ])('answers 400 for %s', async (_name, query) => {
+    ['no token', undefined, '/header/booking-token'],
+    ['an empty token', '', '/header/booking-token'],
+    ['a truncated token', 'truncated', '/header/booking-token'],
+    ['a token without its prefix', 'unprefixed', '/header/booking-token'],
+  ])('answers 400 for %s, at the header', async (_name, kind, pointer) => {
     const { tenant, event, free } = await setup();
     const booking = await book(tenant, event.slug, { items: [{ ticketTypeId: free.id, quantity: 1 }] });
-    const response = await view(tenant, booking.id, query);
+    const token =
+      kind === 'truncated' ? booking.token.slice(0, -1) : kind === 'unprefixed' ? booking.token.slice(3) : kind;
+    const response = await view(tenant, booking.id, token);
     expect(response.status).toBe(400);
-    expect((await problem(response)).code).toBe('validation_failed');
+    const body = await problem(response);
+    expect(body.code).toBe('validation_failed');
+    expect([...new Set(body.errors?.map((error) => error.pointer))]).toEqual([pointer]);
+  });
+
+  it('refuses the token in the query string (the old way), even with the right token in the header', async () => {
+    const { tenant, event, free } = await setup();
+    const booking = await book(tenant, event.slug, { items: [{ ticketTypeId: free.id, quantity: 1 }] });
+    const path = `/api/v1/public/bookings/${booking.id}?token=${booking.token}`;
+    const attempts: Record<string, string>[] = [{}, { 'booking-token': booking.token }];
+    for (const headers of attempts) {
+      const response = await getPublic(tenant, path, { headers });
+      expect(response.status).toBe(400);
+      const text = await response.text();
+      expect(text).not.toContain(booking.attendees[0]?.ticketCode ?? 'no ticket');
+      const body = JSON.parse(text) as ProblemBody;
+      expect(body.code).toBe('validation_failed');
+      expect(body.errors).toContainEqual({
+        pointer: '/query',
+        message: 'No query parameter is accepted: send the booking token in the Booking-Token header.',
+      });
+    }
   });
 
   it('answers 400 for a malformed id', async () => {
     const { tenant } = await setup();
-    expect((await view(tenant, 'not-a-uuid', '?token=bk_x')).status).toBe(400);
+    expect((await view(tenant, 'not-a-uuid', `bk_${'x'.repeat(43)}`)).status).toBe(400);
   });
 });

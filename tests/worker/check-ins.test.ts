@@ -153,13 +153,28 @@ describe('POST /api/v1/check-ins', () => {
     ['a short code', { ticketCode: 'ab-c' }],
     ['a code with symbols', { ticketCode: 'ABCD!EFG' }],
     ['a long code', { ticketCode: 'A'.repeat(65) }],
-    ['an unknown field', { ticketCode: 'ABCDEFGH', force: true }],
-    ['a malformed eventId', { ticketCode: 'ABCDEFGH', eventId: 'main-hall' }],
+    ['an unknown field', { ticketCode: 'ABCD-EFGH-JKMN', force: true }],
+    ['a malformed eventId', { ticketCode: 'ABCD-EFGH-JKMN', eventId: 'main-hall' }],
   ])('answers 400 for %s', async (_name, body) => {
     const { tenant, token } = await setup();
     const response = await scan(tenant, token, body);
     expect(response.status).toBe(400);
     expect((await problem(response)).code).toBe('validation_failed');
+  });
+
+  it.each([
+    ['8 characters', 'ABCD-EFGH'],
+    ['13 characters', 'ABCD-EFGH-JKMN-P'],
+    ['an O, which no code contains', 'K7Q2-M9XP-4HJO'],
+    ['a non-ASCII letter that upper-cases to ASCII', 'ßßßß-ßßßß-ßßßß'],
+    ['more than 100 characters', `${' '.repeat(90)}K7Q2M9XP4HJD`],
+  ])('answers 400 at /body/ticketCode, not 404, for a code that no ticket can have: %s', async (_name, ticketCode) => {
+    const { tenant, token } = await setup();
+    const response = await scan(tenant, token, { ticketCode });
+    expect(response.status).toBe(400);
+    const body = await problem(response);
+    expect(body.code).toBe('validation_failed');
+    expect([...new Set(body.errors?.map((error) => error.pointer))]).toEqual(['/body/ticketCode']);
   });
 
   it('needs checkins:write: 401 without a token, 403 for a member', async () => {

@@ -185,6 +185,8 @@ describe('CORS', () => {
     expect(response.headers.get('access-control-allow-origin')).toBe('https://shop.example.com');
     expect(response.headers.get('access-control-allow-methods')).toContain('POST');
     expect(response.headers.get('access-control-allow-headers')?.toLowerCase()).toContain('authorization');
+    // The buyer's booking view takes its token in this header (never in the URL).
+    expect(response.headers.get('access-control-allow-headers')?.toLowerCase()).toContain('booking-token');
   });
 });
 

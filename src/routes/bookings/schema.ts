@@ -1,10 +1,39 @@
 import { z } from '@hono/zod-openapi';
 import { EmailSchema, NameSchema } from '../auth/schema.ts';
+import { MAX_PRICE } from '../ticket-types/schema.ts';
+import { storedLine } from '../events/schema.ts';
+import { MAX_MANUAL_INSTRUCTIONS } from '../payments/schema.ts';
+import { int32, StoredCurrencyCode, Timestamp, Uuid } from '../fields.ts';
 
 export const EXAMPLE_BOOKING_ID = '7c1e2d3f-4a5b-4c6d-8e7f-901a2b3c4d5e';
 const EXAMPLE_TICKET_TYPE_ID = '5d2e8c41-7a6b-4c3d-9e8f-0a1b2c3d4e5f';
 const EXAMPLE_EVENT_ID = '0b9f6a52-1c3d-4e5f-8a7b-9c0d1e2f3a4b';
 export const MAX_TICKETS_PER_ORDER = 100;
+export const MAX_ITEMS_PER_ORDER = 20;
+const MAX_ANSWERS = 50;
+const MAX_ANSWER_LENGTH = 2000;
+const ANSWER_KEY_PATTERN = /^[A-Za-z0-9_.-]{1,64}$/;
+// What NameSchema and EmailSchema (../auth/schema.ts) let in, trimmed: the longest name and address stored.
+const MAX_NAME_LENGTH = 200;
+const MAX_EMAIL_LENGTH = 254;
+// Stripe documents its object ids as at most 255 characters.
+const MAX_PROVIDER_ID_LENGTH = 255;
+const MAX_REFUND_REASON_LENGTH = 500;
+
+/**
+ * The buyer's booking token (`bk_` and 43 base64url characters: 32 random bytes, see generateOpaqueToken). It is
+ * the credential of the buyer's view and checkout: sent in the `Booking-Token` header, never in a URL.
+ */
+export const BOOKING_TOKEN_PATTERN = /^bk_[A-Za-z0-9_-]{43}$/;
+export const EXAMPLE_BOOKING_TOKEN = 'bk_3q2-7wM0f1Yl4cX8v9aZk5nQe6rTt2uBb0sDd7gHh1J';
+export const BookingToken = z.string().length(46).regex(BOOKING_TOKEN_PATTERN, 'Must be a booking token (bk_...).');
+
+/**
+ * A ticket code as the server writes it: 12 characters of Crockford's base32 alphabet without I, L, O and U
+ * (newTicketCode in src/services/bookings/shared.ts).
+ */
+export const TICKET_CODE_PATTERN = /^[0-9A-HJKMNP-TV-Z]{12}$/;
+export const TicketCode = z.string().length(12).regex(TICKET_CODE_PATTERN);
 
 export const BOOKING_STATUSES = ['pending', 'confirmed', 'cancelled', 'refunded', 'expired'] as const;
 export const PAYMENT_PROVIDERS = ['free', 'manual', 'stripe'] as const;
@@ -16,10 +45,10 @@ const PAYMENT_STATUSES = ['pending', 'succeeded', 'failed', 'cancelled'] as cons
 
 export const AnswersSchema = z
   .record(
-    z.string().regex(/^[A-Za-z0-9_.-]{1,64}$/, 'Question keys are 1 to 64 letters, digits, _ . or -.'),
-    z.string().max(2000),
+    z.string().regex(ANSWER_KEY_PATTERN, 'Question keys are 1 to 64 letters, digits, _ . or -.'),
+    z.string().max(MAX_ANSWER_LENGTH),
   )
-  .refine((answers) => Object.keys(answers).length <= 50, 'At most 50 answers.')
+  .refine((answers) => Object.keys(answers).length <= MAX_ANSWERS, 'At most 50 answers.')
   .openapi('Answers', {
     description: "Answers to the organizer's questions, by question key (at most 50, each up to 2,000 characters).",
     example: { dietary: 'vegetarian' },
@@ -38,14 +67,14 @@ export const BookingCreateSchema = z
       .array(
         z
           .object({
-            ticketTypeId: z
-              .uuid()
-              .openapi({ description: 'A ticket type of this event.', example: EXAMPLE_TICKET_TYPE_ID }),
-            quantity: z
-              .int()
-              .min(1)
-              .max(MAX_TICKETS_PER_ORDER)
-              .openapi({ description: 'How many tickets.', example: 2 }),
+            ticketTypeId: Uuid.openapi({
+              description: 'A ticket type of this event.',
+              example: EXAMPLE_TICKET_TYPE_ID,
+            }),
+            quantity: int32(1, MAX_TICKETS_PER_ORDER).openapi({
+              description: "How many tickets (also within the ticket type's minPerOrder..maxPerOrder).",
+              example: 2,
+            }),
             attendees: z
               .array(AttendeeInputSchema)
               .max(MAX_TICKETS_PER_ORDER)
@@ -55,8 +84,13 @@ export const BookingCreateSchema = z
           .strict(),
       )
       .min(1)
-      .max(20)
-      .openapi({ description: 'Ticket types and quantities; each ticket type at most once.' }),
+      .max(MAX_ITEMS_PER_ORDER)
+      .openapi({
+        description:
+          `Ticket types and quantities, 1 to ${MAX_ITEMS_PER_ORDER}; each ticket type at most once, at most ` +
+          `${MAX_TICKETS_PER_ORDER} tickets in all, and a total (price times quantity, summed) of at most ` +
+          '2,147,483,647 minor units.',
+      }),
     accessCode: z
       .string()
       .min(1)
@@ -90,7 +124,7 @@ export const BookingCreateSchema = z
 export { IdempotencyHeadersSchema } from '../idempotency.ts';
 
 export const BookingIdParamsSchema = z.object({
-  id: z.uuid().openapi({
+  id: Uuid.openapi({
     param: { name: 'id', in: 'path' },
     description: 'The booking id (a UUID; anything else answers 400).',
     example: EXAMPLE_BOOKING_ID,
@@ -101,48 +135,77 @@ export const BookingIdParamsSchema = z.object({
 // Responses
 // ---------------------------------------------------------------------------------------------------------------
 
-const isoOrNull = (description: string) => z.iso.datetime().nullable().openapi({ description });
+const isoOrNull = (description: string) => Timestamp.nullable().openapi({ description });
+
+const PersonView = z
+  .object({
+    name: storedLine(MAX_NAME_LENGTH).openapi({ example: 'Ada Lovelace' }),
+    email: z.email().max(MAX_EMAIL_LENGTH).openapi({ example: 'ada@example.com' }),
+  })
+  .openapi({ description: 'Name and email address (lowercased).' });
+
+const StoredAnswers = z
+  .record(z.string().regex(ANSWER_KEY_PATTERN), z.string().max(MAX_ANSWER_LENGTH))
+  .openapi({ description: 'Answers by question key.', example: { dietary: 'vegetarian' } });
+
+const ItemView = z.object({
+  ticketTypeId: Uuid,
+  quantity: int32(1, MAX_TICKETS_PER_ORDER),
+  unitPrice: int32(0, MAX_PRICE).openapi({ description: 'Integer minor units, as charged.' }),
+});
+
+const items = z.array(ItemView).max(MAX_ITEMS_PER_ORDER);
 
 export const CreatedBookingSchema = z
   .object({
-    id: z.uuid().openapi({ example: EXAMPLE_BOOKING_ID }),
+    id: Uuid.openapi({ example: EXAMPLE_BOOKING_ID }),
     status: z.enum(['pending', 'confirmed']).openapi({
       description: '`confirmed` for a free order; `pending` (seats held until `expiresAt`) while payment is due.',
     }),
-    token: z.string().openapi({
+    token: BookingToken.openapi({
       description:
-        "The buyer's secret for `GET /api/v1/public/bookings/{id}?token=...` and the checkout. Shown only in this " +
-        'response (and its idempotent replays); keep it like a password.',
-      example: 'bk_3q2-7wM0f1Yl4cX8v9aZk5nQe6rTt2uBb0sDd7gHh1J',
+        "The buyer's secret for `GET /api/v1/public/bookings/{id}` and the checkout, sent in the `Booking-Token` " +
+        'header. Shown only in this response (and its idempotent replays); keep it like a password.',
+      example: EXAMPLE_BOOKING_TOKEN,
     }),
-    eventId: z.uuid().openapi({ example: EXAMPLE_EVENT_ID }),
-    buyer: z.object({ name: z.string(), email: z.string() }),
-    total: z.int().openapi({ description: 'Integer minor units, computed by the server.', example: 5000 }),
-    currency: z.string().openapi({ example: 'EUR' }),
+    eventId: Uuid.openapi({ example: EXAMPLE_EVENT_ID }),
+    buyer: PersonView,
+    total: int32(0).openapi({ description: 'Integer minor units, computed by the server.', example: 5000 }),
+    currency: StoredCurrencyCode.openapi({ example: 'EUR' }),
     expiresAt: isoOrNull('When the hold lapses and the seats go back on sale; null once confirmed.'),
-    createdAt: z.iso.datetime(),
-    items: z.array(z.object({ ticketTypeId: z.uuid(), quantity: z.int(), unitPrice: z.int() })),
-    attendees: z.array(
-      z.object({
-        id: z.uuid(),
-        ticketTypeId: z.uuid(),
-        name: z.string(),
-        email: z.string(),
-        ticketCode: z.string().openapi({ description: 'Unique code for check-in.', example: 'K7Q2M9XP4HJD' }),
-      }),
-    ),
+    createdAt: Timestamp,
+    items,
+    attendees: z
+      .array(
+        z.object({
+          id: Uuid,
+          ticketTypeId: Uuid,
+          name: storedLine(MAX_NAME_LENGTH),
+          email: z.email().max(MAX_EMAIL_LENGTH),
+          ticketCode: TicketCode.openapi({ description: 'Unique code for check-in.', example: 'K7Q2M9XP4HJD' }),
+        }),
+      )
+      .max(MAX_TICKETS_PER_ORDER),
     payment: z
       .object({
         provider: z.enum(PAYMENT_PROVIDERS),
         status: z.enum(PAYMENT_STATUSES),
-        amount: z.int(),
-        currency: z.string(),
+        amount: int32(0),
+        currency: StoredCurrencyCode,
         instructions: z
           .string()
+          .max(MAX_MANUAL_INSTRUCTIONS)
           .nullable()
           .openapi({ description: "Manual payments: the organizer's instructions (bank details, ...)." }),
         checkout: z
-          .object({ method: z.literal('POST'), href: z.string() })
+          .object({
+            method: z.literal('POST'),
+            href: z
+              .string()
+              .length(69)
+              .regex(/^\/api\/v1\/public\/bookings\/[0-9a-f-]{36}\/checkout$/)
+              .openapi({ example: `/api/v1/public/bookings/${EXAMPLE_BOOKING_ID}/checkout` }),
+          })
           .nullable()
           .openapi({
             description:
@@ -155,14 +218,14 @@ export const CreatedBookingSchema = z
 
 export const AttendeeSchema = z
   .object({
-    id: z.uuid(),
-    bookingId: z.uuid(),
-    ticketTypeId: z.uuid(),
-    name: z.string(),
-    email: z.string(),
-    ticketCode: z.string().openapi({ example: 'K7Q2M9XP4HJD' }),
+    id: Uuid,
+    bookingId: Uuid,
+    ticketTypeId: Uuid,
+    name: storedLine(MAX_NAME_LENGTH),
+    email: z.email().max(MAX_EMAIL_LENGTH),
+    ticketCode: TicketCode.openapi({ example: 'K7Q2M9XP4HJD' }),
     status: z.enum(['valid', 'cancelled']),
-    answers: z.record(z.string(), z.string()),
+    answers: StoredAnswers,
     checkedInAt: isoOrNull('When the ticket was checked in; null until then.'),
     cancelledAt: isoOrNull('When the ticket was cancelled (by a refund or a cancellation).'),
   })
@@ -170,43 +233,43 @@ export const AttendeeSchema = z
 
 export const BookingSchema = z
   .object({
-    id: z.uuid().openapi({ example: EXAMPLE_BOOKING_ID }),
-    eventId: z.uuid(),
+    id: Uuid.openapi({ example: EXAMPLE_BOOKING_ID }),
+    eventId: Uuid,
     status: z.enum(BOOKING_STATUSES),
-    buyer: z.object({ name: z.string(), email: z.string() }),
-    total: z.int().openapi({ description: 'Integer minor units.' }),
-    currency: z.string(),
-    refundedAmount: z.int().openapi({ description: 'Refunded so far, integer minor units.' }),
+    buyer: PersonView,
+    total: int32(0).openapi({ description: 'Integer minor units.' }),
+    currency: StoredCurrencyCode,
+    refundedAmount: int32(0).openapi({ description: 'Refunded so far, integer minor units.' }),
     provider: z.enum(PAYMENT_PROVIDERS),
-    answers: z.record(z.string(), z.string()),
+    answers: StoredAnswers,
     expiresAt: isoOrNull('While pending: when the hold lapses.'),
     confirmedAt: isoOrNull('When the booking was confirmed.'),
     cancelledAt: isoOrNull('When the booking was cancelled.'),
-    createdAt: z.iso.datetime(),
-    updatedAt: z.iso.datetime(),
-    items: z.array(z.object({ ticketTypeId: z.uuid(), quantity: z.int(), unitPrice: z.int() })),
-    attendees: z.array(AttendeeSchema),
+    createdAt: Timestamp,
+    updatedAt: Timestamp,
+    items,
+    attendees: z.array(AttendeeSchema).max(MAX_TICKETS_PER_ORDER),
     payment: z
       .object({
-        id: z.uuid(),
+        id: Uuid,
         provider: z.enum(PAYMENT_PROVIDERS),
         status: z.enum(PAYMENT_STATUSES),
-        amount: z.int(),
-        currency: z.string(),
-        refundedAmount: z.int(),
-        checkoutSessionId: z.string().nullable(),
-        paymentIntentId: z.string().nullable(),
+        amount: int32(0),
+        currency: StoredCurrencyCode,
+        refundedAmount: int32(0),
+        checkoutSessionId: z.string().max(MAX_PROVIDER_ID_LENGTH).nullable(),
+        paymentIntentId: z.string().max(MAX_PROVIDER_ID_LENGTH).nullable(),
       })
       .nullable(),
     refunds: z.array(
       z.object({
-        id: z.uuid(),
-        amount: z.int(),
-        currency: z.string(),
+        id: Uuid,
+        amount: int32(1),
+        currency: StoredCurrencyCode,
         status: z.enum(['pending', 'succeeded', 'failed']),
-        reason: z.string().nullable(),
-        attendeeIds: z.array(z.uuid()),
-        createdAt: z.iso.datetime(),
+        reason: storedLine(MAX_REFUND_REASON_LENGTH).nullable(),
+        attendeeIds: z.array(Uuid).max(MAX_TICKETS_PER_ORDER),
+        createdAt: Timestamp,
       }),
     ),
   })

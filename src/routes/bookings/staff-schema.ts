@@ -1,7 +1,18 @@
 import { z } from '@hono/zod-openapi';
 import { EmailSchema } from '../auth/schema.ts';
 import { cursorPage, pageParams } from '../pagination.ts';
-import { BOOKING_STATUSES, BookingSchema } from './schema.ts';
+import { Timestamp, Uuid } from '../fields.ts';
+import {
+  COUNTRY_PATTERN,
+  MAX_SLUG_LENGTH,
+  MAX_TIMEZONE_LENGTH,
+  MAX_TITLE_LENGTH,
+  MAX_URL_LENGTH,
+  SLUG_PATTERN,
+  storedLine,
+  VENUE_LIMITS,
+} from '../events/schema.ts';
+import { BOOKING_STATUSES, BookingSchema, BookingToken, EXAMPLE_BOOKING_TOKEN } from './schema.ts';
 
 const EXAMPLE_EVENT_ID = '0b9f6a52-1c3d-4e5f-8a7b-9c0d1e2f3a4b';
 
@@ -10,14 +21,11 @@ const MAX_BOOKING_PAGE_SIZE = 100;
 
 export const BookingListQuerySchema = z
   .object({
-    eventId: z
-      .uuid()
-      .optional()
-      .openapi({
-        param: { name: 'eventId', in: 'query' },
-        description: 'Only bookings of this event.',
-        example: EXAMPLE_EVENT_ID,
-      }),
+    eventId: Uuid.optional().openapi({
+      param: { name: 'eventId', in: 'query' },
+      description: 'Only bookings of this event.',
+      example: EXAMPLE_EVENT_ID,
+    }),
     status: z
       .enum(BOOKING_STATUSES)
       .optional()
@@ -48,19 +56,32 @@ export const BookingListSchema = cursorPage(BookingSummarySchema, {
   description: 'A page of bookings.',
 });
 
-export const PublicBookingQuerySchema = z
-  .object({
-    token: z
-      .string()
-      .min(1)
-      .max(200)
-      .openapi({
-        param: { name: 'token', in: 'query' },
-        description: 'The booking token returned by the checkout.',
-        example: 'bk_3q2-7wM0f1Yl4cX8v9aZk5nQe6rTt2uBb0sDd7gHh1J',
-      }),
-  })
-  .strict();
+/**
+ * The buyer's credential for the booking view: the booking token in a request header, so that it never lands in a
+ * URL (browser history, proxy and server logs, the Referer of the next page). The `token` query parameter of old
+ * answers 400 (the query takes no parameter).
+ */
+export const PublicBookingHeadersSchema = z.object({
+  'booking-token': BookingToken.openapi({
+    // The parameter's name is the object key: header names are matched case-insensitively (RFC 9110).
+    param: { in: 'header' },
+    description:
+      'The booking token returned by the checkout (`token`). A malformed one answers 400; a well-formed wrong one ' +
+      '404, like an unknown id.',
+    example: EXAMPLE_BOOKING_TOKEN,
+  }),
+});
+
+/** The booking view takes no query parameter: any (the `token` of old included) answers 400. */
+export const PublicBookingQuerySchema = z.strictObject(
+  {},
+  {
+    error: (issue) =>
+      issue.code === 'unrecognized_keys'
+        ? 'No query parameter is accepted: send the booking token in the Booking-Token header.'
+        : undefined,
+  },
+);
 
 export const PublicBookingSchema = BookingSchema.omit({ payment: true, refunds: true })
   .extend({
@@ -74,30 +95,38 @@ export const PublicBookingSchema = BookingSchema.omit({ payment: true, refunds: 
       .openapi({ description: 'Refunds (amount, status, the tickets each cancelled), without internal ids.' }),
     event: z
       .object({
-        id: z.uuid().openapi({ example: EXAMPLE_EVENT_ID }),
-        slug: z.string().openapi({ example: 'summer-jazz-night' }),
-        title: z.string().openapi({ example: 'Summer Jazz Night' }),
+        id: Uuid.openapi({ example: EXAMPLE_EVENT_ID }),
+        slug: z.string().max(MAX_SLUG_LENGTH).regex(SLUG_PATTERN).openapi({ example: 'summer-jazz-night' }),
+        title: storedLine(MAX_TITLE_LENGTH).openapi({ example: 'Summer Jazz Night' }),
         status: z.enum(['draft', 'published', 'cancelled', 'completed']).openapi({
           description: '`cancelled` when the organizer called the event off.',
         }),
-        timezone: z.string().openapi({ description: 'IANA timezone of the event.', example: 'Europe/Berlin' }),
-        startsAt: z.iso.datetime(),
-        endsAt: z.iso.datetime(),
+        timezone: z
+          .string()
+          .max(MAX_TIMEZONE_LENGTH)
+          .openapi({ description: 'IANA timezone of the event.', example: 'Europe/Berlin' }),
+        startsAt: Timestamp,
+        endsAt: Timestamp,
         venue: z
           .object({
-            name: z.string(),
-            address: z.string().optional(),
-            city: z.string().optional(),
-            country: z.string().optional(),
-            latitude: z.number().optional(),
-            longitude: z.number().optional(),
+            name: storedLine(VENUE_LIMITS.name),
+            address: storedLine(VENUE_LIMITS.address).optional(),
+            city: storedLine(VENUE_LIMITS.city).optional(),
+            country: z.string().max(2).regex(COUNTRY_PATTERN).optional(),
+            latitude: z.number().min(-90).max(90).optional(),
+            longitude: z.number().min(-180).max(180).optional(),
           })
           .nullable()
           .openapi({ description: 'Where the event takes place; null for an online-only event.' }),
-        onlineUrl: z.string().nullable().openapi({
-          description: 'Join URL of an online event: shown only while the booking is confirmed, else null.',
-          example: 'https://meet.example.com/jazz',
-        }),
+        onlineUrl: z
+          .string()
+          .max(MAX_URL_LENGTH)
+          .regex(/^https:\/\//)
+          .nullable()
+          .openapi({
+            description: 'Join URL of an online event: shown only while the booking is confirmed, else null.',
+            example: 'https://meet.example.com/jazz',
+          }),
       })
       .openapi({ description: 'The event booked.' }),
   })

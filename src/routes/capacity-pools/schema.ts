@@ -1,26 +1,37 @@
 import { z } from '@hono/zod-openapi';
 import { WITHOUT_CONTROL_CHARACTERS } from '../../lib/text.ts';
-import { EXAMPLE_EVENT_ID } from '../events/schema.ts';
+import { EXAMPLE_EVENT_ID, storedLine } from '../events/schema.ts';
 import { EXAMPLE_TICKET_TYPE_ID } from '../ticket-types/schema.ts';
+import { int32, Uuid } from '../fields.ts';
 
 export const EXAMPLE_CAPACITY_POOL_ID = '2e4f6a8c-0b1d-4f3e-8a5c-7e9b1d3f5a7c';
 const EXAMPLE_SECOND_TICKET_TYPE_ID = '6b5a4c3d-2e1f-4a0b-9c8d-7e6f5a4b3c2d';
 const MAX_CAPACITY = 1_000_000;
 const MAX_MEMBERS = 100;
+const MAX_NAME_LENGTH = 200;
 
 export const CapacityPoolSchema = z
   .object({
-    id: z.uuid().openapi({ description: 'Capacity pool id.', example: EXAMPLE_CAPACITY_POOL_ID }),
-    eventId: z.uuid().openapi({ description: 'The event it belongs to.', example: EXAMPLE_EVENT_ID }),
-    name: z.string().openapi({ description: 'Name.', example: 'Main hall' }),
-    capacity: z.number().int().openapi({ description: 'Seats shared by its ticket types.', example: 300 }),
-    sold: z.number().int().openapi({ description: 'Seats of its ticket types in confirmed bookings.', example: 120 }),
-    held: z.number().int().openapi({ description: 'Seats of its ticket types held by pending bookings.', example: 4 }),
-    remaining: z.number().int().openapi({ description: 'capacity - sold - held.', example: 176 }),
-    ticketTypeIds: z.array(z.uuid()).openapi({
-      description: 'Its ticket types, by id.',
-      example: [EXAMPLE_TICKET_TYPE_ID, EXAMPLE_SECOND_TICKET_TYPE_ID],
+    id: Uuid.openapi({ description: 'Capacity pool id.', example: EXAMPLE_CAPACITY_POOL_ID }),
+    eventId: Uuid.openapi({ description: 'The event it belongs to.', example: EXAMPLE_EVENT_ID }),
+    name: storedLine(MAX_NAME_LENGTH).openapi({ description: 'Name.', example: 'Main hall' }),
+    capacity: int32(0, MAX_CAPACITY).openapi({ description: 'Seats shared by its ticket types.', example: 300 }),
+    sold: int32(0, MAX_CAPACITY).openapi({
+      description: 'Seats of its ticket types in confirmed bookings.',
+      example: 120,
     }),
+    held: int32(0, MAX_CAPACITY).openapi({
+      description: 'Seats of its ticket types held by pending bookings.',
+      example: 4,
+    }),
+    remaining: int32(0, MAX_CAPACITY).openapi({ description: 'capacity - sold - held.', example: 176 }),
+    ticketTypeIds: z
+      .array(Uuid)
+      .max(MAX_MEMBERS)
+      .openapi({
+        description: 'Its ticket types, by id (none left when all of them were deleted).',
+        example: [EXAMPLE_TICKET_TYPE_ID, EXAMPLE_SECOND_TICKET_TYPE_ID],
+      }),
   })
   .openapi('CapacityPool', {
     description:
@@ -48,7 +59,7 @@ export const EXAMPLE_CAPACITY_POOL: CapacityPoolResponse = {
 };
 
 export const CapacityPoolIdParamsSchema = z.object({
-  id: z.uuid().openapi({
+  id: Uuid.openapi({
     param: { name: 'id', in: 'path' },
     description: 'The capacity pool id (a UUID; anything else answers 400).',
     example: EXAMPLE_CAPACITY_POOL_ID,
@@ -60,20 +71,15 @@ const fields = {
     .string()
     .trim()
     .min(1)
-    .max(200)
+    .max(MAX_NAME_LENGTH)
     .regex(WITHOUT_CONTROL_CHARACTERS, 'Must not contain control characters.')
     .openapi({ description: 'Name, 1 to 200 characters.', example: 'Main hall' }),
-  capacity: z
-    .number()
-    .int()
-    .min(0)
-    .max(MAX_CAPACITY)
-    .openapi({
-      description: `Seats shared by the ticket types, 0 to ${MAX_CAPACITY}; never below what they have sold or held.`,
-      example: 300,
-    }),
+  capacity: int32(0, MAX_CAPACITY).openapi({
+    description: `Seats shared by the ticket types, 0 to ${MAX_CAPACITY}; never below what they have sold or held.`,
+    example: 300,
+  }),
   ticketTypeIds: z
-    .array(z.uuid())
+    .array(Uuid)
     .min(1)
     .max(MAX_MEMBERS)
     .openapi({

@@ -1,27 +1,35 @@
 import { z } from '@hono/zod-openapi';
-import { normalizeTicketCode } from '../../services/bookings/shared.ts';
 import { AttendeeSchema } from '../bookings/schema.ts';
+import { Timestamp, Uuid } from '../fields.ts';
+import { MAX_NAME_LENGTH as MAX_TICKET_TYPE_NAME_LENGTH } from '../ticket-types/schema.ts';
+import { storedLine } from '../events/schema.ts';
 
 const EXAMPLE_EVENT_ID = '0b9f6a52-1c3d-4e5f-8a7b-9c0d1e2f3a4b';
 
-function isTicketCode(value: string): boolean {
-  const code = normalizeTicketCode(value);
-  return code.length >= 4 && code.length <= 64 && /^[0-9A-Z]+$/.test(code);
-}
+/**
+ * A ticket code as scanned or typed: the 12 characters of a code (TICKET_CODE_PATTERN in ../bookings/schema.ts) in
+ * either case, with any spaces and dashes around or between them (normalizeTicketCode removes those and upper-cases
+ * the rest). Anything else can never match a ticket, so it answers 400 rather than 404.
+ */
+export const SCANNED_TICKET_CODE_PATTERN = /^[\s-]*(?:[0-9A-HJKMNP-TV-Za-hjkmnp-tv-z][\s-]*){12}$/;
 
 export const CheckInRequestSchema = z
   .object({
     ticketCode: z
       .string()
       .max(100)
-      .refine(isTicketCode, 'Must be 4 to 64 letters or digits (case, spaces and dashes are ignored).')
+      .regex(
+        SCANNED_TICKET_CODE_PATTERN,
+        'Must be a ticket code: 12 letters (not I, L, O or U) or digits; case, spaces and dashes are ignored.',
+      )
       .openapi({
         description:
-          'The code on the ticket, as scanned or typed: case, spaces and dashes are ignored (`k7q2-m9xp-4hjd` is ' +
-          '`K7Q2M9XP4HJD`).',
+          'The code on the ticket, as scanned or typed: 12 characters of `0-9` and `A-Z` without `I`, `L`, `O` ' +
+          'and `U`; case, spaces and dashes are ignored (`k7q2-m9xp-4hjd` is `K7Q2M9XP4HJD`). At most 100 ' +
+          'characters in all.',
         example: 'K7Q2M9XP4HJD',
       }),
-    eventId: z.uuid().optional().openapi({
+    eventId: Uuid.optional().openapi({
       description: 'The event this entrance serves: a ticket of any other event answers 409.',
       example: EXAMPLE_EVENT_ID,
     }),
@@ -32,10 +40,13 @@ export const CheckInRequestSchema = z
 export const CheckInResultSchema = z
   .object({
     attendee: AttendeeSchema.extend({
-      eventId: z.uuid().openapi({ description: 'The event of the ticket.', example: EXAMPLE_EVENT_ID }),
-      ticketTypeName: z.string().openapi({ description: 'The name of the ticket type.', example: 'VIP' }),
+      eventId: Uuid.openapi({ description: 'The event of the ticket.', example: EXAMPLE_EVENT_ID }),
+      ticketTypeName: storedLine(MAX_TICKET_TYPE_NAME_LENGTH).openapi({
+        description: 'The name of the ticket type.',
+        example: 'VIP',
+      }),
     }),
-    checkedInAt: z.iso.datetime().openapi({
+    checkedInAt: Timestamp.openapi({
       description: 'When the ticket was checked in: now on the first scan, the first scan’s time on a repeat.',
       example: '2026-07-04T17:42:10.123Z',
     }),

@@ -1,5 +1,6 @@
 import { z } from '@hono/zod-openapi';
 import { WITHOUT_CONTROL_CHARACTERS } from '../../lib/text.ts';
+import { int32, Timestamp, Uuid } from '../fields.ts';
 import { cursorPage, pageParams } from '../pagination.ts';
 
 export const EVENT_STATUSES = ['draft', 'published', 'cancelled', 'completed'] as const;
@@ -7,7 +8,18 @@ export const EVENT_VISIBILITIES = ['public', 'unlisted', 'private'] as const;
 export const DEFAULT_PAGE_SIZE = 20;
 export const MAX_PAGE_SIZE = 100;
 export const EXAMPLE_EVENT_ID = '3d2c1b0a-9e8f-4a7b-8c6d-5e4f3a2b1c0d';
-const SLUG_PATTERN = /^[a-z0-9](?:[a-z0-9-]{0,98}[a-z0-9])?$/;
+/** An event slug: 1 to 100 lowercase letters, digits and inner hyphens (the events_slug_format CHECK). */
+export const SLUG_PATTERN = /^[a-z0-9](?:[a-z0-9-]{0,98}[a-z0-9])?$/;
+export const MAX_SLUG_LENGTH = 100;
+export const MAX_TITLE_LENGTH = 200;
+export const MAX_DESCRIPTION_LENGTH = 20_000;
+export const MAX_TIMEZONE_LENGTH = 64;
+export const MAX_URL_LENGTH = 2048;
+export const MAX_CATEGORIES = 10;
+export const MAX_CATEGORY_LENGTH = 40;
+export const MAX_EVENT_CAPACITY = 10_000_000;
+export const VENUE_LIMITS = { name: 200, address: 300, city: 100 } as const;
+export const COUNTRY_PATTERN = /^[A-Z]{2}$/;
 // Timestamps PostgreSQL and the list cursor both handle: from 1970 to the year 9999.
 const EARLIEST = Date.UTC(1970, 0, 1);
 const LATEST = Date.UTC(9999, 11, 31);
@@ -23,16 +35,30 @@ export function isTimeZone(value: string): boolean {
 
 /** An ISO 8601 instant with `Z` or an offset, returned as a Date (stored and shown in UTC). */
 export const instant = () =>
-  z.iso
-    .datetime({ offset: true })
-    .transform((text) => new Date(text))
-    .refine((date) => date.getTime() >= EARLIEST && date.getTime() <= LATEST, 'Must be between 1970 and 9999.');
+  Timestamp.transform((text) => new Date(text)).refine(
+    (date) => date.getTime() >= EARLIEST && date.getTime() <= LATEST,
+    'Must be between 1970 and 9999.',
+  );
 
+/**
+ * An https URL with a domain name as its host (no IP address, no `localhost`), at most 2,048 characters. The
+ * document shows the `https://` prefix as a pattern; the host rule is in the field's description.
+ */
 export const httpsUrl = () =>
   z
     .url({ protocol: /^https$/, hostname: z.regexes.domain })
-    .max(2048)
-    .refine((value) => value.startsWith('https://'), 'Must be an https URL.');
+    .max(MAX_URL_LENGTH)
+    .regex(/^https:\/\//, 'Must be an https URL.');
+
+/** Stored single-line text as responses show it: checked on the way in, so without control characters. */
+export const storedLine = (max: number) => z.string().max(max).regex(WITHOUT_CONTROL_CHARACTERS);
+
+/** A stored https URL as responses show it: the input was checked by `httpsUrl()` and is returned unchanged. */
+const storedUrl = () =>
+  z
+    .string()
+    .max(MAX_URL_LENGTH)
+    .regex(/^https:\/\//);
 
 const singleLine = (max: number) =>
   z.string().trim().min(1).max(max).regex(WITHOUT_CONTROL_CHARACTERS, 'Must not contain control characters.');
@@ -43,12 +69,15 @@ const singleLine = (max: number) =>
 
 export const VenueSchema = z
   .object({
-    name: singleLine(200).openapi({ description: 'Name of the place.', example: 'Kulturhaus Nord' }),
-    address: singleLine(300).optional().openapi({ description: 'Street address.', example: 'Hafenstraße 12' }),
-    city: singleLine(100).optional().openapi({ description: 'City.', example: 'Hamburg' }),
+    name: singleLine(VENUE_LIMITS.name).openapi({ description: 'Name of the place.', example: 'Kulturhaus Nord' }),
+    address: singleLine(VENUE_LIMITS.address)
+      .optional()
+      .openapi({ description: 'Street address.', example: 'Hafenstraße 12' }),
+    city: singleLine(VENUE_LIMITS.city).optional().openapi({ description: 'City.', example: 'Hamburg' }),
     country: z
       .string()
-      .regex(/^[A-Z]{2}$/, 'Must be an ISO 3166-1 alpha-2 country code.')
+      .max(2)
+      .regex(COUNTRY_PATTERN, 'Must be an ISO 3166-1 alpha-2 country code.')
       .optional()
       .openapi({ description: 'ISO 3166-1 alpha-2 country code.', example: 'DE' }),
     latitude: z.number().min(-90).max(90).optional().openapi({ description: 'Latitude, -90..90.', example: 53.5453 }),
@@ -64,10 +93,16 @@ export const VenueSchema = z
 
 export const EventSchema = z
   .object({
-    id: z.uuid().openapi({ description: 'Event id.', example: EXAMPLE_EVENT_ID }),
-    slug: z.string().openapi({ description: 'URL slug, unique in the organization.', example: 'summer-jazz-night' }),
-    title: z.string().openapi({ description: 'Title.', example: 'Summer Jazz Night' }),
-    description: z.string().openapi({ description: 'Description (plain text or Markdown).', example: 'Live jazz.' }),
+    id: Uuid.openapi({ description: 'Event id.', example: EXAMPLE_EVENT_ID }),
+    slug: z.string().max(MAX_SLUG_LENGTH).regex(SLUG_PATTERN).openapi({
+      description: 'URL slug, unique in the organization.',
+      example: 'summer-jazz-night',
+    }),
+    title: storedLine(MAX_TITLE_LENGTH).openapi({ description: 'Title.', example: 'Summer Jazz Night' }),
+    description: z
+      .string()
+      .max(MAX_DESCRIPTION_LENGTH)
+      .openapi({ description: 'Description (plain text or Markdown).', example: 'Live jazz.' }),
     status: z.enum(EVENT_STATUSES).openapi({
       description: 'Lifecycle: `draft` -> `published` -> `cancelled` | `completed`; drafts may also be cancelled.',
       example: 'draft',
@@ -76,30 +111,35 @@ export const EventSchema = z
       description: '`public`: listed in the catalogue; `unlisted`: only by link; `private`: not shown publicly.',
       example: 'public',
     }),
-    timezone: z.string().openapi({ description: 'IANA timezone to present local times in.', example: 'Europe/Berlin' }),
-    startsAt: z.iso.datetime().openapi({ description: 'Start, ISO 8601 UTC.', example: '2026-07-04T18:00:00.000Z' }),
-    endsAt: z.iso.datetime().openapi({ description: 'End, ISO 8601 UTC.', example: '2026-07-04T22:00:00.000Z' }),
+    timezone: z
+      .string()
+      .max(MAX_TIMEZONE_LENGTH)
+      .openapi({ description: 'IANA timezone to present local times in.', example: 'Europe/Berlin' }),
+    startsAt: Timestamp.openapi({ description: 'Start, ISO 8601 UTC.', example: '2026-07-04T18:00:00.000Z' }),
+    endsAt: Timestamp.openapi({ description: 'End, ISO 8601 UTC.', example: '2026-07-04T22:00:00.000Z' }),
     venue: VenueSchema.nullable().openapi({ description: 'The venue; null for an online-only event.' }),
-    onlineUrl: z.string().nullable().openapi({
+    onlineUrl: storedUrl().nullable().openapi({
       description: 'Join URL of an online event (shown to staff here; to the public only to ticket holders).',
       example: 'https://meet.example.com/jazz',
     }),
-    categories: z.array(z.string()).openapi({ description: 'Categories or tags.', example: ['music', 'jazz'] }),
-    coverImageUrl: z
-      .string()
+    categories: z
+      .array(storedLine(MAX_CATEGORY_LENGTH))
+      .max(MAX_CATEGORIES)
+      .openapi({ description: 'Categories or tags.', example: ['music', 'jazz'] }),
+    coverImageUrl: storedUrl()
       .nullable()
       .openapi({ description: 'Cover image (https).', example: 'https://cdn.example.com/jazz.jpg' }),
-    capacity: z.number().int().nullable().openapi({
+    capacity: int32(0, MAX_EVENT_CAPACITY).nullable().openapi({
       description: 'Seats across all ticket types; null: only the ticket types limit sales.',
       example: 300,
     }),
-    publishedAt: z.iso
-      .datetime()
-      .nullable()
-      .openapi({ description: 'When it was published.', example: '2026-05-01T09:00:00.000Z' }),
-    cancelledAt: z.iso.datetime().nullable().openapi({ description: 'When it was cancelled.', example: null }),
-    createdAt: z.iso.datetime().openapi({ description: 'Created.', example: '2026-04-20T10:00:00.000Z' }),
-    updatedAt: z.iso.datetime().openapi({ description: 'Last changed.', example: '2026-05-01T09:00:00.000Z' }),
+    publishedAt: Timestamp.nullable().openapi({
+      description: 'When it was published.',
+      example: '2026-05-01T09:00:00.000Z',
+    }),
+    cancelledAt: Timestamp.nullable().openapi({ description: 'When it was cancelled.', example: null }),
+    createdAt: Timestamp.openapi({ description: 'Created.', example: '2026-04-20T10:00:00.000Z' }),
+    updatedAt: Timestamp.openapi({ description: 'Last changed.', example: '2026-05-01T09:00:00.000Z' }),
   })
   .openapi('Event', { description: 'An event as staff see it.' });
 
@@ -139,7 +179,7 @@ export const EXAMPLE_EVENT: EventResponse = {
 // ---------------------------------------------------------------------------------------------------------------
 
 export const EventIdParamsSchema = z.object({
-  id: z.uuid().openapi({
+  id: Uuid.openapi({
     param: { name: 'id', in: 'path' },
     description: 'The event id (a UUID; anything else answers 400).',
     example: EXAMPLE_EVENT_ID,
@@ -195,37 +235,44 @@ export const EventListQuerySchema = z
   });
 
 const eventFields = {
-  slug: z.string().regex(SLUG_PATTERN, 'Lowercase letters, digits and inner hyphens, at most 100.').openapi({
-    description: 'URL slug, unique in the organization; generated from the title when omitted on create.',
-    example: 'summer-jazz-night',
+  slug: z
+    .string()
+    .max(MAX_SLUG_LENGTH)
+    .regex(SLUG_PATTERN, 'Lowercase letters, digits and inner hyphens, at most 100.')
+    .openapi({
+      description: 'URL slug, unique in the organization; generated from the title when omitted on create.',
+      example: 'summer-jazz-night',
+    }),
+  title: singleLine(MAX_TITLE_LENGTH).openapi({
+    description: 'Title, 1 to 200 characters.',
+    example: 'Summer Jazz Night',
   }),
-  title: singleLine(200).openapi({ description: 'Title, 1 to 200 characters.', example: 'Summer Jazz Night' }),
-  description: z.string().max(20_000).openapi({ description: 'Description, at most 20,000 characters.', example: '' }),
+  description: z
+    .string()
+    .max(MAX_DESCRIPTION_LENGTH)
+    .openapi({ description: 'Description, at most 20,000 characters.', example: '' }),
   visibility: z.enum(EVENT_VISIBILITIES).openapi({ description: 'Visibility (default `public`).', example: 'public' }),
   timezone: z
     .string()
-    .max(64)
+    .max(MAX_TIMEZONE_LENGTH)
     .refine(isTimeZone, 'Must be an IANA timezone such as Europe/Berlin.')
     .openapi({ description: 'IANA timezone.', example: 'Europe/Berlin' }),
   startsAt: instant().openapi({ description: 'Start (ISO 8601; stored in UTC).', example: '2026-07-04T18:00:00Z' }),
   endsAt: instant().openapi({ description: 'End, after the start (ISO 8601).', example: '2026-07-04T22:00:00Z' }),
   venue: VenueSchema.nullable().openapi({ description: 'The venue, or null.' }),
   onlineUrl: httpsUrl().nullable().openapi({
-    description: 'Join URL of an online event (https only), or null.',
+    description: 'Join URL of an online event (https only, a domain name as host, at most 2,048 characters), or null.',
     example: 'https://meet.example.com/j',
   }),
   categories: z
-    .array(singleLine(40))
-    .max(10)
+    .array(singleLine(MAX_CATEGORY_LENGTH))
+    .max(MAX_CATEGORIES)
     .openapi({ description: 'Up to 10 categories of 1 to 40 characters.', example: ['music', 'jazz'] }),
-  coverImageUrl: httpsUrl()
-    .nullable()
-    .openapi({ description: 'Cover image URL (https only), or null.', example: 'https://cdn.example.com/jazz.jpg' }),
-  capacity: z
-    .number()
-    .int()
-    .positive()
-    .max(10_000_000)
+  coverImageUrl: httpsUrl().nullable().openapi({
+    description: 'Cover image URL (https only, a domain name as host, at most 2,048 characters), or null.',
+    example: 'https://cdn.example.com/jazz.jpg',
+  }),
+  capacity: int32(1, MAX_EVENT_CAPACITY)
     .nullable()
     .openapi({ description: 'Seats across all ticket types, or null for no overall limit.', example: 300 }),
 };

@@ -5,19 +5,23 @@ import { serviceContext } from '../../lib/context.ts';
 import { rateLimitHeaders } from '../../lib/rate-limit.ts';
 import { takePublicBooking } from '../../services/catalogue/limits.ts';
 import { startCheckout } from '../../services/payments/checkout.ts';
-import { BookingIdParamsSchema } from '../bookings/schema.ts';
+import { BookingIdParamsSchema, BookingToken, EXAMPLE_BOOKING_TOKEN } from '../bookings/schema.ts';
 import { httpsUrl } from '../events/schema.ts';
+import { Timestamp } from '../fields.ts';
 import { tenantOnly } from '../organizations/host.ts';
 
 export const CheckoutRequestSchema = z
   .object({
-    token: z.string().min(1).max(200).openapi({
-      description: 'The booking token from the checkout response.',
-      example: 'bk_3q2-7wM0f1Yl4cX8v9aZk5nQe6rTt2uBb0sDd7gHh1J',
+    token: BookingToken.openapi({
+      description: 'The booking token from the checkout response (`bk_` and 43 base64url characters).',
+      example: EXAMPLE_BOOKING_TOKEN,
     }),
     successUrl: httpsUrl()
       .optional()
       .openapi({
+        // Stripe replaces the literal `{CHECKOUT_SESSION_ID}`; braces are not allowed in an RFC 3986 URI, so the
+        // document says `uri-template` (RFC 6570), of which this is one.
+        format: 'uri-template',
         description:
           'Where Stripe sends the buyer after paying (https; may contain `{CHECKOUT_SESSION_ID}`). Default: ' +
           '`https://<this host>/bookings/{id}?checkout=success&session_id={CHECKOUT_SESSION_ID}`.',
@@ -37,16 +41,24 @@ export const CheckoutRequestSchema = z
 
 export const CheckoutSchema = z
   .object({
-    checkoutUrl: z.string().openapi({
-      description: 'The Stripe Checkout page: redirect the buyer there.',
-      example: 'https://checkout.stripe.com/c/pay/cs_test_a1B2c3D4e5F6g7H8',
-    }),
-    expiresAt: z.iso.datetime().openapi({
+    // Stripe documents no bound on its Checkout URLs (today about 400 characters with the fragment): 4,096 is this
+    // API's promise, enforced here (a longer URL fails this schema, a 500, rather than reach the buyer unchecked).
+    checkoutUrl: z
+      .string()
+      .max(4096)
+      .regex(/^https:\/\//)
+      .openapi({
+        description: 'The Stripe Checkout page (https): redirect the buyer there.',
+        example: 'https://checkout.stripe.com/c/pay/cs_test_a1B2c3D4e5F6g7H8',
+      }),
+    expiresAt: Timestamp.openapi({
       description: 'When the Checkout Session and the booking hold end (UTC).',
       example: '2026-05-01T09:31:00.000Z',
     }),
+    // Stripe documents its object ids as at most 255 characters.
     sessionId: z
       .string()
+      .max(255)
       .openapi({ description: 'The Stripe Checkout Session id.', example: 'cs_test_a1B2c3D4e5F6g7H8' }),
   })
   .openapi('Checkout', { description: 'A Stripe Checkout Session for a booking.' });
@@ -63,8 +75,9 @@ export const route = createRoute({
     'later calls are then ignored); otherwise a new one is created with the booking items at the prices charged. ' +
     'Stripe keeps a session open at least 30 minutes, so the booking hold is extended to the session expiry ' +
     '(`expiresAt`). The booking is confirmed when Stripe reports the payment to the webhook, not by this call. ' +
-    'A wrong token or unknown booking answers 404; a booking that is not pending, not paid through Stripe, expired, ' +
-    'or of an organization that removed Stripe answers 409; Stripe refusing or not answering 502 ' +
+    'A malformed token answers 400, a wrong token or unknown booking 404; a booking that is not pending, not paid ' +
+    'through Stripe, expired, or of an organization that removed Stripe answers 409; Stripe refusing or not ' +
+    'answering 502 ' +
     '(`payment_provider_error`; retry). No authentication: the booking token is the credential. Rate limited per ' +
     'client address with the checkout limit (429 with Retry-After).',
   request: {

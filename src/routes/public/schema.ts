@@ -2,6 +2,28 @@ import { z } from '@hono/zod-openapi';
 import { MAX_CURSOR_LENGTH } from '../../lib/cursor.ts';
 import { WITHOUT_CONTROL_CHARACTERS } from '../../lib/text.ts';
 import { cursorPage } from '../pagination.ts';
+import { int32, StoredCurrencyCode, Timestamp, Uuid } from '../fields.ts';
+import {
+  COUNTRY_PATTERN,
+  MAX_CATEGORIES,
+  MAX_CATEGORY_LENGTH,
+  MAX_DESCRIPTION_LENGTH,
+  MAX_EVENT_CAPACITY,
+  MAX_SLUG_LENGTH,
+  MAX_TIMEZONE_LENGTH,
+  MAX_TITLE_LENGTH,
+  MAX_URL_LENGTH,
+  SLUG_PATTERN,
+  storedLine,
+  VENUE_LIMITS,
+} from '../events/schema.ts';
+import {
+  MAX_DESCRIPTION_LENGTH as MAX_TICKET_TYPE_DESCRIPTION_LENGTH,
+  MAX_NAME_LENGTH as MAX_TICKET_TYPE_NAME_LENGTH,
+  MAX_PER_ORDER,
+  MAX_PRICE,
+  MAX_QUANTITY,
+} from '../ticket-types/schema.ts';
 
 export const DEFAULT_PUBLIC_PAGE_SIZE = 20;
 export const MAX_PUBLIC_PAGE_SIZE = 100;
@@ -15,19 +37,31 @@ const EXAMPLE_TICKET_TYPE_ID = '5d2e8c41-7a6b-4c3d-9e8f-0a1b2c3d4e5f';
 
 export const PublicVenueSchema = z
   .object({
-    name: z.string().openapi({ description: 'Name of the venue.', example: 'Main Hall' }),
-    address: z.string().optional().openapi({ description: 'Street address.', example: '1 Market Street' }),
-    city: z.string().optional().openapi({ description: 'City.', example: 'Lisbon' }),
-    country: z.string().optional().openapi({ description: 'Country (ISO 3166-1 alpha-2).', example: 'PT' }),
-    latitude: z.number().optional().openapi({ description: 'Latitude in degrees.', example: 38.7223 }),
-    longitude: z.number().optional().openapi({ description: 'Longitude in degrees.', example: -9.1393 }),
+    name: storedLine(VENUE_LIMITS.name).openapi({ description: 'Name of the venue.', example: 'Main Hall' }),
+    address: storedLine(VENUE_LIMITS.address)
+      .optional()
+      .openapi({ description: 'Street address.', example: '1 Market Street' }),
+    city: storedLine(VENUE_LIMITS.city).optional().openapi({ description: 'City.', example: 'Lisbon' }),
+    country: z
+      .string()
+      .max(2)
+      .regex(COUNTRY_PATTERN)
+      .optional()
+      .openapi({ description: 'Country (ISO 3166-1 alpha-2).', example: 'PT' }),
+    latitude: z.number().min(-90).max(90).optional().openapi({ description: 'Latitude in degrees.', example: 38.7223 }),
+    longitude: z
+      .number()
+      .min(-180)
+      .max(180)
+      .optional()
+      .openapi({ description: 'Longitude in degrees.', example: -9.1393 }),
   })
   .openapi('PublicVenue', { description: 'Where the event takes place; null for online-only events.' });
 
 export const PriceSummarySchema = z
   .object({
-    price: z.number().int().openapi({ description: 'Lowest price, integer minor units.', example: 1500 }),
-    currency: z.string().openapi({ description: 'ISO 4217 currency of that price.', example: 'EUR' }),
+    price: int32(0, MAX_PRICE).openapi({ description: 'Lowest price, integer minor units.', example: 1500 }),
+    currency: StoredCurrencyCode.openapi({ description: 'ISO 4217 currency of that price.', example: 'EUR' }),
   })
   .openapi('PriceSummary', {
     description:
@@ -36,32 +70,42 @@ export const PriceSummarySchema = z
   });
 
 const publicEventFields = {
-  id: z.uuid().openapi({ description: 'The event id.', example: EXAMPLE_EVENT_ID }),
-  slug: z.string().openapi({ description: 'URL name of the event in this organization.', example: 'spring-gala' }),
-  title: z.string().openapi({ description: 'Title.', example: 'Spring Gala' }),
-  description: z.string().openapi({ description: 'Description (plain text).', example: 'An evening of music.' }),
-  startsAt: z.iso.datetime().openapi({
+  id: Uuid.openapi({ description: 'The event id.', example: EXAMPLE_EVENT_ID }),
+  slug: z.string().max(MAX_SLUG_LENGTH).regex(SLUG_PATTERN).openapi({
+    description: 'URL name of the event in this organization.',
+    example: 'spring-gala',
+  }),
+  title: storedLine(MAX_TITLE_LENGTH).openapi({ description: 'Title.', example: 'Spring Gala' }),
+  description: z
+    .string()
+    .max(MAX_DESCRIPTION_LENGTH)
+    .openapi({ description: 'Description (plain text).', example: 'An evening of music.' }),
+  startsAt: Timestamp.openapi({
     description: 'Start, UTC ISO 8601; present it in `timezone`.',
     example: '2026-05-01T18:00:00.000Z',
   }),
-  endsAt: z.iso.datetime().openapi({
+  endsAt: Timestamp.openapi({
     description: 'End, UTC ISO 8601; present it in `timezone`.',
     example: '2026-05-01T23:00:00.000Z',
   }),
-  timezone: z.string().openapi({ description: "The event's IANA timezone.", example: 'Europe/Lisbon' }),
+  timezone: z
+    .string()
+    .max(MAX_TIMEZONE_LENGTH)
+    .openapi({ description: "The event's IANA timezone.", example: 'Europe/Lisbon' }),
   venue: PublicVenueSchema.nullable(),
-  capacity: z
-    .number()
-    .int()
+  capacity: int32(0, MAX_EVENT_CAPACITY)
     .nullable()
     .openapi({ description: 'Total seats; null when only the ticket types limit sales.', example: 500 }),
   categories: z
-    .array(z.string())
+    .array(storedLine(MAX_CATEGORY_LENGTH))
+    .max(MAX_CATEGORIES)
     .openapi({ description: 'Categories (tags) of the event.', example: ['music', 'gala'] }),
   coverImageUrl: z
     .string()
+    .max(MAX_URL_LENGTH)
+    .regex(/^https:\/\//)
     .nullable()
-    .openapi({ description: 'Cover image URL, or null.', example: 'https://cdn.example.com/gala.jpg' }),
+    .openapi({ description: 'Cover image URL (https), or null.', example: 'https://cdn.example.com/gala.jpg' }),
   visibility: z.enum(['public', 'unlisted']).openapi({
     description: '`public`: listed in the catalogue; `unlisted`: reachable only by its link.',
     example: 'public',
@@ -85,23 +129,32 @@ export type PublicEventListResponse = z.infer<typeof PublicEventListSchema>;
 
 export const PublicTicketTypeSchema = z
   .object({
-    id: z.uuid().openapi({ description: 'The ticket type id.', example: EXAMPLE_TICKET_TYPE_ID }),
-    eventId: z.uuid().openapi({ description: 'The event id.', example: EXAMPLE_EVENT_ID }),
-    name: z.string().openapi({ description: 'Name.', example: 'General admission' }),
-    description: z.string().openapi({ description: 'Description.', example: 'Standing, doors at 17:30.' }),
-    price: z.number().int().openapi({ description: 'Price, integer minor units (0: free).', example: 1500 }),
-    currency: z.string().openapi({ description: 'ISO 4217 currency.', example: 'EUR' }),
-    remaining: z.number().int().openapi({ description: 'Tickets still available (never negative).', example: 42 }),
-    salesStartAt: z.iso.datetime().nullable().openapi({
+    id: Uuid.openapi({ description: 'The ticket type id.', example: EXAMPLE_TICKET_TYPE_ID }),
+    eventId: Uuid.openapi({ description: 'The event id.', example: EXAMPLE_EVENT_ID }),
+    name: storedLine(MAX_TICKET_TYPE_NAME_LENGTH).openapi({ description: 'Name.', example: 'General admission' }),
+    description: z
+      .string()
+      .max(MAX_TICKET_TYPE_DESCRIPTION_LENGTH)
+      .openapi({ description: 'Description.', example: 'Standing, doors at 17:30.' }),
+    price: int32(0, MAX_PRICE).openapi({ description: 'Price, integer minor units (0: free).', example: 1500 }),
+    currency: StoredCurrencyCode.openapi({ description: 'ISO 4217 currency.', example: 'EUR' }),
+    remaining: int32(0, MAX_QUANTITY).openapi({
+      description: 'Tickets still available (never negative).',
+      example: 42,
+    }),
+    salesStartAt: Timestamp.nullable().openapi({
       description: 'Sales open at this instant (UTC); null: open since publication.',
       example: '2026-03-01T09:00:00.000Z',
     }),
-    salesEndAt: z.iso.datetime().nullable().openapi({
+    salesEndAt: Timestamp.nullable().openapi({
       description: 'Sales close at this instant (UTC); null: no set end.',
       example: '2026-05-01T16:00:00.000Z',
     }),
-    minPerOrder: z.number().int().openapi({ description: 'Fewest tickets of this type per order.', example: 1 }),
-    maxPerOrder: z.number().int().openapi({ description: 'Most tickets of this type per order.', example: 10 }),
+    minPerOrder: int32(1, MAX_PER_ORDER).openapi({
+      description: 'Fewest tickets of this type per order.',
+      example: 1,
+    }),
+    maxPerOrder: int32(1, MAX_PER_ORDER).openapi({ description: 'Most tickets of this type per order.', example: 10 }),
     hidden: z.boolean().openapi({
       description: 'True for a ticket type shown only because the request carried its access code.',
       example: false,
@@ -138,23 +191,17 @@ export type PublicEventDetailResponse = z.infer<typeof PublicEventDetailSchema>;
 
 export const PublicEventListQuerySchema = z
   .object({
-    from: z.iso
-      .datetime({ offset: true })
-      .optional()
-      .openapi({
-        param: { name: 'from', in: 'query' },
-        description:
-          'Only events starting at or after this ISO 8601 instant. Without it, only events that have not ended yet.',
-        example: '2026-05-01T00:00:00Z',
-      }),
-    to: z.iso
-      .datetime({ offset: true })
-      .optional()
-      .openapi({
-        param: { name: 'to', in: 'query' },
-        description: 'Only events starting before this ISO 8601 instant (exclusive).',
-        example: '2026-06-01T00:00:00Z',
-      }),
+    from: Timestamp.optional().openapi({
+      param: { name: 'from', in: 'query' },
+      description:
+        'Only events starting at or after this ISO 8601 instant. Without it, only events that have not ended yet.',
+      example: '2026-05-01T00:00:00Z',
+    }),
+    to: Timestamp.optional().openapi({
+      param: { name: 'to', in: 'query' },
+      description: 'Only events starting before this ISO 8601 instant (exclusive).',
+      example: '2026-06-01T00:00:00Z',
+    }),
     category: z
       .string()
       .trim()
@@ -187,6 +234,7 @@ export const PublicEventListQuerySchema = z
       .default(DEFAULT_PUBLIC_PAGE_SIZE)
       .openapi({
         param: { name: 'limit', in: 'query' },
+        format: 'int32',
         description: `Page size, 1 to ${MAX_PUBLIC_PAGE_SIZE} (default ${DEFAULT_PUBLIC_PAGE_SIZE}). Values outside the range answer 400.`,
         example: 20,
       }),
@@ -213,7 +261,8 @@ export const PublicEventListQuerySchema = z
 export const PublicEventParamsSchema = z.object({
   slug: z
     .string()
-    .regex(/^[a-z0-9](?:[a-z0-9-]{0,98}[a-z0-9])?$/, 'Must be an event slug.')
+    .max(MAX_SLUG_LENGTH)
+    .regex(SLUG_PATTERN, 'Must be an event slug.')
     .openapi({ param: { name: 'slug', in: 'path' }, description: 'The event slug.', example: 'spring-gala' }),
 });
 

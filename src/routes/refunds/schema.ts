@@ -1,16 +1,13 @@
 import { z } from '@hono/zod-openapi';
 import { WITHOUT_CONTROL_CHARACTERS } from '../../lib/text.ts';
+import { int32, Uuid } from '../fields.ts';
 
-const MAX_AMOUNT = 2_147_483_647;
 export const MAX_REFUND_ATTENDEES = 100;
 const EXAMPLE_ATTENDEE_ID = '3e4f5a6b-7c8d-4e9f-a0b1-c2d3e4f5a6b7';
 
 export const RefundRequestSchema = z
   .object({
-    amount: z
-      .int()
-      .min(1)
-      .max(MAX_AMOUNT)
+    amount: int32(1)
       .optional()
       .openapi({
         description:
@@ -20,7 +17,7 @@ export const RefundRequestSchema = z
         example: 1500,
       }),
     attendeeIds: z
-      .array(z.uuid())
+      .array(Uuid)
       .min(1)
       .max(MAX_REFUND_ATTENDEES)
       .optional()
