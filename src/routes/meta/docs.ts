@@ -9,6 +9,7 @@ const SCALAR_ORIGIN = 'https://cdn.jsdelivr.net';
 export const route = createRoute({
   method: 'get',
   path: '/docs',
+  operationId: 'getApiReference',
   tags: ['Meta'],
   summary: 'Interactive API reference',
   description: 'An interactive reference (Scalar) rendered from the OpenAPI document.',
