@@ -39,7 +39,8 @@ export const RATE_LIMITED_BY: Readonly<Record<string, readonly LimitRule[]>> = {
   verifyEmail: [AUTH_LIMITS.verifyClient],
   resendVerification: [AUTH_LIMITS.resendAccount],
   forgotPassword: [AUTH_LIMITS.forgotClient, AUTH_LIMITS.forgotAccount],
-  resetPassword: [AUTH_LIMITS.resetClient],
+  // Redeeming an invitation as an existing account checks its password (services/auth/account.ts).
+  resetPassword: [AUTH_LIMITS.resetClient, AUTH_LIMITS.loginAccount],
   createOrganization: [SIGNUP_LIMITS.perIp, AUTH_LIMITS.loginAccount],
   inviteMember: [INVITATION_LIMIT],
   listPublicEvents: [PUBLIC_READ_LIMIT],
