@@ -86,7 +86,8 @@ export const RESPONSE_HEADERS = {
     description:
       'The state of each limit that counted this request (IETF draft-ietf-httpapi-ratelimit-headers): ' +
       '`"<policy>";r=<remaining>;t=<seconds to reset>`, comma-separated. Present when a limiter counted the request ' +
-      'and Redis answered (limiters that fail open send none while Redis is down).',
+      'and Redis answered (limiters that fail open send none while Redis is down); absent on answers given before ' +
+      'any limiter ran (an unknown host’s 404, a missing or invalid token’s 401, a 413 from `Content-Length`).',
     schema: { type: 'string', maxLength: 1024, example: '"api-organization";r=1187;t=42, "api-principal";r=118;t=42' },
   },
   'RateLimit-Policy': {
