@@ -1,31 +1,23 @@
 /**
  * Type-checked with the Worker sources (tsconfig.json), whose app it imports.
  *
- * Builds the OpenAPI document the Worker serves at /api/v1/openapi.json, built by the same app in Node (the
- * platform host is requested, so no database or Redis is touched). Used by `npm run lint:openapi` (redocly and
- * Spectral) and by `npm run sdk:generate`.
+ * Builds the OpenAPI document a Worker serves at /api/v1/openapi.json, from the same app and the same builder
+ * (routes/meta/openapi.ts), in Node, without a request: no database or Redis is touched. Used by
+ * `npm run lint:openapi` (redocly and Spectral) and by the SDK generator.
  *
- *   node dev/write-openapi.ts [out.json]    # prints it (stdout without an argument)
+ *   node dev/write-openapi.ts [out.json] [local|staging|production]    # stdout without a file; local by default
  */
+import type { Bindings } from '../src/env.ts';
 import { createApp } from '../src/app.ts';
+import { buildOpenApiDocument, PRODUCTION_ROOT_DOMAIN } from '../src/routes/meta/openapi.ts';
 
-const queue = { send: () => Promise.resolve(), sendBatch: () => Promise.resolve() };
+/** The root domain of each deployment (wrangler.toml). */
+const ROOT_DOMAINS = { local: 'localhost', staging: 'eventra-staging.app', production: PRODUCTION_ROOT_DOMAIN };
 
-/** The document as the local Worker (ROOT_DOMAIN=localhost) serves it. */
-export async function openApiDocument(): Promise<Record<string, unknown>> {
-  const bindings = {
-    ENVIRONMENT: 'local',
-    ROOT_DOMAIN: 'localhost',
-    LOG_LEVEL: 'error',
-    DATABASE_URL: 'postgres://user:password@localhost/eventra',
-    UPSTASH_REDIS_REST_URL: 'http://127.0.0.1:1',
-    UPSTASH_REDIS_REST_TOKEN: 'unused',
-    JWT_SIGNING_KEYS: '[]',
-    DATA_ENCRYPTION_KEY: 'A'.repeat(43),
-    EMAIL_QUEUE: queue,
-    WEBHOOK_QUEUE: queue,
-  };
-  const response = await createApp().request('http://localhost/api/v1/openapi.json', {}, bindings);
-  if (response.status !== 200) throw new Error(`the document answered ${response.status}`);
-  return response.json();
+/**
+ * The document as a deployment serves it: by default the local Worker's (ENVIRONMENT=local, ROOT_DOMAIN=localhost).
+ * The documents differ only in their servers and the host names in the descriptions.
+ */
+export function openApiDocument(environment: Bindings['ENVIRONMENT'] = 'local'): Promise<Record<string, unknown>> {
+  return Promise.resolve(buildOpenApiDocument(createApp(), environment, ROOT_DOMAINS[environment]));
 }

@@ -69,13 +69,26 @@ export function createApp(): OpenAPIHono<AppEnv> {
     bearerFormat: 'JWT',
     description:
       'An access token from POST /api/v1/auth/login, /register or /refresh-token (ES256, 15 minutes), valid only on ' +
-      'the host of the organization that issued it. Public keys: /.well-known/jwks.json. On an organization host ' +
+      'the host of the organization that issued it. Public keys: /.well-known/jwks.json. Tokens follow the JWT Best ' +
+      'Current Practices (RFC8725): the algorithm is pinned (only ES256 is accepted; `none` and HMAC never are), ' +
+      'the `kid` header must name a key of the JWKS, `typ` must be `at+jwt` (RFC 9068), and the issuer ' +
+      '(`https://{ROOT_DOMAIN}`), the audience (`eventra-api`), `exp`, `iat` (at most 15 minutes old), `sub` and ' +
+      '`jti` are all required and checked, as is the organization the token was issued for. On an organization host ' +
       "every authenticated request counts against the plan's rate limits: per caller, and organization-wide in the " +
       'staff budget or, for callers without any permission (customers), the separate customers budget (see GET ' +
-      '/api/v1/organization/features): responses carry `RateLimit` and `RateLimit-Policy` headers, and over a limit ' +
-      'the answer is 429 `rate_limited` with `Retry-After`. When Redis cannot answer, authenticated requests are ' +
-      'refused with 503 (the session revocation check fails closed); a failure of the rate limiter alone lets ' +
-      'requests through (fail open).',
+      '/api/v1/organization/features); on the platform host against the administrator’s own limit. Responses carry ' +
+      '`RateLimit` and `RateLimit-Policy` headers, and over a limit the answer is 429 `rate_limited` with ' +
+      '`Retry-After`. When Redis cannot answer, authenticated requests are refused with 503 (the session revocation ' +
+      'check fails closed); a failure of the rate limiter alone lets requests through (fail open).',
+  });
+  app.openAPIRegistry.registerComponent('securitySchemes', 'stripeSignature', {
+    type: 'apiKey',
+    in: 'header',
+    name: 'Stripe-Signature',
+    description:
+      'Stripe\'s webhook signature (`t=<unix>,v1=<hex HMAC-SHA256 of "<t>.<body>">`) made with the organization\'s ' +
+      'endpoint signing secret (`whsec_...`, stored in the payment settings); checked in constant time over the raw ' +
+      'body, at most 300 seconds old.',
   });
 
   registerHealthRoutes(app);

@@ -5,6 +5,7 @@ import type { Principal } from '../services/auth/tokens.ts';
 import type { Tenant } from '../services/tenants/types.ts';
 import { clientInfo, type ClientInfo } from './client.ts';
 import type { Logger } from './logger.ts';
+import { recordOutcomes, type LimitRecorder } from './rate-limit.ts';
 import type { Services } from './services.ts';
 
 /**
@@ -20,6 +21,8 @@ export interface ServiceContext {
   principal: Principal | null;
   /** Work that must finish after the response (emails, cache writes): `executionCtx.waitUntil`. */
   waitUntil(promise: Promise<unknown>): void;
+  /** Reports the limiters a service ran, so the response carries their RateLimit headers (absent off requests). */
+  recordRateLimits?: LimitRecorder;
 }
 
 export function serviceContext(c: Context<AppEnv>): ServiceContext {
@@ -30,6 +33,7 @@ export function serviceContext(c: Context<AppEnv>): ServiceContext {
     client: clientInfo(c),
     tenant: c.var.tenant,
     principal: c.var.principal,
+    recordRateLimits: (outcomes) => recordOutcomes(c.req.raw, outcomes),
     waitUntil: (promise) => {
       c.executionCtx.waitUntil(
         promise.catch((error: unknown) => {

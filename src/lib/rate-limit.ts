@@ -43,6 +43,25 @@ export function rateLimitHeaders(...outcomes: LimitOutcome[]): Record<string, st
   };
 }
 
+// The outcomes of every limiter that counted a request, for the RateLimit headers of its response (errors included):
+// `recordOutcomes` by the limiters, `recordedOutcomes` by the planLimitHeaders middleware. Keyed by the request, so an
+// entry lives exactly as long as the request.
+const outcomesOf = new WeakMap<Request, LimitOutcome[]>();
+
+/** Remembers the state of limiters that counted `request`, so its response carries their RateLimit headers. */
+export function recordOutcomes(request: Request, outcomes: readonly LimitOutcome[]): void {
+  if (outcomes.length === 0) return;
+  outcomesOf.set(request, [...(outcomesOf.get(request) ?? []), ...outcomes]);
+}
+
+/** The limiters' state recorded for `request` (empty when no limiter counted it). */
+export function recordedOutcomes(request: Request): readonly LimitOutcome[] {
+  return outcomesOf.get(request) ?? [];
+}
+
+/** Where a service reports the limiters it ran (`ServiceContext.recordRateLimits`). */
+export type LimitRecorder = (outcomes: readonly LimitOutcome[]) => void;
+
 function limited(outcome: LimitOutcome, ...others: LimitOutcome[]): ApiError {
   return new ApiError('rate_limited', {
     detail: 'Too many requests; retry after the time in Retry-After.',
@@ -124,7 +143,13 @@ export async function settleToken(
   return outcome;
 }
 
-type TakeOptions = { failClosed: boolean; now?: number; alongside?: (batch: RedisBatch) => void };
+type TakeOptions = {
+  failClosed: boolean;
+  now?: number;
+  alongside?: (batch: RedisBatch) => void;
+  /** Receives the outcomes when every bucket admitted the request, for the response's RateLimit headers. */
+  record?: LimitRecorder | undefined;
+};
 
 /**
  * Takes one unit from every listed bucket in ONE Redis round trip (a pipeline of the limiters' EVALSHAs), none when
@@ -142,7 +167,9 @@ export async function takeTokens(
   const answers = checks.map(([rule, identifier]) => ({ rule, answer: requestToken(batch, rule, identifier) }));
   options.alongside?.(batch);
   batch.send();
-  return Promise.all(answers.map(({ rule, answer }) => settleToken(answer, logger, rule, options)));
+  const outcomes = await Promise.all(answers.map(({ rule, answer }) => settleToken(answer, logger, rule, options)));
+  options.record?.(outcomes.filter((outcome) => outcome !== null));
+  return outcomes;
 }
 
 /** Takes one unit from `identifier`'s bucket (`takeTokens` with one bucket). */

@@ -58,7 +58,11 @@ async function authenticated(c: Context<AppEnv>): Promise<Principal> {
       headers: { 'retry-after': '5' },
     });
   }
-  if (revoked) throw unauthorized('The session has ended.');
+  if (revoked) {
+    // The limits were counted in the same round trip: settle them so this 401 carries their RateLimit headers.
+    await admission.limits.catch(() => undefined);
+    throw unauthorized('The session has ended.');
+  }
   await admission.limits;
   c.set('principal', principal);
   return principal;

@@ -4,10 +4,11 @@ import type { AppEnv } from '../env.ts';
 import { requireTenant } from '../lib/context.ts';
 import {
   rateLimitHeaders,
+  recordedOutcomes,
+  recordOutcomes,
   refuseIfKnownClosed,
   requestToken,
   settleToken,
-  type LimitOutcome,
   type LimitRule,
 } from '../lib/rate-limit.ts';
 import { RedisBatch } from '../lib/redis-batch.ts';
@@ -33,8 +34,15 @@ export function planRules(plan: Pick<EffectivePlan, 'rateLimits'>): {
   };
 }
 
-// The state of the plan's limits per request, for the RateLimit headers of the response.
-const outcomesOf = new WeakMap<Request, LimitOutcome[]>();
+/**
+ * The limit of a platform administrator on the platform host (no plan there): generous for a console, a bound on a
+ * leaked token or a runaway script.
+ */
+export const PLATFORM_PRINCIPAL_LIMIT = {
+  name: 'api-platform-principal',
+  limit: 600,
+  window: '1 m',
+} as const satisfies LimitRule;
 
 export interface Admission {
   /** Whether the access token was revoked; rejects when Redis cannot answer (the caller fails closed). */
@@ -51,28 +59,29 @@ export interface Admission {
  * plan's two rate limits (the organization-wide budget of the caller's kind, then the caller's own) and the
  * `api_calls` usage counter, in one pipeline. Callers without any permission (customers, such as self-registered
  * members) share the customers' budget (`api-customers`) and staff the organization's (`api-organization`), so any
- * number of customer accounts cannot lock staff out. A bucket this isolate already saw closed refuses with 429 at
+ * number of customer accounts cannot lock staff out. On the platform host the revocation MGET goes out with the
+ * administrator's own limit (`api-platform-principal`). A bucket this isolate already saw closed refuses with 429 at
  * once, before any Redis command.
  */
 export function admit(c: Context<AppEnv>, principal: Principal): Admission {
   const tenant = c.var.tenant;
   const batch = new RedisBatch(c.var.services.redis);
-  if (!tenant) {
-    const revoked = isRevoked(batch, principal);
-    batch.send();
-    return { revoked, limits: Promise.resolve() };
+  let checks: readonly (readonly [LimitRule, string])[];
+  if (tenant) {
+    const rules = planRules(effectivePlan(tenant));
+    const shared = principal.permissions.size === 0 ? rules.customers : rules.organization;
+    checks = [
+      [shared, tenant.id],
+      [rules.principal, `${tenant.id}:${principal.userId}`],
+    ];
+  } else {
+    checks = [[PLATFORM_PRINCIPAL_LIMIT, principal.userId]];
   }
-  const rules = planRules(effectivePlan(tenant));
-  const shared = principal.permissions.size === 0 ? rules.customers : rules.organization;
-  const checks = [
-    [shared, tenant.id],
-    [rules.principal, `${tenant.id}:${principal.userId}`],
-  ] as const;
   for (const [rule, identifier] of checks) refuseIfKnownClosed(rule, identifier);
 
   const revoked = isRevoked(batch, principal);
   const answers = checks.map(([rule, identifier]) => requestToken(batch, rule, identifier));
-  queueUsage(batch, c.var.logger, tenant.id, 'api_calls');
+  if (tenant) queueUsage(batch, c.var.logger, tenant.id, 'api_calls');
   batch.send();
 
   const limits = Promise.allSettled(
@@ -85,7 +94,7 @@ export function admit(c: Context<AppEnv>, principal: Principal): Admission {
     const outcomes = results.flatMap((result) =>
       result.status === 'fulfilled' && result.value !== null ? [result.value] : [],
     );
-    if (outcomes.length > 0) outcomesOf.set(c.req.raw, outcomes);
+    recordOutcomes(c.req.raw, outcomes);
   });
   // Awaited only when the session is valid: a revoked token's 401 must not leave an unhandled rejection behind.
   limits.catch(() => undefined);
@@ -93,9 +102,10 @@ export function admit(c: Context<AppEnv>, principal: Principal): Admission {
 }
 
 /**
- * Puts the `RateLimit` and `RateLimit-Policy` headers (IETF draft syntax) of the plan's limits on the responses of
- * authenticated requests on organization hosts, errors included. A response that already carries RateLimit headers
- * (another limiter refused it) keeps its own.
+ * Puts the `RateLimit` and `RateLimit-Policy` headers (IETF draft syntax) of every limiter that counted the request
+ * (the plan's limits of authenticated requests, the platform administrators' limit, the per-address limits of the
+ * sign-in flows, the public pages and the meta routes) on its response, errors included. A response that already
+ * carries RateLimit headers (another limiter refused it) keeps its own.
  *
  * @example
  * app.use(planLimitHeaders());
@@ -103,8 +113,8 @@ export function admit(c: Context<AppEnv>, principal: Principal): Admission {
 export function planLimitHeaders() {
   return createMiddleware<AppEnv>(async function planLimitHeadersMiddleware(c, next) {
     await next();
-    const outcomes = outcomesOf.get(c.req.raw);
-    if (!outcomes || c.res.headers.has('ratelimit')) return;
+    const outcomes = recordedOutcomes(c.req.raw);
+    if (outcomes.length === 0 || c.res.headers.has('ratelimit')) return;
     for (const [name, value] of Object.entries(rateLimitHeaders(...outcomes))) c.res.headers.set(name, value);
   });
 }

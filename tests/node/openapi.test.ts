@@ -1,6 +1,8 @@
 import { Validator } from '@seriousme/openapi-schema-validator';
 import { describe, expect, it } from 'vitest';
 import { createApp } from '../../src/app.ts';
+import { RATE_LIMITED_BY } from '../../src/routes/meta/conventions.ts';
+import { buildOpenApiDocument } from '../../src/routes/meta/openapi.ts';
 
 // The validator compiles JSON Schemas with code generation, which workerd forbids, so the document is built by the
 // same app in Node. Only the platform host is requested: no database or Redis is touched.
@@ -95,7 +97,9 @@ describe('the OpenAPI document describes errors and examples', () => {
         }
         // Every operation that authenticates can answer 401; every operation with a body can answer 400.
         if (operation.requestBody) expect(Object.keys(operation.responses), name).toContain('400');
-        if (operation.security?.length) expect(Object.keys(operation.responses), name).toContain('401');
+        // (The Stripe webhook's signature scheme answers a bad signature with 400, as Stripe expects.)
+        const bearerAuth = operation.security?.some((requirement) => 'bearerAuth' in requirement) ?? false;
+        if (bearerAuth) expect(Object.keys(operation.responses), name).toContain('401');
       }
     }
   });
@@ -121,5 +125,120 @@ describe('the OpenAPI document publishes patterns clients can use', () => {
     const patterns = [...(await response.text()).matchAll(/"pattern":"((?:[^"\\]|\\.)*)"/g)].map((match) => match[1]);
     expect(patterns.length).toBeGreaterThan(0);
     for (const pattern of patterns) expect(pattern, pattern).not.toMatch(/\/[gimsuy]+$/);
+  });
+});
+
+describe('the OpenAPI document states the contract of every operation', () => {
+  interface Header {
+    $ref?: string;
+    required?: boolean;
+  }
+  interface Operation {
+    operationId?: string;
+    tags?: string[];
+    security?: Record<string, string[]>[];
+    parameters?: { name?: string; in?: string }[];
+    responses: Record<string, { headers?: Record<string, Header>; content?: Record<string, unknown> }>;
+  }
+  interface Document {
+    info: { contact?: object; license?: object };
+    tags?: { name: string; description?: string }[];
+    servers: { url: string; description: string; 'x-internal'?: boolean; variables?: Record<string, unknown> }[];
+    paths: Record<string, Record<string, Operation>>;
+    components: { headers: Record<string, Header>; securitySchemes: Record<string, { description?: string }> };
+  }
+
+  function load(environment: 'local' | 'staging' | 'production' = 'local'): Document {
+    const rootDomain = { local: 'localhost', staging: 'eventra-staging.app', production: 'eventra.app' }[environment];
+    return buildOpenApiDocument(createApp(), environment, rootDomain) as unknown as Document;
+  }
+
+  function* operations(document: Document) {
+    for (const [path, item] of Object.entries(document.paths)) {
+      for (const [method, operation] of Object.entries(item)) {
+        yield { name: `${method.toUpperCase()} ${path}`, method, operation };
+      }
+    }
+  }
+
+  it('serves the document it builds (the conventions are applied to the served one)', async () => {
+    const response = await createApp().request('http://localhost/api/v1/openapi.json', {}, bindings);
+    expect(await response.json()).toEqual(load());
+  });
+
+  it('gives every operation a unique operationId and only globally defined, described tags', () => {
+    const document = load();
+    const tags = new Set((document.tags ?? []).map((tag) => tag.name));
+    for (const tag of document.tags ?? []) expect(tag.description, tag.name).toBeTruthy();
+    const ids = new Set<string>();
+    for (const { name, operation } of operations(document)) {
+      expect(operation.operationId, name).toMatch(/^[a-z][A-Za-z]+$/);
+      expect(ids.has(operation.operationId ?? ''), `${name} duplicates ${operation.operationId}`).toBe(false);
+      ids.add(operation.operationId ?? '');
+      for (const tag of operation.tags ?? []) expect(tags, `${name} tag ${tag}`).toContain(tag);
+      expect(Array.isArray(operation.security), `${name} states its security`).toBe(true);
+    }
+  });
+
+  it('declares 500 everywhere, 429 where a limiter counts, 401 and 503 where a token is checked', () => {
+    const document = load();
+    for (const { name, operation } of operations(document)) {
+      const statuses = Object.keys(operation.responses);
+      expect(statuses, name).toContain('500');
+      const authenticated = operation.security?.some((requirement) => 'bearerAuth' in requirement) ?? false;
+      const limited = authenticated || (RATE_LIMITED_BY[operation.operationId ?? ''] ?? []).length > 0;
+      if (authenticated) expect(statuses, name).toEqual(expect.arrayContaining(['401', '503']));
+      if (limited) expect(statuses, name).toContain('429');
+      else expect(statuses, name).not.toContain('429');
+    }
+  });
+
+  it('declares the response headers of each status, all from components.headers', () => {
+    const document = load();
+    const names = (headers: Record<string, Header> | undefined) => Object.keys(headers ?? {});
+    for (const { name, method, operation } of operations(document)) {
+      const idempotent = (operation.parameters ?? []).some((parameter) => parameter.name === 'idempotency-key');
+      const limited = Object.keys(operation.responses).includes('429');
+      for (const [status, response] of Object.entries(operation.responses)) {
+        const where = `${name} ${status}`;
+        const headers = names(response.headers);
+        expect(headers, where).toEqual(expect.arrayContaining(['X-Request-Id', 'Access-Control-Allow-Origin']));
+        if (limited) expect(headers, where).toEqual(expect.arrayContaining(['RateLimit', 'RateLimit-Policy']));
+        else expect(headers, where).not.toContain('RateLimit');
+        if (status === '429' || status === '503') expect(headers, where).toContain('Retry-After');
+        if (status === '201') expect(headers, where).toContain('Location');
+        if (idempotent && status.startsWith('2')) expect(headers, where).toContain('Idempotent-Replayed');
+        if (status === '200' && method === 'get' && response.content?.['application/json']) {
+          expect(headers, where).toContain('ETag');
+          expect(Object.keys(operation.responses), name).toContain('304');
+          expect(
+            operation.parameters?.map((parameter) => parameter.name),
+            name,
+          ).toContain('If-None-Match');
+        }
+        for (const header of Object.values(response.headers ?? {})) {
+          if (header.$ref) expect(document.components.headers[header.$ref.split('/').pop() ?? ''], where).toBeDefined();
+        }
+      }
+    }
+  });
+
+  it('offers the deployment’s own servers first, with their environment and audience', () => {
+    const local = load('local');
+    expect(local.servers[0]).toMatchObject({ url: 'http://{tenant}.localhost:8787', 'x-internal': true });
+    expect(local.servers[0]?.variables).toMatchObject({ tenant: { default: 'acme' } });
+    const production = load('production');
+    expect(production.servers.map((server) => server.url)).toEqual([
+      'https://{tenant}.eventra.app',
+      'https://eventra.app',
+    ]);
+    for (const server of [...local.servers, ...production.servers, ...load('staging').servers]) {
+      expect(server.description).toMatch(/local|staging|production/i);
+      expect(typeof server['x-internal'], server.url).toBe('boolean');
+      expect(server.url).not.toMatch(/example\.com/);
+    }
+    expect(production.info.contact).toBeDefined();
+    expect(production.info.license).toBeDefined();
+    expect(production.components.securitySchemes.bearerAuth?.description).toContain('RFC8725');
   });
 });

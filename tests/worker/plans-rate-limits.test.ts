@@ -5,6 +5,7 @@ import worker from '../../src/index.ts';
 import { ApiError } from '../../src/errors/api-error.ts';
 import { createLogger } from '../../src/lib/logger.ts';
 import { rateLimitHeaders, refuseIfKnownClosed, takeToken, type LimitRule } from '../../src/lib/rate-limit.ts';
+import { PLATFORM_PRINCIPAL_LIMIT } from '../../src/middleware/plan-limits.ts';
 import { RedisBatch } from '../../src/lib/redis-batch.ts';
 import { createRedis } from '../../src/lib/redis.ts';
 import { ALL_PERMISSIONS } from '../../src/services/auth/permissions.ts';
@@ -173,7 +174,7 @@ describe("the plan's rate limits on authenticated requests", () => {
     expect(state(forbidden, 'api-principal')).toBeDefined();
   });
 
-  it('applies no plan limit on the platform host (no plan there) and still checks revocation in one round trip', async () => {
+  it('applies the administrator’s own limit on the platform host (no plan there) in the revocation round trip', async () => {
     const admin = await createPlatformAdmin();
     const list = (headers: Record<string, string> = {}) =>
       request(`${PLATFORM}/api/v1/organizations`, { headers: bearer(admin.token, headers) });
@@ -181,7 +182,10 @@ describe("the plan's rate limits on authenticated requests", () => {
     const id = newRequestId();
     const response = await list({ 'x-request-id': id });
     expect(response.status).toBe(200);
-    expect(response.headers.get('ratelimit')).toBeNull();
+    expect(response.headers.get('ratelimit-policy')).toBe(
+      `"${PLATFORM_PRINCIPAL_LIMIT.name}";q=${PLATFORM_PRINCIPAL_LIMIT.limit};w=60`,
+    );
+    expect(parseRateLimitHeader(response.headers.get('ratelimit'))[0]?.name).toBe(PLATFORM_PRINCIPAL_LIMIT.name);
     expect((await roundTrips(id)).redis).toBe(1);
     await revokeUserTokens(redis(), 'platform', [admin.userId], Date.now() + 1000);
     expect((await list()).status).toBe(401);

@@ -14,6 +14,7 @@ export const FORGOT_PASSWORD_ANSWER = {
 export const route = createRoute({
   method: 'post',
   path: '/api/v1/auth/forgot-password',
+  operationId: 'forgotPassword',
   tags: ['Authentication'],
   summary: 'Ask for a password-reset link',
   description:

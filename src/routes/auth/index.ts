@@ -1,5 +1,7 @@
 import type { OpenAPIHono } from '@hono/zod-openapi';
 import type { AppEnv } from '../../env.ts';
+import { addressBucket, limitRequests } from '../../middleware/request-limit.ts';
+import { REFRESH_CLIENT_LIMIT } from '../../services/auth/limits.ts';
 import * as forgotPassword from './forgot-password.ts';
 import * as login from './login.ts';
 import * as logout from './logout.ts';
@@ -13,6 +15,7 @@ import * as verifyEmail from './verify-email.ts';
 export function registerAuthRoutes(app: OpenAPIHono<AppEnv>): void {
   register.register(app);
   login.register(app);
+  app.use(refreshToken.route.path, limitRequests(REFRESH_CLIENT_LIMIT, addressBucket));
   refreshToken.register(app);
   logout.register(app);
   me.register(app);

@@ -8,6 +8,7 @@ import { LoginBodySchema, LoginSessionSchema } from './schema.ts';
 export const route = createRoute({
   method: 'post',
   path: '/api/v1/auth/login',
+  operationId: 'login',
   tags: ['Authentication'],
   summary: 'Sign in',
   description:

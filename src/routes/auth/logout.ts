@@ -9,6 +9,7 @@ import { LogoutQuerySchema } from './schema.ts';
 export const route = createRoute({
   method: 'post',
   path: '/api/v1/auth/logout',
+  operationId: 'logout',
   tags: ['Authentication'],
   summary: 'Sign out',
   description:

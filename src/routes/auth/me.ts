@@ -10,6 +10,7 @@ import { tenantOnly } from '../organizations/host.ts';
 export const route = createRoute({
   method: 'get',
   path: '/api/v1/auth/me',
+  operationId: 'getCurrentUser',
   tags: ['Authentication'],
   summary: 'The signed-in user',
   description:

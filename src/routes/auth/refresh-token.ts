@@ -10,6 +10,7 @@ import { tenantOnly } from '../organizations/host.ts';
 export const route = createRoute({
   method: 'post',
   path: '/api/v1/auth/refresh-token',
+  operationId: 'refreshToken',
   tags: ['Authentication'],
   summary: 'Refresh a session',
   description:

@@ -9,6 +9,7 @@ import { tenantOnly } from '../organizations/host.ts';
 export const route = createRoute({
   method: 'post',
   path: '/api/v1/auth/register',
+  operationId: 'register',
   tags: ['Authentication'],
   summary: 'Sign up',
   description:

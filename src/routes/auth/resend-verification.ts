@@ -10,6 +10,7 @@ import { tenantOnly } from '../organizations/host.ts';
 export const route = createRoute({
   method: 'post',
   path: '/api/v1/auth/resend-verification',
+  operationId: 'resendVerification',
   tags: ['Authentication'],
   summary: 'Send a new verification link',
   description:

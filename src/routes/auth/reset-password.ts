@@ -9,6 +9,7 @@ import { tenantOnly } from '../organizations/host.ts';
 export const route = createRoute({
   method: 'post',
   path: '/api/v1/auth/reset-password',
+  operationId: 'resetPassword',
   tags: ['Authentication'],
   summary: 'Set a new password from a link, or accept an invitation',
   description:

@@ -9,6 +9,7 @@ import { tenantOnly } from '../organizations/host.ts';
 export const route = createRoute({
   method: 'post',
   path: '/api/v1/auth/verify-email',
+  operationId: 'verifyEmail',
   tags: ['Authentication'],
   summary: 'Verify an email address',
   description:

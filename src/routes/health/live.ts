@@ -5,6 +5,7 @@ import { LivenessSchema } from './schema.ts';
 export const route = createRoute({
   method: 'get',
   path: '/health',
+  operationId: 'getLiveness',
   tags: ['Health'],
   summary: 'Liveness',
   description: 'Answers while the Worker runs. No I/O and no tenant resolution: it answers on any host.',

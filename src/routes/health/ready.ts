@@ -8,6 +8,7 @@ import { ReadinessSchema } from './schema.ts';
 export const route = createRoute({
   method: 'get',
   path: '/health/ready',
+  operationId: 'getReadiness',
   tags: ['Health'],
   summary: 'Readiness',
   description:

@@ -7,6 +7,7 @@ import { OPENAPI_PATH } from './openapi.ts';
 export const route = createRoute({
   method: 'get',
   path: '/docs',
+  operationId: 'getApiReference',
   tags: ['Meta'],
   summary: 'Interactive API reference',
   description: 'An interactive reference (Scalar) rendered from the OpenAPI document.',

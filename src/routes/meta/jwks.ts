@@ -53,6 +53,7 @@ export type JwksResponse = z.infer<typeof JwksSchema>;
 export const route = createRoute({
   method: 'get',
   path: '/.well-known/jwks.json',
+  operationId: 'getJwks',
   tags: ['Meta'],
   summary: 'Public signing keys (JWKS)',
   description:

@@ -1,11 +1,18 @@
 import { createRoute, z, type OpenAPIHono } from '@hono/zod-openapi';
-import type { AppEnv } from '../../env.ts';
+import type { AppEnv, Bindings } from '../../env.ts';
+import { applyConventions } from './conventions.ts';
 
 export const OPENAPI_PATH = '/api/v1/openapi.json';
+
+/** The production platform's root domain (wrangler.toml, env.production), offered by every document's servers. */
+export const PRODUCTION_ROOT_DOMAIN = 'eventra.app';
+/** The port of `wrangler dev` (dev/run.ts), part of every local URL. */
+export const LOCAL_PORT = 8787;
 
 export const route = createRoute({
   method: 'get',
   path: OPENAPI_PATH,
+  operationId: 'getOpenApiDocument',
   tags: ['Meta'],
   summary: 'OpenAPI document',
   description: 'The OpenAPI 3.1 description of this API, generated from the route definitions.',
@@ -17,34 +24,104 @@ export const route = createRoute({
   },
 });
 
-// The document depends only on the routes and the root domain, so it is built once per isolate and domain.
+/** The tags of the document, in the order the reference lists them. */
+export const TAGS = [
+  { name: 'Health', description: 'Liveness and readiness probes for load balancers and monitors.' },
+  { name: 'Meta', description: 'This document, the interactive reference and the public signing keys (JWKS).' },
+  {
+    name: 'Authentication',
+    description: 'Sign-up, sign-in, token refresh, sign-out, email verification and password reset.',
+  },
+  { name: 'Organizations', description: 'Organization sign-up, the current organization, plans and usage.' },
+  { name: 'Users', description: 'Members of the organization: invitations, roles and removal.' },
+  { name: 'Roles', description: 'Built-in and custom roles and the permission catalogue.' },
+  { name: 'Events', description: 'Events and their lifecycle (draft, published, cancelled).' },
+  { name: 'Ticket types', description: 'What an event sells: prices, quantities, sales windows.' },
+  { name: 'Capacity pools', description: 'Seats shared by several ticket types of one event.' },
+  { name: 'Bookings', description: 'Staff views of bookings: list, read, cancel, confirm, refund.' },
+  { name: 'Check-ins', description: 'Scanning tickets at the door.' },
+  { name: 'Payments', description: 'Stripe settings and the Stripe webhook.' },
+  { name: 'Webhooks', description: 'Outgoing webhook endpoints (Standard Webhooks) and their deliveries.' },
+  { name: 'Public', description: 'The public catalogue and checkout for buyers, without an account.' },
+  { name: 'Audit log', description: 'Who changed what, with export.' },
+];
+
+interface Server {
+  url: string;
+  description: string;
+  'x-internal': boolean;
+  [extension: `x-${string}`]: unknown;
+  variables?: Record<string, { default: string; description: string }>;
+}
+
+const tenantVariable = {
+  tenant: { default: 'acme', description: 'The organization slug (a verified custom domain serves the same API).' },
+};
+
+function hostsOf(environment: string, scheme: string, rootDomain: string, port: string, internal: boolean): Server[] {
+  return [
+    {
+      url: `${scheme}://{tenant}.${rootDomain}${port}`,
+      description: `${environment}: an organization (tenant) host`,
+      'x-internal': internal,
+      variables: tenantVariable,
+    },
+    {
+      url: `${scheme}://${rootDomain}${port}`,
+      description: `${environment}: the platform host`,
+      'x-internal': internal,
+    },
+  ];
+}
+
+/**
+ * The servers a document offers: its own deployment's hosts first (the /docs page's server selector starts there),
+ * then production's. Local and staging hosts are internal (developers, CI); production's are the public API.
+ */
+export function serversFor(environment: Bindings['ENVIRONMENT'], rootDomain: string): Server[] {
+  const production = hostsOf('Production', 'https', PRODUCTION_ROOT_DOMAIN, '', false);
+  if (environment === 'local') {
+    return [...hostsOf('Local development', 'http', rootDomain, `:${LOCAL_PORT}`, true), ...production];
+  }
+  if (environment === 'staging') return [...hostsOf('Staging', 'https', rootDomain, '', true), ...production];
+  return rootDomain === PRODUCTION_ROOT_DOMAIN ? production : hostsOf('Production', 'https', rootDomain, '', false);
+}
+
+/** The document of `app` as a deployment serves it: the generated operations, then the shared conventions. */
+export function buildOpenApiDocument(
+  app: OpenAPIHono<AppEnv>,
+  environment: Bindings['ENVIRONMENT'],
+  rootDomain: string,
+): Record<string, unknown> {
+  const document = app.getOpenAPI31Document({
+    openapi: '3.1.0',
+    info: {
+      title: 'Eventra API',
+      version: '1.0.0',
+      description:
+        'White-label, multi-tenant event management. Each organization is served on its own host ' +
+        `(\`{slug}.${rootDomain}\` or a verified custom domain); platform endpoints live on \`${rootDomain}\`. ` +
+        'Errors are RFC 9457 problem details (`application/problem+json`) with a stable `code` and the `requestId`.',
+      contact: { name: 'Eventra', url: `https://${PRODUCTION_ROOT_DOMAIN}` },
+      // OpenAPI 3.1's SPDX `identifier` (the generator's types know only 3.0's `url`): not an open-source licence.
+      license: { name: 'Proprietary', identifier: 'LicenseRef-Eventra-Proprietary' } as { name: string },
+    },
+    servers: serversFor(environment, rootDomain),
+    tags: TAGS,
+  });
+  return applyConventions(document as unknown as Record<string, unknown>);
+}
+
+// The document depends only on the routes and the deployment, so it is built once per isolate and root domain.
 const documents = new Map<string, object>();
 
 export function register(app: OpenAPIHono<AppEnv>): void {
   app.openapi(route, (c) => {
-    const rootDomain = c.var.bindings.ROOT_DOMAIN;
-    let document = documents.get(rootDomain);
+    const { ENVIRONMENT, ROOT_DOMAIN } = c.var.bindings;
+    let document = documents.get(ROOT_DOMAIN);
     if (!document) {
-      document = app.getOpenAPI31Document({
-        openapi: '3.1.0',
-        info: {
-          title: 'Eventra API',
-          version: '1.0.0',
-          description:
-            'White-label, multi-tenant event management. Each organization is served on its own host ' +
-            `(\`{slug}.${rootDomain}\` or a verified custom domain); platform endpoints live on \`${rootDomain}\`. ` +
-            'Errors are RFC 9457 problem details (`application/problem+json`) with a stable `code` and the `requestId`.',
-        },
-        servers: [
-          {
-            url: `https://{organization}.${rootDomain}`,
-            description: 'An organization (tenant) host',
-            variables: { organization: { default: 'acme', description: 'The organization slug.' } },
-          },
-          { url: `https://${rootDomain}`, description: 'The platform host' },
-        ],
-      });
-      documents.set(rootDomain, document);
+      document = buildOpenApiDocument(app, ENVIRONMENT, ROOT_DOMAIN);
+      documents.set(ROOT_DOMAIN, document);
     }
     c.header('cache-control', 'public, max-age=300');
     return c.json(document, 200);

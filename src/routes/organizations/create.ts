@@ -9,6 +9,7 @@ import { presentOrganization, SignupRequestSchema, SignupResponseSchema } from '
 export const route = createRoute({
   method: 'post',
   path: '/api/v1/organizations',
+  operationId: 'createOrganization',
   tags: ['Organizations'],
   summary: 'Sign up an organization',
   description:

@@ -10,6 +10,7 @@ import { OrganizationSchema, presentOrganization } from './schema.ts';
 export const route = createRoute({
   method: 'get',
   path: '/api/v1/organization',
+  operationId: 'getCurrentOrganization',
   tags: ['Organizations'],
   summary: 'Get this organization',
   description:

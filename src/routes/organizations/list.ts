@@ -10,6 +10,7 @@ import { OrganizationListQuerySchema, OrganizationListSchema, presentOrganizatio
 export const route = createRoute({
   method: 'get',
   path: '/api/v1/organizations',
+  operationId: 'listOrganizations',
   tags: ['Organizations'],
   summary: 'List organizations',
   description:

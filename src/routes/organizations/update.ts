@@ -20,6 +20,7 @@ const PLATFORM_FIELDS = ['status', 'plan'] as const;
 export const route = createRoute({
   method: 'put',
   path: '/api/v1/organizations/{id}',
+  operationId: 'updateOrganization',
   tags: ['Organizations'],
   summary: 'Update an organization',
   description:

@@ -26,7 +26,9 @@ export const route = createRoute({
     'still-pending booking (`expired`, seats back on sale); a failed payment marks the payment `failed` (the ' +
     'booking stays pending until its hold ends). Every event id is recorded with its effects in one transaction: a ' +
     'replay answers `duplicate: true` and changes nothing. Other event types, and events about bookings of other ' +
-    'organizations or unknown here, are acknowledged and ignored. No bearer authentication.',
+    'organizations or unknown here, are acknowledged and ignored. No bearer authentication: the signature is the ' +
+    'credential.',
+  security: [{ stripeSignature: [] }],
   middleware: [tenantOnly()] as const,
   request: { headers: WebhookHeadersSchema },
   responses: {

@@ -32,6 +32,17 @@ export const AUTH_LIMITS = {
 } as const satisfies Record<string, LimitRule>;
 
 /**
+ * Token refreshes from one client address, per organization host: every signed-in app of a busy office refreshes each
+ * 15 minutes, far below this; a loop replaying refresh tokens is not. Refresh tokens are unguessable, so unlike the
+ * rules above it fails open (routes/auth/index.ts): a Redis outage must not sign everyone out.
+ */
+export const REFRESH_CLIENT_LIMIT = {
+  name: 'auth-refresh-ip',
+  limit: 600,
+  window: '15 m',
+} as const satisfies LimitRule;
+
+/**
  * The client bucket: the address key of CF-Connecting-IP (an IPv4 address, an IPv6 /64). Cloudflare always sets it
  * in staging and production; a request without it, or with one that does not parse (local runs only), shares one
  * bucket per host, never a bucket the caller can choose.
@@ -47,10 +58,10 @@ export function accountBucket(email: string): Promise<string> {
 
 /** Takes one unit from every listed bucket in one Redis round trip, failing closed (`takeTokens`). */
 export async function enforceLimits(
-  ctx: Pick<ServiceContext, 'services' | 'logger'>,
+  ctx: Pick<ServiceContext, 'services' | 'logger' | 'recordRateLimits'>,
   checks: readonly (readonly [LimitRule, string])[],
 ): Promise<void> {
-  await takeTokens(ctx.services.redis, ctx.logger, checks, { failClosed: true });
+  await takeTokens(ctx.services.redis, ctx.logger, checks, { failClosed: true, record: ctx.recordRateLimits });
 }
 
 /**

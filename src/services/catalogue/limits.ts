@@ -40,6 +40,7 @@ export async function publicRead<T>(
     takeToken(ctx.services.redis, ctx.logger, PUBLIC_READ_LIMIT, bucket, {
       failClosed: false,
       alongside: (batch) => queueUsage(batch, ctx.logger, tenant.id, 'api_calls'),
+      record: ctx.recordRateLimits,
     }),
     read(),
   ]);
@@ -70,6 +71,7 @@ export async function takePublicBooking(ctx: ServiceContext): Promise<LimitOutco
     {
       failClosed: false,
       alongside: (batch) => queueUsage(batch, ctx.logger, tenant.id, 'api_calls'),
+      record: ctx.recordRateLimits,
     },
   );
 }

@@ -94,7 +94,10 @@ export async function signUpOrganization({
   const email = input.owner.email.trim().toLowerCase();
   const { db, redis } = ctx.services;
 
-  await takeToken(redis, ctx.logger, SIGNUP_LIMITS.perIp, ctx.client.addressKey ?? 'unknown', { failClosed: true });
+  await takeToken(redis, ctx.logger, SIGNUP_LIMITS.perIp, ctx.client.addressKey ?? 'unknown', {
+    failClosed: true,
+    record: ctx.recordRateLimits,
+  });
   // An existing address makes this a password check: it charges the account's sign-in bucket like a login.
   const accountKey = await accountBucket(email);
   await enforceLimits(ctx, [

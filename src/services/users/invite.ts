@@ -51,7 +51,10 @@ const ALREADY_MEMBER = 'This email address already belongs to a member of this o
  */
 export async function inviteMember({ ctx, input }: { ctx: ServiceContext; input: InviteMemberInput }): Promise<Member> {
   const tenant = requireTenant(ctx);
-  await takeToken(ctx.services.redis, ctx.logger, INVITATION_LIMIT, tenant.id, { failClosed: true });
+  await takeToken(ctx.services.redis, ctx.logger, INVITATION_LIMIT, tenant.id, {
+    failClosed: true,
+    record: ctx.recordRateLimits,
+  });
   try {
     return await invite(ctx, input);
   } catch (error) {
