@@ -5,6 +5,7 @@ import type { Principal } from '../services/auth/tokens.ts';
 import type { Tenant } from '../services/tenants/types.ts';
 import { clientInfo, type ClientInfo } from './client.ts';
 import type { Logger } from './logger.ts';
+import { requestOrigin } from './origin.ts';
 import type { Services } from './services.ts';
 
 /**
@@ -18,6 +19,11 @@ export interface ServiceContext {
   client: ClientInfo;
   tenant: Tenant | null;
   principal: Principal | null;
+  /**
+   * The origin this request reached (see `requestOrigin`), for absolute URLs in responses and emails; null outside a
+   * request (queue consumers, scheduled jobs).
+   */
+  origin: string | null;
   /** Work that must finish after the response (emails, cache writes): `executionCtx.waitUntil`. */
   waitUntil(promise: Promise<unknown>): void;
 }
@@ -30,6 +36,7 @@ export function serviceContext(c: Context<AppEnv>): ServiceContext {
     client: clientInfo(c),
     tenant: c.var.tenant,
     principal: c.var.principal,
+    origin: requestOrigin(c.req.url, c.var.bindings),
     waitUntil: (promise) => {
       c.executionCtx.waitUntil(
         promise.catch((error: unknown) => {
