@@ -8,6 +8,7 @@ import { bindings } from './middleware/bindings.ts';
 import { bodyLimit } from './middleware/body-limit.ts';
 import { planLimitHeaders } from './middleware/plan-limits.ts';
 import { cors } from './middleware/cors.ts';
+import { etag } from './middleware/etag.ts';
 import { requestContext } from './middleware/request-context.ts';
 import { securityHeaders } from './middleware/security-headers.ts';
 import { tenant } from './middleware/tenant.ts';
@@ -33,7 +34,7 @@ import { registerWebhooksRoutes } from './routes/webhooks/index.ts';
 /**
  * The one request path (see docs/ARCHITECTURE.md): request id and logger, security headers, bindings, tenant from
  * the host, CORS, body limit, well-formed text (no NUL or lone surrogate in any path segment, query parameter or JSON
- * string), 405s, then the zod-validated routes, whose guards (requirePermission...) verify the bearer token and its
+ * string), ETag and 304 on JSON reads, 405s, then the zod-validated routes, whose guards (requirePermission...) verify the bearer token and its
  * revocation once, only where a route needs a caller.
  * Errors from any step become problem+json in `onError`, and still pass back out through the security headers and the access log.
  */
@@ -49,6 +50,7 @@ export function createApp(): OpenAPIHono<AppEnv> {
   app.use(wellFormedInput());
   app.use(authenticate());
   app.use(planLimitHeaders());
+  app.use(etag());
   app.use(
     methodNotAllowed<AppEnv>({
       app,

@@ -1,11 +1,13 @@
+import { eq } from 'drizzle-orm';
 import { describe, expect, it } from 'vitest';
+import { events } from '../../src/db/schema/events.ts';
 import { randomIp } from '../support/auth.ts';
 import { enableManualPayment } from '../support/bookings.ts';
-import { createEvent, createTicketType } from '../support/catalogue.ts';
+import { createEvent, createTicketType, getPublic } from '../support/catalogue.ts';
 import { eventBody, insertEvent } from '../support/events.ts';
-import { createTenant, request, type TestTenant } from '../support/harness.ts';
+import { database, createTenant, request, type TestTenant } from '../support/harness.ts';
 import { mailbox, signup, signupBody } from '../support/organizations.ts';
-import { memberWithToken } from '../support/users.ts';
+import { call, memberWithToken } from '../support/users.ts';
 import { receiverUrl } from '../support/webhooks.ts';
 
 /** The origin `wrangler dev` serves locally: the port must survive into every URL the API hands out. */
@@ -188,5 +190,94 @@ describe('links in emails', () => {
     expect(response.status).toBe(202);
     const [message] = await mailbox(member.email);
     expect(message?.links[0]).toMatch(new RegExp(`^${at(tenant, '/reset-password')}\\?token=`));
+  });
+});
+
+describe('ETag and If-None-Match', () => {
+  it('tags a public read and answers the same tag with 304: no body, the same headers but the representation', async () => {
+    const tenant = await createTenant();
+    const event = await createEvent(tenant);
+    const ip = randomIp();
+    const first = await getPublic(tenant, `/api/v1/public/events/${event.slug}`, { ip });
+    expect(first.status).toBe(200);
+    const tag = first.headers.get('etag') ?? '';
+    expect(tag).toMatch(/^"[A-Za-z0-9_-]{22}"$/);
+    expect(first.headers.get('vary')).toContain('Authorization');
+
+    const again = await getPublic(tenant, `/api/v1/public/events/${event.slug}`, {
+      ip,
+      headers: { 'if-none-match': tag },
+    });
+    expect(again.status).toBe(304);
+    expect(await again.text()).toBe('');
+    expect(again.headers.get('etag')).toBe(tag);
+    expect(again.headers.get('cache-control')).toBe('public, max-age=30');
+    expect(again.headers.get('vary')).toContain('Authorization');
+    expect(again.headers.get('x-request-id')).toMatch(/^[0-9a-f-]{36}$/);
+    expect(again.headers.get('x-request-id')).not.toBe(first.headers.get('x-request-id'));
+    expect(again.headers.get('ratelimit')).toBeTruthy();
+    expect(again.headers.get('ratelimit-policy')).toBeTruthy();
+    expect(again.headers.get('content-type')).toBeNull();
+  });
+
+  it('compares weakly and through lists, and answers 200 again once the resource changed', async () => {
+    const tenant = await createTenant();
+    const event = await createEvent(tenant);
+    const path = `/api/v1/public/events/${event.slug}`;
+    const tag = (await getPublic(tenant, path)).headers.get('etag') ?? '';
+    for (const ifNoneMatch of [`W/${tag}`, `"other", ${tag}`, '*']) {
+      expect((await getPublic(tenant, path, { headers: { 'if-none-match': ifNoneMatch } })).status, ifNoneMatch).toBe(
+        304,
+      );
+    }
+    expect((await getPublic(tenant, path, { headers: { 'if-none-match': '"other"' } })).status).toBe(200);
+
+    await database().update(events).set({ title: 'Renamed' }).where(eq(events.id, event.id));
+    const changed = await getPublic(tenant, path, { headers: { 'if-none-match': tag } });
+    expect(changed.status).toBe(200);
+    expect(changed.headers.get('etag')).not.toBe(tag);
+    expect((await changed.json<{ title: string }>()).title).toBe('Renamed');
+  });
+
+  it('tags authenticated reads and lists; their 304 stays no-store and keeps the plan rate-limit headers', async () => {
+    const tenant = await createTenant();
+    const { token } = await memberWithToken(tenant, 'organizer');
+    const event = await insertEvent(tenant);
+    for (const path of [`/api/v1/events/${event.id}`, '/api/v1/events', '/api/v1/auth/me', '/api/v1/roles']) {
+      const first = await call(tenant, 'GET', path, { token });
+      expect(first.status, path).toBe(200);
+      const tag = first.headers.get('etag') ?? '';
+      expect(tag, path).toMatch(/^"[A-Za-z0-9_-]{22}"$/);
+      const again = await call(tenant, 'GET', path, { token, headers: { 'if-none-match': tag } });
+      expect(again.status, path).toBe(304);
+      expect(again.headers.get('etag')).toBe(tag);
+      expect(again.headers.get('cache-control')).toBe('no-store');
+      expect(again.headers.get('ratelimit')).toBeTruthy();
+      expect(again.headers.get('x-request-id')).toBeTruthy();
+    }
+  });
+
+  it('puts no tag on writes, errors and downloads, and never answers them 304', async () => {
+    const tenant = await createTenant({ plan: 'pro' });
+    const { token } = await memberWithToken(tenant, 'owner');
+    const write = await call(tenant, 'POST', '/api/v1/events', { token, body: eventBody() });
+    expect(write.status).toBe(201);
+    expect(write.headers.get('etag')).toBeNull();
+    const missing = await call(tenant, 'GET', `/api/v1/events/${crypto.randomUUID()}`, {
+      token,
+      headers: { 'if-none-match': '*' },
+    });
+    expect(missing.status).toBe(404);
+    expect(missing.headers.get('etag')).toBeNull();
+    for (const format of ['csv', 'json']) {
+      const download = await call(tenant, 'GET', `/api/v1/audit-logs/export?format=${format}`, {
+        token,
+        headers: { 'if-none-match': '*' },
+      });
+      expect(download.status, format).toBe(200);
+      expect(download.headers.get('content-disposition')).toContain('attachment');
+      expect(download.headers.get('etag')).toBeNull();
+      await download.body?.cancel();
+    }
   });
 });
