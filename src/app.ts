@@ -2,6 +2,7 @@ import { OpenAPIHono } from '@hono/zod-openapi';
 import { methodNotAllowed } from 'hono/method-not-allowed';
 import type { AppEnv } from './env.ts';
 import { ApiError } from './errors/api-error.ts';
+import { routeMethods } from './lib/route-methods.ts';
 import { notFound, onError, problemResponse, validationHook } from './errors/handler.ts';
 import { authenticate } from './middleware/auth.ts';
 import { bindings } from './middleware/bindings.ts';
@@ -45,7 +46,7 @@ export function createApp(): OpenAPIHono<AppEnv> {
   app.use(securityHeaders());
   app.use(bindings());
   app.use(tenant());
-  app.use(cors());
+  app.use(cors({ methodsOf: routeMethods(() => app.routes) }));
   app.use(bodyLimit());
   app.use(wellFormedInput());
   app.use(authenticate());
