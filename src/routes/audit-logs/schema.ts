@@ -1,6 +1,6 @@
 import { z } from '@hono/zod-openapi';
 import { instant } from '../events/schema.ts';
-import { cursorPage, pageParams } from '../pagination.ts';
+import { cursorPage, pageParams, sortParam } from '../pagination.ts';
 
 export const DEFAULT_PAGE_SIZE = 50;
 export const MAX_PAGE_SIZE = 100;
@@ -127,6 +127,7 @@ export const AuditListQuerySchema = z
   .object({
     ...filterParams,
     ...pageParams({ defaultSize: DEFAULT_PAGE_SIZE, maxSize: MAX_PAGE_SIZE, cursorExample: CURSOR_EXAMPLE }),
+    sort: sortParam(['-createdAt', 'createdAt'] as const, 'Order of the entries by time, the id breaking ties.'),
   })
   .strict()
   .superRefine(orderedRange);

@@ -1,6 +1,6 @@
 import { z } from '@hono/zod-openapi';
 import { EmailSchema } from '../auth/schema.ts';
-import { cursorPage, pageParams } from '../pagination.ts';
+import { cursorPage, pageParams, sortParam } from '../pagination.ts';
 import { BOOKING_STATUSES, BookingSchema } from './schema.ts';
 
 const EXAMPLE_EVENT_ID = '0b9f6a52-1c3d-4e5f-8a7b-9c0d1e2f3a4b';
@@ -32,6 +32,7 @@ export const BookingListQuerySchema = z
       maxSize: MAX_BOOKING_PAGE_SIZE,
       cursorExample: 'WyIyMDI2LTA2LTAxVDA5OjAwOjAwLjAwMDAwMFoiLCI3YzFlMmQzZi00YTViLTRjNmQtOGU3Zi05MDFhMmIzYzRkNWUiXQ',
     }),
+    sort: sortParam(['-createdAt', 'createdAt'] as const, 'Order of the bookings by creation, the id breaking ties.'),
   })
   // Only these filters exist: any other query parameter answers 400.
   .strict();
@@ -43,7 +44,7 @@ export const BookingSummarySchema = BookingSchema.omit({ attendees: true, paymen
 
 export const BookingListSchema = cursorPage(BookingSummarySchema, {
   name: 'BookingList',
-  items: 'Bookings, newest first.',
+  items: 'Bookings, in the `sort` order (newest first by default).',
   cursorExample: 'WyIyMDI2LTA2LTAxVDA5OjAwOjAwLjAwMDAwMFoiLCI3YzFlMmQzZi00YTViLTRjNmQtOGU3Zi05MDFhMmIzYzRkNWUiXQ',
   description: 'A page of bookings.',
 });

@@ -2,7 +2,7 @@ import { z } from '@hono/zod-openapi';
 import { WITHOUT_CONTROL_CHARACTERS } from '../../lib/text.ts';
 import { EVENT_TYPES, type EventType } from '../../services/outbox/catalogue.ts';
 import { MAX_WEBHOOK_URL_LENGTH } from '../../services/webhooks/url.ts';
-import { cursorPage, pageParams } from '../pagination.ts';
+import { cursorPage, pageParams, sortParam } from '../pagination.ts';
 
 export const DEFAULT_PAGE_SIZE = 20;
 export const MAX_PAGE_SIZE = 100;
@@ -215,7 +215,10 @@ export const DeliveryIdParamsSchema = z.object({
 });
 
 export const EndpointListQuerySchema = z
-  .object({ ...pageParams({ defaultSize: DEFAULT_PAGE_SIZE, maxSize: MAX_PAGE_SIZE, cursorExample: CURSOR_EXAMPLE }) })
+  .object({
+    ...pageParams({ defaultSize: DEFAULT_PAGE_SIZE, maxSize: MAX_PAGE_SIZE, cursorExample: CURSOR_EXAMPLE }),
+    sort: sortParam(['createdAt', '-createdAt'] as const, 'Order of the endpoints by creation.'),
+  })
   .strict();
 
 export const DeliveryListQuerySchema = z
@@ -225,6 +228,7 @@ export const DeliveryListQuerySchema = z
       .optional()
       .openapi({ param: { name: 'status', in: 'query' }, description: 'Only this status.', example: 'failed' }),
     ...pageParams({ defaultSize: DEFAULT_PAGE_SIZE, maxSize: MAX_PAGE_SIZE, cursorExample: CURSOR_EXAMPLE }),
+    sort: sortParam(['-createdAt', 'createdAt'] as const, 'Order of the deliveries by creation.'),
   })
   .strict();
 
