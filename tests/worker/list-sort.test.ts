@@ -3,7 +3,8 @@ import { auditLogs, webhookDeliveries, webhookEndpoints } from '../../src/db/sch
 import { book, enableManualPayment } from '../support/bookings.ts';
 import { createEvent, createTicketType, getPublic } from '../support/catalogue.ts';
 import { insertEvent } from '../support/events.ts';
-import { createMember, createTenant, database, problem, type TestTenant } from '../support/harness.ts';
+import { createMember, createTenant, database, problem, request, type TestTenant } from '../support/harness.ts';
+import { createPlatformAdmin, PLATFORM } from '../support/organizations.ts';
 import { call, memberWithToken } from '../support/users.ts';
 
 interface Row {
@@ -211,6 +212,38 @@ describe('sort on every list', () => {
       defaultSort: '-createdAt',
       expectedCount: 5,
     });
+  });
+
+  it('sorts the platform list of organizations by slug both ways', async () => {
+    const admin = await createPlatformAdmin();
+    const prefix = `srt${crypto.randomUUID().replaceAll('-', '').slice(0, 8)}`;
+    const slugs = ['c', 'a', 'e', 'b', 'd'].map((letter) => `${prefix}-${letter}`);
+    for (const slug of slugs) await createTenant({ slug });
+    const list = (query: string) =>
+      request(`${PLATFORM}/api/v1/organizations?q=${prefix}&limit=2${query}`, {
+        headers: { authorization: `Bearer ${admin.token}` },
+      });
+    async function all(sort: string): Promise<string[]> {
+      const seen: string[] = [];
+      let cursor: string | null = null;
+      do {
+        const response = await list(`&sort=${sort}${cursor === null ? '' : `&cursor=${cursor}`}`);
+        expect(response.status).toBe(200);
+        const page = await response.json<{ data: { slug: string }[]; nextCursor: string | null }>();
+        seen.push(...page.data.map((row) => row.slug));
+        cursor = page.nextCursor;
+      } while (cursor !== null);
+      return seen;
+    }
+    expect(await all('slug')).toEqual([...slugs].sort());
+    expect(await all('-slug')).toEqual([...slugs].sort().reverse());
+    const first = await (await list('&sort=slug')).json<{ nextCursor: string }>();
+    const crossed = await list(`&sort=-slug&cursor=${first.nextCursor}`);
+    expect(crossed.status).toBe(400);
+    expect((await problem(crossed)).errors?.[0]?.pointer).toBe('/query/cursor');
+    const unknown = await list('&sort=name');
+    expect(unknown.status).toBe(400);
+    expect((await problem(unknown)).errors?.[0]).toMatchObject({ pointer: '/query/sort' });
   });
 
   it('keeps accepting a cursor from before sort existed, as one of the default order', async () => {

@@ -1,7 +1,7 @@
 import { z } from '@hono/zod-openapi';
 import type { Organization } from '../../db/schema/index.ts';
 import { PASSWORD_MAX_LENGTH, PASSWORD_MIN_LENGTH } from '../../services/auth/passwords.ts';
-import { cursorPage } from '../pagination.ts';
+import { cursorPage, sortParam } from '../pagination.ts';
 
 // ---------------------------------------------------------------------------------------------------------------
 // Field rules shared by requests
@@ -279,6 +279,7 @@ export const OrganizationListQuerySchema = z.object({
     description: 'Prefix of the slug or of the name (case-insensitive).',
     example: 'acm',
   }),
+  sort: sortParam(['slug', '-slug'] as const, 'Order of the organizations by slug.'),
 });
 
 const BrandingPatchSchema = z
