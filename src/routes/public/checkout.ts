@@ -8,6 +8,7 @@ import { startCheckout } from '../../services/payments/checkout.ts';
 import { BookingIdParamsSchema } from '../bookings/schema.ts';
 import { httpsUrl } from '../events/schema.ts';
 import { tenantOnly } from '../organizations/host.ts';
+import { requestOrigin } from '../../lib/origin.ts';
 
 export const CheckoutRequestSchema = z
   .object({
@@ -85,7 +86,7 @@ export function register(app: OpenAPIHono<AppEnv>): void {
     const body = c.req.valid('json');
     const checkout = await startCheckout({
       ctx,
-      input: { ...body, bookingId: c.req.valid('param').id, origin: new URL(c.req.url).origin },
+      input: { ...body, bookingId: c.req.valid('param').id, origin: requestOrigin(c.req.url, ctx.bindings) },
     });
     return c.json(CheckoutSchema.parse(checkout), 200, {
       'cache-control': 'no-store',
