@@ -2,12 +2,14 @@ import { OpenAPIHono } from '@hono/zod-openapi';
 import { methodNotAllowed } from 'hono/method-not-allowed';
 import type { AppEnv } from './env.ts';
 import { ApiError } from './errors/api-error.ts';
+import { routeMethods } from './lib/route-methods.ts';
 import { notFound, onError, problemResponse, validationHook } from './errors/handler.ts';
 import { authenticate } from './middleware/auth.ts';
 import { bindings } from './middleware/bindings.ts';
 import { bodyLimit } from './middleware/body-limit.ts';
 import { planLimitHeaders } from './middleware/plan-limits.ts';
 import { cors } from './middleware/cors.ts';
+import { etag } from './middleware/etag.ts';
 import { requestContext } from './middleware/request-context.ts';
 import { securityHeaders } from './middleware/security-headers.ts';
 import { tenant } from './middleware/tenant.ts';
@@ -33,7 +35,7 @@ import { registerWebhooksRoutes } from './routes/webhooks/index.ts';
 /**
  * The one request path (see docs/ARCHITECTURE.md): request id and logger, security headers, bindings, tenant from
  * the host, CORS, body limit, well-formed text (no NUL or lone surrogate in any path segment, query parameter or JSON
- * string), 405s, then the zod-validated routes, whose guards (requirePermission...) verify the bearer token and its
+ * string), ETag and 304 on JSON reads, 405s, then the zod-validated routes, whose guards (requirePermission...) verify the bearer token and its
  * revocation once, only where a route needs a caller.
  * Errors from any step become problem+json in `onError`, and still pass back out through the security headers and the access log.
  */
@@ -44,11 +46,12 @@ export function createApp(): OpenAPIHono<AppEnv> {
   app.use(securityHeaders());
   app.use(bindings());
   app.use(tenant());
-  app.use(cors());
+  app.use(cors({ methodsOf: routeMethods(() => app.routes) }));
   app.use(bodyLimit());
   app.use(wellFormedInput());
   app.use(authenticate());
   app.use(planLimitHeaders());
+  app.use(etag());
   app.use(
     methodNotAllowed<AppEnv>({
       app,

@@ -6,6 +6,7 @@ import type { Tenant } from '../services/tenants/types.ts';
 import { clientInfo, type ClientInfo } from './client.ts';
 import type { Logger } from './logger.ts';
 import { recordOutcomes, type LimitRecorder } from './rate-limit.ts';
+import { requestOrigin } from './origin.ts';
 import type { Services } from './services.ts';
 
 /**
@@ -19,6 +20,11 @@ export interface ServiceContext {
   client: ClientInfo;
   tenant: Tenant | null;
   principal: Principal | null;
+  /**
+   * The origin this request reached (see `requestOrigin`), for absolute URLs in responses and emails; null outside a
+   * request (queue consumers, scheduled jobs).
+   */
+  origin: string | null;
   /** Work that must finish after the response (emails, cache writes): `executionCtx.waitUntil`. */
   waitUntil(promise: Promise<unknown>): void;
   /** Reports the limiters a service ran, so the response carries their RateLimit headers (absent off requests). */
@@ -34,6 +40,7 @@ export function serviceContext(c: Context<AppEnv>): ServiceContext {
     tenant: c.var.tenant,
     principal: c.var.principal,
     recordRateLimits: (outcomes) => recordOutcomes(c.req.raw, outcomes),
+    origin: requestOrigin(c.req.url, c.var.bindings),
     waitUntil: (promise) => {
       c.executionCtx.waitUntil(
         promise.catch((error: unknown) => {

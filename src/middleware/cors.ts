@@ -2,15 +2,27 @@ import { cors as honoCors } from 'hono/cors';
 import { createMiddleware } from 'hono/factory';
 import type { AppEnv } from '../env.ts';
 
-// Booking-Token: the buyer's credential for GET /api/v1/public/bookings/{id}, sent by the organization's own app.
-const ALLOWED_HEADERS = ['Authorization', 'Booking-Token', 'Content-Type', 'Idempotency-Key', 'X-Request-Id'];
-const EXPOSED_HEADERS = [
+/** The request headers a browser client may send (beyond the CORS-safelisted ones). Booking-Token: the buyer's
+ * credential for GET /api/v1/public/bookings/{id}, sent by the organization's own app. */
+export const ALLOWED_HEADERS = [
+  'Authorization',
+  'Booking-Token',
+  'Content-Type',
+  'Idempotency-Key',
+  'If-None-Match',
+  'X-Request-Id',
+];
+/** The response headers a browser client may read (beyond the CORS-safelisted ones). */
+export const EXPOSED_HEADERS = [
   'X-Request-Id',
   'X-Correlation-Id',
   'RateLimit',
   'RateLimit-Policy',
   'Retry-After',
   'Location',
+  'ETag',
+  'Idempotent-Replayed',
+  'Content-Disposition',
 ];
 
 function allowedOrigins(c: Parameters<Parameters<typeof createMiddleware<AppEnv>>[0]>[0]): readonly string[] {
@@ -29,17 +41,18 @@ function allowedOrigins(c: Parameters<Parameters<typeof createMiddleware<AppEnv>
 /**
  * CORS from an allow-list: the tenant's `settings.allowedOrigins` on a tenant host, PLATFORM_CORS_ORIGINS on the
  * platform host. An origin that is not listed gets no CORS headers (the browser blocks it); never `*` with
- * credentials — the API authenticates with bearer tokens, so no credentials mode is offered at all.
+ * credentials — the API authenticates with bearer tokens, so no credentials mode is offered at all. A preflight
+ * lists only the methods the requested path has (`methodsOf`, from the app's routes): none for an unknown path.
  *
  * @example
- * app.use(tenant(), cors());
+ * app.use(tenant(), cors({ methodsOf: routeMethods(() => app.routes) }));
  */
-export function cors() {
+export function cors(options: { methodsOf: (path: string) => string[] }) {
   return createMiddleware<AppEnv>(async function corsMiddleware(c, next) {
     const allowed = allowedOrigins(c);
     return honoCors({
       origin: (origin) => (allowed.includes(origin) ? origin : null),
-      allowMethods: ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE'],
+      allowMethods: (_origin, context) => options.methodsOf(context.req.path),
       allowHeaders: ALLOWED_HEADERS,
       exposeHeaders: EXPOSED_HEADERS,
       maxAge: 600,

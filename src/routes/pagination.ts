@@ -60,3 +60,20 @@ export function pageParams(options: { defaultSize: number; maxSize: number; curs
       }),
   };
 }
+
+/**
+ * The `sort` query parameter of a list: an allow-list of orders (a leading `-` is descending), the first one the
+ * default (the list's order before `sort` existed). Any other value answers 400 (pointer `/query/sort`) naming the
+ * allowed values. The cursor remembers its sort: a cursor passed with another sort answers 400 too.
+ */
+export function sortParam<const T extends readonly [string, ...string[]]>(values: T, description: string) {
+  const allowed = values.map((value) => `\`${value}\``).join(', ');
+  return z
+    .enum(values, { error: () => `Must be one of ${values.join(', ')}.` })
+    .default(values[0] as T[0])
+    .openapi({
+      param: { name: 'sort', in: 'query' },
+      description: `${description} One of ${allowed} (a leading \`-\` is descending; default \`${values[0]}\`); any other value answers 400.`,
+      example: values[0],
+    });
+}

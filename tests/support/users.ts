@@ -261,6 +261,7 @@ export async function serviceContextFor(
       },
       tenant: { id, slug, name, plan, status, settings },
       principal,
+      origin: null,
       waitUntil: (promise) => {
         background.push(promise);
       },

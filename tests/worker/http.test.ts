@@ -173,22 +173,72 @@ describe('CORS', () => {
     expect(other.headers.get('access-control-allow-origin')).toBeNull();
   });
 
-  it('answers a preflight from an allowed origin with the allowed methods and headers', async () => {
-    const tenant = await createTenant({ settings: { allowedOrigins: ['https://shop.example.com'] } });
-    const response = await request(tenant.url('/api/v1/openapi.json'), {
+  function preflight(url: string, method = 'POST'): Promise<Response> {
+    return request(url, {
       method: 'OPTIONS',
       headers: {
         origin: 'https://shop.example.com',
-        'access-control-request-method': 'POST',
-        'access-control-request-headers': 'authorization, content-type',
+        'access-control-request-method': method,
+        'access-control-request-headers': 'authorization, content-type, if-none-match, idempotency-key',
       },
     });
+  }
+
+  it('answers a preflight from an allowed origin with the allowed methods and headers', async () => {
+    const tenant = await createTenant({ settings: { allowedOrigins: ['https://shop.example.com'] } });
+    const response = await preflight(tenant.url('/api/v1/events'));
     expect(response.status).toBe(204);
     expect(response.headers.get('access-control-allow-origin')).toBe('https://shop.example.com');
-    expect(response.headers.get('access-control-allow-methods')).toContain('POST');
-    expect(response.headers.get('access-control-allow-headers')?.toLowerCase()).toContain('authorization');
-    // The buyer's booking view takes its token in this header (never in the URL).
-    expect(response.headers.get('access-control-allow-headers')?.toLowerCase()).toContain('booking-token');
+    expect(response.headers.get('access-control-allow-methods')?.split(',')).toEqual(['GET', 'HEAD', 'POST']);
+    const allowedHeaders = response.headers.get('access-control-allow-headers')?.toLowerCase().split(',') ?? [];
+    expect(allowedHeaders).toEqual(
+      expect.arrayContaining([
+        'authorization',
+        'booking-token',
+        'content-type',
+        'if-none-match',
+        'idempotency-key',
+        'x-request-id',
+      ]),
+    );
+  });
+
+  it('lists in a preflight only the methods the requested path has', async () => {
+    const tenant = await createTenant({ settings: { allowedOrigins: ['https://shop.example.com'] } });
+    const methods = async (path: string) =>
+      (await preflight(tenant.url(path))).headers.get('access-control-allow-methods')?.split(',').sort() ?? [];
+    expect(await methods('/api/v1/openapi.json')).toEqual(['GET', 'HEAD']);
+    expect(await methods(`/api/v1/events/${crypto.randomUUID()}`)).toEqual(['DELETE', 'GET', 'HEAD', 'PUT']);
+    expect(await methods(`/api/v1/capacity-pools/${crypto.randomUUID()}`)).toEqual(['DELETE', 'PUT']);
+    expect(await methods(`/api/v1/events/${crypto.randomUUID()}/publish`)).toEqual(['POST']);
+    expect(await methods('/api/v1/nothing-here')).toEqual([]);
+  });
+
+  it('exposes the response headers clients read', async () => {
+    const tenant = await createTenant({ settings: { allowedOrigins: ['https://shop.example.com'] } });
+    const response = await request(tenant.url('/api/v1/openapi.json'), {
+      headers: { origin: 'https://shop.example.com' },
+    });
+    const exposed = response.headers.get('access-control-expose-headers')?.toLowerCase().split(',') ?? [];
+    expect(exposed).toEqual(
+      expect.arrayContaining([
+        'location',
+        'etag',
+        'ratelimit',
+        'ratelimit-policy',
+        'retry-after',
+        'idempotent-replayed',
+        'content-disposition',
+        'x-request-id',
+        'x-correlation-id',
+      ]),
+    );
+    // The tag the browser may now read answers 304 through CORS too.
+    const again = await request(tenant.url('/api/v1/openapi.json'), {
+      headers: { origin: 'https://shop.example.com', 'if-none-match': response.headers.get('etag') ?? '' },
+    });
+    expect(again.status).toBe(304);
+    expect(again.headers.get('access-control-allow-origin')).toBe('https://shop.example.com');
   });
 });
 

@@ -76,6 +76,8 @@ export const events = pgTable(
     ),
     // Serves the staff list ordered by start: WHERE organization_id = $1 ORDER BY starts_at, id.
     index('events_organization_id_starts_at_idx').on(table.organizationId, table.startsAt, table.id),
+    // Serves the staff list with sort=createdAt / -createdAt: WHERE organization_id = $1 ORDER BY created_at, id.
+    index('events_organization_id_created_at_idx').on(table.organizationId, table.createdAt, table.id),
     check('events_ends_after_starts', sql`${table.endsAt} > ${table.startsAt}`),
     check('events_slug_format', sql`${table.slug} ~ '^[a-z0-9](?:[a-z0-9-]{0,98}[a-z0-9])?$'`),
     check('events_capacity_positive', sql`${table.capacity} is null or ${table.capacity} >= 0`),

@@ -3,7 +3,7 @@ import { instant } from '../events/schema.ts';
 import { REQUEST_ID_PATTERN } from '../../middleware/request-context.ts';
 import { MAX_CLIENT_ADDRESS, MAX_USER_AGENT } from '../../lib/client.ts';
 import { Timestamp, Uuid } from '../fields.ts';
-import { cursorPage, pageParams } from '../pagination.ts';
+import { cursorPage, pageParams, sortParam } from '../pagination.ts';
 
 export const DEFAULT_PAGE_SIZE = 50;
 export const MAX_PAGE_SIZE = 100;
@@ -164,6 +164,7 @@ export const AuditListQuerySchema = z
   .object({
     ...filterParams,
     ...pageParams({ defaultSize: DEFAULT_PAGE_SIZE, maxSize: MAX_PAGE_SIZE, cursorExample: CURSOR_EXAMPLE }),
+    sort: sortParam(['-createdAt', 'createdAt'] as const, 'Order of the entries by time, the id breaking ties.'),
   })
   .strict()
   .superRefine(orderedRange);

@@ -5,6 +5,7 @@ import { serviceContext } from '../../lib/context.ts';
 import { register as registerUser } from '../../services/auth/sessions.ts';
 import { RegisterBodySchema, SessionSchema } from './schema.ts';
 import { tenantOnly } from '../organizations/host.ts';
+import { location } from '../../middleware/location.ts';
 
 export const route = createRoute({
   method: 'post',
@@ -25,7 +26,7 @@ export const route = createRoute({
     'Only `email`, `password` and `name` are accepted: any other field (`role`, `organizationId`, `emailVerified`, ' +
     'ids) is a 400. When the rate limiter cannot be reached the answer is 503, never an unlimited sign-up.',
   request: { body: { required: true, content: { 'application/json': { schema: RegisterBodySchema } } } },
-  middleware: [tenantOnly()] as const,
+  middleware: [tenantOnly(), location('/api/v1/auth/me')] as const,
   responses: {
     201: {
       description: 'Signed up and signed in.',

@@ -1,6 +1,6 @@
 import { z } from '@hono/zod-openapi';
 import { EmailSchema } from '../auth/schema.ts';
-import { cursorPage, pageParams } from '../pagination.ts';
+import { cursorPage, pageParams, sortParam } from '../pagination.ts';
 import { Timestamp, Uuid } from '../fields.ts';
 import {
   COUNTRY_PATTERN,
@@ -40,6 +40,7 @@ export const BookingListQuerySchema = z
       maxSize: MAX_BOOKING_PAGE_SIZE,
       cursorExample: 'WyIyMDI2LTA2LTAxVDA5OjAwOjAwLjAwMDAwMFoiLCI3YzFlMmQzZi00YTViLTRjNmQtOGU3Zi05MDFhMmIzYzRkNWUiXQ',
     }),
+    sort: sortParam(['-createdAt', 'createdAt'] as const, 'Order of the bookings by creation, the id breaking ties.'),
   })
   // Only these filters exist: any other query parameter answers 400.
   .strict();
@@ -51,7 +52,7 @@ export const BookingSummarySchema = BookingSchema.omit({ attendees: true, paymen
 
 export const BookingListSchema = cursorPage(BookingSummarySchema, {
   name: 'BookingList',
-  items: 'Bookings, newest first.',
+  items: 'Bookings, in the `sort` order (newest first by default).',
   cursorExample: 'WyIyMDI2LTA2LTAxVDA5OjAwOjAwLjAwMDAwMFoiLCI3YzFlMmQzZi00YTViLTRjNmQtOGU3Zi05MDFhMmIzYzRkNWUiXQ',
   description: 'A page of bookings.',
 });

@@ -8,6 +8,7 @@ import { createCapacityPool } from '../../services/events/capacity-pools.ts';
 import { EventIdParamsSchema } from '../events/schema.ts';
 import { IdempotencyHeadersSchema } from '../idempotency.ts';
 import { CapacityPoolCreateSchema, CapacityPoolSchema, EXAMPLE_CAPACITY_POOL } from './schema.ts';
+import { location } from '../../middleware/location.ts';
 
 export const route = createRoute({
   method: 'post',
@@ -24,7 +25,7 @@ export const route = createRoute({
     "unlisted field. A cancelled or completed event answers 409; another organization's event 404. Needs " +
     '`events:write`. Writes a `capacity_pool.created` audit row. Send an `Idempotency-Key` to make retries safe.',
   security: [{ bearerAuth: [] }],
-  middleware: [requirePermission('events:write'), idempotent()] as const,
+  middleware: [requirePermission('events:write'), location('/api/v1/capacity-pools/{id}'), idempotent()] as const,
   request: {
     params: EventIdParamsSchema,
     headers: IdempotencyHeadersSchema,

@@ -7,6 +7,7 @@ import { requirePermission } from '../../middleware/auth.ts';
 import { createEvent } from '../../services/events/write.ts';
 import { EventCreateSchema, EventSchema, EXAMPLE_EVENT } from './schema.ts';
 import { IdempotencyHeadersSchema } from '../idempotency.ts';
+import { location } from '../../middleware/location.ts';
 
 export const route = createRoute({
   method: 'post',
@@ -21,7 +22,7 @@ export const route = createRoute({
     'non-https URL, more than 10 categories, and any field not listed (status, organizationId, publishedAt, ...). ' +
     'Needs `events:write`. Writes an `event.created` audit row.',
   security: [{ bearerAuth: [] }],
-  middleware: [requirePermission('events:write'), idempotent()] as const,
+  middleware: [requirePermission('events:write'), location('/api/v1/events/{id}'), idempotent()] as const,
   request: {
     headers: IdempotencyHeadersSchema,
     body: {

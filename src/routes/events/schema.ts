@@ -1,7 +1,10 @@
 import { z } from '@hono/zod-openapi';
 import { WITHOUT_CONTROL_CHARACTERS } from '../../lib/text.ts';
 import { int32, Timestamp, Uuid } from '../fields.ts';
-import { cursorPage, pageParams } from '../pagination.ts';
+import { cursorPage, pageParams, sortParam } from '../pagination.ts';
+
+/** The orders of the event list; the first is the default. */
+export const EVENT_SORTS = ['startsAt', '-startsAt', 'createdAt', '-createdAt'] as const;
 
 export const EVENT_STATUSES = ['draft', 'published', 'cancelled', 'completed'] as const;
 export const EVENT_VISIBILITIES = ['public', 'unlisted', 'private'] as const;
@@ -226,8 +229,9 @@ export const EventListQuerySchema = z
       maxSize: MAX_PAGE_SIZE,
       cursorExample: 'WyIyMDI2LTA3LTA0VDE4OjAwOjAwLjAwMDAwMFoiLCIzZDJjMWIwYS05ZThmLTRhN2ItOGM2ZC01ZTRmM2EyYjFjMGQiXQ',
     }),
+    sort: sortParam(EVENT_SORTS, 'Order of the events: by start or by creation, the id breaking ties.'),
   })
-  // Only these filters exist: any other query parameter (sort, organizationId, ...) answers 400.
+  // Only these filters exist: any other query parameter (organizationId, ...) answers 400.
   .strict()
   .refine((query) => query.from === undefined || query.to === undefined || query.from < query.to, {
     message: '`to` must be after `from`.',

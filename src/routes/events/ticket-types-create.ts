@@ -8,6 +8,7 @@ import { createTicketType } from '../../services/events/ticket-types.ts';
 import { EXAMPLE_TICKET_TYPE, TicketTypeCreateSchema, TicketTypeSchema } from '../ticket-types/schema.ts';
 import { EventIdParamsSchema } from './schema.ts';
 import { IdempotencyHeadersSchema } from '../idempotency.ts';
+import { location } from '../../middleware/location.ts';
 
 export const route = createRoute({
   method: 'post',
@@ -21,7 +22,7 @@ export const route = createRoute({
     '`maxPerOrder` below `minPerOrder`, a hidden ticket type without `accessCode`, and any unlisted field (`sold`, ' +
     '`held`, ids). Needs `events:write`. Writes a `ticket_type.created` audit row.',
   security: [{ bearerAuth: [] }],
-  middleware: [requirePermission('events:write'), idempotent()] as const,
+  middleware: [requirePermission('events:write'), location('/api/v1/ticket-types/{id}'), idempotent()] as const,
   request: {
     params: EventIdParamsSchema,
     headers: IdempotencyHeadersSchema,

@@ -2,6 +2,7 @@ import { createRoute, type OpenAPIHono } from '@hono/zod-openapi';
 import type { AppEnv } from '../../env.ts';
 import { errorResponses } from '../../errors/problem.ts';
 import { serviceContext } from '../../lib/context.ts';
+import { tenantOrigin } from '../../services/email/links.ts';
 import { signUpOrganization } from '../../services/organizations/signup.ts';
 import { platformOnly } from './host.ts';
 import { presentOrganization, SignupRequestSchema, SignupResponseSchema } from './schema.ts';
@@ -63,8 +64,8 @@ export function register(app: OpenAPIHono<AppEnv>): void {
       organization: presentOrganization(result.organization),
       owner: result.owner,
     });
-    const scheme = ctx.bindings.ENVIRONMENT === 'local' ? 'http' : 'https';
-    const location = `${scheme}://${body.organization.slug}.${ctx.bindings.ROOT_DOMAIN}/api/v1/organization`;
+    // The new organization lives on its own host: the request's scheme and port, the organization's host name.
+    const location = new URL('/api/v1/organization', tenantOrigin(ctx, result.organization)).toString();
     return c.json(body, 201, { location });
   });
 }

@@ -3,7 +3,7 @@ import type { Organization } from '../../db/schema/index.ts';
 import { PASSWORD_MAX_LENGTH, PASSWORD_MIN_LENGTH } from '../../services/auth/passwords.ts';
 import { WITHOUT_CONTROL_CHARACTERS } from '../../lib/text.ts';
 import { CURRENCY_CODES, StoredEmail, Timestamp, Uuid } from '../fields.ts';
-import { cursorPage } from '../pagination.ts';
+import { cursorPage, sortParam } from '../pagination.ts';
 
 // ---------------------------------------------------------------------------------------------------------------
 // Field rules shared by requests
@@ -326,6 +326,7 @@ export const OrganizationListQuerySchema = z.object({
     description: 'Prefix of the slug or of the name (case-insensitive).',
     example: 'acm',
   }),
+  sort: sortParam(['slug', '-slug'] as const, 'Order of the organizations by slug.'),
 });
 
 const BrandingPatchSchema = z

@@ -9,6 +9,7 @@ import { BookingIdParamsSchema, BookingToken, EXAMPLE_BOOKING_TOKEN } from '../b
 import { httpsUrl } from '../events/schema.ts';
 import { Timestamp } from '../fields.ts';
 import { tenantOnly } from '../organizations/host.ts';
+import { requestOrigin } from '../../lib/origin.ts';
 
 export const CheckoutRequestSchema = z
   .object({
@@ -98,7 +99,7 @@ export function register(app: OpenAPIHono<AppEnv>): void {
     const body = c.req.valid('json');
     const checkout = await startCheckout({
       ctx,
-      input: { ...body, bookingId: c.req.valid('param').id, origin: new URL(c.req.url).origin },
+      input: { ...body, bookingId: c.req.valid('param').id, origin: requestOrigin(c.req.url, ctx.bindings) },
     });
     return c.json(CheckoutSchema.parse(checkout), 200, {
       'cache-control': 'no-store',

@@ -10,6 +10,7 @@ import { BookingCreateSchema, CreatedBookingSchema } from '../bookings/schema.ts
 import { IdempotencyHeadersSchema } from '../idempotency.ts';
 import { PublicEventParamsSchema } from './schema.ts';
 import { tenantOnly } from '../organizations/host.ts';
+import { location } from '../../middleware/location.ts';
 
 export const route = createRoute({
   method: 'post',
@@ -36,7 +37,7 @@ export const route = createRoute({
     headers: IdempotencyHeadersSchema,
     body: { required: true, content: { 'application/json': { schema: BookingCreateSchema } } },
   },
-  middleware: [tenantOnly()] as const,
+  middleware: [tenantOnly(), location('/api/v1/public/bookings/{id}')] as const,
   responses: {
     201: {
       description: 'The booking (or, with a reused Idempotency-Key and the same body, the first response again).',

@@ -1,7 +1,7 @@
 import { z } from '@hono/zod-openapi';
 import { MAX_CURSOR_LENGTH } from '../../lib/cursor.ts';
 import { WITHOUT_CONTROL_CHARACTERS } from '../../lib/text.ts';
-import { cursorPage } from '../pagination.ts';
+import { cursorPage, sortParam } from '../pagination.ts';
 import { int32, StoredCurrencyCode, Timestamp, Uuid } from '../fields.ts';
 import {
   COUNTRY_PATTERN,
@@ -247,8 +247,9 @@ export const PublicEventListQuerySchema = z
         description: 'The `nextCursor` of the previous page, unchanged (opaque). A malformed cursor answers 400.',
         example: 'WyIyMDI2LTA1LTAxVDE4OjAwOjAwLjAwMDAwMFoiLCIwYjlmNmE1Mi0xYzNkLTRlNWYtOGE3Yi05YzBkMWUyZjNhNGIiXQ',
       }),
+    sort: sortParam(['startsAt', '-startsAt'] as const, 'Order of the events by start.'),
   })
-  // Only these filters exist: any other query parameter (sort, status, organizationId, ...) answers 400.
+  // Only these filters exist: any other query parameter (status, organizationId, ...) answers 400.
   .strict()
   .refine(
     (query) => query.from === undefined || query.to === undefined || Date.parse(query.from) < Date.parse(query.to),

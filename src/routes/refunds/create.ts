@@ -8,6 +8,7 @@ import { refundBooking } from '../../services/bookings/refund.ts';
 import { BookingIdParamsSchema, BookingSchema } from '../bookings/schema.ts';
 import { IdempotencyHeadersSchema } from '../idempotency.ts';
 import { RefundRequestSchema } from './schema.ts';
+import { location } from '../../middleware/location.ts';
 
 export const route = createRoute({
   method: 'post',
@@ -34,7 +35,7 @@ export const route = createRoute({
     'only one succeeds). 400 (pointer `/body/attendeeIds/<i>`) for a ticket of another booking, an already ' +
     'cancelled ticket, or one listed twice. Needs `bookings:write`. Writes a `booking.refunded` audit row.',
   security: [{ bearerAuth: [] }],
-  middleware: [requirePermission('bookings:write'), idempotent()] as const,
+  middleware: [requirePermission('bookings:write'), location('/api/v1/bookings/{id}'), idempotent()] as const,
   request: {
     params: BookingIdParamsSchema,
     headers: IdempotencyHeadersSchema,

@@ -8,6 +8,7 @@ import { requireFeature } from '../../middleware/plan-limits.ts';
 import { createRole, MAX_CUSTOM_ROLES } from '../../services/roles/create.ts';
 import { RoleCreateSchema, RoleSchema } from './schema.ts';
 import { IdempotencyHeadersSchema } from '../idempotency.ts';
+import { location } from '../../middleware/location.ts';
 
 export const route = createRoute({
   method: 'post',
@@ -22,7 +23,12 @@ export const route = createRoute({
     'plan (403 `feature_unavailable` naming the plan otherwise; roles created before a downgrade keep working). ' +
     'Writes a `role.created` audit row.',
   security: [{ bearerAuth: [] }],
-  middleware: [requirePermission('roles:manage'), requireFeature('custom_roles'), idempotent()] as const,
+  middleware: [
+    requirePermission('roles:manage'),
+    requireFeature('custom_roles'),
+    location('/api/v1/roles/{id}'),
+    idempotent(),
+  ] as const,
   request: {
     headers: IdempotencyHeadersSchema,
     body: {

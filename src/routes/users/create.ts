@@ -7,6 +7,7 @@ import { requirePermission, requireVerifiedEmail } from '../../middleware/auth.t
 import { INVITATION_LIMIT, inviteMember } from '../../services/users/invite.ts';
 import { MemberCreateSchema, MemberSchema } from './schema.ts';
 import { IdempotencyHeadersSchema } from '../idempotency.ts';
+import { location } from '../../middleware/location.ts';
 
 export const route = createRoute({
   method: 'post',
@@ -29,7 +30,12 @@ export const route = createRoute({
     'quota (active and invited staff): beyond it 403 `plan_limit` naming the plan and the limit. Writes a ' +
     '`membership.invited` audit row.',
   security: [{ bearerAuth: [] }],
-  middleware: [requirePermission('users:manage'), requireVerifiedEmail(), idempotent()] as const,
+  middleware: [
+    requirePermission('users:manage'),
+    requireVerifiedEmail(),
+    location('/api/v1/users/{id}'),
+    idempotent(),
+  ] as const,
   request: {
     headers: IdempotencyHeadersSchema,
     body: {

@@ -2,7 +2,7 @@ import { z } from '@hono/zod-openapi';
 import { MAX_CURSOR_LENGTH } from '../../lib/cursor.ts';
 import { WITHOUT_CONTROL_CHARACTERS } from '../../lib/text.ts';
 import { StoredEmail, Timestamp, Uuid } from '../fields.ts';
-import { cursorPage } from '../pagination.ts';
+import { cursorPage, sortParam } from '../pagination.ts';
 
 export const ROLE_KEY_PATTERN = /^[a-z0-9][a-z0-9_-]{0,62}$/;
 
@@ -151,8 +151,12 @@ export const MemberListQuerySchema = z
         description: 'The `nextCursor` of the previous page, unchanged (opaque). A malformed cursor answers 400.',
         example: 'WyIyMDI2LTAxLTE1VDEyOjAwOjAwLjEyMzQ1NloiLCI2ZjFjMmIzYS00ZDVlLTRmNjAtOGE3Yi05YzBkMWUyZjNhNGIiXQ',
       }),
+    sort: sortParam(
+      ['createdAt', '-createdAt'] as const,
+      'Order of the members by when they joined (or were invited).',
+    ),
   })
-  // Only these filters exist: any other query parameter (sort, organizationId, ...) answers 400.
+  // Only these filters exist: any other query parameter (organizationId, ...) answers 400.
   .strict();
 
 export const MemberCreateSchema = z

@@ -5,6 +5,7 @@ import { serviceContext } from '../../lib/context.ts';
 import { createEndpoint } from '../../services/webhooks/endpoints.ts';
 import { webhookAccess } from './access.ts';
 import { EndpointCreateSchema, EXAMPLES, WebhookEndpointWithSecretSchema } from './schema.ts';
+import { location } from '../../middleware/location.ts';
 
 export const route = createRoute({
   method: 'post',
@@ -20,7 +21,7 @@ export const route = createRoute({
     'address), an event type outside the catalogue, any unlisted field. No Idempotency-Key: a replay would have to ' +
     'store the secret. Needs `webhooks:manage`. Writes a `webhook_endpoint.created` audit row.',
   security: [{ bearerAuth: [] }],
-  middleware: webhookAccess(),
+  middleware: [...webhookAccess(), location('/api/v1/webhooks/{id}')],
   request: {
     body: {
       required: true,

@@ -6,7 +6,7 @@ import { ATTEMPTS_PER_DELIVERY } from '../../services/webhooks/deliveries.ts';
 import { RESPONSE_BODY_LIMIT } from '../../services/webhooks/deliver.ts';
 import { MAX_WEBHOOK_URL_LENGTH } from '../../services/webhooks/url.ts';
 import { int32, Timestamp, Uuid } from '../fields.ts';
-import { cursorPage, pageParams } from '../pagination.ts';
+import { cursorPage, pageParams, sortParam } from '../pagination.ts';
 
 export const DEFAULT_PAGE_SIZE = 20;
 const MAX_DESCRIPTION = 500;
@@ -252,7 +252,10 @@ export const DeliveryIdParamsSchema = z.object({
 });
 
 export const EndpointListQuerySchema = z
-  .object({ ...pageParams({ defaultSize: DEFAULT_PAGE_SIZE, maxSize: MAX_PAGE_SIZE, cursorExample: CURSOR_EXAMPLE }) })
+  .object({
+    ...pageParams({ defaultSize: DEFAULT_PAGE_SIZE, maxSize: MAX_PAGE_SIZE, cursorExample: CURSOR_EXAMPLE }),
+    sort: sortParam(['createdAt', '-createdAt'] as const, 'Order of the endpoints by creation.'),
+  })
   .strict();
 
 export const DeliveryListQuerySchema = z
@@ -262,6 +265,7 @@ export const DeliveryListQuerySchema = z
       .optional()
       .openapi({ param: { name: 'status', in: 'query' }, description: 'Only this status.', example: 'failed' }),
     ...pageParams({ defaultSize: DEFAULT_PAGE_SIZE, maxSize: MAX_PAGE_SIZE, cursorExample: CURSOR_EXAMPLE }),
+    sort: sortParam(['-createdAt', 'createdAt'] as const, 'Order of the deliveries by creation.'),
   })
   .strict();
 

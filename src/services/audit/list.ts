@@ -1,10 +1,10 @@
-import { and, desc, eq, gte, like, lt, sql, type SQL } from 'drizzle-orm';
+import { and, asc, desc, eq, gte, like, lt, sql, type SQL } from 'drizzle-orm';
 import type { Database } from '../../db/client.ts';
 import { auditLogs, type AuditLog } from '../../db/schema/index.ts';
 import { scoped } from '../../db/tenant.ts';
 import { ApiError } from '../../errors/api-error.ts';
 import { requireTenant, type ServiceContext } from '../../lib/context.ts';
-import { cursorTimestamp } from '../../lib/cursor.ts';
+import { cursorTimestamp, listSort, type ListSort } from '../../lib/cursor.ts';
 
 /** The filters of the audit list and its export. */
 export interface AuditFilters {
@@ -23,7 +23,13 @@ export interface AuditFilters {
 export interface AuditListInput extends AuditFilters {
   limit: number;
   cursor?: string | undefined;
+  /** `-createdAt` (default, newest first) or `createdAt`. */
+  sort?: AuditSort | undefined;
 }
+
+export type AuditSort = '-createdAt' | 'createdAt';
+const DEFAULT_AUDIT_SORT: AuditSort = '-createdAt';
+const NEWEST_FIRST = listSort(DEFAULT_AUDIT_SORT);
 
 /** An audit row as the API shows it (it holds no secrets by design: see src/services/audit/record.ts). */
 export interface AuditEntryView {
@@ -55,9 +61,10 @@ export function toAuditEntryView(row: AuditLog): AuditEntryView {
 }
 
 /**
- * The keyset position of the list, newest first: (created_at, id) of the last row, the order of the index
- * audit_logs_organization_id_created_at_idx. The timestamp travels with microseconds as PostgreSQL wrote it. Opaque
- * to clients: base64url of a JSON pair.
+ * The keyset position of the list: (created_at, id) of the last row, the order of the index
+ * audit_logs_organization_id_created_at_idx (read backwards for newest first). The timestamp travels with
+ * microseconds as PostgreSQL wrote it. The list's cursor also names its sort (see src/lib/cursor.ts). Opaque to
+ * clients: base64url of a JSON array.
  */
 export interface AuditCursor {
   at: string;
@@ -68,14 +75,15 @@ const TIMESTAMP = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{6}Z$/;
 const BIGINT = /^[1-9]\d{0,18}$/;
 const BASE64URL = /^[A-Za-z0-9_-]+$/;
 
-export function encodeAuditCursor(cursor: AuditCursor): string {
-  return btoa(JSON.stringify([cursor.at, cursor.id]))
+export function encodeAuditCursor(cursor: AuditCursor, sort?: ListSort): string {
+  return btoa(JSON.stringify(sort === undefined ? [cursor.at, cursor.id] : [cursor.at, cursor.id, sort.name]))
     .replaceAll('+', '-')
     .replaceAll('/', '_')
     .replace(/=+$/, '');
 }
 
-export function decodeAuditCursor(raw: string): AuditCursor {
+/** Reads a list cursor (400 when malformed, or made under another sort than `sort`; none means the default). */
+export function decodeAuditCursor(raw: string, sort: ListSort = NEWEST_FIRST): AuditCursor {
   const malformed = () =>
     new ApiError('validation_failed', {
       detail: 'The cursor is malformed; pass the `nextCursor` of a previous page unchanged.',
@@ -90,7 +98,8 @@ export function decodeAuditCursor(raw: string): AuditCursor {
   }
   if (
     !Array.isArray(decoded) ||
-    decoded.length !== 2 ||
+    (decoded.length !== 2 && decoded.length !== 3) ||
+    (decoded.length === 3 && typeof decoded[2] !== 'string') ||
     typeof decoded[0] !== 'string' ||
     typeof decoded[1] !== 'string' ||
     !TIMESTAMP.test(decoded[0]) ||
@@ -99,6 +108,15 @@ export function decodeAuditCursor(raw: string): AuditCursor {
     BigInt(decoded[1]) > 9_223_372_036_854_775_807n
   ) {
     throw malformed();
+  }
+  const madeUnder: unknown = decoded[2] ?? DEFAULT_AUDIT_SORT;
+  if (madeUnder !== sort.name) {
+    throw new ApiError('validation_failed', {
+      detail:
+        `This cursor belongs to sort=${String(madeUnder).slice(0, 40)}, not sort=${sort.name}: pass the sort the ` +
+        'cursor was made with, or start again without a cursor.',
+      errors: [{ pointer: '/query/cursor', message: 'The cursor belongs to another sort' }],
+    });
   }
   return { at: decoded[0], id: decoded[1] };
 }
@@ -126,17 +144,22 @@ export function auditConditions(organizationId: string, filters: AuditFilters): 
   return conditions;
 }
 
-/** One page of audit rows after `after`, newest first, with each row's cursor position. */
+/** One page of audit rows after `after`, newest first unless `sort` says otherwise, with each row's cursor position. */
 export function auditPageQuery(
   db: Database,
   organizationId: string,
   filters: AuditFilters,
   after: AuditCursor | null,
   size: number,
+  sort: ListSort = NEWEST_FIRST,
 ) {
   const conditions = auditConditions(organizationId, filters);
   if (after) {
-    conditions.push(sql`(${auditLogs.createdAt}, ${auditLogs.id}) < (${after.at}::timestamptz, ${after.id}::bigint)`);
+    conditions.push(
+      sort.descending
+        ? sql`(${auditLogs.createdAt}, ${auditLogs.id}) < (${after.at}::timestamptz, ${after.id}::bigint)`
+        : sql`(${auditLogs.createdAt}, ${auditLogs.id}) > (${after.at}::timestamptz, ${after.id}::bigint)`,
+    );
   }
   return db
     .select({
@@ -145,12 +168,16 @@ export function auditPageQuery(
     })
     .from(auditLogs)
     .where(and(...conditions))
-    .orderBy(desc(auditLogs.createdAt), desc(auditLogs.id))
+    .orderBy(
+      ...(sort.descending
+        ? [desc(auditLogs.createdAt), desc(auditLogs.id)]
+        : [asc(auditLogs.createdAt), asc(auditLogs.id)]),
+    )
     .limit(size);
 }
 
 /**
- * The organization's audit log, newest first, filtered, with cursor pagination (one round trip). Tenant scope and
+ * The organization's audit log, newest first (oldest first with sort=createdAt), filtered, with cursor pagination (one round trip). Tenant scope and
  * the organization predicate: another organization's rows never show, and platform rows (no organization) neither.
  */
 export async function listAuditLogs({
@@ -161,16 +188,19 @@ export async function listAuditLogs({
   input: AuditListInput;
 }): Promise<{ data: AuditEntryView[]; nextCursor: string | null }> {
   const tenant = requireTenant(ctx);
-  const after = input.cursor === undefined ? null : decodeAuditCursor(input.cursor);
+  const sort = listSort(input.sort ?? DEFAULT_AUDIT_SORT);
+  const after = input.cursor === undefined ? null : decodeAuditCursor(input.cursor, sort);
   const { db } = ctx.services;
   const [rows] = await scoped(db, { organizationId: tenant.id }, [
-    auditPageQuery(db, tenant.id, input, after, input.limit + 1),
+    auditPageQuery(db, tenant.id, input, after, input.limit + 1, sort),
   ]);
   const page = rows.slice(0, input.limit);
   const last = page.at(-1);
   return {
     data: page.map(({ row }) => toAuditEntryView(row)),
     nextCursor:
-      rows.length > input.limit && last ? encodeAuditCursor({ at: last.cursorAt, id: last.row.id.toString() }) : null,
+      rows.length > input.limit && last
+        ? encodeAuditCursor({ at: last.cursorAt, id: last.row.id.toString() }, sort)
+        : null,
   };
 }

@@ -89,7 +89,7 @@ export function sendVerificationEmail(
     verificationEmail({
       id: crypto.randomUUID(),
       to: recipient.email,
-      url: tenantLink(ctx.bindings, tenant, '/verify-email', token),
+      url: tenantLink(ctx, tenant, '/verify-email', token),
       branding,
     }),
   );
@@ -256,7 +256,7 @@ export async function forgotPassword({ ctx, input }: { ctx: ServiceContext; inpu
     passwordResetEmail({
       id: crypto.randomUUID(),
       to: recipient.email,
-      url: tenantLink(ctx.bindings, tenant, '/reset-password', token),
+      url: tenantLink(ctx, tenant, '/reset-password', token),
       branding,
     }),
   );

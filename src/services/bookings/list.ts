@@ -1,8 +1,8 @@
-import { and, desc, eq, sql, type SQL } from 'drizzle-orm';
+import { and, eq, sql, type SQL } from 'drizzle-orm';
 import { bookingItems, bookings, type Booking } from '../../db/schema/index.ts';
 import { scoped } from '../../db/tenant.ts';
 import { requireTenant, type ServiceContext } from '../../lib/context.ts';
-import { decodeCursor, encodeCursor, cursorTimestamp } from '../../lib/cursor.ts';
+import { cursorTimestamp, decodeCursor, encodeCursor, keysetAfter, keysetOrder, listSort } from '../../lib/cursor.ts';
 import { toBookingSummary, type BookingSummary } from './views.ts';
 
 export interface ListBookingsInput {
@@ -12,7 +12,12 @@ export interface ListBookingsInput {
   email?: string | undefined;
   limit: number;
   cursor?: string | undefined;
+  /** `-createdAt` (default, newest first) or `createdAt`. */
+  sort?: BookingSort | undefined;
 }
+
+export type BookingSort = '-createdAt' | 'createdAt';
+const DEFAULT_SORT: BookingSort = '-createdAt';
 
 export interface BookingPage {
   data: BookingSummary[];
@@ -22,8 +27,8 @@ export interface BookingPage {
 type Item = BookingSummary['items'][number];
 
 /**
- * One page of the organization's bookings, newest first: ordered by (created_at, id) descending, before the
- * cursor (the last row's microsecond creation time and id). Each row carries its items as JSON built in the same
+ * One page of the organization's bookings, newest first by default: ordered by (created_at, id) descending (or
+ * ascending with sort=createdAt), after the cursor (the last row's microsecond creation time and id, and the sort). Each row carries its items as JSON built in the same
  * query. One database round trip, served by bookings_organization_id_created_at_idx (or the event or buyer email
  * index when filtered).
  */
@@ -35,14 +40,14 @@ export async function listBookings({
   input: ListBookingsInput;
 }): Promise<BookingPage> {
   const tenant = requireTenant(ctx);
-  const before = input.cursor === undefined ? null : decodeCursor(input.cursor);
+  const sort = listSort(input.sort ?? DEFAULT_SORT);
+  const after =
+    input.cursor === undefined ? null : decodeCursor(input.cursor, { current: sort, defaultSort: DEFAULT_SORT });
   const conditions: SQL[] = [eq(bookings.organizationId, tenant.id)];
   if (input.eventId !== undefined) conditions.push(eq(bookings.eventId, input.eventId.toLowerCase()));
   if (input.status !== undefined) conditions.push(eq(bookings.status, input.status));
   if (input.email !== undefined) conditions.push(eq(bookings.buyerEmail, input.email.toLowerCase()));
-  if (before !== null) {
-    conditions.push(sql`(${bookings.createdAt}, ${bookings.id}) < (${before.at}::timestamptz, ${before.id}::uuid)`);
-  }
+  if (after !== null) conditions.push(keysetAfter(bookings.createdAt, bookings.id, after, sort));
 
   const db = ctx.services.db;
   const [rows] = await scoped(db, { organizationId: tenant.id }, [
@@ -56,7 +61,7 @@ export async function listBookings({
       })
       .from(bookings)
       .where(and(...conditions))
-      .orderBy(desc(bookings.createdAt), desc(bookings.id))
+      .orderBy(...keysetOrder(bookings.createdAt, bookings.id, sort))
       .limit(input.limit + 1),
   ]);
   const page = rows.slice(0, input.limit);
@@ -64,6 +69,8 @@ export async function listBookings({
   return {
     data: page.map((row) => toBookingSummary(row.booking, row.items)),
     nextCursor:
-      rows.length > input.limit && last !== undefined ? encodeCursor({ at: last.cursorAt, id: last.booking.id }) : null,
+      rows.length > input.limit && last !== undefined
+        ? encodeCursor({ at: last.cursorAt, id: last.booking.id }, sort)
+        : null,
   };
 }

@@ -1,8 +1,8 @@
-import { and, asc, eq, gte, lt, sql, type SQL } from 'drizzle-orm';
+import { and, eq, gte, lt, sql, type SQL } from 'drizzle-orm';
 import { events } from '../../db/schema/index.ts';
 import { scoped } from '../../db/tenant.ts';
 import { requireTenant, type ServiceContext } from '../../lib/context.ts';
-import { decodeCursor, encodeCursor, cursorTimestamp } from '../../lib/cursor.ts';
+import { cursorTimestamp, decodeCursor, encodeCursor, keysetAfter, keysetOrder, listSort } from '../../lib/cursor.ts';
 import { publicEventColumns, toPublicEvent, type PublicEvent } from './events.ts';
 
 export interface ListPublicEventsInput {
@@ -16,7 +16,12 @@ export interface ListPublicEventsInput {
   q?: string | undefined;
   limit: number;
   cursor?: string | undefined;
+  /** `startsAt` (default, soonest first) or `-startsAt`. */
+  sort?: PublicEventSort | undefined;
 }
+
+export type PublicEventSort = 'startsAt' | '-startsAt';
+const DEFAULT_SORT: PublicEventSort = 'startsAt';
 
 export interface PublicEventPage {
   data: PublicEvent[];
@@ -29,7 +34,7 @@ export function escapeLike(value: string): string {
 }
 
 /**
- * One page of the organization's published, public events, by start time (starts_at, id) after the cursor. Without
+ * One page of the organization's published, public events, by start time (starts_at, id; latest first with sort=-startsAt) after the cursor. Without
  * `from`, only events that have not ended yet. One database round trip: a single query in one scoped batch.
  */
 export async function listPublicEvents({
@@ -40,7 +45,9 @@ export async function listPublicEvents({
   input: ListPublicEventsInput;
 }): Promise<PublicEventPage> {
   const tenant = requireTenant(ctx);
-  const after = input.cursor === undefined ? null : decodeCursor(input.cursor);
+  const sort = listSort(input.sort ?? DEFAULT_SORT);
+  const after =
+    input.cursor === undefined ? null : decodeCursor(input.cursor, { current: sort, defaultSort: DEFAULT_SORT });
   const conditions: SQL[] = [
     eq(events.organizationId, tenant.id),
     eq(events.status, 'published'),
@@ -54,9 +61,7 @@ export async function listPublicEvents({
   if (input.q !== undefined) {
     conditions.push(sql`${events.title} ilike ${`%${escapeLike(input.q)}%`}`);
   }
-  if (after !== null) {
-    conditions.push(sql`(${events.startsAt}, ${events.id}) > (${after.at}::timestamptz, ${after.id}::uuid)`);
-  }
+  if (after !== null) conditions.push(keysetAfter(events.startsAt, events.id, after, sort));
 
   const db = ctx.services.db;
   const [rows] = await scoped(db, { organizationId: tenant.id }, [
@@ -67,7 +72,7 @@ export async function listPublicEvents({
       })
       .from(events)
       .where(and(...conditions))
-      .orderBy(asc(events.startsAt), asc(events.id))
+      .orderBy(...keysetOrder(events.startsAt, events.id, sort))
       .limit(input.limit + 1),
   ]);
 
@@ -76,6 +81,6 @@ export async function listPublicEvents({
   return {
     data: page.map(toPublicEvent),
     nextCursor:
-      rows.length > input.limit && last !== undefined ? encodeCursor({ at: last.cursorAt, id: last.id }) : null,
+      rows.length > input.limit && last !== undefined ? encodeCursor({ at: last.cursorAt, id: last.id }, sort) : null,
   };
 }

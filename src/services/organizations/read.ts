@@ -1,4 +1,4 @@
-import { and, asc, eq, gt, ilike, like, or, type SQL } from 'drizzle-orm';
+import { and, asc, desc, eq, gt, ilike, like, lt, or, type SQL } from 'drizzle-orm';
 import { organizations, type Organization } from '../../db/schema/index.ts';
 import { scoped } from '../../db/tenant.ts';
 import { ApiError } from '../../errors/api-error.ts';
@@ -25,22 +25,32 @@ export interface ListOrganizationsInput {
   status?: Organization['status'] | undefined;
   plan?: Organization['plan'] | undefined;
   q?: string | undefined;
+  /** `slug` (default) or `-slug`. */
+  sort?: OrganizationSort | undefined;
 }
 
-/** Cursors are opaque to clients: the last slug of the page, base64url-encoded. */
-export function encodeCursor(slug: string): string {
-  return btoa(`${CURSOR_PREFIX}${slug}`).replaceAll('+', '-').replaceAll('/', '_').replace(/=+$/, '');
+export type OrganizationSort = 'slug' | '-slug';
+/** A cursor of the `-slug` order: the prefix names the order, so a cursor is refused under the other one. */
+const DESCENDING_CURSOR_PREFIX = '-s:';
+
+/** Cursors are opaque to clients: the last slug of the page and its order, base64url-encoded. */
+export function encodeCursor(slug: string, sort: OrganizationSort = 'slug'): string {
+  return btoa(`${sort === 'slug' ? CURSOR_PREFIX : DESCENDING_CURSOR_PREFIX}${slug}`)
+    .replaceAll('+', '-')
+    .replaceAll('/', '_')
+    .replace(/=+$/, '');
 }
 
-export function decodeCursor(cursor: string): string {
+export function decodeCursor(cursor: string, sort: OrganizationSort = 'slug'): string {
   let decoded: string;
   try {
     decoded = atob(cursor.replaceAll('-', '+').replaceAll('_', '/'));
   } catch {
     decoded = '';
   }
-  const slug = decoded.slice(CURSOR_PREFIX.length);
-  if (!decoded.startsWith(CURSOR_PREFIX) || !SLUG.test(slug)) {
+  const prefix = sort === 'slug' ? CURSOR_PREFIX : DESCENDING_CURSOR_PREFIX;
+  const slug = decoded.slice(prefix.length);
+  if (!decoded.startsWith(prefix) || !SLUG.test(slug)) {
     const message = 'Not a cursor from this list; pass nextCursor as it was returned.';
     throw new ApiError('validation_failed', { detail: message, errors: [{ pointer: '/query/cursor', message }] });
   }
@@ -53,8 +63,8 @@ function escapeLike(value: string): string {
 }
 
 /**
- * Platform administration: every organization, ordered by slug (the unique index on slug serves the order and the
- * keyset cursor `slug > $cursor`), filtered by status, plan and a slug or name prefix. Platform scope.
+ * Platform administration: every organization, ordered by slug (`-slug`: descending; the unique index on slug serves
+ * the order and the keyset cursor `slug > $cursor`, read backwards when descending), filtered by status, plan and a slug or name prefix. Platform scope.
  */
 export async function listOrganizations({
   ctx,
@@ -63,8 +73,12 @@ export async function listOrganizations({
   ctx: ServiceContext;
   input: ListOrganizationsInput;
 }): Promise<{ data: Organization[]; nextCursor: string | null }> {
+  const sort = input.sort ?? 'slug';
   const conditions: SQL[] = [];
-  if (input.cursor !== undefined) conditions.push(gt(organizations.slug, decodeCursor(input.cursor)));
+  if (input.cursor !== undefined) {
+    const after = decodeCursor(input.cursor, sort);
+    conditions.push(sort === 'slug' ? gt(organizations.slug, after) : lt(organizations.slug, after));
+  }
   if (input.status !== undefined) conditions.push(eq(organizations.status, input.status));
   if (input.plan !== undefined) conditions.push(eq(organizations.plan, input.plan));
   if (input.q !== undefined) {
@@ -78,10 +92,10 @@ export async function listOrganizations({
       .select()
       .from(organizations)
       .where(and(...conditions))
-      .orderBy(asc(organizations.slug))
+      .orderBy(sort === 'slug' ? asc(organizations.slug) : desc(organizations.slug))
       .limit(input.limit + 1),
   ]);
   const data = rows.slice(0, input.limit);
   const last = data.at(-1);
-  return { data, nextCursor: rows.length > input.limit && last ? encodeCursor(last.slug) : null };
+  return { data, nextCursor: rows.length > input.limit && last ? encodeCursor(last.slug, sort) : null };
 }

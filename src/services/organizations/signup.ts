@@ -194,7 +194,7 @@ export async function signUpOrganization({
   notifyOutbox(ctx, organizationId);
 
   if (verification) {
-    const url = tenantLink(ctx.bindings, organization, '/verify-email', verification.token);
+    const url = tenantLink(ctx, organization, '/verify-email', verification.token);
     const message = verificationEmail({
       id: `verify-email:${verification.id}`,
       to: email,

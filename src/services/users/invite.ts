@@ -194,7 +194,7 @@ async function invite(ctx: ServiceContext, input: InviteMemberInput): Promise<Me
     to: email,
     inviterName: inviter?.name ?? 'A team member',
     role: role.name,
-    url: tenantLink(ctx.bindings, tenant, INVITATION_PATH, invitation.token),
+    url: tenantLink(ctx, tenant, INVITATION_PATH, invitation.token),
     branding: emailBranding(organization ?? { name: tenant.name, branding: {} }),
   });
   sendLater(ctx, message);

@@ -1,8 +1,8 @@
-import { and, asc, eq, sql, type SQL } from 'drizzle-orm';
+import { and, eq, sql, type SQL } from 'drizzle-orm';
 import { memberships, roles, users } from '../../db/schema/index.ts';
 import { scoped } from '../../db/tenant.ts';
 import { requireTenant, type ServiceContext } from '../../lib/context.ts';
-import { decodeCursor, encodeCursor, cursorTimestamp } from '../../lib/cursor.ts';
+import { cursorTimestamp, decodeCursor, encodeCursor, keysetAfter, keysetOrder, listSort } from '../../lib/cursor.ts';
 import { memberColumns, shownName, toMember, type Member, type MembershipStatus } from './members.ts';
 
 export interface ListMembersInput {
@@ -13,7 +13,12 @@ export interface ListMembersInput {
   status?: MembershipStatus | undefined;
   limit: number;
   cursor?: string | undefined;
+  /** `createdAt` (default, membership order) or `-createdAt`. */
+  sort?: MemberSort | undefined;
 }
+
+export type MemberSort = 'createdAt' | '-createdAt';
+const DEFAULT_SORT: MemberSort = 'createdAt';
 
 export interface MemberPage {
   data: Member[];
@@ -26,7 +31,8 @@ function escapeLike(value: string): string {
 }
 
 /**
- * One page of the organization's members, in membership order (created_at, user_id), after the cursor.
+ * One page of the organization's members, in membership order (created_at, user_id), ascending by default or
+ * descending with sort=-createdAt, after the cursor (which remembers its sort).
  * One database round trip: a single query in one scoped batch, served by memberships_organization_id_created_at_idx.
  */
 export async function listMembers({
@@ -37,7 +43,9 @@ export async function listMembers({
   input: ListMembersInput;
 }): Promise<MemberPage> {
   const tenant = requireTenant(ctx);
-  const after = input.cursor === undefined ? null : decodeCursor(input.cursor);
+  const sort = listSort(input.sort ?? DEFAULT_SORT);
+  const after =
+    input.cursor === undefined ? null : decodeCursor(input.cursor, { current: sort, defaultSort: DEFAULT_SORT });
   const conditions: SQL[] = [eq(memberships.organizationId, tenant.id)];
   if (input.q !== undefined) {
     const pattern = sql`lower(${`${escapeLike(input.q)}%`})`;
@@ -46,11 +54,7 @@ export async function listMembers({
   }
   if (input.role !== undefined) conditions.push(eq(roles.key, input.role));
   if (input.status !== undefined) conditions.push(eq(memberships.status, input.status));
-  if (after !== null) {
-    conditions.push(
-      sql`(${memberships.createdAt}, ${memberships.userId}) > (${after.at}::timestamptz, ${after.id}::uuid)`,
-    );
-  }
+  if (after !== null) conditions.push(keysetAfter(memberships.createdAt, memberships.userId, after, sort));
 
   const db = ctx.services.db;
   const [rows] = await scoped(db, { organizationId: tenant.id }, [
@@ -63,7 +67,7 @@ export async function listMembers({
       .innerJoin(users, eq(users.id, memberships.userId))
       .innerJoin(roles, and(eq(roles.organizationId, memberships.organizationId), eq(roles.id, memberships.roleId)))
       .where(and(...conditions))
-      .orderBy(asc(memberships.createdAt), asc(memberships.userId))
+      .orderBy(...keysetOrder(memberships.createdAt, memberships.userId, sort))
       .limit(input.limit + 1),
   ]);
 
@@ -72,6 +76,6 @@ export async function listMembers({
   return {
     data: page.map(toMember),
     nextCursor:
-      rows.length > input.limit && last !== undefined ? encodeCursor({ at: last.cursorAt, id: last.id }) : null,
+      rows.length > input.limit && last !== undefined ? encodeCursor({ at: last.cursorAt, id: last.id }, sort) : null,
   };
 }

@@ -1,4 +1,4 @@
-import { and, desc, eq, inArray, sql, type SQL } from 'drizzle-orm';
+import { and, eq, inArray, sql, type SQL } from 'drizzle-orm';
 import { outbox } from '../../db/schema/outbox.ts';
 import {
   webhookAttempts,
@@ -9,7 +9,7 @@ import {
 import { scoped } from '../../db/tenant.ts';
 import { ApiError } from '../../errors/api-error.ts';
 import { requireTenant, type ServiceContext } from '../../lib/context.ts';
-import { decodeCursor, encodeCursor, cursorTimestamp } from '../../lib/cursor.ts';
+import { cursorTimestamp, decodeCursor, encodeCursor, keysetAfter, keysetOrder, listSort } from '../../lib/cursor.ts';
 import { auditInsert } from '../audit/record.ts';
 import { actorOf, mustChange, nothingChanged } from '../events/shared.ts';
 import { databaseError, FOREIGN_KEY_VIOLATION } from '../users/guards.ts';
@@ -34,10 +34,15 @@ export interface ListDeliveriesInput {
   status?: WebhookDelivery['status'] | undefined;
   limit: number;
   cursor?: string | undefined;
+  /** `-createdAt` (default, newest first) or `createdAt`. */
+  sort?: DeliverySort | undefined;
 }
 
+export type DeliverySort = '-createdAt' | 'createdAt';
+const DEFAULT_DELIVERY_SORT: DeliverySort = '-createdAt';
+
 /**
- * The delivery log of one endpoint, newest first (created_at, id descending), each delivery with its latest attempts
+ * The delivery log of one endpoint, newest first (created_at, id descending; oldest first with sort=createdAt), each delivery with its latest attempts
  * (newest first). One round trip: the endpoint (404), the page and the page's attempts in one batch.
  */
 export async function listDeliveries({
@@ -49,23 +54,23 @@ export async function listDeliveries({
 }): Promise<{ data: WebhookDeliveryView[]; nextCursor: string | null }> {
   const tenant = requireTenant(ctx);
   const endpointId = input.id.toLowerCase();
-  const before = input.cursor === undefined ? null : decodeCursor(input.cursor);
+  const sort = listSort(input.sort ?? DEFAULT_DELIVERY_SORT);
+  const after =
+    input.cursor === undefined
+      ? null
+      : decodeCursor(input.cursor, { current: sort, defaultSort: DEFAULT_DELIVERY_SORT });
   const conditions: SQL[] = [
     eq(webhookDeliveries.organizationId, tenant.id),
     eq(webhookDeliveries.endpointId, endpointId),
   ];
   if (input.status !== undefined) conditions.push(eq(webhookDeliveries.status, input.status));
-  if (before !== null) {
-    conditions.push(
-      sql`(${webhookDeliveries.createdAt}, ${webhookDeliveries.id}) < (${before.at}::timestamptz, ${before.id}::uuid)`,
-    );
-  }
+  if (after !== null) conditions.push(keysetAfter(webhookDeliveries.createdAt, webhookDeliveries.id, after, sort));
   const db = ctx.services.db;
   const pageIds = db
     .select({ id: webhookDeliveries.id })
     .from(webhookDeliveries)
     .where(and(...conditions))
-    .orderBy(desc(webhookDeliveries.createdAt), desc(webhookDeliveries.id))
+    .orderBy(...keysetOrder(webhookDeliveries.createdAt, webhookDeliveries.id, sort))
     .limit(input.limit + 1);
   const [[endpoint], rows, attempts] = await scoped(db, { organizationId: tenant.id }, [
     selectEndpoint(db, tenant.id, endpointId),
@@ -76,7 +81,7 @@ export async function listDeliveries({
       })
       .from(webhookDeliveries)
       .where(and(...conditions))
-      .orderBy(desc(webhookDeliveries.createdAt), desc(webhookDeliveries.id))
+      .orderBy(...keysetOrder(webhookDeliveries.createdAt, webhookDeliveries.id, sort))
       .limit(input.limit + 1),
     db
       .select()
@@ -99,7 +104,7 @@ export async function listDeliveries({
     }),
     nextCursor:
       rows.length > input.limit && last !== undefined
-        ? encodeCursor({ at: last.cursorAt, id: last.delivery.id })
+        ? encodeCursor({ at: last.cursorAt, id: last.delivery.id }, sort)
         : null,
   };
 }

@@ -1,8 +1,8 @@
-import { and, asc, eq, sql, type SQL } from 'drizzle-orm';
+import { and, eq, sql, type SQL } from 'drizzle-orm';
 import { webhookEndpoints } from '../../db/schema/webhooks.ts';
 import { scoped } from '../../db/tenant.ts';
 import { requireTenant, type ServiceContext } from '../../lib/context.ts';
-import { decodeCursor, encodeCursor, cursorTimestamp } from '../../lib/cursor.ts';
+import { cursorTimestamp, decodeCursor, encodeCursor, keysetAfter, keysetOrder, listSort } from '../../lib/cursor.ts';
 import { auditInsert } from '../audit/record.ts';
 import { isPlanLimit, planLimitError, quotaGuard } from '../plans/quotas.ts';
 import { actorOf, fieldError, mustChange, nothingChanged } from '../events/shared.ts';
@@ -45,9 +45,17 @@ function distinct(eventTypes: readonly EventType[]): EventType[] {
 export interface ListEndpointsInput {
   limit: number;
   cursor?: string | undefined;
+  /** `createdAt` (default, oldest first) or `-createdAt`. */
+  sort?: EndpointSort | undefined;
 }
 
-/** The organization's endpoints, oldest first (by created_at, id), with cursor pagination. One round trip. */
+export type EndpointSort = 'createdAt' | '-createdAt';
+const DEFAULT_ENDPOINT_SORT: EndpointSort = 'createdAt';
+
+/**
+ * The organization's endpoints, oldest first by default (by created_at, id; newest first with sort=-createdAt),
+ * with cursor pagination. One round trip.
+ */
 export async function listEndpoints({
   ctx,
   input,
@@ -56,13 +64,13 @@ export async function listEndpoints({
   input: ListEndpointsInput;
 }): Promise<{ data: WebhookEndpointView[]; nextCursor: string | null }> {
   const tenant = requireTenant(ctx);
-  const after = input.cursor === undefined ? null : decodeCursor(input.cursor);
+  const sort = listSort(input.sort ?? DEFAULT_ENDPOINT_SORT);
+  const after =
+    input.cursor === undefined
+      ? null
+      : decodeCursor(input.cursor, { current: sort, defaultSort: DEFAULT_ENDPOINT_SORT });
   const conditions: SQL[] = [eq(webhookEndpoints.organizationId, tenant.id)];
-  if (after !== null) {
-    conditions.push(
-      sql`(${webhookEndpoints.createdAt}, ${webhookEndpoints.id}) > (${after.at}::timestamptz, ${after.id}::uuid)`,
-    );
-  }
+  if (after !== null) conditions.push(keysetAfter(webhookEndpoints.createdAt, webhookEndpoints.id, after, sort));
   const db = ctx.services.db;
   const [rows] = await scoped(db, { organizationId: tenant.id }, [
     db
@@ -72,7 +80,7 @@ export async function listEndpoints({
       })
       .from(webhookEndpoints)
       .where(and(...conditions))
-      .orderBy(asc(webhookEndpoints.createdAt), asc(webhookEndpoints.id))
+      .orderBy(...keysetOrder(webhookEndpoints.createdAt, webhookEndpoints.id, sort))
       .limit(input.limit + 1),
   ]);
   const page = rows.slice(0, input.limit);
@@ -81,7 +89,7 @@ export async function listEndpoints({
     data: page.map((row) => toEndpointView(row.endpoint)),
     nextCursor:
       rows.length > input.limit && last !== undefined
-        ? encodeCursor({ at: last.cursorAt, id: last.endpoint.id })
+        ? encodeCursor({ at: last.cursorAt, id: last.endpoint.id }, sort)
         : null,
   };
 }
