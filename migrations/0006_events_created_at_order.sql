@@ -1,0 +1,1 @@
+CREATE INDEX "events_organization_id_created_at_idx" ON "events" USING btree ("organization_id","created_at","id");
