@@ -94,6 +94,16 @@ export function createApp(): OpenAPIHono<AppEnv> {
       'body, at most 300 seconds old.',
   });
 
+  app.openAPIRegistry.registerComponent('securitySchemes', 'bookingToken', {
+    type: 'apiKey',
+    in: 'header',
+    name: 'Booking-Token',
+    description:
+      "The buyer's credential for one booking (`bk_` and 43 base64url characters, 256 random bits), returned once by " +
+      'the checkout and stored only as a hash: it opens the booking view and the Stripe Checkout of that booking ' +
+      'alone. Sent in a header, never in the URL (URLs end up in logs, histories and Referer headers).',
+  });
+
   registerHealthRoutes(app);
   registerMetaRoutes(app);
   registerAuthRoutes(app);

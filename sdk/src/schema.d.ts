@@ -1131,7 +1131,7 @@ export interface paths {
     put?: never;
     /**
      * Pay a booking with Stripe Checkout
-     * @description For a `pending` booking paid through Stripe (`payment.checkout` of the checkout response): answers the URL of a Stripe Checkout Session to send the buyer to. A session that has not expired is reused (the return URLs of later calls are then ignored); otherwise a new one is created with the booking items at the prices charged. Stripe keeps a session open at least 30 minutes, so the booking hold is extended to the session expiry (`expiresAt`). The booking is confirmed when Stripe reports the payment to the webhook, not by this call. A malformed token answers 400, a wrong token or unknown booking 404; a booking that is not pending, not paid through Stripe, expired, or of an organization that removed Stripe answers 409; Stripe refusing or not answering 502 (`payment_provider_error`; retry). No authentication: the booking token is the credential. Rate limited per client address with the checkout limit (429 with Retry-After).
+     * @description For a `pending` booking paid through Stripe (`payment.checkout` of the checkout response): answers the URL of a Stripe Checkout Session to send the buyer to. A session that has not expired is reused (the return URLs of later calls are then ignored); otherwise a new one is created with the booking items at the prices charged. Stripe keeps a session open at least 30 minutes, so the booking hold is extended to the session expiry (`expiresAt`). The booking is confirmed when Stripe reports the payment to the webhook, not by this call. A malformed token answers 400, a wrong token or unknown booking 404; a booking that is not pending, not paid through Stripe, expired, or of an organization that removed Stripe answers 409; Stripe refusing or not answering 502 (`payment_provider_error`; retry). No account: the booking token (`Booking-Token` header) is the credential. Rate limited per client address with the checkout limit (429 with Retry-After).
      */
     post: operations['startPublicCheckout'];
     delete?: never;
@@ -4903,13 +4903,8 @@ export interface components {
        */
       sessionId: string;
     };
-    /** @description The buyer's booking token and optional return URLs. */
+    /** @description Optional return URLs (send `{}` for the defaults); the booking token goes in `Booking-Token`. */
     CheckoutRequest: {
-      /**
-       * @description The booking token from the checkout response (`bk_` and 43 base64url characters).
-       * @example bk_3q2-7wM0f1Yl4cX8v9aZk5nQe6rTt2uBb0sDd7gHh1J
-       */
-      token: string;
       /**
        * Format: uri-template
        * @description Where Stripe sends the buyer after paying (https; may contain `{CHECKOUT_SESSION_ID}`). Default: `https://<this host>/bookings/{id}?checkout=success&session_id={CHECKOUT_SESSION_ID}`.
@@ -5211,6 +5206,18 @@ export interface operations {
         };
         content?: never;
       };
+      /** @description `bad_request`: Bad request; `invalid_json`: Malformed JSON body; `validation_failed`: Validation failed */
+      400: {
+        headers: {
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'X-Correlation-Id': components['headers']['X-Correlation-Id'];
+          'Access-Control-Allow-Origin': components['headers']['Access-Control-Allow-Origin'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
       /** @description `internal_error`: Internal server error; `misconfigured`: Service misconfigured */
       500: {
         headers: {
@@ -5264,6 +5271,20 @@ export interface operations {
           [name: string]: unknown;
         };
         content?: never;
+      };
+      /** @description `bad_request`: Bad request; `invalid_json`: Malformed JSON body; `validation_failed`: Validation failed */
+      400: {
+        headers: {
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'X-Correlation-Id': components['headers']['X-Correlation-Id'];
+          'Access-Control-Allow-Origin': components['headers']['Access-Control-Allow-Origin'];
+          RateLimit: components['headers']['RateLimit'];
+          'RateLimit-Policy': components['headers']['RateLimit-Policy'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
       };
       /** @description `not_found`: Not found */
       404: {
@@ -5365,6 +5386,20 @@ export interface operations {
         };
         content?: never;
       };
+      /** @description `bad_request`: Bad request; `invalid_json`: Malformed JSON body; `validation_failed`: Validation failed */
+      400: {
+        headers: {
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'X-Correlation-Id': components['headers']['X-Correlation-Id'];
+          'Access-Control-Allow-Origin': components['headers']['Access-Control-Allow-Origin'];
+          RateLimit: components['headers']['RateLimit'];
+          'RateLimit-Policy': components['headers']['RateLimit-Policy'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
       /** @description `rate_limited`: Too many requests */
       429: {
         headers: {
@@ -5417,6 +5452,20 @@ export interface operations {
         };
         content: {
           'text/html': string;
+        };
+      };
+      /** @description `bad_request`: Bad request; `invalid_json`: Malformed JSON body; `validation_failed`: Validation failed */
+      400: {
+        headers: {
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'X-Correlation-Id': components['headers']['X-Correlation-Id'];
+          'Access-Control-Allow-Origin': components['headers']['Access-Control-Allow-Origin'];
+          RateLimit: components['headers']['RateLimit'];
+          'RateLimit-Policy': components['headers']['RateLimit-Policy'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
         };
       };
       /** @description `rate_limited`: Too many requests */
@@ -5489,6 +5538,20 @@ export interface operations {
           [name: string]: unknown;
         };
         content?: never;
+      };
+      /** @description `bad_request`: Bad request; `invalid_json`: Malformed JSON body; `validation_failed`: Validation failed */
+      400: {
+        headers: {
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'X-Correlation-Id': components['headers']['X-Correlation-Id'];
+          'Access-Control-Allow-Origin': components['headers']['Access-Control-Allow-Origin'];
+          RateLimit: components['headers']['RateLimit'];
+          'RateLimit-Policy': components['headers']['RateLimit-Policy'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
       };
       /** @description `not_found`: Not found */
       404: {
@@ -6132,6 +6195,20 @@ export interface operations {
         };
         content?: never;
       };
+      /** @description `bad_request`: Bad request; `invalid_json`: Malformed JSON body; `validation_failed`: Validation failed */
+      400: {
+        headers: {
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'X-Correlation-Id': components['headers']['X-Correlation-Id'];
+          'Access-Control-Allow-Origin': components['headers']['Access-Control-Allow-Origin'];
+          RateLimit: components['headers']['RateLimit'];
+          'RateLimit-Policy': components['headers']['RateLimit-Policy'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
       /** @description `unauthorized`: Authentication required; `invalid_credentials`: Invalid credentials */
       401: {
         headers: {
@@ -6371,6 +6448,20 @@ export interface operations {
         };
         content: {
           'application/json': components['schemas']['Accepted'];
+        };
+      };
+      /** @description `bad_request`: Bad request; `invalid_json`: Malformed JSON body; `validation_failed`: Validation failed */
+      400: {
+        headers: {
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'X-Correlation-Id': components['headers']['X-Correlation-Id'];
+          'Access-Control-Allow-Origin': components['headers']['Access-Control-Allow-Origin'];
+          RateLimit: components['headers']['RateLimit'];
+          'RateLimit-Policy': components['headers']['RateLimit-Policy'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
         };
       };
       /** @description `unauthorized`: Authentication required; `invalid_credentials`: Invalid credentials */
@@ -7099,6 +7190,20 @@ export interface operations {
         };
         content?: never;
       };
+      /** @description `bad_request`: Bad request; `invalid_json`: Malformed JSON body; `validation_failed`: Validation failed */
+      400: {
+        headers: {
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'X-Correlation-Id': components['headers']['X-Correlation-Id'];
+          'Access-Control-Allow-Origin': components['headers']['Access-Control-Allow-Origin'];
+          RateLimit: components['headers']['RateLimit'];
+          'RateLimit-Policy': components['headers']['RateLimit-Policy'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
       /** @description `unauthorized`: Authentication required; `invalid_credentials`: Invalid credentials */
       401: {
         headers: {
@@ -7579,6 +7684,20 @@ export interface operations {
           [name: string]: unknown;
         };
         content?: never;
+      };
+      /** @description `bad_request`: Bad request; `invalid_json`: Malformed JSON body; `validation_failed`: Validation failed */
+      400: {
+        headers: {
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'X-Correlation-Id': components['headers']['X-Correlation-Id'];
+          'Access-Control-Allow-Origin': components['headers']['Access-Control-Allow-Origin'];
+          RateLimit: components['headers']['RateLimit'];
+          'RateLimit-Policy': components['headers']['RateLimit-Policy'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
       };
       /** @description `unauthorized`: Authentication required; `invalid_credentials`: Invalid credentials */
       401: {
@@ -8757,6 +8876,20 @@ export interface operations {
         };
         content?: never;
       };
+      /** @description `bad_request`: Bad request; `invalid_json`: Malformed JSON body; `validation_failed`: Validation failed */
+      400: {
+        headers: {
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'X-Correlation-Id': components['headers']['X-Correlation-Id'];
+          'Access-Control-Allow-Origin': components['headers']['Access-Control-Allow-Origin'];
+          RateLimit: components['headers']['RateLimit'];
+          'RateLimit-Policy': components['headers']['RateLimit-Policy'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
       /** @description `unauthorized`: Authentication required; `invalid_credentials`: Invalid credentials */
       401: {
         headers: {
@@ -9088,6 +9221,20 @@ export interface operations {
           [name: string]: unknown;
         };
         content?: never;
+      };
+      /** @description `bad_request`: Bad request; `invalid_json`: Malformed JSON body; `validation_failed`: Validation failed */
+      400: {
+        headers: {
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'X-Correlation-Id': components['headers']['X-Correlation-Id'];
+          'Access-Control-Allow-Origin': components['headers']['Access-Control-Allow-Origin'];
+          RateLimit: components['headers']['RateLimit'];
+          'RateLimit-Policy': components['headers']['RateLimit-Policy'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
       };
       /** @description `unauthorized`: Authentication required; `invalid_credentials`: Invalid credentials */
       401: {
@@ -13259,6 +13406,20 @@ export interface operations {
         };
         content?: never;
       };
+      /** @description `bad_request`: Bad request; `invalid_json`: Malformed JSON body; `validation_failed`: Validation failed */
+      400: {
+        headers: {
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'X-Correlation-Id': components['headers']['X-Correlation-Id'];
+          'Access-Control-Allow-Origin': components['headers']['Access-Control-Allow-Origin'];
+          RateLimit: components['headers']['RateLimit'];
+          'RateLimit-Policy': components['headers']['RateLimit-Policy'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
       /** @description `unauthorized`: Authentication required; `invalid_credentials`: Invalid credentials */
       401: {
         headers: {
@@ -13760,6 +13921,20 @@ export interface operations {
           [name: string]: unknown;
         };
         content?: never;
+      };
+      /** @description `bad_request`: Bad request; `invalid_json`: Malformed JSON body; `validation_failed`: Validation failed */
+      400: {
+        headers: {
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'X-Correlation-Id': components['headers']['X-Correlation-Id'];
+          'Access-Control-Allow-Origin': components['headers']['Access-Control-Allow-Origin'];
+          RateLimit: components['headers']['RateLimit'];
+          'RateLimit-Policy': components['headers']['RateLimit-Policy'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
       };
       /** @description `unauthorized`: Authentication required; `invalid_credentials`: Invalid credentials */
       401: {
@@ -15742,7 +15917,10 @@ export interface operations {
   startPublicCheckout: {
     parameters: {
       query?: never;
-      header?: never;
+      header: {
+        /** @description The booking token returned by the checkout (`token`). A malformed one answers 400; a well-formed wrong one 404, like an unknown id. */
+        'booking-token': string;
+      };
       path: {
         /** @description The booking id (a UUID; anything else answers 400). */
         id: string;

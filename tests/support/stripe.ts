@@ -140,11 +140,16 @@ export async function configureStripe(tenant: TestTenant, keys = randomStripeKey
   return { ...keys, ownerToken: token };
 }
 
-/** POST /api/v1/public/bookings/{id}/checkout as the buyer. */
-export function startCheckout(tenant: TestTenant, bookingId: string, body: Record<string, unknown>) {
+/** POST /api/v1/public/bookings/{id}/checkout as the buyer: `token` goes in the Booking-Token header, the rest is the body. */
+export function startCheckout(tenant: TestTenant, bookingId: string, input: Record<string, unknown>) {
+  const { token, ...body } = input;
   return request(tenant.url(`/api/v1/public/bookings/${bookingId}/checkout`), {
     method: 'POST',
-    headers: { 'content-type': 'application/json', 'cf-connecting-ip': randomIp() },
+    headers: {
+      'content-type': 'application/json',
+      'cf-connecting-ip': randomIp(),
+      ...(typeof token === 'string' ? { 'booking-token': token } : {}),
+    },
     body: JSON.stringify(body),
   });
 }

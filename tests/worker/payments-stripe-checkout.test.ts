@@ -1,7 +1,7 @@
 import { and, eq } from 'drizzle-orm';
 import { describe, expect, it } from 'vitest';
 import { bookings, payments } from '../../src/db/schema/index.ts';
-import { auditRows } from '../support/auth.ts';
+import { auditRows, randomIp } from '../support/auth.ts';
 import { book, bookingRow, enableManualPayment } from '../support/bookings.ts';
 import { createEvent, createTicketType } from '../support/catalogue.ts';
 import { bearer, createTenant, database, problem, request, type TestTenant } from '../support/harness.ts';
@@ -176,6 +176,28 @@ describe('POST /api/v1/public/bookings/{id}/checkout', () => {
       success_url: 'https://tickets.example.com/thanks?session={CHECKOUT_SESSION_ID}',
       cancel_url: 'https://tickets.example.com/cart',
     });
+  });
+
+  it('takes the booking token only in the Booking-Token header, never in the body', async () => {
+    const { tenant, booking } = await stripeBooking();
+    const withoutHeader = await request(tenant.url(`/api/v1/public/bookings/${booking.id}/checkout`), {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', 'cf-connecting-ip': randomIp() },
+      body: JSON.stringify({ token: booking.token }),
+    });
+    expect(withoutHeader.status).toBe(400);
+    expect((await problem(withoutHeader)).errors?.map((error) => error.pointer)).toEqual(['/header/booking-token']);
+    // With the header, a token in the body is an unknown field.
+    const alsoInBody = await startCheckout(tenant, booking.id, { token: booking.token });
+    expect(alsoInBody.status).toBe(200);
+    const inBody = await request(tenant.url(`/api/v1/public/bookings/${booking.id}/checkout`), {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', 'cf-connecting-ip': randomIp(), 'booking-token': booking.token },
+      body: JSON.stringify({ token: booking.token }),
+    });
+    expect(inBody.status).toBe(400);
+    expect((await problem(inBody)).errors?.map((error) => error.pointer)).toEqual(['/body']);
+    expect(await sessionRequests(booking.id)).toHaveLength(1);
   });
 
   it('answers 404 for a wrong token, an unknown booking and another tenant, without calling Stripe', async () => {

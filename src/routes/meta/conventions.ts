@@ -21,7 +21,9 @@ import { IDEMPOTENCY_HEADER } from '../../lib/idempotency.ts';
  * - status 201 => `Location`; GET with a 200 JSON response => `ETag` on it, an `If-None-Match` parameter and a 304;
  * - an `Idempotency-Key` header parameter => `Idempotent-Replayed` on its 2xx, `Retry-After` on its 409 (a request
  *   with the key still running);
- * - every 503 => `Retry-After`; every operation => 500 (the last tier of onError);
+ * - every 503 => `Retry-After`; every operation => 400 (middleware/well-formed-input.ts refuses a NUL, a lone
+ *   surrogate or broken percent-encoding in any path segment or query parameter of any request) and 500 (the last
+ *   tier of onError);
  * - no `security` => `security: []` (public, stated explicitly).
  *
  * tests/worker/openapi-headers.test.ts sends real requests and checks the headers of each answer against this.
@@ -170,7 +172,7 @@ function hasHeaderParameter(operation: Operation, name: string): boolean {
 }
 
 /** Adds the error responses the operation can answer but does not list yet (the route's own stay untouched). */
-function addMissing(responses: Record<string, Response>, statuses: readonly (401 | 429 | 500 | 503)[]): void {
+function addMissing(responses: Record<string, Response>, statuses: readonly (400 | 401 | 429 | 500 | 503)[]): void {
   for (const status of statuses) {
     if (String(status) in responses) continue;
     responses[status] = {
@@ -201,7 +203,12 @@ export function applyConventions<T extends Json>(document: T): T {
       if (limited) {
         operation['x-rate-limits'] = [...limits.map(describeRule), ...(authenticated ? PLAN_POLICIES : [])];
       }
-      addMissing(responses, [...(authenticated ? ([401, 503] as const) : []), ...(limited ? [429 as const] : []), 500]);
+      addMissing(responses, [
+        400,
+        ...(authenticated ? ([401, 503] as const) : []),
+        ...(limited ? [429 as const] : []),
+        500,
+      ]);
 
       const success = responses['200'];
       const conditional = method === 'get' && success?.content?.['application/json'] !== undefined;

@@ -5,7 +5,8 @@ import { serviceContext } from '../../lib/context.ts';
 import { rateLimitHeaders } from '../../lib/rate-limit.ts';
 import { takePublicBooking } from '../../services/catalogue/limits.ts';
 import { startCheckout } from '../../services/payments/checkout.ts';
-import { BookingIdParamsSchema, BookingToken, EXAMPLE_BOOKING_TOKEN } from '../bookings/schema.ts';
+import { BookingIdParamsSchema } from '../bookings/schema.ts';
+import { PublicBookingHeadersSchema } from '../bookings/staff-schema.ts';
 import { httpsUrl } from '../events/schema.ts';
 import { Timestamp } from '../fields.ts';
 import { tenantOnly } from '../organizations/host.ts';
@@ -13,10 +14,6 @@ import { requestOrigin } from '../../lib/origin.ts';
 
 export const CheckoutRequestSchema = z
   .object({
-    token: BookingToken.openapi({
-      description: 'The booking token from the checkout response (`bk_` and 43 base64url characters).',
-      example: EXAMPLE_BOOKING_TOKEN,
-    }),
     successUrl: httpsUrl()
       .optional()
       .openapi({
@@ -38,7 +35,9 @@ export const CheckoutRequestSchema = z
       }),
   })
   .strict()
-  .openapi('CheckoutRequest', { description: "The buyer's booking token and optional return URLs." });
+  .openapi('CheckoutRequest', {
+    description: 'Optional return URLs (send `{}` for the defaults); the booking token goes in `Booking-Token`.',
+  });
 
 export const CheckoutSchema = z
   .object({
@@ -79,10 +78,13 @@ export const route = createRoute({
     'A malformed token answers 400, a wrong token or unknown booking 404; a booking that is not pending, not paid ' +
     'through Stripe, expired, or of an organization that removed Stripe answers 409; Stripe refusing or not ' +
     'answering 502 ' +
-    '(`payment_provider_error`; retry). No authentication: the booking token is the credential. Rate limited per ' +
+    '(`payment_provider_error`; retry). No account: the booking token (`Booking-Token` header) is the credential. ' +
+    'Rate limited per ' +
     'client address with the checkout limit (429 with Retry-After).',
+  security: [{ bookingToken: [] }],
   request: {
     params: BookingIdParamsSchema,
+    headers: PublicBookingHeadersSchema,
     body: { required: true, content: { 'application/json': { schema: CheckoutRequestSchema } } },
   },
   middleware: [tenantOnly()] as const,
@@ -99,7 +101,12 @@ export function register(app: OpenAPIHono<AppEnv>): void {
     const body = c.req.valid('json');
     const checkout = await startCheckout({
       ctx,
-      input: { ...body, bookingId: c.req.valid('param').id, origin: requestOrigin(c.req.url, ctx.bindings) },
+      input: {
+        ...body,
+        token: c.req.valid('header')['booking-token'],
+        bookingId: c.req.valid('param').id,
+        origin: requestOrigin(c.req.url, ctx.bindings),
+      },
     });
     return c.json(CheckoutSchema.parse(checkout), 200, {
       'cache-control': 'no-store',

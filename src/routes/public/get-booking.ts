@@ -25,6 +25,7 @@ export const route = createRoute({
     'indistinguishably. No authentication; rate limited ' +
     'per client address (429 with Retry-After). Never cached (`Cache-Control: no-store`). One database round trip ' +
     'and one Redis round trip.',
+  security: [{ bookingToken: [] }],
   request: { params: BookingIdParamsSchema, headers: PublicBookingHeadersSchema, query: PublicBookingQuerySchema },
   middleware: [tenantOnly()] as const,
   responses: {
