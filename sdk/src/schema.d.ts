@@ -663,7 +663,7 @@ export interface paths {
     put?: never;
     /**
      * Add a ticket type
-     * @description Adds a ticket type to a draft or published event (a cancelled or completed event answers 409). `price` is an integer in minor units of `currency` (ISO 4217). 400: `salesEndAt` not after `salesStartAt`, `maxPerOrder` below `minPerOrder`, a hidden ticket type without `accessCode`, and any unlisted field (`sold`, `held`, ids). Needs `events:write`. Writes a `ticket_type.created` audit row.
+     * @description Adds a ticket type to a draft or published event (a cancelled or completed event answers 409). `price` is an integer in minor units of `currency` (ISO 4217). 400: `salesEndAt` not after `salesStartAt`, `maxPerOrder` below `minPerOrder`, a hidden ticket type without `accessCode`, and any unlisted field (`sold`, `held`, ids). An event has at most 100 ticket types: one more answers 409 `conflict` naming the limit (extension member `limit`), checked under a lock on the event, so concurrent creates never pass it. Needs `events:write`. Writes a `ticket_type.created` audit row.
      */
     post: operations['createTicketType'];
     delete?: never;
@@ -711,7 +711,7 @@ export interface paths {
     put?: never;
     /**
      * Add a capacity pool
-     * @description Adds a capacity shared by some ticket types of a draft or published event (pretix calls it a quota): from then on, checkout sells a ticket only if it fits every pool its ticket type belongs to (409 `sold_out` otherwise), besides the ticket type quantity and the event capacity. A ticket type may be in several pools. The pool starts with the seats its ticket types have already sold and held, and `capacity` must hold them (409). 400: an id listed twice or that is not a ticket type of this event (the pointer names it), and any unlisted field. A cancelled or completed event answers 409; another organization's event 404. Needs `events:write`. Writes a `capacity_pool.created` audit row. Send an `Idempotency-Key` to make retries safe.
+     * @description Adds a capacity shared by some ticket types of a draft or published event (pretix calls it a quota): from then on, checkout sells a ticket only if it fits every pool its ticket type belongs to (409 `sold_out` otherwise), besides the ticket type quantity and the event capacity. A ticket type may be in several pools. The pool starts with the seats its ticket types have already sold and held, and `capacity` must hold them (409). 400: an id listed twice or that is not a ticket type of this event (the pointer names it), and any unlisted field. A cancelled or completed event answers 409; another organization's event 404. An event has at most 50 pools: one more answers 409 `conflict` naming the limit (extension member `limit`), checked under a lock on the event, so concurrent creates never pass it. Needs `events:write`. Writes a `capacity_pool.created` audit row. Send an `Idempotency-Key` to make retries safe.
      */
     post: operations['createCapacityPool'];
     delete?: never;
@@ -835,7 +835,7 @@ export interface paths {
     put?: never;
     /**
      * Refund a booking
-     * @description Returns money of a `confirmed` booking whose payment succeeded, in full or in part (also of a `cancelled` one that was paid: cancelling moves no money). `amount` (minor units) defaults to the listed tickets' prices when `attendeeIds` is given, else to everything not refunded yet, and may not exceed `total - refundedAmount` (409, with the `refundable` amount in the problem). `attendeeIds` cancel those tickets and put only their seats back on sale; a partial refund without them cancels nothing. A refund that reaches the total makes the booking `refunded` and cancels every ticket still valid, releasing its seat; a partially refunded booking stays `confirmed`. Free and manual bookings: the organizer returns the money outside Eventra and the refund is recorded as `succeeded`. Stripe bookings: the amount is reserved as a `pending` refund before Stripe is called, then Stripe's answer is recorded: `succeeded` or, while Stripe processes it, `pending`. 502 `payment_provider_error` when Stripe refuses (the reservation is released, the refund becomes `failed`) or cannot be reached (the refund stays `pending`, its amount not refundable again, until the scheduled pending-refund sweep asks Stripe again with the same idempotency key and records the answer or releases it). 409 for a pending, expired or refunded booking, for a free booking (total 0: cancel it instead), and when the booking changed meanwhile (of two concurrent refunds only one succeeds). 400 (pointer `/body/attendeeIds/<i>`) for a ticket of another booking, an already cancelled ticket, or one listed twice. Needs `bookings:write`. Writes a `booking.refunded` audit row.
+     * @description Returns money of a `confirmed` booking whose payment succeeded, in full or in part (also of a `cancelled` one that was paid: cancelling moves no money). `amount` (minor units) defaults to the listed tickets' prices when `attendeeIds` is given, else to everything not refunded yet, and may not exceed `total - refundedAmount` (409, with the `refundable` amount in the problem). `attendeeIds` cancel those tickets and put only their seats back on sale; a partial refund without them cancels nothing. A refund that reaches the total makes the booking `refunded` and cancels every ticket still valid, releasing its seat; a partially refunded booking stays `confirmed`. Free and manual bookings: the organizer returns the money outside Eventra and the refund is recorded as `succeeded`. Stripe bookings: the amount is reserved as a `pending` refund before Stripe is called, then Stripe's answer is recorded: `succeeded` or, while Stripe processes it, `pending`. 502 `payment_provider_error` when Stripe refuses (the reservation is released, the refund becomes `failed`) or cannot be reached (the refund stays `pending`, its amount not refundable again, until the scheduled pending-refund sweep asks Stripe again with the same idempotency key and records the answer or releases it). 409 for a pending, expired or refunded booking, for a free booking (total 0: cancel it instead), and when the booking changed meanwhile (of two concurrent refunds only one succeeds), and beyond 200 refunds of one booking (failed ones included, counted under a lock on the booking: 409 `conflict` naming the limit, extension member `limit`). 400 (pointer `/body/attendeeIds/<i>`) for a ticket of another booking, an already cancelled ticket, or one listed twice. Needs `bookings:write`. Writes a `booking.refunded` audit row.
      */
     post: operations['refundBooking'];
     delete?: never;
@@ -3031,7 +3031,7 @@ export interface components {
       capacity?: number | null;
     };
     TicketTypeList: {
-      /** @description By sortOrder, then creation. */
+      /** @description By sortOrder, then creation. All of them: an event has at most 100. */
       data: components['schemas']['TicketType'][];
     };
     /** @description A ticket type as staff see it, with its sold and held counts. */
@@ -3613,7 +3613,7 @@ export interface components {
       sortOrder?: number;
     };
     CapacityPoolList: {
-      /** @description By creation, oldest first. */
+      /** @description By creation, oldest first. All of them: an event has at most 50. */
       data: components['schemas']['CapacityPool'][];
     };
     /** @description A capacity shared by ticket types of one event (a quota): a booking must fit every pool its ticket types belong to, besides each ticket type quantity and the event capacity. */
@@ -3885,6 +3885,7 @@ export interface components {
         checkoutSessionId: string | null;
         paymentIntentId: string | null;
       } | null;
+      /** @description Its refunds, oldest first, failed ones included (a booking has at most 200). */
       refunds: {
         /** Format: uuid */
         id: string;
@@ -4630,7 +4631,7 @@ export interface components {
        * @enum {string}
        */
       status: 'published' | 'cancelled' | 'completed';
-      /** @description Ticket types in display order: those not hidden, plus hidden ones unlocked by `accessCode`. */
+      /** @description Ticket types in display order: those not hidden, plus hidden ones unlocked by `accessCode` (an event has at most 100). */
       ticketTypes: components['schemas']['PublicTicketType'][];
     };
     /** @description A ticket type as buyers see it. Never carries counts or codes. */
@@ -5003,7 +5004,7 @@ export interface components {
         /** Format: int32 */
         refundedAmount: number;
       } | null;
-      /** @description Refunds (amount, status, the tickets each cancelled), without internal ids. */
+      /** @description Refunds (amount, status, the tickets each cancelled), without internal ids; at most 200. */
       refunds: {
         /** Format: int32 */
         amount: number;

@@ -12,6 +12,7 @@ import {
 } from '../../src/db/schema/index.ts';
 import type { BookingResponse } from '../../src/routes/bookings/schema.ts';
 import { bookingSeats, moveSeats } from '../../src/services/bookings/inventory.ts';
+import { MAX_REFUNDS_PER_BOOKING } from '../../src/services/bookings/refund.ts';
 import { book, bookingRow, counters, enableManualPayment } from '../support/bookings.ts';
 import { createEvent, createTicketType } from '../support/catalogue.ts';
 import { createTenant, database, problem, type TestTenant } from '../support/harness.ts';
@@ -110,6 +111,24 @@ async function refundAudits(tenant: TestTenant) {
 async function paymentRow(bookingId: string) {
   const [row] = await database().select().from(payments).where(eq(payments.bookingId, bookingId));
   return row;
+}
+
+/** `n` failed refunds of 1 (minor unit) straight into the database, in one statement: they move no money. */
+async function seedFailedRefunds(f: Fixture, bookingId: string, n: number): Promise<void> {
+  const payment = await paymentRow(bookingId);
+  if (!payment) throw new Error('no payment');
+  await database()
+    .insert(refunds)
+    .values(
+      Array.from({ length: n }, () => ({
+        organizationId: f.tenant.organization.id,
+        bookingId,
+        paymentId: payment.id,
+        amount: 1,
+        currency: 'EUR',
+        status: 'failed' as const,
+      })),
+    );
 }
 
 describe('POST /api/v1/bookings/{id}/refund', () => {
@@ -456,6 +475,51 @@ describe('POST /api/v1/bookings/{id}/refund', () => {
     expect((await counters(f.event.id)).event).toMatchObject({ sold: cancelled ? 2 : 3 });
   });
 
+  describe(`at most ${MAX_REFUNDS_PER_BOOKING} refunds per booking`, () => {
+    it('refuses one more with 409 naming the limit and changes nothing; the booking lists them all', async () => {
+      const f = await fixture();
+      const booking = await confirmedBooking(f);
+      await seedFailedRefunds(f, booking.id, MAX_REFUNDS_PER_BOOKING);
+      const [ticket] = booking.attendees;
+
+      const response = await refund(f, booking.id, { attendeeIds: [ticket?.id] });
+      expect(response.status).toBe(409);
+      const body = await problem(response);
+      expect(body).toMatchObject({ code: 'conflict', limit: MAX_REFUNDS_PER_BOOKING });
+      expect(body.detail).toContain(`at most ${MAX_REFUNDS_PER_BOOKING} refunds`);
+      expect(await refundRows(booking.id)).toHaveLength(MAX_REFUNDS_PER_BOOKING);
+      expect(await bookingRow(f.tenant, booking.id)).toMatchObject({ status: 'confirmed', refundedAmount: 0 });
+      expect(await paymentRow(booking.id)).toMatchObject({ refundedAmount: 0 });
+      expect((await attendeeRows(booking.id)).every((row) => row.status === 'valid')).toBe(true);
+      expect((await counters(f.event.id)).event).toMatchObject({ sold: 3 });
+      expect(await refundAudits(f.tenant)).toEqual([]);
+
+      // The booking lists every refund (it declares maxItems: the limit).
+      const read = await call(f.tenant, 'GET', `/api/v1/bookings/${booking.id}`, { token: f.token });
+      expect(read.status).toBe(200);
+      const listed: BookingResponse = await read.json();
+      expect(listed.refunds).toHaveLength(MAX_REFUNDS_PER_BOOKING);
+    });
+
+    it('lets exactly one of two concurrent refunds take the last place, and refuses the next', async () => {
+      const f = await fixture();
+      const booking = await confirmedBooking(f);
+      await seedFailedRefunds(f, booking.id, MAX_REFUNDS_PER_BOOKING - 1);
+      const responses = await Promise.all([
+        refund(f, booking.id, { amount: 1000 }),
+        refund(f, booking.id, { amount: 2000 }),
+      ]);
+      expect(responses.map((response) => response.status).sort()).toEqual([201, 409]);
+      expect(await refundRows(booking.id)).toHaveLength(MAX_REFUNDS_PER_BOOKING);
+      expect(await refundAudits(f.tenant)).toHaveLength(1);
+
+      const next = await refund(f, booking.id, { amount: 100 });
+      expect(next.status).toBe(409);
+      expect(await problem(next)).toMatchObject({ limit: MAX_REFUNDS_PER_BOOKING });
+      expect(await refundRows(booking.id)).toHaveLength(MAX_REFUNDS_PER_BOOKING);
+    });
+  });
+
   describe('of a Stripe booking', () => {
     /** A confirmed Stripe booking of 2 standard tickets (3000 EUR), paid by `paymentIntentId`. */
     async function stripeBooking(f: Fixture, paymentIntentId: string): Promise<Booked> {
@@ -556,6 +620,25 @@ describe('POST /api/v1/bookings/{id}/refund', () => {
       const tooMuch = await refund(f, booking.id, { amount: 2500 });
       expect(tooMuch.status).toBe(409);
       expect(await problem(tooMuch)).toMatchObject({ refundable: 2000 });
+    });
+
+    it(`refuses a refund beyond ${MAX_REFUNDS_PER_BOOKING} before reserving anything or calling Stripe`, async () => {
+      const f = await fixture();
+      const paymentIntentId = `pi_${crypto.randomUUID().replaceAll('-', '')}`;
+      const booking = await stripeBooking(f, paymentIntentId);
+      await seedFailedRefunds(f, booking.id, MAX_REFUNDS_PER_BOOKING);
+
+      const response = await refund(f, booking.id, { amount: 1000 });
+      expect(response.status).toBe(409);
+      expect(await problem(response)).toMatchObject({ code: 'conflict', limit: MAX_REFUNDS_PER_BOOKING });
+      expect(
+        (await stripeRequests('/v1/refunds')).filter((entry) => entry.form.payment_intent === paymentIntentId),
+      ).toEqual([]);
+      const rows = await refundRows(booking.id);
+      expect(rows).toHaveLength(MAX_REFUNDS_PER_BOOKING);
+      expect(rows.every((row) => row.status === 'failed')).toBe(true);
+      expect(await bookingRow(f.tenant, booking.id)).toMatchObject({ status: 'confirmed', refundedAmount: 0 });
+      expect(await paymentRow(booking.id)).toMatchObject({ refundedAmount: 0 });
     });
 
     it('pays out through Stripe exactly what it records when refunds of different amounts race', async () => {

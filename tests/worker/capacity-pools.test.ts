@@ -2,6 +2,7 @@ import { and, eq } from 'drizzle-orm';
 import { describe, expect, it } from 'vitest';
 import { capacityPools, capacityPoolTicketTypes, events } from '../../src/db/schema/index.ts';
 import type { CapacityPoolListResponse, CapacityPoolResponse } from '../../src/routes/capacity-pools/schema.ts';
+import { MAX_CAPACITY_POOLS_PER_EVENT } from '../../src/services/events/capacity-pools.ts';
 import { book, checkout, counters, enableManualPayment } from '../support/bookings.ts';
 import { createEvent, createTicketType } from '../support/catalogue.ts';
 import { eventAudits, insertEvent, insertTicketType } from '../support/events.ts';
@@ -151,6 +152,65 @@ describe('POST /api/v1/events/{id}/capacity-pools', () => {
     expect(await read.json()).toEqual({ data: [] });
     const anonymous = await call(tenant, 'GET', `/api/v1/events/${mine.id}/capacity-pools`);
     expect(anonymous.status).toBe(401);
+  });
+});
+
+/** `n` pools of the event straight into the database, in one statement (without members). */
+async function seedPools(tenant: TestTenant, eventId: string, n: number): Promise<void> {
+  await database()
+    .insert(capacityPools)
+    .values(
+      Array.from({ length: n }, (_, index) => ({
+        organizationId: tenant.organization.id,
+        eventId,
+        name: `Seeded ${index}`,
+        capacity: 10,
+      })),
+    );
+}
+
+describe(`at most ${MAX_CAPACITY_POOLS_PER_EVENT} capacity pools per event`, () => {
+  it('refuses one more with 409 naming the limit and writes nothing; a deletion makes room again', async () => {
+    const { tenant, token } = await organizer();
+    const event = await insertEvent(tenant);
+    const type = await insertTicketType(tenant, event.id);
+    await seedPools(tenant, event.id, MAX_CAPACITY_POOLS_PER_EVENT);
+    const body = { name: 'One too many', capacity: 10, ticketTypeIds: [type.id] };
+
+    const response = await createPool(tenant, token, event.id, body);
+    expect(response.status).toBe(409);
+    const refused = await problem(response);
+    expect(refused).toMatchObject({ code: 'conflict', limit: MAX_CAPACITY_POOLS_PER_EVENT });
+    expect(refused.detail).toContain(`at most ${MAX_CAPACITY_POOLS_PER_EVENT} capacity pools`);
+    expect(await poolsOf(tenant, event.id)).toHaveLength(MAX_CAPACITY_POOLS_PER_EVENT);
+    expect(
+      await database().select().from(capacityPoolTicketTypes).where(eq(capacityPoolTicketTypes.ticketTypeId, type.id)),
+    ).toEqual([]);
+    expect(await eventAudits(tenant, 'capacity_pool.created')).toEqual([]);
+
+    // All of them are listed (the list declares maxItems: the limit).
+    const list = await call(tenant, 'GET', `/api/v1/events/${event.id}/capacity-pools`, { token });
+    expect(list.status).toBe(200);
+    const listed: CapacityPoolListResponse = await list.json();
+    expect(listed.data).toHaveLength(MAX_CAPACITY_POOLS_PER_EVENT);
+
+    const [first] = listed.data;
+    expect((await call(tenant, 'DELETE', `/api/v1/capacity-pools/${first?.id}`, { token })).status).toBe(204);
+    expect((await createPool(tenant, token, event.id, body)).status).toBe(201);
+    expect(await poolsOf(tenant, event.id)).toHaveLength(MAX_CAPACITY_POOLS_PER_EVENT);
+  });
+
+  it('lets exactly one of two concurrent creates take the last place', async () => {
+    const { tenant, token } = await organizer();
+    const event = await insertEvent(tenant, { status: 'published' });
+    const type = await insertTicketType(tenant, event.id);
+    await seedPools(tenant, event.id, MAX_CAPACITY_POOLS_PER_EVENT - 1);
+    const responses = await Promise.all(
+      ['A', 'B'].map((name) => createPool(tenant, token, event.id, { name, capacity: 10, ticketTypeIds: [type.id] })),
+    );
+    expect(responses.map((response) => response.status).sort()).toEqual([201, 409]);
+    expect(await poolsOf(tenant, event.id)).toHaveLength(MAX_CAPACITY_POOLS_PER_EVENT);
+    expect(await eventAudits(tenant, 'capacity_pool.created')).toHaveLength(1);
   });
 });
 

@@ -1,8 +1,11 @@
+import { count, eq } from 'drizzle-orm';
 import { describe, expect, it } from 'vitest';
+import { ticketTypes } from '../../src/db/schema/events.ts';
 import type { TicketTypeListResponse, TicketTypeResponse } from '../../src/routes/ticket-types/schema.ts';
-import { createTenant, problem } from '../support/harness.ts';
+import { MAX_TICKET_TYPES_PER_EVENT } from '../../src/services/events/ticket-types.ts';
+import { createTenant, database, problem, type TestTenant } from '../support/harness.ts';
 import { call, memberWithToken } from '../support/users.ts';
-import { eventAudits, insertEvent, insertTicketType, ticketTypeRow } from '../support/events.ts';
+import { eventAudits, eventRow, insertEvent, insertTicketType, ticketTypeRow } from '../support/events.ts';
 
 async function organizer() {
   const tenant = await createTenant();
@@ -254,5 +257,70 @@ describe('ticket types racing a cancel', () => {
     expect([201, 409]).toContain(created.status);
     const audits = await eventAudits(tenant, 'ticket_type.created');
     expect(audits).toHaveLength(created.status === 201 ? 1 : 0);
+  });
+});
+
+/** `n` ticket types straight into the database, in one statement. */
+async function seedTicketTypes(tenant: TestTenant, eventId: string, n: number): Promise<void> {
+  await database()
+    .insert(ticketTypes)
+    .values(
+      Array.from({ length: n }, (_, index) => ({
+        organizationId: tenant.organization.id,
+        eventId,
+        name: `Seeded ${index}`,
+        price: 1000,
+        currency: 'EUR',
+        quantity: 10,
+      })),
+    );
+}
+
+async function ticketTypeCount(eventId: string): Promise<number> {
+  const [row] = await database().select({ n: count() }).from(ticketTypes).where(eq(ticketTypes.eventId, eventId));
+  return row?.n ?? 0;
+}
+
+describe(`at most ${MAX_TICKET_TYPES_PER_EVENT} ticket types per event`, () => {
+  it('refuses one more with 409 naming the limit and writes nothing; a deletion makes room again', async () => {
+    const { tenant, token } = await organizer();
+    const event = await insertEvent(tenant);
+    await seedTicketTypes(tenant, event.id, MAX_TICKET_TYPES_PER_EVENT);
+    const before = await eventRow(event.id);
+
+    const response = await call(tenant, 'POST', `/api/v1/events/${event.id}/ticket-types`, { token, body: standard });
+    expect(response.status).toBe(409);
+    const body = await problem(response);
+    expect(body).toMatchObject({ code: 'conflict', limit: MAX_TICKET_TYPES_PER_EVENT });
+    expect(body.detail).toContain(`at most ${MAX_TICKET_TYPES_PER_EVENT} ticket types`);
+    expect(await ticketTypeCount(event.id)).toBe(MAX_TICKET_TYPES_PER_EVENT);
+    expect(await eventAudits(tenant, 'ticket_type.created')).toEqual([]);
+    expect((await eventRow(event.id))?.updatedAt).toEqual(before?.updatedAt);
+
+    // All of them are listed (the list declares maxItems: the limit).
+    const list = await call(tenant, 'GET', `/api/v1/events/${event.id}/ticket-types`, { token });
+    expect(list.status).toBe(200);
+    const listed: TicketTypeListResponse = await list.json();
+    expect(listed.data).toHaveLength(MAX_TICKET_TYPES_PER_EVENT);
+
+    const [first] = listed.data;
+    expect((await call(tenant, 'DELETE', `/api/v1/ticket-types/${first?.id}`, { token })).status).toBe(204);
+    const again = await call(tenant, 'POST', `/api/v1/events/${event.id}/ticket-types`, { token, body: standard });
+    expect(again.status).toBe(201);
+    expect(await ticketTypeCount(event.id)).toBe(MAX_TICKET_TYPES_PER_EVENT);
+  });
+
+  it('lets exactly one of two concurrent creates take the last place', async () => {
+    const { tenant, token } = await organizer();
+    const event = await insertEvent(tenant, { status: 'published' });
+    await seedTicketTypes(tenant, event.id, MAX_TICKET_TYPES_PER_EVENT - 1);
+    const responses = await Promise.all(
+      ['A', 'B'].map((name) =>
+        call(tenant, 'POST', `/api/v1/events/${event.id}/ticket-types`, { token, body: { ...standard, name } }),
+      ),
+    );
+    expect(responses.map((response) => response.status).sort()).toEqual([201, 409]);
+    expect(await ticketTypeCount(event.id)).toBe(MAX_TICKET_TYPES_PER_EVENT);
+    expect(await eventAudits(tenant, 'ticket_type.created')).toHaveLength(1);
   });
 });

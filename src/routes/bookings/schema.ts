@@ -1,6 +1,7 @@
 import { z } from '@hono/zod-openapi';
 import { EmailSchema, NameSchema } from '../auth/schema.ts';
 import { MAX_PRICE } from '../ticket-types/schema.ts';
+import { MAX_REFUNDS_PER_BOOKING } from '../../services/bookings/refund.ts';
 import { storedLine } from '../events/schema.ts';
 import { MAX_MANUAL_INSTRUCTIONS } from '../payments/schema.ts';
 import { int32, StoredCurrencyCode, Timestamp, Uuid } from '../fields.ts';
@@ -261,17 +262,22 @@ export const BookingSchema = z
         paymentIntentId: z.string().max(MAX_PROVIDER_ID_LENGTH).nullable(),
       })
       .nullable(),
-    refunds: z.array(
-      z.object({
-        id: Uuid,
-        amount: int32(1),
-        currency: StoredCurrencyCode,
-        status: z.enum(['pending', 'succeeded', 'failed']),
-        reason: storedLine(MAX_REFUND_REASON_LENGTH).nullable(),
-        attendeeIds: z.array(Uuid).max(MAX_TICKETS_PER_ORDER),
-        createdAt: Timestamp,
+    refunds: z
+      .array(
+        z.object({
+          id: Uuid,
+          amount: int32(1),
+          currency: StoredCurrencyCode,
+          status: z.enum(['pending', 'succeeded', 'failed']),
+          reason: storedLine(MAX_REFUND_REASON_LENGTH).nullable(),
+          attendeeIds: z.array(Uuid).max(MAX_TICKETS_PER_ORDER),
+          createdAt: Timestamp,
+        }),
+      )
+      .max(MAX_REFUNDS_PER_BOOKING)
+      .openapi({
+        description: `Its refunds, oldest first, failed ones included (a booking has at most ${MAX_REFUNDS_PER_BOOKING}).`,
       }),
-    ),
   })
   .openapi('Booking', { description: 'A booking with its items, tickets, payment and refunds.' });
 

@@ -2,6 +2,7 @@ import { z } from '@hono/zod-openapi';
 import { EmailSchema } from '../auth/schema.ts';
 import { cursorPage, pageParams, sortParam } from '../pagination.ts';
 import { Timestamp, Uuid } from '../fields.ts';
+import { MAX_REFUNDS_PER_BOOKING } from '../../services/bookings/refund.ts';
 import {
   COUNTRY_PATTERN,
   MAX_SLUG_LENGTH,
@@ -93,7 +94,12 @@ export const PublicBookingSchema = BookingSchema.omit({ payment: true, refunds: 
       .openapi({ description: 'The payment, without internal and provider ids.' }),
     refunds: z
       .array(BookingSchema.shape.refunds.element.omit({ id: true, reason: true }))
-      .openapi({ description: 'Refunds (amount, status, the tickets each cancelled), without internal ids.' }),
+      .max(MAX_REFUNDS_PER_BOOKING)
+      .openapi({
+        description:
+          'Refunds (amount, status, the tickets each cancelled), without internal ids; at most ' +
+          `${MAX_REFUNDS_PER_BOOKING}.`,
+      }),
     event: z
       .object({
         id: Uuid.openapi({ example: EXAMPLE_EVENT_ID }),

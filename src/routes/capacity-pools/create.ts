@@ -4,7 +4,7 @@ import { errorResponses } from '../../errors/problem.ts';
 import { serviceContext } from '../../lib/context.ts';
 import { requirePermission } from '../../middleware/auth.ts';
 import { idempotent } from '../../middleware/idempotency.ts';
-import { createCapacityPool } from '../../services/events/capacity-pools.ts';
+import { createCapacityPool, MAX_CAPACITY_POOLS_PER_EVENT } from '../../services/events/capacity-pools.ts';
 import { EventIdParamsSchema } from '../events/schema.ts';
 import { IdempotencyHeadersSchema } from '../idempotency.ts';
 import { CapacityPoolCreateSchema, CapacityPoolSchema, EXAMPLE_CAPACITY_POOL } from './schema.ts';
@@ -22,7 +22,9 @@ export const route = createRoute({
     'otherwise), besides the ticket type quantity and the event capacity. A ticket type may be in several pools. ' +
     'The pool starts with the seats its ticket types have already sold and held, and `capacity` must hold them ' +
     '(409). 400: an id listed twice or that is not a ticket type of this event (the pointer names it), and any ' +
-    "unlisted field. A cancelled or completed event answers 409; another organization's event 404. Needs " +
+    "unlisted field. A cancelled or completed event answers 409; another organization's event 404. An event has " +
+    `at most ${MAX_CAPACITY_POOLS_PER_EVENT} pools: one more answers 409 \`conflict\` naming the limit (extension ` +
+    'member `limit`), checked under a lock on the event, so concurrent creates never pass it. Needs ' +
     '`events:write`. Writes a `capacity_pool.created` audit row. Send an `Idempotency-Key` to make retries safe.',
   security: [{ bearerAuth: [] }],
   middleware: [requirePermission('events:write'), location('/api/v1/capacity-pools/{id}'), idempotent()] as const,

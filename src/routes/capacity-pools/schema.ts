@@ -3,11 +3,14 @@ import { WITHOUT_CONTROL_CHARACTERS } from '../../lib/text.ts';
 import { EXAMPLE_EVENT_ID, storedLine } from '../events/schema.ts';
 import { EXAMPLE_TICKET_TYPE_ID } from '../ticket-types/schema.ts';
 import { int32, Uuid } from '../fields.ts';
+import { MAX_CAPACITY_POOLS_PER_EVENT } from '../../services/events/capacity-pools.ts';
+import { MAX_TICKET_TYPES_PER_EVENT } from '../../services/events/ticket-types.ts';
 
 export const EXAMPLE_CAPACITY_POOL_ID = '2e4f6a8c-0b1d-4f3e-8a5c-7e9b1d3f5a7c';
 const EXAMPLE_SECOND_TICKET_TYPE_ID = '6b5a4c3d-2e1f-4a0b-9c8d-7e6f5a4b3c2d';
 const MAX_CAPACITY = 1_000_000;
-const MAX_MEMBERS = 100;
+/** A pool may hold every ticket type of its event. */
+const MAX_MEMBERS = MAX_TICKET_TYPES_PER_EVENT;
 const MAX_NAME_LENGTH = 200;
 
 export const CapacityPoolSchema = z
@@ -42,7 +45,14 @@ export const CapacityPoolSchema = z
 export type CapacityPoolResponse = z.infer<typeof CapacityPoolSchema>;
 
 export const CapacityPoolListSchema = z
-  .object({ data: z.array(CapacityPoolSchema).openapi({ description: 'By creation, oldest first.' }) })
+  .object({
+    data: z
+      .array(CapacityPoolSchema)
+      .max(MAX_CAPACITY_POOLS_PER_EVENT)
+      .openapi({
+        description: `By creation, oldest first. All of them: an event has at most ${MAX_CAPACITY_POOLS_PER_EVENT}.`,
+      }),
+  })
   .openapi('CapacityPoolList');
 
 export type CapacityPoolListResponse = z.infer<typeof CapacityPoolListSchema>;

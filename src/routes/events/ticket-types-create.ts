@@ -4,7 +4,7 @@ import { errorResponses } from '../../errors/problem.ts';
 import { serviceContext } from '../../lib/context.ts';
 import { idempotent } from '../../middleware/idempotency.ts';
 import { requirePermission } from '../../middleware/auth.ts';
-import { createTicketType } from '../../services/events/ticket-types.ts';
+import { createTicketType, MAX_TICKET_TYPES_PER_EVENT } from '../../services/events/ticket-types.ts';
 import { EXAMPLE_TICKET_TYPE, TicketTypeCreateSchema, TicketTypeSchema } from '../ticket-types/schema.ts';
 import { EventIdParamsSchema } from './schema.ts';
 import { IdempotencyHeadersSchema } from '../idempotency.ts';
@@ -20,7 +20,10 @@ export const route = createRoute({
     'Adds a ticket type to a draft or published event (a cancelled or completed event answers 409). `price` is ' +
     'an integer in minor units of `currency` (ISO 4217). 400: `salesEndAt` not after `salesStartAt`, ' +
     '`maxPerOrder` below `minPerOrder`, a hidden ticket type without `accessCode`, and any unlisted field (`sold`, ' +
-    '`held`, ids). Needs `events:write`. Writes a `ticket_type.created` audit row.',
+    '`held`, ids). An event has at most ' +
+    `${MAX_TICKET_TYPES_PER_EVENT} ticket types: one more answers 409 \`conflict\` naming the limit (extension ` +
+    'member `limit`), checked under a lock on the event, so concurrent creates never pass it. Needs `events:write`. ' +
+    'Writes a `ticket_type.created` audit row.',
   security: [{ bearerAuth: [] }],
   middleware: [requirePermission('events:write'), location('/api/v1/ticket-types/{id}'), idempotent()] as const,
   request: {

@@ -24,6 +24,7 @@ import {
   MAX_PRICE,
   MAX_QUANTITY,
 } from '../ticket-types/schema.ts';
+import { MAX_TICKET_TYPES_PER_EVENT } from '../../services/events/ticket-types.ts';
 
 export const DEFAULT_PUBLIC_PAGE_SIZE = 20;
 export const MAX_PUBLIC_PAGE_SIZE = 100;
@@ -177,9 +178,14 @@ export const PublicEventDetailSchema = z
         'ticket types.',
       example: 'published',
     }),
-    ticketTypes: z.array(PublicTicketTypeSchema).openapi({
-      description: 'Ticket types in display order: those not hidden, plus hidden ones unlocked by `accessCode`.',
-    }),
+    ticketTypes: z
+      .array(PublicTicketTypeSchema)
+      .max(MAX_TICKET_TYPES_PER_EVENT)
+      .openapi({
+        description:
+          'Ticket types in display order: those not hidden, plus hidden ones unlocked by `accessCode` (an event ' +
+          `has at most ${MAX_TICKET_TYPES_PER_EVENT}).`,
+      }),
   })
   .openapi('PublicEventDetail', { description: 'An event page with its ticket types.' });
 

@@ -4,7 +4,7 @@ import { errorResponses } from '../../errors/problem.ts';
 import { serviceContext } from '../../lib/context.ts';
 import { requirePermission } from '../../middleware/auth.ts';
 import { idempotent } from '../../middleware/idempotency.ts';
-import { refundBooking } from '../../services/bookings/refund.ts';
+import { MAX_REFUNDS_PER_BOOKING, refundBooking } from '../../services/bookings/refund.ts';
 import { BookingIdParamsSchema, BookingSchema } from '../bookings/schema.ts';
 import { IdempotencyHeadersSchema } from '../idempotency.ts';
 import { RefundRequestSchema } from './schema.ts';
@@ -32,8 +32,9 @@ export const route = createRoute({
     'pending-refund sweep asks Stripe again with the same idempotency key and records the answer or releases it). ' +
     '409 for a pending, expired or refunded booking, for a ' +
     'free booking (total 0: cancel it instead), and when the booking changed meanwhile (of two concurrent refunds ' +
-    'only one succeeds). 400 (pointer `/body/attendeeIds/<i>`) for a ticket of another booking, an already ' +
-    'cancelled ticket, or one listed twice. Needs `bookings:write`. Writes a `booking.refunded` audit row.',
+    `only one succeeds), and beyond ${MAX_REFUNDS_PER_BOOKING} refunds of one booking (failed ones included, counted ` +
+    'under a lock on the booking: 409 `conflict` naming the limit, extension member `limit`). 400 (pointer ' +
+    '`/body/attendeeIds/<i>`) for a ticket of another booking, an already cancelled ticket, or one listed twice. Needs `bookings:write`. Writes a `booking.refunded` audit row.',
   security: [{ bearerAuth: [] }],
   middleware: [requirePermission('bookings:write'), location('/api/v1/bookings/{id}'), idempotent()] as const,
   request: {

@@ -2,6 +2,7 @@ import { z } from '@hono/zod-openapi';
 import { EXAMPLE_EVENT_ID, instant, storedLine } from '../events/schema.ts';
 import { WITHOUT_CONTROL_CHARACTERS } from '../../lib/text.ts';
 import { CurrencyCode, int32, StoredCurrencyCode, Timestamp, Uuid } from '../fields.ts';
+import { MAX_TICKET_TYPES_PER_EVENT } from '../../services/events/ticket-types.ts';
 
 export const EXAMPLE_TICKET_TYPE_ID = '9a8b7c6d-5e4f-4a3b-9c2d-1e0f9a8b7c6d';
 /** The highest ticket price, in minor units (one million in a two-decimal currency). */
@@ -58,7 +59,14 @@ export const TicketTypeSchema = z
 export type TicketTypeResponse = z.infer<typeof TicketTypeSchema>;
 
 export const TicketTypeListSchema = z
-  .object({ data: z.array(TicketTypeSchema).openapi({ description: 'By sortOrder, then creation.' }) })
+  .object({
+    data: z
+      .array(TicketTypeSchema)
+      .max(MAX_TICKET_TYPES_PER_EVENT)
+      .openapi({
+        description: `By sortOrder, then creation. All of them: an event has at most ${MAX_TICKET_TYPES_PER_EVENT}.`,
+      }),
+  })
   .openapi('TicketTypeList');
 
 export type TicketTypeListResponse = z.infer<typeof TicketTypeListSchema>;

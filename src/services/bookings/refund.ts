@@ -42,6 +42,24 @@ export interface ProviderOutcome {
   providerRefundId: string | null;
 }
 
+/**
+ * Refund rows per booking, whatever their status (a `failed` Stripe attempt keeps its row). A booking has at most
+ * 100 tickets (MAX_TICKETS_PER_ORDER in src/routes/bookings/schema.ts), so refunding every ticket on its own takes
+ * 100; twice that leaves room for partial refunds by amount and refused Stripe attempts, while the booking (which
+ * lists its refunds, unpaginated) stays bounded.
+ */
+export const MAX_REFUNDS_PER_BOOKING = 200;
+const REFUND_LIMIT_LABEL = 'refund_limit';
+
+export function refundLimitError(): ApiError {
+  return new ApiError('conflict', {
+    detail:
+      `A booking has at most ${MAX_REFUNDS_PER_BOOKING} refunds, failed ones included; this one has reached it. ` +
+      'Return any further money outside Eventra.',
+    extensions: { limit: MAX_REFUNDS_PER_BOOKING },
+  });
+}
+
 function refundConflict(detail: string, extensions: Record<string, unknown> = {}): ApiError {
   return new ApiError('conflict', { detail, extensions });
 }
@@ -132,10 +150,11 @@ function refusal(booking: Booking, paymentStatus: string | undefined): ApiError 
  *   recorded (see `stripeRefund`): money paid out by Stripe always equals refunds recorded.
  *
  * One batch writes it all: the booking's conditional UPDATE first (still `confirmed` with the `refundedAmount` read,
- * so of two concurrent refunds exactly one passes; the other answers 409), then the seat moves, the tickets (a
+ * so of two concurrent refunds exactly one passes; the other answers 409), the MAX_REFUNDS_PER_BOOKING guard (counted
+ * under the booking's row lock; 409 `refundLimitError`), then the seat moves, the tickets (a
  * guard aborts when a listed ticket is no longer valid), the payment, the refund row, the audit row, the
  * `booking.refunded` event (outbox), and finally the booking as it is now. Round trips: one read, one write; Stripe
- * refunds one more (the reservation, before the call).
+ * refunds one more (the reservation, before the call, which holds the limit guard instead).
  */
 export async function refundBooking({ ctx, input }: { ctx: ServiceContext; input: RefundInput }): Promise<BookingView> {
   const tenant = requireTenant(ctx);
@@ -220,6 +239,13 @@ export async function refundBooking({ ctx, input }: { ctx: ServiceContext; input
         .returning({ id: bookings.id }),
       'stale',
     );
+  // Right after the booking's UPDATE (which locks its row: every refund row is inserted under that lock), a new
+  // statement, hence a snapshot that counts the refund rows of every writer before: the limit holds under races.
+  const refundLimit = db.execute(
+    sql`select (case when (select count(*) from ${refunds} where ${refunds.organizationId} = ${organizationId}
+      and ${refunds.bookingId} = ${bookingId}) < ${MAX_REFUNDS_PER_BOOKING} then '0'
+      else ${GUARD_LABEL_PREFIX + REFUND_LIMIT_LABEL} end)::int as guard`,
+  );
   const refundRow = {
     id: refundId,
     organizationId,
@@ -240,11 +266,13 @@ export async function refundBooking({ ctx, input }: { ctx: ServiceContext; input
     stripe = await stripeTarget(ctx, booking, payment.paymentIntentId, settings);
     const reservation = [
       bookingUpdate({ refundedAmount: sql`${bookings.refundedAmount} + ${amount}` }),
+      refundLimit,
       paymentUpdate(sql`${payments.refundedAmount} + ${amount}`),
       db.insert(refunds).values({ ...refundRow, status: 'pending', providerRefundId: null }),
     ] as const;
     await scoped(db, scope, reservation as unknown as Parameters<typeof scoped>[2]).catch((error: unknown) => {
-      throw abortLabel(error) === 'stale' ? changedMeanwhile() : error;
+      const label = abortLabel(error);
+      throw label === 'stale' ? changedMeanwhile() : label === REFUND_LIMIT_LABEL ? refundLimitError() : error;
     });
   }
   const outcome = stripe === null ? OFFLINE : await stripeRefund(ctx, stripe, { booking, refundId, amount });
@@ -277,6 +305,8 @@ export async function refundBooking({ ctx, input }: { ctx: ServiceContext; input
 
   const statements = [
     settledBooking,
+    // Stripe refunds were counted by the reservation, which inserted their row.
+    ...(stripe === null ? [refundLimit] : []),
     // The seats of the tickets about to be cancelled (counted while they are still valid).
     ...seatsReleased,
     // Cancels exactly the tickets decided above; aborts when any of them is no longer valid.
@@ -320,6 +350,7 @@ export async function refundBooking({ ctx, input }: { ctx: ServiceContext; input
       await scoped(db, scope, [recordOutcome(db, organizationId, refundId, outcome)]);
     }
     if (label === 'stale' || label === 'tickets_changed') throw changedMeanwhile();
+    if (label === REFUND_LIMIT_LABEL) throw refundLimitError();
     throw error;
   }
   notifyOutbox(ctx, organizationId);

@@ -14,6 +14,7 @@ import {
   eventNotFound,
   fieldError,
   frozenEvent,
+  GUARD_LABEL_PREFIX,
   mustChange,
   selectEvent,
 } from './shared.ts';
@@ -26,7 +27,21 @@ import {
  * from the member ticket types' counters, so seats already sold count against it. Those writes first lock the
  * event row (FOR SHARE): every seat movement (checkout, confirmation, release) updates the event row first, so it
  * waits for the pool change, and the pool change reads the counters every committed sale left.
+ *
+ * An event has at most MAX_CAPACITY_POOLS_PER_EVENT pools (the pool list is not paginated). Creating one locks the
+ * event row FOR NO KEY UPDATE instead, so concurrent creates of one event queue up and each counts the pools the one
+ * before it committed.
  */
+export const MAX_CAPACITY_POOLS_PER_EVENT = 50;
+const POOL_LIMIT_LABEL = 'pool_limit';
+
+export function poolLimitError(): ApiError {
+  return new ApiError('conflict', {
+    detail: `An event has at most ${MAX_CAPACITY_POOLS_PER_EVENT} capacity pools; delete one it no longer needs.`,
+    extensions: { limit: MAX_CAPACITY_POOLS_PER_EVENT },
+  });
+}
+
 type CapacityPool = typeof capacityPools.$inferSelect;
 
 export interface CapacityPoolView {
@@ -107,8 +122,14 @@ function assertMembers(
 /**
  * A batch statement that locks the event (FOR SHARE) while it is draft or published, and aborts the batch with
  * `event_closed` otherwise: seat movements and cancellation wait for the pool change, which sees their result.
+ * `no key update` also makes pool creates of the event wait for each other (for the count of pools).
  */
-function lockOpenEvent(db: Database, organizationId: string, eventId: string) {
+function lockOpenEvent(
+  db: Database,
+  organizationId: string,
+  eventId: string,
+  strength: 'share' | 'no key update' = 'share',
+) {
   return mustChange(
     db,
     db
@@ -121,7 +142,7 @@ function lockOpenEvent(db: Database, organizationId: string, eventId: string) {
           inArray(events.status, [...EDITABLE_STATUSES]),
         ),
       )
-      .for('share'),
+      .for(strength),
     'event_closed',
   );
 }
@@ -168,6 +189,7 @@ function writeFailure(error: unknown): never {
   }
   if (label === 'pool_gone') throw poolNotFound();
   if (label === 'over_capacity') throw overCapacity();
+  if (label === POOL_LIMIT_LABEL) throw poolLimitError();
   // A member ticket type was deleted between the read and the write.
   if (databaseError(error)?.code === FOREIGN_KEY_VIOLATION) throw concurrentChange();
   throw error;
@@ -207,6 +229,7 @@ export async function listCapacityPools({
 /**
  * Creates a pool over ticket types of a draft or published event. It starts with the sold and held seats of its
  * ticket types, and its capacity must hold them (409), checked again in the INSERT against the counts at write time.
+ * The event's MAX_CAPACITY_POOLS_PER_EVENT-th pool is its last (409 `poolLimitError` beyond).
  */
 export async function createCapacityPool({
   ctx,
@@ -232,8 +255,14 @@ export async function createCapacityPool({
 
   const id = crypto.randomUUID();
   try {
-    const [, , , , [row]] = await scoped(db, scope, [
-      lockOpenEvent(db, organizationId, eventId),
+    const [, , , , , [row]] = await scoped(db, scope, [
+      lockOpenEvent(db, organizationId, eventId, 'no key update'),
+      // A new statement after the lock: its snapshot counts every pool a concurrent create committed before it.
+      db.execute(
+        sql`select (case when (select count(*) from ${capacityPools} where organization_id = ${organizationId}
+          and event_id = ${eventId}) < ${MAX_CAPACITY_POOLS_PER_EVENT} then '0'
+          else ${GUARD_LABEL_PREFIX + POOL_LIMIT_LABEL} end)::int as guard`,
+      ),
       mustChange(
         db,
         sql`(insert into ${capacityPools} (id, organization_id, event_id, name, capacity, sold, held)

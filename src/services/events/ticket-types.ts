@@ -8,6 +8,7 @@ import { notifyOutbox } from '../outbox/dispatch.ts';
 import { outboxInsert, outboxInsertSelect } from '../outbox/record.ts';
 import { ticketTypeData } from '../outbox/views.ts';
 import {
+  abortLabel,
   actorOf,
   concurrentChange,
   EDITABLE_STATUSES,
@@ -22,7 +23,24 @@ import {
   toTicketTypeView,
   type TicketTypeView,
   givenFields,
+  GUARD_LABEL_PREFIX,
 } from './shared.ts';
+
+/**
+ * Ticket types per event. The ticket type list (and the public event page) is not paginated, so it stays bounded;
+ * a capacity pool can hold every ticket type of its event (MAX_MEMBERS in src/routes/capacity-pools/schema.ts).
+ */
+export const MAX_TICKET_TYPES_PER_EVENT = 100;
+const TICKET_TYPE_LIMIT_LABEL = 'ticket_type_limit';
+
+export function ticketTypeLimitError(): ApiError {
+  return new ApiError('conflict', {
+    detail:
+      `An event has at most ${MAX_TICKET_TYPES_PER_EVENT} ticket types; delete one it no longer needs, or raise ` +
+      'the quantity of an existing one.',
+    extensions: { limit: MAX_TICKET_TYPES_PER_EVENT },
+  });
+}
 
 export interface TicketTypeFields {
   name?: string | undefined;
@@ -142,7 +160,7 @@ export async function createTicketType({
 
   const id = crypto.randomUUID();
   try {
-    const [, [row]] = await scoped(db, scope, [
+    const [, , [row]] = await scoped(db, scope, [
       mustChange(
         db,
         db
@@ -156,6 +174,13 @@ export async function createTicketType({
             ),
           )
           .returning({ id: events.id }),
+      ),
+      // A new statement after the event row is locked (the UPDATE above), so its READ COMMITTED snapshot counts every
+      // ticket type a concurrent create committed before it: of two creates at the limit minus one, one passes.
+      db.execute(
+        sql`select (case when (select count(*) from ${ticketTypes} where ${ticketTypes.organizationId} = ${tenant.id}
+          and ${ticketTypes.eventId} = ${eventId}) < ${MAX_TICKET_TYPES_PER_EVENT} then '0'
+          else ${GUARD_LABEL_PREFIX + TICKET_TYPE_LIMIT_LABEL} end)::int as guard`,
       ),
       db
         .insert(ticketTypes)
@@ -190,6 +215,7 @@ export async function createTicketType({
     return toTicketTypeView(row);
   } catch (error) {
     if (nothingChanged(error)) throw new ApiError('conflict', { detail: 'The event was cancelled meanwhile.' });
+    if (abortLabel(error) === TICKET_TYPE_LIMIT_LABEL) throw ticketTypeLimitError();
     throw error;
   }
 }
