@@ -2,6 +2,7 @@ import { env } from 'cloudflare:workers';
 import { describe, expect, it } from 'vitest';
 import { and, eq } from 'drizzle-orm';
 import { auditLogs } from '../../src/db/schema/index.ts';
+import { MAX_PAGE_LENGTH } from '../../src/routes/meta/docs.ts';
 import {
   createMember,
   createTenant,
@@ -272,6 +273,8 @@ describe('OpenAPI and docs', () => {
         "img-src 'self' data:; connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'",
     );
     const html = await response.text();
+    // The document's bound on the page holds, with room for a longer bundle name and hash.
+    expect(html.length).toBeLessThan(MAX_PAGE_LENGTH / 2);
     // The one script is the bundle the deployed assets' manifest names, with its integrity; nothing is inline.
     const manifestResponse = await assets().fetch('https://assets.invalid/docs/assets.json');
     expect(manifestResponse.status).toBe(200);

@@ -4,6 +4,12 @@ import type { AppEnv } from '../../env.ts';
 import { ApiError } from '../../errors/api-error.ts';
 import { OPENAPI_PATH } from './openapi.ts';
 
+/**
+ * An upper bound of the page's length: the fixed markup and configuration (under 1 KiB) with the manifest's path and
+ * integrity, which the manifest schema bounds at 200 and 100 characters (escaped at most 6 times longer).
+ */
+export const MAX_PAGE_LENGTH = 4096;
+
 export const route = createRoute({
   method: 'get',
   path: '/docs',
@@ -12,15 +18,24 @@ export const route = createRoute({
   summary: 'Interactive API reference',
   description: 'An interactive reference (Scalar) rendered from the OpenAPI document.',
   responses: {
-    200: { description: 'The HTML reference page.', content: { 'text/html': { schema: z.string() } } },
+    200: {
+      description: 'The HTML reference page.',
+      content: { 'text/html': { schema: z.string().max(MAX_PAGE_LENGTH) } },
+    },
   },
 });
 
 /** build/assets/docs/assets.json, written by dev/docs-assets.ts next to the bundle it names. */
 const ManifestSchema = z.object({
   scalar: z.object({
-    path: z.string().regex(/^\/docs\/assets\/[\w.-]+\.js$/),
-    integrity: z.string().regex(/^sha384-[A-Za-z0-9+/]+=*$/),
+    path: z
+      .string()
+      .max(200)
+      .regex(/^\/docs\/assets\/[\w.-]+\.js$/),
+    integrity: z
+      .string()
+      .max(100)
+      .regex(/^sha384-[A-Za-z0-9+/]+=*$/),
   }),
 });
 type Manifest = z.infer<typeof ManifestSchema>;

@@ -48,7 +48,11 @@ export const route = createRoute({
     201: {
       description: 'The organization and its owner.',
       headers: {
-        Location: { description: 'The new organization, on its own host.', schema: { type: 'string' } },
+        Location: {
+          description: 'The new organization on its own host (the request’s scheme and port).',
+          required: true,
+          schema: { type: 'string', format: 'uri', maxLength: 2048 },
+        },
       },
       content: { 'application/json': { schema: SignupResponseSchema } },
     },
