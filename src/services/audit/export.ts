@@ -21,14 +21,14 @@ export const EXPORT_PAGE_SIZE = 500;
 
 /**
  * The most rows one export sends. More matching rows are refused before anything is streamed (422, narrow
- * `from`/`to`). 100,000 rows are 200 pages of EXPORT_PAGE_SIZE, so 201 database round trips (subrequests) with the
- * first page's batch: well inside the 1,000 subrequests a Worker invocation may make on Workers Paid. The CPU a row
- * costs (read the row, build its view, serialize it) is a few microseconds, so the whole export stays far below
- * the 30 s CPU time of a request; the wall time is the client's download, which a
- * Worker does not limit while the client reads. Past a few hundred thousand rows a spreadsheet cannot open the file
- * anyway (Excel stops at 1,048,576 rows).
+ * `from`/`to`). 50,000 rows are 100 pages of EXPORT_PAGE_SIZE, so 101 database round trips (subrequests) with the
+ * first page's batch: well inside the 1,000 subrequests a Worker invocation may make on Workers Paid. CPU
+ * (bench/audit-export.ts: building, serializing and encoding the rows, in Node on the 2-core development machine):
+ * 100,000 typical rows cost under 1 s as CSV, but 100,000 worst-case rows (every column at its bound and full of
+ * quotes, 837 MB of CSV) 15 to 22 s, too close to a request's 30 s CPU limit; 50,000 keeps the worst case near 11 s
+ * at most. The wall time is the client's download, which a Worker does not limit while the client reads.
  */
-export const MAX_EXPORT_ROWS = 100_000;
+export const MAX_EXPORT_ROWS = 50_000;
 
 export const CSV_COLUMNS = [
   'id',
