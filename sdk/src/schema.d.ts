@@ -1169,7 +1169,7 @@ export interface paths {
     };
     /**
      * Export the audit log
-     * @description The whole audit log matching the filters of the list (`actor`, `action`, `targetType`, `targetId`, `from`, `to`), newest first, as a download (`Content-Disposition: attachment`): `format=csv` (default; RFC 4180 with a header row `id,created_at,actor_type,actor_user_id,action,target_type,target_id,ip,user_agent,request_id,correlation_id,metadata`, CRLF line ends, `metadata` as JSON; a cell starting with =, +, -, @, a tab or a carriage return is prefixed with an apostrophe so spreadsheets show it as text) or `format=json` (one array of list entries). Streamed: the rows are read in pages of 500 as the client downloads. Needs `audit:read` and the `exports` feature of the plan (403 `feature_unavailable` otherwise). Organization hosts only.
+     * @description The whole audit log matching the filters of the list (`actor`, `action`, `targetType`, `targetId`, `from`, `to`), newest first, as a download (`Content-Disposition: attachment`): `format=csv` (default; RFC 4180 with a header row `id,created_at,actor_type,actor_user_id,action,target_type,target_id,ip,user_agent,request_id,correlation_id,metadata`, CRLF line ends, `metadata` as JSON; a cell starting with =, +, -, @, a tab or a carriage return is prefixed with an apostrophe so spreadsheets show it as text) or `format=json` (one array of list entries). Streamed: the rows are read in pages of 500 as the client downloads. At most 50000 entries: when more match, the answer is 422 `unprocessable` (pointer `/query/from`) before anything is sent; narrow `from`/`to` and export the parts. Needs `audit:read` and the `exports` feature of the plan (403 `feature_unavailable` otherwise). Organization hosts only.
      */
     get: operations['exportAuditLogs'];
     put?: never;
@@ -5123,7 +5123,7 @@ export interface components {
        */
       correlationId: string | null;
       /**
-       * @description Details of the change (never secrets).
+       * @description Details of the change (never secrets), at most 4096 characters as JSON; larger details are stored as `{"truncated": true, "length": <their JSON length>, "keys": [<their first keys>]}`.
        * @example {
        *       "reason": "customer request"
        *     }
@@ -16300,6 +16300,20 @@ export interface operations {
       };
       /** @description `not_found`: Not found */
       404: {
+        headers: {
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'X-Correlation-Id': components['headers']['X-Correlation-Id'];
+          'Access-Control-Allow-Origin': components['headers']['Access-Control-Allow-Origin'];
+          RateLimit: components['headers']['RateLimit'];
+          'RateLimit-Policy': components['headers']['RateLimit-Policy'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description `unprocessable`: Unprocessable request */
+      422: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
           'X-Correlation-Id': components['headers']['X-Correlation-Id'];

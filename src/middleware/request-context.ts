@@ -3,7 +3,8 @@ import type { AppEnv } from '../env.ts';
 import { createLogger, logLevel } from '../lib/logger.ts';
 
 /** An incoming X-Request-Id is kept (as the correlation id) only in this shape, so it is safe in logs and headers. */
-export const REQUEST_ID_PATTERN = /^[A-Za-z0-9._-]{8,128}$/;
+export const MAX_CORRELATION_ID = 128;
+export const REQUEST_ID_PATTERN = new RegExp(`^[A-Za-z0-9._-]{8,${String(MAX_CORRELATION_ID)}}$`);
 
 /**
  * Gives every request a server-made id (a new UUID, never the caller's: audit rows must not carry ids a client chose)

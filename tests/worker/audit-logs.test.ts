@@ -1,7 +1,19 @@
+import { eq, sql } from 'drizzle-orm';
 import { describe, expect, it } from 'vitest';
 import { auditLogs } from '../../src/db/schema/index.ts';
 import type { AuditListResponse } from '../../src/routes/audit-logs/schema.ts';
-import { csvCell } from '../../src/services/audit/export.ts';
+import { AUDIT_CELL_BOUNDS, MAX_AUDIT_METADATA } from '../../src/services/audit/bounds.ts';
+import {
+  CSV_COLUMNS,
+  csvCell,
+  csvLine,
+  MAX_CSV_EXPORT,
+  MAX_CSV_ROW,
+  MAX_EXPORT_ROWS,
+  maxCsvCell,
+} from '../../src/services/audit/export.ts';
+import type { AuditEntryView } from '../../src/services/audit/list.ts';
+import { auditInsert } from '../../src/services/audit/record.ts';
 import { createTenant, database, newRequestId, problem, roundTrips, type TestTenant } from '../support/harness.ts';
 import { call, memberWithToken } from '../support/users.ts';
 
@@ -370,5 +382,131 @@ describe('GET /api/v1/audit-logs/export', () => {
     expect((await exportAudit(pro, organizer, '?format=xml')).status).toBe(403);
     const { token: admin } = await memberWithToken(pro, 'admin');
     expect((await exportAudit(pro, admin, '?format=xml')).status).toBe(400);
+  });
+
+  it('refuses more rows than the cap before streaming, in one round trip, and streams exactly the cap', async () => {
+    const { tenant, token } = await auditor();
+    // MAX_EXPORT_ROWS + 1 rows in one statement, one millisecond apart from BASE + 1 ms on.
+    await database().execute(sql`
+      insert into audit_logs (organization_id, actor_type, action, target_type, target_id, created_at)
+      select ${tenant.organization.id}::uuid, 'user', 'bulk.seeded', 'booking', 'b-' || g,
+             ${new Date(BASE).toISOString()}::timestamptz + g * interval '1 millisecond'
+        from generate_series(1, ${MAX_EXPORT_ROWS + 1}) as g`);
+
+    // The first request of a member reads the tenant and the member from the database; later ones from the cache.
+    expect((await list(tenant, token, '?limit=1')).status).toBe(200);
+    for (const format of ['csv', 'json']) {
+      const id = newRequestId();
+      const refused = await call(tenant, 'GET', `/api/v1/audit-logs/export?format=${format}`, {
+        token,
+        headers: { 'x-request-id': id },
+      });
+      expect(refused.status).toBe(422);
+      expect(refused.headers.get('content-type')).toMatch(/^application\/problem\+json/);
+      expect(refused.headers.get('content-disposition')).toBeNull();
+      const body = await problem(refused);
+      expect(body).toMatchObject({
+        code: 'unprocessable',
+        maxRows: MAX_EXPORT_ROWS,
+        errors: [{ pointer: '/query/from' }],
+      });
+      expect(body.detail).toContain('`from`');
+      // The bounded count rides in the first page's batch: no extra round trip.
+      expect(await roundTrips(id)).toEqual({ database: 1, redis: 1 });
+    }
+
+    // Without the oldest row exactly MAX_EXPORT_ROWS match: all of them stream, newest first.
+    const from = new Date(BASE + 2).toISOString();
+    const response = await exportAudit(tenant, token, `?format=csv&from=${from}`);
+    expect(response.status).toBe(200);
+    const text = await response.text();
+    expect(text.length).toBeLessThanOrEqual(MAX_CSV_EXPORT);
+    const lines = text.split('\r\n');
+    expect(lines.at(-1)).toBe('');
+    expect(lines).toHaveLength(MAX_EXPORT_ROWS + 2);
+    expect(lines[1]).toContain(`,b-${MAX_EXPORT_ROWS + 1},`);
+    expect(lines.at(-2)).toContain(',b-2,');
+  }, 120_000);
+
+  it('bounds every CSV row: the worst-case row from the column bounds fits MAX_CSV_ROW', () => {
+    expect(Object.keys(AUDIT_CELL_BOUNDS)).toEqual([...CSV_COLUMNS]);
+    // The per-cell bound is reached: all quotes, or a formula character then quotes.
+    for (const length of [1, 2, 45, 512]) {
+      expect(csvCell('"'.repeat(length))).toHaveLength(maxCsvCell(length));
+      expect(csvCell(`=${'"'.repeat(length - 1)}`)).toHaveLength(maxCsvCell(length));
+      expect(csvCell(`-${'x,'.repeat(length)}`.slice(0, length)).length).toBeLessThanOrEqual(maxCsvCell(length));
+    }
+    const quotes = (column: keyof typeof AUDIT_CELL_BOUNDS) => '"'.repeat(AUDIT_CELL_BOUNDS[column]);
+    // Metadata whose JSON is exactly the bound, as many quotes as JSON allows: {"a":"\"\"...\""}.
+    const metadata = { a: '"'.repeat((MAX_AUDIT_METADATA - 8) / 2) };
+    expect(JSON.stringify(metadata)).toHaveLength(MAX_AUDIT_METADATA);
+    const worst: AuditEntryView = {
+      id: '9'.repeat(AUDIT_CELL_BOUNDS.id),
+      createdAt: new Date(8.64e15).toISOString(),
+      actor: { type: quotes('actor_type'), userId: quotes('actor_user_id') },
+      action: quotes('action'),
+      target: { type: quotes('target_type'), id: quotes('target_id') },
+      ip: quotes('ip'),
+      userAgent: quotes('user_agent'),
+      requestId: quotes('request_id'),
+      correlationId: quotes('correlation_id'),
+      metadata,
+    };
+    expect(worst.createdAt).toHaveLength(AUDIT_CELL_BOUNDS.created_at);
+    const line = csvLine(worst);
+    expect(line.length).toBeLessThanOrEqual(MAX_CSV_ROW);
+    // Only the id, the timestamp (`+275760-…`, a formula character, so apostrophe and quotes but no inner quotes)
+    // and the metadata fall short of their cell bound.
+    const slack = (
+      [
+        ['id', worst.id],
+        ['created_at', worst.createdAt],
+        ['metadata', JSON.stringify(metadata)],
+      ] as const
+    ).reduce((total, [column, value]) => total + maxCsvCell(AUDIT_CELL_BOUNDS[column]) - csvCell(value).length, 0);
+    expect(csvCell(worst.createdAt)).toBe(`"'${worst.createdAt}"`);
+    expect(line.length).toBe(MAX_CSV_ROW - slack);
+    expect(MAX_CSV_EXPORT).toBe(CSV_COLUMNS.join(',').length + 2 + MAX_EXPORT_ROWS * MAX_CSV_ROW);
+  });
+
+  it('keeps stored rows within the bounds: trimmed at write time, clipped on export', async () => {
+    const { tenant, token } = await auditor();
+    const big = { note: 'x'.repeat(MAX_AUDIT_METADATA), other: 1 };
+    const requestId = `trim-${crypto.randomUUID()}`;
+    await auditInsert(
+      database(),
+      { ip: '203.0.113.7', addressKey: '203.0.113.7', userAgent: 'u'.repeat(2000), requestId, correlationId: null },
+      {
+        organizationId: tenant.organization.id,
+        actor: { type: 'system' },
+        action: 'note.added',
+        target: { type: 'booking', id: 't'.repeat(500) },
+        metadata: big,
+      },
+    );
+    const [stored] = await database().select().from(auditLogs).where(eq(auditLogs.requestId, requestId));
+    expect(stored?.metadata).toEqual({ truncated: true, length: JSON.stringify(big).length, keys: ['note', 'other'] });
+    expect(stored?.userAgent).toHaveLength(AUDIT_CELL_BOUNDS.user_agent);
+    expect(stored?.targetId).toHaveLength(AUDIT_CELL_BOUNDS.target_id);
+
+    // A row written around the bounds (by hand, or before they existed) is clipped when read.
+    await insertRows(tenant, [
+      {
+        at: 1,
+        action: 'note.added',
+        userAgent: '"'.repeat(3000),
+        correlationId: '='.repeat(300),
+        metadata: { huge: '"'.repeat(10_000) },
+      },
+    ]);
+    const csv = await (await exportAudit(tenant, token, '?format=csv')).text();
+    const lines = csv.split('\r\n').slice(1, -1);
+    expect(lines).toHaveLength(2);
+    for (const line of lines) expect(line.length + 2).toBeLessThanOrEqual(MAX_CSV_ROW);
+    const exported: Entry[] = await (await exportAudit(tenant, token, '?format=json')).json();
+    const handMade = exported.find((entry) => entry.requestId === null);
+    expect(handMade?.userAgent).toHaveLength(AUDIT_CELL_BOUNDS.user_agent);
+    expect(handMade?.correlationId).toHaveLength(AUDIT_CELL_BOUNDS.correlation_id);
+    expect(handMade?.metadata).toMatchObject({ truncated: true, keys: ['huge'] });
   });
 });

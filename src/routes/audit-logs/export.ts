@@ -4,7 +4,15 @@ import { errorResponses } from '../../errors/problem.ts';
 import { requireTenant, serviceContext } from '../../lib/context.ts';
 import { requirePermission } from '../../middleware/auth.ts';
 import { requireFeature } from '../../middleware/plan-limits.ts';
-import { CSV_COLUMNS, exportAuditLog } from '../../services/audit/export.ts';
+import { MAX_AUDIT_METADATA } from '../../services/audit/bounds.ts';
+import {
+  CSV_COLUMNS,
+  EXPORT_PAGE_SIZE,
+  exportAuditLog,
+  MAX_CSV_EXPORT,
+  MAX_CSV_ROW,
+  MAX_EXPORT_ROWS,
+} from '../../services/audit/export.ts';
 import { tenantOnly } from '../organizations/host.ts';
 import { AuditEntrySchema, AuditExportQuerySchema } from './schema.ts';
 
@@ -19,8 +27,10 @@ export const route = createRoute({
     '`to`), newest first, as a download (`Content-Disposition: attachment`): `format=csv` (default; RFC 4180 with ' +
     `a header row \`${CSV_COLUMNS.join(',')}\`, CRLF line ends, \`metadata\` as JSON; a cell starting with =, +, ` +
     '-, @, a tab or a carriage return is prefixed with an apostrophe so spreadsheets show it as text) or ' +
-    '`format=json` (one array of list entries). Streamed: the rows are read in pages of 500 as the client ' +
-    'downloads. Needs `audit:read` and the `exports` feature of the plan (403 `feature_unavailable` otherwise). ' +
+    '`format=json` (one array of list entries). Streamed: the rows are read in pages of ' +
+    `${String(EXPORT_PAGE_SIZE)} as the client downloads. At most ${String(MAX_EXPORT_ROWS)} entries: when more ` +
+    'match, the answer is 422 `unprocessable` (pointer `/query/from`) before anything is sent; narrow `from`/`to` ' +
+    'and export the parts. Needs `audit:read` and the `exports` feature of the plan (403 `feature_unavailable` otherwise). ' +
     'Organization hosts only.',
   security: [{ bearerAuth: [] }],
   middleware: [tenantOnly(), requirePermission('audit:read'), requireFeature('exports')] as const,
@@ -41,19 +51,28 @@ export const route = createRoute({
       content: {
         'text/csv': {
           schema: z.string().openapi({
-            description: 'CSV with a header row.',
+            maxLength: MAX_CSV_EXPORT,
+            description:
+              `CSV with a header row and at most ${String(MAX_EXPORT_ROWS)} rows of at most ${String(MAX_CSV_ROW)} ` +
+              'characters each (every column has a bounded length; `metadata` is at most ' +
+              `${String(MAX_AUDIT_METADATA)} characters as JSON before CSV quoting).`,
             example: `${CSV_COLUMNS.join(',')}\r\n42,2026-05-01T09:00:00.123Z,user,6a1f0d4e-2b7c-4e9a-8f3d-5c2b1a0e9d87,booking.cancelled,booking,5f7d0c1e-2a3b-4c5d-8e9f-0a1b2c3d4e5f,203.0.113.7,Mozilla/5.0,b3f1c2de,{}\r\n`,
           }),
         },
-        'application/json': { schema: z.array(AuditEntrySchema) },
+        'application/json': {
+          schema: z
+            .array(AuditEntrySchema)
+            .max(MAX_EXPORT_ROWS)
+            .openapi({ description: `The entries, newest first (at most ${String(MAX_EXPORT_ROWS)}).` }),
+        },
       },
     },
-    ...errorResponses(400, 401, 403, 404, 429, 503),
+    ...errorResponses(400, 401, 403, 404, 422, 429, 503),
   },
 });
 
 export function register(app: OpenAPIHono<AppEnv>): void {
-  app.openapi(route, (c) => {
+  app.openapi(route, async (c) => {
     const ctx = serviceContext(c);
     const tenant = requireTenant(ctx);
     const { format, ...filters } = c.req.valid('query');
@@ -61,7 +80,7 @@ export function register(app: OpenAPIHono<AppEnv>): void {
       .toISOString()
       .replace(/[-:]/g, '')
       .replace(/\.\d+Z$/, 'Z');
-    const stream = exportAuditLog({ ctx, input: { format, filters } });
+    const stream = await exportAuditLog({ ctx, input: { format, filters } });
     return new Response(stream, {
       status: 200,
       headers: {

@@ -1,7 +1,14 @@
 import { z } from '@hono/zod-openapi';
 import { instant } from '../events/schema.ts';
-import { REQUEST_ID_PATTERN } from '../../middleware/request-context.ts';
+import { MAX_CORRELATION_ID, REQUEST_ID_PATTERN } from '../../middleware/request-context.ts';
 import { MAX_CLIENT_ADDRESS, MAX_USER_AGENT } from '../../lib/client.ts';
+import {
+  MAX_AUDIT_ACTION as MAX_ACTION,
+  MAX_AUDIT_METADATA,
+  MAX_AUDIT_REQUEST_ID,
+  MAX_AUDIT_TARGET_ID as MAX_TARGET_ID,
+  MAX_AUDIT_TARGET_TYPE,
+} from '../../services/audit/bounds.ts';
 import { Timestamp, Uuid } from '../fields.ts';
 import { cursorPage, pageParams, sortParam } from '../pagination.ts';
 
@@ -12,8 +19,6 @@ const ACTION = /^[a-z][a-z0-9_]*(?:\.[a-z][a-z0-9_]*)*(?:\.\*)?$/;
 const TARGET_TYPE = /^[a-z][a-z0-9_]{0,49}$/;
 // What the services write (`<area>.<verb>`), at most as long as the `action` filter accepts.
 const STORED_ACTION = /^[a-z][a-z0-9_]*(?:\.[a-z][a-z0-9_]*)*$/;
-const MAX_ACTION = 100;
-const MAX_TARGET_ID = 200;
 
 export const AuditEntrySchema = z
   .object({
@@ -46,7 +51,11 @@ export const AuditEntrySchema = z
       .openapi({ description: '`<area>.<verb>`.', example: 'booking.cancelled' }),
     target: z
       .object({
-        type: z.string().max(50).regex(TARGET_TYPE).openapi({ description: 'What was acted on.', example: 'booking' }),
+        type: z
+          .string()
+          .max(MAX_AUDIT_TARGET_TYPE)
+          .regex(TARGET_TYPE)
+          .openapi({ description: 'What was acted on.', example: 'booking' }),
         id: z
           .string()
           .max(MAX_TARGET_ID)
@@ -68,7 +77,7 @@ export const AuditEntrySchema = z
     // A request's UUID, or the job's label for background work (`scheduled`, `webhook-delivery:<id>:<attempt>`).
     requestId: z
       .string()
-      .max(100)
+      .max(MAX_AUDIT_REQUEST_ID)
       .regex(/^[A-Za-z0-9:._-]+$/)
       .nullable()
       .openapi({
@@ -77,7 +86,7 @@ export const AuditEntrySchema = z
       }),
     correlationId: z
       .string()
-      .max(128)
+      .max(MAX_CORRELATION_ID)
       .regex(REQUEST_ID_PATTERN)
       .nullable()
       .openapi({
@@ -87,7 +96,9 @@ export const AuditEntrySchema = z
         example: 'checkout-7f3a9c21',
       }),
     metadata: z.record(z.string(), z.unknown()).openapi({
-      description: 'Details of the change (never secrets).',
+      description:
+        `Details of the change (never secrets), at most ${String(MAX_AUDIT_METADATA)} characters as JSON; larger ` +
+        'details are stored as `{"truncated": true, "length": <their JSON length>, "keys": [<their first keys>]}`.',
       example: { reason: 'customer request' },
     }),
   })

@@ -5,6 +5,7 @@ import { scoped } from '../../db/tenant.ts';
 import { ApiError } from '../../errors/api-error.ts';
 import { requireTenant, type ServiceContext } from '../../lib/context.ts';
 import { cursorTimestamp, listSort, type ListSort } from '../../lib/cursor.ts';
+import { AUDIT_CELL_BOUNDS, boundedMetadata, clipText } from './bounds.ts';
 
 /** The filters of the audit list and its export. */
 export interface AuditFilters {
@@ -45,18 +46,27 @@ export interface AuditEntryView {
   metadata: Record<string, unknown>;
 }
 
+/**
+ * The API's view of a row, each field within its bound (src/services/audit/bounds.ts). The writers keep to the bounds;
+ * clipping here too makes them hold for rows written before the bounds existed or by hand, so the list's field bounds
+ * and the export's `maxLength` are true for whatever the table holds.
+ */
 export function toAuditEntryView(row: AuditLog): AuditEntryView {
+  const bound = AUDIT_CELL_BOUNDS;
   return {
     id: row.id.toString(),
     createdAt: row.createdAt.toISOString(),
-    actor: { type: row.actorType, userId: row.actorUserId },
-    action: row.action,
-    target: row.targetType === null ? null : { type: row.targetType, id: row.targetId },
-    ip: row.ip,
-    userAgent: row.userAgent,
-    requestId: row.requestId,
-    correlationId: row.correlationId,
-    metadata: row.metadata,
+    actor: { type: clipText(row.actorType, bound.actor_type), userId: row.actorUserId },
+    action: clipText(row.action, bound.action),
+    target:
+      row.targetType === null
+        ? null
+        : { type: clipText(row.targetType, bound.target_type), id: clipText(row.targetId, bound.target_id) },
+    ip: clipText(row.ip, bound.ip),
+    userAgent: clipText(row.userAgent, bound.user_agent),
+    requestId: clipText(row.requestId, bound.request_id),
+    correlationId: clipText(row.correlationId, bound.correlation_id),
+    metadata: boundedMetadata(row.metadata).metadata,
   };
 }
 

@@ -1,6 +1,16 @@
 import type { Database } from '../../db/client.ts';
 import { auditLogs } from '../../db/schema/index.ts';
-import type { ClientInfo } from '../../lib/client.ts';
+import { MAX_CLIENT_ADDRESS, MAX_USER_AGENT, type ClientInfo } from '../../lib/client.ts';
+import { createLogger } from '../../lib/logger.ts';
+import { MAX_CORRELATION_ID } from '../../middleware/request-context.ts';
+import {
+  boundedMetadata,
+  clipText,
+  MAX_AUDIT_ACTION,
+  MAX_AUDIT_REQUEST_ID,
+  MAX_AUDIT_TARGET_ID,
+  MAX_AUDIT_TARGET_TYPE,
+} from './bounds.ts';
 
 export type ActorType = 'user' | 'platform_admin' | 'system' | 'anonymous';
 
@@ -11,8 +21,41 @@ export interface AuditEntry {
   /** `<area>.<verb>`, e.g. `auth.login`, `membership.updated`, `role.deleted`. */
   action: string;
   target?: { type: string; id: string };
-  /** Never secrets: no passwords, tokens or hashes. */
+  /**
+   * Never secrets: no passwords, tokens or hashes. At most MAX_AUDIT_METADATA characters as JSON: larger metadata is
+   * stored as a `{ truncated, length, keys }` marker, with a warning logged (see `auditMetadata`).
+   */
   metadata?: Record<string, unknown>;
+}
+
+/**
+ * The metadata to store: within MAX_AUDIT_METADATA as JSON. Larger metadata is a bug of the writer, but refusing it
+ * would fail the change it records (the audit row shares its batch), so it is replaced by a marker naming its size
+ * and first keys, and a warning is logged with the request id so the writer gets fixed.
+ */
+export function auditMetadata(
+  client: Pick<ClientInfo, 'requestId'>,
+  action: string,
+  metadata: Record<string, unknown>,
+): Record<string, unknown> {
+  const bounded = boundedMetadata(metadata);
+  if (bounded.trimmed) {
+    createLogger({ requestId: client.requestId }).warn('audit metadata over the bound, stored truncated', {
+      action,
+      length: bounded.length,
+    });
+  }
+  return bounded.metadata;
+}
+
+/** The client fields of an audit row, each within its column's bound (see src/services/audit/bounds.ts). */
+export function auditClient(client: ClientInfo) {
+  return {
+    ip: clipText(client.ip, MAX_CLIENT_ADDRESS),
+    userAgent: clipText(client.userAgent, MAX_USER_AGENT),
+    requestId: clipText(client.requestId, MAX_AUDIT_REQUEST_ID),
+    correlationId: clipText(client.correlationId ?? null, MAX_CORRELATION_ID),
+  };
 }
 
 /**
@@ -26,13 +69,10 @@ export function auditInsert(db: Database, client: ClientInfo, entry: AuditEntry)
     organizationId: entry.organizationId,
     actorType: entry.actor.type,
     actorUserId: entry.actor.userId ?? null,
-    action: entry.action,
-    targetType: entry.target?.type ?? null,
-    targetId: entry.target?.id ?? null,
-    ip: client.ip,
-    userAgent: client.userAgent,
-    requestId: client.requestId,
-    correlationId: client.correlationId ?? null,
-    metadata: entry.metadata ?? {},
+    action: clipText(entry.action, MAX_AUDIT_ACTION),
+    targetType: clipText(entry.target?.type ?? null, MAX_AUDIT_TARGET_TYPE),
+    targetId: clipText(entry.target?.id ?? null, MAX_AUDIT_TARGET_ID),
+    ...auditClient(client),
+    metadata: auditMetadata(client, entry.action, entry.metadata ?? {}),
   });
 }

@@ -6,7 +6,8 @@ import { ApiError } from '../../errors/api-error.ts';
 import type { ClientInfo } from '../../lib/client.ts';
 import { requireTenant, type ServiceContext } from '../../lib/context.ts';
 import { principalOf } from '../../middleware/auth.ts';
-import { auditInsert } from '../audit/record.ts';
+import { clipText, MAX_AUDIT_ACTION } from '../audit/bounds.ts';
+import { auditClient, auditInsert, auditMetadata } from '../audit/record.ts';
 import { tenantLink } from '../email/links.ts';
 import { passwordResetEmail, verificationEmail, type Branding } from '../email/messages.ts';
 import { brandingQuery, emailBranding, sendLater } from '../email/branding.ts';
@@ -106,10 +107,11 @@ export function auditFromCte(
   cte: string,
   metadata: Record<string, unknown> = {},
 ): SQL {
+  const { ip, userAgent, requestId, correlationId } = auditClient(client);
   return sql`insert into audit_logs (organization_id, actor_type, actor_user_id, action, target_type, target_id, ip, user_agent, request_id, correlation_id, metadata)
-    select ${organizationId}::uuid, 'user', user_id, ${action}::text, 'user', user_id::text, ${client.ip}::text,
-           ${client.userAgent}::text, ${client.requestId}::text, ${client.correlationId ?? null}::text,
-           ${JSON.stringify(metadata)}::jsonb
+    select ${organizationId}::uuid, 'user', user_id, ${clipText(action, MAX_AUDIT_ACTION)}::text, 'user', user_id::text,
+           ${ip}::text, ${userAgent}::text, ${requestId}::text, ${correlationId}::text,
+           ${JSON.stringify(auditMetadata(client, action, metadata))}::jsonb
     from ${sql.identifier(cte)}`;
 }
 
