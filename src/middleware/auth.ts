@@ -59,8 +59,9 @@ async function authenticated(c: Context<AppEnv>): Promise<Principal> {
     });
   }
   if (revoked) {
-    // The limits were counted in the same round trip: settle them so this 401 carries their RateLimit headers.
-    await admission.limits.catch(() => undefined);
+    // The limits were counted in the same round trip: settle them so this 401 carries their RateLimit headers (a
+    // revoked session answers 401 even when it is over a limit).
+    await Promise.allSettled([admission.limits]);
     throw unauthorized('The session has ended.');
   }
   await admission.limits;
