@@ -1,4 +1,5 @@
 import { z } from '@hono/zod-openapi';
+import { WITHOUT_CONTROL_CHARACTERS } from '../lib/text.ts';
 
 /**
  * The field schemas every route shares, each as strict in the OpenAPI document as the server is (a bounded length,
@@ -42,3 +43,6 @@ export const StoredCurrencyCode = z
   .string()
   .length(3)
   .regex(/^[A-Z]{3}$/);
+
+/** Stored single-line text as responses show it: checked on the way in, so without control characters. */
+export const storedLine = (max: number) => z.string().max(max).regex(WITHOUT_CONTROL_CHARACTERS);

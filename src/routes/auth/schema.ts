@@ -8,7 +8,7 @@ import {
 import { WITHOUT_CONTROL_CHARACTERS } from '../../lib/text.ts';
 import { PASSWORD_MAX_LENGTH, PASSWORD_MIN_LENGTH } from '../../services/auth/passwords.ts';
 import { ROLE_KEY_PATTERN } from '../users/schema.ts';
-import { int32, StoredEmail, Timestamp, Uuid } from '../fields.ts';
+import { int32, StoredEmail, storedLine, Timestamp, Uuid } from '../fields.ts';
 
 // Request bodies are strict: an unknown key (role, organizationId, emailVerified, ids) is a 400, never applied.
 
@@ -148,11 +148,7 @@ export const AuthUserSchema = z
   .object({
     id: Uuid.openapi({ description: 'User id.', example: '6f1c2d3e-4b5a-4c7d-8e9f-0a1b2c3d4e5f' }),
     email: StoredEmail.openapi({ description: 'Email address (lowercase).', example: 'ada@example.com' }),
-    name: z
-      .string()
-      .max(200)
-      .regex(WITHOUT_CONTROL_CHARACTERS)
-      .openapi({ description: 'Display name.', example: 'Ada Lovelace' }),
+    name: storedLine(200).openapi({ description: 'Display name.', example: 'Ada Lovelace' }),
     emailVerified: z.boolean().openapi({
       description: 'Whether the address is verified; actions that need it answer 403 `email_not_verified` until then.',
       example: false,
@@ -233,11 +229,7 @@ export const MeSchema = z
           .max(63)
           .regex(ROLE_KEY_PATTERN)
           .openapi({ description: 'Stable role key.', example: 'organizer' }),
-        name: z
-          .string()
-          .max(100)
-          .regex(WITHOUT_CONTROL_CHARACTERS)
-          .openapi({ description: 'Role display name.', example: 'Organizer' }),
+        name: storedLine(100).openapi({ description: 'Role display name.', example: 'Organizer' }),
       })
       .openapi('MembershipRole', { description: 'The role of the membership.' }),
     permissions: z
@@ -250,7 +242,7 @@ export const MeSchema = z
 export const AcceptedSchema = z
   .object({
     status: z.literal('accepted').openapi({ description: 'Always `accepted`.', example: 'accepted' }),
-    message: z.string().max(200).regex(WITHOUT_CONTROL_CHARACTERS).openapi({
+    message: storedLine(200).openapi({
       description: 'What happens next.',
       example: 'If this address belongs to a member, a link to reset the password is on its way.',
     }),

@@ -2,9 +2,9 @@ import { z } from '@hono/zod-openapi';
 import { EmailSchema, NameSchema } from '../auth/schema.ts';
 import { MAX_PRICE } from '../ticket-types/schema.ts';
 import { MAX_REFUNDS_PER_BOOKING } from '../../services/bookings/refund.ts';
-import { storedLine } from '../events/schema.ts';
+
 import { MAX_MANUAL_INSTRUCTIONS } from '../payments/schema.ts';
-import { int32, StoredCurrencyCode, Timestamp, Uuid } from '../fields.ts';
+import { int32, StoredCurrencyCode, storedLine, Timestamp, Uuid } from '../fields.ts';
 
 export const EXAMPLE_BOOKING_ID = '7c1e2d3f-4a5b-4c6d-8e7f-901a2b3c4d5e';
 const EXAMPLE_TICKET_TYPE_ID = '5d2e8c41-7a6b-4c3d-9e8f-0a1b2c3d4e5f';

@@ -1,7 +1,7 @@
 import { z } from '@hono/zod-openapi';
 import { EmailSchema } from '../auth/schema.ts';
 import { cursorPage, pageParams, sortParam } from '../pagination.ts';
-import { Timestamp, Uuid } from '../fields.ts';
+import { storedLine, Timestamp, Uuid } from '../fields.ts';
 import { MAX_REFUNDS_PER_BOOKING } from '../../services/bookings/refund.ts';
 import {
   COUNTRY_PATTERN,
@@ -10,7 +10,6 @@ import {
   MAX_TITLE_LENGTH,
   MAX_URL_LENGTH,
   SLUG_PATTERN,
-  storedLine,
   VENUE_LIMITS,
 } from '../events/schema.ts';
 import { BOOKING_STATUSES, BookingSchema, BookingToken, EXAMPLE_BOOKING_TOKEN } from './schema.ts';

@@ -1,8 +1,8 @@
 import { z } from '@hono/zod-openapi';
 import { WITHOUT_CONTROL_CHARACTERS } from '../../lib/text.ts';
-import { EXAMPLE_EVENT_ID, storedLine } from '../events/schema.ts';
+import { EXAMPLE_EVENT_ID } from '../events/schema.ts';
 import { EXAMPLE_TICKET_TYPE_ID } from '../ticket-types/schema.ts';
-import { int32, Uuid } from '../fields.ts';
+import { int32, storedLine, Uuid } from '../fields.ts';
 import { MAX_CAPACITY_POOLS_PER_EVENT } from '../../services/events/capacity-pools.ts';
 import { MAX_TICKET_TYPES_PER_EVENT } from '../../services/events/ticket-types.ts';
 

@@ -1,8 +1,7 @@
 import { z } from '@hono/zod-openapi';
 import { AttendeeSchema } from '../bookings/schema.ts';
-import { Timestamp, Uuid } from '../fields.ts';
+import { storedLine, Timestamp, Uuid } from '../fields.ts';
 import { MAX_NAME_LENGTH as MAX_TICKET_TYPE_NAME_LENGTH } from '../ticket-types/schema.ts';
-import { storedLine } from '../events/schema.ts';
 
 const EXAMPLE_EVENT_ID = '0b9f6a52-1c3d-4e5f-8a7b-9c0d1e2f3a4b';
 

@@ -1,6 +1,6 @@
 import { z } from '@hono/zod-openapi';
 import { WITHOUT_CONTROL_CHARACTERS } from '../../lib/text.ts';
-import { int32, Timestamp, Uuid } from '../fields.ts';
+import { int32, storedLine, Timestamp, Uuid } from '../fields.ts';
 import { cursorPage, pageParams, sortParam } from '../pagination.ts';
 
 /** The orders of the event list; the first is the default. */
@@ -52,9 +52,6 @@ export const httpsUrl = () =>
     .url({ protocol: /^https$/, hostname: z.regexes.domain })
     .max(MAX_URL_LENGTH)
     .regex(/^https:\/\//, 'Must be an https URL.');
-
-/** Stored single-line text as responses show it: checked on the way in, so without control characters. */
-export const storedLine = (max: number) => z.string().max(max).regex(WITHOUT_CONTROL_CHARACTERS);
 
 /** A stored https URL as responses show it: the input was checked by `httpsUrl()` and is returned unchanged. */
 const storedUrl = () =>

@@ -2,7 +2,7 @@ import { z } from '@hono/zod-openapi';
 import type { Organization } from '../../db/schema/index.ts';
 import { PASSWORD_MAX_LENGTH, PASSWORD_MIN_LENGTH } from '../../services/auth/passwords.ts';
 import { WITHOUT_CONTROL_CHARACTERS } from '../../lib/text.ts';
-import { CURRENCY_CODES, StoredEmail, Timestamp, Uuid } from '../fields.ts';
+import { CURRENCY_CODES, StoredEmail, storedLine, Timestamp, Uuid } from '../fields.ts';
 import { cursorPage, sortParam } from '../pagination.ts';
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -101,10 +101,7 @@ const senderName = () =>
 
 export const OrganizationBrandingSchema = z
   .object({
-    displayName: z
-      .string()
-      .max(MAX_DISPLAY_NAME)
-      .regex(WITHOUT_CONTROL_CHARACTERS)
+    displayName: storedLine(MAX_DISPLAY_NAME)
       .optional()
       .openapi({ description: 'Name shown to customers and in emails.', example: 'Acme Events' }),
     logoUrl: z
@@ -167,11 +164,7 @@ export const OrganizationSchema = z
       .max(63)
       .regex(SLUG_PATTERN)
       .openapi({ description: 'Subdomain label: the host is `{slug}.{ROOT_DOMAIN}`.', example: 'acme' }),
-    name: z
-      .string()
-      .max(200)
-      .regex(WITHOUT_CONTROL_CHARACTERS)
-      .openapi({ description: 'Legal or display name.', example: 'Acme Events Ltd' }),
+    name: storedLine(200).openapi({ description: 'Legal or display name.', example: 'Acme Events Ltd' }),
     plan: z.enum(['starter', 'pro', 'enterprise']).openapi({ description: 'Subscription plan.', example: 'starter' }),
     status: z.enum(['active', 'suspended']).openapi({
       description: 'A suspended organization is not served: its host answers 404.',
@@ -217,11 +210,7 @@ export const OrganizationOwnerSchema = z
   .object({
     id: Uuid.openapi({ description: 'User id of the owner.', example: '6a1f0d4e-2b7c-4e9a-8f3d-5c2b1a0e9d87' }),
     email: StoredEmail.openapi({ description: 'Owner email (lowercased).', example: 'jane@acme.com' }),
-    name: z
-      .string()
-      .max(200)
-      .regex(WITHOUT_CONTROL_CHARACTERS)
-      .openapi({ description: 'Owner name.', example: 'Jane Doe' }),
+    name: storedLine(200).openapi({ description: 'Owner name.', example: 'Jane Doe' }),
     emailVerified: z.boolean().openapi({
       description: 'Whether the email address is verified; a new account gets a verification email.',
       example: false,

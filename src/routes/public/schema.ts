@@ -2,7 +2,7 @@ import { z } from '@hono/zod-openapi';
 import { MAX_CURSOR_LENGTH } from '../../lib/cursor.ts';
 import { WITHOUT_CONTROL_CHARACTERS } from '../../lib/text.ts';
 import { cursorPage, sortParam } from '../pagination.ts';
-import { int32, StoredCurrencyCode, Timestamp, Uuid } from '../fields.ts';
+import { int32, StoredCurrencyCode, storedLine, Timestamp, Uuid } from '../fields.ts';
 import {
   COUNTRY_PATTERN,
   MAX_CATEGORIES,
@@ -14,7 +14,6 @@ import {
   MAX_TITLE_LENGTH,
   MAX_URL_LENGTH,
   SLUG_PATTERN,
-  storedLine,
   VENUE_LIMITS,
 } from '../events/schema.ts';
 import {

@@ -1,7 +1,7 @@
 import { z } from '@hono/zod-openapi';
 import { ALL_PERMISSIONS, BUILT_IN_ROLE_KEYS, type Permission } from '../../services/auth/permissions.ts';
 import { MAX_CUSTOM_ROLES } from '../../services/roles/create.ts';
-import { int32, Uuid } from '../fields.ts';
+import { int32, storedLine, Uuid } from '../fields.ts';
 import { ROLE_KEY_PATTERN } from '../users/schema.ts';
 import { WITHOUT_CONTROL_CHARACTERS } from '../../lib/text.ts';
 
@@ -36,11 +36,7 @@ export const RoleSchema = z
       .max(63)
       .regex(ROLE_KEY_PATTERN)
       .openapi({ description: 'Stable key, unique in the organization.', example: 'box-office' }),
-    name: z
-      .string()
-      .max(100)
-      .regex(WITHOUT_CONTROL_CHARACTERS)
-      .openapi({ description: 'Display name.', example: 'Box office' }),
+    name: storedLine(100).openapi({ description: 'Display name.', example: 'Box office' }),
     description: z
       .string()
       .max(MAX_DESCRIPTION)
@@ -82,7 +78,7 @@ export const PermissionCatalogueSchema = z
       .array(
         z.object({
           key: PermissionSchema,
-          description: z.string().max(200).regex(WITHOUT_CONTROL_CHARACTERS).openapi({
+          description: storedLine(200).openapi({
             description: 'What it allows.',
             example: 'Create, change, publish and cancel events and ticket types',
           }),

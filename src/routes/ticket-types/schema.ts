@@ -1,7 +1,7 @@
 import { z } from '@hono/zod-openapi';
-import { EXAMPLE_EVENT_ID, instant, storedLine } from '../events/schema.ts';
+import { EXAMPLE_EVENT_ID, instant } from '../events/schema.ts';
 import { WITHOUT_CONTROL_CHARACTERS } from '../../lib/text.ts';
-import { CurrencyCode, int32, StoredCurrencyCode, Timestamp, Uuid } from '../fields.ts';
+import { CurrencyCode, int32, StoredCurrencyCode, storedLine, Timestamp, Uuid } from '../fields.ts';
 import { MAX_TICKET_TYPES_PER_EVENT } from '../../services/events/ticket-types.ts';
 
 export const EXAMPLE_TICKET_TYPE_ID = '9a8b7c6d-5e4f-4a3b-9c2d-1e0f9a8b7c6d';

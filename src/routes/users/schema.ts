@@ -1,7 +1,7 @@
 import { z } from '@hono/zod-openapi';
 import { MAX_CURSOR_LENGTH } from '../../lib/cursor.ts';
 import { WITHOUT_CONTROL_CHARACTERS } from '../../lib/text.ts';
-import { StoredEmail, Timestamp, Uuid } from '../fields.ts';
+import { StoredEmail, storedLine, Timestamp, Uuid } from '../fields.ts';
 import { cursorPage, sortParam } from '../pagination.ts';
 
 export const ROLE_KEY_PATTERN = /^[a-z0-9][a-z0-9_-]{0,62}$/;
@@ -29,11 +29,7 @@ export const MemberRoleSchema = z
       .max(63)
       .regex(ROLE_KEY_PATTERN)
       .openapi({ description: 'Stable key of the role.', example: 'organizer' }),
-    name: z
-      .string()
-      .max(100)
-      .regex(WITHOUT_CONTROL_CHARACTERS)
-      .openapi({ description: 'Display name of the role.', example: 'Organizer' }),
+    name: storedLine(100).openapi({ description: 'Display name of the role.', example: 'Organizer' }),
   })
   .openapi('MemberRole', { description: "The member's role in this organization." });
 
@@ -43,16 +39,12 @@ export const MemberSchema = z
     // Not re-validated as an email on the way out: addresses stored by any flow must still be listed.
     email: StoredEmail.openapi({ description: 'Email address, lowercase.', example: 'ada@acme.com' }),
     // Both names come from inputs of at most 200 characters without control characters.
-    name: z
-      .string()
-      .max(200)
-      .regex(WITHOUT_CONTROL_CHARACTERS)
-      .openapi({
-        description:
-          'The name this organization uses for the member: the one given when inviting them or by `PUT /users/{id}`, ' +
-          "else the account's own name. Changing it here changes no other organization's view, nor the account.",
-        example: 'Ada Lovelace',
-      }),
+    name: storedLine(200).openapi({
+      description:
+        'The name this organization uses for the member: the one given when inviting them or by `PUT /users/{id}`, ' +
+        "else the account's own name. Changing it here changes no other organization's view, nor the account.",
+      example: 'Ada Lovelace',
+    }),
     role: MemberRoleSchema,
     status: z.enum(MEMBER_STATUSES).openapi({
       description:

@@ -5,7 +5,7 @@ import { EVENT_PAYLOAD_VERSION } from '../../services/outbox/catalogue.ts';
 import { ATTEMPTS_PER_DELIVERY } from '../../services/webhooks/deliveries.ts';
 import { RESPONSE_BODY_LIMIT } from '../../services/webhooks/deliver.ts';
 import { MAX_WEBHOOK_URL_LENGTH } from '../../services/webhooks/url.ts';
-import { int32, Timestamp, Uuid } from '../fields.ts';
+import { int32, storedLine, Timestamp, Uuid } from '../fields.ts';
 import { cursorPage, pageParams, sortParam } from '../pagination.ts';
 
 export const DEFAULT_PAGE_SIZE = 20;
@@ -45,11 +45,10 @@ export const WebhookEndpointSchema = z
       description: 'Where events are POSTed (https, port 443), as the platform calls it (normalised).',
       example: 'https://hooks.example.com/eventra',
     }),
-    description: z
-      .string()
-      .max(MAX_DESCRIPTION)
-      .regex(WITHOUT_CONTROL_CHARACTERS)
-      .openapi({ description: 'Free text for the organization.', example: 'CRM sync' }),
+    description: storedLine(MAX_DESCRIPTION).openapi({
+      description: 'Free text for the organization.',
+      example: 'CRM sync',
+    }),
     // Stored without duplicates.
     eventTypes: z
       .array(storedEventType())
@@ -59,10 +58,7 @@ export const WebhookEndpointSchema = z
         example: ['booking.confirmed', 'booking.cancelled'],
       }),
     enabled: z.boolean().openapi({ description: 'Whether events are delivered.', example: true }),
-    disabledReason: z
-      .string()
-      .max(200)
-      .regex(WITHOUT_CONTROL_CHARACTERS)
+    disabledReason: storedLine(200)
       .nullable()
       .openapi({
         description:
@@ -220,7 +216,7 @@ export const EventTypeListSchema = z
       .array(
         z.object({
           type: z.enum(EVENT_TYPE_NAMES).openapi({ description: 'The event type.', example: 'booking.confirmed' }),
-          description: z.string().max(500).regex(WITHOUT_CONTROL_CHARACTERS).openapi({
+          description: storedLine(500).openapi({
             description: 'When it is sent and what `data` holds.',
             example: 'A booking was confirmed (paid, or free). data: the booking with its tickets.',
           }),
