@@ -7,7 +7,7 @@ import {
 } from '../../services/auth/tokens.ts';
 import { WITHOUT_CONTROL_CHARACTERS } from '../../lib/text.ts';
 import { PASSWORD_MAX_LENGTH, PASSWORD_MIN_LENGTH } from '../../services/auth/passwords.ts';
-import { ROLE_KEY_PATTERN } from '../users/schema.ts';
+import { StoredRoleKey } from '../users/schema.ts';
 import { int32, StoredEmail, storedLine, Timestamp, Uuid } from '../fields.ts';
 
 // Request bodies are strict: an unknown key (role, organizationId, emailVerified, ids) is a 400, never applied.
@@ -224,11 +224,7 @@ export const MeSchema = z
     }),
     role: z
       .object({
-        key: z
-          .string()
-          .max(63)
-          .regex(ROLE_KEY_PATTERN)
-          .openapi({ description: 'Stable role key.', example: 'organizer' }),
+        key: StoredRoleKey.openapi({ description: 'Stable role key.', example: 'organizer' }),
         name: storedLine(100).openapi({ description: 'Role display name.', example: 'Organizer' }),
       })
       .openapi('MembershipRole', { description: 'The role of the membership.' }),

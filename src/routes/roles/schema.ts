@@ -2,7 +2,7 @@ import { z } from '@hono/zod-openapi';
 import { ALL_PERMISSIONS, BUILT_IN_ROLE_KEYS, type Permission } from '../../services/auth/permissions.ts';
 import { MAX_CUSTOM_ROLES } from '../../services/roles/create.ts';
 import { int32, storedLine, Uuid } from '../fields.ts';
-import { ROLE_KEY_PATTERN } from '../users/schema.ts';
+import { ROLE_KEY_PATTERN, StoredRoleKey } from '../users/schema.ts';
 import { WITHOUT_CONTROL_CHARACTERS } from '../../lib/text.ts';
 
 const EXAMPLE_ROLE_ID = '2b7e1c4d-5a6f-4b70-9c8d-0e1f2a3b4c5d';
@@ -31,11 +31,7 @@ const permissionList = () => z.array(PermissionSchema).max(ALL_PERMISSIONS.lengt
 export const RoleSchema = z
   .object({
     id: Uuid.openapi({ description: 'Role id.', example: EXAMPLE_ROLE_ID }),
-    key: z
-      .string()
-      .max(63)
-      .regex(ROLE_KEY_PATTERN)
-      .openapi({ description: 'Stable key, unique in the organization.', example: 'box-office' }),
+    key: StoredRoleKey.openapi({ description: 'Stable key, unique in the organization.', example: 'box-office' }),
     name: storedLine(100).openapi({ description: 'Display name.', example: 'Box office' }),
     description: z
       .string()

@@ -5,6 +5,8 @@ import { StoredEmail, storedLine, Timestamp, Uuid } from '../fields.ts';
 import { cursorPage, sortParam } from '../pagination.ts';
 
 export const ROLE_KEY_PATTERN = /^[a-z0-9][a-z0-9_-]{0,62}$/;
+/** A role key as responses show it (the pattern allows at most 63 characters). */
+export const StoredRoleKey = z.string().max(63).regex(ROLE_KEY_PATTERN);
 
 export const MEMBER_STATUSES = ['active', 'invited', 'disabled'] as const;
 export const DEFAULT_PAGE_SIZE = 20;
@@ -24,11 +26,7 @@ const memberName = () =>
 
 export const MemberRoleSchema = z
   .object({
-    key: z
-      .string()
-      .max(63)
-      .regex(ROLE_KEY_PATTERN)
-      .openapi({ description: 'Stable key of the role.', example: 'organizer' }),
+    key: StoredRoleKey.openapi({ description: 'Stable key of the role.', example: 'organizer' }),
     name: storedLine(100).openapi({ description: 'Display name of the role.', example: 'Organizer' }),
   })
   .openapi('MemberRole', { description: "The member's role in this organization." });
