@@ -161,8 +161,11 @@ export interface ScenarioResult extends LatencySummary {
   /** Every round trip the gateways served during the run (background work included) per request. */
   gatewayTotalsPerRequest: RoundTrips;
   sqlFloor: LatencySummary & { statementsPerRequest: number; replayedRequests: number };
-  /** p50 latency divided by the floors' p50. */
-  ratio: { toStatic: number; toSql: number };
+  /**
+   * p50 latency divided by the floors' p50: the static floor, the SQL floor, and both together (what the endpoint
+   * would cost if the Worker added nothing to getting a request in and out and to its own SQL).
+   */
+  ratio: { toStatic: number; toSql: number; toFloors: number };
 }
 
 interface Step {
@@ -364,6 +367,10 @@ export async function runScenario(
       statementsPerRequest: statements.reduce((sum, value) => sum + value, 0) / statements.length,
       replayedRequests: replays.length,
     },
-    ratio: { toStatic: measured.p50 / floor.p50, toSql: measured.p50 / sqlFloor.p50 },
+    ratio: {
+      toStatic: measured.p50 / floor.p50,
+      toSql: measured.p50 / sqlFloor.p50,
+      toFloors: measured.p50 / (floor.p50 + sqlFloor.p50),
+    },
   };
 }

@@ -117,7 +117,8 @@ function printLoad(floor: LatencySummary, results: ScenarioResult[]): void {
   console.log(
     `\nLoad (autocannon, ${load.connections} connections, ${load.duration} s per line after ${load.warmup} s warm-up; ` +
       'latency in ms; round trips per request from the gateways, sampled: mean (max); +lookups: tenant lookups per ' +
-      'request, one per host and isolate every 30 s; x static / x sql: p50 over the floor p50)',
+      'request, one per host and isolate every 30 s; x static / x sql: p50 over the floor p50; x floors: p50 over ' +
+      'the static p50 plus the SQL p50)',
   );
   const line = (label: string, summary: LatencySummary): (string | number)[] => [
     label,
@@ -129,8 +130,21 @@ function printLoad(floor: LatencySummary, results: ScenarioResult[]): void {
   ];
   console.log(
     table([
-      ['endpoint', 'req/s', 'p50', 'p95', 'p99', 'errors', 'db rt', 'redis rt', '+lookups', 'x static', 'x sql'],
-      [...line('floor: static GET /health', floor), '0', '0', '-', '1.00', '-'],
+      [
+        'endpoint',
+        'req/s',
+        'p50',
+        'p95',
+        'p99',
+        'errors',
+        'db rt',
+        'redis rt',
+        '+lookups',
+        'x static',
+        'x sql',
+        'x floors',
+      ],
+      [...line('floor: static GET /health', floor), '0', '0', '-', '1.00', '-', '-'],
       ...results.flatMap((result) => [
         [
           ...line(result.label, result),
@@ -139,9 +153,11 @@ function printLoad(floor: LatencySummary, results: ScenarioResult[]): void {
           result.roundTrips.tenantLookups.toFixed(2),
           result.ratio.toStatic.toFixed(2),
           result.ratio.toSql.toFixed(2),
+          result.ratio.toFloors.toFixed(2),
         ],
         [
           ...line(`  floor: same SQL via gateway (${ms(result.sqlFloor.statementsPerRequest)} stmts)`, result.sqlFloor),
+          '',
           '',
           '',
           '',
@@ -153,16 +169,35 @@ function printLoad(floor: LatencySummary, results: ScenarioResult[]): void {
   );
 }
 
-function printRush(result: ConcurrencyResult): void {
-  console.log(`\nConcurrency: ${result.buyers} buyers for ${result.seats} seats, all at once`);
+/** The on-sale target of issue #13: the rush drains within this many static p50s (1 connection) of the same run. */
+const RUSH_TARGET_X_STATIC = 800;
+
+function printRush(result: ConcurrencyResult, floor: LatencySummary): void {
+  const xStatic = (result.drainSeconds * 1000) / floor.p50;
+  console.log(
+    `\nConcurrency: ${result.buyers} buyers for ${result.seats} seats, all at once; x static: the drain time over ` +
+      `the static p50 at 1 connection measured just before (${ms(floor.p50)} ms; target <= ${RUSH_TARGET_X_STATIC})`,
+  );
   console.log(
     table([
-      ['201 created', '409 sold out', 'other', 'drain s', 'db sold', 'db held', 'bookings', 'tickets', 'result'],
+      [
+        '201 created',
+        '409 sold out',
+        'other',
+        'drain s',
+        'x static',
+        'db sold',
+        'db held',
+        'bookings',
+        'tickets',
+        'result',
+      ],
       [
         result.created,
         result.soldOut,
         JSON.stringify(result.other),
         ms(result.drainSeconds),
+        `${xStatic.toFixed(0)}${xStatic <= RUSH_TARGET_X_STATIC ? '' : ' (over target)'}`,
         result.database.sold,
         result.database.held,
         result.database.bookings,
@@ -228,12 +263,14 @@ async function main(): Promise<number> {
         }
       }
       if (wanted('rush')) {
+        // The rush's yardstick: one request at a time through the same stack, just before it.
+        const rushFloor = await staticFloor(stack, { connections: 1, duration: 5, warmup: 1, sample: 0 });
         const result = await rush(stack, fixtures, databaseUrl, {
           buyers: positive('buyers', values.buyers),
           seats: positive('seats', values.seats),
         });
-        output.rush = result;
-        printRush(result);
+        output.rush = { ...result, staticFloor1: rushFloor, xStatic: (result.drainSeconds * 1000) / rushFloor.p50 };
+        printRush(result, rushFloor);
         if (!result.ok) problems.push('rush: the seats sold do not match');
       }
     } finally {
