@@ -121,7 +121,11 @@ try {
         compatibilityDate,
         compatibilityFlags,
         bindings,
-        queueProducers: { EMAIL_QUEUE: 'eventra-email', WEBHOOK_QUEUE: 'eventra-webhooks' },
+        queueProducers: {
+          EMAIL_QUEUE: 'eventra-email',
+          WEBHOOK_QUEUE: 'eventra-webhooks',
+          AUDIT_QUEUE: 'eventra-audit',
+        },
       }),
     );
     try {

@@ -48,6 +48,8 @@ export const BindingsSchema = z.object({
   UPSTASH_REDIS_REST_TOKEN: z.string().min(1),
   EMAIL_QUEUE: binding<'EMAIL_QUEUE'>('send'),
   WEBHOOK_QUEUE: binding<'WEBHOOK_QUEUE'>('send'),
+  /** Records written after a request without its round trip: the sign-in's audit row and last-login time. */
+  AUDIT_QUEUE: binding<'AUDIT_QUEUE'>('send'),
   /**
    * wrangler.toml `[assets]`: the static assets (build/assets, made by dev/docs-assets.ts). Only /docs reads it;
    * optional so the document can be built in Node without it (dev/openapi.ts).

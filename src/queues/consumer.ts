@@ -3,6 +3,7 @@ import { createLogger, logLevel, type Logger } from '../lib/logger.ts';
 import type { Bindings } from '../env.ts';
 import { emailHandlers } from './email.ts';
 import { webhookHandlers } from './webhooks.ts';
+import { auditHandlers } from './audit.ts';
 import { QueueMessageSchema, queueKind, type QueueKind, type QueueMessage } from './messages.ts';
 
 export interface ConsumerContext {
@@ -17,12 +18,13 @@ export interface ConsumerContext {
 export type MessageHandler = (message: QueueMessage, ctx: ConsumerContext) => Promise<void>;
 
 /**
- * Handlers per queue kind and message type. The email and webhook consumers register here; a message whose type has
+ * Handlers per queue kind and message type. The email, webhook and audit consumers register here; a message whose type has
  * no handler yet is retried and ends in the dead-letter queue rather than being dropped.
  */
 export const handlers: Record<QueueKind, Map<string, MessageHandler>> = {
   email: new Map(emailHandlers),
   webhooks: new Map(webhookHandlers),
+  audit: new Map(auditHandlers),
   'dead-letter': new Map(),
 };
 

@@ -17,6 +17,7 @@ const bindings = {
   DATA_ENCRYPTION_KEY: 'A'.repeat(43),
   EMAIL_QUEUE: queue,
   WEBHOOK_QUEUE: queue,
+  AUDIT_QUEUE: queue,
 };
 
 describe('the OpenAPI document', () => {

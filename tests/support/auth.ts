@@ -46,7 +46,8 @@ export function randomEmail(tenant?: TestTenant): string {
   return `user-${crypto.randomUUID().slice(0, 12)}@${tenant?.organization.slug ?? 'example'}.test`;
 }
 
-async function poll<T>(read: () => Promise<T | undefined>, what: string, timeoutMs = 3000): Promise<T> {
+/** Reads until `read` gives a value (work a request left after its response), failing after `timeoutMs`. */
+export async function poll<T>(read: () => Promise<T | undefined>, what: string, timeoutMs = 3000): Promise<T> {
   const started = Date.now();
   for (;;) {
     const value = await read();

@@ -1,4 +1,5 @@
 import { scryptSync } from 'node:crypto';
+import { createExecutionContext, waitOnExecutionContext } from 'cloudflare:test';
 import { and, eq, isNull } from 'drizzle-orm';
 import { describe, expect, it } from 'vitest';
 import { auditLogs, memberships, refreshTokens, users } from '../../src/db/schema/index.ts';
@@ -6,12 +7,15 @@ import { scoped } from '../../src/db/tenant.ts';
 import type { LoginResponse } from '../../src/routes/auth/login.ts';
 import { BUILT_IN_ROLES } from '../../src/services/auth/permissions.ts';
 import { hashToken } from '../../src/services/auth/tokens.ts';
+import { LOGIN_RECORD_MESSAGE } from '../../src/services/auth/login-record.ts';
+import worker from '../../src/index.ts';
 import {
   auditRows,
   claimsOf,
   createPlatformAdmin,
   loginAs,
   platformAuditRows,
+  poll,
   post,
   randomEmail,
   randomIp,
@@ -29,9 +33,11 @@ import {
   newRequestId,
   problem,
   request,
+  roundTrips,
   TEST_PASSWORD,
   type TestTenant,
 } from '../support/harness.ts';
+import { consume, queueWorld, recordingQueue, type QueueWorld } from '../support/webhooks.ts';
 
 /** A hash in the stored format with weaker parameters than the policy (as an older release would have stored). */
 function weakHash(password: string): string {
@@ -45,6 +51,22 @@ async function setPasswordHash(userId: string, passwordHash: string | null): Pro
   await database().update(users).set({ passwordHash }).where(eq(users.id, userId));
 }
 
+async function lastLoginAt(tenant: TestTenant, userId: string): Promise<Date | null | undefined> {
+  const [membership] = await database()
+    .select({ lastLoginAt: memberships.lastLoginAt })
+    .from(memberships)
+    .where(and(eq(memberships.organizationId, tenant.organization.id), eq(memberships.userId, userId)));
+  return membership?.lastLoginAt;
+}
+
+/** Waits for the account's password to be stored with the policy's parameters (a rehash runs after the response). */
+function rehashedRow(email: string) {
+  return poll(async () => {
+    const row = await userRow(email);
+    return /^scrypt\$16384\$8\$5\$/.test(row.passwordHash ?? '') ? row : undefined;
+  }, `the password of ${email} rehashed`);
+}
+
 function login(tenant: TestTenant | null, email: string, password: string, headers: Record<string, string> = {}) {
   const url = tenant ? tenant.url('/api/v1/auth/login') : 'http://localhost/api/v1/auth/login';
   return post(url, { email, password }, headers);
@@ -54,8 +76,19 @@ describe('POST /api/v1/auth/login', () => {
   it('signs a member in with a new session carrying the role, and records the login', async () => {
     const tenant = await createTenant();
     const member = await createMember(tenant, 'organizer');
-    const response = await login(tenant, member.email.toUpperCase(), TEST_PASSWORD);
+    // A first request makes the host known to this isolate (the tenant lookup is not the sign-in's to pay).
+    expect((await login(tenant, randomEmail(tenant), TEST_PASSWORD)).status).toBe(401);
+    const requestId = newRequestId();
+    const ip = randomIp();
+    const response = await post(
+      tenant.url('/api/v1/auth/login'),
+      { email: member.email.toUpperCase(), password: TEST_PASSWORD },
+      { 'x-request-id': requestId, 'user-agent': 'sign-in-test/1.0' },
+      ip,
+    );
     expect(response.status).toBe(200);
+    // One database round trip (read the account, store the session) and one Redis round trip (the limits).
+    expect(await roundTrips(requestId)).toEqual({ database: 1, redis: 1 });
     const text = await response.text();
     expect(text).not.toMatch(/scrypt|passwordHash|tokenHash/);
     const body = JSON.parse(text) as LoginResponse;
@@ -74,15 +107,32 @@ describe('POST /api/v1/auth/login', () => {
       .select()
       .from(refreshTokens)
       .where(eq(refreshTokens.tokenHash, await hashToken(body.refreshToken ?? '')));
-    expect(family).toMatchObject({ userId: member.userId, familyId: claims.sid, usedAt: null, revokedAt: null });
-    const [membership] = await database()
-      .select({ lastLoginAt: memberships.lastLoginAt })
-      .from(memberships)
-      .where(and(eq(memberships.organizationId, tenant.organization.id), eq(memberships.userId, member.userId)));
-    expect(Math.abs((membership?.lastLoginAt?.getTime() ?? 0) - Date.now())).toBeLessThan(10_000);
-    const [audit] = await auditRows(tenant.organization.id, 'auth.login');
-    expect(audit).toMatchObject({ actorUserId: member.userId, targetType: 'user', targetId: member.userId });
+    expect(family).toMatchObject({
+      userId: member.userId,
+      familyId: claims.sid,
+      parentId: null,
+      usedAt: null,
+      revokedAt: null,
+      ip,
+      userAgent: 'sign-in-test/1.0',
+    });
+    // The audit row and the last-login time arrive after the response (AUDIT_QUEUE), as of the sign-in.
+    const [audit, ...more] = await waitForAudits(tenant.organization.id, 'auth.login');
+    expect(more).toEqual([]);
+    expect(audit).toMatchObject({
+      actorType: 'user',
+      actorUserId: member.userId,
+      targetType: 'user',
+      targetId: member.userId,
+      ip,
+      userAgent: 'sign-in-test/1.0',
+      requestId: response.headers.get('x-request-id'),
+      correlationId: requestId,
+      createdAt: family?.createdAt,
+    });
     expect(audit?.metadata).toEqual({ sessionId: claims.sid, rehashed: false });
+    expect(await lastLoginAt(tenant, member.userId)).toEqual(family?.createdAt);
+    expect(Math.abs((family?.createdAt.getTime() ?? 0) - Date.now())).toBeLessThan(10_000);
     expect((await request(tenant.url('/api/v1/auth/me'), { headers: bearer(body.accessToken) })).status).toBe(200);
   });
 
@@ -135,6 +185,12 @@ describe('POST /api/v1/auth/login', () => {
     expect(JSON.stringify(rows.map((row) => row.metadata))).not.toContain('wrong password here');
     expect(await auditRows(elsewhere.organization.id, 'auth.login_failed')).toEqual([]);
     expect(await auditRows(tenant.organization.id, 'auth.login')).toEqual([]);
+    // The wrong password's session row (stored with the read, its token never revealed) left with its audit row;
+    // nothing was stored for the others.
+    for (const userId of [member.userId, disabled.userId, invited.userId, outsider.userId]) {
+      expect(await database().select().from(refreshTokens).where(eq(refreshTokens.userId, userId))).toEqual([]);
+    }
+    expect(await lastLoginAt(tenant, member.userId)).toBeNull();
   });
 
   it('spends comparable time on an unknown address and on a wrong password', async () => {
@@ -161,12 +217,24 @@ describe('POST /api/v1/auth/login', () => {
     const member = await createMember(tenant, 'member');
     await setPasswordHash(member.userId, weakHash(TEST_PASSWORD));
     await loginAs(tenant, member);
-    const rehashed = await userRow(member.email);
-    expect(rehashed.passwordHash).toMatch(/^scrypt\$16384\$8\$5\$/);
-    const [audit] = await auditRows(tenant.organization.id, 'auth.login');
+    // Written after the response, then the sign-in's audit row that reports it.
+    const rehashed = await rehashedRow(member.email);
+    const [audit] = await waitForAudits(tenant.organization.id, 'auth.login');
     expect(audit?.metadata).toMatchObject({ rehashed: true });
+    expect(audit?.createdAt.getTime()).toBeLessThan(rehashed.updatedAt.getTime());
+    // Off the sign-in's own round trips: the rehash is the one database round trip after the response.
+    await setPasswordHash(member.userId, weakHash(TEST_PASSWORD));
+    const requestId = newRequestId();
+    const again = await login(tenant, member.email, TEST_PASSWORD, { 'x-request-id': requestId });
+    expect(again.status).toBe(200);
+    await waitForAudits(tenant.organization.id, 'auth.login', 2);
+    expect(await roundTrips(requestId)).toEqual({ database: 1, redis: 1 });
+    expect(await roundTrips(`${requestId}.after-response`)).toEqual({ database: 1, redis: 1 });
+    const rehashedAgain = await rehashedRow(member.email);
     await loginAs(tenant, member);
-    expect((await userRow(member.email)).passwordHash).toBe(rehashed.passwordHash);
+    const [third] = await waitForAudits(tenant.organization.id, 'auth.login', 3);
+    expect(third?.metadata).toMatchObject({ rehashed: false });
+    expect((await userRow(member.email)).passwordHash).toBe(rehashedAgain.passwordHash);
   });
 
   it('treats an unreadable stored hash as a wrong password, not an error', async () => {
@@ -215,8 +283,10 @@ describe('POST /api/v1/auth/login', () => {
 describe('POST /api/v1/auth/login on the platform host', () => {
   it('signs a platform administrator in without a refresh token', async () => {
     const admin = await createPlatformAdmin();
-    const response = await login(null, admin.email, admin.password);
+    const requestId = newRequestId();
+    const response = await login(null, admin.email, admin.password, { 'x-request-id': requestId });
     expect(response.status).toBe(200);
+    expect(await roundTrips(requestId)).toEqual({ database: 1, redis: 1 });
     const body: LoginResponse = await response.json();
     expect('refreshToken' in body).toBe(false);
     expect(body.user).toMatchObject({ id: admin.userId, email: admin.email, emailVerified: true });
@@ -245,7 +315,7 @@ describe('POST /api/v1/auth/login on the platform host', () => {
     );
     expect(response.status).toBe(200);
     const { accessToken }: LoginResponse = await response.json();
-    const [audit, ...more] = await platformAuditRows(admin.userId, 'auth.login');
+    const [audit, ...more] = await waitForPlatformAudits(admin.userId, 'auth.login');
     expect(more).toEqual([]);
     expect(audit).toMatchObject({
       organizationId: null,
@@ -312,8 +382,108 @@ describe('POST /api/v1/auth/login on the platform host', () => {
       password: TEST_PASSWORD,
     });
     expect(response.status).toBe(200);
-    expect((await userRow(admin.email)).passwordHash).toMatch(/^scrypt\$16384\$8\$5\$/);
-    const [audit] = await platformAuditRows(admin.userId, 'auth.login');
+    await rehashedRow(admin.email);
+    const [audit] = await waitForPlatformAudits(admin.userId, 'auth.login');
     expect(audit?.metadata).toMatchObject({ rehashed: true });
+  });
+});
+
+describe('the sign-in record after the response (AUDIT_QUEUE)', () => {
+  /** A sign-in through the Worker with `world`'s bindings, waiting for its after-response work. */
+  async function signIn(world: QueueWorld, tenant: TestTenant, email: string, password: string, requestId: string) {
+    const ctx = createExecutionContext();
+    const response = await worker.fetch(
+      new Request(tenant.url('/api/v1/auth/login'), {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', 'x-request-id': requestId, 'cf-connecting-ip': randomIp() },
+        body: JSON.stringify({ email, password }),
+      }),
+      world.env,
+      ctx,
+    );
+    await waitOnExecutionContext(ctx);
+    return response;
+  }
+
+  async function sessionRow(sessionId: string) {
+    const [row] = await database().select().from(refreshTokens).where(eq(refreshTokens.familyId, sessionId));
+    if (!row) throw new Error(`no session ${sessionId}`);
+    return row;
+  }
+
+  it('writes one audit row per sign-in however often the message comes, and never moves the last login back', async () => {
+    const world = queueWorld();
+    const queue = recordingQueue();
+    world.env.AUDIT_QUEUE = queue;
+    const tenant = await createTenant();
+    const member = await createMember(tenant, 'staff');
+    const sessions: string[] = [];
+    for (let i = 0; i < 2; i++) {
+      const response = await signIn(world, tenant, member.email, TEST_PASSWORD, newRequestId());
+      expect(response.status).toBe(200);
+      sessions.push(String(claimsOf((await response.json<LoginResponse>()).accessToken).sid));
+    }
+    const [first, second, ...others] = queue.take(LOGIN_RECORD_MESSAGE);
+    expect(others).toEqual([]);
+    if (!first || !second) throw new Error('no sign-in records sent');
+    expect(first).toMatchObject({ id: `auth.login_record:${sessions[0]}`, organizationId: tenant.organization.id });
+    // Nothing is written until the message is consumed.
+    expect(await auditRows(tenant.organization.id, 'auth.login')).toEqual([]);
+    expect(await lastLoginAt(tenant, member.userId)).toBeNull();
+
+    // The later sign-in's record first, then the earlier one twice in a batch and once more.
+    expect(await consume(world, [second], 'eventra-audit-local')).toEqual([{ acked: true, retryDelay: null }]);
+    expect(await consume(world, [first, first], 'eventra-audit-local')).toEqual([
+      { acked: true, retryDelay: null },
+      { acked: true, retryDelay: null },
+    ]);
+    expect(await consume(world, [first], 'eventra-audit-local')).toEqual([{ acked: true, retryDelay: null }]);
+
+    const rows = await auditRows(tenant.organization.id, 'auth.login');
+    const [earlier, later] = [await sessionRow(sessions[0] ?? ''), await sessionRow(sessions[1] ?? '')];
+    expect(
+      rows
+        .map((row) => ({ sessionId: row.metadata.sessionId, createdAt: row.createdAt }))
+        .sort((a, b) => (a.createdAt < b.createdAt ? -1 : 1)),
+    ).toEqual([
+      { sessionId: sessions[0], createdAt: earlier.createdAt },
+      { sessionId: sessions[1], createdAt: later.createdAt },
+    ]);
+    expect(earlier.createdAt.getTime()).toBeLessThan(later.createdAt.getTime());
+    expect(await lastLoginAt(tenant, member.userId)).toEqual(later.createdAt);
+
+    // A malformed record never becomes valid: it is retried (and ends in the dead-letter queue), nothing written.
+    const [malformed] = await consume(world, [{ ...first, payload: { sessionId: 'x' } }], 'eventra-audit-local');
+    expect(malformed?.acked).toBe(false);
+    expect(await auditRows(tenant.organization.id, 'auth.login')).toHaveLength(2);
+  });
+
+  it('writes the record directly when the queue refuses it, still off the sign-in round trips', async () => {
+    const world = queueWorld();
+    world.env.AUDIT_QUEUE = {
+      send: () => Promise.reject(new Error('queue unavailable')),
+      sendBatch: () => Promise.reject(new Error('queue unavailable')),
+    };
+    const tenant = await createTenant();
+    const member = await createMember(tenant, 'member');
+    expect((await signIn(world, tenant, randomEmail(tenant), TEST_PASSWORD, newRequestId())).status).toBe(401);
+    const requestId = newRequestId();
+    const response = await signIn(world, tenant, member.email, TEST_PASSWORD, requestId);
+    expect(response.status).toBe(200);
+    const sessionId = String(claimsOf((await response.json<LoginResponse>()).accessToken).sid);
+    expect(await roundTrips(requestId)).toEqual({ database: 1, redis: 1 });
+    // After the response: the record (database) and the limit's give-back (Redis).
+    expect(await roundTrips(`${requestId}.after-response`)).toEqual({ database: 1, redis: 1 });
+    const session = await sessionRow(sessionId);
+    const [audit, ...more] = await auditRows(tenant.organization.id, 'auth.login');
+    expect(more).toEqual([]);
+    expect(audit).toMatchObject({
+      actorType: 'user',
+      actorUserId: member.userId,
+      correlationId: requestId,
+      createdAt: session.createdAt,
+      metadata: { sessionId, rehashed: false },
+    });
+    expect(await lastLoginAt(tenant, member.userId)).toEqual(session.createdAt);
   });
 });

@@ -1,18 +1,16 @@
 import { env } from 'cloudflare:workers';
 import { describe, expect, it } from 'vitest';
-import { and, eq } from 'drizzle-orm';
-import { auditLogs } from '../../src/db/schema/index.ts';
 import { MAX_PAGE_LENGTH } from '../../src/routes/meta/docs.ts';
 import {
   createMember,
   createTenant,
-  database,
   newRequestId,
   problem,
   request,
   roundTrips,
   TEST_PASSWORD,
 } from '../support/harness.ts';
+import { waitForAudits } from '../support/auth.ts';
 
 const PLATFORM = 'http://localhost';
 
@@ -117,11 +115,11 @@ describe('request ids', () => {
       body: JSON.stringify({ email: member.email, password: TEST_PASSWORD }),
     });
     expect(response.status).toBe(200);
-    const rows = await database()
-      .select({ requestId: auditLogs.requestId, correlationId: auditLogs.correlationId })
-      .from(auditLogs)
-      .where(and(eq(auditLogs.organizationId, tenant.organization.id), eq(auditLogs.action, 'auth.login')));
-    expect(rows).toEqual([{ requestId: response.headers.get('x-request-id'), correlationId: chosen }]);
+    // The sign-in's audit row is written after the response (AUDIT_QUEUE).
+    const rows = await waitForAudits(tenant.organization.id, 'auth.login');
+    expect(rows.map(({ requestId, correlationId }) => ({ requestId, correlationId }))).toEqual([
+      { requestId: response.headers.get('x-request-id'), correlationId: chosen },
+    ]);
   });
 });
 

@@ -2,7 +2,7 @@ import { NeonDbError } from '@neondatabase/serverless';
 import { and, eq, isNull, sql } from 'drizzle-orm';
 import type { Database } from '../../db/client.ts';
 import { memberships, refreshTokens, roles, userTokens, users } from '../../db/schema/index.ts';
-import { scoped } from '../../db/tenant.ts';
+import { scoped, type Scope } from '../../db/tenant.ts';
 import { ApiError } from '../../errors/api-error.ts';
 import { requireTenant, type ServiceContext } from '../../lib/context.ts';
 import { principalOf } from '../../middleware/auth.ts';
@@ -22,6 +22,7 @@ import {
   type UserRow,
   type UserView,
 } from './account.ts';
+import { afterResponseDatabase, LOGIN_TIME, recordLogin } from './login-record.ts';
 import { accountBucket, AUTH_LIMITS, clientBucket, enforceLimits, giveBackAccountAttempt } from './limits.ts';
 import { assertPasswordPolicy, hashPassword } from './passwords.ts';
 import { BUILT_IN_ROLES, isPermission, SELF_REGISTRATION_ROLE, type Permission } from './permissions.ts';
@@ -246,6 +247,13 @@ export async function register({
  * yet) or disabled membership: one 401 with one body, after the same password work (a dummy verification when there
  * is no hash). Failures of a known member are audited after the response, so the audit write cannot time them.
  * On the platform host only platform administrators sign in (see `platformLogin`).
+ *
+ * One database round trip and one Redis round trip (the limits). The statement that reads the account also stores
+ * the new session's refresh token (a token only this Worker knows, revealed only once the password verifies; a
+ * failed attempt deletes its row after the response, with the failure's audit row). What only a success writes, the
+ * `auth.login` audit row and the last-login time, goes after the response through AUDIT_QUEUE with the sign-in's
+ * time (`recordLogin`); a rare rehash of a password stored with older parameters is written after the response too,
+ * before that record, which says whether it happened.
  */
 export async function login({
   ctx,
@@ -263,14 +271,34 @@ export async function login({
   if (ctx.tenant === null) return platformLogin(ctx, email, input.password, accountKey);
   const tenant = ctx.tenant;
   const db = ctx.services.db;
+  // The refresh token's row is written before the password is checked, in the same statement that reads the account
+  // (one snapshot, one round trip), and only for an active member with a role and a password; its token exists only
+  // in this Worker and is revealed only after the password verifies. A failed attempt deletes the row again.
+  const refreshToken = generateOpaqueToken('rt');
+  const familyId = crypto.randomUUID();
+  const stored = db.$with('stored', { familyId: refreshTokens.familyId }).as(sql`
+    insert into refresh_tokens (organization_id, user_id, family_id, token_hash, expires_at, session_expires_at, ip,
+                                user_agent)
+    select m.organization_id, m.user_id, ${familyId}::uuid, ${await hashToken(refreshToken)}::text,
+           now() + make_interval(secs => ${REFRESH_TOKEN_TTL_SECONDS}),
+           now() + make_interval(secs => ${SESSION_LIFETIME_SECONDS}), ${ctx.client.ip}::text,
+           ${ctx.client.userAgent}::text
+      from users u
+      join memberships m on m.organization_id = ${tenant.id}::uuid and m.user_id = u.id and m.status = 'active'
+      join roles r on r.organization_id = m.organization_id and r.id = m.role_id
+     where u.email = ${email} and u.password_hash is not null
+    returning family_id`);
   const [found] = await scoped(db, { organizationId: tenant.id, lookupEmail: email }, [
     db
+      .with(stored)
       .select({
         ...userColumns,
         passwordHash: users.passwordHash,
         membership: memberships.status,
         roleKey: roles.key,
         permissions: roles.permissions,
+        sessionStored: sql<boolean>`exists (select 1 from ${stored})`,
+        at: LOGIN_TIME,
       })
       .from(users)
       .leftJoin(memberships, and(eq(memberships.organizationId, tenant.id), eq(memberships.userId, users.id)))
@@ -281,53 +309,32 @@ export async function login({
   const account = found[0];
   const check = await checkPassword(ctx, input.password, account?.passwordHash ?? null);
   if (!account?.membership) throw invalidCredentials();
-  if (!check.valid || account.membership !== 'active' || account.roleKey === null || account.permissions === null) {
+  if (!check.valid || !account.sessionStored || account.roleKey === null || account.permissions === null) {
     const reason = account.membership === 'active' ? 'wrong_password' : `membership_${account.membership}`;
-    ctx.waitUntil(
-      scoped(db, { organizationId: tenant.id }, [
-        auditInsert(db, ctx.client, {
-          organizationId: tenant.id,
-          actor: { type: 'anonymous' },
-          action: 'auth.login_failed',
-          target: { type: 'user', id: account.id },
-          metadata: { reason },
-        }),
-      ]),
-    );
+    const failed = auditInsert(db, ctx.client, {
+      organizationId: tenant.id,
+      actor: { type: 'anonymous' },
+      action: 'auth.login_failed',
+      target: { type: 'user', id: account.id },
+      metadata: { reason },
+    });
+    const discard = db
+      .delete(refreshTokens)
+      .where(and(eq(refreshTokens.organizationId, tenant.id), eq(refreshTokens.familyId, familyId)));
+    ctx.waitUntil(scoped(db, { organizationId: tenant.id }, [failed, ...(account.sessionStored ? [discard] : [])]));
     throw invalidCredentials();
   }
-  const refreshToken = generateOpaqueToken('rt');
-  const family = newFamily(db, ctx, tenant.id, account.id, await hashToken(refreshToken));
-  const rehash = check.needsRehash
-    ? [
-        db
-          .update(users)
-          .set({ passwordHash: await hashPassword(input.password), updatedAt: sql`now()` })
-          .where(eq(users.id, account.id)),
-      ]
-    : [];
-  await scoped(db, { organizationId: tenant.id }, [
-    family.insert,
-    db
-      .update(memberships)
-      .set({ lastLoginAt: sql`now()` })
-      .where(and(eq(memberships.organizationId, tenant.id), eq(memberships.userId, account.id))),
-    auditInsert(db, ctx.client, {
-      organizationId: tenant.id,
-      actor: { type: 'user', userId: account.id },
-      action: 'auth.login',
-      target: { type: 'user', id: account.id },
-      metadata: { sessionId: family.familyId, rehashed: check.needsRehash },
-    }),
-    ...rehash,
-  ]);
+  const rehashed = check.needsRehash
+    ? rehashLater(ctx, { organizationId: tenant.id }, account.id, account.passwordHash, input.password)
+    : false;
+  recordLogin(ctx, tenant.id, { userId: account.id, sessionId: familyId, rehashed, at: account.at });
   giveBackAccountAttempt(ctx, accountKey);
   return session(
     ctx,
     account,
     {
       tenant: tenant.id,
-      sessionId: family.familyId,
+      sessionId: familyId,
       role: account.roleKey,
       permissions: permissionsOf(account.permissions),
     },
@@ -336,10 +343,40 @@ export async function login({
 }
 
 /**
+ * Stores the password again with the policy's parameters, after the response (off the sign-in's round trips): only
+ * if the stored hash is still the one that was verified, so a password changed meanwhile is never overwritten.
+ * Resolves to whether the hash was replaced, which the sign-in's audit row reports as `rehashed` (a failure is
+ * logged by `waitUntil` and the sign-in is still recorded, with `rehashed: false`).
+ */
+function rehashLater(
+  ctx: ServiceContext,
+  scope: Scope,
+  userId: string,
+  verified: string | null,
+  password: string,
+): Promise<boolean> {
+  const rehash = hashPassword(password).then((passwordHash) => {
+    const db = afterResponseDatabase(ctx);
+    return scoped(db, scope, [
+      db
+        .update(users)
+        .set({ passwordHash, updatedAt: sql`now()` })
+        .where(and(eq(users.id, userId), sql`${users.passwordHash} is not distinct from ${verified}`))
+        .returning({ id: users.id }),
+    ]);
+  });
+  ctx.waitUntil(rehash);
+  return Promise.allSettled([rehash]).then(
+    ([outcome]) => outcome.status === 'fulfilled' && outcome.value[0].length > 0,
+  );
+}
+
+/**
  * Sign-in on the platform host: platform administrators only, with the same 401 for everyone else. The token has
  * tenant PLATFORM_TENANT, role `platform_admin` and no permissions; no refresh token is stored (the session lasts
  * the access token's 15 minutes). Sign-ins and failed attempts on a platform administrator's account are platform
- * audit rows (no organization), the failures written after the response like a tenant's.
+ * audit rows (no organization), written after the response like a tenant's (a sign-in's through AUDIT_QUEUE): one
+ * database round trip, the read.
  */
 async function platformLogin(
   ctx: ServiceContext,
@@ -350,7 +387,12 @@ async function platformLogin(
   const db = ctx.services.db;
   const [found] = await scoped(db, { platform: true }, [
     db
-      .select({ ...userColumns, passwordHash: users.passwordHash, isPlatformAdmin: users.isPlatformAdmin })
+      .select({
+        ...userColumns,
+        passwordHash: users.passwordHash,
+        isPlatformAdmin: users.isPlatformAdmin,
+        at: LOGIN_TIME,
+      })
       .from(users)
       .where(eq(users.email, email))
       .limit(1),
@@ -373,24 +415,10 @@ async function platformLogin(
     throw invalidCredentials();
   }
   const sessionId = crypto.randomUUID();
-  const rehash = check.needsRehash
-    ? [
-        db
-          .update(users)
-          .set({ passwordHash: await hashPassword(password), updatedAt: sql`now()` })
-          .where(eq(users.id, account.id)),
-      ]
-    : [];
-  await scoped(db, { platform: true }, [
-    auditInsert(db, ctx.client, {
-      organizationId: null,
-      actor: { type: 'platform_admin', userId: account.id },
-      action: 'auth.login',
-      target: { type: 'user', id: account.id },
-      metadata: { sessionId, rehashed: check.needsRehash },
-    }),
-    ...rehash,
-  ]);
+  const rehashed = check.needsRehash
+    ? rehashLater(ctx, { platform: true }, account.id, account.passwordHash, password)
+    : false;
+  recordLogin(ctx, null, { userId: account.id, sessionId, rehashed, at: account.at });
   giveBackAccountAttempt(ctx, accountKey);
   return session(ctx, account, { tenant: PLATFORM_TENANT, sessionId, role: PLATFORM_ADMIN_ROLE, permissions: [] });
 }

@@ -54,8 +54,8 @@ export async function checkReadiness({
     // A producer binding cannot be probed without sending; its presence and shape were validated at the entry.
     timed(
       () => {
-        const { EMAIL_QUEUE, WEBHOOK_QUEUE } = ctx.bindings;
-        if (typeof EMAIL_QUEUE.send !== 'function' || typeof WEBHOOK_QUEUE.send !== 'function') {
+        const { EMAIL_QUEUE, WEBHOOK_QUEUE, AUDIT_QUEUE } = ctx.bindings;
+        if ([EMAIL_QUEUE, WEBHOOK_QUEUE, AUDIT_QUEUE].some((queue) => typeof queue.send !== 'function')) {
           return Promise.reject(new Error('queue producer binding missing'));
         }
         return Promise.resolve();
