@@ -2,9 +2,9 @@ import { createRoute, type OpenAPIHono } from '@hono/zod-openapi';
 import type { AppEnv } from '../../env.ts';
 import { errorResponses } from '../../errors/problem.ts';
 import { serviceContext } from '../../lib/context.ts';
-import { getPublicEvent } from '../../services/catalogue/get.ts';
-import { publicRead } from '../../services/catalogue/limits.ts';
-import { publicReadHeaders } from './headers.ts';
+import { cachedPublicRead } from '../../services/catalogue/edge-cache.ts';
+import { getPublicEvent, publicEventChangesAt } from '../../services/catalogue/get.ts';
+import { cachedJson, publicReadHeaders } from './headers.ts';
 import { PublicEventDetailSchema, PublicEventParamsSchema, PublicEventQuerySchema } from './schema.ts';
 import { tenantOnly } from '../organizations/host.ts';
 
@@ -35,7 +35,12 @@ export function register(app: OpenAPIHono<AppEnv>): void {
   app.openapi(route, async (c) => {
     const ctx = serviceContext(c);
     const input = { ...c.req.valid('param'), ...c.req.valid('query') };
-    const { outcome, result: event } = await publicRead(ctx, () => getPublicEvent({ ctx, input }));
-    return c.json(PublicEventDetailSchema.parse(event), 200, publicReadHeaders(outcome));
+    const { outcome, body } = await cachedPublicRead(ctx, {
+      resource: 'event',
+      input,
+      read: async () => PublicEventDetailSchema.parse(await getPublicEvent({ ctx, input })),
+      changesAt: publicEventChangesAt,
+    });
+    return cachedJson<typeof PublicEventDetailSchema>(c, body, publicReadHeaders(outcome));
   });
 }
