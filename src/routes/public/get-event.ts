@@ -19,7 +19,9 @@ export const route = createRoute({
     'order: those not hidden, plus hidden ones whose access code is given as `accessCode` (a code that matches ' +
     'nothing shows nothing more). Cancelled and completed events stay reachable with their `status` and no ticket ' +
     'types; drafts, private events and unknown slugs answer 404. No authentication; rate limited per client ' +
-    'address (429 with Retry-After). Cacheable for 30 seconds. One database round trip and one Redis round trip.',
+    'address (429 with Retry-After). Cacheable for 30 seconds. One database round trip and one Redis round trip; ' +
+    'none to the database when the edge cache holds the answer (then changes to the event and its ticket types ' +
+    'show once published to the outbox, seat counts within a second).',
   request: { params: PublicEventParamsSchema, query: PublicEventQuerySchema },
   middleware: [tenantOnly()] as const,
   responses: {
