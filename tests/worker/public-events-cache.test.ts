@@ -1,14 +1,19 @@
+import { createExecutionContext, waitOnExecutionContext } from 'cloudflare:test';
+import { env } from 'cloudflare:workers';
 import { and, eq, isNull } from 'drizzle-orm';
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { outbox } from '../../src/db/schema/index.ts';
+import { events, outbox } from '../../src/db/schema/index.ts';
+import worker from '../../src/index.ts';
+import { createLogger } from '../../src/lib/logger.ts';
 import type { PublicEventDetailResponse, PublicEventListResponse } from '../../src/routes/public/schema.ts';
 import { AVAILABILITY_STALENESS_MS } from '../../src/services/catalogue/edge-cache.ts';
 import { PUBLIC_READ_LIMIT } from '../../src/services/catalogue/limits.ts';
+import { dispatchOutbox } from '../../src/services/outbox/dispatch.ts';
 import { randomIp } from '../support/auth.ts';
 import { book } from '../support/bookings.ts';
 import { createEvent, createTicketType, getPublic } from '../support/catalogue.ts';
-import { createTenant, database, newRequestId, roundTrips, type TestTenant } from '../support/harness.ts';
-import { usageCount } from '../support/plans.ts';
+import { appDatabase, createTenant, database, newRequestId, roundTrips, type TestTenant } from '../support/harness.ts';
+import { redis, usageCount } from '../support/plans.ts';
 import { call, memberWithToken } from '../support/users.ts';
 
 /** A public GET traced under a fresh request id: the response and the round trips it cost. */
@@ -156,6 +161,24 @@ describe('edge cache of the public catalogue', () => {
     });
     const detailCheaper = await traced(tenant, detail, { ip });
     expect((JSON.parse(detailCheaper.body) as PublicEventDetailResponse).ticketTypes[0]?.price).toBe(900);
+
+    // A row no request dispatched (the scheduled sweep's case): the same dispatch announces it.
+    await untilCached(tenant, detail, ip);
+    await database().update(events).set({ title: 'Swept' }).where(eq(events.id, event.id));
+    await database()
+      .insert(outbox)
+      .values({
+        organizationId: tenant.organization.id,
+        type: 'event.updated',
+        payload: { type: 'event.updated', timestamp: new Date().toISOString(), data: { id: event.id } },
+      });
+    expect(JSON.parse((await traced(tenant, detail, { ip })).body)).toMatchObject({ title: 'After' });
+    const queues = env as unknown as { WEBHOOK_QUEUE: Queue; EMAIL_QUEUE: Queue };
+    await dispatchOutbox(appDatabase(), queues, createLogger(), {
+      organizationId: tenant.organization.id,
+      redis: redis(),
+    });
+    expect(JSON.parse((await traced(tenant, detail, { ip })).body)).toMatchObject({ title: 'Swept' });
   });
 
   it('shows a sold seat within a second: coalesced while the entry is younger, read again after', async () => {
@@ -190,6 +213,39 @@ describe('edge cache of the public catalogue', () => {
     vi.setSystemTime(start + 10 * AVAILABILITY_STALENESS_MS);
     const after = await untilCached(tenant, detail, ip);
     expect(remaining(after.body)).toBe(9);
+  });
+
+  it('fails open without Redis: an entry under a second old still answers, an older one is read again', async () => {
+    const tenant = await createTenant();
+    const event = await createEvent(tenant);
+    const ip = randomIp();
+    const detail = `/api/v1/public/events/${event.slug}`;
+    const start = Date.now();
+    vi.useFakeTimers({ toFake: ['Date'] });
+    vi.setSystemTime(start);
+    await traced(tenant, detail, { ip });
+    await untilCached(tenant, detail, ip);
+
+    const withoutRedis = async () => {
+      const id = newRequestId();
+      const ctx = createExecutionContext();
+      const response = await worker.fetch(
+        new Request(tenant.url(detail), { headers: { 'cf-connecting-ip': ip, 'x-request-id': id } }),
+        { ...(env as unknown as Record<string, unknown>), UPSTASH_REDIS_REST_URL: 'http://127.0.0.1:9' },
+        ctx,
+      );
+      await waitOnExecutionContext(ctx);
+      expect(response.status).toBe(200);
+      expect(response.headers.get('ratelimit')).toBeNull();
+      return { body: await response.text(), database: (await roundTrips(id)).database };
+    };
+    const young = await withoutRedis();
+    expect(young.database).toBe(0);
+    expect(JSON.parse(young.body)).toMatchObject({ id: event.id });
+    vi.setSystemTime(start + AVAILABILITY_STALENESS_MS + 1);
+    expect((await withoutRedis()).database).toBe(1);
+    // Nothing was stored meanwhile: still the database.
+    expect((await withoutRedis()).database).toBe(1);
   });
 
   it('does not keep an answer past the instant it changes by itself (a sales window opening)', async () => {

@@ -37,6 +37,11 @@ export const CATALOGUE_CACHE_MAX_AGE_S = 60;
 export const AVAILABILITY_STALENESS_MS = 1_000;
 /** The Redis state of an organization without changes for this long is dropped (re-created by the next read). */
 const STATE_TTL_S = 7 * 24 * 60 * 60;
+/**
+ * Clock edges (a sales window, an event end) this close behind the Worker's clock still count as ahead: the
+ * database's `now()` decided the answer and may lag a little. An answer read that near an edge is not stored.
+ */
+const CLOCK_MARGIN_MS = 5_000;
 /** How many organizations' last seen versions an isolate remembers. */
 const LAST_SEEN_MAX_ENTRIES = 5_000;
 
@@ -226,7 +231,10 @@ export interface CachedRead<T> {
   input: Readonly<Record<string, unknown>>;
   /** The database read (its one round trip), answering the response body. */
   read: () => Promise<T>;
-  /** The first instant after `now` at which the answer would change by itself (a sales window edge...). */
+  /**
+   * The first instant after `now` at which the answer would change by itself (a sales window edge...); called with
+   * `now` a few seconds back (CLOCK_MARGIN_MS), so an edge just passed ends the entry at once.
+   */
   changesAt: (result: T, now: number) => number;
 }
 
@@ -302,7 +310,10 @@ export async function cachedPublicRead<T>(ctx: ServiceContext, spec: CachedRead<
   const outcome = await limit;
   const body = JSON.stringify(result);
   if (cache !== null && known !== null) {
-    const expiresAt = Math.min(readAt + CATALOGUE_CACHE_MAX_AGE_S * 1000, spec.changesAt(result, readAt));
+    const expiresAt = Math.min(
+      readAt + CATALOGUE_CACHE_MAX_AGE_S * 1000,
+      spec.changesAt(result, readAt - CLOCK_MARGIN_MS),
+    );
     const maxAge = Math.floor((expiresAt - Date.now()) / 1000);
     if (maxAge >= 1) {
       const entry = new Response(body, {
