@@ -273,7 +273,8 @@ export async function cachedPublicRead<T>(ctx: ServiceContext, spec: CachedRead<
       return null;
     },
   );
-  // A refusal (429) waits for the database read or the cache to settle before it is thrown.
+  // Every path below awaits `limit`; this only keeps a refusal that comes while the cache is looked up from being
+  // reported as unhandled meanwhile.
   limit.catch(() => undefined);
 
   const cache = edgeCache();
