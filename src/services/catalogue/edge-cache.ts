@@ -165,6 +165,11 @@ export function catalogueChanges(
   return changes;
 }
 
+/** Forgets the versions this isolate saw (tests: a cold isolate). */
+export function forgetCatalogueVersions(): void {
+  lastSeen.clear();
+}
+
 interface Entry {
   body: string;
   version: string;
@@ -193,6 +198,17 @@ async function lookup(cache: Cache, key: string, logger: Logger): Promise<Entry 
   } catch (error) {
     logger.warn('catalogue cache lookup failed', { error });
     return null;
+  }
+}
+
+/** The version this location stored an entry under last for an organization (a hint; Redis confirms it). */
+async function lookupPointer(cache: Cache, pointer: string): Promise<string | undefined> {
+  try {
+    const response = await cache.match(pointer);
+    const version = response === undefined ? '' : await response.text();
+    return version.startsWith('v') ? version : undefined;
+  } catch {
+    return undefined;
   }
 }
 
@@ -247,7 +263,8 @@ export interface CachedAnswer {
 /**
  * A public catalogue read through the edge cache, beside the caller's read limit (one Redis round trip: the token,
  * the `api_calls` usage and the catalogue state). The isolate looks the answer up under the version it saw last
- * while Redis answers: a hit confirmed by Redis costs no database round trip. Without an entry the database read
+ * (a cold isolate: the one this location stored last) while Redis answers: a hit confirmed by Redis costs no
+ * database round trip. Without an entry the database read
  * starts at once, in parallel with Redis (as an uncached read); when Redis names another version, that version's
  * entry is looked up before reading. A request over the limit gets 429 whatever was found.
  */
@@ -284,7 +301,10 @@ export async function cachedPublicRead<T>(ctx: ServiceContext, spec: CachedRead<
   const keyOf = (version: string) =>
     `https://${host}/.catalogue-cache/${tenant.id}/${encodeURIComponent(version)}/${name}`;
 
-  const guess = lastSeen.get(tenant.id);
+  // The version to look under while Redis answers: the one this isolate saw last, else (a cold isolate) the one
+  // this location stored last for the organization.
+  const pointer = `https://${host}/.catalogue-cache/${tenant.id}/latest`;
+  const guess = lastSeen.get(tenant.id) ?? (cache === null ? undefined : await lookupPointer(cache, pointer));
   const guessed = cache !== null && guess !== undefined ? await lookup(cache, keyOf(guess), ctx.logger) : null;
   let known: CatalogueState | null;
   let result: T;
@@ -327,6 +347,12 @@ export async function cachedPublicRead<T>(ctx: ServiceContext, spec: CachedRead<
         },
       });
       ctx.waitUntil(cache.put(keyOf(known.version), entry));
+      if (guess !== known.version) {
+        const latest = new Response(known.version, {
+          headers: { 'cache-control': `max-age=${String(CATALOGUE_CACHE_MAX_AGE_S)}` },
+        });
+        ctx.waitUntil(cache.put(pointer, latest));
+      }
     }
   }
   return { outcome, body };
