@@ -1069,7 +1069,7 @@ export interface paths {
     };
     /**
      * List public events
-     * @description The organization's published, public events, earliest start first (starts_at, id), with cursor pagination: pass `nextCursor` as `cursor` for the next page. Without `from`, only events that have not ended yet. Filters: `from`/`to` (ISO 8601, on the start time; `to` exclusive), `category` (exact), `q` (case-insensitive text in the title). Only these parameters exist; any other answers 400, as do a malformed cursor and a `limit` outside 1..100. No authentication; rate limited per client address (429 with Retry-After). Cacheable for 30 seconds. One database round trip and one Redis round trip.
+     * @description The organization's published, public events, earliest start first (starts_at, id), with cursor pagination: pass `nextCursor` as `cursor` for the next page. Without `from`, only events that have not ended yet. Filters: `from`/`to` (ISO 8601, on the start time; `to` exclusive), `category` (exact), `q` (case-insensitive text in the title). Only these parameters exist; any other answers 400, as do a malformed cursor and a `limit` outside 1..100. No authentication; rate limited per client address (429 with Retry-After). Cacheable for 30 seconds. One database round trip and one Redis round trip; none to the database when the edge cache holds the answer (then changes to events and ticket types show once published to the outbox).
      */
     get: operations['listPublicEvents'];
     put?: never;
@@ -1089,7 +1089,7 @@ export interface paths {
     };
     /**
      * Get a public event
-     * @description A published event that is `public` or `unlisted` (reachable by its link), with its ticket types in display order: those not hidden, plus hidden ones whose access code is given as `accessCode` (a code that matches nothing shows nothing more). Cancelled and completed events stay reachable with their `status` and no ticket types; drafts, private events and unknown slugs answer 404. No authentication; rate limited per client address (429 with Retry-After). Cacheable for 30 seconds. One database round trip and one Redis round trip.
+     * @description A published event that is `public` or `unlisted` (reachable by its link), with its ticket types in display order: those not hidden, plus hidden ones whose access code is given as `accessCode` (a code that matches nothing shows nothing more). Cancelled and completed events stay reachable with their `status` and no ticket types; drafts, private events and unknown slugs answer 404. No authentication; rate limited per client address (429 with Retry-After). Cacheable for 30 seconds. One database round trip and one Redis round trip; none to the database when the edge cache holds the answer (then changes to the event and its ticket types show once published to the outbox, seat counts within a second).
      */
     get: operations['getPublicEvent'];
     put?: never;

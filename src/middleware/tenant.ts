@@ -25,6 +25,9 @@ export function tenant() {
       db: () => c.var.services.db,
       hostname: url.hostname,
       rootDomain: c.var.bindings.ROOT_DOMAIN,
+      waitUntil: (promise) => {
+        c.executionCtx.waitUntil(promise);
+      },
     });
     if (resolution.kind === 'unknown') {
       throw new ApiError('not_found', { detail: 'No organization is served at this host.' });

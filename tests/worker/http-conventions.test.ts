@@ -1,12 +1,14 @@
 import { eq } from 'drizzle-orm';
 import { describe, expect, it } from 'vitest';
 import { events } from '../../src/db/schema/events.ts';
+import { announceCatalogueChanges } from '../../src/services/catalogue/edge-cache.ts';
 import { randomIp } from '../support/auth.ts';
 import { enableManualPayment } from '../support/bookings.ts';
 import { createEvent, createTicketType, getPublic } from '../support/catalogue.ts';
 import { eventBody, insertEvent } from '../support/events.ts';
 import { database, createTenant, request, type TestTenant } from '../support/harness.ts';
 import { mailbox, signup, signupBody } from '../support/organizations.ts';
+import { redis } from '../support/plans.ts';
 import { call, memberWithToken } from '../support/users.ts';
 import { receiverUrl } from '../support/webhooks.ts';
 
@@ -233,6 +235,8 @@ describe('ETag and If-None-Match', () => {
     expect((await getPublic(tenant, path, { headers: { 'if-none-match': '"other"' } })).status).toBe(200);
 
     await database().update(events).set({ title: 'Renamed' }).where(eq(events.id, event.id));
+    // Announced as the outbox dispatch announces an API change (the edge cache keeps answers until then).
+    await announceCatalogueChanges(redis(), new Map([[tenant.organization.id, 'content']]));
     const changed = await getPublic(tenant, path, { headers: { 'if-none-match': tag } });
     expect(changed.status).toBe(200);
     expect(changed.headers.get('etag')).not.toBe(tag);

@@ -1,5 +1,16 @@
 import { describe, expect, it } from 'vitest';
-import { addDomain, createTenant, newRequestId, problem, randomSlug, request, roundTrips } from '../support/harness.ts';
+import { forgetHost } from '../../src/services/tenants/resolve.ts';
+import {
+  addDomain,
+  bearer,
+  createTenant,
+  newRequestId,
+  problem,
+  randomSlug,
+  request,
+  roundTrips,
+} from '../support/harness.ts';
+import { createPlatformAdmin, PLATFORM } from '../support/organizations.ts';
 
 describe('tenant resolution from the host', () => {
   it('serves an active organization on {slug}.localhost', async () => {
@@ -62,6 +73,58 @@ describe('tenant resolution from the host', () => {
     expect(second.status).toBe(200);
     // The one Redis round trip is the document's per-address limit (meta-read-ip).
     expect(await roundTrips(warm)).toEqual({ database: 0, redis: 1 });
+  });
+
+  it('resolves a host this location served lately with no database round trip in a cold isolate', async () => {
+    const tenant = await createTenant();
+    const first = newRequestId();
+    expect((await request(tenant.url('/api/v1/openapi.json'), { headers: { 'x-request-id': first } })).status).toBe(
+      200,
+    );
+    expect((await roundTrips(first)).database).toBe(1);
+
+    // A cold isolate (its map emptied) finds the resolution in the location's shared tier, once stored (waitUntil).
+    let trips = { database: -1, redis: -1 };
+    for (let attempt = 0; attempt < 40 && trips.database !== 0; attempt += 1) {
+      if (attempt > 0) await new Promise((resolve) => setTimeout(resolve, 25));
+      forgetHost();
+      const id = newRequestId();
+      expect((await request(tenant.url('/api/v1/openapi.json'), { headers: { 'x-request-id': id } })).status).toBe(200);
+      trips = await roundTrips(id);
+    }
+    expect(trips).toEqual({ database: 0, redis: 1 });
+  });
+
+  it('purges the shared tier of this location on suspension: a cold isolate here answers 404 at once', async () => {
+    const tenant = await createTenant();
+    const customHost = `${randomSlug('shared')}.example.com`;
+    await addDomain(tenant.organization.id, customHost, true);
+    for (const url of [tenant.url('/health/ready'), `http://${customHost}/health/ready`]) {
+      expect((await request(url)).status).toBe(200);
+    }
+    // Wait until both are in the shared tier (a cold isolate resolves them without the database).
+    for (const url of [tenant.url('/api/v1/openapi.json'), `http://${customHost}/api/v1/openapi.json`]) {
+      let database = -1;
+      for (let attempt = 0; attempt < 40 && database !== 0; attempt += 1) {
+        if (attempt > 0) await new Promise((resolve) => setTimeout(resolve, 25));
+        forgetHost();
+        const id = newRequestId();
+        expect((await request(url, { headers: { 'x-request-id': id } })).status).toBe(200);
+        database = (await roundTrips(id)).database;
+      }
+      expect(database).toBe(0);
+    }
+
+    const admin = await createPlatformAdmin();
+    const suspended = await request(`${PLATFORM}/api/v1/organizations/${tenant.organization.id}`, {
+      method: 'PUT',
+      headers: bearer(admin.token),
+      body: JSON.stringify({ status: 'suspended' }),
+    });
+    expect(suspended.status).toBe(200);
+    forgetHost();
+    expect((await request(tenant.url('/api/v1/openapi.json'))).status).toBe(404);
+    expect((await request(`http://${customHost}/api/v1/openapi.json`)).status).toBe(404);
   });
 
   it('answers liveness on any host with no I/O at all', async () => {

@@ -2,9 +2,9 @@ import { createRoute, type OpenAPIHono } from '@hono/zod-openapi';
 import type { AppEnv } from '../../env.ts';
 import { errorResponses } from '../../errors/problem.ts';
 import { serviceContext } from '../../lib/context.ts';
-import { getPublicEvent } from '../../services/catalogue/get.ts';
-import { publicRead } from '../../services/catalogue/limits.ts';
-import { publicReadHeaders } from './headers.ts';
+import { cachedPublicRead } from '../../services/catalogue/edge-cache.ts';
+import { getPublicEvent, publicEventChangesAt } from '../../services/catalogue/get.ts';
+import { cachedJson, publicReadHeaders } from './headers.ts';
 import { PublicEventDetailSchema, PublicEventParamsSchema, PublicEventQuerySchema } from './schema.ts';
 import { tenantOnly } from '../organizations/host.ts';
 
@@ -19,7 +19,9 @@ export const route = createRoute({
     'order: those not hidden, plus hidden ones whose access code is given as `accessCode` (a code that matches ' +
     'nothing shows nothing more). Cancelled and completed events stay reachable with their `status` and no ticket ' +
     'types; drafts, private events and unknown slugs answer 404. No authentication; rate limited per client ' +
-    'address (429 with Retry-After). Cacheable for 30 seconds. One database round trip and one Redis round trip.',
+    'address (429 with Retry-After). Cacheable for 30 seconds. One database round trip and one Redis round trip; ' +
+    'none to the database when the edge cache holds the answer (then changes to the event and its ticket types ' +
+    'show once published to the outbox, seat counts within a second).',
   request: { params: PublicEventParamsSchema, query: PublicEventQuerySchema },
   middleware: [tenantOnly()] as const,
   responses: {
@@ -35,7 +37,12 @@ export function register(app: OpenAPIHono<AppEnv>): void {
   app.openapi(route, async (c) => {
     const ctx = serviceContext(c);
     const input = { ...c.req.valid('param'), ...c.req.valid('query') };
-    const { outcome, result: event } = await publicRead(ctx, () => getPublicEvent({ ctx, input }));
-    return c.json(PublicEventDetailSchema.parse(event), 200, publicReadHeaders(outcome));
+    const { outcome, body } = await cachedPublicRead(ctx, {
+      resource: 'event',
+      input,
+      read: async () => PublicEventDetailSchema.parse(await getPublicEvent({ ctx, input })),
+      changesAt: publicEventChangesAt,
+    });
+    return cachedJson<typeof PublicEventDetailSchema>(c, body, publicReadHeaders(outcome));
   });
 }

@@ -2,9 +2,9 @@ import { createRoute, type OpenAPIHono } from '@hono/zod-openapi';
 import type { AppEnv } from '../../env.ts';
 import { errorResponses } from '../../errors/problem.ts';
 import { serviceContext } from '../../lib/context.ts';
-import { publicRead } from '../../services/catalogue/limits.ts';
-import { listPublicEvents } from '../../services/catalogue/list.ts';
-import { publicReadHeaders } from './headers.ts';
+import { cachedPublicRead } from '../../services/catalogue/edge-cache.ts';
+import { listPublicEvents, publicListChangesAt } from '../../services/catalogue/list.ts';
+import { cachedJson, publicReadHeaders } from './headers.ts';
 import { PublicEventListQuerySchema, PublicEventListSchema } from './schema.ts';
 import { tenantOnly } from '../organizations/host.ts';
 
@@ -20,7 +20,8 @@ export const route = createRoute({
     '`from`/`to` (ISO 8601, on the start time; `to` exclusive), `category` (exact), `q` (case-insensitive text in ' +
     'the title). Only these parameters exist; any other answers 400, as do a malformed cursor and a `limit` outside ' +
     '1..100. No authentication; rate limited per client address (429 with Retry-After). Cacheable for 30 seconds. ' +
-    'One database round trip and one Redis round trip.',
+    'One database round trip and one Redis round trip; none to the database when the edge cache holds the answer ' +
+    '(then changes to events and ticket types show once published to the outbox).',
   request: { query: PublicEventListQuerySchema },
   middleware: [tenantOnly()] as const,
   responses: {
@@ -36,7 +37,12 @@ export function register(app: OpenAPIHono<AppEnv>): void {
   app.openapi(route, async (c) => {
     const ctx = serviceContext(c);
     const input = c.req.valid('query');
-    const { outcome, result: page } = await publicRead(ctx, () => listPublicEvents({ ctx, input }));
-    return c.json(PublicEventListSchema.parse(page), 200, publicReadHeaders(outcome));
+    const { outcome, body } = await cachedPublicRead(ctx, {
+      resource: 'events',
+      input,
+      read: async () => PublicEventListSchema.parse(await listPublicEvents({ ctx, input })),
+      changesAt: (page, now) => publicListChangesAt(page, input, now),
+    });
+    return cachedJson<typeof PublicEventListSchema>(c, body, publicReadHeaders(outcome));
   });
 }

@@ -115,3 +115,21 @@ export async function getPublicEvent({
     })),
   };
 }
+
+/**
+ * The first instant after `now` at which a detail answer changes by itself: a ticket type's sales window opening or
+ * closing (`onSale`). Nothing else in it depends on the clock.
+ */
+export function publicEventChangesAt(
+  event: { ticketTypes: readonly { salesStartAt: string | null; salesEndAt: string | null }[] },
+  now: number,
+): number {
+  let next = Number.POSITIVE_INFINITY;
+  for (const { salesStartAt, salesEndAt } of event.ticketTypes) {
+    for (const edge of [salesStartAt, salesEndAt]) {
+      const at = edge === null ? Number.NaN : Date.parse(edge);
+      if (at > now && at < next) next = at;
+    }
+  }
+  return next;
+}

@@ -84,3 +84,21 @@ export async function listPublicEvents({
       rows.length > input.limit && last !== undefined ? encodeCursor({ at: last.cursorAt, id: last.id }, sort) : null,
   };
 }
+
+/**
+ * The first instant after `now` at which a page changes by itself: without `from`, a listed event ending leaves the
+ * list (and the next one moves up). With `from`, nothing in it depends on the clock.
+ */
+export function publicListChangesAt(
+  page: { data: readonly { endsAt: string }[] },
+  input: Pick<ListPublicEventsInput, 'from'>,
+  now: number,
+): number {
+  if (input.from !== undefined) return Number.POSITIVE_INFINITY;
+  let next = Number.POSITIVE_INFINITY;
+  for (const { endsAt } of page.data) {
+    const at = Date.parse(endsAt);
+    if (at >= now && at < next) next = at;
+  }
+  return next;
+}

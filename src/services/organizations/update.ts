@@ -13,7 +13,7 @@ import { auditInsert } from '../audit/record.ts';
 import { notifyOutbox } from '../outbox/dispatch.ts';
 import { outboxInsertSelect } from '../outbox/record.ts';
 import { organizationData } from '../outbox/views.ts';
-import { forgetHost } from '../tenants/resolve.ts';
+import { forgetHosts } from '../tenants/resolve.ts';
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
@@ -42,13 +42,17 @@ function nothingToChange(fields: string): ApiError {
 }
 
 /**
- * Drops the cached host resolutions of an organization in this isolate (its subdomain and its custom domains), so
- * the next request here sees the new status, plan or CORS origins. Other isolates keep their entry until it expires
- * (TENANT_CACHE_TTL_MS, 30 s): a suspension takes effect everywhere within 30 seconds.
+ * Drops the cached host resolutions of an organization (its subdomain and its custom domains) in this isolate and
+ * in this location's shared tier, so the next request here sees the new status, plan or CORS origins. Other
+ * isolates and locations keep their entry until it expires (TENANT_CACHE_TTL_MS, 30 s): a suspension takes effect
+ * everywhere within 30 seconds.
  */
-function forgetOrganizationHosts(slug: string, domains: readonly { hostname: string }[]): void {
-  forgetHost({ slug });
-  for (const { hostname } of domains) forgetHost({ hostname });
+async function forgetOrganizationHosts(
+  ctx: ServiceContext,
+  slug: string,
+  domains: readonly { hostname: string }[],
+): Promise<void> {
+  await forgetHosts(ctx.bindings.ROOT_DOMAIN, [{ slug }, ...domains.map(({ hostname }) => ({ hostname }))]);
 }
 
 /** `name`, `branding.logoUrl`, ...: the fields a patch sets, for the audit row. */
@@ -115,7 +119,7 @@ export async function updateOwnOrganization({
   ]);
   const row = updated[0];
   if (!row) throw notFound();
-  forgetOrganizationHosts(row.slug, domains);
+  await forgetOrganizationHosts(ctx, row.slug, domains);
   notifyOutbox(ctx, tenant.id);
   return row;
 }
@@ -173,7 +177,7 @@ export async function updateOrganizationAsPlatform({
   ]);
   const row = updated[0];
   if (!row) throw notFound();
-  forgetOrganizationHosts(row.slug, domains);
+  await forgetOrganizationHosts(ctx, row.slug, domains);
   notifyOutbox(ctx, id);
   return row;
 }

@@ -1,3 +1,4 @@
+import type { Redis } from '@upstash/redis/cloudflare';
 import { and, asc, eq, isNull, sql } from 'drizzle-orm';
 import { createDatabase, type Database } from '../../db/client.ts';
 import { outbox, type OutboxRow } from '../../db/schema/index.ts';
@@ -5,9 +6,11 @@ import { scoped, type Scope } from '../../db/tenant.ts';
 import type { Bindings } from '../../env.ts';
 import type { ServiceContext } from '../../lib/context.ts';
 import type { Logger } from '../../lib/logger.ts';
+import { createRedis } from '../../lib/redis.ts';
 import type { QueueMessage } from '../../queues/messages.ts';
 import type { EventType } from './catalogue.ts';
 import { takeOutboxIds } from './record.ts';
+import { announceCatalogueChanges, catalogueChanges } from '../catalogue/edge-cache.ts';
 import { uuidArray } from '../users/guards.ts';
 
 /**
@@ -17,6 +20,10 @@ import { uuidArray } from '../users/guards.ts';
  *   createdAt }`; the webhook consumer fans it out to the organization's endpoints.
  * - `booking.confirmed`, `booking.cancelled` and `booking.refunded` also go to EMAIL_QUEUE as
  *   `{ id: 'email:<outbox id>', type: 'email.event', ... }` (the buyer's email).
+ * - Events that change the public catalogue (events, ticket types, seats) are announced to its edge cache in Redis
+ *   (`announceCatalogueChanges`, one round trip, beside the sends; see src/services/catalogue/edge-cache.ts), so
+ *   public reads show them within a second. A failed announcement is logged and does not hold the rows back: the
+ *   cache's own maximum age bounds what it costs.
  * - Then ONE statement stamps `dispatched_at` on the rows whose messages were all sent
  *   (`where id = any(...) and dispatched_at is null`).
  *
@@ -56,6 +63,8 @@ export interface DispatchOptions {
   ids?: readonly string[] | undefined;
   /** At most this many rows, oldest first (default and maximum DISPATCH_LIMIT). */
   limit?: number | undefined;
+  /** Where the public catalogue's changes are announced (its edge cache); none announced without it. */
+  redis?: Redis | undefined;
 }
 
 export interface DispatchResult {
@@ -143,6 +152,20 @@ async function send(queue: Queue, messages: readonly Outgoing[], logger: Logger,
   return failed;
 }
 
+/** Announces the rows' catalogue changes; a failure is logged, never thrown (the rows are still sent and stamped). */
+async function announce(redis: Redis | undefined, rows: readonly OutboxRow[], logger: Logger): Promise<void> {
+  if (redis === undefined) return;
+  const changes = catalogueChanges(rows);
+  try {
+    await announceCatalogueChanges(redis, changes);
+  } catch (error) {
+    logger.error('outbox dispatch: catalogue changes not announced; public reads may lag up to the cache max age', {
+      organizations: changes.size,
+      error,
+    });
+  }
+}
+
 /**
  * Publishes up to `limit` undispatched rows (oldest first) of one organization, or of all under the platform scope,
  * and stamps those whose messages were all sent. Two database round trips when there is something to send, one
@@ -184,6 +207,7 @@ export async function dispatchOutbox(
   const [webhookFailures, emailFailures] = await Promise.all([
     send(bindings.WEBHOOK_QUEUE, webhooks, logger, 'webhooks'),
     send(bindings.EMAIL_QUEUE, emails, logger, 'email'),
+    announce(options.redis, rows, logger),
   ]);
   const sent = rows.map((row) => row.id).filter((id) => !webhookFailures.has(id) && !emailFailures.has(id));
 
@@ -215,10 +239,11 @@ export async function sweepOutbox(
   db: Database,
   bindings: Pick<Bindings, 'EMAIL_QUEUE' | 'WEBHOOK_QUEUE'>,
   logger: Logger,
+  redis?: Redis,
 ): Promise<DispatchResult> {
   const total: DispatchResult = { selected: 0, dispatched: 0, failed: 0 };
   for (let page = 0; page < SWEEP_PAGES; page += 1) {
-    const result = await dispatchOutbox(db, bindings, logger, { limit: DISPATCH_LIMIT });
+    const result = await dispatchOutbox(db, bindings, logger, { limit: DISPATCH_LIMIT, redis });
     total.selected += result.selected;
     total.dispatched += result.dispatched;
     total.failed += result.failed;
@@ -232,7 +257,7 @@ export async function sweepOutbox(
  * The after-response trigger. Services call it after a batch that wrote outbox rows has committed: it dispatches
  * the rows this request wrote (the ids its outbox statements remembered on `ctx.services.db`, see record.ts) in
  * `waitUntil`, with a database client that carries no request id (its round trips are background work, not the
- * request's). A failure is only logged: the rows stay undispatched and the scheduled sweep publishes them.
+ * request's; so is its Redis client, which announces the catalogue changes). A failure is only logged: the rows stay undispatched and the scheduled sweep publishes them.
  */
 export function notifyOutbox(
   ctx: Pick<ServiceContext, 'bindings' | 'logger' | 'services' | 'waitUntil'>,
@@ -242,7 +267,13 @@ export function notifyOutbox(
   if (ids.length === 0) return;
   ctx.waitUntil(
     Promise.resolve()
-      .then(() => dispatchOutbox(createDatabase(ctx.bindings), ctx.bindings, ctx.logger, { organizationId, ids }))
+      .then(() =>
+        dispatchOutbox(createDatabase(ctx.bindings), ctx.bindings, ctx.logger, {
+          organizationId,
+          ids,
+          redis: createRedis(ctx.bindings),
+        }),
+      )
       .catch((error: unknown) => {
         ctx.logger.warn('outbox dispatch after the response failed; the scheduled sweep will publish', {
           organizationId,

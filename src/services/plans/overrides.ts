@@ -4,7 +4,7 @@ import { scoped } from '../../db/tenant.ts';
 import { ApiError } from '../../errors/api-error.ts';
 import { requireTenant, type ServiceContext } from '../../lib/context.ts';
 import { auditInsert } from '../audit/record.ts';
-import { forgetHost } from '../tenants/resolve.ts';
+import { forgetHosts } from '../tenants/resolve.ts';
 import { cleanOverrides, effectivePlan, type EffectivePlan } from './catalogue.ts';
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
@@ -87,7 +87,6 @@ export async function setPlanOverrides({
   ]);
   const row = updated[0];
   if (!row) throw new ApiError('not_found', { detail: 'No such organization.' });
-  forgetHost({ slug: row.slug });
-  for (const { hostname } of domains) forgetHost({ hostname });
+  await forgetHosts(ctx.bindings.ROOT_DOMAIN, [{ slug: row.slug }, ...domains.map(({ hostname }) => ({ hostname }))]);
   return { organizationId: id, ...effectivePlan(row) };
 }

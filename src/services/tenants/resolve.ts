@@ -21,13 +21,78 @@ export const TENANT_CACHE_MAX_ENTRIES = 5_000;
 // A Map keeps insertion order, which makes it a cheap LRU: hits are re-inserted, the oldest key is evicted first.
 const cache = new Map<string, CacheEntry>();
 
-function remember(host: string, value: HostResolution, now: number): HostResolution {
+function remember(host: string, value: HostResolution, expiresAt: number): HostResolution {
   if (cache.size >= TENANT_CACHE_MAX_ENTRIES) {
     const oldest = cache.keys().next().value;
     if (oldest !== undefined) cache.delete(oldest);
   }
-  cache.set(host, { value, expiresAt: now + (value.kind === 'tenant' ? TENANT_CACHE_TTL_MS : UNKNOWN_HOST_TTL_MS) });
+  cache.set(host, { value, expiresAt });
   return value;
+}
+
+/**
+ * The colo tier, between the isolate's map and the database: tenant resolutions shared by every isolate of one
+ * location through the Workers Cache API (`caches.default`), so an isolate that starts cold in a location that
+ * served the host in the last 30 seconds resolves it with no database round trip. An entry keeps the expiry of the
+ * database read that made it (never extended by an isolate picking it up): a change still takes effect everywhere
+ * within TENANT_CACHE_TTL_MS, and at once in the location that made it (`forgetHosts`). Only tenants are shared;
+ * unknown hosts stay per isolate (a flood of random names must not fill the location's cache). Keyed under the
+ * platform's own domain, so the platform host can purge the entries of every organization host.
+ */
+const SHARED_PATH = '/.tenant-cache/';
+
+function sharedKey(rootDomain: string, key: string): string {
+  return `https://${rootDomain}${SHARED_PATH}${encodeURIComponent(key)}`;
+}
+
+function sharedCache(): Cache | null {
+  return typeof caches === 'undefined' ? null : caches.default;
+}
+
+interface SharedEntry {
+  tenant: Tenant;
+  expiresAt: number;
+}
+
+function isSharedEntry(value: unknown): value is SharedEntry {
+  if (typeof value !== 'object' || value === null) return false;
+  const { tenant, expiresAt } = value as Partial<SharedEntry>;
+  return (
+    typeof expiresAt === 'number' &&
+    typeof tenant === 'object' &&
+    typeof tenant.id === 'string' &&
+    typeof tenant.slug === 'string' &&
+    tenant.status === 'active'
+  );
+}
+
+async function sharedLookup(rootDomain: string, key: string, now: number): Promise<SharedEntry | null> {
+  const shared = sharedCache();
+  if (shared === null) return null;
+  try {
+    const response = await shared.match(sharedKey(rootDomain, key));
+    if (response === undefined) return null;
+    const entry: unknown = await response.json();
+    return isSharedEntry(entry) && entry.expiresAt > now ? entry : null;
+  } catch {
+    // The tier is an optimization: when it fails, the database answers.
+    return null;
+  }
+}
+
+function sharedStore(rootDomain: string, key: string, entry: SharedEntry, now: number): Promise<void> {
+  const shared = sharedCache();
+  const seconds = Math.floor((entry.expiresAt - now) / 1000);
+  if (shared === null || seconds < 1) return Promise.resolve();
+  const body = JSON.stringify(entry);
+  return shared
+    .put(
+      sharedKey(rootDomain, key),
+      new Response(body, {
+        headers: { 'content-type': 'application/json', 'cache-control': `max-age=${String(seconds)}` },
+      }),
+    )
+    .catch(() => undefined);
 }
 
 const tenantColumns = {
@@ -42,14 +107,16 @@ const tenantColumns = {
 
 /**
  * Resolves a request host to the platform, an active tenant, or nothing. Suspended organizations resolve to
- * nothing, like unknown hosts. One round trip on a cache miss (a batch: the row-level security scope, then the
- * lookup), none on a hit.
+ * nothing, like unknown hosts. Looked up in the isolate, then in the location's shared tier (the Cache API, when
+ * `waitUntil` is given to store into it after the response), then in the database: one round trip (a batch: the
+ * row-level security scope, then the lookup), none on a hit of either cache.
  */
 export async function resolveHost(input: {
   db: () => Database;
   hostname: string;
   rootDomain: string;
   now?: number;
+  waitUntil?: (promise: Promise<unknown>) => void;
 }): Promise<HostResolution> {
   const now = input.now ?? Date.now();
   const classified = classifyHost(input.hostname, input.rootDomain);
@@ -62,6 +129,11 @@ export async function resolveHost(input: {
     cache.delete(key);
     cache.set(key, hit);
     return hit.value;
+  }
+
+  if (input.waitUntil !== undefined) {
+    const shared = await sharedLookup(input.rootDomain, key, now);
+    if (shared !== null) return remember(key, { kind: 'tenant', tenant: shared.tenant }, shared.expiresAt);
   }
 
   const db = input.db();
@@ -81,11 +153,32 @@ export async function resolveHost(input: {
             .limit(1),
         ]);
   const row = rows[0];
-  const value: HostResolution = row && row.status === 'active' ? { kind: 'tenant', tenant: row } : { kind: 'unknown' };
-  return remember(key, value, now);
+  if (!row || row.status !== 'active') return remember(key, { kind: 'unknown' }, now + UNKNOWN_HOST_TTL_MS);
+  const entry: SharedEntry = { tenant: row, expiresAt: now + TENANT_CACHE_TTL_MS };
+  input.waitUntil?.(sharedStore(input.rootDomain, key, entry, now));
+  return remember(key, { kind: 'tenant', tenant: row }, entry.expiresAt);
 }
 
-/** Drops cached resolutions, e.g. after an organization is suspended or a domain is removed in this isolate. */
+/**
+ * Drops an organization's hosts from this isolate and from this location's shared tier: after a suspension, a plan
+ * or settings change, a domain removed. Other locations keep their entries until they expire (30 s at most).
+ */
+export async function forgetHosts(
+  rootDomain: string,
+  keys: readonly { slug?: string; hostname?: string }[],
+): Promise<void> {
+  const shared = sharedCache();
+  const deletions: Promise<unknown>[] = [];
+  for (const key of keys) {
+    forgetHost(key);
+    if (shared === null) continue;
+    if (key.slug !== undefined) deletions.push(shared.delete(sharedKey(rootDomain, `slug:${key.slug}`)));
+    if (key.hostname !== undefined) deletions.push(shared.delete(sharedKey(rootDomain, `host:${key.hostname}`)));
+  }
+  await Promise.allSettled(deletions);
+}
+
+/** Drops cached resolutions in this isolate only (tests; `forgetHosts` also purges the location's shared tier). */
 export function forgetHost(key?: { slug?: string; hostname?: string }): void {
   if (!key) {
     cache.clear();
