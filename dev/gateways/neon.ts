@@ -4,6 +4,7 @@ import type { AddressInfo } from 'node:net';
 import pg from 'pg';
 import { RoundTripCounter, TRACE_PATTERN, boundedEntry, serveRoundTrips } from './round-trips.ts';
 import { BodyTooLarge, readBody } from './body.ts';
+import { keepIdleConnectionsLongerThanClients } from './keep-alive.ts';
 
 /**
  * Local stand-in for Neon's SQL-over-HTTP endpoint (see /work/shared/PROTOCOLS.md, section A), in front of a real
@@ -983,6 +984,8 @@ export async function startNeonGateway(options: NeonGatewayOptions): Promise<Neo
       fail(error);
     }
   });
+
+  keepIdleConnectionsLongerThanClients(server);
 
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);

@@ -6,6 +6,7 @@ import { RedisConnectionError, RedisHandshakeError, ReplyError, RespClient, Stat
 import type { RedisArg, RedisCommand, RedisReply, RespClientOptions } from './resp.ts';
 import { RoundTripCounter, TRACE_PATTERN, serveRoundTrips } from './round-trips.ts';
 import { BodyTooLarge, readBody } from './body.ts';
+import { keepIdleConnectionsLongerThanClients } from './keep-alive.ts';
 
 export { ReplyError, StatusReply, RedisConnectionError } from './resp.ts';
 export type { RedisArg, RedisCommand, RedisReply } from './resp.ts';
@@ -503,6 +504,8 @@ export async function startUpstashGateway(options: UpstashGatewayOptions): Promi
     if (socket.writable) socket.end('HTTP/1.1 400 Bad Request\r\nconnection: close\r\n\r\n');
     else socket.destroy();
   });
+
+  keepIdleConnectionsLongerThanClients(server);
 
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);

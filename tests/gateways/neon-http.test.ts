@@ -1,5 +1,6 @@
 import { neon, neonConfig } from '@neondatabase/serverless';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { GATEWAY_KEEP_ALIVE_TIMEOUT_MS } from '../../dev/gateways/keep-alive.ts';
 import { detectServices } from '../setup/services.ts';
 import { expectNeonDbError, rejectionOf } from './neon-conformance.ts';
 import { createTestDatabase, directClient, startTestGateway } from './neon-target.ts';
@@ -302,6 +303,15 @@ describe('successful responses', () => {
       expectErrorBody(savepoint, 400, 'SAVEPOINT can only be used in transaction blocks');
       expect(savepoint.body.code).toBe('25P01');
     }
+  });
+
+  it('keeps an idle connection open longer than workerd keeps its own (no close racing a reused connection)', async () => {
+    const reply = await post({ query: 'SELECT 1 AS one' });
+    expect(reply.status).toBe(200);
+    // workerd closes a pooled connection after 5 s idle; the gateway must wait longer, so the Worker always closes first.
+    const timeout = Number(/timeout=(\d+)/.exec(reply.headers.get('keep-alive') ?? '')?.[1]);
+    expect(timeout).toBeGreaterThan(5);
+    expect(timeout * 1000).toBe(GATEWAY_KEEP_ALIVE_TIMEOUT_MS);
   });
 
   it('serves concurrent requests through the pool', async () => {

@@ -1,6 +1,19 @@
-import { eq, sql } from 'drizzle-orm';
+import { and, eq, sql } from 'drizzle-orm';
+import type { BatchItem } from 'drizzle-orm/batch';
 import { describe, expect, it } from 'vitest';
-import { attendees, bookings, paymentSettings } from '../../src/db/schema/index.ts';
+import {
+  attendees,
+  auditLogs,
+  bookingItems,
+  bookings,
+  capacityPools,
+  capacityPoolTicketTypes,
+  events,
+  idempotencyKeys,
+  outbox,
+  paymentSettings,
+  payments,
+} from '../../src/db/schema/index.ts';
 import { createEvent, createTicketType, daysFromNow } from '../support/catalogue.ts';
 import { book, bookingRow, checkout, counters, enableManualPayment } from '../support/bookings.ts';
 import { randomIp } from '../support/auth.ts';
@@ -311,6 +324,243 @@ describe('concurrent buyers', () => {
       .where(eq(bookings.eventId, event.id));
     expect(row?.bookings).toBe(50);
     expect(tickets?.count).toBe(50);
+  });
+});
+
+/** How many rows each table holds for an event's bookings (and the tenant's booking audit rows and events). */
+async function bookingRows(organizationId: string, eventId: string) {
+  const db = database();
+  const count = sql<number>`count(*)::int`;
+  const ofEvent = sql`${bookings.eventId} = ${eventId}`;
+  const [[booked], [items], [tickets], [paid], [audited], [published]] = await Promise.all([
+    db.select({ count }).from(bookings).where(ofEvent),
+    db.select({ count }).from(bookingItems).innerJoin(bookings, eq(bookings.id, bookingItems.bookingId)).where(ofEvent),
+    db.select({ count }).from(attendees).innerJoin(bookings, eq(bookings.id, attendees.bookingId)).where(ofEvent),
+    db.select({ count }).from(payments).innerJoin(bookings, eq(bookings.id, payments.bookingId)).where(ofEvent),
+    db
+      .select({ count })
+      .from(auditLogs)
+      .where(and(eq(auditLogs.organizationId, organizationId), eq(auditLogs.action, 'booking.created'))),
+    db
+      .select({ count })
+      .from(outbox)
+      .where(and(eq(outbox.organizationId, organizationId), eq(outbox.type, 'booking.created'))),
+  ]);
+  return {
+    bookings: booked?.count,
+    items: items?.count,
+    tickets: tickets?.count,
+    payments: paid?.count,
+    audit: audited?.count,
+    outbox: published?.count,
+  };
+}
+
+/**
+ * Runs `lock` (a statement that locks the event row) in a batch that commits only once another transaction waits for
+ * it (a `do` block polls pg_locks; the batch fails if nobody waited within 10 s), and resolves once that batch is
+ * running, i.e. once the lock is held. `committed` settles with the batch.
+ */
+async function holdUntilWaitedFor(
+  ...lock: [BatchItem<'pg'>, ...BatchItem<'pg'>[]]
+): Promise<{ committed: Promise<unknown> }> {
+  const tag = `eventra-test-blocker-${crypto.randomUUID()}`;
+  const waiter = `exists (select 1 from pg_locks where locktype = 'transactionid' and not granted
+    and transactionid::text::bigint = pg_current_xact_id()::text::bigint % 4294967296)`;
+  const committed = database().batch([
+    ...lock,
+    database().execute(
+      sql.raw(`do $$ /* ${tag} */
+        begin
+          for i in 1..2000 loop
+            exit when ${waiter};
+            perform pg_sleep(0.005);
+          end loop;
+          if not ${waiter} then
+            raise exception 'no transaction waited for the lock';
+          end if;
+        end $$`),
+    ),
+  ]);
+  committed.catch(() => undefined);
+  for (let polls = 0; ; polls++) {
+    const running = await database().execute(
+      sql`select 1 from pg_stat_activity where state = 'active' and query like ${`%${tag}%`}
+        and pid <> pg_backend_pid()`,
+    );
+    if (running.rows.length > 0) return { committed };
+    if (polls > 1000) throw new Error('the blocker never started');
+    await new Promise((resolve) => setTimeout(resolve, 5));
+  }
+}
+
+describe('concurrent buyers across ticket types and pools', () => {
+  it('free and paid orders of two ticket types sharing a pool race: the pool sells exactly its capacity', async () => {
+    const tenant = await createTenant();
+    await enableManualPayment(tenant);
+    const event = await createEvent(tenant, { capacity: null });
+    const free = await createTicketType(event, { name: 'Free', price: 0, quantity: 40, maxPerOrder: 1 });
+    const paid = await createTicketType(event, { name: 'Paid', price: 1000, quantity: 40, maxPerOrder: 1 });
+    const [pool] = await database()
+      .insert(capacityPools)
+      .values({ organizationId: tenant.organization.id, eventId: event.id, name: 'Hall', capacity: 30 })
+      .returning();
+    if (!pool) throw new Error('pool insert returned nothing');
+    await database()
+      .insert(capacityPoolTicketTypes)
+      .values(
+        [free, paid].map((type) => ({
+          organizationId: tenant.organization.id,
+          eventId: event.id,
+          poolId: pool.id,
+          ticketTypeId: type.id,
+        })),
+      );
+    await checkout(tenant, event.slug, { items: [] });
+    const responses = await Promise.all(
+      Array.from({ length: 120 }, (_, index) =>
+        checkout(tenant, event.slug, {
+          buyer: { name: 'Buyer', email: `buyer-${index}@example.com` },
+          items: [{ ticketTypeId: index % 2 === 0 ? free.id : paid.id, quantity: 1 }],
+          ...(index % 2 === 0 ? {} : { paymentMethod: 'manual' as const }),
+        }),
+      ),
+    );
+    const created = responses.filter((response) => response.status === 201);
+    const refused = responses.filter((response) => response.status === 409);
+    expect(created).toHaveLength(30);
+    expect(refused).toHaveLength(90);
+    expect(new Set((await Promise.all(refused.map(problem))).map((body) => body.code))).toEqual(new Set(['sold_out']));
+    const bodies = await Promise.all(created.map((response) => response.json<{ status: string }>()));
+    const confirmed = bodies.filter((body) => body.status === 'confirmed').length;
+    const pending = bodies.filter((body) => body.status === 'pending').length;
+    expect(confirmed + pending).toBe(30);
+    // A free order's seats went straight to sold, a paid one's are held: every level agrees.
+    expect(await counters(event.id)).toEqual({
+      event: { sold: confirmed, held: pending },
+      ticketTypes: { [free.id]: { sold: confirmed, held: 0 }, [paid.id]: { sold: 0, held: pending } },
+      pools: { [pool.id]: { sold: confirmed, held: pending } },
+    });
+    expect(await bookingRows(tenant.organization.id, event.id)).toEqual({
+      bookings: 30,
+      items: 30,
+      tickets: 30,
+      payments: 30,
+      audit: 30,
+      outbox: 30,
+    });
+  });
+
+  it('a sell-out while the checkout waits for the event row rolls back every row it wrote, and frees its key', async () => {
+    const tenant = await createTenant();
+    const event = await createEvent(tenant, { capacity: 5 });
+    const free = await createTicketType(event, { price: 0, quantity: 10 });
+    await checkout(tenant, event.slug, { items: [] });
+    // The blocker holds the event row (an organizer lowering the capacity to what is taken) and commits only once a
+    // transaction waits for it: the checkout, which passed its unlocked checks and wrote its rows before.
+    const blocker = await holdUntilWaitedFor(
+      database()
+        .update(events)
+        .set({ capacity: sql`${events.sold} + ${events.held}` })
+        .where(eq(events.id, event.id)),
+    );
+    const key = crypto.randomUUID();
+    const order = { items: [{ ticketTypeId: free.id, quantity: 2 }] };
+    const [refused] = await Promise.all([
+      checkout(tenant, event.slug, order, { headers: { 'idempotency-key': key } }),
+      blocker.committed,
+    ]);
+    expect(refused.status).toBe(409);
+    expect(await problem(refused)).toMatchObject({ code: 'sold_out' });
+    expect(await bookingRows(tenant.organization.id, event.id)).toEqual({
+      bookings: 0,
+      items: 0,
+      tickets: 0,
+      payments: 0,
+      audit: 0,
+      outbox: 0,
+    });
+    expect(await counters(event.id)).toMatchObject({
+      event: { sold: 0, held: 0 },
+      ticketTypes: { [free.id]: { sold: 0, held: 0 } },
+    });
+    const claims = await database().select().from(idempotencyKeys).where(eq(idempotencyKeys.key, key));
+    expect(claims).toEqual([]);
+    // Seats back on sale: the same key now books.
+    await database().update(events).set({ capacity: 5 }).where(eq(events.id, event.id));
+    const retried = await checkout(tenant, event.slug, order, { headers: { 'idempotency-key': key } });
+    expect(retried.status).toBe(201);
+    expect(await counters(event.id)).toMatchObject({ event: { sold: 2, held: 0 } });
+  });
+
+  it('sees a pool created while it waits for the event row, and refuses the order the pool cannot fit', async () => {
+    const tenant = await createTenant();
+    const event = await createEvent(tenant);
+    const free = await createTicketType(event, { price: 0, quantity: 10 });
+    await checkout(tenant, event.slug, { items: [] });
+    // A pool of one seat over the ticket type, created the way the pools API does it (the event row locked FOR SHARE
+    // first), commits while the checkout of two seats waits for the event row after its unlocked checks.
+    const poolId = crypto.randomUUID();
+    const blocker = await holdUntilWaitedFor(
+      database().execute(sql`select id from ${events} where id = ${event.id} for share`),
+      database().insert(capacityPools).values({
+        id: poolId,
+        organizationId: tenant.organization.id,
+        eventId: event.id,
+        name: 'Front row',
+        capacity: 1,
+      }),
+      database().insert(capacityPoolTicketTypes).values({
+        organizationId: tenant.organization.id,
+        eventId: event.id,
+        poolId,
+        ticketTypeId: free.id,
+      }),
+    );
+    const [refused] = await Promise.all([
+      checkout(tenant, event.slug, { items: [{ ticketTypeId: free.id, quantity: 2 }] }),
+      blocker.committed,
+    ]);
+    expect(refused.status).toBe(409);
+    expect(await problem(refused)).toMatchObject({ code: 'sold_out' });
+    expect(await counters(event.id)).toEqual({
+      event: { sold: 0, held: 0 },
+      ticketTypes: { [free.id]: { sold: 0, held: 0 } },
+      pools: { [poolId]: { sold: 0, held: 0 } },
+    });
+    expect((await bookingRows(tenant.organization.id, event.id)).bookings).toBe(0);
+    await book(tenant, event.slug, { items: [{ ticketTypeId: free.id, quantity: 1 }] });
+    expect((await counters(event.id)).pools).toEqual({ [poolId]: { sold: 1, held: 0 } });
+  });
+
+  it('concurrent unpaid orders from one address stay within its bound', async () => {
+    const tenant = await createTenant();
+    await enableManualPayment(tenant);
+    const event = await createEvent(tenant, { capacity: 500 });
+    const seats = await createTicketType(event, { price: 2500, quantity: 500 });
+    await checkout(tenant, event.slug, { items: [] });
+    const ip = randomIp();
+    const responses = await Promise.all(
+      Array.from({ length: 8 }, (_, index) =>
+        checkout(
+          tenant,
+          event.slug,
+          {
+            buyer: { name: 'Ada', email: `ada-${index}@example.com` },
+            items: [{ ticketTypeId: seats.id, quantity: 1 }],
+            paymentMethod: 'manual',
+          },
+          { ip },
+        ),
+      ),
+    );
+    const statuses = responses.map((response) => response.status).sort();
+    expect(statuses).toEqual([201, 201, 201, 409, 409, 409, 409, 409]);
+    for (const response of responses.filter((each) => each.status === 409)) {
+      expect((await problem(response)).code).toBe('unpaid_hold_limit');
+    }
+    expect((await counters(event.id)).event).toEqual({ sold: 0, held: 3 });
+    expect((await bookingRows(tenant.organization.id, event.id)).bookings).toBe(3);
   });
 });
 

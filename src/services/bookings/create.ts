@@ -3,6 +3,8 @@ import {
   attendees,
   bookingItems,
   bookings,
+  capacityPools,
+  capacityPoolTicketTypes,
   events,
   paymentSettings,
   payments,
@@ -21,10 +23,11 @@ import { auditInsert } from '../audit/record.ts';
 import { generateOpaqueToken, hashToken } from '../auth/tokens.ts';
 import { abortLabel, GUARD_LABEL_PREFIX } from '../events/shared.ts';
 import { notifyOutbox } from '../outbox/dispatch.ts';
-import { outboxInsertSelect } from '../outbox/record.ts';
+import { outboxInsertMany } from '../outbox/record.ts';
 import { bookingData, paymentData } from '../outbox/views.ts';
 import { isoText } from '../outbox/views.ts';
-import { moveSeats, seatValues, takeSeats, type Seats } from './inventory.ts';
+import { seatValues, takeSeats, type Seats, type SeatGuard } from './inventory.ts';
+import { databaseError, FOREIGN_KEY_VIOLATION } from '../users/guards.ts';
 import { HOLD_MINUTES, newTicketCode, UNPAID_HOLD_LIMITS } from './shared.ts';
 
 export interface AttendeeInput {
@@ -57,10 +60,13 @@ export interface CreatedBooking {
 }
 
 /**
- * The checks a checkout must pass before it takes seats, as one statement that aborts the batch with the first
+ * The checks a checkout must pass before it writes anything, as one statement that aborts the batch with the first
  * failed check's label (the event, then each item's ticket type, window and per-order limits, then the payment
- * method; manual payment only where the organization's payment settings enable it). It reads without locking; the
- * seat statements that follow re-check capacity under the row locks.
+ * method; manual payment only where the organization's payment settings enable it; then whether the seats are still
+ * there at the event, ticket type and pool levels). It reads without locking: the seat check here only refuses
+ * early an order that already cannot fit (during an on-sale rush, every buyer after the sell-out is answered without
+ * queueing for the event row or writing rows that roll back); `takeSeats`, at the end of the batch, re-checks
+ * capacity under the row locks.
  */
 function validation(
   organizationId: string,
@@ -69,8 +75,10 @@ function validation(
   accessCode: string | null,
   paymentMethod: string | null,
 ): SQL {
+  const total = seats.reduce((sum, seat) => sum + seat.quantity, 0);
   return sql`with v(requested_id, requested_quantity) as ${seatValues(seats)},
-    e as (select id, status, ends_at from ${events} where organization_id = ${organizationId} and id = ${eventId}),
+    e as (select id, status, ends_at, capacity, sold, held from ${events}
+            where organization_id = ${organizationId} and id = ${eventId}),
     t as (select v.requested_id, v.requested_quantity, tt.* from v left join ${ticketTypes} tt
             on tt.organization_id = ${organizationId} and tt.id = v.requested_id and tt.event_id = ${eventId}),
     s as (select stripe_secret_key is not null as stripe, manual_enabled as manual from ${paymentSettings}
@@ -91,33 +99,47 @@ function validation(
         where exists (select 1 from t where price > 0) and not coalesce(
           (select case ${paymentMethod}::text when 'stripe' then stripe when 'manual' then manual
                   else stripe or manual end from s),
-          false))
-    select (coalesce((select ${GUARD_LABEL_PREFIX} || label from problems order by rank limit 1), '0'))::int as guard`;
+          false)
+      union all select 9, 'event_sold_out' from e
+        where e.capacity is not null and e.sold + e.held + ${total} > e.capacity
+      union all select 10, 'sold_out:' || requested_id from t where sold + held + requested_quantity > quantity
+      union all select 11, 'pool_sold_out' where exists (
+        select 1 from ${capacityPools} p join (
+            select m.pool_id, sum(v.requested_quantity) as quantity from ${capacityPoolTicketTypes} m
+            join v on m.ticket_type_id = v.requested_id where m.organization_id = ${organizationId} group by m.pool_id
+          ) need on p.id = need.pool_id
+        where p.organization_id = ${organizationId} and p.sold + p.held + need.quantity > p.capacity))
+    select (coalesce((select ${GUARD_LABEL_PREFIX} || label from problems order by rank, label limit 1), '0'))::int
+      as guard`;
 }
 
 /**
- * The bounds on unpaid holds (`UNPAID_HOLD_LIMITS`), as one statement that aborts the batch with a guard label. It
- * runs after `takeSeats`, whose UPDATE of the event row is held until commit: concurrent checkouts of one event queue
- * on that lock, and this statement (a new snapshot under READ COMMITTED) then sees every booking committed before,
- * so two concurrent orders from one address cannot both slip under a bound. Served by the partial indexes on
- * pending bookings (bookings_pending_client_key_idx, bookings_pending_buyer_email_idx).
+ * The bounds on unpaid holds (`UNPAID_HOLD_LIMITS`), as checks `takeSeats` runs in its second statement: after the
+ * UPDATE of the event row, which is held until commit, so concurrent checkouts of one event queue on that lock and
+ * these checks (a new snapshot under READ COMMITTED) see every booking committed before: two concurrent orders from
+ * one address cannot both slip under a bound. The booking being created (inserted earlier in the batch) is not
+ * counted. Served by the partial indexes on pending bookings (bookings_pending_client_key_idx,
+ * bookings_pending_buyer_email_idx). Reads the requested seats as `v(ticket_type_id, quantity)`.
  */
 function unpaidHoldBounds(
   organizationId: string,
   eventId: SQL,
+  bookingId: string,
   seats: readonly Seats[],
   clientKey: string | null,
   buyerEmail: string,
-): SQL {
+): SeatGuard {
   const requested = seats.reduce((sum, seat) => sum + seat.quantity, 0);
   const pending = (match: SQL) => sql`select b.id from ${bookings} b where b.organization_id = ${organizationId}
-    and b.event_id = ${eventId} and b.status = 'pending' and b.expires_at > now() and ${match}`;
-  return sql`with v(requested_id, requested_quantity) as ${seatValues(seats)},
-    paid as (select 1 from v join ${ticketTypes} tt on tt.organization_id = ${organizationId} and tt.id = v.requested_id
-               where tt.price > 0),
+    and b.event_id = ${eventId} and b.status = 'pending' and b.expires_at > now() and b.id <> ${bookingId}
+    and ${match}`;
+  const ctes = sql`paid as (select 1 from v join ${ticketTypes} pt
+               on pt.organization_id = ${organizationId} and pt.id = v.ticket_type_id
+               where pt.price > 0),
     by_client as (${pending(sql`b.client_key = ${clientKey}::text`)}),
     by_email as (${pending(sql`b.buyer_email = ${buyerEmail}`)}),
-    client_seats as (select coalesce(sum(i.quantity), 0) as seats from ${bookingItems} i join by_client c on c.id = i.booking_id
+    client_seats as (select coalesce(sum(i.quantity), 0) as seats from ${bookingItems} i
+                       join by_client bc on bc.id = i.booking_id
                        where i.organization_id = ${organizationId}),
     capacity as (select coalesce(e.capacity, (select sum(quantity) from ${ticketTypes}
                    where organization_id = ${organizationId} and event_id = e.id)) as seats
@@ -127,9 +149,10 @@ function unpaidHoldBounds(
       union all select 2, 'unpaid_holds_email' where (select count(*) from by_email) >= ${UNPAID_HOLD_LIMITS.perEmail}
       union all select 3, 'unpaid_holds_share' where ${clientKey}::text is not null
         and (select seats from client_seats) + ${requested} > greatest(${UNPAID_HOLD_LIMITS.clientSeatFloor},
-          ceil((select seats from capacity) * ${UNPAID_HOLD_LIMITS.clientShare}::numeric)))
-    select (case when not exists (select 1 from paid) then '0'
-      else coalesce((select ${GUARD_LABEL_PREFIX} || label from problems order by rank limit 1), '0') end)::int as guard`;
+          ceil((select seats from capacity) * ${UNPAID_HOLD_LIMITS.clientShare}::numeric)))`;
+  const label = sql`(case when not exists (select 1 from paid) then '0'
+      else coalesce((select ${GUARD_LABEL_PREFIX} || label from problems order by rank limit 1), '0') end)`;
+  return { ctes, label };
 }
 
 /** Where a refused checkout points: the request field that explains it. */
@@ -230,12 +253,15 @@ function requestedSeats(input: CreateBookingInput): Seats[] {
 
 /**
  * Public checkout: a booking for an event found by slug, in ONE database round trip (one batch, one transaction).
- * The batch validates the order, takes the seats with one conditional UPDATE per level (event, ticket types, pools;
- * see inventory.ts), inserts the booking with a total the database computes from the ticket types' prices, its
- * items, one attendee per ticket with a unique ticket code, the payment row, the audit row and the outbox events
- * (`booking.created`; for a free order also `booking.confirmed` and `payment.succeeded`); a free order is
- * confirmed in the same batch (its seats move from held to sold). Any failed step aborts everything. With an
- * Idempotency-Key, the key is claimed first and the response stored last, in the same transaction. The events are
+ * The batch validates the order (and refuses early, without locking, an order whose seats are already gone), then
+ * writes the booking with a total the database computes from the ticket types' prices, its items, one attendee per
+ * ticket with a unique ticket code, the payment row, the audit row, the outbox events in one statement
+ * (`booking.created`; for a free order also `booking.confirmed` and `payment.succeeded`) and the response, and only
+ * then takes the seats with two statements of conditional UPDATEs (the event row; then the ticket types, the pools
+ * and the bounds on unpaid holds; see `takeSeats`). The event row, on which all checkouts of the event queue, is
+ * thus locked for those two statements and the commit only. A free order is written as confirmed and paid, its seats go straight to
+ * `sold`; a paid one is pending and holds its seats. Any failed step (a sold-out guard included) aborts everything.
+ * With an Idempotency-Key, the key is claimed first and the response stored in the same transaction. The events are
  * dispatched after the response (`notifyOutbox`), outside the request's round trips.
  */
 export async function createBooking({
@@ -308,11 +334,13 @@ export async function createBooking({
   const confirmedAtOnce = sql`exists (select 1 from ${bookings} where organization_id = ${organizationId}
     and id = ${bookingId} and status = 'confirmed')`;
 
+  const respond =
+    claim === null ? db.execute(sql`select ${response} as response`) : storeResponseStatement(db, claim, 201, response);
+  // Everything the booking writes comes before the seats, so the event row is locked from `takeSeats` to the commit
+  // only; a refusal there (sold out, unpaid-hold bounds) still rolls all of it back.
   const statements = [
     ...(claim === null ? [] : claimStatements(db, claim)),
     db.execute(validation(organizationId, eventId, seats, input.accessCode ?? null, method)),
-    ...takeSeats(db, organizationId, eventId, seats),
-    db.execute(unpaidHoldBounds(organizationId, eventId, seats, ctx.client.addressKey, buyerEmail)),
     db.execute(sql`insert into ${bookings} (id, organization_id, event_id, status, buyer_name, buyer_email, total,
         currency, provider, token_hash, answers, expires_at, confirmed_at, client_key)
       select ${bookingId}, ${organizationId}, ${eventId},
@@ -333,17 +361,6 @@ export async function createBooking({
       select ${paymentId}, ${organizationId}, b.id, b.provider,
         (case when b.total = 0 then 'succeeded' else 'pending' end)::payment_status, b.total, b.currency
       from ${bookings} b where b.organization_id = ${organizationId} and b.id = ${bookingId}`),
-    // A free order is confirmed at once: its seats move from held to sold (nothing moves for a pending one).
-    ...moveSeats(
-      db,
-      organizationId,
-      eventId,
-      sql`(select i.ticket_type_id, i.quantity from ${bookingItems} i
-        join ${bookings} b on b.organization_id = i.organization_id and b.id = i.booking_id
-        where i.organization_id = ${organizationId} and i.booking_id = ${bookingId} and b.status = 'confirmed')`,
-      'held',
-      'sold',
-    ),
     auditInsert(db, ctx.client, {
       organizationId,
       actor: { type: 'anonymous' },
@@ -352,24 +369,39 @@ export async function createBooking({
       metadata: { eventSlug: input.slug, items: seats, paymentMethod: method },
     }),
     // The events: the booking as staff see it; a free booking is also confirmed and paid at once.
-    outboxInsertSelect(db, { organizationId, type: 'booking.created', data: bookingData(organizationId, bookingId) }),
-    outboxInsertSelect(
+    outboxInsertMany(db, [
+      { organizationId, type: 'booking.created', data: bookingData(organizationId, bookingId) },
+      {
+        organizationId,
+        type: 'booking.confirmed',
+        data: bookingData(organizationId, bookingId),
+        when: confirmedAtOnce,
+      },
+      {
+        organizationId,
+        type: 'payment.succeeded',
+        data: paymentData(organizationId, bookingId),
+        when: confirmedAtOnce,
+      },
+    ]),
+    respond,
+    // The seats, last: a confirmed (free) order's go straight to sold, a pending one's are held; then the bounds on
+    // unpaid holds, under the event row's lock.
+    ...takeSeats(
       db,
-      { organizationId, type: 'booking.confirmed', data: bookingData(organizationId, bookingId) },
-      { when: confirmedAtOnce },
+      organizationId,
+      eventId,
+      seats,
+      confirmedAtOnce,
+      unpaidHoldBounds(organizationId, eventId, bookingId, seats, ctx.client.addressKey, buyerEmail),
     ),
-    outboxInsertSelect(
-      db,
-      { organizationId, type: 'payment.succeeded', data: paymentData(organizationId, bookingId) },
-      { when: confirmedAtOnce },
-    ),
-    claim === null ? db.execute(sql`select ${response} as response`) : storeResponseStatement(db, claim, 201, response),
   ] as const;
+  const responseAt = statements.indexOf(respond);
 
   try {
     const results = await scoped(db, { organizationId }, statements as unknown as Parameters<typeof scoped>[2]);
-    const last = results.at(-1) as { response: unknown }[] | { rows: { response: unknown }[] };
-    const row = Array.isArray(last) ? last[0] : last.rows[0];
+    const answer = results[responseAt] as { response: unknown }[] | { rows: { response: unknown }[] };
+    const row = Array.isArray(answer) ? answer[0] : answer.rows[0];
     if (row === undefined) throw new Error('checkout returned no response');
     notifyOutbox(ctx, organizationId);
     return { status: 201, body: row.response, replayed: false };
@@ -380,6 +412,11 @@ export async function createBooking({
     }
     const label = abortLabel(error);
     if (label !== null) throw refusal(label, input);
+    // The rows are written before the seats are taken, so a ticket type deleted by staff between the validation and
+    // the insert of the items surfaces as their foreign key instead of a sold-out guard.
+    if (databaseError(error)?.code === FOREIGN_KEY_VIOLATION) {
+      throw new ApiError('conflict', { detail: 'A ticket type of this order was removed meanwhile.' });
+    }
     throw error;
   }
 }

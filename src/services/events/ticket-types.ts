@@ -330,21 +330,23 @@ export async function deleteTicketType({ ctx, input }: { ctx: ServiceContext; in
       detail: 'Tickets of this type are sold or held; set its quantity to what is taken instead of deleting it.',
     });
   }
+  const unsold = and(
+    eq(ticketTypes.organizationId, tenant.id),
+    eq(ticketTypes.id, id),
+    eq(ticketTypes.sold, 0),
+    eq(ticketTypes.held, 0),
+  );
   try {
     await scoped(db, scope, [
+      // The ticket type's row is locked before the event's (which the DELETE locks FOR SHARE): a checkout writes its
+      // items (a KEY SHARE lock on this row) before it updates the event row, so locking the event first could
+      // deadlock with it. Now the deletion waits for that checkout, then finds the seats taken (409).
+      mustChange(db, db.select({ id: ticketTypes.id }).from(ticketTypes).where(unsold).for('update')),
       mustChange(
         db,
         db
           .delete(ticketTypes)
-          .where(
-            and(
-              eq(ticketTypes.organizationId, tenant.id),
-              eq(ticketTypes.id, id),
-              eq(ticketTypes.sold, 0),
-              eq(ticketTypes.held, 0),
-              eventOpen(db, tenant.id, current.eventId),
-            ),
-          )
+          .where(and(unsold, eventOpen(db, tenant.id, current.eventId)))
           .returning({ id: ticketTypes.id }),
       ),
       auditInsert(db, ctx.client, {

@@ -92,3 +92,28 @@ export function outboxInsertSql(db: Database, entry: OutboxEntry<SQL>, options: 
 export function outboxInsertSelect(db: Database, entry: OutboxEntry<SQL>, options: OutboxSelectOptions = {}) {
   return db.execute(outboxInsertSql(db, entry, options));
 }
+
+/** One event of `outboxInsertMany`: its data as a SQL `jsonb` expression, written only when `when` holds (if given). */
+export interface OutboxManyEntry extends OutboxEntry<SQL> {
+  when?: SQL;
+}
+
+/**
+ * ONE `insert into outbox ... select` of several events, for a change that writes more than one (a free checkout:
+ * `booking.created`, `booking.confirmed`, `payment.succeeded`): one statement in the batch instead of one per event.
+ * Each entry is written only when its data is not null and its `when` holds, like `outboxInsertSql`. The rows'
+ * `created_at` is one `clock_timestamp()` plus the entry's position in microseconds, so the dispatcher (ordered by
+ * `created_at`, then id) publishes them in list order, as it would separate statements.
+ */
+export function outboxInsertMany(db: Database, entries: readonly [OutboxManyEntry, ...OutboxManyEntry[]]) {
+  const rows = entries.map((entry, position) => {
+    const when = entry.when === undefined ? sql`` : sql` and (${entry.when})`;
+    return sql`select ${remember(db)}::uuid as id, ${entry.organizationId}::uuid as organization_id,
+        ${entry.type}::text as type, ${payload(entry.type, sql`d.data`)} as payload, ${position}::int as position
+      from (select ${entry.data} as data) d
+      where d.data is not null${when}`;
+  });
+  return db.execute(sql`insert into ${outbox} (id, organization_id, type, payload, created_at)
+    select r.id, r.organization_id, r.type, r.payload, t.at + r.position * interval '1 microsecond'
+    from (${sql.join(rows, sql` union all `)}) r, (select clock_timestamp() as at) t`);
+}
