@@ -6,7 +6,7 @@ import type { AppEnv } from '../env.ts';
 import { createLogger, type Logger } from '../lib/logger.ts';
 import { ApiError, type FieldError } from './api-error.ts';
 import { codesForStatus, type ErrorCode } from './codes.ts';
-import { buildProblem, PROBLEM_CONTENT_TYPE } from './problem.ts';
+import { buildProblem, PROBLEM_CONTENT_TYPE } from './problem-body.ts';
 
 export function problemResponse(c: Context<AppEnv>, error: ApiError): Response {
   // Set by the first middleware; an error thrown before it ran still gets a problem.

@@ -7,6 +7,7 @@ import { publicRead } from '../../services/catalogue/limits.ts';
 import { publicReadHeaders } from './headers.ts';
 import { PublicEventDetailSchema, PublicEventParamsSchema, PublicEventQuerySchema } from './schema.ts';
 import { tenantOnly } from '../organizations/host.ts';
+import { responseBody } from '../response.ts';
 
 export const route = createRoute({
   method: 'get',
@@ -36,6 +37,6 @@ export function register(app: OpenAPIHono<AppEnv>): void {
     const ctx = serviceContext(c);
     const input = { ...c.req.valid('param'), ...c.req.valid('query') };
     const { outcome, result: event } = await publicRead(ctx, () => getPublicEvent({ ctx, input }));
-    return c.json(PublicEventDetailSchema.parse(event), 200, publicReadHeaders(outcome));
+    return c.json(responseBody(c, PublicEventDetailSchema, event), 200, publicReadHeaders(outcome));
   });
 }

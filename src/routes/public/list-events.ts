@@ -7,6 +7,7 @@ import { listPublicEvents } from '../../services/catalogue/list.ts';
 import { publicReadHeaders } from './headers.ts';
 import { PublicEventListQuerySchema, PublicEventListSchema } from './schema.ts';
 import { tenantOnly } from '../organizations/host.ts';
+import { responseBody } from '../response.ts';
 
 export const route = createRoute({
   method: 'get',
@@ -37,6 +38,6 @@ export function register(app: OpenAPIHono<AppEnv>): void {
     const ctx = serviceContext(c);
     const input = c.req.valid('query');
     const { outcome, result: page } = await publicRead(ctx, () => listPublicEvents({ ctx, input }));
-    return c.json(PublicEventListSchema.parse(page), 200, publicReadHeaders(outcome));
+    return c.json(responseBody(c, PublicEventListSchema, page), 200, publicReadHeaders(outcome));
   });
 }
