@@ -75,7 +75,6 @@ export const ProblemSchema = z
   })
   .openapi('Problem', { description: 'An RFC 9457 problem details object.' });
 
-export type Problem = z.infer<typeof ProblemSchema> & Record<string, unknown>;
 /**
  * OpenAPI responses for the given error statuses, spread into every route's `responses`. Each lists the codes
  * from the table that can produce that status.
