@@ -8,10 +8,12 @@
  * `new Miniflare()` to `ready` and to its first response. workerd evaluates the module while it starts, so module
  * evaluation lands before `ready`; the route groups are built on their first request, so the first response of a
  * route carries its group's cost. Two first responses are measured, each on its own fresh instance: `GET /health`
- * (the health group, no I/O) and `GET /api/v1/public/events` on an organization host (the middleware, the tenant
- * lookup and the public group: the database and Redis point at a closed local port, so it answers 503 quickly; what
- * is timed is the cold path of a real API route, not a query). Writes bench/results/bundle.json. Not part of
- * `npm test`.
+ * (the health group, no I/O) and `GET /api/v1/public/events` on the platform host (every middleware, then the public
+ * group is built and its `tenantOnly` guard answers 404: the cold path of a real API route without any I/O; on an
+ * organization host the tenant lookup would need a database first). Wall times on a loaded machine mostly measure
+ * the load, so the same three are also run as fresh Node processes (the same V8) and their CPU time
+ * (process.cpuUsage) measured: importing the bundle (compilation and module evaluation) and answering the first
+ * request. Writes bench/results/bundle.json. Not part of `npm test`.
  */
 import { spawnSync } from 'node:child_process';
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
@@ -26,6 +28,26 @@ const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const { values } = parseArgs({ options: { runs: { type: 'string', default: '10' } } });
 const runs = Number(values.runs);
 if (!Number.isInteger(runs) || runs < 1) throw new Error('--runs must be a positive integer');
+
+/**
+ * One fresh Node process: `node cpu-probe.mjs <bundle> <url> <bindings JSON>` prints the CPU time (user + system) of
+ * importing the bundle and of its first response to `url`, and the status.
+ */
+const CPU_PROBE = `
+import { pathToFileURL } from 'node:url';
+const [bundle, url, bindingsJson] = process.argv.slice(2);
+const queue = { send: async () => {}, sendBatch: async () => {} };
+const env = { ...JSON.parse(bindingsJson), EMAIL_QUEUE: queue, WEBHOOK_QUEUE: queue };
+const ctx = { waitUntil() {}, passThroughOnException() {}, props: {} };
+const cpu = () => { const usage = process.cpuUsage(); return (usage.user + usage.system) / 1000; };
+const started = cpu();
+const worker = await import(pathToFileURL(bundle).href);
+const imported = cpu();
+const response = await worker.default.fetch(new Request(url), env, ctx);
+await response.text();
+const answered = cpu();
+process.stdout.write(JSON.stringify({ importCpuMs: imported - started, firstResponseCpuMs: answered - imported, status: response.status }) + '\\n');
+`;
 
 const work = await mkdtemp(join(tmpdir(), 'eventra-bundle-'));
 const outdir = join(work, 'dist');
@@ -122,8 +144,8 @@ try {
     statuses: readonly number[];
   }
   const HEALTH: FirstRequest = { url: 'http://eventra.app/health', statuses: [200] };
-  // 503: the tenant lookup cannot reach the (closed) database; 404 would mean the host resolved to no organization.
-  const API_ROUTE: FirstRequest = { url: 'http://acme.eventra.app/api/v1/public/events', statuses: [200, 404, 503] };
+  // The public routes answer 404 on the platform host (their tenantOnly guard), after the group is built.
+  const API_ROUTE: FirstRequest = { url: 'http://eventra.app/api/v1/public/events', statuses: [404] };
 
   async function start(scriptPath: string, first: FirstRequest): Promise<Sample> {
     const began = performance.now();
@@ -136,6 +158,8 @@ try {
         compatibilityFlags,
         bindings,
         queueProducers: { EMAIL_QUEUE: 'eventra-email', WEBHOOK_QUEUE: 'eventra-webhooks' },
+        // The API route's expected "database unavailable" error log would repeat on every run.
+        handleStructuredLogs: () => undefined,
       }),
     );
     try {
@@ -168,6 +192,30 @@ try {
     workerApi.push(await start(workerPath, API_ROUTE));
   }
 
+  // 5. CPU time in fresh Node processes (V8, as in workerd): importing the bundle, then its first response.
+  const probePath = join(work, 'cpu-probe.mjs');
+  await writeFile(probePath, CPU_PROBE);
+  interface CpuSample {
+    importCpuMs: number;
+    firstResponseCpuMs: number;
+  }
+  function cpuSample(scriptPath: string, first: FirstRequest): CpuSample {
+    const probe = spawnSync(process.execPath, [probePath, scriptPath, first.url, JSON.stringify(bindings)], {
+      encoding: 'utf8',
+    });
+    const sample = JSON.parse(probe.stdout.trim().split('\n').at(-1) ?? '{}') as CpuSample & { status?: number };
+    if (probe.status !== 0 || sample.status === undefined || !first.statuses.includes(sample.status)) {
+      throw new Error(`the CPU probe of ${first.url} failed (${sample.status ?? probe.status}): ${probe.stderr}`);
+    }
+    return { importCpuMs: sample.importCpuMs, firstResponseCpuMs: sample.firstResponseCpuMs };
+  }
+  const cpu = { worker: [] as CpuSample[], workerApi: [] as CpuSample[], floor: [] as CpuSample[] };
+  for (let i = 0; i < runs; i++) {
+    cpu.worker.push(cpuSample(workerPath, HEALTH));
+    cpu.floor.push(cpuSample(floorPath, HEALTH));
+    cpu.workerApi.push(cpuSample(workerPath, API_ROUTE));
+  }
+
   const median = (xs: number[]) => {
     const s = [...xs].sort((a, b) => a - b);
     const mid = Math.floor(s.length / 2);
@@ -192,6 +240,16 @@ try {
     workerApiSummary.medianFirstResponseMs - floorSummary.medianFirstResponseMs,
   );
   const floorStartMs = floorSummary.medianFirstResponseMs;
+  const cpuSummary = (samples: CpuSample[]) => ({
+    medianImportCpuMs: round(median(samples.map((s) => s.importCpuMs))),
+    medianFirstResponseCpuMs: round(median(samples.map((s) => s.firstResponseCpuMs))),
+    medianTotalCpuMs: round(median(samples.map((s) => s.importCpuMs + s.firstResponseCpuMs))),
+  });
+  const cpuTimes = {
+    worker: cpuSummary(cpu.worker),
+    workerApiRoute: cpuSummary(cpu.workerApi),
+    floor: cpuSummary(cpu.floor),
+  };
 
   const result = {
     date: new Date().toISOString(),
@@ -215,6 +273,7 @@ try {
       firstApiResponseOverFloorMs,
       moduleEvaluationOverFloorStart: round(moduleEvaluationMs / floorStartMs, 100),
       line: '',
+      cpu: cpuTimes,
     },
   };
 
@@ -248,13 +307,25 @@ try {
     'Eventra Worker, API route': {
       'new -> ready (ms)': workerApiSummary.medianReadyMs,
       'new -> first response (ms)': workerApiSummary.medianFirstResponseMs,
-      'first request': 'GET /api/v1/public/events (tenant host)',
+      'first request': 'GET /api/v1/public/events (platform host)',
     },
     'trivial Worker (floor)': {
       'new -> ready (ms)': floorSummary.medianReadyMs,
       'new -> first response (ms)': floorSummary.medianFirstResponseMs,
       'first request': 'GET /health',
     },
+  });
+  console.log(`CPU time in fresh Node processes (process.cpuUsage, ${runs} each, medians; the same V8, not workerd)`);
+  const cpuRow = (summary: ReturnType<typeof cpuSummary>, first: string) => ({
+    'import (ms)': summary.medianImportCpuMs,
+    'first response (ms)': summary.medianFirstResponseCpuMs,
+    'total (ms)': summary.medianTotalCpuMs,
+    'first request': first,
+  });
+  console.table({
+    'Eventra Worker': cpuRow(cpuTimes.worker, 'GET /health'),
+    'Eventra Worker, API route': cpuRow(cpuTimes.workerApiRoute, 'GET /api/v1/public/events (platform host)'),
+    'trivial Worker (floor)': cpuRow(cpuTimes.floor, 'GET /health'),
   });
   console.log(result.startup.line);
 
@@ -277,11 +348,16 @@ function coldStartLine(startup: {
   firstApiResponseOverFloorMs: number;
   moduleEvaluationOverFloorStart: number;
   floor: { medianFirstResponseMs: number };
+  cpu: Record<'worker' | 'workerApiRoute' | 'floor', { medianImportCpuMs: number; medianTotalCpuMs: number }>;
 }): string {
+  const { cpu } = startup;
   return (
     `Cold start over the trivial Worker (${startup.floor.medianFirstResponseMs} ms to its first response): ` +
     `module evaluation ${startup.moduleEvaluationMs} ms to the first /health ` +
     `(${startup.moduleEvaluationOverFloorStart} x the floor; ${startup.readyOverFloorMs} ms to ready), ` +
-    `first API response +${startup.firstApiResponseOverFloorMs} ms (GET /api/v1/public/events, its group built on it)`
+    `first API response +${startup.firstApiResponseOverFloorMs} ms (GET /api/v1/public/events, its group built on it); ` +
+    `CPU: import ${round(cpu.worker.medianImportCpuMs - cpu.floor.medianImportCpuMs)} ms, ` +
+    `to the first /health ${round(cpu.worker.medianTotalCpuMs - cpu.floor.medianTotalCpuMs)} ms, ` +
+    `to the first API response ${round(cpu.workerApiRoute.medianTotalCpuMs - cpu.floor.medianTotalCpuMs)} ms over the floor`
   );
 }
