@@ -1,6 +1,6 @@
 import { createMiddleware } from 'hono/factory';
 import type { AppEnv } from '../env.ts';
-import { traceId } from '../lib/client.ts';
+import { traceId } from '../lib/trace.ts';
 import { createServices } from '../lib/services.ts';
 import type { readBindings as ReadBindings } from './bindings.ts';
 
