@@ -3,11 +3,17 @@
  *
  * Builds the production bundle exactly like `npm run build` (wrangler deploy --dry-run --env production) into a
  * temporary directory, with an esbuild metafile. Reports the bundle raw and gzip (node:zlib level 9) next to what
- * wrangler prints as "Total Upload", the ten npm packages that contribute most bytes, and the module-evaluation cost
- * in workerd: fresh Miniflare instances of the bundle and of a trivial Worker (the floor), each timed from
- * `new Miniflare()` to the first `GET /health` response; the difference of the medians is the Worker's cost.
- * workerd evaluates the module while it starts, so the cost lands before `ready`. Writes bench/results/bundle.json.
- * Not part of `npm test`.
+ * wrangler prints as "Total Upload", the ten npm packages that contribute most bytes, and the cold start in workerd:
+ * fresh Miniflare instances of the bundle and of a trivial Worker (the floor), alternated, each timed from
+ * `new Miniflare()` to `ready` and to its first response. workerd evaluates the module while it starts, so module
+ * evaluation lands before `ready`; the route groups are built on their first request, so the first response of a
+ * route carries its group's cost. Two first responses are measured, each on its own fresh instance: `GET /health`
+ * (the health group, no I/O) and `GET /api/v1/public/events` on the platform host (every middleware, then the public
+ * group is built and its `tenantOnly` guard answers 404: the cold path of a real API route without any I/O; on an
+ * organization host the tenant lookup would need a database first). Wall times on a loaded machine mostly measure
+ * the load, so the same three are also run as fresh Node processes (the same V8) and their CPU time
+ * (process.cpuUsage) measured: importing the bundle (compilation and module evaluation) and answering the first
+ * request. Writes bench/results/bundle.json. Not part of `npm test`.
  */
 import { spawnSync } from 'node:child_process';
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
@@ -22,6 +28,26 @@ const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const { values } = parseArgs({ options: { runs: { type: 'string', default: '10' } } });
 const runs = Number(values.runs);
 if (!Number.isInteger(runs) || runs < 1) throw new Error('--runs must be a positive integer');
+
+/**
+ * One fresh Node process: `node cpu-probe.mjs <bundle> <url> <bindings JSON>` prints the CPU time (user + system) of
+ * importing the bundle and of its first response to `url`, and the status.
+ */
+const CPU_PROBE = `
+import { pathToFileURL } from 'node:url';
+const [bundle, url, bindingsJson] = process.argv.slice(2);
+const queue = { send: async () => {}, sendBatch: async () => {} };
+const env = { ...JSON.parse(bindingsJson), EMAIL_QUEUE: queue, WEBHOOK_QUEUE: queue };
+const ctx = { waitUntil() {}, passThroughOnException() {}, props: {} };
+const cpu = () => { const usage = process.cpuUsage(); return (usage.user + usage.system) / 1000; };
+const started = cpu();
+const worker = await import(pathToFileURL(bundle).href);
+const imported = cpu();
+const response = await worker.default.fetch(new Request(url), env, ctx);
+await response.text();
+const answered = cpu();
+process.stdout.write(JSON.stringify({ importCpuMs: imported - started, firstResponseCpuMs: answered - imported, status: response.status }) + '\\n');
+`;
 
 const work = await mkdtemp(join(tmpdir(), 'eventra-bundle-'));
 const outdir = join(work, 'dist');
@@ -95,12 +121,13 @@ try {
   await mkdir(floorDir);
   await writeFile(join(floorDir, 'index.js'), "export default { fetch: () => new Response('ok') };\n");
 
-  // What BindingsSchema (src/env.ts) requires, with fake secrets: GET /health does no I/O.
+  // What BindingsSchema (src/env.ts) requires, with fake secrets: GET /health does no I/O, and the API route's
+  // database and Redis calls fail at once on a closed local port (nothing leaves the machine).
   const bindings = {
     ENVIRONMENT: 'production',
     ROOT_DOMAIN: 'eventra.app',
-    DATABASE_URL: 'postgres://user:password@localhost/eventra',
-    UPSTASH_REDIS_REST_URL: 'https://eventra.upstash.io',
+    DATABASE_URL: 'postgres://user:password@127.0.0.1:9/eventra',
+    UPSTASH_REDIS_REST_URL: 'http://127.0.0.1:9',
     UPSTASH_REDIS_REST_TOKEN: 'unused',
     JWT_SIGNING_KEYS: '[]',
     DATA_ENCRYPTION_KEY: 'A'.repeat(43),
@@ -111,7 +138,16 @@ try {
     readyMs: number;
     firstResponseMs: number;
   }
-  async function start(scriptPath: string): Promise<Sample> {
+  /** The first request of a fresh instance: the URL and the statuses it may answer. */
+  interface FirstRequest {
+    url: string;
+    statuses: readonly number[];
+  }
+  const HEALTH: FirstRequest = { url: 'http://eventra.app/health', statuses: [200] };
+  // The public routes answer 404 on the platform host (their tenantOnly guard), after the group is built.
+  const API_ROUTE: FirstRequest = { url: 'http://eventra.app/api/v1/public/events', statuses: [404] };
+
+  async function start(scriptPath: string, first: FirstRequest): Promise<Sample> {
     const began = performance.now();
     const mf = new Miniflare(
       convertV4MiniflareOptions({
@@ -126,15 +162,19 @@ try {
           WEBHOOK_QUEUE: 'eventra-webhooks',
           AUDIT_QUEUE: 'eventra-audit',
         },
+        // The API route's expected "database unavailable" error log would repeat on every run.
+        handleStructuredLogs: () => undefined,
       }),
     );
     try {
       await mf.ready;
       const ready = performance.now();
-      const response = await mf.dispatchFetch('http://eventra.app/health');
+      const response = await mf.dispatchFetch(first.url);
       const body = await response.text();
       const answered = performance.now();
-      if (response.status !== 200) throw new Error(`GET /health answered ${response.status}: ${body}`);
+      if (!first.statuses.includes(response.status)) {
+        throw new Error(`GET ${first.url} answered ${response.status}: ${body}`);
+      }
       return { readyMs: ready - began, firstResponseMs: answered - began };
     } finally {
       await mf.dispose();
@@ -143,14 +183,41 @@ try {
 
   const workerPath = bundlePath;
   const floorPath = join(floorDir, 'index.js');
-  // One discarded warm-up of each (Node's own JIT and file cache), then alternate so drift hits both alike.
-  await start(workerPath);
-  await start(floorPath);
+  // One discarded warm-up of each (Node's own JIT and file cache), then alternate so drift hits all alike.
+  await start(workerPath, HEALTH);
+  await start(workerPath, API_ROUTE);
+  await start(floorPath, HEALTH);
   const worker: Sample[] = [];
+  const workerApi: Sample[] = [];
   const floor: Sample[] = [];
   for (let i = 0; i < runs; i++) {
-    worker.push(await start(workerPath));
-    floor.push(await start(floorPath));
+    worker.push(await start(workerPath, HEALTH));
+    floor.push(await start(floorPath, HEALTH));
+    workerApi.push(await start(workerPath, API_ROUTE));
+  }
+
+  // 5. CPU time in fresh Node processes (V8, as in workerd): importing the bundle, then its first response.
+  const probePath = join(work, 'cpu-probe.mjs');
+  await writeFile(probePath, CPU_PROBE);
+  interface CpuSample {
+    importCpuMs: number;
+    firstResponseCpuMs: number;
+  }
+  function cpuSample(scriptPath: string, first: FirstRequest): CpuSample {
+    const probe = spawnSync(process.execPath, [probePath, scriptPath, first.url, JSON.stringify(bindings)], {
+      encoding: 'utf8',
+    });
+    const sample = JSON.parse(probe.stdout.trim().split('\n').at(-1) ?? '{}') as CpuSample & { status?: number };
+    if (probe.status !== 0 || sample.status === undefined || !first.statuses.includes(sample.status)) {
+      throw new Error(`the CPU probe of ${first.url} failed (${sample.status ?? probe.status}): ${probe.stderr}`);
+    }
+    return { importCpuMs: sample.importCpuMs, firstResponseCpuMs: sample.firstResponseCpuMs };
+  }
+  const cpu = { worker: [] as CpuSample[], workerApi: [] as CpuSample[], floor: [] as CpuSample[] };
+  for (let i = 0; i < runs; i++) {
+    cpu.worker.push(cpuSample(workerPath, HEALTH));
+    cpu.floor.push(cpuSample(floorPath, HEALTH));
+    cpu.workerApi.push(cpuSample(workerPath, API_ROUTE));
   }
 
   const median = (xs: number[]) => {
@@ -166,8 +233,27 @@ try {
     samples: samples.map((s) => ({ readyMs: round(s.readyMs), firstResponseMs: round(s.firstResponseMs) })),
   });
   const workerSummary = summary(worker);
+  const workerApiSummary = summary(workerApi);
   const floorSummary = summary(floor);
+  // Start-up over the trivial Worker: to ready (module evaluation), to the first /health (module evaluation and the
+  // health group: the figure this benchmark has always reported as the module-evaluation cost), and to the first
+  // response of the API route (module evaluation, the middleware and the public group, built on that request).
+  const readyOverFloorMs = round(workerSummary.medianReadyMs - floorSummary.medianReadyMs);
   const moduleEvaluationMs = round(workerSummary.medianFirstResponseMs - floorSummary.medianFirstResponseMs);
+  const firstApiResponseOverFloorMs = round(
+    workerApiSummary.medianFirstResponseMs - floorSummary.medianFirstResponseMs,
+  );
+  const floorStartMs = floorSummary.medianFirstResponseMs;
+  const cpuSummary = (samples: CpuSample[]) => ({
+    medianImportCpuMs: round(median(samples.map((s) => s.importCpuMs))),
+    medianFirstResponseCpuMs: round(median(samples.map((s) => s.firstResponseCpuMs))),
+    medianTotalCpuMs: round(median(samples.map((s) => s.importCpuMs + s.firstResponseCpuMs))),
+  });
+  const cpuTimes = {
+    worker: cpuSummary(cpu.worker),
+    workerApiRoute: cpuSummary(cpu.workerApi),
+    floor: cpuSummary(cpu.floor),
+  };
 
   const result = {
     date: new Date().toISOString(),
@@ -181,8 +267,21 @@ try {
       wranglerGzipKiB: upload ? Number(upload[2]) : null,
     },
     contributors: { top: contributors, packagesBytes: packagesTotal, appSrcBytes: appBytes, otherBytes },
-    startup: { runs, worker: workerSummary, floor: floorSummary, moduleEvaluationMs },
+    startup: {
+      runs,
+      worker: workerSummary,
+      workerApiRoute: { url: API_ROUTE.url, ...workerApiSummary },
+      floor: floorSummary,
+      moduleEvaluationMs,
+      readyOverFloorMs,
+      firstApiResponseOverFloorMs,
+      moduleEvaluationOverFloorStart: round(moduleEvaluationMs / floorStartMs, 100),
+      line: '',
+      cpu: cpuTimes,
+    },
   };
+
+  result.startup.line = coldStartLine(result.startup);
 
   const kib = (bytes: number) => `${(bytes / 1024).toFixed(1)} KiB`;
   const pct = (bytes: number) => `${((bytes / bundle.length) * 100).toFixed(1)}%`;
@@ -206,14 +305,33 @@ try {
   console.table({
     'Eventra Worker': {
       'new -> ready (ms)': workerSummary.medianReadyMs,
-      'new -> first /health (ms)': workerSummary.medianFirstResponseMs,
+      'new -> first response (ms)': workerSummary.medianFirstResponseMs,
+      'first request': 'GET /health',
+    },
+    'Eventra Worker, API route': {
+      'new -> ready (ms)': workerApiSummary.medianReadyMs,
+      'new -> first response (ms)': workerApiSummary.medianFirstResponseMs,
+      'first request': 'GET /api/v1/public/events (platform host)',
     },
     'trivial Worker (floor)': {
       'new -> ready (ms)': floorSummary.medianReadyMs,
-      'new -> first /health (ms)': floorSummary.medianFirstResponseMs,
+      'new -> first response (ms)': floorSummary.medianFirstResponseMs,
+      'first request': 'GET /health',
     },
   });
-  console.log(`Module evaluation (start-up) cost: ${moduleEvaluationMs} ms (median difference)`);
+  console.log(`CPU time in fresh Node processes (process.cpuUsage, ${runs} each, medians; the same V8, not workerd)`);
+  const cpuRow = (summary: ReturnType<typeof cpuSummary>, first: string) => ({
+    'import (ms)': summary.medianImportCpuMs,
+    'first response (ms)': summary.medianFirstResponseCpuMs,
+    'total (ms)': summary.medianTotalCpuMs,
+    'first request': first,
+  });
+  console.table({
+    'Eventra Worker': cpuRow(cpuTimes.worker, 'GET /health'),
+    'Eventra Worker, API route': cpuRow(cpuTimes.workerApiRoute, 'GET /api/v1/public/events (platform host)'),
+    'trivial Worker (floor)': cpuRow(cpuTimes.floor, 'GET /health'),
+  });
+  console.log(result.startup.line);
 
   const resultsDir = join(root, 'bench/results');
   await mkdir(resultsDir, { recursive: true });
@@ -223,6 +341,27 @@ try {
   await rm(work, { recursive: true, force: true });
 }
 
-function round(ms: number): number {
-  return Math.round(ms * 10) / 10;
+function round(ms: number, per = 10): number {
+  return Math.round(ms * per) / per;
+}
+
+/** The cold-start line, printed here and, from bundle.json, again by bench/run.ts at the end of its bundle part. */
+function coldStartLine(startup: {
+  moduleEvaluationMs: number;
+  readyOverFloorMs: number;
+  firstApiResponseOverFloorMs: number;
+  moduleEvaluationOverFloorStart: number;
+  floor: { medianFirstResponseMs: number };
+  cpu: Record<'worker' | 'workerApiRoute' | 'floor', { medianImportCpuMs: number; medianTotalCpuMs: number }>;
+}): string {
+  const { cpu } = startup;
+  return (
+    `Cold start over the trivial Worker (${startup.floor.medianFirstResponseMs} ms to its first response): ` +
+    `module evaluation ${startup.moduleEvaluationMs} ms to the first /health ` +
+    `(${startup.moduleEvaluationOverFloorStart} x the floor; ${startup.readyOverFloorMs} ms to ready), ` +
+    `first API response +${startup.firstApiResponseOverFloorMs} ms (GET /api/v1/public/events, its group built on it); ` +
+    `CPU: import ${round(cpu.worker.medianImportCpuMs - cpu.floor.medianImportCpuMs)} ms, ` +
+    `to the first /health ${round(cpu.worker.medianTotalCpuMs - cpu.floor.medianTotalCpuMs)} ms, ` +
+    `to the first API response ${round(cpu.workerApiRoute.medianTotalCpuMs - cpu.floor.medianTotalCpuMs)} ms over the floor`
+  );
 }

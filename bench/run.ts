@@ -216,7 +216,11 @@ async function main(): Promise<number> {
   if (wanted('seed')) await runNode('bench/seed.ts', ['--orgs', values.orgs, '--url', databaseUrl]);
   if (wanted('bundle')) {
     await runNode('bench/bundle.ts', []);
-    output.bundle = JSON.parse(await readFile(path.join(resultsDir, 'bundle.json'), 'utf8')) as unknown;
+    const bundle = JSON.parse(await readFile(path.join(resultsDir, 'bundle.json'), 'utf8')) as {
+      startup?: { line?: string };
+    };
+    output.bundle = bundle;
+    if (bundle.startup?.line) console.log(`\n${bundle.startup.line}`);
   }
 
   if (wanted('plans') || wanted('load') || wanted('rush')) {

@@ -1,12 +1,12 @@
 import type { Context, ErrorHandler, NotFoundHandler } from 'hono';
 import { HTTPException } from 'hono/http-exception';
-import { NeonDbError } from '@neondatabase/serverless';
+import type { NeonDbError } from '@neondatabase/serverless';
 import type { ZodError } from 'zod';
 import type { AppEnv } from '../env.ts';
 import { createLogger, type Logger } from '../lib/logger.ts';
 import { ApiError, type FieldError } from './api-error.ts';
 import { codesForStatus, type ErrorCode } from './codes.ts';
-import { buildProblem, PROBLEM_CONTENT_TYPE } from './problem.ts';
+import { buildProblem, PROBLEM_CONTENT_TYPE } from './problem-body.ts';
 
 export function problemResponse(c: Context<AppEnv>, error: ApiError): Response {
   // Set by the first middleware; an error thrown before it ran still gets a problem.
@@ -41,6 +41,14 @@ export function validationHook(
   );
 }
 
+/**
+ * The driver's error, recognised by the name its constructor sets: an `instanceof` would make the error handler,
+ * which every isolate loads at start-up, load the whole driver with it.
+ */
+function isNeonDbError(error: unknown): error is NeonDbError {
+  return error instanceof Error && error.name === 'NeonDbError';
+}
+
 function causes(error: unknown): unknown[] {
   const chain: unknown[] = [];
   let current: unknown = error;
@@ -58,7 +66,7 @@ function causes(error: unknown): unknown[] {
 export function isDatabaseUnavailable(error: unknown): boolean {
   return causes(error).some(
     (link) =>
-      link instanceof NeonDbError &&
+      isNeonDbError(link) &&
       !link.code &&
       (link.message.startsWith('Error connecting to database') || link.message.startsWith('Server error')),
   );
@@ -75,7 +83,7 @@ const INPUT_DATA_EXCEPTIONS = new Set(['22021', '22P05', '22001', '22003', '22P0
 /** The SQLSTATE of a data exception caused by input, anywhere in the cause chain, or undefined. */
 export function inputDataException(error: unknown): string | undefined {
   for (const link of causes(error)) {
-    if (link instanceof NeonDbError && link.code && INPUT_DATA_EXCEPTIONS.has(link.code)) return link.code;
+    if (isNeonDbError(link) && link.code && INPUT_DATA_EXCEPTIONS.has(link.code)) return link.code;
   }
   return undefined;
 }

@@ -35,13 +35,8 @@ export function addressKey(ip: string | null): string | null {
   return `${network.toString()}/64`;
 }
 
-/**
- * The trace under which the local gateways count a request's round trips: the caller's correlation id when it sent
- * one (so a test can ask about the request it made), else the server's request id.
- */
-export function traceId(ids: Pick<ClientInfo, 'requestId' | 'correlationId'>): string {
-  return ids.correlationId ?? ids.requestId;
-}
+// In a module of its own (no ipaddr.js), for the bindings middleware that every request runs from start-up.
+export { traceId } from './trace.ts';
 
 /** The longest address kept: an IPv6 address in its longest textual form (an IPv4-mapped tail) is 45 characters. */
 export const MAX_CLIENT_ADDRESS = 45;

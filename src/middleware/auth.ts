@@ -6,27 +6,13 @@ import type { Permission } from '../services/auth/permissions.ts';
 import { admit } from './plan-limits.ts';
 import { PLATFORM_TENANT, verifyAccessToken, type Principal } from '../services/auth/tokens.ts';
 
+// In its own module so that the app's start-up does not load the token verification and the plan limits.
+export { authenticate } from './authenticate.ts';
+
 const BEARER = /^Bearer ([A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+)$/;
 
 function unauthorized(detail: string): ApiError {
   return new ApiError('unauthorized', { detail, headers: { 'www-authenticate': 'Bearer' } });
-}
-
-/**
- * Prepares authentication: `c.var.principal` starts as null. The bearer token is verified only by the routes that
- * require it (`requireAuth()`, `requirePermission()`, ...), so the revocation check costs a Redis round trip only
- * where it matters, and a public endpoint (login, refresh, the public pages) ignores a stale token that a client
- * sends along with every request.
- *
- * @example
- * app.use(authenticate());
- * app.openapi(createRoute({ ..., middleware: [requirePermission('users:read')] as const }), handler);
- */
-export function authenticate() {
-  return createMiddleware<AppEnv>(async function authenticateMiddleware(c, next) {
-    c.set('principal', null);
-    await next();
-  });
 }
 
 /**

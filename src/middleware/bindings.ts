@@ -1,9 +1,9 @@
-import { createMiddleware } from 'hono/factory';
-import { BindingsSchema, type AppEnv, type Bindings } from '../env.ts';
+import { BindingsSchema, type Bindings } from '../env.ts';
 import { ApiError } from '../errors/api-error.ts';
-import { traceId } from '../lib/client.ts';
 import { createLogger } from '../lib/logger.ts';
-import { createServices } from '../lib/services.ts';
+
+// The middleware that reads them on every request is in ./request-bindings.ts (it loads this module, and the zod
+// schema, on the first request instead of at the isolate's start-up).
 
 // Validated bindings per env object, for the life of the isolate: the env object is stable across requests.
 const validated = new WeakMap<object, Bindings>();
@@ -21,25 +21,4 @@ export function readBindings(env: Record<string, unknown>): Bindings {
   }
   validated.set(env, parsed.data);
   return parsed.data;
-}
-
-/**
- * Validates the bindings at the entry of every request (cached per isolate) and exposes them as `c.var.bindings`,
- * so handlers never read untyped `c.env`; also sets `c.var.services`, the lazily built per-request clients.
- *
- * @example
- * app.use(bindings());
- * app.get('/x', (c) => c.text(c.var.bindings.ROOT_DOMAIN));
- */
-export function bindings() {
-  return createMiddleware<AppEnv>(async function bindingsMiddleware(c, next) {
-    const validated = readBindings(c.env);
-    c.set('bindings', validated);
-    // The gateways' round-trip counters (local only) are keyed by the request's trace.
-    c.set(
-      'services',
-      createServices(validated, traceId({ requestId: c.get('requestId'), correlationId: c.get('correlationId') })),
-    );
-    await next();
-  });
 }

@@ -2,21 +2,16 @@ import type { Context } from 'hono';
 import { createMiddleware } from 'hono/factory';
 import type { AppEnv } from '../env.ts';
 import { requireTenant } from '../lib/context.ts';
-import {
-  rateLimitHeaders,
-  recordedOutcomes,
-  recordOutcomes,
-  refuseIfKnownClosed,
-  requestToken,
-  settleToken,
-  type LimitRule,
-} from '../lib/rate-limit.ts';
+import { recordOutcomes, refuseIfKnownClosed, requestToken, settleToken, type LimitRule } from '../lib/rate-limit.ts';
 import { RedisBatch } from '../lib/redis-batch.ts';
 import { isRevoked } from '../services/auth/revocation.ts';
 import type { Principal } from '../services/auth/tokens.ts';
 import { effectivePlan, type EffectivePlan, type Feature } from '../services/plans/catalogue.ts';
 import { assertFeature } from '../services/plans/quotas.ts';
 import { queueUsage } from '../services/plans/usage.ts';
+
+// In its own module so that the app's start-up does not load the plans, the revocation check and the usage counters.
+export { planLimitHeaders } from './limit-headers.ts';
 
 /**
  * The limits of the organization's plan on authenticated requests (fixed one-minute windows in Upstash): the staff
@@ -99,24 +94,6 @@ export function admit(c: Context<AppEnv>, principal: Principal): Admission {
   // Awaited only when the session is valid: a revoked token's 401 must not leave an unhandled rejection behind.
   limits.catch(() => undefined);
   return { revoked, limits };
-}
-
-/**
- * Puts the `RateLimit` and `RateLimit-Policy` headers (IETF draft syntax) of every limiter that counted the request
- * (the plan's limits of authenticated requests, the platform administrators' limit, the per-address limits of the
- * sign-in flows, the public pages and the meta routes) on its response, errors included. A response that already
- * carries RateLimit headers (another limiter refused it) keeps its own.
- *
- * @example
- * app.use(planLimitHeaders());
- */
-export function planLimitHeaders() {
-  return createMiddleware<AppEnv>(async function planLimitHeadersMiddleware(c, next) {
-    await next();
-    const outcomes = recordedOutcomes(c.req.raw);
-    if (outcomes.length === 0 || c.res.headers.has('ratelimit')) return;
-    for (const [name, value] of Object.entries(rateLimitHeaders(...outcomes))) c.res.headers.set(name, value);
-  });
 }
 
 /**

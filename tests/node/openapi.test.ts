@@ -2,7 +2,7 @@ import { Validator } from '@seriousme/openapi-schema-validator';
 import { describe, expect, it } from 'vitest';
 import { createApp } from '../../src/app.ts';
 import { RATE_LIMITED_BY } from '../../src/routes/meta/conventions.ts';
-import { buildOpenApiDocument } from '../../src/routes/meta/openapi.ts';
+import { buildOpenApiDocument, createDocumentApp } from '../../src/routes/meta/openapi.ts';
 
 // The validator compiles JSON Schemas with code generation, which workerd forbids, so the document is built by the
 // same app in Node. Only the platform host is requested: no database or Redis is touched.
@@ -19,6 +19,9 @@ const bindings = {
   WEBHOOK_QUEUE: queue,
   AUDIT_QUEUE: queue,
 };
+
+// The app the document describes: every route group loaded (a Worker loads them one by one, on demand).
+const documentApp = await createDocumentApp();
 
 describe('the OpenAPI document', () => {
   it('is a valid OpenAPI 3.1 document', async () => {
@@ -151,7 +154,7 @@ describe('the OpenAPI document states the contract of every operation', () => {
 
   function load(environment: 'local' | 'staging' | 'production' = 'local'): Document {
     const rootDomain = { local: 'localhost', staging: 'eventra-staging.app', production: 'eventra.app' }[environment];
-    return buildOpenApiDocument(createApp(), environment, rootDomain) as unknown as Document;
+    return buildOpenApiDocument(documentApp, environment, rootDomain) as unknown as Document;
   }
 
   function* operations(document: Document) {

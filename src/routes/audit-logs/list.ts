@@ -6,6 +6,7 @@ import { requirePermission } from '../../middleware/auth.ts';
 import { listAuditLogs } from '../../services/audit/list.ts';
 import { tenantOnly } from '../organizations/host.ts';
 import { AuditListQuerySchema, AuditListSchema } from './schema.ts';
+import { responseBody } from '../response.ts';
 
 export const route = createRoute({
   method: 'get',
@@ -32,6 +33,6 @@ export const route = createRoute({
 export function register(app: OpenAPIHono<AppEnv>): void {
   app.openapi(route, async (c) => {
     const page = await listAuditLogs({ ctx: serviceContext(c), input: c.req.valid('query') });
-    return c.json(AuditListSchema.parse(page), 200);
+    return c.json(responseBody(c, AuditListSchema, page), 200);
   });
 }

@@ -5,6 +5,7 @@ import { serviceContext } from '../../lib/context.ts';
 import { forgotPassword } from '../../services/auth/account.ts';
 import { AcceptedSchema, ForgotPasswordBodySchema } from './schema.ts';
 import { tenantOnly } from '../organizations/host.ts';
+import { responseBody } from '../response.ts';
 
 export const FORGOT_PASSWORD_ANSWER = {
   status: 'accepted',
@@ -32,6 +33,6 @@ export const route = createRoute({
 export function register(app: OpenAPIHono<AppEnv>): void {
   app.openapi(route, async (c) => {
     await forgotPassword({ ctx: serviceContext(c), input: c.req.valid('json') });
-    return c.json(AcceptedSchema.parse(FORGOT_PASSWORD_ANSWER), 202);
+    return c.json(responseBody(c, AcceptedSchema, FORGOT_PASSWORD_ANSWER), 202);
   });
 }

@@ -4,6 +4,7 @@ import { errorResponses } from '../../errors/problem.ts';
 import { serviceContext } from '../../lib/context.ts';
 import { login } from '../../services/auth/sessions.ts';
 import { LoginBodySchema, LoginSessionSchema } from './schema.ts';
+import { responseBody } from '../response.ts';
 
 export const route = createRoute({
   method: 'post',
@@ -35,6 +36,6 @@ export type LoginResponse = z.infer<typeof LoginSessionSchema>;
 export function register(app: OpenAPIHono<AppEnv>): void {
   app.openapi(route, async (c) => {
     const session = await login({ ctx: serviceContext(c), input: c.req.valid('json') });
-    return c.json(LoginSessionSchema.parse(session), 200);
+    return c.json(responseBody(c, LoginSessionSchema, session), 200);
   });
 }

@@ -6,6 +6,7 @@ import { requireAuth } from '../../middleware/auth.ts';
 import { me } from '../../services/auth/sessions.ts';
 import { MeSchema } from './schema.ts';
 import { tenantOnly } from '../organizations/host.ts';
+import { responseBody } from '../response.ts';
 
 export const route = createRoute({
   method: 'get',
@@ -29,5 +30,5 @@ export const route = createRoute({
 export type MeResponse = z.infer<typeof MeSchema>;
 
 export function register(app: OpenAPIHono<AppEnv>): void {
-  app.openapi(route, async (c) => c.json(MeSchema.parse(await me({ ctx: serviceContext(c) })), 200));
+  app.openapi(route, async (c) => c.json(responseBody(c, MeSchema, await me({ ctx: serviceContext(c) })), 200));
 }

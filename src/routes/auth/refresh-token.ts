@@ -6,6 +6,7 @@ import { refresh, REFRESH_REUSE_LEEWAY_SECONDS } from '../../services/auth/sessi
 import { REFRESH_TOKEN_TTL_SECONDS, SESSION_LIFETIME_SECONDS } from '../../services/auth/tokens.ts';
 import { RefreshBodySchema, SessionSchema } from './schema.ts';
 import { tenantOnly } from '../organizations/host.ts';
+import { responseBody } from '../response.ts';
 
 export const route = createRoute({
   method: 'post',
@@ -38,6 +39,6 @@ export type RefreshResponse = z.infer<typeof SessionSchema>;
 export function register(app: OpenAPIHono<AppEnv>): void {
   app.openapi(route, async (c) => {
     const session = await refresh({ ctx: serviceContext(c), input: c.req.valid('json') });
-    return c.json(SessionSchema.parse(session), 200);
+    return c.json(responseBody(c, SessionSchema, session), 200);
   });
 }

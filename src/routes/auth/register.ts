@@ -6,6 +6,7 @@ import { register as registerUser } from '../../services/auth/sessions.ts';
 import { RegisterBodySchema, SessionSchema } from './schema.ts';
 import { tenantOnly } from '../organizations/host.ts';
 import { location } from '../../middleware/location.ts';
+import { responseBody } from '../response.ts';
 
 export const route = createRoute({
   method: 'post',
@@ -41,6 +42,6 @@ export type RegisterResponse = z.infer<typeof SessionSchema>;
 export function register(app: OpenAPIHono<AppEnv>): void {
   app.openapi(route, async (c) => {
     const session = await registerUser({ ctx: serviceContext(c), input: c.req.valid('json') });
-    return c.json(SessionSchema.parse(session), 201);
+    return c.json(responseBody(c, SessionSchema, session), 201);
   });
 }

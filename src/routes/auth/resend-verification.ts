@@ -6,6 +6,7 @@ import { requireAuth } from '../../middleware/auth.ts';
 import { resendVerification } from '../../services/auth/account.ts';
 import { AcceptedSchema } from './schema.ts';
 import { tenantOnly } from '../organizations/host.ts';
+import { responseBody } from '../response.ts';
 
 export const route = createRoute({
   method: 'post',
@@ -27,6 +28,9 @@ export const route = createRoute({
 export function register(app: OpenAPIHono<AppEnv>): void {
   app.openapi(route, async (c) => {
     await resendVerification({ ctx: serviceContext(c) });
-    return c.json(AcceptedSchema.parse({ status: 'accepted', message: 'A new verification link is on its way.' }), 202);
+    return c.json(
+      responseBody(c, AcceptedSchema, { status: 'accepted', message: 'A new verification link is on its way.' }),
+      202,
+    );
   });
 }

@@ -5,6 +5,7 @@ import { serviceContext } from '../../lib/context.ts';
 import { verifyEmail } from '../../services/auth/account.ts';
 import { EmailVerifiedSchema, VerifyEmailBodySchema } from './schema.ts';
 import { tenantOnly } from '../organizations/host.ts';
+import { responseBody } from '../response.ts';
 
 export const route = createRoute({
   method: 'post',
@@ -27,6 +28,6 @@ export const route = createRoute({
 export function register(app: OpenAPIHono<AppEnv>): void {
   app.openapi(route, async (c) => {
     await verifyEmail({ ctx: serviceContext(c), input: c.req.valid('json') });
-    return c.json(EmailVerifiedSchema.parse({ emailVerified: true }), 200);
+    return c.json(responseBody(c, EmailVerifiedSchema, { emailVerified: true }), 200);
   });
 }

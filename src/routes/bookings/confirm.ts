@@ -5,6 +5,7 @@ import { serviceContext } from '../../lib/context.ts';
 import { requirePermission } from '../../middleware/auth.ts';
 import { confirmBooking } from '../../services/bookings/transitions.ts';
 import { BookingIdParamsSchema, BookingSchema } from './schema.ts';
+import { responseBody } from '../response.ts';
 
 export const route = createRoute({
   method: 'post',
@@ -35,6 +36,6 @@ export const route = createRoute({
 export function register(app: OpenAPIHono<AppEnv>): void {
   app.openapi(route, async (c) => {
     const booking = await confirmBooking({ ctx: serviceContext(c), input: c.req.valid('param') });
-    return c.json(BookingSchema.parse(booking), 200);
+    return c.json(responseBody(c, BookingSchema, booking), 200);
   });
 }

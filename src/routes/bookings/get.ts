@@ -5,6 +5,7 @@ import { serviceContext } from '../../lib/context.ts';
 import { requirePermission } from '../../middleware/auth.ts';
 import { getBooking } from '../../services/bookings/read.ts';
 import { BookingIdParamsSchema, BookingSchema } from './schema.ts';
+import { responseBody } from '../response.ts';
 
 export const route = createRoute({
   method: 'get',
@@ -31,6 +32,6 @@ export const route = createRoute({
 export function register(app: OpenAPIHono<AppEnv>): void {
   app.openapi(route, async (c) => {
     const booking = await getBooking({ ctx: serviceContext(c), input: c.req.valid('param') });
-    return c.json(BookingSchema.parse(booking), 200);
+    return c.json(responseBody(c, BookingSchema, booking), 200);
   });
 }

@@ -5,6 +5,7 @@ import { serviceContext } from '../../lib/context.ts';
 import { requirePermission } from '../../middleware/auth.ts';
 import { listBookings } from '../../services/bookings/list.ts';
 import { BookingListQuerySchema, BookingListSchema } from './staff-schema.ts';
+import { responseBody } from '../response.ts';
 
 export const route = createRoute({
   method: 'get',
@@ -33,6 +34,6 @@ export const route = createRoute({
 export function register(app: OpenAPIHono<AppEnv>): void {
   app.openapi(route, async (c) => {
     const page = await listBookings({ ctx: serviceContext(c), input: c.req.valid('query') });
-    return c.json(BookingListSchema.parse(page), 200);
+    return c.json(responseBody(c, BookingListSchema, page), 200);
   });
 }

@@ -9,6 +9,7 @@ import { EventIdParamsSchema } from '../events/schema.ts';
 import { IdempotencyHeadersSchema } from '../idempotency.ts';
 import { CapacityPoolCreateSchema, CapacityPoolSchema, EXAMPLE_CAPACITY_POOL } from './schema.ts';
 import { location } from '../../middleware/location.ts';
+import { responseBody } from '../response.ts';
 
 export const route = createRoute({
   method: 'post',
@@ -65,6 +66,6 @@ export function register(app: OpenAPIHono<AppEnv>): void {
       ctx: serviceContext(c),
       input: { ...c.req.valid('json'), eventId: c.req.valid('param').id },
     });
-    return c.json(CapacityPoolSchema.parse(pool), 201);
+    return c.json(responseBody(c, CapacityPoolSchema, pool), 201);
   });
 }

@@ -6,6 +6,7 @@ import { requirePermission } from '../../middleware/auth.ts';
 import { listCapacityPools } from '../../services/events/capacity-pools.ts';
 import { EventIdParamsSchema } from '../events/schema.ts';
 import { CapacityPoolListSchema, EXAMPLE_CAPACITY_POOL } from './schema.ts';
+import { responseBody } from '../response.ts';
 
 export const route = createRoute({
   method: 'get',
@@ -33,6 +34,6 @@ export const route = createRoute({
 export function register(app: OpenAPIHono<AppEnv>): void {
   app.openapi(route, async (c) => {
     const data = await listCapacityPools({ ctx: serviceContext(c), input: { eventId: c.req.valid('param').id } });
-    return c.json(CapacityPoolListSchema.parse({ data }), 200);
+    return c.json(responseBody(c, CapacityPoolListSchema, { data }), 200);
   });
 }

@@ -10,6 +10,7 @@ import {
   CapacityPoolUpdateSchema,
   EXAMPLE_CAPACITY_POOL,
 } from './schema.ts';
+import { responseBody } from '../response.ts';
 
 export const route = createRoute({
   method: 'put',
@@ -53,6 +54,6 @@ export function register(app: OpenAPIHono<AppEnv>): void {
       ctx: serviceContext(c),
       input: { ...c.req.valid('json'), id: c.req.valid('param').id },
     });
-    return c.json(CapacityPoolSchema.parse(pool), 200);
+    return c.json(responseBody(c, CapacityPoolSchema, pool), 200);
   });
 }

@@ -5,6 +5,7 @@ import { serviceContext } from '../../lib/context.ts';
 import { requirePermission } from '../../middleware/auth.ts';
 import { checkIn } from '../../services/bookings/check-in.ts';
 import { CheckInRequestSchema, CheckInResultSchema } from './schema.ts';
+import { responseBody } from '../response.ts';
 
 export const route = createRoute({
   method: 'post',
@@ -37,6 +38,6 @@ export const route = createRoute({
 export function register(app: OpenAPIHono<AppEnv>): void {
   app.openapi(route, async (c) => {
     const result = await checkIn({ ctx: serviceContext(c), input: c.req.valid('json') });
-    return c.json(CheckInResultSchema.parse(result), 200);
+    return c.json(responseBody(c, CheckInResultSchema, result), 200);
   });
 }

@@ -5,6 +5,7 @@ import { serviceContext } from '../../lib/context.ts';
 import { requirePermission } from '../../middleware/auth.ts';
 import { cancelEvent } from '../../services/events/lifecycle.ts';
 import { EventIdParamsSchema, EventSchema, EXAMPLE_EVENT } from './schema.ts';
+import { responseBody } from '../response.ts';
 
 export const route = createRoute({
   method: 'post',
@@ -35,6 +36,6 @@ export const route = createRoute({
 export function register(app: OpenAPIHono<AppEnv>): void {
   app.openapi(route, async (c) => {
     const event = await cancelEvent({ ctx: serviceContext(c), input: c.req.valid('param') });
-    return c.json(EventSchema.parse(event), 200);
+    return c.json(responseBody(c, EventSchema, event), 200);
   });
 }

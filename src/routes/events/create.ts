@@ -8,6 +8,7 @@ import { createEvent } from '../../services/events/write.ts';
 import { EventCreateSchema, EventSchema, EXAMPLE_EVENT } from './schema.ts';
 import { IdempotencyHeadersSchema } from '../idempotency.ts';
 import { location } from '../../middleware/location.ts';
+import { responseBody } from '../response.ts';
 
 export const route = createRoute({
   method: 'post',
@@ -70,6 +71,6 @@ export const route = createRoute({
 export function register(app: OpenAPIHono<AppEnv>): void {
   app.openapi(route, async (c) => {
     const event = await createEvent({ ctx: serviceContext(c), input: c.req.valid('json') });
-    return c.json(EventSchema.parse(event), 201);
+    return c.json(responseBody(c, EventSchema, event), 201);
   });
 }

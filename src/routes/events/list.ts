@@ -5,6 +5,7 @@ import { serviceContext } from '../../lib/context.ts';
 import { requirePermission } from '../../middleware/auth.ts';
 import { listEvents } from '../../services/events/list.ts';
 import { EventListQuerySchema, EventListSchema, EXAMPLE_EVENT } from './schema.ts';
+import { responseBody } from '../response.ts';
 
 export const route = createRoute({
   method: 'get',
@@ -34,6 +35,6 @@ export const route = createRoute({
 export function register(app: OpenAPIHono<AppEnv>): void {
   app.openapi(route, async (c) => {
     const page = await listEvents({ ctx: serviceContext(c), input: c.req.valid('query') });
-    return c.json(EventListSchema.parse(page), 200);
+    return c.json(responseBody(c, EventListSchema, page), 200);
   });
 }

@@ -9,6 +9,7 @@ import { EXAMPLE_TICKET_TYPE, TicketTypeCreateSchema, TicketTypeSchema } from '.
 import { EventIdParamsSchema } from './schema.ts';
 import { IdempotencyHeadersSchema } from '../idempotency.ts';
 import { location } from '../../middleware/location.ts';
+import { responseBody } from '../response.ts';
 
 export const route = createRoute({
   method: 'post',
@@ -60,6 +61,6 @@ export function register(app: OpenAPIHono<AppEnv>): void {
       ctx: serviceContext(c),
       input: { ...c.req.valid('json'), eventId: c.req.valid('param').id },
     });
-    return c.json(TicketTypeSchema.parse(ticketType), 201);
+    return c.json(responseBody(c, TicketTypeSchema, ticketType), 201);
   });
 }

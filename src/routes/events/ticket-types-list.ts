@@ -6,6 +6,7 @@ import { requirePermission } from '../../middleware/auth.ts';
 import { listTicketTypes } from '../../services/events/ticket-types.ts';
 import { EXAMPLE_TICKET_TYPE, TicketTypeListSchema } from '../ticket-types/schema.ts';
 import { EventIdParamsSchema } from './schema.ts';
+import { responseBody } from '../response.ts';
 
 export const route = createRoute({
   method: 'get',
@@ -31,6 +32,6 @@ export const route = createRoute({
 export function register(app: OpenAPIHono<AppEnv>): void {
   app.openapi(route, async (c) => {
     const data = await listTicketTypes({ ctx: serviceContext(c), input: { eventId: c.req.valid('param').id } });
-    return c.json(TicketTypeListSchema.parse({ data }), 200);
+    return c.json(responseBody(c, TicketTypeListSchema, { data }), 200);
   });
 }

@@ -5,6 +5,7 @@ import { serviceContext } from '../../lib/context.ts';
 import { requirePermission } from '../../middleware/auth.ts';
 import { updateEvent } from '../../services/events/write.ts';
 import { EventIdParamsSchema, EventSchema, EventUpdateSchema, EXAMPLE_EVENT } from './schema.ts';
+import { responseBody } from '../response.ts';
 
 export const route = createRoute({
   method: 'put',
@@ -54,6 +55,6 @@ export function register(app: OpenAPIHono<AppEnv>): void {
       ctx: serviceContext(c),
       input: { ...c.req.valid('json'), id: c.req.valid('param').id },
     });
-    return c.json(EventSchema.parse(event), 200);
+    return c.json(responseBody(c, EventSchema, event), 200);
   });
 }

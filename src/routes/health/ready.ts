@@ -4,6 +4,7 @@ import { ApiError } from '../../errors/api-error.ts';
 import { errorResponses } from '../../errors/problem.ts';
 import { checkReadiness, type Dependency } from '../../services/health/readiness.ts';
 import { ReadinessSchema } from './schema.ts';
+import { responseBody } from '../response.ts';
 
 export const route = createRoute({
   method: 'get',
@@ -32,6 +33,6 @@ export function register(app: OpenAPIHono<AppEnv>): void {
         extensions: { checks },
       });
     }
-    return c.json(ReadinessSchema.parse({ status: 'ok', tenant: c.var.tenant?.slug ?? null, checks }), 200);
+    return c.json(responseBody(c, ReadinessSchema, { status: 'ok', tenant: c.var.tenant?.slug ?? null, checks }), 200);
   });
 }

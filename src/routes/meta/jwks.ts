@@ -2,6 +2,7 @@ import { createRoute, z, type OpenAPIHono } from '@hono/zod-openapi';
 import type { AppEnv } from '../../env.ts';
 import { errorResponses } from '../../errors/problem.ts';
 import { signingKeys } from '../../services/auth/keys.ts';
+import { responseBody } from '../response.ts';
 
 const coordinate = () =>
   z
@@ -70,6 +71,6 @@ export function register(app: OpenAPIHono<AppEnv>): void {
   app.openapi(route, async (c) => {
     const { jwks } = await signingKeys(c.var.bindings.JWT_SIGNING_KEYS);
     c.header('cache-control', 'public, max-age=300');
-    return c.json(JwksSchema.parse(jwks), 200);
+    return c.json(responseBody(c, JwksSchema, jwks), 200);
   });
 }

@@ -1,5 +1,7 @@
-import { createRoute, z, type OpenAPIHono } from '@hono/zod-openapi';
+import { createRoute, OpenAPIHono, z } from '@hono/zod-openapi';
 import type { AppEnv, Bindings } from '../../env.ts';
+import { validationHook } from '../../errors/handler.ts';
+import { ROUTE_GROUPS } from '../groups.ts';
 import { applyConventions } from './conventions.ts';
 
 export const OPENAPI_PATH = '/api/v1/openapi.json';
@@ -87,6 +89,55 @@ export function serversFor(environment: Bindings['ENVIRONMENT'], rootDomain: str
   return rootDomain === PRODUCTION_ROOT_DOMAIN ? production : hostsOf('Production', 'https', rootDomain, '', false);
 }
 
+/**
+ * The app the document describes: the security schemes, then every route group registered in the order the Worker
+ * registers them (src/routes/groups.ts). Built only for the document (GET /api/v1/openapi.json, dev/openapi.ts): it
+ * loads every group, which a Worker otherwise builds one at a time as requests need them.
+ */
+export async function createDocumentApp(): Promise<OpenAPIHono<AppEnv>> {
+  const registers = await Promise.all(ROUTE_GROUPS.map((group) => group.load()));
+  const app = new OpenAPIHono<AppEnv>({ defaultHook: validationHook });
+  app.openAPIRegistry.registerComponent('securitySchemes', 'bearerAuth', {
+    type: 'http',
+    scheme: 'bearer',
+    bearerFormat: 'JWT',
+    description:
+      'An access token from POST /api/v1/auth/login, /register or /refresh-token (ES256, 15 minutes), valid only on ' +
+      'the host of the organization that issued it. Public keys: /.well-known/jwks.json. Tokens follow the JWT Best ' +
+      'Current Practices (RFC8725): the algorithm is pinned (only ES256 is accepted; `none` and HMAC never are), ' +
+      'the `kid` header must name a key of the JWKS, `typ` must be `at+jwt` (RFC 9068), and the issuer ' +
+      '(`https://{ROOT_DOMAIN}`), the audience (`eventra-api`), `exp`, `iat` (at most 15 minutes old), `sub` and ' +
+      '`jti` are all required and checked, as is the organization the token was issued for. On an organization host ' +
+      "every authenticated request counts against the plan's rate limits: per caller, and organization-wide in the " +
+      'staff budget or, for callers without any permission (customers), the separate customers budget (see GET ' +
+      '/api/v1/organization/features); on the platform host against the administrator’s own limit. Responses carry ' +
+      '`RateLimit` and `RateLimit-Policy` headers, and over a limit the answer is 429 `rate_limited` with ' +
+      '`Retry-After`. When Redis cannot answer, authenticated requests are refused with 503 (the session revocation ' +
+      'check fails closed); a failure of the rate limiter alone lets requests through (fail open).',
+  });
+  app.openAPIRegistry.registerComponent('securitySchemes', 'stripeSignature', {
+    type: 'apiKey',
+    in: 'header',
+    name: 'Stripe-Signature',
+    description:
+      'Stripe\'s webhook signature (`t=<unix>,v1=<hex HMAC-SHA256 of "<t>.<body>">`) made with the organization\'s ' +
+      'endpoint signing secret (`whsec_...`, stored in the payment settings); checked in constant time over the raw ' +
+      'body, at most 300 seconds old.',
+  });
+
+  app.openAPIRegistry.registerComponent('securitySchemes', 'bookingToken', {
+    type: 'apiKey',
+    in: 'header',
+    name: 'Booking-Token',
+    description:
+      "The buyer's credential for one booking (`bk_` and 43 base64url characters, 256 random bits), returned once by " +
+      'the checkout and stored only as a hash: it opens the booking view and the Stripe Checkout of that booking ' +
+      'alone. Sent in a header, never in the URL (URLs end up in logs, histories and Referer headers).',
+  });
+  for (const register of registers) register(app);
+  return app;
+}
+
 /** The document of `app` as a deployment serves it: the generated operations, then the shared conventions. */
 export function buildOpenApiDocument(
   app: OpenAPIHono<AppEnv>,
@@ -112,18 +163,20 @@ export function buildOpenApiDocument(
   return applyConventions(document as unknown as Record<string, unknown>);
 }
 
-// The document depends only on the routes and the deployment, so it is built once per isolate and root domain.
-const documents = new Map<string, object>();
+// The document depends only on the routes and the deployment, so it is built once per isolate and root domain, on
+// its first request (a failed build is retried by the next one).
+const documents = new Map<string, Promise<Record<string, unknown>>>();
 
 export function register(app: OpenAPIHono<AppEnv>): void {
-  app.openapi(route, (c) => {
+  app.openapi(route, async (c) => {
     const { ENVIRONMENT, ROOT_DOMAIN } = c.var.bindings;
     let document = documents.get(ROOT_DOMAIN);
     if (!document) {
-      document = buildOpenApiDocument(app, ENVIRONMENT, ROOT_DOMAIN);
+      document = createDocumentApp().then((documentApp) => buildOpenApiDocument(documentApp, ENVIRONMENT, ROOT_DOMAIN));
       documents.set(ROOT_DOMAIN, document);
+      document.catch(() => documents.delete(ROOT_DOMAIN));
     }
     c.header('cache-control', 'public, max-age=300');
-    return c.json(document, 200);
+    return c.json(await document, 200);
   });
 }

@@ -6,6 +6,7 @@ import { requirePermission } from '../../middleware/auth.ts';
 import { getPlanSummary } from '../../services/plans/overrides.ts';
 import { tenantOnly } from '../organizations/host.ts';
 import { PlanSummarySchema } from './schema.ts';
+import { responseBody } from '../response.ts';
 
 export const route = createRoute({
   method: 'get',
@@ -47,6 +48,6 @@ export const route = createRoute({
 export function register(app: OpenAPIHono<AppEnv>): void {
   app.openapi(route, async (c) => {
     const plan = await getPlanSummary({ ctx: serviceContext(c) });
-    return c.json(PlanSummarySchema.parse(plan), 200);
+    return c.json(responseBody(c, PlanSummarySchema, plan), 200);
   });
 }

@@ -7,6 +7,7 @@ import { requirePermission } from '../../middleware/auth.ts';
 import { readUsage, USAGE_METRICS, utcDay } from '../../services/plans/usage.ts';
 import { tenantOnly } from '../organizations/host.ts';
 import { MAX_USAGE_DAYS, UsageQuerySchema, UsageSchema } from './schema.ts';
+import { responseBody } from '../response.ts';
 
 const DAY_MS = 86_400_000;
 
@@ -72,6 +73,6 @@ export function register(app: OpenAPIHono<AppEnv>): void {
     });
     const totals = { api_calls: 0, bookings: 0, emails: 0, webhook_deliveries: 0 };
     for (const day of days) for (const metric of USAGE_METRICS) totals[metric] += day[metric];
-    return c.json(UsageSchema.parse({ from, to, metrics: [...USAGE_METRICS], days, totals }), 200);
+    return c.json(responseBody(c, UsageSchema, { from, to, metrics: [...USAGE_METRICS], days, totals }), 200);
   });
 }

@@ -6,6 +6,7 @@ import { tenantOrigin } from '../../services/email/links.ts';
 import { signUpOrganization } from '../../services/organizations/signup.ts';
 import { platformOnly } from './host.ts';
 import { presentOrganization, SignupRequestSchema, SignupResponseSchema } from './schema.ts';
+import { responseBody } from '../response.ts';
 
 export const route = createRoute({
   method: 'post',
@@ -64,7 +65,7 @@ export function register(app: OpenAPIHono<AppEnv>): void {
   app.openapi(route, async (c) => {
     const ctx = serviceContext(c);
     const result = await signUpOrganization({ ctx, input: c.req.valid('json') });
-    const body = SignupResponseSchema.parse({
+    const body = responseBody(c, SignupResponseSchema, {
       organization: presentOrganization(result.organization),
       owner: result.owner,
     });

@@ -6,6 +6,7 @@ import { requirePlatformAdmin } from '../../middleware/auth.ts';
 import { listOrganizations } from '../../services/organizations/read.ts';
 import { platformOnly } from './host.ts';
 import { OrganizationListQuerySchema, OrganizationListSchema, presentOrganization } from './schema.ts';
+import { responseBody } from '../response.ts';
 
 export const route = createRoute({
   method: 'get',
@@ -32,7 +33,10 @@ export function register(app: OpenAPIHono<AppEnv>): void {
   app.openapi(route, async (c) => {
     const page = await listOrganizations({ ctx: serviceContext(c), input: c.req.valid('query') });
     return c.json(
-      OrganizationListSchema.parse({ data: page.data.map(presentOrganization), nextCursor: page.nextCursor }),
+      responseBody(c, OrganizationListSchema, {
+        data: page.data.map(presentOrganization),
+        nextCursor: page.nextCursor,
+      }),
       200,
     );
   });

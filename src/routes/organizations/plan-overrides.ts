@@ -7,6 +7,7 @@ import { setPlanOverrides } from '../../services/plans/overrides.ts';
 import { PlanOverridesResultSchema, PlanOverridesSchema } from '../organization-features/schema.ts';
 import { platformOnly } from './host.ts';
 import { OrganizationIdParamsSchema } from './schema.ts';
+import { responseBody } from '../response.ts';
 
 export const route = createRoute({
   method: 'put',
@@ -43,6 +44,6 @@ export function register(app: OpenAPIHono<AppEnv>): void {
       ctx: serviceContext(c),
       input: { id: c.req.valid('param').id, overrides: c.req.valid('json') },
     });
-    return c.json(PlanOverridesResultSchema.parse(result), 200);
+    return c.json(responseBody(c, PlanOverridesResultSchema, result), 200);
   });
 }

@@ -6,6 +6,7 @@ import { requirePermission } from '../../middleware/auth.ts';
 import { getPaymentSettings, updatePaymentSettings } from '../../services/payments/settings.ts';
 import { tenantOnly } from '../organizations/host.ts';
 import { PaymentSettingsSchema, PaymentSettingsUpdateSchema } from './schema.ts';
+import { responseBody } from '../response.ts';
 
 const EXAMPLE = {
   manualEnabled: true,
@@ -67,10 +68,10 @@ export const putRoute = createRoute({
 export function register(app: OpenAPIHono<AppEnv>): void {
   app.openapi(getRoute, async (c) => {
     const settings = await getPaymentSettings({ ctx: serviceContext(c) });
-    return c.json(PaymentSettingsSchema.parse(settings), 200, { 'cache-control': 'no-store' });
+    return c.json(responseBody(c, PaymentSettingsSchema, settings), 200, { 'cache-control': 'no-store' });
   });
   app.openapi(putRoute, async (c) => {
     const settings = await updatePaymentSettings({ ctx: serviceContext(c), input: c.req.valid('json') });
-    return c.json(PaymentSettingsSchema.parse(settings), 200, { 'cache-control': 'no-store' });
+    return c.json(responseBody(c, PaymentSettingsSchema, settings), 200, { 'cache-control': 'no-store' });
   });
 }

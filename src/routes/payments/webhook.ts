@@ -5,6 +5,7 @@ import { serviceContext } from '../../lib/context.ts';
 import { handleStripeWebhook } from '../../services/payments/webhook.ts';
 import { tenantOnly } from '../organizations/host.ts';
 import { WebhookHeadersSchema, WebhookReceiptSchema } from './schema.ts';
+import { responseBody } from '../response.ts';
 
 export const route = createRoute({
   method: 'post',
@@ -52,6 +53,6 @@ export function register(app: OpenAPIHono<AppEnv>): void {
       ctx: serviceContext(c),
       input: { body, signature: c.req.valid('header')['stripe-signature'] },
     });
-    return c.json(WebhookReceiptSchema.parse(receipt), 200, { 'cache-control': 'no-store' });
+    return c.json(responseBody(c, WebhookReceiptSchema, receipt), 200, { 'cache-control': 'no-store' });
   });
 }

@@ -11,6 +11,7 @@ import { httpsUrl } from '../events/schema.ts';
 import { Timestamp } from '../fields.ts';
 import { tenantOnly } from '../organizations/host.ts';
 import { requestOrigin } from '../../lib/origin.ts';
+import { responseBody } from '../response.ts';
 
 export const CheckoutRequestSchema = z
   .object({
@@ -108,7 +109,7 @@ export function register(app: OpenAPIHono<AppEnv>): void {
         origin: requestOrigin(c.req.url, ctx.bindings),
       },
     });
-    return c.json(CheckoutSchema.parse(checkout), 200, {
+    return c.json(responseBody(c, CheckoutSchema, checkout), 200, {
       'cache-control': 'no-store',
       ...(outcome === null ? {} : rateLimitHeaders(outcome)),
     });

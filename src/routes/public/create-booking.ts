@@ -11,6 +11,7 @@ import { IdempotencyHeadersSchema } from '../idempotency.ts';
 import { PublicEventParamsSchema } from './schema.ts';
 import { tenantOnly } from '../organizations/host.ts';
 import { location } from '../../middleware/location.ts';
+import { responseBody } from '../response.ts';
 
 export const route = createRoute({
   method: 'post',
@@ -69,6 +70,6 @@ export function register(app: OpenAPIHono<AppEnv>): void {
       ...(outcome === null ? {} : rateLimitHeaders(outcome)),
       ...(result.replayed ? { 'idempotent-replayed': 'true' } : {}),
     };
-    return c.json(CreatedBookingSchema.parse(result.body), 201, headers);
+    return c.json(responseBody(c, CreatedBookingSchema, result.body), 201, headers);
   });
 }

@@ -8,6 +8,7 @@ import { publicRead } from '../../services/catalogue/limits.ts';
 import { BookingIdParamsSchema } from '../bookings/schema.ts';
 import { PublicBookingHeadersSchema, PublicBookingQuerySchema, PublicBookingSchema } from '../bookings/staff-schema.ts';
 import { tenantOnly } from '../organizations/host.ts';
+import { responseBody } from '../response.ts';
 
 export const route = createRoute({
   method: 'get',
@@ -42,7 +43,7 @@ export function register(app: OpenAPIHono<AppEnv>): void {
     const ctx = serviceContext(c);
     const input = { id: c.req.valid('param').id, token: c.req.valid('header')['booking-token'] };
     const { outcome, result: booking } = await publicRead(ctx, () => getPublicBooking({ ctx, input }));
-    return c.json(PublicBookingSchema.parse(booking), 200, {
+    return c.json(responseBody(c, PublicBookingSchema, booking), 200, {
       'cache-control': 'no-store',
       ...(outcome === null ? {} : rateLimitHeaders(outcome)),
     });

@@ -7,6 +7,7 @@ import { getPublicEvent, publicEventChangesAt } from '../../services/catalogue/g
 import { cachedJson, publicReadHeaders } from './headers.ts';
 import { PublicEventDetailSchema, PublicEventParamsSchema, PublicEventQuerySchema } from './schema.ts';
 import { tenantOnly } from '../organizations/host.ts';
+import { responseBody } from '../response.ts';
 
 export const route = createRoute({
   method: 'get',
@@ -40,7 +41,7 @@ export function register(app: OpenAPIHono<AppEnv>): void {
     const { outcome, body } = await cachedPublicRead(ctx, {
       resource: 'event',
       input,
-      read: async () => PublicEventDetailSchema.parse(await getPublicEvent({ ctx, input })),
+      read: async () => responseBody(c, PublicEventDetailSchema, await getPublicEvent({ ctx, input })),
       changesAt: publicEventChangesAt,
     });
     return cachedJson<typeof PublicEventDetailSchema>(c, body, publicReadHeaders(outcome));

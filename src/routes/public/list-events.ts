@@ -7,6 +7,7 @@ import { listPublicEvents, publicListChangesAt } from '../../services/catalogue/
 import { cachedJson, publicReadHeaders } from './headers.ts';
 import { PublicEventListQuerySchema, PublicEventListSchema } from './schema.ts';
 import { tenantOnly } from '../organizations/host.ts';
+import { responseBody } from '../response.ts';
 
 export const route = createRoute({
   method: 'get',
@@ -40,7 +41,7 @@ export function register(app: OpenAPIHono<AppEnv>): void {
     const { outcome, body } = await cachedPublicRead(ctx, {
       resource: 'events',
       input,
-      read: async () => PublicEventListSchema.parse(await listPublicEvents({ ctx, input })),
+      read: async () => responseBody(c, PublicEventListSchema, await listPublicEvents({ ctx, input })),
       changesAt: (page, now) => publicListChangesAt(page, input, now),
     });
     return cachedJson<typeof PublicEventListSchema>(c, body, publicReadHeaders(outcome));

@@ -9,6 +9,7 @@ import { BookingIdParamsSchema, BookingSchema } from '../bookings/schema.ts';
 import { IdempotencyHeadersSchema } from '../idempotency.ts';
 import { RefundRequestSchema } from './schema.ts';
 import { location } from '../../middleware/location.ts';
+import { responseBody } from '../response.ts';
 
 export const route = createRoute({
   method: 'post',
@@ -59,6 +60,6 @@ export function register(app: OpenAPIHono<AppEnv>): void {
       ctx: serviceContext(c),
       input: { ...c.req.valid('json'), id: c.req.valid('param').id },
     });
-    return c.json(BookingSchema.parse(booking), 201);
+    return c.json(responseBody(c, BookingSchema, booking), 201);
   });
 }

@@ -9,6 +9,7 @@ import { createRole, MAX_CUSTOM_ROLES } from '../../services/roles/create.ts';
 import { RoleCreateSchema, RoleSchema } from './schema.ts';
 import { IdempotencyHeadersSchema } from '../idempotency.ts';
 import { location } from '../../middleware/location.ts';
+import { responseBody } from '../response.ts';
 
 export const route = createRoute({
   method: 'post',
@@ -60,6 +61,6 @@ export const route = createRoute({
 export function register(app: OpenAPIHono<AppEnv>): void {
   app.openapi(route, async (c) => {
     const role = await createRole({ ctx: serviceContext(c), input: c.req.valid('json') });
-    return c.json(RoleSchema.parse(role), 201);
+    return c.json(responseBody(c, RoleSchema, role), 201);
   });
 }

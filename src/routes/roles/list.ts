@@ -5,6 +5,7 @@ import { serviceContext } from '../../lib/context.ts';
 import { requirePermission } from '../../middleware/auth.ts';
 import { listRoles } from '../../services/roles/list.ts';
 import { RoleListSchema } from './schema.ts';
+import { responseBody } from '../response.ts';
 
 export const route = createRoute({
   method: 'get',
@@ -47,6 +48,6 @@ export const route = createRoute({
 export function register(app: OpenAPIHono<AppEnv>): void {
   app.openapi(route, async (c) => {
     const roles = await listRoles({ ctx: serviceContext(c) });
-    return c.json(RoleListSchema.parse({ data: roles }), 200);
+    return c.json(responseBody(c, RoleListSchema, { data: roles }), 200);
   });
 }

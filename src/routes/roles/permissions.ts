@@ -5,6 +5,7 @@ import { requireTenant } from '../../lib/context.ts';
 import { requirePermission } from '../../middleware/auth.ts';
 import { permissionCatalogue } from '../../services/roles/list.ts';
 import { PermissionCatalogueSchema } from './schema.ts';
+import { responseBody } from '../response.ts';
 
 export const route = createRoute({
   method: 'get',
@@ -36,6 +37,6 @@ export const route = createRoute({
 export function register(app: OpenAPIHono<AppEnv>): void {
   app.openapi(route, (c) => {
     requireTenant(c.var);
-    return c.json(PermissionCatalogueSchema.parse({ data: permissionCatalogue() }), 200);
+    return c.json(responseBody(c, PermissionCatalogueSchema, { data: permissionCatalogue() }), 200);
   });
 }

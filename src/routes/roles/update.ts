@@ -5,6 +5,7 @@ import { serviceContext } from '../../lib/context.ts';
 import { requirePermission } from '../../middleware/auth.ts';
 import { updateRole } from '../../services/roles/update.ts';
 import { RoleIdParamsSchema, RoleSchema, RoleUpdateSchema } from './schema.ts';
+import { responseBody } from '../response.ts';
 
 export const route = createRoute({
   method: 'put',
@@ -49,6 +50,6 @@ export function register(app: OpenAPIHono<AppEnv>): void {
       ctx: serviceContext(c),
       input: { ...c.req.valid('json'), id: c.req.valid('param').id },
     });
-    return c.json(RoleSchema.parse(role), 200);
+    return c.json(responseBody(c, RoleSchema, role), 200);
   });
 }

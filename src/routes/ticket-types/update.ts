@@ -5,6 +5,7 @@ import { serviceContext } from '../../lib/context.ts';
 import { requirePermission } from '../../middleware/auth.ts';
 import { updateTicketType } from '../../services/events/ticket-types.ts';
 import { EXAMPLE_TICKET_TYPE, TicketTypeIdParamsSchema, TicketTypeSchema, TicketTypeUpdateSchema } from './schema.ts';
+import { responseBody } from '../response.ts';
 
 export const route = createRoute({
   method: 'put',
@@ -46,6 +47,6 @@ export function register(app: OpenAPIHono<AppEnv>): void {
       ctx: serviceContext(c),
       input: { ...c.req.valid('json'), id: c.req.valid('param').id },
     });
-    return c.json(TicketTypeSchema.parse(ticketType), 200);
+    return c.json(responseBody(c, TicketTypeSchema, ticketType), 200);
   });
 }

@@ -8,6 +8,7 @@ import { INVITATION_LIMIT, inviteMember } from '../../services/users/invite.ts';
 import { MemberCreateSchema, MemberSchema } from './schema.ts';
 import { IdempotencyHeadersSchema } from '../idempotency.ts';
 import { location } from '../../middleware/location.ts';
+import { responseBody } from '../response.ts';
 
 export const route = createRoute({
   method: 'post',
@@ -79,6 +80,6 @@ export const route = createRoute({
 export function register(app: OpenAPIHono<AppEnv>): void {
   app.openapi(route, async (c) => {
     const member = await inviteMember({ ctx: serviceContext(c), input: c.req.valid('json') });
-    return c.json(MemberSchema.parse(member), 201);
+    return c.json(responseBody(c, MemberSchema, member), 201);
   });
 }

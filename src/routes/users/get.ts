@@ -5,6 +5,7 @@ import { serviceContext } from '../../lib/context.ts';
 import { requirePermission } from '../../middleware/auth.ts';
 import { getMember } from '../../services/users/get.ts';
 import { MemberIdParamsSchema, MemberSchema } from './schema.ts';
+import { responseBody } from '../response.ts';
 
 export const route = createRoute({
   method: 'get',
@@ -27,6 +28,6 @@ export const route = createRoute({
 export function register(app: OpenAPIHono<AppEnv>): void {
   app.openapi(route, async (c) => {
     const member = await getMember({ ctx: serviceContext(c), input: c.req.valid('param') });
-    return c.json(MemberSchema.parse(member), 200);
+    return c.json(responseBody(c, MemberSchema, member), 200);
   });
 }

@@ -5,6 +5,7 @@ import { serviceContext } from '../../lib/context.ts';
 import { requirePermission } from '../../middleware/auth.ts';
 import { listMembers } from '../../services/users/list.ts';
 import { MemberListQuerySchema, MemberListSchema } from './schema.ts';
+import { responseBody } from '../response.ts';
 
 export const route = createRoute({
   method: 'get',
@@ -53,6 +54,6 @@ export const route = createRoute({
 export function register(app: OpenAPIHono<AppEnv>): void {
   app.openapi(route, async (c) => {
     const page = await listMembers({ ctx: serviceContext(c), input: c.req.valid('query') });
-    return c.json(MemberListSchema.parse(page), 200);
+    return c.json(responseBody(c, MemberListSchema, page), 200);
   });
 }

@@ -5,6 +5,7 @@ import { serviceContext } from '../../lib/context.ts';
 import { requirePermission } from '../../middleware/auth.ts';
 import { updateMember } from '../../services/users/update.ts';
 import { MemberIdParamsSchema, MemberSchema, MemberUpdateSchema } from './schema.ts';
+import { responseBody } from '../response.ts';
 
 export const route = createRoute({
   method: 'put',
@@ -57,6 +58,6 @@ export function register(app: OpenAPIHono<AppEnv>): void {
       ctx: serviceContext(c),
       input: { ...c.req.valid('json'), id: c.req.valid('param').id },
     });
-    return c.json(MemberSchema.parse(member), 200);
+    return c.json(responseBody(c, MemberSchema, member), 200);
   });
 }

@@ -6,6 +6,7 @@ import { createEndpoint } from '../../services/webhooks/endpoints.ts';
 import { webhookAccess } from './access.ts';
 import { EndpointCreateSchema, EXAMPLES, WebhookEndpointWithSecretSchema } from './schema.ts';
 import { location } from '../../middleware/location.ts';
+import { responseBody } from '../response.ts';
 
 export const route = createRoute({
   method: 'post',
@@ -57,6 +58,6 @@ export const route = createRoute({
 export function register(app: OpenAPIHono<AppEnv>): void {
   app.openapi(route, async (c) => {
     const endpoint = await createEndpoint({ ctx: serviceContext(c), input: c.req.valid('json') });
-    return c.json(WebhookEndpointWithSecretSchema.parse(endpoint), 201, { 'cache-control': 'no-store' });
+    return c.json(responseBody(c, WebhookEndpointWithSecretSchema, endpoint), 201, { 'cache-control': 'no-store' });
   });
 }

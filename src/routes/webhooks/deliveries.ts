@@ -10,6 +10,7 @@ import {
   EndpointIdParamsSchema,
   WebhookDeliveryListSchema,
 } from './schema.ts';
+import { responseBody } from '../response.ts';
 
 export const route = createRoute({
   method: 'get',
@@ -45,6 +46,6 @@ export function register(app: OpenAPIHono<AppEnv>): void {
       ctx: serviceContext(c),
       input: { ...c.req.valid('query'), id: c.req.valid('param').id },
     });
-    return c.json(WebhookDeliveryListSchema.parse(page), 200);
+    return c.json(responseBody(c, WebhookDeliveryListSchema, page), 200);
   });
 }

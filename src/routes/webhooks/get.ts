@@ -5,6 +5,7 @@ import { serviceContext } from '../../lib/context.ts';
 import { getEndpoint } from '../../services/webhooks/endpoints.ts';
 import { webhookAccess } from './access.ts';
 import { EndpointIdParamsSchema, EXAMPLES, WebhookEndpointSchema } from './schema.ts';
+import { responseBody } from '../response.ts';
 
 export const route = createRoute({
   method: 'get',
@@ -30,6 +31,6 @@ export const route = createRoute({
 export function register(app: OpenAPIHono<AppEnv>): void {
   app.openapi(route, async (c) => {
     const endpoint = await getEndpoint({ ctx: serviceContext(c), input: c.req.valid('param') });
-    return c.json(WebhookEndpointSchema.parse(endpoint), 200);
+    return c.json(responseBody(c, WebhookEndpointSchema, endpoint), 200);
   });
 }

@@ -5,6 +5,7 @@ import { serviceContext } from '../../lib/context.ts';
 import { listEndpoints } from '../../services/webhooks/endpoints.ts';
 import { webhookAccess } from './access.ts';
 import { EndpointListQuerySchema, EXAMPLES, WebhookEndpointListSchema } from './schema.ts';
+import { responseBody } from '../response.ts';
 
 export const route = createRoute({
   method: 'get',
@@ -36,6 +37,6 @@ export const route = createRoute({
 export function register(app: OpenAPIHono<AppEnv>): void {
   app.openapi(route, async (c) => {
     const page = await listEndpoints({ ctx: serviceContext(c), input: c.req.valid('query') });
-    return c.json(WebhookEndpointListSchema.parse(page), 200);
+    return c.json(responseBody(c, WebhookEndpointListSchema, page), 200);
   });
 }

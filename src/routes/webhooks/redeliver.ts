@@ -5,6 +5,7 @@ import { serviceContext } from '../../lib/context.ts';
 import { redeliver } from '../../services/webhooks/deliveries.ts';
 import { webhookAccess } from './access.ts';
 import { DELIVERY_EXAMPLE, DeliveryIdParamsSchema, WebhookDeliverySchema } from './schema.ts';
+import { responseBody } from '../response.ts';
 
 export const route = createRoute({
   method: 'post',
@@ -39,6 +40,6 @@ export const route = createRoute({
 export function register(app: OpenAPIHono<AppEnv>): void {
   app.openapi(route, async (c) => {
     const delivery = await redeliver({ ctx: serviceContext(c), input: c.req.valid('param') });
-    return c.json(WebhookDeliverySchema.parse(delivery), 202);
+    return c.json(responseBody(c, WebhookDeliverySchema, delivery), 202);
   });
 }

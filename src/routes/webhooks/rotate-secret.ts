@@ -5,6 +5,7 @@ import { serviceContext } from '../../lib/context.ts';
 import { rotateSecret } from '../../services/webhooks/endpoints.ts';
 import { webhookAccess } from './access.ts';
 import { EndpointIdParamsSchema, EXAMPLES, WebhookEndpointWithSecretSchema } from './schema.ts';
+import { responseBody } from '../response.ts';
 
 export const route = createRoute({
   method: 'post',
@@ -38,6 +39,6 @@ export const route = createRoute({
 export function register(app: OpenAPIHono<AppEnv>): void {
   app.openapi(route, async (c) => {
     const endpoint = await rotateSecret({ ctx: serviceContext(c), input: c.req.valid('param') });
-    return c.json(WebhookEndpointWithSecretSchema.parse(endpoint), 200, { 'cache-control': 'no-store' });
+    return c.json(responseBody(c, WebhookEndpointWithSecretSchema, endpoint), 200, { 'cache-control': 'no-store' });
   });
 }

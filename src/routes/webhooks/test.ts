@@ -5,6 +5,7 @@ import { serviceContext } from '../../lib/context.ts';
 import { sendTestEvent } from '../../services/webhooks/deliveries.ts';
 import { webhookAccess } from './access.ts';
 import { DELIVERY_EXAMPLE, EndpointIdParamsSchema, WebhookDeliverySchema } from './schema.ts';
+import { responseBody } from '../response.ts';
 
 export const route = createRoute({
   method: 'post',
@@ -45,6 +46,6 @@ export const route = createRoute({
 export function register(app: OpenAPIHono<AppEnv>): void {
   app.openapi(route, async (c) => {
     const delivery = await sendTestEvent({ ctx: serviceContext(c), input: c.req.valid('param') });
-    return c.json(WebhookDeliverySchema.parse(delivery), 202);
+    return c.json(responseBody(c, WebhookDeliverySchema, delivery), 202);
   });
 }

@@ -5,6 +5,7 @@ import { serviceContext } from '../../lib/context.ts';
 import { updateEndpoint } from '../../services/webhooks/endpoints.ts';
 import { webhookAccess } from './access.ts';
 import { EndpointIdParamsSchema, EndpointUpdateSchema, EXAMPLES, WebhookEndpointSchema } from './schema.ts';
+import { responseBody } from '../response.ts';
 
 export const route = createRoute({
   method: 'put',
@@ -50,6 +51,6 @@ export function register(app: OpenAPIHono<AppEnv>): void {
       ctx: serviceContext(c),
       input: { ...c.req.valid('json'), id: c.req.valid('param').id },
     });
-    return c.json(WebhookEndpointSchema.parse(endpoint), 200);
+    return c.json(responseBody(c, WebhookEndpointSchema, endpoint), 200);
   });
 }

@@ -1,0 +1,201 @@
+import type { OpenAPIHono } from '@hono/zod-openapi';
+import type { AppEnv } from '../env.ts';
+
+/** A route as Hono and the OpenAPI document know it: the method and the path as `createRoute` writes it. */
+export type RouteEntry = readonly [method: 'GET' | 'POST' | 'PUT' | 'DELETE', path: string];
+
+/**
+ * One route group (src/routes/<group>/index.ts): its routes, in the order the group registers them, and the group's
+ * module, loaded on demand. The module's top level (zod schemas, route definitions, validators, handlers) runs only
+ * when it is first imported: wrangler's bundler (esbuild, no code splitting) turns `import()` into a lazily
+ * initialised module, so a cold isolate builds only the groups its requests need.
+ */
+export interface RouteGroup {
+  name: string;
+  routes: readonly RouteEntry[];
+  load: () => Promise<(app: OpenAPIHono<AppEnv>) => void>;
+}
+
+/**
+ * The API's routes, in registration order (the order decides which of two matching routes answers, e.g.
+ * `/webhooks/event-types` before `/webhooks/{id}`). This table is what a cold isolate registers with the router, the
+ * 405s and the CORS preflights; tests/node/route-groups.test.ts proves that each group registers exactly these routes
+ * in this order, so it cannot drift from the route files.
+ */
+export const ROUTE_GROUPS: readonly RouteGroup[] = [
+  {
+    name: 'health',
+    routes: [
+      ['GET', '/health'],
+      ['GET', '/health/ready'],
+    ],
+    load: async () => (await import('./health/index.ts')).registerHealthRoutes,
+  },
+  {
+    name: 'meta',
+    routes: [
+      ['GET', '/api/v1/openapi.json'],
+      ['GET', '/docs'],
+      ['GET', '/.well-known/jwks.json'],
+    ],
+    load: async () => (await import('./meta/index.ts')).registerMetaRoutes,
+  },
+  {
+    name: 'auth',
+    routes: [
+      ['POST', '/api/v1/auth/register'],
+      ['POST', '/api/v1/auth/login'],
+      ['POST', '/api/v1/auth/refresh-token'],
+      ['POST', '/api/v1/auth/logout'],
+      ['GET', '/api/v1/auth/me'],
+      ['POST', '/api/v1/auth/verify-email'],
+      ['POST', '/api/v1/auth/resend-verification'],
+      ['POST', '/api/v1/auth/forgot-password'],
+      ['POST', '/api/v1/auth/reset-password'],
+    ],
+    load: async () => (await import('./auth/index.ts')).registerAuthRoutes,
+  },
+  {
+    name: 'organizations',
+    routes: [
+      ['POST', '/api/v1/organizations'],
+      ['GET', '/api/v1/organizations'],
+      ['GET', '/api/v1/organization'],
+      ['PUT', '/api/v1/organizations/{id}'],
+      ['PUT', '/api/v1/organizations/{id}/plan-overrides'],
+    ],
+    load: async () => (await import('./organizations/index.ts')).registerOrganizationsRoutes,
+  },
+  {
+    name: 'organization-features',
+    routes: [
+      ['GET', '/api/v1/organization/features'],
+      ['GET', '/api/v1/organization/usage'],
+    ],
+    load: async () => (await import('./organization-features/index.ts')).registerOrganizationFeaturesRoutes,
+  },
+  {
+    name: 'users',
+    routes: [
+      ['GET', '/api/v1/users'],
+      ['GET', '/api/v1/users/{id}'],
+      ['POST', '/api/v1/users'],
+      ['PUT', '/api/v1/users/{id}'],
+      ['DELETE', '/api/v1/users/{id}'],
+    ],
+    load: async () => (await import('./users/index.ts')).registerUsersRoutes,
+  },
+  {
+    name: 'roles',
+    routes: [
+      ['GET', '/api/v1/roles'],
+      ['GET', '/api/v1/roles/permissions'],
+      ['POST', '/api/v1/roles'],
+      ['PUT', '/api/v1/roles/{id}'],
+      ['DELETE', '/api/v1/roles/{id}'],
+    ],
+    load: async () => (await import('./roles/index.ts')).registerRolesRoutes,
+  },
+  {
+    name: 'events',
+    routes: [
+      ['GET', '/api/v1/events'],
+      ['POST', '/api/v1/events'],
+      ['GET', '/api/v1/events/{id}'],
+      ['PUT', '/api/v1/events/{id}'],
+      ['DELETE', '/api/v1/events/{id}'],
+      ['POST', '/api/v1/events/{id}/publish'],
+      ['POST', '/api/v1/events/{id}/cancel'],
+      ['GET', '/api/v1/events/{id}/ticket-types'],
+      ['POST', '/api/v1/events/{id}/ticket-types'],
+    ],
+    load: async () => (await import('./events/index.ts')).registerEventsRoutes,
+  },
+  {
+    name: 'ticket-types',
+    routes: [
+      ['PUT', '/api/v1/ticket-types/{id}'],
+      ['DELETE', '/api/v1/ticket-types/{id}'],
+    ],
+    load: async () => (await import('./ticket-types/index.ts')).registerTicketTypesRoutes,
+  },
+  {
+    name: 'capacity-pools',
+    routes: [
+      ['GET', '/api/v1/events/{id}/capacity-pools'],
+      ['POST', '/api/v1/events/{id}/capacity-pools'],
+      ['PUT', '/api/v1/capacity-pools/{id}'],
+      ['DELETE', '/api/v1/capacity-pools/{id}'],
+    ],
+    load: async () => (await import('./capacity-pools/index.ts')).registerCapacityPoolsRoutes,
+  },
+  {
+    name: 'bookings',
+    routes: [
+      ['GET', '/api/v1/bookings'],
+      ['GET', '/api/v1/bookings/{id}'],
+      ['POST', '/api/v1/bookings/{id}/cancel'],
+      ['POST', '/api/v1/bookings/{id}/confirm'],
+    ],
+    load: async () => (await import('./bookings/index.ts')).registerBookingsRoutes,
+  },
+  {
+    name: 'refunds',
+    routes: [['POST', '/api/v1/bookings/{id}/refund']],
+    load: async () => (await import('./refunds/index.ts')).registerRefundsRoutes,
+  },
+  {
+    name: 'check-ins',
+    routes: [['POST', '/api/v1/check-ins']],
+    load: async () => (await import('./check-ins/index.ts')).registerCheckInsRoutes,
+  },
+  {
+    name: 'payments',
+    routes: [
+      ['GET', '/api/v1/organization/payment-settings'],
+      ['PUT', '/api/v1/organization/payment-settings'],
+      ['POST', '/api/v1/payments/stripe/webhook'],
+    ],
+    load: async () => (await import('./payments/index.ts')).registerPaymentsRoutes,
+  },
+  {
+    name: 'webhooks',
+    routes: [
+      ['GET', '/api/v1/webhooks/event-types'],
+      ['GET', '/api/v1/webhooks'],
+      ['POST', '/api/v1/webhooks'],
+      ['GET', '/api/v1/webhooks/{id}'],
+      ['PUT', '/api/v1/webhooks/{id}'],
+      ['DELETE', '/api/v1/webhooks/{id}'],
+      ['POST', '/api/v1/webhooks/{id}/rotate-secret'],
+      ['POST', '/api/v1/webhooks/{id}/test'],
+      ['GET', '/api/v1/webhooks/{id}/deliveries'],
+      ['POST', '/api/v1/webhook-deliveries/{id}/redeliver'],
+    ],
+    load: async () => (await import('./webhooks/index.ts')).registerWebhooksRoutes,
+  },
+  {
+    name: 'public',
+    routes: [
+      ['GET', '/api/v1/public/events'],
+      ['GET', '/api/v1/public/events/{slug}'],
+      ['POST', '/api/v1/public/events/{slug}/bookings'],
+      ['POST', '/api/v1/public/bookings/{id}/checkout'],
+      ['GET', '/api/v1/public/bookings/{id}'],
+    ],
+    load: async () => (await import('./public/index.ts')).registerPublicRoutes,
+  },
+  {
+    name: 'audit-logs',
+    routes: [
+      ['GET', '/api/v1/audit-logs/export'],
+      ['GET', '/api/v1/audit-logs'],
+    ],
+    load: async () => (await import('./audit-logs/index.ts')).registerAuditLogsRoutes,
+  },
+];
+
+/** A `createRoute` path as Hono's router writes it (`{id}` → `:id`), as @hono/zod-openapi converts it. */
+export function honoPath(path: string): string {
+  return path.replaceAll(/\/{(.+?)}/g, '/:$1');
+}
