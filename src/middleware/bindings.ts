@@ -3,7 +3,8 @@ import { BindingsSchema, type AppEnv, type Bindings } from '../env.ts';
 import { ApiError } from '../errors/api-error.ts';
 import { traceId } from '../lib/client.ts';
 import { createLogger } from '../lib/logger.ts';
-import { createServices } from '../lib/services.ts';
+import { servicesFor } from '../lib/services.ts';
+import { inTrace } from '../lib/trace.ts';
 
 // Validated bindings per env object, for the life of the isolate: the env object is stable across requests.
 const validated = new WeakMap<object, Bindings>();
@@ -25,7 +26,9 @@ export function readBindings(env: Record<string, unknown>): Bindings {
 
 /**
  * Validates the bindings at the entry of every request (cached per isolate) and exposes them as `c.var.bindings`,
- * so handlers never read untyped `c.env`; also sets `c.var.services`, the lazily built per-request clients.
+ * so handlers never read untyped `c.env`; also sets `c.var.services`, the isolate's clients (built on first use).
+ * Locally the rest of the request runs in its trace, which the clients put on every gateway call so the gateways
+ * count round trips per request.
  *
  * @example
  * app.use(bindings());
@@ -35,11 +38,8 @@ export function bindings() {
   return createMiddleware<AppEnv>(async function bindingsMiddleware(c, next) {
     const validated = readBindings(c.env);
     c.set('bindings', validated);
-    // The gateways' round-trip counters (local only) are keyed by the request's trace.
-    c.set(
-      'services',
-      createServices(validated, traceId({ requestId: c.get('requestId'), correlationId: c.get('correlationId') })),
-    );
-    await next();
+    c.set('services', servicesFor(validated));
+    if (validated.ENVIRONMENT !== 'local') return next();
+    return inTrace(traceId({ requestId: c.get('requestId'), correlationId: c.get('correlationId') }), next);
   });
 }
