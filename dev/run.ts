@@ -32,6 +32,8 @@ const stateDir = path.join(root, '.eventra');
 const port = Number(process.env.PORT ?? 8787);
 const neonPort = Number(process.env.NEON_GATEWAY_PORT ?? 4444);
 const upstashPort = Number(process.env.UPSTASH_GATEWAY_PORT ?? 8079);
+// wrangler's DevTools inspector (CPU profiles under load); its own default (9229) unless INSPECTOR_PORT is set.
+const inspectorPort = process.env.INSPECTOR_PORT;
 
 const log = (message: string, fields?: Record<string, unknown>): void => {
   const extra = fields && Object.keys(fields).length > 0 ? ` ${JSON.stringify(fields)}` : '';
@@ -130,6 +132,7 @@ async function main(): Promise<void> {
       '--env-file',
       envFile,
       '--show-interactive-dev-session=false',
+      ...(inspectorPort === undefined ? [] : ['--inspector-port', inspectorPort]),
     ],
     {
       cwd: root,

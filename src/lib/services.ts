@@ -1,25 +1,36 @@
 import type { Redis } from '@upstash/redis/cloudflare';
-import { createDatabase, type Database } from '../db/client.ts';
+import { sharedDatabase, type Database } from '../db/client.ts';
 import type { Bindings } from '../env.ts';
-import { createRedis } from './redis.ts';
+import { sharedRedis } from './redis.ts';
 
-/** Per-request clients, built on first use so a request that needs no database builds no database client. */
+/**
+ * The clients a request uses: the isolate's shared ones for its bindings (`sharedDatabase`, `sharedRedis`), built on
+ * first use, so an isolate that serves no database request builds no database client.
+ */
 export interface Services {
   readonly db: Database;
   readonly redis: Redis;
 }
 
-export function createServices(bindings: Bindings, requestId: string): Services {
-  let db: Database | undefined;
-  let redis: Redis | undefined;
-  return {
-    get db() {
-      db ??= createDatabase(bindings, requestId);
-      return db;
-    },
-    get redis() {
-      redis ??= createRedis(bindings, requestId);
-      return redis;
-    },
-  };
+const servicesOf = new WeakMap<Bindings, Services>();
+
+/** The services of `bindings`, one object per bindings object (per isolate in production). */
+export function servicesFor(bindings: Bindings): Services {
+  let services = servicesOf.get(bindings);
+  if (services === undefined) {
+    let db: Database | undefined;
+    let redis: Redis | undefined;
+    services = {
+      get db() {
+        db ??= sharedDatabase(bindings);
+        return db;
+      },
+      get redis() {
+        redis ??= sharedRedis(bindings);
+        return redis;
+      },
+    };
+    servicesOf.set(bindings, services);
+  }
+  return services;
 }

@@ -1,3 +1,4 @@
+import { AsyncLocalStorage } from 'node:async_hooks';
 import type { ClientInfo } from './client.ts';
 
 /**
@@ -6,4 +7,22 @@ import type { ClientInfo } from './client.ts';
  */
 export function traceId(ids: Pick<ClientInfo, 'requestId' | 'correlationId'>): string {
   return ids.correlationId ?? ids.requestId;
+}
+
+/**
+ * The trace (`traceId` above) of the request being served, in the local environment only: the isolate's shared Neon
+ * and Upstash clients (src/lib/services.ts) serve every request, so they read the trace of the call in flight from
+ * here to tag it for the dev gateways' round-trip counters. Production runs no request in a trace (nothing reads one
+ * there).
+ */
+const requestTrace = new AsyncLocalStorage<string>();
+
+/** Runs `work` (and everything it awaits or schedules) under `trace`. */
+export function inTrace<T>(trace: string, work: () => T): T {
+  return requestTrace.run(trace, work);
+}
+
+/** The trace of the request whose code is running, if any. */
+export function currentTrace(): string | undefined {
+  return requestTrace.getStore();
 }

@@ -1,3 +1,4 @@
+import type { Context } from 'hono';
 import { cors as honoCors } from 'hono/cors';
 import { createMiddleware } from 'hono/factory';
 import type { AppEnv } from '../env.ts';
@@ -25,7 +26,7 @@ export const EXPOSED_HEADERS = [
   'Content-Disposition',
 ];
 
-function allowedOrigins(c: Parameters<Parameters<typeof createMiddleware<AppEnv>>[0]>[0]): readonly string[] {
+function allowedOrigins(c: Context<AppEnv>): readonly string[] {
   const tenant = c.get('tenant');
   if (tenant) {
     // Settings are stored JSON: anything but a list of strings allows nothing (a string must never substring-match).
@@ -48,14 +49,16 @@ function allowedOrigins(c: Parameters<Parameters<typeof createMiddleware<AppEnv>
  * app.use(tenant(), cors({ methodsOf: routeMethods(() => app.routes) }));
  */
 export function cors(options: { methodsOf: (path: string) => string[] }) {
+  // Built once: the allow-list depends on the request (its tenant), so the origin callback reads it per request, and
+  // only when the request names an origin (most API calls do not).
+  const handler = honoCors({
+    origin: (origin, c: Context<AppEnv>) => (origin !== '' && allowedOrigins(c).includes(origin) ? origin : null),
+    allowMethods: (_origin, context) => options.methodsOf(context.req.path),
+    allowHeaders: ALLOWED_HEADERS,
+    exposeHeaders: EXPOSED_HEADERS,
+    maxAge: 600,
+  });
   return createMiddleware<AppEnv>(async function corsMiddleware(c, next) {
-    const allowed = allowedOrigins(c);
-    return honoCors({
-      origin: (origin) => (allowed.includes(origin) ? origin : null),
-      allowMethods: (_origin, context) => options.methodsOf(context.req.path),
-      allowHeaders: ALLOWED_HEADERS,
-      exposeHeaders: EXPOSED_HEADERS,
-      maxAge: 600,
-    })(c, next);
+    return handler(c, next);
   });
 }

@@ -1,6 +1,6 @@
 import type { ServiceContext } from '../../lib/context.ts';
 import { giveBackToken, takeTokens, type LimitRule } from '../../lib/rate-limit.ts';
-import { traceId } from '../../lib/client.ts';
+import { traceId } from '../../lib/trace.ts';
 import { createRedis } from '../../lib/redis.ts';
 import { hashToken } from './tokens.ts';
 

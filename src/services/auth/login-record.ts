@@ -3,7 +3,7 @@ import { and, eq, sql } from 'drizzle-orm';
 import { createDatabase, type Database } from '../../db/client.ts';
 import { memberships } from '../../db/schema/index.ts';
 import { scoped } from '../../db/tenant.ts';
-import { traceId } from '../../lib/client.ts';
+import { traceId } from '../../lib/trace.ts';
 import type { ServiceContext } from '../../lib/context.ts';
 import type { MessageHandler } from '../../queues/consumer.ts';
 import type { QueueMessage } from '../../queues/messages.ts';
