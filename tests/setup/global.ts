@@ -2,10 +2,12 @@ import http from 'node:http';
 import type { TestProject } from 'vitest/node';
 import { startStack, type Stack } from '../../dev/stack.ts';
 import { applyMigrations } from '../../drizzle/migrate.ts';
+import { hashPassword } from '../../src/services/auth/passwords.ts';
 import { createTestDatabase } from './database.ts';
 import { startFakeStripe } from './fake-stripe.ts';
 import { startWebhookReceiver } from './webhook-receiver.ts';
 import { describeServices, detectServices } from './services.ts';
+import { TEST_PASSWORD } from './test-password.ts';
 import './provided-context.ts';
 
 const quiet = process.env.EVENTRA_TEST_VERBOSE ? undefined : true;
@@ -30,6 +32,11 @@ function fuzzSettings(environment: NodeJS.ProcessEnv): { seed: number; runs: num
  * tests. Says which services it uses in the first lines of the run.
  */
 export default async function setup(project: TestProject): Promise<() => Promise<void>> {
+  // The fixtures' password, hashed once for the run by the production code (scrypt runs on Node's thread pool,
+  // beside the set-up below) instead of once in every workerd: each costs a fraction of a second of CPU.
+  const testPasswordHash = hashPassword(TEST_PASSWORD);
+  // Never left unhandled if the set-up fails first (awaited below).
+  void testPasswordHash.catch(() => undefined);
   const services = await detectServices();
   const description = describeServices(services);
   console.log(`\nEventra tests run against: ${description}`);
@@ -109,6 +116,7 @@ export default async function setup(project: TestProject): Promise<() => Promise
     cleanups.push(() => receiver.close());
     project.provide('webhookReceiverUrl', receiver.url);
     project.provide('fuzz', fuzzSettings(process.env));
+    project.provide('testPasswordHash', await testPasswordHash);
     return teardown;
   } catch (error) {
     await teardown();

@@ -16,6 +16,8 @@ declare module 'vitest' {
     webhookReceiverUrl: string;
     /** The fuzz suite's seed and cases per operation and principal (FUZZ_SEED, `random` for a fresh one; FUZZ_RUNS). */
     fuzz: { seed: number; runs: number };
+    /** TEST_PASSWORD hashed once per run by the production `hashPassword` (fixtures store it for every member). */
+    testPasswordHash: string;
   }
 }
 

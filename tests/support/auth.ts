@@ -1,13 +1,12 @@
 import { env } from 'cloudflare:workers';
 import { and, desc, eq, isNull } from 'drizzle-orm';
-import { expect } from 'vitest';
+import { expect, inject } from 'vitest';
 import { auditLogs, users } from '../../src/db/schema/index.ts';
 import { createRedis } from '../../src/lib/redis.ts';
 import { readBindings } from '../../src/middleware/bindings.ts';
 import type { LoginResponse } from '../../src/routes/auth/login.ts';
 import type { EmailMessage } from '../../src/services/email/messages.ts';
 import { devMailboxKey } from '../../src/services/email/send.ts';
-import { hashPassword } from '../../src/services/auth/passwords.ts';
 import { database, request, TEST_PASSWORD, type TestMember, type TestTenant } from './harness.ts';
 
 export const bindings = () => readBindings(env as unknown as Record<string, unknown>);
@@ -135,18 +134,15 @@ export function claimsOf(token: string): Record<string, unknown> {
   return JSON.parse(atob(payload.replaceAll('-', '+').replaceAll('_', '/'))) as Record<string, unknown>;
 }
 
-let platformPasswordHash: Promise<string> | undefined;
-
-/** A platform administrator (no membership anywhere) with TEST_PASSWORD, or the given stored hash. */
+/** A platform administrator (no membership anywhere) with TEST_PASSWORD (the run's hash of it), or the given stored hash. */
 export async function createPlatformAdmin(passwordHash?: string) {
-  platformPasswordHash ??= hashPassword(TEST_PASSWORD);
   const email = `admin-${crypto.randomUUID().slice(0, 12)}@platform.test`;
   const [user] = await database()
     .insert(users)
     .values({
       email,
       name: 'Platform Admin',
-      passwordHash: passwordHash ?? (await platformPasswordHash),
+      passwordHash: passwordHash ?? inject('testPasswordHash'),
       emailVerifiedAt: new Date(),
       isPlatformAdmin: true,
     })

@@ -11,10 +11,12 @@ import {
   users,
   type Organization,
 } from '../../src/db/schema/index.ts';
-import { hashPassword } from '../../src/services/auth/passwords.ts';
 import { builtInRoleRows, isPermission } from '../../src/services/auth/permissions.ts';
 import { issueAccessToken } from '../../src/services/auth/tokens.ts';
 import { readBindings } from '../../src/middleware/bindings.ts';
+import { TEST_PASSWORD } from '../setup/test-password.ts';
+
+export { TEST_PASSWORD };
 
 const bindings = () => readBindings(env as unknown as Record<string, unknown>);
 
@@ -128,20 +130,16 @@ export interface TestMember {
   role: string;
 }
 
-export const TEST_PASSWORD = 'correct horse battery staple';
-
-let testPasswordHash: Promise<string> | undefined;
-
 /**
  * Adds a user with a membership in `role` (a built-in role key or a custom role's key) to the tenant, directly in the
- * database. Every member gets TEST_PASSWORD (hashed once per test file).
+ * database. Every member gets TEST_PASSWORD, stored as the scrypt hash the global setup made of it once per run with
+ * the production `hashPassword` (tests/setup/global.ts): every sign-in still checks a real hash of that code.
  */
 export async function createMember(
   tenant: TestTenant,
   role: string,
   options: { emailVerified?: boolean; status?: 'active' | 'invited' | 'disabled'; email?: string } = {},
 ): Promise<TestMember> {
-  testPasswordHash ??= hashPassword(TEST_PASSWORD);
   const email = options.email ?? `${role}-${crypto.randomUUID().slice(0, 8)}@${tenant.organization.slug}.test`;
   const db = database();
   const [user] = await db
@@ -149,7 +147,7 @@ export async function createMember(
     .values({
       email,
       name: `${role} ${email.split('@')[0] ?? ''}`,
-      passwordHash: await testPasswordHash,
+      passwordHash: inject('testPasswordHash'),
       emailVerifiedAt: options.emailVerified === false ? null : new Date(),
     })
     .onConflictDoUpdate({ target: users.email, set: { updatedAt: new Date() } })
