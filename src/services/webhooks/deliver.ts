@@ -195,7 +195,9 @@ function loadDelivery(db: Database, organizationId: string, deliveryId: string) 
       failingTooLong: sql<boolean>`coalesce(${webhookEndpoints.failingSince} < now() - ${sql.raw(
         `interval '${String(FAILING_DAYS_BEFORE_DISABLE)} days'`,
       )}, false)`,
-      waitSeconds: sql<number>`greatest(0, ceil(extract(epoch from (${webhookDeliveries.nextAttemptAt} - now()))))::int`,
+      // clock_timestamp(), not now(): now() is this transaction's start, which can precede the start of the one whose
+      // lease (`now() + 60 s`) this claim waited for, and the wait would then come out longer than the lease.
+      waitSeconds: sql<number>`greatest(0, ceil(extract(epoch from (${webhookDeliveries.nextAttemptAt} - clock_timestamp()))))::int`,
       payload: outbox.payload,
     })
     .from(webhookDeliveries)
