@@ -1,4 +1,4 @@
-import type { Context } from 'hono';
+import type { Context, Next } from 'hono';
 import { createMiddleware } from 'hono/factory';
 import type { AppEnv } from '../env.ts';
 import { ApiError } from '../errors/api-error.ts';
@@ -15,24 +15,27 @@ function unauthorized(detail: string): ApiError {
   return new ApiError('unauthorized', { detail, headers: { 'www-authenticate': 'Bearer' } });
 }
 
-/**
- * The verified caller, once per request: the signature and claims locally (jose, keys cached in the isolate), then
- * the revocation records with one Redis MGET. When Redis cannot answer, the request is refused with 503: an ended
- * session must never pass because the denylist was unreachable. On an organization host the same round trip takes a
- * unit from the plan's rate limits (429 when over; fail open when only the limiter fails) and counts the call
- * (src/middleware/plan-limits.ts).
- */
-async function authenticated(c: Context<AppEnv>): Promise<Principal> {
-  const known = c.var.principal;
-  if (known) return known;
+/** Methods whose routes only read: their database round trip may go out beside the admission's Redis round trip. */
+const READS: ReadonlySet<string> = new Set(['GET', 'HEAD']);
+
+/** The bearer token's signature and claims, checked locally (jose, keys cached in the isolate): no I/O. */
+async function verifiedToken(c: Context<AppEnv>): Promise<Principal> {
   const header = c.req.header('authorization');
   if (header === undefined) throw unauthorized('Authentication required.');
   const match = BEARER.exec(header);
   if (!match?.[1]) throw unauthorized('Send the access token as `Authorization: Bearer <token>`.');
   const expectedTenant = c.var.tenant?.id ?? PLATFORM_TENANT;
   const { JWT_SIGNING_KEYS, ROOT_DOMAIN } = c.var.bindings;
-  const principal = await verifyAccessToken(JWT_SIGNING_KEYS, ROOT_DOMAIN, match[1], expectedTenant);
-  // One Redis round trip: the revocation records, and on an organization host the plan's rate limits and usage.
+  return verifyAccessToken(JWT_SIGNING_KEYS, ROOT_DOMAIN, match[1], expectedTenant);
+}
+
+/**
+ * The session's admission, in one Redis round trip: the revocation records (one MGET), and on an organization host
+ * the plan's rate limits and usage (src/middleware/plan-limits.ts). When Redis cannot answer, it rejects with 503: an
+ * ended session must never pass because the denylist was unreachable. A revoked session rejects with 401, a caller
+ * over a limit with 429 (fail open when only the limiter fails).
+ */
+async function admitted(c: Context<AppEnv>, principal: Principal): Promise<void> {
   const admission = admit(c, principal);
   let revoked: boolean;
   try {
@@ -51,8 +54,46 @@ async function authenticated(c: Context<AppEnv>): Promise<Principal> {
     throw unauthorized('The session has ended.');
   }
   await admission.limits;
+}
+
+/**
+ * Every guard's path: the verified caller, once per request, then the guard's own `check` (host, permissions), then
+ * the route. A write runs only after the session is admitted. A read (GET, HEAD) runs beside the admission, so its
+ * database round trip and the admission's Redis round trip go out together and the request waits for the slower of
+ * the two instead of both in turn (the same shape as the public reads' `publicRead`); nothing the route produced is
+ * sent unless the session is admitted: a revoked session still gets 401, an unverifiable one 503 and one over a limit
+ * 429, and the read's result is dropped. The admission's answer also comes before the guard's 403.
+ */
+async function guard(c: Context<AppEnv>, next: Next, check: (principal: Principal) => void): Promise<void> {
+  const known = c.var.principal;
+  if (known) {
+    check(known);
+    await next();
+    return;
+  }
+  const principal = await verifiedToken(c);
+  const admission = admitted(c, principal);
+  if (!READS.has(c.req.method)) {
+    await admission;
+    c.set('principal', principal);
+    check(principal);
+    await next();
+    return;
+  }
+  try {
+    check(principal);
+  } catch (refusal) {
+    await admission;
+    throw refusal;
+  }
   c.set('principal', principal);
-  return principal;
+  const route = next();
+  try {
+    await admission;
+  } finally {
+    // The route settles first either way: its response must not land after the refusal has replaced it.
+    await route;
+  }
 }
 
 /** The principal of a route that requires authentication (after `requireAuth()` or `requirePermission()`). */
@@ -73,8 +114,7 @@ function wrongHost(): ApiError {
 /** Refuses anonymous requests with 401 (on both kinds of host: the route decides what its host serves). */
 export function requireAuth() {
   return createMiddleware<AppEnv>(async function requireAuthMiddleware(c, next) {
-    await authenticated(c);
-    await next();
+    await guard(c, next, () => undefined);
   });
 }
 
@@ -82,12 +122,12 @@ export function requireAuth() {
 export function requirePermission(...permissions: Permission[]) {
   return createMiddleware<AppEnv>(async function requirePermissionMiddleware(c, next) {
     if (!c.var.tenant) throw wrongHost();
-    const principal = await authenticated(c);
-    const missing = permissions.filter((permission) => !principal.permissions.has(permission));
-    if (missing.length > 0) {
-      throw new ApiError('forbidden', { detail: `This needs the ${missing.join(', ')} permission.` });
-    }
-    await next();
+    await guard(c, next, (principal) => {
+      const missing = permissions.filter((permission) => !principal.permissions.has(permission));
+      if (missing.length > 0) {
+        throw new ApiError('forbidden', { detail: `This needs the ${missing.join(', ')} permission.` });
+      }
+    });
   });
 }
 
@@ -95,12 +135,13 @@ export function requirePermission(...permissions: Permission[]) {
 export function requireVerifiedEmail() {
   return createMiddleware<AppEnv>(async function requireVerifiedEmailMiddleware(c, next) {
     if (!c.var.tenant) throw wrongHost();
-    if (!(await authenticated(c)).emailVerified) {
-      throw new ApiError('email_not_verified', {
-        detail: 'Verify your email address first (POST /api/v1/auth/resend-verification sends a new link).',
-      });
-    }
-    await next();
+    await guard(c, next, (principal) => {
+      if (!principal.emailVerified) {
+        throw new ApiError('email_not_verified', {
+          detail: 'Verify your email address first (POST /api/v1/auth/resend-verification sends a new link).',
+        });
+      }
+    });
   });
 }
 
@@ -108,10 +149,10 @@ export function requireVerifiedEmail() {
 export function requirePlatformAdmin() {
   return createMiddleware<AppEnv>(async function requirePlatformAdminMiddleware(c, next) {
     if (c.var.tenant) throw wrongHost();
-    const principal = await authenticated(c);
-    if (principal.tenant !== PLATFORM_TENANT || principal.role !== 'platform_admin') {
-      throw new ApiError('forbidden', { detail: 'Platform administrators only.' });
-    }
-    await next();
+    await guard(c, next, (principal) => {
+      if (principal.tenant !== PLATFORM_TENANT || principal.role !== 'platform_admin') {
+        throw new ApiError('forbidden', { detail: 'Platform administrators only.' });
+      }
+    });
   });
 }

@@ -296,6 +296,37 @@ describe('POST /api/v1/auth/refresh-token', () => {
   });
 });
 
+describe('guards: reads beside the admission, writes after it', () => {
+  it("sends a read's database round trip beside the revocation check and drops its result when the session has ended", async () => {
+    const tenant = await createTenant();
+    const member = await createMember(tenant, 'member');
+    const session = await loginAs(tenant, member);
+    const live = newRequestId();
+    const answer = await me(tenant, session.accessToken, { 'x-request-id': live });
+    expect(answer.status).toBe(200);
+    expect(await roundTrips(live)).toEqual({ database: 1, redis: 1 });
+    expect((await logout(tenant, session.accessToken)).status).toBe(204);
+
+    // The read went out (one database round trip) while Redis answered "ended": the caller gets the 401 alone.
+    const ended = newRequestId();
+    const refused = await me(tenant, session.accessToken, { 'x-request-id': ended });
+    expect(refused.status).toBe(401);
+    const body = await answerText(refused);
+    expect(JSON.parse(body)).toMatchObject({ detail: 'The session has ended.' });
+    expect(body).not.toContain(member.email);
+    expect(await roundTrips(ended)).toEqual({ database: 1, redis: 1 });
+
+    // A write waits for the admission: the ended session's POST reaches no database.
+    const write = newRequestId();
+    const again = await request(tenant.url('/api/v1/auth/logout'), {
+      method: 'POST',
+      headers: bearer(session.accessToken, { 'x-request-id': write }),
+    });
+    expect(again.status).toBe(401);
+    expect(await roundTrips(write)).toEqual({ database: 0, redis: 1 });
+  });
+});
+
 describe('POST /api/v1/auth/logout', () => {
   it('ends the session at once: the next request is a 401 and the refresh family is revoked', async () => {
     const tenant = await createTenant();
