@@ -84,6 +84,17 @@ function read(
 
 export const SCENARIOS: Scenario[] = [
   read('public-list', 'GET /api/v1/public/events', 'anonymous', () => '/api/v1/public/events?limit=20'),
+  // The same list as a miss of the edge cache every time: a `to` bound far in the future (the same events) whose
+  // instant differs per request makes every request's cache key new, so each reads the database.
+  {
+    ...read('public-list-miss', 'GET /api/v1/public/events (cache miss)', 'anonymous', () => ''),
+    build: (i, { tenants }) => ({
+      host: at(tenants, i).host,
+      method: 'GET',
+      path: `/api/v1/public/events?limit=20&to=${new Date(Date.UTC(2100, 0, 1) + i).toISOString()}`,
+      headers: { 'cf-connecting-ip': benchIp(i % 50_000) },
+    }),
+  },
   read('public-detail', 'GET /api/v1/public/events/{slug}', 'anonymous', (t) => `/api/v1/public/events/${t.eventSlug}`),
   read('events-list', 'GET /api/v1/events', 'owner', () => '/api/v1/events?limit=20'),
   read('auth-me', 'GET /api/v1/auth/me', 'owner', () => '/api/v1/auth/me'),
@@ -296,6 +307,20 @@ export async function staticFloor(stack: StackPorts, options: LoadOptions): Prom
 
 const ok = (expected: number) => (status: number) => status === expected;
 
+/** The SQL floor of requests that sent no SQL. */
+const NO_SQL: LatencySummary = {
+  requests: 0,
+  seconds: 0,
+  rps: 0,
+  p50: 0,
+  p95: 0,
+  p99: 0,
+  mean: 0,
+  max: 0,
+  errors: 0,
+  statuses: {},
+};
+
 export async function runScenario(
   stack: StackPorts,
   fixtures: Fixtures,
@@ -325,20 +350,22 @@ export async function runScenario(
     counts.push({ database: count.database - lookups, redis: count.redis, lookups });
     if (sql.length > 0) replays.push(sql);
   }
-  if (replays.length === 0) {
-    throw new Error(
-      `${scenario.name}: no SQL captured for the ${sampled.length} sampled requests (${JSON.stringify(measured.statuses)})`,
-    );
+  if (counts.length === 0) {
+    throw new Error(`${scenario.name}: no request answered as expected (${JSON.stringify(measured.statuses)})`);
   }
   let replay = 0;
   const nextReplay = (): Step[] => {
     const requests = at(replays, replay++);
     return (scenario.writes ? refreshGenerated(requests, fixtures.known) : requests).map(toStep);
   };
-  const steps = Math.max(...replays.map((requests) => requests.length));
-  const warm = { connections: options.connections, duration: options.warmup };
-  await drive(stack.neonPort, warm, nextReplay, ok(200), undefined, steps);
-  const sqlFloor = await drive(stack.neonPort, options, nextReplay, ok(200), undefined, steps);
+  // Requests answered without SQL (the public catalogue's edge cache hits) have a SQL floor of nothing: 0 ms.
+  let sqlFloor = NO_SQL;
+  if (replays.length > 0) {
+    const steps = Math.max(...replays.map((requests) => requests.length));
+    const warm = { connections: options.connections, duration: options.warmup };
+    await drive(stack.neonPort, warm, nextReplay, ok(200), undefined, steps);
+    sqlFloor = await drive(stack.neonPort, options, nextReplay, ok(200), undefined, steps);
+  }
   const statements = replays.map((requests) =>
     requests.reduce((sum, request) => sum + statementsOf(request).length, 0),
   );
@@ -364,12 +391,12 @@ export async function runScenario(
     },
     sqlFloor: {
       ...sqlFloor,
-      statementsPerRequest: statements.reduce((sum, value) => sum + value, 0) / statements.length,
+      statementsPerRequest: statements.reduce((sum, value) => sum + value, 0) / Math.max(1, counts.length),
       replayedRequests: replays.length,
     },
     ratio: {
       toStatic: measured.p50 / floor.p50,
-      toSql: measured.p50 / sqlFloor.p50,
+      toSql: sqlFloor.p50 > 0 ? measured.p50 / sqlFloor.p50 : Number.NaN,
       toFloors: measured.p50 / (floor.p50 + sqlFloor.p50),
     },
   };

@@ -152,11 +152,16 @@ function printLoad(floor: LatencySummary, results: ScenarioResult[]): void {
           `${ms(result.roundTrips.redis.mean)} (max ${result.roundTrips.redis.max})`,
           result.roundTrips.tenantLookups.toFixed(2),
           result.ratio.toStatic.toFixed(2),
-          result.ratio.toSql.toFixed(2),
+          Number.isNaN(result.ratio.toSql) ? '-' : result.ratio.toSql.toFixed(2),
           result.ratio.toFloors.toFixed(2),
         ],
         [
-          ...line(`  floor: same SQL via gateway (${ms(result.sqlFloor.statementsPerRequest)} stmts)`, result.sqlFloor),
+          ...line(
+            result.sqlFloor.replayedRequests === 0
+              ? '  floor: no SQL sent (edge cache hits)'
+              : `  floor: same SQL via gateway (${ms(result.sqlFloor.statementsPerRequest)} stmts)`,
+            result.sqlFloor,
+          ),
           '',
           '',
           '',
