@@ -55,6 +55,8 @@ const bundle = await build({
   bundle: true,
   format: 'esm',
   platform: 'neutral',
+  // The neutral platform reads no main fields by default; @zxcvbn-ts/core has no `exports`, only module and main.
+  mainFields: ['module', 'main'],
   target: 'es2023',
   external: ['node:*'],
   write: false,
