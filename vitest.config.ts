@@ -21,6 +21,7 @@ export default defineConfig({
         'src/services/auth/**/*.ts',
         'src/middleware/auth.ts',
         'src/lib/rate-limit.ts',
+        'src/lib/rate-limit-headers.ts',
         'src/services/roles/authority.ts',
         'src/services/users/guards.ts',
       ],

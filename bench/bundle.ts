@@ -37,7 +37,7 @@ const CPU_PROBE = `
 import { pathToFileURL } from 'node:url';
 const [bundle, url, bindingsJson] = process.argv.slice(2);
 const queue = { send: async () => {}, sendBatch: async () => {} };
-const env = { ...JSON.parse(bindingsJson), EMAIL_QUEUE: queue, WEBHOOK_QUEUE: queue };
+const env = { ...JSON.parse(bindingsJson), EMAIL_QUEUE: queue, WEBHOOK_QUEUE: queue, AUDIT_QUEUE: queue };
 const ctx = { waitUntil() {}, passThroughOnException() {}, props: {} };
 const cpu = () => { const usage = process.cpuUsage(); return (usage.user + usage.system) / 1000; };
 const started = cpu();

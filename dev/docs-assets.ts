@@ -1,12 +1,15 @@
 /**
- * Builds the Worker's static assets directory (build/assets, gitignored) from node_modules: Scalar's standalone
- * bundle, the one script the /docs page loads, pinned by package-lock.json. Nothing here is committed; every path that
- * starts the Worker runs this first: `npm ci` (prepare), `npm test` (pretest), `npm run dev` (dev/run.ts),
- * `npm run build` / `deploy:*`, and the browser test.
+ * Builds the Worker's static assets directory (build/assets, gitignored): Scalar's standalone bundle from
+ * node_modules, the one script the /docs page loads, pinned by package-lock.json, and the password policy's
+ * common-password list. Nothing here is committed; every path that starts the Worker runs this first: `npm ci`
+ * (prepare), `npm test` (pretest), `npm run dev` (dev/run.ts), `npm run build` / `deploy:*`, and the browser test.
  *
  *   build/assets/docs/assets/scalar-<version>-<hash>.js   the bundle, named by its content: cached for a year
  *   build/assets/docs/assets.json                         which file that is, and its SRI hash (read by /docs)
  *   build/assets/_headers                                 long cache and nosniff for /docs/assets/*
+ *   build/assets/_internal/common-passwords.json          a copy of src/services/auth/data/common-passwords.json,
+ *                                                         read through the ASSETS binding only (wrangler.toml
+ *                                                         run_worker_first keeps /_internal/* for the Worker)
  *
  *   node dev/docs-assets.ts
  */
@@ -19,6 +22,10 @@ const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 
 /** wrangler.toml `[assets] directory`. */
 export const ASSETS_DIRECTORY = path.join(root, 'build', 'assets');
+
+/** The common-password list (dev/generate-common-passwords.ts) and where the Worker reads it (COMMON_PASSWORDS_ASSET). */
+const COMMON_PASSWORDS_SOURCE = path.join(root, 'src', 'services', 'auth', 'data', 'common-passwords.json');
+const COMMON_PASSWORDS_TARGET = path.join('_internal', 'common-passwords.json');
 
 /** The manifest /docs reads through the ASSETS binding (src/routes/meta/docs.ts). */
 export interface DocsAssetsManifest {
@@ -45,11 +52,16 @@ export async function buildDocsAssets(directory = ASSETS_DIRECTORY): Promise<Doc
   // Left alone when already current (a running `wrangler dev` keeps serving it); otherwise written fresh, so an
   // upgraded bundle never leaves the old one behind in a deploy.
   const manifestText = JSON.stringify(manifest, null, 2) + '\n';
+  const commonPasswords = await readFile(COMMON_PASSWORDS_SOURCE);
   const current = await readFile(path.join(directory, 'docs', 'assets.json'), 'utf8').catch(() => null);
   const written = await stat(path.join(directory, 'docs', 'assets', file)).catch(() => null);
-  if (current === manifestText && written?.size === bundle.length) return manifest;
+  const writtenList = await readFile(path.join(directory, COMMON_PASSWORDS_TARGET)).catch(() => null);
+  if (current === manifestText && written?.size === bundle.length && writtenList?.equals(commonPasswords))
+    return manifest;
   await rm(directory, { recursive: true, force: true });
   await mkdir(path.join(directory, 'docs', 'assets'), { recursive: true });
+  await mkdir(path.join(directory, path.dirname(COMMON_PASSWORDS_TARGET)), { recursive: true });
+  await writeFile(path.join(directory, COMMON_PASSWORDS_TARGET), commonPasswords);
   await writeFile(path.join(directory, 'docs', 'assets', file), bundle);
   await writeFile(path.join(directory, 'docs', 'assets.json'), manifestText);
   // Workers static assets apply these rules to the files they serve (the Worker never sees those requests). The

@@ -1,6 +1,6 @@
 import { createMiddleware } from 'hono/factory';
 import type { AppEnv } from '../env.ts';
-import { rateLimitHeaders, recordedOutcomes } from '../lib/rate-limit.ts';
+import { rateLimitHeaders, recordedOutcomes } from '../lib/rate-limit-headers.ts';
 
 /**
  * Puts the `RateLimit` and `RateLimit-Policy` headers (IETF draft syntax) of every limiter that counted the request

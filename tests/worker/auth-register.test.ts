@@ -1,9 +1,22 @@
+import { env } from 'cloudflare:workers';
+import { createExecutionContext, waitOnExecutionContext } from 'cloudflare:test';
 import { and, eq } from 'drizzle-orm';
 import { describe, expect, it } from 'vitest';
+import worker from '../../src/index.ts';
 import { memberships, refreshTokens, roles, users, userTokens } from '../../src/db/schema/index.ts';
 import type { RegisterResponse } from '../../src/routes/auth/register.ts';
 import { hashToken } from '../../src/services/auth/tokens.ts';
-import { auditRows, claimsOf, linkToken, mailbox, post, randomEmail, userRow, waitForMail } from '../support/auth.ts';
+import {
+  auditRows,
+  claimsOf,
+  linkToken,
+  mailbox,
+  post,
+  randomEmail,
+  randomIp,
+  userRow,
+  waitForMail,
+} from '../support/auth.ts';
 import {
   answerText,
   bearer,
@@ -356,5 +369,92 @@ describe('POST /api/v1/auth/register', () => {
     const text = await response.text();
     expect(text).not.toMatch(/role_id|null value|insert|select/i);
     expect(await database().select().from(users).where(eq(users.email, email))).toEqual([]);
+  });
+});
+
+describe('the common-password list (a static asset read on the first password check)', () => {
+  const realAssets = (env as unknown as { ASSETS: Fetcher }).ASSETS;
+
+  /** The Worker with its ASSETS binding replaced (or removed, for undefined). */
+  async function registerWith(
+    assets: Fetcher | undefined,
+    url: string,
+    password: string,
+    email = `list.${crypto.randomUUID()}@example.com`,
+  ): Promise<Response> {
+    const bindings: Record<string, unknown> = { ...(env as unknown as Record<string, unknown>), ASSETS: assets };
+    if (assets === undefined) delete bindings.ASSETS;
+    const ctx = createExecutionContext();
+    const response = await worker.fetch(
+      new Request(url, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', 'cf-connecting-ip': randomIp() },
+        body: JSON.stringify({ email, password, name: 'X' }),
+      }),
+      bindings,
+      ctx,
+    );
+    await waitOnExecutionContext(ctx);
+    return response;
+  }
+
+  /** A binding that answers the list's path with `answer` (or the real asset once `answer` is null), counting reads. */
+  function fakeAssets(answer: () => Response | null): Fetcher & { reads: number } {
+    const fake = {
+      reads: 0,
+      async fetch(input: RequestInfo | URL): Promise<Response> {
+        fake.reads += 1;
+        return answer() ?? realAssets.fetch(input);
+      },
+      connect(): never {
+        throw new Error('not used');
+      },
+    };
+    return fake;
+  }
+
+  it('is published to the Worker through the binding only, not to clients', async () => {
+    const asset = await realAssets.fetch('https://assets.invalid/_internal/common-passwords.json');
+    expect(asset.status).toBe(200);
+    const list = await asset.json<string[]>();
+    expect(list).toContain('password123');
+    const tenant = await createTenant();
+    const response = await request(tenant.url('/_internal/common-passwords.json'));
+    expect(response.status).toBe(404);
+    expect(await response.text()).not.toContain('password123');
+  });
+
+  it('fails closed: 503 while the list cannot be read, never a password accepted unchecked', async () => {
+    const tenant = await createTenant();
+    const url = tenant.url('/api/v1/auth/register');
+    const answers = [
+      new Response('gone', { status: 500 }),
+      Response.json({ passwords: [] }),
+      Response.json([]),
+      Response.json(['fine', 42]),
+    ];
+    const broken = fakeAssets(() => answers.shift() ?? null);
+    const email = randomEmail(tenant);
+    for (const assets of [undefined, broken, broken, broken, broken]) {
+      const response = await registerWith(assets, url, PASSWORD, email);
+      expect(response.status).toBe(503);
+      expect(response.headers.get('retry-after')).toBe('5');
+      expect((await problem(response)).code).toBe('service_unavailable');
+    }
+    expect(await database().select().from(users).where(eq(users.email, email))).toEqual([]);
+    // A failed read is not kept: once the asset answers, the next check reads it (once) and applies it.
+    expect(broken.reads).toBe(4);
+    const common = await registerWith(broken, url, 'password123');
+    expect(common.status).toBe(400);
+    expect((await problem(common)).errors?.[0]?.message).toContain('too common');
+    expect((await registerWith(broken, url, PASSWORD)).status).toBe(201);
+    expect(broken.reads).toBe(5);
+  });
+
+  it('a too-short password is refused without the list', async () => {
+    const tenant = await createTenant();
+    const response = await registerWith(undefined, tenant.url('/api/v1/auth/register'), 'short1!');
+    expect(response.status).toBe(400);
+    expect((await problem(response)).errors?.[0]?.message).toContain('at least 8');
   });
 });

@@ -302,7 +302,7 @@ export async function resetPassword({
   // against the account's own email and name; a reset is rare and limited per client, so the cost is small.
   const tokenHash = await hashToken(input.token);
   const holder = await linkHolder(ctx, tenant, REDEEMABLE.pr_, tokenHash);
-  assertPasswordPolicy(input.password, passwordContext(tenant, holder));
+  await assertPasswordPolicy(ctx, input.password, passwordContext(tenant, holder));
   const passwordHash = await hashPassword(input.password);
   await redeem(ctx, tenant, REDEEMABLE.pr_, tokenHash, { newPasswordHash: passwordHash });
 }
@@ -344,7 +344,7 @@ async function acceptInvitation(ctx: ServiceContext, tenant: Tenant, input: { to
   const db = ctx.services.db;
   const invitee = await linkHolder(ctx, tenant, REDEEMABLE.inv_, tokenHash);
   if (invitee.passwordHash === null) {
-    assertPasswordPolicy(input.password, passwordContext(tenant, invitee));
+    await assertPasswordPolicy(ctx, input.password, passwordContext(tenant, invitee));
     const newPasswordHash = await hashPassword(input.password);
     await redeem(ctx, tenant, REDEEMABLE.inv_, tokenHash, { newPasswordHash, currentPasswordHash: null });
     return;

@@ -2,7 +2,7 @@ import { randomBytes, scrypt, timingSafeEqual } from 'node:crypto';
 import { z } from 'zod';
 import { ApiError } from '../../errors/api-error.ts';
 import { type FeedbackType, ZxcvbnFactory, type ZxcvbnResult } from '@zxcvbn-ts/core';
-import commonPasswordList from './data/common-passwords.json' with { type: 'json' };
+import { type CommonPasswords, commonPasswords, type PolicyRuntime } from './common-passwords.ts';
 
 /**
  * Password hashing with scrypt from node:crypto (native in workerd; WebCrypto PBKDF2 is capped at 100k iterations
@@ -89,9 +89,6 @@ export async function verifyAgainstDummy(password: string): Promise<void> {
   await verifyPassword(password, await dummyHash);
 }
 
-// The common-password list, as a set, built on first use for the life of the isolate.
-let commonPasswords: Set<string> | undefined;
-
 /** The product's name: part of every estimate's user inputs, so "eventra2026!" is as weak as "acme2026!". */
 const PRODUCT_NAME = 'eventra';
 
@@ -166,16 +163,19 @@ const translations = {
 // The estimator, built on the first password check (never at module evaluation: ranking the ~20k-word list takes
 // tens of milliseconds) and kept for the life of the isolate. Its only dictionary is our common-password list:
 // language-common's dictionaries would add megabytes to the Worker bundle.
-let estimator: ZxcvbnFactory | undefined;
+let estimator: { factory: ZxcvbnFactory; list: readonly string[] } | undefined;
 
-function estimate(password: string, userInputs: string[]): ZxcvbnResult {
-  estimator ??= new ZxcvbnFactory({
-    dictionary: { passwords: commonPasswordList },
-    translations,
-    maxLength: ESTIMATED_PREFIX,
-    l33tMaxSubstitutions: L33T_MAX_SUBSTITUTIONS,
-  });
-  return estimator.check(password, userInputs);
+function estimate(common: CommonPasswords, password: string, userInputs: string[]): ZxcvbnResult {
+  if (estimator?.list !== common.list) {
+    const factory = new ZxcvbnFactory({
+      dictionary: { passwords: [...common.list] },
+      translations,
+      maxLength: ESTIMATED_PREFIX,
+      l33tMaxSubstitutions: L33T_MAX_SUBSTITUTIONS,
+    });
+    estimator = { factory, list: common.list };
+  }
+  return estimator.factory.check(password, userInputs);
 }
 
 /** What a password is checked against besides the lists: the account's own data and where it is used. */
@@ -215,12 +215,19 @@ function withoutUserInputs(password: string, result: ZxcvbnResult, userInputs: s
 const advice = ({ warning, suggestions }: FeedbackType): string => [warning ?? '', ...suggestions].join(' ').trim();
 
 /**
- * Length 8..128 (characters, after NFKC), not only whitespace, not on the bundled list of common passwords, and strong
- * by zxcvbn (score >= PASSWORD_MIN_SCORE) both as a whole and once every part built from the account's email or name,
+ * Length 8..128 (characters, after NFKC), not only whitespace, not on the list of common passwords, and strong by
+ * zxcvbn (score >= PASSWORD_MIN_SCORE) both as a whole and once every part built from the account's email or name,
  * the organization's name or slug, or the product's name is taken out. Over-long input is refused before any hashing
- * or estimate. Throws a 400 problem naming the field, with zxcvbn's warning and suggestions. CPU only, a few ms.
+ * or estimate. Throws a 400 problem naming the field, with zxcvbn's warning and suggestions. CPU only, a few ms, once
+ * the list is in memory: the first check in an isolate reads it from the static assets (./common-passwords.ts), and
+ * answers 503 while it cannot.
  */
-export function assertPasswordPolicy(password: string, context: PasswordContext, pointer = '/body/password'): void {
+export async function assertPasswordPolicy(
+  ctx: PolicyRuntime,
+  password: string,
+  context: PasswordContext,
+  pointer = '/body/password',
+): Promise<void> {
   const fail = (message: string): never => {
     throw new ApiError('validation_failed', { detail: message, errors: [{ pointer, message }] });
   };
@@ -232,14 +239,14 @@ export function assertPasswordPolicy(password: string, context: PasswordContext,
     fail(`Passwords are at least ${PASSWORD_MIN_LENGTH} characters (15 or more is better).`);
   if (length > PASSWORD_MAX_LENGTH) fail(`Passwords are at most ${PASSWORD_MAX_LENGTH} characters.`);
   if (normalized.trim() === '') fail('A password cannot be only whitespace.');
-  commonPasswords ??= new Set(commonPasswordList);
-  if (commonPasswords.has(password.toLowerCase())) fail('This password is too common; choose another.');
+  const common = await commonPasswords(ctx);
+  if (common.set.has(password.toLowerCase())) fail('This password is too common; choose another.');
   const userInputs = userInputsOf(context);
-  const whole = estimate(normalized, userInputs);
+  const whole = estimate(common, normalized, userInputs);
   if (whole.score < PASSWORD_MIN_SCORE) fail(`This password is too easy to guess. ${advice(whole.feedback)}`);
   // Strength that comes from the user's own data or the names around it is none: an attacker tries those first.
   const rest = withoutUserInputs(normalized, whole, userInputs);
-  if (rest !== normalized.toLowerCase() && estimate(rest, userInputs).score < PASSWORD_MIN_SCORE)
+  if (rest !== normalized.toLowerCase() && estimate(common, rest, userInputs).score < PASSWORD_MIN_SCORE)
     fail(
       'This password is built from your email address, your name, or the organization’s or product’s name. ' +
         'Add more words that are less common.',

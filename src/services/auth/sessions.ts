@@ -144,7 +144,7 @@ export async function register({
     [AUTH_LIMITS.registerClient, clientBucket(ctx)],
     [AUTH_LIMITS.loginAccount, accountKey],
   ]);
-  assertPasswordPolicy(input.password, {
+  await assertPasswordPolicy(ctx, input.password, {
     email,
     name: input.name,
     organization: { name: tenant.name, slug: tenant.slug },

@@ -105,7 +105,8 @@ export async function signUpOrganization({
     [AUTH_LIMITS.loginAccount, accountKey],
   ]);
   if (isReservedSlug(input.slug)) throw conflict();
-  assertPasswordPolicy(
+  await assertPasswordPolicy(
+    ctx,
     input.owner.password,
     { email, name: input.owner.name, organization: { name: input.name, slug: input.slug } },
     '/body/owner/password',

@@ -1,7 +1,9 @@
 import { and, eq, isNotNull } from 'drizzle-orm';
 import type { Database } from '../../db/client.ts';
 import { scoped } from '../../db/tenant.ts';
-import { organizationDomains, organizations } from '../../db/schema/index.ts';
+// The two tables, not the schema's index: the tenant middleware loads this module in every isolate at start-up.
+import { organizationDomains } from '../../db/schema/organization-domains.ts';
+import { organizations } from '../../db/schema/organizations.ts';
 import { classifyHost } from './host.ts';
 import type { Tenant } from './types.ts';
 
