@@ -12,6 +12,7 @@ import { dispatchOutbox } from '../../src/services/outbox/dispatch.ts';
 import { randomIp } from '../support/auth.ts';
 import { book } from '../support/bookings.ts';
 import { createEvent, createTicketType, getPublic } from '../support/catalogue.ts';
+import { withCronLock } from '../support/cron.ts';
 import { appDatabase, createTenant, database, newRequestId, roundTrips, type TestTenant } from '../support/harness.ts';
 import { awayFromWindowEdge, redis, usageCount } from '../support/plans.ts';
 import { call, memberWithToken } from '../support/users.ts';
@@ -174,23 +175,26 @@ describe('edge cache of the public catalogue', () => {
     const detailCheaper = await traced(tenant, detail, { ip });
     expect((JSON.parse(detailCheaper.body) as PublicEventDetailResponse).ticketTypes[0]?.price).toBe(900);
 
-    // A row no request dispatched (the scheduled sweep's case): the same dispatch announces it.
-    await untilCached(tenant, detail, ip);
-    await database().update(events).set({ title: 'Swept' }).where(eq(events.id, event.id));
-    await database()
-      .insert(outbox)
-      .values({
+    // A row no request dispatched (the scheduled sweep's case): the same dispatch announces it. Under the cron lock,
+    // so no other file's cron run dispatches the row (and announces it) before this test looks.
+    await withCronLock(async () => {
+      await untilCached(tenant, detail, ip);
+      await database().update(events).set({ title: 'Swept' }).where(eq(events.id, event.id));
+      await database()
+        .insert(outbox)
+        .values({
+          organizationId: tenant.organization.id,
+          type: 'event.updated',
+          payload: { type: 'event.updated', timestamp: new Date().toISOString(), data: { id: event.id } },
+        });
+      expect(JSON.parse((await traced(tenant, detail, { ip })).body)).toMatchObject({ title: 'After' });
+      const queues = env as unknown as { WEBHOOK_QUEUE: Queue; EMAIL_QUEUE: Queue };
+      await dispatchOutbox(appDatabase(), queues, createLogger(), {
         organizationId: tenant.organization.id,
-        type: 'event.updated',
-        payload: { type: 'event.updated', timestamp: new Date().toISOString(), data: { id: event.id } },
+        redis: redis(),
       });
-    expect(JSON.parse((await traced(tenant, detail, { ip })).body)).toMatchObject({ title: 'After' });
-    const queues = env as unknown as { WEBHOOK_QUEUE: Queue; EMAIL_QUEUE: Queue };
-    await dispatchOutbox(appDatabase(), queues, createLogger(), {
-      organizationId: tenant.organization.id,
-      redis: redis(),
+      expect(JSON.parse((await traced(tenant, detail, { ip })).body)).toMatchObject({ title: 'Swept' });
     });
-    expect(JSON.parse((await traced(tenant, detail, { ip })).body)).toMatchObject({ title: 'Swept' });
   });
 
   it('shows a sold seat within a second: coalesced while the entry is younger, read again after', async () => {
