@@ -46,6 +46,8 @@ export async function startBenchStack(databaseUrl: string, ports: StackPorts = D
       NEON_GATEWAY_PORT: String(ports.neonPort),
       UPSTASH_GATEWAY_PORT: String(ports.upstashPort),
       EVENTRA_CAPTURE_SQL: '1',
+      // The production code path: no check of response bodies against their schemas (src/routes/response.ts).
+      EVENTRA_RESPONSE_CHECKS: 'off',
     },
   });
   child.stdout?.pipe(output);

@@ -77,6 +77,11 @@ export const BindingsSchema = z.object({
   LOG_LEVEL: z.enum(['debug', 'info', 'warn', 'error']).optional(),
   /** Comma-separated origins allowed to call the platform host from a browser (the tenant hosts use their settings). */
   PLATFORM_CORS_ORIGINS: z.string().optional(),
+  /**
+   * `off` skips the local check of response bodies against their schemas (src/routes/response.ts), as staging and
+   * production always do: `npm run bench` sets it so the local stack measures the production code path.
+   */
+  RESPONSE_CHECKS: z.enum(['on', 'off']).optional(),
 });
 
 type Validated = z.infer<typeof BindingsSchema>;

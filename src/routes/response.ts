@@ -3,7 +3,8 @@ import type { Bindings } from '../env.ts';
 
 /**
  * A route's response body, checked against the route's response schema where the code is developed and tested
- * (ENVIRONMENT `local`: `npm run dev` and the test suite) and passed through unchecked in staging and production,
+ * (ENVIRONMENT `local`: `npm run dev` and the test suite, unless RESPONSE_CHECKS is `off`, as `npm run bench` sets
+ * it) and passed through unchecked in staging and production,
  * where re-validating every response would cost CPU on every request for a check the tests already make.
  *
  * The body is returned as it is in every environment, so both paths serialize the same JSON. Checking therefore
@@ -18,12 +19,13 @@ import type { Bindings } from '../env.ts';
  * return c.json(responseBody(c, EventSchema, event), 200);
  */
 export function responseBody<S extends z.ZodType>(
-  c: { var: { bindings: Pick<Bindings, 'ENVIRONMENT'> } },
+  c: { var: { bindings: Pick<Bindings, 'ENVIRONMENT' | 'RESPONSE_CHECKS'> } },
   schema: S,
   body: unknown,
 ): z.output<S> {
-  const environment = c.var.bindings.ENVIRONMENT;
-  if (environment === 'production' || environment === 'staging') return body as z.output<S>;
+  const { ENVIRONMENT: environment, RESPONSE_CHECKS: checks } = c.var.bindings;
+  // `RESPONSE_CHECKS=off`: a local stack that measures the production path (npm run bench).
+  if (environment === 'production' || environment === 'staging' || checks === 'off') return body as z.output<S>;
   const parsed: unknown = schema.parse(body);
   const difference = firstDifference(asJson(body), asJson(parsed), '');
   if (difference !== undefined) {

@@ -23,6 +23,15 @@ describe('responseBody', () => {
     expect(() => responseBody(at('local'), EventSchema, invalid)).toThrow();
   });
 
+  it('does not parse locally either when RESPONSE_CHECKS is off (the benchmark stack measures the production path)', () => {
+    const invalid = { id: 'not a uuid' };
+    const local = (RESPONSE_CHECKS: 'on' | 'off') => ({
+      var: { bindings: { ENVIRONMENT: 'local' as const, RESPONSE_CHECKS } },
+    });
+    expect(responseBody(local('off'), EventSchema, invalid)).toBe(invalid);
+    expect(() => responseBody(local('on'), EventSchema, invalid)).toThrow();
+  });
+
   it('refuses locally a field the schema does not declare (it would reach clients unchecked in production)', () => {
     const body = { ...structuredClone(EXAMPLE_EVENT), passwordHash: 'secret' };
     expect(() => responseBody(at('local'), EventSchema, body)).toThrow(/\/passwordHash/);
