@@ -87,37 +87,42 @@ export function afterResponseDatabase(ctx: Pick<ServiceContext, 'bindings' | 'cl
 }
 
 /**
- * Records a successful sign-in after the response, off its round trips: one message on AUDIT_QUEUE (id
- * `auth.login_record:<session id>`), consumed by `consumeLoginRecord`. Should the queue refuse the message, the
- * record is written directly instead (still after the response, see `afterResponseDatabase`).
+ * Records a successful sign-in off its database round trips: one message on AUDIT_QUEUE (id
+ * `auth.login_record:<session id>`), consumed by `consumeLoginRecord`. The send is awaited, so the record is durable
+ * before the caller gets its tokens (a Queue send is neither a database nor a Redis round trip); only when a rare
+ * password rehash runs after the response does the record follow it there. Should the queue refuse the message, the
+ * record is written directly after the response instead (see `afterResponseDatabase`).
  */
-export function recordLogin(
+export async function recordLogin(
   ctx: Pick<ServiceContext, 'bindings' | 'client' | 'logger' | 'waitUntil'>,
   organizationId: string | null,
   entry: Omit<LoginRecord, 'client' | 'rehashed'> & {
     /** Whether the password was stored again with the policy's parameters (after the response: wait for it). */
     rehashed: boolean | Promise<boolean>;
   },
-): void {
+): Promise<void> {
   const client = auditClient(ctx.client);
-  ctx.waitUntil(
-    Promise.resolve(entry.rehashed).then((rehashed) => {
-      const record: LoginRecord = { ...entry, rehashed, client };
-      const envelope: QueueMessage = {
-        id: `${LOGIN_RECORD_MESSAGE}:${entry.sessionId}`,
-        type: LOGIN_RECORD_MESSAGE,
-        organizationId,
-        payload: record,
-        createdAt: new Date().toISOString(),
-      };
-      return Promise.resolve()
-        .then(() => ctx.bindings.AUDIT_QUEUE.send(envelope, { contentType: 'json' }))
-        .catch((error: unknown) => {
-          ctx.logger.warn('sign-in record not queued; writing it directly', { organizationId, error });
-          return writeLoginRecord(afterResponseDatabase(ctx), organizationId, record);
-        });
-    }),
-  );
+  const queue = async (rehashed: boolean): Promise<void> => {
+    const record: LoginRecord = { ...entry, rehashed, client };
+    const envelope: QueueMessage = {
+      id: `${LOGIN_RECORD_MESSAGE}:${entry.sessionId}`,
+      type: LOGIN_RECORD_MESSAGE,
+      organizationId,
+      payload: record,
+      createdAt: new Date().toISOString(),
+    };
+    try {
+      await ctx.bindings.AUDIT_QUEUE.send(envelope, { contentType: 'json' });
+    } catch (error) {
+      ctx.logger.warn('sign-in record not queued; writing it directly', { organizationId, error });
+      ctx.waitUntil(writeLoginRecord(afterResponseDatabase(ctx), organizationId, record));
+    }
+  };
+  if (typeof entry.rehashed === 'boolean') {
+    await queue(entry.rehashed);
+    return;
+  }
+  ctx.waitUntil(entry.rehashed.then(queue));
 }
 
 /** The AUDIT_QUEUE consumer of `auth.login_record` (a malformed payload throws: retried, then dead-lettered). */

@@ -251,8 +251,8 @@ export async function register({
  * One database round trip and one Redis round trip (the limits). The statement that reads the account also stores
  * the new session's refresh token (a token only this Worker knows, revealed only once the password verifies; a
  * failed attempt deletes its row after the response, with the failure's audit row). What only a success writes, the
- * `auth.login` audit row and the last-login time, goes after the response through AUDIT_QUEUE with the sign-in's
- * time (`recordLogin`); a rare rehash of a password stored with older parameters is written after the response too,
+ * `auth.login` audit row and the last-login time, is queued on AUDIT_QUEUE (the send awaited, so it is durable
+ * before the tokens leave) with the sign-in's time and written by its consumer (`recordLogin`); a rare rehash of a password stored with older parameters is written after the response too,
  * before that record, which says whether it happened.
  */
 export async function login({
@@ -327,7 +327,7 @@ export async function login({
   const rehashed = check.needsRehash
     ? rehashLater(ctx, { organizationId: tenant.id }, account.id, account.passwordHash, input.password)
     : false;
-  recordLogin(ctx, tenant.id, { userId: account.id, sessionId: familyId, rehashed, at: account.at });
+  await recordLogin(ctx, tenant.id, { userId: account.id, sessionId: familyId, rehashed, at: account.at });
   giveBackAccountAttempt(ctx, accountKey);
   return session(
     ctx,
@@ -418,7 +418,7 @@ async function platformLogin(
   const rehashed = check.needsRehash
     ? rehashLater(ctx, { platform: true }, account.id, account.passwordHash, password)
     : false;
-  recordLogin(ctx, null, { userId: account.id, sessionId, rehashed, at: account.at });
+  await recordLogin(ctx, null, { userId: account.id, sessionId, rehashed, at: account.at });
   giveBackAccountAttempt(ctx, accountKey);
   return session(ctx, account, { tenant: PLATFORM_TENANT, sessionId, role: PLATFORM_ADMIN_ROLE, permissions: [] });
 }
