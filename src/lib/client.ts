@@ -35,9 +35,6 @@ export function addressKey(ip: string | null): string | null {
   return `${network.toString()}/64`;
 }
 
-// In a module of its own (no ipaddr.js), for the bindings middleware that every request runs from start-up.
-export { traceId } from './trace.ts';
-
 /** The longest address kept: an IPv6 address in its longest textual form (an IPv4-mapped tail) is 45 characters. */
 export const MAX_CLIENT_ADDRESS = 45;
 /** User agents are kept up to this many characters. */

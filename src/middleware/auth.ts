@@ -6,9 +6,6 @@ import type { Permission } from '../services/auth/permissions.ts';
 import { admit } from './plan-limits.ts';
 import { PLATFORM_TENANT, verifyAccessToken, type Principal } from '../services/auth/tokens.ts';
 
-// In its own module so that the app's start-up does not load the token verification and the plan limits.
-export { authenticate } from './authenticate.ts';
-
 const BEARER = /^Bearer ([A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+)$/;
 
 function unauthorized(detail: string): ApiError {

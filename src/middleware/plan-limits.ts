@@ -10,9 +10,6 @@ import { effectivePlan, type EffectivePlan, type Feature } from '../services/pla
 import { assertFeature } from '../services/plans/quotas.ts';
 import { queueUsage } from '../services/plans/usage.ts';
 
-// In its own module so that the app's start-up does not load the plans, the revocation check and the usage counters.
-export { planLimitHeaders } from './limit-headers.ts';
-
 /**
  * The limits of the organization's plan on authenticated requests (fixed one-minute windows in Upstash): the staff
  * budget of the whole organization, the customers' budget of the whole organization, and each caller's own.

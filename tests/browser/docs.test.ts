@@ -191,18 +191,11 @@ function expectStrictCsp(headers: Record<string, string>): void {
 }
 
 describe('/docs in chromium', () => {
-  it('renders the operations on the platform host, loading only its own origin', async () => {
-    const origin = `http://localhost:${worker.port}`;
-    const visit = await openDocs(origin);
-    expectStrictCsp(visit.headers);
-    await expectOperations(visit.page);
-    await expectDocumentServer(visit.page);
-    await expectSameOrigin(visit, origin);
-    await visit.page.close();
-  });
-
-  it('renders on an organization host too, the bundle coming from that host', async () => {
-    const origin = `http://${slug}.localhost:${worker.port}`;
+  it.each([
+    ['the platform host', () => `http://localhost:${worker.port}`],
+    ['an organization host (the bundle coming from that host)', () => `http://${slug}.localhost:${worker.port}`],
+  ])('renders the operations on %s, loading only its own origin', async (_host, originOf) => {
+    const origin = originOf();
     const visit = await openDocs(origin);
     expectStrictCsp(visit.headers);
     await expectOperations(visit.page);
