@@ -1259,6 +1259,7 @@ export interface components {
         | 'https://eventra.app/problems/validation-failed'
         | 'https://eventra.app/problems/unauthorized'
         | 'https://eventra.app/problems/invalid-credentials'
+        | 'https://eventra.app/problems/reauthentication-required'
         | 'https://eventra.app/problems/forbidden'
         | 'https://eventra.app/problems/email-not-verified'
         | 'https://eventra.app/problems/plan-limit'
@@ -1287,6 +1288,7 @@ export interface components {
         | 'Validation failed'
         | 'Authentication required'
         | 'Invalid credentials'
+        | 'Re-authentication required'
         | 'Forbidden'
         | 'Email address not verified'
         | 'Plan limit reached'
@@ -1326,6 +1328,7 @@ export interface components {
         | 'validation_failed'
         | 'unauthorized'
         | 'invalid_credentials'
+        | 'reauthentication_required'
         | 'forbidden'
         | 'email_not_verified'
         | 'plan_limit'
@@ -5641,7 +5644,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `unauthorized`: Authentication required; `invalid_credentials`: Invalid credentials */
+      /** @description `unauthorized`: Authentication required; `invalid_credentials`: Invalid credentials; `reauthentication_required`: Re-authentication required */
       401: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -5798,7 +5801,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `unauthorized`: Authentication required; `invalid_credentials`: Invalid credentials */
+      /** @description `unauthorized`: Authentication required; `invalid_credentials`: Invalid credentials; `reauthentication_required`: Re-authentication required */
       401: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -5941,7 +5944,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `unauthorized`: Authentication required; `invalid_credentials`: Invalid credentials */
+      /** @description `unauthorized`: Authentication required; `invalid_credentials`: Invalid credentials; `reauthentication_required`: Re-authentication required */
       401: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -6081,7 +6084,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `unauthorized`: Authentication required; `invalid_credentials`: Invalid credentials */
+      /** @description `unauthorized`: Authentication required; `invalid_credentials`: Invalid credentials; `reauthentication_required`: Re-authentication required */
       401: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -6210,7 +6213,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `unauthorized`: Authentication required; `invalid_credentials`: Invalid credentials */
+      /** @description `unauthorized`: Authentication required; `invalid_credentials`: Invalid credentials; `reauthentication_required`: Re-authentication required */
       401: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -6326,7 +6329,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `unauthorized`: Authentication required; `invalid_credentials`: Invalid credentials */
+      /** @description `unauthorized`: Authentication required; `invalid_credentials`: Invalid credentials; `reauthentication_required`: Re-authentication required */
       401: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -6465,7 +6468,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `unauthorized`: Authentication required; `invalid_credentials`: Invalid credentials */
+      /** @description `unauthorized`: Authentication required; `invalid_credentials`: Invalid credentials; `reauthentication_required`: Re-authentication required */
       401: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -6595,7 +6598,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `unauthorized`: Authentication required; `invalid_credentials`: Invalid credentials */
+      /** @description `unauthorized`: Authentication required; `invalid_credentials`: Invalid credentials; `reauthentication_required`: Re-authentication required */
       401: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -6736,7 +6739,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `unauthorized`: Authentication required; `invalid_credentials`: Invalid credentials */
+      /** @description `unauthorized`: Authentication required; `invalid_credentials`: Invalid credentials; `reauthentication_required`: Re-authentication required */
       401: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -6905,7 +6908,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `unauthorized`: Authentication required; `invalid_credentials`: Invalid credentials */
+      /** @description `unauthorized`: Authentication required; `invalid_credentials`: Invalid credentials; `reauthentication_required`: Re-authentication required */
       401: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -7205,7 +7208,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `unauthorized`: Authentication required; `invalid_credentials`: Invalid credentials */
+      /** @description `unauthorized`: Authentication required; `invalid_credentials`: Invalid credentials; `reauthentication_required`: Re-authentication required */
       401: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -7338,7 +7341,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `unauthorized`: Authentication required; `invalid_credentials`: Invalid credentials */
+      /** @description `unauthorized`: Authentication required; `invalid_credentials`: Invalid credentials; `reauthentication_required`: Re-authentication required */
       401: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -7499,7 +7502,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `unauthorized`: Authentication required; `invalid_credentials`: Invalid credentials */
+      /** @description `unauthorized`: Authentication required; `invalid_credentials`: Invalid credentials; `reauthentication_required`: Re-authentication required */
       401: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -7700,7 +7703,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `unauthorized`: Authentication required; `invalid_credentials`: Invalid credentials */
+      /** @description `unauthorized`: Authentication required; `invalid_credentials`: Invalid credentials; `reauthentication_required`: Re-authentication required */
       401: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -7882,7 +7885,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `unauthorized`: Authentication required; `invalid_credentials`: Invalid credentials */
+      /** @description `unauthorized`: Authentication required; `invalid_credentials`: Invalid credentials; `reauthentication_required`: Re-authentication required */
       401: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -8058,7 +8061,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `unauthorized`: Authentication required; `invalid_credentials`: Invalid credentials */
+      /** @description `unauthorized`: Authentication required; `invalid_credentials`: Invalid credentials; `reauthentication_required`: Re-authentication required */
       401: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -8208,7 +8211,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `unauthorized`: Authentication required; `invalid_credentials`: Invalid credentials */
+      /** @description `unauthorized`: Authentication required; `invalid_credentials`: Invalid credentials; `reauthentication_required`: Re-authentication required */
       401: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -8412,7 +8415,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `unauthorized`: Authentication required; `invalid_credentials`: Invalid credentials */
+      /** @description `unauthorized`: Authentication required; `invalid_credentials`: Invalid credentials; `reauthentication_required`: Re-authentication required */
       401: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -8545,7 +8548,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `unauthorized`: Authentication required; `invalid_credentials`: Invalid credentials */
+      /** @description `unauthorized`: Authentication required; `invalid_credentials`: Invalid credentials; `reauthentication_required`: Re-authentication required */
       401: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -8714,7 +8717,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `unauthorized`: Authentication required; `invalid_credentials`: Invalid credentials */
+      /** @description `unauthorized`: Authentication required; `invalid_credentials`: Invalid credentials; `reauthentication_required`: Re-authentication required */
       401: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -8891,7 +8894,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `unauthorized`: Authentication required; `invalid_credentials`: Invalid credentials */
+      /** @description `unauthorized`: Authentication required; `invalid_credentials`: Invalid credentials; `reauthentication_required`: Re-authentication required */
       401: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -9026,7 +9029,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `unauthorized`: Authentication required; `invalid_credentials`: Invalid credentials */
+      /** @description `unauthorized`: Authentication required; `invalid_credentials`: Invalid credentials; `reauthentication_required`: Re-authentication required */
       401: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -9237,7 +9240,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `unauthorized`: Authentication required; `invalid_credentials`: Invalid credentials */
+      /** @description `unauthorized`: Authentication required; `invalid_credentials`: Invalid credentials; `reauthentication_required`: Re-authentication required */
       401: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -9370,7 +9373,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `unauthorized`: Authentication required; `invalid_credentials`: Invalid credentials */
+      /** @description `unauthorized`: Authentication required; `invalid_credentials`: Invalid credentials; `reauthentication_required`: Re-authentication required */
       401: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -9539,7 +9542,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `unauthorized`: Authentication required; `invalid_credentials`: Invalid credentials */
+      /** @description `unauthorized`: Authentication required; `invalid_credentials`: Invalid credentials; `reauthentication_required`: Re-authentication required */
       401: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -9749,7 +9752,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `unauthorized`: Authentication required; `invalid_credentials`: Invalid credentials */
+      /** @description `unauthorized`: Authentication required; `invalid_credentials`: Invalid credentials; `reauthentication_required`: Re-authentication required */
       401: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -9915,7 +9918,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `unauthorized`: Authentication required; `invalid_credentials`: Invalid credentials */
+      /** @description `unauthorized`: Authentication required; `invalid_credentials`: Invalid credentials; `reauthentication_required`: Re-authentication required */
       401: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -10150,7 +10153,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `unauthorized`: Authentication required; `invalid_credentials`: Invalid credentials */
+      /** @description `unauthorized`: Authentication required; `invalid_credentials`: Invalid credentials; `reauthentication_required`: Re-authentication required */
       401: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -10314,7 +10317,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `unauthorized`: Authentication required; `invalid_credentials`: Invalid credentials */
+      /** @description `unauthorized`: Authentication required; `invalid_credentials`: Invalid credentials; `reauthentication_required`: Re-authentication required */
       401: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -10483,7 +10486,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `unauthorized`: Authentication required; `invalid_credentials`: Invalid credentials */
+      /** @description `unauthorized`: Authentication required; `invalid_credentials`: Invalid credentials; `reauthentication_required`: Re-authentication required */
       401: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -10657,7 +10660,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `unauthorized`: Authentication required; `invalid_credentials`: Invalid credentials */
+      /** @description `unauthorized`: Authentication required; `invalid_credentials`: Invalid credentials; `reauthentication_required`: Re-authentication required */
       401: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -10845,7 +10848,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `unauthorized`: Authentication required; `invalid_credentials`: Invalid credentials */
+      /** @description `unauthorized`: Authentication required; `invalid_credentials`: Invalid credentials; `reauthentication_required`: Re-authentication required */
       401: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -11032,7 +11035,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `unauthorized`: Authentication required; `invalid_credentials`: Invalid credentials */
+      /** @description `unauthorized`: Authentication required; `invalid_credentials`: Invalid credentials; `reauthentication_required`: Re-authentication required */
       401: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -11193,7 +11196,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `unauthorized`: Authentication required; `invalid_credentials`: Invalid credentials */
+      /** @description `unauthorized`: Authentication required; `invalid_credentials`: Invalid credentials; `reauthentication_required`: Re-authentication required */
       401: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -11407,7 +11410,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `unauthorized`: Authentication required; `invalid_credentials`: Invalid credentials */
+      /** @description `unauthorized`: Authentication required; `invalid_credentials`: Invalid credentials; `reauthentication_required`: Re-authentication required */
       401: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -11576,7 +11579,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `unauthorized`: Authentication required; `invalid_credentials`: Invalid credentials */
+      /** @description `unauthorized`: Authentication required; `invalid_credentials`: Invalid credentials; `reauthentication_required`: Re-authentication required */
       401: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -11755,7 +11758,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `unauthorized`: Authentication required; `invalid_credentials`: Invalid credentials */
+      /** @description `unauthorized`: Authentication required; `invalid_credentials`: Invalid credentials; `reauthentication_required`: Re-authentication required */
       401: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -11908,7 +11911,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `unauthorized`: Authentication required; `invalid_credentials`: Invalid credentials */
+      /** @description `unauthorized`: Authentication required; `invalid_credentials`: Invalid credentials; `reauthentication_required`: Re-authentication required */
       401: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -12114,7 +12117,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `unauthorized`: Authentication required; `invalid_credentials`: Invalid credentials */
+      /** @description `unauthorized`: Authentication required; `invalid_credentials`: Invalid credentials; `reauthentication_required`: Re-authentication required */
       401: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -12283,7 +12286,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `unauthorized`: Authentication required; `invalid_credentials`: Invalid credentials */
+      /** @description `unauthorized`: Authentication required; `invalid_credentials`: Invalid credentials; `reauthentication_required`: Re-authentication required */
       401: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -12453,7 +12456,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `unauthorized`: Authentication required; `invalid_credentials`: Invalid credentials */
+      /** @description `unauthorized`: Authentication required; `invalid_credentials`: Invalid credentials; `reauthentication_required`: Re-authentication required */
       401: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -12599,7 +12602,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `unauthorized`: Authentication required; `invalid_credentials`: Invalid credentials */
+      /** @description `unauthorized`: Authentication required; `invalid_credentials`: Invalid credentials; `reauthentication_required`: Re-authentication required */
       401: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -12728,7 +12731,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `unauthorized`: Authentication required; `invalid_credentials`: Invalid credentials */
+      /** @description `unauthorized`: Authentication required; `invalid_credentials`: Invalid credentials; `reauthentication_required`: Re-authentication required */
       401: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -12871,7 +12874,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `unauthorized`: Authentication required; `invalid_credentials`: Invalid credentials */
+      /** @description `unauthorized`: Authentication required; `invalid_credentials`: Invalid credentials; `reauthentication_required`: Re-authentication required */
       401: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -13023,7 +13026,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `unauthorized`: Authentication required; `invalid_credentials`: Invalid credentials */
+      /** @description `unauthorized`: Authentication required; `invalid_credentials`: Invalid credentials; `reauthentication_required`: Re-authentication required */
       401: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -13225,7 +13228,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `unauthorized`: Authentication required; `invalid_credentials`: Invalid credentials */
+      /** @description `unauthorized`: Authentication required; `invalid_credentials`: Invalid credentials; `reauthentication_required`: Re-authentication required */
       401: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -13421,7 +13424,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `unauthorized`: Authentication required; `invalid_credentials`: Invalid credentials */
+      /** @description `unauthorized`: Authentication required; `invalid_credentials`: Invalid credentials; `reauthentication_required`: Re-authentication required */
       401: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -13562,7 +13565,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `unauthorized`: Authentication required; `invalid_credentials`: Invalid credentials */
+      /** @description `unauthorized`: Authentication required; `invalid_credentials`: Invalid credentials; `reauthentication_required`: Re-authentication required */
       401: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -13937,7 +13940,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `unauthorized`: Authentication required; `invalid_credentials`: Invalid credentials */
+      /** @description `unauthorized`: Authentication required; `invalid_credentials`: Invalid credentials; `reauthentication_required`: Re-authentication required */
       401: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -14109,7 +14112,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `unauthorized`: Authentication required; `invalid_credentials`: Invalid credentials */
+      /** @description `unauthorized`: Authentication required; `invalid_credentials`: Invalid credentials; `reauthentication_required`: Re-authentication required */
       401: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -14258,7 +14261,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `unauthorized`: Authentication required; `invalid_credentials`: Invalid credentials */
+      /** @description `unauthorized`: Authentication required; `invalid_credentials`: Invalid credentials; `reauthentication_required`: Re-authentication required */
       401: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -14449,7 +14452,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `unauthorized`: Authentication required; `invalid_credentials`: Invalid credentials */
+      /** @description `unauthorized`: Authentication required; `invalid_credentials`: Invalid credentials; `reauthentication_required`: Re-authentication required */
       401: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -14599,7 +14602,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `unauthorized`: Authentication required; `invalid_credentials`: Invalid credentials */
+      /** @description `unauthorized`: Authentication required; `invalid_credentials`: Invalid credentials; `reauthentication_required`: Re-authentication required */
       401: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -14754,7 +14757,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `unauthorized`: Authentication required; `invalid_credentials`: Invalid credentials */
+      /** @description `unauthorized`: Authentication required; `invalid_credentials`: Invalid credentials; `reauthentication_required`: Re-authentication required */
       401: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -14901,7 +14904,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `unauthorized`: Authentication required; `invalid_credentials`: Invalid credentials */
+      /** @description `unauthorized`: Authentication required; `invalid_credentials`: Invalid credentials; `reauthentication_required`: Re-authentication required */
       401: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -15045,7 +15048,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `unauthorized`: Authentication required; `invalid_credentials`: Invalid credentials */
+      /** @description `unauthorized`: Authentication required; `invalid_credentials`: Invalid credentials; `reauthentication_required`: Re-authentication required */
       401: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -15243,7 +15246,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `unauthorized`: Authentication required; `invalid_credentials`: Invalid credentials */
+      /** @description `unauthorized`: Authentication required; `invalid_credentials`: Invalid credentials; `reauthentication_required`: Re-authentication required */
       401: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -15396,7 +15399,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `unauthorized`: Authentication required; `invalid_credentials`: Invalid credentials */
+      /** @description `unauthorized`: Authentication required; `invalid_credentials`: Invalid credentials; `reauthentication_required`: Re-authentication required */
       401: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -16269,7 +16272,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `unauthorized`: Authentication required; `invalid_credentials`: Invalid credentials */
+      /** @description `unauthorized`: Authentication required; `invalid_credentials`: Invalid credentials; `reauthentication_required`: Re-authentication required */
       401: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -16445,7 +16448,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `unauthorized`: Authentication required; `invalid_credentials`: Invalid credentials */
+      /** @description `unauthorized`: Authentication required; `invalid_credentials`: Invalid credentials; `reauthentication_required`: Re-authentication required */
       401: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
