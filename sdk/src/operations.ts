@@ -2,6 +2,7 @@
 
 /** Operations that need `Authorization: Bearer <access token>` (`METHOD /path` as in the document). */
 export const AUTHENTICATED_OPERATIONS: ReadonlySet<string> = new Set([
+  'DELETE /api/v1/auth/sessions/{id}',
   'DELETE /api/v1/capacity-pools/{id}',
   'DELETE /api/v1/events/{id}',
   'DELETE /api/v1/roles/{id}',
@@ -11,6 +12,7 @@ export const AUTHENTICATED_OPERATIONS: ReadonlySet<string> = new Set([
   'GET /api/v1/audit-logs',
   'GET /api/v1/audit-logs/export',
   'GET /api/v1/auth/me',
+  'GET /api/v1/auth/sessions',
   'GET /api/v1/bookings',
   'GET /api/v1/bookings/{id}',
   'GET /api/v1/events',
@@ -30,6 +32,8 @@ export const AUTHENTICATED_OPERATIONS: ReadonlySet<string> = new Set([
   'GET /api/v1/webhooks/event-types',
   'GET /api/v1/webhooks/{id}',
   'GET /api/v1/webhooks/{id}/deliveries',
+  'PATCH /api/v1/auth/me',
+  'POST /api/v1/auth/change-password',
   'POST /api/v1/auth/logout',
   'POST /api/v1/auth/resend-verification',
   'POST /api/v1/bookings/{id}/cancel',
