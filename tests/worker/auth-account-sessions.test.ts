@@ -5,6 +5,7 @@ import { notifyNewSignIn } from '../../src/services/auth/sign-in-notice.ts';
 import type { EmailMessage } from '../../src/services/email/messages.ts';
 import {
   auditRows,
+  claimsOf,
   createPlatformAdmin,
   mailbox,
   platformLogin,
@@ -70,10 +71,7 @@ function refresh(tenant: TestTenant, refreshToken: string, userAgent?: string) {
 }
 
 function sessionIdOf(token: string): string {
-  const payload = JSON.parse(atob((token.split('.')[1] ?? '').replaceAll('-', '+').replaceAll('_', '/'))) as {
-    sid: string;
-  };
-  return payload.sid;
+  return String(claimsOf(token).sid);
 }
 
 async function sessions(tenant: TestTenant, token: string) {
