@@ -1160,6 +1160,66 @@ export interface paths {
     patch?: never;
     trace?: never;
   };
+  '/api/v1/public/events/{slug}/live': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    /**
+     * Stream the seats left of a public event
+     * @description Live seats left of a published, public or unlisted event, for an on-sale page: an `availability` message at once and after every change of seats (a booking made, confirmed, cancelled, refunded or expired): `{ eventId, at, ticketTypes: [{ id, remaining, onSale }] }` for the ticket types shown without an access code, in display order; `at` is the time of the read (ms) and the message id. No authentication; the same per-address read limit as the public catalogue (429 with Retry-After). Drafts, private, cancelled and completed events and unknown slugs answer 404. Server-Sent Events (`text/event-stream`): the stream starts with `retry: 3000`, then messages `id:`, `event:` and one `data:` line of JSON; a comment line (`: heartbeat`) every 15 s keeps proxies from closing it. It ends with `event: end` and `data: {"reason": ...}` (`session_ended`, `session_unverifiable`, `expired` after 15 min or 16 MiB, `closed`); reconnect then (EventSource does). At most 8 streams per client per event and 5000 per event: beyond them 429 `too_many_streams` with Retry-After. Updates arrive after the change commits and the outbox dispatch runs (well under a second), snapshots at most 4 times a second per event. Connecting costs one database round trip and one Redis round trip.
+     */
+    get: operations['streamPublicAvailability'];
+    put?: never;
+    post?: never;
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  '/api/v1/events/{id}/live/check-ins': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    /**
+     * Stream the check-in counts of an event
+     * @description Live check-in counts for the door: a `check-ins` message at once and after every check-in (and every confirmation, cancellation or refund, which change the total): `{ eventId, at, checkedIn, total }`, `total` being the valid tickets of confirmed bookings. Needs `checkins:write` (as `POST /api/v1/check-ins`); the session is checked at connect time and again at every heartbeat, and the stream ends (`end` with reason `session_ended`) once it is revoked (logout, role change, member removed). Another organization's event or an unknown id answers 404. Server-Sent Events (`text/event-stream`): the stream starts with `retry: 3000`, then messages `id:`, `event:` and one `data:` line of JSON; a comment line (`: heartbeat`) every 15 s keeps proxies from closing it. It ends with `event: end` and `data: {"reason": ...}` (`session_ended`, `session_unverifiable`, `expired` after 15 min or 16 MiB, `closed`); reconnect then (EventSource does). At most 8 streams per client per event and 5000 per event: beyond them 429 `too_many_streams` with Retry-After. Updates arrive after the change commits and the outbox dispatch runs (well under a second), snapshots at most 4 times a second per event. Connecting costs one database round trip and one Redis round trip; every heartbeat one Redis round trip.
+     */
+    get: operations['streamCheckIns'];
+    put?: never;
+    post?: never;
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  '/api/v1/events/{id}/live/bookings': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    /**
+     * Stream the new bookings of an event
+     * @description A live feed of the bookings of an event for staff: a `booking` message for every booking made, confirmed, cancelled, refunded or expired from now on, `{ type, id, eventId, status, buyer, total, currency, items, createdAt, confirmedAt }` (`type` is the outbox event, the message id its id: delivery is at least once, so dedupe on it). No backlog: list earlier ones with `GET /api/v1/bookings?eventId=`. Needs `bookings:read` (as the bookings list); the session is checked at connect time and at every heartbeat, and the stream ends once it is revoked. Another organization's event or an unknown id answers 404. Server-Sent Events (`text/event-stream`): the stream starts with `retry: 3000`, then messages `id:`, `event:` and one `data:` line of JSON; a comment line (`: heartbeat`) every 15 s keeps proxies from closing it. It ends with `event: end` and `data: {"reason": ...}` (`session_ended`, `session_unverifiable`, `expired` after 15 min or 16 MiB, `closed`); reconnect then (EventSource does). At most 8 streams per client per event and 5000 per event: beyond them 429 `too_many_streams` with Retry-After. Updates arrive after the change commits and the outbox dispatch runs (well under a second), snapshots at most 4 times a second per event. Connecting costs one database round trip and one Redis round trip; every heartbeat one Redis round trip.
+     */
+    get: operations['streamBookings'];
+    put?: never;
+    post?: never;
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
   '/api/v1/audit-logs/export': {
     parameters: {
       query?: never;
@@ -1272,6 +1332,7 @@ export interface components {
         | 'https://eventra.app/problems/unsupported-media-type'
         | 'https://eventra.app/problems/unprocessable'
         | 'https://eventra.app/problems/rate-limited'
+        | 'https://eventra.app/problems/too-many-streams'
         | 'https://eventra.app/problems/internal-error'
         | 'https://eventra.app/problems/misconfigured'
         | 'https://eventra.app/problems/payment-provider-error'
@@ -1300,6 +1361,7 @@ export interface components {
         | 'Unsupported media type'
         | 'Unprocessable request'
         | 'Too many requests'
+        | 'Too many live streams'
         | 'Internal server error'
         | 'Service misconfigured'
         | 'Payment provider error'
@@ -1339,6 +1401,7 @@ export interface components {
         | 'unsupported_media_type'
         | 'unprocessable'
         | 'rate_limited'
+        | 'too_many_streams'
         | 'internal_error'
         | 'misconfigured'
         | 'payment_provider_error'
@@ -5301,7 +5364,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `rate_limited`: Too many requests */
+      /** @description `rate_limited`: Too many requests; `too_many_streams`: Too many live streams */
       429: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -5401,7 +5464,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `rate_limited`: Too many requests */
+      /** @description `rate_limited`: Too many requests; `too_many_streams`: Too many live streams */
       429: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -5469,7 +5532,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `rate_limited`: Too many requests */
+      /** @description `rate_limited`: Too many requests; `too_many_streams`: Too many live streams */
       429: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -5568,7 +5631,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `rate_limited`: Too many requests */
+      /** @description `rate_limited`: Too many requests; `too_many_streams`: Too many live streams */
       429: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -5711,7 +5774,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `rate_limited`: Too many requests */
+      /** @description `rate_limited`: Too many requests; `too_many_streams`: Too many live streams */
       429: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -5854,7 +5917,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `rate_limited`: Too many requests */
+      /** @description `rate_limited`: Too many requests; `too_many_streams`: Too many live streams */
       429: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -5997,7 +6060,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `rate_limited`: Too many requests */
+      /** @description `rate_limited`: Too many requests; `too_many_streams`: Too many live streams */
       429: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -6110,7 +6173,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `rate_limited`: Too many requests */
+      /** @description `rate_limited`: Too many requests; `too_many_streams`: Too many live streams */
       429: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -6239,7 +6302,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `rate_limited`: Too many requests */
+      /** @description `rate_limited`: Too many requests; `too_many_streams`: Too many live streams */
       429: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -6382,7 +6445,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `rate_limited`: Too many requests */
+      /** @description `rate_limited`: Too many requests; `too_many_streams`: Too many live streams */
       429: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -6508,7 +6571,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `rate_limited`: Too many requests */
+      /** @description `rate_limited`: Too many requests; `too_many_streams`: Too many live streams */
       429: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -6651,7 +6714,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `rate_limited`: Too many requests */
+      /** @description `rate_limited`: Too many requests; `too_many_streams`: Too many live streams */
       429: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -6792,7 +6855,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `rate_limited`: Too many requests */
+      /** @description `rate_limited`: Too many requests; `too_many_streams`: Too many live streams */
       429: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -6948,7 +7011,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `rate_limited`: Too many requests */
+      /** @description `rate_limited`: Too many requests; `too_many_streams`: Too many live streams */
       429: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -7105,7 +7168,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `rate_limited`: Too many requests */
+      /** @description `rate_limited`: Too many requests; `too_many_streams`: Too many live streams */
       429: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -7248,7 +7311,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `rate_limited`: Too many requests */
+      /** @description `rate_limited`: Too many requests; `too_many_streams`: Too many live streams */
       429: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -7409,7 +7472,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `rate_limited`: Too many requests */
+      /** @description `rate_limited`: Too many requests; `too_many_streams`: Too many live streams */
       429: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -7570,7 +7633,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `rate_limited`: Too many requests */
+      /** @description `rate_limited`: Too many requests; `too_many_streams`: Too many live streams */
       429: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -7743,7 +7806,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `rate_limited`: Too many requests */
+      /** @description `rate_limited`: Too many requests; `too_many_streams`: Too many live streams */
       429: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -7925,7 +7988,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `rate_limited`: Too many requests */
+      /** @description `rate_limited`: Too many requests; `too_many_streams`: Too many live streams */
       429: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -8101,7 +8164,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `rate_limited`: Too many requests */
+      /** @description `rate_limited`: Too many requests; `too_many_streams`: Too many live streams */
       429: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -8309,7 +8372,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `rate_limited`: Too many requests */
+      /** @description `rate_limited`: Too many requests; `too_many_streams`: Too many live streams */
       429: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -8455,7 +8518,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `rate_limited`: Too many requests */
+      /** @description `rate_limited`: Too many requests; `too_many_streams`: Too many live streams */
       429: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -8630,7 +8693,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `rate_limited`: Too many requests */
+      /** @description `rate_limited`: Too many requests; `too_many_streams`: Too many live streams */
       429: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -8771,7 +8834,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `rate_limited`: Too many requests */
+      /** @description `rate_limited`: Too many requests; `too_many_streams`: Too many live streams */
       429: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -8934,7 +8997,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `rate_limited`: Too many requests */
+      /** @description `rate_limited`: Too many requests; `too_many_streams`: Too many live streams */
       429: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -9127,7 +9190,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `rate_limited`: Too many requests */
+      /** @description `rate_limited`: Too many requests; `too_many_streams`: Too many live streams */
       429: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -9280,7 +9343,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `rate_limited`: Too many requests */
+      /** @description `rate_limited`: Too many requests; `too_many_streams`: Too many live streams */
       429: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -9455,7 +9518,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `rate_limited`: Too many requests */
+      /** @description `rate_limited`: Too many requests; `too_many_streams`: Too many live streams */
       429: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -9596,7 +9659,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `rate_limited`: Too many requests */
+      /** @description `rate_limited`: Too many requests; `too_many_streams`: Too many live streams */
       429: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -9792,7 +9855,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `rate_limited`: Too many requests */
+      /** @description `rate_limited`: Too many requests; `too_many_streams`: Too many live streams */
       429: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -10016,7 +10079,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `rate_limited`: Too many requests */
+      /** @description `rate_limited`: Too many requests; `too_many_streams`: Too many live streams */
       429: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -10193,7 +10256,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `rate_limited`: Too many requests */
+      /** @description `rate_limited`: Too many requests; `too_many_streams`: Too many live streams */
       429: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -10399,7 +10462,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `rate_limited`: Too many requests */
+      /** @description `rate_limited`: Too many requests; `too_many_streams`: Too many live streams */
       429: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -10540,7 +10603,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `rate_limited`: Too many requests */
+      /** @description `rate_limited`: Too many requests; `too_many_streams`: Too many live streams */
       429: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -10728,7 +10791,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `rate_limited`: Too many requests */
+      /** @description `rate_limited`: Too many requests; `too_many_streams`: Too many live streams */
       429: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -10902,7 +10965,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `rate_limited`: Too many requests */
+      /** @description `rate_limited`: Too many requests; `too_many_streams`: Too many live streams */
       429: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -11075,7 +11138,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `rate_limited`: Too many requests */
+      /** @description `rate_limited`: Too many requests; `too_many_streams`: Too many live streams */
       429: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -11294,7 +11357,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `rate_limited`: Too many requests */
+      /** @description `rate_limited`: Too many requests; `too_many_streams`: Too many live streams */
       429: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -11492,7 +11555,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `rate_limited`: Too many requests */
+      /** @description `rate_limited`: Too many requests; `too_many_streams`: Too many live streams */
       429: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -11633,7 +11696,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `rate_limited`: Too many requests */
+      /** @description `rate_limited`: Too many requests; `too_many_streams`: Too many live streams */
       429: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -11798,7 +11861,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `rate_limited`: Too many requests */
+      /** @description `rate_limited`: Too many requests; `too_many_streams`: Too many live streams */
       429: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -12009,7 +12072,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `rate_limited`: Too many requests */
+      /** @description `rate_limited`: Too many requests; `too_many_streams`: Too many live streams */
       429: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -12199,7 +12262,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `rate_limited`: Too many requests */
+      /** @description `rate_limited`: Too many requests; `too_many_streams`: Too many live streams */
       429: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -12340,7 +12403,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `rate_limited`: Too many requests */
+      /** @description `rate_limited`: Too many requests; `too_many_streams`: Too many live streams */
       429: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -12496,7 +12559,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `rate_limited`: Too many requests */
+      /** @description `rate_limited`: Too many requests; `too_many_streams`: Too many live streams */
       429: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -12642,7 +12705,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `rate_limited`: Too many requests */
+      /** @description `rate_limited`: Too many requests; `too_many_streams`: Too many live streams */
       429: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -12785,7 +12848,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `rate_limited`: Too many requests */
+      /** @description `rate_limited`: Too many requests; `too_many_streams`: Too many live streams */
       429: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -12928,7 +12991,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `rate_limited`: Too many requests */
+      /** @description `rate_limited`: Too many requests; `too_many_streams`: Too many live streams */
       429: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -13124,7 +13187,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `rate_limited`: Too many requests */
+      /** @description `rate_limited`: Too many requests; `too_many_streams`: Too many live streams */
       429: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -13310,7 +13373,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `rate_limited`: Too many requests */
+      /** @description `rate_limited`: Too many requests; `too_many_streams`: Too many live streams */
       429: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -13464,7 +13527,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `rate_limited`: Too many requests */
+      /** @description `rate_limited`: Too many requests; `too_many_streams`: Too many live streams */
       429: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -13633,7 +13696,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `rate_limited`: Too many requests */
+      /** @description `rate_limited`: Too many requests; `too_many_streams`: Too many live streams */
       429: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -13754,7 +13817,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `rate_limited`: Too many requests */
+      /** @description `rate_limited`: Too many requests; `too_many_streams`: Too many live streams */
       429: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -13980,7 +14043,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `rate_limited`: Too many requests */
+      /** @description `rate_limited`: Too many requests; `too_many_streams`: Too many live streams */
       429: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -14152,7 +14215,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `rate_limited`: Too many requests */
+      /** @description `rate_limited`: Too many requests; `too_many_streams`: Too many live streams */
       429: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -14329,7 +14392,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `rate_limited`: Too many requests */
+      /** @description `rate_limited`: Too many requests; `too_many_streams`: Too many live streams */
       429: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -14492,7 +14555,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `rate_limited`: Too many requests */
+      /** @description `rate_limited`: Too many requests; `too_many_streams`: Too many live streams */
       429: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -14670,7 +14733,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `rate_limited`: Too many requests */
+      /** @description `rate_limited`: Too many requests; `too_many_streams`: Too many live streams */
       429: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -14797,7 +14860,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `rate_limited`: Too many requests */
+      /** @description `rate_limited`: Too many requests; `too_many_streams`: Too many live streams */
       429: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -14944,7 +15007,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `rate_limited`: Too many requests */
+      /** @description `rate_limited`: Too many requests; `too_many_streams`: Too many live streams */
       429: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -15102,7 +15165,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `rate_limited`: Too many requests */
+      /** @description `rate_limited`: Too many requests; `too_many_streams`: Too many live streams */
       429: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -15286,7 +15349,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `rate_limited`: Too many requests */
+      /** @description `rate_limited`: Too many requests; `too_many_streams`: Too many live streams */
       429: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -15453,7 +15516,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `rate_limited`: Too many requests */
+      /** @description `rate_limited`: Too many requests; `too_many_streams`: Too many live streams */
       429: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -15582,7 +15645,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `rate_limited`: Too many requests */
+      /** @description `rate_limited`: Too many requests; `too_many_streams`: Too many live streams */
       429: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -15702,7 +15765,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `rate_limited`: Too many requests */
+      /** @description `rate_limited`: Too many requests; `too_many_streams`: Too many live streams */
       429: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -15869,7 +15932,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `rate_limited`: Too many requests */
+      /** @description `rate_limited`: Too many requests; `too_many_streams`: Too many live streams */
       429: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -16018,7 +16081,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `rate_limited`: Too many requests */
+      /** @description `rate_limited`: Too many requests; `too_many_streams`: Too many live streams */
       429: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -16151,7 +16214,374 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `rate_limited`: Too many requests */
+      /** @description `rate_limited`: Too many requests; `too_many_streams`: Too many live streams */
+      429: {
+        headers: {
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'X-Correlation-Id': components['headers']['X-Correlation-Id'];
+          'Access-Control-Allow-Origin': components['headers']['Access-Control-Allow-Origin'];
+          RateLimit: components['headers']['RateLimit'];
+          'RateLimit-Policy': components['headers']['RateLimit-Policy'];
+          'Retry-After': components['headers']['Retry-After'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description `internal_error`: Internal server error; `misconfigured`: Service misconfigured */
+      500: {
+        headers: {
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'X-Correlation-Id': components['headers']['X-Correlation-Id'];
+          'Access-Control-Allow-Origin': components['headers']['Access-Control-Allow-Origin'];
+          RateLimit: components['headers']['RateLimit'];
+          'RateLimit-Policy': components['headers']['RateLimit-Policy'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description `service_unavailable`: Service unavailable */
+      503: {
+        headers: {
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'X-Correlation-Id': components['headers']['X-Correlation-Id'];
+          'Access-Control-Allow-Origin': components['headers']['Access-Control-Allow-Origin'];
+          RateLimit: components['headers']['RateLimit'];
+          'RateLimit-Policy': components['headers']['RateLimit-Policy'];
+          'Retry-After': components['headers']['Retry-After'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+    };
+  };
+  streamPublicAvailability: {
+    parameters: {
+      query?: never;
+      header?: {
+        /** @description The id of the last message seen (sent by EventSource on reconnect). A snapshot with this id is not sent again; messages missed while disconnected are not replayed (the first snapshot is the current state). */
+        'last-event-id'?: string;
+      };
+      path: {
+        /** @description The event slug. */
+        slug: string;
+      };
+      cookie?: never;
+    };
+    requestBody?: never;
+    responses: {
+      /** @description The stream of availability messages. */
+      200: {
+        headers: {
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'X-Correlation-Id': components['headers']['X-Correlation-Id'];
+          'Access-Control-Allow-Origin': components['headers']['Access-Control-Allow-Origin'];
+          RateLimit: components['headers']['RateLimit'];
+          'RateLimit-Policy': components['headers']['RateLimit-Policy'];
+          [name: string]: unknown;
+        };
+        content: {
+          'text/event-stream': string;
+        };
+      };
+      /** @description `bad_request`: Bad request; `invalid_json`: Malformed JSON body; `validation_failed`: Validation failed */
+      400: {
+        headers: {
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'X-Correlation-Id': components['headers']['X-Correlation-Id'];
+          'Access-Control-Allow-Origin': components['headers']['Access-Control-Allow-Origin'];
+          RateLimit: components['headers']['RateLimit'];
+          'RateLimit-Policy': components['headers']['RateLimit-Policy'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description `not_found`: Not found */
+      404: {
+        headers: {
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'X-Correlation-Id': components['headers']['X-Correlation-Id'];
+          'Access-Control-Allow-Origin': components['headers']['Access-Control-Allow-Origin'];
+          RateLimit: components['headers']['RateLimit'];
+          'RateLimit-Policy': components['headers']['RateLimit-Policy'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description `rate_limited`: Too many requests; `too_many_streams`: Too many live streams */
+      429: {
+        headers: {
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'X-Correlation-Id': components['headers']['X-Correlation-Id'];
+          'Access-Control-Allow-Origin': components['headers']['Access-Control-Allow-Origin'];
+          RateLimit: components['headers']['RateLimit'];
+          'RateLimit-Policy': components['headers']['RateLimit-Policy'];
+          'Retry-After': components['headers']['Retry-After'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description `internal_error`: Internal server error; `misconfigured`: Service misconfigured */
+      500: {
+        headers: {
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'X-Correlation-Id': components['headers']['X-Correlation-Id'];
+          'Access-Control-Allow-Origin': components['headers']['Access-Control-Allow-Origin'];
+          RateLimit: components['headers']['RateLimit'];
+          'RateLimit-Policy': components['headers']['RateLimit-Policy'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description `service_unavailable`: Service unavailable */
+      503: {
+        headers: {
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'X-Correlation-Id': components['headers']['X-Correlation-Id'];
+          'Access-Control-Allow-Origin': components['headers']['Access-Control-Allow-Origin'];
+          RateLimit: components['headers']['RateLimit'];
+          'RateLimit-Policy': components['headers']['RateLimit-Policy'];
+          'Retry-After': components['headers']['Retry-After'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+    };
+  };
+  streamCheckIns: {
+    parameters: {
+      query?: never;
+      header?: {
+        /** @description The id of the last message seen (sent by EventSource on reconnect). A snapshot with this id is not sent again; messages missed while disconnected are not replayed (the first snapshot is the current state). */
+        'last-event-id'?: string;
+      };
+      path: {
+        /** @description The event id (a UUID; anything else answers 400). */
+        id: string;
+      };
+      cookie?: never;
+    };
+    requestBody?: never;
+    responses: {
+      /** @description The stream of check-in counts. */
+      200: {
+        headers: {
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'X-Correlation-Id': components['headers']['X-Correlation-Id'];
+          'Access-Control-Allow-Origin': components['headers']['Access-Control-Allow-Origin'];
+          RateLimit: components['headers']['RateLimit'];
+          'RateLimit-Policy': components['headers']['RateLimit-Policy'];
+          [name: string]: unknown;
+        };
+        content: {
+          'text/event-stream': string;
+        };
+      };
+      /** @description `bad_request`: Bad request; `invalid_json`: Malformed JSON body; `validation_failed`: Validation failed */
+      400: {
+        headers: {
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'X-Correlation-Id': components['headers']['X-Correlation-Id'];
+          'Access-Control-Allow-Origin': components['headers']['Access-Control-Allow-Origin'];
+          RateLimit: components['headers']['RateLimit'];
+          'RateLimit-Policy': components['headers']['RateLimit-Policy'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description `unauthorized`: Authentication required; `invalid_credentials`: Invalid credentials */
+      401: {
+        headers: {
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'X-Correlation-Id': components['headers']['X-Correlation-Id'];
+          'Access-Control-Allow-Origin': components['headers']['Access-Control-Allow-Origin'];
+          RateLimit: components['headers']['RateLimit'];
+          'RateLimit-Policy': components['headers']['RateLimit-Policy'];
+          'WWW-Authenticate': components['headers']['WWW-Authenticate'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description `forbidden`: Forbidden; `email_not_verified`: Email address not verified; `plan_limit`: Plan limit reached; `feature_unavailable`: Not in your plan */
+      403: {
+        headers: {
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'X-Correlation-Id': components['headers']['X-Correlation-Id'];
+          'Access-Control-Allow-Origin': components['headers']['Access-Control-Allow-Origin'];
+          RateLimit: components['headers']['RateLimit'];
+          'RateLimit-Policy': components['headers']['RateLimit-Policy'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description `not_found`: Not found */
+      404: {
+        headers: {
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'X-Correlation-Id': components['headers']['X-Correlation-Id'];
+          'Access-Control-Allow-Origin': components['headers']['Access-Control-Allow-Origin'];
+          RateLimit: components['headers']['RateLimit'];
+          'RateLimit-Policy': components['headers']['RateLimit-Policy'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description `rate_limited`: Too many requests; `too_many_streams`: Too many live streams */
+      429: {
+        headers: {
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'X-Correlation-Id': components['headers']['X-Correlation-Id'];
+          'Access-Control-Allow-Origin': components['headers']['Access-Control-Allow-Origin'];
+          RateLimit: components['headers']['RateLimit'];
+          'RateLimit-Policy': components['headers']['RateLimit-Policy'];
+          'Retry-After': components['headers']['Retry-After'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description `internal_error`: Internal server error; `misconfigured`: Service misconfigured */
+      500: {
+        headers: {
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'X-Correlation-Id': components['headers']['X-Correlation-Id'];
+          'Access-Control-Allow-Origin': components['headers']['Access-Control-Allow-Origin'];
+          RateLimit: components['headers']['RateLimit'];
+          'RateLimit-Policy': components['headers']['RateLimit-Policy'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description `service_unavailable`: Service unavailable */
+      503: {
+        headers: {
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'X-Correlation-Id': components['headers']['X-Correlation-Id'];
+          'Access-Control-Allow-Origin': components['headers']['Access-Control-Allow-Origin'];
+          RateLimit: components['headers']['RateLimit'];
+          'RateLimit-Policy': components['headers']['RateLimit-Policy'];
+          'Retry-After': components['headers']['Retry-After'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+    };
+  };
+  streamBookings: {
+    parameters: {
+      query?: never;
+      header?: {
+        /** @description The id of the last message seen (sent by EventSource on reconnect). A snapshot with this id is not sent again; messages missed while disconnected are not replayed (the first snapshot is the current state). */
+        'last-event-id'?: string;
+      };
+      path: {
+        /** @description The event id (a UUID; anything else answers 400). */
+        id: string;
+      };
+      cookie?: never;
+    };
+    requestBody?: never;
+    responses: {
+      /** @description The stream of bookings. */
+      200: {
+        headers: {
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'X-Correlation-Id': components['headers']['X-Correlation-Id'];
+          'Access-Control-Allow-Origin': components['headers']['Access-Control-Allow-Origin'];
+          RateLimit: components['headers']['RateLimit'];
+          'RateLimit-Policy': components['headers']['RateLimit-Policy'];
+          [name: string]: unknown;
+        };
+        content: {
+          'text/event-stream': string;
+        };
+      };
+      /** @description `bad_request`: Bad request; `invalid_json`: Malformed JSON body; `validation_failed`: Validation failed */
+      400: {
+        headers: {
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'X-Correlation-Id': components['headers']['X-Correlation-Id'];
+          'Access-Control-Allow-Origin': components['headers']['Access-Control-Allow-Origin'];
+          RateLimit: components['headers']['RateLimit'];
+          'RateLimit-Policy': components['headers']['RateLimit-Policy'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description `unauthorized`: Authentication required; `invalid_credentials`: Invalid credentials */
+      401: {
+        headers: {
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'X-Correlation-Id': components['headers']['X-Correlation-Id'];
+          'Access-Control-Allow-Origin': components['headers']['Access-Control-Allow-Origin'];
+          RateLimit: components['headers']['RateLimit'];
+          'RateLimit-Policy': components['headers']['RateLimit-Policy'];
+          'WWW-Authenticate': components['headers']['WWW-Authenticate'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description `forbidden`: Forbidden; `email_not_verified`: Email address not verified; `plan_limit`: Plan limit reached; `feature_unavailable`: Not in your plan */
+      403: {
+        headers: {
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'X-Correlation-Id': components['headers']['X-Correlation-Id'];
+          'Access-Control-Allow-Origin': components['headers']['Access-Control-Allow-Origin'];
+          RateLimit: components['headers']['RateLimit'];
+          'RateLimit-Policy': components['headers']['RateLimit-Policy'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description `not_found`: Not found */
+      404: {
+        headers: {
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'X-Correlation-Id': components['headers']['X-Correlation-Id'];
+          'Access-Control-Allow-Origin': components['headers']['Access-Control-Allow-Origin'];
+          RateLimit: components['headers']['RateLimit'];
+          'RateLimit-Policy': components['headers']['RateLimit-Policy'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description `rate_limited`: Too many requests; `too_many_streams`: Too many live streams */
       429: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -16326,7 +16756,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `rate_limited`: Too many requests */
+      /** @description `rate_limited`: Too many requests; `too_many_streams`: Too many live streams */
       429: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -16488,7 +16918,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `rate_limited`: Too many requests */
+      /** @description `rate_limited`: Too many requests; `too_many_streams`: Too many live streams */
       429: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
