@@ -1189,7 +1189,7 @@ export interface paths {
     };
     /**
      * Stream the check-in counts of an event
-     * @description Live check-in counts for the door: a `check-ins` message at once and after every check-in (and every confirmation, cancellation or refund, which change the total): `{ eventId, at, checkedIn, total }`, `total` being the valid tickets of confirmed bookings. Needs `checkins:write` (as `POST /api/v1/check-ins`); the session is checked at connect time and again at every heartbeat, and the stream ends (`end` with reason `session_ended`) once it is revoked (logout, role change, member removed). Another organization's event or an unknown id answers 404. Server-Sent Events (`text/event-stream`): the stream starts with `retry: 3000`, then messages `id:`, `event:` and one `data:` line of JSON; a comment line (`: heartbeat`) every 15 s keeps proxies from closing it. It ends with `event: end` and `data: {"reason": ...}` (`session_ended`, `session_unverifiable`, `expired` after 15 min or 16 MiB, `closed`); reconnect then (EventSource does). At most 8 streams per client per event and 5000 per event: beyond them 429 `too_many_streams` with Retry-After. Updates arrive after the change commits and the outbox dispatch runs (well under a second), snapshots at most 4 times a second per event. Connecting costs one database round trip and one Redis round trip; every heartbeat one Redis round trip.
+     * @description Live check-in counts for the door: a `check-ins` message at once and after every check-in (and every confirmation, cancellation or refund, which change the total): `{ eventId, at, checkedIn, total }`, `total` being the valid tickets of confirmed bookings; `at` is the time of the read (ms). The permission is the one `POST /api/v1/check-ins` needs. Needs `checkins:write`; the session is checked at connect time and again at every heartbeat, and the stream ends (`end` with reason `session_ended`) once it is revoked (logout, role change, member removed). Another organization's event or an unknown id answers 404. Server-Sent Events (`text/event-stream`): the stream starts with `retry: 3000`, then messages `id:`, `event:` and one `data:` line of JSON; a comment line (`: heartbeat`) every 15 s keeps proxies from closing it. It ends with `event: end` and `data: {"reason": ...}` (`session_ended`, `session_unverifiable`, `expired` after 15 min or 16 MiB, `closed`); reconnect then (EventSource does). At most 8 streams per client per event and 5000 per event: beyond them 429 `too_many_streams` with Retry-After. Updates arrive after the change commits and the outbox dispatch runs (well under a second), snapshots at most 4 times a second per event. Connecting costs one database round trip and one Redis round trip; every heartbeat one Redis round trip.
      */
     get: operations['streamCheckIns'];
     put?: never;
@@ -1209,7 +1209,7 @@ export interface paths {
     };
     /**
      * Stream the new bookings of an event
-     * @description A live feed of the bookings of an event for staff: a `booking` message for every booking made, confirmed, cancelled, refunded or expired from now on, `{ type, id, eventId, status, buyer, total, currency, items, createdAt, confirmedAt }` (`type` is the outbox event, the message id its id: delivery is at least once, so dedupe on it). No backlog: list earlier ones with `GET /api/v1/bookings?eventId=`. Needs `bookings:read` (as the bookings list); the session is checked at connect time and at every heartbeat, and the stream ends once it is revoked. Another organization's event or an unknown id answers 404. Server-Sent Events (`text/event-stream`): the stream starts with `retry: 3000`, then messages `id:`, `event:` and one `data:` line of JSON; a comment line (`: heartbeat`) every 15 s keeps proxies from closing it. It ends with `event: end` and `data: {"reason": ...}` (`session_ended`, `session_unverifiable`, `expired` after 15 min or 16 MiB, `closed`); reconnect then (EventSource does). At most 8 streams per client per event and 5000 per event: beyond them 429 `too_many_streams` with Retry-After. Updates arrive after the change commits and the outbox dispatch runs (well under a second), snapshots at most 4 times a second per event. Connecting costs one database round trip and one Redis round trip; every heartbeat one Redis round trip.
+     * @description A live feed of the bookings of an event for staff: a `booking` message for every booking made, confirmed, cancelled, refunded or expired from now on, `{ type, id, eventId, status, buyer, total, currency, items, createdAt, confirmedAt }` (`type` is the outbox event, the message id its id: delivery is at least once, so dedupe on it); no tickets, codes or payment details. No backlog: list earlier ones with `GET /api/v1/bookings?eventId=`, whose permission this needs. Needs `bookings:read`; the session is checked at connect time and again at every heartbeat, and the stream ends (`end` with reason `session_ended`) once it is revoked (logout, role change, member removed). Another organization's event or an unknown id answers 404. Server-Sent Events (`text/event-stream`): the stream starts with `retry: 3000`, then messages `id:`, `event:` and one `data:` line of JSON; a comment line (`: heartbeat`) every 15 s keeps proxies from closing it. It ends with `event: end` and `data: {"reason": ...}` (`session_ended`, `session_unverifiable`, `expired` after 15 min or 16 MiB, `closed`); reconnect then (EventSource does). At most 8 streams per client per event and 5000 per event: beyond them 429 `too_many_streams` with Retry-After. Updates arrive after the change commits and the outbox dispatch runs (well under a second), snapshots at most 4 times a second per event. Connecting costs one database round trip and one Redis round trip; every heartbeat one Redis round trip.
      */
     get: operations['streamBookings'];
     put?: never;
@@ -16378,7 +16378,7 @@ export interface operations {
     };
     requestBody?: never;
     responses: {
-      /** @description The stream of check-in counts. */
+      /** @description The stream of check-ins messages. */
       200: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -16510,7 +16510,7 @@ export interface operations {
     };
     requestBody?: never;
     responses: {
-      /** @description The stream of bookings. */
+      /** @description The stream of bookings messages. */
       200: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];

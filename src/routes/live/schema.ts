@@ -1,4 +1,8 @@
-import { z } from '@hono/zod-openapi';
+import { createRoute, z } from '@hono/zod-openapi';
+import { errorResponses } from '../../errors/problem.ts';
+import { requirePermission } from '../../middleware/auth.ts';
+import type { Permission } from '../../services/auth/permissions.ts';
+import { EventIdParamsSchema } from '../events/schema.ts';
 import { MAX_STREAMS_PER_CLIENT, MAX_STREAMS_PER_EVENT } from '../../services/realtime/limits.ts';
 import {
   DEFAULT_HEARTBEAT_SECONDS,
@@ -77,3 +81,40 @@ export const BOOKINGS_EXAMPLE =
     createdAt: '2026-12-01T19:00:00.000Z',
     confirmedAt: '2026-12-01T19:00:00.000Z',
   })}\n\n`;
+
+/** A staff stream of an event (`/api/v1/events/{id}/live/<kind>`): bearer token with `permission`, the event id. */
+export function staffStreamRoute(spec: {
+  kind: 'check-ins' | 'bookings';
+  operationId: string;
+  summary: string;
+  description: string;
+  permission: Permission;
+  example: string;
+}) {
+  return createRoute({
+    method: 'get',
+    path: `/api/v1/events/{id}/live/${spec.kind}`,
+    operationId: spec.operationId,
+    tags: ['Live'],
+    summary: spec.summary,
+    description:
+      `${spec.description} Needs \`${spec.permission}\`; the session is checked at connect time and again at every ` +
+      'heartbeat, and the stream ends (`end` with reason `session_ended`) once it is revoked (logout, role change, ' +
+      "member removed). Another organization's event or an unknown id answers 404. " +
+      STREAM_CONVENTIONS +
+      ' Connecting costs one database round trip and one Redis round trip; every heartbeat one Redis round trip.',
+    security: [{ bearerAuth: [] }],
+    middleware: [requirePermission(spec.permission)] as const,
+    request: { params: EventIdParamsSchema, headers: LiveHeadersSchema },
+    responses: {
+      200: {
+        description: `The stream of ${spec.kind} messages.`,
+        content: eventStream(
+          `Server-Sent Events: \`${spec.kind === 'bookings' ? 'booking' : spec.kind}\` messages, heartbeats, a final \`end\`.`,
+          spec.example,
+        ),
+      },
+      ...errorResponses(400, 401, 403, 404, 429, 503),
+    },
+  });
+}

@@ -14,17 +14,8 @@ const BOOKING_EVENTS: ReadonlySet<string> = new Set<EventType>([
 ]);
 const CHECK_IN_EVENT: EventType = 'checkin.created';
 
-interface BookingData {
-  id: string;
-  eventId: string;
-  status: string;
-  buyer: { name: string; email: string };
-  total: number;
-  currency: string;
-  items?: { ticketTypeId: string; quantity: number }[];
-  createdAt: string;
-  confirmedAt: string | null;
-}
+/** A booking as the outbox carries it (`BookingView`): what the feed keeps of it. */
+type BookingData = Omit<BookingFeedItem, 'type' | 'items'> & { items?: BookingFeedItem['items'] };
 
 function dataOf(row: OutboxRow): Record<string, unknown> | null {
   const payload = row.payload as { data?: unknown } | null;

@@ -33,19 +33,22 @@ export interface LiveSnapshots {
 
 const readAt = sql<number>`(extract(epoch from clock_timestamp()) * 1000)::bigint`.mapWith(Number);
 
+/** A ticket type's seats left and whether it sells now (as the public event shows them). */
+const availabilityColumns = {
+  id: ticketTypes.id,
+  at: readAt,
+  remaining: sql<number>`greatest(0, ${ticketTypes.quantity} - ${ticketTypes.sold} - ${ticketTypes.held})`.mapWith(
+    Number,
+  ),
+  inWindow:
+    sql<boolean>`(${ticketTypes.salesStartAt} is null or ${ticketTypes.salesStartAt} <= now()) and (${ticketTypes.salesEndAt} is null or ${ticketTypes.salesEndAt} > now())`.mapWith(
+      Boolean,
+    ),
+};
+
 function availabilityQuery(db: Database, organizationId: string, eventId: string) {
   return db
-    .select({
-      id: ticketTypes.id,
-      at: readAt,
-      remaining: sql<number>`greatest(0, ${ticketTypes.quantity} - ${ticketTypes.sold} - ${ticketTypes.held})`.mapWith(
-        Number,
-      ),
-      inWindow:
-        sql<boolean>`(${ticketTypes.salesStartAt} is null or ${ticketTypes.salesStartAt} <= now()) and (${ticketTypes.salesEndAt} is null or ${ticketTypes.salesEndAt} > now())`.mapWith(
-          Boolean,
-        ),
-    })
+    .select(availabilityColumns)
     .from(ticketTypes)
     .where(
       and(
@@ -151,16 +154,7 @@ export async function openPublicAvailability(
   const [eventRows, types] = await scoped(db, { organizationId }, [
     db.select({ id: events.id, at: readAt }).from(events).where(eventMatch).limit(1),
     db
-      .select({
-        id: ticketTypes.id,
-        at: readAt,
-        remaining:
-          sql<number>`greatest(0, ${ticketTypes.quantity} - ${ticketTypes.sold} - ${ticketTypes.held})`.mapWith(Number),
-        inWindow:
-          sql<boolean>`(${ticketTypes.salesStartAt} is null or ${ticketTypes.salesStartAt} <= now()) and (${ticketTypes.salesEndAt} is null or ${ticketTypes.salesEndAt} > now())`.mapWith(
-            Boolean,
-          ),
-      })
+      .select(availabilityColumns)
       .from(ticketTypes)
       .innerJoin(events, and(eq(events.organizationId, ticketTypes.organizationId), eq(events.id, ticketTypes.eventId)))
       .where(and(eq(ticketTypes.organizationId, organizationId), eventMatch, eq(ticketTypes.hidden, false)))
@@ -171,28 +165,27 @@ export async function openPublicAvailability(
   return toAvailability(event.id, types, event.at);
 }
 
-/**
- * A staff stream's start: the organization's event (any status) and, for the check-in stream, its counts. One
- * database round trip. 404 for an unknown id or another organization's event.
- */
-export async function openStaffStream(
-  db: Database,
-  organizationId: string,
-  eventId: string,
-  withCheckIns: boolean,
-): Promise<CheckInSnapshot | null> {
-  const eventQuery = db
+function eventQuery(db: Database, organizationId: string, eventId: string) {
+  return db
     .select({ id: events.id })
     .from(events)
     .where(and(eq(events.organizationId, organizationId), eq(events.id, eventId)))
     .limit(1);
-  if (!withCheckIns) {
-    const [eventRows] = await scoped(db, { organizationId }, [eventQuery]);
-    if (eventRows.length === 0) throw noEvent();
-    return null;
-  }
+}
+
+/** The bookings feed's start: 404 unless the organization has this event (any status). One database round trip. */
+export async function requireEvent(db: Database, organizationId: string, eventId: string): Promise<void> {
+  const [eventRows] = await scoped(db, { organizationId }, [eventQuery(db, organizationId, eventId)]);
+  if (eventRows.length === 0) throw noEvent();
+}
+
+/**
+ * The check-in stream's start: the organization's event (any status) and its counts, in one database round trip.
+ * 404 for an unknown id or another organization's event.
+ */
+export async function openCheckIns(db: Database, organizationId: string, eventId: string): Promise<CheckInSnapshot> {
   const [eventRows, counts] = await scoped(db, { organizationId }, [
-    eventQuery,
+    eventQuery(db, organizationId, eventId),
     checkInQuery(db, organizationId, eventId),
   ]);
   if (eventRows.length === 0) throw noEvent();
