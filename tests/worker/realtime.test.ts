@@ -144,6 +144,18 @@ describe('GET /api/v1/public/events/{slug}/live', () => {
     expect((await problem(bad.response)).code).toBe('validation_failed');
   });
 
+  it('ends when the event is cancelled, and the reconnect gets 404', async () => {
+    const { tenant, event } = await onSale();
+    const { token } = await memberWithToken(tenant, 'organizer');
+    const live = await publicLive(tenant, event.slug);
+    await live.next((message) => message.event === 'availability');
+    expect((await call(tenant, 'POST', `/api/v1/events/${event.id}/cancel`, { token })).status).toBe(200);
+    const end = await live.next((message) => message.event === 'end', 1_000);
+    expect(dataOf(end)).toEqual({ reason: 'event_unavailable' });
+    await live.ended;
+    expect((await publicLive(tenant, event.slug)).response.status).toBe(404);
+  });
+
   it("answers 404 for another organization's event on this host", async () => {
     const { event } = await onSale();
     const other = await createTenant();

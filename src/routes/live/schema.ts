@@ -35,7 +35,8 @@ export const STREAM_CONVENTIONS =
   `Server-Sent Events (\`text/event-stream\`): the stream starts with \`retry: ${String(RECONNECT_MS)}\`, then ` +
   'messages `id:`, `event:` and one `data:` line of JSON; a comment line (`: heartbeat`) every ' +
   `${String(DEFAULT_HEARTBEAT_SECONDS)} s keeps proxies from closing it. It ends with \`event: end\` and ` +
-  '`data: {"reason": ...}` (`session_ended`, `session_unverifiable`, `expired` after ' +
+  '`data: {"reason": ...}` (`session_ended`, `session_unverifiable`, `event_unavailable` when the event is cancelled ' +
+  'or made private, `expired` after ' +
   `${String(MAX_STREAM_SECONDS / 60)} min or ${String(MAX_STREAM_BYTES / 1024 / 1024)} MiB, \`closed\`); reconnect then (EventSource does). At most ` +
   `${String(MAX_STREAMS_PER_CLIENT)} streams per client per event and ${String(MAX_STREAMS_PER_EVENT)} per event: ` +
   'beyond them 429 `too_many_streams` with Retry-After. Updates arrive after the change commits and the outbox ' +

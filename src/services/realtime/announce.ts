@@ -13,6 +13,8 @@ const BOOKING_EVENTS: ReadonlySet<string> = new Set<EventType>([
   'booking.expired',
 ]);
 const CHECK_IN_EVENT: EventType = 'checkin.created';
+/** Outbox events that may take an event out of the public catalogue. */
+const EVENT_CHANGES: ReadonlySet<string> = new Set<EventType>(['event.updated', 'event.cancelled']);
 
 /** A booking as the outbox carries it (`BookingView`): what the feed keeps of it. */
 type BookingData = Omit<BookingFeedItem, 'type' | 'items'> & { items?: BookingFeedItem['items'] };
@@ -45,7 +47,7 @@ export function liveChanges(rows: readonly OutboxRow[]): LiveChange[] {
     const key = liveObjectName(organizationId, eventId);
     let change = changes.get(key);
     if (change === undefined) {
-      change = { organizationId, eventId, availability: false, checkIns: false, bookings: [] };
+      change = { organizationId, eventId, availability: false, checkIns: false, bookings: [], closePublic: false };
       changes.set(key, change);
     }
     return change;
@@ -59,6 +61,11 @@ export function liveChanges(rows: readonly OutboxRow[]): LiveChange[] {
       // A cancelled or refunded booking may have had tickets checked in: the counts move too.
       if (row.type !== 'booking.created') change.checkIns = true;
       change.bookings.push({ outboxId: row.id, item: feedItem(row.type, data as unknown as BookingData) });
+    } else if (EVENT_CHANGES.has(row.type) && typeof data.id === 'string') {
+      // The public stream serves published public or unlisted events only (as it checks when it opens).
+      if (data.status !== 'published' || data.visibility === 'private') {
+        changeOf(row.organizationId, data.id).closePublic = true;
+      }
     } else if (row.type === CHECK_IN_EVENT) {
       const attendee = data.attendee as { eventId?: unknown } | undefined;
       if (typeof attendee?.eventId === 'string') changeOf(row.organizationId, attendee.eventId).checkIns = true;

@@ -1,7 +1,7 @@
 import { DurableObject } from 'cloudflare:workers';
 import { createLogger, logLevel } from '../../lib/logger.ts';
 import { MAX_STREAMS_PER_CLIENT, MAX_STREAMS_PER_EVENT, REFRESH_INTERVAL_MS, type LiveRefusal } from './limits.ts';
-import { isLiveChannel, snapshotId, type LiveChange, type LiveMessage } from './messages.ts';
+import { EVENT_UNAVAILABLE_CLOSE, isLiveChannel, snapshotId, type LiveChange, type LiveMessage } from './messages.ts';
 
 /**
  * The real-time hub of one event (named `liveObjectName(organization, event)`): the Worker's streams connect to it
@@ -13,6 +13,8 @@ import { isLiveChannel, snapshotId, type LiveChange, type LiveMessage } from './
  *   at most every REFRESH_INTERVAL_MS (however many bookings commit in that time), only for what someone watches,
  *   and sends them to the sockets of that channel.
  * - Bookings: the dispatch carries the feed items; they go out at once.
+ * - An event cancelled or made private: its public streams are closed (EVENT_UNAVAILABLE_CLOSE), so they end at once
+ *   and a reconnect gets the 404 the route answers for such an event.
  *
  * Each socket is tagged with its channel and its client (`client:<key>`), which is how the caps are counted and the
  * messages routed (`getWebSockets(tag)`). Authorization is the Worker's: it checks the caller before it connects and
@@ -44,6 +46,10 @@ export class EventLive extends DurableObject<Record<string, unknown>> {
   /** The outbox dispatch's news for this event (after commit). */
   announce(change: LiveChange): void {
     this.target = { organizationId: change.organizationId, eventId: change.eventId };
+    if (change.closePublic) {
+      for (const socket of this.ctx.getWebSockets('availability'))
+        socket.close(EVENT_UNAVAILABLE_CLOSE, 'event unavailable');
+    }
     for (const { outboxId, item } of change.bookings) {
       this.broadcast('bookings', { event: 'booking', id: outboxId, data: item });
     }

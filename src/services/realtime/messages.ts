@@ -44,7 +44,12 @@ export interface LiveChange {
   checkIns: boolean;
   /** New or changed bookings for the staff feed, oldest first, each with its outbox id. */
   bookings: { outboxId: string; item: BookingFeedItem }[];
+  /** The event is no longer public and on sale (cancelled, made private...): its public streams end. */
+  closePublic: boolean;
 }
+
+/** The WebSocket close code with which the Object ends the public streams of an event that left the catalogue. */
+export const EVENT_UNAVAILABLE_CLOSE = 4404;
 
 /** The Durable Object's name of an event (one Object per event, per organization). */
 export function liveObjectName(organizationId: string, eventId: string): string {

@@ -2,7 +2,7 @@ import { ApiError } from '../../errors/api-error.ts';
 import type { Logger } from '../../lib/logger.ts';
 import type { EventLive } from './event-live.ts';
 import type { LiveRefusal } from './limits.ts';
-import { liveObjectName, type LiveChannel, type LiveMessage } from './messages.ts';
+import { EVENT_UNAVAILABLE_CLOSE, liveObjectName, type LiveChannel, type LiveMessage } from './messages.ts';
 
 /** Seconds between heartbeats (SSE comments that keep proxies from closing an idle stream) unless configured. */
 export const DEFAULT_HEARTBEAT_SECONDS = 15;
@@ -19,7 +19,7 @@ export const MAX_STREAM_BYTES = 16 * 1024 * 1024;
 const END_RESERVE_BYTES = 128;
 
 /** Why a stream ended, as its last `end` event says. */
-export type EndReason = 'session_ended' | 'session_unverifiable' | 'expired' | 'closed';
+export type EndReason = 'session_ended' | 'session_unverifiable' | 'expired' | 'event_unavailable' | 'closed';
 
 export interface LiveStreamOptions {
   namespace: DurableObjectNamespace<EventLive>;
@@ -148,7 +148,9 @@ export async function openLiveStream(options: LiveStreamOptions): Promise<Respon
       logger.warn('live stream: unreadable message from the event object', { error });
     }
   });
-  socket.addEventListener('close', () => end('closed'));
+  socket.addEventListener('close', (event) => {
+    end(event.code === EVENT_UNAVAILABLE_CLOSE ? 'event_unavailable' : 'closed');
+  });
   socket.addEventListener('error', () => end('closed'));
   timers.heartbeat = setInterval(() => {
     send(': heartbeat\n\n');
