@@ -1319,6 +1319,7 @@ export interface components {
         | 'https://eventra.app/problems/validation-failed'
         | 'https://eventra.app/problems/unauthorized'
         | 'https://eventra.app/problems/invalid-credentials'
+        | 'https://eventra.app/problems/reauthentication-required'
         | 'https://eventra.app/problems/forbidden'
         | 'https://eventra.app/problems/email-not-verified'
         | 'https://eventra.app/problems/plan-limit'
@@ -1348,6 +1349,7 @@ export interface components {
         | 'Validation failed'
         | 'Authentication required'
         | 'Invalid credentials'
+        | 'Re-authentication required'
         | 'Forbidden'
         | 'Email address not verified'
         | 'Plan limit reached'
@@ -1388,6 +1390,7 @@ export interface components {
         | 'validation_failed'
         | 'unauthorized'
         | 'invalid_credentials'
+        | 'reauthentication_required'
         | 'forbidden'
         | 'email_not_verified'
         | 'plan_limit'
@@ -5704,7 +5707,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `unauthorized`: Authentication required; `invalid_credentials`: Invalid credentials */
+      /** @description `unauthorized`: Authentication required; `invalid_credentials`: Invalid credentials; `reauthentication_required`: Re-authentication required */
       401: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -5861,7 +5864,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `unauthorized`: Authentication required; `invalid_credentials`: Invalid credentials */
+      /** @description `unauthorized`: Authentication required; `invalid_credentials`: Invalid credentials; `reauthentication_required`: Re-authentication required */
       401: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -6004,7 +6007,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `unauthorized`: Authentication required; `invalid_credentials`: Invalid credentials */
+      /** @description `unauthorized`: Authentication required; `invalid_credentials`: Invalid credentials; `reauthentication_required`: Re-authentication required */
       401: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -6144,7 +6147,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `unauthorized`: Authentication required; `invalid_credentials`: Invalid credentials */
+      /** @description `unauthorized`: Authentication required; `invalid_credentials`: Invalid credentials; `reauthentication_required`: Re-authentication required */
       401: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -6273,7 +6276,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `unauthorized`: Authentication required; `invalid_credentials`: Invalid credentials */
+      /** @description `unauthorized`: Authentication required; `invalid_credentials`: Invalid credentials; `reauthentication_required`: Re-authentication required */
       401: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -6389,7 +6392,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `unauthorized`: Authentication required; `invalid_credentials`: Invalid credentials */
+      /** @description `unauthorized`: Authentication required; `invalid_credentials`: Invalid credentials; `reauthentication_required`: Re-authentication required */
       401: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -6528,7 +6531,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `unauthorized`: Authentication required; `invalid_credentials`: Invalid credentials */
+      /** @description `unauthorized`: Authentication required; `invalid_credentials`: Invalid credentials; `reauthentication_required`: Re-authentication required */
       401: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -6658,7 +6661,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `unauthorized`: Authentication required; `invalid_credentials`: Invalid credentials */
+      /** @description `unauthorized`: Authentication required; `invalid_credentials`: Invalid credentials; `reauthentication_required`: Re-authentication required */
       401: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -6799,7 +6802,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `unauthorized`: Authentication required; `invalid_credentials`: Invalid credentials */
+      /** @description `unauthorized`: Authentication required; `invalid_credentials`: Invalid credentials; `reauthentication_required`: Re-authentication required */
       401: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -6968,7 +6971,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `unauthorized`: Authentication required; `invalid_credentials`: Invalid credentials */
+      /** @description `unauthorized`: Authentication required; `invalid_credentials`: Invalid credentials; `reauthentication_required`: Re-authentication required */
       401: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -7268,7 +7271,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `unauthorized`: Authentication required; `invalid_credentials`: Invalid credentials */
+      /** @description `unauthorized`: Authentication required; `invalid_credentials`: Invalid credentials; `reauthentication_required`: Re-authentication required */
       401: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -7401,7 +7404,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `unauthorized`: Authentication required; `invalid_credentials`: Invalid credentials */
+      /** @description `unauthorized`: Authentication required; `invalid_credentials`: Invalid credentials; `reauthentication_required`: Re-authentication required */
       401: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -7562,7 +7565,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `unauthorized`: Authentication required; `invalid_credentials`: Invalid credentials */
+      /** @description `unauthorized`: Authentication required; `invalid_credentials`: Invalid credentials; `reauthentication_required`: Re-authentication required */
       401: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -7763,7 +7766,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `unauthorized`: Authentication required; `invalid_credentials`: Invalid credentials */
+      /** @description `unauthorized`: Authentication required; `invalid_credentials`: Invalid credentials; `reauthentication_required`: Re-authentication required */
       401: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -7945,7 +7948,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `unauthorized`: Authentication required; `invalid_credentials`: Invalid credentials */
+      /** @description `unauthorized`: Authentication required; `invalid_credentials`: Invalid credentials; `reauthentication_required`: Re-authentication required */
       401: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -8121,7 +8124,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `unauthorized`: Authentication required; `invalid_credentials`: Invalid credentials */
+      /** @description `unauthorized`: Authentication required; `invalid_credentials`: Invalid credentials; `reauthentication_required`: Re-authentication required */
       401: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -8271,7 +8274,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `unauthorized`: Authentication required; `invalid_credentials`: Invalid credentials */
+      /** @description `unauthorized`: Authentication required; `invalid_credentials`: Invalid credentials; `reauthentication_required`: Re-authentication required */
       401: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -8475,7 +8478,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `unauthorized`: Authentication required; `invalid_credentials`: Invalid credentials */
+      /** @description `unauthorized`: Authentication required; `invalid_credentials`: Invalid credentials; `reauthentication_required`: Re-authentication required */
       401: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -8608,7 +8611,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `unauthorized`: Authentication required; `invalid_credentials`: Invalid credentials */
+      /** @description `unauthorized`: Authentication required; `invalid_credentials`: Invalid credentials; `reauthentication_required`: Re-authentication required */
       401: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -8777,7 +8780,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `unauthorized`: Authentication required; `invalid_credentials`: Invalid credentials */
+      /** @description `unauthorized`: Authentication required; `invalid_credentials`: Invalid credentials; `reauthentication_required`: Re-authentication required */
       401: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -8954,7 +8957,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `unauthorized`: Authentication required; `invalid_credentials`: Invalid credentials */
+      /** @description `unauthorized`: Authentication required; `invalid_credentials`: Invalid credentials; `reauthentication_required`: Re-authentication required */
       401: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -9089,7 +9092,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `unauthorized`: Authentication required; `invalid_credentials`: Invalid credentials */
+      /** @description `unauthorized`: Authentication required; `invalid_credentials`: Invalid credentials; `reauthentication_required`: Re-authentication required */
       401: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -9300,7 +9303,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `unauthorized`: Authentication required; `invalid_credentials`: Invalid credentials */
+      /** @description `unauthorized`: Authentication required; `invalid_credentials`: Invalid credentials; `reauthentication_required`: Re-authentication required */
       401: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -9433,7 +9436,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `unauthorized`: Authentication required; `invalid_credentials`: Invalid credentials */
+      /** @description `unauthorized`: Authentication required; `invalid_credentials`: Invalid credentials; `reauthentication_required`: Re-authentication required */
       401: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -9602,7 +9605,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `unauthorized`: Authentication required; `invalid_credentials`: Invalid credentials */
+      /** @description `unauthorized`: Authentication required; `invalid_credentials`: Invalid credentials; `reauthentication_required`: Re-authentication required */
       401: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -9812,7 +9815,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `unauthorized`: Authentication required; `invalid_credentials`: Invalid credentials */
+      /** @description `unauthorized`: Authentication required; `invalid_credentials`: Invalid credentials; `reauthentication_required`: Re-authentication required */
       401: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -9978,7 +9981,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `unauthorized`: Authentication required; `invalid_credentials`: Invalid credentials */
+      /** @description `unauthorized`: Authentication required; `invalid_credentials`: Invalid credentials; `reauthentication_required`: Re-authentication required */
       401: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -10213,7 +10216,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `unauthorized`: Authentication required; `invalid_credentials`: Invalid credentials */
+      /** @description `unauthorized`: Authentication required; `invalid_credentials`: Invalid credentials; `reauthentication_required`: Re-authentication required */
       401: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -10377,7 +10380,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `unauthorized`: Authentication required; `invalid_credentials`: Invalid credentials */
+      /** @description `unauthorized`: Authentication required; `invalid_credentials`: Invalid credentials; `reauthentication_required`: Re-authentication required */
       401: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -10546,7 +10549,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `unauthorized`: Authentication required; `invalid_credentials`: Invalid credentials */
+      /** @description `unauthorized`: Authentication required; `invalid_credentials`: Invalid credentials; `reauthentication_required`: Re-authentication required */
       401: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -10720,7 +10723,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `unauthorized`: Authentication required; `invalid_credentials`: Invalid credentials */
+      /** @description `unauthorized`: Authentication required; `invalid_credentials`: Invalid credentials; `reauthentication_required`: Re-authentication required */
       401: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -10908,7 +10911,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `unauthorized`: Authentication required; `invalid_credentials`: Invalid credentials */
+      /** @description `unauthorized`: Authentication required; `invalid_credentials`: Invalid credentials; `reauthentication_required`: Re-authentication required */
       401: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -11095,7 +11098,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `unauthorized`: Authentication required; `invalid_credentials`: Invalid credentials */
+      /** @description `unauthorized`: Authentication required; `invalid_credentials`: Invalid credentials; `reauthentication_required`: Re-authentication required */
       401: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -11256,7 +11259,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `unauthorized`: Authentication required; `invalid_credentials`: Invalid credentials */
+      /** @description `unauthorized`: Authentication required; `invalid_credentials`: Invalid credentials; `reauthentication_required`: Re-authentication required */
       401: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -11470,7 +11473,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `unauthorized`: Authentication required; `invalid_credentials`: Invalid credentials */
+      /** @description `unauthorized`: Authentication required; `invalid_credentials`: Invalid credentials; `reauthentication_required`: Re-authentication required */
       401: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -11639,7 +11642,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `unauthorized`: Authentication required; `invalid_credentials`: Invalid credentials */
+      /** @description `unauthorized`: Authentication required; `invalid_credentials`: Invalid credentials; `reauthentication_required`: Re-authentication required */
       401: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -11818,7 +11821,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `unauthorized`: Authentication required; `invalid_credentials`: Invalid credentials */
+      /** @description `unauthorized`: Authentication required; `invalid_credentials`: Invalid credentials; `reauthentication_required`: Re-authentication required */
       401: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -11971,7 +11974,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `unauthorized`: Authentication required; `invalid_credentials`: Invalid credentials */
+      /** @description `unauthorized`: Authentication required; `invalid_credentials`: Invalid credentials; `reauthentication_required`: Re-authentication required */
       401: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -12177,7 +12180,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `unauthorized`: Authentication required; `invalid_credentials`: Invalid credentials */
+      /** @description `unauthorized`: Authentication required; `invalid_credentials`: Invalid credentials; `reauthentication_required`: Re-authentication required */
       401: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -12346,7 +12349,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `unauthorized`: Authentication required; `invalid_credentials`: Invalid credentials */
+      /** @description `unauthorized`: Authentication required; `invalid_credentials`: Invalid credentials; `reauthentication_required`: Re-authentication required */
       401: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -12516,7 +12519,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `unauthorized`: Authentication required; `invalid_credentials`: Invalid credentials */
+      /** @description `unauthorized`: Authentication required; `invalid_credentials`: Invalid credentials; `reauthentication_required`: Re-authentication required */
       401: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -12662,7 +12665,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `unauthorized`: Authentication required; `invalid_credentials`: Invalid credentials */
+      /** @description `unauthorized`: Authentication required; `invalid_credentials`: Invalid credentials; `reauthentication_required`: Re-authentication required */
       401: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -12791,7 +12794,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `unauthorized`: Authentication required; `invalid_credentials`: Invalid credentials */
+      /** @description `unauthorized`: Authentication required; `invalid_credentials`: Invalid credentials; `reauthentication_required`: Re-authentication required */
       401: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -12934,7 +12937,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `unauthorized`: Authentication required; `invalid_credentials`: Invalid credentials */
+      /** @description `unauthorized`: Authentication required; `invalid_credentials`: Invalid credentials; `reauthentication_required`: Re-authentication required */
       401: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -13086,7 +13089,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `unauthorized`: Authentication required; `invalid_credentials`: Invalid credentials */
+      /** @description `unauthorized`: Authentication required; `invalid_credentials`: Invalid credentials; `reauthentication_required`: Re-authentication required */
       401: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -13288,7 +13291,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `unauthorized`: Authentication required; `invalid_credentials`: Invalid credentials */
+      /** @description `unauthorized`: Authentication required; `invalid_credentials`: Invalid credentials; `reauthentication_required`: Re-authentication required */
       401: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -13484,7 +13487,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `unauthorized`: Authentication required; `invalid_credentials`: Invalid credentials */
+      /** @description `unauthorized`: Authentication required; `invalid_credentials`: Invalid credentials; `reauthentication_required`: Re-authentication required */
       401: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -13625,7 +13628,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `unauthorized`: Authentication required; `invalid_credentials`: Invalid credentials */
+      /** @description `unauthorized`: Authentication required; `invalid_credentials`: Invalid credentials; `reauthentication_required`: Re-authentication required */
       401: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -14000,7 +14003,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `unauthorized`: Authentication required; `invalid_credentials`: Invalid credentials */
+      /** @description `unauthorized`: Authentication required; `invalid_credentials`: Invalid credentials; `reauthentication_required`: Re-authentication required */
       401: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -14172,7 +14175,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `unauthorized`: Authentication required; `invalid_credentials`: Invalid credentials */
+      /** @description `unauthorized`: Authentication required; `invalid_credentials`: Invalid credentials; `reauthentication_required`: Re-authentication required */
       401: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -14321,7 +14324,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `unauthorized`: Authentication required; `invalid_credentials`: Invalid credentials */
+      /** @description `unauthorized`: Authentication required; `invalid_credentials`: Invalid credentials; `reauthentication_required`: Re-authentication required */
       401: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -14512,7 +14515,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `unauthorized`: Authentication required; `invalid_credentials`: Invalid credentials */
+      /** @description `unauthorized`: Authentication required; `invalid_credentials`: Invalid credentials; `reauthentication_required`: Re-authentication required */
       401: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -14662,7 +14665,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `unauthorized`: Authentication required; `invalid_credentials`: Invalid credentials */
+      /** @description `unauthorized`: Authentication required; `invalid_credentials`: Invalid credentials; `reauthentication_required`: Re-authentication required */
       401: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -14817,7 +14820,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `unauthorized`: Authentication required; `invalid_credentials`: Invalid credentials */
+      /** @description `unauthorized`: Authentication required; `invalid_credentials`: Invalid credentials; `reauthentication_required`: Re-authentication required */
       401: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -14964,7 +14967,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `unauthorized`: Authentication required; `invalid_credentials`: Invalid credentials */
+      /** @description `unauthorized`: Authentication required; `invalid_credentials`: Invalid credentials; `reauthentication_required`: Re-authentication required */
       401: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -15108,7 +15111,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `unauthorized`: Authentication required; `invalid_credentials`: Invalid credentials */
+      /** @description `unauthorized`: Authentication required; `invalid_credentials`: Invalid credentials; `reauthentication_required`: Re-authentication required */
       401: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -15306,7 +15309,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `unauthorized`: Authentication required; `invalid_credentials`: Invalid credentials */
+      /** @description `unauthorized`: Authentication required; `invalid_credentials`: Invalid credentials; `reauthentication_required`: Re-authentication required */
       401: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -15459,7 +15462,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `unauthorized`: Authentication required; `invalid_credentials`: Invalid credentials */
+      /** @description `unauthorized`: Authentication required; `invalid_credentials`: Invalid credentials; `reauthentication_required`: Re-authentication required */
       401: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -16699,7 +16702,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `unauthorized`: Authentication required; `invalid_credentials`: Invalid credentials */
+      /** @description `unauthorized`: Authentication required; `invalid_credentials`: Invalid credentials; `reauthentication_required`: Re-authentication required */
       401: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -16875,7 +16878,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `unauthorized`: Authentication required; `invalid_credentials`: Invalid credentials */
+      /** @description `unauthorized`: Authentication required; `invalid_credentials`: Invalid credentials; `reauthentication_required`: Re-authentication required */
       401: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];

@@ -8,6 +8,7 @@ export const ERROR_CODES = {
   validation_failed: { status: 400, title: 'Validation failed' },
   unauthorized: { status: 401, title: 'Authentication required' },
   invalid_credentials: { status: 401, title: 'Invalid credentials' },
+  reauthentication_required: { status: 401, title: 'Re-authentication required' },
   forbidden: { status: 403, title: 'Forbidden' },
   email_not_verified: { status: 403, title: 'Email address not verified' },
   plan_limit: { status: 403, title: 'Plan limit reached' },

@@ -153,3 +153,31 @@ export function requirePlatformAdmin() {
     });
   });
 }
+
+/** How recent a sign-in (or re-authentication) must be for a sensitive operation (`requireRecentAuth()`). */
+export const STEP_UP_MAX_AGE_SECONDS = 10 * 60;
+
+/**
+ * Step-up for sensitive operations (payment settings, webhook endpoints and secrets, roles and ownership, API keys,
+ * MFA changes): the session's user must have proved who they are within STEP_UP_MAX_AGE_SECONDS (the token's
+ * `auth_time`), else 401 `reauthentication_required` with the RFC 9470 challenge
+ * (`error="insufficient_user_authentication"`, `max_age`), which tells the client to re-authenticate
+ * (POST /api/v1/auth/reauthenticate) and retry with the new access token. An API key is not a sign-in and is
+ * checked by its own scopes instead. Place it after the route's guard (`requirePermission(...)`, `requireAuth()`).
+ */
+export function requireRecentAuth(maxAgeSeconds = STEP_UP_MAX_AGE_SECONDS) {
+  return createMiddleware<AppEnv>(async function requireRecentAuthMiddleware(c, next) {
+    const principal = principalOf(c);
+    if (principal.credential === 'session' && Math.floor(Date.now() / 1000) - principal.authTime > maxAgeSeconds) {
+      throw new ApiError('reauthentication_required', {
+        detail:
+          `This operation needs a sign-in within the last ${maxAgeSeconds / 60} minutes: re-authenticate ` +
+          '(POST /api/v1/auth/reauthenticate) and retry with the new access token.',
+        headers: {
+          'www-authenticate': `Bearer error="insufficient_user_authentication", error_description="A more recent authentication is required.", max_age=${maxAgeSeconds}`,
+        },
+      });
+    }
+    await next();
+  });
+}

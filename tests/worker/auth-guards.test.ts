@@ -9,6 +9,8 @@ import { newHook } from '../support/webhooks.ts';
 import {
   principalOf,
   requireAuth,
+  requireRecentAuth,
+  STEP_UP_MAX_AGE_SECONDS,
   requirePermission,
   requirePlatformAdmin,
   requireVerifiedEmail,
@@ -32,6 +34,9 @@ function principal(overrides: Partial<Omit<Principal, 'permissions'>> & { permis
     role: 'member',
     emailVerified: true,
     issuedAtMs: Date.now(),
+    authTime: Math.floor(Date.now() / 1000),
+    amr: ['pwd'],
+    credential: 'session',
     ...rest,
     permissions: new Set(permissions),
   };
@@ -124,6 +129,23 @@ describe('route guards', () => {
         expect(await problem(response)).toMatchObject({ code: 'not_found', detail: 'No such resource.' });
       }
     }
+  });
+
+  it('requireRecentAuth passes a recent sign-in and an API key, and refuses a stale session with the RFC 9470 challenge', async () => {
+    const now = Math.floor(Date.now() / 1000);
+    expect((await guarded(requireRecentAuth(), principal({ authTime: now - 60 }))).status).toBe(200);
+    expect(
+      (await guarded(requireRecentAuth(), principal({ authTime: now - 3600, credential: 'api_key' }))).status,
+    ).toBe(200);
+    const stale = await guarded(requireRecentAuth(), principal({ authTime: now - STEP_UP_MAX_AGE_SECONDS - 5 }));
+    expect(stale.status).toBe(401);
+    expect(stale.headers.get('www-authenticate')).toMatch(
+      /^Bearer error="insufficient_user_authentication", .*max_age=600$/,
+    );
+    const body = await problem(stale);
+    expect(body.code).toBe('reauthentication_required');
+    expect(body.detail).toContain('/api/v1/auth/reauthenticate');
+    expect((await guarded(requireRecentAuth(), null)).status).toBe(401);
   });
 
   it('requirePlatformAdmin answers 404 on an organization host, even to a platform administrator', async () => {

@@ -55,6 +55,29 @@ async function familyRows(familyId: string) {
 }
 
 describe('POST /api/v1/auth/refresh-token', () => {
+  it('keeps the sign-in time and methods (auth_time, amr) across rotations: refreshing is not signing in', async () => {
+    const tenant = await createTenant();
+    const member = await createMember(tenant, 'staff');
+    const first = await loginAs(tenant, member);
+    const signedIn = claimsOf(first.accessToken);
+    expect(signedIn.amr).toEqual(['pwd']);
+    expect(signedIn.auth_time).toBe(signedIn.iat);
+    // The family's sign-in was an hour ago: its children's tokens say so.
+    await database()
+      .update(refreshTokens)
+      .set({ authTime: sql`now() - interval '1 hour'`, amr: ['pwd', 'otp', 'mfa'] })
+      .where(eq(refreshTokens.familyId, String(signedIn.sid)));
+    const response = await refresh(tenant, first.refreshToken);
+    expect(response.status).toBe(200);
+    const second: RefreshResponse = await response.json();
+    const rotated = claimsOf(second.accessToken);
+    expect(rotated.amr).toEqual(['pwd', 'otp', 'mfa']);
+    expect(Number(rotated.auth_time)).toBeGreaterThanOrEqual(Number(signedIn.auth_time) - 3602);
+    expect(Number(rotated.auth_time)).toBeLessThanOrEqual(Number(signedIn.auth_time) - 3598);
+    const child = await tokenRow(second.refreshToken);
+    expect(child.amr).toEqual(['pwd', 'otp', 'mfa']);
+  });
+
   it('rotates: a new pair in the same family, the presented token spent, the rotation audited', async () => {
     const tenant = await createTenant();
     const member = await createMember(tenant, 'staff');

@@ -30,6 +30,8 @@ async function forge(tenant: TestTenant, userId: string, forgery: Forgery = {}):
     perms: [],
     ev: true,
     ist: now * 1000,
+    auth_time: now - 60,
+    amr: ['pwd'],
     iss: issuer(bindings().ROOT_DOMAIN),
     aud: AUDIENCE,
     sub: userId,
@@ -173,6 +175,14 @@ describe('access-token verification', () => {
       { claims: { jti: 42 } },
       { claims: { org: 1 } },
       { omit: ['jti'] },
+      { omit: ['auth_time'] },
+      { omit: ['amr'] },
+      { claims: { auth_time: '1' } },
+      { claims: { auth_time: 1.5 } },
+      // A sign-in after the token it produced.
+      { claims: { auth_time: Math.floor(Date.now() / 1000) + 120 } },
+      { claims: { amr: 'pwd' } },
+      { claims: { amr: [1] } },
     ];
     for (const forgery of cases) {
       await expectRefused(tenant, await forge(tenant, member.userId, forgery), 'The access token is invalid.');

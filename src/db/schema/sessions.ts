@@ -26,6 +26,16 @@ export const refreshTokens = pgTable(
       .default(sql`now() + interval '30 days'`),
     usedAt: timestamp({ withTimezone: true }),
     revokedAt: timestamp({ withTimezone: true }),
+    /**
+     * When the user last proved who they are in this session (sign-in, re-authentication): the access tokens'
+     * `auth_time`. Copied unchanged to every child, like `sessionExpiresAt`, so refreshing never counts as signing in.
+     */
+    authTime: timestamp({ withTimezone: true }).notNull().defaultNow(),
+    /** How (RFC 8176 `amr` values): the access tokens' `amr`, copied to every child. */
+    amr: text()
+      .array()
+      .notNull()
+      .default(sql`'{pwd}'::text[]`),
     ip: text(),
     userAgent: text(),
     createdAt: timestamp({ withTimezone: true }).notNull().defaultNow(),

@@ -56,6 +56,10 @@ interface Grant {
   sessionId: string;
   role: string;
   permissions: readonly Permission[];
+  /** The session's `auth_time` in seconds: now (a sign-in) when absent. */
+  authTime?: number;
+  /** The session's `amr`: `['pwd']` when absent. */
+  amr?: readonly string[];
 }
 
 async function session(ctx: ServiceContext, user: UserRow, grant: Grant, refreshToken?: string): Promise<Session> {
@@ -474,13 +478,13 @@ export async function refresh({
            and not exists (
              select 1 from refresh_tokens f
               where f.organization_id = t.organization_id and f.family_id = t.family_id and f.revoked_at is not null)
-        returning t.id, t.user_id, t.family_id, t.session_expires_at
+        returning t.id, t.user_id, t.family_id, t.session_expires_at, t.auth_time, t.amr
       ), child as (
         insert into refresh_tokens (organization_id, user_id, family_id, parent_id, token_hash, expires_at,
-                                    session_expires_at, ip, user_agent)
+                                    session_expires_at, auth_time, amr, ip, user_agent)
         select ${tenant.id}::uuid, user_id, family_id, id, ${nextHash}::text,
                least(now() + make_interval(secs => ${REFRESH_TOKEN_TTL_SECONDS}), session_expires_at),
-               session_expires_at, ${ctx.client.ip}::text, ${ctx.client.userAgent}::text
+               session_expires_at, auth_time, amr, ${ctx.client.ip}::text, ${ctx.client.userAgent}::text
           from spent
         returning user_id
       ), audit as (${auditFromCte(ctx.client, tenant.id, 'auth.refresh', 'child')})
@@ -489,6 +493,8 @@ export async function refresh({
       .select({
         ...userColumns,
         familyId: refreshTokens.familyId,
+        authTime: sql<number>`floor(extract(epoch from ${refreshTokens.authTime}))::float8`,
+        amr: refreshTokens.amr,
         roleKey: roles.key,
         permissions: roles.permissions,
       })
@@ -511,6 +517,8 @@ export async function refresh({
         sessionId: rotated.familyId,
         role: rotated.roleKey,
         permissions: permissionsOf(rotated.permissions),
+        authTime: rotated.authTime,
+        amr: rotated.amr,
       },
       nextToken,
     );

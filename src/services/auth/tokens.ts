@@ -30,6 +30,16 @@ export interface Principal {
   emailVerified: boolean;
   /** Issue time in milliseconds (finer than `iat`, for "sessions ended before" checks). */
   issuedAtMs: number;
+  /**
+   * When the user last proved who they are in this session (sign-in or re-authentication), in seconds since the
+   * epoch: the `auth_time` claim (RFC 9068 2.2.1). Refreshing a session keeps it; step-up (`requireRecentAuth()`)
+   * compares it with the clock.
+   */
+  authTime: number;
+  /** How the user proved it: the `amr` claim (RFC 8176 values, e.g. `pwd`, `otp`, `hwk`, `mfa`). */
+  amr: readonly string[];
+  /** The kind of credential: an access token of a signed-in session (`session`) or an integration's API key. */
+  credential: 'session' | 'api_key';
 }
 
 export interface AccessTokenInput {
@@ -39,6 +49,10 @@ export interface AccessTokenInput {
   role: string;
   permissions: readonly Permission[];
   emailVerified: boolean;
+  /** `auth_time` in seconds; the issue time when absent (a token of a sign-in that just happened). */
+  authTime?: number;
+  /** `amr`; `['pwd']` when absent. */
+  amr?: readonly string[];
 }
 
 export async function issueAccessToken(
@@ -57,6 +71,8 @@ export async function issueAccessToken(
     perms: [...input.permissions],
     ev: input.emailVerified,
     ist: now,
+    auth_time: input.authTime ?? issuedAt,
+    amr: [...(input.amr ?? ['pwd'])],
   })
     .setProtectedHeader({ alg: JWT_ALGORITHM, kid: keys.signer.kid, typ: ACCESS_TOKEN_TYPE })
     .setIssuer(issuer(rootDomain))
@@ -112,7 +128,7 @@ export async function verifyAccessToken(
       error instanceof joseErrors.JWTExpired ? 'The access token has expired.' : 'The access token is invalid.',
     );
   }
-  const { sub, jti, iat, exp, org, sid, role, perms, ev, ist } = payload;
+  const { sub, jti, iat, exp, org, sid, role, perms, ev, ist, auth_time: authTime, amr } = payload;
   if (
     // jose picks the only key of a matching type when `kid` is absent: we insist on it (RFC 8725 3.10).
     typeof kid !== 'string' ||
@@ -125,6 +141,12 @@ export async function verifyAccessToken(
     typeof ev !== 'boolean' ||
     typeof ist !== 'number' ||
     Math.floor(ist / 1000) !== iat ||
+    // A sign-in cannot come after the token it produced.
+    typeof authTime !== 'number' ||
+    !Number.isSafeInteger(authTime) ||
+    authTime > Math.floor(ist / 1000) ||
+    !Array.isArray(amr) ||
+    !amr.every((method) => typeof method === 'string') ||
     !Array.isArray(perms) ||
     !perms.every((permission): permission is Permission => typeof permission === 'string' && isPermission(permission))
   ) {
@@ -139,6 +161,9 @@ export async function verifyAccessToken(
     permissions: new Set(perms),
     emailVerified: ev,
     issuedAtMs: ist,
+    authTime,
+    amr,
+    credential: 'session',
   };
 }
 

@@ -1,0 +1,2 @@
+ALTER TABLE "refresh_tokens" ADD COLUMN "auth_time" timestamp with time zone DEFAULT now() NOT NULL;--> statement-breakpoint
+ALTER TABLE "refresh_tokens" ADD COLUMN "amr" text[] DEFAULT '{pwd}'::text[] NOT NULL;
