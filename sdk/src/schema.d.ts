@@ -16409,7 +16409,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `unauthorized`: Authentication required; `invalid_credentials`: Invalid credentials */
+      /** @description `unauthorized`: Authentication required; `invalid_credentials`: Invalid credentials; `reauthentication_required`: Re-authentication required */
       401: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -16541,7 +16541,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `unauthorized`: Authentication required; `invalid_credentials`: Invalid credentials */
+      /** @description `unauthorized`: Authentication required; `invalid_credentials`: Invalid credentials; `reauthentication_required`: Re-authentication required */
       401: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
