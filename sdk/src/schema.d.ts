@@ -1246,6 +1246,66 @@ export interface paths {
     patch?: never;
     trace?: never;
   };
+  '/api/v1/public/events/{slug}/live': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    /**
+     * Stream the seats left of a public event
+     * @description Live seats left of a published, public or unlisted event, for an on-sale page: an `availability` message at once and after every change of seats (a booking made, confirmed, cancelled, refunded or expired): `{ eventId, at, ticketTypes: [{ id, remaining, onSale }] }` for the ticket types shown without an access code, in display order; `at` is the time of the read (ms) and the message id. No authentication; the same per-address read limit as the public catalogue (429 with Retry-After). Drafts, private, cancelled and completed events and unknown slugs answer 404. Server-Sent Events (`text/event-stream`): the stream starts with `retry: 3000`, then messages `id:`, `event:` and one `data:` line of JSON; a comment line (`: heartbeat`) every 15 s keeps proxies from closing it. It ends with `event: end` and `data: {"reason": ...}` (`session_ended`, `session_unverifiable`, `event_unavailable` when the event is cancelled or made private, `expired` after 15 min or 16 MiB, `closed`); reconnect then (EventSource does). At most 8 streams per client per event and 5000 per event: beyond them 429 `too_many_streams` with Retry-After. Updates arrive after the change commits and the outbox dispatch runs (well under a second), snapshots at most 4 times a second per event. Connecting costs one database round trip and one Redis round trip.
+     */
+    get: operations['streamPublicAvailability'];
+    put?: never;
+    post?: never;
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  '/api/v1/events/{id}/live/check-ins': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    /**
+     * Stream the check-in counts of an event
+     * @description Live check-in counts for the door: a `check-ins` message at once and after every check-in (and every confirmation, cancellation or refund, which change the total): `{ eventId, at, checkedIn, total }`, `total` being the valid tickets of confirmed bookings; `at` is the time of the read (ms). The permission is the one `POST /api/v1/check-ins` needs. Needs `checkins:write`; the session is checked at connect time and again at every heartbeat, and the stream ends (`end` with reason `session_ended`) once it is revoked (logout, role change, member removed). Another organization's event or an unknown id answers 404. Server-Sent Events (`text/event-stream`): the stream starts with `retry: 3000`, then messages `id:`, `event:` and one `data:` line of JSON; a comment line (`: heartbeat`) every 15 s keeps proxies from closing it. It ends with `event: end` and `data: {"reason": ...}` (`session_ended`, `session_unverifiable`, `event_unavailable` when the event is cancelled or made private, `expired` after 15 min or 16 MiB, `closed`); reconnect then (EventSource does). At most 8 streams per client per event and 5000 per event: beyond them 429 `too_many_streams` with Retry-After. Updates arrive after the change commits and the outbox dispatch runs (well under a second), snapshots at most 4 times a second per event. Connecting costs one database round trip and one Redis round trip; every heartbeat one Redis round trip.
+     */
+    get: operations['streamCheckIns'];
+    put?: never;
+    post?: never;
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  '/api/v1/events/{id}/live/bookings': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    /**
+     * Stream the new bookings of an event
+     * @description A live feed of the bookings of an event for staff: a `booking` message for every booking made, confirmed, cancelled, refunded or expired from now on, `{ type, id, eventId, status, buyer, total, currency, items, createdAt, confirmedAt }` (`type` is the outbox event, the message id its id: delivery is at least once, so dedupe on it); no tickets, codes or payment details. No backlog: list earlier ones with `GET /api/v1/bookings?eventId=`, whose permission this needs. Needs `bookings:read`; the session is checked at connect time and again at every heartbeat, and the stream ends (`end` with reason `session_ended`) once it is revoked (logout, role change, member removed). Another organization's event or an unknown id answers 404. Server-Sent Events (`text/event-stream`): the stream starts with `retry: 3000`, then messages `id:`, `event:` and one `data:` line of JSON; a comment line (`: heartbeat`) every 15 s keeps proxies from closing it. It ends with `event: end` and `data: {"reason": ...}` (`session_ended`, `session_unverifiable`, `event_unavailable` when the event is cancelled or made private, `expired` after 15 min or 16 MiB, `closed`); reconnect then (EventSource does). At most 8 streams per client per event and 5000 per event: beyond them 429 `too_many_streams` with Retry-After. Updates arrive after the change commits and the outbox dispatch runs (well under a second), snapshots at most 4 times a second per event. Connecting costs one database round trip and one Redis round trip; every heartbeat one Redis round trip.
+     */
+    get: operations['streamBookings'];
+    put?: never;
+    post?: never;
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
   '/api/v1/audit-logs/export': {
     parameters: {
       query?: never;
@@ -1359,6 +1419,7 @@ export interface components {
         | 'https://eventra.app/problems/unsupported-media-type'
         | 'https://eventra.app/problems/unprocessable'
         | 'https://eventra.app/problems/rate-limited'
+        | 'https://eventra.app/problems/too-many-streams'
         | 'https://eventra.app/problems/internal-error'
         | 'https://eventra.app/problems/misconfigured'
         | 'https://eventra.app/problems/payment-provider-error'
@@ -1388,6 +1449,7 @@ export interface components {
         | 'Unsupported media type'
         | 'Unprocessable request'
         | 'Too many requests'
+        | 'Too many live streams'
         | 'Internal server error'
         | 'Service misconfigured'
         | 'Payment provider error'
@@ -1428,6 +1490,7 @@ export interface components {
         | 'unsupported_media_type'
         | 'unprocessable'
         | 'rate_limited'
+        | 'too_many_streams'
         | 'internal_error'
         | 'misconfigured'
         | 'payment_provider_error'
@@ -5514,7 +5577,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `rate_limited`: Too many requests */
+      /** @description `rate_limited`: Too many requests; `too_many_streams`: Too many live streams */
       429: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -5614,7 +5677,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `rate_limited`: Too many requests */
+      /** @description `rate_limited`: Too many requests; `too_many_streams`: Too many live streams */
       429: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -5682,7 +5745,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `rate_limited`: Too many requests */
+      /** @description `rate_limited`: Too many requests; `too_many_streams`: Too many live streams */
       429: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -5781,7 +5844,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `rate_limited`: Too many requests */
+      /** @description `rate_limited`: Too many requests; `too_many_streams`: Too many live streams */
       429: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -5924,7 +5987,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `rate_limited`: Too many requests */
+      /** @description `rate_limited`: Too many requests; `too_many_streams`: Too many live streams */
       429: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -6067,7 +6130,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `rate_limited`: Too many requests */
+      /** @description `rate_limited`: Too many requests; `too_many_streams`: Too many live streams */
       429: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -6210,7 +6273,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `rate_limited`: Too many requests */
+      /** @description `rate_limited`: Too many requests; `too_many_streams`: Too many live streams */
       429: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -6323,7 +6386,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `rate_limited`: Too many requests */
+      /** @description `rate_limited`: Too many requests; `too_many_streams`: Too many live streams */
       429: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -6452,7 +6515,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `rate_limited`: Too many requests */
+      /** @description `rate_limited`: Too many requests; `too_many_streams`: Too many live streams */
       429: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -6763,7 +6826,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `rate_limited`: Too many requests */
+      /** @description `rate_limited`: Too many requests; `too_many_streams`: Too many live streams */
       429: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -6889,7 +6952,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `rate_limited`: Too many requests */
+      /** @description `rate_limited`: Too many requests; `too_many_streams`: Too many live streams */
       429: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -7032,7 +7095,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `rate_limited`: Too many requests */
+      /** @description `rate_limited`: Too many requests; `too_many_streams`: Too many live streams */
       429: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -7173,7 +7236,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `rate_limited`: Too many requests */
+      /** @description `rate_limited`: Too many requests; `too_many_streams`: Too many live streams */
       429: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -7793,7 +7856,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `rate_limited`: Too many requests */
+      /** @description `rate_limited`: Too many requests; `too_many_streams`: Too many live streams */
       429: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -7950,7 +8013,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `rate_limited`: Too many requests */
+      /** @description `rate_limited`: Too many requests; `too_many_streams`: Too many live streams */
       429: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -8093,7 +8156,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `rate_limited`: Too many requests */
+      /** @description `rate_limited`: Too many requests; `too_many_streams`: Too many live streams */
       429: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -8254,7 +8317,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `rate_limited`: Too many requests */
+      /** @description `rate_limited`: Too many requests; `too_many_streams`: Too many live streams */
       429: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -8415,7 +8478,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `rate_limited`: Too many requests */
+      /** @description `rate_limited`: Too many requests; `too_many_streams`: Too many live streams */
       429: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -8588,7 +8651,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `rate_limited`: Too many requests */
+      /** @description `rate_limited`: Too many requests; `too_many_streams`: Too many live streams */
       429: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -8770,7 +8833,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `rate_limited`: Too many requests */
+      /** @description `rate_limited`: Too many requests; `too_many_streams`: Too many live streams */
       429: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -8946,7 +9009,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `rate_limited`: Too many requests */
+      /** @description `rate_limited`: Too many requests; `too_many_streams`: Too many live streams */
       429: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -9154,7 +9217,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `rate_limited`: Too many requests */
+      /** @description `rate_limited`: Too many requests; `too_many_streams`: Too many live streams */
       429: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -9300,7 +9363,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `rate_limited`: Too many requests */
+      /** @description `rate_limited`: Too many requests; `too_many_streams`: Too many live streams */
       429: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -9475,7 +9538,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `rate_limited`: Too many requests */
+      /** @description `rate_limited`: Too many requests; `too_many_streams`: Too many live streams */
       429: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -9616,7 +9679,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `rate_limited`: Too many requests */
+      /** @description `rate_limited`: Too many requests; `too_many_streams`: Too many live streams */
       429: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -9779,7 +9842,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `rate_limited`: Too many requests */
+      /** @description `rate_limited`: Too many requests; `too_many_streams`: Too many live streams */
       429: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -9972,7 +10035,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `rate_limited`: Too many requests */
+      /** @description `rate_limited`: Too many requests; `too_many_streams`: Too many live streams */
       429: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -10125,7 +10188,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `rate_limited`: Too many requests */
+      /** @description `rate_limited`: Too many requests; `too_many_streams`: Too many live streams */
       429: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -10300,7 +10363,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `rate_limited`: Too many requests */
+      /** @description `rate_limited`: Too many requests; `too_many_streams`: Too many live streams */
       429: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -10441,7 +10504,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `rate_limited`: Too many requests */
+      /** @description `rate_limited`: Too many requests; `too_many_streams`: Too many live streams */
       429: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -10637,7 +10700,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `rate_limited`: Too many requests */
+      /** @description `rate_limited`: Too many requests; `too_many_streams`: Too many live streams */
       429: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -10861,7 +10924,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `rate_limited`: Too many requests */
+      /** @description `rate_limited`: Too many requests; `too_many_streams`: Too many live streams */
       429: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -11038,7 +11101,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `rate_limited`: Too many requests */
+      /** @description `rate_limited`: Too many requests; `too_many_streams`: Too many live streams */
       429: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -11244,7 +11307,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `rate_limited`: Too many requests */
+      /** @description `rate_limited`: Too many requests; `too_many_streams`: Too many live streams */
       429: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -11385,7 +11448,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `rate_limited`: Too many requests */
+      /** @description `rate_limited`: Too many requests; `too_many_streams`: Too many live streams */
       429: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -11573,7 +11636,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `rate_limited`: Too many requests */
+      /** @description `rate_limited`: Too many requests; `too_many_streams`: Too many live streams */
       429: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -11747,7 +11810,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `rate_limited`: Too many requests */
+      /** @description `rate_limited`: Too many requests; `too_many_streams`: Too many live streams */
       429: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -11920,7 +11983,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `rate_limited`: Too many requests */
+      /** @description `rate_limited`: Too many requests; `too_many_streams`: Too many live streams */
       429: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -12139,7 +12202,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `rate_limited`: Too many requests */
+      /** @description `rate_limited`: Too many requests; `too_many_streams`: Too many live streams */
       429: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -12337,7 +12400,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `rate_limited`: Too many requests */
+      /** @description `rate_limited`: Too many requests; `too_many_streams`: Too many live streams */
       429: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -12478,7 +12541,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `rate_limited`: Too many requests */
+      /** @description `rate_limited`: Too many requests; `too_many_streams`: Too many live streams */
       429: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -12643,7 +12706,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `rate_limited`: Too many requests */
+      /** @description `rate_limited`: Too many requests; `too_many_streams`: Too many live streams */
       429: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -12854,7 +12917,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `rate_limited`: Too many requests */
+      /** @description `rate_limited`: Too many requests; `too_many_streams`: Too many live streams */
       429: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -13044,7 +13107,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `rate_limited`: Too many requests */
+      /** @description `rate_limited`: Too many requests; `too_many_streams`: Too many live streams */
       429: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -13185,7 +13248,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `rate_limited`: Too many requests */
+      /** @description `rate_limited`: Too many requests; `too_many_streams`: Too many live streams */
       429: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -13341,7 +13404,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `rate_limited`: Too many requests */
+      /** @description `rate_limited`: Too many requests; `too_many_streams`: Too many live streams */
       429: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -13487,7 +13550,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `rate_limited`: Too many requests */
+      /** @description `rate_limited`: Too many requests; `too_many_streams`: Too many live streams */
       429: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -13630,7 +13693,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `rate_limited`: Too many requests */
+      /** @description `rate_limited`: Too many requests; `too_many_streams`: Too many live streams */
       429: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -13773,7 +13836,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `rate_limited`: Too many requests */
+      /** @description `rate_limited`: Too many requests; `too_many_streams`: Too many live streams */
       429: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -13969,7 +14032,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `rate_limited`: Too many requests */
+      /** @description `rate_limited`: Too many requests; `too_many_streams`: Too many live streams */
       429: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -14155,7 +14218,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `rate_limited`: Too many requests */
+      /** @description `rate_limited`: Too many requests; `too_many_streams`: Too many live streams */
       429: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -14309,7 +14372,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `rate_limited`: Too many requests */
+      /** @description `rate_limited`: Too many requests; `too_many_streams`: Too many live streams */
       429: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -14478,7 +14541,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `rate_limited`: Too many requests */
+      /** @description `rate_limited`: Too many requests; `too_many_streams`: Too many live streams */
       429: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -14599,7 +14662,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `rate_limited`: Too many requests */
+      /** @description `rate_limited`: Too many requests; `too_many_streams`: Too many live streams */
       429: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -14825,7 +14888,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `rate_limited`: Too many requests */
+      /** @description `rate_limited`: Too many requests; `too_many_streams`: Too many live streams */
       429: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -14997,7 +15060,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `rate_limited`: Too many requests */
+      /** @description `rate_limited`: Too many requests; `too_many_streams`: Too many live streams */
       429: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -15174,7 +15237,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `rate_limited`: Too many requests */
+      /** @description `rate_limited`: Too many requests; `too_many_streams`: Too many live streams */
       429: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -15337,7 +15400,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `rate_limited`: Too many requests */
+      /** @description `rate_limited`: Too many requests; `too_many_streams`: Too many live streams */
       429: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -15515,7 +15578,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `rate_limited`: Too many requests */
+      /** @description `rate_limited`: Too many requests; `too_many_streams`: Too many live streams */
       429: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -15642,7 +15705,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `rate_limited`: Too many requests */
+      /** @description `rate_limited`: Too many requests; `too_many_streams`: Too many live streams */
       429: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -15789,7 +15852,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `rate_limited`: Too many requests */
+      /** @description `rate_limited`: Too many requests; `too_many_streams`: Too many live streams */
       429: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -15947,7 +16010,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `rate_limited`: Too many requests */
+      /** @description `rate_limited`: Too many requests; `too_many_streams`: Too many live streams */
       429: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -16131,7 +16194,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `rate_limited`: Too many requests */
+      /** @description `rate_limited`: Too many requests; `too_many_streams`: Too many live streams */
       429: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -16298,7 +16361,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `rate_limited`: Too many requests */
+      /** @description `rate_limited`: Too many requests; `too_many_streams`: Too many live streams */
       429: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -16427,7 +16490,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `rate_limited`: Too many requests */
+      /** @description `rate_limited`: Too many requests; `too_many_streams`: Too many live streams */
       429: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -16547,7 +16610,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `rate_limited`: Too many requests */
+      /** @description `rate_limited`: Too many requests; `too_many_streams`: Too many live streams */
       429: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -16714,7 +16777,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `rate_limited`: Too many requests */
+      /** @description `rate_limited`: Too many requests; `too_many_streams`: Too many live streams */
       429: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -16863,7 +16926,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `rate_limited`: Too many requests */
+      /** @description `rate_limited`: Too many requests; `too_many_streams`: Too many live streams */
       429: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -16996,7 +17059,374 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `rate_limited`: Too many requests */
+      /** @description `rate_limited`: Too many requests; `too_many_streams`: Too many live streams */
+      429: {
+        headers: {
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'X-Correlation-Id': components['headers']['X-Correlation-Id'];
+          'Access-Control-Allow-Origin': components['headers']['Access-Control-Allow-Origin'];
+          RateLimit: components['headers']['RateLimit'];
+          'RateLimit-Policy': components['headers']['RateLimit-Policy'];
+          'Retry-After': components['headers']['Retry-After'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description `internal_error`: Internal server error; `misconfigured`: Service misconfigured */
+      500: {
+        headers: {
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'X-Correlation-Id': components['headers']['X-Correlation-Id'];
+          'Access-Control-Allow-Origin': components['headers']['Access-Control-Allow-Origin'];
+          RateLimit: components['headers']['RateLimit'];
+          'RateLimit-Policy': components['headers']['RateLimit-Policy'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description `service_unavailable`: Service unavailable */
+      503: {
+        headers: {
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'X-Correlation-Id': components['headers']['X-Correlation-Id'];
+          'Access-Control-Allow-Origin': components['headers']['Access-Control-Allow-Origin'];
+          RateLimit: components['headers']['RateLimit'];
+          'RateLimit-Policy': components['headers']['RateLimit-Policy'];
+          'Retry-After': components['headers']['Retry-After'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+    };
+  };
+  streamPublicAvailability: {
+    parameters: {
+      query?: never;
+      header?: {
+        /** @description The id of the last message seen (sent by EventSource on reconnect). A snapshot with this id is not sent again; messages missed while disconnected are not replayed (the first snapshot is the current state). */
+        'last-event-id'?: string;
+      };
+      path: {
+        /** @description The event slug. */
+        slug: string;
+      };
+      cookie?: never;
+    };
+    requestBody?: never;
+    responses: {
+      /** @description The stream of availability messages. */
+      200: {
+        headers: {
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'X-Correlation-Id': components['headers']['X-Correlation-Id'];
+          'Access-Control-Allow-Origin': components['headers']['Access-Control-Allow-Origin'];
+          RateLimit: components['headers']['RateLimit'];
+          'RateLimit-Policy': components['headers']['RateLimit-Policy'];
+          [name: string]: unknown;
+        };
+        content: {
+          'text/event-stream': string;
+        };
+      };
+      /** @description `bad_request`: Bad request; `invalid_json`: Malformed JSON body; `validation_failed`: Validation failed */
+      400: {
+        headers: {
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'X-Correlation-Id': components['headers']['X-Correlation-Id'];
+          'Access-Control-Allow-Origin': components['headers']['Access-Control-Allow-Origin'];
+          RateLimit: components['headers']['RateLimit'];
+          'RateLimit-Policy': components['headers']['RateLimit-Policy'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description `not_found`: Not found */
+      404: {
+        headers: {
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'X-Correlation-Id': components['headers']['X-Correlation-Id'];
+          'Access-Control-Allow-Origin': components['headers']['Access-Control-Allow-Origin'];
+          RateLimit: components['headers']['RateLimit'];
+          'RateLimit-Policy': components['headers']['RateLimit-Policy'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description `rate_limited`: Too many requests; `too_many_streams`: Too many live streams */
+      429: {
+        headers: {
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'X-Correlation-Id': components['headers']['X-Correlation-Id'];
+          'Access-Control-Allow-Origin': components['headers']['Access-Control-Allow-Origin'];
+          RateLimit: components['headers']['RateLimit'];
+          'RateLimit-Policy': components['headers']['RateLimit-Policy'];
+          'Retry-After': components['headers']['Retry-After'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description `internal_error`: Internal server error; `misconfigured`: Service misconfigured */
+      500: {
+        headers: {
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'X-Correlation-Id': components['headers']['X-Correlation-Id'];
+          'Access-Control-Allow-Origin': components['headers']['Access-Control-Allow-Origin'];
+          RateLimit: components['headers']['RateLimit'];
+          'RateLimit-Policy': components['headers']['RateLimit-Policy'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description `service_unavailable`: Service unavailable */
+      503: {
+        headers: {
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'X-Correlation-Id': components['headers']['X-Correlation-Id'];
+          'Access-Control-Allow-Origin': components['headers']['Access-Control-Allow-Origin'];
+          RateLimit: components['headers']['RateLimit'];
+          'RateLimit-Policy': components['headers']['RateLimit-Policy'];
+          'Retry-After': components['headers']['Retry-After'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+    };
+  };
+  streamCheckIns: {
+    parameters: {
+      query?: never;
+      header?: {
+        /** @description The id of the last message seen (sent by EventSource on reconnect). A snapshot with this id is not sent again; messages missed while disconnected are not replayed (the first snapshot is the current state). */
+        'last-event-id'?: string;
+      };
+      path: {
+        /** @description The event id (a UUID; anything else answers 400). */
+        id: string;
+      };
+      cookie?: never;
+    };
+    requestBody?: never;
+    responses: {
+      /** @description The stream of check-ins messages. */
+      200: {
+        headers: {
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'X-Correlation-Id': components['headers']['X-Correlation-Id'];
+          'Access-Control-Allow-Origin': components['headers']['Access-Control-Allow-Origin'];
+          RateLimit: components['headers']['RateLimit'];
+          'RateLimit-Policy': components['headers']['RateLimit-Policy'];
+          [name: string]: unknown;
+        };
+        content: {
+          'text/event-stream': string;
+        };
+      };
+      /** @description `bad_request`: Bad request; `invalid_json`: Malformed JSON body; `validation_failed`: Validation failed */
+      400: {
+        headers: {
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'X-Correlation-Id': components['headers']['X-Correlation-Id'];
+          'Access-Control-Allow-Origin': components['headers']['Access-Control-Allow-Origin'];
+          RateLimit: components['headers']['RateLimit'];
+          'RateLimit-Policy': components['headers']['RateLimit-Policy'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description `unauthorized`: Authentication required; `invalid_credentials`: Invalid credentials; `reauthentication_required`: Re-authentication required */
+      401: {
+        headers: {
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'X-Correlation-Id': components['headers']['X-Correlation-Id'];
+          'Access-Control-Allow-Origin': components['headers']['Access-Control-Allow-Origin'];
+          RateLimit: components['headers']['RateLimit'];
+          'RateLimit-Policy': components['headers']['RateLimit-Policy'];
+          'WWW-Authenticate': components['headers']['WWW-Authenticate'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description `forbidden`: Forbidden; `email_not_verified`: Email address not verified; `plan_limit`: Plan limit reached; `feature_unavailable`: Not in your plan */
+      403: {
+        headers: {
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'X-Correlation-Id': components['headers']['X-Correlation-Id'];
+          'Access-Control-Allow-Origin': components['headers']['Access-Control-Allow-Origin'];
+          RateLimit: components['headers']['RateLimit'];
+          'RateLimit-Policy': components['headers']['RateLimit-Policy'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description `not_found`: Not found */
+      404: {
+        headers: {
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'X-Correlation-Id': components['headers']['X-Correlation-Id'];
+          'Access-Control-Allow-Origin': components['headers']['Access-Control-Allow-Origin'];
+          RateLimit: components['headers']['RateLimit'];
+          'RateLimit-Policy': components['headers']['RateLimit-Policy'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description `rate_limited`: Too many requests; `too_many_streams`: Too many live streams */
+      429: {
+        headers: {
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'X-Correlation-Id': components['headers']['X-Correlation-Id'];
+          'Access-Control-Allow-Origin': components['headers']['Access-Control-Allow-Origin'];
+          RateLimit: components['headers']['RateLimit'];
+          'RateLimit-Policy': components['headers']['RateLimit-Policy'];
+          'Retry-After': components['headers']['Retry-After'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description `internal_error`: Internal server error; `misconfigured`: Service misconfigured */
+      500: {
+        headers: {
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'X-Correlation-Id': components['headers']['X-Correlation-Id'];
+          'Access-Control-Allow-Origin': components['headers']['Access-Control-Allow-Origin'];
+          RateLimit: components['headers']['RateLimit'];
+          'RateLimit-Policy': components['headers']['RateLimit-Policy'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description `service_unavailable`: Service unavailable */
+      503: {
+        headers: {
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'X-Correlation-Id': components['headers']['X-Correlation-Id'];
+          'Access-Control-Allow-Origin': components['headers']['Access-Control-Allow-Origin'];
+          RateLimit: components['headers']['RateLimit'];
+          'RateLimit-Policy': components['headers']['RateLimit-Policy'];
+          'Retry-After': components['headers']['Retry-After'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+    };
+  };
+  streamBookings: {
+    parameters: {
+      query?: never;
+      header?: {
+        /** @description The id of the last message seen (sent by EventSource on reconnect). A snapshot with this id is not sent again; messages missed while disconnected are not replayed (the first snapshot is the current state). */
+        'last-event-id'?: string;
+      };
+      path: {
+        /** @description The event id (a UUID; anything else answers 400). */
+        id: string;
+      };
+      cookie?: never;
+    };
+    requestBody?: never;
+    responses: {
+      /** @description The stream of bookings messages. */
+      200: {
+        headers: {
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'X-Correlation-Id': components['headers']['X-Correlation-Id'];
+          'Access-Control-Allow-Origin': components['headers']['Access-Control-Allow-Origin'];
+          RateLimit: components['headers']['RateLimit'];
+          'RateLimit-Policy': components['headers']['RateLimit-Policy'];
+          [name: string]: unknown;
+        };
+        content: {
+          'text/event-stream': string;
+        };
+      };
+      /** @description `bad_request`: Bad request; `invalid_json`: Malformed JSON body; `validation_failed`: Validation failed */
+      400: {
+        headers: {
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'X-Correlation-Id': components['headers']['X-Correlation-Id'];
+          'Access-Control-Allow-Origin': components['headers']['Access-Control-Allow-Origin'];
+          RateLimit: components['headers']['RateLimit'];
+          'RateLimit-Policy': components['headers']['RateLimit-Policy'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description `unauthorized`: Authentication required; `invalid_credentials`: Invalid credentials; `reauthentication_required`: Re-authentication required */
+      401: {
+        headers: {
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'X-Correlation-Id': components['headers']['X-Correlation-Id'];
+          'Access-Control-Allow-Origin': components['headers']['Access-Control-Allow-Origin'];
+          RateLimit: components['headers']['RateLimit'];
+          'RateLimit-Policy': components['headers']['RateLimit-Policy'];
+          'WWW-Authenticate': components['headers']['WWW-Authenticate'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description `forbidden`: Forbidden; `email_not_verified`: Email address not verified; `plan_limit`: Plan limit reached; `feature_unavailable`: Not in your plan */
+      403: {
+        headers: {
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'X-Correlation-Id': components['headers']['X-Correlation-Id'];
+          'Access-Control-Allow-Origin': components['headers']['Access-Control-Allow-Origin'];
+          RateLimit: components['headers']['RateLimit'];
+          'RateLimit-Policy': components['headers']['RateLimit-Policy'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description `not_found`: Not found */
+      404: {
+        headers: {
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'X-Correlation-Id': components['headers']['X-Correlation-Id'];
+          'Access-Control-Allow-Origin': components['headers']['Access-Control-Allow-Origin'];
+          RateLimit: components['headers']['RateLimit'];
+          'RateLimit-Policy': components['headers']['RateLimit-Policy'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description `rate_limited`: Too many requests; `too_many_streams`: Too many live streams */
       429: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -17171,7 +17601,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `rate_limited`: Too many requests */
+      /** @description `rate_limited`: Too many requests; `too_many_streams`: Too many live streams */
       429: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -17333,7 +17763,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `rate_limited`: Too many requests */
+      /** @description `rate_limited`: Too many requests; `too_many_streams`: Too many live streams */
       429: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
