@@ -6683,7 +6683,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `rate_limited`: Too many requests */
+      /** @description `rate_limited`: Too many requests; `too_many_streams`: Too many live streams */
       429: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -7414,7 +7414,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `rate_limited`: Too many requests */
+      /** @description `rate_limited`: Too many requests; `too_many_streams`: Too many live streams */
       429: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -7573,7 +7573,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `rate_limited`: Too many requests */
+      /** @description `rate_limited`: Too many requests; `too_many_streams`: Too many live streams */
       429: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -7700,7 +7700,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `rate_limited`: Too many requests */
+      /** @description `rate_limited`: Too many requests; `too_many_streams`: Too many live streams */
       429: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
