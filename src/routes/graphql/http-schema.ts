@@ -48,6 +48,7 @@ export const GraphqlRequestSchema = z
       .openapi({ description: 'Which operation of the document to run.', example: 'Upcoming' }),
     extensions: ExtensionsSchema.nullable().optional(),
   })
+  .strict()
   .openapi('GraphqlRequest', { description: 'A GraphQL-over-HTTP request.' });
 
 /** A JSON-encoded query-string member (GET): `variables` and `extensions`. */

@@ -112,7 +112,7 @@ function validDocument(schema: GraphQLSchema, query: string, introspection: bool
     document = parse(query, { maxTokens: GRAPHQL_LIMITS.maxTokens });
   } catch (error) {
     if (!(error instanceof GraphQLError)) throw error;
-    const tooLong = error.message.includes('token limit');
+    const tooLong = /contains more th\w+ \d+ tokens/.test(error.message);
     throw refused(tooLong ? 'query_too_complex' : 'validation_failed', error.message);
   }
   const rejections: GraphQLError[] = [];
@@ -127,10 +127,9 @@ function validDocument(schema: GraphQLSchema, query: string, introspection: bool
           })
         : error,
     );
-    throw new GraphqlRequestError(
-      rejections.length > 0 ? 'query_too_complex' : 'validation_failed',
-      introspection ? shown : shown.map(withoutSuggestions),
-    );
+    // A document over a limit is answered with the limits it broke only: the clearest reason, and no more work.
+    if (rejections.length > 0) throw new GraphqlRequestError('query_too_complex', rejections);
+    throw new GraphqlRequestError('validation_failed', introspection ? shown : shown.map(withoutSuggestions));
   }
   validated.set(key, document);
   if (validated.size > MAX_VALIDATED) validated.delete(validated.keys().next().value as string);
