@@ -1200,6 +1200,30 @@ export interface paths {
     patch?: never;
     trace?: never;
   };
+  '/api/v1/graphql': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    /**
+     * Run a GraphQL query (GET)
+     * @description The GraphQL API of the organization served on this host (organization hosts only; 404 elsewhere). The schema is published as SDL at [/docs/schema.graphql](/docs/schema.graphql) (docs/API.md, "GraphQL"). Resolvers call the same services as REST: same tenancy (another organization’s ids read as null), same permissions per field (a field without its REST twin’s permission is null with `extensions.code: forbidden`), same audit, same error codes in `extensions.code`. A missing or invalid token, a revoked session and a rate limit answer as REST does (401, 429 problems); a document that does not parse or validate, or exceeds the limits (depth 8, 15 aliases, 2000 tokens, cost 10000), answers 400 with `errors` (`validation_failed`, `query_too_complex`). An operation takes ceil(cost / 100) units of the plan’s rate limits (REST requests take one). Each nesting level of a query is at most one database round trip (dataloaders). Over GET only queries run (a mutation answers 405); use it for persisted queries and HTTP caching (ETag).
+     */
+    get: operations['graphqlQuery'];
+    put?: never;
+    /**
+     * Run a GraphQL operation
+     * @description The GraphQL API of the organization served on this host (organization hosts only; 404 elsewhere). The schema is published as SDL at [/docs/schema.graphql](/docs/schema.graphql) (docs/API.md, "GraphQL"). Resolvers call the same services as REST: same tenancy (another organization’s ids read as null), same permissions per field (a field without its REST twin’s permission is null with `extensions.code: forbidden`), same audit, same error codes in `extensions.code`. A missing or invalid token, a revoked session and a rate limit answer as REST does (401, 429 problems); a document that does not parse or validate, or exceeds the limits (depth 8, 15 aliases, 2000 tokens, cost 10000), answers 400 with `errors` (`validation_failed`, `query_too_complex`). An operation takes ceil(cost / 100) units of the plan’s rate limits (REST requests take one). Each nesting level of a query is at most one database round trip (dataloaders). Mutations accept `Idempotency-Key`: a successful mutation's response is replayed; a mutation that failed answers the status of its first error’s code, so it can be retried with the same key.
+     */
+    post: operations['graphql'];
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
 }
 export type webhooks = Record<string, never>;
 export interface components {
@@ -1257,6 +1281,8 @@ export interface components {
         | 'https://eventra.app/problems/bad-request'
         | 'https://eventra.app/problems/invalid-json'
         | 'https://eventra.app/problems/validation-failed'
+        | 'https://eventra.app/problems/query-too-complex'
+        | 'https://eventra.app/problems/persisted-query-not-found'
         | 'https://eventra.app/problems/unauthorized'
         | 'https://eventra.app/problems/invalid-credentials'
         | 'https://eventra.app/problems/forbidden'
@@ -1285,6 +1311,8 @@ export interface components {
         | 'Bad request'
         | 'Malformed JSON body'
         | 'Validation failed'
+        | 'GraphQL operation too complex'
+        | 'Persisted query not found'
         | 'Authentication required'
         | 'Invalid credentials'
         | 'Forbidden'
@@ -1324,6 +1352,8 @@ export interface components {
         | 'bad_request'
         | 'invalid_json'
         | 'validation_failed'
+        | 'query_too_complex'
+        | 'persisted_query_not_found'
         | 'unauthorized'
         | 'invalid_credentials'
         | 'forbidden'
@@ -5141,6 +5171,86 @@ export interface components {
        */
       nextCursor: string | null;
     };
+    /** @description A GraphQL response. */
+    GraphqlResponse: {
+      /** @description The result, shaped like the operation (see schema.graphql). */
+      data?: {
+        [key: string]: unknown;
+      } | null;
+      /** @description What failed, if anything. */
+      errors?: components['schemas']['GraphqlError'][];
+    };
+    /** @description One error of a GraphQL response. */
+    GraphqlError: {
+      /**
+       * @description What went wrong.
+       * @example No event with this id.
+       */
+      message: string;
+      /** @description Where in the document. */
+      locations?: {
+        /** Format: int32 */
+        line: number;
+        /** Format: int32 */
+        column: number;
+      }[];
+      /**
+       * @description The response field the error belongs to.
+       * @example [
+       *       "event"
+       *     ]
+       */
+      path?: (string | number)[];
+      /** @description `code`, and `errors[]` (JSON pointer + message) for validation failures. */
+      extensions: {
+        /**
+         * @description The API error code (the same table as the problem `code` of REST).
+         * @example forbidden
+         */
+        code: string;
+      } & {
+        [key: string]: unknown;
+      };
+    };
+    /** @description A GraphQL-over-HTTP request. */
+    GraphqlRequest: {
+      /**
+       * @description The GraphQL document (optional with a persisted query hash).
+       * @example query Upcoming { events(first: 50, status: published) { nodes { id title ticketTypes { name remaining } availability { remaining } } pageInfo { hasNextPage endCursor } } }
+       */
+      query?: string;
+      /**
+       * @description Values of the operation’s variables.
+       * @example {}
+       */
+      variables?: {
+        [key: string]: unknown;
+      } | null;
+      /**
+       * @description Which operation of the document to run.
+       * @example Upcoming
+       */
+      operationName?: string | null;
+      extensions?: components['schemas']['GraphqlRequestExtensions'];
+    };
+    /** @description Request extensions: only `persistedQuery` is read. */
+    GraphqlRequestExtensions: {
+      persistedQuery?: components['schemas']['GraphqlPersistedQuery'];
+    } | null;
+    /** @description Automatic persisted query: send the hash with the query once (it is kept for this organization for 30 days), then the hash alone, also over GET. An unknown hash answers `persisted_query_not_found`. */
+    GraphqlPersistedQuery: {
+      /**
+       * @description Always 1.
+       * @example 1
+       * @enum {number}
+       */
+      version: 1;
+      /**
+       * @description The sha256 of the query text, hex.
+       * @example ecf4edb46db40b5132295c0291d62fb65d6759a9eedfa4d5d612dd5ec54a6b38
+       */
+      sha256Hash: string;
+    };
   };
   responses: never;
   parameters: never;
@@ -5207,7 +5317,7 @@ export interface operations {
         };
         content?: never;
       };
-      /** @description `bad_request`: Bad request; `invalid_json`: Malformed JSON body; `validation_failed`: Validation failed */
+      /** @description `bad_request`: Bad request; `invalid_json`: Malformed JSON body; `validation_failed`: Validation failed; `query_too_complex`: GraphQL operation too complex; `persisted_query_not_found`: Persisted query not found */
       400: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -5273,7 +5383,7 @@ export interface operations {
         };
         content?: never;
       };
-      /** @description `bad_request`: Bad request; `invalid_json`: Malformed JSON body; `validation_failed`: Validation failed */
+      /** @description `bad_request`: Bad request; `invalid_json`: Malformed JSON body; `validation_failed`: Validation failed; `query_too_complex`: GraphQL operation too complex; `persisted_query_not_found`: Persisted query not found */
       400: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -5387,7 +5497,7 @@ export interface operations {
         };
         content?: never;
       };
-      /** @description `bad_request`: Bad request; `invalid_json`: Malformed JSON body; `validation_failed`: Validation failed */
+      /** @description `bad_request`: Bad request; `invalid_json`: Malformed JSON body; `validation_failed`: Validation failed; `query_too_complex`: GraphQL operation too complex; `persisted_query_not_found`: Persisted query not found */
       400: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -5455,7 +5565,7 @@ export interface operations {
           'text/html': string;
         };
       };
-      /** @description `bad_request`: Bad request; `invalid_json`: Malformed JSON body; `validation_failed`: Validation failed */
+      /** @description `bad_request`: Bad request; `invalid_json`: Malformed JSON body; `validation_failed`: Validation failed; `query_too_complex`: GraphQL operation too complex; `persisted_query_not_found`: Persisted query not found */
       400: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -5540,7 +5650,7 @@ export interface operations {
         };
         content?: never;
       };
-      /** @description `bad_request`: Bad request; `invalid_json`: Malformed JSON body; `validation_failed`: Validation failed */
+      /** @description `bad_request`: Bad request; `invalid_json`: Malformed JSON body; `validation_failed`: Validation failed; `query_too_complex`: GraphQL operation too complex; `persisted_query_not_found`: Persisted query not found */
       400: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -5627,7 +5737,7 @@ export interface operations {
           'application/json': components['schemas']['Session'];
         };
       };
-      /** @description `bad_request`: Bad request; `invalid_json`: Malformed JSON body; `validation_failed`: Validation failed */
+      /** @description `bad_request`: Bad request; `invalid_json`: Malformed JSON body; `validation_failed`: Validation failed; `query_too_complex`: GraphQL operation too complex; `persisted_query_not_found`: Persisted query not found */
       400: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -5784,7 +5894,7 @@ export interface operations {
           'application/json': components['schemas']['LoginSession'];
         };
       };
-      /** @description `bad_request`: Bad request; `invalid_json`: Malformed JSON body; `validation_failed`: Validation failed */
+      /** @description `bad_request`: Bad request; `invalid_json`: Malformed JSON body; `validation_failed`: Validation failed; `query_too_complex`: GraphQL operation too complex; `persisted_query_not_found`: Persisted query not found */
       400: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -5927,7 +6037,7 @@ export interface operations {
           'application/json': components['schemas']['Session'];
         };
       };
-      /** @description `bad_request`: Bad request; `invalid_json`: Malformed JSON body; `validation_failed`: Validation failed */
+      /** @description `bad_request`: Bad request; `invalid_json`: Malformed JSON body; `validation_failed`: Validation failed; `query_too_complex`: GraphQL operation too complex; `persisted_query_not_found`: Persisted query not found */
       400: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -6067,7 +6177,7 @@ export interface operations {
         };
         content?: never;
       };
-      /** @description `bad_request`: Bad request; `invalid_json`: Malformed JSON body; `validation_failed`: Validation failed */
+      /** @description `bad_request`: Bad request; `invalid_json`: Malformed JSON body; `validation_failed`: Validation failed; `query_too_complex`: GraphQL operation too complex; `persisted_query_not_found`: Persisted query not found */
       400: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -6196,7 +6306,7 @@ export interface operations {
         };
         content?: never;
       };
-      /** @description `bad_request`: Bad request; `invalid_json`: Malformed JSON body; `validation_failed`: Validation failed */
+      /** @description `bad_request`: Bad request; `invalid_json`: Malformed JSON body; `validation_failed`: Validation failed; `query_too_complex`: GraphQL operation too complex; `persisted_query_not_found`: Persisted query not found */
       400: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -6312,7 +6422,7 @@ export interface operations {
           'application/json': components['schemas']['EmailVerified'];
         };
       };
-      /** @description `bad_request`: Bad request; `invalid_json`: Malformed JSON body; `validation_failed`: Validation failed */
+      /** @description `bad_request`: Bad request; `invalid_json`: Malformed JSON body; `validation_failed`: Validation failed; `query_too_complex`: GraphQL operation too complex; `persisted_query_not_found`: Persisted query not found */
       400: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -6451,7 +6561,7 @@ export interface operations {
           'application/json': components['schemas']['Accepted'];
         };
       };
-      /** @description `bad_request`: Bad request; `invalid_json`: Malformed JSON body; `validation_failed`: Validation failed */
+      /** @description `bad_request`: Bad request; `invalid_json`: Malformed JSON body; `validation_failed`: Validation failed; `query_too_complex`: GraphQL operation too complex; `persisted_query_not_found`: Persisted query not found */
       400: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -6581,7 +6691,7 @@ export interface operations {
           'application/json': components['schemas']['Accepted'];
         };
       };
-      /** @description `bad_request`: Bad request; `invalid_json`: Malformed JSON body; `validation_failed`: Validation failed */
+      /** @description `bad_request`: Bad request; `invalid_json`: Malformed JSON body; `validation_failed`: Validation failed; `query_too_complex`: GraphQL operation too complex; `persisted_query_not_found`: Persisted query not found */
       400: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -6722,7 +6832,7 @@ export interface operations {
         };
         content?: never;
       };
-      /** @description `bad_request`: Bad request; `invalid_json`: Malformed JSON body; `validation_failed`: Validation failed */
+      /** @description `bad_request`: Bad request; `invalid_json`: Malformed JSON body; `validation_failed`: Validation failed; `query_too_complex`: GraphQL operation too complex; `persisted_query_not_found`: Persisted query not found */
       400: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -6891,7 +7001,7 @@ export interface operations {
         };
         content?: never;
       };
-      /** @description `bad_request`: Bad request; `invalid_json`: Malformed JSON body; `validation_failed`: Validation failed */
+      /** @description `bad_request`: Bad request; `invalid_json`: Malformed JSON body; `validation_failed`: Validation failed; `query_too_complex`: GraphQL operation too complex; `persisted_query_not_found`: Persisted query not found */
       400: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -7035,7 +7145,7 @@ export interface operations {
           'application/json': components['schemas']['OrganizationSignup'];
         };
       };
-      /** @description `bad_request`: Bad request; `invalid_json`: Malformed JSON body; `validation_failed`: Validation failed */
+      /** @description `bad_request`: Bad request; `invalid_json`: Malformed JSON body; `validation_failed`: Validation failed; `query_too_complex`: GraphQL operation too complex; `persisted_query_not_found`: Persisted query not found */
       400: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -7191,7 +7301,7 @@ export interface operations {
         };
         content?: never;
       };
-      /** @description `bad_request`: Bad request; `invalid_json`: Malformed JSON body; `validation_failed`: Validation failed */
+      /** @description `bad_request`: Bad request; `invalid_json`: Malformed JSON body; `validation_failed`: Validation failed; `query_too_complex`: GraphQL operation too complex; `persisted_query_not_found`: Persisted query not found */
       400: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -7324,7 +7434,7 @@ export interface operations {
           'application/json': components['schemas']['Organization'];
         };
       };
-      /** @description `bad_request`: Bad request; `invalid_json`: Malformed JSON body; `validation_failed`: Validation failed */
+      /** @description `bad_request`: Bad request; `invalid_json`: Malformed JSON body; `validation_failed`: Validation failed; `query_too_complex`: GraphQL operation too complex; `persisted_query_not_found`: Persisted query not found */
       400: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -7485,7 +7595,7 @@ export interface operations {
           'application/json': components['schemas']['PlanOverridesResult'];
         };
       };
-      /** @description `bad_request`: Bad request; `invalid_json`: Malformed JSON body; `validation_failed`: Validation failed */
+      /** @description `bad_request`: Bad request; `invalid_json`: Malformed JSON body; `validation_failed`: Validation failed; `query_too_complex`: GraphQL operation too complex; `persisted_query_not_found`: Persisted query not found */
       400: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -7686,7 +7796,7 @@ export interface operations {
         };
         content?: never;
       };
-      /** @description `bad_request`: Bad request; `invalid_json`: Malformed JSON body; `validation_failed`: Validation failed */
+      /** @description `bad_request`: Bad request; `invalid_json`: Malformed JSON body; `validation_failed`: Validation failed; `query_too_complex`: GraphQL operation too complex; `persisted_query_not_found`: Persisted query not found */
       400: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -7868,7 +7978,7 @@ export interface operations {
         };
         content?: never;
       };
-      /** @description `bad_request`: Bad request; `invalid_json`: Malformed JSON body; `validation_failed`: Validation failed */
+      /** @description `bad_request`: Bad request; `invalid_json`: Malformed JSON body; `validation_failed`: Validation failed; `query_too_complex`: GraphQL operation too complex; `persisted_query_not_found`: Persisted query not found */
       400: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -8044,7 +8154,7 @@ export interface operations {
         };
         content?: never;
       };
-      /** @description `bad_request`: Bad request; `invalid_json`: Malformed JSON body; `validation_failed`: Validation failed */
+      /** @description `bad_request`: Bad request; `invalid_json`: Malformed JSON body; `validation_failed`: Validation failed; `query_too_complex`: GraphQL operation too complex; `persisted_query_not_found`: Persisted query not found */
       400: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -8194,7 +8304,7 @@ export interface operations {
           'application/json': components['schemas']['Member'];
         };
       };
-      /** @description `bad_request`: Bad request; `invalid_json`: Malformed JSON body; `validation_failed`: Validation failed */
+      /** @description `bad_request`: Bad request; `invalid_json`: Malformed JSON body; `validation_failed`: Validation failed; `query_too_complex`: GraphQL operation too complex; `persisted_query_not_found`: Persisted query not found */
       400: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -8398,7 +8508,7 @@ export interface operations {
         };
         content?: never;
       };
-      /** @description `bad_request`: Bad request; `invalid_json`: Malformed JSON body; `validation_failed`: Validation failed */
+      /** @description `bad_request`: Bad request; `invalid_json`: Malformed JSON body; `validation_failed`: Validation failed; `query_too_complex`: GraphQL operation too complex; `persisted_query_not_found`: Persisted query not found */
       400: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -8531,7 +8641,7 @@ export interface operations {
           'application/json': components['schemas']['Member'];
         };
       };
-      /** @description `bad_request`: Bad request; `invalid_json`: Malformed JSON body; `validation_failed`: Validation failed */
+      /** @description `bad_request`: Bad request; `invalid_json`: Malformed JSON body; `validation_failed`: Validation failed; `query_too_complex`: GraphQL operation too complex; `persisted_query_not_found`: Persisted query not found */
       400: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -8700,7 +8810,7 @@ export interface operations {
         };
         content?: never;
       };
-      /** @description `bad_request`: Bad request; `invalid_json`: Malformed JSON body; `validation_failed`: Validation failed */
+      /** @description `bad_request`: Bad request; `invalid_json`: Malformed JSON body; `validation_failed`: Validation failed; `query_too_complex`: GraphQL operation too complex; `persisted_query_not_found`: Persisted query not found */
       400: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -8877,7 +8987,7 @@ export interface operations {
         };
         content?: never;
       };
-      /** @description `bad_request`: Bad request; `invalid_json`: Malformed JSON body; `validation_failed`: Validation failed */
+      /** @description `bad_request`: Bad request; `invalid_json`: Malformed JSON body; `validation_failed`: Validation failed; `query_too_complex`: GraphQL operation too complex; `persisted_query_not_found`: Persisted query not found */
       400: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -9012,7 +9122,7 @@ export interface operations {
           'application/json': components['schemas']['Role'];
         };
       };
-      /** @description `bad_request`: Bad request; `invalid_json`: Malformed JSON body; `validation_failed`: Validation failed */
+      /** @description `bad_request`: Bad request; `invalid_json`: Malformed JSON body; `validation_failed`: Validation failed; `query_too_complex`: GraphQL operation too complex; `persisted_query_not_found`: Persisted query not found */
       400: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -9223,7 +9333,7 @@ export interface operations {
         };
         content?: never;
       };
-      /** @description `bad_request`: Bad request; `invalid_json`: Malformed JSON body; `validation_failed`: Validation failed */
+      /** @description `bad_request`: Bad request; `invalid_json`: Malformed JSON body; `validation_failed`: Validation failed; `query_too_complex`: GraphQL operation too complex; `persisted_query_not_found`: Persisted query not found */
       400: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -9356,7 +9466,7 @@ export interface operations {
           'application/json': components['schemas']['Role'];
         };
       };
-      /** @description `bad_request`: Bad request; `invalid_json`: Malformed JSON body; `validation_failed`: Validation failed */
+      /** @description `bad_request`: Bad request; `invalid_json`: Malformed JSON body; `validation_failed`: Validation failed; `query_too_complex`: GraphQL operation too complex; `persisted_query_not_found`: Persisted query not found */
       400: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -9525,7 +9635,7 @@ export interface operations {
         };
         content?: never;
       };
-      /** @description `bad_request`: Bad request; `invalid_json`: Malformed JSON body; `validation_failed`: Validation failed */
+      /** @description `bad_request`: Bad request; `invalid_json`: Malformed JSON body; `validation_failed`: Validation failed; `query_too_complex`: GraphQL operation too complex; `persisted_query_not_found`: Persisted query not found */
       400: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -9735,7 +9845,7 @@ export interface operations {
         };
         content?: never;
       };
-      /** @description `bad_request`: Bad request; `invalid_json`: Malformed JSON body; `validation_failed`: Validation failed */
+      /** @description `bad_request`: Bad request; `invalid_json`: Malformed JSON body; `validation_failed`: Validation failed; `query_too_complex`: GraphQL operation too complex; `persisted_query_not_found`: Persisted query not found */
       400: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -9901,7 +10011,7 @@ export interface operations {
           'application/json': components['schemas']['Event'];
         };
       };
-      /** @description `bad_request`: Bad request; `invalid_json`: Malformed JSON body; `validation_failed`: Validation failed */
+      /** @description `bad_request`: Bad request; `invalid_json`: Malformed JSON body; `validation_failed`: Validation failed; `query_too_complex`: GraphQL operation too complex; `persisted_query_not_found`: Persisted query not found */
       400: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -10136,7 +10246,7 @@ export interface operations {
         };
         content?: never;
       };
-      /** @description `bad_request`: Bad request; `invalid_json`: Malformed JSON body; `validation_failed`: Validation failed */
+      /** @description `bad_request`: Bad request; `invalid_json`: Malformed JSON body; `validation_failed`: Validation failed; `query_too_complex`: GraphQL operation too complex; `persisted_query_not_found`: Persisted query not found */
       400: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -10300,7 +10410,7 @@ export interface operations {
           'application/json': components['schemas']['Event'];
         };
       };
-      /** @description `bad_request`: Bad request; `invalid_json`: Malformed JSON body; `validation_failed`: Validation failed */
+      /** @description `bad_request`: Bad request; `invalid_json`: Malformed JSON body; `validation_failed`: Validation failed; `query_too_complex`: GraphQL operation too complex; `persisted_query_not_found`: Persisted query not found */
       400: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -10469,7 +10579,7 @@ export interface operations {
         };
         content?: never;
       };
-      /** @description `bad_request`: Bad request; `invalid_json`: Malformed JSON body; `validation_failed`: Validation failed */
+      /** @description `bad_request`: Bad request; `invalid_json`: Malformed JSON body; `validation_failed`: Validation failed; `query_too_complex`: GraphQL operation too complex; `persisted_query_not_found`: Persisted query not found */
       400: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -10643,7 +10753,7 @@ export interface operations {
           'application/json': components['schemas']['Event'];
         };
       };
-      /** @description `bad_request`: Bad request; `invalid_json`: Malformed JSON body; `validation_failed`: Validation failed */
+      /** @description `bad_request`: Bad request; `invalid_json`: Malformed JSON body; `validation_failed`: Validation failed; `query_too_complex`: GraphQL operation too complex; `persisted_query_not_found`: Persisted query not found */
       400: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -10831,7 +10941,7 @@ export interface operations {
           'application/json': components['schemas']['Event'];
         };
       };
-      /** @description `bad_request`: Bad request; `invalid_json`: Malformed JSON body; `validation_failed`: Validation failed */
+      /** @description `bad_request`: Bad request; `invalid_json`: Malformed JSON body; `validation_failed`: Validation failed; `query_too_complex`: GraphQL operation too complex; `persisted_query_not_found`: Persisted query not found */
       400: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -11018,7 +11128,7 @@ export interface operations {
         };
         content?: never;
       };
-      /** @description `bad_request`: Bad request; `invalid_json`: Malformed JSON body; `validation_failed`: Validation failed */
+      /** @description `bad_request`: Bad request; `invalid_json`: Malformed JSON body; `validation_failed`: Validation failed; `query_too_complex`: GraphQL operation too complex; `persisted_query_not_found`: Persisted query not found */
       400: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -11179,7 +11289,7 @@ export interface operations {
           'application/json': components['schemas']['TicketType'];
         };
       };
-      /** @description `bad_request`: Bad request; `invalid_json`: Malformed JSON body; `validation_failed`: Validation failed */
+      /** @description `bad_request`: Bad request; `invalid_json`: Malformed JSON body; `validation_failed`: Validation failed; `query_too_complex`: GraphQL operation too complex; `persisted_query_not_found`: Persisted query not found */
       400: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -11393,7 +11503,7 @@ export interface operations {
           'application/json': components['schemas']['TicketType'];
         };
       };
-      /** @description `bad_request`: Bad request; `invalid_json`: Malformed JSON body; `validation_failed`: Validation failed */
+      /** @description `bad_request`: Bad request; `invalid_json`: Malformed JSON body; `validation_failed`: Validation failed; `query_too_complex`: GraphQL operation too complex; `persisted_query_not_found`: Persisted query not found */
       400: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -11562,7 +11672,7 @@ export interface operations {
         };
         content?: never;
       };
-      /** @description `bad_request`: Bad request; `invalid_json`: Malformed JSON body; `validation_failed`: Validation failed */
+      /** @description `bad_request`: Bad request; `invalid_json`: Malformed JSON body; `validation_failed`: Validation failed; `query_too_complex`: GraphQL operation too complex; `persisted_query_not_found`: Persisted query not found */
       400: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -11741,7 +11851,7 @@ export interface operations {
         };
         content?: never;
       };
-      /** @description `bad_request`: Bad request; `invalid_json`: Malformed JSON body; `validation_failed`: Validation failed */
+      /** @description `bad_request`: Bad request; `invalid_json`: Malformed JSON body; `validation_failed`: Validation failed; `query_too_complex`: GraphQL operation too complex; `persisted_query_not_found`: Persisted query not found */
       400: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -11894,7 +12004,7 @@ export interface operations {
           'application/json': components['schemas']['CapacityPool'];
         };
       };
-      /** @description `bad_request`: Bad request; `invalid_json`: Malformed JSON body; `validation_failed`: Validation failed */
+      /** @description `bad_request`: Bad request; `invalid_json`: Malformed JSON body; `validation_failed`: Validation failed; `query_too_complex`: GraphQL operation too complex; `persisted_query_not_found`: Persisted query not found */
       400: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -12100,7 +12210,7 @@ export interface operations {
           'application/json': components['schemas']['CapacityPool'];
         };
       };
-      /** @description `bad_request`: Bad request; `invalid_json`: Malformed JSON body; `validation_failed`: Validation failed */
+      /** @description `bad_request`: Bad request; `invalid_json`: Malformed JSON body; `validation_failed`: Validation failed; `query_too_complex`: GraphQL operation too complex; `persisted_query_not_found`: Persisted query not found */
       400: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -12269,7 +12379,7 @@ export interface operations {
         };
         content?: never;
       };
-      /** @description `bad_request`: Bad request; `invalid_json`: Malformed JSON body; `validation_failed`: Validation failed */
+      /** @description `bad_request`: Bad request; `invalid_json`: Malformed JSON body; `validation_failed`: Validation failed; `query_too_complex`: GraphQL operation too complex; `persisted_query_not_found`: Persisted query not found */
       400: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -12439,7 +12549,7 @@ export interface operations {
         };
         content?: never;
       };
-      /** @description `bad_request`: Bad request; `invalid_json`: Malformed JSON body; `validation_failed`: Validation failed */
+      /** @description `bad_request`: Bad request; `invalid_json`: Malformed JSON body; `validation_failed`: Validation failed; `query_too_complex`: GraphQL operation too complex; `persisted_query_not_found`: Persisted query not found */
       400: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -12585,7 +12695,7 @@ export interface operations {
         };
         content?: never;
       };
-      /** @description `bad_request`: Bad request; `invalid_json`: Malformed JSON body; `validation_failed`: Validation failed */
+      /** @description `bad_request`: Bad request; `invalid_json`: Malformed JSON body; `validation_failed`: Validation failed; `query_too_complex`: GraphQL operation too complex; `persisted_query_not_found`: Persisted query not found */
       400: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -12714,7 +12824,7 @@ export interface operations {
           'application/json': components['schemas']['Booking'];
         };
       };
-      /** @description `bad_request`: Bad request; `invalid_json`: Malformed JSON body; `validation_failed`: Validation failed */
+      /** @description `bad_request`: Bad request; `invalid_json`: Malformed JSON body; `validation_failed`: Validation failed; `query_too_complex`: GraphQL operation too complex; `persisted_query_not_found`: Persisted query not found */
       400: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -12857,7 +12967,7 @@ export interface operations {
           'application/json': components['schemas']['Booking'];
         };
       };
-      /** @description `bad_request`: Bad request; `invalid_json`: Malformed JSON body; `validation_failed`: Validation failed */
+      /** @description `bad_request`: Bad request; `invalid_json`: Malformed JSON body; `validation_failed`: Validation failed; `query_too_complex`: GraphQL operation too complex; `persisted_query_not_found`: Persisted query not found */
       400: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -13009,7 +13119,7 @@ export interface operations {
           'application/json': components['schemas']['Booking'];
         };
       };
-      /** @description `bad_request`: Bad request; `invalid_json`: Malformed JSON body; `validation_failed`: Validation failed */
+      /** @description `bad_request`: Bad request; `invalid_json`: Malformed JSON body; `validation_failed`: Validation failed; `query_too_complex`: GraphQL operation too complex; `persisted_query_not_found`: Persisted query not found */
       400: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -13211,7 +13321,7 @@ export interface operations {
           'application/json': components['schemas']['CheckInResult'];
         };
       };
-      /** @description `bad_request`: Bad request; `invalid_json`: Malformed JSON body; `validation_failed`: Validation failed */
+      /** @description `bad_request`: Bad request; `invalid_json`: Malformed JSON body; `validation_failed`: Validation failed; `query_too_complex`: GraphQL operation too complex; `persisted_query_not_found`: Persisted query not found */
       400: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -13407,7 +13517,7 @@ export interface operations {
         };
         content?: never;
       };
-      /** @description `bad_request`: Bad request; `invalid_json`: Malformed JSON body; `validation_failed`: Validation failed */
+      /** @description `bad_request`: Bad request; `invalid_json`: Malformed JSON body; `validation_failed`: Validation failed; `query_too_complex`: GraphQL operation too complex; `persisted_query_not_found`: Persisted query not found */
       400: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -13548,7 +13658,7 @@ export interface operations {
           'application/json': components['schemas']['PaymentSettings'];
         };
       };
-      /** @description `bad_request`: Bad request; `invalid_json`: Malformed JSON body; `validation_failed`: Validation failed */
+      /** @description `bad_request`: Bad request; `invalid_json`: Malformed JSON body; `validation_failed`: Validation failed; `query_too_complex`: GraphQL operation too complex; `persisted_query_not_found`: Persisted query not found */
       400: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -13712,7 +13822,7 @@ export interface operations {
           'application/json': components['schemas']['StripeWebhookReceipt'];
         };
       };
-      /** @description `bad_request`: Bad request; `invalid_json`: Malformed JSON body; `validation_failed`: Validation failed */
+      /** @description `bad_request`: Bad request; `invalid_json`: Malformed JSON body; `validation_failed`: Validation failed; `query_too_complex`: GraphQL operation too complex; `persisted_query_not_found`: Persisted query not found */
       400: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -13923,7 +14033,7 @@ export interface operations {
         };
         content?: never;
       };
-      /** @description `bad_request`: Bad request; `invalid_json`: Malformed JSON body; `validation_failed`: Validation failed */
+      /** @description `bad_request`: Bad request; `invalid_json`: Malformed JSON body; `validation_failed`: Validation failed; `query_too_complex`: GraphQL operation too complex; `persisted_query_not_found`: Persisted query not found */
       400: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -14095,7 +14205,7 @@ export interface operations {
         };
         content?: never;
       };
-      /** @description `bad_request`: Bad request; `invalid_json`: Malformed JSON body; `validation_failed`: Validation failed */
+      /** @description `bad_request`: Bad request; `invalid_json`: Malformed JSON body; `validation_failed`: Validation failed; `query_too_complex`: GraphQL operation too complex; `persisted_query_not_found`: Persisted query not found */
       400: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -14244,7 +14354,7 @@ export interface operations {
           'application/json': components['schemas']['WebhookEndpointWithSecret'];
         };
       };
-      /** @description `bad_request`: Bad request; `invalid_json`: Malformed JSON body; `validation_failed`: Validation failed */
+      /** @description `bad_request`: Bad request; `invalid_json`: Malformed JSON body; `validation_failed`: Validation failed; `query_too_complex`: GraphQL operation too complex; `persisted_query_not_found`: Persisted query not found */
       400: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -14435,7 +14545,7 @@ export interface operations {
         };
         content?: never;
       };
-      /** @description `bad_request`: Bad request; `invalid_json`: Malformed JSON body; `validation_failed`: Validation failed */
+      /** @description `bad_request`: Bad request; `invalid_json`: Malformed JSON body; `validation_failed`: Validation failed; `query_too_complex`: GraphQL operation too complex; `persisted_query_not_found`: Persisted query not found */
       400: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -14585,7 +14695,7 @@ export interface operations {
           'application/json': components['schemas']['WebhookEndpoint'];
         };
       };
-      /** @description `bad_request`: Bad request; `invalid_json`: Malformed JSON body; `validation_failed`: Validation failed */
+      /** @description `bad_request`: Bad request; `invalid_json`: Malformed JSON body; `validation_failed`: Validation failed; `query_too_complex`: GraphQL operation too complex; `persisted_query_not_found`: Persisted query not found */
       400: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -14740,7 +14850,7 @@ export interface operations {
         };
         content?: never;
       };
-      /** @description `bad_request`: Bad request; `invalid_json`: Malformed JSON body; `validation_failed`: Validation failed */
+      /** @description `bad_request`: Bad request; `invalid_json`: Malformed JSON body; `validation_failed`: Validation failed; `query_too_complex`: GraphQL operation too complex; `persisted_query_not_found`: Persisted query not found */
       400: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -14887,7 +14997,7 @@ export interface operations {
           'application/json': components['schemas']['WebhookEndpointWithSecret'];
         };
       };
-      /** @description `bad_request`: Bad request; `invalid_json`: Malformed JSON body; `validation_failed`: Validation failed */
+      /** @description `bad_request`: Bad request; `invalid_json`: Malformed JSON body; `validation_failed`: Validation failed; `query_too_complex`: GraphQL operation too complex; `persisted_query_not_found`: Persisted query not found */
       400: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -15031,7 +15141,7 @@ export interface operations {
           'application/json': components['schemas']['WebhookDelivery'];
         };
       };
-      /** @description `bad_request`: Bad request; `invalid_json`: Malformed JSON body; `validation_failed`: Validation failed */
+      /** @description `bad_request`: Bad request; `invalid_json`: Malformed JSON body; `validation_failed`: Validation failed; `query_too_complex`: GraphQL operation too complex; `persisted_query_not_found`: Persisted query not found */
       400: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -15229,7 +15339,7 @@ export interface operations {
         };
         content?: never;
       };
-      /** @description `bad_request`: Bad request; `invalid_json`: Malformed JSON body; `validation_failed`: Validation failed */
+      /** @description `bad_request`: Bad request; `invalid_json`: Malformed JSON body; `validation_failed`: Validation failed; `query_too_complex`: GraphQL operation too complex; `persisted_query_not_found`: Persisted query not found */
       400: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -15382,7 +15492,7 @@ export interface operations {
           'application/json': components['schemas']['WebhookDelivery'];
         };
       };
-      /** @description `bad_request`: Bad request; `invalid_json`: Malformed JSON body; `validation_failed`: Validation failed */
+      /** @description `bad_request`: Bad request; `invalid_json`: Malformed JSON body; `validation_failed`: Validation failed; `query_too_complex`: GraphQL operation too complex; `persisted_query_not_found`: Persisted query not found */
       400: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -15554,7 +15664,7 @@ export interface operations {
         };
         content?: never;
       };
-      /** @description `bad_request`: Bad request; `invalid_json`: Malformed JSON body; `validation_failed`: Validation failed */
+      /** @description `bad_request`: Bad request; `invalid_json`: Malformed JSON body; `validation_failed`: Validation failed; `query_too_complex`: GraphQL operation too complex; `persisted_query_not_found`: Persisted query not found */
       400: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -15674,7 +15784,7 @@ export interface operations {
         };
         content?: never;
       };
-      /** @description `bad_request`: Bad request; `invalid_json`: Malformed JSON body; `validation_failed`: Validation failed */
+      /** @description `bad_request`: Bad request; `invalid_json`: Malformed JSON body; `validation_failed`: Validation failed; `query_too_complex`: GraphQL operation too complex; `persisted_query_not_found`: Persisted query not found */
       400: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -15783,7 +15893,7 @@ export interface operations {
           'application/json': components['schemas']['CreatedBooking'];
         };
       };
-      /** @description `bad_request`: Bad request; `invalid_json`: Malformed JSON body; `validation_failed`: Validation failed */
+      /** @description `bad_request`: Bad request; `invalid_json`: Malformed JSON body; `validation_failed`: Validation failed; `query_too_complex`: GraphQL operation too complex; `persisted_query_not_found`: Persisted query not found */
       400: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -15948,7 +16058,7 @@ export interface operations {
           'application/json': components['schemas']['Checkout'];
         };
       };
-      /** @description `bad_request`: Bad request; `invalid_json`: Malformed JSON body; `validation_failed`: Validation failed */
+      /** @description `bad_request`: Bad request; `invalid_json`: Malformed JSON body; `validation_failed`: Validation failed; `query_too_complex`: GraphQL operation too complex; `persisted_query_not_found`: Persisted query not found */
       400: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -16123,7 +16233,7 @@ export interface operations {
         };
         content?: never;
       };
-      /** @description `bad_request`: Bad request; `invalid_json`: Malformed JSON body; `validation_failed`: Validation failed */
+      /** @description `bad_request`: Bad request; `invalid_json`: Malformed JSON body; `validation_failed`: Validation failed; `query_too_complex`: GraphQL operation too complex; `persisted_query_not_found`: Persisted query not found */
       400: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -16255,7 +16365,7 @@ export interface operations {
         };
         content?: never;
       };
-      /** @description `bad_request`: Bad request; `invalid_json`: Malformed JSON body; `validation_failed`: Validation failed */
+      /** @description `bad_request`: Bad request; `invalid_json`: Malformed JSON body; `validation_failed`: Validation failed; `query_too_complex`: GraphQL operation too complex; `persisted_query_not_found`: Persisted query not found */
       400: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -16431,7 +16541,7 @@ export interface operations {
         };
         content?: never;
       };
-      /** @description `bad_request`: Bad request; `invalid_json`: Malformed JSON body; `validation_failed`: Validation failed */
+      /** @description `bad_request`: Bad request; `invalid_json`: Malformed JSON body; `validation_failed`: Validation failed; `query_too_complex`: GraphQL operation too complex; `persisted_query_not_found`: Persisted query not found */
       400: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -16476,6 +16586,350 @@ export interface operations {
       };
       /** @description `not_found`: Not found */
       404: {
+        headers: {
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'X-Correlation-Id': components['headers']['X-Correlation-Id'];
+          'Access-Control-Allow-Origin': components['headers']['Access-Control-Allow-Origin'];
+          RateLimit: components['headers']['RateLimit'];
+          'RateLimit-Policy': components['headers']['RateLimit-Policy'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description `rate_limited`: Too many requests */
+      429: {
+        headers: {
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'X-Correlation-Id': components['headers']['X-Correlation-Id'];
+          'Access-Control-Allow-Origin': components['headers']['Access-Control-Allow-Origin'];
+          RateLimit: components['headers']['RateLimit'];
+          'RateLimit-Policy': components['headers']['RateLimit-Policy'];
+          'Retry-After': components['headers']['Retry-After'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description `internal_error`: Internal server error; `misconfigured`: Service misconfigured */
+      500: {
+        headers: {
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'X-Correlation-Id': components['headers']['X-Correlation-Id'];
+          'Access-Control-Allow-Origin': components['headers']['Access-Control-Allow-Origin'];
+          RateLimit: components['headers']['RateLimit'];
+          'RateLimit-Policy': components['headers']['RateLimit-Policy'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description `service_unavailable`: Service unavailable */
+      503: {
+        headers: {
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'X-Correlation-Id': components['headers']['X-Correlation-Id'];
+          'Access-Control-Allow-Origin': components['headers']['Access-Control-Allow-Origin'];
+          RateLimit: components['headers']['RateLimit'];
+          'RateLimit-Policy': components['headers']['RateLimit-Policy'];
+          'Retry-After': components['headers']['Retry-After'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+    };
+  };
+  graphqlQuery: {
+    parameters: {
+      query?: {
+        /** @description The GraphQL document (a query; mutations only over POST). */
+        query?: string;
+        /** @description The variables as a JSON object. */
+        variables?: string;
+        /** @description Which operation of the document to run. */
+        operationName?: string;
+        /** @description Request extensions as JSON, e.g. `{"persistedQuery":{"version":1,"sha256Hash":"…"}}`. */
+        extensions?: string;
+      };
+      header?: {
+        /** @description The `ETag` of a representation the client holds; if it is still current the answer is 304. */
+        'If-None-Match'?: string;
+      };
+      path?: never;
+      cookie?: never;
+    };
+    requestBody?: never;
+    responses: {
+      /** @description The result (`data`, and `errors` for fields that failed). */
+      200: {
+        headers: {
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'X-Correlation-Id': components['headers']['X-Correlation-Id'];
+          'Access-Control-Allow-Origin': components['headers']['Access-Control-Allow-Origin'];
+          RateLimit: components['headers']['RateLimit'];
+          'RateLimit-Policy': components['headers']['RateLimit-Policy'];
+          ETag: components['headers']['ETag'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['GraphqlResponse'];
+        };
+      };
+      /** @description Not modified: the `If-None-Match` validator is still current. No body. */
+      304: {
+        headers: {
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'X-Correlation-Id': components['headers']['X-Correlation-Id'];
+          'Access-Control-Allow-Origin': components['headers']['Access-Control-Allow-Origin'];
+          RateLimit: components['headers']['RateLimit'];
+          'RateLimit-Policy': components['headers']['RateLimit-Policy'];
+          ETag: components['headers']['ETag'];
+          [name: string]: unknown;
+        };
+        content?: never;
+      };
+      /** @description `bad_request`: Bad request; `invalid_json`: Malformed JSON body; `validation_failed`: Validation failed; `query_too_complex`: GraphQL operation too complex; `persisted_query_not_found`: Persisted query not found */
+      400: {
+        headers: {
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'X-Correlation-Id': components['headers']['X-Correlation-Id'];
+          'Access-Control-Allow-Origin': components['headers']['Access-Control-Allow-Origin'];
+          RateLimit: components['headers']['RateLimit'];
+          'RateLimit-Policy': components['headers']['RateLimit-Policy'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description `unauthorized`: Authentication required; `invalid_credentials`: Invalid credentials */
+      401: {
+        headers: {
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'X-Correlation-Id': components['headers']['X-Correlation-Id'];
+          'Access-Control-Allow-Origin': components['headers']['Access-Control-Allow-Origin'];
+          RateLimit: components['headers']['RateLimit'];
+          'RateLimit-Policy': components['headers']['RateLimit-Policy'];
+          'WWW-Authenticate': components['headers']['WWW-Authenticate'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description `not_found`: Not found */
+      404: {
+        headers: {
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'X-Correlation-Id': components['headers']['X-Correlation-Id'];
+          'Access-Control-Allow-Origin': components['headers']['Access-Control-Allow-Origin'];
+          RateLimit: components['headers']['RateLimit'];
+          'RateLimit-Policy': components['headers']['RateLimit-Policy'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description `method_not_allowed`: Method not allowed */
+      405: {
+        headers: {
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'X-Correlation-Id': components['headers']['X-Correlation-Id'];
+          'Access-Control-Allow-Origin': components['headers']['Access-Control-Allow-Origin'];
+          RateLimit: components['headers']['RateLimit'];
+          'RateLimit-Policy': components['headers']['RateLimit-Policy'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description `rate_limited`: Too many requests */
+      429: {
+        headers: {
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'X-Correlation-Id': components['headers']['X-Correlation-Id'];
+          'Access-Control-Allow-Origin': components['headers']['Access-Control-Allow-Origin'];
+          RateLimit: components['headers']['RateLimit'];
+          'RateLimit-Policy': components['headers']['RateLimit-Policy'];
+          'Retry-After': components['headers']['Retry-After'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description `internal_error`: Internal server error; `misconfigured`: Service misconfigured */
+      500: {
+        headers: {
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'X-Correlation-Id': components['headers']['X-Correlation-Id'];
+          'Access-Control-Allow-Origin': components['headers']['Access-Control-Allow-Origin'];
+          RateLimit: components['headers']['RateLimit'];
+          'RateLimit-Policy': components['headers']['RateLimit-Policy'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description `service_unavailable`: Service unavailable */
+      503: {
+        headers: {
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'X-Correlation-Id': components['headers']['X-Correlation-Id'];
+          'Access-Control-Allow-Origin': components['headers']['Access-Control-Allow-Origin'];
+          RateLimit: components['headers']['RateLimit'];
+          'RateLimit-Policy': components['headers']['RateLimit-Policy'];
+          'Retry-After': components['headers']['Retry-After'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+    };
+  };
+  graphql: {
+    parameters: {
+      query?: never;
+      header?: {
+        /** @description Makes the request safe to retry: the same key with the same body, from the same caller, within 24 hours replays the first successful response (with the header `Idempotent-Replayed: true`) and changes nothing; with another body it answers 422; while the first request is still running it answers 409. Only successful (2xx) responses are kept, so a refused request may be retried with the same key. 1 to 255 visible ASCII characters (else 400); use a random UUID per operation. */
+        'idempotency-key'?: string;
+      };
+      path?: never;
+      cookie?: never;
+    };
+    requestBody: {
+      content: {
+        'application/json': components['schemas']['GraphqlRequest'];
+      };
+    };
+    responses: {
+      /** @description The result (`data`, and `errors` for fields that failed). */
+      200: {
+        headers: {
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'X-Correlation-Id': components['headers']['X-Correlation-Id'];
+          'Access-Control-Allow-Origin': components['headers']['Access-Control-Allow-Origin'];
+          RateLimit: components['headers']['RateLimit'];
+          'RateLimit-Policy': components['headers']['RateLimit-Policy'];
+          'Idempotent-Replayed': components['headers']['Idempotent-Replayed'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['GraphqlResponse'];
+        };
+      };
+      /** @description `bad_request`: Bad request; `invalid_json`: Malformed JSON body; `validation_failed`: Validation failed; `query_too_complex`: GraphQL operation too complex; `persisted_query_not_found`: Persisted query not found */
+      400: {
+        headers: {
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'X-Correlation-Id': components['headers']['X-Correlation-Id'];
+          'Access-Control-Allow-Origin': components['headers']['Access-Control-Allow-Origin'];
+          RateLimit: components['headers']['RateLimit'];
+          'RateLimit-Policy': components['headers']['RateLimit-Policy'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description `unauthorized`: Authentication required; `invalid_credentials`: Invalid credentials */
+      401: {
+        headers: {
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'X-Correlation-Id': components['headers']['X-Correlation-Id'];
+          'Access-Control-Allow-Origin': components['headers']['Access-Control-Allow-Origin'];
+          RateLimit: components['headers']['RateLimit'];
+          'RateLimit-Policy': components['headers']['RateLimit-Policy'];
+          'WWW-Authenticate': components['headers']['WWW-Authenticate'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description `forbidden`: Forbidden; `email_not_verified`: Email address not verified; `plan_limit`: Plan limit reached; `feature_unavailable`: Not in your plan */
+      403: {
+        headers: {
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'X-Correlation-Id': components['headers']['X-Correlation-Id'];
+          'Access-Control-Allow-Origin': components['headers']['Access-Control-Allow-Origin'];
+          RateLimit: components['headers']['RateLimit'];
+          'RateLimit-Policy': components['headers']['RateLimit-Policy'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description `not_found`: Not found */
+      404: {
+        headers: {
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'X-Correlation-Id': components['headers']['X-Correlation-Id'];
+          'Access-Control-Allow-Origin': components['headers']['Access-Control-Allow-Origin'];
+          RateLimit: components['headers']['RateLimit'];
+          'RateLimit-Policy': components['headers']['RateLimit-Policy'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description `conflict`: Conflict; `sold_out`: Sold out; `unpaid_hold_limit`: Too many unpaid orders */
+      409: {
+        headers: {
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'X-Correlation-Id': components['headers']['X-Correlation-Id'];
+          'Access-Control-Allow-Origin': components['headers']['Access-Control-Allow-Origin'];
+          RateLimit: components['headers']['RateLimit'];
+          'RateLimit-Policy': components['headers']['RateLimit-Policy'];
+          /** @description Sent (`1`) when a request with the same `Idempotency-Key` is still running. */
+          'Retry-After'?: number;
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description `payload_too_large`: Payload too large */
+      413: {
+        headers: {
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'X-Correlation-Id': components['headers']['X-Correlation-Id'];
+          'Access-Control-Allow-Origin': components['headers']['Access-Control-Allow-Origin'];
+          RateLimit: components['headers']['RateLimit'];
+          'RateLimit-Policy': components['headers']['RateLimit-Policy'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description `unsupported_media_type`: Unsupported media type */
+      415: {
+        headers: {
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'X-Correlation-Id': components['headers']['X-Correlation-Id'];
+          'Access-Control-Allow-Origin': components['headers']['Access-Control-Allow-Origin'];
+          RateLimit: components['headers']['RateLimit'];
+          'RateLimit-Policy': components['headers']['RateLimit-Policy'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description `unprocessable`: Unprocessable request */
+      422: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
           'X-Correlation-Id': components['headers']['X-Correlation-Id'];

@@ -1,4 +1,6 @@
 import { gql } from 'graphql-request';
+import { env } from 'cloudflare:workers';
+import { printSchema } from 'graphql';
 import { describe, expect, it } from 'vitest';
 import { webhookDeliveries, webhookEndpoints } from '../../src/db/schema/index.ts';
 import { GRAPHQL_LIMITS } from '../../src/routes/graphql/cost.ts';
@@ -790,5 +792,19 @@ describe('GET and persisted queries', () => {
     expect(etag).not.toBeNull();
     const again = await request(url, { headers: { authorization: `Bearer ${token}`, 'if-none-match': etag ?? '' } });
     expect(again.status).toBe(304);
+  });
+});
+
+describe('the published schema', () => {
+  it('serves the committed SDL as a static asset at /docs/schema.graphql, with the schema the Worker runs', async () => {
+    const assets = (env as unknown as { ASSETS: Fetcher }).ASSETS;
+    const response = await assets.fetch('https://assets.invalid/docs/schema.graphql');
+    expect(response.status).toBe(200);
+    const sdl = await response.text();
+    expect(sdl).toContain('type Query {');
+    expect(sdl).toContain('events(');
+    // The Worker's schema and the served file name the same types (the file is sorted and formatted: see dev/graphql-schema.ts).
+    const types = (text: string) => [...text.matchAll(/^(?:type|input|enum|scalar) (\w+)/gm)].map((m) => m[1]).sort();
+    expect(types(sdl)).toEqual(types(printSchema(graphqlSchema)));
   });
 });

@@ -1,4 +1,5 @@
 import { z } from '@hono/zod-openapi';
+import { int32 } from '../fields.ts';
 
 /** Longest query text (characters); the body limit (1 MiB) bounds the whole request as for every route. */
 export const MAX_QUERY_LENGTH = 100_000;
@@ -79,6 +80,7 @@ export const GraphqlGetQuerySchema = z
       .openapi({
         param: { name: 'variables', in: 'query' },
         type: 'string',
+        maxLength: MAX_QUERY_LENGTH,
         description: 'The variables as a JSON object.',
         example: '{}',
       }),
@@ -92,6 +94,7 @@ export const GraphqlGetQuerySchema = z
       .openapi({
         param: { name: 'extensions', in: 'query' },
         type: 'string',
+        maxLength: MAX_QUERY_LENGTH,
         description: 'Request extensions as JSON, e.g. `{"persistedQuery":{"version":1,"sha256Hash":"…"}}`.',
         example:
           '{"persistedQuery":{"version":1,"sha256Hash":"ecf4edb46db40b5132295c0291d62fb65d6759a9eedfa4d5d612dd5ec54a6b38"}}',
@@ -103,12 +106,12 @@ const GraphqlErrorSchema = z
   .object({
     message: z.string().max(2_000).openapi({ description: 'What went wrong.', example: 'No event with this id.' }),
     locations: z
-      .array(z.object({ line: z.int(), column: z.int() }))
+      .array(z.object({ line: int32(1), column: int32(1) }))
       .max(100)
       .optional()
       .openapi({ description: 'Where in the document.' }),
     path: z
-      .array(z.union([z.string().max(200), z.int()]))
+      .array(z.union([z.string().max(200), int32()]))
       .max(50)
       .optional()
       .openapi({ description: 'The response field the error belongs to.', example: ['event'] }),

@@ -46,6 +46,11 @@ export const TAGS = [
   { name: 'Webhooks', description: 'Outgoing webhook endpoints (Standard Webhooks) and their deliveries.' },
   { name: 'Public', description: 'The public catalogue and checkout for buyers, without an account.' },
   { name: 'Audit log', description: 'Who changed what, with export.' },
+  {
+    name: 'GraphQL',
+    description:
+      'The same data and writes as one GraphQL endpoint; the schema (SDL) is at [/docs/schema.graphql](/docs/schema.graphql).',
+  },
 ];
 
 interface Server {
