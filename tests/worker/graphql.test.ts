@@ -4,7 +4,8 @@ import { printSchema } from 'graphql';
 import { describe, expect, it } from 'vitest';
 import { webhookDeliveries, webhookEndpoints } from '../../src/db/schema/index.ts';
 import { GRAPHQL_LIMITS } from '../../src/routes/graphql/cost.ts';
-import { GraphqlRequestError, prepareOperation } from '../../src/routes/graphql/prepare.ts';
+import { ApiError } from '../../src/errors/api-error.ts';
+import { prepareOperation } from '../../src/routes/graphql/prepare.ts';
 import { graphqlSchema } from '../../src/routes/graphql/schema.ts';
 import { book, enableManualPayment } from '../support/bookings.ts';
 import { insertEvent, insertTicketType } from '../support/events.ts';
@@ -318,7 +319,10 @@ describe('permissions per role (the REST twins’ permissions)', () => {
       variables: { id: event.id },
     });
     expect(response.status).toBe(403);
-    expect(codes((await body(response)).errors)).toEqual(['forbidden']);
+    const refused = await problem(response);
+    expect(refused.code).toBe('forbidden');
+    expect(codes(refused.graphqlErrors as GraphqlError[])).toEqual(['forbidden']);
+    expect((refused.graphqlErrors as GraphqlError[])[0]?.path).toEqual(['publishEvent']);
     const check = await run<{ event: { status: string } }>(
       tenant,
       token,
@@ -367,7 +371,7 @@ describe('tenancy', () => {
       variables: { id: theirs.id },
     });
     expect(response.status).toBe(404);
-    expect(codes((await body(response)).errors)).toEqual(['not_found']);
+    expect((await problem(response)).code).toBe('not_found');
     const { token: theirToken } = await memberWithToken(other, 'owner');
     const check = await run<{ event: { title: string } }>(
       other,
@@ -387,15 +391,17 @@ describe('tenancy', () => {
     expect(read).toEqual({ data: { event: null } });
     const write = await postGraphql(tenant, token, { query: `mutation { publishEvent(id: "../x") { id } }` });
     expect(write.status).toBe(400);
-    const answer = await body(write);
-    expect(codes(answer.errors)).toEqual(['validation_failed']);
+    const answer = await problem(write);
+    expect(answer.code).toBe('validation_failed');
+    expect(answer.errors?.[0]?.pointer).toBe('/args');
   });
 });
 
+/** A request refused before execution: the REST problem (problem+json), its `errors[]` pointing at the query. */
 async function refusal(tenant: TestTenant, token: string, payload: Record<string, unknown>) {
   const response = await postGraphql(tenant, token, payload);
-  const answer = await body(response);
-  return { status: response.status, codes: codes(answer.errors), message: answer.errors?.[0]?.message ?? '', answer };
+  const answer = await problem(response);
+  return { status: response.status, codes: [answer.code], message: answer.detail ?? '', answer };
 }
 
 describe('limits: bombs are refused with 400 query_too_complex before any database work', () => {
@@ -460,9 +466,10 @@ describe('limits: bombs are refused with 400 query_too_complex before any databa
     const requestId = newRequestId();
     const response = await postGraphql(tenant, token, { query, variables }, { 'x-request-id': requestId });
     expect(response.status).toBe(400);
-    const answer = await body(response);
-    expect(codes(answer.errors)).toEqual(['query_too_complex']);
-    expect(answer.errors?.[0]?.message).toMatch(/may return \d+ objects; the limit is 10000/);
+    const answer = await problem(response);
+    expect(answer.code).toBe('query_too_complex');
+    expect(answer.detail).toMatch(/may return \d+ objects; the limit is 10000/);
+    expect(answer.errors?.[0]?.pointer).toBe('/body/query');
     expect(await roundTrips(requestId)).toEqual({ database: 0, redis: 0 });
   });
 
@@ -475,6 +482,7 @@ describe('limits: bombs are refused with 400 query_too_complex before any databa
     expect(unknown).toMatchObject({ status: 400, codes: ['validation_failed'] });
     // Introspection is on in the local environment, so the suggestion is shown here.
     expect(unknown.message).toContain('Did you mean "title"?');
+    expect(unknown.answer.errors?.[0]?.pointer).toBe('/body/query');
   });
 
   it('a malformed body or an unknown member answers the REST 400 problem', async () => {
@@ -506,14 +514,16 @@ describe('introspection', () => {
       persisted: { get: () => Promise.resolve(null) },
     };
     const introspect = prepareOperation({ query: '{ __schema { types { name } } }' }, options);
-    await expect(introspect).rejects.toBeInstanceOf(GraphqlRequestError);
+    await expect(introspect).rejects.toBeInstanceOf(ApiError);
     await expect(introspect).rejects.toMatchObject({ code: 'validation_failed' });
     const typo = await prepareOperation({ query: '{ events { nodes { titel } } }' }, options).catch(
       (error: unknown) => error,
     );
-    expect(typo).toBeInstanceOf(GraphqlRequestError);
-    const message = (typo as GraphqlRequestError).errors[0]?.message ?? '';
-    expect(message).toBe('Cannot query field "titel" on type "Event".');
+    expect(typo).toBeInstanceOf(ApiError);
+    expect((typo as ApiError).detail).toBe('Cannot query field "titel" on type "Event".');
+    expect((typo as ApiError).errors?.[0]?.message).toBe(
+      'Cannot query field "titel" on type "Event". (line 1, column 20)',
+    );
     const allowed = await prepareOperation({ query: '{ events { nodes { title } } }' }, options);
     expect(allowed.units).toBe(1);
   });
@@ -687,9 +697,9 @@ describe('mutations and Idempotency-Key', () => {
       { 'idempotency-key': key },
     );
     expect(bad.status).toBe(400);
-    const answer = await body(bad);
-    expect(codes(answer.errors)).toEqual(['validation_failed']);
-    expect(answer.errors?.[0]?.extensions?.errors?.[0]?.pointer).toBe('/args/endsAt');
+    const answer = await problem(bad);
+    expect(answer.code).toBe('validation_failed');
+    expect(answer.errors?.[0]?.pointer).toBe('/args/endsAt');
     const good = await postGraphql(tenant, token, { query: CREATE, variables: { input } }, { 'idempotency-key': key });
     expect(good.status).toBe(200);
     expect(good.headers.get('idempotent-replayed')).toBeNull();
@@ -734,7 +744,8 @@ describe('mutations and Idempotency-Key', () => {
     const url = tenant.url(`/api/v1/graphql?query=${encodeURIComponent('mutation { publishEvent(id: "x") { id } }')}`);
     const response = await request(url, { headers: { authorization: `Bearer ${token}` } });
     expect(response.status).toBe(405);
-    expect(codes((await body(response)).errors)).toEqual(['method_not_allowed']);
+    expect((await problem(response)).code).toBe('method_not_allowed');
+    expect(response.headers.get('allow')).toBe('POST');
   });
 });
 
@@ -752,7 +763,7 @@ describe('GET and persisted queries', () => {
     const extensions = { persistedQuery: { version: 1, sha256Hash: hash } };
     const unknown = await postGraphql(tenant, token, { extensions });
     expect(unknown.status).toBe(400);
-    expect(codes((await body(unknown)).errors)).toEqual(['persisted_query_not_found']);
+    expect((await problem(unknown)).code).toBe('persisted_query_not_found');
     const registered = await postGraphql(tenant, token, { query, extensions });
     expect((await body(registered)).data).toEqual({ organization: { slug: tenant.organization.slug } });
     const byHash = await request(
@@ -775,7 +786,7 @@ describe('GET and persisted queries', () => {
       extensions: { persistedQuery: { version: 1, sha256Hash: await sha256('{ events { nodes { id } } }') } },
     });
     expect(response.status).toBe(400);
-    expect(codes((await body(response)).errors)).toEqual(['validation_failed']);
+    expect((await problem(response)).errors?.[0]?.pointer).toBe('/body/extensions');
   });
 
   it('runs a query over GET with variables, and answers 304 to its ETag', async () => {

@@ -1,9 +1,10 @@
 import { createRoute, type OpenAPIHono } from '@hono/zod-openapi';
 import { OperationTypeNode } from 'graphql';
 import type { Context } from 'hono';
-import type { ContentfulStatusCode } from 'hono/utils/http-status';
 import type { AppEnv } from '../../env.ts';
-import { ERROR_CODES } from '../../errors/codes.ts';
+import { ApiError, type FieldError } from '../../errors/api-error.ts';
+import { ERROR_CODES, type ErrorCode } from '../../errors/codes.ts';
+import { problemResponse } from '../../errors/handler.ts';
 import { errorResponses } from '../../errors/problem.ts';
 import { requireTenant } from '../../lib/context.ts';
 import { admitOperation } from '../../middleware/auth.ts';
@@ -11,13 +12,7 @@ import { idempotent } from '../../middleware/idempotency.ts';
 import { IdempotencyHeadersSchema } from '../idempotency.ts';
 import { GRAPHQL_LIMITS } from './cost.ts';
 import { GraphqlGetQuerySchema, GraphqlRequestSchema, GraphqlResponseSchema } from './http-schema.ts';
-import {
-  GraphqlRequestError,
-  prepareOperation,
-  type GraphqlParams,
-  type PersistedQueries,
-  type PreparedOperation,
-} from './prepare.ts';
+import { prepareOperation, type GraphqlParams, type PersistedQueries, type PreparedOperation } from './prepare.ts';
 import { graphqlSchema } from './schema.ts';
 import { yoga } from './server.ts';
 
@@ -106,14 +101,13 @@ function remember(key: string, query: string): void {
   }
 }
 
-function requestErrorResponse(c: Context<AppEnv>, error: GraphqlRequestError): Response {
-  const headers: Record<string, string> = { 'cache-control': 'no-store' };
-  if (error.code === 'method_not_allowed') headers.allow = 'POST';
-  return c.json(
-    { errors: error.errors.map((item) => item.toJSON()) },
-    ERROR_CODES[error.code].status as ContentfulStatusCode,
-    headers,
-  );
+interface MutationResult {
+  data?: unknown;
+  errors?: { message: string; path?: unknown[]; extensions?: { code?: string; errors?: FieldError[] } }[];
+}
+
+function isErrorCode(code: string | undefined): code is ErrorCode {
+  return code !== undefined && Object.hasOwn(ERROR_CODES, code);
 }
 
 /** The operation run by yoga, as the response the client gets. */
@@ -131,12 +125,19 @@ async function execute(c: Context<AppEnv>, operation: PreparedOperation, params:
   });
   const response = await yoga.fetch(request, { hono: c, principal, prepared: operation });
   if (operation.operation.operation !== OperationTypeNode.MUTATION) return response;
-  // A mutation that failed answers the status of its first error's code, as its REST twin would: an Idempotency-Key
-  // then keeps nothing, and the client may retry with the same key once the cause is fixed.
-  const body: { errors?: { extensions?: { code?: string } }[] } = await response.json();
-  const code = body.errors?.[0]?.extensions?.code;
-  const status = code !== undefined && code in ERROR_CODES ? ERROR_CODES[code as keyof typeof ERROR_CODES].status : 200;
-  return c.json(body, status as ContentfulStatusCode);
+  // A mutation that failed answers as its REST twin would: the problem of its first error (status, code, detail,
+  // field errors), with every GraphQL error in `graphqlErrors`. An Idempotency-Key then keeps nothing, and the client
+  // may retry with the same key once the cause is fixed.
+  const body: MutationResult = await response.json();
+  const first = body.errors?.[0];
+  if (first === undefined) return c.json(body, 200);
+  const code = first.extensions?.code;
+  const problem = new ApiError(isErrorCode(code) ? code : 'internal_error', {
+    detail: first.message,
+    ...(first.extensions?.errors === undefined ? {} : { errors: first.extensions.errors }),
+    extensions: { graphqlErrors: body.errors },
+  });
+  return problemResponse(c, problem);
 }
 
 /**
@@ -147,20 +148,15 @@ async function execute(c: Context<AppEnv>, operation: PreparedOperation, params:
 async function handle(c: Context<AppEnv>, params: GraphqlParams): Promise<Response> {
   const tenant = requireTenant(c.var);
   let operation: PreparedOperation | undefined;
-  try {
-    await admitOperation(c, async () => {
-      operation = await prepareOperation(params, {
-        schema: graphqlSchema,
-        introspection: introspectionAllowed(c),
-        method: c.req.method,
-        persisted: persistedQueries(c, tenant.id),
-      });
-      return operation.units;
+  await admitOperation(c, async () => {
+    operation = await prepareOperation(params, {
+      schema: graphqlSchema,
+      introspection: introspectionAllowed(c),
+      method: c.req.method,
+      persisted: persistedQueries(c, tenant.id),
     });
-  } catch (error) {
-    if (error instanceof GraphqlRequestError) return requestErrorResponse(c, error);
-    throw error;
-  }
+    return operation.units;
+  });
   const prepared = operation as PreparedOperation;
   if (prepared.persist !== null) {
     const key = persistedKey(tenant.id, prepared.persist);

@@ -17,7 +17,8 @@ import {
   type ValidationContext,
   type ValidationRule,
 } from 'graphql';
-import type { ErrorCode } from '../../errors/codes.ts';
+import { ApiError } from '../../errors/api-error.ts';
+import { ERROR_CODES, type ErrorCode } from '../../errors/codes.ts';
 import { costUnits, GRAPHQL_LIMITS, operationCost } from './cost.ts';
 
 /** The GraphQL-over-HTTP request parameters (POST body, or GET query string with JSON-encoded members). */
@@ -40,25 +41,27 @@ export interface PreparedOperation {
   persist: string | null;
 }
 
+/** Where in the request a refusal points: the query text in a POST body or in a GET query string. */
+type Where = '/body' | '/query';
+
 /**
- * A request refused before execution (GraphQL-over-HTTP "request error"): answered with `{ errors }`, each with
- * `extensions.code`, and the status of the code (src/errors/codes.ts).
+ * A request refused before execution: the REST problem (problem+json, the code's status), its `errors[]` one entry
+ * per GraphQL error at the query (the message with its line and column).
  */
-export class GraphqlRequestError extends Error {
-  readonly code: ErrorCode;
-  readonly errors: readonly GraphQLError[];
-
-  constructor(code: ErrorCode, errors: readonly GraphQLError[]) {
-    super(errors[0]?.message ?? code);
-    this.name = 'GraphqlRequestError';
-    this.code = code;
-    this.errors = errors;
-  }
+function refused(code: ErrorCode, where: Where, errors: readonly GraphQLError[], member = 'query'): ApiError {
+  const pointer = `${where}/${member}`;
+  return new ApiError(code, {
+    detail: errors[0]?.message ?? ERROR_CODES[code].title,
+    errors: errors.map((error) => {
+      const at = error.locations?.[0];
+      return { pointer, message: at ? `${error.message} (line ${at.line}, column ${at.column})` : error.message };
+    }),
+    ...(code === 'method_not_allowed' ? { headers: { allow: 'POST' } } : {}),
+  });
 }
 
-function refused(code: ErrorCode, message: string): GraphqlRequestError {
-  return new GraphqlRequestError(code, [new GraphQLError(message, { extensions: { code } })]);
-}
+const refusal = (code: ErrorCode, where: Where, message: string, member?: string): ApiError =>
+  refused(code, where, [new GraphQLError(message)], member);
 
 /** Where persisted queries are kept: by sha256 hex, per organization (see server.ts). */
 export interface PersistedQueries {
@@ -69,11 +72,9 @@ export interface PersistedQueries {
 function armor(rejections: GraphQLError[]) {
   const onReject = [
     (context: ValidationContext | null, error: GraphQLError) => {
-      const refusal = new GraphQLError(error.message.replace(/^Syntax Error: /, ''), {
-        extensions: { code: 'query_too_complex' },
-      });
-      rejections.push(refusal);
-      context?.reportError(refusal);
+      const rejection = new GraphQLError(error.message.replace(/^Syntax Error: /, ''));
+      rejections.push(rejection);
+      context?.reportError(rejection);
     },
   ];
   const common = { propagateOnRejection: false, onReject, exposeLimits: true };
@@ -103,7 +104,7 @@ const validated = new Map<string, DocumentNode>();
 const MAX_VALIDATED = 200;
 
 /** The document of `query`, parsed (token limit) and validated (spec rules, armor's limits, introspection): no I/O. */
-function validDocument(schema: GraphQLSchema, query: string, introspection: boolean): DocumentNode {
+function validDocument(schema: GraphQLSchema, query: string, introspection: boolean, where: Where): DocumentNode {
   const key = `${introspection ? 'i' : 'n'}:${query}`;
   const known = validated.get(key);
   if (known) return known;
@@ -113,23 +114,15 @@ function validDocument(schema: GraphQLSchema, query: string, introspection: bool
   } catch (error) {
     if (!(error instanceof GraphQLError)) throw error;
     const tooLong = /contains more th\w+ \d+ tokens/.test(error.message);
-    throw refused(tooLong ? 'query_too_complex' : 'validation_failed', error.message);
+    throw refused(tooLong ? 'query_too_complex' : 'validation_failed', where, [error]);
   }
   const rejections: GraphQLError[] = [];
   const rules = [...specifiedRules, ...armor(rejections), ...(introspection ? [] : [NoSchemaIntrospectionCustomRule])];
   const errors = validate(schema, document, rules, { maxErrors: 10 });
   if (errors.length > 0) {
-    const shown = errors.map((error) =>
-      error.extensions.code === undefined
-        ? new GraphQLError(error.message, {
-            nodes: error.nodes,
-            extensions: { code: 'validation_failed' },
-          })
-        : error,
-    );
     // A document over a limit is answered with the limits it broke only: the clearest reason, and no more work.
-    if (rejections.length > 0) throw new GraphqlRequestError('query_too_complex', rejections);
-    throw new GraphqlRequestError('validation_failed', introspection ? shown : shown.map(withoutSuggestions));
+    if (rejections.length > 0) throw refused('query_too_complex', where, rejections);
+    throw refused('validation_failed', where, introspection ? errors : errors.map(withoutSuggestions));
   }
   validated.set(key, document);
   if (validated.size > MAX_VALIDATED) validated.delete(validated.keys().next().value as string);
@@ -145,37 +138,49 @@ export async function prepareOperation(
   params: GraphqlParams,
   options: { schema: GraphQLSchema; introspection: boolean; method: string; persisted: PersistedQueries },
 ): Promise<PreparedOperation> {
+  const where: Where = options.method === 'GET' ? '/query' : '/body';
   const hash = params.extensions?.persistedQuery?.sha256Hash.toLowerCase();
   let query = params.query;
   let persist: string | null = null;
   if (hash !== undefined && !/^[0-9a-f]{64}$/.test(hash)) {
-    throw refused('validation_failed', 'extensions.persistedQuery.sha256Hash is a sha256 in hex.');
+    throw refusal('validation_failed', where, 'extensions.persistedQuery.sha256Hash is a sha256 in hex.', 'extensions');
   }
   if (query !== undefined && hash !== undefined) {
     if ((await sha256Hex(query)) !== hash) {
-      throw refused('validation_failed', 'extensions.persistedQuery.sha256Hash is not the sha256 of the query.');
+      throw refusal(
+        'validation_failed',
+        where,
+        'extensions.persistedQuery.sha256Hash is not the sha256 of the query.',
+        'extensions',
+      );
     }
     persist = hash;
   } else if (query === undefined && hash !== undefined) {
     query = (await options.persisted.get(hash)) ?? undefined;
     if (query === undefined) {
-      throw refused('persisted_query_not_found', 'PersistedQueryNotFound: send the query with its hash once.');
+      throw refusal(
+        'persisted_query_not_found',
+        where,
+        'PersistedQueryNotFound: send the query with its hash once.',
+        'extensions',
+      );
     }
   }
-  if (query === undefined) throw refused('validation_failed', 'Send a `query` (or a persisted query hash).');
+  if (query === undefined) throw refusal('validation_failed', where, 'Send a `query` (or a persisted query hash).');
 
-  const document = validDocument(options.schema, query, options.introspection);
+  const document = validDocument(options.schema, query, options.introspection, where);
   const operation = getOperationAST(document, params.operationName ?? undefined);
   if (!operation) {
-    throw refused(
+    throw refusal(
       'validation_failed',
+      where,
       params.operationName
         ? `No operation named "${params.operationName}".`
         : 'Name the operation to run (operationName).',
     );
   }
   if (options.method === 'GET' && operation.operation !== OperationTypeNode.QUERY) {
-    throw refused('method_not_allowed', 'Only queries run over GET; send mutations with POST.');
+    throw refusal('method_not_allowed', where, 'Only queries run over GET; send mutations with POST.');
   }
   const fragments = new Map<string, FragmentDefinitionNode>();
   for (const definition of document.definitions) {
@@ -184,8 +189,9 @@ export async function prepareOperation(
   const variables = params.variables ?? {};
   const cost = operationCost(options.schema, operation, fragments, variables);
   if (cost > GRAPHQL_LIMITS.maxCost) {
-    throw refused(
+    throw refusal(
       'query_too_complex',
+      where,
       `The operation may return ${cost} objects; the limit is ${GRAPHQL_LIMITS.maxCost}. Ask for smaller pages or fewer fields.`,
     );
   }
