@@ -186,6 +186,21 @@ const EVERYTHING = gql`
         }
       }
     }
+    usage {
+      from
+      to
+      days {
+        day
+        apiCalls
+        bookings
+      }
+      totals {
+        apiCalls
+        bookings
+        emails
+        webhookDeliveries
+      }
+    }
     auditLog(first: 5) {
       nodes {
         id
@@ -261,6 +276,7 @@ describe('every type, for an owner', () => {
       roles: { key: string }[];
       webhookEndpoints: { nodes: { deliveries: { nodes: { eventType: string }[] } }[] };
       auditLog: { nodes: unknown[] };
+      usage: { days: unknown[]; totals: { bookings: number } };
     }>(tenant, token, EVERYTHING, { bookingId: booking.id });
     expect(result.errors).toBeUndefined();
     const data = result.data;
@@ -277,6 +293,8 @@ describe('every type, for an owner', () => {
     expect(data.roles.map((role) => role.key)).toContain('owner');
     expect(data.webhookEndpoints.nodes[0]?.deliveries.nodes.map((node) => node.eventType)).toEqual(['booking.created']);
     expect(data.auditLog.nodes.length).toBeGreaterThan(0);
+    expect(data.usage.days).toHaveLength(30);
+    expect(data.usage.totals.bookings).toBe(1);
   });
 });
 

@@ -146,17 +146,18 @@ async function execute(c: Context<AppEnv>, operation: PreparedOperation, params:
  * round trip), then a mutation's Idempotency-Key claimed (the REST middleware, as is), then the operation run.
  */
 async function handle(c: Context<AppEnv>, params: GraphqlParams): Promise<Response> {
-  const tenant = requireTenant(c.var);
   let operation: PreparedOperation | undefined;
+  // admitOperation answers 404 on the platform host before this runs: the host's organization is known here.
   await admitOperation(c, async () => {
     operation = await prepareOperation(params, {
       schema: graphqlSchema,
       introspection: introspectionAllowed(c),
       method: c.req.method,
-      persisted: persistedQueries(c, tenant.id),
+      persisted: persistedQueries(c, requireTenant(c.var).id),
     });
     return operation.units;
   });
+  const tenant = requireTenant(c.var);
   const prepared = operation as PreparedOperation;
   if (prepared.persist !== null) {
     const key = persistedKey(tenant.id, prepared.persist);

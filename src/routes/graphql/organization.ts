@@ -1,4 +1,6 @@
 import { assertFeature } from '../../services/plans/quotas.ts';
+import { usageReport, type UsageDay, type UsageReport } from '../../services/plans/usage.ts';
+import { MAX_USAGE_DAYS, UsageQuerySchema } from '../organization-features/schema.ts';
 import type { AuditEntryView } from '../../services/audit/list.ts';
 import { listAuditLogs } from '../../services/audit/list.ts';
 import { getOwnOrganization } from '../../services/organizations/read.ts';
@@ -167,6 +169,36 @@ const AuditEntryConnection = connection(
   'A page of the audit log (REST `GET /api/v1/audit-logs`).',
 );
 
+const UsageDayRef = builder.objectRef<UsageDay>('UsageDay').implement({
+  description: 'One UTC day of usage.',
+  fields: (t) => ({
+    day: t.exposeString('day', { description: '`YYYY-MM-DD`.' }),
+    apiCalls: t.exposeInt('api_calls', { description: 'Authenticated API requests.' }),
+    bookings: t.exposeInt('bookings'),
+    emails: t.exposeInt('emails'),
+    webhookDeliveries: t.exposeInt('webhook_deliveries'),
+  }),
+});
+
+const UsageTotalsRef = builder.objectRef<UsageReport['totals']>('UsageTotals').implement({
+  fields: (t) => ({
+    apiCalls: t.exposeInt('api_calls'),
+    bookings: t.exposeInt('bookings'),
+    emails: t.exposeInt('emails'),
+    webhookDeliveries: t.exposeInt('webhook_deliveries'),
+  }),
+});
+
+const UsageRef = builder.objectRef<UsageReport>('Usage').implement({
+  description: 'Usage of the organization over a range of UTC days (REST `GET /api/v1/organization/usage`).',
+  fields: (t) => ({
+    from: t.exposeString('from'),
+    to: t.exposeString('to'),
+    days: t.field({ type: [UsageDayRef], resolve: (report) => report.days }),
+    totals: t.field({ type: UsageTotalsRef, resolve: (report) => report.totals }),
+  }),
+});
+
 const CreatedSort = builder.enumType('CreatedSort', {
   description: 'By creation: ascending or descending (`-createdAt` in REST); each list has its REST default.',
   values: { CREATED_AT: { value: 'createdAt' }, CREATED_AT_DESC: { value: '-createdAt' } } as const,
@@ -185,6 +217,21 @@ builder.queryFields((t) => ({
     resolve: async (_root, _args, context) => {
       need(context, 'organization:read');
       return presentOrganization(await getOwnOrganization({ ctx: context.service }));
+    },
+  }),
+  usage: t.field({
+    type: UsageRef,
+    description:
+      `Usage per UTC day, \`from\`..\`to\` (default the last 30 days, at most ${MAX_USAGE_DAYS}). Needs ` +
+      '`organization:read`. One database and one Redis round trip.',
+    args: {
+      from: t.arg.string({ description: 'First day, `YYYY-MM-DD`.' }),
+      to: t.arg.string({ description: 'Last day, `YYYY-MM-DD`.' }),
+    },
+    resolve: (_root, args, context) => {
+      need(context, 'organization:read');
+      const query = parseArgs(UsageQuerySchema, given(args));
+      return usageReport({ ctx: context.service, input: { ...query, maxDays: MAX_USAGE_DAYS } });
     },
   }),
   members: t.field({
