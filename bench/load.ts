@@ -46,6 +46,8 @@ export interface Scenario {
   expect: number;
   /** True when the endpoint writes: the SQL floor then refreshes generated ids in its replay. */
   writes: boolean;
+  /** Round trips per request allowed (bench/run.ts fails beyond); one database and one Redis when not given. */
+  budget?: { database: number; redis: number };
   build(index: number, fixtures: Fixtures): Call & { host: string };
 }
 
@@ -82,6 +84,11 @@ function read(
   };
 }
 
+/** The GraphQL line: 50 events with their ticket types, pools and availability (two levels: two database round trips). */
+export const GRAPHQL_EVENTS_QUERY =
+  '{ events(first: 50) { nodes { id title startsAt ticketTypes { id name price remaining } ' +
+  'capacityPools { id remaining } availability { sold remaining } } pageInfo { hasNextPage endCursor } } }';
+
 export const SCENARIOS: Scenario[] = [
   read('public-list', 'GET /api/v1/public/events', 'anonymous', () => '/api/v1/public/events?limit=20'),
   // The same list as a miss of the edge cache every time: a `to` bound far in the future (the same events) whose
@@ -98,6 +105,23 @@ export const SCENARIOS: Scenario[] = [
   read('public-detail', 'GET /api/v1/public/events/{slug}', 'anonymous', (t) => `/api/v1/public/events/${t.eventSlug}`),
   read('events-list', 'GET /api/v1/events', 'owner', () => '/api/v1/events?limit=20'),
   read('auth-me', 'GET /api/v1/auth/me', 'owner', () => '/api/v1/auth/me'),
+  {
+    name: 'graphql-events',
+    label: 'POST /api/v1/graphql (50 events + tickets)',
+    expect: 200,
+    writes: false,
+    budget: { database: 2, redis: 1 },
+    build: (i, { tenants }) => {
+      const tenant = at(tenants, i);
+      return {
+        host: tenant.host,
+        method: 'POST',
+        path: '/api/v1/graphql',
+        headers: { authorization: `Bearer ${tenant.accessToken}`, 'content-type': 'application/json' },
+        body: { query: GRAPHQL_EVENTS_QUERY },
+      };
+    },
+  },
   {
     name: 'login',
     label: 'POST /api/v1/auth/login',

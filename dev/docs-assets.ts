@@ -6,6 +6,7 @@
  *
  *   build/assets/docs/assets/scalar-<version>-<hash>.js   the bundle, named by its content: cached for a year
  *   build/assets/docs/assets.json                         which file that is, and its SRI hash (read by /docs)
+ *   build/assets/docs/schema.graphql                      the GraphQL SDL (a copy of schema.graphql), linked from /docs
  *   build/assets/_headers                                 long cache and nosniff for /docs/assets/*
  *   build/assets/_internal/common-passwords.json          a copy of src/services/auth/data/common-passwords.json,
  *                                                         read through the ASSETS binding only (wrangler.toml
@@ -26,6 +27,10 @@ export const ASSETS_DIRECTORY = path.join(root, 'build', 'assets');
 /** The common-password list (dev/generate-common-passwords.ts) and where the Worker reads it (COMMON_PASSWORDS_ASSET). */
 const COMMON_PASSWORDS_SOURCE = path.join(root, 'src', 'services', 'auth', 'data', 'common-passwords.json');
 const COMMON_PASSWORDS_TARGET = path.join('_internal', 'common-passwords.json');
+
+/** The committed GraphQL SDL (npm run graphql:generate), served as /docs/schema.graphql. */
+const GRAPHQL_SCHEMA_SOURCE = path.join(root, 'schema.graphql');
+const GRAPHQL_SCHEMA_TARGET = path.join('docs', 'schema.graphql');
 
 /** The manifest /docs reads through the ASSETS binding (src/routes/meta/docs.ts). */
 export interface DocsAssetsManifest {
@@ -56,7 +61,14 @@ export async function buildDocsAssets(directory = ASSETS_DIRECTORY): Promise<Doc
   const current = await readFile(path.join(directory, 'docs', 'assets.json'), 'utf8').catch(() => null);
   const written = await stat(path.join(directory, 'docs', 'assets', file)).catch(() => null);
   const writtenList = await readFile(path.join(directory, COMMON_PASSWORDS_TARGET)).catch(() => null);
-  if (current === manifestText && written?.size === bundle.length && writtenList?.equals(commonPasswords))
+  const graphqlSchema = await readFile(GRAPHQL_SCHEMA_SOURCE);
+  const writtenSchema = await readFile(path.join(directory, GRAPHQL_SCHEMA_TARGET)).catch(() => null);
+  if (
+    current === manifestText &&
+    written?.size === bundle.length &&
+    writtenList?.equals(commonPasswords) &&
+    writtenSchema?.equals(graphqlSchema)
+  )
     return manifest;
   await rm(directory, { recursive: true, force: true });
   await mkdir(path.join(directory, 'docs', 'assets'), { recursive: true });
@@ -64,6 +76,7 @@ export async function buildDocsAssets(directory = ASSETS_DIRECTORY): Promise<Doc
   await writeFile(path.join(directory, COMMON_PASSWORDS_TARGET), commonPasswords);
   await writeFile(path.join(directory, 'docs', 'assets', file), bundle);
   await writeFile(path.join(directory, 'docs', 'assets.json'), manifestText);
+  await writeFile(path.join(directory, GRAPHQL_SCHEMA_TARGET), graphqlSchema);
   // Workers static assets apply these rules to the files they serve (the Worker never sees those requests). The
   // bundle's name changes with its content, so it can be cached for a year; the manifest keeps the default
   // (revalidate every time).
@@ -75,6 +88,9 @@ export async function buildDocsAssets(directory = ASSETS_DIRECTORY): Promise<Doc
       '  X-Content-Type-Options: nosniff',
       '  Cross-Origin-Resource-Policy: same-origin',
       '/docs/assets.json',
+      '  X-Content-Type-Options: nosniff',
+      '/docs/schema.graphql',
+      '  Content-Type: text/plain; charset=utf-8',
       '  X-Content-Type-Options: nosniff',
       '',
     ].join('\n'),

@@ -89,6 +89,11 @@ export const BindingsSchema = z.object({
    * production always do: `npm run bench` sets it so the local stack measures the production code path.
    */
   RESPONSE_CHECKS: z.enum(['on', 'off']).optional(),
+  /**
+   * GraphQL introspection (and field suggestions in errors): `on` by default in local and staging, `off` by default
+   * in production, where `GRAPHQL_INTROSPECTION = "on"` turns it on.
+   */
+  GRAPHQL_INTROSPECTION: z.enum(['on', 'off']).optional(),
 });
 
 type Validated = z.infer<typeof BindingsSchema>;

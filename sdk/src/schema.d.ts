@@ -1346,6 +1346,30 @@ export interface paths {
     patch?: never;
     trace?: never;
   };
+  '/api/v1/graphql': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    /**
+     * Run a GraphQL query (GET)
+     * @description The GraphQL API of the organization served on this host (organization hosts only; 404 elsewhere). The schema is published as SDL at [/docs/schema.graphql](/docs/schema.graphql) (docs/API.md, "GraphQL"). Resolvers call the same services as REST: same tenancy (another organization’s ids read as null), same permissions per field (a field without its REST twin’s permission is null with `extensions.code: forbidden`), same audit, same error codes in `extensions.code`. A missing or invalid token, a revoked session and a rate limit answer as REST does (401, 429 problems); a document that does not parse or validate, or exceeds the limits (depth 8, 15 aliases, 2000 tokens, cost 10000), answers 400 with `errors` (`validation_failed`, `query_too_complex`). An operation takes ceil(cost / 100) units of the plan’s rate limits (REST requests take one). Each nesting level of a query is at most one database round trip (dataloaders). Over GET only queries run (a mutation answers 405); use it for persisted queries and HTTP caching (ETag).
+     */
+    get: operations['graphqlQuery'];
+    put?: never;
+    /**
+     * Run a GraphQL operation
+     * @description The GraphQL API of the organization served on this host (organization hosts only; 404 elsewhere). The schema is published as SDL at [/docs/schema.graphql](/docs/schema.graphql) (docs/API.md, "GraphQL"). Resolvers call the same services as REST: same tenancy (another organization’s ids read as null), same permissions per field (a field without its REST twin’s permission is null with `extensions.code: forbidden`), same audit, same error codes in `extensions.code`. A missing or invalid token, a revoked session and a rate limit answer as REST does (401, 429 problems); a document that does not parse or validate, or exceeds the limits (depth 8, 15 aliases, 2000 tokens, cost 10000), answers 400 with `errors` (`validation_failed`, `query_too_complex`). An operation takes ceil(cost / 100) units of the plan’s rate limits (REST requests take one). Each nesting level of a query is at most one database round trip (dataloaders). Mutations accept `Idempotency-Key`: a successful mutation's response is replayed; a mutation that failed answers the status of its first error’s code, so it can be retried with the same key.
+     */
+    post: operations['graphql'];
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
 }
 export type webhooks = Record<string, never>;
 export interface components {
@@ -1403,6 +1427,8 @@ export interface components {
         | 'https://eventra.app/problems/bad-request'
         | 'https://eventra.app/problems/invalid-json'
         | 'https://eventra.app/problems/validation-failed'
+        | 'https://eventra.app/problems/query-too-complex'
+        | 'https://eventra.app/problems/persisted-query-not-found'
         | 'https://eventra.app/problems/unauthorized'
         | 'https://eventra.app/problems/invalid-credentials'
         | 'https://eventra.app/problems/reauthentication-required'
@@ -1433,6 +1459,8 @@ export interface components {
         | 'Bad request'
         | 'Malformed JSON body'
         | 'Validation failed'
+        | 'GraphQL operation too complex'
+        | 'Persisted query not found'
         | 'Authentication required'
         | 'Invalid credentials'
         | 'Re-authentication required'
@@ -1474,6 +1502,8 @@ export interface components {
         | 'bad_request'
         | 'invalid_json'
         | 'validation_failed'
+        | 'query_too_complex'
+        | 'persisted_query_not_found'
         | 'unauthorized'
         | 'invalid_credentials'
         | 'reauthentication_required'
@@ -5417,6 +5447,86 @@ export interface components {
        */
       nextCursor: string | null;
     };
+    /** @description A GraphQL response. */
+    GraphqlResponse: {
+      /** @description The result, shaped like the operation (see schema.graphql). */
+      data?: {
+        [key: string]: unknown;
+      } | null;
+      /** @description What failed, if anything. */
+      errors?: components['schemas']['GraphqlError'][];
+    };
+    /** @description One error of a GraphQL response. */
+    GraphqlError: {
+      /**
+       * @description What went wrong.
+       * @example No event with this id.
+       */
+      message: string;
+      /** @description Where in the document. */
+      locations?: {
+        /** Format: int32 */
+        line: number;
+        /** Format: int32 */
+        column: number;
+      }[];
+      /**
+       * @description The response field the error belongs to.
+       * @example [
+       *       "event"
+       *     ]
+       */
+      path?: (string | number)[];
+      /** @description `code`, and `errors[]` (JSON pointer + message) for validation failures. */
+      extensions: {
+        /**
+         * @description The API error code (the same table as the problem `code` of REST).
+         * @example forbidden
+         */
+        code: string;
+      } & {
+        [key: string]: unknown;
+      };
+    };
+    /** @description A GraphQL-over-HTTP request. */
+    GraphqlRequest: {
+      /**
+       * @description The GraphQL document (optional with a persisted query hash).
+       * @example query Upcoming { events(first: 50, status: published) { nodes { id title ticketTypes { name remaining } availability { remaining } } pageInfo { hasNextPage endCursor } } }
+       */
+      query?: string;
+      /**
+       * @description Values of the operation’s variables.
+       * @example {}
+       */
+      variables?: {
+        [key: string]: unknown;
+      } | null;
+      /**
+       * @description Which operation of the document to run.
+       * @example Upcoming
+       */
+      operationName?: string | null;
+      extensions?: components['schemas']['GraphqlRequestExtensions'];
+    };
+    /** @description Request extensions: only `persistedQuery` is read. */
+    GraphqlRequestExtensions: {
+      persistedQuery?: components['schemas']['GraphqlPersistedQuery'];
+    } | null;
+    /** @description Automatic persisted query: send the hash with the query once (it is kept for this organization for 30 days), then the hash alone, also over GET. An unknown hash answers `persisted_query_not_found`. */
+    GraphqlPersistedQuery: {
+      /**
+       * @description Always 1.
+       * @example 1
+       * @enum {number}
+       */
+      version: 1;
+      /**
+       * @description The sha256 of the query text, hex.
+       * @example ecf4edb46db40b5132295c0291d62fb65d6759a9eedfa4d5d612dd5ec54a6b38
+       */
+      sha256Hash: string;
+    };
   };
   responses: never;
   parameters: never;
@@ -5483,7 +5593,7 @@ export interface operations {
         };
         content?: never;
       };
-      /** @description `bad_request`: Bad request; `invalid_json`: Malformed JSON body; `validation_failed`: Validation failed */
+      /** @description `bad_request`: Bad request; `invalid_json`: Malformed JSON body; `validation_failed`: Validation failed; `query_too_complex`: GraphQL operation too complex; `persisted_query_not_found`: Persisted query not found */
       400: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -5549,7 +5659,7 @@ export interface operations {
         };
         content?: never;
       };
-      /** @description `bad_request`: Bad request; `invalid_json`: Malformed JSON body; `validation_failed`: Validation failed */
+      /** @description `bad_request`: Bad request; `invalid_json`: Malformed JSON body; `validation_failed`: Validation failed; `query_too_complex`: GraphQL operation too complex; `persisted_query_not_found`: Persisted query not found */
       400: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -5663,7 +5773,7 @@ export interface operations {
         };
         content?: never;
       };
-      /** @description `bad_request`: Bad request; `invalid_json`: Malformed JSON body; `validation_failed`: Validation failed */
+      /** @description `bad_request`: Bad request; `invalid_json`: Malformed JSON body; `validation_failed`: Validation failed; `query_too_complex`: GraphQL operation too complex; `persisted_query_not_found`: Persisted query not found */
       400: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -5731,7 +5841,7 @@ export interface operations {
           'text/html': string;
         };
       };
-      /** @description `bad_request`: Bad request; `invalid_json`: Malformed JSON body; `validation_failed`: Validation failed */
+      /** @description `bad_request`: Bad request; `invalid_json`: Malformed JSON body; `validation_failed`: Validation failed; `query_too_complex`: GraphQL operation too complex; `persisted_query_not_found`: Persisted query not found */
       400: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -5816,7 +5926,7 @@ export interface operations {
         };
         content?: never;
       };
-      /** @description `bad_request`: Bad request; `invalid_json`: Malformed JSON body; `validation_failed`: Validation failed */
+      /** @description `bad_request`: Bad request; `invalid_json`: Malformed JSON body; `validation_failed`: Validation failed; `query_too_complex`: GraphQL operation too complex; `persisted_query_not_found`: Persisted query not found */
       400: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -5903,7 +6013,7 @@ export interface operations {
           'application/json': components['schemas']['Session'];
         };
       };
-      /** @description `bad_request`: Bad request; `invalid_json`: Malformed JSON body; `validation_failed`: Validation failed */
+      /** @description `bad_request`: Bad request; `invalid_json`: Malformed JSON body; `validation_failed`: Validation failed; `query_too_complex`: GraphQL operation too complex; `persisted_query_not_found`: Persisted query not found */
       400: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -6060,7 +6170,7 @@ export interface operations {
           'application/json': components['schemas']['LoginSession'];
         };
       };
-      /** @description `bad_request`: Bad request; `invalid_json`: Malformed JSON body; `validation_failed`: Validation failed */
+      /** @description `bad_request`: Bad request; `invalid_json`: Malformed JSON body; `validation_failed`: Validation failed; `query_too_complex`: GraphQL operation too complex; `persisted_query_not_found`: Persisted query not found */
       400: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -6203,7 +6313,7 @@ export interface operations {
           'application/json': components['schemas']['Session'];
         };
       };
-      /** @description `bad_request`: Bad request; `invalid_json`: Malformed JSON body; `validation_failed`: Validation failed */
+      /** @description `bad_request`: Bad request; `invalid_json`: Malformed JSON body; `validation_failed`: Validation failed; `query_too_complex`: GraphQL operation too complex; `persisted_query_not_found`: Persisted query not found */
       400: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -6343,7 +6453,7 @@ export interface operations {
         };
         content?: never;
       };
-      /** @description `bad_request`: Bad request; `invalid_json`: Malformed JSON body; `validation_failed`: Validation failed */
+      /** @description `bad_request`: Bad request; `invalid_json`: Malformed JSON body; `validation_failed`: Validation failed; `query_too_complex`: GraphQL operation too complex; `persisted_query_not_found`: Persisted query not found */
       400: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -6472,7 +6582,7 @@ export interface operations {
         };
         content?: never;
       };
-      /** @description `bad_request`: Bad request; `invalid_json`: Malformed JSON body; `validation_failed`: Validation failed */
+      /** @description `bad_request`: Bad request; `invalid_json`: Malformed JSON body; `validation_failed`: Validation failed; `query_too_complex`: GraphQL operation too complex; `persisted_query_not_found`: Persisted query not found */
       400: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -6598,7 +6708,7 @@ export interface operations {
           'application/json': components['schemas']['Me'];
         };
       };
-      /** @description `bad_request`: Bad request; `invalid_json`: Malformed JSON body; `validation_failed`: Validation failed */
+      /** @description `bad_request`: Bad request; `invalid_json`: Malformed JSON body; `validation_failed`: Validation failed; `query_too_complex`: GraphQL operation too complex; `persisted_query_not_found`: Persisted query not found */
       400: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -6756,7 +6866,7 @@ export interface operations {
           'application/json': components['schemas']['EmailVerified'];
         };
       };
-      /** @description `bad_request`: Bad request; `invalid_json`: Malformed JSON body; `validation_failed`: Validation failed */
+      /** @description `bad_request`: Bad request; `invalid_json`: Malformed JSON body; `validation_failed`: Validation failed; `query_too_complex`: GraphQL operation too complex; `persisted_query_not_found`: Persisted query not found */
       400: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -6895,7 +7005,7 @@ export interface operations {
           'application/json': components['schemas']['Accepted'];
         };
       };
-      /** @description `bad_request`: Bad request; `invalid_json`: Malformed JSON body; `validation_failed`: Validation failed */
+      /** @description `bad_request`: Bad request; `invalid_json`: Malformed JSON body; `validation_failed`: Validation failed; `query_too_complex`: GraphQL operation too complex; `persisted_query_not_found`: Persisted query not found */
       400: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -7025,7 +7135,7 @@ export interface operations {
           'application/json': components['schemas']['Accepted'];
         };
       };
-      /** @description `bad_request`: Bad request; `invalid_json`: Malformed JSON body; `validation_failed`: Validation failed */
+      /** @description `bad_request`: Bad request; `invalid_json`: Malformed JSON body; `validation_failed`: Validation failed; `query_too_complex`: GraphQL operation too complex; `persisted_query_not_found`: Persisted query not found */
       400: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -7166,7 +7276,7 @@ export interface operations {
         };
         content?: never;
       };
-      /** @description `bad_request`: Bad request; `invalid_json`: Malformed JSON body; `validation_failed`: Validation failed */
+      /** @description `bad_request`: Bad request; `invalid_json`: Malformed JSON body; `validation_failed`: Validation failed; `query_too_complex`: GraphQL operation too complex; `persisted_query_not_found`: Persisted query not found */
       400: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -7315,7 +7425,7 @@ export interface operations {
           'application/json': components['schemas']['SessionToken'];
         };
       };
-      /** @description `bad_request`: Bad request; `invalid_json`: Malformed JSON body; `validation_failed`: Validation failed */
+      /** @description `bad_request`: Bad request; `invalid_json`: Malformed JSON body; `validation_failed`: Validation failed; `query_too_complex`: GraphQL operation too complex; `persisted_query_not_found`: Persisted query not found */
       400: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -7516,7 +7626,7 @@ export interface operations {
         };
         content?: never;
       };
-      /** @description `bad_request`: Bad request; `invalid_json`: Malformed JSON body; `validation_failed`: Validation failed */
+      /** @description `bad_request`: Bad request; `invalid_json`: Malformed JSON body; `validation_failed`: Validation failed; `query_too_complex`: GraphQL operation too complex; `persisted_query_not_found`: Persisted query not found */
       400: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -7643,7 +7753,7 @@ export interface operations {
         };
         content?: never;
       };
-      /** @description `bad_request`: Bad request; `invalid_json`: Malformed JSON body; `validation_failed`: Validation failed */
+      /** @description `bad_request`: Bad request; `invalid_json`: Malformed JSON body; `validation_failed`: Validation failed; `query_too_complex`: GraphQL operation too complex; `persisted_query_not_found`: Persisted query not found */
       400: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -7799,7 +7909,7 @@ export interface operations {
         };
         content?: never;
       };
-      /** @description `bad_request`: Bad request; `invalid_json`: Malformed JSON body; `validation_failed`: Validation failed */
+      /** @description `bad_request`: Bad request; `invalid_json`: Malformed JSON body; `validation_failed`: Validation failed; `query_too_complex`: GraphQL operation too complex; `persisted_query_not_found`: Persisted query not found */
       400: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -7943,7 +8053,7 @@ export interface operations {
           'application/json': components['schemas']['OrganizationSignup'];
         };
       };
-      /** @description `bad_request`: Bad request; `invalid_json`: Malformed JSON body; `validation_failed`: Validation failed */
+      /** @description `bad_request`: Bad request; `invalid_json`: Malformed JSON body; `validation_failed`: Validation failed; `query_too_complex`: GraphQL operation too complex; `persisted_query_not_found`: Persisted query not found */
       400: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -8099,7 +8209,7 @@ export interface operations {
         };
         content?: never;
       };
-      /** @description `bad_request`: Bad request; `invalid_json`: Malformed JSON body; `validation_failed`: Validation failed */
+      /** @description `bad_request`: Bad request; `invalid_json`: Malformed JSON body; `validation_failed`: Validation failed; `query_too_complex`: GraphQL operation too complex; `persisted_query_not_found`: Persisted query not found */
       400: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -8232,7 +8342,7 @@ export interface operations {
           'application/json': components['schemas']['Organization'];
         };
       };
-      /** @description `bad_request`: Bad request; `invalid_json`: Malformed JSON body; `validation_failed`: Validation failed */
+      /** @description `bad_request`: Bad request; `invalid_json`: Malformed JSON body; `validation_failed`: Validation failed; `query_too_complex`: GraphQL operation too complex; `persisted_query_not_found`: Persisted query not found */
       400: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -8393,7 +8503,7 @@ export interface operations {
           'application/json': components['schemas']['PlanOverridesResult'];
         };
       };
-      /** @description `bad_request`: Bad request; `invalid_json`: Malformed JSON body; `validation_failed`: Validation failed */
+      /** @description `bad_request`: Bad request; `invalid_json`: Malformed JSON body; `validation_failed`: Validation failed; `query_too_complex`: GraphQL operation too complex; `persisted_query_not_found`: Persisted query not found */
       400: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -8594,7 +8704,7 @@ export interface operations {
         };
         content?: never;
       };
-      /** @description `bad_request`: Bad request; `invalid_json`: Malformed JSON body; `validation_failed`: Validation failed */
+      /** @description `bad_request`: Bad request; `invalid_json`: Malformed JSON body; `validation_failed`: Validation failed; `query_too_complex`: GraphQL operation too complex; `persisted_query_not_found`: Persisted query not found */
       400: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -8776,7 +8886,7 @@ export interface operations {
         };
         content?: never;
       };
-      /** @description `bad_request`: Bad request; `invalid_json`: Malformed JSON body; `validation_failed`: Validation failed */
+      /** @description `bad_request`: Bad request; `invalid_json`: Malformed JSON body; `validation_failed`: Validation failed; `query_too_complex`: GraphQL operation too complex; `persisted_query_not_found`: Persisted query not found */
       400: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -8952,7 +9062,7 @@ export interface operations {
         };
         content?: never;
       };
-      /** @description `bad_request`: Bad request; `invalid_json`: Malformed JSON body; `validation_failed`: Validation failed */
+      /** @description `bad_request`: Bad request; `invalid_json`: Malformed JSON body; `validation_failed`: Validation failed; `query_too_complex`: GraphQL operation too complex; `persisted_query_not_found`: Persisted query not found */
       400: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -9102,7 +9212,7 @@ export interface operations {
           'application/json': components['schemas']['Member'];
         };
       };
-      /** @description `bad_request`: Bad request; `invalid_json`: Malformed JSON body; `validation_failed`: Validation failed */
+      /** @description `bad_request`: Bad request; `invalid_json`: Malformed JSON body; `validation_failed`: Validation failed; `query_too_complex`: GraphQL operation too complex; `persisted_query_not_found`: Persisted query not found */
       400: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -9306,7 +9416,7 @@ export interface operations {
         };
         content?: never;
       };
-      /** @description `bad_request`: Bad request; `invalid_json`: Malformed JSON body; `validation_failed`: Validation failed */
+      /** @description `bad_request`: Bad request; `invalid_json`: Malformed JSON body; `validation_failed`: Validation failed; `query_too_complex`: GraphQL operation too complex; `persisted_query_not_found`: Persisted query not found */
       400: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -9439,7 +9549,7 @@ export interface operations {
           'application/json': components['schemas']['Member'];
         };
       };
-      /** @description `bad_request`: Bad request; `invalid_json`: Malformed JSON body; `validation_failed`: Validation failed */
+      /** @description `bad_request`: Bad request; `invalid_json`: Malformed JSON body; `validation_failed`: Validation failed; `query_too_complex`: GraphQL operation too complex; `persisted_query_not_found`: Persisted query not found */
       400: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -9608,7 +9718,7 @@ export interface operations {
         };
         content?: never;
       };
-      /** @description `bad_request`: Bad request; `invalid_json`: Malformed JSON body; `validation_failed`: Validation failed */
+      /** @description `bad_request`: Bad request; `invalid_json`: Malformed JSON body; `validation_failed`: Validation failed; `query_too_complex`: GraphQL operation too complex; `persisted_query_not_found`: Persisted query not found */
       400: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -9785,7 +9895,7 @@ export interface operations {
         };
         content?: never;
       };
-      /** @description `bad_request`: Bad request; `invalid_json`: Malformed JSON body; `validation_failed`: Validation failed */
+      /** @description `bad_request`: Bad request; `invalid_json`: Malformed JSON body; `validation_failed`: Validation failed; `query_too_complex`: GraphQL operation too complex; `persisted_query_not_found`: Persisted query not found */
       400: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -9920,7 +10030,7 @@ export interface operations {
           'application/json': components['schemas']['Role'];
         };
       };
-      /** @description `bad_request`: Bad request; `invalid_json`: Malformed JSON body; `validation_failed`: Validation failed */
+      /** @description `bad_request`: Bad request; `invalid_json`: Malformed JSON body; `validation_failed`: Validation failed; `query_too_complex`: GraphQL operation too complex; `persisted_query_not_found`: Persisted query not found */
       400: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -10131,7 +10241,7 @@ export interface operations {
         };
         content?: never;
       };
-      /** @description `bad_request`: Bad request; `invalid_json`: Malformed JSON body; `validation_failed`: Validation failed */
+      /** @description `bad_request`: Bad request; `invalid_json`: Malformed JSON body; `validation_failed`: Validation failed; `query_too_complex`: GraphQL operation too complex; `persisted_query_not_found`: Persisted query not found */
       400: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -10264,7 +10374,7 @@ export interface operations {
           'application/json': components['schemas']['Role'];
         };
       };
-      /** @description `bad_request`: Bad request; `invalid_json`: Malformed JSON body; `validation_failed`: Validation failed */
+      /** @description `bad_request`: Bad request; `invalid_json`: Malformed JSON body; `validation_failed`: Validation failed; `query_too_complex`: GraphQL operation too complex; `persisted_query_not_found`: Persisted query not found */
       400: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -10433,7 +10543,7 @@ export interface operations {
         };
         content?: never;
       };
-      /** @description `bad_request`: Bad request; `invalid_json`: Malformed JSON body; `validation_failed`: Validation failed */
+      /** @description `bad_request`: Bad request; `invalid_json`: Malformed JSON body; `validation_failed`: Validation failed; `query_too_complex`: GraphQL operation too complex; `persisted_query_not_found`: Persisted query not found */
       400: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -10643,7 +10753,7 @@ export interface operations {
         };
         content?: never;
       };
-      /** @description `bad_request`: Bad request; `invalid_json`: Malformed JSON body; `validation_failed`: Validation failed */
+      /** @description `bad_request`: Bad request; `invalid_json`: Malformed JSON body; `validation_failed`: Validation failed; `query_too_complex`: GraphQL operation too complex; `persisted_query_not_found`: Persisted query not found */
       400: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -10809,7 +10919,7 @@ export interface operations {
           'application/json': components['schemas']['Event'];
         };
       };
-      /** @description `bad_request`: Bad request; `invalid_json`: Malformed JSON body; `validation_failed`: Validation failed */
+      /** @description `bad_request`: Bad request; `invalid_json`: Malformed JSON body; `validation_failed`: Validation failed; `query_too_complex`: GraphQL operation too complex; `persisted_query_not_found`: Persisted query not found */
       400: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -11044,7 +11154,7 @@ export interface operations {
         };
         content?: never;
       };
-      /** @description `bad_request`: Bad request; `invalid_json`: Malformed JSON body; `validation_failed`: Validation failed */
+      /** @description `bad_request`: Bad request; `invalid_json`: Malformed JSON body; `validation_failed`: Validation failed; `query_too_complex`: GraphQL operation too complex; `persisted_query_not_found`: Persisted query not found */
       400: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -11208,7 +11318,7 @@ export interface operations {
           'application/json': components['schemas']['Event'];
         };
       };
-      /** @description `bad_request`: Bad request; `invalid_json`: Malformed JSON body; `validation_failed`: Validation failed */
+      /** @description `bad_request`: Bad request; `invalid_json`: Malformed JSON body; `validation_failed`: Validation failed; `query_too_complex`: GraphQL operation too complex; `persisted_query_not_found`: Persisted query not found */
       400: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -11377,7 +11487,7 @@ export interface operations {
         };
         content?: never;
       };
-      /** @description `bad_request`: Bad request; `invalid_json`: Malformed JSON body; `validation_failed`: Validation failed */
+      /** @description `bad_request`: Bad request; `invalid_json`: Malformed JSON body; `validation_failed`: Validation failed; `query_too_complex`: GraphQL operation too complex; `persisted_query_not_found`: Persisted query not found */
       400: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -11551,7 +11661,7 @@ export interface operations {
           'application/json': components['schemas']['Event'];
         };
       };
-      /** @description `bad_request`: Bad request; `invalid_json`: Malformed JSON body; `validation_failed`: Validation failed */
+      /** @description `bad_request`: Bad request; `invalid_json`: Malformed JSON body; `validation_failed`: Validation failed; `query_too_complex`: GraphQL operation too complex; `persisted_query_not_found`: Persisted query not found */
       400: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -11739,7 +11849,7 @@ export interface operations {
           'application/json': components['schemas']['Event'];
         };
       };
-      /** @description `bad_request`: Bad request; `invalid_json`: Malformed JSON body; `validation_failed`: Validation failed */
+      /** @description `bad_request`: Bad request; `invalid_json`: Malformed JSON body; `validation_failed`: Validation failed; `query_too_complex`: GraphQL operation too complex; `persisted_query_not_found`: Persisted query not found */
       400: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -11926,7 +12036,7 @@ export interface operations {
         };
         content?: never;
       };
-      /** @description `bad_request`: Bad request; `invalid_json`: Malformed JSON body; `validation_failed`: Validation failed */
+      /** @description `bad_request`: Bad request; `invalid_json`: Malformed JSON body; `validation_failed`: Validation failed; `query_too_complex`: GraphQL operation too complex; `persisted_query_not_found`: Persisted query not found */
       400: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -12087,7 +12197,7 @@ export interface operations {
           'application/json': components['schemas']['TicketType'];
         };
       };
-      /** @description `bad_request`: Bad request; `invalid_json`: Malformed JSON body; `validation_failed`: Validation failed */
+      /** @description `bad_request`: Bad request; `invalid_json`: Malformed JSON body; `validation_failed`: Validation failed; `query_too_complex`: GraphQL operation too complex; `persisted_query_not_found`: Persisted query not found */
       400: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -12301,7 +12411,7 @@ export interface operations {
           'application/json': components['schemas']['TicketType'];
         };
       };
-      /** @description `bad_request`: Bad request; `invalid_json`: Malformed JSON body; `validation_failed`: Validation failed */
+      /** @description `bad_request`: Bad request; `invalid_json`: Malformed JSON body; `validation_failed`: Validation failed; `query_too_complex`: GraphQL operation too complex; `persisted_query_not_found`: Persisted query not found */
       400: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -12470,7 +12580,7 @@ export interface operations {
         };
         content?: never;
       };
-      /** @description `bad_request`: Bad request; `invalid_json`: Malformed JSON body; `validation_failed`: Validation failed */
+      /** @description `bad_request`: Bad request; `invalid_json`: Malformed JSON body; `validation_failed`: Validation failed; `query_too_complex`: GraphQL operation too complex; `persisted_query_not_found`: Persisted query not found */
       400: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -12649,7 +12759,7 @@ export interface operations {
         };
         content?: never;
       };
-      /** @description `bad_request`: Bad request; `invalid_json`: Malformed JSON body; `validation_failed`: Validation failed */
+      /** @description `bad_request`: Bad request; `invalid_json`: Malformed JSON body; `validation_failed`: Validation failed; `query_too_complex`: GraphQL operation too complex; `persisted_query_not_found`: Persisted query not found */
       400: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -12802,7 +12912,7 @@ export interface operations {
           'application/json': components['schemas']['CapacityPool'];
         };
       };
-      /** @description `bad_request`: Bad request; `invalid_json`: Malformed JSON body; `validation_failed`: Validation failed */
+      /** @description `bad_request`: Bad request; `invalid_json`: Malformed JSON body; `validation_failed`: Validation failed; `query_too_complex`: GraphQL operation too complex; `persisted_query_not_found`: Persisted query not found */
       400: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -13008,7 +13118,7 @@ export interface operations {
           'application/json': components['schemas']['CapacityPool'];
         };
       };
-      /** @description `bad_request`: Bad request; `invalid_json`: Malformed JSON body; `validation_failed`: Validation failed */
+      /** @description `bad_request`: Bad request; `invalid_json`: Malformed JSON body; `validation_failed`: Validation failed; `query_too_complex`: GraphQL operation too complex; `persisted_query_not_found`: Persisted query not found */
       400: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -13177,7 +13287,7 @@ export interface operations {
         };
         content?: never;
       };
-      /** @description `bad_request`: Bad request; `invalid_json`: Malformed JSON body; `validation_failed`: Validation failed */
+      /** @description `bad_request`: Bad request; `invalid_json`: Malformed JSON body; `validation_failed`: Validation failed; `query_too_complex`: GraphQL operation too complex; `persisted_query_not_found`: Persisted query not found */
       400: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -13347,7 +13457,7 @@ export interface operations {
         };
         content?: never;
       };
-      /** @description `bad_request`: Bad request; `invalid_json`: Malformed JSON body; `validation_failed`: Validation failed */
+      /** @description `bad_request`: Bad request; `invalid_json`: Malformed JSON body; `validation_failed`: Validation failed; `query_too_complex`: GraphQL operation too complex; `persisted_query_not_found`: Persisted query not found */
       400: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -13493,7 +13603,7 @@ export interface operations {
         };
         content?: never;
       };
-      /** @description `bad_request`: Bad request; `invalid_json`: Malformed JSON body; `validation_failed`: Validation failed */
+      /** @description `bad_request`: Bad request; `invalid_json`: Malformed JSON body; `validation_failed`: Validation failed; `query_too_complex`: GraphQL operation too complex; `persisted_query_not_found`: Persisted query not found */
       400: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -13622,7 +13732,7 @@ export interface operations {
           'application/json': components['schemas']['Booking'];
         };
       };
-      /** @description `bad_request`: Bad request; `invalid_json`: Malformed JSON body; `validation_failed`: Validation failed */
+      /** @description `bad_request`: Bad request; `invalid_json`: Malformed JSON body; `validation_failed`: Validation failed; `query_too_complex`: GraphQL operation too complex; `persisted_query_not_found`: Persisted query not found */
       400: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -13765,7 +13875,7 @@ export interface operations {
           'application/json': components['schemas']['Booking'];
         };
       };
-      /** @description `bad_request`: Bad request; `invalid_json`: Malformed JSON body; `validation_failed`: Validation failed */
+      /** @description `bad_request`: Bad request; `invalid_json`: Malformed JSON body; `validation_failed`: Validation failed; `query_too_complex`: GraphQL operation too complex; `persisted_query_not_found`: Persisted query not found */
       400: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -13917,7 +14027,7 @@ export interface operations {
           'application/json': components['schemas']['Booking'];
         };
       };
-      /** @description `bad_request`: Bad request; `invalid_json`: Malformed JSON body; `validation_failed`: Validation failed */
+      /** @description `bad_request`: Bad request; `invalid_json`: Malformed JSON body; `validation_failed`: Validation failed; `query_too_complex`: GraphQL operation too complex; `persisted_query_not_found`: Persisted query not found */
       400: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -14119,7 +14229,7 @@ export interface operations {
           'application/json': components['schemas']['CheckInResult'];
         };
       };
-      /** @description `bad_request`: Bad request; `invalid_json`: Malformed JSON body; `validation_failed`: Validation failed */
+      /** @description `bad_request`: Bad request; `invalid_json`: Malformed JSON body; `validation_failed`: Validation failed; `query_too_complex`: GraphQL operation too complex; `persisted_query_not_found`: Persisted query not found */
       400: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -14315,7 +14425,7 @@ export interface operations {
         };
         content?: never;
       };
-      /** @description `bad_request`: Bad request; `invalid_json`: Malformed JSON body; `validation_failed`: Validation failed */
+      /** @description `bad_request`: Bad request; `invalid_json`: Malformed JSON body; `validation_failed`: Validation failed; `query_too_complex`: GraphQL operation too complex; `persisted_query_not_found`: Persisted query not found */
       400: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -14456,7 +14566,7 @@ export interface operations {
           'application/json': components['schemas']['PaymentSettings'];
         };
       };
-      /** @description `bad_request`: Bad request; `invalid_json`: Malformed JSON body; `validation_failed`: Validation failed */
+      /** @description `bad_request`: Bad request; `invalid_json`: Malformed JSON body; `validation_failed`: Validation failed; `query_too_complex`: GraphQL operation too complex; `persisted_query_not_found`: Persisted query not found */
       400: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -14620,7 +14730,7 @@ export interface operations {
           'application/json': components['schemas']['StripeWebhookReceipt'];
         };
       };
-      /** @description `bad_request`: Bad request; `invalid_json`: Malformed JSON body; `validation_failed`: Validation failed */
+      /** @description `bad_request`: Bad request; `invalid_json`: Malformed JSON body; `validation_failed`: Validation failed; `query_too_complex`: GraphQL operation too complex; `persisted_query_not_found`: Persisted query not found */
       400: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -14831,7 +14941,7 @@ export interface operations {
         };
         content?: never;
       };
-      /** @description `bad_request`: Bad request; `invalid_json`: Malformed JSON body; `validation_failed`: Validation failed */
+      /** @description `bad_request`: Bad request; `invalid_json`: Malformed JSON body; `validation_failed`: Validation failed; `query_too_complex`: GraphQL operation too complex; `persisted_query_not_found`: Persisted query not found */
       400: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -15003,7 +15113,7 @@ export interface operations {
         };
         content?: never;
       };
-      /** @description `bad_request`: Bad request; `invalid_json`: Malformed JSON body; `validation_failed`: Validation failed */
+      /** @description `bad_request`: Bad request; `invalid_json`: Malformed JSON body; `validation_failed`: Validation failed; `query_too_complex`: GraphQL operation too complex; `persisted_query_not_found`: Persisted query not found */
       400: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -15152,7 +15262,7 @@ export interface operations {
           'application/json': components['schemas']['WebhookEndpointWithSecret'];
         };
       };
-      /** @description `bad_request`: Bad request; `invalid_json`: Malformed JSON body; `validation_failed`: Validation failed */
+      /** @description `bad_request`: Bad request; `invalid_json`: Malformed JSON body; `validation_failed`: Validation failed; `query_too_complex`: GraphQL operation too complex; `persisted_query_not_found`: Persisted query not found */
       400: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -15343,7 +15453,7 @@ export interface operations {
         };
         content?: never;
       };
-      /** @description `bad_request`: Bad request; `invalid_json`: Malformed JSON body; `validation_failed`: Validation failed */
+      /** @description `bad_request`: Bad request; `invalid_json`: Malformed JSON body; `validation_failed`: Validation failed; `query_too_complex`: GraphQL operation too complex; `persisted_query_not_found`: Persisted query not found */
       400: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -15493,7 +15603,7 @@ export interface operations {
           'application/json': components['schemas']['WebhookEndpoint'];
         };
       };
-      /** @description `bad_request`: Bad request; `invalid_json`: Malformed JSON body; `validation_failed`: Validation failed */
+      /** @description `bad_request`: Bad request; `invalid_json`: Malformed JSON body; `validation_failed`: Validation failed; `query_too_complex`: GraphQL operation too complex; `persisted_query_not_found`: Persisted query not found */
       400: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -15648,7 +15758,7 @@ export interface operations {
         };
         content?: never;
       };
-      /** @description `bad_request`: Bad request; `invalid_json`: Malformed JSON body; `validation_failed`: Validation failed */
+      /** @description `bad_request`: Bad request; `invalid_json`: Malformed JSON body; `validation_failed`: Validation failed; `query_too_complex`: GraphQL operation too complex; `persisted_query_not_found`: Persisted query not found */
       400: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -15795,7 +15905,7 @@ export interface operations {
           'application/json': components['schemas']['WebhookEndpointWithSecret'];
         };
       };
-      /** @description `bad_request`: Bad request; `invalid_json`: Malformed JSON body; `validation_failed`: Validation failed */
+      /** @description `bad_request`: Bad request; `invalid_json`: Malformed JSON body; `validation_failed`: Validation failed; `query_too_complex`: GraphQL operation too complex; `persisted_query_not_found`: Persisted query not found */
       400: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -15939,7 +16049,7 @@ export interface operations {
           'application/json': components['schemas']['WebhookDelivery'];
         };
       };
-      /** @description `bad_request`: Bad request; `invalid_json`: Malformed JSON body; `validation_failed`: Validation failed */
+      /** @description `bad_request`: Bad request; `invalid_json`: Malformed JSON body; `validation_failed`: Validation failed; `query_too_complex`: GraphQL operation too complex; `persisted_query_not_found`: Persisted query not found */
       400: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -16137,7 +16247,7 @@ export interface operations {
         };
         content?: never;
       };
-      /** @description `bad_request`: Bad request; `invalid_json`: Malformed JSON body; `validation_failed`: Validation failed */
+      /** @description `bad_request`: Bad request; `invalid_json`: Malformed JSON body; `validation_failed`: Validation failed; `query_too_complex`: GraphQL operation too complex; `persisted_query_not_found`: Persisted query not found */
       400: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -16290,7 +16400,7 @@ export interface operations {
           'application/json': components['schemas']['WebhookDelivery'];
         };
       };
-      /** @description `bad_request`: Bad request; `invalid_json`: Malformed JSON body; `validation_failed`: Validation failed */
+      /** @description `bad_request`: Bad request; `invalid_json`: Malformed JSON body; `validation_failed`: Validation failed; `query_too_complex`: GraphQL operation too complex; `persisted_query_not_found`: Persisted query not found */
       400: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -16462,7 +16572,7 @@ export interface operations {
         };
         content?: never;
       };
-      /** @description `bad_request`: Bad request; `invalid_json`: Malformed JSON body; `validation_failed`: Validation failed */
+      /** @description `bad_request`: Bad request; `invalid_json`: Malformed JSON body; `validation_failed`: Validation failed; `query_too_complex`: GraphQL operation too complex; `persisted_query_not_found`: Persisted query not found */
       400: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -16582,7 +16692,7 @@ export interface operations {
         };
         content?: never;
       };
-      /** @description `bad_request`: Bad request; `invalid_json`: Malformed JSON body; `validation_failed`: Validation failed */
+      /** @description `bad_request`: Bad request; `invalid_json`: Malformed JSON body; `validation_failed`: Validation failed; `query_too_complex`: GraphQL operation too complex; `persisted_query_not_found`: Persisted query not found */
       400: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -16691,7 +16801,7 @@ export interface operations {
           'application/json': components['schemas']['CreatedBooking'];
         };
       };
-      /** @description `bad_request`: Bad request; `invalid_json`: Malformed JSON body; `validation_failed`: Validation failed */
+      /** @description `bad_request`: Bad request; `invalid_json`: Malformed JSON body; `validation_failed`: Validation failed; `query_too_complex`: GraphQL operation too complex; `persisted_query_not_found`: Persisted query not found */
       400: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -16856,7 +16966,7 @@ export interface operations {
           'application/json': components['schemas']['Checkout'];
         };
       };
-      /** @description `bad_request`: Bad request; `invalid_json`: Malformed JSON body; `validation_failed`: Validation failed */
+      /** @description `bad_request`: Bad request; `invalid_json`: Malformed JSON body; `validation_failed`: Validation failed; `query_too_complex`: GraphQL operation too complex; `persisted_query_not_found`: Persisted query not found */
       400: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -17031,7 +17141,7 @@ export interface operations {
         };
         content?: never;
       };
-      /** @description `bad_request`: Bad request; `invalid_json`: Malformed JSON body; `validation_failed`: Validation failed */
+      /** @description `bad_request`: Bad request; `invalid_json`: Malformed JSON body; `validation_failed`: Validation failed; `query_too_complex`: GraphQL operation too complex; `persisted_query_not_found`: Persisted query not found */
       400: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -17134,7 +17244,7 @@ export interface operations {
           'text/event-stream': string;
         };
       };
-      /** @description `bad_request`: Bad request; `invalid_json`: Malformed JSON body; `validation_failed`: Validation failed */
+      /** @description `bad_request`: Bad request; `invalid_json`: Malformed JSON body; `validation_failed`: Validation failed; `query_too_complex`: GraphQL operation too complex; `persisted_query_not_found`: Persisted query not found */
       400: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -17237,7 +17347,7 @@ export interface operations {
           'text/event-stream': string;
         };
       };
-      /** @description `bad_request`: Bad request; `invalid_json`: Malformed JSON body; `validation_failed`: Validation failed */
+      /** @description `bad_request`: Bad request; `invalid_json`: Malformed JSON body; `validation_failed`: Validation failed; `query_too_complex`: GraphQL operation too complex; `persisted_query_not_found`: Persisted query not found */
       400: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -17369,7 +17479,7 @@ export interface operations {
           'text/event-stream': string;
         };
       };
-      /** @description `bad_request`: Bad request; `invalid_json`: Malformed JSON body; `validation_failed`: Validation failed */
+      /** @description `bad_request`: Bad request; `invalid_json`: Malformed JSON body; `validation_failed`: Validation failed; `query_too_complex`: GraphQL operation too complex; `persisted_query_not_found`: Persisted query not found */
       400: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -17530,7 +17640,7 @@ export interface operations {
         };
         content?: never;
       };
-      /** @description `bad_request`: Bad request; `invalid_json`: Malformed JSON body; `validation_failed`: Validation failed */
+      /** @description `bad_request`: Bad request; `invalid_json`: Malformed JSON body; `validation_failed`: Validation failed; `query_too_complex`: GraphQL operation too complex; `persisted_query_not_found`: Persisted query not found */
       400: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -17706,7 +17816,7 @@ export interface operations {
         };
         content?: never;
       };
-      /** @description `bad_request`: Bad request; `invalid_json`: Malformed JSON body; `validation_failed`: Validation failed */
+      /** @description `bad_request`: Bad request; `invalid_json`: Malformed JSON body; `validation_failed`: Validation failed; `query_too_complex`: GraphQL operation too complex; `persisted_query_not_found`: Persisted query not found */
       400: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -17751,6 +17861,350 @@ export interface operations {
       };
       /** @description `not_found`: Not found */
       404: {
+        headers: {
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'X-Correlation-Id': components['headers']['X-Correlation-Id'];
+          'Access-Control-Allow-Origin': components['headers']['Access-Control-Allow-Origin'];
+          RateLimit: components['headers']['RateLimit'];
+          'RateLimit-Policy': components['headers']['RateLimit-Policy'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description `rate_limited`: Too many requests; `too_many_streams`: Too many live streams */
+      429: {
+        headers: {
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'X-Correlation-Id': components['headers']['X-Correlation-Id'];
+          'Access-Control-Allow-Origin': components['headers']['Access-Control-Allow-Origin'];
+          RateLimit: components['headers']['RateLimit'];
+          'RateLimit-Policy': components['headers']['RateLimit-Policy'];
+          'Retry-After': components['headers']['Retry-After'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description `internal_error`: Internal server error; `misconfigured`: Service misconfigured */
+      500: {
+        headers: {
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'X-Correlation-Id': components['headers']['X-Correlation-Id'];
+          'Access-Control-Allow-Origin': components['headers']['Access-Control-Allow-Origin'];
+          RateLimit: components['headers']['RateLimit'];
+          'RateLimit-Policy': components['headers']['RateLimit-Policy'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description `service_unavailable`: Service unavailable */
+      503: {
+        headers: {
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'X-Correlation-Id': components['headers']['X-Correlation-Id'];
+          'Access-Control-Allow-Origin': components['headers']['Access-Control-Allow-Origin'];
+          RateLimit: components['headers']['RateLimit'];
+          'RateLimit-Policy': components['headers']['RateLimit-Policy'];
+          'Retry-After': components['headers']['Retry-After'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+    };
+  };
+  graphqlQuery: {
+    parameters: {
+      query?: {
+        /** @description The GraphQL document (a query; mutations only over POST). */
+        query?: string;
+        /** @description The variables as a JSON object. */
+        variables?: string;
+        /** @description Which operation of the document to run. */
+        operationName?: string;
+        /** @description Request extensions as JSON, e.g. `{"persistedQuery":{"version":1,"sha256Hash":"…"}}`. */
+        extensions?: string;
+      };
+      header?: {
+        /** @description The `ETag` of a representation the client holds; if it is still current the answer is 304. */
+        'If-None-Match'?: string;
+      };
+      path?: never;
+      cookie?: never;
+    };
+    requestBody?: never;
+    responses: {
+      /** @description The result (`data`, and `errors` for fields that failed). */
+      200: {
+        headers: {
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'X-Correlation-Id': components['headers']['X-Correlation-Id'];
+          'Access-Control-Allow-Origin': components['headers']['Access-Control-Allow-Origin'];
+          RateLimit: components['headers']['RateLimit'];
+          'RateLimit-Policy': components['headers']['RateLimit-Policy'];
+          ETag: components['headers']['ETag'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['GraphqlResponse'];
+        };
+      };
+      /** @description Not modified: the `If-None-Match` validator is still current. No body. */
+      304: {
+        headers: {
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'X-Correlation-Id': components['headers']['X-Correlation-Id'];
+          'Access-Control-Allow-Origin': components['headers']['Access-Control-Allow-Origin'];
+          RateLimit: components['headers']['RateLimit'];
+          'RateLimit-Policy': components['headers']['RateLimit-Policy'];
+          ETag: components['headers']['ETag'];
+          [name: string]: unknown;
+        };
+        content?: never;
+      };
+      /** @description `bad_request`: Bad request; `invalid_json`: Malformed JSON body; `validation_failed`: Validation failed; `query_too_complex`: GraphQL operation too complex; `persisted_query_not_found`: Persisted query not found */
+      400: {
+        headers: {
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'X-Correlation-Id': components['headers']['X-Correlation-Id'];
+          'Access-Control-Allow-Origin': components['headers']['Access-Control-Allow-Origin'];
+          RateLimit: components['headers']['RateLimit'];
+          'RateLimit-Policy': components['headers']['RateLimit-Policy'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description `unauthorized`: Authentication required; `invalid_credentials`: Invalid credentials; `reauthentication_required`: Re-authentication required */
+      401: {
+        headers: {
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'X-Correlation-Id': components['headers']['X-Correlation-Id'];
+          'Access-Control-Allow-Origin': components['headers']['Access-Control-Allow-Origin'];
+          RateLimit: components['headers']['RateLimit'];
+          'RateLimit-Policy': components['headers']['RateLimit-Policy'];
+          'WWW-Authenticate': components['headers']['WWW-Authenticate'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description `not_found`: Not found */
+      404: {
+        headers: {
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'X-Correlation-Id': components['headers']['X-Correlation-Id'];
+          'Access-Control-Allow-Origin': components['headers']['Access-Control-Allow-Origin'];
+          RateLimit: components['headers']['RateLimit'];
+          'RateLimit-Policy': components['headers']['RateLimit-Policy'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description `method_not_allowed`: Method not allowed */
+      405: {
+        headers: {
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'X-Correlation-Id': components['headers']['X-Correlation-Id'];
+          'Access-Control-Allow-Origin': components['headers']['Access-Control-Allow-Origin'];
+          RateLimit: components['headers']['RateLimit'];
+          'RateLimit-Policy': components['headers']['RateLimit-Policy'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description `rate_limited`: Too many requests; `too_many_streams`: Too many live streams */
+      429: {
+        headers: {
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'X-Correlation-Id': components['headers']['X-Correlation-Id'];
+          'Access-Control-Allow-Origin': components['headers']['Access-Control-Allow-Origin'];
+          RateLimit: components['headers']['RateLimit'];
+          'RateLimit-Policy': components['headers']['RateLimit-Policy'];
+          'Retry-After': components['headers']['Retry-After'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description `internal_error`: Internal server error; `misconfigured`: Service misconfigured */
+      500: {
+        headers: {
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'X-Correlation-Id': components['headers']['X-Correlation-Id'];
+          'Access-Control-Allow-Origin': components['headers']['Access-Control-Allow-Origin'];
+          RateLimit: components['headers']['RateLimit'];
+          'RateLimit-Policy': components['headers']['RateLimit-Policy'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description `service_unavailable`: Service unavailable */
+      503: {
+        headers: {
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'X-Correlation-Id': components['headers']['X-Correlation-Id'];
+          'Access-Control-Allow-Origin': components['headers']['Access-Control-Allow-Origin'];
+          RateLimit: components['headers']['RateLimit'];
+          'RateLimit-Policy': components['headers']['RateLimit-Policy'];
+          'Retry-After': components['headers']['Retry-After'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+    };
+  };
+  graphql: {
+    parameters: {
+      query?: never;
+      header?: {
+        /** @description Makes the request safe to retry: the same key with the same body, from the same caller, within 24 hours replays the first successful response (with the header `Idempotent-Replayed: true`) and changes nothing; with another body it answers 422; while the first request is still running it answers 409. Only successful (2xx) responses are kept, so a refused request may be retried with the same key. 1 to 255 visible ASCII characters (else 400); use a random UUID per operation. */
+        'idempotency-key'?: string;
+      };
+      path?: never;
+      cookie?: never;
+    };
+    requestBody: {
+      content: {
+        'application/json': components['schemas']['GraphqlRequest'];
+      };
+    };
+    responses: {
+      /** @description The result (`data`, and `errors` for fields that failed). */
+      200: {
+        headers: {
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'X-Correlation-Id': components['headers']['X-Correlation-Id'];
+          'Access-Control-Allow-Origin': components['headers']['Access-Control-Allow-Origin'];
+          RateLimit: components['headers']['RateLimit'];
+          'RateLimit-Policy': components['headers']['RateLimit-Policy'];
+          'Idempotent-Replayed': components['headers']['Idempotent-Replayed'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['GraphqlResponse'];
+        };
+      };
+      /** @description `bad_request`: Bad request; `invalid_json`: Malformed JSON body; `validation_failed`: Validation failed; `query_too_complex`: GraphQL operation too complex; `persisted_query_not_found`: Persisted query not found */
+      400: {
+        headers: {
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'X-Correlation-Id': components['headers']['X-Correlation-Id'];
+          'Access-Control-Allow-Origin': components['headers']['Access-Control-Allow-Origin'];
+          RateLimit: components['headers']['RateLimit'];
+          'RateLimit-Policy': components['headers']['RateLimit-Policy'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description `unauthorized`: Authentication required; `invalid_credentials`: Invalid credentials; `reauthentication_required`: Re-authentication required */
+      401: {
+        headers: {
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'X-Correlation-Id': components['headers']['X-Correlation-Id'];
+          'Access-Control-Allow-Origin': components['headers']['Access-Control-Allow-Origin'];
+          RateLimit: components['headers']['RateLimit'];
+          'RateLimit-Policy': components['headers']['RateLimit-Policy'];
+          'WWW-Authenticate': components['headers']['WWW-Authenticate'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description `forbidden`: Forbidden; `email_not_verified`: Email address not verified; `plan_limit`: Plan limit reached; `feature_unavailable`: Not in your plan */
+      403: {
+        headers: {
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'X-Correlation-Id': components['headers']['X-Correlation-Id'];
+          'Access-Control-Allow-Origin': components['headers']['Access-Control-Allow-Origin'];
+          RateLimit: components['headers']['RateLimit'];
+          'RateLimit-Policy': components['headers']['RateLimit-Policy'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description `not_found`: Not found */
+      404: {
+        headers: {
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'X-Correlation-Id': components['headers']['X-Correlation-Id'];
+          'Access-Control-Allow-Origin': components['headers']['Access-Control-Allow-Origin'];
+          RateLimit: components['headers']['RateLimit'];
+          'RateLimit-Policy': components['headers']['RateLimit-Policy'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description `conflict`: Conflict; `sold_out`: Sold out; `unpaid_hold_limit`: Too many unpaid orders */
+      409: {
+        headers: {
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'X-Correlation-Id': components['headers']['X-Correlation-Id'];
+          'Access-Control-Allow-Origin': components['headers']['Access-Control-Allow-Origin'];
+          RateLimit: components['headers']['RateLimit'];
+          'RateLimit-Policy': components['headers']['RateLimit-Policy'];
+          /** @description Sent (`1`) when a request with the same `Idempotency-Key` is still running. */
+          'Retry-After'?: number;
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description `payload_too_large`: Payload too large */
+      413: {
+        headers: {
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'X-Correlation-Id': components['headers']['X-Correlation-Id'];
+          'Access-Control-Allow-Origin': components['headers']['Access-Control-Allow-Origin'];
+          RateLimit: components['headers']['RateLimit'];
+          'RateLimit-Policy': components['headers']['RateLimit-Policy'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description `unsupported_media_type`: Unsupported media type */
+      415: {
+        headers: {
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'X-Correlation-Id': components['headers']['X-Correlation-Id'];
+          'Access-Control-Allow-Origin': components['headers']['Access-Control-Allow-Origin'];
+          RateLimit: components['headers']['RateLimit'];
+          'RateLimit-Policy': components['headers']['RateLimit-Policy'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description `unprocessable`: Unprocessable request */
+      422: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
           'X-Correlation-Id': components['headers']['X-Correlation-Id'];

@@ -6,6 +6,8 @@ export const ERROR_CODES = {
   bad_request: { status: 400, title: 'Bad request' },
   invalid_json: { status: 400, title: 'Malformed JSON body' },
   validation_failed: { status: 400, title: 'Validation failed' },
+  query_too_complex: { status: 400, title: 'GraphQL operation too complex' },
+  persisted_query_not_found: { status: 400, title: 'Persisted query not found' },
   unauthorized: { status: 401, title: 'Authentication required' },
   invalid_credentials: { status: 401, title: 'Invalid credentials' },
   reauthentication_required: { status: 401, title: 'Re-authentication required' },

@@ -96,30 +96,37 @@ function fromHttpException(error: HTTPException): ApiError {
   return new ApiError(code, detail === undefined ? {} : { detail });
 }
 
-/** `app.onError` in three tiers: our errors, Hono's HTTPException, and anything else (logged, opaque 500). */
-export const onError: ErrorHandler<AppEnv> = (error, c) => {
-  const logger = (c.get('logger') as Logger | undefined) ?? createLogger({ requestId: c.get('requestId') });
+/**
+ * Any error as the API error it answers, in three tiers: our errors, Hono's HTTPException, and anything else (a
+ * database that cannot be reached is a 503, input that reached the database unchecked a 400, the rest an opaque
+ * 500), each logged as its tier requires. `app.onError` and the GraphQL error formatter share it.
+ */
+export function apiErrorOf(error: unknown, logger: Logger): ApiError {
   if (error instanceof ApiError) {
     if (error.status >= 500) logger.error('request failed', { code: error.code, error: error.cause ?? error });
-    return problemResponse(c, error);
+    return error;
   }
-  if (error instanceof HTTPException) {
-    return problemResponse(c, fromHttpException(error));
-  }
+  if (error instanceof HTTPException) return fromHttpException(error);
   if (isDatabaseUnavailable(error)) {
     logger.error('database unavailable', { error });
-    return problemResponse(
-      c,
-      new ApiError('service_unavailable', { detail: 'The database is unavailable.', headers: { 'retry-after': '5' } }),
-    );
+    return new ApiError('service_unavailable', {
+      detail: 'The database is unavailable.',
+      headers: { 'retry-after': '5' },
+    });
   }
   const sqlState = inputDataException(error);
   if (sqlState) {
     logger.warn('input reached the database unchecked', { sqlState, error });
-    return problemResponse(c, new ApiError('bad_request', { detail: 'A value in the request is not acceptable.' }));
+    return new ApiError('bad_request', { detail: 'A value in the request is not acceptable.' });
   }
   logger.error('unhandled error', { error });
-  return problemResponse(c, new ApiError('internal_error'));
+  return new ApiError('internal_error');
+}
+
+/** `app.onError`: the error's problem response (see `apiErrorOf`). */
+export const onError: ErrorHandler<AppEnv> = (error, c) => {
+  const logger = (c.get('logger') as Logger | undefined) ?? createLogger({ requestId: c.get('requestId') });
+  return problemResponse(c, apiErrorOf(error, logger));
 };
 
 export const notFound: NotFoundHandler<AppEnv> = (c) =>

@@ -39,12 +39,12 @@ export function refuseIfKnownClosed(rule: LimitRule, identifier: string, now = D
 type Answer = Awaited<ReturnType<Ratelimit['limit']>>;
 
 /**
- * Queues the taking of one unit from `identifier`'s bucket (a fixed window in Upstash) on `batch`: the EVALSHA goes
- * out with the batch's other commands when it is sent. Settle the answer with `settleToken`.
+ * Queues the taking of `units` (default one) from `identifier`'s bucket (a fixed window in Upstash) on `batch`: the
+ * EVALSHA goes out with the batch's other commands when it is sent. Settle the answer with `settleToken`.
  */
-export function requestToken(batch: RedisBatch, rule: LimitRule, identifier: string): Promise<Answer> {
+export function requestToken(batch: RedisBatch, rule: LimitRule, identifier: string, units = 1): Promise<Answer> {
   // The fixed window only calls EVALSHA (and EVAL after NOSCRIPT), which the batch provides.
-  return limiterOf(batch as unknown as Redis, rule).limit(identifier);
+  return limiterOf(batch as unknown as Redis, rule).limit(identifier, units === 1 ? undefined : { rate: units });
 }
 
 function limiterOf(redis: Redis, rule: LimitRule): Ratelimit {

@@ -32,8 +32,8 @@ async function verifiedToken(c: Context<AppEnv>): Promise<Principal> {
  * ended session must never pass because the denylist was unreachable. A revoked session rejects with 401, a caller
  * over a limit with 429 (fail open when only the limiter fails).
  */
-async function admitted(c: Context<AppEnv>, principal: Principal): Promise<void> {
-  const admission = admit(c, principal);
+async function admitted(c: Context<AppEnv>, principal: Principal, units = 1): Promise<void> {
+  const admission = admit(c, principal, units);
   let revoked: boolean;
   try {
     revoked = await admission.revoked;
@@ -106,6 +106,24 @@ export function principalOf(c: { var: { principal: Principal | null } }): Princi
  */
 function wrongHost(): ApiError {
   return new ApiError('not_found', { detail: 'No such resource.' });
+}
+
+/**
+ * The caller of a GraphQL operation (src/routes/graphql/): on an organization host only (404 elsewhere), the bearer
+ * token verified (401), then the session admitted in one Redis round trip with the plan's limits charged `units`,
+ * the operation's cost, instead of one (401 revoked, 429, 503). `cost` runs between the two, on the verified
+ * caller before any Redis work: the operation is parsed, validated and costed there, so a malformed or too costly
+ * one is refused without touching Redis. Permissions are the resolvers' business, field by field.
+ */
+export async function admitOperation(
+  c: Context<AppEnv>,
+  cost: (principal: Principal) => Promise<number>,
+): Promise<Principal> {
+  if (!c.var.tenant) throw wrongHost();
+  const principal = await verifiedToken(c);
+  await admitted(c, principal, await cost(principal));
+  c.set('principal', principal);
+  return principal;
 }
 
 /** Refuses anonymous requests with 401 (on both kinds of host: the route decides what its host serves). */

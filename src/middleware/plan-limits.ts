@@ -53,9 +53,10 @@ export interface Admission {
  * members) share the customers' budget (`api-customers`) and staff the organization's (`api-organization`), so any
  * number of customer accounts cannot lock staff out. On the platform host the revocation MGET goes out with the
  * administrator's own limit (`api-platform-principal`). A bucket this isolate already saw closed refuses with 429 at
- * once, before any Redis command.
+ * once, before any Redis command. `units` is what the request costs in both limits (one for a REST request; a GraphQL
+ * operation's computed cost, src/routes/graphql/cost.ts).
  */
-export function admit(c: Context<AppEnv>, principal: Principal): Admission {
+export function admit(c: Context<AppEnv>, principal: Principal, units = 1): Admission {
   const tenant = c.var.tenant;
   const batch = new RedisBatch(c.var.services.redis);
   let checks: readonly (readonly [LimitRule, string])[];
@@ -72,7 +73,7 @@ export function admit(c: Context<AppEnv>, principal: Principal): Admission {
   for (const [rule, identifier] of checks) refuseIfKnownClosed(rule, identifier);
 
   const revoked = isRevoked(batch, principal);
-  const answers = checks.map(([rule, identifier]) => requestToken(batch, rule, identifier));
+  const answers = checks.map(([rule, identifier]) => requestToken(batch, rule, identifier, units));
   if (tenant) queueUsage(batch, c.var.logger, tenant.id, 'api_calls');
   batch.send();
 

@@ -206,6 +206,14 @@ export const ROUTE_GROUPS: readonly RouteGroup[] = [
     ],
     load: async () => (await import('./audit-logs/index.ts')).registerAuditLogsRoutes,
   },
+  {
+    name: 'graphql',
+    routes: [
+      ['POST', '/api/v1/graphql'],
+      ['GET', '/api/v1/graphql'],
+    ],
+    load: async () => (await import('./graphql/index.ts')).registerGraphqlRoutes,
+  },
 ];
 
 /** A `createRoute` path as Hono's router writes it (`{id}` → `:id`), as @hono/zod-openapi converts it. */

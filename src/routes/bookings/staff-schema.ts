@@ -16,8 +16,8 @@ import { BOOKING_STATUSES, BookingSchema, BookingToken, EXAMPLE_BOOKING_TOKEN } 
 
 const EXAMPLE_EVENT_ID = '0b9f6a52-1c3d-4e5f-8a7b-9c0d1e2f3a4b';
 
-const DEFAULT_BOOKING_PAGE_SIZE = 20;
-const MAX_BOOKING_PAGE_SIZE = 100;
+export const DEFAULT_BOOKING_PAGE_SIZE = 20;
+export const MAX_BOOKING_PAGE_SIZE = 100;
 
 export const BookingListQuerySchema = z
   .object({

@@ -47,6 +47,11 @@ export const TAGS = [
   { name: 'Public', description: 'The public catalogue and checkout for buyers, without an account.' },
   { name: 'Audit log', description: 'Who changed what, with export.' },
   { name: 'Live', description: 'Server-Sent Events: seats left, check-in counts and new bookings as they change.' },
+  {
+    name: 'GraphQL',
+    description:
+      'The same data and writes as one GraphQL endpoint; the schema (SDL) is at [/docs/schema.graphql](/docs/schema.graphql).',
+  },
 ];
 
 interface Server {

@@ -1,15 +1,12 @@
 import { createRoute, type OpenAPIHono } from '@hono/zod-openapi';
 import type { AppEnv } from '../../env.ts';
-import { ApiError } from '../../errors/api-error.ts';
 import { errorResponses } from '../../errors/problem.ts';
-import { requireTenant, serviceContext } from '../../lib/context.ts';
+import { serviceContext } from '../../lib/context.ts';
 import { requirePermission } from '../../middleware/auth.ts';
-import { readUsage, USAGE_METRICS, utcDay } from '../../services/plans/usage.ts';
+import { usageReport, USAGE_METRICS } from '../../services/plans/usage.ts';
 import { tenantOnly } from '../organizations/host.ts';
 import { MAX_USAGE_DAYS, UsageQuerySchema, UsageSchema } from './schema.ts';
 import { responseBody } from '../response.ts';
-
-const DAY_MS = 86_400_000;
 
 export const route = createRoute({
   method: 'get',
@@ -50,29 +47,12 @@ export const route = createRoute({
   },
 });
 
-function rangeError(message: string): ApiError {
-  return new ApiError('validation_failed', {
-    detail: 'The request does not match the schema.',
-    errors: [{ pointer: '/query/from', message }],
-  });
-}
-
 export function register(app: OpenAPIHono<AppEnv>): void {
   app.openapi(route, async (c) => {
-    const ctx = serviceContext(c);
-    const tenant = requireTenant(ctx);
-    const query = c.req.valid('query');
-    const to = query.to ?? utcDay();
-    const from = query.from ?? utcDay(Date.parse(`${to}T00:00:00Z`) - 29 * DAY_MS);
-    const span = (Date.parse(`${to}T00:00:00Z`) - Date.parse(`${from}T00:00:00Z`)) / DAY_MS + 1;
-    if (span < 1) throw rangeError('Must not be after `to`.');
-    if (span > MAX_USAGE_DAYS) throw rangeError(`The range may span at most ${MAX_USAGE_DAYS} days.`);
-    const days = await readUsage({ db: ctx.services.db, redis: ctx.services.redis, logger: ctx.logger }, tenant.id, {
-      from,
-      to,
+    const report = await usageReport({
+      ctx: serviceContext(c),
+      input: { ...c.req.valid('query'), maxDays: MAX_USAGE_DAYS },
     });
-    const totals = { api_calls: 0, bookings: 0, emails: 0, webhook_deliveries: 0 };
-    for (const day of days) for (const metric of USAGE_METRICS) totals[metric] += day[metric];
-    return c.json(responseBody(c, UsageSchema, { from, to, metrics: [...USAGE_METRICS], days, totals }), 200);
+    return c.json(responseBody(c, UsageSchema, report), 200);
   });
 }

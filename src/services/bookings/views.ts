@@ -165,27 +165,32 @@ export function toBookingView([
   return {
     ...toBookingSummary(booking, items),
     attendees: attendeeRows.map(toAttendeeView),
-    payment:
-      payment === undefined
-        ? null
-        : {
-            id: payment.id,
-            provider: payment.provider,
-            status: payment.status,
-            amount: payment.amount,
-            currency: payment.currency,
-            refundedAmount: payment.refundedAmount,
-            checkoutSessionId: payment.checkoutSessionId,
-            paymentIntentId: payment.paymentIntentId,
-          },
-    refunds: refundRows.map((refund) => ({
-      id: refund.id,
-      amount: refund.amount,
-      currency: refund.currency,
-      status: refund.status,
-      reason: refund.reason,
-      attendeeIds: refund.attendeeIds,
-      createdAt: refund.createdAt.toISOString(),
-    })),
+    payment: payment === undefined ? null : toPaymentView(payment),
+    refunds: refundRows.map(toRefundView),
+  };
+}
+
+export function toPaymentView(payment: Payment): PaymentView {
+  return {
+    id: payment.id,
+    provider: payment.provider,
+    status: payment.status,
+    amount: payment.amount,
+    currency: payment.currency,
+    refundedAmount: payment.refundedAmount,
+    checkoutSessionId: payment.checkoutSessionId,
+    paymentIntentId: payment.paymentIntentId,
+  };
+}
+
+export function toRefundView(refund: Refund): RefundView {
+  return {
+    id: refund.id,
+    amount: refund.amount,
+    currency: refund.currency,
+    status: refund.status,
+    reason: refund.reason,
+    attendeeIds: refund.attendeeIds,
+    createdAt: refund.createdAt.toISOString(),
   };
 }

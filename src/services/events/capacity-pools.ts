@@ -69,7 +69,8 @@ export interface UpdateCapacityPoolInput {
   ticketTypeIds?: string[] | undefined;
 }
 
-function toView(pool: CapacityPool, ticketTypeIds: readonly string[]): CapacityPoolView {
+/** A pool as the API shows it, with the ids of its ticket types (sorted). */
+export function toCapacityPoolView(pool: CapacityPool, ticketTypeIds: readonly string[]): CapacityPoolView {
   return {
     id: pool.id,
     eventId: pool.eventId,
@@ -219,7 +220,7 @@ export async function listCapacityPools({
   ]);
   if (!event) throw eventNotFound();
   return pools.map((pool) =>
-    toView(
+    toCapacityPoolView(
       pool,
       members.filter((member) => member.poolId === pool.id).map((member) => member.ticketTypeId),
     ),
@@ -287,7 +288,7 @@ export async function createCapacityPool({
       selectPool(db, organizationId, id),
     ]);
     if (!row) throw new Error('capacity pool insert returned nothing');
-    return toView(row, ids);
+    return toCapacityPoolView(row, ids);
   } catch (error) {
     return writeFailure(error);
   }
@@ -411,7 +412,7 @@ export async function updateCapacityPool({
     const [row] = results.at(-2) as CapacityPool[];
     const after = results.at(-1) as { ticketTypeId: string }[];
     if (!row) throw poolNotFound();
-    return toView(
+    return toCapacityPoolView(
       row,
       after.map((member) => member.ticketTypeId),
     );

@@ -4,6 +4,8 @@ import type { Database } from '../../db/client.ts';
 import { bookings, organizations, usageDaily } from '../../db/schema/index.ts';
 import { scoped } from '../../db/tenant.ts';
 import type { Bindings } from '../../env.ts';
+import { ApiError } from '../../errors/api-error.ts';
+import { requireTenant, type ServiceContext } from '../../lib/context.ts';
 import type { Logger } from '../../lib/logger.ts';
 import { RedisBatch } from '../../lib/redis-batch.ts';
 import { createRedis } from '../../lib/redis.ts';
@@ -288,4 +290,49 @@ export async function readUsage(
 
 function isCounted(metric: string): metric is CountedMetric {
   return (COUNTED_METRICS as readonly string[]).includes(metric);
+}
+
+const DAY_MS = 86_400_000;
+
+/** Usage over a range of days: each day's counts and the totals. */
+export interface UsageReport {
+  from: string;
+  to: string;
+  metrics: UsageMetric[];
+  days: UsageDay[];
+  totals: Record<UsageMetric, number>;
+}
+
+function rangeError(message: string): ApiError {
+  return new ApiError('validation_failed', {
+    detail: 'The request does not match the schema.',
+    errors: [{ pointer: '/query/from', message }],
+  });
+}
+
+/**
+ * The caller's organization's usage for the UTC days `from`..`to` (default: the 30 days up to today), at most
+ * `maxDays` days (400 beyond, and when `from` is after `to`). One database and one Redis round trip (`readUsage`).
+ * REST `GET /api/v1/organization/usage` and GraphQL `usage` answer it.
+ */
+export async function usageReport({
+  ctx,
+  input,
+}: {
+  ctx: ServiceContext;
+  input: { from?: string | undefined; to?: string | undefined; maxDays: number };
+}): Promise<UsageReport> {
+  const tenant = requireTenant(ctx);
+  const to = input.to ?? utcDay();
+  const from = input.from ?? utcDay(Date.parse(`${to}T00:00:00Z`) - 29 * DAY_MS);
+  const span = (Date.parse(`${to}T00:00:00Z`) - Date.parse(`${from}T00:00:00Z`)) / DAY_MS + 1;
+  if (span < 1) throw rangeError('Must not be after `to`.');
+  if (span > input.maxDays) throw rangeError(`The range may span at most ${input.maxDays} days.`);
+  const days = await readUsage({ db: ctx.services.db, redis: ctx.services.redis, logger: ctx.logger }, tenant.id, {
+    from,
+    to,
+  });
+  const totals = { api_calls: 0, bookings: 0, emails: 0, webhook_deliveries: 0 };
+  for (const day of days) for (const metric of USAGE_METRICS) totals[metric] += day[metric];
+  return { from, to, metrics: [...USAGE_METRICS], days, totals };
 }
