@@ -2,7 +2,7 @@ import { createRoute, type OpenAPIHono } from '@hono/zod-openapi';
 import type { AppEnv } from '../../env.ts';
 import { errorResponses } from '../../errors/problem.ts';
 import { serviceContext } from '../../lib/context.ts';
-import { requirePermission } from '../../middleware/auth.ts';
+import { requireLiveKey, requirePermission } from '../../middleware/auth.ts';
 import { getPaymentSettings, updatePaymentSettings } from '../../services/payments/settings.ts';
 import { tenantOnly } from '../organizations/host.ts';
 import { PaymentSettingsSchema, PaymentSettingsUpdateSchema } from './schema.ts';
@@ -52,7 +52,7 @@ export const putRoute = createRoute({
     '(never the secrets). Keys are not checked with Stripe here; a wrong key shows up as a 502 at checkout. ' +
     'Organization hosts only; needs `billing:manage`.',
   security: [{ bearerAuth: [] }],
-  middleware: [tenantOnly(), requirePermission('billing:manage')] as const,
+  middleware: [tenantOnly(), requirePermission('billing:manage'), requireLiveKey()] as const,
   request: {
     body: { required: true, content: { 'application/json': { schema: PaymentSettingsUpdateSchema } } },
   },
