@@ -268,7 +268,8 @@ describe('an API key as Authorization: Bearer', () => {
   it('works on a route a token may use, within its own permissions only', async () => {
     const tenant = await createTenant();
     await createEvent(tenant, { status: 'draft' });
-    const { key } = await ownerWithKey(tenant, ['events:read']);
+    const { key, token } = await ownerWithKey(tenant, ['events:read']);
+    expect((await call(tenant, 'GET', '/api/v1/auth/me', { token })).status).toBe(200);
     const list = await call(tenant, 'GET', '/api/v1/events', { token: key });
     expect(list.status).toBe(200);
     expect((await list.json<{ data: unknown[] }>()).data).toHaveLength(1);

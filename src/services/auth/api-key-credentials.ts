@@ -83,11 +83,6 @@ export async function generateApiKey(encryptionKey: string, environment: ApiKeyE
   return { id, key, keyHash: await hashToken(key), lastFour: key.slice(-4) };
 }
 
-/** Whether a bearer credential is shaped like an API key (rather than a JWT). */
-export function looksLikeApiKey(credential: string): boolean {
-  return credential.startsWith('evk_');
-}
-
 export interface PresentedApiKey {
   id: string;
   environment: ApiKeyEnvironment;
