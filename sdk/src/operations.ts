@@ -2,12 +2,15 @@
 
 /** Operations that need `Authorization: Bearer <access token>` (`METHOD /path` as in the document). */
 export const AUTHENTICATED_OPERATIONS: ReadonlySet<string> = new Set([
+  'DELETE /api/v1/api-keys/{id}',
   'DELETE /api/v1/capacity-pools/{id}',
   'DELETE /api/v1/events/{id}',
   'DELETE /api/v1/roles/{id}',
   'DELETE /api/v1/ticket-types/{id}',
   'DELETE /api/v1/users/{id}',
   'DELETE /api/v1/webhooks/{id}',
+  'GET /api/v1/api-keys',
+  'GET /api/v1/api-keys/{id}',
   'GET /api/v1/audit-logs',
   'GET /api/v1/audit-logs/export',
   'GET /api/v1/auth/me',
@@ -30,6 +33,7 @@ export const AUTHENTICATED_OPERATIONS: ReadonlySet<string> = new Set([
   'GET /api/v1/webhooks/event-types',
   'GET /api/v1/webhooks/{id}',
   'GET /api/v1/webhooks/{id}/deliveries',
+  'POST /api/v1/api-keys',
   'POST /api/v1/auth/logout',
   'POST /api/v1/auth/resend-verification',
   'POST /api/v1/bookings/{id}/cancel',
@@ -47,6 +51,7 @@ export const AUTHENTICATED_OPERATIONS: ReadonlySet<string> = new Set([
   'POST /api/v1/webhooks',
   'POST /api/v1/webhooks/{id}/rotate-secret',
   'POST /api/v1/webhooks/{id}/test',
+  'PUT /api/v1/api-keys/{id}',
   'PUT /api/v1/capacity-pools/{id}',
   'PUT /api/v1/events/{id}',
   'PUT /api/v1/organization/payment-settings',

@@ -40,6 +40,7 @@ const apiKeyFields = {
   environment: EnvironmentSchema,
   prefix: z
     .string()
+    .max(41)
     .regex(/^evk_(live|test)_[0-9a-f]{32}$/)
     .openapi({
       description: 'The start of the key (its environment and id): with `lastFour`, enough to recognise it.',
@@ -93,6 +94,7 @@ export const NewApiKeySchema = z
     ...apiKeyFields,
     key: z
       .string()
+      .max(85)
       .regex(/^evk_(live|test)_[0-9a-f]{32}_[A-Za-z0-9_-]{43}$/)
       .openapi({
         description: 'The key. Shown only in this answer (only its hash is stored): keep it now.',
