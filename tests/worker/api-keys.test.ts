@@ -493,6 +493,29 @@ describe('an API key as Authorization: Bearer', () => {
   });
 });
 
+describe('a key that outgrows its creator', () => {
+  it('is revoked when the creator loses a permission it holds, and every key of a removed member', async () => {
+    const tenant = await createTenant();
+    const { token: owner } = await memberWithToken(tenant, 'owner');
+    const { member: admin, token } = await memberWithToken(tenant, 'admin');
+    const reader = await newKey(tenant, token, { permissions: ['events:read'] });
+    const writer = await newKey(tenant, token, { permissions: ['events:read', 'users:manage'] });
+
+    const demoted = await call(tenant, 'PUT', `/api/v1/users/${admin.userId}`, {
+      token: owner,
+      body: { role: 'staff' },
+    });
+    expect(demoted.status, await demoted.clone().text()).toBe(200);
+    expect((await call(tenant, 'GET', '/api/v1/events', { token: writer.key })).status).toBe(401);
+    expect((await call(tenant, 'GET', '/api/v1/events', { token: reader.key })).status).toBe(200);
+    expect((await keyRow(writer.id))?.revokedAt).not.toBeNull();
+
+    expect((await call(tenant, 'DELETE', `/api/v1/users/${admin.userId}`, { token: owner })).status).toBe(204);
+    expect((await call(tenant, 'GET', '/api/v1/events', { token: reader.key })).status).toBe(401);
+    expect((await keyRow(reader.id))?.revokedAt).not.toBeNull();
+  });
+});
+
 describe('test keys', () => {
   it('are refused with 403 live_key_required by live-only operations, which live keys reach', async () => {
     const tenant = await createTenant({ plan: 'pro' });

@@ -1,6 +1,8 @@
-import { and, eq, gt, isNull, or, sql, type SQL } from 'drizzle-orm';
+import { and, eq, gt, inArray, isNull, or, sql, type SQL } from 'drizzle-orm';
 import { apiKeys, type ApiKey } from '../../db/schema/api-keys.ts';
+import { memberships } from '../../db/schema/memberships.ts';
 import { organizations } from '../../db/schema/organizations.ts';
+import { roles } from '../../db/schema/roles.ts';
 import { scoped } from '../../db/tenant.ts';
 import { ApiError } from '../../errors/api-error.ts';
 import { requireTenant, type ServiceContext } from '../../lib/context.ts';
@@ -8,7 +10,13 @@ import { cursorTimestamp, decodeCursor, encodeCursor, keysetAfter, keysetOrder, 
 import { actorOf, auditInsert } from '../audit/record.ts';
 import { abortLabel, GUARD_LABEL_PREFIX, mustChange, nothingChanged } from '../events/shared.ts';
 import { callerOf } from '../roles/authority.ts';
-import { generateApiKey, recordOf, storeApiKeyRecord } from './api-key-credentials.ts';
+import {
+  apiKeyRecordKey,
+  generateApiKey,
+  recordOf,
+  storeApiKeyRecord,
+  TOMBSTONE_TTL_SECONDS,
+} from './api-key-credentials.ts';
 import type { Permission } from './permissions.ts';
 import type { ApiKeyEnvironment } from './tokens.ts';
 
@@ -339,4 +347,42 @@ export async function revokeApiKey({ ctx, input }: { ctx: ServiceContext; input:
       headers: { 'retry-after': '5' },
     });
   }
+}
+
+/**
+ * Revokes the keys of these members that outgrew their creator: a key survives only while its creator is an active
+ * member whose role still holds every permission of the key. Called with the sessions' end after a membership
+ * change (removal, disabling, a new role) or a role's change (src/services/users/sessions.ts). One database round
+ * trip, and one Redis round trip for the tombstones when keys were revoked.
+ */
+export async function revokeOutgrownApiKeys(
+  ctx: Pick<ServiceContext, 'services'>,
+  organizationId: string,
+  userIds: readonly string[],
+): Promise<string[]> {
+  const db = ctx.services.db;
+  const [revoked] = await scoped(db, { organizationId }, [
+    db
+      .update(apiKeys)
+      .set({ revokedAt: sql`now()`, updatedAt: sql`now()` })
+      .where(
+        and(
+          eq(apiKeys.organizationId, organizationId),
+          inArray(apiKeys.createdBy, [...userIds]),
+          isNull(apiKeys.revokedAt),
+          sql`not exists (
+            select 1 from ${memberships} m join ${roles} r on r.organization_id = m.organization_id and r.id = m.role_id
+             where m.organization_id = ${apiKeys.organizationId} and m.user_id = ${apiKeys.createdBy}
+               and m.status = 'active' and ${apiKeys.permissions} <@ r.permissions)`,
+        ),
+      )
+      .returning({ id: apiKeys.id }),
+  ]);
+  if (revoked.length === 0) return [];
+  const pipeline = ctx.services.redis.pipeline();
+  for (const { id } of revoked) {
+    pipeline.set(apiKeyRecordKey(id), JSON.stringify({ revoked: true }), { ex: TOMBSTONE_TTL_SECONDS });
+  }
+  await pipeline.exec();
+  return revoked.map(({ id }) => id);
 }
