@@ -116,7 +116,7 @@ describe('GET /api/v1/audit-logs', () => {
     expect(body.data[1]).toEqual({
       id: expect.stringMatching(/^\d+$/) as string,
       createdAt: new Date(BASE + 5000).toISOString(),
-      actor: { type: 'user', userId: ALICE },
+      actor: { type: 'user', userId: ALICE, apiKeyId: null },
       action: 'membership.invited',
       target: { type: 'user', id: BOB },
       ip: null,
