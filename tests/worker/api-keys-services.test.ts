@@ -12,7 +12,13 @@ import {
   storeApiKeyRecord,
   TOMBSTONE_TTL_SECONDS,
 } from '../../src/services/auth/api-key-credentials.ts';
-import { createApiKey, listApiKeys, renameApiKey, revokeApiKey } from '../../src/services/auth/api-keys.ts';
+import {
+  createApiKey,
+  listApiKeys,
+  renameApiKey,
+  revokeApiKey,
+  revokeOutgrownApiKeys,
+} from '../../src/services/auth/api-keys.ts';
 import type { Principal } from '../../src/services/auth/tokens.ts';
 import { createTenant, database } from '../support/harness.ts';
 import { bindings, redis } from '../support/plans.ts';
@@ -144,5 +150,7 @@ describe('API key services under failure', () => {
     const again = await createApiKey({ ctx, input: { name: 'z', environment: 'test', permissions: ['events:read'] } });
     const page = await listApiKeys({ ctx, input: { limit: 10 } });
     expect(page.data.map((key) => key.id)).toEqual([again.id, created.id]);
+    // Keys within their creator's permissions survive a membership change (no Redis round trip then).
+    expect(await revokeOutgrownApiKeys(ctx, tenant.organization.id, [created.createdBy])).toEqual([]);
   });
 });
