@@ -210,7 +210,11 @@ export interface paths {
     delete?: never;
     options?: never;
     head?: never;
-    patch?: never;
+    /**
+     * Edit your profile and preferences
+     * @description Changes the signed-in user’s own `name`, `locale` (BCP 47), `timezone` (an IANA name such as `Europe/Paris`; offsets and unknown zones answer 400) and `preferences` (merged key by key; a preference set to null is removed). Absent fields stay; unknown fields answer 400. The account is global: the change shows in every organization it belongs to (the name an organization gives a member, `PUT /api/v1/users/{id}`, stays). Writes a `user.profile_updated` audit row naming the changed fields. Answers the user as `GET /api/v1/auth/me` does. A person’s own: API keys are refused (403). One database round trip and one Redis round trip (the authentication). Organization hosts only.
+     */
+    patch: operations['updateCurrentUser'];
     trace?: never;
   };
   '/api/v1/auth/verify-email': {
@@ -294,6 +298,68 @@ export interface paths {
      */
     post: operations['resetPassword'];
     delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  '/api/v1/auth/change-password': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    get?: never;
+    put?: never;
+    /**
+     * Change your password
+     * @description Changes the signed-in user’s password: `currentPassword` must be right (a wrong one answers 400 at `/body/currentPassword`, counts against the account’s sign-in limit, 10 failures in 15 minutes shared with sign-in, then 429) and `newPassword` must differ from it and pass the password policy (400 at `/body/newPassword`). The password belongs to the account, so the change **ends every other session of the user in every organization** at once (refresh tokens revoked, access tokens refused from now on) and spends outstanding password-reset links. The calling session stays: its refresh token keeps working, and because every access token issued before the change ends with it, the answer carries a new access token to use instead. A “your password was changed” email goes to the account’s address. Writes `auth.password_changed` (a wrong current password `auth.password_change_failed`). 409 when the password changed meanwhile. A person’s own: API keys are refused (403). Two database and two Redis round trips beside the authentication’s (the account and the limit before the check, the change and the revocation after it). Organization hosts only.
+     *
+     *     **Step-up:** a session must have signed in (or re-authenticated) within the last 10 minutes; an older one gets 401 `reauthentication_required` with `WWW-Authenticate: Bearer error="insufficient_user_authentication", max_age=600` (RFC 9470) and nothing changes: re-authenticate (POST /api/v1/auth/reauthenticate) and retry with the new access token. API keys are not asked (their scopes govern them).
+     */
+    post: operations['changePassword'];
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  '/api/v1/auth/sessions': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    /**
+     * List your sessions
+     * @description The signed-in user’s live sessions in this organization (one per sign-in, kept through refreshes), the most recently used first: a device label and the raw user agent, the address, when it signed in and was last used (sign-in or refresh), when it ends, and which one is calling. Never a token. A person’s own: API keys are refused (403). One database round trip and one Redis round trip (the authentication), side by side. Organization hosts only.
+     */
+    get: operations['listOwnSessions'];
+    put?: never;
+    post?: never;
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  '/api/v1/auth/sessions/{id}': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    get?: never;
+    put?: never;
+    post?: never;
+    /**
+     * End one of your sessions
+     * @description Ends one of the signed-in user’s sessions in this organization at once: its refresh token is revoked and every access token of the session is refused from now on. Ending the calling session signs it out. A session that is not yours, is unknown or has ended answers 404 and nothing changes. Writes an `auth.session_revoked` audit row. A person’s own: API keys are refused (403). One database round trip, then one Redis round trip (beside the authentication’s). Organization hosts only.
+     */
+    delete: operations['revokeOwnSession'];
     options?: never;
     head?: never;
     patch?: never;
@@ -475,12 +541,16 @@ export interface paths {
      * @description Changes a member's `name`, `role` or `status` (`active` or `disabled`); nothing else is accepted (400). `name` is the name this organization uses for the member: the account’s own name, shown by `GET /api/v1/auth/me` and to other organizations, does not change. A role change or a disable ends the member's sessions in this organization at once (their access tokens answer 401 on the next request, their refresh tokens are revoked).
      *
      *     Needs `users:manage`. Refused with 403: changing your own role or status, changing a member whose role holds a permission you lack (only an owner changes an owner), giving such a role; 403 `email_not_verified`: giving a role with any permission (owner included) to an active or disabled member whose email address is not verified (an invited member verifies it by accepting). A change that makes the member take a staff seat of the plan's `members` quota (the `member` role becoming a staff role, a disabled staff member enabled again) is refused beyond the quota with 403 `plan_limit` naming the plan and the limit; other changes work at the limit. Refused with 409: leaving the organization without an active owner, changing the status of an invited member. A user who is not a member here answers 404 and nothing changes. Writes a `membership.updated` audit row with before and after. If the ended sessions cannot be recorded (Redis unavailable), the change stays saved and the answer is 503.
+     *
+     *     **Step-up:** a session must have signed in (or re-authenticated) within the last 10 minutes; an older one gets 401 `reauthentication_required` with `WWW-Authenticate: Bearer error="insufficient_user_authentication", max_age=600` (RFC 9470) and nothing changes: re-authenticate (POST /api/v1/auth/reauthenticate) and retry with the new access token. API keys are not asked (their scopes govern them).
      */
     put: operations['updateMember'];
     post?: never;
     /**
      * Remove a member
      * @description Removes the membership (and cancels a pending invitation) and ends the member's sessions in this organization at once. The account itself stays: it may belong to other organizations. Needs `users:manage`; a member whose role holds a permission you lack (an owner, unless you are one) is refused with 403; the last active owner with 409. A user who is not a member here answers 404. Writes a `membership.removed` audit row. If the ended sessions cannot be recorded (Redis unavailable), the removal stays done and the answer is 503.
+     *
+     *     **Step-up:** a session must have signed in (or re-authenticated) within the last 10 minutes; an older one gets 401 `reauthentication_required` with `WWW-Authenticate: Bearer error="insufficient_user_authentication", max_age=600` (RFC 9470) and nothing changes: re-authenticate (POST /api/v1/auth/reauthenticate) and retry with the new access token. API keys are not asked (their scopes govern them).
      */
     delete: operations['removeMember'];
     options?: never;
@@ -504,6 +574,8 @@ export interface paths {
     /**
      * Create a custom role
      * @description A custom role built from the permission catalogue. Needs `roles:manage`. A permission outside the catalogue answers 400; a permission you do not hold yourself 403; a key already used in the organization (built-in keys included) 409, as does a 51st custom role. Needs the `custom_roles` feature of the plan (403 `feature_unavailable` naming the plan otherwise; roles created before a downgrade keep working). Writes a `role.created` audit row.
+     *
+     *     **Step-up:** a session must have signed in (or re-authenticated) within the last 10 minutes; an older one gets 401 `reauthentication_required` with `WWW-Authenticate: Bearer error="insufficient_user_authentication", max_age=600` (RFC 9470) and nothing changes: re-authenticate (POST /api/v1/auth/reauthenticate) and retry with the new access token. API keys are not asked (their scopes govern them).
      */
     post: operations['createRole'];
     delete?: never;
@@ -543,12 +615,16 @@ export interface paths {
     /**
      * Change a custom role
      * @description Changes a custom role's `name`, `description` or `permissions` (the complete new list). A permission change ends the sessions of every member holding the role at once, so no token keeps the old permissions. Needs `roles:manage`, and every permission of the role before and after the change (403). Built-in roles cannot be changed: 409. Another organization's role answers 404. Writes a `role.updated` audit row. If the ended sessions cannot be recorded (Redis unavailable), the change stays saved and the answer is 503.
+     *
+     *     **Step-up:** a session must have signed in (or re-authenticated) within the last 10 minutes; an older one gets 401 `reauthentication_required` with `WWW-Authenticate: Bearer error="insufficient_user_authentication", max_age=600` (RFC 9470) and nothing changes: re-authenticate (POST /api/v1/auth/reauthenticate) and retry with the new access token. API keys are not asked (their scopes govern them).
      */
     put: operations['updateRole'];
     post?: never;
     /**
      * Delete a custom role
      * @description Deletes a custom role that no member holds. Built-in roles and roles still assigned to members answer 409; a role with a permission you lack 403; another organization's role 404. Needs `roles:manage`. Writes a `role.deleted` audit row.
+     *
+     *     **Step-up:** a session must have signed in (or re-authenticated) within the last 10 minutes; an older one gets 401 `reauthentication_required` with `WWW-Authenticate: Bearer error="insufficient_user_authentication", max_age=600` (RFC 9470) and nothing changes: re-authenticate (POST /api/v1/auth/reauthenticate) and retry with the new access token. API keys are not asked (their scopes govern them).
      */
     delete: operations['deleteRole'];
     options?: never;
@@ -879,6 +955,8 @@ export interface paths {
     /**
      * Change the payment settings
      * @description Changes the given fields; the others keep their value. `stripe` takes both the secret key (`sk_`/`rk_`, test or live) and the signing secret (`whsec_`) of the Stripe webhook endpoint `https://<this host>/api/v1/payments/stripe/webhook`; they are stored encrypted (AES-256-GCM, bound to this organization) and never returned or logged. `stripe: null` removes Stripe: new paid orders then use manual payment if `manualEnabled` is on, else are refused (Stripe bookings already pending can no longer start a checkout, and their webhooks are refused). Manual payment is opt-in: unpaid manual orders hold seats for 2 days. A request that changes something writes a `payment_settings.updated` audit row naming the changed fields (never the secrets). Keys are not checked with Stripe here; a wrong key shows up as a 502 at checkout. Organization hosts only; needs `billing:manage`.
+     *
+     *     **Step-up:** a session must have signed in (or re-authenticated) within the last 10 minutes; an older one gets 401 `reauthentication_required` with `WWW-Authenticate: Bearer error="insufficient_user_authentication", max_age=600` (RFC 9470) and nothing changes: re-authenticate (POST /api/v1/auth/reauthenticate) and retry with the new access token. API keys are not asked (their scopes govern them).
      */
     put: operations['updatePaymentSettings'];
     post?: never;
@@ -944,6 +1022,8 @@ export interface paths {
     /**
      * Create a webhook endpoint
      * @description Registers an endpoint that receives the organization's events as Standard Webhooks 1.0 POSTs (headers `webhook-id`, `webhook-timestamp`, `webhook-signature`). The answer carries the signing secret (`whsec_...`), shown only this once and stored encrypted. 400: a URL the platform will not call (not https, credentials, a port other than 443, localhost, *.internal, a private, loopback, link-local, CGNAT, multicast or metadata IP address), an event type outside the catalogue, any unlisted field. No Idempotency-Key: a replay would have to store the secret. Needs `webhooks:manage`. Writes a `webhook_endpoint.created` audit row.
+     *
+     *     **Step-up:** a session must have signed in (or re-authenticated) within the last 10 minutes; an older one gets 401 `reauthentication_required` with `WWW-Authenticate: Bearer error="insufficient_user_authentication", max_age=600` (RFC 9470) and nothing changes: re-authenticate (POST /api/v1/auth/reauthenticate) and retry with the new access token. API keys are not asked (their scopes govern them).
      */
     post: operations['createWebhookEndpoint'];
     delete?: never;
@@ -967,12 +1047,16 @@ export interface paths {
     /**
      * Change a webhook endpoint
      * @description Changes the given fields (a partial update): `url` (same rules as on create, 400 otherwise), `description`, `eventTypes` (replaces the filter; empty: every type), `enabled`. Enabling an endpoint, or giving it a new URL, clears `disabledReason` and `failingSince`; pending deliveries of a disabled endpoint have failed and can be sent again with redeliver. Another organization's endpoint answers 404. Needs `webhooks:manage`. Writes a `webhook_endpoint.updated` audit row with the values before (nothing when nothing changes).
+     *
+     *     **Step-up:** a session must have signed in (or re-authenticated) within the last 10 minutes; an older one gets 401 `reauthentication_required` with `WWW-Authenticate: Bearer error="insufficient_user_authentication", max_age=600` (RFC 9470) and nothing changes: re-authenticate (POST /api/v1/auth/reauthenticate) and retry with the new access token. API keys are not asked (their scopes govern them).
      */
     put: operations['updateWebhookEndpoint'];
     post?: never;
     /**
      * Delete a webhook endpoint
      * @description Deletes the endpoint with its delivery log; queued attempts are dropped. Another organization's endpoint answers 404 and nothing changes. Needs `webhooks:manage`. Writes a `webhook_endpoint.deleted` audit row.
+     *
+     *     **Step-up:** a session must have signed in (or re-authenticated) within the last 10 minutes; an older one gets 401 `reauthentication_required` with `WWW-Authenticate: Bearer error="insufficient_user_authentication", max_age=600` (RFC 9470) and nothing changes: re-authenticate (POST /api/v1/auth/reauthenticate) and retry with the new access token. API keys are not asked (their scopes govern them).
      */
     delete: operations['deleteWebhookEndpoint'];
     options?: never;
@@ -992,6 +1076,8 @@ export interface paths {
     /**
      * Rotate the signing secret
      * @description Replaces the signing secret; the new one is in the answer, shown only this once. For 24 hours (`previousSecretExpiresAt`) the previous secret keeps signing too: `webhook-signature` carries both signatures, space-separated, so receivers can switch without missing a message. Rotating again within the overlap drops the older secret. Another organization's endpoint answers 404. Needs `webhooks:manage`. Writes a `webhook_endpoint.secret_rotated` audit row (without secrets).
+     *
+     *     **Step-up:** a session must have signed in (or re-authenticated) within the last 10 minutes; an older one gets 401 `reauthentication_required` with `WWW-Authenticate: Bearer error="insufficient_user_authentication", max_age=600` (RFC 9470) and nothing changes: re-authenticate (POST /api/v1/auth/reauthenticate) and retry with the new access token. API keys are not asked (their scopes govern them).
      */
     post: operations['rotateWebhookSecret'];
     delete?: never;
@@ -1212,6 +1298,66 @@ export interface paths {
     patch?: never;
     trace?: never;
   };
+  '/api/v1/public/events/{slug}/live': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    /**
+     * Stream the seats left of a public event
+     * @description Live seats left of a published, public or unlisted event, for an on-sale page: an `availability` message at once and after every change of seats (a booking made, confirmed, cancelled, refunded or expired): `{ eventId, at, ticketTypes: [{ id, remaining, onSale }] }` for the ticket types shown without an access code, in display order; `at` is the time of the read (ms) and the message id. No authentication; the same per-address read limit as the public catalogue (429 with Retry-After). Drafts, private, cancelled and completed events and unknown slugs answer 404. Server-Sent Events (`text/event-stream`): the stream starts with `retry: 3000`, then messages `id:`, `event:` and one `data:` line of JSON; a comment line (`: heartbeat`) every 15 s keeps proxies from closing it. It ends with `event: end` and `data: {"reason": ...}` (`session_ended`, `session_unverifiable`, `event_unavailable` when the event is cancelled or made private, `expired` after 15 min or 16 MiB, `closed`); reconnect then (EventSource does). At most 8 streams per client per event and 5000 per event: beyond them 429 `too_many_streams` with Retry-After. Updates arrive after the change commits and the outbox dispatch runs (well under a second), snapshots at most 4 times a second per event. Connecting costs one database round trip and one Redis round trip.
+     */
+    get: operations['streamPublicAvailability'];
+    put?: never;
+    post?: never;
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  '/api/v1/events/{id}/live/check-ins': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    /**
+     * Stream the check-in counts of an event
+     * @description Live check-in counts for the door: a `check-ins` message at once and after every check-in (and every confirmation, cancellation or refund, which change the total): `{ eventId, at, checkedIn, total }`, `total` being the valid tickets of confirmed bookings; `at` is the time of the read (ms). The permission is the one `POST /api/v1/check-ins` needs. Needs `checkins:write`; the session is checked at connect time and again at every heartbeat, and the stream ends (`end` with reason `session_ended`) once it is revoked (logout, role change, member removed). Another organization's event or an unknown id answers 404. Server-Sent Events (`text/event-stream`): the stream starts with `retry: 3000`, then messages `id:`, `event:` and one `data:` line of JSON; a comment line (`: heartbeat`) every 15 s keeps proxies from closing it. It ends with `event: end` and `data: {"reason": ...}` (`session_ended`, `session_unverifiable`, `event_unavailable` when the event is cancelled or made private, `expired` after 15 min or 16 MiB, `closed`); reconnect then (EventSource does). At most 8 streams per client per event and 5000 per event: beyond them 429 `too_many_streams` with Retry-After. Updates arrive after the change commits and the outbox dispatch runs (well under a second), snapshots at most 4 times a second per event. Connecting costs one database round trip and one Redis round trip; every heartbeat one Redis round trip.
+     */
+    get: operations['streamCheckIns'];
+    put?: never;
+    post?: never;
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  '/api/v1/events/{id}/live/bookings': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    /**
+     * Stream the new bookings of an event
+     * @description A live feed of the bookings of an event for staff: a `booking` message for every booking made, confirmed, cancelled, refunded or expired from now on, `{ type, id, eventId, status, buyer, total, currency, items, createdAt, confirmedAt }` (`type` is the outbox event, the message id its id: delivery is at least once, so dedupe on it); no tickets, codes or payment details. No backlog: list earlier ones with `GET /api/v1/bookings?eventId=`, whose permission this needs. Needs `bookings:read`; the session is checked at connect time and again at every heartbeat, and the stream ends (`end` with reason `session_ended`) once it is revoked (logout, role change, member removed). Another organization's event or an unknown id answers 404. Server-Sent Events (`text/event-stream`): the stream starts with `retry: 3000`, then messages `id:`, `event:` and one `data:` line of JSON; a comment line (`: heartbeat`) every 15 s keeps proxies from closing it. It ends with `event: end` and `data: {"reason": ...}` (`session_ended`, `session_unverifiable`, `event_unavailable` when the event is cancelled or made private, `expired` after 15 min or 16 MiB, `closed`); reconnect then (EventSource does). At most 8 streams per client per event and 5000 per event: beyond them 429 `too_many_streams` with Retry-After. Updates arrive after the change commits and the outbox dispatch runs (well under a second), snapshots at most 4 times a second per event. Connecting costs one database round trip and one Redis round trip; every heartbeat one Redis round trip.
+     */
+    get: operations['streamBookings'];
+    put?: never;
+    post?: never;
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
   '/api/v1/audit-logs/export': {
     parameters: {
       query?: never;
@@ -1326,6 +1472,7 @@ export interface components {
         | 'https://eventra.app/problems/unsupported-media-type'
         | 'https://eventra.app/problems/unprocessable'
         | 'https://eventra.app/problems/rate-limited'
+        | 'https://eventra.app/problems/too-many-streams'
         | 'https://eventra.app/problems/internal-error'
         | 'https://eventra.app/problems/misconfigured'
         | 'https://eventra.app/problems/payment-provider-error'
@@ -1356,6 +1503,7 @@ export interface components {
         | 'Unsupported media type'
         | 'Unprocessable request'
         | 'Too many requests'
+        | 'Too many live streams'
         | 'Internal server error'
         | 'Service misconfigured'
         | 'Payment provider error'
@@ -1397,6 +1545,7 @@ export interface components {
         | 'unsupported_media_type'
         | 'unprocessable'
         | 'rate_limited'
+        | 'too_many_streams'
         | 'internal_error'
         | 'misconfigured'
         | 'payment_provider_error'
@@ -1525,6 +1674,11 @@ export interface components {
        * @example en
        */
       locale: string;
+      /**
+       * @description The user’s IANA time zone, for times shown to them (security emails included); `UTC` until set.
+       * @example Europe/Paris
+       */
+      timezone: string;
       preferences: components['schemas']['UserPreferences'];
       /**
        * Format: date-time
@@ -1663,6 +1817,39 @@ export interface components {
        */
       name: string;
     };
+    /** @description The fields to change; absent fields stay. The account is the same in every organization it belongs to. */
+    ProfileUpdate: {
+      /**
+       * @description Display name.
+       * @example Ada Lovelace
+       */
+      name?: string;
+      /**
+       * @description Preferred locale (BCP 47); stored in canonical case (`fr-fr` -> `fr-FR`).
+       * @example fr-FR
+       */
+      locale?: string;
+      /**
+       * @description IANA time zone name (not an offset); stored as Intl spells it (`europe/paris` -> `Europe/Paris`).
+       * @example Europe/Paris
+       */
+      timezone?: string;
+      preferences?: components['schemas']['UserPreferencesPatch'];
+    };
+    /** @description Preferences to set (merged key by key into the stored ones). */
+    UserPreferencesPatch: {
+      /**
+       * @description Preferred color scheme; null removes it.
+       * @example dark
+       * @enum {string|null}
+       */
+      theme?: 'light' | 'dark' | 'system' | null;
+      /**
+       * @description Whether the user wants notification emails; null removes it. Security notices (password changed, new sign-in) are sent regardless.
+       * @example false
+       */
+      emailNotifications?: boolean | null;
+    };
     EmailVerified: {
       /**
        * @description The address is verified now.
@@ -1714,6 +1901,92 @@ export interface components {
        * @example violet-anchor-meadow-42
        */
       password: string;
+    };
+    /** @description A new access token of the same session (its refresh token stays as it was). */
+    SessionToken: {
+      /**
+       * @description ES256 JWT (typ `at+jwt`) for `Authorization: Bearer`; valid 15 minutes on this host only.
+       * @example eyJhbGciOiJFUzI1NiIsImtpZCI6ImsxIiwidHlwIjoiYXQrand0In0.eyJzdWIiOiI2ZjFjIn0.c2lnbmF0dXJl
+       */
+      accessToken: string;
+      /**
+       * Format: int32
+       * @description Seconds until the access token expires.
+       * @example 900
+       */
+      expiresIn: number;
+      /**
+       * @description Always `Bearer`.
+       * @example Bearer
+       * @enum {string}
+       */
+      tokenType: 'Bearer';
+    };
+    /** @description The current password and the new one. */
+    ChangePasswordRequest: {
+      /**
+       * Format: password
+       * @description The account’s current password.
+       * @example violet-anchor-meadow-42
+       */
+      currentPassword: string;
+      /**
+       * Format: password
+       * @description The new password, different from the current one: 8 to 128 characters (15 or more recommended), not on the list of common passwords, strong by zxcvbn (score 3 or more) also without the parts built from the account’s email address or name, the organization or the product name. A refusal is a 400 at this field.
+       * @example copper-lantern-harbor-77
+       */
+      newPassword: string;
+    };
+    OwnSessionList: {
+      /** @description The live sessions, the most recently used first (at most 100). */
+      data: components['schemas']['OwnSession'][];
+    };
+    /** @description One of the signed-in user’s sessions in this organization (no token). */
+    OwnSession: {
+      /**
+       * Format: uuid
+       * @description The session id (the `sid` of its access tokens); DELETE /api/v1/auth/sessions/{id} ends it.
+       * @example 9a8b7c6d-5e4f-4a3b-8c2d-1e0f9a8b7c6d
+       */
+      id: string;
+      /**
+       * @description A short label of the device from its user agent, or `Unknown device`.
+       * @example Firefox on Windows
+       */
+      device: string;
+      /**
+       * @description The raw User-Agent of the session’s last sign-in or refresh (null when none was sent).
+       * @example Mozilla/5.0 (Windows NT 10.0; Win64; x64; rv:133.0) Gecko/20100101 Firefox/133.0
+       */
+      userAgent: string | null;
+      /**
+       * @description The client address of the last sign-in or refresh (null when unknown).
+       * @example 203.0.113.7
+       */
+      ip: string | null;
+      /**
+       * Format: date-time
+       * @description When the session signed in.
+       * @example 2026-11-30T08:12:00.000Z
+       */
+      signedInAt: string;
+      /**
+       * Format: date-time
+       * @description The last sign-in or token refresh (access tokens are not tracked per request).
+       * @example 2026-12-02T09:41:00.000Z
+       */
+      lastUsedAt: string;
+      /**
+       * Format: date-time
+       * @description When the session ends unless refreshed (never past 30 days after sign-in).
+       * @example 2026-12-16T09:41:00.000Z
+       */
+      expiresAt: string;
+      /**
+       * @description Whether this is the session of the calling token.
+       * @example true
+       */
+      current: boolean;
     };
     /** @description The new organization and its owner. */
     OrganizationSignup: {
@@ -5634,7 +5907,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `rate_limited`: Too many requests */
+      /** @description `rate_limited`: Too many requests; `too_many_streams`: Too many live streams */
       429: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -5734,7 +6007,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `rate_limited`: Too many requests */
+      /** @description `rate_limited`: Too many requests; `too_many_streams`: Too many live streams */
       429: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -5802,7 +6075,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `rate_limited`: Too many requests */
+      /** @description `rate_limited`: Too many requests; `too_many_streams`: Too many live streams */
       429: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -5901,7 +6174,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `rate_limited`: Too many requests */
+      /** @description `rate_limited`: Too many requests; `too_many_streams`: Too many live streams */
       429: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -6044,7 +6317,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `rate_limited`: Too many requests */
+      /** @description `rate_limited`: Too many requests; `too_many_streams`: Too many live streams */
       429: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -6187,7 +6460,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `rate_limited`: Too many requests */
+      /** @description `rate_limited`: Too many requests; `too_many_streams`: Too many live streams */
       429: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -6330,7 +6603,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `rate_limited`: Too many requests */
+      /** @description `rate_limited`: Too many requests; `too_many_streams`: Too many live streams */
       429: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -6443,7 +6716,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `rate_limited`: Too many requests */
+      /** @description `rate_limited`: Too many requests; `too_many_streams`: Too many live streams */
       429: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -6572,7 +6845,175 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `rate_limited`: Too many requests */
+      /** @description `rate_limited`: Too many requests; `too_many_streams`: Too many live streams */
+      429: {
+        headers: {
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'X-Correlation-Id': components['headers']['X-Correlation-Id'];
+          'Access-Control-Allow-Origin': components['headers']['Access-Control-Allow-Origin'];
+          RateLimit: components['headers']['RateLimit'];
+          'RateLimit-Policy': components['headers']['RateLimit-Policy'];
+          'Retry-After': components['headers']['Retry-After'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description `internal_error`: Internal server error; `misconfigured`: Service misconfigured */
+      500: {
+        headers: {
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'X-Correlation-Id': components['headers']['X-Correlation-Id'];
+          'Access-Control-Allow-Origin': components['headers']['Access-Control-Allow-Origin'];
+          RateLimit: components['headers']['RateLimit'];
+          'RateLimit-Policy': components['headers']['RateLimit-Policy'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description `service_unavailable`: Service unavailable */
+      503: {
+        headers: {
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'X-Correlation-Id': components['headers']['X-Correlation-Id'];
+          'Access-Control-Allow-Origin': components['headers']['Access-Control-Allow-Origin'];
+          RateLimit: components['headers']['RateLimit'];
+          'RateLimit-Policy': components['headers']['RateLimit-Policy'];
+          'Retry-After': components['headers']['Retry-After'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+    };
+  };
+  updateCurrentUser: {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    requestBody: {
+      content: {
+        /**
+         * @example {
+         *       "name": "Ada King",
+         *       "locale": "fr-FR",
+         *       "timezone": "Europe/Paris",
+         *       "preferences": {
+         *         "theme": "dark"
+         *       }
+         *     }
+         */
+        'application/json': components['schemas']['ProfileUpdate'];
+      };
+    };
+    responses: {
+      /** @description The user after the change. */
+      200: {
+        headers: {
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'X-Correlation-Id': components['headers']['X-Correlation-Id'];
+          'Access-Control-Allow-Origin': components['headers']['Access-Control-Allow-Origin'];
+          RateLimit: components['headers']['RateLimit'];
+          'RateLimit-Policy': components['headers']['RateLimit-Policy'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Me'];
+        };
+      };
+      /** @description `bad_request`: Bad request; `invalid_json`: Malformed JSON body; `validation_failed`: Validation failed */
+      400: {
+        headers: {
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'X-Correlation-Id': components['headers']['X-Correlation-Id'];
+          'Access-Control-Allow-Origin': components['headers']['Access-Control-Allow-Origin'];
+          RateLimit: components['headers']['RateLimit'];
+          'RateLimit-Policy': components['headers']['RateLimit-Policy'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description `unauthorized`: Authentication required; `invalid_credentials`: Invalid credentials; `reauthentication_required`: Re-authentication required */
+      401: {
+        headers: {
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'X-Correlation-Id': components['headers']['X-Correlation-Id'];
+          'Access-Control-Allow-Origin': components['headers']['Access-Control-Allow-Origin'];
+          RateLimit: components['headers']['RateLimit'];
+          'RateLimit-Policy': components['headers']['RateLimit-Policy'];
+          'WWW-Authenticate': components['headers']['WWW-Authenticate'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description `forbidden`: Forbidden; `email_not_verified`: Email address not verified; `plan_limit`: Plan limit reached; `feature_unavailable`: Not in your plan; `live_key_required`: Live API key required */
+      403: {
+        headers: {
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'X-Correlation-Id': components['headers']['X-Correlation-Id'];
+          'Access-Control-Allow-Origin': components['headers']['Access-Control-Allow-Origin'];
+          RateLimit: components['headers']['RateLimit'];
+          'RateLimit-Policy': components['headers']['RateLimit-Policy'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description `not_found`: Not found */
+      404: {
+        headers: {
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'X-Correlation-Id': components['headers']['X-Correlation-Id'];
+          'Access-Control-Allow-Origin': components['headers']['Access-Control-Allow-Origin'];
+          RateLimit: components['headers']['RateLimit'];
+          'RateLimit-Policy': components['headers']['RateLimit-Policy'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description `payload_too_large`: Payload too large */
+      413: {
+        headers: {
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'X-Correlation-Id': components['headers']['X-Correlation-Id'];
+          'Access-Control-Allow-Origin': components['headers']['Access-Control-Allow-Origin'];
+          RateLimit: components['headers']['RateLimit'];
+          'RateLimit-Policy': components['headers']['RateLimit-Policy'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description `unsupported_media_type`: Unsupported media type */
+      415: {
+        headers: {
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'X-Correlation-Id': components['headers']['X-Correlation-Id'];
+          'Access-Control-Allow-Origin': components['headers']['Access-Control-Allow-Origin'];
+          RateLimit: components['headers']['RateLimit'];
+          'RateLimit-Policy': components['headers']['RateLimit-Policy'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description `rate_limited`: Too many requests; `too_many_streams`: Too many live streams */
       429: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -6715,7 +7156,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `rate_limited`: Too many requests */
+      /** @description `rate_limited`: Too many requests; `too_many_streams`: Too many live streams */
       429: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -6841,7 +7282,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `rate_limited`: Too many requests */
+      /** @description `rate_limited`: Too many requests; `too_many_streams`: Too many live streams */
       429: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -6984,7 +7425,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `rate_limited`: Too many requests */
+      /** @description `rate_limited`: Too many requests; `too_many_streams`: Too many live streams */
       429: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -7125,7 +7566,471 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `rate_limited`: Too many requests */
+      /** @description `rate_limited`: Too many requests; `too_many_streams`: Too many live streams */
+      429: {
+        headers: {
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'X-Correlation-Id': components['headers']['X-Correlation-Id'];
+          'Access-Control-Allow-Origin': components['headers']['Access-Control-Allow-Origin'];
+          RateLimit: components['headers']['RateLimit'];
+          'RateLimit-Policy': components['headers']['RateLimit-Policy'];
+          'Retry-After': components['headers']['Retry-After'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description `internal_error`: Internal server error; `misconfigured`: Service misconfigured */
+      500: {
+        headers: {
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'X-Correlation-Id': components['headers']['X-Correlation-Id'];
+          'Access-Control-Allow-Origin': components['headers']['Access-Control-Allow-Origin'];
+          RateLimit: components['headers']['RateLimit'];
+          'RateLimit-Policy': components['headers']['RateLimit-Policy'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description `service_unavailable`: Service unavailable */
+      503: {
+        headers: {
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'X-Correlation-Id': components['headers']['X-Correlation-Id'];
+          'Access-Control-Allow-Origin': components['headers']['Access-Control-Allow-Origin'];
+          RateLimit: components['headers']['RateLimit'];
+          'RateLimit-Policy': components['headers']['RateLimit-Policy'];
+          'Retry-After': components['headers']['Retry-After'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+    };
+  };
+  changePassword: {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    requestBody: {
+      content: {
+        /**
+         * @example {
+         *       "currentPassword": "violet-anchor-meadow-42",
+         *       "newPassword": "copper-lantern-harbor-77"
+         *     }
+         */
+        'application/json': components['schemas']['ChangePasswordRequest'];
+      };
+    };
+    responses: {
+      /** @description The password is changed; use this access token from now on. */
+      200: {
+        headers: {
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'X-Correlation-Id': components['headers']['X-Correlation-Id'];
+          'Access-Control-Allow-Origin': components['headers']['Access-Control-Allow-Origin'];
+          RateLimit: components['headers']['RateLimit'];
+          'RateLimit-Policy': components['headers']['RateLimit-Policy'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['SessionToken'];
+        };
+      };
+      /** @description `bad_request`: Bad request; `invalid_json`: Malformed JSON body; `validation_failed`: Validation failed */
+      400: {
+        headers: {
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'X-Correlation-Id': components['headers']['X-Correlation-Id'];
+          'Access-Control-Allow-Origin': components['headers']['Access-Control-Allow-Origin'];
+          RateLimit: components['headers']['RateLimit'];
+          'RateLimit-Policy': components['headers']['RateLimit-Policy'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description `unauthorized`: Authentication required; `invalid_credentials`: Invalid credentials; `reauthentication_required`: Re-authentication required */
+      401: {
+        headers: {
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'X-Correlation-Id': components['headers']['X-Correlation-Id'];
+          'Access-Control-Allow-Origin': components['headers']['Access-Control-Allow-Origin'];
+          RateLimit: components['headers']['RateLimit'];
+          'RateLimit-Policy': components['headers']['RateLimit-Policy'];
+          'WWW-Authenticate': components['headers']['WWW-Authenticate'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description `forbidden`: Forbidden; `email_not_verified`: Email address not verified; `plan_limit`: Plan limit reached; `feature_unavailable`: Not in your plan; `live_key_required`: Live API key required */
+      403: {
+        headers: {
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'X-Correlation-Id': components['headers']['X-Correlation-Id'];
+          'Access-Control-Allow-Origin': components['headers']['Access-Control-Allow-Origin'];
+          RateLimit: components['headers']['RateLimit'];
+          'RateLimit-Policy': components['headers']['RateLimit-Policy'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description `not_found`: Not found */
+      404: {
+        headers: {
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'X-Correlation-Id': components['headers']['X-Correlation-Id'];
+          'Access-Control-Allow-Origin': components['headers']['Access-Control-Allow-Origin'];
+          RateLimit: components['headers']['RateLimit'];
+          'RateLimit-Policy': components['headers']['RateLimit-Policy'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description `conflict`: Conflict; `sold_out`: Sold out; `unpaid_hold_limit`: Too many unpaid orders */
+      409: {
+        headers: {
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'X-Correlation-Id': components['headers']['X-Correlation-Id'];
+          'Access-Control-Allow-Origin': components['headers']['Access-Control-Allow-Origin'];
+          RateLimit: components['headers']['RateLimit'];
+          'RateLimit-Policy': components['headers']['RateLimit-Policy'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description `payload_too_large`: Payload too large */
+      413: {
+        headers: {
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'X-Correlation-Id': components['headers']['X-Correlation-Id'];
+          'Access-Control-Allow-Origin': components['headers']['Access-Control-Allow-Origin'];
+          RateLimit: components['headers']['RateLimit'];
+          'RateLimit-Policy': components['headers']['RateLimit-Policy'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description `unsupported_media_type`: Unsupported media type */
+      415: {
+        headers: {
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'X-Correlation-Id': components['headers']['X-Correlation-Id'];
+          'Access-Control-Allow-Origin': components['headers']['Access-Control-Allow-Origin'];
+          RateLimit: components['headers']['RateLimit'];
+          'RateLimit-Policy': components['headers']['RateLimit-Policy'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description `rate_limited`: Too many requests; `too_many_streams`: Too many live streams */
+      429: {
+        headers: {
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'X-Correlation-Id': components['headers']['X-Correlation-Id'];
+          'Access-Control-Allow-Origin': components['headers']['Access-Control-Allow-Origin'];
+          RateLimit: components['headers']['RateLimit'];
+          'RateLimit-Policy': components['headers']['RateLimit-Policy'];
+          'Retry-After': components['headers']['Retry-After'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description `internal_error`: Internal server error; `misconfigured`: Service misconfigured */
+      500: {
+        headers: {
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'X-Correlation-Id': components['headers']['X-Correlation-Id'];
+          'Access-Control-Allow-Origin': components['headers']['Access-Control-Allow-Origin'];
+          RateLimit: components['headers']['RateLimit'];
+          'RateLimit-Policy': components['headers']['RateLimit-Policy'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description `service_unavailable`: Service unavailable */
+      503: {
+        headers: {
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'X-Correlation-Id': components['headers']['X-Correlation-Id'];
+          'Access-Control-Allow-Origin': components['headers']['Access-Control-Allow-Origin'];
+          RateLimit: components['headers']['RateLimit'];
+          'RateLimit-Policy': components['headers']['RateLimit-Policy'];
+          'Retry-After': components['headers']['Retry-After'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+    };
+  };
+  listOwnSessions: {
+    parameters: {
+      query?: never;
+      header?: {
+        /** @description The `ETag` of a representation the client holds; if it is still current the answer is 304. */
+        'If-None-Match'?: string;
+      };
+      path?: never;
+      cookie?: never;
+    };
+    requestBody?: never;
+    responses: {
+      /** @description The sessions. */
+      200: {
+        headers: {
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'X-Correlation-Id': components['headers']['X-Correlation-Id'];
+          'Access-Control-Allow-Origin': components['headers']['Access-Control-Allow-Origin'];
+          RateLimit: components['headers']['RateLimit'];
+          'RateLimit-Policy': components['headers']['RateLimit-Policy'];
+          ETag: components['headers']['ETag'];
+          [name: string]: unknown;
+        };
+        content: {
+          /**
+           * @example {
+           *       "data": [
+           *         {
+           *           "id": "9a8b7c6d-5e4f-4a3b-8c2d-1e0f9a8b7c6d",
+           *           "device": "Firefox on Windows",
+           *           "userAgent": "Mozilla/5.0 (Windows NT 10.0; Win64; x64; rv:133.0) Gecko/20100101 Firefox/133.0",
+           *           "ip": "203.0.113.7",
+           *           "signedInAt": "2026-11-30T08:12:00.000Z",
+           *           "lastUsedAt": "2026-12-02T09:41:00.000Z",
+           *           "expiresAt": "2026-12-16T09:41:00.000Z",
+           *           "current": true
+           *         }
+           *       ]
+           *     }
+           */
+          'application/json': components['schemas']['OwnSessionList'];
+        };
+      };
+      /** @description Not modified: the `If-None-Match` validator is still current. No body. */
+      304: {
+        headers: {
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'X-Correlation-Id': components['headers']['X-Correlation-Id'];
+          'Access-Control-Allow-Origin': components['headers']['Access-Control-Allow-Origin'];
+          RateLimit: components['headers']['RateLimit'];
+          'RateLimit-Policy': components['headers']['RateLimit-Policy'];
+          ETag: components['headers']['ETag'];
+          [name: string]: unknown;
+        };
+        content?: never;
+      };
+      /** @description `bad_request`: Bad request; `invalid_json`: Malformed JSON body; `validation_failed`: Validation failed */
+      400: {
+        headers: {
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'X-Correlation-Id': components['headers']['X-Correlation-Id'];
+          'Access-Control-Allow-Origin': components['headers']['Access-Control-Allow-Origin'];
+          RateLimit: components['headers']['RateLimit'];
+          'RateLimit-Policy': components['headers']['RateLimit-Policy'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description `unauthorized`: Authentication required; `invalid_credentials`: Invalid credentials; `reauthentication_required`: Re-authentication required */
+      401: {
+        headers: {
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'X-Correlation-Id': components['headers']['X-Correlation-Id'];
+          'Access-Control-Allow-Origin': components['headers']['Access-Control-Allow-Origin'];
+          RateLimit: components['headers']['RateLimit'];
+          'RateLimit-Policy': components['headers']['RateLimit-Policy'];
+          'WWW-Authenticate': components['headers']['WWW-Authenticate'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description `forbidden`: Forbidden; `email_not_verified`: Email address not verified; `plan_limit`: Plan limit reached; `feature_unavailable`: Not in your plan; `live_key_required`: Live API key required */
+      403: {
+        headers: {
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'X-Correlation-Id': components['headers']['X-Correlation-Id'];
+          'Access-Control-Allow-Origin': components['headers']['Access-Control-Allow-Origin'];
+          RateLimit: components['headers']['RateLimit'];
+          'RateLimit-Policy': components['headers']['RateLimit-Policy'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description `not_found`: Not found */
+      404: {
+        headers: {
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'X-Correlation-Id': components['headers']['X-Correlation-Id'];
+          'Access-Control-Allow-Origin': components['headers']['Access-Control-Allow-Origin'];
+          RateLimit: components['headers']['RateLimit'];
+          'RateLimit-Policy': components['headers']['RateLimit-Policy'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description `rate_limited`: Too many requests; `too_many_streams`: Too many live streams */
+      429: {
+        headers: {
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'X-Correlation-Id': components['headers']['X-Correlation-Id'];
+          'Access-Control-Allow-Origin': components['headers']['Access-Control-Allow-Origin'];
+          RateLimit: components['headers']['RateLimit'];
+          'RateLimit-Policy': components['headers']['RateLimit-Policy'];
+          'Retry-After': components['headers']['Retry-After'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description `internal_error`: Internal server error; `misconfigured`: Service misconfigured */
+      500: {
+        headers: {
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'X-Correlation-Id': components['headers']['X-Correlation-Id'];
+          'Access-Control-Allow-Origin': components['headers']['Access-Control-Allow-Origin'];
+          RateLimit: components['headers']['RateLimit'];
+          'RateLimit-Policy': components['headers']['RateLimit-Policy'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description `service_unavailable`: Service unavailable */
+      503: {
+        headers: {
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'X-Correlation-Id': components['headers']['X-Correlation-Id'];
+          'Access-Control-Allow-Origin': components['headers']['Access-Control-Allow-Origin'];
+          RateLimit: components['headers']['RateLimit'];
+          'RateLimit-Policy': components['headers']['RateLimit-Policy'];
+          'Retry-After': components['headers']['Retry-After'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+    };
+  };
+  revokeOwnSession: {
+    parameters: {
+      query?: never;
+      header?: never;
+      path: {
+        /** @description The session id, as the session list shows it. */
+        id: string;
+      };
+      cookie?: never;
+    };
+    requestBody?: never;
+    responses: {
+      /** @description The session has ended. */
+      204: {
+        headers: {
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'X-Correlation-Id': components['headers']['X-Correlation-Id'];
+          'Access-Control-Allow-Origin': components['headers']['Access-Control-Allow-Origin'];
+          RateLimit: components['headers']['RateLimit'];
+          'RateLimit-Policy': components['headers']['RateLimit-Policy'];
+          [name: string]: unknown;
+        };
+        content?: never;
+      };
+      /** @description `bad_request`: Bad request; `invalid_json`: Malformed JSON body; `validation_failed`: Validation failed */
+      400: {
+        headers: {
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'X-Correlation-Id': components['headers']['X-Correlation-Id'];
+          'Access-Control-Allow-Origin': components['headers']['Access-Control-Allow-Origin'];
+          RateLimit: components['headers']['RateLimit'];
+          'RateLimit-Policy': components['headers']['RateLimit-Policy'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description `unauthorized`: Authentication required; `invalid_credentials`: Invalid credentials; `reauthentication_required`: Re-authentication required */
+      401: {
+        headers: {
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'X-Correlation-Id': components['headers']['X-Correlation-Id'];
+          'Access-Control-Allow-Origin': components['headers']['Access-Control-Allow-Origin'];
+          RateLimit: components['headers']['RateLimit'];
+          'RateLimit-Policy': components['headers']['RateLimit-Policy'];
+          'WWW-Authenticate': components['headers']['WWW-Authenticate'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description `forbidden`: Forbidden; `email_not_verified`: Email address not verified; `plan_limit`: Plan limit reached; `feature_unavailable`: Not in your plan; `live_key_required`: Live API key required */
+      403: {
+        headers: {
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'X-Correlation-Id': components['headers']['X-Correlation-Id'];
+          'Access-Control-Allow-Origin': components['headers']['Access-Control-Allow-Origin'];
+          RateLimit: components['headers']['RateLimit'];
+          'RateLimit-Policy': components['headers']['RateLimit-Policy'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description `not_found`: Not found */
+      404: {
+        headers: {
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'X-Correlation-Id': components['headers']['X-Correlation-Id'];
+          'Access-Control-Allow-Origin': components['headers']['Access-Control-Allow-Origin'];
+          RateLimit: components['headers']['RateLimit'];
+          'RateLimit-Policy': components['headers']['RateLimit-Policy'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description `rate_limited`: Too many requests; `too_many_streams`: Too many live streams */
       429: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -7281,7 +8186,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `rate_limited`: Too many requests */
+      /** @description `rate_limited`: Too many requests; `too_many_streams`: Too many live streams */
       429: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -7438,7 +8343,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `rate_limited`: Too many requests */
+      /** @description `rate_limited`: Too many requests; `too_many_streams`: Too many live streams */
       429: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -7581,7 +8486,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `rate_limited`: Too many requests */
+      /** @description `rate_limited`: Too many requests; `too_many_streams`: Too many live streams */
       429: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -7742,7 +8647,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `rate_limited`: Too many requests */
+      /** @description `rate_limited`: Too many requests; `too_many_streams`: Too many live streams */
       429: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -7903,7 +8808,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `rate_limited`: Too many requests */
+      /** @description `rate_limited`: Too many requests; `too_many_streams`: Too many live streams */
       429: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -8076,7 +8981,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `rate_limited`: Too many requests */
+      /** @description `rate_limited`: Too many requests; `too_many_streams`: Too many live streams */
       429: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -8258,7 +9163,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `rate_limited`: Too many requests */
+      /** @description `rate_limited`: Too many requests; `too_many_streams`: Too many live streams */
       429: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -8434,7 +9339,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `rate_limited`: Too many requests */
+      /** @description `rate_limited`: Too many requests; `too_many_streams`: Too many live streams */
       429: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -8642,7 +9547,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `rate_limited`: Too many requests */
+      /** @description `rate_limited`: Too many requests; `too_many_streams`: Too many live streams */
       429: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -8788,7 +9693,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `rate_limited`: Too many requests */
+      /** @description `rate_limited`: Too many requests; `too_many_streams`: Too many live streams */
       429: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -8963,7 +9868,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `rate_limited`: Too many requests */
+      /** @description `rate_limited`: Too many requests; `too_many_streams`: Too many live streams */
       429: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -9104,7 +10009,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `rate_limited`: Too many requests */
+      /** @description `rate_limited`: Too many requests; `too_many_streams`: Too many live streams */
       429: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -9267,7 +10172,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `rate_limited`: Too many requests */
+      /** @description `rate_limited`: Too many requests; `too_many_streams`: Too many live streams */
       429: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -9460,7 +10365,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `rate_limited`: Too many requests */
+      /** @description `rate_limited`: Too many requests; `too_many_streams`: Too many live streams */
       429: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -9613,7 +10518,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `rate_limited`: Too many requests */
+      /** @description `rate_limited`: Too many requests; `too_many_streams`: Too many live streams */
       429: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -9788,7 +10693,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `rate_limited`: Too many requests */
+      /** @description `rate_limited`: Too many requests; `too_many_streams`: Too many live streams */
       429: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -9929,7 +10834,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `rate_limited`: Too many requests */
+      /** @description `rate_limited`: Too many requests; `too_many_streams`: Too many live streams */
       429: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -10125,7 +11030,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `rate_limited`: Too many requests */
+      /** @description `rate_limited`: Too many requests; `too_many_streams`: Too many live streams */
       429: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -10349,7 +11254,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `rate_limited`: Too many requests */
+      /** @description `rate_limited`: Too many requests; `too_many_streams`: Too many live streams */
       429: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -10526,7 +11431,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `rate_limited`: Too many requests */
+      /** @description `rate_limited`: Too many requests; `too_many_streams`: Too many live streams */
       429: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -10732,7 +11637,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `rate_limited`: Too many requests */
+      /** @description `rate_limited`: Too many requests; `too_many_streams`: Too many live streams */
       429: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -10873,7 +11778,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `rate_limited`: Too many requests */
+      /** @description `rate_limited`: Too many requests; `too_many_streams`: Too many live streams */
       429: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -11061,7 +11966,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `rate_limited`: Too many requests */
+      /** @description `rate_limited`: Too many requests; `too_many_streams`: Too many live streams */
       429: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -11235,7 +12140,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `rate_limited`: Too many requests */
+      /** @description `rate_limited`: Too many requests; `too_many_streams`: Too many live streams */
       429: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -11408,7 +12313,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `rate_limited`: Too many requests */
+      /** @description `rate_limited`: Too many requests; `too_many_streams`: Too many live streams */
       429: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -11627,7 +12532,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `rate_limited`: Too many requests */
+      /** @description `rate_limited`: Too many requests; `too_many_streams`: Too many live streams */
       429: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -11825,7 +12730,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `rate_limited`: Too many requests */
+      /** @description `rate_limited`: Too many requests; `too_many_streams`: Too many live streams */
       429: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -11966,7 +12871,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `rate_limited`: Too many requests */
+      /** @description `rate_limited`: Too many requests; `too_many_streams`: Too many live streams */
       429: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -12131,7 +13036,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `rate_limited`: Too many requests */
+      /** @description `rate_limited`: Too many requests; `too_many_streams`: Too many live streams */
       429: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -12342,7 +13247,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `rate_limited`: Too many requests */
+      /** @description `rate_limited`: Too many requests; `too_many_streams`: Too many live streams */
       429: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -12532,7 +13437,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `rate_limited`: Too many requests */
+      /** @description `rate_limited`: Too many requests; `too_many_streams`: Too many live streams */
       429: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -12673,7 +13578,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `rate_limited`: Too many requests */
+      /** @description `rate_limited`: Too many requests; `too_many_streams`: Too many live streams */
       429: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -12829,7 +13734,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `rate_limited`: Too many requests */
+      /** @description `rate_limited`: Too many requests; `too_many_streams`: Too many live streams */
       429: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -12975,7 +13880,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `rate_limited`: Too many requests */
+      /** @description `rate_limited`: Too many requests; `too_many_streams`: Too many live streams */
       429: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -13118,7 +14023,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `rate_limited`: Too many requests */
+      /** @description `rate_limited`: Too many requests; `too_many_streams`: Too many live streams */
       429: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -13261,7 +14166,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `rate_limited`: Too many requests */
+      /** @description `rate_limited`: Too many requests; `too_many_streams`: Too many live streams */
       429: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -13457,7 +14362,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `rate_limited`: Too many requests */
+      /** @description `rate_limited`: Too many requests; `too_many_streams`: Too many live streams */
       429: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -13643,7 +14548,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `rate_limited`: Too many requests */
+      /** @description `rate_limited`: Too many requests; `too_many_streams`: Too many live streams */
       429: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -13797,7 +14702,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `rate_limited`: Too many requests */
+      /** @description `rate_limited`: Too many requests; `too_many_streams`: Too many live streams */
       429: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -13966,7 +14871,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `rate_limited`: Too many requests */
+      /** @description `rate_limited`: Too many requests; `too_many_streams`: Too many live streams */
       429: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -14087,7 +14992,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `rate_limited`: Too many requests */
+      /** @description `rate_limited`: Too many requests; `too_many_streams`: Too many live streams */
       429: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -14313,7 +15218,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `rate_limited`: Too many requests */
+      /** @description `rate_limited`: Too many requests; `too_many_streams`: Too many live streams */
       429: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -14485,7 +15390,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `rate_limited`: Too many requests */
+      /** @description `rate_limited`: Too many requests; `too_many_streams`: Too many live streams */
       429: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -14662,7 +15567,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `rate_limited`: Too many requests */
+      /** @description `rate_limited`: Too many requests; `too_many_streams`: Too many live streams */
       429: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -14825,7 +15730,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `rate_limited`: Too many requests */
+      /** @description `rate_limited`: Too many requests; `too_many_streams`: Too many live streams */
       429: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -15003,7 +15908,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `rate_limited`: Too many requests */
+      /** @description `rate_limited`: Too many requests; `too_many_streams`: Too many live streams */
       429: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -15130,7 +16035,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `rate_limited`: Too many requests */
+      /** @description `rate_limited`: Too many requests; `too_many_streams`: Too many live streams */
       429: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -15277,7 +16182,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `rate_limited`: Too many requests */
+      /** @description `rate_limited`: Too many requests; `too_many_streams`: Too many live streams */
       429: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -15435,7 +16340,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `rate_limited`: Too many requests */
+      /** @description `rate_limited`: Too many requests; `too_many_streams`: Too many live streams */
       429: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -15619,7 +16524,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `rate_limited`: Too many requests */
+      /** @description `rate_limited`: Too many requests; `too_many_streams`: Too many live streams */
       429: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -15786,7 +16691,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `rate_limited`: Too many requests */
+      /** @description `rate_limited`: Too many requests; `too_many_streams`: Too many live streams */
       429: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -15915,7 +16820,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `rate_limited`: Too many requests */
+      /** @description `rate_limited`: Too many requests; `too_many_streams`: Too many live streams */
       429: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -16035,7 +16940,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `rate_limited`: Too many requests */
+      /** @description `rate_limited`: Too many requests; `too_many_streams`: Too many live streams */
       429: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -16202,7 +17107,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `rate_limited`: Too many requests */
+      /** @description `rate_limited`: Too many requests; `too_many_streams`: Too many live streams */
       429: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -16351,7 +17256,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `rate_limited`: Too many requests */
+      /** @description `rate_limited`: Too many requests; `too_many_streams`: Too many live streams */
       429: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -16484,7 +17389,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `rate_limited`: Too many requests */
+      /** @description `rate_limited`: Too many requests; `too_many_streams`: Too many live streams */
       429: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -16661,7 +17566,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `rate_limited`: Too many requests */
+      /** @description `rate_limited`: Too many requests; `too_many_streams`: Too many live streams */
       429: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -16834,7 +17739,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `rate_limited`: Too many requests */
+      /** @description `rate_limited`: Too many requests; `too_many_streams`: Too many live streams */
       429: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -17000,7 +17905,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `rate_limited`: Too many requests */
+      /** @description `rate_limited`: Too many requests; `too_many_streams`: Too many live streams */
       429: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -17181,7 +18086,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `rate_limited`: Too many requests */
+      /** @description `rate_limited`: Too many requests; `too_many_streams`: Too many live streams */
       429: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -17308,7 +18213,374 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `rate_limited`: Too many requests */
+      /** @description `rate_limited`: Too many requests; `too_many_streams`: Too many live streams */
+      429: {
+        headers: {
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'X-Correlation-Id': components['headers']['X-Correlation-Id'];
+          'Access-Control-Allow-Origin': components['headers']['Access-Control-Allow-Origin'];
+          RateLimit: components['headers']['RateLimit'];
+          'RateLimit-Policy': components['headers']['RateLimit-Policy'];
+          'Retry-After': components['headers']['Retry-After'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description `internal_error`: Internal server error; `misconfigured`: Service misconfigured */
+      500: {
+        headers: {
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'X-Correlation-Id': components['headers']['X-Correlation-Id'];
+          'Access-Control-Allow-Origin': components['headers']['Access-Control-Allow-Origin'];
+          RateLimit: components['headers']['RateLimit'];
+          'RateLimit-Policy': components['headers']['RateLimit-Policy'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description `service_unavailable`: Service unavailable */
+      503: {
+        headers: {
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'X-Correlation-Id': components['headers']['X-Correlation-Id'];
+          'Access-Control-Allow-Origin': components['headers']['Access-Control-Allow-Origin'];
+          RateLimit: components['headers']['RateLimit'];
+          'RateLimit-Policy': components['headers']['RateLimit-Policy'];
+          'Retry-After': components['headers']['Retry-After'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+    };
+  };
+  streamPublicAvailability: {
+    parameters: {
+      query?: never;
+      header?: {
+        /** @description The id of the last message seen (sent by EventSource on reconnect). A snapshot with this id is not sent again; messages missed while disconnected are not replayed (the first snapshot is the current state). */
+        'last-event-id'?: string;
+      };
+      path: {
+        /** @description The event slug. */
+        slug: string;
+      };
+      cookie?: never;
+    };
+    requestBody?: never;
+    responses: {
+      /** @description The stream of availability messages. */
+      200: {
+        headers: {
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'X-Correlation-Id': components['headers']['X-Correlation-Id'];
+          'Access-Control-Allow-Origin': components['headers']['Access-Control-Allow-Origin'];
+          RateLimit: components['headers']['RateLimit'];
+          'RateLimit-Policy': components['headers']['RateLimit-Policy'];
+          [name: string]: unknown;
+        };
+        content: {
+          'text/event-stream': string;
+        };
+      };
+      /** @description `bad_request`: Bad request; `invalid_json`: Malformed JSON body; `validation_failed`: Validation failed */
+      400: {
+        headers: {
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'X-Correlation-Id': components['headers']['X-Correlation-Id'];
+          'Access-Control-Allow-Origin': components['headers']['Access-Control-Allow-Origin'];
+          RateLimit: components['headers']['RateLimit'];
+          'RateLimit-Policy': components['headers']['RateLimit-Policy'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description `not_found`: Not found */
+      404: {
+        headers: {
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'X-Correlation-Id': components['headers']['X-Correlation-Id'];
+          'Access-Control-Allow-Origin': components['headers']['Access-Control-Allow-Origin'];
+          RateLimit: components['headers']['RateLimit'];
+          'RateLimit-Policy': components['headers']['RateLimit-Policy'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description `rate_limited`: Too many requests; `too_many_streams`: Too many live streams */
+      429: {
+        headers: {
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'X-Correlation-Id': components['headers']['X-Correlation-Id'];
+          'Access-Control-Allow-Origin': components['headers']['Access-Control-Allow-Origin'];
+          RateLimit: components['headers']['RateLimit'];
+          'RateLimit-Policy': components['headers']['RateLimit-Policy'];
+          'Retry-After': components['headers']['Retry-After'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description `internal_error`: Internal server error; `misconfigured`: Service misconfigured */
+      500: {
+        headers: {
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'X-Correlation-Id': components['headers']['X-Correlation-Id'];
+          'Access-Control-Allow-Origin': components['headers']['Access-Control-Allow-Origin'];
+          RateLimit: components['headers']['RateLimit'];
+          'RateLimit-Policy': components['headers']['RateLimit-Policy'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description `service_unavailable`: Service unavailable */
+      503: {
+        headers: {
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'X-Correlation-Id': components['headers']['X-Correlation-Id'];
+          'Access-Control-Allow-Origin': components['headers']['Access-Control-Allow-Origin'];
+          RateLimit: components['headers']['RateLimit'];
+          'RateLimit-Policy': components['headers']['RateLimit-Policy'];
+          'Retry-After': components['headers']['Retry-After'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+    };
+  };
+  streamCheckIns: {
+    parameters: {
+      query?: never;
+      header?: {
+        /** @description The id of the last message seen (sent by EventSource on reconnect). A snapshot with this id is not sent again; messages missed while disconnected are not replayed (the first snapshot is the current state). */
+        'last-event-id'?: string;
+      };
+      path: {
+        /** @description The event id (a UUID; anything else answers 400). */
+        id: string;
+      };
+      cookie?: never;
+    };
+    requestBody?: never;
+    responses: {
+      /** @description The stream of check-ins messages. */
+      200: {
+        headers: {
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'X-Correlation-Id': components['headers']['X-Correlation-Id'];
+          'Access-Control-Allow-Origin': components['headers']['Access-Control-Allow-Origin'];
+          RateLimit: components['headers']['RateLimit'];
+          'RateLimit-Policy': components['headers']['RateLimit-Policy'];
+          [name: string]: unknown;
+        };
+        content: {
+          'text/event-stream': string;
+        };
+      };
+      /** @description `bad_request`: Bad request; `invalid_json`: Malformed JSON body; `validation_failed`: Validation failed */
+      400: {
+        headers: {
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'X-Correlation-Id': components['headers']['X-Correlation-Id'];
+          'Access-Control-Allow-Origin': components['headers']['Access-Control-Allow-Origin'];
+          RateLimit: components['headers']['RateLimit'];
+          'RateLimit-Policy': components['headers']['RateLimit-Policy'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description `unauthorized`: Authentication required; `invalid_credentials`: Invalid credentials; `reauthentication_required`: Re-authentication required */
+      401: {
+        headers: {
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'X-Correlation-Id': components['headers']['X-Correlation-Id'];
+          'Access-Control-Allow-Origin': components['headers']['Access-Control-Allow-Origin'];
+          RateLimit: components['headers']['RateLimit'];
+          'RateLimit-Policy': components['headers']['RateLimit-Policy'];
+          'WWW-Authenticate': components['headers']['WWW-Authenticate'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description `forbidden`: Forbidden; `email_not_verified`: Email address not verified; `plan_limit`: Plan limit reached; `feature_unavailable`: Not in your plan; `live_key_required`: Live API key required */
+      403: {
+        headers: {
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'X-Correlation-Id': components['headers']['X-Correlation-Id'];
+          'Access-Control-Allow-Origin': components['headers']['Access-Control-Allow-Origin'];
+          RateLimit: components['headers']['RateLimit'];
+          'RateLimit-Policy': components['headers']['RateLimit-Policy'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description `not_found`: Not found */
+      404: {
+        headers: {
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'X-Correlation-Id': components['headers']['X-Correlation-Id'];
+          'Access-Control-Allow-Origin': components['headers']['Access-Control-Allow-Origin'];
+          RateLimit: components['headers']['RateLimit'];
+          'RateLimit-Policy': components['headers']['RateLimit-Policy'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description `rate_limited`: Too many requests; `too_many_streams`: Too many live streams */
+      429: {
+        headers: {
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'X-Correlation-Id': components['headers']['X-Correlation-Id'];
+          'Access-Control-Allow-Origin': components['headers']['Access-Control-Allow-Origin'];
+          RateLimit: components['headers']['RateLimit'];
+          'RateLimit-Policy': components['headers']['RateLimit-Policy'];
+          'Retry-After': components['headers']['Retry-After'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description `internal_error`: Internal server error; `misconfigured`: Service misconfigured */
+      500: {
+        headers: {
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'X-Correlation-Id': components['headers']['X-Correlation-Id'];
+          'Access-Control-Allow-Origin': components['headers']['Access-Control-Allow-Origin'];
+          RateLimit: components['headers']['RateLimit'];
+          'RateLimit-Policy': components['headers']['RateLimit-Policy'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description `service_unavailable`: Service unavailable */
+      503: {
+        headers: {
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'X-Correlation-Id': components['headers']['X-Correlation-Id'];
+          'Access-Control-Allow-Origin': components['headers']['Access-Control-Allow-Origin'];
+          RateLimit: components['headers']['RateLimit'];
+          'RateLimit-Policy': components['headers']['RateLimit-Policy'];
+          'Retry-After': components['headers']['Retry-After'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+    };
+  };
+  streamBookings: {
+    parameters: {
+      query?: never;
+      header?: {
+        /** @description The id of the last message seen (sent by EventSource on reconnect). A snapshot with this id is not sent again; messages missed while disconnected are not replayed (the first snapshot is the current state). */
+        'last-event-id'?: string;
+      };
+      path: {
+        /** @description The event id (a UUID; anything else answers 400). */
+        id: string;
+      };
+      cookie?: never;
+    };
+    requestBody?: never;
+    responses: {
+      /** @description The stream of bookings messages. */
+      200: {
+        headers: {
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'X-Correlation-Id': components['headers']['X-Correlation-Id'];
+          'Access-Control-Allow-Origin': components['headers']['Access-Control-Allow-Origin'];
+          RateLimit: components['headers']['RateLimit'];
+          'RateLimit-Policy': components['headers']['RateLimit-Policy'];
+          [name: string]: unknown;
+        };
+        content: {
+          'text/event-stream': string;
+        };
+      };
+      /** @description `bad_request`: Bad request; `invalid_json`: Malformed JSON body; `validation_failed`: Validation failed */
+      400: {
+        headers: {
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'X-Correlation-Id': components['headers']['X-Correlation-Id'];
+          'Access-Control-Allow-Origin': components['headers']['Access-Control-Allow-Origin'];
+          RateLimit: components['headers']['RateLimit'];
+          'RateLimit-Policy': components['headers']['RateLimit-Policy'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description `unauthorized`: Authentication required; `invalid_credentials`: Invalid credentials; `reauthentication_required`: Re-authentication required */
+      401: {
+        headers: {
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'X-Correlation-Id': components['headers']['X-Correlation-Id'];
+          'Access-Control-Allow-Origin': components['headers']['Access-Control-Allow-Origin'];
+          RateLimit: components['headers']['RateLimit'];
+          'RateLimit-Policy': components['headers']['RateLimit-Policy'];
+          'WWW-Authenticate': components['headers']['WWW-Authenticate'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description `forbidden`: Forbidden; `email_not_verified`: Email address not verified; `plan_limit`: Plan limit reached; `feature_unavailable`: Not in your plan; `live_key_required`: Live API key required */
+      403: {
+        headers: {
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'X-Correlation-Id': components['headers']['X-Correlation-Id'];
+          'Access-Control-Allow-Origin': components['headers']['Access-Control-Allow-Origin'];
+          RateLimit: components['headers']['RateLimit'];
+          'RateLimit-Policy': components['headers']['RateLimit-Policy'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description `not_found`: Not found */
+      404: {
+        headers: {
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'X-Correlation-Id': components['headers']['X-Correlation-Id'];
+          'Access-Control-Allow-Origin': components['headers']['Access-Control-Allow-Origin'];
+          RateLimit: components['headers']['RateLimit'];
+          'RateLimit-Policy': components['headers']['RateLimit-Policy'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description `rate_limited`: Too many requests; `too_many_streams`: Too many live streams */
       429: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -17483,7 +18755,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `rate_limited`: Too many requests */
+      /** @description `rate_limited`: Too many requests; `too_many_streams`: Too many live streams */
       429: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -17645,7 +18917,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `rate_limited`: Too many requests */
+      /** @description `rate_limited`: Too many requests; `too_many_streams`: Too many live streams */
       429: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];

@@ -18,6 +18,25 @@ export const Timestamp = z.iso.datetime({ offset: true }).max(35);
 export const CURRENCY_CODES = Intl.supportedValuesOf('currency') as [string, ...string[]];
 export const CurrencyCode = z.enum(CURRENCY_CODES, { error: 'Must be an ISO 4217 currency code (uppercase).' });
 
+/** Whether Intl knows the time zone: an IANA name (`Europe/Paris`, any case) or an offset (`+05:30`). */
+export function isTimeZone(value: string): boolean {
+  try {
+    new Intl.DateTimeFormat('en', { timeZone: value });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Whether the value is exactly one well-formed BCP 47 language tag (`fr-FR`, any case). */
+export function isLocale(value: string): boolean {
+  try {
+    return Intl.getCanonicalLocales(value).length === 1;
+  } catch {
+    return false;
+  }
+}
+
 /** A whole number that fits PostgreSQL's `integer` (and JSON's safe range), from `min`. */
 export function int32(min = 0, max = 2_147_483_647) {
   return z.number().int().min(min).max(max).openapi({ format: 'int32' });

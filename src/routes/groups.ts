@@ -2,7 +2,7 @@ import type { OpenAPIHono } from '@hono/zod-openapi';
 import type { AppEnv } from '../env.ts';
 
 /** A route as Hono and the OpenAPI document know it: the method and the path as `createRoute` writes it. */
-export type RouteEntry = readonly [method: 'GET' | 'POST' | 'PUT' | 'DELETE', path: string];
+export type RouteEntry = readonly [method: 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE', path: string];
 
 /**
  * One route group (src/routes/<group>/index.ts): its routes, in the order the group registers them, and the group's
@@ -48,10 +48,14 @@ export const ROUTE_GROUPS: readonly RouteGroup[] = [
       ['POST', '/api/v1/auth/refresh-token'],
       ['POST', '/api/v1/auth/logout'],
       ['GET', '/api/v1/auth/me'],
+      ['PATCH', '/api/v1/auth/me'],
       ['POST', '/api/v1/auth/verify-email'],
       ['POST', '/api/v1/auth/resend-verification'],
       ['POST', '/api/v1/auth/forgot-password'],
       ['POST', '/api/v1/auth/reset-password'],
+      ['POST', '/api/v1/auth/change-password'],
+      ['GET', '/api/v1/auth/sessions'],
+      ['DELETE', '/api/v1/auth/sessions/{id}'],
     ],
     load: async () => (await import('./auth/index.ts')).registerAuthRoutes,
   },
@@ -195,6 +199,15 @@ export const ROUTE_GROUPS: readonly RouteGroup[] = [
       ['DELETE', '/api/v1/api-keys/{id}'],
     ],
     load: async () => (await import('./api-keys/index.ts')).registerApiKeysRoutes,
+  },
+  {
+    name: 'live',
+    routes: [
+      ['GET', '/api/v1/public/events/{slug}/live'],
+      ['GET', '/api/v1/events/{id}/live/check-ins'],
+      ['GET', '/api/v1/events/{id}/live/bookings'],
+    ],
+    load: async () => (await import('./live/index.ts')).registerLiveRoutes,
   },
   {
     name: 'audit-logs',

@@ -168,9 +168,14 @@ export async function createMember(
 
 /**
  * An access token for a member, signed with the Worker's keys, without going through login: for tests of routes
- * other than authentication. The session id is random (no refresh token backs it).
+ * other than authentication. The session id is random (no refresh token backs it), unless `sessionId` names one.
+ * `authTime` (seconds) backdates the session's sign-in (a stale session for step-up tests); by default it is now.
  */
-export async function tokenFor(tenant: TestTenant, member: TestMember, overrides: { emailVerified?: boolean } = {}) {
+export async function tokenFor(
+  tenant: TestTenant,
+  member: TestMember,
+  overrides: { emailVerified?: boolean; authTime?: number; sessionId?: string } = {},
+) {
   const [roleRow] = await database()
     .select({ key: roles.key, permissions: roles.permissions })
     .from(roles)
@@ -179,10 +184,11 @@ export async function tokenFor(tenant: TestTenant, member: TestMember, overrides
   const { token } = await issueAccessToken(bindings().JWT_SIGNING_KEYS, bindings().ROOT_DOMAIN, {
     userId: member.userId,
     tenant: tenant.organization.id,
-    sessionId: crypto.randomUUID(),
+    sessionId: overrides.sessionId ?? crypto.randomUUID(),
     role: roleRow.key,
     permissions: roleRow.permissions.filter(isPermission),
     emailVerified: overrides.emailVerified ?? true,
+    ...(overrides.authTime === undefined ? {} : { authTime: overrides.authTime }),
   });
   return token;
 }

@@ -516,6 +516,7 @@ describe('GET /api/v1/auth/me', () => {
         name: user?.name,
         emailVerified: true,
         locale: 'en',
+        timezone: 'UTC',
         preferences: {},
         createdAt: user?.createdAt.toISOString(),
       },

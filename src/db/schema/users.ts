@@ -22,6 +22,8 @@ export const users = pgTable(
     passwordHash: text(),
     emailVerifiedAt: timestamp({ withTimezone: true }),
     locale: text().notNull().default('en'),
+    // An IANA time zone name as Intl resolves it (`Europe/Paris`): the user's own, for times shown to them.
+    timezone: text().notNull().default('UTC'),
     preferences: jsonb().$type<UserPreferences>().notNull().default({}),
     // Platform administrators manage organizations on the platform host.
     isPlatformAdmin: boolean().notNull().default(false),

@@ -2,6 +2,7 @@ import type { OpenAPIHono } from '@hono/zod-openapi';
 import type { AppEnv } from '../../env.ts';
 import { addressBucket, limitRequests } from '../../middleware/request-limit.ts';
 import { REFRESH_CLIENT_LIMIT } from '../../services/auth/limits.ts';
+import * as changePassword from './change-password.ts';
 import * as forgotPassword from './forgot-password.ts';
 import * as login from './login.ts';
 import * as logout from './logout.ts';
@@ -10,6 +11,8 @@ import * as refreshToken from './refresh-token.ts';
 import * as register from './register.ts';
 import * as resendVerification from './resend-verification.ts';
 import * as resetPassword from './reset-password.ts';
+import * as sessions from './sessions.ts';
+import * as updateMe from './update-me.ts';
 import * as verifyEmail from './verify-email.ts';
 
 export function registerAuthRoutes(app: OpenAPIHono<AppEnv>): void {
@@ -19,8 +22,11 @@ export function registerAuthRoutes(app: OpenAPIHono<AppEnv>): void {
   refreshToken.register(app);
   logout.register(app);
   me.register(app);
+  updateMe.register(app);
   verifyEmail.register(app);
   resendVerification.register(app);
   forgotPassword.register(app);
   resetPassword.register(app);
+  changePassword.register(app);
+  sessions.register(app);
 }

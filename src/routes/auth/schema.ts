@@ -1,14 +1,16 @@
 import { z } from '@hono/zod-openapi';
 import { ALL_PERMISSIONS, type Permission } from '../../services/auth/permissions.ts';
+import { MAX_LISTED_SESSIONS } from '../../services/auth/self-service.ts';
 import {
   ACCESS_TOKEN_TTL_SECONDS,
   REFRESH_TOKEN_TTL_SECONDS,
   SESSION_LIFETIME_SECONDS,
 } from '../../services/auth/tokens.ts';
+import { MAX_CLIENT_ADDRESS, MAX_USER_AGENT } from '../../lib/client.ts';
 import { WITHOUT_CONTROL_CHARACTERS } from '../../lib/text.ts';
 import { PASSWORD_MAX_LENGTH, PASSWORD_MIN_LENGTH } from '../../services/auth/passwords.ts';
 import { StoredRoleKey } from '../users/schema.ts';
-import { int32, StoredEmail, storedLine, Timestamp, Uuid } from '../fields.ts';
+import { int32, isLocale, isTimeZone, StoredEmail, storedLine, Timestamp, Uuid } from '../fields.ts';
 
 // Request bodies are strict: an unknown key (role, organizationId, emailVerified, ids) is a 400, never applied.
 
@@ -131,6 +133,11 @@ export const LogoutQuerySchema = z.object({
     }),
 });
 
+const MAX_TIME_ZONE = 64;
+const LOCALE_PATTERN = /^[A-Za-z]{2,8}(?:-[A-Za-z0-9]{1,8})*$/;
+// IANA names (`America/Port-au-Prince`, `Etc/GMT+5`, `UTC`), not bare offsets: a person lives in a place.
+const TIME_ZONE_NAME_PATTERN = /^[A-Za-z][A-Za-z0-9_+/-]*$/;
+
 export const PreferencesSchema = z
   .object({
     theme: z
@@ -156,8 +163,12 @@ export const AuthUserSchema = z
     locale: z
       .string()
       .max(35)
-      .regex(/^[A-Za-z]{2,8}(?:-[A-Za-z0-9]{1,8})*$/)
+      .regex(LOCALE_PATTERN)
       .openapi({ description: 'Preferred locale (BCP 47).', example: 'en' }),
+    timezone: z.string().max(MAX_TIME_ZONE).openapi({
+      description: 'The user’s IANA time zone, for times shown to them (security emails included); `UTC` until set.',
+      example: 'Europe/Paris',
+    }),
     preferences: PreferencesSchema,
     createdAt: Timestamp.openapi({ description: 'When the account was created.', example: '2026-01-15T09:30:00.000Z' }),
   })
@@ -250,3 +261,137 @@ export const EmailVerifiedSchema = z
     emailVerified: z.literal(true).openapi({ description: 'The address is verified now.', example: true }),
   })
   .openapi('EmailVerified');
+
+/** A preference in a profile change: its value, or null to remove it (absent: unchanged). */
+const PreferencesPatchSchema = z
+  .object({
+    theme: z
+      .enum(['light', 'dark', 'system'])
+      .nullable()
+      .optional()
+      .openapi({ description: 'Preferred color scheme; null removes it.', example: 'dark' }),
+    emailNotifications: z
+      .boolean()
+      .nullable()
+      .optional()
+      .openapi({
+        description:
+          'Whether the user wants notification emails; null removes it. Security notices (password changed, new ' +
+          'sign-in) are sent regardless.',
+        example: false,
+      }),
+  })
+  .strict()
+  .openapi('UserPreferencesPatch', { description: 'Preferences to set (merged key by key into the stored ones).' });
+
+export const ProfilePatchSchema = z
+  .object({
+    name: NameSchema.optional(),
+    locale: z
+      .string()
+      .max(35)
+      .regex(LOCALE_PATTERN, 'Must be a BCP 47 language tag, e.g. fr-FR.')
+      .refine(isLocale, 'Must be a BCP 47 language tag, e.g. fr-FR.')
+      .transform((tag) => Intl.getCanonicalLocales(tag)[0] ?? tag)
+      .optional()
+      .openapi({
+        description: 'Preferred locale (BCP 47); stored in canonical case (`fr-fr` -> `fr-FR`).',
+        example: 'fr-FR',
+      }),
+    timezone: z
+      .string()
+      .max(MAX_TIME_ZONE)
+      .regex(TIME_ZONE_NAME_PATTERN, 'Must be an IANA time zone name, e.g. Europe/Paris.')
+      .refine(isTimeZone, 'Must be an IANA time zone name, e.g. Europe/Paris.')
+      .transform((zone) => new Intl.DateTimeFormat('en', { timeZone: zone }).resolvedOptions().timeZone)
+      .optional()
+      .openapi({
+        description:
+          'IANA time zone name (not an offset); stored as Intl spells it (`europe/paris` -> `Europe/Paris`).',
+        example: 'Europe/Paris',
+      }),
+    preferences: PreferencesPatchSchema.optional(),
+  })
+  .strict()
+  .openapi('ProfileUpdate', {
+    description:
+      'The fields to change; absent fields stay. The account is the same in every organization it belongs to.',
+  });
+
+export const ChangePasswordBodySchema = z
+  .object({
+    currentPassword: z.string().min(1).max(MAX_PASSWORD_INPUT).openapi({
+      description: 'The account’s current password.',
+      format: 'password',
+      example: 'violet-anchor-meadow-42',
+    }),
+    newPassword: NewPasswordSchema.openapi({
+      description:
+        'The new password, different from the current one: 8 to 128 characters (15 or more recommended), not on the ' +
+        'list of common passwords, strong by zxcvbn (score 3 or more) also without the parts built from the ' +
+        'account’s email address or name, the organization or the product name. A refusal is a 400 at this field.',
+      example: 'copper-lantern-harbor-77',
+    }),
+  })
+  .strict()
+  .openapi('ChangePasswordRequest', { description: 'The current password and the new one.' });
+
+export const SessionTokenSchema = z
+  .object({
+    accessToken: sessionFields.accessToken,
+    expiresIn: sessionFields.expiresIn,
+    tokenType: sessionFields.tokenType,
+  })
+  .openapi('SessionToken', {
+    description: 'A new access token of the same session (its refresh token stays as it was).',
+  });
+
+export const OwnSessionSchema = z
+  .object({
+    id: Uuid.openapi({
+      description: 'The session id (the `sid` of its access tokens); DELETE /api/v1/auth/sessions/{id} ends it.',
+      example: '9a8b7c6d-5e4f-4a3b-8c2d-1e0f9a8b7c6d',
+    }),
+    device: storedLine(100).openapi({
+      description: 'A short label of the device from its user agent, or `Unknown device`.',
+      example: 'Firefox on Windows',
+    }),
+    userAgent: z.string().max(MAX_USER_AGENT).nullable().openapi({
+      description: 'The raw User-Agent of the session’s last sign-in or refresh (null when none was sent).',
+      example: 'Mozilla/5.0 (Windows NT 10.0; Win64; x64; rv:133.0) Gecko/20100101 Firefox/133.0',
+    }),
+    ip: z.string().max(MAX_CLIENT_ADDRESS).nullable().openapi({
+      description: 'The client address of the last sign-in or refresh (null when unknown).',
+      example: '203.0.113.7',
+    }),
+    signedInAt: Timestamp.openapi({ description: 'When the session signed in.', example: '2026-11-30T08:12:00.000Z' }),
+    lastUsedAt: Timestamp.openapi({
+      description: 'The last sign-in or token refresh (access tokens are not tracked per request).',
+      example: '2026-12-02T09:41:00.000Z',
+    }),
+    expiresAt: Timestamp.openapi({
+      description: 'When the session ends unless refreshed (never past 30 days after sign-in).',
+      example: '2026-12-16T09:41:00.000Z',
+    }),
+    current: z.boolean().openapi({ description: 'Whether this is the session of the calling token.', example: true }),
+  })
+  .openapi('OwnSession', { description: 'One of the signed-in user’s sessions in this organization (no token).' });
+
+export const OwnSessionListSchema = z
+  .object({
+    data: z
+      .array(OwnSessionSchema)
+      .max(MAX_LISTED_SESSIONS)
+      .openapi({
+        description: `The live sessions, the most recently used first (at most ${MAX_LISTED_SESSIONS}).`,
+      }),
+  })
+  .openapi('OwnSessionList');
+
+export const SessionIdParamsSchema = z.object({
+  id: Uuid.openapi({
+    param: { name: 'id', in: 'path' },
+    description: 'The session id, as the session list shows it.',
+    example: '9a8b7c6d-5e4f-4a3b-8c2d-1e0f9a8b7c6d',
+  }),
+});

@@ -1,6 +1,6 @@
 import { z } from '@hono/zod-openapi';
 import { WITHOUT_CONTROL_CHARACTERS } from '../../lib/text.ts';
-import { int32, storedLine, Timestamp, Uuid } from '../fields.ts';
+import { int32, isTimeZone, storedLine, Timestamp, Uuid } from '../fields.ts';
 import { cursorPage, pageParams, sortParam } from '../pagination.ts';
 
 /** The orders of the event list; the first is the default. */
@@ -26,15 +26,6 @@ export const COUNTRY_PATTERN = /^[A-Z]{2}$/;
 // Timestamps PostgreSQL and the list cursor both handle: from 1970 to the year 9999.
 const EARLIEST = Date.UTC(1970, 0, 1);
 const LATEST = Date.UTC(9999, 11, 31);
-
-export function isTimeZone(value: string): boolean {
-  try {
-    new Intl.DateTimeFormat('en', { timeZone: value });
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 /** An ISO 8601 instant with `Z` or an offset, returned as a Date (stored and shown in UTC). */
 export const instant = () =>

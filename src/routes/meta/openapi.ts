@@ -47,6 +47,7 @@ export const TAGS = [
   { name: 'Public', description: 'The public catalogue and checkout for buyers, without an account.' },
   { name: 'API keys', description: 'Keys for integrations: scoped, live or test, shown once, revocable at once.' },
   { name: 'Audit log', description: 'Who changed what, with export.' },
+  { name: 'Live', description: 'Server-Sent Events: seats left, check-in counts and new bookings as they change.' },
 ];
 
 interface Server {

@@ -2,7 +2,7 @@ import { z } from '@hono/zod-openapi';
 import type { Organization } from '../../db/schema/index.ts';
 import { PASSWORD_MAX_LENGTH, PASSWORD_MIN_LENGTH } from '../../services/auth/passwords.ts';
 import { WITHOUT_CONTROL_CHARACTERS } from '../../lib/text.ts';
-import { CURRENCY_CODES, StoredEmail, storedLine, Timestamp, Uuid } from '../fields.ts';
+import { CURRENCY_CODES, isLocale, isTimeZone, StoredEmail, storedLine, Timestamp, Uuid } from '../fields.ts';
 import { cursorPage, sortParam } from '../pagination.ts';
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -34,23 +34,6 @@ const MAX_ORIGINS = 20;
 const CONTROL_CHARACTER = /\p{Cc}/u;
 // The sender name ends up in an email header: no angle brackets or double quotes either.
 const SENDER_NAME_FORBIDDEN = /[\p{Cc}<>"]/u;
-
-function isTimeZone(value: string): boolean {
-  try {
-    new Intl.DateTimeFormat('en', { timeZone: value });
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-function isLocale(value: string): boolean {
-  try {
-    return Intl.getCanonicalLocales(value).length === 1;
-  } catch {
-    return false;
-  }
-}
 
 /** `https://host[:port]` exactly as a browser sends it in `Origin`: no path, query, credentials or wildcard. */
 function isHttpsOrigin(value: string): boolean {

@@ -2,11 +2,12 @@ import { createRoute, type OpenAPIHono } from '@hono/zod-openapi';
 import type { AppEnv } from '../../env.ts';
 import { errorResponses } from '../../errors/problem.ts';
 import { serviceContext } from '../../lib/context.ts';
-import { requireLiveKey, requirePermission } from '../../middleware/auth.ts';
+import { requireLiveKey, requirePermission, requireRecentAuth } from '../../middleware/auth.ts';
 import { getPaymentSettings, updatePaymentSettings } from '../../services/payments/settings.ts';
 import { tenantOnly } from '../organizations/host.ts';
 import { PaymentSettingsSchema, PaymentSettingsUpdateSchema } from './schema.ts';
 import { responseBody } from '../response.ts';
+import { STEP_UP_NOTE } from '../step-up.ts';
 
 const EXAMPLE = {
   manualEnabled: true,
@@ -50,9 +51,10 @@ export const putRoute = createRoute({
     'checkout, and their webhooks are refused). Manual payment is opt-in: unpaid manual orders hold seats for 2 days. ' +
     'A request that changes something writes a `payment_settings.updated` audit row naming the changed fields ' +
     '(never the secrets). Keys are not checked with Stripe here; a wrong key shows up as a 502 at checkout. ' +
-    'Organization hosts only; needs `billing:manage`.',
+    'Organization hosts only; needs `billing:manage`.' +
+    STEP_UP_NOTE,
   security: [{ bearerAuth: [] }],
-  middleware: [tenantOnly(), requirePermission('billing:manage'), requireLiveKey()] as const,
+  middleware: [tenantOnly(), requirePermission('billing:manage'), requireRecentAuth(), requireLiveKey()] as const,
   request: {
     body: { required: true, content: { 'application/json': { schema: PaymentSettingsUpdateSchema } } },
   },

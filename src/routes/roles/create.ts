@@ -3,13 +3,14 @@ import type { AppEnv } from '../../env.ts';
 import { errorResponses } from '../../errors/problem.ts';
 import { serviceContext } from '../../lib/context.ts';
 import { idempotent } from '../../middleware/idempotency.ts';
-import { requirePermission } from '../../middleware/auth.ts';
+import { requirePermission, requireRecentAuth } from '../../middleware/auth.ts';
 import { requireFeature } from '../../middleware/plan-limits.ts';
 import { createRole, MAX_CUSTOM_ROLES } from '../../services/roles/create.ts';
 import { RoleCreateSchema, RoleSchema } from './schema.ts';
 import { IdempotencyHeadersSchema } from '../idempotency.ts';
 import { location } from '../../middleware/location.ts';
 import { responseBody } from '../response.ts';
+import { STEP_UP_NOTE } from '../step-up.ts';
 
 export const route = createRoute({
   method: 'post',
@@ -22,11 +23,13 @@ export const route = createRoute({
     'answers 400; a permission you do not hold yourself 403; a key already used in the organization (built-in keys ' +
     `included) 409, as does a ${MAX_CUSTOM_ROLES + 1}st custom role. Needs the \`custom_roles\` feature of the ` +
     'plan (403 `feature_unavailable` naming the plan otherwise; roles created before a downgrade keep working). ' +
-    'Writes a `role.created` audit row.',
+    'Writes a `role.created` audit row.' +
+    STEP_UP_NOTE,
   security: [{ bearerAuth: [] }],
   middleware: [
     requirePermission('roles:manage'),
     requireFeature('custom_roles'),
+    requireRecentAuth(),
     location('/api/v1/roles/{id}'),
     idempotent(),
   ] as const,

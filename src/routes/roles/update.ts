@@ -2,10 +2,11 @@ import { createRoute, type OpenAPIHono } from '@hono/zod-openapi';
 import type { AppEnv } from '../../env.ts';
 import { errorResponses } from '../../errors/problem.ts';
 import { serviceContext } from '../../lib/context.ts';
-import { requirePermission } from '../../middleware/auth.ts';
+import { requirePermission, requireRecentAuth } from '../../middleware/auth.ts';
 import { updateRole } from '../../services/roles/update.ts';
 import { RoleIdParamsSchema, RoleSchema, RoleUpdateSchema } from './schema.ts';
 import { responseBody } from '../response.ts';
+import { STEP_UP_NOTE } from '../step-up.ts';
 
 export const route = createRoute({
   method: 'put',
@@ -18,9 +19,10 @@ export const route = createRoute({
     'ends the sessions of every member holding the role at once, so no token keeps the old permissions. ' +
     'Needs `roles:manage`, and every permission of the role before and after the change (403). Built-in roles ' +
     "cannot be changed: 409. Another organization's role answers 404. Writes a `role.updated` audit row. If the " +
-    'ended sessions cannot be recorded (Redis unavailable), the change stays saved and the answer is 503.',
+    'ended sessions cannot be recorded (Redis unavailable), the change stays saved and the answer is 503.' +
+    STEP_UP_NOTE,
   security: [{ bearerAuth: [] }],
-  middleware: [requirePermission('roles:manage')] as const,
+  middleware: [requirePermission('roles:manage'), requireRecentAuth()] as const,
   request: {
     params: RoleIdParamsSchema,
     body: {

@@ -2,9 +2,10 @@ import { createRoute, type OpenAPIHono } from '@hono/zod-openapi';
 import type { AppEnv } from '../../env.ts';
 import { errorResponses } from '../../errors/problem.ts';
 import { serviceContext } from '../../lib/context.ts';
-import { requirePermission } from '../../middleware/auth.ts';
+import { requirePermission, requireRecentAuth } from '../../middleware/auth.ts';
 import { removeMember } from '../../services/users/remove.ts';
 import { MemberIdParamsSchema } from './schema.ts';
+import { STEP_UP_NOTE } from '../step-up.ts';
 
 export const route = createRoute({
   method: 'delete',
@@ -17,9 +18,10 @@ export const route = createRoute({
     'organization at once. The account itself stays: it may belong to other organizations. Needs `users:manage`; ' +
     'a member whose role holds a permission you lack (an owner, unless you are one) is refused with 403; the last ' +
     'active owner with 409. A user who is not a member here answers 404. Writes a `membership.removed` audit row. ' +
-    'If the ended sessions cannot be recorded (Redis unavailable), the removal stays done and the answer is 503.',
+    'If the ended sessions cannot be recorded (Redis unavailable), the removal stays done and the answer is 503.' +
+    STEP_UP_NOTE,
   security: [{ bearerAuth: [] }],
-  middleware: [requirePermission('users:manage')] as const,
+  middleware: [requirePermission('users:manage'), requireRecentAuth()] as const,
   request: { params: MemberIdParamsSchema },
   responses: {
     204: { description: 'The membership is gone.' },

@@ -2,10 +2,11 @@ import { createRoute, type OpenAPIHono } from '@hono/zod-openapi';
 import type { AppEnv } from '../../env.ts';
 import { errorResponses } from '../../errors/problem.ts';
 import { serviceContext } from '../../lib/context.ts';
-import { requirePermission } from '../../middleware/auth.ts';
+import { requirePermission, requireRecentAuth } from '../../middleware/auth.ts';
 import { updateMember } from '../../services/users/update.ts';
 import { MemberIdParamsSchema, MemberSchema, MemberUpdateSchema } from './schema.ts';
 import { responseBody } from '../response.ts';
+import { STEP_UP_NOTE } from '../step-up.ts';
 
 export const route = createRoute({
   method: 'put',
@@ -28,9 +29,10 @@ export const route = createRoute({
     'work at the limit. Refused with 409: leaving the ' +
     'organization without an active owner, changing the status of an invited member. A user who is not a member ' +
     'here answers 404 and nothing changes. Writes a `membership.updated` audit row with before and after. If the ' +
-    'ended sessions cannot be recorded (Redis unavailable), the change stays saved and the answer is 503.',
+    'ended sessions cannot be recorded (Redis unavailable), the change stays saved and the answer is 503.' +
+    STEP_UP_NOTE,
   security: [{ bearerAuth: [] }],
-  middleware: [requirePermission('users:manage')] as const,
+  middleware: [requirePermission('users:manage'), requireRecentAuth()] as const,
   request: {
     params: MemberIdParamsSchema,
     body: {

@@ -1,6 +1,6 @@
 import type { MiddlewareHandler } from 'hono';
 import type { AppEnv } from '../../env.ts';
-import { requirePermission } from '../../middleware/auth.ts';
+import { requirePermission, requireRecentAuth } from '../../middleware/auth.ts';
 import { requireFeature } from '../../middleware/plan-limits.ts';
 
 /**
@@ -14,4 +14,9 @@ export function requireWebhooksFeature(): MiddlewareHandler<AppEnv> {
 /** The guards of every webhook route: the `webhooks:manage` permission, then the plan feature. */
 export function webhookAccess(): MiddlewareHandler<AppEnv>[] {
   return [requirePermission('webhooks:manage'), requireWebhooksFeature()];
+}
+
+/** The guards of the webhook routes that change endpoints or secrets: those of every webhook route, then step-up. */
+export function webhookWriteAccess(): MiddlewareHandler<AppEnv>[] {
+  return [...webhookAccess(), requireRecentAuth()];
 }

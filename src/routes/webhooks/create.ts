@@ -3,10 +3,11 @@ import type { AppEnv } from '../../env.ts';
 import { errorResponses } from '../../errors/problem.ts';
 import { serviceContext } from '../../lib/context.ts';
 import { createEndpoint } from '../../services/webhooks/endpoints.ts';
-import { webhookAccess } from './access.ts';
+import { webhookWriteAccess } from './access.ts';
 import { EndpointCreateSchema, EXAMPLES, WebhookEndpointWithSecretSchema } from './schema.ts';
 import { location } from '../../middleware/location.ts';
 import { responseBody } from '../response.ts';
+import { STEP_UP_NOTE } from '../step-up.ts';
 
 export const route = createRoute({
   method: 'post',
@@ -20,9 +21,10 @@ export const route = createRoute({
     'shown only this once and stored encrypted. 400: a URL the platform will not call (not https, credentials, a ' +
     'port other than 443, localhost, *.internal, a private, loopback, link-local, CGNAT, multicast or metadata IP ' +
     'address), an event type outside the catalogue, any unlisted field. No Idempotency-Key: a replay would have to ' +
-    'store the secret. Needs `webhooks:manage`. Writes a `webhook_endpoint.created` audit row.',
+    'store the secret. Needs `webhooks:manage`. Writes a `webhook_endpoint.created` audit row.' +
+    STEP_UP_NOTE,
   security: [{ bearerAuth: [] }],
-  middleware: [...webhookAccess(), location('/api/v1/webhooks/{id}')],
+  middleware: [...webhookWriteAccess(), location('/api/v1/webhooks/{id}')],
   request: {
     body: {
       required: true,

@@ -3,8 +3,9 @@ import type { AppEnv } from '../../env.ts';
 import { errorResponses } from '../../errors/problem.ts';
 import { serviceContext } from '../../lib/context.ts';
 import { deleteEndpoint } from '../../services/webhooks/endpoints.ts';
-import { webhookAccess } from './access.ts';
+import { webhookWriteAccess } from './access.ts';
 import { EndpointIdParamsSchema } from './schema.ts';
+import { STEP_UP_NOTE } from '../step-up.ts';
 
 export const route = createRoute({
   method: 'delete',
@@ -14,9 +15,10 @@ export const route = createRoute({
   summary: 'Delete a webhook endpoint',
   description:
     "Deletes the endpoint with its delivery log; queued attempts are dropped. Another organization's endpoint " +
-    'answers 404 and nothing changes. Needs `webhooks:manage`. Writes a `webhook_endpoint.deleted` audit row.',
+    'answers 404 and nothing changes. Needs `webhooks:manage`. Writes a `webhook_endpoint.deleted` audit row.' +
+    STEP_UP_NOTE,
   security: [{ bearerAuth: [] }],
-  middleware: webhookAccess(),
+  middleware: webhookWriteAccess(),
   request: { params: EndpointIdParamsSchema },
   responses: {
     204: { description: 'The endpoint is gone.' },

@@ -3,9 +3,10 @@ import type { AppEnv } from '../../env.ts';
 import { errorResponses } from '../../errors/problem.ts';
 import { serviceContext } from '../../lib/context.ts';
 import { rotateSecret } from '../../services/webhooks/endpoints.ts';
-import { webhookAccess } from './access.ts';
+import { webhookWriteAccess } from './access.ts';
 import { EndpointIdParamsSchema, EXAMPLES, WebhookEndpointWithSecretSchema } from './schema.ts';
 import { responseBody } from '../response.ts';
+import { STEP_UP_NOTE } from '../step-up.ts';
 
 export const route = createRoute({
   method: 'post',
@@ -18,9 +19,10 @@ export const route = createRoute({
     '(`previousSecretExpiresAt`) the previous secret keeps signing too: `webhook-signature` carries both ' +
     'signatures, space-separated, so receivers can switch without missing a message. Rotating again within the ' +
     "overlap drops the older secret. Another organization's endpoint answers 404. Needs `webhooks:manage`. Writes " +
-    'a `webhook_endpoint.secret_rotated` audit row (without secrets).',
+    'a `webhook_endpoint.secret_rotated` audit row (without secrets).' +
+    STEP_UP_NOTE,
   security: [{ bearerAuth: [] }],
-  middleware: webhookAccess(),
+  middleware: webhookWriteAccess(),
   request: { params: EndpointIdParamsSchema },
   responses: {
     200: {

@@ -3,9 +3,10 @@ import type { AppEnv } from '../../env.ts';
 import { errorResponses } from '../../errors/problem.ts';
 import { serviceContext } from '../../lib/context.ts';
 import { updateEndpoint } from '../../services/webhooks/endpoints.ts';
-import { webhookAccess } from './access.ts';
+import { webhookWriteAccess } from './access.ts';
 import { EndpointIdParamsSchema, EndpointUpdateSchema, EXAMPLES, WebhookEndpointSchema } from './schema.ts';
 import { responseBody } from '../response.ts';
+import { STEP_UP_NOTE } from '../step-up.ts';
 
 export const route = createRoute({
   method: 'put',
@@ -18,9 +19,10 @@ export const route = createRoute({
     '`eventTypes` (replaces the filter; empty: every type), `enabled`. Enabling an endpoint, or giving it a new URL, ' +
     'clears `disabledReason` and `failingSince`; pending deliveries of a disabled endpoint have failed and can be ' +
     "sent again with redeliver. Another organization's endpoint answers 404. Needs `webhooks:manage`. Writes a " +
-    '`webhook_endpoint.updated` audit row with the values before (nothing when nothing changes).',
+    '`webhook_endpoint.updated` audit row with the values before (nothing when nothing changes).' +
+    STEP_UP_NOTE,
   security: [{ bearerAuth: [] }],
-  middleware: webhookAccess(),
+  middleware: webhookWriteAccess(),
   request: {
     params: EndpointIdParamsSchema,
     body: {

@@ -42,6 +42,7 @@ export const userColumns = {
   name: users.name,
   emailVerifiedAt: users.emailVerifiedAt,
   locale: users.locale,
+  timezone: users.timezone,
   preferences: users.preferences,
   createdAt: users.createdAt,
 };
@@ -52,6 +53,7 @@ export interface UserRow {
   name: string;
   emailVerifiedAt: Date | null;
   locale: string;
+  timezone: string;
   preferences: UserPreferences;
   createdAt: Date;
 }
@@ -62,6 +64,7 @@ export interface UserView {
   name: string;
   emailVerified: boolean;
   locale: string;
+  timezone: string;
   preferences: UserPreferences;
   createdAt: string;
 }
@@ -73,6 +76,7 @@ export function userView(row: UserRow): UserView {
     name: row.name,
     emailVerified: row.emailVerifiedAt !== null,
     locale: row.locale,
+    timezone: row.timezone,
     preferences: row.preferences,
     createdAt: row.createdAt.toISOString(),
   };
@@ -374,6 +378,15 @@ async function acceptInvitation(ctx: ServiceContext, tenant: Tenant, input: { to
   giveBackAccountAttempt(ctx, accountKey);
 }
 
+/**
+ * Every tenant a user holds access tokens in: the organizations of their memberships, and the platform for a
+ * platform administrator (`user` is the alias of their `users` row). What a new password ends everywhere.
+ */
+export function everyTenantOf(userId: SQL, user: SQL): SQL {
+  return sql`(array(select m.organization_id::text from memberships m where m.user_id = ${userId})
+    || case when ${user}.is_platform_admin then array[${PLATFORM_TENANT}::text] else array[]::text[] end)`;
+}
+
 interface Credentials {
   /** The new password's hash; null when an existing account keeps its password (an accepted invitation). */
   newPasswordHash: string | null;
@@ -436,10 +449,7 @@ async function redeem(
         update refresh_tokens set revoked_at = now()
          where ${newPasswordHash}::text is not null and user_id in (select user_id from spent) and revoked_at is null
       ), audit as (${auditFromCte(ctx.client, tenant.id, kind.action, 'spent', { passwordChanged: newPasswordHash !== null })})
-      select s.user_id,
-             array(select m.organization_id::text from memberships m where m.user_id = s.user_id)
-               || case when u.is_platform_admin then array[${PLATFORM_TENANT}::text] else array[]::text[] end
-               as tenants
+      select s.user_id, ${everyTenantOf(sql`s.user_id`, sql`u`)} as tenants
         from spent s join users u on u.id = s.user_id`);
   const scope = { platform: true } as const;
   const [result] = invitation

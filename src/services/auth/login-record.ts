@@ -8,6 +8,7 @@ import type { ServiceContext } from '../../lib/context.ts';
 import type { MessageHandler } from '../../queues/consumer.ts';
 import type { QueueMessage } from '../../queues/messages.ts';
 import { auditClient } from '../audit/record.ts';
+import { notifyNewSignIn } from './sign-in-notice.ts';
 
 /** The audit queue's message type for a successful sign-in (see src/queues/audit.ts). */
 export const LOGIN_RECORD_MESSAGE = 'auth.login_record';
@@ -124,8 +125,14 @@ export async function recordLogin(
   ctx.waitUntil(entry.rehashed.then(queue));
 }
 
-/** The AUDIT_QUEUE consumer of `auth.login_record` (a malformed payload throws: retried, then dead-lettered). */
+/**
+ * The AUDIT_QUEUE consumer of `auth.login_record` (a malformed payload throws: retried, then dead-lettered): the
+ * record, then the "new sign-in" email when the device is new to the account here (src/services/auth/sign-in-notice.ts).
+ */
 export const consumeLoginRecord: MessageHandler = async (message, ctx) => {
   const record = LoginRecordSchema.parse(message.payload);
-  await writeLoginRecord(createDatabase(ctx.bindings), message.organizationId, record);
+  const db = createDatabase(ctx.bindings);
+  await writeLoginRecord(db, message.organizationId, record);
+  // After the record: a failure here retries the message, and the record is written once however often it comes.
+  await notifyNewSignIn(db, ctx.bindings, message.organizationId, record);
 };

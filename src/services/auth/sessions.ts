@@ -177,6 +177,7 @@ export async function register({
       name: input.name,
       emailVerifiedAt: null,
       locale: 'en',
+      timezone: 'UTC',
       preferences: {},
       createdAt: new Date(),
     };
@@ -612,25 +613,33 @@ export async function me({ ctx }: { ctx: ServiceContext }): Promise<Me> {
   const tenant = requireTenant(ctx);
   const principal = principalOf({ var: { principal: ctx.principal } });
   const db = ctx.services.db;
-  const [found] = await scoped(db, { organizationId: tenant.id }, [
-    db
-      .select({ ...userColumns, roleKey: roles.key, roleName: roles.name, permissions: roles.permissions })
-      .from(memberships)
-      .innerJoin(users, eq(users.id, memberships.userId))
-      .innerJoin(roles, and(eq(roles.organizationId, memberships.organizationId), eq(roles.id, memberships.roleId)))
-      .where(
-        and(
-          eq(memberships.organizationId, tenant.id),
-          eq(memberships.userId, principal.userId),
-          eq(memberships.status, 'active'),
-        ),
+  const [found] = await scoped(db, { organizationId: tenant.id }, [meQuery(db, tenant.id, principal.userId)]);
+  return meOf(tenant.id, found);
+}
+
+/** The read behind `me`, to put in a batch (after a change to the user, it reads the user as changed). */
+export function meQuery(db: Database, organizationId: string, userId: string) {
+  return db
+    .select({ ...userColumns, roleKey: roles.key, roleName: roles.name, permissions: roles.permissions })
+    .from(memberships)
+    .innerJoin(users, eq(users.id, memberships.userId))
+    .innerJoin(roles, and(eq(roles.organizationId, memberships.organizationId), eq(roles.id, memberships.roleId)))
+    .where(
+      and(
+        eq(memberships.organizationId, organizationId),
+        eq(memberships.userId, userId),
+        eq(memberships.status, 'active'),
       ),
-  ]);
-  const row = found[0];
+    );
+}
+
+/** `me`'s answer from `meQuery`'s rows: 401 when the membership is no longer active. */
+export function meOf(organizationId: string, rows: Awaited<ReturnType<typeof meQuery>>): Me {
+  const row = rows[0];
   if (!row) throw new ApiError('unauthorized', { detail: 'The session has ended.' });
   return {
     user: userView(row),
-    organizationId: tenant.id,
+    organizationId,
     role: { key: row.roleKey, name: row.roleName },
     permissions: heldPermissions(row, row.roleKey, row.permissions),
   };

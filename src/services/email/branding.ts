@@ -55,12 +55,11 @@ export function sendLater(
   message: EmailMessage,
   organizationId: string | null = ctx.tenant?.id ?? null,
 ): void {
-  const envelope: QueueMessage = {
-    id: message.id,
-    type: 'email.send',
-    organizationId,
-    payload: message,
-    createdAt: new Date().toISOString(),
-  };
+  const envelope = emailEnvelope(message, organizationId);
   ctx.waitUntil(Promise.resolve().then(() => ctx.bindings.EMAIL_QUEUE.send(envelope, { contentType: 'json' })));
+}
+
+/** The `email.send` envelope of a rendered message (its id is the message id: one send per message). */
+export function emailEnvelope(message: EmailMessage, organizationId: string | null): QueueMessage {
+  return { id: message.id, type: 'email.send', organizationId, payload: message, createdAt: new Date().toISOString() };
 }

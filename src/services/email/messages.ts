@@ -103,27 +103,29 @@ export function emailLayout(
   ].join('\n');
 }
 
-function message(
+/** A branded mail of plain paragraphs (escaped in the HTML part) and at most one button. */
+export function message(
   id: string,
   to: string,
   branding: Branding,
   subject: string,
   paragraphs: string[],
-  action: { label: string; url: string },
+  action?: { label: string; url: string },
 ): EmailMessage {
+  const actionLines = action ? ['', `${action.label}: ${action.url}`] : [];
   return {
     id,
     to,
     fromName: branding.senderName,
     subject,
-    text: [...paragraphs, '', `${action.label}: ${action.url}`, '', `-- ${branding.displayName}`].join('\n'),
+    text: [...paragraphs, ...actionLines, '', `-- ${branding.displayName}`].join('\n'),
     html: emailLayout(
       branding,
       subject,
       paragraphs.map((paragraph) => markup`<p>${paragraph}</p>`),
       action,
     ),
-    links: [action.url],
+    links: action ? [action.url] : [],
   };
 }
 
