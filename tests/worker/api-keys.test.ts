@@ -281,6 +281,8 @@ describe('an API key as Authorization: Bearer', () => {
       ['GET', '/api/v1/auth/me'],
       ['POST', '/api/v1/auth/logout'],
       ['POST', '/api/v1/auth/resend-verification'],
+      ['GET', '/api/v1/auth/sessions'],
+      ['POST', '/api/v1/auth/change-password'],
     ] as const) {
       const response = await call(tenant, method, path, { token: key, body: method === 'POST' ? {} : undefined });
       expect(response.status, path).toBe(403);
