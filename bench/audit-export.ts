@@ -21,6 +21,7 @@ function row(id: number, worst: boolean): AuditLog {
     id: BigInt(id),
     organizationId: crypto.randomUUID(),
     actorUserId: crypto.randomUUID(),
+    actorApiKeyId: null,
     actorType: worst ? 'platform_admin' : 'user',
     action: worst ? 'a'.repeat(AUDIT_CELL_BOUNDS.action) : 'booking.cancelled',
     targetType: worst ? 'a'.repeat(AUDIT_CELL_BOUNDS.target_type) : 'booking',

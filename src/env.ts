@@ -61,7 +61,8 @@ export const BindingsSchema = z.object({
   JWT_SIGNING_KEYS: z.string().min(2),
   /**
    * 32 random bytes, base64url: the AES-256-GCM key that encrypts organizations' payment provider secrets at rest
-   * (src/lib/crypto.ts). Secret.
+   * (src/lib/crypto.ts), and the root of API keys' checksums (src/services/auth/api-key-credentials.ts: rotating it
+   * invalidates every API key). Secret.
    */
   DATA_ENCRYPTION_KEY: z.string().regex(/^[A-Za-z0-9_-]{43}$/, 'must be 32 bytes, base64url without padding'),
   /**

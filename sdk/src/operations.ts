@@ -2,6 +2,7 @@
 
 /** Operations that need `Authorization: Bearer <access token>` (`METHOD /path` as in the document). */
 export const AUTHENTICATED_OPERATIONS: ReadonlySet<string> = new Set([
+  'DELETE /api/v1/api-keys/{id}',
   'DELETE /api/v1/auth/sessions/{id}',
   'DELETE /api/v1/capacity-pools/{id}',
   'DELETE /api/v1/events/{id}',
@@ -9,6 +10,8 @@ export const AUTHENTICATED_OPERATIONS: ReadonlySet<string> = new Set([
   'DELETE /api/v1/ticket-types/{id}',
   'DELETE /api/v1/users/{id}',
   'DELETE /api/v1/webhooks/{id}',
+  'GET /api/v1/api-keys',
+  'GET /api/v1/api-keys/{id}',
   'GET /api/v1/audit-logs',
   'GET /api/v1/audit-logs/export',
   'GET /api/v1/auth/me',
@@ -36,6 +39,7 @@ export const AUTHENTICATED_OPERATIONS: ReadonlySet<string> = new Set([
   'GET /api/v1/webhooks/{id}',
   'GET /api/v1/webhooks/{id}/deliveries',
   'PATCH /api/v1/auth/me',
+  'POST /api/v1/api-keys',
   'POST /api/v1/auth/change-password',
   'POST /api/v1/auth/logout',
   'POST /api/v1/auth/resend-verification',
@@ -55,6 +59,7 @@ export const AUTHENTICATED_OPERATIONS: ReadonlySet<string> = new Set([
   'POST /api/v1/webhooks',
   'POST /api/v1/webhooks/{id}/rotate-secret',
   'POST /api/v1/webhooks/{id}/test',
+  'PUT /api/v1/api-keys/{id}',
   'PUT /api/v1/capacity-pools/{id}',
   'PUT /api/v1/events/{id}',
   'PUT /api/v1/organization/payment-settings',

@@ -15,6 +15,7 @@ export const ERROR_CODES = {
   email_not_verified: { status: 403, title: 'Email address not verified' },
   plan_limit: { status: 403, title: 'Plan limit reached' },
   feature_unavailable: { status: 403, title: 'Not in your plan' },
+  live_key_required: { status: 403, title: 'Live API key required' },
   not_found: { status: 404, title: 'Not found' },
   method_not_allowed: { status: 405, title: 'Method not allowed' },
   conflict: { status: 409, title: 'Conflict' },

@@ -10,6 +10,15 @@ export function traceId(ids: Pick<ClientInfo, 'requestId' | 'correlationId'>): s
 }
 
 /**
+ * The trace of work a request leaves after its response (`waitUntil`): `<trace>.after-response`, so round-trip
+ * counts keep measuring the request itself. The local gateways take trace ids of up to 128 characters (request ids
+ * may have 128 already).
+ */
+export function afterResponseTraceId(ids: Pick<ClientInfo, 'requestId' | 'correlationId'>): string {
+  return `${traceId(ids).slice(0, 100)}.after-response`;
+}
+
+/**
  * The trace (`traceId` above) of the request being served, in the local environment only: the isolate's shared Neon
  * and Upstash clients (src/lib/services.ts) serve every request, so they read the trace of the call in flight from
  * here to tag it for the dev gateways' round-trip counters. Production runs no request in a trace (nothing reads one

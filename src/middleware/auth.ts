@@ -3,10 +3,25 @@ import { createMiddleware } from 'hono/factory';
 import type { AppEnv } from '../env.ts';
 import { ApiError } from '../errors/api-error.ts';
 import type { Permission } from '../services/auth/permissions.ts';
-import { admit } from './plan-limits.ts';
+import { createDatabase } from '../db/client.ts';
+import { serviceContext } from '../lib/context.ts';
+import { createRedis } from '../lib/redis.ts';
+import { afterResponseTraceId } from '../lib/trace.ts';
+import {
+  apiKeyPrincipal,
+  lastUseWrite,
+  loadApiKeyRecord,
+  parseApiKeyRecord,
+  presentedApiKey,
+  storeApiKeyRecord,
+  type ApiKeyRecord,
+  type PresentedApiKey,
+} from '../services/auth/api-key-credentials.ts';
+import { admit, admitApiKey } from './plan-limits.ts';
 import { PLATFORM_TENANT, verifyAccessToken, type Principal } from '../services/auth/tokens.ts';
 
 const BEARER = /^Bearer ([A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+)$/;
+const BEARER_API_KEY = /^Bearer (evk_[A-Za-z0-9_-]+)$/;
 
 function unauthorized(detail: string): ApiError {
   return new ApiError('unauthorized', { detail, headers: { 'www-authenticate': 'Bearer' } });
@@ -15,15 +30,78 @@ function unauthorized(detail: string): ApiError {
 /** Methods whose routes only read: their database round trip may go out beside the admission's Redis round trip. */
 const READS: ReadonlySet<string> = new Set(['GET', 'HEAD']);
 
-/** The bearer token's signature and claims, checked locally (jose, keys cached in the isolate): no I/O. */
-async function verifiedToken(c: Context<AppEnv>): Promise<Principal> {
+/**
+ * The bearer credential: an access token (a JWT) or an API key (`evk_...`), whose checksum is verified in the
+ * isolate (src/services/auth/api-key-credentials.ts). No I/O.
+ */
+async function presentedCredential(
+  c: Context<AppEnv>,
+): Promise<{ token: string; key?: undefined } | { key: PresentedApiKey; token?: undefined }> {
   const header = c.req.header('authorization');
   if (header === undefined) throw unauthorized('Authentication required.');
+  const key = BEARER_API_KEY.exec(header)?.[1];
+  if (key !== undefined) return { key: await presentedApiKey(c.var.bindings.DATA_ENCRYPTION_KEY, key) };
   const match = BEARER.exec(header);
-  if (!match?.[1]) throw unauthorized('Send the access token as `Authorization: Bearer <token>`.');
+  if (!match?.[1]) {
+    throw unauthorized('Send the access token or API key as `Authorization: Bearer <token>`.');
+  }
+  return { token: match[1] };
+}
+
+/** The bearer token's signature and claims, checked locally (jose, keys cached in the isolate): no I/O. */
+async function verifiedToken(c: Context<AppEnv>, token: string): Promise<Principal> {
   const expectedTenant = c.var.tenant?.id ?? PLATFORM_TENANT;
   const { JWT_SIGNING_KEYS, ROOT_DOMAIN } = c.var.bindings;
-  return verifyAccessToken(JWT_SIGNING_KEYS, ROOT_DOMAIN, match[1], expectedTenant);
+  return verifyAccessToken(JWT_SIGNING_KEYS, ROOT_DOMAIN, token, expectedTenant);
+}
+
+function unavailable(c: Context<AppEnv>, error: unknown): ApiError {
+  c.var.logger.error('revocation check failed', { error });
+  return new ApiError('service_unavailable', {
+    detail: 'Sessions cannot be checked right now.',
+    headers: { 'retry-after': '5' },
+  });
+}
+
+/**
+ * An API key's admission, in the same one Redis round trip as a session's: the key's record beside its own rate
+ * limit (`admitApiKey`). A key is valid only on its organization's host (elsewhere 401). When Redis has no record
+ * (lost, or never written because Redis failed at creation), the database row refills it: one more database round
+ * trip (and a Redis write after the response), the rare miss path. Redis unreachable: 503 (fail closed). After the
+ * response, the key's last use is written (at most once a minute per key and isolate).
+ */
+async function admittedApiKey(c: Context<AppEnv>, presented: PresentedApiKey, units = 1): Promise<Principal> {
+  const tenant = c.var.tenant;
+  if (!tenant) throw unauthorized("API keys are valid only on their organization's host.");
+  const admission = admitApiKey(c, tenant, presented.id, units);
+  let record: ApiKeyRecord | null;
+  try {
+    record = parseApiKeyRecord(await admission.record);
+  } catch (error) {
+    throw unavailable(c, error);
+  }
+  // Work after the response: failures logged (`ServiceContext.waitUntil`), round trips traced apart.
+  const context = serviceContext(c);
+  const { client, bindings } = context;
+  const later = afterResponseTraceId(client);
+  if (record === null) {
+    record = await loadApiKeyRecord(c.var.services.db, tenant.id, presented.id);
+    if (record !== null) {
+      context.waitUntil(storeApiKeyRecord(createRedis(bindings, later), presented.id, record, { onlyIfAbsent: true }));
+    }
+  }
+  let principal: Principal;
+  try {
+    principal = await apiKeyPrincipal(presented, record, tenant.id);
+  } catch (refusal) {
+    // As for a revoked session: the limits were counted in the same round trip, so the 401 carries their headers.
+    await Promise.allSettled([admission.limits]);
+    throw refusal;
+  }
+  await admission.limits;
+  const write = lastUseWrite(createDatabase(bindings, later), principal, client.ip);
+  if (write !== null) context.waitUntil(write());
+  return principal;
 }
 
 /**
@@ -38,11 +116,7 @@ async function admitted(c: Context<AppEnv>, principal: Principal, units = 1): Pr
   try {
     revoked = await admission.revoked;
   } catch (error) {
-    c.var.logger.error('revocation check failed', { error });
-    throw new ApiError('service_unavailable', {
-      detail: 'Sessions cannot be checked right now.',
-      headers: { 'retry-after': '5' },
-    });
+    throw unavailable(c, error);
   }
   if (revoked) {
     // The limits were counted in the same round trip: settle them so this 401 carries their RateLimit headers (a
@@ -68,7 +142,16 @@ async function guard(c: Context<AppEnv>, next: Next, check: (principal: Principa
     await next();
     return;
   }
-  const principal = await verifiedToken(c);
+  const credential = await presentedCredential(c);
+  if (credential.key) {
+    // The key's permissions come with its record, so the route (a read too) runs only after the admission.
+    const principal = await admittedApiKey(c, credential.key);
+    c.set('principal', principal);
+    check(principal);
+    await next();
+    return;
+  }
+  const principal = await verifiedToken(c, credential.token);
   const admission = admitted(c, principal);
   if (!READS.has(c.req.method)) {
     await admission;
@@ -110,18 +193,18 @@ function wrongHost(): ApiError {
 
 /**
  * The caller of a GraphQL operation (src/routes/graphql/): on an organization host only (404 elsewhere), the bearer
- * token verified (401), then the session admitted in one Redis round trip with the plan's limits charged `units`,
- * the operation's cost, instead of one (401 revoked, 429, 503). `cost` runs between the two, on the verified
- * caller before any Redis work: the operation is parsed, validated and costed there, so a malformed or too costly
+ * token verified (401) or the API key's checksum, then the session or key admitted in one Redis round trip with the
+ * plan's limits charged `units`, the operation's cost, instead of one (401 revoked, 429, 503). `cost` runs before
+ * any Redis work: the operation is parsed, validated and costed there, so a malformed or too costly
  * one is refused without touching Redis. Permissions are the resolvers' business, field by field.
  */
-export async function admitOperation(
-  c: Context<AppEnv>,
-  cost: (principal: Principal) => Promise<number>,
-): Promise<Principal> {
+export async function admitOperation(c: Context<AppEnv>, cost: () => Promise<number>): Promise<Principal> {
   if (!c.var.tenant) throw wrongHost();
-  const principal = await verifiedToken(c);
-  await admitted(c, principal, await cost(principal));
+  const credential = await presentedCredential(c);
+  const principal = credential.key
+    ? await admittedApiKey(c, credential.key, await cost())
+    : await verifiedToken(c, credential.token);
+  if (principal.credential === 'session') await admitted(c, principal, await cost());
   c.set('principal', principal);
   return principal;
 }
@@ -198,4 +281,40 @@ export function requireRecentAuth(maxAgeSeconds = STEP_UP_MAX_AGE_SECONDS) {
     }
     await next();
   });
+}
+
+/**
+ * The endpoints that are a person's own (self-service account, MFA, passkeys, sessions: `/auth/me`, logout, ...):
+ * an API key gets 403. Place it after the route's guard.
+ */
+export function requireSession() {
+  return createMiddleware<AppEnv>(async function requireSessionMiddleware(c, next) {
+    if (principalOf(c).credential === 'api_key') {
+      throw new ApiError('forbidden', {
+        detail: "This endpoint is a signed-in person's own: API keys cannot call it.",
+      });
+    }
+    await next();
+  });
+}
+
+/**
+ * Live-only operations, which move money or reach the outside world (refunds, manual payment confirmation, payment
+ * settings, webhook test deliveries and redeliveries, emails to buyers and invitees): a `test` API key gets 403
+ * `live_key_required`. Sessions and `live` keys pass. Place it after the route's guard.
+ */
+export function requireLiveKey() {
+  return createMiddleware<AppEnv>(async function requireLiveKeyMiddleware(c, next) {
+    assertLiveKey(principalOf(c));
+    await next();
+  });
+}
+
+/** `requireLiveKey()`'s check, for callers that are not routes (the GraphQL mutations of live-only operations). */
+export function assertLiveKey(principal: Principal): void {
+  if (principal.apiKey?.environment === 'test') {
+    throw new ApiError('live_key_required', {
+      detail: 'Test API keys cannot do this: it moves money or reaches the outside world. Use a live key.',
+    });
+  }
 }

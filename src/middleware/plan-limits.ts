@@ -4,11 +4,13 @@ import type { AppEnv } from '../env.ts';
 import { requireTenant } from '../lib/context.ts';
 import { recordOutcomes, refuseIfKnownClosed, requestToken, settleToken, type LimitRule } from '../lib/rate-limit.ts';
 import { RedisBatch } from '../lib/redis-batch.ts';
+import { apiKeyRecordKey } from '../services/auth/api-key-credentials.ts';
 import { isRevoked } from '../services/auth/revocation.ts';
 import type { Principal } from '../services/auth/tokens.ts';
 import { effectivePlan, type EffectivePlan, type Feature } from '../services/plans/catalogue.ts';
 import { assertFeature } from '../services/plans/quotas.ts';
 import { queueUsage } from '../services/plans/usage.ts';
+import type { Tenant } from '../services/tenants/types.ts';
 
 /**
  * The limits of the organization's plan on authenticated requests (fixed one-minute windows in Upstash): the staff
@@ -58,7 +60,6 @@ export interface Admission {
  */
 export function admit(c: Context<AppEnv>, principal: Principal, units = 1): Admission {
   const tenant = c.var.tenant;
-  const batch = new RedisBatch(c.var.services.redis);
   let checks: readonly (readonly [LimitRule, string])[];
   if (tenant) {
     const rules = planRules(effectivePlan(tenant));
@@ -70,9 +71,55 @@ export function admit(c: Context<AppEnv>, principal: Principal, units = 1): Admi
   } else {
     checks = [[PLATFORM_PRINCIPAL_LIMIT, principal.userId]];
   }
-  for (const [rule, identifier] of checks) refuseIfKnownClosed(rule, identifier);
+  const { answer, limits } = admission(c, checks, (batch) => isRevoked(batch, principal), units);
+  return { revoked: answer, limits };
+}
 
-  const revoked = isRevoked(batch, principal);
+/** The limit of one API key: its own bucket, at the plan's per-caller rate. */
+export function apiKeyRule(plan: Pick<EffectivePlan, 'rateLimits'>): LimitRule {
+  return { name: 'api-key', limit: plan.rateLimits.principalPerMinute, window: '1 m' };
+}
+
+export interface ApiKeyAdmission {
+  /** The key's Redis record as stored (null when absent); rejects when Redis cannot answer (fail closed). */
+  record: Promise<unknown>;
+  /** As `Admission.limits`: the key's own limit. */
+  limits: Promise<void>;
+}
+
+/**
+ * The one Redis round trip of a request with an API key (on an organization host): the key's record (GET
+ * `apikey:<id>`, see src/services/auth/api-key-credentials.ts), the key's own rate limit (`api-key`, keyed by the key
+ * id: a key is its own caller, apart from its creator's sessions) and the `api_calls` usage counter. A key does not
+ * draw on the organization-wide staff budget: its record is read in this same round trip, so the budget would be
+ * charged before the key is known to be valid.
+ */
+export function admitApiKey(c: Context<AppEnv>, tenant: Tenant, keyId: string, units = 1): ApiKeyAdmission {
+  const checks = [[apiKeyRule(effectivePlan(tenant)), `${tenant.id}:${keyId}`]] as const;
+  const { answer, limits } = admission(
+    c,
+    checks,
+    (batch) => batch.command<unknown>((pipeline) => pipeline.get(apiKeyRecordKey(keyId))),
+    units,
+  );
+  return { record: answer, limits };
+}
+
+/**
+ * Queues the caller's own check (`check`), the rate limits and the usage counter in one pipeline and sends it. A
+ * bucket this isolate already saw closed refuses with 429 at once, before any Redis command.
+ */
+function admission<T>(
+  c: Context<AppEnv>,
+  checks: readonly (readonly [LimitRule, string])[],
+  check: (batch: RedisBatch) => Promise<T>,
+  units: number,
+): { answer: Promise<T>; limits: Promise<void> } {
+  const tenant = c.var.tenant;
+  for (const [rule, identifier] of checks) refuseIfKnownClosed(rule, identifier);
+  const batch = new RedisBatch(c.var.services.redis);
+
+  const answer = check(batch);
   const answers = checks.map(([rule, identifier]) => requestToken(batch, rule, identifier, units));
   if (tenant) queueUsage(batch, c.var.logger, tenant.id, 'api_calls');
   batch.send();
@@ -89,9 +136,9 @@ export function admit(c: Context<AppEnv>, principal: Principal, units = 1): Admi
     );
     recordOutcomes(c.req.raw, outcomes);
   });
-  // Awaited only when the session is valid: a revoked token's 401 must not leave an unhandled rejection behind.
+  // Awaited only when the caller is valid: a revoked token's 401 must not leave an unhandled rejection behind.
   limits.catch(() => undefined);
-  return { revoked, limits };
+  return { answer, limits };
 }
 
 /**

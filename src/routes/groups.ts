@@ -190,6 +190,17 @@ export const ROUTE_GROUPS: readonly RouteGroup[] = [
     load: async () => (await import('./public/index.ts')).registerPublicRoutes,
   },
   {
+    name: 'api-keys',
+    routes: [
+      ['GET', '/api/v1/api-keys'],
+      ['POST', '/api/v1/api-keys'],
+      ['GET', '/api/v1/api-keys/{id}'],
+      ['PUT', '/api/v1/api-keys/{id}'],
+      ['DELETE', '/api/v1/api-keys/{id}'],
+    ],
+    load: async () => (await import('./api-keys/index.ts')).registerApiKeysRoutes,
+  },
+  {
     name: 'live',
     routes: [
       ['GET', '/api/v1/public/events/{slug}/live'],

@@ -116,7 +116,7 @@ describe('GET /api/v1/audit-logs', () => {
     expect(body.data[1]).toEqual({
       id: expect.stringMatching(/^\d+$/) as string,
       createdAt: new Date(BASE + 5000).toISOString(),
-      actor: { type: 'user', userId: ALICE },
+      actor: { type: 'user', userId: ALICE, apiKeyId: null },
       action: 'membership.invited',
       target: { type: 'user', id: BOB },
       ip: null,
@@ -443,7 +443,7 @@ describe('GET /api/v1/audit-logs/export', () => {
     const worst: AuditEntryView = {
       id: '9'.repeat(AUDIT_CELL_BOUNDS.id),
       createdAt: new Date(8.64e15).toISOString(),
-      actor: { type: quotes('actor_type'), userId: quotes('actor_user_id') },
+      actor: { type: quotes('actor_type'), userId: quotes('actor_user_id'), apiKeyId: crypto.randomUUID() },
       action: quotes('action'),
       target: { type: quotes('target_type'), id: quotes('target_id') },
       ip: quotes('ip'),

@@ -205,7 +205,9 @@ describe('access-token verification', () => {
     ]) {
       const response = await request(tenant.url('/api/v1/auth/me'), { headers: { authorization } });
       expect(response.status).toBe(401);
-      expect((await problem(response)).detail).toBe('Send the access token as `Authorization: Bearer <token>`.');
+      expect((await problem(response)).detail).toBe(
+        'Send the access token or API key as `Authorization: Bearer <token>`.',
+      );
     }
   });
 });

@@ -767,6 +767,72 @@ describe('mutations and Idempotency-Key', () => {
   });
 });
 
+describe('API keys', () => {
+  async function keyOf(tenant: TestTenant, token: string, environment: 'live' | 'test') {
+    const response = await request(tenant.url('/api/v1/api-keys'), {
+      method: 'POST',
+      headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+      body: JSON.stringify({
+        name: 'GraphQL',
+        environment,
+        permissions: ['events:read', 'bookings:read', 'bookings:write'],
+      }),
+    });
+    expect(response.status, await response.clone().text()).toBe(201);
+    return (await response.json<{ key: string }>()).key;
+  }
+
+  it('a key reads within its scopes, is charged in its own bucket, in one Redis round trip', async () => {
+    const tenant = await createTenant();
+    const { token } = await memberWithToken(tenant, 'owner');
+    const { booking } = await bookedEvent(tenant);
+    const key = await keyOf(tenant, token, 'live');
+    const requestId = newRequestId();
+    const response = await postGraphql(
+      tenant,
+      key,
+      {
+        query: 'query($id: ID!) { booking(id: $id) { id status } }',
+        variables: { id: booking.id },
+      },
+      { 'x-request-id': requestId },
+    );
+    expect(response.status).toBe(200);
+    const result = await body(response);
+    expect(result.errors, JSON.stringify(result.errors)).toBeUndefined();
+    expect(result.data).toMatchObject({ booking: { id: booking.id } });
+    expect(response.headers.get('ratelimit')).toMatch(/"api-key"/);
+    expect((await roundTrips(requestId)).redis).toBe(1);
+    // Outside its scopes: members need users:read, which the key does not hold.
+    const members = await run(tenant, key, '{ members(first: 5) { nodes { id } } }');
+    expect(codes(members.errors)).toContain('forbidden');
+  });
+
+  it('a test key cannot confirm or cancel a booking (live-only, as over REST); a live key can', async () => {
+    const tenant = await createTenant();
+    const { token } = await memberWithToken(tenant, 'owner');
+    const { booking } = await bookedEvent(tenant);
+    const confirm = {
+      query: 'mutation($id: ID!) { confirmBooking(id: $id) { status } }',
+      variables: { id: booking.id },
+    };
+    const refused = await postGraphql(tenant, await keyOf(tenant, token, 'test'), confirm);
+    expect(refused.status).toBe(403);
+    expect((await problem(refused)).code).toBe('live_key_required');
+    const confirmed = await postGraphql(tenant, await keyOf(tenant, token, 'live'), confirm);
+    expect(confirmed.status).toBe(200);
+    expect((await body(confirmed)).data).toEqual({ confirmBooking: { status: 'confirmed' } });
+  });
+
+  it('a forged key is a 401 before any Redis work', async () => {
+    const tenant = await createTenant();
+    const response = await postGraphql(tenant, `evk_live_${'0'.repeat(32)}_${'A'.repeat(43)}`, {
+      query: '{ organization { id } }',
+    });
+    expect(response.status).toBe(401);
+  });
+});
+
 describe('GET and persisted queries', () => {
   async function sha256(text: string): Promise<string> {
     const digest = await crypto.subtle.digest('SHA-256', new TextEncoder().encode(text));

@@ -12,8 +12,10 @@ export const auditLogs = pgTable(
     // Null for platform events (platform-administrator sign-ins and the like), visible only in platform mode.
     organizationId: uuid(),
     actorUserId: uuid(),
-    // 'user', 'platform_admin', 'system' or 'anonymous'.
+    // 'user', 'api_key', 'platform_admin', 'system' or 'anonymous'.
     actorType: text().notNull(),
+    // The API key the actor used (actor type 'api_key'; actor_user_id is then the key's creator).
+    actorApiKeyId: uuid(),
     action: text().notNull(),
     targetType: text(),
     targetId: text(),

@@ -34,13 +34,18 @@ export const AuditEntrySchema = z
     }),
     actor: z
       .object({
-        type: z.enum(['user', 'platform_admin', 'system', 'anonymous']).openapi({
-          description: 'Who acted: `user`, `platform_admin`, `system` or `anonymous`.',
+        type: z.enum(['user', 'api_key', 'platform_admin', 'system', 'anonymous']).openapi({
+          description:
+            'Who acted: `user`, `api_key` (an integration with an API key), `platform_admin`, `system` or `anonymous`.',
           example: 'user',
         }),
         userId: Uuid.nullable().openapi({
-          description: "The acting user's id.",
+          description: "The acting user's id (for `api_key`: the member who created the key).",
           example: '6a1f0d4e-2b7c-4e9a-8f3d-5c2b1a0e9d87',
+        }),
+        apiKeyId: Uuid.nullable().openapi({
+          description: 'The API key used (actor type `api_key`); null otherwise.',
+          example: null,
         }),
       })
       .openapi({ description: 'The actor.' }),

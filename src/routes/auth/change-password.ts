@@ -2,7 +2,7 @@ import { createRoute, type OpenAPIHono, type z } from '@hono/zod-openapi';
 import type { AppEnv } from '../../env.ts';
 import { errorResponses } from '../../errors/problem.ts';
 import { serviceContext } from '../../lib/context.ts';
-import { requireAuth, requireRecentAuth } from '../../middleware/auth.ts';
+import { requireAuth, requireRecentAuth, requireSession } from '../../middleware/auth.ts';
 import { changePassword } from '../../services/auth/self-service.ts';
 import { tenantOnly } from '../organizations/host.ts';
 import { responseBody } from '../response.ts';
@@ -29,7 +29,7 @@ export const route = createRoute({
     'account and the limit before the check, the change and the revocation after it). Organization hosts only.' +
     STEP_UP_NOTE,
   security: [{ bearerAuth: [] }],
-  middleware: [tenantOnly(), requireAuth(), requireRecentAuth()] as const,
+  middleware: [tenantOnly(), requireAuth(), requireSession(), requireRecentAuth()] as const,
   request: {
     body: {
       required: true,

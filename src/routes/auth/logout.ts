@@ -2,7 +2,7 @@ import { createRoute, type OpenAPIHono } from '@hono/zod-openapi';
 import type { AppEnv } from '../../env.ts';
 import { errorResponses } from '../../errors/problem.ts';
 import { serviceContext } from '../../lib/context.ts';
-import { requireAuth } from '../../middleware/auth.ts';
+import { requireAuth, requireSession } from '../../middleware/auth.ts';
 import { logout } from '../../services/auth/sessions.ts';
 import { LogoutQuerySchema } from './schema.ts';
 
@@ -19,7 +19,7 @@ export const route = createRoute({
     'host it ends the platform access token (or, with `all=true`, every platform token of the administrator) and ' +
     'records it in the platform audit log.',
   security: [{ bearerAuth: [] }],
-  middleware: [requireAuth()] as const,
+  middleware: [requireAuth(), requireSession()] as const,
   request: { query: LogoutQuerySchema },
   responses: {
     204: { description: 'Signed out.' },

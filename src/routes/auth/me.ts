@@ -2,7 +2,7 @@ import { createRoute, type OpenAPIHono, type z } from '@hono/zod-openapi';
 import type { AppEnv } from '../../env.ts';
 import { errorResponses } from '../../errors/problem.ts';
 import { serviceContext } from '../../lib/context.ts';
-import { requireAuth } from '../../middleware/auth.ts';
+import { requireAuth, requireSession } from '../../middleware/auth.ts';
 import { me } from '../../services/auth/sessions.ts';
 import { MeSchema } from './schema.ts';
 import { tenantOnly } from '../organizations/host.ts';
@@ -20,7 +20,7 @@ export const route = createRoute({
     'database round trip and one Redis round trip (the revocation check). A member disabled or removed since the ' +
     'token was issued gets a 401. Served on organization hosts only (404 on the platform host).',
   security: [{ bearerAuth: [] }],
-  middleware: [tenantOnly(), requireAuth()] as const,
+  middleware: [tenantOnly(), requireAuth(), requireSession()] as const,
   responses: {
     200: { description: 'The user and their membership.', content: { 'application/json': { schema: MeSchema } } },
     ...errorResponses(401, 404, 503),

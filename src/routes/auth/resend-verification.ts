@@ -2,7 +2,7 @@ import { createRoute, type OpenAPIHono } from '@hono/zod-openapi';
 import type { AppEnv } from '../../env.ts';
 import { errorResponses } from '../../errors/problem.ts';
 import { serviceContext } from '../../lib/context.ts';
-import { requireAuth } from '../../middleware/auth.ts';
+import { requireAuth, requireSession } from '../../middleware/auth.ts';
 import { resendVerification } from '../../services/auth/account.ts';
 import { AcceptedSchema } from './schema.ts';
 import { tenantOnly } from '../organizations/host.ts';
@@ -18,7 +18,7 @@ export const route = createRoute({
     "Sends a new verification link (valid 24 hours) to the signed-in user's address. 409 when the address is " +
     'verified already; at most 3 per user per hour (429 with `Retry-After`).',
   security: [{ bearerAuth: [] }],
-  middleware: [tenantOnly(), requireAuth()] as const,
+  middleware: [tenantOnly(), requireAuth(), requireSession()] as const,
   responses: {
     202: { description: 'A link is on its way.', content: { 'application/json': { schema: AcceptedSchema } } },
     ...errorResponses(401, 404, 409, 429, 503),

@@ -2,7 +2,7 @@ import { createRoute, type OpenAPIHono, type z } from '@hono/zod-openapi';
 import type { AppEnv } from '../../env.ts';
 import { errorResponses } from '../../errors/problem.ts';
 import { serviceContext } from '../../lib/context.ts';
-import { requireAuth } from '../../middleware/auth.ts';
+import { requireAuth, requireSession } from '../../middleware/auth.ts';
 import { listSessions, revokeOwnSession } from '../../services/auth/self-service.ts';
 import { tenantOnly } from '../organizations/host.ts';
 import { responseBody } from '../response.ts';
@@ -21,7 +21,7 @@ export const listRoute = createRoute({
     'refused (403). One database round trip and one Redis round trip (the authentication), side by side. ' +
     'Organization hosts only.',
   security: [{ bearerAuth: [] }],
-  middleware: [tenantOnly(), requireAuth()] as const,
+  middleware: [tenantOnly(), requireAuth(), requireSession()] as const,
   responses: {
     200: {
       description: 'The sessions.',
@@ -62,7 +62,7 @@ export const revokeRoute = createRoute({
     'row. A person’s own: API keys are refused (403). One database round trip, then one Redis round trip (beside ' +
     'the authentication’s). Organization hosts only.',
   security: [{ bearerAuth: [] }],
-  middleware: [tenantOnly(), requireAuth()] as const,
+  middleware: [tenantOnly(), requireAuth(), requireSession()] as const,
   request: { params: SessionIdParamsSchema },
   responses: {
     204: { description: 'The session has ended.' },

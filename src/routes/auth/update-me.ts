@@ -2,7 +2,7 @@ import { createRoute, type OpenAPIHono, type z } from '@hono/zod-openapi';
 import type { AppEnv } from '../../env.ts';
 import { errorResponses } from '../../errors/problem.ts';
 import { serviceContext } from '../../lib/context.ts';
-import { requireAuth } from '../../middleware/auth.ts';
+import { requireAuth, requireSession } from '../../middleware/auth.ts';
 import { updateProfile } from '../../services/auth/self-service.ts';
 import { tenantOnly } from '../organizations/host.ts';
 import { responseBody } from '../response.ts';
@@ -23,7 +23,7 @@ export const route = createRoute({
     'A person’s own: API keys are refused (403). One database round trip and one Redis round trip (the ' +
     'authentication). Organization hosts only.',
   security: [{ bearerAuth: [] }],
-  middleware: [tenantOnly(), requireAuth()] as const,
+  middleware: [tenantOnly(), requireAuth(), requireSession()] as const,
   request: {
     body: {
       required: true,

@@ -2,7 +2,7 @@ import { createRoute, type OpenAPIHono } from '@hono/zod-openapi';
 import type { AppEnv } from '../../env.ts';
 import { errorResponses } from '../../errors/problem.ts';
 import { serviceContext } from '../../lib/context.ts';
-import { requirePermission } from '../../middleware/auth.ts';
+import { requireLiveKey, requirePermission } from '../../middleware/auth.ts';
 import { cancelBooking } from '../../services/bookings/transitions.ts';
 import { BookingIdParamsSchema, BookingSchema } from './schema.ts';
 import { responseBody } from '../response.ts';
@@ -23,7 +23,7 @@ export const route = createRoute({
     "confirmed, expired or cancelled first (the seats move exactly once). Another organization's booking answers " +
     '404. Needs `bookings:write`. Writes a `booking.cancelled` audit row.',
   security: [{ bearerAuth: [] }],
-  middleware: [requirePermission('bookings:write')] as const,
+  middleware: [requirePermission('bookings:write'), requireLiveKey()] as const,
   request: { params: BookingIdParamsSchema },
   responses: {
     200: {

@@ -1,3 +1,4 @@
+import { assertLiveKey } from '../../middleware/auth.ts';
 import { checkIn } from '../../services/bookings/check-in.ts';
 import { cancelBooking, confirmBooking } from '../../services/bookings/transitions.ts';
 import { cancelEvent, publishEvent } from '../../services/events/lifecycle.ts';
@@ -187,19 +188,23 @@ builder.mutationFields((t) => ({
   }),
   cancelBooking: t.field({
     type: BookingRef,
-    description: 'REST `POST /api/v1/bookings/{id}/cancel`. Needs `bookings:write`.',
+    description:
+      'REST `POST /api/v1/bookings/{id}/cancel`. Needs `bookings:write`; a test API key is refused (`live_key_required`).',
     args: { id: t.arg.id({ required: true }) },
     resolve: (_root, args, context) => {
       need(context, 'bookings:write');
+      assertLiveKey(context.principal);
       return cancelBooking({ ctx: context.service, input: { id: idArg(args.id) } });
     },
   }),
   confirmBooking: t.field({
     type: BookingRef,
-    description: 'REST `POST /api/v1/bookings/{id}/confirm` (a manual payment received). Needs `bookings:write`.',
+    description:
+      'REST `POST /api/v1/bookings/{id}/confirm` (a manual payment received). Needs `bookings:write`; a test API key is refused (`live_key_required`).',
     args: { id: t.arg.id({ required: true }) },
     resolve: (_root, args, context) => {
       need(context, 'bookings:write');
+      assertLiveKey(context.principal);
       return confirmBooking({ ctx: context.service, input: { id: idArg(args.id) } });
     },
   }),

@@ -45,6 +45,7 @@ export const TAGS = [
   { name: 'Payments', description: 'Stripe settings and the Stripe webhook.' },
   { name: 'Webhooks', description: 'Outgoing webhook endpoints (Standard Webhooks) and their deliveries.' },
   { name: 'Public', description: 'The public catalogue and checkout for buyers, without an account.' },
+  { name: 'API keys', description: 'Keys for integrations: scoped, live or test, shown once, revocable at once.' },
   { name: 'Audit log', description: 'Who changed what, with export.' },
   { name: 'Live', description: 'Server-Sent Events: seats left, check-in counts and new bookings as they change.' },
   {
@@ -106,9 +107,15 @@ export async function createDocumentApp(): Promise<OpenAPIHono<AppEnv>> {
   app.openAPIRegistry.registerComponent('securitySchemes', 'bearerAuth', {
     type: 'http',
     scheme: 'bearer',
-    bearerFormat: 'JWT',
+    bearerFormat: 'JWT access token or evk_ API key',
     description:
-      'An access token from POST /api/v1/auth/login, /register or /refresh-token (ES256, 15 minutes), valid only on ' +
+      'Either an access token (a JWT, below) or an API key (`evk_live_...` / `evk_test_...`, from POST ' +
+      "/api/v1/api-keys): every route that takes a token takes a key, except a person's own endpoints (sign-out, " +
+      '/auth/me, account, MFA, passkeys: 403). A key holds the permissions it was created with, is valid only on ' +
+      "its organization's host, counts against its own rate limit (the plan's per-caller rate), is audited as " +
+      'actor type `api_key`, and a `test` key is refused with 403 `live_key_required` by live-only operations. An ' +
+      'unknown, revoked or expired key answers 401. ' +
+      'An access token comes from POST /api/v1/auth/login, /register or /refresh-token (ES256, 15 minutes), valid only on ' +
       'the host of the organization that issued it. Public keys: /.well-known/jwks.json. Tokens follow the JWT Best ' +
       'Current Practices (RFC8725): the algorithm is pinned (only ES256 is accepted; `none` and HMAC never are), ' +
       'the `kid` header must name a key of the JWKS, `typ` must be `at+jwt` (RFC 9068), and the issuer ' +

@@ -2,7 +2,7 @@ import { createRoute, type OpenAPIHono } from '@hono/zod-openapi';
 import type { AppEnv } from '../../env.ts';
 import { errorResponses } from '../../errors/problem.ts';
 import { serviceContext } from '../../lib/context.ts';
-import { requirePermission, requireRecentAuth } from '../../middleware/auth.ts';
+import { requireLiveKey, requirePermission, requireRecentAuth } from '../../middleware/auth.ts';
 import { getPaymentSettings, updatePaymentSettings } from '../../services/payments/settings.ts';
 import { tenantOnly } from '../organizations/host.ts';
 import { PaymentSettingsSchema, PaymentSettingsUpdateSchema } from './schema.ts';
@@ -54,7 +54,7 @@ export const putRoute = createRoute({
     'Organization hosts only; needs `billing:manage`.' +
     STEP_UP_NOTE,
   security: [{ bearerAuth: [] }],
-  middleware: [tenantOnly(), requirePermission('billing:manage'), requireRecentAuth()] as const,
+  middleware: [tenantOnly(), requirePermission('billing:manage'), requireRecentAuth(), requireLiveKey()] as const,
   request: {
     body: { required: true, content: { 'application/json': { schema: PaymentSettingsUpdateSchema } } },
   },

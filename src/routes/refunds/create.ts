@@ -2,7 +2,7 @@ import { createRoute, type OpenAPIHono } from '@hono/zod-openapi';
 import type { AppEnv } from '../../env.ts';
 import { errorResponses } from '../../errors/problem.ts';
 import { serviceContext } from '../../lib/context.ts';
-import { requirePermission } from '../../middleware/auth.ts';
+import { requireLiveKey, requirePermission } from '../../middleware/auth.ts';
 import { idempotent } from '../../middleware/idempotency.ts';
 import { MAX_REFUNDS_PER_BOOKING, refundBooking } from '../../services/bookings/refund.ts';
 import { BookingIdParamsSchema, BookingSchema } from '../bookings/schema.ts';
@@ -37,7 +37,12 @@ export const route = createRoute({
     'under a lock on the booking: 409 `conflict` naming the limit, extension member `limit`). 400 (pointer ' +
     '`/body/attendeeIds/<i>`) for a ticket of another booking, an already cancelled ticket, or one listed twice. Needs `bookings:write`. Writes a `booking.refunded` audit row.',
   security: [{ bearerAuth: [] }],
-  middleware: [requirePermission('bookings:write'), location('/api/v1/bookings/{id}'), idempotent()] as const,
+  middleware: [
+    requirePermission('bookings:write'),
+    requireLiveKey(),
+    location('/api/v1/bookings/{id}'),
+    idempotent(),
+  ] as const,
   request: {
     params: BookingIdParamsSchema,
     headers: IdempotencyHeadersSchema,

@@ -7,7 +7,7 @@ import { WITHOUT_CONTROL_CHARACTERS } from '../../lib/text.ts';
 
 const EXAMPLE_ROLE_ID = '2b7e1c4d-5a6f-4b70-9c8d-0e1f2a3b4c5d';
 
-const PermissionSchema = z
+export const PermissionSchema = z
   .enum(ALL_PERMISSIONS as [Permission, ...Permission[]])
   .openapi('Permission', { description: 'A permission from the fixed catalogue.', example: 'events:write' });
 

@@ -3,7 +3,7 @@ import type { AppEnv } from '../../env.ts';
 import { errorResponses } from '../../errors/problem.ts';
 import { serviceContext } from '../../lib/context.ts';
 import { idempotent } from '../../middleware/idempotency.ts';
-import { requirePermission, requireVerifiedEmail } from '../../middleware/auth.ts';
+import { requireLiveKey, requirePermission, requireVerifiedEmail } from '../../middleware/auth.ts';
 import { INVITATION_LIMIT, inviteMember } from '../../services/users/invite.ts';
 import { MemberCreateSchema, MemberSchema } from './schema.ts';
 import { IdempotencyHeadersSchema } from '../idempotency.ts';
@@ -34,6 +34,7 @@ export const route = createRoute({
   middleware: [
     requirePermission('users:manage'),
     requireVerifiedEmail(),
+    requireLiveKey(),
     location('/api/v1/users/{id}'),
     idempotent(),
   ] as const,

@@ -3,6 +3,7 @@ import type { AppEnv } from '../../env.ts';
 import { errorResponses } from '../../errors/problem.ts';
 import { serviceContext } from '../../lib/context.ts';
 import { redeliver } from '../../services/webhooks/deliveries.ts';
+import { requireLiveKey } from '../../middleware/auth.ts';
 import { webhookAccess } from './access.ts';
 import { DELIVERY_EXAMPLE, DeliveryIdParamsSchema, WebhookDeliverySchema } from './schema.ts';
 import { responseBody } from '../response.ts';
@@ -21,7 +22,7 @@ export const route = createRoute({
     "organization's delivery 404; 503 when the queue cannot take the message. Needs `webhooks:manage`. Writes a " +
     '`webhook_delivery.redelivered` audit row.',
   security: [{ bearerAuth: [] }],
-  middleware: webhookAccess(),
+  middleware: [...webhookAccess(), requireLiveKey()],
   request: { params: DeliveryIdParamsSchema },
   responses: {
     202: {

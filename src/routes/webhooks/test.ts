@@ -3,6 +3,7 @@ import type { AppEnv } from '../../env.ts';
 import { errorResponses } from '../../errors/problem.ts';
 import { serviceContext } from '../../lib/context.ts';
 import { sendTestEvent } from '../../services/webhooks/deliveries.ts';
+import { requireLiveKey } from '../../middleware/auth.ts';
 import { webhookAccess } from './access.ts';
 import { DELIVERY_EXAMPLE, EndpointIdParamsSchema, WebhookDeliverySchema } from './schema.ts';
 import { responseBody } from '../response.ts';
@@ -20,7 +21,7 @@ export const route = createRoute({
     "409; another organization's endpoint 404; 503 when the queue cannot take the message. Needs " +
     '`webhooks:manage`. Writes a `webhook_endpoint.tested` audit row.',
   security: [{ bearerAuth: [] }],
-  middleware: webhookAccess(),
+  middleware: [...webhookAccess(), requireLiveKey()],
   request: { params: EndpointIdParamsSchema },
   responses: {
     202: {

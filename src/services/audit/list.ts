@@ -36,7 +36,7 @@ const NEWEST_FIRST = listSort(DEFAULT_AUDIT_SORT);
 export interface AuditEntryView {
   id: string;
   createdAt: string;
-  actor: { type: string; userId: string | null };
+  actor: { type: string; userId: string | null; apiKeyId: string | null };
   action: string;
   target: { type: string; id: string | null } | null;
   ip: string | null;
@@ -56,7 +56,7 @@ export function toAuditEntryView(row: AuditLog): AuditEntryView {
   return {
     id: row.id.toString(),
     createdAt: row.createdAt.toISOString(),
-    actor: { type: clipText(row.actorType, bound.actor_type), userId: row.actorUserId },
+    actor: { type: clipText(row.actorType, bound.actor_type), userId: row.actorUserId, apiKeyId: row.actorApiKeyId },
     action: clipText(row.action, bound.action),
     target:
       row.targetType === null

@@ -3,6 +3,7 @@ import { auditLogs } from '../../db/schema/index.ts';
 import { MAX_CLIENT_ADDRESS, MAX_USER_AGENT, type ClientInfo } from '../../lib/client.ts';
 import { createLogger } from '../../lib/logger.ts';
 import { MAX_CORRELATION_ID } from '../../middleware/request-context.ts';
+import type { Principal } from '../auth/tokens.ts';
 import {
   boundedMetadata,
   clipText,
@@ -12,12 +13,26 @@ import {
   MAX_AUDIT_TARGET_TYPE,
 } from './bounds.ts';
 
-export type ActorType = 'user' | 'platform_admin' | 'system' | 'anonymous';
+export type ActorType = 'user' | 'api_key' | 'platform_admin' | 'system' | 'anonymous';
+
+/** Who acted: for `api_key`, `userId` is the key's creator and `apiKeyId` the key. */
+export interface Actor {
+  type: ActorType;
+  userId?: string | null;
+  apiKeyId?: string | null;
+}
+
+/** The actor of an authenticated request: the member, or the API key they created (`api_key`, with its id). */
+export function actorOf(principal: Principal): Actor {
+  return principal.credential === 'api_key'
+    ? { type: 'api_key', userId: principal.userId, apiKeyId: principal.apiKey?.id ?? null }
+    : { type: 'user', userId: principal.userId };
+}
 
 export interface AuditEntry {
   /** Null for a platform event (a platform administrator's sign-in): insert it under the `{ platform: true }` scope. */
   organizationId: string | null;
-  actor: { type: ActorType; userId?: string | null };
+  actor: Actor;
   /** `<area>.<verb>`, e.g. `auth.login`, `membership.updated`, `role.deleted`. */
   action: string;
   target?: { type: string; id: string };
@@ -69,6 +84,7 @@ export function auditInsert(db: Database, client: ClientInfo, entry: AuditEntry)
     organizationId: entry.organizationId,
     actorType: entry.actor.type,
     actorUserId: entry.actor.userId ?? null,
+    actorApiKeyId: entry.actor.apiKeyId ?? null,
     action: clipText(entry.action, MAX_AUDIT_ACTION),
     targetType: clipText(entry.target?.type ?? null, MAX_AUDIT_TARGET_TYPE),
     targetId: clipText(entry.target?.id ?? null, MAX_AUDIT_TARGET_ID),

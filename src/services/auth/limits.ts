@@ -1,6 +1,6 @@
 import type { ServiceContext } from '../../lib/context.ts';
 import { giveBackToken, takeTokens, type LimitRule } from '../../lib/rate-limit.ts';
-import { traceId } from '../../lib/trace.ts';
+import { afterResponseTraceId } from '../../lib/trace.ts';
 import { createRedis } from '../../lib/redis.ts';
 import { hashToken } from './tokens.ts';
 
@@ -79,7 +79,6 @@ export function giveBackAccountAttempt(
   ctx: Pick<ServiceContext, 'bindings' | 'client' | 'waitUntil'>,
   bucket: string,
 ): void {
-  // The local gateways take trace ids of up to 128 characters (request ids may have 128 already).
-  const redis = createRedis(ctx.bindings, `${traceId(ctx.client).slice(0, 100)}.after-response`);
+  const redis = createRedis(ctx.bindings, afterResponseTraceId(ctx.client));
   ctx.waitUntil(giveBackToken(redis, AUTH_LIMITS.loginAccount, bucket));
 }

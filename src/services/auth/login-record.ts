@@ -3,7 +3,7 @@ import { and, eq, sql } from 'drizzle-orm';
 import { createDatabase, type Database } from '../../db/client.ts';
 import { memberships } from '../../db/schema/index.ts';
 import { scoped } from '../../db/tenant.ts';
-import { traceId } from '../../lib/trace.ts';
+import { afterResponseTraceId } from '../../lib/trace.ts';
 import type { ServiceContext } from '../../lib/context.ts';
 import type { MessageHandler } from '../../queues/consumer.ts';
 import type { QueueMessage } from '../../queues/messages.ts';
@@ -83,8 +83,7 @@ export async function writeLoginRecord(db: Database, organizationId: string | nu
  * the limits' give-back, src/services/auth/limits.ts), so round-trip counts keep measuring the request.
  */
 export function afterResponseDatabase(ctx: Pick<ServiceContext, 'bindings' | 'client'>): Database {
-  // The local gateways take trace ids of up to 128 characters (request ids may have 128 already).
-  return createDatabase(ctx.bindings, `${traceId(ctx.client).slice(0, 100)}.after-response`);
+  return createDatabase(ctx.bindings, afterResponseTraceId(ctx.client));
 }
 
 /**

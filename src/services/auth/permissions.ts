@@ -17,6 +17,8 @@ export const PERMISSIONS = {
   'billing:manage': 'Change the plan and payment settings',
   'webhooks:manage': 'Manage webhook endpoints',
   'audit:read': 'Read and export the audit log',
+  'api_keys:read': "List the organization's API keys (never their secrets)",
+  'api_keys:write': 'Create and revoke API keys (each within the permissions of its creator)',
 } as const;
 
 export type Permission = keyof typeof PERMISSIONS;

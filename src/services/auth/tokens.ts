@@ -40,7 +40,15 @@ export interface Principal {
   amr: readonly string[];
   /** The kind of credential: an access token of a signed-in session (`session`) or an integration's API key. */
   credential: 'session' | 'api_key';
+  /**
+   * An API key's id, environment and expiry (ms, null: none) (src/services/auth/api-key-credentials.ts); absent for
+   * a session.
+   */
+  apiKey?: { id: string; environment: ApiKeyEnvironment; expiresAt: number | null };
 }
+
+/** `live` keys act on the organization's real business; `test` keys are refused by live-only operations. */
+export type ApiKeyEnvironment = 'live' | 'test';
 
 export interface AccessTokenInput {
   userId: string;

@@ -2,6 +2,7 @@ import { and, eq, sql, type SQL } from 'drizzle-orm';
 import type { Database } from '../../db/client.ts';
 import { events, ticketTypes, type Event, type TicketType, type Venue } from '../../db/schema/events.ts';
 import { ApiError } from '../../errors/api-error.ts';
+import { actorOf as actorOfPrincipal, type Actor } from '../audit/record.ts';
 import { callerOf } from '../roles/authority.ts';
 import type { ServiceContext } from '../../lib/context.ts';
 import { databaseError } from '../users/guards.ts';
@@ -180,8 +181,9 @@ export function violatedConstraint(error: unknown): string | null {
   return info.constraint ?? null;
 }
 
-export function actorOf(ctx: ServiceContext): { type: 'user'; userId: string } {
-  return { type: 'user', userId: callerOf(ctx).userId };
+/** The audit actor of the request's caller: the member, or their API key (see `actorOf` in audit/record.ts). */
+export function actorOf(ctx: ServiceContext): Actor {
+  return actorOfPrincipal(callerOf(ctx));
 }
 
 /** The fields an update request gives (undefined ones left out), without the path id: what the UPDATE sets. */

@@ -3,7 +3,7 @@ import { roles } from '../../db/schema/index.ts';
 import { scoped } from '../../db/tenant.ts';
 import { ApiError } from '../../errors/api-error.ts';
 import { requireTenant, type ServiceContext } from '../../lib/context.ts';
-import { auditInsert } from '../audit/record.ts';
+import { actorOf, auditInsert } from '../audit/record.ts';
 import type { Permission } from '../auth/permissions.ts';
 import { databaseError, failedGuard, guard, UNIQUE_VIOLATION } from '../users/guards.ts';
 import { assertAuthority, callerOf } from './authority.ts';
@@ -49,7 +49,7 @@ export async function createRole({ ctx, input }: { ctx: ServiceContext; input: C
       db.insert(roles).values(values),
       auditInsert(db, ctx.client, {
         organizationId: tenant.id,
-        actor: { type: 'user', userId: caller.userId },
+        actor: actorOf(caller),
         action: 'role.created',
         target: { type: 'role', id: values.id },
         metadata: { after: { key: values.key, name: values.name, description: values.description, permissions } },

@@ -3,7 +3,7 @@ import { roles } from '../../db/schema/index.ts';
 import { scoped } from '../../db/tenant.ts';
 import { ApiError } from '../../errors/api-error.ts';
 import type { ServiceContext } from '../../lib/context.ts';
-import { auditInsert } from '../audit/record.ts';
+import { actorOf, auditInsert } from '../audit/record.ts';
 import { databaseError, failedGuard, FOREIGN_KEY_VIOLATION } from '../users/guards.ts';
 import { roleUnchanged } from '../users/locks.ts';
 import { staleConflict } from '../users/sessions.ts';
@@ -29,7 +29,7 @@ export async function removeRole({ ctx, input }: { ctx: ServiceContext; input: {
       db.delete(roles).where(and(eq(roles.organizationId, tenant.id), eq(roles.id, id), eq(roles.builtIn, false))),
       auditInsert(db, ctx.client, {
         organizationId: tenant.id,
-        actor: { type: 'user', userId: caller.userId },
+        actor: actorOf(caller),
         action: 'role.deleted',
         target: { type: 'role', id },
         metadata: {

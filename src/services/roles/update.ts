@@ -2,7 +2,7 @@ import { and, eq, sql } from 'drizzle-orm';
 import { memberships, roles } from '../../db/schema/index.ts';
 import { scoped } from '../../db/tenant.ts';
 import type { ServiceContext } from '../../lib/context.ts';
-import { auditInsert } from '../audit/record.ts';
+import { actorOf, auditInsert } from '../audit/record.ts';
 import type { Permission } from '../auth/permissions.ts';
 import { failedGuard } from '../users/guards.ts';
 import { roleUnchanged } from '../users/locks.ts';
@@ -57,7 +57,7 @@ export async function updateRole({ ctx, input }: { ctx: ServiceContext; input: U
         .where(and(eq(memberships.organizationId, tenant.id), eq(memberships.roleId, id))),
       auditInsert(db, ctx.client, {
         organizationId: tenant.id,
-        actor: { type: 'user', userId: caller.userId },
+        actor: actorOf(caller),
         action: 'role.updated',
         target: { type: 'role', id },
         metadata: {

@@ -4,7 +4,7 @@ import { scoped } from '../../db/tenant.ts';
 import { ApiError } from '../../errors/api-error.ts';
 import { requireTenant, type ServiceContext } from '../../lib/context.ts';
 import { takeToken, type LimitRule } from '../../lib/rate-limit.ts';
-import { auditInsert } from '../audit/record.ts';
+import { actorOf, auditInsert } from '../audit/record.ts';
 import { SELF_REGISTRATION_ROLE } from '../auth/permissions.ts';
 import { isPlanLimit, planLimitError, quotaGuard } from '../plans/quotas.ts';
 import { generateOpaqueToken, hashToken } from '../auth/tokens.ts';
@@ -161,7 +161,7 @@ async function invite(ctx: ServiceContext, input: InviteMemberInput): Promise<Me
       }),
       auditInsert(db, ctx.client, {
         organizationId: tenant.id,
-        actor: { type: 'user', userId: caller.userId },
+        actor: actorOf(caller),
         action: 'membership.invited',
         target: { type: 'user', id: userId },
         metadata: {

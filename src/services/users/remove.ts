@@ -3,7 +3,7 @@ import type { BatchItem } from 'drizzle-orm/batch';
 import { memberships } from '../../db/schema/index.ts';
 import { scoped } from '../../db/tenant.ts';
 import { requireTenant, type ServiceContext } from '../../lib/context.ts';
-import { auditInsert } from '../audit/record.ts';
+import { actorOf, auditInsert } from '../audit/record.ts';
 import { notifyOutbox } from '../outbox/dispatch.ts';
 import { outboxInsert } from '../outbox/record.ts';
 import { assertAuthority, callerOf, OWNER_ROLE } from '../roles/authority.ts';
@@ -37,7 +37,7 @@ export async function removeMember({ ctx, input }: { ctx: ServiceContext; input:
     db.delete(memberships).where(and(eq(memberships.organizationId, tenant.id), eq(memberships.userId, id))),
     auditInsert(db, ctx.client, {
       organizationId: tenant.id,
-      actor: { type: 'user', userId: caller.userId },
+      actor: actorOf(caller),
       action: 'membership.removed',
       target: { type: 'user', id },
       metadata: { before: { email: target.email, name: target.name, role: target.roleKey, status: target.status } },

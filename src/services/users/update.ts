@@ -4,7 +4,7 @@ import { memberships, refreshTokens, roles } from '../../db/schema/index.ts';
 import { scoped } from '../../db/tenant.ts';
 import { ApiError } from '../../errors/api-error.ts';
 import { requireTenant, type ServiceContext } from '../../lib/context.ts';
-import { auditInsert } from '../audit/record.ts';
+import { actorOf, auditInsert } from '../audit/record.ts';
 import { notifyOutbox } from '../outbox/dispatch.ts';
 import { outboxInsert } from '../outbox/record.ts';
 import { isPlanLimit, planLimitError, quotaGuard, takesMemberSeat } from '../plans/quotas.ts';
@@ -140,7 +140,7 @@ export async function updateMember({ ctx, input }: { ctx: ServiceContext; input:
   writes.push(
     auditInsert(db, ctx.client, {
       organizationId: tenant.id,
-      actor: { type: 'user', userId: caller.userId },
+      actor: actorOf(caller),
       action: 'membership.updated',
       target: { type: 'user', id },
       metadata: {
