@@ -1,10 +1,12 @@
 import { and, eq, sql, type SQL } from 'drizzle-orm';
-import { memberships, refreshTokens, roles, users } from '../../db/schema/index.ts';
+import { memberships, mfaRecoveryCodes, refreshTokens, roles, users } from '../../db/schema/index.ts';
 import { scoped } from '../../db/tenant.ts';
 import { ApiError } from '../../errors/api-error.ts';
 import { base64urlEncode, decryptSecret, encryptSecret } from '../../lib/crypto.ts';
 import { requireTenant, type ServiceContext } from '../../lib/context.ts';
 import { auditInsert } from '../audit/record.ts';
+import { brandingQuery, emailBranding } from '../email/branding.ts';
+import type { Branding } from '../email/messages.ts';
 import { auditFromCte, userColumns } from './account.ts';
 import { AUTH_LIMITS, clientBucket, enforceLimits, giveBackAccountAttempt } from './limits.ts';
 import { LOGIN_TIME, recordLogin } from './login-record.ts';
@@ -121,6 +123,8 @@ export interface FactorProof {
    * which it must AND into its WHERE so nothing is spent when the challenge was already used.
    */
   spend: (issued: SQL) => SQL;
+  /** More statements (CTE bodies) that run only when the session was issued, e.g. storing recovery codes. */
+  also?: (issued: SQL) => SQL[];
   /** Extra audit metadata for `auth.mfa_verified` (never secrets). */
   audit?: Record<string, unknown>;
 }
@@ -134,6 +138,10 @@ export interface CompletedSignIn extends Session {
   refreshToken: string;
   /** The challenge (for the caller's own follow-up, e.g. recovery codes to show after an enrolment). */
   challenge: MfaChallenge;
+  /** Unused recovery codes before this completion spent anything. */
+  recoveryCodesBefore: number;
+  /** The organization's email branding (for a security notice). */
+  branding: Branding;
 }
 
 /**
@@ -190,7 +198,11 @@ export async function completeChallenge(
        and exists (select 1 from proof)
     on conflict (organization_id, family_id) where parent_id is null do nothing
     returning user_id, family_id`);
-  const spent = db.$with('spent', { ok: sql<number>`1` }).as(factor.spend(sql`exists (select 1 from issued)`));
+  const whenIssued = sql`exists (select 1 from issued)`;
+  const spent = db.$with('spent', { ok: sql<number>`1` }).as(factor.spend(whenIssued));
+  const more = (factor.also?.(whenIssued) ?? []).map((statement, index) =>
+    db.$with(`also_${index}`, { ok: sql<number>`1` }).as(statement),
+  );
   const audit = db.$with('audit', { ok: sql<number>`1` }).as(
     auditFromCte(ctx.client, tenantId, 'auth.mfa_verified', 'issued', {
       sessionId: challenge.id,
@@ -198,21 +210,24 @@ export async function completeChallenge(
       ...factor.audit,
     }),
   );
-  const [found] = await scoped(db, { organizationId: tenantId }, [
+  const [found, organization] = await scoped(db, { organizationId: tenantId }, [
     db
-      .with(proof, issued, spent, audit)
+      .with(proof, issued, spent, audit, ...more)
       .select({
         ...userColumns,
         roleKey: roles.key,
         permissions: roles.permissions,
         proved: sql<boolean>`exists (select 1 from proof)`,
         issued: sql<boolean>`exists (select 1 from issued)`,
+        recoveryCodes: sql<number>`(select count(*) from ${mfaRecoveryCodes} c
+          where c.organization_id = ${tenantId} and c.user_id = ${users.id} and c.used_at is null)::int`,
         at: LOGIN_TIME,
       })
       .from(users)
       .innerJoin(memberships, and(eq(memberships.organizationId, tenantId), eq(memberships.userId, users.id)))
       .innerJoin(roles, and(eq(roles.organizationId, tenantId), eq(roles.id, memberships.roleId)))
       .where(eq(users.id, challenge.userId)),
+    brandingQuery(db, tenantId),
   ]);
   const row = found[0];
   if (row?.proved === false) throw failed(ctx, challenge, 'code_refused', factor.method);
@@ -225,7 +240,13 @@ export async function completeChallenge(
     { tenant: tenantId, sessionId: challenge.id, role: row.roleKey, permissions: permissionsOf(row.permissions), amr },
     refreshToken,
   );
-  return { ...signedIn, refreshToken, challenge };
+  return {
+    ...signedIn,
+    refreshToken,
+    challenge,
+    recoveryCodesBefore: row.recoveryCodes,
+    branding: emailBranding(organization[0]),
+  };
 }
 
 /** The second step's account bucket: the user (a global identity), hashed like the login's. */
