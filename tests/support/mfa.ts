@@ -4,7 +4,9 @@ import type { LoginAnswer } from '../../src/routes/auth/login.ts';
 import type { ConfirmTotpResponse } from '../../src/routes/mfa/totp-confirm.ts';
 import type { EnrolTotpResponse } from '../../src/routes/mfa/totp-enrol.ts';
 import type { MfaRequired } from '../../src/services/auth/mfa-policy.ts';
-import { loginAs, post, randomIp } from './auth.ts';
+import type { Permission } from '../../src/services/auth/permissions.ts';
+import { issueAccessToken } from '../../src/services/auth/tokens.ts';
+import { bindings, loginAs, post, randomIp } from './auth.ts';
 import { bearer, request, type TestMember, type TestTenant } from './harness.ts';
 
 /**
@@ -80,4 +82,32 @@ export function verifyMfa(
   ip: string | null = randomIp(),
 ): Promise<Response> {
   return post(tenant.url('/api/v1/auth/mfa/verify'), body, headers, ip);
+}
+
+/** An access token of `sessionId` whose sign-in (`auth_time`) was an hour ago: step-up routes refuse it. */
+export async function staleToken(
+  tenant: TestTenant,
+  member: TestMember,
+  sessionId: string,
+  permissions: readonly Permission[],
+): Promise<string> {
+  const { token } = await issueAccessToken(bindings().JWT_SIGNING_KEYS, bindings().ROOT_DOMAIN, {
+    userId: member.userId,
+    tenant: tenant.organization.id,
+    sessionId,
+    role: member.role,
+    permissions,
+    emailVerified: true,
+    authTime: Math.floor(Date.now() / 1000) - 3600,
+  });
+  return token;
+}
+
+/** A JSON POST with a bearer token. */
+export function postAs(tenant: TestTenant, path: string, token: string, body?: unknown): Promise<Response> {
+  return request(tenant.url(path), {
+    method: 'POST',
+    headers: { ...bearer(token), 'cf-connecting-ip': randomIp() },
+    ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+  });
 }
