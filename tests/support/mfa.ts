@@ -6,8 +6,10 @@ import type { EnrolTotpResponse } from '../../src/routes/mfa/totp-enrol.ts';
 import type { MfaRequired } from '../../src/services/auth/mfa-policy.ts';
 import type { Permission } from '../../src/services/auth/permissions.ts';
 import { issueAccessToken } from '../../src/services/auth/tokens.ts';
+import { encryptSecret } from '../../src/lib/crypto.ts';
+import { mfaTotp } from '../../src/db/schema/index.ts';
 import { bindings, loginAs, post, randomIp } from './auth.ts';
-import { bearer, request, type TestMember, type TestTenant } from './harness.ts';
+import { bearer, database, request, type TestMember, type TestTenant } from './harness.ts';
 
 /**
  * The TOTP code of `secret` (base32) `offset` 30-second steps from now, computed by `otpauth` (not the library the
@@ -110,4 +112,21 @@ export function postAs(tenant: TestTenant, path: string, token: string, body?: u
     headers: { ...bearer(token), 'cf-connecting-ip': randomIp() },
     ...(body === undefined ? {} : { body: JSON.stringify(body) }),
   });
+}
+
+/** A confirmed TOTP factor written straight into the database (for tests about limits, not enrolment). */
+export async function storeTotp(tenant: TestTenant, member: TestMember): Promise<string> {
+  const secret = new OTPAuth.Secret({ size: 20 }).base32;
+  const secretCiphertext = await encryptSecret(
+    bindings().DATA_ENCRYPTION_KEY,
+    { organizationId: tenant.organization.id, purpose: 'totp_secret' },
+    secret,
+  );
+  await database().insert(mfaTotp).values({
+    organizationId: tenant.organization.id,
+    userId: member.userId,
+    secretCiphertext,
+    confirmedAt: new Date(),
+  });
+  return secret;
 }

@@ -236,7 +236,9 @@ async function startTotp(ctx: ServiceContext, tenant: Tenant, userId: string): P
   const email = account[0]?.email ?? userId;
   return {
     secret,
-    otpauthUri: createTOTPKeyURI(tenant.name, email, key, TOTP_PERIOD_SECONDS, TOTP_DIGITS),
+    // @oslojs/otp writes the query with URLSearchParams, whose `+` for a space authenticator apps show as a `+`
+    // (the Key URI format percent-encodes); a literal `+` is `%2B` there, so every `+` left is a space.
+    otpauthUri: createTOTPKeyURI(tenant.name, email, key, TOTP_PERIOD_SECONDS, TOTP_DIGITS).replaceAll('+', '%20'),
   };
 }
 
