@@ -1,6 +1,6 @@
 import { and, eq } from 'drizzle-orm';
 import { describe, expect, it } from 'vitest';
-import { mfaRecoveryCodes, mfaTotp, organizations } from '../../src/db/schema/index.ts';
+import { memberships, mfaRecoveryCodes, mfaTotp, organizations } from '../../src/db/schema/index.ts';
 import type { LoginAnswer, LoginResponse } from '../../src/routes/auth/login.ts';
 import type { ConfirmTotpForSignInResponse } from '../../src/routes/mfa/enrolment-confirm.ts';
 import type { MfaStatusResponse } from '../../src/routes/mfa/status.ts';
@@ -335,5 +335,46 @@ describe('organization policy requireMfa', () => {
       code: totpCode(secret, 1),
     });
     expect(confirmWithNormal.status).toBe(403);
+  });
+});
+
+describe('edge cases of the second step', () => {
+  it('refuses TOTP and recovery codes for a challenge that offers neither (a passkey-only member)', async () => {
+    const tenant = await createTenant();
+    const member = await createMember(tenant, 'organizer');
+    const { recoveryCodes, secret } = await enrolTotp(tenant, member);
+    const { issueChallenge } = await import('../../src/services/auth/mfa-challenge.ts');
+    const { bindings } = await import('../support/auth.ts');
+    const { mfaToken } = await issueChallenge(
+      { bindings: bindings() },
+      {
+        organizationId: tenant.organization.id,
+        userId: member.userId,
+        methods: ['webauthn'],
+        enrollmentRequired: false,
+        amr: ['pwd'],
+        totpCiphertext: null,
+      },
+    );
+    const totp = await verifyMfa(tenant, { mfaToken, method: 'totp', code: totpCode(secret) });
+    expect(totp.status).toBe(401);
+    expect((await problem(totp)).code).toBe('invalid_mfa_code');
+    const recovery = await verifyMfa(tenant, { mfaToken, method: 'recovery_code', code: recoveryCodes[0] ?? '' });
+    expect(recovery.status).toBe(401);
+    expect((await problem(recovery)).code).toBe('invalid_mfa_code');
+  });
+
+  it('answers 401 to a member removed since the token was issued', async () => {
+    const tenant = await createTenant();
+    const member = await createMember(tenant, 'organizer');
+    const { accessToken } = await loginAs(tenant, member);
+    await database()
+      .delete(memberships)
+      .where(and(eq(memberships.organizationId, tenant.organization.id), eq(memberships.userId, member.userId)));
+    const status = await request(tenant.url('/api/v1/auth/mfa'), { headers: bearer(accessToken) });
+    expect(status.status).toBe(401);
+    const reauth = await postAs(tenant, '/api/v1/auth/reauthenticate', accessToken, { password: TEST_PASSWORD });
+    expect(reauth.status).toBe(401);
+    expect((await problem(reauth)).code).toBe('unauthorized');
   });
 });

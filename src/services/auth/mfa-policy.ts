@@ -45,7 +45,7 @@ export function secondStepDue(tenant: Pick<Tenant, 'settings'>, membership: SQL,
  */
 export function secondStep(
   tenant: Pick<Tenant, 'settings'>,
-  account: { totpCiphertext: string | null; recoveryCodes: number; permissions: readonly string[] | null },
+  account: { totpCiphertext: string | null; recoveryCodes: number; permissions: readonly string[] },
 ): Pick<MfaChallenge, 'methods' | 'enrollmentRequired' | 'totpCiphertext'> | null {
   if (account.totpCiphertext !== null) {
     return {
@@ -54,7 +54,7 @@ export function secondStep(
       totpCiphertext: account.totpCiphertext,
     };
   }
-  if (tenant.settings.requireMfa === true && (account.permissions?.length ?? 0) > 0) {
+  if (tenant.settings.requireMfa === true && account.permissions.length > 0) {
     return { methods: ['totp'], enrollmentRequired: true, totpCiphertext: null };
   }
   return null;

@@ -218,7 +218,7 @@ async function startTotp(ctx: ServiceContext, tenant: Tenant, userId: string): P
   const secret = encodeBase32UpperCaseNoPadding(key);
   const ciphertext = await encryptSecret(ctx.bindings.DATA_ENCRYPTION_KEY, secretContext(tenant.id), secret);
   const db = ctx.services.db;
-  const [stored, account] = await scoped(db, { organizationId: tenant.id }, [
+  const [stored] = await scoped(db, { organizationId: tenant.id }, [
     db
       .insert(mfaTotp)
       .values({ organizationId: tenant.id, userId, secretCiphertext: ciphertext })
@@ -227,13 +227,12 @@ async function startTotp(ctx: ServiceContext, tenant: Tenant, userId: string): P
         set: { secretCiphertext: ciphertext, lastUsedStep: null, createdAt: sql`now()` },
         setWhere: isNull(mfaTotp.confirmedAt),
       })
-      .returning({ userId: mfaTotp.userId }),
-    db.select({ email: users.email }).from(users).where(eq(users.id, userId)),
+      .returning({ email: sql<string>`(select ${users.email} from ${users} where ${users.id} = ${userId})` }),
   ]);
-  if (stored.length === 0) {
+  const email = stored[0]?.email;
+  if (email === undefined) {
     throw new ApiError('conflict', { detail: 'TOTP is already enabled; disable it before enrolling a new one.' });
   }
-  const email = account[0]?.email ?? userId;
   return {
     secret,
     // @oslojs/otp writes the query with URLSearchParams, whose `+` for a space authenticator apps show as a `+`
@@ -488,6 +487,11 @@ export async function regenerateRecoveryCodes({ ctx }: { ctx: ServiceContext }):
   return { recoveryCodes: codes };
 }
 
+/** The member behind a still-valid access token is gone here (removed since it was issued). */
+function sessionEnded(): ApiError {
+  return new ApiError('unauthorized', { detail: 'The session has ended.' });
+}
+
 export interface MfaStatus {
   totp: { enabled: boolean; pendingConfirmation: boolean };
   recoveryCodesRemaining: number;
@@ -501,7 +505,8 @@ export async function mfaStatus({ ctx }: { ctx: ServiceContext }): Promise<MfaSt
   const principal = principalOf({ var: { principal: ctx.principal } });
   const db = ctx.services.db;
   const [found] = await scoped(db, { organizationId: tenant.id }, [factorsQuery(ctx, tenant.id, principal.userId)]);
-  const row = found[0] ?? { ciphertext: null, confirmedAt: null, recoveryCodes: 0 };
+  const row = found[0];
+  if (!row) throw sessionEnded();
   const enabled = row.confirmedAt !== null;
   return {
     totp: { enabled, pendingConfirmation: row.ciphertext !== null && !enabled },
@@ -535,7 +540,7 @@ export async function reauthenticate({
   const db = ctx.services.db;
   const [found] = await scoped(db, { organizationId: tenant.id }, [factorsQuery(ctx, tenant.id, principal.userId)]);
   const row = found[0];
-  if (!row) throw new ApiError('unauthorized', { detail: 'The session has ended.' });
+  if (!row) throw sessionEnded();
   const accountKey = await accountBucket(row.email);
   await enforceLimits(ctx, [
     [AUTH_LIMITS.loginClient, clientBucket(ctx)],
@@ -586,7 +591,7 @@ export async function reauthenticate({
   ]);
   const outcome = result[0];
   if (outcome?.proved !== true) throw invalidCode();
-  if (!outcome.stamped) throw new ApiError('unauthorized', { detail: 'The session has ended.' });
+  if (!outcome.stamped) throw sessionEnded();
   giveBackAccountAttempt(ctx, accountKey);
   const { token, expiresIn } = await issueAccessToken(ctx.bindings.JWT_SIGNING_KEYS, ctx.bindings.ROOT_DOMAIN, {
     userId: principal.userId,

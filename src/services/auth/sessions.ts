@@ -323,7 +323,7 @@ export async function login({
   const account = found[0];
   const check = await checkPassword(ctx, input.password, account?.passwordHash ?? null);
   if (!account?.membership) throw invalidCredentials();
-  const challenge = secondStep(tenant, account);
+  const challenge = secondStep(tenant, { ...account, permissions: account.permissions ?? [] });
   if (
     !check.valid ||
     account.membership !== 'active' ||
