@@ -1,5 +1,7 @@
 import type { OpenAPIHono } from '@hono/zod-openapi';
 import type { AppEnv } from '../../env.ts';
+import { addressBucket, limitRequests } from '../../middleware/request-limit.ts';
+import { AUTH_LIMITS } from '../../services/auth/limits.ts';
 import * as enrolmentConfirm from './enrolment-confirm.ts';
 import * as enrolmentTotp from './enrolment-totp.ts';
 import * as reauthenticate from './reauthenticate.ts';
@@ -18,6 +20,8 @@ export function registerMfaRoutes(app: OpenAPIHono<AppEnv>): void {
   totpConfirm.register(app);
   totpDisable.register(app);
   recoveryCodes.register(app);
+  // The enrolment token is proof of a password already; the address limit bounds the writes it can make.
+  app.use(enrolmentTotp.route.path, limitRequests(AUTH_LIMITS.mfaClient, addressBucket));
   enrolmentTotp.register(app);
   enrolmentConfirm.register(app);
   reauthenticate.register(app);

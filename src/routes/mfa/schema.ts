@@ -1,7 +1,7 @@
 import { z } from '@hono/zod-openapi';
-import { ACCESS_TOKEN_TTL_SECONDS } from '../../services/auth/tokens.ts';
 import { MFA_CHALLENGE_TTL_SECONDS } from '../../services/auth/mfa-challenge.ts';
-import { SessionSchema } from '../auth/schema.ts';
+import { sessionFields, SessionSchema } from '../auth/schema.ts';
+import { int32 } from '../fields.ts';
 
 const MFA_TOKEN_EXAMPLE = 'mfa_v1.Zm9vYmFyYmF6cXV4.c2VhbGVkLWNoYWxsZW5nZS1leGFtcGxl';
 
@@ -25,14 +25,17 @@ export const MfaRequiredSchema = z
   .object({
     mfaRequired: z.literal(true).openapi({ description: 'A second step is due: no session yet.', example: true }),
     mfaToken: MfaTokenSchema,
-    expiresIn: z
-      .number()
-      .int()
-      .openapi({ description: 'Seconds the token is valid.', example: MFA_CHALLENGE_TTL_SECONDS }),
-    methods: z.array(z.enum(['totp', 'webauthn', 'recovery_code'])).openapi({
-      description: 'The factors that complete it (or that may be enrolled).',
-      example: ['totp', 'recovery_code'],
+    expiresIn: int32(1, MFA_CHALLENGE_TTL_SECONDS).openapi({
+      description: 'Seconds the token is valid.',
+      example: MFA_CHALLENGE_TTL_SECONDS,
     }),
+    methods: z
+      .array(z.enum(['totp', 'webauthn', 'recovery_code']))
+      .max(3)
+      .openapi({
+        description: 'The factors that complete it (or that may be enrolled).',
+        example: ['totp', 'recovery_code'],
+      }),
     enrollmentRequired: z.boolean().openapi({
       description:
         'The organization requires MFA and the member has no factor yet: the token only enrols one ' +
@@ -71,11 +74,11 @@ export const EnrolmentConfirmBodySchema = z
 
 export const TotpEnrolmentSchema = z
   .object({
-    secret: z.string().openapi({
+    secret: z.string().max(64).openapi({
       description: 'The base32 secret (manual entry). Shown once.',
       example: 'JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP',
     }),
-    otpauthUri: z.string().openapi({
+    otpauthUri: z.string().max(2048).openapi({
       description: 'For a QR code: issuer = the organization name, account = the email address. Shown once.',
       example:
         'otpauth://totp/Acme:ada%40example.com?issuer=Acme&algorithm=SHA1&secret=JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP&period=30&digits=6',
@@ -96,7 +99,7 @@ const RECOVERY_EXAMPLE = [
   'q7dwa-k5upv',
 ];
 
-const RecoveryCodesField = z.array(z.string()).openapi({
+const RecoveryCodesField = z.array(z.string().length(11)).min(10).max(10).openapi({
   description: '10 single-use recovery codes. Shown once: store them somewhere safe.',
   example: RECOVERY_EXAMPLE,
 });
@@ -116,7 +119,7 @@ export const MfaStatusSchema = z
       enabled: z.boolean().openapi({ example: true }),
       pendingConfirmation: z.boolean().openapi({ description: 'Enrolled, not confirmed yet.', example: false }),
     }),
-    recoveryCodesRemaining: z.number().int().openapi({ example: 9 }),
+    recoveryCodesRemaining: int32(0, 10).openapi({ example: 9 }),
     organizationRequiresMfa: z.boolean().openapi({ example: false }),
   })
   .openapi('MfaStatus', { description: 'The signed-in member’s second factors in this organization.' });
@@ -134,11 +137,10 @@ export const ReauthenticateBodySchema = z
 
 export const ReauthenticatedSchema = z
   .object({
-    accessToken: z.string().openapi({
-      description: 'A new access token of the same session, `auth_time` now.',
-      example: 'eyJhbGciOiJFUzI1NiIsInR5cCI6ImF0K2p3dCJ9.e30.sig',
-    }),
-    expiresIn: z.number().int().openapi({ example: ACCESS_TOKEN_TTL_SECONDS }),
-    tokenType: z.literal('Bearer').openapi({ example: 'Bearer' }),
+    accessToken: sessionFields.accessToken,
+    expiresIn: sessionFields.expiresIn,
+    tokenType: sessionFields.tokenType,
   })
-  .openapi('Reauthenticated', { description: 'The session proved again.' });
+  .openapi('Reauthenticated', {
+    description: 'The session proved again: a new access token of the same session, its `auth_time` now.',
+  });
