@@ -141,6 +141,8 @@ export interface paths {
      *     An unknown address, a wrong password, an account without a membership here, an invited member who has not chosen a password yet and a disabled member all get the same 401 `invalid_credentials` problem, in comparable time. Attempts are limited per client address (30 per 15 minutes) and per account (10 failed password checks per 15 minutes, shared with sign-up and invitations; a successful sign-in does not count); beyond that the answer is 429 with `Retry-After`, the right password included, and 503 when the limiter cannot be reached.
      *
      *     **On the platform host** only platform administrators can sign in. Their access token carries the tenant `platform`, the role `platform_admin` and no permissions, and the response has **no `refreshToken`**: platform sessions are not stored and end with the access token. Their sign-ins, and failed attempts on their accounts, are recorded in the platform audit log (no organization).
+     *
+     *     **With a second factor** (TOTP enabled here, or the organization requires MFA of this role) the right password answers 200 `{ mfaRequired: true, mfaToken, expiresIn, methods, enrollmentRequired }` instead of a session: complete it with POST /api/v1/auth/mfa/verify (or enrol first when `enrollmentRequired`).
      */
     post: operations['login'];
     delete?: never;
@@ -299,6 +301,188 @@ export interface paths {
     patch?: never;
     trace?: never;
   };
+  '/api/v1/auth/mfa/verify': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    get?: never;
+    put?: never;
+    /**
+     * Complete a sign-in with a second factor
+     * @description The second step of a sign-in answered with `mfaRequired`: the `mfaToken` and a TOTP code (the current, previous or next 30-second step, each code once) or an unused recovery code (single use; its use is audited and emailed). Answers the session, with `amr` `["pwd","otp","mfa"]` or `["pwd","rcode","mfa"]`.
+     *
+     *     A wrong, reused or malformed code is 401 `invalid_mfa_code`; an expired, altered or used token, or one of another organization, 401 `mfa_challenge_invalid` (sign in again). Attempts are limited per client address (30 per 15 minutes) and per account (5 failures per 15 minutes, 20 per 24 hours): 429 with `Retry-After` beyond. One Redis and one database round trip.
+     */
+    post: operations['verifyMfa'];
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  '/api/v1/auth/mfa': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    /**
+     * Your second factors
+     * @description Which second factors the signed-in member has in this organization (factors are per organization), how many recovery codes are left, and whether the organization requires MFA. One database round trip.
+     */
+    get: operations['getMfaStatus'];
+    put?: never;
+    post?: never;
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  '/api/v1/auth/mfa/totp': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    get?: never;
+    put?: never;
+    /**
+     * Enrol an authenticator app (TOTP)
+     * @description Starts a TOTP enrolment: a new secret, shown once as an `otpauth://` URI (for a QR code) and in base32. It counts only once POST /api/v1/auth/mfa/totp/confirm receives a first valid code; enrolling again before that replaces the pending secret. 409 when TOTP is already enabled. The secret is stored encrypted. Needs a recent sign-in (step-up: `auth_time` within 10 minutes, else 401 `reauthentication_required`; POST /api/v1/auth/reauthenticate renews it).
+     */
+    post: operations['enrolTotp'];
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  '/api/v1/auth/mfa/totp/confirm': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    get?: never;
+    put?: never;
+    /**
+     * Confirm the authenticator app
+     * @description Confirms the pending TOTP with a first valid code, turning two-step verification on (audited, emailed), and answers 10 recovery codes, shown once. A wrong code is 401 `invalid_mfa_code` and confirms nothing; 409 without a pending enrolment. Needs a recent sign-in (step-up: `auth_time` within 10 minutes, else 401 `reauthentication_required`; POST /api/v1/auth/reauthenticate renews it).
+     */
+    post: operations['confirmTotp'];
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  '/api/v1/auth/mfa/totp/disable': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    get?: never;
+    put?: never;
+    /**
+     * Turn the authenticator app off
+     * @description Removes TOTP and every recovery code, proven by a current factor (a valid TOTP code or an unused recovery code); audited and emailed. 401 `invalid_mfa_code` for a wrong or reused code (limited like the sign-in second step), 409 when TOTP is not enabled. Needs a recent sign-in (step-up: `auth_time` within 10 minutes, else 401 `reauthentication_required`; POST /api/v1/auth/reauthenticate renews it).
+     */
+    post: operations['disableTotp'];
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  '/api/v1/auth/mfa/recovery-codes': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    get?: never;
+    put?: never;
+    /**
+     * New recovery codes
+     * @description Replaces the recovery codes with 10 new ones, shown once; the old set stops working at once. Audited. 409 without TOTP. Needs a recent sign-in (step-up: `auth_time` within 10 minutes, else 401 `reauthentication_required`; POST /api/v1/auth/reauthenticate renews it).
+     */
+    post: operations['regenerateRecoveryCodes'];
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  '/api/v1/auth/mfa/enrollment/totp': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    get?: never;
+    put?: never;
+    /**
+     * Enrol TOTP to complete a sign-in (required MFA)
+     * @description For a sign-in answered with `enrollmentRequired: true` (the organization requires MFA of this role): starts a TOTP enrolment with the `mfaToken` instead of a session. 403 for a token that is not an enrolment token, 401 `mfa_challenge_invalid` for an expired or foreign one. No Redis round trip, one database round trip.
+     */
+    post: operations['enrolTotpForSignIn'];
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  '/api/v1/auth/mfa/enrollment/totp/confirm': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    get?: never;
+    put?: never;
+    /**
+     * Confirm the enrolled TOTP and complete the sign-in
+     * @description Confirms the TOTP enrolled with the `mfaToken` by its first code and completes the sign-in: the session (`amr` `["pwd","otp","mfa"]`) and the 10 recovery codes, shown once. Limits and errors as POST /api/v1/auth/mfa/verify.
+     */
+    post: operations['confirmTotpForSignIn'];
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  '/api/v1/auth/reauthenticate': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    get?: never;
+    put?: never;
+    /**
+     * Prove it is you again (step-up)
+     * @description For operations that answer 401 `reauthentication_required`: the password, plus `method` and `code` (a TOTP or recovery code) when the account has TOTP here. Sets the session's `auth_time` to now (its refresh tokens keep it) and answers a new access token of the same session. Limited like sign-in (per client address and per account); 401 `invalid_credentials` for a wrong password, `invalid_mfa_code` for a missing or wrong code. One Redis and two database round trips.
+     */
+    post: operations['reauthenticate'];
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
   '/api/v1/organizations': {
     parameters: {
       query?: never;
@@ -362,7 +546,7 @@ export interface paths {
      *
      *     On the platform host (platform administrators): change `status` and `plan`. Suspending takes the organization offline: its hosts answer 404 at once on the instance that served the change, and everywhere within 30 seconds (the tenant cache lifetime).
      *
-     *     A field of the other host, or any unknown field (`slug`, `id`, ...), answers 400. Every change writes an `organization.updated` audit row.
+     *     A field of the other host, or any unknown field (`slug`, `id`, ...), answers 400. Every change writes an `organization.updated` audit row. Changing `settings.requireMfa` needs a recent sign-in (step-up).
      */
     put: operations['updateOrganization'];
     post?: never;
@@ -1260,8 +1444,11 @@ export interface components {
         | 'https://eventra.app/problems/unauthorized'
         | 'https://eventra.app/problems/invalid-credentials'
         | 'https://eventra.app/problems/reauthentication-required'
+        | 'https://eventra.app/problems/invalid-mfa-code'
+        | 'https://eventra.app/problems/mfa-challenge-invalid'
         | 'https://eventra.app/problems/forbidden'
         | 'https://eventra.app/problems/email-not-verified'
+        | 'https://eventra.app/problems/mfa-enrollment-required'
         | 'https://eventra.app/problems/plan-limit'
         | 'https://eventra.app/problems/feature-unavailable'
         | 'https://eventra.app/problems/not-found'
@@ -1289,8 +1476,11 @@ export interface components {
         | 'Authentication required'
         | 'Invalid credentials'
         | 'Re-authentication required'
+        | 'Invalid verification code'
+        | 'Invalid or expired MFA challenge'
         | 'Forbidden'
         | 'Email address not verified'
+        | 'MFA enrolment required'
         | 'Plan limit reached'
         | 'Not in your plan'
         | 'Not found'
@@ -1329,8 +1519,11 @@ export interface components {
         | 'unauthorized'
         | 'invalid_credentials'
         | 'reauthentication_required'
+        | 'invalid_mfa_code'
+        | 'mfa_challenge_invalid'
         | 'forbidden'
         | 'email_not_verified'
+        | 'mfa_enrollment_required'
         | 'plan_limit'
         | 'feature_unavailable'
         | 'not_found'
@@ -1512,6 +1705,8 @@ export interface components {
        */
       name: string;
     };
+    /** @description A session, or the MFA challenge of an account with a second factor (discriminated by `mfaRequired`). */
+    LoginAnswer: components['schemas']['LoginSession'] | components['schemas']['MfaRequired'];
     /** @description A new session. On the platform host (platform administrators) there is no refresh token. */
     LoginSession: {
       user: components['schemas']['AuthUser'];
@@ -1537,6 +1732,39 @@ export interface components {
        * @enum {string}
        */
       tokenType: 'Bearer';
+    };
+    /** @description The answer of a password sign-in when a second factor is due. */
+    MfaRequired: {
+      /**
+       * @description A second step is due: no session yet.
+       * @example true
+       * @enum {boolean}
+       */
+      mfaRequired: true;
+      /**
+       * @description The `mfaToken` of the sign-in answer: single use, valid 5 minutes, only on the host that issued it.
+       * @example mfa_v1.Zm9vYmFyYmF6cXV4.c2VhbGVkLWNoYWxsZW5nZS1leGFtcGxl
+       */
+      mfaToken: string;
+      /**
+       * Format: int32
+       * @description Seconds the token is valid.
+       * @example 300
+       */
+      expiresIn: number;
+      /**
+       * @description The factors that complete it (or that may be enrolled).
+       * @example [
+       *       "totp",
+       *       "recovery_code"
+       *     ]
+       */
+      methods: ('totp' | 'webauthn' | 'recovery_code')[];
+      /**
+       * @description The organization requires MFA and the member has no factor yet: the token only enrols one (POST /api/v1/auth/mfa/enrollment/totp) and completes the sign-in with its first code.
+       * @example false
+       */
+      enrollmentRequired: boolean;
     };
     /** @description Email and password. */
     LoginRequest: {
@@ -1658,6 +1886,177 @@ export interface components {
        */
       password: string;
     };
+    /** @description The second step of a sign-in. */
+    MfaVerifyRequest: {
+      /**
+       * @description The `mfaToken` of the sign-in answer: single use, valid 5 minutes, only on the host that issued it.
+       * @example mfa_v1.Zm9vYmFyYmF6cXV4.c2VhbGVkLWNoYWxsZW5nZS1leGFtcGxl
+       */
+      mfaToken: string;
+      /**
+       * @description `totp`: a 6-digit code of the authenticator app; `recovery_code`: one of the recovery codes.
+       * @example totp
+       * @enum {string}
+       */
+      method: 'totp' | 'recovery_code';
+      /**
+       * @description The 6-digit TOTP code, or a recovery code (`xxxxx-xxxxx`).
+       * @example 492039
+       */
+      code: string;
+    };
+    /** @description The signed-in member’s second factors in this organization. */
+    MfaStatus: {
+      totp: {
+        /** @example true */
+        enabled: boolean;
+        /**
+         * @description Enrolled, not confirmed yet.
+         * @example false
+         */
+        pendingConfirmation: boolean;
+      };
+      /**
+       * Format: int32
+       * @example 9
+       */
+      recoveryCodesRemaining: number;
+      /** @example false */
+      organizationRequiresMfa: boolean;
+    };
+    /** @description A pending TOTP factor: confirm it with a first code. */
+    TotpEnrolment: {
+      /**
+       * @description The base32 secret (manual entry). Shown once.
+       * @example JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP
+       */
+      secret: string;
+      /**
+       * @description For a QR code: issuer = the organization name, account = the email address. Shown once.
+       * @example otpauth://totp/Acme:ada%40example.com?issuer=Acme&algorithm=SHA1&secret=JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP&period=30&digits=6
+       */
+      otpauthUri: string;
+    };
+    /** @description A new set of recovery codes (any older set stops working). */
+    RecoveryCodes: {
+      /**
+       * @description 10 single-use recovery codes. Shown once: store them somewhere safe.
+       * @example [
+       *       "k7m2q-x9pfa",
+       *       "h3zrt-8wnbe",
+       *       "c4vyd-pq2mk",
+       *       "a8sjw-nt6rh",
+       *       "e5bqz-m3xkd",
+       *       "u2pcf-r7hyn",
+       *       "w9tkv-d4aem",
+       *       "g6nxs-y2qbp",
+       *       "f3rmh-c8ztj",
+       *       "q7dwa-k5upv"
+       *     ]
+       */
+      recoveryCodes: string[];
+    };
+    /** @description A code of the authenticator app. */
+    TotpCodeRequest: {
+      /**
+       * @description The 6-digit TOTP code, or a recovery code (`xxxxx-xxxxx`).
+       * @example 492039
+       */
+      code: string;
+    };
+    /** @description A current second factor: a TOTP code or a recovery code. */
+    MfaFactorRequest: {
+      /**
+       * @description `totp`: a 6-digit code of the authenticator app; `recovery_code`: one of the recovery codes.
+       * @example totp
+       * @enum {string}
+       */
+      method: 'totp' | 'recovery_code';
+      /**
+       * @description The 6-digit TOTP code, or a recovery code (`xxxxx-xxxxx`).
+       * @example 492039
+       */
+      code: string;
+    };
+    /** @description The `mfaToken` of a sign-in answered with `enrollmentRequired`. */
+    MfaEnrolmentRequest: {
+      /**
+       * @description The `mfaToken` of the sign-in answer: single use, valid 5 minutes, only on the host that issued it.
+       * @example mfa_v1.Zm9vYmFyYmF6cXV4.c2VhbGVkLWNoYWxsZW5nZS1leGFtcGxl
+       */
+      mfaToken: string;
+    };
+    /** @description The completed sign-in of a required enrolment, with the new recovery codes. */
+    EnrolledSession: components['schemas']['Session'] & {
+      /**
+       * @description 10 single-use recovery codes. Shown once: store them somewhere safe.
+       * @example [
+       *       "k7m2q-x9pfa",
+       *       "h3zrt-8wnbe",
+       *       "c4vyd-pq2mk",
+       *       "a8sjw-nt6rh",
+       *       "e5bqz-m3xkd",
+       *       "u2pcf-r7hyn",
+       *       "w9tkv-d4aem",
+       *       "g6nxs-y2qbp",
+       *       "f3rmh-c8ztj",
+       *       "q7dwa-k5upv"
+       *     ]
+       */
+      recoveryCodes: string[];
+    };
+    /** @description The enrolment token and the first code of the new factor. */
+    MfaEnrolmentConfirmRequest: {
+      /**
+       * @description The `mfaToken` of the sign-in answer: single use, valid 5 minutes, only on the host that issued it.
+       * @example mfa_v1.Zm9vYmFyYmF6cXV4.c2VhbGVkLWNoYWxsZW5nZS1leGFtcGxl
+       */
+      mfaToken: string;
+      /**
+       * @description The 6-digit TOTP code, or a recovery code (`xxxxx-xxxxx`).
+       * @example 492039
+       */
+      code: string;
+    };
+    /** @description The session proved again: a new access token of the same session, its `auth_time` now. */
+    Reauthenticated: {
+      /**
+       * @description ES256 JWT (typ `at+jwt`) for `Authorization: Bearer`; valid 15 minutes on this host only.
+       * @example eyJhbGciOiJFUzI1NiIsImtpZCI6ImsxIiwidHlwIjoiYXQrand0In0.eyJzdWIiOiI2ZjFjIn0.c2lnbmF0dXJl
+       */
+      accessToken: string;
+      /**
+       * Format: int32
+       * @description Seconds until the access token expires.
+       * @example 900
+       */
+      expiresIn: number;
+      /**
+       * @description Always `Bearer`.
+       * @example Bearer
+       * @enum {string}
+       */
+      tokenType: 'Bearer';
+    };
+    /** @description The password, plus `method` and `code` when the account has TOTP here. */
+    ReauthenticateRequest: {
+      /**
+       * Format: password
+       * @example violet-anchor-meadow-42
+       */
+      password: string;
+      /**
+       * @description `totp`: a 6-digit code of the authenticator app; `recovery_code`: one of the recovery codes.
+       * @example totp
+       * @enum {string}
+       */
+      method?: 'totp' | 'recovery_code';
+      /**
+       * @description The 6-digit TOTP code, or a recovery code (`xxxxx-xxxxx`).
+       * @example 492039
+       */
+      code?: string;
+    };
     /** @description The new organization and its owner. */
     OrganizationSignup: {
       organization: components['schemas']['Organization'];
@@ -1737,7 +2136,7 @@ export interface components {
        */
       emailSenderName?: string;
     };
-    /** @description Regional settings and the CORS allow-list. */
+    /** @description Regional settings, the CORS allow-list and the MFA policy. */
     OrganizationSettings: {
       /**
        * @description IANA time zone.
@@ -1924,6 +2323,11 @@ export interface components {
        *     ]
        */
       allowedOrigins?: string[];
+      /**
+       * @description Members whose role has any permission must use a second factor: without one, their next sign-in only lets them enrol one. Members without permissions choose for themselves.
+       * @example true
+       */
+      requireMfa?: boolean;
     };
     /** @description The first member of a new organization. */
     OrganizationOwner: {
@@ -2247,6 +2651,11 @@ export interface components {
        *     ]
        */
       allowedOrigins?: string[] | null;
+      /**
+       * @description Require a second factor of members whose role has any permission (at their next sign-in); null removes the policy. Changing it needs a recent sign-in (step-up: 401 `reauthentication_required` otherwise).
+       * @example true
+       */
+      requireMfa?: boolean | null;
     };
     /** @description The stored overrides and the effective plan they give. */
     PlanOverridesResult: components['schemas']['PlanSummary'] & {
@@ -5644,7 +6053,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `unauthorized`: Authentication required; `invalid_credentials`: Invalid credentials; `reauthentication_required`: Re-authentication required */
+      /** @description `unauthorized`: Authentication required; `invalid_credentials`: Invalid credentials; `reauthentication_required`: Re-authentication required; `invalid_mfa_code`: Invalid verification code; `mfa_challenge_invalid`: Invalid or expired MFA challenge */
       401: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -5773,7 +6182,7 @@ export interface operations {
       };
     };
     responses: {
-      /** @description Signed in. */
+      /** @description Signed in, or (`mfaRequired: true`) a second factor is due: POST /api/v1/auth/mfa/verify. */
       200: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -5784,7 +6193,7 @@ export interface operations {
           [name: string]: unknown;
         };
         content: {
-          'application/json': components['schemas']['LoginSession'];
+          'application/json': components['schemas']['LoginAnswer'];
         };
       };
       /** @description `bad_request`: Bad request; `invalid_json`: Malformed JSON body; `validation_failed`: Validation failed */
@@ -5801,7 +6210,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `unauthorized`: Authentication required; `invalid_credentials`: Invalid credentials; `reauthentication_required`: Re-authentication required */
+      /** @description `unauthorized`: Authentication required; `invalid_credentials`: Invalid credentials; `reauthentication_required`: Re-authentication required; `invalid_mfa_code`: Invalid verification code; `mfa_challenge_invalid`: Invalid or expired MFA challenge */
       401: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -5944,7 +6353,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `unauthorized`: Authentication required; `invalid_credentials`: Invalid credentials; `reauthentication_required`: Re-authentication required */
+      /** @description `unauthorized`: Authentication required; `invalid_credentials`: Invalid credentials; `reauthentication_required`: Re-authentication required; `invalid_mfa_code`: Invalid verification code; `mfa_challenge_invalid`: Invalid or expired MFA challenge */
       401: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -6084,7 +6493,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `unauthorized`: Authentication required; `invalid_credentials`: Invalid credentials; `reauthentication_required`: Re-authentication required */
+      /** @description `unauthorized`: Authentication required; `invalid_credentials`: Invalid credentials; `reauthentication_required`: Re-authentication required; `invalid_mfa_code`: Invalid verification code; `mfa_challenge_invalid`: Invalid or expired MFA challenge */
       401: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -6213,7 +6622,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `unauthorized`: Authentication required; `invalid_credentials`: Invalid credentials; `reauthentication_required`: Re-authentication required */
+      /** @description `unauthorized`: Authentication required; `invalid_credentials`: Invalid credentials; `reauthentication_required`: Re-authentication required; `invalid_mfa_code`: Invalid verification code; `mfa_challenge_invalid`: Invalid or expired MFA challenge */
       401: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -6329,7 +6738,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `unauthorized`: Authentication required; `invalid_credentials`: Invalid credentials; `reauthentication_required`: Re-authentication required */
+      /** @description `unauthorized`: Authentication required; `invalid_credentials`: Invalid credentials; `reauthentication_required`: Re-authentication required; `invalid_mfa_code`: Invalid verification code; `mfa_challenge_invalid`: Invalid or expired MFA challenge */
       401: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -6468,7 +6877,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `unauthorized`: Authentication required; `invalid_credentials`: Invalid credentials; `reauthentication_required`: Re-authentication required */
+      /** @description `unauthorized`: Authentication required; `invalid_credentials`: Invalid credentials; `reauthentication_required`: Re-authentication required; `invalid_mfa_code`: Invalid verification code; `mfa_challenge_invalid`: Invalid or expired MFA challenge */
       401: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -6598,7 +7007,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `unauthorized`: Authentication required; `invalid_credentials`: Invalid credentials; `reauthentication_required`: Re-authentication required */
+      /** @description `unauthorized`: Authentication required; `invalid_credentials`: Invalid credentials; `reauthentication_required`: Re-authentication required; `invalid_mfa_code`: Invalid verification code; `mfa_challenge_invalid`: Invalid or expired MFA challenge */
       401: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -6739,7 +7148,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `unauthorized`: Authentication required; `invalid_credentials`: Invalid credentials; `reauthentication_required`: Re-authentication required */
+      /** @description `unauthorized`: Authentication required; `invalid_credentials`: Invalid credentials; `reauthentication_required`: Re-authentication required; `invalid_mfa_code`: Invalid verification code; `mfa_challenge_invalid`: Invalid or expired MFA challenge */
       401: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -6747,6 +7156,1346 @@ export interface operations {
           'Access-Control-Allow-Origin': components['headers']['Access-Control-Allow-Origin'];
           RateLimit: components['headers']['RateLimit'];
           'RateLimit-Policy': components['headers']['RateLimit-Policy'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description `not_found`: Not found */
+      404: {
+        headers: {
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'X-Correlation-Id': components['headers']['X-Correlation-Id'];
+          'Access-Control-Allow-Origin': components['headers']['Access-Control-Allow-Origin'];
+          RateLimit: components['headers']['RateLimit'];
+          'RateLimit-Policy': components['headers']['RateLimit-Policy'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description `payload_too_large`: Payload too large */
+      413: {
+        headers: {
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'X-Correlation-Id': components['headers']['X-Correlation-Id'];
+          'Access-Control-Allow-Origin': components['headers']['Access-Control-Allow-Origin'];
+          RateLimit: components['headers']['RateLimit'];
+          'RateLimit-Policy': components['headers']['RateLimit-Policy'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description `unsupported_media_type`: Unsupported media type */
+      415: {
+        headers: {
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'X-Correlation-Id': components['headers']['X-Correlation-Id'];
+          'Access-Control-Allow-Origin': components['headers']['Access-Control-Allow-Origin'];
+          RateLimit: components['headers']['RateLimit'];
+          'RateLimit-Policy': components['headers']['RateLimit-Policy'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description `rate_limited`: Too many requests */
+      429: {
+        headers: {
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'X-Correlation-Id': components['headers']['X-Correlation-Id'];
+          'Access-Control-Allow-Origin': components['headers']['Access-Control-Allow-Origin'];
+          RateLimit: components['headers']['RateLimit'];
+          'RateLimit-Policy': components['headers']['RateLimit-Policy'];
+          'Retry-After': components['headers']['Retry-After'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description `internal_error`: Internal server error; `misconfigured`: Service misconfigured */
+      500: {
+        headers: {
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'X-Correlation-Id': components['headers']['X-Correlation-Id'];
+          'Access-Control-Allow-Origin': components['headers']['Access-Control-Allow-Origin'];
+          RateLimit: components['headers']['RateLimit'];
+          'RateLimit-Policy': components['headers']['RateLimit-Policy'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description `service_unavailable`: Service unavailable */
+      503: {
+        headers: {
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'X-Correlation-Id': components['headers']['X-Correlation-Id'];
+          'Access-Control-Allow-Origin': components['headers']['Access-Control-Allow-Origin'];
+          RateLimit: components['headers']['RateLimit'];
+          'RateLimit-Policy': components['headers']['RateLimit-Policy'];
+          'Retry-After': components['headers']['Retry-After'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+    };
+  };
+  verifyMfa: {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    requestBody: {
+      content: {
+        'application/json': components['schemas']['MfaVerifyRequest'];
+      };
+    };
+    responses: {
+      /** @description Signed in. */
+      200: {
+        headers: {
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'X-Correlation-Id': components['headers']['X-Correlation-Id'];
+          'Access-Control-Allow-Origin': components['headers']['Access-Control-Allow-Origin'];
+          RateLimit: components['headers']['RateLimit'];
+          'RateLimit-Policy': components['headers']['RateLimit-Policy'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['LoginSession'];
+        };
+      };
+      /** @description `bad_request`: Bad request; `invalid_json`: Malformed JSON body; `validation_failed`: Validation failed */
+      400: {
+        headers: {
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'X-Correlation-Id': components['headers']['X-Correlation-Id'];
+          'Access-Control-Allow-Origin': components['headers']['Access-Control-Allow-Origin'];
+          RateLimit: components['headers']['RateLimit'];
+          'RateLimit-Policy': components['headers']['RateLimit-Policy'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description `unauthorized`: Authentication required; `invalid_credentials`: Invalid credentials; `reauthentication_required`: Re-authentication required; `invalid_mfa_code`: Invalid verification code; `mfa_challenge_invalid`: Invalid or expired MFA challenge */
+      401: {
+        headers: {
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'X-Correlation-Id': components['headers']['X-Correlation-Id'];
+          'Access-Control-Allow-Origin': components['headers']['Access-Control-Allow-Origin'];
+          RateLimit: components['headers']['RateLimit'];
+          'RateLimit-Policy': components['headers']['RateLimit-Policy'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description `forbidden`: Forbidden; `email_not_verified`: Email address not verified; `mfa_enrollment_required`: MFA enrolment required; `plan_limit`: Plan limit reached; `feature_unavailable`: Not in your plan */
+      403: {
+        headers: {
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'X-Correlation-Id': components['headers']['X-Correlation-Id'];
+          'Access-Control-Allow-Origin': components['headers']['Access-Control-Allow-Origin'];
+          RateLimit: components['headers']['RateLimit'];
+          'RateLimit-Policy': components['headers']['RateLimit-Policy'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description `not_found`: Not found */
+      404: {
+        headers: {
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'X-Correlation-Id': components['headers']['X-Correlation-Id'];
+          'Access-Control-Allow-Origin': components['headers']['Access-Control-Allow-Origin'];
+          RateLimit: components['headers']['RateLimit'];
+          'RateLimit-Policy': components['headers']['RateLimit-Policy'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description `payload_too_large`: Payload too large */
+      413: {
+        headers: {
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'X-Correlation-Id': components['headers']['X-Correlation-Id'];
+          'Access-Control-Allow-Origin': components['headers']['Access-Control-Allow-Origin'];
+          RateLimit: components['headers']['RateLimit'];
+          'RateLimit-Policy': components['headers']['RateLimit-Policy'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description `unsupported_media_type`: Unsupported media type */
+      415: {
+        headers: {
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'X-Correlation-Id': components['headers']['X-Correlation-Id'];
+          'Access-Control-Allow-Origin': components['headers']['Access-Control-Allow-Origin'];
+          RateLimit: components['headers']['RateLimit'];
+          'RateLimit-Policy': components['headers']['RateLimit-Policy'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description `rate_limited`: Too many requests */
+      429: {
+        headers: {
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'X-Correlation-Id': components['headers']['X-Correlation-Id'];
+          'Access-Control-Allow-Origin': components['headers']['Access-Control-Allow-Origin'];
+          RateLimit: components['headers']['RateLimit'];
+          'RateLimit-Policy': components['headers']['RateLimit-Policy'];
+          'Retry-After': components['headers']['Retry-After'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description `internal_error`: Internal server error; `misconfigured`: Service misconfigured */
+      500: {
+        headers: {
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'X-Correlation-Id': components['headers']['X-Correlation-Id'];
+          'Access-Control-Allow-Origin': components['headers']['Access-Control-Allow-Origin'];
+          RateLimit: components['headers']['RateLimit'];
+          'RateLimit-Policy': components['headers']['RateLimit-Policy'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description `service_unavailable`: Service unavailable */
+      503: {
+        headers: {
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'X-Correlation-Id': components['headers']['X-Correlation-Id'];
+          'Access-Control-Allow-Origin': components['headers']['Access-Control-Allow-Origin'];
+          RateLimit: components['headers']['RateLimit'];
+          'RateLimit-Policy': components['headers']['RateLimit-Policy'];
+          'Retry-After': components['headers']['Retry-After'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+    };
+  };
+  getMfaStatus: {
+    parameters: {
+      query?: never;
+      header?: {
+        /** @description The `ETag` of a representation the client holds; if it is still current the answer is 304. */
+        'If-None-Match'?: string;
+      };
+      path?: never;
+      cookie?: never;
+    };
+    requestBody?: never;
+    responses: {
+      /** @description The factors. */
+      200: {
+        headers: {
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'X-Correlation-Id': components['headers']['X-Correlation-Id'];
+          'Access-Control-Allow-Origin': components['headers']['Access-Control-Allow-Origin'];
+          RateLimit: components['headers']['RateLimit'];
+          'RateLimit-Policy': components['headers']['RateLimit-Policy'];
+          ETag: components['headers']['ETag'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['MfaStatus'];
+        };
+      };
+      /** @description Not modified: the `If-None-Match` validator is still current. No body. */
+      304: {
+        headers: {
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'X-Correlation-Id': components['headers']['X-Correlation-Id'];
+          'Access-Control-Allow-Origin': components['headers']['Access-Control-Allow-Origin'];
+          RateLimit: components['headers']['RateLimit'];
+          'RateLimit-Policy': components['headers']['RateLimit-Policy'];
+          ETag: components['headers']['ETag'];
+          [name: string]: unknown;
+        };
+        content?: never;
+      };
+      /** @description `bad_request`: Bad request; `invalid_json`: Malformed JSON body; `validation_failed`: Validation failed */
+      400: {
+        headers: {
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'X-Correlation-Id': components['headers']['X-Correlation-Id'];
+          'Access-Control-Allow-Origin': components['headers']['Access-Control-Allow-Origin'];
+          RateLimit: components['headers']['RateLimit'];
+          'RateLimit-Policy': components['headers']['RateLimit-Policy'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description `unauthorized`: Authentication required; `invalid_credentials`: Invalid credentials; `reauthentication_required`: Re-authentication required; `invalid_mfa_code`: Invalid verification code; `mfa_challenge_invalid`: Invalid or expired MFA challenge */
+      401: {
+        headers: {
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'X-Correlation-Id': components['headers']['X-Correlation-Id'];
+          'Access-Control-Allow-Origin': components['headers']['Access-Control-Allow-Origin'];
+          RateLimit: components['headers']['RateLimit'];
+          'RateLimit-Policy': components['headers']['RateLimit-Policy'];
+          'WWW-Authenticate': components['headers']['WWW-Authenticate'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description `not_found`: Not found */
+      404: {
+        headers: {
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'X-Correlation-Id': components['headers']['X-Correlation-Id'];
+          'Access-Control-Allow-Origin': components['headers']['Access-Control-Allow-Origin'];
+          RateLimit: components['headers']['RateLimit'];
+          'RateLimit-Policy': components['headers']['RateLimit-Policy'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description `rate_limited`: Too many requests */
+      429: {
+        headers: {
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'X-Correlation-Id': components['headers']['X-Correlation-Id'];
+          'Access-Control-Allow-Origin': components['headers']['Access-Control-Allow-Origin'];
+          RateLimit: components['headers']['RateLimit'];
+          'RateLimit-Policy': components['headers']['RateLimit-Policy'];
+          'Retry-After': components['headers']['Retry-After'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description `internal_error`: Internal server error; `misconfigured`: Service misconfigured */
+      500: {
+        headers: {
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'X-Correlation-Id': components['headers']['X-Correlation-Id'];
+          'Access-Control-Allow-Origin': components['headers']['Access-Control-Allow-Origin'];
+          RateLimit: components['headers']['RateLimit'];
+          'RateLimit-Policy': components['headers']['RateLimit-Policy'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description `service_unavailable`: Service unavailable */
+      503: {
+        headers: {
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'X-Correlation-Id': components['headers']['X-Correlation-Id'];
+          'Access-Control-Allow-Origin': components['headers']['Access-Control-Allow-Origin'];
+          RateLimit: components['headers']['RateLimit'];
+          'RateLimit-Policy': components['headers']['RateLimit-Policy'];
+          'Retry-After': components['headers']['Retry-After'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+    };
+  };
+  enrolTotp: {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    requestBody?: never;
+    responses: {
+      /** @description Pending enrolment. */
+      201: {
+        headers: {
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'X-Correlation-Id': components['headers']['X-Correlation-Id'];
+          'Access-Control-Allow-Origin': components['headers']['Access-Control-Allow-Origin'];
+          RateLimit: components['headers']['RateLimit'];
+          'RateLimit-Policy': components['headers']['RateLimit-Policy'];
+          Location: components['headers']['Location'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['TotpEnrolment'];
+        };
+      };
+      /** @description `bad_request`: Bad request; `invalid_json`: Malformed JSON body; `validation_failed`: Validation failed */
+      400: {
+        headers: {
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'X-Correlation-Id': components['headers']['X-Correlation-Id'];
+          'Access-Control-Allow-Origin': components['headers']['Access-Control-Allow-Origin'];
+          RateLimit: components['headers']['RateLimit'];
+          'RateLimit-Policy': components['headers']['RateLimit-Policy'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description `unauthorized`: Authentication required; `invalid_credentials`: Invalid credentials; `reauthentication_required`: Re-authentication required; `invalid_mfa_code`: Invalid verification code; `mfa_challenge_invalid`: Invalid or expired MFA challenge */
+      401: {
+        headers: {
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'X-Correlation-Id': components['headers']['X-Correlation-Id'];
+          'Access-Control-Allow-Origin': components['headers']['Access-Control-Allow-Origin'];
+          RateLimit: components['headers']['RateLimit'];
+          'RateLimit-Policy': components['headers']['RateLimit-Policy'];
+          'WWW-Authenticate': components['headers']['WWW-Authenticate'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description `not_found`: Not found */
+      404: {
+        headers: {
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'X-Correlation-Id': components['headers']['X-Correlation-Id'];
+          'Access-Control-Allow-Origin': components['headers']['Access-Control-Allow-Origin'];
+          RateLimit: components['headers']['RateLimit'];
+          'RateLimit-Policy': components['headers']['RateLimit-Policy'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description `conflict`: Conflict; `sold_out`: Sold out; `unpaid_hold_limit`: Too many unpaid orders */
+      409: {
+        headers: {
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'X-Correlation-Id': components['headers']['X-Correlation-Id'];
+          'Access-Control-Allow-Origin': components['headers']['Access-Control-Allow-Origin'];
+          RateLimit: components['headers']['RateLimit'];
+          'RateLimit-Policy': components['headers']['RateLimit-Policy'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description `rate_limited`: Too many requests */
+      429: {
+        headers: {
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'X-Correlation-Id': components['headers']['X-Correlation-Id'];
+          'Access-Control-Allow-Origin': components['headers']['Access-Control-Allow-Origin'];
+          RateLimit: components['headers']['RateLimit'];
+          'RateLimit-Policy': components['headers']['RateLimit-Policy'];
+          'Retry-After': components['headers']['Retry-After'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description `internal_error`: Internal server error; `misconfigured`: Service misconfigured */
+      500: {
+        headers: {
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'X-Correlation-Id': components['headers']['X-Correlation-Id'];
+          'Access-Control-Allow-Origin': components['headers']['Access-Control-Allow-Origin'];
+          RateLimit: components['headers']['RateLimit'];
+          'RateLimit-Policy': components['headers']['RateLimit-Policy'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description `service_unavailable`: Service unavailable */
+      503: {
+        headers: {
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'X-Correlation-Id': components['headers']['X-Correlation-Id'];
+          'Access-Control-Allow-Origin': components['headers']['Access-Control-Allow-Origin'];
+          RateLimit: components['headers']['RateLimit'];
+          'RateLimit-Policy': components['headers']['RateLimit-Policy'];
+          'Retry-After': components['headers']['Retry-After'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+    };
+  };
+  confirmTotp: {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    requestBody: {
+      content: {
+        'application/json': components['schemas']['TotpCodeRequest'];
+      };
+    };
+    responses: {
+      /** @description Enabled. */
+      200: {
+        headers: {
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'X-Correlation-Id': components['headers']['X-Correlation-Id'];
+          'Access-Control-Allow-Origin': components['headers']['Access-Control-Allow-Origin'];
+          RateLimit: components['headers']['RateLimit'];
+          'RateLimit-Policy': components['headers']['RateLimit-Policy'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['RecoveryCodes'];
+        };
+      };
+      /** @description `bad_request`: Bad request; `invalid_json`: Malformed JSON body; `validation_failed`: Validation failed */
+      400: {
+        headers: {
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'X-Correlation-Id': components['headers']['X-Correlation-Id'];
+          'Access-Control-Allow-Origin': components['headers']['Access-Control-Allow-Origin'];
+          RateLimit: components['headers']['RateLimit'];
+          'RateLimit-Policy': components['headers']['RateLimit-Policy'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description `unauthorized`: Authentication required; `invalid_credentials`: Invalid credentials; `reauthentication_required`: Re-authentication required; `invalid_mfa_code`: Invalid verification code; `mfa_challenge_invalid`: Invalid or expired MFA challenge */
+      401: {
+        headers: {
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'X-Correlation-Id': components['headers']['X-Correlation-Id'];
+          'Access-Control-Allow-Origin': components['headers']['Access-Control-Allow-Origin'];
+          RateLimit: components['headers']['RateLimit'];
+          'RateLimit-Policy': components['headers']['RateLimit-Policy'];
+          'WWW-Authenticate': components['headers']['WWW-Authenticate'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description `not_found`: Not found */
+      404: {
+        headers: {
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'X-Correlation-Id': components['headers']['X-Correlation-Id'];
+          'Access-Control-Allow-Origin': components['headers']['Access-Control-Allow-Origin'];
+          RateLimit: components['headers']['RateLimit'];
+          'RateLimit-Policy': components['headers']['RateLimit-Policy'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description `conflict`: Conflict; `sold_out`: Sold out; `unpaid_hold_limit`: Too many unpaid orders */
+      409: {
+        headers: {
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'X-Correlation-Id': components['headers']['X-Correlation-Id'];
+          'Access-Control-Allow-Origin': components['headers']['Access-Control-Allow-Origin'];
+          RateLimit: components['headers']['RateLimit'];
+          'RateLimit-Policy': components['headers']['RateLimit-Policy'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description `payload_too_large`: Payload too large */
+      413: {
+        headers: {
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'X-Correlation-Id': components['headers']['X-Correlation-Id'];
+          'Access-Control-Allow-Origin': components['headers']['Access-Control-Allow-Origin'];
+          RateLimit: components['headers']['RateLimit'];
+          'RateLimit-Policy': components['headers']['RateLimit-Policy'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description `unsupported_media_type`: Unsupported media type */
+      415: {
+        headers: {
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'X-Correlation-Id': components['headers']['X-Correlation-Id'];
+          'Access-Control-Allow-Origin': components['headers']['Access-Control-Allow-Origin'];
+          RateLimit: components['headers']['RateLimit'];
+          'RateLimit-Policy': components['headers']['RateLimit-Policy'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description `rate_limited`: Too many requests */
+      429: {
+        headers: {
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'X-Correlation-Id': components['headers']['X-Correlation-Id'];
+          'Access-Control-Allow-Origin': components['headers']['Access-Control-Allow-Origin'];
+          RateLimit: components['headers']['RateLimit'];
+          'RateLimit-Policy': components['headers']['RateLimit-Policy'];
+          'Retry-After': components['headers']['Retry-After'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description `internal_error`: Internal server error; `misconfigured`: Service misconfigured */
+      500: {
+        headers: {
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'X-Correlation-Id': components['headers']['X-Correlation-Id'];
+          'Access-Control-Allow-Origin': components['headers']['Access-Control-Allow-Origin'];
+          RateLimit: components['headers']['RateLimit'];
+          'RateLimit-Policy': components['headers']['RateLimit-Policy'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description `service_unavailable`: Service unavailable */
+      503: {
+        headers: {
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'X-Correlation-Id': components['headers']['X-Correlation-Id'];
+          'Access-Control-Allow-Origin': components['headers']['Access-Control-Allow-Origin'];
+          RateLimit: components['headers']['RateLimit'];
+          'RateLimit-Policy': components['headers']['RateLimit-Policy'];
+          'Retry-After': components['headers']['Retry-After'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+    };
+  };
+  disableTotp: {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    requestBody: {
+      content: {
+        'application/json': components['schemas']['MfaFactorRequest'];
+      };
+    };
+    responses: {
+      /** @description Turned off. */
+      204: {
+        headers: {
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'X-Correlation-Id': components['headers']['X-Correlation-Id'];
+          'Access-Control-Allow-Origin': components['headers']['Access-Control-Allow-Origin'];
+          RateLimit: components['headers']['RateLimit'];
+          'RateLimit-Policy': components['headers']['RateLimit-Policy'];
+          [name: string]: unknown;
+        };
+        content?: never;
+      };
+      /** @description `bad_request`: Bad request; `invalid_json`: Malformed JSON body; `validation_failed`: Validation failed */
+      400: {
+        headers: {
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'X-Correlation-Id': components['headers']['X-Correlation-Id'];
+          'Access-Control-Allow-Origin': components['headers']['Access-Control-Allow-Origin'];
+          RateLimit: components['headers']['RateLimit'];
+          'RateLimit-Policy': components['headers']['RateLimit-Policy'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description `unauthorized`: Authentication required; `invalid_credentials`: Invalid credentials; `reauthentication_required`: Re-authentication required; `invalid_mfa_code`: Invalid verification code; `mfa_challenge_invalid`: Invalid or expired MFA challenge */
+      401: {
+        headers: {
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'X-Correlation-Id': components['headers']['X-Correlation-Id'];
+          'Access-Control-Allow-Origin': components['headers']['Access-Control-Allow-Origin'];
+          RateLimit: components['headers']['RateLimit'];
+          'RateLimit-Policy': components['headers']['RateLimit-Policy'];
+          'WWW-Authenticate': components['headers']['WWW-Authenticate'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description `not_found`: Not found */
+      404: {
+        headers: {
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'X-Correlation-Id': components['headers']['X-Correlation-Id'];
+          'Access-Control-Allow-Origin': components['headers']['Access-Control-Allow-Origin'];
+          RateLimit: components['headers']['RateLimit'];
+          'RateLimit-Policy': components['headers']['RateLimit-Policy'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description `conflict`: Conflict; `sold_out`: Sold out; `unpaid_hold_limit`: Too many unpaid orders */
+      409: {
+        headers: {
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'X-Correlation-Id': components['headers']['X-Correlation-Id'];
+          'Access-Control-Allow-Origin': components['headers']['Access-Control-Allow-Origin'];
+          RateLimit: components['headers']['RateLimit'];
+          'RateLimit-Policy': components['headers']['RateLimit-Policy'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description `payload_too_large`: Payload too large */
+      413: {
+        headers: {
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'X-Correlation-Id': components['headers']['X-Correlation-Id'];
+          'Access-Control-Allow-Origin': components['headers']['Access-Control-Allow-Origin'];
+          RateLimit: components['headers']['RateLimit'];
+          'RateLimit-Policy': components['headers']['RateLimit-Policy'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description `unsupported_media_type`: Unsupported media type */
+      415: {
+        headers: {
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'X-Correlation-Id': components['headers']['X-Correlation-Id'];
+          'Access-Control-Allow-Origin': components['headers']['Access-Control-Allow-Origin'];
+          RateLimit: components['headers']['RateLimit'];
+          'RateLimit-Policy': components['headers']['RateLimit-Policy'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description `rate_limited`: Too many requests */
+      429: {
+        headers: {
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'X-Correlation-Id': components['headers']['X-Correlation-Id'];
+          'Access-Control-Allow-Origin': components['headers']['Access-Control-Allow-Origin'];
+          RateLimit: components['headers']['RateLimit'];
+          'RateLimit-Policy': components['headers']['RateLimit-Policy'];
+          'Retry-After': components['headers']['Retry-After'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description `internal_error`: Internal server error; `misconfigured`: Service misconfigured */
+      500: {
+        headers: {
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'X-Correlation-Id': components['headers']['X-Correlation-Id'];
+          'Access-Control-Allow-Origin': components['headers']['Access-Control-Allow-Origin'];
+          RateLimit: components['headers']['RateLimit'];
+          'RateLimit-Policy': components['headers']['RateLimit-Policy'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description `service_unavailable`: Service unavailable */
+      503: {
+        headers: {
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'X-Correlation-Id': components['headers']['X-Correlation-Id'];
+          'Access-Control-Allow-Origin': components['headers']['Access-Control-Allow-Origin'];
+          RateLimit: components['headers']['RateLimit'];
+          'RateLimit-Policy': components['headers']['RateLimit-Policy'];
+          'Retry-After': components['headers']['Retry-After'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+    };
+  };
+  regenerateRecoveryCodes: {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    requestBody?: never;
+    responses: {
+      /** @description The new codes. */
+      200: {
+        headers: {
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'X-Correlation-Id': components['headers']['X-Correlation-Id'];
+          'Access-Control-Allow-Origin': components['headers']['Access-Control-Allow-Origin'];
+          RateLimit: components['headers']['RateLimit'];
+          'RateLimit-Policy': components['headers']['RateLimit-Policy'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['RecoveryCodes'];
+        };
+      };
+      /** @description `bad_request`: Bad request; `invalid_json`: Malformed JSON body; `validation_failed`: Validation failed */
+      400: {
+        headers: {
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'X-Correlation-Id': components['headers']['X-Correlation-Id'];
+          'Access-Control-Allow-Origin': components['headers']['Access-Control-Allow-Origin'];
+          RateLimit: components['headers']['RateLimit'];
+          'RateLimit-Policy': components['headers']['RateLimit-Policy'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description `unauthorized`: Authentication required; `invalid_credentials`: Invalid credentials; `reauthentication_required`: Re-authentication required; `invalid_mfa_code`: Invalid verification code; `mfa_challenge_invalid`: Invalid or expired MFA challenge */
+      401: {
+        headers: {
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'X-Correlation-Id': components['headers']['X-Correlation-Id'];
+          'Access-Control-Allow-Origin': components['headers']['Access-Control-Allow-Origin'];
+          RateLimit: components['headers']['RateLimit'];
+          'RateLimit-Policy': components['headers']['RateLimit-Policy'];
+          'WWW-Authenticate': components['headers']['WWW-Authenticate'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description `not_found`: Not found */
+      404: {
+        headers: {
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'X-Correlation-Id': components['headers']['X-Correlation-Id'];
+          'Access-Control-Allow-Origin': components['headers']['Access-Control-Allow-Origin'];
+          RateLimit: components['headers']['RateLimit'];
+          'RateLimit-Policy': components['headers']['RateLimit-Policy'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description `conflict`: Conflict; `sold_out`: Sold out; `unpaid_hold_limit`: Too many unpaid orders */
+      409: {
+        headers: {
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'X-Correlation-Id': components['headers']['X-Correlation-Id'];
+          'Access-Control-Allow-Origin': components['headers']['Access-Control-Allow-Origin'];
+          RateLimit: components['headers']['RateLimit'];
+          'RateLimit-Policy': components['headers']['RateLimit-Policy'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description `rate_limited`: Too many requests */
+      429: {
+        headers: {
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'X-Correlation-Id': components['headers']['X-Correlation-Id'];
+          'Access-Control-Allow-Origin': components['headers']['Access-Control-Allow-Origin'];
+          RateLimit: components['headers']['RateLimit'];
+          'RateLimit-Policy': components['headers']['RateLimit-Policy'];
+          'Retry-After': components['headers']['Retry-After'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description `internal_error`: Internal server error; `misconfigured`: Service misconfigured */
+      500: {
+        headers: {
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'X-Correlation-Id': components['headers']['X-Correlation-Id'];
+          'Access-Control-Allow-Origin': components['headers']['Access-Control-Allow-Origin'];
+          RateLimit: components['headers']['RateLimit'];
+          'RateLimit-Policy': components['headers']['RateLimit-Policy'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description `service_unavailable`: Service unavailable */
+      503: {
+        headers: {
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'X-Correlation-Id': components['headers']['X-Correlation-Id'];
+          'Access-Control-Allow-Origin': components['headers']['Access-Control-Allow-Origin'];
+          RateLimit: components['headers']['RateLimit'];
+          'RateLimit-Policy': components['headers']['RateLimit-Policy'];
+          'Retry-After': components['headers']['Retry-After'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+    };
+  };
+  enrolTotpForSignIn: {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    requestBody: {
+      content: {
+        'application/json': components['schemas']['MfaEnrolmentRequest'];
+      };
+    };
+    responses: {
+      /** @description Pending enrolment. */
+      201: {
+        headers: {
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'X-Correlation-Id': components['headers']['X-Correlation-Id'];
+          'Access-Control-Allow-Origin': components['headers']['Access-Control-Allow-Origin'];
+          RateLimit: components['headers']['RateLimit'];
+          'RateLimit-Policy': components['headers']['RateLimit-Policy'];
+          Location: components['headers']['Location'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['TotpEnrolment'];
+        };
+      };
+      /** @description `bad_request`: Bad request; `invalid_json`: Malformed JSON body; `validation_failed`: Validation failed */
+      400: {
+        headers: {
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'X-Correlation-Id': components['headers']['X-Correlation-Id'];
+          'Access-Control-Allow-Origin': components['headers']['Access-Control-Allow-Origin'];
+          RateLimit: components['headers']['RateLimit'];
+          'RateLimit-Policy': components['headers']['RateLimit-Policy'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description `unauthorized`: Authentication required; `invalid_credentials`: Invalid credentials; `reauthentication_required`: Re-authentication required; `invalid_mfa_code`: Invalid verification code; `mfa_challenge_invalid`: Invalid or expired MFA challenge */
+      401: {
+        headers: {
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'X-Correlation-Id': components['headers']['X-Correlation-Id'];
+          'Access-Control-Allow-Origin': components['headers']['Access-Control-Allow-Origin'];
+          RateLimit: components['headers']['RateLimit'];
+          'RateLimit-Policy': components['headers']['RateLimit-Policy'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description `forbidden`: Forbidden; `email_not_verified`: Email address not verified; `mfa_enrollment_required`: MFA enrolment required; `plan_limit`: Plan limit reached; `feature_unavailable`: Not in your plan */
+      403: {
+        headers: {
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'X-Correlation-Id': components['headers']['X-Correlation-Id'];
+          'Access-Control-Allow-Origin': components['headers']['Access-Control-Allow-Origin'];
+          RateLimit: components['headers']['RateLimit'];
+          'RateLimit-Policy': components['headers']['RateLimit-Policy'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description `not_found`: Not found */
+      404: {
+        headers: {
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'X-Correlation-Id': components['headers']['X-Correlation-Id'];
+          'Access-Control-Allow-Origin': components['headers']['Access-Control-Allow-Origin'];
+          RateLimit: components['headers']['RateLimit'];
+          'RateLimit-Policy': components['headers']['RateLimit-Policy'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description `conflict`: Conflict; `sold_out`: Sold out; `unpaid_hold_limit`: Too many unpaid orders */
+      409: {
+        headers: {
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'X-Correlation-Id': components['headers']['X-Correlation-Id'];
+          'Access-Control-Allow-Origin': components['headers']['Access-Control-Allow-Origin'];
+          RateLimit: components['headers']['RateLimit'];
+          'RateLimit-Policy': components['headers']['RateLimit-Policy'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description `payload_too_large`: Payload too large */
+      413: {
+        headers: {
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'X-Correlation-Id': components['headers']['X-Correlation-Id'];
+          'Access-Control-Allow-Origin': components['headers']['Access-Control-Allow-Origin'];
+          RateLimit: components['headers']['RateLimit'];
+          'RateLimit-Policy': components['headers']['RateLimit-Policy'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description `unsupported_media_type`: Unsupported media type */
+      415: {
+        headers: {
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'X-Correlation-Id': components['headers']['X-Correlation-Id'];
+          'Access-Control-Allow-Origin': components['headers']['Access-Control-Allow-Origin'];
+          RateLimit: components['headers']['RateLimit'];
+          'RateLimit-Policy': components['headers']['RateLimit-Policy'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description `rate_limited`: Too many requests */
+      429: {
+        headers: {
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'X-Correlation-Id': components['headers']['X-Correlation-Id'];
+          'Access-Control-Allow-Origin': components['headers']['Access-Control-Allow-Origin'];
+          RateLimit: components['headers']['RateLimit'];
+          'RateLimit-Policy': components['headers']['RateLimit-Policy'];
+          'Retry-After': components['headers']['Retry-After'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description `internal_error`: Internal server error; `misconfigured`: Service misconfigured */
+      500: {
+        headers: {
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'X-Correlation-Id': components['headers']['X-Correlation-Id'];
+          'Access-Control-Allow-Origin': components['headers']['Access-Control-Allow-Origin'];
+          RateLimit: components['headers']['RateLimit'];
+          'RateLimit-Policy': components['headers']['RateLimit-Policy'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description `service_unavailable`: Service unavailable */
+      503: {
+        headers: {
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'X-Correlation-Id': components['headers']['X-Correlation-Id'];
+          'Access-Control-Allow-Origin': components['headers']['Access-Control-Allow-Origin'];
+          RateLimit: components['headers']['RateLimit'];
+          'RateLimit-Policy': components['headers']['RateLimit-Policy'];
+          'Retry-After': components['headers']['Retry-After'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+    };
+  };
+  confirmTotpForSignIn: {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    requestBody: {
+      content: {
+        'application/json': components['schemas']['MfaEnrolmentConfirmRequest'];
+      };
+    };
+    responses: {
+      /** @description Signed in. */
+      200: {
+        headers: {
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'X-Correlation-Id': components['headers']['X-Correlation-Id'];
+          'Access-Control-Allow-Origin': components['headers']['Access-Control-Allow-Origin'];
+          RateLimit: components['headers']['RateLimit'];
+          'RateLimit-Policy': components['headers']['RateLimit-Policy'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['EnrolledSession'];
+        };
+      };
+      /** @description `bad_request`: Bad request; `invalid_json`: Malformed JSON body; `validation_failed`: Validation failed */
+      400: {
+        headers: {
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'X-Correlation-Id': components['headers']['X-Correlation-Id'];
+          'Access-Control-Allow-Origin': components['headers']['Access-Control-Allow-Origin'];
+          RateLimit: components['headers']['RateLimit'];
+          'RateLimit-Policy': components['headers']['RateLimit-Policy'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description `unauthorized`: Authentication required; `invalid_credentials`: Invalid credentials; `reauthentication_required`: Re-authentication required; `invalid_mfa_code`: Invalid verification code; `mfa_challenge_invalid`: Invalid or expired MFA challenge */
+      401: {
+        headers: {
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'X-Correlation-Id': components['headers']['X-Correlation-Id'];
+          'Access-Control-Allow-Origin': components['headers']['Access-Control-Allow-Origin'];
+          RateLimit: components['headers']['RateLimit'];
+          'RateLimit-Policy': components['headers']['RateLimit-Policy'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description `forbidden`: Forbidden; `email_not_verified`: Email address not verified; `mfa_enrollment_required`: MFA enrolment required; `plan_limit`: Plan limit reached; `feature_unavailable`: Not in your plan */
+      403: {
+        headers: {
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'X-Correlation-Id': components['headers']['X-Correlation-Id'];
+          'Access-Control-Allow-Origin': components['headers']['Access-Control-Allow-Origin'];
+          RateLimit: components['headers']['RateLimit'];
+          'RateLimit-Policy': components['headers']['RateLimit-Policy'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description `not_found`: Not found */
+      404: {
+        headers: {
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'X-Correlation-Id': components['headers']['X-Correlation-Id'];
+          'Access-Control-Allow-Origin': components['headers']['Access-Control-Allow-Origin'];
+          RateLimit: components['headers']['RateLimit'];
+          'RateLimit-Policy': components['headers']['RateLimit-Policy'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description `conflict`: Conflict; `sold_out`: Sold out; `unpaid_hold_limit`: Too many unpaid orders */
+      409: {
+        headers: {
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'X-Correlation-Id': components['headers']['X-Correlation-Id'];
+          'Access-Control-Allow-Origin': components['headers']['Access-Control-Allow-Origin'];
+          RateLimit: components['headers']['RateLimit'];
+          'RateLimit-Policy': components['headers']['RateLimit-Policy'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description `payload_too_large`: Payload too large */
+      413: {
+        headers: {
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'X-Correlation-Id': components['headers']['X-Correlation-Id'];
+          'Access-Control-Allow-Origin': components['headers']['Access-Control-Allow-Origin'];
+          RateLimit: components['headers']['RateLimit'];
+          'RateLimit-Policy': components['headers']['RateLimit-Policy'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description `unsupported_media_type`: Unsupported media type */
+      415: {
+        headers: {
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'X-Correlation-Id': components['headers']['X-Correlation-Id'];
+          'Access-Control-Allow-Origin': components['headers']['Access-Control-Allow-Origin'];
+          RateLimit: components['headers']['RateLimit'];
+          'RateLimit-Policy': components['headers']['RateLimit-Policy'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description `rate_limited`: Too many requests */
+      429: {
+        headers: {
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'X-Correlation-Id': components['headers']['X-Correlation-Id'];
+          'Access-Control-Allow-Origin': components['headers']['Access-Control-Allow-Origin'];
+          RateLimit: components['headers']['RateLimit'];
+          'RateLimit-Policy': components['headers']['RateLimit-Policy'];
+          'Retry-After': components['headers']['Retry-After'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description `internal_error`: Internal server error; `misconfigured`: Service misconfigured */
+      500: {
+        headers: {
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'X-Correlation-Id': components['headers']['X-Correlation-Id'];
+          'Access-Control-Allow-Origin': components['headers']['Access-Control-Allow-Origin'];
+          RateLimit: components['headers']['RateLimit'];
+          'RateLimit-Policy': components['headers']['RateLimit-Policy'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description `service_unavailable`: Service unavailable */
+      503: {
+        headers: {
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'X-Correlation-Id': components['headers']['X-Correlation-Id'];
+          'Access-Control-Allow-Origin': components['headers']['Access-Control-Allow-Origin'];
+          RateLimit: components['headers']['RateLimit'];
+          'RateLimit-Policy': components['headers']['RateLimit-Policy'];
+          'Retry-After': components['headers']['Retry-After'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+    };
+  };
+  reauthenticate: {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    requestBody: {
+      content: {
+        'application/json': components['schemas']['ReauthenticateRequest'];
+      };
+    };
+    responses: {
+      /** @description Proved again. */
+      200: {
+        headers: {
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'X-Correlation-Id': components['headers']['X-Correlation-Id'];
+          'Access-Control-Allow-Origin': components['headers']['Access-Control-Allow-Origin'];
+          RateLimit: components['headers']['RateLimit'];
+          'RateLimit-Policy': components['headers']['RateLimit-Policy'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Reauthenticated'];
+        };
+      };
+      /** @description `bad_request`: Bad request; `invalid_json`: Malformed JSON body; `validation_failed`: Validation failed */
+      400: {
+        headers: {
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'X-Correlation-Id': components['headers']['X-Correlation-Id'];
+          'Access-Control-Allow-Origin': components['headers']['Access-Control-Allow-Origin'];
+          RateLimit: components['headers']['RateLimit'];
+          'RateLimit-Policy': components['headers']['RateLimit-Policy'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description `unauthorized`: Authentication required; `invalid_credentials`: Invalid credentials; `reauthentication_required`: Re-authentication required; `invalid_mfa_code`: Invalid verification code; `mfa_challenge_invalid`: Invalid or expired MFA challenge */
+      401: {
+        headers: {
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'X-Correlation-Id': components['headers']['X-Correlation-Id'];
+          'Access-Control-Allow-Origin': components['headers']['Access-Control-Allow-Origin'];
+          RateLimit: components['headers']['RateLimit'];
+          'RateLimit-Policy': components['headers']['RateLimit-Policy'];
+          'WWW-Authenticate': components['headers']['WWW-Authenticate'];
           [name: string]: unknown;
         };
         content: {
@@ -6908,7 +8657,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `unauthorized`: Authentication required; `invalid_credentials`: Invalid credentials; `reauthentication_required`: Re-authentication required */
+      /** @description `unauthorized`: Authentication required; `invalid_credentials`: Invalid credentials; `reauthentication_required`: Re-authentication required; `invalid_mfa_code`: Invalid verification code; `mfa_challenge_invalid`: Invalid or expired MFA challenge */
       401: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -6923,7 +8672,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `forbidden`: Forbidden; `email_not_verified`: Email address not verified; `plan_limit`: Plan limit reached; `feature_unavailable`: Not in your plan */
+      /** @description `forbidden`: Forbidden; `email_not_verified`: Email address not verified; `mfa_enrollment_required`: MFA enrolment required; `plan_limit`: Plan limit reached; `feature_unavailable`: Not in your plan */
       403: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -7208,7 +8957,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `unauthorized`: Authentication required; `invalid_credentials`: Invalid credentials; `reauthentication_required`: Re-authentication required */
+      /** @description `unauthorized`: Authentication required; `invalid_credentials`: Invalid credentials; `reauthentication_required`: Re-authentication required; `invalid_mfa_code`: Invalid verification code; `mfa_challenge_invalid`: Invalid or expired MFA challenge */
       401: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -7223,7 +8972,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `forbidden`: Forbidden; `email_not_verified`: Email address not verified; `plan_limit`: Plan limit reached; `feature_unavailable`: Not in your plan */
+      /** @description `forbidden`: Forbidden; `email_not_verified`: Email address not verified; `mfa_enrollment_required`: MFA enrolment required; `plan_limit`: Plan limit reached; `feature_unavailable`: Not in your plan */
       403: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -7341,7 +9090,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `unauthorized`: Authentication required; `invalid_credentials`: Invalid credentials; `reauthentication_required`: Re-authentication required */
+      /** @description `unauthorized`: Authentication required; `invalid_credentials`: Invalid credentials; `reauthentication_required`: Re-authentication required; `invalid_mfa_code`: Invalid verification code; `mfa_challenge_invalid`: Invalid or expired MFA challenge */
       401: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -7356,7 +9105,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `forbidden`: Forbidden; `email_not_verified`: Email address not verified; `plan_limit`: Plan limit reached; `feature_unavailable`: Not in your plan */
+      /** @description `forbidden`: Forbidden; `email_not_verified`: Email address not verified; `mfa_enrollment_required`: MFA enrolment required; `plan_limit`: Plan limit reached; `feature_unavailable`: Not in your plan */
       403: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -7502,7 +9251,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `unauthorized`: Authentication required; `invalid_credentials`: Invalid credentials; `reauthentication_required`: Re-authentication required */
+      /** @description `unauthorized`: Authentication required; `invalid_credentials`: Invalid credentials; `reauthentication_required`: Re-authentication required; `invalid_mfa_code`: Invalid verification code; `mfa_challenge_invalid`: Invalid or expired MFA challenge */
       401: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -7517,7 +9266,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `forbidden`: Forbidden; `email_not_verified`: Email address not verified; `plan_limit`: Plan limit reached; `feature_unavailable`: Not in your plan */
+      /** @description `forbidden`: Forbidden; `email_not_verified`: Email address not verified; `mfa_enrollment_required`: MFA enrolment required; `plan_limit`: Plan limit reached; `feature_unavailable`: Not in your plan */
       403: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -7703,7 +9452,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `unauthorized`: Authentication required; `invalid_credentials`: Invalid credentials; `reauthentication_required`: Re-authentication required */
+      /** @description `unauthorized`: Authentication required; `invalid_credentials`: Invalid credentials; `reauthentication_required`: Re-authentication required; `invalid_mfa_code`: Invalid verification code; `mfa_challenge_invalid`: Invalid or expired MFA challenge */
       401: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -7718,7 +9467,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `forbidden`: Forbidden; `email_not_verified`: Email address not verified; `plan_limit`: Plan limit reached; `feature_unavailable`: Not in your plan */
+      /** @description `forbidden`: Forbidden; `email_not_verified`: Email address not verified; `mfa_enrollment_required`: MFA enrolment required; `plan_limit`: Plan limit reached; `feature_unavailable`: Not in your plan */
       403: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -7885,7 +9634,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `unauthorized`: Authentication required; `invalid_credentials`: Invalid credentials; `reauthentication_required`: Re-authentication required */
+      /** @description `unauthorized`: Authentication required; `invalid_credentials`: Invalid credentials; `reauthentication_required`: Re-authentication required; `invalid_mfa_code`: Invalid verification code; `mfa_challenge_invalid`: Invalid or expired MFA challenge */
       401: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -7900,7 +9649,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `forbidden`: Forbidden; `email_not_verified`: Email address not verified; `plan_limit`: Plan limit reached; `feature_unavailable`: Not in your plan */
+      /** @description `forbidden`: Forbidden; `email_not_verified`: Email address not verified; `mfa_enrollment_required`: MFA enrolment required; `plan_limit`: Plan limit reached; `feature_unavailable`: Not in your plan */
       403: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -8061,7 +9810,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `unauthorized`: Authentication required; `invalid_credentials`: Invalid credentials; `reauthentication_required`: Re-authentication required */
+      /** @description `unauthorized`: Authentication required; `invalid_credentials`: Invalid credentials; `reauthentication_required`: Re-authentication required; `invalid_mfa_code`: Invalid verification code; `mfa_challenge_invalid`: Invalid or expired MFA challenge */
       401: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -8076,7 +9825,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `forbidden`: Forbidden; `email_not_verified`: Email address not verified; `plan_limit`: Plan limit reached; `feature_unavailable`: Not in your plan */
+      /** @description `forbidden`: Forbidden; `email_not_verified`: Email address not verified; `mfa_enrollment_required`: MFA enrolment required; `plan_limit`: Plan limit reached; `feature_unavailable`: Not in your plan */
       403: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -8211,7 +9960,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `unauthorized`: Authentication required; `invalid_credentials`: Invalid credentials; `reauthentication_required`: Re-authentication required */
+      /** @description `unauthorized`: Authentication required; `invalid_credentials`: Invalid credentials; `reauthentication_required`: Re-authentication required; `invalid_mfa_code`: Invalid verification code; `mfa_challenge_invalid`: Invalid or expired MFA challenge */
       401: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -8226,7 +9975,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `forbidden`: Forbidden; `email_not_verified`: Email address not verified; `plan_limit`: Plan limit reached; `feature_unavailable`: Not in your plan */
+      /** @description `forbidden`: Forbidden; `email_not_verified`: Email address not verified; `mfa_enrollment_required`: MFA enrolment required; `plan_limit`: Plan limit reached; `feature_unavailable`: Not in your plan */
       403: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -8415,7 +10164,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `unauthorized`: Authentication required; `invalid_credentials`: Invalid credentials; `reauthentication_required`: Re-authentication required */
+      /** @description `unauthorized`: Authentication required; `invalid_credentials`: Invalid credentials; `reauthentication_required`: Re-authentication required; `invalid_mfa_code`: Invalid verification code; `mfa_challenge_invalid`: Invalid or expired MFA challenge */
       401: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -8430,7 +10179,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `forbidden`: Forbidden; `email_not_verified`: Email address not verified; `plan_limit`: Plan limit reached; `feature_unavailable`: Not in your plan */
+      /** @description `forbidden`: Forbidden; `email_not_verified`: Email address not verified; `mfa_enrollment_required`: MFA enrolment required; `plan_limit`: Plan limit reached; `feature_unavailable`: Not in your plan */
       403: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -8548,7 +10297,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `unauthorized`: Authentication required; `invalid_credentials`: Invalid credentials; `reauthentication_required`: Re-authentication required */
+      /** @description `unauthorized`: Authentication required; `invalid_credentials`: Invalid credentials; `reauthentication_required`: Re-authentication required; `invalid_mfa_code`: Invalid verification code; `mfa_challenge_invalid`: Invalid or expired MFA challenge */
       401: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -8563,7 +10312,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `forbidden`: Forbidden; `email_not_verified`: Email address not verified; `plan_limit`: Plan limit reached; `feature_unavailable`: Not in your plan */
+      /** @description `forbidden`: Forbidden; `email_not_verified`: Email address not verified; `mfa_enrollment_required`: MFA enrolment required; `plan_limit`: Plan limit reached; `feature_unavailable`: Not in your plan */
       403: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -8717,7 +10466,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `unauthorized`: Authentication required; `invalid_credentials`: Invalid credentials; `reauthentication_required`: Re-authentication required */
+      /** @description `unauthorized`: Authentication required; `invalid_credentials`: Invalid credentials; `reauthentication_required`: Re-authentication required; `invalid_mfa_code`: Invalid verification code; `mfa_challenge_invalid`: Invalid or expired MFA challenge */
       401: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -8732,7 +10481,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `forbidden`: Forbidden; `email_not_verified`: Email address not verified; `plan_limit`: Plan limit reached; `feature_unavailable`: Not in your plan */
+      /** @description `forbidden`: Forbidden; `email_not_verified`: Email address not verified; `mfa_enrollment_required`: MFA enrolment required; `plan_limit`: Plan limit reached; `feature_unavailable`: Not in your plan */
       403: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -8894,7 +10643,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `unauthorized`: Authentication required; `invalid_credentials`: Invalid credentials; `reauthentication_required`: Re-authentication required */
+      /** @description `unauthorized`: Authentication required; `invalid_credentials`: Invalid credentials; `reauthentication_required`: Re-authentication required; `invalid_mfa_code`: Invalid verification code; `mfa_challenge_invalid`: Invalid or expired MFA challenge */
       401: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -8909,7 +10658,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `forbidden`: Forbidden; `email_not_verified`: Email address not verified; `plan_limit`: Plan limit reached; `feature_unavailable`: Not in your plan */
+      /** @description `forbidden`: Forbidden; `email_not_verified`: Email address not verified; `mfa_enrollment_required`: MFA enrolment required; `plan_limit`: Plan limit reached; `feature_unavailable`: Not in your plan */
       403: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -9029,7 +10778,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `unauthorized`: Authentication required; `invalid_credentials`: Invalid credentials; `reauthentication_required`: Re-authentication required */
+      /** @description `unauthorized`: Authentication required; `invalid_credentials`: Invalid credentials; `reauthentication_required`: Re-authentication required; `invalid_mfa_code`: Invalid verification code; `mfa_challenge_invalid`: Invalid or expired MFA challenge */
       401: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -9044,7 +10793,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `forbidden`: Forbidden; `email_not_verified`: Email address not verified; `plan_limit`: Plan limit reached; `feature_unavailable`: Not in your plan */
+      /** @description `forbidden`: Forbidden; `email_not_verified`: Email address not verified; `mfa_enrollment_required`: MFA enrolment required; `plan_limit`: Plan limit reached; `feature_unavailable`: Not in your plan */
       403: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -9240,7 +10989,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `unauthorized`: Authentication required; `invalid_credentials`: Invalid credentials; `reauthentication_required`: Re-authentication required */
+      /** @description `unauthorized`: Authentication required; `invalid_credentials`: Invalid credentials; `reauthentication_required`: Re-authentication required; `invalid_mfa_code`: Invalid verification code; `mfa_challenge_invalid`: Invalid or expired MFA challenge */
       401: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -9255,7 +11004,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `forbidden`: Forbidden; `email_not_verified`: Email address not verified; `plan_limit`: Plan limit reached; `feature_unavailable`: Not in your plan */
+      /** @description `forbidden`: Forbidden; `email_not_verified`: Email address not verified; `mfa_enrollment_required`: MFA enrolment required; `plan_limit`: Plan limit reached; `feature_unavailable`: Not in your plan */
       403: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -9373,7 +11122,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `unauthorized`: Authentication required; `invalid_credentials`: Invalid credentials; `reauthentication_required`: Re-authentication required */
+      /** @description `unauthorized`: Authentication required; `invalid_credentials`: Invalid credentials; `reauthentication_required`: Re-authentication required; `invalid_mfa_code`: Invalid verification code; `mfa_challenge_invalid`: Invalid or expired MFA challenge */
       401: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -9388,7 +11137,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `forbidden`: Forbidden; `email_not_verified`: Email address not verified; `plan_limit`: Plan limit reached; `feature_unavailable`: Not in your plan */
+      /** @description `forbidden`: Forbidden; `email_not_verified`: Email address not verified; `mfa_enrollment_required`: MFA enrolment required; `plan_limit`: Plan limit reached; `feature_unavailable`: Not in your plan */
       403: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -9542,7 +11291,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `unauthorized`: Authentication required; `invalid_credentials`: Invalid credentials; `reauthentication_required`: Re-authentication required */
+      /** @description `unauthorized`: Authentication required; `invalid_credentials`: Invalid credentials; `reauthentication_required`: Re-authentication required; `invalid_mfa_code`: Invalid verification code; `mfa_challenge_invalid`: Invalid or expired MFA challenge */
       401: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -9557,7 +11306,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `forbidden`: Forbidden; `email_not_verified`: Email address not verified; `plan_limit`: Plan limit reached; `feature_unavailable`: Not in your plan */
+      /** @description `forbidden`: Forbidden; `email_not_verified`: Email address not verified; `mfa_enrollment_required`: MFA enrolment required; `plan_limit`: Plan limit reached; `feature_unavailable`: Not in your plan */
       403: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -9752,7 +11501,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `unauthorized`: Authentication required; `invalid_credentials`: Invalid credentials; `reauthentication_required`: Re-authentication required */
+      /** @description `unauthorized`: Authentication required; `invalid_credentials`: Invalid credentials; `reauthentication_required`: Re-authentication required; `invalid_mfa_code`: Invalid verification code; `mfa_challenge_invalid`: Invalid or expired MFA challenge */
       401: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -9767,7 +11516,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `forbidden`: Forbidden; `email_not_verified`: Email address not verified; `plan_limit`: Plan limit reached; `feature_unavailable`: Not in your plan */
+      /** @description `forbidden`: Forbidden; `email_not_verified`: Email address not verified; `mfa_enrollment_required`: MFA enrolment required; `plan_limit`: Plan limit reached; `feature_unavailable`: Not in your plan */
       403: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -9918,7 +11667,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `unauthorized`: Authentication required; `invalid_credentials`: Invalid credentials; `reauthentication_required`: Re-authentication required */
+      /** @description `unauthorized`: Authentication required; `invalid_credentials`: Invalid credentials; `reauthentication_required`: Re-authentication required; `invalid_mfa_code`: Invalid verification code; `mfa_challenge_invalid`: Invalid or expired MFA challenge */
       401: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -9933,7 +11682,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `forbidden`: Forbidden; `email_not_verified`: Email address not verified; `plan_limit`: Plan limit reached; `feature_unavailable`: Not in your plan */
+      /** @description `forbidden`: Forbidden; `email_not_verified`: Email address not verified; `mfa_enrollment_required`: MFA enrolment required; `plan_limit`: Plan limit reached; `feature_unavailable`: Not in your plan */
       403: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -10153,7 +11902,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `unauthorized`: Authentication required; `invalid_credentials`: Invalid credentials; `reauthentication_required`: Re-authentication required */
+      /** @description `unauthorized`: Authentication required; `invalid_credentials`: Invalid credentials; `reauthentication_required`: Re-authentication required; `invalid_mfa_code`: Invalid verification code; `mfa_challenge_invalid`: Invalid or expired MFA challenge */
       401: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -10168,7 +11917,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `forbidden`: Forbidden; `email_not_verified`: Email address not verified; `plan_limit`: Plan limit reached; `feature_unavailable`: Not in your plan */
+      /** @description `forbidden`: Forbidden; `email_not_verified`: Email address not verified; `mfa_enrollment_required`: MFA enrolment required; `plan_limit`: Plan limit reached; `feature_unavailable`: Not in your plan */
       403: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -10317,7 +12066,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `unauthorized`: Authentication required; `invalid_credentials`: Invalid credentials; `reauthentication_required`: Re-authentication required */
+      /** @description `unauthorized`: Authentication required; `invalid_credentials`: Invalid credentials; `reauthentication_required`: Re-authentication required; `invalid_mfa_code`: Invalid verification code; `mfa_challenge_invalid`: Invalid or expired MFA challenge */
       401: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -10332,7 +12081,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `forbidden`: Forbidden; `email_not_verified`: Email address not verified; `plan_limit`: Plan limit reached; `feature_unavailable`: Not in your plan */
+      /** @description `forbidden`: Forbidden; `email_not_verified`: Email address not verified; `mfa_enrollment_required`: MFA enrolment required; `plan_limit`: Plan limit reached; `feature_unavailable`: Not in your plan */
       403: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -10486,7 +12235,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `unauthorized`: Authentication required; `invalid_credentials`: Invalid credentials; `reauthentication_required`: Re-authentication required */
+      /** @description `unauthorized`: Authentication required; `invalid_credentials`: Invalid credentials; `reauthentication_required`: Re-authentication required; `invalid_mfa_code`: Invalid verification code; `mfa_challenge_invalid`: Invalid or expired MFA challenge */
       401: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -10501,7 +12250,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `forbidden`: Forbidden; `email_not_verified`: Email address not verified; `plan_limit`: Plan limit reached; `feature_unavailable`: Not in your plan */
+      /** @description `forbidden`: Forbidden; `email_not_verified`: Email address not verified; `mfa_enrollment_required`: MFA enrolment required; `plan_limit`: Plan limit reached; `feature_unavailable`: Not in your plan */
       403: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -10660,7 +12409,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `unauthorized`: Authentication required; `invalid_credentials`: Invalid credentials; `reauthentication_required`: Re-authentication required */
+      /** @description `unauthorized`: Authentication required; `invalid_credentials`: Invalid credentials; `reauthentication_required`: Re-authentication required; `invalid_mfa_code`: Invalid verification code; `mfa_challenge_invalid`: Invalid or expired MFA challenge */
       401: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -10675,7 +12424,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `forbidden`: Forbidden; `email_not_verified`: Email address not verified; `plan_limit`: Plan limit reached; `feature_unavailable`: Not in your plan */
+      /** @description `forbidden`: Forbidden; `email_not_verified`: Email address not verified; `mfa_enrollment_required`: MFA enrolment required; `plan_limit`: Plan limit reached; `feature_unavailable`: Not in your plan */
       403: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -10848,7 +12597,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `unauthorized`: Authentication required; `invalid_credentials`: Invalid credentials; `reauthentication_required`: Re-authentication required */
+      /** @description `unauthorized`: Authentication required; `invalid_credentials`: Invalid credentials; `reauthentication_required`: Re-authentication required; `invalid_mfa_code`: Invalid verification code; `mfa_challenge_invalid`: Invalid or expired MFA challenge */
       401: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -10863,7 +12612,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `forbidden`: Forbidden; `email_not_verified`: Email address not verified; `plan_limit`: Plan limit reached; `feature_unavailable`: Not in your plan */
+      /** @description `forbidden`: Forbidden; `email_not_verified`: Email address not verified; `mfa_enrollment_required`: MFA enrolment required; `plan_limit`: Plan limit reached; `feature_unavailable`: Not in your plan */
       403: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -11035,7 +12784,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `unauthorized`: Authentication required; `invalid_credentials`: Invalid credentials; `reauthentication_required`: Re-authentication required */
+      /** @description `unauthorized`: Authentication required; `invalid_credentials`: Invalid credentials; `reauthentication_required`: Re-authentication required; `invalid_mfa_code`: Invalid verification code; `mfa_challenge_invalid`: Invalid or expired MFA challenge */
       401: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -11050,7 +12799,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `forbidden`: Forbidden; `email_not_verified`: Email address not verified; `plan_limit`: Plan limit reached; `feature_unavailable`: Not in your plan */
+      /** @description `forbidden`: Forbidden; `email_not_verified`: Email address not verified; `mfa_enrollment_required`: MFA enrolment required; `plan_limit`: Plan limit reached; `feature_unavailable`: Not in your plan */
       403: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -11196,7 +12945,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `unauthorized`: Authentication required; `invalid_credentials`: Invalid credentials; `reauthentication_required`: Re-authentication required */
+      /** @description `unauthorized`: Authentication required; `invalid_credentials`: Invalid credentials; `reauthentication_required`: Re-authentication required; `invalid_mfa_code`: Invalid verification code; `mfa_challenge_invalid`: Invalid or expired MFA challenge */
       401: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -11211,7 +12960,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `forbidden`: Forbidden; `email_not_verified`: Email address not verified; `plan_limit`: Plan limit reached; `feature_unavailable`: Not in your plan */
+      /** @description `forbidden`: Forbidden; `email_not_verified`: Email address not verified; `mfa_enrollment_required`: MFA enrolment required; `plan_limit`: Plan limit reached; `feature_unavailable`: Not in your plan */
       403: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -11410,7 +13159,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `unauthorized`: Authentication required; `invalid_credentials`: Invalid credentials; `reauthentication_required`: Re-authentication required */
+      /** @description `unauthorized`: Authentication required; `invalid_credentials`: Invalid credentials; `reauthentication_required`: Re-authentication required; `invalid_mfa_code`: Invalid verification code; `mfa_challenge_invalid`: Invalid or expired MFA challenge */
       401: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -11425,7 +13174,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `forbidden`: Forbidden; `email_not_verified`: Email address not verified; `plan_limit`: Plan limit reached; `feature_unavailable`: Not in your plan */
+      /** @description `forbidden`: Forbidden; `email_not_verified`: Email address not verified; `mfa_enrollment_required`: MFA enrolment required; `plan_limit`: Plan limit reached; `feature_unavailable`: Not in your plan */
       403: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -11579,7 +13328,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `unauthorized`: Authentication required; `invalid_credentials`: Invalid credentials; `reauthentication_required`: Re-authentication required */
+      /** @description `unauthorized`: Authentication required; `invalid_credentials`: Invalid credentials; `reauthentication_required`: Re-authentication required; `invalid_mfa_code`: Invalid verification code; `mfa_challenge_invalid`: Invalid or expired MFA challenge */
       401: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -11594,7 +13343,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `forbidden`: Forbidden; `email_not_verified`: Email address not verified; `plan_limit`: Plan limit reached; `feature_unavailable`: Not in your plan */
+      /** @description `forbidden`: Forbidden; `email_not_verified`: Email address not verified; `mfa_enrollment_required`: MFA enrolment required; `plan_limit`: Plan limit reached; `feature_unavailable`: Not in your plan */
       403: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -11758,7 +13507,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `unauthorized`: Authentication required; `invalid_credentials`: Invalid credentials; `reauthentication_required`: Re-authentication required */
+      /** @description `unauthorized`: Authentication required; `invalid_credentials`: Invalid credentials; `reauthentication_required`: Re-authentication required; `invalid_mfa_code`: Invalid verification code; `mfa_challenge_invalid`: Invalid or expired MFA challenge */
       401: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -11773,7 +13522,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `forbidden`: Forbidden; `email_not_verified`: Email address not verified; `plan_limit`: Plan limit reached; `feature_unavailable`: Not in your plan */
+      /** @description `forbidden`: Forbidden; `email_not_verified`: Email address not verified; `mfa_enrollment_required`: MFA enrolment required; `plan_limit`: Plan limit reached; `feature_unavailable`: Not in your plan */
       403: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -11911,7 +13660,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `unauthorized`: Authentication required; `invalid_credentials`: Invalid credentials; `reauthentication_required`: Re-authentication required */
+      /** @description `unauthorized`: Authentication required; `invalid_credentials`: Invalid credentials; `reauthentication_required`: Re-authentication required; `invalid_mfa_code`: Invalid verification code; `mfa_challenge_invalid`: Invalid or expired MFA challenge */
       401: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -11926,7 +13675,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `forbidden`: Forbidden; `email_not_verified`: Email address not verified; `plan_limit`: Plan limit reached; `feature_unavailable`: Not in your plan */
+      /** @description `forbidden`: Forbidden; `email_not_verified`: Email address not verified; `mfa_enrollment_required`: MFA enrolment required; `plan_limit`: Plan limit reached; `feature_unavailable`: Not in your plan */
       403: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -12117,7 +13866,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `unauthorized`: Authentication required; `invalid_credentials`: Invalid credentials; `reauthentication_required`: Re-authentication required */
+      /** @description `unauthorized`: Authentication required; `invalid_credentials`: Invalid credentials; `reauthentication_required`: Re-authentication required; `invalid_mfa_code`: Invalid verification code; `mfa_challenge_invalid`: Invalid or expired MFA challenge */
       401: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -12132,7 +13881,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `forbidden`: Forbidden; `email_not_verified`: Email address not verified; `plan_limit`: Plan limit reached; `feature_unavailable`: Not in your plan */
+      /** @description `forbidden`: Forbidden; `email_not_verified`: Email address not verified; `mfa_enrollment_required`: MFA enrolment required; `plan_limit`: Plan limit reached; `feature_unavailable`: Not in your plan */
       403: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -12286,7 +14035,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `unauthorized`: Authentication required; `invalid_credentials`: Invalid credentials; `reauthentication_required`: Re-authentication required */
+      /** @description `unauthorized`: Authentication required; `invalid_credentials`: Invalid credentials; `reauthentication_required`: Re-authentication required; `invalid_mfa_code`: Invalid verification code; `mfa_challenge_invalid`: Invalid or expired MFA challenge */
       401: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -12301,7 +14050,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `forbidden`: Forbidden; `email_not_verified`: Email address not verified; `plan_limit`: Plan limit reached; `feature_unavailable`: Not in your plan */
+      /** @description `forbidden`: Forbidden; `email_not_verified`: Email address not verified; `mfa_enrollment_required`: MFA enrolment required; `plan_limit`: Plan limit reached; `feature_unavailable`: Not in your plan */
       403: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -12456,7 +14205,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `unauthorized`: Authentication required; `invalid_credentials`: Invalid credentials; `reauthentication_required`: Re-authentication required */
+      /** @description `unauthorized`: Authentication required; `invalid_credentials`: Invalid credentials; `reauthentication_required`: Re-authentication required; `invalid_mfa_code`: Invalid verification code; `mfa_challenge_invalid`: Invalid or expired MFA challenge */
       401: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -12471,7 +14220,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `forbidden`: Forbidden; `email_not_verified`: Email address not verified; `plan_limit`: Plan limit reached; `feature_unavailable`: Not in your plan */
+      /** @description `forbidden`: Forbidden; `email_not_verified`: Email address not verified; `mfa_enrollment_required`: MFA enrolment required; `plan_limit`: Plan limit reached; `feature_unavailable`: Not in your plan */
       403: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -12602,7 +14351,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `unauthorized`: Authentication required; `invalid_credentials`: Invalid credentials; `reauthentication_required`: Re-authentication required */
+      /** @description `unauthorized`: Authentication required; `invalid_credentials`: Invalid credentials; `reauthentication_required`: Re-authentication required; `invalid_mfa_code`: Invalid verification code; `mfa_challenge_invalid`: Invalid or expired MFA challenge */
       401: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -12617,7 +14366,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `forbidden`: Forbidden; `email_not_verified`: Email address not verified; `plan_limit`: Plan limit reached; `feature_unavailable`: Not in your plan */
+      /** @description `forbidden`: Forbidden; `email_not_verified`: Email address not verified; `mfa_enrollment_required`: MFA enrolment required; `plan_limit`: Plan limit reached; `feature_unavailable`: Not in your plan */
       403: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -12731,7 +14480,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `unauthorized`: Authentication required; `invalid_credentials`: Invalid credentials; `reauthentication_required`: Re-authentication required */
+      /** @description `unauthorized`: Authentication required; `invalid_credentials`: Invalid credentials; `reauthentication_required`: Re-authentication required; `invalid_mfa_code`: Invalid verification code; `mfa_challenge_invalid`: Invalid or expired MFA challenge */
       401: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -12746,7 +14495,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `forbidden`: Forbidden; `email_not_verified`: Email address not verified; `plan_limit`: Plan limit reached; `feature_unavailable`: Not in your plan */
+      /** @description `forbidden`: Forbidden; `email_not_verified`: Email address not verified; `mfa_enrollment_required`: MFA enrolment required; `plan_limit`: Plan limit reached; `feature_unavailable`: Not in your plan */
       403: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -12874,7 +14623,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `unauthorized`: Authentication required; `invalid_credentials`: Invalid credentials; `reauthentication_required`: Re-authentication required */
+      /** @description `unauthorized`: Authentication required; `invalid_credentials`: Invalid credentials; `reauthentication_required`: Re-authentication required; `invalid_mfa_code`: Invalid verification code; `mfa_challenge_invalid`: Invalid or expired MFA challenge */
       401: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -12889,7 +14638,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `forbidden`: Forbidden; `email_not_verified`: Email address not verified; `plan_limit`: Plan limit reached; `feature_unavailable`: Not in your plan */
+      /** @description `forbidden`: Forbidden; `email_not_verified`: Email address not verified; `mfa_enrollment_required`: MFA enrolment required; `plan_limit`: Plan limit reached; `feature_unavailable`: Not in your plan */
       403: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -13026,7 +14775,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `unauthorized`: Authentication required; `invalid_credentials`: Invalid credentials; `reauthentication_required`: Re-authentication required */
+      /** @description `unauthorized`: Authentication required; `invalid_credentials`: Invalid credentials; `reauthentication_required`: Re-authentication required; `invalid_mfa_code`: Invalid verification code; `mfa_challenge_invalid`: Invalid or expired MFA challenge */
       401: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -13041,7 +14790,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `forbidden`: Forbidden; `email_not_verified`: Email address not verified; `plan_limit`: Plan limit reached; `feature_unavailable`: Not in your plan */
+      /** @description `forbidden`: Forbidden; `email_not_verified`: Email address not verified; `mfa_enrollment_required`: MFA enrolment required; `plan_limit`: Plan limit reached; `feature_unavailable`: Not in your plan */
       403: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -13228,7 +14977,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `unauthorized`: Authentication required; `invalid_credentials`: Invalid credentials; `reauthentication_required`: Re-authentication required */
+      /** @description `unauthorized`: Authentication required; `invalid_credentials`: Invalid credentials; `reauthentication_required`: Re-authentication required; `invalid_mfa_code`: Invalid verification code; `mfa_challenge_invalid`: Invalid or expired MFA challenge */
       401: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -13243,7 +14992,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `forbidden`: Forbidden; `email_not_verified`: Email address not verified; `plan_limit`: Plan limit reached; `feature_unavailable`: Not in your plan */
+      /** @description `forbidden`: Forbidden; `email_not_verified`: Email address not verified; `mfa_enrollment_required`: MFA enrolment required; `plan_limit`: Plan limit reached; `feature_unavailable`: Not in your plan */
       403: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -13424,7 +15173,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `unauthorized`: Authentication required; `invalid_credentials`: Invalid credentials; `reauthentication_required`: Re-authentication required */
+      /** @description `unauthorized`: Authentication required; `invalid_credentials`: Invalid credentials; `reauthentication_required`: Re-authentication required; `invalid_mfa_code`: Invalid verification code; `mfa_challenge_invalid`: Invalid or expired MFA challenge */
       401: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -13439,7 +15188,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `forbidden`: Forbidden; `email_not_verified`: Email address not verified; `plan_limit`: Plan limit reached; `feature_unavailable`: Not in your plan */
+      /** @description `forbidden`: Forbidden; `email_not_verified`: Email address not verified; `mfa_enrollment_required`: MFA enrolment required; `plan_limit`: Plan limit reached; `feature_unavailable`: Not in your plan */
       403: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -13565,7 +15314,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `unauthorized`: Authentication required; `invalid_credentials`: Invalid credentials; `reauthentication_required`: Re-authentication required */
+      /** @description `unauthorized`: Authentication required; `invalid_credentials`: Invalid credentials; `reauthentication_required`: Re-authentication required; `invalid_mfa_code`: Invalid verification code; `mfa_challenge_invalid`: Invalid or expired MFA challenge */
       401: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -13580,7 +15329,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `forbidden`: Forbidden; `email_not_verified`: Email address not verified; `plan_limit`: Plan limit reached; `feature_unavailable`: Not in your plan */
+      /** @description `forbidden`: Forbidden; `email_not_verified`: Email address not verified; `mfa_enrollment_required`: MFA enrolment required; `plan_limit`: Plan limit reached; `feature_unavailable`: Not in your plan */
       403: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -13940,7 +15689,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `unauthorized`: Authentication required; `invalid_credentials`: Invalid credentials; `reauthentication_required`: Re-authentication required */
+      /** @description `unauthorized`: Authentication required; `invalid_credentials`: Invalid credentials; `reauthentication_required`: Re-authentication required; `invalid_mfa_code`: Invalid verification code; `mfa_challenge_invalid`: Invalid or expired MFA challenge */
       401: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -13955,7 +15704,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `forbidden`: Forbidden; `email_not_verified`: Email address not verified; `plan_limit`: Plan limit reached; `feature_unavailable`: Not in your plan */
+      /** @description `forbidden`: Forbidden; `email_not_verified`: Email address not verified; `mfa_enrollment_required`: MFA enrolment required; `plan_limit`: Plan limit reached; `feature_unavailable`: Not in your plan */
       403: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -14112,7 +15861,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `unauthorized`: Authentication required; `invalid_credentials`: Invalid credentials; `reauthentication_required`: Re-authentication required */
+      /** @description `unauthorized`: Authentication required; `invalid_credentials`: Invalid credentials; `reauthentication_required`: Re-authentication required; `invalid_mfa_code`: Invalid verification code; `mfa_challenge_invalid`: Invalid or expired MFA challenge */
       401: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -14127,7 +15876,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `forbidden`: Forbidden; `email_not_verified`: Email address not verified; `plan_limit`: Plan limit reached; `feature_unavailable`: Not in your plan */
+      /** @description `forbidden`: Forbidden; `email_not_verified`: Email address not verified; `mfa_enrollment_required`: MFA enrolment required; `plan_limit`: Plan limit reached; `feature_unavailable`: Not in your plan */
       403: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -14261,7 +16010,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `unauthorized`: Authentication required; `invalid_credentials`: Invalid credentials; `reauthentication_required`: Re-authentication required */
+      /** @description `unauthorized`: Authentication required; `invalid_credentials`: Invalid credentials; `reauthentication_required`: Re-authentication required; `invalid_mfa_code`: Invalid verification code; `mfa_challenge_invalid`: Invalid or expired MFA challenge */
       401: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -14276,7 +16025,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `forbidden`: Forbidden; `email_not_verified`: Email address not verified; `plan_limit`: Plan limit reached; `feature_unavailable`: Not in your plan */
+      /** @description `forbidden`: Forbidden; `email_not_verified`: Email address not verified; `mfa_enrollment_required`: MFA enrolment required; `plan_limit`: Plan limit reached; `feature_unavailable`: Not in your plan */
       403: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -14452,7 +16201,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `unauthorized`: Authentication required; `invalid_credentials`: Invalid credentials; `reauthentication_required`: Re-authentication required */
+      /** @description `unauthorized`: Authentication required; `invalid_credentials`: Invalid credentials; `reauthentication_required`: Re-authentication required; `invalid_mfa_code`: Invalid verification code; `mfa_challenge_invalid`: Invalid or expired MFA challenge */
       401: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -14467,7 +16216,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `forbidden`: Forbidden; `email_not_verified`: Email address not verified; `plan_limit`: Plan limit reached; `feature_unavailable`: Not in your plan */
+      /** @description `forbidden`: Forbidden; `email_not_verified`: Email address not verified; `mfa_enrollment_required`: MFA enrolment required; `plan_limit`: Plan limit reached; `feature_unavailable`: Not in your plan */
       403: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -14602,7 +16351,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `unauthorized`: Authentication required; `invalid_credentials`: Invalid credentials; `reauthentication_required`: Re-authentication required */
+      /** @description `unauthorized`: Authentication required; `invalid_credentials`: Invalid credentials; `reauthentication_required`: Re-authentication required; `invalid_mfa_code`: Invalid verification code; `mfa_challenge_invalid`: Invalid or expired MFA challenge */
       401: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -14617,7 +16366,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `forbidden`: Forbidden; `email_not_verified`: Email address not verified; `plan_limit`: Plan limit reached; `feature_unavailable`: Not in your plan */
+      /** @description `forbidden`: Forbidden; `email_not_verified`: Email address not verified; `mfa_enrollment_required`: MFA enrolment required; `plan_limit`: Plan limit reached; `feature_unavailable`: Not in your plan */
       403: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -14757,7 +16506,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `unauthorized`: Authentication required; `invalid_credentials`: Invalid credentials; `reauthentication_required`: Re-authentication required */
+      /** @description `unauthorized`: Authentication required; `invalid_credentials`: Invalid credentials; `reauthentication_required`: Re-authentication required; `invalid_mfa_code`: Invalid verification code; `mfa_challenge_invalid`: Invalid or expired MFA challenge */
       401: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -14772,7 +16521,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `forbidden`: Forbidden; `email_not_verified`: Email address not verified; `plan_limit`: Plan limit reached; `feature_unavailable`: Not in your plan */
+      /** @description `forbidden`: Forbidden; `email_not_verified`: Email address not verified; `mfa_enrollment_required`: MFA enrolment required; `plan_limit`: Plan limit reached; `feature_unavailable`: Not in your plan */
       403: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -14904,7 +16653,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `unauthorized`: Authentication required; `invalid_credentials`: Invalid credentials; `reauthentication_required`: Re-authentication required */
+      /** @description `unauthorized`: Authentication required; `invalid_credentials`: Invalid credentials; `reauthentication_required`: Re-authentication required; `invalid_mfa_code`: Invalid verification code; `mfa_challenge_invalid`: Invalid or expired MFA challenge */
       401: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -14919,7 +16668,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `forbidden`: Forbidden; `email_not_verified`: Email address not verified; `plan_limit`: Plan limit reached; `feature_unavailable`: Not in your plan */
+      /** @description `forbidden`: Forbidden; `email_not_verified`: Email address not verified; `mfa_enrollment_required`: MFA enrolment required; `plan_limit`: Plan limit reached; `feature_unavailable`: Not in your plan */
       403: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -15048,7 +16797,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `unauthorized`: Authentication required; `invalid_credentials`: Invalid credentials; `reauthentication_required`: Re-authentication required */
+      /** @description `unauthorized`: Authentication required; `invalid_credentials`: Invalid credentials; `reauthentication_required`: Re-authentication required; `invalid_mfa_code`: Invalid verification code; `mfa_challenge_invalid`: Invalid or expired MFA challenge */
       401: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -15063,7 +16812,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `forbidden`: Forbidden; `email_not_verified`: Email address not verified; `plan_limit`: Plan limit reached; `feature_unavailable`: Not in your plan */
+      /** @description `forbidden`: Forbidden; `email_not_verified`: Email address not verified; `mfa_enrollment_required`: MFA enrolment required; `plan_limit`: Plan limit reached; `feature_unavailable`: Not in your plan */
       403: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -15246,7 +16995,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `unauthorized`: Authentication required; `invalid_credentials`: Invalid credentials; `reauthentication_required`: Re-authentication required */
+      /** @description `unauthorized`: Authentication required; `invalid_credentials`: Invalid credentials; `reauthentication_required`: Re-authentication required; `invalid_mfa_code`: Invalid verification code; `mfa_challenge_invalid`: Invalid or expired MFA challenge */
       401: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -15261,7 +17010,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `forbidden`: Forbidden; `email_not_verified`: Email address not verified; `plan_limit`: Plan limit reached; `feature_unavailable`: Not in your plan */
+      /** @description `forbidden`: Forbidden; `email_not_verified`: Email address not verified; `mfa_enrollment_required`: MFA enrolment required; `plan_limit`: Plan limit reached; `feature_unavailable`: Not in your plan */
       403: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -15399,7 +17148,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `unauthorized`: Authentication required; `invalid_credentials`: Invalid credentials; `reauthentication_required`: Re-authentication required */
+      /** @description `unauthorized`: Authentication required; `invalid_credentials`: Invalid credentials; `reauthentication_required`: Re-authentication required; `invalid_mfa_code`: Invalid verification code; `mfa_challenge_invalid`: Invalid or expired MFA challenge */
       401: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -15414,7 +17163,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `forbidden`: Forbidden; `email_not_verified`: Email address not verified; `plan_limit`: Plan limit reached; `feature_unavailable`: Not in your plan */
+      /** @description `forbidden`: Forbidden; `email_not_verified`: Email address not verified; `mfa_enrollment_required`: MFA enrolment required; `plan_limit`: Plan limit reached; `feature_unavailable`: Not in your plan */
       403: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -16272,7 +18021,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `unauthorized`: Authentication required; `invalid_credentials`: Invalid credentials; `reauthentication_required`: Re-authentication required */
+      /** @description `unauthorized`: Authentication required; `invalid_credentials`: Invalid credentials; `reauthentication_required`: Re-authentication required; `invalid_mfa_code`: Invalid verification code; `mfa_challenge_invalid`: Invalid or expired MFA challenge */
       401: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -16287,7 +18036,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `forbidden`: Forbidden; `email_not_verified`: Email address not verified; `plan_limit`: Plan limit reached; `feature_unavailable`: Not in your plan */
+      /** @description `forbidden`: Forbidden; `email_not_verified`: Email address not verified; `mfa_enrollment_required`: MFA enrolment required; `plan_limit`: Plan limit reached; `feature_unavailable`: Not in your plan */
       403: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -16448,7 +18197,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `unauthorized`: Authentication required; `invalid_credentials`: Invalid credentials; `reauthentication_required`: Re-authentication required */
+      /** @description `unauthorized`: Authentication required; `invalid_credentials`: Invalid credentials; `reauthentication_required`: Re-authentication required; `invalid_mfa_code`: Invalid verification code; `mfa_challenge_invalid`: Invalid or expired MFA challenge */
       401: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -16463,7 +18212,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `forbidden`: Forbidden; `email_not_verified`: Email address not verified; `plan_limit`: Plan limit reached; `feature_unavailable`: Not in your plan */
+      /** @description `forbidden`: Forbidden; `email_not_verified`: Email address not verified; `mfa_enrollment_required`: MFA enrolment required; `plan_limit`: Plan limit reached; `feature_unavailable`: Not in your plan */
       403: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
