@@ -73,7 +73,14 @@ export default defineConfig({
           cloudflareTest(({ inject }) => ({
             main: './src/index.ts',
             wrangler: { configPath: './wrangler.toml', environment: 'local' },
-            miniflare: { bindings: { ...inject('workerVars'), LOG_LEVEL: process.env.LOG_LEVEL ?? 'warn' } },
+            miniflare: {
+              // LIVE_HEARTBEAT_SECONDS: live streams re-check their session every second (15 s by default).
+              bindings: {
+                ...inject('workerVars'),
+                LOG_LEVEL: process.env.LOG_LEVEL ?? 'warn',
+                LIVE_HEARTBEAT_SECONDS: '1',
+              },
+            },
           })),
         ],
         test: {

@@ -34,10 +34,26 @@ if (!Number.isInteger(runs) || runs < 1) throw new Error('--runs must be a posit
  * importing the bundle and of its first response to `url`, and the status.
  */
 const CPU_PROBE = `
+import { registerHooks } from 'node:module';
 import { pathToFileURL } from 'node:url';
+// The bundle's Durable Object class extends workerd's DurableObject (cloudflare:workers), which Node cannot load: a
+// bare base class stands in (the probe never runs the Object).
+const base = 'export class DurableObject { constructor(ctx, env) { this.ctx = ctx; this.env = env; } }';
+registerHooks({
+  resolve: (specifier, context, next) =>
+    specifier === 'cloudflare:workers'
+      ? { url: 'data:text/javascript,' + encodeURIComponent(base), shortCircuit: true }
+      : next(specifier, context),
+});
 const [bundle, url, bindingsJson] = process.argv.slice(2);
 const queue = { send: async () => {}, sendBatch: async () => {} };
-const env = { ...JSON.parse(bindingsJson), EMAIL_QUEUE: queue, WEBHOOK_QUEUE: queue, AUDIT_QUEUE: queue };
+const env = {
+  ...JSON.parse(bindingsJson),
+  EMAIL_QUEUE: queue,
+  WEBHOOK_QUEUE: queue,
+  AUDIT_QUEUE: queue,
+  EVENT_LIVE: { idFromName() {} },
+};
 const ctx = { waitUntil() {}, passThroughOnException() {}, props: {} };
 const cpu = () => { const usage = process.cpuUsage(); return (usage.user + usage.system) / 1000; };
 const started = cpu();
@@ -162,6 +178,7 @@ try {
           WEBHOOK_QUEUE: 'eventra-webhooks',
           AUDIT_QUEUE: 'eventra-audit',
         },
+        durableObjects: { EVENT_LIVE: 'EventLive' },
         // The API route's expected "database unavailable" error log would repeat on every run.
         handleStructuredLogs: () => undefined,
       }),

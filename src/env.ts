@@ -50,6 +50,8 @@ export const BindingsSchema = z.object({
   WEBHOOK_QUEUE: binding<'WEBHOOK_QUEUE'>('send'),
   /** Records written after a request without its round trip: the sign-in's audit row and last-login time. */
   AUDIT_QUEUE: binding<'AUDIT_QUEUE'>('send'),
+  /** One Durable Object per event: the hub of its live streams (src/services/realtime/event-live.ts). */
+  EVENT_LIVE: binding<'EVENT_LIVE'>('idFromName'),
   /**
    * wrangler.toml `[assets]`: the static assets (build/assets, made by dev/docs-assets.ts). Only /docs reads it;
    * optional so the document can be built in Node without it (dev/openapi.ts).
@@ -73,6 +75,11 @@ export const BindingsSchema = z.object({
    */
   EMAIL_API_KEY: z.string().min(1).optional(),
   EMAIL_FROM: z.email().optional(),
+  /**
+   * Seconds between a live stream's heartbeats, each of which also re-checks a staff stream's session (default 15).
+   * The test run sets 1, so a revoked session's stream ends within a second there.
+   */
+  LIVE_HEARTBEAT_SECONDS: z.coerce.number().int().min(1).max(60).optional(),
   /** debug | info | warn | error (default info). The test run uses warn to keep its output readable. */
   LOG_LEVEL: z.enum(['debug', 'info', 'warn', 'error']).optional(),
   /** Comma-separated origins allowed to call the platform host from a browser (the tenant hosts use their settings). */

@@ -5,6 +5,9 @@ import { createApp } from './app.ts';
 // so an isolate's start-up does not pay for what its first requests do not use.
 const app = createApp();
 
+// Durable Object classes are exports of the entry (wrangler.toml binds them by class name).
+export { EventLive } from './services/realtime/event-live.ts';
+
 export default {
   fetch: app.fetch,
 

@@ -17,6 +17,8 @@ export const AUTHENTICATED_OPERATIONS: ReadonlySet<string> = new Set([
   'GET /api/v1/events',
   'GET /api/v1/events/{id}',
   'GET /api/v1/events/{id}/capacity-pools',
+  'GET /api/v1/events/{id}/live/bookings',
+  'GET /api/v1/events/{id}/live/check-ins',
   'GET /api/v1/events/{id}/ticket-types',
   'GET /api/v1/organization',
   'GET /api/v1/organization/features',

@@ -1344,6 +1344,66 @@ export interface paths {
     patch?: never;
     trace?: never;
   };
+  '/api/v1/public/events/{slug}/live': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    /**
+     * Stream the seats left of a public event
+     * @description Live seats left of a published, public or unlisted event, for an on-sale page: an `availability` message at once and after every change of seats (a booking made, confirmed, cancelled, refunded or expired): `{ eventId, at, ticketTypes: [{ id, remaining, onSale }] }` for the ticket types shown without an access code, in display order; `at` is the time of the read (ms) and the message id. No authentication; the same per-address read limit as the public catalogue (429 with Retry-After). Drafts, private, cancelled and completed events and unknown slugs answer 404. Server-Sent Events (`text/event-stream`): the stream starts with `retry: 3000`, then messages `id:`, `event:` and one `data:` line of JSON; a comment line (`: heartbeat`) every 15 s keeps proxies from closing it. It ends with `event: end` and `data: {"reason": ...}` (`session_ended`, `session_unverifiable`, `event_unavailable` when the event is cancelled or made private, `expired` after 15 min or 16 MiB, `closed`); reconnect then (EventSource does). At most 8 streams per client per event and 5000 per event: beyond them 429 `too_many_streams` with Retry-After. Updates arrive after the change commits and the outbox dispatch runs (well under a second), snapshots at most 4 times a second per event. Connecting costs one database round trip and one Redis round trip.
+     */
+    get: operations['streamPublicAvailability'];
+    put?: never;
+    post?: never;
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  '/api/v1/events/{id}/live/check-ins': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    /**
+     * Stream the check-in counts of an event
+     * @description Live check-in counts for the door: a `check-ins` message at once and after every check-in (and every confirmation, cancellation or refund, which change the total): `{ eventId, at, checkedIn, total }`, `total` being the valid tickets of confirmed bookings; `at` is the time of the read (ms). The permission is the one `POST /api/v1/check-ins` needs. Needs `checkins:write`; the session is checked at connect time and again at every heartbeat, and the stream ends (`end` with reason `session_ended`) once it is revoked (logout, role change, member removed). Another organization's event or an unknown id answers 404. Server-Sent Events (`text/event-stream`): the stream starts with `retry: 3000`, then messages `id:`, `event:` and one `data:` line of JSON; a comment line (`: heartbeat`) every 15 s keeps proxies from closing it. It ends with `event: end` and `data: {"reason": ...}` (`session_ended`, `session_unverifiable`, `event_unavailable` when the event is cancelled or made private, `expired` after 15 min or 16 MiB, `closed`); reconnect then (EventSource does). At most 8 streams per client per event and 5000 per event: beyond them 429 `too_many_streams` with Retry-After. Updates arrive after the change commits and the outbox dispatch runs (well under a second), snapshots at most 4 times a second per event. Connecting costs one database round trip and one Redis round trip; every heartbeat one Redis round trip.
+     */
+    get: operations['streamCheckIns'];
+    put?: never;
+    post?: never;
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  '/api/v1/events/{id}/live/bookings': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    /**
+     * Stream the new bookings of an event
+     * @description A live feed of the bookings of an event for staff: a `booking` message for every booking made, confirmed, cancelled, refunded or expired from now on, `{ type, id, eventId, status, buyer, total, currency, items, createdAt, confirmedAt }` (`type` is the outbox event, the message id its id: delivery is at least once, so dedupe on it); no tickets, codes or payment details. No backlog: list earlier ones with `GET /api/v1/bookings?eventId=`, whose permission this needs. Needs `bookings:read`; the session is checked at connect time and again at every heartbeat, and the stream ends (`end` with reason `session_ended`) once it is revoked (logout, role change, member removed). Another organization's event or an unknown id answers 404. Server-Sent Events (`text/event-stream`): the stream starts with `retry: 3000`, then messages `id:`, `event:` and one `data:` line of JSON; a comment line (`: heartbeat`) every 15 s keeps proxies from closing it. It ends with `event: end` and `data: {"reason": ...}` (`session_ended`, `session_unverifiable`, `event_unavailable` when the event is cancelled or made private, `expired` after 15 min or 16 MiB, `closed`); reconnect then (EventSource does). At most 8 streams per client per event and 5000 per event: beyond them 429 `too_many_streams` with Retry-After. Updates arrive after the change commits and the outbox dispatch runs (well under a second), snapshots at most 4 times a second per event. Connecting costs one database round trip and one Redis round trip; every heartbeat one Redis round trip.
+     */
+    get: operations['streamBookings'];
+    put?: never;
+    post?: never;
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
   '/api/v1/audit-logs/export': {
     parameters: {
       query?: never;
@@ -1460,6 +1520,7 @@ export interface components {
         | 'https://eventra.app/problems/unsupported-media-type'
         | 'https://eventra.app/problems/unprocessable'
         | 'https://eventra.app/problems/rate-limited'
+        | 'https://eventra.app/problems/too-many-streams'
         | 'https://eventra.app/problems/internal-error'
         | 'https://eventra.app/problems/misconfigured'
         | 'https://eventra.app/problems/payment-provider-error'
@@ -1492,6 +1553,7 @@ export interface components {
         | 'Unsupported media type'
         | 'Unprocessable request'
         | 'Too many requests'
+        | 'Too many live streams'
         | 'Internal server error'
         | 'Service misconfigured'
         | 'Payment provider error'
@@ -1535,6 +1597,7 @@ export interface components {
         | 'unsupported_media_type'
         | 'unprocessable'
         | 'rate_limited'
+        | 'too_many_streams'
         | 'internal_error'
         | 'misconfigured'
         | 'payment_provider_error'
@@ -5713,7 +5776,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `rate_limited`: Too many requests */
+      /** @description `rate_limited`: Too many requests; `too_many_streams`: Too many live streams */
       429: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -5813,7 +5876,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `rate_limited`: Too many requests */
+      /** @description `rate_limited`: Too many requests; `too_many_streams`: Too many live streams */
       429: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -5881,7 +5944,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `rate_limited`: Too many requests */
+      /** @description `rate_limited`: Too many requests; `too_many_streams`: Too many live streams */
       429: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -5980,7 +6043,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `rate_limited`: Too many requests */
+      /** @description `rate_limited`: Too many requests; `too_many_streams`: Too many live streams */
       429: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -6123,7 +6186,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `rate_limited`: Too many requests */
+      /** @description `rate_limited`: Too many requests; `too_many_streams`: Too many live streams */
       429: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -6266,7 +6329,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `rate_limited`: Too many requests */
+      /** @description `rate_limited`: Too many requests; `too_many_streams`: Too many live streams */
       429: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -6409,7 +6472,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `rate_limited`: Too many requests */
+      /** @description `rate_limited`: Too many requests; `too_many_streams`: Too many live streams */
       429: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -6522,7 +6585,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `rate_limited`: Too many requests */
+      /** @description `rate_limited`: Too many requests; `too_many_streams`: Too many live streams */
       429: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -6651,7 +6714,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `rate_limited`: Too many requests */
+      /** @description `rate_limited`: Too many requests; `too_many_streams`: Too many live streams */
       429: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -6794,7 +6857,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `rate_limited`: Too many requests */
+      /** @description `rate_limited`: Too many requests; `too_many_streams`: Too many live streams */
       429: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -6920,7 +6983,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `rate_limited`: Too many requests */
+      /** @description `rate_limited`: Too many requests; `too_many_streams`: Too many live streams */
       429: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -7063,7 +7126,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `rate_limited`: Too many requests */
+      /** @description `rate_limited`: Too many requests; `too_many_streams`: Too many live streams */
       429: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -7204,7 +7267,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `rate_limited`: Too many requests */
+      /** @description `rate_limited`: Too many requests; `too_many_streams`: Too many live streams */
       429: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -8700,7 +8763,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `rate_limited`: Too many requests */
+      /** @description `rate_limited`: Too many requests; `too_many_streams`: Too many live streams */
       429: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -8857,7 +8920,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `rate_limited`: Too many requests */
+      /** @description `rate_limited`: Too many requests; `too_many_streams`: Too many live streams */
       429: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -9000,7 +9063,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `rate_limited`: Too many requests */
+      /** @description `rate_limited`: Too many requests; `too_many_streams`: Too many live streams */
       429: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -9161,7 +9224,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `rate_limited`: Too many requests */
+      /** @description `rate_limited`: Too many requests; `too_many_streams`: Too many live streams */
       429: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -9322,7 +9385,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `rate_limited`: Too many requests */
+      /** @description `rate_limited`: Too many requests; `too_many_streams`: Too many live streams */
       429: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -9495,7 +9558,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `rate_limited`: Too many requests */
+      /** @description `rate_limited`: Too many requests; `too_many_streams`: Too many live streams */
       429: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -9677,7 +9740,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `rate_limited`: Too many requests */
+      /** @description `rate_limited`: Too many requests; `too_many_streams`: Too many live streams */
       429: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -9853,7 +9916,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `rate_limited`: Too many requests */
+      /** @description `rate_limited`: Too many requests; `too_many_streams`: Too many live streams */
       429: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -10061,7 +10124,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `rate_limited`: Too many requests */
+      /** @description `rate_limited`: Too many requests; `too_many_streams`: Too many live streams */
       429: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -10207,7 +10270,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `rate_limited`: Too many requests */
+      /** @description `rate_limited`: Too many requests; `too_many_streams`: Too many live streams */
       429: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -10382,7 +10445,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `rate_limited`: Too many requests */
+      /** @description `rate_limited`: Too many requests; `too_many_streams`: Too many live streams */
       429: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -10523,7 +10586,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `rate_limited`: Too many requests */
+      /** @description `rate_limited`: Too many requests; `too_many_streams`: Too many live streams */
       429: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -10686,7 +10749,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `rate_limited`: Too many requests */
+      /** @description `rate_limited`: Too many requests; `too_many_streams`: Too many live streams */
       429: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -10879,7 +10942,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `rate_limited`: Too many requests */
+      /** @description `rate_limited`: Too many requests; `too_many_streams`: Too many live streams */
       429: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -11032,7 +11095,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `rate_limited`: Too many requests */
+      /** @description `rate_limited`: Too many requests; `too_many_streams`: Too many live streams */
       429: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -11207,7 +11270,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `rate_limited`: Too many requests */
+      /** @description `rate_limited`: Too many requests; `too_many_streams`: Too many live streams */
       429: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -11348,7 +11411,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `rate_limited`: Too many requests */
+      /** @description `rate_limited`: Too many requests; `too_many_streams`: Too many live streams */
       429: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -11544,7 +11607,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `rate_limited`: Too many requests */
+      /** @description `rate_limited`: Too many requests; `too_many_streams`: Too many live streams */
       429: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -11768,7 +11831,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `rate_limited`: Too many requests */
+      /** @description `rate_limited`: Too many requests; `too_many_streams`: Too many live streams */
       429: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -11945,7 +12008,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `rate_limited`: Too many requests */
+      /** @description `rate_limited`: Too many requests; `too_many_streams`: Too many live streams */
       429: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -12151,7 +12214,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `rate_limited`: Too many requests */
+      /** @description `rate_limited`: Too many requests; `too_many_streams`: Too many live streams */
       429: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -12292,7 +12355,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `rate_limited`: Too many requests */
+      /** @description `rate_limited`: Too many requests; `too_many_streams`: Too many live streams */
       429: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -12480,7 +12543,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `rate_limited`: Too many requests */
+      /** @description `rate_limited`: Too many requests; `too_many_streams`: Too many live streams */
       429: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -12654,7 +12717,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `rate_limited`: Too many requests */
+      /** @description `rate_limited`: Too many requests; `too_many_streams`: Too many live streams */
       429: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -12827,7 +12890,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `rate_limited`: Too many requests */
+      /** @description `rate_limited`: Too many requests; `too_many_streams`: Too many live streams */
       429: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -13046,7 +13109,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `rate_limited`: Too many requests */
+      /** @description `rate_limited`: Too many requests; `too_many_streams`: Too many live streams */
       429: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -13244,7 +13307,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `rate_limited`: Too many requests */
+      /** @description `rate_limited`: Too many requests; `too_many_streams`: Too many live streams */
       429: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -13385,7 +13448,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `rate_limited`: Too many requests */
+      /** @description `rate_limited`: Too many requests; `too_many_streams`: Too many live streams */
       429: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -13550,7 +13613,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `rate_limited`: Too many requests */
+      /** @description `rate_limited`: Too many requests; `too_many_streams`: Too many live streams */
       429: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -13761,7 +13824,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `rate_limited`: Too many requests */
+      /** @description `rate_limited`: Too many requests; `too_many_streams`: Too many live streams */
       429: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -13951,7 +14014,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `rate_limited`: Too many requests */
+      /** @description `rate_limited`: Too many requests; `too_many_streams`: Too many live streams */
       429: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -14092,7 +14155,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `rate_limited`: Too many requests */
+      /** @description `rate_limited`: Too many requests; `too_many_streams`: Too many live streams */
       429: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -14248,7 +14311,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `rate_limited`: Too many requests */
+      /** @description `rate_limited`: Too many requests; `too_many_streams`: Too many live streams */
       429: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -14394,7 +14457,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `rate_limited`: Too many requests */
+      /** @description `rate_limited`: Too many requests; `too_many_streams`: Too many live streams */
       429: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -14537,7 +14600,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `rate_limited`: Too many requests */
+      /** @description `rate_limited`: Too many requests; `too_many_streams`: Too many live streams */
       429: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -14680,7 +14743,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `rate_limited`: Too many requests */
+      /** @description `rate_limited`: Too many requests; `too_many_streams`: Too many live streams */
       429: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -14876,7 +14939,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `rate_limited`: Too many requests */
+      /** @description `rate_limited`: Too many requests; `too_many_streams`: Too many live streams */
       429: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -15062,7 +15125,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `rate_limited`: Too many requests */
+      /** @description `rate_limited`: Too many requests; `too_many_streams`: Too many live streams */
       429: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -15216,7 +15279,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `rate_limited`: Too many requests */
+      /** @description `rate_limited`: Too many requests; `too_many_streams`: Too many live streams */
       429: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -15385,7 +15448,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `rate_limited`: Too many requests */
+      /** @description `rate_limited`: Too many requests; `too_many_streams`: Too many live streams */
       429: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -15506,7 +15569,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `rate_limited`: Too many requests */
+      /** @description `rate_limited`: Too many requests; `too_many_streams`: Too many live streams */
       429: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -15732,7 +15795,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `rate_limited`: Too many requests */
+      /** @description `rate_limited`: Too many requests; `too_many_streams`: Too many live streams */
       429: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -15904,7 +15967,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `rate_limited`: Too many requests */
+      /** @description `rate_limited`: Too many requests; `too_many_streams`: Too many live streams */
       429: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -16081,7 +16144,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `rate_limited`: Too many requests */
+      /** @description `rate_limited`: Too many requests; `too_many_streams`: Too many live streams */
       429: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -16244,7 +16307,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `rate_limited`: Too many requests */
+      /** @description `rate_limited`: Too many requests; `too_many_streams`: Too many live streams */
       429: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -16422,7 +16485,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `rate_limited`: Too many requests */
+      /** @description `rate_limited`: Too many requests; `too_many_streams`: Too many live streams */
       429: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -16549,7 +16612,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `rate_limited`: Too many requests */
+      /** @description `rate_limited`: Too many requests; `too_many_streams`: Too many live streams */
       429: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -16696,7 +16759,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `rate_limited`: Too many requests */
+      /** @description `rate_limited`: Too many requests; `too_many_streams`: Too many live streams */
       429: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -16854,7 +16917,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `rate_limited`: Too many requests */
+      /** @description `rate_limited`: Too many requests; `too_many_streams`: Too many live streams */
       429: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -17038,7 +17101,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `rate_limited`: Too many requests */
+      /** @description `rate_limited`: Too many requests; `too_many_streams`: Too many live streams */
       429: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -17205,7 +17268,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `rate_limited`: Too many requests */
+      /** @description `rate_limited`: Too many requests; `too_many_streams`: Too many live streams */
       429: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -17334,7 +17397,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `rate_limited`: Too many requests */
+      /** @description `rate_limited`: Too many requests; `too_many_streams`: Too many live streams */
       429: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -17454,7 +17517,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `rate_limited`: Too many requests */
+      /** @description `rate_limited`: Too many requests; `too_many_streams`: Too many live streams */
       429: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -17621,7 +17684,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `rate_limited`: Too many requests */
+      /** @description `rate_limited`: Too many requests; `too_many_streams`: Too many live streams */
       429: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -17770,7 +17833,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `rate_limited`: Too many requests */
+      /** @description `rate_limited`: Too many requests; `too_many_streams`: Too many live streams */
       429: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -17903,7 +17966,374 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `rate_limited`: Too many requests */
+      /** @description `rate_limited`: Too many requests; `too_many_streams`: Too many live streams */
+      429: {
+        headers: {
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'X-Correlation-Id': components['headers']['X-Correlation-Id'];
+          'Access-Control-Allow-Origin': components['headers']['Access-Control-Allow-Origin'];
+          RateLimit: components['headers']['RateLimit'];
+          'RateLimit-Policy': components['headers']['RateLimit-Policy'];
+          'Retry-After': components['headers']['Retry-After'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description `internal_error`: Internal server error; `misconfigured`: Service misconfigured */
+      500: {
+        headers: {
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'X-Correlation-Id': components['headers']['X-Correlation-Id'];
+          'Access-Control-Allow-Origin': components['headers']['Access-Control-Allow-Origin'];
+          RateLimit: components['headers']['RateLimit'];
+          'RateLimit-Policy': components['headers']['RateLimit-Policy'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description `service_unavailable`: Service unavailable */
+      503: {
+        headers: {
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'X-Correlation-Id': components['headers']['X-Correlation-Id'];
+          'Access-Control-Allow-Origin': components['headers']['Access-Control-Allow-Origin'];
+          RateLimit: components['headers']['RateLimit'];
+          'RateLimit-Policy': components['headers']['RateLimit-Policy'];
+          'Retry-After': components['headers']['Retry-After'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+    };
+  };
+  streamPublicAvailability: {
+    parameters: {
+      query?: never;
+      header?: {
+        /** @description The id of the last message seen (sent by EventSource on reconnect). A snapshot with this id is not sent again; messages missed while disconnected are not replayed (the first snapshot is the current state). */
+        'last-event-id'?: string;
+      };
+      path: {
+        /** @description The event slug. */
+        slug: string;
+      };
+      cookie?: never;
+    };
+    requestBody?: never;
+    responses: {
+      /** @description The stream of availability messages. */
+      200: {
+        headers: {
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'X-Correlation-Id': components['headers']['X-Correlation-Id'];
+          'Access-Control-Allow-Origin': components['headers']['Access-Control-Allow-Origin'];
+          RateLimit: components['headers']['RateLimit'];
+          'RateLimit-Policy': components['headers']['RateLimit-Policy'];
+          [name: string]: unknown;
+        };
+        content: {
+          'text/event-stream': string;
+        };
+      };
+      /** @description `bad_request`: Bad request; `invalid_json`: Malformed JSON body; `validation_failed`: Validation failed */
+      400: {
+        headers: {
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'X-Correlation-Id': components['headers']['X-Correlation-Id'];
+          'Access-Control-Allow-Origin': components['headers']['Access-Control-Allow-Origin'];
+          RateLimit: components['headers']['RateLimit'];
+          'RateLimit-Policy': components['headers']['RateLimit-Policy'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description `not_found`: Not found */
+      404: {
+        headers: {
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'X-Correlation-Id': components['headers']['X-Correlation-Id'];
+          'Access-Control-Allow-Origin': components['headers']['Access-Control-Allow-Origin'];
+          RateLimit: components['headers']['RateLimit'];
+          'RateLimit-Policy': components['headers']['RateLimit-Policy'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description `rate_limited`: Too many requests; `too_many_streams`: Too many live streams */
+      429: {
+        headers: {
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'X-Correlation-Id': components['headers']['X-Correlation-Id'];
+          'Access-Control-Allow-Origin': components['headers']['Access-Control-Allow-Origin'];
+          RateLimit: components['headers']['RateLimit'];
+          'RateLimit-Policy': components['headers']['RateLimit-Policy'];
+          'Retry-After': components['headers']['Retry-After'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description `internal_error`: Internal server error; `misconfigured`: Service misconfigured */
+      500: {
+        headers: {
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'X-Correlation-Id': components['headers']['X-Correlation-Id'];
+          'Access-Control-Allow-Origin': components['headers']['Access-Control-Allow-Origin'];
+          RateLimit: components['headers']['RateLimit'];
+          'RateLimit-Policy': components['headers']['RateLimit-Policy'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description `service_unavailable`: Service unavailable */
+      503: {
+        headers: {
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'X-Correlation-Id': components['headers']['X-Correlation-Id'];
+          'Access-Control-Allow-Origin': components['headers']['Access-Control-Allow-Origin'];
+          RateLimit: components['headers']['RateLimit'];
+          'RateLimit-Policy': components['headers']['RateLimit-Policy'];
+          'Retry-After': components['headers']['Retry-After'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+    };
+  };
+  streamCheckIns: {
+    parameters: {
+      query?: never;
+      header?: {
+        /** @description The id of the last message seen (sent by EventSource on reconnect). A snapshot with this id is not sent again; messages missed while disconnected are not replayed (the first snapshot is the current state). */
+        'last-event-id'?: string;
+      };
+      path: {
+        /** @description The event id (a UUID; anything else answers 400). */
+        id: string;
+      };
+      cookie?: never;
+    };
+    requestBody?: never;
+    responses: {
+      /** @description The stream of check-ins messages. */
+      200: {
+        headers: {
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'X-Correlation-Id': components['headers']['X-Correlation-Id'];
+          'Access-Control-Allow-Origin': components['headers']['Access-Control-Allow-Origin'];
+          RateLimit: components['headers']['RateLimit'];
+          'RateLimit-Policy': components['headers']['RateLimit-Policy'];
+          [name: string]: unknown;
+        };
+        content: {
+          'text/event-stream': string;
+        };
+      };
+      /** @description `bad_request`: Bad request; `invalid_json`: Malformed JSON body; `validation_failed`: Validation failed */
+      400: {
+        headers: {
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'X-Correlation-Id': components['headers']['X-Correlation-Id'];
+          'Access-Control-Allow-Origin': components['headers']['Access-Control-Allow-Origin'];
+          RateLimit: components['headers']['RateLimit'];
+          'RateLimit-Policy': components['headers']['RateLimit-Policy'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description `unauthorized`: Authentication required; `invalid_credentials`: Invalid credentials; `reauthentication_required`: Re-authentication required */
+      401: {
+        headers: {
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'X-Correlation-Id': components['headers']['X-Correlation-Id'];
+          'Access-Control-Allow-Origin': components['headers']['Access-Control-Allow-Origin'];
+          RateLimit: components['headers']['RateLimit'];
+          'RateLimit-Policy': components['headers']['RateLimit-Policy'];
+          'WWW-Authenticate': components['headers']['WWW-Authenticate'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description `forbidden`: Forbidden; `email_not_verified`: Email address not verified; `plan_limit`: Plan limit reached; `feature_unavailable`: Not in your plan */
+      403: {
+        headers: {
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'X-Correlation-Id': components['headers']['X-Correlation-Id'];
+          'Access-Control-Allow-Origin': components['headers']['Access-Control-Allow-Origin'];
+          RateLimit: components['headers']['RateLimit'];
+          'RateLimit-Policy': components['headers']['RateLimit-Policy'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description `not_found`: Not found */
+      404: {
+        headers: {
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'X-Correlation-Id': components['headers']['X-Correlation-Id'];
+          'Access-Control-Allow-Origin': components['headers']['Access-Control-Allow-Origin'];
+          RateLimit: components['headers']['RateLimit'];
+          'RateLimit-Policy': components['headers']['RateLimit-Policy'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description `rate_limited`: Too many requests; `too_many_streams`: Too many live streams */
+      429: {
+        headers: {
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'X-Correlation-Id': components['headers']['X-Correlation-Id'];
+          'Access-Control-Allow-Origin': components['headers']['Access-Control-Allow-Origin'];
+          RateLimit: components['headers']['RateLimit'];
+          'RateLimit-Policy': components['headers']['RateLimit-Policy'];
+          'Retry-After': components['headers']['Retry-After'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description `internal_error`: Internal server error; `misconfigured`: Service misconfigured */
+      500: {
+        headers: {
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'X-Correlation-Id': components['headers']['X-Correlation-Id'];
+          'Access-Control-Allow-Origin': components['headers']['Access-Control-Allow-Origin'];
+          RateLimit: components['headers']['RateLimit'];
+          'RateLimit-Policy': components['headers']['RateLimit-Policy'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description `service_unavailable`: Service unavailable */
+      503: {
+        headers: {
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'X-Correlation-Id': components['headers']['X-Correlation-Id'];
+          'Access-Control-Allow-Origin': components['headers']['Access-Control-Allow-Origin'];
+          RateLimit: components['headers']['RateLimit'];
+          'RateLimit-Policy': components['headers']['RateLimit-Policy'];
+          'Retry-After': components['headers']['Retry-After'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+    };
+  };
+  streamBookings: {
+    parameters: {
+      query?: never;
+      header?: {
+        /** @description The id of the last message seen (sent by EventSource on reconnect). A snapshot with this id is not sent again; messages missed while disconnected are not replayed (the first snapshot is the current state). */
+        'last-event-id'?: string;
+      };
+      path: {
+        /** @description The event id (a UUID; anything else answers 400). */
+        id: string;
+      };
+      cookie?: never;
+    };
+    requestBody?: never;
+    responses: {
+      /** @description The stream of bookings messages. */
+      200: {
+        headers: {
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'X-Correlation-Id': components['headers']['X-Correlation-Id'];
+          'Access-Control-Allow-Origin': components['headers']['Access-Control-Allow-Origin'];
+          RateLimit: components['headers']['RateLimit'];
+          'RateLimit-Policy': components['headers']['RateLimit-Policy'];
+          [name: string]: unknown;
+        };
+        content: {
+          'text/event-stream': string;
+        };
+      };
+      /** @description `bad_request`: Bad request; `invalid_json`: Malformed JSON body; `validation_failed`: Validation failed */
+      400: {
+        headers: {
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'X-Correlation-Id': components['headers']['X-Correlation-Id'];
+          'Access-Control-Allow-Origin': components['headers']['Access-Control-Allow-Origin'];
+          RateLimit: components['headers']['RateLimit'];
+          'RateLimit-Policy': components['headers']['RateLimit-Policy'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description `unauthorized`: Authentication required; `invalid_credentials`: Invalid credentials; `reauthentication_required`: Re-authentication required */
+      401: {
+        headers: {
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'X-Correlation-Id': components['headers']['X-Correlation-Id'];
+          'Access-Control-Allow-Origin': components['headers']['Access-Control-Allow-Origin'];
+          RateLimit: components['headers']['RateLimit'];
+          'RateLimit-Policy': components['headers']['RateLimit-Policy'];
+          'WWW-Authenticate': components['headers']['WWW-Authenticate'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description `forbidden`: Forbidden; `email_not_verified`: Email address not verified; `plan_limit`: Plan limit reached; `feature_unavailable`: Not in your plan */
+      403: {
+        headers: {
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'X-Correlation-Id': components['headers']['X-Correlation-Id'];
+          'Access-Control-Allow-Origin': components['headers']['Access-Control-Allow-Origin'];
+          RateLimit: components['headers']['RateLimit'];
+          'RateLimit-Policy': components['headers']['RateLimit-Policy'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description `not_found`: Not found */
+      404: {
+        headers: {
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'X-Correlation-Id': components['headers']['X-Correlation-Id'];
+          'Access-Control-Allow-Origin': components['headers']['Access-Control-Allow-Origin'];
+          RateLimit: components['headers']['RateLimit'];
+          'RateLimit-Policy': components['headers']['RateLimit-Policy'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description `rate_limited`: Too many requests; `too_many_streams`: Too many live streams */
       429: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -18078,7 +18508,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `rate_limited`: Too many requests */
+      /** @description `rate_limited`: Too many requests; `too_many_streams`: Too many live streams */
       429: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -18240,7 +18670,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `rate_limited`: Too many requests */
+      /** @description `rate_limited`: Too many requests; `too_many_streams`: Too many live streams */
       429: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];

@@ -25,6 +25,7 @@ export const ERROR_CODES = {
   unsupported_media_type: { status: 415, title: 'Unsupported media type' },
   unprocessable: { status: 422, title: 'Unprocessable request' },
   rate_limited: { status: 429, title: 'Too many requests' },
+  too_many_streams: { status: 429, title: 'Too many live streams' },
   internal_error: { status: 500, title: 'Internal server error' },
   misconfigured: { status: 500, title: 'Service misconfigured' },
   payment_provider_error: { status: 502, title: 'Payment provider error' },

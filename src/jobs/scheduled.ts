@@ -26,7 +26,7 @@ export async function runScheduled(controller: ScheduledController, env: Record<
   const sweeps: [string, () => Promise<unknown>][] = [
     ['holds', () => sweepExpiredHolds(db, logger)],
     ['refunds', () => sweepPendingRefunds(db, bindings, logger)],
-    ['outbox', () => sweepOutbox(db, bindings, logger, createRedis(bindings))],
+    ['outbox', () => sweepOutbox(db, bindings, logger, createRedis(bindings), bindings.EVENT_LIVE)],
     ['usage', () => flushUsage(db, createRedis(bindings), logger)],
   ];
   const failures: unknown[] = [];

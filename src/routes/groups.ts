@@ -201,6 +201,15 @@ export const ROUTE_GROUPS: readonly RouteGroup[] = [
     load: async () => (await import('./public/index.ts')).registerPublicRoutes,
   },
   {
+    name: 'live',
+    routes: [
+      ['GET', '/api/v1/public/events/{slug}/live'],
+      ['GET', '/api/v1/events/{id}/live/check-ins'],
+      ['GET', '/api/v1/events/{id}/live/bookings'],
+    ],
+    load: async () => (await import('./live/index.ts')).registerLiveRoutes,
+  },
+  {
     name: 'audit-logs',
     routes: [
       ['GET', '/api/v1/audit-logs/export'],

@@ -18,6 +18,8 @@ const bindings = {
   EMAIL_QUEUE: queue,
   WEBHOOK_QUEUE: queue,
   AUDIT_QUEUE: queue,
+  // The document never reaches an event's Durable Object.
+  EVENT_LIVE: { idFromName: () => undefined },
 };
 
 // The app the document describes: every route group loaded (a Worker loads them one by one, on demand).

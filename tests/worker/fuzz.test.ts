@@ -90,6 +90,11 @@ async function tokenOf(principal: Principal): Promise<string | undefined> {
 
 /** What is wrong with one answer, or null. */
 async function verdict(target: Target, response: Response): Promise<string | null> {
+  if (response.status === 200 && response.headers.get('content-type')?.startsWith('text/event-stream')) {
+    // A live stream (src/routes/live/) does not end by itself: its status and media type are the verdict.
+    await response.body?.cancel();
+    return target.operation.responses['200']?.content?.['text/event-stream'] ? null : 'undocumented event stream';
+  }
   let text: string;
   try {
     text = await response.text();

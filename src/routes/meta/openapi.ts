@@ -46,6 +46,7 @@ export const TAGS = [
   { name: 'Webhooks', description: 'Outgoing webhook endpoints (Standard Webhooks) and their deliveries.' },
   { name: 'Public', description: 'The public catalogue and checkout for buyers, without an account.' },
   { name: 'Audit log', description: 'Who changed what, with export.' },
+  { name: 'Live', description: 'Server-Sent Events: seats left, check-in counts and new bookings as they change.' },
 ];
 
 interface Server {

@@ -11,6 +11,8 @@ import type { QueueMessage } from '../../queues/messages.ts';
 import type { EventType } from './catalogue.ts';
 import { takeOutboxIds } from './record.ts';
 import { announceCatalogueChanges, catalogueChanges } from '../catalogue/edge-cache.ts';
+import { announceLiveChanges } from '../realtime/announce.ts';
+import type { EventLive } from '../realtime/event-live.ts';
 import { uuidArray } from '../users/guards.ts';
 
 /**
@@ -24,6 +26,9 @@ import { uuidArray } from '../users/guards.ts';
  *   (`announceCatalogueChanges`, one round trip, beside the sends; see src/services/catalogue/edge-cache.ts), so
  *   public reads show them within a second. A failed announcement is logged and does not hold the rows back: the
  *   cache's own maximum age bounds what it costs.
+ * - Events that change an event's seats, check-ins or bookings are announced to that event's Durable Object
+ *   (`announceLiveChanges`, one RPC per event, beside the sends; see src/services/realtime/), which pushes them to
+ *   the live streams. A failed announcement is logged and does not hold the rows back either.
  * - Then ONE statement stamps `dispatched_at` on the rows whose messages were all sent
  *   (`where id = any(...) and dispatched_at is null`).
  *
@@ -65,6 +70,8 @@ export interface DispatchOptions {
   limit?: number | undefined;
   /** Where the public catalogue's changes are announced (its edge cache); none announced without it. */
   redis?: Redis | undefined;
+  /** The events' Durable Objects (EVENT_LIVE), told what changed for the live streams; none told without it. */
+  live?: DurableObjectNamespace<EventLive> | undefined;
 }
 
 export interface DispatchResult {
@@ -208,6 +215,7 @@ export async function dispatchOutbox(
     send(bindings.WEBHOOK_QUEUE, webhooks, logger, 'webhooks'),
     send(bindings.EMAIL_QUEUE, emails, logger, 'email'),
     announce(options.redis, rows, logger),
+    announceLiveChanges(options.live, rows, logger),
   ]);
   const sent = rows.map((row) => row.id).filter((id) => !webhookFailures.has(id) && !emailFailures.has(id));
 
@@ -240,10 +248,11 @@ export async function sweepOutbox(
   bindings: Pick<Bindings, 'EMAIL_QUEUE' | 'WEBHOOK_QUEUE'>,
   logger: Logger,
   redis?: Redis,
+  live?: DurableObjectNamespace<EventLive>,
 ): Promise<DispatchResult> {
   const total: DispatchResult = { selected: 0, dispatched: 0, failed: 0 };
   for (let page = 0; page < SWEEP_PAGES; page += 1) {
-    const result = await dispatchOutbox(db, bindings, logger, { limit: DISPATCH_LIMIT, redis });
+    const result = await dispatchOutbox(db, bindings, logger, { limit: DISPATCH_LIMIT, redis, live });
     total.selected += result.selected;
     total.dispatched += result.dispatched;
     total.failed += result.failed;
@@ -272,6 +281,7 @@ export function notifyOutbox(
           organizationId,
           ids,
           redis: createRedis(ctx.bindings),
+          live: ctx.bindings.EVENT_LIVE,
         }),
       )
       .catch((error: unknown) => {
