@@ -22,7 +22,7 @@ GRANT SELECT, INSERT, UPDATE, DELETE ON
   organizations, organization_domains, users, roles, memberships, refresh_tokens, user_tokens, tenant_directory,
   events, ticket_types, capacity_pools, capacity_pool_ticket_types, bookings, booking_items, attendees, payments,
   refunds, payment_events, payment_settings, idempotency_keys, outbox, webhook_endpoints, webhook_deliveries,
-  webhook_attempts, usage_daily
+  webhook_attempts, usage_daily, mfa_totp, mfa_recovery_codes
   TO eventra_app;
 GRANT SELECT, INSERT ON audit_logs TO eventra_app;
 REVOKE UPDATE, DELETE, TRUNCATE ON audit_logs FROM eventra_app;
@@ -97,7 +97,7 @@ BEGIN
     'organization_domains', 'roles', 'memberships', 'refresh_tokens', 'user_tokens', 'audit_logs', 'tenant_directory',
     'events', 'ticket_types', 'capacity_pools', 'capacity_pool_ticket_types', 'bookings', 'booking_items',
     'attendees', 'payments', 'refunds', 'payment_events', 'payment_settings', 'idempotency_keys', 'outbox',
-    'webhook_endpoints', 'webhook_deliveries', 'webhook_attempts', 'usage_daily'
+    'webhook_endpoints', 'webhook_deliveries', 'webhook_attempts', 'usage_daily', 'mfa_totp', 'mfa_recovery_codes'
   ] LOOP
     EXECUTE format('ALTER TABLE %I ENABLE ROW LEVEL SECURITY', tenant_table);
     EXECUTE format('ALTER TABLE %I FORCE ROW LEVEL SECURITY', tenant_table);
@@ -115,22 +115,3 @@ $$;
 DROP POLICY IF EXISTS organization_domains_resolve ON organization_domains;
 CREATE POLICY organization_domains_resolve ON organization_domains FOR SELECT
   USING (hostname = eventra_setting('app.resolve_host'));
-
--- MFA factors (issue #14): per (organization, user), tenant rows like the others.
-GRANT SELECT, INSERT, UPDATE, DELETE ON mfa_totp, mfa_recovery_codes TO eventra_app;
-DO $$
-DECLARE
-  tenant_table text;
-BEGIN
-  FOREACH tenant_table IN ARRAY ARRAY['mfa_totp', 'mfa_recovery_codes'] LOOP
-    EXECUTE format('ALTER TABLE %I ENABLE ROW LEVEL SECURITY', tenant_table);
-    EXECUTE format('ALTER TABLE %I FORCE ROW LEVEL SECURITY', tenant_table);
-    EXECUTE format('DROP POLICY IF EXISTS %I ON %I', tenant_table || '_tenant', tenant_table);
-    EXECUTE format(
-      'CREATE POLICY %I ON %I USING (organization_id = eventra_current_organization() OR eventra_platform_mode()) '
-      'WITH CHECK (organization_id = eventra_current_organization() OR eventra_platform_mode())',
-      tenant_table || '_tenant', tenant_table
-    );
-  END LOOP;
-END
-$$;
