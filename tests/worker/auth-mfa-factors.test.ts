@@ -378,3 +378,29 @@ describe('edge cases of the second step', () => {
     expect((await problem(reauth)).code).toBe('unauthorized');
   });
 });
+
+describe('concurrent confirmations', () => {
+  it('confirm a pending TOTP once: one answer has the recovery codes, the others are refused', async () => {
+    const tenant = await createTenant();
+    const member = await createMember(tenant, 'organizer');
+    const { accessToken } = await loginAs(tenant, member);
+    const enrol = await postAs(tenant, '/api/v1/auth/mfa/totp', accessToken);
+    const { secret } = await enrol.json<{ secret: string }>();
+    const answers = await Promise.all(
+      [-1, 0, 1, -1, 0, 1].map((offset) =>
+        postAs(tenant, '/api/v1/auth/mfa/totp/confirm', accessToken, { code: totpCode(secret, offset) }),
+      ),
+    );
+    const statuses = answers.map((answer) => answer.status);
+    expect(statuses.filter((status) => status === 200)).toHaveLength(1);
+    // Refused either before the write (409: no pending enrolment any more) or by it (401: the conditional update).
+    expect(statuses.every((status) => [200, 401, 409].includes(status))).toBe(true);
+    const codes = await database()
+      .select()
+      .from(mfaRecoveryCodes)
+      .where(
+        and(eq(mfaRecoveryCodes.organizationId, tenant.organization.id), eq(mfaRecoveryCodes.userId, member.userId)),
+      );
+    expect(codes).toHaveLength(10);
+  });
+});
