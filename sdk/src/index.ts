@@ -297,9 +297,12 @@ export function createEventra(options: EventraOptions): Eventra {
     delete: method('delete'),
     paginate: paginate as Eventra['paginate'],
     async login(credentials) {
-      const session = await post('/api/v1/auth/login', { body: credentials });
-      await setTokens({ accessToken: session.accessToken, refreshToken: session.refreshToken });
-      return session;
+      const answer = await post('/api/v1/auth/login', { body: credentials });
+      // An account with a second factor answers an MFA challenge (`mfaRequired`) instead of tokens.
+      if (!('mfaRequired' in answer)) {
+        await setTokens({ accessToken: answer.accessToken, refreshToken: answer.refreshToken });
+      }
+      return answer;
     },
     refresh,
     async logout(logoutOptions = {}) {

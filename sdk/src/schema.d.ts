@@ -141,6 +141,8 @@ export interface paths {
      *     An unknown address, a wrong password, an account without a membership here, an invited member who has not chosen a password yet and a disabled member all get the same 401 `invalid_credentials` problem, in comparable time. Attempts are limited per client address (30 per 15 minutes) and per account (10 failed password checks per 15 minutes, shared with sign-up and invitations; a successful sign-in does not count); beyond that the answer is 429 with `Retry-After`, the right password included, and 503 when the limiter cannot be reached.
      *
      *     **On the platform host** only platform administrators can sign in. Their access token carries the tenant `platform`, the role `platform_admin` and no permissions, and the response has **no `refreshToken`**: platform sessions are not stored and end with the access token. Their sign-ins, and failed attempts on their accounts, are recorded in the platform audit log (no organization).
+     *
+     *     **With a second factor** (TOTP enabled here, or the organization requires MFA of this role) the right password answers 200 `{ mfaRequired: true, mfaToken, expiresIn, methods, enrollmentRequired }` instead of a session: complete it with POST /api/v1/auth/mfa/verify (or enrol first when `enrollmentRequired`).
      */
     post: operations['login'];
     delete?: never;
@@ -365,6 +367,188 @@ export interface paths {
     patch?: never;
     trace?: never;
   };
+  '/api/v1/auth/mfa/verify': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    get?: never;
+    put?: never;
+    /**
+     * Complete a sign-in with a second factor
+     * @description The second step of a sign-in answered with `mfaRequired`: the `mfaToken` and a TOTP code (the current, previous or next 30-second step, each code once) or an unused recovery code (single use; its use is audited and emailed). Answers the session, with `amr` `["pwd","otp","mfa"]` or `["pwd","rcode","mfa"]`.
+     *
+     *     A wrong, reused or malformed code is 401 `invalid_mfa_code`; an expired, altered or used token, or one of another organization, 401 `mfa_challenge_invalid` (sign in again). Attempts are limited per client address (30 per 15 minutes) and per account (5 failures per 15 minutes, 20 per 24 hours): 429 with `Retry-After` beyond. One Redis and one database round trip.
+     */
+    post: operations['verifyMfa'];
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  '/api/v1/auth/mfa': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    /**
+     * Your second factors
+     * @description Which second factors the signed-in member has in this organization (factors are per organization), how many recovery codes are left, and whether the organization requires MFA. One database round trip.
+     */
+    get: operations['getMfaStatus'];
+    put?: never;
+    post?: never;
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  '/api/v1/auth/mfa/totp': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    get?: never;
+    put?: never;
+    /**
+     * Enrol an authenticator app (TOTP)
+     * @description Starts a TOTP enrolment: a new secret, shown once as an `otpauth://` URI (for a QR code) and in base32. It counts only once POST /api/v1/auth/mfa/totp/confirm receives a first valid code; enrolling again before that replaces the pending secret. 409 when TOTP is already enabled. The secret is stored encrypted. Needs a recent sign-in (step-up: `auth_time` within 10 minutes, else 401 `reauthentication_required`; POST /api/v1/auth/reauthenticate renews it).
+     */
+    post: operations['enrolTotp'];
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  '/api/v1/auth/mfa/totp/confirm': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    get?: never;
+    put?: never;
+    /**
+     * Confirm the authenticator app
+     * @description Confirms the pending TOTP with a first valid code, turning two-step verification on (audited, emailed), and answers 10 recovery codes, shown once. A wrong code is 401 `invalid_mfa_code` and confirms nothing; 409 without a pending enrolment. Needs a recent sign-in (step-up: `auth_time` within 10 minutes, else 401 `reauthentication_required`; POST /api/v1/auth/reauthenticate renews it).
+     */
+    post: operations['confirmTotp'];
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  '/api/v1/auth/mfa/totp/disable': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    get?: never;
+    put?: never;
+    /**
+     * Turn the authenticator app off
+     * @description Removes TOTP and every recovery code, proven by a current factor (a valid TOTP code or an unused recovery code); audited and emailed. 401 `invalid_mfa_code` for a wrong or reused code (limited like the sign-in second step), 409 when TOTP is not enabled. Needs a recent sign-in (step-up: `auth_time` within 10 minutes, else 401 `reauthentication_required`; POST /api/v1/auth/reauthenticate renews it).
+     */
+    post: operations['disableTotp'];
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  '/api/v1/auth/mfa/recovery-codes': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    get?: never;
+    put?: never;
+    /**
+     * New recovery codes
+     * @description Replaces the recovery codes with 10 new ones, shown once; the old set stops working at once. Audited. 409 without TOTP. Needs a recent sign-in (step-up: `auth_time` within 10 minutes, else 401 `reauthentication_required`; POST /api/v1/auth/reauthenticate renews it).
+     */
+    post: operations['regenerateRecoveryCodes'];
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  '/api/v1/auth/mfa/enrollment/totp': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    get?: never;
+    put?: never;
+    /**
+     * Enrol TOTP to complete a sign-in (required MFA)
+     * @description For a sign-in answered with `enrollmentRequired: true` (the organization requires MFA of this role): starts a TOTP enrolment with the `mfaToken` instead of a session. 403 for a token that is not an enrolment token, 401 `mfa_challenge_invalid` for an expired or foreign one. No Redis round trip, one database round trip.
+     */
+    post: operations['enrolTotpForSignIn'];
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  '/api/v1/auth/mfa/enrollment/totp/confirm': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    get?: never;
+    put?: never;
+    /**
+     * Confirm the enrolled TOTP and complete the sign-in
+     * @description Confirms the TOTP enrolled with the `mfaToken` by its first code and completes the sign-in: the session (`amr` `["pwd","otp","mfa"]`) and the 10 recovery codes, shown once. Limits and errors as POST /api/v1/auth/mfa/verify.
+     */
+    post: operations['confirmTotpForSignIn'];
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  '/api/v1/auth/reauthenticate': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    get?: never;
+    put?: never;
+    /**
+     * Prove it is you again (step-up)
+     * @description For operations that answer 401 `reauthentication_required`: the password, plus `method` and `code` (a TOTP or recovery code) when the account has TOTP here. Sets the session's `auth_time` to now (its refresh tokens keep it) and answers a new access token of the same session. Limited like sign-in (per client address and per account); 401 `invalid_credentials` for a wrong password, `invalid_mfa_code` for a missing or wrong code. One Redis and two database round trips.
+     */
+    post: operations['reauthenticate'];
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
   '/api/v1/organizations': {
     parameters: {
       query?: never;
@@ -428,7 +612,7 @@ export interface paths {
      *
      *     On the platform host (platform administrators): change `status` and `plan`. Suspending takes the organization offline: its hosts answer 404 at once on the instance that served the change, and everywhere within 30 seconds (the tenant cache lifetime).
      *
-     *     A field of the other host, or any unknown field (`slug`, `id`, ...), answers 400. Every change writes an `organization.updated` audit row.
+     *     A field of the other host, or any unknown field (`slug`, `id`, ...), answers 400. Every change writes an `organization.updated` audit row. Changing `settings.requireMfa` needs a recent sign-in (step-up).
      */
     put: operations['updateOrganization'];
     post?: never;
@@ -1484,8 +1668,11 @@ export interface components {
         | 'https://eventra.app/problems/unauthorized'
         | 'https://eventra.app/problems/invalid-credentials'
         | 'https://eventra.app/problems/reauthentication-required'
+        | 'https://eventra.app/problems/invalid-mfa-code'
+        | 'https://eventra.app/problems/mfa-challenge-invalid'
         | 'https://eventra.app/problems/forbidden'
         | 'https://eventra.app/problems/email-not-verified'
+        | 'https://eventra.app/problems/mfa-enrollment-required'
         | 'https://eventra.app/problems/plan-limit'
         | 'https://eventra.app/problems/feature-unavailable'
         | 'https://eventra.app/problems/live-key-required'
@@ -1517,8 +1704,11 @@ export interface components {
         | 'Authentication required'
         | 'Invalid credentials'
         | 'Re-authentication required'
+        | 'Invalid verification code'
+        | 'Invalid or expired MFA challenge'
         | 'Forbidden'
         | 'Email address not verified'
+        | 'MFA enrolment required'
         | 'Plan limit reached'
         | 'Not in your plan'
         | 'Live API key required'
@@ -1561,8 +1751,11 @@ export interface components {
         | 'unauthorized'
         | 'invalid_credentials'
         | 'reauthentication_required'
+        | 'invalid_mfa_code'
+        | 'mfa_challenge_invalid'
         | 'forbidden'
         | 'email_not_verified'
+        | 'mfa_enrollment_required'
         | 'plan_limit'
         | 'feature_unavailable'
         | 'live_key_required'
@@ -1751,6 +1944,8 @@ export interface components {
        */
       name: string;
     };
+    /** @description A session, or the MFA challenge of an account with a second factor (discriminated by `mfaRequired`). */
+    LoginAnswer: components['schemas']['LoginSession'] | components['schemas']['MfaRequired'];
     /** @description A new session. On the platform host (platform administrators) there is no refresh token. */
     LoginSession: {
       user: components['schemas']['AuthUser'];
@@ -1776,6 +1971,39 @@ export interface components {
        * @enum {string}
        */
       tokenType: 'Bearer';
+    };
+    /** @description The answer of a password sign-in when a second factor is due. */
+    MfaRequired: {
+      /**
+       * @description A second step is due: no session yet.
+       * @example true
+       * @enum {boolean}
+       */
+      mfaRequired: true;
+      /**
+       * @description The `mfaToken` of the sign-in answer: single use, valid 5 minutes, only on the host that issued it.
+       * @example mfa_v1.Zm9vYmFyYmF6cXV4.c2VhbGVkLWNoYWxsZW5nZS1leGFtcGxl
+       */
+      mfaToken: string;
+      /**
+       * Format: int32
+       * @description Seconds the token is valid.
+       * @example 300
+       */
+      expiresIn: number;
+      /**
+       * @description The factors that complete it (or that may be enrolled).
+       * @example [
+       *       "totp",
+       *       "recovery_code"
+       *     ]
+       */
+      methods: ('totp' | 'webauthn' | 'recovery_code')[];
+      /**
+       * @description The organization requires MFA and the member has no factor yet: the token only enrols one (POST /api/v1/auth/mfa/enrollment/totp) and completes the sign-in with its first code.
+       * @example false
+       */
+      enrollmentRequired: boolean;
     };
     /** @description Email and password. */
     LoginRequest: {
@@ -2018,6 +2246,177 @@ export interface components {
        */
       current: boolean;
     };
+    /** @description The second step of a sign-in. */
+    MfaVerifyRequest: {
+      /**
+       * @description The `mfaToken` of the sign-in answer: single use, valid 5 minutes, only on the host that issued it.
+       * @example mfa_v1.Zm9vYmFyYmF6cXV4.c2VhbGVkLWNoYWxsZW5nZS1leGFtcGxl
+       */
+      mfaToken: string;
+      /**
+       * @description `totp`: a 6-digit code of the authenticator app; `recovery_code`: one of the recovery codes.
+       * @example totp
+       * @enum {string}
+       */
+      method: 'totp' | 'recovery_code';
+      /**
+       * @description The 6-digit TOTP code, or a recovery code (`xxxxx-xxxxx`).
+       * @example 492039
+       */
+      code: string;
+    };
+    /** @description The signed-in member’s second factors in this organization. */
+    MfaStatus: {
+      totp: {
+        /** @example true */
+        enabled: boolean;
+        /**
+         * @description Enrolled, not confirmed yet.
+         * @example false
+         */
+        pendingConfirmation: boolean;
+      };
+      /**
+       * Format: int32
+       * @example 9
+       */
+      recoveryCodesRemaining: number;
+      /** @example false */
+      organizationRequiresMfa: boolean;
+    };
+    /** @description A pending TOTP factor: confirm it with a first code. */
+    TotpEnrolment: {
+      /**
+       * @description The base32 secret (manual entry). Shown once.
+       * @example JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP
+       */
+      secret: string;
+      /**
+       * @description For a QR code: issuer = the organization name, account = the email address. Shown once.
+       * @example otpauth://totp/Acme:ada%40example.com?issuer=Acme&algorithm=SHA1&secret=JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP&period=30&digits=6
+       */
+      otpauthUri: string;
+    };
+    /** @description A new set of recovery codes (any older set stops working). */
+    RecoveryCodes: {
+      /**
+       * @description 10 single-use recovery codes. Shown once: store them somewhere safe.
+       * @example [
+       *       "k7m2q-x9pfa",
+       *       "h3zrt-8wnbe",
+       *       "c4vyd-pq2mk",
+       *       "a8sjw-nt6rh",
+       *       "e5bqz-m3xkd",
+       *       "u2pcf-r7hyn",
+       *       "w9tkv-d4aem",
+       *       "g6nxs-y2qbp",
+       *       "f3rmh-c8ztj",
+       *       "q7dwa-k5upv"
+       *     ]
+       */
+      recoveryCodes: string[];
+    };
+    /** @description A code of the authenticator app. */
+    TotpCodeRequest: {
+      /**
+       * @description The 6-digit TOTP code, or a recovery code (`xxxxx-xxxxx`).
+       * @example 492039
+       */
+      code: string;
+    };
+    /** @description A current second factor: a TOTP code or a recovery code. */
+    MfaFactorRequest: {
+      /**
+       * @description `totp`: a 6-digit code of the authenticator app; `recovery_code`: one of the recovery codes.
+       * @example totp
+       * @enum {string}
+       */
+      method: 'totp' | 'recovery_code';
+      /**
+       * @description The 6-digit TOTP code, or a recovery code (`xxxxx-xxxxx`).
+       * @example 492039
+       */
+      code: string;
+    };
+    /** @description The `mfaToken` of a sign-in answered with `enrollmentRequired`. */
+    MfaEnrolmentRequest: {
+      /**
+       * @description The `mfaToken` of the sign-in answer: single use, valid 5 minutes, only on the host that issued it.
+       * @example mfa_v1.Zm9vYmFyYmF6cXV4.c2VhbGVkLWNoYWxsZW5nZS1leGFtcGxl
+       */
+      mfaToken: string;
+    };
+    /** @description The completed sign-in of a required enrolment, with the new recovery codes. */
+    EnrolledSession: components['schemas']['Session'] & {
+      /**
+       * @description 10 single-use recovery codes. Shown once: store them somewhere safe.
+       * @example [
+       *       "k7m2q-x9pfa",
+       *       "h3zrt-8wnbe",
+       *       "c4vyd-pq2mk",
+       *       "a8sjw-nt6rh",
+       *       "e5bqz-m3xkd",
+       *       "u2pcf-r7hyn",
+       *       "w9tkv-d4aem",
+       *       "g6nxs-y2qbp",
+       *       "f3rmh-c8ztj",
+       *       "q7dwa-k5upv"
+       *     ]
+       */
+      recoveryCodes: string[];
+    };
+    /** @description The enrolment token and the first code of the new factor. */
+    MfaEnrolmentConfirmRequest: {
+      /**
+       * @description The `mfaToken` of the sign-in answer: single use, valid 5 minutes, only on the host that issued it.
+       * @example mfa_v1.Zm9vYmFyYmF6cXV4.c2VhbGVkLWNoYWxsZW5nZS1leGFtcGxl
+       */
+      mfaToken: string;
+      /**
+       * @description The 6-digit TOTP code, or a recovery code (`xxxxx-xxxxx`).
+       * @example 492039
+       */
+      code: string;
+    };
+    /** @description The session proved again: a new access token of the same session, its `auth_time` now. */
+    Reauthenticated: {
+      /**
+       * @description ES256 JWT (typ `at+jwt`) for `Authorization: Bearer`; valid 15 minutes on this host only.
+       * @example eyJhbGciOiJFUzI1NiIsImtpZCI6ImsxIiwidHlwIjoiYXQrand0In0.eyJzdWIiOiI2ZjFjIn0.c2lnbmF0dXJl
+       */
+      accessToken: string;
+      /**
+       * Format: int32
+       * @description Seconds until the access token expires.
+       * @example 900
+       */
+      expiresIn: number;
+      /**
+       * @description Always `Bearer`.
+       * @example Bearer
+       * @enum {string}
+       */
+      tokenType: 'Bearer';
+    };
+    /** @description The password, plus `method` and `code` when the account has TOTP here. */
+    ReauthenticateRequest: {
+      /**
+       * Format: password
+       * @example violet-anchor-meadow-42
+       */
+      password: string;
+      /**
+       * @description `totp`: a 6-digit code of the authenticator app; `recovery_code`: one of the recovery codes.
+       * @example totp
+       * @enum {string}
+       */
+      method?: 'totp' | 'recovery_code';
+      /**
+       * @description The 6-digit TOTP code, or a recovery code (`xxxxx-xxxxx`).
+       * @example 492039
+       */
+      code?: string;
+    };
     /** @description The new organization and its owner. */
     OrganizationSignup: {
       organization: components['schemas']['Organization'];
@@ -2097,7 +2496,7 @@ export interface components {
        */
       emailSenderName?: string;
     };
-    /** @description Regional settings and the CORS allow-list. */
+    /** @description Regional settings, the CORS allow-list and the MFA policy. */
     OrganizationSettings: {
       /**
        * @description IANA time zone.
@@ -2284,6 +2683,11 @@ export interface components {
        *     ]
        */
       allowedOrigins?: string[];
+      /**
+       * @description Members whose role has any permission must use a second factor: without one, their next sign-in only lets them enrol one. Members without permissions choose for themselves.
+       * @example true
+       */
+      requireMfa?: boolean;
     };
     /** @description The first member of a new organization. */
     OrganizationOwner: {
@@ -2607,6 +3011,11 @@ export interface components {
        *     ]
        */
       allowedOrigins?: string[] | null;
+      /**
+       * @description Require a second factor of members whose role has any permission (at their next sign-in); null removes the policy. Changing it needs a recent sign-in (step-up: 401 `reauthentication_required` otherwise).
+       * @example true
+       */
+      requireMfa?: boolean | null;
     };
     /** @description The stored overrides and the effective plan they give. */
     PlanOverridesResult: components['schemas']['PlanSummary'] & {
@@ -6357,7 +6766,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `unauthorized`: Authentication required; `invalid_credentials`: Invalid credentials; `reauthentication_required`: Re-authentication required */
+      /** @description `unauthorized`: Authentication required; `invalid_credentials`: Invalid credentials; `reauthentication_required`: Re-authentication required; `invalid_mfa_code`: Invalid verification code; `mfa_challenge_invalid`: Invalid or expired MFA challenge */
       401: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -6486,7 +6895,7 @@ export interface operations {
       };
     };
     responses: {
-      /** @description Signed in. */
+      /** @description Signed in, or (`mfaRequired: true`) a second factor is due: POST /api/v1/auth/mfa/verify. */
       200: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -6497,7 +6906,7 @@ export interface operations {
           [name: string]: unknown;
         };
         content: {
-          'application/json': components['schemas']['LoginSession'];
+          'application/json': components['schemas']['LoginAnswer'];
         };
       };
       /** @description `bad_request`: Bad request; `invalid_json`: Malformed JSON body; `validation_failed`: Validation failed; `query_too_complex`: GraphQL operation too complex; `persisted_query_not_found`: Persisted query not found */
@@ -6514,7 +6923,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `unauthorized`: Authentication required; `invalid_credentials`: Invalid credentials; `reauthentication_required`: Re-authentication required */
+      /** @description `unauthorized`: Authentication required; `invalid_credentials`: Invalid credentials; `reauthentication_required`: Re-authentication required; `invalid_mfa_code`: Invalid verification code; `mfa_challenge_invalid`: Invalid or expired MFA challenge */
       401: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -6657,7 +7066,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `unauthorized`: Authentication required; `invalid_credentials`: Invalid credentials; `reauthentication_required`: Re-authentication required */
+      /** @description `unauthorized`: Authentication required; `invalid_credentials`: Invalid credentials; `reauthentication_required`: Re-authentication required; `invalid_mfa_code`: Invalid verification code; `mfa_challenge_invalid`: Invalid or expired MFA challenge */
       401: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -6797,7 +7206,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `unauthorized`: Authentication required; `invalid_credentials`: Invalid credentials; `reauthentication_required`: Re-authentication required */
+      /** @description `unauthorized`: Authentication required; `invalid_credentials`: Invalid credentials; `reauthentication_required`: Re-authentication required; `invalid_mfa_code`: Invalid verification code; `mfa_challenge_invalid`: Invalid or expired MFA challenge */
       401: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -6926,7 +7335,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `unauthorized`: Authentication required; `invalid_credentials`: Invalid credentials; `reauthentication_required`: Re-authentication required */
+      /** @description `unauthorized`: Authentication required; `invalid_credentials`: Invalid credentials; `reauthentication_required`: Re-authentication required; `invalid_mfa_code`: Invalid verification code; `mfa_challenge_invalid`: Invalid or expired MFA challenge */
       401: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -7052,7 +7461,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `unauthorized`: Authentication required; `invalid_credentials`: Invalid credentials; `reauthentication_required`: Re-authentication required */
+      /** @description `unauthorized`: Authentication required; `invalid_credentials`: Invalid credentials; `reauthentication_required`: Re-authentication required; `invalid_mfa_code`: Invalid verification code; `mfa_challenge_invalid`: Invalid or expired MFA challenge */
       401: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -7067,7 +7476,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `forbidden`: Forbidden; `email_not_verified`: Email address not verified; `plan_limit`: Plan limit reached; `feature_unavailable`: Not in your plan; `live_key_required`: Live API key required */
+      /** @description `forbidden`: Forbidden; `email_not_verified`: Email address not verified; `mfa_enrollment_required`: MFA enrolment required; `plan_limit`: Plan limit reached; `feature_unavailable`: Not in your plan; `live_key_required`: Live API key required */
       403: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -7210,7 +7619,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `unauthorized`: Authentication required; `invalid_credentials`: Invalid credentials; `reauthentication_required`: Re-authentication required */
+      /** @description `unauthorized`: Authentication required; `invalid_credentials`: Invalid credentials; `reauthentication_required`: Re-authentication required; `invalid_mfa_code`: Invalid verification code; `mfa_challenge_invalid`: Invalid or expired MFA challenge */
       401: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -7349,7 +7758,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `unauthorized`: Authentication required; `invalid_credentials`: Invalid credentials; `reauthentication_required`: Re-authentication required */
+      /** @description `unauthorized`: Authentication required; `invalid_credentials`: Invalid credentials; `reauthentication_required`: Re-authentication required; `invalid_mfa_code`: Invalid verification code; `mfa_challenge_invalid`: Invalid or expired MFA challenge */
       401: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -7479,7 +7888,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `unauthorized`: Authentication required; `invalid_credentials`: Invalid credentials; `reauthentication_required`: Re-authentication required */
+      /** @description `unauthorized`: Authentication required; `invalid_credentials`: Invalid credentials; `reauthentication_required`: Re-authentication required; `invalid_mfa_code`: Invalid verification code; `mfa_challenge_invalid`: Invalid or expired MFA challenge */
       401: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -7620,7 +8029,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `unauthorized`: Authentication required; `invalid_credentials`: Invalid credentials; `reauthentication_required`: Re-authentication required */
+      /** @description `unauthorized`: Authentication required; `invalid_credentials`: Invalid credentials; `reauthentication_required`: Re-authentication required; `invalid_mfa_code`: Invalid verification code; `mfa_challenge_invalid`: Invalid or expired MFA challenge */
       401: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -7769,7 +8178,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `unauthorized`: Authentication required; `invalid_credentials`: Invalid credentials; `reauthentication_required`: Re-authentication required */
+      /** @description `unauthorized`: Authentication required; `invalid_credentials`: Invalid credentials; `reauthentication_required`: Re-authentication required; `invalid_mfa_code`: Invalid verification code; `mfa_challenge_invalid`: Invalid or expired MFA challenge */
       401: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -7784,7 +8193,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `forbidden`: Forbidden; `email_not_verified`: Email address not verified; `plan_limit`: Plan limit reached; `feature_unavailable`: Not in your plan; `live_key_required`: Live API key required */
+      /** @description `forbidden`: Forbidden; `email_not_verified`: Email address not verified; `mfa_enrollment_required`: MFA enrolment required; `plan_limit`: Plan limit reached; `feature_unavailable`: Not in your plan; `live_key_required`: Live API key required */
       403: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -7970,7 +8379,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `unauthorized`: Authentication required; `invalid_credentials`: Invalid credentials; `reauthentication_required`: Re-authentication required */
+      /** @description `unauthorized`: Authentication required; `invalid_credentials`: Invalid credentials; `reauthentication_required`: Re-authentication required; `invalid_mfa_code`: Invalid verification code; `mfa_challenge_invalid`: Invalid or expired MFA challenge */
       401: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -7985,7 +8394,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `forbidden`: Forbidden; `email_not_verified`: Email address not verified; `plan_limit`: Plan limit reached; `feature_unavailable`: Not in your plan; `live_key_required`: Live API key required */
+      /** @description `forbidden`: Forbidden; `email_not_verified`: Email address not verified; `mfa_enrollment_required`: MFA enrolment required; `plan_limit`: Plan limit reached; `feature_unavailable`: Not in your plan; `live_key_required`: Live API key required */
       403: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -8097,7 +8506,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `unauthorized`: Authentication required; `invalid_credentials`: Invalid credentials; `reauthentication_required`: Re-authentication required */
+      /** @description `unauthorized`: Authentication required; `invalid_credentials`: Invalid credentials; `reauthentication_required`: Re-authentication required; `invalid_mfa_code`: Invalid verification code; `mfa_challenge_invalid`: Invalid or expired MFA challenge */
       401: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -8112,7 +8521,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `forbidden`: Forbidden; `email_not_verified`: Email address not verified; `plan_limit`: Plan limit reached; `feature_unavailable`: Not in your plan; `live_key_required`: Live API key required */
+      /** @description `forbidden`: Forbidden; `email_not_verified`: Email address not verified; `mfa_enrollment_required`: MFA enrolment required; `plan_limit`: Plan limit reached; `feature_unavailable`: Not in your plan; `live_key_required`: Live API key required */
       403: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -8128,6 +8537,1346 @@ export interface operations {
       };
       /** @description `not_found`: Not found */
       404: {
+        headers: {
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'X-Correlation-Id': components['headers']['X-Correlation-Id'];
+          'Access-Control-Allow-Origin': components['headers']['Access-Control-Allow-Origin'];
+          RateLimit: components['headers']['RateLimit'];
+          'RateLimit-Policy': components['headers']['RateLimit-Policy'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description `rate_limited`: Too many requests; `too_many_streams`: Too many live streams */
+      429: {
+        headers: {
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'X-Correlation-Id': components['headers']['X-Correlation-Id'];
+          'Access-Control-Allow-Origin': components['headers']['Access-Control-Allow-Origin'];
+          RateLimit: components['headers']['RateLimit'];
+          'RateLimit-Policy': components['headers']['RateLimit-Policy'];
+          'Retry-After': components['headers']['Retry-After'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description `internal_error`: Internal server error; `misconfigured`: Service misconfigured */
+      500: {
+        headers: {
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'X-Correlation-Id': components['headers']['X-Correlation-Id'];
+          'Access-Control-Allow-Origin': components['headers']['Access-Control-Allow-Origin'];
+          RateLimit: components['headers']['RateLimit'];
+          'RateLimit-Policy': components['headers']['RateLimit-Policy'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description `service_unavailable`: Service unavailable */
+      503: {
+        headers: {
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'X-Correlation-Id': components['headers']['X-Correlation-Id'];
+          'Access-Control-Allow-Origin': components['headers']['Access-Control-Allow-Origin'];
+          RateLimit: components['headers']['RateLimit'];
+          'RateLimit-Policy': components['headers']['RateLimit-Policy'];
+          'Retry-After': components['headers']['Retry-After'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+    };
+  };
+  verifyMfa: {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    requestBody: {
+      content: {
+        'application/json': components['schemas']['MfaVerifyRequest'];
+      };
+    };
+    responses: {
+      /** @description Signed in. */
+      200: {
+        headers: {
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'X-Correlation-Id': components['headers']['X-Correlation-Id'];
+          'Access-Control-Allow-Origin': components['headers']['Access-Control-Allow-Origin'];
+          RateLimit: components['headers']['RateLimit'];
+          'RateLimit-Policy': components['headers']['RateLimit-Policy'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['LoginSession'];
+        };
+      };
+      /** @description `bad_request`: Bad request; `invalid_json`: Malformed JSON body; `validation_failed`: Validation failed; `query_too_complex`: GraphQL operation too complex; `persisted_query_not_found`: Persisted query not found */
+      400: {
+        headers: {
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'X-Correlation-Id': components['headers']['X-Correlation-Id'];
+          'Access-Control-Allow-Origin': components['headers']['Access-Control-Allow-Origin'];
+          RateLimit: components['headers']['RateLimit'];
+          'RateLimit-Policy': components['headers']['RateLimit-Policy'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description `unauthorized`: Authentication required; `invalid_credentials`: Invalid credentials; `reauthentication_required`: Re-authentication required; `invalid_mfa_code`: Invalid verification code; `mfa_challenge_invalid`: Invalid or expired MFA challenge */
+      401: {
+        headers: {
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'X-Correlation-Id': components['headers']['X-Correlation-Id'];
+          'Access-Control-Allow-Origin': components['headers']['Access-Control-Allow-Origin'];
+          RateLimit: components['headers']['RateLimit'];
+          'RateLimit-Policy': components['headers']['RateLimit-Policy'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description `forbidden`: Forbidden; `email_not_verified`: Email address not verified; `mfa_enrollment_required`: MFA enrolment required; `plan_limit`: Plan limit reached; `feature_unavailable`: Not in your plan; `live_key_required`: Live API key required */
+      403: {
+        headers: {
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'X-Correlation-Id': components['headers']['X-Correlation-Id'];
+          'Access-Control-Allow-Origin': components['headers']['Access-Control-Allow-Origin'];
+          RateLimit: components['headers']['RateLimit'];
+          'RateLimit-Policy': components['headers']['RateLimit-Policy'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description `not_found`: Not found */
+      404: {
+        headers: {
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'X-Correlation-Id': components['headers']['X-Correlation-Id'];
+          'Access-Control-Allow-Origin': components['headers']['Access-Control-Allow-Origin'];
+          RateLimit: components['headers']['RateLimit'];
+          'RateLimit-Policy': components['headers']['RateLimit-Policy'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description `payload_too_large`: Payload too large */
+      413: {
+        headers: {
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'X-Correlation-Id': components['headers']['X-Correlation-Id'];
+          'Access-Control-Allow-Origin': components['headers']['Access-Control-Allow-Origin'];
+          RateLimit: components['headers']['RateLimit'];
+          'RateLimit-Policy': components['headers']['RateLimit-Policy'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description `unsupported_media_type`: Unsupported media type */
+      415: {
+        headers: {
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'X-Correlation-Id': components['headers']['X-Correlation-Id'];
+          'Access-Control-Allow-Origin': components['headers']['Access-Control-Allow-Origin'];
+          RateLimit: components['headers']['RateLimit'];
+          'RateLimit-Policy': components['headers']['RateLimit-Policy'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description `rate_limited`: Too many requests; `too_many_streams`: Too many live streams */
+      429: {
+        headers: {
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'X-Correlation-Id': components['headers']['X-Correlation-Id'];
+          'Access-Control-Allow-Origin': components['headers']['Access-Control-Allow-Origin'];
+          RateLimit: components['headers']['RateLimit'];
+          'RateLimit-Policy': components['headers']['RateLimit-Policy'];
+          'Retry-After': components['headers']['Retry-After'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description `internal_error`: Internal server error; `misconfigured`: Service misconfigured */
+      500: {
+        headers: {
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'X-Correlation-Id': components['headers']['X-Correlation-Id'];
+          'Access-Control-Allow-Origin': components['headers']['Access-Control-Allow-Origin'];
+          RateLimit: components['headers']['RateLimit'];
+          'RateLimit-Policy': components['headers']['RateLimit-Policy'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description `service_unavailable`: Service unavailable */
+      503: {
+        headers: {
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'X-Correlation-Id': components['headers']['X-Correlation-Id'];
+          'Access-Control-Allow-Origin': components['headers']['Access-Control-Allow-Origin'];
+          RateLimit: components['headers']['RateLimit'];
+          'RateLimit-Policy': components['headers']['RateLimit-Policy'];
+          'Retry-After': components['headers']['Retry-After'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+    };
+  };
+  getMfaStatus: {
+    parameters: {
+      query?: never;
+      header?: {
+        /** @description The `ETag` of a representation the client holds; if it is still current the answer is 304. */
+        'If-None-Match'?: string;
+      };
+      path?: never;
+      cookie?: never;
+    };
+    requestBody?: never;
+    responses: {
+      /** @description The factors. */
+      200: {
+        headers: {
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'X-Correlation-Id': components['headers']['X-Correlation-Id'];
+          'Access-Control-Allow-Origin': components['headers']['Access-Control-Allow-Origin'];
+          RateLimit: components['headers']['RateLimit'];
+          'RateLimit-Policy': components['headers']['RateLimit-Policy'];
+          ETag: components['headers']['ETag'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['MfaStatus'];
+        };
+      };
+      /** @description Not modified: the `If-None-Match` validator is still current. No body. */
+      304: {
+        headers: {
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'X-Correlation-Id': components['headers']['X-Correlation-Id'];
+          'Access-Control-Allow-Origin': components['headers']['Access-Control-Allow-Origin'];
+          RateLimit: components['headers']['RateLimit'];
+          'RateLimit-Policy': components['headers']['RateLimit-Policy'];
+          ETag: components['headers']['ETag'];
+          [name: string]: unknown;
+        };
+        content?: never;
+      };
+      /** @description `bad_request`: Bad request; `invalid_json`: Malformed JSON body; `validation_failed`: Validation failed; `query_too_complex`: GraphQL operation too complex; `persisted_query_not_found`: Persisted query not found */
+      400: {
+        headers: {
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'X-Correlation-Id': components['headers']['X-Correlation-Id'];
+          'Access-Control-Allow-Origin': components['headers']['Access-Control-Allow-Origin'];
+          RateLimit: components['headers']['RateLimit'];
+          'RateLimit-Policy': components['headers']['RateLimit-Policy'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description `unauthorized`: Authentication required; `invalid_credentials`: Invalid credentials; `reauthentication_required`: Re-authentication required; `invalid_mfa_code`: Invalid verification code; `mfa_challenge_invalid`: Invalid or expired MFA challenge */
+      401: {
+        headers: {
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'X-Correlation-Id': components['headers']['X-Correlation-Id'];
+          'Access-Control-Allow-Origin': components['headers']['Access-Control-Allow-Origin'];
+          RateLimit: components['headers']['RateLimit'];
+          'RateLimit-Policy': components['headers']['RateLimit-Policy'];
+          'WWW-Authenticate': components['headers']['WWW-Authenticate'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description `not_found`: Not found */
+      404: {
+        headers: {
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'X-Correlation-Id': components['headers']['X-Correlation-Id'];
+          'Access-Control-Allow-Origin': components['headers']['Access-Control-Allow-Origin'];
+          RateLimit: components['headers']['RateLimit'];
+          'RateLimit-Policy': components['headers']['RateLimit-Policy'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description `rate_limited`: Too many requests; `too_many_streams`: Too many live streams */
+      429: {
+        headers: {
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'X-Correlation-Id': components['headers']['X-Correlation-Id'];
+          'Access-Control-Allow-Origin': components['headers']['Access-Control-Allow-Origin'];
+          RateLimit: components['headers']['RateLimit'];
+          'RateLimit-Policy': components['headers']['RateLimit-Policy'];
+          'Retry-After': components['headers']['Retry-After'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description `internal_error`: Internal server error; `misconfigured`: Service misconfigured */
+      500: {
+        headers: {
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'X-Correlation-Id': components['headers']['X-Correlation-Id'];
+          'Access-Control-Allow-Origin': components['headers']['Access-Control-Allow-Origin'];
+          RateLimit: components['headers']['RateLimit'];
+          'RateLimit-Policy': components['headers']['RateLimit-Policy'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description `service_unavailable`: Service unavailable */
+      503: {
+        headers: {
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'X-Correlation-Id': components['headers']['X-Correlation-Id'];
+          'Access-Control-Allow-Origin': components['headers']['Access-Control-Allow-Origin'];
+          RateLimit: components['headers']['RateLimit'];
+          'RateLimit-Policy': components['headers']['RateLimit-Policy'];
+          'Retry-After': components['headers']['Retry-After'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+    };
+  };
+  enrolTotp: {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    requestBody?: never;
+    responses: {
+      /** @description Pending enrolment. */
+      201: {
+        headers: {
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'X-Correlation-Id': components['headers']['X-Correlation-Id'];
+          'Access-Control-Allow-Origin': components['headers']['Access-Control-Allow-Origin'];
+          RateLimit: components['headers']['RateLimit'];
+          'RateLimit-Policy': components['headers']['RateLimit-Policy'];
+          Location: components['headers']['Location'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['TotpEnrolment'];
+        };
+      };
+      /** @description `bad_request`: Bad request; `invalid_json`: Malformed JSON body; `validation_failed`: Validation failed; `query_too_complex`: GraphQL operation too complex; `persisted_query_not_found`: Persisted query not found */
+      400: {
+        headers: {
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'X-Correlation-Id': components['headers']['X-Correlation-Id'];
+          'Access-Control-Allow-Origin': components['headers']['Access-Control-Allow-Origin'];
+          RateLimit: components['headers']['RateLimit'];
+          'RateLimit-Policy': components['headers']['RateLimit-Policy'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description `unauthorized`: Authentication required; `invalid_credentials`: Invalid credentials; `reauthentication_required`: Re-authentication required; `invalid_mfa_code`: Invalid verification code; `mfa_challenge_invalid`: Invalid or expired MFA challenge */
+      401: {
+        headers: {
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'X-Correlation-Id': components['headers']['X-Correlation-Id'];
+          'Access-Control-Allow-Origin': components['headers']['Access-Control-Allow-Origin'];
+          RateLimit: components['headers']['RateLimit'];
+          'RateLimit-Policy': components['headers']['RateLimit-Policy'];
+          'WWW-Authenticate': components['headers']['WWW-Authenticate'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description `not_found`: Not found */
+      404: {
+        headers: {
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'X-Correlation-Id': components['headers']['X-Correlation-Id'];
+          'Access-Control-Allow-Origin': components['headers']['Access-Control-Allow-Origin'];
+          RateLimit: components['headers']['RateLimit'];
+          'RateLimit-Policy': components['headers']['RateLimit-Policy'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description `conflict`: Conflict; `sold_out`: Sold out; `unpaid_hold_limit`: Too many unpaid orders */
+      409: {
+        headers: {
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'X-Correlation-Id': components['headers']['X-Correlation-Id'];
+          'Access-Control-Allow-Origin': components['headers']['Access-Control-Allow-Origin'];
+          RateLimit: components['headers']['RateLimit'];
+          'RateLimit-Policy': components['headers']['RateLimit-Policy'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description `rate_limited`: Too many requests; `too_many_streams`: Too many live streams */
+      429: {
+        headers: {
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'X-Correlation-Id': components['headers']['X-Correlation-Id'];
+          'Access-Control-Allow-Origin': components['headers']['Access-Control-Allow-Origin'];
+          RateLimit: components['headers']['RateLimit'];
+          'RateLimit-Policy': components['headers']['RateLimit-Policy'];
+          'Retry-After': components['headers']['Retry-After'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description `internal_error`: Internal server error; `misconfigured`: Service misconfigured */
+      500: {
+        headers: {
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'X-Correlation-Id': components['headers']['X-Correlation-Id'];
+          'Access-Control-Allow-Origin': components['headers']['Access-Control-Allow-Origin'];
+          RateLimit: components['headers']['RateLimit'];
+          'RateLimit-Policy': components['headers']['RateLimit-Policy'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description `service_unavailable`: Service unavailable */
+      503: {
+        headers: {
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'X-Correlation-Id': components['headers']['X-Correlation-Id'];
+          'Access-Control-Allow-Origin': components['headers']['Access-Control-Allow-Origin'];
+          RateLimit: components['headers']['RateLimit'];
+          'RateLimit-Policy': components['headers']['RateLimit-Policy'];
+          'Retry-After': components['headers']['Retry-After'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+    };
+  };
+  confirmTotp: {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    requestBody: {
+      content: {
+        'application/json': components['schemas']['TotpCodeRequest'];
+      };
+    };
+    responses: {
+      /** @description Enabled. */
+      200: {
+        headers: {
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'X-Correlation-Id': components['headers']['X-Correlation-Id'];
+          'Access-Control-Allow-Origin': components['headers']['Access-Control-Allow-Origin'];
+          RateLimit: components['headers']['RateLimit'];
+          'RateLimit-Policy': components['headers']['RateLimit-Policy'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['RecoveryCodes'];
+        };
+      };
+      /** @description `bad_request`: Bad request; `invalid_json`: Malformed JSON body; `validation_failed`: Validation failed; `query_too_complex`: GraphQL operation too complex; `persisted_query_not_found`: Persisted query not found */
+      400: {
+        headers: {
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'X-Correlation-Id': components['headers']['X-Correlation-Id'];
+          'Access-Control-Allow-Origin': components['headers']['Access-Control-Allow-Origin'];
+          RateLimit: components['headers']['RateLimit'];
+          'RateLimit-Policy': components['headers']['RateLimit-Policy'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description `unauthorized`: Authentication required; `invalid_credentials`: Invalid credentials; `reauthentication_required`: Re-authentication required; `invalid_mfa_code`: Invalid verification code; `mfa_challenge_invalid`: Invalid or expired MFA challenge */
+      401: {
+        headers: {
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'X-Correlation-Id': components['headers']['X-Correlation-Id'];
+          'Access-Control-Allow-Origin': components['headers']['Access-Control-Allow-Origin'];
+          RateLimit: components['headers']['RateLimit'];
+          'RateLimit-Policy': components['headers']['RateLimit-Policy'];
+          'WWW-Authenticate': components['headers']['WWW-Authenticate'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description `not_found`: Not found */
+      404: {
+        headers: {
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'X-Correlation-Id': components['headers']['X-Correlation-Id'];
+          'Access-Control-Allow-Origin': components['headers']['Access-Control-Allow-Origin'];
+          RateLimit: components['headers']['RateLimit'];
+          'RateLimit-Policy': components['headers']['RateLimit-Policy'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description `conflict`: Conflict; `sold_out`: Sold out; `unpaid_hold_limit`: Too many unpaid orders */
+      409: {
+        headers: {
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'X-Correlation-Id': components['headers']['X-Correlation-Id'];
+          'Access-Control-Allow-Origin': components['headers']['Access-Control-Allow-Origin'];
+          RateLimit: components['headers']['RateLimit'];
+          'RateLimit-Policy': components['headers']['RateLimit-Policy'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description `payload_too_large`: Payload too large */
+      413: {
+        headers: {
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'X-Correlation-Id': components['headers']['X-Correlation-Id'];
+          'Access-Control-Allow-Origin': components['headers']['Access-Control-Allow-Origin'];
+          RateLimit: components['headers']['RateLimit'];
+          'RateLimit-Policy': components['headers']['RateLimit-Policy'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description `unsupported_media_type`: Unsupported media type */
+      415: {
+        headers: {
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'X-Correlation-Id': components['headers']['X-Correlation-Id'];
+          'Access-Control-Allow-Origin': components['headers']['Access-Control-Allow-Origin'];
+          RateLimit: components['headers']['RateLimit'];
+          'RateLimit-Policy': components['headers']['RateLimit-Policy'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description `rate_limited`: Too many requests; `too_many_streams`: Too many live streams */
+      429: {
+        headers: {
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'X-Correlation-Id': components['headers']['X-Correlation-Id'];
+          'Access-Control-Allow-Origin': components['headers']['Access-Control-Allow-Origin'];
+          RateLimit: components['headers']['RateLimit'];
+          'RateLimit-Policy': components['headers']['RateLimit-Policy'];
+          'Retry-After': components['headers']['Retry-After'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description `internal_error`: Internal server error; `misconfigured`: Service misconfigured */
+      500: {
+        headers: {
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'X-Correlation-Id': components['headers']['X-Correlation-Id'];
+          'Access-Control-Allow-Origin': components['headers']['Access-Control-Allow-Origin'];
+          RateLimit: components['headers']['RateLimit'];
+          'RateLimit-Policy': components['headers']['RateLimit-Policy'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description `service_unavailable`: Service unavailable */
+      503: {
+        headers: {
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'X-Correlation-Id': components['headers']['X-Correlation-Id'];
+          'Access-Control-Allow-Origin': components['headers']['Access-Control-Allow-Origin'];
+          RateLimit: components['headers']['RateLimit'];
+          'RateLimit-Policy': components['headers']['RateLimit-Policy'];
+          'Retry-After': components['headers']['Retry-After'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+    };
+  };
+  disableTotp: {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    requestBody: {
+      content: {
+        'application/json': components['schemas']['MfaFactorRequest'];
+      };
+    };
+    responses: {
+      /** @description Turned off. */
+      204: {
+        headers: {
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'X-Correlation-Id': components['headers']['X-Correlation-Id'];
+          'Access-Control-Allow-Origin': components['headers']['Access-Control-Allow-Origin'];
+          RateLimit: components['headers']['RateLimit'];
+          'RateLimit-Policy': components['headers']['RateLimit-Policy'];
+          [name: string]: unknown;
+        };
+        content?: never;
+      };
+      /** @description `bad_request`: Bad request; `invalid_json`: Malformed JSON body; `validation_failed`: Validation failed; `query_too_complex`: GraphQL operation too complex; `persisted_query_not_found`: Persisted query not found */
+      400: {
+        headers: {
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'X-Correlation-Id': components['headers']['X-Correlation-Id'];
+          'Access-Control-Allow-Origin': components['headers']['Access-Control-Allow-Origin'];
+          RateLimit: components['headers']['RateLimit'];
+          'RateLimit-Policy': components['headers']['RateLimit-Policy'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description `unauthorized`: Authentication required; `invalid_credentials`: Invalid credentials; `reauthentication_required`: Re-authentication required; `invalid_mfa_code`: Invalid verification code; `mfa_challenge_invalid`: Invalid or expired MFA challenge */
+      401: {
+        headers: {
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'X-Correlation-Id': components['headers']['X-Correlation-Id'];
+          'Access-Control-Allow-Origin': components['headers']['Access-Control-Allow-Origin'];
+          RateLimit: components['headers']['RateLimit'];
+          'RateLimit-Policy': components['headers']['RateLimit-Policy'];
+          'WWW-Authenticate': components['headers']['WWW-Authenticate'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description `not_found`: Not found */
+      404: {
+        headers: {
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'X-Correlation-Id': components['headers']['X-Correlation-Id'];
+          'Access-Control-Allow-Origin': components['headers']['Access-Control-Allow-Origin'];
+          RateLimit: components['headers']['RateLimit'];
+          'RateLimit-Policy': components['headers']['RateLimit-Policy'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description `conflict`: Conflict; `sold_out`: Sold out; `unpaid_hold_limit`: Too many unpaid orders */
+      409: {
+        headers: {
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'X-Correlation-Id': components['headers']['X-Correlation-Id'];
+          'Access-Control-Allow-Origin': components['headers']['Access-Control-Allow-Origin'];
+          RateLimit: components['headers']['RateLimit'];
+          'RateLimit-Policy': components['headers']['RateLimit-Policy'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description `payload_too_large`: Payload too large */
+      413: {
+        headers: {
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'X-Correlation-Id': components['headers']['X-Correlation-Id'];
+          'Access-Control-Allow-Origin': components['headers']['Access-Control-Allow-Origin'];
+          RateLimit: components['headers']['RateLimit'];
+          'RateLimit-Policy': components['headers']['RateLimit-Policy'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description `unsupported_media_type`: Unsupported media type */
+      415: {
+        headers: {
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'X-Correlation-Id': components['headers']['X-Correlation-Id'];
+          'Access-Control-Allow-Origin': components['headers']['Access-Control-Allow-Origin'];
+          RateLimit: components['headers']['RateLimit'];
+          'RateLimit-Policy': components['headers']['RateLimit-Policy'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description `rate_limited`: Too many requests; `too_many_streams`: Too many live streams */
+      429: {
+        headers: {
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'X-Correlation-Id': components['headers']['X-Correlation-Id'];
+          'Access-Control-Allow-Origin': components['headers']['Access-Control-Allow-Origin'];
+          RateLimit: components['headers']['RateLimit'];
+          'RateLimit-Policy': components['headers']['RateLimit-Policy'];
+          'Retry-After': components['headers']['Retry-After'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description `internal_error`: Internal server error; `misconfigured`: Service misconfigured */
+      500: {
+        headers: {
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'X-Correlation-Id': components['headers']['X-Correlation-Id'];
+          'Access-Control-Allow-Origin': components['headers']['Access-Control-Allow-Origin'];
+          RateLimit: components['headers']['RateLimit'];
+          'RateLimit-Policy': components['headers']['RateLimit-Policy'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description `service_unavailable`: Service unavailable */
+      503: {
+        headers: {
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'X-Correlation-Id': components['headers']['X-Correlation-Id'];
+          'Access-Control-Allow-Origin': components['headers']['Access-Control-Allow-Origin'];
+          RateLimit: components['headers']['RateLimit'];
+          'RateLimit-Policy': components['headers']['RateLimit-Policy'];
+          'Retry-After': components['headers']['Retry-After'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+    };
+  };
+  regenerateRecoveryCodes: {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    requestBody?: never;
+    responses: {
+      /** @description The new codes. */
+      200: {
+        headers: {
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'X-Correlation-Id': components['headers']['X-Correlation-Id'];
+          'Access-Control-Allow-Origin': components['headers']['Access-Control-Allow-Origin'];
+          RateLimit: components['headers']['RateLimit'];
+          'RateLimit-Policy': components['headers']['RateLimit-Policy'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['RecoveryCodes'];
+        };
+      };
+      /** @description `bad_request`: Bad request; `invalid_json`: Malformed JSON body; `validation_failed`: Validation failed; `query_too_complex`: GraphQL operation too complex; `persisted_query_not_found`: Persisted query not found */
+      400: {
+        headers: {
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'X-Correlation-Id': components['headers']['X-Correlation-Id'];
+          'Access-Control-Allow-Origin': components['headers']['Access-Control-Allow-Origin'];
+          RateLimit: components['headers']['RateLimit'];
+          'RateLimit-Policy': components['headers']['RateLimit-Policy'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description `unauthorized`: Authentication required; `invalid_credentials`: Invalid credentials; `reauthentication_required`: Re-authentication required; `invalid_mfa_code`: Invalid verification code; `mfa_challenge_invalid`: Invalid or expired MFA challenge */
+      401: {
+        headers: {
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'X-Correlation-Id': components['headers']['X-Correlation-Id'];
+          'Access-Control-Allow-Origin': components['headers']['Access-Control-Allow-Origin'];
+          RateLimit: components['headers']['RateLimit'];
+          'RateLimit-Policy': components['headers']['RateLimit-Policy'];
+          'WWW-Authenticate': components['headers']['WWW-Authenticate'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description `not_found`: Not found */
+      404: {
+        headers: {
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'X-Correlation-Id': components['headers']['X-Correlation-Id'];
+          'Access-Control-Allow-Origin': components['headers']['Access-Control-Allow-Origin'];
+          RateLimit: components['headers']['RateLimit'];
+          'RateLimit-Policy': components['headers']['RateLimit-Policy'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description `conflict`: Conflict; `sold_out`: Sold out; `unpaid_hold_limit`: Too many unpaid orders */
+      409: {
+        headers: {
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'X-Correlation-Id': components['headers']['X-Correlation-Id'];
+          'Access-Control-Allow-Origin': components['headers']['Access-Control-Allow-Origin'];
+          RateLimit: components['headers']['RateLimit'];
+          'RateLimit-Policy': components['headers']['RateLimit-Policy'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description `rate_limited`: Too many requests; `too_many_streams`: Too many live streams */
+      429: {
+        headers: {
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'X-Correlation-Id': components['headers']['X-Correlation-Id'];
+          'Access-Control-Allow-Origin': components['headers']['Access-Control-Allow-Origin'];
+          RateLimit: components['headers']['RateLimit'];
+          'RateLimit-Policy': components['headers']['RateLimit-Policy'];
+          'Retry-After': components['headers']['Retry-After'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description `internal_error`: Internal server error; `misconfigured`: Service misconfigured */
+      500: {
+        headers: {
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'X-Correlation-Id': components['headers']['X-Correlation-Id'];
+          'Access-Control-Allow-Origin': components['headers']['Access-Control-Allow-Origin'];
+          RateLimit: components['headers']['RateLimit'];
+          'RateLimit-Policy': components['headers']['RateLimit-Policy'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description `service_unavailable`: Service unavailable */
+      503: {
+        headers: {
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'X-Correlation-Id': components['headers']['X-Correlation-Id'];
+          'Access-Control-Allow-Origin': components['headers']['Access-Control-Allow-Origin'];
+          RateLimit: components['headers']['RateLimit'];
+          'RateLimit-Policy': components['headers']['RateLimit-Policy'];
+          'Retry-After': components['headers']['Retry-After'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+    };
+  };
+  enrolTotpForSignIn: {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    requestBody: {
+      content: {
+        'application/json': components['schemas']['MfaEnrolmentRequest'];
+      };
+    };
+    responses: {
+      /** @description Pending enrolment. */
+      201: {
+        headers: {
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'X-Correlation-Id': components['headers']['X-Correlation-Id'];
+          'Access-Control-Allow-Origin': components['headers']['Access-Control-Allow-Origin'];
+          RateLimit: components['headers']['RateLimit'];
+          'RateLimit-Policy': components['headers']['RateLimit-Policy'];
+          Location: components['headers']['Location'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['TotpEnrolment'];
+        };
+      };
+      /** @description `bad_request`: Bad request; `invalid_json`: Malformed JSON body; `validation_failed`: Validation failed; `query_too_complex`: GraphQL operation too complex; `persisted_query_not_found`: Persisted query not found */
+      400: {
+        headers: {
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'X-Correlation-Id': components['headers']['X-Correlation-Id'];
+          'Access-Control-Allow-Origin': components['headers']['Access-Control-Allow-Origin'];
+          RateLimit: components['headers']['RateLimit'];
+          'RateLimit-Policy': components['headers']['RateLimit-Policy'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description `unauthorized`: Authentication required; `invalid_credentials`: Invalid credentials; `reauthentication_required`: Re-authentication required; `invalid_mfa_code`: Invalid verification code; `mfa_challenge_invalid`: Invalid or expired MFA challenge */
+      401: {
+        headers: {
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'X-Correlation-Id': components['headers']['X-Correlation-Id'];
+          'Access-Control-Allow-Origin': components['headers']['Access-Control-Allow-Origin'];
+          RateLimit: components['headers']['RateLimit'];
+          'RateLimit-Policy': components['headers']['RateLimit-Policy'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description `forbidden`: Forbidden; `email_not_verified`: Email address not verified; `mfa_enrollment_required`: MFA enrolment required; `plan_limit`: Plan limit reached; `feature_unavailable`: Not in your plan; `live_key_required`: Live API key required */
+      403: {
+        headers: {
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'X-Correlation-Id': components['headers']['X-Correlation-Id'];
+          'Access-Control-Allow-Origin': components['headers']['Access-Control-Allow-Origin'];
+          RateLimit: components['headers']['RateLimit'];
+          'RateLimit-Policy': components['headers']['RateLimit-Policy'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description `not_found`: Not found */
+      404: {
+        headers: {
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'X-Correlation-Id': components['headers']['X-Correlation-Id'];
+          'Access-Control-Allow-Origin': components['headers']['Access-Control-Allow-Origin'];
+          RateLimit: components['headers']['RateLimit'];
+          'RateLimit-Policy': components['headers']['RateLimit-Policy'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description `conflict`: Conflict; `sold_out`: Sold out; `unpaid_hold_limit`: Too many unpaid orders */
+      409: {
+        headers: {
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'X-Correlation-Id': components['headers']['X-Correlation-Id'];
+          'Access-Control-Allow-Origin': components['headers']['Access-Control-Allow-Origin'];
+          RateLimit: components['headers']['RateLimit'];
+          'RateLimit-Policy': components['headers']['RateLimit-Policy'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description `payload_too_large`: Payload too large */
+      413: {
+        headers: {
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'X-Correlation-Id': components['headers']['X-Correlation-Id'];
+          'Access-Control-Allow-Origin': components['headers']['Access-Control-Allow-Origin'];
+          RateLimit: components['headers']['RateLimit'];
+          'RateLimit-Policy': components['headers']['RateLimit-Policy'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description `unsupported_media_type`: Unsupported media type */
+      415: {
+        headers: {
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'X-Correlation-Id': components['headers']['X-Correlation-Id'];
+          'Access-Control-Allow-Origin': components['headers']['Access-Control-Allow-Origin'];
+          RateLimit: components['headers']['RateLimit'];
+          'RateLimit-Policy': components['headers']['RateLimit-Policy'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description `rate_limited`: Too many requests; `too_many_streams`: Too many live streams */
+      429: {
+        headers: {
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'X-Correlation-Id': components['headers']['X-Correlation-Id'];
+          'Access-Control-Allow-Origin': components['headers']['Access-Control-Allow-Origin'];
+          RateLimit: components['headers']['RateLimit'];
+          'RateLimit-Policy': components['headers']['RateLimit-Policy'];
+          'Retry-After': components['headers']['Retry-After'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description `internal_error`: Internal server error; `misconfigured`: Service misconfigured */
+      500: {
+        headers: {
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'X-Correlation-Id': components['headers']['X-Correlation-Id'];
+          'Access-Control-Allow-Origin': components['headers']['Access-Control-Allow-Origin'];
+          RateLimit: components['headers']['RateLimit'];
+          'RateLimit-Policy': components['headers']['RateLimit-Policy'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description `service_unavailable`: Service unavailable */
+      503: {
+        headers: {
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'X-Correlation-Id': components['headers']['X-Correlation-Id'];
+          'Access-Control-Allow-Origin': components['headers']['Access-Control-Allow-Origin'];
+          RateLimit: components['headers']['RateLimit'];
+          'RateLimit-Policy': components['headers']['RateLimit-Policy'];
+          'Retry-After': components['headers']['Retry-After'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+    };
+  };
+  confirmTotpForSignIn: {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    requestBody: {
+      content: {
+        'application/json': components['schemas']['MfaEnrolmentConfirmRequest'];
+      };
+    };
+    responses: {
+      /** @description Signed in. */
+      200: {
+        headers: {
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'X-Correlation-Id': components['headers']['X-Correlation-Id'];
+          'Access-Control-Allow-Origin': components['headers']['Access-Control-Allow-Origin'];
+          RateLimit: components['headers']['RateLimit'];
+          'RateLimit-Policy': components['headers']['RateLimit-Policy'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['EnrolledSession'];
+        };
+      };
+      /** @description `bad_request`: Bad request; `invalid_json`: Malformed JSON body; `validation_failed`: Validation failed; `query_too_complex`: GraphQL operation too complex; `persisted_query_not_found`: Persisted query not found */
+      400: {
+        headers: {
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'X-Correlation-Id': components['headers']['X-Correlation-Id'];
+          'Access-Control-Allow-Origin': components['headers']['Access-Control-Allow-Origin'];
+          RateLimit: components['headers']['RateLimit'];
+          'RateLimit-Policy': components['headers']['RateLimit-Policy'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description `unauthorized`: Authentication required; `invalid_credentials`: Invalid credentials; `reauthentication_required`: Re-authentication required; `invalid_mfa_code`: Invalid verification code; `mfa_challenge_invalid`: Invalid or expired MFA challenge */
+      401: {
+        headers: {
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'X-Correlation-Id': components['headers']['X-Correlation-Id'];
+          'Access-Control-Allow-Origin': components['headers']['Access-Control-Allow-Origin'];
+          RateLimit: components['headers']['RateLimit'];
+          'RateLimit-Policy': components['headers']['RateLimit-Policy'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description `forbidden`: Forbidden; `email_not_verified`: Email address not verified; `mfa_enrollment_required`: MFA enrolment required; `plan_limit`: Plan limit reached; `feature_unavailable`: Not in your plan; `live_key_required`: Live API key required */
+      403: {
+        headers: {
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'X-Correlation-Id': components['headers']['X-Correlation-Id'];
+          'Access-Control-Allow-Origin': components['headers']['Access-Control-Allow-Origin'];
+          RateLimit: components['headers']['RateLimit'];
+          'RateLimit-Policy': components['headers']['RateLimit-Policy'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description `not_found`: Not found */
+      404: {
+        headers: {
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'X-Correlation-Id': components['headers']['X-Correlation-Id'];
+          'Access-Control-Allow-Origin': components['headers']['Access-Control-Allow-Origin'];
+          RateLimit: components['headers']['RateLimit'];
+          'RateLimit-Policy': components['headers']['RateLimit-Policy'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description `conflict`: Conflict; `sold_out`: Sold out; `unpaid_hold_limit`: Too many unpaid orders */
+      409: {
+        headers: {
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'X-Correlation-Id': components['headers']['X-Correlation-Id'];
+          'Access-Control-Allow-Origin': components['headers']['Access-Control-Allow-Origin'];
+          RateLimit: components['headers']['RateLimit'];
+          'RateLimit-Policy': components['headers']['RateLimit-Policy'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description `payload_too_large`: Payload too large */
+      413: {
+        headers: {
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'X-Correlation-Id': components['headers']['X-Correlation-Id'];
+          'Access-Control-Allow-Origin': components['headers']['Access-Control-Allow-Origin'];
+          RateLimit: components['headers']['RateLimit'];
+          'RateLimit-Policy': components['headers']['RateLimit-Policy'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description `unsupported_media_type`: Unsupported media type */
+      415: {
+        headers: {
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'X-Correlation-Id': components['headers']['X-Correlation-Id'];
+          'Access-Control-Allow-Origin': components['headers']['Access-Control-Allow-Origin'];
+          RateLimit: components['headers']['RateLimit'];
+          'RateLimit-Policy': components['headers']['RateLimit-Policy'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description `rate_limited`: Too many requests; `too_many_streams`: Too many live streams */
+      429: {
+        headers: {
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'X-Correlation-Id': components['headers']['X-Correlation-Id'];
+          'Access-Control-Allow-Origin': components['headers']['Access-Control-Allow-Origin'];
+          RateLimit: components['headers']['RateLimit'];
+          'RateLimit-Policy': components['headers']['RateLimit-Policy'];
+          'Retry-After': components['headers']['Retry-After'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description `internal_error`: Internal server error; `misconfigured`: Service misconfigured */
+      500: {
+        headers: {
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'X-Correlation-Id': components['headers']['X-Correlation-Id'];
+          'Access-Control-Allow-Origin': components['headers']['Access-Control-Allow-Origin'];
+          RateLimit: components['headers']['RateLimit'];
+          'RateLimit-Policy': components['headers']['RateLimit-Policy'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description `service_unavailable`: Service unavailable */
+      503: {
+        headers: {
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'X-Correlation-Id': components['headers']['X-Correlation-Id'];
+          'Access-Control-Allow-Origin': components['headers']['Access-Control-Allow-Origin'];
+          RateLimit: components['headers']['RateLimit'];
+          'RateLimit-Policy': components['headers']['RateLimit-Policy'];
+          'Retry-After': components['headers']['Retry-After'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+    };
+  };
+  reauthenticate: {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    requestBody: {
+      content: {
+        'application/json': components['schemas']['ReauthenticateRequest'];
+      };
+    };
+    responses: {
+      /** @description Proved again. */
+      200: {
+        headers: {
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'X-Correlation-Id': components['headers']['X-Correlation-Id'];
+          'Access-Control-Allow-Origin': components['headers']['Access-Control-Allow-Origin'];
+          RateLimit: components['headers']['RateLimit'];
+          'RateLimit-Policy': components['headers']['RateLimit-Policy'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Reauthenticated'];
+        };
+      };
+      /** @description `bad_request`: Bad request; `invalid_json`: Malformed JSON body; `validation_failed`: Validation failed; `query_too_complex`: GraphQL operation too complex; `persisted_query_not_found`: Persisted query not found */
+      400: {
+        headers: {
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'X-Correlation-Id': components['headers']['X-Correlation-Id'];
+          'Access-Control-Allow-Origin': components['headers']['Access-Control-Allow-Origin'];
+          RateLimit: components['headers']['RateLimit'];
+          'RateLimit-Policy': components['headers']['RateLimit-Policy'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description `unauthorized`: Authentication required; `invalid_credentials`: Invalid credentials; `reauthentication_required`: Re-authentication required; `invalid_mfa_code`: Invalid verification code; `mfa_challenge_invalid`: Invalid or expired MFA challenge */
+      401: {
+        headers: {
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'X-Correlation-Id': components['headers']['X-Correlation-Id'];
+          'Access-Control-Allow-Origin': components['headers']['Access-Control-Allow-Origin'];
+          RateLimit: components['headers']['RateLimit'];
+          'RateLimit-Policy': components['headers']['RateLimit-Policy'];
+          'WWW-Authenticate': components['headers']['WWW-Authenticate'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description `not_found`: Not found */
+      404: {
+        headers: {
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'X-Correlation-Id': components['headers']['X-Correlation-Id'];
+          'Access-Control-Allow-Origin': components['headers']['Access-Control-Allow-Origin'];
+          RateLimit: components['headers']['RateLimit'];
+          'RateLimit-Policy': components['headers']['RateLimit-Policy'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description `payload_too_large`: Payload too large */
+      413: {
+        headers: {
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'X-Correlation-Id': components['headers']['X-Correlation-Id'];
+          'Access-Control-Allow-Origin': components['headers']['Access-Control-Allow-Origin'];
+          RateLimit: components['headers']['RateLimit'];
+          'RateLimit-Policy': components['headers']['RateLimit-Policy'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description `unsupported_media_type`: Unsupported media type */
+      415: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
           'X-Correlation-Id': components['headers']['X-Correlation-Id'];
@@ -8253,7 +10002,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `unauthorized`: Authentication required; `invalid_credentials`: Invalid credentials; `reauthentication_required`: Re-authentication required */
+      /** @description `unauthorized`: Authentication required; `invalid_credentials`: Invalid credentials; `reauthentication_required`: Re-authentication required; `invalid_mfa_code`: Invalid verification code; `mfa_challenge_invalid`: Invalid or expired MFA challenge */
       401: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -8268,7 +10017,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `forbidden`: Forbidden; `email_not_verified`: Email address not verified; `plan_limit`: Plan limit reached; `feature_unavailable`: Not in your plan; `live_key_required`: Live API key required */
+      /** @description `forbidden`: Forbidden; `email_not_verified`: Email address not verified; `mfa_enrollment_required`: MFA enrolment required; `plan_limit`: Plan limit reached; `feature_unavailable`: Not in your plan; `live_key_required`: Live API key required */
       403: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -8553,7 +10302,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `unauthorized`: Authentication required; `invalid_credentials`: Invalid credentials; `reauthentication_required`: Re-authentication required */
+      /** @description `unauthorized`: Authentication required; `invalid_credentials`: Invalid credentials; `reauthentication_required`: Re-authentication required; `invalid_mfa_code`: Invalid verification code; `mfa_challenge_invalid`: Invalid or expired MFA challenge */
       401: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -8568,7 +10317,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `forbidden`: Forbidden; `email_not_verified`: Email address not verified; `plan_limit`: Plan limit reached; `feature_unavailable`: Not in your plan; `live_key_required`: Live API key required */
+      /** @description `forbidden`: Forbidden; `email_not_verified`: Email address not verified; `mfa_enrollment_required`: MFA enrolment required; `plan_limit`: Plan limit reached; `feature_unavailable`: Not in your plan; `live_key_required`: Live API key required */
       403: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -8686,7 +10435,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `unauthorized`: Authentication required; `invalid_credentials`: Invalid credentials; `reauthentication_required`: Re-authentication required */
+      /** @description `unauthorized`: Authentication required; `invalid_credentials`: Invalid credentials; `reauthentication_required`: Re-authentication required; `invalid_mfa_code`: Invalid verification code; `mfa_challenge_invalid`: Invalid or expired MFA challenge */
       401: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -8701,7 +10450,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `forbidden`: Forbidden; `email_not_verified`: Email address not verified; `plan_limit`: Plan limit reached; `feature_unavailable`: Not in your plan; `live_key_required`: Live API key required */
+      /** @description `forbidden`: Forbidden; `email_not_verified`: Email address not verified; `mfa_enrollment_required`: MFA enrolment required; `plan_limit`: Plan limit reached; `feature_unavailable`: Not in your plan; `live_key_required`: Live API key required */
       403: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -8847,7 +10596,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `unauthorized`: Authentication required; `invalid_credentials`: Invalid credentials; `reauthentication_required`: Re-authentication required */
+      /** @description `unauthorized`: Authentication required; `invalid_credentials`: Invalid credentials; `reauthentication_required`: Re-authentication required; `invalid_mfa_code`: Invalid verification code; `mfa_challenge_invalid`: Invalid or expired MFA challenge */
       401: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -8862,7 +10611,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `forbidden`: Forbidden; `email_not_verified`: Email address not verified; `plan_limit`: Plan limit reached; `feature_unavailable`: Not in your plan; `live_key_required`: Live API key required */
+      /** @description `forbidden`: Forbidden; `email_not_verified`: Email address not verified; `mfa_enrollment_required`: MFA enrolment required; `plan_limit`: Plan limit reached; `feature_unavailable`: Not in your plan; `live_key_required`: Live API key required */
       403: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -9048,7 +10797,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `unauthorized`: Authentication required; `invalid_credentials`: Invalid credentials; `reauthentication_required`: Re-authentication required */
+      /** @description `unauthorized`: Authentication required; `invalid_credentials`: Invalid credentials; `reauthentication_required`: Re-authentication required; `invalid_mfa_code`: Invalid verification code; `mfa_challenge_invalid`: Invalid or expired MFA challenge */
       401: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -9063,7 +10812,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `forbidden`: Forbidden; `email_not_verified`: Email address not verified; `plan_limit`: Plan limit reached; `feature_unavailable`: Not in your plan; `live_key_required`: Live API key required */
+      /** @description `forbidden`: Forbidden; `email_not_verified`: Email address not verified; `mfa_enrollment_required`: MFA enrolment required; `plan_limit`: Plan limit reached; `feature_unavailable`: Not in your plan; `live_key_required`: Live API key required */
       403: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -9230,7 +10979,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `unauthorized`: Authentication required; `invalid_credentials`: Invalid credentials; `reauthentication_required`: Re-authentication required */
+      /** @description `unauthorized`: Authentication required; `invalid_credentials`: Invalid credentials; `reauthentication_required`: Re-authentication required; `invalid_mfa_code`: Invalid verification code; `mfa_challenge_invalid`: Invalid or expired MFA challenge */
       401: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -9245,7 +10994,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `forbidden`: Forbidden; `email_not_verified`: Email address not verified; `plan_limit`: Plan limit reached; `feature_unavailable`: Not in your plan; `live_key_required`: Live API key required */
+      /** @description `forbidden`: Forbidden; `email_not_verified`: Email address not verified; `mfa_enrollment_required`: MFA enrolment required; `plan_limit`: Plan limit reached; `feature_unavailable`: Not in your plan; `live_key_required`: Live API key required */
       403: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -9406,7 +11155,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `unauthorized`: Authentication required; `invalid_credentials`: Invalid credentials; `reauthentication_required`: Re-authentication required */
+      /** @description `unauthorized`: Authentication required; `invalid_credentials`: Invalid credentials; `reauthentication_required`: Re-authentication required; `invalid_mfa_code`: Invalid verification code; `mfa_challenge_invalid`: Invalid or expired MFA challenge */
       401: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -9421,7 +11170,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `forbidden`: Forbidden; `email_not_verified`: Email address not verified; `plan_limit`: Plan limit reached; `feature_unavailable`: Not in your plan; `live_key_required`: Live API key required */
+      /** @description `forbidden`: Forbidden; `email_not_verified`: Email address not verified; `mfa_enrollment_required`: MFA enrolment required; `plan_limit`: Plan limit reached; `feature_unavailable`: Not in your plan; `live_key_required`: Live API key required */
       403: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -9556,7 +11305,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `unauthorized`: Authentication required; `invalid_credentials`: Invalid credentials; `reauthentication_required`: Re-authentication required */
+      /** @description `unauthorized`: Authentication required; `invalid_credentials`: Invalid credentials; `reauthentication_required`: Re-authentication required; `invalid_mfa_code`: Invalid verification code; `mfa_challenge_invalid`: Invalid or expired MFA challenge */
       401: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -9571,7 +11320,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `forbidden`: Forbidden; `email_not_verified`: Email address not verified; `plan_limit`: Plan limit reached; `feature_unavailable`: Not in your plan; `live_key_required`: Live API key required */
+      /** @description `forbidden`: Forbidden; `email_not_verified`: Email address not verified; `mfa_enrollment_required`: MFA enrolment required; `plan_limit`: Plan limit reached; `feature_unavailable`: Not in your plan; `live_key_required`: Live API key required */
       403: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -9760,7 +11509,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `unauthorized`: Authentication required; `invalid_credentials`: Invalid credentials; `reauthentication_required`: Re-authentication required */
+      /** @description `unauthorized`: Authentication required; `invalid_credentials`: Invalid credentials; `reauthentication_required`: Re-authentication required; `invalid_mfa_code`: Invalid verification code; `mfa_challenge_invalid`: Invalid or expired MFA challenge */
       401: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -9775,7 +11524,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `forbidden`: Forbidden; `email_not_verified`: Email address not verified; `plan_limit`: Plan limit reached; `feature_unavailable`: Not in your plan; `live_key_required`: Live API key required */
+      /** @description `forbidden`: Forbidden; `email_not_verified`: Email address not verified; `mfa_enrollment_required`: MFA enrolment required; `plan_limit`: Plan limit reached; `feature_unavailable`: Not in your plan; `live_key_required`: Live API key required */
       403: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -9893,7 +11642,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `unauthorized`: Authentication required; `invalid_credentials`: Invalid credentials; `reauthentication_required`: Re-authentication required */
+      /** @description `unauthorized`: Authentication required; `invalid_credentials`: Invalid credentials; `reauthentication_required`: Re-authentication required; `invalid_mfa_code`: Invalid verification code; `mfa_challenge_invalid`: Invalid or expired MFA challenge */
       401: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -9908,7 +11657,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `forbidden`: Forbidden; `email_not_verified`: Email address not verified; `plan_limit`: Plan limit reached; `feature_unavailable`: Not in your plan; `live_key_required`: Live API key required */
+      /** @description `forbidden`: Forbidden; `email_not_verified`: Email address not verified; `mfa_enrollment_required`: MFA enrolment required; `plan_limit`: Plan limit reached; `feature_unavailable`: Not in your plan; `live_key_required`: Live API key required */
       403: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -10062,7 +11811,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `unauthorized`: Authentication required; `invalid_credentials`: Invalid credentials; `reauthentication_required`: Re-authentication required */
+      /** @description `unauthorized`: Authentication required; `invalid_credentials`: Invalid credentials; `reauthentication_required`: Re-authentication required; `invalid_mfa_code`: Invalid verification code; `mfa_challenge_invalid`: Invalid or expired MFA challenge */
       401: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -10077,7 +11826,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `forbidden`: Forbidden; `email_not_verified`: Email address not verified; `plan_limit`: Plan limit reached; `feature_unavailable`: Not in your plan; `live_key_required`: Live API key required */
+      /** @description `forbidden`: Forbidden; `email_not_verified`: Email address not verified; `mfa_enrollment_required`: MFA enrolment required; `plan_limit`: Plan limit reached; `feature_unavailable`: Not in your plan; `live_key_required`: Live API key required */
       403: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -10239,7 +11988,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `unauthorized`: Authentication required; `invalid_credentials`: Invalid credentials; `reauthentication_required`: Re-authentication required */
+      /** @description `unauthorized`: Authentication required; `invalid_credentials`: Invalid credentials; `reauthentication_required`: Re-authentication required; `invalid_mfa_code`: Invalid verification code; `mfa_challenge_invalid`: Invalid or expired MFA challenge */
       401: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -10254,7 +12003,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `forbidden`: Forbidden; `email_not_verified`: Email address not verified; `plan_limit`: Plan limit reached; `feature_unavailable`: Not in your plan; `live_key_required`: Live API key required */
+      /** @description `forbidden`: Forbidden; `email_not_verified`: Email address not verified; `mfa_enrollment_required`: MFA enrolment required; `plan_limit`: Plan limit reached; `feature_unavailable`: Not in your plan; `live_key_required`: Live API key required */
       403: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -10374,7 +12123,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `unauthorized`: Authentication required; `invalid_credentials`: Invalid credentials; `reauthentication_required`: Re-authentication required */
+      /** @description `unauthorized`: Authentication required; `invalid_credentials`: Invalid credentials; `reauthentication_required`: Re-authentication required; `invalid_mfa_code`: Invalid verification code; `mfa_challenge_invalid`: Invalid or expired MFA challenge */
       401: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -10389,7 +12138,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `forbidden`: Forbidden; `email_not_verified`: Email address not verified; `plan_limit`: Plan limit reached; `feature_unavailable`: Not in your plan; `live_key_required`: Live API key required */
+      /** @description `forbidden`: Forbidden; `email_not_verified`: Email address not verified; `mfa_enrollment_required`: MFA enrolment required; `plan_limit`: Plan limit reached; `feature_unavailable`: Not in your plan; `live_key_required`: Live API key required */
       403: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -10585,7 +12334,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `unauthorized`: Authentication required; `invalid_credentials`: Invalid credentials; `reauthentication_required`: Re-authentication required */
+      /** @description `unauthorized`: Authentication required; `invalid_credentials`: Invalid credentials; `reauthentication_required`: Re-authentication required; `invalid_mfa_code`: Invalid verification code; `mfa_challenge_invalid`: Invalid or expired MFA challenge */
       401: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -10600,7 +12349,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `forbidden`: Forbidden; `email_not_verified`: Email address not verified; `plan_limit`: Plan limit reached; `feature_unavailable`: Not in your plan; `live_key_required`: Live API key required */
+      /** @description `forbidden`: Forbidden; `email_not_verified`: Email address not verified; `mfa_enrollment_required`: MFA enrolment required; `plan_limit`: Plan limit reached; `feature_unavailable`: Not in your plan; `live_key_required`: Live API key required */
       403: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -10718,7 +12467,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `unauthorized`: Authentication required; `invalid_credentials`: Invalid credentials; `reauthentication_required`: Re-authentication required */
+      /** @description `unauthorized`: Authentication required; `invalid_credentials`: Invalid credentials; `reauthentication_required`: Re-authentication required; `invalid_mfa_code`: Invalid verification code; `mfa_challenge_invalid`: Invalid or expired MFA challenge */
       401: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -10733,7 +12482,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `forbidden`: Forbidden; `email_not_verified`: Email address not verified; `plan_limit`: Plan limit reached; `feature_unavailable`: Not in your plan; `live_key_required`: Live API key required */
+      /** @description `forbidden`: Forbidden; `email_not_verified`: Email address not verified; `mfa_enrollment_required`: MFA enrolment required; `plan_limit`: Plan limit reached; `feature_unavailable`: Not in your plan; `live_key_required`: Live API key required */
       403: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -10887,7 +12636,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `unauthorized`: Authentication required; `invalid_credentials`: Invalid credentials; `reauthentication_required`: Re-authentication required */
+      /** @description `unauthorized`: Authentication required; `invalid_credentials`: Invalid credentials; `reauthentication_required`: Re-authentication required; `invalid_mfa_code`: Invalid verification code; `mfa_challenge_invalid`: Invalid or expired MFA challenge */
       401: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -10902,7 +12651,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `forbidden`: Forbidden; `email_not_verified`: Email address not verified; `plan_limit`: Plan limit reached; `feature_unavailable`: Not in your plan; `live_key_required`: Live API key required */
+      /** @description `forbidden`: Forbidden; `email_not_verified`: Email address not verified; `mfa_enrollment_required`: MFA enrolment required; `plan_limit`: Plan limit reached; `feature_unavailable`: Not in your plan; `live_key_required`: Live API key required */
       403: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -11097,7 +12846,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `unauthorized`: Authentication required; `invalid_credentials`: Invalid credentials; `reauthentication_required`: Re-authentication required */
+      /** @description `unauthorized`: Authentication required; `invalid_credentials`: Invalid credentials; `reauthentication_required`: Re-authentication required; `invalid_mfa_code`: Invalid verification code; `mfa_challenge_invalid`: Invalid or expired MFA challenge */
       401: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -11112,7 +12861,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `forbidden`: Forbidden; `email_not_verified`: Email address not verified; `plan_limit`: Plan limit reached; `feature_unavailable`: Not in your plan; `live_key_required`: Live API key required */
+      /** @description `forbidden`: Forbidden; `email_not_verified`: Email address not verified; `mfa_enrollment_required`: MFA enrolment required; `plan_limit`: Plan limit reached; `feature_unavailable`: Not in your plan; `live_key_required`: Live API key required */
       403: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -11263,7 +13012,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `unauthorized`: Authentication required; `invalid_credentials`: Invalid credentials; `reauthentication_required`: Re-authentication required */
+      /** @description `unauthorized`: Authentication required; `invalid_credentials`: Invalid credentials; `reauthentication_required`: Re-authentication required; `invalid_mfa_code`: Invalid verification code; `mfa_challenge_invalid`: Invalid or expired MFA challenge */
       401: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -11278,7 +13027,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `forbidden`: Forbidden; `email_not_verified`: Email address not verified; `plan_limit`: Plan limit reached; `feature_unavailable`: Not in your plan; `live_key_required`: Live API key required */
+      /** @description `forbidden`: Forbidden; `email_not_verified`: Email address not verified; `mfa_enrollment_required`: MFA enrolment required; `plan_limit`: Plan limit reached; `feature_unavailable`: Not in your plan; `live_key_required`: Live API key required */
       403: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -11498,7 +13247,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `unauthorized`: Authentication required; `invalid_credentials`: Invalid credentials; `reauthentication_required`: Re-authentication required */
+      /** @description `unauthorized`: Authentication required; `invalid_credentials`: Invalid credentials; `reauthentication_required`: Re-authentication required; `invalid_mfa_code`: Invalid verification code; `mfa_challenge_invalid`: Invalid or expired MFA challenge */
       401: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -11513,7 +13262,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `forbidden`: Forbidden; `email_not_verified`: Email address not verified; `plan_limit`: Plan limit reached; `feature_unavailable`: Not in your plan; `live_key_required`: Live API key required */
+      /** @description `forbidden`: Forbidden; `email_not_verified`: Email address not verified; `mfa_enrollment_required`: MFA enrolment required; `plan_limit`: Plan limit reached; `feature_unavailable`: Not in your plan; `live_key_required`: Live API key required */
       403: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -11662,7 +13411,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `unauthorized`: Authentication required; `invalid_credentials`: Invalid credentials; `reauthentication_required`: Re-authentication required */
+      /** @description `unauthorized`: Authentication required; `invalid_credentials`: Invalid credentials; `reauthentication_required`: Re-authentication required; `invalid_mfa_code`: Invalid verification code; `mfa_challenge_invalid`: Invalid or expired MFA challenge */
       401: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -11677,7 +13426,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `forbidden`: Forbidden; `email_not_verified`: Email address not verified; `plan_limit`: Plan limit reached; `feature_unavailable`: Not in your plan; `live_key_required`: Live API key required */
+      /** @description `forbidden`: Forbidden; `email_not_verified`: Email address not verified; `mfa_enrollment_required`: MFA enrolment required; `plan_limit`: Plan limit reached; `feature_unavailable`: Not in your plan; `live_key_required`: Live API key required */
       403: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -11831,7 +13580,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `unauthorized`: Authentication required; `invalid_credentials`: Invalid credentials; `reauthentication_required`: Re-authentication required */
+      /** @description `unauthorized`: Authentication required; `invalid_credentials`: Invalid credentials; `reauthentication_required`: Re-authentication required; `invalid_mfa_code`: Invalid verification code; `mfa_challenge_invalid`: Invalid or expired MFA challenge */
       401: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -11846,7 +13595,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `forbidden`: Forbidden; `email_not_verified`: Email address not verified; `plan_limit`: Plan limit reached; `feature_unavailable`: Not in your plan; `live_key_required`: Live API key required */
+      /** @description `forbidden`: Forbidden; `email_not_verified`: Email address not verified; `mfa_enrollment_required`: MFA enrolment required; `plan_limit`: Plan limit reached; `feature_unavailable`: Not in your plan; `live_key_required`: Live API key required */
       403: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -12005,7 +13754,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `unauthorized`: Authentication required; `invalid_credentials`: Invalid credentials; `reauthentication_required`: Re-authentication required */
+      /** @description `unauthorized`: Authentication required; `invalid_credentials`: Invalid credentials; `reauthentication_required`: Re-authentication required; `invalid_mfa_code`: Invalid verification code; `mfa_challenge_invalid`: Invalid or expired MFA challenge */
       401: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -12020,7 +13769,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `forbidden`: Forbidden; `email_not_verified`: Email address not verified; `plan_limit`: Plan limit reached; `feature_unavailable`: Not in your plan; `live_key_required`: Live API key required */
+      /** @description `forbidden`: Forbidden; `email_not_verified`: Email address not verified; `mfa_enrollment_required`: MFA enrolment required; `plan_limit`: Plan limit reached; `feature_unavailable`: Not in your plan; `live_key_required`: Live API key required */
       403: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -12193,7 +13942,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `unauthorized`: Authentication required; `invalid_credentials`: Invalid credentials; `reauthentication_required`: Re-authentication required */
+      /** @description `unauthorized`: Authentication required; `invalid_credentials`: Invalid credentials; `reauthentication_required`: Re-authentication required; `invalid_mfa_code`: Invalid verification code; `mfa_challenge_invalid`: Invalid or expired MFA challenge */
       401: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -12208,7 +13957,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `forbidden`: Forbidden; `email_not_verified`: Email address not verified; `plan_limit`: Plan limit reached; `feature_unavailable`: Not in your plan; `live_key_required`: Live API key required */
+      /** @description `forbidden`: Forbidden; `email_not_verified`: Email address not verified; `mfa_enrollment_required`: MFA enrolment required; `plan_limit`: Plan limit reached; `feature_unavailable`: Not in your plan; `live_key_required`: Live API key required */
       403: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -12380,7 +14129,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `unauthorized`: Authentication required; `invalid_credentials`: Invalid credentials; `reauthentication_required`: Re-authentication required */
+      /** @description `unauthorized`: Authentication required; `invalid_credentials`: Invalid credentials; `reauthentication_required`: Re-authentication required; `invalid_mfa_code`: Invalid verification code; `mfa_challenge_invalid`: Invalid or expired MFA challenge */
       401: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -12395,7 +14144,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `forbidden`: Forbidden; `email_not_verified`: Email address not verified; `plan_limit`: Plan limit reached; `feature_unavailable`: Not in your plan; `live_key_required`: Live API key required */
+      /** @description `forbidden`: Forbidden; `email_not_verified`: Email address not verified; `mfa_enrollment_required`: MFA enrolment required; `plan_limit`: Plan limit reached; `feature_unavailable`: Not in your plan; `live_key_required`: Live API key required */
       403: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -12541,7 +14290,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `unauthorized`: Authentication required; `invalid_credentials`: Invalid credentials; `reauthentication_required`: Re-authentication required */
+      /** @description `unauthorized`: Authentication required; `invalid_credentials`: Invalid credentials; `reauthentication_required`: Re-authentication required; `invalid_mfa_code`: Invalid verification code; `mfa_challenge_invalid`: Invalid or expired MFA challenge */
       401: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -12556,7 +14305,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `forbidden`: Forbidden; `email_not_verified`: Email address not verified; `plan_limit`: Plan limit reached; `feature_unavailable`: Not in your plan; `live_key_required`: Live API key required */
+      /** @description `forbidden`: Forbidden; `email_not_verified`: Email address not verified; `mfa_enrollment_required`: MFA enrolment required; `plan_limit`: Plan limit reached; `feature_unavailable`: Not in your plan; `live_key_required`: Live API key required */
       403: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -12755,7 +14504,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `unauthorized`: Authentication required; `invalid_credentials`: Invalid credentials; `reauthentication_required`: Re-authentication required */
+      /** @description `unauthorized`: Authentication required; `invalid_credentials`: Invalid credentials; `reauthentication_required`: Re-authentication required; `invalid_mfa_code`: Invalid verification code; `mfa_challenge_invalid`: Invalid or expired MFA challenge */
       401: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -12770,7 +14519,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `forbidden`: Forbidden; `email_not_verified`: Email address not verified; `plan_limit`: Plan limit reached; `feature_unavailable`: Not in your plan; `live_key_required`: Live API key required */
+      /** @description `forbidden`: Forbidden; `email_not_verified`: Email address not verified; `mfa_enrollment_required`: MFA enrolment required; `plan_limit`: Plan limit reached; `feature_unavailable`: Not in your plan; `live_key_required`: Live API key required */
       403: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -12924,7 +14673,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `unauthorized`: Authentication required; `invalid_credentials`: Invalid credentials; `reauthentication_required`: Re-authentication required */
+      /** @description `unauthorized`: Authentication required; `invalid_credentials`: Invalid credentials; `reauthentication_required`: Re-authentication required; `invalid_mfa_code`: Invalid verification code; `mfa_challenge_invalid`: Invalid or expired MFA challenge */
       401: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -12939,7 +14688,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `forbidden`: Forbidden; `email_not_verified`: Email address not verified; `plan_limit`: Plan limit reached; `feature_unavailable`: Not in your plan; `live_key_required`: Live API key required */
+      /** @description `forbidden`: Forbidden; `email_not_verified`: Email address not verified; `mfa_enrollment_required`: MFA enrolment required; `plan_limit`: Plan limit reached; `feature_unavailable`: Not in your plan; `live_key_required`: Live API key required */
       403: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -13103,7 +14852,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `unauthorized`: Authentication required; `invalid_credentials`: Invalid credentials; `reauthentication_required`: Re-authentication required */
+      /** @description `unauthorized`: Authentication required; `invalid_credentials`: Invalid credentials; `reauthentication_required`: Re-authentication required; `invalid_mfa_code`: Invalid verification code; `mfa_challenge_invalid`: Invalid or expired MFA challenge */
       401: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -13118,7 +14867,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `forbidden`: Forbidden; `email_not_verified`: Email address not verified; `plan_limit`: Plan limit reached; `feature_unavailable`: Not in your plan; `live_key_required`: Live API key required */
+      /** @description `forbidden`: Forbidden; `email_not_verified`: Email address not verified; `mfa_enrollment_required`: MFA enrolment required; `plan_limit`: Plan limit reached; `feature_unavailable`: Not in your plan; `live_key_required`: Live API key required */
       403: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -13256,7 +15005,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `unauthorized`: Authentication required; `invalid_credentials`: Invalid credentials; `reauthentication_required`: Re-authentication required */
+      /** @description `unauthorized`: Authentication required; `invalid_credentials`: Invalid credentials; `reauthentication_required`: Re-authentication required; `invalid_mfa_code`: Invalid verification code; `mfa_challenge_invalid`: Invalid or expired MFA challenge */
       401: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -13271,7 +15020,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `forbidden`: Forbidden; `email_not_verified`: Email address not verified; `plan_limit`: Plan limit reached; `feature_unavailable`: Not in your plan; `live_key_required`: Live API key required */
+      /** @description `forbidden`: Forbidden; `email_not_verified`: Email address not verified; `mfa_enrollment_required`: MFA enrolment required; `plan_limit`: Plan limit reached; `feature_unavailable`: Not in your plan; `live_key_required`: Live API key required */
       403: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -13462,7 +15211,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `unauthorized`: Authentication required; `invalid_credentials`: Invalid credentials; `reauthentication_required`: Re-authentication required */
+      /** @description `unauthorized`: Authentication required; `invalid_credentials`: Invalid credentials; `reauthentication_required`: Re-authentication required; `invalid_mfa_code`: Invalid verification code; `mfa_challenge_invalid`: Invalid or expired MFA challenge */
       401: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -13477,7 +15226,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `forbidden`: Forbidden; `email_not_verified`: Email address not verified; `plan_limit`: Plan limit reached; `feature_unavailable`: Not in your plan; `live_key_required`: Live API key required */
+      /** @description `forbidden`: Forbidden; `email_not_verified`: Email address not verified; `mfa_enrollment_required`: MFA enrolment required; `plan_limit`: Plan limit reached; `feature_unavailable`: Not in your plan; `live_key_required`: Live API key required */
       403: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -13631,7 +15380,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `unauthorized`: Authentication required; `invalid_credentials`: Invalid credentials; `reauthentication_required`: Re-authentication required */
+      /** @description `unauthorized`: Authentication required; `invalid_credentials`: Invalid credentials; `reauthentication_required`: Re-authentication required; `invalid_mfa_code`: Invalid verification code; `mfa_challenge_invalid`: Invalid or expired MFA challenge */
       401: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -13646,7 +15395,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `forbidden`: Forbidden; `email_not_verified`: Email address not verified; `plan_limit`: Plan limit reached; `feature_unavailable`: Not in your plan; `live_key_required`: Live API key required */
+      /** @description `forbidden`: Forbidden; `email_not_verified`: Email address not verified; `mfa_enrollment_required`: MFA enrolment required; `plan_limit`: Plan limit reached; `feature_unavailable`: Not in your plan; `live_key_required`: Live API key required */
       403: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -13801,7 +15550,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `unauthorized`: Authentication required; `invalid_credentials`: Invalid credentials; `reauthentication_required`: Re-authentication required */
+      /** @description `unauthorized`: Authentication required; `invalid_credentials`: Invalid credentials; `reauthentication_required`: Re-authentication required; `invalid_mfa_code`: Invalid verification code; `mfa_challenge_invalid`: Invalid or expired MFA challenge */
       401: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -13816,7 +15565,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `forbidden`: Forbidden; `email_not_verified`: Email address not verified; `plan_limit`: Plan limit reached; `feature_unavailable`: Not in your plan; `live_key_required`: Live API key required */
+      /** @description `forbidden`: Forbidden; `email_not_verified`: Email address not verified; `mfa_enrollment_required`: MFA enrolment required; `plan_limit`: Plan limit reached; `feature_unavailable`: Not in your plan; `live_key_required`: Live API key required */
       403: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -13947,7 +15696,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `unauthorized`: Authentication required; `invalid_credentials`: Invalid credentials; `reauthentication_required`: Re-authentication required */
+      /** @description `unauthorized`: Authentication required; `invalid_credentials`: Invalid credentials; `reauthentication_required`: Re-authentication required; `invalid_mfa_code`: Invalid verification code; `mfa_challenge_invalid`: Invalid or expired MFA challenge */
       401: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -13962,7 +15711,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `forbidden`: Forbidden; `email_not_verified`: Email address not verified; `plan_limit`: Plan limit reached; `feature_unavailable`: Not in your plan; `live_key_required`: Live API key required */
+      /** @description `forbidden`: Forbidden; `email_not_verified`: Email address not verified; `mfa_enrollment_required`: MFA enrolment required; `plan_limit`: Plan limit reached; `feature_unavailable`: Not in your plan; `live_key_required`: Live API key required */
       403: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -14076,7 +15825,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `unauthorized`: Authentication required; `invalid_credentials`: Invalid credentials; `reauthentication_required`: Re-authentication required */
+      /** @description `unauthorized`: Authentication required; `invalid_credentials`: Invalid credentials; `reauthentication_required`: Re-authentication required; `invalid_mfa_code`: Invalid verification code; `mfa_challenge_invalid`: Invalid or expired MFA challenge */
       401: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -14091,7 +15840,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `forbidden`: Forbidden; `email_not_verified`: Email address not verified; `plan_limit`: Plan limit reached; `feature_unavailable`: Not in your plan; `live_key_required`: Live API key required */
+      /** @description `forbidden`: Forbidden; `email_not_verified`: Email address not verified; `mfa_enrollment_required`: MFA enrolment required; `plan_limit`: Plan limit reached; `feature_unavailable`: Not in your plan; `live_key_required`: Live API key required */
       403: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -14219,7 +15968,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `unauthorized`: Authentication required; `invalid_credentials`: Invalid credentials; `reauthentication_required`: Re-authentication required */
+      /** @description `unauthorized`: Authentication required; `invalid_credentials`: Invalid credentials; `reauthentication_required`: Re-authentication required; `invalid_mfa_code`: Invalid verification code; `mfa_challenge_invalid`: Invalid or expired MFA challenge */
       401: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -14234,7 +15983,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `forbidden`: Forbidden; `email_not_verified`: Email address not verified; `plan_limit`: Plan limit reached; `feature_unavailable`: Not in your plan; `live_key_required`: Live API key required */
+      /** @description `forbidden`: Forbidden; `email_not_verified`: Email address not verified; `mfa_enrollment_required`: MFA enrolment required; `plan_limit`: Plan limit reached; `feature_unavailable`: Not in your plan; `live_key_required`: Live API key required */
       403: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -14371,7 +16120,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `unauthorized`: Authentication required; `invalid_credentials`: Invalid credentials; `reauthentication_required`: Re-authentication required */
+      /** @description `unauthorized`: Authentication required; `invalid_credentials`: Invalid credentials; `reauthentication_required`: Re-authentication required; `invalid_mfa_code`: Invalid verification code; `mfa_challenge_invalid`: Invalid or expired MFA challenge */
       401: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -14386,7 +16135,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `forbidden`: Forbidden; `email_not_verified`: Email address not verified; `plan_limit`: Plan limit reached; `feature_unavailable`: Not in your plan; `live_key_required`: Live API key required */
+      /** @description `forbidden`: Forbidden; `email_not_verified`: Email address not verified; `mfa_enrollment_required`: MFA enrolment required; `plan_limit`: Plan limit reached; `feature_unavailable`: Not in your plan; `live_key_required`: Live API key required */
       403: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -14573,7 +16322,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `unauthorized`: Authentication required; `invalid_credentials`: Invalid credentials; `reauthentication_required`: Re-authentication required */
+      /** @description `unauthorized`: Authentication required; `invalid_credentials`: Invalid credentials; `reauthentication_required`: Re-authentication required; `invalid_mfa_code`: Invalid verification code; `mfa_challenge_invalid`: Invalid or expired MFA challenge */
       401: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -14588,7 +16337,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `forbidden`: Forbidden; `email_not_verified`: Email address not verified; `plan_limit`: Plan limit reached; `feature_unavailable`: Not in your plan; `live_key_required`: Live API key required */
+      /** @description `forbidden`: Forbidden; `email_not_verified`: Email address not verified; `mfa_enrollment_required`: MFA enrolment required; `plan_limit`: Plan limit reached; `feature_unavailable`: Not in your plan; `live_key_required`: Live API key required */
       403: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -14769,7 +16518,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `unauthorized`: Authentication required; `invalid_credentials`: Invalid credentials; `reauthentication_required`: Re-authentication required */
+      /** @description `unauthorized`: Authentication required; `invalid_credentials`: Invalid credentials; `reauthentication_required`: Re-authentication required; `invalid_mfa_code`: Invalid verification code; `mfa_challenge_invalid`: Invalid or expired MFA challenge */
       401: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -14784,7 +16533,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `forbidden`: Forbidden; `email_not_verified`: Email address not verified; `plan_limit`: Plan limit reached; `feature_unavailable`: Not in your plan; `live_key_required`: Live API key required */
+      /** @description `forbidden`: Forbidden; `email_not_verified`: Email address not verified; `mfa_enrollment_required`: MFA enrolment required; `plan_limit`: Plan limit reached; `feature_unavailable`: Not in your plan; `live_key_required`: Live API key required */
       403: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -14910,7 +16659,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `unauthorized`: Authentication required; `invalid_credentials`: Invalid credentials; `reauthentication_required`: Re-authentication required */
+      /** @description `unauthorized`: Authentication required; `invalid_credentials`: Invalid credentials; `reauthentication_required`: Re-authentication required; `invalid_mfa_code`: Invalid verification code; `mfa_challenge_invalid`: Invalid or expired MFA challenge */
       401: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -14925,7 +16674,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `forbidden`: Forbidden; `email_not_verified`: Email address not verified; `plan_limit`: Plan limit reached; `feature_unavailable`: Not in your plan; `live_key_required`: Live API key required */
+      /** @description `forbidden`: Forbidden; `email_not_verified`: Email address not verified; `mfa_enrollment_required`: MFA enrolment required; `plan_limit`: Plan limit reached; `feature_unavailable`: Not in your plan; `live_key_required`: Live API key required */
       403: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -15285,7 +17034,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `unauthorized`: Authentication required; `invalid_credentials`: Invalid credentials; `reauthentication_required`: Re-authentication required */
+      /** @description `unauthorized`: Authentication required; `invalid_credentials`: Invalid credentials; `reauthentication_required`: Re-authentication required; `invalid_mfa_code`: Invalid verification code; `mfa_challenge_invalid`: Invalid or expired MFA challenge */
       401: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -15300,7 +17049,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `forbidden`: Forbidden; `email_not_verified`: Email address not verified; `plan_limit`: Plan limit reached; `feature_unavailable`: Not in your plan; `live_key_required`: Live API key required */
+      /** @description `forbidden`: Forbidden; `email_not_verified`: Email address not verified; `mfa_enrollment_required`: MFA enrolment required; `plan_limit`: Plan limit reached; `feature_unavailable`: Not in your plan; `live_key_required`: Live API key required */
       403: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -15457,7 +17206,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `unauthorized`: Authentication required; `invalid_credentials`: Invalid credentials; `reauthentication_required`: Re-authentication required */
+      /** @description `unauthorized`: Authentication required; `invalid_credentials`: Invalid credentials; `reauthentication_required`: Re-authentication required; `invalid_mfa_code`: Invalid verification code; `mfa_challenge_invalid`: Invalid or expired MFA challenge */
       401: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -15472,7 +17221,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `forbidden`: Forbidden; `email_not_verified`: Email address not verified; `plan_limit`: Plan limit reached; `feature_unavailable`: Not in your plan; `live_key_required`: Live API key required */
+      /** @description `forbidden`: Forbidden; `email_not_verified`: Email address not verified; `mfa_enrollment_required`: MFA enrolment required; `plan_limit`: Plan limit reached; `feature_unavailable`: Not in your plan; `live_key_required`: Live API key required */
       403: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -15606,7 +17355,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `unauthorized`: Authentication required; `invalid_credentials`: Invalid credentials; `reauthentication_required`: Re-authentication required */
+      /** @description `unauthorized`: Authentication required; `invalid_credentials`: Invalid credentials; `reauthentication_required`: Re-authentication required; `invalid_mfa_code`: Invalid verification code; `mfa_challenge_invalid`: Invalid or expired MFA challenge */
       401: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -15621,7 +17370,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `forbidden`: Forbidden; `email_not_verified`: Email address not verified; `plan_limit`: Plan limit reached; `feature_unavailable`: Not in your plan; `live_key_required`: Live API key required */
+      /** @description `forbidden`: Forbidden; `email_not_verified`: Email address not verified; `mfa_enrollment_required`: MFA enrolment required; `plan_limit`: Plan limit reached; `feature_unavailable`: Not in your plan; `live_key_required`: Live API key required */
       403: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -15797,7 +17546,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `unauthorized`: Authentication required; `invalid_credentials`: Invalid credentials; `reauthentication_required`: Re-authentication required */
+      /** @description `unauthorized`: Authentication required; `invalid_credentials`: Invalid credentials; `reauthentication_required`: Re-authentication required; `invalid_mfa_code`: Invalid verification code; `mfa_challenge_invalid`: Invalid or expired MFA challenge */
       401: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -15812,7 +17561,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `forbidden`: Forbidden; `email_not_verified`: Email address not verified; `plan_limit`: Plan limit reached; `feature_unavailable`: Not in your plan; `live_key_required`: Live API key required */
+      /** @description `forbidden`: Forbidden; `email_not_verified`: Email address not verified; `mfa_enrollment_required`: MFA enrolment required; `plan_limit`: Plan limit reached; `feature_unavailable`: Not in your plan; `live_key_required`: Live API key required */
       403: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -15947,7 +17696,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `unauthorized`: Authentication required; `invalid_credentials`: Invalid credentials; `reauthentication_required`: Re-authentication required */
+      /** @description `unauthorized`: Authentication required; `invalid_credentials`: Invalid credentials; `reauthentication_required`: Re-authentication required; `invalid_mfa_code`: Invalid verification code; `mfa_challenge_invalid`: Invalid or expired MFA challenge */
       401: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -15962,7 +17711,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `forbidden`: Forbidden; `email_not_verified`: Email address not verified; `plan_limit`: Plan limit reached; `feature_unavailable`: Not in your plan; `live_key_required`: Live API key required */
+      /** @description `forbidden`: Forbidden; `email_not_verified`: Email address not verified; `mfa_enrollment_required`: MFA enrolment required; `plan_limit`: Plan limit reached; `feature_unavailable`: Not in your plan; `live_key_required`: Live API key required */
       403: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -16102,7 +17851,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `unauthorized`: Authentication required; `invalid_credentials`: Invalid credentials; `reauthentication_required`: Re-authentication required */
+      /** @description `unauthorized`: Authentication required; `invalid_credentials`: Invalid credentials; `reauthentication_required`: Re-authentication required; `invalid_mfa_code`: Invalid verification code; `mfa_challenge_invalid`: Invalid or expired MFA challenge */
       401: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -16117,7 +17866,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `forbidden`: Forbidden; `email_not_verified`: Email address not verified; `plan_limit`: Plan limit reached; `feature_unavailable`: Not in your plan; `live_key_required`: Live API key required */
+      /** @description `forbidden`: Forbidden; `email_not_verified`: Email address not verified; `mfa_enrollment_required`: MFA enrolment required; `plan_limit`: Plan limit reached; `feature_unavailable`: Not in your plan; `live_key_required`: Live API key required */
       403: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -16249,7 +17998,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `unauthorized`: Authentication required; `invalid_credentials`: Invalid credentials; `reauthentication_required`: Re-authentication required */
+      /** @description `unauthorized`: Authentication required; `invalid_credentials`: Invalid credentials; `reauthentication_required`: Re-authentication required; `invalid_mfa_code`: Invalid verification code; `mfa_challenge_invalid`: Invalid or expired MFA challenge */
       401: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -16264,7 +18013,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `forbidden`: Forbidden; `email_not_verified`: Email address not verified; `plan_limit`: Plan limit reached; `feature_unavailable`: Not in your plan; `live_key_required`: Live API key required */
+      /** @description `forbidden`: Forbidden; `email_not_verified`: Email address not verified; `mfa_enrollment_required`: MFA enrolment required; `plan_limit`: Plan limit reached; `feature_unavailable`: Not in your plan; `live_key_required`: Live API key required */
       403: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -16393,7 +18142,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `unauthorized`: Authentication required; `invalid_credentials`: Invalid credentials; `reauthentication_required`: Re-authentication required */
+      /** @description `unauthorized`: Authentication required; `invalid_credentials`: Invalid credentials; `reauthentication_required`: Re-authentication required; `invalid_mfa_code`: Invalid verification code; `mfa_challenge_invalid`: Invalid or expired MFA challenge */
       401: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -16408,7 +18157,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `forbidden`: Forbidden; `email_not_verified`: Email address not verified; `plan_limit`: Plan limit reached; `feature_unavailable`: Not in your plan; `live_key_required`: Live API key required */
+      /** @description `forbidden`: Forbidden; `email_not_verified`: Email address not verified; `mfa_enrollment_required`: MFA enrolment required; `plan_limit`: Plan limit reached; `feature_unavailable`: Not in your plan; `live_key_required`: Live API key required */
       403: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -16591,7 +18340,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `unauthorized`: Authentication required; `invalid_credentials`: Invalid credentials; `reauthentication_required`: Re-authentication required */
+      /** @description `unauthorized`: Authentication required; `invalid_credentials`: Invalid credentials; `reauthentication_required`: Re-authentication required; `invalid_mfa_code`: Invalid verification code; `mfa_challenge_invalid`: Invalid or expired MFA challenge */
       401: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -16606,7 +18355,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `forbidden`: Forbidden; `email_not_verified`: Email address not verified; `plan_limit`: Plan limit reached; `feature_unavailable`: Not in your plan; `live_key_required`: Live API key required */
+      /** @description `forbidden`: Forbidden; `email_not_verified`: Email address not verified; `mfa_enrollment_required`: MFA enrolment required; `plan_limit`: Plan limit reached; `feature_unavailable`: Not in your plan; `live_key_required`: Live API key required */
       403: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -16744,7 +18493,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `unauthorized`: Authentication required; `invalid_credentials`: Invalid credentials; `reauthentication_required`: Re-authentication required */
+      /** @description `unauthorized`: Authentication required; `invalid_credentials`: Invalid credentials; `reauthentication_required`: Re-authentication required; `invalid_mfa_code`: Invalid verification code; `mfa_challenge_invalid`: Invalid or expired MFA challenge */
       401: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -16759,7 +18508,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `forbidden`: Forbidden; `email_not_verified`: Email address not verified; `plan_limit`: Plan limit reached; `feature_unavailable`: Not in your plan; `live_key_required`: Live API key required */
+      /** @description `forbidden`: Forbidden; `email_not_verified`: Email address not verified; `mfa_enrollment_required`: MFA enrolment required; `plan_limit`: Plan limit reached; `feature_unavailable`: Not in your plan; `live_key_required`: Live API key required */
       403: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -17633,7 +19382,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `unauthorized`: Authentication required; `invalid_credentials`: Invalid credentials; `reauthentication_required`: Re-authentication required */
+      /** @description `unauthorized`: Authentication required; `invalid_credentials`: Invalid credentials; `reauthentication_required`: Re-authentication required; `invalid_mfa_code`: Invalid verification code; `mfa_challenge_invalid`: Invalid or expired MFA challenge */
       401: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -17648,7 +19397,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `forbidden`: Forbidden; `email_not_verified`: Email address not verified; `plan_limit`: Plan limit reached; `feature_unavailable`: Not in your plan; `live_key_required`: Live API key required */
+      /** @description `forbidden`: Forbidden; `email_not_verified`: Email address not verified; `mfa_enrollment_required`: MFA enrolment required; `plan_limit`: Plan limit reached; `feature_unavailable`: Not in your plan; `live_key_required`: Live API key required */
       403: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -17764,7 +19513,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `unauthorized`: Authentication required; `invalid_credentials`: Invalid credentials; `reauthentication_required`: Re-authentication required */
+      /** @description `unauthorized`: Authentication required; `invalid_credentials`: Invalid credentials; `reauthentication_required`: Re-authentication required; `invalid_mfa_code`: Invalid verification code; `mfa_challenge_invalid`: Invalid or expired MFA challenge */
       401: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -17779,7 +19528,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `forbidden`: Forbidden; `email_not_verified`: Email address not verified; `plan_limit`: Plan limit reached; `feature_unavailable`: Not in your plan; `live_key_required`: Live API key required */
+      /** @description `forbidden`: Forbidden; `email_not_verified`: Email address not verified; `mfa_enrollment_required`: MFA enrolment required; `plan_limit`: Plan limit reached; `feature_unavailable`: Not in your plan; `live_key_required`: Live API key required */
       403: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -17972,7 +19721,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `unauthorized`: Authentication required; `invalid_credentials`: Invalid credentials; `reauthentication_required`: Re-authentication required */
+      /** @description `unauthorized`: Authentication required; `invalid_credentials`: Invalid credentials; `reauthentication_required`: Re-authentication required; `invalid_mfa_code`: Invalid verification code; `mfa_challenge_invalid`: Invalid or expired MFA challenge */
       401: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -17987,7 +19736,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `forbidden`: Forbidden; `email_not_verified`: Email address not verified; `plan_limit`: Plan limit reached; `feature_unavailable`: Not in your plan; `live_key_required`: Live API key required */
+      /** @description `forbidden`: Forbidden; `email_not_verified`: Email address not verified; `mfa_enrollment_required`: MFA enrolment required; `plan_limit`: Plan limit reached; `feature_unavailable`: Not in your plan; `live_key_required`: Live API key required */
       403: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -18125,7 +19874,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `unauthorized`: Authentication required; `invalid_credentials`: Invalid credentials; `reauthentication_required`: Re-authentication required */
+      /** @description `unauthorized`: Authentication required; `invalid_credentials`: Invalid credentials; `reauthentication_required`: Re-authentication required; `invalid_mfa_code`: Invalid verification code; `mfa_challenge_invalid`: Invalid or expired MFA challenge */
       401: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -18140,7 +19889,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `forbidden`: Forbidden; `email_not_verified`: Email address not verified; `plan_limit`: Plan limit reached; `feature_unavailable`: Not in your plan; `live_key_required`: Live API key required */
+      /** @description `forbidden`: Forbidden; `email_not_verified`: Email address not verified; `mfa_enrollment_required`: MFA enrolment required; `plan_limit`: Plan limit reached; `feature_unavailable`: Not in your plan; `live_key_required`: Live API key required */
       403: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -18280,7 +20029,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `unauthorized`: Authentication required; `invalid_credentials`: Invalid credentials; `reauthentication_required`: Re-authentication required */
+      /** @description `unauthorized`: Authentication required; `invalid_credentials`: Invalid credentials; `reauthentication_required`: Re-authentication required; `invalid_mfa_code`: Invalid verification code; `mfa_challenge_invalid`: Invalid or expired MFA challenge */
       401: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -18295,7 +20044,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `forbidden`: Forbidden; `email_not_verified`: Email address not verified; `plan_limit`: Plan limit reached; `feature_unavailable`: Not in your plan; `live_key_required`: Live API key required */
+      /** @description `forbidden`: Forbidden; `email_not_verified`: Email address not verified; `mfa_enrollment_required`: MFA enrolment required; `plan_limit`: Plan limit reached; `feature_unavailable`: Not in your plan; `live_key_required`: Live API key required */
       403: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -18515,7 +20264,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `unauthorized`: Authentication required; `invalid_credentials`: Invalid credentials; `reauthentication_required`: Re-authentication required */
+      /** @description `unauthorized`: Authentication required; `invalid_credentials`: Invalid credentials; `reauthentication_required`: Re-authentication required; `invalid_mfa_code`: Invalid verification code; `mfa_challenge_invalid`: Invalid or expired MFA challenge */
       401: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -18530,7 +20279,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `forbidden`: Forbidden; `email_not_verified`: Email address not verified; `plan_limit`: Plan limit reached; `feature_unavailable`: Not in your plan; `live_key_required`: Live API key required */
+      /** @description `forbidden`: Forbidden; `email_not_verified`: Email address not verified; `mfa_enrollment_required`: MFA enrolment required; `plan_limit`: Plan limit reached; `feature_unavailable`: Not in your plan; `live_key_required`: Live API key required */
       403: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -18647,7 +20396,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `unauthorized`: Authentication required; `invalid_credentials`: Invalid credentials; `reauthentication_required`: Re-authentication required */
+      /** @description `unauthorized`: Authentication required; `invalid_credentials`: Invalid credentials; `reauthentication_required`: Re-authentication required; `invalid_mfa_code`: Invalid verification code; `mfa_challenge_invalid`: Invalid or expired MFA challenge */
       401: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -18662,7 +20411,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `forbidden`: Forbidden; `email_not_verified`: Email address not verified; `plan_limit`: Plan limit reached; `feature_unavailable`: Not in your plan; `live_key_required`: Live API key required */
+      /** @description `forbidden`: Forbidden; `email_not_verified`: Email address not verified; `mfa_enrollment_required`: MFA enrolment required; `plan_limit`: Plan limit reached; `feature_unavailable`: Not in your plan; `live_key_required`: Live API key required */
       403: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -18808,7 +20557,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `unauthorized`: Authentication required; `invalid_credentials`: Invalid credentials; `reauthentication_required`: Re-authentication required */
+      /** @description `unauthorized`: Authentication required; `invalid_credentials`: Invalid credentials; `reauthentication_required`: Re-authentication required; `invalid_mfa_code`: Invalid verification code; `mfa_challenge_invalid`: Invalid or expired MFA challenge */
       401: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -18823,7 +20572,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `forbidden`: Forbidden; `email_not_verified`: Email address not verified; `plan_limit`: Plan limit reached; `feature_unavailable`: Not in your plan; `live_key_required`: Live API key required */
+      /** @description `forbidden`: Forbidden; `email_not_verified`: Email address not verified; `mfa_enrollment_required`: MFA enrolment required; `plan_limit`: Plan limit reached; `feature_unavailable`: Not in your plan; `live_key_required`: Live API key required */
       403: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -18984,7 +20733,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `unauthorized`: Authentication required; `invalid_credentials`: Invalid credentials; `reauthentication_required`: Re-authentication required */
+      /** @description `unauthorized`: Authentication required; `invalid_credentials`: Invalid credentials; `reauthentication_required`: Re-authentication required; `invalid_mfa_code`: Invalid verification code; `mfa_challenge_invalid`: Invalid or expired MFA challenge */
       401: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -18999,7 +20748,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `forbidden`: Forbidden; `email_not_verified`: Email address not verified; `plan_limit`: Plan limit reached; `feature_unavailable`: Not in your plan; `live_key_required`: Live API key required */
+      /** @description `forbidden`: Forbidden; `email_not_verified`: Email address not verified; `mfa_enrollment_required`: MFA enrolment required; `plan_limit`: Plan limit reached; `feature_unavailable`: Not in your plan; `live_key_required`: Live API key required */
       403: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -19136,7 +20885,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `unauthorized`: Authentication required; `invalid_credentials`: Invalid credentials; `reauthentication_required`: Re-authentication required */
+      /** @description `unauthorized`: Authentication required; `invalid_credentials`: Invalid credentials; `reauthentication_required`: Re-authentication required; `invalid_mfa_code`: Invalid verification code; `mfa_challenge_invalid`: Invalid or expired MFA challenge */
       401: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -19270,7 +21019,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `unauthorized`: Authentication required; `invalid_credentials`: Invalid credentials; `reauthentication_required`: Re-authentication required */
+      /** @description `unauthorized`: Authentication required; `invalid_credentials`: Invalid credentials; `reauthentication_required`: Re-authentication required; `invalid_mfa_code`: Invalid verification code; `mfa_challenge_invalid`: Invalid or expired MFA challenge */
       401: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -19285,7 +21034,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `forbidden`: Forbidden; `email_not_verified`: Email address not verified; `plan_limit`: Plan limit reached; `feature_unavailable`: Not in your plan; `live_key_required`: Live API key required */
+      /** @description `forbidden`: Forbidden; `email_not_verified`: Email address not verified; `mfa_enrollment_required`: MFA enrolment required; `plan_limit`: Plan limit reached; `feature_unavailable`: Not in your plan; `live_key_required`: Live API key required */
       403: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];

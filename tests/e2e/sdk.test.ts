@@ -78,6 +78,7 @@ describe('the SDK against the running API', () => {
     });
     expect(staff.baseUrl).toBe(api.baseUrl.replace('://localhost', `://${slug}.localhost`));
     const session = await staff.login({ email: owner.email, password: owner.password });
+    if ('mfaRequired' in session) throw new Error('the owner has no second factor: a session was expected');
     expect(session.user.email).toBe(owner.email);
     expect(persisted).toEqual([{ accessToken: session.accessToken, refreshToken: session.refreshToken }]);
 

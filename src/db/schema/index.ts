@@ -12,3 +12,4 @@ export * from './outbox.ts';
 export * from './webhooks.ts';
 export * from './usage.ts';
 export * from './api-keys.ts';
+export * from './mfa.ts';

@@ -187,7 +187,7 @@ const RefreshTokenSchema = z
   .max(46)
   .regex(/^rt_[A-Za-z0-9_-]{43}$/);
 
-const sessionFields = {
+export const sessionFields = {
   user: AuthUserSchema,
   accessToken: z
     .string()

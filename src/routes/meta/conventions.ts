@@ -44,6 +44,9 @@ export const RATE_LIMITED_BY: Readonly<Record<string, readonly LimitRule[]>> = {
   // Redeeming an invitation as an existing account checks its password (services/auth/account.ts).
   resetPassword: [AUTH_LIMITS.resetClient, AUTH_LIMITS.loginAccount],
   createOrganization: [SIGNUP_LIMITS.perIp, AUTH_LIMITS.loginAccount],
+  verifyMfa: [AUTH_LIMITS.mfaClient, AUTH_LIMITS.mfaAccount, AUTH_LIMITS.mfaAccountDay],
+  enrolTotpForSignIn: [AUTH_LIMITS.mfaClient],
+  confirmTotpForSignIn: [AUTH_LIMITS.mfaClient, AUTH_LIMITS.mfaAccount, AUTH_LIMITS.mfaAccountDay],
   inviteMember: [INVITATION_LIMIT],
   listPublicEvents: [PUBLIC_READ_LIMIT],
   getPublicEvent: [PUBLIC_READ_LIMIT],

@@ -136,8 +136,17 @@ export const OrganizationSettingsSchema = z
         description: 'Browser origins allowed to call this organization host (CORS).',
         example: ['https://tickets.acme.com'],
       }),
+    requireMfa: z
+      .boolean()
+      .optional()
+      .openapi({
+        description:
+          'Members whose role has any permission must use a second factor: without one, their next sign-in only ' +
+          'lets them enrol one. Members without permissions choose for themselves.',
+        example: true,
+      }),
   })
-  .openapi('OrganizationSettings', { description: 'Regional settings and the CORS allow-list.' });
+  .openapi('OrganizationSettings', { description: 'Regional settings, the CORS allow-list and the MFA policy.' });
 
 export const OrganizationSchema = z
   .object({
@@ -382,6 +391,16 @@ const SettingsPatchSchema = z
           'Browser origins allowed to call this host (CORS), at most 20, each `https://host[:port]`; replaces the ' +
           'whole list; null removes it.',
         example: ['https://tickets.acme.com', 'https://acme.com'],
+      }),
+    requireMfa: z
+      .boolean()
+      .nullable()
+      .optional()
+      .openapi({
+        description:
+          'Require a second factor of members whose role has any permission (at their next sign-in); null removes ' +
+          'the policy. Changing it needs a recent sign-in (step-up: 401 `reauthentication_required` otherwise).',
+        example: true,
       }),
   })
   .strict()

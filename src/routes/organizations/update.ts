@@ -3,7 +3,7 @@ import type { AppEnv } from '../../env.ts';
 import { ApiError, type FieldError } from '../../errors/api-error.ts';
 import { errorResponses } from '../../errors/problem.ts';
 import { serviceContext } from '../../lib/context.ts';
-import { requirePermission, requirePlatformAdmin } from '../../middleware/auth.ts';
+import { requirePermission, requirePlatformAdmin, requireRecentAuth } from '../../middleware/auth.ts';
 import { updateOrganizationAsPlatform, updateOwnOrganization } from '../../services/organizations/update.ts';
 import { byHost } from './host.ts';
 import {
@@ -32,7 +32,7 @@ export const route = createRoute({
     'organization offline: its hosts answer 404 at once on the instance that served the change, and everywhere ' +
     'within 30 seconds (the tenant cache lifetime).\n\n' +
     'A field of the other host, or any unknown field (`slug`, `id`, ...), answers 400. Every change writes an ' +
-    '`organization.updated` audit row.',
+    '`organization.updated` audit row. Changing `settings.requireMfa` needs a recent sign-in (step-up).',
   security: [{ bearerAuth: [] }],
   middleware: [byHost({ platform: requirePlatformAdmin(), tenant: requirePermission('organization:manage') })] as const,
   request: {
@@ -80,6 +80,8 @@ export function register(app: OpenAPIHono<AppEnv>): void {
     if (ctx.tenant) {
       refuseFields(body, PLATFORM_FIELDS);
       const { name, branding, settings } = body;
+      // The MFA policy is a security setting: changing it needs a recent sign-in, like the MFA changes themselves.
+      if (settings?.requireMfa !== undefined) await requireRecentAuth()(c, () => Promise.resolve());
       const row = await updateOwnOrganization({ ctx, input: { id, patch: { name, branding, settings } } });
       return c.json(presentOrganization(row), 200);
     }
