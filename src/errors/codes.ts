@@ -6,6 +6,7 @@ export const ERROR_CODES = {
   bad_request: { status: 400, title: 'Bad request' },
   invalid_json: { status: 400, title: 'Malformed JSON body' },
   validation_failed: { status: 400, title: 'Validation failed' },
+  invalid_passkey: { status: 400, title: 'Invalid passkey response' },
   unauthorized: { status: 401, title: 'Authentication required' },
   invalid_credentials: { status: 401, title: 'Invalid credentials' },
   reauthentication_required: { status: 401, title: 'Re-authentication required' },

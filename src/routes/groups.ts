@@ -56,6 +56,19 @@ export const ROUTE_GROUPS: readonly RouteGroup[] = [
     load: async () => (await import('./auth/index.ts')).registerAuthRoutes,
   },
   {
+    name: 'passkeys',
+    routes: [
+      ['GET', '/api/v1/auth/passkeys'],
+      ['POST', '/api/v1/auth/passkeys/registration-options'],
+      ['POST', '/api/v1/auth/passkeys'],
+      ['PUT', '/api/v1/auth/passkeys/{id}'],
+      ['DELETE', '/api/v1/auth/passkeys/{id}'],
+      ['POST', '/api/v1/auth/passkeys/sign-in-options'],
+      ['POST', '/api/v1/auth/passkeys/sign-in'],
+    ],
+    load: async () => (await import('./passkeys/index.ts')).registerPasskeyRoutes,
+  },
+  {
     name: 'organizations',
     routes: [
       ['POST', '/api/v1/organizations'],

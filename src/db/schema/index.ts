@@ -11,3 +11,4 @@ export * from './bookings.ts';
 export * from './outbox.ts';
 export * from './webhooks.ts';
 export * from './usage.ts';
+export * from './passkeys.ts';

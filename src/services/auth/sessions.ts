@@ -51,7 +51,7 @@ export interface Session {
   tokenType: 'Bearer';
 }
 
-interface Grant {
+export interface Grant {
   tenant: string;
   sessionId: string;
   role: string;
@@ -62,7 +62,13 @@ interface Grant {
   amr?: readonly string[];
 }
 
-async function session(ctx: ServiceContext, user: UserRow, grant: Grant, refreshToken?: string): Promise<Session> {
+/** The response of a sign-in: a new access token for `grant`, with the session's refresh token when it has one. */
+export async function session(
+  ctx: ServiceContext,
+  user: UserRow,
+  grant: Grant,
+  refreshToken?: string,
+): Promise<Session> {
   const { token, expiresIn } = await issueAccessToken(ctx.bindings.JWT_SIGNING_KEYS, ctx.bindings.ROOT_DOMAIN, {
     userId: user.id,
     emailVerified: user.emailVerifiedAt !== null,
@@ -78,7 +84,7 @@ async function session(ctx: ServiceContext, user: UserRow, grant: Grant, refresh
   };
 }
 
-function permissionsOf(stored: readonly string[]): Permission[] {
+export function permissionsOf(stored: readonly string[]): Permission[] {
   return stored.filter(isPermission);
 }
 
