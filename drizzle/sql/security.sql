@@ -115,3 +115,22 @@ $$;
 DROP POLICY IF EXISTS organization_domains_resolve ON organization_domains;
 CREATE POLICY organization_domains_resolve ON organization_domains FOR SELECT
   USING (hostname = eventra_setting('app.resolve_host'));
+
+-- MFA factors (issue #14): per (organization, user), tenant rows like the others.
+GRANT SELECT, INSERT, UPDATE, DELETE ON mfa_totp, mfa_recovery_codes TO eventra_app;
+DO $$
+DECLARE
+  tenant_table text;
+BEGIN
+  FOREACH tenant_table IN ARRAY ARRAY['mfa_totp', 'mfa_recovery_codes'] LOOP
+    EXECUTE format('ALTER TABLE %I ENABLE ROW LEVEL SECURITY', tenant_table);
+    EXECUTE format('ALTER TABLE %I FORCE ROW LEVEL SECURITY', tenant_table);
+    EXECUTE format('DROP POLICY IF EXISTS %I ON %I', tenant_table || '_tenant', tenant_table);
+    EXECUTE format(
+      'CREATE POLICY %I ON %I USING (organization_id = eventra_current_organization() OR eventra_platform_mode()) '
+      'WITH CHECK (organization_id = eventra_current_organization() OR eventra_platform_mode())',
+      tenant_table || '_tenant', tenant_table
+    );
+  END LOOP;
+END
+$$;

@@ -11,7 +11,8 @@ const encoder = new TextEncoder();
 const decoder = new TextDecoder();
 
 /** What a secret is for; part of the additional authenticated data. */
-export type SecretPurpose = 'stripe_secret_key' | 'stripe_webhook_secret' | 'webhook_secret';
+export type SecretPurpose =
+  'stripe_secret_key' | 'stripe_webhook_secret' | 'webhook_secret' | 'totp_secret' | 'mfa_challenge';
 
 export interface SecretContext {
   organizationId: string;

@@ -69,6 +69,21 @@ export const ROUTE_GROUPS: readonly RouteGroup[] = [
     load: async () => (await import('./passkeys/index.ts')).registerPasskeyRoutes,
   },
   {
+    name: 'mfa',
+    routes: [
+      ['POST', '/api/v1/auth/mfa/verify'],
+      ['GET', '/api/v1/auth/mfa'],
+      ['POST', '/api/v1/auth/mfa/totp'],
+      ['POST', '/api/v1/auth/mfa/totp/confirm'],
+      ['POST', '/api/v1/auth/mfa/totp/disable'],
+      ['POST', '/api/v1/auth/mfa/recovery-codes'],
+      ['POST', '/api/v1/auth/mfa/enrollment/totp'],
+      ['POST', '/api/v1/auth/mfa/enrollment/totp/confirm'],
+      ['POST', '/api/v1/auth/reauthenticate'],
+    ],
+    load: async () => (await import('./mfa/index.ts')).registerMfaRoutes,
+  },
+  {
     name: 'organizations',
     routes: [
       ['POST', '/api/v1/organizations'],

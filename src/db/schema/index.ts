@@ -11,4 +11,5 @@ export * from './bookings.ts';
 export * from './outbox.ts';
 export * from './webhooks.ts';
 export * from './usage.ts';
+export * from './mfa.ts';
 export * from './passkeys.ts';

@@ -19,6 +19,11 @@ export interface OrganizationSettings {
   locale?: string;
   /** Browser origins allowed to call this tenant's host (CORS). */
   allowedOrigins?: string[];
+  /**
+   * Members whose role has any permission must use a second factor: without one, their next sign-in only lets them
+   * enrol (issue #14). Members with no permissions stay free to enrol or not.
+   */
+  requireMfa?: boolean;
 }
 
 /**

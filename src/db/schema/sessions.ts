@@ -50,6 +50,11 @@ export const refreshTokens = pgTable(
     uniqueIndex('refresh_tokens_organization_id_token_hash_key').on(table.organizationId, table.tokenHash),
     // Serves family revocation: WHERE organization_id = $1 AND family_id = $2.
     index('refresh_tokens_organization_id_family_id_idx').on(table.organizationId, table.familyId),
+    // One root per family: an MFA challenge names the family it may start, so a challenge completes at most once
+    // (INSERT ... ON CONFLICT (organization_id, family_id) WHERE parent_id IS NULL DO NOTHING).
+    uniqueIndex('refresh_tokens_family_root_key')
+      .on(table.organizationId, table.familyId)
+      .where(sql`${table.parentId} is null`),
     // Serves "end every session of a user everywhere" after a password change: WHERE user_id = $1 AND revoked_at IS NULL.
     index('refresh_tokens_user_id_live_idx')
       .on(table.userId)

@@ -1,10 +1,16 @@
-import { createRoute, type OpenAPIHono, type z } from '@hono/zod-openapi';
+import { createRoute, z, type OpenAPIHono } from '@hono/zod-openapi';
 import type { AppEnv } from '../../env.ts';
 import { errorResponses } from '../../errors/problem.ts';
 import { serviceContext } from '../../lib/context.ts';
 import { login } from '../../services/auth/sessions.ts';
 import { LoginBodySchema, LoginSessionSchema } from './schema.ts';
+import { MfaRequiredSchema } from '../mfa/schema.ts';
+
 import { responseBody } from '../response.ts';
+
+const LoginAnswerSchema = z.union([LoginSessionSchema, MfaRequiredSchema]).openapi('LoginAnswer', {
+  description: 'A session, or the MFA challenge of an account with a second factor (discriminated by `mfaRequired`).',
+});
 
 export const route = createRoute({
   method: 'post',
@@ -23,19 +29,26 @@ export const route = createRoute({
     '**On the platform host** only platform administrators can sign in. Their access token carries the tenant ' +
     '`platform`, the role `platform_admin` and no permissions, and the response has **no `refreshToken`**: ' +
     'platform sessions are not stored and end with the access token. Their sign-ins, and failed attempts on their ' +
-    'accounts, are recorded in the platform audit log (no organization).',
+    'accounts, are recorded in the platform audit log (no organization).\n\n' +
+    '**With a second factor** (TOTP enabled here, or the organization requires MFA of this role) the right password ' +
+    'answers 200 `{ mfaRequired: true, mfaToken, expiresIn, methods, enrollmentRequired }` instead of a session: ' +
+    'complete it with POST /api/v1/auth/mfa/verify (or enrol first when `enrollmentRequired`).',
   request: { body: { required: true, content: { 'application/json': { schema: LoginBodySchema } } } },
   responses: {
-    200: { description: 'Signed in.', content: { 'application/json': { schema: LoginSessionSchema } } },
+    200: {
+      description: 'Signed in, or (`mfaRequired: true`) a second factor is due: POST /api/v1/auth/mfa/verify.',
+      content: { 'application/json': { schema: LoginAnswerSchema } },
+    },
     ...errorResponses(400, 401, 404, 413, 415, 429, 503),
   },
 });
 
 export type LoginResponse = z.infer<typeof LoginSessionSchema>;
+export type LoginAnswer = z.infer<typeof LoginAnswerSchema>;
 
 export function register(app: OpenAPIHono<AppEnv>): void {
   app.openapi(route, async (c) => {
     const session = await login({ ctx: serviceContext(c), input: c.req.valid('json') });
-    return c.json(responseBody(c, LoginSessionSchema, session), 200);
+    return c.json(responseBody(c, LoginAnswerSchema, session), 200);
   });
 }

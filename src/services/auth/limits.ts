@@ -29,6 +29,15 @@ export const AUTH_LIMITS = {
   resetClient: { name: 'auth-reset-ip', limit: 10, window: '15 m' },
   verifyClient: { name: 'auth-verify-ip', limit: 20, window: '15 m' },
   resendAccount: { name: 'auth-resend-user', limit: 3, window: '1 h' },
+  /** Second-step attempts (MFA codes) from one client address. */
+  mfaClient: { name: 'auth-mfa-ip', limit: 30, window: '15 m' },
+  /**
+   * Failed second-step attempts of one account (a user, across organizations), taken up front and given back on
+   * success like `loginAccount`. A TOTP guess hits one of 3 codes in 10^6 (±1 step): 5 per 15 minutes and 20 a day
+   * bound an attacker who holds the password to about 2% a year of guessing a code.
+   */
+  mfaAccount: { name: 'auth-mfa-account', limit: 5, window: '15 m' },
+  mfaAccountDay: { name: 'auth-mfa-account-day', limit: 20, window: '24 h' },
 } as const satisfies Record<string, LimitRule>;
 
 /**
@@ -78,8 +87,9 @@ export async function enforceLimits(
 export function giveBackAccountAttempt(
   ctx: Pick<ServiceContext, 'bindings' | 'client' | 'waitUntil'>,
   bucket: string,
+  rules: readonly LimitRule[] = [AUTH_LIMITS.loginAccount],
 ): void {
   // The local gateways take trace ids of up to 128 characters (request ids may have 128 already).
   const redis = createRedis(ctx.bindings, `${traceId(ctx.client).slice(0, 100)}.after-response`);
-  ctx.waitUntil(giveBackToken(redis, AUTH_LIMITS.loginAccount, bucket));
+  ctx.waitUntil(Promise.all(rules.map((rule) => giveBackToken(redis, rule, bucket))));
 }

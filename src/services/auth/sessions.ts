@@ -26,6 +26,8 @@ import { afterResponseDatabase, LOGIN_TIME, recordLogin } from './login-record.t
 import { accountBucket, AUTH_LIMITS, clientBucket, enforceLimits, giveBackAccountAttempt } from './limits.ts';
 import { assertPasswordPolicy, hashPassword } from './passwords.ts';
 import { BUILT_IN_ROLES, isPermission, SELF_REGISTRATION_ROLE, type Permission } from './permissions.ts';
+import { issueChallenge } from './mfa-challenge.ts';
+import { mfaEnrolmentColumns, secondStep, secondStepDue, type MfaRequired } from './mfa-policy.ts';
 import { revokeSession, revokeUserTokens } from './revocation.ts';
 import {
   generateOpaqueToken,
@@ -62,7 +64,7 @@ export interface Grant {
   amr?: readonly string[];
 }
 
-/** The response of a sign-in: a new access token for `grant`, with the session's refresh token when it has one. */
+/** The session's answer: a new access token for `grant`, with the refresh token when one was stored. */
 export async function session(
   ctx: ServiceContext,
   user: UserRow,
@@ -271,7 +273,7 @@ export async function login({
 }: {
   ctx: ServiceContext;
   input: { email: string; password: string };
-}): Promise<Session> {
+}): Promise<Session | MfaRequired> {
   const email = normalizeEmail(input.email);
   const accountKey = await accountBucket(email);
   await enforceLimits(ctx, [
@@ -297,6 +299,7 @@ export async function login({
       join memberships m on m.organization_id = ${tenant.id}::uuid and m.user_id = u.id and m.status = 'active'
       join roles r on r.organization_id = m.organization_id and r.id = m.role_id
      where u.email = ${email} and u.password_hash is not null
+       and not ${secondStepDue(tenant, sql`m`, sql`r`)}
     returning family_id`);
   const [found] = await scoped(db, { organizationId: tenant.id, lookupEmail: email }, [
     db
@@ -308,6 +311,7 @@ export async function login({
         roleKey: roles.key,
         permissions: roles.permissions,
         sessionStored: sql<boolean>`exists (select 1 from ${stored})`,
+        ...mfaEnrolmentColumns(tenant.id),
         at: LOGIN_TIME,
       })
       .from(users)
@@ -319,7 +323,14 @@ export async function login({
   const account = found[0];
   const check = await checkPassword(ctx, input.password, account?.passwordHash ?? null);
   if (!account?.membership) throw invalidCredentials();
-  if (!check.valid || !account.sessionStored || account.roleKey === null || account.permissions === null) {
+  const challenge = secondStep(tenant, account);
+  if (
+    !check.valid ||
+    account.membership !== 'active' ||
+    account.roleKey === null ||
+    account.permissions === null ||
+    (challenge === null && !account.sessionStored)
+  ) {
     const reason = account.membership === 'active' ? 'wrong_password' : `membership_${account.membership}`;
     const failed = auditInsert(db, ctx.client, {
       organizationId: tenant.id,
@@ -337,6 +348,24 @@ export async function login({
   const rehashed = check.needsRehash
     ? rehashLater(ctx, { organizationId: tenant.id }, account.id, account.passwordHash, input.password)
     : false;
+  if (challenge !== null) {
+    // The password is right and a second factor is due: no session yet (none was stored), a challenge instead. The
+    // sign-in is recorded when the second step completes it.
+    giveBackAccountAttempt(ctx, accountKey);
+    const { mfaToken, expiresIn } = await issueChallenge(ctx, {
+      organizationId: tenant.id,
+      userId: account.id,
+      amr: ['pwd'],
+      ...challenge,
+    });
+    return {
+      mfaRequired: true,
+      mfaToken,
+      expiresIn,
+      methods: challenge.methods,
+      enrollmentRequired: challenge.enrollmentRequired,
+    };
+  }
   await recordLogin(ctx, tenant.id, { userId: account.id, sessionId: familyId, rehashed, at: account.at });
   giveBackAccountAttempt(ctx, accountKey);
   return session(

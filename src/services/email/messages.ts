@@ -178,3 +178,43 @@ export function invitationEmail(input: {
     { label: 'Accept invitation', url: input.url },
   );
 }
+
+const MFA_NOTICES = {
+  recovery_code_used: {
+    subject: (name: string) => `A recovery code was used to sign in to ${name}`,
+    text: (left: number) =>
+      `One of your recovery codes was just used to sign in. ${left} unused code(s) remain; each works once.`,
+  },
+  mfa_enabled: {
+    subject: (name: string) => `Two-step verification is on for ${name}`,
+    text: () => 'An authenticator app was added to your account: signing in now asks for its code.',
+  },
+  mfa_disabled: {
+    subject: (name: string) => `Two-step verification was turned off for ${name}`,
+    text: () => 'The authenticator app was removed from your account and its recovery codes no longer work.',
+  },
+} as const;
+
+/** A security notice about the account's second factors (a recovery code used, MFA turned on or off). */
+export function mfaNoticeEmail(input: {
+  id: string;
+  to: string;
+  kind: keyof typeof MFA_NOTICES;
+  recoveryCodesLeft?: number;
+  url: string;
+  branding: Branding;
+}) {
+  const notice = MFA_NOTICES[input.kind];
+  return message(
+    input.id,
+    input.to,
+    input.branding,
+    notice.subject(input.branding.displayName),
+    [
+      'Hello,',
+      notice.text(input.recoveryCodesLeft ?? 0),
+      'If this was not you, sign in, change your password and review your second factors at once.',
+    ],
+    { label: 'Review your account security', url: input.url },
+  );
+}
