@@ -1,5 +1,12 @@
 import { Encoder } from 'cbor-x';
 import { isoBase64URL } from '@simplewebauthn/server/helpers';
+import { expect } from 'vitest';
+import type { PasskeyResponse } from '../../src/routes/passkeys/create.ts';
+import type { PasskeyListResponse } from '../../src/routes/passkeys/list.ts';
+import type { RegistrationOptionsResponse } from '../../src/routes/passkeys/registration-options.ts';
+import type { AuthenticationOptionsResponse } from '../../src/routes/passkeys/sign-in-options.ts';
+import { post, randomIp } from './auth.ts';
+import { bearer, request, type TestTenant } from './harness.ts';
 
 /**
  * A software authenticator: a real ES256 key pair (WebCrypto) that answers WebAuthn ceremonies the way a browser and
@@ -235,4 +242,55 @@ export function tampered(data: string): string {
 /** Base64url of a string (hand-made client data). */
 export function base64urlText(text: string): string {
   return isoBase64URL.fromUTF8String(text);
+}
+
+// The passkey endpoints, driven like a browser would.
+
+export const PASSKEYS_PATH = '/api/v1/auth/passkeys';
+
+export function registrationOptions(tenant: TestTenant, token: string, headers: Record<string, string> = {}) {
+  return post(tenant.url(`${PASSKEYS_PATH}/registration-options`), {}, bearer(token, headers));
+}
+
+export async function registrationOptionsOf(tenant: TestTenant, token: string): Promise<RegistrationOptionsResponse> {
+  const response = await registrationOptions(tenant, token);
+  expect(response.status).toBe(200);
+  return response.json();
+}
+
+export function registerPasskey(
+  tenant: TestTenant,
+  token: string,
+  body: unknown,
+  headers: Record<string, string> = {},
+) {
+  return post(tenant.url(PASSKEYS_PATH), body, bearer(token, headers));
+}
+
+/** Registers a passkey of `authenticator` for the token's user, through the two endpoints. */
+export async function addPasskey(
+  tenant: TestTenant,
+  token: string,
+  authenticator: SoftwareAuthenticator,
+  name = 'Laptop',
+) {
+  const response = await registerPasskey(tenant, token, {
+    name,
+    response: await authenticator.register(await registrationOptionsOf(tenant, token)),
+  });
+  expect(response.status).toBe(201);
+  return response.json<PasskeyResponse>();
+}
+
+export async function listPasskeys(tenant: TestTenant, token: string): Promise<PasskeyListResponse> {
+  const response = await request(tenant.url(PASSKEYS_PATH), { headers: bearer(token) });
+  expect(response.status).toBe(200);
+  return response.json();
+}
+
+/** Options of a passwordless sign-in on the tenant's host, from a client address. */
+export async function signInOptions(tenant: TestTenant, ip = randomIp(), headers: Record<string, string> = {}) {
+  const response = await post(tenant.url(`${PASSKEYS_PATH}/sign-in-options`), {}, headers, ip);
+  expect(response.status).toBe(200);
+  return response.json<AuthenticationOptionsResponse>();
 }

@@ -2,7 +2,6 @@ import { and, eq } from 'drizzle-orm';
 import { describe, expect, it } from 'vitest';
 import { memberships, passkeys, refreshTokens } from '../../src/db/schema/index.ts';
 import type { PasskeyResponse } from '../../src/routes/passkeys/create.ts';
-import type { PasskeyListResponse } from '../../src/routes/passkeys/list.ts';
 import type { RegistrationOptionsResponse } from '../../src/routes/passkeys/registration-options.ts';
 import { MAX_PASSKEYS_PER_USER } from '../../src/services/auth/passkeys.ts';
 import { issueAccessToken } from '../../src/services/auth/tokens.ts';
@@ -30,39 +29,20 @@ import {
   type TestMember,
   type TestTenant,
 } from '../support/harness.ts';
-import { authenticatorFor, base64urlText, FLAGS, tampered, type SoftwareAuthenticator } from '../support/webauthn.ts';
-
-const PATH = '/api/v1/auth/passkeys';
-
-function registrationOptions(tenant: TestTenant, token: string, headers: Record<string, string> = {}) {
-  return post(tenant.url(`${PATH}/registration-options`), {}, bearer(token, headers));
-}
-
-async function options(tenant: TestTenant, token: string): Promise<RegistrationOptionsResponse> {
-  const response = await registrationOptions(tenant, token);
-  expect(response.status).toBe(200);
-  return response.json();
-}
-
-function register(tenant: TestTenant, token: string, body: unknown, headers: Record<string, string> = {}) {
-  return post(tenant.url(PATH), body, bearer(token, headers));
-}
-
-/** Registers a passkey of `authenticator` for the token's user, through the two endpoints. */
-async function addPasskey(tenant: TestTenant, token: string, authenticator: SoftwareAuthenticator, name = 'Laptop') {
-  const response = await register(tenant, token, {
-    name,
-    response: await authenticator.register(await options(tenant, token)),
-  });
-  expect(response.status).toBe(201);
-  return response.json<PasskeyResponse>();
-}
-
-async function list(tenant: TestTenant, token: string): Promise<PasskeyListResponse> {
-  const response = await request(tenant.url(PATH), { headers: bearer(token) });
-  expect(response.status).toBe(200);
-  return response.json();
-}
+import {
+  addPasskey,
+  authenticatorFor,
+  base64urlText,
+  FLAGS,
+  listPasskeys,
+  PASSKEYS_PATH,
+  registerPasskey,
+  registrationOptions,
+  registrationOptionsOf,
+  signInOptions,
+  tampered,
+  type SoftwareAuthenticator,
+} from '../support/webauthn.ts';
 
 /** An access token whose sign-in was an hour ago: too old for step-up. */
 async function staleToken(tenant: TestTenant, member: TestMember): Promise<string> {
@@ -89,7 +69,7 @@ describe('registering a passkey', () => {
     const { tenant, member } = await setup();
     const { accessToken: token } = await loginAs(tenant, member);
     // A first request makes the host known to this isolate (the tenant lookup is not the route's to pay).
-    await list(tenant, token);
+    await listPasskeys(tenant, token);
     const optionsId = newRequestId();
     const optionsResponse = await registrationOptions(tenant, token, { 'x-request-id': optionsId });
     expect(optionsResponse.status).toBe(200);
@@ -103,7 +83,7 @@ describe('registering a passkey', () => {
 
     const authenticator = await authenticatorFor(tenant, { synced: true });
     const registerId = newRequestId();
-    const response = await register(
+    const response = await registerPasskey(
       tenant,
       token,
       { name: 'MacBook Touch ID', response: await authenticator.register(created) },
@@ -128,7 +108,7 @@ describe('registering a passkey', () => {
       counter: 0,
       aaguid: '00000000-0000-0000-0000-000000000000',
     });
-    expect((await list(tenant, token)).data).toEqual([passkey]);
+    expect((await listPasskeys(tenant, token)).data).toEqual([passkey]);
     const [audit] = await auditRows(tenant.organization.id, 'auth.passkey_added');
     expect(audit).toMatchObject({ actorUserId: member.userId, targetId: member.userId });
     expect(audit?.metadata).toMatchObject({ passkeyId: passkey.id, name: 'MacBook Touch ID' });
@@ -138,11 +118,11 @@ describe('registering a passkey', () => {
     expect(mail.links).toEqual([]);
 
     // The next options exclude it, and a second registration of the same credential is a conflict.
-    const next = await options(tenant, token);
+    const next = await registrationOptionsOf(tenant, token);
     expect(next.excludeCredentials).toEqual([
       { id: authenticator.credentialId, type: 'public-key', transports: ['internal', 'hybrid'] },
     ]);
-    const again = await register(tenant, token, { name: 'Again', response: await authenticator.register(next) });
+    const again = await registerPasskey(tenant, token, { name: 'Again', response: await authenticator.register(next) });
     expect(again.status).toBe(409);
     expect((await problem(again)).code).toBe('conflict');
     expect(await auditRows(tenant.organization.id, 'auth.passkey_added')).toHaveLength(1);
@@ -154,16 +134,16 @@ describe('registering a passkey', () => {
     const stale = await staleToken(tenant, member);
     const refusals = await Promise.all([
       registrationOptions(tenant, stale),
-      register(tenant, stale, { name: 'x', response: {} }),
-      request(tenant.url(`${PATH}/${passkey.id}`), { method: 'DELETE', headers: bearer(stale) }),
+      registerPasskey(tenant, stale, { name: 'x', response: {} }),
+      request(tenant.url(`${PASSKEYS_PATH}/${passkey.id}`), { method: 'DELETE', headers: bearer(stale) }),
     ]);
     for (const refusal of refusals) {
       expect(refusal.status).toBe(401);
       expect((await problem(refusal)).code).toBe('reauthentication_required');
     }
     // Listing and renaming are not sensitive.
-    expect((await list(tenant, stale)).data).toHaveLength(1);
-    const renamed = await request(tenant.url(`${PATH}/${passkey.id}`), {
+    expect((await listPasskeys(tenant, stale)).data).toHaveLength(1);
+    const renamed = await request(tenant.url(`${PASSKEYS_PATH}/${passkey.id}`), {
       method: 'PUT',
       headers: bearer(stale),
       body: JSON.stringify({ name: ' Phone ' }),
@@ -174,9 +154,9 @@ describe('registering a passkey', () => {
 
   it('answers 401 to anonymous callers and 404 on the platform host', async () => {
     const { tenant } = await setup();
-    expect((await request(tenant.url(PATH))).status).toBe(401);
-    expect((await post(tenant.url(`${PATH}/registration-options`), {})).status).toBe(401);
-    expect((await request(`http://localhost${PATH}`)).status).toBe(404);
+    expect((await request(tenant.url(PASSKEYS_PATH))).status).toBe(401);
+    expect((await post(tenant.url(`${PASSKEYS_PATH}/registration-options`), {})).status).toBe(401);
+    expect((await request(`http://localhost${PASSKEYS_PATH}`)).status).toBe(404);
   });
 
   it('refuses responses with a wrong origin, RP ID, challenge, type or no user verification (400)', async () => {
@@ -190,26 +170,28 @@ describe('registering a passkey', () => {
       ['attestation signature', { forgedAttestation: true }],
     ];
     for (const [what, overrides] of cases) {
-      const response = await register(tenant, token, {
+      const response = await registerPasskey(tenant, token, {
         name: what,
-        response: await authenticator.register(await options(tenant, token), overrides),
+        response: await authenticator.register(await registrationOptionsOf(tenant, token), overrides),
       });
       expect(response.status, what).toBe(400);
       const body = await problem(response);
       expect(body.code, what).toBe('invalid_passkey');
     }
     // A challenge nobody issued, and one that was used already.
-    const unknown = await register(tenant, token, {
+    const unknown = await registerPasskey(tenant, token, {
       name: 'x',
-      response: await authenticator.register(await options(tenant, token), { challenge: 'bm90LWlzc3VlZA' }),
+      response: await authenticator.register(await registrationOptionsOf(tenant, token), {
+        challenge: 'bm90LWlzc3VlZA',
+      }),
     });
     expect((await problem(unknown)).detail).toMatch(/challenge is unknown, used or expired/);
-    const fresh = await authenticator.register(await options(tenant, token));
-    expect((await register(tenant, token, { name: 'once', response: fresh })).status).toBe(201);
-    const replay = await register(tenant, token, { name: 'twice', response: fresh });
+    const fresh = await authenticator.register(await registrationOptionsOf(tenant, token));
+    expect((await registerPasskey(tenant, token, { name: 'once', response: fresh })).status).toBe(201);
+    const replay = await registerPasskey(tenant, token, { name: 'twice', response: fresh });
     expect(replay.status).toBe(400);
     expect((await problem(replay)).code).toBe('invalid_passkey');
-    expect((await list(tenant, token)).data.map((passkey) => passkey.name)).toEqual(['once']);
+    expect((await listPasskeys(tenant, token)).data.map((passkey) => passkey.name)).toEqual(['once']);
   });
 
   it("refuses a challenge issued to another user or on another organization's host", async () => {
@@ -217,17 +199,17 @@ describe('registering a passkey', () => {
     const other = await createMember(tenant, 'member');
     const otherToken = await tokenFor(tenant, other);
     const authenticator = await authenticatorFor(tenant);
-    const response = await authenticator.register(await options(tenant, token));
-    const stolen = await register(tenant, otherToken, { name: 'x', response });
+    const response = await authenticator.register(await registrationOptionsOf(tenant, token));
+    const stolen = await registerPasskey(tenant, otherToken, { name: 'x', response });
     expect(stolen.status).toBe(400);
 
     const elsewhere = await createTenant();
     const stranger = await createMember(elsewhere, 'member');
     const strangerToken = await tokenFor(elsewhere, stranger);
     const foreign = await authenticatorFor(elsewhere);
-    const crossed = await register(tenant, token, {
+    const crossed = await registerPasskey(tenant, token, {
       name: 'x',
-      response: await foreign.register(await options(elsewhere, strangerToken)),
+      response: await foreign.register(await registrationOptionsOf(elsewhere, strangerToken)),
     });
     expect(crossed.status).toBe(400);
     expect(await database().select().from(passkeys).where(eq(passkeys.userId, other.userId))).toEqual([]);
@@ -236,7 +218,7 @@ describe('registering a passkey', () => {
   it('answers malformed base64url, client data and CBOR with 400 problems', async () => {
     const { tenant, token } = await setup();
     const authenticator = await authenticatorFor(tenant);
-    const valid = await authenticator.register(await options(tenant, token));
+    const valid = await authenticator.register(await registrationOptionsOf(tenant, token));
     const bodies = [
       { ...valid, response: { ...valid.response, clientDataJSON: 'not base64url!' } },
       { ...valid, response: { ...valid.response, clientDataJSON: base64urlText('{"type":"webauthn.create"}') } },
@@ -247,11 +229,11 @@ describe('registering a passkey', () => {
       { ...valid, extra: true },
     ];
     for (const [index, response] of bodies.entries()) {
-      const answer = await register(tenant, token, { name: 'x', response });
+      const answer = await registerPasskey(tenant, token, { name: 'x', response });
       expect(answer.status, `body ${index}`).toBe(400);
       expect(['invalid_passkey', 'validation_failed']).toContain((await problem(answer)).code);
     }
-    expect((await list(tenant, token)).data).toEqual([]);
+    expect((await listPasskeys(tenant, token)).data).toEqual([]);
   });
 
   it('refuses more than the most passkeys a user may hold, and a session whose membership ended', async () => {
@@ -285,11 +267,20 @@ describe('registering a passkey', () => {
 describe('listing, renaming and removing passkeys', () => {
   it("shows only the user's own passkeys here and answers 404 for another user's or organization's", async () => {
     const { tenant, member, token } = await setup();
-    const mine = await addPasskey(tenant, token, await authenticatorFor(tenant), 'Mine');
+    // A browser that reports no transports (they are optional hints).
+    const created = await (await authenticatorFor(tenant)).register(await registrationOptionsOf(tenant, token));
+    const { transports: _omitted, ...withoutTransports } = created.response;
+    const added = await registerPasskey(tenant, token, {
+      name: 'Mine',
+      response: { ...created, response: withoutTransports },
+    });
+    expect(added.status).toBe(201);
+    const mine = await added.json<PasskeyResponse>();
+    expect(mine.transports).toEqual([]);
     const other = await createMember(tenant, 'member');
     const otherToken = await tokenFor(tenant, other);
     const theirs = await addPasskey(tenant, otherToken, await authenticatorFor(tenant), 'Theirs');
-    expect((await list(tenant, token)).data.map((passkey) => passkey.name)).toEqual(['Mine']);
+    expect((await listPasskeys(tenant, token)).data.map((passkey) => passkey.name)).toEqual(['Mine']);
 
     const elsewhere = await createTenant();
     const foreignMember = await createMember(elsewhere, 'member');
@@ -300,25 +291,28 @@ describe('listing, renaming and removing passkeys', () => {
     );
 
     for (const id of [theirs.id, foreign.id, crypto.randomUUID()]) {
-      const renamed = await request(tenant.url(`${PATH}/${id}`), {
+      const renamed = await request(tenant.url(`${PASSKEYS_PATH}/${id}`), {
         method: 'PUT',
         headers: bearer(token),
         body: JSON.stringify({ name: 'Taken' }),
       });
       expect(renamed.status).toBe(404);
-      const removed = await request(tenant.url(`${PATH}/${id}`), { method: 'DELETE', headers: bearer(token) });
+      const removed = await request(tenant.url(`${PASSKEYS_PATH}/${id}`), { method: 'DELETE', headers: bearer(token) });
       expect(removed.status).toBe(404);
     }
-    expect((await list(tenant, otherToken)).data.map((passkey) => passkey.name)).toEqual(['Theirs']);
+    expect((await listPasskeys(tenant, otherToken)).data.map((passkey) => passkey.name)).toEqual(['Theirs']);
 
-    const removed = await request(tenant.url(`${PATH}/${mine.id}`), { method: 'DELETE', headers: bearer(token) });
+    const removed = await request(tenant.url(`${PASSKEYS_PATH}/${mine.id}`), {
+      method: 'DELETE',
+      headers: bearer(token),
+    });
     expect(removed.status).toBe(204);
-    expect((await list(tenant, token)).data).toEqual([]);
+    expect((await listPasskeys(tenant, token)).data).toEqual([]);
     const [audit] = await auditRows(tenant.organization.id, 'auth.passkey_removed');
     expect(audit).toMatchObject({ actorUserId: member.userId });
     expect(audit?.metadata).toMatchObject({ passkeyId: mine.id });
     expect(await auditRows(tenant.organization.id, 'auth.passkey_removed')).toHaveLength(1);
-    const invalidName = await request(tenant.url(`${PATH}/${theirs.id}`), {
+    const invalidName = await request(tenant.url(`${PASSKEYS_PATH}/${theirs.id}`), {
       method: 'PUT',
       headers: bearer(otherToken),
       body: JSON.stringify({ name: 'a\u0000b' }),
@@ -328,14 +322,8 @@ describe('listing, renaming and removing passkeys', () => {
 });
 
 describe('signing in with a passkey', () => {
-  async function signInOptions(tenant: TestTenant, ip = randomIp(), headers: Record<string, string> = {}) {
-    const response = await post(tenant.url(`${PATH}/sign-in-options`), {}, headers, ip);
-    expect(response.status).toBe(200);
-    return response.json<{ challenge: string; allowCredentials: unknown[]; userVerification: string; rpId: string }>();
-  }
-
   function signIn(tenant: TestTenant, response: unknown, ip = randomIp(), headers: Record<string, string> = {}) {
-    return post(tenant.url(`${PATH}/sign-in`), { response }, headers, ip);
+    return post(tenant.url(`${PASSKEYS_PATH}/sign-in`), { response }, headers, ip);
   }
 
   async function enrolled(options: { synced?: boolean; counter?: number } = {}) {
@@ -421,7 +409,7 @@ describe('signing in with a passkey', () => {
 
   it("refuses a challenge of registration, and one of another organization's host", async () => {
     const { tenant, member, authenticator } = await enrolled();
-    const registration = await options(tenant, await tokenFor(tenant, member));
+    const registration = await registrationOptionsOf(tenant, await tokenFor(tenant, member));
     const crossed = await signIn(tenant, await authenticator.authenticate(registration));
     expect(crossed.status).toBe(401);
 
@@ -487,9 +475,9 @@ describe('signing in with a passkey', () => {
     const tenant = await createTenant();
     const ip = randomIp();
     for (let attempt = 0; attempt < 30; attempt++) {
-      expect((await post(tenant.url(`${PATH}/sign-in-options`), {}, {}, ip)).status).toBe(200);
+      expect((await post(tenant.url(`${PASSKEYS_PATH}/sign-in-options`), {}, {}, ip)).status).toBe(200);
     }
-    const limited = await post(tenant.url(`${PATH}/sign-in-options`), {}, {}, ip);
+    const limited = await post(tenant.url(`${PASSKEYS_PATH}/sign-in-options`), {}, {}, ip);
     expect(limited.status).toBe(429);
     expect(limited.headers.get('retry-after')).not.toBeNull();
     const login = await post(tenant.url('/api/v1/auth/login'), { email: 'x@example.test', password: 'x' }, {}, ip);

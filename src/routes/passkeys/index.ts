@@ -3,6 +3,10 @@ import type { AppEnv } from '../../env.ts';
 import * as create from './create.ts';
 import * as deletePasskey from './delete.ts';
 import * as list from './list.ts';
+import * as mfaOptions from './mfa-options.ts';
+import * as mfaVerify from './mfa-verify.ts';
+import * as reauthenticate from './reauthenticate.ts';
+import * as reauthenticateOptions from './reauthenticate-options.ts';
 import * as registrationOptions from './registration-options.ts';
 import * as rename from './rename.ts';
 import * as signIn from './sign-in.ts';
@@ -17,4 +21,8 @@ export function registerPasskeyRoutes(app: OpenAPIHono<AppEnv>): void {
   deletePasskey.register(app);
   signInOptions.register(app);
   signIn.register(app);
+  mfaOptions.register(app);
+  mfaVerify.register(app);
+  reauthenticateOptions.register(app);
+  reauthenticate.register(app);
 }

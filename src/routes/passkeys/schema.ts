@@ -2,6 +2,7 @@ import { z } from '@hono/zod-openapi';
 import { WITHOUT_CONTROL_CHARACTERS } from '../../lib/text.ts';
 import { PASSKEY_CHALLENGE_TTL_SECONDS } from '../../services/auth/passkeys.ts';
 import { int64, Timestamp, Uuid } from '../fields.ts';
+import { MfaTokenSchema } from '../mfa/schema.ts';
 
 // WebAuthn's JSON serialization (WebAuthn L3 §5.1.8, `PublicKeyCredential.toJSON()`), as browsers and
 // @simplewebauthn/browser send it. Binary fields are base64url; the bounds are far above real values (a credential id
@@ -218,3 +219,11 @@ export const AuthenticationOptionsSchema = z
       '`PublicKeyCredential.parseRequestOptionsFromJSON()` (or `startAuthentication({ optionsJSON })` of ' +
       '@simplewebauthn/browser).',
   });
+
+export const MfaPasskeyOptionsBodySchema = z
+  .strictObject({ mfaToken: MfaTokenSchema })
+  .openapi('MfaPasskeyOptionsBody', { description: 'The `mfaToken` of a sign-in answered with `mfaRequired`.' });
+
+export const MfaPasskeyVerifyBodySchema = z
+  .strictObject({ mfaToken: MfaTokenSchema, response: AuthenticationResponseSchema })
+  .openapi('MfaPasskeyVerifyBody');

@@ -10,7 +10,7 @@ import {
   type RegistrationResponseJSON,
 } from '@simplewebauthn/server';
 import { decodeClientDataJSON, isoBase64URL, isoUint8Array } from '@simplewebauthn/server/helpers';
-import { and, asc, eq, sql } from 'drizzle-orm';
+import { and, asc, eq, sql, type SQL } from 'drizzle-orm';
 import { memberships, passkeys, roles, users } from '../../db/schema/index.ts';
 import { scoped } from '../../db/tenant.ts';
 import { ApiError } from '../../errors/api-error.ts';
@@ -25,7 +25,15 @@ import type { Tenant } from '../tenants/types.ts';
 import { auditFromCte, invalidCredentials, userColumns, type UserRow } from './account.ts';
 import { AUTH_LIMITS, clientBucket } from './limits.ts';
 import { permissionsOf, session, type Session } from './sessions.ts';
-import { generateOpaqueToken, hashToken, REFRESH_TOKEN_TTL_SECONDS, SESSION_LIFETIME_SECONDS } from './tokens.ts';
+import { completeChallenge, openChallenge, type FactorProof } from './mfa-challenge.ts';
+import {
+  generateOpaqueToken,
+  hashToken,
+  issueAccessToken,
+  REFRESH_TOKEN_TTL_SECONDS,
+  SESSION_LIFETIME_SECONDS,
+  type Principal,
+} from './tokens.ts';
 
 /** How long a ceremony's challenge lives (seconds): the options' `timeout` too. */
 export const PASSKEY_CHALLENGE_TTL_SECONDS = 300;
@@ -356,32 +364,6 @@ export async function removePasskey({ ctx, input }: { ctx: ServiceContext; input
 }
 
 /**
- * Options for a WebAuthn assertion (`navigator.credentials.get()`) on this host, user verification required, its
- * challenge stored for PASSKEY_CHALLENGE_TTL_SECONDS and bound to `stored`. `allowCredentials` lists the user's
- * passkeys when the ceremony is for a known user (MFA, re-authentication), and is empty for a passwordless sign-in
- * (discoverable credentials: the browser offers the passkeys it holds for this RP ID).
- */
-export async function assertionOptions(
-  ctx: ServiceContext,
-  tenant: Tenant,
-  stored: StoredChallenge,
-  allow: readonly { credentialId: string; transports: string[] }[],
-  batch?: RedisBatch,
-): Promise<PublicKeyCredentialRequestOptionsJSON> {
-  const options = await generateAuthenticationOptions({
-    rpID: relyingParty(ctx, tenant).rpID,
-    userVerification: 'required',
-    timeout: PASSKEY_CHALLENGE_TTL_SECONDS * 1000,
-    allowCredentials: allow.map((row) => ({
-      id: row.credentialId,
-      transports: row.transports as AuthenticatorTransport[],
-    })),
-  });
-  await storeChallenge(ctx, options.challenge, stored, batch);
-  return options;
-}
-
-/**
  * Options for signing in with a passkey, passwordless: discoverable credentials (empty `allowCredentials`), user
  * verification required. Limited per client address with the password sign-in (AUTH_LIMITS.loginClient). One Redis
  * round trip (the limit and the challenge), no database round trip.
@@ -416,20 +398,20 @@ export interface VerifiedAssertion {
 }
 
 /**
- * Checks a WebAuthn assertion against the challenge `expected` (taken from `stored`, single use), this host's origin
- * and RP ID, the stored public key, user verification, the user handle and the signature counter. Everything that is
- * not a valid assertion of an active member's passkey here is the same 401 `invalid_credentials`; a signed assertion
- * whose counter did not increase (a cloned authenticator) is also audited. One database round trip (the passkey, its
- * user, membership and role). `userId`: the ceremony's user, when it is for a known user (MFA, re-authentication).
+ * Checks a WebAuthn assertion of this host against `challenge` (which the caller has matched to its ceremony), this
+ * host's origin and RP ID, the stored public key, user verification, the user handle and the signature counter. Null
+ * for anything that is not a valid assertion of an active member's passkey here (of `userId`, when the ceremony is
+ * for a known user: MFA, re-authentication); a signed assertion whose counter did not increase (a cloned
+ * authenticator) is also audited, after the response. One database round trip (the passkey, its user, membership and
+ * role).
  */
 export async function verifyAssertion(
   ctx: ServiceContext,
   tenant: Tenant,
-  input: { response: AuthenticationResponseJSON; challenge: string; stored: StoredChallenge | null },
-  expected: StoredChallenge,
-): Promise<VerifiedAssertion> {
-  if (!challengeFits(input.stored, expected)) throw invalidCredentials();
-  const response = input.response;
+  response: AuthenticationResponseJSON,
+  challenge: string,
+  userId?: string,
+): Promise<VerifiedAssertion | null> {
   const db = ctx.services.db;
   const [found] = await scoped(db, { organizationId: tenant.id }, [
     db
@@ -456,15 +438,15 @@ export async function verifyAssertion(
       .where(and(eq(passkeys.organizationId, tenant.id), eq(passkeys.credentialId, response.id))),
   ]);
   const row = found[0];
-  if (!row || (expected.userId !== undefined && row.id !== expected.userId)) throw invalidCredentials();
+  if (!row || (userId !== undefined && row.id !== userId)) return null;
   const handle = response.response.userHandle;
-  if (handle !== undefined && handle !== isoBase64URL.fromBuffer(userHandle(row.id))) throw invalidCredentials();
+  if (handle !== undefined && handle !== isoBase64URL.fromBuffer(userHandle(row.id))) return null;
   const party = relyingParty(ctx, tenant);
   let verification;
   try {
     verification = await verifyAuthenticationResponse({
       response,
-      expectedChallenge: input.challenge,
+      expectedChallenge: challenge,
       expectedOrigin: party.origin,
       expectedRPID: party.rpID,
       requireUserVerification: true,
@@ -477,13 +459,13 @@ export async function verifyAssertion(
       },
     });
   } catch {
-    throw invalidCredentials();
+    return null;
   }
-  if (!verification.verified) throw invalidCredentials();
+  if (!verification.verified) return null;
   const { newCounter, credentialBackedUp } = verification.authenticationInfo;
   if (!counterAdvances(row.counter, newCounter)) {
     ctx.waitUntil(counterRegressed(ctx, tenant, row.id, row.passkeyId, row.counter, newCounter));
-    throw invalidCredentials();
+    return null;
   }
   return {
     passkeyId: row.passkeyId,
@@ -527,12 +509,20 @@ function counterRegressed(
  * A CTE (`bumped`, returning `user_id`) that stores the counter and use of a verified assertion only if the counter
  * still advances (a concurrent assertion of a clone with the same counter loses here), for the caller's statement.
  */
-export function counterBump(tenant: Tenant, assertion: VerifiedAssertion) {
-  return sql`bumped as (
-    update passkeys set counter = ${assertion.newCounter}, backed_up = ${assertion.backedUp}, last_used_at = now()
-     where organization_id = ${tenant.id} and id = ${assertion.passkeyId}
-       and ((counter = 0 and ${assertion.newCounter}::bigint = 0) or counter < ${assertion.newCounter}::bigint)
-    returning user_id)`;
+function counterBump(tenant: Tenant, assertion: VerifiedAssertion) {
+  return sql`bumped as (${spendAssertion(tenant, assertion, stillAdvances(assertion))} returning user_id)`;
+}
+
+/** SQL: the stored counter is still below the assertion's (or both are 0): `counterAdvances`, in the statement. */
+function stillAdvances(assertion: VerifiedAssertion) {
+  return sql`((counter = 0 and ${assertion.newCounter}::bigint = 0) or counter < ${assertion.newCounter}::bigint)`;
+}
+
+/** SQL: stores the assertion's counter, backup state and use, where `condition` holds. */
+function spendAssertion(tenant: Tenant, assertion: VerifiedAssertion, condition: SQL) {
+  return sql`update passkeys set counter = ${assertion.newCounter}, backed_up = ${assertion.backedUp},
+                                 last_used_at = now()
+              where organization_id = ${tenant.id} and id = ${assertion.passkeyId} and ${condition}`;
 }
 
 /**
@@ -553,12 +543,9 @@ export async function signInWithPasskey({
   const tenant = requireTenant(ctx);
   const challenge = answeredChallenge(input.response);
   const stored = await limitedChallenge(ctx, (batch) => takeChallenge(ctx, challenge, batch));
-  const assertion = await verifyAssertion(
-    ctx,
-    tenant,
-    { response: input.response, challenge, stored },
-    { purpose: 'sign_in', organizationId: tenant.id },
-  );
+  if (!challengeFits(stored, { purpose: 'sign_in', organizationId: tenant.id })) throw invalidCredentials();
+  const assertion = await verifyAssertion(ctx, tenant, input.response, challenge);
+  if (!assertion) throw invalidCredentials();
   const refreshToken = generateOpaqueToken('rt');
   const familyId = crypto.randomUUID();
   const db = ctx.services.db;
@@ -597,4 +584,173 @@ export async function signInWithPasskey({
     },
     refreshToken,
   );
+}
+
+/** The user's passkeys here, for `allowCredentials`; 400 when there are none (the ceremony cannot succeed). */
+async function usersPasskeys(ctx: ServiceContext, tenant: Tenant, userId: string) {
+  const db = ctx.services.db;
+  const [rows] = await scoped(db, { organizationId: tenant.id }, [
+    db
+      .select({ credentialId: passkeys.credentialId, transports: passkeys.transports })
+      .from(passkeys)
+      .where(and(eq(passkeys.organizationId, tenant.id), eq(passkeys.userId, userId))),
+  ]);
+  if (rows.length === 0) {
+    throw new ApiError('bad_request', { detail: 'This account has no passkey here: use another method.' });
+  }
+  return rows;
+}
+
+/**
+ * Options for completing an MFA sign-in challenge with a passkey: the challenge is the MFA challenge's own
+ * `webauthnChallenge` (sealed in the mfa token: nothing is stored, and the MFA challenge's single use covers it),
+ * `allowCredentials` the user's passkeys here. No Redis round trip, one database round trip.
+ */
+export async function mfaPasskeyOptions({
+  ctx,
+  input,
+}: {
+  ctx: ServiceContext;
+  input: { mfaToken: string };
+}): Promise<PublicKeyCredentialRequestOptionsJSON> {
+  const tenant = requireTenant(ctx);
+  const challenge = await openChallenge(ctx, input.mfaToken);
+  const allow = await usersPasskeys(ctx, tenant, challenge.userId);
+  return generateAuthenticationOptions({
+    rpID: relyingParty(ctx, tenant).rpID,
+    challenge: isoBase64URL.toBuffer(challenge.webauthnChallenge),
+    userVerification: 'required',
+    timeout: PASSKEY_CHALLENGE_TTL_SECONDS * 1000,
+    allowCredentials: allow.map((row) => ({
+      id: row.credentialId,
+      transports: row.transports as AuthenticatorTransport[],
+    })),
+  });
+}
+
+/**
+ * Completes an MFA sign-in challenge with a passkey assertion (the mfa helper's `completeChallenge`: its limits, its
+ * audit and its single use): the assertion must answer the challenge's `webauthnChallenge` with a passkey of the
+ * challenge's user. The session's `amr` is the first factor's plus `hwk`, `user` and `mfa`. The counter is advanced in
+ * the completing statement, only if it still advances and the session was issued.
+ */
+export async function verifyMfaWithPasskey({
+  ctx,
+  input,
+}: {
+  ctx: ServiceContext;
+  input: { mfaToken: string; response: AuthenticationResponseJSON };
+}): Promise<Session> {
+  const tenant = requireTenant(ctx);
+  const answered = answeredChallenge(input.response);
+  const signedIn = await completeChallenge(ctx, {
+    mfaToken: input.mfaToken,
+    check: async (challenge): Promise<FactorProof | null> => {
+      if (answered !== challenge.webauthnChallenge) return null;
+      const assertion = await verifyAssertion(ctx, tenant, input.response, answered, challenge.userId);
+      if (!assertion) return null;
+      return {
+        method: 'webauthn',
+        amr: ['hwk', 'user'],
+        proof: sql`select 1 from passkeys
+          where organization_id = ${tenant.id} and id = ${assertion.passkeyId} and user_id = ${challenge.userId}
+            and ${stillAdvances(assertion)} for update`,
+        spend: (issued) => spendAssertion(tenant, assertion, issued),
+        audit: { passkeyId: assertion.passkeyId },
+      };
+    },
+  });
+  const { user, accessToken, refreshToken, expiresIn, tokenType } = signedIn;
+  return { user, accessToken, refreshToken, expiresIn, tokenType };
+}
+
+/**
+ * Options for re-authenticating (step-up) with a passkey: the signed-in user's passkeys here, the challenge bound to
+ * this organization, user and session (single use, PASSKEY_CHALLENGE_TTL_SECONDS). One database round trip and one
+ * Redis round trip (after the session's admission).
+ */
+export async function reauthenticationPasskeyOptions({
+  ctx,
+}: {
+  ctx: ServiceContext;
+}): Promise<PublicKeyCredentialRequestOptionsJSON> {
+  const tenant = requireTenant(ctx);
+  const principal = principalOf({ var: { principal: ctx.principal } });
+  const allow = await usersPasskeys(ctx, tenant, principal.userId);
+  const options = await generateAuthenticationOptions({
+    rpID: relyingParty(ctx, tenant).rpID,
+    userVerification: 'required',
+    timeout: PASSKEY_CHALLENGE_TTL_SECONDS * 1000,
+    allowCredentials: allow.map((row) => ({
+      id: row.credentialId,
+      transports: row.transports as AuthenticatorTransport[],
+    })),
+  });
+  await storeChallenge(ctx, options.challenge, reauthenticationBinding(tenant, principal));
+  return options;
+}
+
+function reauthenticationBinding(tenant: Tenant, principal: Principal): StoredChallenge {
+  return {
+    purpose: 'reauthenticate',
+    organizationId: tenant.id,
+    userId: principal.userId,
+    binding: principal.sessionId,
+  };
+}
+
+/**
+ * Step-up with a passkey alone: an assertion (user verification required) of one of the signed-in user's passkeys,
+ * answering a challenge of `reauthenticationPasskeyOptions` for this session. One statement advances the counter, sets
+ * the session's `auth_time` (every row of its refresh family) to now with `amr` `['hwk', 'user', 'mfa']` and writes
+ * the `auth.reauthenticated` audit row; the answer is a new access token of the same session. Limited per client
+ * address with sign-in. One Redis round trip (the limit and the challenge) and two database round trips (the passkey,
+ * then the statement), after the session's admission.
+ */
+export async function reauthenticateWithPasskey({
+  ctx,
+  input,
+}: {
+  ctx: ServiceContext;
+  input: { response: AuthenticationResponseJSON };
+}): Promise<{ accessToken: string; expiresIn: number; tokenType: 'Bearer' }> {
+  const tenant = requireTenant(ctx);
+  const principal = principalOf({ var: { principal: ctx.principal } });
+  const challenge = answeredChallenge(input.response);
+  const stored = await limitedChallenge(ctx, (batch) => takeChallenge(ctx, challenge, batch));
+  if (!challengeFits(stored, reauthenticationBinding(tenant, principal))) throw invalidCredentials();
+  const assertion = await verifyAssertion(ctx, tenant, input.response, challenge, principal.userId);
+  if (!assertion) throw invalidCredentials();
+  const amr = [...PASSKEY_AMR];
+  const db = ctx.services.db;
+  const [result] = await scoped(db, { organizationId: tenant.id }, [
+    db.execute<{ auth_time: number | string }>(sql`
+      with ${counterBump(tenant, assertion)},
+      stamped as (
+        update refresh_tokens set auth_time = now(), amr = ${sql.param(amr)}::text[]
+         where organization_id = ${tenant.id} and family_id = ${principal.sessionId} and user_id = ${principal.userId}
+           and revoked_at is null and exists (select 1 from bumped)
+        returning user_id
+      ), audit as (${auditFromCte(ctx.client, tenant.id, 'auth.reauthenticated', 'stamped', {
+        sessionId: principal.sessionId,
+        amr,
+        method: 'passkey',
+        passkeyId: assertion.passkeyId,
+      })})
+      select floor(extract(epoch from now()))::float8 as auth_time where exists (select 1 from stamped)`),
+  ]);
+  // Nothing stamped: the counter lost a race with a clone, or the session has no live refresh family.
+  const stamped = result.rows[0];
+  if (!stamped) throw invalidCredentials();
+  const { token, expiresIn } = await issueAccessToken(ctx.bindings.JWT_SIGNING_KEYS, ctx.bindings.ROOT_DOMAIN, {
+    userId: principal.userId,
+    tenant: tenant.id,
+    sessionId: principal.sessionId,
+    role: principal.role,
+    permissions: [...principal.permissions],
+    emailVerified: principal.emailVerified,
+    authTime: Number(stamped.auth_time),
+    amr,
+  });
+  return { accessToken: token, expiresIn, tokenType: 'Bearer' };
 }
