@@ -19,7 +19,7 @@ export const route = createRoute({
     'more is stored and it is spent with the MFA challenge), listing the user’s passkeys here in ' +
     '`allowCredentials`, user verification required. Finish with POST /api/v1/auth/mfa/webauthn/verify. An ' +
     'expired, altered or used token, or one of another organization, is 401 `mfa_challenge_invalid`; an account ' +
-    'without a passkey here, 400.',
+    'without a passkey here, 400. Counts against the client address’s sign-in limit (429 with `Retry-After`).',
   middleware: [tenantOnly()] as const,
   request: { body: { required: true, content: { 'application/json': { schema: MfaPasskeyOptionsBodySchema } } } },
   responses: {
@@ -27,7 +27,7 @@ export const route = createRoute({
       description: 'Options for the browser.',
       content: { 'application/json': { schema: AuthenticationOptionsSchema } },
     },
-    ...errorResponses(400, 401, 404, 413, 415, 503),
+    ...errorResponses(400, 401, 404, 413, 415, 429, 503),
   },
 });
 

@@ -1,7 +1,7 @@
 import { z } from '@hono/zod-openapi';
 import { WITHOUT_CONTROL_CHARACTERS } from '../../lib/text.ts';
-import { PASSKEY_CHALLENGE_TTL_SECONDS } from '../../services/auth/passkeys.ts';
-import { int64, Timestamp, Uuid } from '../fields.ts';
+import { MAX_PASSKEYS_PER_USER, PASSKEY_CHALLENGE_TTL_SECONDS } from '../../services/auth/passkeys.ts';
+import { int32, int64, Timestamp, Uuid } from '../fields.ts';
 import { MfaTokenSchema } from '../mfa/schema.ts';
 
 // WebAuthn's JSON serialization (WebAuthn L3 §5.1.8, `PublicKeyCredential.toJSON()`), as browsers and
@@ -69,7 +69,9 @@ export const RegistrationResponseSchema = z
           'The public key as SPKI (unused: the attestation object is authoritative).',
           'MFkw',
         ).optional(),
-        publicKeyAlgorithm: z.number().int().optional().openapi({ description: 'The COSE algorithm.', example: -7 }),
+        publicKeyAlgorithm: int32(-65_536, 65_535)
+          .optional()
+          .openapi({ description: 'The COSE algorithm.', example: -7 }),
       })
       .openapi({ description: 'The AuthenticatorAttestationResponse.' }),
     clientExtensionResults: ClientExtensionResultsSchema,
@@ -167,24 +169,30 @@ export const RegistrationOptionsSchema = z
   .object({
     challenge: Challenge,
     rp: z.object({
-      name: z.string().openapi({ example: 'Acme Events' }),
-      id: z.string().openapi({ description: 'The RP ID: this organization’s host.', example: 'acme.eventra.app' }),
+      name: z.string().max(200).openapi({ example: 'Acme Events' }),
+      id: z
+        .string()
+        .max(253)
+        .openapi({ description: 'The RP ID: this organization’s host.', example: 'acme.eventra.app' }),
     }),
     user: z.object({
       id: base64url(128, 'The user handle, base64url.', 'MTExMTExMTE'),
-      name: z.string().openapi({ example: 'ada@example.com' }),
-      displayName: z.string().openapi({ example: 'Ada Lovelace' }),
+      name: z.string().max(254).openapi({ example: 'ada@example.com' }),
+      displayName: z.string().max(200).openapi({ example: 'Ada Lovelace' }),
     }),
-    pubKeyCredParams: z.array(z.object({ alg: z.number().int(), type: z.literal('public-key') })).openapi({
-      example: [
-        { alg: -7, type: 'public-key' },
-        { alg: -8, type: 'public-key' },
-        { alg: -257, type: 'public-key' },
-      ],
-    }),
+    pubKeyCredParams: z
+      .array(z.object({ alg: int32(-65_536, 65_535), type: z.literal('public-key') }))
+      .max(8)
+      .openapi({
+        example: [
+          { alg: -7, type: 'public-key' },
+          { alg: -8, type: 'public-key' },
+          { alg: -257, type: 'public-key' },
+        ],
+      }),
     timeout: Timeout,
     attestation: z.literal('none'),
-    excludeCredentials: z.array(CredentialDescriptorSchema).openapi({
+    excludeCredentials: z.array(CredentialDescriptorSchema).max(MAX_PASSKEYS_PER_USER).openapi({
       description: 'The user’s passkeys here: the browser refuses to register one of them twice.',
     }),
     authenticatorSelection: z.object({
@@ -193,7 +201,7 @@ export const RegistrationOptionsSchema = z
       requireResidentKey: z.literal(true),
     }),
     extensions: z.object({ credProps: z.literal(true) }),
-    hints: z.array(z.string()).max(0),
+    hints: z.array(z.string().max(32)).max(0),
   })
   .openapi('PasskeyRegistrationOptions', {
     description:
@@ -204,9 +212,12 @@ export const RegistrationOptionsSchema = z
 
 export const AuthenticationOptionsSchema = z
   .object({
-    rpId: z.string().openapi({ description: 'The RP ID: this organization’s host.', example: 'acme.eventra.app' }),
+    rpId: z
+      .string()
+      .max(253)
+      .openapi({ description: 'The RP ID: this organization’s host.', example: 'acme.eventra.app' }),
     challenge: Challenge,
-    allowCredentials: z.array(CredentialDescriptorSchema).openapi({
+    allowCredentials: z.array(CredentialDescriptorSchema).max(MAX_PASSKEYS_PER_USER).openapi({
       description: 'Empty for a passwordless sign-in (the browser offers the passkeys it holds for this host).',
       example: [],
     }),

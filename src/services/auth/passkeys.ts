@@ -23,7 +23,7 @@ import { brandingQuery, emailBranding, sendLater } from '../email/branding.ts';
 import { passkeyAddedEmail } from '../email/passkeys.ts';
 import type { Tenant } from '../tenants/types.ts';
 import { auditFromCte, invalidCredentials, userColumns, type UserRow } from './account.ts';
-import { AUTH_LIMITS, clientBucket } from './limits.ts';
+import { AUTH_LIMITS, clientBucket, enforceLimits } from './limits.ts';
 import { permissionsOf, session, type Session } from './sessions.ts';
 import { completeChallenge, openChallenge, type FactorProof } from './mfa-challenge.ts';
 import {
@@ -604,7 +604,8 @@ async function usersPasskeys(ctx: ServiceContext, tenant: Tenant, userId: string
 /**
  * Options for completing an MFA sign-in challenge with a passkey: the challenge is the MFA challenge's own
  * `webauthnChallenge` (sealed in the mfa token: nothing is stored, and the MFA challenge's single use covers it),
- * `allowCredentials` the user's passkeys here. No Redis round trip, one database round trip.
+ * `allowCredentials` the user's passkeys here. Limited per client address with sign-in. One Redis round trip (the
+ * limit) and one database round trip.
  */
 export async function mfaPasskeyOptions({
   ctx,
@@ -615,6 +616,7 @@ export async function mfaPasskeyOptions({
 }): Promise<PublicKeyCredentialRequestOptionsJSON> {
   const tenant = requireTenant(ctx);
   const challenge = await openChallenge(ctx, input.mfaToken);
+  await enforceLimits(ctx, [[AUTH_LIMITS.loginClient, clientBucket(ctx)]]);
   const allow = await usersPasskeys(ctx, tenant, challenge.userId);
   return generateAuthenticationOptions({
     rpID: relyingParty(ctx, tenant).rpID,
