@@ -159,6 +159,30 @@ function passkeyView(row: {
   };
 }
 
+/** A stored passkey as a credential descriptor of options (`excludeCredentials`, `allowCredentials`). */
+function descriptor(row: { credentialId: string; transports: string[] }) {
+  return { id: row.credentialId, transports: row.transports as AuthenticatorTransport[] };
+}
+
+/**
+ * Request options (`navigator.credentials.get()`) of this host, user verification required, allowing `allow` (none:
+ * discoverable credentials), with `challenge` when the ceremony brings its own (else a random one).
+ */
+function requestOptions(
+  ctx: ServiceContext,
+  tenant: Tenant,
+  allow: readonly { credentialId: string; transports: string[] }[],
+  challenge?: Uint8Array<ArrayBuffer>,
+): Promise<PublicKeyCredentialRequestOptionsJSON> {
+  return generateAuthenticationOptions({
+    rpID: relyingParty(ctx, tenant).rpID,
+    userVerification: 'required',
+    timeout: PASSKEY_CHALLENGE_TTL_SECONDS * 1000,
+    allowCredentials: allow.map(descriptor),
+    ...(challenge === undefined ? {} : { challenge }),
+  });
+}
+
 /** The user handle of a (organization, user)'s passkeys: the user id's bytes (no personal data). */
 function userHandle(userId: string): Uint8Array<ArrayBuffer> {
   return isoUint8Array.fromUTF8String(userId);
@@ -201,10 +225,7 @@ export async function passkeyRegistrationOptions({
     userDisplayName: user.name,
     timeout: PASSKEY_CHALLENGE_TTL_SECONDS * 1000,
     attestationType: 'none',
-    excludeCredentials: existing.map((row) => ({
-      id: row.credentialId,
-      transports: row.transports as AuthenticatorTransport[],
-    })),
+    excludeCredentials: existing.map(descriptor),
     authenticatorSelection: { residentKey: 'required', userVerification: 'required' },
     // ES256 (every authenticator), EdDSA, RS256 (Windows Hello).
     supportedAlgorithmIDs: [-7, -8, -257],
@@ -374,12 +395,7 @@ export async function passkeySignInOptions({
   ctx: ServiceContext;
 }): Promise<PublicKeyCredentialRequestOptionsJSON> {
   const tenant = requireTenant(ctx);
-  const options = await generateAuthenticationOptions({
-    rpID: relyingParty(ctx, tenant).rpID,
-    userVerification: 'required',
-    timeout: PASSKEY_CHALLENGE_TTL_SECONDS * 1000,
-    allowCredentials: [],
-  });
+  const options = await requestOptions(ctx, tenant, []);
   await limitedChallenge(ctx, (batch) =>
     storeChallenge(ctx, options.challenge, { purpose: 'sign_in', organizationId: tenant.id }, batch),
   );
@@ -618,16 +634,7 @@ export async function mfaPasskeyOptions({
   const challenge = await openChallenge(ctx, input.mfaToken);
   await enforceLimits(ctx, [[AUTH_LIMITS.loginClient, clientBucket(ctx)]]);
   const allow = await usersPasskeys(ctx, tenant, challenge.userId);
-  return generateAuthenticationOptions({
-    rpID: relyingParty(ctx, tenant).rpID,
-    challenge: isoBase64URL.toBuffer(challenge.webauthnChallenge),
-    userVerification: 'required',
-    timeout: PASSKEY_CHALLENGE_TTL_SECONDS * 1000,
-    allowCredentials: allow.map((row) => ({
-      id: row.credentialId,
-      transports: row.transports as AuthenticatorTransport[],
-    })),
-  });
+  return requestOptions(ctx, tenant, allow, isoBase64URL.toBuffer(challenge.webauthnChallenge));
 }
 
 /**
@@ -679,15 +686,7 @@ export async function reauthenticationPasskeyOptions({
   const tenant = requireTenant(ctx);
   const principal = principalOf({ var: { principal: ctx.principal } });
   const allow = await usersPasskeys(ctx, tenant, principal.userId);
-  const options = await generateAuthenticationOptions({
-    rpID: relyingParty(ctx, tenant).rpID,
-    userVerification: 'required',
-    timeout: PASSKEY_CHALLENGE_TTL_SECONDS * 1000,
-    allowCredentials: allow.map((row) => ({
-      id: row.credentialId,
-      transports: row.transports as AuthenticatorTransport[],
-    })),
-  });
+  const options = await requestOptions(ctx, tenant, allow);
   await storeChallenge(ctx, options.challenge, reauthenticationBinding(tenant, principal));
   return options;
 }
