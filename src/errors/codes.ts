@@ -8,6 +8,7 @@ export const ERROR_CODES = {
   validation_failed: { status: 400, title: 'Validation failed' },
   query_too_complex: { status: 400, title: 'GraphQL operation too complex' },
   persisted_query_not_found: { status: 400, title: 'Persisted query not found' },
+  invalid_passkey: { status: 400, title: 'Invalid passkey response' },
   unauthorized: { status: 401, title: 'Authentication required' },
   invalid_credentials: { status: 401, title: 'Invalid credentials' },
   reauthentication_required: { status: 401, title: 'Re-authentication required' },

@@ -60,6 +60,23 @@ export const ROUTE_GROUPS: readonly RouteGroup[] = [
     load: async () => (await import('./auth/index.ts')).registerAuthRoutes,
   },
   {
+    name: 'passkeys',
+    routes: [
+      ['GET', '/api/v1/auth/passkeys'],
+      ['POST', '/api/v1/auth/passkeys/registration-options'],
+      ['POST', '/api/v1/auth/passkeys'],
+      ['PUT', '/api/v1/auth/passkeys/{id}'],
+      ['DELETE', '/api/v1/auth/passkeys/{id}'],
+      ['POST', '/api/v1/auth/passkeys/sign-in-options'],
+      ['POST', '/api/v1/auth/passkeys/sign-in'],
+      ['POST', '/api/v1/auth/mfa/webauthn/options'],
+      ['POST', '/api/v1/auth/mfa/webauthn/verify'],
+      ['POST', '/api/v1/auth/reauthenticate/passkey-options'],
+      ['POST', '/api/v1/auth/reauthenticate/passkey'],
+    ],
+    load: async () => (await import('./passkeys/index.ts')).registerPasskeyRoutes,
+  },
+  {
     name: 'mfa',
     routes: [
       ['POST', '/api/v1/auth/mfa/verify'],

@@ -283,6 +283,13 @@ describe('an API key as Authorization: Bearer', () => {
       ['POST', '/api/v1/auth/resend-verification'],
       ['GET', '/api/v1/auth/sessions'],
       ['POST', '/api/v1/auth/change-password'],
+      ['GET', '/api/v1/auth/mfa'],
+      ['POST', '/api/v1/auth/mfa/totp'],
+      ['POST', '/api/v1/auth/mfa/recovery-codes'],
+      ['POST', '/api/v1/auth/reauthenticate'],
+      ['GET', '/api/v1/auth/passkeys'],
+      ['POST', '/api/v1/auth/passkeys/registration-options'],
+      ['POST', '/api/v1/auth/reauthenticate/passkey-options'],
     ] as const) {
       const response = await call(tenant, method, path, { token: key, body: method === 'POST' ? {} : undefined });
       expect(response.status, path).toBe(403);

@@ -13,3 +13,4 @@ export * from './webhooks.ts';
 export * from './usage.ts';
 export * from './api-keys.ts';
 export * from './mfa.ts';
+export * from './passkeys.ts';

@@ -34,6 +34,12 @@ export const TAGS = [
     name: 'Authentication',
     description: 'Sign-up, sign-in, token refresh, sign-out, email verification and password reset.',
   },
+  {
+    name: 'Passkeys',
+    description:
+      'Passkeys (WebAuthn): register, list, rename and remove them; sign in with one (passwordless), complete an MFA ' +
+      'sign-in with one, or re-authenticate with one.',
+  },
   { name: 'Organizations', description: 'Organization sign-up, the current organization, plans and usage.' },
   { name: 'Users', description: 'Members of the organization: invitations, roles and removal.' },
   { name: 'Roles', description: 'Built-in and custom roles and the permission catalogue.' },

@@ -4,7 +4,7 @@ import { errorResponses } from '../../errors/problem.ts';
 import { serviceContext } from '../../lib/context.ts';
 import { tenantOnly } from '../organizations/host.ts';
 import { responseBody } from '../response.ts';
-import { requireAuth } from '../../middleware/auth.ts';
+import { requireAuth, requireSession } from '../../middleware/auth.ts';
 import { reauthenticate } from '../../services/auth/mfa.ts';
 import { ReauthenticateBodySchema, ReauthenticatedSchema } from './schema.ts';
 
@@ -21,7 +21,7 @@ export const route = createRoute({
     'account); 401 `invalid_credentials` for a wrong password, `invalid_mfa_code` for a missing or wrong code. One ' +
     'Redis and two database round trips.',
   security: [{ bearerAuth: [] }],
-  middleware: [tenantOnly(), requireAuth()] as const,
+  middleware: [tenantOnly(), requireAuth(), requireSession()] as const,
   request: { body: { required: true, content: { 'application/json': { schema: ReauthenticateBodySchema } } } },
   responses: {
     200: { description: 'Proved again.', content: { 'application/json': { schema: ReauthenticatedSchema } } },

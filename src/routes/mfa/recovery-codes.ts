@@ -4,7 +4,7 @@ import { errorResponses } from '../../errors/problem.ts';
 import { serviceContext } from '../../lib/context.ts';
 import { tenantOnly } from '../organizations/host.ts';
 import { responseBody } from '../response.ts';
-import { requireAuth, requireRecentAuth } from '../../middleware/auth.ts';
+import { requireAuth, requireRecentAuth, requireSession } from '../../middleware/auth.ts';
 import { regenerateRecoveryCodes } from '../../services/auth/mfa.ts';
 import { RecoveryCodesSchema } from './schema.ts';
 
@@ -18,7 +18,7 @@ export const route = createRoute({
     'Replaces the recovery codes with 10 new ones, shown once; the old set stops working at once. Audited. 409 ' +
     'without TOTP. Needs a recent sign-in (step-up: `auth_time` within 10 minutes, else 401 `reauthentication_required`; POST /api/v1/auth/reauthenticate renews it).',
   security: [{ bearerAuth: [] }],
-  middleware: [tenantOnly(), requireAuth(), requireRecentAuth()] as const,
+  middleware: [tenantOnly(), requireAuth(), requireSession(), requireRecentAuth()] as const,
   responses: {
     200: { description: 'The new codes.', content: { 'application/json': { schema: RecoveryCodesSchema } } },
     ...errorResponses(401, 404, 409, 503),

@@ -4,7 +4,7 @@ import { errorResponses } from '../../errors/problem.ts';
 import { serviceContext } from '../../lib/context.ts';
 import { tenantOnly } from '../organizations/host.ts';
 import { responseBody } from '../response.ts';
-import { requireAuth } from '../../middleware/auth.ts';
+import { requireAuth, requireSession } from '../../middleware/auth.ts';
 import { mfaStatus } from '../../services/auth/mfa.ts';
 import { MfaStatusSchema } from './schema.ts';
 
@@ -18,7 +18,7 @@ export const route = createRoute({
     'Which second factors the signed-in member has in this organization (factors are per organization), how many ' +
     'recovery codes are left, and whether the organization requires MFA. One database round trip.',
   security: [{ bearerAuth: [] }],
-  middleware: [tenantOnly(), requireAuth()] as const,
+  middleware: [tenantOnly(), requireAuth(), requireSession()] as const,
   responses: {
     200: { description: 'The factors.', content: { 'application/json': { schema: MfaStatusSchema } } },
     ...errorResponses(401, 404, 503),

@@ -4,7 +4,7 @@ import { errorResponses } from '../../errors/problem.ts';
 import { serviceContext } from '../../lib/context.ts';
 import { tenantOnly } from '../organizations/host.ts';
 import { responseBody } from '../response.ts';
-import { requireAuth, requireRecentAuth } from '../../middleware/auth.ts';
+import { requireAuth, requireRecentAuth, requireSession } from '../../middleware/auth.ts';
 import { confirmTotp } from '../../services/auth/mfa.ts';
 import { RecoveryCodesSchema, TotpCodeBodySchema } from './schema.ts';
 
@@ -19,7 +19,7 @@ export const route = createRoute({
     'answers 10 recovery codes, shown once. A wrong code is 401 `invalid_mfa_code` and confirms nothing; 409 ' +
     'without a pending enrolment. Needs a recent sign-in (step-up: `auth_time` within 10 minutes, else 401 `reauthentication_required`; POST /api/v1/auth/reauthenticate renews it).',
   security: [{ bearerAuth: [] }],
-  middleware: [tenantOnly(), requireAuth(), requireRecentAuth()] as const,
+  middleware: [tenantOnly(), requireAuth(), requireSession(), requireRecentAuth()] as const,
   request: { body: { required: true, content: { 'application/json': { schema: TotpCodeBodySchema } } } },
   responses: {
     200: { description: 'Enabled.', content: { 'application/json': { schema: RecoveryCodesSchema } } },

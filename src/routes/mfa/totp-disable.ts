@@ -3,7 +3,7 @@ import type { AppEnv } from '../../env.ts';
 import { errorResponses } from '../../errors/problem.ts';
 import { serviceContext } from '../../lib/context.ts';
 import { tenantOnly } from '../organizations/host.ts';
-import { requireAuth, requireRecentAuth } from '../../middleware/auth.ts';
+import { requireAuth, requireRecentAuth, requireSession } from '../../middleware/auth.ts';
 import { disableTotp } from '../../services/auth/mfa.ts';
 import { FactorBodySchema } from './schema.ts';
 
@@ -18,7 +18,7 @@ export const route = createRoute({
     'code); audited and emailed. 401 `invalid_mfa_code` for a wrong or reused code (limited like the sign-in ' +
     'second step), 409 when TOTP is not enabled. Needs a recent sign-in (step-up: `auth_time` within 10 minutes, else 401 `reauthentication_required`; POST /api/v1/auth/reauthenticate renews it).',
   security: [{ bearerAuth: [] }],
-  middleware: [tenantOnly(), requireAuth(), requireRecentAuth()] as const,
+  middleware: [tenantOnly(), requireAuth(), requireSession(), requireRecentAuth()] as const,
   request: { body: { required: true, content: { 'application/json': { schema: FactorBodySchema } } } },
   responses: {
     204: { description: 'Turned off.' },

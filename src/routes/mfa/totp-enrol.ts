@@ -4,7 +4,7 @@ import { errorResponses } from '../../errors/problem.ts';
 import { serviceContext } from '../../lib/context.ts';
 import { tenantOnly } from '../organizations/host.ts';
 import { responseBody } from '../response.ts';
-import { requireAuth, requireRecentAuth } from '../../middleware/auth.ts';
+import { requireAuth, requireRecentAuth, requireSession } from '../../middleware/auth.ts';
 import { enrolTotp } from '../../services/auth/mfa.ts';
 import { TotpEnrolmentSchema } from './schema.ts';
 
@@ -19,7 +19,7 @@ export const route = createRoute({
     'counts only once POST /api/v1/auth/mfa/totp/confirm receives a first valid code; enrolling again before that ' +
     'replaces the pending secret. 409 when TOTP is already enabled. The secret is stored encrypted. Needs a recent sign-in (step-up: `auth_time` within 10 minutes, else 401 `reauthentication_required`; POST /api/v1/auth/reauthenticate renews it).',
   security: [{ bearerAuth: [] }],
-  middleware: [tenantOnly(), requireAuth(), requireRecentAuth()] as const,
+  middleware: [tenantOnly(), requireAuth(), requireSession(), requireRecentAuth()] as const,
   responses: {
     201: { description: 'Pending enrolment.', content: { 'application/json': { schema: TotpEnrolmentSchema } } },
     ...errorResponses(401, 404, 409, 503),
