@@ -419,10 +419,15 @@ export function requestArbitrary(
     });
 }
 
-/** A validator for one JSON Schema of the document, with `$ref`s to components resolved from `$defs`. */
+/**
+ * A validator for one JSON Schema of the document, with `$ref`s to components resolved from `$defs`. Examples are
+ * dropped first: they are annotations, and @cfworker/json-schema reads an `id` member anywhere as a (draft 4) schema
+ * identifier, so two examples of one resource (the same `id`) would be "duplicate schema URIs".
+ */
 export function responseValidator(document: OpenApiDocument, schema: JsonSchema): Validator {
-  const rewritten = JSON.parse(
-    JSON.stringify({ ...schema, $defs: document.components.schemas }).replaceAll('"#/components/schemas/', '"#/$defs/'),
-  ) as Schema;
+  const text = JSON.stringify({ ...schema, $defs: document.components.schemas }, (key, value: unknown) =>
+    key === 'example' || key === 'examples' ? undefined : value,
+  );
+  const rewritten = JSON.parse(text.replaceAll('"#/components/schemas/', '"#/$defs/')) as Schema;
   return new Validator(rewritten, '2020-12', false);
 }
