@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { STEP_UP_MAX_AGE_SECONDS } from '../../src/middleware/auth.ts';
 import { createMember, createTenant, problem, tokenFor, type TestMember, type TestTenant } from '../support/harness.ts';
-import { call, createCustomRole } from '../support/users.ts';
+import { call, createCustomRole, randomEmail } from '../support/users.ts';
 import { newHook } from '../support/webhooks.ts';
 
 const nowSeconds = () => Math.floor(Date.now() / 1000);
@@ -112,6 +112,17 @@ const CASES: SensitiveCase[] = [
     },
     passes: 204,
     state: (world) => read(world, '/api/v1/roles'),
+  },
+  {
+    name: 'POST /api/v1/users (inviting an owner)',
+    method: 'POST',
+    prepare: (world) =>
+      Promise.resolve({
+        path: '/api/v1/users',
+        body: { email: randomEmail(world.tenant), name: 'New Owner', role: 'owner' },
+      }),
+    passes: 201,
+    state: (world) => read(world, '/api/v1/users?limit=100'),
   },
   {
     name: 'PUT /api/v1/users/{id} (a role change)',

@@ -3,7 +3,8 @@ import type { AppEnv } from '../../env.ts';
 import { errorResponses } from '../../errors/problem.ts';
 import { serviceContext } from '../../lib/context.ts';
 import { idempotent } from '../../middleware/idempotency.ts';
-import { requireLiveKey, requirePermission, requireVerifiedEmail } from '../../middleware/auth.ts';
+import { requireLiveKey, requirePermission, requireRecentAuth, requireVerifiedEmail } from '../../middleware/auth.ts';
+import { STEP_UP_NOTE } from '../step-up.ts';
 import { INVITATION_LIMIT, inviteMember } from '../../services/users/invite.ts';
 import { MemberCreateSchema, MemberSchema } from './schema.ts';
 import { IdempotencyHeadersSchema } from '../idempotency.ts';
@@ -29,11 +30,13 @@ export const route = createRoute({
     `and only an owner gives the owner role (403). At most ${INVITATION_LIMIT.limit} invitations per organization ` +
     "per hour (429 with Retry-After). A staff role (anything but `member`) takes a seat of the plan's `members` " +
     'quota (active and invited staff): beyond it 403 `plan_limit` naming the plan and the limit. Writes a ' +
-    '`membership.invited` audit row.',
+    '`membership.invited` audit row.' +
+    STEP_UP_NOTE,
   security: [{ bearerAuth: [] }],
   middleware: [
     requirePermission('users:manage'),
     requireVerifiedEmail(),
+    requireRecentAuth(),
     requireLiveKey(),
     location('/api/v1/users/{id}'),
     idempotent(),
