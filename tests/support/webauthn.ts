@@ -1,4 +1,4 @@
-import { Encoder } from 'cbor-x';
+import { encode } from 'cborg';
 import { isoBase64URL } from '@simplewebauthn/server/helpers';
 import { expect } from 'vitest';
 import type { PasskeyResponse } from '../../src/routes/passkeys/create.ts';
@@ -14,8 +14,6 @@ import { bearer, request, type TestTenant } from './harness.ts';
  * §6.1), so the Worker verifies real signatures. Everything an attacker could change (origin, RP ID, challenge,
  * counter, flags, the bytes themselves) is an option, to build the hostile responses of the tests.
  */
-
-const cbor = new Encoder({ tagUint8Array: false, mapsAsObjects: false, useRecords: false });
 
 /** Flags of the authenticator data (WebAuthn §6.1): user present, user verified, backup eligible/state, attested. */
 export const FLAGS = { up: 0x01, uv: 0x04, be: 0x08, bs: 0x10, at: 0x40 } as const;
@@ -123,7 +121,7 @@ export async function softwareAuthenticator(
   ])) as CryptoKeyPair;
   const raw = new Uint8Array((await crypto.subtle.exportKey('raw', keys.publicKey)) as ArrayBuffer);
   const coseKey = new Uint8Array(
-    cbor.encode(
+    encode(
       new Map<number, number | Uint8Array>([
         [1, 2], // kty: EC2
         [3, -7], // alg: ES256
@@ -164,7 +162,7 @@ export async function softwareAuthenticator(
           ])
         : undefined;
       const attestationObject = new Uint8Array(
-        cbor.encode(
+        encode(
           new Map<string, unknown>([
             ['fmt', forged ? 'packed' : 'none'],
             ['attStmt', forged ?? new Map()],
