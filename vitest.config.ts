@@ -5,7 +5,7 @@ import { SuiteSequencer } from './tests/setup/sequencer.ts';
 
 export default defineConfig({
   test: {
-    // Test files run side by side, at least three at a time. Vitest's default (one fewer than the cores) is a single
+    // Test files run side by side, at least two at a time. Vitest's default (one fewer than the cores) is a single
     // worker on a 2-core machine, which ran all 79 files one after the other while the cores mostly waited: a Worker
     // test spends its time on round trips (workerd -> gateway -> PostgreSQL/Redis) and on scrypt in its own workerd.
     // Files are independent when run at once (own tenants, ids, client addresses and webhook names; cron runs take
