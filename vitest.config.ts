@@ -14,6 +14,12 @@ export default defineConfig({
     // deadline now and then (503s in unrelated tests).
     maxWorkers: Math.max(2, availableParallelism() - 1),
     sequence: { sequencer: SuiteSequencer },
+    // No transform cache on disk. With it, vitest hands each test run a snapshot of every already-transformed module
+    // of the run's import graph, and the Workers pool inlines all that code into one WebSocket message to workerd;
+    // past workerd's 1 MiB message limit the socket closes (1009 "Message is too large") and vitest reports "Worker
+    // exited unexpectedly", losing that worker's files and their coverage. Without the cache, modules are fetched
+    // one message each.
+    fsModuleCache: false,
     coverage: {
       // istanbul instruments the source, so it also measures code running inside workerd.
       provider: 'istanbul',
