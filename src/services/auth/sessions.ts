@@ -7,7 +7,6 @@ import { ApiError } from '../../errors/api-error.ts';
 import { requireTenant, type ServiceContext } from '../../lib/context.ts';
 import { principalOf } from '../../middleware/auth.ts';
 import { auditInsert } from '../audit/record.ts';
-import { OWNER_ROLE } from '../roles/authority.ts';
 import { brandingQuery, emailBranding } from '../email/branding.ts';
 import type { Tenant } from '../tenants/types.ts';
 import {
@@ -25,14 +24,14 @@ import {
 import { afterResponseDatabase, LOGIN_TIME, recordLogin } from './login-record.ts';
 import { accountBucket, AUTH_LIMITS, clientBucket, enforceLimits, giveBackAccountAttempt } from './limits.ts';
 import { assertPasswordPolicy, hashPassword } from './passwords.ts';
-import { BUILT_IN_ROLES, isPermission, SELF_REGISTRATION_ROLE, type Permission } from './permissions.ts';
+import { BUILT_IN_ROLES, SELF_REGISTRATION_ROLE, type Permission } from './permissions.ts';
+import { heldPermissions, permissionsOf, session, type Session } from './grant.ts';
 import { issueChallenge } from './mfa-challenge.ts';
 import { mfaEnrolmentColumns, secondStep, secondStepDue, type MfaRequired } from './mfa-policy.ts';
 import { revokeSession, revokeUserTokens } from './revocation.ts';
 import {
   generateOpaqueToken,
   hashToken,
-  issueAccessToken,
   PLATFORM_TENANT,
   REFRESH_TOKEN_TTL_SECONDS,
   SESSION_LIFETIME_SECONDS,
@@ -43,60 +42,6 @@ import {
 export const REFRESH_REUSE_LEEWAY_SECONDS = 10;
 /** The role claim of platform-administrator tokens (tenant PLATFORM_TENANT). */
 export const PLATFORM_ADMIN_ROLE = 'platform_admin';
-
-export interface Session {
-  user: UserView;
-  accessToken: string;
-  /** Absent for platform-administrator sessions: nothing is stored for them, they sign in again. */
-  refreshToken?: string;
-  expiresIn: number;
-  tokenType: 'Bearer';
-}
-
-export interface Grant {
-  tenant: string;
-  sessionId: string;
-  role: string;
-  permissions: readonly Permission[];
-  /** The session's `auth_time` in seconds: now (a sign-in) when absent. */
-  authTime?: number;
-  /** The session's `amr`: `['pwd']` when absent. */
-  amr?: readonly string[];
-}
-
-/** The session's answer: a new access token for `grant`, with the refresh token when one was stored. */
-export async function session(
-  ctx: ServiceContext,
-  user: UserRow,
-  grant: Grant,
-  refreshToken?: string,
-): Promise<Session> {
-  const { token, expiresIn } = await issueAccessToken(ctx.bindings.JWT_SIGNING_KEYS, ctx.bindings.ROOT_DOMAIN, {
-    userId: user.id,
-    emailVerified: user.emailVerifiedAt !== null,
-    ...grant,
-    permissions: heldPermissions(user, grant.role, grant.permissions),
-  });
-  return {
-    user: userView(user),
-    accessToken: token,
-    ...(refreshToken === undefined ? {} : { refreshToken }),
-    expiresIn,
-    tokenType: 'Bearer',
-  };
-}
-
-export function permissionsOf(stored: readonly string[]): Permission[] {
-  return stored.filter(isPermission);
-}
-
-/**
- * The permissions a role gives this account: none while its email address is not verified, except to an owner (only
- * organization sign-up makes an unverified owner; users/update.ts refuses to give such an account any permission).
- */
-function heldPermissions(user: Pick<UserRow, 'emailVerifiedAt'>, role: string, stored: readonly string[]) {
-  return user.emailVerifiedAt === null && role !== OWNER_ROLE ? [] : permissionsOf(stored);
-}
 
 /** The insert of a new refresh family's first token (the family id is the access tokens' `sessionId`). */
 function newFamily(db: Database, ctx: ServiceContext, organizationId: string, userId: string, tokenHash: string) {
@@ -324,14 +269,10 @@ export async function login({
   const account = found[0];
   const check = await checkPassword(ctx, input.password, account?.passwordHash ?? null);
   if (!account?.membership) throw invalidCredentials();
-  const challenge = secondStep(tenant, { ...account, permissions: account.permissions ?? [] });
-  if (
-    !check.valid ||
-    account.membership !== 'active' ||
-    account.roleKey === null ||
-    account.permissions === null ||
-    (challenge === null && !account.sessionStored)
-  ) {
+  const { roleKey, permissions } = account;
+  const usable = check.valid && account.membership === 'active' && roleKey !== null && permissions !== null;
+  const challenge = usable ? secondStep(tenant, { ...account, permissions }) : null;
+  if (!usable || (challenge === null && !account.sessionStored)) {
     const reason = account.membership === 'active' ? 'wrong_password' : `membership_${account.membership}`;
     const failed = auditInsert(db, ctx.client, {
       organizationId: tenant.id,
@@ -375,8 +316,8 @@ export async function login({
     {
       tenant: tenant.id,
       sessionId: familyId,
-      role: account.roleKey,
-      permissions: permissionsOf(account.permissions),
+      role: roleKey,
+      permissions: permissionsOf(permissions),
     },
     refreshToken,
   );
