@@ -10,7 +10,7 @@ import type { Branding } from '../email/messages.ts';
 import { auditFromCte, userColumns } from './account.ts';
 import { AUTH_LIMITS, clientBucket, enforceLimits, giveBackAccountAttempt } from './limits.ts';
 import { LOGIN_TIME, recordLogin } from './login-record.ts';
-import { permissionsOf, session, type Session } from './sessions.ts';
+import { permissionsOf, session, type Session } from './grant.ts';
 import { generateOpaqueToken, hashToken, REFRESH_TOKEN_TTL_SECONDS, SESSION_LIFETIME_SECONDS } from './tokens.ts';
 
 /**

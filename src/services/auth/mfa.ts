@@ -23,7 +23,7 @@ import {
   type FactorProof,
   type MfaChallenge,
 } from './mfa-challenge.ts';
-import type { Session } from './sessions.ts';
+import type { Session } from './grant.ts';
 import { hashToken, issueAccessToken } from './tokens.ts';
 
 /** RFC 6238 parameters every authenticator app understands: SHA-1, 30-second steps, 6 digits. */

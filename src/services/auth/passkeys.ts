@@ -24,7 +24,7 @@ import { passkeyAddedEmail } from '../email/passkeys.ts';
 import type { Tenant } from '../tenants/types.ts';
 import { auditFromCte, invalidCredentials, userColumns, type UserRow } from './account.ts';
 import { AUTH_LIMITS, clientBucket, enforceLimits } from './limits.ts';
-import { permissionsOf, session, type Session } from './sessions.ts';
+import { permissionsOf, session, type Session } from './grant.ts';
 import { completeChallenge, openChallenge, type FactorProof } from './mfa-challenge.ts';
 import {
   generateOpaqueToken,
