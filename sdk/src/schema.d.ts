@@ -618,7 +618,9 @@ export interface paths {
     put?: never;
     /**
      * Enrol an authenticator app (TOTP)
-     * @description Starts a TOTP enrolment: a new secret, shown once as an `otpauth://` URI (for a QR code) and in base32. It counts only once POST /api/v1/auth/mfa/totp/confirm receives a first valid code; enrolling again before that replaces the pending secret. 409 when TOTP is already enabled. The secret is stored encrypted. Needs a recent sign-in (step-up: `auth_time` within 10 minutes, else 401 `reauthentication_required`; POST /api/v1/auth/reauthenticate renews it).
+     * @description Starts a TOTP enrolment: a new secret, shown once as an `otpauth://` URI (for a QR code) and in base32. It counts only once POST /api/v1/auth/mfa/totp/confirm receives a first valid code; enrolling again before that replaces the pending secret. 409 when TOTP is already enabled. The secret is stored encrypted.
+     *
+     *     **Step-up:** a session must have signed in (or re-authenticated) within the last 10 minutes; an older one gets 401 `reauthentication_required` with `WWW-Authenticate: Bearer error="insufficient_user_authentication", max_age=600` (RFC 9470) and nothing changes: re-authenticate (POST /api/v1/auth/reauthenticate) and retry with the new access token. API keys are not asked (their scopes govern them).
      */
     post: operations['enrolTotp'];
     delete?: never;
@@ -638,7 +640,9 @@ export interface paths {
     put?: never;
     /**
      * Confirm the authenticator app
-     * @description Confirms the pending TOTP with a first valid code, turning two-step verification on (audited, emailed), and answers 10 recovery codes, shown once. A wrong code is 401 `invalid_mfa_code` and confirms nothing; 409 without a pending enrolment. Needs a recent sign-in (step-up: `auth_time` within 10 minutes, else 401 `reauthentication_required`; POST /api/v1/auth/reauthenticate renews it).
+     * @description Confirms the pending TOTP with a first valid code, turning two-step verification on (audited, emailed), and answers 10 recovery codes, shown once. A wrong code is 401 `invalid_mfa_code` and confirms nothing; 409 without a pending enrolment.
+     *
+     *     **Step-up:** a session must have signed in (or re-authenticated) within the last 10 minutes; an older one gets 401 `reauthentication_required` with `WWW-Authenticate: Bearer error="insufficient_user_authentication", max_age=600` (RFC 9470) and nothing changes: re-authenticate (POST /api/v1/auth/reauthenticate) and retry with the new access token. API keys are not asked (their scopes govern them).
      */
     post: operations['confirmTotp'];
     delete?: never;
@@ -658,7 +662,9 @@ export interface paths {
     put?: never;
     /**
      * Turn the authenticator app off
-     * @description Removes TOTP and every recovery code, proven by a current factor (a valid TOTP code or an unused recovery code); audited and emailed. 401 `invalid_mfa_code` for a wrong or reused code (limited like the sign-in second step), 409 when TOTP is not enabled. Needs a recent sign-in (step-up: `auth_time` within 10 minutes, else 401 `reauthentication_required`; POST /api/v1/auth/reauthenticate renews it).
+     * @description Removes TOTP and every recovery code, proven by a current factor (a valid TOTP code or an unused recovery code); audited and emailed. 401 `invalid_mfa_code` for a wrong or reused code (limited like the sign-in second step), 409 when TOTP is not enabled.
+     *
+     *     **Step-up:** a session must have signed in (or re-authenticated) within the last 10 minutes; an older one gets 401 `reauthentication_required` with `WWW-Authenticate: Bearer error="insufficient_user_authentication", max_age=600` (RFC 9470) and nothing changes: re-authenticate (POST /api/v1/auth/reauthenticate) and retry with the new access token. API keys are not asked (their scopes govern them).
      */
     post: operations['disableTotp'];
     delete?: never;
@@ -678,7 +684,9 @@ export interface paths {
     put?: never;
     /**
      * New recovery codes
-     * @description Replaces the recovery codes with 10 new ones, shown once; the old set stops working at once. Audited. 409 without TOTP. Needs a recent sign-in (step-up: `auth_time` within 10 minutes, else 401 `reauthentication_required`; POST /api/v1/auth/reauthenticate renews it).
+     * @description Replaces the recovery codes with 10 new ones, shown once; the old set stops working at once. Audited. 409 without TOTP.
+     *
+     *     **Step-up:** a session must have signed in (or re-authenticated) within the last 10 minutes; an older one gets 401 `reauthentication_required` with `WWW-Authenticate: Bearer error="insufficient_user_authentication", max_age=600` (RFC 9470) and nothing changes: re-authenticate (POST /api/v1/auth/reauthenticate) and retry with the new access token. API keys are not asked (their scopes govern them).
      */
     post: operations['regenerateRecoveryCodes'];
     delete?: never;
@@ -1645,7 +1653,9 @@ export interface paths {
     put?: never;
     /**
      * Create an API key
-     * @description Creates a key for an integration: `Authorization: Bearer evk_live_...` then works on every route an access token may use, with the key's own permissions (a subset of the caller's: more answers 403, so a key cannot create a stronger key), its own rate-limit bucket, and audit rows with actor type `api_key`. The key is in this answer only; only its SHA-256 is stored. A `test` key is refused with 403 `live_key_required` by live-only operations, and may create only test keys. 409: the organization already has 50 active keys. No Idempotency-Key: a replay would have to store the key. Needs `api_keys:write` and a recent sign-in (401 `reauthentication_required` after 10 minutes; keys pass). Writes an `api_key.created` audit row.
+     * @description Creates a key for an integration: `Authorization: Bearer evk_live_...` then works on every route an access token may use, with the key's own permissions (a subset of the caller's: more answers 403, so a key cannot create a stronger key), its own rate-limit bucket, and audit rows with actor type `api_key`. The key is in this answer only; only its SHA-256 is stored. A `test` key is refused with 403 `live_key_required` by live-only operations, and may create only test keys. 409: the organization already has 50 active keys. No Idempotency-Key: a replay would have to store the key. Needs `api_keys:write`. Writes an `api_key.created` audit row.
+     *
+     *     **Step-up:** a session must have signed in (or re-authenticated) within the last 10 minutes; an older one gets 401 `reauthentication_required` with `WWW-Authenticate: Bearer error="insufficient_user_authentication", max_age=600` (RFC 9470) and nothing changes: re-authenticate (POST /api/v1/auth/reauthenticate) and retry with the new access token. API keys are not asked (their scopes govern them).
      */
     post: operations['createApiKey'];
     delete?: never;
@@ -1674,7 +1684,9 @@ export interface paths {
     post?: never;
     /**
      * Revoke an API key
-     * @description Revokes the key, effective at once: the next request with it answers 401 (its Redis record is replaced by a tombstone). The key stays listed with status `revoked`. Revoking a revoked key answers 204 again. 503: revoked in the database but the record could not be replaced: repeat the request. Another organization's key answers 404 and nothing changes. Needs `api_keys:write` and a recent sign-in (401 `reauthentication_required` after 10 minutes; keys pass). Writes an `api_key.revoked` audit row.
+     * @description Revokes the key, effective at once: the next request with it answers 401 (its Redis record is replaced by a tombstone). The key stays listed with status `revoked`. Revoking a revoked key answers 204 again. 503: revoked in the database but the record could not be replaced: repeat the request. Another organization's key answers 404 and nothing changes. Needs `api_keys:write`. Writes an `api_key.revoked` audit row.
+     *
+     *     **Step-up:** a session must have signed in (or re-authenticated) within the last 10 minutes; an older one gets 401 `reauthentication_required` with `WWW-Authenticate: Bearer error="insufficient_user_authentication", max_age=600` (RFC 9470) and nothing changes: re-authenticate (POST /api/v1/auth/reauthenticate) and retry with the new access token. API keys are not asked (their scopes govern them).
      */
     delete: operations['revokeApiKey'];
     options?: never;

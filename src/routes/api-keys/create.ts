@@ -7,6 +7,7 @@ import { location } from '../../middleware/location.ts';
 import { createApiKey, MAX_ACTIVE_API_KEYS } from '../../services/auth/api-keys.ts';
 import { responseBody } from '../response.ts';
 import { ApiKeyCreateSchema, NewApiKeySchema } from './schema.ts';
+import { STEP_UP_NOTE } from '../step-up.ts';
 
 export const route = createRoute({
   method: 'post',
@@ -21,8 +22,8 @@ export const route = createRoute({
     'this answer only; only its SHA-256 is stored. A `test` key is refused with 403 `live_key_required` by ' +
     'live-only operations, and may create only test keys. 409: the organization already has ' +
     `${MAX_ACTIVE_API_KEYS} active keys. No Idempotency-Key: a replay would have to store the key. Needs ` +
-    '`api_keys:write` and a recent sign-in (401 `reauthentication_required` after 10 minutes; keys pass). Writes ' +
-    'an `api_key.created` audit row.',
+    '`api_keys:write`. Writes an `api_key.created` audit row.' +
+    STEP_UP_NOTE,
   security: [{ bearerAuth: [] }],
   middleware: [requirePermission('api_keys:write'), requireRecentAuth(), location('/api/v1/api-keys/{id}')] as const,
   request: {

@@ -5,6 +5,7 @@ import { serviceContext } from '../../lib/context.ts';
 import { requirePermission, requireRecentAuth } from '../../middleware/auth.ts';
 import { revokeApiKey } from '../../services/auth/api-keys.ts';
 import { ApiKeyIdParamsSchema } from './schema.ts';
+import { STEP_UP_NOTE } from '../step-up.ts';
 
 export const route = createRoute({
   method: 'delete',
@@ -16,8 +17,9 @@ export const route = createRoute({
     'Revokes the key, effective at once: the next request with it answers 401 (its Redis record is replaced by a ' +
     'tombstone). The key stays listed with status `revoked`. Revoking a revoked key answers 204 again. 503: revoked ' +
     "in the database but the record could not be replaced: repeat the request. Another organization's key answers " +
-    '404 and nothing changes. Needs `api_keys:write` and a recent sign-in (401 `reauthentication_required` after ' +
-    '10 minutes; keys pass). Writes an `api_key.revoked` audit row.',
+    '404 and nothing changes. Needs `api_keys:write`. Writes an `api_key.revoked` ' +
+    'audit row.' +
+    STEP_UP_NOTE,
   security: [{ bearerAuth: [] }],
   middleware: [requirePermission('api_keys:write'), requireRecentAuth()] as const,
   request: { params: ApiKeyIdParamsSchema },

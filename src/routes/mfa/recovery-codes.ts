@@ -7,6 +7,7 @@ import { responseBody } from '../response.ts';
 import { requireAuth, requireRecentAuth, requireSession } from '../../middleware/auth.ts';
 import { regenerateRecoveryCodes } from '../../services/auth/mfa.ts';
 import { RecoveryCodesSchema } from './schema.ts';
+import { STEP_UP_NOTE } from '../step-up.ts';
 
 export const route = createRoute({
   method: 'post',
@@ -16,7 +17,8 @@ export const route = createRoute({
   summary: 'New recovery codes',
   description:
     'Replaces the recovery codes with 10 new ones, shown once; the old set stops working at once. Audited. 409 ' +
-    'without TOTP. Needs a recent sign-in (step-up: `auth_time` within 10 minutes, else 401 `reauthentication_required`; POST /api/v1/auth/reauthenticate renews it).',
+    'without TOTP.' +
+    STEP_UP_NOTE,
   security: [{ bearerAuth: [] }],
   middleware: [tenantOnly(), requireAuth(), requireSession(), requireRecentAuth()] as const,
   responses: {

@@ -7,6 +7,7 @@ import { responseBody } from '../response.ts';
 import { requireAuth, requireRecentAuth, requireSession } from '../../middleware/auth.ts';
 import { confirmTotp } from '../../services/auth/mfa.ts';
 import { RecoveryCodesSchema, TotpCodeBodySchema } from './schema.ts';
+import { STEP_UP_NOTE } from '../step-up.ts';
 
 export const route = createRoute({
   method: 'post',
@@ -17,7 +18,8 @@ export const route = createRoute({
   description:
     'Confirms the pending TOTP with a first valid code, turning two-step verification on (audited, emailed), and ' +
     'answers 10 recovery codes, shown once. A wrong code is 401 `invalid_mfa_code` and confirms nothing; 409 ' +
-    'without a pending enrolment. Needs a recent sign-in (step-up: `auth_time` within 10 minutes, else 401 `reauthentication_required`; POST /api/v1/auth/reauthenticate renews it).',
+    'without a pending enrolment.' +
+    STEP_UP_NOTE,
   security: [{ bearerAuth: [] }],
   middleware: [tenantOnly(), requireAuth(), requireSession(), requireRecentAuth()] as const,
   request: { body: { required: true, content: { 'application/json': { schema: TotpCodeBodySchema } } } },

@@ -6,6 +6,7 @@ import { tenantOnly } from '../organizations/host.ts';
 import { requireAuth, requireRecentAuth, requireSession } from '../../middleware/auth.ts';
 import { disableTotp } from '../../services/auth/mfa.ts';
 import { FactorBodySchema } from './schema.ts';
+import { STEP_UP_NOTE } from '../step-up.ts';
 
 export const route = createRoute({
   method: 'post',
@@ -16,7 +17,8 @@ export const route = createRoute({
   description:
     'Removes TOTP and every recovery code, proven by a current factor (a valid TOTP code or an unused recovery ' +
     'code); audited and emailed. 401 `invalid_mfa_code` for a wrong or reused code (limited like the sign-in ' +
-    'second step), 409 when TOTP is not enabled. Needs a recent sign-in (step-up: `auth_time` within 10 minutes, else 401 `reauthentication_required`; POST /api/v1/auth/reauthenticate renews it).',
+    'second step), 409 when TOTP is not enabled.' +
+    STEP_UP_NOTE,
   security: [{ bearerAuth: [] }],
   middleware: [tenantOnly(), requireAuth(), requireSession(), requireRecentAuth()] as const,
   request: { body: { required: true, content: { 'application/json': { schema: FactorBodySchema } } } },

@@ -7,6 +7,7 @@ import { responseBody } from '../response.ts';
 import { requireAuth, requireRecentAuth, requireSession } from '../../middleware/auth.ts';
 import { enrolTotp } from '../../services/auth/mfa.ts';
 import { TotpEnrolmentSchema } from './schema.ts';
+import { STEP_UP_NOTE } from '../step-up.ts';
 
 export const route = createRoute({
   method: 'post',
@@ -17,7 +18,8 @@ export const route = createRoute({
   description:
     'Starts a TOTP enrolment: a new secret, shown once as an `otpauth://` URI (for a QR code) and in base32. It ' +
     'counts only once POST /api/v1/auth/mfa/totp/confirm receives a first valid code; enrolling again before that ' +
-    'replaces the pending secret. 409 when TOTP is already enabled. The secret is stored encrypted. Needs a recent sign-in (step-up: `auth_time` within 10 minutes, else 401 `reauthentication_required`; POST /api/v1/auth/reauthenticate renews it).',
+    'replaces the pending secret. 409 when TOTP is already enabled. The secret is stored encrypted.' +
+    STEP_UP_NOTE,
   security: [{ bearerAuth: [] }],
   middleware: [tenantOnly(), requireAuth(), requireSession(), requireRecentAuth()] as const,
   responses: {
