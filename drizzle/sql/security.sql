@@ -116,8 +116,3 @@ $$;
 DROP POLICY IF EXISTS organization_domains_resolve ON organization_domains;
 CREATE POLICY organization_domains_resolve ON organization_domains FOR SELECT
   USING (hostname = eventra_setting('app.resolve_host'));
-
--- The built-in owner and admin roles hold every permission but billing's (src/services/auth/permissions.ts): give
--- the roles of organizations created before a permission existed the API-key permissions (issue #14). Idempotent.
-UPDATE roles SET permissions = permissions || ARRAY['api_keys:read', 'api_keys:write']::text[]
-  WHERE built_in AND key IN ('owner', 'admin') AND NOT permissions @> ARRAY['api_keys:read', 'api_keys:write']::text[];
