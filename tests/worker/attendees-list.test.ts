@@ -14,6 +14,7 @@ import {
   tokenFor,
   type TestTenant,
 } from '../support/harness.ts';
+import { graphqlClient, type GraphqlError } from '../support/graphql.ts';
 import { call, createCustomRole, memberWithToken } from '../support/users.ts';
 
 const unique = () => crypto.randomUUID().slice(0, 8);
@@ -323,5 +324,87 @@ describe('GET /api/v1/events/{id}/attendees', () => {
     const unknownParameter = await list(tenant, token, event.id, '?eventId=1');
     expect(unknownParameter.status).toBe(400);
     expect((await list(tenant, token, 'not-a-uuid')).status).toBe(400);
+  });
+});
+
+describe('GraphQL eventAttendees', () => {
+  const QUERY = `query Door($eventId: ID!, $q: String, $checkedIn: Boolean, $first: Int, $after: String) {
+    eventAttendees(eventId: $eventId, q: $q, checkedIn: $checkedIn, first: $first, after: $after) {
+      nodes { id name ticketCode status checkedIn checkedInAt ticketType { id name } booking { id status } }
+      pageInfo { hasNextPage endCursor }
+    }
+  }`;
+  interface Answer {
+    eventAttendees: {
+      nodes: (Pick<EventAttendeeResponse, 'id' | 'name' | 'ticketCode' | 'status' | 'checkedIn' | 'checkedInAt'> & {
+        ticketType: { id: string; name: string };
+        booking: { id: string; status: string };
+      })[];
+      pageInfo: { hasNextPage: boolean; endCursor: string | null };
+    } | null;
+  }
+
+  it('serves the REST list through the same service: search, check-in state, pages, one round trip', async () => {
+    const { tenant, token, event, pair, general } = await setup();
+    const grace = ticketOf(pair, 0);
+    const scan = await call(tenant, 'POST', '/api/v1/check-ins', { token, body: { ticketCode: grace.ticketCode } });
+    expect(scan.status).toBe(200);
+    const { checkedInAt } = await scan.json<CheckInResultResponse>();
+    const requestId = newRequestId();
+    const searched = await graphqlClient(tenant, token, { 'x-request-id': requestId }).rawRequest<Answer>(QUERY, {
+      eventId: event.id,
+      q: 'hopper',
+      checkedIn: true,
+    });
+    expect(searched.errors).toBeUndefined();
+    expect(searched.data.eventAttendees?.nodes).toEqual([
+      {
+        id: grace.id,
+        name: 'Grace Hopper',
+        ticketCode: grace.ticketCode,
+        status: 'valid',
+        checkedIn: true,
+        checkedInAt,
+        ticketType: { id: general.id, name: 'General' },
+        booking: { id: pair.id, status: 'confirmed' },
+      },
+    ]);
+    expect(await roundTrips(requestId)).toEqual({ database: 1, redis: 1 });
+
+    // Pages as REST does: the REST page order, the cursor as endCursor.
+    const rest = await page(tenant, token, event.id);
+    const client = graphqlClient(tenant, token);
+    const first = await client.rawRequest<Answer>(QUERY, { eventId: event.id, first: 2 });
+    expect(first.data.eventAttendees?.pageInfo.hasNextPage).toBe(true);
+    const second = await client.rawRequest<Answer>(QUERY, {
+      eventId: event.id,
+      first: 2,
+      after: first.data.eventAttendees?.pageInfo.endCursor,
+    });
+    expect(second.data.eventAttendees?.pageInfo).toEqual({ hasNextPage: false, endCursor: null });
+    expect(
+      [...(first.data.eventAttendees?.nodes ?? []), ...(second.data.eventAttendees?.nodes ?? [])].map(
+        (node) => node.id,
+      ),
+    ).toEqual(rest.data.map((attendee) => attendee.id));
+  });
+
+  it('reads an unknown or foreign event as null, refuses a role without bookings:read, checks arguments', async () => {
+    const { tenant, token } = await setup();
+    const other = await setup();
+    const client = graphqlClient(tenant, token);
+    for (const eventId of [other.event.id, crypto.randomUUID(), 'not-a-uuid']) {
+      const answer = await client.rawRequest<Answer>(QUERY, { eventId });
+      expect(answer.errors).toBeUndefined();
+      expect(answer.data.eventAttendees).toBeNull();
+    }
+    const codes = (errors: GraphqlError[] | undefined) => errors?.map((error) => error.extensions?.code);
+    const member = await memberWithToken(tenant, 'member');
+    const refused = await graphqlClient(tenant, member.token).rawRequest<Answer>(QUERY, { eventId: other.event.id });
+    expect(codes(refused.errors as GraphqlError[] | undefined)).toEqual(['forbidden']);
+    const tooMany = await client.rawRequest<Answer>(QUERY, { eventId: other.event.id, first: 101 });
+    const errors = tooMany.errors as GraphqlError[] | undefined;
+    expect(codes(errors)).toEqual(['validation_failed']);
+    expect(errors?.[0]?.extensions?.errors?.[0]?.pointer).toBe('/args/limit');
   });
 });

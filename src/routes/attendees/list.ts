@@ -6,7 +6,12 @@ import { requirePermission } from '../../middleware/auth.ts';
 import { listEventAttendees } from '../../services/bookings/attendees.ts';
 import { EventIdParamsSchema } from '../events/schema.ts';
 import { responseBody } from '../response.ts';
-import { EventAttendeeListQuerySchema, EventAttendeeListSchema, MAX_ATTENDEE_PAGE_SIZE } from './schema.ts';
+import {
+  eventAttendeeListInput,
+  EventAttendeeListQuerySchema,
+  EventAttendeeListSchema,
+  MAX_ATTENDEE_PAGE_SIZE,
+} from './schema.ts';
 
 export const route = createRoute({
   method: 'get',
@@ -38,14 +43,9 @@ export const route = createRoute({
 
 export function register(app: OpenAPIHono<AppEnv>): void {
   app.openapi(route, async (c) => {
-    const { checkedIn, ...query } = c.req.valid('query');
     const page = await listEventAttendees({
       ctx: serviceContext(c),
-      input: {
-        ...query,
-        eventId: c.req.valid('param').id,
-        ...(checkedIn === undefined ? {} : { checkedIn: checkedIn === 'true' }),
-      },
+      input: eventAttendeeListInput(c.req.valid('param').id, c.req.valid('query')),
     });
     return c.json(responseBody(c, EventAttendeeListSchema, page), 200);
   });

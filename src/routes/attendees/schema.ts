@@ -1,6 +1,7 @@
 import { z } from '@hono/zod-openapi';
 import { AttendeeSchema, BOOKING_STATUSES, EXAMPLE_BOOKING_ID } from '../bookings/schema.ts';
 import { WITHOUT_CONTROL_CHARACTERS } from '../../lib/text.ts';
+import type { ListEventAttendeesInput } from '../../services/bookings/attendees.ts';
 import { storedLine, Timestamp, Uuid } from '../fields.ts';
 import { cursorPage, pageParams, sortParam } from '../pagination.ts';
 import { MAX_NAME_LENGTH as MAX_TICKET_TYPE_NAME_LENGTH } from '../ticket-types/schema.ts';
@@ -110,5 +111,11 @@ export const EventAttendeeListSchema = cursorPage(EventAttendeeSchema, {
 });
 
 export type EventAttendeeListQuery = z.infer<typeof EventAttendeeListQuerySchema>;
+
+/** The list service's input from the event id and the checked query (`checkedIn` as the boolean it spells). */
+export function eventAttendeeListInput(eventId: string, query: EventAttendeeListQuery): ListEventAttendeesInput {
+  const { checkedIn, ...rest } = query;
+  return { ...rest, eventId, ...(checkedIn === undefined ? {} : { checkedIn: checkedIn === 'true' }) };
+}
 export type EventAttendeeResponse = z.infer<typeof EventAttendeeSchema>;
 export type EventAttendeeListResponse = z.infer<typeof EventAttendeeListSchema>;
