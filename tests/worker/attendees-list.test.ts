@@ -152,6 +152,21 @@ describe('GET /api/v1/events/{id}/attendees', () => {
       expect(seen).toEqual(sort === 'bookedAt' ? expected : [...expected].reverse());
     }
 
+    // Tickets sold while the door pages through land on the last page: nothing already read moves.
+    const head = await page(tenant, token, event.id, '?limit=5');
+    const late = await book(tenant, event.slug, { items: [{ ticketTypeId: general.id, quantity: 1 }] });
+    const rest: string[] = [];
+    let next = head.nextCursor;
+    while (next !== null) {
+      const body = await page(tenant, token, event.id, `?limit=5&cursor=${next}`);
+      rest.push(...body.data.map((attendee) => attendee.id));
+      next = body.nextCursor;
+    }
+    expect([...head.data.map((attendee) => attendee.id), ...rest]).toEqual([
+      ...all.data.map((attendee) => attendee.id),
+      ticketOf(late).id,
+    ]);
+
     // A cursor of one order passed with the other answers 400, not a wrong page.
     const first = await page(tenant, token, event.id, '?limit=3');
     const crossed = await list(tenant, token, event.id, `?limit=3&sort=-bookedAt&cursor=${first.nextCursor ?? ''}`);
