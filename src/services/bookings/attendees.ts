@@ -48,7 +48,7 @@ const TICKET_CODE = new RegExp(`^[0-9A-HJKMNP-TV-Z]{${TICKET_CODE_LENGTH}}$`);
 /**
  * One page of an event's tickets (the door's list), in booking order: by the booking's creation time, then the
  * ticket id (`-bookedAt`: the reverse), after the cursor. A ticket is created with its booking, so this is also the
- * order of the tickets' creation; new bookings land on the last page and never shift the pages already read.
+ * order of the tickets' creation; new bookings land after the pages already read and never shift them.
  *
  * One database round trip: the event's existence (404 for an unknown or another organization's event) and the page
  * are two statements of one scoped batch. The page is served by bookings_organization_id_event_id_created_at_idx (the
