@@ -23,6 +23,7 @@ export const AUTHENTICATED_OPERATIONS: ReadonlySet<string> = new Set([
   'GET /api/v1/bookings/{id}',
   'GET /api/v1/events',
   'GET /api/v1/events/{id}',
+  'GET /api/v1/events/{id}/attendees',
   'GET /api/v1/events/{id}/capacity-pools',
   'GET /api/v1/events/{id}/live/bookings',
   'GET /api/v1/events/{id}/live/check-ins',

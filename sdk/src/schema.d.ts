@@ -1312,6 +1312,26 @@ export interface paths {
     patch?: never;
     trace?: never;
   };
+  '/api/v1/events/{id}/attendees': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    /**
+     * List an event's attendees (the door list)
+     * @description The event's tickets with their check-in state: name, email, ticket code, ticket type, booking and whether and when each was checked in. By default only tickets of confirmed bookings (those check-in admits; cancelled tickets of a partly refunded booking included, with `status: cancelled`); `bookingStatus` lists another status. Search with `q` (part of the name or email, case-insensitive, or an exact ticket code, normalized as at check-in); filter with `ticketTypeId` and `checkedIn`. Ordered by booking time, then ticket id, with cursor pagination: pass `nextCursor` as `cursor` (with the same filters) for the next page. An unknown event or another organization's answers 404. Only these parameters exist; any other answers 400, as do a malformed cursor, a cursor of another `sort` and a `limit` outside 1..100 (never clamped). Needs `bookings:read` (door staff hold it). One database round trip.
+     */
+    get: operations['listEventAttendees'];
+    put?: never;
+    post?: never;
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
   '/api/v1/check-ins': {
     parameters: {
       query?: never;
@@ -5274,6 +5294,80 @@ export interface components {
        * @example Guest cannot attend.
        */
       reason?: string;
+    };
+    /** @description A page of the event's tickets. */
+    EventAttendeeList: {
+      /** @description Tickets, in the `sort` order (oldest booking first by default). */
+      data: components['schemas']['EventAttendee'][];
+      /**
+       * @description Pass as `cursor` for the next page; null on the last page.
+       * @example WyIyMDI2LTA2LTAxVDA5OjAwOjAwLjAwMDAwMFoiLCI5YThiN2M2ZC01ZTRmLTRhM2ItOGMyZC0xZTBmOWE4YjdjNmQiLCJib29rZWRBdCJd
+       */
+      nextCursor: string | null;
+    };
+    /** @description A ticket of the event and its check-in state: the door list. */
+    EventAttendee: {
+      /**
+       * Format: uuid
+       * @description The ticket (attendee) id.
+       * @example 9a8b7c6d-5e4f-4a3b-8c2d-1e0f9a8b7c6d
+       */
+      id: string;
+      /**
+       * @description Who the ticket is for.
+       * @example Ada Lovelace
+       */
+      name: string;
+      /**
+       * Format: email
+       * @description Their email address (lowercased).
+       */
+      email: string;
+      /**
+       * @description The code scanned at check-in (staff see it, as in the booking view).
+       * @example K7Q2M9XP4HJD
+       */
+      ticketCode: string;
+      /**
+       * @description `cancelled` once a refund or cancellation cancelled the ticket (check-in refuses it).
+       * @enum {string}
+       */
+      status: 'valid' | 'cancelled';
+      /** @description The ticket type. */
+      ticketType: {
+        /**
+         * Format: uuid
+         * @example 5d2e8c41-7a6b-4c3d-9e8f-0a1b2c3d4e5f
+         */
+        id: string;
+        /** @example General admission */
+        name: string;
+      };
+      /** @description The booking the ticket belongs to, and its status. */
+      booking: {
+        /**
+         * Format: uuid
+         * @example 7c1e2d3f-4a5b-4c6d-8e7f-901a2b3c4d5e
+         */
+        id: string;
+        /** @enum {string} */
+        status: 'pending' | 'confirmed' | 'cancelled' | 'refunded' | 'expired';
+      };
+      /**
+       * @description Whether the ticket has been checked in.
+       * @example false
+       */
+      checkedIn: boolean;
+      /**
+       * Format: date-time
+       * @description When it was checked in (the first scan); null until then.
+       */
+      checkedInAt: string | null;
+      /**
+       * Format: date-time
+       * @description When the ticket was created (with its booking).
+       */
+      createdAt: string;
     };
     /** @description The checked-in ticket. */
     CheckInResult: {
@@ -18258,6 +18352,167 @@ export interface operations {
       };
       /** @description `payment_provider_error`: Payment provider error */
       502: {
+        headers: {
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'X-Correlation-Id': components['headers']['X-Correlation-Id'];
+          'Access-Control-Allow-Origin': components['headers']['Access-Control-Allow-Origin'];
+          RateLimit: components['headers']['RateLimit'];
+          'RateLimit-Policy': components['headers']['RateLimit-Policy'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description `service_unavailable`: Service unavailable */
+      503: {
+        headers: {
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'X-Correlation-Id': components['headers']['X-Correlation-Id'];
+          'Access-Control-Allow-Origin': components['headers']['Access-Control-Allow-Origin'];
+          RateLimit: components['headers']['RateLimit'];
+          'RateLimit-Policy': components['headers']['RateLimit-Policy'];
+          'Retry-After': components['headers']['Retry-After'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+    };
+  };
+  listEventAttendees: {
+    parameters: {
+      query?: {
+        /** @description Search: tickets whose name or email contains this text (case-insensitive; `%` and `_` match literally), or whose ticket code is exactly this code (case, spaces and dashes ignored, as at check-in). Surrounding spaces are trimmed; 1 to 254 characters, no control characters. */
+        q?: string;
+        /** @description Only tickets of this ticket type (one of another event lists nothing). */
+        ticketTypeId?: string;
+        /** @description `true`: only tickets already checked in; `false`: only those not checked in yet. */
+        checkedIn?: 'true' | 'false';
+        /** @description Only tickets of bookings in this status. Default `confirmed`: the tickets that may enter (check-in refuses the others); `pending` lists tickets still awaiting payment, `cancelled`, `refunded` and `expired` those that lapsed. */
+        bookingStatus?: 'pending' | 'confirmed' | 'cancelled' | 'refunded' | 'expired';
+        /** @description Page size, 1 to 100 (default 20); outside the range answers 400. */
+        limit?: number;
+        /** @description The `nextCursor` of the previous page, unchanged (opaque). A malformed cursor answers 400. */
+        cursor?: string;
+        /** @description Order of the tickets by their booking's creation (`bookedAt`), the ticket id breaking ties. One of `bookedAt`, `-bookedAt` (a leading `-` is descending; default `bookedAt`); any other value answers 400. */
+        sort?: 'bookedAt' | '-bookedAt';
+      };
+      header?: {
+        /** @description The `ETag` of a representation the client holds; if it is still current the answer is 304. */
+        'If-None-Match'?: string;
+      };
+      path: {
+        /** @description The event id (a UUID; anything else answers 400). */
+        id: string;
+      };
+      cookie?: never;
+    };
+    requestBody?: never;
+    responses: {
+      /** @description A page of the event's tickets. */
+      200: {
+        headers: {
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'X-Correlation-Id': components['headers']['X-Correlation-Id'];
+          'Access-Control-Allow-Origin': components['headers']['Access-Control-Allow-Origin'];
+          RateLimit: components['headers']['RateLimit'];
+          'RateLimit-Policy': components['headers']['RateLimit-Policy'];
+          ETag: components['headers']['ETag'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['EventAttendeeList'];
+        };
+      };
+      /** @description Not modified: the `If-None-Match` validator is still current. No body. */
+      304: {
+        headers: {
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'X-Correlation-Id': components['headers']['X-Correlation-Id'];
+          'Access-Control-Allow-Origin': components['headers']['Access-Control-Allow-Origin'];
+          RateLimit: components['headers']['RateLimit'];
+          'RateLimit-Policy': components['headers']['RateLimit-Policy'];
+          ETag: components['headers']['ETag'];
+          [name: string]: unknown;
+        };
+        content?: never;
+      };
+      /** @description `bad_request`: Bad request; `invalid_json`: Malformed JSON body; `validation_failed`: Validation failed; `query_too_complex`: GraphQL operation too complex; `persisted_query_not_found`: Persisted query not found; `invalid_passkey`: Invalid passkey response */
+      400: {
+        headers: {
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'X-Correlation-Id': components['headers']['X-Correlation-Id'];
+          'Access-Control-Allow-Origin': components['headers']['Access-Control-Allow-Origin'];
+          RateLimit: components['headers']['RateLimit'];
+          'RateLimit-Policy': components['headers']['RateLimit-Policy'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description `unauthorized`: Authentication required; `invalid_credentials`: Invalid credentials; `reauthentication_required`: Re-authentication required; `invalid_mfa_code`: Invalid verification code; `mfa_challenge_invalid`: Invalid or expired MFA challenge */
+      401: {
+        headers: {
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'X-Correlation-Id': components['headers']['X-Correlation-Id'];
+          'Access-Control-Allow-Origin': components['headers']['Access-Control-Allow-Origin'];
+          RateLimit: components['headers']['RateLimit'];
+          'RateLimit-Policy': components['headers']['RateLimit-Policy'];
+          'WWW-Authenticate': components['headers']['WWW-Authenticate'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description `forbidden`: Forbidden; `email_not_verified`: Email address not verified; `mfa_enrollment_required`: MFA enrolment required; `plan_limit`: Plan limit reached; `feature_unavailable`: Not in your plan; `live_key_required`: Live API key required */
+      403: {
+        headers: {
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'X-Correlation-Id': components['headers']['X-Correlation-Id'];
+          'Access-Control-Allow-Origin': components['headers']['Access-Control-Allow-Origin'];
+          RateLimit: components['headers']['RateLimit'];
+          'RateLimit-Policy': components['headers']['RateLimit-Policy'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description `not_found`: Not found */
+      404: {
+        headers: {
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'X-Correlation-Id': components['headers']['X-Correlation-Id'];
+          'Access-Control-Allow-Origin': components['headers']['Access-Control-Allow-Origin'];
+          RateLimit: components['headers']['RateLimit'];
+          'RateLimit-Policy': components['headers']['RateLimit-Policy'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description `rate_limited`: Too many requests; `too_many_streams`: Too many live streams */
+      429: {
+        headers: {
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'X-Correlation-Id': components['headers']['X-Correlation-Id'];
+          'Access-Control-Allow-Origin': components['headers']['Access-Control-Allow-Origin'];
+          RateLimit: components['headers']['RateLimit'];
+          'RateLimit-Policy': components['headers']['RateLimit-Policy'];
+          'Retry-After': components['headers']['Retry-After'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description `internal_error`: Internal server error; `misconfigured`: Service misconfigured */
+      500: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
           'X-Correlation-Id': components['headers']['X-Correlation-Id'];

@@ -181,6 +181,11 @@ export const ROUTE_GROUPS: readonly RouteGroup[] = [
     load: async () => (await import('./refunds/index.ts')).registerRefundsRoutes,
   },
   {
+    name: 'attendees',
+    routes: [['GET', '/api/v1/events/{id}/attendees']],
+    load: async () => (await import('./attendees/index.ts')).registerAttendeesRoutes,
+  },
+  {
     name: 'check-ins',
     routes: [['POST', '/api/v1/check-ins']],
     load: async () => (await import('./check-ins/index.ts')).registerCheckInsRoutes,

@@ -2,6 +2,7 @@ import { builder } from './builder.ts';
 // Each module adds its types and fields to the builder; the schema is built once they all have.
 import './events.ts';
 import './bookings.ts';
+import './attendees.ts';
 import './organization.ts';
 import './mutations.ts';
 

@@ -48,6 +48,7 @@ export const TAGS = [
   { name: 'Capacity pools', description: 'Seats shared by several ticket types of one event.' },
   { name: 'Bookings', description: 'Staff views of bookings: list, read, cancel, confirm, refund.' },
   { name: 'Check-ins', description: 'Scanning tickets at the door.' },
+  { name: 'Attendees', description: "An event's tickets and their check-in state: the door list." },
   { name: 'Payments', description: 'Stripe settings and the Stripe webhook.' },
   { name: 'Webhooks', description: 'Outgoing webhook endpoints (Standard Webhooks) and their deliveries.' },
   { name: 'Public', description: 'The public catalogue and checkout for buyers, without an account.' },

@@ -1,0 +1,8 @@
+import type { OpenAPIHono } from '@hono/zod-openapi';
+import type { AppEnv } from '../../env.ts';
+import * as list from './list.ts';
+
+// The staff's attendee (door) list of an event.
+export function registerAttendeesRoutes(app: OpenAPIHono<AppEnv>): void {
+  list.register(app);
+}
