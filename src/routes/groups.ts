@@ -218,6 +218,7 @@ export const ROUTE_GROUPS: readonly RouteGroup[] = [
       ['POST', '/api/v1/public/events/{slug}/bookings'],
       ['POST', '/api/v1/public/bookings/{id}/checkout'],
       ['GET', '/api/v1/public/bookings/{id}'],
+      ['POST', '/api/v1/public/bookings/{id}/attendees/{attendeeId}/transfer'],
     ],
     load: async () => (await import('./public/index.ts')).registerPublicRoutes,
   },
