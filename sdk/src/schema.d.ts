@@ -1638,6 +1638,26 @@ export interface paths {
     patch?: never;
     trace?: never;
   };
+  '/api/v1/public/bookings/{id}/attendees/{attendeeId}/transfer': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    get?: never;
+    put?: never;
+    /**
+     * Transfer a ticket to another person
+     * @description The buyer (the booking token in the `Booking-Token` header, as for the booking view) gives one ticket to another name and email. The ticket gets a NEW code at once: the old code no longer checks in (404 at the door). The previous holder's answers are cleared. The new holder is emailed the ticket and the previous holder a notice (through the email queue, after the response); a `ticket.transferred` webhook event (without the code) and an `attendee.transferred` audit row are written with the change, in the same transaction. Refusals change nothing: 409 `ticket_checked_in` for a ticket already checked in (a concurrent check-in and transfer of one ticket: exactly one of them succeeds); 409 `transfers_disabled` when the organizer does not allow transfers for the event; 409 `transfer_closed` from the event's `transferCutoffMinutes` before its start (and once it started); 409 `conflict` with a `reason` for a booking that is not confirmed (`booking_pending`, `booking_cancelled`, ...), a cancelled ticket (`ticket_cancelled`), an event that is cancelled or completed, a new email equal to the current holder’s (`same_holder`: nothing to do, so a retried transfer cannot issue a second code), or a ticket already transferred 5 times (`transfer_limit`). A missing or malformed token and invalid input answer 400 (with the JSON pointer); a wrong token, an unknown booking or ticket (or another organization's) 404, indistinguishably. No account; rate limited per client address with the checkout limit (429 with Retry-After). One database round trip and one Redis round trip.
+     */
+    post: operations['transferPublicTicket'];
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
   '/api/v1/api-keys': {
     parameters: {
       query?: never;
@@ -1894,6 +1914,9 @@ export interface components {
         | 'https://eventra.app/problems/conflict'
         | 'https://eventra.app/problems/sold-out'
         | 'https://eventra.app/problems/unpaid-hold-limit'
+        | 'https://eventra.app/problems/ticket-checked-in'
+        | 'https://eventra.app/problems/transfers-disabled'
+        | 'https://eventra.app/problems/transfer-closed'
         | 'https://eventra.app/problems/payload-too-large'
         | 'https://eventra.app/problems/unsupported-media-type'
         | 'https://eventra.app/problems/unprocessable'
@@ -1931,6 +1954,9 @@ export interface components {
         | 'Conflict'
         | 'Sold out'
         | 'Too many unpaid orders'
+        | 'Ticket already checked in'
+        | 'Ticket transfers not allowed'
+        | 'Ticket transfers closed'
         | 'Payload too large'
         | 'Unsupported media type'
         | 'Unprocessable request'
@@ -1979,6 +2005,9 @@ export interface components {
         | 'conflict'
         | 'sold_out'
         | 'unpaid_hold_limit'
+        | 'ticket_checked_in'
+        | 'transfers_disabled'
+        | 'transfer_closed'
         | 'payload_too_large'
         | 'unsupported_media_type'
         | 'unprocessable'
@@ -4126,6 +4155,17 @@ export interface components {
        */
       capacity: number | null;
       /**
+       * @description Whether ticket holders may transfer their tickets to another person (see transferCutoffMinutes).
+       * @example true
+       */
+      transfersAllowed: boolean;
+      /**
+       * Format: int32
+       * @description Transfers close this many minutes before the start (0: at the start).
+       * @example 60
+       */
+      transferCutoffMinutes: number;
+      /**
        * Format: date-time
        * @description When it was published.
        * @example 2026-05-01T09:00:00.000Z
@@ -4267,6 +4307,17 @@ export interface components {
        * @example 300
        */
       capacity?: number | null;
+      /**
+       * @description Whether ticket holders may transfer a ticket to another name and email (default true; they never can once it is checked in).
+       * @example true
+       */
+      transfersAllowed?: boolean;
+      /**
+       * Format: int32
+       * @description Transfers close this many minutes before the start: 0 (default) to 43,200 (30 days). Transfers always close when the event starts.
+       * @example 60
+       */
+      transferCutoffMinutes?: number;
     };
     /**
      * @description The fields to change; status, timestamps and ids are not accepted (use publish and cancel).
@@ -4339,6 +4390,17 @@ export interface components {
        * @example 300
        */
       capacity?: number | null;
+      /**
+       * @description Whether ticket holders may transfer a ticket to another name and email (default true; they never can once it is checked in).
+       * @example true
+       */
+      transfersAllowed?: boolean;
+      /**
+       * Format: int32
+       * @description Transfers close this many minutes before the start: 0 (default) to 43,200 (30 days). Transfers always close when the event starts.
+       * @example 60
+       */
+      transferCutoffMinutes?: number;
     };
     TicketTypeList: {
       /** @description By sortOrder, then creation. All of them: an event has at most 100. */
@@ -5436,6 +5498,7 @@ export interface components {
           | 'booking.cancelled'
           | 'booking.refunded'
           | 'booking.expired'
+          | 'ticket.transferred'
           | 'checkin.created'
           | 'payment.succeeded'
           | 'payment.failed';
@@ -5572,6 +5635,7 @@ export interface components {
         | 'booking.cancelled'
         | 'booking.refunded'
         | 'booking.expired'
+        | 'ticket.transferred'
         | 'checkin.created'
         | 'payment.succeeded'
         | 'payment.failed'
@@ -5624,6 +5688,7 @@ export interface components {
         | 'booking.cancelled'
         | 'booking.refunded'
         | 'booking.expired'
+        | 'ticket.transferred'
         | 'checkin.created'
         | 'payment.succeeded'
         | 'payment.failed'
@@ -6365,6 +6430,30 @@ export interface components {
          */
         onlineUrl: string | null;
       };
+    };
+    /** @description A transferred ticket. */
+    TicketTransfer: {
+      attendee: components['schemas']['Attendee'] & unknown;
+      /**
+       * Format: date-time
+       * @description When the transfer happened.
+       * @example 2026-06-01T09:00:00.000Z
+       */
+      transferredAt: string;
+    };
+    /** @description Who the ticket goes to. Nothing else is accepted. */
+    TicketTransferRequest: {
+      /**
+       * @description The new holder: name, 1 to 200 characters.
+       * @example Grace Hopper
+       */
+      name: string;
+      /**
+       * Format: email
+       * @description The new holder: email address (trimmed, lowercased); the ticket is emailed there.
+       * @example grace@example.com
+       */
+      email: string;
     };
     ApiKeyList: {
       /** @description The keys on this page. */
@@ -7330,7 +7419,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `conflict`: Conflict; `sold_out`: Sold out; `unpaid_hold_limit`: Too many unpaid orders */
+      /** @description `conflict`: Conflict; `sold_out`: Sold out; `unpaid_hold_limit`: Too many unpaid orders; `ticket_checked_in`: Ticket already checked in; `transfers_disabled`: Ticket transfers not allowed; `transfer_closed`: Ticket transfers closed */
       409: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -8323,7 +8412,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `conflict`: Conflict; `sold_out`: Sold out; `unpaid_hold_limit`: Too many unpaid orders */
+      /** @description `conflict`: Conflict; `sold_out`: Sold out; `unpaid_hold_limit`: Too many unpaid orders; `ticket_checked_in`: Ticket already checked in; `transfers_disabled`: Ticket transfers not allowed; `transfer_closed`: Ticket transfers closed */
       409: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -8757,7 +8846,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `conflict`: Conflict; `sold_out`: Sold out; `unpaid_hold_limit`: Too many unpaid orders */
+      /** @description `conflict`: Conflict; `sold_out`: Sold out; `unpaid_hold_limit`: Too many unpaid orders; `ticket_checked_in`: Ticket already checked in; `transfers_disabled`: Ticket transfers not allowed; `transfer_closed`: Ticket transfers closed */
       409: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -9331,7 +9420,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `conflict`: Conflict; `sold_out`: Sold out; `unpaid_hold_limit`: Too many unpaid orders */
+      /** @description `conflict`: Conflict; `sold_out`: Sold out; `unpaid_hold_limit`: Too many unpaid orders; `ticket_checked_in`: Ticket already checked in; `transfers_disabled`: Ticket transfers not allowed; `transfer_closed`: Ticket transfers closed */
       409: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -9485,7 +9574,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `conflict`: Conflict; `sold_out`: Sold out; `unpaid_hold_limit`: Too many unpaid orders */
+      /** @description `conflict`: Conflict; `sold_out`: Sold out; `unpaid_hold_limit`: Too many unpaid orders; `ticket_checked_in`: Ticket already checked in; `transfers_disabled`: Ticket transfers not allowed; `transfer_closed`: Ticket transfers closed */
       409: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -10954,7 +11043,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `conflict`: Conflict; `sold_out`: Sold out; `unpaid_hold_limit`: Too many unpaid orders */
+      /** @description `conflict`: Conflict; `sold_out`: Sold out; `unpaid_hold_limit`: Too many unpaid orders; `ticket_checked_in`: Ticket already checked in; `transfers_disabled`: Ticket transfers not allowed; `transfer_closed`: Ticket transfers closed */
       409: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -11084,7 +11173,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `conflict`: Conflict; `sold_out`: Sold out; `unpaid_hold_limit`: Too many unpaid orders */
+      /** @description `conflict`: Conflict; `sold_out`: Sold out; `unpaid_hold_limit`: Too many unpaid orders; `ticket_checked_in`: Ticket already checked in; `transfers_disabled`: Ticket transfers not allowed; `transfer_closed`: Ticket transfers closed */
       409: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -11240,7 +11329,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `conflict`: Conflict; `sold_out`: Sold out; `unpaid_hold_limit`: Too many unpaid orders */
+      /** @description `conflict`: Conflict; `sold_out`: Sold out; `unpaid_hold_limit`: Too many unpaid orders; `ticket_checked_in`: Ticket already checked in; `transfers_disabled`: Ticket transfers not allowed; `transfer_closed`: Ticket transfers closed */
       409: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -11394,7 +11483,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `conflict`: Conflict; `sold_out`: Sold out; `unpaid_hold_limit`: Too many unpaid orders */
+      /** @description `conflict`: Conflict; `sold_out`: Sold out; `unpaid_hold_limit`: Too many unpaid orders; `ticket_checked_in`: Ticket already checked in; `transfers_disabled`: Ticket transfers not allowed; `transfer_closed`: Ticket transfers closed */
       409: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -11538,7 +11627,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `conflict`: Conflict; `sold_out`: Sold out; `unpaid_hold_limit`: Too many unpaid orders */
+      /** @description `conflict`: Conflict; `sold_out`: Sold out; `unpaid_hold_limit`: Too many unpaid orders; `ticket_checked_in`: Ticket already checked in; `transfers_disabled`: Ticket transfers not allowed; `transfer_closed`: Ticket transfers closed */
       409: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -11709,7 +11798,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `conflict`: Conflict; `sold_out`: Sold out; `unpaid_hold_limit`: Too many unpaid orders */
+      /** @description `conflict`: Conflict; `sold_out`: Sold out; `unpaid_hold_limit`: Too many unpaid orders; `ticket_checked_in`: Ticket already checked in; `transfers_disabled`: Ticket transfers not allowed; `transfer_closed`: Ticket transfers closed */
       409: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -12166,7 +12255,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `conflict`: Conflict; `sold_out`: Sold out; `unpaid_hold_limit`: Too many unpaid orders */
+      /** @description `conflict`: Conflict; `sold_out`: Sold out; `unpaid_hold_limit`: Too many unpaid orders; `ticket_checked_in`: Ticket already checked in; `transfers_disabled`: Ticket transfers not allowed; `transfer_closed`: Ticket transfers closed */
       409: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -13354,7 +13443,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `conflict`: Conflict; `sold_out`: Sold out; `unpaid_hold_limit`: Too many unpaid orders */
+      /** @description `conflict`: Conflict; `sold_out`: Sold out; `unpaid_hold_limit`: Too many unpaid orders; `ticket_checked_in`: Ticket already checked in; `transfers_disabled`: Ticket transfers not allowed; `transfer_closed`: Ticket transfers closed */
       409: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -13691,7 +13780,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `conflict`: Conflict; `sold_out`: Sold out; `unpaid_hold_limit`: Too many unpaid orders */
+      /** @description `conflict`: Conflict; `sold_out`: Sold out; `unpaid_hold_limit`: Too many unpaid orders; `ticket_checked_in`: Ticket already checked in; `transfers_disabled`: Ticket transfers not allowed; `transfer_closed`: Ticket transfers closed */
       409: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -13860,7 +13949,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `conflict`: Conflict; `sold_out`: Sold out; `unpaid_hold_limit`: Too many unpaid orders */
+      /** @description `conflict`: Conflict; `sold_out`: Sold out; `unpaid_hold_limit`: Too many unpaid orders; `ticket_checked_in`: Ticket already checked in; `transfers_disabled`: Ticket transfers not allowed; `transfer_closed`: Ticket transfers closed */
       409: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -14172,7 +14261,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `conflict`: Conflict; `sold_out`: Sold out; `unpaid_hold_limit`: Too many unpaid orders */
+      /** @description `conflict`: Conflict; `sold_out`: Sold out; `unpaid_hold_limit`: Too many unpaid orders; `ticket_checked_in`: Ticket already checked in; `transfers_disabled`: Ticket transfers not allowed; `transfer_closed`: Ticket transfers closed */
       409: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -14516,7 +14605,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `conflict`: Conflict; `sold_out`: Sold out; `unpaid_hold_limit`: Too many unpaid orders */
+      /** @description `conflict`: Conflict; `sold_out`: Sold out; `unpaid_hold_limit`: Too many unpaid orders; `ticket_checked_in`: Ticket already checked in; `transfers_disabled`: Ticket transfers not allowed; `transfer_closed`: Ticket transfers closed */
       409: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -14685,7 +14774,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `conflict`: Conflict; `sold_out`: Sold out; `unpaid_hold_limit`: Too many unpaid orders */
+      /** @description `conflict`: Conflict; `sold_out`: Sold out; `unpaid_hold_limit`: Too many unpaid orders; `ticket_checked_in`: Ticket already checked in; `transfers_disabled`: Ticket transfers not allowed; `transfer_closed`: Ticket transfers closed */
       409: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -14813,6 +14902,8 @@ export interface operations {
            *           ],
            *           "coverImageUrl": "https://cdn.example.com/jazz.jpg",
            *           "capacity": 300,
+           *           "transfersAllowed": true,
+           *           "transferCutoffMinutes": 60,
            *           "publishedAt": null,
            *           "cancelledAt": null,
            *           "createdAt": "2026-04-20T10:00:00.000Z",
@@ -14995,6 +15086,8 @@ export interface operations {
            *       ],
            *       "coverImageUrl": "https://cdn.example.com/jazz.jpg",
            *       "capacity": 300,
+           *       "transfersAllowed": true,
+           *       "transferCutoffMinutes": 60,
            *       "publishedAt": null,
            *       "cancelledAt": null,
            *       "createdAt": "2026-04-20T10:00:00.000Z",
@@ -15061,7 +15154,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `conflict`: Conflict; `sold_out`: Sold out; `unpaid_hold_limit`: Too many unpaid orders */
+      /** @description `conflict`: Conflict; `sold_out`: Sold out; `unpaid_hold_limit`: Too many unpaid orders; `ticket_checked_in`: Ticket already checked in; `transfers_disabled`: Ticket transfers not allowed; `transfer_closed`: Ticket transfers closed */
       409: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -15217,6 +15310,8 @@ export interface operations {
            *       ],
            *       "coverImageUrl": "https://cdn.example.com/jazz.jpg",
            *       "capacity": 300,
+           *       "transfersAllowed": true,
+           *       "transferCutoffMinutes": 60,
            *       "publishedAt": null,
            *       "cancelledAt": null,
            *       "createdAt": "2026-04-20T10:00:00.000Z",
@@ -15394,6 +15489,8 @@ export interface operations {
            *       ],
            *       "coverImageUrl": "https://cdn.example.com/jazz.jpg",
            *       "capacity": 300,
+           *       "transfersAllowed": true,
+           *       "transferCutoffMinutes": 60,
            *       "publishedAt": null,
            *       "cancelledAt": null,
            *       "createdAt": "2026-04-20T10:00:00.000Z",
@@ -15460,7 +15557,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `conflict`: Conflict; `sold_out`: Sold out; `unpaid_hold_limit`: Too many unpaid orders */
+      /** @description `conflict`: Conflict; `sold_out`: Sold out; `unpaid_hold_limit`: Too many unpaid orders; `ticket_checked_in`: Ticket already checked in; `transfers_disabled`: Ticket transfers not allowed; `transfer_closed`: Ticket transfers closed */
       409: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -15629,7 +15726,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `conflict`: Conflict; `sold_out`: Sold out; `unpaid_hold_limit`: Too many unpaid orders */
+      /** @description `conflict`: Conflict; `sold_out`: Sold out; `unpaid_hold_limit`: Too many unpaid orders; `ticket_checked_in`: Ticket already checked in; `transfers_disabled`: Ticket transfers not allowed; `transfer_closed`: Ticket transfers closed */
       409: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -15737,6 +15834,8 @@ export interface operations {
            *       ],
            *       "coverImageUrl": "https://cdn.example.com/jazz.jpg",
            *       "capacity": 300,
+           *       "transfersAllowed": true,
+           *       "transferCutoffMinutes": 60,
            *       "publishedAt": "2026-05-01T09:00:00.000Z",
            *       "cancelledAt": null,
            *       "createdAt": "2026-04-20T10:00:00.000Z",
@@ -15803,7 +15902,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `conflict`: Conflict; `sold_out`: Sold out; `unpaid_hold_limit`: Too many unpaid orders */
+      /** @description `conflict`: Conflict; `sold_out`: Sold out; `unpaid_hold_limit`: Too many unpaid orders; `ticket_checked_in`: Ticket already checked in; `transfers_disabled`: Ticket transfers not allowed; `transfer_closed`: Ticket transfers closed */
       409: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -15925,6 +16024,8 @@ export interface operations {
            *       ],
            *       "coverImageUrl": "https://cdn.example.com/jazz.jpg",
            *       "capacity": 300,
+           *       "transfersAllowed": true,
+           *       "transferCutoffMinutes": 60,
            *       "publishedAt": null,
            *       "cancelledAt": "2026-06-01T09:00:00.000Z",
            *       "createdAt": "2026-04-20T10:00:00.000Z",
@@ -15991,7 +16092,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `conflict`: Conflict; `sold_out`: Sold out; `unpaid_hold_limit`: Too many unpaid orders */
+      /** @description `conflict`: Conflict; `sold_out`: Sold out; `unpaid_hold_limit`: Too many unpaid orders; `ticket_checked_in`: Ticket already checked in; `transfers_disabled`: Ticket transfers not allowed; `transfer_closed`: Ticket transfers closed */
       409: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -16339,7 +16440,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `conflict`: Conflict; `sold_out`: Sold out; `unpaid_hold_limit`: Too many unpaid orders */
+      /** @description `conflict`: Conflict; `sold_out`: Sold out; `unpaid_hold_limit`: Too many unpaid orders; `ticket_checked_in`: Ticket already checked in; `transfers_disabled`: Ticket transfers not allowed; `transfer_closed`: Ticket transfers closed */
       409: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -16553,7 +16654,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `conflict`: Conflict; `sold_out`: Sold out; `unpaid_hold_limit`: Too many unpaid orders */
+      /** @description `conflict`: Conflict; `sold_out`: Sold out; `unpaid_hold_limit`: Too many unpaid orders; `ticket_checked_in`: Ticket already checked in; `transfers_disabled`: Ticket transfers not allowed; `transfer_closed`: Ticket transfers closed */
       409: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -16722,7 +16823,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `conflict`: Conflict; `sold_out`: Sold out; `unpaid_hold_limit`: Too many unpaid orders */
+      /** @description `conflict`: Conflict; `sold_out`: Sold out; `unpaid_hold_limit`: Too many unpaid orders; `ticket_checked_in`: Ticket already checked in; `transfers_disabled`: Ticket transfers not allowed; `transfer_closed`: Ticket transfers closed */
       409: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -17054,7 +17155,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `conflict`: Conflict; `sold_out`: Sold out; `unpaid_hold_limit`: Too many unpaid orders */
+      /** @description `conflict`: Conflict; `sold_out`: Sold out; `unpaid_hold_limit`: Too many unpaid orders; `ticket_checked_in`: Ticket already checked in; `transfers_disabled`: Ticket transfers not allowed; `transfer_closed`: Ticket transfers closed */
       409: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -17260,7 +17361,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `conflict`: Conflict; `sold_out`: Sold out; `unpaid_hold_limit`: Too many unpaid orders */
+      /** @description `conflict`: Conflict; `sold_out`: Sold out; `unpaid_hold_limit`: Too many unpaid orders; `ticket_checked_in`: Ticket already checked in; `transfers_disabled`: Ticket transfers not allowed; `transfer_closed`: Ticket transfers closed */
       409: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -17429,7 +17530,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `conflict`: Conflict; `sold_out`: Sold out; `unpaid_hold_limit`: Too many unpaid orders */
+      /** @description `conflict`: Conflict; `sold_out`: Sold out; `unpaid_hold_limit`: Too many unpaid orders; `ticket_checked_in`: Ticket already checked in; `transfers_disabled`: Ticket transfers not allowed; `transfer_closed`: Ticket transfers closed */
       409: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -17874,7 +17975,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `conflict`: Conflict; `sold_out`: Sold out; `unpaid_hold_limit`: Too many unpaid orders */
+      /** @description `conflict`: Conflict; `sold_out`: Sold out; `unpaid_hold_limit`: Too many unpaid orders; `ticket_checked_in`: Ticket already checked in; `transfers_disabled`: Ticket transfers not allowed; `transfer_closed`: Ticket transfers closed */
       409: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -18017,7 +18118,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `conflict`: Conflict; `sold_out`: Sold out; `unpaid_hold_limit`: Too many unpaid orders */
+      /** @description `conflict`: Conflict; `sold_out`: Sold out; `unpaid_hold_limit`: Too many unpaid orders; `ticket_checked_in`: Ticket already checked in; `transfers_disabled`: Ticket transfers not allowed; `transfer_closed`: Ticket transfers closed */
       409: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -18169,7 +18270,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `conflict`: Conflict; `sold_out`: Sold out; `unpaid_hold_limit`: Too many unpaid orders */
+      /** @description `conflict`: Conflict; `sold_out`: Sold out; `unpaid_hold_limit`: Too many unpaid orders; `ticket_checked_in`: Ticket already checked in; `transfers_disabled`: Ticket transfers not allowed; `transfer_closed`: Ticket transfers closed */
       409: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -18371,7 +18472,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `conflict`: Conflict; `sold_out`: Sold out; `unpaid_hold_limit`: Too many unpaid orders */
+      /** @description `conflict`: Conflict; `sold_out`: Sold out; `unpaid_hold_limit`: Too many unpaid orders; `ticket_checked_in`: Ticket already checked in; `transfers_disabled`: Ticket transfers not allowed; `transfer_closed`: Ticket transfers closed */
       409: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -18994,6 +19095,10 @@ export interface operations {
            *         {
            *           "type": "booking.expired",
            *           "description": "A pending booking expired unpaid; its seats are back on sale. data: the booking."
+           *         },
+           *         {
+           *           "type": "ticket.transferred",
+           *           "description": "A ticket was transferred to another holder; its old code no longer works. data: the attendee, booking and event ids, the new and the previous holder (name, email); never the ticket code."
            *         },
            *         {
            *           "type": "checkin.created",
@@ -20191,7 +20296,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `conflict`: Conflict; `sold_out`: Sold out; `unpaid_hold_limit`: Too many unpaid orders */
+      /** @description `conflict`: Conflict; `sold_out`: Sold out; `unpaid_hold_limit`: Too many unpaid orders; `ticket_checked_in`: Ticket already checked in; `transfers_disabled`: Ticket transfers not allowed; `transfer_closed`: Ticket transfers closed */
       409: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -20542,7 +20647,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `conflict`: Conflict; `sold_out`: Sold out; `unpaid_hold_limit`: Too many unpaid orders */
+      /** @description `conflict`: Conflict; `sold_out`: Sold out; `unpaid_hold_limit`: Too many unpaid orders; `ticket_checked_in`: Ticket already checked in; `transfers_disabled`: Ticket transfers not allowed; `transfer_closed`: Ticket transfers closed */
       409: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -20914,7 +21019,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `conflict`: Conflict; `sold_out`: Sold out; `unpaid_hold_limit`: Too many unpaid orders */
+      /** @description `conflict`: Conflict; `sold_out`: Sold out; `unpaid_hold_limit`: Too many unpaid orders; `ticket_checked_in`: Ticket already checked in; `transfers_disabled`: Ticket transfers not allowed; `transfer_closed`: Ticket transfers closed */
       409: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -21079,7 +21184,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `conflict`: Conflict; `sold_out`: Sold out; `unpaid_hold_limit`: Too many unpaid orders */
+      /** @description `conflict`: Conflict; `sold_out`: Sold out; `unpaid_hold_limit`: Too many unpaid orders; `ticket_checked_in`: Ticket already checked in; `transfers_disabled`: Ticket transfers not allowed; `transfer_closed`: Ticket transfers closed */
       409: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -21242,6 +21347,157 @@ export interface operations {
       };
       /** @description `not_found`: Not found */
       404: {
+        headers: {
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'X-Correlation-Id': components['headers']['X-Correlation-Id'];
+          'Access-Control-Allow-Origin': components['headers']['Access-Control-Allow-Origin'];
+          RateLimit: components['headers']['RateLimit'];
+          'RateLimit-Policy': components['headers']['RateLimit-Policy'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description `rate_limited`: Too many requests; `too_many_streams`: Too many live streams */
+      429: {
+        headers: {
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'X-Correlation-Id': components['headers']['X-Correlation-Id'];
+          'Access-Control-Allow-Origin': components['headers']['Access-Control-Allow-Origin'];
+          RateLimit: components['headers']['RateLimit'];
+          'RateLimit-Policy': components['headers']['RateLimit-Policy'];
+          'Retry-After': components['headers']['Retry-After'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description `internal_error`: Internal server error; `misconfigured`: Service misconfigured */
+      500: {
+        headers: {
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'X-Correlation-Id': components['headers']['X-Correlation-Id'];
+          'Access-Control-Allow-Origin': components['headers']['Access-Control-Allow-Origin'];
+          RateLimit: components['headers']['RateLimit'];
+          'RateLimit-Policy': components['headers']['RateLimit-Policy'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description `service_unavailable`: Service unavailable */
+      503: {
+        headers: {
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'X-Correlation-Id': components['headers']['X-Correlation-Id'];
+          'Access-Control-Allow-Origin': components['headers']['Access-Control-Allow-Origin'];
+          RateLimit: components['headers']['RateLimit'];
+          'RateLimit-Policy': components['headers']['RateLimit-Policy'];
+          'Retry-After': components['headers']['Retry-After'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+    };
+  };
+  transferPublicTicket: {
+    parameters: {
+      query?: never;
+      header: {
+        /** @description The booking token returned by the checkout (`token`). A malformed one answers 400; a well-formed wrong one 404, like an unknown id. */
+        'booking-token': string;
+      };
+      path: {
+        /** @description The booking id (a UUID; anything else answers 400). */
+        id: string;
+        /** @description The ticket (attendee) id, from the booking view (a UUID; anything else answers 400). */
+        attendeeId: string;
+      };
+      cookie?: never;
+    };
+    requestBody: {
+      content: {
+        'application/json': components['schemas']['TicketTransferRequest'];
+      };
+    };
+    responses: {
+      /** @description The ticket, now held by the new holder, with its new code. */
+      200: {
+        headers: {
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'X-Correlation-Id': components['headers']['X-Correlation-Id'];
+          'Access-Control-Allow-Origin': components['headers']['Access-Control-Allow-Origin'];
+          RateLimit: components['headers']['RateLimit'];
+          'RateLimit-Policy': components['headers']['RateLimit-Policy'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['TicketTransfer'];
+        };
+      };
+      /** @description `bad_request`: Bad request; `invalid_json`: Malformed JSON body; `validation_failed`: Validation failed; `query_too_complex`: GraphQL operation too complex; `persisted_query_not_found`: Persisted query not found; `invalid_passkey`: Invalid passkey response */
+      400: {
+        headers: {
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'X-Correlation-Id': components['headers']['X-Correlation-Id'];
+          'Access-Control-Allow-Origin': components['headers']['Access-Control-Allow-Origin'];
+          RateLimit: components['headers']['RateLimit'];
+          'RateLimit-Policy': components['headers']['RateLimit-Policy'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description `not_found`: Not found */
+      404: {
+        headers: {
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'X-Correlation-Id': components['headers']['X-Correlation-Id'];
+          'Access-Control-Allow-Origin': components['headers']['Access-Control-Allow-Origin'];
+          RateLimit: components['headers']['RateLimit'];
+          'RateLimit-Policy': components['headers']['RateLimit-Policy'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description `conflict`: Conflict; `sold_out`: Sold out; `unpaid_hold_limit`: Too many unpaid orders; `ticket_checked_in`: Ticket already checked in; `transfers_disabled`: Ticket transfers not allowed; `transfer_closed`: Ticket transfers closed */
+      409: {
+        headers: {
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'X-Correlation-Id': components['headers']['X-Correlation-Id'];
+          'Access-Control-Allow-Origin': components['headers']['Access-Control-Allow-Origin'];
+          RateLimit: components['headers']['RateLimit'];
+          'RateLimit-Policy': components['headers']['RateLimit-Policy'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description `payload_too_large`: Payload too large */
+      413: {
+        headers: {
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'X-Correlation-Id': components['headers']['X-Correlation-Id'];
+          'Access-Control-Allow-Origin': components['headers']['Access-Control-Allow-Origin'];
+          RateLimit: components['headers']['RateLimit'];
+          'RateLimit-Policy': components['headers']['RateLimit-Policy'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description `unsupported_media_type`: Unsupported media type */
+      415: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
           'X-Correlation-Id': components['headers']['X-Correlation-Id'];
@@ -21562,7 +21818,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `conflict`: Conflict; `sold_out`: Sold out; `unpaid_hold_limit`: Too many unpaid orders */
+      /** @description `conflict`: Conflict; `sold_out`: Sold out; `unpaid_hold_limit`: Too many unpaid orders; `ticket_checked_in`: Ticket already checked in; `transfers_disabled`: Ticket transfers not allowed; `transfer_closed`: Ticket transfers closed */
       409: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -23068,7 +23324,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `conflict`: Conflict; `sold_out`: Sold out; `unpaid_hold_limit`: Too many unpaid orders */
+      /** @description `conflict`: Conflict; `sold_out`: Sold out; `unpaid_hold_limit`: Too many unpaid orders; `ticket_checked_in`: Ticket already checked in; `transfers_disabled`: Ticket transfers not allowed; `transfer_closed`: Ticket transfers closed */
       409: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
