@@ -6429,6 +6429,12 @@ export interface components {
          * @example https://meet.example.com/jazz
          */
         onlineUrl: string | null;
+        /**
+         * Format: date-time
+         * @description Until when a ticket may be transferred to another person (POST .../attendees/{attendeeId}/transfer): the organizer's cutoff before the start; null when the organizer does not allow transfers.
+         * @example 2026-07-04T17:00:00.000Z
+         */
+        transfersCloseAt: string | null;
       };
     };
     /** @description A transferred ticket. */

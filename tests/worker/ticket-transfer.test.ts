@@ -55,8 +55,10 @@ async function ticketRow(id: string) {
   return row;
 }
 
-/** A tenant with a published free event a week ahead, door staff and a confirmed booking of `quantity` tickets. */
-async function setup(options: { plan?: 'starter' | 'pro'; event?: Partial<typeof events.$inferInsert> } = {}) {
+/** A tenant with a published free event a week ahead, door staff and a confirmed booking of 2 (`quantity`) tickets. */
+async function setup(
+  options: { plan?: 'starter' | 'pro'; event?: Partial<typeof events.$inferInsert>; quantity?: number } = {},
+) {
   const tenant = await createTenant(options.plan === undefined ? {} : { plan: options.plan });
   const door = await memberWithToken(tenant, 'staff');
   const event = await createEvent(tenant, options.event);
@@ -64,7 +66,7 @@ async function setup(options: { plan?: 'starter' | 'pro'; event?: Partial<typeof
   const buyer = { name: 'Ada Lovelace', email: unique('ada') };
   const booking = await book(tenant, event.slug, {
     buyer,
-    items: [{ ticketTypeId: free.id, quantity: 2 }],
+    items: [{ ticketTypeId: free.id, quantity: options.quantity ?? 2 }],
   });
   expect(booking.status).toBe('confirmed');
   const [ticket, other] = booking.attendees;
@@ -144,7 +146,12 @@ describe('POST /api/v1/public/bookings/{id}/attendees/{attendeeId}/transfer', ()
     const view = await request(tenant.url(`/api/v1/public/bookings/${booking.id}`), {
       headers: { 'booking-token': booking.token, 'cf-connecting-ip': randomIp() },
     });
-    const viewed: { attendees: { id: string; name: string; ticketCode: string }[] } = await view.json();
+    const viewed: {
+      attendees: { id: string; name: string; ticketCode: string }[];
+      event: { transfersCloseAt: string | null };
+    } = await view.json();
+    // No cutoff set: transfers close when the event starts.
+    expect(viewed.event.transfersCloseAt).toBe(event.startsAt.toISOString());
     expect(viewed.attendees.find((attendee) => attendee.id === ticket.id)).toMatchObject({
       name: 'Grace Hopper',
       ticketCode: result.attendee.ticketCode,
@@ -249,9 +256,9 @@ describe('POST /api/v1/public/bookings/{id}/attendees/{attendeeId}/transfer', ()
   });
 
   it('lets exactly one of a concurrent transfer and check-in of the same ticket win', async () => {
-    const { tenant, door, booking, ticket, other } = await setup();
+    const { tenant, door, booking } = await setup({ quantity: 6 });
     const outcomes: string[] = [];
-    for (const target of [ticket, other]) {
+    for (const target of booking.attendees) {
       const [moved, scanned] = await Promise.all([
         transfer(tenant, booking.id, target.id, booking.token, { name: 'Racer', email: unique('racer') }),
         scan(tenant, door.token, target.ticketCode),
@@ -273,10 +280,11 @@ describe('POST /api/v1/public/bookings/{id}/attendees/{attendeeId}/transfer', ()
         outcomes.push('check-in');
       }
     }
-    expect(outcomes).toHaveLength(2);
+    expect(outcomes).toHaveLength(6);
     const transfers = outcomes.filter((outcome) => outcome === 'transfer').length;
     expect(await transferAudits(tenant)).toHaveLength(transfers);
-    expect(await eventAudits(tenant, 'attendee.checked_in')).toHaveLength(2 - transfers);
+    expect(await transferEvents(tenant)).toHaveLength(transfers);
+    expect(await eventAudits(tenant, 'attendee.checked_in')).toHaveLength(6 - transfers);
   });
 
   it('transfers a ticket once under concurrent identical transfers; the others answer 409 same_holder', async () => {
@@ -302,6 +310,10 @@ describe('POST /api/v1/public/bookings/{id}/attendees/{attendeeId}/transfer', ()
     expect(response.status).toBe(409);
     expect((await problem(response)).code).toBe('transfers_disabled');
     await expectUntouched(tenant, ticket);
+    const view = await request(tenant.url(`/api/v1/public/bookings/${booking.id}`), {
+      headers: { 'booking-token': booking.token, 'cf-connecting-ip': randomIp() },
+    });
+    expect((await view.json<{ event: { transfersCloseAt: string | null } }>()).event.transfersCloseAt).toBeNull();
   });
 
   it('answers 409 transfer_closed within the cutoff before the start, and once the event started', async () => {
