@@ -342,7 +342,7 @@ describe('POST /api/v1/public/bookings/{id}/attendees/{attendeeId}/transfer', ()
     await expectUntouched(started.tenant, started.ticket);
   });
 
-  it('answers 409 for a booking that is not paid or was cancelled', async () => {
+  it('answers 409 for a booking that is not paid or was cancelled, and for a cancelled ticket', async () => {
     const tenant = await createTenant();
     await enableManualPayment(tenant);
     const { token: organizer } = await memberWithToken(tenant, 'organizer');
@@ -370,6 +370,21 @@ describe('POST /api/v1/public/bookings/{id}/attendees/{attendeeId}/transfer', ()
       expect(body.code).toBe('conflict');
       expect(body.reason).toBe(reason);
     }
+
+    // A ticket a partial refund cancelled (its booking stays confirmed), as the refund leaves it.
+    const refunded = await book(tenant, event.slug, { items: [{ ticketTypeId: free.id, quantity: 2 }] });
+    const [gone] = refunded.attendees;
+    if (!gone) throw new Error('a ticket expected');
+    await database()
+      .update(attendees)
+      .set({ status: 'cancelled', cancelledAt: new Date() })
+      .where(eq(attendees.id, gone.id));
+    const response = await transfer(tenant, refunded.id, gone.id, refunded.token, {
+      name: 'Someone',
+      email: unique('someone'),
+    });
+    expect(response.status).toBe(409);
+    expect((await problem(response)).reason).toBe('ticket_cancelled');
     expect(await transferAudits(tenant)).toEqual([]);
   });
 
