@@ -19,6 +19,7 @@ import {
   type TestTenant,
 } from '../support/harness.ts';
 import { poll } from '../support/auth.ts';
+import { graphqlClient, postGraphql } from '../support/graphql.ts';
 import { call, mailbox, memberWithToken, waitForMail } from '../support/users.ts';
 import { newHook } from '../support/webhooks.ts';
 
@@ -503,6 +504,24 @@ describe('event transfer rules (staff)', () => {
       expect(response.status).toBe(400);
       expect((await problem(response)).errors?.[0]?.pointer).toBe('/body/transferCutoffMinutes');
     }
+    // GraphQL shows and sets the same fields (through the REST schema's rules).
+    const graphql = graphqlClient(tenant, token);
+    const changed = await graphql.rawRequest<{
+      updateEvent: { transfersAllowed: boolean; transferCutoffMinutes: number };
+    }>(
+      'mutation($id: ID!) { updateEvent(id: $id, input: { transfersAllowed: true, transferCutoffMinutes: 30 }) ' +
+        '{ transfersAllowed transferCutoffMinutes } }',
+      { id: event.id },
+    );
+    expect(changed.errors).toBeUndefined();
+    expect(changed.data.updateEvent).toEqual({ transfersAllowed: true, transferCutoffMinutes: 30 });
+    const tooLong = await postGraphql(tenant, token, {
+      query: 'mutation($id: ID!) { updateEvent(id: $id, input: { transferCutoffMinutes: 50000 }) { id } }',
+      variables: { id: event.id },
+    });
+    expect(tooLong.status).toBe(400);
+    expect((await problem(tooLong)).errors?.[0]?.pointer).toBe('/args/transferCutoffMinutes');
+
     const notBoolean = await call(tenant, 'PUT', `/api/v1/events/${event.id}`, {
       token,
       body: { transfersAllowed: 'yes' },
