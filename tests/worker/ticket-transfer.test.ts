@@ -1,6 +1,10 @@
+import { env } from 'cloudflare:workers';
+import { createExecutionContext, createMessageBatch, getQueueResult } from 'cloudflare:test';
 import { and, eq } from 'drizzle-orm';
 import { describe, expect, it } from 'vitest';
+import worker from '../../src/index.ts';
 import { attendees, events, outbox } from '../../src/db/schema/index.ts';
+import type { QueueMessage } from '../../src/queues/messages.ts';
 import type { CreatedBookingResponse } from '../../src/routes/bookings/schema.ts';
 import type { CheckInResultResponse } from '../../src/routes/check-ins/schema.ts';
 import type { TicketTransferResponse } from '../../src/routes/public/transfer-ticket.ts';
@@ -528,5 +532,67 @@ describe('event transfer rules (staff)', () => {
     });
     expect(notBoolean.status).toBe(400);
     expect((await problem(notBoolean)).errors?.[0]?.pointer).toBe('/body/transfersAllowed');
+  });
+});
+
+/** Runs the Worker's queue handler on one batch of the local email queue, as the runtime would deliver it. */
+async function deliverEmail(bodies: QueueMessage[]) {
+  const batch = createMessageBatch(
+    'eventra-email-local',
+    bodies.map((body, index) => ({
+      id: `msg-${index}-${crypto.randomUUID()}`,
+      timestamp: new Date(),
+      attempts: 1,
+      body,
+    })),
+  );
+  const ctx = createExecutionContext();
+  await worker.queue(batch, env as unknown as Record<string, unknown>, ctx);
+  const result = await getQueueResult(batch, ctx);
+  return { ids: batch.messages.map((message) => message.id), result };
+}
+
+describe('transfer emails (email.event of ticket.transferred)', () => {
+  it('sends each holder one email however often the event is delivered, and no stale ticket', async () => {
+    const { tenant, booking, ticket } = await setup();
+    const first = { name: 'First Taker', email: unique('first') };
+    expect((await transfer(tenant, booking.id, ticket.id, booking.token, first)).status).toBe(200);
+    const [row] = await transferEvents(tenant);
+    if (!row) throw new Error('no ticket.transferred event');
+    const envelope = (id: string): QueueMessage => ({
+      id,
+      type: 'email.event',
+      organizationId: tenant.organization.id,
+      payload: row.payload,
+      createdAt: new Date().toISOString(),
+    });
+    const id = `email:${crypto.randomUUID()}`;
+    const delivered = await deliverEmail([envelope(id), envelope(id)]);
+    expect(delivered.result.explicitAcks.sort()).toEqual([...delivered.ids].sort());
+    expect((await mailbox(first.email)).filter((message) => message.id === `${id}:holder`)).toHaveLength(1);
+    expect((await mailbox(ticket.email)).filter((message) => message.id === `${id}:previous`)).toHaveLength(1);
+
+    // The ticket moves on: the first transfer's event no longer mails a ticket to its holder (the code changed).
+    const second = { name: 'Second Taker', email: unique('second') };
+    expect((await transfer(tenant, booking.id, ticket.id, booking.token, second)).status).toBe(200);
+    const later = `email:${crypto.randomUUID()}`;
+    const again = await deliverEmail([envelope(later)]);
+    expect(again.result.explicitAcks).toEqual(again.ids);
+    expect((await mailbox(first.email)).filter((message) => message.id === `${later}:holder`)).toEqual([]);
+  });
+
+  it('retries (never sends) an event whose payload does not match its schema', async () => {
+    const { tenant } = await setup();
+    const { ids, result } = await deliverEmail([
+      {
+        id: `email:${crypto.randomUUID()}`,
+        type: 'email.event',
+        organizationId: tenant.organization.id,
+        payload: { type: 'ticket.transferred', timestamp: new Date().toISOString(), data: { attendeeId: 'x' } },
+        createdAt: new Date().toISOString(),
+      },
+    ]);
+    expect(result.explicitAcks).toEqual([]);
+    expect(result.retryMessages.map((message) => message.msgId)).toEqual(ids);
   });
 });
