@@ -172,6 +172,7 @@ export const ROUTE_GROUPS: readonly RouteGroup[] = [
       ['GET', '/api/v1/bookings/{id}'],
       ['POST', '/api/v1/bookings/{id}/cancel'],
       ['POST', '/api/v1/bookings/{id}/confirm'],
+      ['POST', '/api/v1/bookings/{id}/attendees/{attendeeId}/transfer'],
     ],
     load: async () => (await import('./bookings/index.ts')).registerBookingsRoutes,
   },

@@ -7,7 +7,7 @@ import { attendees, events, outbox } from '../../src/db/schema/index.ts';
 import type { QueueMessage } from '../../src/queues/messages.ts';
 import type { CreatedBookingResponse } from '../../src/routes/bookings/schema.ts';
 import type { CheckInResultResponse } from '../../src/routes/check-ins/schema.ts';
-import type { TicketTransferResponse } from '../../src/routes/public/transfer-ticket.ts';
+import type { TicketTransferResponse } from '../../src/routes/bookings/transfer-schema.ts';
 import { MAX_TRANSFERS_PER_TICKET } from '../../src/services/bookings/transfer.ts';
 import { randomIp } from '../support/auth.ts';
 import { book, enableManualPayment } from '../support/bookings.ts';
@@ -173,6 +173,7 @@ describe('POST /api/v1/public/bookings/{id}/attendees/{attendeeId}/transfer', ()
       requestId: response.headers.get('x-request-id'),
     });
     expect(audits[0]?.metadata).toEqual({
+      by: 'buyer',
       bookingId: booking.id,
       eventId: event.id,
       from: { name: ticket.name, email: buyer.email },
@@ -187,6 +188,7 @@ describe('POST /api/v1/public/bookings/{id}/attendees/{attendeeId}/transfer', ()
       ticketTypeId: free.id,
       holder: { name: 'Grace Hopper', email: grace.email.toLowerCase() },
       previousHolder: { name: ticket.name, email: buyer.email },
+      by: 'buyer',
       transferredAt: result.transferredAt,
     });
     for (const text of [JSON.stringify(audits[0]?.metadata), JSON.stringify(events[0]?.payload)]) {
@@ -472,6 +474,91 @@ describe('POST /api/v1/public/bookings/{id}/attendees/{attendeeId}/transfer', ()
     const malformed = await transfer(tenant, booking.id, ticket.id, booking.token, '{"name":');
     expect(malformed.status).toBe(400);
     await expectUntouched(tenant, ticket);
+  });
+});
+
+describe('POST /api/v1/bookings/{id}/attendees/{attendeeId}/transfer (staff)', () => {
+  function staffTransfer(
+    tenant: TestTenant,
+    token: string | undefined,
+    bookingId: string,
+    attendeeId: string,
+    body: unknown,
+    headers: Record<string, string> = {},
+  ) {
+    return call(tenant, 'POST', `/api/v1/bookings/${bookingId}/attendees/${attendeeId}/transfer`, {
+      ...(token === undefined ? {} : { token }),
+      body,
+      headers,
+    });
+  }
+
+  it("transfers outside the buyer's rules, audited as the member, in one round trip", async () => {
+    // Transfers off for buyers and the cutoff long passed: the organizer is not bound by their own rules.
+    const { tenant, door, booking, ticket } = await setup({
+      event: { transfersAllowed: false, transferCutoffMinutes: 43_200 },
+    });
+    const organizer = await memberWithToken(tenant, 'organizer');
+    const requestId = newRequestId();
+    const newHolder = { name: 'Dorothy Vaughan', email: unique('dorothy') };
+    const response = await staffTransfer(tenant, organizer.token, booking.id, ticket.id, newHolder, {
+      'x-request-id': requestId,
+    });
+    expect(response.status).toBe(200);
+    const result: TicketTransferResponse = await response.json();
+    expect(result.attendee).toMatchObject({ id: ticket.id, ...newHolder });
+    expect(result.attendee.ticketCode).not.toBe(ticket.ticketCode);
+    expect((await roundTrips(requestId)).database).toBe(1);
+    expect((await scan(tenant, door.token, ticket.ticketCode)).status).toBe(404);
+
+    const audits = await transferAudits(tenant);
+    expect(audits).toHaveLength(1);
+    expect(audits[0]).toMatchObject({ actorType: 'user', actorUserId: organizer.member.userId, targetId: ticket.id });
+    expect(audits[0]?.metadata).toMatchObject({ by: 'staff', to: newHolder });
+    const [event] = await transferEvents(tenant);
+    expect(event?.payload.data).toMatchObject({ attendeeId: ticket.id, by: 'staff', holder: newHolder });
+    const notice = await poll(
+      async () => (await mailbox(ticket.email)).find((message) => message.subject.includes('was transferred')),
+      'the previous holder notice',
+      10_000,
+    );
+    expect(notice.text).toContain('transferred to another person by the organizer');
+  });
+
+  it('still refuses a checked-in ticket (409 ticket_checked_in) and the current holder (409 same_holder)', async () => {
+    const { tenant, door, booking, ticket, other } = await setup();
+    const organizer = await memberWithToken(tenant, 'organizer');
+    expect((await scan(tenant, door.token, ticket.ticketCode)).status).toBe(200);
+    const used = await staffTransfer(tenant, organizer.token, booking.id, ticket.id, {
+      name: 'Nobody',
+      email: unique('nobody'),
+    });
+    expect(used.status).toBe(409);
+    expect((await problem(used)).code).toBe('ticket_checked_in');
+    const same = await staffTransfer(tenant, organizer.token, booking.id, other.id, {
+      name: 'Same',
+      email: other.email,
+    });
+    expect(same.status).toBe(409);
+    expect((await problem(same)).reason).toBe('same_holder');
+    expect(await transferAudits(tenant)).toEqual([]);
+  });
+
+  it('answers 401 without a token, 403 without bookings:write, 404 for another organization', async () => {
+    const { tenant, door, booking, ticket } = await setup();
+    const second = await setup();
+    const organizer = await memberWithToken(tenant, 'organizer');
+    const body = { name: 'Mallory', email: unique('mallory') };
+    expect((await staffTransfer(tenant, undefined, booking.id, ticket.id, body)).status).toBe(401);
+    const forbidden = await staffTransfer(tenant, door.token, booking.id, ticket.id, body);
+    expect(forbidden.status).toBe(403);
+    const foreign = await staffTransfer(tenant, organizer.token, second.booking.id, second.ticket.id, body);
+    expect(foreign.status).toBe(404);
+    const mixed = await staffTransfer(tenant, organizer.token, booking.id, crypto.randomUUID(), body);
+    expect(mixed.status).toBe(404);
+    expect((await problem(mixed)).detail).toBe((await problem(foreign)).detail);
+    await expectUntouched(tenant, ticket);
+    await expectUntouched(second.tenant, second.ticket);
   });
 });
 

@@ -3,9 +3,9 @@ import { attendees, auditLogs, bookings, events } from '../../db/schema/index.ts
 import { scoped } from '../../db/tenant.ts';
 import { ApiError } from '../../errors/api-error.ts';
 import { requireTenant, type ServiceContext } from '../../lib/context.ts';
-import { auditClient } from '../audit/record.ts';
+import { auditClient, type Actor } from '../audit/record.ts';
 import { hashToken } from '../auth/tokens.ts';
-import { violatedConstraint } from '../events/shared.ts';
+import { actorOf, violatedConstraint } from '../events/shared.ts';
 import { notifyOutbox } from '../outbox/dispatch.ts';
 import { outboxInsertSql } from '../outbox/record.ts';
 import { isoText } from '../outbox/views.ts';
@@ -24,12 +24,19 @@ const TICKET_CODE_CONSTRAINT = 'attendees_organization_id_ticket_code_key';
 export interface TransferTicketInput {
   bookingId: string;
   attendeeId: string;
-  /** The booking token (the `Booking-Token` header): the buyer's credential, compared by its SHA-256 in SQL. */
-  token: string;
+  /**
+   * Who transfers: the buyer with the booking token (the `Booking-Token` header, compared by its SHA-256 in SQL),
+   * within the organizer's rules; or staff (`bookings:write`, the caller of the request), who set those rules and
+   * are not bound by them (transfers allowed, cutoff, per-ticket bound).
+   */
+  by: { buyer: { token: string } } | { staff: true };
   /** The new holder. */
   name: string;
   email: string;
 }
+
+/** Who initiated a transfer, as the event, the audit row and the emails say it. */
+export type TransferInitiator = 'buyer' | 'staff';
 
 export interface TransferredTicket {
   /** The ticket as it is now: the new holder and the NEW ticket code. */
@@ -47,19 +54,20 @@ function rowsOf<T>(result: T[] | { rows: T[] }): T[] {
 }
 
 /**
- * Transfers a ticket to another holder, by the buyer (the booking token), in ONE database round trip (one scoped
- * batch, one transaction):
+ * Transfers a ticket to another holder, by the buyer (the booking token) or by staff, in ONE database round trip
+ * (one scoped batch, one transaction):
  *
- * 1. One statement: `old` selects the ticket FOR UPDATE only where every rule holds (the token's hash matches the
- *    booking, the booking is confirmed, the event is published, allows transfers and has not reached its cutoff
- *    before the start, the ticket is valid, NOT checked in, held by another address, and under
- *    MAX_TRANSFERS_PER_TICKET); `changed` replaces the holder's name and email, clears the previous holder's answers
- *    and issues a new ticket code, so the old code stops working when the transaction commits; the audit row
- *    (`attendee.transferred`, anonymous actor, no codes) and the `ticket.transferred` outbox event are inserted from
- *    `changed`, so only a transfer that happened writes them. The conditions are SQL, not a read in JS: a concurrent
- *    check-in of the same ticket locks the row first or waits for this one, and PostgreSQL re-checks the conditions
- *    on the newest row version (READ COMMITTED), so exactly one of the two wins. A check-in that loses finds no
- *    ticket with the old code (404); a transfer that loses changes nothing.
+ * 1. One statement: `old` selects the ticket FOR UPDATE only where every rule holds (the booking is confirmed, the
+ *    event is published, the ticket is valid, NOT checked in and held by another address; for the buyer also: the
+ *    token's hash matches the booking, the event allows transfers and has not reached its cutoff before the start,
+ *    and the ticket is under MAX_TRANSFERS_PER_TICKET); `changed` replaces the holder's name and email, clears the
+ *    previous holder's answers and issues a new ticket code, so the old code stops working when the transaction
+ *    commits; the audit row (`attendee.transferred`, no codes; actor anonymous for the buyer, the member or API key
+ *    for staff) and the `ticket.transferred` outbox event are inserted from `changed`, so only a transfer that
+ *    happened writes them. The conditions are SQL, not a read in JS: a concurrent check-in of the same ticket locks
+ *    the row first or waits for this one, and PostgreSQL re-checks the conditions on the newest row version (READ
+ *    COMMITTED), so exactly one of the two wins. A check-in that loses finds no ticket with the old code (404); a
+ *    transfer that loses changes nothing.
  * 2. A SELECT of the ticket as it is now (a new snapshot), with its booking and event: the answer after a transfer,
  *    or the reason there was none (404 unknown ticket or wrong token, 409 and why).
  *
@@ -79,9 +87,18 @@ export async function transferTicket({
   const bookingId = input.bookingId.toLowerCase();
   const attendeeId = input.attendeeId.toLowerCase();
   const email = input.email.toLowerCase();
-  const tokenHash = await hashToken(input.token);
+  const initiator: TransferInitiator = 'buyer' in input.by ? 'buyer' : 'staff';
+  const tokenHash = 'buyer' in input.by ? await hashToken(input.by.buyer.token) : null;
+  const actor: Actor = initiator === 'buyer' ? { type: 'anonymous' } : actorOf(ctx);
   const code = newTicketCode();
   const client = auditClient(ctx.client);
+  // The buyer's credential and the organizer's rules; staff pass neither (the permission was checked by the route).
+  const holder = tokenHash === null ? sql`true` : sql`b.token_hash = ${tokenHash}`;
+  const organizerRules =
+    initiator === 'staff'
+      ? sql`true`
+      : sql`e.transfers_allowed and now() < e.starts_at - make_interval(mins => e.transfer_cutoff_minutes)
+        and a.transfer_count < ${MAX_TRANSFERS_PER_TICKET}`;
 
   const transfer = sql`with old as (
       select a.id, a.name, a.email, a.booking_id, b.event_id
@@ -89,11 +106,8 @@ export async function transferTicket({
       join ${bookings} b on b.organization_id = a.organization_id and b.id = a.booking_id
       join ${events} e on e.organization_id = b.organization_id and e.id = b.event_id
       where a.organization_id = ${organizationId} and a.id = ${attendeeId} and a.booking_id = ${bookingId}
-        and b.token_hash = ${tokenHash} and b.status = 'confirmed'
-        and e.status = 'published' and e.transfers_allowed
-        and now() < e.starts_at - make_interval(mins => e.transfer_cutoff_minutes)
+        and ${holder} and b.status = 'confirmed' and e.status = 'published' and ${organizerRules}
         and a.status = 'valid' and a.checked_in_at is null and a.email <> ${email}
-        and a.transfer_count < ${MAX_TRANSFERS_PER_TICKET}
       for update of a),
     changed as (
       update ${attendees} a set name = ${input.name}, email = ${email}, ticket_code = ${code}, answers = '{}'::jsonb,
@@ -103,11 +117,12 @@ export async function transferTicket({
         and a.status = 'valid' and a.checked_in_at is null
       returning a.id, a.booking_id, a.ticket_type_id, a.name, a.email, a.updated_at, old.event_id,
         old.name as previous_name, old.email as previous_email),
-    logged as (insert into ${auditLogs} (organization_id, actor_type, action, target_type, target_id,
-        ip, user_agent, request_id, correlation_id, metadata)
-      select ${organizationId}, 'anonymous', 'attendee.transferred', 'attendee', changed.id::text,
+    logged as (insert into ${auditLogs} (organization_id, actor_type, actor_user_id, actor_api_key_id, action,
+        target_type, target_id, ip, user_agent, request_id, correlation_id, metadata)
+      select ${organizationId}, ${actor.type}, ${actor.userId ?? null}::uuid, ${actor.apiKeyId ?? null}::uuid,
+        'attendee.transferred', 'attendee', changed.id::text,
         ${client.ip}::text, ${client.userAgent}::text, ${client.requestId}::text, ${client.correlationId}::text,
-        jsonb_build_object('bookingId', changed.booking_id, 'eventId', changed.event_id,
+        jsonb_build_object('by', ${initiator}::text, 'bookingId', changed.booking_id, 'eventId', changed.event_id,
           'from', jsonb_build_object('name', changed.previous_name, 'email', changed.previous_email),
           'to', jsonb_build_object('name', changed.name, 'email', changed.email))
       from changed
@@ -121,7 +136,7 @@ export async function transferTicket({
           'eventId', changed.event_id, 'ticketTypeId', changed.ticket_type_id,
           'holder', jsonb_build_object('name', changed.name, 'email', changed.email),
           'previousHolder', jsonb_build_object('name', changed.previous_name, 'email', changed.previous_email),
-          'transferredAt', ${isoText(sql`changed.updated_at`)})`,
+          'by', ${initiator}::text, 'transferredAt', ${isoText(sql`changed.updated_at`)})`,
       },
       { from: sql`changed` },
     )})
@@ -151,7 +166,7 @@ export async function transferTicket({
             eq(attendees.organizationId, organizationId),
             eq(attendees.id, attendeeId),
             eq(attendees.bookingId, bookingId),
-            eq(bookings.tokenHash, tokenHash),
+            tokenHash === null ? undefined : eq(bookings.tokenHash, tokenHash),
           ),
         )
         .limit(1),
@@ -170,7 +185,7 @@ export async function transferTicket({
     notifyOutbox(ctx, organizationId);
     return { attendee: toAttendeeView(row.attendee), transferredAt: done.transferredAt };
   }
-  throw refusal(row, email);
+  throw refusal(row, email, initiator);
 }
 
 interface TicketState {
@@ -183,7 +198,7 @@ interface TicketState {
 }
 
 /** Why a transfer changed nothing, from the ticket as it is after the attempt (first matching rule). */
-function refusal(row: TicketState, email: string): ApiError {
+function refusal(row: TicketState, email: string, initiator: TransferInitiator): ApiError {
   if (row.bookingStatus !== 'confirmed') {
     return new ApiError('conflict', {
       detail:
@@ -211,12 +226,12 @@ function refusal(row: TicketState, email: string): ApiError {
       extensions: { reason: `event_${row.eventStatus}` },
     });
   }
-  if (!row.transfersAllowed) {
+  if (initiator === 'buyer' && !row.transfersAllowed) {
     return new ApiError('transfers_disabled', {
       detail: 'The organizer does not allow ticket transfers for this event.',
     });
   }
-  if (row.closed) {
+  if (initiator === 'buyer' && row.closed) {
     return new ApiError('transfer_closed', {
       detail: 'Ticket transfers for this event are closed (they close before the event starts).',
       extensions: { closedAt: row.closesAt },
@@ -228,7 +243,7 @@ function refusal(row: TicketState, email: string): ApiError {
       extensions: { reason: 'same_holder' },
     });
   }
-  if (row.attendee.transferCount >= MAX_TRANSFERS_PER_TICKET) {
+  if (initiator === 'buyer' && row.attendee.transferCount >= MAX_TRANSFERS_PER_TICKET) {
     return new ApiError('conflict', {
       detail: `This ticket has been transferred ${MAX_TRANSFERS_PER_TICKET} times, the most allowed.`,
       extensions: { reason: 'transfer_limit' },

@@ -18,6 +18,7 @@ export const TransferEmailPayloadSchema = z.object({
     ticketTypeId: z.guid(),
     holder: HolderData,
     previousHolder: HolderData,
+    by: z.enum(['buyer', 'staff']),
     transferredAt: z.string(),
   }),
 });
@@ -83,8 +84,9 @@ export function ticketTransferredAwayEmail(input: TransferEmailInput): EmailMess
       subject: `Your ticket for ${title} was transferred`,
       intro: [
         'Hello,',
-        `A ticket for ${title} that was in your name was transferred to another person at the request of the ` +
-          'booking. Its previous code no longer works.',
+        `A ticket for ${title} that was in your name was transferred to another person ` +
+          `${input.transfer.by === 'staff' ? 'by the organizer' : 'at the request of the booking'}. ` +
+          'Its previous code no longer works.',
       ],
       details: [
         ...eventDetails(input.event, false),
