@@ -56,6 +56,7 @@ export const AUTHENTICATED_OPERATIONS: ReadonlySet<string> = new Set([
   'POST /api/v1/auth/reauthenticate/passkey',
   'POST /api/v1/auth/reauthenticate/passkey-options',
   'POST /api/v1/auth/resend-verification',
+  'POST /api/v1/bookings/{id}/attendees/{attendeeId}/transfer',
   'POST /api/v1/bookings/{id}/cancel',
   'POST /api/v1/bookings/{id}/confirm',
   'POST /api/v1/bookings/{id}/refund',

@@ -1292,6 +1292,26 @@ export interface paths {
     patch?: never;
     trace?: never;
   };
+  '/api/v1/bookings/{id}/attendees/{attendeeId}/transfer': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    get?: never;
+    put?: never;
+    /**
+     * Transfer a ticket to another person (staff)
+     * @description Staff give a ticket of a booking to another name and email, as the buyer can through the public transfer, with the same effects: a NEW ticket code at once (the old one no longer checks in), the previous holder’s answers cleared, the new holder emailed the ticket and the previous holder a notice, a `ticket.transferred` event and an `attendee.transferred` audit row (actor: the member or API key). Staff set the event’s transfer rules and are not bound by them: `transfersAllowed`, `transferCutoffMinutes` and the per-ticket bound do not apply. Still refused, changing nothing: 409 `ticket_checked_in` (a concurrent check-in and transfer: exactly one succeeds); 409 `conflict` with a `reason` for a booking that is not confirmed, a cancelled ticket, a cancelled or completed event, or the current holder’s email (`same_holder`). Another organization’s booking, an unknown ticket or a ticket of another booking answers 404. Needs `bookings:write` (and a live API key). One database round trip.
+     */
+    post: operations['transferTicket'];
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
   '/api/v1/bookings/{id}/refund': {
     parameters: {
       query?: never;
@@ -1658,6 +1678,26 @@ export interface paths {
     patch?: never;
     trace?: never;
   };
+  '/api/v1/public/bookings/{id}/attendees/{attendeeId}/transfer': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    get?: never;
+    put?: never;
+    /**
+     * Transfer a ticket to another person
+     * @description The buyer (the booking token in the `Booking-Token` header, as for the booking view) gives one ticket to another name and email. The ticket gets a NEW code at once: the old code no longer checks in (404 at the door). The previous holder's answers are cleared. The new holder is emailed the ticket and the previous holder a notice (through the email queue, after the response); a `ticket.transferred` webhook event (without the code) and an `attendee.transferred` audit row are written with the change, in the same transaction. Refusals change nothing: 409 `ticket_checked_in` for a ticket already checked in (a concurrent check-in and transfer of one ticket: exactly one of them succeeds); 409 `transfers_disabled` when the organizer does not allow transfers for the event; 409 `transfer_closed` from the event's `transferCutoffMinutes` before its start (and once it started); 409 `conflict` with a `reason` for a booking that is not confirmed (`booking_pending`, `booking_cancelled`, ...), a cancelled ticket (`ticket_cancelled`), an event that is cancelled or completed, a new email equal to the current holder’s (`same_holder`: nothing to do, so a retried transfer cannot issue a second code), or a ticket already transferred 5 times (`transfer_limit`). A missing or malformed token and invalid input answer 400 (with the JSON pointer); a wrong token, an unknown booking or ticket (or another organization's) 404, indistinguishably. No account; rate limited per client address with the checkout limit (429 with Retry-After). One database round trip and one Redis round trip.
+     */
+    post: operations['transferPublicTicket'];
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
   '/api/v1/api-keys': {
     parameters: {
       query?: never;
@@ -1914,6 +1954,9 @@ export interface components {
         | 'https://eventra.app/problems/conflict'
         | 'https://eventra.app/problems/sold-out'
         | 'https://eventra.app/problems/unpaid-hold-limit'
+        | 'https://eventra.app/problems/ticket-checked-in'
+        | 'https://eventra.app/problems/transfers-disabled'
+        | 'https://eventra.app/problems/transfer-closed'
         | 'https://eventra.app/problems/payload-too-large'
         | 'https://eventra.app/problems/unsupported-media-type'
         | 'https://eventra.app/problems/unprocessable'
@@ -1951,6 +1994,9 @@ export interface components {
         | 'Conflict'
         | 'Sold out'
         | 'Too many unpaid orders'
+        | 'Ticket already checked in'
+        | 'Ticket transfers not allowed'
+        | 'Ticket transfers closed'
         | 'Payload too large'
         | 'Unsupported media type'
         | 'Unprocessable request'
@@ -1999,6 +2045,9 @@ export interface components {
         | 'conflict'
         | 'sold_out'
         | 'unpaid_hold_limit'
+        | 'ticket_checked_in'
+        | 'transfers_disabled'
+        | 'transfer_closed'
         | 'payload_too_large'
         | 'unsupported_media_type'
         | 'unprocessable'
@@ -4146,6 +4195,17 @@ export interface components {
        */
       capacity: number | null;
       /**
+       * @description Whether ticket holders may transfer their tickets to another person (see transferCutoffMinutes).
+       * @example true
+       */
+      transfersAllowed: boolean;
+      /**
+       * Format: int32
+       * @description Transfers close this many minutes before the start (0: at the start).
+       * @example 60
+       */
+      transferCutoffMinutes: number;
+      /**
        * Format: date-time
        * @description When it was published.
        * @example 2026-05-01T09:00:00.000Z
@@ -4287,6 +4347,17 @@ export interface components {
        * @example 300
        */
       capacity?: number | null;
+      /**
+       * @description Whether ticket holders may transfer a ticket to another name and email (default true; they never can once it is checked in).
+       * @example true
+       */
+      transfersAllowed?: boolean;
+      /**
+       * Format: int32
+       * @description Transfers close this many minutes before the start: 0 (default) to 43,200 (30 days). Transfers always close when the event starts.
+       * @example 60
+       */
+      transferCutoffMinutes?: number;
     };
     /**
      * @description The fields to change; status, timestamps and ids are not accepted (use publish and cancel).
@@ -4359,6 +4430,17 @@ export interface components {
        * @example 300
        */
       capacity?: number | null;
+      /**
+       * @description Whether ticket holders may transfer a ticket to another name and email (default true; they never can once it is checked in).
+       * @example true
+       */
+      transfersAllowed?: boolean;
+      /**
+       * Format: int32
+       * @description Transfers close this many minutes before the start: 0 (default) to 43,200 (30 days). Transfers always close when the event starts.
+       * @example 60
+       */
+      transferCutoffMinutes?: number;
     };
     TicketTypeList: {
       /** @description By sortOrder, then creation. All of them: an event has at most 100. */
@@ -5265,6 +5347,30 @@ export interface components {
        */
       cancelledAt: string | null;
     };
+    /** @description A transferred ticket. */
+    TicketTransfer: {
+      attendee: components['schemas']['Attendee'] & unknown;
+      /**
+       * Format: date-time
+       * @description When the transfer happened.
+       * @example 2026-06-01T09:00:00.000Z
+       */
+      transferredAt: string;
+    };
+    /** @description Who the ticket goes to. Nothing else is accepted. */
+    TicketTransferRequest: {
+      /**
+       * @description The new holder: name, 1 to 200 characters.
+       * @example Grace Hopper
+       */
+      name: string;
+      /**
+       * Format: email
+       * @description The new holder: email address (trimmed, lowercased); the ticket is emailed there.
+       * @example grace@example.com
+       */
+      email: string;
+    };
     /**
      * @description A full or partial refund of a confirmed booking. Send `{}` to refund everything not refunded yet and cancel every ticket.
      * @example {
@@ -5530,6 +5636,7 @@ export interface components {
           | 'booking.cancelled'
           | 'booking.refunded'
           | 'booking.expired'
+          | 'ticket.transferred'
           | 'checkin.created'
           | 'payment.succeeded'
           | 'payment.failed';
@@ -5666,6 +5773,7 @@ export interface components {
         | 'booking.cancelled'
         | 'booking.refunded'
         | 'booking.expired'
+        | 'ticket.transferred'
         | 'checkin.created'
         | 'payment.succeeded'
         | 'payment.failed'
@@ -5718,6 +5826,7 @@ export interface components {
         | 'booking.cancelled'
         | 'booking.refunded'
         | 'booking.expired'
+        | 'ticket.transferred'
         | 'checkin.created'
         | 'payment.succeeded'
         | 'payment.failed'
@@ -6458,6 +6567,12 @@ export interface components {
          * @example https://meet.example.com/jazz
          */
         onlineUrl: string | null;
+        /**
+         * Format: date-time
+         * @description Until when a ticket may be transferred to another person (POST .../attendees/{attendeeId}/transfer): the organizer's cutoff before the start; null when the organizer does not allow transfers.
+         * @example 2026-07-04T17:00:00.000Z
+         */
+        transfersCloseAt: string | null;
       };
     };
     ApiKeyList: {
@@ -7424,7 +7539,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `conflict`: Conflict; `sold_out`: Sold out; `unpaid_hold_limit`: Too many unpaid orders */
+      /** @description `conflict`: Conflict; `sold_out`: Sold out; `unpaid_hold_limit`: Too many unpaid orders; `ticket_checked_in`: Ticket already checked in; `transfers_disabled`: Ticket transfers not allowed; `transfer_closed`: Ticket transfers closed */
       409: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -8417,7 +8532,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `conflict`: Conflict; `sold_out`: Sold out; `unpaid_hold_limit`: Too many unpaid orders */
+      /** @description `conflict`: Conflict; `sold_out`: Sold out; `unpaid_hold_limit`: Too many unpaid orders; `ticket_checked_in`: Ticket already checked in; `transfers_disabled`: Ticket transfers not allowed; `transfer_closed`: Ticket transfers closed */
       409: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -8851,7 +8966,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `conflict`: Conflict; `sold_out`: Sold out; `unpaid_hold_limit`: Too many unpaid orders */
+      /** @description `conflict`: Conflict; `sold_out`: Sold out; `unpaid_hold_limit`: Too many unpaid orders; `ticket_checked_in`: Ticket already checked in; `transfers_disabled`: Ticket transfers not allowed; `transfer_closed`: Ticket transfers closed */
       409: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -9425,7 +9540,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `conflict`: Conflict; `sold_out`: Sold out; `unpaid_hold_limit`: Too many unpaid orders */
+      /** @description `conflict`: Conflict; `sold_out`: Sold out; `unpaid_hold_limit`: Too many unpaid orders; `ticket_checked_in`: Ticket already checked in; `transfers_disabled`: Ticket transfers not allowed; `transfer_closed`: Ticket transfers closed */
       409: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -9579,7 +9694,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `conflict`: Conflict; `sold_out`: Sold out; `unpaid_hold_limit`: Too many unpaid orders */
+      /** @description `conflict`: Conflict; `sold_out`: Sold out; `unpaid_hold_limit`: Too many unpaid orders; `ticket_checked_in`: Ticket already checked in; `transfers_disabled`: Ticket transfers not allowed; `transfer_closed`: Ticket transfers closed */
       409: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -11048,7 +11163,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `conflict`: Conflict; `sold_out`: Sold out; `unpaid_hold_limit`: Too many unpaid orders */
+      /** @description `conflict`: Conflict; `sold_out`: Sold out; `unpaid_hold_limit`: Too many unpaid orders; `ticket_checked_in`: Ticket already checked in; `transfers_disabled`: Ticket transfers not allowed; `transfer_closed`: Ticket transfers closed */
       409: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -11178,7 +11293,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `conflict`: Conflict; `sold_out`: Sold out; `unpaid_hold_limit`: Too many unpaid orders */
+      /** @description `conflict`: Conflict; `sold_out`: Sold out; `unpaid_hold_limit`: Too many unpaid orders; `ticket_checked_in`: Ticket already checked in; `transfers_disabled`: Ticket transfers not allowed; `transfer_closed`: Ticket transfers closed */
       409: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -11334,7 +11449,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `conflict`: Conflict; `sold_out`: Sold out; `unpaid_hold_limit`: Too many unpaid orders */
+      /** @description `conflict`: Conflict; `sold_out`: Sold out; `unpaid_hold_limit`: Too many unpaid orders; `ticket_checked_in`: Ticket already checked in; `transfers_disabled`: Ticket transfers not allowed; `transfer_closed`: Ticket transfers closed */
       409: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -11488,7 +11603,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `conflict`: Conflict; `sold_out`: Sold out; `unpaid_hold_limit`: Too many unpaid orders */
+      /** @description `conflict`: Conflict; `sold_out`: Sold out; `unpaid_hold_limit`: Too many unpaid orders; `ticket_checked_in`: Ticket already checked in; `transfers_disabled`: Ticket transfers not allowed; `transfer_closed`: Ticket transfers closed */
       409: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -11632,7 +11747,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `conflict`: Conflict; `sold_out`: Sold out; `unpaid_hold_limit`: Too many unpaid orders */
+      /** @description `conflict`: Conflict; `sold_out`: Sold out; `unpaid_hold_limit`: Too many unpaid orders; `ticket_checked_in`: Ticket already checked in; `transfers_disabled`: Ticket transfers not allowed; `transfer_closed`: Ticket transfers closed */
       409: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -11803,7 +11918,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `conflict`: Conflict; `sold_out`: Sold out; `unpaid_hold_limit`: Too many unpaid orders */
+      /** @description `conflict`: Conflict; `sold_out`: Sold out; `unpaid_hold_limit`: Too many unpaid orders; `ticket_checked_in`: Ticket already checked in; `transfers_disabled`: Ticket transfers not allowed; `transfer_closed`: Ticket transfers closed */
       409: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -12260,7 +12375,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `conflict`: Conflict; `sold_out`: Sold out; `unpaid_hold_limit`: Too many unpaid orders */
+      /** @description `conflict`: Conflict; `sold_out`: Sold out; `unpaid_hold_limit`: Too many unpaid orders; `ticket_checked_in`: Ticket already checked in; `transfers_disabled`: Ticket transfers not allowed; `transfer_closed`: Ticket transfers closed */
       409: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -13448,7 +13563,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `conflict`: Conflict; `sold_out`: Sold out; `unpaid_hold_limit`: Too many unpaid orders */
+      /** @description `conflict`: Conflict; `sold_out`: Sold out; `unpaid_hold_limit`: Too many unpaid orders; `ticket_checked_in`: Ticket already checked in; `transfers_disabled`: Ticket transfers not allowed; `transfer_closed`: Ticket transfers closed */
       409: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -13785,7 +13900,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `conflict`: Conflict; `sold_out`: Sold out; `unpaid_hold_limit`: Too many unpaid orders */
+      /** @description `conflict`: Conflict; `sold_out`: Sold out; `unpaid_hold_limit`: Too many unpaid orders; `ticket_checked_in`: Ticket already checked in; `transfers_disabled`: Ticket transfers not allowed; `transfer_closed`: Ticket transfers closed */
       409: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -13954,7 +14069,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `conflict`: Conflict; `sold_out`: Sold out; `unpaid_hold_limit`: Too many unpaid orders */
+      /** @description `conflict`: Conflict; `sold_out`: Sold out; `unpaid_hold_limit`: Too many unpaid orders; `ticket_checked_in`: Ticket already checked in; `transfers_disabled`: Ticket transfers not allowed; `transfer_closed`: Ticket transfers closed */
       409: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -14266,7 +14381,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `conflict`: Conflict; `sold_out`: Sold out; `unpaid_hold_limit`: Too many unpaid orders */
+      /** @description `conflict`: Conflict; `sold_out`: Sold out; `unpaid_hold_limit`: Too many unpaid orders; `ticket_checked_in`: Ticket already checked in; `transfers_disabled`: Ticket transfers not allowed; `transfer_closed`: Ticket transfers closed */
       409: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -14610,7 +14725,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `conflict`: Conflict; `sold_out`: Sold out; `unpaid_hold_limit`: Too many unpaid orders */
+      /** @description `conflict`: Conflict; `sold_out`: Sold out; `unpaid_hold_limit`: Too many unpaid orders; `ticket_checked_in`: Ticket already checked in; `transfers_disabled`: Ticket transfers not allowed; `transfer_closed`: Ticket transfers closed */
       409: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -14779,7 +14894,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `conflict`: Conflict; `sold_out`: Sold out; `unpaid_hold_limit`: Too many unpaid orders */
+      /** @description `conflict`: Conflict; `sold_out`: Sold out; `unpaid_hold_limit`: Too many unpaid orders; `ticket_checked_in`: Ticket already checked in; `transfers_disabled`: Ticket transfers not allowed; `transfer_closed`: Ticket transfers closed */
       409: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -14907,6 +15022,8 @@ export interface operations {
            *           ],
            *           "coverImageUrl": "https://cdn.example.com/jazz.jpg",
            *           "capacity": 300,
+           *           "transfersAllowed": true,
+           *           "transferCutoffMinutes": 60,
            *           "publishedAt": null,
            *           "cancelledAt": null,
            *           "createdAt": "2026-04-20T10:00:00.000Z",
@@ -15089,6 +15206,8 @@ export interface operations {
            *       ],
            *       "coverImageUrl": "https://cdn.example.com/jazz.jpg",
            *       "capacity": 300,
+           *       "transfersAllowed": true,
+           *       "transferCutoffMinutes": 60,
            *       "publishedAt": null,
            *       "cancelledAt": null,
            *       "createdAt": "2026-04-20T10:00:00.000Z",
@@ -15155,7 +15274,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `conflict`: Conflict; `sold_out`: Sold out; `unpaid_hold_limit`: Too many unpaid orders */
+      /** @description `conflict`: Conflict; `sold_out`: Sold out; `unpaid_hold_limit`: Too many unpaid orders; `ticket_checked_in`: Ticket already checked in; `transfers_disabled`: Ticket transfers not allowed; `transfer_closed`: Ticket transfers closed */
       409: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -15311,6 +15430,8 @@ export interface operations {
            *       ],
            *       "coverImageUrl": "https://cdn.example.com/jazz.jpg",
            *       "capacity": 300,
+           *       "transfersAllowed": true,
+           *       "transferCutoffMinutes": 60,
            *       "publishedAt": null,
            *       "cancelledAt": null,
            *       "createdAt": "2026-04-20T10:00:00.000Z",
@@ -15488,6 +15609,8 @@ export interface operations {
            *       ],
            *       "coverImageUrl": "https://cdn.example.com/jazz.jpg",
            *       "capacity": 300,
+           *       "transfersAllowed": true,
+           *       "transferCutoffMinutes": 60,
            *       "publishedAt": null,
            *       "cancelledAt": null,
            *       "createdAt": "2026-04-20T10:00:00.000Z",
@@ -15554,7 +15677,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `conflict`: Conflict; `sold_out`: Sold out; `unpaid_hold_limit`: Too many unpaid orders */
+      /** @description `conflict`: Conflict; `sold_out`: Sold out; `unpaid_hold_limit`: Too many unpaid orders; `ticket_checked_in`: Ticket already checked in; `transfers_disabled`: Ticket transfers not allowed; `transfer_closed`: Ticket transfers closed */
       409: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -15723,7 +15846,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `conflict`: Conflict; `sold_out`: Sold out; `unpaid_hold_limit`: Too many unpaid orders */
+      /** @description `conflict`: Conflict; `sold_out`: Sold out; `unpaid_hold_limit`: Too many unpaid orders; `ticket_checked_in`: Ticket already checked in; `transfers_disabled`: Ticket transfers not allowed; `transfer_closed`: Ticket transfers closed */
       409: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -15831,6 +15954,8 @@ export interface operations {
            *       ],
            *       "coverImageUrl": "https://cdn.example.com/jazz.jpg",
            *       "capacity": 300,
+           *       "transfersAllowed": true,
+           *       "transferCutoffMinutes": 60,
            *       "publishedAt": "2026-05-01T09:00:00.000Z",
            *       "cancelledAt": null,
            *       "createdAt": "2026-04-20T10:00:00.000Z",
@@ -15897,7 +16022,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `conflict`: Conflict; `sold_out`: Sold out; `unpaid_hold_limit`: Too many unpaid orders */
+      /** @description `conflict`: Conflict; `sold_out`: Sold out; `unpaid_hold_limit`: Too many unpaid orders; `ticket_checked_in`: Ticket already checked in; `transfers_disabled`: Ticket transfers not allowed; `transfer_closed`: Ticket transfers closed */
       409: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -16019,6 +16144,8 @@ export interface operations {
            *       ],
            *       "coverImageUrl": "https://cdn.example.com/jazz.jpg",
            *       "capacity": 300,
+           *       "transfersAllowed": true,
+           *       "transferCutoffMinutes": 60,
            *       "publishedAt": null,
            *       "cancelledAt": "2026-06-01T09:00:00.000Z",
            *       "createdAt": "2026-04-20T10:00:00.000Z",
@@ -16085,7 +16212,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `conflict`: Conflict; `sold_out`: Sold out; `unpaid_hold_limit`: Too many unpaid orders */
+      /** @description `conflict`: Conflict; `sold_out`: Sold out; `unpaid_hold_limit`: Too many unpaid orders; `ticket_checked_in`: Ticket already checked in; `transfers_disabled`: Ticket transfers not allowed; `transfer_closed`: Ticket transfers closed */
       409: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -16433,7 +16560,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `conflict`: Conflict; `sold_out`: Sold out; `unpaid_hold_limit`: Too many unpaid orders */
+      /** @description `conflict`: Conflict; `sold_out`: Sold out; `unpaid_hold_limit`: Too many unpaid orders; `ticket_checked_in`: Ticket already checked in; `transfers_disabled`: Ticket transfers not allowed; `transfer_closed`: Ticket transfers closed */
       409: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -16647,7 +16774,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `conflict`: Conflict; `sold_out`: Sold out; `unpaid_hold_limit`: Too many unpaid orders */
+      /** @description `conflict`: Conflict; `sold_out`: Sold out; `unpaid_hold_limit`: Too many unpaid orders; `ticket_checked_in`: Ticket already checked in; `transfers_disabled`: Ticket transfers not allowed; `transfer_closed`: Ticket transfers closed */
       409: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -16816,7 +16943,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `conflict`: Conflict; `sold_out`: Sold out; `unpaid_hold_limit`: Too many unpaid orders */
+      /** @description `conflict`: Conflict; `sold_out`: Sold out; `unpaid_hold_limit`: Too many unpaid orders; `ticket_checked_in`: Ticket already checked in; `transfers_disabled`: Ticket transfers not allowed; `transfer_closed`: Ticket transfers closed */
       409: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -17148,7 +17275,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `conflict`: Conflict; `sold_out`: Sold out; `unpaid_hold_limit`: Too many unpaid orders */
+      /** @description `conflict`: Conflict; `sold_out`: Sold out; `unpaid_hold_limit`: Too many unpaid orders; `ticket_checked_in`: Ticket already checked in; `transfers_disabled`: Ticket transfers not allowed; `transfer_closed`: Ticket transfers closed */
       409: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -17354,7 +17481,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `conflict`: Conflict; `sold_out`: Sold out; `unpaid_hold_limit`: Too many unpaid orders */
+      /** @description `conflict`: Conflict; `sold_out`: Sold out; `unpaid_hold_limit`: Too many unpaid orders; `ticket_checked_in`: Ticket already checked in; `transfers_disabled`: Ticket transfers not allowed; `transfer_closed`: Ticket transfers closed */
       409: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -17523,7 +17650,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `conflict`: Conflict; `sold_out`: Sold out; `unpaid_hold_limit`: Too many unpaid orders */
+      /** @description `conflict`: Conflict; `sold_out`: Sold out; `unpaid_hold_limit`: Too many unpaid orders; `ticket_checked_in`: Ticket already checked in; `transfers_disabled`: Ticket transfers not allowed; `transfer_closed`: Ticket transfers closed */
       409: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -17968,7 +18095,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `conflict`: Conflict; `sold_out`: Sold out; `unpaid_hold_limit`: Too many unpaid orders */
+      /** @description `conflict`: Conflict; `sold_out`: Sold out; `unpaid_hold_limit`: Too many unpaid orders; `ticket_checked_in`: Ticket already checked in; `transfers_disabled`: Ticket transfers not allowed; `transfer_closed`: Ticket transfers closed */
       409: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -18111,8 +18238,185 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `conflict`: Conflict; `sold_out`: Sold out; `unpaid_hold_limit`: Too many unpaid orders */
+      /** @description `conflict`: Conflict; `sold_out`: Sold out; `unpaid_hold_limit`: Too many unpaid orders; `ticket_checked_in`: Ticket already checked in; `transfers_disabled`: Ticket transfers not allowed; `transfer_closed`: Ticket transfers closed */
       409: {
+        headers: {
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'X-Correlation-Id': components['headers']['X-Correlation-Id'];
+          'Access-Control-Allow-Origin': components['headers']['Access-Control-Allow-Origin'];
+          RateLimit: components['headers']['RateLimit'];
+          'RateLimit-Policy': components['headers']['RateLimit-Policy'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description `rate_limited`: Too many requests; `too_many_streams`: Too many live streams */
+      429: {
+        headers: {
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'X-Correlation-Id': components['headers']['X-Correlation-Id'];
+          'Access-Control-Allow-Origin': components['headers']['Access-Control-Allow-Origin'];
+          RateLimit: components['headers']['RateLimit'];
+          'RateLimit-Policy': components['headers']['RateLimit-Policy'];
+          'Retry-After': components['headers']['Retry-After'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description `internal_error`: Internal server error; `misconfigured`: Service misconfigured */
+      500: {
+        headers: {
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'X-Correlation-Id': components['headers']['X-Correlation-Id'];
+          'Access-Control-Allow-Origin': components['headers']['Access-Control-Allow-Origin'];
+          RateLimit: components['headers']['RateLimit'];
+          'RateLimit-Policy': components['headers']['RateLimit-Policy'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description `service_unavailable`: Service unavailable */
+      503: {
+        headers: {
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'X-Correlation-Id': components['headers']['X-Correlation-Id'];
+          'Access-Control-Allow-Origin': components['headers']['Access-Control-Allow-Origin'];
+          RateLimit: components['headers']['RateLimit'];
+          'RateLimit-Policy': components['headers']['RateLimit-Policy'];
+          'Retry-After': components['headers']['Retry-After'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+    };
+  };
+  transferTicket: {
+    parameters: {
+      query?: never;
+      header?: never;
+      path: {
+        /** @description The booking id (a UUID; anything else answers 400). */
+        id: string;
+        /** @description The ticket (attendee) id, from the booking view (a UUID; anything else answers 400). */
+        attendeeId: string;
+      };
+      cookie?: never;
+    };
+    requestBody: {
+      content: {
+        'application/json': components['schemas']['TicketTransferRequest'];
+      };
+    };
+    responses: {
+      /** @description The ticket, now held by the new holder, with its new code. */
+      200: {
+        headers: {
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'X-Correlation-Id': components['headers']['X-Correlation-Id'];
+          'Access-Control-Allow-Origin': components['headers']['Access-Control-Allow-Origin'];
+          RateLimit: components['headers']['RateLimit'];
+          'RateLimit-Policy': components['headers']['RateLimit-Policy'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['TicketTransfer'];
+        };
+      };
+      /** @description `bad_request`: Bad request; `invalid_json`: Malformed JSON body; `validation_failed`: Validation failed; `query_too_complex`: GraphQL operation too complex; `persisted_query_not_found`: Persisted query not found; `invalid_passkey`: Invalid passkey response */
+      400: {
+        headers: {
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'X-Correlation-Id': components['headers']['X-Correlation-Id'];
+          'Access-Control-Allow-Origin': components['headers']['Access-Control-Allow-Origin'];
+          RateLimit: components['headers']['RateLimit'];
+          'RateLimit-Policy': components['headers']['RateLimit-Policy'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description `unauthorized`: Authentication required; `invalid_credentials`: Invalid credentials; `reauthentication_required`: Re-authentication required; `invalid_mfa_code`: Invalid verification code; `mfa_challenge_invalid`: Invalid or expired MFA challenge */
+      401: {
+        headers: {
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'X-Correlation-Id': components['headers']['X-Correlation-Id'];
+          'Access-Control-Allow-Origin': components['headers']['Access-Control-Allow-Origin'];
+          RateLimit: components['headers']['RateLimit'];
+          'RateLimit-Policy': components['headers']['RateLimit-Policy'];
+          'WWW-Authenticate': components['headers']['WWW-Authenticate'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description `forbidden`: Forbidden; `email_not_verified`: Email address not verified; `mfa_enrollment_required`: MFA enrolment required; `plan_limit`: Plan limit reached; `feature_unavailable`: Not in your plan; `live_key_required`: Live API key required */
+      403: {
+        headers: {
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'X-Correlation-Id': components['headers']['X-Correlation-Id'];
+          'Access-Control-Allow-Origin': components['headers']['Access-Control-Allow-Origin'];
+          RateLimit: components['headers']['RateLimit'];
+          'RateLimit-Policy': components['headers']['RateLimit-Policy'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description `not_found`: Not found */
+      404: {
+        headers: {
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'X-Correlation-Id': components['headers']['X-Correlation-Id'];
+          'Access-Control-Allow-Origin': components['headers']['Access-Control-Allow-Origin'];
+          RateLimit: components['headers']['RateLimit'];
+          'RateLimit-Policy': components['headers']['RateLimit-Policy'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description `conflict`: Conflict; `sold_out`: Sold out; `unpaid_hold_limit`: Too many unpaid orders; `ticket_checked_in`: Ticket already checked in; `transfers_disabled`: Ticket transfers not allowed; `transfer_closed`: Ticket transfers closed */
+      409: {
+        headers: {
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'X-Correlation-Id': components['headers']['X-Correlation-Id'];
+          'Access-Control-Allow-Origin': components['headers']['Access-Control-Allow-Origin'];
+          RateLimit: components['headers']['RateLimit'];
+          'RateLimit-Policy': components['headers']['RateLimit-Policy'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description `payload_too_large`: Payload too large */
+      413: {
+        headers: {
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'X-Correlation-Id': components['headers']['X-Correlation-Id'];
+          'Access-Control-Allow-Origin': components['headers']['Access-Control-Allow-Origin'];
+          RateLimit: components['headers']['RateLimit'];
+          'RateLimit-Policy': components['headers']['RateLimit-Policy'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description `unsupported_media_type`: Unsupported media type */
+      415: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
           'X-Correlation-Id': components['headers']['X-Correlation-Id'];
@@ -18263,7 +18567,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `conflict`: Conflict; `sold_out`: Sold out; `unpaid_hold_limit`: Too many unpaid orders */
+      /** @description `conflict`: Conflict; `sold_out`: Sold out; `unpaid_hold_limit`: Too many unpaid orders; `ticket_checked_in`: Ticket already checked in; `transfers_disabled`: Ticket transfers not allowed; `transfer_closed`: Ticket transfers closed */
       409: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -18626,7 +18930,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `conflict`: Conflict; `sold_out`: Sold out; `unpaid_hold_limit`: Too many unpaid orders */
+      /** @description `conflict`: Conflict; `sold_out`: Sold out; `unpaid_hold_limit`: Too many unpaid orders; `ticket_checked_in`: Ticket already checked in; `transfers_disabled`: Ticket transfers not allowed; `transfer_closed`: Ticket transfers closed */
       409: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -19249,6 +19553,10 @@ export interface operations {
            *         {
            *           "type": "booking.expired",
            *           "description": "A pending booking expired unpaid; its seats are back on sale. data: the booking."
+           *         },
+           *         {
+           *           "type": "ticket.transferred",
+           *           "description": "A ticket was transferred to another holder; its old code no longer works. data: the attendee, booking and event ids, the new and the previous holder (name, email); never the ticket code."
            *         },
            *         {
            *           "type": "checkin.created",
@@ -20446,7 +20754,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `conflict`: Conflict; `sold_out`: Sold out; `unpaid_hold_limit`: Too many unpaid orders */
+      /** @description `conflict`: Conflict; `sold_out`: Sold out; `unpaid_hold_limit`: Too many unpaid orders; `ticket_checked_in`: Ticket already checked in; `transfers_disabled`: Ticket transfers not allowed; `transfer_closed`: Ticket transfers closed */
       409: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -20797,7 +21105,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `conflict`: Conflict; `sold_out`: Sold out; `unpaid_hold_limit`: Too many unpaid orders */
+      /** @description `conflict`: Conflict; `sold_out`: Sold out; `unpaid_hold_limit`: Too many unpaid orders; `ticket_checked_in`: Ticket already checked in; `transfers_disabled`: Ticket transfers not allowed; `transfer_closed`: Ticket transfers closed */
       409: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -21169,7 +21477,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `conflict`: Conflict; `sold_out`: Sold out; `unpaid_hold_limit`: Too many unpaid orders */
+      /** @description `conflict`: Conflict; `sold_out`: Sold out; `unpaid_hold_limit`: Too many unpaid orders; `ticket_checked_in`: Ticket already checked in; `transfers_disabled`: Ticket transfers not allowed; `transfer_closed`: Ticket transfers closed */
       409: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -21334,7 +21642,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `conflict`: Conflict; `sold_out`: Sold out; `unpaid_hold_limit`: Too many unpaid orders */
+      /** @description `conflict`: Conflict; `sold_out`: Sold out; `unpaid_hold_limit`: Too many unpaid orders; `ticket_checked_in`: Ticket already checked in; `transfers_disabled`: Ticket transfers not allowed; `transfer_closed`: Ticket transfers closed */
       409: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -21497,6 +21805,157 @@ export interface operations {
       };
       /** @description `not_found`: Not found */
       404: {
+        headers: {
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'X-Correlation-Id': components['headers']['X-Correlation-Id'];
+          'Access-Control-Allow-Origin': components['headers']['Access-Control-Allow-Origin'];
+          RateLimit: components['headers']['RateLimit'];
+          'RateLimit-Policy': components['headers']['RateLimit-Policy'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description `rate_limited`: Too many requests; `too_many_streams`: Too many live streams */
+      429: {
+        headers: {
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'X-Correlation-Id': components['headers']['X-Correlation-Id'];
+          'Access-Control-Allow-Origin': components['headers']['Access-Control-Allow-Origin'];
+          RateLimit: components['headers']['RateLimit'];
+          'RateLimit-Policy': components['headers']['RateLimit-Policy'];
+          'Retry-After': components['headers']['Retry-After'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description `internal_error`: Internal server error; `misconfigured`: Service misconfigured */
+      500: {
+        headers: {
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'X-Correlation-Id': components['headers']['X-Correlation-Id'];
+          'Access-Control-Allow-Origin': components['headers']['Access-Control-Allow-Origin'];
+          RateLimit: components['headers']['RateLimit'];
+          'RateLimit-Policy': components['headers']['RateLimit-Policy'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description `service_unavailable`: Service unavailable */
+      503: {
+        headers: {
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'X-Correlation-Id': components['headers']['X-Correlation-Id'];
+          'Access-Control-Allow-Origin': components['headers']['Access-Control-Allow-Origin'];
+          RateLimit: components['headers']['RateLimit'];
+          'RateLimit-Policy': components['headers']['RateLimit-Policy'];
+          'Retry-After': components['headers']['Retry-After'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+    };
+  };
+  transferPublicTicket: {
+    parameters: {
+      query?: never;
+      header: {
+        /** @description The booking token returned by the checkout (`token`). A malformed one answers 400; a well-formed wrong one 404, like an unknown id. */
+        'booking-token': string;
+      };
+      path: {
+        /** @description The booking id (a UUID; anything else answers 400). */
+        id: string;
+        /** @description The ticket (attendee) id, from the booking view (a UUID; anything else answers 400). */
+        attendeeId: string;
+      };
+      cookie?: never;
+    };
+    requestBody: {
+      content: {
+        'application/json': components['schemas']['TicketTransferRequest'];
+      };
+    };
+    responses: {
+      /** @description The ticket, now held by the new holder, with its new code. */
+      200: {
+        headers: {
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'X-Correlation-Id': components['headers']['X-Correlation-Id'];
+          'Access-Control-Allow-Origin': components['headers']['Access-Control-Allow-Origin'];
+          RateLimit: components['headers']['RateLimit'];
+          'RateLimit-Policy': components['headers']['RateLimit-Policy'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['TicketTransfer'];
+        };
+      };
+      /** @description `bad_request`: Bad request; `invalid_json`: Malformed JSON body; `validation_failed`: Validation failed; `query_too_complex`: GraphQL operation too complex; `persisted_query_not_found`: Persisted query not found; `invalid_passkey`: Invalid passkey response */
+      400: {
+        headers: {
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'X-Correlation-Id': components['headers']['X-Correlation-Id'];
+          'Access-Control-Allow-Origin': components['headers']['Access-Control-Allow-Origin'];
+          RateLimit: components['headers']['RateLimit'];
+          'RateLimit-Policy': components['headers']['RateLimit-Policy'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description `not_found`: Not found */
+      404: {
+        headers: {
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'X-Correlation-Id': components['headers']['X-Correlation-Id'];
+          'Access-Control-Allow-Origin': components['headers']['Access-Control-Allow-Origin'];
+          RateLimit: components['headers']['RateLimit'];
+          'RateLimit-Policy': components['headers']['RateLimit-Policy'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description `conflict`: Conflict; `sold_out`: Sold out; `unpaid_hold_limit`: Too many unpaid orders; `ticket_checked_in`: Ticket already checked in; `transfers_disabled`: Ticket transfers not allowed; `transfer_closed`: Ticket transfers closed */
+      409: {
+        headers: {
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'X-Correlation-Id': components['headers']['X-Correlation-Id'];
+          'Access-Control-Allow-Origin': components['headers']['Access-Control-Allow-Origin'];
+          RateLimit: components['headers']['RateLimit'];
+          'RateLimit-Policy': components['headers']['RateLimit-Policy'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description `payload_too_large`: Payload too large */
+      413: {
+        headers: {
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'X-Correlation-Id': components['headers']['X-Correlation-Id'];
+          'Access-Control-Allow-Origin': components['headers']['Access-Control-Allow-Origin'];
+          RateLimit: components['headers']['RateLimit'];
+          'RateLimit-Policy': components['headers']['RateLimit-Policy'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description `unsupported_media_type`: Unsupported media type */
+      415: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
           'X-Correlation-Id': components['headers']['X-Correlation-Id'];
@@ -21817,7 +22276,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `conflict`: Conflict; `sold_out`: Sold out; `unpaid_hold_limit`: Too many unpaid orders */
+      /** @description `conflict`: Conflict; `sold_out`: Sold out; `unpaid_hold_limit`: Too many unpaid orders; `ticket_checked_in`: Ticket already checked in; `transfers_disabled`: Ticket transfers not allowed; `transfer_closed`: Ticket transfers closed */
       409: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -23323,7 +23782,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `conflict`: Conflict; `sold_out`: Sold out; `unpaid_hold_limit`: Too many unpaid orders */
+      /** @description `conflict`: Conflict; `sold_out`: Sold out; `unpaid_hold_limit`: Too many unpaid orders; `ticket_checked_in`: Ticket already checked in; `transfers_disabled`: Ticket transfers not allowed; `transfer_closed`: Ticket transfers closed */
       409: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];

@@ -1,7 +1,7 @@
 import { createDatabase } from '../db/client.ts';
 import { createRedis } from '../lib/redis.ts';
 import {
-  sendBookingEventEmail,
+  sendOutboxEventEmail,
   sendQueuedEmail,
   sendWebhookDisabledEmails,
   type EmailConsumerDeps,
@@ -14,7 +14,10 @@ import type { QueueMessage } from './messages.ts';
 export const EMAIL_MESSAGE_TYPES = {
   /** A rendered EmailMessage enqueued by `sendLater` (verification, password reset, invitation ...). */
   send: 'email.send',
-  /** A booking outbox event (booking.confirmed | booking.cancelled | booking.refunded) for the buyer. */
+  /**
+   * An outbox event that emails people: booking.confirmed | booking.cancelled | booking.refunded (the buyer), or
+   * ticket.transferred (the new and the previous holder).
+   */
   event: 'email.event',
   /** A webhook endpoint was disabled: tell the organization's owners. */
   webhookDisabled: 'email.webhook_disabled',
@@ -39,6 +42,6 @@ const handle =
 /** Registered as `handlers.email` in src/queues/consumer.ts. A handler that throws is retried with backoff. */
 export const emailHandlers: ReadonlyMap<string, MessageHandler> = new Map([
   [EMAIL_MESSAGE_TYPES.send, handle(sendQueuedEmail)],
-  [EMAIL_MESSAGE_TYPES.event, handle(sendBookingEventEmail)],
+  [EMAIL_MESSAGE_TYPES.event, handle(sendOutboxEventEmail)],
   [EMAIL_MESSAGE_TYPES.webhookDisabled, handle(sendWebhookDisabledEmails)],
 ]);

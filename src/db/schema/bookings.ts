@@ -190,6 +190,8 @@ export const attendees = pgTable(
     answers: jsonb().$type<Record<string, string>>().notNull().default({}),
     checkedInAt: timestamp({ withTimezone: true }),
     checkedInBy: uuid().references(() => users.id, { onDelete: 'set null' }),
+    // How often the ticket was transferred to another holder (bounded per ticket, see services/bookings/transfer.ts).
+    transferCount: smallint().notNull().default(0),
     cancelledAt: timestamp({ withTimezone: true }),
     ...timestamps,
   },

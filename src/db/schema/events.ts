@@ -28,6 +28,9 @@ export interface Venue {
   longitude?: number;
 }
 
+/** The longest transfer cutoff an organizer may set: 30 days before the event starts. */
+export const MAX_TRANSFER_CUTOFF_MINUTES = 30 * 24 * 60;
+
 /** An event. Times are stored in UTC and presented with the event's IANA timezone. */
 export const events = pgTable(
   'events',
@@ -55,6 +58,10 @@ export const events = pgTable(
     // Seats of all ticket types sold (confirmed) and held (pending); sold + held <= capacity when capacity is set.
     sold: integer().notNull().default(0),
     held: integer().notNull().default(0),
+    // Ticket transfer (POST /api/v1/public/bookings/{id}/attendees/{attendeeId}/transfer): allowed by default, as
+    // pretix and Tito do, until `transferCutoffMinutes` before the start (0: until the event starts).
+    transfersAllowed: boolean().notNull().default(true),
+    transferCutoffMinutes: integer().notNull().default(0),
     publishedAt: timestamp({ withTimezone: true }),
     cancelledAt: timestamp({ withTimezone: true }),
     ...timestamps,
@@ -80,6 +87,10 @@ export const events = pgTable(
     index('events_organization_id_created_at_idx').on(table.organizationId, table.createdAt, table.id),
     check('events_ends_after_starts', sql`${table.endsAt} > ${table.startsAt}`),
     check('events_slug_format', sql`${table.slug} ~ '^[a-z0-9](?:[a-z0-9-]{0,98}[a-z0-9])?$'`),
+    check(
+      'events_transfer_cutoff_minutes',
+      sql`${table.transferCutoffMinutes} between 0 and ${sql.raw(String(MAX_TRANSFER_CUTOFF_MINUTES))}`,
+    ),
     check('events_capacity_positive', sql`${table.capacity} is null or ${table.capacity} >= 0`),
     check(
       'events_counts',

@@ -4,11 +4,13 @@ import * as cancel from './cancel.ts';
 import * as confirm from './confirm.ts';
 import * as get from './get.ts';
 import * as list from './list.ts';
+import * as transferTicket from './transfer-ticket.ts';
 
-// Staff bookings: list, read, cancel, confirm (helper A)
+// Staff bookings: list, read, cancel, confirm (helper A), transfer a ticket
 export function registerBookingsRoutes(app: OpenAPIHono<AppEnv>): void {
   list.register(app);
   get.register(app);
   cancel.register(app);
   confirm.register(app);
+  transferTicket.register(app);
 }

@@ -133,6 +133,12 @@ export const PublicBookingSchema = BookingSchema.omit({ payment: true, refunds: 
             description: 'Join URL of an online event: shown only while the booking is confirmed, else null.',
             example: 'https://meet.example.com/jazz',
           }),
+        transfersCloseAt: Timestamp.nullable().openapi({
+          description:
+            'Until when a ticket may be transferred to another person (POST .../attendees/{attendeeId}/transfer): ' +
+            "the organizer's cutoff before the start; null when the organizer does not allow transfers.",
+          example: '2026-07-04T17:00:00.000Z',
+        }),
       })
       .openapi({ description: 'The event booked.' }),
   })

@@ -1,4 +1,5 @@
 import { z } from '@hono/zod-openapi';
+import { MAX_TRANSFER_CUTOFF_MINUTES } from '../../db/schema/events.ts';
 import { WITHOUT_CONTROL_CHARACTERS } from '../../lib/text.ts';
 import { int32, isTimeZone, storedLine, Timestamp, Uuid } from '../fields.ts';
 import { cursorPage, pageParams, sortParam } from '../pagination.ts';
@@ -124,6 +125,14 @@ export const EventSchema = z
       description: 'Seats across all ticket types; null: only the ticket types limit sales.',
       example: 300,
     }),
+    transfersAllowed: z.boolean().openapi({
+      description: 'Whether ticket holders may transfer their tickets to another person (see transferCutoffMinutes).',
+      example: true,
+    }),
+    transferCutoffMinutes: int32(0, MAX_TRANSFER_CUTOFF_MINUTES).openapi({
+      description: 'Transfers close this many minutes before the start (0: at the start).',
+      example: 60,
+    }),
     publishedAt: Timestamp.nullable().openapi({
       description: 'When it was published.',
       example: '2026-05-01T09:00:00.000Z',
@@ -159,6 +168,8 @@ export const EXAMPLE_EVENT: EventResponse = {
   categories: ['music', 'jazz'],
   coverImageUrl: 'https://cdn.example.com/jazz.jpg',
   capacity: 300,
+  transfersAllowed: true,
+  transferCutoffMinutes: 60,
   publishedAt: null,
   cancelledAt: null,
   createdAt: '2026-04-20T10:00:00.000Z',
@@ -267,6 +278,18 @@ const eventFields = {
   capacity: int32(1, MAX_EVENT_CAPACITY)
     .nullable()
     .openapi({ description: 'Seats across all ticket types, or null for no overall limit.', example: 300 }),
+  transfersAllowed: z.boolean().openapi({
+    description:
+      'Whether ticket holders may transfer a ticket to another name and email (default true; they never can once ' +
+      'it is checked in).',
+    example: true,
+  }),
+  transferCutoffMinutes: int32(0, MAX_TRANSFER_CUTOFF_MINUTES).openapi({
+    description:
+      'Transfers close this many minutes before the start: 0 (default) to 43,200 (30 days). Transfers always close ' +
+      'when the event starts.',
+    example: 60,
+  }),
 };
 
 export const EventCreateSchema = z
@@ -280,6 +303,8 @@ export const EventCreateSchema = z
     categories: eventFields.categories.optional(),
     coverImageUrl: eventFields.coverImageUrl.optional(),
     capacity: eventFields.capacity.optional(),
+    transfersAllowed: eventFields.transfersAllowed.optional(),
+    transferCutoffMinutes: eventFields.transferCutoffMinutes.optional(),
   })
   .strict()
   .refine((body) => body.endsAt > body.startsAt, { message: 'endsAt must be after startsAt', path: ['endsAt'] })
@@ -310,6 +335,8 @@ export const EventUpdateSchema = z
     categories: eventFields.categories.optional(),
     coverImageUrl: eventFields.coverImageUrl.optional(),
     capacity: eventFields.capacity.optional(),
+    transfersAllowed: eventFields.transfersAllowed.optional(),
+    transferCutoffMinutes: eventFields.transferCutoffMinutes.optional(),
   })
   .strict()
   .refine((body) => Object.keys(body).length > 0, {

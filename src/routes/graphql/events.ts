@@ -108,6 +108,12 @@ export const EventRef = builder.objectRef<EventView>('Event').implement({
     categories: t.exposeStringList('categories'),
     coverImageUrl: t.exposeString('coverImageUrl', { nullable: true }),
     capacity: t.exposeInt('capacity', { nullable: true }),
+    transfersAllowed: t.exposeBoolean('transfersAllowed', {
+      description: 'Whether ticket holders may transfer their tickets to another person.',
+    }),
+    transferCutoffMinutes: t.exposeInt('transferCutoffMinutes', {
+      description: 'Transfers close this many minutes before the start (0: at the start).',
+    }),
     publishedAt: t.expose('publishedAt', { type: 'DateTime', nullable: true }),
     cancelledAt: t.expose('cancelledAt', { type: 'DateTime', nullable: true }),
     createdAt: t.expose('createdAt', { type: 'DateTime' }),

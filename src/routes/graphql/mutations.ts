@@ -38,6 +38,8 @@ const eventFields = (t: Parameters<Parameters<typeof builder.inputType>[1]['fiel
   categories: t.stringList(),
   coverImageUrl: t.string(),
   capacity: t.int({ description: 'null: only the ticket types limit sales.' }),
+  transfersAllowed: t.boolean({ description: 'Ticket transfers allowed (default true).' }),
+  transferCutoffMinutes: t.int({ description: 'Transfers close this many minutes before the start, 0..43200.' }),
 });
 
 const CreateEventInput = builder.inputType('CreateEventInput', {

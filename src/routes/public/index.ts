@@ -5,6 +5,7 @@ import * as createBooking from './create-booking.ts';
 import * as getBooking from './get-booking.ts';
 import * as getEvent from './get-event.ts';
 import * as listEvents from './list-events.ts';
+import * as transferTicket from './transfer-ticket.ts';
 
 export function registerPublicRoutes(app: OpenAPIHono<AppEnv>): void {
   listEvents.register(app);
@@ -12,4 +13,5 @@ export function registerPublicRoutes(app: OpenAPIHono<AppEnv>): void {
   createBooking.register(app);
   checkout.register(app);
   getBooking.register(app);
+  transferTicket.register(app);
 }

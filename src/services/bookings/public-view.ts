@@ -18,6 +18,8 @@ export interface PublicBookingEvent {
   endsAt: string;
   venue: Venue | null;
   onlineUrl: string | null;
+  /** When ticket transfers close (the cutoff before the start); null when the organizer does not allow them. */
+  transfersCloseAt: string | null;
 }
 
 /** The buyer's view of a booking: no internal payment or provider ids, no refund reasons, plus its event. */
@@ -74,6 +76,8 @@ export async function getPublicBooking({
           endsAt: events.endsAt,
           venue: events.venue,
           onlineUrl: sql<string | null>`(case when ${bookings.status} = 'confirmed' then ${events.onlineUrl} end)`,
+          transfersAllowed: events.transfersAllowed,
+          transferCutoffMinutes: events.transferCutoffMinutes,
         },
       })
       .from(bookings)
@@ -136,6 +140,9 @@ export async function getPublicBooking({
       endsAt: event.endsAt.toISOString(),
       venue: event.venue ?? null,
       onlineUrl: event.onlineUrl,
+      transfersCloseAt: event.transfersAllowed
+        ? new Date(event.startsAt.getTime() - event.transferCutoffMinutes * 60_000).toISOString()
+        : null,
     },
   };
 }

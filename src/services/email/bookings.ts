@@ -35,7 +35,7 @@ export const BookingEmailPayloadSchema = z.object({
 });
 export type BookingEmailPayload = z.infer<typeof BookingEmailPayloadSchema>;
 type BookingData = BookingEmailPayload['data'];
-type AttendeeData = z.infer<typeof AttendeeData>;
+export type AttendeeData = z.infer<typeof AttendeeData>;
 
 /** The event a booking email talks about (null when it could not be loaded: the email still goes out). */
 export interface BookingEmailEvent {
@@ -66,7 +66,7 @@ function venueLine(venue: Venue | null): string | null {
 }
 
 /** When / Where (/ Online, for ticket holders only) lines of the event, those it has. */
-function eventDetails(event: BookingEmailEvent | null, withOnline: boolean): [string, string][] {
+export function eventDetails(event: BookingEmailEvent | null, withOnline: boolean): [string, string][] {
   if (!event) return [];
   const rows: [string, string][] = [['When', `${formatEventTime(event.startsAt, event.timezone)} (${event.timezone})`]];
   const where = venueLine(event.venue);
@@ -129,7 +129,8 @@ function detailsHtml(rows: readonly [string, string][]): SafeHtml[] {
   return [markup`<table style="border-collapse:collapse">${cells}</table>`];
 }
 
-interface Content {
+/** What a ticket email says, before it is laid out as text and HTML (`composeTicketEmail`). */
+export interface Content {
   subject: string;
   intro: string[];
   details: [string, string][];
@@ -191,8 +192,28 @@ function content(input: BookingEmailInput): Content {
 
 /** The buyer's email for a booking event: confirmation with the tickets, cancellation or refund. */
 export function bookingEmail(input: BookingEmailInput): EmailMessage {
+  const links = input.event?.onlineUrl && input.type === 'booking.confirmed' ? [input.event.onlineUrl] : [];
+  return composeTicketEmail({
+    id: input.id,
+    to: input.booking.buyer.email,
+    branding: input.branding,
+    ticketTypeNames: input.ticketTypeNames,
+    content: content(input),
+    links,
+  });
+}
+
+/** Lays out a ticket email (booking and transfer emails): intro, details, ticket lists and closing, text and HTML. */
+export function composeTicketEmail(input: {
+  id: string;
+  to: string;
+  branding: Branding;
+  ticketTypeNames: ReadonlyMap<string, string>;
+  content: Content;
+  links: string[];
+}): EmailMessage {
   const { branding, ticketTypeNames } = input;
-  const parts = content(input);
+  const parts = input.content;
   // A title is the organizer's text: no line breaks in a header.
   const subject = parts.subject.replace(/[\r\n]+/g, ' ');
   const color = brandColor(branding);
@@ -210,14 +231,13 @@ export function bookingEmail(input: BookingEmailInput): EmailMessage {
     ...parts.tickets.flatMap((list) => ticketsHtml(list.title, list.attendees, ticketTypeNames, color)),
     ...parts.closing.map((line) => markup`<p>${line}</p>`),
   ];
-  const links = input.event?.onlineUrl && input.type === 'booking.confirmed' ? [input.event.onlineUrl] : [];
   return {
     id: input.id,
-    to: input.booking.buyer.email,
+    to: input.to,
     fromName: branding.senderName,
     subject,
     text,
     html: emailLayout(branding, subject, body),
-    links,
+    links: input.links,
   };
 }

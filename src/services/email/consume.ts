@@ -2,7 +2,7 @@ import type { z } from '@hono/zod-openapi';
 import type { Redis } from '@upstash/redis/cloudflare';
 import { and, asc, eq } from 'drizzle-orm';
 import type { Database } from '../../db/client.ts';
-import { events, memberships, roles, ticketTypes, users } from '../../db/schema/index.ts';
+import { attendees, events, memberships, roles, ticketTypes, users } from '../../db/schema/index.ts';
 import { scoped } from '../../db/tenant.ts';
 import type { Logger } from '../../lib/logger.ts';
 import { OWNER_ROLE } from '../roles/authority.ts';
@@ -11,6 +11,7 @@ import { bookingEmail, BookingEmailPayloadSchema } from './bookings.ts';
 import { deliverOnce, type DeliveryDeps } from './deliver.ts';
 import { EmailMessageSchema } from './messages.ts';
 import type { EmailProvider } from './send.ts';
+import { ticketTransferredAwayEmail, TransferEmailPayloadSchema, transferredTicketEmail } from './transfers.ts';
 import { webhookDisabledEmail, WebhookDisabledPayloadSchema } from './webhooks.ts';
 
 /**
@@ -106,6 +107,83 @@ export async function sendBookingEventEmail(deps: EmailConsumerDeps, envelope: E
     branding: emailBranding(organization),
   });
   await deliverOnce(delivery(deps), message, organizationId, 'booking');
+}
+
+/** `email.event`: the transfer emails for `ticket.transferred`, the buyer's booking email for the booking events. */
+export async function sendOutboxEventEmail(deps: EmailConsumerDeps, envelope: EmailEnvelope): Promise<void> {
+  const payload = envelope.payload;
+  const type = typeof payload === 'object' && payload !== null && 'type' in payload ? payload.type : undefined;
+  if (type === 'ticket.transferred') return sendTransferEmails(deps, envelope);
+  return sendBookingEventEmail(deps, envelope);
+}
+
+/**
+ * `email.event` of `ticket.transferred`: the ticket to the new holder (with its code as the database holds it now,
+ * since the event carries none; not sent when the ticket has moved on to someone else since, or was cancelled) and
+ * a notice to the previous holder. Each message has its own id (`<envelope id>:holder`, `:previous`) and is sent
+ * once; a failure of either retries the message, which then sends only what is still missing.
+ */
+export async function sendTransferEmails(deps: EmailConsumerDeps, envelope: EmailEnvelope): Promise<void> {
+  const event = parsePayload(TransferEmailPayloadSchema, envelope, 'email.event');
+  const organizationId = requireOrganization(envelope, 'email.event');
+  const { db } = deps;
+  const transfer = event.data;
+  const [organizationRows, eventRows, ticketRows] = await scoped(db, { organizationId }, [
+    brandingQuery(db, organizationId),
+    db
+      .select({
+        title: events.title,
+        startsAt: events.startsAt,
+        timezone: events.timezone,
+        venue: events.venue,
+        onlineUrl: events.onlineUrl,
+      })
+      .from(events)
+      .where(and(eq(events.organizationId, organizationId), eq(events.id, transfer.eventId)))
+      .limit(1),
+    db
+      .select({
+        name: attendees.name,
+        email: attendees.email,
+        ticketCode: attendees.ticketCode,
+        status: attendees.status,
+        ticketTypeName: ticketTypes.name,
+      })
+      .from(attendees)
+      .innerJoin(
+        ticketTypes,
+        and(eq(ticketTypes.organizationId, attendees.organizationId), eq(ticketTypes.id, attendees.ticketTypeId)),
+      )
+      .where(and(eq(attendees.organizationId, organizationId), eq(attendees.id, transfer.attendeeId)))
+      .limit(1),
+  ]);
+  const organization = organizationRows[0];
+  if (!organization) {
+    deps.logger.warn('transfer email dropped: organization not found', { organizationId });
+    return;
+  }
+  const ticket = ticketRows[0];
+  const base = {
+    transfer,
+    event: eventRows[0] ?? null,
+    ticketTypeName: ticket?.ticketTypeName ?? null,
+    branding: emailBranding(organization),
+  };
+  const messages = [
+    ticket === undefined ? null : transferredTicketEmail({ ...base, id: `${envelope.id}:holder` }, ticket),
+    ticketTransferredAwayEmail({ ...base, id: `${envelope.id}:previous` }),
+  ].filter((message) => message !== null);
+  const failures: unknown[] = [];
+  for (const message of messages) {
+    try {
+      await deliverOnce(delivery(deps), message, organizationId, 'booking');
+    } catch (error) {
+      failures.push(error);
+    }
+  }
+  if (failures.length > 0) {
+    throw new Error(`transfer emails: ${failures.length} of ${messages.length} not sent`, { cause: failures[0] });
+  }
 }
 
 /**

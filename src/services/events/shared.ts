@@ -29,6 +29,8 @@ export interface EventView {
   categories: string[];
   coverImageUrl: string | null;
   capacity: number | null;
+  transfersAllowed: boolean;
+  transferCutoffMinutes: number;
   publishedAt: string | null;
   cancelledAt: string | null;
   createdAt: string;
@@ -51,6 +53,8 @@ export function toEventView(row: Event): EventView {
     categories: row.categories,
     coverImageUrl: row.coverImageUrl,
     capacity: row.capacity,
+    transfersAllowed: row.transfersAllowed,
+    transferCutoffMinutes: row.transferCutoffMinutes,
     publishedAt: row.publishedAt?.toISOString() ?? null,
     cancelledAt: row.cancelledAt?.toISOString() ?? null,
     createdAt: row.createdAt.toISOString(),

@@ -37,6 +37,8 @@ export interface EventFields {
   categories?: string[] | undefined;
   coverImageUrl?: string | null | undefined;
   capacity?: number | null | undefined;
+  transfersAllowed?: boolean | undefined;
+  transferCutoffMinutes?: number | undefined;
 }
 
 export interface CreateEventInput extends EventFields {
@@ -140,6 +142,8 @@ export async function createEvent({
           categories: input.categories ?? [],
           coverImageUrl: input.coverImageUrl ?? null,
           capacity: input.capacity ?? null,
+          transfersAllowed: input.transfersAllowed ?? true,
+          transferCutoffMinutes: input.transferCutoffMinutes ?? 0,
         })
         .returning(),
       auditInsert(db, ctx.client, {

@@ -20,8 +20,8 @@ import { uuidArray } from '../users/guards.ts';
  *
  * - Every event goes to WEBHOOK_QUEUE as `{ id: <outbox id>, type: 'webhook.fanout', organizationId, payload,
  *   createdAt }`; the webhook consumer fans it out to the organization's endpoints.
- * - `booking.confirmed`, `booking.cancelled` and `booking.refunded` also go to EMAIL_QUEUE as
- *   `{ id: 'email:<outbox id>', type: 'email.event', ... }` (the buyer's email).
+ * - `booking.confirmed`, `booking.cancelled`, `booking.refunded` and `ticket.transferred` also go to EMAIL_QUEUE as
+ *   `{ id: 'email:<outbox id>', type: 'email.event', ... }` (the buyer's email; the new and previous holders').
  * - Events that change the public catalogue (events, ticket types, seats) are announced to its edge cache in Redis
  *   (`announceCatalogueChanges`, one round trip, beside the sends; see src/services/catalogue/edge-cache.ts), so
  *   public reads show them within a second. A failed announcement is logged and does not hold the rows back: the
@@ -46,11 +46,12 @@ export const DISPATCH_LIMIT = 100;
 /** How many pages of DISPATCH_LIMIT rows one scheduled sweep publishes at most. */
 const SWEEP_PAGES = 10;
 
-/** The events that also send the buyer an email. */
+/** The events that also send email (the buyer's; a transfer's holders'). */
 export const EMAIL_EVENTS: ReadonlySet<string> = new Set<EventType>([
   'booking.confirmed',
   'booking.cancelled',
   'booking.refunded',
+  'ticket.transferred',
 ]);
 
 export const WEBHOOK_MESSAGE_TYPE = 'webhook.fanout';

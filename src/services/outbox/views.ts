@@ -67,6 +67,8 @@ export function eventObject(alias: string): SQL {
     categories: column(alias, 'categories'),
     coverImageUrl: column(alias, 'cover_image_url'),
     capacity: column(alias, 'capacity'),
+    transfersAllowed: column(alias, 'transfers_allowed'),
+    transferCutoffMinutes: column(alias, 'transfer_cutoff_minutes'),
     publishedAt: iso(alias, 'published_at'),
     cancelledAt: iso(alias, 'cancelled_at'),
     createdAt: iso(alias, 'created_at'),
