@@ -58,6 +58,8 @@ export const RATE_LIMITED_BY: Readonly<Record<string, readonly LimitRule[]>> = {
   streamPublicAvailability: [PUBLIC_READ_LIMIT],
   createPublicBooking: [PUBLIC_BOOKING_LIMIT],
   startPublicCheckout: [PUBLIC_BOOKING_LIMIT],
+  cancelPublicBooking: [PUBLIC_BOOKING_LIMIT],
+  updatePublicBookingAttendee: [PUBLIC_BOOKING_LIMIT],
   receiveStripeWebhook: [STRIPE_WEBHOOK_LIMIT],
 };
 

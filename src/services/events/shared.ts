@@ -13,6 +13,8 @@ export type EventVisibility = Event['visibility'];
 /** Statuses in which an event (and its ticket types) may still change; cancelled and completed events are frozen. */
 export const EDITABLE_STATUSES: readonly EventStatus[] = ['draft', 'published'];
 
+export type BuyerCancellationPolicy = Event['buyerCancellation'];
+
 /** An event as staff see it: every stored field except the tenant, times as ISO 8601 UTC. */
 export interface EventView {
   id: string;
@@ -29,6 +31,9 @@ export interface EventView {
   categories: string[];
   coverImageUrl: string | null;
   capacity: number | null;
+  buyerCancellation: BuyerCancellationPolicy;
+  buyerCancellationCutoffMinutes: number;
+  attendeeEditCutoffMinutes: number | null;
   publishedAt: string | null;
   cancelledAt: string | null;
   createdAt: string;
@@ -51,6 +56,9 @@ export function toEventView(row: Event): EventView {
     categories: row.categories,
     coverImageUrl: row.coverImageUrl,
     capacity: row.capacity,
+    buyerCancellation: row.buyerCancellation,
+    buyerCancellationCutoffMinutes: row.buyerCancellationCutoffMinutes,
+    attendeeEditCutoffMinutes: row.attendeeEditCutoffMinutes,
     publishedAt: row.publishedAt?.toISOString() ?? null,
     cancelledAt: row.cancelledAt?.toISOString() ?? null,
     createdAt: row.createdAt.toISOString(),

@@ -20,6 +20,7 @@ import {
   toEventView,
   violatedConstraint,
   type EventView,
+  type BuyerCancellationPolicy,
   type EventVisibility,
   givenFields,
 } from './shared.ts';
@@ -37,6 +38,9 @@ export interface EventFields {
   categories?: string[] | undefined;
   coverImageUrl?: string | null | undefined;
   capacity?: number | null | undefined;
+  buyerCancellation?: BuyerCancellationPolicy | undefined;
+  buyerCancellationCutoffMinutes?: number | undefined;
+  attendeeEditCutoffMinutes?: number | null | undefined;
 }
 
 export interface CreateEventInput extends EventFields {
@@ -140,6 +144,9 @@ export async function createEvent({
           categories: input.categories ?? [],
           coverImageUrl: input.coverImageUrl ?? null,
           capacity: input.capacity ?? null,
+          buyerCancellation: input.buyerCancellation ?? 'none',
+          buyerCancellationCutoffMinutes: input.buyerCancellationCutoffMinutes ?? 0,
+          attendeeEditCutoffMinutes: input.attendeeEditCutoffMinutes ?? null,
         })
         .returning(),
       auditInsert(db, ctx.client, {

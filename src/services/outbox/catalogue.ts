@@ -22,6 +22,7 @@ export const EVENT_TYPES = {
   'booking.cancelled': 'A booking was cancelled. data: the booking.',
   'booking.refunded': 'Money of a booking was refunded (in part or in full). data: the booking with its refunds.',
   'booking.expired': 'A pending booking expired unpaid; its seats are back on sale. data: the booking.',
+  'attendee.updated': 'The buyer renamed a ticket of their booking. data: the booking with its tickets.',
   'checkin.created': 'A ticket was checked in (first scan only). data: the attendee and its event.',
   'payment.succeeded': 'A payment succeeded. data: the payment and its booking id.',
   'payment.failed': 'A payment attempt failed. data: the payment and its booking id.',
