@@ -265,6 +265,20 @@ describe('POST /api/v1/public/bookings/{id}/cancel', () => {
     expect(mails.some((m) => m.subject === 'Refund for your booking for Spring Gala')).toBe(true);
   });
 
+  it('lets exactly one of two concurrent cancellations of a confirmed manual booking release the seats', async () => {
+    const s = await setup({ buyerCancellation: 'no_refund' });
+    const booking = await bookFor(s, s.paid, 2);
+    await confirmPaid(s.tenant, booking, 'pi_unused');
+    const responses = await Promise.all([
+      cancel(s.tenant, booking.id, booking.token),
+      cancel(s.tenant, booking.id, booking.token),
+    ]);
+    expect(responses.map((response) => response.status).sort()).toEqual([200, 409]);
+    expect((await counters(s.event.id)).ticketTypes[s.paid]).toEqual({ sold: 0, held: 0 });
+    expect(await audits(s.tenant, 'booking.cancelled')).toHaveLength(1);
+    expect(await outboxTypes(s.tenant, 'booking.cancelled')).toHaveLength(1);
+  });
+
   it('refunds exactly once when two cancellations of a Stripe booking race', async () => {
     const s = await setup({ buyerCancellation: 'full_refund' });
     const paymentIntentId = `pi_slow_${crypto.randomUUID().replaceAll('-', '')}`;
