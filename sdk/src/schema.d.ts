@@ -1667,7 +1667,7 @@ export interface paths {
     };
     /**
      * Get a booking (the buyer's view)
-     * @description The buyer's view of a booking, reached with the secret `token` returned by the checkout, sent in the `Booking-Token` request header (never in the URL: a `token` query parameter answers 400): status, tickets (with their codes and check-in state), items, payment status and refunds, without internal payment or provider ids, and the event (title, slug, status, times, timezone, venue). The event's `onlineUrl` is revealed only while the booking is confirmed; it is null while payment is pending and after a cancellation, expiry or full refund. A missing or malformed token answers 400; a well-formed wrong token and an unknown id both answer 404, indistinguishably. No authentication; rate limited per client address (429 with Retry-After). Never cached (`Cache-Control: no-store`). One database round trip and one Redis round trip.
+     * @description The buyer's view of a booking, reached with the secret `token` returned by the checkout, sent in the `Booking-Token` request header (never in the URL: a `token` query parameter answers 400): status, tickets (with their codes and check-in state), items, payment status and refunds, without internal payment or provider ids, and the event (title, slug, status, times, timezone, venue). The event's `onlineUrl` is revealed only while the booking is confirmed; it is null while payment is pending and after a cancellation, expiry or full refund. `cancellation` (`allowed`, `refund`, `closesAt`) and `attendeeEditsCloseAt` say what the buyer may do now under the event's self-service rules, computed in the same read. A missing or malformed token answers 400; a well-formed wrong token and an unknown id both answer 404, indistinguishably. No authentication; rate limited per client address (429 with Retry-After). Never cached (`Cache-Control: no-store`). One database round trip and one Redis round trip.
      */
     get: operations['getPublicBooking'];
     put?: never;
@@ -1696,6 +1696,46 @@ export interface paths {
     options?: never;
     head?: never;
     patch?: never;
+    trace?: never;
+  };
+  '/api/v1/public/bookings/{id}/cancel': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    get?: never;
+    put?: never;
+    /**
+     * Cancel my booking (buyer self-service)
+     * @description The buyer cancels their booking under the event's `buyerCancellation` policy, authenticated by the `Booking-Token` header exactly as the booking view (missing or malformed: 400; wrong token or unknown id: 404). Allowed for a pending or confirmed booking with no ticket checked in, until `buyerCancellationCutoffMinutes` before the start (the booking view shows `cancellation.allowed`, `refund` and `closesAt`). Every valid ticket is cancelled and its seat goes back on sale. `no_refund`, free, unpaid and manual-payment bookings: the booking becomes `cancelled` (a manual payment stays `succeeded`: under `full_refund` the organizer returns it outside Eventra); `booking.cancelled` webhook and email. A confirmed Stripe booking under `full_refund`: everything not refunded yet is refunded through Stripe and the booking becomes `refunded`; `booking.refunded` webhook and email. Refusals change nothing: 403 `self_service_not_offered` (policy `none`), 409 `self_service_closed` (past the cutoff), 409 `conflict` (booking already cancelled, refunded or expired, a ticket checked in, a concurrent change, or a Stripe refund of it still in progress), 502 when Stripe refuses or does not answer (refused: nothing changed, retry; no answer: the refund stays reserved and completes by itself). Not idempotent by key: a repeated cancel answers 409, nothing moves twice. No authentication; rate limited per client address with checkout (429 with Retry-After). One database and one Redis round trip; a Stripe refund takes five database round trips and one Stripe call.
+     */
+    post: operations['cancelPublicBooking'];
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  '/api/v1/public/bookings/{id}/attendees/{attendeeId}': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    get?: never;
+    put?: never;
+    post?: never;
+    delete?: never;
+    options?: never;
+    head?: never;
+    /**
+     * Rename a ticket of my booking (buyer self-service)
+     * @description The buyer changes the name on one ticket of their booking, authenticated by the `Booking-Token` header exactly as the booking view (missing or malformed: 400; wrong token, unknown booking, or a ticket of another booking: 404). Allowed until the event's `attendeeEditCutoffMinutes` before the start (the booking view shows `attendeeEditsCloseAt`), for a valid ticket not checked in of a pending or confirmed booking. Refusals change nothing: 403 `self_service_not_offered` (the event does not let buyers edit tickets), 409 `self_service_closed` (past the cutoff), 409 `conflict` (booking not pending or confirmed, ticket cancelled or checked in, also when that happened concurrently). Writes an `attendee.updated` audit row (the field changed, not its value) and the `attendee.updated` webhook event. No authentication; rate limited per client address with checkout (429 with Retry-After). One database and one Redis round trip.
+     */
+    patch: operations['updatePublicBookingAttendee'];
     trace?: never;
   };
   '/api/v1/api-keys': {
@@ -1949,6 +1989,7 @@ export interface components {
         | 'https://eventra.app/problems/plan-limit'
         | 'https://eventra.app/problems/feature-unavailable'
         | 'https://eventra.app/problems/live-key-required'
+        | 'https://eventra.app/problems/self-service-not-offered'
         | 'https://eventra.app/problems/not-found'
         | 'https://eventra.app/problems/method-not-allowed'
         | 'https://eventra.app/problems/conflict'
@@ -1957,6 +1998,7 @@ export interface components {
         | 'https://eventra.app/problems/ticket-checked-in'
         | 'https://eventra.app/problems/transfers-disabled'
         | 'https://eventra.app/problems/transfer-closed'
+        | 'https://eventra.app/problems/self-service-closed'
         | 'https://eventra.app/problems/payload-too-large'
         | 'https://eventra.app/problems/unsupported-media-type'
         | 'https://eventra.app/problems/unprocessable'
@@ -1989,6 +2031,7 @@ export interface components {
         | 'Plan limit reached'
         | 'Not in your plan'
         | 'Live API key required'
+        | 'Not offered to buyers'
         | 'Not found'
         | 'Method not allowed'
         | 'Conflict'
@@ -1997,6 +2040,7 @@ export interface components {
         | 'Ticket already checked in'
         | 'Ticket transfers not allowed'
         | 'Ticket transfers closed'
+        | 'Closed to buyers'
         | 'Payload too large'
         | 'Unsupported media type'
         | 'Unprocessable request'
@@ -2040,6 +2084,7 @@ export interface components {
         | 'plan_limit'
         | 'feature_unavailable'
         | 'live_key_required'
+        | 'self_service_not_offered'
         | 'not_found'
         | 'method_not_allowed'
         | 'conflict'
@@ -2048,6 +2093,7 @@ export interface components {
         | 'ticket_checked_in'
         | 'transfers_disabled'
         | 'transfer_closed'
+        | 'self_service_closed'
         | 'payload_too_large'
         | 'unsupported_media_type'
         | 'unprocessable'
@@ -4206,6 +4252,24 @@ export interface components {
        */
       transferCutoffMinutes: number;
       /**
+       * @description Whether the buyer may cancel their own booking (POST /api/v1/public/bookings/{id}/cancel): `none` (not offered; the default), `full_refund` (cancel and get back what was paid: through Stripe automatically; a manual payment is returned by the organizer outside Eventra), `no_refund` (cancel to free the seats, no money back).
+       * @example full_refund
+       * @enum {string}
+       */
+      buyerCancellation: 'none' | 'full_refund' | 'no_refund';
+      /**
+       * Format: int32
+       * @description Buyer cancellation closes this many minutes before the start (0: until the start; default 0; at most 525,600, a year).
+       * @example 2880
+       */
+      buyerCancellationCutoffMinutes: number;
+      /**
+       * Format: int32
+       * @description The buyer may rename the tickets of their booking (PATCH /api/v1/public/bookings/{id}/attendees/{attendeeId}) until this many minutes before the start; null (the default): not editable by the buyer.
+       * @example 60
+       */
+      attendeeEditCutoffMinutes: number | null;
+      /**
        * Format: date-time
        * @description When it was published.
        * @example 2026-05-01T09:00:00.000Z
@@ -4358,6 +4422,24 @@ export interface components {
        * @example 60
        */
       transferCutoffMinutes?: number;
+      /**
+       * @description Whether the buyer may cancel their own booking (POST /api/v1/public/bookings/{id}/cancel): `none` (not offered; the default), `full_refund` (cancel and get back what was paid: through Stripe automatically; a manual payment is returned by the organizer outside Eventra), `no_refund` (cancel to free the seats, no money back).
+       * @example full_refund
+       * @enum {string}
+       */
+      buyerCancellation?: 'none' | 'full_refund' | 'no_refund';
+      /**
+       * Format: int32
+       * @description Buyer cancellation closes this many minutes before the start (0: until the start; default 0; at most 525,600, a year).
+       * @example 2880
+       */
+      buyerCancellationCutoffMinutes?: number;
+      /**
+       * Format: int32
+       * @description The buyer may rename the tickets of their booking (PATCH /api/v1/public/bookings/{id}/attendees/{attendeeId}) until this many minutes before the start; null (the default): not editable by the buyer.
+       * @example 60
+       */
+      attendeeEditCutoffMinutes?: number | null;
     };
     /**
      * @description The fields to change; status, timestamps and ids are not accepted (use publish and cancel).
@@ -4441,6 +4523,24 @@ export interface components {
        * @example 60
        */
       transferCutoffMinutes?: number;
+      /**
+       * @description Whether the buyer may cancel their own booking (POST /api/v1/public/bookings/{id}/cancel): `none` (not offered; the default), `full_refund` (cancel and get back what was paid: through Stripe automatically; a manual payment is returned by the organizer outside Eventra), `no_refund` (cancel to free the seats, no money back).
+       * @example full_refund
+       * @enum {string}
+       */
+      buyerCancellation?: 'none' | 'full_refund' | 'no_refund';
+      /**
+       * Format: int32
+       * @description Buyer cancellation closes this many minutes before the start (0: until the start; default 0; at most 525,600, a year).
+       * @example 2880
+       */
+      buyerCancellationCutoffMinutes?: number;
+      /**
+       * Format: int32
+       * @description The buyer may rename the tickets of their booking (PATCH /api/v1/public/bookings/{id}/attendees/{attendeeId}) until this many minutes before the start; null (the default): not editable by the buyer.
+       * @example 60
+       */
+      attendeeEditCutoffMinutes?: number | null;
     };
     TicketTypeList: {
       /** @description By sortOrder, then creation. All of them: an event has at most 100. */
@@ -5637,6 +5737,7 @@ export interface components {
           | 'booking.refunded'
           | 'booking.expired'
           | 'ticket.transferred'
+          | 'attendee.updated'
           | 'checkin.created'
           | 'payment.succeeded'
           | 'payment.failed';
@@ -5774,6 +5875,7 @@ export interface components {
         | 'booking.refunded'
         | 'booking.expired'
         | 'ticket.transferred'
+        | 'attendee.updated'
         | 'checkin.created'
         | 'payment.succeeded'
         | 'payment.failed'
@@ -5827,6 +5929,7 @@ export interface components {
         | 'booking.refunded'
         | 'booking.expired'
         | 'ticket.transferred'
+        | 'attendee.updated'
         | 'checkin.created'
         | 'payment.succeeded'
         | 'payment.failed'
@@ -6574,6 +6677,45 @@ export interface components {
          */
         transfersCloseAt: string | null;
       };
+      /** @description Buyer cancellation under the event's refund policy. */
+      cancellation: {
+        /**
+         * @description True when POST /api/v1/public/bookings/{id}/cancel would be accepted now: the event offers buyer cancellation, its cutoff has not passed, the booking is pending or confirmed and no ticket is checked in.
+         * @example true
+         */
+        allowed: boolean;
+        /**
+         * @description What a cancellation now returns: `stripe` (everything not refunded yet, refunded through Stripe in the same request), `offline` (a manual payment: the organizer returns it outside Eventra), `none` (free, unpaid, or a `no_refund` policy).
+         * @example stripe
+         * @enum {string}
+         */
+        refund: 'stripe' | 'offline' | 'none';
+        /**
+         * Format: date-time
+         * @description When buyer cancellation closes (the event's start minus its cutoff); null when not offered.
+         * @example 2026-07-02T18:00:00.000Z
+         */
+        closesAt: string | null;
+      };
+      /**
+       * Format: date-time
+       * @description Until when the buyer may rename tickets (PATCH /api/v1/public/bookings/{id}/attendees/{attendeeId}); null when the event does not let buyers edit them.
+       * @example 2026-07-04T17:00:00.000Z
+       */
+      attendeeEditsCloseAt: string | null;
+    };
+    /**
+     * @description The ticket holder's new name. Only the name: the holder's email says whom the ticket belongs to; changing it is a transfer, not an edit. Nothing else is accepted.
+     * @example {
+     *       "name": "Grace Hopper"
+     *     }
+     */
+    PublicAttendeeUpdate: {
+      /**
+       * @description The ticket holder's name.
+       * @example Grace Hopper
+       */
+      name: string;
     };
     ApiKeyList: {
       /** @description The keys on this page. */
@@ -7539,7 +7681,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `conflict`: Conflict; `sold_out`: Sold out; `unpaid_hold_limit`: Too many unpaid orders; `ticket_checked_in`: Ticket already checked in; `transfers_disabled`: Ticket transfers not allowed; `transfer_closed`: Ticket transfers closed */
+      /** @description `conflict`: Conflict; `sold_out`: Sold out; `unpaid_hold_limit`: Too many unpaid orders; `ticket_checked_in`: Ticket already checked in; `transfers_disabled`: Ticket transfers not allowed; `transfer_closed`: Ticket transfers closed; `self_service_closed`: Closed to buyers */
       409: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -8221,7 +8363,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `forbidden`: Forbidden; `email_not_verified`: Email address not verified; `mfa_enrollment_required`: MFA enrolment required; `plan_limit`: Plan limit reached; `feature_unavailable`: Not in your plan; `live_key_required`: Live API key required */
+      /** @description `forbidden`: Forbidden; `email_not_verified`: Email address not verified; `mfa_enrollment_required`: MFA enrolment required; `plan_limit`: Plan limit reached; `feature_unavailable`: Not in your plan; `live_key_required`: Live API key required; `self_service_not_offered`: Not offered to buyers */
       403: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -8532,7 +8674,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `conflict`: Conflict; `sold_out`: Sold out; `unpaid_hold_limit`: Too many unpaid orders; `ticket_checked_in`: Ticket already checked in; `transfers_disabled`: Ticket transfers not allowed; `transfer_closed`: Ticket transfers closed */
+      /** @description `conflict`: Conflict; `sold_out`: Sold out; `unpaid_hold_limit`: Too many unpaid orders; `ticket_checked_in`: Ticket already checked in; `transfers_disabled`: Ticket transfers not allowed; `transfer_closed`: Ticket transfers closed; `self_service_closed`: Closed to buyers */
       409: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -8938,7 +9080,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `forbidden`: Forbidden; `email_not_verified`: Email address not verified; `mfa_enrollment_required`: MFA enrolment required; `plan_limit`: Plan limit reached; `feature_unavailable`: Not in your plan; `live_key_required`: Live API key required */
+      /** @description `forbidden`: Forbidden; `email_not_verified`: Email address not verified; `mfa_enrollment_required`: MFA enrolment required; `plan_limit`: Plan limit reached; `feature_unavailable`: Not in your plan; `live_key_required`: Live API key required; `self_service_not_offered`: Not offered to buyers */
       403: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -8966,7 +9108,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `conflict`: Conflict; `sold_out`: Sold out; `unpaid_hold_limit`: Too many unpaid orders; `ticket_checked_in`: Ticket already checked in; `transfers_disabled`: Ticket transfers not allowed; `transfer_closed`: Ticket transfers closed */
+      /** @description `conflict`: Conflict; `sold_out`: Sold out; `unpaid_hold_limit`: Too many unpaid orders; `ticket_checked_in`: Ticket already checked in; `transfers_disabled`: Ticket transfers not allowed; `transfer_closed`: Ticket transfers closed; `self_service_closed`: Closed to buyers */
       409: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -9139,7 +9281,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `forbidden`: Forbidden; `email_not_verified`: Email address not verified; `mfa_enrollment_required`: MFA enrolment required; `plan_limit`: Plan limit reached; `feature_unavailable`: Not in your plan; `live_key_required`: Live API key required */
+      /** @description `forbidden`: Forbidden; `email_not_verified`: Email address not verified; `mfa_enrollment_required`: MFA enrolment required; `plan_limit`: Plan limit reached; `feature_unavailable`: Not in your plan; `live_key_required`: Live API key required; `self_service_not_offered`: Not offered to buyers */
       403: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -9266,7 +9408,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `forbidden`: Forbidden; `email_not_verified`: Email address not verified; `mfa_enrollment_required`: MFA enrolment required; `plan_limit`: Plan limit reached; `feature_unavailable`: Not in your plan; `live_key_required`: Live API key required */
+      /** @description `forbidden`: Forbidden; `email_not_verified`: Email address not verified; `mfa_enrollment_required`: MFA enrolment required; `plan_limit`: Plan limit reached; `feature_unavailable`: Not in your plan; `live_key_required`: Live API key required; `self_service_not_offered`: Not offered to buyers */
       403: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -9540,7 +9682,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `conflict`: Conflict; `sold_out`: Sold out; `unpaid_hold_limit`: Too many unpaid orders; `ticket_checked_in`: Ticket already checked in; `transfers_disabled`: Ticket transfers not allowed; `transfer_closed`: Ticket transfers closed */
+      /** @description `conflict`: Conflict; `sold_out`: Sold out; `unpaid_hold_limit`: Too many unpaid orders; `ticket_checked_in`: Ticket already checked in; `transfers_disabled`: Ticket transfers not allowed; `transfer_closed`: Ticket transfers closed; `self_service_closed`: Closed to buyers */
       409: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -9694,7 +9836,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `conflict`: Conflict; `sold_out`: Sold out; `unpaid_hold_limit`: Too many unpaid orders; `ticket_checked_in`: Ticket already checked in; `transfers_disabled`: Ticket transfers not allowed; `transfer_closed`: Ticket transfers closed */
+      /** @description `conflict`: Conflict; `sold_out`: Sold out; `unpaid_hold_limit`: Too many unpaid orders; `ticket_checked_in`: Ticket already checked in; `transfers_disabled`: Ticket transfers not allowed; `transfer_closed`: Ticket transfers closed; `self_service_closed`: Closed to buyers */
       409: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -10452,7 +10594,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `forbidden`: Forbidden; `email_not_verified`: Email address not verified; `mfa_enrollment_required`: MFA enrolment required; `plan_limit`: Plan limit reached; `feature_unavailable`: Not in your plan; `live_key_required`: Live API key required */
+      /** @description `forbidden`: Forbidden; `email_not_verified`: Email address not verified; `mfa_enrollment_required`: MFA enrolment required; `plan_limit`: Plan limit reached; `feature_unavailable`: Not in your plan; `live_key_required`: Live API key required; `self_service_not_offered`: Not offered to buyers */
       403: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -10865,7 +11007,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `forbidden`: Forbidden; `email_not_verified`: Email address not verified; `mfa_enrollment_required`: MFA enrolment required; `plan_limit`: Plan limit reached; `feature_unavailable`: Not in your plan; `live_key_required`: Live API key required */
+      /** @description `forbidden`: Forbidden; `email_not_verified`: Email address not verified; `mfa_enrollment_required`: MFA enrolment required; `plan_limit`: Plan limit reached; `feature_unavailable`: Not in your plan; `live_key_required`: Live API key required; `self_service_not_offered`: Not offered to buyers */
       403: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -11163,7 +11305,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `conflict`: Conflict; `sold_out`: Sold out; `unpaid_hold_limit`: Too many unpaid orders; `ticket_checked_in`: Ticket already checked in; `transfers_disabled`: Ticket transfers not allowed; `transfer_closed`: Ticket transfers closed */
+      /** @description `conflict`: Conflict; `sold_out`: Sold out; `unpaid_hold_limit`: Too many unpaid orders; `ticket_checked_in`: Ticket already checked in; `transfers_disabled`: Ticket transfers not allowed; `transfer_closed`: Ticket transfers closed; `self_service_closed`: Closed to buyers */
       409: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -11293,7 +11435,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `conflict`: Conflict; `sold_out`: Sold out; `unpaid_hold_limit`: Too many unpaid orders; `ticket_checked_in`: Ticket already checked in; `transfers_disabled`: Ticket transfers not allowed; `transfer_closed`: Ticket transfers closed */
+      /** @description `conflict`: Conflict; `sold_out`: Sold out; `unpaid_hold_limit`: Too many unpaid orders; `ticket_checked_in`: Ticket already checked in; `transfers_disabled`: Ticket transfers not allowed; `transfer_closed`: Ticket transfers closed; `self_service_closed`: Closed to buyers */
       409: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -11449,7 +11591,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `conflict`: Conflict; `sold_out`: Sold out; `unpaid_hold_limit`: Too many unpaid orders; `ticket_checked_in`: Ticket already checked in; `transfers_disabled`: Ticket transfers not allowed; `transfer_closed`: Ticket transfers closed */
+      /** @description `conflict`: Conflict; `sold_out`: Sold out; `unpaid_hold_limit`: Too many unpaid orders; `ticket_checked_in`: Ticket already checked in; `transfers_disabled`: Ticket transfers not allowed; `transfer_closed`: Ticket transfers closed; `self_service_closed`: Closed to buyers */
       409: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -11603,7 +11745,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `conflict`: Conflict; `sold_out`: Sold out; `unpaid_hold_limit`: Too many unpaid orders; `ticket_checked_in`: Ticket already checked in; `transfers_disabled`: Ticket transfers not allowed; `transfer_closed`: Ticket transfers closed */
+      /** @description `conflict`: Conflict; `sold_out`: Sold out; `unpaid_hold_limit`: Too many unpaid orders; `ticket_checked_in`: Ticket already checked in; `transfers_disabled`: Ticket transfers not allowed; `transfer_closed`: Ticket transfers closed; `self_service_closed`: Closed to buyers */
       409: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -11719,7 +11861,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `forbidden`: Forbidden; `email_not_verified`: Email address not verified; `mfa_enrollment_required`: MFA enrolment required; `plan_limit`: Plan limit reached; `feature_unavailable`: Not in your plan; `live_key_required`: Live API key required */
+      /** @description `forbidden`: Forbidden; `email_not_verified`: Email address not verified; `mfa_enrollment_required`: MFA enrolment required; `plan_limit`: Plan limit reached; `feature_unavailable`: Not in your plan; `live_key_required`: Live API key required; `self_service_not_offered`: Not offered to buyers */
       403: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -11747,7 +11889,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `conflict`: Conflict; `sold_out`: Sold out; `unpaid_hold_limit`: Too many unpaid orders; `ticket_checked_in`: Ticket already checked in; `transfers_disabled`: Ticket transfers not allowed; `transfer_closed`: Ticket transfers closed */
+      /** @description `conflict`: Conflict; `sold_out`: Sold out; `unpaid_hold_limit`: Too many unpaid orders; `ticket_checked_in`: Ticket already checked in; `transfers_disabled`: Ticket transfers not allowed; `transfer_closed`: Ticket transfers closed; `self_service_closed`: Closed to buyers */
       409: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -11890,7 +12032,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `forbidden`: Forbidden; `email_not_verified`: Email address not verified; `mfa_enrollment_required`: MFA enrolment required; `plan_limit`: Plan limit reached; `feature_unavailable`: Not in your plan; `live_key_required`: Live API key required */
+      /** @description `forbidden`: Forbidden; `email_not_verified`: Email address not verified; `mfa_enrollment_required`: MFA enrolment required; `plan_limit`: Plan limit reached; `feature_unavailable`: Not in your plan; `live_key_required`: Live API key required; `self_service_not_offered`: Not offered to buyers */
       403: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -11918,7 +12060,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `conflict`: Conflict; `sold_out`: Sold out; `unpaid_hold_limit`: Too many unpaid orders; `ticket_checked_in`: Ticket already checked in; `transfers_disabled`: Ticket transfers not allowed; `transfer_closed`: Ticket transfers closed */
+      /** @description `conflict`: Conflict; `sold_out`: Sold out; `unpaid_hold_limit`: Too many unpaid orders; `ticket_checked_in`: Ticket already checked in; `transfers_disabled`: Ticket transfers not allowed; `transfer_closed`: Ticket transfers closed; `self_service_closed`: Closed to buyers */
       409: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -12232,7 +12374,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `forbidden`: Forbidden; `email_not_verified`: Email address not verified; `mfa_enrollment_required`: MFA enrolment required; `plan_limit`: Plan limit reached; `feature_unavailable`: Not in your plan; `live_key_required`: Live API key required */
+      /** @description `forbidden`: Forbidden; `email_not_verified`: Email address not verified; `mfa_enrollment_required`: MFA enrolment required; `plan_limit`: Plan limit reached; `feature_unavailable`: Not in your plan; `live_key_required`: Live API key required; `self_service_not_offered`: Not offered to buyers */
       403: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -12375,7 +12517,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `conflict`: Conflict; `sold_out`: Sold out; `unpaid_hold_limit`: Too many unpaid orders; `ticket_checked_in`: Ticket already checked in; `transfers_disabled`: Ticket transfers not allowed; `transfer_closed`: Ticket transfers closed */
+      /** @description `conflict`: Conflict; `sold_out`: Sold out; `unpaid_hold_limit`: Too many unpaid orders; `ticket_checked_in`: Ticket already checked in; `transfers_disabled`: Ticket transfers not allowed; `transfer_closed`: Ticket transfers closed; `self_service_closed`: Closed to buyers */
       409: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -12532,7 +12674,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `forbidden`: Forbidden; `email_not_verified`: Email address not verified; `mfa_enrollment_required`: MFA enrolment required; `plan_limit`: Plan limit reached; `feature_unavailable`: Not in your plan; `live_key_required`: Live API key required */
+      /** @description `forbidden`: Forbidden; `email_not_verified`: Email address not verified; `mfa_enrollment_required`: MFA enrolment required; `plan_limit`: Plan limit reached; `feature_unavailable`: Not in your plan; `live_key_required`: Live API key required; `self_service_not_offered`: Not offered to buyers */
       403: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -12665,7 +12807,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `forbidden`: Forbidden; `email_not_verified`: Email address not verified; `mfa_enrollment_required`: MFA enrolment required; `plan_limit`: Plan limit reached; `feature_unavailable`: Not in your plan; `live_key_required`: Live API key required */
+      /** @description `forbidden`: Forbidden; `email_not_verified`: Email address not verified; `mfa_enrollment_required`: MFA enrolment required; `plan_limit`: Plan limit reached; `feature_unavailable`: Not in your plan; `live_key_required`: Live API key required; `self_service_not_offered`: Not offered to buyers */
       403: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -12826,7 +12968,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `forbidden`: Forbidden; `email_not_verified`: Email address not verified; `mfa_enrollment_required`: MFA enrolment required; `plan_limit`: Plan limit reached; `feature_unavailable`: Not in your plan; `live_key_required`: Live API key required */
+      /** @description `forbidden`: Forbidden; `email_not_verified`: Email address not verified; `mfa_enrollment_required`: MFA enrolment required; `plan_limit`: Plan limit reached; `feature_unavailable`: Not in your plan; `live_key_required`: Live API key required; `self_service_not_offered`: Not offered to buyers */
       403: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -13027,7 +13169,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `forbidden`: Forbidden; `email_not_verified`: Email address not verified; `mfa_enrollment_required`: MFA enrolment required; `plan_limit`: Plan limit reached; `feature_unavailable`: Not in your plan; `live_key_required`: Live API key required */
+      /** @description `forbidden`: Forbidden; `email_not_verified`: Email address not verified; `mfa_enrollment_required`: MFA enrolment required; `plan_limit`: Plan limit reached; `feature_unavailable`: Not in your plan; `live_key_required`: Live API key required; `self_service_not_offered`: Not offered to buyers */
       403: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -13209,7 +13351,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `forbidden`: Forbidden; `email_not_verified`: Email address not verified; `mfa_enrollment_required`: MFA enrolment required; `plan_limit`: Plan limit reached; `feature_unavailable`: Not in your plan; `live_key_required`: Live API key required */
+      /** @description `forbidden`: Forbidden; `email_not_verified`: Email address not verified; `mfa_enrollment_required`: MFA enrolment required; `plan_limit`: Plan limit reached; `feature_unavailable`: Not in your plan; `live_key_required`: Live API key required; `self_service_not_offered`: Not offered to buyers */
       403: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -13385,7 +13527,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `forbidden`: Forbidden; `email_not_verified`: Email address not verified; `mfa_enrollment_required`: MFA enrolment required; `plan_limit`: Plan limit reached; `feature_unavailable`: Not in your plan; `live_key_required`: Live API key required */
+      /** @description `forbidden`: Forbidden; `email_not_verified`: Email address not verified; `mfa_enrollment_required`: MFA enrolment required; `plan_limit`: Plan limit reached; `feature_unavailable`: Not in your plan; `live_key_required`: Live API key required; `self_service_not_offered`: Not offered to buyers */
       403: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -13535,7 +13677,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `forbidden`: Forbidden; `email_not_verified`: Email address not verified; `mfa_enrollment_required`: MFA enrolment required; `plan_limit`: Plan limit reached; `feature_unavailable`: Not in your plan; `live_key_required`: Live API key required */
+      /** @description `forbidden`: Forbidden; `email_not_verified`: Email address not verified; `mfa_enrollment_required`: MFA enrolment required; `plan_limit`: Plan limit reached; `feature_unavailable`: Not in your plan; `live_key_required`: Live API key required; `self_service_not_offered`: Not offered to buyers */
       403: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -13563,7 +13705,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `conflict`: Conflict; `sold_out`: Sold out; `unpaid_hold_limit`: Too many unpaid orders; `ticket_checked_in`: Ticket already checked in; `transfers_disabled`: Ticket transfers not allowed; `transfer_closed`: Ticket transfers closed */
+      /** @description `conflict`: Conflict; `sold_out`: Sold out; `unpaid_hold_limit`: Too many unpaid orders; `ticket_checked_in`: Ticket already checked in; `transfers_disabled`: Ticket transfers not allowed; `transfer_closed`: Ticket transfers closed; `self_service_closed`: Closed to buyers */
       409: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -13739,7 +13881,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `forbidden`: Forbidden; `email_not_verified`: Email address not verified; `mfa_enrollment_required`: MFA enrolment required; `plan_limit`: Plan limit reached; `feature_unavailable`: Not in your plan; `live_key_required`: Live API key required */
+      /** @description `forbidden`: Forbidden; `email_not_verified`: Email address not verified; `mfa_enrollment_required`: MFA enrolment required; `plan_limit`: Plan limit reached; `feature_unavailable`: Not in your plan; `live_key_required`: Live API key required; `self_service_not_offered`: Not offered to buyers */
       403: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -13872,7 +14014,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `forbidden`: Forbidden; `email_not_verified`: Email address not verified; `mfa_enrollment_required`: MFA enrolment required; `plan_limit`: Plan limit reached; `feature_unavailable`: Not in your plan; `live_key_required`: Live API key required */
+      /** @description `forbidden`: Forbidden; `email_not_verified`: Email address not verified; `mfa_enrollment_required`: MFA enrolment required; `plan_limit`: Plan limit reached; `feature_unavailable`: Not in your plan; `live_key_required`: Live API key required; `self_service_not_offered`: Not offered to buyers */
       403: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -13900,7 +14042,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `conflict`: Conflict; `sold_out`: Sold out; `unpaid_hold_limit`: Too many unpaid orders; `ticket_checked_in`: Ticket already checked in; `transfers_disabled`: Ticket transfers not allowed; `transfer_closed`: Ticket transfers closed */
+      /** @description `conflict`: Conflict; `sold_out`: Sold out; `unpaid_hold_limit`: Too many unpaid orders; `ticket_checked_in`: Ticket already checked in; `transfers_disabled`: Ticket transfers not allowed; `transfer_closed`: Ticket transfers closed; `self_service_closed`: Closed to buyers */
       409: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -14041,7 +14183,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `forbidden`: Forbidden; `email_not_verified`: Email address not verified; `mfa_enrollment_required`: MFA enrolment required; `plan_limit`: Plan limit reached; `feature_unavailable`: Not in your plan; `live_key_required`: Live API key required */
+      /** @description `forbidden`: Forbidden; `email_not_verified`: Email address not verified; `mfa_enrollment_required`: MFA enrolment required; `plan_limit`: Plan limit reached; `feature_unavailable`: Not in your plan; `live_key_required`: Live API key required; `self_service_not_offered`: Not offered to buyers */
       403: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -14069,7 +14211,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `conflict`: Conflict; `sold_out`: Sold out; `unpaid_hold_limit`: Too many unpaid orders; `ticket_checked_in`: Ticket already checked in; `transfers_disabled`: Ticket transfers not allowed; `transfer_closed`: Ticket transfers closed */
+      /** @description `conflict`: Conflict; `sold_out`: Sold out; `unpaid_hold_limit`: Too many unpaid orders; `ticket_checked_in`: Ticket already checked in; `transfers_disabled`: Ticket transfers not allowed; `transfer_closed`: Ticket transfers closed; `self_service_closed`: Closed to buyers */
       409: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -14218,7 +14360,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `forbidden`: Forbidden; `email_not_verified`: Email address not verified; `mfa_enrollment_required`: MFA enrolment required; `plan_limit`: Plan limit reached; `feature_unavailable`: Not in your plan; `live_key_required`: Live API key required */
+      /** @description `forbidden`: Forbidden; `email_not_verified`: Email address not verified; `mfa_enrollment_required`: MFA enrolment required; `plan_limit`: Plan limit reached; `feature_unavailable`: Not in your plan; `live_key_required`: Live API key required; `self_service_not_offered`: Not offered to buyers */
       403: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -14353,7 +14495,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `forbidden`: Forbidden; `email_not_verified`: Email address not verified; `mfa_enrollment_required`: MFA enrolment required; `plan_limit`: Plan limit reached; `feature_unavailable`: Not in your plan; `live_key_required`: Live API key required */
+      /** @description `forbidden`: Forbidden; `email_not_verified`: Email address not verified; `mfa_enrollment_required`: MFA enrolment required; `plan_limit`: Plan limit reached; `feature_unavailable`: Not in your plan; `live_key_required`: Live API key required; `self_service_not_offered`: Not offered to buyers */
       403: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -14381,7 +14523,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `conflict`: Conflict; `sold_out`: Sold out; `unpaid_hold_limit`: Too many unpaid orders; `ticket_checked_in`: Ticket already checked in; `transfers_disabled`: Ticket transfers not allowed; `transfer_closed`: Ticket transfers closed */
+      /** @description `conflict`: Conflict; `sold_out`: Sold out; `unpaid_hold_limit`: Too many unpaid orders; `ticket_checked_in`: Ticket already checked in; `transfers_disabled`: Ticket transfers not allowed; `transfer_closed`: Ticket transfers closed; `self_service_closed`: Closed to buyers */
       409: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -14564,7 +14706,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `forbidden`: Forbidden; `email_not_verified`: Email address not verified; `mfa_enrollment_required`: MFA enrolment required; `plan_limit`: Plan limit reached; `feature_unavailable`: Not in your plan; `live_key_required`: Live API key required */
+      /** @description `forbidden`: Forbidden; `email_not_verified`: Email address not verified; `mfa_enrollment_required`: MFA enrolment required; `plan_limit`: Plan limit reached; `feature_unavailable`: Not in your plan; `live_key_required`: Live API key required; `self_service_not_offered`: Not offered to buyers */
       403: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -14697,7 +14839,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `forbidden`: Forbidden; `email_not_verified`: Email address not verified; `mfa_enrollment_required`: MFA enrolment required; `plan_limit`: Plan limit reached; `feature_unavailable`: Not in your plan; `live_key_required`: Live API key required */
+      /** @description `forbidden`: Forbidden; `email_not_verified`: Email address not verified; `mfa_enrollment_required`: MFA enrolment required; `plan_limit`: Plan limit reached; `feature_unavailable`: Not in your plan; `live_key_required`: Live API key required; `self_service_not_offered`: Not offered to buyers */
       403: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -14725,7 +14867,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `conflict`: Conflict; `sold_out`: Sold out; `unpaid_hold_limit`: Too many unpaid orders; `ticket_checked_in`: Ticket already checked in; `transfers_disabled`: Ticket transfers not allowed; `transfer_closed`: Ticket transfers closed */
+      /** @description `conflict`: Conflict; `sold_out`: Sold out; `unpaid_hold_limit`: Too many unpaid orders; `ticket_checked_in`: Ticket already checked in; `transfers_disabled`: Ticket transfers not allowed; `transfer_closed`: Ticket transfers closed; `self_service_closed`: Closed to buyers */
       409: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -14866,7 +15008,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `forbidden`: Forbidden; `email_not_verified`: Email address not verified; `mfa_enrollment_required`: MFA enrolment required; `plan_limit`: Plan limit reached; `feature_unavailable`: Not in your plan; `live_key_required`: Live API key required */
+      /** @description `forbidden`: Forbidden; `email_not_verified`: Email address not verified; `mfa_enrollment_required`: MFA enrolment required; `plan_limit`: Plan limit reached; `feature_unavailable`: Not in your plan; `live_key_required`: Live API key required; `self_service_not_offered`: Not offered to buyers */
       403: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -14894,7 +15036,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `conflict`: Conflict; `sold_out`: Sold out; `unpaid_hold_limit`: Too many unpaid orders; `ticket_checked_in`: Ticket already checked in; `transfers_disabled`: Ticket transfers not allowed; `transfer_closed`: Ticket transfers closed */
+      /** @description `conflict`: Conflict; `sold_out`: Sold out; `unpaid_hold_limit`: Too many unpaid orders; `ticket_checked_in`: Ticket already checked in; `transfers_disabled`: Ticket transfers not allowed; `transfer_closed`: Ticket transfers closed; `self_service_closed`: Closed to buyers */
       409: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -15024,6 +15166,9 @@ export interface operations {
            *           "capacity": 300,
            *           "transfersAllowed": true,
            *           "transferCutoffMinutes": 60,
+           *           "buyerCancellation": "none",
+           *           "buyerCancellationCutoffMinutes": 0,
+           *           "attendeeEditCutoffMinutes": null,
            *           "publishedAt": null,
            *           "cancelledAt": null,
            *           "createdAt": "2026-04-20T10:00:00.000Z",
@@ -15078,7 +15223,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `forbidden`: Forbidden; `email_not_verified`: Email address not verified; `mfa_enrollment_required`: MFA enrolment required; `plan_limit`: Plan limit reached; `feature_unavailable`: Not in your plan; `live_key_required`: Live API key required */
+      /** @description `forbidden`: Forbidden; `email_not_verified`: Email address not verified; `mfa_enrollment_required`: MFA enrolment required; `plan_limit`: Plan limit reached; `feature_unavailable`: Not in your plan; `live_key_required`: Live API key required; `self_service_not_offered`: Not offered to buyers */
       403: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -15208,6 +15353,9 @@ export interface operations {
            *       "capacity": 300,
            *       "transfersAllowed": true,
            *       "transferCutoffMinutes": 60,
+           *       "buyerCancellation": "none",
+           *       "buyerCancellationCutoffMinutes": 0,
+           *       "attendeeEditCutoffMinutes": null,
            *       "publishedAt": null,
            *       "cancelledAt": null,
            *       "createdAt": "2026-04-20T10:00:00.000Z",
@@ -15246,7 +15394,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `forbidden`: Forbidden; `email_not_verified`: Email address not verified; `mfa_enrollment_required`: MFA enrolment required; `plan_limit`: Plan limit reached; `feature_unavailable`: Not in your plan; `live_key_required`: Live API key required */
+      /** @description `forbidden`: Forbidden; `email_not_verified`: Email address not verified; `mfa_enrollment_required`: MFA enrolment required; `plan_limit`: Plan limit reached; `feature_unavailable`: Not in your plan; `live_key_required`: Live API key required; `self_service_not_offered`: Not offered to buyers */
       403: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -15274,7 +15422,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `conflict`: Conflict; `sold_out`: Sold out; `unpaid_hold_limit`: Too many unpaid orders; `ticket_checked_in`: Ticket already checked in; `transfers_disabled`: Ticket transfers not allowed; `transfer_closed`: Ticket transfers closed */
+      /** @description `conflict`: Conflict; `sold_out`: Sold out; `unpaid_hold_limit`: Too many unpaid orders; `ticket_checked_in`: Ticket already checked in; `transfers_disabled`: Ticket transfers not allowed; `transfer_closed`: Ticket transfers closed; `self_service_closed`: Closed to buyers */
       409: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -15432,6 +15580,9 @@ export interface operations {
            *       "capacity": 300,
            *       "transfersAllowed": true,
            *       "transferCutoffMinutes": 60,
+           *       "buyerCancellation": "none",
+           *       "buyerCancellationCutoffMinutes": 0,
+           *       "attendeeEditCutoffMinutes": null,
            *       "publishedAt": null,
            *       "cancelledAt": null,
            *       "createdAt": "2026-04-20T10:00:00.000Z",
@@ -15483,7 +15634,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `forbidden`: Forbidden; `email_not_verified`: Email address not verified; `mfa_enrollment_required`: MFA enrolment required; `plan_limit`: Plan limit reached; `feature_unavailable`: Not in your plan; `live_key_required`: Live API key required */
+      /** @description `forbidden`: Forbidden; `email_not_verified`: Email address not verified; `mfa_enrollment_required`: MFA enrolment required; `plan_limit`: Plan limit reached; `feature_unavailable`: Not in your plan; `live_key_required`: Live API key required; `self_service_not_offered`: Not offered to buyers */
       403: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -15611,6 +15762,9 @@ export interface operations {
            *       "capacity": 300,
            *       "transfersAllowed": true,
            *       "transferCutoffMinutes": 60,
+           *       "buyerCancellation": "none",
+           *       "buyerCancellationCutoffMinutes": 0,
+           *       "attendeeEditCutoffMinutes": null,
            *       "publishedAt": null,
            *       "cancelledAt": null,
            *       "createdAt": "2026-04-20T10:00:00.000Z",
@@ -15649,7 +15803,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `forbidden`: Forbidden; `email_not_verified`: Email address not verified; `mfa_enrollment_required`: MFA enrolment required; `plan_limit`: Plan limit reached; `feature_unavailable`: Not in your plan; `live_key_required`: Live API key required */
+      /** @description `forbidden`: Forbidden; `email_not_verified`: Email address not verified; `mfa_enrollment_required`: MFA enrolment required; `plan_limit`: Plan limit reached; `feature_unavailable`: Not in your plan; `live_key_required`: Live API key required; `self_service_not_offered`: Not offered to buyers */
       403: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -15677,7 +15831,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `conflict`: Conflict; `sold_out`: Sold out; `unpaid_hold_limit`: Too many unpaid orders; `ticket_checked_in`: Ticket already checked in; `transfers_disabled`: Ticket transfers not allowed; `transfer_closed`: Ticket transfers closed */
+      /** @description `conflict`: Conflict; `sold_out`: Sold out; `unpaid_hold_limit`: Too many unpaid orders; `ticket_checked_in`: Ticket already checked in; `transfers_disabled`: Ticket transfers not allowed; `transfer_closed`: Ticket transfers closed; `self_service_closed`: Closed to buyers */
       409: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -15818,7 +15972,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `forbidden`: Forbidden; `email_not_verified`: Email address not verified; `mfa_enrollment_required`: MFA enrolment required; `plan_limit`: Plan limit reached; `feature_unavailable`: Not in your plan; `live_key_required`: Live API key required */
+      /** @description `forbidden`: Forbidden; `email_not_verified`: Email address not verified; `mfa_enrollment_required`: MFA enrolment required; `plan_limit`: Plan limit reached; `feature_unavailable`: Not in your plan; `live_key_required`: Live API key required; `self_service_not_offered`: Not offered to buyers */
       403: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -15846,7 +16000,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `conflict`: Conflict; `sold_out`: Sold out; `unpaid_hold_limit`: Too many unpaid orders; `ticket_checked_in`: Ticket already checked in; `transfers_disabled`: Ticket transfers not allowed; `transfer_closed`: Ticket transfers closed */
+      /** @description `conflict`: Conflict; `sold_out`: Sold out; `unpaid_hold_limit`: Too many unpaid orders; `ticket_checked_in`: Ticket already checked in; `transfers_disabled`: Ticket transfers not allowed; `transfer_closed`: Ticket transfers closed; `self_service_closed`: Closed to buyers */
       409: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -15956,6 +16110,9 @@ export interface operations {
            *       "capacity": 300,
            *       "transfersAllowed": true,
            *       "transferCutoffMinutes": 60,
+           *       "buyerCancellation": "none",
+           *       "buyerCancellationCutoffMinutes": 0,
+           *       "attendeeEditCutoffMinutes": null,
            *       "publishedAt": "2026-05-01T09:00:00.000Z",
            *       "cancelledAt": null,
            *       "createdAt": "2026-04-20T10:00:00.000Z",
@@ -15994,7 +16151,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `forbidden`: Forbidden; `email_not_verified`: Email address not verified; `mfa_enrollment_required`: MFA enrolment required; `plan_limit`: Plan limit reached; `feature_unavailable`: Not in your plan; `live_key_required`: Live API key required */
+      /** @description `forbidden`: Forbidden; `email_not_verified`: Email address not verified; `mfa_enrollment_required`: MFA enrolment required; `plan_limit`: Plan limit reached; `feature_unavailable`: Not in your plan; `live_key_required`: Live API key required; `self_service_not_offered`: Not offered to buyers */
       403: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -16022,7 +16179,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `conflict`: Conflict; `sold_out`: Sold out; `unpaid_hold_limit`: Too many unpaid orders; `ticket_checked_in`: Ticket already checked in; `transfers_disabled`: Ticket transfers not allowed; `transfer_closed`: Ticket transfers closed */
+      /** @description `conflict`: Conflict; `sold_out`: Sold out; `unpaid_hold_limit`: Too many unpaid orders; `ticket_checked_in`: Ticket already checked in; `transfers_disabled`: Ticket transfers not allowed; `transfer_closed`: Ticket transfers closed; `self_service_closed`: Closed to buyers */
       409: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -16146,6 +16303,9 @@ export interface operations {
            *       "capacity": 300,
            *       "transfersAllowed": true,
            *       "transferCutoffMinutes": 60,
+           *       "buyerCancellation": "none",
+           *       "buyerCancellationCutoffMinutes": 0,
+           *       "attendeeEditCutoffMinutes": null,
            *       "publishedAt": null,
            *       "cancelledAt": "2026-06-01T09:00:00.000Z",
            *       "createdAt": "2026-04-20T10:00:00.000Z",
@@ -16184,7 +16344,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `forbidden`: Forbidden; `email_not_verified`: Email address not verified; `mfa_enrollment_required`: MFA enrolment required; `plan_limit`: Plan limit reached; `feature_unavailable`: Not in your plan; `live_key_required`: Live API key required */
+      /** @description `forbidden`: Forbidden; `email_not_verified`: Email address not verified; `mfa_enrollment_required`: MFA enrolment required; `plan_limit`: Plan limit reached; `feature_unavailable`: Not in your plan; `live_key_required`: Live API key required; `self_service_not_offered`: Not offered to buyers */
       403: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -16212,7 +16372,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `conflict`: Conflict; `sold_out`: Sold out; `unpaid_hold_limit`: Too many unpaid orders; `ticket_checked_in`: Ticket already checked in; `transfers_disabled`: Ticket transfers not allowed; `transfer_closed`: Ticket transfers closed */
+      /** @description `conflict`: Conflict; `sold_out`: Sold out; `unpaid_hold_limit`: Too many unpaid orders; `ticket_checked_in`: Ticket already checked in; `transfers_disabled`: Ticket transfers not allowed; `transfer_closed`: Ticket transfers closed; `self_service_closed`: Closed to buyers */
       409: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -16371,7 +16531,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `forbidden`: Forbidden; `email_not_verified`: Email address not verified; `mfa_enrollment_required`: MFA enrolment required; `plan_limit`: Plan limit reached; `feature_unavailable`: Not in your plan; `live_key_required`: Live API key required */
+      /** @description `forbidden`: Forbidden; `email_not_verified`: Email address not verified; `mfa_enrollment_required`: MFA enrolment required; `plan_limit`: Plan limit reached; `feature_unavailable`: Not in your plan; `live_key_required`: Live API key required; `self_service_not_offered`: Not offered to buyers */
       403: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -16532,7 +16692,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `forbidden`: Forbidden; `email_not_verified`: Email address not verified; `mfa_enrollment_required`: MFA enrolment required; `plan_limit`: Plan limit reached; `feature_unavailable`: Not in your plan; `live_key_required`: Live API key required */
+      /** @description `forbidden`: Forbidden; `email_not_verified`: Email address not verified; `mfa_enrollment_required`: MFA enrolment required; `plan_limit`: Plan limit reached; `feature_unavailable`: Not in your plan; `live_key_required`: Live API key required; `self_service_not_offered`: Not offered to buyers */
       403: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -16560,7 +16720,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `conflict`: Conflict; `sold_out`: Sold out; `unpaid_hold_limit`: Too many unpaid orders; `ticket_checked_in`: Ticket already checked in; `transfers_disabled`: Ticket transfers not allowed; `transfer_closed`: Ticket transfers closed */
+      /** @description `conflict`: Conflict; `sold_out`: Sold out; `unpaid_hold_limit`: Too many unpaid orders; `ticket_checked_in`: Ticket already checked in; `transfers_disabled`: Ticket transfers not allowed; `transfer_closed`: Ticket transfers closed; `self_service_closed`: Closed to buyers */
       409: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -16746,7 +16906,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `forbidden`: Forbidden; `email_not_verified`: Email address not verified; `mfa_enrollment_required`: MFA enrolment required; `plan_limit`: Plan limit reached; `feature_unavailable`: Not in your plan; `live_key_required`: Live API key required */
+      /** @description `forbidden`: Forbidden; `email_not_verified`: Email address not verified; `mfa_enrollment_required`: MFA enrolment required; `plan_limit`: Plan limit reached; `feature_unavailable`: Not in your plan; `live_key_required`: Live API key required; `self_service_not_offered`: Not offered to buyers */
       403: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -16774,7 +16934,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `conflict`: Conflict; `sold_out`: Sold out; `unpaid_hold_limit`: Too many unpaid orders; `ticket_checked_in`: Ticket already checked in; `transfers_disabled`: Ticket transfers not allowed; `transfer_closed`: Ticket transfers closed */
+      /** @description `conflict`: Conflict; `sold_out`: Sold out; `unpaid_hold_limit`: Too many unpaid orders; `ticket_checked_in`: Ticket already checked in; `transfers_disabled`: Ticket transfers not allowed; `transfer_closed`: Ticket transfers closed; `self_service_closed`: Closed to buyers */
       409: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -16915,7 +17075,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `forbidden`: Forbidden; `email_not_verified`: Email address not verified; `mfa_enrollment_required`: MFA enrolment required; `plan_limit`: Plan limit reached; `feature_unavailable`: Not in your plan; `live_key_required`: Live API key required */
+      /** @description `forbidden`: Forbidden; `email_not_verified`: Email address not verified; `mfa_enrollment_required`: MFA enrolment required; `plan_limit`: Plan limit reached; `feature_unavailable`: Not in your plan; `live_key_required`: Live API key required; `self_service_not_offered`: Not offered to buyers */
       403: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -16943,7 +17103,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `conflict`: Conflict; `sold_out`: Sold out; `unpaid_hold_limit`: Too many unpaid orders; `ticket_checked_in`: Ticket already checked in; `transfers_disabled`: Ticket transfers not allowed; `transfer_closed`: Ticket transfers closed */
+      /** @description `conflict`: Conflict; `sold_out`: Sold out; `unpaid_hold_limit`: Too many unpaid orders; `ticket_checked_in`: Ticket already checked in; `transfers_disabled`: Ticket transfers not allowed; `transfer_closed`: Ticket transfers closed; `self_service_closed`: Closed to buyers */
       409: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -17094,7 +17254,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `forbidden`: Forbidden; `email_not_verified`: Email address not verified; `mfa_enrollment_required`: MFA enrolment required; `plan_limit`: Plan limit reached; `feature_unavailable`: Not in your plan; `live_key_required`: Live API key required */
+      /** @description `forbidden`: Forbidden; `email_not_verified`: Email address not verified; `mfa_enrollment_required`: MFA enrolment required; `plan_limit`: Plan limit reached; `feature_unavailable`: Not in your plan; `live_key_required`: Live API key required; `self_service_not_offered`: Not offered to buyers */
       403: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -17247,7 +17407,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `forbidden`: Forbidden; `email_not_verified`: Email address not verified; `mfa_enrollment_required`: MFA enrolment required; `plan_limit`: Plan limit reached; `feature_unavailable`: Not in your plan; `live_key_required`: Live API key required */
+      /** @description `forbidden`: Forbidden; `email_not_verified`: Email address not verified; `mfa_enrollment_required`: MFA enrolment required; `plan_limit`: Plan limit reached; `feature_unavailable`: Not in your plan; `live_key_required`: Live API key required; `self_service_not_offered`: Not offered to buyers */
       403: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -17275,7 +17435,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `conflict`: Conflict; `sold_out`: Sold out; `unpaid_hold_limit`: Too many unpaid orders; `ticket_checked_in`: Ticket already checked in; `transfers_disabled`: Ticket transfers not allowed; `transfer_closed`: Ticket transfers closed */
+      /** @description `conflict`: Conflict; `sold_out`: Sold out; `unpaid_hold_limit`: Too many unpaid orders; `ticket_checked_in`: Ticket already checked in; `transfers_disabled`: Ticket transfers not allowed; `transfer_closed`: Ticket transfers closed; `self_service_closed`: Closed to buyers */
       409: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -17453,7 +17613,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `forbidden`: Forbidden; `email_not_verified`: Email address not verified; `mfa_enrollment_required`: MFA enrolment required; `plan_limit`: Plan limit reached; `feature_unavailable`: Not in your plan; `live_key_required`: Live API key required */
+      /** @description `forbidden`: Forbidden; `email_not_verified`: Email address not verified; `mfa_enrollment_required`: MFA enrolment required; `plan_limit`: Plan limit reached; `feature_unavailable`: Not in your plan; `live_key_required`: Live API key required; `self_service_not_offered`: Not offered to buyers */
       403: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -17481,7 +17641,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `conflict`: Conflict; `sold_out`: Sold out; `unpaid_hold_limit`: Too many unpaid orders; `ticket_checked_in`: Ticket already checked in; `transfers_disabled`: Ticket transfers not allowed; `transfer_closed`: Ticket transfers closed */
+      /** @description `conflict`: Conflict; `sold_out`: Sold out; `unpaid_hold_limit`: Too many unpaid orders; `ticket_checked_in`: Ticket already checked in; `transfers_disabled`: Ticket transfers not allowed; `transfer_closed`: Ticket transfers closed; `self_service_closed`: Closed to buyers */
       409: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -17622,7 +17782,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `forbidden`: Forbidden; `email_not_verified`: Email address not verified; `mfa_enrollment_required`: MFA enrolment required; `plan_limit`: Plan limit reached; `feature_unavailable`: Not in your plan; `live_key_required`: Live API key required */
+      /** @description `forbidden`: Forbidden; `email_not_verified`: Email address not verified; `mfa_enrollment_required`: MFA enrolment required; `plan_limit`: Plan limit reached; `feature_unavailable`: Not in your plan; `live_key_required`: Live API key required; `self_service_not_offered`: Not offered to buyers */
       403: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -17650,7 +17810,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `conflict`: Conflict; `sold_out`: Sold out; `unpaid_hold_limit`: Too many unpaid orders; `ticket_checked_in`: Ticket already checked in; `transfers_disabled`: Ticket transfers not allowed; `transfer_closed`: Ticket transfers closed */
+      /** @description `conflict`: Conflict; `sold_out`: Sold out; `unpaid_hold_limit`: Too many unpaid orders; `ticket_checked_in`: Ticket already checked in; `transfers_disabled`: Ticket transfers not allowed; `transfer_closed`: Ticket transfers closed; `self_service_closed`: Closed to buyers */
       409: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -17792,7 +17952,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `forbidden`: Forbidden; `email_not_verified`: Email address not verified; `mfa_enrollment_required`: MFA enrolment required; `plan_limit`: Plan limit reached; `feature_unavailable`: Not in your plan; `live_key_required`: Live API key required */
+      /** @description `forbidden`: Forbidden; `email_not_verified`: Email address not verified; `mfa_enrollment_required`: MFA enrolment required; `plan_limit`: Plan limit reached; `feature_unavailable`: Not in your plan; `live_key_required`: Live API key required; `self_service_not_offered`: Not offered to buyers */
       403: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -17938,7 +18098,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `forbidden`: Forbidden; `email_not_verified`: Email address not verified; `mfa_enrollment_required`: MFA enrolment required; `plan_limit`: Plan limit reached; `feature_unavailable`: Not in your plan; `live_key_required`: Live API key required */
+      /** @description `forbidden`: Forbidden; `email_not_verified`: Email address not verified; `mfa_enrollment_required`: MFA enrolment required; `plan_limit`: Plan limit reached; `feature_unavailable`: Not in your plan; `live_key_required`: Live API key required; `self_service_not_offered`: Not offered to buyers */
       403: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -18067,7 +18227,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `forbidden`: Forbidden; `email_not_verified`: Email address not verified; `mfa_enrollment_required`: MFA enrolment required; `plan_limit`: Plan limit reached; `feature_unavailable`: Not in your plan; `live_key_required`: Live API key required */
+      /** @description `forbidden`: Forbidden; `email_not_verified`: Email address not verified; `mfa_enrollment_required`: MFA enrolment required; `plan_limit`: Plan limit reached; `feature_unavailable`: Not in your plan; `live_key_required`: Live API key required; `self_service_not_offered`: Not offered to buyers */
       403: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -18095,7 +18255,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `conflict`: Conflict; `sold_out`: Sold out; `unpaid_hold_limit`: Too many unpaid orders; `ticket_checked_in`: Ticket already checked in; `transfers_disabled`: Ticket transfers not allowed; `transfer_closed`: Ticket transfers closed */
+      /** @description `conflict`: Conflict; `sold_out`: Sold out; `unpaid_hold_limit`: Too many unpaid orders; `ticket_checked_in`: Ticket already checked in; `transfers_disabled`: Ticket transfers not allowed; `transfer_closed`: Ticket transfers closed; `self_service_closed`: Closed to buyers */
       409: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -18210,7 +18370,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `forbidden`: Forbidden; `email_not_verified`: Email address not verified; `mfa_enrollment_required`: MFA enrolment required; `plan_limit`: Plan limit reached; `feature_unavailable`: Not in your plan; `live_key_required`: Live API key required */
+      /** @description `forbidden`: Forbidden; `email_not_verified`: Email address not verified; `mfa_enrollment_required`: MFA enrolment required; `plan_limit`: Plan limit reached; `feature_unavailable`: Not in your plan; `live_key_required`: Live API key required; `self_service_not_offered`: Not offered to buyers */
       403: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -18238,7 +18398,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `conflict`: Conflict; `sold_out`: Sold out; `unpaid_hold_limit`: Too many unpaid orders; `ticket_checked_in`: Ticket already checked in; `transfers_disabled`: Ticket transfers not allowed; `transfer_closed`: Ticket transfers closed */
+      /** @description `conflict`: Conflict; `sold_out`: Sold out; `unpaid_hold_limit`: Too many unpaid orders; `ticket_checked_in`: Ticket already checked in; `transfers_disabled`: Ticket transfers not allowed; `transfer_closed`: Ticket transfers closed; `self_service_closed`: Closed to buyers */
       409: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -18359,7 +18519,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `forbidden`: Forbidden; `email_not_verified`: Email address not verified; `mfa_enrollment_required`: MFA enrolment required; `plan_limit`: Plan limit reached; `feature_unavailable`: Not in your plan; `live_key_required`: Live API key required */
+      /** @description `forbidden`: Forbidden; `email_not_verified`: Email address not verified; `mfa_enrollment_required`: MFA enrolment required; `plan_limit`: Plan limit reached; `feature_unavailable`: Not in your plan; `live_key_required`: Live API key required; `self_service_not_offered`: Not offered to buyers */
       403: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -18387,7 +18547,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `conflict`: Conflict; `sold_out`: Sold out; `unpaid_hold_limit`: Too many unpaid orders; `ticket_checked_in`: Ticket already checked in; `transfers_disabled`: Ticket transfers not allowed; `transfer_closed`: Ticket transfers closed */
+      /** @description `conflict`: Conflict; `sold_out`: Sold out; `unpaid_hold_limit`: Too many unpaid orders; `ticket_checked_in`: Ticket already checked in; `transfers_disabled`: Ticket transfers not allowed; `transfer_closed`: Ticket transfers closed; `self_service_closed`: Closed to buyers */
       409: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -18539,7 +18699,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `forbidden`: Forbidden; `email_not_verified`: Email address not verified; `mfa_enrollment_required`: MFA enrolment required; `plan_limit`: Plan limit reached; `feature_unavailable`: Not in your plan; `live_key_required`: Live API key required */
+      /** @description `forbidden`: Forbidden; `email_not_verified`: Email address not verified; `mfa_enrollment_required`: MFA enrolment required; `plan_limit`: Plan limit reached; `feature_unavailable`: Not in your plan; `live_key_required`: Live API key required; `self_service_not_offered`: Not offered to buyers */
       403: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -18567,7 +18727,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `conflict`: Conflict; `sold_out`: Sold out; `unpaid_hold_limit`: Too many unpaid orders; `ticket_checked_in`: Ticket already checked in; `transfers_disabled`: Ticket transfers not allowed; `transfer_closed`: Ticket transfers closed */
+      /** @description `conflict`: Conflict; `sold_out`: Sold out; `unpaid_hold_limit`: Too many unpaid orders; `ticket_checked_in`: Ticket already checked in; `transfers_disabled`: Ticket transfers not allowed; `transfer_closed`: Ticket transfers closed; `self_service_closed`: Closed to buyers */
       409: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -18772,7 +18932,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `forbidden`: Forbidden; `email_not_verified`: Email address not verified; `mfa_enrollment_required`: MFA enrolment required; `plan_limit`: Plan limit reached; `feature_unavailable`: Not in your plan; `live_key_required`: Live API key required */
+      /** @description `forbidden`: Forbidden; `email_not_verified`: Email address not verified; `mfa_enrollment_required`: MFA enrolment required; `plan_limit`: Plan limit reached; `feature_unavailable`: Not in your plan; `live_key_required`: Live API key required; `self_service_not_offered`: Not offered to buyers */
       403: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -18902,7 +19062,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `forbidden`: Forbidden; `email_not_verified`: Email address not verified; `mfa_enrollment_required`: MFA enrolment required; `plan_limit`: Plan limit reached; `feature_unavailable`: Not in your plan; `live_key_required`: Live API key required */
+      /** @description `forbidden`: Forbidden; `email_not_verified`: Email address not verified; `mfa_enrollment_required`: MFA enrolment required; `plan_limit`: Plan limit reached; `feature_unavailable`: Not in your plan; `live_key_required`: Live API key required; `self_service_not_offered`: Not offered to buyers */
       403: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -18930,7 +19090,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `conflict`: Conflict; `sold_out`: Sold out; `unpaid_hold_limit`: Too many unpaid orders; `ticket_checked_in`: Ticket already checked in; `transfers_disabled`: Ticket transfers not allowed; `transfer_closed`: Ticket transfers closed */
+      /** @description `conflict`: Conflict; `sold_out`: Sold out; `unpaid_hold_limit`: Too many unpaid orders; `ticket_checked_in`: Ticket already checked in; `transfers_disabled`: Ticket transfers not allowed; `transfer_closed`: Ticket transfers closed; `self_service_closed`: Closed to buyers */
       409: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -19098,7 +19258,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `forbidden`: Forbidden; `email_not_verified`: Email address not verified; `mfa_enrollment_required`: MFA enrolment required; `plan_limit`: Plan limit reached; `feature_unavailable`: Not in your plan; `live_key_required`: Live API key required */
+      /** @description `forbidden`: Forbidden; `email_not_verified`: Email address not verified; `mfa_enrollment_required`: MFA enrolment required; `plan_limit`: Plan limit reached; `feature_unavailable`: Not in your plan; `live_key_required`: Live API key required; `self_service_not_offered`: Not offered to buyers */
       403: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -19239,7 +19399,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `forbidden`: Forbidden; `email_not_verified`: Email address not verified; `mfa_enrollment_required`: MFA enrolment required; `plan_limit`: Plan limit reached; `feature_unavailable`: Not in your plan; `live_key_required`: Live API key required */
+      /** @description `forbidden`: Forbidden; `email_not_verified`: Email address not verified; `mfa_enrollment_required`: MFA enrolment required; `plan_limit`: Plan limit reached; `feature_unavailable`: Not in your plan; `live_key_required`: Live API key required; `self_service_not_offered`: Not offered to buyers */
       403: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -19559,6 +19719,10 @@ export interface operations {
            *           "description": "A ticket was transferred to another holder; its old code no longer works. data: the attendee, booking and event ids, the new and the previous holder (name, email); never the ticket code."
            *         },
            *         {
+           *           "type": "attendee.updated",
+           *           "description": "The buyer renamed a ticket of their booking. data: the booking with its tickets."
+           *         },
+           *         {
            *           "type": "checkin.created",
            *           "description": "A ticket was checked in (first scan only). data: the attendee and its event."
            *         },
@@ -19618,7 +19782,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `forbidden`: Forbidden; `email_not_verified`: Email address not verified; `mfa_enrollment_required`: MFA enrolment required; `plan_limit`: Plan limit reached; `feature_unavailable`: Not in your plan; `live_key_required`: Live API key required */
+      /** @description `forbidden`: Forbidden; `email_not_verified`: Email address not verified; `mfa_enrollment_required`: MFA enrolment required; `plan_limit`: Plan limit reached; `feature_unavailable`: Not in your plan; `live_key_required`: Live API key required; `self_service_not_offered`: Not offered to buyers */
       403: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -19790,7 +19954,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `forbidden`: Forbidden; `email_not_verified`: Email address not verified; `mfa_enrollment_required`: MFA enrolment required; `plan_limit`: Plan limit reached; `feature_unavailable`: Not in your plan; `live_key_required`: Live API key required */
+      /** @description `forbidden`: Forbidden; `email_not_verified`: Email address not verified; `mfa_enrollment_required`: MFA enrolment required; `plan_limit`: Plan limit reached; `feature_unavailable`: Not in your plan; `live_key_required`: Live API key required; `self_service_not_offered`: Not offered to buyers */
       403: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -19939,7 +20103,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `forbidden`: Forbidden; `email_not_verified`: Email address not verified; `mfa_enrollment_required`: MFA enrolment required; `plan_limit`: Plan limit reached; `feature_unavailable`: Not in your plan; `live_key_required`: Live API key required */
+      /** @description `forbidden`: Forbidden; `email_not_verified`: Email address not verified; `mfa_enrollment_required`: MFA enrolment required; `plan_limit`: Plan limit reached; `feature_unavailable`: Not in your plan; `live_key_required`: Live API key required; `self_service_not_offered`: Not offered to buyers */
       403: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -20130,7 +20294,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `forbidden`: Forbidden; `email_not_verified`: Email address not verified; `mfa_enrollment_required`: MFA enrolment required; `plan_limit`: Plan limit reached; `feature_unavailable`: Not in your plan; `live_key_required`: Live API key required */
+      /** @description `forbidden`: Forbidden; `email_not_verified`: Email address not verified; `mfa_enrollment_required`: MFA enrolment required; `plan_limit`: Plan limit reached; `feature_unavailable`: Not in your plan; `live_key_required`: Live API key required; `self_service_not_offered`: Not offered to buyers */
       403: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -20280,7 +20444,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `forbidden`: Forbidden; `email_not_verified`: Email address not verified; `mfa_enrollment_required`: MFA enrolment required; `plan_limit`: Plan limit reached; `feature_unavailable`: Not in your plan; `live_key_required`: Live API key required */
+      /** @description `forbidden`: Forbidden; `email_not_verified`: Email address not verified; `mfa_enrollment_required`: MFA enrolment required; `plan_limit`: Plan limit reached; `feature_unavailable`: Not in your plan; `live_key_required`: Live API key required; `self_service_not_offered`: Not offered to buyers */
       403: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -20435,7 +20599,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `forbidden`: Forbidden; `email_not_verified`: Email address not verified; `mfa_enrollment_required`: MFA enrolment required; `plan_limit`: Plan limit reached; `feature_unavailable`: Not in your plan; `live_key_required`: Live API key required */
+      /** @description `forbidden`: Forbidden; `email_not_verified`: Email address not verified; `mfa_enrollment_required`: MFA enrolment required; `plan_limit`: Plan limit reached; `feature_unavailable`: Not in your plan; `live_key_required`: Live API key required; `self_service_not_offered`: Not offered to buyers */
       403: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -20582,7 +20746,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `forbidden`: Forbidden; `email_not_verified`: Email address not verified; `mfa_enrollment_required`: MFA enrolment required; `plan_limit`: Plan limit reached; `feature_unavailable`: Not in your plan; `live_key_required`: Live API key required */
+      /** @description `forbidden`: Forbidden; `email_not_verified`: Email address not verified; `mfa_enrollment_required`: MFA enrolment required; `plan_limit`: Plan limit reached; `feature_unavailable`: Not in your plan; `live_key_required`: Live API key required; `self_service_not_offered`: Not offered to buyers */
       403: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -20726,7 +20890,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `forbidden`: Forbidden; `email_not_verified`: Email address not verified; `mfa_enrollment_required`: MFA enrolment required; `plan_limit`: Plan limit reached; `feature_unavailable`: Not in your plan; `live_key_required`: Live API key required */
+      /** @description `forbidden`: Forbidden; `email_not_verified`: Email address not verified; `mfa_enrollment_required`: MFA enrolment required; `plan_limit`: Plan limit reached; `feature_unavailable`: Not in your plan; `live_key_required`: Live API key required; `self_service_not_offered`: Not offered to buyers */
       403: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -20754,7 +20918,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `conflict`: Conflict; `sold_out`: Sold out; `unpaid_hold_limit`: Too many unpaid orders; `ticket_checked_in`: Ticket already checked in; `transfers_disabled`: Ticket transfers not allowed; `transfer_closed`: Ticket transfers closed */
+      /** @description `conflict`: Conflict; `sold_out`: Sold out; `unpaid_hold_limit`: Too many unpaid orders; `ticket_checked_in`: Ticket already checked in; `transfers_disabled`: Ticket transfers not allowed; `transfer_closed`: Ticket transfers closed; `self_service_closed`: Closed to buyers */
       409: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -20924,7 +21088,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `forbidden`: Forbidden; `email_not_verified`: Email address not verified; `mfa_enrollment_required`: MFA enrolment required; `plan_limit`: Plan limit reached; `feature_unavailable`: Not in your plan; `live_key_required`: Live API key required */
+      /** @description `forbidden`: Forbidden; `email_not_verified`: Email address not verified; `mfa_enrollment_required`: MFA enrolment required; `plan_limit`: Plan limit reached; `feature_unavailable`: Not in your plan; `live_key_required`: Live API key required; `self_service_not_offered`: Not offered to buyers */
       403: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -21077,7 +21241,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `forbidden`: Forbidden; `email_not_verified`: Email address not verified; `mfa_enrollment_required`: MFA enrolment required; `plan_limit`: Plan limit reached; `feature_unavailable`: Not in your plan; `live_key_required`: Live API key required */
+      /** @description `forbidden`: Forbidden; `email_not_verified`: Email address not verified; `mfa_enrollment_required`: MFA enrolment required; `plan_limit`: Plan limit reached; `feature_unavailable`: Not in your plan; `live_key_required`: Live API key required; `self_service_not_offered`: Not offered to buyers */
       403: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -21105,7 +21269,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `conflict`: Conflict; `sold_out`: Sold out; `unpaid_hold_limit`: Too many unpaid orders; `ticket_checked_in`: Ticket already checked in; `transfers_disabled`: Ticket transfers not allowed; `transfer_closed`: Ticket transfers closed */
+      /** @description `conflict`: Conflict; `sold_out`: Sold out; `unpaid_hold_limit`: Too many unpaid orders; `ticket_checked_in`: Ticket already checked in; `transfers_disabled`: Ticket transfers not allowed; `transfer_closed`: Ticket transfers closed; `self_service_closed`: Closed to buyers */
       409: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -21477,7 +21641,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `conflict`: Conflict; `sold_out`: Sold out; `unpaid_hold_limit`: Too many unpaid orders; `ticket_checked_in`: Ticket already checked in; `transfers_disabled`: Ticket transfers not allowed; `transfer_closed`: Ticket transfers closed */
+      /** @description `conflict`: Conflict; `sold_out`: Sold out; `unpaid_hold_limit`: Too many unpaid orders; `ticket_checked_in`: Ticket already checked in; `transfers_disabled`: Ticket transfers not allowed; `transfer_closed`: Ticket transfers closed; `self_service_closed`: Closed to buyers */
       409: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -21642,7 +21806,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `conflict`: Conflict; `sold_out`: Sold out; `unpaid_hold_limit`: Too many unpaid orders; `ticket_checked_in`: Ticket already checked in; `transfers_disabled`: Ticket transfers not allowed; `transfer_closed`: Ticket transfers closed */
+      /** @description `conflict`: Conflict; `sold_out`: Sold out; `unpaid_hold_limit`: Too many unpaid orders; `ticket_checked_in`: Ticket already checked in; `transfers_disabled`: Ticket transfers not allowed; `transfer_closed`: Ticket transfers closed; `self_service_closed`: Closed to buyers */
       409: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -21926,7 +22090,317 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `conflict`: Conflict; `sold_out`: Sold out; `unpaid_hold_limit`: Too many unpaid orders; `ticket_checked_in`: Ticket already checked in; `transfers_disabled`: Ticket transfers not allowed; `transfer_closed`: Ticket transfers closed */
+      /** @description `conflict`: Conflict; `sold_out`: Sold out; `unpaid_hold_limit`: Too many unpaid orders; `ticket_checked_in`: Ticket already checked in; `transfers_disabled`: Ticket transfers not allowed; `transfer_closed`: Ticket transfers closed; `self_service_closed`: Closed to buyers */
+      409: {
+        headers: {
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'X-Correlation-Id': components['headers']['X-Correlation-Id'];
+          'Access-Control-Allow-Origin': components['headers']['Access-Control-Allow-Origin'];
+          RateLimit: components['headers']['RateLimit'];
+          'RateLimit-Policy': components['headers']['RateLimit-Policy'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description `payload_too_large`: Payload too large */
+      413: {
+        headers: {
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'X-Correlation-Id': components['headers']['X-Correlation-Id'];
+          'Access-Control-Allow-Origin': components['headers']['Access-Control-Allow-Origin'];
+          RateLimit: components['headers']['RateLimit'];
+          'RateLimit-Policy': components['headers']['RateLimit-Policy'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description `unsupported_media_type`: Unsupported media type */
+      415: {
+        headers: {
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'X-Correlation-Id': components['headers']['X-Correlation-Id'];
+          'Access-Control-Allow-Origin': components['headers']['Access-Control-Allow-Origin'];
+          RateLimit: components['headers']['RateLimit'];
+          'RateLimit-Policy': components['headers']['RateLimit-Policy'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description `rate_limited`: Too many requests; `too_many_streams`: Too many live streams */
+      429: {
+        headers: {
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'X-Correlation-Id': components['headers']['X-Correlation-Id'];
+          'Access-Control-Allow-Origin': components['headers']['Access-Control-Allow-Origin'];
+          RateLimit: components['headers']['RateLimit'];
+          'RateLimit-Policy': components['headers']['RateLimit-Policy'];
+          'Retry-After': components['headers']['Retry-After'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description `internal_error`: Internal server error; `misconfigured`: Service misconfigured */
+      500: {
+        headers: {
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'X-Correlation-Id': components['headers']['X-Correlation-Id'];
+          'Access-Control-Allow-Origin': components['headers']['Access-Control-Allow-Origin'];
+          RateLimit: components['headers']['RateLimit'];
+          'RateLimit-Policy': components['headers']['RateLimit-Policy'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description `service_unavailable`: Service unavailable */
+      503: {
+        headers: {
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'X-Correlation-Id': components['headers']['X-Correlation-Id'];
+          'Access-Control-Allow-Origin': components['headers']['Access-Control-Allow-Origin'];
+          RateLimit: components['headers']['RateLimit'];
+          'RateLimit-Policy': components['headers']['RateLimit-Policy'];
+          'Retry-After': components['headers']['Retry-After'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+    };
+  };
+  cancelPublicBooking: {
+    parameters: {
+      query?: never;
+      header: {
+        /** @description The booking token returned by the checkout (`token`). A malformed one answers 400; a well-formed wrong one 404, like an unknown id. */
+        'booking-token': string;
+      };
+      path: {
+        /** @description The booking id (a UUID; anything else answers 400). */
+        id: string;
+      };
+      cookie?: never;
+    };
+    requestBody?: never;
+    responses: {
+      /** @description The booking as its buyer now sees it (`cancelled`, or `refunded` after a Stripe refund). */
+      200: {
+        headers: {
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'X-Correlation-Id': components['headers']['X-Correlation-Id'];
+          'Access-Control-Allow-Origin': components['headers']['Access-Control-Allow-Origin'];
+          RateLimit: components['headers']['RateLimit'];
+          'RateLimit-Policy': components['headers']['RateLimit-Policy'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['PublicBooking'];
+        };
+      };
+      /** @description `bad_request`: Bad request; `invalid_json`: Malformed JSON body; `validation_failed`: Validation failed; `query_too_complex`: GraphQL operation too complex; `persisted_query_not_found`: Persisted query not found; `invalid_passkey`: Invalid passkey response */
+      400: {
+        headers: {
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'X-Correlation-Id': components['headers']['X-Correlation-Id'];
+          'Access-Control-Allow-Origin': components['headers']['Access-Control-Allow-Origin'];
+          RateLimit: components['headers']['RateLimit'];
+          'RateLimit-Policy': components['headers']['RateLimit-Policy'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description `forbidden`: Forbidden; `email_not_verified`: Email address not verified; `mfa_enrollment_required`: MFA enrolment required; `plan_limit`: Plan limit reached; `feature_unavailable`: Not in your plan; `live_key_required`: Live API key required; `self_service_not_offered`: Not offered to buyers */
+      403: {
+        headers: {
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'X-Correlation-Id': components['headers']['X-Correlation-Id'];
+          'Access-Control-Allow-Origin': components['headers']['Access-Control-Allow-Origin'];
+          RateLimit: components['headers']['RateLimit'];
+          'RateLimit-Policy': components['headers']['RateLimit-Policy'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description `not_found`: Not found */
+      404: {
+        headers: {
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'X-Correlation-Id': components['headers']['X-Correlation-Id'];
+          'Access-Control-Allow-Origin': components['headers']['Access-Control-Allow-Origin'];
+          RateLimit: components['headers']['RateLimit'];
+          'RateLimit-Policy': components['headers']['RateLimit-Policy'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description `conflict`: Conflict; `sold_out`: Sold out; `unpaid_hold_limit`: Too many unpaid orders; `ticket_checked_in`: Ticket already checked in; `transfers_disabled`: Ticket transfers not allowed; `transfer_closed`: Ticket transfers closed; `self_service_closed`: Closed to buyers */
+      409: {
+        headers: {
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'X-Correlation-Id': components['headers']['X-Correlation-Id'];
+          'Access-Control-Allow-Origin': components['headers']['Access-Control-Allow-Origin'];
+          RateLimit: components['headers']['RateLimit'];
+          'RateLimit-Policy': components['headers']['RateLimit-Policy'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description `rate_limited`: Too many requests; `too_many_streams`: Too many live streams */
+      429: {
+        headers: {
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'X-Correlation-Id': components['headers']['X-Correlation-Id'];
+          'Access-Control-Allow-Origin': components['headers']['Access-Control-Allow-Origin'];
+          RateLimit: components['headers']['RateLimit'];
+          'RateLimit-Policy': components['headers']['RateLimit-Policy'];
+          'Retry-After': components['headers']['Retry-After'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description `internal_error`: Internal server error; `misconfigured`: Service misconfigured */
+      500: {
+        headers: {
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'X-Correlation-Id': components['headers']['X-Correlation-Id'];
+          'Access-Control-Allow-Origin': components['headers']['Access-Control-Allow-Origin'];
+          RateLimit: components['headers']['RateLimit'];
+          'RateLimit-Policy': components['headers']['RateLimit-Policy'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description `payment_provider_error`: Payment provider error */
+      502: {
+        headers: {
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'X-Correlation-Id': components['headers']['X-Correlation-Id'];
+          'Access-Control-Allow-Origin': components['headers']['Access-Control-Allow-Origin'];
+          RateLimit: components['headers']['RateLimit'];
+          'RateLimit-Policy': components['headers']['RateLimit-Policy'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description `service_unavailable`: Service unavailable */
+      503: {
+        headers: {
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'X-Correlation-Id': components['headers']['X-Correlation-Id'];
+          'Access-Control-Allow-Origin': components['headers']['Access-Control-Allow-Origin'];
+          RateLimit: components['headers']['RateLimit'];
+          'RateLimit-Policy': components['headers']['RateLimit-Policy'];
+          'Retry-After': components['headers']['Retry-After'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+    };
+  };
+  updatePublicBookingAttendee: {
+    parameters: {
+      query?: never;
+      header: {
+        /** @description The booking token returned by the checkout (`token`). A malformed one answers 400; a well-formed wrong one 404, like an unknown id. */
+        'booking-token': string;
+      };
+      path: {
+        /** @description The booking id (a UUID; anything else answers 400). */
+        id: string;
+        /** @description The ticket (attendee) id, from the booking view (a UUID; anything else answers 400). */
+        attendeeId: string;
+      };
+      cookie?: never;
+    };
+    requestBody: {
+      content: {
+        'application/json': components['schemas']['PublicAttendeeUpdate'];
+      };
+    };
+    responses: {
+      /** @description The booking as its buyer now sees it, with the renamed ticket. */
+      200: {
+        headers: {
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'X-Correlation-Id': components['headers']['X-Correlation-Id'];
+          'Access-Control-Allow-Origin': components['headers']['Access-Control-Allow-Origin'];
+          RateLimit: components['headers']['RateLimit'];
+          'RateLimit-Policy': components['headers']['RateLimit-Policy'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['PublicBooking'];
+        };
+      };
+      /** @description `bad_request`: Bad request; `invalid_json`: Malformed JSON body; `validation_failed`: Validation failed; `query_too_complex`: GraphQL operation too complex; `persisted_query_not_found`: Persisted query not found; `invalid_passkey`: Invalid passkey response */
+      400: {
+        headers: {
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'X-Correlation-Id': components['headers']['X-Correlation-Id'];
+          'Access-Control-Allow-Origin': components['headers']['Access-Control-Allow-Origin'];
+          RateLimit: components['headers']['RateLimit'];
+          'RateLimit-Policy': components['headers']['RateLimit-Policy'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description `forbidden`: Forbidden; `email_not_verified`: Email address not verified; `mfa_enrollment_required`: MFA enrolment required; `plan_limit`: Plan limit reached; `feature_unavailable`: Not in your plan; `live_key_required`: Live API key required; `self_service_not_offered`: Not offered to buyers */
+      403: {
+        headers: {
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'X-Correlation-Id': components['headers']['X-Correlation-Id'];
+          'Access-Control-Allow-Origin': components['headers']['Access-Control-Allow-Origin'];
+          RateLimit: components['headers']['RateLimit'];
+          'RateLimit-Policy': components['headers']['RateLimit-Policy'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description `not_found`: Not found */
+      404: {
+        headers: {
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'X-Correlation-Id': components['headers']['X-Correlation-Id'];
+          'Access-Control-Allow-Origin': components['headers']['Access-Control-Allow-Origin'];
+          RateLimit: components['headers']['RateLimit'];
+          'RateLimit-Policy': components['headers']['RateLimit-Policy'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description `conflict`: Conflict; `sold_out`: Sold out; `unpaid_hold_limit`: Too many unpaid orders; `ticket_checked_in`: Ticket already checked in; `transfers_disabled`: Ticket transfers not allowed; `transfer_closed`: Ticket transfers closed; `self_service_closed`: Closed to buyers */
       409: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -22117,7 +22591,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `forbidden`: Forbidden; `email_not_verified`: Email address not verified; `mfa_enrollment_required`: MFA enrolment required; `plan_limit`: Plan limit reached; `feature_unavailable`: Not in your plan; `live_key_required`: Live API key required */
+      /** @description `forbidden`: Forbidden; `email_not_verified`: Email address not verified; `mfa_enrollment_required`: MFA enrolment required; `plan_limit`: Plan limit reached; `feature_unavailable`: Not in your plan; `live_key_required`: Live API key required; `self_service_not_offered`: Not offered to buyers */
       403: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -22248,7 +22722,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `forbidden`: Forbidden; `email_not_verified`: Email address not verified; `mfa_enrollment_required`: MFA enrolment required; `plan_limit`: Plan limit reached; `feature_unavailable`: Not in your plan; `live_key_required`: Live API key required */
+      /** @description `forbidden`: Forbidden; `email_not_verified`: Email address not verified; `mfa_enrollment_required`: MFA enrolment required; `plan_limit`: Plan limit reached; `feature_unavailable`: Not in your plan; `live_key_required`: Live API key required; `self_service_not_offered`: Not offered to buyers */
       403: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -22276,7 +22750,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `conflict`: Conflict; `sold_out`: Sold out; `unpaid_hold_limit`: Too many unpaid orders; `ticket_checked_in`: Ticket already checked in; `transfers_disabled`: Ticket transfers not allowed; `transfer_closed`: Ticket transfers closed */
+      /** @description `conflict`: Conflict; `sold_out`: Sold out; `unpaid_hold_limit`: Too many unpaid orders; `ticket_checked_in`: Ticket already checked in; `transfers_disabled`: Ticket transfers not allowed; `transfer_closed`: Ticket transfers closed; `self_service_closed`: Closed to buyers */
       409: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -22456,7 +22930,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `forbidden`: Forbidden; `email_not_verified`: Email address not verified; `mfa_enrollment_required`: MFA enrolment required; `plan_limit`: Plan limit reached; `feature_unavailable`: Not in your plan; `live_key_required`: Live API key required */
+      /** @description `forbidden`: Forbidden; `email_not_verified`: Email address not verified; `mfa_enrollment_required`: MFA enrolment required; `plan_limit`: Plan limit reached; `feature_unavailable`: Not in your plan; `live_key_required`: Live API key required; `self_service_not_offered`: Not offered to buyers */
       403: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -22609,7 +23083,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `forbidden`: Forbidden; `email_not_verified`: Email address not verified; `mfa_enrollment_required`: MFA enrolment required; `plan_limit`: Plan limit reached; `feature_unavailable`: Not in your plan; `live_key_required`: Live API key required */
+      /** @description `forbidden`: Forbidden; `email_not_verified`: Email address not verified; `mfa_enrollment_required`: MFA enrolment required; `plan_limit`: Plan limit reached; `feature_unavailable`: Not in your plan; `live_key_required`: Live API key required; `self_service_not_offered`: Not offered to buyers */
       403: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -22764,7 +23238,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `forbidden`: Forbidden; `email_not_verified`: Email address not verified; `mfa_enrollment_required`: MFA enrolment required; `plan_limit`: Plan limit reached; `feature_unavailable`: Not in your plan; `live_key_required`: Live API key required */
+      /** @description `forbidden`: Forbidden; `email_not_verified`: Email address not verified; `mfa_enrollment_required`: MFA enrolment required; `plan_limit`: Plan limit reached; `feature_unavailable`: Not in your plan; `live_key_required`: Live API key required; `self_service_not_offered`: Not offered to buyers */
       403: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -22999,7 +23473,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `forbidden`: Forbidden; `email_not_verified`: Email address not verified; `mfa_enrollment_required`: MFA enrolment required; `plan_limit`: Plan limit reached; `feature_unavailable`: Not in your plan; `live_key_required`: Live API key required */
+      /** @description `forbidden`: Forbidden; `email_not_verified`: Email address not verified; `mfa_enrollment_required`: MFA enrolment required; `plan_limit`: Plan limit reached; `feature_unavailable`: Not in your plan; `live_key_required`: Live API key required; `self_service_not_offered`: Not offered to buyers */
       403: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -23131,7 +23605,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `forbidden`: Forbidden; `email_not_verified`: Email address not verified; `mfa_enrollment_required`: MFA enrolment required; `plan_limit`: Plan limit reached; `feature_unavailable`: Not in your plan; `live_key_required`: Live API key required */
+      /** @description `forbidden`: Forbidden; `email_not_verified`: Email address not verified; `mfa_enrollment_required`: MFA enrolment required; `plan_limit`: Plan limit reached; `feature_unavailable`: Not in your plan; `live_key_required`: Live API key required; `self_service_not_offered`: Not offered to buyers */
       403: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -23292,7 +23766,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `forbidden`: Forbidden; `email_not_verified`: Email address not verified; `mfa_enrollment_required`: MFA enrolment required; `plan_limit`: Plan limit reached; `feature_unavailable`: Not in your plan; `live_key_required`: Live API key required */
+      /** @description `forbidden`: Forbidden; `email_not_verified`: Email address not verified; `mfa_enrollment_required`: MFA enrolment required; `plan_limit`: Plan limit reached; `feature_unavailable`: Not in your plan; `live_key_required`: Live API key required; `self_service_not_offered`: Not offered to buyers */
       403: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -23468,7 +23942,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `forbidden`: Forbidden; `email_not_verified`: Email address not verified; `mfa_enrollment_required`: MFA enrolment required; `plan_limit`: Plan limit reached; `feature_unavailable`: Not in your plan; `live_key_required`: Live API key required */
+      /** @description `forbidden`: Forbidden; `email_not_verified`: Email address not verified; `mfa_enrollment_required`: MFA enrolment required; `plan_limit`: Plan limit reached; `feature_unavailable`: Not in your plan; `live_key_required`: Live API key required; `self_service_not_offered`: Not offered to buyers */
       403: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -23754,7 +24228,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `forbidden`: Forbidden; `email_not_verified`: Email address not verified; `mfa_enrollment_required`: MFA enrolment required; `plan_limit`: Plan limit reached; `feature_unavailable`: Not in your plan; `live_key_required`: Live API key required */
+      /** @description `forbidden`: Forbidden; `email_not_verified`: Email address not verified; `mfa_enrollment_required`: MFA enrolment required; `plan_limit`: Plan limit reached; `feature_unavailable`: Not in your plan; `live_key_required`: Live API key required; `self_service_not_offered`: Not offered to buyers */
       403: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -23782,7 +24256,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `conflict`: Conflict; `sold_out`: Sold out; `unpaid_hold_limit`: Too many unpaid orders; `ticket_checked_in`: Ticket already checked in; `transfers_disabled`: Ticket transfers not allowed; `transfer_closed`: Ticket transfers closed */
+      /** @description `conflict`: Conflict; `sold_out`: Sold out; `unpaid_hold_limit`: Too many unpaid orders; `ticket_checked_in`: Ticket already checked in; `transfers_disabled`: Ticket transfers not allowed; `transfer_closed`: Ticket transfers closed; `self_service_closed`: Closed to buyers */
       409: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];

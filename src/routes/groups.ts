@@ -225,6 +225,8 @@ export const ROUTE_GROUPS: readonly RouteGroup[] = [
       ['POST', '/api/v1/public/bookings/{id}/checkout'],
       ['GET', '/api/v1/public/bookings/{id}'],
       ['POST', '/api/v1/public/bookings/{id}/attendees/{attendeeId}/transfer'],
+      ['POST', '/api/v1/public/bookings/{id}/cancel'],
+      ['PATCH', '/api/v1/public/bookings/{id}/attendees/{attendeeId}'],
     ],
     load: async () => (await import('./public/index.ts')).registerPublicRoutes,
   },

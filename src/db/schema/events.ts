@@ -18,6 +18,12 @@ import { organizations } from './organizations.ts';
 
 export const eventStatus = pgEnum('event_status', ['draft', 'published', 'cancelled', 'completed']);
 export const eventVisibility = pgEnum('event_visibility', ['public', 'unlisted', 'private']);
+/**
+ * What a buyer may do to cancel their own booking (POST /api/v1/public/bookings/{id}/cancel): `none` (not offered,
+ * the default), `full_refund` (cancel and get back what was paid: automatically through Stripe), `no_refund` (cancel
+ * to free the seats; no money back).
+ */
+export const buyerCancellationPolicy = pgEnum('buyer_cancellation_policy', ['none', 'full_refund', 'no_refund']);
 
 export interface Venue {
   name: string;
@@ -64,10 +70,19 @@ export const events = pgTable(
     transferCutoffMinutes: integer().notNull().default(0),
     publishedAt: timestamp({ withTimezone: true }),
     cancelledAt: timestamp({ withTimezone: true }),
+    // Buyer self-service: cancellation by the buyer until `buyerCancellationCutoffMinutes` before the start.
+    buyerCancellation: buyerCancellationPolicy().notNull().default('none'),
+    buyerCancellationCutoffMinutes: integer().notNull().default(0),
+    // Attendee names editable by the buyer until this many minutes before the start; null = not editable.
+    attendeeEditCutoffMinutes: integer(),
     ...timestamps,
   },
   (table) => [
     foreignKey({ columns: [table.organizationId], foreignColumns: [organizations.id] }).onDelete('cascade'),
+    check(
+      'events_self_service_cutoffs',
+      sql`${table.buyerCancellationCutoffMinutes} between 0 and 525600 and (${table.attendeeEditCutoffMinutes} is null or ${table.attendeeEditCutoffMinutes} between 0 and 525600)`,
+    ),
     // Serves the public detail page: WHERE organization_id = $1 AND slug = $2.
     unique('events_organization_id_slug_key').on(table.organizationId, table.slug),
     // Target of composite foreign keys from ticket types and bookings.

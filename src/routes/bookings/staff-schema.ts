@@ -141,6 +141,33 @@ export const PublicBookingSchema = BookingSchema.omit({ payment: true, refunds: 
         }),
       })
       .openapi({ description: 'The event booked.' }),
+    cancellation: z
+      .object({
+        allowed: z.boolean().openapi({
+          description:
+            'True when POST /api/v1/public/bookings/{id}/cancel would be accepted now: the event offers buyer ' +
+            'cancellation, its cutoff has not passed, the booking is pending or confirmed and no ticket is checked in.',
+          example: true,
+        }),
+        refund: z.enum(['stripe', 'offline', 'none']).openapi({
+          description:
+            'What a cancellation now returns: `stripe` (everything not refunded yet, refunded through Stripe in the ' +
+            'same request), `offline` (a manual payment: the organizer returns it outside Eventra), `none` (free, ' +
+            'unpaid, or a `no_refund` policy).',
+          example: 'stripe',
+        }),
+        closesAt: Timestamp.nullable().openapi({
+          description: "When buyer cancellation closes (the event's start minus its cutoff); null when not offered.",
+          example: '2026-07-02T18:00:00.000Z',
+        }),
+      })
+      .openapi({ description: "Buyer cancellation under the event's refund policy." }),
+    attendeeEditsCloseAt: Timestamp.nullable().openapi({
+      description:
+        'Until when the buyer may rename tickets (PATCH /api/v1/public/bookings/{id}/attendees/{attendeeId}); null ' +
+        'when the event does not let buyers edit them.',
+      example: '2026-07-04T17:00:00.000Z',
+    }),
   })
   .openapi('PublicBooking', {
     description: 'A booking as its buyer sees it: tickets, payment status and the event, without internal ids.',

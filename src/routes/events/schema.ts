@@ -8,6 +8,35 @@ import { cursorPage, pageParams, sortParam } from '../pagination.ts';
 export const EVENT_SORTS = ['startsAt', '-startsAt', 'createdAt', '-createdAt'] as const;
 
 export const EVENT_STATUSES = ['draft', 'published', 'cancelled', 'completed'] as const;
+/** Buyer self-service: whether and how a buyer may cancel their own booking. */
+export const BUYER_CANCELLATION_POLICIES = ['none', 'full_refund', 'no_refund'] as const;
+/** The longest self-service cutoff: 365 days, in minutes. */
+export const MAX_SELF_SERVICE_CUTOFF_MINUTES = 525_600;
+
+const selfServiceFields = {
+  buyerCancellation: z.enum(BUYER_CANCELLATION_POLICIES).openapi({
+    description:
+      'Whether the buyer may cancel their own booking (POST /api/v1/public/bookings/{id}/cancel): `none` (not ' +
+      'offered; the default), `full_refund` (cancel and get back what was paid: through Stripe automatically; a ' +
+      'manual payment is returned by the organizer outside Eventra), `no_refund` (cancel to free the seats, no ' +
+      'money back).',
+    example: 'full_refund',
+  }),
+  buyerCancellationCutoffMinutes: int32(0, MAX_SELF_SERVICE_CUTOFF_MINUTES).openapi({
+    description:
+      'Buyer cancellation closes this many minutes before the start (0: until the start; default 0; at most ' +
+      '525,600, a year).',
+    example: 2880,
+  }),
+  attendeeEditCutoffMinutes: int32(0, MAX_SELF_SERVICE_CUTOFF_MINUTES)
+    .nullable()
+    .openapi({
+      description:
+        'The buyer may rename the tickets of their booking (PATCH /api/v1/public/bookings/{id}/attendees/' +
+        '{attendeeId}) until this many minutes before the start; null (the default): not editable by the buyer.',
+      example: 60,
+    }),
+};
 export const EVENT_VISIBILITIES = ['public', 'unlisted', 'private'] as const;
 export const DEFAULT_PAGE_SIZE = 20;
 export const MAX_PAGE_SIZE = 100;
@@ -133,6 +162,7 @@ export const EventSchema = z
       description: 'Transfers close this many minutes before the start (0: at the start).',
       example: 60,
     }),
+    ...selfServiceFields,
     publishedAt: Timestamp.nullable().openapi({
       description: 'When it was published.',
       example: '2026-05-01T09:00:00.000Z',
@@ -170,6 +200,9 @@ export const EXAMPLE_EVENT: EventResponse = {
   capacity: 300,
   transfersAllowed: true,
   transferCutoffMinutes: 60,
+  buyerCancellation: 'none',
+  buyerCancellationCutoffMinutes: 0,
+  attendeeEditCutoffMinutes: null,
   publishedAt: null,
   cancelledAt: null,
   createdAt: '2026-04-20T10:00:00.000Z',
@@ -305,6 +338,9 @@ export const EventCreateSchema = z
     capacity: eventFields.capacity.optional(),
     transfersAllowed: eventFields.transfersAllowed.optional(),
     transferCutoffMinutes: eventFields.transferCutoffMinutes.optional(),
+    buyerCancellation: selfServiceFields.buyerCancellation.optional(),
+    buyerCancellationCutoffMinutes: selfServiceFields.buyerCancellationCutoffMinutes.optional(),
+    attendeeEditCutoffMinutes: selfServiceFields.attendeeEditCutoffMinutes.optional(),
   })
   .strict()
   .refine((body) => body.endsAt > body.startsAt, { message: 'endsAt must be after startsAt', path: ['endsAt'] })
@@ -337,6 +373,9 @@ export const EventUpdateSchema = z
     capacity: eventFields.capacity.optional(),
     transfersAllowed: eventFields.transfersAllowed.optional(),
     transferCutoffMinutes: eventFields.transferCutoffMinutes.optional(),
+    buyerCancellation: selfServiceFields.buyerCancellation.optional(),
+    buyerCancellationCutoffMinutes: selfServiceFields.buyerCancellationCutoffMinutes.optional(),
+    attendeeEditCutoffMinutes: selfServiceFields.attendeeEditCutoffMinutes.optional(),
   })
   .strict()
   .refine((body) => Object.keys(body).length > 0, {

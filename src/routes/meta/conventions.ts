@@ -59,6 +59,8 @@ export const RATE_LIMITED_BY: Readonly<Record<string, readonly LimitRule[]>> = {
   createPublicBooking: [PUBLIC_BOOKING_LIMIT],
   startPublicCheckout: [PUBLIC_BOOKING_LIMIT],
   transferPublicTicket: [PUBLIC_BOOKING_LIMIT],
+  cancelPublicBooking: [PUBLIC_BOOKING_LIMIT],
+  updatePublicBookingAttendee: [PUBLIC_BOOKING_LIMIT],
   receiveStripeWebhook: [STRIPE_WEBHOOK_LIMIT],
 };
 

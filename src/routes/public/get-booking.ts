@@ -22,7 +22,9 @@ export const route = createRoute({
     '(with their codes and check-in state), items, payment status and refunds, without internal payment or provider ' +
     "ids, and the event (title, slug, status, times, timezone, venue). The event's `onlineUrl` is revealed only " +
     'while the booking is confirmed; it is null while payment is pending and after a cancellation, expiry or full ' +
-    'refund. A missing or malformed token answers 400; a well-formed wrong token and an unknown id both answer 404, ' +
+    'refund. `cancellation` (`allowed`, `refund`, `closesAt`) and `attendeeEditsCloseAt` say what the buyer may do ' +
+    "now under the event's self-service rules, computed in the same read. A missing or malformed token answers " +
+    '400; a well-formed wrong token and an unknown id both answer 404, ' +
     'indistinguishably. No authentication; rate limited ' +
     'per client address (429 with Retry-After). Never cached (`Cache-Control: no-store`). One database round trip ' +
     'and one Redis round trip.',

@@ -1,6 +1,7 @@
 import { and, asc, eq, sql, type SQL } from 'drizzle-orm';
 import type { Venue } from '../../db/schema/events.ts';
 import { attendees, bookingItems, bookings, events, payments, refunds } from '../../db/schema/index.ts';
+import type { Database } from '../../db/client.ts';
 import { scoped } from '../../db/tenant.ts';
 import { requireTenant, type ServiceContext } from '../../lib/context.ts';
 import { hashToken } from '../auth/tokens.ts';
@@ -39,30 +40,77 @@ export type PublicBookingView = Omit<BookingView, 'payment' | 'refunds'> & {
     createdAt: string;
   }[];
   event: PublicBookingEvent;
-};
+} & SelfServiceView;
+
+/** What the buyer may do with the booking now (buyer self-service), computed from the event's rules in the same read. */
+export interface SelfServiceView {
+  cancellation: {
+    /** True when POST .../cancel would be accepted now (policy, cutoff, status, no ticket checked in). */
+    allowed: boolean;
+    /** The money a cancellation returns now: `stripe` automatic, `offline` by the organizer, `none`. */
+    refund: 'stripe' | 'offline' | 'none';
+    /** When buyer cancellation closes (the start minus the cutoff); null when the event does not offer it. */
+    closesAt: string | null;
+  };
+  /** Until when the buyer may rename tickets; null when the event does not let buyers edit them. */
+  attendeeEditsCloseAt: string | null;
+}
+
+/** The event's self-service rules and the database clock, selected beside the booking. */
+export interface SelfServiceRules {
+  buyerCancellation: 'none' | 'full_refund' | 'no_refund';
+  buyerCancellationCutoffMinutes: number;
+  attendeeEditCutoffMinutes: number | null;
+  startsAt: Date;
+  /** The database's `now()` in epoch milliseconds: the clock the writes check the cutoffs with. */
+  nowMs: number;
+}
+
+const MINUTE_MS = 60_000;
+
+/** The refund a buyer cancellation makes for this booking under this policy. */
+export function cancellationRefund(
+  policy: SelfServiceRules['buyerCancellation'],
+  booking: { status: string; provider: string; total: number; refundedAmount: number },
+): SelfServiceView['cancellation']['refund'] {
+  if (policy !== 'full_refund' || booking.status !== 'confirmed') return 'none';
+  if (booking.total - booking.refundedAmount <= 0) return 'none';
+  if (booking.provider === 'stripe') return 'stripe';
+  if (booking.provider === 'manual') return 'offline';
+  return 'none';
+}
+
+export function selfServiceView(
+  rules: SelfServiceRules,
+  booking: { status: string; provider: string; total: number; refundedAmount: number },
+  tickets: readonly { status: string; checkedInAt: Date | null }[],
+): SelfServiceView {
+  const start = rules.startsAt.getTime();
+  const closesAt = rules.buyerCancellation === 'none' ? null : start - rules.buyerCancellationCutoffMinutes * MINUTE_MS;
+  const checkedIn = tickets.some((ticket) => ticket.status === 'valid' && ticket.checkedInAt !== null);
+  const live = booking.status === 'pending' || booking.status === 'confirmed';
+  const allowed = closesAt !== null && rules.nowMs < closesAt && live && !checkedIn;
+  return {
+    cancellation: {
+      allowed,
+      refund: cancellationRefund(rules.buyerCancellation, booking),
+      closesAt: closesAt === null ? null : new Date(closesAt).toISOString(),
+    },
+    attendeeEditsCloseAt:
+      rules.attendeeEditCutoffMinutes === null
+        ? null
+        : new Date(start - rules.attendeeEditCutoffMinutes * MINUTE_MS).toISOString(),
+  };
+}
 
 /**
- * A booking as its buyer sees it through the secret token from checkout. The token's SHA-256 is compared in SQL, in
- * the WHERE clause of every query of the batch, so a wrong token and an unknown id are the same 404 and no row of
- * the booking leaves the database without the right token. The event's `onlineUrl` is selected only when the
- * booking is confirmed (revealed to ticket holders only). One round trip (one scoped batch).
+ * The five queries of the buyer's view (booking with its event, items, tickets, payment, refunds), each gated by the
+ * token's hash in SQL, to run alone or at the end of a write batch (the buyer self-service writes answer with it).
  */
-export async function getPublicBooking({
-  ctx,
-  input,
-}: {
-  ctx: ServiceContext;
-  input: { id: string; token: string };
-}): Promise<PublicBookingView> {
-  const tenant = requireTenant(ctx);
-  const organizationId = tenant.id;
-  const db = ctx.services.db;
-  const id = input.id.toLowerCase();
-  const tokenHash = await hashToken(input.token);
+export function publicBookingQueries(db: Database, organizationId: string, id: string, tokenHash: string) {
   const holder: SQL = sql`exists (select 1 from ${bookings} t where t.organization_id = ${organizationId}
     and t.id = ${id} and t.token_hash = ${tokenHash})`;
-
-  const [bookingRows, items, attendeeRows, paymentRows, refundRows] = await scoped(db, { organizationId }, [
+  return [
     db
       .select({
         booking: bookings,
@@ -78,6 +126,10 @@ export async function getPublicBooking({
           onlineUrl: sql<string | null>`(case when ${bookings.status} = 'confirmed' then ${events.onlineUrl} end)`,
           transfersAllowed: events.transfersAllowed,
           transferCutoffMinutes: events.transferCutoffMinutes,
+          buyerCancellation: events.buyerCancellation,
+          buyerCancellationCutoffMinutes: events.buyerCancellationCutoffMinutes,
+          attendeeEditCutoffMinutes: events.attendeeEditCutoffMinutes,
+          nowMs: sql<string>`(extract(epoch from now()) * 1000)::bigint::text`,
         },
       })
       .from(bookings)
@@ -104,8 +156,16 @@ export async function getPublicBooking({
       .from(refunds)
       .where(and(eq(refunds.organizationId, organizationId), eq(refunds.bookingId, id), holder))
       .orderBy(asc(refunds.createdAt), asc(refunds.id)),
-  ]);
+  ] as const;
+}
 
+type PublicBookingRows = {
+  [K in keyof ReturnType<typeof publicBookingQueries>]: Awaited<ReturnType<typeof publicBookingQueries>[K]>;
+};
+
+/** The buyer's view out of the results of `publicBookingQueries` (404 when the id or the token is wrong). */
+export function toPublicBookingView(rows: PublicBookingRows): PublicBookingView {
+  const [bookingRows, items, attendeeRows, paymentRows, refundRows] = rows;
   const found = bookingRows[0];
   const view = toBookingView([bookingRows.map((row) => row.booking), items, attendeeRows, paymentRows, refundRows]);
   if (found === undefined || view === null) throw bookingNotFound();
@@ -130,6 +190,7 @@ export async function getPublicBooking({
       attendeeIds: refund.attendeeIds,
       createdAt: refund.createdAt,
     })),
+    ...selfServiceView({ ...event, nowMs: Number(event.nowMs) }, found.booking, attendeeRows),
     event: {
       id: event.id,
       slug: event.slug,
@@ -145,4 +206,26 @@ export async function getPublicBooking({
         : null,
     },
   };
+}
+
+/**
+ * A booking as its buyer sees it through the secret token from checkout. The token's SHA-256 is compared in SQL, in
+ * the WHERE clause of every query of the batch, so a wrong token and an unknown id are the same 404 and no row of
+ * the booking leaves the database without the right token. The event's `onlineUrl` is selected only when the
+ * booking is confirmed (revealed to ticket holders only). One round trip (one scoped batch).
+ */
+export async function getPublicBooking({
+  ctx,
+  input,
+}: {
+  ctx: ServiceContext;
+  input: { id: string; token: string };
+}): Promise<PublicBookingView> {
+  const tenant = requireTenant(ctx);
+  const organizationId = tenant.id;
+  const db = ctx.services.db;
+  const id = input.id.toLowerCase();
+  const tokenHash = await hashToken(input.token);
+  const rows = await scoped(db, { organizationId }, [...publicBookingQueries(db, organizationId, id, tokenHash)]);
+  return toPublicBookingView(rows as unknown as PublicBookingRows);
 }

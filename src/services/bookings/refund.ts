@@ -14,7 +14,7 @@ import { scoped } from '../../db/tenant.ts';
 import { ApiError, type FieldError } from '../../errors/api-error.ts';
 import { requireTenant, type ServiceContext } from '../../lib/context.ts';
 import type { Logger } from '../../lib/logger.ts';
-import { auditInsert } from '../audit/record.ts';
+import { auditInsert, type Actor } from '../audit/record.ts';
 import { abortLabel, actorOf, GUARD_LABEL_PREFIX, mustChange } from '../events/shared.ts';
 import { notifyOutbox } from '../outbox/dispatch.ts';
 import { outboxInsertSelect } from '../outbox/record.ts';
@@ -34,6 +34,17 @@ export interface RefundInput {
   /** Tickets of this booking to cancel (their seats go back on sale). */
   attendeeIds?: string[] | undefined;
   reason?: string | undefined;
+}
+
+/** How a caller other than staff refunds (the buyer's self-service cancellation). */
+export interface RefundOptions {
+  /** The audit actor and the refund's `createdBy`; default: the authenticated caller. */
+  actor?: Actor;
+  /**
+   * A guard statement (a GUARD_LABEL_PREFIX label aborts), run in the reservation batch of a Stripe refund and again
+   * in the final batch, after the tickets are cancelled; `refused` maps its labels to the answer (null: not its own).
+   */
+  guard?: { statement: () => SQL; refused: (label: string | null) => ApiError | null };
 }
 
 /** What the payment provider did with the money, recorded on the refund row. */
@@ -156,7 +167,17 @@ function refusal(booking: Booking, paymentStatus: string | undefined): ApiError 
  * `booking.refunded` event (outbox), and finally the booking as it is now. Round trips: one read, one write; Stripe
  * refunds one more (the reservation, before the call, which holds the limit guard instead).
  */
-export async function refundBooking({ ctx, input }: { ctx: ServiceContext; input: RefundInput }): Promise<BookingView> {
+export async function refundBooking({
+  ctx,
+  input,
+  options = {},
+}: {
+  ctx: ServiceContext;
+  input: RefundInput;
+  options?: RefundOptions;
+}): Promise<BookingView> {
+  const actor = options.actor ?? actorOf(ctx);
+  const guard = options.guard;
   const tenant = requireTenant(ctx);
   const db = ctx.services.db;
   const organizationId = tenant.id;
@@ -255,7 +276,7 @@ export async function refundBooking({ ctx, input }: { ctx: ServiceContext; input
     currency: booking.currency,
     reason: input.reason ?? null,
     attendeeIds: cancelled,
-    createdBy: actorOf(ctx).userId,
+    createdBy: actor.userId ?? null,
   };
 
   // Stripe: the money is reserved before Stripe is called (one round trip more than an offline refund), so money out
@@ -269,10 +290,15 @@ export async function refundBooking({ ctx, input }: { ctx: ServiceContext; input
       refundLimit,
       paymentUpdate(sql`${payments.refundedAmount} + ${amount}`),
       db.insert(refunds).values({ ...refundRow, status: 'pending', providerRefundId: null }),
+      ...(guard === undefined ? [] : [db.execute(guard.statement())]),
     ] as const;
     await scoped(db, scope, reservation as unknown as Parameters<typeof scoped>[2]).catch((error: unknown) => {
       const label = abortLabel(error);
-      throw label === 'stale' ? changedMeanwhile() : label === REFUND_LIMIT_LABEL ? refundLimitError() : error;
+      throw label === 'stale'
+        ? changedMeanwhile()
+        : label === REFUND_LIMIT_LABEL
+          ? refundLimitError()
+          : (guard?.refused(label) ?? error);
     });
   }
   const outcome = stripe === null ? OFFLINE : await stripeRefund(ctx, stripe, { booking, refundId, amount });
@@ -317,11 +343,12 @@ export async function refundBooking({ ctx, input }: { ctx: ServiceContext; input
         returning id)
       select (case when (select count(*) from changed) = ${cancelled.length}::int then '0'
         else ${GUARD_LABEL_PREFIX + 'tickets_changed'} end)::int as guard`),
+    ...(guard === undefined ? [] : [db.execute(guard.statement())]),
     ...(stripe === null ? [paymentUpdate(sql`${payments.refundedAmount} + ${amount}`)] : []),
     refundWrite,
     auditInsert(db, ctx.client, {
       organizationId,
-      actor: actorOf(ctx),
+      actor,
       action: 'booking.refunded',
       target: { type: 'booking', id: bookingId },
       metadata: {
@@ -351,7 +378,7 @@ export async function refundBooking({ ctx, input }: { ctx: ServiceContext; input
     }
     if (label === 'stale' || label === 'tickets_changed') throw changedMeanwhile();
     if (label === REFUND_LIMIT_LABEL) throw refundLimitError();
-    throw error;
+    throw guard?.refused(label) ?? error;
   }
   notifyOutbox(ctx, organizationId);
   const view = toBookingView(results.slice(-5) as Parameters<typeof toBookingView>[0]);

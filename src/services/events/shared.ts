@@ -13,6 +13,8 @@ export type EventVisibility = Event['visibility'];
 /** Statuses in which an event (and its ticket types) may still change; cancelled and completed events are frozen. */
 export const EDITABLE_STATUSES: readonly EventStatus[] = ['draft', 'published'];
 
+export type BuyerCancellationPolicy = Event['buyerCancellation'];
+
 /** An event as staff see it: every stored field except the tenant, times as ISO 8601 UTC. */
 export interface EventView {
   id: string;
@@ -31,6 +33,9 @@ export interface EventView {
   capacity: number | null;
   transfersAllowed: boolean;
   transferCutoffMinutes: number;
+  buyerCancellation: BuyerCancellationPolicy;
+  buyerCancellationCutoffMinutes: number;
+  attendeeEditCutoffMinutes: number | null;
   publishedAt: string | null;
   cancelledAt: string | null;
   createdAt: string;
@@ -55,6 +60,9 @@ export function toEventView(row: Event): EventView {
     capacity: row.capacity,
     transfersAllowed: row.transfersAllowed,
     transferCutoffMinutes: row.transferCutoffMinutes,
+    buyerCancellation: row.buyerCancellation,
+    buyerCancellationCutoffMinutes: row.buyerCancellationCutoffMinutes,
+    attendeeEditCutoffMinutes: row.attendeeEditCutoffMinutes,
     publishedAt: row.publishedAt?.toISOString() ?? null,
     cancelledAt: row.cancelledAt?.toISOString() ?? null,
     createdAt: row.createdAt.toISOString(),

@@ -20,6 +20,7 @@ import {
   toEventView,
   violatedConstraint,
   type EventView,
+  type BuyerCancellationPolicy,
   type EventVisibility,
   givenFields,
 } from './shared.ts';
@@ -39,6 +40,9 @@ export interface EventFields {
   capacity?: number | null | undefined;
   transfersAllowed?: boolean | undefined;
   transferCutoffMinutes?: number | undefined;
+  buyerCancellation?: BuyerCancellationPolicy | undefined;
+  buyerCancellationCutoffMinutes?: number | undefined;
+  attendeeEditCutoffMinutes?: number | null | undefined;
 }
 
 export interface CreateEventInput extends EventFields {
@@ -144,6 +148,9 @@ export async function createEvent({
           capacity: input.capacity ?? null,
           transfersAllowed: input.transfersAllowed ?? true,
           transferCutoffMinutes: input.transferCutoffMinutes ?? 0,
+          buyerCancellation: input.buyerCancellation ?? 'none',
+          buyerCancellationCutoffMinutes: input.buyerCancellationCutoffMinutes ?? 0,
+          attendeeEditCutoffMinutes: input.attendeeEditCutoffMinutes ?? null,
         })
         .returning(),
       auditInsert(db, ctx.client, {
