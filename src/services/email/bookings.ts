@@ -55,6 +55,11 @@ export interface BookingEmailInput {
   /** Ticket type names by id, for the ticket list. */
   ticketTypeNames: ReadonlyMap<string, string>;
   branding: Branding;
+  /**
+   * The event's public iCalendar file (GET /api/v1/public/events/{slug}/calendar.ics on the organization's host), for
+   * the confirmation's "Add to calendar"; null when the event has none (private, draft). Never a link with a secret.
+   */
+  calendarUrl?: string | null;
 }
 
 function venueLine(venue: Venue | null): string | null {
@@ -196,11 +201,18 @@ export function bookingEmail(input: BookingEmailInput): EmailMessage {
   // A title is the organizer's text: no line breaks in a header.
   const subject = parts.subject.replace(/[\r\n]+/g, ' ');
   const color = brandColor(branding);
+  const confirmed = input.type === 'booking.confirmed';
+  const calendar = confirmed && input.calendarUrl ? { label: 'Add to calendar', url: input.calendarUrl } : undefined;
+  const links = [
+    ...(input.event?.onlineUrl && confirmed ? [input.event.onlineUrl] : []),
+    ...(calendar ? [calendar.url] : []),
+  ];
   const text = [
     ...parts.intro.flatMap((line, index) => (index === 0 ? [line] : ['', line])),
     ...(parts.details.length > 0 ? ['', ...parts.details.map(([label, value]) => `${label}: ${value}`)] : []),
     ...parts.tickets.flatMap((list) => ticketsText(list.title, list.attendees, ticketTypeNames)),
     ...parts.closing.flatMap((line) => ['', line]),
+    ...(calendar ? ['', `${calendar.label}: ${calendar.url}`] : []),
     '',
     `-- ${branding.displayName}`,
   ].join('\n');
@@ -210,14 +222,13 @@ export function bookingEmail(input: BookingEmailInput): EmailMessage {
     ...parts.tickets.flatMap((list) => ticketsHtml(list.title, list.attendees, ticketTypeNames, color)),
     ...parts.closing.map((line) => markup`<p>${line}</p>`),
   ];
-  const links = input.event?.onlineUrl && input.type === 'booking.confirmed' ? [input.event.onlineUrl] : [];
   return {
     id: input.id,
     to: input.booking.buyer.email,
     fromName: branding.senderName,
     subject,
     text,
-    html: emailLayout(branding, subject, body),
+    html: emailLayout(branding, subject, body, calendar),
     links,
   };
 }
