@@ -6,10 +6,11 @@ import type { Venue } from '../../db/schema/index.ts';
  * comma, newline), folds lines at 75 octets without splitting a UTF-8 sequence, and ends every line with CRLF.
  *
  * Times are written in UTC (`DTSTART:20261210T180000Z`), which is exact whatever the reader knows of time zones. The
- * event's IANA zone is said with `X-WR-TIMEZONE` where the file has one zone (a single event); a `TZID` with a
- * `VTIMEZONE` would need zone rules we could vouch for, and the one kept generator of VTIMEZONE blocks
- * (timezones-ical-library) writes only each zone's current rules, wrong for some zones (Africa/Casablanca is
- * written as +00:00 all year) and for dates under older rules. See docs/API.md, "Calendars".
+ * event's IANA zone is said with `X-WR-TIMEZONE` where the file has one zone (a single event, a booking). No
+ * `TZID`/`VTIMEZONE`: ical-generator writes a TZID time from a plain `Date` in the runtime's own zone (UTC on
+ * Workers), so it needs a zone-aware date (`TZDate` of @date-fns/tz, not a dependency yet), and the kept generator
+ * of VTIMEZONE blocks (timezones-ical-library) writes each zone's current rules only, so a date under older rules
+ * would be misplaced unless checked. See docs/API.md, "Calendars".
  */
 
 /** One VEVENT, as plain JSON (the edge cache keeps it between reads). */
