@@ -4,9 +4,22 @@ import type { AppEnv } from '../env.ts';
 /** Representation metadata a 304 leaves out (RFC 9110 15.4.5): there is no representation in it. */
 const REPRESENTATION_HEADERS = ['content-type', 'content-length', 'content-encoding', 'content-language'];
 
-function isJson(contentType: string | null): boolean {
-  const type = contentType?.split(';')[0]?.trim().toLowerCase() ?? '';
+function mediaType(contentType: string | null): string {
+  return contentType?.split(';')[0]?.trim().toLowerCase() ?? '';
+}
+
+function isJson(type: string): boolean {
   return type === 'application/json' || type.endsWith('+json');
+}
+
+/**
+ * Whether the answer gets a tag: JSON that is not a download (the streamed exports are never buffered), and
+ * iCalendar files (downloads too, but small and made whole in memory, and polled by subscribed calendars).
+ */
+function tagged(headers: Headers): boolean {
+  const type = mediaType(headers.get('content-type'));
+  if (type === 'text/calendar') return true;
+  return isJson(type) && !headers.has('content-disposition');
 }
 
 function base64url(bytes: ArrayBuffer): string {
@@ -34,11 +47,11 @@ export function noneMatch(ifNoneMatch: string | undefined, tag: string): boolean
 }
 
 /**
- * `ETag` on every GET (and HEAD) 200 JSON response, and `304 Not Modified` when `If-None-Match` names it. The tag is
- * strong: a hash of the exact JSON bytes, which the handlers produce deterministically, so any change of the
+ * `ETag` on every GET (and HEAD) 200 JSON response (and iCalendar file), and `304 Not Modified` when `If-None-Match`
+ * names it. The tag is strong: a hash of the exact bytes, which the handlers produce deterministically, so any change of the
  * resource (or of what this caller may see of it) changes it. The 304 has no body and keeps every other header of
- * the 200 (Cache-Control, Vary, RateLimit, X-Request-Id...). Downloads (`Content-Disposition`, the streamed audit-log
- * export) are never buffered and carry no tag. Cost: one copy and one SHA-256 of the body, no I/O; the handler
+ * the 200 (Cache-Control, Vary, RateLimit, X-Request-Id...). Other downloads (`Content-Disposition`, the streamed
+ * audit-log export) are never buffered and carry no tag. Cost: one copy and one SHA-256 of the body, no I/O; the handler
  * still runs (the tag is of its answer), so a 304 saves the transfer, not the work.
  *
  * Place it after the middleware that decorates responses (rate-limit headers, request id, security headers run
@@ -52,7 +65,7 @@ export function etag() {
     await next();
     if ((c.req.method !== 'GET' && c.req.method !== 'HEAD') || c.res.status !== 200) return;
     const headers = c.res.headers;
-    if (!isJson(headers.get('content-type')) || headers.has('content-disposition') || c.res.body === null) return;
+    if (!tagged(headers) || c.res.body === null) return;
     let tag = headers.get('etag');
     if (tag === null) {
       tag = await entityTag(await c.res.clone().arrayBuffer());

@@ -27,6 +27,7 @@ function deps(ctx: ConsumerContext): EmailConsumerDeps {
   // No request id: background work stays off the request round-trip traces.
   const redis = createRedis(ctx.bindings);
   return {
+    bindings: ctx.bindings,
     db: createDatabase(ctx.bindings),
     redis,
     provider: emailProvider(ctx.bindings, redis, ctx.logger),

@@ -231,6 +231,15 @@ export const ROUTE_GROUPS: readonly RouteGroup[] = [
     load: async () => (await import('./public/index.ts')).registerPublicRoutes,
   },
   {
+    name: 'calendars',
+    routes: [
+      ['GET', '/api/v1/public/calendar.ics'],
+      ['GET', '/api/v1/public/events/{slug}/calendar.ics'],
+      ['GET', '/api/v1/public/bookings/{id}/calendar.ics'],
+    ],
+    load: async () => (await import('./calendars/index.ts')).registerCalendarRoutes,
+  },
+  {
     name: 'api-keys',
     routes: [
       ['GET', '/api/v1/api-keys'],

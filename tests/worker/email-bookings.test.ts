@@ -54,6 +54,7 @@ describe('booking emails (email.event)', () => {
   let view: BookingView;
   let buyerEmail: string;
   let eventTitle: string;
+  let eventSlug: string;
 
   beforeAll(async () => {
     tenant = await createTenant({
@@ -67,6 +68,7 @@ describe('booking emails (email.event)', () => {
       timezone: 'Europe/Berlin',
       venue: { name: 'Opera House', city: 'Berlin', country: 'DE' },
     });
+    eventSlug = event.slug;
     const free = await createTicketType(event, { name: 'Standing', price: 0 });
     buyerEmail = `buyer-${crypto.randomUUID().slice(0, 12)}@example.test`;
     const created = await book(tenant, event.slug, {
@@ -109,7 +111,10 @@ describe('booking emails (email.event)', () => {
     expect(message.text).toContain('Total: Free');
     expect(message.text).toContain(`Booking: ${view.id}`);
     expect(message.text).toContain('Online: https://meet.example.com/secret-room');
-    expect(message.links).toEqual(['https://meet.example.com/secret-room']);
+    // The join link, then "Add to calendar": the event's public file on the organization's host (no secret in it).
+    const calendarLink = `http://${tenant.host}/api/v1/public/events/${eventSlug}/calendar.ics`;
+    expect(message.links).toEqual(['https://meet.example.com/secret-room', calendarLink]);
+    expect(message.text).toContain(`Add to calendar: ${calendarLink}`);
     // Branding: the organization's color and display name (escaped like everything else in the HTML).
     expect(message.html).toContain('#aa3300');
     expect(message.html).toContain('Gala &amp; Friends');

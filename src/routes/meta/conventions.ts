@@ -18,7 +18,8 @@ import { IDEMPOTENCY_HEADER } from '../../lib/idempotency.ts';
  *   otherwise the limiters listed in RATE_LIMITED_BY): `RateLimit` / `RateLimit-Policy` on all its responses, a 429
  *   with `Retry-After`;
  * - `security` => 401 (with `WWW-Authenticate`) and 503 (the session revocation check fails closed when Redis is down);
- * - status 201 => `Location`; GET with a 200 JSON response => `ETag` on it, an `If-None-Match` parameter and a 304;
+ * - status 201 => `Location`; GET with a 200 JSON (or iCalendar) response => `ETag` on it, an `If-None-Match`
+ *   parameter and a 304;
  * - an `Idempotency-Key` header parameter => `Idempotent-Replayed` on its 2xx, `Retry-After` on its 409 (a request
  *   with the key still running);
  * - every 503 => `Retry-After`; every operation => 400 (middleware/well-formed-input.ts refuses a NUL, a lone
@@ -55,6 +56,9 @@ export const RATE_LIMITED_BY: Readonly<Record<string, readonly LimitRule[]>> = {
   listPublicEvents: [PUBLIC_READ_LIMIT],
   getPublicEvent: [PUBLIC_READ_LIMIT],
   getPublicBooking: [PUBLIC_READ_LIMIT],
+  getPublicCalendar: [PUBLIC_READ_LIMIT],
+  getPublicEventCalendar: [PUBLIC_READ_LIMIT],
+  getPublicBookingCalendar: [PUBLIC_READ_LIMIT],
   streamPublicAvailability: [PUBLIC_READ_LIMIT],
   createPublicBooking: [PUBLIC_BOOKING_LIMIT],
   startPublicCheckout: [PUBLIC_BOOKING_LIMIT],
@@ -222,7 +226,9 @@ export function applyConventions<T extends Json>(document: T): T {
       ]);
 
       const success = responses['200'];
-      const conditional = method === 'get' && success?.content?.['application/json'] !== undefined;
+      const conditional =
+        method === 'get' &&
+        (success?.content?.['application/json'] !== undefined || success?.content?.['text/calendar'] !== undefined);
       if (conditional) {
         operation.parameters = [...(operation.parameters ?? []), structuredClone(IF_NONE_MATCH)];
         responses['304'] ??= {

@@ -52,6 +52,12 @@ export const TAGS = [
   { name: 'Payments', description: 'Stripe settings and the Stripe webhook.' },
   { name: 'Webhooks', description: 'Outgoing webhook endpoints (Standard Webhooks) and their deliveries.' },
   { name: 'Public', description: 'The public catalogue and checkout for buyers, without an account.' },
+  {
+    name: 'Calendars',
+    description:
+      "iCalendar (RFC 5545) files: a public event, the organization's public events (a feed to subscribe to) and a " +
+      "buyer's booking (with its token in a header).",
+  },
   { name: 'API keys', description: 'Keys for integrations: scoped, live or test, shown once, revocable at once.' },
   { name: 'Audit log', description: 'Who changed what, with export.' },
   { name: 'Live', description: 'Server-Sent Events: seats left, check-in counts and new bookings as they change.' },

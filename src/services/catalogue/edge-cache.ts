@@ -8,8 +8,10 @@ import type { EventType } from '../outbox/catalogue.ts';
 import { PUBLIC_READ_LIMIT, publicReadBucket } from './limits.ts';
 
 /**
- * The edge cache of the public catalogue (GET /api/v1/public/events and /events/{slug}): answers kept in the colo's
- * Workers Cache (`caches.default`), so a hot public read costs no database round trip.
+ * The edge cache of the public catalogue (GET /api/v1/public/events and /events/{slug}, and the public calendar
+ * files /calendar.ics and /events/{slug}/calendar.ics, which keep their entries as JSON and render the file per
+ * request): answers kept in the colo's Workers Cache (`caches.default`), so a hot public read costs no database
+ * round trip.
  *
  * Freshness comes from two values per organization in Redis, read in the SAME pipeline as the public read limit (no
  * round trip of their own), and moved by the outbox dispatch after a change commits (`announceCatalogueChanges`):

@@ -55,6 +55,11 @@ export interface BookingEmailInput {
   /** Ticket type names by id, for the ticket list. */
   ticketTypeNames: ReadonlyMap<string, string>;
   branding: Branding;
+  /**
+   * The event's public iCalendar file (GET /api/v1/public/events/{slug}/calendar.ics on the organization's host), for
+   * the confirmation's "Add to calendar"; null when the event has none (private, draft). Never a link with a secret.
+   */
+  calendarUrl?: string | null;
 }
 
 function venueLine(venue: Venue | null): string | null {
@@ -192,7 +197,12 @@ function content(input: BookingEmailInput): Content {
 
 /** The buyer's email for a booking event: confirmation with the tickets, cancellation or refund. */
 export function bookingEmail(input: BookingEmailInput): EmailMessage {
-  const links = input.event?.onlineUrl && input.type === 'booking.confirmed' ? [input.event.onlineUrl] : [];
+  const confirmed = input.type === 'booking.confirmed';
+  const calendar = confirmed && input.calendarUrl ? { label: 'Add to calendar', url: input.calendarUrl } : undefined;
+  const links = [
+    ...(input.event?.onlineUrl && confirmed ? [input.event.onlineUrl] : []),
+    ...(calendar ? [calendar.url] : []),
+  ];
   return composeTicketEmail({
     id: input.id,
     to: input.booking.buyer.email,
@@ -200,6 +210,7 @@ export function bookingEmail(input: BookingEmailInput): EmailMessage {
     ticketTypeNames: input.ticketTypeNames,
     content: content(input),
     links,
+    calendar,
   });
 }
 
@@ -211,17 +222,21 @@ export function composeTicketEmail(input: {
   ticketTypeNames: ReadonlyMap<string, string>;
   content: Content;
   links: string[];
+  /** The "Add to calendar" button and text line (the confirmation of a booking for a public event). */
+  calendar?: { label: string; url: string } | undefined;
 }): EmailMessage {
   const { branding, ticketTypeNames } = input;
   const parts = input.content;
   // A title is the organizer's text: no line breaks in a header.
   const subject = parts.subject.replace(/[\r\n]+/g, ' ');
   const color = brandColor(branding);
+  const { calendar } = input;
   const text = [
     ...parts.intro.flatMap((line, index) => (index === 0 ? [line] : ['', line])),
     ...(parts.details.length > 0 ? ['', ...parts.details.map(([label, value]) => `${label}: ${value}`)] : []),
     ...parts.tickets.flatMap((list) => ticketsText(list.title, list.attendees, ticketTypeNames)),
     ...parts.closing.flatMap((line) => ['', line]),
+    ...(calendar ? ['', `${calendar.label}: ${calendar.url}`] : []),
     '',
     `-- ${branding.displayName}`,
   ].join('\n');
@@ -237,7 +252,7 @@ export function composeTicketEmail(input: {
     fromName: branding.senderName,
     subject,
     text,
-    html: emailLayout(branding, subject, body),
+    html: emailLayout(branding, subject, body, calendar),
     links: input.links,
   };
 }

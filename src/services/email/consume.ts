@@ -2,9 +2,11 @@ import type { z } from '@hono/zod-openapi';
 import type { Redis } from '@upstash/redis/cloudflare';
 import { and, asc, eq } from 'drizzle-orm';
 import type { Database } from '../../db/client.ts';
-import { attendees, events, memberships, roles, ticketTypes, users } from '../../db/schema/index.ts';
+import { attendees, events, memberships, organizations, roles, ticketTypes, users } from '../../db/schema/index.ts';
+import type { Bindings } from '../../env.ts';
 import { scoped } from '../../db/tenant.ts';
 import type { Logger } from '../../lib/logger.ts';
+import { originOnHost } from '../../lib/origin.ts';
 import { OWNER_ROLE } from '../roles/authority.ts';
 import { brandingQuery, emailBranding } from './branding.ts';
 import { bookingEmail, BookingEmailPayloadSchema } from './bookings.ts';
@@ -19,6 +21,8 @@ import { webhookDisabledEmail, WebhookDisabledPayloadSchema } from './webhooks.t
  * counted on any request's round-trip trace.
  */
 export interface EmailConsumerDeps {
+  /** Where links in emails point (the organization's host under ROOT_DOMAIN; http locally). */
+  bindings: Pick<Bindings, 'ENVIRONMENT' | 'ROOT_DOMAIN'>;
   db: Database;
   redis: Redis;
   provider: EmailProvider;
@@ -66,6 +70,21 @@ export async function sendQueuedEmail(deps: EmailConsumerDeps, envelope: EmailEn
 }
 
 /**
+ * The event's public iCalendar file for "Add to calendar", on the organization's host `{slug}.{ROOT_DOMAIN}` (always
+ * served, unlike a custom domain that may be removed; there is no request here to take a host from). Only where that
+ * link answers: an event the public event detail shows (not a draft, public or unlisted: the buyer knows an unlisted
+ * event's slug already). Never a secret in it.
+ */
+export function calendarUrl(
+  bindings: Pick<Bindings, 'ENVIRONMENT' | 'ROOT_DOMAIN'>,
+  event: { slug: string; status: string; visibility: string; organizationSlug: string },
+): string | null {
+  if (event.status === 'draft' || event.visibility === 'private') return null;
+  const origin = originOnHost(null, `${event.organizationSlug}.${bindings.ROOT_DOMAIN}`, bindings);
+  return new URL(`/api/v1/public/events/${encodeURIComponent(event.slug)}/calendar.ics`, origin).toString();
+}
+
+/**
  * `email.event`: a booking outbox event (confirmed, cancelled, refunded) rendered for the buyer with the
  * organization's branding and the event's title, time (in its timezone) and venue; sent once per envelope id.
  */
@@ -83,8 +102,13 @@ export async function sendBookingEventEmail(deps: EmailConsumerDeps, envelope: E
         timezone: events.timezone,
         venue: events.venue,
         onlineUrl: events.onlineUrl,
+        slug: events.slug,
+        status: events.status,
+        visibility: events.visibility,
+        organizationSlug: organizations.slug,
       })
       .from(events)
+      .innerJoin(organizations, eq(organizations.id, events.organizationId))
       .where(and(eq(events.organizationId, organizationId), eq(events.id, booking.eventId)))
       .limit(1),
     db
@@ -98,11 +122,13 @@ export async function sendBookingEventEmail(deps: EmailConsumerDeps, envelope: E
     deps.logger.warn('booking email dropped: organization not found', { organizationId, type: event.type });
     return;
   }
+  const eventRow = eventRows[0];
   const message = bookingEmail({
     id: envelope.id,
     type: event.type,
     booking,
-    event: eventRows[0] ?? null,
+    event: eventRow ?? null,
+    calendarUrl: eventRow === undefined ? null : calendarUrl(deps.bindings, eventRow),
     ticketTypeNames: new Map(typeRows.map((row) => [row.id, row.name])),
     branding: emailBranding(organization),
   });
