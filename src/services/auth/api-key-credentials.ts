@@ -105,9 +105,12 @@ export async function presentedApiKey(encryptionKey: string, key: string): Promi
   if (!match) throw invalidKey('The API key is invalid.');
   const [, environment, hex, secret] = match as unknown as [string, ApiKeyEnvironment, string, string];
   const body = key.slice(0, key.length - secret.length + RANDOM_CHARACTERS);
-  const expected = await checksum(encryptionKey, body);
-  // The pattern admits only base64url characters, and its last 11 always decode to the checksum's 8 bytes.
-  const given = base64urlDecode(secret.slice(RANDOM_CHARACTERS));
+  // The checksum is compared as its canonical text: 11 base64url characters carry 66 bits for its 64, and a decoder
+  // ignores the last character's two spare bits, so comparing decoded bytes would let an altered final character
+  // through to the Redis round trip (refused there by the key's hash, but no longer free).
+  const expected = encoder.encode(base64urlEncode(await checksum(encryptionKey, body)));
+  // KEY_PATTERN fixes the secret at 43 characters, so both sides are 11 bytes here.
+  const given = encoder.encode(secret.slice(RANDOM_CHARACTERS));
   if (!crypto.subtle.timingSafeEqual(given, expected)) {
     throw invalidKey('The API key is invalid.');
   }
