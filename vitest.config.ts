@@ -52,6 +52,8 @@ export default defineConfig({
           name: 'node',
           include: ['tests/node/**/*.test.ts'],
           environment: 'node',
+          // The first test of a file imports route groups and their schemas: seconds on a busy machine.
+          testTimeout: 30_000,
         },
       },
       {
