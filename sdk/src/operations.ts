@@ -64,6 +64,7 @@ export const AUTHENTICATED_OPERATIONS: ReadonlySet<string> = new Set([
   'POST /api/v1/bookings/{id}/refund',
   'POST /api/v1/check-ins',
   'POST /api/v1/event-series',
+  'POST /api/v1/event-series/{id}/end',
   'POST /api/v1/events',
   'POST /api/v1/events/{id}/cancel',
   'POST /api/v1/events/{id}/capacity-pools',

@@ -1204,6 +1204,26 @@ export interface paths {
     patch?: never;
     trace?: never;
   };
+  '/api/v1/event-series/{id}/end': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    get?: never;
+    put?: never;
+    /**
+     * End an event series
+     * @description Ends a series: no more dates are materialized, future draft dates are deleted, future published dates without seats sold or held are cancelled, and future dates with bookings are kept (`kept`; cancel them one by one with `POST /api/v1/events/{id}/cancel`). Past dates stay. A series already ended answers 409; another organization's 404. Needs `events:write`. Writes an `event_series.ended` audit row.
+     */
+    post: operations['endEventSeries'];
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
   '/api/v1/ticket-types/{id}': {
     parameters: {
       query?: never;
@@ -4895,6 +4915,11 @@ export interface components {
        * @description Dates exist up to this instant.
        */
       materializedUntil: string | null;
+      /**
+       * Format: date-time
+       * @description When the series was ended, or null.
+       */
+      endedAt: string | null;
       /** Format: date-time */
       createdAt: string;
       /** Format: date-time */
@@ -5071,6 +5096,27 @@ export interface components {
       occurrenceStart: string;
       /** @description Edited on its own: future-date edits of the series skip it. */
       seriesDetached: boolean;
+    };
+    EventSeriesEnded: {
+      series: components['schemas']['EventSeries'];
+      /**
+       * Format: int32
+       * @description Future draft dates deleted.
+       * @example 0
+       */
+      deleted: number;
+      /**
+       * Format: int32
+       * @description Future published dates without bookings cancelled.
+       * @example 10
+       */
+      cancelled: number;
+      /**
+       * Format: int32
+       * @description Future dates with seats sold or held, kept.
+       * @example 2
+       */
+      kept: number;
     };
     /** @description The fields to change; nothing else is accepted. */
     TicketTypeUpdate: {
@@ -16998,6 +17044,7 @@ export interface operations {
            *         "publish": "published",
            *         "horizonDays": 180,
            *         "materializedUntil": "2027-08-29T12:00:00.000Z",
+           *         "endedAt": null,
            *         "createdAt": "2027-03-01T12:00:00.000Z",
            *         "updatedAt": "2027-03-01T12:00:00.000Z"
            *       },
@@ -17204,6 +17251,7 @@ export interface operations {
            *       "publish": "published",
            *       "horizonDays": 180,
            *       "materializedUntil": "2027-08-29T12:00:00.000Z",
+           *       "endedAt": null,
            *       "createdAt": "2027-03-01T12:00:00.000Z",
            *       "updatedAt": "2027-03-01T12:00:00.000Z"
            *     }
@@ -17378,6 +17426,7 @@ export interface operations {
            *         "publish": "published",
            *         "horizonDays": 180,
            *         "materializedUntil": "2027-08-29T12:00:00.000Z",
+           *         "endedAt": null,
            *         "createdAt": "2027-03-01T12:00:00.000Z",
            *         "updatedAt": "2027-03-01T12:00:00.000Z"
            *       },
@@ -17650,6 +17699,182 @@ export interface operations {
       };
       /** @description `not_found`: Not found */
       404: {
+        headers: {
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'X-Correlation-Id': components['headers']['X-Correlation-Id'];
+          'Access-Control-Allow-Origin': components['headers']['Access-Control-Allow-Origin'];
+          RateLimit: components['headers']['RateLimit'];
+          'RateLimit-Policy': components['headers']['RateLimit-Policy'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description `rate_limited`: Too many requests; `too_many_streams`: Too many live streams */
+      429: {
+        headers: {
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'X-Correlation-Id': components['headers']['X-Correlation-Id'];
+          'Access-Control-Allow-Origin': components['headers']['Access-Control-Allow-Origin'];
+          RateLimit: components['headers']['RateLimit'];
+          'RateLimit-Policy': components['headers']['RateLimit-Policy'];
+          'Retry-After': components['headers']['Retry-After'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description `internal_error`: Internal server error; `misconfigured`: Service misconfigured */
+      500: {
+        headers: {
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'X-Correlation-Id': components['headers']['X-Correlation-Id'];
+          'Access-Control-Allow-Origin': components['headers']['Access-Control-Allow-Origin'];
+          RateLimit: components['headers']['RateLimit'];
+          'RateLimit-Policy': components['headers']['RateLimit-Policy'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description `service_unavailable`: Service unavailable */
+      503: {
+        headers: {
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'X-Correlation-Id': components['headers']['X-Correlation-Id'];
+          'Access-Control-Allow-Origin': components['headers']['Access-Control-Allow-Origin'];
+          RateLimit: components['headers']['RateLimit'];
+          'RateLimit-Policy': components['headers']['RateLimit-Policy'];
+          'Retry-After': components['headers']['Retry-After'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+    };
+  };
+  endEventSeries: {
+    parameters: {
+      query?: never;
+      header?: never;
+      path: {
+        /** @description The series id (a UUID; anything else answers 400). */
+        id: string;
+      };
+      cookie?: never;
+    };
+    requestBody?: never;
+    responses: {
+      /** @description The ended series and what happened to its future dates. */
+      200: {
+        headers: {
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'X-Correlation-Id': components['headers']['X-Correlation-Id'];
+          'Access-Control-Allow-Origin': components['headers']['Access-Control-Allow-Origin'];
+          RateLimit: components['headers']['RateLimit'];
+          'RateLimit-Policy': components['headers']['RateLimit-Policy'];
+          [name: string]: unknown;
+        };
+        content: {
+          /**
+           * @example {
+           *       "series": {
+           *         "id": "6a1f0c3e-2b4d-4e5f-9a8b-7c6d5e4f3a2b",
+           *         "title": "Tuesday Jazz",
+           *         "description": "",
+           *         "timezone": "Europe/Berlin",
+           *         "rrule": "FREQ=WEEKLY;BYDAY=TU",
+           *         "startLocal": "2027-03-02T19:00",
+           *         "durationMinutes": 120,
+           *         "venue": null,
+           *         "capacity": 80,
+           *         "ticketTypes": [
+           *           {
+           *             "name": "Standard",
+           *             "price": 1500,
+           *             "currency": "EUR",
+           *             "quantity": 80,
+           *             "maxPerOrder": 10
+           *           }
+           *         ],
+           *         "publish": "published",
+           *         "horizonDays": 180,
+           *         "materializedUntil": "2027-08-29T12:00:00.000Z",
+           *         "endedAt": "2027-04-01T10:00:00.000Z",
+           *         "createdAt": "2027-03-01T12:00:00.000Z",
+           *         "updatedAt": "2027-03-01T12:00:00.000Z"
+           *       },
+           *       "deleted": 0,
+           *       "cancelled": 10,
+           *       "kept": 2
+           *     }
+           */
+          'application/json': components['schemas']['EventSeriesEnded'];
+        };
+      };
+      /** @description `bad_request`: Bad request; `invalid_json`: Malformed JSON body; `validation_failed`: Validation failed; `query_too_complex`: GraphQL operation too complex; `persisted_query_not_found`: Persisted query not found; `invalid_passkey`: Invalid passkey response */
+      400: {
+        headers: {
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'X-Correlation-Id': components['headers']['X-Correlation-Id'];
+          'Access-Control-Allow-Origin': components['headers']['Access-Control-Allow-Origin'];
+          RateLimit: components['headers']['RateLimit'];
+          'RateLimit-Policy': components['headers']['RateLimit-Policy'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description `unauthorized`: Authentication required; `invalid_credentials`: Invalid credentials; `reauthentication_required`: Re-authentication required; `invalid_mfa_code`: Invalid verification code; `mfa_challenge_invalid`: Invalid or expired MFA challenge */
+      401: {
+        headers: {
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'X-Correlation-Id': components['headers']['X-Correlation-Id'];
+          'Access-Control-Allow-Origin': components['headers']['Access-Control-Allow-Origin'];
+          RateLimit: components['headers']['RateLimit'];
+          'RateLimit-Policy': components['headers']['RateLimit-Policy'];
+          'WWW-Authenticate': components['headers']['WWW-Authenticate'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description `forbidden`: Forbidden; `email_not_verified`: Email address not verified; `mfa_enrollment_required`: MFA enrolment required; `plan_limit`: Plan limit reached; `feature_unavailable`: Not in your plan; `live_key_required`: Live API key required */
+      403: {
+        headers: {
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'X-Correlation-Id': components['headers']['X-Correlation-Id'];
+          'Access-Control-Allow-Origin': components['headers']['Access-Control-Allow-Origin'];
+          RateLimit: components['headers']['RateLimit'];
+          'RateLimit-Policy': components['headers']['RateLimit-Policy'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description `not_found`: Not found */
+      404: {
+        headers: {
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'X-Correlation-Id': components['headers']['X-Correlation-Id'];
+          'Access-Control-Allow-Origin': components['headers']['Access-Control-Allow-Origin'];
+          RateLimit: components['headers']['RateLimit'];
+          'RateLimit-Policy': components['headers']['RateLimit-Policy'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description `conflict`: Conflict; `sold_out`: Sold out; `unpaid_hold_limit`: Too many unpaid orders; `ticket_checked_in`: Ticket already checked in; `transfers_disabled`: Ticket transfers not allowed; `transfer_closed`: Ticket transfers closed */
+      409: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
           'X-Correlation-Id': components['headers']['X-Correlation-Id'];

@@ -155,6 +155,7 @@ export const ROUTE_GROUPS: readonly RouteGroup[] = [
       ['GET', '/api/v1/event-series/{id}'],
       ['PUT', '/api/v1/event-series/{id}'],
       ['GET', '/api/v1/event-series/{id}/dates'],
+      ['POST', '/api/v1/event-series/{id}/end'],
     ],
     load: async () => (await import('./event-series/index.ts')).registerEventSeriesRoutes,
   },

@@ -416,3 +416,38 @@ describe('the cron extends the horizon', () => {
     expect(rows.filter((row) => row.status === 'published')).toHaveLength(5);
   });
 });
+
+describe('POST /api/v1/event-series/{id}/end', () => {
+  it('deletes future drafts, cancels future published dates without bookings, keeps those with bookings', async () => {
+    const { tenant, token } = await organizer();
+    const published = await createSeries(tenant, token, { publish: 'published', rrule: 'FREQ=WEEKLY;COUNT=3' });
+    const [booked] = await dateRows(published.series.id);
+    const [type] = await database()
+      .select()
+      .from(ticketTypes)
+      .where(eq(ticketTypes.eventId, booked?.id ?? ''));
+    expect(
+      (await checkout(tenant, booked?.slug ?? '', { items: [{ ticketTypeId: type?.id ?? '', quantity: 1 }] })).status,
+    ).toBe(201);
+    const response = await call(tenant, 'POST', `/api/v1/event-series/${published.series.id}/end`, { token });
+    expect(response.status).toBe(200);
+    const ended = await response.json<{ series: Series; deleted: number; cancelled: number; kept: number }>();
+    expect(ended).toMatchObject({ deleted: 0, cancelled: 2, kept: 1 });
+    expect(ended.series.endedAt).not.toBeNull();
+    const rows = await dateRows(published.series.id);
+    expect(rows.map((row) => row.status)).toEqual(['published', 'cancelled', 'cancelled']);
+    expect((await call(tenant, 'POST', `/api/v1/event-series/${published.series.id}/end`, { token })).status).toBe(409);
+
+    const drafts = await createSeries(tenant, token, { rrule: 'FREQ=WEEKLY;COUNT=2' });
+    const other = await organizer();
+    expect(
+      (await call(other.tenant, 'POST', `/api/v1/event-series/${drafts.series.id}/end`, { token: other.token })).status,
+    ).toBe(404);
+    const endDrafts = await call(tenant, 'POST', `/api/v1/event-series/${drafts.series.id}/end`, { token });
+    expect(await endDrafts.json()).toMatchObject({ deleted: 2, cancelled: 0, kept: 0 });
+    expect(await dateRows(drafts.series.id)).toHaveLength(0);
+    // An ended series is not extended by the cron.
+    await withCronLock(() => extendSeries(appDatabase(), createLogger({}, 'error'), new Date(Date.now() + 30 * DAY)));
+    expect(await dateRows(drafts.series.id)).toHaveLength(0);
+  });
+});

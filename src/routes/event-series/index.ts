@@ -2,6 +2,7 @@ import type { OpenAPIHono } from '@hono/zod-openapi';
 import type { AppEnv } from '../../env.ts';
 import * as create from './create.ts';
 import * as dates from './dates.ts';
+import * as end from './end.ts';
 import * as get from './get.ts';
 import * as update from './update.ts';
 
@@ -10,4 +11,5 @@ export function registerEventSeriesRoutes(app: OpenAPIHono<AppEnv>): void {
   get.register(app);
   update.register(app);
   dates.register(app);
+  end.register(app);
 }

@@ -147,6 +147,7 @@ export const SeriesSchema = z
     publish: z.enum(['draft', 'published']),
     horizonDays: int32(1, MAX_HORIZON_DAYS),
     materializedUntil: Timestamp.nullable().openapi({ description: 'Dates exist up to this instant.' }),
+    endedAt: Timestamp.nullable().openapi({ description: 'When the series was ended, or null.' }),
     createdAt: Timestamp,
     updatedAt: Timestamp,
   })
@@ -166,6 +167,7 @@ export const EXAMPLE_SERIES: z.infer<typeof SeriesSchema> = {
   publish: 'published',
   horizonDays: 180,
   materializedUntil: '2027-08-29T12:00:00.000Z',
+  endedAt: null,
   createdAt: '2027-03-01T12:00:00.000Z',
   updatedAt: '2027-03-01T12:00:00.000Z',
 };
@@ -224,3 +226,15 @@ export const SeriesDatesQuerySchema = z
       }),
   })
   .strict();
+
+export const SeriesEndedSchema = z
+  .object({
+    series: SeriesSchema,
+    deleted: int32(0, 1_000_000).openapi({ description: 'Future draft dates deleted.', example: 0 }),
+    cancelled: int32(0, 1_000_000).openapi({
+      description: 'Future published dates without bookings cancelled.',
+      example: 10,
+    }),
+    kept: int32(0, 1_000_000).openapi({ description: 'Future dates with seats sold or held, kept.', example: 2 }),
+  })
+  .openapi('EventSeriesEnded');

@@ -41,6 +41,7 @@ export interface SeriesView {
   publish: 'draft' | 'published';
   horizonDays: number;
   materializedUntil: string | null;
+  endedAt: string | null;
   createdAt: string;
   updatedAt: string;
 }
@@ -89,6 +90,7 @@ function toSeriesView(row: EventSeries): SeriesView {
     publish: row.publish === 'published' ? 'published' : 'draft',
     horizonDays: row.horizonDays,
     materializedUntil: row.materializedUntil?.toISOString() ?? null,
+    endedAt: row.endedAt?.toISOString() ?? null,
     createdAt: row.createdAt.toISOString(),
     updatedAt: row.updatedAt.toISOString(),
   };
@@ -404,4 +406,69 @@ export async function extendSeries(
   }
   if (due.length > 0) logger.info('series extended', { series: due.length, dates });
   return { series: due.length, dates };
+}
+
+/**
+ * Ends a series: no date is materialized any more (`endedAt`), future draft dates are deleted, future published
+ * dates without seats sold or held are cancelled, and future dates with bookings are kept (cancel them one by one
+ * with the event cancel, which tells their buyers). Past dates stay. One round trip; a series already ended or of
+ * another organization answers 404 / 409.
+ */
+export async function endSeries({
+  ctx,
+  input,
+}: {
+  ctx: ServiceContext;
+  input: { id: string };
+}): Promise<{ series: SeriesView; deleted: number; cancelled: number; kept: number }> {
+  const tenant = requireTenant(ctx);
+  const db = ctx.services.db;
+  const id = input.id.toLowerCase();
+  const seriesOfTenant = and(eq(eventSeries.organizationId, tenant.id), eq(eventSeries.id, id));
+  const future = and(eq(events.organizationId, tenant.id), eq(events.seriesId, id), sql`${events.startsAt} > now()`);
+  const [[current]] = await scoped(db, { organizationId: tenant.id }, [
+    db.select().from(eventSeries).where(seriesOfTenant),
+  ]);
+  if (!current) throw seriesNotFound();
+  if (current.endedAt !== null) throw new ApiError('conflict', { detail: 'The series has already ended.' });
+  let results;
+  try {
+    results = await scoped(db, { organizationId: tenant.id }, [
+      mustChange(
+        db,
+        db
+          .update(eventSeries)
+          .set({ endedAt: sql`now()`, updatedAt: sql`now()` })
+          .where(and(seriesOfTenant, isNull(eventSeries.endedAt)))
+          .returning({ id: eventSeries.id }),
+      ),
+      db
+        .delete(events)
+        .where(and(future, eq(events.status, 'draft'), eq(events.sold, 0), eq(events.held, 0)))
+        .returning({ id: events.id }),
+      db
+        .update(events)
+        .set({ status: 'cancelled', cancelledAt: sql`now()`, updatedAt: sql`now()` })
+        .where(and(future, eq(events.status, 'published'), eq(events.sold, 0), eq(events.held, 0)))
+        .returning({ id: events.id }),
+      db
+        .select({ count: sql<number>`count(*)::int` })
+        .from(events)
+        .where(and(future, inArray(events.status, [...EDITABLE_STATUSES]), sql`${events.sold} + ${events.held} > 0`)),
+      db.select().from(eventSeries).where(seriesOfTenant),
+      auditInsert(db, ctx.client, {
+        organizationId: tenant.id,
+        actor: actorOf(ctx),
+        action: 'event_series.ended',
+        target: { type: 'event_series', id },
+        metadata: { title: current.title },
+      }),
+    ]);
+  } catch (error) {
+    if (nothingChanged(error)) throw new ApiError('conflict', { detail: 'The series has already ended.' });
+    throw error;
+  }
+  const [, deleted, cancelled, [kept], [row]] = results;
+  if (!row) throw seriesNotFound();
+  return { series: toSeriesView(row), deleted: deleted.length, cancelled: cancelled.length, kept: kept?.count ?? 0 };
 }
