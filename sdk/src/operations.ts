@@ -21,6 +21,8 @@ export const AUTHENTICATED_OPERATIONS: ReadonlySet<string> = new Set([
   'GET /api/v1/auth/sessions',
   'GET /api/v1/bookings',
   'GET /api/v1/bookings/{id}',
+  'GET /api/v1/event-series/{id}',
+  'GET /api/v1/event-series/{id}/dates',
   'GET /api/v1/events',
   'GET /api/v1/events/{id}',
   'GET /api/v1/events/{id}/attendees',
@@ -61,6 +63,8 @@ export const AUTHENTICATED_OPERATIONS: ReadonlySet<string> = new Set([
   'POST /api/v1/bookings/{id}/confirm',
   'POST /api/v1/bookings/{id}/refund',
   'POST /api/v1/check-ins',
+  'POST /api/v1/event-series',
+  'POST /api/v1/event-series/{id}/end',
   'POST /api/v1/events',
   'POST /api/v1/events/{id}/cancel',
   'POST /api/v1/events/{id}/capacity-pools',
@@ -76,6 +80,7 @@ export const AUTHENTICATED_OPERATIONS: ReadonlySet<string> = new Set([
   'PUT /api/v1/api-keys/{id}',
   'PUT /api/v1/auth/passkeys/{id}',
   'PUT /api/v1/capacity-pools/{id}',
+  'PUT /api/v1/event-series/{id}',
   'PUT /api/v1/events/{id}',
   'PUT /api/v1/organization/payment-settings',
   'PUT /api/v1/organizations/{id}',
@@ -89,6 +94,7 @@ export const AUTHENTICATED_OPERATIONS: ReadonlySet<string> = new Set([
 /** Operations that accept an `Idempotency-Key` header. */
 export const IDEMPOTENT_OPERATIONS: ReadonlySet<string> = new Set([
   'POST /api/v1/bookings/{id}/refund',
+  'POST /api/v1/event-series',
   'POST /api/v1/events',
   'POST /api/v1/events/{id}/capacity-pools',
   'POST /api/v1/events/{id}/ticket-types',

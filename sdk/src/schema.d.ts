@@ -1140,6 +1140,90 @@ export interface paths {
     patch?: never;
     trace?: never;
   };
+  '/api/v1/event-series': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    get?: never;
+    put?: never;
+    /**
+     * Create a recurring event series
+     * @description Creates a series from an RFC 5545 RRULE and materializes its dates up to the horizon (default 180 days ahead) as ordinary events, each with its own copy of the template's ticket types (per-date inventory): checkout, check-in, calendars and the attendee list work per date. The rule is expanded in `timezone`, so a weekly 19:00 stays 19:00 local across DST. A rule with more than 366 dates within the horizon is refused (400 `/body/rrule`); a longer rule (COUNT=10000) only ever has its horizon materialized, and a cron run extends the horizon as time passes. With `publish: published` every date created must fit the `publishedEvents` quota (403 `plan_limit`, nothing written). One database round trip. Needs `events:write`. Writes an `event_series.created` audit row.
+     */
+    post: operations['createEventSeries'];
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  '/api/v1/event-series/{id}': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    /**
+     * Get an event series
+     * @description A series of this organization: its template, rule and horizon. Another organization's series answers 404. Needs `events:read`.
+     */
+    get: operations['getEventSeries'];
+    /**
+     * Change all future dates of a series
+     * @description "All future dates": changes the given fields (a partial update) of the template and of the dates starting at or after `from` (default now) that are draft or published, have no seats sold or held, and were not edited on their own ("this date" is `PUT /api/v1/events/{id}` on the date, which detaches it from these edits). Dates left as they are are counted in `skipped`. Times and the rule cannot change: create a new series. Another organization's series answers 404. One database round trip. Needs `events:write`. Writes an `event_series.updated` audit row.
+     */
+    put: operations['updateEventSeries'];
+    post?: never;
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  '/api/v1/event-series/{id}/dates': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    /**
+     * List a series' dates
+     * @description The materialized dates of a series (events, whatever their status), earliest first, at most 366, from `from` on when given. Each is an ordinary event: use the event routes on its id. Another organization's series answers 404. Needs `events:read`.
+     */
+    get: operations['listEventSeriesDates'];
+    put?: never;
+    post?: never;
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  '/api/v1/event-series/{id}/end': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    get?: never;
+    put?: never;
+    /**
+     * End an event series
+     * @description Ends a series: no more dates are materialized, future draft dates are deleted, future published dates without seats sold or held are cancelled, and future dates with bookings are kept (`kept`; cancel them one by one with `POST /api/v1/events/{id}/cancel`). Past dates stay. A series already ended answers 409; another organization's 404. Needs `events:write`. Writes an `event_series.ended` audit row.
+     */
+    post: operations['endEventSeries'];
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
   '/api/v1/ticket-types/{id}': {
     parameters: {
       query?: never;
@@ -4950,6 +5034,249 @@ export interface components {
        * @example 0
        */
       sortOrder?: number;
+    };
+    EventSeriesCreated: {
+      series: components['schemas']['EventSeries'];
+      /**
+       * Format: int32
+       * @description Dates created.
+       * @example 26
+       */
+      dates: number;
+    };
+    /** @description A recurring series: its template and rule. */
+    EventSeries: {
+      /**
+       * Format: uuid
+       * @description Series id.
+       * @example 6a1f0c3e-2b4d-4e5f-9a8b-7c6d5e4f3a2b
+       */
+      id: string;
+      title: string;
+      description: string;
+      /** @example Europe/Berlin */
+      timezone: string;
+      /** @example FREQ=WEEKLY;BYDAY=TU */
+      rrule: string;
+      /** @example 2027-03-02T19:00 */
+      startLocal: string;
+      /** Format: int32 */
+      durationMinutes: number;
+      venue: components['schemas']['Venue'] & unknown;
+      /** Format: int32 */
+      capacity: number | null;
+      ticketTypes: components['schemas']['SeriesTicketType'][];
+      /** @enum {string} */
+      publish: 'draft' | 'published';
+      /** Format: int32 */
+      horizonDays: number;
+      /**
+       * Format: date-time
+       * @description Dates exist up to this instant.
+       */
+      materializedUntil: string | null;
+      /**
+       * Format: date-time
+       * @description When the series was ended, or null.
+       */
+      endedAt: string | null;
+      /** Format: date-time */
+      createdAt: string;
+      /** Format: date-time */
+      updatedAt: string;
+    };
+    /** @description A ticket type of the template, created on every date with the date's own counts. */
+    SeriesTicketType: {
+      /**
+       * @description Name.
+       * @example Standard
+       */
+      name: string;
+      /**
+       * Format: int32
+       * @description Price in minor units; 0 is free.
+       * @example 1500
+       */
+      price: number;
+      /**
+       * @description ISO 4217 currency code.
+       * @example EUR
+       */
+      currency: string;
+      /**
+       * Format: int32
+       * @description Tickets of this type on sale per date.
+       * @example 80
+       */
+      quantity: number;
+      /**
+       * Format: int32
+       * @description Most per booking.
+       * @example 10
+       */
+      maxPerOrder: number;
+    };
+    /**
+     * @description A new recurring series: a template and a rule. Nothing else is accepted.
+     * @example {
+     *       "title": "Tuesday Jazz",
+     *       "timezone": "Europe/Berlin",
+     *       "rrule": "FREQ=WEEKLY;BYDAY=TU",
+     *       "startLocal": "2027-03-02T19:00",
+     *       "durationMinutes": 120,
+     *       "ticketTypes": [
+     *         {
+     *           "name": "Standard",
+     *           "price": 1500,
+     *           "currency": "EUR",
+     *           "quantity": 80,
+     *           "maxPerOrder": 10
+     *         }
+     *       ],
+     *       "publish": "published"
+     *     }
+     */
+    EventSeriesCreate: {
+      /**
+       * @description Title of every date, 1 to 200 characters.
+       * @example Tuesday Jazz
+       */
+      title: string;
+      /**
+       * @description Description of every date, at most 20,000 characters.
+       * @example
+       */
+      description?: string;
+      /**
+       * @description IANA timezone of the rule (DST is followed: local times stay put).
+       * @example Europe/Berlin
+       */
+      timezone: string;
+      /**
+       * @description The RFC 5545 RRULE parts without DTSTART or TZID (those are `startLocal` and `timezone`). FREQ is YEARLY, MONTHLY, WEEKLY, DAILY or HOURLY; a rule with more than 366 dates within the horizon is refused (400).
+       * @example FREQ=WEEKLY;BYDAY=TU;COUNT=20
+       */
+      rrule: string;
+      /**
+       * @description DTSTART: the first date and its start, a wall-clock time in `timezone` (kept across DST).
+       * @example 2027-03-02T19:00
+       */
+      startLocal: string;
+      /**
+       * Format: int32
+       * @description Length of each date in minutes (1 to 10,080).
+       * @example 120
+       */
+      durationMinutes: number;
+      venue?: components['schemas']['Venue'] & unknown;
+      /**
+       * Format: int32
+       * @description Seats of each date across its ticket types, or null.
+       * @example 80
+       */
+      capacity?: number | null;
+      /** @description 1 to 10 ticket types, created on every date. */
+      ticketTypes: components['schemas']['SeriesTicketType'][];
+      /**
+       * @description Status of the dates created (default `draft`). Published dates count against the `publishedEvents` quota.
+       * @example published
+       * @enum {string}
+       */
+      publish?: 'draft' | 'published';
+      /**
+       * Format: int32
+       * @description Dates are materialized this many days ahead (default 180, at most 366).
+       * @example 90
+       */
+      horizonDays?: number;
+    };
+    EventSeriesUpdated: {
+      series: components['schemas']['EventSeries'];
+      /**
+       * Format: int32
+       * @description Future dates changed.
+       * @example 20
+       */
+      updated: number;
+      /**
+       * Format: int32
+       * @description Future dates left as they are: edited on their own, or with seats sold or held.
+       * @example 2
+       */
+      skipped: number;
+    };
+    /**
+     * @description "All future dates": the fields to change from `from` on.
+     * @example {
+     *       "from": "2027-04-01T00:00:00Z",
+     *       "title": "Jazz",
+     *       "capacity": 60
+     *     }
+     */
+    EventSeriesUpdate: {
+      /**
+       * Format: date-time
+       * @description The change applies to dates starting at or after this instant (default: now).
+       * @example 2027-04-01T00:00:00Z
+       */
+      from?: string;
+      /**
+       * @description Title of every date, 1 to 200 characters.
+       * @example Tuesday Jazz
+       */
+      title?: string;
+      /**
+       * @description Description of every date, at most 20,000 characters.
+       * @example
+       */
+      description?: string;
+      venue?: components['schemas']['Venue'] & unknown;
+      /**
+       * Format: int32
+       * @description Seats of each date across its ticket types, or null.
+       * @example 80
+       */
+      capacity?: number | null;
+    };
+    EventSeriesDates: {
+      data: components['schemas']['EventSeriesDate'][];
+    };
+    /** @description An event as staff see it. */
+    EventSeriesDate: components['schemas']['Event'] & {
+      /**
+       * Format: uuid
+       * @description The series of this date.
+       * @example 6a1f0c3e-2b4d-4e5f-9a8b-7c6d5e4f3a2b
+       */
+      seriesId: string;
+      /**
+       * Format: date-time
+       * @description The rule's occurrence this date is (UTC).
+       */
+      occurrenceStart: string;
+      /** @description Edited on its own: future-date edits of the series skip it. */
+      seriesDetached: boolean;
+    };
+    EventSeriesEnded: {
+      series: components['schemas']['EventSeries'];
+      /**
+       * Format: int32
+       * @description Future draft dates deleted.
+       * @example 0
+       */
+      deleted: number;
+      /**
+       * Format: int32
+       * @description Future published dates without bookings cancelled.
+       * @example 10
+       */
+      cancelled: number;
+      /**
+       * Format: int32
+       * @description Future dates with seats sold or held, kept.
+       * @example 2
+       */
+      kept: number;
     };
     /** @description The fields to change; nothing else is accepted. */
     TicketTypeUpdate: {
@@ -16826,6 +17153,951 @@ export interface operations {
       };
       /** @description `unprocessable`: Unprocessable request */
       422: {
+        headers: {
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'X-Correlation-Id': components['headers']['X-Correlation-Id'];
+          'Access-Control-Allow-Origin': components['headers']['Access-Control-Allow-Origin'];
+          RateLimit: components['headers']['RateLimit'];
+          'RateLimit-Policy': components['headers']['RateLimit-Policy'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description `rate_limited`: Too many requests; `too_many_streams`: Too many live streams */
+      429: {
+        headers: {
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'X-Correlation-Id': components['headers']['X-Correlation-Id'];
+          'Access-Control-Allow-Origin': components['headers']['Access-Control-Allow-Origin'];
+          RateLimit: components['headers']['RateLimit'];
+          'RateLimit-Policy': components['headers']['RateLimit-Policy'];
+          'Retry-After': components['headers']['Retry-After'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description `internal_error`: Internal server error; `misconfigured`: Service misconfigured */
+      500: {
+        headers: {
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'X-Correlation-Id': components['headers']['X-Correlation-Id'];
+          'Access-Control-Allow-Origin': components['headers']['Access-Control-Allow-Origin'];
+          RateLimit: components['headers']['RateLimit'];
+          'RateLimit-Policy': components['headers']['RateLimit-Policy'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description `service_unavailable`: Service unavailable */
+      503: {
+        headers: {
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'X-Correlation-Id': components['headers']['X-Correlation-Id'];
+          'Access-Control-Allow-Origin': components['headers']['Access-Control-Allow-Origin'];
+          RateLimit: components['headers']['RateLimit'];
+          'RateLimit-Policy': components['headers']['RateLimit-Policy'];
+          'Retry-After': components['headers']['Retry-After'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+    };
+  };
+  createEventSeries: {
+    parameters: {
+      query?: never;
+      header?: {
+        /** @description Makes the request safe to retry: the same key with the same body, from the same caller, within 24 hours replays the first successful response (with the header `Idempotent-Replayed: true`) and changes nothing; with another body it answers 422; while the first request is still running it answers 409. Only successful (2xx) responses are kept, so a refused request may be retried with the same key. 1 to 255 visible ASCII characters (else 400); use a random UUID per operation. */
+        'idempotency-key'?: string;
+      };
+      path?: never;
+      cookie?: never;
+    };
+    requestBody: {
+      content: {
+        'application/json': components['schemas']['EventSeriesCreate'];
+      };
+    };
+    responses: {
+      /** @description The series and the number of dates created. */
+      201: {
+        headers: {
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'X-Correlation-Id': components['headers']['X-Correlation-Id'];
+          'Access-Control-Allow-Origin': components['headers']['Access-Control-Allow-Origin'];
+          RateLimit: components['headers']['RateLimit'];
+          'RateLimit-Policy': components['headers']['RateLimit-Policy'];
+          Location: components['headers']['Location'];
+          'Idempotent-Replayed': components['headers']['Idempotent-Replayed'];
+          [name: string]: unknown;
+        };
+        content: {
+          /**
+           * @example {
+           *       "series": {
+           *         "id": "6a1f0c3e-2b4d-4e5f-9a8b-7c6d5e4f3a2b",
+           *         "title": "Tuesday Jazz",
+           *         "description": "",
+           *         "timezone": "Europe/Berlin",
+           *         "rrule": "FREQ=WEEKLY;BYDAY=TU",
+           *         "startLocal": "2027-03-02T19:00",
+           *         "durationMinutes": 120,
+           *         "venue": null,
+           *         "capacity": 80,
+           *         "ticketTypes": [
+           *           {
+           *             "name": "Standard",
+           *             "price": 1500,
+           *             "currency": "EUR",
+           *             "quantity": 80,
+           *             "maxPerOrder": 10
+           *           }
+           *         ],
+           *         "publish": "published",
+           *         "horizonDays": 180,
+           *         "materializedUntil": "2027-08-29T12:00:00.000Z",
+           *         "endedAt": null,
+           *         "createdAt": "2027-03-01T12:00:00.000Z",
+           *         "updatedAt": "2027-03-01T12:00:00.000Z"
+           *       },
+           *       "dates": 26
+           *     }
+           */
+          'application/json': components['schemas']['EventSeriesCreated'];
+        };
+      };
+      /** @description `bad_request`: Bad request; `invalid_json`: Malformed JSON body; `validation_failed`: Validation failed; `query_too_complex`: GraphQL operation too complex; `persisted_query_not_found`: Persisted query not found; `invalid_passkey`: Invalid passkey response */
+      400: {
+        headers: {
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'X-Correlation-Id': components['headers']['X-Correlation-Id'];
+          'Access-Control-Allow-Origin': components['headers']['Access-Control-Allow-Origin'];
+          RateLimit: components['headers']['RateLimit'];
+          'RateLimit-Policy': components['headers']['RateLimit-Policy'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description `unauthorized`: Authentication required; `invalid_credentials`: Invalid credentials; `reauthentication_required`: Re-authentication required; `invalid_mfa_code`: Invalid verification code; `mfa_challenge_invalid`: Invalid or expired MFA challenge */
+      401: {
+        headers: {
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'X-Correlation-Id': components['headers']['X-Correlation-Id'];
+          'Access-Control-Allow-Origin': components['headers']['Access-Control-Allow-Origin'];
+          RateLimit: components['headers']['RateLimit'];
+          'RateLimit-Policy': components['headers']['RateLimit-Policy'];
+          'WWW-Authenticate': components['headers']['WWW-Authenticate'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description `forbidden`: Forbidden; `email_not_verified`: Email address not verified; `mfa_enrollment_required`: MFA enrolment required; `plan_limit`: Plan limit reached; `feature_unavailable`: Not in your plan; `live_key_required`: Live API key required; `self_service_not_offered`: Not offered to buyers */
+      403: {
+        headers: {
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'X-Correlation-Id': components['headers']['X-Correlation-Id'];
+          'Access-Control-Allow-Origin': components['headers']['Access-Control-Allow-Origin'];
+          RateLimit: components['headers']['RateLimit'];
+          'RateLimit-Policy': components['headers']['RateLimit-Policy'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description `conflict`: Conflict; `sold_out`: Sold out; `unpaid_hold_limit`: Too many unpaid orders; `ticket_checked_in`: Ticket already checked in; `transfers_disabled`: Ticket transfers not allowed; `transfer_closed`: Ticket transfers closed; `self_service_closed`: Closed to buyers */
+      409: {
+        headers: {
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'X-Correlation-Id': components['headers']['X-Correlation-Id'];
+          'Access-Control-Allow-Origin': components['headers']['Access-Control-Allow-Origin'];
+          RateLimit: components['headers']['RateLimit'];
+          'RateLimit-Policy': components['headers']['RateLimit-Policy'];
+          /** @description Sent (`1`) when a request with the same `Idempotency-Key` is still running. */
+          'Retry-After'?: number;
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description `payload_too_large`: Payload too large */
+      413: {
+        headers: {
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'X-Correlation-Id': components['headers']['X-Correlation-Id'];
+          'Access-Control-Allow-Origin': components['headers']['Access-Control-Allow-Origin'];
+          RateLimit: components['headers']['RateLimit'];
+          'RateLimit-Policy': components['headers']['RateLimit-Policy'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description `unsupported_media_type`: Unsupported media type */
+      415: {
+        headers: {
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'X-Correlation-Id': components['headers']['X-Correlation-Id'];
+          'Access-Control-Allow-Origin': components['headers']['Access-Control-Allow-Origin'];
+          RateLimit: components['headers']['RateLimit'];
+          'RateLimit-Policy': components['headers']['RateLimit-Policy'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description `unprocessable`: Unprocessable request */
+      422: {
+        headers: {
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'X-Correlation-Id': components['headers']['X-Correlation-Id'];
+          'Access-Control-Allow-Origin': components['headers']['Access-Control-Allow-Origin'];
+          RateLimit: components['headers']['RateLimit'];
+          'RateLimit-Policy': components['headers']['RateLimit-Policy'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description `rate_limited`: Too many requests; `too_many_streams`: Too many live streams */
+      429: {
+        headers: {
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'X-Correlation-Id': components['headers']['X-Correlation-Id'];
+          'Access-Control-Allow-Origin': components['headers']['Access-Control-Allow-Origin'];
+          RateLimit: components['headers']['RateLimit'];
+          'RateLimit-Policy': components['headers']['RateLimit-Policy'];
+          'Retry-After': components['headers']['Retry-After'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description `internal_error`: Internal server error; `misconfigured`: Service misconfigured */
+      500: {
+        headers: {
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'X-Correlation-Id': components['headers']['X-Correlation-Id'];
+          'Access-Control-Allow-Origin': components['headers']['Access-Control-Allow-Origin'];
+          RateLimit: components['headers']['RateLimit'];
+          'RateLimit-Policy': components['headers']['RateLimit-Policy'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description `service_unavailable`: Service unavailable */
+      503: {
+        headers: {
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'X-Correlation-Id': components['headers']['X-Correlation-Id'];
+          'Access-Control-Allow-Origin': components['headers']['Access-Control-Allow-Origin'];
+          RateLimit: components['headers']['RateLimit'];
+          'RateLimit-Policy': components['headers']['RateLimit-Policy'];
+          'Retry-After': components['headers']['Retry-After'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+    };
+  };
+  getEventSeries: {
+    parameters: {
+      query?: never;
+      header?: {
+        /** @description The `ETag` of a representation the client holds; if it is still current the answer is 304. */
+        'If-None-Match'?: string;
+      };
+      path: {
+        /** @description The series id (a UUID; anything else answers 400). */
+        id: string;
+      };
+      cookie?: never;
+    };
+    requestBody?: never;
+    responses: {
+      /** @description The series. */
+      200: {
+        headers: {
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'X-Correlation-Id': components['headers']['X-Correlation-Id'];
+          'Access-Control-Allow-Origin': components['headers']['Access-Control-Allow-Origin'];
+          RateLimit: components['headers']['RateLimit'];
+          'RateLimit-Policy': components['headers']['RateLimit-Policy'];
+          ETag: components['headers']['ETag'];
+          [name: string]: unknown;
+        };
+        content: {
+          /**
+           * @example {
+           *       "id": "6a1f0c3e-2b4d-4e5f-9a8b-7c6d5e4f3a2b",
+           *       "title": "Tuesday Jazz",
+           *       "description": "",
+           *       "timezone": "Europe/Berlin",
+           *       "rrule": "FREQ=WEEKLY;BYDAY=TU",
+           *       "startLocal": "2027-03-02T19:00",
+           *       "durationMinutes": 120,
+           *       "venue": null,
+           *       "capacity": 80,
+           *       "ticketTypes": [
+           *         {
+           *           "name": "Standard",
+           *           "price": 1500,
+           *           "currency": "EUR",
+           *           "quantity": 80,
+           *           "maxPerOrder": 10
+           *         }
+           *       ],
+           *       "publish": "published",
+           *       "horizonDays": 180,
+           *       "materializedUntil": "2027-08-29T12:00:00.000Z",
+           *       "endedAt": null,
+           *       "createdAt": "2027-03-01T12:00:00.000Z",
+           *       "updatedAt": "2027-03-01T12:00:00.000Z"
+           *     }
+           */
+          'application/json': components['schemas']['EventSeries'];
+        };
+      };
+      /** @description Not modified: the `If-None-Match` validator is still current. No body. */
+      304: {
+        headers: {
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'X-Correlation-Id': components['headers']['X-Correlation-Id'];
+          'Access-Control-Allow-Origin': components['headers']['Access-Control-Allow-Origin'];
+          RateLimit: components['headers']['RateLimit'];
+          'RateLimit-Policy': components['headers']['RateLimit-Policy'];
+          ETag: components['headers']['ETag'];
+          [name: string]: unknown;
+        };
+        content?: never;
+      };
+      /** @description `bad_request`: Bad request; `invalid_json`: Malformed JSON body; `validation_failed`: Validation failed; `query_too_complex`: GraphQL operation too complex; `persisted_query_not_found`: Persisted query not found; `invalid_passkey`: Invalid passkey response */
+      400: {
+        headers: {
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'X-Correlation-Id': components['headers']['X-Correlation-Id'];
+          'Access-Control-Allow-Origin': components['headers']['Access-Control-Allow-Origin'];
+          RateLimit: components['headers']['RateLimit'];
+          'RateLimit-Policy': components['headers']['RateLimit-Policy'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description `unauthorized`: Authentication required; `invalid_credentials`: Invalid credentials; `reauthentication_required`: Re-authentication required; `invalid_mfa_code`: Invalid verification code; `mfa_challenge_invalid`: Invalid or expired MFA challenge */
+      401: {
+        headers: {
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'X-Correlation-Id': components['headers']['X-Correlation-Id'];
+          'Access-Control-Allow-Origin': components['headers']['Access-Control-Allow-Origin'];
+          RateLimit: components['headers']['RateLimit'];
+          'RateLimit-Policy': components['headers']['RateLimit-Policy'];
+          'WWW-Authenticate': components['headers']['WWW-Authenticate'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description `forbidden`: Forbidden; `email_not_verified`: Email address not verified; `mfa_enrollment_required`: MFA enrolment required; `plan_limit`: Plan limit reached; `feature_unavailable`: Not in your plan; `live_key_required`: Live API key required; `self_service_not_offered`: Not offered to buyers */
+      403: {
+        headers: {
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'X-Correlation-Id': components['headers']['X-Correlation-Id'];
+          'Access-Control-Allow-Origin': components['headers']['Access-Control-Allow-Origin'];
+          RateLimit: components['headers']['RateLimit'];
+          'RateLimit-Policy': components['headers']['RateLimit-Policy'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description `not_found`: Not found */
+      404: {
+        headers: {
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'X-Correlation-Id': components['headers']['X-Correlation-Id'];
+          'Access-Control-Allow-Origin': components['headers']['Access-Control-Allow-Origin'];
+          RateLimit: components['headers']['RateLimit'];
+          'RateLimit-Policy': components['headers']['RateLimit-Policy'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description `rate_limited`: Too many requests; `too_many_streams`: Too many live streams */
+      429: {
+        headers: {
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'X-Correlation-Id': components['headers']['X-Correlation-Id'];
+          'Access-Control-Allow-Origin': components['headers']['Access-Control-Allow-Origin'];
+          RateLimit: components['headers']['RateLimit'];
+          'RateLimit-Policy': components['headers']['RateLimit-Policy'];
+          'Retry-After': components['headers']['Retry-After'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description `internal_error`: Internal server error; `misconfigured`: Service misconfigured */
+      500: {
+        headers: {
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'X-Correlation-Id': components['headers']['X-Correlation-Id'];
+          'Access-Control-Allow-Origin': components['headers']['Access-Control-Allow-Origin'];
+          RateLimit: components['headers']['RateLimit'];
+          'RateLimit-Policy': components['headers']['RateLimit-Policy'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description `service_unavailable`: Service unavailable */
+      503: {
+        headers: {
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'X-Correlation-Id': components['headers']['X-Correlation-Id'];
+          'Access-Control-Allow-Origin': components['headers']['Access-Control-Allow-Origin'];
+          RateLimit: components['headers']['RateLimit'];
+          'RateLimit-Policy': components['headers']['RateLimit-Policy'];
+          'Retry-After': components['headers']['Retry-After'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+    };
+  };
+  updateEventSeries: {
+    parameters: {
+      query?: never;
+      header?: never;
+      path: {
+        /** @description The series id (a UUID; anything else answers 400). */
+        id: string;
+      };
+      cookie?: never;
+    };
+    requestBody: {
+      content: {
+        'application/json': components['schemas']['EventSeriesUpdate'];
+      };
+    };
+    responses: {
+      /** @description The series after the change, and how many dates changed or were skipped. */
+      200: {
+        headers: {
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'X-Correlation-Id': components['headers']['X-Correlation-Id'];
+          'Access-Control-Allow-Origin': components['headers']['Access-Control-Allow-Origin'];
+          RateLimit: components['headers']['RateLimit'];
+          'RateLimit-Policy': components['headers']['RateLimit-Policy'];
+          [name: string]: unknown;
+        };
+        content: {
+          /**
+           * @example {
+           *       "series": {
+           *         "id": "6a1f0c3e-2b4d-4e5f-9a8b-7c6d5e4f3a2b",
+           *         "title": "Tuesday Jazz",
+           *         "description": "",
+           *         "timezone": "Europe/Berlin",
+           *         "rrule": "FREQ=WEEKLY;BYDAY=TU",
+           *         "startLocal": "2027-03-02T19:00",
+           *         "durationMinutes": 120,
+           *         "venue": null,
+           *         "capacity": 80,
+           *         "ticketTypes": [
+           *           {
+           *             "name": "Standard",
+           *             "price": 1500,
+           *             "currency": "EUR",
+           *             "quantity": 80,
+           *             "maxPerOrder": 10
+           *           }
+           *         ],
+           *         "publish": "published",
+           *         "horizonDays": 180,
+           *         "materializedUntil": "2027-08-29T12:00:00.000Z",
+           *         "endedAt": null,
+           *         "createdAt": "2027-03-01T12:00:00.000Z",
+           *         "updatedAt": "2027-03-01T12:00:00.000Z"
+           *       },
+           *       "updated": 20,
+           *       "skipped": 2
+           *     }
+           */
+          'application/json': components['schemas']['EventSeriesUpdated'];
+        };
+      };
+      /** @description `bad_request`: Bad request; `invalid_json`: Malformed JSON body; `validation_failed`: Validation failed; `query_too_complex`: GraphQL operation too complex; `persisted_query_not_found`: Persisted query not found; `invalid_passkey`: Invalid passkey response */
+      400: {
+        headers: {
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'X-Correlation-Id': components['headers']['X-Correlation-Id'];
+          'Access-Control-Allow-Origin': components['headers']['Access-Control-Allow-Origin'];
+          RateLimit: components['headers']['RateLimit'];
+          'RateLimit-Policy': components['headers']['RateLimit-Policy'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description `unauthorized`: Authentication required; `invalid_credentials`: Invalid credentials; `reauthentication_required`: Re-authentication required; `invalid_mfa_code`: Invalid verification code; `mfa_challenge_invalid`: Invalid or expired MFA challenge */
+      401: {
+        headers: {
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'X-Correlation-Id': components['headers']['X-Correlation-Id'];
+          'Access-Control-Allow-Origin': components['headers']['Access-Control-Allow-Origin'];
+          RateLimit: components['headers']['RateLimit'];
+          'RateLimit-Policy': components['headers']['RateLimit-Policy'];
+          'WWW-Authenticate': components['headers']['WWW-Authenticate'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description `forbidden`: Forbidden; `email_not_verified`: Email address not verified; `mfa_enrollment_required`: MFA enrolment required; `plan_limit`: Plan limit reached; `feature_unavailable`: Not in your plan; `live_key_required`: Live API key required; `self_service_not_offered`: Not offered to buyers */
+      403: {
+        headers: {
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'X-Correlation-Id': components['headers']['X-Correlation-Id'];
+          'Access-Control-Allow-Origin': components['headers']['Access-Control-Allow-Origin'];
+          RateLimit: components['headers']['RateLimit'];
+          'RateLimit-Policy': components['headers']['RateLimit-Policy'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description `not_found`: Not found */
+      404: {
+        headers: {
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'X-Correlation-Id': components['headers']['X-Correlation-Id'];
+          'Access-Control-Allow-Origin': components['headers']['Access-Control-Allow-Origin'];
+          RateLimit: components['headers']['RateLimit'];
+          'RateLimit-Policy': components['headers']['RateLimit-Policy'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description `payload_too_large`: Payload too large */
+      413: {
+        headers: {
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'X-Correlation-Id': components['headers']['X-Correlation-Id'];
+          'Access-Control-Allow-Origin': components['headers']['Access-Control-Allow-Origin'];
+          RateLimit: components['headers']['RateLimit'];
+          'RateLimit-Policy': components['headers']['RateLimit-Policy'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description `unsupported_media_type`: Unsupported media type */
+      415: {
+        headers: {
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'X-Correlation-Id': components['headers']['X-Correlation-Id'];
+          'Access-Control-Allow-Origin': components['headers']['Access-Control-Allow-Origin'];
+          RateLimit: components['headers']['RateLimit'];
+          'RateLimit-Policy': components['headers']['RateLimit-Policy'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description `rate_limited`: Too many requests; `too_many_streams`: Too many live streams */
+      429: {
+        headers: {
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'X-Correlation-Id': components['headers']['X-Correlation-Id'];
+          'Access-Control-Allow-Origin': components['headers']['Access-Control-Allow-Origin'];
+          RateLimit: components['headers']['RateLimit'];
+          'RateLimit-Policy': components['headers']['RateLimit-Policy'];
+          'Retry-After': components['headers']['Retry-After'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description `internal_error`: Internal server error; `misconfigured`: Service misconfigured */
+      500: {
+        headers: {
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'X-Correlation-Id': components['headers']['X-Correlation-Id'];
+          'Access-Control-Allow-Origin': components['headers']['Access-Control-Allow-Origin'];
+          RateLimit: components['headers']['RateLimit'];
+          'RateLimit-Policy': components['headers']['RateLimit-Policy'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description `service_unavailable`: Service unavailable */
+      503: {
+        headers: {
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'X-Correlation-Id': components['headers']['X-Correlation-Id'];
+          'Access-Control-Allow-Origin': components['headers']['Access-Control-Allow-Origin'];
+          RateLimit: components['headers']['RateLimit'];
+          'RateLimit-Policy': components['headers']['RateLimit-Policy'];
+          'Retry-After': components['headers']['Retry-After'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+    };
+  };
+  listEventSeriesDates: {
+    parameters: {
+      query?: {
+        /** @description Only dates starting at or after this instant (ISO 8601). */
+        from?: string;
+      };
+      header?: {
+        /** @description The `ETag` of a representation the client holds; if it is still current the answer is 304. */
+        'If-None-Match'?: string;
+      };
+      path: {
+        /** @description The series id (a UUID; anything else answers 400). */
+        id: string;
+      };
+      cookie?: never;
+    };
+    requestBody?: never;
+    responses: {
+      /** @description The dates. */
+      200: {
+        headers: {
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'X-Correlation-Id': components['headers']['X-Correlation-Id'];
+          'Access-Control-Allow-Origin': components['headers']['Access-Control-Allow-Origin'];
+          RateLimit: components['headers']['RateLimit'];
+          'RateLimit-Policy': components['headers']['RateLimit-Policy'];
+          ETag: components['headers']['ETag'];
+          [name: string]: unknown;
+        };
+        content: {
+          /**
+           * @example {
+           *       "data": [
+           *         {
+           *           "id": "3d2c1b0a-9e8f-4a7b-8c6d-5e4f3a2b1c0d",
+           *           "slug": "summer-jazz-night",
+           *           "title": "Summer Jazz Night",
+           *           "description": "Live jazz by the harbour.",
+           *           "status": "draft",
+           *           "visibility": "public",
+           *           "timezone": "Europe/Berlin",
+           *           "startsAt": "2026-07-04T18:00:00.000Z",
+           *           "endsAt": "2026-07-04T22:00:00.000Z",
+           *           "venue": {
+           *             "name": "Kulturhaus Nord",
+           *             "city": "Hamburg",
+           *             "country": "DE",
+           *             "latitude": 53.5453,
+           *             "longitude": 9.9666
+           *           },
+           *           "onlineUrl": null,
+           *           "categories": [
+           *             "music",
+           *             "jazz"
+           *           ],
+           *           "coverImageUrl": "https://cdn.example.com/jazz.jpg",
+           *           "capacity": 300,
+           *           "transfersAllowed": true,
+           *           "transferCutoffMinutes": 60,
+           *           "buyerCancellation": "none",
+           *           "buyerCancellationCutoffMinutes": 0,
+           *           "attendeeEditCutoffMinutes": null,
+           *           "publishedAt": null,
+           *           "cancelledAt": null,
+           *           "createdAt": "2026-04-20T10:00:00.000Z",
+           *           "updatedAt": "2026-04-20T10:00:00.000Z",
+           *           "seriesId": "6a1f0c3e-2b4d-4e5f-9a8b-7c6d5e4f3a2b",
+           *           "occurrenceStart": "2026-07-04T18:00:00.000Z",
+           *           "seriesDetached": false
+           *         }
+           *       ]
+           *     }
+           */
+          'application/json': components['schemas']['EventSeriesDates'];
+        };
+      };
+      /** @description Not modified: the `If-None-Match` validator is still current. No body. */
+      304: {
+        headers: {
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'X-Correlation-Id': components['headers']['X-Correlation-Id'];
+          'Access-Control-Allow-Origin': components['headers']['Access-Control-Allow-Origin'];
+          RateLimit: components['headers']['RateLimit'];
+          'RateLimit-Policy': components['headers']['RateLimit-Policy'];
+          ETag: components['headers']['ETag'];
+          [name: string]: unknown;
+        };
+        content?: never;
+      };
+      /** @description `bad_request`: Bad request; `invalid_json`: Malformed JSON body; `validation_failed`: Validation failed; `query_too_complex`: GraphQL operation too complex; `persisted_query_not_found`: Persisted query not found; `invalid_passkey`: Invalid passkey response */
+      400: {
+        headers: {
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'X-Correlation-Id': components['headers']['X-Correlation-Id'];
+          'Access-Control-Allow-Origin': components['headers']['Access-Control-Allow-Origin'];
+          RateLimit: components['headers']['RateLimit'];
+          'RateLimit-Policy': components['headers']['RateLimit-Policy'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description `unauthorized`: Authentication required; `invalid_credentials`: Invalid credentials; `reauthentication_required`: Re-authentication required; `invalid_mfa_code`: Invalid verification code; `mfa_challenge_invalid`: Invalid or expired MFA challenge */
+      401: {
+        headers: {
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'X-Correlation-Id': components['headers']['X-Correlation-Id'];
+          'Access-Control-Allow-Origin': components['headers']['Access-Control-Allow-Origin'];
+          RateLimit: components['headers']['RateLimit'];
+          'RateLimit-Policy': components['headers']['RateLimit-Policy'];
+          'WWW-Authenticate': components['headers']['WWW-Authenticate'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description `forbidden`: Forbidden; `email_not_verified`: Email address not verified; `mfa_enrollment_required`: MFA enrolment required; `plan_limit`: Plan limit reached; `feature_unavailable`: Not in your plan; `live_key_required`: Live API key required; `self_service_not_offered`: Not offered to buyers */
+      403: {
+        headers: {
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'X-Correlation-Id': components['headers']['X-Correlation-Id'];
+          'Access-Control-Allow-Origin': components['headers']['Access-Control-Allow-Origin'];
+          RateLimit: components['headers']['RateLimit'];
+          'RateLimit-Policy': components['headers']['RateLimit-Policy'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description `not_found`: Not found */
+      404: {
+        headers: {
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'X-Correlation-Id': components['headers']['X-Correlation-Id'];
+          'Access-Control-Allow-Origin': components['headers']['Access-Control-Allow-Origin'];
+          RateLimit: components['headers']['RateLimit'];
+          'RateLimit-Policy': components['headers']['RateLimit-Policy'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description `rate_limited`: Too many requests; `too_many_streams`: Too many live streams */
+      429: {
+        headers: {
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'X-Correlation-Id': components['headers']['X-Correlation-Id'];
+          'Access-Control-Allow-Origin': components['headers']['Access-Control-Allow-Origin'];
+          RateLimit: components['headers']['RateLimit'];
+          'RateLimit-Policy': components['headers']['RateLimit-Policy'];
+          'Retry-After': components['headers']['Retry-After'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description `internal_error`: Internal server error; `misconfigured`: Service misconfigured */
+      500: {
+        headers: {
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'X-Correlation-Id': components['headers']['X-Correlation-Id'];
+          'Access-Control-Allow-Origin': components['headers']['Access-Control-Allow-Origin'];
+          RateLimit: components['headers']['RateLimit'];
+          'RateLimit-Policy': components['headers']['RateLimit-Policy'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description `service_unavailable`: Service unavailable */
+      503: {
+        headers: {
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'X-Correlation-Id': components['headers']['X-Correlation-Id'];
+          'Access-Control-Allow-Origin': components['headers']['Access-Control-Allow-Origin'];
+          RateLimit: components['headers']['RateLimit'];
+          'RateLimit-Policy': components['headers']['RateLimit-Policy'];
+          'Retry-After': components['headers']['Retry-After'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+    };
+  };
+  endEventSeries: {
+    parameters: {
+      query?: never;
+      header?: never;
+      path: {
+        /** @description The series id (a UUID; anything else answers 400). */
+        id: string;
+      };
+      cookie?: never;
+    };
+    requestBody?: never;
+    responses: {
+      /** @description The ended series and what happened to its future dates. */
+      200: {
+        headers: {
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'X-Correlation-Id': components['headers']['X-Correlation-Id'];
+          'Access-Control-Allow-Origin': components['headers']['Access-Control-Allow-Origin'];
+          RateLimit: components['headers']['RateLimit'];
+          'RateLimit-Policy': components['headers']['RateLimit-Policy'];
+          [name: string]: unknown;
+        };
+        content: {
+          /**
+           * @example {
+           *       "series": {
+           *         "id": "6a1f0c3e-2b4d-4e5f-9a8b-7c6d5e4f3a2b",
+           *         "title": "Tuesday Jazz",
+           *         "description": "",
+           *         "timezone": "Europe/Berlin",
+           *         "rrule": "FREQ=WEEKLY;BYDAY=TU",
+           *         "startLocal": "2027-03-02T19:00",
+           *         "durationMinutes": 120,
+           *         "venue": null,
+           *         "capacity": 80,
+           *         "ticketTypes": [
+           *           {
+           *             "name": "Standard",
+           *             "price": 1500,
+           *             "currency": "EUR",
+           *             "quantity": 80,
+           *             "maxPerOrder": 10
+           *           }
+           *         ],
+           *         "publish": "published",
+           *         "horizonDays": 180,
+           *         "materializedUntil": "2027-08-29T12:00:00.000Z",
+           *         "endedAt": "2027-04-01T10:00:00.000Z",
+           *         "createdAt": "2027-03-01T12:00:00.000Z",
+           *         "updatedAt": "2027-03-01T12:00:00.000Z"
+           *       },
+           *       "deleted": 0,
+           *       "cancelled": 10,
+           *       "kept": 2
+           *     }
+           */
+          'application/json': components['schemas']['EventSeriesEnded'];
+        };
+      };
+      /** @description `bad_request`: Bad request; `invalid_json`: Malformed JSON body; `validation_failed`: Validation failed; `query_too_complex`: GraphQL operation too complex; `persisted_query_not_found`: Persisted query not found; `invalid_passkey`: Invalid passkey response */
+      400: {
+        headers: {
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'X-Correlation-Id': components['headers']['X-Correlation-Id'];
+          'Access-Control-Allow-Origin': components['headers']['Access-Control-Allow-Origin'];
+          RateLimit: components['headers']['RateLimit'];
+          'RateLimit-Policy': components['headers']['RateLimit-Policy'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description `unauthorized`: Authentication required; `invalid_credentials`: Invalid credentials; `reauthentication_required`: Re-authentication required; `invalid_mfa_code`: Invalid verification code; `mfa_challenge_invalid`: Invalid or expired MFA challenge */
+      401: {
+        headers: {
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'X-Correlation-Id': components['headers']['X-Correlation-Id'];
+          'Access-Control-Allow-Origin': components['headers']['Access-Control-Allow-Origin'];
+          RateLimit: components['headers']['RateLimit'];
+          'RateLimit-Policy': components['headers']['RateLimit-Policy'];
+          'WWW-Authenticate': components['headers']['WWW-Authenticate'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description `forbidden`: Forbidden; `email_not_verified`: Email address not verified; `mfa_enrollment_required`: MFA enrolment required; `plan_limit`: Plan limit reached; `feature_unavailable`: Not in your plan; `live_key_required`: Live API key required; `self_service_not_offered`: Not offered to buyers */
+      403: {
+        headers: {
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'X-Correlation-Id': components['headers']['X-Correlation-Id'];
+          'Access-Control-Allow-Origin': components['headers']['Access-Control-Allow-Origin'];
+          RateLimit: components['headers']['RateLimit'];
+          'RateLimit-Policy': components['headers']['RateLimit-Policy'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description `not_found`: Not found */
+      404: {
+        headers: {
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'X-Correlation-Id': components['headers']['X-Correlation-Id'];
+          'Access-Control-Allow-Origin': components['headers']['Access-Control-Allow-Origin'];
+          RateLimit: components['headers']['RateLimit'];
+          'RateLimit-Policy': components['headers']['RateLimit-Policy'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description `conflict`: Conflict; `sold_out`: Sold out; `unpaid_hold_limit`: Too many unpaid orders; `ticket_checked_in`: Ticket already checked in; `transfers_disabled`: Ticket transfers not allowed; `transfer_closed`: Ticket transfers closed; `self_service_closed`: Closed to buyers */
+      409: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
           'X-Correlation-Id': components['headers']['X-Correlation-Id'];

@@ -6,6 +6,7 @@ import { sweepExpiredHolds } from '../services/bookings/expire.ts';
 import { sweepPendingRefunds } from '../services/bookings/refund-sweep.ts';
 import { sweepOutbox } from '../services/outbox/dispatch.ts';
 import { flushUsage } from '../services/plans/usage.ts';
+import { extendSeries } from '../services/series/index.ts';
 
 /**
  * The scheduled handler (a cron trigger every minute in wrangler.toml): the periodic sweeps, one after the other:
@@ -28,6 +29,8 @@ export async function runScheduled(controller: ScheduledController, env: Record<
     ['refunds', () => sweepPendingRefunds(db, bindings, logger)],
     ['outbox', () => sweepOutbox(db, bindings, logger, createRedis(bindings), bindings.EVENT_LIVE)],
     ['usage', () => flushUsage(db, createRedis(bindings), logger)],
+    // Recurring event series: dates up to each series' horizon (issue #18 part 5).
+    ['series', () => extendSeries(db, logger)],
   ];
   const failures: unknown[] = [];
   for (const [sweep, run] of sweeps) {

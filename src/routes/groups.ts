@@ -147,6 +147,18 @@ export const ROUTE_GROUPS: readonly RouteGroup[] = [
     ],
     load: async () => (await import('./events/index.ts')).registerEventsRoutes,
   },
+  // Recurring event series (issue #18 part 5).
+  {
+    name: 'event-series',
+    routes: [
+      ['POST', '/api/v1/event-series'],
+      ['GET', '/api/v1/event-series/{id}'],
+      ['PUT', '/api/v1/event-series/{id}'],
+      ['GET', '/api/v1/event-series/{id}/dates'],
+      ['POST', '/api/v1/event-series/{id}/end'],
+    ],
+    load: async () => (await import('./event-series/index.ts')).registerEventSeriesRoutes,
+  },
   {
     name: 'ticket-types',
     routes: [

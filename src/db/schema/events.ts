@@ -14,6 +14,7 @@ import {
   uuid,
 } from 'drizzle-orm/pg-core';
 import { timestamps } from './columns.ts';
+import { eventSeries } from './event-series.ts';
 import { organizations } from './organizations.ts';
 
 export const eventStatus = pgEnum('event_status', ['draft', 'published', 'cancelled', 'completed']);
@@ -68,6 +69,11 @@ export const events = pgTable(
     // pretix and Tito do, until `transferCutoffMinutes` before the start (0: until the event starts).
     transfersAllowed: boolean().notNull().default(true),
     transferCutoffMinutes: integer().notNull().default(0),
+    // Recurring events (issue #18 part 5): a date of a series, its rule's occurrence (UTC) and whether it was edited
+    // on its own ("this date"), which makes the series' "all future dates" edits skip it.
+    seriesId: uuid(),
+    occurrenceStart: timestamp({ withTimezone: true }),
+    seriesDetached: boolean().notNull().default(false),
     publishedAt: timestamp({ withTimezone: true }),
     cancelledAt: timestamp({ withTimezone: true }),
     // Buyer self-service: cancellation by the buyer until `buyerCancellationCutoffMinutes` before the start.
@@ -100,6 +106,16 @@ export const events = pgTable(
     index('events_organization_id_starts_at_idx').on(table.organizationId, table.startsAt, table.id),
     // Serves the staff list with sort=createdAt / -createdAt: WHERE organization_id = $1 ORDER BY created_at, id.
     index('events_organization_id_created_at_idx').on(table.organizationId, table.createdAt, table.id),
+    foreignKey({
+      columns: [table.organizationId, table.seriesId],
+      foreignColumns: [eventSeries.organizationId, eventSeries.id],
+    }),
+    // One event per occurrence of a series: materializing twice inserts nothing twice.
+    unique('events_organization_id_series_id_occurrence_start_key').on(
+      table.organizationId,
+      table.seriesId,
+      table.occurrenceStart,
+    ),
     check('events_ends_after_starts', sql`${table.endsAt} > ${table.startsAt}`),
     check('events_slug_format', sql`${table.slug} ~ '^[a-z0-9](?:[a-z0-9-]{0,98}[a-z0-9])?$'`),
     check(

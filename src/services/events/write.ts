@@ -218,7 +218,12 @@ export async function updateEvent({
         db,
         db
           .update(events)
-          .set({ ...changes, updatedAt: sql`now()` })
+          .set({
+            ...changes,
+            // Recurring events: a date edited on its own ("this date") is skipped by the series' future edits.
+            ...(current.seriesId === null ? {} : { seriesDetached: true }),
+            updatedAt: sql`now()`,
+          })
           .where(
             and(
               eq(events.organizationId, tenant.id),
