@@ -59,6 +59,9 @@ export const RATE_LIMITED_BY: Readonly<Record<string, readonly LimitRule[]>> = {
   createPublicBooking: [PUBLIC_BOOKING_LIMIT],
   startPublicCheckout: [PUBLIC_BOOKING_LIMIT],
   transferPublicTicket: [PUBLIC_BOOKING_LIMIT],
+  // Waitlist (issue #18 part 2).
+  joinPublicWaitlist: [PUBLIC_BOOKING_LIMIT],
+  claimPublicWaitlistOffer: [PUBLIC_BOOKING_LIMIT],
   receiveStripeWebhook: [STRIPE_WEBHOOK_LIMIT],
 };
 
