@@ -254,6 +254,8 @@ export const ROUTE_GROUPS: readonly RouteGroup[] = [
     routes: [
       ['POST', '/api/v1/public/events/{slug}/waitlist'],
       ['POST', '/api/v1/public/bookings/{id}/claim'],
+      ['GET', '/api/v1/events/{id}/waitlist'],
+      ['DELETE', '/api/v1/events/{id}/waitlist/{entryId}'],
     ],
     load: async () => (await import('./waitlist/index.ts')).registerWaitlistRoutes,
   },

@@ -285,3 +285,42 @@ describe('waitlist offers', () => {
     }
   });
 });
+
+describe('staff: GET /api/v1/events/{id}/waitlist and DELETE .../waitlist/{entryId}', () => {
+  it('lists the queue in order with pagination, removes a waiting entry, and guards permissions and tenants', async () => {
+    const { tenant, token, event, seats } = await soldOut([1]);
+    const people = [person('s1'), person('s2'), person('s3')];
+    for (const p of people) await join(tenant, event.slug, { ticketTypeId: seats.id, ...p });
+
+    const path = `/api/v1/events/${event.id}/waitlist`;
+    const first = await call(tenant, 'GET', `${path}?limit=2`, { token });
+    expect(first.status).toBe(200);
+    const page1 = await first.json<{ data: { email: string; status: string }[]; nextCursor: string | null }>();
+    expect(page1.data.map((e) => e.email)).toEqual([people[0]?.email, people[1]?.email]);
+    expect(page1.nextCursor).not.toBeNull();
+    const second = await call(tenant, 'GET', `${path}?limit=2&cursor=${page1.nextCursor ?? ''}`, { token });
+    const page2 = await second.json<{ data: { id: string; email: string }[]; nextCursor: string | null }>();
+    expect(page2.data.map((e) => e.email)).toEqual([people[2]?.email]);
+    expect(page2.nextCursor).toBeNull();
+    expect((await call(tenant, 'GET', `${path}?limit=0`, { token })).status).toBe(400);
+    expect((await call(tenant, 'GET', `${path}?status=nope`, { token })).status).toBe(400);
+
+    const { token: memberToken } = await memberWithToken(tenant, 'member');
+    expect((await call(tenant, 'GET', path, { token: memberToken })).status).toBe(403);
+    const { token: staffToken } = await memberWithToken(tenant, 'staff');
+    expect((await call(tenant, 'GET', path, { token: staffToken })).status).toBe(200);
+    const entryId = page2.data[0]?.id ?? '';
+    expect((await call(tenant, 'DELETE', `${path}/${entryId}`, { token: staffToken })).status).toBe(403);
+
+    const stranger = await createTenant();
+    const { token: strangerToken } = await memberWithToken(stranger, 'owner');
+    expect((await call(stranger, 'GET', path, { token: strangerToken })).status).toBe(404);
+    expect((await call(stranger, 'DELETE', `${path}/${entryId}`, { token: strangerToken })).status).toBe(404);
+
+    expect((await call(tenant, 'DELETE', `${path}/${entryId}`, { token })).status).toBe(204);
+    expect((await entryOf(people[2]?.email ?? ''))?.status).toBe('left');
+    expect((await call(tenant, 'DELETE', `${path}/${entryId}`, { token })).status).toBe(409);
+    const left = await call(tenant, 'GET', `${path}?status=left`, { token });
+    expect((await left.json<{ data: unknown[] }>()).data).toHaveLength(1);
+  });
+});
