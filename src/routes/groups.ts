@@ -271,6 +271,17 @@ export const ROUTE_GROUPS: readonly RouteGroup[] = [
     ],
     load: async () => (await import('./live/index.ts')).registerLiveRoutes,
   },
+  // Waitlist with automatic offers (issue #18 part 2).
+  {
+    name: 'waitlist',
+    routes: [
+      ['POST', '/api/v1/public/events/{slug}/waitlist'],
+      ['POST', '/api/v1/public/bookings/{id}/claim'],
+      ['GET', '/api/v1/events/{id}/waitlist'],
+      ['DELETE', '/api/v1/events/{id}/waitlist/{entryId}'],
+    ],
+    load: async () => (await import('./waitlist/index.ts')).registerWaitlistRoutes,
+  },
   {
     name: 'audit-logs',
     routes: [

@@ -15,3 +15,4 @@ export * from './api-keys.ts';
 export * from './mfa.ts';
 export * from './passkeys.ts';
 export * from './event-series.ts';
+export * from './waitlist.ts';

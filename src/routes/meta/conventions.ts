@@ -65,6 +65,8 @@ export const RATE_LIMITED_BY: Readonly<Record<string, readonly LimitRule[]>> = {
   transferPublicTicket: [PUBLIC_BOOKING_LIMIT],
   cancelPublicBooking: [PUBLIC_BOOKING_LIMIT],
   updatePublicBookingAttendee: [PUBLIC_BOOKING_LIMIT],
+  joinPublicWaitlist: [PUBLIC_BOOKING_LIMIT],
+  claimPublicWaitlistOffer: [PUBLIC_BOOKING_LIMIT],
   receiveStripeWebhook: [STRIPE_WEBHOOK_LIMIT],
 };
 

@@ -29,6 +29,10 @@ export const EVENT_TYPES = {
   'checkin.created': 'A ticket was checked in (first scan only). data: the attendee and its event.',
   'payment.succeeded': 'A payment succeeded. data: the payment and its booking id.',
   'payment.failed': 'A payment attempt failed. data: the payment and its booking id.',
+  // Waitlist (issue #18 part 2).
+  'waitlist.offered':
+    'Seats were offered to the next waitlist entry: a pending booking holds them until the offer expires. data: ' +
+    'the waitlist entry (with its bookingId); never the offer token.',
 } as const satisfies Record<string, string>;
 
 export type EventType = keyof typeof EVENT_TYPES;

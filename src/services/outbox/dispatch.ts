@@ -14,6 +14,7 @@ import { announceCatalogueChanges, catalogueChanges } from '../catalogue/edge-ca
 import { announceLiveChanges } from '../realtime/announce.ts';
 import type { EventLive } from '../realtime/event-live.ts';
 import { uuidArray } from '../users/guards.ts';
+import { offerAfterRelease } from '../waitlist/offer.ts';
 
 /**
  * The outbox dispatcher: publishes undispatched outbox rows to the queues, then stamps them.
@@ -73,6 +74,8 @@ export interface DispatchOptions {
   redis?: Redis | undefined;
   /** The events' Durable Objects (EVENT_LIVE), told what changed for the live streams; none told without it. */
   live?: DurableObjectNamespace<EventLive> | undefined;
+  /** Waitlist offers (issue #18 part 2): run the offer step for events whose seats the rows released. */
+  waitlist?: Pick<Bindings, 'EMAIL_QUEUE' | 'ENVIRONMENT' | 'ROOT_DOMAIN'> | undefined;
 }
 
 export interface DispatchResult {
@@ -234,10 +237,20 @@ export async function dispatchOutbox(
         ),
     ]);
   }
+  // Waitlist (issue #18 part 2): seats released by these rows are offered to the events' waitlists.
+  if (options.waitlist !== undefined) await offerAfterRelease(db, options.waitlist, logger, rows);
   const result = { selected: rows.length, dispatched: sent.length, failed: rows.length - sent.length };
   if (result.failed > 0) logger.warn('outbox dispatch left rows undispatched', { organizationId, ...result });
   else logger.debug('outbox dispatched', { organizationId, ...result });
   return result;
+}
+
+/** The bindings the waitlist's offer step needs, when the caller has them all. */
+function waitlistBindings(
+  bindings: Pick<Bindings, 'EMAIL_QUEUE'> & Partial<Pick<Bindings, 'ENVIRONMENT' | 'ROOT_DOMAIN'>>,
+): DispatchOptions['waitlist'] {
+  const { EMAIL_QUEUE, ENVIRONMENT, ROOT_DOMAIN } = bindings;
+  return ENVIRONMENT === undefined || ROOT_DOMAIN === undefined ? undefined : { EMAIL_QUEUE, ENVIRONMENT, ROOT_DOMAIN };
 }
 
 /**
@@ -246,14 +259,19 @@ export async function dispatchOutbox(
  */
 export async function sweepOutbox(
   db: Database,
-  bindings: Pick<Bindings, 'EMAIL_QUEUE' | 'WEBHOOK_QUEUE'>,
+  bindings: Pick<Bindings, 'EMAIL_QUEUE' | 'WEBHOOK_QUEUE'> & Partial<Pick<Bindings, 'ENVIRONMENT' | 'ROOT_DOMAIN'>>,
   logger: Logger,
   redis?: Redis,
   live?: DurableObjectNamespace<EventLive>,
 ): Promise<DispatchResult> {
   const total: DispatchResult = { selected: 0, dispatched: 0, failed: 0 };
   for (let page = 0; page < SWEEP_PAGES; page += 1) {
-    const result = await dispatchOutbox(db, bindings, logger, { limit: DISPATCH_LIMIT, redis, live });
+    const result = await dispatchOutbox(db, bindings, logger, {
+      limit: DISPATCH_LIMIT,
+      redis,
+      live,
+      waitlist: waitlistBindings(bindings),
+    });
     total.selected += result.selected;
     total.dispatched += result.dispatched;
     total.failed += result.failed;
@@ -283,6 +301,7 @@ export function notifyOutbox(
           ids,
           redis: createRedis(ctx.bindings),
           live: ctx.bindings.EVENT_LIVE,
+          waitlist: ctx.bindings,
         }),
       )
       .catch((error: unknown) => {

@@ -1,0 +1,158 @@
+import { sql } from 'drizzle-orm';
+import { bookings, events, ticketTypes, waitlistEntries } from '../../db/schema/index.ts';
+import { scoped } from '../../db/tenant.ts';
+import { ApiError } from '../../errors/api-error.ts';
+import { requireTenant, type ServiceContext } from '../../lib/context.ts';
+import { auditClient, auditInsert, auditMetadata } from '../audit/record.ts';
+import { hashToken } from '../auth/tokens.ts';
+import { abortLabel, GUARD_LABEL_PREFIX, nothingChanged } from '../events/shared.ts';
+import { notifyOutbox } from '../outbox/dispatch.ts';
+import { outboxInsertSelect } from '../outbox/record.ts';
+import { bookingData } from '../outbox/views.ts';
+import { confirmStatements } from '../bookings/transitions.ts';
+import { bookingNotFound } from '../bookings/shared.ts';
+
+export interface JoinWaitlistInput {
+  slug: string;
+  ticketTypeId: string;
+  name: string;
+  email: string;
+  groupSize: number;
+}
+
+/**
+ * Joins the waitlist of a sold-out ticket type, in one database round trip: one statement checks the event (published,
+ * public or unlisted, not ended), the ticket type (of this event, not hidden, within its sales window), the group size
+ * (at most the ticket type's per-order maximum) and that the group does not fit in the free seats (otherwise the
+ * buyer should book), then the entry is inserted unless the email already has a live entry (waiting or offered) for
+ * this ticket type. The answer is the same either way, so it never tells whether someone else joined.
+ */
+export async function joinWaitlist({ ctx, input }: { ctx: ServiceContext; input: JoinWaitlistInput }): Promise<void> {
+  const organizationId = requireTenant(ctx).id;
+  const db = ctx.services.db;
+  const ticketTypeId = input.ticketTypeId.toLowerCase();
+  const email = input.email.toLowerCase();
+  const audit = auditClient(ctx.client);
+  const eventId = sql`(select id from ${events} where organization_id = ${organizationId} and slug = ${input.slug}
+    and visibility in ('public', 'unlisted'))`;
+  try {
+    await scoped(db, { organizationId }, [
+      db.execute(sql`with e as (select * from ${events} where organization_id = ${organizationId} and id = ${eventId}),
+        t as (select * from ${ticketTypes} where organization_id = ${organizationId} and id = ${ticketTypeId}
+          and event_id = ${eventId} and not hidden),
+        problems(rank, label) as (
+          select 1, 'event_not_found' where not exists (select 1 from e where status <> 'draft')
+          union all select 2, 'not_on_sale' from e where status <> 'published' or ends_at <= now()
+          union all select 3, 'ticket_type_not_found' where not exists (select 1 from t)
+          union all select 4, 'not_available' from t where sales_end_at <= now()
+          union all select 5, 'group_too_large' from t where ${input.groupSize}::int > max_per_order
+          union all select 6, 'seats_available' from t, e
+            where t.sold + t.held + ${input.groupSize}::int <= t.quantity
+              and (e.capacity is null or e.sold + e.held + ${input.groupSize}::int <= e.capacity))
+        select (coalesce((select ${GUARD_LABEL_PREFIX} || label from problems order by rank limit 1), '0'))::int
+          as guard`),
+      db.execute(sql`with inserted as (insert into ${waitlistEntries}
+          (organization_id, event_id, ticket_type_id, name, email, group_size)
+        values (${organizationId}, ${eventId}, ${ticketTypeId}, ${input.name}, ${email}, ${input.groupSize})
+        on conflict (organization_id, ticket_type_id, email) where status in ('waiting', 'offered') do nothing
+        returning id)
+        insert into audit_logs (organization_id, actor_type, action, target_type, target_id, metadata, ip,
+          user_agent, request_id, correlation_id)
+        select ${organizationId}::uuid, 'anonymous', 'waitlist.joined', 'waitlist_entry', id::text,
+          ${JSON.stringify(auditMetadata(ctx.client, 'waitlist.joined', { ticketTypeId, groupSize: input.groupSize }))}::jsonb,
+          ${audit.ip}::text, ${audit.userAgent}::text, ${audit.requestId}::text, ${audit.correlationId}::text
+        from inserted`),
+    ]);
+  } catch (error) {
+    switch (abortLabel(error)) {
+      case 'event_not_found':
+        throw new ApiError('not_found', { detail: 'No event with this slug.' });
+      case 'not_on_sale':
+        throw new ApiError('conflict', { detail: 'This event is not on sale.' });
+      case 'ticket_type_not_found':
+        throw new ApiError('validation_failed', {
+          detail: 'No such ticket type for this event.',
+          errors: [{ pointer: '/body/ticketTypeId', message: 'no such ticket type for this event' }],
+        });
+      case 'not_available':
+        throw new ApiError('conflict', { detail: 'This ticket type is no longer on sale.' });
+      case 'group_too_large':
+        throw new ApiError('validation_failed', {
+          detail: 'The group is larger than one order of this ticket type may be.',
+          errors: [{ pointer: '/body/groupSize', message: 'more than the per-order maximum' }],
+        });
+      case 'seats_available':
+        throw new ApiError('conflict', { detail: 'Seats for this group are available: book them instead.' });
+      default:
+        throw error;
+    }
+  }
+}
+
+/**
+ * Claims a free waitlist offer with its token (the `Booking-Token` of the offer's pending booking): in one database
+ * round trip the booking goes pending -> confirmed (held seats -> sold, as staff confirmation does), the entry
+ * becomes `claimed`, with the audit row and the `booking.confirmed` event (which emails the tickets). The seats were
+ * the buyer's since the offer, so no seat check can fail here. A paid offer is claimed by paying it
+ * (POST /api/v1/public/bookings/{id}/checkout, or the manual instructions), like any pending booking: 409 here.
+ * Unknown id, wrong token and a booking that is not a waitlist offer answer 404; an offer no longer pending
+ * (claimed, expired) 409.
+ */
+export async function claimWaitlistOffer({
+  ctx,
+  input,
+}: {
+  ctx: ServiceContext;
+  input: { id: string; token: string };
+}): Promise<{ id: string; status: 'confirmed' }> {
+  const organizationId = requireTenant(ctx).id;
+  const db = ctx.services.db;
+  const tokenHash = await hashToken(input.token);
+  const [probe] = await scoped(db, { organizationId }, [
+    db.execute(sql`select b.event_id, b.status, b.total, b.expires_at > now() as live from ${bookings} b
+      join ${waitlistEntries} w on w.organization_id = b.organization_id and w.booking_id = b.id
+      where b.organization_id = ${organizationId} and b.id = ${input.id} and b.token_hash = ${tokenHash}`),
+  ]);
+  const rows = (Array.isArray(probe) ? probe : (probe as { rows: unknown[] }).rows) as {
+    event_id: string;
+    status: string;
+    total: number;
+    live: boolean | null;
+  }[];
+  const booking = rows[0];
+  if (booking === undefined) throw bookingNotFound();
+  if (booking.status !== 'pending' || booking.live !== true) {
+    throw new ApiError('conflict', { detail: 'This offer is no longer open (claimed, expired or cancelled).' });
+  }
+  if (booking.total !== 0) {
+    throw new ApiError('conflict', {
+      detail: 'This offer is paid: claim it by paying the booking (its checkout), before it expires.',
+    });
+  }
+  try {
+    await scoped(db, { organizationId }, [
+      ...confirmStatements(db, organizationId, input.id, booking.event_id),
+      db.execute(sql`update ${waitlistEntries} set status = 'claimed', updated_at = now()
+        where organization_id = ${organizationId} and booking_id = ${input.id} and status = 'offered'`),
+      auditInsert(db, ctx.client, {
+        organizationId,
+        actor: { type: 'anonymous' },
+        action: 'waitlist.claimed',
+        target: { type: 'booking', id: input.id },
+        metadata: { eventId: booking.event_id },
+      }),
+      outboxInsertSelect(db, {
+        organizationId,
+        type: 'booking.confirmed',
+        data: bookingData(organizationId, input.id),
+      }),
+    ]);
+  } catch (error) {
+    if (nothingChanged(error)) {
+      throw new ApiError('conflict', { detail: 'This offer is no longer open (claimed, expired or cancelled).' });
+    }
+    throw error;
+  }
+  notifyOutbox(ctx, organizationId);
+  return { id: input.id, status: 'confirmed' };
+}
