@@ -55,6 +55,8 @@ export const RATE_LIMITED_BY: Readonly<Record<string, readonly LimitRule[]>> = {
   listPublicEvents: [PUBLIC_READ_LIMIT],
   getPublicEvent: [PUBLIC_READ_LIMIT],
   getPublicBooking: [PUBLIC_READ_LIMIT],
+  // Issue #18 part 4: the buyer's invoice download.
+  getPublicBookingInvoice: [PUBLIC_READ_LIMIT],
   streamPublicAvailability: [PUBLIC_READ_LIMIT],
   createPublicBooking: [PUBLIC_BOOKING_LIMIT],
   startPublicCheckout: [PUBLIC_BOOKING_LIMIT],

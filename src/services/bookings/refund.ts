@@ -15,6 +15,7 @@ import { ApiError, type FieldError } from '../../errors/api-error.ts';
 import { requireTenant, type ServiceContext } from '../../lib/context.ts';
 import type { Logger } from '../../lib/logger.ts';
 import { auditInsert } from '../audit/record.ts';
+import { issueCreditNote } from '../invoices/issue.ts';
 import { abortLabel, actorOf, GUARD_LABEL_PREFIX, mustChange } from '../events/shared.ts';
 import { notifyOutbox } from '../outbox/dispatch.ts';
 import { outboxInsertSelect } from '../outbox/record.ts';
@@ -319,6 +320,8 @@ export async function refundBooking({ ctx, input }: { ctx: ServiceContext; input
         else ${GUARD_LABEL_PREFIX + 'tickets_changed'} end)::int as guard`),
     ...(stripe === null ? [paymentUpdate(sql`${payments.refundedAmount} + ${amount}`)] : []),
     refundWrite,
+    // Invoices (issue #18 part 4): the refund's credit note, numbered in this batch (none without an invoice).
+    issueCreditNote(db, organizationId, bookingId, refundId, amount),
     auditInsert(db, ctx.client, {
       organizationId,
       actor: actorOf(ctx),

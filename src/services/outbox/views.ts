@@ -102,6 +102,7 @@ export function ticketTypeObject(alias: string): SQL {
     hidden: column(alias, 'hidden'),
     accessCode: column(alias, 'access_code'),
     sortOrder: column(alias, 'sort_order'),
+    taxRate: column(alias, 'tax_rate'),
     createdAt: iso(alias, 'created_at'),
     updatedAt: iso(alias, 'updated_at'),
   };
