@@ -5291,6 +5291,16 @@ export interface components {
          */
         unitPrice: number;
       }[];
+      /** @description The invoice of a paid, confirmed booking (issued when it was confirmed); null without one (free, unpaid). Only in the single-booking views. */
+      invoice?: {
+        /** @example INV-000042 */
+        number: string;
+        /**
+         * @description Where the PDF is downloaded (staff: bookings:read; buyer: with the Booking-Token header).
+         * @example /api/v1/bookings/9b2f4c1e-7a3d-4e8b-9c0f-1a2b3c4d5e6f/invoice
+         */
+        url: string;
+      } | null;
     };
     /** @description A booking with its items, tickets, payment and refunds. */
     Booking: {
@@ -5395,6 +5405,16 @@ export interface components {
         /** Format: date-time */
         createdAt: string;
       }[];
+      /** @description The invoice of a paid, confirmed booking (issued when it was confirmed); null without one (free, unpaid). Only in the single-booking views. */
+      invoice?: {
+        /** @example INV-000042 */
+        number: string;
+        /**
+         * @description Where the PDF is downloaded (staff: bookings:read; buyer: with the Booking-Token header).
+         * @example /api/v1/bookings/9b2f4c1e-7a3d-4e8b-9c0f-1a2b3c4d5e6f/invoice
+         */
+        url: string;
+      } | null;
     };
     /** @description One ticket and the person it is for. */
     Attendee: {
@@ -6645,6 +6665,16 @@ export interface components {
         unitPrice: number;
       }[];
       attendees: components['schemas']['Attendee'][];
+      /** @description The invoice of a paid, confirmed booking (issued when it was confirmed); null without one (free, unpaid). Only in the single-booking views. */
+      invoice?: {
+        /** @example INV-000042 */
+        number: string;
+        /**
+         * @description Where the PDF is downloaded (staff: bookings:read; buyer: with the Booking-Token header).
+         * @example /api/v1/bookings/9b2f4c1e-7a3d-4e8b-9c0f-1a2b3c4d5e6f/invoice
+         */
+        url: string;
+      } | null;
       /** @description The payment, without internal and provider ids. */
       payment: {
         /** @enum {string} */

@@ -6,7 +6,7 @@ import { bookings, invoiceSettings, invoices, type Event } from '../../src/db/sc
 import type { BookingResponse } from '../../src/routes/bookings/schema.ts';
 import { confirmBooking } from '../../src/services/bookings/transitions.ts';
 import { pdfKey } from '../../src/services/invoices/service.ts';
-import { auditRows, randomIp } from '../support/auth.ts';
+import { auditRows, mailbox, poll, randomIp } from '../support/auth.ts';
 import { book, checkout, enableManualPayment } from '../support/bookings.ts';
 import { createEvent, createTicketType } from '../support/catalogue.ts';
 import {
@@ -99,7 +99,11 @@ describe('invoices: numbering, tax, credit notes, PDFs', () => {
     const response = await confirm(f, booking.id, { 'x-request-id': requestId });
     expect(response.status).toBe(200);
     const body: BookingResponse = await response.json();
-    expect(body).toMatchObject({ status: 'confirmed', total: 4570 });
+    expect(body).toMatchObject({
+      status: 'confirmed',
+      total: 4570,
+      invoice: { number: 'INV-000001', url: `/api/v1/bookings/${booking.id}/invoice` },
+    });
     // The round trips of a confirmation are unchanged: one read, one batch (the invoice is part of the batch).
     expect((await roundTrips(requestId)).database).toBe(2);
 
@@ -262,6 +266,20 @@ describe('invoices: numbering, tax, credit notes, PDFs', () => {
     expect(text).toContain('Bill to: Zoë ?? Sahin ?? <zoe@example.com>');
     expect(text).toContain('Net');
     expect(text).toContain('7 %');
+
+    // The buyer's booking view names the invoice; the confirmation email names it and says where to get it.
+    const view = await request(f.tenant.url(`/api/v1/public/bookings/${booking.id}`), {
+      headers: { 'cf-connecting-ip': randomIp(), 'booking-token': booking.token },
+    });
+    expect(await view.json()).toMatchObject({
+      invoice: { number: 'AC-000001', url: `/api/v1/public/bookings/${booking.id}/invoice` },
+    });
+    const mail = await poll(async () => {
+      const messages = await mailbox('zoe@example.com');
+      return messages.find((message) => message.text.includes('AC-000001'));
+    }, 'the confirmation email');
+    expect(mail.text).toContain(`/api/v1/public/bookings/${booking.id}/invoice`);
+    expect(mail.text).not.toContain(booking.token);
 
     // The buyer: the same file with the booking token in the header; a wrong or missing token is refused.
     const buyer = await publicInvoice(f.tenant, booking.id, booking.token);

@@ -5,7 +5,7 @@ import { scoped } from '../../db/tenant.ts';
 import { requireTenant, type ServiceContext } from '../../lib/context.ts';
 import { hashToken } from '../auth/tokens.ts';
 import { bookingNotFound } from './shared.ts';
-import { toBookingView, type BookingView } from './views.ts';
+import { invoiceNumberOf, toBookingView, type BookingView } from './views.ts';
 
 /** The event as its ticket holders see it; `onlineUrl` only while the booking is confirmed. */
 export interface PublicBookingEvent {
@@ -66,6 +66,7 @@ export async function getPublicBooking({
     db
       .select({
         booking: bookings,
+        invoiceNumber: invoiceNumberOf(organizationId, id),
         event: {
           id: events.id,
           slug: events.slug,
@@ -113,6 +114,10 @@ export async function getPublicBooking({
   const event = found.event;
   return {
     ...rest,
+    invoice:
+      found.invoiceNumber === null
+        ? null
+        : { number: found.invoiceNumber, url: `/api/v1/public/bookings/${id}/invoice` },
     payment:
       payment === null
         ? null

@@ -178,6 +178,9 @@ export function bookingObject(alias: string): SQL {
         'currency', br.currency, 'status', br.status, 'reason', br.reason, 'attendeeIds', br.attendee_ids,
         'createdAt', ${iso('br', 'created_at')}) order by br.created_at, br.id)
       from refunds br where ${owner('br')}), '[]'::jsonb)`,
+    // Invoices (issue #18 part 4): the staff download; null without an invoice.
+    invoice: sql`(select jsonb_build_object('number', bin.number, 'url', '/api/v1/bookings/' || bin.booking_id || '/invoice')
+      from invoices bin where ${owner('bin')} and bin.kind = 'invoice')`,
   };
   return jsonObject(entries);
 }
