@@ -20,6 +20,7 @@ import {
   tokenFor,
   type TestTenant,
 } from '../support/harness.ts';
+import { checkoutSessionObject, configureStripe, postWebhook, stripeEvent } from '../support/stripe.ts';
 import { call, memberWithToken, serviceContextFor } from '../support/users.ts';
 
 const files = () => (env as unknown as { FILES: R2Bucket }).FILES;
@@ -139,6 +140,21 @@ describe('invoices: numbering, tax, credit notes, PDFs', () => {
     expect(settings?.nextNumber).toBe(2);
     const freeInvoice = await call(f.tenant, 'GET', `/api/v1/bookings/${freeBooking.id}/invoice`, { token: f.token });
     expect(freeInvoice.status).toBe(404);
+  });
+
+  it("issues the invoice when Stripe's webhook confirms the booking, once however often it is replayed", async () => {
+    const tenant = await createTenant();
+    const stripe = await configureStripe(tenant);
+    const event = await createEvent(tenant);
+    const type = await createTicketType(event, { price: 1500, taxRate: 1900 });
+    const booking = await book(tenant, event.slug, { items: [{ ticketTypeId: type.id, quantity: 2 }] });
+    const payload = stripeEvent('checkout.session.completed', checkoutSessionObject(tenant, booking));
+    for (let i = 0; i < 2; i += 1) {
+      expect((await postWebhook(tenant, payload, { secret: stripe.webhookSecret })).status).toBe(200);
+    }
+    const rows = await invoiceRows(tenant);
+    // 30.00 at 19 %: 3000 x 1900 / 11900 = 478.99 -> 479.
+    expect(rows.map((row) => [row.number, row.gross, row.tax, row.net])).toEqual([['INV-000001', 3000, 479, 2521]]);
   });
 
   it('numbers 200 concurrent confirmations gap-free and uniquely', async () => {
