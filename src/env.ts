@@ -52,6 +52,8 @@ export const BindingsSchema = z.object({
   AUDIT_QUEUE: binding<'AUDIT_QUEUE'>('send'),
   /** One Durable Object per event: the hub of its live streams (src/services/realtime/event-live.ts). */
   EVENT_LIVE: binding<'EVENT_LIVE'>('idFromName'),
+  /** R2 bucket of generated files: invoice and credit-note PDFs (src/services/invoices/pdf.ts). */
+  FILES: binding<'FILES'>('put'),
   /**
    * wrangler.toml `[assets]`: the static assets (build/assets, made by dev/docs-assets.ts). Only /docs reads it;
    * optional so the document can be built in Node without it (dev/openapi.ts).

@@ -24,6 +24,9 @@ GRANT SELECT, INSERT, UPDATE, DELETE ON
   refunds, payment_events, payment_settings, idempotency_keys, outbox, webhook_endpoints, webhook_deliveries,
   webhook_attempts, usage_daily, api_keys, mfa_totp, mfa_recovery_codes, passkeys, event_series, waitlist_entries
   TO eventra_app;
+-- Invoices (issue #18 part 4): the settings and counter are updated; issued invoices and credit notes never change.
+GRANT SELECT, INSERT, UPDATE, DELETE ON invoice_settings TO eventra_app;
+GRANT SELECT, INSERT ON invoices TO eventra_app;
 GRANT SELECT, INSERT ON audit_logs TO eventra_app;
 REVOKE UPDATE, DELETE, TRUNCATE ON audit_logs FROM eventra_app;
 GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA public TO eventra_app;
@@ -98,7 +101,7 @@ BEGIN
     'events', 'ticket_types', 'capacity_pools', 'capacity_pool_ticket_types', 'bookings', 'booking_items',
     'attendees', 'payments', 'refunds', 'payment_events', 'payment_settings', 'idempotency_keys', 'outbox',
     'webhook_endpoints', 'webhook_deliveries', 'webhook_attempts', 'usage_daily', 'api_keys', 'mfa_totp',
-    'mfa_recovery_codes', 'passkeys', 'event_series', 'waitlist_entries'
+    'mfa_recovery_codes', 'passkeys', 'event_series', 'waitlist_entries', 'invoice_settings', 'invoices'
   ] LOOP
     EXECUTE format('ALTER TABLE %I ENABLE ROW LEVEL SECURITY', tenant_table);
     EXECUTE format('ALTER TABLE %I FORCE ROW LEVEL SECURITY', tenant_table);

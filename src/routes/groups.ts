@@ -212,6 +212,17 @@ export const ROUTE_GROUPS: readonly RouteGroup[] = [
     ],
     load: async () => (await import('./payments/index.ts')).registerPaymentsRoutes,
   },
+  // Invoices (issue #18 part 4).
+  {
+    name: 'invoices',
+    routes: [
+      ['GET', '/api/v1/organization/invoice-settings'],
+      ['PUT', '/api/v1/organization/invoice-settings'],
+      ['GET', '/api/v1/bookings/{id}/invoice'],
+      ['GET', '/api/v1/public/bookings/{id}/invoice'],
+    ],
+    load: async () => (await import('./invoices/index.ts')).registerInvoicesRoutes,
+  },
   {
     name: 'webhooks',
     routes: [

@@ -20,6 +20,7 @@ const bindings = {
   AUDIT_QUEUE: queue,
   // The document never reaches an event's Durable Object.
   EVENT_LIVE: { idFromName: () => undefined },
+  FILES: { put: () => undefined },
 };
 
 // The app the document describes: every route group loaded (a Worker loads them one by one, on demand).

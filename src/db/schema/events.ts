@@ -155,6 +155,8 @@ export const ticketTypes = pgTable(
     hidden: boolean().notNull().default(false),
     accessCode: text(),
     sortOrder: integer().notNull().default(0),
+    // Invoices (issue #18 part 4): the tax rate in basis points (1900 = 19 %); prices are gross (tax included).
+    taxRate: integer().notNull().default(0),
     ...timestamps,
   },
   (table) => [
@@ -162,6 +164,7 @@ export const ticketTypes = pgTable(
       columns: [table.organizationId, table.eventId],
       foreignColumns: [events.organizationId, events.id],
     }).onDelete('cascade'),
+    check('ticket_types_tax_rate', sql`${table.taxRate} between 0 and 10000`),
     // Serves the ticket types of an event: WHERE organization_id = $1 AND event_id = $2 ORDER BY sort_order.
     index('ticket_types_organization_id_event_id_idx').on(table.organizationId, table.eventId, table.sortOrder),
     unique('ticket_types_organization_id_id_key').on(table.organizationId, table.id),

@@ -16,3 +16,4 @@ export * from './mfa.ts';
 export * from './passkeys.ts';
 export * from './event-series.ts';
 export * from './waitlist.ts';
+export * from './invoices.ts';

@@ -278,6 +278,22 @@ export const BookingSchema = z
       .openapi({
         description: `Its refunds, oldest first, failed ones included (a booking has at most ${MAX_REFUNDS_PER_BOOKING}).`,
       }),
+    // Invoices (issue #18 part 4).
+    invoice: z
+      .object({
+        number: z.string().max(40).openapi({ example: 'INV-000042' }),
+        url: z.string().max(200).openapi({
+          description: 'Where the PDF is downloaded (staff: bookings:read; buyer: with the Booking-Token header).',
+          example: '/api/v1/bookings/9b2f4c1e-7a3d-4e8b-9c0f-1a2b3c4d5e6f/invoice',
+        }),
+      })
+      .nullable()
+      .optional()
+      .openapi({
+        description:
+          'The invoice of a paid, confirmed booking (issued when it was confirmed); null without one (free, unpaid). ' +
+          'Only in the single-booking views.',
+      }),
   })
   .openapi('Booking', { description: 'A booking with its items, tickets, payment and refunds.' });
 

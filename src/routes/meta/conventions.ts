@@ -59,6 +59,7 @@ export const RATE_LIMITED_BY: Readonly<Record<string, readonly LimitRule[]>> = {
   getPublicCalendar: [PUBLIC_READ_LIMIT],
   getPublicEventCalendar: [PUBLIC_READ_LIMIT],
   getPublicBookingCalendar: [PUBLIC_READ_LIMIT],
+  getPublicBookingInvoice: [PUBLIC_READ_LIMIT],
   streamPublicAvailability: [PUBLIC_READ_LIMIT],
   createPublicBooking: [PUBLIC_BOOKING_LIMIT],
   startPublicCheckout: [PUBLIC_BOOKING_LIMIT],

@@ -52,6 +52,8 @@ export const TAGS = [
   { name: 'Check-ins', description: 'Scanning tickets at the door.' },
   { name: 'Attendees', description: "An event's tickets and their check-in state: the door list." },
   { name: 'Payments', description: 'Stripe settings and the Stripe webhook.' },
+  // Issue #18 part 4.
+  { name: 'Invoices', description: 'Invoice settings and invoice PDFs (numbering, tax, credit notes).' },
   { name: 'Webhooks', description: 'Outgoing webhook endpoints (Standard Webhooks) and their deliveries.' },
   { name: 'Public', description: 'The public catalogue and checkout for buyers, without an account.' },
   {

@@ -51,6 +51,10 @@ export const TicketTypeSchema = z
       description: 'Position in lists, ascending.',
       example: 0,
     }),
+    taxRate: int32(0, 10000).openapi({
+      description: 'Tax rate in basis points (1900 = 19 %) for invoices; prices are gross (tax included).',
+      example: 1900,
+    }),
     createdAt: Timestamp.openapi({ description: 'Created.', example: '2026-04-20T10:00:00.000Z' }),
     updatedAt: Timestamp.openapi({ description: 'Last changed.', example: '2026-04-20T10:00:00.000Z' }),
   })
@@ -89,6 +93,7 @@ export const EXAMPLE_TICKET_TYPE: TicketTypeResponse = {
   hidden: false,
   accessCode: null,
   sortOrder: 0,
+  taxRate: 1900,
   createdAt: '2026-04-20T10:00:00.000Z',
   updatedAt: '2026-04-20T10:00:00.000Z',
 };
@@ -142,6 +147,10 @@ const fields = {
     .nullable()
     .openapi({ description: 'Required for a hidden ticket type: 4 to 64 printable characters.', example: 'VIP2026' }),
   sortOrder: int32(SORT_ORDER.min, SORT_ORDER.max).openapi({ description: 'Position in lists.', example: 0 }),
+  taxRate: int32(0, 10000).openapi({
+    description: 'Tax rate in basis points, 0 to 10000 (1900 = 19 %; default 0). Prices are gross: tax included.',
+    example: 1900,
+  }),
 };
 
 export const TicketTypeCreateSchema = z
@@ -158,6 +167,7 @@ export const TicketTypeCreateSchema = z
     hidden: fields.hidden.optional(),
     accessCode: fields.accessCode.optional(),
     sortOrder: fields.sortOrder.optional(),
+    taxRate: fields.taxRate.optional(),
   })
   .strict()
   .openapi('TicketTypeCreate', {
@@ -178,6 +188,7 @@ export const TicketTypeUpdateSchema = z
     hidden: fields.hidden.optional(),
     accessCode: fields.accessCode.optional(),
     sortOrder: fields.sortOrder.optional(),
+    taxRate: fields.taxRate.optional(),
   })
   .strict()
   .refine((body) => Object.keys(body).length > 0, {

@@ -6,7 +6,7 @@ import { scoped } from '../../db/tenant.ts';
 import { requireTenant, type ServiceContext } from '../../lib/context.ts';
 import { hashToken } from '../auth/tokens.ts';
 import { bookingNotFound } from './shared.ts';
-import { toBookingView, type BookingView } from './views.ts';
+import { invoiceNumberOf, toBookingView, type BookingView } from './views.ts';
 
 /** The event as its ticket holders see it; `onlineUrl` only while the booking is confirmed. */
 export interface PublicBookingEvent {
@@ -114,6 +114,7 @@ export function publicBookingQueries(db: Database, organizationId: string, id: s
     db
       .select({
         booking: bookings,
+        invoiceNumber: invoiceNumberOf(organizationId, id),
         event: {
           id: events.id,
           slug: events.slug,
@@ -173,6 +174,10 @@ export function toPublicBookingView(rows: PublicBookingRows): PublicBookingView 
   const event = found.event;
   return {
     ...rest,
+    invoice:
+      found.invoiceNumber === null
+        ? null
+        : { number: found.invoiceNumber, url: `/api/v1/public/bookings/${found.booking.id}/invoice` },
     payment:
       payment === null
         ? null

@@ -15,6 +15,7 @@ import { ApiError, type FieldError } from '../../errors/api-error.ts';
 import { requireTenant, type ServiceContext } from '../../lib/context.ts';
 import type { Logger } from '../../lib/logger.ts';
 import { auditInsert, type Actor } from '../audit/record.ts';
+import { issueCreditNote } from '../invoices/issue.ts';
 import { abortLabel, actorOf, GUARD_LABEL_PREFIX, mustChange } from '../events/shared.ts';
 import { notifyOutbox } from '../outbox/dispatch.ts';
 import { outboxInsertSelect } from '../outbox/record.ts';
@@ -346,6 +347,8 @@ export async function refundBooking({
     ...(guard === undefined ? [] : [db.execute(guard.statement())]),
     ...(stripe === null ? [paymentUpdate(sql`${payments.refundedAmount} + ${amount}`)] : []),
     refundWrite,
+    // Invoices (issue #18 part 4): the refund's credit note, numbered in this batch (none without an invoice).
+    issueCreditNote(db, organizationId, bookingId, refundId, amount),
     auditInsert(db, ctx.client, {
       organizationId,
       actor,

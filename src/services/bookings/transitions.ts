@@ -5,6 +5,7 @@ import { scoped } from '../../db/tenant.ts';
 import { ApiError } from '../../errors/api-error.ts';
 import { requireTenant, type ServiceContext } from '../../lib/context.ts';
 import { auditInsert } from '../audit/record.ts';
+import { issueInvoice } from '../invoices/issue.ts';
 import { actorOf, mustChange, nothingChanged } from '../events/shared.ts';
 import { notifyOutbox } from '../outbox/dispatch.ts';
 import { outboxInsertSelect } from '../outbox/record.ts';
@@ -29,7 +30,8 @@ export interface ConfirmOptions {
 /**
  * pending -> confirmed: `confirmedAt` = now, `expiresAt` cleared, the booking's seats move held -> sold on every
  * level, and its payment (pending, or failed after an earlier attempt) becomes `succeeded`. Aborts the batch unless
- * the booking is still pending.
+ * the booking is still pending. A paid booking (total > 0) gets its invoice, numbered in this batch
+ * (src/services/invoices/issue.ts).
  */
 export function confirmStatements(
   db: Database,
@@ -64,6 +66,8 @@ export function confirmStatements(
           inArray(payments.status, ['pending', 'failed']),
         ),
       ),
+    // Invoices (issue #18 part 4): after the status change, which aborted the batch unless the booking was pending.
+    issueInvoice(db, organizationId, bookingId),
   ] as const;
 }
 

@@ -1,4 +1,4 @@
-import { and, asc, eq } from 'drizzle-orm';
+import { and, asc, eq, getTableColumns, sql } from 'drizzle-orm';
 import type { Database } from '../../db/client.ts';
 import {
   attendees,
@@ -32,6 +32,8 @@ export interface BookingView {
   attendees: AttendeeView[];
   payment: PaymentView | null;
   refunds: RefundView[];
+  /** Invoices (issue #18 part 4): set by the single-booking views. */
+  invoice?: { number: string; url: string } | null;
 }
 
 export interface AttendeeView {
@@ -72,10 +74,16 @@ export interface RefundView {
  * The queries that load one booking with its items, attendees, payment and refunds: put them in one scoped batch
  * (one round trip), then pass the results to `toBookingView`.
  */
+/** The number of a booking's invoice, or null (issue #18 part 4). */
+export function invoiceNumberOf(organizationId: string, bookingId: string) {
+  return sql<string | null>`(select i.number from invoices i where i.organization_id = ${organizationId}
+    and i.booking_id = ${bookingId} and i.kind = 'invoice')`;
+}
+
 export function bookingQueries(db: Database, organizationId: string, bookingId: string) {
   return [
     db
-      .select()
+      .select({ ...getTableColumns(bookings), invoiceNumber: invoiceNumberOf(organizationId, bookingId) })
       .from(bookings)
       .where(and(eq(bookings.organizationId, organizationId), eq(bookings.id, bookingId)))
       .limit(1),
@@ -162,12 +170,19 @@ export function toBookingView([
   const booking = bookingRows[0];
   if (booking === undefined) return null;
   const payment = paymentRows[0];
-  return {
+  const view: BookingView = {
     ...toBookingSummary(booking, items),
     attendees: attendeeRows.map(toAttendeeView),
     payment: payment === undefined ? null : toPaymentView(payment),
     refunds: refundRows.map(toRefundView),
   };
+  // Rows from `bookingQueries` carry the invoice number (issue #18 part 4).
+  const invoiceNumber = (booking as Booking & { invoiceNumber?: string | null }).invoiceNumber;
+  if (invoiceNumber !== undefined) {
+    view.invoice =
+      invoiceNumber === null ? null : { number: invoiceNumber, url: `/api/v1/bookings/${booking.id}/invoice` };
+  }
+  return view;
 }
 
 export function toPaymentView(payment: Payment): PaymentView {

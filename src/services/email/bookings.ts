@@ -31,6 +31,11 @@ export const BookingEmailPayloadSchema = z.object({
     refundedAmount: z.number().int().nonnegative().default(0),
     attendees: z.array(AttendeeData).default([]),
     refunds: z.array(z.object({ amount: z.number().int().nonnegative(), status: z.string().optional() })).optional(),
+    // Invoices (issue #18 part 4): the number of the booking's invoice, when it has one.
+    invoice: z
+      .object({ number: z.string().max(40) })
+      .nullable()
+      .optional(),
   }),
 });
 export type BookingEmailPayload = z.infer<typeof BookingEmailPayloadSchema>;
@@ -161,9 +166,19 @@ function content(input: BookingEmailInput): Content {
           ['Total', booking.total === 0 ? 'Free' : money(booking.total)],
           reference,
           bookedAs,
+          ...(booking.invoice ? [['Invoice', booking.invoice.number] as [string, string]] : []),
         ],
         tickets: [{ title: 'Your tickets', attendees: valid }],
-        closing: ['Show the ticket code at the entrance.'],
+        closing: [
+          'Show the ticket code at the entrance.',
+          // The link carries no secret: the invoice is downloaded with the booking token from checkout.
+          ...(booking.invoice
+            ? [
+                `Your invoice ${booking.invoice.number} (PDF) can be downloaded with your booking token from ` +
+                  `/api/v1/public/bookings/${booking.id}/invoice on the organizer's site.`,
+              ]
+            : []),
+        ],
       };
     case 'booking.cancelled':
       return {

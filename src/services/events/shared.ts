@@ -89,6 +89,7 @@ export interface TicketTypeView {
   hidden: boolean;
   accessCode: string | null;
   sortOrder: number;
+  taxRate: number;
   createdAt: string;
   updatedAt: string;
 }
@@ -112,6 +113,7 @@ export function toTicketTypeView(row: TicketType): TicketTypeView {
     hidden: row.hidden,
     accessCode: row.accessCode,
     sortOrder: row.sortOrder,
+    taxRate: row.taxRate,
     createdAt: row.createdAt.toISOString(),
     updatedAt: row.updatedAt.toISOString(),
   };

@@ -55,6 +55,7 @@ export interface TicketTypeFields {
   hidden?: boolean | undefined;
   accessCode?: string | null | undefined;
   sortOrder?: number | undefined;
+  taxRate?: number | undefined;
 }
 
 export interface CreateTicketTypeInput extends TicketTypeFields {
@@ -194,6 +195,7 @@ export async function createTicketType({
           currency: input.currency,
           quantity: input.quantity,
           sortOrder: input.sortOrder ?? 0,
+          taxRate: input.taxRate ?? 0,
           ...shape,
         })
         .returning(),

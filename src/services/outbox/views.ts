@@ -105,6 +105,7 @@ export function ticketTypeObject(alias: string): SQL {
     hidden: column(alias, 'hidden'),
     accessCode: column(alias, 'access_code'),
     sortOrder: column(alias, 'sort_order'),
+    taxRate: column(alias, 'tax_rate'),
     createdAt: iso(alias, 'created_at'),
     updatedAt: iso(alias, 'updated_at'),
   };
@@ -180,6 +181,9 @@ export function bookingObject(alias: string): SQL {
         'currency', br.currency, 'status', br.status, 'reason', br.reason, 'attendeeIds', br.attendee_ids,
         'createdAt', ${iso('br', 'created_at')}) order by br.created_at, br.id)
       from refunds br where ${owner('br')}), '[]'::jsonb)`,
+    // Invoices (issue #18 part 4): the staff download; null without an invoice.
+    invoice: sql`(select jsonb_build_object('number', bin.number, 'url', '/api/v1/bookings/' || bin.booking_id || '/invoice')
+      from invoices bin where ${owner('bin')} and bin.kind = 'invoice')`,
   };
   return jsonObject(entries);
 }
