@@ -22,7 +22,8 @@ GRANT SELECT, INSERT, UPDATE, DELETE ON
   organizations, organization_domains, users, roles, memberships, refresh_tokens, user_tokens, tenant_directory,
   events, ticket_types, capacity_pools, capacity_pool_ticket_types, bookings, booking_items, attendees, payments,
   refunds, payment_events, payment_settings, idempotency_keys, outbox, webhook_endpoints, webhook_deliveries,
-  webhook_attempts, usage_daily, api_keys, mfa_totp, mfa_recovery_codes, passkeys
+  webhook_attempts, usage_daily, api_keys, mfa_totp, mfa_recovery_codes, passkeys,
+  event_questions
   TO eventra_app;
 GRANT SELECT, INSERT ON audit_logs TO eventra_app;
 REVOKE UPDATE, DELETE, TRUNCATE ON audit_logs FROM eventra_app;
@@ -98,7 +99,8 @@ BEGIN
     'events', 'ticket_types', 'capacity_pools', 'capacity_pool_ticket_types', 'bookings', 'booking_items',
     'attendees', 'payments', 'refunds', 'payment_events', 'payment_settings', 'idempotency_keys', 'outbox',
     'webhook_endpoints', 'webhook_deliveries', 'webhook_attempts', 'usage_daily', 'api_keys', 'mfa_totp',
-    'mfa_recovery_codes', 'passkeys'
+    'mfa_recovery_codes', 'passkeys',
+    'event_questions'
   ] LOOP
     EXECUTE format('ALTER TABLE %I ENABLE ROW LEVEL SECURITY', tenant_table);
     EXECUTE format('ALTER TABLE %I FORCE ROW LEVEL SECURITY', tenant_table);
