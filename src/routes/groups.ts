@@ -159,6 +159,17 @@ export const ROUTE_GROUPS: readonly RouteGroup[] = [
     ],
     load: async () => (await import('./event-series/index.ts')).registerEventSeriesRoutes,
   },
+  // Attendee questions (issue #18 part 3).
+  {
+    name: 'questions',
+    routes: [
+      ['GET', '/api/v1/events/{id}/questions'],
+      ['POST', '/api/v1/events/{id}/questions'],
+      ['PATCH', '/api/v1/events/{id}/questions/{questionId}'],
+      ['PATCH', '/api/v1/bookings/{id}/attendees/{attendeeId}/answers'],
+    ],
+    load: async () => (await import('./questions/index.ts')).registerQuestionsRoutes,
+  },
   {
     name: 'ticket-types',
     routes: [

@@ -18,6 +18,7 @@ import {
 } from 'drizzle-orm/pg-core';
 import { timestamps } from './columns.ts';
 import { events, ticketTypes } from './events.ts';
+import type { Answers } from './questions.ts';
 import { organizations } from './organizations.ts';
 import { users } from './users.ts';
 
@@ -100,7 +101,7 @@ export const bookings = pgTable(
     refundedAmount: integer().notNull().default(0),
     provider: paymentProvider().notNull(),
     tokenHash: text().notNull(),
-    answers: jsonb().$type<Record<string, string>>().notNull().default({}),
+    answers: jsonb().$type<Answers>().notNull().default({}),
     expiresAt: timestamp({ withTimezone: true }),
     confirmedAt: timestamp({ withTimezone: true }),
     cancelledAt: timestamp({ withTimezone: true }),
@@ -187,7 +188,7 @@ export const attendees = pgTable(
     email: text().notNull(),
     ticketCode: text().notNull(),
     status: attendeeStatus().notNull().default('valid'),
-    answers: jsonb().$type<Record<string, string>>().notNull().default({}),
+    answers: jsonb().$type<Answers>().notNull().default({}),
     checkedInAt: timestamp({ withTimezone: true }),
     checkedInBy: uuid().references(() => users.id, { onDelete: 'set null' }),
     // How often the ticket was transferred to another holder (bounded per ticket, see services/bookings/transfer.ts).

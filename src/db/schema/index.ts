@@ -17,3 +17,4 @@ export * from './passkeys.ts';
 export * from './event-series.ts';
 export * from './waitlist.ts';
 export * from './invoices.ts';
+export * from './questions.ts';

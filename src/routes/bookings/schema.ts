@@ -44,15 +44,34 @@ const PAYMENT_STATUSES = ['pending', 'succeeded', 'failed', 'cancelled'] as cons
 // Requests
 // ---------------------------------------------------------------------------------------------------------------
 
+// Attendee questions (issue #18 part 3): an answer is a string, a number, a boolean or a list of strings; the
+// checkout checks each against its question's type in SQL (src/services/questions/validate.ts).
+export const MAX_CHOICES = 50;
+export const AnswerValueSchema = z
+  .union([
+    z.string().max(MAX_ANSWER_LENGTH),
+    z.number(),
+    z.boolean(),
+    z.array(z.string().max(MAX_ANSWER_LENGTH)).max(MAX_CHOICES),
+  ])
+  .openapi('AnswerValue', {
+    description:
+      'A string (text, long_text, choice, date YYYY-MM-DD, email, phone +E.164, country ISO 3166-1 alpha-2), a ' +
+      'number, a boolean (checkbox) or a list of strings (multi_choice).',
+  });
+
 export const AnswersSchema = z
   .record(
     z.string().regex(ANSWER_KEY_PATTERN, 'Question keys are 1 to 64 letters, digits, _ . or -.'),
-    z.string().max(MAX_ANSWER_LENGTH),
+    AnswerValueSchema,
   )
   .refine((answers) => Object.keys(answers).length <= MAX_ANSWERS, 'At most 50 answers.')
   .openapi('Answers', {
-    description: "Answers to the organizer's questions, by question key (at most 50, each up to 2,000 characters).",
-    example: { dietary: 'vegetarian' },
+    description:
+      "Answers to the event's questions, by question key (at most 50). Every key must be a question the event " +
+      'asks of this ticket (or of the booking); required questions must be answered. A refusal is a 400 pointing ' +
+      'at the answer.',
+    example: { dietary: 'vegetarian', tshirt: 'M', newsletter: true },
   });
 
 const PersonSchema = z.object({ name: NameSchema, email: EmailSchema }).strict();
@@ -146,7 +165,7 @@ const PersonView = z
   .openapi({ description: 'Name and email address (lowercased).' });
 
 const StoredAnswers = z
-  .record(z.string().regex(ANSWER_KEY_PATTERN), z.string().max(MAX_ANSWER_LENGTH))
+  .record(z.string().regex(ANSWER_KEY_PATTERN), AnswerValueSchema)
   .openapi({ description: 'Answers by question key.', example: { dietary: 'vegetarian' } });
 
 const ItemView = z.object({

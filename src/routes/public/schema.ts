@@ -1,3 +1,4 @@
+import { QUESTION_LEVELS, QUESTION_TYPES } from '../../db/schema/questions.ts';
 import { z } from '@hono/zod-openapi';
 import { MAX_CURSOR_LENGTH } from '../../lib/cursor.ts';
 import { WITHOUT_CONTROL_CHARACTERS } from '../../lib/text.ts';
@@ -168,6 +169,29 @@ export const PublicTicketTypeSchema = z
 
 export type PublicTicketTypeResponse = z.infer<typeof PublicTicketTypeSchema>;
 
+// Attendee questions on the event page (issue #18 part 3).
+const MAX_PUBLIC_QUESTIONS = 50;
+const PublicQuestionSchema = z
+  .object({
+    key: z
+      .string()
+      .max(40)
+      .regex(/^[a-z][a-z0-9_]{0,39}$/)
+      .openapi({ example: 'tshirt' }),
+    label: z.string().max(200).openapi({ example: 'T-shirt size' }),
+    type: z.enum(QUESTION_TYPES),
+    level: z.enum(QUESTION_LEVELS),
+    ticketTypeId: z.uuid().max(36).nullable(),
+    required: z.boolean(),
+    options: z
+      .array(z.string().max(200))
+      .max(50)
+      .openapi({ example: ['S', 'M', 'L'] }),
+    minimum: z.int().min(-1_000_000_000).max(1_000_000_000).nullable().openapi({ format: 'int32' }),
+    maximum: z.int().min(-1_000_000_000).max(1_000_000_000).nullable().openapi({ format: 'int32' }),
+  })
+  .openapi('PublicQuestion', { description: 'A question buyers answer at checkout.' });
+
 export const PublicEventDetailSchema = z
   .object({
     ...publicEventFields,
@@ -185,8 +209,17 @@ export const PublicEventDetailSchema = z
           'Ticket types in display order: those not hidden, plus hidden ones unlocked by `accessCode` (an event ' +
           `has at most ${MAX_TICKET_TYPES_PER_EVENT}).`,
       }),
+    questions: z
+      .array(PublicQuestionSchema)
+      .max(MAX_PUBLIC_QUESTIONS)
+      .openapi({
+        description:
+          'The questions the checkout asks (issue #18 part 3), by position: `level: attendee` ones per ticket (all ' +
+          'tickets, or only those of `ticketTypeId`), `level: booking` ones once in `answers`. Archived questions ' +
+          'and those of hidden ticket types not unlocked are not listed.',
+      }),
   })
-  .openapi('PublicEventDetail', { description: 'An event page with its ticket types.' });
+  .openapi('PublicEventDetail', { description: 'An event page with its ticket types and questions.' });
 
 export type PublicEventDetailResponse = z.infer<typeof PublicEventDetailSchema>;
 

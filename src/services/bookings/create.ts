@@ -10,6 +10,7 @@ import {
   payments,
   ticketTypes,
 } from '../../db/schema/index.ts';
+import type { Answers } from '../../db/schema/questions.ts';
 import { scoped } from '../../db/tenant.ts';
 import { ApiError } from '../../errors/api-error.ts';
 import { requireTenant, type ServiceContext } from '../../lib/context.ts';
@@ -26,6 +27,7 @@ import { notifyOutbox } from '../outbox/dispatch.ts';
 import { outboxInsertMany } from '../outbox/record.ts';
 import { bookingData, paymentData } from '../outbox/views.ts';
 import { isoText } from '../outbox/views.ts';
+import { answerRefusal, answersGuard, checkoutSubjects, subjectRows } from '../questions/validate.ts';
 import { seatValues, takeSeats, type Seats, type SeatGuard } from './inventory.ts';
 import { databaseError, FOREIGN_KEY_VIOLATION } from '../users/guards.ts';
 import { HOLD_MINUTES, newTicketCode, UNPAID_HOLD_LIMITS } from './shared.ts';
@@ -33,7 +35,7 @@ import { HOLD_MINUTES, newTicketCode, UNPAID_HOLD_LIMITS } from './shared.ts';
 export interface AttendeeInput {
   name: string;
   email: string;
-  answers?: Record<string, string> | undefined;
+  answers?: Answers | undefined;
 }
 
 export interface BookingItemInput {
@@ -48,7 +50,7 @@ export interface CreateBookingInput {
   buyer: { name: string; email: string };
   items: BookingItemInput[];
   accessCode?: string | undefined;
-  answers?: Record<string, string> | undefined;
+  answers?: Answers | undefined;
   paymentMethod?: 'stripe' | 'manual' | undefined;
   idempotency?: Omit<IdempotencyClaim, 'organizationId' | 'scope'> | undefined;
 }
@@ -341,6 +343,8 @@ export async function createBooking({
   const statements = [
     ...(claim === null ? [] : claimStatements(db, claim)),
     db.execute(validation(organizationId, eventId, seats, input.accessCode ?? null, method)),
+    // Attendee questions (issue #18 part 3): the answers against the event's questions, read in this batch.
+    db.execute(answersGuard(organizationId, eventId, subjectRows(checkoutSubjects(input)))),
     db.execute(sql`insert into ${bookings} (id, organization_id, event_id, status, buyer_name, buyer_email, total,
         currency, provider, token_hash, answers, expires_at, confirmed_at, client_key)
       select ${bookingId}, ${organizationId}, ${eventId},
@@ -410,6 +414,8 @@ export async function createBooking({
       const replay = await resolveClaimFailure(db, claim, error);
       if (replay !== null) return { ...replay, replayed: true };
     }
+    const answerError = answerRefusal(error);
+    if (answerError !== null) throw answerError;
     const label = abortLabel(error);
     if (label !== null) throw refusal(label, input);
     // The rows are written before the seats are taken, so a ticket type deleted by staff between the validation and

@@ -1,5 +1,6 @@
 import { and, asc, eq, getTableColumns, sql } from 'drizzle-orm';
 import type { Database } from '../../db/client.ts';
+import type { Answers } from '../../db/schema/questions.ts';
 import {
   attendees,
   bookingItems,
@@ -22,7 +23,7 @@ export interface BookingView {
   currency: string;
   refundedAmount: number;
   provider: Booking['provider'];
-  answers: Record<string, string>;
+  answers: Answers;
   expiresAt: string | null;
   confirmedAt: string | null;
   cancelledAt: string | null;
@@ -44,7 +45,7 @@ export interface AttendeeView {
   email: string;
   ticketCode: string;
   status: Attendee['status'];
-  answers: Record<string, string>;
+  answers: Answers;
   checkedInAt: string | null;
   cancelledAt: string | null;
 }

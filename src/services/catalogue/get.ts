@@ -1,5 +1,5 @@
 import { and, asc, eq, inArray, or, sql, type SQL } from 'drizzle-orm';
-import { events, ticketTypes } from '../../db/schema/index.ts';
+import { eventQuestions, events, ticketTypes, type EventQuestion } from '../../db/schema/index.ts';
 import { scoped } from '../../db/tenant.ts';
 import { ApiError } from '../../errors/api-error.ts';
 import { requireTenant, type ServiceContext } from '../../lib/context.ts';
@@ -25,6 +25,20 @@ export interface PublicTicketType {
 export interface PublicEventDetail extends PublicEvent {
   status: 'published' | 'cancelled' | 'completed';
   ticketTypes: PublicTicketType[];
+  questions: PublicQuestion[];
+}
+
+/** An attendee question as buyers see it (issue #18 part 3): live questions of the ticket types listed. */
+export interface PublicQuestion {
+  key: string;
+  label: string;
+  type: EventQuestion['type'];
+  level: EventQuestion['level'];
+  ticketTypeId: string | null;
+  required: boolean;
+  options: string[];
+  minimum: number | null;
+  maximum: number | null;
 }
 
 export interface GetPublicEventInput {
@@ -62,7 +76,7 @@ export async function getPublicEvent({
       : or(eq(ticketTypes.hidden, false), eq(ticketTypes.accessCode, input.accessCode));
 
   const db = ctx.services.db;
-  const [eventRows, ticketRows] = await scoped(db, { organizationId: tenant.id }, [
+  const [eventRows, ticketRows, questionRows] = await scoped(db, { organizationId: tenant.id }, [
     db.select(publicEventColumns).from(events).where(eventConditions).limit(1),
     db
       .select({
@@ -88,6 +102,32 @@ export async function getPublicEvent({
       .innerJoin(events, and(eq(events.organizationId, ticketTypes.organizationId), eq(events.id, ticketTypes.eventId)))
       .where(and(eq(ticketTypes.organizationId, tenant.id), eventConditions, eq(events.status, 'published'), visible))
       .orderBy(asc(ticketTypes.sortOrder), asc(ticketTypes.id)),
+    db
+      .select({
+        key: eventQuestions.key,
+        label: eventQuestions.label,
+        type: eventQuestions.type,
+        level: eventQuestions.level,
+        ticketTypeId: eventQuestions.ticketTypeId,
+        required: eventQuestions.required,
+        options: eventQuestions.options,
+        minimum: eventQuestions.minimum,
+        maximum: eventQuestions.maximum,
+      })
+      .from(eventQuestions)
+      .innerJoin(
+        events,
+        and(eq(events.organizationId, eventQuestions.organizationId), eq(events.id, eventQuestions.eventId)),
+      )
+      .where(
+        and(
+          eq(eventQuestions.organizationId, tenant.id),
+          eventConditions,
+          eq(events.status, 'published'),
+          eq(eventQuestions.archived, false),
+        ),
+      )
+      .orderBy(asc(eventQuestions.position), asc(eventQuestions.key)),
   ]);
 
   const event = eventRows[0];
@@ -113,6 +153,10 @@ export async function getPublicEvent({
       hidden: row.hidden,
       onSale: row.inWindow && row.remaining > 0,
     })),
+    // Questions of a hidden ticket type show only with its access code, as the ticket type does.
+    questions: questionRows.filter(
+      (question) => question.ticketTypeId === null || ticketRows.some((row) => row.id === question.ticketTypeId),
+    ),
   };
 }
 

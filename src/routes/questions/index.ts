@@ -1,0 +1,13 @@
+import type { OpenAPIHono } from '@hono/zod-openapi';
+import type { AppEnv } from '../../env.ts';
+import * as answers from './answers.ts';
+import * as create from './create.ts';
+import * as list from './list.ts';
+import * as update from './update.ts';
+
+export function registerQuestionsRoutes(app: OpenAPIHono<AppEnv>): void {
+  list.register(app);
+  create.register(app);
+  update.register(app);
+  answers.register(app);
+}
