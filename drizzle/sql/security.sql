@@ -22,7 +22,8 @@ GRANT SELECT, INSERT, UPDATE, DELETE ON
   organizations, organization_domains, users, roles, memberships, refresh_tokens, user_tokens, tenant_directory,
   events, ticket_types, capacity_pools, capacity_pool_ticket_types, bookings, booking_items, attendees, payments,
   refunds, payment_events, payment_settings, idempotency_keys, outbox, webhook_endpoints, webhook_deliveries,
-  webhook_attempts, usage_daily, api_keys, mfa_totp, mfa_recovery_codes, passkeys
+  webhook_attempts, usage_daily, api_keys, mfa_totp, mfa_recovery_codes, passkeys,
+  discount_codes
   TO eventra_app;
 GRANT SELECT, INSERT ON audit_logs TO eventra_app;
 REVOKE UPDATE, DELETE, TRUNCATE ON audit_logs FROM eventra_app;
@@ -96,6 +97,7 @@ BEGIN
   FOREACH tenant_table IN ARRAY ARRAY[
     'organization_domains', 'roles', 'memberships', 'refresh_tokens', 'user_tokens', 'audit_logs', 'tenant_directory',
     'events', 'ticket_types', 'capacity_pools', 'capacity_pool_ticket_types', 'bookings', 'booking_items',
+    'discount_codes',
     'attendees', 'payments', 'refunds', 'payment_events', 'payment_settings', 'idempotency_keys', 'outbox',
     'webhook_endpoints', 'webhook_deliveries', 'webhook_attempts', 'usage_daily', 'api_keys', 'mfa_totp',
     'mfa_recovery_codes', 'passkeys'

@@ -14,3 +14,4 @@ export * from './usage.ts';
 export * from './api-keys.ts';
 export * from './mfa.ts';
 export * from './passkeys.ts';
+export * from './discounts.ts';

@@ -46,6 +46,7 @@ export const TAGS = [
   { name: 'Events', description: 'Events and their lifecycle (draft, published, cancelled).' },
   { name: 'Ticket types', description: 'What an event sells: prices, quantities, sales windows.' },
   { name: 'Capacity pools', description: 'Seats shared by several ticket types of one event.' },
+  { name: 'Discount codes', description: "An event's discount codes: percent or fixed, limits, validity." },
   { name: 'Bookings', description: 'Staff views of bookings: list, read, cancel, confirm, refund.' },
   { name: 'Check-ins', description: 'Scanning tickets at the door.' },
   { name: 'Attendees', description: "An event's tickets and their check-in state: the door list." },
