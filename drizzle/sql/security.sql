@@ -23,7 +23,7 @@ GRANT SELECT, INSERT, UPDATE, DELETE ON
   events, ticket_types, capacity_pools, capacity_pool_ticket_types, bookings, booking_items, attendees, payments,
   refunds, payment_events, payment_settings, idempotency_keys, outbox, webhook_endpoints, webhook_deliveries,
   webhook_attempts, usage_daily, api_keys, mfa_totp, mfa_recovery_codes, passkeys, event_series, waitlist_entries,
-  event_questions
+  event_questions, discount_codes
   TO eventra_app;
 -- Invoices (issue #18 part 4): the settings and counter are updated; issued invoices and credit notes never change.
 GRANT SELECT, INSERT, UPDATE, DELETE ON invoice_settings TO eventra_app;
@@ -100,6 +100,7 @@ BEGIN
   FOREACH tenant_table IN ARRAY ARRAY[
     'organization_domains', 'roles', 'memberships', 'refresh_tokens', 'user_tokens', 'audit_logs', 'tenant_directory',
     'events', 'ticket_types', 'capacity_pools', 'capacity_pool_ticket_types', 'bookings', 'booking_items',
+    'discount_codes',
     'attendees', 'payments', 'refunds', 'payment_events', 'payment_settings', 'idempotency_keys', 'outbox',
     'webhook_endpoints', 'webhook_deliveries', 'webhook_attempts', 'usage_daily', 'api_keys', 'mfa_totp',
     'mfa_recovery_codes', 'passkeys', 'event_series', 'waitlist_entries', 'invoice_settings', 'invoices',

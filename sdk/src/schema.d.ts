@@ -1312,6 +1312,50 @@ export interface paths {
     patch?: never;
     trace?: never;
   };
+  '/api/v1/events/{id}/discount-codes': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    /**
+     * List discount codes
+     * @description The event's discount codes (at most 500, oldest first, not paginated) with their use counts. 404 for an event of another organization. Needs `events:read`. One database round trip.
+     */
+    get: operations['listDiscountCodes'];
+    put?: never;
+    /**
+     * Add a discount code
+     * @description Adds a discount code to an event. `percent` takes `percent` % (rounded down) off the eligible items; `fixed` takes `amounts[currency]` minor units off the order, never more than the eligible items cost. `ticketTypeIds` limits the eligible items (default: the whole order); with `unlocksHidden` the code also lets buyers order the hidden ones among them. The code is stored upper-cased and matched case-insensitively. 400 with the JSON pointer: `percent` missing for `percent` (or given for `fixed`), `amounts` missing for `fixed`, `endsAt` not after `startsAt`, a ticket type of another event. 409 when the event already has the code, or has 500 codes. 404 for an event of another organization. Needs `events:write`. Writes a `discount_code.created` audit row. One database round trip.
+     */
+    post: operations['createDiscountCode'];
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  '/api/v1/discount-codes/{id}': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    get?: never;
+    put?: never;
+    post?: never;
+    /**
+     * Delete a discount code
+     * @description Deletes a discount code: checkouts can no longer use it; bookings that used it keep the code text and the amount taken off. 404 for a code of another organization. Needs `events:write`. Writes a `discount_code.deleted` audit row. One database round trip.
+     */
+    delete: operations['deleteDiscountCode'];
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
   '/api/v1/events/{id}/capacity-pools': {
     parameters: {
       query?: never;
@@ -1843,9 +1887,29 @@ export interface paths {
     put?: never;
     /**
      * Book tickets (checkout)
-     * @description Creates a booking for a published `public` or `unlisted` event. The server computes the total from the ticket types; a free order is `confirmed` at once, a paid one is `pending` and holds its seats until `expiresAt` (15 minutes by default, 30 with Stripe Checkout, 2 days for manual payment), after which it expires and the seats go back on sale. Seats are taken atomically at every level (event capacity, ticket type quantity, shared capacity pools): concurrent buyers can never oversell, and a refused order changes nothing. 409 `sold_out` when the seats are not there; 409 when the event or a ticket type is not on sale; 400 for a ticket type of another event, a hidden one without its `accessCode`, or a quantity outside its per-order limits; 422 when no payment method accepts the order (manual payment only where the organization enabled it). Unpaid holds are bounded: 409 `unpaid_hold_limit` when the event already has 3 pending orders from the client's address (an IPv6 client's /64) or 2 for the buyer's email, or when that address's pending seats would exceed a quarter of the capacity (at least 10 seats allowed). Send an `Idempotency-Key` to make retries safe. No authentication; rate limited per client address (429 with Retry-After). One database round trip and one Redis round trip.
+     * @description Creates a booking for a published `public` or `unlisted` event. The server computes the total from the ticket types; a free order is `confirmed` at once, a paid one is `pending` and holds its seats until `expiresAt` (15 minutes by default, 30 with Stripe Checkout, 2 days for manual payment), after which it expires and the seats go back on sale. Seats are taken atomically at every level (event capacity, ticket type quantity, shared capacity pools): concurrent buyers can never oversell, and a refused order changes nothing. 409 `sold_out` when the seats are not there; 409 when the event or a ticket type is not on sale; 400 for a ticket type of another event, a hidden one without its `accessCode`, or a quantity outside its per-order limits; 422 when no payment method accepts the order (manual payment only where the organization enabled it). Unpaid holds are bounded: 409 `unpaid_hold_limit` when the event already has 3 pending orders from the client's address (an IPv6 client's /64) or 2 for the buyer's email, or when that address's pending seats would exceed a quarter of the capacity (at least 10 seats allowed). With `discountCode`, the total is after the discount (see `POST /api/v1/public/events/{slug}/quote`) and the code takes one use atomically: a code with `maxUses` is never used more often, even by concurrent buyers; one that does not apply answers 422 `discount_code_invalid` whatever the reason, and failed codes are rate limited per address (429). Send an `Idempotency-Key` to make retries safe. No authentication; rate limited per client address (429 with Retry-After). One database round trip and one Redis round trip.
      */
     post: operations['createPublicBooking'];
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  '/api/v1/public/events/{slug}/quote': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    get?: never;
+    put?: never;
+    /**
+     * Price an order (with a discount code)
+     * @description The subtotal, discount and total an order would have at checkout now, computed by the same query as the checkout; writes nothing and holds no seats (seats, sales windows and per-order limits are checked only at checkout). 404 for an unknown slug; 400 with the JSON pointer for a ticket type not on sale to the caller (another event, or hidden without its `accessCode` or a discount code that unlocks it); 422 `discount_code_invalid` for a code that does not apply, whatever the reason (unknown, outside its window, used up, too few eligible tickets, no amount in the currency). Failed codes are counted per client address: after 10 in 15 minutes, requests with a code answer 429 until the window ends. No authentication; counts against the public read limit. One database round trip and one Redis round trip (a second one only to count a failed code).
+     */
+    post: operations['quotePublicOrder'];
     delete?: never;
     options?: never;
     head?: never;
@@ -2356,6 +2420,7 @@ export interface components {
         | 'https://eventra.app/problems/payload-too-large'
         | 'https://eventra.app/problems/unsupported-media-type'
         | 'https://eventra.app/problems/unprocessable'
+        | 'https://eventra.app/problems/discount-code-invalid'
         | 'https://eventra.app/problems/rate-limited'
         | 'https://eventra.app/problems/too-many-streams'
         | 'https://eventra.app/problems/internal-error'
@@ -2398,6 +2463,7 @@ export interface components {
         | 'Payload too large'
         | 'Unsupported media type'
         | 'Unprocessable request'
+        | 'Discount code not applicable'
         | 'Too many requests'
         | 'Too many live streams'
         | 'Internal server error'
@@ -2451,6 +2517,7 @@ export interface components {
         | 'payload_too_large'
         | 'unsupported_media_type'
         | 'unprocessable'
+        | 'discount_code_invalid'
         | 'rate_limited'
         | 'too_many_streams'
         | 'internal_error'
@@ -5905,6 +5972,437 @@ export interface components {
        */
       taxRate?: number;
     };
+    DiscountCodeList: {
+      data: components['schemas']['DiscountCode'][];
+    };
+    DiscountCode: {
+      /**
+       * Format: uuid
+       * @example 3f1a2b3c-4d5e-4f60-8a7b-9c0d1e2f3a4b
+       */
+      id: string;
+      /** Format: uuid */
+      eventId: string;
+      /**
+       * @description Upper-cased.
+       * @example EARLY26
+       */
+      code: string;
+      /** @enum {string} */
+      kind: 'percent' | 'fixed';
+      /** Format: int32 */
+      percent: number | null;
+      amounts: {
+        [key: string]: number;
+      };
+      ticketTypeIds: string[];
+      unlocksHidden: boolean;
+      /** Format: int32 */
+      minQuantity: number;
+      /** Format: date-time */
+      startsAt: string | null;
+      /** Format: date-time */
+      endsAt: string | null;
+      /** Format: int32 */
+      maxUses: number | null;
+      /** Format: int32 */
+      maxPerBuyer: number | null;
+      /**
+       * Format: int32
+       * @description Checkouts that applied the code.
+       */
+      uses: number;
+      /** Format: date-time */
+      createdAt: string;
+    };
+    /**
+     * @example {
+     *       "code": "EARLY26",
+     *       "kind": "percent",
+     *       "percent": 20,
+     *       "maxUses": 100,
+     *       "maxPerBuyer": 1
+     *     }
+     */
+    DiscountCodeCreateRequest: {
+      /**
+       * @description A discount code (case-insensitive).
+       * @example EARLY26
+       */
+      code: string;
+      /**
+       * @description `percent`: `percent` % off the eligible items; `fixed`: `amounts[currency]` off the order.
+       * @enum {string}
+       */
+      kind: 'percent' | 'fixed';
+      /**
+       * Format: int32
+       * @description Required for `percent` (1 to 100).
+       * @example 20
+       */
+      percent?: number;
+      /**
+       * @description Required for `fixed`: minor units off per order currency (ISO 4217). An order in a currency not listed cannot use the code. At most 20 currencies.
+       * @example {
+       *       "EUR": 500,
+       *       "USD": 600
+       *     }
+       */
+      amounts?: {
+        /** Format: int32 */
+        AED?: number;
+        /** Format: int32 */
+        AFN?: number;
+        /** Format: int32 */
+        ALL?: number;
+        /** Format: int32 */
+        AMD?: number;
+        /** Format: int32 */
+        ANG?: number;
+        /** Format: int32 */
+        AOA?: number;
+        /** Format: int32 */
+        ARS?: number;
+        /** Format: int32 */
+        AUD?: number;
+        /** Format: int32 */
+        AWG?: number;
+        /** Format: int32 */
+        AZN?: number;
+        /** Format: int32 */
+        BAM?: number;
+        /** Format: int32 */
+        BBD?: number;
+        /** Format: int32 */
+        BDT?: number;
+        /** Format: int32 */
+        BGN?: number;
+        /** Format: int32 */
+        BHD?: number;
+        /** Format: int32 */
+        BIF?: number;
+        /** Format: int32 */
+        BMD?: number;
+        /** Format: int32 */
+        BND?: number;
+        /** Format: int32 */
+        BOB?: number;
+        /** Format: int32 */
+        BRL?: number;
+        /** Format: int32 */
+        BSD?: number;
+        /** Format: int32 */
+        BTN?: number;
+        /** Format: int32 */
+        BWP?: number;
+        /** Format: int32 */
+        BYN?: number;
+        /** Format: int32 */
+        BZD?: number;
+        /** Format: int32 */
+        CAD?: number;
+        /** Format: int32 */
+        CDF?: number;
+        /** Format: int32 */
+        CHF?: number;
+        /** Format: int32 */
+        CLP?: number;
+        /** Format: int32 */
+        CNY?: number;
+        /** Format: int32 */
+        COP?: number;
+        /** Format: int32 */
+        CRC?: number;
+        /** Format: int32 */
+        CUC?: number;
+        /** Format: int32 */
+        CUP?: number;
+        /** Format: int32 */
+        CVE?: number;
+        /** Format: int32 */
+        CZK?: number;
+        /** Format: int32 */
+        DJF?: number;
+        /** Format: int32 */
+        DKK?: number;
+        /** Format: int32 */
+        DOP?: number;
+        /** Format: int32 */
+        DZD?: number;
+        /** Format: int32 */
+        EGP?: number;
+        /** Format: int32 */
+        ERN?: number;
+        /** Format: int32 */
+        ETB?: number;
+        /** Format: int32 */
+        EUR?: number;
+        /** Format: int32 */
+        FJD?: number;
+        /** Format: int32 */
+        FKP?: number;
+        /** Format: int32 */
+        GBP?: number;
+        /** Format: int32 */
+        GEL?: number;
+        /** Format: int32 */
+        GHS?: number;
+        /** Format: int32 */
+        GIP?: number;
+        /** Format: int32 */
+        GMD?: number;
+        /** Format: int32 */
+        GNF?: number;
+        /** Format: int32 */
+        GTQ?: number;
+        /** Format: int32 */
+        GYD?: number;
+        /** Format: int32 */
+        HKD?: number;
+        /** Format: int32 */
+        HNL?: number;
+        /** Format: int32 */
+        HRK?: number;
+        /** Format: int32 */
+        HTG?: number;
+        /** Format: int32 */
+        HUF?: number;
+        /** Format: int32 */
+        IDR?: number;
+        /** Format: int32 */
+        ILS?: number;
+        /** Format: int32 */
+        INR?: number;
+        /** Format: int32 */
+        IQD?: number;
+        /** Format: int32 */
+        IRR?: number;
+        /** Format: int32 */
+        ISK?: number;
+        /** Format: int32 */
+        JMD?: number;
+        /** Format: int32 */
+        JOD?: number;
+        /** Format: int32 */
+        JPY?: number;
+        /** Format: int32 */
+        KES?: number;
+        /** Format: int32 */
+        KGS?: number;
+        /** Format: int32 */
+        KHR?: number;
+        /** Format: int32 */
+        KMF?: number;
+        /** Format: int32 */
+        KPW?: number;
+        /** Format: int32 */
+        KRW?: number;
+        /** Format: int32 */
+        KWD?: number;
+        /** Format: int32 */
+        KYD?: number;
+        /** Format: int32 */
+        KZT?: number;
+        /** Format: int32 */
+        LAK?: number;
+        /** Format: int32 */
+        LBP?: number;
+        /** Format: int32 */
+        LKR?: number;
+        /** Format: int32 */
+        LRD?: number;
+        /** Format: int32 */
+        LSL?: number;
+        /** Format: int32 */
+        LYD?: number;
+        /** Format: int32 */
+        MAD?: number;
+        /** Format: int32 */
+        MDL?: number;
+        /** Format: int32 */
+        MGA?: number;
+        /** Format: int32 */
+        MKD?: number;
+        /** Format: int32 */
+        MMK?: number;
+        /** Format: int32 */
+        MNT?: number;
+        /** Format: int32 */
+        MOP?: number;
+        /** Format: int32 */
+        MRU?: number;
+        /** Format: int32 */
+        MUR?: number;
+        /** Format: int32 */
+        MVR?: number;
+        /** Format: int32 */
+        MWK?: number;
+        /** Format: int32 */
+        MXN?: number;
+        /** Format: int32 */
+        MYR?: number;
+        /** Format: int32 */
+        MZN?: number;
+        /** Format: int32 */
+        NAD?: number;
+        /** Format: int32 */
+        NGN?: number;
+        /** Format: int32 */
+        NIO?: number;
+        /** Format: int32 */
+        NOK?: number;
+        /** Format: int32 */
+        NPR?: number;
+        /** Format: int32 */
+        NZD?: number;
+        /** Format: int32 */
+        OMR?: number;
+        /** Format: int32 */
+        PAB?: number;
+        /** Format: int32 */
+        PEN?: number;
+        /** Format: int32 */
+        PGK?: number;
+        /** Format: int32 */
+        PHP?: number;
+        /** Format: int32 */
+        PKR?: number;
+        /** Format: int32 */
+        PLN?: number;
+        /** Format: int32 */
+        PYG?: number;
+        /** Format: int32 */
+        QAR?: number;
+        /** Format: int32 */
+        RON?: number;
+        /** Format: int32 */
+        RSD?: number;
+        /** Format: int32 */
+        RUB?: number;
+        /** Format: int32 */
+        RWF?: number;
+        /** Format: int32 */
+        SAR?: number;
+        /** Format: int32 */
+        SBD?: number;
+        /** Format: int32 */
+        SCR?: number;
+        /** Format: int32 */
+        SDG?: number;
+        /** Format: int32 */
+        SEK?: number;
+        /** Format: int32 */
+        SGD?: number;
+        /** Format: int32 */
+        SHP?: number;
+        /** Format: int32 */
+        SLE?: number;
+        /** Format: int32 */
+        SLL?: number;
+        /** Format: int32 */
+        SOS?: number;
+        /** Format: int32 */
+        SRD?: number;
+        /** Format: int32 */
+        SSP?: number;
+        /** Format: int32 */
+        STN?: number;
+        /** Format: int32 */
+        SVC?: number;
+        /** Format: int32 */
+        SYP?: number;
+        /** Format: int32 */
+        SZL?: number;
+        /** Format: int32 */
+        THB?: number;
+        /** Format: int32 */
+        TJS?: number;
+        /** Format: int32 */
+        TMT?: number;
+        /** Format: int32 */
+        TND?: number;
+        /** Format: int32 */
+        TOP?: number;
+        /** Format: int32 */
+        TRY?: number;
+        /** Format: int32 */
+        TTD?: number;
+        /** Format: int32 */
+        TWD?: number;
+        /** Format: int32 */
+        TZS?: number;
+        /** Format: int32 */
+        UAH?: number;
+        /** Format: int32 */
+        UGX?: number;
+        /** Format: int32 */
+        USD?: number;
+        /** Format: int32 */
+        UYU?: number;
+        /** Format: int32 */
+        UZS?: number;
+        /** Format: int32 */
+        VES?: number;
+        /** Format: int32 */
+        VND?: number;
+        /** Format: int32 */
+        VUV?: number;
+        /** Format: int32 */
+        WST?: number;
+        /** Format: int32 */
+        XAF?: number;
+        /** Format: int32 */
+        XCD?: number;
+        /** Format: int32 */
+        XCG?: number;
+        /** Format: int32 */
+        XDR?: number;
+        /** Format: int32 */
+        XOF?: number;
+        /** Format: int32 */
+        XPF?: number;
+        /** Format: int32 */
+        XSU?: number;
+        /** Format: int32 */
+        YER?: number;
+        /** Format: int32 */
+        ZAR?: number;
+        /** Format: int32 */
+        ZMW?: number;
+        /** Format: int32 */
+        ZWG?: number;
+        /** Format: int32 */
+        ZWL?: number;
+      };
+      /**
+       * @description Only these ticket types are eligible (default: the whole order).
+       * @example [
+       *       "5d2e8c41-7a6b-4c3d-9e8f-0a1b2c3d4e5f"
+       *     ]
+       */
+      ticketTypeIds?: string[];
+      /** @description The code also unlocks the hidden ones of `ticketTypeIds` (instead of their access code). */
+      unlocksHidden?: boolean;
+      /**
+       * Format: int32
+       * @description Eligible tickets needed (default 1).
+       */
+      minQuantity?: number;
+      /** Format: date-time */
+      startsAt?: string | null;
+      /** Format: date-time */
+      endsAt?: string | null;
+      /**
+       * Format: int32
+       * @description Total uses (default unlimited).
+       */
+      maxUses?: number | null;
+      /**
+       * Format: int32
+       * @description Uses per buyer email (default unlimited).
+       */
+      maxPerBuyer?: number | null;
+    };
     CapacityPoolList: {
       /** @description By creation, oldest first. All of them: an event has at most 50. */
       data: components['schemas']['CapacityPool'][];
@@ -7264,6 +7762,7 @@ export interface components {
       total: number;
       /** @example EUR */
       currency: string;
+      discount: components['schemas']['AppliedDiscount'];
       /**
        * Format: date-time
        * @description When the hold lapses and the seats go back on sale; null once confirmed.
@@ -7316,6 +7815,16 @@ export interface components {
         } | null;
       };
     };
+    AppliedDiscount: {
+      /** @example EARLY26 */
+      code: string;
+      /**
+       * Format: int32
+       * @description Minor units taken off; `total` is after it.
+       * @example 1000
+       */
+      amount: number;
+    } | null;
     /**
      * @description A checkout: the buyer, the tickets and who they are for.
      * @example {
@@ -7368,6 +7877,11 @@ export interface components {
        * @example VIP2026
        */
       accessCode?: string;
+      /**
+       * @description A discount code of the event (case-insensitive). One that does not apply answers 422 `discount_code_invalid`, whatever the reason.
+       * @example EARLY26
+       */
+      discountCode?: string;
       answers?: components['schemas']['Answers'];
       /**
        * @description How a paid order is paid: `stripe` (card, through Stripe Checkout) or `manual` (offline, confirmed by the organizer). Default: Stripe when the organization has configured it, else manual. Ignored for free orders.
@@ -7389,6 +7903,59 @@ export interface components {
        */
       email: string;
       answers?: components['schemas']['Answers'];
+    };
+    Quote: {
+      currency: string;
+      /**
+       * Format: int32
+       * @description Price x quantity, summed (minor units).
+       */
+      subtotal: number;
+      /**
+       * Format: int32
+       * @description Taken off by the discount code (minor units).
+       */
+      discount: number;
+      /**
+       * Format: int32
+       * @description What the checkout would charge: subtotal - discount, never below 0.
+       */
+      total: number;
+      /** @description The code applied (upper-cased), or null. */
+      discountCode: string | null;
+      items: {
+        /** Format: uuid */
+        ticketTypeId: string;
+        /** Format: int32 */
+        quantity: number;
+        /** Format: int32 */
+        unitPrice: number;
+      }[];
+    };
+    /**
+     * @example {
+     *       "items": [
+     *         {
+     *           "ticketTypeId": "5d2e8c41-7a6b-4c3d-9e8f-0a1b2c3d4e5f",
+     *           "quantity": 2
+     *         }
+     *       ],
+     *       "discountCode": "early26"
+     *     }
+     */
+    QuoteRequest: {
+      items: {
+        /** Format: uuid */
+        ticketTypeId: string;
+        /** Format: int32 */
+        quantity: number;
+      }[];
+      accessCode?: string;
+      /**
+       * @description A discount code (case-insensitive).
+       * @example EARLY26
+       */
+      discountCode?: string;
     };
     /** @description A Stripe Checkout Session for a booking. */
     Checkout: {
@@ -14732,7 +15299,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `unprocessable`: Unprocessable request */
+      /** @description `unprocessable`: Unprocessable request; `discount_code_invalid`: Discount code not applicable */
       422: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -15550,7 +16117,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `unprocessable`: Unprocessable request */
+      /** @description `unprocessable`: Unprocessable request; `discount_code_invalid`: Discount code not applicable */
       422: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -16449,7 +17016,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `unprocessable`: Unprocessable request */
+      /** @description `unprocessable`: Unprocessable request; `discount_code_invalid`: Discount code not applicable */
       422: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -17176,7 +17743,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `unprocessable`: Unprocessable request */
+      /** @description `unprocessable`: Unprocessable request; `discount_code_invalid`: Discount code not applicable */
       422: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -17749,7 +18316,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `unprocessable`: Unprocessable request */
+      /** @description `unprocessable`: Unprocessable request; `discount_code_invalid`: Discount code not applicable */
       422: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -17959,7 +18526,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `unprocessable`: Unprocessable request */
+      /** @description `unprocessable`: Unprocessable request; `discount_code_invalid`: Discount code not applicable */
       422: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -19861,6 +20428,461 @@ export interface operations {
       };
     };
   };
+  listDiscountCodes: {
+    parameters: {
+      query?: never;
+      header?: {
+        /** @description The `ETag` of a representation the client holds; if it is still current the answer is 304. */
+        'If-None-Match'?: string;
+      };
+      path: {
+        /** @description The event id (a UUID; anything else answers 400). */
+        id: string;
+      };
+      cookie?: never;
+    };
+    requestBody?: never;
+    responses: {
+      /** @description The codes. */
+      200: {
+        headers: {
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'X-Correlation-Id': components['headers']['X-Correlation-Id'];
+          'Access-Control-Allow-Origin': components['headers']['Access-Control-Allow-Origin'];
+          RateLimit: components['headers']['RateLimit'];
+          'RateLimit-Policy': components['headers']['RateLimit-Policy'];
+          ETag: components['headers']['ETag'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['DiscountCodeList'];
+        };
+      };
+      /** @description Not modified: the `If-None-Match` validator is still current. No body. */
+      304: {
+        headers: {
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'X-Correlation-Id': components['headers']['X-Correlation-Id'];
+          'Access-Control-Allow-Origin': components['headers']['Access-Control-Allow-Origin'];
+          RateLimit: components['headers']['RateLimit'];
+          'RateLimit-Policy': components['headers']['RateLimit-Policy'];
+          ETag: components['headers']['ETag'];
+          [name: string]: unknown;
+        };
+        content?: never;
+      };
+      /** @description `bad_request`: Bad request; `invalid_json`: Malformed JSON body; `validation_failed`: Validation failed; `query_too_complex`: GraphQL operation too complex; `persisted_query_not_found`: Persisted query not found; `invalid_passkey`: Invalid passkey response */
+      400: {
+        headers: {
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'X-Correlation-Id': components['headers']['X-Correlation-Id'];
+          'Access-Control-Allow-Origin': components['headers']['Access-Control-Allow-Origin'];
+          RateLimit: components['headers']['RateLimit'];
+          'RateLimit-Policy': components['headers']['RateLimit-Policy'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description `unauthorized`: Authentication required; `invalid_credentials`: Invalid credentials; `reauthentication_required`: Re-authentication required; `invalid_mfa_code`: Invalid verification code; `mfa_challenge_invalid`: Invalid or expired MFA challenge */
+      401: {
+        headers: {
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'X-Correlation-Id': components['headers']['X-Correlation-Id'];
+          'Access-Control-Allow-Origin': components['headers']['Access-Control-Allow-Origin'];
+          RateLimit: components['headers']['RateLimit'];
+          'RateLimit-Policy': components['headers']['RateLimit-Policy'];
+          'WWW-Authenticate': components['headers']['WWW-Authenticate'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description `forbidden`: Forbidden; `email_not_verified`: Email address not verified; `mfa_enrollment_required`: MFA enrolment required; `plan_limit`: Plan limit reached; `feature_unavailable`: Not in your plan; `live_key_required`: Live API key required; `self_service_not_offered`: Not offered to buyers */
+      403: {
+        headers: {
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'X-Correlation-Id': components['headers']['X-Correlation-Id'];
+          'Access-Control-Allow-Origin': components['headers']['Access-Control-Allow-Origin'];
+          RateLimit: components['headers']['RateLimit'];
+          'RateLimit-Policy': components['headers']['RateLimit-Policy'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description `not_found`: Not found */
+      404: {
+        headers: {
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'X-Correlation-Id': components['headers']['X-Correlation-Id'];
+          'Access-Control-Allow-Origin': components['headers']['Access-Control-Allow-Origin'];
+          RateLimit: components['headers']['RateLimit'];
+          'RateLimit-Policy': components['headers']['RateLimit-Policy'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description `rate_limited`: Too many requests; `too_many_streams`: Too many live streams */
+      429: {
+        headers: {
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'X-Correlation-Id': components['headers']['X-Correlation-Id'];
+          'Access-Control-Allow-Origin': components['headers']['Access-Control-Allow-Origin'];
+          RateLimit: components['headers']['RateLimit'];
+          'RateLimit-Policy': components['headers']['RateLimit-Policy'];
+          'Retry-After': components['headers']['Retry-After'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description `internal_error`: Internal server error; `misconfigured`: Service misconfigured */
+      500: {
+        headers: {
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'X-Correlation-Id': components['headers']['X-Correlation-Id'];
+          'Access-Control-Allow-Origin': components['headers']['Access-Control-Allow-Origin'];
+          RateLimit: components['headers']['RateLimit'];
+          'RateLimit-Policy': components['headers']['RateLimit-Policy'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description `service_unavailable`: Service unavailable */
+      503: {
+        headers: {
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'X-Correlation-Id': components['headers']['X-Correlation-Id'];
+          'Access-Control-Allow-Origin': components['headers']['Access-Control-Allow-Origin'];
+          RateLimit: components['headers']['RateLimit'];
+          'RateLimit-Policy': components['headers']['RateLimit-Policy'];
+          'Retry-After': components['headers']['Retry-After'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+    };
+  };
+  createDiscountCode: {
+    parameters: {
+      query?: never;
+      header?: {
+        /** @description Makes the request safe to retry: the same key with the same body, from the same caller, within 24 hours replays the first successful response (with the header `Idempotent-Replayed: true`) and changes nothing; with another body it answers 422; while the first request is still running it answers 409. Only successful (2xx) responses are kept, so a refused request may be retried with the same key. 1 to 255 visible ASCII characters (else 400); use a random UUID per operation. */
+        'idempotency-key'?: string;
+      };
+      path: {
+        /** @description The event id (a UUID; anything else answers 400). */
+        id: string;
+      };
+      cookie?: never;
+    };
+    requestBody: {
+      content: {
+        'application/json': components['schemas']['DiscountCodeCreateRequest'];
+      };
+    };
+    responses: {
+      /** @description The new discount code. */
+      201: {
+        headers: {
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'X-Correlation-Id': components['headers']['X-Correlation-Id'];
+          'Access-Control-Allow-Origin': components['headers']['Access-Control-Allow-Origin'];
+          RateLimit: components['headers']['RateLimit'];
+          'RateLimit-Policy': components['headers']['RateLimit-Policy'];
+          Location: components['headers']['Location'];
+          'Idempotent-Replayed': components['headers']['Idempotent-Replayed'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['DiscountCode'];
+        };
+      };
+      /** @description `bad_request`: Bad request; `invalid_json`: Malformed JSON body; `validation_failed`: Validation failed; `query_too_complex`: GraphQL operation too complex; `persisted_query_not_found`: Persisted query not found; `invalid_passkey`: Invalid passkey response */
+      400: {
+        headers: {
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'X-Correlation-Id': components['headers']['X-Correlation-Id'];
+          'Access-Control-Allow-Origin': components['headers']['Access-Control-Allow-Origin'];
+          RateLimit: components['headers']['RateLimit'];
+          'RateLimit-Policy': components['headers']['RateLimit-Policy'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description `unauthorized`: Authentication required; `invalid_credentials`: Invalid credentials; `reauthentication_required`: Re-authentication required; `invalid_mfa_code`: Invalid verification code; `mfa_challenge_invalid`: Invalid or expired MFA challenge */
+      401: {
+        headers: {
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'X-Correlation-Id': components['headers']['X-Correlation-Id'];
+          'Access-Control-Allow-Origin': components['headers']['Access-Control-Allow-Origin'];
+          RateLimit: components['headers']['RateLimit'];
+          'RateLimit-Policy': components['headers']['RateLimit-Policy'];
+          'WWW-Authenticate': components['headers']['WWW-Authenticate'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description `forbidden`: Forbidden; `email_not_verified`: Email address not verified; `mfa_enrollment_required`: MFA enrolment required; `plan_limit`: Plan limit reached; `feature_unavailable`: Not in your plan; `live_key_required`: Live API key required; `self_service_not_offered`: Not offered to buyers */
+      403: {
+        headers: {
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'X-Correlation-Id': components['headers']['X-Correlation-Id'];
+          'Access-Control-Allow-Origin': components['headers']['Access-Control-Allow-Origin'];
+          RateLimit: components['headers']['RateLimit'];
+          'RateLimit-Policy': components['headers']['RateLimit-Policy'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description `not_found`: Not found */
+      404: {
+        headers: {
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'X-Correlation-Id': components['headers']['X-Correlation-Id'];
+          'Access-Control-Allow-Origin': components['headers']['Access-Control-Allow-Origin'];
+          RateLimit: components['headers']['RateLimit'];
+          'RateLimit-Policy': components['headers']['RateLimit-Policy'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description `conflict`: Conflict; `sold_out`: Sold out; `unpaid_hold_limit`: Too many unpaid orders; `ticket_checked_in`: Ticket already checked in; `transfers_disabled`: Ticket transfers not allowed; `transfer_closed`: Ticket transfers closed; `self_service_closed`: Closed to buyers */
+      409: {
+        headers: {
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'X-Correlation-Id': components['headers']['X-Correlation-Id'];
+          'Access-Control-Allow-Origin': components['headers']['Access-Control-Allow-Origin'];
+          RateLimit: components['headers']['RateLimit'];
+          'RateLimit-Policy': components['headers']['RateLimit-Policy'];
+          /** @description Sent (`1`) when a request with the same `Idempotency-Key` is still running. */
+          'Retry-After'?: number;
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description `payload_too_large`: Payload too large */
+      413: {
+        headers: {
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'X-Correlation-Id': components['headers']['X-Correlation-Id'];
+          'Access-Control-Allow-Origin': components['headers']['Access-Control-Allow-Origin'];
+          RateLimit: components['headers']['RateLimit'];
+          'RateLimit-Policy': components['headers']['RateLimit-Policy'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description `unsupported_media_type`: Unsupported media type */
+      415: {
+        headers: {
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'X-Correlation-Id': components['headers']['X-Correlation-Id'];
+          'Access-Control-Allow-Origin': components['headers']['Access-Control-Allow-Origin'];
+          RateLimit: components['headers']['RateLimit'];
+          'RateLimit-Policy': components['headers']['RateLimit-Policy'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description `rate_limited`: Too many requests; `too_many_streams`: Too many live streams */
+      429: {
+        headers: {
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'X-Correlation-Id': components['headers']['X-Correlation-Id'];
+          'Access-Control-Allow-Origin': components['headers']['Access-Control-Allow-Origin'];
+          RateLimit: components['headers']['RateLimit'];
+          'RateLimit-Policy': components['headers']['RateLimit-Policy'];
+          'Retry-After': components['headers']['Retry-After'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description `internal_error`: Internal server error; `misconfigured`: Service misconfigured */
+      500: {
+        headers: {
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'X-Correlation-Id': components['headers']['X-Correlation-Id'];
+          'Access-Control-Allow-Origin': components['headers']['Access-Control-Allow-Origin'];
+          RateLimit: components['headers']['RateLimit'];
+          'RateLimit-Policy': components['headers']['RateLimit-Policy'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description `service_unavailable`: Service unavailable */
+      503: {
+        headers: {
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'X-Correlation-Id': components['headers']['X-Correlation-Id'];
+          'Access-Control-Allow-Origin': components['headers']['Access-Control-Allow-Origin'];
+          RateLimit: components['headers']['RateLimit'];
+          'RateLimit-Policy': components['headers']['RateLimit-Policy'];
+          'Retry-After': components['headers']['Retry-After'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+    };
+  };
+  deleteDiscountCode: {
+    parameters: {
+      query?: never;
+      header?: never;
+      path: {
+        /** @description The discount code id. */
+        id: string;
+      };
+      cookie?: never;
+    };
+    requestBody?: never;
+    responses: {
+      /** @description Deleted. */
+      204: {
+        headers: {
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'X-Correlation-Id': components['headers']['X-Correlation-Id'];
+          'Access-Control-Allow-Origin': components['headers']['Access-Control-Allow-Origin'];
+          RateLimit: components['headers']['RateLimit'];
+          'RateLimit-Policy': components['headers']['RateLimit-Policy'];
+          [name: string]: unknown;
+        };
+        content?: never;
+      };
+      /** @description `bad_request`: Bad request; `invalid_json`: Malformed JSON body; `validation_failed`: Validation failed; `query_too_complex`: GraphQL operation too complex; `persisted_query_not_found`: Persisted query not found; `invalid_passkey`: Invalid passkey response */
+      400: {
+        headers: {
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'X-Correlation-Id': components['headers']['X-Correlation-Id'];
+          'Access-Control-Allow-Origin': components['headers']['Access-Control-Allow-Origin'];
+          RateLimit: components['headers']['RateLimit'];
+          'RateLimit-Policy': components['headers']['RateLimit-Policy'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description `unauthorized`: Authentication required; `invalid_credentials`: Invalid credentials; `reauthentication_required`: Re-authentication required; `invalid_mfa_code`: Invalid verification code; `mfa_challenge_invalid`: Invalid or expired MFA challenge */
+      401: {
+        headers: {
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'X-Correlation-Id': components['headers']['X-Correlation-Id'];
+          'Access-Control-Allow-Origin': components['headers']['Access-Control-Allow-Origin'];
+          RateLimit: components['headers']['RateLimit'];
+          'RateLimit-Policy': components['headers']['RateLimit-Policy'];
+          'WWW-Authenticate': components['headers']['WWW-Authenticate'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description `forbidden`: Forbidden; `email_not_verified`: Email address not verified; `mfa_enrollment_required`: MFA enrolment required; `plan_limit`: Plan limit reached; `feature_unavailable`: Not in your plan; `live_key_required`: Live API key required; `self_service_not_offered`: Not offered to buyers */
+      403: {
+        headers: {
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'X-Correlation-Id': components['headers']['X-Correlation-Id'];
+          'Access-Control-Allow-Origin': components['headers']['Access-Control-Allow-Origin'];
+          RateLimit: components['headers']['RateLimit'];
+          'RateLimit-Policy': components['headers']['RateLimit-Policy'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description `not_found`: Not found */
+      404: {
+        headers: {
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'X-Correlation-Id': components['headers']['X-Correlation-Id'];
+          'Access-Control-Allow-Origin': components['headers']['Access-Control-Allow-Origin'];
+          RateLimit: components['headers']['RateLimit'];
+          'RateLimit-Policy': components['headers']['RateLimit-Policy'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description `rate_limited`: Too many requests; `too_many_streams`: Too many live streams */
+      429: {
+        headers: {
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'X-Correlation-Id': components['headers']['X-Correlation-Id'];
+          'Access-Control-Allow-Origin': components['headers']['Access-Control-Allow-Origin'];
+          RateLimit: components['headers']['RateLimit'];
+          'RateLimit-Policy': components['headers']['RateLimit-Policy'];
+          'Retry-After': components['headers']['Retry-After'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description `internal_error`: Internal server error; `misconfigured`: Service misconfigured */
+      500: {
+        headers: {
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'X-Correlation-Id': components['headers']['X-Correlation-Id'];
+          'Access-Control-Allow-Origin': components['headers']['Access-Control-Allow-Origin'];
+          RateLimit: components['headers']['RateLimit'];
+          'RateLimit-Policy': components['headers']['RateLimit-Policy'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description `service_unavailable`: Service unavailable */
+      503: {
+        headers: {
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'X-Correlation-Id': components['headers']['X-Correlation-Id'];
+          'Access-Control-Allow-Origin': components['headers']['Access-Control-Allow-Origin'];
+          RateLimit: components['headers']['RateLimit'];
+          'RateLimit-Policy': components['headers']['RateLimit-Policy'];
+          'Retry-After': components['headers']['Retry-After'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+    };
+  };
   listCapacityPools: {
     parameters: {
       query?: never;
@@ -20177,7 +21199,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `unprocessable`: Unprocessable request */
+      /** @description `unprocessable`: Unprocessable request; `discount_code_invalid`: Discount code not applicable */
       422: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -21469,7 +22491,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `unprocessable`: Unprocessable request */
+      /** @description `unprocessable`: Unprocessable request; `discount_code_invalid`: Discount code not applicable */
       422: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -24946,7 +25968,153 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `unprocessable`: Unprocessable request */
+      /** @description `unprocessable`: Unprocessable request; `discount_code_invalid`: Discount code not applicable */
+      422: {
+        headers: {
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'X-Correlation-Id': components['headers']['X-Correlation-Id'];
+          'Access-Control-Allow-Origin': components['headers']['Access-Control-Allow-Origin'];
+          RateLimit: components['headers']['RateLimit'];
+          'RateLimit-Policy': components['headers']['RateLimit-Policy'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description `rate_limited`: Too many requests; `too_many_streams`: Too many live streams */
+      429: {
+        headers: {
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'X-Correlation-Id': components['headers']['X-Correlation-Id'];
+          'Access-Control-Allow-Origin': components['headers']['Access-Control-Allow-Origin'];
+          RateLimit: components['headers']['RateLimit'];
+          'RateLimit-Policy': components['headers']['RateLimit-Policy'];
+          'Retry-After': components['headers']['Retry-After'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description `internal_error`: Internal server error; `misconfigured`: Service misconfigured */
+      500: {
+        headers: {
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'X-Correlation-Id': components['headers']['X-Correlation-Id'];
+          'Access-Control-Allow-Origin': components['headers']['Access-Control-Allow-Origin'];
+          RateLimit: components['headers']['RateLimit'];
+          'RateLimit-Policy': components['headers']['RateLimit-Policy'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description `service_unavailable`: Service unavailable */
+      503: {
+        headers: {
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'X-Correlation-Id': components['headers']['X-Correlation-Id'];
+          'Access-Control-Allow-Origin': components['headers']['Access-Control-Allow-Origin'];
+          RateLimit: components['headers']['RateLimit'];
+          'RateLimit-Policy': components['headers']['RateLimit-Policy'];
+          'Retry-After': components['headers']['Retry-After'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+    };
+  };
+  quotePublicOrder: {
+    parameters: {
+      query?: never;
+      header?: never;
+      path: {
+        /** @description The event slug. */
+        slug: string;
+      };
+      cookie?: never;
+    };
+    requestBody: {
+      content: {
+        'application/json': components['schemas']['QuoteRequest'];
+      };
+    };
+    responses: {
+      /** @description The price. */
+      200: {
+        headers: {
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'X-Correlation-Id': components['headers']['X-Correlation-Id'];
+          'Access-Control-Allow-Origin': components['headers']['Access-Control-Allow-Origin'];
+          RateLimit: components['headers']['RateLimit'];
+          'RateLimit-Policy': components['headers']['RateLimit-Policy'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Quote'];
+        };
+      };
+      /** @description `bad_request`: Bad request; `invalid_json`: Malformed JSON body; `validation_failed`: Validation failed; `query_too_complex`: GraphQL operation too complex; `persisted_query_not_found`: Persisted query not found; `invalid_passkey`: Invalid passkey response */
+      400: {
+        headers: {
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'X-Correlation-Id': components['headers']['X-Correlation-Id'];
+          'Access-Control-Allow-Origin': components['headers']['Access-Control-Allow-Origin'];
+          RateLimit: components['headers']['RateLimit'];
+          'RateLimit-Policy': components['headers']['RateLimit-Policy'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description `not_found`: Not found */
+      404: {
+        headers: {
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'X-Correlation-Id': components['headers']['X-Correlation-Id'];
+          'Access-Control-Allow-Origin': components['headers']['Access-Control-Allow-Origin'];
+          RateLimit: components['headers']['RateLimit'];
+          'RateLimit-Policy': components['headers']['RateLimit-Policy'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description `payload_too_large`: Payload too large */
+      413: {
+        headers: {
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'X-Correlation-Id': components['headers']['X-Correlation-Id'];
+          'Access-Control-Allow-Origin': components['headers']['Access-Control-Allow-Origin'];
+          RateLimit: components['headers']['RateLimit'];
+          'RateLimit-Policy': components['headers']['RateLimit-Policy'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description `unsupported_media_type`: Unsupported media type */
+      415: {
+        headers: {
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'X-Correlation-Id': components['headers']['X-Correlation-Id'];
+          'Access-Control-Allow-Origin': components['headers']['Access-Control-Allow-Origin'];
+          RateLimit: components['headers']['RateLimit'];
+          'RateLimit-Policy': components['headers']['RateLimit-Policy'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description `unprocessable`: Unprocessable request; `discount_code_invalid`: Discount code not applicable */
       422: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -27970,7 +29138,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `unprocessable`: Unprocessable request */
+      /** @description `unprocessable`: Unprocessable request; `discount_code_invalid`: Discount code not applicable */
       422: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -28476,7 +29644,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `unprocessable`: Unprocessable request */
+      /** @description `unprocessable`: Unprocessable request; `discount_code_invalid`: Discount code not applicable */
       422: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];

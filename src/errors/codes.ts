@@ -33,6 +33,7 @@ export const ERROR_CODES = {
   payload_too_large: { status: 413, title: 'Payload too large' },
   unsupported_media_type: { status: 415, title: 'Unsupported media type' },
   unprocessable: { status: 422, title: 'Unprocessable request' },
+  discount_code_invalid: { status: 422, title: 'Discount code not applicable' },
   rate_limited: { status: 429, title: 'Too many requests' },
   too_many_streams: { status: 429, title: 'Too many live streams' },
   internal_error: { status: 500, title: 'Internal server error' },

@@ -115,12 +115,17 @@ type TakeOptions = {
 export async function takeTokens(
   redis: Redis,
   logger: Logger,
-  checks: readonly (readonly [LimitRule, string])[],
+  checks: readonly (readonly [LimitRule, string, number?])[],
   options: TakeOptions,
 ): Promise<(LimitOutcome | null)[]> {
   for (const [rule, identifier] of checks) refuseIfKnownClosed(rule, identifier, options.now);
   const batch = new RedisBatch(redis);
-  const answers = checks.map(([rule, identifier]) => ({ rule, answer: requestToken(batch, rule, identifier) }));
+  // A third element gives the units to take; 0 only checks that the bucket is not over its limit (discount-code
+  // guessing: failures are counted afterwards, see src/services/discounts/limits.ts).
+  const answers = checks.map(([rule, identifier, units]) => ({
+    rule,
+    answer: requestToken(batch, rule, identifier, units ?? 1),
+  }));
   options.alongside?.(batch);
   batch.send();
   const outcomes = await Promise.all(answers.map(({ rule, answer }) => settleToken(answer, logger, rule, options)));

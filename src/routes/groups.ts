@@ -179,6 +179,16 @@ export const ROUTE_GROUPS: readonly RouteGroup[] = [
     load: async () => (await import('./ticket-types/index.ts')).registerTicketTypesRoutes,
   },
   {
+    // Issue #18 part 1: discount codes (staff CRUD; the checkout and the price quote are in the public group).
+    name: 'discount-codes',
+    routes: [
+      ['GET', '/api/v1/events/{id}/discount-codes'],
+      ['POST', '/api/v1/events/{id}/discount-codes'],
+      ['DELETE', '/api/v1/discount-codes/{id}'],
+    ],
+    load: async () => (await import('./discount-codes/index.ts')).registerDiscountCodesRoutes,
+  },
+  {
     name: 'capacity-pools',
     routes: [
       ['GET', '/api/v1/events/{id}/capacity-pools'],
@@ -256,6 +266,7 @@ export const ROUTE_GROUPS: readonly RouteGroup[] = [
       ['GET', '/api/v1/public/events'],
       ['GET', '/api/v1/public/events/{slug}'],
       ['POST', '/api/v1/public/events/{slug}/bookings'],
+      ['POST', '/api/v1/public/events/{slug}/quote'],
       ['POST', '/api/v1/public/bookings/{id}/checkout'],
       ['GET', '/api/v1/public/bookings/{id}'],
       ['POST', '/api/v1/public/bookings/{id}/attendees/{attendeeId}/transfer'],

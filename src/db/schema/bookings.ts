@@ -17,6 +17,7 @@ import {
   uuid,
 } from 'drizzle-orm/pg-core';
 import { timestamps } from './columns.ts';
+import { discountCodes } from './discounts.ts';
 import { events, ticketTypes } from './events.ts';
 import type { Answers } from './questions.ts';
 import { organizations } from './organizations.ts';
@@ -108,6 +109,11 @@ export const bookings = pgTable(
     // The checkout's client address key (an IPv4 address or an IPv6 /64, see src/lib/client.ts), for the bounds on
     // unpaid holds; null for orders from no known address.
     clientKey: text(),
+    // Discount codes (issue #18 part 1): the code applied (its id, null once the code is deleted, and its text as
+    // applied) and the amount taken off; `total` is what the buyer pays, after the discount.
+    discountCodeId: uuid().references(() => discountCodes.id, { onDelete: 'set null' }),
+    discountCode: text(),
+    discountAmount: integer().notNull().default(0),
     ...timestamps,
   },
   (table) => [

@@ -18,3 +18,4 @@ export * from './event-series.ts';
 export * from './waitlist.ts';
 export * from './invoices.ts';
 export * from './questions.ts';
+export * from './discounts.ts';

@@ -5,6 +5,7 @@ import { MAX_REFUNDS_PER_BOOKING } from '../../services/bookings/refund.ts';
 
 import { MAX_MANUAL_INSTRUCTIONS } from '../payments/schema.ts';
 import { int32, StoredCurrencyCode, storedLine, Timestamp, Uuid } from '../fields.ts';
+import { AppliedDiscountSchema, DiscountCodeString } from '../discount-codes/schema.ts';
 
 export const EXAMPLE_BOOKING_ID = '7c1e2d3f-4a5b-4c6d-8e7f-901a2b3c4d5e';
 const EXAMPLE_TICKET_TYPE_ID = '5d2e8c41-7a6b-4c3d-9e8f-0a1b2c3d4e5f';
@@ -117,6 +118,11 @@ export const BookingCreateSchema = z
       .max(100)
       .optional()
       .openapi({ description: 'Unlocks hidden ticket types that have this code.', example: 'VIP2026' }),
+    discountCode: DiscountCodeString.optional().openapi({
+      description:
+        'A discount code of the event (case-insensitive). One that does not apply answers 422 ' +
+        '`discount_code_invalid`, whatever the reason.',
+    }),
     answers: AnswersSchema.optional(),
     paymentMethod: z
       .enum(['stripe', 'manual'])
@@ -192,6 +198,7 @@ export const CreatedBookingSchema = z
     buyer: PersonView,
     total: int32(0).openapi({ description: 'Integer minor units, computed by the server.', example: 5000 }),
     currency: StoredCurrencyCode.openapi({ example: 'EUR' }),
+    discount: AppliedDiscountSchema,
     expiresAt: isoOrNull('When the hold lapses and the seats go back on sale; null once confirmed.'),
     createdAt: Timestamp,
     items,

@@ -4,6 +4,7 @@ import { META_READ_LIMIT, STRIPE_WEBHOOK_LIMIT } from '../../middleware/request-
 import { errorResponses, PROBLEM_CONTENT_TYPE } from '../../errors/problem.ts';
 import { AUTH_LIMITS, REFRESH_CLIENT_LIMIT } from '../../services/auth/limits.ts';
 import { PUBLIC_BOOKING_LIMIT, PUBLIC_READ_LIMIT } from '../../services/catalogue/limits.ts';
+import { DISCOUNT_FAILURE_LIMIT } from '../../services/discounts/limits.ts';
 import { SIGNUP_LIMITS } from '../../services/organizations/signup.ts';
 import { INVITATION_LIMIT } from '../../services/users/invite.ts';
 import { IDEMPOTENCY_HEADER } from '../../lib/idempotency.ts';
@@ -61,7 +62,8 @@ export const RATE_LIMITED_BY: Readonly<Record<string, readonly LimitRule[]>> = {
   getPublicBookingCalendar: [PUBLIC_READ_LIMIT],
   getPublicBookingInvoice: [PUBLIC_READ_LIMIT],
   streamPublicAvailability: [PUBLIC_READ_LIMIT],
-  createPublicBooking: [PUBLIC_BOOKING_LIMIT],
+  createPublicBooking: [PUBLIC_BOOKING_LIMIT, DISCOUNT_FAILURE_LIMIT],
+  quotePublicOrder: [PUBLIC_READ_LIMIT, DISCOUNT_FAILURE_LIMIT],
   startPublicCheckout: [PUBLIC_BOOKING_LIMIT],
   transferPublicTicket: [PUBLIC_BOOKING_LIMIT],
   cancelPublicBooking: [PUBLIC_BOOKING_LIMIT],

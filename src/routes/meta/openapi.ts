@@ -49,6 +49,7 @@ export const TAGS = [
   // Recurring events (issue #18 part 5).
   { name: 'Event series', description: 'Recurring events: a template and an RRULE, its dates materialized as events.' },
   { name: 'Questions', description: "An event's attendee questions and the answers to them." },
+  { name: 'Discount codes', description: "An event's discount codes: percent or fixed, limits, validity." },
   { name: 'Bookings', description: 'Staff views of bookings: list, read, cancel, confirm, refund.' },
   { name: 'Check-ins', description: 'Scanning tickets at the door.' },
   { name: 'Attendees', description: "An event's tickets and their check-in state: the door list." },

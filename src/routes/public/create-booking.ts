@@ -5,7 +5,9 @@ import { serviceContext } from '../../lib/context.ts';
 import { idempotencyKey, requestHash } from '../../lib/idempotency.ts';
 import { rateLimitHeaders } from '../../lib/rate-limit.ts';
 import { createBooking } from '../../services/bookings/create.ts';
-import { takePublicBooking } from '../../services/catalogue/limits.ts';
+import { PUBLIC_BOOKING_LIMIT } from '../../services/catalogue/limits.ts';
+import { recordDiscountFailure, takePublicWithCode } from '../../services/discounts/limits.ts';
+import { ApiError } from '../../errors/api-error.ts';
 import { BookingCreateSchema, CreatedBookingSchema } from '../bookings/schema.ts';
 import { IdempotencyHeadersSchema } from '../idempotency.ts';
 import { PublicEventParamsSchema } from './schema.ts';
@@ -30,7 +32,10 @@ export const route = createRoute({
     'limits; 422 when no payment method accepts the order (manual payment only where the organization enabled ' +
     'it). Unpaid holds are bounded: 409 `unpaid_hold_limit` when the event already has 3 pending orders from the ' +
     "client's address (an IPv6 client's /64) or 2 for the buyer's email, or when that address's pending seats " +
-    'would exceed a quarter of the capacity (at least 10 seats allowed). Send an `Idempotency-Key` to make retries safe. No ' +
+    'would exceed a quarter of the capacity (at least 10 seats allowed). With `discountCode`, the total is after ' +
+    'the discount (see `POST /api/v1/public/events/{slug}/quote`) and the code takes one use atomically: a code ' +
+    'with `maxUses` is never used more often, even by concurrent buyers; one that does not apply answers 422 ' +
+    '`discount_code_invalid` whatever the reason, and failed codes are rate limited per address (429). Send an `Idempotency-Key` to make retries safe. No ' +
     'authentication; rate limited per client address (429 with Retry-After). One database round trip and one ' +
     'Redis round trip.',
   request: {
@@ -52,8 +57,9 @@ export function register(app: OpenAPIHono<AppEnv>): void {
   app.openapi(route, async (c) => {
     const ctx = serviceContext(c);
     const key = idempotencyKey(c.req.valid('header')['idempotency-key']);
-    const outcome = await takePublicBooking(ctx);
     const body = c.req.valid('json');
+    // With a discount code, the same Redis round trip also checks the address's failed-code bucket.
+    const outcome = await takePublicWithCode(ctx, PUBLIC_BOOKING_LIMIT, body.discountCode !== undefined);
     const result = await createBooking({
       ctx,
       input: {
@@ -64,6 +70,9 @@ export function register(app: OpenAPIHono<AppEnv>): void {
             ? undefined
             : { key, requestHash: await requestHash('POST', c.req.path, await c.req.text()) },
       },
+    }).catch(async (error: unknown) => {
+      if (error instanceof ApiError && error.code === 'discount_code_invalid') await recordDiscountFailure(ctx);
+      throw error;
     });
     const headers: Record<string, string> = {
       'cache-control': 'no-store',

@@ -31,6 +31,14 @@ import { answerRefusal, answersGuard, checkoutSubjects, subjectRows } from '../q
 import { seatValues, takeSeats, type Seats, type SeatGuard } from './inventory.ts';
 import { databaseError, FOREIGN_KEY_VIOLATION } from '../users/guards.ts';
 import { HOLD_MINUTES, newTicketCode, UNPAID_HOLD_LIMITS } from './shared.ts';
+import {
+  DISCOUNT_INVALID_LABEL,
+  discountCodeInvalid,
+  discountUseStatements,
+  normalizeCode,
+  pricing,
+  unlockedTicketTypes,
+} from '../discounts/pricing.ts';
 
 export interface AttendeeInput {
   name: string;
@@ -50,6 +58,8 @@ export interface CreateBookingInput {
   buyer: { name: string; email: string };
   items: BookingItemInput[];
   accessCode?: string | undefined;
+  /** A discount code of the event (issue #18 part 1), case-insensitive. */
+  discountCode?: string | undefined;
   answers?: Answers | undefined;
   paymentMethod?: 'stripe' | 'manual' | undefined;
   idempotency?: Omit<IdempotencyClaim, 'organizationId' | 'scope'> | undefined;
@@ -76,6 +86,7 @@ function validation(
   seats: readonly Seats[],
   accessCode: string | null,
   paymentMethod: string | null,
+  unlocked: SQL = sql`'{}'::uuid[]`,
 ): SQL {
   const total = seats.reduce((sum, seat) => sum + seat.quantity, 0);
   return sql`with v(requested_id, requested_quantity) as ${seatValues(seats)},
@@ -89,7 +100,7 @@ function validation(
       select 1, 'event_not_found' where not exists (select 1 from e where status <> 'draft')
       union all select 2, 'not_on_sale' from e where status <> 'published' or ends_at <= now()
       union all select 3, 'ticket_type_not_found:' || requested_id from t
-        where id is null or (hidden and access_code is distinct from ${accessCode}::text)
+        where id is null or (hidden and access_code is distinct from ${accessCode}::text and not id = any(${unlocked}))
       union all select 4, 'not_available:' || requested_id from t
         where sales_start_at > now() or sales_end_at <= now()
       union all select 5, 'per_order:' || requested_id from t
@@ -287,6 +298,7 @@ export async function createBooking({
   const eventId = sql`(select id from ${events} where organization_id = ${organizationId} and slug = ${input.slug} and visibility in ('public', 'unlisted'))`;
   const method = input.paymentMethod ?? null;
   const buyerEmail = input.buyer.email.toLowerCase();
+  const discountCode = input.discountCode === undefined ? null : normalizeCode(input.discountCode);
 
   const attendeeRows = input.items.flatMap((item) =>
     Array.from({ length: item.quantity }, (_, position) => {
@@ -303,10 +315,8 @@ export async function createBooking({
     }),
   );
 
-  // The provider, hold and status follow from the total the database computes.
-  const totals = sql`(select coalesce(sum(t.price * v.quantity), 0)::int as total, min(t.currency) as currency
-    from ${ticketTypes} t join ${seatValues(seats)} as v(ticket_type_id, quantity) on t.id = v.ticket_type_id
-    where t.organization_id = ${organizationId})`;
+  // The provider, hold and status follow from the total the database computes (after the discount code, if any).
+  const totals = pricing(organizationId, eventId, seats, discountCode);
   const provider = sql`(case when s.total = 0 then 'free'
       when ${method}::text is not null then ${method}::text
       when (select stripe_secret_key is not null from ${paymentSettings} where organization_id = ${organizationId}) then 'stripe'
@@ -316,6 +326,8 @@ export async function createBooking({
       'id', b.id, 'status', b.status, 'token', ${token}::text, 'eventId', b.event_id,
       'buyer', jsonb_build_object('name', b.buyer_name, 'email', b.buyer_email),
       'total', b.total, 'currency', b.currency,
+      'discount', case when b.discount_code is not null then jsonb_build_object('code', b.discount_code,
+        'amount', b.discount_amount) end,
       'expiresAt', ${isoText(sql`b.expires_at`)}, 'createdAt', ${isoText(sql`b.created_at`)},
       'items', (select jsonb_agg(jsonb_build_object('ticketTypeId', i.ticket_type_id, 'quantity', i.quantity,
           'unitPrice', i.unit_price) order by i.ticket_type_id)
@@ -342,11 +354,21 @@ export async function createBooking({
   // only; a refusal there (sold out, unpaid-hold bounds) still rolls all of it back.
   const statements = [
     ...(claim === null ? [] : claimStatements(db, claim)),
-    db.execute(validation(organizationId, eventId, seats, input.accessCode ?? null, method)),
+    db.execute(
+      validation(
+        organizationId,
+        eventId,
+        seats,
+        input.accessCode ?? null,
+        method,
+        unlockedTicketTypes(organizationId, eventId, discountCode),
+      ),
+    ),
     // Attendee questions (issue #18 part 3): the answers against the event's questions, read in this batch.
     db.execute(answersGuard(organizationId, eventId, subjectRows(checkoutSubjects(input)))),
     db.execute(sql`insert into ${bookings} (id, organization_id, event_id, status, buyer_name, buyer_email, total,
-        currency, provider, token_hash, answers, expires_at, confirmed_at, client_key)
+        currency, provider, token_hash, answers, expires_at, confirmed_at, client_key,
+        discount_code_id, discount_code, discount_amount)
       select ${bookingId}, ${organizationId}, ${eventId},
         (case when s.total = 0 then 'confirmed' else 'pending' end)::booking_status,
         ${input.buyer.name}, ${buyerEmail}, s.total, s.currency, p.provider::payment_provider,
@@ -354,7 +376,8 @@ export async function createBooking({
         case when s.total = 0 then null
           else now() + make_interval(mins => case p.provider when 'stripe' then ${HOLD_MINUTES.stripe}::int
             when 'manual' then ${HOLD_MINUTES.manual}::int else ${HOLD_MINUTES.default}::int end) end,
-        case when s.total = 0 then now() end, ${ctx.client.addressKey}::text
+        case when s.total = 0 then now() end, ${ctx.client.addressKey}::text,
+        s.code_id, s.code, s.discount
       from ${totals} s, lateral (select ${provider} as provider) p`),
     db.execute(sql`insert into ${bookingItems} (organization_id, booking_id, ticket_type_id, quantity, unit_price)
       select ${organizationId}, ${bookingId}, v.ticket_type_id, v.quantity, t.price
@@ -389,6 +412,8 @@ export async function createBooking({
       },
     ]),
     respond,
+    // The discount code's use (and per-buyer limit), under the code row's lock, taken before the event row's.
+    ...discountUseStatements(db, organizationId, bookingId, discountCode, buyerEmail),
     // The seats, last: a confirmed (free) order's go straight to sold, a pending one's are held; then the bounds on
     // unpaid holds, under the event row's lock.
     ...takeSeats(
@@ -417,6 +442,7 @@ export async function createBooking({
     const answerError = answerRefusal(error);
     if (answerError !== null) throw answerError;
     const label = abortLabel(error);
+    if (label === DISCOUNT_INVALID_LABEL) throw discountCodeInvalid();
     if (label !== null) throw refusal(label, input);
     // The rows are written before the seats are taken, so a ticket type deleted by staff between the validation and
     // the insert of the items surfaces as their foreign key instead of a sold-out guard.

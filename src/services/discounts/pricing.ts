@@ -1,0 +1,98 @@
+import { sql, type SQL } from 'drizzle-orm';
+import { bookings, discountCodes, ticketTypes } from '../../db/schema/index.ts';
+import type { Database } from '../../db/client.ts';
+import { ApiError } from '../../errors/api-error.ts';
+import { GUARD_LABEL_PREFIX } from '../events/shared.ts';
+import { seatValues, type Seats } from '../bookings/inventory.ts';
+
+/** The guard label of a discount code that does not apply (unknown, outside its window, used up, not eligible). */
+export const DISCOUNT_INVALID_LABEL = 'discount_invalid';
+
+/** Codes are case-insensitive: stored and compared upper-cased. */
+export function normalizeCode(code: string): string {
+  return code.trim().toUpperCase();
+}
+
+/**
+ * The one answer to a discount code that does not apply, whatever the reason (unknown, not yet or no longer valid,
+ * used up, this buyer's limit reached, too few eligible tickets, no amount in the order's currency): telling them
+ * apart would help guessing.
+ */
+export function discountCodeInvalid(): ApiError {
+  return new ApiError('discount_code_invalid', {
+    detail: 'This discount code cannot be applied to this order.',
+    errors: [{ pointer: '/body/discountCode', message: 'not applicable' }],
+  });
+}
+
+const validNow = sql`(dc.starts_at is null or dc.starts_at <= now()) and (dc.ends_at is null or dc.ends_at > now())`;
+
+/**
+ * The price of an order, as one subquery with one row: `subtotal` (sum of price x quantity), `discount` (what the
+ * code takes off, never more than the eligible items cost, so the total is never below 0), `total`, `currency`, and
+ * the applied code (`code_id`, `code`; null when none was given or it does not apply) with `code_ok` (no code given,
+ * or it applies). A code applies when it exists for the event, is inside its window, has uses left, the order has at
+ * least `min_quantity` eligible tickets and, for a fixed amount, an amount in the order's currency. Percent: floor of
+ * percent x eligible subtotal / 100. Shared by the checkout batch and the price quote, so both compute the same.
+ */
+export function pricing(organizationId: string, eventId: SQL, seats: readonly Seats[], code: string | null): SQL {
+  return sql`(with v(ticket_type_id, quantity) as ${seatValues(seats)},
+    items as (select t.id, t.price::bigint as price, t.currency, v.quantity from ${ticketTypes} t
+                join v on t.id = v.ticket_type_id where t.organization_id = ${organizationId}),
+    base as (select coalesce(sum(price * quantity), 0) as subtotal, min(currency) as currency from items),
+    dc as (select * from ${discountCodes} dc where dc.organization_id = ${organizationId}
+             and dc.event_id = ${eventId} and dc.code = ${code}::text),
+    eligible as (select coalesce(sum(i.price * i.quantity), 0) as amount, coalesce(sum(i.quantity), 0) as quantity
+                   from items i, dc where cardinality(dc.ticket_type_ids) = 0 or i.id = any(dc.ticket_type_ids)),
+    ok as (select dc.* from dc, eligible, base where eligible.quantity >= dc.min_quantity and ${validNow}
+             and (dc.max_uses is null or dc.uses < dc.max_uses)
+             and (dc.kind = 'percent' or dc.amounts ? base.currency)),
+    off as (select ok.id, ok.code, least(eligible.amount, case ok.kind when 'percent'
+                 then eligible.amount * ok.percent / 100 else (ok.amounts ->> base.currency)::bigint end) as amount
+              from ok, eligible, base)
+    select (base.subtotal - coalesce(off.amount, 0))::bigint as total, base.currency, base.subtotal,
+      coalesce(off.amount, 0)::bigint as discount, off.id as code_id, off.code,
+      (${code}::text is null or off.id is not null) as code_ok
+    from base left join off on true)`;
+}
+
+/**
+ * The hidden ticket types a code unlocks (its `ticket_type_ids` when `unlocks_hidden` and inside its window), as a
+ * uuid[]: the checkout's one hidden-type check accepts these beside the ticket type's own access code.
+ */
+export function unlockedTicketTypes(organizationId: string, eventId: SQL, code: string | null): SQL {
+  return sql`coalesce((select dc.ticket_type_ids from ${discountCodes} dc where dc.organization_id = ${organizationId}
+    and dc.event_id = ${eventId} and dc.code = ${code}::text and dc.unlocks_hidden and ${validNow}), '{}'::uuid[])`;
+}
+
+/**
+ * The checkout's use of a code, two statements placed just before the seats are taken: first the conditional UPDATE
+ * that takes one use (uses < max_uses, re-checked on the row's newest version when a concurrent checkout held its
+ * lock, so exactly `max_uses` checkouts succeed), aborting when the booking got no code although one was given;
+ * then, with a fresh snapshot while that row lock is held, the per-buyer limit (bookings of this buyer email with the
+ * code that are pending or confirmed). Every checkout with a code locks the code row before the event row, so the
+ * lock order is the same for all and they cannot deadlock.
+ */
+export function discountUseStatements(
+  db: Database,
+  organizationId: string,
+  bookingId: string,
+  code: string | null,
+  buyerEmail: string,
+) {
+  const abort = sql`${GUARD_LABEL_PREFIX} || ${DISCOUNT_INVALID_LABEL}::text`;
+  const codeId = sql`(select discount_code_id from ${bookings} where organization_id = ${organizationId} and id = ${bookingId})`;
+  return [
+    db.execute(sql`with u as (update ${discountCodes} dc set uses = dc.uses + 1, updated_at = now()
+        where dc.organization_id = ${organizationId} and dc.id = ${codeId}
+          and (dc.max_uses is null or dc.uses < dc.max_uses) returning dc.id)
+      select (case when ${code}::text is null or exists (select 1 from u) then '0' else ${abort} end)::int as guard`),
+    db.execute(sql`select (case when ${code}::text is null then '0'
+        when (select count(*) from ${bookings} b where b.organization_id = ${organizationId}
+                and b.discount_code_id = ${codeId} and b.buyer_email = ${buyerEmail}
+                and b.status in ('pending', 'confirmed') and b.id <> ${bookingId})
+             >= coalesce((select max_per_buyer from ${discountCodes} where organization_id = ${organizationId}
+                  and id = ${codeId}), 2147483647)
+        then ${abort} else '0' end)::int as guard`),
+  ] as const;
+}
