@@ -142,6 +142,52 @@ describe('invoices: numbering, tax, credit notes, PDFs', () => {
     expect(freeInvoice.status).toBe(404);
   });
 
+  it('takes a discount code off the lines it applied to, before tax: the invoice adds up to what was paid', async () => {
+    const f = await fixture();
+    const standard = await createTicketType(f.event, { name: 'Standard', price: 1190, taxRate: 1900, sortOrder: 0 });
+    const reduced = await createTicketType(f.event, { name: 'Reduced', price: 999, taxRate: 700, sortOrder: 1 });
+    const created = await call(f.tenant, 'POST', `/api/v1/events/${f.event.id}/discount-codes`, {
+      token: f.token,
+      body: { code: 'TENOFF', kind: 'fixed', amounts: { EUR: 1000 } },
+    });
+    expect(created.status).toBe(201);
+    const booking = await book(f.tenant, f.event.slug, {
+      items: [
+        { ticketTypeId: standard.id, quantity: 3 },
+        { ticketTypeId: reduced.id, quantity: 1 },
+      ],
+      discountCode: 'tenoff',
+    });
+    expect(booking.total).toBe(4569 - 1000);
+    expect((await confirm(f, booking.id)).status).toBe(200);
+    const [invoice] = await invoiceRows(f.tenant);
+    // 1,000 shared in proportion to 3,570 and 999: 781 and 218, the last minor unit to the larger remainder (999's);
+    // tax on what was paid per line: 2,789 at 19 % -> 445.3 -> 445; 780 at 7 % -> 51.03 -> 51.
+    expect(invoice?.lines).toEqual([
+      {
+        description: 'Standard',
+        quantity: 3,
+        unitPrice: 1190,
+        taxRate: 1900,
+        discount: 781,
+        net: 2344,
+        tax: 445,
+        gross: 2789,
+      },
+      {
+        description: 'Reduced',
+        quantity: 1,
+        unitPrice: 999,
+        taxRate: 700,
+        discount: 219,
+        net: 729,
+        tax: 51,
+        gross: 780,
+      },
+    ]);
+    expect(invoice).toMatchObject({ gross: 3569, tax: 496, net: 3073 });
+  });
+
   it("issues the invoice when Stripe's webhook confirms the booking, once however often it is replayed", async () => {
     const tenant = await createTenant();
     const stripe = await configureStripe(tenant);

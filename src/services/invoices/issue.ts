@@ -15,6 +15,10 @@ import type { Database } from '../../db/client.ts';
  * Tax: ticket prices are gross (tax included). Per invoice line (one per ticket type of the booking):
  * gross = quantity x unit price; tax = gross x rate / (10000 + rate), rounded half up to the minor unit;
  * net = gross - tax. The invoice's net, tax and gross are the sums of its lines, so lines always add up.
+ * A discount code's amount (`bookings.discount_amount`) lowers the lines it applied to (the code's ticket types, or
+ * every line for a whole-order code or one deleted since), shared in proportion to their gross and the remainder
+ * given out minor unit by minor unit (largest remainder), before tax: each line's gross is what was paid for it, and
+ * the invoice's gross equals the booking's total.
  * A credit note's tax is the refunded amount's share of the invoice's tax (amount x invoice tax / invoice gross,
  * rounded half up); its net is the rest.
  */
@@ -37,26 +41,48 @@ const takeNumber = (organizationId: string, source: string) => sql`n as (
  */
 export function issueInvoice(db: Database, organizationId: string, bookingId: string) {
   return db.execute(sql`with b as (
-      select id, buyer_name, buyer_email, currency, total from bookings
+      select id, buyer_name, buyer_email, currency, total, discount_amount, discount_code_id from bookings
       where organization_id = ${organizationId} and id = ${bookingId} and total > 0
         and not exists (select 1 from invoices i where i.organization_id = ${organizationId}
           and i.booking_id = ${bookingId} and i.kind = 'invoice')),
-    l as (
-      select tt.name, tt.sort_order, bi.quantity, bi.unit_price, tt.tax_rate,
-        (bi.quantity::bigint * bi.unit_price) as gross,
-        ((2 * bi.quantity::bigint * bi.unit_price * tt.tax_rate + (10000 + tt.tax_rate))
-          / (2 * (10000 + tt.tax_rate))) as tax
+    items as (
+      select tt.name, tt.sort_order, bi.ticket_type_id, bi.quantity, bi.unit_price, tt.tax_rate,
+        (bi.quantity::bigint * bi.unit_price) as listed,
+        coalesce((select cardinality(dc.ticket_type_ids) = 0 or bi.ticket_type_id = any(dc.ticket_type_ids)
+          from discount_codes dc, b
+          where dc.organization_id = ${organizationId} and dc.id = b.discount_code_id), true) as discounted
       from booking_items bi
       join ticket_types tt on tt.organization_id = bi.organization_id and tt.id = bi.ticket_type_id
       where bi.organization_id = ${organizationId} and bi.booking_id = ${bookingId}),
+    eligible as (select coalesce(sum(listed) filter (where discounted), 0)::bigint as amount from items),
+    shares as (
+      select items.*,
+        case when discounted and eligible.amount > 0 then listed * b.discount_amount / eligible.amount else 0 end
+          as share,
+        case when discounted and eligible.amount > 0 then listed * b.discount_amount % eligible.amount else 0 end
+          as remainder
+      from items, b, eligible),
+    ranked as (
+      select shares.*, b.discount_amount - (sum(share) over ())::bigint as leftover,
+        row_number() over (order by discounted desc, remainder desc, sort_order, ticket_type_id) as rank
+      from shares, b),
+    lines as (
+      select name, sort_order, quantity, unit_price, tax_rate, listed,
+        listed - share - (case when discounted and rank <= leftover then 1 else 0 end) as gross
+      from ranked),
+    l as (
+      select name, sort_order, quantity, unit_price, tax_rate, gross, listed - gross as discount,
+        ((2 * gross * tax_rate + (10000 + tax_rate)) / (2 * (10000 + tax_rate))) as tax
+      from lines),
     ${takeNumber(organizationId, 'b')}
     insert into invoices (organization_id, booking_id, kind, sequence, number, currency, net, tax, gross, lines,
       seller, buyer_name, buyer_email)
     select ${organizationId}, b.id, 'invoice', n.sequence, ${numberOf(sql`n.sequence`, sql`n.prefix`)}, b.currency,
       (select coalesce(sum(gross - tax), 0) from l), (select coalesce(sum(tax), 0) from l),
       (select coalesce(sum(gross), 0) from l),
-      (select coalesce(jsonb_agg(jsonb_build_object('description', name, 'quantity', quantity, 'unitPrice', unit_price,
-        'taxRate', tax_rate, 'net', gross - tax, 'tax', tax, 'gross', gross) order by sort_order, name), '[]') from l),
+      (select coalesce(jsonb_agg(jsonb_strip_nulls(jsonb_build_object('description', name, 'quantity', quantity,
+        'unitPrice', unit_price, 'taxRate', tax_rate, 'discount', nullif(discount, 0), 'net', gross - tax, 'tax', tax,
+        'gross', gross)) order by sort_order, name), '[]') from l),
       jsonb_build_object('legalName', n.legal_name, 'address', n.address, 'taxId', n.tax_id),
       b.buyer_name, b.buyer_email
     from b, n`);
