@@ -85,6 +85,29 @@ export function calendarUrl(
 }
 
 /**
+ * The event as the ticket emails show it (title, time in its timezone, venue, join link) and what the "Add to
+ * calendar" link needs (slug, status, visibility, the organization's slug). Shared by the booking and transfer emails.
+ */
+function eventQuery(db: Database, organizationId: string, eventId: string) {
+  return db
+    .select({
+      title: events.title,
+      startsAt: events.startsAt,
+      timezone: events.timezone,
+      venue: events.venue,
+      onlineUrl: events.onlineUrl,
+      slug: events.slug,
+      status: events.status,
+      visibility: events.visibility,
+      organizationSlug: organizations.slug,
+    })
+    .from(events)
+    .innerJoin(organizations, eq(organizations.id, events.organizationId))
+    .where(and(eq(events.organizationId, organizationId), eq(events.id, eventId)))
+    .limit(1);
+}
+
+/**
  * `email.event`: a booking outbox event (confirmed, cancelled, refunded) rendered for the buyer with the
  * organization's branding and the event's title, time (in its timezone) and venue; sent once per envelope id.
  */
@@ -95,22 +118,7 @@ export async function sendBookingEventEmail(deps: EmailConsumerDeps, envelope: E
   const booking = event.data;
   const [organizationRows, eventRows, typeRows] = await scoped(db, { organizationId }, [
     brandingQuery(db, organizationId),
-    db
-      .select({
-        title: events.title,
-        startsAt: events.startsAt,
-        timezone: events.timezone,
-        venue: events.venue,
-        onlineUrl: events.onlineUrl,
-        slug: events.slug,
-        status: events.status,
-        visibility: events.visibility,
-        organizationSlug: organizations.slug,
-      })
-      .from(events)
-      .innerJoin(organizations, eq(organizations.id, events.organizationId))
-      .where(and(eq(events.organizationId, organizationId), eq(events.id, booking.eventId)))
-      .limit(1),
+    eventQuery(db, organizationId, booking.eventId),
     db
       .select({ id: ticketTypes.id, name: ticketTypes.name })
       .from(ticketTypes)
@@ -156,17 +164,7 @@ export async function sendTransferEmails(deps: EmailConsumerDeps, envelope: Emai
   const transfer = event.data;
   const [organizationRows, eventRows, ticketRows] = await scoped(db, { organizationId }, [
     brandingQuery(db, organizationId),
-    db
-      .select({
-        title: events.title,
-        startsAt: events.startsAt,
-        timezone: events.timezone,
-        venue: events.venue,
-        onlineUrl: events.onlineUrl,
-      })
-      .from(events)
-      .where(and(eq(events.organizationId, organizationId), eq(events.id, transfer.eventId)))
-      .limit(1),
+    eventQuery(db, organizationId, transfer.eventId),
     db
       .select({
         name: attendees.name,
