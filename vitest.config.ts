@@ -3,6 +3,14 @@ import { cloudflareTest } from '@cloudflare/vitest-plugin';
 import { defineConfig } from 'vitest/config';
 import { SuiteSequencer } from './tests/setup/sequencer.ts';
 
+/** Vitest's teardown rejection of a console line still on its way from a test worker (see onUnhandledError below). */
+function isLostConsoleLine(error: { name?: string; message?: string }): boolean {
+  return (
+    error.name === 'EnvironmentTeardownError' &&
+    error.message === '[vitest-worker]: Closing rpc while "onUserConsoleLog" was pending'
+  );
+}
+
 export default defineConfig({
   test: {
     // Test files run side by side, at least two at a time. Vitest's default (one fewer than the cores) is a single
@@ -20,6 +28,13 @@ export default defineConfig({
     // exited unexpectedly", losing that worker's files and their coverage. Without the cache, modules are fetched
     // one message each.
     fsModuleCache: false,
+    // One error is not the tests' and is dropped: a console line in flight from workerd when a test file ends. The
+    // Worker project keeps one workerd across files (isolate: false), so a queue consumer or a waitUntil started by an
+    // earlier test may log (a warning about an unreachable webhook endpoint, say) just as vitest closes that file's
+    // RPC channel; vitest then rejects the pending "onUserConsoleLog" call with an EnvironmentTeardownError and counts
+    // it as an unhandled error, failing a run whose tests all passed (CI of 2026-12-02, tests/worker/outbox.test.ts).
+    // Only that exact error is dropped (the log line is lost, nothing else); every other unhandled error still fails.
+    onUnhandledError: (error) => !isLostConsoleLine(error),
     coverage: {
       // istanbul instruments the source, so it also measures code running inside workerd.
       provider: 'istanbul',
