@@ -53,6 +53,7 @@ const env = {
   WEBHOOK_QUEUE: queue,
   AUDIT_QUEUE: queue,
   EVENT_LIVE: { idFromName() {} },
+  FILES: { put: async () => null, get: async () => null },
 };
 const ctx = { waitUntil() {}, passThroughOnException() {}, props: {} };
 const cpu = () => { const usage = process.cpuUsage(); return (usage.user + usage.system) / 1000; };
@@ -179,6 +180,7 @@ try {
           AUDIT_QUEUE: 'eventra-audit',
         },
         durableObjects: { EVENT_LIVE: 'EventLive' },
+        r2Buckets: { FILES: 'eventra-files' },
         // The API route's expected "database unavailable" error log would repeat on every run.
         handleStructuredLogs: () => undefined,
       }),
