@@ -8,7 +8,7 @@ export const WITHOUT_CONTROL_CHARACTERS = /^[^\u0000-\u001f\u007f-\u009f]*$/;
 
 /**
  * A search term for LIKE / ILIKE, matched literally: `%`, `_` and the escape character (PostgreSQL's default `\`)
- * are escaped. The one copy new code uses (older services still keep their own).
+ * are escaped. The one copy every search uses.
  */
 export function escapeLike(value: string): string {
   return value.replace(/[\\%_]/g, (char) => `\\${char}`);

@@ -6,6 +6,7 @@ import { ApiError } from '../../errors/api-error.ts';
 import { requireTenant, type ServiceContext } from '../../lib/context.ts';
 import { cursorTimestamp, listSort, type ListSort } from '../../lib/cursor.ts';
 import { AUDIT_CELL_BOUNDS, boundedMetadata, clipText } from './bounds.ts';
+import { escapeLike } from '../../lib/text.ts';
 
 /** The filters of the audit list and its export. */
 export interface AuditFilters {
@@ -129,11 +130,6 @@ export function decodeAuditCursor(raw: string, sort: ListSort = NEWEST_FIRST): A
     });
   }
   return { at: decoded[0], id: decoded[1] };
-}
-
-/** LIKE treats `%`, `_` and `\` specially; a prefix must match them literally. */
-function escapeLike(value: string): string {
-  return value.replace(/[\\%_]/g, (char) => `\\${char}`);
 }
 
 /** The WHERE conditions of the filters, always with the tenant predicate. */

@@ -4,6 +4,7 @@ import { scoped } from '../../db/tenant.ts';
 import { requireTenant, type ServiceContext } from '../../lib/context.ts';
 import { cursorTimestamp, decodeCursor, encodeCursor, keysetAfter, keysetOrder, listSort } from '../../lib/cursor.ts';
 import { publicEventColumns, toPublicEvent, type PublicEvent } from './events.ts';
+import { escapeLike } from '../../lib/text.ts';
 
 export interface ListPublicEventsInput {
   /** ISO 8601 instant: only events starting at or after it (replaces the default "not ended yet"). */
@@ -26,11 +27,6 @@ const DEFAULT_SORT: PublicEventSort = 'startsAt';
 export interface PublicEventPage {
   data: PublicEvent[];
   nextCursor: string | null;
-}
-
-/** LIKE treats `%`, `_` and the escape character itself as operators; a search term matches them literally. */
-export function escapeLike(value: string): string {
-  return value.replace(/[\\%_]/g, (char) => `\\${char}`);
 }
 
 /**

@@ -4,6 +4,7 @@ import { scoped } from '../../db/tenant.ts';
 import { requireTenant, type ServiceContext } from '../../lib/context.ts';
 import { cursorTimestamp, decodeCursor, encodeCursor, keysetAfter, keysetOrder, listSort } from '../../lib/cursor.ts';
 import { toEventView, type EventStatus, type EventView, type EventVisibility } from './shared.ts';
+import { escapeLike } from '../../lib/text.ts';
 
 export interface ListEventsInput {
   status?: EventStatus | undefined;
@@ -26,10 +27,6 @@ const DEFAULT_SORT: EventSort = 'startsAt';
 export interface EventPage {
   data: EventView[];
   nextCursor: string | null;
-}
-
-function escapeLike(value: string): string {
-  return value.replace(/[\\%_]/g, (char) => `\\${char}`);
 }
 
 /**

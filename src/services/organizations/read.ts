@@ -3,6 +3,7 @@ import { organizations, type Organization } from '../../db/schema/index.ts';
 import { scoped } from '../../db/tenant.ts';
 import { ApiError } from '../../errors/api-error.ts';
 import { requireTenant, type ServiceContext } from '../../lib/context.ts';
+import { escapeLike } from '../../lib/text.ts';
 
 const SLUG = /^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$/;
 const CURSOR_PREFIX = 's:';
@@ -55,11 +56,6 @@ export function decodeCursor(cursor: string, sort: OrganizationSort = 'slug'): s
     throw new ApiError('validation_failed', { detail: message, errors: [{ pointer: '/query/cursor', message }] });
   }
   return slug;
-}
-
-/** LIKE treats `%`, `_` and `\` specially; a search prefix must match them literally. */
-function escapeLike(value: string): string {
-  return value.replace(/[\\%_]/g, (char) => `\\${char}`);
 }
 
 /**

@@ -4,6 +4,7 @@ import { scoped } from '../../db/tenant.ts';
 import { requireTenant, type ServiceContext } from '../../lib/context.ts';
 import { cursorTimestamp, decodeCursor, encodeCursor, keysetAfter, keysetOrder, listSort } from '../../lib/cursor.ts';
 import { memberColumns, shownName, toMember, type Member, type MembershipStatus } from './members.ts';
+import { escapeLike } from '../../lib/text.ts';
 
 export interface ListMembersInput {
   /** Case-insensitive prefix of the email address or the shown name (this organization's, else the account's). */
@@ -23,11 +24,6 @@ const DEFAULT_SORT: MemberSort = 'createdAt';
 export interface MemberPage {
   data: Member[];
   nextCursor: string | null;
-}
-
-/** LIKE treats `%`, `_` and the escape character itself as operators; a search term matches them literally. */
-function escapeLike(value: string): string {
-  return value.replace(/[\\%_]/g, (char) => `\\${char}`);
 }
 
 /**
