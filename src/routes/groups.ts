@@ -244,6 +244,19 @@ export const ROUTE_GROUPS: readonly RouteGroup[] = [
     ],
     load: async () => (await import('./invoices/index.ts')).registerInvoicesRoutes,
   },
+  // Uploaded images in R2 (issue #16 part 4).
+  {
+    name: 'images',
+    routes: [
+      ['PUT', '/api/v1/organization/logo'],
+      ['PUT', '/api/v1/events/{id}/cover'],
+      ['GET', '/api/v1/organization/logo'],
+      ['GET', '/api/v1/events/{id}/cover'],
+      ['DELETE', '/api/v1/organization/logo'],
+      ['DELETE', '/api/v1/events/{id}/cover'],
+    ],
+    load: async () => (await import('./images/index.ts')).registerImagesRoutes,
+  },
   {
     name: 'webhooks',
     routes: [

@@ -19,3 +19,4 @@ export * from './waitlist.ts';
 export * from './invoices.ts';
 export * from './questions.ts';
 export * from './discounts.ts';
+export * from './files.ts';

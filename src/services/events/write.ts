@@ -1,5 +1,6 @@
 import { and, eq, inArray, like, or, sql } from 'drizzle-orm';
 import { events, type Venue } from '../../db/schema/events.ts';
+import { files } from '../../db/schema/files.ts';
 import { scoped } from '../../db/tenant.ts';
 import { ApiError } from '../../errors/api-error.ts';
 import { requireTenant, type ServiceContext } from '../../lib/context.ts';
@@ -274,8 +275,14 @@ export async function deleteEvent({ ctx, input }: { ctx: ServiceContext; input: 
       detail: `Only draft events can be deleted; this one is ${current.status}. Cancel it instead.`,
     });
   if (current.status !== 'draft') throw notDraft();
+  let covers: { objectKey: string }[];
   try {
-    await scoped(db, scope, [
+    [covers] = await scoped(db, scope, [
+      // The event's cover image (its R2 object is deleted after the commit; the row would also go by cascade).
+      db
+        .delete(files)
+        .where(and(eq(files.organizationId, tenant.id), eq(files.eventId, id)))
+        .returning({ objectKey: files.objectKey }),
       mustChange(
         db,
         db
@@ -295,4 +302,5 @@ export async function deleteEvent({ ctx, input }: { ctx: ServiceContext; input: 
     if (nothingChanged(error)) throw concurrentChange();
     throw error;
   }
+  await Promise.all(covers.map((cover) => ctx.bindings.FILES.delete(cover.objectKey)));
 }

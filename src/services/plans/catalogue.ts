@@ -49,6 +49,11 @@ export interface PlanLimits {
   /** null: unlimited. */
   quotas: Record<Quota, number | null>;
   features: Record<Feature, boolean>;
+  /**
+   * Bytes of uploaded images (organization logo, event covers) the organization may keep in R2 at once; null:
+   * unlimited. Not overridable (overrides are capped at MAX_OVERRIDE, far below a useful byte count).
+   */
+  storageBytes: number | null;
 }
 
 // The override type (organizations.plan_overrides) and this catalogue must name the same things: a mismatch fails
@@ -69,16 +74,19 @@ export const PLANS: Record<PlanName, PlanLimits> = {
     rateLimits: { organizationPerMinute: 100, customersPerMinute: 100, principalPerMinute: 60 },
     quotas: { publishedEvents: 5, members: 5, webhookEndpoints: 0 },
     features: { webhooks: false, custom_domains: false, sso: false, custom_roles: false, exports: false },
+    storageBytes: 10 * 1024 * 1024,
   },
   pro: {
     rateLimits: { organizationPerMinute: 1_000, customersPerMinute: 1_000, principalPerMinute: 600 },
     quotas: { publishedEvents: 100, members: 50, webhookEndpoints: 10 },
     features: { webhooks: true, custom_domains: true, sso: false, custom_roles: true, exports: true },
+    storageBytes: 1024 * 1024 * 1024,
   },
   enterprise: {
     rateLimits: { organizationPerMinute: 10_000, customersPerMinute: 10_000, principalPerMinute: 6_000 },
     quotas: { publishedEvents: null, members: null, webhookEndpoints: 100 },
     features: { webhooks: true, custom_domains: true, sso: true, custom_roles: true, exports: true },
+    storageBytes: 10 * 1024 * 1024 * 1024,
   },
 };
 
@@ -131,6 +139,7 @@ export function effectivePlan(organization: { plan: PlanName; planOverrides?: un
     rateLimits: { ...base.rateLimits, ...overrides.rateLimits },
     quotas: { ...base.quotas, ...overrides.quotas },
     features: { ...base.features, ...overrides.features },
+    storageBytes: base.storageBytes,
     overrides,
   };
 }
