@@ -176,7 +176,9 @@ async function uploaded(response: Response): Promise<StoredImage> {
 }
 
 async function objectsOf(tenant: TestTenant): Promise<string[]> {
-  const listed = await env.FILES.list({ prefix: `images/${tenant.organization.id}/` });
+  const bucket = env.FILES;
+  if (bucket === undefined) throw new Error('the FILES binding is missing');
+  const listed = await bucket.list({ prefix: `images/${tenant.organization.id}/` });
   return listed.objects.map((object) => object.key);
 }
 

@@ -1,4 +1,5 @@
 import { z } from '@hono/zod-openapi';
+import { int32 } from '../fields.ts';
 import { IMAGE_TYPES, MAX_IMAGE_BYTES, MAX_IMAGE_SIDE, MIN_IMAGE_SIDE } from '../../services/files/images.ts';
 
 /** A raw image body as the upload routes take it and the downloads send it. */
@@ -36,30 +37,19 @@ export const IMAGE_HEADERS = {
 
 export const StoredImageSchema = z
   .object({
-    url: z.string().max(500).openapi({
-      description:
-        'Absolute URL of the image, versioned by upload (`?v=`): also set as `branding.logoUrl` or `coverImageUrl`.',
-      example: 'https://acme.eventra.app/api/v1/organization/logo?v=0b5e8f5e-7c43-4d59-9a53-5e0f0a3a3f0e',
-    }),
+    url: z
+      .string()
+      .max(500)
+      .regex(/^https:\/\//)
+      .openapi({
+        description:
+          'Absolute URL of the image, versioned by upload (`?v=`): also set as `branding.logoUrl` or `coverImageUrl`.',
+        example: 'https://acme.eventra.app/api/v1/organization/logo?v=0b5e8f5e-7c43-4d59-9a53-5e0f0a3a3f0e',
+      }),
     contentType: z.enum(IMAGE_TYPES).openapi({ description: 'The type sniffed from the bytes.', example: 'image/png' }),
-    sizeBytes: z
-      .number()
-      .int()
-      .min(1)
-      .max(MAX_IMAGE_BYTES)
-      .openapi({ description: 'Size of the stored file in bytes.', example: 48_213 }),
-    width: z
-      .number()
-      .int()
-      .min(MIN_IMAGE_SIDE)
-      .max(MAX_IMAGE_SIDE)
-      .openapi({ description: 'Width in pixels.', example: 512 }),
-    height: z
-      .number()
-      .int()
-      .min(MIN_IMAGE_SIDE)
-      .max(MAX_IMAGE_SIDE)
-      .openapi({ description: 'Height in pixels.', example: 512 }),
+    sizeBytes: int32(1, MAX_IMAGE_BYTES).openapi({ description: 'Size of the stored file in bytes.', example: 48_213 }),
+    width: int32(MIN_IMAGE_SIDE, MAX_IMAGE_SIDE).openapi({ description: 'Width in pixels.', example: 512 }),
+    height: int32(MIN_IMAGE_SIDE, MAX_IMAGE_SIDE).openapi({ description: 'Height in pixels.', example: 512 }),
     etag: z
       .string()
       .max(100)

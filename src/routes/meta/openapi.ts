@@ -56,6 +56,8 @@ export const TAGS = [
   { name: 'Payments', description: 'Stripe settings and the Stripe webhook.' },
   // Issue #18 part 4.
   { name: 'Invoices', description: 'Invoice settings and invoice PDFs (numbering, tax, credit notes).' },
+  // Issue #16 part 4.
+  { name: 'Images', description: 'The organization logo and event cover images, uploaded raw and kept in R2.' },
   { name: 'Webhooks', description: 'Outgoing webhook endpoints (Standard Webhooks) and their deliveries.' },
   { name: 'Public', description: 'The public catalogue and checkout for buyers, without an account.' },
   {
