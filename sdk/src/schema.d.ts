@@ -1676,6 +1676,62 @@ export interface paths {
     patch?: never;
     trace?: never;
   };
+  '/api/v1/organization/logo': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    /**
+     * Download the organization's logo
+     * @description Public (no authentication; the branding carries its URL as `logoUrl`), rate limited per client address like the public catalogue (429 with Retry-After). 404 when the organization has no uploaded logo. Sent as stored, with the type sniffed at upload as Content-Type, `X-Content-Type-Options: nosniff`, `Content-Disposition: inline` with a fixed file name, `Content-Security-Policy: default-src 'none'`, and the R2 etag as ETag (If-None-Match answers 304 without reading R2). `Cache-Control: public, max-age=300`. One database round trip and one Redis round trip, plus R2.
+     */
+    get: operations['getOrganizationLogo'];
+    /**
+     * Upload or replace the organization's logo
+     * @description Stores the organization's logo and sets `branding.logoUrl` to its URL (public, GET /api/v1/organization/logo). The body is the raw image (not JSON or multipart), at most 1 MiB: a larger Content-Length answers 413 before anything is read, and a body without one is cut off at the limit (413). The Content-Type must be image/png, image/jpeg or image/webp (415 otherwise; SVG is refused: it can carry script), and the type read from the file's magic bytes must be that same type (415 naming what the bytes are). A file carrying HTML or SVG markup (a polyglot) answers 415. Each side must be 16 to 4096 pixels (422; read from the headers, nothing is decoded, so a decompression bomb costs nothing). The image counts against the plan's `storageBytes` limit (10 MiB on starter, 1 GiB on pro, 10 GiB on enterprise; the image it replaces does not count): 403 `plan_limit` when it would pass it. The file is stored in R2 under a key the server makes; replacing an image deletes the old file. One database round trip (plus the R2 write). Needs `organization:manage`. Writes an `organization.logo_uploaded` audit row.
+     */
+    put: operations['uploadOrganizationLogo'];
+    post?: never;
+    /**
+     * Delete the organization's logo
+     * @description Deletes the uploaded logo (the R2 file and its record; its bytes stop counting against `storageBytes`) and removes `branding.logoUrl` when it still points at it. 404 when there is none. Needs `organization:manage`. Writes an `organization.logo_deleted` audit row. One database round trip (plus the R2 delete).
+     */
+    delete: operations['deleteOrganizationLogo'];
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  '/api/v1/events/{id}/cover': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    /**
+     * Download an event's cover image
+     * @description Without an Authorization header: public while the event is published (its catalogue entry carries the URL as `coverImageUrl`), rate limited per client address (429); a draft, cancelled or completed event answers 404. With one: needs `events:read`, and staff read the cover of an event in any status. 404 when the event has no uploaded cover or is another organization's. Sent as stored, with the type sniffed at upload as Content-Type, `X-Content-Type-Options: nosniff`, `Content-Disposition: inline` with a fixed file name, `Content-Security-Policy: default-src 'none'`, and the R2 etag as ETag (If-None-Match answers 304 without reading R2). `Cache-Control: public, max-age=300` for public reads, `no-store` for staff (as every authenticated answer). One database round trip and one Redis round trip, plus R2.
+     */
+    get: operations['getEventCover'];
+    /**
+     * Upload or replace an event's cover image
+     * @description Stores the event's cover image and sets the event's `coverImageUrl` to its URL (GET /api/v1/events/{id}/cover: public while the event is published). The body is the raw image (not JSON or multipart), at most 1 MiB: a larger Content-Length answers 413 before anything is read, and a body without one is cut off at the limit (413). The Content-Type must be image/png, image/jpeg or image/webp (415 otherwise; SVG is refused: it can carry script), and the type read from the file's magic bytes must be that same type (415 naming what the bytes are). A file carrying HTML or SVG markup (a polyglot) answers 415. Each side must be 16 to 4096 pixels (422; read from the headers, nothing is decoded, so a decompression bomb costs nothing). The image counts against the plan's `storageBytes` limit (10 MiB on starter, 1 GiB on pro, 10 GiB on enterprise; the image it replaces does not count): 403 `plan_limit` when it would pass it. The file is stored in R2 under a key the server makes; replacing an image deletes the old file. One database round trip (plus the R2 write). Another organization's event answers 404 and nothing is stored. Needs `events:write`. Writes an `event.cover_uploaded` audit row. Deleting the (draft) event deletes its cover.
+     */
+    put: operations['uploadEventCover'];
+    post?: never;
+    /**
+     * Delete an event's cover image
+     * @description Deletes the event's uploaded cover (the R2 file and its record) and clears `coverImageUrl` when it still points at it. 404 when there is none or the event is another organization's. Needs `events:write`. Writes an `event.cover_deleted` audit row. One database round trip (plus the R2 delete).
+     */
+    delete: operations['deleteEventCover'];
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
   '/api/v1/webhooks/event-types': {
     parameters: {
       query?: never;
@@ -7058,6 +7114,47 @@ export interface components {
        * @example ACME-
        */
       prefix?: string;
+    };
+    StoredImage: {
+      /**
+       * @description Absolute URL of the image, versioned by upload (`?v=`): also set as `branding.logoUrl` or `coverImageUrl`.
+       * @example https://acme.eventra.app/api/v1/organization/logo?v=0b5e8f5e-7c43-4d59-9a53-5e0f0a3a3f0e
+       */
+      url: string;
+      /**
+       * @description The type sniffed from the bytes.
+       * @example image/png
+       * @enum {string}
+       */
+      contentType: 'image/png' | 'image/jpeg' | 'image/webp';
+      /**
+       * Format: int32
+       * @description Size of the stored file in bytes.
+       * @example 48213
+       */
+      sizeBytes: number;
+      /**
+       * Format: int32
+       * @description Width in pixels.
+       * @example 512
+       */
+      width: number;
+      /**
+       * Format: int32
+       * @description Height in pixels.
+       * @example 512
+       */
+      height: number;
+      /**
+       * @description The R2 etag (the download ETag).
+       * @example "9a0364b9e99bb480dd25e1f0284c8555"
+       */
+      etag: string;
+      /**
+       * @description When it was uploaded (ISO 8601).
+       * @example 2026-07-01T12:00:00.000Z
+       */
+      createdAt: string;
     };
     /** @description The event catalogue. */
     WebhookEventTypeList: {
@@ -23829,6 +23926,892 @@ export interface operations {
       };
       /** @description `bad_request`: Bad request; `invalid_json`: Malformed JSON body; `validation_failed`: Validation failed; `query_too_complex`: GraphQL operation too complex; `persisted_query_not_found`: Persisted query not found; `invalid_passkey`: Invalid passkey response */
       400: {
+        headers: {
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'X-Correlation-Id': components['headers']['X-Correlation-Id'];
+          'Access-Control-Allow-Origin': components['headers']['Access-Control-Allow-Origin'];
+          RateLimit: components['headers']['RateLimit'];
+          'RateLimit-Policy': components['headers']['RateLimit-Policy'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description `not_found`: Not found */
+      404: {
+        headers: {
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'X-Correlation-Id': components['headers']['X-Correlation-Id'];
+          'Access-Control-Allow-Origin': components['headers']['Access-Control-Allow-Origin'];
+          RateLimit: components['headers']['RateLimit'];
+          'RateLimit-Policy': components['headers']['RateLimit-Policy'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description `rate_limited`: Too many requests; `too_many_streams`: Too many live streams */
+      429: {
+        headers: {
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'X-Correlation-Id': components['headers']['X-Correlation-Id'];
+          'Access-Control-Allow-Origin': components['headers']['Access-Control-Allow-Origin'];
+          RateLimit: components['headers']['RateLimit'];
+          'RateLimit-Policy': components['headers']['RateLimit-Policy'];
+          'Retry-After': components['headers']['Retry-After'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description `internal_error`: Internal server error; `misconfigured`: Service misconfigured */
+      500: {
+        headers: {
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'X-Correlation-Id': components['headers']['X-Correlation-Id'];
+          'Access-Control-Allow-Origin': components['headers']['Access-Control-Allow-Origin'];
+          RateLimit: components['headers']['RateLimit'];
+          'RateLimit-Policy': components['headers']['RateLimit-Policy'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description `service_unavailable`: Service unavailable */
+      503: {
+        headers: {
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'X-Correlation-Id': components['headers']['X-Correlation-Id'];
+          'Access-Control-Allow-Origin': components['headers']['Access-Control-Allow-Origin'];
+          RateLimit: components['headers']['RateLimit'];
+          'RateLimit-Policy': components['headers']['RateLimit-Policy'];
+          'Retry-After': components['headers']['Retry-After'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+    };
+  };
+  getOrganizationLogo: {
+    parameters: {
+      query?: never;
+      header?: {
+        /** @description An ETag of an earlier download: 304 when the image has not changed. */
+        'if-none-match'?: string;
+      };
+      path?: never;
+      cookie?: never;
+    };
+    requestBody?: never;
+    responses: {
+      /** @description The logo. */
+      200: {
+        headers: {
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'X-Correlation-Id': components['headers']['X-Correlation-Id'];
+          'Access-Control-Allow-Origin': components['headers']['Access-Control-Allow-Origin'];
+          RateLimit: components['headers']['RateLimit'];
+          'RateLimit-Policy': components['headers']['RateLimit-Policy'];
+          /** @description The R2 etag of the stored image; send it back in If-None-Match for a 304. */
+          ETag?: string;
+          /** @description `public, max-age=300` for public reads; `no-store` for staff reads (an Authorization header). */
+          'Cache-Control'?: string;
+          /** @description `inline; filename="logo.png"` or `inline; filename="cover.jpg"` (never user text). */
+          'Content-Disposition'?: string;
+          /** @description nosniff */
+          'X-Content-Type-Options'?: string;
+          /** @description `default-src 'none'; frame-ancestors 'none'`: nothing in the file can run. */
+          'Content-Security-Policy'?: string;
+          [name: string]: unknown;
+        };
+        content: {
+          'image/png': string;
+          'image/jpeg': string;
+          'image/webp': string;
+        };
+      };
+      /** @description Not modified: the If-None-Match etag is current. */
+      304: {
+        headers: {
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'X-Correlation-Id': components['headers']['X-Correlation-Id'];
+          'Access-Control-Allow-Origin': components['headers']['Access-Control-Allow-Origin'];
+          RateLimit: components['headers']['RateLimit'];
+          'RateLimit-Policy': components['headers']['RateLimit-Policy'];
+          ETag: components['headers']['ETag'];
+          [name: string]: unknown;
+        };
+        content?: never;
+      };
+      /** @description `bad_request`: Bad request; `invalid_json`: Malformed JSON body; `validation_failed`: Validation failed; `query_too_complex`: GraphQL operation too complex; `persisted_query_not_found`: Persisted query not found; `invalid_passkey`: Invalid passkey response */
+      400: {
+        headers: {
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'X-Correlation-Id': components['headers']['X-Correlation-Id'];
+          'Access-Control-Allow-Origin': components['headers']['Access-Control-Allow-Origin'];
+          RateLimit: components['headers']['RateLimit'];
+          'RateLimit-Policy': components['headers']['RateLimit-Policy'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description `not_found`: Not found */
+      404: {
+        headers: {
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'X-Correlation-Id': components['headers']['X-Correlation-Id'];
+          'Access-Control-Allow-Origin': components['headers']['Access-Control-Allow-Origin'];
+          RateLimit: components['headers']['RateLimit'];
+          'RateLimit-Policy': components['headers']['RateLimit-Policy'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description `rate_limited`: Too many requests; `too_many_streams`: Too many live streams */
+      429: {
+        headers: {
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'X-Correlation-Id': components['headers']['X-Correlation-Id'];
+          'Access-Control-Allow-Origin': components['headers']['Access-Control-Allow-Origin'];
+          RateLimit: components['headers']['RateLimit'];
+          'RateLimit-Policy': components['headers']['RateLimit-Policy'];
+          'Retry-After': components['headers']['Retry-After'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description `internal_error`: Internal server error; `misconfigured`: Service misconfigured */
+      500: {
+        headers: {
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'X-Correlation-Id': components['headers']['X-Correlation-Id'];
+          'Access-Control-Allow-Origin': components['headers']['Access-Control-Allow-Origin'];
+          RateLimit: components['headers']['RateLimit'];
+          'RateLimit-Policy': components['headers']['RateLimit-Policy'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description `service_unavailable`: Service unavailable */
+      503: {
+        headers: {
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'X-Correlation-Id': components['headers']['X-Correlation-Id'];
+          'Access-Control-Allow-Origin': components['headers']['Access-Control-Allow-Origin'];
+          RateLimit: components['headers']['RateLimit'];
+          'RateLimit-Policy': components['headers']['RateLimit-Policy'];
+          'Retry-After': components['headers']['Retry-After'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+    };
+  };
+  uploadOrganizationLogo: {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    /** @description The raw image bytes, at most 1048576 bytes (1 MiB), PNG, JPEG or WebP, each side 16 to 4096 pixels. The Content-Type must name the type the bytes really are. */
+    requestBody: {
+      content: {
+        'image/png': string;
+        'image/jpeg': string;
+        'image/webp': string;
+      };
+    };
+    responses: {
+      /** @description The stored logo. */
+      200: {
+        headers: {
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'X-Correlation-Id': components['headers']['X-Correlation-Id'];
+          'Access-Control-Allow-Origin': components['headers']['Access-Control-Allow-Origin'];
+          RateLimit: components['headers']['RateLimit'];
+          'RateLimit-Policy': components['headers']['RateLimit-Policy'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['StoredImage'];
+        };
+      };
+      /** @description `bad_request`: Bad request; `invalid_json`: Malformed JSON body; `validation_failed`: Validation failed; `query_too_complex`: GraphQL operation too complex; `persisted_query_not_found`: Persisted query not found; `invalid_passkey`: Invalid passkey response */
+      400: {
+        headers: {
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'X-Correlation-Id': components['headers']['X-Correlation-Id'];
+          'Access-Control-Allow-Origin': components['headers']['Access-Control-Allow-Origin'];
+          RateLimit: components['headers']['RateLimit'];
+          'RateLimit-Policy': components['headers']['RateLimit-Policy'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description `unauthorized`: Authentication required; `invalid_credentials`: Invalid credentials; `reauthentication_required`: Re-authentication required; `invalid_mfa_code`: Invalid verification code; `mfa_challenge_invalid`: Invalid or expired MFA challenge */
+      401: {
+        headers: {
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'X-Correlation-Id': components['headers']['X-Correlation-Id'];
+          'Access-Control-Allow-Origin': components['headers']['Access-Control-Allow-Origin'];
+          RateLimit: components['headers']['RateLimit'];
+          'RateLimit-Policy': components['headers']['RateLimit-Policy'];
+          'WWW-Authenticate': components['headers']['WWW-Authenticate'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description `forbidden`: Forbidden; `email_not_verified`: Email address not verified; `mfa_enrollment_required`: MFA enrolment required; `plan_limit`: Plan limit reached; `feature_unavailable`: Not in your plan; `live_key_required`: Live API key required; `self_service_not_offered`: Not offered to buyers */
+      403: {
+        headers: {
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'X-Correlation-Id': components['headers']['X-Correlation-Id'];
+          'Access-Control-Allow-Origin': components['headers']['Access-Control-Allow-Origin'];
+          RateLimit: components['headers']['RateLimit'];
+          'RateLimit-Policy': components['headers']['RateLimit-Policy'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description `not_found`: Not found */
+      404: {
+        headers: {
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'X-Correlation-Id': components['headers']['X-Correlation-Id'];
+          'Access-Control-Allow-Origin': components['headers']['Access-Control-Allow-Origin'];
+          RateLimit: components['headers']['RateLimit'];
+          'RateLimit-Policy': components['headers']['RateLimit-Policy'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description `payload_too_large`: Payload too large */
+      413: {
+        headers: {
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'X-Correlation-Id': components['headers']['X-Correlation-Id'];
+          'Access-Control-Allow-Origin': components['headers']['Access-Control-Allow-Origin'];
+          RateLimit: components['headers']['RateLimit'];
+          'RateLimit-Policy': components['headers']['RateLimit-Policy'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description `unsupported_media_type`: Unsupported media type */
+      415: {
+        headers: {
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'X-Correlation-Id': components['headers']['X-Correlation-Id'];
+          'Access-Control-Allow-Origin': components['headers']['Access-Control-Allow-Origin'];
+          RateLimit: components['headers']['RateLimit'];
+          'RateLimit-Policy': components['headers']['RateLimit-Policy'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description `unprocessable`: Unprocessable request; `discount_code_invalid`: Discount code not applicable */
+      422: {
+        headers: {
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'X-Correlation-Id': components['headers']['X-Correlation-Id'];
+          'Access-Control-Allow-Origin': components['headers']['Access-Control-Allow-Origin'];
+          RateLimit: components['headers']['RateLimit'];
+          'RateLimit-Policy': components['headers']['RateLimit-Policy'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description `rate_limited`: Too many requests; `too_many_streams`: Too many live streams */
+      429: {
+        headers: {
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'X-Correlation-Id': components['headers']['X-Correlation-Id'];
+          'Access-Control-Allow-Origin': components['headers']['Access-Control-Allow-Origin'];
+          RateLimit: components['headers']['RateLimit'];
+          'RateLimit-Policy': components['headers']['RateLimit-Policy'];
+          'Retry-After': components['headers']['Retry-After'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description `internal_error`: Internal server error; `misconfigured`: Service misconfigured */
+      500: {
+        headers: {
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'X-Correlation-Id': components['headers']['X-Correlation-Id'];
+          'Access-Control-Allow-Origin': components['headers']['Access-Control-Allow-Origin'];
+          RateLimit: components['headers']['RateLimit'];
+          'RateLimit-Policy': components['headers']['RateLimit-Policy'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description `service_unavailable`: Service unavailable */
+      503: {
+        headers: {
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'X-Correlation-Id': components['headers']['X-Correlation-Id'];
+          'Access-Control-Allow-Origin': components['headers']['Access-Control-Allow-Origin'];
+          RateLimit: components['headers']['RateLimit'];
+          'RateLimit-Policy': components['headers']['RateLimit-Policy'];
+          'Retry-After': components['headers']['Retry-After'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+    };
+  };
+  deleteOrganizationLogo: {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    requestBody?: never;
+    responses: {
+      /** @description The logo is gone. */
+      204: {
+        headers: {
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'X-Correlation-Id': components['headers']['X-Correlation-Id'];
+          'Access-Control-Allow-Origin': components['headers']['Access-Control-Allow-Origin'];
+          RateLimit: components['headers']['RateLimit'];
+          'RateLimit-Policy': components['headers']['RateLimit-Policy'];
+          [name: string]: unknown;
+        };
+        content?: never;
+      };
+      /** @description `bad_request`: Bad request; `invalid_json`: Malformed JSON body; `validation_failed`: Validation failed; `query_too_complex`: GraphQL operation too complex; `persisted_query_not_found`: Persisted query not found; `invalid_passkey`: Invalid passkey response */
+      400: {
+        headers: {
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'X-Correlation-Id': components['headers']['X-Correlation-Id'];
+          'Access-Control-Allow-Origin': components['headers']['Access-Control-Allow-Origin'];
+          RateLimit: components['headers']['RateLimit'];
+          'RateLimit-Policy': components['headers']['RateLimit-Policy'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description `unauthorized`: Authentication required; `invalid_credentials`: Invalid credentials; `reauthentication_required`: Re-authentication required; `invalid_mfa_code`: Invalid verification code; `mfa_challenge_invalid`: Invalid or expired MFA challenge */
+      401: {
+        headers: {
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'X-Correlation-Id': components['headers']['X-Correlation-Id'];
+          'Access-Control-Allow-Origin': components['headers']['Access-Control-Allow-Origin'];
+          RateLimit: components['headers']['RateLimit'];
+          'RateLimit-Policy': components['headers']['RateLimit-Policy'];
+          'WWW-Authenticate': components['headers']['WWW-Authenticate'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description `forbidden`: Forbidden; `email_not_verified`: Email address not verified; `mfa_enrollment_required`: MFA enrolment required; `plan_limit`: Plan limit reached; `feature_unavailable`: Not in your plan; `live_key_required`: Live API key required; `self_service_not_offered`: Not offered to buyers */
+      403: {
+        headers: {
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'X-Correlation-Id': components['headers']['X-Correlation-Id'];
+          'Access-Control-Allow-Origin': components['headers']['Access-Control-Allow-Origin'];
+          RateLimit: components['headers']['RateLimit'];
+          'RateLimit-Policy': components['headers']['RateLimit-Policy'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description `not_found`: Not found */
+      404: {
+        headers: {
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'X-Correlation-Id': components['headers']['X-Correlation-Id'];
+          'Access-Control-Allow-Origin': components['headers']['Access-Control-Allow-Origin'];
+          RateLimit: components['headers']['RateLimit'];
+          'RateLimit-Policy': components['headers']['RateLimit-Policy'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description `rate_limited`: Too many requests; `too_many_streams`: Too many live streams */
+      429: {
+        headers: {
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'X-Correlation-Id': components['headers']['X-Correlation-Id'];
+          'Access-Control-Allow-Origin': components['headers']['Access-Control-Allow-Origin'];
+          RateLimit: components['headers']['RateLimit'];
+          'RateLimit-Policy': components['headers']['RateLimit-Policy'];
+          'Retry-After': components['headers']['Retry-After'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description `internal_error`: Internal server error; `misconfigured`: Service misconfigured */
+      500: {
+        headers: {
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'X-Correlation-Id': components['headers']['X-Correlation-Id'];
+          'Access-Control-Allow-Origin': components['headers']['Access-Control-Allow-Origin'];
+          RateLimit: components['headers']['RateLimit'];
+          'RateLimit-Policy': components['headers']['RateLimit-Policy'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description `service_unavailable`: Service unavailable */
+      503: {
+        headers: {
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'X-Correlation-Id': components['headers']['X-Correlation-Id'];
+          'Access-Control-Allow-Origin': components['headers']['Access-Control-Allow-Origin'];
+          RateLimit: components['headers']['RateLimit'];
+          'RateLimit-Policy': components['headers']['RateLimit-Policy'];
+          'Retry-After': components['headers']['Retry-After'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+    };
+  };
+  getEventCover: {
+    parameters: {
+      query?: never;
+      header?: {
+        /** @description An ETag of an earlier download: 304 when the image has not changed. */
+        'if-none-match'?: string;
+      };
+      path: {
+        /** @description The event id (a UUID; anything else answers 400). */
+        id: string;
+      };
+      cookie?: never;
+    };
+    requestBody?: never;
+    responses: {
+      /** @description The cover image. */
+      200: {
+        headers: {
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'X-Correlation-Id': components['headers']['X-Correlation-Id'];
+          'Access-Control-Allow-Origin': components['headers']['Access-Control-Allow-Origin'];
+          RateLimit: components['headers']['RateLimit'];
+          'RateLimit-Policy': components['headers']['RateLimit-Policy'];
+          /** @description The R2 etag of the stored image; send it back in If-None-Match for a 304. */
+          ETag?: string;
+          /** @description `public, max-age=300` for public reads; `no-store` for staff reads (an Authorization header). */
+          'Cache-Control'?: string;
+          /** @description `inline; filename="logo.png"` or `inline; filename="cover.jpg"` (never user text). */
+          'Content-Disposition'?: string;
+          /** @description nosniff */
+          'X-Content-Type-Options'?: string;
+          /** @description `default-src 'none'; frame-ancestors 'none'`: nothing in the file can run. */
+          'Content-Security-Policy'?: string;
+          [name: string]: unknown;
+        };
+        content: {
+          'image/png': string;
+          'image/jpeg': string;
+          'image/webp': string;
+        };
+      };
+      /** @description Not modified: the If-None-Match etag is current. */
+      304: {
+        headers: {
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'X-Correlation-Id': components['headers']['X-Correlation-Id'];
+          'Access-Control-Allow-Origin': components['headers']['Access-Control-Allow-Origin'];
+          RateLimit: components['headers']['RateLimit'];
+          'RateLimit-Policy': components['headers']['RateLimit-Policy'];
+          ETag: components['headers']['ETag'];
+          [name: string]: unknown;
+        };
+        content?: never;
+      };
+      /** @description `bad_request`: Bad request; `invalid_json`: Malformed JSON body; `validation_failed`: Validation failed; `query_too_complex`: GraphQL operation too complex; `persisted_query_not_found`: Persisted query not found; `invalid_passkey`: Invalid passkey response */
+      400: {
+        headers: {
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'X-Correlation-Id': components['headers']['X-Correlation-Id'];
+          'Access-Control-Allow-Origin': components['headers']['Access-Control-Allow-Origin'];
+          RateLimit: components['headers']['RateLimit'];
+          'RateLimit-Policy': components['headers']['RateLimit-Policy'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description `unauthorized`: Authentication required; `invalid_credentials`: Invalid credentials; `reauthentication_required`: Re-authentication required; `invalid_mfa_code`: Invalid verification code; `mfa_challenge_invalid`: Invalid or expired MFA challenge */
+      401: {
+        headers: {
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'X-Correlation-Id': components['headers']['X-Correlation-Id'];
+          'Access-Control-Allow-Origin': components['headers']['Access-Control-Allow-Origin'];
+          RateLimit: components['headers']['RateLimit'];
+          'RateLimit-Policy': components['headers']['RateLimit-Policy'];
+          'WWW-Authenticate': components['headers']['WWW-Authenticate'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description `forbidden`: Forbidden; `email_not_verified`: Email address not verified; `mfa_enrollment_required`: MFA enrolment required; `plan_limit`: Plan limit reached; `feature_unavailable`: Not in your plan; `live_key_required`: Live API key required; `self_service_not_offered`: Not offered to buyers */
+      403: {
+        headers: {
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'X-Correlation-Id': components['headers']['X-Correlation-Id'];
+          'Access-Control-Allow-Origin': components['headers']['Access-Control-Allow-Origin'];
+          RateLimit: components['headers']['RateLimit'];
+          'RateLimit-Policy': components['headers']['RateLimit-Policy'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description `not_found`: Not found */
+      404: {
+        headers: {
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'X-Correlation-Id': components['headers']['X-Correlation-Id'];
+          'Access-Control-Allow-Origin': components['headers']['Access-Control-Allow-Origin'];
+          RateLimit: components['headers']['RateLimit'];
+          'RateLimit-Policy': components['headers']['RateLimit-Policy'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description `rate_limited`: Too many requests; `too_many_streams`: Too many live streams */
+      429: {
+        headers: {
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'X-Correlation-Id': components['headers']['X-Correlation-Id'];
+          'Access-Control-Allow-Origin': components['headers']['Access-Control-Allow-Origin'];
+          RateLimit: components['headers']['RateLimit'];
+          'RateLimit-Policy': components['headers']['RateLimit-Policy'];
+          'Retry-After': components['headers']['Retry-After'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description `internal_error`: Internal server error; `misconfigured`: Service misconfigured */
+      500: {
+        headers: {
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'X-Correlation-Id': components['headers']['X-Correlation-Id'];
+          'Access-Control-Allow-Origin': components['headers']['Access-Control-Allow-Origin'];
+          RateLimit: components['headers']['RateLimit'];
+          'RateLimit-Policy': components['headers']['RateLimit-Policy'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description `service_unavailable`: Service unavailable */
+      503: {
+        headers: {
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'X-Correlation-Id': components['headers']['X-Correlation-Id'];
+          'Access-Control-Allow-Origin': components['headers']['Access-Control-Allow-Origin'];
+          RateLimit: components['headers']['RateLimit'];
+          'RateLimit-Policy': components['headers']['RateLimit-Policy'];
+          'Retry-After': components['headers']['Retry-After'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+    };
+  };
+  uploadEventCover: {
+    parameters: {
+      query?: never;
+      header?: never;
+      path: {
+        /** @description The event id (a UUID; anything else answers 400). */
+        id: string;
+      };
+      cookie?: never;
+    };
+    /** @description The raw image bytes, at most 1048576 bytes (1 MiB), PNG, JPEG or WebP, each side 16 to 4096 pixels. The Content-Type must name the type the bytes really are. */
+    requestBody: {
+      content: {
+        'image/png': string;
+        'image/jpeg': string;
+        'image/webp': string;
+      };
+    };
+    responses: {
+      /** @description The stored cover image. */
+      200: {
+        headers: {
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'X-Correlation-Id': components['headers']['X-Correlation-Id'];
+          'Access-Control-Allow-Origin': components['headers']['Access-Control-Allow-Origin'];
+          RateLimit: components['headers']['RateLimit'];
+          'RateLimit-Policy': components['headers']['RateLimit-Policy'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['StoredImage'];
+        };
+      };
+      /** @description `bad_request`: Bad request; `invalid_json`: Malformed JSON body; `validation_failed`: Validation failed; `query_too_complex`: GraphQL operation too complex; `persisted_query_not_found`: Persisted query not found; `invalid_passkey`: Invalid passkey response */
+      400: {
+        headers: {
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'X-Correlation-Id': components['headers']['X-Correlation-Id'];
+          'Access-Control-Allow-Origin': components['headers']['Access-Control-Allow-Origin'];
+          RateLimit: components['headers']['RateLimit'];
+          'RateLimit-Policy': components['headers']['RateLimit-Policy'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description `unauthorized`: Authentication required; `invalid_credentials`: Invalid credentials; `reauthentication_required`: Re-authentication required; `invalid_mfa_code`: Invalid verification code; `mfa_challenge_invalid`: Invalid or expired MFA challenge */
+      401: {
+        headers: {
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'X-Correlation-Id': components['headers']['X-Correlation-Id'];
+          'Access-Control-Allow-Origin': components['headers']['Access-Control-Allow-Origin'];
+          RateLimit: components['headers']['RateLimit'];
+          'RateLimit-Policy': components['headers']['RateLimit-Policy'];
+          'WWW-Authenticate': components['headers']['WWW-Authenticate'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description `forbidden`: Forbidden; `email_not_verified`: Email address not verified; `mfa_enrollment_required`: MFA enrolment required; `plan_limit`: Plan limit reached; `feature_unavailable`: Not in your plan; `live_key_required`: Live API key required; `self_service_not_offered`: Not offered to buyers */
+      403: {
+        headers: {
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'X-Correlation-Id': components['headers']['X-Correlation-Id'];
+          'Access-Control-Allow-Origin': components['headers']['Access-Control-Allow-Origin'];
+          RateLimit: components['headers']['RateLimit'];
+          'RateLimit-Policy': components['headers']['RateLimit-Policy'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description `not_found`: Not found */
+      404: {
+        headers: {
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'X-Correlation-Id': components['headers']['X-Correlation-Id'];
+          'Access-Control-Allow-Origin': components['headers']['Access-Control-Allow-Origin'];
+          RateLimit: components['headers']['RateLimit'];
+          'RateLimit-Policy': components['headers']['RateLimit-Policy'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description `payload_too_large`: Payload too large */
+      413: {
+        headers: {
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'X-Correlation-Id': components['headers']['X-Correlation-Id'];
+          'Access-Control-Allow-Origin': components['headers']['Access-Control-Allow-Origin'];
+          RateLimit: components['headers']['RateLimit'];
+          'RateLimit-Policy': components['headers']['RateLimit-Policy'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description `unsupported_media_type`: Unsupported media type */
+      415: {
+        headers: {
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'X-Correlation-Id': components['headers']['X-Correlation-Id'];
+          'Access-Control-Allow-Origin': components['headers']['Access-Control-Allow-Origin'];
+          RateLimit: components['headers']['RateLimit'];
+          'RateLimit-Policy': components['headers']['RateLimit-Policy'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description `unprocessable`: Unprocessable request; `discount_code_invalid`: Discount code not applicable */
+      422: {
+        headers: {
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'X-Correlation-Id': components['headers']['X-Correlation-Id'];
+          'Access-Control-Allow-Origin': components['headers']['Access-Control-Allow-Origin'];
+          RateLimit: components['headers']['RateLimit'];
+          'RateLimit-Policy': components['headers']['RateLimit-Policy'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description `rate_limited`: Too many requests; `too_many_streams`: Too many live streams */
+      429: {
+        headers: {
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'X-Correlation-Id': components['headers']['X-Correlation-Id'];
+          'Access-Control-Allow-Origin': components['headers']['Access-Control-Allow-Origin'];
+          RateLimit: components['headers']['RateLimit'];
+          'RateLimit-Policy': components['headers']['RateLimit-Policy'];
+          'Retry-After': components['headers']['Retry-After'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description `internal_error`: Internal server error; `misconfigured`: Service misconfigured */
+      500: {
+        headers: {
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'X-Correlation-Id': components['headers']['X-Correlation-Id'];
+          'Access-Control-Allow-Origin': components['headers']['Access-Control-Allow-Origin'];
+          RateLimit: components['headers']['RateLimit'];
+          'RateLimit-Policy': components['headers']['RateLimit-Policy'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description `service_unavailable`: Service unavailable */
+      503: {
+        headers: {
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'X-Correlation-Id': components['headers']['X-Correlation-Id'];
+          'Access-Control-Allow-Origin': components['headers']['Access-Control-Allow-Origin'];
+          RateLimit: components['headers']['RateLimit'];
+          'RateLimit-Policy': components['headers']['RateLimit-Policy'];
+          'Retry-After': components['headers']['Retry-After'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+    };
+  };
+  deleteEventCover: {
+    parameters: {
+      query?: never;
+      header?: never;
+      path: {
+        /** @description The event id (a UUID; anything else answers 400). */
+        id: string;
+      };
+      cookie?: never;
+    };
+    requestBody?: never;
+    responses: {
+      /** @description The cover is gone. */
+      204: {
+        headers: {
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'X-Correlation-Id': components['headers']['X-Correlation-Id'];
+          'Access-Control-Allow-Origin': components['headers']['Access-Control-Allow-Origin'];
+          RateLimit: components['headers']['RateLimit'];
+          'RateLimit-Policy': components['headers']['RateLimit-Policy'];
+          [name: string]: unknown;
+        };
+        content?: never;
+      };
+      /** @description `bad_request`: Bad request; `invalid_json`: Malformed JSON body; `validation_failed`: Validation failed; `query_too_complex`: GraphQL operation too complex; `persisted_query_not_found`: Persisted query not found; `invalid_passkey`: Invalid passkey response */
+      400: {
+        headers: {
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'X-Correlation-Id': components['headers']['X-Correlation-Id'];
+          'Access-Control-Allow-Origin': components['headers']['Access-Control-Allow-Origin'];
+          RateLimit: components['headers']['RateLimit'];
+          'RateLimit-Policy': components['headers']['RateLimit-Policy'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description `unauthorized`: Authentication required; `invalid_credentials`: Invalid credentials; `reauthentication_required`: Re-authentication required; `invalid_mfa_code`: Invalid verification code; `mfa_challenge_invalid`: Invalid or expired MFA challenge */
+      401: {
+        headers: {
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'X-Correlation-Id': components['headers']['X-Correlation-Id'];
+          'Access-Control-Allow-Origin': components['headers']['Access-Control-Allow-Origin'];
+          RateLimit: components['headers']['RateLimit'];
+          'RateLimit-Policy': components['headers']['RateLimit-Policy'];
+          'WWW-Authenticate': components['headers']['WWW-Authenticate'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description `forbidden`: Forbidden; `email_not_verified`: Email address not verified; `mfa_enrollment_required`: MFA enrolment required; `plan_limit`: Plan limit reached; `feature_unavailable`: Not in your plan; `live_key_required`: Live API key required; `self_service_not_offered`: Not offered to buyers */
+      403: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
           'X-Correlation-Id': components['headers']['X-Correlation-Id'];
