@@ -4321,6 +4321,12 @@ export interface components {
       features: components['schemas']['PlanFeatures'];
       quotas: components['schemas']['PlanQuotas'];
       rateLimits: components['schemas']['PlanRateLimits'];
+      /**
+       * Format: int64
+       * @description Bytes of uploaded images (logo, event covers) the organization may keep at once; null: unlimited. An upload past it answers 403 `plan_limit` with `quota: storageBytes`. Set by the plan (no override).
+       * @example 1073741824
+       */
+      storageBytes: number | null;
       overrides: components['schemas']['PlanOverrides'];
     };
     /** @description Usage per UTC day and metric. */
@@ -14761,6 +14767,7 @@ export interface operations {
            *         "customersPerMinute": 1000,
            *         "principalPerMinute": 600
            *       },
+           *       "storageBytes": 1073741824,
            *       "overrides": {
            *         "quotas": {
            *           "publishedEvents": 250

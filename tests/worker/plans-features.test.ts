@@ -62,6 +62,7 @@ describe('GET /api/v1/organization/features', () => {
       features: { webhooks: false, custom_domains: false, sso: false, custom_roles: false, exports: true },
       quotas: { publishedEvents: 12, members: 5, webhookEndpoints: 0 },
       rateLimits: { organizationPerMinute: 100, customersPerMinute: 100, principalPerMinute: 90 },
+      storageBytes: 10 * 1024 * 1024,
       overrides,
     });
   });
@@ -118,6 +119,7 @@ describe('PUT /api/v1/organizations/{id}/plan-overrides (platform administrators
       features: { ...PLANS.starter.features, custom_roles: true },
       quotas: PLANS.starter.quotas,
       rateLimits: { organizationPerMinute: 5000, customersPerMinute: 100, principalPerMinute: 60 },
+      storageBytes: PLANS.starter.storageBytes,
       overrides,
     });
     expect(await overridesOf(tenant.organization.id)).toEqual(overrides);

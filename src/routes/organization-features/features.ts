@@ -36,6 +36,7 @@ export const route = createRoute({
             features: { webhooks: true, custom_domains: true, sso: true, custom_roles: true, exports: true },
             quotas: { publishedEvents: 250, members: 50, webhookEndpoints: 10 },
             rateLimits: { organizationPerMinute: 1000, customersPerMinute: 1000, principalPerMinute: 600 },
+            storageBytes: 1_073_741_824,
             overrides: { quotas: { publishedEvents: 250 }, features: { sso: true } },
           },
         },

@@ -94,6 +94,14 @@ export const PlanSummarySchema = z
     features: FeaturesSchema,
     quotas: QuotasSchema,
     rateLimits: RateLimitsSchema,
+    storageBytes: int64()
+      .nullable()
+      .openapi({
+        description:
+          'Bytes of uploaded images (logo, event covers) the organization may keep at once; null: unlimited. An upload ' +
+          'past it answers 403 `plan_limit` with `quota: storageBytes`. Set by the plan (no override).',
+        example: 1_073_741_824,
+      }),
     overrides: PlanOverridesSchema,
   })
   .openapi('PlanSummary', {
