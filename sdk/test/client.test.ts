@@ -66,6 +66,25 @@ describe('the Eventra client', () => {
     expect(sent.map((request) => request.headers.get('authorization'))).toEqual(['Bearer a1', null]);
   });
 
+  it('uploads an image as the raw body (binary request bodies need bodySerializer and the Content-Type)', async () => {
+    const stored = { url: 'https://acme.eventra.app/api/v1/organization/logo?v=1', contentType: 'image/png' };
+    let received: Uint8Array | null = null;
+    const fetch = async (request: Request) => {
+      received = new Uint8Array(await request.clone().arrayBuffer());
+      return scripted(() => json(200, stored)).fetch(request);
+    };
+    const client = createEventra({ baseUrl: 'https://acme.eventra.app', fetch, tokens: { accessToken: 'a1' } });
+    const bytes = new Uint8Array([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a, 0xff, 0x00]);
+    const { data, response } = await client.api.PUT('/api/v1/organization/logo', {
+      body: bytes as unknown as string,
+      bodySerializer: (body: unknown) => body as Uint8Array<ArrayBuffer>,
+      headers: { 'content-type': 'image/png' },
+    });
+    expect(response.status).toBe(200);
+    expect(data?.contentType).toBe('image/png');
+    expect(received).toEqual(bytes);
+  });
+
   it('adds an Idempotency-Key to operations that accept one, a fresh one per call, and keeps a given key', async () => {
     const created = () => json(201, { id: 'e1' });
     const { fetch, sent } = scripted(created, created, created, () => json(200, { id: 'e1', status: 'published' }));
