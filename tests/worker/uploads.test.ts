@@ -372,6 +372,56 @@ describe('image uploads', () => {
     expect(await fileRows(tenant)).toHaveLength(1);
   });
 
+  it('lets only one of two concurrent uploads take the last free bytes', async () => {
+    const { tenant, token } = await setup();
+    const image = await png(16, 16);
+    const [first, second, filler] = [await createEvent(tenant), await createEvent(tenant), await createEvent(tenant)];
+    // Room for one more image of this size, not two.
+    await database()
+      .insert(files)
+      .values({
+        organizationId: tenant.organization.id,
+        kind: 'cover',
+        eventId: filler.id,
+        slot: `cover:${filler.id}`,
+        objectKey: `images/${tenant.organization.id}/cover/filler.png`,
+        contentType: 'image/png',
+        sizeBytes: 10 * 1024 * 1024 - Math.floor(image.byteLength * 1.5),
+        width: 16,
+        height: 16,
+        etag: '"filler"',
+      });
+    const answers = await Promise.all(
+      [first, second].map((event) => put(tenant, `/api/v1/events/${event.id}/cover`, token, image, 'image/png')),
+    );
+    expect(answers.map((answer) => answer.status).sort()).toEqual([200, 403]);
+    expect(await objectsOf(tenant)).toHaveLength(1);
+    expect(await fileRows(tenant)).toHaveLength(2);
+  });
+
+  it('cuts off a streamed body without Content-Length at the limit with 413', async () => {
+    const { tenant, token } = await setup();
+    const head = await png(16, 16);
+    let sent = 0;
+    const body = new ReadableStream<Uint8Array>({
+      pull(controller) {
+        if (sent === 0) controller.enqueue(head);
+        else if (sent > 2 * 1024 * 1024) controller.close();
+        else controller.enqueue(new Uint8Array(64 * 1024));
+        sent += sent === 0 ? head.byteLength : 64 * 1024;
+      },
+    });
+    const response = await request(tenant.url('/api/v1/organization/logo'), {
+      method: 'PUT',
+      headers: { authorization: `Bearer ${token}`, 'content-type': 'image/png' },
+      body,
+      duplex: 'half',
+    } as RequestInit);
+    expect(response.status).toBe(413);
+    expect((await problem(response)).code).toBe('payload_too_large');
+    expect(await objectsOf(tenant)).toEqual([]);
+  });
+
   it('replacing an image deletes the old object', async () => {
     const { tenant, token } = await setup();
     const first = await uploaded(await put(tenant, '/api/v1/organization/logo', token, await png(16, 16), 'image/png'));
