@@ -1,7 +1,7 @@
 import { env } from 'cloudflare:workers';
 import { and, eq } from 'drizzle-orm';
-import { describe, expect, it } from 'vitest';
-import { auditLogs, events, files, organizations } from '../../src/db/schema/index.ts';
+import { describe, expect, it, vi } from 'vitest';
+import { auditLogs, events, files, organizations, outbox } from '../../src/db/schema/index.ts';
 import { createEvent } from '../support/catalogue.ts';
 import {
   createTenant,
@@ -248,15 +248,25 @@ describe('image uploads', () => {
     expect(download.headers.get('content-disposition')).toBe('inline; filename="cover.webp"');
   });
 
-  it('puts the cover URL on the public event detail', async () => {
+  it('puts the cover URL on the public event detail at once, past its edge cache, and tells webhooks', async () => {
     const { tenant, token } = await setup();
     const event = await createEvent(tenant);
+    const publicCover = async () => {
+      const detail = await request(tenant.url(`/api/v1/public/events/${event.slug}`));
+      expect(detail.status).toBe(200);
+      return (await detail.json<{ coverImageUrl: string | null }>()).coverImageUrl;
+    };
+    expect(await publicCover()).toBeNull();
     const stored = await uploaded(
       await put(tenant, `/api/v1/events/${event.id}/cover`, token, await png(64, 64), 'image/png'),
     );
-    const detail = await request(tenant.url(`/api/v1/public/events/${event.slug}`));
-    expect(detail.status).toBe(200);
-    expect((await detail.json<{ coverImageUrl: string | null }>()).coverImageUrl).toBe(stored.url);
+    // The outbox dispatch (after the response) moves the catalogue version; the cached answer is then unreachable.
+    await vi.waitFor(async () => expect(await publicCover()).toBe(stored.url), { timeout: 5_000, interval: 100 });
+    const updates = await database()
+      .select({ payload: outbox.payload })
+      .from(outbox)
+      .where(and(eq(outbox.organizationId, tenant.organization.id), eq(outbox.type, 'event.updated')));
+    expect(JSON.stringify(updates)).toContain(stored.url);
   });
 
   it('refuses an image over 1 MiB with 413 and stores nothing', async () => {

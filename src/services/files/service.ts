@@ -5,6 +5,9 @@ import { scoped } from '../../db/tenant.ts';
 import { ApiError } from '../../errors/api-error.ts';
 import { requireTenant, type ServiceContext } from '../../lib/context.ts';
 import { auditInsert } from '../audit/record.ts';
+import { notifyOutbox } from '../outbox/dispatch.ts';
+import { outboxInsertSelect } from '../outbox/record.ts';
+import { eventData, organizationData } from '../outbox/views.ts';
 import { abortLabel, actorOf, eventNotFound, GUARD_LABEL_PREFIX, mustChange } from '../events/shared.ts';
 import { effectivePlan } from '../plans/catalogue.ts';
 import { isPlanLimit } from '../plans/quotas.ts';
@@ -70,11 +73,22 @@ function storageGuard(db: Database, tenant: Tenant, slot: string, sizeBytes: num
 }
 
 /**
+ * The outbox row of an image change: `event.updated` for a cover (its `coverImageUrl` changed; the dispatch also moves
+ * the public catalogue's cache version, so the public event detail shows the new URL at once), `organization.updated`
+ * for the logo (`branding.logoUrl`). Webhook endpoints see both.
+ */
+function imageChanged(db: Database, organizationId: string, eventId: string | null) {
+  return eventId === null
+    ? outboxInsertSelect(db, { organizationId, type: 'organization.updated', data: organizationData(organizationId) })
+    : outboxInsertSelect(db, { organizationId, type: 'event.updated', data: eventData(organizationId, eventId) });
+}
+
+/**
  * PUT /organization/logo and /events/{id}/cover: stores the checked image in R2 under a key the Worker makes
  * (`images/<organization>/<kind>/<uuid>.<ext>`), then ONE database round trip: the organization's row locked, the
  * storage quota checked, the previous image's key read, the `files` row upserted (a cover only if the event is the
- * organization's), the image URL set on the event (`coverImageUrl`) or in the branding (`logoUrl`), and the audit
- * row. When the batch fails (quota, unknown event) the new object is deleted; when it succeeds the replaced one is.
+ * organization's), the image URL set on the event (`coverImageUrl`) or in the branding (`logoUrl`), the audit
+ * row and the outbox row (`event.updated` for a cover, `organization.updated` for the logo). When the batch fails (quota, unknown event) the new object is deleted; when it succeeds the replaced one is.
  */
 export async function uploadImage(
   ctx: ServiceContext,
@@ -137,6 +151,7 @@ export async function uploadImage(
         target: eventId === null ? { type: 'organization', id: organizationId } : { type: 'event', id: eventId },
         metadata: { contentType: image.type, sizeBytes: bytes.byteLength, width: image.width, height: image.height },
       }),
+      imageChanged(db, organizationId, eventId),
     ]);
   } catch (error) {
     await bucket.delete(objectKey);
@@ -144,6 +159,7 @@ export async function uploadImage(
     if (abortLabel(error) === 'no_event') throw eventNotFound();
     throw error;
   }
+  notifyOutbox(ctx, organizationId);
   const old = previous[0]?.objectKey;
   if (old !== undefined && old !== objectKey) await bucket.delete(old);
   return {
@@ -165,7 +181,7 @@ function isUploadedUrl(column: SQL | AnyColumn, place: ImagePlace): SQL {
 /**
  * DELETE /organization/logo and /events/{id}/cover: one database round trip (the stored key read, the `files` row
  * deleted or 404 with nothing written, the URL removed from the branding or the event when it is still the uploaded
- * image's, the audit row), then the R2 object deleted.
+ * image's, the audit row, the outbox row), then the R2 object deleted.
  */
 export async function deleteImage(ctx: ServiceContext, place: ImagePlace): Promise<void> {
   const tenant = requireTenant(ctx);
@@ -205,11 +221,13 @@ export async function deleteImage(ctx: ServiceContext, place: ImagePlace): Promi
         target:
           place.kind === 'logo' ? { type: 'organization', id: organizationId } : { type: 'event', id: place.eventId },
       }),
+      imageChanged(db, organizationId, place.kind === 'cover' ? place.eventId : null),
     ]);
   } catch (error) {
     if (abortLabel(error) === 'no_image') throw imageNotFound(place);
     throw error;
   }
+  notifyOutbox(ctx, organizationId);
   const key = stored[0]?.objectKey;
   if (key !== undefined) await ctx.bindings.FILES.delete(key);
 }
