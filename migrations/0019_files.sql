@@ -14,7 +14,8 @@ CREATE TABLE "files" (
 	"created_by" uuid,
 	"created_at" timestamp with time zone DEFAULT now() NOT NULL,
 	CONSTRAINT "files_cover_has_event" CHECK (("files"."kind" = 'cover') = ("files"."event_id" is not null)),
-	CONSTRAINT "files_size_positive" CHECK ("files"."size_bytes" > 0)
+	CONSTRAINT "files_size_positive" CHECK ("files"."size_bytes" > 0),
+	CONSTRAINT "files_slot_matches" CHECK ("files"."slot" = (case when "files"."kind" = 'logo' then 'logo' else 'cover:' || "files"."event_id"::text end))
 );
 --> statement-breakpoint
 ALTER TABLE "files" ADD CONSTRAINT "files_organization_id_organizations_id_fk" FOREIGN KEY ("organization_id") REFERENCES "public"."organizations"("id") ON DELETE cascade ON UPDATE no action;--> statement-breakpoint

@@ -53,6 +53,10 @@ export const files = pgTable(
     }).onDelete('cascade'),
     check('files_cover_has_event', sql`(${table.kind} = 'cover') = (${table.eventId} is not null)`),
     check('files_size_positive', sql`${table.sizeBytes} > 0`),
+    check(
+      'files_slot_matches',
+      sql`${table.slot} = (case when ${table.kind} = 'logo' then 'logo' else 'cover:' || ${table.eventId}::text end)`,
+    ),
     // One image per place: the upload's upsert and the download's lookup.
     uniqueIndex('files_slot_idx').on(table.organizationId, table.slot),
     // The storage quota: the sum of an organization's sizes.

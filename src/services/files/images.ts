@@ -78,7 +78,7 @@ export async function readCappedBody(request: Request): Promise<Uint8Array> {
 }
 
 /** Markup that makes a file a polyglot a browser could run as a page or a script if it ever sniffed it. */
-const MARKUP = /^<(?:script|html|svg|iframe|object|embed|body|\?xml|!doctype)[\s>/]/i;
+const MARKUP = /^<(?:script|html|svg|iframe|object|embed|body|!doctype)[\s>/]/i;
 
 /** Whether the bytes hold markup: each `<` with the 12 bytes after it, read as Latin-1, against MARKUP. */
 function containsMarkup(bytes: Uint8Array): boolean {
