@@ -31,6 +31,7 @@ export const AUTHENTICATED_OPERATIONS: ReadonlySet<string> = new Set([
   'GET /api/v1/events',
   'GET /api/v1/events/{id}',
   'GET /api/v1/events/{id}/attendees',
+  'GET /api/v1/events/{id}/attendees/export',
   'GET /api/v1/events/{id}/capacity-pools',
   'GET /api/v1/events/{id}/cover',
   'GET /api/v1/events/{id}/discount-codes',

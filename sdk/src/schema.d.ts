@@ -1544,6 +1544,26 @@ export interface paths {
     patch?: never;
     trace?: never;
   };
+  '/api/v1/events/{id}/attendees/export': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    /**
+     * Export an event's attendees (the door list, with answers)
+     * @description The event's tickets as the door list shows them, with every answer to the event's questions, as a download (`Content-Disposition: attachment`): `format=csv` (default; RFC 4180 with a header row `ticket_id,name,email,ticket_code,ticket_status,ticket_type_id,ticket_type,booking_id,booking_status,checked_in_at,created_at` followed by one column per question, `answer:<key>` for attendee questions and `booking_answer:<key>` for booking questions, archived questions included; multi-choice answers joined with "; "; CRLF line ends; a cell starting with =, +, -, @, a tab or a carriage return is prefixed with an apostrophe so spreadsheets show it as text) or `format=json` (one array of door-list entries with `answers` and `bookingAnswers`). Filters as the list: `bookingStatus` (default `confirmed`), `ticketTypeId`, `checkedIn`. Streamed in booking order, read in pages of 1000 as the client downloads. At most 50000 tickets: when more match, the answer is 422 `unprocessable` (pointer `/query/ticketTypeId`) before anything is sent; export per ticket type. Writes an `attendees.exported` audit row. An unknown event or another organization's answers 404. Needs `bookings:read` and the `exports` feature of the plan (403 `feature_unavailable` otherwise).
+     */
+    get: operations['exportEventAttendees'];
+    put?: never;
+    post?: never;
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
   '/api/v1/check-ins': {
     parameters: {
       query?: never;
@@ -6935,6 +6955,11 @@ export interface components {
        * @description When the ticket was created (with its booking).
        */
       createdAt: string;
+    };
+    /** @description A ticket of the event as exported: the door list entry and answers. */
+    ExportedAttendee: components['schemas']['EventAttendee'] & {
+      answers: components['schemas']['Answers'] & unknown;
+      bookingAnswers: components['schemas']['Answers'] & unknown;
     };
     /** @description The checked-in ticket. */
     CheckInResult: {
@@ -22772,6 +22797,178 @@ export interface operations {
       };
       /** @description `not_found`: Not found */
       404: {
+        headers: {
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'X-Correlation-Id': components['headers']['X-Correlation-Id'];
+          'Access-Control-Allow-Origin': components['headers']['Access-Control-Allow-Origin'];
+          RateLimit: components['headers']['RateLimit'];
+          'RateLimit-Policy': components['headers']['RateLimit-Policy'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description `rate_limited`: Too many requests; `too_many_streams`: Too many live streams */
+      429: {
+        headers: {
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'X-Correlation-Id': components['headers']['X-Correlation-Id'];
+          'Access-Control-Allow-Origin': components['headers']['Access-Control-Allow-Origin'];
+          RateLimit: components['headers']['RateLimit'];
+          'RateLimit-Policy': components['headers']['RateLimit-Policy'];
+          'Retry-After': components['headers']['Retry-After'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description `internal_error`: Internal server error; `misconfigured`: Service misconfigured */
+      500: {
+        headers: {
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'X-Correlation-Id': components['headers']['X-Correlation-Id'];
+          'Access-Control-Allow-Origin': components['headers']['Access-Control-Allow-Origin'];
+          RateLimit: components['headers']['RateLimit'];
+          'RateLimit-Policy': components['headers']['RateLimit-Policy'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description `service_unavailable`: Service unavailable */
+      503: {
+        headers: {
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'X-Correlation-Id': components['headers']['X-Correlation-Id'];
+          'Access-Control-Allow-Origin': components['headers']['Access-Control-Allow-Origin'];
+          RateLimit: components['headers']['RateLimit'];
+          'RateLimit-Policy': components['headers']['RateLimit-Policy'];
+          'Retry-After': components['headers']['Retry-After'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+    };
+  };
+  exportEventAttendees: {
+    parameters: {
+      query?: {
+        /** @description Only tickets of this ticket type (one of another event lists nothing). */
+        ticketTypeId?: string;
+        /** @description `true`: only tickets already checked in; `false`: only those not checked in yet. */
+        checkedIn?: 'true' | 'false';
+        /** @description Only tickets of bookings in this status. Default `confirmed`: the tickets that may enter (check-in refuses the others); `pending` lists tickets still awaiting payment, `cancelled`, `refunded` and `expired` those that lapsed. */
+        bookingStatus?: 'pending' | 'confirmed' | 'cancelled' | 'refunded' | 'expired';
+        /** @description `csv` (default) or `json`. */
+        format?: 'csv' | 'json';
+      };
+      header?: {
+        /** @description The `ETag` of a representation the client holds; if it is still current the answer is 304. */
+        'If-None-Match'?: string;
+      };
+      path: {
+        /** @description The event id (a UUID; anything else answers 400). */
+        id: string;
+      };
+      cookie?: never;
+    };
+    requestBody?: never;
+    responses: {
+      /** @description The export, streamed. */
+      200: {
+        headers: {
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'X-Correlation-Id': components['headers']['X-Correlation-Id'];
+          'Access-Control-Allow-Origin': components['headers']['Access-Control-Allow-Origin'];
+          RateLimit: components['headers']['RateLimit'];
+          'RateLimit-Policy': components['headers']['RateLimit-Policy'];
+          ETag: components['headers']['ETag'];
+          /** @description attachment; filename="attendees-<event slug>-<UTC timestamp>.<csv|json>" */
+          'content-disposition': string;
+          [name: string]: unknown;
+        };
+        content: {
+          'text/csv': string;
+          'application/json': components['schemas']['ExportedAttendee'][];
+        };
+      };
+      /** @description Not modified: the `If-None-Match` validator is still current. No body. */
+      304: {
+        headers: {
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'X-Correlation-Id': components['headers']['X-Correlation-Id'];
+          'Access-Control-Allow-Origin': components['headers']['Access-Control-Allow-Origin'];
+          RateLimit: components['headers']['RateLimit'];
+          'RateLimit-Policy': components['headers']['RateLimit-Policy'];
+          ETag: components['headers']['ETag'];
+          [name: string]: unknown;
+        };
+        content?: never;
+      };
+      /** @description `bad_request`: Bad request; `invalid_json`: Malformed JSON body; `validation_failed`: Validation failed; `query_too_complex`: GraphQL operation too complex; `persisted_query_not_found`: Persisted query not found; `invalid_passkey`: Invalid passkey response */
+      400: {
+        headers: {
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'X-Correlation-Id': components['headers']['X-Correlation-Id'];
+          'Access-Control-Allow-Origin': components['headers']['Access-Control-Allow-Origin'];
+          RateLimit: components['headers']['RateLimit'];
+          'RateLimit-Policy': components['headers']['RateLimit-Policy'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description `unauthorized`: Authentication required; `invalid_credentials`: Invalid credentials; `reauthentication_required`: Re-authentication required; `invalid_mfa_code`: Invalid verification code; `mfa_challenge_invalid`: Invalid or expired MFA challenge */
+      401: {
+        headers: {
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'X-Correlation-Id': components['headers']['X-Correlation-Id'];
+          'Access-Control-Allow-Origin': components['headers']['Access-Control-Allow-Origin'];
+          RateLimit: components['headers']['RateLimit'];
+          'RateLimit-Policy': components['headers']['RateLimit-Policy'];
+          'WWW-Authenticate': components['headers']['WWW-Authenticate'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description `forbidden`: Forbidden; `email_not_verified`: Email address not verified; `mfa_enrollment_required`: MFA enrolment required; `plan_limit`: Plan limit reached; `feature_unavailable`: Not in your plan; `live_key_required`: Live API key required; `self_service_not_offered`: Not offered to buyers */
+      403: {
+        headers: {
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'X-Correlation-Id': components['headers']['X-Correlation-Id'];
+          'Access-Control-Allow-Origin': components['headers']['Access-Control-Allow-Origin'];
+          RateLimit: components['headers']['RateLimit'];
+          'RateLimit-Policy': components['headers']['RateLimit-Policy'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description `not_found`: Not found */
+      404: {
+        headers: {
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'X-Correlation-Id': components['headers']['X-Correlation-Id'];
+          'Access-Control-Allow-Origin': components['headers']['Access-Control-Allow-Origin'];
+          RateLimit: components['headers']['RateLimit'];
+          'RateLimit-Policy': components['headers']['RateLimit-Policy'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description `unprocessable`: Unprocessable request; `discount_code_invalid`: Discount code not applicable */
+      422: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
           'X-Correlation-Id': components['headers']['X-Correlation-Id'];

@@ -216,7 +216,10 @@ export const ROUTE_GROUPS: readonly RouteGroup[] = [
   },
   {
     name: 'attendees',
-    routes: [['GET', '/api/v1/events/{id}/attendees']],
+    routes: [
+      ['GET', '/api/v1/events/{id}/attendees'],
+      ['GET', '/api/v1/events/{id}/attendees/export'],
+    ],
     load: async () => (await import('./attendees/index.ts')).registerAttendeesRoutes,
   },
   {

@@ -6,7 +6,11 @@ import { database, request, type TestTenant } from './harness.ts';
 
 export interface CheckoutBody {
   buyer?: { name: string; email: string };
-  items: { ticketTypeId: string; quantity: number; attendees?: { name: string; email: string }[] }[];
+  items: {
+    ticketTypeId: string;
+    quantity: number;
+    attendees?: { name: string; email: string; answers?: Record<string, unknown> }[];
+  }[];
   accessCode?: string;
   paymentMethod?: 'stripe' | 'manual';
   [extra: string]: unknown;

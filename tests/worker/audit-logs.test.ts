@@ -3,15 +3,8 @@ import { describe, expect, it } from 'vitest';
 import { auditLogs } from '../../src/db/schema/index.ts';
 import type { AuditListResponse } from '../../src/routes/audit-logs/schema.ts';
 import { AUDIT_CELL_BOUNDS, MAX_AUDIT_METADATA } from '../../src/services/audit/bounds.ts';
-import {
-  CSV_COLUMNS,
-  csvCell,
-  csvLine,
-  MAX_CSV_EXPORT,
-  MAX_CSV_ROW,
-  MAX_EXPORT_ROWS,
-  maxCsvCell,
-} from '../../src/services/audit/export.ts';
+import { csvCell, maxCsvCell } from '../../src/lib/csv.ts';
+import { CSV_COLUMNS, csvLine, MAX_CSV_EXPORT, MAX_CSV_ROW, MAX_EXPORT_ROWS } from '../../src/services/audit/export.ts';
 import type { AuditEntryView } from '../../src/services/audit/list.ts';
 import { auditInsert } from '../../src/services/audit/record.ts';
 import { createTenant, database, newRequestId, problem, roundTrips, type TestTenant } from '../support/harness.ts';

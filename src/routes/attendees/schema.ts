@@ -1,5 +1,5 @@
 import { z } from '@hono/zod-openapi';
-import { AttendeeSchema, BOOKING_STATUSES, EXAMPLE_BOOKING_ID } from '../bookings/schema.ts';
+import { AnswersSchema, AttendeeSchema, BOOKING_STATUSES, EXAMPLE_BOOKING_ID } from '../bookings/schema.ts';
 import { WITHOUT_CONTROL_CHARACTERS } from '../../lib/text.ts';
 import type { ListEventAttendeesInput } from '../../services/bookings/attendees.ts';
 import { storedLine, Timestamp, Uuid } from '../fields.ts';
@@ -119,3 +119,29 @@ export function eventAttendeeListInput(eventId: string, query: EventAttendeeList
 }
 export type EventAttendeeResponse = z.infer<typeof EventAttendeeSchema>;
 export type EventAttendeeListResponse = z.infer<typeof EventAttendeeListSchema>;
+
+/** The export's query: the list's filters (no search, no paging) and the format. */
+export const AttendeeExportQuerySchema = EventAttendeeListQuerySchema.pick({
+  ticketTypeId: true,
+  checkedIn: true,
+  bookingStatus: true,
+})
+  .extend({
+    format: z
+      .enum(['csv', 'json'])
+      .default('csv')
+      .openapi({
+        param: { name: 'format', in: 'query' },
+        description: '`csv` (default) or `json`.',
+        example: 'csv',
+      }),
+  })
+  // Only these parameters exist: any other answers 400.
+  .strict();
+
+export const ExportedAttendeeSchema = EventAttendeeSchema.extend({
+  answers: AnswersSchema.openapi({ description: "The ticket's answers to the event's attendee questions, by key." }),
+  bookingAnswers: AnswersSchema.openapi({
+    description: "The booking's answers to the event's booking questions, by key (the same on each of its tickets).",
+  }),
+}).openapi('ExportedAttendee', { description: 'A ticket of the event as exported: the door list entry and answers.' });

@@ -13,7 +13,7 @@ const EXAMPLE_EVENT_ID = '0b9f6a52-1c3d-4e5f-8a7b-9c0d1e2f3a4b';
 export const MAX_TICKETS_PER_ORDER = 100;
 export const MAX_ITEMS_PER_ORDER = 20;
 const MAX_ANSWERS = 50;
-const MAX_ANSWER_LENGTH = 2000;
+export const MAX_ANSWER_LENGTH = 2000;
 const ANSWER_KEY_PATTERN = /^[A-Za-z0-9_.-]{1,64}$/;
 // What NameSchema and EmailSchema (../auth/schema.ts) let in, trimmed: the longest name and address stored.
 const MAX_NAME_LENGTH = 200;

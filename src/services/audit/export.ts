@@ -4,6 +4,7 @@ import { auditLogs } from '../../db/schema/index.ts';
 import { scoped } from '../../db/tenant.ts';
 import { ApiError } from '../../errors/api-error.ts';
 import { requireTenant, type ServiceContext } from '../../lib/context.ts';
+import { csvRow, maxCsvCell } from '../../lib/csv.ts';
 import { AUDIT_CELL_BOUNDS } from './bounds.ts';
 import {
   auditConditions,
@@ -45,15 +46,6 @@ export const CSV_COLUMNS = [
   'metadata',
 ] as const;
 
-/**
- * The longest a cell of `length` characters becomes in the CSV: quoted (2), every quote doubled (at most `length`
- * more), and a leading apostrophe when it starts like a formula, whose first character is then not a quote, so at
- * most `length - 1` doubled quotes: 2 × length + 2 either way.
- */
-export function maxCsvCell(length: number): number {
-  return 2 * length + 2;
-}
-
 /** The longest CSV line of one audit row, CRLF included: every cell at its bound and worst quoting, and the commas. */
 export const MAX_CSV_ROW =
   CSV_COLUMNS.reduce((total, column) => total + maxCsvCell(AUDIT_CELL_BOUNDS[column]), 0) +
@@ -62,25 +54,6 @@ export const MAX_CSV_ROW =
 
 /** A true upper bound of the CSV export's length: the header line and MAX_EXPORT_ROWS rows of MAX_CSV_ROW. */
 export const MAX_CSV_EXPORT = CSV_COLUMNS.join(',').length + 2 + MAX_EXPORT_ROWS * MAX_CSV_ROW;
-
-// A cell a spreadsheet would run as a formula: =, +, -, @ first (also after leading blanks), or a tab or carriage
-// return first (OWASP CSV injection).
-const FORMULA = /^(?:[=+\-@\t\r]|\s+[=+\-@])/;
-const NEEDS_QUOTES = /[",\r\n]/;
-
-/**
- * One CSV cell (RFC 4180): quoted when it holds a comma, a quote or a line break, quotes doubled. A cell that a
- * spreadsheet would evaluate gets a leading apostrophe and quotes, so it shows as text.
- */
-export function csvCell(value: string | null): string {
-  if (value === null) return '';
-  if (FORMULA.test(value)) return `"'${value.replaceAll('"', '""')}"`;
-  return NEEDS_QUOTES.test(value) ? `"${value.replaceAll('"', '""')}"` : value;
-}
-
-function csvRow(cells: readonly (string | null)[]): string {
-  return `${cells.map(csvCell).join(',')}\r\n`;
-}
 
 /** The CSV line of one entry (exported for the bound's test). */
 export function csvLine(entry: AuditEntryView): string {
