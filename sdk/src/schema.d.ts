@@ -1283,7 +1283,7 @@ export interface paths {
     head?: never;
     /**
      * Change an attendee's answers
-     * @description Replaces the ticket's answers to the event's live questions, checked as the checkout checks them (400 pointing at `/body/answers/<key>`: unknown key, required question unanswered, wrong type or option). Answers stored under archived or legacy keys are kept. Another organization's booking or ticket answers 404. Needs `bookings:write`. Writes an `attendee.answers_updated` audit row. One database round trip.
+     * @description Replaces the ticket's answers to the event's live questions, checked as the checkout checks them (400 pointing at `/body/answers/<key>`: unknown key, required question unanswered, wrong type or option). Answers stored under archived or legacy keys are kept. Another organization's booking or ticket answers 404. Needs `bookings:write`. Writes an `attendee.answers_updated` audit row and publishes `attendee.updated` (the booking with its tickets). One database round trip.
      */
     patch: operations['updateAttendeeAnswers'];
     trace?: never;
@@ -25186,7 +25186,7 @@ export interface operations {
            *         },
            *         {
            *           "type": "attendee.updated",
-           *           "description": "The buyer renamed a ticket of their booking. data: the booking with its tickets."
+           *           "description": "A ticket's details changed: the buyer renamed it, or staff edited its answers. data: the booking with its tickets."
            *         },
            *         {
            *           "type": "checkin.created",

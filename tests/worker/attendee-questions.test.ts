@@ -341,6 +341,19 @@ describe('attendee questions', () => {
     expect(await ok.json()).toEqual({ answers: { company: 'Globex', country: 'DE', legacy: 'kept' } });
     expect((await roundTrips(requestId)).database).toBe(1);
     expect(await auditRows(tenant.organization.id, 'attendee.answers_updated')).toHaveLength(1);
+    // One attendee.updated webhook event (the refused edit wrote none), carrying the booking as it is now.
+    const published = await database()
+      .select()
+      .from(outbox)
+      .where(and(eq(outbox.organizationId, tenant.organization.id), eq(outbox.type, 'attendee.updated')));
+    expect(published).toHaveLength(1);
+    const data = published[0]?.payload.data as { id: string; attendees: { id: string; answers: unknown }[] };
+    expect(data.id).toBe(booking.id);
+    expect(data.attendees.find((ticket) => ticket.id === attendeeId)?.answers).toEqual({
+      company: 'Globex',
+      country: 'DE',
+      legacy: 'kept',
+    });
 
     // The staff booking view shows them.
     const view = await call(tenant, 'GET', `/api/v1/bookings/${booking.id}`, { token });

@@ -17,7 +17,7 @@ export const route = createRoute({
     "Replaces the ticket's answers to the event's live questions, checked as the checkout checks them (400 " +
     'pointing at `/body/answers/<key>`: unknown key, required question unanswered, wrong type or option). ' +
     "Answers stored under archived or legacy keys are kept. Another organization's booking or ticket answers " +
-    '404. Needs `bookings:write`. Writes an `attendee.answers_updated` audit row. One database round trip.',
+    '404. Needs `bookings:write`. Writes an `attendee.answers_updated` audit row and publishes `attendee.updated` (the booking with its tickets). One database round trip.',
   security: [{ bearerAuth: [] }],
   middleware: [requirePermission('bookings:write')] as const,
   request: {

@@ -25,7 +25,8 @@ export const EVENT_TYPES = {
   'ticket.transferred':
     'A ticket was transferred to another holder; its old code no longer works. data: the attendee, booking and ' +
     'event ids, the new and the previous holder (name, email); never the ticket code.',
-  'attendee.updated': 'The buyer renamed a ticket of their booking. data: the booking with its tickets.',
+  'attendee.updated':
+    "A ticket's details changed: the buyer renamed it, or staff edited its answers. data: the booking with its tickets.",
   'checkin.created': 'A ticket was checked in (first scan only). data: the attendee and its event.',
   'payment.succeeded': 'A payment succeeded. data: the payment and its booking id.',
   'payment.failed': 'A payment attempt failed. data: the payment and its booking id.',

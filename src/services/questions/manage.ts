@@ -22,7 +22,7 @@ import {
 } from '../events/shared.ts';
 import { notifyOutbox } from '../outbox/dispatch.ts';
 import { outboxInsertSelect } from '../outbox/record.ts';
-import { eventData } from '../outbox/views.ts';
+import { bookingData, eventData } from '../outbox/views.ts';
 import { answerRefusal, answersGuard } from './validate.ts';
 
 /** The most questions an event asks (archived ones included): the public event page lists them all. */
@@ -290,7 +290,8 @@ export async function updateQuestion({
  * Staff replace an attendee's answers to the event's live questions, checked exactly as the checkout checks them
  * (400 with the pointer `/body/answers/<key>`); answers stored under keys that are no live question of this ticket
  * (archived questions, answers from before questions existed) are kept. One batch: the check, the update, the audit
- * row (`attendee.answers_updated`); no webhook event of its own (the booking events carry the answers). Another organization's booking or attendee answers 404.
+ * row (`attendee.answers_updated`) and the `attendee.updated` webhook event (data: the booking with its tickets, the
+ * new answers included). Another organization's booking or attendee answers 404.
  */
 export async function updateAttendeeAnswers({
   ctx,
@@ -339,9 +340,16 @@ export async function updateAttendeeAnswers({
         target: { type: 'attendee', id: attendeeId },
         metadata: { bookingId, keys: Object.keys(input.answers) },
       }),
+      // After the update in the same transaction: the booking as it is now.
+      outboxInsertSelect(db, {
+        organizationId: tenant.id,
+        type: 'attendee.updated',
+        data: bookingData(tenant.id, bookingId),
+      }),
     ]);
     const answers = rows[0]?.answers;
     if (answers === undefined) throw new ApiError('not_found', { detail: 'No such ticket in this booking.' });
+    notifyOutbox(ctx, tenant.id);
     return answers;
   } catch (error) {
     const refusal = answerRefusal(error);
