@@ -278,6 +278,43 @@ describe('discounts at checkout and in the quote', () => {
     );
   });
 
+  it('a code that brings a paid order to 0 books it as free where no payment method is set up', async () => {
+    // No manual payment, no Stripe: paid orders are refused, comp codes still work.
+    const tenant = await createTenant();
+    const { token } = await memberWithToken(tenant, 'organizer');
+    const event = await createEvent(tenant);
+    const paid = await createTicketType(event, { name: 'Standard', price: 2000 });
+    await code(tenant, token, event.id, { code: 'COMP', kind: 'percent', percent: 100 });
+    await code(tenant, token, event.id, { code: 'HALF', kind: 'percent', percent: 50 });
+
+    const unpaid = await checkout(tenant, event.slug, {
+      buyer: buyer(),
+      items: [{ ticketTypeId: paid.id, quantity: 1 }],
+    });
+    expect(unpaid.status).toBe(422);
+    expect(await problem(unpaid)).toMatchObject({
+      detail: 'This organization accepts no payment method for paid tickets.',
+    });
+    const half = await checkout(tenant, event.slug, {
+      buyer: buyer(),
+      items: [{ ticketTypeId: paid.id, quantity: 1 }],
+      discountCode: 'HALF',
+    });
+    expect(half.status).toBe(422);
+    expect(await problem(half)).toMatchObject({
+      detail: 'This organization accepts no payment method for paid tickets.',
+    });
+
+    const comp = await booked(tenant, event.slug, {
+      items: [{ ticketTypeId: paid.id, quantity: 2 }],
+      discountCode: 'comp',
+    });
+    expect(comp).toMatchObject({ status: 'confirmed', total: 0, discount: { code: 'COMP', amount: 4000 } });
+    const row = await bookingRow(tenant, comp.id);
+    expect(row).toMatchObject({ status: 'confirmed', provider: 'free', total: 0 });
+    expect(await counters(event.id)).toMatchObject({ event: { sold: 2, held: 0 } });
+  });
+
   it('per ticket type with a minimum quantity: only eligible items are discounted', async () => {
     const { tenant, token, event, standard, vip } = await setup();
     await code(tenant, token, event.id, {

@@ -74,7 +74,9 @@ export interface CreatedBooking {
 /**
  * The checks a checkout must pass before it writes anything, as one statement that aborts the batch with the first
  * failed check's label (the event, then each item's ticket type, window and per-order limits, then the payment
- * method; manual payment only where the organization's payment settings enable it; then whether the seats are still
+ * method, needed only when the order's total after its discount code (`totals`, pricing()) is above 0, so a paid
+ * ticket type brought to 0 by a code books like a free one; manual payment only where the organization's payment
+ * settings enable it; then whether the seats are still
  * there at the event, ticket type and pool levels). It reads without locking: the seat check here only refuses
  * early an order that already cannot fit (during an on-sale rush, every buyer after the sell-out is answered without
  * queueing for the event row or writing rows that roll back); `takeSeats`, at the end of the batch, re-checks
@@ -86,7 +88,8 @@ function validation(
   seats: readonly Seats[],
   accessCode: string | null,
   paymentMethod: string | null,
-  unlocked: SQL = sql`'{}'::uuid[]`,
+  unlocked: SQL,
+  totals: SQL,
 ): SQL {
   const total = seats.reduce((sum, seat) => sum + seat.quantity, 0);
   return sql`with v(requested_id, requested_quantity) as ${seatValues(seats)},
@@ -109,7 +112,7 @@ function validation(
       union all select 7, 'total_too_large'
         where (select sum(price::bigint * requested_quantity) from t) > 2147483647
       union all select 8, 'no_payment_method'
-        where exists (select 1 from t where price > 0) and not coalesce(
+        where (select priced.total from ${totals} priced) > 0 and not coalesce(
           (select case ${paymentMethod}::text when 'stripe' then stripe when 'manual' then manual
                   else stripe or manual end from s),
           false)
@@ -362,6 +365,7 @@ export async function createBooking({
         input.accessCode ?? null,
         method,
         unlockedTicketTypes(organizationId, eventId, discountCode),
+        totals,
       ),
     ),
     // Attendee questions (issue #18 part 3): the answers against the event's questions, read in this batch.
