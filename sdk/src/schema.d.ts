@@ -1921,7 +1921,7 @@ export interface paths {
     };
     /**
      * List public events
-     * @description The organization's published, public events, earliest start first (starts_at, id), with cursor pagination: pass `nextCursor` as `cursor` for the next page. Without `from`, only events that have not ended yet. Filters: `from`/`to` (ISO 8601, on the start time; `to` exclusive), `category` (exact), `q` (case-insensitive text in the title). Only these parameters exist; any other answers 400, as do a malformed cursor and a `limit` outside 1..100. No authentication; rate limited per client address (429 with Retry-After). Cacheable for 30 seconds. One database round trip and one Redis round trip; none to the database when the edge cache holds the answer (then changes to events and ticket types show once published to the outbox).
+     * @description The organization's published, public events, earliest start first (starts_at, id), with cursor pagination: pass `nextCursor` as `cursor` for the next page. Without `from`, only events that have not ended yet. Filters: `from`/`to` (ISO 8601, on the start time; `to` exclusive), `category` (exact), `q` (case-insensitive text in the title), `seriesId` (the dates of one recurring series). Only these parameters exist; any other answers 400, as do a malformed cursor and a `limit` outside 1..100. No authentication; rate limited per client address (429 with Retry-After). Cacheable for 30 seconds. One database round trip and one Redis round trip; none to the database when the edge cache holds the answer (then changes to events and ticket types show once published to the outbox).
      */
     get: operations['listPublicEvents'];
     put?: never;
@@ -4773,6 +4773,12 @@ export interface components {
        */
       attendeeEditCutoffMinutes: number | null;
       /**
+       * Format: uuid
+       * @description The recurring series this event is a date of (GET /api/v1/event-series/{id}), or null for a one-off event.
+       * @example null
+       */
+      seriesId: string | null;
+      /**
        * Format: date-time
        * @description When it was published.
        * @example 2026-05-01T09:00:00.000Z
@@ -5619,7 +5625,7 @@ export interface components {
        * @description The series of this date.
        * @example 6a1f0c3e-2b4d-4e5f-9a8b-7c6d5e4f3a2b
        */
-      seriesId: string;
+      seriesId?: string;
       /**
        * Format: date-time
        * @description The rule's occurrence this date is (UTC).
@@ -7611,6 +7617,12 @@ export interface components {
        * @enum {string}
        */
       visibility: 'public' | 'unlisted';
+      /**
+       * Format: uuid
+       * @description The recurring series this event is a date of (each date is its own event with its own tickets), or null for a one-off event. List the series' dates with `GET /api/v1/public/events?seriesId=...`.
+       * @example null
+       */
+      seriesId: string | null;
       priceFrom: components['schemas']['PriceSummary'];
     };
     /** @description Where the event takes place; null for online-only events. */
@@ -7726,6 +7738,12 @@ export interface components {
        * @enum {string}
        */
       visibility: 'public' | 'unlisted';
+      /**
+       * Format: uuid
+       * @description The recurring series this event is a date of (each date is its own event with its own tickets), or null for a one-off event. List the series' dates with `GET /api/v1/public/events?seriesId=...`.
+       * @example null
+       */
+      seriesId: string | null;
       priceFrom: components['schemas']['PriceSummary'];
       /**
        * @description `published`: on sale per ticket type; `cancelled` or `completed`: still shown so buyers learn it, with no ticket types.
@@ -16848,6 +16866,7 @@ export interface operations {
            *           "buyerCancellation": "none",
            *           "buyerCancellationCutoffMinutes": 0,
            *           "attendeeEditCutoffMinutes": null,
+           *           "seriesId": null,
            *           "publishedAt": null,
            *           "cancelledAt": null,
            *           "createdAt": "2026-04-20T10:00:00.000Z",
@@ -17035,6 +17054,7 @@ export interface operations {
            *       "buyerCancellation": "none",
            *       "buyerCancellationCutoffMinutes": 0,
            *       "attendeeEditCutoffMinutes": null,
+           *       "seriesId": null,
            *       "publishedAt": null,
            *       "cancelledAt": null,
            *       "createdAt": "2026-04-20T10:00:00.000Z",
@@ -17262,6 +17282,7 @@ export interface operations {
            *       "buyerCancellation": "none",
            *       "buyerCancellationCutoffMinutes": 0,
            *       "attendeeEditCutoffMinutes": null,
+           *       "seriesId": null,
            *       "publishedAt": null,
            *       "cancelledAt": null,
            *       "createdAt": "2026-04-20T10:00:00.000Z",
@@ -17444,6 +17465,7 @@ export interface operations {
            *       "buyerCancellation": "none",
            *       "buyerCancellationCutoffMinutes": 0,
            *       "attendeeEditCutoffMinutes": null,
+           *       "seriesId": null,
            *       "publishedAt": null,
            *       "cancelledAt": null,
            *       "createdAt": "2026-04-20T10:00:00.000Z",
@@ -17792,6 +17814,7 @@ export interface operations {
            *       "buyerCancellation": "none",
            *       "buyerCancellationCutoffMinutes": 0,
            *       "attendeeEditCutoffMinutes": null,
+           *       "seriesId": null,
            *       "publishedAt": "2026-05-01T09:00:00.000Z",
            *       "cancelledAt": null,
            *       "createdAt": "2026-04-20T10:00:00.000Z",
@@ -17985,6 +18008,7 @@ export interface operations {
            *       "buyerCancellation": "none",
            *       "buyerCancellationCutoffMinutes": 0,
            *       "attendeeEditCutoffMinutes": null,
+           *       "seriesId": null,
            *       "publishedAt": null,
            *       "cancelledAt": "2026-06-01T09:00:00.000Z",
            *       "createdAt": "2026-04-20T10:00:00.000Z",
@@ -19144,11 +19168,11 @@ export interface operations {
            *           "buyerCancellation": "none",
            *           "buyerCancellationCutoffMinutes": 0,
            *           "attendeeEditCutoffMinutes": null,
+           *           "seriesId": "6a1f0c3e-2b4d-4e5f-9a8b-7c6d5e4f3a2b",
            *           "publishedAt": null,
            *           "cancelledAt": null,
            *           "createdAt": "2026-04-20T10:00:00.000Z",
            *           "updatedAt": "2026-04-20T10:00:00.000Z",
-           *           "seriesId": "6a1f0c3e-2b4d-4e5f-9a8b-7c6d5e4f3a2b",
            *           "occurrenceStart": "2026-07-04T18:00:00.000Z",
            *           "seriesDetached": false
            *         }
@@ -26810,6 +26834,8 @@ export interface operations {
         category?: string;
         /** @description Case-insensitive text anywhere in the title (`%` and `_` match themselves). */
         q?: string;
+        /** @description Only the dates of this recurring series (an unknown series lists nothing). */
+        seriesId?: string;
         /** @description Page size, 1 to 100 (default 20). Values outside the range answer 400. */
         limit?: number;
         /** @description The `nextCursor` of the previous page, unchanged (opaque). A malformed cursor answers 400. */

@@ -12,6 +12,7 @@ const EVENT_KEYS = [
   'endsAt',
   'id',
   'priceFrom',
+  'seriesId',
   'slug',
   'startsAt',
   'timezone',
@@ -67,6 +68,7 @@ describe('GET /api/v1/public/events', () => {
       categories: ['music', 'gala'],
       coverImageUrl: 'https://cdn.example.com/cover.jpg',
       visibility: 'public',
+      seriesId: null,
       // The hidden 1.00 EUR ticket type does not count.
       priceFrom: { price: 900, currency: 'EUR' },
     });

@@ -11,7 +11,7 @@ import type {
 } from '../../src/routes/event-series/schema.ts';
 import { extendSeries } from '../../src/services/series/index.ts';
 import { checkout, counters } from '../support/bookings.ts';
-import { getPublic } from '../support/catalogue.ts';
+import { createEvent, getPublic } from '../support/catalogue.ts';
 import { withCronLock } from '../support/cron.ts';
 import {
   appDatabase,
@@ -261,10 +261,30 @@ describe('per-date inventory and the public catalogue', () => {
     const [first, second] = await dateRows(created.series.id);
     if (!first || !second) throw new Error('two dates expected');
 
+    const other = await createSeries(tenant, token, { publish: 'published', rrule: 'FREQ=WEEKLY;COUNT=1' });
+    const oneOffId = (await createEvent(tenant, { startsAt: first.startsAt, endsAt: first.endsAt })).id;
+
+    type Listed = { data: { id: string; slug: string; seriesId: string | null }[] };
     const listed = await getPublic(tenant, '/api/v1/public/events');
     expect(listed.status).toBe(200);
-    const slugs = (await listed.json<{ data: { slug: string }[] }>()).data.map((event) => event.slug);
-    expect(slugs).toEqual(expect.arrayContaining([first.slug, second.slug]));
+    const all = (await listed.json<Listed>()).data;
+    expect(all.map((event) => event.slug)).toEqual(expect.arrayContaining([first.slug, second.slug]));
+    // Each date names its series; a one-off event none.
+    expect(all.find((event) => event.id === first.id)?.seriesId).toBe(created.series.id);
+    expect(
+      all.find((event) => event.id === oneOffId),
+      JSON.stringify(all),
+    ).toMatchObject({ seriesId: null });
+    // The dates of one series, and only those.
+    const dates = await getPublic(tenant, `/api/v1/public/events?seriesId=${created.series.id.toUpperCase()}`);
+    expect((await dates.json<Listed>()).data.map((event) => event.id)).toEqual([first.id, second.id]);
+    const otherDates = await getPublic(tenant, `/api/v1/public/events?seriesId=${other.series.id}`);
+    expect((await otherDates.json<Listed>()).data.map((event) => event.seriesId)).toEqual([other.series.id]);
+    const detail = await getPublic(tenant, `/api/v1/public/events/${second.slug}`);
+    expect((await detail.json<{ seriesId: string | null }>()).seriesId).toBe(created.series.id);
+    const staffView = await call(tenant, 'GET', `/api/v1/events/${first.id}`, { token });
+    expect((await staffView.json<{ seriesId: string | null }>()).seriesId).toBe(created.series.id);
+    expect((await getPublic(tenant, '/api/v1/public/events?seriesId=nope')).status).toBe(400);
 
     const [firstType] = await database().select().from(ticketTypes).where(eq(ticketTypes.eventId, first.id));
     const [secondType] = await database().select().from(ticketTypes).where(eq(ticketTypes.eventId, second.id));
@@ -272,9 +292,9 @@ describe('per-date inventory and the public catalogue', () => {
     const booked = await checkout(tenant, first.slug, { items: [{ ticketTypeId: firstType.id, quantity: 5 }] });
     expect(booked.status).toBe(201);
     const one = await counters(first.id);
-    const other = await counters(second.id);
+    const two = await counters(second.id);
     expect((one.ticketTypes[firstType.id]?.sold ?? 0) + (one.ticketTypes[firstType.id]?.held ?? 0)).toBe(5);
-    expect(other.ticketTypes[secondType.id]).toEqual({ sold: 0, held: 0 });
+    expect(two.ticketTypes[secondType.id]).toEqual({ sold: 0, held: 0 });
     // The first date is sold out; the second still sells, and a ticket type of one date is not sold on the other.
     expect((await checkout(tenant, first.slug, { items: [{ ticketTypeId: firstType.id, quantity: 1 }] })).status).toBe(
       409,

@@ -163,6 +163,11 @@ export const EventSchema = z
       example: 60,
     }),
     ...selfServiceFields,
+    seriesId: Uuid.nullable().openapi({
+      description:
+        'The recurring series this event is a date of (GET /api/v1/event-series/{id}), or null for a one-off event.',
+      example: null,
+    }),
     publishedAt: Timestamp.nullable().openapi({
       description: 'When it was published.',
       example: '2026-05-01T09:00:00.000Z',
@@ -203,6 +208,7 @@ export const EXAMPLE_EVENT: EventResponse = {
   buyerCancellation: 'none',
   buyerCancellationCutoffMinutes: 0,
   attendeeEditCutoffMinutes: null,
+  seriesId: null,
   publishedAt: null,
   cancelledAt: null,
   createdAt: '2026-04-20T10:00:00.000Z',

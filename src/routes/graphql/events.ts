@@ -114,6 +114,10 @@ export const EventRef = builder.objectRef<EventView>('Event').implement({
     transferCutoffMinutes: t.exposeInt('transferCutoffMinutes', {
       description: 'Transfers close this many minutes before the start (0: at the start).',
     }),
+    seriesId: t.exposeID('seriesId', {
+      nullable: true,
+      description: 'The recurring series this event is a date of, or null for a one-off event.',
+    }),
     publishedAt: t.expose('publishedAt', { type: 'DateTime', nullable: true }),
     cancelledAt: t.expose('cancelledAt', { type: 'DateTime', nullable: true }),
     createdAt: t.expose('createdAt', { type: 'DateTime' }),

@@ -19,7 +19,7 @@ export const route = createRoute({
     "The organization's published, public events, earliest start first (starts_at, id), with cursor pagination: " +
     'pass `nextCursor` as `cursor` for the next page. Without `from`, only events that have not ended yet. Filters: ' +
     '`from`/`to` (ISO 8601, on the start time; `to` exclusive), `category` (exact), `q` (case-insensitive text in ' +
-    'the title). Only these parameters exist; any other answers 400, as do a malformed cursor and a `limit` outside ' +
+    'the title), `seriesId` (the dates of one recurring series). Only these parameters exist; any other answers 400, as do a malformed cursor and a `limit` outside ' +
     '1..100. No authentication; rate limited per client address (429 with Retry-After). Cacheable for 30 seconds. ' +
     'One database round trip and one Redis round trip; none to the database when the edge cache holds the answer ' +
     '(then changes to events and ticket types show once published to the outbox).',

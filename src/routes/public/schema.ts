@@ -111,6 +111,12 @@ const publicEventFields = {
     description: '`public`: listed in the catalogue; `unlisted`: reachable only by its link.',
     example: 'public',
   }),
+  seriesId: Uuid.nullable().openapi({
+    description:
+      'The recurring series this event is a date of (each date is its own event with its own tickets), or null for ' +
+      "a one-off event. List the series' dates with `GET /api/v1/public/events?seriesId=...`.",
+    example: null,
+  }),
   priceFrom: PriceSummarySchema.nullable(),
 };
 
@@ -264,6 +270,11 @@ export const PublicEventListQuerySchema = z
         description: 'Case-insensitive text anywhere in the title (`%` and `_` match themselves).',
         example: 'gala',
       }),
+    seriesId: Uuid.optional().openapi({
+      param: { name: 'seriesId', in: 'query' },
+      description: 'Only the dates of this recurring series (an unknown series lists nothing).',
+      example: '3c9d2f4e-8b1a-4d6e-9f0a-2b3c4d5e6f70',
+    }),
     limit: z.coerce
       .number()
       .int()

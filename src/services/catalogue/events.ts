@@ -15,6 +15,8 @@ export interface PublicEvent {
   categories: string[];
   coverImageUrl: string | null;
   visibility: 'public' | 'unlisted';
+  /** The recurring series this event is a date of (issue #18 part 5), or null for a one-off event. */
+  seriesId: string | null;
   /** The lowest price among the ticket types shown without an access code; null when there is none. */
   priceFrom: { price: number; currency: string } | null;
 }
@@ -43,6 +45,7 @@ export const publicEventColumns = {
   categories: events.categories,
   coverImageUrl: events.coverImageUrl,
   visibility: events.visibility,
+  seriesId: events.seriesId,
   minPrice: cheapestVisible(ticketTypes.price).mapWith(Number),
   minPriceCurrency: cheapestVisible(ticketTypes.currency).mapWith(String),
 };
@@ -60,6 +63,7 @@ export interface PublicEventRow {
   categories: string[];
   coverImageUrl: string | null;
   visibility: 'public' | 'unlisted' | 'private';
+  seriesId: string | null;
   minPrice: number | null;
   minPriceCurrency: string | null;
 }
@@ -79,6 +83,7 @@ export function toPublicEvent(row: PublicEventRow): PublicEvent {
     coverImageUrl: row.coverImageUrl,
     // Private events never reach this mapping: every public query filters them out.
     visibility: row.visibility === 'unlisted' ? 'unlisted' : 'public',
+    seriesId: row.seriesId,
     priceFrom:
       row.minPrice === null || row.minPriceCurrency === null
         ? null

@@ -15,6 +15,8 @@ export interface ListPublicEventsInput {
   category?: string | undefined;
   /** Case-insensitive text anywhere in the title. */
   q?: string | undefined;
+  /** Only the dates of this recurring series. */
+  seriesId?: string | undefined;
   limit: number;
   cursor?: string | undefined;
   /** `startsAt` (default, soonest first) or `-startsAt`. */
@@ -57,6 +59,7 @@ export async function listPublicEvents({
   if (input.q !== undefined) {
     conditions.push(sql`${events.title} ilike ${`%${escapeLike(input.q)}%`}`);
   }
+  if (input.seriesId !== undefined) conditions.push(eq(events.seriesId, input.seriesId.toLowerCase()));
   if (after !== null) conditions.push(keysetAfter(events.startsAt, events.id, after, sort));
 
   const db = ctx.services.db;

@@ -36,6 +36,8 @@ export interface EventView {
   buyerCancellation: BuyerCancellationPolicy;
   buyerCancellationCutoffMinutes: number;
   attendeeEditCutoffMinutes: number | null;
+  /** The recurring series this event is a date of, or null for a one-off event. */
+  seriesId: string | null;
   publishedAt: string | null;
   cancelledAt: string | null;
   createdAt: string;
@@ -63,6 +65,7 @@ export function toEventView(row: Event): EventView {
     buyerCancellation: row.buyerCancellation,
     buyerCancellationCutoffMinutes: row.buyerCancellationCutoffMinutes,
     attendeeEditCutoffMinutes: row.attendeeEditCutoffMinutes,
+    seriesId: row.seriesId,
     publishedAt: row.publishedAt?.toISOString() ?? null,
     cancelledAt: row.cancelledAt?.toISOString() ?? null,
     createdAt: row.createdAt.toISOString(),

@@ -72,6 +72,7 @@ export function eventObject(alias: string): SQL {
     buyerCancellation: column(alias, 'buyer_cancellation'),
     buyerCancellationCutoffMinutes: column(alias, 'buyer_cancellation_cutoff_minutes'),
     attendeeEditCutoffMinutes: column(alias, 'attendee_edit_cutoff_minutes'),
+    seriesId: column(alias, 'series_id'),
     publishedAt: iso(alias, 'published_at'),
     cancelledAt: iso(alias, 'cancelled_at'),
     createdAt: iso(alias, 'created_at'),
