@@ -1,11 +1,12 @@
 import { env } from 'cloudflare:workers';
-import { and, eq, sql } from 'drizzle-orm';
+import { and, asc, eq, sql } from 'drizzle-orm';
 import { describe, expect, it } from 'vitest';
-import { attendees, auditLogs, bookings, payments, refunds } from '../../src/db/schema/index.ts';
+import { attendees, auditLogs, bookings, invoices, payments, refunds } from '../../src/db/schema/index.ts';
 import { createLogger } from '../../src/lib/logger.ts';
 import { readBindings } from '../../src/middleware/bindings.ts';
 import { bookingSeats, moveSeats } from '../../src/services/bookings/inventory.ts';
 import { sweepPendingRefunds } from '../../src/services/bookings/refund-sweep.ts';
+import { issueInvoice } from '../../src/services/invoices/issue.ts';
 import { book, bookingRow, counters } from '../support/bookings.ts';
 import { createEvent, createTicketType } from '../support/catalogue.ts';
 import { runCron, withCronLock } from '../support/cron.ts';
@@ -83,8 +84,18 @@ describe('pending Stripe refund sweep (scheduled)', () => {
     const f = await fixture();
     const paymentIntentId = `pi_unanswered_once_${crypto.randomUUID().replaceAll('-', '')}`;
     const booking = await paidBooking(f, paymentIntentId);
+    // Its invoice, as the confirmation would have issued it: the settled refund gets a credit note against it.
+    await issueInvoice(database(), f.tenant.organization.id, booking.id);
     const row = await unansweredRefund(f, booking.id, {});
     await age(row.id, '2 minutes');
+    const documents = () =>
+      database()
+        .select({ kind: invoices.kind, number: invoices.number, gross: invoices.gross, refundId: invoices.refundId })
+        .from(invoices)
+        .where(eq(invoices.bookingId, booking.id))
+        .orderBy(asc(invoices.sequence));
+    // Not yet: the refund is only reserved.
+    expect((await documents()).map((document) => document.kind)).toEqual(['invoice']);
 
     await runCron();
 
@@ -109,11 +120,16 @@ describe('pending Stripe refund sweep (scheduled)', () => {
         .from(auditLogs)
         .where(and(eq(auditLogs.targetId, booking.id), eq(auditLogs.action, 'booking.refunded')));
     expect(await audits()).toMatchObject([{ actorType: 'system' }]);
+    expect(await documents()).toEqual([
+      { kind: 'invoice', number: 'INV-000001', gross: 3000, refundId: null },
+      { kind: 'credit_note', number: 'INV-000002', gross: 3000, refundId: row.id },
+    ]);
 
     // Settled once: a second run asks Stripe nothing more and records nothing more.
     await runCron();
     expect(await sentFor(row.id)).toHaveLength(2);
     expect(await audits()).toHaveLength(1);
+    expect(await documents()).toHaveLength(2);
   });
 
   it('finds a refund Stripe made but keeps answering 500 for (a saved answer) by its metadata, and records it', async () => {

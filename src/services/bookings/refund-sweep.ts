@@ -7,6 +7,7 @@ import type { ClientInfo } from '../../lib/client.ts';
 import type { Logger } from '../../lib/logger.ts';
 import { auditInsert } from '../audit/record.ts';
 import { abortLabel, mustChange } from '../events/shared.ts';
+import { issueCreditNote } from '../invoices/issue.ts';
 import { outboxInsertSelect } from '../outbox/record.ts';
 import { bookingData } from '../outbox/views.ts';
 import { decryptStripeSecretKey } from '../payments/settings.ts';
@@ -218,6 +219,8 @@ async function finish(db: Database, row: Unanswered, outcome: ProviderOutcome): 
               where organization_id = ${organizationId} and booking_id = ${bookingId} and status = 'valid'
                 and id = any(${uuidArray(tickets)})`),
           ]),
+      // The refund's credit note, as the request would have issued it (none without an invoice).
+      issueCreditNote(db, organizationId, bookingId, row.id, row.amount),
       auditInsert(db, SYSTEM_CLIENT, {
         organizationId,
         actor: { type: 'system' },
