@@ -244,6 +244,8 @@ export const ROUTE_GROUPS: readonly RouteGroup[] = [
       ['PUT', '/api/v1/organization/invoice-settings'],
       ['GET', '/api/v1/bookings/{id}/invoice'],
       ['GET', '/api/v1/public/bookings/{id}/invoice'],
+      ['GET', '/api/v1/bookings/{id}/refunds/{refundId}/credit-note'],
+      ['GET', '/api/v1/public/bookings/{id}/refunds/{refundId}/credit-note'],
     ],
     load: async () => (await import('./invoices/index.ts')).registerInvoicesRoutes,
   },

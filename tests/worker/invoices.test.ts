@@ -241,7 +241,11 @@ describe('invoices: numbering, tax, credit notes, PDFs', () => {
   it('issues a credit note per refund in the same sequence; the refund round trips are unchanged', async () => {
     const f = await fixture();
     const type = await createTicketType(f.event, { price: 1190, taxRate: 1900 });
-    const booking = await book(f.tenant, f.event.slug, { items: [{ ticketTypeId: type.id, quantity: 2 }] });
+    const buyerEmail = `refunded-${crypto.randomUUID().slice(0, 8)}@example.com`;
+    const booking = await book(f.tenant, f.event.slug, {
+      buyer: { name: 'Ada Lovelace', email: buyerEmail },
+      items: [{ ticketTypeId: type.id, quantity: 2 }],
+    });
     expect((await confirm(f, booking.id)).status).toBe(200);
     const requestId = newRequestId();
     const refund = await call(f.tenant, 'POST', `/api/v1/bookings/${booking.id}/refund`, {
@@ -266,6 +270,62 @@ describe('invoices: numbering, tax, credit notes, PDFs', () => {
     ]);
     expect(rows[1]?.refundId).toBe(refunded.refunds[0]?.id);
     expect(rows[2]?.refundId).toBe(refunded.refunds[1]?.id);
+
+    // The staff view links each refund's credit note, and the PDF downloads (one database round trip, plus R2).
+    const [first, second] = refunded.refunds;
+    if (!first || !second) throw new Error('two refunds expected');
+    const firstPath = `/api/v1/bookings/${booking.id}/refunds/${first.id}/credit-note`;
+    expect(first.creditNote).toEqual({ number: 'INV-000002', url: firstPath });
+    expect(second.creditNote?.number).toBe('INV-000003');
+    const downloadId = newRequestId();
+    const staffPdf = await call(f.tenant, 'GET', firstPath, {
+      token: f.token,
+      headers: { 'x-request-id': downloadId },
+    });
+    expect(staffPdf.status).toBe(200);
+    expect(staffPdf.headers.get('content-type')).toBe('application/pdf');
+    expect(staffPdf.headers.get('content-disposition')).toBe('attachment; filename="INV-000002.pdf"');
+    expect(staffPdf.headers.get('x-content-type-options')).toBe('nosniff');
+    const bytes = new Uint8Array(await staffPdf.arrayBuffer());
+    expect((await roundTrips(downloadId)).database).toBe(1);
+    expect((await PDFDocument.load(bytes)).getTitle()).toBe('Credit note INV-000002');
+    const text = await pdfText(bytes);
+    expect(text).toContain('Credit note INV-000002');
+    expect(text).toContain('Refund against invoice INV-000001');
+
+    // The buyer's view links the buyer's copy, reached with the booking token in the header.
+    const view = await request(f.tenant.url(`/api/v1/public/bookings/${booking.id}`), {
+      headers: { 'cf-connecting-ip': randomIp(), 'booking-token': booking.token },
+    });
+    const buyerPath = `/api/v1/public/bookings/${booking.id}/refunds/${first.id}/credit-note`;
+    expect((await view.json<{ refunds: { creditNote: unknown }[] }>()).refunds[0]?.creditNote).toEqual({
+      number: 'INV-000002',
+      url: buyerPath,
+    });
+    const buyerPdf = await request(f.tenant.url(buyerPath), {
+      headers: { 'cf-connecting-ip': randomIp(), 'booking-token': booking.token },
+    });
+    expect(buyerPdf.status).toBe(200);
+    expect(new Uint8Array(await buyerPdf.arrayBuffer())).toEqual(bytes);
+    const wrongToken = await request(f.tenant.url(buyerPath), {
+      headers: { 'cf-connecting-ip': randomIp(), 'booking-token': `${booking.token.slice(0, -4)}AAAA` },
+    });
+    expect(wrongToken.status).toBe(404);
+    // The refund email names the credit note and where the buyer downloads it (no secret in the link).
+    const mail = await poll(async () => {
+      const messages = await mailbox(buyerEmail);
+      return messages.find((message) => message.text.includes(buyerPath));
+    }, 'the refund email with its credit note');
+    expect(mail.text).toContain('INV-000002');
+    expect(mail.text).not.toContain(booking.token);
+    // Another booking's refund, an unknown refund, another organization: 404.
+    const otherBooking = await book(f.tenant, f.event.slug, { items: [{ ticketTypeId: type.id, quantity: 1 }] });
+    const crossed = `/api/v1/bookings/${otherBooking.id}/refunds/${first.id}/credit-note`;
+    expect((await call(f.tenant, 'GET', crossed, { token: f.token })).status).toBe(404);
+    const unknown = `/api/v1/bookings/${booking.id}/refunds/${crypto.randomUUID()}/credit-note`;
+    expect((await call(f.tenant, 'GET', unknown, { token: f.token })).status).toBe(404);
+    const other = await fixture();
+    expect((await call(other.tenant, 'GET', firstPath, { token: other.token })).status).toBe(404);
   });
 
   it('renders the PDF into R2 on the first download and serves it to staff and to the buyer (Booking-Token)', async () => {

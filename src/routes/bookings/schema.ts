@@ -298,6 +298,27 @@ export const BookingSchema = z
           reason: storedLine(MAX_REFUND_REASON_LENGTH).nullable(),
           attendeeIds: z.array(Uuid).max(MAX_TICKETS_PER_ORDER),
           createdAt: Timestamp,
+          creditNote: z
+            .object({
+              number: z.string().max(40).openapi({ example: 'INV-000043' }),
+              url: z
+                .string()
+                .max(200)
+                .openapi({
+                  description:
+                    'Where the PDF is downloaded (staff: bookings:read; buyer: the /api/v1/public/... path with the ' +
+                    'Booking-Token header).',
+                  example:
+                    '/api/v1/bookings/9b2f4c1e-7a3d-4e8b-9c0f-1a2b3c4d5e6f/refunds/4d3c2b1a-0f9e-4d8c-b7a6-5e4f3a2b1c0d/credit-note',
+                }),
+            })
+            .nullable()
+            .optional()
+            .openapi({
+              description:
+                "The refund's credit note against the booking's invoice, numbered in the invoices' sequence; null " +
+                'when the booking has no invoice (free) or a Stripe refund is still unanswered.',
+            }),
         }),
       )
       .max(MAX_REFUNDS_PER_BOOKING)

@@ -61,6 +61,7 @@ export const RATE_LIMITED_BY: Readonly<Record<string, readonly LimitRule[]>> = {
   getPublicEventCalendar: [PUBLIC_READ_LIMIT],
   getPublicBookingCalendar: [PUBLIC_READ_LIMIT],
   getPublicBookingInvoice: [PUBLIC_READ_LIMIT],
+  getPublicRefundCreditNote: [PUBLIC_READ_LIMIT],
   // Images (issue #16 part 4): the public reads go through publicRead; a staff read of a cover is a bearer request.
   getOrganizationLogo: [PUBLIC_READ_LIMIT],
   getEventCover: [PUBLIC_READ_LIMIT],

@@ -6,7 +6,7 @@ import { scoped } from '../../db/tenant.ts';
 import { requireTenant, type ServiceContext } from '../../lib/context.ts';
 import { hashToken } from '../auth/tokens.ts';
 import { bookingNotFound } from './shared.ts';
-import { invoiceNumberOf, toBookingView, type BookingView } from './views.ts';
+import { creditNotePath, invoiceNumberOf, refundColumns, toBookingView, type BookingView } from './views.ts';
 
 /** The event as its ticket holders see it; `onlineUrl` only while the booking is confirmed. */
 export interface PublicBookingEvent {
@@ -38,6 +38,7 @@ export type PublicBookingView = Omit<BookingView, 'payment' | 'refunds'> & {
     status: BookingView['refunds'][number]['status'];
     attendeeIds: string[];
     createdAt: string;
+    creditNote: { number: string; url: string } | null;
   }[];
   event: PublicBookingEvent;
 } & SelfServiceView;
@@ -153,7 +154,7 @@ export function publicBookingQueries(db: Database, organizationId: string, id: s
       .where(and(eq(payments.organizationId, organizationId), eq(payments.bookingId, id), holder))
       .limit(1),
     db
-      .select()
+      .select(refundColumns(organizationId))
       .from(refunds)
       .where(and(eq(refunds.organizationId, organizationId), eq(refunds.bookingId, id), holder))
       .orderBy(asc(refunds.createdAt), asc(refunds.id)),
@@ -194,6 +195,10 @@ export function toPublicBookingView(rows: PublicBookingRows): PublicBookingView 
       status: refund.status,
       attendeeIds: refund.attendeeIds,
       createdAt: refund.createdAt,
+      creditNote:
+        refund.creditNote == null
+          ? null
+          : { number: refund.creditNote.number, url: creditNotePath(found.booking.id, refund.id, 'buyer') },
     })),
     ...selfServiceView({ ...event, nowMs: Number(event.nowMs) }, found.booking, attendeeRows),
     event: {

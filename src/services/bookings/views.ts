@@ -69,6 +69,25 @@ export interface RefundView {
   reason: string | null;
   attendeeIds: string[];
   createdAt: string;
+  /** The refund's credit note (issue #18 part 4), where the query read it: null for a booking without invoice. */
+  creditNote?: { number: string; url: string } | null;
+}
+
+/** A refund row with the number of its credit note (`refundColumns`). */
+export type RefundRow = Refund & { creditNoteNumber?: string | null };
+
+/** A refund's columns and the number of its credit note, or null (issue #18 part 4). */
+export function refundColumns(organizationId: string) {
+  return {
+    ...getTableColumns(refunds),
+    creditNoteNumber: sql<string | null>`(select cn.number from invoices cn where cn.organization_id = ${organizationId}
+      and cn.refund_id = ${refunds}.id and cn.kind = 'credit_note')`,
+  };
+}
+
+/** Where staff (or, with the Booking-Token header, the buyer) download a refund's credit note. */
+export function creditNotePath(bookingId: string, refundId: string, audience: 'staff' | 'buyer' = 'staff'): string {
+  return `/api/v1/${audience === 'buyer' ? 'public/' : ''}bookings/${bookingId}/refunds/${refundId}/credit-note`;
 }
 
 /**
@@ -104,14 +123,14 @@ export function bookingQueries(db: Database, organizationId: string, bookingId: 
       .where(and(eq(payments.organizationId, organizationId), eq(payments.bookingId, bookingId)))
       .limit(1),
     db
-      .select()
+      .select(refundColumns(organizationId))
       .from(refunds)
       .where(and(eq(refunds.organizationId, organizationId), eq(refunds.bookingId, bookingId)))
       .orderBy(asc(refunds.createdAt), asc(refunds.id)),
   ] as const;
 }
 
-export type BookingRows = [Booking[], (typeof bookingItems.$inferSelect)[], Attendee[], Payment[], Refund[]];
+export type BookingRows = [Booking[], (typeof bookingItems.$inferSelect)[], Attendee[], Payment[], RefundRow[]];
 
 const iso = (value: Date | null): string | null => value?.toISOString() ?? null;
 
@@ -199,8 +218,8 @@ export function toPaymentView(payment: Payment): PaymentView {
   };
 }
 
-export function toRefundView(refund: Refund): RefundView {
-  return {
+export function toRefundView(refund: RefundRow): RefundView {
+  const view: RefundView = {
     id: refund.id,
     amount: refund.amount,
     currency: refund.currency,
@@ -209,4 +228,11 @@ export function toRefundView(refund: Refund): RefundView {
     attendeeIds: refund.attendeeIds,
     createdAt: refund.createdAt.toISOString(),
   };
+  if (refund.creditNoteNumber !== undefined) {
+    view.creditNote =
+      refund.creditNoteNumber === null
+        ? null
+        : { number: refund.creditNoteNumber, url: creditNotePath(refund.bookingId, refund.id) };
+  }
+  return view;
 }

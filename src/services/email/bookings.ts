@@ -30,7 +30,20 @@ export const BookingEmailPayloadSchema = z.object({
     currency: z.string().min(3).max(3),
     refundedAmount: z.number().int().nonnegative().default(0),
     attendees: z.array(AttendeeData).default([]),
-    refunds: z.array(z.object({ amount: z.number().int().nonnegative(), status: z.string().optional() })).optional(),
+    refunds: z
+      .array(
+        z.object({
+          id: z.string().optional(),
+          amount: z.number().int().nonnegative(),
+          status: z.string().optional(),
+          // Invoices (issue #18 part 4): the refund's credit note, when the booking has an invoice.
+          creditNote: z
+            .object({ number: z.string().max(40) })
+            .nullable()
+            .optional(),
+        }),
+      )
+      .optional(),
     // Invoices (issue #18 part 4): the number of the booking's invoice, when it has one.
     invoice: z
       .object({ number: z.string().max(40) })
@@ -190,8 +203,9 @@ function content(input: BookingEmailInput): Content {
       };
     case 'booking.refunded': {
       // The refund this event is about: the latest one that did not fail (the view lists them oldest first).
-      const latest =
-        booking.refunds?.filter((refund) => refund.status !== 'failed').at(-1)?.amount ?? booking.refundedAmount;
+      const refund = booking.refunds?.filter((entry) => entry.status !== 'failed').at(-1);
+      const latest = refund?.amount ?? booking.refundedAmount;
+      const creditNote = refund?.creditNote ?? null;
       const intro = ['Hello,', `We refunded ${money(latest)} of your booking for ${title}.`];
       if (latest !== booking.refundedAmount) {
         intro.push(`Refunded so far: ${money(booking.refundedAmount)} of ${money(booking.total)}.`);
@@ -199,12 +213,27 @@ function content(input: BookingEmailInput): Content {
       return {
         subject: `Refund for your booking for ${title}`,
         intro,
-        details: [...eventDetails(event, false), ['Refunded', money(booking.refundedAmount)], reference, bookedAs],
+        details: [
+          ...eventDetails(event, false),
+          ['Refunded', money(booking.refundedAmount)],
+          ...(creditNote ? [['Credit note', creditNote.number] as [string, string]] : []),
+          reference,
+          bookedAs,
+        ],
         tickets: [
           { title: 'Cancelled tickets', attendees: cancelled },
           { title: 'Your remaining tickets', attendees: valid },
         ],
-        closing: ['The money goes back to the payment method you used; banks may take a few days to show it.'],
+        closing: [
+          'The money goes back to the payment method you used; banks may take a few days to show it.',
+          // The link carries no secret: the credit note is downloaded with the booking token from checkout.
+          ...(creditNote && refund?.id
+            ? [
+                `Your credit note ${creditNote.number} (PDF) can be downloaded with your booking token from ` +
+                  `/api/v1/public/bookings/${booking.id}/refunds/${refund.id}/credit-note on the organizer's site.`,
+              ]
+            : []),
+        ],
       };
     }
   }

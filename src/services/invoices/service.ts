@@ -119,23 +119,24 @@ export interface InvoiceDocument {
 }
 
 /**
- * The invoice of a booking (`kind = invoice`), or one of its credit notes by number, for staff (`token` undefined)
- * or for its buyer (the booking token, compared as SHA-256 in SQL: a wrong token is the same 404 as an unknown
- * booking). One database round trip, then R2.
+ * The invoice of a booking (`kind = invoice`), or with `refundId` the credit note of that refund, for staff (`token`
+ * undefined) or for its buyer (the booking token, compared as SHA-256 in SQL: a wrong token is the same 404 as an
+ * unknown booking). One database round trip, then R2.
  */
 export async function bookingInvoice(
   ctx: ServiceContext,
-  input: { bookingId: string; token?: string | undefined },
+  input: { bookingId: string; refundId?: string | undefined; token?: string | undefined },
 ): Promise<InvoiceDocument> {
   const tenant = requireTenant(ctx);
   const db = ctx.services.db;
   const organizationId = tenant.id;
   const bookingId = input.bookingId.toLowerCase();
-  const conditions: SQL[] = [
-    eq(invoices.organizationId, organizationId),
-    eq(invoices.bookingId, bookingId),
-    eq(invoices.kind, 'invoice'),
-  ];
+  const conditions: SQL[] = [eq(invoices.organizationId, organizationId), eq(invoices.bookingId, bookingId)];
+  if (input.refundId === undefined) {
+    conditions.push(eq(invoices.kind, 'invoice'));
+  } else {
+    conditions.push(eq(invoices.kind, 'credit_note'), eq(invoices.refundId, input.refundId.toLowerCase()));
+  }
   if (input.token !== undefined) {
     const tokenHash = await hashToken(input.token);
     conditions.push(sql`exists (select 1 from ${bookings} b where b.organization_id = ${organizationId}
@@ -148,6 +149,10 @@ export async function bookingInvoice(
       .where(and(...conditions))
       .limit(1),
   ]);
-  if (invoice === undefined) throw invoiceNotFound();
+  if (invoice === undefined) {
+    throw input.refundId === undefined
+      ? invoiceNotFound()
+      : new ApiError('not_found', { detail: 'This refund has no credit note (no invoice, or not found).' });
+  }
   return { invoice, pdf: await invoicePdf(ctx, invoice) };
 }

@@ -180,7 +180,11 @@ export function bookingObject(alias: string): SQL {
     payment: sql`(select ${jsonObject(paymentViewEntries('bp'))} from payments bp where ${owner('bp')} limit 1)`,
     refunds: sql`coalesce((select jsonb_agg(jsonb_build_object('id', br.id, 'amount', br.amount,
         'currency', br.currency, 'status', br.status, 'reason', br.reason, 'attendeeIds', br.attendee_ids,
-        'createdAt', ${iso('br', 'created_at')}) order by br.created_at, br.id)
+        'createdAt', ${iso('br', 'created_at')},
+        'creditNote', (select jsonb_build_object('number', cn.number,
+            'url', '/api/v1/bookings/' || br.booking_id || '/refunds/' || br.id || '/credit-note')
+          from invoices cn where cn.organization_id = br.organization_id and cn.refund_id = br.id
+            and cn.kind = 'credit_note')) order by br.created_at, br.id)
       from refunds br where ${owner('br')}), '[]'::jsonb)`,
     // Invoices (issue #18 part 4): the staff download; null without an invoice.
     invoice: sql`(select jsonb_build_object('number', bin.number, 'url', '/api/v1/bookings/' || bin.booking_id || '/invoice')
