@@ -6673,6 +6673,7 @@ export interface components {
        * @description Refunded so far, integer minor units.
        */
       refundedAmount: number;
+      discount: components['schemas']['AppliedDiscount'];
       /** @enum {string} */
       provider: 'free' | 'manual' | 'stripe';
       /**
@@ -6725,6 +6726,16 @@ export interface components {
         url: string;
       } | null;
     };
+    AppliedDiscount: {
+      /** @example EARLY26 */
+      code: string;
+      /**
+       * Format: int32
+       * @description Minor units taken off; `total` is after it.
+       * @example 1000
+       */
+      amount: number;
+    } | null;
     /** @description A booking with its items, tickets, payment and refunds. */
     Booking: {
       /**
@@ -6757,6 +6768,7 @@ export interface components {
        * @description Refunded so far, integer minor units.
        */
       refundedAmount: number;
+      discount: components['schemas']['AppliedDiscount'];
       /** @enum {string} */
       provider: 'free' | 'manual' | 'stripe';
       /**
@@ -8011,16 +8023,6 @@ export interface components {
         } | null;
       };
     };
-    AppliedDiscount: {
-      /** @example EARLY26 */
-      code: string;
-      /**
-       * Format: int32
-       * @description Minor units taken off; `total` is after it.
-       * @example 1000
-       */
-      amount: number;
-    } | null;
     /**
      * @description A checkout: the buyer, the tickets and who they are for.
      * @example {
@@ -8218,6 +8220,7 @@ export interface components {
        * @description Refunded so far, integer minor units.
        */
       refundedAmount: number;
+      discount: components['schemas']['AppliedDiscount'];
       /** @enum {string} */
       provider: 'free' | 'manual' | 'stripe';
       /**

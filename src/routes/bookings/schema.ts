@@ -267,6 +267,7 @@ export const BookingSchema = z
     total: int32(0).openapi({ description: 'Integer minor units.' }),
     currency: StoredCurrencyCode,
     refundedAmount: int32(0).openapi({ description: 'Refunded so far, integer minor units.' }),
+    discount: AppliedDiscountSchema,
     provider: z.enum(PAYMENT_PROVIDERS),
     answers: StoredAnswers,
     expiresAt: isoOrNull('While pending: when the hold lapses.'),

@@ -37,6 +37,14 @@ const PaymentRef = builder.objectRef<PaymentView>('Payment').implement({
   }),
 });
 
+const AppliedDiscountRef = builder.objectRef<NonNullable<BookingSummary['discount']>>('AppliedDiscount').implement({
+  description: 'The discount code a booking applied at checkout (REST `AppliedDiscount`).',
+  fields: (t) => ({
+    code: t.exposeString('code'),
+    amount: t.exposeInt('amount', { description: 'Minor units taken off; `total` is after it.' }),
+  }),
+});
+
 const RefundRef = builder.objectRef<RefundView>('Refund').implement({
   description: 'A refund of a booking, whole or of some tickets (REST `Refund`).',
   fields: (t) => ({
@@ -86,6 +94,12 @@ export const BookingRef = builder.objectRef<BookingSummary>('Booking').implement
     total: t.exposeInt('total', { description: 'Minor units.' }),
     currency: t.exposeString('currency'),
     refundedAmount: t.exposeInt('refundedAmount'),
+    discount: t.field({
+      type: AppliedDiscountRef,
+      nullable: true,
+      description: 'The discount code applied at checkout; null without one.',
+      resolve: (booking) => booking.discount,
+    }),
     provider: t.exposeString('provider'),
     answers: t.expose('answers', { type: 'JSONObject' }),
     expiresAt: t.expose('expiresAt', { type: 'DateTime', nullable: true }),

@@ -22,6 +22,8 @@ export interface BookingView {
   total: number;
   currency: string;
   refundedAmount: number;
+  /** The discount code applied at checkout and the amount it took off `total` (minor units); null without one. */
+  discount: { code: string; amount: number } | null;
   provider: Booking['provider'];
   answers: Answers;
   expiresAt: string | null;
@@ -164,6 +166,7 @@ export function toBookingSummary(
     total: booking.total,
     currency: booking.currency,
     refundedAmount: booking.refundedAmount,
+    discount: booking.discountCode === null ? null : { code: booking.discountCode, amount: booking.discountAmount },
     provider: booking.provider,
     answers: booking.answers,
     expiresAt: iso(booking.expiresAt),

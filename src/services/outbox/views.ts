@@ -165,6 +165,8 @@ export function bookingObject(alias: string): SQL {
     total: column(alias, 'total'),
     currency: column(alias, 'currency'),
     refundedAmount: column(alias, 'refunded_amount'),
+    discount: sql`case when ${column(alias, 'discount_code')} is not null then jsonb_build_object('code',
+      ${column(alias, 'discount_code')}, 'amount', ${column(alias, 'discount_amount')}) end`,
     provider: column(alias, 'provider'),
     answers: column(alias, 'answers'),
     expiresAt: iso(alias, 'expires_at'),
