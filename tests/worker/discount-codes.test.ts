@@ -313,6 +313,9 @@ describe('discounts at checkout and in the quote', () => {
     const row = await bookingRow(tenant, comp.id);
     expect(row).toMatchObject({ status: 'confirmed', provider: 'free', total: 0 });
     expect(await counters(event.id)).toMatchObject({ event: { sold: 2, held: 0 } });
+    // Staff see the code and what it took off, as the checkout answered.
+    const view = await call(tenant, 'GET', `/api/v1/bookings/${comp.id}`, { token });
+    expect(await view.json()).toMatchObject({ total: 0, discount: { code: 'COMP', amount: 4000 } });
   });
 
   it('per ticket type with a minimum quantity: only eligible items are discounted', async () => {
