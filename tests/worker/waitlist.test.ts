@@ -201,6 +201,15 @@ describe('waitlist offers', () => {
     expect((await claim(tenant, link.bookingId, link.token)).status).toBe(409);
     expect((await entryOf(first.email))?.status).toBe('claimed');
     expect(await counters(event.id)).toMatchObject({ ticketTypes: { [seats.id]: { sold: 2, held: 0 } } });
+    // The claim publishes waitlist.claimed with the entry as it is now (no token), in the claim's batch.
+    const claimedEvents = await database()
+      .select()
+      .from(outbox)
+      .where(and(eq(outbox.organizationId, tenant.organization.id), eq(outbox.type, 'waitlist.claimed')));
+    expect(claimedEvents.map((row) => row.payload.data)).toEqual([
+      expect.objectContaining({ id: offered.id, status: 'claimed', bookingId: link.bookingId }),
+    ]);
+    expect(JSON.stringify(claimedEvents[0]?.payload)).not.toContain(link.token);
 
     // The next release goes to the second in line.
     expect((await cancel(tenant, token, idOf(booked[1]))).status).toBe(200);
@@ -256,6 +265,14 @@ describe('waitlist offers', () => {
     await entryStatus(first.email, 'expired');
     const next = await entryStatus(second.email, 'offered');
     expect(next.bookingId).not.toBe(offered.bookingId);
+    // The lapsed offer published waitlist.expired (once), with the entry as settled.
+    const expiredEvents = await database()
+      .select()
+      .from(outbox)
+      .where(and(eq(outbox.organizationId, tenant.organization.id), eq(outbox.type, 'waitlist.expired')));
+    expect(expiredEvents.map((row) => row.payload.data)).toEqual([
+      expect.objectContaining({ id: offered.id, status: 'expired', bookingId: offered.bookingId }),
+    ]);
     // The expired offer cannot be claimed.
     const link = await offerLink(first.email);
     expect((await claim(tenant, link.bookingId, link.token)).status).toBe(409);

@@ -34,6 +34,12 @@ export const EVENT_TYPES = {
   'waitlist.offered':
     'Seats were offered to the next waitlist entry: a pending booking holds them until the offer expires. data: ' +
     'the waitlist entry (with its bookingId); never the offer token.',
+  'waitlist.claimed':
+    'A waitlist offer was claimed: its booking is confirmed (a free offer claimed, or a paid one paid). data: the ' +
+    'waitlist entry.',
+  'waitlist.expired':
+    'A waitlist offer lapsed or its booking was cancelled: the seats pass on to the next entry. data: the waitlist ' +
+    'entry.',
 } as const satisfies Record<string, string>;
 
 export type EventType = keyof typeof EVENT_TYPES;

@@ -93,6 +93,20 @@ export function outboxInsertSelect(db: Database, entry: OutboxEntry<SQL>, option
   return db.execute(outboxInsertSql(db, entry, options));
 }
 
+/**
+ * One event per row of `from` (a data-modifying CTE of the same statement, with its alias and filter), whose `data`
+ * expression reads that row: for a change of many rows in one statement (the waitlist's settled offers). The ids are
+ * made by the database, so the request's after-response dispatch does not know them: the scheduled sweep publishes
+ * these rows (within its minute).
+ */
+export function outboxInsertEachSql(entry: OutboxEntry<SQL>, from: SQL): SQL {
+  return sql`insert into ${outbox} (id, organization_id, type, payload, created_at)
+    select gen_random_uuid(), ${entry.organizationId}::uuid, ${entry.type}::text, ${payload(entry.type, sql`d.data`)},
+      clock_timestamp()
+    from (select ${entry.data} as data from ${from}) d
+    where d.data is not null`;
+}
+
 /** One event of `outboxInsertMany`: its data as a SQL `jsonb` expression, written only when `when` holds (if given). */
 export interface OutboxManyEntry extends OutboxEntry<SQL> {
   when?: SQL;

@@ -11,6 +11,7 @@ import { outboxInsertSelect } from '../outbox/record.ts';
 import { bookingData } from '../outbox/views.ts';
 import { confirmStatements } from '../bookings/transitions.ts';
 import { bookingNotFound } from '../bookings/shared.ts';
+import { waitlistEntryObject } from './views.ts';
 
 export interface JoinWaitlistInput {
   slug: string;
@@ -145,6 +146,12 @@ export async function claimWaitlistOffer({
         organizationId,
         type: 'booking.confirmed',
         data: bookingData(organizationId, input.id),
+      }),
+      outboxInsertSelect(db, {
+        organizationId,
+        type: 'waitlist.claimed',
+        data: sql`(select ${waitlistEntryObject('w')} from ${waitlistEntries} w
+          where w.organization_id = ${organizationId} and w.booking_id = ${input.id})`,
       }),
     ]);
   } catch (error) {

@@ -23,10 +23,10 @@ import { emailBranding, emailEnvelope } from '../email/branding.ts';
 import { formatEventTime } from '../email/format.ts';
 import { message } from '../email/messages.ts';
 import { abortLabel, nothingChanged } from '../events/shared.ts';
-import { outboxInsertSelect } from '../outbox/record.ts';
+import { outboxInsertEachSql, outboxInsertSelect } from '../outbox/record.ts';
 import { takeSeats } from '../bookings/inventory.ts';
 import { newTicketCode } from '../bookings/shared.ts';
-import { waitlistEntryData } from './views.ts';
+import { waitlistEntryData, waitlistEntryObject } from './views.ts';
 
 /** How long an offer holds its seats before it passes on to the next in line. */
 export const OFFER_MINUTES = 24 * 60;
@@ -83,13 +83,25 @@ function heads(db: Database, organizationId: string, eventId: string) {
  * Settles offers whose booking ended: confirmed -> claimed, cancelled or expired -> expired (the offer passed on).
  */
 function settleOffers(db: Database, organizationId: string, eventId: string) {
-  return db.execute(sql`update ${waitlistEntries} w
-    set status = (case b.status when 'confirmed' then 'claimed' else 'expired' end)::waitlist_status,
-      updated_at = now()
-    from ${bookings} b
-    where w.organization_id = ${organizationId} and w.event_id = ${eventId} and w.status = 'offered'
-      and b.organization_id = w.organization_id and b.id = w.booking_id
-      and b.status in ('confirmed', 'cancelled', 'expired')`);
+  // Each settled entry publishes `waitlist.claimed` (its offer was paid) or `waitlist.expired` (it lapsed or was
+  // cancelled, and the seats pass on), in this statement.
+  const published = (type: 'waitlist.claimed' | 'waitlist.expired', status: 'claimed' | 'expired') =>
+    outboxInsertEachSql(
+      { organizationId, type, data: waitlistEntryObject('s') },
+      sql`settled s where s.status = ${status}::waitlist_status`,
+    );
+  return db.execute(sql`with settled as (
+      update ${waitlistEntries} w
+      set status = (case b.status when 'confirmed' then 'claimed' else 'expired' end)::waitlist_status,
+        updated_at = now()
+      from ${bookings} b
+      where w.organization_id = ${organizationId} and w.event_id = ${eventId} and w.status = 'offered'
+        and b.organization_id = w.organization_id and b.id = w.booking_id
+        and b.status in ('confirmed', 'cancelled', 'expired')
+      returning w.*),
+    claimed as (${published('waitlist.claimed', 'claimed')}),
+    expired as (${published('waitlist.expired', 'expired')})
+    select count(*) as settled from settled`);
 }
 
 function rowsOf<T>(result: unknown): T[] {
