@@ -6137,7 +6137,7 @@ export interface components {
       maxPerBuyer: number | null;
       /**
        * Format: int32
-       * @description Checkouts that applied the code.
+       * @description Bookings holding the code that are pending or confirmed. A booking that is cancelled, expires unpaid or is refunded in full gives its use back.
        */
       uses: number;
       /** Format: date-time */
@@ -7292,7 +7292,9 @@ export interface components {
           | 'checkin.created'
           | 'payment.succeeded'
           | 'payment.failed'
-          | 'waitlist.offered';
+          | 'waitlist.offered'
+          | 'waitlist.claimed'
+          | 'waitlist.expired';
         /**
          * @description When it is sent and what `data` holds.
          * @example A booking was confirmed (paid, or free). data: the booking with its tickets.
@@ -7432,6 +7434,8 @@ export interface components {
         | 'payment.succeeded'
         | 'payment.failed'
         | 'waitlist.offered'
+        | 'waitlist.claimed'
+        | 'waitlist.expired'
       )[];
       /**
        * @description Whether events are delivered (default true).
@@ -7487,6 +7491,8 @@ export interface components {
         | 'payment.succeeded'
         | 'payment.failed'
         | 'waitlist.offered'
+        | 'waitlist.claimed'
+        | 'waitlist.expired'
       )[];
       /**
        * @description Whether events are delivered (default true).
@@ -25534,6 +25540,14 @@ export interface operations {
            *         {
            *           "type": "waitlist.offered",
            *           "description": "Seats were offered to the next waitlist entry: a pending booking holds them until the offer expires. data: the waitlist entry (with its bookingId); never the offer token."
+           *         },
+           *         {
+           *           "type": "waitlist.claimed",
+           *           "description": "A waitlist offer was claimed: its booking is confirmed (a free offer claimed, or a paid one paid). data: the waitlist entry."
+           *         },
+           *         {
+           *           "type": "waitlist.expired",
+           *           "description": "A waitlist offer lapsed or its booking was cancelled: the seats pass on to the next entry. data: the waitlist entry."
            *         }
            *       ]
            *     }

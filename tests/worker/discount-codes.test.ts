@@ -1,9 +1,10 @@
 import { and, eq } from 'drizzle-orm';
 import { describe, expect, it } from 'vitest';
-import { discountCodes } from '../../src/db/schema/index.ts';
+import { bookings, discountCodes } from '../../src/db/schema/index.ts';
 import { randomIp, waitForAudits } from '../support/auth.ts';
 import { bookingRow, checkout, counters, enableManualPayment, type CheckoutBody } from '../support/bookings.ts';
 import { createEvent, createTicketType, daysFromNow } from '../support/catalogue.ts';
+import { runCron } from '../support/cron.ts';
 import {
   createTenant,
   database,
@@ -74,6 +75,16 @@ async function booked(tenant: TestTenant, slug: string, body: CheckoutBody): Pro
   const response = await checkout(tenant, slug, { buyer: buyer(), ...body });
   if (response.status !== 201) throw new Error(`checkout answered ${response.status}: ${await response.text()}`);
   return response.json();
+}
+
+/** The code's `uses` as the staff list shows them. */
+async function usesOf(tenant: TestTenant, token: string, eventId: string, codeId: string): Promise<number> {
+  const response = await call(tenant, 'GET', `/api/v1/events/${eventId}/discount-codes`, { token });
+  expect(response.status).toBe(200);
+  const { data } = await response.json<{ data: { id: string; uses: number }[] }>();
+  const found = data.find((entry) => entry.id === codeId);
+  if (found === undefined) throw new Error('the code is not listed');
+  return found.uses;
 }
 
 async function refusedCode(response: Response) {
@@ -236,8 +247,7 @@ describe('discounts at checkout and in the quote', () => {
       discountCode: 'TENOFF',
       discountAmount: 900,
     });
-    const [row] = await database().select().from(discountCodes).where(eq(discountCodes.id, created.id));
-    expect(row?.uses).toBe(1);
+    expect(await usesOf(tenant, token, event.id, created.id)).toBe(1);
     // Without a code, nothing changes.
     const plain = await booked(tenant, event.slug, { items });
     expect(plain).toMatchObject({ total: 9000, discount: null });
@@ -467,6 +477,45 @@ describe('discounts at checkout and in the quote', () => {
   });
 });
 
+describe('uses given back', () => {
+  it('a cancelled, an expired and a fully refunded booking each give their use back; a partial refund does not', async () => {
+    const { tenant, token, event, standard } = await setup();
+    const created = await code(tenant, token, event.id, { code: 'ONCE', kind: 'percent', percent: 10, maxUses: 1 });
+    const items = [{ ticketTypeId: standard.id, quantity: 2 }];
+    const first = await booked(tenant, event.slug, { items, discountCode: 'once' });
+    expect(await usesOf(tenant, token, event.id, created.id)).toBe(1);
+    await refusedCode(await checkout(tenant, event.slug, { buyer: buyer(), items, discountCode: 'once' }));
+
+    // Staff cancel the pending booking: the use comes back and the next buyer gets the code.
+    expect((await call(tenant, 'POST', `/api/v1/bookings/${first.id}/cancel`, { token })).status).toBe(200);
+    expect(await usesOf(tenant, token, event.id, created.id)).toBe(0);
+    const second = await booked(tenant, event.slug, { items, discountCode: 'once' });
+    expect(second.discount).toEqual({ code: 'ONCE', amount: 400 });
+
+    // The hold lapses and the sweep expires it: the use comes back again.
+    await database()
+      .update(bookings)
+      .set({ expiresAt: new Date(Date.now() - 1000) })
+      .where(and(eq(bookings.organizationId, tenant.organization.id), eq(bookings.id, second.id)));
+    await runCron();
+    expect(await bookingRow(tenant, second.id)).toMatchObject({ status: 'expired' });
+    expect(await usesOf(tenant, token, event.id, created.id)).toBe(0);
+
+    // Confirmed and refunded in part: still a use. Refunded in full: given back.
+    const third = await booked(tenant, event.slug, { items, discountCode: 'once' });
+    expect((await call(tenant, 'POST', `/api/v1/bookings/${third.id}/confirm`, { token })).status).toBe(200);
+    const refund = (body: Record<string, unknown>) =>
+      call(tenant, 'POST', `/api/v1/bookings/${third.id}/refund`, { token, body });
+    expect((await refund({ amount: 1000 })).status).toBe(201);
+    expect(await usesOf(tenant, token, event.id, created.id)).toBe(1);
+    await refusedCode(await checkout(tenant, event.slug, { buyer: buyer(), items, discountCode: 'once' }));
+    expect((await refund({ amount: third.total - 1000 })).status).toBe(201);
+    expect(await bookingRow(tenant, third.id)).toMatchObject({ status: 'refunded' });
+    expect(await usesOf(tenant, token, event.id, created.id)).toBe(0);
+    expect((await booked(tenant, event.slug, { items, discountCode: 'once' })).discount?.code).toBe('ONCE');
+  });
+});
+
 describe('a code at its limit under concurrency', () => {
   it('100 concurrent buyers for a 10-use code: exactly 10 succeed, 90 get discount_code_invalid, seats agree', async () => {
     const { tenant, token, event, standard } = await setup();
@@ -490,11 +539,7 @@ describe('a code at its limit under concurrency', () => {
       responses.filter((response) => response.status === 201).map((response) => response.json<Booking>()),
     );
     expect(bookingsMade.every((booking) => booking.total === 1500 && booking.discount?.amount === 500)).toBe(true);
-    const [row] = await database()
-      .select()
-      .from(discountCodes)
-      .where(and(eq(discountCodes.id, created.id), eq(discountCodes.organizationId, tenant.organization.id)));
-    expect(row?.uses).toBe(10);
+    expect(await usesOf(tenant, token, event.id, created.id)).toBe(10);
     expect(await counters(event.id)).toMatchObject({
       event: { sold: 0, held: 10 },
       ticketTypes: { [standard.id]: { sold: 0, held: 10 } },

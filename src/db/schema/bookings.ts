@@ -143,6 +143,11 @@ export const bookings = pgTable(
     ),
     // Serves the list filtered by buyer email.
     index('bookings_organization_id_buyer_email_idx').on(table.organizationId, table.buyerEmail),
+    // Serves the uses of a discount code (activeUses): WHERE organization_id = $1 AND discount_code_id = $2 AND
+    // status IN ('pending', 'confirmed'), and the checkout's per-buyer limit on it.
+    index('bookings_discount_code_active_idx')
+      .on(table.organizationId, table.discountCodeId, table.buyerEmail)
+      .where(sql`${table.discountCodeId} is not null and ${table.status} in ('pending', 'confirmed')`),
     // Serves the hold sweep across tenants: WHERE status = 'pending' AND expires_at <= now().
     index('bookings_pending_expires_at_idx')
       .on(table.expiresAt)

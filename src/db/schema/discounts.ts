@@ -21,8 +21,9 @@ import { events } from './events.ts';
  * `kind` percent takes `percent` % off the eligible items; fixed takes `amounts[currency]` minor units off the order
  * (capped at the eligible subtotal). `ticketTypeIds` empty means the whole order, otherwise only those ticket types
  * are eligible (and, with `unlocksHidden`, those of them that are hidden can be bought with the code instead of
- * their access code). `uses` counts checkouts that applied the code; the checkout takes a use with a conditional
- * UPDATE (uses < max_uses), so concurrent buyers never pass `maxUses`.
+ * their access code). A code's uses are counted, not stored: the pending and confirmed bookings that hold it
+ * (src/services/discounts/pricing.ts, `activeUses`), so a cancelled, expired or fully refunded booking gives its use
+ * back; the checkout counts them under the code row's lock, so concurrent buyers never pass `maxUses`.
  */
 export const discountCodes = pgTable(
   'discount_codes',
@@ -44,7 +45,6 @@ export const discountCodes = pgTable(
     endsAt: timestamp({ withTimezone: true }),
     maxUses: integer(),
     maxPerBuyer: integer(),
-    uses: integer().notNull().default(0),
     ...timestamps,
   },
   (table) => [
@@ -60,10 +60,6 @@ export const discountCodes = pgTable(
     check(
       'discount_codes_percent',
       sql`(${table.kind} = 'percent') = (${table.percent} is not null) and coalesce(${table.percent} between 1 and 100, true)`,
-    ),
-    check(
-      'discount_codes_uses',
-      sql`${table.uses} >= 0 and (${table.maxUses} is null or ${table.uses} <= ${table.maxUses})`,
     ),
     check('discount_codes_code', sql`${table.code} ~ '^[A-Z0-9_-]{3,40}$'`),
   ],

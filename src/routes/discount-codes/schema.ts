@@ -71,7 +71,10 @@ export const DiscountCodeSchema = z
     endsAt: Timestamp.nullable(),
     maxUses: int32(1).nullable(),
     maxPerBuyer: int32(1).nullable(),
-    uses: int32(0).openapi({ description: 'Checkouts that applied the code.' }),
+    uses: int32(0).openapi({
+      description:
+        'Bookings holding the code that are pending or confirmed. A booking that is cancelled, expires unpaid or is refunded in full gives its use back.',
+    }),
     createdAt: Timestamp,
   })
   .openapi('DiscountCode');

@@ -1,4 +1,4 @@
-import { and, asc, eq, sql } from 'drizzle-orm';
+import { and, asc, eq, getTableColumns, sql } from 'drizzle-orm';
 import { discountCodes, events, ticketTypes, type DiscountCode } from '../../db/schema/index.ts';
 import { scoped } from '../../db/tenant.ts';
 import { ApiError } from '../../errors/api-error.ts';
@@ -6,7 +6,7 @@ import { requireTenant, type ServiceContext } from '../../lib/context.ts';
 import { auditInsert } from '../audit/record.ts';
 import { abortLabel, actorOf, eventNotFound, fieldError, GUARD_LABEL_PREFIX } from '../events/shared.ts';
 import { databaseError, UNIQUE_VIOLATION, uuidArray } from '../users/guards.ts';
-import { normalizeCode } from './pricing.ts';
+import { activeUses, normalizeCode } from './pricing.ts';
 
 /** Discount codes per event (the list is not paginated). Mirrors MAX_DISCOUNT_CODES_PER_EVENT in the routes. */
 export const MAX_DISCOUNT_CODES = 500;
@@ -44,7 +44,8 @@ export interface DiscountCodeView {
   createdAt: string;
 }
 
-export function toDiscountCodeView(row: DiscountCode): DiscountCodeView {
+/** A code's row with its uses (activeUses: its pending and confirmed bookings). */
+export function toDiscountCodeView(row: DiscountCode & { uses: number }): DiscountCodeView {
   return {
     id: row.id,
     eventId: row.eventId,
@@ -146,7 +147,7 @@ export async function createDiscountCode({
     ]);
     const row = rows[0];
     if (row === undefined) throw new Error('discount code insert returned nothing');
-    return toDiscountCodeView(row);
+    return toDiscountCodeView({ ...row, uses: 0 });
   } catch (error) {
     const label = abortLabel(error);
     if (label === 'event_not_found') throw eventNotFound();
@@ -184,7 +185,10 @@ export async function listDiscountCodes({
       .from(events)
       .where(and(eq(events.organizationId, tenant.id), eq(events.id, eventId))),
     db
-      .select()
+      .select({
+        ...getTableColumns(discountCodes),
+        uses: sql<number>`${activeUses(tenant.id, sql`${discountCodes}.id`)}::int`,
+      })
       .from(discountCodes)
       .where(and(eq(discountCodes.organizationId, tenant.id), eq(discountCodes.eventId, eventId)))
       .orderBy(asc(discountCodes.createdAt), asc(discountCodes.id))

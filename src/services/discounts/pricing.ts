@@ -28,6 +28,16 @@ export function discountCodeInvalid(): ApiError {
 const validNow = sql`(dc.starts_at is null or dc.starts_at <= now()) and (dc.ends_at is null or dc.ends_at > now())`;
 
 /**
+ * The uses of a code: the bookings holding it that are pending or confirmed. Counted, not kept in a counter, so a
+ * booking that is cancelled, expires or is refunded in full gives its use back on whatever path it takes (staff
+ * cancel, buyer cancel, the hold sweep, Stripe's webhook, refunds). Served by bookings_discount_code_active_idx.
+ */
+export function activeUses(organizationId: string, codeId: SQL): SQL {
+  return sql`(select count(*) from ${bookings} b where b.organization_id = ${organizationId}
+    and b.discount_code_id = ${codeId} and b.status in ('pending', 'confirmed'))`;
+}
+
+/**
  * The price of an order, as one subquery with one row: `subtotal` (sum of price x quantity), `discount` (what the
  * code takes off, never more than the eligible items cost, so the total is never below 0), `total`, `currency`, and
  * the applied code (`code_id`, `code`; null when none was given or it does not apply) with `code_ok` (no code given,
@@ -45,7 +55,7 @@ export function pricing(organizationId: string, eventId: SQL, seats: readonly Se
     eligible as (select coalesce(sum(i.price * i.quantity), 0) as amount, coalesce(sum(i.quantity), 0) as quantity
                    from items i, dc where cardinality(dc.ticket_type_ids) = 0 or i.id = any(dc.ticket_type_ids)),
     ok as (select dc.* from dc, eligible, base where eligible.quantity >= dc.min_quantity and ${validNow}
-             and (dc.max_uses is null or dc.uses < dc.max_uses)
+             and (dc.max_uses is null or ${activeUses(organizationId, sql`dc.id`)} < dc.max_uses)
              and (dc.kind = 'percent' or dc.amounts ? base.currency)),
     off as (select ok.id, ok.code, least(eligible.amount, case ok.kind when 'percent'
                  then eligible.amount * ok.percent / 100 else (ok.amounts ->> base.currency)::bigint end) as amount
@@ -66,12 +76,13 @@ export function unlockedTicketTypes(organizationId: string, eventId: SQL, code: 
 }
 
 /**
- * The checkout's use of a code, two statements placed just before the seats are taken: first the conditional UPDATE
- * that takes one use (uses < max_uses, re-checked on the row's newest version when a concurrent checkout held its
- * lock, so exactly `max_uses` checkouts succeed), aborting when the booking got no code although one was given;
- * then, with a fresh snapshot while that row lock is held, the per-buyer limit (bookings of this buyer email with the
- * code that are pending or confirmed). Every checkout with a code locks the code row before the event row, so the
- * lock order is the same for all and they cannot deadlock.
+ * The checkout's use of a code, two statements placed just before the seats are taken (the booking row is inserted
+ * already): first an UPDATE that locks the code row, aborting when a code was given but the booking got none (or the
+ * code was deleted meanwhile); then, a new statement and so a fresh snapshot taken while that lock is held, the limits
+ * counted over the bookings: the code's active uses (other pending or confirmed bookings with it) below `max_uses`,
+ * and this buyer's below `max_per_buyer`. A concurrent checkout with the same code waits for the lock and then counts
+ * the booking of the one before it, so exactly `max_uses` checkouts succeed. Every checkout with a code locks the
+ * code row before the event row, and the paths that end a booking lock no code row, so they cannot deadlock.
  */
 export function discountUseStatements(
   db: Database,
@@ -82,17 +93,17 @@ export function discountUseStatements(
 ) {
   const abort = sql`${GUARD_LABEL_PREFIX} || ${DISCOUNT_INVALID_LABEL}::text`;
   const codeId = sql`(select discount_code_id from ${bookings} where organization_id = ${organizationId} and id = ${bookingId})`;
+  const others = (buyer: SQL) => sql`(select count(*) from ${bookings} b where b.organization_id = ${organizationId}
+    and b.discount_code_id = ${codeId} and b.status in ('pending', 'confirmed') and b.id <> ${bookingId} and ${buyer})`;
+  const limit = (column: SQL) => sql`coalesce((select ${column} from ${discountCodes}
+    where organization_id = ${organizationId} and id = ${codeId}), 2147483647)`;
   return [
-    db.execute(sql`with u as (update ${discountCodes} dc set uses = dc.uses + 1, updated_at = now()
-        where dc.organization_id = ${organizationId} and dc.id = ${codeId}
-          and (dc.max_uses is null or dc.uses < dc.max_uses) returning dc.id)
+    db.execute(sql`with u as (update ${discountCodes} dc set updated_at = now()
+        where dc.organization_id = ${organizationId} and dc.id = ${codeId} returning dc.id)
       select (case when ${code}::text is null or exists (select 1 from u) then '0' else ${abort} end)::int as guard`),
     db.execute(sql`select (case when ${code}::text is null then '0'
-        when (select count(*) from ${bookings} b where b.organization_id = ${organizationId}
-                and b.discount_code_id = ${codeId} and b.buyer_email = ${buyerEmail}
-                and b.status in ('pending', 'confirmed') and b.id <> ${bookingId})
-             >= coalesce((select max_per_buyer from ${discountCodes} where organization_id = ${organizationId}
-                  and id = ${codeId}), 2147483647)
+        when ${others(sql`true`)} >= ${limit(sql`max_uses`)}
+          or ${others(sql`b.buyer_email = ${buyerEmail}`)} >= ${limit(sql`max_per_buyer`)}
         then ${abort} else '0' end)::int as guard`),
   ] as const;
 }
