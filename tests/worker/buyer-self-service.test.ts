@@ -424,6 +424,65 @@ describe('PATCH /api/v1/public/bookings/{id}/attendees/{attendeeId}', () => {
     expect(await outboxTypes(s.tenant, 'attendee.updated')).toHaveLength(1);
   });
 
+  it("edits a ticket's answers as checkout checks them (400 with the pointer, nothing written), 1 + 1 round trips", async () => {
+    const s = await setup({ attendeeEditCutoffMinutes: 60 });
+    const { token } = await memberWithToken(s.tenant, 'organizer');
+    for (const body of [
+      { key: 'tshirt', label: 'T-shirt', type: 'choice', options: ['S', 'M', 'L'], required: true },
+      { key: 'diet', label: 'Diet', type: 'text' },
+    ]) {
+      const created = await call(s.tenant, 'POST', `/api/v1/events/${s.event.id}/questions`, { token, body });
+      expect(created.status).toBe(201);
+    }
+    const booking = await bookFor(s, s.free, 1, {
+      items: [
+        {
+          ticketTypeId: s.free,
+          quantity: 1,
+          attendees: [{ name: 'Ada', email: buyerEmail(), answers: { tshirt: 'S' } }],
+        },
+      ],
+    });
+    const [ticket] = booking.attendees;
+    if (!ticket) throw new Error('no ticket');
+    const stored = async () => (await ticketRows(booking.id))[0];
+
+    for (const [body, pointer] of [
+      [{ answers: { tshirt: 'XL' } }, '/body/answers/tshirt'],
+      [{ answers: { diet: 'vegan' } }, '/body/answers/tshirt'],
+      [{ answers: { tshirt: 'M', shoe: 42 } }, '/body/answers/shoe'],
+      [{ name: 'Grace', answers: { tshirt: ['M'] } }, '/body/answers/tshirt'],
+      [{}, '/body'],
+    ] as const) {
+      const refused = await rename(s.tenant, booking.id, ticket.id, booking.token, body);
+      expect(refused.status).toBe(400);
+      expect((await problem(refused)).errors?.map((error) => error.pointer)).toContain(pointer);
+    }
+    expect(await stored()).toMatchObject({ name: 'Ada', answers: { tshirt: 'S' } });
+
+    const requestId = newRequestId();
+    const response = await rename(
+      s.tenant,
+      booking.id,
+      ticket.id,
+      booking.token,
+      { name: 'Grace Hopper', answers: { tshirt: 'L', diet: 'vegan' } },
+      { 'x-request-id': requestId },
+    );
+    expect(response.status).toBe(200);
+    expect(await roundTrips(requestId)).toEqual({ database: 1, redis: 1 });
+    expect(await stored()).toMatchObject({ name: 'Grace Hopper', answers: { tshirt: 'L', diet: 'vegan' } });
+    const answersOnly = await rename(s.tenant, booking.id, ticket.id, booking.token, { answers: { tshirt: 'M' } });
+    expect(answersOnly.status).toBe(200);
+    expect(await stored()).toMatchObject({ name: 'Grace Hopper', answers: { tshirt: 'M' } });
+    const updates = await audits(s.tenant, 'attendee.updated');
+    expect(updates.map((audit) => (audit.metadata as { fields: string[] }).fields)).toEqual(
+      expect.arrayContaining([['name', 'answers'], ['answers']]),
+    );
+    expect(JSON.stringify(updates.map((audit) => audit.metadata))).not.toContain('vegan');
+    expect(await outboxTypes(s.tenant, 'attendee.updated')).toHaveLength(2);
+  });
+
   it('refuses: not offered (403), past the cutoff (409), checked in or cancelled (409), bad input (400), 404s', async () => {
     const none = await setup();
     const b1 = await bookFor(none, none.free, 1);

@@ -1,6 +1,7 @@
 import { and, eq, inArray, sql, type SQL } from 'drizzle-orm';
 import type { Database } from '../../db/client.ts';
 import { attendees, bookings, events, payments } from '../../db/schema/index.ts';
+import type { Answers } from '../../db/schema/questions.ts';
 import { scoped } from '../../db/tenant.ts';
 import { ApiError } from '../../errors/api-error.ts';
 import { requireTenant, type ServiceContext } from '../../lib/context.ts';
@@ -12,12 +13,13 @@ import { outboxInsertSelect } from '../outbox/record.ts';
 import { bookingData } from '../outbox/views.ts';
 import { moveSeats } from './inventory.ts';
 import { publicBookingQueries, toPublicBookingView, type PublicBookingView } from './public-view.ts';
+import { answerRefusal, answersGuard, attendeeAnswersSubject, replacedAnswers } from '../questions/validate.ts';
 import { refundBooking } from './refund.ts';
 import { bookingNotFound } from './shared.ts';
 
 /**
  * Buyer self-service, through the booking token (the buyer's credential, as for the booking view): cancelling the
- * booking under the event's refund policy, and renaming its tickets before the event's edit cutoff. The buyer acts
+ * booking under the event's refund policy, and editing its tickets (name, answers) before the event's edit cutoff. The buyer acts
  * anonymously (audit actor `anonymous`, as at checkout); every refusal is decided in SQL by a guard statement at the
  * head of the batch, so a refused request writes nothing and costs the same single round trip.
  */
@@ -253,20 +255,21 @@ async function refundOwnBooking(
 }
 
 /**
- * The buyer renames one ticket of their booking (PATCH /api/v1/public/bookings/{id}/attendees/{attendeeId}) until
- * `attendeeEditCutoffMinutes` before the event's start. Only the name: the holder's email is who the ticket belongs
- * to, which is a transfer, not an edit. One round trip: the guard (404 unknown booking, wrong token or ticket of
- * another booking; 403 edits not offered; 409 booking not pending/confirmed, cutoff passed, ticket cancelled or
- * checked in), the ticket's conditional UPDATE (still valid and not checked in: a concurrent check-in or
+ * The buyer edits one ticket of their booking (PATCH /api/v1/public/bookings/{id}/attendees/{attendeeId}) until
+ * `attendeeEditCutoffMinutes` before the event's start: its name, its answers to the attendee questions, or both. Not
+ * the email: the holder's email is who the ticket belongs to, which is a transfer, not an edit. One round trip: the
+ * guard (404 unknown booking, wrong token or ticket of another booking; 403 edits not offered; 409 booking not
+ * pending/confirmed, cutoff passed, ticket cancelled or checked in), the answers checked as at checkout and as staff
+ * edits are (400 with the pointer; the same replacement rule), the ticket's conditional UPDATE (still valid and not checked in: a concurrent check-in or
  * cancellation makes it answer 409), the audit row (`attendee.updated`, actor `anonymous`, the fields changed, not
  * their values), the `attendee.updated` outbox event (data: the booking with its tickets) and the buyer's view.
  */
-export async function renameOwnAttendee({
+export async function updateOwnAttendee({
   ctx,
   input,
 }: {
   ctx: ServiceContext;
-  input: { id: string; token: string; attendeeId: string; name: string };
+  input: { id: string; token: string; attendeeId: string; name?: string | undefined; answers?: Answers | undefined };
 }): Promise<PublicBookingView> {
   const tenant = requireTenant(ctx);
   const organizationId = tenant.id;
@@ -287,13 +290,27 @@ export async function renameOwnAttendee({
       when (select checked_in_at from t) is not null then ${guardLabel('attendee_checked_in')}
       else '0' end)::int as guard`;
 
+  const attendee = sql`(select a.* from ${attendees} a where a.organization_id = ${organizationId}
+    and a.booking_id = ${id} and a.id = ${attendeeId})`;
+  const eventId = sql`(select event_id from ${bookings} where organization_id = ${organizationId} and id = ${id})`;
+  const { name, answers } = input;
+  const fields = [...(name === undefined ? [] : ['name']), ...(answers === undefined ? [] : ['answers'])];
+
   const statements = [
     db.execute(guard),
+    // Attendee questions (issue #18 part 3): the new answers checked exactly as at checkout.
+    ...(answers === undefined
+      ? []
+      : [db.execute(answersGuard(organizationId, eventId, attendeeAnswersSubject(attendee, answers)))]),
     mustChange(
       db,
       db
         .update(attendees)
-        .set({ name: input.name, updatedAt: sql`now()` })
+        .set({
+          ...(name === undefined ? {} : { name }),
+          ...(answers === undefined ? {} : { answers: replacedAnswers(organizationId, eventId, answers) }),
+          updatedAt: sql`now()`,
+        })
         .where(
           and(
             eq(attendees.organizationId, organizationId),
@@ -312,7 +329,7 @@ export async function renameOwnAttendee({
       actor: BUYER,
       action: 'attendee.updated',
       target: { type: 'attendee', id: attendeeId },
-      metadata: { by: 'buyer', bookingId: id, fields: ['name'] },
+      metadata: { by: 'buyer', bookingId: id, fields },
     }),
     outboxInsertSelect(db, { organizationId, type: 'attendee.updated', data: bookingData(organizationId, id) }),
     ...publicBookingQueries(db, organizationId, id, tokenHash),
@@ -322,7 +339,7 @@ export async function renameOwnAttendee({
   try {
     results = await scoped(db, { organizationId }, statements as unknown as Parameters<typeof scoped>[2]);
   } catch (error) {
-    throw selfServiceRefusal(abortLabel(error)) ?? error;
+    throw selfServiceRefusal(abortLabel(error)) ?? answerRefusal(error) ?? error;
   }
   notifyOutbox(ctx, organizationId);
   return toPublicBookingView(results.slice(-5) as unknown as Parameters<typeof toPublicBookingView>[0]);

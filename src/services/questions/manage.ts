@@ -23,7 +23,7 @@ import {
 import { notifyOutbox } from '../outbox/dispatch.ts';
 import { outboxInsertSelect } from '../outbox/record.ts';
 import { bookingData, eventData } from '../outbox/views.ts';
-import { answerRefusal, answersGuard } from './validate.ts';
+import { answerRefusal, answersGuard, attendeeAnswersSubject, replacedAnswers } from './validate.ts';
 
 /** The most questions an event asks (archived ones included): the public event page lists them all. */
 export const MAX_QUESTIONS_PER_EVENT = 50;
@@ -304,25 +304,18 @@ export async function updateAttendeeAnswers({
   const db = ctx.services.db;
   const bookingId = input.bookingId.toLowerCase();
   const attendeeId = input.attendeeId.toLowerCase();
-  const json = JSON.stringify(input.answers);
   const attendee = sql`(select a.* from ${attendees} a where a.organization_id = ${tenant.id}
     and a.booking_id = ${bookingId} and a.id = ${attendeeId})`;
   const eventId = sql`(select b.event_id from bookings b where b.organization_id = ${tenant.id} and b.id = ${bookingId})`;
-  const subjects = sql`select 1::bigint as ord, '/body/answers'::text as p, null::text as m, x.ticket_type_id as t,
-    'attendee'::text as l, ${json}::jsonb as a from ${attendee} x`;
   try {
     const [, , rows] = await scoped(db, { organizationId: tenant.id }, [
       db.execute(sql`select (case when exists ${attendee} then '0'
         else ${GUARD_LABEL_PREFIX + 'attendee_not_found'} end)::int as guard`),
-      db.execute(answersGuard(tenant.id, eventId, subjects)),
+      db.execute(answersGuard(tenant.id, eventId, attendeeAnswersSubject(attendee, input.answers))),
       db
         .update(attendees)
         .set({
-          answers: sql`coalesce((select jsonb_object_agg(k.key, k.value) from jsonb_each(${attendees.answers}) k
-            where not exists (select 1 from ${eventQuestions} q where q.organization_id = ${tenant.id}
-              and q.event_id = ${eventId} and q.key = k.key and not q.archived and q.level = 'attendee'
-              and (q.ticket_type_id is null or q.ticket_type_id = ${attendees.ticketTypeId}))), '{}'::jsonb)
-            || ${json}::jsonb`,
+          answers: replacedAnswers(tenant.id, eventId, input.answers),
           updatedAt: sql`now()`,
         })
         .where(

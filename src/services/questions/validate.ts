@@ -1,4 +1,5 @@
 import { sql, type SQL } from 'drizzle-orm';
+import { attendees } from '../../db/schema/bookings.ts';
 import { eventQuestions, type Answers, type QuestionLevel } from '../../db/schema/questions.ts';
 import { ApiError } from '../../errors/api-error.ts';
 import { databaseError } from '../users/guards.ts';
@@ -30,6 +31,29 @@ export function subjectRows(subjects: readonly AnswerSubject[]): SQL {
   );
   return sql`select e.ord, e.x->>'p' as p, e.x->>'m' as m, (e.x->>'t')::uuid as t, e.x->>'l' as l, e.x->'a' as a
     from jsonb_array_elements(${json}::jsonb) with ordinality as e(x, ord)`;
+}
+
+/**
+ * One attendee's new answers as the subject rows `answersGuard` reads (pointer `/body/answers`), for the ticket type
+ * of the attendee `attendee` selects (a subquery of one attendees row): the edits after the checkout, staff's and the
+ * buyer's.
+ */
+export function attendeeAnswersSubject(attendee: SQL, answers: Answers): SQL {
+  return sql`select 1::bigint as ord, '/body/answers'::text as p, null::text as m, x.ticket_type_id as t,
+    'attendee'::text as l, ${JSON.stringify(answers)}::jsonb as a from ${attendee} x`;
+}
+
+/**
+ * The attendee's answers after an edit (the value of an UPDATE ... SET answers): the new answers replace those to the
+ * event's live questions of the ticket; answers stored under keys that are no live question of it (archived
+ * questions, answers from before questions existed) are kept.
+ */
+export function replacedAnswers(organizationId: string, eventId: SQL, answers: Answers): SQL {
+  return sql`coalesce((select jsonb_object_agg(k.key, k.value) from jsonb_each(${attendees.answers}) k
+      where not exists (select 1 from ${eventQuestions} q where q.organization_id = ${organizationId}
+        and q.event_id = ${eventId} and q.key = k.key and not q.archived and q.level = 'attendee'
+        and (q.ticket_type_id is null or q.ticket_type_id = ${attendees.ticketTypeId}))), '{}'::jsonb)
+    || ${JSON.stringify(answers)}::jsonb`;
 }
 
 /** The answers of a checkout: one subject per listed attendee, one per item without attendees, the booking's. */
