@@ -58,6 +58,7 @@ export const AUTHENTICATED_OPERATIONS: ReadonlySet<string> = new Set([
   'GET /api/v1/webhooks/{id}/deliveries',
   'PATCH /api/v1/auth/me',
   'PATCH /api/v1/bookings/{id}/attendees/{attendeeId}/answers',
+  'PATCH /api/v1/discount-codes/{id}',
   'PATCH /api/v1/events/{id}/questions/{questionId}',
   'POST /api/v1/api-keys',
   'POST /api/v1/auth/change-password',

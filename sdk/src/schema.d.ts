@@ -1353,7 +1353,11 @@ export interface paths {
     delete: operations['deleteDiscountCode'];
     options?: never;
     head?: never;
-    patch?: never;
+    /**
+     * Change a discount code
+     * @description Changes the given fields of a discount code; `null` clears a window bound or a limit. The code text and its kind are fixed (delete the code and add another). Bookings that already used the code keep what they got; a `maxUses` below the current `uses` only stops new uses. The changed code is checked as a whole, 400 with the JSON pointer: `percent` on a fixed code or `amounts` on a percent code, `endsAt` not after `startsAt`, `unlocksHidden` without ticket types, a ticket type of another event, an empty body. 404 for a code of another organization. Needs `events:write`. Writes a `discount_code.updated` audit row (the fields changed). One database round trip.
+     */
+    patch: operations['updateDiscountCode'];
     trace?: never;
   };
   '/api/v1/events/{id}/capacity-pools': {
@@ -2126,8 +2130,8 @@ export interface paths {
     options?: never;
     head?: never;
     /**
-     * Rename a ticket of my booking (buyer self-service)
-     * @description The buyer changes the name on one ticket of their booking, authenticated by the `Booking-Token` header exactly as the booking view (missing or malformed: 400; wrong token, unknown booking, or a ticket of another booking: 404). Allowed until the event's `attendeeEditCutoffMinutes` before the start (the booking view shows `attendeeEditsCloseAt`), for a valid ticket not checked in of a pending or confirmed booking. Refusals change nothing: 403 `self_service_not_offered` (the event does not let buyers edit tickets), 409 `self_service_closed` (past the cutoff), 409 `conflict` (booking not pending or confirmed, ticket cancelled or checked in, also when that happened concurrently). Writes an `attendee.updated` audit row (the field changed, not its value) and the `attendee.updated` webhook event. No authentication; rate limited per client address with checkout (429 with Retry-After). One database and one Redis round trip.
+     * Edit a ticket of my booking: name and answers (buyer self-service)
+     * @description The buyer changes the name on one ticket of their booking, or its answers to the event's attendee questions (checked as at checkout: 400 with the pointer `/body/answers/<key>`), authenticated by the `Booking-Token` header exactly as the booking view (missing or malformed: 400; wrong token, unknown booking, or a ticket of another booking: 404). Allowed until the event's `attendeeEditCutoffMinutes` before the start (the booking view shows `attendeeEditsCloseAt`), for a valid ticket not checked in of a pending or confirmed booking. Refusals change nothing: 403 `self_service_not_offered` (the event does not let buyers edit tickets), 409 `self_service_closed` (past the cutoff), 409 `conflict` (booking not pending or confirmed, ticket cancelled or checked in, also when that happened concurrently). Writes an `attendee.updated` audit row (the fields changed, not their values) and the `attendee.updated` webhook event. No authentication; rate limited per client address with checkout (429 with Retry-After). One database and one Redis round trip.
      */
     patch: operations['updatePublicBookingAttendee'];
     trace?: never;
@@ -6531,6 +6535,382 @@ export interface components {
        */
       maxPerBuyer?: number | null;
     };
+    /**
+     * @description The fields to change; those left out stay. `null` clears `startsAt`, `endsAt`, `maxUses` or `maxPerBuyer`.
+     * @example {
+     *       "endsAt": "2026-12-31T23:00:00.000Z",
+     *       "maxUses": 200
+     *     }
+     */
+    DiscountCodeUpdateRequest: {
+      /**
+       * Format: int32
+       * @description Required for `percent` (1 to 100).
+       * @example 20
+       */
+      percent?: number;
+      /**
+       * @description Required for `fixed`: minor units off per order currency (ISO 4217). An order in a currency not listed cannot use the code. At most 20 currencies.
+       * @example {
+       *       "EUR": 500,
+       *       "USD": 600
+       *     }
+       */
+      amounts?: {
+        /** Format: int32 */
+        AED?: number;
+        /** Format: int32 */
+        AFN?: number;
+        /** Format: int32 */
+        ALL?: number;
+        /** Format: int32 */
+        AMD?: number;
+        /** Format: int32 */
+        ANG?: number;
+        /** Format: int32 */
+        AOA?: number;
+        /** Format: int32 */
+        ARS?: number;
+        /** Format: int32 */
+        AUD?: number;
+        /** Format: int32 */
+        AWG?: number;
+        /** Format: int32 */
+        AZN?: number;
+        /** Format: int32 */
+        BAM?: number;
+        /** Format: int32 */
+        BBD?: number;
+        /** Format: int32 */
+        BDT?: number;
+        /** Format: int32 */
+        BGN?: number;
+        /** Format: int32 */
+        BHD?: number;
+        /** Format: int32 */
+        BIF?: number;
+        /** Format: int32 */
+        BMD?: number;
+        /** Format: int32 */
+        BND?: number;
+        /** Format: int32 */
+        BOB?: number;
+        /** Format: int32 */
+        BRL?: number;
+        /** Format: int32 */
+        BSD?: number;
+        /** Format: int32 */
+        BTN?: number;
+        /** Format: int32 */
+        BWP?: number;
+        /** Format: int32 */
+        BYN?: number;
+        /** Format: int32 */
+        BZD?: number;
+        /** Format: int32 */
+        CAD?: number;
+        /** Format: int32 */
+        CDF?: number;
+        /** Format: int32 */
+        CHF?: number;
+        /** Format: int32 */
+        CLP?: number;
+        /** Format: int32 */
+        CNY?: number;
+        /** Format: int32 */
+        COP?: number;
+        /** Format: int32 */
+        CRC?: number;
+        /** Format: int32 */
+        CUC?: number;
+        /** Format: int32 */
+        CUP?: number;
+        /** Format: int32 */
+        CVE?: number;
+        /** Format: int32 */
+        CZK?: number;
+        /** Format: int32 */
+        DJF?: number;
+        /** Format: int32 */
+        DKK?: number;
+        /** Format: int32 */
+        DOP?: number;
+        /** Format: int32 */
+        DZD?: number;
+        /** Format: int32 */
+        EGP?: number;
+        /** Format: int32 */
+        ERN?: number;
+        /** Format: int32 */
+        ETB?: number;
+        /** Format: int32 */
+        EUR?: number;
+        /** Format: int32 */
+        FJD?: number;
+        /** Format: int32 */
+        FKP?: number;
+        /** Format: int32 */
+        GBP?: number;
+        /** Format: int32 */
+        GEL?: number;
+        /** Format: int32 */
+        GHS?: number;
+        /** Format: int32 */
+        GIP?: number;
+        /** Format: int32 */
+        GMD?: number;
+        /** Format: int32 */
+        GNF?: number;
+        /** Format: int32 */
+        GTQ?: number;
+        /** Format: int32 */
+        GYD?: number;
+        /** Format: int32 */
+        HKD?: number;
+        /** Format: int32 */
+        HNL?: number;
+        /** Format: int32 */
+        HRK?: number;
+        /** Format: int32 */
+        HTG?: number;
+        /** Format: int32 */
+        HUF?: number;
+        /** Format: int32 */
+        IDR?: number;
+        /** Format: int32 */
+        ILS?: number;
+        /** Format: int32 */
+        INR?: number;
+        /** Format: int32 */
+        IQD?: number;
+        /** Format: int32 */
+        IRR?: number;
+        /** Format: int32 */
+        ISK?: number;
+        /** Format: int32 */
+        JMD?: number;
+        /** Format: int32 */
+        JOD?: number;
+        /** Format: int32 */
+        JPY?: number;
+        /** Format: int32 */
+        KES?: number;
+        /** Format: int32 */
+        KGS?: number;
+        /** Format: int32 */
+        KHR?: number;
+        /** Format: int32 */
+        KMF?: number;
+        /** Format: int32 */
+        KPW?: number;
+        /** Format: int32 */
+        KRW?: number;
+        /** Format: int32 */
+        KWD?: number;
+        /** Format: int32 */
+        KYD?: number;
+        /** Format: int32 */
+        KZT?: number;
+        /** Format: int32 */
+        LAK?: number;
+        /** Format: int32 */
+        LBP?: number;
+        /** Format: int32 */
+        LKR?: number;
+        /** Format: int32 */
+        LRD?: number;
+        /** Format: int32 */
+        LSL?: number;
+        /** Format: int32 */
+        LYD?: number;
+        /** Format: int32 */
+        MAD?: number;
+        /** Format: int32 */
+        MDL?: number;
+        /** Format: int32 */
+        MGA?: number;
+        /** Format: int32 */
+        MKD?: number;
+        /** Format: int32 */
+        MMK?: number;
+        /** Format: int32 */
+        MNT?: number;
+        /** Format: int32 */
+        MOP?: number;
+        /** Format: int32 */
+        MRU?: number;
+        /** Format: int32 */
+        MUR?: number;
+        /** Format: int32 */
+        MVR?: number;
+        /** Format: int32 */
+        MWK?: number;
+        /** Format: int32 */
+        MXN?: number;
+        /** Format: int32 */
+        MYR?: number;
+        /** Format: int32 */
+        MZN?: number;
+        /** Format: int32 */
+        NAD?: number;
+        /** Format: int32 */
+        NGN?: number;
+        /** Format: int32 */
+        NIO?: number;
+        /** Format: int32 */
+        NOK?: number;
+        /** Format: int32 */
+        NPR?: number;
+        /** Format: int32 */
+        NZD?: number;
+        /** Format: int32 */
+        OMR?: number;
+        /** Format: int32 */
+        PAB?: number;
+        /** Format: int32 */
+        PEN?: number;
+        /** Format: int32 */
+        PGK?: number;
+        /** Format: int32 */
+        PHP?: number;
+        /** Format: int32 */
+        PKR?: number;
+        /** Format: int32 */
+        PLN?: number;
+        /** Format: int32 */
+        PYG?: number;
+        /** Format: int32 */
+        QAR?: number;
+        /** Format: int32 */
+        RON?: number;
+        /** Format: int32 */
+        RSD?: number;
+        /** Format: int32 */
+        RUB?: number;
+        /** Format: int32 */
+        RWF?: number;
+        /** Format: int32 */
+        SAR?: number;
+        /** Format: int32 */
+        SBD?: number;
+        /** Format: int32 */
+        SCR?: number;
+        /** Format: int32 */
+        SDG?: number;
+        /** Format: int32 */
+        SEK?: number;
+        /** Format: int32 */
+        SGD?: number;
+        /** Format: int32 */
+        SHP?: number;
+        /** Format: int32 */
+        SLE?: number;
+        /** Format: int32 */
+        SLL?: number;
+        /** Format: int32 */
+        SOS?: number;
+        /** Format: int32 */
+        SRD?: number;
+        /** Format: int32 */
+        SSP?: number;
+        /** Format: int32 */
+        STN?: number;
+        /** Format: int32 */
+        SVC?: number;
+        /** Format: int32 */
+        SYP?: number;
+        /** Format: int32 */
+        SZL?: number;
+        /** Format: int32 */
+        THB?: number;
+        /** Format: int32 */
+        TJS?: number;
+        /** Format: int32 */
+        TMT?: number;
+        /** Format: int32 */
+        TND?: number;
+        /** Format: int32 */
+        TOP?: number;
+        /** Format: int32 */
+        TRY?: number;
+        /** Format: int32 */
+        TTD?: number;
+        /** Format: int32 */
+        TWD?: number;
+        /** Format: int32 */
+        TZS?: number;
+        /** Format: int32 */
+        UAH?: number;
+        /** Format: int32 */
+        UGX?: number;
+        /** Format: int32 */
+        USD?: number;
+        /** Format: int32 */
+        UYU?: number;
+        /** Format: int32 */
+        UZS?: number;
+        /** Format: int32 */
+        VES?: number;
+        /** Format: int32 */
+        VND?: number;
+        /** Format: int32 */
+        VUV?: number;
+        /** Format: int32 */
+        WST?: number;
+        /** Format: int32 */
+        XAF?: number;
+        /** Format: int32 */
+        XCD?: number;
+        /** Format: int32 */
+        XCG?: number;
+        /** Format: int32 */
+        XDR?: number;
+        /** Format: int32 */
+        XOF?: number;
+        /** Format: int32 */
+        XPF?: number;
+        /** Format: int32 */
+        XSU?: number;
+        /** Format: int32 */
+        YER?: number;
+        /** Format: int32 */
+        ZAR?: number;
+        /** Format: int32 */
+        ZMW?: number;
+        /** Format: int32 */
+        ZWG?: number;
+        /** Format: int32 */
+        ZWL?: number;
+      };
+      /**
+       * @description Only these ticket types are eligible (default: the whole order).
+       * @example [
+       *       "5d2e8c41-7a6b-4c3d-9e8f-0a1b2c3d4e5f"
+       *     ]
+       */
+      ticketTypeIds?: string[];
+      /** @description The code also unlocks the hidden ones of `ticketTypeIds` (instead of their access code). */
+      unlocksHidden?: boolean;
+      /**
+       * Format: int32
+       * @description Eligible tickets needed (default 1).
+       */
+      minQuantity?: number;
+      /** Format: date-time */
+      startsAt?: string | null;
+      /** Format: date-time */
+      endsAt?: string | null;
+      /**
+       * Format: int32
+       * @description Total uses (default unlimited).
+       */
+      maxUses?: number | null;
+      /**
+       * Format: int32
+       * @description Uses per buyer email (default unlimited).
+       */
+      maxPerBuyer?: number | null;
+    };
     CapacityPoolList: {
       /** @description By creation, oldest first. All of them: an event has at most 50. */
       data: components['schemas']['CapacityPool'][];
@@ -8386,9 +8766,12 @@ export interface components {
       attendeeEditsCloseAt: string | null;
     };
     /**
-     * @description The ticket holder's new name. Only the name: the holder's email says whom the ticket belongs to; changing it is a transfer, not an edit. Nothing else is accepted.
+     * @description The ticket holder's new name, new answers, or both. Not the email: the holder's email says whom the ticket belongs to; changing it is a transfer, not an edit. Nothing else is accepted.
      * @example {
-     *       "name": "Grace Hopper"
+     *       "name": "Grace Hopper",
+     *       "answers": {
+     *         "tshirt": "L"
+     *       }
      *     }
      */
     PublicAttendeeUpdate: {
@@ -8396,7 +8779,8 @@ export interface components {
        * @description The ticket holder's name.
        * @example Grace Hopper
        */
-      name: string;
+      name?: string;
+      answers?: components['schemas']['Answers'] & unknown;
     };
     ApiKeyList: {
       /** @description The keys on this page. */
@@ -21105,6 +21489,167 @@ export interface operations {
       };
     };
   };
+  updateDiscountCode: {
+    parameters: {
+      query?: never;
+      header?: never;
+      path: {
+        /** @description The discount code id. */
+        id: string;
+      };
+      cookie?: never;
+    };
+    requestBody: {
+      content: {
+        'application/json': components['schemas']['DiscountCodeUpdateRequest'];
+      };
+    };
+    responses: {
+      /** @description The code after the change, with its uses. */
+      200: {
+        headers: {
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'X-Correlation-Id': components['headers']['X-Correlation-Id'];
+          'Access-Control-Allow-Origin': components['headers']['Access-Control-Allow-Origin'];
+          RateLimit: components['headers']['RateLimit'];
+          'RateLimit-Policy': components['headers']['RateLimit-Policy'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['DiscountCode'];
+        };
+      };
+      /** @description `bad_request`: Bad request; `invalid_json`: Malformed JSON body; `validation_failed`: Validation failed; `query_too_complex`: GraphQL operation too complex; `persisted_query_not_found`: Persisted query not found; `invalid_passkey`: Invalid passkey response */
+      400: {
+        headers: {
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'X-Correlation-Id': components['headers']['X-Correlation-Id'];
+          'Access-Control-Allow-Origin': components['headers']['Access-Control-Allow-Origin'];
+          RateLimit: components['headers']['RateLimit'];
+          'RateLimit-Policy': components['headers']['RateLimit-Policy'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description `unauthorized`: Authentication required; `invalid_credentials`: Invalid credentials; `reauthentication_required`: Re-authentication required; `invalid_mfa_code`: Invalid verification code; `mfa_challenge_invalid`: Invalid or expired MFA challenge */
+      401: {
+        headers: {
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'X-Correlation-Id': components['headers']['X-Correlation-Id'];
+          'Access-Control-Allow-Origin': components['headers']['Access-Control-Allow-Origin'];
+          RateLimit: components['headers']['RateLimit'];
+          'RateLimit-Policy': components['headers']['RateLimit-Policy'];
+          'WWW-Authenticate': components['headers']['WWW-Authenticate'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description `forbidden`: Forbidden; `email_not_verified`: Email address not verified; `mfa_enrollment_required`: MFA enrolment required; `plan_limit`: Plan limit reached; `feature_unavailable`: Not in your plan; `live_key_required`: Live API key required; `self_service_not_offered`: Not offered to buyers */
+      403: {
+        headers: {
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'X-Correlation-Id': components['headers']['X-Correlation-Id'];
+          'Access-Control-Allow-Origin': components['headers']['Access-Control-Allow-Origin'];
+          RateLimit: components['headers']['RateLimit'];
+          'RateLimit-Policy': components['headers']['RateLimit-Policy'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description `not_found`: Not found */
+      404: {
+        headers: {
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'X-Correlation-Id': components['headers']['X-Correlation-Id'];
+          'Access-Control-Allow-Origin': components['headers']['Access-Control-Allow-Origin'];
+          RateLimit: components['headers']['RateLimit'];
+          'RateLimit-Policy': components['headers']['RateLimit-Policy'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description `payload_too_large`: Payload too large */
+      413: {
+        headers: {
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'X-Correlation-Id': components['headers']['X-Correlation-Id'];
+          'Access-Control-Allow-Origin': components['headers']['Access-Control-Allow-Origin'];
+          RateLimit: components['headers']['RateLimit'];
+          'RateLimit-Policy': components['headers']['RateLimit-Policy'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description `unsupported_media_type`: Unsupported media type */
+      415: {
+        headers: {
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'X-Correlation-Id': components['headers']['X-Correlation-Id'];
+          'Access-Control-Allow-Origin': components['headers']['Access-Control-Allow-Origin'];
+          RateLimit: components['headers']['RateLimit'];
+          'RateLimit-Policy': components['headers']['RateLimit-Policy'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description `rate_limited`: Too many requests; `too_many_streams`: Too many live streams */
+      429: {
+        headers: {
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'X-Correlation-Id': components['headers']['X-Correlation-Id'];
+          'Access-Control-Allow-Origin': components['headers']['Access-Control-Allow-Origin'];
+          RateLimit: components['headers']['RateLimit'];
+          'RateLimit-Policy': components['headers']['RateLimit-Policy'];
+          'Retry-After': components['headers']['Retry-After'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description `internal_error`: Internal server error; `misconfigured`: Service misconfigured */
+      500: {
+        headers: {
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'X-Correlation-Id': components['headers']['X-Correlation-Id'];
+          'Access-Control-Allow-Origin': components['headers']['Access-Control-Allow-Origin'];
+          RateLimit: components['headers']['RateLimit'];
+          'RateLimit-Policy': components['headers']['RateLimit-Policy'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description `service_unavailable`: Service unavailable */
+      503: {
+        headers: {
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'X-Correlation-Id': components['headers']['X-Correlation-Id'];
+          'Access-Control-Allow-Origin': components['headers']['Access-Control-Allow-Origin'];
+          RateLimit: components['headers']['RateLimit'];
+          'RateLimit-Policy': components['headers']['RateLimit-Policy'];
+          'Retry-After': components['headers']['Retry-After'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+    };
+  };
   listCapacityPools: {
     parameters: {
       query?: never;
@@ -28307,7 +28852,7 @@ export interface operations {
       };
     };
     responses: {
-      /** @description The booking as its buyer now sees it, with the renamed ticket. */
+      /** @description The booking as its buyer now sees it, with the edited ticket. */
       200: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];

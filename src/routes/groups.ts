@@ -184,6 +184,7 @@ export const ROUTE_GROUPS: readonly RouteGroup[] = [
     routes: [
       ['GET', '/api/v1/events/{id}/discount-codes'],
       ['POST', '/api/v1/events/{id}/discount-codes'],
+      ['PATCH', '/api/v1/discount-codes/{id}'],
       ['DELETE', '/api/v1/discount-codes/{id}'],
     ],
     load: async () => (await import('./discount-codes/index.ts')).registerDiscountCodesRoutes,

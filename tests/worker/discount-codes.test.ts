@@ -175,6 +175,88 @@ describe('staff discount codes', () => {
     expect((await call(tenant, 'DELETE', `/api/v1/discount-codes/${body.id}`, { token })).status).toBe(404);
   });
 
+  it('changes a code (checked as a whole, audited, 1 round trip); the change applies to the next checkout', async () => {
+    const { tenant, token, event, standard, vip } = await setup();
+    const created = await code(tenant, token, event.id, { code: 'SPRING', kind: 'percent', percent: 10, maxUses: 1 });
+    const fixed = await code(tenant, token, event.id, { code: 'FLAT5', kind: 'fixed', amounts: { EUR: 500 } });
+    const patch = (id: string, body: unknown, headers: Record<string, string> = {}) =>
+      call(tenant, 'PATCH', `/api/v1/discount-codes/${id}`, { token, body, headers });
+    const items = [{ ticketTypeId: standard.id, quantity: 1 }];
+    await booked(tenant, event.slug, { items, discountCode: 'spring' });
+    await refusedCode(await checkout(tenant, event.slug, { buyer: buyer(), items, discountCode: 'spring' }));
+
+    const requestId = newRequestId();
+    const changed = await patch(
+      created.id,
+      { percent: 50, maxUses: 2, endsAt: daysFromNow(3).toISOString(), ticketTypeIds: [standard.id] },
+      { 'x-request-id': requestId },
+    );
+    expect(changed.status).toBe(200);
+    const after = await changed.json<{ endsAt: string | null }>();
+    expect(after).toMatchObject({
+      code: 'SPRING',
+      kind: 'percent',
+      percent: 50,
+      maxUses: 2,
+      uses: 1,
+      ticketTypeIds: [standard.id],
+    });
+    expect(after.endsAt).not.toBeNull();
+    expect(await roundTrips(requestId)).toEqual({ database: 1, redis: 1 });
+    const [audit] = await waitForAudits(tenant.organization.id, 'discount_code.updated');
+    expect(audit).toMatchObject({ targetId: created.id });
+    expect((audit?.metadata as { fields: string[] }).fields.sort()).toEqual([
+      'endsAt',
+      'maxUses',
+      'percent',
+      'ticketTypeIds',
+    ]);
+    // The next buyer gets the new terms: 50% off the standard ticket only.
+    const next = await booked(tenant, event.slug, {
+      items: [...items, { ticketTypeId: vip.id, quantity: 1 }],
+      discountCode: 'spring',
+    });
+    expect(next).toMatchObject({ total: 1000 + 5000, discount: { code: 'SPRING', amount: 1000 } });
+    // The changed code is checked as a whole: a start after the stored end is refused.
+    const late = await patch(created.id, { startsAt: daysFromNow(5).toISOString() });
+    expect(late.status).toBe(400);
+    expect((await problem(late)).errors).toEqual([
+      { pointer: '/body/endsAt', message: 'endsAt must be after startsAt' },
+    ]);
+    // null clears: no end, no limit.
+    const cleared = await patch(created.id, { endsAt: null, maxUses: null });
+    expect(await cleared.json()).toMatchObject({ endsAt: null, maxUses: null, uses: 2 });
+
+    const refusals: [string, Record<string, unknown>, string][] = [
+      [created.id, { amounts: { EUR: 100 } }, '/body/amounts'],
+      [fixed.id, { percent: 20 }, '/body/percent'],
+      [fixed.id, { amounts: {} }, '/body/amounts'],
+      [created.id, { startsAt: daysFromNow(5).toISOString(), endsAt: daysFromNow(4).toISOString() }, '/body/endsAt'],
+      [created.id, { unlocksHidden: true, ticketTypeIds: [] }, '/body/ticketTypeIds'],
+      [created.id, { ticketTypeIds: [crypto.randomUUID()] }, '/body/ticketTypeIds'],
+      [created.id, { code: 'OTHER1' }, '/body'],
+      [created.id, { kind: 'fixed' }, '/body'],
+      [created.id, {}, '/body'],
+    ];
+    for (const [id, body, pointer] of refusals) {
+      const response = await patch(id, body);
+      expect(response.status, JSON.stringify(body)).toBe(400);
+      const refusal = await problem(response);
+      expect(refusal.errors?.map((error) => error.pointer).some((p) => p.startsWith(pointer))).toBe(true);
+    }
+    // With the end cleared, a start alone is fine.
+    expect((await patch(created.id, { startsAt: daysFromNow(1).toISOString() })).status).toBe(200);
+    expect((await patch(crypto.randomUUID(), { maxUses: 3 })).status).toBe(404);
+    const { token: memberToken } = await memberWithToken(tenant, 'member');
+    const forbidden = await call(tenant, 'PATCH', `/api/v1/discount-codes/${created.id}`, {
+      token: memberToken,
+      body: { maxUses: 3 },
+    });
+    expect(forbidden.status).toBe(403);
+    const [row] = await database().select().from(discountCodes).where(eq(discountCodes.id, fixed.id));
+    expect(row).toMatchObject({ kind: 'fixed', percent: null, amounts: { EUR: 500 } });
+  });
+
   it("answers 404 for another organization's event and code, and changes nothing", async () => {
     const mine = await setup();
     const other = await setup();
@@ -192,8 +274,16 @@ describe('staff discount codes', () => {
     expect(
       (await call(mine.tenant, 'DELETE', `/api/v1/discount-codes/${theirs.id}`, { token: mine.token })).status,
     ).toBe(404);
+    expect(
+      (
+        await call(mine.tenant, 'PATCH', `/api/v1/discount-codes/${theirs.id}`, {
+          token: mine.token,
+          body: { percent: 100 },
+        })
+      ).status,
+    ).toBe(404);
     const [row] = await database().select().from(discountCodes).where(eq(discountCodes.id, theirs.id));
-    expect(row?.code).toBe('THEIRS');
+    expect(row).toMatchObject({ code: 'THEIRS', percent: 5 });
     // Their code does not apply to my event either.
     await refusedCode(
       await checkout(mine.tenant, mine.event.slug, {

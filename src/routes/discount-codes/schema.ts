@@ -56,6 +56,14 @@ export const DiscountCodeCreateSchema = z
     example: { code: 'EARLY26', kind: 'percent', percent: 20, maxUses: 100, maxPerBuyer: 1 },
   });
 
+export const DiscountCodeUpdateSchema = DiscountCodeCreateSchema.omit({ code: true, kind: true })
+  .partial()
+  .openapi('DiscountCodeUpdateRequest', {
+    description:
+      'The fields to change; those left out stay. `null` clears `startsAt`, `endsAt`, `maxUses` or `maxPerBuyer`.',
+    example: { endsAt: '2026-12-31T23:00:00.000Z', maxUses: 200 },
+  });
+
 export const DiscountCodeSchema = z
   .object({
     id: Uuid.openapi({ example: EXAMPLE_ID }),

@@ -1,4 +1,4 @@
-import { and, asc, eq, getTableColumns, sql } from 'drizzle-orm';
+import { and, asc, eq, getTableColumns, sql, type SQL } from 'drizzle-orm';
 import { discountCodes, events, ticketTypes, type DiscountCode } from '../../db/schema/index.ts';
 import { scoped } from '../../db/tenant.ts';
 import { ApiError } from '../../errors/api-error.ts';
@@ -220,6 +220,118 @@ export async function deleteDiscountCode({ ctx, input }: { ctx: ServiceContext; 
     if (abortLabel(error) === 'not_found') {
       throw new ApiError('not_found', { detail: 'No discount code with this id.' });
     }
+    throw error;
+  }
+}
+
+/** The fields of a code that can change (kind and code text cannot: delete it and add another). */
+export type DiscountCodeChanges = Partial<
+  Pick<
+    DiscountCodeInput,
+    | 'percent'
+    | 'amounts'
+    | 'ticketTypeIds'
+    | 'unlocksHidden'
+    | 'minQuantity'
+    | 'startsAt'
+    | 'endsAt'
+    | 'maxUses'
+    | 'maxPerBuyer'
+  >
+>;
+
+const CHANGE_LABELS: Record<string, [pointer: string, message: string]> = {
+  percent_only: ['/body/percent', 'only for percent'],
+  amounts_only: ['/body/amounts', 'only for fixed'],
+  window: ['/body/endsAt', 'endsAt must be after startsAt'],
+  unlocks: ['/body/ticketTypeIds', 'unlocksHidden needs the ticket types it unlocks'],
+  ticket_type_not_found: ['/body/ticketTypeIds', 'not a ticket type of this event'],
+};
+
+/**
+ * Changes a code in one round trip: a guard statement that checks the changed code as a whole (the fields given over
+ * those stored: `percent` only for a percent code, `amounts` only for a fixed one, the window, `unlocksHidden` with
+ * ticket types, the ticket types of the code's event), the UPDATE of the given fields (null clears a window end or
+ * a limit), the audit row (`discount_code.updated`, the fields changed) and the code as it is now with its uses.
+ * Checkouts that already used the code keep what they got; a `maxUses` below the current uses only stops new ones.
+ */
+export async function updateDiscountCode({
+  ctx,
+  input,
+}: {
+  ctx: ServiceContext;
+  input: { id: string; changes: DiscountCodeChanges };
+}): Promise<DiscountCodeView> {
+  const tenant = requireTenant(ctx);
+  const db = ctx.services.db;
+  const organizationId = tenant.id;
+  const id = input.id.toLowerCase();
+  const changes = input.changes;
+  const fields = Object.keys(changes).filter((key) => changes[key as keyof DiscountCodeChanges] !== undefined);
+  if (fields.length === 0) throw fieldError('/body', 'give at least one field to change');
+  if (Object.keys(changes.amounts ?? { any: 1 }).length === 0) {
+    throw fieldError('/body/amounts', 'at least one currency');
+  }
+  if (Object.keys(changes.amounts ?? {}).length > 20) throw fieldError('/body/amounts', 'at most 20 currencies');
+  const ticketTypeIds = changes.ticketTypeIds?.map((ticketTypeId) => ticketTypeId.toLowerCase());
+  if (ticketTypeIds !== undefined && new Set(ticketTypeIds).size !== ticketTypeIds.length) {
+    throw fieldError('/body/ticketTypeIds', 'listed twice');
+  }
+  const date = (value: string | null | undefined) => (value === undefined || value === null ? null : new Date(value));
+  const merged = (given: unknown, value: SQL, column: string) => (given === undefined ? sql.raw(`c.${column}`) : value);
+  const startsAt = merged(changes.startsAt, sql`${date(changes.startsAt)}::timestamptz`, 'starts_at');
+  const endsAt = merged(changes.endsAt, sql`${date(changes.endsAt)}::timestamptz`, 'ends_at');
+  const unlocks = merged(changes.unlocksHidden, sql`${changes.unlocksHidden ?? false}::boolean`, 'unlocks_hidden');
+  const types = merged(ticketTypeIds, uuidArray(ticketTypeIds ?? []), 'ticket_type_ids');
+  const guard = sql`with c as (select * from ${discountCodes} where organization_id = ${organizationId} and id = ${id})
+    select (case
+      when not exists (select 1 from c) then ${GUARD_LABEL_PREFIX} || 'not_found'
+      when ${changes.percent !== undefined}::boolean and (select kind from c) <> 'percent' then ${GUARD_LABEL_PREFIX} || 'percent_only'
+      when ${changes.amounts !== undefined}::boolean and (select kind from c) <> 'fixed' then ${GUARD_LABEL_PREFIX} || 'amounts_only'
+      when (select ${endsAt} <= ${startsAt} from c) then ${GUARD_LABEL_PREFIX} || 'window'
+      when (select ${unlocks} and cardinality(${types}) = 0 from c) then ${GUARD_LABEL_PREFIX} || 'unlocks'
+      when (select count(*) from ${ticketTypes} t, c where t.organization_id = ${organizationId}
+              and t.event_id = c.event_id and t.id = any(${uuidArray(ticketTypeIds ?? [])}))
+           <> ${ticketTypeIds?.length ?? 0} then ${GUARD_LABEL_PREFIX} || 'ticket_type_not_found'
+      else '0' end)::int as guard`;
+  const set = {
+    ...(changes.percent === undefined ? {} : { percent: changes.percent }),
+    ...(changes.amounts === undefined ? {} : { amounts: changes.amounts as Record<string, number> }),
+    ...(ticketTypeIds === undefined ? {} : { ticketTypeIds }),
+    ...(changes.unlocksHidden === undefined ? {} : { unlocksHidden: changes.unlocksHidden }),
+    ...(changes.minQuantity === undefined ? {} : { minQuantity: changes.minQuantity }),
+    ...(changes.startsAt === undefined ? {} : { startsAt: date(changes.startsAt) }),
+    ...(changes.endsAt === undefined ? {} : { endsAt: date(changes.endsAt) }),
+    ...(changes.maxUses === undefined ? {} : { maxUses: changes.maxUses }),
+    ...(changes.maxPerBuyer === undefined ? {} : { maxPerBuyer: changes.maxPerBuyer }),
+  };
+  try {
+    const [, rows] = await scoped(db, { organizationId }, [
+      db.execute(guard),
+      db
+        .update(discountCodes)
+        .set({ ...set, updatedAt: sql`now()` })
+        .where(and(eq(discountCodes.organizationId, organizationId), eq(discountCodes.id, id)))
+        .returning({
+          ...getTableColumns(discountCodes),
+          uses: sql<number>`${activeUses(organizationId, sql`${discountCodes}.id`)}::int`,
+        }),
+      auditInsert(db, ctx.client, {
+        organizationId,
+        actor: actorOf(ctx),
+        action: 'discount_code.updated',
+        target: { type: 'discount_code', id },
+        metadata: { fields },
+      }),
+    ]);
+    const row = rows[0];
+    if (row === undefined) throw new Error('discount code update returned nothing');
+    return toDiscountCodeView(row);
+  } catch (error) {
+    const label = abortLabel(error);
+    if (label === 'not_found') throw new ApiError('not_found', { detail: 'No discount code with this id.' });
+    const refusal = label === null ? undefined : CHANGE_LABELS[label];
+    if (refusal !== undefined) throw fieldError(...refusal);
     throw error;
   }
 }
