@@ -27,6 +27,7 @@ export const AUTHENTICATED_OPERATIONS: ReadonlySet<string> = new Set([
   'GET /api/v1/bookings/{id}',
   'GET /api/v1/bookings/{id}/invoice',
   'GET /api/v1/bookings/{id}/refunds/{refundId}/credit-note',
+  'GET /api/v1/event-series',
   'GET /api/v1/event-series/{id}',
   'GET /api/v1/event-series/{id}/dates',
   'GET /api/v1/events',

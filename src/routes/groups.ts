@@ -151,6 +151,7 @@ export const ROUTE_GROUPS: readonly RouteGroup[] = [
   {
     name: 'event-series',
     routes: [
+      ['GET', '/api/v1/event-series'],
       ['POST', '/api/v1/event-series'],
       ['GET', '/api/v1/event-series/{id}'],
       ['PUT', '/api/v1/event-series/{id}'],

@@ -388,6 +388,47 @@ describe('tenancy', () => {
   });
 });
 
+describe('GET /api/v1/event-series', () => {
+  it('lists the series newest first with a cursor, filters running and ended, in one round trip', async () => {
+    const { tenant, token } = await organizer();
+    const first = await createSeries(tenant, token);
+    const second = await createSeries(tenant, token);
+    const third = await createSeries(tenant, token);
+    expect((await call(tenant, 'POST', `/api/v1/event-series/${first.series.id}/end`, { token })).status).toBe(200);
+    const other = await organizer();
+    await createSeries(other.tenant, other.token);
+
+    const requestId = newRequestId();
+    const page1 = await call(tenant, 'GET', '/api/v1/event-series?limit=2', {
+      token,
+      headers: { 'x-request-id': requestId },
+    });
+    expect(page1.status).toBe(200);
+    expect(await roundTrips(requestId)).toEqual({ database: 1, redis: 1 });
+    const body1 = await page1.json<{ data: Series[]; nextCursor: string | null }>();
+    expect(body1.data.map((series) => series.id)).toEqual([third.series.id, second.series.id]);
+    expect(body1.nextCursor).not.toBeNull();
+    const page2 = await call(tenant, 'GET', `/api/v1/event-series?limit=2&cursor=${body1.nextCursor ?? ''}`, { token });
+    const body2 = await page2.json<{ data: Series[]; nextCursor: string | null }>();
+    expect(body2.data.map((series) => series.id)).toEqual([first.series.id]);
+    expect(body2.data[0]?.endedAt).not.toBeNull();
+    expect(body2.nextCursor).toBeNull();
+
+    const running = await call(tenant, 'GET', '/api/v1/event-series?ended=false', { token });
+    expect((await running.json<{ data: Series[] }>()).data.map((series) => series.id)).toEqual([
+      third.series.id,
+      second.series.id,
+    ]);
+    const ended = await call(tenant, 'GET', '/api/v1/event-series?ended=true', { token });
+    expect((await ended.json<{ data: Series[] }>()).data.map((series) => series.id)).toEqual([first.series.id]);
+    for (const query of ['?limit=0', '?limit=101', '?ended=yes', '?cursor=%%%', '?title=x']) {
+      expect((await call(tenant, 'GET', `/api/v1/event-series${query}`, { token })).status, query).toBe(400);
+    }
+    const { token: memberToken } = await memberWithToken(tenant, 'member');
+    expect((await call(tenant, 'GET', '/api/v1/event-series', { token: memberToken })).status).toBe(403);
+  });
+});
+
 describe('the cron extends the horizon', () => {
   it('inserts the dates that came within the horizon, and nothing twice', async () => {
     const { tenant, token } = await organizer();

@@ -46,6 +46,8 @@ export const eventSeries = pgTable(
     foreignKey({ columns: [table.organizationId], foreignColumns: [organizations.id] }).onDelete('cascade'),
     unique('event_series_organization_id_id_key').on(table.organizationId, table.id),
     index('event_series_materialized_until_idx').on(table.materializedUntil),
+    // Serves the staff list, newest first: WHERE organization_id = $1 ORDER BY created_at DESC, id DESC.
+    index('event_series_organization_id_created_at_idx').on(table.organizationId, table.createdAt, table.id),
     check('event_series_duration', sql`${table.durationMinutes} between 1 and 10080`),
     check('event_series_horizon', sql`${table.horizonDays} between 1 and 366`),
     check('event_series_publish', sql`${table.publish} in ('draft', 'published')`),

@@ -4,9 +4,11 @@ import * as create from './create.ts';
 import * as dates from './dates.ts';
 import * as end from './end.ts';
 import * as get from './get.ts';
+import * as list from './list.ts';
 import * as update from './update.ts';
 
 export function registerEventSeriesRoutes(app: OpenAPIHono<AppEnv>): void {
+  list.register(app);
   create.register(app);
   get.register(app);
   update.register(app);

@@ -13,6 +13,7 @@ import {
   VenueSchema,
 } from './shared.ts';
 import { int32, StoredCurrencyCode, storedLine, Timestamp, Uuid } from '../fields.ts';
+import { cursorPage, pageParams } from '../pagination.ts';
 import { MAX_NAME_LENGTH, MAX_PER_ORDER, MAX_PRICE, MAX_QUANTITY } from '../ticket-types/schema.ts';
 
 export const EXAMPLE_SERIES_ID = '6a1f0c3e-2b4d-4e5f-9a8b-7c6d5e4f3a2b';
@@ -152,6 +153,30 @@ export const SeriesSchema = z
     updatedAt: Timestamp,
   })
   .openapi('EventSeries', { description: 'A recurring series: its template and rule.' });
+
+export const MAX_SERIES_PAGE_SIZE = 100;
+const EXAMPLE_CURSOR = 'WyIyMDI3LTAzLTAxVDEyOjAwOjAwLjAwMDAwMFoiLCIzZjJiIl0';
+
+export const SeriesListQuerySchema = z
+  .object({
+    ended: z
+      .enum(['true', 'false'])
+      .optional()
+      .openapi({
+        param: { name: 'ended', in: 'query' },
+        description: '`true`: only ended series; `false`: only running ones (default: both).',
+        example: 'false',
+      }),
+    ...pageParams({ defaultSize: 50, maxSize: MAX_SERIES_PAGE_SIZE, cursorExample: EXAMPLE_CURSOR }),
+  })
+  .strict();
+
+export const SeriesPageSchema = cursorPage(SeriesSchema, {
+  name: 'EventSeriesPage',
+  items: 'Series, newest first.',
+  cursorExample: EXAMPLE_CURSOR,
+  maxItems: MAX_SERIES_PAGE_SIZE,
+});
 
 export const EXAMPLE_SERIES: z.infer<typeof SeriesSchema> = {
   id: EXAMPLE_SERIES_ID,

@@ -1,4 +1,4 @@
-import { and, asc, eq, gte, inArray, isNull, lt, sql } from 'drizzle-orm';
+import { and, asc, eq, gte, inArray, isNotNull, isNull, lt, sql, type SQL } from 'drizzle-orm';
 import type { Database } from '../../db/client.ts';
 import {
   eventSeries,
@@ -11,6 +11,7 @@ import {
 import { scoped } from '../../db/tenant.ts';
 import { ApiError } from '../../errors/api-error.ts';
 import { requireTenant, type ServiceContext } from '../../lib/context.ts';
+import { cursorTimestamp, decodeCursor, encodeCursor, keysetAfter, keysetOrder, listSort } from '../../lib/cursor.ts';
 import type { Logger } from '../../lib/logger.ts';
 import { auditInsert } from '../audit/record.ts';
 import {
@@ -247,6 +248,43 @@ export async function getSeries({ ctx, input }: { ctx: ServiceContext; input: { 
   ]);
   if (!row) throw seriesNotFound();
   return toSeriesView(row);
+}
+
+const SERIES_ORDER = listSort('-createdAt');
+
+/**
+ * The organization's series, newest first, cursor-paginated; `ended` true or false keeps only the ended or the running
+ * ones. One database round trip, served by event_series_organization_id_created_at_idx.
+ */
+export async function listSeries({
+  ctx,
+  input,
+}: {
+  ctx: ServiceContext;
+  input: { limit: number; cursor?: string | undefined; ended?: boolean | undefined };
+}): Promise<{ data: SeriesView[]; nextCursor: string | null }> {
+  const tenant = requireTenant(ctx);
+  const db = ctx.services.db;
+  const after = input.cursor === undefined ? null : decodeCursor(input.cursor);
+  const conditions: SQL[] = [eq(eventSeries.organizationId, tenant.id)];
+  if (input.ended !== undefined)
+    conditions.push(input.ended ? isNotNull(eventSeries.endedAt) : isNull(eventSeries.endedAt));
+  if (after !== null) conditions.push(keysetAfter(eventSeries.createdAt, eventSeries.id, after, SERIES_ORDER));
+  const [rows] = await scoped(db, { organizationId: tenant.id }, [
+    db
+      .select({ series: eventSeries, cursorAt: cursorTimestamp(eventSeries.createdAt) })
+      .from(eventSeries)
+      .where(and(...conditions))
+      .orderBy(...keysetOrder(eventSeries.createdAt, eventSeries.id, SERIES_ORDER))
+      .limit(input.limit + 1),
+  ]);
+  const page = rows.slice(0, input.limit);
+  const last = page.at(-1);
+  return {
+    data: page.map((row) => toSeriesView(row.series)),
+    nextCursor:
+      rows.length > input.limit && last !== undefined ? encodeCursor({ at: last.cursorAt, id: last.series.id }) : null,
+  };
 }
 
 export const MAX_DATES_LISTED = 366;

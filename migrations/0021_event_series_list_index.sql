@@ -1,0 +1,1 @@
+CREATE INDEX "event_series_organization_id_created_at_idx" ON "event_series" USING btree ("organization_id","created_at","id");
