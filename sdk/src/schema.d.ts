@@ -2347,9 +2347,29 @@ export interface paths {
     put?: never;
     /**
      * Claim a free waitlist offer
-     * @description Confirms the pending booking a waitlist offer holds, with the offer token from the offer email in the `Booking-Token` header (the booking id and token come in the claim link). The seats are already held for the offer, so a claim cannot be sold out; the tickets are emailed (`booking.confirmed`). Only free offers are claimed here: a paid offer is claimed by paying its booking like any pending booking (`POST /api/v1/public/bookings/{id}/checkout`, or the manual instructions), and answers 409 here. 409 too when the offer is no longer open (already claimed, expired, cancelled): a claim works once. A missing or malformed token answers 400; a wrong token, an unknown booking and a booking that is not a waitlist offer 404, indistinguishably. No authentication; rate limited per client address with the checkout limit (429 with Retry-After). Two database round trips (the offer is read, then confirmed) and one Redis round trip.
+     * @description Confirms the pending booking a waitlist offer holds, with the offer token from the offer email in the `Booking-Token` header (the booking id and token come in the claim link). The seats are already held for the offer, so a claim cannot be sold out; the tickets are emailed (`booking.confirmed`). Only free offers are claimed here: a paid offer is claimed by paying its booking like any pending booking (`POST /api/v1/public/bookings/{id}/checkout`, or the manual instructions), and answers 409 here. 409 too when the offer is no longer open (already claimed, expired, declined, cancelled): a claim works once. A missing or malformed token answers 400; a wrong token, an unknown booking and a booking that is not a waitlist offer 404, indistinguishably. No authentication; rate limited per client address with the checkout limit (429 with Retry-After). One database and one Redis round trip.
      */
     post: operations['claimPublicWaitlistOffer'];
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  '/api/v1/public/bookings/{id}/decline': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    get?: never;
+    put?: never;
+    /**
+     * Decline a waitlist offer
+     * @description Turns down a waitlist offer (free or paid) with the offer token from the offer email in the `Booking-Token` header: the pending booking the offer holds is cancelled and its seats are offered to the next in line at once, instead of when the offer would have lapsed (the entry ends as `expired`, with the `waitlist.expired` webhook event; `booking.cancelled` is published too). 409 when the offer is no longer open (claimed, paid, expired, already declined). A missing or malformed token answers 400; a wrong token, an unknown booking and a booking that is not a waitlist offer 404, indistinguishably. No authentication; rate limited per client address with the checkout limit (429 with Retry-After). One database and one Redis round trip.
+     */
+    post: operations['declinePublicWaitlistOffer'];
     delete?: never;
     options?: never;
     head?: never;
@@ -9108,6 +9128,15 @@ export interface components {
       id: string;
       /** @enum {string} */
       status: 'confirmed';
+    };
+    WaitlistDeclined: {
+      /**
+       * Format: uuid
+       * @description The booking the offer held, now cancelled.
+       */
+      id: string;
+      /** @enum {string} */
+      status: 'cancelled';
     };
     WaitlistPage: {
       /** @description Entries, oldest first (the queue order). */
@@ -30865,6 +30894,123 @@ export interface operations {
         };
         content: {
           'application/json': components['schemas']['WaitlistClaimed'];
+        };
+      };
+      /** @description `bad_request`: Bad request; `invalid_json`: Malformed JSON body; `validation_failed`: Validation failed; `query_too_complex`: GraphQL operation too complex; `persisted_query_not_found`: Persisted query not found; `invalid_passkey`: Invalid passkey response */
+      400: {
+        headers: {
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'X-Correlation-Id': components['headers']['X-Correlation-Id'];
+          'Access-Control-Allow-Origin': components['headers']['Access-Control-Allow-Origin'];
+          RateLimit: components['headers']['RateLimit'];
+          'RateLimit-Policy': components['headers']['RateLimit-Policy'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description `not_found`: Not found */
+      404: {
+        headers: {
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'X-Correlation-Id': components['headers']['X-Correlation-Id'];
+          'Access-Control-Allow-Origin': components['headers']['Access-Control-Allow-Origin'];
+          RateLimit: components['headers']['RateLimit'];
+          'RateLimit-Policy': components['headers']['RateLimit-Policy'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description `conflict`: Conflict; `sold_out`: Sold out; `unpaid_hold_limit`: Too many unpaid orders; `ticket_checked_in`: Ticket already checked in; `transfers_disabled`: Ticket transfers not allowed; `transfer_closed`: Ticket transfers closed; `self_service_closed`: Closed to buyers */
+      409: {
+        headers: {
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'X-Correlation-Id': components['headers']['X-Correlation-Id'];
+          'Access-Control-Allow-Origin': components['headers']['Access-Control-Allow-Origin'];
+          RateLimit: components['headers']['RateLimit'];
+          'RateLimit-Policy': components['headers']['RateLimit-Policy'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description `rate_limited`: Too many requests; `too_many_streams`: Too many live streams */
+      429: {
+        headers: {
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'X-Correlation-Id': components['headers']['X-Correlation-Id'];
+          'Access-Control-Allow-Origin': components['headers']['Access-Control-Allow-Origin'];
+          RateLimit: components['headers']['RateLimit'];
+          'RateLimit-Policy': components['headers']['RateLimit-Policy'];
+          'Retry-After': components['headers']['Retry-After'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description `internal_error`: Internal server error; `misconfigured`: Service misconfigured */
+      500: {
+        headers: {
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'X-Correlation-Id': components['headers']['X-Correlation-Id'];
+          'Access-Control-Allow-Origin': components['headers']['Access-Control-Allow-Origin'];
+          RateLimit: components['headers']['RateLimit'];
+          'RateLimit-Policy': components['headers']['RateLimit-Policy'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description `service_unavailable`: Service unavailable */
+      503: {
+        headers: {
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'X-Correlation-Id': components['headers']['X-Correlation-Id'];
+          'Access-Control-Allow-Origin': components['headers']['Access-Control-Allow-Origin'];
+          RateLimit: components['headers']['RateLimit'];
+          'RateLimit-Policy': components['headers']['RateLimit-Policy'];
+          'Retry-After': components['headers']['Retry-After'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+    };
+  };
+  declinePublicWaitlistOffer: {
+    parameters: {
+      query?: never;
+      header: {
+        /** @description The booking token returned by the checkout (`token`). A malformed one answers 400; a well-formed wrong one 404, like an unknown id. */
+        'booking-token': string;
+      };
+      path: {
+        /** @description The booking id (a UUID; anything else answers 400). */
+        id: string;
+      };
+      cookie?: never;
+    };
+    requestBody?: never;
+    responses: {
+      /** @description The offer's booking is cancelled; the seats pass on. */
+      200: {
+        headers: {
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'X-Correlation-Id': components['headers']['X-Correlation-Id'];
+          'Access-Control-Allow-Origin': components['headers']['Access-Control-Allow-Origin'];
+          RateLimit: components['headers']['RateLimit'];
+          'RateLimit-Policy': components['headers']['RateLimit-Policy'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['WaitlistDeclined'];
         };
       };
       /** @description `bad_request`: Bad request; `invalid_json`: Malformed JSON body; `validation_failed`: Validation failed; `query_too_complex`: GraphQL operation too complex; `persisted_query_not_found`: Persisted query not found; `invalid_passkey`: Invalid passkey response */

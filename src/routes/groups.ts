@@ -330,6 +330,7 @@ export const ROUTE_GROUPS: readonly RouteGroup[] = [
     routes: [
       ['POST', '/api/v1/public/events/{slug}/waitlist'],
       ['POST', '/api/v1/public/bookings/{id}/claim'],
+      ['POST', '/api/v1/public/bookings/{id}/decline'],
       ['GET', '/api/v1/events/{id}/waitlist'],
       ['DELETE', '/api/v1/events/{id}/waitlist/{entryId}'],
     ],

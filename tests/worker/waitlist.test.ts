@@ -34,6 +34,13 @@ function claim(tenant: TestTenant, bookingId: string, token: string, headers: Re
   });
 }
 
+function decline(tenant: TestTenant, bookingId: string, token: string, headers: Record<string, string> = {}) {
+  return request(tenant.url(`/api/v1/public/bookings/${bookingId}/decline`), {
+    method: 'POST',
+    headers: { 'booking-token': token, 'cf-connecting-ip': randomIp(), ...headers },
+  });
+}
+
 function person(tag: string) {
   return { name: `Waiter ${tag}`, email: `w-${tag}-${crypto.randomUUID().slice(0, 8)}@example.com` };
 }
@@ -197,7 +204,7 @@ describe('waitlist offers', () => {
     const claimed = await claim(tenant, link.bookingId, link.token, { 'x-request-id': requestId });
     expect(claimed.status).toBe(200);
     expect(await claimed.json()).toEqual({ id: link.bookingId, status: 'confirmed' });
-    expect(await roundTrips(requestId)).toEqual({ database: 2, redis: 1 });
+    expect(await roundTrips(requestId)).toEqual({ database: 1, redis: 1 });
     expect((await claim(tenant, link.bookingId, link.token)).status).toBe(409);
     expect((await entryOf(first.email))?.status).toBe('claimed');
     expect(await counters(event.id)).toMatchObject({ ticketTypes: { [seats.id]: { sold: 2, held: 0 } } });
@@ -277,6 +284,67 @@ describe('waitlist offers', () => {
     const link = await offerLink(first.email);
     expect((await claim(tenant, link.bookingId, link.token)).status).toBe(409);
     expect(await counters(event.id)).toMatchObject({ ticketTypes: { [seats.id]: { sold: 0, held: 1 } } });
+  });
+
+  it('passes a declined offer on at once; a declined offer cannot be claimed, nor a claimed one declined', async () => {
+    const { tenant, token, event, seats, booked } = await soldOut([1, 1]);
+    const first = person('decliner');
+    const second = person('taker');
+    await join(tenant, event.slug, { ticketTypeId: seats.id, ...first });
+    await join(tenant, event.slug, { ticketTypeId: seats.id, ...second });
+    expect((await cancel(tenant, token, idOf(booked[0]))).status).toBe(200);
+    await entryStatus(first.email, 'offered');
+    const link = await offerLink(first.email);
+
+    expect((await decline(tenant, link.bookingId, `bk_${'A'.repeat(43)}`)).status).toBe(404);
+    expect((await decline(await createTenant(), link.bookingId, link.token)).status).toBe(404);
+    // A normal booking is not an offer: its own token cannot decline it.
+    const normal = booked[1];
+    if (normal === undefined) throw new Error('no second booking');
+    expect((await decline(tenant, normal.id, normal.token)).status).toBe(404);
+    const requestId = newRequestId();
+    const declined = await decline(tenant, link.bookingId, link.token, { 'x-request-id': requestId });
+    expect(declined.status).toBe(200);
+    expect(await declined.json()).toEqual({ id: link.bookingId, status: 'cancelled' });
+    expect(await roundTrips(requestId)).toEqual({ database: 1, redis: 1 });
+    expect(await bookingRow(tenant, link.bookingId)).toMatchObject({ status: 'cancelled' });
+    expect((await decline(tenant, link.bookingId, link.token)).status).toBe(409);
+    expect((await claim(tenant, link.bookingId, link.token)).status).toBe(409);
+    // The next in line gets the seat without waiting for the offer to lapse; the first entry settles as expired.
+    await entryStatus(first.email, 'expired');
+    const next = await entryStatus(second.email, 'offered');
+    const nextLink = await offerLink(second.email);
+    expect(nextLink.bookingId).toBe(next.bookingId);
+    expect(await counters(event.id)).toMatchObject({ ticketTypes: { [seats.id]: { sold: 1, held: 1 } } });
+    const audits = await database()
+      .select()
+      .from(auditLogs)
+      .where(and(eq(auditLogs.organizationId, tenant.organization.id), eq(auditLogs.action, 'waitlist.declined')));
+    expect(audits).toMatchObject([{ actorType: 'anonymous', targetId: link.bookingId }]);
+    // Claimed, it can no longer be declined.
+    expect((await claim(tenant, nextLink.bookingId, nextLink.token)).status).toBe(200);
+    expect((await decline(tenant, nextLink.bookingId, nextLink.token)).status).toBe(409);
+  });
+
+  it('a paid offer is not claimed by the claim route (409: pay it) but can be declined', async () => {
+    const tenant = await createTenant();
+    await enableManualPayment(tenant);
+    const { token } = await memberWithToken(tenant, 'organizer');
+    const event = await createEvent(tenant);
+    const seats = await createTicketType(event, { price: 1200, quantity: 1 });
+    const held = await book(tenant, event.slug, { items: [{ ticketTypeId: seats.id, quantity: 1 }] });
+    const waiter = person('payer');
+    expect((await join(tenant, event.slug, { ticketTypeId: seats.id, ...waiter })).status).toBe(202);
+    expect((await cancel(tenant, token, held.id)).status).toBe(200);
+    await entryStatus(waiter.email, 'offered');
+    const link = await offerLink(waiter.email);
+    expect(await bookingRow(tenant, link.bookingId)).toMatchObject({ status: 'pending', total: 1200 });
+    const paid = await claim(tenant, link.bookingId, link.token);
+    expect(paid.status).toBe(409);
+    expect((await problem(paid)).detail).toContain('paying the booking');
+    expect((await decline(tenant, link.bookingId, link.token)).status).toBe(200);
+    await entryStatus(waiter.email, 'expired');
+    expect(await counters(event.id)).toMatchObject({ ticketTypes: { [seats.id]: { sold: 0, held: 0 } } });
   });
 
   it('races an offer against a normal buyer for the last seat: exactly one gets it', async () => {

@@ -74,6 +74,7 @@ export const RATE_LIMITED_BY: Readonly<Record<string, readonly LimitRule[]>> = {
   updatePublicBookingAttendee: [PUBLIC_BOOKING_LIMIT],
   joinPublicWaitlist: [PUBLIC_BOOKING_LIMIT],
   claimPublicWaitlistOffer: [PUBLIC_BOOKING_LIMIT],
+  declinePublicWaitlistOffer: [PUBLIC_BOOKING_LIMIT],
   receiveStripeWebhook: [STRIPE_WEBHOOK_LIMIT],
 };
 

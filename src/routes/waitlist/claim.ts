@@ -23,10 +23,10 @@ export const route = createRoute({
     'offer, so a claim cannot be sold out; the tickets are emailed (`booking.confirmed`). Only free offers are ' +
     'claimed here: a paid offer is claimed by paying its booking like any pending booking ' +
     '(`POST /api/v1/public/bookings/{id}/checkout`, or the manual instructions), and answers 409 here. 409 too when ' +
-    'the offer is no longer open (already claimed, expired, cancelled): a claim works once. A missing or malformed ' +
+    'the offer is no longer open (already claimed, expired, declined, cancelled): a claim works once. A missing or malformed ' +
     'token answers 400; a wrong token, an unknown booking and a booking that is not a waitlist offer 404, ' +
     'indistinguishably. No authentication; rate limited per client address with the checkout limit (429 with ' +
-    'Retry-After). Two database round trips (the offer is read, then confirmed) and one Redis round trip.',
+    'Retry-After). One database and one Redis round trip.',
   security: [{ bookingToken: [] }],
   request: { params: BookingIdParamsSchema, headers: PublicBookingHeadersSchema },
   middleware: [tenantOnly()] as const,

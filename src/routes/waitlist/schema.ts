@@ -49,6 +49,13 @@ export const WaitlistClaimedSchema = z
   })
   .openapi('WaitlistClaimed');
 
+export const WaitlistDeclinedSchema = z
+  .object({
+    id: Uuid.openapi({ description: 'The booking the offer held, now cancelled.' }),
+    status: z.literal('cancelled'),
+  })
+  .openapi('WaitlistDeclined');
+
 export const MAX_WAITLIST_PAGE_SIZE = 100;
 const EXAMPLE_CURSOR = 'WyIyMDI2LTA2LTAxVDA5OjAwOjAwLjAwMDAwMFoiLCIzZjJiIl0';
 export const WAITLIST_STATUSES = ['waiting', 'offered', 'claimed', 'expired', 'left'] as const;

@@ -1,4 +1,4 @@
-import { and, eq, inArray, lte, sql } from 'drizzle-orm';
+import { and, eq, inArray, lte, sql, type SQL } from 'drizzle-orm';
 import type { Database } from '../../db/client.ts';
 import { attendees, bookings, payments } from '../../db/schema/index.ts';
 import { scoped } from '../../db/tenant.ts';
@@ -37,7 +37,7 @@ export function confirmStatements(
   db: Database,
   organizationId: string,
   bookingId: string,
-  eventId: string,
+  eventId: string | SQL,
   options: ConfirmOptions = {},
 ) {
   return [
@@ -87,7 +87,7 @@ export function releaseStatements(
   db: Database,
   organizationId: string,
   bookingId: string,
-  eventId: string,
+  eventId: string | SQL,
   from: 'pending' | 'confirmed',
   to: 'cancelled' | 'expired',
   options: ReleaseOptions = {},

@@ -1,4 +1,4 @@
-import { sql } from 'drizzle-orm';
+import { sql, type SQL } from 'drizzle-orm';
 import { bookings, events, ticketTypes, waitlistEntries } from '../../db/schema/index.ts';
 import { scoped } from '../../db/tenant.ts';
 import { ApiError } from '../../errors/api-error.ts';
@@ -9,7 +9,7 @@ import { abortLabel, GUARD_LABEL_PREFIX, nothingChanged } from '../events/shared
 import { notifyOutbox } from '../outbox/dispatch.ts';
 import { outboxInsertSelect } from '../outbox/record.ts';
 import { bookingData } from '../outbox/views.ts';
-import { confirmStatements } from '../bookings/transitions.ts';
+import { confirmStatements, releaseStatements } from '../bookings/transitions.ts';
 import { bookingNotFound } from '../bookings/shared.ts';
 import { waitlistEntryObject } from './views.ts';
 
@@ -91,13 +91,52 @@ export async function joinWaitlist({ ctx, input }: { ctx: ServiceContext; input:
 }
 
 /**
- * Claims a free waitlist offer with its token (the `Booking-Token` of the offer's pending booking): in one database
- * round trip the booking goes pending -> confirmed (held seats -> sold, as staff confirmation does), the entry
- * becomes `claimed`, with the audit row and the `booking.confirmed` event (which emails the tickets). The seats were
- * the buyer's since the offer, so no seat check can fail here. A paid offer is claimed by paying it
+ * The guard at the head of an offer's batch (claim, decline), read with the offer token (the `Booking-Token` of the
+ * offer's pending booking): aborts with `not_found` (unknown id, wrong token, a booking that is not a waitlist offer:
+ * indistinguishable), `offer_closed` (the booking is no longer pending or its hold lapsed: claimed, expired,
+ * cancelled) or, when `freeOnly`, `offer_paid`. The status changes after it are conditional too (`mustChange`), so a
+ * concurrent claim, decline or expiry makes exactly one of them win.
+ */
+function offerGuard(organizationId: string, id: string, tokenHash: string, freeOnly: boolean): SQL {
+  return sql`with o as (select b.status, b.total, b.expires_at > now() as live from ${bookings} b
+      join ${waitlistEntries} w on w.organization_id = b.organization_id and w.booking_id = b.id
+      where b.organization_id = ${organizationId} and b.id = ${id} and b.token_hash = ${tokenHash})
+    select (case when not exists (select 1 from o) then ${GUARD_LABEL_PREFIX + 'not_found'}
+      when (select status <> 'pending' or live is not true from o) then ${GUARD_LABEL_PREFIX + 'offer_closed'}
+      when ${freeOnly}::boolean and (select total <> 0 from o) then ${GUARD_LABEL_PREFIX + 'offer_paid'}
+      else '0' end)::int as guard`;
+}
+
+function offerClosed(): ApiError {
+  return new ApiError('conflict', {
+    detail: 'This offer is no longer open (claimed, expired, declined or cancelled).',
+  });
+}
+
+/** The API error of an offer batch that its guard or a conditional change aborted; null for any other failure. */
+function offerRefusal(error: unknown): ApiError | null {
+  if (nothingChanged(error)) return offerClosed();
+  switch (abortLabel(error)) {
+    case 'not_found':
+      return bookingNotFound();
+    case 'offer_closed':
+      return offerClosed();
+    case 'offer_paid':
+      return new ApiError('conflict', {
+        detail: 'This offer is paid: claim it by paying the booking (its checkout), before it expires.',
+      });
+    default:
+      return null;
+  }
+}
+
+/**
+ * Claims a free waitlist offer with its token, in one database round trip: the offer guard, then the booking goes
+ * pending -> confirmed (held seats -> sold, as staff confirmation does), the entry becomes `claimed`, with the audit
+ * row, the `booking.confirmed` event (which emails the tickets) and `waitlist.claimed`. The seats were the buyer's
+ * since the offer, so no seat check can fail here. A paid offer is claimed by paying it
  * (POST /api/v1/public/bookings/{id}/checkout, or the manual instructions), like any pending booking: 409 here.
- * Unknown id, wrong token and a booking that is not a waitlist offer answer 404; an offer no longer pending
- * (claimed, expired) 409.
+ * Unknown id, wrong token and a booking that is not a waitlist offer answer 404; an offer no longer open 409.
  */
 export async function claimWaitlistOffer({
   ctx,
@@ -108,58 +147,69 @@ export async function claimWaitlistOffer({
 }): Promise<{ id: string; status: 'confirmed' }> {
   const organizationId = requireTenant(ctx).id;
   const db = ctx.services.db;
+  const id = input.id.toLowerCase();
   const tokenHash = await hashToken(input.token);
-  const [probe] = await scoped(db, { organizationId }, [
-    db.execute(sql`select b.event_id, b.status, b.total, b.expires_at > now() as live from ${bookings} b
-      join ${waitlistEntries} w on w.organization_id = b.organization_id and w.booking_id = b.id
-      where b.organization_id = ${organizationId} and b.id = ${input.id} and b.token_hash = ${tokenHash}`),
-  ]);
-  const rows = (Array.isArray(probe) ? probe : (probe as { rows: unknown[] }).rows) as {
-    event_id: string;
-    status: string;
-    total: number;
-    live: boolean | null;
-  }[];
-  const booking = rows[0];
-  if (booking === undefined) throw bookingNotFound();
-  if (booking.status !== 'pending' || booking.live !== true) {
-    throw new ApiError('conflict', { detail: 'This offer is no longer open (claimed, expired or cancelled).' });
-  }
-  if (booking.total !== 0) {
-    throw new ApiError('conflict', {
-      detail: 'This offer is paid: claim it by paying the booking (its checkout), before it expires.',
-    });
-  }
+  const eventId = sql`(select event_id from ${bookings} where organization_id = ${organizationId} and id = ${id})`;
   try {
     await scoped(db, { organizationId }, [
-      ...confirmStatements(db, organizationId, input.id, booking.event_id),
+      db.execute(offerGuard(organizationId, id, tokenHash, true)),
+      ...confirmStatements(db, organizationId, id, eventId),
       db.execute(sql`update ${waitlistEntries} set status = 'claimed', updated_at = now()
-        where organization_id = ${organizationId} and booking_id = ${input.id} and status = 'offered'`),
+        where organization_id = ${organizationId} and booking_id = ${id} and status = 'offered'`),
       auditInsert(db, ctx.client, {
         organizationId,
         actor: { type: 'anonymous' },
         action: 'waitlist.claimed',
-        target: { type: 'booking', id: input.id },
-        metadata: { eventId: booking.event_id },
+        target: { type: 'booking', id },
       }),
-      outboxInsertSelect(db, {
-        organizationId,
-        type: 'booking.confirmed',
-        data: bookingData(organizationId, input.id),
-      }),
+      outboxInsertSelect(db, { organizationId, type: 'booking.confirmed', data: bookingData(organizationId, id) }),
       outboxInsertSelect(db, {
         organizationId,
         type: 'waitlist.claimed',
         data: sql`(select ${waitlistEntryObject('w')} from ${waitlistEntries} w
-          where w.organization_id = ${organizationId} and w.booking_id = ${input.id})`,
+          where w.organization_id = ${organizationId} and w.booking_id = ${id})`,
       }),
     ]);
   } catch (error) {
-    if (nothingChanged(error)) {
-      throw new ApiError('conflict', { detail: 'This offer is no longer open (claimed, expired or cancelled).' });
-    }
-    throw error;
+    throw offerRefusal(error) ?? error;
   }
   notifyOutbox(ctx, organizationId);
-  return { id: input.id, status: 'confirmed' };
+  return { id, status: 'confirmed' };
+}
+
+/**
+ * Declines a waitlist offer (free or paid) with its token, in one database round trip: the offer guard, then the
+ * offer's booking goes pending -> cancelled (its held seats released), with the audit row (`waitlist.declined`) and
+ * `booking.cancelled`, whose dispatch runs the offer step: the entry settles as `expired` (`waitlist.expired`) and the
+ * seats are offered to the next in line at once instead of when the offer would have lapsed.
+ */
+export async function declineWaitlistOffer({
+  ctx,
+  input,
+}: {
+  ctx: ServiceContext;
+  input: { id: string; token: string };
+}): Promise<{ id: string; status: 'cancelled' }> {
+  const organizationId = requireTenant(ctx).id;
+  const db = ctx.services.db;
+  const id = input.id.toLowerCase();
+  const tokenHash = await hashToken(input.token);
+  const eventId = sql`(select event_id from ${bookings} where organization_id = ${organizationId} and id = ${id})`;
+  try {
+    await scoped(db, { organizationId }, [
+      db.execute(offerGuard(organizationId, id, tokenHash, false)),
+      ...releaseStatements(db, organizationId, id, eventId, 'pending', 'cancelled'),
+      auditInsert(db, ctx.client, {
+        organizationId,
+        actor: { type: 'anonymous' },
+        action: 'waitlist.declined',
+        target: { type: 'booking', id },
+      }),
+      outboxInsertSelect(db, { organizationId, type: 'booking.cancelled', data: bookingData(organizationId, id) }),
+    ]);
+  } catch (error) {
+    throw offerRefusal(error) ?? error;
+  }
+  notifyOutbox(ctx, organizationId);
+  return { id, status: 'cancelled' };
 }

@@ -201,7 +201,8 @@ function offerEmail(
       `Hello ${entry.name},`,
       `You were on the waitlist for ${entry.event_title} (${formatEventTime(new Date(entry.starts_at), entry.timezone)}). ` +
         `We are holding ${seats} for you for ${OFFER_MINUTES / 60} hours.`,
-      'If you do not claim them in time, they are offered to the next person in line.',
+      'If you do not claim them in time, they are offered to the next person in line. Cannot come? The same page ' +
+        'lets you decline, and they go to the next person at once.',
     ],
     { label: 'Claim your tickets', url: url.toString() },
   );
