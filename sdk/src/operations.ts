@@ -20,6 +20,7 @@ export const AUTHENTICATED_OPERATIONS: ReadonlySet<string> = new Set([
   'GET /api/v1/audit-logs',
   'GET /api/v1/audit-logs/export',
   'GET /api/v1/auth/me',
+  'GET /api/v1/auth/me/export',
   'GET /api/v1/auth/mfa',
   'GET /api/v1/auth/passkeys',
   'GET /api/v1/auth/sessions',

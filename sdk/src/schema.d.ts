@@ -219,6 +219,26 @@ export interface paths {
     patch: operations['updateCurrentUser'];
     trace?: never;
   };
+  '/api/v1/auth/me/export': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    /**
+     * Download your data (this organization)
+     * @description Everything this organization holds about the signed-in person, as one JSON document (a download: `Content-Disposition: attachment`): the account, the membership and role, second factors (whether enrolled, never a secret), sessions, passkeys, the API keys they created (never the keys), the bookings made with their email address and the tickets in their name, waitlist entries and the audit entries of what they did. Each list holds the newest 1000 rows; `truncated` names those that had more. A person's own: API keys are refused (403). Writes an `account.data_exported` audit row. One database and one Redis round trip. Organization hosts only.
+     */
+    get: operations['exportPersonalData'];
+    put?: never;
+    post?: never;
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
   '/api/v1/auth/verify-email': {
     parameters: {
       query?: never;
@@ -3002,6 +3022,191 @@ export interface components {
        * @example false
        */
       emailNotifications?: boolean | null;
+    };
+    /** @description What this organization holds about you. Never a secret (password hash, TOTP secret, token, key). */
+    PersonalDataExport: {
+      /** Format: date-time */
+      exportedAt: string;
+      organization: {
+        /** Format: uuid */
+        id: string;
+        slug: string;
+        name: string;
+      };
+      account: {
+        /** Format: uuid */
+        id: string;
+        email: string;
+        name: string;
+        locale: string;
+        timezone: string;
+        preferences: {
+          [key: string]: unknown;
+        };
+        /** Format: date-time */
+        emailVerifiedAt: string | null;
+        /** Format: date-time */
+        createdAt: string;
+        /** Format: date-time */
+        updatedAt: string;
+      };
+      membership: {
+        role: {
+          key: string;
+          name: string;
+        };
+        status: string;
+        displayName: string | null;
+        /** Format: date-time */
+        lastLoginAt: string | null;
+        /** Format: date-time */
+        joinedAt: string;
+      } | null;
+      mfa: {
+        totp: {
+          enabled: boolean;
+          /** Format: date-time */
+          enrolledAt: string | null;
+        };
+        /** Format: int32 */
+        recoveryCodesRemaining: number;
+      };
+      /** @description Every refresh token issued to you here (one per sign-in or refresh), never the token. */
+      sessions: {
+        /** Format: uuid */
+        sessionId: string;
+        /** Format: date-time */
+        issuedAt: string;
+        ip: string | null;
+        userAgent: string | null;
+        signInMethods: string[];
+        /** Format: date-time */
+        expiresAt: string;
+        /** Format: date-time */
+        revokedAt: string | null;
+      }[];
+      passkeys: {
+        /** Format: uuid */
+        id: string;
+        name: string;
+        deviceType: string;
+        backedUp: boolean;
+        transports: string[];
+        /** Format: date-time */
+        createdAt: string;
+        /** Format: date-time */
+        lastUsedAt: string | null;
+      }[];
+      /** @description The API keys you created, never the keys. */
+      apiKeys: {
+        /** Format: uuid */
+        id: string;
+        name: string;
+        environment: string;
+        prefix: string;
+        lastFour: string;
+        permissions: string[];
+        /** Format: date-time */
+        createdAt: string;
+        /** Format: date-time */
+        expiresAt: string | null;
+        /** Format: date-time */
+        lastUsedAt: string | null;
+        lastUsedIp: string | null;
+        /** Format: date-time */
+        revokedAt: string | null;
+      }[];
+      /** @description The bookings made with your email address here, with their tickets. */
+      bookings: {
+        /** Format: uuid */
+        id: string;
+        /** Format: uuid */
+        eventId: string;
+        eventTitle: string;
+        status: string;
+        buyer: {
+          name: string;
+          email: string;
+        };
+        answers: {
+          [key: string]: unknown;
+        };
+        /** Format: int32 */
+        total: number;
+        currency: string;
+        discountCode: string | null;
+        /** Format: date-time */
+        createdAt: string;
+        /** Format: date-time */
+        confirmedAt: string | null;
+        /** Format: date-time */
+        cancelledAt: string | null;
+        attendees: {
+          /** Format: uuid */
+          id: string;
+          name: string;
+          email: string;
+          /** Format: uuid */
+          ticketTypeId: string;
+          ticketCode: string;
+          status: string;
+          answers: {
+            [key: string]: unknown;
+          };
+          /** Format: date-time */
+          checkedInAt: string | null;
+        }[];
+      }[];
+      /** @description Tickets in your email address in bookings someone else made (without their codes: the buyer holds them). */
+      tickets: {
+        /** Format: uuid */
+        id: string;
+        /** Format: uuid */
+        bookingId: string;
+        /** Format: uuid */
+        eventId: string;
+        eventTitle: string;
+        name: string;
+        email: string;
+        status: string;
+        answers: {
+          [key: string]: unknown;
+        };
+        /** Format: date-time */
+        checkedInAt: string | null;
+        /** Format: date-time */
+        createdAt: string;
+      }[];
+      waitlistEntries: {
+        /** Format: uuid */
+        id: string;
+        /** Format: uuid */
+        eventId: string;
+        /** Format: uuid */
+        ticketTypeId: string;
+        name: string;
+        email: string;
+        /** Format: int32 */
+        groupSize: number;
+        status: string;
+        /** Format: date-time */
+        createdAt: string;
+      }[];
+      /** @description What you did here, as the audit log recorded it. */
+      auditEntries: {
+        action: string;
+        targetType: string | null;
+        targetId: string | null;
+        ip: string | null;
+        userAgent: string | null;
+        metadata: {
+          [key: string]: unknown;
+        };
+        /** Format: date-time */
+        at: string;
+      }[];
+      /** @description The lists that had more than 1000 rows (the newest are kept). */
+      truncated: ('sessions' | 'passkeys' | 'apiKeys' | 'bookings' | 'tickets' | 'waitlistEntries' | 'auditEntries')[];
     };
     EmailVerified: {
       /**
@@ -10598,6 +10803,149 @@ export interface operations {
       };
       /** @description `unsupported_media_type`: Unsupported media type */
       415: {
+        headers: {
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'X-Correlation-Id': components['headers']['X-Correlation-Id'];
+          'Access-Control-Allow-Origin': components['headers']['Access-Control-Allow-Origin'];
+          RateLimit: components['headers']['RateLimit'];
+          'RateLimit-Policy': components['headers']['RateLimit-Policy'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description `rate_limited`: Too many requests; `too_many_streams`: Too many live streams */
+      429: {
+        headers: {
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'X-Correlation-Id': components['headers']['X-Correlation-Id'];
+          'Access-Control-Allow-Origin': components['headers']['Access-Control-Allow-Origin'];
+          RateLimit: components['headers']['RateLimit'];
+          'RateLimit-Policy': components['headers']['RateLimit-Policy'];
+          'Retry-After': components['headers']['Retry-After'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description `internal_error`: Internal server error; `misconfigured`: Service misconfigured */
+      500: {
+        headers: {
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'X-Correlation-Id': components['headers']['X-Correlation-Id'];
+          'Access-Control-Allow-Origin': components['headers']['Access-Control-Allow-Origin'];
+          RateLimit: components['headers']['RateLimit'];
+          'RateLimit-Policy': components['headers']['RateLimit-Policy'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description `service_unavailable`: Service unavailable */
+      503: {
+        headers: {
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'X-Correlation-Id': components['headers']['X-Correlation-Id'];
+          'Access-Control-Allow-Origin': components['headers']['Access-Control-Allow-Origin'];
+          RateLimit: components['headers']['RateLimit'];
+          'RateLimit-Policy': components['headers']['RateLimit-Policy'];
+          'Retry-After': components['headers']['Retry-After'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+    };
+  };
+  exportPersonalData: {
+    parameters: {
+      query?: never;
+      header?: {
+        /** @description The `ETag` of a representation the client holds; if it is still current the answer is 304. */
+        'If-None-Match'?: string;
+      };
+      path?: never;
+      cookie?: never;
+    };
+    requestBody?: never;
+    responses: {
+      /** @description The data, as a JSON download. */
+      200: {
+        headers: {
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'X-Correlation-Id': components['headers']['X-Correlation-Id'];
+          'Access-Control-Allow-Origin': components['headers']['Access-Control-Allow-Origin'];
+          RateLimit: components['headers']['RateLimit'];
+          'RateLimit-Policy': components['headers']['RateLimit-Policy'];
+          ETag: components['headers']['ETag'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['PersonalDataExport'];
+        };
+      };
+      /** @description Not modified: the `If-None-Match` validator is still current. No body. */
+      304: {
+        headers: {
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'X-Correlation-Id': components['headers']['X-Correlation-Id'];
+          'Access-Control-Allow-Origin': components['headers']['Access-Control-Allow-Origin'];
+          RateLimit: components['headers']['RateLimit'];
+          'RateLimit-Policy': components['headers']['RateLimit-Policy'];
+          ETag: components['headers']['ETag'];
+          [name: string]: unknown;
+        };
+        content?: never;
+      };
+      /** @description `bad_request`: Bad request; `invalid_json`: Malformed JSON body; `validation_failed`: Validation failed; `query_too_complex`: GraphQL operation too complex; `persisted_query_not_found`: Persisted query not found; `invalid_passkey`: Invalid passkey response */
+      400: {
+        headers: {
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'X-Correlation-Id': components['headers']['X-Correlation-Id'];
+          'Access-Control-Allow-Origin': components['headers']['Access-Control-Allow-Origin'];
+          RateLimit: components['headers']['RateLimit'];
+          'RateLimit-Policy': components['headers']['RateLimit-Policy'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description `unauthorized`: Authentication required; `invalid_credentials`: Invalid credentials; `reauthentication_required`: Re-authentication required; `invalid_mfa_code`: Invalid verification code; `mfa_challenge_invalid`: Invalid or expired MFA challenge */
+      401: {
+        headers: {
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'X-Correlation-Id': components['headers']['X-Correlation-Id'];
+          'Access-Control-Allow-Origin': components['headers']['Access-Control-Allow-Origin'];
+          RateLimit: components['headers']['RateLimit'];
+          'RateLimit-Policy': components['headers']['RateLimit-Policy'];
+          'WWW-Authenticate': components['headers']['WWW-Authenticate'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description `forbidden`: Forbidden; `email_not_verified`: Email address not verified; `mfa_enrollment_required`: MFA enrolment required; `plan_limit`: Plan limit reached; `feature_unavailable`: Not in your plan; `live_key_required`: Live API key required; `self_service_not_offered`: Not offered to buyers */
+      403: {
+        headers: {
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'X-Correlation-Id': components['headers']['X-Correlation-Id'];
+          'Access-Control-Allow-Origin': components['headers']['Access-Control-Allow-Origin'];
+          RateLimit: components['headers']['RateLimit'];
+          'RateLimit-Policy': components['headers']['RateLimit-Policy'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description `not_found`: Not found */
+      404: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
           'X-Correlation-Id': components['headers']['X-Correlation-Id'];

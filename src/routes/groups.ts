@@ -49,6 +49,7 @@ export const ROUTE_GROUPS: readonly RouteGroup[] = [
       ['POST', '/api/v1/auth/logout'],
       ['GET', '/api/v1/auth/me'],
       ['PATCH', '/api/v1/auth/me'],
+      ['GET', '/api/v1/auth/me/export'],
       ['POST', '/api/v1/auth/verify-email'],
       ['POST', '/api/v1/auth/resend-verification'],
       ['POST', '/api/v1/auth/forgot-password'],

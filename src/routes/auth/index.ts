@@ -3,6 +3,7 @@ import type { AppEnv } from '../../env.ts';
 import { addressBucket, limitRequests } from '../../middleware/request-limit.ts';
 import { REFRESH_CLIENT_LIMIT } from '../../services/auth/limits.ts';
 import * as changePassword from './change-password.ts';
+import * as dataExport from './data-export.ts';
 import * as forgotPassword from './forgot-password.ts';
 import * as login from './login.ts';
 import * as logout from './logout.ts';
@@ -23,6 +24,7 @@ export function registerAuthRoutes(app: OpenAPIHono<AppEnv>): void {
   logout.register(app);
   me.register(app);
   updateMe.register(app);
+  dataExport.register(app);
   verifyEmail.register(app);
   resendVerification.register(app);
   forgotPassword.register(app);
