@@ -30,6 +30,8 @@ GRANT SELECT, INSERT, UPDATE, DELETE ON invoice_settings TO eventra_app;
 GRANT SELECT, INSERT ON invoices TO eventra_app;
 GRANT SELECT, INSERT ON audit_logs TO eventra_app;
 REVOKE UPDATE, DELETE, TRUNCATE ON audit_logs FROM eventra_app;
+-- Only the erasure of a person's client details (ip, user_agent set to null); the trigger below refuses the rest.
+GRANT UPDATE (ip, user_agent) ON audit_logs TO eventra_app;
 GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA public TO eventra_app;
 
 CREATE OR REPLACE FUNCTION eventra_setting(name text) RETURNS text
@@ -41,10 +43,16 @@ CREATE OR REPLACE FUNCTION eventra_current_organization() RETURNS uuid
 CREATE OR REPLACE FUNCTION eventra_platform_mode() RETURNS boolean
   LANGUAGE sql STABLE AS $$ SELECT coalesce(eventra_setting('app.platform') = 'on', false) $$;
 
--- The audit log is append-only for everyone, owner included.
+-- The audit log is append-only for everyone, owner included. The one change allowed is a person's erasure of their
+-- client details (src/services/privacy/erase.ts): `ip` and `user_agent` set to null, every other column unchanged
+-- (compared as JSON, so a column added later is covered). What happened, who did it and when stay.
 CREATE OR REPLACE FUNCTION eventra_audit_logs_append_only() RETURNS trigger
   LANGUAGE plpgsql AS $$
 BEGIN
+  IF TG_OP = 'UPDATE' AND NEW.ip IS NULL AND NEW.user_agent IS NULL
+     AND to_jsonb(NEW) - 'ip' - 'user_agent' = to_jsonb(OLD) - 'ip' - 'user_agent' THEN
+    RETURN NEW;
+  END IF;
   RAISE EXCEPTION 'audit_logs is append-only' USING ERRCODE = 'insufficient_privilege';
 END
 $$;

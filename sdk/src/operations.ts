@@ -65,6 +65,7 @@ export const AUTHENTICATED_OPERATIONS: ReadonlySet<string> = new Set([
   'POST /api/v1/api-keys',
   'POST /api/v1/auth/change-password',
   'POST /api/v1/auth/logout',
+  'POST /api/v1/auth/me/erase',
   'POST /api/v1/auth/mfa/recovery-codes',
   'POST /api/v1/auth/mfa/totp',
   'POST /api/v1/auth/mfa/totp/confirm',

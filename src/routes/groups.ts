@@ -50,6 +50,7 @@ export const ROUTE_GROUPS: readonly RouteGroup[] = [
       ['GET', '/api/v1/auth/me'],
       ['PATCH', '/api/v1/auth/me'],
       ['GET', '/api/v1/auth/me/export'],
+      ['POST', '/api/v1/auth/me/erase'],
       ['POST', '/api/v1/auth/verify-email'],
       ['POST', '/api/v1/auth/resend-verification'],
       ['POST', '/api/v1/auth/forgot-password'],

@@ -4,6 +4,7 @@ import { addressBucket, limitRequests } from '../../middleware/request-limit.ts'
 import { REFRESH_CLIENT_LIMIT } from '../../services/auth/limits.ts';
 import * as changePassword from './change-password.ts';
 import * as dataExport from './data-export.ts';
+import * as erase from './erase.ts';
 import * as forgotPassword from './forgot-password.ts';
 import * as login from './login.ts';
 import * as logout from './logout.ts';
@@ -25,6 +26,7 @@ export function registerAuthRoutes(app: OpenAPIHono<AppEnv>): void {
   me.register(app);
   updateMe.register(app);
   dataExport.register(app);
+  erase.register(app);
   verifyEmail.register(app);
   resendVerification.register(app);
   forgotPassword.register(app);

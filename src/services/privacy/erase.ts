@@ -1,0 +1,127 @@
+import { and, eq, sql, type SQL } from 'drizzle-orm';
+import type { BatchItem } from 'drizzle-orm/batch';
+import { attendees, auditLogs, bookings, memberships, waitlistEntries } from '../../db/schema/index.ts';
+import { scoped } from '../../db/tenant.ts';
+import { requireTenant, type ServiceContext } from '../../lib/context.ts';
+import { principalOf } from '../../middleware/auth.ts';
+import { auditInsert } from '../audit/record.ts';
+import { fieldError } from '../events/shared.ts';
+import { notifyOutbox } from '../outbox/dispatch.ts';
+import { outboxInsert } from '../outbox/record.ts';
+import { OWNER_ROLE } from '../roles/authority.ts';
+import { failedGuard } from '../users/guards.ts';
+import { anotherActiveOwner, lockMembers, memberUnchanged } from '../users/locks.ts';
+import { memberNotFound, selectMember, toMember } from '../users/members.ts';
+import { endSessions, lastOwnerConflict, staleConflict } from '../users/sessions.ts';
+
+/** The name every erased person's rows carry. */
+export const ERASED_NAME = 'Erased';
+
+/** An address that reaches no one and stays distinct per row (`erased-<first 8 of the row id>@erased.invalid`). */
+function erasedEmail(id: SQL): SQL {
+  return sql`'erased-' || left(${id}::text, 8) || '@erased.invalid'`;
+}
+
+export interface ErasureSummary {
+  bookings: number;
+  tickets: number;
+  waitlistEntries: number;
+  auditEntries: number;
+}
+
+const counted = (result: unknown): number => (result as unknown[]).length;
+
+/**
+ * The signed-in person leaves this organization and erases what it holds about them, in one transaction:
+ * - the bookings made with their email address keep their money, seats and tickets (the organization's records) but
+ *   lose the buyer's name, address and answers; tickets in their name, and their waitlist entries (a waiting one is
+ *   left), likewise;
+ * - the audit entries of what they did keep what, when and the actor's id, and lose the address and user agent (the
+ *   one change the audit log's trigger allows, drizzle/sql/security.sql);
+ * - the membership goes, and with it (by cascade) their sessions, one-time tokens, second factors and passkeys here;
+ *   then every access token of theirs here ends and their API keys are revoked (`endSessions`).
+ * Kept, for the law or the books: issued invoices and credit notes (tax retention) and the account itself, which is one
+ * identity across organizations. The last active owner cannot leave (409). The confirmation must be the
+ * organization's slug. Two database round trips (the member is read, then the batch) and then `endSessions`.
+ */
+export async function eraseOwnData({
+  ctx,
+  input,
+}: {
+  ctx: ServiceContext;
+  input: { confirm: string };
+}): Promise<ErasureSummary> {
+  const tenant = requireTenant(ctx);
+  const { userId } = principalOf({ var: { principal: ctx.principal } });
+  if (input.confirm !== tenant.slug) {
+    throw fieldError('/body/confirm', "must be this organization's slug, to confirm");
+  }
+  const db = ctx.services.db;
+  const org = tenant.id;
+  const scope = { organizationId: org };
+  const [[target]] = await scoped(db, scope, [selectMember(db, org, userId)]);
+  if (!target) throw memberNotFound();
+  const activeOwner = target.roleKey === OWNER_ROLE && target.status === 'active';
+  const email = target.email;
+
+  const writes: BatchItem<'pg'>[] = [lockMembers(db, org, userId, activeOwner), memberUnchanged(db, org, target)];
+  if (activeOwner) writes.push(anotherActiveOwner(db, org, userId));
+  const at = writes.length;
+  writes.push(
+    db
+      .update(bookings)
+      .set({ buyerName: ERASED_NAME, buyerEmail: erasedEmail(sql`${bookings.id}`), answers: {}, updatedAt: sql`now()` })
+      .where(and(eq(bookings.organizationId, org), eq(bookings.buyerEmail, email)))
+      .returning({ id: bookings.id }),
+    db
+      .update(attendees)
+      .set({ name: ERASED_NAME, email: erasedEmail(sql`${attendees.id}`), answers: {}, updatedAt: sql`now()` })
+      .where(and(eq(attendees.organizationId, org), eq(attendees.email, email)))
+      .returning({ id: attendees.id }),
+    db
+      .update(waitlistEntries)
+      .set({
+        name: ERASED_NAME,
+        email: erasedEmail(sql`${waitlistEntries.id}`),
+        status: sql`(case when ${waitlistEntries.status} = 'waiting' then 'left' else ${waitlistEntries.status} end)::waitlist_status`,
+        updatedAt: sql`now()`,
+      })
+      .where(and(eq(waitlistEntries.organizationId, org), eq(waitlistEntries.email, email)))
+      .returning({ id: waitlistEntries.id }),
+    db
+      .update(auditLogs)
+      .set({ ip: null, userAgent: null })
+      .where(and(eq(auditLogs.organizationId, org), eq(auditLogs.actorUserId, userId)))
+      .returning({ id: auditLogs.id }),
+    db.delete(memberships).where(and(eq(memberships.organizationId, org), eq(memberships.userId, userId))),
+    // The erasure's own record names no address or agent either.
+    auditInsert(
+      db,
+      { ...ctx.client, ip: null, userAgent: null },
+      {
+        organizationId: org,
+        actor: { type: 'user', userId },
+        action: 'account.data_erased',
+        target: { type: 'user', id: userId },
+      },
+    ),
+    outboxInsert(db, { organizationId: org, type: 'membership.deleted', data: toMember(target) }),
+  );
+  let results: unknown[];
+  try {
+    results = await scoped(db, scope, writes as [BatchItem<'pg'>, ...BatchItem<'pg'>[]]);
+  } catch (error) {
+    const failed = failedGuard(error);
+    if (failed === 'last_owner') throw lastOwnerConflict();
+    if (failed === 'stale') throw staleConflict();
+    throw error;
+  }
+  notifyOutbox(ctx, org);
+  await endSessions(ctx, org, [userId]);
+  return {
+    bookings: counted(results[at]),
+    tickets: counted(results[at + 1]),
+    waitlistEntries: counted(results[at + 2]),
+    auditEntries: counted(results[at + 3]),
+  };
+}
