@@ -228,7 +228,7 @@ describe('POST /api/v1/auth/me/erase', () => {
     // Still append-only otherwise: the application role may not put an address back nor change what happened.
     const app = appDatabase();
     const scope = { organizationId: org };
-    const rowId = created?.id ?? 0;
+    const rowId = created?.id ?? 0n;
     const putBack = app.update(auditLogs).set({ ip: '198.51.100.1' }).where(eq(auditLogs.id, rowId));
     expect(await sqlState(scoped(app, scope, [putBack]))).toBe('42501');
     const rewrite = app.update(auditLogs).set({ action: 'rewritten' }).where(eq(auditLogs.id, rowId));
