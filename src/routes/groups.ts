@@ -105,6 +105,15 @@ export const ROUTE_GROUPS: readonly RouteGroup[] = [
     load: async () => (await import('./organizations/index.ts')).registerOrganizationsRoutes,
   },
   {
+    name: 'platform-users',
+    routes: [
+      ['GET', '/api/v1/platform/users'],
+      ['GET', '/api/v1/platform/users/{id}'],
+      ['POST', '/api/v1/platform/users/{id}/revoke-sessions'],
+    ],
+    load: async () => (await import('./platform-users/index.ts')).registerPlatformUsersRoutes,
+  },
+  {
     name: 'organization-features',
     routes: [
       ['GET', '/api/v1/organization/features'],

@@ -41,6 +41,7 @@ export const TAGS = [
       'sign-in with one, or re-authenticate with one.',
   },
   { name: 'Organizations', description: 'Organization sign-up, the current organization, plans and usage.' },
+  { name: 'Platform', description: 'Platform administration on the platform host: accounts across organizations.' },
   { name: 'Users', description: 'Members of the organization: invitations, roles and removal.' },
   { name: 'Roles', description: 'Built-in and custom roles and the permission catalogue.' },
   { name: 'Events', description: 'Events and their lifecycle (draft, published, cancelled).' },

@@ -1,0 +1,217 @@
+import { sql, type SQL } from 'drizzle-orm';
+import { z } from 'zod';
+import { scoped } from '../../db/tenant.ts';
+import { ApiError } from '../../errors/api-error.ts';
+import type { ServiceContext } from '../../lib/context.ts';
+import { escapeLike } from '../../lib/text.ts';
+import { principalOf } from '../../middleware/auth.ts';
+import { auditClient, auditMetadata } from '../audit/record.ts';
+import { everyTenantOf } from '../auth/account.ts';
+import { revokeUserTokens } from '../auth/revocation.ts';
+
+/**
+ * Platform administration of accounts (issue #16 part 1: platform-level user search and session revocation), on the
+ * platform host under the `{ platform: true }` scope: an account is one identity across organizations, so only the
+ * platform sees all of it. Every read names no secret (no password hash, token or factor); every change is audited
+ * as a platform event (no organization).
+ */
+
+export interface PlatformUserSummary {
+  id: string;
+  email: string;
+  name: string;
+  emailVerified: boolean;
+  isPlatformAdmin: boolean;
+  organizations: number;
+  lastLoginAt: string | null;
+  createdAt: string;
+}
+
+export interface PlatformUserMembership {
+  organization: { id: string; slug: string; name: string; status: string };
+  role: string;
+  status: string;
+  lastLoginAt: string | null;
+  activeSessions: number;
+  joinedAt: string;
+}
+
+export interface PlatformUser extends PlatformUserSummary {
+  locale: string;
+  timezone: string;
+  memberships: PlatformUserMembership[];
+}
+
+const Iso = z.union([z.string(), z.date()]).transform((value) => new Date(value).toISOString());
+const SummaryRow = z.object({
+  id: z.string(),
+  email: z.string(),
+  name: z.string(),
+  email_verified: z.boolean(),
+  is_platform_admin: z.boolean(),
+  organizations: z.coerce.number(),
+  last_login_at: Iso.nullable(),
+  created_at: Iso,
+});
+
+function toSummary(row: z.infer<typeof SummaryRow>): PlatformUserSummary {
+  return {
+    id: row.id,
+    email: row.email,
+    name: row.name,
+    emailVerified: row.email_verified,
+    isPlatformAdmin: row.is_platform_admin,
+    organizations: row.organizations,
+    lastLoginAt: row.last_login_at,
+    createdAt: row.created_at,
+  };
+}
+
+const summaryColumns = sql`u.id, u.email, u.name, u.email_verified_at is not null as email_verified,
+  u.is_platform_admin, u.created_at,
+  (select count(*) from memberships m where m.user_id = u.id) as organizations,
+  (select max(m.last_login_at) from memberships m where m.user_id = u.id) as last_login_at`;
+
+function userNotFound(): ApiError {
+  return new ApiError('not_found', { detail: 'No account with this id.' });
+}
+
+/**
+ * Accounts by email, ascending, with a cursor (the last email of the page) and an optional `q`: a prefix of the email
+ * or of the name (case-insensitive). One database round trip; the email prefix is served by users_email_key.
+ */
+export async function searchUsers({
+  ctx,
+  input,
+}: {
+  ctx: ServiceContext;
+  input: { q?: string | undefined; limit: number; cursor?: string | undefined };
+}): Promise<{ data: PlatformUserSummary[]; nextCursor: string | null }> {
+  const db = ctx.services.db;
+  const conditions: SQL[] = [sql`true`];
+  if (input.cursor !== undefined) conditions.push(sql`u.email > ${decodeEmailCursor(input.cursor)}`);
+  if (input.q !== undefined) {
+    const prefix = `${escapeLike(input.q)}%`;
+    conditions.push(sql`(u.email like ${prefix.toLowerCase()} or u.name ilike ${prefix})`);
+  }
+  const [result] = await scoped(db, { platform: true }, [
+    db.execute(sql`select ${summaryColumns} from users u where ${sql.join(conditions, sql` and `)}
+      order by u.email limit ${input.limit + 1}`),
+  ]);
+  const rows = z.array(SummaryRow).parse(result.rows).map(toSummary);
+  const data = rows.slice(0, input.limit);
+  const last = data.at(-1);
+  return { data, nextCursor: rows.length > input.limit && last ? encodeEmailCursor(last.email) : null };
+}
+
+/** The cursor of the search: the last email of the page, base64url (opaque to clients). */
+function encodeEmailCursor(email: string): string {
+  return btoa(email).replaceAll('+', '-').replaceAll('/', '_').replace(/=+$/, '');
+}
+
+function decodeEmailCursor(cursor: string): string {
+  try {
+    const email = atob(cursor.replaceAll('-', '+').replaceAll('_', '/'));
+    if (email.includes('@')) return email;
+  } catch {
+    // not base64: refused below
+  }
+  throw new ApiError('validation_failed', {
+    detail: 'The cursor is not one this list gave.',
+    errors: [{ pointer: '/query/cursor', message: 'invalid cursor' }],
+  });
+}
+
+const MembershipRow = z.object({
+  organization_id: z.string(),
+  slug: z.string(),
+  organization_name: z.string(),
+  organization_status: z.string(),
+  role: z.string(),
+  status: z.string(),
+  last_login_at: Iso.nullable(),
+  active_sessions: z.coerce.number(),
+  joined_at: Iso,
+});
+
+/** One account with its memberships (organization, role, status, last sign-in, live sessions). One round trip. */
+export async function getPlatformUser({ ctx, input }: { ctx: ServiceContext; input: { id: string } }) {
+  const db = ctx.services.db;
+  const id = input.id.toLowerCase();
+  const [user, memberships] = await scoped(db, { platform: true }, [
+    db.execute(sql`select ${summaryColumns}, u.locale, u.timezone from users u where u.id = ${id}`),
+    db.execute(sql`select o.id as organization_id, o.slug, o.name as organization_name,
+        o.status::text as organization_status, r.key as role, m.status::text as status, m.last_login_at,
+        m.created_at as joined_at,
+        (select count(distinct t.family_id) from refresh_tokens t where t.organization_id = m.organization_id
+          and t.user_id = m.user_id and t.revoked_at is null and t.expires_at > now()
+          and t.session_expires_at > now()) as active_sessions
+      from memberships m join organizations o on o.id = m.organization_id
+      join roles r on r.organization_id = m.organization_id and r.id = m.role_id
+      where m.user_id = ${id} order by o.slug`),
+  ]);
+  const row = user.rows[0];
+  if (row === undefined) throw userNotFound();
+  const summary = toSummary(SummaryRow.parse(row));
+  const extra = z.object({ locale: z.string(), timezone: z.string() }).parse(row);
+  return {
+    ...summary,
+    ...extra,
+    memberships: z
+      .array(MembershipRow)
+      .parse(memberships.rows)
+      .map((m): PlatformUserMembership => ({
+        organization: { id: m.organization_id, slug: m.slug, name: m.organization_name, status: m.organization_status },
+        role: m.role,
+        status: m.status,
+        lastLoginAt: m.last_login_at,
+        activeSessions: m.active_sessions,
+        joinedAt: m.joined_at,
+      })),
+  } satisfies PlatformUser;
+}
+
+/**
+ * Ends every session of an account everywhere (each organization and the platform host): every refresh token is
+ * revoked and the platform audit row written in one statement, then the access tokens end in every tenant the account
+ * holds them in (one Redis round trip). A platform administrator's own sessions included, the caller's too when it is
+ * their own account. 404 for an unknown account.
+ */
+export async function revokePlatformUserSessions({
+  ctx,
+  input,
+}: {
+  ctx: ServiceContext;
+  input: { id: string; reason: string };
+}): Promise<{ sessionsRevoked: number; tenants: number }> {
+  const db = ctx.services.db;
+  const id = input.id.toLowerCase();
+  const admin = principalOf({ var: { principal: ctx.principal } });
+  const action = 'platform.user_sessions_revoked';
+  const client = auditClient(ctx.client);
+  const metadata = JSON.stringify(auditMetadata(ctx.client, action, { reason: input.reason }));
+  const [result] = await scoped(db, { platform: true }, [
+    db.execute(sql`
+      with target as (select id from users where id = ${id}),
+      revoked as (
+        update refresh_tokens set revoked_at = now()
+         where user_id in (select id from target) and revoked_at is null
+        returning family_id, organization_id
+      ), audit as (
+        insert into audit_logs (organization_id, actor_type, actor_user_id, action, target_type, target_id, ip,
+          user_agent, request_id, correlation_id, metadata)
+        select null, 'user', ${admin.userId}::uuid, ${action}::text, 'user', id::text, ${client.ip}::text,
+          ${client.userAgent}::text, ${client.requestId}::text, ${client.correlationId}::text, ${metadata}::jsonb
+        from target
+      )
+      select t.id, (select count(distinct (r.organization_id, r.family_id)) from revoked r) as sessions,
+        ${everyTenantOf(sql`t.id`, sql`u`)} as tenants
+        from target t join users u on u.id = t.id`),
+  ]);
+  const [row] = z
+    .array(z.object({ id: z.string(), sessions: z.coerce.number(), tenants: z.array(z.string()) }))
+    .parse(result.rows);
+  if (row === undefined) throw userNotFound();
+  await revokeUserTokens(ctx.services.redis, row.tenants, [row.id]);
+  return { sessionsRevoked: row.sessions, tenants: row.tenants.length };
+}
