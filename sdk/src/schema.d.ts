@@ -952,6 +952,26 @@ export interface paths {
     patch?: never;
     trace?: never;
   };
+  '/api/v1/platform/audit-logs': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    /**
+     * List the platform's audit log
+     * @description The platform's own audit entries (those of no organization: platform administrators' sign-ins, account session revocations, ...), with the filters, sorts and cursor pagination of `GET /api/v1/audit-logs`. An organization's entries are in its own log. Platform host and platform administrators only (404 on an organization host, 403 for other callers). One database round trip.
+     */
+    get: operations['listPlatformAuditLogs'];
+    put?: never;
+    post?: never;
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
   '/api/v1/organization/features': {
     parameters: {
       query?: never;
@@ -4830,6 +4850,97 @@ export interface components {
        * @example Support #4711: lost laptop
        */
       reason: string;
+    };
+    AuditEntryList: {
+      /** @description Entries, newest first. */
+      data: components['schemas']['AuditEntry'][];
+      /**
+       * @description Pass as `cursor` for the next page; null on the last page.
+       * @example WyIyMDI2LTA1LTAxVDA5OjAwOjAwLjEyMzQ1NloiLCI0MiJd
+       */
+      nextCursor: string | null;
+    };
+    /** @description One entry of the audit log. */
+    AuditEntry: {
+      /**
+       * @description The entry id (a growing integer, as a string).
+       * @example 42
+       */
+      id: string;
+      /**
+       * Format: date-time
+       * @description When it happened (ISO 8601, UTC).
+       * @example 2026-05-01T09:00:00.123Z
+       */
+      createdAt: string;
+      /** @description The actor. */
+      actor: {
+        /**
+         * @description Who acted: `user`, `api_key` (an integration with an API key), `platform_admin`, `system` or `anonymous`.
+         * @example user
+         * @enum {string}
+         */
+        type: 'user' | 'api_key' | 'platform_admin' | 'system' | 'anonymous';
+        /**
+         * Format: uuid
+         * @description The acting user's id (for `api_key`: the member who created the key).
+         * @example 6a1f0d4e-2b7c-4e9a-8f3d-5c2b1a0e9d87
+         */
+        userId: string | null;
+        /**
+         * Format: uuid
+         * @description The API key used (actor type `api_key`); null otherwise.
+         * @example null
+         */
+        apiKeyId: string | null;
+      };
+      /**
+       * @description `<area>.<verb>`.
+       * @example booking.cancelled
+       */
+      action: string;
+      /** @description What was acted on; null when nothing in particular. */
+      target: {
+        /**
+         * @description What was acted on.
+         * @example booking
+         */
+        type: string;
+        /**
+         * @description Its id.
+         * @example 5f7d0c1e-2a3b-4c5d-8e9f-0a1b2c3d4e5f
+         */
+        id: string | null;
+      } | null;
+      /**
+       * @description Client address (CF-Connecting-IP).
+       * @example 203.0.113.7
+       */
+      ip: string | null;
+      /**
+       * @description Client user agent (its first 512 characters).
+       * @example Mozilla/5.0
+       */
+      userAgent: string | null;
+      /**
+       * @description The server's id of the request that made the change (its `X-Request-Id` response header).
+       * @example b3f1c2de-8a7b-4c55-9d1e-2f3a4b5c6d7e
+       */
+      requestId: string | null;
+      /**
+       * @description The caller's own `X-Request-Id` sent with that request, as given (a client's label, not proof of anything); null when none was sent.
+       * @example checkout-7f3a9c21
+       */
+      correlationId: string | null;
+      /**
+       * @description Details of the change (never secrets), at most 4096 characters as JSON; larger details are stored as `{"truncated": true, "length": <their JSON length>, "keys": [<their first keys>]}`.
+       * @example {
+       *       "reason": "customer request"
+       *     }
+       */
+      metadata: {
+        [key: string]: unknown;
+      };
     };
     /** @description Usage per UTC day and metric. */
     Usage: {
@@ -9586,97 +9697,6 @@ export interface components {
       offeredAt: string | null;
       /** Format: date-time */
       createdAt: string;
-    };
-    /** @description One entry of the audit log. */
-    AuditEntry: {
-      /**
-       * @description The entry id (a growing integer, as a string).
-       * @example 42
-       */
-      id: string;
-      /**
-       * Format: date-time
-       * @description When it happened (ISO 8601, UTC).
-       * @example 2026-05-01T09:00:00.123Z
-       */
-      createdAt: string;
-      /** @description The actor. */
-      actor: {
-        /**
-         * @description Who acted: `user`, `api_key` (an integration with an API key), `platform_admin`, `system` or `anonymous`.
-         * @example user
-         * @enum {string}
-         */
-        type: 'user' | 'api_key' | 'platform_admin' | 'system' | 'anonymous';
-        /**
-         * Format: uuid
-         * @description The acting user's id (for `api_key`: the member who created the key).
-         * @example 6a1f0d4e-2b7c-4e9a-8f3d-5c2b1a0e9d87
-         */
-        userId: string | null;
-        /**
-         * Format: uuid
-         * @description The API key used (actor type `api_key`); null otherwise.
-         * @example null
-         */
-        apiKeyId: string | null;
-      };
-      /**
-       * @description `<area>.<verb>`.
-       * @example booking.cancelled
-       */
-      action: string;
-      /** @description What was acted on; null when nothing in particular. */
-      target: {
-        /**
-         * @description What was acted on.
-         * @example booking
-         */
-        type: string;
-        /**
-         * @description Its id.
-         * @example 5f7d0c1e-2a3b-4c5d-8e9f-0a1b2c3d4e5f
-         */
-        id: string | null;
-      } | null;
-      /**
-       * @description Client address (CF-Connecting-IP).
-       * @example 203.0.113.7
-       */
-      ip: string | null;
-      /**
-       * @description Client user agent (its first 512 characters).
-       * @example Mozilla/5.0
-       */
-      userAgent: string | null;
-      /**
-       * @description The server's id of the request that made the change (its `X-Request-Id` response header).
-       * @example b3f1c2de-8a7b-4c55-9d1e-2f3a4b5c6d7e
-       */
-      requestId: string | null;
-      /**
-       * @description The caller's own `X-Request-Id` sent with that request, as given (a client's label, not proof of anything); null when none was sent.
-       * @example checkout-7f3a9c21
-       */
-      correlationId: string | null;
-      /**
-       * @description Details of the change (never secrets), at most 4096 characters as JSON; larger details are stored as `{"truncated": true, "length": <their JSON length>, "keys": [<their first keys>]}`.
-       * @example {
-       *       "reason": "customer request"
-       *     }
-       */
-      metadata: {
-        [key: string]: unknown;
-      };
-    };
-    AuditEntryList: {
-      /** @description Entries, newest first. */
-      data: components['schemas']['AuditEntry'][];
-      /**
-       * @description Pass as `cursor` for the next page; null on the last page.
-       * @example WyIyMDI2LTA1LTAxVDA5OjAwOjAwLjEyMzQ1NloiLCI0MiJd
-       */
-      nextCursor: string | null;
     };
     /** @description A GraphQL response. */
     GraphqlResponse: {
@@ -16389,6 +16409,168 @@ export interface operations {
       };
       /** @description `unsupported_media_type`: Unsupported media type */
       415: {
+        headers: {
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'X-Correlation-Id': components['headers']['X-Correlation-Id'];
+          'Access-Control-Allow-Origin': components['headers']['Access-Control-Allow-Origin'];
+          RateLimit: components['headers']['RateLimit'];
+          'RateLimit-Policy': components['headers']['RateLimit-Policy'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description `rate_limited`: Too many requests; `too_many_streams`: Too many live streams */
+      429: {
+        headers: {
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'X-Correlation-Id': components['headers']['X-Correlation-Id'];
+          'Access-Control-Allow-Origin': components['headers']['Access-Control-Allow-Origin'];
+          RateLimit: components['headers']['RateLimit'];
+          'RateLimit-Policy': components['headers']['RateLimit-Policy'];
+          'Retry-After': components['headers']['Retry-After'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description `internal_error`: Internal server error; `misconfigured`: Service misconfigured */
+      500: {
+        headers: {
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'X-Correlation-Id': components['headers']['X-Correlation-Id'];
+          'Access-Control-Allow-Origin': components['headers']['Access-Control-Allow-Origin'];
+          RateLimit: components['headers']['RateLimit'];
+          'RateLimit-Policy': components['headers']['RateLimit-Policy'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description `service_unavailable`: Service unavailable */
+      503: {
+        headers: {
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'X-Correlation-Id': components['headers']['X-Correlation-Id'];
+          'Access-Control-Allow-Origin': components['headers']['Access-Control-Allow-Origin'];
+          RateLimit: components['headers']['RateLimit'];
+          'RateLimit-Policy': components['headers']['RateLimit-Policy'];
+          'Retry-After': components['headers']['Retry-After'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+    };
+  };
+  listPlatformAuditLogs: {
+    parameters: {
+      query?: {
+        /** @description Only entries by this user (id). */
+        actor?: string;
+        /** @description Only this action (`booking.cancelled`), or every action under a prefix (`booking.*`). */
+        action?: string;
+        /** @description Only entries on this kind of target. */
+        targetType?: string;
+        /** @description Only entries on the target with this id. */
+        targetId?: string;
+        /** @description Only entries at or after this instant (ISO 8601). */
+        from?: string;
+        /** @description Only entries before this instant (ISO 8601). */
+        to?: string;
+        /** @description Page size, 1 to 100 (default 50); outside the range answers 400. */
+        limit?: number;
+        /** @description The `nextCursor` of the previous page, unchanged (opaque). A malformed cursor answers 400. */
+        cursor?: string;
+        /** @description Order of the entries by time, the id breaking ties. One of `-createdAt`, `createdAt` (a leading `-` is descending; default `-createdAt`); any other value answers 400. */
+        sort?: '-createdAt' | 'createdAt';
+      };
+      header?: {
+        /** @description The `ETag` of a representation the client holds; if it is still current the answer is 304. */
+        'If-None-Match'?: string;
+      };
+      path?: never;
+      cookie?: never;
+    };
+    requestBody?: never;
+    responses: {
+      /** @description A page of entries. */
+      200: {
+        headers: {
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'X-Correlation-Id': components['headers']['X-Correlation-Id'];
+          'Access-Control-Allow-Origin': components['headers']['Access-Control-Allow-Origin'];
+          RateLimit: components['headers']['RateLimit'];
+          'RateLimit-Policy': components['headers']['RateLimit-Policy'];
+          ETag: components['headers']['ETag'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['AuditEntryList'];
+        };
+      };
+      /** @description Not modified: the `If-None-Match` validator is still current. No body. */
+      304: {
+        headers: {
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'X-Correlation-Id': components['headers']['X-Correlation-Id'];
+          'Access-Control-Allow-Origin': components['headers']['Access-Control-Allow-Origin'];
+          RateLimit: components['headers']['RateLimit'];
+          'RateLimit-Policy': components['headers']['RateLimit-Policy'];
+          ETag: components['headers']['ETag'];
+          [name: string]: unknown;
+        };
+        content?: never;
+      };
+      /** @description `bad_request`: Bad request; `invalid_json`: Malformed JSON body; `validation_failed`: Validation failed; `query_too_complex`: GraphQL operation too complex; `persisted_query_not_found`: Persisted query not found; `invalid_passkey`: Invalid passkey response */
+      400: {
+        headers: {
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'X-Correlation-Id': components['headers']['X-Correlation-Id'];
+          'Access-Control-Allow-Origin': components['headers']['Access-Control-Allow-Origin'];
+          RateLimit: components['headers']['RateLimit'];
+          'RateLimit-Policy': components['headers']['RateLimit-Policy'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description `unauthorized`: Authentication required; `invalid_credentials`: Invalid credentials; `reauthentication_required`: Re-authentication required; `invalid_mfa_code`: Invalid verification code; `mfa_challenge_invalid`: Invalid or expired MFA challenge */
+      401: {
+        headers: {
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'X-Correlation-Id': components['headers']['X-Correlation-Id'];
+          'Access-Control-Allow-Origin': components['headers']['Access-Control-Allow-Origin'];
+          RateLimit: components['headers']['RateLimit'];
+          'RateLimit-Policy': components['headers']['RateLimit-Policy'];
+          'WWW-Authenticate': components['headers']['WWW-Authenticate'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description `forbidden`: Forbidden; `email_not_verified`: Email address not verified; `mfa_enrollment_required`: MFA enrolment required; `plan_limit`: Plan limit reached; `feature_unavailable`: Not in your plan; `live_key_required`: Live API key required; `self_service_not_offered`: Not offered to buyers */
+      403: {
+        headers: {
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'X-Correlation-Id': components['headers']['X-Correlation-Id'];
+          'Access-Control-Allow-Origin': components['headers']['Access-Control-Allow-Origin'];
+          RateLimit: components['headers']['RateLimit'];
+          'RateLimit-Policy': components['headers']['RateLimit-Policy'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description `not_found`: Not found */
+      404: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
           'X-Correlation-Id': components['headers']['X-Correlation-Id'];

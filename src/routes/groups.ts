@@ -105,13 +105,14 @@ export const ROUTE_GROUPS: readonly RouteGroup[] = [
     load: async () => (await import('./organizations/index.ts')).registerOrganizationsRoutes,
   },
   {
-    name: 'platform-users',
+    name: 'platform',
     routes: [
       ['GET', '/api/v1/platform/users'],
       ['GET', '/api/v1/platform/users/{id}'],
       ['POST', '/api/v1/platform/users/{id}/revoke-sessions'],
+      ['GET', '/api/v1/platform/audit-logs'],
     ],
-    load: async () => (await import('./platform-users/index.ts')).registerPlatformUsersRoutes,
+    load: async () => (await import('./platform/index.ts')).registerPlatformRoutes,
   },
   {
     name: 'organization-features',

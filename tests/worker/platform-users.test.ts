@@ -155,6 +155,42 @@ describe('platform accounts', () => {
     expect(unknown.status).toBe(404);
   });
 
+  it("lists the platform's own audit entries (no organization's), filtered and paged like an organization's", async () => {
+    const admin = await createPlatformAdmin();
+    const { first, member } = await memberOfTwo();
+    for (const reason of ['first revocation', 'second revocation']) {
+      const revoked = await platform(`/api/v1/platform/users/${member.userId}/revoke-sessions`, admin.token, {
+        method: 'POST',
+        body: { reason },
+      });
+      expect(revoked.status).toBe(200);
+    }
+    const requestId = newRequestId();
+    const listed = await platform(
+      `/api/v1/platform/audit-logs?action=platform.user_sessions_revoked&actor=${admin.userId}&limit=1`,
+      admin.token,
+      { headers: { 'x-request-id': requestId } },
+    );
+    expect(listed.status).toBe(200);
+    expect(await roundTrips(requestId)).toEqual({ database: 1, redis: 1 });
+    const page = await listed.json<{ data: { action: string; metadata: { reason?: string } }[]; nextCursor: string }>();
+    expect(page.data).toMatchObject([
+      { action: 'platform.user_sessions_revoked', metadata: { reason: 'second revocation' } },
+    ]);
+    const next = await platform(
+      `/api/v1/platform/audit-logs?action=platform.user_sessions_revoked&actor=${admin.userId}&limit=1&cursor=${page.nextCursor}`,
+      admin.token,
+    );
+    const older = await next.json<{ data: { metadata: { reason?: string } }[]; nextCursor: string | null }>();
+    expect(older.data.map((entry) => entry.metadata.reason)).toEqual(['first revocation']);
+    expect(older.nextCursor).toBeNull();
+    // No organization's entries: the member's organization wrote some (its member was created there).
+    const everything = await platform(`/api/v1/platform/audit-logs?actor=${member.userId}`, admin.token);
+    expect((await everything.json<{ data: unknown[] }>()).data).toEqual([]);
+    expect((await platform('/api/v1/platform/audit-logs?limit=0', admin.token)).status).toBe(400);
+    expect((await call(first, 'GET', '/api/v1/platform/audit-logs', { token: admin.token })).status).toBe(404);
+  });
+
   it('is refused to anyone but a platform administrator, and not served on organization hosts', async () => {
     const { first, member, token } = await memberOfTwo();
     const notAdmin = await platformToken(member.userId, 'member');
@@ -166,6 +202,7 @@ describe('platform accounts', () => {
       body: { reason: 'try it' },
     });
     expect(revoke.status).toBe(403);
+    expect((await platform('/api/v1/platform/audit-logs', notAdmin)).status).toBe(403);
     expect((await call(first, 'GET', '/api/v1/platform/users', { token })).status).toBe(404);
     expect(
       (await request(`${PLATFORM}/api/v1/platform/users`, { headers: { 'cf-connecting-ip': randomIp() } })).status,

@@ -1,4 +1,4 @@
-import { and, asc, desc, eq, gte, like, lt, sql, type SQL } from 'drizzle-orm';
+import { and, asc, desc, eq, gte, isNull, like, lt, sql, type SQL } from 'drizzle-orm';
 import type { Database } from '../../db/client.ts';
 import { auditLogs, type AuditLog } from '../../db/schema/index.ts';
 import { scoped } from '../../db/tenant.ts';
@@ -132,9 +132,11 @@ export function decodeAuditCursor(raw: string, sort: ListSort = NEWEST_FIRST): A
   return { at: decoded[0], id: decoded[1] };
 }
 
-/** The WHERE conditions of the filters, always with the tenant predicate. */
-export function auditConditions(organizationId: string, filters: AuditFilters): SQL[] {
-  const conditions: SQL[] = [eq(auditLogs.organizationId, organizationId)];
+/** The WHERE conditions of the filters, always with the tenant predicate (null: the platform's own rows). */
+export function auditConditions(organizationId: string | null, filters: AuditFilters): SQL[] {
+  const conditions: SQL[] = [
+    organizationId === null ? isNull(auditLogs.organizationId) : eq(auditLogs.organizationId, organizationId),
+  ];
   if (filters.actor !== undefined) conditions.push(eq(auditLogs.actorUserId, filters.actor.toLowerCase()));
   if (filters.action !== undefined) {
     conditions.push(
@@ -153,7 +155,7 @@ export function auditConditions(organizationId: string, filters: AuditFilters): 
 /** One page of audit rows after `after`, newest first unless `sort` says otherwise, with each row's cursor position. */
 export function auditPageQuery(
   db: Database,
-  organizationId: string,
+  organizationId: string | null,
   filters: AuditFilters,
   after: AuditCursor | null,
   size: number,
@@ -194,12 +196,33 @@ export async function listAuditLogs({
   input: AuditListInput;
 }): Promise<{ data: AuditEntryView[]; nextCursor: string | null }> {
   const tenant = requireTenant(ctx);
+  return auditPage(ctx, { organizationId: tenant.id }, tenant.id, input);
+}
+
+/**
+ * The platform's own audit log (issue #16 part 1): the rows of no organization (platform administrators' sign-ins and
+ * actions), with the same filters, sorts and cursors as an organization's. Platform scope, one round trip.
+ */
+export async function listPlatformAuditLogs({
+  ctx,
+  input,
+}: {
+  ctx: ServiceContext;
+  input: AuditListInput;
+}): Promise<{ data: AuditEntryView[]; nextCursor: string | null }> {
+  return auditPage(ctx, { platform: true }, null, input);
+}
+
+async function auditPage(
+  ctx: ServiceContext,
+  scope: Parameters<typeof scoped>[1],
+  organizationId: string | null,
+  input: AuditListInput,
+): Promise<{ data: AuditEntryView[]; nextCursor: string | null }> {
   const sort = listSort(input.sort ?? DEFAULT_AUDIT_SORT);
   const after = input.cursor === undefined ? null : decodeAuditCursor(input.cursor, sort);
   const { db } = ctx.services;
-  const [rows] = await scoped(db, { organizationId: tenant.id }, [
-    auditPageQuery(db, tenant.id, input, after, input.limit + 1, sort),
-  ]);
+  const [rows] = await scoped(db, scope, [auditPageQuery(db, organizationId, input, after, input.limit + 1, sort)]);
   const page = rows.slice(0, input.limit);
   const last = page.at(-1);
   return {
