@@ -50,6 +50,7 @@ export const AUTHENTICATED_OPERATIONS: ReadonlySet<string> = new Set([
   'GET /api/v1/organization/payment-settings',
   'GET /api/v1/organization/usage',
   'GET /api/v1/organizations',
+  'GET /api/v1/organizations/{id}',
   'GET /api/v1/platform/audit-logs',
   'GET /api/v1/platform/users',
   'GET /api/v1/platform/users/{id}',

@@ -853,7 +853,11 @@ export interface paths {
       path?: never;
       cookie?: never;
     };
-    get?: never;
+    /**
+     * Get an organization (platform)
+     * @description One organization with what support needs at a glance: the organization, its effective plan (limits and features, overrides applied), member counts by status and active owners, event counts, the latest sign-in and audited activity, and the last 30 days of usage. 404 for an unknown id. Platform host and platform administrators only (404 on an organization host, 403 for other callers). Two database round trips side by side and one Redis round trip beside the authentication's.
+     */
+    get: operations['getOrganizationDetail'];
     /**
      * Update an organization
      * @description On an organization host (needs `organization:manage`): change `name`, `branding` and `settings` of this organization. Only its own id exists there: another organization's id answers 404 and changes nothing. `branding` and `settings` merge key by key (null removes a key; `allowedOrigins` replaces the list). CORS origins apply at once.
@@ -4323,6 +4327,252 @@ export interface components {
        */
       nextCursor: string | null;
     };
+    /** @description An organization as platform administrators see it. */
+    OrganizationDetail: {
+      organization: components['schemas']['Organization'];
+      plan: components['schemas']['PlanSummary'];
+      members: {
+        /** Format: int32 */
+        total: number;
+        /** Format: int32 */
+        active: number;
+        /** Format: int32 */
+        invited: number;
+        /** Format: int32 */
+        disabled: number;
+        /**
+         * Format: int32
+         * @description Active owners.
+         */
+        owners: number;
+      };
+      events: {
+        /** Format: int32 */
+        total: number;
+        /** Format: int32 */
+        published: number;
+      };
+      /**
+       * Format: date-time
+       * @description The latest sign-in of any of its members.
+       */
+      lastSignInAt: string | null;
+      /**
+       * Format: date-time
+       * @description The latest entry of its audit log.
+       */
+      lastActivityAt: string | null;
+      /** @description The last 30 UTC days, oldest first (zeros included). */
+      usage: components['schemas']['UsageDay'][];
+    };
+    /** @description The effective plan: the plan with the platform overrides applied, as enforced. */
+    PlanSummary: {
+      /**
+       * @description The plan.
+       * @example pro
+       * @enum {string}
+       */
+      plan: 'starter' | 'pro' | 'enterprise';
+      features: components['schemas']['PlanFeatures'];
+      quotas: components['schemas']['PlanQuotas'];
+      rateLimits: components['schemas']['PlanRateLimits'];
+      /**
+       * Format: int64
+       * @description Bytes of uploaded images (logo, event covers) the organization may keep at once; null: unlimited. An upload past it answers 403 `plan_limit` with `quota: storageBytes`. Set by the plan (no override).
+       * @example 1073741824
+       */
+      storageBytes: number | null;
+      overrides: components['schemas']['PlanOverrides'];
+    };
+    /** @description Whether each feature is available. */
+    PlanFeatures: {
+      /**
+       * @description Webhook endpoints (Standard Webhooks deliveries of the organization events)
+       * @example true
+       */
+      webhooks: boolean;
+      /**
+       * @description Serving the organization on its own domain names
+       * @example true
+       */
+      custom_domains: boolean;
+      /**
+       * @description Single sign-on for staff
+       * @example false
+       */
+      sso: boolean;
+      /**
+       * @description Creating custom roles (POST /api/v1/roles)
+       * @example true
+       */
+      custom_roles: boolean;
+      /**
+       * @description Exports, such as the audit log export
+       * @example true
+       */
+      exports: boolean;
+    };
+    /** @description The quotas; null means unlimited. */
+    PlanQuotas: {
+      /**
+       * Format: int32
+       * @description Events in the `published` status at the same time (drafts, cancelled and completed ones are free)
+       * @example 100
+       */
+      publishedEvents: number | null;
+      /**
+       * Format: int32
+       * @description Staff seats: active and invited members, except those with the built-in `member` role (registered customers)
+       * @example 50
+       */
+      members: number | null;
+      /**
+       * Format: int32
+       * @description Webhook endpoints
+       * @example 10
+       */
+      webhookEndpoints: number | null;
+    };
+    /** @description The rate limits of authenticated requests on the organization host: each request takes one unit of its caller's limit and one of the staff or the customers budget. */
+    PlanRateLimits: {
+      /**
+       * Format: int32
+       * @description Authenticated requests per minute for all staff of the organization together (callers with at least one permission; policy `api-organization`).
+       * @example 1000
+       */
+      organizationPerMinute: number;
+      /**
+       * Format: int32
+       * @description Authenticated requests per minute for all customers of the organization together (callers without any permission, such as self-registered members; policy `api-customers`). A separate budget: customers never use up the staff budget.
+       * @example 1000
+       */
+      customersPerMinute: number;
+      /**
+       * Format: int32
+       * @description Authenticated requests per minute for one caller in the organization (policy `api-principal`).
+       * @example 600
+       */
+      principalPerMinute: number;
+    };
+    /**
+     * @description Per-organization overrides of the plan. Absent keys follow the plan; `{}` removes every override.
+     * @example {
+     *       "rateLimits": {
+     *         "organizationPerMinute": 5000
+     *       },
+     *       "quotas": {
+     *         "publishedEvents": 250
+     *       },
+     *       "features": {
+     *         "sso": true
+     *       }
+     *     }
+     */
+    PlanOverrides: {
+      /** @description Rate limit overrides (1 to 1,000,000 per minute). */
+      rateLimits?: {
+        /**
+         * Format: int32
+         * @description Overrides the staff limit of the organization per minute.
+         * @example 5000
+         */
+        organizationPerMinute?: number;
+        /**
+         * Format: int32
+         * @description Overrides the customers limit of the organization per minute.
+         * @example 2000
+         */
+        customersPerMinute?: number;
+        /**
+         * Format: int32
+         * @description Overrides the per-caller limit per minute.
+         * @example 1200
+         */
+        principalPerMinute?: number;
+      };
+      /** @description Quota overrides (0 to 1,000,000; there is no "unlimited" override). */
+      quotas?: {
+        /**
+         * Format: int32
+         * @description Overrides the published events quota.
+         * @example 250
+         */
+        publishedEvents?: number;
+        /**
+         * Format: int32
+         * @description Overrides the staff members quota.
+         * @example 75
+         */
+        members?: number;
+        /**
+         * Format: int32
+         * @description Overrides the webhook endpoints quota.
+         * @example 20
+         */
+        webhookEndpoints?: number;
+      };
+      /** @description Feature overrides: true grants a feature outside the plan, false withholds one. */
+      features?: {
+        /**
+         * @description Overrides webhooks.
+         * @example true
+         */
+        webhooks?: boolean;
+        /**
+         * @description Overrides custom domains.
+         * @example true
+         */
+        custom_domains?: boolean;
+        /**
+         * @description Overrides single sign-on.
+         * @example true
+         */
+        sso?: boolean;
+        /**
+         * @description Overrides custom roles.
+         * @example true
+         */
+        custom_roles?: boolean;
+        /**
+         * @description Overrides exports.
+         * @example false
+         */
+        exports?: boolean;
+      };
+    };
+    /** @description Usage of one UTC day. */
+    UsageDay: {
+      /**
+       * Format: date
+       * @description The UTC day.
+       * @example 2026-05-01
+       */
+      day: string;
+      /**
+       * Format: int64
+       * @description Authenticated requests on the organization host and public page requests.
+       * @example 1520
+       */
+      api_calls: number;
+      /**
+       * Format: int64
+       * @description Bookings created (from the booking rows, exact).
+       * @example 12
+       */
+      bookings: number;
+      /**
+       * Format: int64
+       * @description Emails sent for the organization.
+       * @example 30
+       */
+      emails: number;
+      /**
+       * Format: int64
+       * @description Webhook delivery attempts.
+       * @example 48
+       */
+      webhook_deliveries: number;
+    };
     /** @description On an organization host, administrators (organization:manage) send `name`, `branding` and `settings`. On the platform host, platform administrators send `status` and `plan`. Any other field, or a field of the other host, answers 400. */
     OrganizationUpdate: {
       /**
@@ -4578,181 +4828,6 @@ export interface components {
        */
       organizationId: string;
     };
-    /** @description Whether each feature is available. */
-    PlanFeatures: {
-      /**
-       * @description Webhook endpoints (Standard Webhooks deliveries of the organization events)
-       * @example true
-       */
-      webhooks: boolean;
-      /**
-       * @description Serving the organization on its own domain names
-       * @example true
-       */
-      custom_domains: boolean;
-      /**
-       * @description Single sign-on for staff
-       * @example false
-       */
-      sso: boolean;
-      /**
-       * @description Creating custom roles (POST /api/v1/roles)
-       * @example true
-       */
-      custom_roles: boolean;
-      /**
-       * @description Exports, such as the audit log export
-       * @example true
-       */
-      exports: boolean;
-    };
-    /** @description The quotas; null means unlimited. */
-    PlanQuotas: {
-      /**
-       * Format: int32
-       * @description Events in the `published` status at the same time (drafts, cancelled and completed ones are free)
-       * @example 100
-       */
-      publishedEvents: number | null;
-      /**
-       * Format: int32
-       * @description Staff seats: active and invited members, except those with the built-in `member` role (registered customers)
-       * @example 50
-       */
-      members: number | null;
-      /**
-       * Format: int32
-       * @description Webhook endpoints
-       * @example 10
-       */
-      webhookEndpoints: number | null;
-    };
-    /** @description The rate limits of authenticated requests on the organization host: each request takes one unit of its caller's limit and one of the staff or the customers budget. */
-    PlanRateLimits: {
-      /**
-       * Format: int32
-       * @description Authenticated requests per minute for all staff of the organization together (callers with at least one permission; policy `api-organization`).
-       * @example 1000
-       */
-      organizationPerMinute: number;
-      /**
-       * Format: int32
-       * @description Authenticated requests per minute for all customers of the organization together (callers without any permission, such as self-registered members; policy `api-customers`). A separate budget: customers never use up the staff budget.
-       * @example 1000
-       */
-      customersPerMinute: number;
-      /**
-       * Format: int32
-       * @description Authenticated requests per minute for one caller in the organization (policy `api-principal`).
-       * @example 600
-       */
-      principalPerMinute: number;
-    };
-    /**
-     * @description Per-organization overrides of the plan. Absent keys follow the plan; `{}` removes every override.
-     * @example {
-     *       "rateLimits": {
-     *         "organizationPerMinute": 5000
-     *       },
-     *       "quotas": {
-     *         "publishedEvents": 250
-     *       },
-     *       "features": {
-     *         "sso": true
-     *       }
-     *     }
-     */
-    PlanOverrides: {
-      /** @description Rate limit overrides (1 to 1,000,000 per minute). */
-      rateLimits?: {
-        /**
-         * Format: int32
-         * @description Overrides the staff limit of the organization per minute.
-         * @example 5000
-         */
-        organizationPerMinute?: number;
-        /**
-         * Format: int32
-         * @description Overrides the customers limit of the organization per minute.
-         * @example 2000
-         */
-        customersPerMinute?: number;
-        /**
-         * Format: int32
-         * @description Overrides the per-caller limit per minute.
-         * @example 1200
-         */
-        principalPerMinute?: number;
-      };
-      /** @description Quota overrides (0 to 1,000,000; there is no "unlimited" override). */
-      quotas?: {
-        /**
-         * Format: int32
-         * @description Overrides the published events quota.
-         * @example 250
-         */
-        publishedEvents?: number;
-        /**
-         * Format: int32
-         * @description Overrides the staff members quota.
-         * @example 75
-         */
-        members?: number;
-        /**
-         * Format: int32
-         * @description Overrides the webhook endpoints quota.
-         * @example 20
-         */
-        webhookEndpoints?: number;
-      };
-      /** @description Feature overrides: true grants a feature outside the plan, false withholds one. */
-      features?: {
-        /**
-         * @description Overrides webhooks.
-         * @example true
-         */
-        webhooks?: boolean;
-        /**
-         * @description Overrides custom domains.
-         * @example true
-         */
-        custom_domains?: boolean;
-        /**
-         * @description Overrides single sign-on.
-         * @example true
-         */
-        sso?: boolean;
-        /**
-         * @description Overrides custom roles.
-         * @example true
-         */
-        custom_roles?: boolean;
-        /**
-         * @description Overrides exports.
-         * @example false
-         */
-        exports?: boolean;
-      };
-    };
-    /** @description The effective plan: the plan with the platform overrides applied, as enforced. */
-    PlanSummary: {
-      /**
-       * @description The plan.
-       * @example pro
-       * @enum {string}
-       */
-      plan: 'starter' | 'pro' | 'enterprise';
-      features: components['schemas']['PlanFeatures'];
-      quotas: components['schemas']['PlanQuotas'];
-      rateLimits: components['schemas']['PlanRateLimits'];
-      /**
-       * Format: int64
-       * @description Bytes of uploaded images (logo, event covers) the organization may keep at once; null: unlimited. An upload past it answers 403 `plan_limit` with `quota: storageBytes`. Set by the plan (no override).
-       * @example 1073741824
-       */
-      storageBytes: number | null;
-      overrides: components['schemas']['PlanOverrides'];
-    };
     PlatformUserPage: {
       /** @description Accounts, by email address. */
       data: components['schemas']['PlatformUserSummary'][];
@@ -4987,39 +5062,6 @@ export interface components {
          */
         webhook_deliveries: number;
       };
-    };
-    /** @description Usage of one UTC day. */
-    UsageDay: {
-      /**
-       * Format: date
-       * @description The UTC day.
-       * @example 2026-05-01
-       */
-      day: string;
-      /**
-       * Format: int64
-       * @description Authenticated requests on the organization host and public page requests.
-       * @example 1520
-       */
-      api_calls: number;
-      /**
-       * Format: int64
-       * @description Bookings created (from the booking rows, exact).
-       * @example 12
-       */
-      bookings: number;
-      /**
-       * Format: int64
-       * @description Emails sent for the organization.
-       * @example 30
-       */
-      emails: number;
-      /**
-       * Format: int64
-       * @description Webhook delivery attempts.
-       * @example 48
-       */
-      webhook_deliveries: number;
     };
     MemberList: {
       /** @description This page of members, oldest membership first. */
@@ -15570,6 +15612,152 @@ export interface operations {
         };
         content: {
           'application/json': components['schemas']['Organization'];
+        };
+      };
+      /** @description Not modified: the `If-None-Match` validator is still current. No body. */
+      304: {
+        headers: {
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'X-Correlation-Id': components['headers']['X-Correlation-Id'];
+          'Access-Control-Allow-Origin': components['headers']['Access-Control-Allow-Origin'];
+          RateLimit: components['headers']['RateLimit'];
+          'RateLimit-Policy': components['headers']['RateLimit-Policy'];
+          ETag: components['headers']['ETag'];
+          [name: string]: unknown;
+        };
+        content?: never;
+      };
+      /** @description `bad_request`: Bad request; `invalid_json`: Malformed JSON body; `validation_failed`: Validation failed; `query_too_complex`: GraphQL operation too complex; `persisted_query_not_found`: Persisted query not found; `invalid_passkey`: Invalid passkey response */
+      400: {
+        headers: {
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'X-Correlation-Id': components['headers']['X-Correlation-Id'];
+          'Access-Control-Allow-Origin': components['headers']['Access-Control-Allow-Origin'];
+          RateLimit: components['headers']['RateLimit'];
+          'RateLimit-Policy': components['headers']['RateLimit-Policy'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description `unauthorized`: Authentication required; `invalid_credentials`: Invalid credentials; `reauthentication_required`: Re-authentication required; `invalid_mfa_code`: Invalid verification code; `mfa_challenge_invalid`: Invalid or expired MFA challenge */
+      401: {
+        headers: {
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'X-Correlation-Id': components['headers']['X-Correlation-Id'];
+          'Access-Control-Allow-Origin': components['headers']['Access-Control-Allow-Origin'];
+          RateLimit: components['headers']['RateLimit'];
+          'RateLimit-Policy': components['headers']['RateLimit-Policy'];
+          'WWW-Authenticate': components['headers']['WWW-Authenticate'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description `forbidden`: Forbidden; `email_not_verified`: Email address not verified; `mfa_enrollment_required`: MFA enrolment required; `plan_limit`: Plan limit reached; `feature_unavailable`: Not in your plan; `live_key_required`: Live API key required; `self_service_not_offered`: Not offered to buyers */
+      403: {
+        headers: {
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'X-Correlation-Id': components['headers']['X-Correlation-Id'];
+          'Access-Control-Allow-Origin': components['headers']['Access-Control-Allow-Origin'];
+          RateLimit: components['headers']['RateLimit'];
+          'RateLimit-Policy': components['headers']['RateLimit-Policy'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description `not_found`: Not found */
+      404: {
+        headers: {
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'X-Correlation-Id': components['headers']['X-Correlation-Id'];
+          'Access-Control-Allow-Origin': components['headers']['Access-Control-Allow-Origin'];
+          RateLimit: components['headers']['RateLimit'];
+          'RateLimit-Policy': components['headers']['RateLimit-Policy'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description `rate_limited`: Too many requests; `too_many_streams`: Too many live streams */
+      429: {
+        headers: {
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'X-Correlation-Id': components['headers']['X-Correlation-Id'];
+          'Access-Control-Allow-Origin': components['headers']['Access-Control-Allow-Origin'];
+          RateLimit: components['headers']['RateLimit'];
+          'RateLimit-Policy': components['headers']['RateLimit-Policy'];
+          'Retry-After': components['headers']['Retry-After'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description `internal_error`: Internal server error; `misconfigured`: Service misconfigured */
+      500: {
+        headers: {
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'X-Correlation-Id': components['headers']['X-Correlation-Id'];
+          'Access-Control-Allow-Origin': components['headers']['Access-Control-Allow-Origin'];
+          RateLimit: components['headers']['RateLimit'];
+          'RateLimit-Policy': components['headers']['RateLimit-Policy'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description `service_unavailable`: Service unavailable */
+      503: {
+        headers: {
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'X-Correlation-Id': components['headers']['X-Correlation-Id'];
+          'Access-Control-Allow-Origin': components['headers']['Access-Control-Allow-Origin'];
+          RateLimit: components['headers']['RateLimit'];
+          'RateLimit-Policy': components['headers']['RateLimit-Policy'];
+          'Retry-After': components['headers']['Retry-After'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+    };
+  };
+  getOrganizationDetail: {
+    parameters: {
+      query?: never;
+      header?: {
+        /** @description The `ETag` of a representation the client holds; if it is still current the answer is 304. */
+        'If-None-Match'?: string;
+      };
+      path: {
+        /** @description The organization id. */
+        id: string;
+      };
+      cookie?: never;
+    };
+    requestBody?: never;
+    responses: {
+      /** @description The organization. */
+      200: {
+        headers: {
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'X-Correlation-Id': components['headers']['X-Correlation-Id'];
+          'Access-Control-Allow-Origin': components['headers']['Access-Control-Allow-Origin'];
+          RateLimit: components['headers']['RateLimit'];
+          'RateLimit-Policy': components['headers']['RateLimit-Policy'];
+          ETag: components['headers']['ETag'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['OrganizationDetail'];
         };
       };
       /** @description Not modified: the `If-None-Match` validator is still current. No body. */

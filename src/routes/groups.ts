@@ -99,6 +99,7 @@ export const ROUTE_GROUPS: readonly RouteGroup[] = [
       ['POST', '/api/v1/organizations'],
       ['GET', '/api/v1/organizations'],
       ['GET', '/api/v1/organization'],
+      ['GET', '/api/v1/organizations/{id}'],
       ['PUT', '/api/v1/organizations/{id}'],
       ['PUT', '/api/v1/organizations/{id}/plan-overrides'],
     ],

@@ -191,6 +191,45 @@ describe('platform accounts', () => {
     expect((await call(first, 'GET', '/api/v1/platform/audit-logs', { token: admin.token })).status).toBe(404);
   });
 
+  it('shows one organization to support: plan, members, events, latest activity and 30 days of usage', async () => {
+    const admin = await createPlatformAdmin();
+    const { first, member } = await memberOfTwo();
+    await memberWithToken(first, 'owner');
+    await loginAs(first, member);
+    await poll(async () => {
+      const rows = await database()
+        .select({ at: memberships.lastLoginAt })
+        .from(memberships)
+        .where(and(eq(memberships.organizationId, first.organization.id), eq(memberships.userId, member.userId)));
+      return rows[0]?.at ? rows : undefined;
+    }, 'the last-login time');
+    const requestId = newRequestId();
+    const response = await platform(`/api/v1/organizations/${first.organization.id}`, admin.token, {
+      headers: { 'x-request-id': requestId },
+    });
+    expect(response.status).toBe(200);
+    expect(await roundTrips(requestId)).toEqual({ database: 2, redis: 2 });
+    const detail = await response.json<{
+      organization: { id: string; slug: string };
+      plan: { plan: string; quotas: Record<string, unknown> };
+      members: { total: number; active: number; owners: number };
+      events: { total: number };
+      lastSignInAt: string | null;
+      lastActivityAt: string | null;
+      usage: { day: string }[];
+    }>();
+    expect(detail.organization).toMatchObject({ id: first.organization.id, slug: first.organization.slug });
+    expect(detail.plan.plan).toBe(first.organization.plan);
+    expect(detail.members).toMatchObject({ total: 2, active: 2, owners: 1 });
+    expect(detail.lastSignInAt).not.toBeNull();
+    expect(detail.usage).toHaveLength(30);
+    expect(detail.usage.at(-1)?.day).toBe(new Date().toISOString().slice(0, 10));
+    expect((await platform(`/api/v1/organizations/${crypto.randomUUID()}`, admin.token)).status).toBe(404);
+    expect((await platform('/api/v1/organizations/acme', admin.token)).status).toBe(400);
+    const notAdmin = await platformToken(member.userId, 'member');
+    expect((await platform(`/api/v1/organizations/${first.organization.id}`, notAdmin)).status).toBe(403);
+  });
+
   it('is refused to anyone but a platform administrator, and not served on organization hosts', async () => {
     const { first, member, token } = await memberOfTwo();
     const notAdmin = await platformToken(member.userId, 'member');

@@ -1,6 +1,7 @@
 import type { OpenAPIHono } from '@hono/zod-openapi';
 import type { AppEnv } from '../../env.ts';
 import * as create from './create.ts';
+import * as detail from './detail.ts';
 import * as get from './get.ts';
 import * as list from './list.ts';
 import * as planOverrides from './plan-overrides.ts';
@@ -10,6 +11,7 @@ export function registerOrganizationsRoutes(app: OpenAPIHono<AppEnv>): void {
   create.register(app);
   list.register(app);
   get.register(app);
+  detail.register(app);
   update.register(app);
   planOverrides.register(app);
 }

@@ -1,9 +1,12 @@
-import { and, asc, desc, eq, gt, ilike, like, lt, or, type SQL } from 'drizzle-orm';
+import { and, asc, desc, eq, gt, ilike, like, lt, or, sql, type SQL } from 'drizzle-orm';
+import { z } from 'zod';
 import { organizations, type Organization } from '../../db/schema/index.ts';
 import { scoped } from '../../db/tenant.ts';
 import { ApiError } from '../../errors/api-error.ts';
 import { requireTenant, type ServiceContext } from '../../lib/context.ts';
 import { escapeLike } from '../../lib/text.ts';
+import { effectivePlan, type EffectivePlan } from '../plans/catalogue.ts';
+import { readUsage, type UsageDay } from '../plans/usage.ts';
 
 const SLUG = /^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$/;
 const CURSOR_PREFIX = 's:';
@@ -94,4 +97,81 @@ export async function listOrganizations({
   const data = rows.slice(0, input.limit);
   const last = data.at(-1);
   return { data, nextCursor: rows.length > input.limit && last ? encodeCursor(last.slug, sort) : null };
+}
+
+export interface OrganizationDetail {
+  organization: Organization;
+  plan: EffectivePlan;
+  members: { total: number; active: number; invited: number; disabled: number; owners: number };
+  events: { total: number; published: number };
+  lastSignInAt: string | null;
+  lastActivityAt: string | null;
+  usage: UsageDay[];
+}
+
+const DetailCounts = z.object({
+  members_total: z.coerce.number(),
+  members_active: z.coerce.number(),
+  members_invited: z.coerce.number(),
+  members_disabled: z.coerce.number(),
+  owners: z.coerce.number(),
+  events_total: z.coerce.number(),
+  events_published: z.coerce.number(),
+  last_sign_in_at: z.string().nullable(),
+  last_activity_at: z.string().nullable(),
+});
+
+/**
+ * One organization as platform administrators see it (issue #16 part 1, tenant detail): the row, its effective plan
+ * (limits), member and event counts, the latest sign-in and audited activity, and the last 30 days of usage
+ * (`readUsage`). Two database round trips side by side (the organization's counts under the platform scope, the usage
+ * under the organization's) and one Redis round trip. 404 for an unknown id.
+ */
+export async function getOrganizationDetail({
+  ctx,
+  input,
+}: {
+  ctx: ServiceContext;
+  input: { id: string };
+}): Promise<OrganizationDetail> {
+  const { db } = ctx.services;
+  const id = input.id.toLowerCase();
+  const to = new Date().toISOString().slice(0, 10);
+  const from = new Date(Date.now() - 29 * 86_400_000).toISOString().slice(0, 10);
+  const at = (column: string) => sql.raw(`to_char(${column} at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')`);
+  const [[rows, counts], usage] = await Promise.all([
+    scoped(db, { platform: true }, [
+      db.select().from(organizations).where(eq(organizations.id, id)).limit(1),
+      db.execute(sql`select
+          (select count(*) from memberships where organization_id = ${id}) as members_total,
+          (select count(*) from memberships where organization_id = ${id} and status = 'active') as members_active,
+          (select count(*) from memberships where organization_id = ${id} and status = 'invited') as members_invited,
+          (select count(*) from memberships where organization_id = ${id} and status = 'disabled') as members_disabled,
+          (select count(*) from memberships m join roles r on r.organization_id = m.organization_id and r.id = m.role_id
+            where m.organization_id = ${id} and r.key = 'owner' and m.status = 'active') as owners,
+          (select count(*) from events where organization_id = ${id}) as events_total,
+          (select count(*) from events where organization_id = ${id} and status = 'published') as events_published,
+          (select ${at('max(last_login_at)')} from memberships where organization_id = ${id}) as last_sign_in_at,
+          (select ${at('max(created_at)')} from audit_logs where organization_id = ${id}) as last_activity_at`),
+    ]),
+    readUsage({ db, redis: ctx.services.redis, logger: ctx.logger }, id, { from, to }),
+  ]);
+  const organization = rows[0];
+  if (!organization) throw new ApiError('not_found', { detail: 'No such organization.' });
+  const c = DetailCounts.parse(counts.rows[0]);
+  return {
+    organization,
+    plan: effectivePlan(organization),
+    members: {
+      total: c.members_total,
+      active: c.members_active,
+      invited: c.members_invited,
+      disabled: c.members_disabled,
+      owners: c.owners,
+    },
+    events: { total: c.events_total, published: c.events_published },
+    lastSignInAt: c.last_sign_in_at,
+    lastActivityAt: c.last_activity_at,
+    usage,
+  };
 }
