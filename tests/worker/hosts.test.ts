@@ -18,10 +18,23 @@ const SERVED_ON_PLATFORM = new Set([
   'GET /api/v1/organizations',
   'PUT /api/v1/organizations/{id}',
   'PUT /api/v1/organizations/{id}/plan-overrides',
+  'GET /api/v1/organizations/{id}',
+  'GET /api/v1/platform/users',
+  'GET /api/v1/platform/users/{id}',
+  'POST /api/v1/platform/users/{id}/revoke-sessions',
+  'GET /api/v1/platform/audit-logs',
 ]);
 
 /** Platform-only operations: on an organization host they must not exist either. */
-const PLATFORM_ONLY = ['GET /api/v1/organizations', 'PUT /api/v1/organizations/{id}/plan-overrides'];
+const PLATFORM_ONLY = [
+  'GET /api/v1/organizations',
+  'PUT /api/v1/organizations/{id}/plan-overrides',
+  'GET /api/v1/organizations/{id}',
+  'GET /api/v1/platform/users',
+  'GET /api/v1/platform/users/{id}',
+  'POST /api/v1/platform/users/{id}/revoke-sessions',
+  'GET /api/v1/platform/audit-logs',
+];
 
 interface OpenApiDocument {
   paths: Record<string, Record<string, unknown>>;
