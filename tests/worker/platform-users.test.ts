@@ -64,7 +64,7 @@ describe('platform accounts', () => {
 
     const requestId = newRequestId();
     const search = await platform(
-      `/api/v1/platform/users?q=${encodeURIComponent(member.email.slice(0, 10))}`,
+      `/api/v1/platform/users?q=${encodeURIComponent(member.email.slice(0, -3))}`,
       admin.token,
       {
         headers: { 'x-request-id': requestId },
@@ -73,6 +73,7 @@ describe('platform accounts', () => {
     expect(search.status).toBe(200);
     expect(await roundTrips(requestId)).toEqual({ database: 1, redis: 1 });
     const page = await search.json<{ data: Summary[]; nextCursor: string | null }>();
+    expect(page.data.map((row) => row.email)).toEqual([member.email]);
     const found = page.data.find((row) => row.id === member.userId);
     expect(found).toMatchObject({ email: member.email, organizations: 2 });
     expect(found?.lastLoginAt).not.toBeNull();
