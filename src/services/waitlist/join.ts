@@ -1,4 +1,5 @@
 import { sql, type SQL } from 'drizzle-orm';
+import type { BatchItem } from 'drizzle-orm/batch';
 import { bookings, events, ticketTypes, waitlistEntries } from '../../db/schema/index.ts';
 import { scoped } from '../../db/tenant.ts';
 import { ApiError } from '../../errors/api-error.ts';
@@ -130,6 +131,47 @@ function offerRefusal(error: unknown): ApiError | null {
   }
 }
 
+/** What an offer's batch is built from: the database, the tenant, the offer's booking id and its event (a subquery). */
+interface OfferBatch {
+  db: ServiceContext['services']['db'];
+  organizationId: string;
+  id: string;
+  eventId: SQL;
+}
+
+/**
+ * The one path of an answer to an offer (claim, decline), in one database round trip: the offer guard with the token
+ * (`freeOnly` for a claim), then the answer's own statements, the audit row of `action` (actor anonymous: the token
+ * holder), then `notifyOutbox`. A refused guard or a lost race answers as `offerRefusal` says.
+ */
+async function answerOffer(
+  ctx: ServiceContext,
+  input: { id: string; token: string },
+  answer: { action: string; freeOnly: boolean; statements: (batch: OfferBatch) => BatchItem<'pg'>[] },
+): Promise<string> {
+  const organizationId = requireTenant(ctx).id;
+  const db = ctx.services.db;
+  const id = input.id.toLowerCase();
+  const tokenHash = await hashToken(input.token);
+  const eventId = sql`(select event_id from ${bookings} where organization_id = ${organizationId} and id = ${id})`;
+  try {
+    await scoped(db, { organizationId }, [
+      db.execute(offerGuard(organizationId, id, tokenHash, answer.freeOnly)),
+      ...answer.statements({ db, organizationId, id, eventId }),
+      auditInsert(db, ctx.client, {
+        organizationId,
+        actor: { type: 'anonymous' },
+        action: answer.action,
+        target: { type: 'booking', id },
+      }),
+    ]);
+  } catch (error) {
+    throw offerRefusal(error) ?? error;
+  }
+  notifyOutbox(ctx, organizationId);
+  return id;
+}
+
 /**
  * Claims a free waitlist offer with its token, in one database round trip: the offer guard, then the booking goes
  * pending -> confirmed (held seats -> sold, as staff confirmation does), the entry becomes `claimed`, with the audit
@@ -145,23 +187,13 @@ export async function claimWaitlistOffer({
   ctx: ServiceContext;
   input: { id: string; token: string };
 }): Promise<{ id: string; status: 'confirmed' }> {
-  const organizationId = requireTenant(ctx).id;
-  const db = ctx.services.db;
-  const id = input.id.toLowerCase();
-  const tokenHash = await hashToken(input.token);
-  const eventId = sql`(select event_id from ${bookings} where organization_id = ${organizationId} and id = ${id})`;
-  try {
-    await scoped(db, { organizationId }, [
-      db.execute(offerGuard(organizationId, id, tokenHash, true)),
+  const id = await answerOffer(ctx, input, {
+    action: 'waitlist.claimed',
+    freeOnly: true,
+    statements: ({ db, organizationId, id, eventId }) => [
       ...confirmStatements(db, organizationId, id, eventId),
       db.execute(sql`update ${waitlistEntries} set status = 'claimed', updated_at = now()
         where organization_id = ${organizationId} and booking_id = ${id} and status = 'offered'`),
-      auditInsert(db, ctx.client, {
-        organizationId,
-        actor: { type: 'anonymous' },
-        action: 'waitlist.claimed',
-        target: { type: 'booking', id },
-      }),
       outboxInsertSelect(db, { organizationId, type: 'booking.confirmed', data: bookingData(organizationId, id) }),
       outboxInsertSelect(db, {
         organizationId,
@@ -169,11 +201,8 @@ export async function claimWaitlistOffer({
         data: sql`(select ${waitlistEntryObject('w')} from ${waitlistEntries} w
           where w.organization_id = ${organizationId} and w.booking_id = ${id})`,
       }),
-    ]);
-  } catch (error) {
-    throw offerRefusal(error) ?? error;
-  }
-  notifyOutbox(ctx, organizationId);
+    ],
+  });
   return { id, status: 'confirmed' };
 }
 
@@ -190,26 +219,13 @@ export async function declineWaitlistOffer({
   ctx: ServiceContext;
   input: { id: string; token: string };
 }): Promise<{ id: string; status: 'cancelled' }> {
-  const organizationId = requireTenant(ctx).id;
-  const db = ctx.services.db;
-  const id = input.id.toLowerCase();
-  const tokenHash = await hashToken(input.token);
-  const eventId = sql`(select event_id from ${bookings} where organization_id = ${organizationId} and id = ${id})`;
-  try {
-    await scoped(db, { organizationId }, [
-      db.execute(offerGuard(organizationId, id, tokenHash, false)),
+  const id = await answerOffer(ctx, input, {
+    action: 'waitlist.declined',
+    freeOnly: false,
+    statements: ({ db, organizationId, id, eventId }) => [
       ...releaseStatements(db, organizationId, id, eventId, 'pending', 'cancelled'),
-      auditInsert(db, ctx.client, {
-        organizationId,
-        actor: { type: 'anonymous' },
-        action: 'waitlist.declined',
-        target: { type: 'booking', id },
-      }),
       outboxInsertSelect(db, { organizationId, type: 'booking.cancelled', data: bookingData(organizationId, id) }),
-    ]);
-  } catch (error) {
-    throw offerRefusal(error) ?? error;
-  }
-  notifyOutbox(ctx, organizationId);
+    ],
+  });
   return { id, status: 'cancelled' };
 }
