@@ -1,4 +1,4 @@
-import { and, eq } from 'drizzle-orm';
+import { and, eq, sql } from 'drizzle-orm';
 import { describe, expect, it } from 'vitest';
 import { memberships, passkeys, refreshTokens } from '../../src/db/schema/index.ts';
 import type { PasskeyResponse } from '../../src/routes/passkeys/create.ts';
@@ -455,6 +455,28 @@ describe('signing in with a passkey', () => {
     );
     const answers = await Promise.all(responses.map((response) => signIn(tenant, response)));
     expect(answers.map((answer) => answer.status).sort()).toEqual([200, 401, 401, 401]);
+  });
+
+  it('refuses an assertion whose counter was overtaken between its check and its use (401, no session)', async () => {
+    const { tenant, authenticator, passkey } = await enrolled({ counter: 1 });
+    const response = await authenticator.authenticate(await signInOptions(tenant), { counter: 7 });
+    // Another sign-in holds the passkey's row and takes counter 7 while this one is verified: the read still sees 1,
+    // so the signature and the counter check pass, and the conditional bump that follows waits for the row, then
+    // finds the counter no longer below 7 and stores nothing.
+    const db = database();
+    const overtaking = db.batch([
+      db.execute(sql`select id from passkeys where id = ${passkey.id} for update`),
+      db.execute(sql`select pg_sleep(1.5)`),
+      db.update(passkeys).set({ counter: 7 }).where(eq(passkeys.id, passkey.id)),
+    ]);
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    const [answer] = await Promise.all([signIn(tenant, response), overtaking]);
+    expect(answer.status).toBe(401);
+    const families = await database()
+      .select()
+      .from(refreshTokens)
+      .where(eq(refreshTokens.organizationId, tenant.organization.id));
+    expect(families.filter((row) => row.amr.includes('hwk'))).toEqual([]);
   });
 
   it('refuses a disabled member and malformed client data', async () => {
