@@ -1,6 +1,6 @@
 import { and, eq, isNull } from 'drizzle-orm';
 import { describe, expect, it } from 'vitest';
-import { auditLogs, memberships, roles } from '../../src/db/schema/index.ts';
+import { auditLogs, memberships, roles, users } from '../../src/db/schema/index.ts';
 import { loginAs, poll, post, randomIp } from '../support/auth.ts';
 import { createTenant, database, newRequestId, problem, request, roundTrips } from '../support/harness.ts';
 import { createPlatformAdmin, PLATFORM, platformToken } from '../support/organizations.ts';
@@ -78,8 +78,12 @@ describe('platform accounts', () => {
     expect(found).toMatchObject({ email: member.email, organizations: 2 });
     expect(found?.lastLoginAt).not.toBeNull();
 
-    const detail = await platform(`/api/v1/platform/users/${member.userId}`, admin.token);
+    const detailId = newRequestId();
+    const detail = await platform(`/api/v1/platform/users/${member.userId}`, admin.token, {
+      headers: { 'x-request-id': detailId },
+    });
     expect(detail.status).toBe(200);
+    expect(await roundTrips(detailId)).toEqual({ database: 1, redis: 1 });
     const text = await detail.text();
     expect(text).not.toContain('scrypt$');
     const account = JSON.parse(text) as {
@@ -97,6 +101,24 @@ describe('platform accounts', () => {
     const two = await platform(`/api/v1/platform/users?limit=1&cursor=${first1.nextCursor}`, admin.token);
     const second1 = await two.json<{ data: Summary[] }>();
     expect((second1.data[0]?.email ?? '') > (first1.data[0]?.email ?? '')).toBe(true);
+
+    // Addresses beyond Latin-1 page too (the cursor is UTF-8 in base64url).
+    const tag = crypto.randomUUID().slice(0, 8);
+    const unicode = [`zz-жук中-${tag}-a@example.test`, `zz-жук中-${tag}-b@example.test`];
+    await database()
+      .insert(users)
+      .values(unicode.map((email) => ({ email, name: 'Жук' })));
+    const q = encodeURIComponent(`zz-жук中-${tag}`);
+    const firstUnicode = await platform(`/api/v1/platform/users?q=${q}&limit=1`, admin.token);
+    const pageOne = await firstUnicode.json<{ data: Summary[]; nextCursor: string }>();
+    const secondUnicode = await platform(
+      `/api/v1/platform/users?q=${q}&limit=1&cursor=${pageOne.nextCursor}`,
+      admin.token,
+    );
+    expect(secondUnicode.status).toBe(200);
+    const pageTwo = await secondUnicode.json<{ data: Summary[]; nextCursor: string | null }>();
+    expect([...pageOne.data, ...pageTwo.data].map((row) => row.email)).toEqual(unicode);
+    expect(pageTwo.nextCursor).toBeNull();
 
     for (const query of ['?limit=0', '?limit=101', '?cursor=bm90LWFuLWVtYWls', '?q=', '?role=x']) {
       expect((await platform(`/api/v1/platform/users${query}`, admin.token)).status, query).toBe(400);

@@ -3,6 +3,7 @@ import { z } from 'zod';
 import { scoped } from '../../db/tenant.ts';
 import { ApiError } from '../../errors/api-error.ts';
 import type { ServiceContext } from '../../lib/context.ts';
+import { base64urlDecode, base64urlEncode } from '../../lib/crypto.ts';
 import { escapeLike } from '../../lib/text.ts';
 import { principalOf } from '../../middleware/auth.ts';
 import { auditClient, auditMetadata } from '../audit/record.ts';
@@ -104,17 +105,17 @@ export async function searchUsers({
   return { data, nextCursor: rows.length > input.limit && last ? encodeEmailCursor(last.email) : null };
 }
 
-/** The cursor of the search: the last email of the page, base64url (opaque to clients). */
+/** The cursor of the search: the last email of the page, as UTF-8 in base64url (opaque to clients). */
 function encodeEmailCursor(email: string): string {
-  return btoa(email).replaceAll('+', '-').replaceAll('/', '_').replace(/=+$/, '');
+  return base64urlEncode(new TextEncoder().encode(email));
 }
 
 function decodeEmailCursor(cursor: string): string {
   try {
-    const email = atob(cursor.replaceAll('-', '+').replaceAll('_', '/'));
+    const email = new TextDecoder('utf-8', { fatal: true, ignoreBOM: false }).decode(base64urlDecode(cursor));
     if (email.includes('@')) return email;
   } catch {
-    // not base64: refused below
+    // not base64url, or not UTF-8: refused below
   }
   throw new ApiError('validation_failed', {
     detail: 'The cursor is not one this list gave.',
