@@ -6,6 +6,7 @@ import { ApiError } from '../../errors/api-error.ts';
 import { requireTenant, type ServiceContext } from '../../lib/context.ts';
 import { escapeLike } from '../../lib/text.ts';
 import { effectivePlan, type EffectivePlan } from '../plans/catalogue.ts';
+import { isoText } from '../outbox/views.ts';
 import { readUsage, type UsageDay } from '../plans/usage.ts';
 
 const SLUG = /^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$/;
@@ -138,21 +139,21 @@ export async function getOrganizationDetail({
   const id = input.id.toLowerCase();
   const to = new Date().toISOString().slice(0, 10);
   const from = new Date(Date.now() - 29 * 86_400_000).toISOString().slice(0, 10);
-  const at = (column: string) => sql.raw(`to_char(${column} at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')`);
   const [[rows, counts], usage] = await Promise.all([
     scoped(db, { platform: true }, [
       db.select().from(organizations).where(eq(organizations.id, id)).limit(1),
-      db.execute(sql`select
-          (select count(*) from memberships where organization_id = ${id}) as members_total,
-          (select count(*) from memberships where organization_id = ${id} and status = 'active') as members_active,
-          (select count(*) from memberships where organization_id = ${id} and status = 'invited') as members_invited,
-          (select count(*) from memberships where organization_id = ${id} and status = 'disabled') as members_disabled,
-          (select count(*) from memberships m join roles r on r.organization_id = m.organization_id and r.id = m.role_id
-            where m.organization_id = ${id} and r.key = 'owner' and m.status = 'active') as owners,
-          (select count(*) from events where organization_id = ${id}) as events_total,
-          (select count(*) from events where organization_id = ${id} and status = 'published') as events_published,
-          (select ${at('max(last_login_at)')} from memberships where organization_id = ${id}) as last_sign_in_at,
-          (select ${at('max(created_at)')} from audit_logs where organization_id = ${id}) as last_activity_at`),
+      db.execute(sql`select m.*, e.*,
+          (select ${isoText(sql`max(created_at)`)} from audit_logs where organization_id = ${id}) as last_activity_at
+        from (select count(*) as members_total,
+                count(*) filter (where m.status = 'active') as members_active,
+                count(*) filter (where m.status = 'invited') as members_invited,
+                count(*) filter (where m.status = 'disabled') as members_disabled,
+                count(*) filter (where m.status = 'active' and r.key = 'owner') as owners,
+                ${isoText(sql`max(m.last_login_at)`)} as last_sign_in_at
+              from memberships m join roles r on r.organization_id = m.organization_id and r.id = m.role_id
+              where m.organization_id = ${id}) m,
+          (select count(*) as events_total, count(*) filter (where status = 'published') as events_published
+              from events where organization_id = ${id}) e`),
     ]),
     readUsage({ db, redis: ctx.services.redis, logger: ctx.logger }, id, { from, to }),
   ]);

@@ -4,6 +4,7 @@ import { requireTenant, type ServiceContext } from '../../lib/context.ts';
 import { principalOf } from '../../middleware/auth.ts';
 import { auditInsert } from '../audit/record.ts';
 import { actorOf } from '../events/shared.ts';
+import { isoText } from '../outbox/views.ts';
 
 /** The most rows of each list a data export holds (newest first); `truncated` names the lists that had more. */
 export const MAX_EXPORT_ROWS = 1000;
@@ -45,7 +46,8 @@ function list(rows: ReturnType<typeof sql>, item: ReturnType<typeof sql>, order:
     from ${rows} r order by ${order} desc limit ${MAX_EXPORT_ROWS + 1}) x), '[]'::jsonb)`;
 }
 
-const iso = (column: string) => sql.raw(`to_char(${column} at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')`);
+/** A timestamp column of the document as ISO 8601 text (`isoText`, as the webhook payloads write it). */
+const iso = (column: string) => isoText(sql.raw(column));
 
 /**
  * What the organization holds about the signed-in person, as one JSON document, in one database round trip (the
