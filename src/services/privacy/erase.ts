@@ -1,18 +1,12 @@
 import { and, eq, sql, type SQL } from 'drizzle-orm';
-import type { BatchItem } from 'drizzle-orm/batch';
-import { attendees, auditLogs, bookings, memberships, waitlistEntries } from '../../db/schema/index.ts';
+import { attendees, auditLogs, bookings, waitlistEntries } from '../../db/schema/index.ts';
 import { scoped } from '../../db/tenant.ts';
 import { requireTenant, type ServiceContext } from '../../lib/context.ts';
 import { principalOf } from '../../middleware/auth.ts';
 import { auditInsert } from '../audit/record.ts';
 import { fieldError } from '../events/shared.ts';
-import { notifyOutbox } from '../outbox/dispatch.ts';
-import { outboxInsert } from '../outbox/record.ts';
-import { OWNER_ROLE } from '../roles/authority.ts';
-import { failedGuard } from '../users/guards.ts';
-import { anotherActiveOwner, lockMembers, memberUnchanged } from '../users/locks.ts';
-import { memberNotFound, selectMember, toMember } from '../users/members.ts';
-import { endSessions, lastOwnerConflict, staleConflict } from '../users/sessions.ts';
+import { memberNotFound, selectMember } from '../users/members.ts';
+import { removeMembership } from '../users/remove.ts';
 
 /** The name every erased person's rows carry. */
 export const ERASED_NAME = 'Erased';
@@ -42,7 +36,8 @@ const counted = (result: unknown): number => (result as unknown[]).length;
  *   then every access token of theirs here ends and their API keys are revoked (`endSessions`).
  * Kept, for the law or the books: issued invoices and credit notes (tax retention) and the account itself, which is one
  * identity across organizations. The last active owner cannot leave (409). The confirmation must be the
- * organization's slug. Two database round trips (the member is read, then the batch) and then `endSessions`.
+ * organization's slug. Two database round trips (the member is read, then the batch of `removeMembership`) and then
+ * `endSessions`.
  */
 export async function eraseOwnData({
   ctx,
@@ -58,44 +53,44 @@ export async function eraseOwnData({
   }
   const db = ctx.services.db;
   const org = tenant.id;
-  const scope = { organizationId: org };
-  const [[target]] = await scoped(db, scope, [selectMember(db, org, userId)]);
+  const [[target]] = await scoped(db, { organizationId: org }, [selectMember(db, org, userId)]);
   if (!target) throw memberNotFound();
-  const activeOwner = target.roleKey === OWNER_ROLE && target.status === 'active';
   const email = target.email;
-
-  const writes: BatchItem<'pg'>[] = [lockMembers(db, org, userId, activeOwner), memberUnchanged(db, org, target)];
-  if (activeOwner) writes.push(anotherActiveOwner(db, org, userId));
-  const at = writes.length;
-  writes.push(
-    db
-      .update(bookings)
-      .set({ buyerName: ERASED_NAME, buyerEmail: erasedEmail(sql`${bookings.id}`), answers: {}, updatedAt: sql`now()` })
-      .where(and(eq(bookings.organizationId, org), eq(bookings.buyerEmail, email)))
-      .returning({ id: bookings.id }),
-    db
-      .update(attendees)
-      .set({ name: ERASED_NAME, email: erasedEmail(sql`${attendees.id}`), answers: {}, updatedAt: sql`now()` })
-      .where(and(eq(attendees.organizationId, org), eq(attendees.email, email)))
-      .returning({ id: attendees.id }),
-    db
-      .update(waitlistEntries)
-      .set({
-        name: ERASED_NAME,
-        email: erasedEmail(sql`${waitlistEntries.id}`),
-        status: sql`(case when ${waitlistEntries.status} = 'waiting' then 'left' else ${waitlistEntries.status} end)::waitlist_status`,
-        updatedAt: sql`now()`,
-      })
-      .where(and(eq(waitlistEntries.organizationId, org), eq(waitlistEntries.email, email)))
-      .returning({ id: waitlistEntries.id }),
-    db
-      .update(auditLogs)
-      .set({ ip: null, userAgent: null })
-      .where(and(eq(auditLogs.organizationId, org), eq(auditLogs.actorUserId, userId)))
-      .returning({ id: auditLogs.id }),
-    db.delete(memberships).where(and(eq(memberships.organizationId, org), eq(memberships.userId, userId))),
+  const [bookingRows, ticketRows, waitlistRows, auditRows] = await removeMembership(ctx, org, target, {
+    before: [
+      db
+        .update(bookings)
+        .set({
+          buyerName: ERASED_NAME,
+          buyerEmail: erasedEmail(sql`${bookings.id}`),
+          answers: {},
+          updatedAt: sql`now()`,
+        })
+        .where(and(eq(bookings.organizationId, org), eq(bookings.buyerEmail, email)))
+        .returning({ id: bookings.id }),
+      db
+        .update(attendees)
+        .set({ name: ERASED_NAME, email: erasedEmail(sql`${attendees.id}`), answers: {}, updatedAt: sql`now()` })
+        .where(and(eq(attendees.organizationId, org), eq(attendees.email, email)))
+        .returning({ id: attendees.id }),
+      db
+        .update(waitlistEntries)
+        .set({
+          name: ERASED_NAME,
+          email: erasedEmail(sql`${waitlistEntries.id}`),
+          status: sql`(case when ${waitlistEntries.status} = 'waiting' then 'left' else ${waitlistEntries.status} end)::waitlist_status`,
+          updatedAt: sql`now()`,
+        })
+        .where(and(eq(waitlistEntries.organizationId, org), eq(waitlistEntries.email, email)))
+        .returning({ id: waitlistEntries.id }),
+      db
+        .update(auditLogs)
+        .set({ ip: null, userAgent: null })
+        .where(and(eq(auditLogs.organizationId, org), eq(auditLogs.actorUserId, userId)))
+        .returning({ id: auditLogs.id }),
+    ],
     // The erasure's own record names no address or agent either.
-    auditInsert(
+    audit: auditInsert(
       db,
       { ...ctx.client, ip: null, userAgent: null },
       {
@@ -105,23 +100,11 @@ export async function eraseOwnData({
         target: { type: 'user', id: userId },
       },
     ),
-    outboxInsert(db, { organizationId: org, type: 'membership.deleted', data: toMember(target) }),
-  );
-  let results: unknown[];
-  try {
-    results = await scoped(db, scope, writes as [BatchItem<'pg'>, ...BatchItem<'pg'>[]]);
-  } catch (error) {
-    const failed = failedGuard(error);
-    if (failed === 'last_owner') throw lastOwnerConflict();
-    if (failed === 'stale') throw staleConflict();
-    throw error;
-  }
-  notifyOutbox(ctx, org);
-  await endSessions(ctx, org, [userId]);
+  });
   return {
-    bookings: counted(results[at]),
-    tickets: counted(results[at + 1]),
-    waitlistEntries: counted(results[at + 2]),
-    auditEntries: counted(results[at + 3]),
+    bookings: counted(bookingRows),
+    tickets: counted(ticketRows),
+    waitlistEntries: counted(waitlistRows),
+    auditEntries: counted(auditRows),
   };
 }
