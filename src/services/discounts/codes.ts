@@ -4,7 +4,7 @@ import { scoped } from '../../db/tenant.ts';
 import { ApiError } from '../../errors/api-error.ts';
 import { requireTenant, type ServiceContext } from '../../lib/context.ts';
 import { auditInsert } from '../audit/record.ts';
-import { abortLabel, actorOf, eventNotFound, fieldError, GUARD_LABEL_PREFIX } from '../events/shared.ts';
+import { abortLabel, actorOf, eventNotFound, fieldError, givenFields, GUARD_LABEL_PREFIX } from '../events/shared.ts';
 import { databaseError, UNIQUE_VIOLATION, uuidArray } from '../users/guards.ts';
 import { activeUses, normalizeCode } from './pricing.ts';
 
@@ -74,16 +74,20 @@ function assertConsistent(input: DiscountCodeInput): void {
   if (input.kind === 'fixed' && Object.keys(input.amounts ?? {}).length === 0) {
     throw fieldError('/body/amounts', 'required for fixed: at least one currency');
   }
-  if (Object.keys(input.amounts ?? {}).length > 20) throw fieldError('/body/amounts', 'at most 20 currencies');
+  assertListBounds(input);
   if (input.startsAt && input.endsAt && new Date(input.endsAt) <= new Date(input.startsAt)) {
     throw fieldError('/body/endsAt', 'endsAt must be after startsAt');
   }
   if (input.unlocksHidden === true && (input.ticketTypeIds ?? []).length === 0) {
     throw fieldError('/body/ticketTypeIds', 'unlocksHidden needs the ticket types it unlocks');
   }
-  if (new Set(input.ticketTypeIds ?? []).size !== (input.ticketTypeIds ?? []).length) {
-    throw fieldError('/body/ticketTypeIds', 'listed twice');
-  }
+}
+
+/** The bounds of a code's lists, on creation and on change: at most 20 currencies, no ticket type listed twice. */
+function assertListBounds(input: Pick<DiscountCodeInput, 'amounts' | 'ticketTypeIds'>): void {
+  if (Object.keys(input.amounts ?? {}).length > 20) throw fieldError('/body/amounts', 'at most 20 currencies');
+  const ticketTypeIds = (input.ticketTypeIds ?? []).map((id) => id.toLowerCase());
+  if (new Set(ticketTypeIds).size !== ticketTypeIds.length) throw fieldError('/body/ticketTypeIds', 'listed twice');
 }
 
 /**
@@ -267,16 +271,14 @@ export async function updateDiscountCode({
   const organizationId = tenant.id;
   const id = input.id.toLowerCase();
   const changes = input.changes;
-  const fields = Object.keys(changes).filter((key) => changes[key as keyof DiscountCodeChanges] !== undefined);
+  const given = givenFields({ id, ...changes });
+  const fields = Object.keys(given);
   if (fields.length === 0) throw fieldError('/body', 'give at least one field to change');
   if (Object.keys(changes.amounts ?? { any: 1 }).length === 0) {
     throw fieldError('/body/amounts', 'at least one currency');
   }
-  if (Object.keys(changes.amounts ?? {}).length > 20) throw fieldError('/body/amounts', 'at most 20 currencies');
+  assertListBounds(changes);
   const ticketTypeIds = changes.ticketTypeIds?.map((ticketTypeId) => ticketTypeId.toLowerCase());
-  if (ticketTypeIds !== undefined && new Set(ticketTypeIds).size !== ticketTypeIds.length) {
-    throw fieldError('/body/ticketTypeIds', 'listed twice');
-  }
   const date = (value: string | null | undefined) => (value === undefined || value === null ? null : new Date(value));
   const merged = (given: unknown, value: SQL, column: string) => (given === undefined ? sql.raw(`c.${column}`) : value);
   const startsAt = merged(changes.startsAt, sql`${date(changes.startsAt)}::timestamptz`, 'starts_at');
@@ -294,16 +296,14 @@ export async function updateDiscountCode({
               and t.event_id = c.event_id and t.id = any(${uuidArray(ticketTypeIds ?? [])}))
            <> ${ticketTypeIds?.length ?? 0} then ${GUARD_LABEL_PREFIX} || 'ticket_type_not_found'
       else '0' end)::int as guard`;
+  // The given fields as the row holds them: ticket types lower-cased, instants as dates.
+  const { amounts: _amounts, ticketTypeIds: _ticketTypeIds, startsAt: _startsAt, endsAt: _endsAt, ...plain } = given;
   const set = {
-    ...(changes.percent === undefined ? {} : { percent: changes.percent }),
+    ...plain,
     ...(changes.amounts === undefined ? {} : { amounts: changes.amounts as Record<string, number> }),
     ...(ticketTypeIds === undefined ? {} : { ticketTypeIds }),
-    ...(changes.unlocksHidden === undefined ? {} : { unlocksHidden: changes.unlocksHidden }),
-    ...(changes.minQuantity === undefined ? {} : { minQuantity: changes.minQuantity }),
     ...(changes.startsAt === undefined ? {} : { startsAt: date(changes.startsAt) }),
     ...(changes.endsAt === undefined ? {} : { endsAt: date(changes.endsAt) }),
-    ...(changes.maxUses === undefined ? {} : { maxUses: changes.maxUses }),
-    ...(changes.maxPerBuyer === undefined ? {} : { maxPerBuyer: changes.maxPerBuyer }),
   };
   try {
     const [, rows] = await scoped(db, { organizationId }, [
