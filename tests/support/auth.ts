@@ -45,8 +45,13 @@ export function randomEmail(tenant?: TestTenant): string {
   return `user-${crypto.randomUUID().slice(0, 12)}@${tenant?.organization.slug ?? 'example'}.test`;
 }
 
-/** Reads until `read` gives a value (work a request left after its response), failing after `timeoutMs`. */
-export async function poll<T>(read: () => Promise<T | undefined>, what: string, timeoutMs = 3000): Promise<T> {
+/**
+ * Reads until `read` gives a value (work a request left after its response), failing after `timeoutMs`. The default is
+ * generous because that work can pass through the outbox, a queue and its consumer, which take seconds when two cores
+ * run the whole suite (a fresh-clone CI run timed out at 3 s on a waitlist offer email); it bounds a failure, a pass
+ * returns as soon as the value is there.
+ */
+export async function poll<T>(read: () => Promise<T | undefined>, what: string, timeoutMs = 10_000): Promise<T> {
   const started = Date.now();
   for (;;) {
     const value = await read();

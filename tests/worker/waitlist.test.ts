@@ -60,14 +60,10 @@ async function entryOf(email: string) {
 
 /** Waits until the entry of `email` has `status`. */
 function entryStatus(email: string, status: string) {
-  return poll(
-    async () => {
-      const row = await entryOf(email);
-      return row?.status === status ? row : undefined;
-    },
-    `waitlist entry ${email} ${status}`,
-    8000,
-  );
+  return poll(async () => {
+    const row = await entryOf(email);
+    return row?.status === status ? row : undefined;
+  }, `waitlist entry ${email} ${status}`);
 }
 
 /** The booking id and token of the claim link in the offer email. */
