@@ -23,7 +23,7 @@ GRANT SELECT, INSERT, UPDATE, DELETE ON
   events, ticket_types, capacity_pools, capacity_pool_ticket_types, bookings, booking_items, attendees, payments,
   refunds, payment_events, payment_settings, idempotency_keys, outbox, webhook_endpoints, webhook_deliveries,
   webhook_attempts, usage_daily, api_keys, mfa_totp, mfa_recovery_codes, passkeys, event_series, waitlist_entries,
-  event_questions, discount_codes, files
+  event_questions, discount_codes, files, feature_flags
   TO eventra_app;
 -- Invoices (issue #18 part 4): the settings and counter are updated; issued invoices and credit notes never change.
 GRANT SELECT, INSERT, UPDATE, DELETE ON invoice_settings TO eventra_app;
@@ -125,6 +125,16 @@ BEGIN
   END LOOP;
 END
 $$;
+
+-- feature_flags: platform-wide definitions (no organization). Every scope reads them (the tenant lookup folds them
+-- into its statement); only platform administration writes them.
+ALTER TABLE feature_flags ENABLE ROW LEVEL SECURITY;
+ALTER TABLE feature_flags FORCE ROW LEVEL SECURITY;
+DROP POLICY IF EXISTS feature_flags_select ON feature_flags;
+CREATE POLICY feature_flags_select ON feature_flags FOR SELECT USING (true);
+DROP POLICY IF EXISTS feature_flags_write ON feature_flags;
+CREATE POLICY feature_flags_write ON feature_flags
+  USING (eventra_platform_mode()) WITH CHECK (eventra_platform_mode());
 
 -- Custom-domain resolution sees exactly the domain row being resolved.
 DROP POLICY IF EXISTS organization_domains_resolve ON organization_domains;

@@ -11,6 +11,7 @@ import { effectivePlan, type EffectivePlan, type Feature } from '../services/pla
 import { assertFeature } from '../services/plans/quotas.ts';
 import { queueUsage } from '../services/plans/usage.ts';
 import type { Tenant } from '../services/tenants/types.ts';
+import { knownFlags } from '../services/flags/cache.ts';
 
 /**
  * The limits of the organization's plan on authenticated requests (fixed one-minute windows in Upstash): the staff
@@ -62,7 +63,7 @@ export function admit(c: Context<AppEnv>, principal: Principal, units = 1): Admi
   const tenant = c.var.tenant;
   let checks: readonly (readonly [LimitRule, string])[];
   if (tenant) {
-    const rules = planRules(effectivePlan(tenant));
+    const rules = planRules(effectivePlan(tenant, knownFlags()));
     const shared = principal.permissions.size === 0 ? rules.customers : rules.organization;
     checks = [
       [shared, tenant.id],
@@ -95,7 +96,7 @@ export interface ApiKeyAdmission {
  * charged before the key is known to be valid.
  */
 export function admitApiKey(c: Context<AppEnv>, tenant: Tenant, keyId: string, units = 1): ApiKeyAdmission {
-  const checks = [[apiKeyRule(effectivePlan(tenant)), `${tenant.id}:${keyId}`]] as const;
+  const checks = [[apiKeyRule(effectivePlan(tenant, knownFlags())), `${tenant.id}:${keyId}`]] as const;
   const { answer, limits } = admission(
     c,
     checks,

@@ -115,6 +115,18 @@ export const ROUTE_GROUPS: readonly RouteGroup[] = [
     ],
     load: async () => (await import('./platform/index.ts')).registerPlatformRoutes,
   },
+  // Feature flags (issue #16 part 7): the platform's registry.
+  {
+    name: 'feature-flags',
+    routes: [
+      ['GET', '/api/v1/platform/feature-flags'],
+      ['POST', '/api/v1/platform/feature-flags'],
+      ['GET', '/api/v1/platform/feature-flags/{key}'],
+      ['PATCH', '/api/v1/platform/feature-flags/{key}'],
+      ['DELETE', '/api/v1/platform/feature-flags/{key}'],
+    ],
+    load: async () => (await import('./feature-flags/index.ts')).registerFeatureFlagsRoutes,
+  },
   {
     name: 'organization-features',
     routes: [

@@ -23,6 +23,11 @@ const SERVED_ON_PLATFORM = new Set([
   'GET /api/v1/platform/users/{id}',
   'POST /api/v1/platform/users/{id}/revoke-sessions',
   'GET /api/v1/platform/audit-logs',
+  'GET /api/v1/platform/feature-flags',
+  'POST /api/v1/platform/feature-flags',
+  'GET /api/v1/platform/feature-flags/{key}',
+  'PATCH /api/v1/platform/feature-flags/{key}',
+  'DELETE /api/v1/platform/feature-flags/{key}',
 ]);
 
 /** Platform-only operations: on an organization host they must not exist either. */
@@ -34,6 +39,11 @@ const PLATFORM_ONLY = [
   'GET /api/v1/platform/users/{id}',
   'POST /api/v1/platform/users/{id}/revoke-sessions',
   'GET /api/v1/platform/audit-logs',
+  'GET /api/v1/platform/feature-flags',
+  'POST /api/v1/platform/feature-flags',
+  'GET /api/v1/platform/feature-flags/{key}',
+  'PATCH /api/v1/platform/feature-flags/{key}',
+  'DELETE /api/v1/platform/feature-flags/{key}',
 ];
 
 interface OpenApiDocument {

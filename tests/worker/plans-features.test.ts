@@ -39,7 +39,12 @@ describe('GET /api/v1/organization/features', () => {
       const { token } = await memberWithToken(tenant, 'staff');
       const response = await call(tenant, 'GET', '/api/v1/organization/features', { token });
       expect(response.status).toBe(200);
-      expect(await response.json()).toEqual({ plan, ...PLANS[plan], overrides: {} });
+      expect(await response.json()).toEqual({
+        plan,
+        ...PLANS[plan],
+        overrides: {},
+        flags: expect.any(Array) as unknown,
+      });
     },
   );
 
@@ -64,6 +69,8 @@ describe('GET /api/v1/organization/features', () => {
       rateLimits: { organizationPerMinute: 100, customersPerMinute: 100, principalPerMinute: 90 },
       storageBytes: 10 * 1024 * 1024,
       overrides,
+      // The feature flags evaluated for the organization (tests/worker/feature-flags.test.ts).
+      flags: expect.any(Array) as unknown,
     });
   });
 
@@ -79,7 +86,7 @@ describe('GET /api/v1/organization/features', () => {
     const body: PlanSummaryResponse = await (
       await call(tenant, 'GET', '/api/v1/organization/features', { token })
     ).json();
-    expect(body).toEqual({ plan: 'starter', ...PLANS.starter, overrides: {} });
+    expect(body).toEqual({ plan: 'starter', ...PLANS.starter, overrides: {}, flags: expect.any(Array) as unknown });
   });
 
   it('needs organization:read, exists only on organization hosts, and costs one round trip of each kind', async () => {

@@ -28,13 +28,18 @@ export interface OrganizationSettings {
 
 /**
  * Platform administrators' per-organization overrides of the plan (src/services/plans): rate limits, quotas and
- * features. Absent keys follow the plan.
+ * feature flags (the plan features and any flag of `feature_flags`, by key). Absent keys follow the plan.
  */
 export interface PlanOverrides {
   rateLimits?: { organizationPerMinute?: number; customersPerMinute?: number; principalPerMinute?: number };
   quotas?: { publishedEvents?: number; members?: number; webhookEndpoints?: number };
-  features?: Partial<Record<'webhooks' | 'custom_domains' | 'sso' | 'custom_roles' | 'exports', boolean>>;
+  features?: BuiltInFeatureOverrides & Partial<Record<string, boolean>>;
 }
+
+/** The overrides of the built-in plan features (src/services/plans/catalogue.ts FEATURES). */
+export type BuiltInFeatureOverrides = Partial<
+  Record<'webhooks' | 'custom_domains' | 'sso' | 'custom_roles' | 'exports', boolean>
+>;
 
 /** The tenant. Reached on `{slug}.{ROOT_DOMAIN}` or on a verified custom domain (organization_domains). */
 export const organizations = pgTable(

@@ -20,9 +20,12 @@ export const route = createRoute({
     '`quotas` (null = unlimited; a write beyond one answers 403 `plan_limit`), `rateLimits` (authenticated ' +
     'requests per minute: for all staff together, for all customers (callers without permissions) together, and ' +
     'per caller; over them 429 with `Retry-After` and the `RateLimit` ' +
-    'headers) and the stored `overrides`. Read from the organization row, so a change shows at once; enforcement ' +
-    'follows within 30 seconds (the tenant cache). Organization hosts only (404 on the platform host); needs ' +
-    '`organization:read`.',
+    'headers), the stored `overrides`, and `flags`: every feature flag of the platform evaluated for the ' +
+    'organization, with what decided its value (`source`: `override`, `rollout`, `plan` or `default`, in that ' +
+    'order; the plan features are flags too). Read from the organization row and the flag registry in one ' +
+    'statement, so a change shows at once; enforcement follows within 30 seconds (the tenant and flag caches). ' +
+    'Organization hosts only (404 on the platform host); needs `organization:read`. One database and one Redis ' +
+    'round trip.',
   security: [{ bearerAuth: [] }],
   middleware: [tenantOnly(), requirePermission('organization:read')] as const,
   responses: {
@@ -38,6 +41,16 @@ export const route = createRoute({
             rateLimits: { organizationPerMinute: 1000, customersPerMinute: 1000, principalPerMinute: 600 },
             storageBytes: 1_073_741_824,
             overrides: { quotas: { publishedEvents: 250 }, features: { sso: true } },
+            flags: [
+              {
+                key: 'custom_domains',
+                description: 'Serving the organization on its own domain names',
+                value: true,
+                source: 'plan',
+              },
+              { key: 'new_checkout', description: 'The new one-page checkout.', value: true, source: 'rollout' },
+              { key: 'sso', description: 'Single sign-on for staff', value: true, source: 'override' },
+            ],
           },
         },
       },

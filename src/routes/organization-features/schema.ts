@@ -1,4 +1,5 @@
 import { z } from '@hono/zod-openapi';
+import { FLAG_SOURCES, MAX_FEATURE_FLAGS } from '../../services/flags/evaluate.ts';
 import { FEATURES, MAX_OVERRIDE, PLAN_NAMES, QUOTAS } from '../../services/plans/catalogue.ts';
 import { USAGE_METRICS } from '../../services/plans/usage.ts';
 import { int32, int64, Uuid } from '../fields.ts';
@@ -78,15 +79,36 @@ export const PlanOverridesSchema = z
         custom_roles: z.boolean().optional().openapi({ description: 'Overrides custom roles.', example: true }),
         exports: z.boolean().optional().openapi({ description: 'Overrides exports.', example: false }),
       })
-      .strict()
+      .catchall(z.boolean())
       .optional()
-      .openapi({ description: 'Feature overrides: true grants a feature outside the plan, false withholds one.' }),
+      .openapi({
+        description:
+          'Feature flag overrides, by flag key: true grants a feature outside the plan (or switches a flag on), false ' +
+          'withholds one. Besides the plan features, any flag of `GET /api/v1/platform/feature-flags`; another key ' +
+          'answers 400.',
+        example: { sso: true, new_checkout: false },
+      }),
   })
   .strict()
   .openapi('PlanOverrides', {
     description: 'Per-organization overrides of the plan. Absent keys follow the plan; `{}` removes every override.',
     example: { rateLimits: { organizationPerMinute: 5000 }, quotas: { publishedEvents: 250 }, features: { sso: true } },
   });
+
+const FlagValueSchema = z
+  .object({
+    key: z.string().max(64).openapi({ description: 'The flag key.', example: 'new_checkout' }),
+    description: z.string().max(500).openapi({ description: 'What the flag switches.', example: 'The new checkout.' }),
+    value: z.boolean().openapi({ description: 'Whether the flag is on for the organization.', example: true }),
+    source: z.enum(FLAG_SOURCES).openapi({
+      description:
+        'What decided the value, in evaluation order: `override` (set for this organization by the platform), ' +
+        '`rollout` (the flag is rolled out to a percentage of organizations), `plan` (the value for this plan), ' +
+        '`default`.',
+      example: 'rollout',
+    }),
+  })
+  .openapi('FeatureFlagValue', { description: "A feature flag's value for the organization." });
 
 export const PlanSummarySchema = z
   .object({
@@ -103,6 +125,10 @@ export const PlanSummarySchema = z
         example: 1_073_741_824,
       }),
     overrides: PlanOverridesSchema,
+    flags: z
+      .array(FlagValueSchema)
+      .max(MAX_FEATURE_FLAGS)
+      .openapi({ description: 'Every feature flag evaluated for the organization, by key.' }),
   })
   .openapi('PlanSummary', {
     description: 'The effective plan: the plan with the platform overrides applied, as enforced.',
@@ -110,9 +136,11 @@ export const PlanSummarySchema = z
 
 export type PlanSummaryResponse = z.infer<typeof PlanSummarySchema>;
 
-export const PlanOverridesResultSchema = PlanSummarySchema.extend({
-  organizationId: Uuid.openapi({ description: 'The organization.', example: '0b5e8f0e-7f7e-4c1e-9a0a-3f0f6c1d2b3a' }),
-}).openapi('PlanOverridesResult', { description: 'The stored overrides and the effective plan they give.' });
+export const PlanOverridesResultSchema = PlanSummarySchema.omit({ flags: true })
+  .extend({
+    organizationId: Uuid.openapi({ description: 'The organization.', example: '0b5e8f0e-7f7e-4c1e-9a0a-3f0f6c1d2b3a' }),
+  })
+  .openapi('PlanOverridesResult', { description: 'The stored overrides and the effective plan they give.' });
 
 const DAY = /^\d{4}-\d{2}-\d{2}$/;
 const isDay = (value: string) => DAY.test(value) && new Date(`${value}T00:00:00Z`).toISOString().slice(0, 10) === value;

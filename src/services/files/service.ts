@@ -13,6 +13,7 @@ import { effectivePlan } from '../plans/catalogue.ts';
 import { isPlanLimit } from '../plans/quotas.ts';
 import type { Tenant } from '../tenants/types.ts';
 import { imageExtension, type CheckedImage } from './images.ts';
+import { knownFlags } from '../flags/cache.ts';
 
 /** Where an image belongs: the organization's logo, or the cover of one of its events. */
 export type ImagePlace = { kind: 'logo' } | { kind: 'cover'; eventId: string };
@@ -52,7 +53,7 @@ function imageNotFound(place: ImagePlace): ApiError {
 
 /** The 403 `plan_limit` problem of the storage limit (extension members `plan`, `quota`, `limit`). */
 function storageLimitError(tenant: Tenant): ApiError {
-  const { plan, storageBytes } = effectivePlan(tenant);
+  const { plan, storageBytes } = effectivePlan(tenant, knownFlags());
   return new ApiError('plan_limit', {
     detail: `The ${plan} plan allows ${String(storageBytes)} bytes of uploaded images; delete an image or upgrade the plan.`,
     extensions: { plan, quota: 'storageBytes', limit: storageBytes },
@@ -65,7 +66,7 @@ function storageLimitError(tenant: Tenant): ApiError {
  * the organization's row, so concurrent uploads of one organization are counted one after the other.
  */
 function storageGuard(db: Database, tenant: Tenant, slot: string, sizeBytes: number) {
-  const limit = effectivePlan(tenant).storageBytes;
+  const limit = effectivePlan(tenant, knownFlags()).storageBytes;
   if (limit === null) return db.execute(sql`select 0 as guard`);
   return db.execute(sql`select (case when coalesce((select sum(${files.sizeBytes}) from ${files}
       where ${files.organizationId} = ${tenant.id} and ${files.slot} <> ${slot}), 0) + ${sizeBytes} <= ${limit}

@@ -8,6 +8,8 @@ import { escapeLike } from '../../lib/text.ts';
 import { effectivePlan, type EffectivePlan } from '../plans/catalogue.ts';
 import { isoText } from '../outbox/views.ts';
 import { readUsage, type UsageDay } from '../plans/usage.ts';
+import { FLAG_DEFINITIONS } from '../flags/cache.ts';
+import { registryOf } from '../flags/evaluate.ts';
 
 const SLUG = /^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$/;
 const CURSOR_PREFIX = 's:';
@@ -139,7 +141,7 @@ export async function getOrganizationDetail({
   const id = input.id.toLowerCase();
   const to = new Date().toISOString().slice(0, 10);
   const from = new Date(Date.now() - 29 * 86_400_000).toISOString().slice(0, 10);
-  const [[rows, counts], usage] = await Promise.all([
+  const [[rows, counts, flags], usage] = await Promise.all([
     scoped(db, { platform: true }, [
       db.select().from(organizations).where(eq(organizations.id, id)).limit(1),
       db.execute(sql`select m.*, e.*,
@@ -154,6 +156,7 @@ export async function getOrganizationDetail({
               where m.organization_id = ${id}) m,
           (select count(*) as events_total, count(*) filter (where status = 'published') as events_published
               from events where organization_id = ${id}) e`),
+      db.execute(sql`select ${FLAG_DEFINITIONS} as flags`),
     ]),
     readUsage({ db, redis: ctx.services.redis, logger: ctx.logger }, id, { from, to }),
   ]);
@@ -162,7 +165,7 @@ export async function getOrganizationDetail({
   const c = DetailCounts.parse(counts.rows[0]);
   return {
     organization,
-    plan: effectivePlan(organization),
+    plan: effectivePlan(organization, registryOf(flags.rows[0]?.flags)),
     members: {
       total: c.members_total,
       active: c.members_active,

@@ -1,9 +1,20 @@
-import type { Organization, PlanOverrides } from '../../db/schema/index.ts';
+import type { BuiltInFeatureOverrides, Organization, PlanOverrides } from '../../db/schema/index.ts';
+import {
+  evaluateFlag,
+  FLAG_KEY,
+  type FlagDefinition,
+  type FlagEvaluation,
+  type FlagRegistry,
+} from '../flags/evaluate.ts';
 
 export type PlanName = Organization['plan'];
 export const PLAN_NAMES = ['starter', 'pro', 'enterprise'] as const satisfies readonly PlanName[];
 
-/** What a plan may switch on, with what it unlocks. */
+/**
+ * What a plan may switch on, with what it unlocks: the built-in feature flags. Each is a row of `feature_flags`
+ * (seeded with the plan values below; platform administrators may change them, never delete them) and the code
+ * asks the flag evaluator for it (`effectivePlan(...).features`).
+ */
 export const FEATURES = {
   webhooks: 'Webhook endpoints (Standard Webhooks deliveries of the organization events)',
   custom_domains: 'Serving the organization on its own domain names',
@@ -62,13 +73,17 @@ type Same<A, B> = [A] extends [B] ? ([B] extends [A] ? true : false) : false;
 type Assert<T extends readonly true[]> = T;
 export type OverridesMatchCatalogue = Assert<
   [
-    Same<Feature, keyof NonNullable<PlanOverrides['features']>>,
+    Same<Feature, keyof BuiltInFeatureOverrides>,
     Same<Quota, keyof NonNullable<PlanOverrides['quotas']>>,
     Same<keyof RateLimits, keyof NonNullable<PlanOverrides['rateLimits']>>,
   ]
 >;
 
-/** The plans. Platform administrators adjust single organizations with overrides (organizations.plan_overrides). */
+/**
+ * The plans. Platform administrators adjust single organizations with overrides (organizations.plan_overrides).
+ * `features` here are the values the built-in flags were seeded with (`BUILT_IN_FLAGS`); what is enforced is the
+ * flag registry's (src/services/flags).
+ */
 export const PLANS: Record<PlanName, PlanLimits> = {
   starter: {
     rateLimits: { organizationPerMinute: 100, customersPerMinute: 100, principalPerMinute: 60 },
@@ -92,6 +107,26 @@ export const PLANS: Record<PlanName, PlanLimits> = {
 
 /** The largest number an override may set (rate limits and quotas alike). */
 export const MAX_OVERRIDE = 1_000_000;
+
+/**
+ * The built-in flags as the migration seeded them (default off, the plan values of PLANS, no rollout): what an
+ * isolate evaluates before it has read the registry (outside requests only: a request's tenant lookup loads it), and
+ * for a built-in missing from a registry read.
+ */
+export const BUILT_IN_FLAGS: readonly FlagDefinition[] = FEATURE_NAMES.map((key) => ({
+  key,
+  description: FEATURES[key],
+  defaultValue: false,
+  planValues: Object.fromEntries(PLAN_NAMES.map((plan) => [plan, PLANS[plan].features[key]])),
+  rolloutPercentage: null,
+}));
+
+const BUILT_IN_REGISTRY: FlagRegistry = new Map(BUILT_IN_FLAGS.map((flag) => [flag.key, flag]));
+
+/** Whether code references the flag (a built-in plan feature): it can be changed, never deleted. */
+export function isBuiltInFlag(key: string): key is Feature {
+  return BUILT_IN_REGISTRY.has(key);
+}
 
 export interface EffectivePlan extends PlanLimits {
   plan: PlanName;
@@ -119,10 +154,9 @@ export function cleanOverrides(raw: unknown): PlanOverrides {
   const quotas = Object.fromEntries(
     QUOTA_NAMES.flatMap((name) => (isCount(group('quotas')[name], 0) ? [[name, group('quotas')[name]]] : [])),
   ) as PlanOverrides['quotas'];
+  // The plan features and any other flag key (whether the flag exists is checked where overrides are written).
   const features = Object.fromEntries(
-    FEATURE_NAMES.flatMap((name) =>
-      typeof group('features')[name] === 'boolean' ? [[name, group('features')[name]]] : [],
-    ),
+    Object.entries(group('features')).filter(([name, value]) => FLAG_KEY.test(name) && typeof value === 'boolean'),
   ) as PlanOverrides['features'];
   if (rateLimits && Object.keys(rateLimits).length > 0) clean.rateLimits = rateLimits;
   if (quotas && Object.keys(quotas).length > 0) clean.quotas = quotas;
@@ -130,16 +164,63 @@ export function cleanOverrides(raw: unknown): PlanOverrides {
   return clean;
 }
 
-/** The plan of an organization with its overrides applied: what is enforced. */
-export function effectivePlan(organization: { plan: PlanName; planOverrides?: unknown }): EffectivePlan {
+/** The organization whose plan and flags are evaluated (a tenant, or its row). */
+export interface PlanHolder {
+  id: string;
+  plan: PlanName;
+  planOverrides?: unknown;
+}
+
+/**
+ * The plan of an organization with its overrides applied: what is enforced. Its `features` are the built-in flags
+ * evaluated from `flags` (the isolate's registry, `knownFlags()`, on the request path: no I/O).
+ */
+export function effectivePlan(organization: PlanHolder, flags: FlagRegistry): EffectivePlan {
   const base = PLANS[organization.plan];
   const overrides = cleanOverrides(organization.planOverrides);
+  const features = Object.fromEntries(
+    FEATURE_NAMES.map((name) => [name, flagOf(organization, overrides, flags, name).value]),
+  ) as Record<Feature, boolean>;
   return {
     plan: organization.plan,
     rateLimits: { ...base.rateLimits, ...overrides.rateLimits },
     quotas: { ...base.quotas, ...overrides.quotas },
-    features: { ...base.features, ...overrides.features },
+    features,
     storageBytes: base.storageBytes,
     overrides,
   };
+}
+
+function flagOf(
+  organization: PlanHolder,
+  overrides: PlanOverrides,
+  flags: FlagRegistry,
+  key: string,
+): FlagEvaluation & { flag: FlagDefinition } {
+  const flag = flags.get(key) ?? BUILT_IN_REGISTRY.get(key);
+  if (flag === undefined) return { flag: unknownFlag(key), value: false, source: 'default' };
+  const override = overrides.features?.[key];
+  return { flag, ...evaluateFlag(flag, { id: organization.id, plan: organization.plan, override }) };
+}
+
+function unknownFlag(key: string): FlagDefinition {
+  return { key, description: '', defaultValue: false, planValues: {}, rolloutPercentage: null };
+}
+
+/** An organization's value of one flag (false for a flag the registry does not know). */
+export function flagValue(organization: PlanHolder, flags: FlagRegistry, key: string): FlagEvaluation {
+  const { value, source } = flagOf(organization, cleanOverrides(organization.planOverrides), flags, key);
+  return { value, source };
+}
+
+/** Every flag of the registry evaluated for the organization, by key. */
+export function evaluateFlags(
+  organization: PlanHolder,
+  flags: FlagRegistry,
+): (FlagEvaluation & { key: string; description: string })[] {
+  const overrides = cleanOverrides(organization.planOverrides);
+  return [...flags.keys()].sort().map((key) => {
+    const { flag, value, source } = flagOf(organization, overrides, flags, key);
+    return { key, description: flag.description, value, source };
+  });
 }

@@ -5,27 +5,55 @@ import { ApiError } from '../../errors/api-error.ts';
 import { requireTenant, type ServiceContext } from '../../lib/context.ts';
 import { auditInsert } from '../audit/record.ts';
 import { forgetHosts } from '../tenants/resolve.ts';
-import { cleanOverrides, effectivePlan, type EffectivePlan } from './catalogue.ts';
+import type { Database } from '../../db/client.ts';
+import { FLAG_CACHE_TTL_MS, FLAG_DEFINITIONS, rememberFlags } from '../flags/cache.ts';
+import { parseFlagDefinitions, registryOf, type FlagRegistry } from '../flags/evaluate.ts';
+import { cleanOverrides, effectivePlan, evaluateFlags, isBuiltInFlag, type EffectivePlan } from './catalogue.ts';
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 /**
- * The effective plan of the organization on this host, read from its row (one round trip), so it shows a change at
- * once; enforcement uses the tenant cache, which follows within TENANT_CACHE_TTL_MS (30 s).
+ * The effective plan of the organization on this host and every feature flag evaluated for it, read from its row
+ * and the flag registry in one statement (one round trip), so it shows a change at once; enforcement uses the
+ * isolate's caches, which follow within 30 s (TENANT_CACHE_TTL_MS, FLAG_CACHE_TTL_MS).
  */
-export async function getPlanSummary({ ctx }: { ctx: ServiceContext }): Promise<EffectivePlan> {
+export async function getPlanSummary({
+  ctx,
+}: {
+  ctx: ServiceContext;
+}): Promise<EffectivePlan & { flags: ReturnType<typeof evaluateFlags> }> {
   const tenant = requireTenant(ctx);
   const { db } = ctx.services;
-  const [rows] = await scoped(db, { organizationId: tenant.id }, [
-    db
-      .select({ plan: organizations.plan, planOverrides: organizations.planOverrides })
-      .from(organizations)
-      .where(eq(organizations.id, tenant.id))
-      .limit(1),
-  ]);
+  const [rows] = await scoped(db, { organizationId: tenant.id }, [organizationWithFlags(db, tenant.id)]);
   const row = rows[0];
   if (!row) throw new ApiError('not_found', { detail: 'No such organization.' });
-  return effectivePlan(row);
+  // Fresh definitions: this isolate keeps them, as the tenant lookup would.
+  const flags = rememberFlags(parseFlagDefinitions(row.flags), Date.now() + FLAG_CACHE_TTL_MS);
+  return { ...effectivePlan(row, flags), flags: evaluateFlags(row, flags) };
+}
+
+/** The organization's plan and overrides with every flag definition, in one statement. */
+function organizationWithFlags(db: Database, id: string) {
+  return db
+    .select({
+      id: organizations.id,
+      plan: organizations.plan,
+      planOverrides: organizations.planOverrides,
+      flags: FLAG_DEFINITIONS,
+    })
+    .from(organizations)
+    .where(eq(organizations.id, id))
+    .limit(1);
+}
+
+/** 400 for an override of a flag the registry does not define (the plan features always are). */
+function assertKnownFlags(overrides: PlanOverrides, flags: FlagRegistry): void {
+  const unknown = Object.keys(overrides.features ?? {}).filter((key) => !flags.has(key) && !isBuiltInFlag(key));
+  if (unknown.length === 0) return;
+  throw new ApiError('validation_failed', {
+    detail: 'Overrides may only name defined feature flags (GET /api/v1/platform/feature-flags).',
+    errors: unknown.map((key) => ({ pointer: `/features/${key}`, message: 'No such feature flag.' })),
+  });
 }
 
 /** Sorted keys, so two overrides with the same content compare equal. */
@@ -55,24 +83,25 @@ export async function setPlanOverrides({
   const overrides = cleanOverrides(input.overrides);
   const { db } = ctx.services;
 
-  const [currentRows] = await scoped(db, { platform: true }, [
-    db
-      .select({ plan: organizations.plan, planOverrides: organizations.planOverrides })
-      .from(organizations)
-      .where(eq(organizations.id, id))
-      .limit(1),
-  ]);
+  const [currentRows] = await scoped(db, { platform: true }, [organizationWithFlags(db, id)]);
   const current = currentRows[0];
   if (!current) throw new ApiError('not_found', { detail: 'No such organization.' });
+  const flags = registryOf(current.flags);
+  assertKnownFlags(input.overrides, flags);
   const before = cleanOverrides(current.planOverrides);
-  if (canonical(before) === canonical(overrides)) return { organizationId: id, ...effectivePlan(current) };
+  if (canonical(before) === canonical(overrides)) return { organizationId: id, ...effectivePlan(current, flags) };
 
   const [updated, , domains] = await scoped(db, { platform: true }, [
     db
       .update(organizations)
       .set({ planOverrides: overrides, updatedAt: new Date() })
       .where(eq(organizations.id, id))
-      .returning({ slug: organizations.slug, plan: organizations.plan, planOverrides: organizations.planOverrides }),
+      .returning({
+        id: organizations.id,
+        slug: organizations.slug,
+        plan: organizations.plan,
+        planOverrides: organizations.planOverrides,
+      }),
     auditInsert(db, ctx.client, {
       organizationId: id,
       actor: { type: 'platform_admin', userId: ctx.principal?.userId ?? null },
@@ -88,5 +117,5 @@ export async function setPlanOverrides({
   const row = updated[0];
   if (!row) throw new ApiError('not_found', { detail: 'No such organization.' });
   await forgetHosts(ctx.bindings.ROOT_DOMAIN, [{ slug: row.slug }, ...domains.map(({ hostname }) => ({ hostname }))]);
-  return { organizationId: id, ...effectivePlan(row) };
+  return { organizationId: id, ...effectivePlan(row, flags) };
 }

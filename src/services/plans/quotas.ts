@@ -5,7 +5,8 @@ import { ApiError } from '../../errors/api-error.ts';
 import { SELF_REGISTRATION_ROLE } from '../auth/permissions.ts';
 import type { Tenant } from '../tenants/types.ts';
 import { abortLabel, GUARD_LABEL_PREFIX } from '../events/shared.ts';
-import { effectivePlan, type Feature, type Quota } from './catalogue.ts';
+import { effectivePlan, flagValue, type Feature, type Quota } from './catalogue.ts';
+import { knownFlags } from '../flags/cache.ts';
 
 const PLAN_LIMIT_LABEL = 'plan_limit';
 
@@ -34,7 +35,7 @@ export function takesMemberSeat(membership: { role: string; status: string }): b
 
 /** The organization's limit for a quota under its effective plan; null when unlimited. */
 export function quotaLimit(tenant: Tenant, quota: Quota): number | null {
-  return effectivePlan(tenant).quotas[quota];
+  return effectivePlan(tenant, knownFlags()).quotas[quota];
 }
 
 /**
@@ -75,7 +76,7 @@ export function isPlanLimit(error: unknown): boolean {
 
 /** The 403 `plan_limit` problem, naming the plan, the quota and its limit (extension members `plan`, `quota`, `limit`). */
 export function planLimitError(tenant: Tenant, quota: Quota): ApiError {
-  const { plan, quotas } = effectivePlan(tenant);
+  const { plan, quotas } = effectivePlan(tenant, knownFlags());
   const limit = quotas[quota];
   return new ApiError('plan_limit', {
     detail: `The ${plan} plan allows ${String(limit)} ${QUOTA_WORDS[quota]}; upgrade the plan for more.`,
@@ -85,16 +86,19 @@ export function planLimitError(tenant: Tenant, quota: Quota): ApiError {
 
 /** The 403 `feature_unavailable` problem, naming the plan and the feature (extension members `plan`, `feature`). */
 export function featureUnavailable(tenant: Tenant, feature: Feature): ApiError {
-  const { plan } = effectivePlan(tenant);
+  const { plan } = effectivePlan(tenant, knownFlags());
   return new ApiError('feature_unavailable', {
     detail: `The ${plan} plan does not include ${feature.replaceAll('_', ' ')}; upgrade the plan to use it.`,
     extensions: { plan, feature },
   });
 }
 
-/** Refuses with `featureUnavailable` unless the organization's effective plan has the feature. */
+/**
+ * Refuses with `featureUnavailable` unless the organization has the feature: the flag evaluator's answer from the
+ * isolate's flag registry and the cached tenant's overrides (no I/O).
+ */
 export function assertFeature(tenant: Tenant, feature: Feature): void {
-  if (!effectivePlan(tenant).features[feature]) throw featureUnavailable(tenant, feature);
+  if (!flagValue(tenant, knownFlags(), feature).value) throw featureUnavailable(tenant, feature);
 }
 
 const QUOTA_WORDS: Record<Quota, string> = {

@@ -1,9 +1,11 @@
-import { and, eq, isNotNull } from 'drizzle-orm';
+import { and, eq, isNotNull, sql } from 'drizzle-orm';
 import type { Database } from '../../db/client.ts';
 import { scoped } from '../../db/tenant.ts';
 // The two tables, not the schema's index: the tenant middleware loads this module in every isolate at start-up.
 import { organizationDomains } from '../../db/schema/organization-domains.ts';
 import { organizations } from '../../db/schema/organizations.ts';
+import { expireFlags, FLAG_CACHE_TTL_MS, FLAG_DEFINITIONS, flagsFresh, rememberFlags } from '../flags/cache.ts';
+import { parseFlagDefinitions, type FlagDefinition } from '../flags/evaluate.ts';
 import { classifyHost } from './host.ts';
 import type { Tenant } from './types.ts';
 
@@ -82,7 +84,32 @@ async function sharedLookup(rootDomain: string, key: string, now: number): Promi
   }
 }
 
-function sharedStore(rootDomain: string, key: string, entry: SharedEntry, now: number): Promise<void> {
+/**
+ * The flag definitions in the location's shared tier, beside the tenants (key `flags`): an isolate that starts cold
+ * where a request was served in the last 30 seconds reads them with no round trip either.
+ */
+const SHARED_FLAGS_KEY = 'flags';
+
+interface SharedFlags {
+  flags: FlagDefinition[];
+  expiresAt: number;
+}
+
+async function sharedFlagsLookup(rootDomain: string, now: number): Promise<SharedFlags | null> {
+  const shared = sharedCache();
+  if (shared === null) return null;
+  try {
+    const response = await shared.match(sharedKey(rootDomain, SHARED_FLAGS_KEY));
+    if (response === undefined) return null;
+    const entry = await response.json<Partial<SharedFlags> | null>();
+    if (typeof entry?.expiresAt !== 'number' || entry.expiresAt <= now) return null;
+    return { flags: parseFlagDefinitions(entry.flags), expiresAt: entry.expiresAt };
+  } catch {
+    return null;
+  }
+}
+
+function sharedPut(rootDomain: string, key: string, entry: { expiresAt: number }, now: number): Promise<void> {
   const shared = sharedCache();
   const seconds = Math.floor((entry.expiresAt - now) / 1000);
   if (shared === null || seconds < 1) return Promise.resolve();
@@ -111,7 +138,9 @@ const tenantColumns = {
  * Resolves a request host to the platform, an active tenant, or nothing. Suspended organizations resolve to
  * nothing, like unknown hosts. Looked up in the isolate, then in the location's shared tier (the Cache API, when
  * `waitUntil` is given to store into it after the response), then in the database: one round trip (a batch: the
- * row-level security scope, then the lookup), none on a hit of either cache.
+ * row-level security scope, then the lookup), none on a hit of either cache. An organization host also makes sure
+ * the isolate's feature flag definitions are fresh (src/services/flags/cache.ts): when they are not (and the shared
+ * tier has none), the lookup reads them in its own statement, so flags cost no round trip of their own.
  */
 export async function resolveHost(input: {
   db: () => Database;
@@ -126,27 +155,37 @@ export async function resolveHost(input: {
   if (classified.kind === 'invalid') return { kind: 'unknown' };
 
   const key = classified.kind === 'subdomain' ? `slug:${classified.slug}` : `host:${classified.hostname}`;
-  const hit = cache.get(key);
-  if (hit && hit.expiresAt > now) {
+  const cached = cache.get(key);
+  const hit = cached && cached.expiresAt > now ? cached : undefined;
+  const touch = (entry: CacheEntry) => {
     cache.delete(key);
-    cache.set(key, hit);
-    return hit.value;
-  }
+    cache.set(key, entry);
+    return entry.value;
+  };
+  if (hit && (hit.value.kind !== 'tenant' || flagsFresh(now))) return touch(hit);
 
   if (input.waitUntil !== undefined) {
-    const shared = await sharedLookup(input.rootDomain, key, now);
-    if (shared !== null) return remember(key, { kind: 'tenant', tenant: shared.tenant }, shared.expiresAt);
+    const [shared, sharedFlags] = await Promise.all([
+      hit ? null : sharedLookup(input.rootDomain, key, now),
+      flagsFresh(now) ? null : sharedFlagsLookup(input.rootDomain, now),
+    ]);
+    if (sharedFlags !== null) rememberFlags(sharedFlags.flags, sharedFlags.expiresAt);
+    if (flagsFresh(now)) {
+      if (hit) return touch(hit);
+      if (shared !== null) return remember(key, { kind: 'tenant', tenant: shared.tenant }, shared.expiresAt);
+    }
   }
 
   const db = input.db();
+  const columns = { ...tenantColumns, flags: flagsFresh(now) ? sql<null>`null` : FLAG_DEFINITIONS };
   const [rows] =
     classified.kind === 'subdomain'
       ? await scoped(db, { resolveSlug: classified.slug }, [
-          db.select(tenantColumns).from(organizations).where(eq(organizations.slug, classified.slug)).limit(1),
+          db.select(columns).from(organizations).where(eq(organizations.slug, classified.slug)).limit(1),
         ])
       : await scoped(db, { resolveHost: classified.hostname }, [
           db
-            .select(tenantColumns)
+            .select(columns)
             .from(organizationDomains)
             .innerJoin(organizations, eq(organizations.id, organizationDomains.organizationId))
             .where(
@@ -156,9 +195,26 @@ export async function resolveHost(input: {
         ]);
   const row = rows[0];
   if (!row || row.status !== 'active') return remember(key, { kind: 'unknown' }, now + UNKNOWN_HOST_TTL_MS);
-  const entry: SharedEntry = { tenant: row, expiresAt: now + TENANT_CACHE_TTL_MS };
-  input.waitUntil?.(sharedStore(input.rootDomain, key, entry, now));
-  return remember(key, { kind: 'tenant', tenant: row }, entry.expiresAt);
+  const { flags, ...tenant } = row;
+  if (flags !== null) {
+    const definitions = { flags: parseFlagDefinitions(flags), expiresAt: now + FLAG_CACHE_TTL_MS };
+    rememberFlags(definitions.flags, definitions.expiresAt);
+    input.waitUntil?.(sharedPut(input.rootDomain, SHARED_FLAGS_KEY, definitions, now));
+  }
+  const entry: SharedEntry = { tenant, expiresAt: now + TENANT_CACHE_TTL_MS };
+  input.waitUntil?.(sharedPut(input.rootDomain, key, entry, now));
+  return remember(key, { kind: 'tenant', tenant }, entry.expiresAt);
+}
+
+/**
+ * After a change of a flag definition: this isolate reads the definitions again with its next tenant lookup, and
+ * this location's shared tier drops them. Other isolates follow within FLAG_CACHE_TTL_MS (30 s).
+ */
+export async function forgetFlagDefinitions(rootDomain: string): Promise<void> {
+  expireFlags();
+  const shared = sharedCache();
+  if (shared === null) return;
+  await shared.delete(sharedKey(rootDomain, SHARED_FLAGS_KEY)).catch(() => undefined);
 }
 
 /**

@@ -5,6 +5,8 @@ import { organizations } from '../../db/schema/index.ts';
 import { scoped } from '../../db/tenant.ts';
 import type { ConsumerContext } from '../../queues/consumer.ts';
 import type { QueueMessage } from '../../queues/messages.ts';
+import { FLAG_DEFINITIONS } from '../flags/cache.ts';
+import { registryOf } from '../flags/evaluate.ts';
 import { effectivePlan } from '../plans/catalogue.ts';
 import { enqueueDeliveries, FanoutPayloadSchema, TEST_EVENT_TYPE } from './messages.ts';
 
@@ -18,7 +20,7 @@ function rowsOf<T>(result: T[] | { rows: T[] }): T[] {
  * `webhook.fanout`: one `webhook_deliveries` row per enabled endpoint of the organization whose filter matches the
  * event type (an empty filter takes every type), then one `webhook.deliver` message per delivery not yet attempted.
  *
- * Only while the organization's effective plan (plan and overrides, `effectivePlan`) has the `webhooks` feature: after
+ * Only while the organization's effective plan (plan, overrides and the flag registry, read in the same statement: `effectivePlan`) has the `webhooks` feature: after
  * a downgrade the event is skipped (logged, acknowledged) and creates no delivery. The plan is read in the same batch
  * as the matching endpoints and the deliveries still waiting for their first attempt; the deliveries are inserted in
  * a second batch, and only when there is a matching endpoint, so an organization without endpoints (or without the
@@ -50,7 +52,12 @@ export async function fanOutEvent(message: QueueMessage, ctx: ConsumerContext): 
 
   const [[organization], endpoints, waitingBefore] = await scoped(db, scope, [
     db
-      .select({ plan: organizations.plan, planOverrides: organizations.planOverrides })
+      .select({
+        id: organizations.id,
+        plan: organizations.plan,
+        planOverrides: organizations.planOverrides,
+        flags: FLAG_DEFINITIONS,
+      })
       .from(organizations)
       .where(eq(organizations.id, organizationId))
       .limit(1),
@@ -65,7 +72,7 @@ export async function fanOutEvent(message: QueueMessage, ctx: ConsumerContext): 
     ctx.logger.info('webhook fan-out skipped: no such organization', { eventId: eventId.data, organizationId });
     return;
   }
-  const plan = effectivePlan(organization);
+  const plan = effectivePlan(organization, registryOf(organization.flags));
   if (!plan.features.webhooks) {
     ctx.logger.info('webhook fan-out skipped: the plan has no webhooks feature', {
       eventId: eventId.data,

@@ -1,0 +1,55 @@
+import { sql, type SQL } from 'drizzle-orm';
+// The table, not the schema's index: the tenant lookup (loaded in every isolate at start-up) imports this module.
+import { featureFlags } from '../../db/schema/feature-flags.ts';
+import { BUILT_IN_FLAGS } from '../plans/catalogue.ts';
+import type { FlagDefinition, FlagRegistry } from './evaluate.ts';
+
+/**
+ * How long an isolate trusts the flag definitions it read: as long as a tenant (TENANT_CACHE_TTL_MS), so a change
+ * of a flag takes effect everywhere within 30 seconds, and at once in the location that made it
+ * (`forgetFlagDefinitions` in src/services/tenants/resolve.ts).
+ */
+export const FLAG_CACHE_TTL_MS = 30_000;
+
+const BUILT_IN_REGISTRY: FlagRegistry = new Map(BUILT_IN_FLAGS.map((flag) => [flag.key, flag]));
+
+// The flag definitions for the life of the isolate (global, a few rows): the tenant lookup reads them in its own
+// statement when they are older than FLAG_CACHE_TTL_MS, so evaluating a flag on a warm isolate costs no round trip.
+let loaded: { registry: FlagRegistry; expiresAt: number } | null = null;
+
+/** Whether the isolate's definitions are younger than FLAG_CACHE_TTL_MS (else the tenant lookup reads them). */
+export function flagsFresh(now: number): boolean {
+  return loaded !== null && loaded.expiresAt > now;
+}
+
+/**
+ * The isolate's flag definitions: the last ones read, even past their TTL (a request's tenant lookup refreshes
+ * them before its route runs). Before any read in this isolate (queue consumers, scheduled jobs), the built-in
+ * flags as seeded.
+ */
+export function knownFlags(): FlagRegistry {
+  return loaded?.registry ?? BUILT_IN_REGISTRY;
+}
+
+/** Keeps definitions read from the database until `expiresAt`; returns them as a registry. */
+export function rememberFlags(definitions: readonly FlagDefinition[], expiresAt: number): FlagRegistry {
+  const registry: FlagRegistry = new Map(definitions.map((flag) => [flag.key, flag]));
+  loaded = { registry, expiresAt };
+  return registry;
+}
+
+/** Makes the next tenant lookup of this isolate read the definitions again (after a change, and in tests). */
+export function expireFlags(): void {
+  if (loaded !== null) loaded = { ...loaded, expiresAt: 0 };
+}
+
+/**
+ * Every flag definition as one JSON array: a scalar subquery to put in the select list of a statement the request
+ * makes anyway (the tenant lookup, the features summary), so reading the definitions costs no round trip of its own.
+ * Parse the value with `parseFlagDefinitions`.
+ */
+export const FLAG_DEFINITIONS: SQL = sql`(select coalesce(json_agg(json_build_object(
+    'key', ${featureFlags.key}, 'description', ${featureFlags.description},
+    'defaultValue', ${featureFlags.defaultValue}, 'planValues', ${featureFlags.planValues},
+    'rolloutPercentage', ${featureFlags.rolloutPercentage}) order by ${featureFlags.key}), '[]'::json)
+  from ${featureFlags})`;
