@@ -58,7 +58,16 @@ export const FeatureFlagCreateSchema = z
     rolloutPercentage: RolloutPercentage.default(null),
   })
   .strict()
-  .openapi('FeatureFlagCreate', { description: 'A new feature flag.' });
+  .openapi('FeatureFlagCreate', {
+    description: 'A new feature flag.',
+    example: {
+      key: EXAMPLE_KEY,
+      description: 'The new one-page checkout.',
+      defaultValue: false,
+      planValues: { enterprise: true },
+      rolloutPercentage: 30,
+    },
+  });
 
 export const FeatureFlagUpdateSchema = z
   .object({
@@ -69,7 +78,15 @@ export const FeatureFlagUpdateSchema = z
   })
   .strict()
   .refine((body) => Object.keys(body).length > 0, 'Give at least one field to change.')
-  .openapi('FeatureFlagUpdate', { description: 'The fields to change; the others stay.' });
+  .openapi('FeatureFlagUpdate', {
+    description: 'The fields to change; the others stay.',
+    example: {
+      description: 'The new one-page checkout.',
+      defaultValue: false,
+      planValues: { pro: true },
+      rolloutPercentage: 60,
+    },
+  });
 
 export const FeatureFlagSchema = z
   .object({
