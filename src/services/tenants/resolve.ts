@@ -1,10 +1,12 @@
-import { and, eq, isNotNull } from 'drizzle-orm';
+import { and, eq, isNotNull, sql } from 'drizzle-orm';
 import type { Database } from '../../db/client.ts';
 import { scoped } from '../../db/tenant.ts';
-// The two tables, not the schema's index: the tenant middleware loads this module in every isolate at start-up.
+// The tables, not the schema's index: the tenant middleware loads this module in every isolate at start-up.
 import { organizationDomains } from '../../db/schema/organization-domains.ts';
 import { organizations } from '../../db/schema/organizations.ts';
+import { tenantDirectory } from '../../db/schema/tenant-directory.ts';
 import { classifyHost } from './host.ts';
+import { TENANT_CACHE_TTL_MS } from './ttl.ts';
 import type { Tenant } from './types.ts';
 
 export type HostResolution = { kind: 'platform' } | { kind: 'tenant'; tenant: Tenant } | { kind: 'unknown' };
@@ -14,7 +16,7 @@ interface CacheEntry {
   expiresAt: number;
 }
 
-export const TENANT_CACHE_TTL_MS = 30_000;
+export { TENANT_CACHE_TTL_MS };
 /** Unknown hosts are remembered briefly too, so a flood of random host names cannot turn into a flood of queries. */
 export const UNKNOWN_HOST_TTL_MS = 5_000;
 export const TENANT_CACHE_MAX_ENTRIES = 5_000;
@@ -105,13 +107,19 @@ const tenantColumns = {
   status: organizations.status,
   settings: organizations.settings,
   planOverrides: organizations.planOverrides,
+  // The directory row is written at sign-up; an organization without one (made before it existed) is on `shared`.
+  database: sql<string>`coalesce(${tenantDirectory.database}, 'shared')`,
+  readOnly: sql<boolean>`${tenantDirectory.readOnlySince} is not null`,
 };
 
 /**
  * Resolves a request host to the platform, an active tenant, or nothing. Suspended organizations resolve to
  * nothing, like unknown hosts. Looked up in the isolate, then in the location's shared tier (the Cache API, when
  * `waitUntil` is given to store into it after the response), then in the database: one round trip (a batch: the
- * row-level security scope, then the lookup), none on a hit of either cache.
+ * row-level security scope, then the lookup), none on a hit of either cache. The lookup joins the tenant directory,
+ * so the tenant carries the key of the database that serves it (and whether it is read-only while being moved): the
+ * request picks its client with no further round trip. `db` is the shared (control) database, where the
+ * organizations, their domains and the directory live whichever database serves their other rows.
  */
 export async function resolveHost(input: {
   db: () => Database;
@@ -142,13 +150,19 @@ export async function resolveHost(input: {
   const [rows] =
     classified.kind === 'subdomain'
       ? await scoped(db, { resolveSlug: classified.slug }, [
-          db.select(tenantColumns).from(organizations).where(eq(organizations.slug, classified.slug)).limit(1),
+          db
+            .select(tenantColumns)
+            .from(organizations)
+            .leftJoin(tenantDirectory, eq(tenantDirectory.organizationId, organizations.id))
+            .where(eq(organizations.slug, classified.slug))
+            .limit(1),
         ])
       : await scoped(db, { resolveHost: classified.hostname }, [
           db
             .select(tenantColumns)
             .from(organizationDomains)
             .innerJoin(organizations, eq(organizations.id, organizationDomains.organizationId))
+            .leftJoin(tenantDirectory, eq(tenantDirectory.organizationId, organizations.id))
             .where(
               and(eq(organizationDomains.hostname, classified.hostname), isNotNull(organizationDomains.verifiedAt)),
             )
