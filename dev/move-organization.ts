@@ -2,8 +2,8 @@
 // organization"):
 //
 //   DATABASE_URL=<control owner URL> DATABASE_URLS='{"dedicated-1":"<owner URL>"}' \
-//     npm run db:move-org -- <organization id or slug> <target key>            # mark, copy, verify, switch, lift
-//   npm run db:move-org -- <organization id or slug> --cleanup <source key>     # later: the rows left on the source
+//     npm run db:move-org -- <organization id or slug> <target key>   # mark, copy, verify, switch, lift, clean up
+//   npm run db:move-org -- <organization id or slug> --cleanup <source key>   # after --keep-source or a failed cleanup
 //
 // The steps, each safe to run again after a failure at any point (run the same command again):
 //   1. read-only: the directory row gets `read_only_since`; the Worker answers writes with 503 organization_read_only
@@ -15,8 +15,8 @@
 //      (the organization stays read-only; run again).
 //   4. switch: the directory names the target. 5. lift read-only. Requests use the target within 30 s (tenant cache),
 //      and stale cache entries still say read-only until then, so no write can reach the source after the copy.
-//   6. cleanup (a separate run, once the target has served for a while): the source's rows of the organization are
-//      deleted; until then they are the way back (move it back: the copy replaces them).
+//   6. cleanup: once no tenant cache can point at the source any more (a second wait), the organization's rows there
+//      are deleted. With --keep-source they stay (a quiet copy to compare with) until `--cleanup <source>`.
 //
 // It speaks Neon's SQL-over-HTTP (the Worker's driver): in production the owners' Neon connection strings, locally
 // the Neon gateway (NEON_FETCH_ENDPOINT). Every transaction sets `app.platform` (row-level security) and
@@ -50,8 +50,11 @@ export function neonSql(connectionString: string): MoveSql {
 /** Tables that carry organization_id but stay on the control database: they route hosts to databases. */
 export const CONTROL_TABLES: readonly string[] = ['organization_domains', 'tenant_directory'];
 
-/** Rows copied per statement: far under Neon's 10 MiB request and response limits for this schema's rows. */
-const PAGE_ROWS = 500;
+/** Rows per page read: far under Neon's 10 MiB response limit for this schema's rows, TABLES_PER_READ at a time. */
+const PAGE_ROWS = 250;
+const TABLES_PER_READ = 8;
+/** JSON text written per target transaction (Neon's request limit is 10 MiB). */
+const INSERT_BYTES = 4 * 1024 * 1024;
 
 export interface TablePlan {
   name: string;
@@ -92,6 +95,12 @@ export interface MoveOptions {
    * TENANT_CACHE_TTL_MS + 5 s). Called once, after the organization is marked read-only.
    */
   settle: () => Promise<void>;
+  /**
+   * Keep the organization's rows on the source after the move (clean up later with `cleanUpSource`). By default they
+   * are deleted once the tenant caches can no longer point at the source (a second `settle`): stale rows there would
+   * otherwise be swept by the source's scheduled jobs (holds expired, outbox rows published a second time).
+   */
+  keepSource?: boolean;
   /** Called after each step (tests: requests between the steps). */
   onStep?: (step: MoveStep) => Promise<void> | void;
   log?: (message: string, fields?: Record<string, unknown>) => void;
@@ -270,43 +279,101 @@ async function deleteRows(sql: MoveSql, organizationId: string, tables: readonly
   );
 }
 
-async function copyTable(source: MoveSql, target: MoveSql, organizationId: string, table: TablePlan): Promise<number> {
+function pageStatement(organizationId: string, table: TablePlan, cursor: string | null): Statement {
   if (table.primaryKey.length === 0) throw new Error(`${table.name} has no primary key: cannot page its copy`);
   const columns = (alias: string): string => table.primaryKey.map((column) => `${alias}.${quote(column)}`).join(', ');
-  let cursor: string | null = null;
-  let copied = 0;
-  for (;;) {
-    const after =
-      cursor === null
-        ? ''
-        : `and (${columns('t')}) > (select ${columns('c')} from json_populate_record(null::${quote(table.name)}, $2::json) c)`;
-    const [rows] = await run(source, organizationId, [
-      {
-        text: `select coalesce(json_agg(page order by ${columns('page')}), '[]')::text as rows, count(*)::int as n,
-                      (array_agg(row_to_json(page)::text order by ${columns('page')} desc))[1] as last
-                 from (select t.* from ${quote(table.name)} t where t.organization_id = $1::uuid ${after}
-                        order by ${columns('t')} limit ${String(PAGE_ROWS)}) page`,
-        params: cursor === null ? [organizationId] : [organizationId, cursor],
-      },
-    ]);
-    const page = rows?.[0];
-    const count = Number(page?.n ?? 0);
-    if (count === 0) return copied;
-    const copiedColumns = table.columns
-      .filter((column) => !table.generated.includes(column))
-      .map(quote)
-      .join(', ');
-    await run(target, organizationId, [
-      {
-        text: `insert into ${quote(table.name)} (${copiedColumns})
-               select ${copiedColumns} from json_populate_recordset(null::${quote(table.name)}, $1::json)`,
-        params: [text(page?.rows, '[]')],
-      },
-    ]);
-    copied += count;
-    if (count < PAGE_ROWS) return copied;
-    cursor = text(page?.last, '');
+  const after =
+    cursor === null
+      ? ''
+      : `and (${columns('t')}) > (select ${columns('c')} from json_populate_record(null::${quote(table.name)}, $2::json) c)`;
+  return {
+    text: `select coalesce(json_agg(page order by ${columns('page')}), '[]')::text as rows, count(*)::int as n,
+                  (array_agg(row_to_json(page)::text order by ${columns('page')} desc))[1] as last
+             from (select t.* from ${quote(table.name)} t where t.organization_id = $1::uuid ${after}
+                    order by ${columns('t')} limit ${String(PAGE_ROWS)}) page`,
+    params: cursor === null ? [organizationId] : [organizationId, cursor],
+  };
+}
+
+function insertStatement(table: TablePlan, rows: string): Statement {
+  const columns = table.columns
+    .filter((column) => !table.generated.includes(column))
+    .map(quote)
+    .join(', ');
+  return {
+    text: `insert into ${quote(table.name)} (${columns})
+           select ${columns} from json_populate_recordset(null::${quote(table.name)}, $1::json)`,
+    params: [rows],
+  };
+}
+
+interface Page {
+  table: TablePlan;
+  rows: string;
+  count: number;
+  last: string;
+}
+
+/**
+ * Copies the moving tables in order, in few round trips: the first page of several tables per source transaction,
+ * and the pages written in target transactions of at most INSERT_BYTES (Neon takes 10 MiB per request); a table
+ * with more rows than a page continues page by page. Returns the rows copied per table.
+ */
+async function copyTables(
+  source: MoveSql,
+  target: MoveSql,
+  organizationId: string,
+  tables: readonly TablePlan[],
+): Promise<Map<string, number>> {
+  const copied = new Map<string, number>(tables.map((table) => [table.name, 0]));
+  let pending: Page[] = [];
+  let pendingBytes = 0;
+  const flush = async (): Promise<void> => {
+    if (pending.length === 0) return;
+    await run(
+      target,
+      organizationId,
+      pending.map((page) => insertStatement(page.table, page.rows)),
+    );
+    for (const page of pending) copied.set(page.table.name, (copied.get(page.table.name) ?? 0) + page.count);
+    pending = [];
+    pendingBytes = 0;
+  };
+  const read = async (pages: { table: TablePlan; cursor: string | null }[]): Promise<Page[]> => {
+    const results = await run(
+      source,
+      organizationId,
+      pages.map((page) => pageStatement(organizationId, page.table, page.cursor)),
+    );
+    return pages.map((page, index) => {
+      const row = results[index]?.[0];
+      return {
+        table: page.table,
+        rows: text(row?.rows, '[]'),
+        count: Number(row?.n ?? 0),
+        last: text(row?.last, ''),
+      };
+    });
+  };
+  const add = async (page: Page): Promise<void> => {
+    if (page.count === 0) return;
+    if (pendingBytes + page.rows.length > INSERT_BYTES) await flush();
+    pending.push(page);
+    pendingBytes += page.rows.length;
+  };
+  for (let start = 0; start < tables.length; start += TABLES_PER_READ) {
+    const group = tables.slice(start, start + TABLES_PER_READ);
+    for (let page of await read(group.map((table) => ({ table, cursor: null })))) {
+      await add(page);
+      while (page.count === PAGE_ROWS) {
+        // A large table: the rest page by page (its parents' pages are written first, in order).
+        [page] = (await read([{ table: page.table, cursor: page.last }])) as [Page];
+        await add(page);
+      }
+    }
   }
+  await flush();
+  return copied;
 }
 
 async function checksums(
@@ -440,10 +507,8 @@ export async function moveOrganization(options: MoveOptions): Promise<MoveResult
   await deleteRows(target, organizationId, tables);
   const keys = await foreignKeys(source);
   await copyGlobals(source, target, organizationId, globalReferences(tables, keys));
-  for (const table of tables) {
-    const copied = await copyTable(source, target, organizationId, table);
-    if (copied > 0) log('copied', { table: table.name, rows: copied });
-  }
+  const copied = await copyTables(source, target, organizationId, tables);
+  log('copied', Object.fromEntries([...copied].filter(([, rows]) => rows > 0)));
   await options.onStep?.('copied');
 
   const checks = await compare(source, target, organizationId, tables);
@@ -468,15 +533,22 @@ export async function moveOrganization(options: MoveOptions): Promise<MoveResult
   await setReadOnly(options.control, organizationId, false);
   await options.onStep?.('writable');
   log('moved', { organizationId, source: entry.database, target: options.target });
+  if (options.keepSource !== true) {
+    log('waiting for the tenant caches before deleting the source rows', { organizationId });
+    await options.settle();
+    await deleteRows(source, organizationId, tables);
+    await options.onStep?.('cleaned');
+    log('source rows deleted', { organizationId, source: entry.database });
+  }
   return { organizationId, source: entry.database, target: options.target, moved: true, checks };
 }
 
 /**
- * Step 6: deletes the organization's tenant rows from `sourceKey` once the move has finished there (the directory
- * names another database and the organization is writable again). They are not compared with the new database:
- * it has taken writes since. Until this runs, the source rows are the way back (`db:move-org <org> <sourceKey>`
- * replaces them with a fresh copy). The global rows (the organization's own row, users) stay: the control database
- * owns them, or other organizations share them. Returns the rows deleted per table.
+ * Step 6 on its own (after `keepSource`, or a run that failed after the switch): deletes the organization's tenant
+ * rows from `sourceKey` once the move has finished (the directory names another database and the organization is
+ * writable again). They are not compared with the new database: it has taken writes since. The global rows (the
+ * organization's own row, users) stay: the control database owns them, or other organizations share them. Returns
+ * the rows deleted per table.
  */
 export async function cleanUpSource(options: {
   control: MoveSql;
@@ -524,13 +596,14 @@ async function main(): Promise<void> {
     allowPositionals: true,
     options: {
       cleanup: { type: 'string' },
+      'keep-source': { type: 'boolean', default: false },
       'settle-seconds': { type: 'string' },
     },
   });
   const [organization, target] = positionals;
   if (organization === undefined || (target === undefined) === (values.cleanup === undefined)) {
     throw new Error(
-      'usage: npm run db:move-org -- <organization id or slug> <target key>\n' +
+      'usage: npm run db:move-org -- <organization id or slug> <target key> [--keep-source] [--settle-seconds 35]\n' +
         '       npm run db:move-org -- <organization id or slug> --cleanup <source key>',
     );
   }
@@ -552,6 +625,7 @@ async function main(): Promise<void> {
     database,
     organization,
     target: target ?? '',
+    keepSource: values['keep-source'],
     settle: () => new Promise((resolve) => setTimeout(resolve, settleSeconds * 1000)),
     log,
   });

@@ -1,6 +1,8 @@
 import type { Database } from '../db/client.ts';
 import { readBindings } from '../middleware/bindings.ts';
-import { organizationDatabase } from '../services/tenants/directory.ts';
+import { organizationDatabase, OrganizationReadOnlyError } from '../services/tenants/directory.ts';
+
+const READ_ONLY_RETRY_SECONDS = 60;
 import { createLogger, logLevel, type Logger } from '../lib/logger.ts';
 import type { Bindings } from '../env.ts';
 import { emailHandlers } from './email.ts';
@@ -87,6 +89,12 @@ export async function consumeBatch(batch: MessageBatch, env: Record<string, unkn
       if (outcome.retryAfterSeconds === undefined) message.ack();
       else message.retry({ delaySeconds: outcome.retryAfterSeconds });
     } catch (error) {
+      if (error instanceof OrganizationReadOnlyError) {
+        // A move takes about a minute (docs/OPERATIONS.md, "Sharding"); not a failure of the message.
+        logger.info('organization being moved; message retried later', { type: parsed.data.type });
+        message.retry({ delaySeconds: READ_ONLY_RETRY_SECONDS });
+        continue;
+      }
       logger.warn('message handler failed, will retry', { type: parsed.data.type, attempts: message.attempts, error });
       message.retry({ delaySeconds: retryDelaySeconds(message.attempts) });
     }

@@ -8,7 +8,8 @@ import { readBindings } from '../../src/middleware/bindings.ts';
 import { forgetHosts } from '../../src/services/tenants/resolve.ts';
 import { loginAs, poll } from '../support/auth.ts';
 import { eventBody } from '../support/events.ts';
-import { createTenant, database, newRequestId, request, type TestTenant } from '../support/harness.ts';
+import { bearer, createTenant, database, newRequestId, request, type TestTenant } from '../support/harness.ts';
+import { createPlatformAdmin, PLATFORM } from '../support/organizations.ts';
 import { call, memberWithToken } from '../support/users.ts';
 
 const dedicated = inject('dedicatedDatabase');
@@ -47,9 +48,14 @@ function moveSql(): { control: MoveSql; database: (key: string) => MoveSql } {
 /** The tenant caches forgotten here (this isolate and this location), instead of waiting out their 30 s. */
 const forget = (tenant: TestTenant) => () => forgetHosts(bindings().ROOT_DOMAIN, [{ slug: tenant.organization.slug }]);
 
-async function move(tenant: TestTenant, onStep?: (step: MoveStep) => Promise<void>) {
+async function move(
+  tenant: TestTenant,
+  onStep?: (step: MoveStep) => Promise<void>,
+  options: { keepSource?: boolean } = {},
+) {
   return moveOrganization({
     ...moveSql(),
+    ...options,
     organization: tenant.organization.slug,
     target: 'dedicated-1',
     settle: forget(tenant),
@@ -74,7 +80,7 @@ async function createEvent(tenant: TestTenant, token: string, title: string): Pr
 describe.skipIf(dedicated === null)('sharding: an organization on a dedicated database', () => {
   it('moves a populated organization, refusing its writes during the switch, and serves it from the new database', async () => {
     const tenant = await createTenant();
-    const { member, token } = await memberWithToken(tenant, 'owner');
+    const { token } = await memberWithToken(tenant, 'owner');
     const before = [await createEvent(tenant, token, 'Before one'), await createEvent(tenant, token, 'Before two')];
     const organizationId = tenant.organization.id;
 
@@ -111,10 +117,26 @@ describe.skipIf(dedicated === null)('sharding: an organization on a dedicated da
     expect(directory).toMatchObject({ database: 'dedicated-1', readOnlySince: null });
     expect(await eventIdsIn(dedicatedDatabase(), organizationId)).toEqual(before.map((event) => event.id).sort());
 
-    // Writable again, on the dedicated database: the new event is there and not on the shared one.
+    // Writable again, on the dedicated database: the new event is there, and the shared one holds none of its events
+    // (the source rows were deleted once no cache could name the shared database).
     const after = await createEvent(tenant, token, 'After');
     expect(await eventIdsIn(dedicatedDatabase(), organizationId)).toContain(after.id);
-    expect(await eventIdsIn(database(), organizationId)).not.toContain(after.id);
+    expect(await eventIdsIn(database(), organizationId)).toEqual([]);
+    const list = await call(tenant, 'GET', '/api/v1/events', { token });
+    expect(list.status).toBe(200);
+    const listed = (await list.json<{ data: { id: string }[] }>()).data.map((event) => event.id).sort();
+    expect(listed).toEqual([...before.map((event) => event.id), after.id].sort());
+  });
+
+  it('signs in, dispatches its outbox and keeps the source rows with keepSource until the cleanup', async () => {
+    const tenant = await createTenant();
+    const { member, token } = await memberWithToken(tenant, 'owner');
+    const before = await createEvent(tenant, token, 'Kept');
+    const organizationId = tenant.organization.id;
+    await move(tenant, undefined, { keepSource: true });
+    expect(await eventIdsIn(database(), organizationId)).toEqual([before.id]);
+
+    const after = await createEvent(tenant, token, 'After');
     // Its outbox row is dispatched after the response from the database that wrote it.
     await poll(async () => {
       const [row] = await dedicatedDatabase()
@@ -136,7 +158,7 @@ describe.skipIf(dedicated === null)('sharding: an organization on a dedicated da
 
     // Cleanup: the shared database keeps the organization's row (control) but none of its tenant rows.
     const cleaned = await cleanUpSource({ ...moveSql(), organization: organizationId, sourceKey: 'shared' });
-    expect(cleaned.deleted.get('events')).toBe(2);
+    expect(cleaned.deleted.get('events')).toBe(1);
     expect(await eventIdsIn(database(), organizationId)).toEqual([]);
     const sharedMembers = await database()
       .select({ userId: memberships.userId })
@@ -154,11 +176,7 @@ describe.skipIf(dedicated === null)('sharding: an organization on a dedicated da
       expect(user?.id).toBe(member.userId);
     }
 
-    // Still served after the cleanup, from the dedicated database only.
-    const list = await call(tenant, 'GET', '/api/v1/events', { token });
-    expect(list.status).toBe(200);
-    const listed = (await list.json<{ data: { id: string }[] }>()).data.map((event) => event.id).sort();
-    expect(listed).toEqual([...before.map((event) => event.id), after.id].sort());
+    expect(await eventIdsIn(dedicatedDatabase(), organizationId)).toEqual([before.id, after.id].sort());
   });
 
   it('keeps one database round trip for a request of a dedicated organization, on its own database', async () => {
@@ -215,6 +233,7 @@ describe.skipIf(dedicated === null)('sharding: an organization on a dedicated da
     ).rejects.toThrow(/verification failed.*events 1 -> 2 rows/);
 
     // Not switched, still read-only (writes refused, reads served from the shared database).
+    expect(await eventIdsIn(database(), organizationId)).toHaveLength(1);
     const [directory] = await database()
       .select()
       .from(tenantDirectory)
@@ -232,8 +251,48 @@ describe.skipIf(dedicated === null)('sharding: an organization on a dedicated da
     expect(result.moved).toBe(true);
     expect(result.checks.find((check) => check.table === 'events')?.target.rows).toBe(1);
     expect((await call(tenant, 'POST', '/api/v1/events', { token, body: eventBody() })).status).toBe(201);
+    // The source rows were deleted once the caches could no longer point there.
+    expect(await eventIdsIn(database(), organizationId)).toEqual([]);
     // And once more: already there, nothing to do.
     expect((await move(tenant)).moved).toBe(false);
+  });
+
+  it("writes changes of the organization's own row to both copies", async () => {
+    const tenant = await createTenant();
+    const { token } = await memberWithToken(tenant, 'owner');
+    await move(tenant);
+    const organizationId = tenant.organization.id;
+    const copies = async () =>
+      Promise.all(
+        [database(), dedicatedDatabase()].map(async (db) => {
+          const [row] = await db
+            .select({ name: organizations.name, plan: organizations.plan })
+            .from(organizations)
+            .where(eq(organizations.id, organizationId));
+          return row;
+        }),
+      );
+
+    // Its administrators rename it on its host: the control row (tenant resolution, the platform) follows.
+    const renamed = await call(tenant, 'PUT', `/api/v1/organizations/${organizationId}`, {
+      token,
+      body: { name: 'Renamed on its own database' },
+    });
+    expect(renamed.status).toBe(200);
+    expect((await copies()).map((row) => row?.name)).toEqual([
+      'Renamed on its own database',
+      'Renamed on its own database',
+    ]);
+
+    // A platform administrator changes its plan: the dedicated copy (its host's plan reads) follows.
+    const admin = await createPlatformAdmin();
+    const planned = await request(`${PLATFORM}/api/v1/organizations/${organizationId}`, {
+      method: 'PUT',
+      headers: bearer(admin.token),
+      body: JSON.stringify({ plan: 'pro' }),
+    });
+    expect(planned.status).toBe(200);
+    expect((await copies()).map((row) => row?.plan)).toEqual(['pro', 'pro']);
   });
 
   it('answers 503 with Retry-After when the directory names a database the Worker does not know', async () => {
