@@ -30,6 +30,24 @@ function binding<K extends keyof DeclaredBindings>(method: string) {
   );
 }
 
+const DATABASE_URL_PATTERN = /^postgres(ql)?:\/\/[^\s]+$/;
+
+const DatabaseUrlsSchema = z.record(
+  z
+    .string()
+    .regex(/^[a-z0-9][a-z0-9-]{0,39}$/)
+    .refine((key) => key !== 'shared'),
+  z.string().regex(DATABASE_URL_PATTERN),
+);
+
+function parseJson(text: string): unknown {
+  try {
+    return JSON.parse(text) as unknown;
+  } catch {
+    return undefined;
+  }
+}
+
 /**
  * Runtime validation of the bindings, once per isolate at the entry (see `readBindings`): the formats of the vars and
  * secrets, and the presence of the binding objects. Secrets come from `wrangler secret put` / `wrangler deploy
@@ -41,7 +59,25 @@ export const BindingsSchema = z.object({
     .string()
     .min(1)
     .regex(/^[a-z0-9.-]+$/, 'must be a lowercase host name'),
-  DATABASE_URL: z.string().regex(/^postgres(ql)?:\/\/[^\s]+$/, 'must be a postgres:// connection string'),
+  DATABASE_URL: z.string().regex(DATABASE_URL_PATTERN, 'must be a postgres:// connection string'),
+  /**
+   * The dedicated databases (sharding, docs/OPERATIONS.md "Sharding: moving an organization"): a JSON object of
+   * database key -> postgres:// connection string, e.g. `{"dedicated-1":"postgres://eventra_app:...@ep-.../neondb"}`.
+   * The tenant directory names each organization's key; `shared` (DATABASE_URL, also the control database) is
+   * implicit and may not be listed. Secret; unset while every organization is on the shared database.
+   */
+  DATABASE_URLS: z
+    .string()
+    .transform((text, context) => {
+      const parsed = DatabaseUrlsSchema.safeParse(parseJson(text));
+      if (parsed.success) return parsed.data;
+      context.addIssue({
+        code: 'custom',
+        message: 'must be a JSON object of database keys ([a-z0-9-], not "shared") to postgres:// connection strings',
+      });
+      return z.NEVER;
+    })
+    .optional(),
   /** Local gateway only: where @neondatabase/serverless sends its SQL-over-HTTP requests. Unset in production. */
   NEON_FETCH_ENDPOINT: z.url().optional(),
   UPSTASH_REDIS_REST_URL: z.url(),

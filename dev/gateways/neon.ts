@@ -902,7 +902,7 @@ export async function startNeonGateway(options: NeonGatewayOptions): Promise<Neo
     let database: string | undefined;
     const respond = (status: number, body: string, headers?: Record<string, string>): void => {
       // Counted before answering, so a caller reading the counter after the response always sees this request.
-      counter.record(trace, statements);
+      counter.record(trace, statements, database);
       send(res, status, body, headers);
     };
     try {

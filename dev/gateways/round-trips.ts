@@ -12,6 +12,11 @@ export interface RoundTripCount {
   requests: number;
   /** SQL statements or Redis commands inside those requests. */
   commands: number;
+  /**
+   * Neon gateway only: the requests per database name (one gateway serves every database of its PostgreSQL server,
+   * as Neon's proxy serves many endpoints), so a test of a sharded organization can tell which database it reached.
+   */
+  databases?: Record<string, number>;
 }
 
 const MAX_TRACES = 50_000;
@@ -38,13 +43,17 @@ export class RoundTripCounter {
   private readonly traces = new Map<string, RoundTripCount>();
   readonly total: RoundTripCount = { requests: 0, commands: 0 };
 
-  record(trace: string | undefined, commands: number): void {
+  record(trace: string | undefined, commands: number, database?: string): void {
     this.total.requests += 1;
     this.total.commands += commands;
     if (!trace) return;
-    const entry = boundedEntry(this.traces, trace, MAX_TRACES, () => ({ requests: 0, commands: 0 }));
+    const entry = boundedEntry(this.traces, trace, MAX_TRACES, (): RoundTripCount => ({ requests: 0, commands: 0 }));
     entry.requests += 1;
     entry.commands += commands;
+    if (database !== undefined) {
+      entry.databases ??= {};
+      entry.databases[database] = (entry.databases[database] ?? 0) + 1;
+    }
   }
 
   get(trace: string): RoundTripCount {

@@ -53,6 +53,13 @@ BEGIN
      AND to_jsonb(NEW) - 'ip' - 'user_agent' = to_jsonb(OLD) - 'ip' - 'user_agent' THEN
     RETURN NEW;
   END IF;
+  -- Moving an organization to another database (dev/move-organization.ts, run with the owner's credentials): its
+  -- rows are deleted from the database it left, after they were copied and verified on the new one. eventra_app
+  -- holds no DELETE privilege on this table, so this setting opens nothing to the Worker.
+  IF TG_OP = 'DELETE' AND OLD.organization_id IS NOT NULL
+     AND eventra_setting('app.move_organization') = OLD.organization_id::text THEN
+    RETURN OLD;
+  END IF;
   RAISE EXCEPTION 'audit_logs is append-only' USING ERRCODE = 'insufficient_privilege';
 END
 $$;
@@ -135,6 +142,12 @@ CREATE POLICY feature_flags_select ON feature_flags FOR SELECT USING (true);
 DROP POLICY IF EXISTS feature_flags_write ON feature_flags;
 CREATE POLICY feature_flags_write ON feature_flags
   USING (eventra_platform_mode()) WITH CHECK (eventra_platform_mode());
+
+-- Tenant resolution joins the directory: its row is visible exactly when its organization is (the one being
+-- resolved by slug or custom domain, the current tenant, or every one in platform mode: organizations' policy).
+DROP POLICY IF EXISTS tenant_directory_resolve ON tenant_directory;
+CREATE POLICY tenant_directory_resolve ON tenant_directory FOR SELECT
+  USING (organization_id IN (SELECT id FROM organizations));
 
 -- Custom-domain resolution sees exactly the domain row being resolved.
 DROP POLICY IF EXISTS organization_domains_resolve ON organization_domains;

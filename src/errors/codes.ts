@@ -40,6 +40,7 @@ export const ERROR_CODES = {
   misconfigured: { status: 500, title: 'Service misconfigured' },
   payment_provider_error: { status: 502, title: 'Payment provider error' },
   service_unavailable: { status: 503, title: 'Service unavailable' },
+  organization_read_only: { status: 503, title: 'Organization read-only' },
 } as const satisfies Record<string, { status: number; title: string }>;
 
 export type ErrorCode = keyof typeof ERROR_CODES;

@@ -1,4 +1,4 @@
-import { createDatabase } from '../db/client.ts';
+import { createDatabase, databaseKeys, SHARED_DATABASE, type Database } from '../db/client.ts';
 import { readBindings } from '../middleware/bindings.ts';
 import { createLogger } from '../lib/logger.ts';
 import { createRedis } from '../lib/redis.ts';
@@ -23,21 +23,29 @@ export async function runScheduled(controller: ScheduledController, env: Record<
     { cron: controller.cron, scheduledTime: controller.scheduledTime },
     bindings.LOG_LEVEL ?? 'info',
   );
-  const db = createDatabase(bindings, `scheduled-${String(controller.scheduledTime)}`);
-  const sweeps: [string, () => Promise<unknown>][] = [
+  const trace = `scheduled-${String(controller.scheduledTime)}`;
+  const control = createDatabase(bindings, trace);
+  // The sweeps of tenant rows run on every database that serves organizations (the shared one and DATABASE_URLS').
+  const tenantSweeps = (db: Database): [string, () => Promise<unknown>][] => [
     ['holds', () => sweepExpiredHolds(db, logger)],
     ['refunds', () => sweepPendingRefunds(db, bindings, logger)],
     ['outbox', () => sweepOutbox(db, bindings, logger, createRedis(bindings), bindings.EVENT_LIVE)],
-    ['usage', () => flushUsage(db, createRedis(bindings), logger)],
     // Recurring event series: dates up to each series' horizon (issue #18 part 5).
     ['series', () => extendSeries(db, logger)],
   ];
+  const runs: [string, string, () => Promise<unknown>][] = [];
+  for (const key of databaseKeys(bindings)) {
+    const db = key === SHARED_DATABASE ? control : createDatabase(bindings, trace, key);
+    for (const [sweep, run] of tenantSweeps(db)) runs.push([sweep, key, run]);
+  }
+  // Usage counters go to the control database (docs/OPERATIONS.md, "Sharding": a known gap for dedicated ones).
+  runs.push(['usage', SHARED_DATABASE, () => flushUsage(control, createRedis(bindings), logger)]);
   const failures: unknown[] = [];
-  for (const [sweep, run] of sweeps) {
+  for (const [sweep, database, run] of runs) {
     try {
       await run();
     } catch (error) {
-      logger.error('scheduled sweep failed', { sweep, error });
+      logger.error('scheduled sweep failed', { sweep, database, error });
       failures.push(error);
     }
   }

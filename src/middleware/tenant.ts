@@ -1,14 +1,23 @@
 import { createMiddleware } from 'hono/factory';
 import type { AppEnv } from '../env.ts';
 import { ApiError } from '../errors/api-error.ts';
+import { SHARED_DATABASE } from '../db/client.ts';
+import { servicesFor } from '../lib/services.ts';
 import { resolveHost } from '../services/tenants/resolve.ts';
+
+/** What an organization being moved still answers (docs/OPERATIONS.md, "Sharding: moving an organization"). */
+const READ_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
+/** A move's switch takes about a minute (the copy, then the tenant cache's 30 s on each side of the switch). */
+const READ_ONLY_RETRY_AFTER_SECONDS = 60;
 
 /** Paths served on any host without tenant resolution: liveness must cost no I/O. */
 const HOST_INDEPENDENT_PATHS = new Set(['/health']);
 
 /**
- * Resolves the organization from the request URL's host name and sets `c.var.tenant` (null on the platform host).
- * Unknown, invalid and suspended hosts answer 404 before any route runs.
+ * Resolves the organization from the request URL's host name and sets `c.var.tenant` (null on the platform host),
+ * and `c.var.services` to the clients of the database that serves it (tenant directory). Unknown, invalid and
+ * suspended hosts answer 404 before any route runs; a write to an organization being moved answers 503
+ * `organization_read_only` with Retry-After.
  *
  * @example
  * app.use(tenant());
@@ -32,7 +41,23 @@ export function tenant() {
     if (resolution.kind === 'unknown') {
       throw new ApiError('not_found', { detail: 'No organization is served at this host.' });
     }
-    c.set('tenant', resolution.kind === 'tenant' ? resolution.tenant : null);
+    if (resolution.kind === 'platform') {
+      c.set('tenant', null);
+      return next();
+    }
+    const { tenant } = resolution;
+    if (tenant.readOnly === true && !READ_METHODS.has(c.req.method)) {
+      throw new ApiError('organization_read_only', {
+        detail: 'This organization is being moved to another database; reads work, writes resume in a few minutes.',
+        headers: { 'Retry-After': String(READ_ONLY_RETRY_AFTER_SECONDS) },
+      });
+    }
+    c.set('tenant', tenant);
+    // The organization's rows live on the database its directory entry names: every query of this request goes
+    // there (the tenant lookup above was the control database's).
+    if (tenant.database !== undefined && tenant.database !== SHARED_DATABASE) {
+      c.set('services', servicesFor(c.var.bindings, tenant.database));
+    }
     return next();
   });
 }

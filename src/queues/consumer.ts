@@ -1,4 +1,8 @@
+import type { Database } from '../db/client.ts';
 import { readBindings } from '../middleware/bindings.ts';
+import { organizationDatabase, OrganizationReadOnlyError } from '../services/tenants/directory.ts';
+
+const READ_ONLY_RETRY_SECONDS = 60;
 import { createLogger, logLevel, type Logger } from '../lib/logger.ts';
 import type { Bindings } from '../env.ts';
 import { emailHandlers } from './email.ts';
@@ -14,6 +18,11 @@ export interface ConsumerContext {
    * (the webhook delivery schedule), as opposed to a failure (throw, retried with backoff).
    */
   retryLater(delaySeconds: number): void;
+  /**
+   * The database that serves the message's organization (tenant directory; the shared one for platform messages):
+   * a client off the request path, at most one control round trip per organization and 30 s.
+   */
+  database(): Promise<Database>;
 }
 export type MessageHandler = (message: QueueMessage, ctx: ConsumerContext) => Promise<void>;
 
@@ -75,10 +84,17 @@ export async function consumeBatch(batch: MessageBatch, env: Record<string, unkn
         retryLater: (delaySeconds) => {
           outcome.retryAfterSeconds = delaySeconds;
         },
+        database: () => organizationDatabase(bindings, parsed.data.organizationId),
       });
       if (outcome.retryAfterSeconds === undefined) message.ack();
       else message.retry({ delaySeconds: outcome.retryAfterSeconds });
     } catch (error) {
+      if (error instanceof OrganizationReadOnlyError) {
+        // A move takes about a minute (docs/OPERATIONS.md, "Sharding"); not a failure of the message.
+        logger.info('organization being moved; message retried later', { type: parsed.data.type });
+        message.retry({ delaySeconds: READ_ONLY_RETRY_SECONDS });
+        continue;
+      }
       logger.warn('message handler failed, will retry', { type: parsed.data.type, attempts: message.attempts, error });
       message.retry({ delaySeconds: retryDelaySeconds(message.attempts) });
     }

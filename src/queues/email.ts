@@ -1,4 +1,3 @@
-import { createDatabase } from '../db/client.ts';
 import { createRedis } from '../lib/redis.ts';
 import {
   sendOutboxEventEmail,
@@ -23,12 +22,12 @@ export const EMAIL_MESSAGE_TYPES = {
   webhookDisabled: 'email.webhook_disabled',
 } as const;
 
-function deps(ctx: ConsumerContext): EmailConsumerDeps {
+async function deps(ctx: ConsumerContext): Promise<EmailConsumerDeps> {
   // No request id: background work stays off the request round-trip traces.
   const redis = createRedis(ctx.bindings);
   return {
     bindings: ctx.bindings,
-    db: createDatabase(ctx.bindings),
+    db: await ctx.database(),
     redis,
     provider: emailProvider(ctx.bindings, redis, ctx.logger),
     logger: ctx.logger,
@@ -37,8 +36,8 @@ function deps(ctx: ConsumerContext): EmailConsumerDeps {
 
 const handle =
   (send: (deps: EmailConsumerDeps, message: QueueMessage) => Promise<void>): MessageHandler =>
-  (message, ctx) =>
-    send(deps(ctx), message);
+  async (message, ctx) =>
+    send(await deps(ctx), message);
 
 /** Registered as `handlers.email` in src/queues/consumer.ts. A handler that throws is retried with backoff. */
 export const emailHandlers: ReadonlyMap<string, MessageHandler> = new Map([

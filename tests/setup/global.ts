@@ -53,11 +53,17 @@ export default async function setup(project: TestProject): Promise<() => Promise
   try {
     let main: Stack;
     let fault: Stack | null = null;
+    let dedicated: { name: string; mainName: string } | null = null;
     const redis = { url: services.redis.kind === 'real' ? services.redis.url : undefined, allowEmbedded: true };
     if (services.postgres.kind === 'real') {
       const database = await createTestDatabase(services.postgres.adminUrl);
       cleanups.push(() => database.drop());
       await applyMigrations(database.url);
+      // The sharding tests' second database (tests/worker/sharding.test.ts): a copy of the freshly migrated one,
+      // made before any gateway connects to it (a template must have no sessions), served by the same gateway.
+      const second = await createTestDatabase(services.postgres.adminUrl, 'eventra_test_dedicated', database.name);
+      cleanups.push(() => second.drop());
+      dedicated = { name: second.name, mainName: database.name };
       main = await startStack({ postgres: { kind: 'real', url: database.url }, redis, log });
       cleanups.push(() => main.close());
       if (services.redis.kind === 'real') {
@@ -101,7 +107,19 @@ export default async function setup(project: TestProject): Promise<() => Promise
     cleanups.push(() => stripe.close());
     const stripeVars = { STRIPE_API_BASE: stripe.url };
 
-    project.provide('workerVars', { ...main.workerVars(), ...stripeVars });
+    const onDatabase = (url: string, name: string): string => {
+      const moved = new URL(url);
+      moved.pathname = `/${name}`;
+      return moved.toString();
+    };
+    const shardVars: Record<string, string> = dedicated
+      ? { DATABASE_URLS: JSON.stringify({ 'dedicated-1': onDatabase(main.workerDatabaseUrl, dedicated.name) }) }
+      : {};
+    project.provide('workerVars', { ...main.workerVars(), ...stripeVars, ...shardVars });
+    project.provide(
+      'dedicatedDatabase',
+      dedicated ? { ownerUrl: onDatabase(main.ownerDatabaseUrl, dedicated.name), ...dedicated } : null,
+    );
     project.provide('faultWorkerVars', fault ? { ...fault.workerVars(), ...stripeVars } : null);
     project.provide('faultControlUrl', faultControlUrl);
     project.provide('gatewayCounters', {

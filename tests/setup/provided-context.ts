@@ -12,6 +12,12 @@ declare module 'vitest' {
     services: string;
     /** The schema owner through the Neon gateway: fixtures that must bypass row-level security. */
     ownerDatabaseUrl: string;
+    /**
+     * The second database of the run (sharding tests: the Worker knows it as DATABASE_URLS' `dedicated-1`), as the
+     * schema owner through the same Neon gateway, and its name (the gateway counts round trips per database);
+     * null on embedded PGlite, which has one database.
+     */
+    dedicatedDatabase: { ownerUrl: string; name: string; mainName: string } | null;
     /** The local webhook receiver (tests/setup/webhook-receiver.ts): /hooks/<name>, /__control/<name>, /__requests/<name>. */
     webhookReceiverUrl: string;
     /** The fuzz suite's seed and cases per operation and principal (FUZZ_SEED, `random` for a fresh one; FUZZ_RUNS). */

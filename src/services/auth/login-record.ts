@@ -80,10 +80,11 @@ export async function writeLoginRecord(db: Database, organizationId: string | nu
 
 /**
  * A database client for work a sign-in leaves after its response: traced locally as `<trace>.after-response` (like
- * the limits' give-back, src/services/auth/limits.ts), so round-trip counts keep measuring the request.
+ * the limits' give-back, src/services/auth/limits.ts), so round-trip counts keep measuring the request. The
+ * database that serves the request's organization (tenant directory), the shared one on the platform host.
  */
-export function afterResponseDatabase(ctx: Pick<ServiceContext, 'bindings' | 'client'>): Database {
-  return createDatabase(ctx.bindings, afterResponseTraceId(ctx.client));
+export function afterResponseDatabase(ctx: Pick<ServiceContext, 'bindings' | 'client' | 'tenant'>): Database {
+  return createDatabase(ctx.bindings, afterResponseTraceId(ctx.client), ctx.tenant?.database);
 }
 
 /**
@@ -94,7 +95,7 @@ export function afterResponseDatabase(ctx: Pick<ServiceContext, 'bindings' | 'cl
  * record is written directly after the response instead (see `afterResponseDatabase`).
  */
 export async function recordLogin(
-  ctx: Pick<ServiceContext, 'bindings' | 'client' | 'logger' | 'waitUntil'>,
+  ctx: Pick<ServiceContext, 'bindings' | 'client' | 'logger' | 'tenant' | 'waitUntil'>,
   organizationId: string | null,
   entry: Omit<LoginRecord, 'client' | 'rehashed'> & {
     /** Whether the password was stored again with the policy's parameters (after the response: wait for it). */
@@ -131,7 +132,7 @@ export async function recordLogin(
  */
 export const consumeLoginRecord: MessageHandler = async (message, ctx) => {
   const record = LoginRecordSchema.parse(message.payload);
-  const db = createDatabase(ctx.bindings);
+  const db = await ctx.database();
   await writeLoginRecord(db, message.organizationId, record);
   // After the record: a failure here retries the message, and the record is written once however often it comes.
   await notifyNewSignIn(db, ctx.bindings, message.organizationId, record);

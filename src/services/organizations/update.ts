@@ -6,6 +6,8 @@ import {
   type OrganizationBranding,
   type OrganizationSettings,
 } from '../../db/schema/index.ts';
+import { databaseFor, SHARED_DATABASE, sharedDatabase } from '../../db/client.ts';
+import { tenantDirectory } from '../../db/schema/tenant-directory.ts';
 import { scoped } from '../../db/tenant.ts';
 import { ApiError } from '../../errors/api-error.ts';
 import { requireTenant, type ServiceContext } from '../../lib/context.ts';
@@ -13,6 +15,7 @@ import { auditInsert } from '../audit/record.ts';
 import { notifyOutbox } from '../outbox/dispatch.ts';
 import { outboxInsertSelect } from '../outbox/record.ts';
 import { organizationData } from '../outbox/views.ts';
+import { writeOrganizationCopy } from '../tenants/directory.ts';
 import { forgetHosts } from '../tenants/resolve.ts';
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
@@ -119,6 +122,14 @@ export async function updateOwnOrganization({
   ]);
   const row = updated[0];
   if (!row) throw notFound();
+  if (tenant.database !== undefined && tenant.database !== SHARED_DATABASE) {
+    // The row tenant resolution reads is the control database's: it gets the same name, branding and settings.
+    await writeOrganizationCopy(sharedDatabase(ctx.bindings), row.id, {
+      name: row.name,
+      branding: row.branding,
+      settings: row.settings,
+    });
+  }
   await forgetOrganizationHosts(ctx, row.slug, domains);
   notifyOutbox(ctx, tenant.id);
   return row;
@@ -143,10 +154,16 @@ export async function updateOrganizationAsPlatform({
   const { db } = ctx.services;
 
   const [currentRows] = await scoped(db, { platform: true }, [
-    db.select().from(organizations).where(eq(organizations.id, id)).limit(1),
+    db
+      .select({ organization: organizations, database: tenantDirectory.database })
+      .from(organizations)
+      .leftJoin(tenantDirectory, eq(tenantDirectory.organizationId, organizations.id))
+      .where(eq(organizations.id, id))
+      .limit(1),
   ]);
-  const current = currentRows[0];
+  const current = currentRows[0]?.organization;
   if (!current) throw notFound();
+  const database = currentRows[0]?.database ?? SHARED_DATABASE;
   const changes: Record<string, { from: string; to: string }> = {};
   if (status !== undefined && status !== current.status) changes.status = { from: current.status, to: status };
   if (plan !== undefined && plan !== current.plan) changes.plan = { from: current.plan, to: plan };
@@ -177,6 +194,10 @@ export async function updateOrganizationAsPlatform({
   ]);
   const row = updated[0];
   if (!row) throw notFound();
+  if (database !== SHARED_DATABASE) {
+    // Its copy on its dedicated database, which its own host's reads (plan limits, webhooks) use.
+    await writeOrganizationCopy(databaseFor(ctx.bindings, database), id, { status: row.status, plan: row.plan });
+  }
   await forgetOrganizationHosts(ctx, row.slug, domains);
   notifyOutbox(ctx, id);
   return row;

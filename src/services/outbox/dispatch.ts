@@ -288,7 +288,7 @@ export async function sweepOutbox(
  * request's; so is its Redis client, which announces the catalogue changes). A failure is only logged: the rows stay undispatched and the scheduled sweep publishes them.
  */
 export function notifyOutbox(
-  ctx: Pick<ServiceContext, 'bindings' | 'logger' | 'services' | 'waitUntil'>,
+  ctx: Pick<ServiceContext, 'bindings' | 'logger' | 'services' | 'tenant' | 'waitUntil'>,
   organizationId: string,
 ): void {
   const ids = takeOutboxIds(ctx.services.db);
@@ -296,7 +296,8 @@ export function notifyOutbox(
   ctx.waitUntil(
     Promise.resolve()
       .then(() =>
-        dispatchOutbox(createDatabase(ctx.bindings), ctx.bindings, ctx.logger, {
+        // The database that wrote the rows: the request's organization's (tenant directory).
+        dispatchOutbox(createDatabase(ctx.bindings, undefined, ctx.tenant?.database), ctx.bindings, ctx.logger, {
           organizationId,
           ids,
           redis: createRedis(ctx.bindings),

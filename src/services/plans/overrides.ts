@@ -1,11 +1,12 @@
 import { eq } from 'drizzle-orm';
-import { organizationDomains, organizations, type PlanOverrides } from '../../db/schema/index.ts';
+import { databaseFor, SHARED_DATABASE, type Database } from '../../db/client.ts';
+import { organizationDomains, organizations, tenantDirectory, type PlanOverrides } from '../../db/schema/index.ts';
 import { scoped } from '../../db/tenant.ts';
 import { ApiError } from '../../errors/api-error.ts';
 import { requireTenant, type ServiceContext } from '../../lib/context.ts';
 import { auditInsert } from '../audit/record.ts';
+import { writeOrganizationCopy } from '../tenants/directory.ts';
 import { forgetHosts } from '../tenants/resolve.ts';
-import type { Database } from '../../db/client.ts';
 import { FLAG_CACHE_TTL_MS, FLAG_DEFINITIONS, rememberFlags } from '../flags/cache.ts';
 import { parseFlagDefinitions, registryOf, type FlagRegistry } from '../flags/evaluate.ts';
 import { cleanOverrides, effectivePlan, evaluateFlags, isBuiltInFlag, type EffectivePlan } from './catalogue.ts';
@@ -40,8 +41,10 @@ function organizationWithFlags(db: Database, id: string) {
       plan: organizations.plan,
       planOverrides: organizations.planOverrides,
       flags: FLAG_DEFINITIONS,
+      database: tenantDirectory.database,
     })
     .from(organizations)
+    .leftJoin(tenantDirectory, eq(tenantDirectory.organizationId, organizations.id))
     .where(eq(organizations.id, id))
     .limit(1);
 }
@@ -116,6 +119,10 @@ export async function setPlanOverrides({
   ]);
   const row = updated[0];
   if (!row) throw new ApiError('not_found', { detail: 'No such organization.' });
+  if (current.database !== null && current.database !== SHARED_DATABASE) {
+    // Its copy on its dedicated database, which its own host's reads of the plan use.
+    await writeOrganizationCopy(databaseFor(ctx.bindings, current.database), id, { planOverrides: row.planOverrides });
+  }
   await forgetHosts(ctx.bindings.ROOT_DOMAIN, [{ slug: row.slug }, ...domains.map(({ hostname }) => ({ hostname }))]);
   return { organizationId: id, ...effectivePlan(row, flags) };
 }

@@ -1,12 +1,14 @@
 import { and, eq, isNotNull, sql } from 'drizzle-orm';
 import type { Database } from '../../db/client.ts';
 import { scoped } from '../../db/tenant.ts';
-// The two tables, not the schema's index: the tenant middleware loads this module in every isolate at start-up.
+// The tables, not the schema's index: the tenant middleware loads this module in every isolate at start-up.
 import { organizationDomains } from '../../db/schema/organization-domains.ts';
 import { organizations } from '../../db/schema/organizations.ts';
+import { tenantDirectory } from '../../db/schema/tenant-directory.ts';
 import { expireFlags, FLAG_CACHE_TTL_MS, FLAG_DEFINITIONS, flagsFresh, rememberFlags } from '../flags/cache.ts';
 import { parseFlagDefinitions, type FlagDefinition } from '../flags/evaluate.ts';
 import { classifyHost } from './host.ts';
+import { TENANT_CACHE_TTL_MS } from './ttl.ts';
 import type { Tenant } from './types.ts';
 
 export type HostResolution = { kind: 'platform' } | { kind: 'tenant'; tenant: Tenant } | { kind: 'unknown' };
@@ -16,7 +18,7 @@ interface CacheEntry {
   expiresAt: number;
 }
 
-export const TENANT_CACHE_TTL_MS = 30_000;
+export { TENANT_CACHE_TTL_MS };
 /** Unknown hosts are remembered briefly too, so a flood of random host names cannot turn into a flood of queries. */
 export const UNKNOWN_HOST_TTL_MS = 5_000;
 export const TENANT_CACHE_MAX_ENTRIES = 5_000;
@@ -132,15 +134,22 @@ const tenantColumns = {
   status: organizations.status,
   settings: organizations.settings,
   planOverrides: organizations.planOverrides,
+  // The directory row is written at sign-up; an organization without one (made before it existed) is on `shared`.
+  database: sql<string>`coalesce(${tenantDirectory.database}, 'shared')`,
+  readOnly: sql<boolean>`${tenantDirectory.readOnlySince} is not null`,
 };
 
 /**
  * Resolves a request host to the platform, an active tenant, or nothing. Suspended organizations resolve to
  * nothing, like unknown hosts. Looked up in the isolate, then in the location's shared tier (the Cache API, when
  * `waitUntil` is given to store into it after the response), then in the database: one round trip (a batch: the
- * row-level security scope, then the lookup), none on a hit of either cache. An organization host also makes sure
- * the isolate's feature flag definitions are fresh (src/services/flags/cache.ts): when they are not (and the shared
- * tier has none), the lookup reads them in its own statement, so flags cost no round trip of their own.
+ * row-level security scope, then the lookup), none on a hit of either cache. The lookup joins the tenant directory,
+ * so the tenant carries the key of the database that serves it (and whether it is read-only while being moved): the
+ * request picks its client with no further round trip. `db` is the shared (control) database, where the
+ * organizations, their domains and the directory live whichever database serves their other rows. An organization
+ * host also makes sure the isolate's feature flag definitions are fresh (src/services/flags/cache.ts): when they are
+ * not (and the shared tier has none), the lookup reads them in its own statement, so flags cost no round trip of
+ * their own.
  */
 export async function resolveHost(input: {
   db: () => Database;
@@ -181,13 +190,19 @@ export async function resolveHost(input: {
   const [rows] =
     classified.kind === 'subdomain'
       ? await scoped(db, { resolveSlug: classified.slug }, [
-          db.select(columns).from(organizations).where(eq(organizations.slug, classified.slug)).limit(1),
+          db
+            .select(columns)
+            .from(organizations)
+            .leftJoin(tenantDirectory, eq(tenantDirectory.organizationId, organizations.id))
+            .where(eq(organizations.slug, classified.slug))
+            .limit(1),
         ])
       : await scoped(db, { resolveHost: classified.hostname }, [
           db
             .select(columns)
             .from(organizationDomains)
             .innerJoin(organizations, eq(organizations.id, organizationDomains.organizationId))
+            .leftJoin(tenantDirectory, eq(tenantDirectory.organizationId, organizations.id))
             .where(
               and(eq(organizationDomains.hostname, classified.hostname), isNotNull(organizationDomains.verifiedAt)),
             )

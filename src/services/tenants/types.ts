@@ -6,4 +6,12 @@ import type { Organization } from '../../db/schema/index.ts';
  * leave it out, which means "the plan as it is".
  */
 export type Tenant = Pick<Organization, 'id' | 'slug' | 'name' | 'plan' | 'status' | 'settings'> &
-  Partial<Pick<Organization, 'planOverrides'>>;
+  Partial<Pick<Organization, 'planOverrides'>> & {
+    /**
+     * The tenant directory's database key: which database serves this organization's rows (`shared`, or a key of
+     * DATABASE_URLS). Set by tenant resolution; absent means the shared database.
+     */
+    database?: string;
+    /** Set by tenant resolution while the organization is being moved: writes answer 503 organization_read_only. */
+    readOnly?: boolean;
+  };

@@ -1,6 +1,6 @@
 import { z } from '@hono/zod-openapi';
 import { and, eq, sql, type SQL } from 'drizzle-orm';
-import { createDatabase, type Database } from '../../db/client.ts';
+import type { Database } from '../../db/client.ts';
 import { outbox } from '../../db/schema/outbox.ts';
 import { webhookAttempts, webhookDeliveries, webhookEndpoints } from '../../db/schema/webhooks.ts';
 import { scoped } from '../../db/tenant.ts';
@@ -281,7 +281,7 @@ export async function deliverWebhook(message: QueueMessage, ctx: ConsumerContext
     return;
   }
   const deliveryId = payload.data.deliveryId;
-  const db = createDatabase(ctx.bindings);
+  const db = await ctx.database();
   const scope = { organizationId };
 
   // 1. Claim and read, one round trip.

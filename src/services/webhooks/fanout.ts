@@ -1,6 +1,5 @@
 import { z } from '@hono/zod-openapi';
 import { eq, sql } from 'drizzle-orm';
-import { createDatabase } from '../../db/client.ts';
 import { organizations } from '../../db/schema/index.ts';
 import { scoped } from '../../db/tenant.ts';
 import type { ConsumerContext } from '../../queues/consumer.ts';
@@ -42,7 +41,7 @@ export async function fanOutEvent(message: QueueMessage, ctx: ConsumerContext): 
   // Test events go to one endpoint only (POST /webhooks/{id}/test); never fan one out.
   if (payload.data.type === TEST_EVENT_TYPE) return;
   const type = payload.data.type;
-  const db = createDatabase(ctx.bindings);
+  const db = await ctx.database();
   const scope = { organizationId };
   const waitingDeliveries = () =>
     db.execute(sql`

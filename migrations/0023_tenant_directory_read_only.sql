@@ -1,0 +1,2 @@
+ALTER TABLE "tenant_directory" ADD COLUMN "read_only_since" timestamp with time zone;--> statement-breakpoint
+ALTER TABLE "tenant_directory" ADD CONSTRAINT "tenant_directory_database_key" CHECK ("tenant_directory"."database" ~ '^[a-z0-9][a-z0-9-]{0,39}$');

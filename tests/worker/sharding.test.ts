@@ -1,0 +1,310 @@
+import { env } from 'cloudflare:workers';
+import { and, eq, isNotNull, sql } from 'drizzle-orm';
+import { describe, expect, inject, it } from 'vitest';
+import { cleanUpSource, moveOrganization, neonSql, type MoveSql, type MoveStep } from '../../dev/move-organization.ts';
+import { createDatabase } from '../../src/db/client.ts';
+import { events, memberships, organizations, outbox, tenantDirectory, users } from '../../src/db/schema/index.ts';
+import { readBindings } from '../../src/middleware/bindings.ts';
+import { forgetHosts } from '../../src/services/tenants/resolve.ts';
+import { loginAs, poll } from '../support/auth.ts';
+import { eventBody } from '../support/events.ts';
+import { bearer, createTenant, database, newRequestId, request, type TestTenant } from '../support/harness.ts';
+import { createPlatformAdmin, PLATFORM } from '../support/organizations.ts';
+import { call, memberWithToken } from '../support/users.ts';
+
+const dedicated = inject('dedicatedDatabase');
+const bindings = () => readBindings(env as unknown as Record<string, unknown>);
+
+/** The dedicated database as the schema owner, through the same Neon gateway. */
+function dedicatedDatabase() {
+  if (!dedicated) throw new Error('no dedicated database in this run');
+  return createDatabase({ ...bindings(), DATABASE_URL: dedicated.ownerUrl });
+}
+
+/** The database requests of one trace reached, by database name (the Neon gateway counts them per database). */
+async function roundTripsByDatabase(requestId: string): Promise<{ shared: number; dedicated: number }> {
+  const response = await fetch(`${inject('gatewayCounters').neon}/${encodeURIComponent(requestId)}`);
+  const body: { databases?: Record<string, number> } = await response.json();
+  return {
+    shared: body.databases?.[dedicated?.mainName ?? ''] ?? 0,
+    dedicated: body.databases?.[dedicated?.name ?? ''] ?? 0,
+  };
+}
+
+function moveSql(): { control: MoveSql; database: (key: string) => MoveSql } {
+  if (!dedicated) throw new Error('no dedicated database in this run');
+  const control = neonSql(inject('ownerDatabaseUrl'));
+  const target = neonSql(dedicated.ownerUrl);
+  return {
+    control,
+    database: (key) => {
+      if (key === 'shared') return control;
+      if (key === 'dedicated-1') return target;
+      throw new Error(`unknown database ${key}`);
+    },
+  };
+}
+
+/** The tenant caches forgotten here (this isolate and this location), instead of waiting out their 30 s. */
+const forget = (tenant: TestTenant) => () => forgetHosts(bindings().ROOT_DOMAIN, [{ slug: tenant.organization.slug }]);
+
+async function move(
+  tenant: TestTenant,
+  onStep?: (step: MoveStep) => Promise<void>,
+  options: { keepSource?: boolean } = {},
+) {
+  return moveOrganization({
+    ...moveSql(),
+    ...options,
+    organization: tenant.organization.slug,
+    target: 'dedicated-1',
+    settle: forget(tenant),
+    onStep: async (step) => {
+      await forget(tenant)();
+      await onStep?.(step);
+    },
+  });
+}
+
+async function eventIdsIn(db: ReturnType<typeof database>, organizationId: string): Promise<string[]> {
+  const rows = await db.select({ id: events.id }).from(events).where(eq(events.organizationId, organizationId));
+  return rows.map((row) => row.id).sort();
+}
+
+async function createEvent(tenant: TestTenant, token: string, title: string): Promise<{ id: string }> {
+  const response = await call(tenant, 'POST', '/api/v1/events', { token, body: eventBody({ title }) });
+  expect(response.status).toBe(201);
+  return response.json<{ id: string }>();
+}
+
+describe.skipIf(dedicated === null)('sharding: an organization on a dedicated database', () => {
+  it('moves a populated organization, refusing its writes during the switch, and serves it from the new database', async () => {
+    const tenant = await createTenant();
+    const { token } = await memberWithToken(tenant, 'owner');
+    const before = [await createEvent(tenant, token, 'Before one'), await createEvent(tenant, token, 'Before two')];
+    const organizationId = tenant.organization.id;
+
+    const refusals: { step: MoveStep; status: number; code: unknown; retryAfter: string | null; read: number }[] = [];
+    const result = await move(tenant, async (step) => {
+      if (step !== 'copied' && step !== 'switched') return;
+      const write = await call(tenant, 'POST', '/api/v1/events', { token, body: eventBody({ title: 'During' }) });
+      const read = await call(tenant, 'GET', '/api/v1/events', { token });
+      refusals.push({
+        step,
+        status: write.status,
+        code: (await write.json<{ code: unknown }>()).code,
+        retryAfter: write.headers.get('retry-after'),
+        read: read.status,
+      });
+    });
+
+    // Read-only while copied and switched: writes refused with the documented problem, reads served.
+    expect(refusals).toEqual([
+      { step: 'copied', status: 503, code: 'organization_read_only', retryAfter: '60', read: 200 },
+      { step: 'switched', status: 503, code: 'organization_read_only', retryAfter: '60', read: 200 },
+    ]);
+    expect(result).toMatchObject({ organizationId, source: 'shared', target: 'dedicated-1', moved: true });
+    const checked = new Map(result.checks.map((check) => [check.table, check]));
+    expect(checked.get('events')?.target.rows).toBe(2);
+    expect(checked.get('memberships')?.target.rows).toBe(1);
+    expect(checked.get('audit_logs')?.target.rows).toBeGreaterThanOrEqual(2);
+    for (const check of result.checks) expect(check.target).toEqual(check.source);
+
+    const [directory] = await database()
+      .select()
+      .from(tenantDirectory)
+      .where(eq(tenantDirectory.organizationId, organizationId));
+    expect(directory).toMatchObject({ database: 'dedicated-1', readOnlySince: null });
+    expect(await eventIdsIn(dedicatedDatabase(), organizationId)).toEqual(before.map((event) => event.id).sort());
+
+    // Writable again, on the dedicated database: the new event is there, and the shared one holds none of its events
+    // (the source rows were deleted once no cache could name the shared database).
+    const after = await createEvent(tenant, token, 'After');
+    expect(await eventIdsIn(dedicatedDatabase(), organizationId)).toContain(after.id);
+    expect(await eventIdsIn(database(), organizationId)).toEqual([]);
+    const list = await call(tenant, 'GET', '/api/v1/events', { token });
+    expect(list.status).toBe(200);
+    const listed = (await list.json<{ data: { id: string }[] }>()).data.map((event) => event.id).sort();
+    expect(listed).toEqual([...before.map((event) => event.id), after.id].sort());
+  });
+
+  it('signs in, dispatches its outbox and keeps the source rows with keepSource until the cleanup', async () => {
+    const tenant = await createTenant();
+    const { member, token } = await memberWithToken(tenant, 'owner');
+    const before = await createEvent(tenant, token, 'Kept');
+    const organizationId = tenant.organization.id;
+    await move(tenant, undefined, { keepSource: true });
+    expect(await eventIdsIn(database(), organizationId)).toEqual([before.id]);
+
+    const after = await createEvent(tenant, token, 'After');
+    // Its outbox row is dispatched after the response from the database that wrote it.
+    await poll(async () => {
+      const [row] = await dedicatedDatabase()
+        .select({ id: outbox.id })
+        .from(outbox)
+        .where(
+          and(
+            eq(outbox.organizationId, organizationId),
+            isNotNull(outbox.dispatchedAt),
+            sql`${outbox.payload} -> 'data' ->> 'id' = ${after.id}`,
+          ),
+        );
+      return row;
+    }, 'the event.created outbox row dispatched on the dedicated database');
+
+    // A sign-in reads the user (copied along) and the membership on the dedicated database.
+    const session = await loginAs(tenant, member);
+    expect(session.accessToken).toEqual(expect.any(String));
+
+    // Cleanup: the shared database keeps the organization's row (control) but none of its tenant rows.
+    const cleaned = await cleanUpSource({ ...moveSql(), organization: organizationId, sourceKey: 'shared' });
+    expect(cleaned.deleted.get('events')).toBe(1);
+    expect(await eventIdsIn(database(), organizationId)).toEqual([]);
+    const sharedMembers = await database()
+      .select({ userId: memberships.userId })
+      .from(memberships)
+      .where(eq(memberships.organizationId, organizationId));
+    expect(sharedMembers).toEqual([]);
+    const [control] = await database()
+      .select({ id: organizations.id })
+      .from(organizations)
+      .where(eq(organizations.id, organizationId));
+    expect(control?.id).toBe(organizationId);
+    // The user is global: still on the shared database, copied to the dedicated one.
+    for (const db of [database(), dedicatedDatabase()]) {
+      const [user] = await db.select({ id: users.id }).from(users).where(eq(users.id, member.userId));
+      expect(user?.id).toBe(member.userId);
+    }
+
+    expect(await eventIdsIn(dedicatedDatabase(), organizationId)).toEqual([before.id, after.id].sort());
+  });
+
+  it('keeps one database round trip for a request of a dedicated organization, on its own database', async () => {
+    const tenant = await createTenant();
+    const { token } = await memberWithToken(tenant, 'owner');
+    await move(tenant);
+
+    // Cold: the tenant lookup (control, joined with the directory), then the route on the dedicated database.
+    await forget(tenant)();
+    const cold = newRequestId();
+    expect((await call(tenant, 'GET', '/api/v1/events', { token, headers: { 'x-request-id': cold } })).status).toBe(
+      200,
+    );
+    expect(await roundTripsByDatabase(cold)).toEqual({ shared: 1, dedicated: 1 });
+
+    // Warm: the cached tenant carries the database key; one round trip, to the dedicated database only.
+    const warm = newRequestId();
+    expect((await call(tenant, 'GET', '/api/v1/events', { token, headers: { 'x-request-id': warm } })).status).toBe(
+      200,
+    );
+    expect(await roundTripsByDatabase(warm)).toEqual({ shared: 0, dedicated: 1 });
+    // A write too goes to the dedicated database alone.
+    const write = newRequestId();
+    const created = await call(tenant, 'POST', '/api/v1/events', {
+      token,
+      body: eventBody({ title: 'Warm' }),
+      headers: { 'x-request-id': write },
+    });
+    expect(created.status).toBe(201);
+    expect((await roundTripsByDatabase(write)).shared).toBe(0);
+  });
+
+  it('refuses to switch when the copy does not verify, and completes when run again', async () => {
+    const tenant = await createTenant();
+    const { token } = await memberWithToken(tenant, 'owner');
+    await createEvent(tenant, token, 'Counted');
+    const organizationId = tenant.organization.id;
+
+    await expect(
+      move(tenant, async (step) => {
+        // A row the copy did not make: the target has one event more than the source.
+        if (step !== 'copied') return;
+        await dedicatedDatabase()
+          .insert(events)
+          .values({
+            organizationId,
+            slug: 'stray',
+            title: 'Stray',
+            timezone: 'UTC',
+            startsAt: new Date(Date.now() + 86_400_000),
+            endsAt: new Date(Date.now() + 90_000_000),
+          });
+      }),
+    ).rejects.toThrow(/verification failed.*events 1 -> 2 rows/);
+
+    // Not switched, still read-only (writes refused, reads served from the shared database).
+    expect(await eventIdsIn(database(), organizationId)).toHaveLength(1);
+    const [directory] = await database()
+      .select()
+      .from(tenantDirectory)
+      .where(eq(tenantDirectory.organizationId, organizationId));
+    expect(directory?.database).toBe('shared');
+    expect(directory?.readOnlySince).not.toBeNull();
+    await forget(tenant)();
+    const refused = await call(tenant, 'POST', '/api/v1/events', { token, body: eventBody() });
+    expect(refused.status).toBe(503);
+    expect(await refused.json()).toMatchObject({ code: 'organization_read_only' });
+    expect((await call(tenant, 'GET', '/api/v1/events', { token })).status).toBe(200);
+
+    // Run again: the target's partial rows are replaced by a fresh copy, which verifies.
+    const result = await move(tenant);
+    expect(result.moved).toBe(true);
+    expect(result.checks.find((check) => check.table === 'events')?.target.rows).toBe(1);
+    expect((await call(tenant, 'POST', '/api/v1/events', { token, body: eventBody() })).status).toBe(201);
+    // The source rows were deleted once the caches could no longer point there.
+    expect(await eventIdsIn(database(), organizationId)).toEqual([]);
+    // And once more: already there, nothing to do.
+    expect((await move(tenant)).moved).toBe(false);
+  });
+
+  it("writes changes of the organization's own row to both copies", async () => {
+    const tenant = await createTenant();
+    const { token } = await memberWithToken(tenant, 'owner');
+    await move(tenant);
+    const organizationId = tenant.organization.id;
+    const copies = async () =>
+      Promise.all(
+        [database(), dedicatedDatabase()].map(async (db) => {
+          const [row] = await db
+            .select({ name: organizations.name, plan: organizations.plan })
+            .from(organizations)
+            .where(eq(organizations.id, organizationId));
+          return row;
+        }),
+      );
+
+    // Its administrators rename it on its host: the control row (tenant resolution, the platform) follows.
+    const renamed = await call(tenant, 'PUT', `/api/v1/organizations/${organizationId}`, {
+      token,
+      body: { name: 'Renamed on its own database' },
+    });
+    expect(renamed.status).toBe(200);
+    expect((await copies()).map((row) => row?.name)).toEqual([
+      'Renamed on its own database',
+      'Renamed on its own database',
+    ]);
+
+    // A platform administrator changes its plan: the dedicated copy (its host's plan reads) follows.
+    const admin = await createPlatformAdmin();
+    const planned = await request(`${PLATFORM}/api/v1/organizations/${organizationId}`, {
+      method: 'PUT',
+      headers: bearer(admin.token),
+      body: JSON.stringify({ plan: 'pro' }),
+    });
+    expect(planned.status).toBe(200);
+    expect((await copies()).map((row) => row?.plan)).toEqual(['pro', 'pro']);
+  });
+
+  it('answers 503 with Retry-After when the directory names a database the Worker does not know', async () => {
+    const tenant = await createTenant();
+    await database()
+      .update(tenantDirectory)
+      .set({ database: 'dedicated-9' })
+      .where(eq(tenantDirectory.organizationId, tenant.organization.id));
+    await forget(tenant)();
+    const response = await request(tenant.url('/api/v1/public/events'));
+    expect(response.status).toBe(503);
+    expect(response.headers.get('retry-after')).toBe('30');
+    expect(await response.json()).toMatchObject({ code: 'service_unavailable' });
+  });
+});
