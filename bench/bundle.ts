@@ -52,6 +52,7 @@ const env = {
   EMAIL_QUEUE: queue,
   WEBHOOK_QUEUE: queue,
   AUDIT_QUEUE: queue,
+  EXPORT_QUEUE: queue,
   EVENT_LIVE: { idFromName() {} },
   FILES: { put: async () => null, get: async () => null },
 };
@@ -178,6 +179,7 @@ try {
           EMAIL_QUEUE: 'eventra-email',
           WEBHOOK_QUEUE: 'eventra-webhooks',
           AUDIT_QUEUE: 'eventra-audit',
+          EXPORT_QUEUE: 'eventra-exports',
         },
         durableObjects: { EVENT_LIVE: 'EventLive' },
         r2Buckets: { FILES: 'eventra-files' },

@@ -130,6 +130,7 @@ try {
           EMAIL_QUEUE: 'eventra-email',
           WEBHOOK_QUEUE: 'eventra-webhooks',
           AUDIT_QUEUE: 'eventra-audit',
+          EXPORT_QUEUE: 'eventra-exports',
         },
         durableObjects: { EVENT_LIVE: 'EventLive' },
         r2Buckets: { FILES: 'eventra-files' },

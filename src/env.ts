@@ -86,9 +86,11 @@ export const BindingsSchema = z.object({
   WEBHOOK_QUEUE: binding<'WEBHOOK_QUEUE'>('send'),
   /** Records written after a request without its round trip: the sign-in's audit row and last-login time. */
   AUDIT_QUEUE: binding<'AUDIT_QUEUE'>('send'),
+  /** Organization exports (src/services/exports/job.ts): each message is one bounded step of an export job. */
+  EXPORT_QUEUE: binding<'EXPORT_QUEUE'>('send'),
   /** One Durable Object per event: the hub of its live streams (src/services/realtime/event-live.ts). */
   EVENT_LIVE: binding<'EVENT_LIVE'>('idFromName'),
-  /** R2 bucket of generated files: invoice and credit-note PDFs (src/services/invoices/pdf.ts). */
+  /** R2 bucket of generated files: invoice and credit-note PDFs (src/services/invoices/pdf.ts), organization exports. */
   FILES: binding<'FILES'>('put'),
   /**
    * wrangler.toml `[assets]`: the static assets (build/assets, made by dev/docs-assets.ts). Only /docs reads it;

@@ -4,6 +4,7 @@ import { createLogger } from '../lib/logger.ts';
 import { createRedis } from '../lib/redis.ts';
 import { sweepExpiredHolds } from '../services/bookings/expire.ts';
 import { sweepPendingRefunds } from '../services/bookings/refund-sweep.ts';
+import { sweepExports } from '../services/exports/sweep.ts';
 import { sweepOutbox } from '../services/outbox/dispatch.ts';
 import { flushUsage } from '../services/plans/usage.ts';
 import { extendSeries } from '../services/series/index.ts';
@@ -13,7 +14,7 @@ import { extendSeries } from '../services/series/index.ts';
  * the hold sweep, then the pending-refund sweep (Stripe refunds Stripe never answered, asked again), then the outbox
  * sweep (every organization's undispatched events, including the `booking.expired` and `booking.refunded` events the
  * sweeps before it just wrote, and any a Worker committed but never dispatched), then the usage flush (Redis
- * counters into usage_daily, src/services/plans/usage.ts). Each logs its own outcome; a
+ * counters into usage_daily, src/services/plans/usage.ts), the series horizon and the export sweep. Each logs its own outcome; a
  * failed sweep does not stop the next one, and the first failure is rethrown so the Workers runtime records the
  * invocation as failed.
  */
@@ -32,6 +33,8 @@ export async function runScheduled(controller: ScheduledController, env: Record<
     ['outbox', () => sweepOutbox(db, bindings, logger, createRedis(bindings), bindings.EVENT_LIVE)],
     // Recurring event series: dates up to each series' horizon (issue #18 part 5).
     ['series', () => extendSeries(db, logger)],
+    // Organization exports (issue #16 part 2): stalled jobs resumed or failed, expired ones deleted.
+    ['exports', () => sweepExports(db, bindings, logger)],
   ];
   const runs: [string, string, () => Promise<unknown>][] = [];
   for (const key of databaseKeys(bindings)) {

@@ -87,3 +87,54 @@ export async function decryptSecret(keyText: string, context: SecretContext, sto
     throw new DecryptionError();
   }
 }
+
+/** What a signature is for: each purpose has its own key (HKDF info), so one kind of signature never passes as another. */
+export type SignaturePurpose = 'export_download';
+
+// HMAC keys per (key text, purpose), for the life of the isolate (deriving them is not free).
+const signingKeys = new Map<string, Promise<CryptoKey>>();
+
+function signingKey(keyText: string, purpose: SignaturePurpose): Promise<CryptoKey> {
+  const cacheKey = `${purpose}:${keyText}`;
+  let key = signingKeys.get(cacheKey);
+  if (key === undefined) {
+    key = crypto.subtle
+      .importKey('raw', base64urlDecode(keyText), 'HKDF', false, ['deriveKey'])
+      .then((base) =>
+        crypto.subtle.deriveKey(
+          { name: 'HKDF', hash: 'SHA-256', salt: new Uint8Array(0), info: encoder.encode(`eventra ${purpose} v1`) },
+          base,
+          { name: 'HMAC', hash: 'SHA-256', length: 256 },
+          false,
+          ['sign', 'verify'],
+        ),
+      );
+    signingKeys.set(cacheKey, key);
+  }
+  return key;
+}
+
+/**
+ * HMAC-SHA-256 of `message` under a key derived from `keyText` (DATA_ENCRYPTION_KEY) for `purpose`, as base64url:
+ * signed links (the export download). No I/O.
+ */
+export async function signMessage(keyText: string, purpose: SignaturePurpose, message: string): Promise<string> {
+  const mac = await crypto.subtle.sign('HMAC', await signingKey(keyText, purpose), encoder.encode(message));
+  return base64urlEncode(new Uint8Array(mac));
+}
+
+/** Whether `signature` is `signMessage`'s for the same key, purpose and message (compared in constant time). */
+export async function verifySignature(
+  keyText: string,
+  purpose: SignaturePurpose,
+  message: string,
+  signature: string,
+): Promise<boolean> {
+  let mac: Uint8Array<ArrayBuffer>;
+  try {
+    mac = base64urlDecode(signature);
+  } catch {
+    return false;
+  }
+  return crypto.subtle.verify('HMAC', await signingKey(keyText, purpose), mac, encoder.encode(message));
+}

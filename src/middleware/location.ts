@@ -10,7 +10,7 @@ export function locationUrl(c: { req: { url: string }; var: AppEnv['Variables'] 
 }
 
 /**
- * Route middleware of a creating POST: puts `Location` on its 201, the absolute URL (request scheme, host and port)
+ * Route middleware of a creating POST: puts `Location` on its 201 (or the 202 of an accepted job), the absolute URL (request scheme, host and port)
  * of what was created. `{id}` in the path is the `id` of the JSON response body. It reads the response rather than
  * the handler's variables so that an Idempotency-Key replay (answered by `idempotent()` without running the
  * handler) carries the same Location as the first response: put it BEFORE `idempotent()`. A handler that sets its
@@ -22,7 +22,7 @@ export function locationUrl(c: { req: { url: string }; var: AppEnv['Variables'] 
 export function location(path: `/${string}`) {
   return createMiddleware<AppEnv>(async function locationMiddleware(c, next) {
     await next();
-    if (c.res.status !== 201 || c.res.headers.has('location')) return;
+    if ((c.res.status !== 201 && c.res.status !== 202) || c.res.headers.has('location')) return;
     let resolved = path as string;
     if (path.includes('{id}')) {
       const body: unknown = await c.res

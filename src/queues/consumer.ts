@@ -8,6 +8,7 @@ import type { Bindings } from '../env.ts';
 import { emailHandlers } from './email.ts';
 import { webhookHandlers } from './webhooks.ts';
 import { auditHandlers } from './audit.ts';
+import { exportHandlers } from './exports.ts';
 import { QueueMessageSchema, queueKind, type QueueKind, type QueueMessage } from './messages.ts';
 
 export interface ConsumerContext {
@@ -27,13 +28,14 @@ export interface ConsumerContext {
 export type MessageHandler = (message: QueueMessage, ctx: ConsumerContext) => Promise<void>;
 
 /**
- * Handlers per queue kind and message type. The email, webhook and audit consumers register here; a message whose type has
+ * Handlers per queue kind and message type. The email, webhook, audit and export consumers register here; a message whose type has
  * no handler yet is retried and ends in the dead-letter queue rather than being dropped.
  */
 export const handlers: Record<QueueKind, Map<string, MessageHandler>> = {
   email: new Map(emailHandlers),
   webhooks: new Map(webhookHandlers),
   audit: new Map(auditHandlers),
+  exports: new Map(exportHandlers),
   'dead-letter': new Map(),
 };
 

@@ -10,13 +10,14 @@ export const QueueMessageSchema = z.object({
 });
 export type QueueMessage = z.infer<typeof QueueMessageSchema>;
 
-export type QueueKind = 'email' | 'webhooks' | 'audit' | 'dead-letter';
+export type QueueKind = 'email' | 'webhooks' | 'audit' | 'exports' | 'dead-letter';
 
 /** Queue names are `eventra-<kind>` with an environment suffix in staging and production (see wrangler.toml). */
 export function queueKind(queueName: string): QueueKind | undefined {
   if (queueName.startsWith('eventra-email')) return 'email';
   if (queueName.startsWith('eventra-webhooks')) return 'webhooks';
   if (queueName.startsWith('eventra-audit')) return 'audit';
+  if (queueName.startsWith('eventra-exports')) return 'exports';
   if (queueName.startsWith('eventra-dlq')) return 'dead-letter';
   return undefined;
 }

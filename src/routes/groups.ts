@@ -369,6 +369,17 @@ export const ROUTE_GROUPS: readonly RouteGroup[] = [
     ],
     load: async () => (await import('./audit-logs/index.ts')).registerAuditLogsRoutes,
   },
+  // Organization exports (issue #16 part 2).
+  {
+    name: 'exports',
+    routes: [
+      ['GET', '/api/v1/exports'],
+      ['POST', '/api/v1/exports'],
+      ['GET', '/api/v1/exports/{id}'],
+      ['GET', '/api/v1/exports/{id}/files/{file}'],
+    ],
+    load: async () => (await import('./exports/index.ts')).registerExportRoutes,
+  },
   {
     name: 'graphql',
     routes: [

@@ -18,6 +18,7 @@ const bindings = {
   EMAIL_QUEUE: queue,
   WEBHOOK_QUEUE: queue,
   AUDIT_QUEUE: queue,
+  EXPORT_QUEUE: queue,
   // The document never reaches an event's Durable Object.
   EVENT_LIVE: { idFromName: () => undefined },
   FILES: { put: () => undefined },

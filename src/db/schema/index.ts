@@ -21,3 +21,4 @@ export * from './questions.ts';
 export * from './discounts.ts';
 export * from './files.ts';
 export * from './feature-flags.ts';
+export * from './exports.ts';

@@ -7,6 +7,7 @@ import { PUBLIC_BOOKING_LIMIT, PUBLIC_READ_LIMIT } from '../../services/catalogu
 import { DISCOUNT_FAILURE_LIMIT } from '../../services/discounts/limits.ts';
 import { SIGNUP_LIMITS } from '../../services/organizations/signup.ts';
 import { INVITATION_LIMIT } from '../../services/users/invite.ts';
+import { EXPORT_DOWNLOAD_LIMIT, EXPORT_LIMIT } from '../../services/exports/service.ts';
 import { IDEMPOTENCY_HEADER } from '../../lib/idempotency.ts';
 
 /**
@@ -54,6 +55,8 @@ export const RATE_LIMITED_BY: Readonly<Record<string, readonly LimitRule[]>> = {
   enrolTotpForSignIn: [AUTH_LIMITS.mfaClient],
   confirmTotpForSignIn: [AUTH_LIMITS.mfaClient, AUTH_LIMITS.mfaAccount, AUTH_LIMITS.mfaAccountDay],
   inviteMember: [INVITATION_LIMIT],
+  createOrganizationExport: [EXPORT_LIMIT],
+  downloadOrganizationExportFile: [EXPORT_DOWNLOAD_LIMIT],
   listPublicEvents: [PUBLIC_READ_LIMIT],
   getPublicEvent: [PUBLIC_READ_LIMIT],
   getPublicBooking: [PUBLIC_READ_LIMIT],

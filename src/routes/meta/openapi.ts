@@ -69,6 +69,10 @@ export const TAGS = [
   },
   { name: 'API keys', description: 'Keys for integrations: scoped, live or test, shown once, revocable at once.' },
   { name: 'Audit log', description: 'Who changed what, with export.' },
+  {
+    name: 'Exports',
+    description: 'Everything an organization owns as JSON or CSV, made in the background, downloaded by signed links.',
+  },
   { name: 'Live', description: 'Server-Sent Events: seats left, check-in counts and new bookings as they change.' },
   {
     name: 'GraphQL',
