@@ -2698,7 +2698,8 @@ export interface components {
         | 'https://eventra.app/problems/internal-error'
         | 'https://eventra.app/problems/misconfigured'
         | 'https://eventra.app/problems/payment-provider-error'
-        | 'https://eventra.app/problems/service-unavailable';
+        | 'https://eventra.app/problems/service-unavailable'
+        | 'https://eventra.app/problems/organization-read-only';
       /**
        * @description Short, human-readable summary of the problem type.
        * @example Not found
@@ -2741,7 +2742,8 @@ export interface components {
         | 'Internal server error'
         | 'Service misconfigured'
         | 'Payment provider error'
-        | 'Service unavailable';
+        | 'Service unavailable'
+        | 'Organization read-only';
       /**
        * Format: int32
        * @description The HTTP status code.
@@ -2795,7 +2797,8 @@ export interface components {
         | 'internal_error'
         | 'misconfigured'
         | 'payment_provider_error'
-        | 'service_unavailable';
+        | 'service_unavailable'
+        | 'organization_read_only';
       /**
        * @description The server's id of the request (also in the X-Request-Id header, never the caller's own); quote it when asking for support. `unknown` only for a failure before the id was made.
        * @example b3f1c2de-8a7b-4c55-9d1e-2f3a4b5c6d7e
@@ -10009,7 +10012,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `service_unavailable`: Service unavailable */
+      /** @description `service_unavailable`: Service unavailable; `organization_read_only`: Organization read-only */
       503: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -10419,7 +10422,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `service_unavailable`: Service unavailable */
+      /** @description `service_unavailable`: Service unavailable; `organization_read_only`: Organization read-only */
       503: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -10562,7 +10565,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `service_unavailable`: Service unavailable */
+      /** @description `service_unavailable`: Service unavailable; `organization_read_only`: Organization read-only */
       503: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -10705,7 +10708,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `service_unavailable`: Service unavailable */
+      /** @description `service_unavailable`: Service unavailable; `organization_read_only`: Organization read-only */
       503: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -10818,7 +10821,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `service_unavailable`: Service unavailable */
+      /** @description `service_unavailable`: Service unavailable; `organization_read_only`: Organization read-only */
       503: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -10947,7 +10950,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `service_unavailable`: Service unavailable */
+      /** @description `service_unavailable`: Service unavailable; `organization_read_only`: Organization read-only */
       503: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -11115,7 +11118,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `service_unavailable`: Service unavailable */
+      /** @description `service_unavailable`: Service unavailable; `organization_read_only`: Organization read-only */
       503: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -11258,7 +11261,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `service_unavailable`: Service unavailable */
+      /** @description `service_unavailable`: Service unavailable; `organization_read_only`: Organization read-only */
       503: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -11430,7 +11433,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `service_unavailable`: Service unavailable */
+      /** @description `service_unavailable`: Service unavailable; `organization_read_only`: Organization read-only */
       503: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -11573,7 +11576,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `service_unavailable`: Service unavailable */
+      /** @description `service_unavailable`: Service unavailable; `organization_read_only`: Organization read-only */
       503: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -11699,7 +11702,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `service_unavailable`: Service unavailable */
+      /** @description `service_unavailable`: Service unavailable; `organization_read_only`: Organization read-only */
       503: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -11842,7 +11845,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `service_unavailable`: Service unavailable */
+      /** @description `service_unavailable`: Service unavailable; `organization_read_only`: Organization read-only */
       503: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -11983,7 +11986,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `service_unavailable`: Service unavailable */
+      /** @description `service_unavailable`: Service unavailable; `organization_read_only`: Organization read-only */
       503: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -12161,7 +12164,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `service_unavailable`: Service unavailable */
+      /** @description `service_unavailable`: Service unavailable; `organization_read_only`: Organization read-only */
       503: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -12320,7 +12323,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `service_unavailable`: Service unavailable */
+      /** @description `service_unavailable`: Service unavailable; `organization_read_only`: Organization read-only */
       503: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -12447,7 +12450,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `service_unavailable`: Service unavailable */
+      /** @description `service_unavailable`: Service unavailable; `organization_read_only`: Organization read-only */
       503: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -12576,7 +12579,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `service_unavailable`: Service unavailable */
+      /** @description `service_unavailable`: Service unavailable; `organization_read_only`: Organization read-only */
       503: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -12735,7 +12738,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `service_unavailable`: Service unavailable */
+      /** @description `service_unavailable`: Service unavailable; `organization_read_only`: Organization read-only */
       503: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -12861,7 +12864,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `service_unavailable`: Service unavailable */
+      /** @description `service_unavailable`: Service unavailable; `organization_read_only`: Organization read-only */
       503: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -13008,7 +13011,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `service_unavailable`: Service unavailable */
+      /** @description `service_unavailable`: Service unavailable; `organization_read_only`: Organization read-only */
       503: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -13121,7 +13124,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `service_unavailable`: Service unavailable */
+      /** @description `service_unavailable`: Service unavailable; `organization_read_only`: Organization read-only */
       503: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -13218,7 +13221,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `service_unavailable`: Service unavailable */
+      /** @description `service_unavailable`: Service unavailable; `organization_read_only`: Organization read-only */
       503: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -13361,7 +13364,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `service_unavailable`: Service unavailable */
+      /** @description `service_unavailable`: Service unavailable; `organization_read_only`: Organization read-only */
       503: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -13504,7 +13507,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `service_unavailable`: Service unavailable */
+      /** @description `service_unavailable`: Service unavailable; `organization_read_only`: Organization read-only */
       503: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -13661,7 +13664,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `service_unavailable`: Service unavailable */
+      /** @description `service_unavailable`: Service unavailable; `organization_read_only`: Organization read-only */
       503: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -13773,7 +13776,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `service_unavailable`: Service unavailable */
+      /** @description `service_unavailable`: Service unavailable; `organization_read_only`: Organization read-only */
       503: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -13917,7 +13920,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `service_unavailable`: Service unavailable */
+      /** @description `service_unavailable`: Service unavailable; `organization_read_only`: Organization read-only */
       503: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -14074,7 +14077,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `service_unavailable`: Service unavailable */
+      /** @description `service_unavailable`: Service unavailable; `organization_read_only`: Organization read-only */
       503: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -14203,7 +14206,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `service_unavailable`: Service unavailable */
+      /** @description `service_unavailable`: Service unavailable; `organization_read_only`: Organization read-only */
       503: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -14330,7 +14333,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `service_unavailable`: Service unavailable */
+      /** @description `service_unavailable`: Service unavailable; `organization_read_only`: Organization read-only */
       503: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -14488,7 +14491,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `service_unavailable`: Service unavailable */
+      /** @description `service_unavailable`: Service unavailable; `organization_read_only`: Organization read-only */
       503: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -14644,7 +14647,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `service_unavailable`: Service unavailable */
+      /** @description `service_unavailable`: Service unavailable; `organization_read_only`: Organization read-only */
       503: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -14770,7 +14773,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `service_unavailable`: Service unavailable */
+      /** @description `service_unavailable`: Service unavailable; `organization_read_only`: Organization read-only */
       503: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -14942,7 +14945,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `service_unavailable`: Service unavailable */
+      /** @description `service_unavailable`: Service unavailable; `organization_read_only`: Organization read-only */
       503: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -15113,7 +15116,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `service_unavailable`: Service unavailable */
+      /** @description `service_unavailable`: Service unavailable; `organization_read_only`: Organization read-only */
       503: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -15257,7 +15260,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `service_unavailable`: Service unavailable */
+      /** @description `service_unavailable`: Service unavailable; `organization_read_only`: Organization read-only */
       503: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -15413,7 +15416,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `service_unavailable`: Service unavailable */
+      /** @description `service_unavailable`: Service unavailable; `organization_read_only`: Organization read-only */
       503: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -15570,7 +15573,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `service_unavailable`: Service unavailable */
+      /** @description `service_unavailable`: Service unavailable; `organization_read_only`: Organization read-only */
       503: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -15713,7 +15716,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `service_unavailable`: Service unavailable */
+      /** @description `service_unavailable`: Service unavailable; `organization_read_only`: Organization read-only */
       503: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -15859,7 +15862,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `service_unavailable`: Service unavailable */
+      /** @description `service_unavailable`: Service unavailable; `organization_read_only`: Organization read-only */
       503: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -16020,7 +16023,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `service_unavailable`: Service unavailable */
+      /** @description `service_unavailable`: Service unavailable; `organization_read_only`: Organization read-only */
       503: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -16181,7 +16184,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `service_unavailable`: Service unavailable */
+      /** @description `service_unavailable`: Service unavailable; `organization_read_only`: Organization read-only */
       503: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -16331,7 +16334,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `service_unavailable`: Service unavailable */
+      /** @description `service_unavailable`: Service unavailable; `organization_read_only`: Organization read-only */
       503: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -16477,7 +16480,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `service_unavailable`: Service unavailable */
+      /** @description `service_unavailable`: Service unavailable; `organization_read_only`: Organization read-only */
       503: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -16638,7 +16641,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `service_unavailable`: Service unavailable */
+      /** @description `service_unavailable`: Service unavailable; `organization_read_only`: Organization read-only */
       503: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -16800,7 +16803,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `service_unavailable`: Service unavailable */
+      /** @description `service_unavailable`: Service unavailable; `organization_read_only`: Organization read-only */
       503: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -16974,7 +16977,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `service_unavailable`: Service unavailable */
+      /** @description `service_unavailable`: Service unavailable; `organization_read_only`: Organization read-only */
       503: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -17156,7 +17159,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `service_unavailable`: Service unavailable */
+      /** @description `service_unavailable`: Service unavailable; `organization_read_only`: Organization read-only */
       503: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -17332,7 +17335,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `service_unavailable`: Service unavailable */
+      /** @description `service_unavailable`: Service unavailable; `organization_read_only`: Organization read-only */
       503: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -17540,7 +17543,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `service_unavailable`: Service unavailable */
+      /** @description `service_unavailable`: Service unavailable; `organization_read_only`: Organization read-only */
       503: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -17686,7 +17689,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `service_unavailable`: Service unavailable */
+      /** @description `service_unavailable`: Service unavailable; `organization_read_only`: Organization read-only */
       503: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -17861,7 +17864,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `service_unavailable`: Service unavailable */
+      /** @description `service_unavailable`: Service unavailable; `organization_read_only`: Organization read-only */
       503: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -18002,7 +18005,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `service_unavailable`: Service unavailable */
+      /** @description `service_unavailable`: Service unavailable; `organization_read_only`: Organization read-only */
       503: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -18165,7 +18168,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `service_unavailable`: Service unavailable */
+      /** @description `service_unavailable`: Service unavailable; `organization_read_only`: Organization read-only */
       503: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -18358,7 +18361,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `service_unavailable`: Service unavailable */
+      /** @description `service_unavailable`: Service unavailable; `organization_read_only`: Organization read-only */
       503: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -18511,7 +18514,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `service_unavailable`: Service unavailable */
+      /** @description `service_unavailable`: Service unavailable; `organization_read_only`: Organization read-only */
       503: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -18686,7 +18689,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `service_unavailable`: Service unavailable */
+      /** @description `service_unavailable`: Service unavailable; `organization_read_only`: Organization read-only */
       503: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -18827,7 +18830,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `service_unavailable`: Service unavailable */
+      /** @description `service_unavailable`: Service unavailable; `organization_read_only`: Organization read-only */
       503: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -19029,7 +19032,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `service_unavailable`: Service unavailable */
+      /** @description `service_unavailable`: Service unavailable; `organization_read_only`: Organization read-only */
       503: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -19259,7 +19262,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `service_unavailable`: Service unavailable */
+      /** @description `service_unavailable`: Service unavailable; `organization_read_only`: Organization read-only */
       503: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -19442,7 +19445,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `service_unavailable`: Service unavailable */
+      /** @description `service_unavailable`: Service unavailable; `organization_read_only`: Organization read-only */
       503: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -19654,7 +19657,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `service_unavailable`: Service unavailable */
+      /** @description `service_unavailable`: Service unavailable; `organization_read_only`: Organization read-only */
       503: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -19795,7 +19798,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `service_unavailable`: Service unavailable */
+      /** @description `service_unavailable`: Service unavailable; `organization_read_only`: Organization read-only */
       503: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -19989,7 +19992,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `service_unavailable`: Service unavailable */
+      /** @description `service_unavailable`: Service unavailable; `organization_read_only`: Organization read-only */
       503: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -20169,7 +20172,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `service_unavailable`: Service unavailable */
+      /** @description `service_unavailable`: Service unavailable; `organization_read_only`: Organization read-only */
       503: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -20343,7 +20346,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `service_unavailable`: Service unavailable */
+      /** @description `service_unavailable`: Service unavailable; `organization_read_only`: Organization read-only */
       503: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -20563,7 +20566,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `service_unavailable`: Service unavailable */
+      /** @description `service_unavailable`: Service unavailable; `organization_read_only`: Organization read-only */
       503: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -20699,7 +20702,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `service_unavailable`: Service unavailable */
+      /** @description `service_unavailable`: Service unavailable; `organization_read_only`: Organization read-only */
       503: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -20909,7 +20912,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `service_unavailable`: Service unavailable */
+      /** @description `service_unavailable`: Service unavailable; `organization_read_only`: Organization read-only */
       503: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -21083,7 +21086,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `service_unavailable`: Service unavailable */
+      /** @description `service_unavailable`: Service unavailable; `organization_read_only`: Organization read-only */
       503: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -21276,7 +21279,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `service_unavailable`: Service unavailable */
+      /** @description `service_unavailable`: Service unavailable; `organization_read_only`: Organization read-only */
       503: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -21468,7 +21471,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `service_unavailable`: Service unavailable */
+      /** @description `service_unavailable`: Service unavailable; `organization_read_only`: Organization read-only */
       503: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -21644,7 +21647,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `service_unavailable`: Service unavailable */
+      /** @description `service_unavailable`: Service unavailable; `organization_read_only`: Organization read-only */
       503: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -21817,7 +21820,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `service_unavailable`: Service unavailable */
+      /** @description `service_unavailable`: Service unavailable; `organization_read_only`: Organization read-only */
       503: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -22029,7 +22032,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `service_unavailable`: Service unavailable */
+      /** @description `service_unavailable`: Service unavailable; `organization_read_only`: Organization read-only */
       503: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -22234,7 +22237,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `service_unavailable`: Service unavailable */
+      /** @description `service_unavailable`: Service unavailable; `organization_read_only`: Organization read-only */
       503: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -22411,7 +22414,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `service_unavailable`: Service unavailable */
+      /** @description `service_unavailable`: Service unavailable; `organization_read_only`: Organization read-only */
       503: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -22610,7 +22613,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `service_unavailable`: Service unavailable */
+      /** @description `service_unavailable`: Service unavailable; `organization_read_only`: Organization read-only */
       503: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -22751,7 +22754,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `service_unavailable`: Service unavailable */
+      /** @description `service_unavailable`: Service unavailable; `organization_read_only`: Organization read-only */
       503: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -22897,7 +22900,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `service_unavailable`: Service unavailable */
+      /** @description `service_unavailable`: Service unavailable; `organization_read_only`: Organization read-only */
       503: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -23079,7 +23082,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `service_unavailable`: Service unavailable */
+      /** @description `service_unavailable`: Service unavailable; `organization_read_only`: Organization read-only */
       503: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -23206,7 +23209,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `service_unavailable`: Service unavailable */
+      /** @description `service_unavailable`: Service unavailable; `organization_read_only`: Organization read-only */
       503: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -23367,7 +23370,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `service_unavailable`: Service unavailable */
+      /** @description `service_unavailable`: Service unavailable; `organization_read_only`: Organization read-only */
       503: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -23532,7 +23535,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `service_unavailable`: Service unavailable */
+      /** @description `service_unavailable`: Service unavailable; `organization_read_only`: Organization read-only */
       503: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -23743,7 +23746,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `service_unavailable`: Service unavailable */
+      /** @description `service_unavailable`: Service unavailable; `organization_read_only`: Organization read-only */
       503: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -23933,7 +23936,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `service_unavailable`: Service unavailable */
+      /** @description `service_unavailable`: Service unavailable; `organization_read_only`: Organization read-only */
       503: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -24074,7 +24077,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `service_unavailable`: Service unavailable */
+      /** @description `service_unavailable`: Service unavailable; `organization_read_only`: Organization read-only */
       503: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -24230,7 +24233,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `service_unavailable`: Service unavailable */
+      /** @description `service_unavailable`: Service unavailable; `organization_read_only`: Organization read-only */
       503: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -24376,7 +24379,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `service_unavailable`: Service unavailable */
+      /** @description `service_unavailable`: Service unavailable; `organization_read_only`: Organization read-only */
       503: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -24519,7 +24522,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `service_unavailable`: Service unavailable */
+      /** @description `service_unavailable`: Service unavailable; `organization_read_only`: Organization read-only */
       503: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -24662,7 +24665,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `service_unavailable`: Service unavailable */
+      /** @description `service_unavailable`: Service unavailable; `organization_read_only`: Organization read-only */
       503: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -24839,7 +24842,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `service_unavailable`: Service unavailable */
+      /** @description `service_unavailable`: Service unavailable; `organization_read_only`: Organization read-only */
       503: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -25049,7 +25052,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `service_unavailable`: Service unavailable */
+      /** @description `service_unavailable`: Service unavailable; `organization_read_only`: Organization read-only */
       503: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -25210,7 +25213,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `service_unavailable`: Service unavailable */
+      /** @description `service_unavailable`: Service unavailable; `organization_read_only`: Organization read-only */
       503: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -25382,7 +25385,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `service_unavailable`: Service unavailable */
+      /** @description `service_unavailable`: Service unavailable; `organization_read_only`: Organization read-only */
       503: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -25554,7 +25557,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `service_unavailable`: Service unavailable */
+      /** @description `service_unavailable`: Service unavailable; `organization_read_only`: Organization read-only */
       503: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -25708,7 +25711,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `service_unavailable`: Service unavailable */
+      /** @description `service_unavailable`: Service unavailable; `organization_read_only`: Organization read-only */
       503: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -25877,7 +25880,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `service_unavailable`: Service unavailable */
+      /** @description `service_unavailable`: Service unavailable; `organization_read_only`: Organization read-only */
       503: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -25998,7 +26001,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `service_unavailable`: Service unavailable */
+      /** @description `service_unavailable`: Service unavailable; `organization_read_only`: Organization read-only */
       503: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -26150,7 +26153,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `service_unavailable`: Service unavailable */
+      /** @description `service_unavailable`: Service unavailable; `organization_read_only`: Organization read-only */
       503: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -26317,7 +26320,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `service_unavailable`: Service unavailable */
+      /** @description `service_unavailable`: Service unavailable; `organization_read_only`: Organization read-only */
       503: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -26450,7 +26453,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `service_unavailable`: Service unavailable */
+      /** @description `service_unavailable`: Service unavailable; `organization_read_only`: Organization read-only */
       503: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -26557,7 +26560,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `service_unavailable`: Service unavailable */
+      /** @description `service_unavailable`: Service unavailable; `organization_read_only`: Organization read-only */
       503: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -26692,7 +26695,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `service_unavailable`: Service unavailable */
+      /** @description `service_unavailable`: Service unavailable; `organization_read_only`: Organization read-only */
       503: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -26801,7 +26804,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `service_unavailable`: Service unavailable */
+      /** @description `service_unavailable`: Service unavailable; `organization_read_only`: Organization read-only */
       503: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -26926,7 +26929,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `service_unavailable`: Service unavailable */
+      /** @description `service_unavailable`: Service unavailable; `organization_read_only`: Organization read-only */
       503: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -27101,7 +27104,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `service_unavailable`: Service unavailable */
+      /** @description `service_unavailable`: Service unavailable; `organization_read_only`: Organization read-only */
       503: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -27225,7 +27228,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `service_unavailable`: Service unavailable */
+      /** @description `service_unavailable`: Service unavailable; `organization_read_only`: Organization read-only */
       503: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -27382,7 +27385,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `service_unavailable`: Service unavailable */
+      /** @description `service_unavailable`: Service unavailable; `organization_read_only`: Organization read-only */
       503: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -27560,7 +27563,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `service_unavailable`: Service unavailable */
+      /** @description `service_unavailable`: Service unavailable; `organization_read_only`: Organization read-only */
       503: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -27687,7 +27690,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `service_unavailable`: Service unavailable */
+      /** @description `service_unavailable`: Service unavailable; `organization_read_only`: Organization read-only */
       503: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -27933,7 +27936,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `service_unavailable`: Service unavailable */
+      /** @description `service_unavailable`: Service unavailable; `organization_read_only`: Organization read-only */
       503: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -28105,7 +28108,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `service_unavailable`: Service unavailable */
+      /** @description `service_unavailable`: Service unavailable; `organization_read_only`: Organization read-only */
       503: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -28282,7 +28285,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `service_unavailable`: Service unavailable */
+      /** @description `service_unavailable`: Service unavailable; `organization_read_only`: Organization read-only */
       503: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -28445,7 +28448,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `service_unavailable`: Service unavailable */
+      /** @description `service_unavailable`: Service unavailable; `organization_read_only`: Organization read-only */
       503: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -28623,7 +28626,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `service_unavailable`: Service unavailable */
+      /** @description `service_unavailable`: Service unavailable; `organization_read_only`: Organization read-only */
       503: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -28750,7 +28753,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `service_unavailable`: Service unavailable */
+      /** @description `service_unavailable`: Service unavailable; `organization_read_only`: Organization read-only */
       503: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -28897,7 +28900,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `service_unavailable`: Service unavailable */
+      /** @description `service_unavailable`: Service unavailable; `organization_read_only`: Organization read-only */
       503: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -29055,7 +29058,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `service_unavailable`: Service unavailable */
+      /** @description `service_unavailable`: Service unavailable; `organization_read_only`: Organization read-only */
       503: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -29239,7 +29242,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `service_unavailable`: Service unavailable */
+      /** @description `service_unavailable`: Service unavailable; `organization_read_only`: Organization read-only */
       503: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -29406,7 +29409,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `service_unavailable`: Service unavailable */
+      /** @description `service_unavailable`: Service unavailable; `organization_read_only`: Organization read-only */
       503: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -29537,7 +29540,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `service_unavailable`: Service unavailable */
+      /** @description `service_unavailable`: Service unavailable; `organization_read_only`: Organization read-only */
       503: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -29657,7 +29660,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `service_unavailable`: Service unavailable */
+      /** @description `service_unavailable`: Service unavailable; `organization_read_only`: Organization read-only */
       503: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -29824,7 +29827,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `service_unavailable`: Service unavailable */
+      /** @description `service_unavailable`: Service unavailable; `organization_read_only`: Organization read-only */
       503: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -29970,7 +29973,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `service_unavailable`: Service unavailable */
+      /** @description `service_unavailable`: Service unavailable; `organization_read_only`: Organization read-only */
       503: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -30133,7 +30136,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `service_unavailable`: Service unavailable */
+      /** @description `service_unavailable`: Service unavailable; `organization_read_only`: Organization read-only */
       503: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -30252,7 +30255,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `service_unavailable`: Service unavailable */
+      /** @description `service_unavailable`: Service unavailable; `organization_read_only`: Organization read-only */
       503: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -30403,7 +30406,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `service_unavailable`: Service unavailable */
+      /** @description `service_unavailable`: Service unavailable; `organization_read_only`: Organization read-only */
       503: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -30548,7 +30551,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `service_unavailable`: Service unavailable */
+      /** @description `service_unavailable`: Service unavailable; `organization_read_only`: Organization read-only */
       503: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -30713,7 +30716,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `service_unavailable`: Service unavailable */
+      /** @description `service_unavailable`: Service unavailable; `organization_read_only`: Organization read-only */
       503: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -30829,7 +30832,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `service_unavailable`: Service unavailable */
+      /** @description `service_unavailable`: Service unavailable; `organization_read_only`: Organization read-only */
       503: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -30948,7 +30951,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `service_unavailable`: Service unavailable */
+      /** @description `service_unavailable`: Service unavailable; `organization_read_only`: Organization read-only */
       503: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -31069,7 +31072,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `service_unavailable`: Service unavailable */
+      /** @description `service_unavailable`: Service unavailable; `organization_read_only`: Organization read-only */
       503: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -31246,7 +31249,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `service_unavailable`: Service unavailable */
+      /** @description `service_unavailable`: Service unavailable; `organization_read_only`: Organization read-only */
       503: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -31419,7 +31422,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `service_unavailable`: Service unavailable */
+      /** @description `service_unavailable`: Service unavailable; `organization_read_only`: Organization read-only */
       503: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -31585,7 +31588,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `service_unavailable`: Service unavailable */
+      /** @description `service_unavailable`: Service unavailable; `organization_read_only`: Organization read-only */
       503: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -31766,7 +31769,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `service_unavailable`: Service unavailable */
+      /** @description `service_unavailable`: Service unavailable; `organization_read_only`: Organization read-only */
       503: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -31893,7 +31896,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `service_unavailable`: Service unavailable */
+      /** @description `service_unavailable`: Service unavailable; `organization_read_only`: Organization read-only */
       503: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -31996,7 +31999,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `service_unavailable`: Service unavailable */
+      /** @description `service_unavailable`: Service unavailable; `organization_read_only`: Organization read-only */
       503: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -32128,7 +32131,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `service_unavailable`: Service unavailable */
+      /** @description `service_unavailable`: Service unavailable; `organization_read_only`: Organization read-only */
       503: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -32260,7 +32263,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `service_unavailable`: Service unavailable */
+      /** @description `service_unavailable`: Service unavailable; `organization_read_only`: Organization read-only */
       503: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -32406,7 +32409,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `service_unavailable`: Service unavailable */
+      /** @description `service_unavailable`: Service unavailable; `organization_read_only`: Organization read-only */
       503: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -32523,7 +32526,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `service_unavailable`: Service unavailable */
+      /** @description `service_unavailable`: Service unavailable; `organization_read_only`: Organization read-only */
       503: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -32640,7 +32643,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `service_unavailable`: Service unavailable */
+      /** @description `service_unavailable`: Service unavailable; `organization_read_only`: Organization read-only */
       503: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -32793,7 +32796,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `service_unavailable`: Service unavailable */
+      /** @description `service_unavailable`: Service unavailable; `organization_read_only`: Organization read-only */
       503: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -32936,7 +32939,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `service_unavailable`: Service unavailable */
+      /** @description `service_unavailable`: Service unavailable; `organization_read_only`: Organization read-only */
       503: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -33111,7 +33114,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `service_unavailable`: Service unavailable */
+      /** @description `service_unavailable`: Service unavailable; `organization_read_only`: Organization read-only */
       503: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -33273,7 +33276,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `service_unavailable`: Service unavailable */
+      /** @description `service_unavailable`: Service unavailable; `organization_read_only`: Organization read-only */
       503: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -33425,7 +33428,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `service_unavailable`: Service unavailable */
+      /** @description `service_unavailable`: Service unavailable; `organization_read_only`: Organization read-only */
       503: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -33617,7 +33620,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `service_unavailable`: Service unavailable */
+      /** @description `service_unavailable`: Service unavailable; `organization_read_only`: Organization read-only */
       503: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
