@@ -2762,7 +2762,8 @@ export interface components {
         | 'https://eventra.app/problems/internal-error'
         | 'https://eventra.app/problems/misconfigured'
         | 'https://eventra.app/problems/payment-provider-error'
-        | 'https://eventra.app/problems/service-unavailable';
+        | 'https://eventra.app/problems/service-unavailable'
+        | 'https://eventra.app/problems/organization-read-only';
       /**
        * @description Short, human-readable summary of the problem type.
        * @example Not found
@@ -2805,7 +2806,8 @@ export interface components {
         | 'Internal server error'
         | 'Service misconfigured'
         | 'Payment provider error'
-        | 'Service unavailable';
+        | 'Service unavailable'
+        | 'Organization read-only';
       /**
        * Format: int32
        * @description The HTTP status code.
@@ -2859,7 +2861,8 @@ export interface components {
         | 'internal_error'
         | 'misconfigured'
         | 'payment_provider_error'
-        | 'service_unavailable';
+        | 'service_unavailable'
+        | 'organization_read_only';
       /**
        * @description The server's id of the request (also in the X-Request-Id header, never the caller's own); quote it when asking for support. `unknown` only for a failure before the id was made.
        * @example b3f1c2de-8a7b-4c55-9d1e-2f3a4b5c6d7e
@@ -10230,7 +10233,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `service_unavailable`: Service unavailable */
+      /** @description `service_unavailable`: Service unavailable; `organization_read_only`: Organization read-only */
       503: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -10640,7 +10643,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `service_unavailable`: Service unavailable */
+      /** @description `service_unavailable`: Service unavailable; `organization_read_only`: Organization read-only */
       503: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -10783,7 +10786,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `service_unavailable`: Service unavailable */
+      /** @description `service_unavailable`: Service unavailable; `organization_read_only`: Organization read-only */
       503: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -10926,7 +10929,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `service_unavailable`: Service unavailable */
+      /** @description `service_unavailable`: Service unavailable; `organization_read_only`: Organization read-only */
       503: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -11039,7 +11042,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `service_unavailable`: Service unavailable */
+      /** @description `service_unavailable`: Service unavailable; `organization_read_only`: Organization read-only */
       503: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -11168,7 +11171,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `service_unavailable`: Service unavailable */
+      /** @description `service_unavailable`: Service unavailable; `organization_read_only`: Organization read-only */
       503: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -11336,7 +11339,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `service_unavailable`: Service unavailable */
+      /** @description `service_unavailable`: Service unavailable; `organization_read_only`: Organization read-only */
       503: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -11479,7 +11482,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `service_unavailable`: Service unavailable */
+      /** @description `service_unavailable`: Service unavailable; `organization_read_only`: Organization read-only */
       503: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -11651,7 +11654,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `service_unavailable`: Service unavailable */
+      /** @description `service_unavailable`: Service unavailable; `organization_read_only`: Organization read-only */
       503: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -11794,7 +11797,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `service_unavailable`: Service unavailable */
+      /** @description `service_unavailable`: Service unavailable; `organization_read_only`: Organization read-only */
       503: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -11920,7 +11923,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `service_unavailable`: Service unavailable */
+      /** @description `service_unavailable`: Service unavailable; `organization_read_only`: Organization read-only */
       503: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -12063,7 +12066,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `service_unavailable`: Service unavailable */
+      /** @description `service_unavailable`: Service unavailable; `organization_read_only`: Organization read-only */
       503: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -12204,7 +12207,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `service_unavailable`: Service unavailable */
+      /** @description `service_unavailable`: Service unavailable; `organization_read_only`: Organization read-only */
       503: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -12382,7 +12385,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `service_unavailable`: Service unavailable */
+      /** @description `service_unavailable`: Service unavailable; `organization_read_only`: Organization read-only */
       503: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -12541,7 +12544,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `service_unavailable`: Service unavailable */
+      /** @description `service_unavailable`: Service unavailable; `organization_read_only`: Organization read-only */
       503: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -12668,7 +12671,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `service_unavailable`: Service unavailable */
+      /** @description `service_unavailable`: Service unavailable; `organization_read_only`: Organization read-only */
       503: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -12797,7 +12800,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `service_unavailable`: Service unavailable */
+      /** @description `service_unavailable`: Service unavailable; `organization_read_only`: Organization read-only */
       503: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -12956,7 +12959,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `service_unavailable`: Service unavailable */
+      /** @description `service_unavailable`: Service unavailable; `organization_read_only`: Organization read-only */
       503: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -13082,7 +13085,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `service_unavailable`: Service unavailable */
+      /** @description `service_unavailable`: Service unavailable; `organization_read_only`: Organization read-only */
       503: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -13229,7 +13232,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `service_unavailable`: Service unavailable */
+      /** @description `service_unavailable`: Service unavailable; `organization_read_only`: Organization read-only */
       503: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -13342,7 +13345,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `service_unavailable`: Service unavailable */
+      /** @description `service_unavailable`: Service unavailable; `organization_read_only`: Organization read-only */
       503: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -13439,7 +13442,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `service_unavailable`: Service unavailable */
+      /** @description `service_unavailable`: Service unavailable; `organization_read_only`: Organization read-only */
       503: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -13582,7 +13585,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `service_unavailable`: Service unavailable */
+      /** @description `service_unavailable`: Service unavailable; `organization_read_only`: Organization read-only */
       503: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -13725,7 +13728,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `service_unavailable`: Service unavailable */
+      /** @description `service_unavailable`: Service unavailable; `organization_read_only`: Organization read-only */
       503: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -13882,7 +13885,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `service_unavailable`: Service unavailable */
+      /** @description `service_unavailable`: Service unavailable; `organization_read_only`: Organization read-only */
       503: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -13994,7 +13997,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `service_unavailable`: Service unavailable */
+      /** @description `service_unavailable`: Service unavailable; `organization_read_only`: Organization read-only */
       503: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -14138,7 +14141,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `service_unavailable`: Service unavailable */
+      /** @description `service_unavailable`: Service unavailable; `organization_read_only`: Organization read-only */
       503: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -14295,7 +14298,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `service_unavailable`: Service unavailable */
+      /** @description `service_unavailable`: Service unavailable; `organization_read_only`: Organization read-only */
       503: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -14424,7 +14427,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `service_unavailable`: Service unavailable */
+      /** @description `service_unavailable`: Service unavailable; `organization_read_only`: Organization read-only */
       503: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -14551,7 +14554,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `service_unavailable`: Service unavailable */
+      /** @description `service_unavailable`: Service unavailable; `organization_read_only`: Organization read-only */
       503: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -14709,7 +14712,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `service_unavailable`: Service unavailable */
+      /** @description `service_unavailable`: Service unavailable; `organization_read_only`: Organization read-only */
       503: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -14865,7 +14868,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `service_unavailable`: Service unavailable */
+      /** @description `service_unavailable`: Service unavailable; `organization_read_only`: Organization read-only */
       503: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -14991,7 +14994,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `service_unavailable`: Service unavailable */
+      /** @description `service_unavailable`: Service unavailable; `organization_read_only`: Organization read-only */
       503: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -15163,7 +15166,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `service_unavailable`: Service unavailable */
+      /** @description `service_unavailable`: Service unavailable; `organization_read_only`: Organization read-only */
       503: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -15334,7 +15337,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `service_unavailable`: Service unavailable */
+      /** @description `service_unavailable`: Service unavailable; `organization_read_only`: Organization read-only */
       503: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -15478,7 +15481,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `service_unavailable`: Service unavailable */
+      /** @description `service_unavailable`: Service unavailable; `organization_read_only`: Organization read-only */
       503: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -15634,7 +15637,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `service_unavailable`: Service unavailable */
+      /** @description `service_unavailable`: Service unavailable; `organization_read_only`: Organization read-only */
       503: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -15791,7 +15794,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `service_unavailable`: Service unavailable */
+      /** @description `service_unavailable`: Service unavailable; `organization_read_only`: Organization read-only */
       503: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -15934,7 +15937,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `service_unavailable`: Service unavailable */
+      /** @description `service_unavailable`: Service unavailable; `organization_read_only`: Organization read-only */
       503: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -16080,7 +16083,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `service_unavailable`: Service unavailable */
+      /** @description `service_unavailable`: Service unavailable; `organization_read_only`: Organization read-only */
       503: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -16241,7 +16244,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `service_unavailable`: Service unavailable */
+      /** @description `service_unavailable`: Service unavailable; `organization_read_only`: Organization read-only */
       503: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -16402,7 +16405,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `service_unavailable`: Service unavailable */
+      /** @description `service_unavailable`: Service unavailable; `organization_read_only`: Organization read-only */
       503: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -16552,7 +16555,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `service_unavailable`: Service unavailable */
+      /** @description `service_unavailable`: Service unavailable; `organization_read_only`: Organization read-only */
       503: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -16698,7 +16701,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `service_unavailable`: Service unavailable */
+      /** @description `service_unavailable`: Service unavailable; `organization_read_only`: Organization read-only */
       503: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -16859,7 +16862,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `service_unavailable`: Service unavailable */
+      /** @description `service_unavailable`: Service unavailable; `organization_read_only`: Organization read-only */
       503: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -17021,7 +17024,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `service_unavailable`: Service unavailable */
+      /** @description `service_unavailable`: Service unavailable; `organization_read_only`: Organization read-only */
       503: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -17195,7 +17198,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `service_unavailable`: Service unavailable */
+      /** @description `service_unavailable`: Service unavailable; `organization_read_only`: Organization read-only */
       503: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -17377,7 +17380,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `service_unavailable`: Service unavailable */
+      /** @description `service_unavailable`: Service unavailable; `organization_read_only`: Organization read-only */
       503: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -17553,7 +17556,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `service_unavailable`: Service unavailable */
+      /** @description `service_unavailable`: Service unavailable; `organization_read_only`: Organization read-only */
       503: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -17761,7 +17764,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `service_unavailable`: Service unavailable */
+      /** @description `service_unavailable`: Service unavailable; `organization_read_only`: Organization read-only */
       503: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -17907,7 +17910,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `service_unavailable`: Service unavailable */
+      /** @description `service_unavailable`: Service unavailable; `organization_read_only`: Organization read-only */
       503: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -18082,7 +18085,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `service_unavailable`: Service unavailable */
+      /** @description `service_unavailable`: Service unavailable; `organization_read_only`: Organization read-only */
       503: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -18223,7 +18226,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `service_unavailable`: Service unavailable */
+      /** @description `service_unavailable`: Service unavailable; `organization_read_only`: Organization read-only */
       503: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -18386,7 +18389,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `service_unavailable`: Service unavailable */
+      /** @description `service_unavailable`: Service unavailable; `organization_read_only`: Organization read-only */
       503: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -18579,7 +18582,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `service_unavailable`: Service unavailable */
+      /** @description `service_unavailable`: Service unavailable; `organization_read_only`: Organization read-only */
       503: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -18732,7 +18735,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `service_unavailable`: Service unavailable */
+      /** @description `service_unavailable`: Service unavailable; `organization_read_only`: Organization read-only */
       503: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -18907,7 +18910,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `service_unavailable`: Service unavailable */
+      /** @description `service_unavailable`: Service unavailable; `organization_read_only`: Organization read-only */
       503: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -19048,7 +19051,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `service_unavailable`: Service unavailable */
+      /** @description `service_unavailable`: Service unavailable; `organization_read_only`: Organization read-only */
       503: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -19250,7 +19253,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `service_unavailable`: Service unavailable */
+      /** @description `service_unavailable`: Service unavailable; `organization_read_only`: Organization read-only */
       503: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -19480,7 +19483,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `service_unavailable`: Service unavailable */
+      /** @description `service_unavailable`: Service unavailable; `organization_read_only`: Organization read-only */
       503: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -19663,7 +19666,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `service_unavailable`: Service unavailable */
+      /** @description `service_unavailable`: Service unavailable; `organization_read_only`: Organization read-only */
       503: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -19875,7 +19878,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `service_unavailable`: Service unavailable */
+      /** @description `service_unavailable`: Service unavailable; `organization_read_only`: Organization read-only */
       503: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -20016,7 +20019,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `service_unavailable`: Service unavailable */
+      /** @description `service_unavailable`: Service unavailable; `organization_read_only`: Organization read-only */
       503: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -20210,7 +20213,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `service_unavailable`: Service unavailable */
+      /** @description `service_unavailable`: Service unavailable; `organization_read_only`: Organization read-only */
       503: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -20390,7 +20393,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `service_unavailable`: Service unavailable */
+      /** @description `service_unavailable`: Service unavailable; `organization_read_only`: Organization read-only */
       503: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -20564,7 +20567,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `service_unavailable`: Service unavailable */
+      /** @description `service_unavailable`: Service unavailable; `organization_read_only`: Organization read-only */
       503: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -20784,7 +20787,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `service_unavailable`: Service unavailable */
+      /** @description `service_unavailable`: Service unavailable; `organization_read_only`: Organization read-only */
       503: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -20920,7 +20923,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `service_unavailable`: Service unavailable */
+      /** @description `service_unavailable`: Service unavailable; `organization_read_only`: Organization read-only */
       503: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -21130,7 +21133,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `service_unavailable`: Service unavailable */
+      /** @description `service_unavailable`: Service unavailable; `organization_read_only`: Organization read-only */
       503: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -21304,7 +21307,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `service_unavailable`: Service unavailable */
+      /** @description `service_unavailable`: Service unavailable; `organization_read_only`: Organization read-only */
       503: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -21497,7 +21500,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `service_unavailable`: Service unavailable */
+      /** @description `service_unavailable`: Service unavailable; `organization_read_only`: Organization read-only */
       503: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -21689,7 +21692,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `service_unavailable`: Service unavailable */
+      /** @description `service_unavailable`: Service unavailable; `organization_read_only`: Organization read-only */
       503: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -21865,7 +21868,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `service_unavailable`: Service unavailable */
+      /** @description `service_unavailable`: Service unavailable; `organization_read_only`: Organization read-only */
       503: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -22038,7 +22041,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `service_unavailable`: Service unavailable */
+      /** @description `service_unavailable`: Service unavailable; `organization_read_only`: Organization read-only */
       503: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -22250,7 +22253,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `service_unavailable`: Service unavailable */
+      /** @description `service_unavailable`: Service unavailable; `organization_read_only`: Organization read-only */
       503: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -22455,7 +22458,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `service_unavailable`: Service unavailable */
+      /** @description `service_unavailable`: Service unavailable; `organization_read_only`: Organization read-only */
       503: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -22632,7 +22635,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `service_unavailable`: Service unavailable */
+      /** @description `service_unavailable`: Service unavailable; `organization_read_only`: Organization read-only */
       503: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -22831,7 +22834,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `service_unavailable`: Service unavailable */
+      /** @description `service_unavailable`: Service unavailable; `organization_read_only`: Organization read-only */
       503: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -22972,7 +22975,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `service_unavailable`: Service unavailable */
+      /** @description `service_unavailable`: Service unavailable; `organization_read_only`: Organization read-only */
       503: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -23118,7 +23121,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `service_unavailable`: Service unavailable */
+      /** @description `service_unavailable`: Service unavailable; `organization_read_only`: Organization read-only */
       503: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -23300,7 +23303,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `service_unavailable`: Service unavailable */
+      /** @description `service_unavailable`: Service unavailable; `organization_read_only`: Organization read-only */
       503: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -23427,7 +23430,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `service_unavailable`: Service unavailable */
+      /** @description `service_unavailable`: Service unavailable; `organization_read_only`: Organization read-only */
       503: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -23588,7 +23591,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `service_unavailable`: Service unavailable */
+      /** @description `service_unavailable`: Service unavailable; `organization_read_only`: Organization read-only */
       503: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -23753,7 +23756,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `service_unavailable`: Service unavailable */
+      /** @description `service_unavailable`: Service unavailable; `organization_read_only`: Organization read-only */
       503: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -23964,7 +23967,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `service_unavailable`: Service unavailable */
+      /** @description `service_unavailable`: Service unavailable; `organization_read_only`: Organization read-only */
       503: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -24154,7 +24157,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `service_unavailable`: Service unavailable */
+      /** @description `service_unavailable`: Service unavailable; `organization_read_only`: Organization read-only */
       503: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -24295,7 +24298,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `service_unavailable`: Service unavailable */
+      /** @description `service_unavailable`: Service unavailable; `organization_read_only`: Organization read-only */
       503: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -24451,7 +24454,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `service_unavailable`: Service unavailable */
+      /** @description `service_unavailable`: Service unavailable; `organization_read_only`: Organization read-only */
       503: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -24597,7 +24600,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `service_unavailable`: Service unavailable */
+      /** @description `service_unavailable`: Service unavailable; `organization_read_only`: Organization read-only */
       503: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -24740,7 +24743,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `service_unavailable`: Service unavailable */
+      /** @description `service_unavailable`: Service unavailable; `organization_read_only`: Organization read-only */
       503: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -24883,7 +24886,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `service_unavailable`: Service unavailable */
+      /** @description `service_unavailable`: Service unavailable; `organization_read_only`: Organization read-only */
       503: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -25060,7 +25063,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `service_unavailable`: Service unavailable */
+      /** @description `service_unavailable`: Service unavailable; `organization_read_only`: Organization read-only */
       503: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -25270,7 +25273,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `service_unavailable`: Service unavailable */
+      /** @description `service_unavailable`: Service unavailable; `organization_read_only`: Organization read-only */
       503: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -25431,7 +25434,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `service_unavailable`: Service unavailable */
+      /** @description `service_unavailable`: Service unavailable; `organization_read_only`: Organization read-only */
       503: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -25603,7 +25606,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `service_unavailable`: Service unavailable */
+      /** @description `service_unavailable`: Service unavailable; `organization_read_only`: Organization read-only */
       503: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -25775,7 +25778,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `service_unavailable`: Service unavailable */
+      /** @description `service_unavailable`: Service unavailable; `organization_read_only`: Organization read-only */
       503: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -25929,7 +25932,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `service_unavailable`: Service unavailable */
+      /** @description `service_unavailable`: Service unavailable; `organization_read_only`: Organization read-only */
       503: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -26098,7 +26101,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `service_unavailable`: Service unavailable */
+      /** @description `service_unavailable`: Service unavailable; `organization_read_only`: Organization read-only */
       503: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -26219,7 +26222,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `service_unavailable`: Service unavailable */
+      /** @description `service_unavailable`: Service unavailable; `organization_read_only`: Organization read-only */
       503: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -26371,7 +26374,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `service_unavailable`: Service unavailable */
+      /** @description `service_unavailable`: Service unavailable; `organization_read_only`: Organization read-only */
       503: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -26538,7 +26541,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `service_unavailable`: Service unavailable */
+      /** @description `service_unavailable`: Service unavailable; `organization_read_only`: Organization read-only */
       503: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -26671,7 +26674,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `service_unavailable`: Service unavailable */
+      /** @description `service_unavailable`: Service unavailable; `organization_read_only`: Organization read-only */
       503: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -26778,7 +26781,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `service_unavailable`: Service unavailable */
+      /** @description `service_unavailable`: Service unavailable; `organization_read_only`: Organization read-only */
       503: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -26913,7 +26916,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `service_unavailable`: Service unavailable */
+      /** @description `service_unavailable`: Service unavailable; `organization_read_only`: Organization read-only */
       503: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -27022,7 +27025,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `service_unavailable`: Service unavailable */
+      /** @description `service_unavailable`: Service unavailable; `organization_read_only`: Organization read-only */
       503: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -27147,7 +27150,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `service_unavailable`: Service unavailable */
+      /** @description `service_unavailable`: Service unavailable; `organization_read_only`: Organization read-only */
       503: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -27322,7 +27325,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `service_unavailable`: Service unavailable */
+      /** @description `service_unavailable`: Service unavailable; `organization_read_only`: Organization read-only */
       503: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -27446,7 +27449,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `service_unavailable`: Service unavailable */
+      /** @description `service_unavailable`: Service unavailable; `organization_read_only`: Organization read-only */
       503: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -27603,7 +27606,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `service_unavailable`: Service unavailable */
+      /** @description `service_unavailable`: Service unavailable; `organization_read_only`: Organization read-only */
       503: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -27781,7 +27784,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `service_unavailable`: Service unavailable */
+      /** @description `service_unavailable`: Service unavailable; `organization_read_only`: Organization read-only */
       503: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -27908,7 +27911,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `service_unavailable`: Service unavailable */
+      /** @description `service_unavailable`: Service unavailable; `organization_read_only`: Organization read-only */
       503: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -28154,7 +28157,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `service_unavailable`: Service unavailable */
+      /** @description `service_unavailable`: Service unavailable; `organization_read_only`: Organization read-only */
       503: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -28326,7 +28329,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `service_unavailable`: Service unavailable */
+      /** @description `service_unavailable`: Service unavailable; `organization_read_only`: Organization read-only */
       503: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -28503,7 +28506,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `service_unavailable`: Service unavailable */
+      /** @description `service_unavailable`: Service unavailable; `organization_read_only`: Organization read-only */
       503: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -28666,7 +28669,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `service_unavailable`: Service unavailable */
+      /** @description `service_unavailable`: Service unavailable; `organization_read_only`: Organization read-only */
       503: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -28844,7 +28847,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `service_unavailable`: Service unavailable */
+      /** @description `service_unavailable`: Service unavailable; `organization_read_only`: Organization read-only */
       503: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -28971,7 +28974,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `service_unavailable`: Service unavailable */
+      /** @description `service_unavailable`: Service unavailable; `organization_read_only`: Organization read-only */
       503: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -29118,7 +29121,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `service_unavailable`: Service unavailable */
+      /** @description `service_unavailable`: Service unavailable; `organization_read_only`: Organization read-only */
       503: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -29276,7 +29279,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `service_unavailable`: Service unavailable */
+      /** @description `service_unavailable`: Service unavailable; `organization_read_only`: Organization read-only */
       503: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -29460,7 +29463,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `service_unavailable`: Service unavailable */
+      /** @description `service_unavailable`: Service unavailable; `organization_read_only`: Organization read-only */
       503: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -29627,7 +29630,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `service_unavailable`: Service unavailable */
+      /** @description `service_unavailable`: Service unavailable; `organization_read_only`: Organization read-only */
       503: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -29758,7 +29761,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `service_unavailable`: Service unavailable */
+      /** @description `service_unavailable`: Service unavailable; `organization_read_only`: Organization read-only */
       503: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -29878,7 +29881,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `service_unavailable`: Service unavailable */
+      /** @description `service_unavailable`: Service unavailable; `organization_read_only`: Organization read-only */
       503: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -30045,7 +30048,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `service_unavailable`: Service unavailable */
+      /** @description `service_unavailable`: Service unavailable; `organization_read_only`: Organization read-only */
       503: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -30191,7 +30194,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `service_unavailable`: Service unavailable */
+      /** @description `service_unavailable`: Service unavailable; `organization_read_only`: Organization read-only */
       503: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -30354,7 +30357,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `service_unavailable`: Service unavailable */
+      /** @description `service_unavailable`: Service unavailable; `organization_read_only`: Organization read-only */
       503: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -30473,7 +30476,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `service_unavailable`: Service unavailable */
+      /** @description `service_unavailable`: Service unavailable; `organization_read_only`: Organization read-only */
       503: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -30624,7 +30627,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `service_unavailable`: Service unavailable */
+      /** @description `service_unavailable`: Service unavailable; `organization_read_only`: Organization read-only */
       503: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -30769,7 +30772,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `service_unavailable`: Service unavailable */
+      /** @description `service_unavailable`: Service unavailable; `organization_read_only`: Organization read-only */
       503: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -30934,7 +30937,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `service_unavailable`: Service unavailable */
+      /** @description `service_unavailable`: Service unavailable; `organization_read_only`: Organization read-only */
       503: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -31050,7 +31053,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `service_unavailable`: Service unavailable */
+      /** @description `service_unavailable`: Service unavailable; `organization_read_only`: Organization read-only */
       503: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -31169,7 +31172,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `service_unavailable`: Service unavailable */
+      /** @description `service_unavailable`: Service unavailable; `organization_read_only`: Organization read-only */
       503: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -31290,7 +31293,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `service_unavailable`: Service unavailable */
+      /** @description `service_unavailable`: Service unavailable; `organization_read_only`: Organization read-only */
       503: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -31467,7 +31470,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `service_unavailable`: Service unavailable */
+      /** @description `service_unavailable`: Service unavailable; `organization_read_only`: Organization read-only */
       503: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -31640,7 +31643,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `service_unavailable`: Service unavailable */
+      /** @description `service_unavailable`: Service unavailable; `organization_read_only`: Organization read-only */
       503: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -31806,7 +31809,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `service_unavailable`: Service unavailable */
+      /** @description `service_unavailable`: Service unavailable; `organization_read_only`: Organization read-only */
       503: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -31987,7 +31990,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `service_unavailable`: Service unavailable */
+      /** @description `service_unavailable`: Service unavailable; `organization_read_only`: Organization read-only */
       503: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -32114,7 +32117,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `service_unavailable`: Service unavailable */
+      /** @description `service_unavailable`: Service unavailable; `organization_read_only`: Organization read-only */
       503: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -32217,7 +32220,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `service_unavailable`: Service unavailable */
+      /** @description `service_unavailable`: Service unavailable; `organization_read_only`: Organization read-only */
       503: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -32349,7 +32352,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `service_unavailable`: Service unavailable */
+      /** @description `service_unavailable`: Service unavailable; `organization_read_only`: Organization read-only */
       503: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -32481,7 +32484,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `service_unavailable`: Service unavailable */
+      /** @description `service_unavailable`: Service unavailable; `organization_read_only`: Organization read-only */
       503: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -32627,7 +32630,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `service_unavailable`: Service unavailable */
+      /** @description `service_unavailable`: Service unavailable; `organization_read_only`: Organization read-only */
       503: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -32744,7 +32747,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `service_unavailable`: Service unavailable */
+      /** @description `service_unavailable`: Service unavailable; `organization_read_only`: Organization read-only */
       503: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -32861,7 +32864,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `service_unavailable`: Service unavailable */
+      /** @description `service_unavailable`: Service unavailable; `organization_read_only`: Organization read-only */
       503: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -33014,7 +33017,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `service_unavailable`: Service unavailable */
+      /** @description `service_unavailable`: Service unavailable; `organization_read_only`: Organization read-only */
       503: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -33157,7 +33160,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `service_unavailable`: Service unavailable */
+      /** @description `service_unavailable`: Service unavailable; `organization_read_only`: Organization read-only */
       503: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -33332,7 +33335,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `service_unavailable`: Service unavailable */
+      /** @description `service_unavailable`: Service unavailable; `organization_read_only`: Organization read-only */
       503: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -33494,7 +33497,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `service_unavailable`: Service unavailable */
+      /** @description `service_unavailable`: Service unavailable; `organization_read_only`: Organization read-only */
       503: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -34286,7 +34289,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `service_unavailable`: Service unavailable */
+      /** @description `service_unavailable`: Service unavailable; `organization_read_only`: Organization read-only */
       503: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -34478,7 +34481,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `service_unavailable`: Service unavailable */
+      /** @description `service_unavailable`: Service unavailable; `organization_read_only`: Organization read-only */
       503: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
