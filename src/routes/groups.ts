@@ -112,6 +112,8 @@ export const ROUTE_GROUPS: readonly RouteGroup[] = [
       ['GET', '/api/v1/platform/users/{id}'],
       ['POST', '/api/v1/platform/users/{id}/revoke-sessions'],
       ['GET', '/api/v1/platform/audit-logs'],
+      ['POST', '/api/v1/platform/impersonations'],
+      ['DELETE', '/api/v1/platform/impersonations/{id}'],
     ],
     load: async () => (await import('./platform/index.ts')).registerPlatformRoutes,
   },
@@ -356,6 +358,14 @@ export const ROUTE_GROUPS: readonly RouteGroup[] = [
       ['GET', '/api/v1/audit-logs'],
     ],
     load: async () => (await import('./audit-logs/index.ts')).registerAuditLogsRoutes,
+  },
+  {
+    name: 'impersonations',
+    routes: [
+      ['GET', '/api/v1/impersonations'],
+      ['DELETE', '/api/v1/impersonations/{id}'],
+    ],
+    load: async () => (await import('./impersonations/index.ts')).registerImpersonationsRoutes,
   },
   {
     name: 'graphql',

@@ -23,6 +23,8 @@ const SERVED_ON_PLATFORM = new Set([
   'GET /api/v1/platform/users/{id}',
   'POST /api/v1/platform/users/{id}/revoke-sessions',
   'GET /api/v1/platform/audit-logs',
+  'POST /api/v1/platform/impersonations',
+  'DELETE /api/v1/platform/impersonations/{id}',
 ]);
 
 /** Platform-only operations: on an organization host they must not exist either. */
@@ -34,6 +36,8 @@ const PLATFORM_ONLY = [
   'GET /api/v1/platform/users/{id}',
   'POST /api/v1/platform/users/{id}/revoke-sessions',
   'GET /api/v1/platform/audit-logs',
+  'POST /api/v1/platform/impersonations',
+  'DELETE /api/v1/platform/impersonations/{id}',
 ];
 
 interface OpenApiDocument {

@@ -69,6 +69,11 @@ export const TAGS = [
   },
   { name: 'API keys', description: 'Keys for integrations: scoped, live or test, shown once, revocable at once.' },
   { name: 'Audit log', description: 'Who changed what, with export.' },
+  // Issue #16 part 1.
+  {
+    name: 'Impersonations',
+    description: "Platform support's time-limited, read-only impersonations of the organization's members.",
+  },
   { name: 'Live', description: 'Server-Sent Events: seats left, check-in counts and new bookings as they change.' },
   {
     name: 'GraphQL',
