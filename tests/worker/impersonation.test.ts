@@ -17,6 +17,7 @@ import {
   type TestTenant,
 } from '../support/harness.ts';
 import { createPlatformAdmin, platformCall as platform, platformToken } from '../support/organizations.ts';
+import { createEvent } from '../support/catalogue.ts';
 import { call } from '../support/users.ts';
 
 // Issue #16 part 1: support impersonation, started and ended on the platform host, used read-only on the
@@ -324,6 +325,20 @@ describe('using an impersonation token', () => {
       expect(response.status, path).toBe(403);
       expect((await problem(response)).code, path).toBe('impersonation_forbidden');
     }
+  });
+
+  it('attributes what its reads record (an attendee export) to the member with the administrator beside them', async () => {
+    const tenant = await createTenant({ plan: 'pro' });
+    const member = await createMember(tenant, 'organizer');
+    const admin = await createPlatformAdmin();
+    const event = await createEvent(tenant);
+    const { accessToken, impersonation } = await start(admin, tenant, member);
+    const exported = await call(tenant, 'GET', `/api/v1/events/${event.id}/attendees/export`, { token: accessToken });
+    expect(exported.status).toBe(200);
+    await exported.text();
+    const [row] = await tenantAudits(tenant.organization.id, 'attendees.exported');
+    expect(row).toMatchObject({ actorType: 'user', actorUserId: member.userId });
+    expect(row?.metadata).toMatchObject({ impersonation: { id: impersonation.id, by: admin.userId } });
   });
 
   it("is a 401 on another organization's host and on the platform host", async () => {
