@@ -976,6 +976,48 @@ export interface paths {
     patch?: never;
     trace?: never;
   };
+  '/api/v1/platform/impersonations': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    get?: never;
+    put?: never;
+    /**
+     * Start an impersonation of a member
+     * @description Support: act as an active member of an active organization for `durationMinutes` (default 15, at most 60), read-only, with a `reason`. Answers an access token for the organization's host (its own host only: 401 elsewhere) with the member's permissions, never refreshed (no refresh token), carrying the RFC 8693 `act` claim (the administrator) and `imp` (the impersonation id and mode). With it every request that is not GET or HEAD answers 403 `impersonation_read_only`, and the member's own endpoints (sessions, MFA, passkeys, password, data export, re-authentication, step-up operations) 403 `impersonation_forbidden`. Written to the platform's and the organization's audit log (`impersonation.started`, with the reason); the organization lists it (`GET /api/v1/impersonations`) and its owner can end it; the member gets an email. 404: no such active member or organization. 403: the member is a platform administrator, or is the caller. Not idempotent on purpose (an `Idempotency-Key` would store the token): each call starts a new impersonation. Platform host and platform administrators only. One database round trip beside the authentication’s.
+     *
+     *     **Step-up:** a session must have signed in (or re-authenticated) within the last 10 minutes; an older one gets 401 `reauthentication_required` with `WWW-Authenticate: Bearer error="insufficient_user_authentication", max_age=600` (RFC 9470) and nothing changes: re-authenticate (POST /api/v1/auth/reauthenticate) and retry with the new access token. API keys are not asked (their scopes govern them).
+     */
+    post: operations['startImpersonation'];
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  '/api/v1/platform/impersonations/{id}': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    get?: never;
+    put?: never;
+    post?: never;
+    /**
+     * End an impersonation
+     * @description Ends an impersonation at once: the next request with its token answers 401. Written to the platform's and the organization's audit log (`impersonation.ended`). Ending one that already ended or expired answers 204 again and writes nothing. 404 for an unknown id. Platform host and platform administrators only. One database and one Redis round trip beside the authentication’s; 503: ended in the database but the token is not revoked yet: repeat the request.
+     */
+    delete: operations['endPlatformImpersonation'];
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
   '/api/v1/organization/features': {
     parameters: {
       query?: never;
@@ -2584,6 +2626,46 @@ export interface paths {
     patch?: never;
     trace?: never;
   };
+  '/api/v1/impersonations': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    /**
+     * List the platform's impersonations of members
+     * @description Every impersonation of one of the organization's members by a platform administrator (support), newest first, with cursor pagination: the member, the administrator, the reason, the mode, when it started and ends and whether it is `active`, `ended` (early) or `expired`. Their start and end are also in the audit log (`impersonation.started`, `impersonation.ended`). Needs `audit:read`. One database round trip.
+     */
+    get: operations['listImpersonations'];
+    put?: never;
+    post?: never;
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  '/api/v1/impersonations/{id}': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    get?: never;
+    put?: never;
+    post?: never;
+    /**
+     * End an impersonation of a member
+     * @description Ends a platform administrator's impersonation of one of the organization's members at once: the next request with its token answers 401. Written to the organization's and the platform's audit log (`impersonation.ended`, the owner as actor). Ending one that already ended or expired answers 204 again and writes nothing. Another organization's impersonation answers 404. The organization's owner only (other members 403). One database and one Redis round trip beside the authentication’s; 503: ended in the database but the token is not revoked yet: repeat the request.
+     */
+    delete: operations['endImpersonation'];
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
   '/api/v1/graphql': {
     parameters: {
       query?: never;
@@ -2680,6 +2762,8 @@ export interface components {
         | 'https://eventra.app/problems/feature-unavailable'
         | 'https://eventra.app/problems/live-key-required'
         | 'https://eventra.app/problems/self-service-not-offered'
+        | 'https://eventra.app/problems/impersonation-read-only'
+        | 'https://eventra.app/problems/impersonation-forbidden'
         | 'https://eventra.app/problems/not-found'
         | 'https://eventra.app/problems/method-not-allowed'
         | 'https://eventra.app/problems/conflict'
@@ -2723,6 +2807,8 @@ export interface components {
         | 'Not in your plan'
         | 'Live API key required'
         | 'Not offered to buyers'
+        | 'Read-only impersonation'
+        | 'Not allowed while impersonating'
         | 'Not found'
         | 'Method not allowed'
         | 'Conflict'
@@ -2777,6 +2863,8 @@ export interface components {
         | 'feature_unavailable'
         | 'live_key_required'
         | 'self_service_not_offered'
+        | 'impersonation_read_only'
+        | 'impersonation_forbidden'
         | 'not_found'
         | 'method_not_allowed'
         | 'conflict'
@@ -5016,6 +5104,136 @@ export interface components {
       metadata: {
         [key: string]: unknown;
       };
+    };
+    StartedImpersonation: {
+      impersonation: components['schemas']['Impersonation'];
+      /**
+       * @description The impersonation's access token, valid on the organization's host only, until `expiresAt`. Never refreshed: there is no refresh token.
+       * @example eyJhbGciOiJFUzI1NiIsImtpZCI6Ii4uLiIsInR5cCI6ImF0K2p3dCJ9.e30.c2ln
+       */
+      accessToken: string;
+      /**
+       * @example Bearer
+       * @enum {string}
+       */
+      tokenType: 'Bearer';
+      /**
+       * Format: int32
+       * @description Seconds until the token expires.
+       * @example 900
+       */
+      expiresIn: number;
+    };
+    /** @description A platform administrator's impersonation of a member, for support. */
+    Impersonation: {
+      /**
+       * Format: uuid
+       * @description The impersonation's id (its token's session id).
+       * @example 7c1e9a52-3b4d-4f6a-9e8d-1a2b3c4d5e6f
+       */
+      id: string;
+      /**
+       * Format: uuid
+       * @description The organization.
+       * @example 3d2c1b0a-9f8e-4d7c-8b6a-5f4e3d2c1b0a
+       */
+      organizationId: string;
+      /** @description The member acted as (email and name null once the account is no longer a member). */
+      user: {
+        /**
+         * Format: uuid
+         * @example 6a1f0d4e-2b7c-4e9a-8f3d-5c2b1a0e9d87
+         */
+        id: string;
+        /**
+         * Format: email
+         * @example ada@example.com
+         */
+        email: string | null;
+        /** @example Ada Lovelace */
+        name: string | null;
+      };
+      /** @description The platform administrator, with their address at the start. */
+      impersonator: {
+        /**
+         * Format: uuid
+         * @example 1b2c3d4e-5f60-4a7b-8c9d-0e1f2a3b4c5d
+         */
+        id: string | null;
+        /**
+         * Format: email
+         * @example support@eventra.app
+         */
+        email: string;
+      };
+      /**
+       * @description Why, as given at the start.
+       * @example Support #4711: checkout fails
+       */
+      reason: string;
+      /**
+       * @description `read_only`: only GET and HEAD requests work with the token; anything else answers 403 `impersonation_read_only`. The only mode offered (docs/API.md, "Impersonation").
+       * @example read_only
+       * @enum {string}
+       */
+      mode: 'read_only';
+      /**
+       * @description `active` until `expiresAt`, then `expired`; `ended` when ended early.
+       * @example active
+       * @enum {string}
+       */
+      status: 'active' | 'ended' | 'expired';
+      /**
+       * Format: date-time
+       * @description Started.
+       * @example 2026-11-01T10:00:00.000Z
+       */
+      createdAt: string;
+      /**
+       * Format: date-time
+       * @description Ends by itself.
+       * @example 2026-11-01T10:15:00.000Z
+       */
+      expiresAt: string;
+      /**
+       * Format: date-time
+       * @description Ended early; null otherwise.
+       * @example null
+       */
+      endedAt: string | null;
+    };
+    StartImpersonationRequest: {
+      /**
+       * Format: uuid
+       * @description The organization.
+       * @example 3d2c1b0a-9f8e-4d7c-8b6a-5f4e3d2c1b0a
+       */
+      organizationId: string;
+      /**
+       * Format: uuid
+       * @description The member to act as (active).
+       * @example 6a1f0d4e-2b7c-4e9a-8f3d-5c2b1a0e9d87
+       */
+      userId: string;
+      /**
+       * @description Why, 10 to 500 characters (e.g. the support ticket): shown to the organization and in the member’s email, kept in both audit logs.
+       * @example Support #4711: checkout fails
+       */
+      reason: string;
+      /**
+       * Format: int32
+       * @description How long, 1 to 60 minutes (default 15).
+       * @default 15
+       * @example 15
+       */
+      durationMinutes?: number;
+      /**
+       * @description `read_only`: only GET and HEAD requests work with the token; anything else answers 403 `impersonation_read_only`. The only mode offered (docs/API.md, "Impersonation").
+       * @default read_only
+       * @example read_only
+       * @enum {string}
+       */
+      mode?: 'read_only';
     };
     /** @description Usage per UTC day and metric. */
     Usage: {
@@ -9740,6 +9958,15 @@ export interface components {
       /** Format: date-time */
       createdAt: string;
     };
+    ImpersonationList: {
+      /** @description Impersonations, newest first. */
+      data: components['schemas']['Impersonation'][];
+      /**
+       * @description Pass as `cursor` for the next page; null on the last page.
+       * @example WyIyMDI2LTExLTAxVDEwOjAwOjAwLjAwMDAwMFoiLCI3YzFlOWE1Mi0zYjRkLTRmNmEtOWU4ZC0xYTJiM2M0ZDVlNmYiXQ
+       */
+      nextCursor: string | null;
+    };
     /** @description A GraphQL response. */
     GraphqlResponse: {
       /** @description The result, shaped like the operation (see schema.graphql). */
@@ -11030,7 +11257,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `forbidden`: Forbidden; `email_not_verified`: Email address not verified; `mfa_enrollment_required`: MFA enrolment required; `plan_limit`: Plan limit reached; `feature_unavailable`: Not in your plan; `live_key_required`: Live API key required; `self_service_not_offered`: Not offered to buyers */
+      /** @description `forbidden`: Forbidden; `email_not_verified`: Email address not verified; `mfa_enrollment_required`: MFA enrolment required; `plan_limit`: Plan limit reached; `feature_unavailable`: Not in your plan; `live_key_required`: Live API key required; `self_service_not_offered`: Not offered to buyers; `impersonation_read_only`: Read-only impersonation; `impersonation_forbidden`: Not allowed while impersonating */
       403: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -11201,7 +11428,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `forbidden`: Forbidden; `email_not_verified`: Email address not verified; `mfa_enrollment_required`: MFA enrolment required; `plan_limit`: Plan limit reached; `feature_unavailable`: Not in your plan; `live_key_required`: Live API key required; `self_service_not_offered`: Not offered to buyers */
+      /** @description `forbidden`: Forbidden; `email_not_verified`: Email address not verified; `mfa_enrollment_required`: MFA enrolment required; `plan_limit`: Plan limit reached; `feature_unavailable`: Not in your plan; `live_key_required`: Live API key required; `self_service_not_offered`: Not offered to buyers; `impersonation_read_only`: Read-only impersonation; `impersonation_forbidden`: Not allowed while impersonating */
       403: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -11331,7 +11558,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `forbidden`: Forbidden; `email_not_verified`: Email address not verified; `mfa_enrollment_required`: MFA enrolment required; `plan_limit`: Plan limit reached; `feature_unavailable`: Not in your plan; `live_key_required`: Live API key required; `self_service_not_offered`: Not offered to buyers */
+      /** @description `forbidden`: Forbidden; `email_not_verified`: Email address not verified; `mfa_enrollment_required`: MFA enrolment required; `plan_limit`: Plan limit reached; `feature_unavailable`: Not in your plan; `live_key_required`: Live API key required; `self_service_not_offered`: Not offered to buyers; `impersonation_read_only`: Read-only impersonation; `impersonation_forbidden`: Not allowed while impersonating */
       403: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -12062,7 +12289,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `forbidden`: Forbidden; `email_not_verified`: Email address not verified; `mfa_enrollment_required`: MFA enrolment required; `plan_limit`: Plan limit reached; `feature_unavailable`: Not in your plan; `live_key_required`: Live API key required; `self_service_not_offered`: Not offered to buyers */
+      /** @description `forbidden`: Forbidden; `email_not_verified`: Email address not verified; `mfa_enrollment_required`: MFA enrolment required; `plan_limit`: Plan limit reached; `feature_unavailable`: Not in your plan; `live_key_required`: Live API key required; `self_service_not_offered`: Not offered to buyers; `impersonation_read_only`: Read-only impersonation; `impersonation_forbidden`: Not allowed while impersonating */
       403: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -12263,7 +12490,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `forbidden`: Forbidden; `email_not_verified`: Email address not verified; `mfa_enrollment_required`: MFA enrolment required; `plan_limit`: Plan limit reached; `feature_unavailable`: Not in your plan; `live_key_required`: Live API key required; `self_service_not_offered`: Not offered to buyers */
+      /** @description `forbidden`: Forbidden; `email_not_verified`: Email address not verified; `mfa_enrollment_required`: MFA enrolment required; `plan_limit`: Plan limit reached; `feature_unavailable`: Not in your plan; `live_key_required`: Live API key required; `self_service_not_offered`: Not offered to buyers; `impersonation_read_only`: Read-only impersonation; `impersonation_forbidden`: Not allowed while impersonating */
       403: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -12390,7 +12617,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `forbidden`: Forbidden; `email_not_verified`: Email address not verified; `mfa_enrollment_required`: MFA enrolment required; `plan_limit`: Plan limit reached; `feature_unavailable`: Not in your plan; `live_key_required`: Live API key required; `self_service_not_offered`: Not offered to buyers */
+      /** @description `forbidden`: Forbidden; `email_not_verified`: Email address not verified; `mfa_enrollment_required`: MFA enrolment required; `plan_limit`: Plan limit reached; `feature_unavailable`: Not in your plan; `live_key_required`: Live API key required; `self_service_not_offered`: Not offered to buyers; `impersonation_read_only`: Read-only impersonation; `impersonation_forbidden`: Not allowed while impersonating */
       403: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -13576,7 +13803,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `forbidden`: Forbidden; `email_not_verified`: Email address not verified; `mfa_enrollment_required`: MFA enrolment required; `plan_limit`: Plan limit reached; `feature_unavailable`: Not in your plan; `live_key_required`: Live API key required; `self_service_not_offered`: Not offered to buyers */
+      /** @description `forbidden`: Forbidden; `email_not_verified`: Email address not verified; `mfa_enrollment_required`: MFA enrolment required; `plan_limit`: Plan limit reached; `feature_unavailable`: Not in your plan; `live_key_required`: Live API key required; `self_service_not_offered`: Not offered to buyers; `impersonation_read_only`: Read-only impersonation; `impersonation_forbidden`: Not allowed while impersonating */
       403: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -13989,7 +14216,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `forbidden`: Forbidden; `email_not_verified`: Email address not verified; `mfa_enrollment_required`: MFA enrolment required; `plan_limit`: Plan limit reached; `feature_unavailable`: Not in your plan; `live_key_required`: Live API key required; `self_service_not_offered`: Not offered to buyers */
+      /** @description `forbidden`: Forbidden; `email_not_verified`: Email address not verified; `mfa_enrollment_required`: MFA enrolment required; `plan_limit`: Plan limit reached; `feature_unavailable`: Not in your plan; `live_key_required`: Live API key required; `self_service_not_offered`: Not offered to buyers; `impersonation_read_only`: Read-only impersonation; `impersonation_forbidden`: Not allowed while impersonating */
       403: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -14843,7 +15070,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `forbidden`: Forbidden; `email_not_verified`: Email address not verified; `mfa_enrollment_required`: MFA enrolment required; `plan_limit`: Plan limit reached; `feature_unavailable`: Not in your plan; `live_key_required`: Live API key required; `self_service_not_offered`: Not offered to buyers */
+      /** @description `forbidden`: Forbidden; `email_not_verified`: Email address not verified; `mfa_enrollment_required`: MFA enrolment required; `plan_limit`: Plan limit reached; `feature_unavailable`: Not in your plan; `live_key_required`: Live API key required; `self_service_not_offered`: Not offered to buyers; `impersonation_read_only`: Read-only impersonation; `impersonation_forbidden`: Not allowed while impersonating */
       403: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -15014,7 +15241,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `forbidden`: Forbidden; `email_not_verified`: Email address not verified; `mfa_enrollment_required`: MFA enrolment required; `plan_limit`: Plan limit reached; `feature_unavailable`: Not in your plan; `live_key_required`: Live API key required; `self_service_not_offered`: Not offered to buyers */
+      /** @description `forbidden`: Forbidden; `email_not_verified`: Email address not verified; `mfa_enrollment_required`: MFA enrolment required; `plan_limit`: Plan limit reached; `feature_unavailable`: Not in your plan; `live_key_required`: Live API key required; `self_service_not_offered`: Not offered to buyers; `impersonation_read_only`: Read-only impersonation; `impersonation_forbidden`: Not allowed while impersonating */
       403: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -15356,7 +15583,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `forbidden`: Forbidden; `email_not_verified`: Email address not verified; `mfa_enrollment_required`: MFA enrolment required; `plan_limit`: Plan limit reached; `feature_unavailable`: Not in your plan; `live_key_required`: Live API key required; `self_service_not_offered`: Not offered to buyers */
+      /** @description `forbidden`: Forbidden; `email_not_verified`: Email address not verified; `mfa_enrollment_required`: MFA enrolment required; `plan_limit`: Plan limit reached; `feature_unavailable`: Not in your plan; `live_key_required`: Live API key required; `self_service_not_offered`: Not offered to buyers; `impersonation_read_only`: Read-only impersonation; `impersonation_forbidden`: Not allowed while impersonating */
       403: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -15656,7 +15883,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `forbidden`: Forbidden; `email_not_verified`: Email address not verified; `mfa_enrollment_required`: MFA enrolment required; `plan_limit`: Plan limit reached; `feature_unavailable`: Not in your plan; `live_key_required`: Live API key required; `self_service_not_offered`: Not offered to buyers */
+      /** @description `forbidden`: Forbidden; `email_not_verified`: Email address not verified; `mfa_enrollment_required`: MFA enrolment required; `plan_limit`: Plan limit reached; `feature_unavailable`: Not in your plan; `live_key_required`: Live API key required; `self_service_not_offered`: Not offered to buyers; `impersonation_read_only`: Read-only impersonation; `impersonation_forbidden`: Not allowed while impersonating */
       403: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -15802,7 +16029,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `forbidden`: Forbidden; `email_not_verified`: Email address not verified; `mfa_enrollment_required`: MFA enrolment required; `plan_limit`: Plan limit reached; `feature_unavailable`: Not in your plan; `live_key_required`: Live API key required; `self_service_not_offered`: Not offered to buyers */
+      /** @description `forbidden`: Forbidden; `email_not_verified`: Email address not verified; `mfa_enrollment_required`: MFA enrolment required; `plan_limit`: Plan limit reached; `feature_unavailable`: Not in your plan; `live_key_required`: Live API key required; `self_service_not_offered`: Not offered to buyers; `impersonation_read_only`: Read-only impersonation; `impersonation_forbidden`: Not allowed while impersonating */
       403: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -15935,7 +16162,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `forbidden`: Forbidden; `email_not_verified`: Email address not verified; `mfa_enrollment_required`: MFA enrolment required; `plan_limit`: Plan limit reached; `feature_unavailable`: Not in your plan; `live_key_required`: Live API key required; `self_service_not_offered`: Not offered to buyers */
+      /** @description `forbidden`: Forbidden; `email_not_verified`: Email address not verified; `mfa_enrollment_required`: MFA enrolment required; `plan_limit`: Plan limit reached; `feature_unavailable`: Not in your plan; `live_key_required`: Live API key required; `self_service_not_offered`: Not offered to buyers; `impersonation_read_only`: Read-only impersonation; `impersonation_forbidden`: Not allowed while impersonating */
       403: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -16096,7 +16323,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `forbidden`: Forbidden; `email_not_verified`: Email address not verified; `mfa_enrollment_required`: MFA enrolment required; `plan_limit`: Plan limit reached; `feature_unavailable`: Not in your plan; `live_key_required`: Live API key required; `self_service_not_offered`: Not offered to buyers */
+      /** @description `forbidden`: Forbidden; `email_not_verified`: Email address not verified; `mfa_enrollment_required`: MFA enrolment required; `plan_limit`: Plan limit reached; `feature_unavailable`: Not in your plan; `live_key_required`: Live API key required; `self_service_not_offered`: Not offered to buyers; `impersonation_read_only`: Read-only impersonation; `impersonation_forbidden`: Not allowed while impersonating */
       403: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -16274,7 +16501,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `forbidden`: Forbidden; `email_not_verified`: Email address not verified; `mfa_enrollment_required`: MFA enrolment required; `plan_limit`: Plan limit reached; `feature_unavailable`: Not in your plan; `live_key_required`: Live API key required; `self_service_not_offered`: Not offered to buyers */
+      /** @description `forbidden`: Forbidden; `email_not_verified`: Email address not verified; `mfa_enrollment_required`: MFA enrolment required; `plan_limit`: Plan limit reached; `feature_unavailable`: Not in your plan; `live_key_required`: Live API key required; `self_service_not_offered`: Not offered to buyers; `impersonation_read_only`: Read-only impersonation; `impersonation_forbidden`: Not allowed while impersonating */
       403: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -16420,7 +16647,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `forbidden`: Forbidden; `email_not_verified`: Email address not verified; `mfa_enrollment_required`: MFA enrolment required; `plan_limit`: Plan limit reached; `feature_unavailable`: Not in your plan; `live_key_required`: Live API key required; `self_service_not_offered`: Not offered to buyers */
+      /** @description `forbidden`: Forbidden; `email_not_verified`: Email address not verified; `mfa_enrollment_required`: MFA enrolment required; `plan_limit`: Plan limit reached; `feature_unavailable`: Not in your plan; `live_key_required`: Live API key required; `self_service_not_offered`: Not offered to buyers; `impersonation_read_only`: Read-only impersonation; `impersonation_forbidden`: Not allowed while impersonating */
       403: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -16553,7 +16780,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `forbidden`: Forbidden; `email_not_verified`: Email address not verified; `mfa_enrollment_required`: MFA enrolment required; `plan_limit`: Plan limit reached; `feature_unavailable`: Not in your plan; `live_key_required`: Live API key required; `self_service_not_offered`: Not offered to buyers */
+      /** @description `forbidden`: Forbidden; `email_not_verified`: Email address not verified; `mfa_enrollment_required`: MFA enrolment required; `plan_limit`: Plan limit reached; `feature_unavailable`: Not in your plan; `live_key_required`: Live API key required; `self_service_not_offered`: Not offered to buyers; `impersonation_read_only`: Read-only impersonation; `impersonation_forbidden`: Not allowed while impersonating */
       403: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -16743,7 +16970,293 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `forbidden`: Forbidden; `email_not_verified`: Email address not verified; `mfa_enrollment_required`: MFA enrolment required; `plan_limit`: Plan limit reached; `feature_unavailable`: Not in your plan; `live_key_required`: Live API key required; `self_service_not_offered`: Not offered to buyers */
+      /** @description `forbidden`: Forbidden; `email_not_verified`: Email address not verified; `mfa_enrollment_required`: MFA enrolment required; `plan_limit`: Plan limit reached; `feature_unavailable`: Not in your plan; `live_key_required`: Live API key required; `self_service_not_offered`: Not offered to buyers; `impersonation_read_only`: Read-only impersonation; `impersonation_forbidden`: Not allowed while impersonating */
+      403: {
+        headers: {
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'X-Correlation-Id': components['headers']['X-Correlation-Id'];
+          'Access-Control-Allow-Origin': components['headers']['Access-Control-Allow-Origin'];
+          RateLimit: components['headers']['RateLimit'];
+          'RateLimit-Policy': components['headers']['RateLimit-Policy'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description `not_found`: Not found */
+      404: {
+        headers: {
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'X-Correlation-Id': components['headers']['X-Correlation-Id'];
+          'Access-Control-Allow-Origin': components['headers']['Access-Control-Allow-Origin'];
+          RateLimit: components['headers']['RateLimit'];
+          'RateLimit-Policy': components['headers']['RateLimit-Policy'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description `rate_limited`: Too many requests; `too_many_streams`: Too many live streams */
+      429: {
+        headers: {
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'X-Correlation-Id': components['headers']['X-Correlation-Id'];
+          'Access-Control-Allow-Origin': components['headers']['Access-Control-Allow-Origin'];
+          RateLimit: components['headers']['RateLimit'];
+          'RateLimit-Policy': components['headers']['RateLimit-Policy'];
+          'Retry-After': components['headers']['Retry-After'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description `internal_error`: Internal server error; `misconfigured`: Service misconfigured */
+      500: {
+        headers: {
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'X-Correlation-Id': components['headers']['X-Correlation-Id'];
+          'Access-Control-Allow-Origin': components['headers']['Access-Control-Allow-Origin'];
+          RateLimit: components['headers']['RateLimit'];
+          'RateLimit-Policy': components['headers']['RateLimit-Policy'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description `service_unavailable`: Service unavailable */
+      503: {
+        headers: {
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'X-Correlation-Id': components['headers']['X-Correlation-Id'];
+          'Access-Control-Allow-Origin': components['headers']['Access-Control-Allow-Origin'];
+          RateLimit: components['headers']['RateLimit'];
+          'RateLimit-Policy': components['headers']['RateLimit-Policy'];
+          'Retry-After': components['headers']['Retry-After'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+    };
+  };
+  startImpersonation: {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    requestBody: {
+      content: {
+        'application/json': components['schemas']['StartImpersonationRequest'];
+      };
+    };
+    responses: {
+      /** @description The impersonation and its access token. */
+      201: {
+        headers: {
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'X-Correlation-Id': components['headers']['X-Correlation-Id'];
+          'Access-Control-Allow-Origin': components['headers']['Access-Control-Allow-Origin'];
+          RateLimit: components['headers']['RateLimit'];
+          'RateLimit-Policy': components['headers']['RateLimit-Policy'];
+          Location: components['headers']['Location'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['StartedImpersonation'];
+        };
+      };
+      /** @description `bad_request`: Bad request; `invalid_json`: Malformed JSON body; `validation_failed`: Validation failed; `query_too_complex`: GraphQL operation too complex; `persisted_query_not_found`: Persisted query not found; `invalid_passkey`: Invalid passkey response */
+      400: {
+        headers: {
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'X-Correlation-Id': components['headers']['X-Correlation-Id'];
+          'Access-Control-Allow-Origin': components['headers']['Access-Control-Allow-Origin'];
+          RateLimit: components['headers']['RateLimit'];
+          'RateLimit-Policy': components['headers']['RateLimit-Policy'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description `unauthorized`: Authentication required; `invalid_credentials`: Invalid credentials; `reauthentication_required`: Re-authentication required; `invalid_mfa_code`: Invalid verification code; `mfa_challenge_invalid`: Invalid or expired MFA challenge */
+      401: {
+        headers: {
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'X-Correlation-Id': components['headers']['X-Correlation-Id'];
+          'Access-Control-Allow-Origin': components['headers']['Access-Control-Allow-Origin'];
+          RateLimit: components['headers']['RateLimit'];
+          'RateLimit-Policy': components['headers']['RateLimit-Policy'];
+          'WWW-Authenticate': components['headers']['WWW-Authenticate'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description `forbidden`: Forbidden; `email_not_verified`: Email address not verified; `mfa_enrollment_required`: MFA enrolment required; `plan_limit`: Plan limit reached; `feature_unavailable`: Not in your plan; `live_key_required`: Live API key required; `self_service_not_offered`: Not offered to buyers; `impersonation_read_only`: Read-only impersonation; `impersonation_forbidden`: Not allowed while impersonating */
+      403: {
+        headers: {
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'X-Correlation-Id': components['headers']['X-Correlation-Id'];
+          'Access-Control-Allow-Origin': components['headers']['Access-Control-Allow-Origin'];
+          RateLimit: components['headers']['RateLimit'];
+          'RateLimit-Policy': components['headers']['RateLimit-Policy'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description `not_found`: Not found */
+      404: {
+        headers: {
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'X-Correlation-Id': components['headers']['X-Correlation-Id'];
+          'Access-Control-Allow-Origin': components['headers']['Access-Control-Allow-Origin'];
+          RateLimit: components['headers']['RateLimit'];
+          'RateLimit-Policy': components['headers']['RateLimit-Policy'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description `payload_too_large`: Payload too large */
+      413: {
+        headers: {
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'X-Correlation-Id': components['headers']['X-Correlation-Id'];
+          'Access-Control-Allow-Origin': components['headers']['Access-Control-Allow-Origin'];
+          RateLimit: components['headers']['RateLimit'];
+          'RateLimit-Policy': components['headers']['RateLimit-Policy'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description `unsupported_media_type`: Unsupported media type */
+      415: {
+        headers: {
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'X-Correlation-Id': components['headers']['X-Correlation-Id'];
+          'Access-Control-Allow-Origin': components['headers']['Access-Control-Allow-Origin'];
+          RateLimit: components['headers']['RateLimit'];
+          'RateLimit-Policy': components['headers']['RateLimit-Policy'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description `rate_limited`: Too many requests; `too_many_streams`: Too many live streams */
+      429: {
+        headers: {
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'X-Correlation-Id': components['headers']['X-Correlation-Id'];
+          'Access-Control-Allow-Origin': components['headers']['Access-Control-Allow-Origin'];
+          RateLimit: components['headers']['RateLimit'];
+          'RateLimit-Policy': components['headers']['RateLimit-Policy'];
+          'Retry-After': components['headers']['Retry-After'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description `internal_error`: Internal server error; `misconfigured`: Service misconfigured */
+      500: {
+        headers: {
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'X-Correlation-Id': components['headers']['X-Correlation-Id'];
+          'Access-Control-Allow-Origin': components['headers']['Access-Control-Allow-Origin'];
+          RateLimit: components['headers']['RateLimit'];
+          'RateLimit-Policy': components['headers']['RateLimit-Policy'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description `service_unavailable`: Service unavailable */
+      503: {
+        headers: {
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'X-Correlation-Id': components['headers']['X-Correlation-Id'];
+          'Access-Control-Allow-Origin': components['headers']['Access-Control-Allow-Origin'];
+          RateLimit: components['headers']['RateLimit'];
+          'RateLimit-Policy': components['headers']['RateLimit-Policy'];
+          'Retry-After': components['headers']['Retry-After'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+    };
+  };
+  endPlatformImpersonation: {
+    parameters: {
+      query?: never;
+      header?: never;
+      path: {
+        /** @description The impersonation id. */
+        id: string;
+      };
+      cookie?: never;
+    };
+    requestBody?: never;
+    responses: {
+      /** @description The impersonation has ended. */
+      204: {
+        headers: {
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'X-Correlation-Id': components['headers']['X-Correlation-Id'];
+          'Access-Control-Allow-Origin': components['headers']['Access-Control-Allow-Origin'];
+          RateLimit: components['headers']['RateLimit'];
+          'RateLimit-Policy': components['headers']['RateLimit-Policy'];
+          [name: string]: unknown;
+        };
+        content?: never;
+      };
+      /** @description `bad_request`: Bad request; `invalid_json`: Malformed JSON body; `validation_failed`: Validation failed; `query_too_complex`: GraphQL operation too complex; `persisted_query_not_found`: Persisted query not found; `invalid_passkey`: Invalid passkey response */
+      400: {
+        headers: {
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'X-Correlation-Id': components['headers']['X-Correlation-Id'];
+          'Access-Control-Allow-Origin': components['headers']['Access-Control-Allow-Origin'];
+          RateLimit: components['headers']['RateLimit'];
+          'RateLimit-Policy': components['headers']['RateLimit-Policy'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description `unauthorized`: Authentication required; `invalid_credentials`: Invalid credentials; `reauthentication_required`: Re-authentication required; `invalid_mfa_code`: Invalid verification code; `mfa_challenge_invalid`: Invalid or expired MFA challenge */
+      401: {
+        headers: {
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'X-Correlation-Id': components['headers']['X-Correlation-Id'];
+          'Access-Control-Allow-Origin': components['headers']['Access-Control-Allow-Origin'];
+          RateLimit: components['headers']['RateLimit'];
+          'RateLimit-Policy': components['headers']['RateLimit-Policy'];
+          'WWW-Authenticate': components['headers']['WWW-Authenticate'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description `forbidden`: Forbidden; `email_not_verified`: Email address not verified; `mfa_enrollment_required`: MFA enrolment required; `plan_limit`: Plan limit reached; `feature_unavailable`: Not in your plan; `live_key_required`: Live API key required; `self_service_not_offered`: Not offered to buyers; `impersonation_read_only`: Read-only impersonation; `impersonation_forbidden`: Not allowed while impersonating */
       403: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -16917,7 +17430,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `forbidden`: Forbidden; `email_not_verified`: Email address not verified; `mfa_enrollment_required`: MFA enrolment required; `plan_limit`: Plan limit reached; `feature_unavailable`: Not in your plan; `live_key_required`: Live API key required; `self_service_not_offered`: Not offered to buyers */
+      /** @description `forbidden`: Forbidden; `email_not_verified`: Email address not verified; `mfa_enrollment_required`: MFA enrolment required; `plan_limit`: Plan limit reached; `feature_unavailable`: Not in your plan; `live_key_required`: Live API key required; `self_service_not_offered`: Not offered to buyers; `impersonation_read_only`: Read-only impersonation; `impersonation_forbidden`: Not allowed while impersonating */
       403: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -17099,7 +17612,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `forbidden`: Forbidden; `email_not_verified`: Email address not verified; `mfa_enrollment_required`: MFA enrolment required; `plan_limit`: Plan limit reached; `feature_unavailable`: Not in your plan; `live_key_required`: Live API key required; `self_service_not_offered`: Not offered to buyers */
+      /** @description `forbidden`: Forbidden; `email_not_verified`: Email address not verified; `mfa_enrollment_required`: MFA enrolment required; `plan_limit`: Plan limit reached; `feature_unavailable`: Not in your plan; `live_key_required`: Live API key required; `self_service_not_offered`: Not offered to buyers; `impersonation_read_only`: Read-only impersonation; `impersonation_forbidden`: Not allowed while impersonating */
       403: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -17275,7 +17788,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `forbidden`: Forbidden; `email_not_verified`: Email address not verified; `mfa_enrollment_required`: MFA enrolment required; `plan_limit`: Plan limit reached; `feature_unavailable`: Not in your plan; `live_key_required`: Live API key required; `self_service_not_offered`: Not offered to buyers */
+      /** @description `forbidden`: Forbidden; `email_not_verified`: Email address not verified; `mfa_enrollment_required`: MFA enrolment required; `plan_limit`: Plan limit reached; `feature_unavailable`: Not in your plan; `live_key_required`: Live API key required; `self_service_not_offered`: Not offered to buyers; `impersonation_read_only`: Read-only impersonation; `impersonation_forbidden`: Not allowed while impersonating */
       403: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -17425,7 +17938,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `forbidden`: Forbidden; `email_not_verified`: Email address not verified; `mfa_enrollment_required`: MFA enrolment required; `plan_limit`: Plan limit reached; `feature_unavailable`: Not in your plan; `live_key_required`: Live API key required; `self_service_not_offered`: Not offered to buyers */
+      /** @description `forbidden`: Forbidden; `email_not_verified`: Email address not verified; `mfa_enrollment_required`: MFA enrolment required; `plan_limit`: Plan limit reached; `feature_unavailable`: Not in your plan; `live_key_required`: Live API key required; `self_service_not_offered`: Not offered to buyers; `impersonation_read_only`: Read-only impersonation; `impersonation_forbidden`: Not allowed while impersonating */
       403: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -17629,7 +18142,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `forbidden`: Forbidden; `email_not_verified`: Email address not verified; `mfa_enrollment_required`: MFA enrolment required; `plan_limit`: Plan limit reached; `feature_unavailable`: Not in your plan; `live_key_required`: Live API key required; `self_service_not_offered`: Not offered to buyers */
+      /** @description `forbidden`: Forbidden; `email_not_verified`: Email address not verified; `mfa_enrollment_required`: MFA enrolment required; `plan_limit`: Plan limit reached; `feature_unavailable`: Not in your plan; `live_key_required`: Live API key required; `self_service_not_offered`: Not offered to buyers; `impersonation_read_only`: Read-only impersonation; `impersonation_forbidden`: Not allowed while impersonating */
       403: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -17762,7 +18275,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `forbidden`: Forbidden; `email_not_verified`: Email address not verified; `mfa_enrollment_required`: MFA enrolment required; `plan_limit`: Plan limit reached; `feature_unavailable`: Not in your plan; `live_key_required`: Live API key required; `self_service_not_offered`: Not offered to buyers */
+      /** @description `forbidden`: Forbidden; `email_not_verified`: Email address not verified; `mfa_enrollment_required`: MFA enrolment required; `plan_limit`: Plan limit reached; `feature_unavailable`: Not in your plan; `live_key_required`: Live API key required; `self_service_not_offered`: Not offered to buyers; `impersonation_read_only`: Read-only impersonation; `impersonation_forbidden`: Not allowed while impersonating */
       403: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -17931,7 +18444,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `forbidden`: Forbidden; `email_not_verified`: Email address not verified; `mfa_enrollment_required`: MFA enrolment required; `plan_limit`: Plan limit reached; `feature_unavailable`: Not in your plan; `live_key_required`: Live API key required; `self_service_not_offered`: Not offered to buyers */
+      /** @description `forbidden`: Forbidden; `email_not_verified`: Email address not verified; `mfa_enrollment_required`: MFA enrolment required; `plan_limit`: Plan limit reached; `feature_unavailable`: Not in your plan; `live_key_required`: Live API key required; `self_service_not_offered`: Not offered to buyers; `impersonation_read_only`: Read-only impersonation; `impersonation_forbidden`: Not allowed while impersonating */
       403: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -18108,7 +18621,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `forbidden`: Forbidden; `email_not_verified`: Email address not verified; `mfa_enrollment_required`: MFA enrolment required; `plan_limit`: Plan limit reached; `feature_unavailable`: Not in your plan; `live_key_required`: Live API key required; `self_service_not_offered`: Not offered to buyers */
+      /** @description `forbidden`: Forbidden; `email_not_verified`: Email address not verified; `mfa_enrollment_required`: MFA enrolment required; `plan_limit`: Plan limit reached; `feature_unavailable`: Not in your plan; `live_key_required`: Live API key required; `self_service_not_offered`: Not offered to buyers; `impersonation_read_only`: Read-only impersonation; `impersonation_forbidden`: Not allowed while impersonating */
       403: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -18243,7 +18756,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `forbidden`: Forbidden; `email_not_verified`: Email address not verified; `mfa_enrollment_required`: MFA enrolment required; `plan_limit`: Plan limit reached; `feature_unavailable`: Not in your plan; `live_key_required`: Live API key required; `self_service_not_offered`: Not offered to buyers */
+      /** @description `forbidden`: Forbidden; `email_not_verified`: Email address not verified; `mfa_enrollment_required`: MFA enrolment required; `plan_limit`: Plan limit reached; `feature_unavailable`: Not in your plan; `live_key_required`: Live API key required; `self_service_not_offered`: Not offered to buyers; `impersonation_read_only`: Read-only impersonation; `impersonation_forbidden`: Not allowed while impersonating */
       403: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -18454,7 +18967,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `forbidden`: Forbidden; `email_not_verified`: Email address not verified; `mfa_enrollment_required`: MFA enrolment required; `plan_limit`: Plan limit reached; `feature_unavailable`: Not in your plan; `live_key_required`: Live API key required; `self_service_not_offered`: Not offered to buyers */
+      /** @description `forbidden`: Forbidden; `email_not_verified`: Email address not verified; `mfa_enrollment_required`: MFA enrolment required; `plan_limit`: Plan limit reached; `feature_unavailable`: Not in your plan; `live_key_required`: Live API key required; `self_service_not_offered`: Not offered to buyers; `impersonation_read_only`: Read-only impersonation; `impersonation_forbidden`: Not allowed while impersonating */
       403: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -18587,7 +19100,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `forbidden`: Forbidden; `email_not_verified`: Email address not verified; `mfa_enrollment_required`: MFA enrolment required; `plan_limit`: Plan limit reached; `feature_unavailable`: Not in your plan; `live_key_required`: Live API key required; `self_service_not_offered`: Not offered to buyers */
+      /** @description `forbidden`: Forbidden; `email_not_verified`: Email address not verified; `mfa_enrollment_required`: MFA enrolment required; `plan_limit`: Plan limit reached; `feature_unavailable`: Not in your plan; `live_key_required`: Live API key required; `self_service_not_offered`: Not offered to buyers; `impersonation_read_only`: Read-only impersonation; `impersonation_forbidden`: Not allowed while impersonating */
       403: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -18756,7 +19269,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `forbidden`: Forbidden; `email_not_verified`: Email address not verified; `mfa_enrollment_required`: MFA enrolment required; `plan_limit`: Plan limit reached; `feature_unavailable`: Not in your plan; `live_key_required`: Live API key required; `self_service_not_offered`: Not offered to buyers */
+      /** @description `forbidden`: Forbidden; `email_not_verified`: Email address not verified; `mfa_enrollment_required`: MFA enrolment required; `plan_limit`: Plan limit reached; `feature_unavailable`: Not in your plan; `live_key_required`: Live API key required; `self_service_not_offered`: Not offered to buyers; `impersonation_read_only`: Read-only impersonation; `impersonation_forbidden`: Not allowed while impersonating */
       403: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -18972,7 +19485,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `forbidden`: Forbidden; `email_not_verified`: Email address not verified; `mfa_enrollment_required`: MFA enrolment required; `plan_limit`: Plan limit reached; `feature_unavailable`: Not in your plan; `live_key_required`: Live API key required; `self_service_not_offered`: Not offered to buyers */
+      /** @description `forbidden`: Forbidden; `email_not_verified`: Email address not verified; `mfa_enrollment_required`: MFA enrolment required; `plan_limit`: Plan limit reached; `feature_unavailable`: Not in your plan; `live_key_required`: Live API key required; `self_service_not_offered`: Not offered to buyers; `impersonation_read_only`: Read-only impersonation; `impersonation_forbidden`: Not allowed while impersonating */
       403: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -19144,7 +19657,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `forbidden`: Forbidden; `email_not_verified`: Email address not verified; `mfa_enrollment_required`: MFA enrolment required; `plan_limit`: Plan limit reached; `feature_unavailable`: Not in your plan; `live_key_required`: Live API key required; `self_service_not_offered`: Not offered to buyers */
+      /** @description `forbidden`: Forbidden; `email_not_verified`: Email address not verified; `mfa_enrollment_required`: MFA enrolment required; `plan_limit`: Plan limit reached; `feature_unavailable`: Not in your plan; `live_key_required`: Live API key required; `self_service_not_offered`: Not offered to buyers; `impersonation_read_only`: Read-only impersonation; `impersonation_forbidden`: Not allowed while impersonating */
       403: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -19385,7 +19898,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `forbidden`: Forbidden; `email_not_verified`: Email address not verified; `mfa_enrollment_required`: MFA enrolment required; `plan_limit`: Plan limit reached; `feature_unavailable`: Not in your plan; `live_key_required`: Live API key required; `self_service_not_offered`: Not offered to buyers */
+      /** @description `forbidden`: Forbidden; `email_not_verified`: Email address not verified; `mfa_enrollment_required`: MFA enrolment required; `plan_limit`: Plan limit reached; `feature_unavailable`: Not in your plan; `live_key_required`: Live API key required; `self_service_not_offered`: Not offered to buyers; `impersonation_read_only`: Read-only impersonation; `impersonation_forbidden`: Not allowed while impersonating */
       403: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -19555,7 +20068,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `forbidden`: Forbidden; `email_not_verified`: Email address not verified; `mfa_enrollment_required`: MFA enrolment required; `plan_limit`: Plan limit reached; `feature_unavailable`: Not in your plan; `live_key_required`: Live API key required; `self_service_not_offered`: Not offered to buyers */
+      /** @description `forbidden`: Forbidden; `email_not_verified`: Email address not verified; `mfa_enrollment_required`: MFA enrolment required; `plan_limit`: Plan limit reached; `feature_unavailable`: Not in your plan; `live_key_required`: Live API key required; `self_service_not_offered`: Not offered to buyers; `impersonation_read_only`: Read-only impersonation; `impersonation_forbidden`: Not allowed while impersonating */
       403: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -19724,7 +20237,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `forbidden`: Forbidden; `email_not_verified`: Email address not verified; `mfa_enrollment_required`: MFA enrolment required; `plan_limit`: Plan limit reached; `feature_unavailable`: Not in your plan; `live_key_required`: Live API key required; `self_service_not_offered`: Not offered to buyers */
+      /** @description `forbidden`: Forbidden; `email_not_verified`: Email address not verified; `mfa_enrollment_required`: MFA enrolment required; `plan_limit`: Plan limit reached; `feature_unavailable`: Not in your plan; `live_key_required`: Live API key required; `self_service_not_offered`: Not offered to buyers; `impersonation_read_only`: Read-only impersonation; `impersonation_forbidden`: Not allowed while impersonating */
       403: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -19904,7 +20417,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `forbidden`: Forbidden; `email_not_verified`: Email address not verified; `mfa_enrollment_required`: MFA enrolment required; `plan_limit`: Plan limit reached; `feature_unavailable`: Not in your plan; `live_key_required`: Live API key required; `self_service_not_offered`: Not offered to buyers */
+      /** @description `forbidden`: Forbidden; `email_not_verified`: Email address not verified; `mfa_enrollment_required`: MFA enrolment required; `plan_limit`: Plan limit reached; `feature_unavailable`: Not in your plan; `live_key_required`: Live API key required; `self_service_not_offered`: Not offered to buyers; `impersonation_read_only`: Read-only impersonation; `impersonation_forbidden`: Not allowed while impersonating */
       403: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -20098,7 +20611,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `forbidden`: Forbidden; `email_not_verified`: Email address not verified; `mfa_enrollment_required`: MFA enrolment required; `plan_limit`: Plan limit reached; `feature_unavailable`: Not in your plan; `live_key_required`: Live API key required; `self_service_not_offered`: Not offered to buyers */
+      /** @description `forbidden`: Forbidden; `email_not_verified`: Email address not verified; `mfa_enrollment_required`: MFA enrolment required; `plan_limit`: Plan limit reached; `feature_unavailable`: Not in your plan; `live_key_required`: Live API key required; `self_service_not_offered`: Not offered to buyers; `impersonation_read_only`: Read-only impersonation; `impersonation_forbidden`: Not allowed while impersonating */
       403: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -20286,7 +20799,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `forbidden`: Forbidden; `email_not_verified`: Email address not verified; `mfa_enrollment_required`: MFA enrolment required; `plan_limit`: Plan limit reached; `feature_unavailable`: Not in your plan; `live_key_required`: Live API key required; `self_service_not_offered`: Not offered to buyers */
+      /** @description `forbidden`: Forbidden; `email_not_verified`: Email address not verified; `mfa_enrollment_required`: MFA enrolment required; `plan_limit`: Plan limit reached; `feature_unavailable`: Not in your plan; `live_key_required`: Live API key required; `self_service_not_offered`: Not offered to buyers; `impersonation_read_only`: Read-only impersonation; `impersonation_forbidden`: Not allowed while impersonating */
       403: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -20448,7 +20961,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `forbidden`: Forbidden; `email_not_verified`: Email address not verified; `mfa_enrollment_required`: MFA enrolment required; `plan_limit`: Plan limit reached; `feature_unavailable`: Not in your plan; `live_key_required`: Live API key required; `self_service_not_offered`: Not offered to buyers */
+      /** @description `forbidden`: Forbidden; `email_not_verified`: Email address not verified; `mfa_enrollment_required`: MFA enrolment required; `plan_limit`: Plan limit reached; `feature_unavailable`: Not in your plan; `live_key_required`: Live API key required; `self_service_not_offered`: Not offered to buyers; `impersonation_read_only`: Read-only impersonation; `impersonation_forbidden`: Not allowed while impersonating */
       403: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -20656,7 +21169,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `forbidden`: Forbidden; `email_not_verified`: Email address not verified; `mfa_enrollment_required`: MFA enrolment required; `plan_limit`: Plan limit reached; `feature_unavailable`: Not in your plan; `live_key_required`: Live API key required; `self_service_not_offered`: Not offered to buyers */
+      /** @description `forbidden`: Forbidden; `email_not_verified`: Email address not verified; `mfa_enrollment_required`: MFA enrolment required; `plan_limit`: Plan limit reached; `feature_unavailable`: Not in your plan; `live_key_required`: Live API key required; `self_service_not_offered`: Not offered to buyers; `impersonation_read_only`: Read-only impersonation; `impersonation_forbidden`: Not allowed while impersonating */
       403: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -20808,7 +21321,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `forbidden`: Forbidden; `email_not_verified`: Email address not verified; `mfa_enrollment_required`: MFA enrolment required; `plan_limit`: Plan limit reached; `feature_unavailable`: Not in your plan; `live_key_required`: Live API key required; `self_service_not_offered`: Not offered to buyers */
+      /** @description `forbidden`: Forbidden; `email_not_verified`: Email address not verified; `mfa_enrollment_required`: MFA enrolment required; `plan_limit`: Plan limit reached; `feature_unavailable`: Not in your plan; `live_key_required`: Live API key required; `self_service_not_offered`: Not offered to buyers; `impersonation_read_only`: Read-only impersonation; `impersonation_forbidden`: Not allowed while impersonating */
       403: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -21026,7 +21539,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `forbidden`: Forbidden; `email_not_verified`: Email address not verified; `mfa_enrollment_required`: MFA enrolment required; `plan_limit`: Plan limit reached; `feature_unavailable`: Not in your plan; `live_key_required`: Live API key required; `self_service_not_offered`: Not offered to buyers */
+      /** @description `forbidden`: Forbidden; `email_not_verified`: Email address not verified; `mfa_enrollment_required`: MFA enrolment required; `plan_limit`: Plan limit reached; `feature_unavailable`: Not in your plan; `live_key_required`: Live API key required; `self_service_not_offered`: Not offered to buyers; `impersonation_read_only`: Read-only impersonation; `impersonation_forbidden`: Not allowed while impersonating */
       403: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -21191,7 +21704,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `forbidden`: Forbidden; `email_not_verified`: Email address not verified; `mfa_enrollment_required`: MFA enrolment required; `plan_limit`: Plan limit reached; `feature_unavailable`: Not in your plan; `live_key_required`: Live API key required; `self_service_not_offered`: Not offered to buyers */
+      /** @description `forbidden`: Forbidden; `email_not_verified`: Email address not verified; `mfa_enrollment_required`: MFA enrolment required; `plan_limit`: Plan limit reached; `feature_unavailable`: Not in your plan; `live_key_required`: Live API key required; `self_service_not_offered`: Not offered to buyers; `impersonation_read_only`: Read-only impersonation; `impersonation_forbidden`: Not allowed while impersonating */
       403: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -21411,7 +21924,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `forbidden`: Forbidden; `email_not_verified`: Email address not verified; `mfa_enrollment_required`: MFA enrolment required; `plan_limit`: Plan limit reached; `feature_unavailable`: Not in your plan; `live_key_required`: Live API key required; `self_service_not_offered`: Not offered to buyers */
+      /** @description `forbidden`: Forbidden; `email_not_verified`: Email address not verified; `mfa_enrollment_required`: MFA enrolment required; `plan_limit`: Plan limit reached; `feature_unavailable`: Not in your plan; `live_key_required`: Live API key required; `self_service_not_offered`: Not offered to buyers; `impersonation_read_only`: Read-only impersonation; `impersonation_forbidden`: Not allowed while impersonating */
       403: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -21573,7 +22086,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `forbidden`: Forbidden; `email_not_verified`: Email address not verified; `mfa_enrollment_required`: MFA enrolment required; `plan_limit`: Plan limit reached; `feature_unavailable`: Not in your plan; `live_key_required`: Live API key required; `self_service_not_offered`: Not offered to buyers */
+      /** @description `forbidden`: Forbidden; `email_not_verified`: Email address not verified; `mfa_enrollment_required`: MFA enrolment required; `plan_limit`: Plan limit reached; `feature_unavailable`: Not in your plan; `live_key_required`: Live API key required; `self_service_not_offered`: Not offered to buyers; `impersonation_read_only`: Read-only impersonation; `impersonation_forbidden`: Not allowed while impersonating */
       403: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -21760,7 +22273,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `forbidden`: Forbidden; `email_not_verified`: Email address not verified; `mfa_enrollment_required`: MFA enrolment required; `plan_limit`: Plan limit reached; `feature_unavailable`: Not in your plan; `live_key_required`: Live API key required; `self_service_not_offered`: Not offered to buyers */
+      /** @description `forbidden`: Forbidden; `email_not_verified`: Email address not verified; `mfa_enrollment_required`: MFA enrolment required; `plan_limit`: Plan limit reached; `feature_unavailable`: Not in your plan; `live_key_required`: Live API key required; `self_service_not_offered`: Not offered to buyers; `impersonation_read_only`: Read-only impersonation; `impersonation_forbidden`: Not allowed while impersonating */
       403: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -21930,7 +22443,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `forbidden`: Forbidden; `email_not_verified`: Email address not verified; `mfa_enrollment_required`: MFA enrolment required; `plan_limit`: Plan limit reached; `feature_unavailable`: Not in your plan; `live_key_required`: Live API key required; `self_service_not_offered`: Not offered to buyers */
+      /** @description `forbidden`: Forbidden; `email_not_verified`: Email address not verified; `mfa_enrollment_required`: MFA enrolment required; `plan_limit`: Plan limit reached; `feature_unavailable`: Not in your plan; `live_key_required`: Live API key required; `self_service_not_offered`: Not offered to buyers; `impersonation_read_only`: Read-only impersonation; `impersonation_forbidden`: Not allowed while impersonating */
       403: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -22135,7 +22648,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `forbidden`: Forbidden; `email_not_verified`: Email address not verified; `mfa_enrollment_required`: MFA enrolment required; `plan_limit`: Plan limit reached; `feature_unavailable`: Not in your plan; `live_key_required`: Live API key required; `self_service_not_offered`: Not offered to buyers */
+      /** @description `forbidden`: Forbidden; `email_not_verified`: Email address not verified; `mfa_enrollment_required`: MFA enrolment required; `plan_limit`: Plan limit reached; `feature_unavailable`: Not in your plan; `live_key_required`: Live API key required; `self_service_not_offered`: Not offered to buyers; `impersonation_read_only`: Read-only impersonation; `impersonation_forbidden`: Not allowed while impersonating */
       403: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -22326,7 +22839,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `forbidden`: Forbidden; `email_not_verified`: Email address not verified; `mfa_enrollment_required`: MFA enrolment required; `plan_limit`: Plan limit reached; `feature_unavailable`: Not in your plan; `live_key_required`: Live API key required; `self_service_not_offered`: Not offered to buyers */
+      /** @description `forbidden`: Forbidden; `email_not_verified`: Email address not verified; `mfa_enrollment_required`: MFA enrolment required; `plan_limit`: Plan limit reached; `feature_unavailable`: Not in your plan; `live_key_required`: Live API key required; `self_service_not_offered`: Not offered to buyers; `impersonation_read_only`: Read-only impersonation; `impersonation_forbidden`: Not allowed while impersonating */
       403: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -22511,7 +23024,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `forbidden`: Forbidden; `email_not_verified`: Email address not verified; `mfa_enrollment_required`: MFA enrolment required; `plan_limit`: Plan limit reached; `feature_unavailable`: Not in your plan; `live_key_required`: Live API key required; `self_service_not_offered`: Not offered to buyers */
+      /** @description `forbidden`: Forbidden; `email_not_verified`: Email address not verified; `mfa_enrollment_required`: MFA enrolment required; `plan_limit`: Plan limit reached; `feature_unavailable`: Not in your plan; `live_key_required`: Live API key required; `self_service_not_offered`: Not offered to buyers; `impersonation_read_only`: Read-only impersonation; `impersonation_forbidden`: Not allowed while impersonating */
       403: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -22680,7 +23193,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `forbidden`: Forbidden; `email_not_verified`: Email address not verified; `mfa_enrollment_required`: MFA enrolment required; `plan_limit`: Plan limit reached; `feature_unavailable`: Not in your plan; `live_key_required`: Live API key required; `self_service_not_offered`: Not offered to buyers */
+      /** @description `forbidden`: Forbidden; `email_not_verified`: Email address not verified; `mfa_enrollment_required`: MFA enrolment required; `plan_limit`: Plan limit reached; `feature_unavailable`: Not in your plan; `live_key_required`: Live API key required; `self_service_not_offered`: Not offered to buyers; `impersonation_read_only`: Read-only impersonation; `impersonation_forbidden`: Not allowed while impersonating */
       403: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -22840,7 +23353,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `forbidden`: Forbidden; `email_not_verified`: Email address not verified; `mfa_enrollment_required`: MFA enrolment required; `plan_limit`: Plan limit reached; `feature_unavailable`: Not in your plan; `live_key_required`: Live API key required; `self_service_not_offered`: Not offered to buyers */
+      /** @description `forbidden`: Forbidden; `email_not_verified`: Email address not verified; `mfa_enrollment_required`: MFA enrolment required; `plan_limit`: Plan limit reached; `feature_unavailable`: Not in your plan; `live_key_required`: Live API key required; `self_service_not_offered`: Not offered to buyers; `impersonation_read_only`: Read-only impersonation; `impersonation_forbidden`: Not allowed while impersonating */
       403: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -22978,7 +23491,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `forbidden`: Forbidden; `email_not_verified`: Email address not verified; `mfa_enrollment_required`: MFA enrolment required; `plan_limit`: Plan limit reached; `feature_unavailable`: Not in your plan; `live_key_required`: Live API key required; `self_service_not_offered`: Not offered to buyers */
+      /** @description `forbidden`: Forbidden; `email_not_verified`: Email address not verified; `mfa_enrollment_required`: MFA enrolment required; `plan_limit`: Plan limit reached; `feature_unavailable`: Not in your plan; `live_key_required`: Live API key required; `self_service_not_offered`: Not offered to buyers; `impersonation_read_only`: Read-only impersonation; `impersonation_forbidden`: Not allowed while impersonating */
       403: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -23149,7 +23662,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `forbidden`: Forbidden; `email_not_verified`: Email address not verified; `mfa_enrollment_required`: MFA enrolment required; `plan_limit`: Plan limit reached; `feature_unavailable`: Not in your plan; `live_key_required`: Live API key required; `self_service_not_offered`: Not offered to buyers */
+      /** @description `forbidden`: Forbidden; `email_not_verified`: Email address not verified; `mfa_enrollment_required`: MFA enrolment required; `plan_limit`: Plan limit reached; `feature_unavailable`: Not in your plan; `live_key_required`: Live API key required; `self_service_not_offered`: Not offered to buyers; `impersonation_read_only`: Read-only impersonation; `impersonation_forbidden`: Not allowed while impersonating */
       403: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -23282,7 +23795,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `forbidden`: Forbidden; `email_not_verified`: Email address not verified; `mfa_enrollment_required`: MFA enrolment required; `plan_limit`: Plan limit reached; `feature_unavailable`: Not in your plan; `live_key_required`: Live API key required; `self_service_not_offered`: Not offered to buyers */
+      /** @description `forbidden`: Forbidden; `email_not_verified`: Email address not verified; `mfa_enrollment_required`: MFA enrolment required; `plan_limit`: Plan limit reached; `feature_unavailable`: Not in your plan; `live_key_required`: Live API key required; `self_service_not_offered`: Not offered to buyers; `impersonation_read_only`: Read-only impersonation; `impersonation_forbidden`: Not allowed while impersonating */
       403: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -23475,7 +23988,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `forbidden`: Forbidden; `email_not_verified`: Email address not verified; `mfa_enrollment_required`: MFA enrolment required; `plan_limit`: Plan limit reached; `feature_unavailable`: Not in your plan; `live_key_required`: Live API key required; `self_service_not_offered`: Not offered to buyers */
+      /** @description `forbidden`: Forbidden; `email_not_verified`: Email address not verified; `mfa_enrollment_required`: MFA enrolment required; `plan_limit`: Plan limit reached; `feature_unavailable`: Not in your plan; `live_key_required`: Live API key required; `self_service_not_offered`: Not offered to buyers; `impersonation_read_only`: Read-only impersonation; `impersonation_forbidden`: Not allowed while impersonating */
       403: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -23628,7 +24141,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `forbidden`: Forbidden; `email_not_verified`: Email address not verified; `mfa_enrollment_required`: MFA enrolment required; `plan_limit`: Plan limit reached; `feature_unavailable`: Not in your plan; `live_key_required`: Live API key required; `self_service_not_offered`: Not offered to buyers */
+      /** @description `forbidden`: Forbidden; `email_not_verified`: Email address not verified; `mfa_enrollment_required`: MFA enrolment required; `plan_limit`: Plan limit reached; `feature_unavailable`: Not in your plan; `live_key_required`: Live API key required; `self_service_not_offered`: Not offered to buyers; `impersonation_read_only`: Read-only impersonation; `impersonation_forbidden`: Not allowed while impersonating */
       403: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -23834,7 +24347,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `forbidden`: Forbidden; `email_not_verified`: Email address not verified; `mfa_enrollment_required`: MFA enrolment required; `plan_limit`: Plan limit reached; `feature_unavailable`: Not in your plan; `live_key_required`: Live API key required; `self_service_not_offered`: Not offered to buyers */
+      /** @description `forbidden`: Forbidden; `email_not_verified`: Email address not verified; `mfa_enrollment_required`: MFA enrolment required; `plan_limit`: Plan limit reached; `feature_unavailable`: Not in your plan; `live_key_required`: Live API key required; `self_service_not_offered`: Not offered to buyers; `impersonation_read_only`: Read-only impersonation; `impersonation_forbidden`: Not allowed while impersonating */
       403: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -24003,7 +24516,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `forbidden`: Forbidden; `email_not_verified`: Email address not verified; `mfa_enrollment_required`: MFA enrolment required; `plan_limit`: Plan limit reached; `feature_unavailable`: Not in your plan; `live_key_required`: Live API key required; `self_service_not_offered`: Not offered to buyers */
+      /** @description `forbidden`: Forbidden; `email_not_verified`: Email address not verified; `mfa_enrollment_required`: MFA enrolment required; `plan_limit`: Plan limit reached; `feature_unavailable`: Not in your plan; `live_key_required`: Live API key required; `self_service_not_offered`: Not offered to buyers; `impersonation_read_only`: Read-only impersonation; `impersonation_forbidden`: Not allowed while impersonating */
       403: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -24173,7 +24686,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `forbidden`: Forbidden; `email_not_verified`: Email address not verified; `mfa_enrollment_required`: MFA enrolment required; `plan_limit`: Plan limit reached; `feature_unavailable`: Not in your plan; `live_key_required`: Live API key required; `self_service_not_offered`: Not offered to buyers */
+      /** @description `forbidden`: Forbidden; `email_not_verified`: Email address not verified; `mfa_enrollment_required`: MFA enrolment required; `plan_limit`: Plan limit reached; `feature_unavailable`: Not in your plan; `live_key_required`: Live API key required; `self_service_not_offered`: Not offered to buyers; `impersonation_read_only`: Read-only impersonation; `impersonation_forbidden`: Not allowed while impersonating */
       403: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -24319,7 +24832,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `forbidden`: Forbidden; `email_not_verified`: Email address not verified; `mfa_enrollment_required`: MFA enrolment required; `plan_limit`: Plan limit reached; `feature_unavailable`: Not in your plan; `live_key_required`: Live API key required; `self_service_not_offered`: Not offered to buyers */
+      /** @description `forbidden`: Forbidden; `email_not_verified`: Email address not verified; `mfa_enrollment_required`: MFA enrolment required; `plan_limit`: Plan limit reached; `feature_unavailable`: Not in your plan; `live_key_required`: Live API key required; `self_service_not_offered`: Not offered to buyers; `impersonation_read_only`: Read-only impersonation; `impersonation_forbidden`: Not allowed while impersonating */
       403: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -24448,7 +24961,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `forbidden`: Forbidden; `email_not_verified`: Email address not verified; `mfa_enrollment_required`: MFA enrolment required; `plan_limit`: Plan limit reached; `feature_unavailable`: Not in your plan; `live_key_required`: Live API key required; `self_service_not_offered`: Not offered to buyers */
+      /** @description `forbidden`: Forbidden; `email_not_verified`: Email address not verified; `mfa_enrollment_required`: MFA enrolment required; `plan_limit`: Plan limit reached; `feature_unavailable`: Not in your plan; `live_key_required`: Live API key required; `self_service_not_offered`: Not offered to buyers; `impersonation_read_only`: Read-only impersonation; `impersonation_forbidden`: Not allowed while impersonating */
       403: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -24591,7 +25104,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `forbidden`: Forbidden; `email_not_verified`: Email address not verified; `mfa_enrollment_required`: MFA enrolment required; `plan_limit`: Plan limit reached; `feature_unavailable`: Not in your plan; `live_key_required`: Live API key required; `self_service_not_offered`: Not offered to buyers */
+      /** @description `forbidden`: Forbidden; `email_not_verified`: Email address not verified; `mfa_enrollment_required`: MFA enrolment required; `plan_limit`: Plan limit reached; `feature_unavailable`: Not in your plan; `live_key_required`: Live API key required; `self_service_not_offered`: Not offered to buyers; `impersonation_read_only`: Read-only impersonation; `impersonation_forbidden`: Not allowed while impersonating */
       403: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -24740,7 +25253,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `forbidden`: Forbidden; `email_not_verified`: Email address not verified; `mfa_enrollment_required`: MFA enrolment required; `plan_limit`: Plan limit reached; `feature_unavailable`: Not in your plan; `live_key_required`: Live API key required; `self_service_not_offered`: Not offered to buyers */
+      /** @description `forbidden`: Forbidden; `email_not_verified`: Email address not verified; `mfa_enrollment_required`: MFA enrolment required; `plan_limit`: Plan limit reached; `feature_unavailable`: Not in your plan; `live_key_required`: Live API key required; `self_service_not_offered`: Not offered to buyers; `impersonation_read_only`: Read-only impersonation; `impersonation_forbidden`: Not allowed while impersonating */
       403: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -24920,7 +25433,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `forbidden`: Forbidden; `email_not_verified`: Email address not verified; `mfa_enrollment_required`: MFA enrolment required; `plan_limit`: Plan limit reached; `feature_unavailable`: Not in your plan; `live_key_required`: Live API key required; `self_service_not_offered`: Not offered to buyers */
+      /** @description `forbidden`: Forbidden; `email_not_verified`: Email address not verified; `mfa_enrollment_required`: MFA enrolment required; `plan_limit`: Plan limit reached; `feature_unavailable`: Not in your plan; `live_key_required`: Live API key required; `self_service_not_offered`: Not offered to buyers; `impersonation_read_only`: Read-only impersonation; `impersonation_forbidden`: Not allowed while impersonating */
       403: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -25153,7 +25666,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `forbidden`: Forbidden; `email_not_verified`: Email address not verified; `mfa_enrollment_required`: MFA enrolment required; `plan_limit`: Plan limit reached; `feature_unavailable`: Not in your plan; `live_key_required`: Live API key required; `self_service_not_offered`: Not offered to buyers */
+      /** @description `forbidden`: Forbidden; `email_not_verified`: Email address not verified; `mfa_enrollment_required`: MFA enrolment required; `plan_limit`: Plan limit reached; `feature_unavailable`: Not in your plan; `live_key_required`: Live API key required; `self_service_not_offered`: Not offered to buyers; `impersonation_read_only`: Read-only impersonation; `impersonation_forbidden`: Not allowed while impersonating */
       403: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -25311,7 +25824,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `forbidden`: Forbidden; `email_not_verified`: Email address not verified; `mfa_enrollment_required`: MFA enrolment required; `plan_limit`: Plan limit reached; `feature_unavailable`: Not in your plan; `live_key_required`: Live API key required; `self_service_not_offered`: Not offered to buyers */
+      /** @description `forbidden`: Forbidden; `email_not_verified`: Email address not verified; `mfa_enrollment_required`: MFA enrolment required; `plan_limit`: Plan limit reached; `feature_unavailable`: Not in your plan; `live_key_required`: Live API key required; `self_service_not_offered`: Not offered to buyers; `impersonation_read_only`: Read-only impersonation; `impersonation_forbidden`: Not allowed while impersonating */
       403: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -25455,7 +25968,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `forbidden`: Forbidden; `email_not_verified`: Email address not verified; `mfa_enrollment_required`: MFA enrolment required; `plan_limit`: Plan limit reached; `feature_unavailable`: Not in your plan; `live_key_required`: Live API key required; `self_service_not_offered`: Not offered to buyers */
+      /** @description `forbidden`: Forbidden; `email_not_verified`: Email address not verified; `mfa_enrollment_required`: MFA enrolment required; `plan_limit`: Plan limit reached; `feature_unavailable`: Not in your plan; `live_key_required`: Live API key required; `self_service_not_offered`: Not offered to buyers; `impersonation_read_only`: Read-only impersonation; `impersonation_forbidden`: Not allowed while impersonating */
       403: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -25651,7 +26164,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `forbidden`: Forbidden; `email_not_verified`: Email address not verified; `mfa_enrollment_required`: MFA enrolment required; `plan_limit`: Plan limit reached; `feature_unavailable`: Not in your plan; `live_key_required`: Live API key required; `self_service_not_offered`: Not offered to buyers */
+      /** @description `forbidden`: Forbidden; `email_not_verified`: Email address not verified; `mfa_enrollment_required`: MFA enrolment required; `plan_limit`: Plan limit reached; `feature_unavailable`: Not in your plan; `live_key_required`: Live API key required; `self_service_not_offered`: Not offered to buyers; `impersonation_read_only`: Read-only impersonation; `impersonation_forbidden`: Not allowed while impersonating */
       403: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -25792,7 +26305,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `forbidden`: Forbidden; `email_not_verified`: Email address not verified; `mfa_enrollment_required`: MFA enrolment required; `plan_limit`: Plan limit reached; `feature_unavailable`: Not in your plan; `live_key_required`: Live API key required; `self_service_not_offered`: Not offered to buyers */
+      /** @description `forbidden`: Forbidden; `email_not_verified`: Email address not verified; `mfa_enrollment_required`: MFA enrolment required; `plan_limit`: Plan limit reached; `feature_unavailable`: Not in your plan; `live_key_required`: Live API key required; `self_service_not_offered`: Not offered to buyers; `impersonation_read_only`: Read-only impersonation; `impersonation_forbidden`: Not allowed while impersonating */
       403: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -26093,7 +26606,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `forbidden`: Forbidden; `email_not_verified`: Email address not verified; `mfa_enrollment_required`: MFA enrolment required; `plan_limit`: Plan limit reached; `feature_unavailable`: Not in your plan; `live_key_required`: Live API key required; `self_service_not_offered`: Not offered to buyers */
+      /** @description `forbidden`: Forbidden; `email_not_verified`: Email address not verified; `mfa_enrollment_required`: MFA enrolment required; `plan_limit`: Plan limit reached; `feature_unavailable`: Not in your plan; `live_key_required`: Live API key required; `self_service_not_offered`: Not offered to buyers; `impersonation_read_only`: Read-only impersonation; `impersonation_forbidden`: Not allowed while impersonating */
       403: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -26232,7 +26745,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `forbidden`: Forbidden; `email_not_verified`: Email address not verified; `mfa_enrollment_required`: MFA enrolment required; `plan_limit`: Plan limit reached; `feature_unavailable`: Not in your plan; `live_key_required`: Live API key required; `self_service_not_offered`: Not offered to buyers */
+      /** @description `forbidden`: Forbidden; `email_not_verified`: Email address not verified; `mfa_enrollment_required`: MFA enrolment required; `plan_limit`: Plan limit reached; `feature_unavailable`: Not in your plan; `live_key_required`: Live API key required; `self_service_not_offered`: Not offered to buyers; `impersonation_read_only`: Read-only impersonation; `impersonation_forbidden`: Not allowed while impersonating */
       403: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -26393,7 +26906,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `forbidden`: Forbidden; `email_not_verified`: Email address not verified; `mfa_enrollment_required`: MFA enrolment required; `plan_limit`: Plan limit reached; `feature_unavailable`: Not in your plan; `live_key_required`: Live API key required; `self_service_not_offered`: Not offered to buyers */
+      /** @description `forbidden`: Forbidden; `email_not_verified`: Email address not verified; `mfa_enrollment_required`: MFA enrolment required; `plan_limit`: Plan limit reached; `feature_unavailable`: Not in your plan; `live_key_required`: Live API key required; `self_service_not_offered`: Not offered to buyers; `impersonation_read_only`: Read-only impersonation; `impersonation_forbidden`: Not allowed while impersonating */
       403: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -26635,7 +27148,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `forbidden`: Forbidden; `email_not_verified`: Email address not verified; `mfa_enrollment_required`: MFA enrolment required; `plan_limit`: Plan limit reached; `feature_unavailable`: Not in your plan; `live_key_required`: Live API key required; `self_service_not_offered`: Not offered to buyers */
+      /** @description `forbidden`: Forbidden; `email_not_verified`: Email address not verified; `mfa_enrollment_required`: MFA enrolment required; `plan_limit`: Plan limit reached; `feature_unavailable`: Not in your plan; `live_key_required`: Live API key required; `self_service_not_offered`: Not offered to buyers; `impersonation_read_only`: Read-only impersonation; `impersonation_forbidden`: Not allowed while impersonating */
       403: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -27002,7 +27515,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `forbidden`: Forbidden; `email_not_verified`: Email address not verified; `mfa_enrollment_required`: MFA enrolment required; `plan_limit`: Plan limit reached; `feature_unavailable`: Not in your plan; `live_key_required`: Live API key required; `self_service_not_offered`: Not offered to buyers */
+      /** @description `forbidden`: Forbidden; `email_not_verified`: Email address not verified; `mfa_enrollment_required`: MFA enrolment required; `plan_limit`: Plan limit reached; `feature_unavailable`: Not in your plan; `live_key_required`: Live API key required; `self_service_not_offered`: Not offered to buyers; `impersonation_read_only`: Read-only impersonation; `impersonation_forbidden`: Not allowed while impersonating */
       403: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -27168,7 +27681,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `forbidden`: Forbidden; `email_not_verified`: Email address not verified; `mfa_enrollment_required`: MFA enrolment required; `plan_limit`: Plan limit reached; `feature_unavailable`: Not in your plan; `live_key_required`: Live API key required; `self_service_not_offered`: Not offered to buyers */
+      /** @description `forbidden`: Forbidden; `email_not_verified`: Email address not verified; `mfa_enrollment_required`: MFA enrolment required; `plan_limit`: Plan limit reached; `feature_unavailable`: Not in your plan; `live_key_required`: Live API key required; `self_service_not_offered`: Not offered to buyers; `impersonation_read_only`: Read-only impersonation; `impersonation_forbidden`: Not allowed while impersonating */
       403: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -27325,7 +27838,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `forbidden`: Forbidden; `email_not_verified`: Email address not verified; `mfa_enrollment_required`: MFA enrolment required; `plan_limit`: Plan limit reached; `feature_unavailable`: Not in your plan; `live_key_required`: Live API key required; `self_service_not_offered`: Not offered to buyers */
+      /** @description `forbidden`: Forbidden; `email_not_verified`: Email address not verified; `mfa_enrollment_required`: MFA enrolment required; `plan_limit`: Plan limit reached; `feature_unavailable`: Not in your plan; `live_key_required`: Live API key required; `self_service_not_offered`: Not offered to buyers; `impersonation_read_only`: Read-only impersonation; `impersonation_forbidden`: Not allowed while impersonating */
       403: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -27461,7 +27974,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `forbidden`: Forbidden; `email_not_verified`: Email address not verified; `mfa_enrollment_required`: MFA enrolment required; `plan_limit`: Plan limit reached; `feature_unavailable`: Not in your plan; `live_key_required`: Live API key required; `self_service_not_offered`: Not offered to buyers */
+      /** @description `forbidden`: Forbidden; `email_not_verified`: Email address not verified; `mfa_enrollment_required`: MFA enrolment required; `plan_limit`: Plan limit reached; `feature_unavailable`: Not in your plan; `live_key_required`: Live API key required; `self_service_not_offered`: Not offered to buyers; `impersonation_read_only`: Read-only impersonation; `impersonation_forbidden`: Not allowed while impersonating */
       403: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -27630,7 +28143,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `forbidden`: Forbidden; `email_not_verified`: Email address not verified; `mfa_enrollment_required`: MFA enrolment required; `plan_limit`: Plan limit reached; `feature_unavailable`: Not in your plan; `live_key_required`: Live API key required; `self_service_not_offered`: Not offered to buyers */
+      /** @description `forbidden`: Forbidden; `email_not_verified`: Email address not verified; `mfa_enrollment_required`: MFA enrolment required; `plan_limit`: Plan limit reached; `feature_unavailable`: Not in your plan; `live_key_required`: Live API key required; `self_service_not_offered`: Not offered to buyers; `impersonation_read_only`: Read-only impersonation; `impersonation_forbidden`: Not allowed while impersonating */
       403: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -27876,7 +28389,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `forbidden`: Forbidden; `email_not_verified`: Email address not verified; `mfa_enrollment_required`: MFA enrolment required; `plan_limit`: Plan limit reached; `feature_unavailable`: Not in your plan; `live_key_required`: Live API key required; `self_service_not_offered`: Not offered to buyers */
+      /** @description `forbidden`: Forbidden; `email_not_verified`: Email address not verified; `mfa_enrollment_required`: MFA enrolment required; `plan_limit`: Plan limit reached; `feature_unavailable`: Not in your plan; `live_key_required`: Live API key required; `self_service_not_offered`: Not offered to buyers; `impersonation_read_only`: Read-only impersonation; `impersonation_forbidden`: Not allowed while impersonating */
       403: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -28048,7 +28561,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `forbidden`: Forbidden; `email_not_verified`: Email address not verified; `mfa_enrollment_required`: MFA enrolment required; `plan_limit`: Plan limit reached; `feature_unavailable`: Not in your plan; `live_key_required`: Live API key required; `self_service_not_offered`: Not offered to buyers */
+      /** @description `forbidden`: Forbidden; `email_not_verified`: Email address not verified; `mfa_enrollment_required`: MFA enrolment required; `plan_limit`: Plan limit reached; `feature_unavailable`: Not in your plan; `live_key_required`: Live API key required; `self_service_not_offered`: Not offered to buyers; `impersonation_read_only`: Read-only impersonation; `impersonation_forbidden`: Not allowed while impersonating */
       403: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -28197,7 +28710,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `forbidden`: Forbidden; `email_not_verified`: Email address not verified; `mfa_enrollment_required`: MFA enrolment required; `plan_limit`: Plan limit reached; `feature_unavailable`: Not in your plan; `live_key_required`: Live API key required; `self_service_not_offered`: Not offered to buyers */
+      /** @description `forbidden`: Forbidden; `email_not_verified`: Email address not verified; `mfa_enrollment_required`: MFA enrolment required; `plan_limit`: Plan limit reached; `feature_unavailable`: Not in your plan; `live_key_required`: Live API key required; `self_service_not_offered`: Not offered to buyers; `impersonation_read_only`: Read-only impersonation; `impersonation_forbidden`: Not allowed while impersonating */
       403: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -28388,7 +28901,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `forbidden`: Forbidden; `email_not_verified`: Email address not verified; `mfa_enrollment_required`: MFA enrolment required; `plan_limit`: Plan limit reached; `feature_unavailable`: Not in your plan; `live_key_required`: Live API key required; `self_service_not_offered`: Not offered to buyers */
+      /** @description `forbidden`: Forbidden; `email_not_verified`: Email address not verified; `mfa_enrollment_required`: MFA enrolment required; `plan_limit`: Plan limit reached; `feature_unavailable`: Not in your plan; `live_key_required`: Live API key required; `self_service_not_offered`: Not offered to buyers; `impersonation_read_only`: Read-only impersonation; `impersonation_forbidden`: Not allowed while impersonating */
       403: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -28538,7 +29051,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `forbidden`: Forbidden; `email_not_verified`: Email address not verified; `mfa_enrollment_required`: MFA enrolment required; `plan_limit`: Plan limit reached; `feature_unavailable`: Not in your plan; `live_key_required`: Live API key required; `self_service_not_offered`: Not offered to buyers */
+      /** @description `forbidden`: Forbidden; `email_not_verified`: Email address not verified; `mfa_enrollment_required`: MFA enrolment required; `plan_limit`: Plan limit reached; `feature_unavailable`: Not in your plan; `live_key_required`: Live API key required; `self_service_not_offered`: Not offered to buyers; `impersonation_read_only`: Read-only impersonation; `impersonation_forbidden`: Not allowed while impersonating */
       403: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -28693,7 +29206,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `forbidden`: Forbidden; `email_not_verified`: Email address not verified; `mfa_enrollment_required`: MFA enrolment required; `plan_limit`: Plan limit reached; `feature_unavailable`: Not in your plan; `live_key_required`: Live API key required; `self_service_not_offered`: Not offered to buyers */
+      /** @description `forbidden`: Forbidden; `email_not_verified`: Email address not verified; `mfa_enrollment_required`: MFA enrolment required; `plan_limit`: Plan limit reached; `feature_unavailable`: Not in your plan; `live_key_required`: Live API key required; `self_service_not_offered`: Not offered to buyers; `impersonation_read_only`: Read-only impersonation; `impersonation_forbidden`: Not allowed while impersonating */
       403: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -28840,7 +29353,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `forbidden`: Forbidden; `email_not_verified`: Email address not verified; `mfa_enrollment_required`: MFA enrolment required; `plan_limit`: Plan limit reached; `feature_unavailable`: Not in your plan; `live_key_required`: Live API key required; `self_service_not_offered`: Not offered to buyers */
+      /** @description `forbidden`: Forbidden; `email_not_verified`: Email address not verified; `mfa_enrollment_required`: MFA enrolment required; `plan_limit`: Plan limit reached; `feature_unavailable`: Not in your plan; `live_key_required`: Live API key required; `self_service_not_offered`: Not offered to buyers; `impersonation_read_only`: Read-only impersonation; `impersonation_forbidden`: Not allowed while impersonating */
       403: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -28984,7 +29497,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `forbidden`: Forbidden; `email_not_verified`: Email address not verified; `mfa_enrollment_required`: MFA enrolment required; `plan_limit`: Plan limit reached; `feature_unavailable`: Not in your plan; `live_key_required`: Live API key required; `self_service_not_offered`: Not offered to buyers */
+      /** @description `forbidden`: Forbidden; `email_not_verified`: Email address not verified; `mfa_enrollment_required`: MFA enrolment required; `plan_limit`: Plan limit reached; `feature_unavailable`: Not in your plan; `live_key_required`: Live API key required; `self_service_not_offered`: Not offered to buyers; `impersonation_read_only`: Read-only impersonation; `impersonation_forbidden`: Not allowed while impersonating */
       403: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -29182,7 +29695,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `forbidden`: Forbidden; `email_not_verified`: Email address not verified; `mfa_enrollment_required`: MFA enrolment required; `plan_limit`: Plan limit reached; `feature_unavailable`: Not in your plan; `live_key_required`: Live API key required; `self_service_not_offered`: Not offered to buyers */
+      /** @description `forbidden`: Forbidden; `email_not_verified`: Email address not verified; `mfa_enrollment_required`: MFA enrolment required; `plan_limit`: Plan limit reached; `feature_unavailable`: Not in your plan; `live_key_required`: Live API key required; `self_service_not_offered`: Not offered to buyers; `impersonation_read_only`: Read-only impersonation; `impersonation_forbidden`: Not allowed while impersonating */
       403: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -29335,7 +29848,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `forbidden`: Forbidden; `email_not_verified`: Email address not verified; `mfa_enrollment_required`: MFA enrolment required; `plan_limit`: Plan limit reached; `feature_unavailable`: Not in your plan; `live_key_required`: Live API key required; `self_service_not_offered`: Not offered to buyers */
+      /** @description `forbidden`: Forbidden; `email_not_verified`: Email address not verified; `mfa_enrollment_required`: MFA enrolment required; `plan_limit`: Plan limit reached; `feature_unavailable`: Not in your plan; `live_key_required`: Live API key required; `self_service_not_offered`: Not offered to buyers; `impersonation_read_only`: Read-only impersonation; `impersonation_forbidden`: Not allowed while impersonating */
       403: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -30463,7 +30976,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `forbidden`: Forbidden; `email_not_verified`: Email address not verified; `mfa_enrollment_required`: MFA enrolment required; `plan_limit`: Plan limit reached; `feature_unavailable`: Not in your plan; `live_key_required`: Live API key required; `self_service_not_offered`: Not offered to buyers */
+      /** @description `forbidden`: Forbidden; `email_not_verified`: Email address not verified; `mfa_enrollment_required`: MFA enrolment required; `plan_limit`: Plan limit reached; `feature_unavailable`: Not in your plan; `live_key_required`: Live API key required; `self_service_not_offered`: Not offered to buyers; `impersonation_read_only`: Read-only impersonation; `impersonation_forbidden`: Not allowed while impersonating */
       403: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -30614,7 +31127,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `forbidden`: Forbidden; `email_not_verified`: Email address not verified; `mfa_enrollment_required`: MFA enrolment required; `plan_limit`: Plan limit reached; `feature_unavailable`: Not in your plan; `live_key_required`: Live API key required; `self_service_not_offered`: Not offered to buyers */
+      /** @description `forbidden`: Forbidden; `email_not_verified`: Email address not verified; `mfa_enrollment_required`: MFA enrolment required; `plan_limit`: Plan limit reached; `feature_unavailable`: Not in your plan; `live_key_required`: Live API key required; `self_service_not_offered`: Not offered to buyers; `impersonation_read_only`: Read-only impersonation; `impersonation_forbidden`: Not allowed while impersonating */
       403: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -31189,7 +31702,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `forbidden`: Forbidden; `email_not_verified`: Email address not verified; `mfa_enrollment_required`: MFA enrolment required; `plan_limit`: Plan limit reached; `feature_unavailable`: Not in your plan; `live_key_required`: Live API key required; `self_service_not_offered`: Not offered to buyers */
+      /** @description `forbidden`: Forbidden; `email_not_verified`: Email address not verified; `mfa_enrollment_required`: MFA enrolment required; `plan_limit`: Plan limit reached; `feature_unavailable`: Not in your plan; `live_key_required`: Live API key required; `self_service_not_offered`: Not offered to buyers; `impersonation_read_only`: Read-only impersonation; `impersonation_forbidden`: Not allowed while impersonating */
       403: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -31320,7 +31833,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `forbidden`: Forbidden; `email_not_verified`: Email address not verified; `mfa_enrollment_required`: MFA enrolment required; `plan_limit`: Plan limit reached; `feature_unavailable`: Not in your plan; `live_key_required`: Live API key required; `self_service_not_offered`: Not offered to buyers */
+      /** @description `forbidden`: Forbidden; `email_not_verified`: Email address not verified; `mfa_enrollment_required`: MFA enrolment required; `plan_limit`: Plan limit reached; `feature_unavailable`: Not in your plan; `live_key_required`: Live API key required; `self_service_not_offered`: Not offered to buyers; `impersonation_read_only`: Read-only impersonation; `impersonation_forbidden`: Not allowed while impersonating */
       403: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -31528,7 +32041,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `forbidden`: Forbidden; `email_not_verified`: Email address not verified; `mfa_enrollment_required`: MFA enrolment required; `plan_limit`: Plan limit reached; `feature_unavailable`: Not in your plan; `live_key_required`: Live API key required; `self_service_not_offered`: Not offered to buyers */
+      /** @description `forbidden`: Forbidden; `email_not_verified`: Email address not verified; `mfa_enrollment_required`: MFA enrolment required; `plan_limit`: Plan limit reached; `feature_unavailable`: Not in your plan; `live_key_required`: Live API key required; `self_service_not_offered`: Not offered to buyers; `impersonation_read_only`: Read-only impersonation; `impersonation_forbidden`: Not allowed while impersonating */
       403: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -31681,7 +32194,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `forbidden`: Forbidden; `email_not_verified`: Email address not verified; `mfa_enrollment_required`: MFA enrolment required; `plan_limit`: Plan limit reached; `feature_unavailable`: Not in your plan; `live_key_required`: Live API key required; `self_service_not_offered`: Not offered to buyers */
+      /** @description `forbidden`: Forbidden; `email_not_verified`: Email address not verified; `mfa_enrollment_required`: MFA enrolment required; `plan_limit`: Plan limit reached; `feature_unavailable`: Not in your plan; `live_key_required`: Live API key required; `self_service_not_offered`: Not offered to buyers; `impersonation_read_only`: Read-only impersonation; `impersonation_forbidden`: Not allowed while impersonating */
       403: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -31836,7 +32349,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `forbidden`: Forbidden; `email_not_verified`: Email address not verified; `mfa_enrollment_required`: MFA enrolment required; `plan_limit`: Plan limit reached; `feature_unavailable`: Not in your plan; `live_key_required`: Live API key required; `self_service_not_offered`: Not offered to buyers */
+      /** @description `forbidden`: Forbidden; `email_not_verified`: Email address not verified; `mfa_enrollment_required`: MFA enrolment required; `plan_limit`: Plan limit reached; `feature_unavailable`: Not in your plan; `live_key_required`: Live API key required; `self_service_not_offered`: Not offered to buyers; `impersonation_read_only`: Read-only impersonation; `impersonation_forbidden`: Not allowed while impersonating */
       403: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -32071,7 +32584,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `forbidden`: Forbidden; `email_not_verified`: Email address not verified; `mfa_enrollment_required`: MFA enrolment required; `plan_limit`: Plan limit reached; `feature_unavailable`: Not in your plan; `live_key_required`: Live API key required; `self_service_not_offered`: Not offered to buyers */
+      /** @description `forbidden`: Forbidden; `email_not_verified`: Email address not verified; `mfa_enrollment_required`: MFA enrolment required; `plan_limit`: Plan limit reached; `feature_unavailable`: Not in your plan; `live_key_required`: Live API key required; `self_service_not_offered`: Not offered to buyers; `impersonation_read_only`: Read-only impersonation; `impersonation_forbidden`: Not allowed while impersonating */
       403: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -32203,7 +32716,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `forbidden`: Forbidden; `email_not_verified`: Email address not verified; `mfa_enrollment_required`: MFA enrolment required; `plan_limit`: Plan limit reached; `feature_unavailable`: Not in your plan; `live_key_required`: Live API key required; `self_service_not_offered`: Not offered to buyers */
+      /** @description `forbidden`: Forbidden; `email_not_verified`: Email address not verified; `mfa_enrollment_required`: MFA enrolment required; `plan_limit`: Plan limit reached; `feature_unavailable`: Not in your plan; `live_key_required`: Live API key required; `self_service_not_offered`: Not offered to buyers; `impersonation_read_only`: Read-only impersonation; `impersonation_forbidden`: Not allowed while impersonating */
       403: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -32736,7 +33249,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `forbidden`: Forbidden; `email_not_verified`: Email address not verified; `mfa_enrollment_required`: MFA enrolment required; `plan_limit`: Plan limit reached; `feature_unavailable`: Not in your plan; `live_key_required`: Live API key required; `self_service_not_offered`: Not offered to buyers */
+      /** @description `forbidden`: Forbidden; `email_not_verified`: Email address not verified; `mfa_enrollment_required`: MFA enrolment required; `plan_limit`: Plan limit reached; `feature_unavailable`: Not in your plan; `live_key_required`: Live API key required; `self_service_not_offered`: Not offered to buyers; `impersonation_read_only`: Read-only impersonation; `impersonation_forbidden`: Not allowed while impersonating */
       403: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -32865,7 +33378,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `forbidden`: Forbidden; `email_not_verified`: Email address not verified; `mfa_enrollment_required`: MFA enrolment required; `plan_limit`: Plan limit reached; `feature_unavailable`: Not in your plan; `live_key_required`: Live API key required; `self_service_not_offered`: Not offered to buyers */
+      /** @description `forbidden`: Forbidden; `email_not_verified`: Email address not verified; `mfa_enrollment_required`: MFA enrolment required; `plan_limit`: Plan limit reached; `feature_unavailable`: Not in your plan; `live_key_required`: Live API key required; `self_service_not_offered`: Not offered to buyers; `impersonation_read_only`: Read-only impersonation; `impersonation_forbidden`: Not allowed while impersonating */
       403: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -33040,7 +33553,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `forbidden`: Forbidden; `email_not_verified`: Email address not verified; `mfa_enrollment_required`: MFA enrolment required; `plan_limit`: Plan limit reached; `feature_unavailable`: Not in your plan; `live_key_required`: Live API key required; `self_service_not_offered`: Not offered to buyers */
+      /** @description `forbidden`: Forbidden; `email_not_verified`: Email address not verified; `mfa_enrollment_required`: MFA enrolment required; `plan_limit`: Plan limit reached; `feature_unavailable`: Not in your plan; `live_key_required`: Live API key required; `self_service_not_offered`: Not offered to buyers; `impersonation_read_only`: Read-only impersonation; `impersonation_forbidden`: Not allowed while impersonating */
       403: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -33216,7 +33729,282 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `forbidden`: Forbidden; `email_not_verified`: Email address not verified; `mfa_enrollment_required`: MFA enrolment required; `plan_limit`: Plan limit reached; `feature_unavailable`: Not in your plan; `live_key_required`: Live API key required; `self_service_not_offered`: Not offered to buyers */
+      /** @description `forbidden`: Forbidden; `email_not_verified`: Email address not verified; `mfa_enrollment_required`: MFA enrolment required; `plan_limit`: Plan limit reached; `feature_unavailable`: Not in your plan; `live_key_required`: Live API key required; `self_service_not_offered`: Not offered to buyers; `impersonation_read_only`: Read-only impersonation; `impersonation_forbidden`: Not allowed while impersonating */
+      403: {
+        headers: {
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'X-Correlation-Id': components['headers']['X-Correlation-Id'];
+          'Access-Control-Allow-Origin': components['headers']['Access-Control-Allow-Origin'];
+          RateLimit: components['headers']['RateLimit'];
+          'RateLimit-Policy': components['headers']['RateLimit-Policy'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description `not_found`: Not found */
+      404: {
+        headers: {
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'X-Correlation-Id': components['headers']['X-Correlation-Id'];
+          'Access-Control-Allow-Origin': components['headers']['Access-Control-Allow-Origin'];
+          RateLimit: components['headers']['RateLimit'];
+          'RateLimit-Policy': components['headers']['RateLimit-Policy'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description `rate_limited`: Too many requests; `too_many_streams`: Too many live streams */
+      429: {
+        headers: {
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'X-Correlation-Id': components['headers']['X-Correlation-Id'];
+          'Access-Control-Allow-Origin': components['headers']['Access-Control-Allow-Origin'];
+          RateLimit: components['headers']['RateLimit'];
+          'RateLimit-Policy': components['headers']['RateLimit-Policy'];
+          'Retry-After': components['headers']['Retry-After'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description `internal_error`: Internal server error; `misconfigured`: Service misconfigured */
+      500: {
+        headers: {
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'X-Correlation-Id': components['headers']['X-Correlation-Id'];
+          'Access-Control-Allow-Origin': components['headers']['Access-Control-Allow-Origin'];
+          RateLimit: components['headers']['RateLimit'];
+          'RateLimit-Policy': components['headers']['RateLimit-Policy'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description `service_unavailable`: Service unavailable */
+      503: {
+        headers: {
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'X-Correlation-Id': components['headers']['X-Correlation-Id'];
+          'Access-Control-Allow-Origin': components['headers']['Access-Control-Allow-Origin'];
+          RateLimit: components['headers']['RateLimit'];
+          'RateLimit-Policy': components['headers']['RateLimit-Policy'];
+          'Retry-After': components['headers']['Retry-After'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+    };
+  };
+  listImpersonations: {
+    parameters: {
+      query?: {
+        /** @description Page size, 1 to 100 (default 20); outside the range answers 400. */
+        limit?: number;
+        /** @description The `nextCursor` of the previous page, unchanged (opaque). A malformed cursor answers 400. */
+        cursor?: string;
+      };
+      header?: {
+        /** @description The `ETag` of a representation the client holds; if it is still current the answer is 304. */
+        'If-None-Match'?: string;
+      };
+      path?: never;
+      cookie?: never;
+    };
+    requestBody?: never;
+    responses: {
+      /** @description A page of impersonations. */
+      200: {
+        headers: {
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'X-Correlation-Id': components['headers']['X-Correlation-Id'];
+          'Access-Control-Allow-Origin': components['headers']['Access-Control-Allow-Origin'];
+          RateLimit: components['headers']['RateLimit'];
+          'RateLimit-Policy': components['headers']['RateLimit-Policy'];
+          ETag: components['headers']['ETag'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ImpersonationList'];
+        };
+      };
+      /** @description Not modified: the `If-None-Match` validator is still current. No body. */
+      304: {
+        headers: {
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'X-Correlation-Id': components['headers']['X-Correlation-Id'];
+          'Access-Control-Allow-Origin': components['headers']['Access-Control-Allow-Origin'];
+          RateLimit: components['headers']['RateLimit'];
+          'RateLimit-Policy': components['headers']['RateLimit-Policy'];
+          ETag: components['headers']['ETag'];
+          [name: string]: unknown;
+        };
+        content?: never;
+      };
+      /** @description `bad_request`: Bad request; `invalid_json`: Malformed JSON body; `validation_failed`: Validation failed; `query_too_complex`: GraphQL operation too complex; `persisted_query_not_found`: Persisted query not found; `invalid_passkey`: Invalid passkey response */
+      400: {
+        headers: {
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'X-Correlation-Id': components['headers']['X-Correlation-Id'];
+          'Access-Control-Allow-Origin': components['headers']['Access-Control-Allow-Origin'];
+          RateLimit: components['headers']['RateLimit'];
+          'RateLimit-Policy': components['headers']['RateLimit-Policy'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description `unauthorized`: Authentication required; `invalid_credentials`: Invalid credentials; `reauthentication_required`: Re-authentication required; `invalid_mfa_code`: Invalid verification code; `mfa_challenge_invalid`: Invalid or expired MFA challenge */
+      401: {
+        headers: {
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'X-Correlation-Id': components['headers']['X-Correlation-Id'];
+          'Access-Control-Allow-Origin': components['headers']['Access-Control-Allow-Origin'];
+          RateLimit: components['headers']['RateLimit'];
+          'RateLimit-Policy': components['headers']['RateLimit-Policy'];
+          'WWW-Authenticate': components['headers']['WWW-Authenticate'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description `forbidden`: Forbidden; `email_not_verified`: Email address not verified; `mfa_enrollment_required`: MFA enrolment required; `plan_limit`: Plan limit reached; `feature_unavailable`: Not in your plan; `live_key_required`: Live API key required; `self_service_not_offered`: Not offered to buyers; `impersonation_read_only`: Read-only impersonation; `impersonation_forbidden`: Not allowed while impersonating */
+      403: {
+        headers: {
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'X-Correlation-Id': components['headers']['X-Correlation-Id'];
+          'Access-Control-Allow-Origin': components['headers']['Access-Control-Allow-Origin'];
+          RateLimit: components['headers']['RateLimit'];
+          'RateLimit-Policy': components['headers']['RateLimit-Policy'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description `not_found`: Not found */
+      404: {
+        headers: {
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'X-Correlation-Id': components['headers']['X-Correlation-Id'];
+          'Access-Control-Allow-Origin': components['headers']['Access-Control-Allow-Origin'];
+          RateLimit: components['headers']['RateLimit'];
+          'RateLimit-Policy': components['headers']['RateLimit-Policy'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description `rate_limited`: Too many requests; `too_many_streams`: Too many live streams */
+      429: {
+        headers: {
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'X-Correlation-Id': components['headers']['X-Correlation-Id'];
+          'Access-Control-Allow-Origin': components['headers']['Access-Control-Allow-Origin'];
+          RateLimit: components['headers']['RateLimit'];
+          'RateLimit-Policy': components['headers']['RateLimit-Policy'];
+          'Retry-After': components['headers']['Retry-After'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description `internal_error`: Internal server error; `misconfigured`: Service misconfigured */
+      500: {
+        headers: {
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'X-Correlation-Id': components['headers']['X-Correlation-Id'];
+          'Access-Control-Allow-Origin': components['headers']['Access-Control-Allow-Origin'];
+          RateLimit: components['headers']['RateLimit'];
+          'RateLimit-Policy': components['headers']['RateLimit-Policy'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description `service_unavailable`: Service unavailable */
+      503: {
+        headers: {
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'X-Correlation-Id': components['headers']['X-Correlation-Id'];
+          'Access-Control-Allow-Origin': components['headers']['Access-Control-Allow-Origin'];
+          RateLimit: components['headers']['RateLimit'];
+          'RateLimit-Policy': components['headers']['RateLimit-Policy'];
+          'Retry-After': components['headers']['Retry-After'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+    };
+  };
+  endImpersonation: {
+    parameters: {
+      query?: never;
+      header?: never;
+      path: {
+        /** @description The impersonation id. */
+        id: string;
+      };
+      cookie?: never;
+    };
+    requestBody?: never;
+    responses: {
+      /** @description The impersonation has ended. */
+      204: {
+        headers: {
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'X-Correlation-Id': components['headers']['X-Correlation-Id'];
+          'Access-Control-Allow-Origin': components['headers']['Access-Control-Allow-Origin'];
+          RateLimit: components['headers']['RateLimit'];
+          'RateLimit-Policy': components['headers']['RateLimit-Policy'];
+          [name: string]: unknown;
+        };
+        content?: never;
+      };
+      /** @description `bad_request`: Bad request; `invalid_json`: Malformed JSON body; `validation_failed`: Validation failed; `query_too_complex`: GraphQL operation too complex; `persisted_query_not_found`: Persisted query not found; `invalid_passkey`: Invalid passkey response */
+      400: {
+        headers: {
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'X-Correlation-Id': components['headers']['X-Correlation-Id'];
+          'Access-Control-Allow-Origin': components['headers']['Access-Control-Allow-Origin'];
+          RateLimit: components['headers']['RateLimit'];
+          'RateLimit-Policy': components['headers']['RateLimit-Policy'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description `unauthorized`: Authentication required; `invalid_credentials`: Invalid credentials; `reauthentication_required`: Re-authentication required; `invalid_mfa_code`: Invalid verification code; `mfa_challenge_invalid`: Invalid or expired MFA challenge */
+      401: {
+        headers: {
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'X-Correlation-Id': components['headers']['X-Correlation-Id'];
+          'Access-Control-Allow-Origin': components['headers']['Access-Control-Allow-Origin'];
+          RateLimit: components['headers']['RateLimit'];
+          'RateLimit-Policy': components['headers']['RateLimit-Policy'];
+          'WWW-Authenticate': components['headers']['WWW-Authenticate'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description `forbidden`: Forbidden; `email_not_verified`: Email address not verified; `mfa_enrollment_required`: MFA enrolment required; `plan_limit`: Plan limit reached; `feature_unavailable`: Not in your plan; `live_key_required`: Live API key required; `self_service_not_offered`: Not offered to buyers; `impersonation_read_only`: Read-only impersonation; `impersonation_forbidden`: Not allowed while impersonating */
       403: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -33502,7 +34290,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `forbidden`: Forbidden; `email_not_verified`: Email address not verified; `mfa_enrollment_required`: MFA enrolment required; `plan_limit`: Plan limit reached; `feature_unavailable`: Not in your plan; `live_key_required`: Live API key required; `self_service_not_offered`: Not offered to buyers */
+      /** @description `forbidden`: Forbidden; `email_not_verified`: Email address not verified; `mfa_enrollment_required`: MFA enrolment required; `plan_limit`: Plan limit reached; `feature_unavailable`: Not in your plan; `live_key_required`: Live API key required; `self_service_not_offered`: Not offered to buyers; `impersonation_read_only`: Read-only impersonation; `impersonation_forbidden`: Not allowed while impersonating */
       403: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
