@@ -67,6 +67,8 @@ export interface Impersonation {
   /** The platform administrator acting. */
   actorUserId: string;
   mode: ImpersonationMode;
+  /** The token's `exp` (seconds): the impersonation's end. */
+  expiresAt: number;
 }
 
 /** `live` keys act on the organization's real business; `test` keys are refused by live-only operations. */
@@ -87,7 +89,7 @@ export interface AccessTokenInput {
    * An impersonation token: `act` and `imp` claims, `sessionId` is the impersonation's id, and the token expires at
    * `expiresAt` (seconds; at most MAX_IMPERSONATION_SECONDS after issue) instead of after ACCESS_TOKEN_TTL_SECONDS.
    */
-  impersonation?: Impersonation & { expiresAt: number };
+  impersonation?: Impersonation;
 }
 
 export async function issueAccessToken(
@@ -172,7 +174,7 @@ export async function verifyAccessToken(
     );
   }
   const { sub, jti, iat, exp, org, sid, role, perms, ev, ist, auth_time: authTime, amr, act, imp } = payload;
-  const impersonation = impersonationOf(act, imp, sid);
+  const impersonation = impersonationOf(act, imp, sid, exp);
   if (
     // jose picks the only key of a matching type when `kid` is absent: we insist on it (RFC 8725 3.10).
     typeof kid !== 'string' ||
@@ -219,14 +221,14 @@ export async function verifyAccessToken(
  * The impersonation named by a token's `act` and `imp` claims: undefined when the token has neither (an ordinary
  * session), null when they are malformed, incomplete or disagree with `sid` (the token is refused).
  */
-function impersonationOf(act: unknown, imp: unknown, sid: unknown): Impersonation | null | undefined {
+function impersonationOf(act: unknown, imp: unknown, sid: unknown, exp: unknown): Impersonation | null | undefined {
   if (act === undefined && imp === undefined) return undefined;
   if (typeof act !== 'object' || act === null || typeof imp !== 'object' || imp === null) return null;
   const actor = (act as Record<string, unknown>)['sub'];
   const { id, mode } = imp as Record<string, unknown>;
-  if (typeof actor !== 'string' || typeof id !== 'string' || id !== sid) return null;
+  if (typeof actor !== 'string' || typeof id !== 'string' || id !== sid || typeof exp !== 'number') return null;
   const known = IMPERSONATION_MODES.find((value) => value === mode);
-  return known === undefined ? null : { id, actorUserId: actor, mode: known };
+  return known === undefined ? null : { id, actorUserId: actor, mode: known, expiresAt: exp };
 }
 
 const encoder = new TextEncoder();
