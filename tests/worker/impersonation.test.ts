@@ -18,6 +18,7 @@ import {
 } from '../support/harness.ts';
 import { createPlatformAdmin, platformCall as platform, platformToken } from '../support/organizations.ts';
 import { createEvent } from '../support/catalogue.ts';
+import { dataOf, openStream } from '../support/live.ts';
 import { call } from '../support/users.ts';
 
 // Issue #16 part 1: support impersonation, started and ended on the platform host, used read-only on the
@@ -111,7 +112,7 @@ async function impersonationToken(
       tenant: of.tenant.organization.id,
       sessionId: of.id,
       role: 'organizer',
-      permissions: ['events:read'],
+      permissions: ['events:read', 'bookings:read'],
       emailVerified: true,
       impersonation: {
         id: options.claimedId ?? of.id,
@@ -373,6 +374,28 @@ describe('using an impersonation token', () => {
       (await platform(`/api/v1/platform/impersonations/${impersonation.id}`, admin.token, { method: 'DELETE' })).status,
     ).toBe(204);
     expect(await tenantAudits(tenant.organization.id, 'impersonation.ended')).toEqual([]);
+  });
+
+  it('ends a live stream when the impersonation ends by itself', async () => {
+    const { tenant, member, admin } = await scene();
+    const event = await createEvent(tenant);
+    const { impersonation } = await start(admin, tenant, member);
+    // The same impersonation's token, two seconds from its end (streams re-check every second in the tests).
+    const token = await impersonationToken(
+      { tenant, member, admin, id: impersonation.id },
+      { expiresAt: Math.floor(Date.now() / 1000) + 2 },
+    );
+    const live = await openStream(tenant.url(`/api/v1/events/${event.id}/live/bookings`), {
+      authorization: `Bearer ${token}`,
+    });
+    try {
+      expect(live.response.status).toBe(200);
+      const end = await live.next((message) => message.event === 'end', 6_000);
+      expect(dataOf(end)).toEqual({ reason: 'session_ended' });
+      await live.ended;
+    } finally {
+      await live.close();
+    }
   });
 
   it('refuses a token that claims a longer life than an impersonation has, or malformed impersonation claims', async () => {
