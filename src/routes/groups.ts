@@ -113,6 +113,7 @@ export const ROUTE_GROUPS: readonly RouteGroup[] = [
       ['POST', '/api/v1/platform/users/{id}/revoke-sessions'],
       ['GET', '/api/v1/platform/audit-logs'],
       ['POST', '/api/v1/platform/impersonations'],
+      ['GET', '/api/v1/platform/impersonations/{id}'],
       ['DELETE', '/api/v1/platform/impersonations/{id}'],
     ],
     load: async () => (await import('./platform/index.ts')).registerPlatformRoutes,

@@ -24,6 +24,7 @@ const SERVED_ON_PLATFORM = new Set([
   'POST /api/v1/platform/users/{id}/revoke-sessions',
   'GET /api/v1/platform/audit-logs',
   'POST /api/v1/platform/impersonations',
+  'GET /api/v1/platform/impersonations/{id}',
   'DELETE /api/v1/platform/impersonations/{id}',
 ]);
 
@@ -37,6 +38,7 @@ const PLATFORM_ONLY = [
   'POST /api/v1/platform/users/{id}/revoke-sessions',
   'GET /api/v1/platform/audit-logs',
   'POST /api/v1/platform/impersonations',
+  'GET /api/v1/platform/impersonations/{id}',
   'DELETE /api/v1/platform/impersonations/{id}',
 ];
 

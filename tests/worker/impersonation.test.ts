@@ -67,7 +67,11 @@ async function start(
     body: { organizationId: tenant.organization.id, userId: member.userId, reason: REASON, ...extra },
   });
   expect(response.status, await response.clone().text()).toBe(201);
-  return response.json<Started>();
+  const started = await response.json<Started>();
+  expect(response.headers.get('location')).toBe(
+    `${PLATFORM}/api/v1/platform/impersonations/${started.impersonation.id}`,
+  );
+  return started;
 }
 
 async function listOf(tenant: TestTenant, owner: TestMember): Promise<Impersonation[]> {
@@ -173,7 +177,19 @@ describe('starting an impersonation', () => {
     });
     expect(platformRow?.metadata).toMatchObject({ reason: REASON, organizationId: tenant.organization.id });
 
-    // The organization lists it; the member is told.
+    // The platform reads it where its Location says (never the token); the organization lists it; the member is told.
+    const read = await platform(`/api/v1/platform/impersonations/${impersonation.id}`, admin.token);
+    expect(read.status).toBe(200);
+    expect(await read.json()).toEqual(impersonation);
+    expect(
+      (
+        await platform(
+          `/api/v1/platform/impersonations/${impersonation.id}`,
+          await platformToken(admin.userId, 'support'),
+        )
+      ).status,
+    ).toBe(403);
+    expect((await platform(`/api/v1/platform/impersonations/${crypto.randomUUID()}`, admin.token)).status).toBe(404);
     const [listed] = await listOf(tenant, owner);
     expect(listed).toEqual(impersonation);
     const mail = await waitForMail(member.email);

@@ -3,6 +3,7 @@ import type { AppEnv } from '../../env.ts';
 import { errorResponses } from '../../errors/problem.ts';
 import { serviceContext } from '../../lib/context.ts';
 import { requirePlatformAdmin, requireRecentAuth } from '../../middleware/auth.ts';
+import { locationUrl } from '../../middleware/location.ts';
 import { startImpersonation } from '../../services/impersonations/index.ts';
 import { StartedImpersonationSchema, StartImpersonationBodySchema } from '../impersonations/schema.ts';
 import { platformOnly } from '../organizations/host.ts';
@@ -46,6 +47,7 @@ export function register(app: OpenAPIHono<AppEnv>): void {
   app.openapi(route, async (c) => {
     const started = await startImpersonation({ ctx: serviceContext(c), input: c.req.valid('json') });
     c.header('cache-control', 'no-store');
+    c.header('location', locationUrl(c, `/api/v1/platform/impersonations/${started.impersonation.id}`));
     return c.json(responseBody(c, StartedImpersonationSchema, started), 201);
   });
 }

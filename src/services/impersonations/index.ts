@@ -1,6 +1,7 @@
 import { and, eq, sql, type SQL } from 'drizzle-orm';
 import { z } from 'zod';
-import { impersonations, users } from '../../db/schema/index.ts';
+import type { Database } from '../../db/client.ts';
+import { impersonations, users, type ImpersonationRow } from '../../db/schema/index.ts';
 import { scoped } from '../../db/tenant.ts';
 import { ApiError } from '../../errors/api-error.ts';
 import type { ServiceContext } from '../../lib/context.ts';
@@ -274,10 +275,69 @@ export async function endImpersonation({
   }
 }
 
-const NEWEST_FIRST = listSort('-createdAt');
-
 const STATUS = sql<ImpersonationStatus>`case when ${impersonations.endedAt} is not null then 'ended'
   when ${impersonations.expiresAt} <= now() then 'expired' else 'active' end`;
+
+const NEWEST_FIRST = listSort('-createdAt');
+
+/** Impersonations with the member's current address and name (null once no longer visible), newest first. */
+function selectImpersonations(db: Database, conditions: SQL[], limit: number) {
+  return db
+    .select({
+      row: impersonations,
+      email: users.email,
+      name: users.name,
+      status: STATUS,
+      cursorAt: cursorTimestamp(impersonations.createdAt),
+    })
+    .from(impersonations)
+    .leftJoin(users, eq(users.id, impersonations.userId))
+    .where(and(...conditions))
+    .orderBy(...keysetOrder(impersonations.createdAt, impersonations.id, NEWEST_FIRST))
+    .limit(limit);
+}
+
+function toView({
+  row,
+  email,
+  name,
+  status,
+}: {
+  row: ImpersonationRow;
+  email: string | null;
+  name: string | null;
+  status: ImpersonationStatus;
+}): ImpersonationView {
+  return {
+    id: row.id,
+    organizationId: row.organizationId,
+    user: { id: row.userId, email, name },
+    impersonator: { id: row.actorUserId, email: row.actorEmail },
+    reason: row.reason,
+    mode: row.mode,
+    status,
+    createdAt: row.createdAt.toISOString(),
+    expiresAt: row.expiresAt.toISOString(),
+    endedAt: row.endedAt?.toISOString() ?? null,
+  };
+}
+
+/** One impersonation, any organization's (platform host). 404 for an unknown id. One database round trip. */
+export async function getImpersonation({
+  ctx,
+  input,
+}: {
+  ctx: ServiceContext;
+  input: { id: string };
+}): Promise<ImpersonationView> {
+  const db = ctx.services.db;
+  const [rows] = await scoped(db, { platform: true }, [
+    selectImpersonations(db, [eq(impersonations.id, input.id.toLowerCase())], 1),
+  ]);
+  const row = rows[0];
+  if (row === undefined) throw new ApiError('not_found', { detail: 'No impersonation with this id.' });
+  return toView(row);
+}
 
 /**
  * The organization's impersonations, newest first, with cursor pagination: who (the member and the administrator),
@@ -297,36 +357,11 @@ export async function listImpersonations({
     conditions.push(keysetAfter(impersonations.createdAt, impersonations.id, decodeCursor(input.cursor), NEWEST_FIRST));
   }
   const db = ctx.services.db;
-  const [rows] = await scoped(db, { organizationId }, [
-    db
-      .select({
-        row: impersonations,
-        email: users.email,
-        name: users.name,
-        status: STATUS,
-        cursorAt: cursorTimestamp(impersonations.createdAt),
-      })
-      .from(impersonations)
-      .leftJoin(users, eq(users.id, impersonations.userId))
-      .where(and(...conditions))
-      .orderBy(...keysetOrder(impersonations.createdAt, impersonations.id, NEWEST_FIRST))
-      .limit(input.limit + 1),
-  ]);
+  const [rows] = await scoped(db, { organizationId }, [selectImpersonations(db, conditions, input.limit + 1)]);
   const page = rows.slice(0, input.limit);
   const last = page.at(-1);
   return {
-    data: page.map(({ row, email, name, status }) => ({
-      id: row.id,
-      organizationId: row.organizationId,
-      user: { id: row.userId, email, name },
-      impersonator: { id: row.actorUserId, email: row.actorEmail },
-      reason: row.reason,
-      mode: row.mode,
-      status,
-      createdAt: row.createdAt.toISOString(),
-      expiresAt: row.expiresAt.toISOString(),
-      endedAt: row.endedAt?.toISOString() ?? null,
-    })),
+    data: page.map(toView),
     nextCursor:
       rows.length > input.limit && last !== undefined ? encodeCursor({ at: last.cursorAt, id: last.row.id }) : null,
   };
