@@ -26,6 +26,8 @@ GRANT SELECT, INSERT, UPDATE, DELETE ON
   event_questions, discount_codes, files, feature_flags
 
   event_questions, discount_codes, files, organization_exports
+
+  event_questions, discount_codes, files, impersonations
   TO eventra_app;
 -- Invoices (issue #18 part 4): the settings and counter are updated; issued invoices and credit notes never change.
 GRANT SELECT, INSERT, UPDATE, DELETE ON invoice_settings TO eventra_app;
@@ -122,6 +124,8 @@ BEGIN
     'webhook_endpoints', 'webhook_deliveries', 'webhook_attempts', 'usage_daily', 'api_keys', 'mfa_totp',
     'mfa_recovery_codes', 'passkeys', 'event_series', 'waitlist_entries', 'invoice_settings', 'invoices',
     'event_questions', 'files', 'organization_exports'
+
+    'event_questions', 'files', 'impersonations'
   ] LOOP
     EXECUTE format('ALTER TABLE %I ENABLE ROW LEVEL SECURITY', tenant_table);
     EXECUTE format('ALTER TABLE %I FORCE ROW LEVEL SECURITY', tenant_table);

@@ -21,6 +21,8 @@ export const ERROR_CODES = {
   feature_unavailable: { status: 403, title: 'Not in your plan' },
   live_key_required: { status: 403, title: 'Live API key required' },
   self_service_not_offered: { status: 403, title: 'Not offered to buyers' },
+  impersonation_read_only: { status: 403, title: 'Read-only impersonation' },
+  impersonation_forbidden: { status: 403, title: 'Not allowed while impersonating' },
   not_found: { status: 404, title: 'Not found' },
   method_not_allowed: { status: 405, title: 'Method not allowed' },
   conflict: { status: 409, title: 'Conflict' },

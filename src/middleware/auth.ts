@@ -128,6 +128,20 @@ async function admitted(c: Context<AppEnv>, principal: Principal, units = 1): Pr
 }
 
 /**
+ * The one rule of impersonation tokens (src/services/impersonations/) on every guarded route, GraphQL included: in
+ * `read_only` mode (the only one offered) a request that is not a read (GET, HEAD) is refused with 403
+ * `impersonation_read_only`, whatever the route, before it runs. What an impersonator may not even read is refused
+ * by `requireSession()` and `requireRecentAuth()`.
+ */
+function refuseImpersonatedWrite(c: Context<AppEnv>, principal: Principal): void {
+  if (principal.impersonation?.mode === 'read_only' && !READS.has(c.req.method)) {
+    throw new ApiError('impersonation_read_only', {
+      detail: 'This is a read-only impersonation: only GET and HEAD requests are allowed with its token.',
+    });
+  }
+}
+
+/**
  * Every guard's path: the verified caller, once per request, then the guard's own `check` (host, permissions), then
  * the route. A write runs only after the session is admitted. A read (GET, HEAD) runs beside the admission, so its
  * database round trip and the admission's Redis round trip go out together and the request waits for the slower of
@@ -135,7 +149,11 @@ async function admitted(c: Context<AppEnv>, principal: Principal, units = 1): Pr
  * sent unless the session is admitted: a revoked session still gets 401, an unverifiable one 503 and one over a limit
  * 429, and the read's result is dropped. The admission's answer also comes before the guard's 403.
  */
-async function guard(c: Context<AppEnv>, next: Next, check: (principal: Principal) => void): Promise<void> {
+async function guard(c: Context<AppEnv>, next: Next, guardCheck: (principal: Principal) => void): Promise<void> {
+  const check = (principal: Principal) => {
+    refuseImpersonatedWrite(c, principal);
+    guardCheck(principal);
+  };
   const known = c.var.principal;
   if (known) {
     check(known);
@@ -205,6 +223,7 @@ export async function admitOperation(c: Context<AppEnv>, cost: () => Promise<num
     ? await admittedApiKey(c, credential.key, await cost())
     : await verifiedToken(c, credential.token);
   if (principal.credential === 'session') await admitted(c, principal, await cost());
+  refuseImpersonatedWrite(c, principal);
   c.set('principal', principal);
   return principal;
 }
@@ -269,6 +288,8 @@ export const STEP_UP_MAX_AGE_SECONDS = 10 * 60;
 export function requireRecentAuth(maxAgeSeconds = STEP_UP_MAX_AGE_SECONDS) {
   return createMiddleware<AppEnv>(async function requireRecentAuthMiddleware(c, next) {
     const principal = principalOf(c);
+    // An impersonator never proved to be the member: no step-up, whatever the token's `auth_time`.
+    if (principal.impersonation) throw impersonationRefused();
     if (principal.credential === 'session' && Math.floor(Date.now() / 1000) - principal.authTime > maxAgeSeconds) {
       throw new ApiError('reauthentication_required', {
         detail:
@@ -283,17 +304,29 @@ export function requireRecentAuth(maxAgeSeconds = STEP_UP_MAX_AGE_SECONDS) {
   });
 }
 
+function impersonationRefused(): ApiError {
+  return new ApiError('impersonation_forbidden', {
+    detail:
+      "An impersonation token cannot use this endpoint: it is the member's own (credentials, MFA, passkeys, " +
+      'sessions, data export) or needs a recent sign-in.',
+  });
+}
+
 /**
  * The endpoints that are a person's own (self-service account, MFA, passkeys, sessions: `/auth/me`, logout, ...):
- * an API key gets 403. Place it after the route's guard.
+ * an API key gets 403, and so does an impersonation token (403 `impersonation_forbidden`: a support agent acting as
+ * the member reads neither their factors, sessions or data export nor changes them), unless `impersonation` is
+ * `'allowed'` (only `GET /api/v1/auth/me`: who the token acts as). Place it after the route's guard.
  */
-export function requireSession() {
+export function requireSession(options: { impersonation?: 'allowed' } = {}) {
   return createMiddleware<AppEnv>(async function requireSessionMiddleware(c, next) {
-    if (principalOf(c).credential === 'api_key') {
+    const principal = principalOf(c);
+    if (principal.credential === 'api_key') {
       throw new ApiError('forbidden', {
         detail: "This endpoint is a signed-in person's own: API keys cannot call it.",
       });
     }
+    if (principal.impersonation && options.impersonation !== 'allowed') throw impersonationRefused();
     await next();
   });
 }

@@ -112,6 +112,9 @@ export const ROUTE_GROUPS: readonly RouteGroup[] = [
       ['GET', '/api/v1/platform/users/{id}'],
       ['POST', '/api/v1/platform/users/{id}/revoke-sessions'],
       ['GET', '/api/v1/platform/audit-logs'],
+      ['POST', '/api/v1/platform/impersonations'],
+      ['GET', '/api/v1/platform/impersonations/{id}'],
+      ['DELETE', '/api/v1/platform/impersonations/{id}'],
     ],
     load: async () => (await import('./platform/index.ts')).registerPlatformRoutes,
   },
@@ -379,6 +382,14 @@ export const ROUTE_GROUPS: readonly RouteGroup[] = [
       ['GET', '/api/v1/exports/{id}/files/{file}'],
     ],
     load: async () => (await import('./exports/index.ts')).registerExportRoutes,
+  },
+  {
+    name: 'impersonations',
+    routes: [
+      ['GET', '/api/v1/impersonations'],
+      ['DELETE', '/api/v1/impersonations/{id}'],
+    ],
+    load: async () => (await import('./impersonations/index.ts')).registerImpersonationsRoutes,
   },
   {
     name: 'graphql',

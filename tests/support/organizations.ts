@@ -53,6 +53,24 @@ import { randomIp } from './auth.ts';
 
 export { randomIp };
 
+/** A request to the platform host with a platform token, from an address of its own (JSON body when given). */
+export function platformCall(
+  path: string,
+  token: string,
+  init: { method?: string; body?: unknown; headers?: Record<string, string> } = {},
+) {
+  return request(`${PLATFORM}${path}`, {
+    method: init.method ?? 'GET',
+    headers: {
+      authorization: `Bearer ${token}`,
+      'cf-connecting-ip': randomIp(),
+      ...(init.body === undefined ? {} : { 'content-type': 'application/json' }),
+      ...init.headers,
+    },
+    ...(init.body === undefined ? {} : { body: JSON.stringify(init.body) }),
+  });
+}
+
 export const OWNER_PASSWORD = 'a long and unusual passphrase 42';
 
 export interface SignupBody {

@@ -28,6 +28,9 @@ const SERVED_ON_PLATFORM = new Set([
   'GET /api/v1/platform/feature-flags/{key}',
   'PATCH /api/v1/platform/feature-flags/{key}',
   'DELETE /api/v1/platform/feature-flags/{key}',
+  'POST /api/v1/platform/impersonations',
+  'GET /api/v1/platform/impersonations/{id}',
+  'DELETE /api/v1/platform/impersonations/{id}',
 ]);
 
 /** Platform-only operations: on an organization host they must not exist either. */
@@ -44,6 +47,9 @@ const PLATFORM_ONLY = [
   'GET /api/v1/platform/feature-flags/{key}',
   'PATCH /api/v1/platform/feature-flags/{key}',
   'DELETE /api/v1/platform/feature-flags/{key}',
+  'POST /api/v1/platform/impersonations',
+  'GET /api/v1/platform/impersonations/{id}',
+  'DELETE /api/v1/platform/impersonations/{id}',
 ];
 
 interface OpenApiDocument {

@@ -3,27 +3,10 @@ import { describe, expect, it } from 'vitest';
 import { auditLogs, memberships, roles, users } from '../../src/db/schema/index.ts';
 import { loginAs, poll, post, randomIp } from '../support/auth.ts';
 import { createTenant, database, newRequestId, problem, request, roundTrips } from '../support/harness.ts';
-import { createPlatformAdmin, PLATFORM, platformToken } from '../support/organizations.ts';
+import { createPlatformAdmin, PLATFORM, platformCall as platform, platformToken } from '../support/organizations.ts';
 import { call, memberWithToken } from '../support/users.ts';
 
 // Issue #16 part 1: platform-level account search and session revocation, on the platform host.
-
-function platform(
-  path: string,
-  token: string,
-  init: { method?: string; body?: unknown; headers?: Record<string, string> } = {},
-) {
-  return request(`${PLATFORM}${path}`, {
-    method: init.method ?? 'GET',
-    headers: {
-      authorization: `Bearer ${token}`,
-      'cf-connecting-ip': randomIp(),
-      ...(init.body === undefined ? {} : { 'content-type': 'application/json' }),
-      ...init.headers,
-    },
-    ...(init.body === undefined ? {} : { body: JSON.stringify(init.body) }),
-  });
-}
 
 interface Summary {
   id: string;

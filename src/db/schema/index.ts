@@ -22,3 +22,4 @@ export * from './discounts.ts';
 export * from './files.ts';
 export * from './feature-flags.ts';
 export * from './exports.ts';
+export * from './impersonations.ts';

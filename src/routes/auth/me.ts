@@ -20,7 +20,7 @@ export const route = createRoute({
     'database round trip and one Redis round trip (the revocation check). A member disabled or removed since the ' +
     'token was issued gets a 401. Served on organization hosts only (404 on the platform host).',
   security: [{ bearerAuth: [] }],
-  middleware: [tenantOnly(), requireAuth(), requireSession()] as const,
+  middleware: [tenantOnly(), requireAuth(), requireSession({ impersonation: 'allowed' })] as const,
   responses: {
     200: { description: 'The user and their membership.', content: { 'application/json': { schema: MeSchema } } },
     ...errorResponses(401, 404, 503),

@@ -3,8 +3,15 @@ import type { AppEnv } from '../../env.ts';
 import { clientInfo } from '../../lib/client.ts';
 import { principalOf } from '../../middleware/auth.ts';
 import { isRevoked } from '../../services/auth/revocation.ts';
+import type { Principal } from '../../services/auth/tokens.ts';
 import type { LiveChannel, LiveMessage } from '../../services/realtime/messages.ts';
 import { DEFAULT_HEARTBEAT_SECONDS, openLiveStream } from '../../services/realtime/stream.ts';
+
+/** An impersonation's stream ends with it: its token's expiry is checked at every heartbeat, beside the revocation. */
+function impersonationOver(principal: Principal): boolean {
+  const impersonation = principal.impersonation;
+  return impersonation !== undefined && Date.now() >= impersonation.expiresAt * 1000;
+}
 
 /**
  * The stream of a live route, after its checks (host, caller, event): subscribes to the event's Durable Object and
@@ -25,7 +32,10 @@ export function streamFor(
     client: principal === null ? `ip:${addressKey}` : `session:${principal.sessionId}`,
     lastEventId: c.req.header('last-event-id'),
     heartbeatSeconds: bindings.LIVE_HEARTBEAT_SECONDS ?? DEFAULT_HEARTBEAT_SECONDS,
-    stillAllowed: principal === null ? undefined : async () => !(await isRevoked(services.redis, principal)),
+    stillAllowed:
+      principal === null
+        ? undefined
+        : async () => !impersonationOver(principal) && !(await isRevoked(services.redis, principal)),
     logger,
   });
 }

@@ -73,6 +73,11 @@ export const TAGS = [
     name: 'Exports',
     description: 'Everything an organization owns as JSON or CSV, made in the background, downloaded by signed links.',
   },
+  // Issue #16 part 1.
+  {
+    name: 'Impersonations',
+    description: "Platform support's time-limited, read-only impersonations of the organization's members.",
+  },
   { name: 'Live', description: 'Server-Sent Events: seats left, check-in counts and new bookings as they change.' },
   {
     name: 'GraphQL',

@@ -1,5 +1,5 @@
 import type { Redis } from '@upstash/redis/cloudflare';
-import { ACCESS_TOKEN_TTL_SECONDS, type Principal } from './tokens.ts';
+import { MAX_IMPERSONATION_SECONDS, type Principal } from './tokens.ts';
 
 /**
  * Access tokens are self-contained, so ending a session early needs a shared record: Upstash keys that expire
@@ -12,8 +12,10 @@ import { ACCESS_TOKEN_TTL_SECONDS, type Principal } from './tokens.ts';
  */
 const sessionKey = (sessionId: string): string => `revoked:sid:${sessionId}`;
 const beforeKey = (tenant: string, userId: string): string => `revoked:before:${tenant}:${userId}`;
-// Tokens verify with 30 s of clock skew, so revocation records outlive the token lifetime by a margin.
-const MARGIN_SECONDS = 60;
+// Tokens verify with 30 s of clock skew, so revocation records outlive the longest token lifetime by a margin. The
+// longest is an impersonation token's (MAX_IMPERSONATION_SECONDS, beyond an ordinary token's 15 minutes): a record
+// that expired earlier would let such a token of a changed or removed member work again with what it carried.
+const RECORD_SECONDS = MAX_IMPERSONATION_SECONDS + 60;
 
 /** `redis` may be a RedisBatch (src/lib/redis-batch.ts): the MGET then shares a round trip with the rate limits. */
 export async function isRevoked(redis: Pick<Redis, 'mget'>, principal: Principal): Promise<boolean> {
@@ -29,7 +31,7 @@ export async function isRevoked(redis: Pick<Redis, 'mget'>, principal: Principal
  * can. One round trip.
  */
 export async function revokeSession(redis: Redis, sessionId: string): Promise<void> {
-  await redis.set(sessionKey(sessionId), Date.now(), { ex: ACCESS_TOKEN_TTL_SECONDS + MARGIN_SECONDS });
+  await redis.set(sessionKey(sessionId), Date.now(), { ex: RECORD_SECONDS });
 }
 
 /** Ends every access token the users hold in the tenant (or tenants), effective immediately; one round trip. */
@@ -44,7 +46,7 @@ export async function revokeUserTokens(
   const pipeline = redis.pipeline();
   for (const tenant of tenantList) {
     for (const userId of userIds) {
-      pipeline.set(beforeKey(tenant, userId), now, { ex: ACCESS_TOKEN_TTL_SECONDS + MARGIN_SECONDS });
+      pipeline.set(beforeKey(tenant, userId), now, { ex: RECORD_SECONDS });
     }
   }
   await pipeline.exec();

@@ -4,6 +4,11 @@ import { isPermission, type Permission } from './permissions.ts';
 import { JWT_ALGORITHM, signingKeys } from './keys.ts';
 
 export const ACCESS_TOKEN_TTL_SECONDS = 15 * 60;
+/**
+ * The longest an impersonation lasts, and so the longest any access token lives (an impersonation token is never
+ * refreshed: it lives as long as the impersonation). Revocation records outlive it (src/services/auth/revocation.ts).
+ */
+export const MAX_IMPERSONATION_SECONDS = 60 * 60;
 /** A refresh token unused this long expires (the idle timeout); rotation starts it again, up to the session's end. */
 export const REFRESH_TOKEN_TTL_SECONDS = 14 * 24 * 60 * 60;
 /** The absolute session lifetime (ASVS V7.3): a refresh family ends this long after sign-in, however often used. */
@@ -45,6 +50,25 @@ export interface Principal {
    * a session.
    */
   apiKey?: { id: string; environment: ApiKeyEnvironment; expiresAt: number | null };
+  /**
+   * Present when a platform administrator acts as this member (support impersonation, src/services/impersonations/):
+   * the token's RFC 8693 `act` claim names the administrator, `imp` the impersonation (whose id is also `sessionId`,
+   * so ending it is the ordinary session revocation) and its mode.
+   */
+  impersonation?: Impersonation;
+}
+
+/** `read_only`: every write is refused (the only mode offered, see docs/API.md "Impersonation"). */
+export type ImpersonationMode = 'read_only';
+export const IMPERSONATION_MODES = ['read_only'] as const satisfies readonly ImpersonationMode[];
+
+export interface Impersonation {
+  id: string;
+  /** The platform administrator acting. */
+  actorUserId: string;
+  mode: ImpersonationMode;
+  /** The token's `exp` (seconds): the impersonation's end. */
+  expiresAt: number;
 }
 
 /** `live` keys act on the organization's real business; `test` keys are refused by live-only operations. */
@@ -61,6 +85,11 @@ export interface AccessTokenInput {
   authTime?: number;
   /** `amr`; `['pwd']` when absent. */
   amr?: readonly string[];
+  /**
+   * An impersonation token: `act` and `imp` claims, `sessionId` is the impersonation's id, and the token expires at
+   * `expiresAt` (seconds; at most MAX_IMPERSONATION_SECONDS after issue) instead of after ACCESS_TOKEN_TTL_SECONDS.
+   */
+  impersonation?: Impersonation;
 }
 
 export async function issueAccessToken(
@@ -72,6 +101,8 @@ export async function issueAccessToken(
   const keys = await signingKeys(keysSecret);
   const tokenId = crypto.randomUUID();
   const issuedAt = Math.floor(now / 1000);
+  const impersonation = input.impersonation;
+  const expiresAt = impersonation?.expiresAt ?? issuedAt + ACCESS_TOKEN_TTL_SECONDS;
   const token = await new SignJWT({
     org: input.tenant,
     sid: input.sessionId,
@@ -81,6 +112,9 @@ export async function issueAccessToken(
     ist: now,
     auth_time: input.authTime ?? issuedAt,
     amr: [...(input.amr ?? ['pwd'])],
+    ...(impersonation === undefined
+      ? {}
+      : { act: { sub: impersonation.actorUserId }, imp: { id: impersonation.id, mode: impersonation.mode } }),
   })
     .setProtectedHeader({ alg: JWT_ALGORITHM, kid: keys.signer.kid, typ: ACCESS_TOKEN_TYPE })
     .setIssuer(issuer(rootDomain))
@@ -88,9 +122,9 @@ export async function issueAccessToken(
     .setSubject(input.userId)
     .setJti(tokenId)
     .setIssuedAt(issuedAt)
-    .setExpirationTime(issuedAt + ACCESS_TOKEN_TTL_SECONDS)
+    .setExpirationTime(expiresAt)
     .sign(keys.signer.key);
-  return { token, tokenId, expiresIn: ACCESS_TOKEN_TTL_SECONDS };
+  return { token, tokenId, expiresIn: expiresAt - issuedAt };
 }
 
 function invalidToken(detail: string): ApiError {
@@ -102,7 +136,9 @@ function invalidToken(detail: string): ApiError {
 
 /**
  * Verifies signature (ES256 only, a `kid` header naming a key of our JWKS), `typ`, issuer, audience, expiry and issue
- * time with 30 s skew (RFC 8725: no `iat` in the future, none older than the token lifetime), the claims' shapes, an
+ * time with 30 s skew (RFC 8725: no `iat` in the future, none older than the token lifetime: ACCESS_TOKEN_TTL_SECONDS,
+ * or MAX_IMPERSONATION_SECONDS for an impersonation token), the claims' shapes (an impersonation's `act` and `imp`
+ * with `sid` equal to the impersonation's id), an
  * `ist` that is the `iat` in milliseconds (a future `ist` would outlive "sessions ended before" records), and that
  * the token's tenant is the tenant of this host: a token of tenant A on tenant B's host is a 401, like any invalid
  * token.
@@ -126,8 +162,9 @@ export async function verifyAccessToken(
       audience: AUDIENCE,
       typ: ACCESS_TOKEN_TYPE,
       clockTolerance: CLOCK_TOLERANCE_SECONDS,
-      // With a maximum age jose also refuses an `iat` in the future (beyond the tolerance).
-      maxTokenAge: ACCESS_TOKEN_TTL_SECONDS,
+      // With a maximum age jose also refuses an `iat` in the future (beyond the tolerance). The lifetime of each kind
+      // of token is checked below (`exp - iat`), which bounds its age with `exp`.
+      maxTokenAge: MAX_IMPERSONATION_SECONDS,
       requiredClaims: ['sub', 'jti', 'iat', 'exp'],
     }));
   } catch (error) {
@@ -136,13 +173,17 @@ export async function verifyAccessToken(
       error instanceof joseErrors.JWTExpired ? 'The access token has expired.' : 'The access token is invalid.',
     );
   }
-  const { sub, jti, iat, exp, org, sid, role, perms, ev, ist, auth_time: authTime, amr } = payload;
+  const { sub, jti, iat, exp, org, sid, role, perms, ev, ist, auth_time: authTime, amr, act, imp } = payload;
+  const impersonation = impersonationOf(act, imp, sid, exp);
   if (
     // jose picks the only key of a matching type when `kid` is absent: we insist on it (RFC 8725 3.10).
     typeof kid !== 'string' ||
     typeof sub !== 'string' ||
     typeof jti !== 'string' ||
     typeof exp !== 'number' ||
+    typeof iat !== 'number' ||
+    exp - iat > (impersonation === undefined ? ACCESS_TOKEN_TTL_SECONDS : MAX_IMPERSONATION_SECONDS) ||
+    impersonation === null ||
     typeof org !== 'string' ||
     typeof sid !== 'string' ||
     typeof role !== 'string' ||
@@ -172,7 +213,22 @@ export async function verifyAccessToken(
     authTime,
     amr,
     credential: 'session',
+    ...(impersonation === undefined ? {} : { impersonation }),
   };
+}
+
+/**
+ * The impersonation named by a token's `act` and `imp` claims: undefined when the token has neither (an ordinary
+ * session), null when they are malformed, incomplete or disagree with `sid` (the token is refused).
+ */
+function impersonationOf(act: unknown, imp: unknown, sid: unknown, exp: unknown): Impersonation | null | undefined {
+  if (act === undefined && imp === undefined) return undefined;
+  if (typeof act !== 'object' || act === null || typeof imp !== 'object' || imp === null) return null;
+  const actor = (act as Record<string, unknown>)['sub'];
+  const { id, mode } = imp as Record<string, unknown>;
+  if (typeof actor !== 'string' || typeof id !== 'string' || id !== sid || typeof exp !== 'number') return null;
+  const known = IMPERSONATION_MODES.find((value) => value === mode);
+  return known === undefined ? null : { id, actorUserId: actor, mode: known, expiresAt: exp };
 }
 
 const encoder = new TextEncoder();

@@ -14,7 +14,7 @@ import { ApiError } from '../../errors/api-error.ts';
 import { requireTenant, type ServiceContext } from '../../lib/context.ts';
 import { csvRow } from '../../lib/csv.ts';
 import { listSort } from '../../lib/cursor.ts';
-import { auditClient, auditMetadata } from '../audit/record.ts';
+import { actorMetadata, auditClient, auditMetadata } from '../audit/record.ts';
 import { actorOf, eventNotFound } from '../events/shared.ts';
 import {
   attendeePageQuery,
@@ -161,7 +161,7 @@ export async function exportEventAttendees({
   const scope = { organizationId };
   const actor = actorOf(ctx);
   const client = auditClient(ctx.client);
-  const metadata = auditMetadata(ctx.client, 'attendees.exported', { format, ...filters });
+  const metadata = auditMetadata(ctx.client, 'attendees.exported', { format, ...filters, ...actorMetadata(actor) });
 
   const [event, questions, first, [counted]] = await scoped(db, scope, [
     db

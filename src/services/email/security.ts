@@ -65,3 +65,26 @@ export function newSignInEmail(input: {
       'sessions you do not know.',
   ]);
 }
+
+/**
+ * "Support is viewing your account": to the member's address when a platform administrator starts an impersonation
+ * of them (src/services/impersonations/), read-only, with the reason given and the end. Sent whatever the
+ * `emailNotifications` preference, like every security notice.
+ */
+export function impersonationStartedEmail(input: {
+  id: string;
+  to: string;
+  reason: string;
+  until: Date;
+  timeZone: string;
+  branding: Branding;
+}): EmailMessage {
+  return message(input.id, input.to, input.branding, `Support is viewing your ${input.branding.displayName} account`, [
+    'Hello,',
+    `A platform support administrator started acting as your account in ${input.branding.displayName}, read-only: ` +
+      'nothing can be changed in your name.',
+    `Reason given: ${input.reason}`,
+    `Until: ${formatEventTime(input.until, input.timeZone)} at the latest`,
+    "The organization's owner can see it in the list of impersonations and end it at any time.",
+  ]);
+}
