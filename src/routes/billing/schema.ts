@@ -1,7 +1,7 @@
 import { z } from '@hono/zod-openapi';
 import { PAID_PLANS } from '../../services/billing/config.ts';
 import { httpsUrl } from '../events/schema.ts';
-import { Timestamp } from '../fields.ts';
+import { int32, Timestamp } from '../fields.ts';
 
 const PLAN = z.enum(['starter', 'pro', 'enterprise']);
 const STATUSES = [
@@ -57,7 +57,7 @@ export const BillingSchema = z
             'organization to starter until a payment succeeds; `none`: payments are in order.',
           example: 'none',
         }),
-        failedPayments: z.number().int().min(0).openapi({
+        failedPayments: int32(0, 10_000).openapi({
           description: 'Failed payments in the current run of failures.',
           example: 0,
         }),

@@ -42,7 +42,7 @@ export const route = createRoute({
         },
       },
     },
-    ...errorResponses(400, 404, 409, 413, 500, 502, 503),
+    ...errorResponses(400, 404, 409, 413, 429, 500, 502, 503),
   },
 });
 
