@@ -48,6 +48,27 @@ function parseJson(text: string): unknown {
   }
 }
 
+const BillingPricesSchema = z.strictObject({
+  pro: z
+    .string()
+    .regex(/^price_[A-Za-z0-9]+$/)
+    .optional(),
+  enterprise: z
+    .string()
+    .regex(/^price_[A-Za-z0-9]+$/)
+    .optional(),
+});
+
+/** STRIPE_BILLING_PRICES read: the Stripe Price id of each paid plan; null when it is not such a JSON object. */
+export function parseBillingPrices(value: string): z.infer<typeof BillingPricesSchema> | null {
+  try {
+    const parsed = BillingPricesSchema.safeParse(JSON.parse(value));
+    return parsed.success ? parsed.data : null;
+  } catch {
+    return null;
+  }
+}
+
 /**
  * Runtime validation of the bindings, once per isolate at the entry (see `readBindings`): the formats of the vars and
  * secrets, and the presence of the binding objects. Secrets come from `wrangler secret put` / `wrangler deploy
@@ -110,6 +131,29 @@ export const BindingsSchema = z.object({
    * https://api.stripe.com and this must be unset.
    */
   STRIPE_API_BASE: z.url().optional(),
+  /**
+   * Plan billing (src/services/billing) on the PLATFORM's Stripe account, never an organization's: its secret key
+   * (`sk_`/`rk_`, needs Customers, Checkout Sessions, Billing Portal Sessions and Subscriptions) and the signing
+   * secret of its webhook endpoint `https://<ROOT_DOMAIN>/api/v1/billing/webhooks`. Secrets; unset, plan billing is
+   * off (its routes answer 503, the webhook 404).
+   */
+  STRIPE_BILLING_SECRET_KEY: z
+    .string()
+    .regex(/^(?:sk|rk)_(?:test|live)_[A-Za-z0-9]+$/, 'must be a Stripe secret or restricted key')
+    .optional(),
+  STRIPE_BILLING_WEBHOOK_SECRET: z
+    .string()
+    .regex(/^whsec_[A-Za-z0-9+/=]+$/, 'must be a Stripe webhook signing secret')
+    .optional(),
+  /** JSON object: the recurring Stripe Price of each paid plan, e.g. `{"pro":"price_...","enterprise":"price_..."}`. */
+  STRIPE_BILLING_PRICES: z
+    .string()
+    .refine((value) => parseBillingPrices(value) !== null, 'must be a JSON object of pro/enterprise -> price_... ids')
+    .optional(),
+  /** The dunning schedule: downgrade to starter after this many failed payments (default 3) ... */
+  BILLING_DUNNING_MAX_FAILURES: z.coerce.number().int().min(1).max(20).optional(),
+  /** ... or this many days after the first failed payment (default 14), whichever comes first. */
+  BILLING_DUNNING_GRACE_DAYS: z.coerce.number().int().min(1).max(90).optional(),
   /**
    * Resend API key and sender address for transactional email: secrets, required in staging and production
    * (wrangler.toml), unused locally (mail is captured).

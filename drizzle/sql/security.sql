@@ -28,6 +28,8 @@ GRANT SELECT, INSERT, UPDATE, DELETE ON
   event_questions, discount_codes, files, organization_exports
 
   event_questions, discount_codes, files, impersonations
+
+  event_questions, discount_codes, files, organization_billing, billing_events
   TO eventra_app;
 -- Invoices (issue #18 part 4): the settings and counter are updated; issued invoices and credit notes never change.
 GRANT SELECT, INSERT, UPDATE, DELETE ON invoice_settings TO eventra_app;
@@ -126,6 +128,8 @@ BEGIN
     'event_questions', 'files', 'organization_exports'
 
     'event_questions', 'files', 'impersonations'
+
+    'event_questions', 'files', 'organization_billing', 'billing_events'
   ] LOOP
     EXECUTE format('ALTER TABLE %I ENABLE ROW LEVEL SECURITY', tenant_table);
     EXECUTE format('ALTER TABLE %I FORCE ROW LEVEL SECURITY', tenant_table);

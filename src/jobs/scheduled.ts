@@ -2,6 +2,7 @@ import { createDatabase, databaseKeys, SHARED_DATABASE, type Database } from '..
 import { readBindings } from '../middleware/bindings.ts';
 import { createLogger } from '../lib/logger.ts';
 import { createRedis } from '../lib/redis.ts';
+import { sweepDunning } from '../services/billing/dunning.ts';
 import { sweepExpiredHolds } from '../services/bookings/expire.ts';
 import { sweepPendingRefunds } from '../services/bookings/refund-sweep.ts';
 import { sweepExports } from '../services/exports/sweep.ts';
@@ -14,7 +15,8 @@ import { extendSeries } from '../services/series/index.ts';
  * the hold sweep, then the pending-refund sweep (Stripe refunds Stripe never answered, asked again), then the outbox
  * sweep (every organization's undispatched events, including the `booking.expired` and `booking.refunded` events the
  * sweeps before it just wrote, and any a Worker committed but never dispatched), then the usage flush (Redis
- * counters into usage_daily, src/services/plans/usage.ts), the series horizon and the export sweep. Each logs its own outcome; a
+ * counters into usage_daily, src/services/plans/usage.ts), the series horizon, the export sweep and the dunning sweep
+ * (plan billing). Each logs its own outcome; a
  * failed sweep does not stop the next one, and the first failure is rethrown so the Workers runtime records the
  * invocation as failed.
  */
@@ -35,6 +37,8 @@ export async function runScheduled(controller: ScheduledController, env: Record<
     ['series', () => extendSeries(db, logger)],
     // Organization exports (issue #16 part 2): stalled jobs resumed or failed, expired ones deleted.
     ['exports', () => sweepExports(db, bindings, logger)],
+    // Plan billing: organizations past the dunning schedule move to starter (issue #16 part 8).
+    ['dunning', () => sweepDunning(db, bindings, logger)],
   ];
   const runs: [string, string, () => Promise<unknown>][] = [];
   for (const key of databaseKeys(bindings)) {

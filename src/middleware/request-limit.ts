@@ -20,6 +20,16 @@ export const STRIPE_WEBHOOK_LIMIT = {
   window: '1 m',
 } as const satisfies LimitRule;
 
+/**
+ * Stripe Billing's event deliveries to the platform's billing webhook (plan subscriptions of every organization): one
+ * platform-wide bucket, far above Stripe's pace. Fails open like the payments webhook.
+ */
+export const STRIPE_BILLING_WEBHOOK_LIMIT = {
+  name: 'stripe-billing-webhook',
+  limit: 1200,
+  window: '1 m',
+} as const satisfies LimitRule;
+
 /** The bucket of a per-address limit: the client's address key on this host (one shared bucket without an address). */
 export function addressBucket(c: Context<AppEnv>): string {
   return `${c.var.tenant?.id ?? 'platform'}:${clientInfo(c).addressKey ?? 'no-ip'}`;

@@ -1,6 +1,7 @@
 import { createRedis } from '../lib/redis.ts';
 import {
   sendOutboxEventEmail,
+  sendBillingNoticeEmails,
   sendQueuedEmail,
   sendWebhookDisabledEmails,
   type EmailConsumerDeps,
@@ -20,6 +21,8 @@ export const EMAIL_MESSAGE_TYPES = {
   event: 'email.event',
   /** A webhook endpoint was disabled: tell the organization's owners. */
   webhookDisabled: 'email.webhook_disabled',
+  /** A plan payment failed, or the dunning schedule downgraded the plan: tell the organization's owners. */
+  billingNotice: 'email.billing_notice',
 } as const;
 
 async function deps(ctx: ConsumerContext): Promise<EmailConsumerDeps> {
@@ -44,4 +47,5 @@ export const emailHandlers: ReadonlyMap<string, MessageHandler> = new Map([
   [EMAIL_MESSAGE_TYPES.send, handle(sendQueuedEmail)],
   [EMAIL_MESSAGE_TYPES.event, handle(sendOutboxEventEmail)],
   [EMAIL_MESSAGE_TYPES.webhookDisabled, handle(sendWebhookDisabledEmails)],
+  [EMAIL_MESSAGE_TYPES.billingNotice, handle(sendBillingNoticeEmails)],
 ]);

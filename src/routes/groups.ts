@@ -266,6 +266,17 @@ export const ROUTE_GROUPS: readonly RouteGroup[] = [
     ],
     load: async () => (await import('./payments/index.ts')).registerPaymentsRoutes,
   },
+  // Plan subscriptions through Stripe Billing (issue #16 part 8).
+  {
+    name: 'billing',
+    routes: [
+      ['GET', '/api/v1/organization/billing'],
+      ['POST', '/api/v1/organization/billing/checkout'],
+      ['POST', '/api/v1/organization/billing/portal'],
+      ['POST', '/api/v1/billing/webhooks'],
+    ],
+    load: async () => (await import('./billing/index.ts')).registerBillingRoutes,
+  },
   // Invoices (issue #18 part 4).
   {
     name: 'invoices',

@@ -20,6 +20,12 @@ import http from 'node:http';
  * - Every call needs `Authorization: Bearer sk_... | rk_...` (401 otherwise, Stripe's error shape); a key containing
  *   `REJECT` is refused as invalid. POSTs honour `Idempotency-Key` like Stripe: the same key with the same body
  *   replays the first answer (`Idempotent-Replayed: true`), with another body it is a 400 `idempotency_error`.
+ * - Billing (the platform's account): `POST /v1/customers` (`cus_...`, with name, email, metadata);
+ *   `POST /v1/checkout/sessions` in `subscription` mode needs `customer` (or customer_email), `line_items` with a
+ *   recurring `price` (`price_...`) and quantity, and keeps `subscription_data[metadata]` for the subscription;
+ *   `POST /v1/billing_portal/sessions` needs an existing `customer` and returns a billing.stripe.com URL;
+ *   `GET /v1/subscriptions/{id}` answers a subscription put there by the tests with `PUT /__subscriptions/{id}`
+ *   (the JSON subscription object, as Stripe would hold it after a checkout or a portal change).
  * - `GET /__requests[?path=/v1/...]`: test-only inspection of every request received (method, path, lowercased
  *   headers, the form fields as sent, the status and body answered), oldest first.
  */
@@ -150,6 +156,8 @@ export async function startFakeStripe(): Promise<FakeStripe> {
   const idempotency = new Map<string, { bodyHash: string; status: number; response: unknown }>();
   const failedOnce = new Set<string>();
   const madeRefunds: { apiKey: string; refund: Record<string, unknown> }[] = [];
+  const customers = new Map<string, Record<string, unknown>>();
+  const subscriptions = new Map<string, unknown>();
   let sequence = 0;
 
   const createSession = (params: Record<string, Nested>, apiKey: string, _scope: string): Record<string, unknown> => {
@@ -166,7 +174,20 @@ export async function startFakeStripe(): Promise<FakeStripe> {
       if (typeof value !== 'string' || !/^https?:\/\/[^\s]+$/.test(value)) throw invalid(param, 'Not a valid URL');
     }
     const lineItems = params.line_items === undefined ? undefined : asList(params.line_items);
-    if (mode === 'payment' && (lineItems === undefined || lineItems.length === 0)) throw missing('line_items');
+    if (mode !== 'setup' && (lineItems === undefined || lineItems.length === 0)) throw missing('line_items');
+    if (mode === 'subscription') {
+      const customer = params.customer;
+      if (typeof customer === 'string' && !customers.has(customer)) {
+        throw invalid('customer', `No such customer: '${customer}'`, 'resource_missing');
+      }
+      (lineItems ?? []).forEach((raw, index) => {
+        const item = asObject(raw);
+        if (typeof item?.price !== 'string' || !/^price_\w+$/.test(item.price)) {
+          throw invalid(`line_items[${index}][price]`, 'Subscription mode needs a recurring price (price_...).');
+        }
+      });
+      validMetadata(asObject(params.subscription_data)?.metadata, 'subscription_data[metadata]');
+    }
     const currencies = new Set<string>();
     let amountTotal = 0;
     (lineItems ?? []).forEach((raw, index) => {
@@ -239,6 +260,8 @@ export async function startFakeStripe(): Promise<FakeStripe> {
       amount_total: amountTotal,
       currency: [...currencies][0] ?? null,
       client_reference_id: typeof params.client_reference_id === 'string' ? params.client_reference_id : null,
+      customer: typeof params.customer === 'string' ? params.customer : null,
+      subscription: null,
       customer_email: typeof params.customer_email === 'string' ? params.customer_email : null,
       success_url: params.success_url,
       cancel_url: params.cancel_url ?? null,
@@ -300,6 +323,43 @@ export async function startFakeStripe(): Promise<FakeStripe> {
     return refund;
   };
 
+  const createCustomer = (params: Record<string, Nested>, apiKey: string): Record<string, unknown> => {
+    const customer = {
+      id: randomId('cus_', 14),
+      object: 'customer',
+      livemode: livemode(apiKey),
+      name: typeof params.name === 'string' ? params.name : null,
+      email: typeof params.email === 'string' ? params.email : null,
+      metadata: validMetadata(params.metadata, 'metadata'),
+      created: Math.floor(Date.now() / 1000),
+    };
+    customers.set(customer.id, customer);
+    return customer;
+  };
+
+  const createPortalSession = (params: Record<string, Nested>, apiKey: string): Record<string, unknown> => {
+    if (params.customer === undefined) throw missing('customer');
+    if (typeof params.customer !== 'string' || !customers.has(params.customer)) {
+      throw invalid('customer', 'No such customer.', 'resource_missing');
+    }
+    if (
+      params.return_url !== undefined &&
+      (typeof params.return_url !== 'string' || !/^https?:\/\//.test(params.return_url))
+    ) {
+      throw invalid('return_url', 'Not a valid URL');
+    }
+    const id = randomId('bps_', 24);
+    return {
+      id,
+      object: 'billing_portal.session',
+      livemode: livemode(apiKey),
+      customer: params.customer,
+      return_url: params.return_url ?? null,
+      url: `https://billing.stripe.com/p/session/${livemode(apiKey) ? 'live' : 'test'}_${id.slice(4)}`,
+      created: Math.floor(Date.now() / 1000),
+    };
+  };
+
   const handle = (
     method: string,
     path: string,
@@ -334,6 +394,19 @@ export async function startFakeStripe(): Promise<FakeStripe> {
         .slice(0, Number(query.get('limit') ?? '10'));
       return { status: 200, body: { object: 'list', url: '/v1/refunds', has_more: false, data } };
     }
+    const getSubscription = /^\/v1\/subscriptions\/([A-Za-z0-9_]+)$/.exec(path);
+    if (method === 'GET' && getSubscription) {
+      const subscription = subscriptions.get(getSubscription[1] ?? '');
+      if (subscription === undefined) {
+        throw new StripeFailure(404, {
+          type: 'invalid_request_error',
+          code: 'resource_missing',
+          param: 'id',
+          message: `No such subscription: '${getSubscription[1] ?? ''}'`,
+        });
+      }
+      return { status: 200, body: subscription };
+    }
     const getSession = /^\/v1\/checkout\/sessions\/([A-Za-z0-9_]+)$/.exec(path);
     if (method === 'GET' && getSession) {
       const session = sessions.get(getSession[1] ?? '');
@@ -352,7 +425,11 @@ export async function startFakeStripe(): Promise<FakeStripe> {
         ? createSession
         : method === 'POST' && path === '/v1/refunds'
           ? createRefund
-          : null;
+          : method === 'POST' && path === '/v1/customers'
+            ? createCustomer
+            : method === 'POST' && path === '/v1/billing_portal/sessions'
+              ? createPortalSession
+              : null;
     if (create === null) {
       throw new StripeFailure(404, {
         type: 'invalid_request_error',
@@ -429,6 +506,12 @@ export async function startFakeStripe(): Promise<FakeStripe> {
         return;
       }
       const body = Buffer.concat(chunks).toString('utf8');
+      const seed = /^\/__subscriptions\/(sub_\w+)$/.exec(url.pathname);
+      if (seed && method === 'PUT') {
+        subscriptions.set(seed[1] ?? '', JSON.parse(body) as unknown);
+        send(200, { ok: true });
+        return;
+      }
       const headers = Object.fromEntries(
         Object.entries(req.headers).flatMap(([name, value]) =>
           value === undefined ? [] : [[name, Array.isArray(value) ? value.join(', ') : value]],

@@ -105,7 +105,13 @@ export default async function setup(project: TestProject): Promise<() => Promise
     // Stripe calls of the Worker go to a local fake (STRIPE_API_BASE is honoured only in the local environment).
     const stripe = await startFakeStripe();
     cleanups.push(() => stripe.close());
-    const stripeVars = { STRIPE_API_BASE: stripe.url };
+    // Plan billing on the platform's Stripe account (the same fake; tests sign billing events with this secret).
+    const stripeVars = {
+      STRIPE_API_BASE: stripe.url,
+      STRIPE_BILLING_SECRET_KEY: 'sk_test_platformBilling0000',
+      STRIPE_BILLING_WEBHOOK_SECRET: 'whsec_platformBillingTest0000',
+      STRIPE_BILLING_PRICES: JSON.stringify({ pro: 'price_proMonthly', enterprise: 'price_enterpriseMonthly' }),
+    };
 
     const onDatabase = (url: string, name: string): string => {
       const moved = new URL(url);

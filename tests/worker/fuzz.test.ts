@@ -55,8 +55,11 @@ function hash(text: string): number {
   return value;
 }
 
+// The platform's billing webhook (issue #16 part 8) is served on the platform host only, like the organizations.
 const isPlatformOperation = (path: string): boolean =>
-  path.startsWith('/api/v1/organizations') || path.startsWith('/api/v1/platform/');
+  path.startsWith('/api/v1/organizations') ||
+  path.startsWith('/api/v1/platform/') ||
+  path === '/api/v1/billing/webhooks';
 
 /** Logout and deletes run last for each caller, so they cannot hide the rest of the surface. */
 const disturbs = (target: Target): number => (target.method === 'delete' || target.path.endsWith('/logout') ? 1 : 0);

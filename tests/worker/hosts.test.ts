@@ -31,6 +31,7 @@ const SERVED_ON_PLATFORM = new Set([
   'POST /api/v1/platform/impersonations',
   'GET /api/v1/platform/impersonations/{id}',
   'DELETE /api/v1/platform/impersonations/{id}',
+  'POST /api/v1/billing/webhooks',
 ]);
 
 /** Platform-only operations: on an organization host they must not exist either. */
@@ -50,6 +51,7 @@ const PLATFORM_ONLY = [
   'POST /api/v1/platform/impersonations',
   'GET /api/v1/platform/impersonations/{id}',
   'DELETE /api/v1/platform/impersonations/{id}',
+  'POST /api/v1/billing/webhooks',
 ];
 
 interface OpenApiDocument {

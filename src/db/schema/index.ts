@@ -23,3 +23,4 @@ export * from './files.ts';
 export * from './feature-flags.ts';
 export * from './exports.ts';
 export * from './impersonations.ts';
+export * from './billing.ts';

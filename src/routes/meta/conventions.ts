@@ -1,6 +1,6 @@
 import type { LimitRule } from '../../lib/rate-limit.ts';
 import { PLATFORM_PRINCIPAL_LIMIT } from '../../middleware/plan-limits.ts';
-import { META_READ_LIMIT, STRIPE_WEBHOOK_LIMIT } from '../../middleware/request-limit.ts';
+import { META_READ_LIMIT, STRIPE_BILLING_WEBHOOK_LIMIT, STRIPE_WEBHOOK_LIMIT } from '../../middleware/request-limit.ts';
 import { errorResponses, PROBLEM_CONTENT_TYPE } from '../../errors/problem.ts';
 import { AUTH_LIMITS, REFRESH_CLIENT_LIMIT } from '../../services/auth/limits.ts';
 import { PUBLIC_BOOKING_LIMIT, PUBLIC_READ_LIMIT } from '../../services/catalogue/limits.ts';
@@ -79,6 +79,7 @@ export const RATE_LIMITED_BY: Readonly<Record<string, readonly LimitRule[]>> = {
   claimPublicWaitlistOffer: [PUBLIC_BOOKING_LIMIT],
   declinePublicWaitlistOffer: [PUBLIC_BOOKING_LIMIT],
   receiveStripeWebhook: [STRIPE_WEBHOOK_LIMIT],
+  receiveBillingWebhook: [STRIPE_BILLING_WEBHOOK_LIMIT],
 };
 
 /** The policies of the plan's limits of an authenticated request (middleware/plan-limits.ts). */

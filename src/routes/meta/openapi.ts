@@ -55,6 +55,10 @@ export const TAGS = [
   { name: 'Check-ins', description: 'Scanning tickets at the door.' },
   { name: 'Attendees', description: "An event's tickets and their check-in state: the door list." },
   { name: 'Payments', description: 'Stripe settings and the Stripe webhook.' },
+  {
+    name: 'Billing',
+    description: "The organization's plan subscription through the platform's Stripe Billing, and its webhook.",
+  },
   // Issue #18 part 4.
   { name: 'Invoices', description: 'Invoice settings and invoice PDFs (numbering, tax, credit notes).' },
   // Issue #16 part 4.

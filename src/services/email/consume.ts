@@ -11,7 +11,8 @@ import { OWNER_ROLE } from '../roles/authority.ts';
 import { brandingQuery, emailBranding } from './branding.ts';
 import { bookingEmail, BookingEmailPayloadSchema } from './bookings.ts';
 import { deliverOnce, type DeliveryDeps } from './deliver.ts';
-import { EmailMessageSchema } from './messages.ts';
+import { billingNoticeEmail, BillingNoticePayloadSchema } from './billing.ts';
+import { EmailMessageSchema, type Branding, type EmailMessage } from './messages.ts';
 import type { EmailProvider } from './send.ts';
 import { ticketTransferredAwayEmail, TransferEmailPayloadSchema, transferredTicketEmail } from './transfers.ts';
 import { webhookDisabledEmail, WebhookDisabledPayloadSchema } from './webhooks.ts';
@@ -211,13 +212,16 @@ export async function sendTransferEmails(deps: EmailConsumerDeps, envelope: Emai
 }
 
 /**
- * `email.webhook_disabled`: tells every active owner of the organization that a webhook endpoint was disabled. One
- * message per owner (id `<envelope id>:<user id>`), each sent once, so a retry after a partial failure only sends
- * the ones still missing.
+ * Sends one message to every active owner of the organization: one message per owner (id `<envelope id>:<user id>`),
+ * each sent once, so a retry after a partial failure only sends the ones still missing.
  */
-export async function sendWebhookDisabledEmails(deps: EmailConsumerDeps, envelope: EmailEnvelope): Promise<void> {
-  const endpoint = parsePayload(WebhookDisabledPayloadSchema, envelope, 'email.webhook_disabled');
-  const organizationId = requireOrganization(envelope, 'email.webhook_disabled');
+async function sendToOwners(
+  deps: EmailConsumerDeps,
+  envelope: EmailEnvelope,
+  type: string,
+  render: (owner: { id: string; to: string; name: string }, branding: Branding) => EmailMessage,
+): Promise<void> {
+  const organizationId = requireOrganization(envelope, type);
   const { db } = deps;
   const [organizationRows, owners] = await scoped(db, { organizationId }, [
     brandingQuery(db, organizationId),
@@ -237,19 +241,16 @@ export async function sendWebhookDisabledEmails(deps: EmailConsumerDeps, envelop
   ]);
   const organization = organizationRows[0];
   if (!organization) {
-    deps.logger.warn('webhook notice dropped: organization not found', { organizationId });
+    deps.logger.warn('owner notice dropped: organization not found', { organizationId, type });
     return;
   }
   const branding = emailBranding(organization);
   const failures: unknown[] = [];
   for (const owner of owners) {
-    const message = webhookDisabledEmail({
-      id: `${envelope.id}:${owner.userId}`,
-      to: owner.email,
-      name: owner.displayName ?? owner.name,
-      endpoint,
+    const message = render(
+      { id: `${envelope.id}:${owner.userId}`, to: owner.email, name: owner.displayName ?? owner.name },
       branding,
-    });
+    );
     try {
       await deliverOnce(delivery(deps), message, organizationId);
     } catch (error) {
@@ -258,8 +259,22 @@ export async function sendWebhookDisabledEmails(deps: EmailConsumerDeps, envelop
   }
   // Any owner not reached: the whole message is retried; the ones already sent are skipped then.
   if (failures.length > 0) {
-    throw new Error(`webhook disabled notice not sent to ${failures.length} of ${owners.length} owners`, {
-      cause: failures[0],
-    });
+    throw new Error(`${type} not sent to ${failures.length} of ${owners.length} owners`, { cause: failures[0] });
   }
+}
+
+/** `email.webhook_disabled`: tells every active owner of the organization that a webhook endpoint was disabled. */
+export async function sendWebhookDisabledEmails(deps: EmailConsumerDeps, envelope: EmailEnvelope): Promise<void> {
+  const endpoint = parsePayload(WebhookDisabledPayloadSchema, envelope, 'email.webhook_disabled');
+  await sendToOwners(deps, envelope, 'email.webhook_disabled', (owner, branding) =>
+    webhookDisabledEmail({ ...owner, endpoint, branding }),
+  );
+}
+
+/** `email.billing_notice`: tells every active owner about a failed plan payment or a dunning downgrade. */
+export async function sendBillingNoticeEmails(deps: EmailConsumerDeps, envelope: EmailEnvelope): Promise<void> {
+  const notice = parsePayload(BillingNoticePayloadSchema, envelope, 'email.billing_notice');
+  await sendToOwners(deps, envelope, 'email.billing_notice', (owner, branding) =>
+    billingNoticeEmail({ ...owner, notice, branding }),
+  );
 }

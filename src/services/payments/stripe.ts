@@ -17,6 +17,8 @@ export interface StripeClient {
   baseUrl: string;
   secretKey: string;
   logger: Logger;
+  /** Whose key this is: an organization's own (payments, the default) or the platform's (plan billing). */
+  account?: 'organization' | 'platform';
 }
 
 /**
@@ -125,7 +127,9 @@ async function post<T>(
     });
     const detail =
       response.status === 401 || response.status === 403
-        ? "Stripe refused the organization's API key; check the payment settings."
+        ? client.account === 'platform'
+          ? "Stripe refused the platform's billing key; the operators have to fix it."
+          : "Stripe refused the organization's API key; check the payment settings."
         : `Stripe refused the request (${stripeError.type ?? `HTTP ${response.status}`}${
             stripeError.code === null ? '' : `: ${stripeError.code}`
           }).`;
@@ -311,6 +315,96 @@ export async function listRefunds(
         ]
       : [],
   );
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Billing (the platform's own Stripe account: plan subscriptions of organizations)
+// ---------------------------------------------------------------------------------------------------------------
+
+/** The id of a Stripe reference field: the id itself, or an expanded object's `id`. */
+export function stripeId(value: unknown): string | null {
+  if (typeof value === 'string' && value.length > 0) return value;
+  if (typeof value === 'object' && value !== null && typeof (value as { id?: unknown }).id === 'string') {
+    return (value as { id: string }).id;
+  }
+  return null;
+}
+
+/** POST /v1/customers: the organization's customer on the platform account, tagged with its id. */
+export async function createCustomer(
+  client: StripeClient,
+  input: { organizationId: string; name: string; email: string | null; idempotencyKey: string },
+): Promise<string> {
+  const customer = await post<{ id?: unknown }>(
+    client,
+    '/v1/customers',
+    { name: input.name, email: input.email, metadata: { organization_id: input.organizationId } },
+    input.idempotencyKey,
+  );
+  const id = stripeId(customer.id);
+  if (id === null) throw providerError('The payment provider sent an incomplete customer.');
+  return id;
+}
+
+/**
+ * POST /v1/checkout/sessions in subscription mode: one recurring price for the customer, tagged with the
+ * organization (client_reference_id, and metadata on the session and on the subscription it creates).
+ */
+export async function createSubscriptionCheckout(
+  client: StripeClient,
+  input: {
+    organizationId: string;
+    customer: string;
+    price: string;
+    plan: string;
+    successUrl: string;
+    cancelUrl: string;
+    idempotencyKey: string;
+  },
+): Promise<{ id: string; url: string; expiresAt: number }> {
+  const metadata = { organization_id: input.organizationId, plan: input.plan };
+  const session = await post<StripeCheckoutSession>(
+    client,
+    '/v1/checkout/sessions',
+    {
+      mode: 'subscription',
+      customer: input.customer,
+      client_reference_id: input.organizationId,
+      line_items: [{ price: input.price, quantity: 1 }],
+      success_url: input.successUrl,
+      cancel_url: input.cancelUrl,
+      metadata,
+      subscription_data: { metadata },
+    },
+    input.idempotencyKey,
+  );
+  if (typeof session.id !== 'string' || typeof session.url !== 'string' || typeof session.expires_at !== 'number') {
+    throw providerError('The payment provider sent an incomplete Checkout Session.');
+  }
+  return { id: session.id, url: session.url, expiresAt: session.expires_at };
+}
+
+/** POST /v1/billing_portal/sessions: a short-lived link to Stripe's customer portal (plan, payment method, invoices). */
+export async function createPortalSession(
+  client: StripeClient,
+  input: { customer: string; returnUrl: string; idempotencyKey: string },
+): Promise<{ id: string; url: string }> {
+  const session = await post<{ id?: unknown; url?: unknown }>(
+    client,
+    '/v1/billing_portal/sessions',
+    { customer: input.customer, return_url: input.returnUrl },
+    input.idempotencyKey,
+  );
+  if (typeof session.id !== 'string' || typeof session.url !== 'string') {
+    throw providerError('The payment provider sent an incomplete billing portal session.');
+  }
+  return { id: session.id, url: session.url };
+}
+
+/** GET /v1/subscriptions/{id}: the subscription as it is now (Stripe's object, checked by the caller). */
+export async function retrieveSubscription(client: StripeClient, id: string): Promise<Record<string, unknown>> {
+  if (!/^sub_[A-Za-z0-9]+$/.test(id)) throw providerError('Not a Stripe subscription id.');
+  return post<Record<string, unknown>>(client, `/v1/subscriptions/${id}`, {}, null);
 }
 
 // ---------------------------------------------------------------------------------------------------------------

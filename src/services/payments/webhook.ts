@@ -34,30 +34,43 @@ interface Target {
   payment: Payment;
 }
 
-interface StripeEvent {
+export interface StripeEvent {
   id: string;
   type: string;
+  /** Unix seconds when Stripe made the event; null when absent. */
+  created: number | null;
   object: Record<string, unknown>;
 }
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
-const SIGNATURE_PROBLEMS = {
-  missing: 'The Stripe-Signature header is missing.',
-  malformed: 'The Stripe-Signature header is malformed.',
-  mismatch: "The Stripe-Signature does not match the body and this organization's webhook secret.",
-  stale: 'The Stripe-Signature timestamp is too old (more than 5 minutes).',
-} as const;
+/** The 400 detail of a refused Stripe-Signature; `secret` names the signing secret it was checked against. */
+export function signatureProblem(
+  reason: 'missing' | 'malformed' | 'mismatch' | 'stale',
+  secret = "this organization's webhook secret",
+): string {
+  switch (reason) {
+    case 'missing':
+      return 'The Stripe-Signature header is missing.';
+    case 'malformed':
+      return 'The Stripe-Signature header is malformed.';
+    case 'mismatch':
+      return `The Stripe-Signature does not match the body and ${secret}.`;
+    case 'stale':
+      return 'The Stripe-Signature timestamp is too old (more than 5 minutes).';
+  }
+}
 
-function isRecord(value: unknown): value is Record<string, unknown> {
+export function isRecord(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
-function text(value: unknown): string | null {
+export function text(value: unknown): string | null {
   return typeof value === 'string' && value.length > 0 ? value : null;
 }
 
-function parseEvent(body: Uint8Array): StripeEvent {
+/** The Stripe event in a verified webhook body; 400 when it is not JSON or not an event. */
+export function parseEvent(body: Uint8Array): StripeEvent {
   let parsed: unknown;
   try {
     parsed = JSON.parse(new TextDecoder('utf-8', { fatal: true, ignoreBOM: false }).decode(body));
@@ -70,7 +83,8 @@ function parseEvent(body: Uint8Array): StripeEvent {
   if (id === null || id.length > 255 || type === null || !isRecord(data) || !isRecord(data.object)) {
     throw new ApiError('bad_request', { detail: 'The body is not a Stripe event (id, type, data.object).' });
   }
-  return { id, type, object: data.object };
+  const created = isRecord(parsed) && Number.isSafeInteger(parsed.created) ? (parsed.created as number) : null;
+  return { id, type, created, object: data.object };
 }
 
 /** The booking a Checkout Session or PaymentIntent is about, from the metadata the checkout put on it. */
@@ -113,7 +127,7 @@ export async function handleStripeWebhook({
   const organizationId = tenant.id;
   const db = ctx.services.db;
   if (input.signature === undefined || input.signature.trim() === '') {
-    throw new ApiError('bad_request', { detail: SIGNATURE_PROBLEMS.missing });
+    throw new ApiError('bad_request', { detail: signatureProblem('missing') });
   }
   const [[settings]] = await scoped(db, { organizationId }, [selectPaymentSettings(db, organizationId)]);
   if (!settings?.stripeWebhookSecret) {
@@ -130,7 +144,7 @@ export async function handleStripeWebhook({
   const check = await verifyStripeSignature(input.body, input.signature, secret);
   if (!check.ok) {
     ctx.logger.warn('stripe webhook signature refused', { reason: check.reason });
-    throw new ApiError('bad_request', { detail: SIGNATURE_PROBLEMS[check.reason] });
+    throw new ApiError('bad_request', { detail: signatureProblem(check.reason) });
   }
   const event = parseEvent(input.body);
   return new WebhookProcessor(ctx, organizationId, event).run();
