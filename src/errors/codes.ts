@@ -22,6 +22,7 @@ export const ERROR_CODES = {
   live_key_required: { status: 403, title: 'Live API key required' },
   self_service_not_offered: { status: 403, title: 'Not offered to buyers' },
   not_found: { status: 404, title: 'Not found' },
+  organization_deletion_scheduled: { status: 404, title: 'Organization scheduled for deletion' },
   method_not_allowed: { status: 405, title: 'Method not allowed' },
   conflict: { status: 409, title: 'Conflict' },
   sold_out: { status: 409, title: 'Sold out' },

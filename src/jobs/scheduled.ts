@@ -4,6 +4,7 @@ import { createLogger } from '../lib/logger.ts';
 import { createRedis } from '../lib/redis.ts';
 import { sweepExpiredHolds } from '../services/bookings/expire.ts';
 import { sweepPendingRefunds } from '../services/bookings/refund-sweep.ts';
+import { purgeDueOrganizations } from '../services/organizations/deletion.ts';
 import { sweepOutbox } from '../services/outbox/dispatch.ts';
 import { flushUsage } from '../services/plans/usage.ts';
 import { extendSeries } from '../services/series/index.ts';
@@ -13,7 +14,8 @@ import { extendSeries } from '../services/series/index.ts';
  * the hold sweep, then the pending-refund sweep (Stripe refunds Stripe never answered, asked again), then the outbox
  * sweep (every organization's undispatched events, including the `booking.expired` and `booking.refunded` events the
  * sweeps before it just wrote, and any a Worker committed but never dispatched), then the usage flush (Redis
- * counters into usage_daily, src/services/plans/usage.ts). Each logs its own outcome; a
+ * counters into usage_daily, src/services/plans/usage.ts), the recurring series, then the purge of organizations
+ * whose scheduled deletion is due (src/services/organizations/deletion.ts). Each logs its own outcome; a
  * failed sweep does not stop the next one, and the first failure is rethrown so the Workers runtime records the
  * invocation as failed.
  */
@@ -31,6 +33,18 @@ export async function runScheduled(controller: ScheduledController, env: Record<
     ['usage', () => flushUsage(db, createRedis(bindings), logger)],
     // Recurring event series: dates up to each series' horizon (issue #18 part 5).
     ['series', () => extendSeries(db, logger)],
+    // Organizations whose scheduled deletion is due (issue #16 part 1), a few per run.
+    [
+      'organization purge',
+      () =>
+        purgeDueOrganizations({
+          db,
+          redis: createRedis(bindings),
+          bucket: bindings.FILES,
+          rootDomain: bindings.ROOT_DOMAIN,
+          logger,
+        }),
+    ],
   ];
   const failures: unknown[] = [];
   for (const [sweep, run] of sweeps) {

@@ -8,7 +8,8 @@ const HOST_INDEPENDENT_PATHS = new Set(['/health']);
 
 /**
  * Resolves the organization from the request URL's host name and sets `c.var.tenant` (null on the platform host).
- * Unknown, invalid and suspended hosts answer 404 before any route runs.
+ * Unknown, invalid and suspended hosts answer 404 before any route runs; the hosts of an organization whose deletion
+ * is scheduled answer 404 `organization_deletion_scheduled`.
  *
  * @example
  * app.use(tenant());
@@ -31,6 +32,11 @@ export function tenant() {
     });
     if (resolution.kind === 'unknown') {
       throw new ApiError('not_found', { detail: 'No organization is served at this host.' });
+    }
+    if (resolution.kind === 'deletion_scheduled') {
+      throw new ApiError('organization_deletion_scheduled', {
+        detail: 'This organization is scheduled for deletion and is no longer served.',
+      });
     }
     c.set('tenant', resolution.kind === 'tenant' ? resolution.tenant : null);
     return next();

@@ -102,6 +102,8 @@ export const ROUTE_GROUPS: readonly RouteGroup[] = [
       ['GET', '/api/v1/organizations/{id}'],
       ['PUT', '/api/v1/organizations/{id}'],
       ['PUT', '/api/v1/organizations/{id}/plan-overrides'],
+      ['POST', '/api/v1/organizations/{id}/schedule-deletion'],
+      ['POST', '/api/v1/organizations/{id}/cancel-deletion'],
     ],
     load: async () => (await import('./organizations/index.ts')).registerOrganizationsRoutes,
   },

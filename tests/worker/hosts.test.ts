@@ -18,6 +18,8 @@ const SERVED_ON_PLATFORM = new Set([
   'GET /api/v1/organizations',
   'PUT /api/v1/organizations/{id}',
   'PUT /api/v1/organizations/{id}/plan-overrides',
+  'POST /api/v1/organizations/{id}/schedule-deletion',
+  'POST /api/v1/organizations/{id}/cancel-deletion',
   'GET /api/v1/organizations/{id}',
   'GET /api/v1/platform/users',
   'GET /api/v1/platform/users/{id}',
@@ -29,6 +31,8 @@ const SERVED_ON_PLATFORM = new Set([
 const PLATFORM_ONLY = [
   'GET /api/v1/organizations',
   'PUT /api/v1/organizations/{id}/plan-overrides',
+  'POST /api/v1/organizations/{id}/schedule-deletion',
+  'POST /api/v1/organizations/{id}/cancel-deletion',
   'GET /api/v1/organizations/{id}',
   'GET /api/v1/platform/users',
   'GET /api/v1/platform/users/{id}',

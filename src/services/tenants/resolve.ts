@@ -7,7 +7,12 @@ import { organizations } from '../../db/schema/organizations.ts';
 import { classifyHost } from './host.ts';
 import type { Tenant } from './types.ts';
 
-export type HostResolution = { kind: 'platform' } | { kind: 'tenant'; tenant: Tenant } | { kind: 'unknown' };
+/**
+ * `deletion_scheduled`: an organization whose deletion a platform administrator scheduled (it is not served; the
+ * tenant middleware answers 404 `organization_deletion_scheduled`).
+ */
+export type HostResolution =
+  { kind: 'platform' } | { kind: 'tenant'; tenant: Tenant } | { kind: 'unknown' } | { kind: 'deletion_scheduled' };
 
 interface CacheEntry {
   value: HostResolution;
@@ -105,11 +110,12 @@ const tenantColumns = {
   status: organizations.status,
   settings: organizations.settings,
   planOverrides: organizations.planOverrides,
+  deleteAfter: organizations.deleteAfter,
 };
 
 /**
  * Resolves a request host to the platform, an active tenant, or nothing. Suspended organizations resolve to
- * nothing, like unknown hosts. Looked up in the isolate, then in the location's shared tier (the Cache API, when
+ * nothing, like unknown hosts; one whose deletion is scheduled to `deletion_scheduled` (whatever its status). Looked up in the isolate, then in the location's shared tier (the Cache API, when
  * `waitUntil` is given to store into it after the response), then in the database: one round trip (a batch: the
  * row-level security scope, then the lookup), none on a hit of either cache.
  */
@@ -156,9 +162,12 @@ export async function resolveHost(input: {
         ]);
   const row = rows[0];
   if (!row || row.status !== 'active') return remember(key, { kind: 'unknown' }, now + UNKNOWN_HOST_TTL_MS);
-  const entry: SharedEntry = { tenant: row, expiresAt: now + TENANT_CACHE_TTL_MS };
+  const { deleteAfter, ...tenant } = row;
+  // Remembered as briefly as an unknown host: a cancelled deletion is served again everywhere within 5 seconds.
+  if (deleteAfter !== null) return remember(key, { kind: 'deletion_scheduled' }, now + UNKNOWN_HOST_TTL_MS);
+  const entry: SharedEntry = { tenant, expiresAt: now + TENANT_CACHE_TTL_MS };
   input.waitUntil?.(sharedStore(input.rootDomain, key, entry, now));
-  return remember(key, { kind: 'tenant', tenant: row }, entry.expiresAt);
+  return remember(key, { kind: 'tenant', tenant }, entry.expiresAt);
 }
 
 /**
