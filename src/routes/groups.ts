@@ -113,6 +113,8 @@ export const ROUTE_GROUPS: readonly RouteGroup[] = [
       ['GET', '/api/v1/platform/users'],
       ['GET', '/api/v1/platform/users/{id}'],
       ['POST', '/api/v1/platform/users/{id}/revoke-sessions'],
+      ['GET', '/api/v1/platform/users/{id}/export'],
+      ['POST', '/api/v1/platform/users/{id}/erase'],
       ['GET', '/api/v1/platform/audit-logs'],
     ],
     load: async () => (await import('./platform/index.ts')).registerPlatformRoutes,

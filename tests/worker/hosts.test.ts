@@ -24,6 +24,8 @@ const SERVED_ON_PLATFORM = new Set([
   'GET /api/v1/platform/users',
   'GET /api/v1/platform/users/{id}',
   'POST /api/v1/platform/users/{id}/revoke-sessions',
+  'GET /api/v1/platform/users/{id}/export',
+  'POST /api/v1/platform/users/{id}/erase',
   'GET /api/v1/platform/audit-logs',
 ]);
 
@@ -37,6 +39,8 @@ const PLATFORM_ONLY = [
   'GET /api/v1/platform/users',
   'GET /api/v1/platform/users/{id}',
   'POST /api/v1/platform/users/{id}/revoke-sessions',
+  'GET /api/v1/platform/users/{id}/export',
+  'POST /api/v1/platform/users/{id}/erase',
   'GET /api/v1/platform/audit-logs',
 ];
 

@@ -1,14 +1,19 @@
 import type { OpenAPIHono } from '@hono/zod-openapi';
 import type { AppEnv } from '../../env.ts';
 import * as auditLogs from './audit-logs.ts';
+import * as dataRights from './data-rights.ts';
 import * as get from './get.ts';
 import * as list from './list.ts';
 import * as revokeSessions from './revoke-sessions.ts';
 
-/** Platform administration (issue #16 part 1): accounts (search, detail, ending every session), the audit log. */
+/**
+ * Platform administration (issue #16 part 1): accounts (search, detail, ending every session; a data subject's export
+ * and erasure, part 6), the audit log.
+ */
 export function registerPlatformRoutes(app: OpenAPIHono<AppEnv>): void {
   list.register(app);
   get.register(app);
   revokeSessions.register(app);
+  dataRights.register(app);
   auditLogs.register(app);
 }
