@@ -49,9 +49,15 @@ CREATE OR REPLACE FUNCTION eventra_current_organization() RETURNS uuid
 CREATE OR REPLACE FUNCTION eventra_platform_mode() RETURNS boolean
   LANGUAGE sql STABLE AS $$ SELECT coalesce(eventra_setting('app.platform') = 'on', false) $$;
 
--- The audit log is append-only for everyone, owner included. The one change allowed is a person's erasure of their
--- client details (src/services/privacy/erase.ts): `ip` and `user_agent` set to null, every other column unchanged
--- (compared as JSON, so a column added later is covered). What happened, who did it and when stay.
+-- The audit log is append-only for everyone, owner included. Two changes are allowed:
+-- - a person's erasure of their client details (src/services/privacy/erase.ts): `ip` and `user_agent` set to null,
+--   every other column unchanged (compared as JSON, so a column added later is covered). What happened, who did it
+--   and when stay.
+-- - an organization's log goes with the organization (the purge of a scheduled deletion,
+--   src/services/organizations/deletion.ts): a DELETE only as the cascade of the organization's own deletion (nested
+--   in its foreign-key trigger, the organization row already gone). eventra_app holds no DELETE on the table, so that
+--   cascade is the only way; the platform's rows (no organization) never go. The purge leaves a tombstone in the
+--   platform log.
 CREATE OR REPLACE FUNCTION eventra_audit_logs_append_only() RETURNS trigger
   LANGUAGE plpgsql AS $$
 BEGIN
@@ -64,6 +70,10 @@ BEGIN
   -- holds no DELETE privilege on this table, so this setting opens nothing to the Worker.
   IF TG_OP = 'DELETE' AND OLD.organization_id IS NOT NULL
      AND eventra_setting('app.move_organization') = OLD.organization_id::text THEN
+    RETURN OLD;
+  END IF;
+  IF TG_OP = 'DELETE' AND OLD.organization_id IS NOT NULL AND pg_trigger_depth() > 1
+     AND NOT EXISTS (SELECT 1 FROM organizations WHERE id = OLD.organization_id) THEN
     RETURN OLD;
   END IF;
   RAISE EXCEPTION 'audit_logs is append-only' USING ERRCODE = 'insufficient_privilege';

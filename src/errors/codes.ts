@@ -24,6 +24,7 @@ export const ERROR_CODES = {
   impersonation_read_only: { status: 403, title: 'Read-only impersonation' },
   impersonation_forbidden: { status: 403, title: 'Not allowed while impersonating' },
   not_found: { status: 404, title: 'Not found' },
+  organization_deletion_scheduled: { status: 404, title: 'Organization scheduled for deletion' },
   method_not_allowed: { status: 405, title: 'Method not allowed' },
   conflict: { status: 409, title: 'Conflict' },
   sold_out: { status: 409, title: 'Sold out' },

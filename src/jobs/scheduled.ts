@@ -6,6 +6,7 @@ import { sweepDunning } from '../services/billing/dunning.ts';
 import { sweepExpiredHolds } from '../services/bookings/expire.ts';
 import { sweepPendingRefunds } from '../services/bookings/refund-sweep.ts';
 import { sweepExports } from '../services/exports/sweep.ts';
+import { purgeDueOrganizations } from '../services/organizations/deletion.ts';
 import { sweepOutbox } from '../services/outbox/dispatch.ts';
 import { flushUsage } from '../services/plans/usage.ts';
 import { extendSeries } from '../services/series/index.ts';
@@ -15,8 +16,9 @@ import { extendSeries } from '../services/series/index.ts';
  * the hold sweep, then the pending-refund sweep (Stripe refunds Stripe never answered, asked again), then the outbox
  * sweep (every organization's undispatched events, including the `booking.expired` and `booking.refunded` events the
  * sweeps before it just wrote, and any a Worker committed but never dispatched), then the usage flush (Redis
- * counters into usage_daily, src/services/plans/usage.ts), the series horizon, the export sweep and the dunning sweep
- * (plan billing). Each logs its own outcome; a
+ * counters into usage_daily, src/services/plans/usage.ts), the series horizon, the export sweep, the dunning sweep
+ * (plan billing), then the purge of organizations whose scheduled deletion is due
+ * (src/services/organizations/deletion.ts). Each logs its own outcome; a
  * failed sweep does not stop the next one, and the first failure is rethrown so the Workers runtime records the
  * invocation as failed.
  */
@@ -39,6 +41,18 @@ export async function runScheduled(controller: ScheduledController, env: Record<
     ['exports', () => sweepExports(db, bindings, logger)],
     // Plan billing: organizations past the dunning schedule move to starter (issue #16 part 8).
     ['dunning', () => sweepDunning(db, bindings, logger)],
+    // Organizations whose scheduled deletion is due (issue #16 part 1), a few per run.
+    [
+      'organization purge',
+      () =>
+        purgeDueOrganizations({
+          db,
+          redis: createRedis(bindings),
+          bucket: bindings.FILES,
+          rootDomain: bindings.ROOT_DOMAIN,
+          logger,
+        }),
+    ],
   ];
   const runs: [string, string, () => Promise<unknown>][] = [];
   for (const key of databaseKeys(bindings)) {

@@ -16,8 +16,9 @@ const HOST_INDEPENDENT_PATHS = new Set(['/health']);
 /**
  * Resolves the organization from the request URL's host name and sets `c.var.tenant` (null on the platform host),
  * and `c.var.services` to the clients of the database that serves it (tenant directory). Unknown, invalid and
- * suspended hosts answer 404 before any route runs; a write to an organization being moved answers 503
- * `organization_read_only` with Retry-After.
+ * suspended hosts answer 404 before any route runs; the hosts of an organization whose deletion is scheduled answer
+ * 404 `organization_deletion_scheduled`; a write to an organization being moved answers 503 `organization_read_only`
+ * with Retry-After.
  *
  * @example
  * app.use(tenant());
@@ -40,6 +41,11 @@ export function tenant() {
     });
     if (resolution.kind === 'unknown') {
       throw new ApiError('not_found', { detail: 'No organization is served at this host.' });
+    }
+    if (resolution.kind === 'deletion_scheduled') {
+      throw new ApiError('organization_deletion_scheduled', {
+        detail: 'This organization is scheduled for deletion and is no longer served.',
+      });
     }
     if (resolution.kind === 'platform') {
       c.set('tenant', null);

@@ -1,5 +1,5 @@
 import { sql } from 'drizzle-orm';
-import { check, jsonb, pgEnum, pgTable, text, uuid } from 'drizzle-orm/pg-core';
+import { check, index, jsonb, pgEnum, pgTable, text, timestamp, uuid } from 'drizzle-orm/pg-core';
 import { timestamps } from './columns.ts';
 
 export const organizationPlan = pgEnum('organization_plan', ['starter', 'pro', 'enterprise']);
@@ -54,11 +54,27 @@ export const organizations = pgTable(
     branding: jsonb().$type<OrganizationBranding>().notNull().default({}),
     settings: jsonb().$type<OrganizationSettings>().notNull().default({}),
     planOverrides: jsonb().$type<PlanOverrides>().notNull().default({}),
+    /**
+     * A deletion scheduled by a platform administrator (src/services/organizations/deletion.ts): while set, the
+     * organization is not served (its hosts answer 404 `organization_deletion_scheduled`); once `deleteAfter` has
+     * passed, the scheduled purge deletes it with everything it holds. Cancelling clears both, and `status` (never
+     * touched by the schedule) is what it was.
+     */
+    deletionScheduledAt: timestamp({ withTimezone: true }),
+    deleteAfter: timestamp({ withTimezone: true }),
     ...timestamps,
   },
   (table) => [
     check('organizations_slug_format', sql`${table.slug} ~ '^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$'`),
     check('organizations_name_length', sql`char_length(${table.name}) between 1 and 200`),
+    check(
+      'organizations_deletion_schedule',
+      sql`(${table.deletionScheduledAt} is null) = (${table.deleteAfter} is null) and (${table.deleteAfter} is null or ${table.deleteAfter} > ${table.deletionScheduledAt})`,
+    ),
+    // The purge's due organizations: WHERE delete_after <= now() ORDER BY delete_after (only scheduled rows).
+    index('organizations_delete_after_idx')
+      .on(table.deleteAfter)
+      .where(sql`${table.deleteAfter} is not null`),
   ],
 );
 

@@ -82,6 +82,11 @@ function availabilityKey(organizationId: string): string {
   return `catalogue:availability:${organizationId}`;
 }
 
+/** Every Redis key the public catalogue keeps for an organization (the purge of a deleted one removes them). */
+export function catalogueKeys(organizationId: string): string[] {
+  return [versionKey(organizationId), availabilityKey(organizationId)];
+}
+
 /**
  * A fresh version token. `at` is the time of the change it announces; a version a reader creates because none
  * existed announces nothing (0). The letter keeps Upstash from reading it back as a number.

@@ -1,8 +1,9 @@
 import { z } from '@hono/zod-openapi';
-import { eq } from 'drizzle-orm';
+import { and, asc, eq } from 'drizzle-orm';
 import type { Database } from '../../db/client.ts';
-import { organizations } from '../../db/schema/index.ts';
+import { memberships, organizations, roles, users } from '../../db/schema/index.ts';
 import type { ServiceContext } from '../../lib/context.ts';
+import { OWNER_ROLE } from '../roles/authority.ts';
 import type { QueueMessage } from '../../queues/messages.ts';
 import type { Branding, EmailMessage } from './messages.ts';
 
@@ -14,6 +15,19 @@ export function brandingQuery(db: Database, organizationId: string) {
     .select({ name: organizations.name, branding: organizations.branding })
     .from(organizations)
     .where(eq(organizations.id, organizationId));
+}
+
+/** The active owners of an organization, the recipients of its notices (by user id); put it in the same batch. */
+export function activeOwnersQuery(db: Database, organizationId: string) {
+  return db
+    .select({ userId: users.id, email: users.email, name: users.name, displayName: memberships.displayName })
+    .from(memberships)
+    .innerJoin(roles, and(eq(roles.organizationId, memberships.organizationId), eq(roles.id, memberships.roleId)))
+    .innerJoin(users, eq(users.id, memberships.userId))
+    .where(
+      and(eq(memberships.organizationId, organizationId), eq(roles.key, OWNER_ROLE), eq(memberships.status, 'active')),
+    )
+    .orderBy(asc(memberships.userId));
 }
 
 // Branding is settings data: a malformed field falls back to the default instead of failing the email (a failure

@@ -1,14 +1,13 @@
 import type { z } from '@hono/zod-openapi';
 import type { Redis } from '@upstash/redis/cloudflare';
-import { and, asc, eq } from 'drizzle-orm';
+import { and, eq } from 'drizzle-orm';
 import type { Database } from '../../db/client.ts';
-import { attendees, events, memberships, organizations, roles, ticketTypes, users } from '../../db/schema/index.ts';
+import { attendees, events, organizations, ticketTypes } from '../../db/schema/index.ts';
 import type { Bindings } from '../../env.ts';
 import { scoped } from '../../db/tenant.ts';
 import type { Logger } from '../../lib/logger.ts';
 import { originOnHost } from '../../lib/origin.ts';
-import { OWNER_ROLE } from '../roles/authority.ts';
-import { brandingQuery, emailBranding } from './branding.ts';
+import { activeOwnersQuery, brandingQuery, emailBranding } from './branding.ts';
 import { bookingEmail, BookingEmailPayloadSchema } from './bookings.ts';
 import { deliverOnce, type DeliveryDeps } from './deliver.ts';
 import { billingNoticeEmail, BillingNoticePayloadSchema } from './billing.ts';
@@ -225,19 +224,7 @@ async function sendToOwners(
   const { db } = deps;
   const [organizationRows, owners] = await scoped(db, { organizationId }, [
     brandingQuery(db, organizationId),
-    db
-      .select({ userId: users.id, email: users.email, name: users.name, displayName: memberships.displayName })
-      .from(memberships)
-      .innerJoin(roles, and(eq(roles.organizationId, memberships.organizationId), eq(roles.id, memberships.roleId)))
-      .innerJoin(users, eq(users.id, memberships.userId))
-      .where(
-        and(
-          eq(memberships.organizationId, organizationId),
-          eq(roles.key, OWNER_ROLE),
-          eq(memberships.status, 'active'),
-        ),
-      )
-      .orderBy(asc(memberships.userId)),
+    activeOwnersQuery(db, organizationId),
   ]);
   const organization = organizationRows[0];
   if (!organization) {

@@ -26,7 +26,7 @@ export const USAGE_METRICS = ['api_calls', 'bookings', 'emails', 'webhook_delive
 export type UsageMetric = (typeof USAGE_METRICS)[number];
 /** The metrics counted in Redis (bookings are counted from their rows). */
 export type CountedMetric = Exclude<UsageMetric, 'bookings'>;
-const COUNTED_METRICS: readonly CountedMetric[] = ['api_calls', 'emails', 'webhook_deliveries'];
+export const COUNTED_METRICS: readonly CountedMetric[] = ['api_calls', 'emails', 'webhook_deliveries'];
 
 const PENDING_KEY = 'usage:pending';
 /** Counters outlive a few missed flushes; a counter older than this is lost (and logged as nothing). */

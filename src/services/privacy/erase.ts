@@ -1,4 +1,6 @@
 import { and, eq, sql, type SQL } from 'drizzle-orm';
+import type { PgColumn } from 'drizzle-orm/pg-core';
+import type { Database } from '../../db/client.ts';
 import { attendees, auditLogs, bookings, waitlistEntries } from '../../db/schema/index.ts';
 import { scoped } from '../../db/tenant.ts';
 import { requireTenant, type ServiceContext } from '../../lib/context.ts';
@@ -24,6 +26,57 @@ export interface ErasureSummary {
 }
 
 const counted = (result: unknown): number => (result as unknown[]).length;
+
+/**
+ * The statements that erase a person's data from an organization's records (or from every organization's, when
+ * `organizationId` is null: the platform-wide erasure, under the platform scope), in this order: the bookings made
+ * with their email address, the tickets in their name, their waitlist entries (a waiting one is left), and the client
+ * details of the audit entries of what they did. Each returns the rows it changed (`id`, `organizationId`).
+ */
+export function erasureStatements(db: Database, who: { organizationId: string | null; userId: string; email: string }) {
+  const { organizationId: org, userId, email } = who;
+  const inScope = (column: PgColumn) => (org === null ? sql`true` : eq(column, org));
+  return [
+    db
+      .update(bookings)
+      .set({
+        buyerName: ERASED_NAME,
+        buyerEmail: erasedEmail(sql`${bookings.id}`),
+        answers: {},
+        updatedAt: sql`now()`,
+      })
+      .where(and(inScope(bookings.organizationId), eq(bookings.buyerEmail, email)))
+      .returning({ id: bookings.id, organizationId: bookings.organizationId }),
+    db
+      .update(attendees)
+      .set({ name: ERASED_NAME, email: erasedEmail(sql`${attendees.id}`), answers: {}, updatedAt: sql`now()` })
+      .where(and(inScope(attendees.organizationId), eq(attendees.email, email)))
+      .returning({ id: attendees.id, organizationId: attendees.organizationId }),
+    db
+      .update(waitlistEntries)
+      .set({
+        name: ERASED_NAME,
+        email: erasedEmail(sql`${waitlistEntries.id}`),
+        status: sql`(case when ${waitlistEntries.status} = 'waiting' then 'left' else ${waitlistEntries.status} end)::waitlist_status`,
+        updatedAt: sql`now()`,
+      })
+      .where(and(inScope(waitlistEntries.organizationId), eq(waitlistEntries.email, email)))
+      .returning({ id: waitlistEntries.id, organizationId: waitlistEntries.organizationId }),
+    db
+      .update(auditLogs)
+      .set({ ip: null, userAgent: null })
+      .where(
+        and(
+          // Platform-wide, only what still holds a detail: the organizations' own erasures ran first.
+          org === null
+            ? sql`(${auditLogs.ip} is not null or ${auditLogs.userAgent} is not null)`
+            : eq(auditLogs.organizationId, org),
+          eq(auditLogs.actorUserId, userId),
+        ),
+      )
+      .returning({ id: auditLogs.id, organizationId: auditLogs.organizationId }),
+  ];
+}
 
 /**
  * The signed-in person leaves this organization and erases what it holds about them, in one transaction:
@@ -57,38 +110,7 @@ export async function eraseOwnData({
   if (!target) throw memberNotFound();
   const email = target.email;
   const [bookingRows, ticketRows, waitlistRows, auditRows] = await removeMembership(ctx, org, target, {
-    before: [
-      db
-        .update(bookings)
-        .set({
-          buyerName: ERASED_NAME,
-          buyerEmail: erasedEmail(sql`${bookings.id}`),
-          answers: {},
-          updatedAt: sql`now()`,
-        })
-        .where(and(eq(bookings.organizationId, org), eq(bookings.buyerEmail, email)))
-        .returning({ id: bookings.id }),
-      db
-        .update(attendees)
-        .set({ name: ERASED_NAME, email: erasedEmail(sql`${attendees.id}`), answers: {}, updatedAt: sql`now()` })
-        .where(and(eq(attendees.organizationId, org), eq(attendees.email, email)))
-        .returning({ id: attendees.id }),
-      db
-        .update(waitlistEntries)
-        .set({
-          name: ERASED_NAME,
-          email: erasedEmail(sql`${waitlistEntries.id}`),
-          status: sql`(case when ${waitlistEntries.status} = 'waiting' then 'left' else ${waitlistEntries.status} end)::waitlist_status`,
-          updatedAt: sql`now()`,
-        })
-        .where(and(eq(waitlistEntries.organizationId, org), eq(waitlistEntries.email, email)))
-        .returning({ id: waitlistEntries.id }),
-      db
-        .update(auditLogs)
-        .set({ ip: null, userAgent: null })
-        .where(and(eq(auditLogs.organizationId, org), eq(auditLogs.actorUserId, userId)))
-        .returning({ id: auditLogs.id }),
-    ],
+    before: erasureStatements(db, { organizationId: org, userId, email }),
     // The erasure's own record names no address or agent either.
     audit: auditInsert(
       db,

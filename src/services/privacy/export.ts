@@ -62,9 +62,40 @@ export async function exportPersonalData({ ctx }: { ctx: ServiceContext }): Prom
   const { userId } = principalOf({ var: { principal: ctx.principal } });
   const db = ctx.services.db;
   const org = tenant.id;
-  const email = sql`(select email from users where id = ${userId})`;
+  const [result] = await scoped(db, { organizationId: org }, [
+    db.execute<{ document: PersonalDataExport }>(exportDocument(org, userId)),
+    // Written after the document was read: the export does not list itself.
+    auditInsert(db, ctx.client, {
+      organizationId: org,
+      actor: actorOf(ctx),
+      action: 'account.data_exported',
+      target: { type: 'user', id: userId },
+    }),
+  ]);
+  const row = result.rows[0];
+  if (row === undefined) throw new Error('the data export returned nothing');
+  return trimmedExport(row.document);
+}
 
-  const document = sql`select jsonb_build_object(
+/** The export as stored lists give it: each list cut to MAX_EXPORT_ROWS, `truncated` naming those that had more. */
+export function trimmedExport(exported: PersonalDataExport): PersonalDataExport {
+  const truncated: string[] = [];
+  for (const name of EXPORT_LISTS) {
+    if (exported[name].length > MAX_EXPORT_ROWS) {
+      truncated.push(name);
+      exported[name] = exported[name].slice(0, MAX_EXPORT_ROWS);
+    }
+  }
+  return { ...exported, truncated };
+}
+
+/**
+ * The statement that reads what organization `org` holds about user `userId` as one JSON document (`document`):
+ * for the person's own export (organization scope) and the platform's export of an account (platform scope).
+ */
+export function exportDocument(org: string, userId: string) {
+  const email = sql`(select email from users where id = ${userId})`;
+  return sql`select jsonb_build_object(
     'exportedAt', ${iso('now()')},
     'organization', (select jsonb_build_object('id', o.id, 'slug', o.slug, 'name', o.name) from organizations o
       where o.id = ${org}),
@@ -142,26 +173,4 @@ export async function exportPersonalData({ ctx }: { ctx: ServiceContext }): Prom
         'ip', r.ip, 'userAgent', r.user_agent, 'metadata', r.metadata, 'at', ${iso('r.created_at')})`,
       sql`r.id`,
     )}) as document`;
-
-  const [result] = await scoped(db, { organizationId: org }, [
-    db.execute<{ document: PersonalDataExport }>(document),
-    // Written after the document was read: the export does not list itself.
-    auditInsert(db, ctx.client, {
-      organizationId: org,
-      actor: actorOf(ctx),
-      action: 'account.data_exported',
-      target: { type: 'user', id: userId },
-    }),
-  ]);
-  const row = result.rows[0];
-  if (row === undefined) throw new Error('the data export returned nothing');
-  const exported = row.document;
-  const truncated: string[] = [];
-  for (const name of EXPORT_LISTS) {
-    if (exported[name].length > MAX_EXPORT_ROWS) {
-      truncated.push(name);
-      exported[name] = exported[name].slice(0, MAX_EXPORT_ROWS);
-    }
-  }
-  return { ...exported, truncated };
 }

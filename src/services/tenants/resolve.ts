@@ -11,7 +11,12 @@ import { classifyHost } from './host.ts';
 import { TENANT_CACHE_TTL_MS } from './ttl.ts';
 import type { Tenant } from './types.ts';
 
-export type HostResolution = { kind: 'platform' } | { kind: 'tenant'; tenant: Tenant } | { kind: 'unknown' };
+/**
+ * `deletion_scheduled`: an organization whose deletion a platform administrator scheduled (it is not served; the
+ * tenant middleware answers 404 `organization_deletion_scheduled`).
+ */
+export type HostResolution =
+  { kind: 'platform' } | { kind: 'tenant'; tenant: Tenant } | { kind: 'unknown' } | { kind: 'deletion_scheduled' };
 
 interface CacheEntry {
   value: HostResolution;
@@ -137,12 +142,13 @@ const tenantColumns = {
   // The directory row is written at sign-up; an organization without one (made before it existed) is on `shared`.
   database: sql<string>`coalesce(${tenantDirectory.database}, 'shared')`,
   readOnly: sql<boolean>`${tenantDirectory.readOnlySince} is not null`,
+  deleteAfter: organizations.deleteAfter,
 };
 
 /**
  * Resolves a request host to the platform, an active tenant, or nothing. Suspended organizations resolve to
- * nothing, like unknown hosts. Looked up in the isolate, then in the location's shared tier (the Cache API, when
- * `waitUntil` is given to store into it after the response), then in the database: one round trip (a batch: the
+ * nothing, like unknown hosts; one whose deletion is scheduled to `deletion_scheduled` (whatever its status). Looked
+ * up in the isolate, then in the location's shared tier (the Cache API, when `waitUntil` is given to store into it after the response), then in the database: one round trip (a batch: the
  * row-level security scope, then the lookup), none on a hit of either cache. The lookup joins the tenant directory,
  * so the tenant carries the key of the database that serves it (and whether it is read-only while being moved): the
  * request picks its client with no further round trip. `db` is the shared (control) database, where the
@@ -210,12 +216,14 @@ export async function resolveHost(input: {
         ]);
   const row = rows[0];
   if (!row || row.status !== 'active') return remember(key, { kind: 'unknown' }, now + UNKNOWN_HOST_TTL_MS);
-  const { flags, ...tenant } = row;
+  const { flags, deleteAfter, ...tenant } = row;
   if (flags !== null) {
     const definitions = { flags: parseFlagDefinitions(flags), expiresAt: now + FLAG_CACHE_TTL_MS };
     rememberFlags(definitions.flags, definitions.expiresAt);
     input.waitUntil?.(sharedPut(input.rootDomain, SHARED_FLAGS_KEY, definitions, now));
   }
+  // Remembered as briefly as an unknown host: a cancelled deletion is served again everywhere within 5 seconds.
+  if (deleteAfter !== null) return remember(key, { kind: 'deletion_scheduled' }, now + UNKNOWN_HOST_TTL_MS);
   const entry: SharedEntry = { tenant, expiresAt: now + TENANT_CACHE_TTL_MS };
   input.waitUntil?.(sharedPut(input.rootDomain, key, entry, now));
   return remember(key, { kind: 'tenant', tenant }, entry.expiresAt);

@@ -1,0 +1,4 @@
+ALTER TABLE "organizations" ADD COLUMN "deletion_scheduled_at" timestamp with time zone;--> statement-breakpoint
+ALTER TABLE "organizations" ADD COLUMN "delete_after" timestamp with time zone;--> statement-breakpoint
+CREATE INDEX "organizations_delete_after_idx" ON "organizations" USING btree ("delete_after") WHERE "organizations"."delete_after" is not null;--> statement-breakpoint
+ALTER TABLE "organizations" ADD CONSTRAINT "organizations_deletion_schedule" CHECK (("organizations"."deletion_scheduled_at" is null) = ("organizations"."delete_after" is null) and ("organizations"."delete_after" is null or "organizations"."delete_after" > "organizations"."deletion_scheduled_at"));

@@ -1,0 +1,236 @@
+import { and, eq, sql } from 'drizzle-orm';
+import { z } from 'zod';
+import { memberships, roles, users } from '../../db/schema/index.ts';
+import { scoped } from '../../db/tenant.ts';
+import { ApiError } from '../../errors/api-error.ts';
+import type { ServiceContext } from '../../lib/context.ts';
+import { auditInsert } from '../audit/record.ts';
+import { OWNER_ROLE } from '../roles/authority.ts';
+import { memberColumns, type MemberRow } from '../users/members.ts';
+import { removeMembership } from '../users/remove.ts';
+import { erasureStatements, type ErasureSummary } from './erase.ts';
+import { exportDocument, trimmedExport, type PersonalDataExport } from './export.ts';
+
+/**
+ * A data subject's rights across the whole platform (issue #16 part 6), exercised by a platform administrator on the
+ * platform host for a request the person made to the platform: the export of what every organization holds about an
+ * account, and its erasure everywhere. Both reuse the per-organization forms (`exportDocument`, `removeMembership` with
+ * `erasureStatements`), so an organization's share is exactly what the person's own request there would give or erase.
+ * Every run is audited in the platform log and in each organization concerned.
+ */
+
+export interface AccountDataExport {
+  exportedAt: string;
+  account: {
+    id: string;
+    email: string;
+    name: string;
+    locale: string;
+    timezone: string;
+    preferences: Record<string, unknown>;
+    emailVerifiedAt: string | null;
+    createdAt: string;
+    updatedAt: string;
+  };
+  organizations: PersonalDataExport[];
+}
+
+export interface AccountErasure extends ErasureSummary {
+  organizations: number;
+  membershipsRemoved: number;
+}
+
+function accountNotFound(): ApiError {
+  return new ApiError('not_found', { detail: 'No account with this id.' });
+}
+
+/**
+ * The organizations that hold something of the account: its memberships, and the bookings, tickets and waitlist
+ * entries made with its email address (a guest checkout needs no membership). A scan of those tables by address:
+ * platform-wide requests are rare, and no tenant index leads with the address.
+ */
+function organizationsHolding(userId: string) {
+  const email = sql`(select email from users where id = ${userId})`;
+  return sql`select organization_id from memberships where user_id = ${userId}
+    union select organization_id from bookings where buyer_email = ${email}
+    union select organization_id from attendees where email = ${email}
+    union select organization_id from waitlist_entries where email = ${email}
+    order by 1`;
+}
+
+const OrganizationIds = z
+  .array(z.object({ organization_id: z.string() }))
+  .transform((rows) => rows.map((row) => row.organization_id));
+
+/**
+ * What every organization holds about an account, as one JSON document: the account, then per organization the
+ * document the person's own export there gives (`exportDocument`). Two database round trips: the account and the
+ * organizations concerned, then one batch of their documents with the audit rows (`platform.user_data_exported` in
+ * the platform log, `account.data_exported` by a platform administrator in each organization's).
+ */
+export async function exportAccountData({
+  ctx,
+  input,
+}: {
+  ctx: ServiceContext;
+  input: { id: string };
+}): Promise<AccountDataExport> {
+  const db = ctx.services.db;
+  const id = input.id.toLowerCase();
+  const [accounts, held] = await scoped(db, { platform: true }, [
+    db.select().from(users).where(eq(users.id, id)),
+    db.execute(organizationsHolding(id)),
+  ]);
+  const account = accounts[0];
+  if (!account) throw accountNotFound();
+  const organizationIds = OrganizationIds.parse(held.rows);
+  const actor = { type: 'platform_admin', userId: ctx.principal?.userId ?? null } as const;
+  const target = { type: 'user', id };
+  const [, ...documents] = await scoped(db, { platform: true }, [
+    auditInsert(db, ctx.client, {
+      organizationId: null,
+      actor,
+      action: 'platform.user_data_exported',
+      target,
+      metadata: { organizations: organizationIds },
+    }),
+    ...organizationIds.map((organizationId) =>
+      db.execute<{ document: PersonalDataExport }>(exportDocument(organizationId, id)),
+    ),
+    ...organizationIds.map((organizationId) =>
+      auditInsert(db, ctx.client, { organizationId, actor, action: 'account.data_exported', target }),
+    ),
+  ]);
+  const exported = documents.slice(0, organizationIds.length).map((result) => {
+    const row = (result as { rows: { document: PersonalDataExport }[] }).rows[0];
+    if (row === undefined) throw new Error('a data export document returned nothing');
+    return trimmedExport(row.document);
+  });
+  return {
+    exportedAt: new Date().toISOString(),
+    account: {
+      id: account.id,
+      email: account.email,
+      name: account.name,
+      locale: account.locale,
+      timezone: account.timezone,
+      preferences: { ...account.preferences },
+      emailVerifiedAt: account.emailVerifiedAt?.toISOString() ?? null,
+      createdAt: account.createdAt.toISOString(),
+      updatedAt: account.updatedAt.toISOString(),
+    },
+    organizations: exported,
+  };
+}
+
+const counted = (result: unknown): number => (result as unknown[]).length;
+
+/**
+ * Erases an account everywhere, for a data subject's request to the platform:
+ * 1. one read: the account, its memberships (as `removeMembership` needs them), the organizations it would leave
+ *    without an active owner, and every organization that holds something of it. An erasure that would leave an
+ *    organization ownerless is refused before anything changes (409 naming them), as is a platform administrator's
+ *    account (their power is not given or taken through the API);
+ * 2. each membership goes through `removeMembership` with the per-organization erasure (`erasureStatements`) in its
+ *    batch, audited there as `account.data_erased` by a platform administrator; its sessions and API keys end;
+ * 3. one batch: the same erasure in every other organization (bookings, tickets, waitlist entries made with the
+ *    address where it holds no membership), the account row deleted (its factors, passkeys, sessions, one-time
+ *    tokens and API keys follow by cascade), `account.data_erased` in each of those organizations' logs and
+ *    `platform.user_data_erased` (with the reason) in the platform's.
+ * Rows the books need stay, without the person: bookings and tickets keep money and seats, audit entries keep what,
+ * when and the actor's id (now pointing at no account). Round trips: 2 + one per membership (plus its Redis round
+ * trip, `endSessions`) + the API-key check of each.
+ */
+export async function eraseAccount({
+  ctx,
+  input,
+}: {
+  ctx: ServiceContext;
+  input: { id: string; reason: string };
+}): Promise<AccountErasure> {
+  const db = ctx.services.db;
+  const id = input.id.toLowerCase();
+  const [accounts, members, ownerless, held] = await scoped(db, { platform: true }, [
+    db.select({ email: users.email, isPlatformAdmin: users.isPlatformAdmin }).from(users).where(eq(users.id, id)),
+    db
+      .select({ ...memberColumns, organizationId: memberships.organizationId })
+      .from(memberships)
+      .innerJoin(users, eq(users.id, memberships.userId))
+      .innerJoin(roles, and(eq(roles.organizationId, memberships.organizationId), eq(roles.id, memberships.roleId)))
+      .where(eq(memberships.userId, id)),
+    db.execute(sql`select o.slug from memberships m
+      join roles r on r.organization_id = m.organization_id and r.id = m.role_id
+      join organizations o on o.id = m.organization_id
+      where m.user_id = ${id} and m.status = 'active' and r.key = ${OWNER_ROLE}
+        and not exists (select 1 from memberships m2 join roles r2 on r2.organization_id = m2.organization_id
+          and r2.id = m2.role_id where m2.organization_id = m.organization_id and m2.user_id <> m.user_id
+          and m2.status = 'active' and r2.key = ${OWNER_ROLE})
+      order by o.slug`),
+    db.execute(organizationsHolding(id)),
+  ]);
+  const account = accounts[0];
+  if (!account) throw accountNotFound();
+  if (account.isPlatformAdmin) {
+    throw new ApiError('conflict', { detail: "A platform administrator's account cannot be erased through the API." });
+  }
+  const slugs = z
+    .array(z.object({ slug: z.string() }))
+    .parse(ownerless.rows)
+    .map((row) => row.slug);
+  if (slugs.length > 0) {
+    throw new ApiError('conflict', {
+      detail:
+        `The account is the last active owner of ${slugs.join(', ')}: make someone else an owner there (or delete ` +
+        'the organization) first. Nothing was erased.',
+      extensions: { organizations: slugs },
+    });
+  }
+
+  const actor = { type: 'platform_admin', userId: ctx.principal?.userId ?? null } as const;
+  const target = { type: 'user', id };
+  const metadata = { reason: input.reason };
+  const summary: AccountErasure = {
+    bookings: 0,
+    tickets: 0,
+    waitlistEntries: 0,
+    auditEntries: 0,
+    organizations: 0,
+    membershipsRemoved: 0,
+  };
+  const add = (results: readonly unknown[]) => {
+    summary.bookings += counted(results[0]);
+    summary.tickets += counted(results[1]);
+    summary.waitlistEntries += counted(results[2]);
+    summary.auditEntries += counted(results[3]);
+  };
+  for (const member of members) {
+    const { organizationId, ...row } = member;
+    const results = await removeMembership(ctx, organizationId, row satisfies MemberRow, {
+      before: erasureStatements(db, { organizationId, userId: id, email: account.email }),
+      audit: auditInsert(db, ctx.client, { organizationId, actor, action: 'account.data_erased', target, metadata }),
+    });
+    add(results);
+    summary.membershipsRemoved += 1;
+  }
+
+  const organizationIds = OrganizationIds.parse(held.rows);
+  const memberOf = new Set(members.map((member) => member.organizationId));
+  const others = organizationIds.filter((organizationId) => !memberOf.has(organizationId));
+  const [, ...erased] = await scoped(db, { platform: true }, [
+    auditInsert(db, ctx.client, {
+      organizationId: null,
+      actor,
+      action: 'platform.user_data_erased',
+      target,
+      metadata: { ...metadata, organizations: organizationIds },
+    }),
+    ...erasureStatements(db, { organizationId: null, userId: id, email: account.email }),
+    db.delete(users).where(eq(users.id, id)),
+    ...others.map((organizationId) =>
+      auditInsert(db, ctx.client, { organizationId, actor, action: 'account.data_erased', target, metadata }),
+    ),
+  ]);
+  add(erased);
+  summary.organizations = organizationIds.length;
+  return summary;
+}
