@@ -55,7 +55,10 @@ function hash(text: string): number {
   return value;
 }
 
-// The platform's billing webhook (issue #16 part 8) is served on the platform host only, like the organizations.
+/**
+ * Fuzzed on the platform host (as anonymous and as a platform admin): the organizations, the platform routes and the
+ * platform's billing webhook (issue #16 part 8); the rest on the tenant host.
+ */
 const isPlatformOperation = (path: string): boolean =>
   path.startsWith('/api/v1/organizations') ||
   path.startsWith('/api/v1/platform/') ||

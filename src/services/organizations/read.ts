@@ -5,7 +5,7 @@ import { scoped } from '../../db/tenant.ts';
 import { ApiError } from '../../errors/api-error.ts';
 import { requireTenant, type ServiceContext } from '../../lib/context.ts';
 import { escapeLike } from '../../lib/text.ts';
-import { effectivePlan, type EffectivePlan } from '../plans/catalogue.ts';
+import { effectivePlan, evaluateFlags, type EffectivePlan } from '../plans/catalogue.ts';
 import { isoText } from '../outbox/views.ts';
 import { readUsage, type UsageDay } from '../plans/usage.ts';
 import { FLAG_DEFINITIONS } from '../flags/cache.ts';
@@ -104,7 +104,8 @@ export async function listOrganizations({
 
 export interface OrganizationDetail {
   organization: Organization;
-  plan: EffectivePlan;
+  /** The effective plan and every feature flag evaluated for the organization. */
+  plan: EffectivePlan & { flags: ReturnType<typeof evaluateFlags> };
   members: { total: number; active: number; invited: number; disabled: number; owners: number };
   events: { total: number; published: number };
   lastSignInAt: string | null;
@@ -163,9 +164,10 @@ export async function getOrganizationDetail({
   const organization = rows[0];
   if (!organization) throw new ApiError('not_found', { detail: 'No such organization.' });
   const c = DetailCounts.parse(counts.rows[0]);
+  const registry = registryOf(flags.rows[0]?.flags);
   return {
     organization,
-    plan: effectivePlan(organization, registryOf(flags.rows[0]?.flags)),
+    plan: { ...effectivePlan(organization, registry), flags: evaluateFlags(organization, registry) },
     members: {
       total: c.members_total,
       active: c.members_active,
