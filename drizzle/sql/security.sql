@@ -23,7 +23,7 @@ GRANT SELECT, INSERT, UPDATE, DELETE ON
   events, ticket_types, capacity_pools, capacity_pool_ticket_types, bookings, booking_items, attendees, payments,
   refunds, payment_events, payment_settings, idempotency_keys, outbox, webhook_endpoints, webhook_deliveries,
   webhook_attempts, usage_daily, api_keys, mfa_totp, mfa_recovery_codes, passkeys, event_series, waitlist_entries,
-  event_questions, discount_codes, files
+  event_questions, discount_codes, files, import_keys
   TO eventra_app;
 -- Invoices (issue #18 part 4): the settings and counter are updated; issued invoices and credit notes never change.
 GRANT SELECT, INSERT, UPDATE, DELETE ON invoice_settings TO eventra_app;
@@ -112,7 +112,7 @@ BEGIN
     'attendees', 'payments', 'refunds', 'payment_events', 'payment_settings', 'idempotency_keys', 'outbox',
     'webhook_endpoints', 'webhook_deliveries', 'webhook_attempts', 'usage_daily', 'api_keys', 'mfa_totp',
     'mfa_recovery_codes', 'passkeys', 'event_series', 'waitlist_entries', 'invoice_settings', 'invoices',
-    'event_questions', 'files'
+    'event_questions', 'files', 'import_keys'
   ] LOOP
     EXECUTE format('ALTER TABLE %I ENABLE ROW LEVEL SECURITY', tenant_table);
     EXECUTE format('ALTER TABLE %I FORCE ROW LEVEL SECURITY', tenant_table);
