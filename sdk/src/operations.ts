@@ -95,6 +95,7 @@ export const AUTHENTICATED_OPERATIONS: ReadonlySet<string> = new Set([
   'POST /api/v1/events/{id}/questions',
   'POST /api/v1/events/{id}/ticket-types',
   'POST /api/v1/graphql',
+  'POST /api/v1/imports/events',
   'POST /api/v1/platform/users/{id}/revoke-sessions',
   'POST /api/v1/roles',
   'POST /api/v1/users',
