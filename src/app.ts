@@ -6,7 +6,7 @@ import { routeMethods } from './lib/route-methods.ts';
 import { notFound, onError, problemResponse } from './errors/handler.ts';
 import { authenticate } from './middleware/authenticate.ts';
 import { bindings } from './middleware/request-bindings.ts';
-import { bodyLimit } from './middleware/body-limit.ts';
+import { requestBodyLimit } from './middleware/body-limit.ts';
 import { planLimitHeaders } from './middleware/limit-headers.ts';
 import { cors } from './middleware/cors.ts';
 import { etag } from './middleware/etag.ts';
@@ -32,7 +32,7 @@ export function createApp(): Hono<AppEnv> {
   app.use(bindings());
   app.use(tenant());
   app.use(cors({ methodsOf: routeMethods(() => app.routes) }));
-  app.use(bodyLimit());
+  app.use(requestBodyLimit());
   app.use(wellFormedInput());
   app.use(authenticate());
   app.use(planLimitHeaders());

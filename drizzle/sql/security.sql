@@ -23,13 +23,8 @@ GRANT SELECT, INSERT, UPDATE, DELETE ON
   events, ticket_types, capacity_pools, capacity_pool_ticket_types, bookings, booking_items, attendees, payments,
   refunds, payment_events, payment_settings, idempotency_keys, outbox, webhook_endpoints, webhook_deliveries,
   webhook_attempts, usage_daily, api_keys, mfa_totp, mfa_recovery_codes, passkeys, event_series, waitlist_entries,
-  event_questions, discount_codes, files, feature_flags
-
-  event_questions, discount_codes, files, organization_exports
-
-  event_questions, discount_codes, files, impersonations
-
-  event_questions, discount_codes, files, organization_billing, billing_events
+  event_questions, discount_codes, files, feature_flags, organization_exports, impersonations, organization_billing,
+  billing_events, import_keys
   TO eventra_app;
 -- Invoices (issue #18 part 4): the settings and counter are updated; issued invoices and credit notes never change.
 GRANT SELECT, INSERT, UPDATE, DELETE ON invoice_settings TO eventra_app;
@@ -135,11 +130,8 @@ BEGIN
     'attendees', 'payments', 'refunds', 'payment_events', 'payment_settings', 'idempotency_keys', 'outbox',
     'webhook_endpoints', 'webhook_deliveries', 'webhook_attempts', 'usage_daily', 'api_keys', 'mfa_totp',
     'mfa_recovery_codes', 'passkeys', 'event_series', 'waitlist_entries', 'invoice_settings', 'invoices',
-    'event_questions', 'files', 'organization_exports'
-
-    'event_questions', 'files', 'impersonations'
-
-    'event_questions', 'files', 'organization_billing', 'billing_events'
+    'event_questions', 'files', 'organization_exports', 'impersonations', 'organization_billing', 'billing_events',
+    'import_keys'
   ] LOOP
     EXECUTE format('ALTER TABLE %I ENABLE ROW LEVEL SECURITY', tenant_table);
     EXECUTE format('ALTER TABLE %I FORCE ROW LEVEL SECURITY', tenant_table);

@@ -1752,6 +1752,26 @@ export interface paths {
     patch?: never;
     trace?: never;
   };
+  '/api/v1/imports/events': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    get?: never;
+    put?: never;
+    /**
+     * Import events with their ticket types (CSV or JSON)
+     * @description Imports events and their ticket types from a `text/csv` or `application/json` body (UTF-8; a byte order mark is ignored; bytes that are not UTF-8 answer 400 naming the byte offset and line). Each row is validated as POST /api/v1/events and POST /api/v1/events/{id}/ticket-types validate. `dryRun=true` (the default) writes nothing and reports every row: its line (CSV) or JSON pointer, `create`, `skip_existing` (its `externalId` was imported before) or `error` with the field and message, and totals. `dryRun=false` applies the file: all or nothing, in one transaction; any row error refuses the whole file (422, naming up to 100 fields: `/body/events/3/title` or `/body/line/7/title`). Re-applying a file creates nothing twice. An import whose published events would exceed the plan's `publishedEvents` quota is refused as a whole (403 `plan_limit`). Limits: bodies of 10485760 bytes and 10000 rows for a dry run, 2097152 bytes, 1000 events and 2000 ticket types for an apply (413 beyond). Free text starting like a spreadsheet formula is stored as given and reported as a warning. CSV columns: docs/API.md, "Imports". Needs `events:write`. A dry run costs one database round trip, an apply two (the same read, then one write batch). An apply writes one `import.events` audit row and the `event.created`, `event.published` and `ticket_type.created` events of what it creates.
+     */
+    post: operations['importEvents'];
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
   '/api/v1/check-ins': {
     parameters: {
       query?: never;
@@ -2812,6 +2832,32 @@ export interface paths {
 export type webhooks = Record<string, never>;
 export interface components {
   schemas: {
+    /** @description Events to import, as JSON. */
+    EventImport: {
+      /**
+       * @description The events. Each is an object with the fields of POST /api/v1/events (`EventCreate`) plus `externalId` (required: 1 to 200 characters, its key for re-runs), `publish` (boolean, default false) and `ticketTypes` (up to 100 `TicketTypeCreate` objects). Each row is validated on its own: a bad row is reported, not a 400 of the request.
+       * @example [
+       *       {
+       *         "externalId": "jazz-2026",
+       *         "title": "Summer Jazz Night",
+       *         "timezone": "Europe/Berlin",
+       *         "startsAt": "2026-07-04T18:00:00Z",
+       *         "endsAt": "2026-07-04T22:00:00Z",
+       *         "capacity": 300,
+       *         "publish": true,
+       *         "ticketTypes": [
+       *           {
+       *             "name": "Early bird",
+       *             "price": 1900,
+       *             "currency": "EUR",
+       *             "quantity": 100
+       *           }
+       *         ]
+       *       }
+       *     ]
+       */
+      events: unknown[];
+    };
     Liveness: {
       /**
        * @description Always `ok` while the Worker answers.
@@ -8391,6 +8437,134 @@ export interface components {
     ExportedAttendee: components['schemas']['EventAttendee'] & {
       answers: components['schemas']['Answers'] & unknown;
       bookingAnswers: components['schemas']['Answers'] & unknown;
+    };
+    /** @description The report of an import, dry run or apply. */
+    ImportReport: {
+      /**
+       * @description What was imported.
+       * @example events
+       * @enum {string}
+       */
+      kind: 'events';
+      /**
+       * @description The format of the body.
+       * @example csv
+       * @enum {string}
+       */
+      format: 'csv' | 'json';
+      /**
+       * @description True when nothing was written.
+       * @example true
+       */
+      dryRun: boolean;
+      /** @description Counts over the whole file. */
+      totals: {
+        /**
+         * Format: int32
+         * @description Rows (events) in the file.
+         * @example 2
+         */
+        rows: number;
+        /**
+         * Format: int32
+         * @description Events created (or to create).
+         * @example 1
+         */
+        create: number;
+        /**
+         * Format: int32
+         * @description Rows an earlier import created.
+         * @example 1
+         */
+        skipExisting: number;
+        /**
+         * Format: int32
+         * @description Rows with errors.
+         * @example 0
+         */
+        error: number;
+        /**
+         * Format: int32
+         * @description Ticket types created (or to create).
+         * @example 2
+         */
+        ticketTypes: number;
+        /**
+         * Format: int32
+         * @description Events created published.
+         * @example 0
+         */
+        publish: number;
+      };
+      /** @description Every row when the file has at most 1000; beyond, only rows with errors or warnings, at most 1000. */
+      rows: components['schemas']['ImportReportRow'][];
+      /**
+       * @description True when `rows` does not list every row.
+       * @example false
+       */
+      truncated: boolean;
+    };
+    /** @description What the import does with one row. */
+    ImportReportRow: {
+      /**
+       * Format: int32
+       * @description 1-based position of the event in the file.
+       * @example 1
+       */
+      row: number;
+      /**
+       * @description CSV: the lines of the row (an event and its further ticket types); JSON: empty.
+       * @example [
+       *       2,
+       *       3
+       *     ]
+       */
+      lines: number[];
+      /**
+       * @description JSON: the JSON pointer of the row in the body; CSV: null.
+       * @example null
+       */
+      pointer: string | null;
+      /**
+       * @description The row's externalId.
+       * @example ev-2026-001
+       */
+      externalId: string | null;
+      /**
+       * @description `create`: created (apply) or would be created (dry run); `skip_existing`: an earlier import created this externalId; `error`: see `errors`.
+       * @example create
+       * @enum {string}
+       */
+      outcome: 'create' | 'skip_existing' | 'error';
+      /**
+       * Format: uuid
+       * @description The event created (apply) or created earlier (skip_existing); null otherwise.
+       * @example null
+       */
+      entityId: string | null;
+      /** @description The row's problems. */
+      errors: components['schemas']['ImportIssue'][];
+      /** @description Accepted but noteworthy: free text that starts like a spreadsheet formula (stored as given). */
+      warnings: components['schemas']['ImportIssue'][];
+    };
+    /** @description A problem or warning of one row. */
+    ImportIssue: {
+      /**
+       * Format: int32
+       * @description CSV: the 1-based line; JSON: null.
+       * @example 3
+       */
+      line: number | null;
+      /**
+       * @description CSV: the column; JSON: the JSON pointer of the field in the body.
+       * @example startsAt
+       */
+      field: string;
+      /**
+       * @description What is wrong.
+       * @example Invalid ISO datetime
+       */
+      message: string;
     };
     /** @description The checked-in ticket. */
     CheckInResult: {
@@ -26867,6 +27041,203 @@ export interface operations {
         };
       };
       /** @description `service_unavailable`: Service unavailable; `organization_read_only`: Organization read-only */
+      503: {
+        headers: {
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'X-Correlation-Id': components['headers']['X-Correlation-Id'];
+          'Access-Control-Allow-Origin': components['headers']['Access-Control-Allow-Origin'];
+          RateLimit: components['headers']['RateLimit'];
+          'RateLimit-Policy': components['headers']['RateLimit-Policy'];
+          'Retry-After': components['headers']['Retry-After'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+    };
+  };
+  importEvents: {
+    parameters: {
+      query?: {
+        /** @description `true` (the default): report what would happen and write nothing. `false`: apply the file. */
+        dryRun?: 'true' | 'false';
+      };
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    requestBody: {
+      content: {
+        /**
+         * @example {
+         *       "events": [
+         *         {
+         *           "externalId": "jazz-2026",
+         *           "title": "Summer Jazz Night",
+         *           "timezone": "Europe/Berlin",
+         *           "startsAt": "2026-07-04T18:00:00Z",
+         *           "endsAt": "2026-07-04T22:00:00Z",
+         *           "ticketTypes": [
+         *             {
+         *               "name": "Early bird",
+         *               "price": 1900,
+         *               "currency": "EUR",
+         *               "quantity": 100
+         *             }
+         *           ]
+         *         }
+         *       ]
+         *     }
+         */
+        'application/json': components['schemas']['EventImport'];
+        'text/csv': string;
+      };
+    };
+    responses: {
+      /** @description The report: of a dry run (nothing written), or of the applied import. */
+      200: {
+        headers: {
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'X-Correlation-Id': components['headers']['X-Correlation-Id'];
+          'Access-Control-Allow-Origin': components['headers']['Access-Control-Allow-Origin'];
+          RateLimit: components['headers']['RateLimit'];
+          'RateLimit-Policy': components['headers']['RateLimit-Policy'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ImportReport'];
+        };
+      };
+      /** @description `bad_request`: Bad request; `invalid_json`: Malformed JSON body; `validation_failed`: Validation failed; `query_too_complex`: GraphQL operation too complex; `persisted_query_not_found`: Persisted query not found; `invalid_passkey`: Invalid passkey response */
+      400: {
+        headers: {
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'X-Correlation-Id': components['headers']['X-Correlation-Id'];
+          'Access-Control-Allow-Origin': components['headers']['Access-Control-Allow-Origin'];
+          RateLimit: components['headers']['RateLimit'];
+          'RateLimit-Policy': components['headers']['RateLimit-Policy'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description `unauthorized`: Authentication required; `invalid_credentials`: Invalid credentials; `reauthentication_required`: Re-authentication required; `invalid_mfa_code`: Invalid verification code; `mfa_challenge_invalid`: Invalid or expired MFA challenge */
+      401: {
+        headers: {
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'X-Correlation-Id': components['headers']['X-Correlation-Id'];
+          'Access-Control-Allow-Origin': components['headers']['Access-Control-Allow-Origin'];
+          RateLimit: components['headers']['RateLimit'];
+          'RateLimit-Policy': components['headers']['RateLimit-Policy'];
+          'WWW-Authenticate': components['headers']['WWW-Authenticate'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description `forbidden`: Forbidden; `email_not_verified`: Email address not verified; `mfa_enrollment_required`: MFA enrolment required; `plan_limit`: Plan limit reached; `feature_unavailable`: Not in your plan; `live_key_required`: Live API key required; `self_service_not_offered`: Not offered to buyers */
+      403: {
+        headers: {
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'X-Correlation-Id': components['headers']['X-Correlation-Id'];
+          'Access-Control-Allow-Origin': components['headers']['Access-Control-Allow-Origin'];
+          RateLimit: components['headers']['RateLimit'];
+          'RateLimit-Policy': components['headers']['RateLimit-Policy'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description `conflict`: Conflict; `sold_out`: Sold out; `unpaid_hold_limit`: Too many unpaid orders; `ticket_checked_in`: Ticket already checked in; `transfers_disabled`: Ticket transfers not allowed; `transfer_closed`: Ticket transfers closed; `self_service_closed`: Closed to buyers */
+      409: {
+        headers: {
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'X-Correlation-Id': components['headers']['X-Correlation-Id'];
+          'Access-Control-Allow-Origin': components['headers']['Access-Control-Allow-Origin'];
+          RateLimit: components['headers']['RateLimit'];
+          'RateLimit-Policy': components['headers']['RateLimit-Policy'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description `payload_too_large`: Payload too large */
+      413: {
+        headers: {
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'X-Correlation-Id': components['headers']['X-Correlation-Id'];
+          'Access-Control-Allow-Origin': components['headers']['Access-Control-Allow-Origin'];
+          RateLimit: components['headers']['RateLimit'];
+          'RateLimit-Policy': components['headers']['RateLimit-Policy'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description `unsupported_media_type`: Unsupported media type */
+      415: {
+        headers: {
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'X-Correlation-Id': components['headers']['X-Correlation-Id'];
+          'Access-Control-Allow-Origin': components['headers']['Access-Control-Allow-Origin'];
+          RateLimit: components['headers']['RateLimit'];
+          'RateLimit-Policy': components['headers']['RateLimit-Policy'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description `unprocessable`: Unprocessable request; `discount_code_invalid`: Discount code not applicable */
+      422: {
+        headers: {
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'X-Correlation-Id': components['headers']['X-Correlation-Id'];
+          'Access-Control-Allow-Origin': components['headers']['Access-Control-Allow-Origin'];
+          RateLimit: components['headers']['RateLimit'];
+          'RateLimit-Policy': components['headers']['RateLimit-Policy'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description `rate_limited`: Too many requests; `too_many_streams`: Too many live streams */
+      429: {
+        headers: {
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'X-Correlation-Id': components['headers']['X-Correlation-Id'];
+          'Access-Control-Allow-Origin': components['headers']['Access-Control-Allow-Origin'];
+          RateLimit: components['headers']['RateLimit'];
+          'RateLimit-Policy': components['headers']['RateLimit-Policy'];
+          'Retry-After': components['headers']['Retry-After'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description `internal_error`: Internal server error; `misconfigured`: Service misconfigured */
+      500: {
+        headers: {
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'X-Correlation-Id': components['headers']['X-Correlation-Id'];
+          'Access-Control-Allow-Origin': components['headers']['Access-Control-Allow-Origin'];
+          RateLimit: components['headers']['RateLimit'];
+          'RateLimit-Policy': components['headers']['RateLimit-Policy'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description `service_unavailable`: Service unavailable */
       503: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];

@@ -13,3 +13,31 @@ export const WITHOUT_CONTROL_CHARACTERS = /^[^\u0000-\u001f\u007f-\u009f]*$/;
 export function escapeLike(value: string): string {
   return value.replace(/[\\%_]/g, (char) => `\\${char}`);
 }
+
+const UTF8 = new TextDecoder('utf-8');
+const ENCODER = new TextEncoder();
+
+/** Where bytes stop being UTF-8: the byte offset of the first malformed sequence and its 1-based line. */
+export interface Utf8Fault {
+  byteOffset: number;
+  line: number;
+}
+
+/**
+ * Bytes as UTF-8 text (a leading byte order mark dropped), or where they are not UTF-8. Decoding is done once,
+ * leniently; only when the text holds U+FFFD is it checked whether each one was in the bytes (EF BF BD) or stands
+ * for a malformed sequence: every byte before the first malformed sequence decodes to itself, so the text before a
+ * replacement character re-encodes to exactly the bytes before it.
+ */
+export function decodeUtf8(bytes: Uint8Array): { text: string } | { fault: Utf8Fault } {
+  const text = UTF8.decode(bytes);
+  const bom = bytes[0] === 0xef && bytes[1] === 0xbb && bytes[2] === 0xbf ? 3 : 0;
+  for (let at = text.indexOf('\uFFFD'); at !== -1; at = text.indexOf('\uFFFD', at + 1)) {
+    const before = text.slice(0, at);
+    const byteOffset = bom + ENCODER.encode(before).length;
+    if (bytes[byteOffset] !== 0xef || bytes[byteOffset + 1] !== 0xbf || bytes[byteOffset + 2] !== 0xbd) {
+      return { fault: { byteOffset, line: before.split('\n').length } };
+    }
+  }
+  return { text };
+}

@@ -4,6 +4,7 @@ import type { Context } from 'hono';
 import type { AppEnv } from '../env.ts';
 import { ApiError } from '../errors/api-error.ts';
 import { jsonPointer } from '../errors/handler.ts';
+import { decodeUtf8 } from '../lib/text.ts';
 
 /**
  * NUL (PostgreSQL text cannot hold it) and a UTF-16 surrogate without its partner (not encodable as UTF-8).
@@ -126,9 +127,17 @@ function findIllFormed(root: unknown): (string | number)[] | null {
 async function checkJsonBody(c: Context<AppEnv>): Promise<void> {
   const mediaType = c.req.header('content-type')?.split(';')[0]?.trim() ?? '';
   if (!JSON_MEDIA_TYPE.test(mediaType)) return;
-  // Read as text: Hono caches it, so the route's validator (json()) and raw-body readers (the Stripe webhook's
-  // signature check) reuse it; a cached json() would hand them re-serialized text instead.
-  const text = await c.req.text();
+  // Read as bytes, which Hono caches, so the route's validator (json()) and raw-body readers (the Stripe webhook's
+  // signature check) reuse them; a cached json() would hand them re-serialized text instead. JSON is UTF-8 (RFC
+  // 8259): bytes that are not answer 400 naming where, instead of reaching a handler as U+FFFD.
+  const decoded = decodeUtf8(new Uint8Array(await c.req.arrayBuffer()));
+  if ('fault' in decoded) {
+    refuse(
+      '/body',
+      `Not valid UTF-8: byte offset ${String(decoded.fault.byteOffset)} (line ${String(decoded.fault.line)}).`,
+    );
+  }
+  const { text } = decoded;
   if (!SUSPECT_ESCAPE.test(text)) return;
   let parsed: unknown;
   try {

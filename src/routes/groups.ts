@@ -257,6 +257,11 @@ export const ROUTE_GROUPS: readonly RouteGroup[] = [
     load: async () => (await import('./attendees/index.ts')).registerAttendeesRoutes,
   },
   {
+    name: 'imports',
+    routes: [['POST', '/api/v1/imports/events']],
+    load: async () => (await import('./imports/index.ts')).registerImportRoutes,
+  },
+  {
     name: 'check-ins',
     routes: [['POST', '/api/v1/check-ins']],
     load: async () => (await import('./check-ins/index.ts')).registerCheckInsRoutes,

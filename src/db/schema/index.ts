@@ -24,3 +24,4 @@ export * from './feature-flags.ts';
 export * from './exports.ts';
 export * from './impersonations.ts';
 export * from './billing.ts';
+export * from './imports.ts';

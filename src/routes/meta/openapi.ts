@@ -54,6 +54,8 @@ export const TAGS = [
   { name: 'Bookings', description: 'Staff views of bookings: list, read, cancel, confirm, refund.' },
   { name: 'Check-ins', description: 'Scanning tickets at the door.' },
   { name: 'Attendees', description: "An event's tickets and their check-in state: the door list." },
+  // Issue #16 part 3.
+  { name: 'Imports', description: 'Importing events and ticket types from CSV or JSON: dry run, then apply.' },
   { name: 'Payments', description: 'Stripe settings and the Stripe webhook.' },
   {
     name: 'Billing',

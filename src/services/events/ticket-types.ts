@@ -66,7 +66,7 @@ export interface CreateTicketTypeInput extends TicketTypeFields {
   quantity: number;
 }
 
-interface Shape {
+export interface Shape {
   salesStartAt: Date | null;
   salesEndAt: Date | null;
   minPerOrder: number;
@@ -113,6 +113,24 @@ function selectTicketTypeWithEvent(db: ServiceContext['services']['db'], organiz
     .limit(1);
 }
 
+/**
+ * The stored shape of a new ticket type (defaults filled in: sales windows open, 1 to max(10, min) per order, not
+ * hidden), after the rules between its fields (400 `validation_failed` naming the field). Shared by the create route
+ * and the imports (src/services/imports/events.ts).
+ */
+export function assertConsistentTicketType(input: TicketTypeFields): Shape {
+  const shape: Shape = {
+    salesStartAt: input.salesStartAt ?? null,
+    salesEndAt: input.salesEndAt ?? null,
+    minPerOrder: input.minPerOrder ?? 1,
+    maxPerOrder: input.maxPerOrder ?? Math.max(10, input.minPerOrder ?? 1),
+    hidden: input.hidden ?? false,
+    accessCode: input.accessCode ?? null,
+  };
+  assertConsistent(shape);
+  return shape;
+}
+
 export async function listTicketTypes({
   ctx,
   input,
@@ -149,15 +167,7 @@ export async function createTicketType({
   const [[event]] = await scoped(db, scope, [selectEvent(db, tenant.id, eventId)]);
   if (!event) throw eventNotFound();
   if (!EDITABLE_STATUSES.includes(event.status)) throw frozenEvent(event.status);
-  const shape: Shape = {
-    salesStartAt: input.salesStartAt ?? null,
-    salesEndAt: input.salesEndAt ?? null,
-    minPerOrder: input.minPerOrder ?? 1,
-    maxPerOrder: input.maxPerOrder ?? Math.max(10, input.minPerOrder ?? 1),
-    hidden: input.hidden ?? false,
-    accessCode: input.accessCode ?? null,
-  };
-  assertConsistent(shape);
+  const shape = assertConsistentTicketType(input);
 
   const id = crypto.randomUUID();
   try {

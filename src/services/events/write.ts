@@ -79,7 +79,7 @@ export function slugFromTitle(title: string): string {
 }
 
 /** The first of `base`, `base-2`, `base-3`, ... that no event of the organization uses. */
-function firstFreeSlug(base: string, taken: Set<string>): string {
+export function firstFreeSlug(base: string, taken: Set<string>): string {
   if (!taken.has(base)) return base;
   for (let suffix = 2; ; suffix += 1) {
     const candidate = `${base}-${suffix}`;

@@ -45,7 +45,8 @@ export function quotaLimit(tenant: Tenant, quota: Quota): number | null {
  * what the writer before committed) aborts the whole batch with the `plan_limit` guard when the count has reached
  * the limit. Catch it with `isPlanLimit(error)` and answer `planLimitError(tenant, quota)`.
  *
- * With `enforce: false` (or an unlimited quota) both statements do nothing, so the batch keeps its shape.
+ * With `enforce: false` (or an unlimited quota) both statements do nothing, so the batch keeps its shape. `adding`
+ * (default 1): how many counted things the batch creates (an import publishing several events).
  *
  * @example
  * const [, , [endpoint]] = await scoped(db, { organizationId: tenant.id }, [
@@ -54,7 +55,13 @@ export function quotaLimit(tenant: Tenant, quota: Quota): number | null {
  *   auditInsert(db, ctx.client, { ... }),
  * ]);
  */
-export function quotaGuard(db: Database, tenant: Tenant, quota: Quota, options: { enforce?: boolean } = {}) {
+export function quotaGuard(
+  db: Database,
+  tenant: Tenant,
+  quota: Quota,
+  options: { enforce?: boolean; adding?: number } = {},
+) {
+  const adding = options.adding ?? 1;
   const limit = quotaLimit(tenant, quota);
   if (limit === null || options.enforce === false) {
     return [db.execute(sql`select 0 as quota_lock`), db.execute(sql`select 0 as guard`)] as const;
@@ -64,7 +71,7 @@ export function quotaGuard(db: Database, tenant: Tenant, quota: Quota, options: 
     // checks (FOR KEY SHARE) of ordinary inserts are not blocked. No advisory locks anywhere.
     db.execute(sql`select 1 as quota_lock from ${organizations} where id = ${tenant.id} for no key update`),
     db.execute(
-      sql`select (case when ${usedCount(quota, tenant.id)} < ${limit} then '0' else ${GUARD_LABEL_PREFIX + PLAN_LIMIT_LABEL} end)::int as guard`,
+      sql`select (case when ${usedCount(quota, tenant.id)} + ${adding}::int <= ${limit} then '0' else ${GUARD_LABEL_PREFIX + PLAN_LIMIT_LABEL} end)::int as guard`,
     ),
   ] as const;
 }

@@ -1,0 +1,7 @@
+import type { OpenAPIHono } from '@hono/zod-openapi';
+import type { AppEnv } from '../../env.ts';
+import * as importEvents from './events.ts';
+
+export function registerImportRoutes(app: OpenAPIHono<AppEnv>): void {
+  importEvents.register(app);
+}
