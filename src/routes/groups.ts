@@ -112,6 +112,7 @@ export const ROUTE_GROUPS: readonly RouteGroup[] = [
       ['GET', '/api/v1/platform/users/{id}'],
       ['POST', '/api/v1/platform/users/{id}/revoke-sessions'],
       ['GET', '/api/v1/platform/audit-logs'],
+      ['GET', '/api/v1/platform/metrics'],
     ],
     load: async () => (await import('./platform/index.ts')).registerPlatformRoutes,
   },

@@ -55,7 +55,8 @@ function hash(text: string): number {
   return value;
 }
 
-const isPlatformOperation = (path: string): boolean => path.startsWith('/api/v1/organizations');
+const isPlatformOperation = (path: string): boolean =>
+  path.startsWith('/api/v1/organizations') || path.startsWith('/api/v1/platform/');
 
 /** Logout and deletes run last for each caller, so they cannot hide the rest of the surface. */
 const disturbs = (target: Target): number => (target.method === 'delete' || target.path.endsWith('/logout') ? 1 : 0);

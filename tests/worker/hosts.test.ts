@@ -23,6 +23,7 @@ const SERVED_ON_PLATFORM = new Set([
   'GET /api/v1/platform/users/{id}',
   'POST /api/v1/platform/users/{id}/revoke-sessions',
   'GET /api/v1/platform/audit-logs',
+  'GET /api/v1/platform/metrics',
 ]);
 
 /** Platform-only operations: on an organization host they must not exist either. */
@@ -34,6 +35,7 @@ const PLATFORM_ONLY = [
   'GET /api/v1/platform/users/{id}',
   'POST /api/v1/platform/users/{id}/revoke-sessions',
   'GET /api/v1/platform/audit-logs',
+  'GET /api/v1/platform/metrics',
 ];
 
 interface OpenApiDocument {

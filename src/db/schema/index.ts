@@ -20,3 +20,4 @@ export * from './invoices.ts';
 export * from './questions.ts';
 export * from './discounts.ts';
 export * from './files.ts';
+export * from './platform-metrics.ts';
