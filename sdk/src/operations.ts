@@ -52,6 +52,7 @@ export const AUTHENTICATED_OPERATIONS: ReadonlySet<string> = new Set([
   'GET /api/v1/organizations',
   'GET /api/v1/organizations/{id}',
   'GET /api/v1/platform/audit-logs',
+  'GET /api/v1/platform/metrics',
   'GET /api/v1/platform/users',
   'GET /api/v1/platform/users/{id}',
   'GET /api/v1/roles',

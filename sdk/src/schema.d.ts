@@ -976,6 +976,26 @@ export interface paths {
     patch?: never;
     trace?: never;
   };
+  '/api/v1/platform/metrics': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    /**
+     * Get the platform metrics
+     * @description The admin dashboard: per UTC day of `from`..`to` (inclusive dates, `YYYY-MM-DD`; default the last 30 days up to today; at most 366 days; `from` after `to` answers 400) the sign-ups (organizations and accounts), active users, events published, bookings confirmed and gross volume per currency, refunds per currency, webhook deliveries succeeded and failed, emails sent, and the snapshots of organizations by plan and status and of the outbox backlog; with totals over the range and the latest snapshot. Read from daily rows the scheduled handler rolls up (today's at most about 10 minutes behind), so the cost does not grow with the number of organizations. Platform host and platform administrators only (404 on an organization host, 401 without a token, 403 for other callers). One database round trip.
+     */
+    get: operations['getPlatformMetrics'];
+    put?: never;
+    post?: never;
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
   '/api/v1/organization/features': {
     parameters: {
       query?: never;
@@ -5016,6 +5036,201 @@ export interface components {
       metadata: {
         [key: string]: unknown;
       };
+    };
+    /** @description Platform metrics per UTC day, with totals. */
+    PlatformMetrics: {
+      /**
+       * Format: date
+       * @description First day of the range.
+       * @example 2026-05-01
+       */
+      from: string;
+      /**
+       * Format: date
+       * @description Last day of the range.
+       * @example 2026-05-30
+       */
+      to: string;
+      /** @description Every day of the range, oldest first (zeros for days not rolled up). */
+      days: components['schemas']['PlatformMetricsDay'][];
+      totals: components['schemas']['PlatformMetricsTotals'];
+      /** @description The latest snapshot in the range; null when no day of the range has one. */
+      latest: {
+        /**
+         * Format: date
+         * @description The day of the snapshot.
+         */
+        day: string;
+        organizations: components['schemas']['PlatformOrganizationsSnapshot'] & unknown;
+        /** Format: int64 */
+        outboxBacklog: number | null;
+      } | null;
+    };
+    /** @description One UTC day of platform metrics. */
+    PlatformMetricsDay: {
+      /**
+       * Format: date
+       * @description The UTC day.
+       * @example 2026-05-01
+       */
+      day: string;
+      /**
+       * Format: date-time
+       * @description When the rollup last counted this day; null when it never did (the figures are then zeros).
+       */
+      computedAt: string | null;
+      signups: components['schemas']['PlatformSignups'];
+      /**
+       * Format: int64
+       * @description Distinct accounts that signed in or refreshed a session that day (any organization, or the platform host).
+       */
+      activeUsers: number;
+      /**
+       * Format: int64
+       * @description Events published that day.
+       */
+      eventsPublished: number;
+      /** @description Per currency, by code (only currencies with bookings). */
+      bookings: components['schemas']['PlatformBookingFigures'][];
+      /** @description Per currency, by code (only currencies with refunds). */
+      refunds: components['schemas']['PlatformRefundFigures'][];
+      webhookDeliveries: components['schemas']['PlatformWebhookDeliveries'];
+      /**
+       * Format: int64
+       * @description Emails sent for organizations that day.
+       */
+      emailsSent: number;
+      organizations: components['schemas']['PlatformOrganizationsSnapshot'];
+      /**
+       * Format: int64
+       * @description Outbox events not yet dispatched, at the day’s last rollup; null as above.
+       */
+      outboxBacklog: number | null;
+    };
+    PlatformSignups: {
+      /**
+       * Format: int64
+       * @description Organizations created.
+       */
+      organizations: number;
+      /**
+       * Format: int64
+       * @description Accounts created (sign-ups, invitations, registrations).
+       */
+      users: number;
+    };
+    PlatformBookingFigures: {
+      /**
+       * @description ISO 4217 code.
+       * @example EUR
+       */
+      currency: string;
+      /**
+       * Format: int64
+       * @description Bookings confirmed.
+       */
+      count: number;
+      /**
+       * Format: int64
+       * @description Gross volume: the confirmed bookings’ totals, in minor units (before refunds).
+       */
+      amount: number;
+    };
+    PlatformRefundFigures: {
+      /**
+       * @description ISO 4217 code.
+       * @example EUR
+       */
+      currency: string;
+      /**
+       * Format: int64
+       * @description Refunds that succeeded.
+       */
+      count: number;
+      /**
+       * Format: int64
+       * @description Amount refunded, in minor units.
+       */
+      amount: number;
+    };
+    PlatformWebhookDeliveries: {
+      /**
+       * Format: int64
+       * @description Deliveries that succeeded that day.
+       */
+      succeeded: number;
+      /**
+       * Format: int64
+       * @description Deliveries that gave up that day (retries exhausted or endpoint disabled).
+       */
+      failed: number;
+    };
+    /** @description The snapshot taken that day; null for a day no rollup ran on. */
+    PlatformOrganizationsSnapshot: {
+      byPlan: {
+        /**
+         * Format: int64
+         * @description On starter.
+         */
+        starter: number;
+        /**
+         * Format: int64
+         * @description On pro.
+         */
+        pro: number;
+        /**
+         * Format: int64
+         * @description On enterprise.
+         */
+        enterprise: number;
+      };
+      byStatus: {
+        /**
+         * Format: int64
+         * @description Status active.
+         */
+        active: number;
+        /**
+         * Format: int64
+         * @description Status suspended.
+         */
+        suspended: number;
+      };
+    } | null;
+    /** @description Sums over the range. Active users are not summed (the same account is active on many days); the snapshots are in `latest`. */
+    PlatformMetricsTotals: {
+      signups: components['schemas']['PlatformSignups'];
+      /**
+       * Format: int64
+       * @description Events published.
+       */
+      eventsPublished: number;
+      /** @description Per currency, by code (only currencies with bookings). */
+      bookings: components['schemas']['PlatformBookingFigures'][];
+      /** @description Per currency, by code (only currencies with refunds). */
+      refunds: components['schemas']['PlatformRefundFigures'][];
+      webhookDeliveries: {
+        /**
+         * Format: int64
+         * @description Deliveries that succeeded.
+         */
+        succeeded: number;
+        /**
+         * Format: int64
+         * @description Deliveries that gave up.
+         */
+        failed: number;
+        /**
+         * @description succeeded / (succeeded + failed); null when no delivery finished.
+         * @example 0.98
+         */
+        successRate: number | null;
+      };
+      /**
+       * Format: int64
+       * @description Emails sent.
+       */
+      emailsSent: number;
     };
     /** @description Usage per UTC day and metric. */
     Usage: {
@@ -16699,6 +16914,154 @@ export interface operations {
         };
         content: {
           'application/json': components['schemas']['AuditEntryList'];
+        };
+      };
+      /** @description Not modified: the `If-None-Match` validator is still current. No body. */
+      304: {
+        headers: {
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'X-Correlation-Id': components['headers']['X-Correlation-Id'];
+          'Access-Control-Allow-Origin': components['headers']['Access-Control-Allow-Origin'];
+          RateLimit: components['headers']['RateLimit'];
+          'RateLimit-Policy': components['headers']['RateLimit-Policy'];
+          ETag: components['headers']['ETag'];
+          [name: string]: unknown;
+        };
+        content?: never;
+      };
+      /** @description `bad_request`: Bad request; `invalid_json`: Malformed JSON body; `validation_failed`: Validation failed; `query_too_complex`: GraphQL operation too complex; `persisted_query_not_found`: Persisted query not found; `invalid_passkey`: Invalid passkey response */
+      400: {
+        headers: {
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'X-Correlation-Id': components['headers']['X-Correlation-Id'];
+          'Access-Control-Allow-Origin': components['headers']['Access-Control-Allow-Origin'];
+          RateLimit: components['headers']['RateLimit'];
+          'RateLimit-Policy': components['headers']['RateLimit-Policy'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description `unauthorized`: Authentication required; `invalid_credentials`: Invalid credentials; `reauthentication_required`: Re-authentication required; `invalid_mfa_code`: Invalid verification code; `mfa_challenge_invalid`: Invalid or expired MFA challenge */
+      401: {
+        headers: {
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'X-Correlation-Id': components['headers']['X-Correlation-Id'];
+          'Access-Control-Allow-Origin': components['headers']['Access-Control-Allow-Origin'];
+          RateLimit: components['headers']['RateLimit'];
+          'RateLimit-Policy': components['headers']['RateLimit-Policy'];
+          'WWW-Authenticate': components['headers']['WWW-Authenticate'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description `forbidden`: Forbidden; `email_not_verified`: Email address not verified; `mfa_enrollment_required`: MFA enrolment required; `plan_limit`: Plan limit reached; `feature_unavailable`: Not in your plan; `live_key_required`: Live API key required; `self_service_not_offered`: Not offered to buyers */
+      403: {
+        headers: {
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'X-Correlation-Id': components['headers']['X-Correlation-Id'];
+          'Access-Control-Allow-Origin': components['headers']['Access-Control-Allow-Origin'];
+          RateLimit: components['headers']['RateLimit'];
+          'RateLimit-Policy': components['headers']['RateLimit-Policy'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description `not_found`: Not found */
+      404: {
+        headers: {
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'X-Correlation-Id': components['headers']['X-Correlation-Id'];
+          'Access-Control-Allow-Origin': components['headers']['Access-Control-Allow-Origin'];
+          RateLimit: components['headers']['RateLimit'];
+          'RateLimit-Policy': components['headers']['RateLimit-Policy'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description `rate_limited`: Too many requests; `too_many_streams`: Too many live streams */
+      429: {
+        headers: {
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'X-Correlation-Id': components['headers']['X-Correlation-Id'];
+          'Access-Control-Allow-Origin': components['headers']['Access-Control-Allow-Origin'];
+          RateLimit: components['headers']['RateLimit'];
+          'RateLimit-Policy': components['headers']['RateLimit-Policy'];
+          'Retry-After': components['headers']['Retry-After'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description `internal_error`: Internal server error; `misconfigured`: Service misconfigured */
+      500: {
+        headers: {
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'X-Correlation-Id': components['headers']['X-Correlation-Id'];
+          'Access-Control-Allow-Origin': components['headers']['Access-Control-Allow-Origin'];
+          RateLimit: components['headers']['RateLimit'];
+          'RateLimit-Policy': components['headers']['RateLimit-Policy'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description `service_unavailable`: Service unavailable */
+      503: {
+        headers: {
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'X-Correlation-Id': components['headers']['X-Correlation-Id'];
+          'Access-Control-Allow-Origin': components['headers']['Access-Control-Allow-Origin'];
+          RateLimit: components['headers']['RateLimit'];
+          'RateLimit-Policy': components['headers']['RateLimit-Policy'];
+          'Retry-After': components['headers']['Retry-After'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+    };
+  };
+  getPlatformMetrics: {
+    parameters: {
+      query?: {
+        /** @description First UTC day, inclusive (default: 29 days before `to`). */
+        from?: string;
+        /** @description Last UTC day, inclusive (default: today). */
+        to?: string;
+      };
+      header?: {
+        /** @description The `ETag` of a representation the client holds; if it is still current the answer is 304. */
+        'If-None-Match'?: string;
+      };
+      path?: never;
+      cookie?: never;
+    };
+    requestBody?: never;
+    responses: {
+      /** @description The metrics. */
+      200: {
+        headers: {
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'X-Correlation-Id': components['headers']['X-Correlation-Id'];
+          'Access-Control-Allow-Origin': components['headers']['Access-Control-Allow-Origin'];
+          RateLimit: components['headers']['RateLimit'];
+          'RateLimit-Policy': components['headers']['RateLimit-Policy'];
+          ETag: components['headers']['ETag'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['PlatformMetrics'];
         };
       };
       /** @description Not modified: the `If-None-Match` validator is still current. No body. */
