@@ -210,6 +210,8 @@ beforeAll(async () => {
         roles: roleIds,
         roleId: roleIds,
         organizations: [other.organization.id],
+        // POST /api/v1/platform/impersonations: the members above, in their organization.
+        organizationId: [tenant.organization.id],
         slug: [event.slug],
       },
     },
