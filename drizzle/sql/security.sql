@@ -161,6 +161,17 @@ DROP POLICY IF EXISTS tenant_directory_resolve ON tenant_directory;
 CREATE POLICY tenant_directory_resolve ON tenant_directory FOR SELECT
   USING (organization_id IN (SELECT id FROM organizations));
 
+
+-- Platform tables (no organization, issue #16 part 1: the dashboard's daily metrics): only the platform scope
+-- (app.platform, set by the scheduled rollup and by platform administrators' reads on the platform host) sees or
+-- writes them; under a tenant scope they are empty and refuse writes.
+GRANT SELECT, INSERT, UPDATE, DELETE ON platform_daily_metrics TO eventra_app;
+ALTER TABLE platform_daily_metrics ENABLE ROW LEVEL SECURITY;
+ALTER TABLE platform_daily_metrics FORCE ROW LEVEL SECURITY;
+DROP POLICY IF EXISTS platform_daily_metrics_platform ON platform_daily_metrics;
+CREATE POLICY platform_daily_metrics_platform ON platform_daily_metrics
+  USING (eventra_platform_mode()) WITH CHECK (eventra_platform_mode());
+
 -- Custom-domain resolution sees exactly the domain row being resolved.
 DROP POLICY IF EXISTS organization_domains_resolve ON organization_domains;
 CREATE POLICY organization_domains_resolve ON organization_domains FOR SELECT

@@ -9,6 +9,7 @@ import { sweepExports } from '../services/exports/sweep.ts';
 import { purgeDueOrganizations } from '../services/organizations/deletion.ts';
 import { sweepOutbox } from '../services/outbox/dispatch.ts';
 import { flushUsage } from '../services/plans/usage.ts';
+import { rollupPlatformMetricsIfDue } from '../services/platform/metrics.ts';
 import { extendSeries } from '../services/series/index.ts';
 
 /**
@@ -17,8 +18,9 @@ import { extendSeries } from '../services/series/index.ts';
  * sweep (every organization's undispatched events, including the `booking.expired` and `booking.refunded` events the
  * sweeps before it just wrote, and any a Worker committed but never dispatched), then the usage flush (Redis
  * counters into usage_daily, src/services/plans/usage.ts), the series horizon, the export sweep, the dunning sweep
- * (plan billing), then the purge of organizations whose scheduled deletion is due
- * (src/services/organizations/deletion.ts). Each logs its own outcome; a
+ * (plan billing), the purge of organizations whose scheduled deletion is due (src/services/organizations/deletion.ts),
+ * then, on the control database after the usage flush, the platform metrics' rollup (src/services/platform/metrics.ts).
+ * Each logs its own outcome; a
  * failed sweep does not stop the next one, and the first failure is rethrown so the Workers runtime records the
  * invocation as failed.
  */
@@ -61,6 +63,9 @@ export async function runScheduled(controller: ScheduledController, env: Record<
   }
   // Usage counters go to the control database (docs/OPERATIONS.md, "Sharding": a known gap for dedicated ones).
   runs.push(['usage', SHARED_DATABASE, () => flushUsage(control, createRedis(bindings), logger)]);
+  // The platform dashboard's daily rows, after the usage flush it reads emails from (issue #16 part 1): recomputed
+  // when today's are older than ROLLUP_INTERVAL_MINUTES, so most runs cost one small read.
+  runs.push(['metrics', SHARED_DATABASE, () => rollupPlatformMetricsIfDue(control, logger)]);
   const failures: unknown[] = [];
   for (const [sweep, database, run] of runs) {
     try {

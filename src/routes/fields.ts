@@ -37,6 +37,32 @@ export function isLocale(value: string): boolean {
   }
 }
 
+const DAY = /^\d{4}-\d{2}-\d{2}$/;
+const isDay = (value: string) => DAY.test(value) && new Date(`${value}T00:00:00Z`).toISOString().slice(0, 10) === value;
+
+/** A UTC calendar day in a query (`YYYY-MM-DD`, a real date). */
+const dayParam = (description: string, example: string) =>
+  z
+    .string()
+    .refine(isDay, 'Must be a date, YYYY-MM-DD.')
+    // What isDay enforces, stated for the document.
+    .openapi({ description, example, type: 'string', format: 'date', maxLength: 10, pattern: DAY.source });
+
+/** A day in a response (always written as YYYY-MM-DD). */
+export const DayOut = z.string().max(10).regex(DAY).openapi({ format: 'date' });
+
+/** `?from=&to=`: a range of UTC days, both optional (`dayRange` in src/lib/days.ts applies the defaults and bounds). */
+export const DayRangeQuerySchema = z
+  .object({
+    from: dayParam('First UTC day, inclusive (default: 29 days before `to`).', '2026-05-01')
+      .optional()
+      .openapi({ param: { name: 'from', in: 'query' } }),
+    to: dayParam('Last UTC day, inclusive (default: today).', '2026-05-30')
+      .optional()
+      .openapi({ param: { name: 'to', in: 'query' } }),
+  })
+  .strict();
+
 /** A whole number that fits PostgreSQL's `integer` (and JSON's safe range), from `min`. */
 export function int32(min = 0, max = 2_147_483_647) {
   return z.number().int().min(min).max(max).openapi({ format: 'int32' });

@@ -119,6 +119,7 @@ export const ROUTE_GROUPS: readonly RouteGroup[] = [
       ['POST', '/api/v1/platform/impersonations'],
       ['GET', '/api/v1/platform/impersonations/{id}'],
       ['DELETE', '/api/v1/platform/impersonations/{id}'],
+      ['GET', '/api/v1/platform/metrics'],
     ],
     load: async () => (await import('./platform/index.ts')).registerPlatformRoutes,
   },

@@ -36,6 +36,7 @@ const SERVED_ON_PLATFORM = new Set([
   'GET /api/v1/platform/impersonations/{id}',
   'DELETE /api/v1/platform/impersonations/{id}',
   'POST /api/v1/billing/webhooks',
+  'GET /api/v1/platform/metrics',
 ]);
 
 /** Platform-only operations: on an organization host they must not exist either. */
@@ -60,6 +61,7 @@ const PLATFORM_ONLY = [
   'GET /api/v1/platform/impersonations/{id}',
   'DELETE /api/v1/platform/impersonations/{id}',
   'POST /api/v1/billing/webhooks',
+  'GET /api/v1/platform/metrics',
 ];
 
 interface OpenApiDocument {

@@ -152,6 +152,11 @@ export const bookings = pgTable(
     index('bookings_pending_expires_at_idx')
       .on(table.expiresAt)
       .where(sql`${table.status} = 'pending'`),
+    // Serves the platform metrics' bookings confirmed in a day across organizations: WHERE confirmed_at >= $1 AND
+    // confirmed_at < $2.
+    index('bookings_confirmed_at_idx')
+      .on(table.confirmedAt)
+      .where(sql`${table.confirmedAt} is not null`),
     check('bookings_total', sql`${table.total} >= 0`),
     check('bookings_refunded', sql`${table.refundedAmount} >= 0 and ${table.refundedAmount} <= ${table.total}`),
     check('bookings_currency', sql`${table.currency} ~ '^[A-Z]{3}$'`),
@@ -296,6 +301,11 @@ export const refunds = pgTable(
     index('refunds_unanswered_created_at_idx')
       .on(table.createdAt)
       .where(sql`${table.status} = 'pending' and ${table.providerRefundId} is null`),
+    // Serves the platform metrics' refunds that succeeded in a day across organizations (a succeeded refund is final:
+    // its updated_at is when it succeeded): WHERE status = 'succeeded' AND updated_at >= $1 AND updated_at < $2.
+    index('refunds_succeeded_updated_at_idx')
+      .on(table.updatedAt)
+      .where(sql`${table.status} = 'succeeded'`),
     check('refunds_amount', sql`${table.amount} > 0`),
   ],
 );

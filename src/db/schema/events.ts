@@ -106,6 +106,11 @@ export const events = pgTable(
     index('events_organization_id_starts_at_idx').on(table.organizationId, table.startsAt, table.id),
     // Serves the staff list with sort=createdAt / -createdAt: WHERE organization_id = $1 ORDER BY created_at, id.
     index('events_organization_id_created_at_idx').on(table.organizationId, table.createdAt, table.id),
+    // Serves the platform metrics' events published in a day across organizations: WHERE published_at >= $1 AND
+    // published_at < $2.
+    index('events_published_at_idx')
+      .on(table.publishedAt)
+      .where(sql`${table.publishedAt} is not null`),
     foreignKey({
       columns: [table.organizationId, table.seriesId],
       foreignColumns: [eventSeries.organizationId, eventSeries.id],

@@ -25,3 +25,4 @@ export * from './exports.ts';
 export * from './impersonations.ts';
 export * from './billing.ts';
 export * from './imports.ts';
+export * from './platform-metrics.ts';

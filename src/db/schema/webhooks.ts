@@ -85,6 +85,12 @@ export const webhookDeliveries = pgTable(
       table.createdAt,
       table.id,
     ),
+    // Serves the platform metrics' deliveries that ended in a day across organizations (updated_at is when the
+    // delivery reached its final status): WHERE status IN ('succeeded', 'failed') AND updated_at >= $1 AND
+    // updated_at < $2.
+    index('webhook_deliveries_finished_updated_at_idx')
+      .on(table.updatedAt)
+      .where(sql`${table.status} in ('succeeded', 'failed')`),
   ],
 );
 

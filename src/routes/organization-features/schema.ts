@@ -2,7 +2,7 @@ import { z } from '@hono/zod-openapi';
 import { FLAG_SOURCES, MAX_FEATURE_FLAGS } from '../../services/flags/evaluate.ts';
 import { FEATURES, MAX_OVERRIDE, PLAN_NAMES, QUOTAS } from '../../services/plans/catalogue.ts';
 import { USAGE_METRICS } from '../../services/plans/usage.ts';
-import { int32, int64, Uuid } from '../fields.ts';
+import { DayOut, DayRangeQuerySchema, int32, int64, Uuid } from '../fields.ts';
 
 const perMinute = (description: string, example: number) => int32(1, MAX_OVERRIDE).openapi({ description, example });
 
@@ -142,36 +142,15 @@ export const PlanOverridesResultSchema = PlanSummarySchema.omit({ flags: true })
   })
   .openapi('PlanOverridesResult', { description: 'The stored overrides and the effective plan they give.' });
 
-const DAY = /^\d{4}-\d{2}-\d{2}$/;
-const isDay = (value: string) => DAY.test(value) && new Date(`${value}T00:00:00Z`).toISOString().slice(0, 10) === value;
-const day = (description: string, example: string) =>
-  z
-    .string()
-    .refine(isDay, 'Must be a date, YYYY-MM-DD.')
-    // What isDay enforces, stated for the document.
-    .openapi({ description, example, type: 'string', format: 'date', maxLength: 10, pattern: DAY.source });
-
-/** A day in a response (always written as YYYY-MM-DD). */
-const dayOut = () => z.string().max(10).regex(DAY).openapi({ format: 'date' });
-
 export const MAX_USAGE_DAYS = 92;
 
-export const UsageQuerySchema = z
-  .object({
-    from: day('First UTC day, inclusive (default: 29 days before `to`).', '2026-05-01')
-      .optional()
-      .openapi({ param: { name: 'from', in: 'query' } }),
-    to: day('Last UTC day, inclusive (default: today).', '2026-05-30')
-      .optional()
-      .openapi({ param: { name: 'to', in: 'query' } }),
-  })
-  .strict();
+export const UsageQuerySchema = DayRangeQuerySchema;
 
 const count = (description: string, example: number) => int64().openapi({ description, example });
 
 export const UsageDaySchema = z
   .object({
-    day: dayOut().openapi({ description: 'The UTC day.', example: '2026-05-01' }),
+    day: DayOut.openapi({ description: 'The UTC day.', example: '2026-05-01' }),
     api_calls: count('Authenticated requests on the organization host and public page requests.', 1520),
     bookings: count('Bookings created (from the booking rows, exact).', 12),
     emails: count('Emails sent for the organization.', 30),
@@ -181,8 +160,8 @@ export const UsageDaySchema = z
 
 export const UsageSchema = z
   .object({
-    from: dayOut().openapi({ description: 'First day of the range.', example: '2026-05-01' }),
-    to: dayOut().openapi({ description: 'Last day of the range.', example: '2026-05-30' }),
+    from: DayOut.openapi({ description: 'First day of the range.', example: '2026-05-01' }),
+    to: DayOut.openapi({ description: 'Last day of the range.', example: '2026-05-30' }),
     metrics: z
       .array(z.enum(USAGE_METRICS))
       .max(USAGE_METRICS.length)

@@ -6,12 +6,13 @@ import * as dataRights from './data-rights.ts';
 import * as get from './get.ts';
 import * as getImpersonation from './get-impersonation.ts';
 import * as list from './list.ts';
+import * as metrics from './metrics.ts';
 import * as revokeSessions from './revoke-sessions.ts';
 import * as startImpersonation from './start-impersonation.ts';
 
 /**
  * Platform administration (issue #16 part 1): accounts (search, detail, ending every session; a data subject's export
- * and erasure, part 6), the audit log, support impersonation (start, read, end).
+ * and erasure, part 6), the audit log, support impersonation (start, read, end), the dashboard metrics.
  */
 export function registerPlatformRoutes(app: OpenAPIHono<AppEnv>): void {
   list.register(app);
@@ -22,4 +23,5 @@ export function registerPlatformRoutes(app: OpenAPIHono<AppEnv>): void {
   startImpersonation.register(app);
   getImpersonation.register(app);
   endImpersonation.register(app);
+  metrics.register(app);
 }

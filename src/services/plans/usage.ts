@@ -4,8 +4,8 @@ import type { Database } from '../../db/client.ts';
 import { bookings, organizations, usageDaily } from '../../db/schema/index.ts';
 import { scoped } from '../../db/tenant.ts';
 import type { Bindings } from '../../env.ts';
-import { ApiError } from '../../errors/api-error.ts';
 import { requireTenant, type ServiceContext } from '../../lib/context.ts';
+import { DAY_MS, dayRange, daysBetween, dayStart, utcDay } from '../../lib/days.ts';
 import type { Logger } from '../../lib/logger.ts';
 import { RedisBatch } from '../../lib/redis-batch.ts';
 import { createRedis } from '../../lib/redis.ts';
@@ -34,10 +34,7 @@ export const USAGE_KEY_TTL_SECONDS = 8 * 24 * 60 * 60;
 const KEY = /^usage:(\d{4}-\d{2}-\d{2}):([0-9a-f-]{36}):([a-z_]+)$/;
 const FLUSH_CHUNK = 500;
 
-/** The UTC day of an instant, `YYYY-MM-DD`. */
-export function utcDay(at: number | Date = Date.now()): string {
-  return new Date(at).toISOString().slice(0, 10);
-}
+export { utcDay };
 
 export function usageKey(organizationId: string, metric: CountedMetric, day: string): string {
   return `usage:${day}:${organizationId}:${metric}`;
@@ -220,10 +217,7 @@ export async function readUsage(
   range: { from: string; to: string },
   now = Date.now(),
 ): Promise<UsageDay[]> {
-  const days: string[] = [];
-  for (let at = Date.parse(`${range.from}T00:00:00Z`); at <= Date.parse(`${range.to}T00:00:00Z`); at += 86_400_000) {
-    days.push(utcDay(at));
-  }
+  const days = daysBetween(range.from, range.to);
   const byDay = new Map<string, UsageDay>(
     days.map((day) => [day, { day, api_calls: 0, bookings: 0, emails: 0, webhook_deliveries: 0 }]),
   );
@@ -236,7 +230,7 @@ export async function readUsage(
     .flatMap((day) => COUNTED_METRICS.map((metric) => ({ day, metric, key: usageKey(organizationId, metric, day) })));
 
   const { db } = deps;
-  const toEnd = new Date(Date.parse(`${range.to}T00:00:00Z`) + 86_400_000);
+  const toEnd = new Date(dayStart(range.to) + DAY_MS);
   const [[rows, bookingRows], live] = await Promise.all([
     scoped(db, { organizationId }, [
       db
@@ -292,8 +286,6 @@ function isCounted(metric: string): metric is CountedMetric {
   return (COUNTED_METRICS as readonly string[]).includes(metric);
 }
 
-const DAY_MS = 86_400_000;
-
 /** Usage over a range of days: each day's counts and the totals. */
 export interface UsageReport {
   from: string;
@@ -301,13 +293,6 @@ export interface UsageReport {
   metrics: UsageMetric[];
   days: UsageDay[];
   totals: Record<UsageMetric, number>;
-}
-
-function rangeError(message: string): ApiError {
-  return new ApiError('validation_failed', {
-    detail: 'The request does not match the schema.',
-    errors: [{ pointer: '/query/from', message }],
-  });
 }
 
 /**
@@ -323,11 +308,7 @@ export async function usageReport({
   input: { from?: string | undefined; to?: string | undefined; maxDays: number };
 }): Promise<UsageReport> {
   const tenant = requireTenant(ctx);
-  const to = input.to ?? utcDay();
-  const from = input.from ?? utcDay(Date.parse(`${to}T00:00:00Z`) - 29 * DAY_MS);
-  const span = (Date.parse(`${to}T00:00:00Z`) - Date.parse(`${from}T00:00:00Z`)) / DAY_MS + 1;
-  if (span < 1) throw rangeError('Must not be after `to`.');
-  if (span > input.maxDays) throw rangeError(`The range may span at most ${input.maxDays} days.`);
+  const { from, to } = dayRange(input, input.maxDays);
   const days = await readUsage({ db: ctx.services.db, redis: ctx.services.redis, logger: ctx.logger }, tenant.id, {
     from,
     to,
