@@ -439,18 +439,33 @@ describe('round trips', () => {
     const sql = neon(db.connectionString({ eventra_trace: 'abc' }));
     expect(await sql`SELECT 1 AS one`).toEqual([{ one: 1 }]);
     expect(await sql`SELECT 2 AS two`).toEqual([{ two: 2 }]);
-    expect(await roundTrips('abc')).toEqual({ trace: 'abc', requests: 2, commands: 2 });
+    expect(await roundTrips('abc')).toEqual({
+      trace: 'abc',
+      requests: 2,
+      commands: 2,
+      databases: { [db.database]: 2 },
+    });
 
     const batched = neon(db.connectionString({ eventra_trace: 'batch-1', sslmode: 'require' }));
     await batched.transaction([batched`SELECT 1`, batched`SELECT 2`, batched`SELECT 3`]);
-    expect(await roundTrips('batch-1')).toEqual({ trace: 'batch-1', requests: 1, commands: 3 });
+    expect(await roundTrips('batch-1')).toEqual({
+      trace: 'batch-1',
+      requests: 1,
+      commands: 3,
+      databases: { [db.database]: 1 },
+    });
   });
 
   it('counts failed requests too, and untraced ones only in the total', async () => {
     const { total: before } = await roundTrips();
     const sql = neon(db.connectionString({ eventra_trace: 'failing' }));
     expectNeonDbError(await rejectionOf(sql`SELECT * FROM gw_no_such_table`));
-    expect(await roundTrips('failing')).toEqual({ trace: 'failing', requests: 1, commands: 1 });
+    expect(await roundTrips('failing')).toEqual({
+      trace: 'failing',
+      requests: 1,
+      commands: 1,
+      databases: { [db.database]: 1 },
+    });
     await neon(db.connectionString())`SELECT 1`;
     await neon(db.connectionString({ eventra_trace: 'not a valid trace!' }))`SELECT 1`;
     const { total: after } = await roundTrips();

@@ -123,5 +123,5 @@ export type FeatureFlagListResponse = z.infer<typeof FeatureFlagListSchema>;
 export const FLAG_NOTE =
   " An organization's value: its override (`PUT /api/v1/organizations/{id}/plan-overrides`, `features`), else the " +
   "rollout when set, else its plan's value, else the default. Changes take effect at once in the location that " +
-  'made them and everywhere within 30 seconds (flag definitions are cached per isolate). Platform host and platform ' +
+  'made them and everywhere within 60 seconds (flag definitions are cached per isolate). Platform host and platform ' +
   'administrators only (404 on an organization host, 401 without a platform token, 403 for other platform users).';

@@ -23,7 +23,8 @@ export const route = createRoute({
     'headers), the stored `overrides`, and `flags`: every feature flag of the platform evaluated for the ' +
     'organization, with what decided its value (`source`: `override`, `rollout`, `plan` or `default`, in that ' +
     'order; the plan features are flags too). Read from the organization row and the flag registry in one ' +
-    'statement, so a change shows at once; enforcement follows within 30 seconds (the tenant and flag caches). ' +
+    'statement, so a change shows at once; enforcement follows within 30 seconds (the tenant cache), 60 for flag ' +
+    'definitions. ' +
     'Organization hosts only (404 on the platform host); needs `organization:read`. One database and one Redis ' +
     'round trip.',
   security: [{ bearerAuth: [] }],

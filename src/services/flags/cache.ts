@@ -5,9 +5,9 @@ import { BUILT_IN_FLAGS } from '../plans/catalogue.ts';
 import type { FlagDefinition, FlagRegistry } from './evaluate.ts';
 
 /**
- * How long an isolate trusts the flag definitions it read: as long as a tenant (TENANT_CACHE_TTL_MS), so a change
- * of a flag takes effect everywhere within 30 seconds, and at once in the location that made it
- * (`forgetFlagDefinitions` in src/services/tenants/resolve.ts).
+ * How long an isolate trusts the flag definitions it read before its next tenant lookup reads them again: as long as
+ * a tenant (TENANT_CACHE_TTL_MS). A change of a flag takes effect everywhere within 60 seconds (`flagsUsable`), and
+ * at once in the location that made it (`forgetFlagDefinitions` in src/services/tenants/resolve.ts).
  */
 export const FLAG_CACHE_TTL_MS = 30_000;
 
@@ -20,6 +20,17 @@ let loaded: { registry: FlagRegistry; expiresAt: number } | null = null;
 /** Whether the isolate's definitions are younger than FLAG_CACHE_TTL_MS (else the tenant lookup reads them). */
 export function flagsFresh(now: number): boolean {
   return loaded !== null && loaded.expiresAt > now;
+}
+
+/**
+ * Whether a tenant-cache hit may use the isolate's definitions as they are: younger than twice FLAG_CACHE_TTL_MS.
+ * A tenant entry lives TENANT_CACHE_TTL_MS and its lookup refreshed definitions older than FLAG_CACHE_TTL_MS, so on
+ * a hit they are always younger than that: a warm request never pays a round trip for flags (the suite's round-trip
+ * assertions caught the hits that did when definitions and tenant entries expired at different moments). A change
+ * thus reaches every isolate within 60 seconds; `expireFlags` makes them unusable at once.
+ */
+export function flagsUsable(now: number): boolean {
+  return loaded !== null && loaded.expiresAt + FLAG_CACHE_TTL_MS > now;
 }
 
 /**

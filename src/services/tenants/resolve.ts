@@ -5,7 +5,14 @@ import { scoped } from '../../db/tenant.ts';
 import { organizationDomains } from '../../db/schema/organization-domains.ts';
 import { organizations } from '../../db/schema/organizations.ts';
 import { tenantDirectory } from '../../db/schema/tenant-directory.ts';
-import { expireFlags, FLAG_CACHE_TTL_MS, FLAG_DEFINITIONS, flagsFresh, rememberFlags } from '../flags/cache.ts';
+import {
+  expireFlags,
+  FLAG_CACHE_TTL_MS,
+  FLAG_DEFINITIONS,
+  flagsFresh,
+  flagsUsable,
+  rememberFlags,
+} from '../flags/cache.ts';
 import { parseFlagDefinitions, type FlagDefinition } from '../flags/evaluate.ts';
 import { classifyHost } from './host.ts';
 import { TENANT_CACHE_TTL_MS } from './ttl.ts';
@@ -177,7 +184,7 @@ export async function resolveHost(input: {
     cache.set(key, entry);
     return entry.value;
   };
-  if (hit && (hit.value.kind !== 'tenant' || flagsFresh(now))) return touch(hit);
+  if (hit && (hit.value.kind !== 'tenant' || flagsUsable(now))) return touch(hit);
 
   if (input.waitUntil !== undefined) {
     const [shared, sharedFlags] = await Promise.all([
