@@ -66,6 +66,21 @@ describe('access-token verification', () => {
     expect(response.status).toBe(200);
   });
 
+  it('refuses impersonation claims that are not objects, or name a mode it does not know', async () => {
+    const tenant = await createTenant();
+    const member = await createMember(tenant, 'member');
+    const sid = crypto.randomUUID();
+    const act = { sub: crypto.randomUUID() };
+    const imp = { id: sid, mode: 'read_only' };
+    for (const claims of [
+      { act: 'support', imp },
+      { act, imp: null },
+      { act, imp: { ...imp, mode: 'read_write' } },
+    ]) {
+      await expectRefused(tenant, await forge(tenant, member.userId, { claims: { sid, ...claims } }));
+    }
+  });
+
   it('refuses a token of organization A on the host of organization B', async () => {
     const home = await createTenant();
     const away = await createTenant();

@@ -1,6 +1,7 @@
 import { and, eq, isNull, sql } from 'drizzle-orm';
 import { describe, expect, it } from 'vitest';
 import { auditLogs, impersonations, users } from '../../src/db/schema/index.ts';
+import { requireRecentAuth } from '../../src/middleware/auth.ts';
 import { issueAccessToken, PLATFORM_TENANT } from '../../src/services/auth/tokens.ts';
 import { bindings, claimsOf, randomIp, waitForMail } from '../support/auth.ts';
 import { PLATFORM } from '../support/organizations.ts';
@@ -279,6 +280,23 @@ describe('starting an impersonation', () => {
 });
 
 describe('using an impersonation token', () => {
+  // Every route with step-up is a write (refused to the token before) or on the platform host (another tenant), so
+  // the step-up guard's own refusal, the defence behind them, is checked on the guard itself.
+  it('is refused by the step-up guard whatever its auth_time', async () => {
+    const principal = {
+      credential: 'session',
+      authTime: Math.floor(Date.now() / 1000),
+      impersonation: { id: crypto.randomUUID(), actorUserId: crypto.randomUUID(), mode: 'read_only', expiresAt: 0 },
+    };
+    let reached = false;
+    const guard = requireRecentAuth()({ var: { principal } } as never, () => {
+      reached = true;
+      return Promise.resolve();
+    });
+    await expect(guard).rejects.toMatchObject({ code: 'impersonation_forbidden', status: 403 });
+    expect(reached).toBe(false);
+  });
+
   it("reads with the member's permissions at the round trips of an ordinary token", async () => {
     const { tenant, member, admin } = await scene();
     const { accessToken } = await start(admin, tenant, member);
