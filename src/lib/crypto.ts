@@ -88,8 +88,11 @@ export async function decryptSecret(keyText: string, context: SecretContext, sto
   }
 }
 
-/** What a signature is for: each purpose has its own key (HKDF info), so one kind of signature never passes as another. */
-export type SignaturePurpose = 'export_download';
+/**
+ * What a signature is for: each purpose has its own key (HKDF info `eventra <purpose> v1`), so one kind of signature
+ * never passes as another.
+ */
+export type SignaturePurpose = 'export_download' | 'api-key checksum';
 
 // HMAC keys per (key text, purpose), for the life of the isolate (deriving them is not free).
 const signingKeys = new Map<string, Promise<CryptoKey>>();
@@ -115,12 +118,16 @@ function signingKey(keyText: string, purpose: SignaturePurpose): Promise<CryptoK
 }
 
 /**
- * HMAC-SHA-256 of `message` under a key derived from `keyText` (DATA_ENCRYPTION_KEY) for `purpose`, as base64url:
- * signed links (the export download). No I/O.
+ * HMAC-SHA-256 of `message` under a key derived from `keyText` (DATA_ENCRYPTION_KEY) for `purpose`: signed links (the
+ * export download) and the API keys' checksum. No I/O.
  */
+export async function messageMac(keyText: string, purpose: SignaturePurpose, message: string): Promise<Uint8Array> {
+  return new Uint8Array(await crypto.subtle.sign('HMAC', await signingKey(keyText, purpose), encoder.encode(message)));
+}
+
+/** `messageMac` as base64url. */
 export async function signMessage(keyText: string, purpose: SignaturePurpose, message: string): Promise<string> {
-  const mac = await crypto.subtle.sign('HMAC', await signingKey(keyText, purpose), encoder.encode(message));
-  return base64urlEncode(new Uint8Array(mac));
+  return base64urlEncode(await messageMac(keyText, purpose, message));
 }
 
 /** Whether `signature` is `signMessage`'s for the same key, purpose and message (compared in constant time). */

@@ -5,7 +5,7 @@ import type { Database } from '../../db/client.ts';
 import { apiKeys, type ApiKey } from '../../db/schema/api-keys.ts';
 import { scoped } from '../../db/tenant.ts';
 import { ApiError } from '../../errors/api-error.ts';
-import { base64urlDecode, base64urlEncode } from '../../lib/crypto.ts';
+import { base64urlEncode, messageMac } from '../../lib/crypto.ts';
 import { isPermission } from './permissions.ts';
 import { hashToken, type ApiKeyEnvironment, type Principal } from './tokens.ts';
 
@@ -31,35 +31,8 @@ const encoder = new TextEncoder();
 /** How long a revocation tombstone stays in Redis; after it, a miss reads the revoked row and writes it again. */
 export const TOMBSTONE_TTL_SECONDS = 30 * 24 * 60 * 60;
 
-// The checksum key for the life of the isolate, per secret value (deriving it is not free).
-let checksumKey: { source: string; key: Promise<CryptoKey> } | undefined;
-
-function keyFor(secret: string): Promise<CryptoKey> {
-  if (checksumKey?.source !== secret) {
-    checksumKey = {
-      source: secret,
-      key: crypto.subtle.importKey('raw', base64urlDecode(secret), 'HKDF', false, ['deriveKey']).then((base) =>
-        crypto.subtle.deriveKey(
-          {
-            name: 'HKDF',
-            hash: 'SHA-256',
-            salt: new Uint8Array(0),
-            info: encoder.encode('eventra api-key checksum v1'),
-          },
-          base,
-          { name: 'HMAC', hash: 'SHA-256', length: 256 },
-          false,
-          ['sign'],
-        ),
-      ),
-    };
-  }
-  return checksumKey.key;
-}
-
 async function checksum(secret: string, body: string): Promise<Uint8Array> {
-  const mac = await crypto.subtle.sign('HMAC', await keyFor(secret), encoder.encode(body));
-  return new Uint8Array(mac, 0, CHECKSUM_BYTES);
+  return (await messageMac(secret, 'api-key checksum', body)).subarray(0, CHECKSUM_BYTES);
 }
 
 /** A key's id as stored (a UUID) from its 32 hex digits, and back. */
