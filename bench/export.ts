@@ -311,6 +311,12 @@ async function exportOnce(
     200,
   );
   const headers = { authorization: `Bearer ${(login.body as { accessToken: string }).accessToken}` };
+  // An export left queued or running by an interrupted run would answer the POST with 409.
+  await client.query(
+    `update organization_exports x set status = 'failed', updated_at = now() from organizations o
+      where o.slug = $1 and x.organization_id = o.id and x.status in ('queued', 'running')`,
+    [slug],
+  );
   const pids = await workerdPids();
   if (pids.length === 0) throw new Error('no workerd process found under the stack');
   const rssBefore = await rssKiB(pids);
@@ -349,11 +355,13 @@ async function exportOnce(
   for (const file of view.files) {
     const table = ENTITY_TABLES[file.entity ?? ''];
     if (table === undefined) throw new Error(`unexpected export file ${file.name}`);
-    // The audit log gains the export's own rows (requested before, completed after the file was written).
+    // The audit log gains this export's `organization.export_completed` row after its file was written.
     const { rows } = await client.query<{ count: number }>(
       `select count(*)::int as count from ${table} t join organizations o on o.id = t.organization_id
-        where o.slug = $1 ${table === 'audit_logs' ? "and t.action <> 'organization.export_completed'" : ''}`,
-      [slug],
+        where o.slug = $1 ${
+          table === 'audit_logs' ? "and not (t.action = 'organization.export_completed' and t.target_id = $2)" : ''
+        }`,
+      table === 'audit_logs' ? [slug, view.id] : [slug],
     );
     files.push({
       name: file.name,
