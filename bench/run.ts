@@ -5,9 +5,11 @@
 //   4. the query-plan check (bench/plans.ts): fails on a sequential scan of a tenant table
 //   5. the load test with its floors (bench/load.ts)
 //   6. 1,000 buyers for 100 seats (bench/concurrency.ts)
+//   7. the organization export at 10,000 and 100,000 bookings (bench/export.ts; its own database, seeded in seconds):
+//      time to ready and peak workerd RSS, every file's record count checked against the seeded rows
 // Prints a table per part and writes bench/results/bench-<run>.json and bench/results/latest.json (git-ignored).
 // Exits 1 when the plan check finds a sequential scan of a tenant table (or a statement fails), when the rush sells
-// anything but exactly its seats, or when a core endpoint makes more round trips than its budget.
+// anything but exactly its seats, when an export file's record count differs from the seeded rows, or when a core endpoint makes more round trips than its budget.
 import { spawn } from 'node:child_process';
 import { readFile, writeFile } from 'node:fs/promises';
 import os from 'node:os';
@@ -15,12 +17,13 @@ import path from 'node:path';
 import { parseArgs } from 'node:util';
 import pg from 'pg';
 import { rush, type ConcurrencyResult } from './concurrency.ts';
+import { benchExports, EXPORT_DATABASE_URL, type ExportRun } from './export.ts';
 import { BENCH_DATABASE_URL, prepareFixtures } from './fixtures.ts';
 import { SCENARIOS, runScenario, staticFloor, type LatencySummary, type ScenarioResult } from './load.ts';
 import { checkPlans, type PlanReport } from './plans.ts';
 import { resultsDir, root, startBenchStack, table } from './stack.ts';
 
-const PARTS = ['seed', 'bundle', 'plans', 'load', 'rush'] as const;
+const PARTS = ['seed', 'bundle', 'plans', 'load', 'rush', 'export'] as const;
 type Part = (typeof PARTS)[number];
 
 const { values } = parseArgs({
@@ -36,6 +39,8 @@ const { values } = parseArgs({
     tenants: { type: 'string', default: '20' },
     buyers: { type: 'string', default: '1000' },
     seats: { type: 'string', default: '100' },
+    'export-bookings': { type: 'string', default: '10000,100000' },
+    'export-url': { type: 'string', default: EXPORT_DATABASE_URL },
   },
 });
 
@@ -213,6 +218,38 @@ function printRush(result: ConcurrencyResult, floor: LatencySummary): void {
   );
 }
 
+/** The export's memory target: the peak at the largest size within this factor of the peak at the smallest. */
+const EXPORT_FLAT_FACTOR = 1.2;
+
+function printExports(runs: readonly ExportRun[]): void {
+  console.log(
+    '\nOrganization export (CSV, through the Worker: POST /api/v1/exports, poll until completed, download every ' +
+      "file by its signed link and count its records; RSS: VmRSS of the stack's workerd processes, sampled every " +
+      "100 ms, which also hold miniflare's local R2 and queues)",
+  );
+  console.log(
+    table([
+      ['bookings', 'seed s', 'ready s', 'rows', 'MB', 'rss before MiB', 'rss peak MiB', 'peak - before', 'counts'],
+      ...runs.map((run) => [
+        run.bookings,
+        ms(run.seedSeconds),
+        ms(run.readySeconds),
+        run.totalRows,
+        ms(run.sizeBytes / 1e6),
+        ms(run.rssBeforeMiB),
+        ms(run.rssPeakMiB),
+        ms(run.rssPeakMiB - run.rssBeforeMiB),
+        run.ok
+          ? 'ok'
+          : `MISMATCH ${run.files
+              .filter((file) => file.rows !== file.expected || file.downloaded !== file.expected)
+              .map((file) => `${file.name} ${file.rows}/${file.downloaded} of ${file.expected}`)
+              .join(', ')}`,
+      ]),
+    ]),
+  );
+}
+
 async function main(): Promise<number> {
   const runId = new Date().toISOString().replace(/[-:]/g, '').replace(/\..*$/, '').replace('T', '-').toLowerCase();
   const problems: string[] = [];
@@ -284,6 +321,27 @@ async function main(): Promise<number> {
     } finally {
       await stack.close();
       await client.end();
+    }
+  }
+
+  if (wanted('export')) {
+    const sizes = values['export-bookings'].split(',').map((size) => positive('export-bookings', size.trim()));
+    const runs = await benchExports(sizes, values['export-url']);
+    output.export = runs;
+    printExports(runs);
+    for (const run of runs) {
+      if (!run.ok) problems.push(`export of ${run.bookings} bookings: file record counts differ from the seeded rows`);
+    }
+    const first = runs[0];
+    const last = runs.at(-1);
+    if (first !== undefined && last !== undefined && last !== first) {
+      const factor = last.rssPeakMiB / first.rssPeakMiB;
+      console.log(
+        `peak RSS at ${last.bookings} bookings is ${factor.toFixed(2)}x the peak at ${first.bookings} ` +
+          `(target <= ${EXPORT_FLAT_FACTOR})`,
+      );
+      // Reported, not failed: the RSS includes miniflare's R2 and V8's uncollected garbage (see bench/README.md).
+      if (factor > EXPORT_FLAT_FACTOR) console.log('WARNING: the export peak RSS is over its flatness target');
     }
   }
 

@@ -27,6 +27,11 @@ export interface ExportEntity {
   from: string;
   /** The keyset order: an index of the table leads with organization_id and then these columns. */
   keys: readonly KeyColumn[];
+  /**
+   * True when that index stores the columns DESC NULLS LAST: an ascending read of it would be ASC NULLS
+   * FIRST, which PostgreSQL cannot take from the index, so every page would sort all the organization's rows.
+   */
+  descending?: boolean;
   /** Each field's SQL: a column (or expression) as text, or a timestamp made by `at`. */
   fields: readonly (readonly [name: string, expression: string | SQL])[];
 }
@@ -241,11 +246,13 @@ export const EXPORT_ENTITIES: readonly ExportEntity[] = [
   {
     name: 'auditLog',
     from: 'audit_logs r',
-    // audit_logs_organization_id_created_at_idx: (organization_id, created_at desc, id desc), read backwards.
+    // audit_logs_organization_id_created_at_idx: (organization_id, created_at desc, id desc), read in its order
+    // (newest first, as the audit log API lists it).
     keys: [
       { column: 'r.created_at', type: 'timestamptz' },
       { column: 'r.id', type: 'bigint' },
     ],
+    descending: true,
     fields: [
       ['id', 'r.id::text'],
       ['createdAt', at('r.created_at')],
@@ -284,7 +291,8 @@ function keyText(key: KeyColumn): SQL {
 /**
  * The next `limit` rows of `entity` after `cursor` (the keyset columns of the last row written, null for the first
  * page), in keyset order, as one statement: `select keys, json_build_object(fields)::text ... where
- * r.organization_id = $1 and (keys) > ($cursor) order by keys limit $n`.
+ * r.organization_id = $1 and (keys) > ($cursor) order by keys limit $n` (`<` and `desc nulls last` for a descending entity),
+ * so each page is one index range scan.
  */
 export function entityPage(
   db: Database,
@@ -308,13 +316,16 @@ export function entityPage(
   const after =
     cursor === null
       ? sql``
-      : sql`and (${keyColumns}) > (${sql.join(
+      : sql`and (${keyColumns}) ${sql.raw(entity.descending === true ? '<' : '>')} (${sql.join(
           entity.keys.map((key, index) => sql`${cursor[index] ?? null}::${sql.raw(key.type)}`),
           sql`, `,
         )})`;
+  const order = sql.raw(
+    entity.keys.map((key) => (entity.descending === true ? `${key.column} desc nulls last` : key.column)).join(', '),
+  );
   return db.execute<Record<string, string>>(sql`select ${keys}, json_build_object(${fields})::text as doc
     from ${sql.raw(entity.from)} where r.organization_id = ${organizationId} ${after}
-    order by ${keyColumns} limit ${limit}`);
+    order by ${order} limit ${limit}`);
 }
 
 /** The rows of a page result as `EntityRow`s. */
