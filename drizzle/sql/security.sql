@@ -1,5 +1,5 @@
--- Row-level security and the application role. Applied by drizzle/migrate.ts after the drizzle-kit migrations, on
--- every run: every statement here is idempotent.
+-- Row-level security and the application role. Applied by drizzle/migrate.ts after the drizzle-kit migrations, when
+-- this file changed or a migration ran (tests/node/migrate.test.ts): every statement here is idempotent.
 --
 -- The Worker connects as eventra_app, which owns nothing and cannot bypass RLS. Every tenant query runs in a batch
 -- (one transaction) that first calls set_config('app.organization_id', <tenant>, true), so a query that forgets its
