@@ -1,5 +1,6 @@
 import { sql, type SQL } from 'drizzle-orm';
 import { z } from 'zod';
+import { SHARED_DATABASE } from '../../db/client.ts';
 import { scoped } from '../../db/tenant.ts';
 import { ApiError } from '../../errors/api-error.ts';
 import type { ServiceContext } from '../../lib/context.ts';
@@ -8,6 +9,7 @@ import { escapeLike } from '../../lib/text.ts';
 import { principalOf } from '../../middleware/auth.ts';
 import { auditClient, auditMetadata } from '../audit/record.ts';
 import { everyTenantOf } from '../auth/account.ts';
+import { writeIdentityCopies } from '../auth/identity-copies.ts';
 import { revokeUserTokens } from '../auth/revocation.ts';
 
 /**
@@ -174,9 +176,11 @@ export async function getPlatformUser({ ctx, input }: { ctx: ServiceContext; inp
 
 /**
  * Ends every session of an account everywhere (each organization and the platform host): every refresh token is
- * revoked and the platform audit row written in one statement, then the access tokens end in every tenant the account
- * holds them in (one Redis round trip). A platform administrator's own sessions included, the caller's too when it is
- * their own account. 404 for an unknown account.
+ * revoked and the platform audit row written in one statement on the control database, then the same on every
+ * dedicated database (`writeIdentityCopies`: the sessions and memberships of organizations moved there live there;
+ * one round trip per database, in parallel), then the access tokens end in every tenant the account holds them in,
+ * on any database (one Redis round trip). A platform administrator's own sessions included, the caller's too when it
+ * is their own account. 404 for an unknown account.
  */
 export async function revokePlatformUserSessions({
   ctx,
@@ -213,6 +217,13 @@ export async function revokePlatformUserSessions({
     .array(z.object({ id: z.string(), sessions: z.coerce.number(), tenants: z.array(z.string()) }))
     .parse(result.rows);
   if (row === undefined) throw userNotFound();
-  await revokeUserTokens(ctx.services.redis, row.tenants, [row.id]);
-  return { sessionsRevoked: row.sessions, tenants: row.tenants.length };
+  // The sessions and memberships of the account's organizations on dedicated databases are there, not here.
+  const copies = await writeIdentityCopies(ctx.bindings, {
+    userId: row.id,
+    except: SHARED_DATABASE,
+    change: { endSessions: true },
+  });
+  const tenants = [...new Set([...row.tenants, ...copies.tenants])];
+  await revokeUserTokens(ctx.services.redis, tenants, [row.id]);
+  return { sessionsRevoked: row.sessions + copies.sessions, tenants: tenants.length };
 }
