@@ -3,13 +3,33 @@ import { and, eq, isNotNull, sql } from 'drizzle-orm';
 import { describe, expect, inject, it } from 'vitest';
 import { cleanUpSource, moveOrganization, neonSql, type MoveSql, type MoveStep } from '../../dev/move-organization.ts';
 import { createDatabase } from '../../src/db/client.ts';
-import { events, memberships, organizations, outbox, tenantDirectory, users } from '../../src/db/schema/index.ts';
+import {
+  auditLogs,
+  events,
+  memberships,
+  organizations,
+  outbox,
+  tenantDirectory,
+  users,
+} from '../../src/db/schema/index.ts';
 import { readBindings } from '../../src/middleware/bindings.ts';
 import { forgetHosts } from '../../src/services/tenants/resolve.ts';
-import { loginAs, poll } from '../support/auth.ts';
+import { linkToken, loginAs, mailbox, poll, post } from '../support/auth.ts';
+import { runCron, withCronLock } from '../support/cron.ts';
 import { eventBody } from '../support/events.ts';
-import { bearer, createTenant, database, newRequestId, request, type TestTenant } from '../support/harness.ts';
-import { createPlatformAdmin, PLATFORM } from '../support/organizations.ts';
+import {
+  bearer,
+  createMember,
+  createTenant,
+  database,
+  newRequestId,
+  request,
+  roundTrips,
+  TEST_PASSWORD,
+  type TestMember,
+  type TestTenant,
+} from '../support/harness.ts';
+import { createPlatformAdmin, PLATFORM, platformCall } from '../support/organizations.ts';
 import { call, memberWithToken } from '../support/users.ts';
 
 const dedicated = inject('dedicatedDatabase');
@@ -79,29 +99,53 @@ async function createEvent(tenant: TestTenant, token: string, title: string): Pr
 
 describe.skipIf(dedicated === null)('sharding: an organization on a dedicated database', () => {
   it('moves a populated organization, refusing its writes during the switch, and serves it from the new database', async () => {
-    const tenant = await createTenant();
+    const origin = 'https://shop.example.com';
+    const tenant = await createTenant({ settings: { allowedOrigins: [origin] } });
     const { token } = await memberWithToken(tenant, 'owner');
     const before = [await createEvent(tenant, token, 'Before one'), await createEvent(tenant, token, 'Before two')];
     const organizationId = tenant.organization.id;
 
-    const refusals: { step: MoveStep; status: number; code: unknown; retryAfter: string | null; read: number }[] = [];
+    const refusals: {
+      step: MoveStep;
+      status: number;
+      code: unknown;
+      retryAfter: string | null;
+      allowOrigin: string | null;
+      exposed: boolean;
+      read: number;
+    }[] = [];
     const result = await move(tenant, async (step) => {
       if (step !== 'copied' && step !== 'switched') return;
-      const write = await call(tenant, 'POST', '/api/v1/events', { token, body: eventBody({ title: 'During' }) });
+      // From the organization's own web app: the refusal must carry its CORS headers, or the browser hides it.
+      const write = await call(tenant, 'POST', '/api/v1/events', {
+        token,
+        body: eventBody({ title: 'During' }),
+        headers: { origin },
+      });
       const read = await call(tenant, 'GET', '/api/v1/events', { token });
       refusals.push({
         step,
         status: write.status,
         code: (await write.json<{ code: unknown }>()).code,
         retryAfter: write.headers.get('retry-after'),
+        allowOrigin: write.headers.get('access-control-allow-origin'),
+        exposed: (write.headers.get('access-control-expose-headers') ?? '').split(/,\s*/).includes('Retry-After'),
         read: read.status,
       });
     });
 
-    // Read-only while copied and switched: writes refused with the documented problem, reads served.
+    // Read-only while copied and switched: writes refused with the documented problem (readable cross-origin by the
+    // allowed origin, Retry-After included), reads served.
+    const refused = {
+      status: 503,
+      code: 'organization_read_only',
+      retryAfter: '60',
+      allowOrigin: origin,
+      exposed: true,
+    };
     expect(refusals).toEqual([
-      { step: 'copied', status: 503, code: 'organization_read_only', retryAfter: '60', read: 200 },
-      { step: 'switched', status: 503, code: 'organization_read_only', retryAfter: '60', read: 200 },
+      { step: 'copied', ...refused, read: 200 },
+      { step: 'switched', ...refused, read: 200 },
     ]);
     expect(result).toMatchObject({ organizationId, source: 'shared', target: 'dedicated-1', moved: true });
     const checked = new Map(result.checks.map((check) => [check.table, check]));
@@ -306,5 +350,152 @@ describe.skipIf(dedicated === null)('sharding: an organization on a dedicated da
     expect(response.status).toBe(503);
     expect(response.headers.get('retry-after')).toBe('30');
     expect(await response.json()).toMatchObject({ code: 'service_unavailable' });
+  });
+
+  /** One person, member of an organization moved to the dedicated database and of one that stays on the shared one. */
+  async function memberOfMovedAndShared(): Promise<{ moved: TestTenant; other: TestTenant; member: TestMember }> {
+    const moved = await createTenant();
+    const other = await createTenant();
+    const { member } = await memberWithToken(moved, 'organizer');
+    await createMember(other, 'organizer', { email: member.email });
+    await move(moved);
+    return { moved, other, member };
+  }
+
+  const me = (tenant: TestTenant, token: string) => call(tenant, 'GET', '/api/v1/auth/me', { token });
+  const refresh = (tenant: TestTenant, refreshToken: string) =>
+    post(tenant.url('/api/v1/auth/refresh-token'), { refreshToken });
+  const signIn = (tenant: TestTenant, email: string, password: string) =>
+    post(tenant.url('/api/v1/auth/login'), { email, password });
+
+  it("ends a member's sessions on a dedicated organization's host when the platform revokes them", async () => {
+    const { moved, other, member } = await memberOfMovedAndShared();
+    const onDedicated = await loginAs(moved, member);
+    const onShared = await loginAs(other, member);
+    expect((await me(moved, onDedicated.accessToken)).status).toBe(200);
+
+    const admin = await createPlatformAdmin();
+    const requestId = newRequestId();
+    const revoked = await platformCall(`/api/v1/platform/users/${member.userId}/revoke-sessions`, admin.token, {
+      method: 'POST',
+      body: { reason: 'Support #5150: stolen phone' },
+      headers: { 'x-request-id': requestId },
+    });
+    expect(revoked.status).toBe(200);
+    // Both sessions, on both databases; both organizations' access tokens.
+    expect(await revoked.json()).toEqual({ sessionsRevoked: 2, tenants: 2 });
+    // The control database's statement, then the dedicated one's (one round trip per database the Worker knows).
+    expect(await roundTripsByDatabase(requestId)).toEqual({ shared: 1, dedicated: 1 });
+    expect((await roundTrips(requestId)).redis).toBe(2);
+
+    // At once, on the dedicated organization's host too: the access token is refused, the refresh token is spent.
+    expect((await me(moved, onDedicated.accessToken)).status).toBe(401);
+    expect((await refresh(moved, onDedicated.refreshToken)).status).toBe(401);
+    expect((await me(other, onShared.accessToken)).status).toBe(401);
+    expect((await refresh(other, onShared.refreshToken)).status).toBe(401);
+  });
+
+  it(
+    'gives a new password to every copy of the account and ends its sessions on every database',
+    { timeout: 90_000 },
+    async () => {
+      const { moved, other, member } = await memberOfMovedAndShared();
+      const onDedicated = await loginAs(moved, member);
+      const onShared = await loginAs(other, member);
+
+      // Changed on the shared organization's host: the dedicated copy follows, its sessions end.
+      const newPassword = 'copper lantern harbor seventy';
+      const changed = await call(other, 'POST', '/api/v1/auth/change-password', {
+        token: onShared.accessToken,
+        body: { currentPassword: TEST_PASSWORD, newPassword },
+      });
+      expect(changed.status).toBe(200);
+      expect((await me(moved, onDedicated.accessToken)).status).toBe(401);
+      expect((await refresh(moved, onDedicated.refreshToken)).status).toBe(401);
+      expect((await signIn(moved, member.email, TEST_PASSWORD)).status).toBe(401);
+      const again = await signIn(moved, member.email, newPassword);
+      expect(again.status).toBe(200);
+      const onDedicatedAgain = await again.json<{ accessToken: string; refreshToken: string }>();
+      const copies = await Promise.all(
+        [database(), dedicatedDatabase()].map(async (db) => {
+          const [row] = await db.select({ hash: users.passwordHash }).from(users).where(eq(users.id, member.userId));
+          return row?.hash;
+        }),
+      );
+      expect(copies[0]).toEqual(expect.any(String));
+      expect(copies[1]).toBe(copies[0]);
+
+      // Reset through a link on the dedicated organization's host: the shared copy follows, its sessions end.
+      const onSharedAgain = await loginAs(other, { email: member.email, password: newPassword });
+      const forgot = await post(moved.url('/api/v1/auth/forgot-password'), { email: member.email });
+      expect(forgot.status).toBe(202);
+      const resetMail = await poll(async () => {
+        const messages = await mailbox(member.email);
+        return messages.find((message) => message.links.some((url) => url.includes('token=')));
+      }, 'the reset link');
+      const link = linkToken(resetMail);
+      const resetPassword = 'velvet comet orchard ninety';
+      const reset = await post(moved.url('/api/v1/auth/reset-password'), { token: link, password: resetPassword });
+      expect(reset.status).toBe(204);
+      expect((await me(other, onSharedAgain.accessToken)).status).toBe(401);
+      expect((await refresh(other, onSharedAgain.refreshToken)).status).toBe(401);
+      expect((await me(moved, onDedicatedAgain.accessToken)).status).toBe(401);
+      expect((await signIn(other, member.email, newPassword)).status).toBe(401);
+      expect((await signIn(other, member.email, resetPassword)).status).toBe(200);
+    },
+  );
+
+  it('purges a scheduled deletion on the dedicated database too, the directory entry last, and survives a re-run', async () => {
+    const admin = await createPlatformAdmin();
+    const purgeable = async () => {
+      const tenant = await createTenant();
+      const { token } = await memberWithToken(tenant, 'owner');
+      await createEvent(tenant, token, 'Doomed');
+      await move(tenant);
+      const scheduled = await platformCall(
+        `/api/v1/organizations/${tenant.organization.id}/schedule-deletion`,
+        admin.token,
+        { method: 'POST', body: { reason: 'Support #6: closing', graceDays: 1 } },
+      );
+      expect(scheduled.status).toBe(200);
+      return tenant.organization.id;
+    };
+    const makeDue = (organizationId: string) =>
+      database()
+        .update(organizations)
+        .set({ deletionScheduledAt: sql`now() - interval '2 days'`, deleteAfter: sql`now() - interval '1 minute'` })
+        .where(eq(organizations.id, organizationId));
+    const rowsOn = async (db: ReturnType<typeof database>, organizationId: string) => {
+      const result = await db.execute<{ n: number }>(sql`select
+          (select count(*) from organizations where id = ${organizationId})
+        + (select count(*) from memberships where organization_id = ${organizationId})
+        + (select count(*) from events where organization_id = ${organizationId})
+        + (select count(*) from audit_logs where organization_id = ${organizationId})
+        + (select count(*) from tenant_directory where organization_id = ${organizationId}) as n`);
+      return Number(result.rows[0]?.n);
+    };
+    const tombstones = (organizationId: string) =>
+      database()
+        .select({ metadata: auditLogs.metadata })
+        .from(auditLogs)
+        .where(and(eq(auditLogs.targetId, organizationId), eq(auditLogs.action, 'platform.organization_deleted')));
+
+    const whole = await purgeable();
+    // As if a run had died after the dedicated database's transaction and before the control one's.
+    const halfWay = await purgeable();
+    await dedicatedDatabase().delete(organizations).where(eq(organizations.id, halfWay));
+    expect(await rowsOn(dedicatedDatabase(), whole)).toBeGreaterThan(2);
+
+    await withCronLock(async () => {
+      await Promise.all([makeDue(whole), makeDue(halfWay)]);
+      await runCron();
+    });
+    for (const organizationId of [whole, halfWay]) {
+      expect(await rowsOn(dedicatedDatabase(), organizationId)).toBe(0);
+      expect(await rowsOn(database(), organizationId)).toBe(0);
+      expect(await tombstones(organizationId)).toHaveLength(1);
+    }
+    const [tombstone] = await tombstones(whole);
+    expect(tombstone?.metadata).toMatchObject({ database: 'dedicated-1', members: 1, events: 1 });
   });
 });
