@@ -498,4 +498,34 @@ describe.skipIf(dedicated === null)('sharding: an organization on a dedicated da
     const [tombstone] = await tombstones(whole);
     expect(tombstone?.metadata).toMatchObject({ database: 'dedicated-1', members: 1, events: 1 });
   });
+
+  it('erases an account on every database: its membership and copy on the dedicated one, its sessions there', async () => {
+    const { moved, other, member } = await memberOfMovedAndShared();
+    const onDedicated = await loginAs(moved, member);
+    const admin = await createPlatformAdmin();
+    const erased = await platformCall(`/api/v1/platform/users/${member.userId}/erase`, admin.token, {
+      method: 'POST',
+      body: { reason: 'DSR #99: erasure requested' },
+    });
+    expect(erased.status).toBe(200);
+    expect(await erased.json()).toMatchObject({ organizations: 2, membershipsRemoved: 2 });
+    expect((await me(moved, onDedicated.accessToken)).status).toBe(401);
+    expect((await refresh(moved, onDedicated.refreshToken)).status).toBe(401);
+    for (const db of [database(), dedicatedDatabase()]) {
+      expect(await db.select({ id: users.id }).from(users).where(eq(users.id, member.userId))).toEqual([]);
+      expect(await db.select().from(memberships).where(eq(memberships.userId, member.userId))).toEqual([]);
+    }
+    // Both organizations' logs say so, each on its own database.
+    for (const [db, tenant] of [
+      [dedicatedDatabase(), moved],
+      [database(), other],
+    ] as const) {
+      const rows = await db
+        .select({ id: auditLogs.id })
+        .from(auditLogs)
+        .where(and(eq(auditLogs.organizationId, tenant.organization.id), eq(auditLogs.action, 'account.data_erased')));
+      expect(rows).toHaveLength(1);
+    }
+    expect((await signIn(moved, member.email, TEST_PASSWORD)).status).toBe(401);
+  });
 });
