@@ -69,7 +69,11 @@ export async function runScheduled(controller: ScheduledController, env: Record<
   runs.push(['usage', SHARED_DATABASE, () => flushUsage(control, createRedis(bindings), logger)]);
   // The platform dashboard's daily rows, after the usage flush it reads emails from (issue #16 part 1): recomputed
   // when today's are older than ROLLUP_INTERVAL_MINUTES, so most runs cost one small read.
-  runs.push(['metrics', SHARED_DATABASE, () => rollupPlatformMetricsIfDue(control, logger)]);
+  // The tenant tables of organizations on dedicated databases are counted there and added.
+  const dedicated = databaseKeys(bindings)
+    .filter((key) => key !== SHARED_DATABASE)
+    .map(databaseOf);
+  runs.push(['metrics', SHARED_DATABASE, () => rollupPlatformMetricsIfDue(control, logger, Date.now(), dedicated)]);
   const failures: unknown[] = [];
   for (const [sweep, database, run] of runs) {
     try {

@@ -6,13 +6,16 @@ import { createDatabase } from '../../src/db/client.ts';
 import {
   auditLogs,
   events,
+  featureFlags,
   memberships,
   organizations,
   outbox,
+  platformDailyMetrics,
   tenantDirectory,
   users,
 } from '../../src/db/schema/index.ts';
 import { readBindings } from '../../src/middleware/bindings.ts';
+import { rollupPlatformMetrics } from '../../src/services/platform/metrics.ts';
 import { forgetHosts } from '../../src/services/tenants/resolve.ts';
 import { linkToken, loginAs, mailbox, poll, post } from '../support/auth.ts';
 import { runCron, withCronLock } from '../support/cron.ts';
@@ -63,6 +66,21 @@ function moveSql(): { control: MoveSql; database: (key: string) => MoveSql } {
       throw new Error(`unknown database ${key}`);
     },
   };
+}
+
+/** Today's `events_published` row of the platform's daily metrics (control database). */
+async function metricValue(day: string): Promise<number> {
+  const [row] = await database()
+    .select({ value: platformDailyMetrics.value })
+    .from(platformDailyMetrics)
+    .where(
+      and(
+        eq(platformDailyMetrics.day, day),
+        eq(platformDailyMetrics.metric, 'events_published'),
+        eq(platformDailyMetrics.dimension, ''),
+      ),
+    );
+  return row?.value ?? -1;
 }
 
 /** The tenant caches forgotten here (this isolate and this location), instead of waiting out their 30 s. */
@@ -527,5 +545,86 @@ describe.skipIf(dedicated === null)('sharding: an organization on a dedicated da
       expect(rows).toHaveLength(1);
     }
     expect((await signIn(moved, member.email, TEST_PASSWORD)).status).toBe(401);
+  });
+
+  it("evaluates a dedicated organization's flags from the control database's definitions", async () => {
+    const tenant = await createTenant({ plan: 'pro' });
+    const { token } = await memberWithToken(tenant, 'owner');
+    await createEvent(tenant, token, 'Counted on its database');
+    await move(tenant);
+    const admin = await createPlatformAdmin();
+
+    // The platform's detail counts what the dedicated database holds (the control one holds none of it any more).
+    const detail = await platformCall(`/api/v1/organizations/${tenant.organization.id}`, admin.token);
+    expect(detail.status).toBe(200);
+    expect(await detail.json()).toMatchObject({ members: { total: 1, owners: 1 }, events: { total: 1 } });
+
+    const key = `test_${crypto.randomUUID().replaceAll('-', '').slice(0, 16)}`;
+    const created = await platformCall('/api/v1/platform/feature-flags', admin.token, {
+      method: 'POST',
+      body: { key, description: 'Defined on the platform.', planValues: { pro: true } },
+    });
+    expect(created.status).toBe(201);
+    // The definition is a control row only: the dedicated database has none.
+    expect(await dedicatedDatabase().select().from(featureFlags).where(eq(featureFlags.key, key))).toEqual([]);
+    const flagOf = async () => {
+      const response = await call(tenant, 'GET', '/api/v1/organization/features', { token });
+      expect(response.status).toBe(200);
+      const body = await response.json<{ flags: { key: string; value: boolean; source: string }[] }>();
+      return body.flags.find((flag) => flag.key === key);
+    };
+    expect(await flagOf()).toMatchObject({ value: true, source: 'plan' });
+    // An override set on the platform host (the control row) applies on its host at once.
+    const overridden = await platformCall(
+      `/api/v1/organizations/${tenant.organization.id}/plan-overrides`,
+      admin.token,
+      {
+        method: 'PUT',
+        body: { features: { [key]: false } },
+      },
+    );
+    expect(overridden.status).toBe(200);
+    await forget(tenant)();
+    expect(await flagOf()).toMatchObject({ value: false, source: 'override' });
+    await platformCall(`/api/v1/platform/feature-flags/${key}`, admin.token, { method: 'DELETE' });
+  });
+
+  it("adds the tenant tables of the dedicated database to the platform's daily metrics", async () => {
+    const tenant = await createTenant();
+    await move(tenant);
+    // Published today on the dedicated database (the owner connection: no staff API needed).
+    await dedicatedDatabase()
+      .insert(events)
+      .values({
+        organizationId: tenant.organization.id,
+        slug: 'published-there',
+        title: 'Published there',
+        timezone: 'UTC',
+        status: 'published',
+        publishedAt: new Date(),
+        startsAt: new Date(Date.now() + 86_400_000),
+        endsAt: new Date(Date.now() + 90_000_000),
+      });
+    const today = new Date().toISOString().slice(0, 10);
+    const publishedToday = async (db: ReturnType<typeof database>) => {
+      const result = await db.execute<{ n: string }>(sql`select count(*) as n from events
+        where published_at >= ${today}::date and published_at < ${today}::date + 1`);
+      return Number(result.rows[0]?.n);
+    };
+    const onDedicated = await publishedToday(dedicatedDatabase());
+    expect(onDedicated).toBeGreaterThanOrEqual(1);
+
+    const app = bindings();
+    const { control, rolledUp, after } = await withCronLock(async () => {
+      const before = await publishedToday(database());
+      await rollupPlatformMetrics(createDatabase(app), [today], Date.now(), [
+        createDatabase(app, undefined, 'dedicated-1'),
+      ]);
+      return { control: before, rolledUp: await publishedToday(database()), after: await metricValue(today) };
+    });
+    // Other files publish events on the control database meanwhile: the figure lies between the control counts
+    // before and after the rollup, plus the dedicated database's.
+    expect(after).toBeGreaterThanOrEqual(control + onDedicated);
+    expect(after).toBeLessThanOrEqual(rolledUp + onDedicated);
   });
 });
