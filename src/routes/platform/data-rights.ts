@@ -95,7 +95,8 @@ export const eraseRoute = createRoute({
     'administrator. Writes `account.data_erased` (by a platform administrator, with the reason) in each ' +
     'organization’s audit log and `platform.user_data_erased` in the platform’s. 404 for an unknown account. ' +
     'Platform host and platform administrators only. Round trips: two database round trips, plus per membership ' +
-    'two database and one Redis round trip (its removal, its API keys, its access tokens).' +
+    'two database and one Redis round trip (its removal, its API keys, its access tokens), plus two per dedicated ' +
+    'database (what it holds of the account is read and erased there too).' +
     STEP_UP_NOTE,
   security: [{ bearerAuth: [] }],
   middleware: [platformOnly(), requirePlatformAdmin(), requireRecentAuth()] as const,
