@@ -1009,7 +1009,7 @@ export interface paths {
     };
     /**
      * Export everything the platform holds about an account
-     * @description For a data-subject request made to the platform: the account, and for every organization that holds something of it (a membership, or bookings, tickets or waitlist entries made with its address) the same document the person’s own `GET /api/v1/auth/me/export` gives there. Never a secret. Writes `platform.user_data_exported` in the platform audit log and `account.data_exported` (by a platform administrator) in each organization’s. 404 for an unknown account. Platform host and platform administrators only (404 on an organization host, 403 for other callers). Two database round trips and one Redis round trip.
+     * @description For a data-subject request made to the platform: the account, and for every organization that holds something of it (a membership, or bookings, tickets or waitlist entries made with its address) the same document the person’s own `GET /api/v1/auth/me/export` gives there. Never a secret. Writes `platform.user_data_exported` in the platform audit log and `account.data_exported` (by a platform administrator) in each organization’s. 404 for an unknown account. Platform host and platform administrators only (404 on an organization host, 403 for other callers). Two database round trips and one Redis round trip, plus one database round trip per dedicated database (two where it holds something of the account).
      */
     get: operations['exportPlatformUserData'];
     put?: never;

@@ -517,10 +517,17 @@ describe.skipIf(dedicated === null)('sharding: an organization on a dedicated da
     expect(tombstone?.metadata).toMatchObject({ database: 'dedicated-1', members: 1, events: 1 });
   });
 
-  it('erases an account on every database: its membership and copy on the dedicated one, its sessions there', async () => {
+  it('exports and erases an account on every database: its membership and copy on the dedicated one too', async () => {
     const { moved, other, member } = await memberOfMovedAndShared();
     const onDedicated = await loginAs(moved, member);
     const admin = await createPlatformAdmin();
+    const exported = await platformCall(`/api/v1/platform/users/${member.userId}/export`, admin.token);
+    expect(exported.status).toBe(200);
+    const document = await exported.json<{ organizations: { organization: { id: string } }[] }>();
+    expect(document.organizations.map((entry) => entry.organization.id).sort()).toEqual(
+      [moved.organization.id, other.organization.id].sort(),
+    );
+
     const erased = await platformCall(`/api/v1/platform/users/${member.userId}/erase`, admin.token, {
       method: 'POST',
       body: { reason: 'DSR #99: erasure requested' },

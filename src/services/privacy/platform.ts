@@ -1,7 +1,8 @@
 import { and, eq, sql } from 'drizzle-orm';
+import type { BatchItem } from 'drizzle-orm/batch';
 import { z } from 'zod';
 import { memberships, roles, users } from '../../db/schema/index.ts';
-import { SHARED_DATABASE, type Database } from '../../db/client.ts';
+import { databaseFor, SHARED_DATABASE, type Database } from '../../db/client.ts';
 import { scoped } from '../../db/tenant.ts';
 import { ApiError } from '../../errors/api-error.ts';
 import type { ServiceContext } from '../../lib/context.ts';
@@ -67,9 +68,11 @@ const OrganizationIds = z
 
 /**
  * What every organization holds about an account, as one JSON document: the account, then per organization the
- * document the person's own export there gives (`exportDocument`). Two database round trips: the account and the
- * organizations concerned, then one batch of their documents with the audit rows (`platform.user_data_exported` in
- * the platform log, `account.data_exported` by a platform administrator in each organization's).
+ * document the person's own export there gives (`exportDocument`), on whichever database serves it. Two database
+ * round trips on the control database (the account and the organizations concerned, then one batch of their
+ * documents with the audit rows: `platform.user_data_exported` in the platform log, `account.data_exported` by a
+ * platform administrator in each organization's), and on each dedicated database, side by side, a read of the
+ * organizations concerned there and, when there are any, a batch of their documents and audit rows.
  */
 export async function exportAccountData({
   ctx,
@@ -86,25 +89,49 @@ export async function exportAccountData({
   ]);
   const account = accounts[0];
   if (!account) throw accountNotFound();
-  const organizationIds = OrganizationIds.parse(held.rows);
   const actor = { type: 'platform_admin', userId: ctx.principal?.userId ?? null } as const;
   const target = { type: 'user', id };
-  const [, ...documents] = await scoped(db, { platform: true }, [
-    auditInsert(db, ctx.client, {
-      organizationId: null,
-      actor,
-      action: 'platform.user_data_exported',
-      target,
-      metadata: { organizations: organizationIds },
+  /** The documents of `organizationIds` on `on`, with their audit rows (and `first`, the platform's, if given). */
+  const documentsOn = async (on: Database, organizationIds: string[], first?: BatchItem<'pg'>): Promise<unknown[]> => {
+    const statements: BatchItem<'pg'>[] = [
+      ...organizationIds.map((organizationId) =>
+        on.execute<{ document: PersonalDataExport }>(exportDocument(organizationId, id)),
+      ),
+      ...organizationIds.map((organizationId) =>
+        auditInsert(on, ctx.client, { organizationId, actor, action: 'account.data_exported', target }),
+      ),
+    ];
+    const [head, ...rest] = first === undefined ? statements : [first, ...statements];
+    if (head === undefined) return [];
+    const results: unknown[] = await scoped(on, { platform: true }, [head, ...rest]);
+    return results.slice(first === undefined ? 0 : 1, (first === undefined ? 0 : 1) + organizationIds.length);
+  };
+  // The organizations on dedicated databases: what each holds, then (where it holds something) its documents.
+  const dedicated = await Promise.all(
+    otherDatabases(ctx.bindings, SHARED_DATABASE).map(async (key) => {
+      const on = databaseFor(ctx.bindings, key);
+      const [found] = await scoped(on, { platform: true }, [on.execute(organizationsHolding(id, account.email))]);
+      const organizationIds = OrganizationIds.parse(found.rows);
+      return { organizationIds, documents: await documentsOn(on, organizationIds) };
     }),
-    ...organizationIds.map((organizationId) =>
-      db.execute<{ document: PersonalDataExport }>(exportDocument(organizationId, id)),
-    ),
-    ...organizationIds.map((organizationId) =>
-      auditInsert(db, ctx.client, { organizationId, actor, action: 'account.data_exported', target }),
-    ),
-  ]);
-  const exported = documents.slice(0, organizationIds.length).map((result) => {
+  );
+  const organizationIds = OrganizationIds.parse(held.rows);
+  const everyOrganization = [...organizationIds, ...dedicated.flatMap((on) => on.organizationIds)];
+  const documents = [
+    ...(await documentsOn(
+      db,
+      organizationIds,
+      auditInsert(db, ctx.client, {
+        organizationId: null,
+        actor,
+        action: 'platform.user_data_exported',
+        target,
+        metadata: { organizations: everyOrganization },
+      }),
+    )),
+    ...dedicated.flatMap((on) => on.documents),
+  ];
+  const exported = documents.map((result) => {
     const row = (result as { rows: { document: PersonalDataExport }[] }).rows[0];
     if (row === undefined) throw new Error('a data export document returned nothing');
     return trimmedExport(row.document);
