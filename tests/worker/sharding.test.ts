@@ -13,6 +13,8 @@ import {
   platformDailyMetrics,
   tenantDirectory,
   users,
+  webhookDeliveries,
+  webhookEndpoints,
 } from '../../src/db/schema/index.ts';
 import { readBindings } from '../../src/middleware/bindings.ts';
 import { rollupPlatformMetrics } from '../../src/services/platform/metrics.ts';
@@ -34,6 +36,7 @@ import {
 } from '../support/harness.ts';
 import { createPlatformAdmin, PLATFORM, platformCall } from '../support/organizations.ts';
 import { call, memberWithToken } from '../support/users.ts';
+import { consumeOne, queueWorld } from '../support/webhooks.ts';
 
 const dedicated = inject('dedicatedDatabase');
 const bindings = () => readBindings(env as unknown as Record<string, unknown>);
@@ -633,5 +636,57 @@ describe.skipIf(dedicated === null)('sharding: an organization on a dedicated da
     // before and after the rollup, plus the dedicated database's.
     expect(after).toBeGreaterThanOrEqual(control + onDedicated);
     expect(after).toBeLessThanOrEqual(rolledUp + onDedicated);
+  });
+
+  it("fans a dedicated organization's events out to its webhooks by the control database's flag definitions", async () => {
+    const tenant = await createTenant({ plan: 'pro' });
+    await move(tenant);
+    const organizationId = tenant.organization.id;
+    // The dedicated database's copy of the `webhooks` definition says no plan has the feature; the control
+    // database's (the only one the platform writes) gives it to pro.
+    const [stale] = await dedicatedDatabase().select().from(featureFlags).where(eq(featureFlags.key, 'webhooks'));
+    const [current] = await database().select().from(featureFlags).where(eq(featureFlags.key, 'webhooks'));
+    expect(current?.planValues).toMatchObject({ pro: true });
+    const off = { starter: false, pro: false, enterprise: false };
+    await dedicatedDatabase()
+      .insert(featureFlags)
+      .values({ key: 'webhooks', description: 'Webhooks', defaultValue: false, planValues: off })
+      .onConflictDoUpdate({ target: featureFlags.key, set: { defaultValue: false, planValues: off } });
+    try {
+      const [endpoint] = await dedicatedDatabase()
+        .insert(webhookEndpoints)
+        .values({ organizationId, url: 'https://hooks.example.com/eventra', secret: 'not-used-here' })
+        .returning({ id: webhookEndpoints.id });
+      const payload = { type: 'event.created', timestamp: new Date().toISOString(), data: { id: crypto.randomUUID() } };
+      const [event] = await dedicatedDatabase()
+        .insert(outbox)
+        .values({ organizationId, type: payload.type, payload, dispatchedAt: new Date() })
+        .returning();
+      if (!endpoint || !event) throw new Error('fixture insert returned nothing');
+      const world = queueWorld();
+      const outcome = await consumeOne(world, {
+        id: event.id,
+        type: 'webhook.fanout',
+        organizationId,
+        payload,
+        createdAt: event.createdAt.toISOString(),
+      });
+      expect(outcome.acked).toBe(true);
+      expect(world.webhooks.take('webhook.deliver')).toHaveLength(1);
+      const deliveries = await dedicatedDatabase()
+        .select({ id: webhookDeliveries.id })
+        .from(webhookDeliveries)
+        .where(eq(webhookDeliveries.endpointId, endpoint.id));
+      expect(deliveries).toHaveLength(1);
+    } finally {
+      if (stale === undefined) {
+        await dedicatedDatabase().delete(featureFlags).where(eq(featureFlags.key, 'webhooks'));
+      } else {
+        await dedicatedDatabase()
+          .update(featureFlags)
+          .set({ defaultValue: stale.defaultValue, planValues: stale.planValues })
+          .where(eq(featureFlags.key, 'webhooks'));
+      }
+    }
   });
 });
