@@ -947,7 +947,7 @@ export interface paths {
     };
     /**
      * Search accounts
-     * @description Every account (one identity across organizations), by email address, optionally those whose email or name starts with `q`, with cursor pagination (`limit` 1 to 100). Each with how many organizations it belongs to and its latest sign-in. Never a secret. Platform host and platform administrators only (404 on an organization host, 403 for other callers). One database round trip.
+     * @description Every account (one identity across organizations), by email address, optionally those whose email or name starts with `q`, with cursor pagination (`limit` 1 to 100). Each with how many organizations it belongs to and its latest sign-in. Never a secret. Platform host and platform administrators only (404 on an organization host, 403 for other callers). One database round trip, on the control database: the counts and latest sign-in leave out memberships in organizations on a dedicated database (the account itself lists them).
      */
     get: operations['searchPlatformUsers'];
     put?: never;
@@ -967,7 +967,7 @@ export interface paths {
     };
     /**
      * Get an account
-     * @description An account with its memberships: each organization, the role and status there, the latest sign-in and the sessions still live. Never a secret. 404 for an unknown account. Platform host and platform administrators only. One database round trip.
+     * @description An account with its memberships: each organization, the role and status there, the latest sign-in and the sessions still live. Never a secret. 404 for an unknown account. Platform host and platform administrators only. One database round trip, plus one per dedicated database side by side (the memberships of organizations moved to one are there).
      */
     get: operations['getPlatformUser'];
     put?: never;

@@ -74,7 +74,8 @@ describe('platform accounts', () => {
       headers: { 'x-request-id': detailId },
     });
     expect(detail.status).toBe(200);
-    expect(await roundTrips(detailId)).toEqual({ database: 1, redis: 1 });
+    // The control database, and each dedicated one side by side (its memberships).
+    expect(await roundTrips(detailId)).toEqual({ database: 1 + otherDatabases(), redis: 1 });
     const text = await detail.text();
     expect(text).not.toContain('scrypt$');
     const account = JSON.parse(text) as {

@@ -396,6 +396,24 @@ describe.skipIf(dedicated === null)('sharding: an organization on a dedicated da
     expect((await me(moved, onDedicated.accessToken)).status).toBe(200);
 
     const admin = await createPlatformAdmin();
+    // Support sees both memberships, each with its live session, wherever it is.
+    const account = await platformCall(`/api/v1/platform/users/${member.userId}`, admin.token);
+    expect(account.status).toBe(200);
+    const listed = await account.json<{
+      organizations: number;
+      memberships: { organization: { id: string }; activeSessions: number }[];
+    }>();
+    expect(listed.organizations).toBe(2);
+    expect(
+      listed.memberships
+        .map((m) => [m.organization.id, m.activeSessions])
+        .sort(([a], [b]) => String(a).localeCompare(String(b))),
+    ).toEqual(
+      [
+        [moved.organization.id, 1],
+        [other.organization.id, 1],
+      ].sort(([a], [b]) => String(a).localeCompare(String(b))),
+    );
     const requestId = newRequestId();
     const revoked = await platformCall(`/api/v1/platform/users/${member.userId}/revoke-sessions`, admin.token, {
       method: 'POST',

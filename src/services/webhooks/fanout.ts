@@ -25,7 +25,8 @@ function rowsOf<T>(result: T[] | { rows: T[] }): T[] {
  * a downgrade the event is skipped (logged, acknowledged) and creates no delivery. The plan is read in the same batch
  * as the matching endpoints and the deliveries still waiting for their first attempt; the deliveries are inserted in
  * a second batch, and only when there is a matching endpoint, so an organization without endpoints (or without the
- * feature) costs one database round trip, and one with endpoints two.
+ * feature) costs one database round trip, and one with endpoints two (plus, for an organization on a dedicated
+ * database, the flag definitions' read on the control database, side by side with the first).
  *
  * Idempotent: the insert does nothing for a delivery that exists (unique endpoint + event), so a redelivered fan-out
  * creates no duplicate; it re-enqueues only deliveries still waiting for their first attempt, which covers a crash
