@@ -214,7 +214,7 @@ export interface paths {
     head?: never;
     /**
      * Edit your profile and preferences
-     * @description Changes the signed-in user’s own `name`, `locale` (BCP 47), `timezone` (an IANA name such as `Europe/Paris`; offsets and unknown zones answer 400) and `preferences` (merged key by key; a preference set to null is removed). Absent fields stay; unknown fields answer 400. The account is global: the change shows in every organization it belongs to (the name an organization gives a member, `PUT /api/v1/users/{id}`, stays). Writes a `user.profile_updated` audit row naming the changed fields. Answers the user as `GET /api/v1/auth/me` does. A person’s own: API keys are refused (403). One database round trip and one Redis round trip (the authentication). Organization hosts only.
+     * @description Changes the signed-in user’s own `name`, `locale` (BCP 47), `timezone` (an IANA name such as `Europe/Paris`; offsets and unknown zones answer 400) and `preferences` (merged key by key; a preference set to null is removed). Absent fields stay; unknown fields answer 400. The account is global: the change shows in every organization it belongs to (the name an organization gives a member, `PUT /api/v1/users/{id}`, stays). Writes a `user.profile_updated` audit row naming the changed fields. Answers the user as `GET /api/v1/auth/me` does. A person’s own: API keys are refused (403). One database round trip and one Redis round trip (the authentication), plus one database round trip per other database (the account’s copies for organizations on dedicated databases take the change). Organization hosts only.
      */
     patch: operations['updateCurrentUser'];
     trace?: never;

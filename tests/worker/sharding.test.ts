@@ -464,6 +464,20 @@ describe.skipIf(dedicated === null)('sharding: an organization on a dedicated da
       expect(copies[0]).toEqual(expect.any(String));
       expect(copies[1]).toBe(copies[0]);
 
+      // A profile change on the dedicated organization's host shows on the shared one.
+      const renamed = await call(moved, 'PATCH', '/api/v1/auth/me', {
+        token: onDedicatedAgain.accessToken,
+        body: { name: 'Renamed There', timezone: 'Asia/Tokyo', preferences: { theme: 'dark' } },
+      });
+      expect(renamed.status).toBe(200);
+      for (const db of [database(), dedicatedDatabase()]) {
+        const [row] = await db
+          .select({ name: users.name, timezone: users.timezone, preferences: users.preferences })
+          .from(users)
+          .where(eq(users.id, member.userId));
+        expect(row).toMatchObject({ name: 'Renamed There', timezone: 'Asia/Tokyo', preferences: { theme: 'dark' } });
+      }
+
       // Reset through a link on the dedicated organization's host: the shared copy follows, its sessions end.
       const onSharedAgain = await loginAs(other, { email: member.email, password: newPassword });
       const forgot = await post(moved.url('/api/v1/auth/forgot-password'), { email: member.email });

@@ -23,6 +23,11 @@ export interface IdentityChange {
   emailVerified?: boolean;
   /** Every refresh token of the user there is revoked (a new password, a platform revocation, an erasure). */
   endSessions?: boolean;
+  /**
+   * The profile (`PATCH /auth/me`): the fields given replace the copy's, `preferences` is merged key by key (a null
+   * value removes the key), exactly as the change did on the request's database.
+   */
+  profile?: { name?: string; locale?: string; timezone?: string; preferences?: string };
 }
 
 const CopyRows = z.array(z.object({ sessions: z.coerce.number(), tenants: z.array(z.string()) }));
@@ -49,6 +54,12 @@ export async function writeIdentityCopies(
   const passwordHash = change.passwordHash ?? null;
   const verified = change.emailVerified === true;
   const endSessions = change.endSessions === true;
+  const profile = change.profile ?? {};
+  const name = profile.name ?? null;
+  const locale = profile.locale ?? null;
+  const timezone = profile.timezone ?? null;
+  const preferences = profile.preferences ?? null;
+  const changes = passwordHash !== null || verified || change.profile !== undefined;
   const results = await Promise.all(
     keys.map(async (key) => {
       const db = databaseFor(bindings, key);
@@ -60,8 +71,13 @@ export async function writeIdentityCopies(
                set password_hash = coalesce(${passwordHash}::text, u.password_hash),
                    email_verified_at = case when ${verified}::boolean then coalesce(u.email_verified_at, now())
                                             else u.email_verified_at end,
+                   name = coalesce(${name}::text, u.name),
+                   locale = coalesce(${locale}::text, u.locale),
+                   timezone = coalesce(${timezone}::text, u.timezone),
+                   preferences = case when ${preferences}::jsonb is null then u.preferences
+                                      else jsonb_strip_nulls(u.preferences || ${preferences}::jsonb) end,
                    updated_at = now()
-             where u.id in (select id from target) and (${passwordHash}::text is not null or ${verified}::boolean)
+             where u.id in (select id from target) and ${changes}::boolean
             returning u.id
           ), links as (
             update user_tokens set used_at = now()

@@ -38,7 +38,9 @@ const ChangedRows = z.array(z.object({ user_id: z.uuid() }));
  * Changes the caller's name, locale, time zone and preferences (merged key by key). The user is the global identity,
  * so the change shows in every organization the account belongs to; the audit row (`user.profile_updated`, naming
  * the fields, not their values) is written here. One database round trip: the change with its audit row, then the
- * user as changed (`me`'s read), in one batch. A request that names no field changes nothing and writes nothing.
+ * user as changed (`me`'s read), in one batch; then the same change on the account's copies on the other databases
+ * (one round trip per dedicated database, side by side, `writeIdentityCopies`). A request that names no field
+ * changes nothing and writes nothing.
  */
 export async function updateProfile({ ctx, input }: { ctx: ServiceContext; input: ProfileChange }): Promise<Me> {
   const tenant = requireTenant(ctx);
@@ -70,7 +72,21 @@ export async function updateProfile({ ctx, input }: { ctx: ServiceContext; input
     read,
   ]);
   // The change and the read are one transaction: the read shows the user as changed (or 401 if no longer a member).
-  return meOf(tenant.id, found);
+  const me = meOf(tenant.id, found);
+  // The account's copies on the other databases show the same profile (`writeIdentityCopies`).
+  await writeIdentityCopies(ctx.bindings, {
+    userId: principal.userId,
+    except: tenant.database,
+    change: {
+      profile: {
+        ...(input.name === undefined ? {} : { name: input.name }),
+        ...(input.locale === undefined ? {} : { locale: input.locale }),
+        ...(input.timezone === undefined ? {} : { timezone: input.timezone }),
+        ...(preferences === null ? {} : { preferences }),
+      },
+    },
+  });
+  return me;
 }
 
 export interface PasswordChange {
