@@ -12,14 +12,14 @@ import { cors } from './middleware/cors.ts';
 import { etag } from './middleware/etag.ts';
 import { requestContext } from './middleware/request-context.ts';
 import { securityHeaders } from './middleware/security-headers.ts';
-import { tenant } from './middleware/tenant.ts';
+import { readOnlyWrites, tenant } from './middleware/tenant.ts';
 import { wellFormedInput } from './middleware/well-formed-input.ts';
 import { ROUTE_GROUPS } from './routes/groups.ts';
 import { registerLazily } from './routes/lazy.ts';
 
 /**
  * The one request path (see docs/ARCHITECTURE.md): request id and logger, security headers, bindings, tenant from
- * the host, CORS, body limit, well-formed text (no NUL or lone surrogate in any path segment, query parameter or JSON
+ * the host, CORS, writes refused while the organization is being moved, body limit, well-formed text (no NUL or lone surrogate in any path segment, query parameter or JSON
  * string), ETag and 304 on JSON reads, 405s, then the zod-validated routes, whose guards (requirePermission...) verify the bearer token and its
  * revocation once, only where a route needs a caller.
  * Errors from any step become problem+json in `onError`, and still pass back out through the security headers and the access log.
@@ -32,6 +32,7 @@ export function createApp(): Hono<AppEnv> {
   app.use(bindings());
   app.use(tenant());
   app.use(cors({ methodsOf: routeMethods(() => app.routes) }));
+  app.use(readOnlyWrites());
   app.use(requestBodyLimit());
   app.use(wellFormedInput());
   app.use(authenticate());

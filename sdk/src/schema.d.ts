@@ -214,7 +214,7 @@ export interface paths {
     head?: never;
     /**
      * Edit your profile and preferences
-     * @description Changes the signed-in user’s own `name`, `locale` (BCP 47), `timezone` (an IANA name such as `Europe/Paris`; offsets and unknown zones answer 400) and `preferences` (merged key by key; a preference set to null is removed). Absent fields stay; unknown fields answer 400. The account is global: the change shows in every organization it belongs to (the name an organization gives a member, `PUT /api/v1/users/{id}`, stays). Writes a `user.profile_updated` audit row naming the changed fields. Answers the user as `GET /api/v1/auth/me` does. A person’s own: API keys are refused (403). One database round trip and one Redis round trip (the authentication). Organization hosts only.
+     * @description Changes the signed-in user’s own `name`, `locale` (BCP 47), `timezone` (an IANA name such as `Europe/Paris`; offsets and unknown zones answer 400) and `preferences` (merged key by key; a preference set to null is removed). Absent fields stay; unknown fields answer 400. The account is global: the change shows in every organization it belongs to (the name an organization gives a member, `PUT /api/v1/users/{id}`, stays). Writes a `user.profile_updated` audit row naming the changed fields. Answers the user as `GET /api/v1/auth/me` does. A person’s own: API keys are refused (403). One database round trip and one Redis round trip (the authentication), plus one database round trip per other database (the account’s copies for organizations on dedicated databases take the change). Organization hosts only.
      */
     patch: operations['updateCurrentUser'];
     trace?: never;
@@ -358,7 +358,7 @@ export interface paths {
     put?: never;
     /**
      * Change your password
-     * @description Changes the signed-in user’s password: `currentPassword` must be right (a wrong one answers 400 at `/body/currentPassword`, counts against the account’s sign-in limit, 10 failures in 15 minutes shared with sign-in, then 429) and `newPassword` must differ from it and pass the password policy (400 at `/body/newPassword`). The password belongs to the account, so the change **ends every other session of the user in every organization** at once (refresh tokens revoked, access tokens refused from now on) and spends outstanding password-reset links. The calling session stays: its refresh token keeps working, and because every access token issued before the change ends with it, the answer carries a new access token to use instead. A “your password was changed” email goes to the account’s address. Writes `auth.password_changed` (a wrong current password `auth.password_change_failed`). 409 when the password changed meanwhile. A person’s own: API keys are refused (403). Two database and two Redis round trips beside the authentication’s (the account and the limit before the check, the change and the revocation after it). Organization hosts only.
+     * @description Changes the signed-in user’s password: `currentPassword` must be right (a wrong one answers 400 at `/body/currentPassword`, counts against the account’s sign-in limit, 10 failures in 15 minutes shared with sign-in, then 429) and `newPassword` must differ from it and pass the password policy (400 at `/body/newPassword`). The password belongs to the account, so the change **ends every other session of the user in every organization** at once (refresh tokens revoked, access tokens refused from now on) and spends outstanding password-reset links. The calling session stays: its refresh token keeps working, and because every access token issued before the change ends with it, the answer carries a new access token to use instead. A “your password was changed” email goes to the account’s address. Writes `auth.password_changed` (a wrong current password `auth.password_change_failed`). 409 when the password changed meanwhile. A person’s own: API keys are refused (403). Two database and two Redis round trips beside the authentication’s (the account and the limit before the check, the change and the revocation after it), plus one database round trip per other database (the account’s copies for organizations on dedicated databases take the new password and their sessions end). Organization hosts only.
      *
      *     **Step-up:** a session must have signed in (or re-authenticated) within the last 10 minutes; an older one gets 401 `reauthentication_required` with `WWW-Authenticate: Bearer error="insufficient_user_authentication", max_age=600` (RFC 9470) and nothing changes: re-authenticate (POST /api/v1/auth/reauthenticate) and retry with the new access token. API keys are not asked (their scopes govern them).
      */
@@ -855,7 +855,7 @@ export interface paths {
     };
     /**
      * Get an organization (platform)
-     * @description One organization with what support needs at a glance: the organization, its effective plan (limits and features, overrides applied), member counts by status and active owners, event counts, the latest sign-in and audited activity, the last 30 days of usage, and its scheduled deletion if any. 404 for an unknown id. Platform host and platform administrators only (404 on an organization host, 403 for other callers). Two database round trips side by side and one Redis round trip beside the authentication's.
+     * @description One organization with what support needs at a glance: the organization, its effective plan (limits and features, overrides applied), member counts by status and active owners, event counts, the latest sign-in and audited activity, the last 30 days of usage, and its scheduled deletion if any. 404 for an unknown id. Platform host and platform administrators only (404 on an organization host, 403 for other callers). Two database round trips side by side and one Redis round trip beside the authentication's; one more database round trip for an organization on a dedicated database (its counts are read there).
      */
     get: operations['getOrganizationDetail'];
     /**
@@ -947,7 +947,7 @@ export interface paths {
     };
     /**
      * Search accounts
-     * @description Every account (one identity across organizations), by email address, optionally those whose email or name starts with `q`, with cursor pagination (`limit` 1 to 100). Each with how many organizations it belongs to and its latest sign-in. Never a secret. Platform host and platform administrators only (404 on an organization host, 403 for other callers). One database round trip.
+     * @description Every account (one identity across organizations), by email address, optionally those whose email or name starts with `q`, with cursor pagination (`limit` 1 to 100). Each with how many organizations it belongs to and its latest sign-in. Never a secret. Platform host and platform administrators only (404 on an organization host, 403 for other callers). One database round trip, on the control database: the counts and latest sign-in leave out memberships in organizations on a dedicated database (the account itself lists them).
      */
     get: operations['searchPlatformUsers'];
     put?: never;
@@ -967,7 +967,7 @@ export interface paths {
     };
     /**
      * Get an account
-     * @description An account with its memberships: each organization, the role and status there, the latest sign-in and the sessions still live. Never a secret. 404 for an unknown account. Platform host and platform administrators only. One database round trip.
+     * @description An account with its memberships: each organization, the role and status there, the latest sign-in and the sessions still live. Never a secret. 404 for an unknown account. Platform host and platform administrators only. One database round trip, plus one per dedicated database side by side (the memberships of organizations moved to one are there).
      */
     get: operations['getPlatformUser'];
     put?: never;
@@ -989,7 +989,7 @@ export interface paths {
     put?: never;
     /**
      * End every session of an account
-     * @description Ends every session of the account everywhere, for support (a lost device, a compromised account): every refresh token in every organization and on the platform host is revoked, and every access token ends at once. The password stays (send a reset if it must change). `reason` is kept in the platform audit log (`platform.user_sessions_revoked`). 404 for an unknown account. Platform host and platform administrators only. One database and one Redis round trip beside the authentication’s.
+     * @description Ends every session of the account everywhere, for support (a lost device, a compromised account): every refresh token in every organization and on the platform host is revoked, and every access token ends at once. The password stays (send a reset if it must change). `reason` is kept in the platform audit log (`platform.user_sessions_revoked`). 404 for an unknown account. Platform host and platform administrators only. One database and one Redis round trip beside the authentication’s, plus one database round trip per dedicated database (organizations moved to one keep their sessions there; side by side).
      *
      *     **Step-up:** a session must have signed in (or re-authenticated) within the last 10 minutes; an older one gets 401 `reauthentication_required` with `WWW-Authenticate: Bearer error="insufficient_user_authentication", max_age=600` (RFC 9470) and nothing changes: re-authenticate (POST /api/v1/auth/reauthenticate) and retry with the new access token. API keys are not asked (their scopes govern them).
      */
@@ -1009,7 +1009,7 @@ export interface paths {
     };
     /**
      * Export everything the platform holds about an account
-     * @description For a data-subject request made to the platform: the account, and for every organization that holds something of it (a membership, or bookings, tickets or waitlist entries made with its address) the same document the person’s own `GET /api/v1/auth/me/export` gives there. Never a secret. Writes `platform.user_data_exported` in the platform audit log and `account.data_exported` (by a platform administrator) in each organization’s. 404 for an unknown account. Platform host and platform administrators only (404 on an organization host, 403 for other callers). Two database round trips and one Redis round trip.
+     * @description For a data-subject request made to the platform: the account, and for every organization that holds something of it (a membership, or bookings, tickets or waitlist entries made with its address) the same document the person’s own `GET /api/v1/auth/me/export` gives there. Never a secret. Writes `platform.user_data_exported` in the platform audit log and `account.data_exported` (by a platform administrator) in each organization’s. 404 for an unknown account. Platform host and platform administrators only (404 on an organization host, 403 for other callers). Two database round trips and one Redis round trip, plus one database round trip per dedicated database (two where it holds something of the account).
      */
     get: operations['exportPlatformUserData'];
     put?: never;
@@ -1031,7 +1031,7 @@ export interface paths {
     put?: never;
     /**
      * Erase an account everywhere
-     * @description For a data-subject request made to the platform: in every organization the account belongs to, the same erasure as the person’s own `POST /api/v1/auth/me/erase` there (the membership goes with its sessions, factors and passkeys; bookings, tickets and waitlist entries made with the address lose name, address and answers but keep money and seats; audit entries of what the person did lose address and user agent); then the same for bookings, tickets and waitlist entries in organizations the person was not a member of, and the account itself is deleted (email, name, password hash, second factors, passkeys, sessions, the API keys it created). Issued invoices stay (tax retention). Refused with 409 and nothing erased when the account is the last active owner of an organization (the problem names them in `organizations`) or a platform administrator. Writes `account.data_erased` (by a platform administrator, with the reason) in each organization’s audit log and `platform.user_data_erased` in the platform’s. 404 for an unknown account. Platform host and platform administrators only. Round trips: two database round trips, plus per membership two database and one Redis round trip (its removal, its API keys, its access tokens).
+     * @description For a data-subject request made to the platform: in every organization the account belongs to, the same erasure as the person’s own `POST /api/v1/auth/me/erase` there (the membership goes with its sessions, factors and passkeys; bookings, tickets and waitlist entries made with the address lose name, address and answers but keep money and seats; audit entries of what the person did lose address and user agent); then the same for bookings, tickets and waitlist entries in organizations the person was not a member of, and the account itself is deleted (email, name, password hash, second factors, passkeys, sessions, the API keys it created). Issued invoices stay (tax retention). Refused with 409 and nothing erased when the account is the last active owner of an organization (the problem names them in `organizations`) or a platform administrator. Writes `account.data_erased` (by a platform administrator, with the reason) in each organization’s audit log and `platform.user_data_erased` in the platform’s. 404 for an unknown account. Platform host and platform administrators only. Round trips: two database round trips, plus per membership two database and one Redis round trip (its removal, its API keys, its access tokens), plus two per dedicated database (what it holds of the account is read and erased there too).
      *
      *     **Step-up:** a session must have signed in (or re-authenticated) within the last 10 minutes; an older one gets 401 `reauthentication_required` with `WWW-Authenticate: Bearer error="insufficient_user_authentication", max_age=600` (RFC 9470) and nothing changes: re-authenticate (POST /api/v1/auth/reauthenticate) and retry with the new access token. API keys are not asked (their scopes govern them).
      */

@@ -43,29 +43,37 @@ export async function runScheduled(controller: ScheduledController, env: Record<
     ['exports', () => sweepExports(db, bindings, logger)],
     // Plan billing: organizations past the dunning schedule move to starter (issue #16 part 8).
     ['dunning', () => sweepDunning(db, bindings, logger)],
-    // Organizations whose scheduled deletion is due (issue #16 part 1), a few per run.
-    [
-      'organization purge',
-      () =>
-        purgeDueOrganizations({
-          db,
-          redis: createRedis(bindings),
-          bucket: bindings.FILES,
-          rootDomain: bindings.ROOT_DOMAIN,
-          logger,
-        }),
-    ],
   ];
+  const databaseOf = (key: string) => (key === SHARED_DATABASE ? control : createDatabase(bindings, trace, key));
   const runs: [string, string, () => Promise<unknown>][] = [];
   for (const key of databaseKeys(bindings)) {
-    const db = key === SHARED_DATABASE ? control : createDatabase(bindings, trace, key);
+    const db = databaseOf(key);
     for (const [sweep, run] of tenantSweeps(db)) runs.push([sweep, key, run]);
   }
+  // Organizations whose scheduled deletion is due (issue #16 part 1), a few per run: the schedules and the directory
+  // are on the control database, an organization's rows on the database its directory entry names.
+  runs.push([
+    'organization purge',
+    SHARED_DATABASE,
+    () =>
+      purgeDueOrganizations({
+        db: control,
+        databaseOf,
+        redis: createRedis(bindings),
+        bucket: bindings.FILES,
+        rootDomain: bindings.ROOT_DOMAIN,
+        logger,
+      }),
+  ]);
   // Usage counters go to the control database (docs/OPERATIONS.md, "Sharding": a known gap for dedicated ones).
   runs.push(['usage', SHARED_DATABASE, () => flushUsage(control, createRedis(bindings), logger)]);
   // The platform dashboard's daily rows, after the usage flush it reads emails from (issue #16 part 1): recomputed
   // when today's are older than ROLLUP_INTERVAL_MINUTES, so most runs cost one small read.
-  runs.push(['metrics', SHARED_DATABASE, () => rollupPlatformMetricsIfDue(control, logger)]);
+  // The tenant tables of organizations on dedicated databases are counted there and added.
+  const dedicated = databaseKeys(bindings)
+    .filter((key) => key !== SHARED_DATABASE)
+    .map(databaseOf);
+  runs.push(['metrics', SHARED_DATABASE, () => rollupPlatformMetricsIfDue(control, logger, Date.now(), dedicated)]);
   const failures: unknown[] = [];
   for (const [sweep, database, run] of runs) {
     try {

@@ -17,8 +17,8 @@ const HOST_INDEPENDENT_PATHS = new Set(['/health']);
  * Resolves the organization from the request URL's host name and sets `c.var.tenant` (null on the platform host),
  * and `c.var.services` to the clients of the database that serves it (tenant directory). Unknown, invalid and
  * suspended hosts answer 404 before any route runs; the hosts of an organization whose deletion is scheduled answer
- * 404 `organization_deletion_scheduled`; a write to an organization being moved answers 503 `organization_read_only`
- * with Retry-After.
+ * 404 `organization_deletion_scheduled`. A write to an organization being moved is refused by `readOnlyWrites`, after
+ * CORS (so a browser can read that problem).
  *
  * @example
  * app.use(tenant());
@@ -52,17 +52,31 @@ export function tenant() {
       return next();
     }
     const { tenant } = resolution;
-    if (tenant.readOnly === true && !READ_METHODS.has(c.req.method)) {
-      throw new ApiError('organization_read_only', {
-        detail: 'This organization is being moved to another database; reads work, writes resume in a few minutes.',
-        headers: { 'Retry-After': String(READ_ONLY_RETRY_AFTER_SECONDS) },
-      });
-    }
     c.set('tenant', tenant);
     // The organization's rows live on the database its directory entry names: every query of this request goes
     // there (the tenant lookup above was the control database's).
     if (tenant.database !== undefined && tenant.database !== SHARED_DATABASE) {
       c.set('services', servicesFor(c.var.bindings, tenant.database));
+    }
+    return next();
+  });
+}
+
+/**
+ * Refuses a write (any method but GET, HEAD and OPTIONS) to an organization being moved to another database (its
+ * cached tenant says read-only): 503 `organization_read_only` with Retry-After. Runs after CORS, so the refusal
+ * carries the tenant's CORS headers and a browser client can read it and its Retry-After. No I/O.
+ *
+ * @example
+ * app.use(tenant(), cors(...), readOnlyWrites());
+ */
+export function readOnlyWrites() {
+  return createMiddleware<AppEnv>(async function readOnlyWritesMiddleware(c, next) {
+    if (c.var.tenant?.readOnly === true && !READ_METHODS.has(c.req.method)) {
+      throw new ApiError('organization_read_only', {
+        detail: 'This organization is being moved to another database; reads work, writes resume in a few minutes.',
+        headers: { 'Retry-After': String(READ_ONLY_RETRY_AFTER_SECONDS) },
+      });
     }
     return next();
   });

@@ -66,6 +66,15 @@ export async function addDomain(organizationId: string, hostname: string, verifi
     .values({ organizationId, hostname, verifiedAt: verified ? new Date() : null });
 }
 
+/**
+ * How many databases besides the shared one the Worker knows in this run (DATABASE_URLS: the sharding tests'
+ * dedicated database). A change of a person's credentials and a platform-wide end of their sessions reach every
+ * database (src/services/auth/identity-copies.ts): one round trip more on each.
+ */
+export function otherDatabases(): number {
+  return inject('dedicatedDatabase') === null ? 0 : 1;
+}
+
 export interface RoundTrips {
   database: number;
   redis: number;

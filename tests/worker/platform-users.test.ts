@@ -2,7 +2,15 @@ import { and, eq, isNull } from 'drizzle-orm';
 import { describe, expect, it } from 'vitest';
 import { auditLogs, memberships, roles, users } from '../../src/db/schema/index.ts';
 import { loginAs, poll, post, randomIp } from '../support/auth.ts';
-import { createTenant, database, newRequestId, problem, request, roundTrips } from '../support/harness.ts';
+import {
+  createTenant,
+  database,
+  newRequestId,
+  otherDatabases,
+  problem,
+  request,
+  roundTrips,
+} from '../support/harness.ts';
 import { createPlatformAdmin, PLATFORM, platformCall as platform, platformToken } from '../support/organizations.ts';
 import { call, memberWithToken } from '../support/users.ts';
 
@@ -66,7 +74,8 @@ describe('platform accounts', () => {
       headers: { 'x-request-id': detailId },
     });
     expect(detail.status).toBe(200);
-    expect(await roundTrips(detailId)).toEqual({ database: 1, redis: 1 });
+    // The control database, and each dedicated one side by side (its memberships).
+    expect(await roundTrips(detailId)).toEqual({ database: 1 + otherDatabases(), redis: 1 });
     const text = await detail.text();
     expect(text).not.toContain('scrypt$');
     const account = JSON.parse(text) as {
@@ -130,7 +139,7 @@ describe('platform accounts', () => {
     });
     expect(revoked.status).toBe(200);
     expect(await revoked.json()).toEqual({ sessionsRevoked: 2, tenants: 2 });
-    expect(await roundTrips(requestId)).toEqual({ database: 1, redis: 2 });
+    expect(await roundTrips(requestId)).toEqual({ database: 1 + otherDatabases(), redis: 2 });
 
     expect((await call(first, 'GET', '/api/v1/auth/me', { token: inFirst.accessToken })).status).toBe(401);
     expect((await call(second, 'GET', '/api/v1/auth/me', { token: inSecond.accessToken })).status).toBe(401);

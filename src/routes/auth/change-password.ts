@@ -26,7 +26,9 @@ export const route = createRoute({
     'instead. A “your password was changed” email goes to the account’s address. Writes `auth.password_changed` ' +
     '(a wrong current password `auth.password_change_failed`). 409 when the password changed meanwhile. A person’s ' +
     'own: API keys are refused (403). Two database and two Redis round trips beside the authentication’s (the ' +
-    'account and the limit before the check, the change and the revocation after it). Organization hosts only.' +
+    'account and the limit before the check, the change and the revocation after it), plus one database round ' +
+    'trip per other database (the account’s copies for organizations on dedicated databases take the new password ' +
+    'and their sessions end). Organization hosts only.' +
     STEP_UP_NOTE,
   security: [{ bearerAuth: [] }],
   middleware: [tenantOnly(), requireAuth(), requireSession(), requireRecentAuth()] as const,

@@ -21,7 +21,8 @@ export const route = createRoute({
     'organization it belongs to (the name an organization gives a member, `PUT /api/v1/users/{id}`, stays). Writes ' +
     'a `user.profile_updated` audit row naming the changed fields. Answers the user as `GET /api/v1/auth/me` does. ' +
     'A person’s own: API keys are refused (403). One database round trip and one Redis round trip (the ' +
-    'authentication). Organization hosts only.',
+    'authentication), plus one database round trip per other database (the account’s copies for organizations on ' +
+    'dedicated databases take the change). Organization hosts only.',
   security: [{ bearerAuth: [] }],
   middleware: [tenantOnly(), requireAuth(), requireSession()] as const,
   request: {

@@ -64,7 +64,8 @@ export const route = createRoute({
     'features, overrides applied), member counts by status and active owners, event counts, the latest sign-in and ' +
     'audited activity, the last 30 days of usage, and its scheduled deletion if any. 404 for an unknown id. Platform host and platform ' +
     'administrators only (404 on an organization host, 403 for other callers). Two database round trips side by ' +
-    "side and one Redis round trip beside the authentication's.",
+    "side and one Redis round trip beside the authentication's; one more database round trip for an organization " +
+    'on a dedicated database (its counts are read there).',
   security: [{ bearerAuth: [] }],
   middleware: [platformOnly(), requirePlatformAdmin()] as const,
   request: { params: OrganizationDetailParamsSchema },

@@ -64,7 +64,8 @@ export const exportRoute = createRoute({
     'document the person’s own `GET /api/v1/auth/me/export` gives there. Never a secret. Writes ' +
     '`platform.user_data_exported` in the platform audit log and `account.data_exported` (by a platform ' +
     'administrator) in each organization’s. 404 for an unknown account. Platform host and platform administrators ' +
-    'only (404 on an organization host, 403 for other callers). Two database round trips and one Redis round trip.',
+    'only (404 on an organization host, 403 for other callers). Two database round trips and one Redis round trip, ' +
+    'plus one database round trip per dedicated database (two where it holds something of the account).',
   security: [{ bearerAuth: [] }],
   middleware: [platformOnly(), requirePlatformAdmin()] as const,
   request: { params: PlatformUserIdParamsSchema },
@@ -95,7 +96,8 @@ export const eraseRoute = createRoute({
     'administrator. Writes `account.data_erased` (by a platform administrator, with the reason) in each ' +
     'organization’s audit log and `platform.user_data_erased` in the platform’s. 404 for an unknown account. ' +
     'Platform host and platform administrators only. Round trips: two database round trips, plus per membership ' +
-    'two database and one Redis round trip (its removal, its API keys, its access tokens).' +
+    'two database and one Redis round trip (its removal, its API keys, its access tokens), plus two per dedicated ' +
+    'database (what it holds of the account is read and erased there too).' +
     STEP_UP_NOTE,
   security: [{ bearerAuth: [] }],
   middleware: [platformOnly(), requirePlatformAdmin(), requireRecentAuth()] as const,

@@ -17,7 +17,8 @@ export const route = createRoute({
   description:
     'An account with its memberships: each organization, the role and status there, the latest sign-in and the ' +
     'sessions still live. Never a secret. 404 for an unknown account. Platform host and platform administrators ' +
-    'only. One database round trip.',
+    'only. One database round trip, plus one per dedicated database side by side (the memberships of organizations ' +
+    'moved to one are there).',
   security: [{ bearerAuth: [] }],
   middleware: [platformOnly(), requirePlatformAdmin()] as const,
   request: { params: PlatformUserIdParamsSchema },

@@ -19,7 +19,8 @@ export const route = createRoute({
     'starts with `q`, with cursor pagination (`limit` 1 to ' +
     `${MAX_PLATFORM_USER_PAGE_SIZE}). Each with how many organizations it belongs to and its latest sign-in. Never a ` +
     'secret. Platform host and platform administrators only (404 on an organization host, 403 for other callers). ' +
-    'One database round trip.',
+    'One database round trip, on the control database: the counts and latest sign-in leave out memberships in ' +
+    'organizations on a dedicated database (the account itself lists them).',
   security: [{ bearerAuth: [] }],
   middleware: [platformOnly(), requirePlatformAdmin()] as const,
   request: { query: PlatformUserListQuerySchema },

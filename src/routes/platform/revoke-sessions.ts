@@ -20,7 +20,8 @@ export const route = createRoute({
     'refresh token in every organization and on the platform host is revoked, and every access token ends at once. ' +
     'The password stays (send a reset if it must change). `reason` is kept in the platform audit log ' +
     '(`platform.user_sessions_revoked`). 404 for an unknown account. Platform host and platform administrators only. ' +
-    'One database and one Redis round trip beside the authentication’s.' +
+    'One database and one Redis round trip beside the authentication’s, plus one database round trip per dedicated ' +
+    'database (organizations moved to one keep their sessions there; side by side).' +
     STEP_UP_NOTE,
   security: [{ bearerAuth: [] }],
   middleware: [platformOnly(), requirePlatformAdmin(), requireRecentAuth()] as const,

@@ -24,6 +24,7 @@ import {
   type PasswordCheck,
   type PasswordContext,
 } from './passwords.ts';
+import { writeIdentityCopies } from './identity-copies.ts';
 import { revokeUserTokens } from './revocation.ts';
 import { generateOpaqueToken, hashToken, PLATFORM_TENANT } from './tokens.ts';
 
@@ -171,7 +172,13 @@ export async function verifyEmail({ ctx, input }: { ctx: ServiceContext; input: 
       ), audit as (${auditFromCte(ctx.client, tenant.id, 'auth.email_verified', 'verified')})
       select user_id from verified`),
   ]);
-  if (UserIdRows.parse(result.rows).length === 0) throw invalidLink();
+  const [verified] = UserIdRows.parse(result.rows);
+  if (verified === undefined) throw invalidLink();
+  await writeIdentityCopies(ctx.bindings, {
+    userId: verified.user_id,
+    except: tenant.database,
+    change: { emailVerified: true },
+  });
 }
 
 /** Sends a new verification link to the signed-in user (409 when the address is verified already). */
@@ -466,6 +473,13 @@ async function redeem(
   const redeemed = firstOrInvalid(RedeemedRows.parse(result.rows));
   if (invitation) notifyOutbox(ctx, tenant.id);
   if (newPasswordHash === null) return;
+  // The account's copies on the other databases take the new password (and the proven address), and their sessions
+  // end (`writeIdentityCopies`, one round trip per other database).
+  const copies = await writeIdentityCopies(ctx.bindings, {
+    userId: redeemed.user_id,
+    except: tenant.database,
+    change: { passwordHash: newPasswordHash, emailVerified: true, endSessions: true },
+  });
   const redis = ctx.services.redis;
-  await revokeUserTokens(redis, redeemed.tenants, [redeemed.user_id]);
+  await revokeUserTokens(redis, [...redeemed.tenants, ...copies.tenants], [redeemed.user_id]);
 }

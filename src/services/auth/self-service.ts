@@ -10,6 +10,7 @@ import { brandingQuery, emailBranding, sendLater } from '../email/branding.ts';
 import { tenantOrigin } from '../email/links.ts';
 import { passwordChangedEmail } from '../email/security.ts';
 import { auditFromCte, checkPassword, everyTenantOf } from './account.ts';
+import { writeIdentityCopies } from './identity-copies.ts';
 import { deviceLabel } from './devices.ts';
 import { accountBucket, AUTH_LIMITS, enforceLimits, giveBackAccountAttempt } from './limits.ts';
 import { assertPasswordPolicy, hashPassword } from './passwords.ts';
@@ -37,7 +38,9 @@ const ChangedRows = z.array(z.object({ user_id: z.uuid() }));
  * Changes the caller's name, locale, time zone and preferences (merged key by key). The user is the global identity,
  * so the change shows in every organization the account belongs to; the audit row (`user.profile_updated`, naming
  * the fields, not their values) is written here. One database round trip: the change with its audit row, then the
- * user as changed (`me`'s read), in one batch. A request that names no field changes nothing and writes nothing.
+ * user as changed (`me`'s read), in one batch; then the same change on the account's copies on the other databases
+ * (one round trip per dedicated database, side by side, `writeIdentityCopies`). A request that names no field
+ * changes nothing and writes nothing.
  */
 export async function updateProfile({ ctx, input }: { ctx: ServiceContext; input: ProfileChange }): Promise<Me> {
   const tenant = requireTenant(ctx);
@@ -69,7 +72,21 @@ export async function updateProfile({ ctx, input }: { ctx: ServiceContext; input
     read,
   ]);
   // The change and the read are one transaction: the read shows the user as changed (or 401 if no longer a member).
-  return meOf(tenant.id, found);
+  const me = meOf(tenant.id, found);
+  // The account's copies on the other databases show the same profile (`writeIdentityCopies`).
+  await writeIdentityCopies(ctx.bindings, {
+    userId: principal.userId,
+    except: tenant.database,
+    change: {
+      profile: {
+        ...(input.name === undefined ? {} : { name: input.name }),
+        ...(input.locale === undefined ? {} : { locale: input.locale }),
+        ...(input.timezone === undefined ? {} : { timezone: input.timezone }),
+        ...(preferences === null ? {} : { preferences }),
+      },
+    },
+  });
+  return me;
 }
 
 export interface PasswordChange {
@@ -105,7 +122,8 @@ const ChangedPasswordRows = z.array(z.object({ user_id: z.uuid(), tenants: z.arr
  * the account are spent too. Writes `auth.password_changed` and sends "your password was changed".
  *
  * Round trips: two database (the account's read with the branding; the change, compare-and-set on the hash that was
- * verified, so a concurrent change answers 409) and two Redis (the limit; the revocation records), beside the
+ * verified, so a concurrent change answers 409), plus one per other database the Worker knows (the account's copies
+ * there take the new hash and their sessions end, `writeIdentityCopies`; in parallel), and two Redis (the limit; the revocation records), beside the
  * authentication's one. A password check cannot go without the read, nor the revocation before the commit.
  */
 export async function changePassword({
@@ -175,8 +193,14 @@ export async function changePassword({
   ]);
   const [changed] = ChangedPasswordRows.parse(result.rows);
   if (!changed) throw new ApiError('conflict', { detail: 'The password was changed meanwhile; sign in again.' });
+  // The other databases' copies of the account take the new password too, and their sessions end.
+  const copies = await writeIdentityCopies(ctx.bindings, {
+    userId: principal.userId,
+    except: tenant.database,
+    change: { passwordHash: newHash, endSessions: true },
+  });
   const endedAt = Date.now();
-  await revokeUserTokens(ctx.services.redis, changed.tenants, [principal.userId], endedAt);
+  await revokeUserTokens(ctx.services.redis, [...changed.tenants, ...copies.tenants], [principal.userId], endedAt);
   giveBackAccountAttempt(ctx, accountKey);
   sendLater(
     ctx,

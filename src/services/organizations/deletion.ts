@@ -1,7 +1,8 @@
 import type { Redis } from '@upstash/redis/cloudflare';
-import { asc, eq, lte, sql, type SQL } from 'drizzle-orm';
-import type { Database } from '../../db/client.ts';
-import { organizationDomains, organizations, type Organization } from '../../db/schema/index.ts';
+import { and, asc, eq, lte, sql, type SQL } from 'drizzle-orm';
+import { z } from 'zod';
+import { SHARED_DATABASE, type Database, type DatabaseKey } from '../../db/client.ts';
+import { organizationDomains, organizations, tenantDirectory, type Organization } from '../../db/schema/index.ts';
 import { scoped } from '../../db/tenant.ts';
 import { ApiError } from '../../errors/api-error.ts';
 import type { ClientInfo } from '../../lib/client.ts';
@@ -201,7 +202,10 @@ const SYSTEM_CLIENT: ClientInfo = {
 };
 
 export interface PurgeDeps {
+  /** The control database: the organizations, their schedules and the tenant directory. */
   db: Database;
+  /** The client of a database the tenant directory names (`shared` is `db`). */
+  databaseOf: (key: DatabaseKey) => Database;
   redis: Redis;
   bucket: R2Bucket;
   rootDomain: string;
@@ -209,7 +213,7 @@ export interface PurgeDeps {
 }
 
 /**
- * The purge (the scheduled handler, every minute): the organizations whose grace has passed, at most
+ * The purge (the scheduled handler, every minute, on the control database): the organizations whose grace has passed, at most
  * PURGE_BATCH_SIZE per run, oldest due first, one after the other (`purgeOrganization`). A failure is logged and
  * the next organization still runs; the first failure is rethrown at the end. Safe to run again after a crash at any
  * point: each step is idempotent and the row goes last.
@@ -245,11 +249,18 @@ export async function purgeDueOrganizations(deps: PurgeDeps): Promise<{ purged: 
  * 1. its files in R2 (`images/<id>/`, `invoices/<id>/`), listed and deleted a page at a time; when more pages are
  *    left than one run goes through, the rest waits for the next run and the row stays;
  * 2. its Redis keys that can be named (`deleteRedisKeys`);
- * 3. one transaction: the row locked and checked still due (a cancellation that committed first wins), a tombstone in
- *    the platform audit log (`platform.organization_deleted`: the id, slug, name, schedule and how much went), its
- *    bookings, and the row's deletion, which every tenant table follows by its foreign key's cascade (the
- *    organization's own audit log included: drizzle/sql/security.sql lets the append-only log go only this way);
- * 4. its hosts forgotten by the tenant cache of this location.
+ * 3. for an organization on a dedicated database (its tenant directory entry, read with its schedule from the control
+ *    database; still due, which no cancellation can change any more: a cancellation needs the grace to last), one
+ *    transaction on that database: what it holds counted, its bookings and its copy of the row deleted, which its
+ *    tenant rows there follow by cascade (`purgeDedicatedCopy`). Deleting nothing the second time, so a run that died
+ *    after it finds the rest to do;
+ * 4. one transaction on the control database: the row locked and checked still due (a cancellation that committed
+ *    first wins), a tombstone in the platform audit log (`platform.organization_deleted`: the id, slug, name,
+ *    schedule, the database, and how much went, counted on the database that held it), its bookings, and the row's
+ *    deletion, which every tenant table follows by its foreign key's cascade (the organization's own audit log
+ *    included: drizzle/sql/security.sql lets the append-only log go only this way), the directory entry last of all;
+ * 5. its hosts forgotten by the tenant cache of this location.
+ * The users copied to a dedicated database stay there (global identities, as on the control database).
  * Returns whether the row was deleted.
  */
 export async function purgeOrganization(deps: PurgeDeps, organization: { id: string; slug: string }) {
@@ -262,6 +273,18 @@ export async function purgeOrganization(deps: PurgeDeps, organization: { id: str
     }
   }
   await deleteRedisKeys(deps.redis, id);
+
+  const [due] = await scoped(db, { platform: true }, [
+    db
+      .select({ database: sql<string>`coalesce(${tenantDirectory.database}, ${SHARED_DATABASE})` })
+      .from(organizations)
+      .leftJoin(tenantDirectory, eq(tenantDirectory.organizationId, organizations.id))
+      .where(and(eq(organizations.id, id), lte(organizations.deleteAfter, sql`now()`))),
+  ]);
+  const database = due[0]?.database;
+  if (database === undefined) return false;
+  const dedicatedCounts = database === SHARED_DATABASE ? null : await purgeDedicatedCopy(deps.databaseOf(database), id);
+  const counts = dedicatedCounts === null ? sql`'{}'::jsonb` : sql`${JSON.stringify(dedicatedCounts)}::jsonb`;
 
   const [locked, domains, tombstone, , deleted] = await scoped(db, { platform: true }, [
     db.execute(sql`select id from ${organizations} where id = ${id} and delete_after <= now() for update`),
@@ -276,7 +299,8 @@ export async function purgeOrganization(deps: PurgeDeps, organization: { id: str
           'events', (select count(*) from events e where e.organization_id = o.id),
           'bookings', (select count(*) from bookings b where b.organization_id = o.id),
           'invoices', (select count(*) from invoices i where i.organization_id = o.id),
-          'auditEntries', (select count(*) from audit_logs a where a.organization_id = o.id))
+          'auditEntries', (select count(*) from audit_logs a where a.organization_id = o.id),
+          'database', ${database}::text) || ${counts}
       from ${organizations} o where o.id = ${id} and o.delete_after <= now()
       returning metadata`),
     // Bookings first: their items and tickets point at ticket types without a cascade (a ticket type with sales
@@ -292,6 +316,33 @@ export async function purgeOrganization(deps: PurgeDeps, organization: { id: str
     summary: auditMetadata(SYSTEM_CLIENT, 'platform.organization_deleted', { ...tombstone.rows[0] }),
   });
   return true;
+}
+
+/**
+ * The organization's rows on its dedicated database, in one transaction there: what it holds counted (for the
+ * tombstone), its bookings (no cascade reaches them from the ticket types, as on the control database), then its copy
+ * of the organization row, which every tenant table there follows by cascade. The caller checked the purge is due on
+ * the control database (the dedicated copy carries no schedule). One round trip; a second run deletes nothing.
+ */
+async function purgeDedicatedCopy(db: Database, id: string): Promise<Record<string, number>> {
+  const [counted] = await scoped(db, { platform: true }, [
+    db.execute(sql`select (select count(*) from memberships where organization_id = ${id})::int as members,
+        (select count(*) from events where organization_id = ${id})::int as events,
+        (select count(*) from bookings where organization_id = ${id})::int as bookings,
+        (select count(*) from invoices where organization_id = ${id})::int as invoices,
+        (select count(*) from audit_logs where organization_id = ${id})::int as "auditEntries"`),
+    db.execute(sql`delete from bookings where organization_id = ${id}`),
+    db.execute(sql`delete from ${organizations} where id = ${id}`),
+  ]);
+  return z
+    .object({
+      members: z.number(),
+      events: z.number(),
+      bookings: z.number(),
+      invoices: z.number(),
+      auditEntries: z.number(),
+    })
+    .parse(counted.rows[0]);
 }
 
 /** Deletes every R2 object under `prefix`, a page at a time; false when R2_MAX_PAGES were not enough. */

@@ -1,6 +1,7 @@
 import { and, asc, desc, eq, gt, ilike, like, lt, or, sql, type SQL } from 'drizzle-orm';
 import { z } from 'zod';
 import { organizations, type Organization } from '../../db/schema/index.ts';
+import { databaseFor, SHARED_DATABASE, type Database } from '../../db/client.ts';
 import { scoped } from '../../db/tenant.ts';
 import { ApiError } from '../../errors/api-error.ts';
 import { requireTenant, type ServiceContext } from '../../lib/context.ts';
@@ -125,11 +126,28 @@ const DetailCounts = z.object({
   last_activity_at: z.string().nullable(),
 });
 
+/** Members, events, the latest sign-in and audited activity of one organization, on the database holding its rows. */
+function detailCounts(db: Database, id: string) {
+  return db.execute(sql`select m.*, e.*,
+          (select ${isoText(sql`max(created_at)`)} from audit_logs where organization_id = ${id}) as last_activity_at
+        from (select count(*) as members_total,
+                count(*) filter (where m.status = 'active') as members_active,
+                count(*) filter (where m.status = 'invited') as members_invited,
+                count(*) filter (where m.status = 'disabled') as members_disabled,
+                count(*) filter (where m.status = 'active' and r.key = 'owner') as owners,
+                ${isoText(sql`max(m.last_login_at)`)} as last_sign_in_at
+              from memberships m join roles r on r.organization_id = m.organization_id and r.id = m.role_id
+              where m.organization_id = ${id}) m,
+          (select count(*) as events_total, count(*) filter (where status = 'published') as events_published
+              from events where organization_id = ${id}) e`);
+}
+
 /**
  * One organization as platform administrators see it (issue #16 part 1, tenant detail): the row, its effective plan
  * (limits), member and event counts, the latest sign-in and audited activity, and the last 30 days of usage
  * (`readUsage`). Two database round trips side by side (the organization's counts under the platform scope, the usage
- * under the organization's) and one Redis round trip. 404 for an unknown id.
+ * under the organization's) and one Redis round trip; for an organization on a dedicated database (its tenant
+ * directory entry, read in the first), one more: the counts from that database. 404 for an unknown id.
  */
 export async function getOrganizationDetail({
   ctx,
@@ -145,25 +163,23 @@ export async function getOrganizationDetail({
   const [[rows, counts, flags], usage] = await Promise.all([
     scoped(db, { platform: true }, [
       db.select().from(organizations).where(eq(organizations.id, id)).limit(1),
-      db.execute(sql`select m.*, e.*,
-          (select ${isoText(sql`max(created_at)`)} from audit_logs where organization_id = ${id}) as last_activity_at
-        from (select count(*) as members_total,
-                count(*) filter (where m.status = 'active') as members_active,
-                count(*) filter (where m.status = 'invited') as members_invited,
-                count(*) filter (where m.status = 'disabled') as members_disabled,
-                count(*) filter (where m.status = 'active' and r.key = 'owner') as owners,
-                ${isoText(sql`max(m.last_login_at)`)} as last_sign_in_at
-              from memberships m join roles r on r.organization_id = m.organization_id and r.id = m.role_id
-              where m.organization_id = ${id}) m,
-          (select count(*) as events_total, count(*) filter (where status = 'published') as events_published
-              from events where organization_id = ${id}) e`),
-      db.execute(sql`select ${FLAG_DEFINITIONS} as flags`),
+      detailCounts(db, id),
+      db.execute(sql`select ${FLAG_DEFINITIONS} as flags,
+        (select database from tenant_directory where organization_id = ${id}) as database`),
     ]),
     readUsage({ db, redis: ctx.services.redis, logger: ctx.logger }, id, { from, to }),
   ]);
   const organization = rows[0];
   if (!organization) throw new ApiError('not_found', { detail: 'No such organization.' });
-  const c = DetailCounts.parse(counts.rows[0]);
+  // An organization on a dedicated database: its members, events and audit log are there (one more round trip).
+  const database = z.string().nullable().catch(null).parse(flags.rows[0]?.database);
+  let countsRow: unknown = counts.rows[0];
+  if (database !== null && database !== SHARED_DATABASE) {
+    const dedicated = databaseFor(ctx.bindings, database);
+    const [moved] = await scoped(dedicated, { platform: true }, [detailCounts(dedicated, id)]);
+    countsRow = moved.rows[0];
+  }
+  const c = DetailCounts.parse(countsRow);
   const registry = registryOf(flags.rows[0]?.flags);
   return {
     organization,

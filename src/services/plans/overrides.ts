@@ -1,5 +1,5 @@
 import { eq } from 'drizzle-orm';
-import { databaseFor, SHARED_DATABASE, type Database } from '../../db/client.ts';
+import { databaseFor, SHARED_DATABASE, sharedDatabase, type Database } from '../../db/client.ts';
 import { organizationDomains, organizations, tenantDirectory, type PlanOverrides } from '../../db/schema/index.ts';
 import { scoped } from '../../db/tenant.ts';
 import { ApiError } from '../../errors/api-error.ts';
@@ -24,7 +24,9 @@ export async function getPlanSummary({
   ctx: ServiceContext;
 }): Promise<EffectivePlan & { flags: ReturnType<typeof evaluateFlags> }> {
   const tenant = requireTenant(ctx);
-  const { db } = ctx.services;
+  // The control database's, whichever database serves the organization: the flag registry lives there only (a
+  // dedicated database's `feature_flags` is never written), and so does the organization row the platform changes.
+  const db = sharedDatabase(ctx.bindings);
   const [rows] = await scoped(db, { organizationId: tenant.id }, [organizationWithFlags(db, tenant.id)]);
   const row = rows[0];
   if (!row) throw new ApiError('not_found', { detail: 'No such organization.' });

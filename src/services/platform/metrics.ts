@@ -97,6 +97,47 @@ function flowRows(day: string, start: string, end: string): SQL {
   );
 }
 
+/**
+ * The metrics counted from tenant tables, which live on the database that serves each organization: on a dedicated
+ * database they are counted there too (`dedicatedMetricsSql`) and added to the control database's. The others
+ * (organizations, users, emails from the usage flush) are counted on the control database only: a dedicated database
+ * holds copies of those rows. `active_users` is summed per database: a person active in organizations on two
+ * databases the same day counts twice.
+ */
+const TENANT_METRICS: readonly Metric[] = [
+  'active_users',
+  'events_published',
+  'bookings_confirmed',
+  'gross_volume',
+  'refunds',
+  'refunded_amount',
+  'webhook_deliveries_succeeded',
+  'webhook_deliveries_failed',
+  'outbox_backlog',
+];
+
+/** One (metric, dimension, value) row counted on a dedicated database, to add to the control database's. */
+export interface MetricRow {
+  metric: string;
+  dimension: string;
+  value: number;
+}
+
+const MetricRows = z.array(
+  z.object({ metric: z.string(), dimension: z.string(), value: z.coerce.number().int().nonnegative() }),
+);
+
+/** The tenant-table metrics of one day as counted on a dedicated database (a read; the rollup adds them up). */
+export function dedicatedMetricsSql(day: string, withSnapshot: boolean): SQL {
+  const start = new Date(dayStart(day)).toISOString();
+  const end = new Date(dayStart(day) + DAY_MS).toISOString();
+  const outbox = sql`select 'outbox_backlog'::text, ''::text,
+    (select count(*) from outbox where dispatched_at is null)::bigint`;
+  const rows = withSnapshot ? sql`${flowRows(day, start, end)} union all ${outbox}` : flowRows(day, start, end);
+  return sql`select metric, dimension, value::text as value from (${rows}) counted (metric, dimension, value)
+    where metric in (${metricList(TENANT_METRICS)})`;
+}
+
 /** The snapshot metrics, as of now. */
 function snapshotRows(): SQL {
   return sql`
@@ -117,13 +158,21 @@ function snapshotRows(): SQL {
  * running it twice leaves the same rows. Run it under the platform scope. Exported for the backfill script
  * (drizzle/backfill-metrics.ts), which runs it in Node over node-postgres.
  */
-export function rollupSql(day: string, withSnapshot: boolean): SQL {
+export function rollupSql(day: string, withSnapshot: boolean, dedicated: readonly MetricRow[] = []): SQL {
   const start = new Date(dayStart(day)).toISOString();
   const end = new Date(dayStart(day) + DAY_MS).toISOString();
   const metrics: Metric[] = withSnapshot ? [...FLOW_METRICS, ...SNAPSHOT_METRICS] : [...FLOW_METRICS];
   const rows = withSnapshot ? sql`${flowRows(day, start, end)} union all ${snapshotRows()}` : flowRows(day, start, end);
   return sql`
-    with fresh (metric, dimension, value) as (${rows}),
+    with counted (metric, dimension, value) as (${rows}),
+    added (metric, dimension, value) as (
+      select metric, dimension, value::bigint
+        from jsonb_to_recordset(${JSON.stringify(dedicated)}::jsonb) as d(metric text, dimension text, value text)
+    ),
+    fresh (metric, dimension, value) as (
+      select metric, dimension, sum(value)::bigint from (select * from counted union all select * from added) every_database
+       group by metric, dimension
+    ),
     written as (
       insert into platform_daily_metrics (day, metric, dimension, value, computed_at)
       select ${day}::date, metric, dimension, value, now() from fresh
@@ -142,27 +191,48 @@ export function rollupSql(day: string, withSnapshot: boolean): SQL {
 
 /**
  * Recomputes the rows of the given UTC days in one batch (one round trip, one transaction): the flow metrics of each
- * day, and the snapshot metrics for `today` only (a past day's snapshot cannot be recounted). Idempotent. For the
+ * day, and the snapshot metrics for `today` only (a past day's snapshot cannot be recounted), with the tenant-table
+ * metrics counted on each of `dedicatedDatabases` added (one read each, side by side, before). Idempotent. For the
  * scheduled handler (`rollupPlatformMetricsIfDue`) and a backfill of past days.
  */
 export async function rollupPlatformMetrics(
   db: Database,
   days: readonly [string, ...string[]],
   now = Date.now(),
+  dedicatedDatabases: readonly Database[] = [],
 ): Promise<{ days: number; rows: number }> {
   const today = utcDay(now);
-  const statement = (day: string) => db.execute(rollupSql(day, day === today));
-  const results = await scoped(db, { platform: true }, [statement(days[0]), ...days.slice(1).map(statement)]);
+  // The tenant tables of the organizations on dedicated databases: one read per database, side by side.
+  const dedicated = await Promise.all(
+    dedicatedDatabases.map(async (other) => {
+      const [first, ...rest] = days.map((day) => other.execute(dedicatedMetricsSql(day, day === today)));
+      if (first === undefined) return [];
+      const results = await scoped(other, { platform: true }, [first, ...rest]);
+      return results.map((result) => MetricRows.parse(result.rows));
+    }),
+  );
+  const addedOn = (index: number): MetricRow[] => dedicated.flatMap((perDay) => perDay[index] ?? []);
+  const statement = (day: string, index: number) => db.execute(rollupSql(day, day === today, addedOn(index)));
+  const results = await scoped(db, { platform: true }, [
+    statement(days[0], 0),
+    ...days.slice(1).map((day, index) => statement(day, index + 1)),
+  ]);
   const rows = results.reduce((sum, result) => sum + Number(result.rows[0]?.written ?? 0), 0);
   return { days: days.length, rows };
 }
 
 /**
  * The scheduled handler's rollup (every minute): when today's rows are missing or older than
- * ROLLUP_INTERVAL_MINUTES, recomputes yesterday's and today's (`rollupPlatformMetrics`). One round trip when nothing
- * is due, two otherwise; overlapping runs write the same rows.
+ * ROLLUP_INTERVAL_MINUTES, recomputes yesterday's and today's (`rollupPlatformMetrics`), adding what the tenant
+ * tables of `dedicatedDatabases` count. One round trip when nothing is due, two otherwise (plus one per dedicated
+ * database, side by side); overlapping runs write the same rows.
  */
-export async function rollupPlatformMetricsIfDue(db: Database, logger: Logger, now = Date.now()): Promise<boolean> {
+export async function rollupPlatformMetricsIfDue(
+  db: Database,
+  logger: Logger,
+  now = Date.now(),
+  dedicatedDatabases: readonly Database[] = [],
+): Promise<boolean> {
   const today = utcDay(now);
   const [check] = await scoped(db, { platform: true }, [
     db.execute(sql`select coalesce(max(computed_at) < now() - make_interval(mins => ${ROLLUP_INTERVAL_MINUTES}), true)
@@ -170,7 +240,7 @@ export async function rollupPlatformMetricsIfDue(db: Database, logger: Logger, n
   ]);
   if (check.rows[0]?.due !== true) return false;
   const started = Date.now();
-  const result = await rollupPlatformMetrics(db, [utcDay(now - DAY_MS), today], now);
+  const result = await rollupPlatformMetrics(db, [utcDay(now - DAY_MS), today], now, dedicatedDatabases);
   logger.info('platform metrics rolled up', { ...result, ms: Date.now() - started });
   return true;
 }

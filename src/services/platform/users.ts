@@ -1,5 +1,6 @@
 import { sql, type SQL } from 'drizzle-orm';
 import { z } from 'zod';
+import { databaseFor, SHARED_DATABASE, type Database } from '../../db/client.ts';
 import { scoped } from '../../db/tenant.ts';
 import { ApiError } from '../../errors/api-error.ts';
 import type { ServiceContext } from '../../lib/context.ts';
@@ -8,6 +9,7 @@ import { escapeLike } from '../../lib/text.ts';
 import { principalOf } from '../../middleware/auth.ts';
 import { auditClient, auditMetadata } from '../audit/record.ts';
 import { everyTenantOf } from '../auth/account.ts';
+import { otherDatabases, writeIdentityCopies } from '../auth/identity-copies.ts';
 import { revokeUserTokens } from '../auth/revocation.ts';
 
 /**
@@ -135,13 +137,9 @@ const MembershipRow = z.object({
   joined_at: Iso,
 });
 
-/** One account with its memberships (organization, role, status, last sign-in, live sessions). One round trip. */
-export async function getPlatformUser({ ctx, input }: { ctx: ServiceContext; input: { id: string } }) {
-  const db = ctx.services.db;
-  const id = input.id.toLowerCase();
-  const [user, memberships] = await scoped(db, { platform: true }, [
-    db.execute(sql`select ${summaryColumns}, u.locale, u.timezone from users u where u.id = ${id}`),
-    db.execute(sql`select o.id as organization_id, o.slug, o.name as organization_name,
+/** The account's memberships on one database, with their organizations (copied beside them on a dedicated one). */
+function membershipsQuery(db: Database, id: string) {
+  return db.execute(sql`select o.id as organization_id, o.slug, o.name as organization_name,
         o.status::text as organization_status, r.key as role, m.status::text as status, m.last_login_at,
         m.created_at as joined_at,
         (select count(distinct t.family_id) from refresh_tokens t where t.organization_id = m.organization_id
@@ -149,34 +147,60 @@ export async function getPlatformUser({ ctx, input }: { ctx: ServiceContext; inp
           and t.session_expires_at > now()) as active_sessions
       from memberships m join organizations o on o.id = m.organization_id
       join roles r on r.organization_id = m.organization_id and r.id = m.role_id
-      where m.user_id = ${id} order by o.slug`),
+      where m.user_id = ${id} order by o.slug`);
+}
+
+/**
+ * One account with its memberships (organization, role, status, last sign-in, live sessions) on every database:
+ * one round trip on the control database and one on each dedicated database, side by side. The membership count
+ * and the latest sign-in count them all.
+ */
+export async function getPlatformUser({ ctx, input }: { ctx: ServiceContext; input: { id: string } }) {
+  const db = ctx.services.db;
+  const id = input.id.toLowerCase();
+  const [[user, memberships], ...elsewhere] = await Promise.all([
+    scoped(db, { platform: true }, [
+      db.execute(sql`select ${summaryColumns}, u.locale, u.timezone from users u where u.id = ${id}`),
+      membershipsQuery(db, id),
+    ]),
+    ...otherDatabases(ctx.bindings, SHARED_DATABASE).map(async (key) => {
+      const other = databaseFor(ctx.bindings, key);
+      const [rows] = await scoped(other, { platform: true }, [membershipsQuery(other, id)]);
+      return rows;
+    }),
   ]);
   const row = user.rows[0];
   if (row === undefined) throw userNotFound();
   const summary = toSummary(SummaryRow.parse(row));
   const extra = z.object({ locale: z.string(), timezone: z.string() }).parse(row);
+  const every = z
+    .array(MembershipRow)
+    .parse([...memberships.rows, ...elsewhere.flatMap((result) => result.rows)])
+    .sort((a, b) => (a.slug < b.slug ? -1 : a.slug > b.slug ? 1 : 0));
+  const lastLogins = every.map((m) => m.last_login_at).filter((at): at is string => at !== null);
   return {
     ...summary,
+    organizations: every.length,
+    lastLoginAt: lastLogins.length === 0 ? null : lastLogins.reduce((a, b) => (a > b ? a : b)),
     ...extra,
-    memberships: z
-      .array(MembershipRow)
-      .parse(memberships.rows)
-      .map((m): PlatformUserMembership => ({
-        organization: { id: m.organization_id, slug: m.slug, name: m.organization_name, status: m.organization_status },
-        role: m.role,
-        status: m.status,
-        lastLoginAt: m.last_login_at,
-        activeSessions: m.active_sessions,
-        joinedAt: m.joined_at,
-      })),
+    memberships: every.map((m): PlatformUserMembership => ({
+      organization: { id: m.organization_id, slug: m.slug, name: m.organization_name, status: m.organization_status },
+      role: m.role,
+      status: m.status,
+      lastLoginAt: m.last_login_at,
+      activeSessions: m.active_sessions,
+      joinedAt: m.joined_at,
+    })),
   } satisfies PlatformUser;
 }
 
 /**
  * Ends every session of an account everywhere (each organization and the platform host): every refresh token is
- * revoked and the platform audit row written in one statement, then the access tokens end in every tenant the account
- * holds them in (one Redis round trip). A platform administrator's own sessions included, the caller's too when it is
- * their own account. 404 for an unknown account.
+ * revoked and the platform audit row written in one statement on the control database, then the same on every
+ * dedicated database (`writeIdentityCopies`: the sessions and memberships of organizations moved there live there;
+ * one round trip per database, in parallel), then the access tokens end in every tenant the account holds them in,
+ * on any database (one Redis round trip). A platform administrator's own sessions included, the caller's too when it
+ * is their own account. 404 for an unknown account.
  */
 export async function revokePlatformUserSessions({
   ctx,
@@ -213,6 +237,13 @@ export async function revokePlatformUserSessions({
     .array(z.object({ id: z.string(), sessions: z.coerce.number(), tenants: z.array(z.string()) }))
     .parse(result.rows);
   if (row === undefined) throw userNotFound();
-  await revokeUserTokens(ctx.services.redis, row.tenants, [row.id]);
-  return { sessionsRevoked: row.sessions, tenants: row.tenants.length };
+  // The sessions and memberships of the account's organizations on dedicated databases are there, not here.
+  const copies = await writeIdentityCopies(ctx.bindings, {
+    userId: row.id,
+    except: SHARED_DATABASE,
+    change: { endSessions: true },
+  });
+  const tenants = [...new Set([...row.tenants, ...copies.tenants])];
+  await revokeUserTokens(ctx.services.redis, tenants, [row.id]);
+  return { sessionsRevoked: row.sessions + copies.sessions, tenants: tenants.length };
 }

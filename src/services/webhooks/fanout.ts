@@ -1,12 +1,14 @@
 import { z } from '@hono/zod-openapi';
 import { eq, sql } from 'drizzle-orm';
 import { organizations } from '../../db/schema/index.ts';
+import { createDatabase, SHARED_DATABASE } from '../../db/client.ts';
 import { scoped } from '../../db/tenant.ts';
 import type { ConsumerContext } from '../../queues/consumer.ts';
 import type { QueueMessage } from '../../queues/messages.ts';
 import { FLAG_DEFINITIONS } from '../flags/cache.ts';
 import { registryOf } from '../flags/evaluate.ts';
 import { effectivePlan } from '../plans/catalogue.ts';
+import { organizationDirectoryEntry } from '../tenants/directory.ts';
 import { enqueueDeliveries, FanoutPayloadSchema, TEST_EVENT_TYPE } from './messages.ts';
 
 const IdRows = z.array(z.object({ id: z.uuid() }));
@@ -23,7 +25,8 @@ function rowsOf<T>(result: T[] | { rows: T[] }): T[] {
  * a downgrade the event is skipped (logged, acknowledged) and creates no delivery. The plan is read in the same batch
  * as the matching endpoints and the deliveries still waiting for their first attempt; the deliveries are inserted in
  * a second batch, and only when there is a matching endpoint, so an organization without endpoints (or without the
- * feature) costs one database round trip, and one with endpoints two.
+ * feature) costs one database round trip, and one with endpoints two (plus, for an organization on a dedicated
+ * database, the flag definitions' read on the control database, side by side with the first).
  *
  * Idempotent: the insert does nothing for a delivery that exists (unique endpoint + event), so a redelivered fan-out
  * creates no duplicate; it re-enqueues only deliveries still waiting for their first attempt, which covers a crash
@@ -49,29 +52,45 @@ export async function fanOutEvent(message: QueueMessage, ctx: ConsumerContext): 
        where organization_id = ${organizationId} and event_id = ${eventId.data}::uuid
          and status = 'pending' and attempts = 0`);
 
-  const [[organization], endpoints, waitingBefore] = await scoped(db, scope, [
-    db
-      .select({
-        id: organizations.id,
-        plan: organizations.plan,
-        planOverrides: organizations.planOverrides,
-        flags: FLAG_DEFINITIONS,
-      })
-      .from(organizations)
-      .where(eq(organizations.id, organizationId))
-      .limit(1),
-    db.execute(sql`
+  // Flag definitions live on the control database only (a dedicated database's `feature_flags` is never written):
+  // for an organization on a dedicated one they are read there, side by side with the batch below. The directory
+  // entry is the one `ctx.database()` just looked up (cached: no round trip).
+  const onDedicated =
+    (await organizationDirectoryEntry(ctx.bindings, organizationId)).key !== SHARED_DATABASE
+      ? createDatabase(ctx.bindings)
+      : null;
+  const controlFlags =
+    onDedicated === null
+      ? Promise.resolve(null)
+      : scoped(onDedicated, { platform: true }, [onDedicated.execute(sql`select ${FLAG_DEFINITIONS} as flags`)]).then(
+          ([result]) => result.rows[0]?.flags,
+        );
+  const [[[organization], endpoints, waitingBefore], definitions] = await Promise.all([
+    scoped(db, scope, [
+      db
+        .select({
+          id: organizations.id,
+          plan: organizations.plan,
+          planOverrides: organizations.planOverrides,
+          flags: FLAG_DEFINITIONS,
+        })
+        .from(organizations)
+        .where(eq(organizations.id, organizationId))
+        .limit(1),
+      db.execute(sql`
       select id from webhook_endpoints
        where organization_id = ${organizationId} and enabled
          and (cardinality(event_types) = 0 or ${type}::text = any(event_types))`),
-    waitingDeliveries(),
+      waitingDeliveries(),
+    ]),
+    controlFlags,
   ]);
   if (!organization) {
     // Retrying cannot bring the organization back.
     ctx.logger.info('webhook fan-out skipped: no such organization', { eventId: eventId.data, organizationId });
     return;
   }
-  const plan = effectivePlan(organization, registryOf(organization.flags));
+  const plan = effectivePlan(organization, registryOf(onDedicated === null ? organization.flags : definitions));
   if (!plan.features.webhooks) {
     ctx.logger.info('webhook fan-out skipped: the plan has no webhooks feature', {
       eventId: eventId.data,
