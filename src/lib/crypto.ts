@@ -89,7 +89,7 @@ export async function decryptSecret(keyText: string, context: SecretContext, sto
 }
 
 /** What a signature is for: each purpose has its own key (HKDF info), so one kind of signature never passes as another. */
-export type SignaturePurpose = 'export_download';
+export type SignaturePurpose = 'export_download' | 'domain_verification';
 
 // HMAC keys per (key text, purpose), for the life of the isolate (deriving them is not free).
 const signingKeys = new Map<string, Promise<CryptoKey>>();
