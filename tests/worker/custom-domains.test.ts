@@ -1,6 +1,8 @@
 import { and, eq } from 'drizzle-orm';
 import { inject, describe, expect, it } from 'vitest';
 import { auditLogs, organizationDomains } from '../../src/db/schema/index.ts';
+import { dohUrl, joinTxtData, verifyTxt } from '../../src/services/dns/verify-txt.ts';
+import { cloudflareApiBase } from '../../src/services/domains/cloudflare.ts';
 import {
   bearer,
   createTenant,
@@ -461,5 +463,44 @@ describe('plan downgrade', () => {
     expect((await list.json<{ data: unknown[] }>()).data).toHaveLength(1);
     expect((await call(tenant, 'DELETE', `/api/v1/organization/domains/${domain.id}`, { token })).status).toBe(204);
     expect(await served(domain.hostname)).toBeNull();
+  });
+});
+
+describe('the DNS TXT verification service (src/services/dns/verify-txt.ts)', () => {
+  const local = { ENVIRONMENT: 'local' as const, DOH_URL: `${inject('fakeCloudflareUrl')}/dns-query` };
+
+  it('answers verified for the exact value, not for another, and reports the TTL', async () => {
+    const name = `_check.${randomHost()}`;
+    await control('/__dns', 'PUT', { name, type: 'TXT', data: 'token-one', ttl: 90 });
+    await control('/__dns', 'PUT', { name, type: 'TXT', data: 'unrelated', ttl: 300 });
+    expect(await verifyTxt(local, name, 'token-one')).toEqual({
+      verified: true,
+      values: ['token-one', 'unrelated'],
+      ttl: 90,
+    });
+    expect((await verifyTxt(local, name, 'token-on')).verified).toBe(false);
+    // NXDOMAIN: not verified, no error.
+    expect(await verifyTxt(local, `_none.${randomHost()}`, 'x')).toEqual({ verified: false, values: [], ttl: null });
+  });
+
+  it('joins the character strings of one TXT record', () => {
+    expect(joinTxtData('"abc" "def"')).toBe('abcdef');
+    expect(joinTxtData('"a\\"b"')).toBe('a"b');
+    expect(joinTxtData('plain')).toBe('plain');
+  });
+
+  it('refuses the fakes outside the local environment', () => {
+    for (const environment of ['staging', 'production'] as const) {
+      expect(() => dohUrl({ ENVIRONMENT: environment, DOH_URL: 'http://127.0.0.1:1/dns-query' })).toThrow(
+        /local environment only/,
+      );
+      expect(() => cloudflareApiBase({ ENVIRONMENT: environment, CLOUDFLARE_API_BASE: 'http://127.0.0.1:1' })).toThrow(
+        /local environment only/,
+      );
+    }
+    expect(dohUrl({ ENVIRONMENT: 'production', DOH_URL: undefined })).toBe('https://cloudflare-dns.com/dns-query');
+    expect(cloudflareApiBase({ ENVIRONMENT: 'production', CLOUDFLARE_API_BASE: undefined })).toBe(
+      'https://api.cloudflare.com/client/v4',
+    );
   });
 });
