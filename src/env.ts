@@ -132,6 +132,28 @@ export const BindingsSchema = z.object({
    */
   STRIPE_API_BASE: z.url().optional(),
   /**
+   * Custom domains (src/services/domains, Cloudflare for SaaS): an API token with `SSL and Certificates: Edit` on the
+   * zone that holds the custom hostnames, that zone's id, and the host name customers point their CNAME at (the
+   * zone's fallback origin or a name under it, e.g. `customers.eventra.app`). Secrets; unset, the custom domain
+   * routes that reach Cloudflare answer 503.
+   */
+  CLOUDFLARE_API_TOKEN: z.string().min(20).optional(),
+  CLOUDFLARE_ZONE_ID: z
+    .string()
+    .regex(/^[0-9a-f]{32}$/, 'must be a Cloudflare zone id')
+    .optional(),
+  CUSTOM_DOMAIN_TARGET: z
+    .string()
+    .regex(/^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$/, 'must be a lower-case host name')
+    .optional(),
+  /**
+   * Local environment only: where Cloudflare API calls (default https://api.cloudflare.com/client/v4) and DNS over
+   * HTTPS queries (default https://cloudflare-dns.com/dns-query) go; the tests' fakes. Set in staging or production,
+   * the routes that use them refuse to run (500 misconfigured): they must be unset there.
+   */
+  CLOUDFLARE_API_BASE: z.url().optional(),
+  DOH_URL: z.url().optional(),
+  /**
    * Plan billing (src/services/billing) on the PLATFORM's Stripe account, never an organization's: its secret key
    * (`sk_`/`rk_`, needs Customers, Checkout Sessions, Billing Portal Sessions and Subscriptions) and the signing
    * secret of its webhook endpoint `https://<ROOT_DOMAIN>/api/v1/billing/webhooks`. Secrets; unset, plan billing is

@@ -35,6 +35,7 @@ export const ERROR_CODES = {
   self_service_closed: { status: 409, title: 'Closed to buyers' },
   payload_too_large: { status: 413, title: 'Payload too large' },
   unsupported_media_type: { status: 415, title: 'Unsupported media type' },
+  domain_not_verified: { status: 422, title: 'Domain not verified' },
   unprocessable: { status: 422, title: 'Unprocessable request' },
   discount_code_invalid: { status: 422, title: 'Discount code not applicable' },
   rate_limited: { status: 429, title: 'Too many requests' },
@@ -42,6 +43,7 @@ export const ERROR_CODES = {
   internal_error: { status: 500, title: 'Internal server error' },
   misconfigured: { status: 500, title: 'Service misconfigured' },
   payment_provider_error: { status: 502, title: 'Payment provider error' },
+  dns_provider_error: { status: 502, title: 'DNS provider error' },
   service_unavailable: { status: 503, title: 'Service unavailable' },
   organization_read_only: { status: 503, title: 'Organization read-only' },
 } as const satisfies Record<string, { status: number; title: string }>;

@@ -354,6 +354,17 @@ export const ROUTE_GROUPS: readonly RouteGroup[] = [
     load: async () => (await import('./calendars/index.ts')).registerCalendarRoutes,
   },
   {
+    name: 'domains',
+    routes: [
+      ['GET', '/api/v1/organization/domains'],
+      ['POST', '/api/v1/organization/domains'],
+      ['GET', '/api/v1/organization/domains/{id}'],
+      ['POST', '/api/v1/organization/domains/{id}/verify'],
+      ['DELETE', '/api/v1/organization/domains/{id}'],
+    ],
+    load: async () => (await import('./domains/index.ts')).registerDomainRoutes,
+  },
+  {
     name: 'api-keys',
     routes: [
       ['GET', '/api/v1/api-keys'],

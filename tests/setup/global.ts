@@ -4,6 +4,7 @@ import { startStack, type Stack } from '../../dev/stack.ts';
 import { applyMigrations } from '../../drizzle/migrate.ts';
 import { hashPassword } from '../../src/services/auth/passwords.ts';
 import { createTestDatabase } from './database.ts';
+import { startFakeCloudflare } from './fake-cloudflare.ts';
 import { startFakeStripe } from './fake-stripe.ts';
 import { startWebhookReceiver } from './webhook-receiver.ts';
 import { describeServices, detectServices } from './services.ts';
@@ -113,6 +114,18 @@ export default async function setup(project: TestProject): Promise<() => Promise
       STRIPE_BILLING_PRICES: JSON.stringify({ pro: 'price_proMonthly', enterprise: 'price_enterpriseMonthly' }),
     };
 
+    // Custom domains: Cloudflare for SaaS and DNS over HTTPS go to a local fake (the overrides are refused outside
+    // the local environment).
+    const cloudflare = await startFakeCloudflare();
+    cleanups.push(() => cloudflare.close());
+    const cloudflareVars = {
+      CLOUDFLARE_API_BASE: cloudflare.apiBase,
+      DOH_URL: cloudflare.dohUrl,
+      CLOUDFLARE_API_TOKEN: cloudflare.token,
+      CLOUDFLARE_ZONE_ID: cloudflare.zoneId,
+    };
+    project.provide('fakeCloudflareUrl', cloudflare.url);
+
     const onDatabase = (url: string, name: string): string => {
       const moved = new URL(url);
       moved.pathname = `/${name}`;
@@ -121,12 +134,12 @@ export default async function setup(project: TestProject): Promise<() => Promise
     const shardVars: Record<string, string> = dedicated
       ? { DATABASE_URLS: JSON.stringify({ 'dedicated-1': onDatabase(main.workerDatabaseUrl, dedicated.name) }) }
       : {};
-    project.provide('workerVars', { ...main.workerVars(), ...stripeVars, ...shardVars });
+    project.provide('workerVars', { ...main.workerVars(), ...stripeVars, ...cloudflareVars, ...shardVars });
     project.provide(
       'dedicatedDatabase',
       dedicated ? { ownerUrl: onDatabase(main.ownerDatabaseUrl, dedicated.name), ...dedicated } : null,
     );
-    project.provide('faultWorkerVars', fault ? { ...fault.workerVars(), ...stripeVars } : null);
+    project.provide('faultWorkerVars', fault ? { ...fault.workerVars(), ...stripeVars, ...cloudflareVars } : null);
     project.provide('faultControlUrl', faultControlUrl);
     project.provide('gatewayCounters', {
       neon: `http://127.0.0.1:${main.neon.port}/__eventra/round-trips`,

@@ -73,6 +73,11 @@ export const TAGS = [
       "iCalendar (RFC 5545) files: a public event, the organization's public events (a feed to subscribe to) and a " +
       "buyer's booking (with its token in a header).",
   },
+  {
+    name: 'Custom domains',
+    description:
+      "The organization's own host names (Cloudflare for SaaS): add, create the DNS records shown, verify, remove.",
+  },
   { name: 'API keys', description: 'Keys for integrations: scoped, live or test, shown once, revocable at once.' },
   { name: 'Audit log', description: 'Who changed what, with export.' },
   {
