@@ -374,6 +374,18 @@ describe('SAML service provider', () => {
       expect(await refusal(consume(xxe + signed.replace('ada@example.com', '&x;')))).toBe('saml_xml_dtd_refused');
     });
 
+    it('a signed IdP error status', async () => {
+      const { consume, sp } = setUp();
+      const xml = sign(
+        responseXml('', { destination: sp.acsUrl }).replace(
+          ':status:Success"/>',
+          ':status:Responder"/><samlp:StatusMessage>Access denied</samlp:StatusMessage>',
+        ),
+        'Response',
+      );
+      expect(await refusal(consume(xml))).toBe('saml_status_error');
+    });
+
     it('an oversize response', async () => {
       const { connectionId, config, sp, redis } = setUp();
       const code = await refusal(
