@@ -74,6 +74,10 @@ export const TAGS = [
       "buyer's booking (with its token in a header).",
   },
   { name: 'API keys', description: 'Keys for integrations: scoped, live or test, shown once, revocable at once.' },
+  {
+    name: 'Single sign-on',
+    description: 'Enterprise SSO connections (OpenID Connect) per organization: JIT membership, group -> role mapping.',
+  },
   { name: 'Audit log', description: 'Who changed what, with export.' },
   {
     name: 'Exports',
