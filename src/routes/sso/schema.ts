@@ -62,16 +62,19 @@ export const SsoConnectionSchema = z
       example: true,
     }),
     defaultRole: roleKey(),
-    roleMapping: z.record(z.string(), z.string()).openapi({
+    roleMapping: z.record(z.string().max(200), z.string().max(50)).openapi({
       description: 'IdP group -> role key, re-applied at every sign-in.',
       example: { 'eventra-admins': 'admin' },
     }),
     oidc: z
       .object({
-        issuer: z.string().openapi({ description: 'The issuer.', example: 'https://login.example.com' }),
-        clientId: z.string().openapi({ description: 'The client id.', example: 'eventra-acme' }),
-        scopes: z.array(z.string()).openapi({ description: 'Scopes requested.', example: ['openid', 'email'] }),
-        claims: z.object({ email: z.string(), name: z.string(), groups: z.string() }),
+        issuer: z.string().max(500).openapi({ description: 'The issuer.', example: 'https://login.example.com' }),
+        clientId: z.string().max(500).openapi({ description: 'The client id.', example: 'eventra-acme' }),
+        scopes: z
+          .array(z.string().max(100))
+          .max(20)
+          .openapi({ description: 'Scopes requested.', example: ['openid', 'email'] }),
+        claims: z.object({ email: z.string().max(100), name: z.string().max(100), groups: z.string().max(100) }),
         clientSecretSet: z.boolean().openapi({
           description: 'Whether a client secret is stored (it is never shown).',
           example: true,
