@@ -12,7 +12,12 @@ const decoder = new TextDecoder();
 
 /** What a secret is for; part of the additional authenticated data. */
 export type SecretPurpose =
-  'stripe_secret_key' | 'stripe_webhook_secret' | 'webhook_secret' | 'totp_secret' | 'mfa_challenge';
+  | 'stripe_secret_key'
+  | 'stripe_webhook_secret'
+  | 'webhook_secret'
+  | 'totp_secret'
+  | 'mfa_challenge'
+  | 'sso_client_secret';
 
 export interface SecretContext {
   organizationId: string;

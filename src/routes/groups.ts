@@ -376,6 +376,16 @@ export const ROUTE_GROUPS: readonly RouteGroup[] = [
     load: async () => (await import('./api-keys/index.ts')).registerApiKeysRoutes,
   },
   {
+    name: 'sso',
+    routes: [
+      ['GET', '/api/v1/sso/connections'],
+      ['POST', '/api/v1/sso/connections'],
+      ['GET', '/api/v1/sso/connections/{id}'],
+      ['DELETE', '/api/v1/sso/connections/{id}'],
+    ],
+    load: async () => (await import('./sso/index.ts')).registerSsoRoutes,
+  },
+  {
     name: 'live',
     routes: [
       ['GET', '/api/v1/public/events/{slug}/live'],

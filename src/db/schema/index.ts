@@ -26,3 +26,4 @@ export * from './impersonations.ts';
 export * from './billing.ts';
 export * from './imports.ts';
 export * from './platform-metrics.ts';
+export * from './sso.ts';

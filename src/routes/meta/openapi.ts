@@ -79,6 +79,10 @@ export const TAGS = [
       "The organization's own host names (Cloudflare for SaaS): add, create the DNS records shown, verify, remove.",
   },
   { name: 'API keys', description: 'Keys for integrations: scoped, live or test, shown once, revocable at once.' },
+  {
+    name: 'Single sign-on',
+    description: 'Enterprise SSO connections (OpenID Connect) per organization: JIT membership, group -> role mapping.',
+  },
   { name: 'Audit log', description: 'Who changed what, with export.' },
   {
     name: 'Exports',

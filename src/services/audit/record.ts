@@ -1,3 +1,4 @@
+import { sql, type SQL } from 'drizzle-orm';
 import type { Database } from '../../db/client.ts';
 import { auditLogs } from '../../db/schema/index.ts';
 import { MAX_CLIENT_ADDRESS, MAX_USER_AGENT, type ClientInfo } from '../../lib/client.ts';
@@ -115,4 +116,24 @@ export function auditInsert(db: Database, client: ClientInfo, entry: AuditEntry)
     ...auditClient(client),
     metadata: auditMetadata(client, entry.action, { ...entry.metadata, ...actorMetadata(entry.actor) }),
   });
+}
+
+/**
+ * An audit row written only if `condition` (a boolean SQL expression) holds when its statement runs: put after the
+ * change in the same batch, with a condition that sees the change (the batch is one transaction), so a change that
+ * matched no row leaves no audit row; or one row per row of `from` (a data-modifying CTE of the same statement).
+ * Same fields as `auditInsert`.
+ */
+export function auditInsertWhen(client: ClientInfo, entry: AuditEntry, condition: SQL, from?: SQL): SQL {
+  const { ip, userAgent, requestId, correlationId } = auditClient(client);
+  const metadata = auditMetadata(client, entry.action, { ...entry.metadata, ...actorMetadata(entry.actor) });
+  return sql`insert into audit_logs (organization_id, actor_type, actor_user_id, actor_api_key_id, action, target_type,
+      target_id, ip, user_agent, request_id, correlation_id, metadata)
+    select ${entry.organizationId}::uuid, ${entry.actor.type}::text, ${entry.actor.userId ?? null}::uuid,
+           ${entry.actor.apiKeyId ?? null}::uuid, ${clipText(entry.action, MAX_AUDIT_ACTION)}::text,
+           ${clipText(entry.target?.type ?? null, MAX_AUDIT_TARGET_TYPE)}::text,
+           ${clipText(entry.target?.id ?? null, MAX_AUDIT_TARGET_ID)}::text, ${ip}::text, ${userAgent}::text,
+           ${requestId}::text, ${correlationId}::text, ${JSON.stringify(metadata)}::jsonb
+     ${from === undefined ? sql`` : sql`from ${from}`}
+     where ${condition}`;
 }

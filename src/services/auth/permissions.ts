@@ -19,6 +19,7 @@ export const PERMISSIONS = {
   'audit:read': 'Read and export the audit log',
   'api_keys:read': "List the organization's API keys (never their secrets)",
   'api_keys:write': 'Create and revoke API keys (each within the permissions of its creator)',
+  'sso:manage': 'Manage single sign-on connections (their client secrets are never shown)',
 } as const;
 
 export type Permission = keyof typeof PERMISSIONS;

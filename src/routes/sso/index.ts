@@ -1,0 +1,13 @@
+import type { OpenAPIHono } from '@hono/zod-openapi';
+import type { AppEnv } from '../../env.ts';
+import * as create from './connections-create.ts';
+import * as remove from './connections-delete.ts';
+import * as get from './connections-get.ts';
+import * as list from './connections-list.ts';
+
+export function registerSsoRoutes(app: OpenAPIHono<AppEnv>): void {
+  list.register(app);
+  create.register(app);
+  get.register(app);
+  remove.register(app);
+}

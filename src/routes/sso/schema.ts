@@ -1,0 +1,122 @@
+import { z } from '@hono/zod-openapi';
+import { WITHOUT_CONTROL_CHARACTERS } from '../../lib/text.ts';
+import { MAX_SSO_CONNECTIONS } from '../../services/sso/connections.ts';
+import { Timestamp, Uuid } from '../fields.ts';
+
+export const EXAMPLE_SSO_CONNECTION_ID = '3c9d2e1f-7a6b-4c5d-9e8f-0a1b2c3d4e5f';
+const ROLE_KEY = /^[a-z][a-z0-9_-]{0,49}$/;
+
+const line = (max: number) =>
+  z.string().trim().min(1).max(max).regex(WITHOUT_CONTROL_CHARACTERS, 'Must not contain control characters.');
+
+const roleKey = () =>
+  z.string().regex(ROLE_KEY).openapi({ description: 'A role key of this organization.', example: 'staff' });
+
+const ClaimsSchema = z
+  .object({
+    email: z.string().min(1).max(100).default('email').openapi({ description: 'The email claim.', example: 'email' }),
+    name: z.string().min(1).max(100).default('name').openapi({ description: 'The name claim.', example: 'name' }),
+    groups: z
+      .string()
+      .min(1)
+      .max(100)
+      .default('groups')
+      .openapi({ description: 'The claim listing the groups (an array of strings).', example: 'groups' }),
+  })
+  .strict()
+  .openapi('SsoClaimMapping', { description: 'Which ID token claims carry the email, the name and the groups.' });
+
+const RoleMappingSchema = z
+  .record(z.string().min(1).max(200), roleKey())
+  .refine((mapping) => Object.keys(mapping).length <= 50, 'At most 50 groups.')
+  .openapi({
+    description:
+      'IdP group -> role key. At every sign-in the first entry whose group the user is in sets the role; ' +
+      'no match: the default role.',
+    example: { 'eventra-admins': 'admin', 'door-staff': 'staff' },
+  });
+
+const oidcFields = {
+  issuer: z.url().max(500).openapi({
+    description: 'The issuer (https); its discovery document is `<issuer>/.well-known/openid-configuration`.',
+    example: 'https://login.example.com',
+  }),
+  clientId: line(500).openapi({ description: 'The client id registered at the IdP.', example: 'eventra-acme' }),
+  scopes: z
+    .array(z.string().regex(/^[\x21\x23-\x5B\x5D-\x7E]{1,100}$/))
+    .max(20)
+    .default(['openid', 'email', 'profile'])
+    .refine((scopes) => scopes.includes('openid'), 'Must include openid.')
+    .openapi({ description: 'Scopes requested; must include `openid`.', example: ['openid', 'email', 'profile'] }),
+  claims: ClaimsSchema.default({ email: 'email', name: 'name', groups: 'groups' }),
+};
+
+export const SsoConnectionSchema = z
+  .object({
+    id: Uuid.openapi({ description: 'Connection id.', example: EXAMPLE_SSO_CONNECTION_ID }),
+    type: z.enum(['oidc', 'saml']).openapi({ description: 'The protocol.', example: 'oidc' }),
+    name: z.string().max(100).openapi({ description: 'Shown to members.', example: 'Acme Okta' }),
+    enabled: z.boolean().openapi({ description: 'Whether sign-in through it works.', example: true }),
+    jit: z.boolean().openapi({
+      description: 'Whether the first sign-in creates the membership (otherwise only existing members sign in).',
+      example: true,
+    }),
+    defaultRole: roleKey(),
+    roleMapping: z.record(z.string().max(200), z.string().max(50)).openapi({
+      description: 'IdP group -> role key, re-applied at every sign-in.',
+      example: { 'eventra-admins': 'admin' },
+    }),
+    oidc: z
+      .object({
+        issuer: z.string().max(500).openapi({ description: 'The issuer.', example: 'https://login.example.com' }),
+        clientId: z.string().max(500).openapi({ description: 'The client id.', example: 'eventra-acme' }),
+        scopes: z
+          .array(z.string().max(100))
+          .max(20)
+          .openapi({ description: 'Scopes requested.', example: ['openid', 'email'] }),
+        claims: z.object({ email: z.string().max(100), name: z.string().max(100), groups: z.string().max(100) }),
+        clientSecretSet: z.boolean().openapi({
+          description: 'Whether a client secret is stored (it is never shown).',
+          example: true,
+        }),
+      })
+      .openapi({ description: 'The OpenID Connect settings.' }),
+    createdAt: Timestamp.openapi({ description: 'Created.', example: '2026-11-01T10:00:00.000Z' }),
+    updatedAt: Timestamp.openapi({ description: 'Last changed.', example: '2026-11-01T10:00:00.000Z' }),
+  })
+  .openapi('SsoConnection', { description: 'A single sign-on connection, without its client secret.' });
+
+export const SsoConnectionListSchema = z
+  .object({ items: z.array(SsoConnectionSchema).max(MAX_SSO_CONNECTIONS) })
+  .openapi('SsoConnectionList', { description: `The organization's connections (at most ${MAX_SSO_CONNECTIONS}).` });
+
+export const SsoConnectionCreateSchema = z
+  .object({
+    type: z.literal('oidc').openapi({ description: 'The protocol (`oidc`).', example: 'oidc' }),
+    name: line(100).openapi({ description: 'Shown to members, 1 to 100 characters.', example: 'Acme Okta' }),
+    enabled: z.boolean().default(true).openapi({ description: 'Sign-in works through it.', example: true }),
+    jit: z.boolean().default(true).openapi({ description: 'Create memberships at first sign-in.', example: true }),
+    defaultRole: roleKey(),
+    roleMapping: RoleMappingSchema.default({}),
+    oidc: z
+      .object({
+        ...oidcFields,
+        clientSecret: z
+          .string()
+          .min(1)
+          .max(1000)
+          .optional()
+          .openapi({ description: 'The client secret (stored encrypted, never shown).', example: 's3cr3t' }),
+      })
+      .strict(),
+  })
+  .strict()
+  .openapi('SsoConnectionCreate', { description: 'A new OIDC connection.' });
+
+export const SsoConnectionIdParamsSchema = z.object({
+  id: Uuid.openapi({
+    param: { name: 'id', in: 'path' },
+    description: 'The connection id (a UUID; anything else answers 400).',
+    example: EXAMPLE_SSO_CONNECTION_ID,
+  }),
+});
