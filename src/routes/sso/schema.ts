@@ -10,7 +10,7 @@ const line = (max: number) =>
   z.string().trim().min(1).max(max).regex(WITHOUT_CONTROL_CHARACTERS, 'Must not contain control characters.');
 
 const roleKey = () =>
-  z.string().regex(ROLE_KEY).openapi({ description: 'A role key of this organization.', example: 'staff' });
+  z.string().max(50).regex(ROLE_KEY).openapi({ description: 'A role key of this organization.', example: 'staff' });
 
 const ClaimsSchema = z
   .object({
@@ -43,7 +43,12 @@ const oidcFields = {
   }),
   clientId: line(500).openapi({ description: 'The client id registered at the IdP.', example: 'eventra-acme' }),
   scopes: z
-    .array(z.string().regex(/^[\x21\x23-\x5B\x5D-\x7E]{1,100}$/))
+    .array(
+      z
+        .string()
+        .max(100)
+        .regex(/^[\x21\x23-\x5B\x5D-\x7E]{1,100}$/),
+    )
     .max(20)
     .default(['openid', 'email', 'profile'])
     .refine((scopes) => scopes.includes('openid'), 'Must include openid.')
