@@ -154,6 +154,19 @@ export const BindingsSchema = z.object({
   CLOUDFLARE_API_BASE: z.url().optional(),
   DOH_URL: z.url().optional(),
   /**
+   * Local environment only (src/services/auth/passwords.ts `scryptPolicy`): the scrypt cost `N,r,p` the test suite hashes
+   * passwords with instead of the policy's 16384,8,5. Set in staging or production, password hashing refuses to run
+   * (500 misconfigured): it must be unset there.
+   */
+  LOCAL_PASSWORD_HASH_COST: z
+    .string()
+    .regex(/^\d{1,8},\d{1,3},\d{1,3}$/, 'must be N,r,p')
+    .refine((value) => {
+      const [N, r, p] = value.split(',').map(Number) as [number, number, number];
+      return N >= 2 && (N & (N - 1)) === 0 && r >= 1 && p >= 1;
+    }, 'N must be a power of two of at least 2, r and p at least 1')
+    .optional(),
+  /**
    * Plan billing (src/services/billing) on the PLATFORM's Stripe account, never an organization's: its secret key
    * (`sk_`/`rk_`, needs Customers, Checkout Sessions, Billing Portal Sessions and Subscriptions) and the signing
    * secret of its webhook endpoint `https://<ROOT_DOMAIN>/api/v1/billing/webhooks`. Secrets; unset, plan billing is

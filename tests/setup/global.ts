@@ -2,13 +2,13 @@ import http from 'node:http';
 import type { TestProject } from 'vitest/node';
 import { startStack, type Stack } from '../../dev/stack.ts';
 import { applyMigrations } from '../../drizzle/migrate.ts';
-import { hashPassword } from '../../src/services/auth/passwords.ts';
+import { hashPassword, scryptPolicy } from '../../src/services/auth/passwords.ts';
 import { createTestDatabase } from './database.ts';
 import { startFakeCloudflare } from './fake-cloudflare.ts';
 import { startFakeStripe } from './fake-stripe.ts';
 import { startWebhookReceiver } from './webhook-receiver.ts';
 import { describeServices, detectServices } from './services.ts';
-import { TEST_PASSWORD } from './test-password.ts';
+import { TEST_PASSWORD, TEST_PASSWORD_HASH_COST } from './test-password.ts';
 import './provided-context.ts';
 
 const quiet = process.env.EVENTRA_TEST_VERBOSE ? undefined : true;
@@ -33,9 +33,10 @@ function fuzzSettings(environment: NodeJS.ProcessEnv): { seed: number; runs: num
  * tests. Says which services it uses in the first lines of the run.
  */
 export default async function setup(project: TestProject): Promise<() => Promise<void>> {
-  // The fixtures' password, hashed once for the run by the production code (scrypt runs on Node's thread pool,
-  // beside the set-up below) instead of once in every workerd: each costs a fraction of a second of CPU.
-  const testPasswordHash = hashPassword(TEST_PASSWORD);
+  // The fixtures' password, hashed once for the run by the production code at the suite's cost (scrypt runs on Node's
+  // thread pool, beside the set-up below) instead of once in every workerd.
+  const hashCost = { ENVIRONMENT: 'local', LOCAL_PASSWORD_HASH_COST: TEST_PASSWORD_HASH_COST } as const;
+  const testPasswordHash = hashPassword(TEST_PASSWORD, scryptPolicy(hashCost));
   // Never left unhandled if the set-up fails first (awaited below).
   void testPasswordHash.catch(() => undefined);
   const services = await detectServices();
@@ -134,12 +135,22 @@ export default async function setup(project: TestProject): Promise<() => Promise
     const shardVars: Record<string, string> = dedicated
       ? { DATABASE_URLS: JSON.stringify({ 'dedicated-1': onDatabase(main.workerDatabaseUrl, dedicated.name) }) }
       : {};
-    project.provide('workerVars', { ...main.workerVars(), ...stripeVars, ...cloudflareVars, ...shardVars });
+    const costVars = { LOCAL_PASSWORD_HASH_COST: TEST_PASSWORD_HASH_COST };
+    project.provide('workerVars', {
+      ...main.workerVars(),
+      ...stripeVars,
+      ...cloudflareVars,
+      ...shardVars,
+      ...costVars,
+    });
     project.provide(
       'dedicatedDatabase',
       dedicated ? { ownerUrl: onDatabase(main.ownerDatabaseUrl, dedicated.name), ...dedicated } : null,
     );
-    project.provide('faultWorkerVars', fault ? { ...fault.workerVars(), ...stripeVars, ...cloudflareVars } : null);
+    project.provide(
+      'faultWorkerVars',
+      fault ? { ...fault.workerVars(), ...stripeVars, ...cloudflareVars, ...costVars } : null,
+    );
     project.provide('faultControlUrl', faultControlUrl);
     project.provide('gatewayCounters', {
       neon: `http://127.0.0.1:${main.neon.port}/__eventra/round-trips`,

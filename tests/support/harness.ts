@@ -12,6 +12,7 @@ import {
   type Organization,
 } from '../../src/db/schema/index.ts';
 import { builtInRoleRows, isPermission } from '../../src/services/auth/permissions.ts';
+import { scryptPolicy } from '../../src/services/auth/passwords.ts';
 import { issueAccessToken } from '../../src/services/auth/tokens.ts';
 import { readBindings } from '../../src/middleware/bindings.ts';
 import { TEST_PASSWORD } from '../setup/test-password.ts';
@@ -19,6 +20,12 @@ import { TEST_PASSWORD } from '../setup/test-password.ts';
 export { TEST_PASSWORD };
 
 const bindings = () => readBindings(env as unknown as Record<string, unknown>);
+
+/** A stored password hash made with the Worker's policy (the suite's LOCAL_PASSWORD_HASH_COST, see test-password.ts). */
+export function policyHash(): RegExp {
+  const { N, r, p } = scryptPolicy(bindings());
+  return new RegExp(`^scrypt\\$${N}\\$${r}\\$${p}\\$`);
+}
 
 /**
  * The production driver through the local Neon gateway, logged in as the schema owner: fixtures and assertions

@@ -36,6 +36,7 @@ import {
   roundTrips,
   TEST_PASSWORD,
   type TestTenant,
+  policyHash,
 } from '../support/harness.ts';
 import { consume, queueWorld, recordingQueue, type QueueWorld } from '../support/webhooks.ts';
 
@@ -63,7 +64,7 @@ async function lastLoginAt(tenant: TestTenant, userId: string): Promise<Date | n
 function rehashedRow(email: string) {
   return poll(async () => {
     const row = await userRow(email);
-    return /^scrypt\$16384\$8\$5\$/.test(row.passwordHash ?? '') ? row : undefined;
+    return policyHash().test(row.passwordHash ?? '') ? row : undefined;
   }, `the password of ${email} rehashed`);
 }
 

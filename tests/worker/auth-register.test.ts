@@ -27,6 +27,7 @@ import {
   problem,
   request,
   TEST_PASSWORD,
+  policyHash,
 } from '../support/harness.ts';
 
 const PASSWORD = 'violet anchor meadow';
@@ -70,7 +71,7 @@ describe('POST /api/v1/auth/register', () => {
 
     const user = await userRow(email);
     expect(user.id).toBe(body.user.id);
-    expect(user.passwordHash).toMatch(/^scrypt\$16384\$8\$5\$/);
+    expect(user.passwordHash).toMatch(policyHash());
     expect(user.emailVerifiedAt).toBeNull();
     expect(body.user.createdAt).toBe(user.createdAt.toISOString());
     expect(await membershipOf(tenant.organization.id, user.id)).toEqual({ status: 'active', role: 'member' });

@@ -19,6 +19,7 @@ import { accountBucket, AUTH_LIMITS, clientBucket, enforceLimits, giveBackAccoun
 import {
   assertPasswordPolicy,
   hashPassword,
+  scryptPolicy,
   verifyAgainstDummy,
   verifyPassword,
   type PasswordCheck,
@@ -127,10 +128,10 @@ export async function checkPassword(
   stored: string | null,
 ): Promise<PasswordCheck> {
   if (stored === null) {
-    await verifyAgainstDummy(password);
+    await verifyAgainstDummy(password, scryptPolicy(ctx.bindings));
     return { valid: false, needsRehash: false };
   }
-  return verifyPassword(password, stored).catch((error: unknown) => {
+  return verifyPassword(password, stored, scryptPolicy(ctx.bindings)).catch((error: unknown) => {
     ctx.logger.warn('stored password hash unreadable', { error });
     return { valid: false, needsRehash: false };
   });
@@ -314,7 +315,7 @@ export async function resetPassword({
   const tokenHash = await hashToken(input.token);
   const holder = await linkHolder(ctx, tenant, REDEEMABLE.pr_, tokenHash);
   await assertPasswordPolicy(ctx, input.password, passwordContext(tenant, holder));
-  const passwordHash = await hashPassword(input.password);
+  const passwordHash = await hashPassword(input.password, scryptPolicy(ctx.bindings));
   await redeem(ctx, tenant, REDEEMABLE.pr_, tokenHash, { newPasswordHash: passwordHash });
 }
 
@@ -356,7 +357,7 @@ async function acceptInvitation(ctx: ServiceContext, tenant: Tenant, input: { to
   const invitee = await linkHolder(ctx, tenant, REDEEMABLE.inv_, tokenHash);
   if (invitee.passwordHash === null) {
     await assertPasswordPolicy(ctx, input.password, passwordContext(tenant, invitee));
-    const newPasswordHash = await hashPassword(input.password);
+    const newPasswordHash = await hashPassword(input.password, scryptPolicy(ctx.bindings));
     await redeem(ctx, tenant, REDEEMABLE.inv_, tokenHash, { newPasswordHash, currentPasswordHash: null });
     return;
   }

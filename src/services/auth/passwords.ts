@@ -10,7 +10,7 @@ import { type CommonPasswords, commonPasswords, type PolicyRuntime } from './com
  * 16 MiB per hash, which leaves headroom inside an isolate's 128 MB for concurrent logins.
  * Format: `scrypt$<N>$<r>$<p>$<salt base64>$<key base64>`; parameters below the policy are rehashed at login.
  */
-export const SCRYPT_POLICY = { N: 16_384, r: 8, p: 5, keyLength: 32, saltLength: 16 } as const;
+export const SCRYPT_POLICY: ScryptPolicy = { N: 16_384, r: 8, p: 5, keyLength: 32, saltLength: 16 };
 export const PASSWORD_MIN_LENGTH = 8;
 export const PASSWORD_MAX_LENGTH = 128;
 
@@ -18,6 +18,35 @@ interface ScryptParams {
   N: number;
   r: number;
   p: number;
+}
+
+export interface ScryptPolicy extends ScryptParams {
+  keyLength: number;
+  saltLength: number;
+}
+
+/**
+ * The deployment's hashing policy: SCRYPT_POLICY, except in the local environment, where LOCAL_PASSWORD_HASH_COST
+ * (`N,r,p`, set by the test suite only) lowers the cost so thousands of sign-ins do not each spend scrypt's 16 MiB and
+ * ~170 ms of CPU. Outside the local environment the binding is a misconfiguration, refused like the tests' other
+ * local-only bindings (CLOUDFLARE_API_BASE, DOH_URL): passwords are never hashed below the policy there. The two
+ * bindings it reads are spelled out (not `Pick<Bindings>`): tests/setup/global.ts hashes with it in Node, without the
+ * Workers types.
+ */
+export function scryptPolicy(bindings: {
+  ENVIRONMENT: 'local' | 'staging' | 'production';
+  LOCAL_PASSWORD_HASH_COST?: string | undefined;
+}): ScryptPolicy {
+  const cost = bindings.LOCAL_PASSWORD_HASH_COST;
+  if (cost === undefined) return SCRYPT_POLICY;
+  if (bindings.ENVIRONMENT !== 'local') {
+    throw new ApiError('misconfigured', {
+      detail: 'LOCAL_PASSWORD_HASH_COST may be set in the local environment only.',
+    });
+  }
+  // The bindings schema admits only `N,r,p` with N a power of two.
+  const [N, r, p] = cost.split(',').map(Number) as [number, number, number];
+  return { ...SCRYPT_POLICY, N, r, p };
 }
 
 const toBase64 = (bytes: Uint8Array): string => btoa(String.fromCharCode(...bytes));
@@ -38,10 +67,10 @@ function derive(password: string, salt: Uint8Array, params: ScryptParams, keyLen
   });
 }
 
-export async function hashPassword(password: string): Promise<string> {
-  const salt = randomBytes(SCRYPT_POLICY.saltLength);
-  const key = await derive(password, salt, SCRYPT_POLICY, SCRYPT_POLICY.keyLength);
-  const { N, r, p } = SCRYPT_POLICY;
+export async function hashPassword(password: string, policy: ScryptPolicy = SCRYPT_POLICY): Promise<string> {
+  const salt = randomBytes(policy.saltLength);
+  const key = await derive(password, salt, policy, policy.keyLength);
+  const { N, r, p } = policy;
   return `scrypt$${N}$${r}$${p}$${toBase64(salt)}$${toBase64(key)}`;
 }
 
@@ -70,23 +99,29 @@ export interface PasswordCheck {
   needsRehash: boolean;
 }
 
-export async function verifyPassword(password: string, stored: string): Promise<PasswordCheck> {
+export async function verifyPassword(
+  password: string,
+  stored: string,
+  policy: ScryptPolicy = SCRYPT_POLICY,
+): Promise<PasswordCheck> {
   const parsed = parse(stored);
   if (!parsed) return { valid: false, needsRehash: false };
   const candidate = await derive(password, parsed.salt, parsed.params, parsed.key.length);
   const valid = timingSafeEqual(candidate, parsed.key);
   const { N, r, p } = parsed.params;
-  const needsRehash = N < SCRYPT_POLICY.N || r < SCRYPT_POLICY.r || p < SCRYPT_POLICY.p;
+  const needsRehash = N < policy.N || r < policy.r || p < policy.p;
   return { valid, needsRehash: valid && needsRehash };
 }
 
-// A hash of nothing anyone knows, computed once per isolate: unknown users cost the same work as known ones.
-let dummyHash: Promise<string> | undefined;
+// A hash of nothing anyone knows per policy, computed once per isolate: unknown users cost the same work as known ones.
+const dummyHashes = new Map<string, Promise<string>>();
 
 /** Spends the time of one verification without a user, so login answers take comparable time either way. */
-export async function verifyAgainstDummy(password: string): Promise<void> {
-  dummyHash ??= hashPassword(crypto.randomUUID());
-  await verifyPassword(password, await dummyHash);
+export async function verifyAgainstDummy(password: string, policy: ScryptPolicy = SCRYPT_POLICY): Promise<void> {
+  const key = `${policy.N},${policy.r},${policy.p}`;
+  let dummy = dummyHashes.get(key);
+  if (!dummy) dummyHashes.set(key, (dummy = hashPassword(crypto.randomUUID(), policy)));
+  await verifyPassword(password, await dummy, policy);
 }
 
 /** The product's name: part of every estimate's user inputs, so "eventra2026!" is as weak as "acme2026!". */

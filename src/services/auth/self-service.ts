@@ -13,7 +13,7 @@ import { auditFromCte, checkPassword, everyTenantOf } from './account.ts';
 import { writeIdentityCopies } from './identity-copies.ts';
 import { deviceLabel } from './devices.ts';
 import { accountBucket, AUTH_LIMITS, enforceLimits, giveBackAccountAttempt } from './limits.ts';
-import { assertPasswordPolicy, hashPassword } from './passwords.ts';
+import { assertPasswordPolicy, hashPassword, scryptPolicy } from './passwords.ts';
 import { revokeSession, revokeUserTokens } from './revocation.ts';
 import { meOf, meQuery, type Me } from './sessions.ts';
 import { issueAccessToken } from './tokens.ts';
@@ -173,7 +173,7 @@ export async function changePassword({
     { email: account.email, name: account.name, organization: { name: tenant.name, slug: tenant.slug } },
     '/body/newPassword',
   );
-  const newHash = await hashPassword(input.newPassword);
+  const newHash = await hashPassword(input.newPassword, scryptPolicy(ctx.bindings));
   const [result] = await scoped(db, { platform: true }, [
     db.execute(sql`
       with changed as (

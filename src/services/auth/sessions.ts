@@ -23,7 +23,7 @@ import {
 } from './account.ts';
 import { afterResponseDatabase, LOGIN_TIME, recordLogin } from './login-record.ts';
 import { accountBucket, AUTH_LIMITS, clientBucket, enforceLimits, giveBackAccountAttempt } from './limits.ts';
-import { assertPasswordPolicy, hashPassword } from './passwords.ts';
+import { assertPasswordPolicy, hashPassword, scryptPolicy } from './passwords.ts';
 import { BUILT_IN_ROLES, SELF_REGISTRATION_ROLE, type Permission } from './permissions.ts';
 import { heldPermissions, permissionsOf, session, type Session } from './grant.ts';
 import { issueChallenge } from './mfa-challenge.ts';
@@ -138,7 +138,7 @@ export async function register({
       id: user.id,
       email,
       name: user.name,
-      passwordHash: await hashPassword(input.password),
+      passwordHash: await hashPassword(input.password, scryptPolicy(ctx.bindings)),
       createdAt: user.createdAt,
     });
   }
@@ -336,7 +336,7 @@ function rehashLater(
   verified: string | null,
   password: string,
 ): Promise<boolean> {
-  const rehash = hashPassword(password).then((passwordHash) => {
+  const rehash = hashPassword(password, scryptPolicy(ctx.bindings)).then((passwordHash) => {
     const db = afterResponseDatabase(ctx);
     return scoped(db, scope, [
       db

@@ -14,7 +14,8 @@ import { ApiError } from '../../errors/api-error.ts';
 import type { ServiceContext } from '../../lib/context.ts';
 import { takeToken, type LimitRule } from '../../lib/rate-limit.ts';
 import { auditInsert } from '../audit/record.ts';
-import { assertPasswordPolicy, hashPassword, verifyAgainstDummy, verifyPassword } from '../auth/passwords.ts';
+import { checkPassword } from '../auth/account.ts';
+import { assertPasswordPolicy, hashPassword, scryptPolicy } from '../auth/passwords.ts';
 import { accountBucket, AUTH_LIMITS, enforceLimits, giveBackAccountAttempt } from '../auth/limits.ts';
 import { builtInRoleRows } from '../auth/permissions.ts';
 import { generateOpaqueToken, hashToken } from '../auth/tokens.ts';
@@ -221,16 +222,11 @@ async function ownerAccount(
       id: crypto.randomUUID(),
       name: input.owner.name,
       emailVerified: false,
-      passwordHash: await hashPassword(input.owner.password),
+      passwordHash: await hashPassword(input.owner.password, scryptPolicy(ctx.bindings)),
     };
   }
-  let valid = false;
-  if (existing.passwordHash === null) {
-    // An invited account without a password yet: same work as a check, same answer as a wrong password.
-    await verifyAgainstDummy(input.owner.password);
-  } else {
-    ({ valid } = await verifyPassword(input.owner.password, existing.passwordHash));
-  }
+  // An invited account without a password yet costs the same work as a check and gets a wrong password's answer.
+  const { valid } = await checkPassword(ctx, input.owner.password, existing.passwordHash);
   if (!valid) {
     ctx.logger.warn('organization sign-up refused: existing account, password did not verify', {
       userId: existing.id,
