@@ -117,7 +117,7 @@ export async function verifyPassword(
 const dummyHashes = new Map<string, Promise<string>>();
 
 /** Spends the time of one verification without a user, so login answers take comparable time either way. */
-export async function verifyAgainstDummy(password: string, policy: ScryptPolicy = SCRYPT_POLICY): Promise<void> {
+export async function verifyAgainstDummy(password: string, policy: ScryptPolicy): Promise<void> {
   const key = `${policy.N},${policy.r},${policy.p}`;
   let dummy = dummyHashes.get(key);
   if (!dummy) dummyHashes.set(key, (dummy = hashPassword(crypto.randomUUID(), policy)));
