@@ -47,8 +47,11 @@ export function neonSql(connectionString: string): MoveSql {
   };
 }
 
-/** Tables that carry organization_id but stay on the control database: they route hosts to databases. */
-export const CONTROL_TABLES: readonly string[] = ['organization_domains', 'tenant_directory'];
+/**
+ * Tables that carry organization_id but stay on the control database: two route hosts to databases, and the dead
+ * letters are the platform's record of its queues.
+ */
+export const CONTROL_TABLES: readonly string[] = ['organization_domains', 'tenant_directory', 'dead_letters'];
 
 /** Rows per page read: far under Neon's 10 MiB response limit for this schema's rows, TABLES_PER_READ at a time. */
 const PAGE_ROWS = 250;

@@ -171,6 +171,14 @@ ALTER TABLE platform_daily_metrics FORCE ROW LEVEL SECURITY;
 DROP POLICY IF EXISTS platform_daily_metrics_platform ON platform_daily_metrics;
 CREATE POLICY platform_daily_metrics_platform ON platform_daily_metrics
   USING (eventra_platform_mode()) WITH CHECK (eventra_platform_mode());
+-- The dead letters (issue #16 part 1): written by the dead-letter queue's consumer and read and resolved by platform
+-- administrators, both under the platform scope; a tenant never sees them, even its own organization's.
+GRANT SELECT, INSERT, UPDATE ON dead_letters TO eventra_app;
+ALTER TABLE dead_letters ENABLE ROW LEVEL SECURITY;
+ALTER TABLE dead_letters FORCE ROW LEVEL SECURITY;
+DROP POLICY IF EXISTS dead_letters_platform ON dead_letters;
+CREATE POLICY dead_letters_platform ON dead_letters
+  USING (eventra_platform_mode()) WITH CHECK (eventra_platform_mode());
 
 -- Custom-domain resolution sees exactly the domain row being resolved.
 DROP POLICY IF EXISTS organization_domains_resolve ON organization_domains;

@@ -1117,11 +1117,51 @@ export interface paths {
     };
     /**
      * Get the platform metrics
-     * @description The admin dashboard: per UTC day of `from`..`to` (inclusive dates, `YYYY-MM-DD`; default the last 30 days up to today; at most 366 days; `from` after `to` answers 400) the sign-ups (organizations and accounts), active users, events published, bookings confirmed and gross volume per currency, refunds per currency, webhook deliveries succeeded and failed, emails sent, and the snapshots of organizations by plan and status and of the outbox backlog; with totals over the range and the latest snapshot. Read from daily rows the scheduled handler rolls up (today's at most about 10 minutes behind), so the cost does not grow with the number of organizations. Platform host and platform administrators only (404 on an organization host, 401 without a token, 403 for other callers). One database round trip.
+     * @description The admin dashboard: per UTC day of `from`..`to` (inclusive dates, `YYYY-MM-DD`; default the last 30 days up to today; at most 366 days; `from` after `to` answers 400) the sign-ups (organizations and accounts), active users, events published, bookings confirmed and gross volume per currency, refunds per currency, webhook deliveries succeeded and failed, emails sent, messages dead-lettered per queue, and the snapshots of organizations by plan and status, of the outbox backlog and of the dead letters not yet resolved; with totals over the range and the latest snapshot. Read from daily rows the scheduled handler rolls up (today's at most about 10 minutes behind), so the cost does not grow with the number of organizations. Platform host and platform administrators only (404 on an organization host, 401 without a token, 403 for other callers). One database round trip.
      */
     get: operations['getPlatformMetrics'];
     put?: never;
     post?: never;
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  '/api/v1/platform/dead-letters': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    /**
+     * List dead letters
+     * @description The messages the queues (email, webhooks, audit, exports) gave up on after their retries, newest first, with cursor pagination (`limit` 1 to 100): the open ones by default. The dashboard (`GET /api/v1/platform/metrics`) counts them per day and queue. Platform host and platform administrators only (404 on an organization host, 403 for other callers). One database round trip.
+     */
+    get: operations['listDeadLetters'];
+    put?: never;
+    post?: never;
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  '/api/v1/platform/dead-letters/{id}/resolve': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    get?: never;
+    put?: never;
+    /**
+     * Resolve a dead letter
+     * @description Marks a dead letter handled, with how (`discarded` or `redelivered`) and why, in the platform audit log (`platform.dead_letter_resolved`). The message itself is not re-sent (its payload is not kept): an organization’s webhook deliveries are redelivered through its own API. 404 for an unknown id, 409 when it is resolved already. Platform host and platform administrators only. One database round trip.
+     */
+    post: operations['resolveDeadLetter'];
     delete?: never;
     options?: never;
     head?: never;
@@ -5898,6 +5938,8 @@ export interface components {
         organizations: components['schemas']['PlatformOrganizationsSnapshot'] & unknown;
         /** Format: int64 */
         outboxBacklog: number | null;
+        /** Format: int64 */
+        deadLettersOpen: number | null;
       } | null;
     };
     /** @description One UTC day of platform metrics. */
@@ -5934,12 +5976,18 @@ export interface components {
        * @description Emails sent for organizations that day.
        */
       emailsSent: number;
+      deadLetters: components['schemas']['PlatformDeadLetters'];
       organizations: components['schemas']['PlatformOrganizationsSnapshot'];
       /**
        * Format: int64
        * @description Outbox events not yet dispatched, at the day’s last rollup; null as above.
        */
       outboxBacklog: number | null;
+      /**
+       * Format: int64
+       * @description Dead letters not yet resolved, at the day’s last rollup; null as above.
+       */
+      deadLettersOpen: number | null;
     };
     PlatformSignups: {
       /**
@@ -5998,6 +6046,34 @@ export interface components {
        * @description Deliveries that gave up that day (retries exhausted or endpoint disabled).
        */
       failed: number;
+    };
+    /** @description Messages that exhausted their retries and reached the dead-letter queue, per queue they failed on (see `GET /api/v1/platform/dead-letters`). */
+    PlatformDeadLetters: {
+      /**
+       * Format: int64
+       * @description From the email queue.
+       */
+      email: number;
+      /**
+       * Format: int64
+       * @description From the webhooks queue.
+       */
+      webhooks: number;
+      /**
+       * Format: int64
+       * @description From the audit queue.
+       */
+      audit: number;
+      /**
+       * Format: int64
+       * @description From the exports queue.
+       */
+      exports: number;
+      /**
+       * Format: int64
+       * @description Messages that were no envelope, or of no known type.
+       */
+      unknown: number;
     };
     /** @description The snapshot taken that day; null for a day no rollup ran on. */
     PlatformOrganizationsSnapshot: {
@@ -6065,6 +6141,74 @@ export interface components {
        * @description Emails sent.
        */
       emailsSent: number;
+      deadLetters: components['schemas']['PlatformDeadLetters'];
+    };
+    DeadLetterPage: {
+      /** @description Dead letters, newest first. */
+      data: components['schemas']['DeadLetter'][];
+      /**
+       * @description Pass as `cursor` for the next page; null on the last page.
+       * @example WyIyMDI2LTEyLTAzVDE2OjQ2OjM4LjEyMzQ1NloiLCIwYzliOGE3Zi02ZTVkLTRjM2ItYTI5MS04ZjdlNmQ1YzRiM2EiXQ
+       */
+      nextCursor: string | null;
+    };
+    /** @description A message a queue gave up on after its retries. Only the envelope is kept, never the payload (an email’s carries personal data and one-time links). */
+    DeadLetter: {
+      /**
+       * Format: uuid
+       * @example 0c9b8a7f-6e5d-4c3b-a291-8f7e6d5c4b3a
+       */
+      id: string;
+      /**
+       * @description The message envelope’s id (an outbox event id, say), or the queue’s own id for a malformed body.
+       * @example evt_01JDX3T7K9
+       */
+      messageId: string;
+      /**
+       * @description The queue the message failed on (by its type).
+       * @enum {string}
+       */
+      queue: 'email' | 'webhooks' | 'audit' | 'exports' | 'unknown';
+      /**
+       * @description The message type; `invalid` for a body that is no envelope.
+       * @example webhook.deliver
+       */
+      type: string;
+      /**
+       * Format: uuid
+       * @description The organization it was for; null for platform work.
+       */
+      organizationId: string | null;
+      /**
+       * Format: int32
+       * @description Deliveries of the dead letter to its consumer when it was recorded.
+       */
+      attempts: number;
+      /**
+       * Format: date-time
+       * @description When it reached the dead-letter queue.
+       */
+      deadAt: string;
+      /** Format: date-time */
+      resolvedAt: string | null;
+      /**
+       * @description How an administrator resolved it; null while open.
+       * @enum {string|null}
+       */
+      resolution: 'discarded' | 'redelivered' | null;
+    };
+    ResolveDeadLetterRequest: {
+      /**
+       * @description `discarded`: the work is not needed any more; `redelivered`: it was done again by other means (an organization’s webhook redelivery, a new email).
+       * @example discarded
+       * @enum {string}
+       */
+      resolution: 'discarded' | 'redelivered';
+      /**
+       * @description Why (kept in the platform audit log), e.g. the incident or ticket.
+       * @example Incident #88: endpoint retired by the customer
+       */
+      reason: string;
     };
     FeatureFlagList: {
       /** @description Every flag, by key (at most 200). */
@@ -19944,6 +20088,333 @@ export interface operations {
       };
       /** @description `not_found`: Not found; `organization_deletion_scheduled`: Organization scheduled for deletion */
       404: {
+        headers: {
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'X-Correlation-Id': components['headers']['X-Correlation-Id'];
+          'Access-Control-Allow-Origin': components['headers']['Access-Control-Allow-Origin'];
+          RateLimit: components['headers']['RateLimit'];
+          'RateLimit-Policy': components['headers']['RateLimit-Policy'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description `rate_limited`: Too many requests; `too_many_streams`: Too many live streams */
+      429: {
+        headers: {
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'X-Correlation-Id': components['headers']['X-Correlation-Id'];
+          'Access-Control-Allow-Origin': components['headers']['Access-Control-Allow-Origin'];
+          RateLimit: components['headers']['RateLimit'];
+          'RateLimit-Policy': components['headers']['RateLimit-Policy'];
+          'Retry-After': components['headers']['Retry-After'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description `internal_error`: Internal server error; `misconfigured`: Service misconfigured */
+      500: {
+        headers: {
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'X-Correlation-Id': components['headers']['X-Correlation-Id'];
+          'Access-Control-Allow-Origin': components['headers']['Access-Control-Allow-Origin'];
+          RateLimit: components['headers']['RateLimit'];
+          'RateLimit-Policy': components['headers']['RateLimit-Policy'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description `service_unavailable`: Service unavailable; `organization_read_only`: Organization read-only */
+      503: {
+        headers: {
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'X-Correlation-Id': components['headers']['X-Correlation-Id'];
+          'Access-Control-Allow-Origin': components['headers']['Access-Control-Allow-Origin'];
+          RateLimit: components['headers']['RateLimit'];
+          'RateLimit-Policy': components['headers']['RateLimit-Policy'];
+          'Retry-After': components['headers']['Retry-After'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+    };
+  };
+  listDeadLetters: {
+    parameters: {
+      query?: {
+        /** @description The open ones (default: not yet resolved), the resolved ones, or all. */
+        status?: 'open' | 'resolved' | 'all';
+        /** @description Only those that failed on this queue. */
+        queue?: 'email' | 'webhooks' | 'audit' | 'exports' | 'unknown';
+        /** @description Page size, 1 to 100 (default 20); outside the range answers 400. */
+        limit?: number;
+        /** @description The `nextCursor` of the previous page, unchanged (opaque). A malformed cursor answers 400. */
+        cursor?: string;
+      };
+      header?: {
+        /** @description The `ETag` of a representation the client holds; if it is still current the answer is 304. */
+        'If-None-Match'?: string;
+      };
+      path?: never;
+      cookie?: never;
+    };
+    requestBody?: never;
+    responses: {
+      /** @description One page of dead letters. */
+      200: {
+        headers: {
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'X-Correlation-Id': components['headers']['X-Correlation-Id'];
+          'Access-Control-Allow-Origin': components['headers']['Access-Control-Allow-Origin'];
+          RateLimit: components['headers']['RateLimit'];
+          'RateLimit-Policy': components['headers']['RateLimit-Policy'];
+          ETag: components['headers']['ETag'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['DeadLetterPage'];
+        };
+      };
+      /** @description Not modified: the `If-None-Match` validator is still current. No body. */
+      304: {
+        headers: {
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'X-Correlation-Id': components['headers']['X-Correlation-Id'];
+          'Access-Control-Allow-Origin': components['headers']['Access-Control-Allow-Origin'];
+          RateLimit: components['headers']['RateLimit'];
+          'RateLimit-Policy': components['headers']['RateLimit-Policy'];
+          ETag: components['headers']['ETag'];
+          [name: string]: unknown;
+        };
+        content?: never;
+      };
+      /** @description `bad_request`: Bad request; `invalid_json`: Malformed JSON body; `validation_failed`: Validation failed; `query_too_complex`: GraphQL operation too complex; `persisted_query_not_found`: Persisted query not found; `invalid_passkey`: Invalid passkey response */
+      400: {
+        headers: {
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'X-Correlation-Id': components['headers']['X-Correlation-Id'];
+          'Access-Control-Allow-Origin': components['headers']['Access-Control-Allow-Origin'];
+          RateLimit: components['headers']['RateLimit'];
+          'RateLimit-Policy': components['headers']['RateLimit-Policy'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description `unauthorized`: Authentication required; `invalid_credentials`: Invalid credentials; `reauthentication_required`: Re-authentication required; `invalid_mfa_code`: Invalid verification code; `mfa_challenge_invalid`: Invalid or expired MFA challenge */
+      401: {
+        headers: {
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'X-Correlation-Id': components['headers']['X-Correlation-Id'];
+          'Access-Control-Allow-Origin': components['headers']['Access-Control-Allow-Origin'];
+          RateLimit: components['headers']['RateLimit'];
+          'RateLimit-Policy': components['headers']['RateLimit-Policy'];
+          'WWW-Authenticate': components['headers']['WWW-Authenticate'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description `forbidden`: Forbidden; `email_not_verified`: Email address not verified; `mfa_enrollment_required`: MFA enrolment required; `plan_limit`: Plan limit reached; `feature_unavailable`: Not in your plan; `live_key_required`: Live API key required; `self_service_not_offered`: Not offered to buyers; `impersonation_read_only`: Read-only impersonation; `impersonation_forbidden`: Not allowed while impersonating */
+      403: {
+        headers: {
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'X-Correlation-Id': components['headers']['X-Correlation-Id'];
+          'Access-Control-Allow-Origin': components['headers']['Access-Control-Allow-Origin'];
+          RateLimit: components['headers']['RateLimit'];
+          'RateLimit-Policy': components['headers']['RateLimit-Policy'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description `not_found`: Not found; `organization_deletion_scheduled`: Organization scheduled for deletion */
+      404: {
+        headers: {
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'X-Correlation-Id': components['headers']['X-Correlation-Id'];
+          'Access-Control-Allow-Origin': components['headers']['Access-Control-Allow-Origin'];
+          RateLimit: components['headers']['RateLimit'];
+          'RateLimit-Policy': components['headers']['RateLimit-Policy'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description `rate_limited`: Too many requests; `too_many_streams`: Too many live streams */
+      429: {
+        headers: {
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'X-Correlation-Id': components['headers']['X-Correlation-Id'];
+          'Access-Control-Allow-Origin': components['headers']['Access-Control-Allow-Origin'];
+          RateLimit: components['headers']['RateLimit'];
+          'RateLimit-Policy': components['headers']['RateLimit-Policy'];
+          'Retry-After': components['headers']['Retry-After'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description `internal_error`: Internal server error; `misconfigured`: Service misconfigured */
+      500: {
+        headers: {
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'X-Correlation-Id': components['headers']['X-Correlation-Id'];
+          'Access-Control-Allow-Origin': components['headers']['Access-Control-Allow-Origin'];
+          RateLimit: components['headers']['RateLimit'];
+          'RateLimit-Policy': components['headers']['RateLimit-Policy'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description `service_unavailable`: Service unavailable; `organization_read_only`: Organization read-only */
+      503: {
+        headers: {
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'X-Correlation-Id': components['headers']['X-Correlation-Id'];
+          'Access-Control-Allow-Origin': components['headers']['Access-Control-Allow-Origin'];
+          RateLimit: components['headers']['RateLimit'];
+          'RateLimit-Policy': components['headers']['RateLimit-Policy'];
+          'Retry-After': components['headers']['Retry-After'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+    };
+  };
+  resolveDeadLetter: {
+    parameters: {
+      query?: never;
+      header?: never;
+      path: {
+        /** @description The dead letter’s id. */
+        id: string;
+      };
+      cookie?: never;
+    };
+    requestBody: {
+      content: {
+        'application/json': components['schemas']['ResolveDeadLetterRequest'];
+      };
+    };
+    responses: {
+      /** @description The dead letter, resolved. */
+      200: {
+        headers: {
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'X-Correlation-Id': components['headers']['X-Correlation-Id'];
+          'Access-Control-Allow-Origin': components['headers']['Access-Control-Allow-Origin'];
+          RateLimit: components['headers']['RateLimit'];
+          'RateLimit-Policy': components['headers']['RateLimit-Policy'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['DeadLetter'];
+        };
+      };
+      /** @description `bad_request`: Bad request; `invalid_json`: Malformed JSON body; `validation_failed`: Validation failed; `query_too_complex`: GraphQL operation too complex; `persisted_query_not_found`: Persisted query not found; `invalid_passkey`: Invalid passkey response */
+      400: {
+        headers: {
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'X-Correlation-Id': components['headers']['X-Correlation-Id'];
+          'Access-Control-Allow-Origin': components['headers']['Access-Control-Allow-Origin'];
+          RateLimit: components['headers']['RateLimit'];
+          'RateLimit-Policy': components['headers']['RateLimit-Policy'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description `unauthorized`: Authentication required; `invalid_credentials`: Invalid credentials; `reauthentication_required`: Re-authentication required; `invalid_mfa_code`: Invalid verification code; `mfa_challenge_invalid`: Invalid or expired MFA challenge */
+      401: {
+        headers: {
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'X-Correlation-Id': components['headers']['X-Correlation-Id'];
+          'Access-Control-Allow-Origin': components['headers']['Access-Control-Allow-Origin'];
+          RateLimit: components['headers']['RateLimit'];
+          'RateLimit-Policy': components['headers']['RateLimit-Policy'];
+          'WWW-Authenticate': components['headers']['WWW-Authenticate'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description `forbidden`: Forbidden; `email_not_verified`: Email address not verified; `mfa_enrollment_required`: MFA enrolment required; `plan_limit`: Plan limit reached; `feature_unavailable`: Not in your plan; `live_key_required`: Live API key required; `self_service_not_offered`: Not offered to buyers; `impersonation_read_only`: Read-only impersonation; `impersonation_forbidden`: Not allowed while impersonating */
+      403: {
+        headers: {
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'X-Correlation-Id': components['headers']['X-Correlation-Id'];
+          'Access-Control-Allow-Origin': components['headers']['Access-Control-Allow-Origin'];
+          RateLimit: components['headers']['RateLimit'];
+          'RateLimit-Policy': components['headers']['RateLimit-Policy'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description `not_found`: Not found; `organization_deletion_scheduled`: Organization scheduled for deletion */
+      404: {
+        headers: {
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'X-Correlation-Id': components['headers']['X-Correlation-Id'];
+          'Access-Control-Allow-Origin': components['headers']['Access-Control-Allow-Origin'];
+          RateLimit: components['headers']['RateLimit'];
+          'RateLimit-Policy': components['headers']['RateLimit-Policy'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description `conflict`: Conflict; `sold_out`: Sold out; `unpaid_hold_limit`: Too many unpaid orders; `ticket_checked_in`: Ticket already checked in; `transfers_disabled`: Ticket transfers not allowed; `transfer_closed`: Ticket transfers closed; `self_service_closed`: Closed to buyers */
+      409: {
+        headers: {
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'X-Correlation-Id': components['headers']['X-Correlation-Id'];
+          'Access-Control-Allow-Origin': components['headers']['Access-Control-Allow-Origin'];
+          RateLimit: components['headers']['RateLimit'];
+          'RateLimit-Policy': components['headers']['RateLimit-Policy'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description `payload_too_large`: Payload too large */
+      413: {
+        headers: {
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'X-Correlation-Id': components['headers']['X-Correlation-Id'];
+          'Access-Control-Allow-Origin': components['headers']['Access-Control-Allow-Origin'];
+          RateLimit: components['headers']['RateLimit'];
+          'RateLimit-Policy': components['headers']['RateLimit-Policy'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description `unsupported_media_type`: Unsupported media type */
+      415: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
           'X-Correlation-Id': components['headers']['X-Correlation-Id'];

@@ -10,6 +10,7 @@ import { webhookHandlers } from './webhooks.ts';
 import { auditHandlers } from './audit.ts';
 import { exportHandlers } from './exports.ts';
 import { QueueMessageSchema, queueKind, type QueueKind, type QueueMessage } from './messages.ts';
+import { recordDeadLetter, type DeadLetterQueue } from '../services/platform/dead-letters.ts';
 
 export interface ConsumerContext {
   bindings: Bindings;
@@ -44,16 +45,35 @@ export function retryDelaySeconds(attempts: number): number {
   return Math.min(5 * 2 ** Math.max(0, attempts - 1), 12 * 60 * 60);
 }
 
-function deadLetter(message: Message, logger: Logger): void {
-  // The dead-letter queue is the end of the line: record the failure and acknowledge.
+/** The queue a message type belongs to (its handler's), or `unknown`. */
+function originQueue(type: string): DeadLetterQueue {
+  for (const kind of ['email', 'webhooks', 'audit', 'exports'] as const) if (handlers[kind].has(type)) return kind;
+  return 'unknown';
+}
+
+/**
+ * The dead-letter queue is the end of the line: log the failure, record its envelope for the platform (never the
+ * payload: src/services/platform/dead-letters.ts) and acknowledge. A record that fails (the database unreachable) is
+ * retried like any message; recording twice keeps one row.
+ */
+async function deadLetter(message: Message, bindings: Bindings, logger: Logger): Promise<void> {
   const parsed = QueueMessageSchema.safeParse(message.body);
-  logger.error('message dead-lettered', {
-    messageId: message.id,
+  const envelope = parsed.success ? parsed.data : null;
+  const record = {
+    messageId: envelope?.id ?? message.id,
+    queue: envelope ? originQueue(envelope.type) : 'unknown',
+    type: envelope?.type ?? 'invalid',
+    organizationId: envelope?.organizationId ?? null,
     attempts: message.attempts,
-    type: parsed.success ? parsed.data.type : 'invalid',
-    organizationId: parsed.success ? parsed.data.organizationId : null,
-  });
-  message.ack();
+  } as const;
+  logger.error('message dead-lettered', { ...record, queueMessageId: message.id });
+  try {
+    await recordDeadLetter(await organizationDatabase(bindings, null), record);
+    message.ack();
+  } catch (error) {
+    logger.warn('dead letter not recorded, will retry', { messageId: record.messageId, error });
+    message.retry({ delaySeconds: retryDelaySeconds(message.attempts) });
+  }
 }
 
 export async function consumeBatch(batch: MessageBatch, env: Record<string, unknown>): Promise<void> {
@@ -62,7 +82,7 @@ export async function consumeBatch(batch: MessageBatch, env: Record<string, unkn
   const kind = queueKind(batch.queue);
   for (const message of batch.messages) {
     if (kind === 'dead-letter') {
-      deadLetter(message, logger);
+      await deadLetter(message, bindings, logger);
       continue;
     }
     const parsed = QueueMessageSchema.safeParse(message.body);

@@ -120,6 +120,8 @@ export const ROUTE_GROUPS: readonly RouteGroup[] = [
       ['GET', '/api/v1/platform/impersonations/{id}'],
       ['DELETE', '/api/v1/platform/impersonations/{id}'],
       ['GET', '/api/v1/platform/metrics'],
+      ['GET', '/api/v1/platform/dead-letters'],
+      ['POST', '/api/v1/platform/dead-letters/{id}/resolve'],
     ],
     load: async () => (await import('./platform/index.ts')).registerPlatformRoutes,
   },

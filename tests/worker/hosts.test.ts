@@ -37,6 +37,8 @@ const SERVED_ON_PLATFORM = new Set([
   'DELETE /api/v1/platform/impersonations/{id}',
   'POST /api/v1/billing/webhooks',
   'GET /api/v1/platform/metrics',
+  'GET /api/v1/platform/dead-letters',
+  'POST /api/v1/platform/dead-letters/{id}/resolve',
 ]);
 
 /** Platform-only operations: on an organization host they must not exist either. */
@@ -62,6 +64,8 @@ const PLATFORM_ONLY = [
   'DELETE /api/v1/platform/impersonations/{id}',
   'POST /api/v1/billing/webhooks',
   'GET /api/v1/platform/metrics',
+  'GET /api/v1/platform/dead-letters',
+  'POST /api/v1/platform/dead-letters/{id}/resolve',
 ];
 
 interface OpenApiDocument {

@@ -3,6 +3,7 @@ import type { AnyPgColumn } from 'drizzle-orm/pg-core';
 import { describe, expect, it } from 'vitest';
 import {
   auditLogs,
+  deadLetters,
   bookings,
   events,
   organizations,
@@ -215,13 +216,14 @@ describe('GET /api/v1/platform/metrics', () => {
     await createTenant({ plan: 'enterprise', status: 'suspended' });
     const db = database();
     const now = async () => {
-      const [groups, backlog] = await Promise.all([
+      const [groups, backlog, deadLettersOpen] = await Promise.all([
         db
           .select({ plan: organizations.plan, status: organizations.status, n: sql<number>`count(*)::int` })
           .from(organizations)
           .groupBy(organizations.plan, organizations.status)
           .orderBy(organizations.plan, organizations.status),
         db.$count(outbox, isNull(outbox.dispatchedAt)),
+        db.$count(deadLetters, isNull(deadLetters.resolvedAt)),
       ]);
       const sum = (keep: (row: (typeof groups)[number]) => boolean) =>
         groups.filter(keep).reduce((total, row) => total + row.n, 0);
@@ -239,6 +241,7 @@ describe('GET /api/v1/platform/metrics', () => {
           },
         },
         outboxBacklog: backlog,
+        deadLettersOpen,
       };
     };
     // JSON with its keys in order, so the API's key order does not matter to the comparison.

@@ -27,3 +27,4 @@ export * from './billing.ts';
 export * from './imports.ts';
 export * from './platform-metrics.ts';
 export * from './sso.ts';
+export * from './dead-letters.ts';

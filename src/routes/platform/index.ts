@@ -1,6 +1,7 @@
 import type { OpenAPIHono } from '@hono/zod-openapi';
 import type { AppEnv } from '../../env.ts';
 import * as auditLogs from './audit-logs.ts';
+import * as deadLetters from './dead-letters.ts';
 import * as endImpersonation from './end-impersonation.ts';
 import * as dataRights from './data-rights.ts';
 import * as get from './get.ts';
@@ -12,7 +13,8 @@ import * as startImpersonation from './start-impersonation.ts';
 
 /**
  * Platform administration (issue #16 part 1): accounts (search, detail, ending every session; a data subject's export
- * and erasure, part 6), the audit log, support impersonation (start, read, end), the dashboard metrics.
+ * and erasure, part 6), the audit log, support impersonation (start, read, end), the dashboard metrics and the dead
+ * letters behind them.
  */
 export function registerPlatformRoutes(app: OpenAPIHono<AppEnv>): void {
   list.register(app);
@@ -24,4 +26,5 @@ export function registerPlatformRoutes(app: OpenAPIHono<AppEnv>): void {
   getImpersonation.register(app);
   endImpersonation.register(app);
   metrics.register(app);
+  deadLetters.register(app);
 }

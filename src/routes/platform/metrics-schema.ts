@@ -1,5 +1,6 @@
 import { z } from '@hono/zod-openapi';
 import { organizationPlan, organizationStatus } from '../../db/schema/index.ts';
+import { DEAD_LETTER_QUEUES, type DeadLetterQueue } from '../../services/platform/dead-letters.ts';
 import { MAX_METRICS_DAYS } from '../../services/platform/metrics.ts';
 import { DayOut, DayRangeQuerySchema, int64, StoredCurrencyCode, Timestamp } from '../fields.ts';
 
@@ -54,6 +55,23 @@ const OrganizationsSnapshotSchema = z
     description: 'Every organization by plan and by status, as the last rollup of the day counted them.',
   });
 
+const DeadLettersSchema = z
+  .object(
+    Object.fromEntries(
+      DEAD_LETTER_QUEUES.map((queue) => [
+        queue,
+        count(
+          queue === 'unknown' ? 'Messages that were no envelope, or of no known type.' : `From the ${queue} queue.`,
+        ),
+      ]),
+    ) as Record<DeadLetterQueue, ReturnType<typeof count>>,
+  )
+  .openapi('PlatformDeadLetters', {
+    description:
+      'Messages that exhausted their retries and reached the dead-letter queue, per queue they failed on (see ' +
+      '`GET /api/v1/platform/dead-letters`).',
+  });
+
 const DaySchema = z
   .object({
     day: DayOut.openapi({ description: 'The UTC day.', example: '2026-05-01' }),
@@ -74,12 +92,16 @@ const DaySchema = z
       })
       .openapi('PlatformWebhookDeliveries'),
     emailsSent: count('Emails sent for organizations that day.'),
+    deadLetters: DeadLettersSchema,
     organizations: OrganizationsSnapshotSchema.nullable().openapi({
       description: 'The snapshot taken that day; null for a day no rollup ran on.',
     }),
     outboxBacklog: int64()
       .nullable()
       .openapi({ description: 'Outbox events not yet dispatched, at the day’s last rollup; null as above.' }),
+    deadLettersOpen: int64()
+      .nullable()
+      .openapi({ description: 'Dead letters not yet resolved, at the day’s last rollup; null as above.' }),
   })
   .openapi('PlatformMetricsDay', { description: 'One UTC day of platform metrics.' });
 
@@ -105,6 +127,7 @@ export const PlatformMetricsSchema = z
           }),
         }),
         emailsSent: count('Emails sent.'),
+        deadLetters: DeadLettersSchema,
       })
       .openapi('PlatformMetricsTotals', {
         description:
@@ -116,6 +139,7 @@ export const PlatformMetricsSchema = z
         day: DayOut.openapi({ description: 'The day of the snapshot.' }),
         organizations: OrganizationsSnapshotSchema.nullable(),
         outboxBacklog: int64().nullable(),
+        deadLettersOpen: int64().nullable(),
       })
       .nullable()
       .openapi({ description: 'The latest snapshot in the range; null when no day of the range has one.' }),

@@ -18,8 +18,9 @@ export const route = createRoute({
     'The admin dashboard: per UTC day of `from`..`to` (inclusive dates, `YYYY-MM-DD`; default the last 30 days up ' +
     `to today; at most ${MAX_METRICS_DAYS} days; \`from\` after \`to\` answers 400) the sign-ups (organizations and ` +
     'accounts), active users, events published, bookings confirmed and gross volume per currency, refunds per ' +
-    'currency, webhook deliveries succeeded and failed, emails sent, and the snapshots of organizations by plan and ' +
-    'status and of the outbox backlog; with totals over the range and the latest snapshot. Read from daily rows the ' +
+    'currency, webhook deliveries succeeded and failed, emails sent, messages dead-lettered per queue, and the ' +
+    'snapshots of organizations by plan and status, of the outbox backlog and of the dead letters not yet resolved; ' +
+    'with totals over the range and the latest snapshot. Read from daily rows the ' +
     `scheduled handler rolls up (today's at most about ${ROLLUP_INTERVAL_MINUTES} minutes behind), so the cost does ` +
     'not grow with the number of organizations. Platform host and platform administrators only (404 on an ' +
     'organization host, 401 without a token, 403 for other callers). One database round trip.',

@@ -6,6 +6,7 @@ import { scoped } from '../../db/tenant.ts';
 import type { ServiceContext } from '../../lib/context.ts';
 import { DAY_MS, dayRange, daysBetween, dayStart, utcDay } from '../../lib/days.ts';
 import type { Logger } from '../../lib/logger.ts';
+import { DEAD_LETTER_QUEUES, type DeadLetterQueue } from './dead-letters.ts';
 
 /**
  * The platform administrators' dashboard metrics (issue #16 part 1). The scheduled handler rolls the tenant tables up
@@ -19,9 +20,9 @@ import type { Logger } from '../../lib/logger.ts';
  * - snapshots of "now" (organizations by plan and by status, the outbox backlog): written only for today, so a day's
  *   snapshot is the last one taken that day; a past day has none unless a rollup ran on it.
  *
- * Dead letters: the dead-letter queue's consumer logs and acknowledges (src/queues/consumer.ts); nothing of it reaches
- * the database, so it is not measured here. What is measurable is the webhook deliveries that gave up (`failed`:
- * retries exhausted or the endpoint disabled) and the outbox rows not yet dispatched (`outbox_backlog`).
+ * Queues: the messages that reached the dead-letter queue, per day and queue (`dead_letters`, the rows its consumer
+ * records), those not yet resolved (`dead_letters_open`, a snapshot), the webhook deliveries that gave up
+ * (`failed`: retries exhausted or the endpoint disabled) and the outbox rows not yet dispatched (`outbox_backlog`).
  */
 
 /** How stale today's rows may get before the scheduled handler (every minute) recomputes them. */
@@ -41,8 +42,14 @@ const FLOW_METRICS = [
   'webhook_deliveries_succeeded',
   'webhook_deliveries_failed',
   'emails_sent',
+  'dead_letters',
 ] as const;
-const SNAPSHOT_METRICS = ['organizations_by_plan', 'organizations_by_status', 'outbox_backlog'] as const;
+const SNAPSHOT_METRICS = [
+  'organizations_by_plan',
+  'organizations_by_status',
+  'outbox_backlog',
+  'dead_letters_open',
+] as const;
 type Metric = (typeof FLOW_METRICS)[number] | (typeof SNAPSHOT_METRICS)[number];
 
 const metricList = (metrics: readonly Metric[]) =>
@@ -92,6 +99,7 @@ function flowRows(day: string, start: string, end: string): SQL {
         'emails_sent',
         sql`select coalesce(sum(count), 0) from usage_daily where day = ${day}::date and metric = 'emails'`,
       ),
+      sql`select 'dead_letters'::text, queue, count(*)::bigint from dead_letters where ${inDay('dead_at')} group by queue`,
     ],
     sql` union all `,
   );
@@ -149,7 +157,9 @@ function snapshotRows(): SQL {
            (select count(*) from organizations o where o.status = s.value)::bigint
       from unnest(enum_range(null::organization_status)) as s(value)
     union all
-    select 'outbox_backlog'::text, ''::text, (select count(*) from outbox where dispatched_at is null)::bigint`;
+    select 'outbox_backlog'::text, ''::text, (select count(*) from outbox where dispatched_at is null)::bigint
+    union all
+    select 'dead_letters_open'::text, ''::text, (select count(*) from dead_letters where resolved_at is null)::bigint`;
 }
 
 /**
@@ -272,8 +282,11 @@ export interface PlatformMetricsDay {
   refunds: CurrencyFigures[];
   webhookDeliveries: { succeeded: number; failed: number };
   emailsSent: number;
+  /** Messages that reached the dead-letter queue that day, per queue they failed on. */
+  deadLetters: Record<DeadLetterQueue, number>;
   organizations: OrganizationsSnapshot | null;
   outboxBacklog: number | null;
+  deadLettersOpen: number | null;
 }
 
 export interface PlatformMetrics {
@@ -287,8 +300,14 @@ export interface PlatformMetrics {
     refunds: CurrencyFigures[];
     webhookDeliveries: { succeeded: number; failed: number; successRate: number | null };
     emailsSent: number;
+    deadLetters: Record<DeadLetterQueue, number>;
   };
-  latest: { day: string; organizations: OrganizationsSnapshot | null; outboxBacklog: number | null } | null;
+  latest: {
+    day: string;
+    organizations: OrganizationsSnapshot | null;
+    outboxBacklog: number | null;
+    deadLettersOpen: number | null;
+  } | null;
 }
 
 const Row = z.object({
@@ -311,9 +330,19 @@ function emptyDay(day: string): PlatformMetricsDay {
     refunds: [],
     webhookDeliveries: { succeeded: 0, failed: 0 },
     emailsSent: 0,
+    deadLetters: noDeadLetters(),
     organizations: null,
     outboxBacklog: null,
+    deadLettersOpen: null,
   };
+}
+
+function noDeadLetters(): Record<DeadLetterQueue, number> {
+  return Object.fromEntries(DEAD_LETTER_QUEUES.map((queue) => [queue, 0])) as Record<DeadLetterQueue, number>;
+}
+
+function isDeadLetterQueue(value: string): value is DeadLetterQueue {
+  return (DEAD_LETTER_QUEUES as readonly string[]).includes(value);
 }
 
 function figuresOf(list: CurrencyFigures[], currency: string): CurrencyFigures {
@@ -388,6 +417,12 @@ function apply(entry: PlatformMetricsDay, row: Row): void {
     case 'outbox_backlog':
       entry.outboxBacklog = value;
       break;
+    case 'dead_letters':
+      if (isDeadLetterQueue(dimension)) entry.deadLetters[dimension] = value;
+      break;
+    case 'dead_letters_open':
+      entry.deadLettersOpen = value;
+      break;
   }
 }
 
@@ -442,6 +477,7 @@ export async function platformMetrics({
     refunds: [],
     webhookDeliveries: { succeeded: 0, failed: 0, successRate: null },
     emailsSent: 0,
+    deadLetters: noDeadLetters(),
   };
   for (const entry of days) {
     entry.bookings.sort(byCurrency);
@@ -454,12 +490,15 @@ export async function platformMetrics({
     totals.webhookDeliveries.succeeded += entry.webhookDeliveries.succeeded;
     totals.webhookDeliveries.failed += entry.webhookDeliveries.failed;
     totals.emailsSent += entry.emailsSent;
+    for (const queue of DEAD_LETTER_QUEUES) totals.deadLetters[queue] += entry.deadLetters[queue];
   }
   totals.bookings.sort(byCurrency);
   totals.refunds.sort(byCurrency);
   const finished = totals.webhookDeliveries.succeeded + totals.webhookDeliveries.failed;
   if (finished > 0) totals.webhookDeliveries.successRate = totals.webhookDeliveries.succeeded / finished;
-  const last = days.findLast((entry) => entry.organizations !== null || entry.outboxBacklog !== null);
+  const last = days.findLast(
+    (entry) => entry.organizations !== null || entry.outboxBacklog !== null || entry.deadLettersOpen !== null,
+  );
   return {
     from,
     to,
@@ -468,6 +507,11 @@ export async function platformMetrics({
     latest:
       last === undefined
         ? null
-        : { day: last.day, organizations: last.organizations, outboxBacklog: last.outboxBacklog },
+        : {
+            day: last.day,
+            organizations: last.organizations,
+            outboxBacklog: last.outboxBacklog,
+            deadLettersOpen: last.deadLettersOpen,
+          },
   };
 }
