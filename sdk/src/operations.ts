@@ -116,6 +116,7 @@ export const AUTHENTICATED_OPERATIONS: ReadonlySet<string> = new Set([
   'POST /api/v1/events/{id}/ticket-types',
   'POST /api/v1/exports',
   'POST /api/v1/graphql',
+  'POST /api/v1/imports/attendees',
   'POST /api/v1/imports/events',
   'POST /api/v1/organization/billing/checkout',
   'POST /api/v1/organization/billing/portal',

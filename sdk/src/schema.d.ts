@@ -1964,6 +1964,26 @@ export interface paths {
     patch?: never;
     trace?: never;
   };
+  '/api/v1/imports/attendees': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    get?: never;
+    put?: never;
+    /**
+     * Import attendees as complimentary bookings (CSV or JSON)
+     * @description Imports complimentary (free) bookings into the event `eventId` from a `text/csv` or `application/json` body (UTF-8; a byte order mark is ignored; bytes that are not UTF-8 answer 400 naming the byte offset and line). Each row is one booking: a buyer and 1 to 50 tickets, each of a ticket type of the event (its id or exact name) in the attendee's name (the buyer's by default). The bookings are confirmed at once (provider `free`, total 0) and take their seats as sold, at the ticket type, its capacity pools and the event, as a checkout does: a row that would oversell any of them is an error. `dryRun=true` (the default) writes nothing and reports every row (its CSV lines or JSON pointer, `create`, `skip_existing` or `error` with the field and message). `dryRun=false` applies the file all or nothing, in one transaction: any row error refuses it (422); seats taken by checkouts meanwhile refuse it (409, nothing written). Re-applying a file creates nothing twice (`externalId`). `notify=true` emails each buyer their tickets (`booking.confirmed`); by default only `booking.created` is emitted (webhooks, no email). Limits: bodies of 10485760 bytes and 10000 rows for a dry run, 2097152 bytes, 1000 bookings and 5000 tickets for an apply (413 beyond). 404 for an event of another organization or none, 409 for a cancelled or completed one. Free text starting like a spreadsheet formula is stored as given and reported as a warning. CSV columns: docs/API.md, "Imports". Needs `bookings:write`. A dry run costs one database round trip, an apply two (the same read, then one write batch). An apply writes one `import.attendees` audit row.
+     */
+    post: operations['importAttendees'];
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
   '/api/v1/check-ins': {
     parameters: {
       query?: never;
@@ -3213,6 +3233,58 @@ export interface components {
        *     ]
        */
       events: unknown[];
+    };
+    /**
+     * @description Complimentary bookings to import into one event, as JSON.
+     * @example {
+     *       "attendees": [
+     *         {
+     *           "externalId": "press-001",
+     *           "buyer": {
+     *             "name": "Grace Hopper",
+     *             "email": "grace@example.com"
+     *           },
+     *           "tickets": [
+     *             {
+     *               "ticketType": "Press"
+     *             }
+     *           ]
+     *         }
+     *       ]
+     *     }
+     */
+    AttendeeImport: {
+      /** @description The bookings: each with `externalId` (1 to 200 characters, its key for re-runs), the `buyer` (`name`, `email`) and 1 to 50 `tickets`, each naming a ticket type of the event (its id or exact name) and optionally the attendee (`name`, `email`; the buyer by default). Each row is validated on its own: a bad row is reported, not a 400 of the request. */
+      attendees: {
+        externalId: string;
+        buyer: {
+          /**
+           * @description Display name.
+           * @example Ada Lovelace
+           */
+          name: string;
+          /**
+           * Format: email
+           * @description Email address; trimmed and lowercased before use.
+           * @example ada@example.com
+           */
+          email: string;
+        };
+        tickets: {
+          ticketType: string;
+          /**
+           * @description Display name.
+           * @example Ada Lovelace
+           */
+          name?: string;
+          /**
+           * Format: email
+           * @description Email address; trimmed and lowercased before use.
+           * @example ada@example.com
+           */
+          email?: string;
+        }[];
+      }[];
     };
     Liveness: {
       /**
@@ -9403,12 +9475,12 @@ export interface components {
     ImportReportRow: {
       /**
        * Format: int32
-       * @description 1-based position of the event in the file.
+       * @description 1-based position of the row (an event, or a booking) in the file.
        * @example 1
        */
       row: number;
       /**
-       * @description CSV: the lines of the row (an event and its further ticket types); JSON: empty.
+       * @description CSV: the lines of the row (an event and its further ticket types, or a booking and its tickets); JSON: empty.
        * @example [
        *       2,
        *       3
@@ -9433,7 +9505,7 @@ export interface components {
       outcome: 'create' | 'skip_existing' | 'error';
       /**
        * Format: uuid
-       * @description The event created (apply) or created earlier (skip_existing); null otherwise.
+       * @description The event or booking created (apply) or created earlier (skip_existing); null otherwise.
        * @example null
        */
       entityId: string | null;
@@ -9460,6 +9532,72 @@ export interface components {
        * @example Invalid ISO datetime
        */
       message: string;
+    };
+    /** @description The report of an attendee import, dry run or apply. */
+    AttendeeImportReport: {
+      /**
+       * @description What was imported.
+       * @example attendees
+       * @enum {string}
+       */
+      kind: 'attendees';
+      /**
+       * @description The format of the body.
+       * @example csv
+       * @enum {string}
+       */
+      format: 'csv' | 'json';
+      /**
+       * @description True when nothing was written.
+       * @example true
+       */
+      dryRun: boolean;
+      /**
+       * Format: uuid
+       * @description The event.
+       * @example 7d4e9c62-1b3a-4f5e-9a8b-0c1d2e3f4a5b
+       */
+      eventId: string;
+      /** @description Counts over the whole file. */
+      totals: {
+        /**
+         * Format: int32
+         * @description Rows (bookings) in the file.
+         * @example 2
+         */
+        rows: number;
+        /**
+         * Format: int32
+         * @description Bookings created (or to create).
+         * @example 1
+         */
+        create: number;
+        /**
+         * Format: int32
+         * @description Rows an earlier import created.
+         * @example 1
+         */
+        skipExisting: number;
+        /**
+         * Format: int32
+         * @description Rows with errors.
+         * @example 0
+         */
+        error: number;
+        /**
+         * Format: int32
+         * @description Tickets of the bookings created (or to create).
+         * @example 3
+         */
+        tickets: number;
+      };
+      /** @description Every row when the file has at most 1000; beyond, only rows with errors or warnings, at most 1000. */
+      rows: components['schemas']['ImportReportRow'][];
+      /**
+       * @description True when `rows` does not list every row.
+       * @example false
+       */
+      truncated: boolean;
     };
     /** @description The checked-in ticket. */
     CheckInResult: {
@@ -29923,6 +30061,200 @@ export interface operations {
       };
       /** @description `forbidden`: Forbidden; `email_not_verified`: Email address not verified; `mfa_enrollment_required`: MFA enrolment required; `plan_limit`: Plan limit reached; `feature_unavailable`: Not in your plan; `live_key_required`: Live API key required; `self_service_not_offered`: Not offered to buyers; `impersonation_read_only`: Read-only impersonation; `impersonation_forbidden`: Not allowed while impersonating */
       403: {
+        headers: {
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'X-Correlation-Id': components['headers']['X-Correlation-Id'];
+          'Access-Control-Allow-Origin': components['headers']['Access-Control-Allow-Origin'];
+          RateLimit: components['headers']['RateLimit'];
+          'RateLimit-Policy': components['headers']['RateLimit-Policy'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description `conflict`: Conflict; `sold_out`: Sold out; `unpaid_hold_limit`: Too many unpaid orders; `ticket_checked_in`: Ticket already checked in; `transfers_disabled`: Ticket transfers not allowed; `transfer_closed`: Ticket transfers closed; `self_service_closed`: Closed to buyers */
+      409: {
+        headers: {
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'X-Correlation-Id': components['headers']['X-Correlation-Id'];
+          'Access-Control-Allow-Origin': components['headers']['Access-Control-Allow-Origin'];
+          RateLimit: components['headers']['RateLimit'];
+          'RateLimit-Policy': components['headers']['RateLimit-Policy'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description `payload_too_large`: Payload too large */
+      413: {
+        headers: {
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'X-Correlation-Id': components['headers']['X-Correlation-Id'];
+          'Access-Control-Allow-Origin': components['headers']['Access-Control-Allow-Origin'];
+          RateLimit: components['headers']['RateLimit'];
+          'RateLimit-Policy': components['headers']['RateLimit-Policy'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description `unsupported_media_type`: Unsupported media type */
+      415: {
+        headers: {
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'X-Correlation-Id': components['headers']['X-Correlation-Id'];
+          'Access-Control-Allow-Origin': components['headers']['Access-Control-Allow-Origin'];
+          RateLimit: components['headers']['RateLimit'];
+          'RateLimit-Policy': components['headers']['RateLimit-Policy'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description `domain_not_verified`: Domain not verified; `unprocessable`: Unprocessable request; `discount_code_invalid`: Discount code not applicable */
+      422: {
+        headers: {
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'X-Correlation-Id': components['headers']['X-Correlation-Id'];
+          'Access-Control-Allow-Origin': components['headers']['Access-Control-Allow-Origin'];
+          RateLimit: components['headers']['RateLimit'];
+          'RateLimit-Policy': components['headers']['RateLimit-Policy'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description `rate_limited`: Too many requests; `too_many_streams`: Too many live streams */
+      429: {
+        headers: {
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'X-Correlation-Id': components['headers']['X-Correlation-Id'];
+          'Access-Control-Allow-Origin': components['headers']['Access-Control-Allow-Origin'];
+          RateLimit: components['headers']['RateLimit'];
+          'RateLimit-Policy': components['headers']['RateLimit-Policy'];
+          'Retry-After': components['headers']['Retry-After'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description `internal_error`: Internal server error; `misconfigured`: Service misconfigured */
+      500: {
+        headers: {
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'X-Correlation-Id': components['headers']['X-Correlation-Id'];
+          'Access-Control-Allow-Origin': components['headers']['Access-Control-Allow-Origin'];
+          RateLimit: components['headers']['RateLimit'];
+          'RateLimit-Policy': components['headers']['RateLimit-Policy'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description `service_unavailable`: Service unavailable; `organization_read_only`: Organization read-only */
+      503: {
+        headers: {
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'X-Correlation-Id': components['headers']['X-Correlation-Id'];
+          'Access-Control-Allow-Origin': components['headers']['Access-Control-Allow-Origin'];
+          RateLimit: components['headers']['RateLimit'];
+          'RateLimit-Policy': components['headers']['RateLimit-Policy'];
+          'Retry-After': components['headers']['Retry-After'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+    };
+  };
+  importAttendees: {
+    parameters: {
+      query: {
+        /** @description `true` (the default): report what would happen and write nothing. `false`: apply the file. */
+        dryRun?: 'true' | 'false';
+        /** @description The event the bookings are for. */
+        eventId: string;
+        /** @description `true`: an apply also emits `booking.confirmed` for each booking created, which emails the buyer their tickets (and reaches webhooks). `false` (the default): only `booking.created` (webhooks, no email). */
+        notify?: 'true' | 'false';
+      };
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    requestBody: {
+      content: {
+        'application/json': components['schemas']['AttendeeImport'];
+        'text/csv': string;
+      };
+    };
+    responses: {
+      /** @description The report: of a dry run (nothing written), or of the applied import. */
+      200: {
+        headers: {
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'X-Correlation-Id': components['headers']['X-Correlation-Id'];
+          'Access-Control-Allow-Origin': components['headers']['Access-Control-Allow-Origin'];
+          RateLimit: components['headers']['RateLimit'];
+          'RateLimit-Policy': components['headers']['RateLimit-Policy'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['AttendeeImportReport'];
+        };
+      };
+      /** @description `bad_request`: Bad request; `invalid_json`: Malformed JSON body; `validation_failed`: Validation failed; `query_too_complex`: GraphQL operation too complex; `persisted_query_not_found`: Persisted query not found; `invalid_passkey`: Invalid passkey response */
+      400: {
+        headers: {
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'X-Correlation-Id': components['headers']['X-Correlation-Id'];
+          'Access-Control-Allow-Origin': components['headers']['Access-Control-Allow-Origin'];
+          RateLimit: components['headers']['RateLimit'];
+          'RateLimit-Policy': components['headers']['RateLimit-Policy'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description `unauthorized`: Authentication required; `invalid_credentials`: Invalid credentials; `reauthentication_required`: Re-authentication required; `invalid_mfa_code`: Invalid verification code; `mfa_challenge_invalid`: Invalid or expired MFA challenge */
+      401: {
+        headers: {
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'X-Correlation-Id': components['headers']['X-Correlation-Id'];
+          'Access-Control-Allow-Origin': components['headers']['Access-Control-Allow-Origin'];
+          RateLimit: components['headers']['RateLimit'];
+          'RateLimit-Policy': components['headers']['RateLimit-Policy'];
+          'WWW-Authenticate': components['headers']['WWW-Authenticate'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description `forbidden`: Forbidden; `email_not_verified`: Email address not verified; `mfa_enrollment_required`: MFA enrolment required; `plan_limit`: Plan limit reached; `feature_unavailable`: Not in your plan; `live_key_required`: Live API key required; `self_service_not_offered`: Not offered to buyers; `impersonation_read_only`: Read-only impersonation; `impersonation_forbidden`: Not allowed while impersonating */
+      403: {
+        headers: {
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'X-Correlation-Id': components['headers']['X-Correlation-Id'];
+          'Access-Control-Allow-Origin': components['headers']['Access-Control-Allow-Origin'];
+          RateLimit: components['headers']['RateLimit'];
+          'RateLimit-Policy': components['headers']['RateLimit-Policy'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description `not_found`: Not found; `organization_deletion_scheduled`: Organization scheduled for deletion */
+      404: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
           'X-Correlation-Id': components['headers']['X-Correlation-Id'];

@@ -261,7 +261,10 @@ export const ROUTE_GROUPS: readonly RouteGroup[] = [
   },
   {
     name: 'imports',
-    routes: [['POST', '/api/v1/imports/events']],
+    routes: [
+      ['POST', '/api/v1/imports/events'],
+      ['POST', '/api/v1/imports/attendees'],
+    ],
     load: async () => (await import('./imports/index.ts')).registerImportRoutes,
   },
   {

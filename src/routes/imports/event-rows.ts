@@ -80,7 +80,7 @@ const FORMULA = /^(?:[=+\-@\t\r]|\s+[=+\-@])/;
 const FREE_TEXT_FIELDS = new Set(['title', 'description', 'name', 'address', 'city']);
 
 /** Free-text fields that start like a spreadsheet formula: stored as given, reported as a warning. */
-function formulaWarnings(value: unknown, where: (path: PropertyKey[]) => ImportIssue): ImportIssue[] {
+export function formulaWarnings(value: unknown, where: (path: PropertyKey[]) => ImportIssue): ImportIssue[] {
   const found: ImportIssue[] = [];
   const visit = (node: unknown, path: PropertyKey[]) => {
     if (typeof node === 'string') {
@@ -95,7 +95,7 @@ function formulaWarnings(value: unknown, where: (path: PropertyKey[]) => ImportI
   return found;
 }
 
-const FORMULA_WARNING =
+export const FORMULA_WARNING =
   'Starts like a spreadsheet formula (=, +, -, @, tab or carriage return); stored as given, exports neutralize it.';
 
 /** A CSV cell as the JSON field it stands for: integers and booleans converted when well-formed, else left as text. */
