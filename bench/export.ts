@@ -3,10 +3,11 @@
 // never the 10,000-organization scale seed: generate_series, seconds), then exported through the Worker exactly as a
 // client does it: sign in, POST /api/v1/exports (CSV), poll GET /api/v1/exports/{id} until `completed`, download
 // every file through its signed link and count its records. Measures the wall time from the request to `completed`
-// and the resident set size (VmRSS from /proc) of the workerd processes of the local stack, sampled every 100 ms:
-// the export runs in the queue consumer of that Worker, and miniflare's local R2 lives in the same processes, so the
-// figure is an upper bound on the export's own memory. The JS heap of the isolate is not observable from outside
-// workerd and is not reported. Fails (the bench exits 1) when a file's record count differs from the seeded rows.
+// and two memory figures, sampled while it runs: the resident set size (VmRSS from /proc) of the workerd processes of
+// the local stack, every 100 ms, an upper bound (miniflare's local R2 and queues live in the same processes), and the
+// JS heap of the Worker's own isolate, where the queue consumer runs the export, read through wrangler's DevTools
+// inspector (CDP Runtime.getHeapUsage, every 100 ms). The heap is what Cloudflare's 128 MB isolate limit applies to.
+// Fails (the bench exits 1) when a file's record count differs from the seeded rows.
 import { readFile, readdir } from 'node:fs/promises';
 import http from 'node:http';
 import { parse } from 'csv-parse';
@@ -21,6 +22,8 @@ export const EXPORT_DATABASE_URL =
   process.env.BENCH_EXPORT_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/eventra_bench_export';
 
 const EVENTS = 100;
+/** How often the live heap is sampled during an export (each sample pauses the isolate for a heap snapshot). */
+const LIVE_SAMPLE_MS = 1_000;
 
 export interface ExportRun {
   bookings: number;
@@ -33,7 +36,19 @@ export interface ExportRun {
   /** workerd VmRSS (sum over the stack's workerd processes), MiB: before the request and the peak until `completed`. */
   rssBeforeMiB: number;
   rssPeakMiB: number;
+  /** The Worker isolate's JS heap (V8 used size), MiB: before the request and the peak until `completed`. */
+  heapBeforeMiB: number;
+  heapPeakMiB: number;
+  /**
+   * The live heap (after a full collection, see HeapProbe.live), MiB: before, the largest of the samples taken every
+   * LIVE_SAMPLE_MS while the export ran, and after it completed.
+   */
+  liveBeforeMiB: number;
+  livePeakMiB: number;
+  liveAfterMiB: number;
+  liveSamples: number;
   samples: number;
+  heapSamples: number;
   ok: boolean;
 }
 
@@ -243,6 +258,70 @@ async function rssKiB(pids: readonly number[]): Promise<number> {
   return total;
 }
 
+interface HeapProbe {
+  /** V8's used heap size of the Worker's isolate, bytes (live objects and garbage not yet collected). */
+  used(): Promise<number>;
+  /**
+   * The live heap: a heap snapshot (`HeapProfiler.takeHeapSnapshot`, which runs a full garbage collection first; its
+   * chunks are discarded), then the used size. Pauses the isolate while it runs.
+   */
+  live(): Promise<number>;
+  close(): void;
+}
+
+/**
+ * Connects to wrangler's DevTools inspector (the Worker's isolate; miniflare's own services are other isolates) and
+ * reads its heap with CDP `Runtime.getHeapUsage`. The proxy checks the Origin header, which browsers' WebSocket sets
+ * and Node's takes from the (undici) `headers` option.
+ */
+async function heapProbe(inspectorPort: number): Promise<HeapProbe> {
+  const targets = (await (await fetch(`http://127.0.0.1:${String(inspectorPort)}/json`)).json()) as {
+    webSocketDebuggerUrl?: string;
+  }[];
+  const target = targets.find((entry) => entry.webSocketDebuggerUrl !== undefined)?.webSocketDebuggerUrl;
+  if (target === undefined) throw new Error(`no inspector target on port ${String(inspectorPort)}`);
+  const origin = `http://127.0.0.1:${String(inspectorPort)}`;
+  // The `headers` option of undici's WebSocket (Node's global one).
+  const socket = new WebSocket(target, { headers: { origin } });
+  await new Promise<void>((resolve, reject) => {
+    socket.addEventListener('open', () => resolve(), { once: true });
+    socket.addEventListener('error', () => reject(new Error(`inspector ${target} refused the connection`)), {
+      once: true,
+    });
+  });
+  let next = 0;
+  const waiting = new Map<number, (result: { usedSize?: number }) => void>();
+  const send = (method: string, timeoutMs: number) =>
+    new Promise<{ usedSize?: number }>((resolve, reject) => {
+      next += 1;
+      const id = next;
+      const timer = setTimeout(() => {
+        waiting.delete(id);
+        reject(new Error(`the inspector did not answer ${method} within ${String(timeoutMs / 1000)} s`));
+      }, timeoutMs);
+      waiting.set(id, (result) => {
+        clearTimeout(timer);
+        waiting.delete(id);
+        resolve(result);
+      });
+      socket.send(JSON.stringify({ id, method }));
+    });
+  socket.addEventListener('message', (message) => {
+    const data = JSON.parse(String(message.data)) as { id?: number; result?: { usedSize?: number } };
+    // Events (no id) such as Runtime.executionContextCreated come too; only answers are matched.
+    if (data.id !== undefined) waiting.get(data.id)?.(data.result ?? {});
+  });
+  const used = async () => (await send('Runtime.getHeapUsage', 10_000)).usedSize ?? Number.NaN;
+  return {
+    used,
+    live: async () => {
+      await send('HeapProfiler.takeHeapSnapshot', 120_000);
+      return used();
+    },
+    close: () => socket.close(),
+  };
+}
+
 /** Streams a download (Host header from the signed link) through csv-parse and counts its records. */
 function countCsvRecords(port: number, link: string): Promise<number> {
   const url = new URL(link);
@@ -322,11 +401,31 @@ async function exportOnce(
   const rssBefore = await rssKiB(pids);
   let peak = rssBefore;
   let samples = 0;
+  const heap = await heapProbe(stack.inspectorPort);
+  const liveBefore = await heap.live();
+  const heapBefore = await heap.used();
+  let heapPeak = heapBefore;
+  let livePeak = liveBefore;
+  let heapSamples = 0;
+  let liveSamples = 0;
   const sampling = { on: true };
   const sampler = (async () => {
     while (sampling.on) {
       peak = Math.max(peak, await rssKiB(pids));
       samples += 1;
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+  })();
+  const heapSampler = (async () => {
+    let lastLive = performance.now();
+    while (sampling.on) {
+      heapPeak = Math.max(heapPeak, await heap.used());
+      heapSamples += 1;
+      if (performance.now() - lastLive >= LIVE_SAMPLE_MS) {
+        livePeak = Math.max(livePeak, await heap.live());
+        liveSamples += 1;
+        lastLive = performance.now();
+      }
       await new Promise((resolve) => setTimeout(resolve, 100));
     }
   })();
@@ -348,8 +447,10 @@ async function exportOnce(
     }
   } finally {
     sampling.on = false;
-    await sampler;
+    await Promise.all([sampler, heapSampler]);
   }
+  const liveAfter = await heap.live();
+  heap.close();
   const readySeconds = (performance.now() - started) / 1000;
   const files: ExportRun['files'] = [];
   for (const file of view.files) {
@@ -380,7 +481,14 @@ async function exportOnce(
     sizeBytes: view.sizeBytes ?? 0,
     rssBeforeMiB: rssBefore / 1024,
     rssPeakMiB: peak / 1024,
+    heapBeforeMiB: heapBefore / 1024 / 1024,
+    heapPeakMiB: heapPeak / 1024 / 1024,
+    liveBeforeMiB: liveBefore / 1024 / 1024,
+    livePeakMiB: livePeak / 1024 / 1024,
+    liveAfterMiB: liveAfter / 1024 / 1024,
+    liveSamples,
     samples,
+    heapSamples,
     ok:
       files.length === Object.keys(ENTITY_TABLES).length &&
       files.every((file) => file.rows === file.expected && file.downloaded === file.expected),

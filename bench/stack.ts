@@ -20,6 +20,7 @@ export interface BenchStack {
   port: number;
   neonPort: number;
   upstashPort: number;
+  inspectorPort: number;
   close(): Promise<void>;
 }
 
@@ -27,9 +28,11 @@ export interface StackPorts {
   port: number;
   neonPort: number;
   upstashPort: number;
+  /** wrangler's DevTools inspector of the Worker's isolate (bench/export.ts reads its JS heap through it). */
+  inspectorPort: number;
 }
 
-export const DEFAULT_PORTS: StackPorts = { port: 8788, neonPort: 4445, upstashPort: 8089 };
+export const DEFAULT_PORTS: StackPorts = { port: 8788, neonPort: 4445, upstashPort: 8089, inspectorPort: 9331 };
 
 /** Starts `node dev/run.ts` on the bench database; its output goes to bench/results/stack.log. */
 export async function startBenchStack(databaseUrl: string, ports: StackPorts = DEFAULT_PORTS): Promise<BenchStack> {
@@ -45,6 +48,7 @@ export async function startBenchStack(databaseUrl: string, ports: StackPorts = D
       PORT: String(ports.port),
       NEON_GATEWAY_PORT: String(ports.neonPort),
       UPSTASH_GATEWAY_PORT: String(ports.upstashPort),
+      INSPECTOR_PORT: String(ports.inspectorPort),
       EVENTRA_CAPTURE_SQL: '1',
       // The production code path: no check of response bodies against their schemas (src/routes/response.ts).
       EVENTRA_RESPONSE_CHECKS: 'off',
