@@ -17,7 +17,8 @@ export type SecretPurpose =
   | 'webhook_secret'
   | 'totp_secret'
   | 'mfa_challenge'
-  | 'sso_client_secret';
+  | 'sso_client_secret'
+  | 'sso_handoff';
 
 export interface SecretContext {
   organizationId: string;

@@ -6,6 +6,7 @@ import { hashPassword, scryptPolicy } from '../../src/services/auth/passwords.ts
 import { createTestDatabase } from './database.ts';
 import { startFakeCloudflare } from './fake-cloudflare.ts';
 import { startFakeStripe } from './fake-stripe.ts';
+import { startOidcIdp } from './oidc-idp.ts';
 import { startWebhookReceiver } from './webhook-receiver.ts';
 import { describeServices, detectServices } from './services.ts';
 import { TEST_PASSWORD, TEST_PASSWORD_HASH_COST } from './test-password.ts';
@@ -163,6 +164,10 @@ export default async function setup(project: TestProject): Promise<() => Promise
     const receiver = await startWebhookReceiver();
     cleanups.push(() => receiver.close());
     project.provide('webhookReceiverUrl', receiver.url);
+    // The SSO tests' OpenID Provider (tests/setup/oidc-idp.ts): a real, certified one.
+    const idp = await startOidcIdp();
+    cleanups.push(() => idp.close());
+    project.provide('oidcIssuer', idp.issuer);
     project.provide('fuzz', fuzzSettings(process.env));
     project.provide('testPasswordHash', await testPasswordHash);
     return teardown;

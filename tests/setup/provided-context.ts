@@ -20,6 +20,8 @@ declare module 'vitest' {
     dedicatedDatabase: { ownerUrl: string; name: string; mainName: string } | null;
     /** The local webhook receiver (tests/setup/webhook-receiver.ts): /hooks/<name>, /__control/<name>, /__requests/<name>. */
     webhookReceiverUrl: string;
+    /** The issuer of the tests' OpenID Provider (oidc-provider; tests/setup/oidc-idp.ts). */
+    oidcIssuer: string;
     /** The fake Cloudflare API and DoH resolver (tests/setup/fake-cloudflare.ts): test controls under /__. */
     fakeCloudflareUrl: string;
     /** The fuzz suite's seed and cases per operation and principal (FUZZ_SEED, `random` for a fresh one; FUZZ_RUNS). */

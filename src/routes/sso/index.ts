@@ -1,13 +1,19 @@
 import type { OpenAPIHono } from '@hono/zod-openapi';
 import type { AppEnv } from '../../env.ts';
+import * as authorize from './authorize.ts';
+import * as callback from './callback.ts';
 import * as create from './connections-create.ts';
 import * as remove from './connections-delete.ts';
 import * as get from './connections-get.ts';
 import * as list from './connections-list.ts';
+import * as token from './token.ts';
 
 export function registerSsoRoutes(app: OpenAPIHono<AppEnv>): void {
   list.register(app);
   create.register(app);
   get.register(app);
   remove.register(app);
+  authorize.register(app);
+  callback.register(app);
+  token.register(app);
 }

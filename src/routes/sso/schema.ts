@@ -1,7 +1,7 @@
 import { z } from '@hono/zod-openapi';
 import { WITHOUT_CONTROL_CHARACTERS } from '../../lib/text.ts';
 import { MAX_SSO_CONNECTIONS } from '../../services/sso/connections.ts';
-import { Timestamp, Uuid } from '../fields.ts';
+import { int32, Timestamp, Uuid } from '../fields.ts';
 
 export const EXAMPLE_SSO_CONNECTION_ID = '3c9d2e1f-7a6b-4c5d-9e8f-0a1b2c3d4e5f';
 const ROLE_KEY = /^[a-z][a-z0-9_-]{0,49}$/;
@@ -125,3 +125,90 @@ export const SsoConnectionIdParamsSchema = z.object({
     example: EXAMPLE_SSO_CONNECTION_ID,
   }),
 });
+
+const CODE_CHALLENGE = /^[A-Za-z0-9_-]{43}$/;
+const CODE_VERIFIER = /^[A-Za-z0-9._~-]{43,128}$/;
+
+export const SsoAuthorizeBodySchema = z
+  .object({
+    connectionId: Uuid.openapi({
+      description: 'The OIDC connection to sign in with.',
+      example: EXAMPLE_SSO_CONNECTION_ID,
+    }),
+    redirectUri: z
+      .string()
+      .max(2000)
+      .openapi({
+        description:
+          "Where the browser goes when the sign-in ends: this organization's origin or one of its " +
+          '`settings.allowedOrigins` (https; no fragment). Anything else is refused (no open redirects).',
+        example: 'https://tickets.acme.com/sso/done',
+      }),
+    state: z
+      .string()
+      .min(1)
+      .max(500)
+      .regex(/^[\x20-\x7E]+$/, 'Printable ASCII only.')
+      .optional()
+      .openapi({ description: "The app's own value, handed back unchanged at `redirectUri`.", example: 'k2Jd93' }),
+    codeChallenge: z
+      .string()
+      .max(43)
+      .regex(CODE_CHALLENGE)
+      .optional()
+      .openapi({
+        description:
+          "The app's PKCE challenge (S256 of a verifier, base64url, 43 characters). When given, POST /api/v1/sso/token " +
+          'requires the verifier: a code intercepted on the way back to the app is useless without it.',
+        example: 'E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM',
+      }),
+    loginHint: z.string().max(320).regex(WITHOUT_CONTROL_CHARACTERS).optional().openapi({
+      description: 'Passed to the IdP as `login_hint` (usually the email address the user typed).',
+      example: 'ada@acme.com',
+    }),
+  })
+  .strict()
+  .openapi('SsoAuthorizeRequest');
+
+export const SsoAuthorizationSchema = z
+  .object({
+    authorizationUrl: z.url().max(8000).openapi({
+      description: "The IdP's authorization URL (code flow, PKCE S256, state, nonce): send the browser there.",
+      example: 'https://login.acme.com/oauth2/v1/authorize?client_id=eventra-acme&response_type=code&state=Xk2',
+    }),
+    expiresIn: int32(1, 3600).openapi({
+      description: 'Seconds the sign-in may take before it must start again.',
+      example: 600,
+    }),
+  })
+  .openapi('SsoAuthorization');
+
+export const SsoCallbackQuerySchema = z.object({
+  state: z.string().max(500).optional().openapi({ description: 'The state this API sent the IdP.', example: 'a1b2' }),
+  code: z.string().max(4000).optional().openapi({ description: "The IdP's authorization code.", example: 'x9y8' }),
+  iss: z
+    .string()
+    .max(500)
+    .optional()
+    .openapi({ description: 'The issuer (RFC 9207).', example: 'https://login.acme.com' }),
+  error: z.string().max(200).optional().openapi({ description: "The IdP's error code.", example: 'access_denied' }),
+  error_description: z
+    .string()
+    .max(2000)
+    .optional()
+    .openapi({ description: "The IdP's error text.", example: 'User cancelled' }),
+});
+
+export const SsoTokenBodySchema = z
+  .object({
+    code: z.string().min(1).max(200).openapi({
+      description: 'The one-time code from the redirect to `redirectUri` (valid 60 seconds, single use).',
+      example: 'ssoc_4f1d0c2b9e8a7f6e5d4c3b2a19080706',
+    }),
+    codeVerifier: z.string().max(128).regex(CODE_VERIFIER).optional().openapi({
+      description: 'The PKCE verifier of the `codeChallenge` sent to POST /api/v1/sso/authorize (required then only).',
+      example: 'dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk',
+    }),
+  })
+  .strict()
+  .openapi('SsoTokenRequest');

@@ -1,6 +1,7 @@
 import type { ServiceContext } from '../../lib/context.ts';
 import { giveBackToken, takeTokens, type LimitRule } from '../../lib/rate-limit.ts';
 import { afterResponseTraceId } from '../../lib/trace.ts';
+import type { RedisBatch } from '../../lib/redis-batch.ts';
 import { createRedis } from '../../lib/redis.ts';
 import { hashToken } from './tokens.ts';
 
@@ -71,6 +72,25 @@ export async function enforceLimits(
   checks: readonly (readonly [LimitRule, string])[],
 ): Promise<void> {
   await takeTokens(ctx.services.redis, ctx.logger, checks, { failClosed: true, record: ctx.recordRateLimits });
+}
+
+/**
+ * The client address's sign-in limit (`loginClient`, failing closed) and one more Redis command in the same round
+ * trip: the single-use challenges and codes of the passwordless and federated sign-ins.
+ */
+export async function withLoginLimit<T>(
+  ctx: Pick<ServiceContext, 'services' | 'logger' | 'recordRateLimits' | 'client' | 'tenant'>,
+  command: (batch: RedisBatch) => Promise<T>,
+): Promise<T> {
+  let answer: Promise<T> | undefined;
+  await takeTokens(ctx.services.redis, ctx.logger, [[AUTH_LIMITS.loginClient, clientBucket(ctx)]], {
+    failClosed: true,
+    record: ctx.recordRateLimits,
+    alongside: (batch) => {
+      answer = command(batch);
+    },
+  });
+  return answer as Promise<T>;
 }
 
 /**

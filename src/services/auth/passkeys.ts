@@ -16,14 +16,13 @@ import { scoped } from '../../db/tenant.ts';
 import { ApiError } from '../../errors/api-error.ts';
 import { requireTenant, type ServiceContext } from '../../lib/context.ts';
 import type { RedisBatch } from '../../lib/redis-batch.ts';
-import { takeTokens } from '../../lib/rate-limit.ts';
 import { principalOf } from '../../middleware/auth.ts';
 import { auditInsert } from '../audit/record.ts';
 import { brandingQuery, emailBranding, sendLater } from '../email/branding.ts';
 import { passkeyAddedEmail } from '../email/passkeys.ts';
 import type { Tenant } from '../tenants/types.ts';
 import { auditFromCte, invalidCredentials, userColumns, type UserRow } from './account.ts';
-import { AUTH_LIMITS, clientBucket, enforceLimits } from './limits.ts';
+import { AUTH_LIMITS, clientBucket, enforceLimits, withLoginLimit } from './limits.ts';
 import { permissionsOf, session, type Session } from './grant.ts';
 import { completeChallenge, openChallenge, type FactorProof } from './mfa-challenge.ts';
 import {
@@ -108,19 +107,6 @@ function challengeFits(stored: StoredChallenge | null, expected: StoredChallenge
     stored.userId === expected.userId &&
     stored.binding === expected.binding
   );
-}
-
-/** The per-address sign-in limit (shared with password sign-in) and a challenge command, in one Redis round trip. */
-async function limitedChallenge<T>(ctx: ServiceContext, command: (batch: RedisBatch) => Promise<T>): Promise<T> {
-  let answer: Promise<T> | undefined;
-  await takeTokens(ctx.services.redis, ctx.logger, [[AUTH_LIMITS.loginClient, clientBucket(ctx)]], {
-    failClosed: true,
-    record: ctx.recordRateLimits,
-    alongside: (batch) => {
-      answer = command(batch);
-    },
-  });
-  return answer as Promise<T>;
 }
 
 export interface PasskeyView {
@@ -396,7 +382,7 @@ export async function passkeySignInOptions({
 }): Promise<PublicKeyCredentialRequestOptionsJSON> {
   const tenant = requireTenant(ctx);
   const options = await requestOptions(ctx, tenant, []);
-  await limitedChallenge(ctx, (batch) =>
+  await withLoginLimit(ctx, (batch) =>
     storeChallenge(ctx, options.challenge, { purpose: 'sign_in', organizationId: tenant.id }, batch),
   );
   return options;
@@ -558,7 +544,7 @@ export async function signInWithPasskey({
 }): Promise<Session> {
   const tenant = requireTenant(ctx);
   const challenge = answeredChallenge(input.response);
-  const stored = await limitedChallenge(ctx, (batch) => takeChallenge(ctx, challenge, batch));
+  const stored = await withLoginLimit(ctx, (batch) => takeChallenge(ctx, challenge, batch));
   if (!challengeFits(stored, { purpose: 'sign_in', organizationId: tenant.id })) throw invalidCredentials();
   const assertion = await verifyAssertion(ctx, tenant, input.response, challenge);
   if (!assertion) throw invalidCredentials();
@@ -718,7 +704,7 @@ export async function reauthenticateWithPasskey({
   const tenant = requireTenant(ctx);
   const principal = principalOf({ var: { principal: ctx.principal } });
   const challenge = answeredChallenge(input.response);
-  const stored = await limitedChallenge(ctx, (batch) => takeChallenge(ctx, challenge, batch));
+  const stored = await withLoginLimit(ctx, (batch) => takeChallenge(ctx, challenge, batch));
   if (!challengeFits(stored, reauthenticationBinding(tenant, principal))) throw invalidCredentials();
   const assertion = await verifyAssertion(ctx, tenant, input.response, challenge, principal.userId);
   if (!assertion) throw invalidCredentials();

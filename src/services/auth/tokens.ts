@@ -237,7 +237,7 @@ const encoder = new TextEncoder();
  * Opaque secrets (refresh tokens, email links, a buyer's booking token): 256 random bits, base64url, with a readable
  * prefix.
  */
-export function generateOpaqueToken(prefix: 'rt' | 'ev' | 'pr' | 'inv' | 'bk'): string {
+export function generateOpaqueToken(prefix: 'rt' | 'ev' | 'pr' | 'inv' | 'bk' | 'ssoc'): string {
   const bytes = crypto.getRandomValues(new Uint8Array(32));
   const base64 = btoa(String.fromCharCode(...bytes));
   return `${prefix}_${base64.replaceAll('+', '-').replaceAll('/', '_').replace(/=+$/, '')}`;

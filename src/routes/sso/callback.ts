@@ -1,0 +1,48 @@
+import { createRoute, z, type OpenAPIHono } from '@hono/zod-openapi';
+import type { AppEnv } from '../../env.ts';
+import { errorResponses } from '../../errors/problem.ts';
+import { serviceContext } from '../../lib/context.ts';
+import { requireFeature } from '../../middleware/plan-limits.ts';
+import { completeSsoSignIn } from '../../services/sso/sign-in.ts';
+import { tenantOnly } from '../organizations/host.ts';
+import { SsoCallbackQuerySchema } from './schema.ts';
+
+export const route = createRoute({
+  method: 'get',
+  path: '/api/v1/sso/callback',
+  operationId: 'ssoCallback',
+  tags: ['Single sign-on'],
+  summary: 'The identity provider’s redirect back (browser only)',
+  description:
+    'Where the IdP sends the browser after the user signed in there; not called by apps. Takes the sign-in started by ' +
+    'POST /api/v1/sso/authorize (single use), exchanges the code, validates the ID token (issuer, audience, expiry, ' +
+    'nonce, signature from the IdP’s JWKS), then signs the user in: the account linked to the IdP subject, else the ' +
+    'account of the email the IdP asserts as verified (linked now; an unverified email never links), else a new ' +
+    'one when the connection provisions just in time; the membership is created (JIT) or its role re-mapped from the ' +
+    'IdP groups. Answers 303 to the app’s `redirectUri` with `code` and `state`, or with `error` ' +
+    '(`access_denied`, `server_error`, `temporarily_unavailable`) and `error_description`. An unknown, expired or ' +
+    'used `state` is a 400 problem. Audited as `auth.sso_login`.',
+  middleware: [tenantOnly(), requireFeature('sso')] as const,
+  request: { query: SsoCallbackQuerySchema },
+  responses: {
+    303: {
+      description: 'To the app’s redirect URI, with `code` and `state`, or `error` and `error_description`.',
+      headers: z.object({
+        Location: z.url().max(8000).openapi({
+          description: 'The app’s redirect URI with the outcome.',
+          example: 'https://tickets.acme.com/sso/done?code=ssoc_4f1d0c2b&state=k2Jd93',
+        }),
+      }),
+    },
+    ...errorResponses(400, 403, 404, 429, 503),
+  },
+});
+
+export function register(app: OpenAPIHono<AppEnv>): void {
+  app.openapi(route, async (c) => {
+    const location = await completeSsoSignIn({ ctx: serviceContext(c), callbackUrl: new URL(c.req.url) });
+    c.header('cache-control', 'no-store');
+    c.header('referrer-policy', 'no-referrer');
+    return c.redirect(location, 303);
+  });
+}

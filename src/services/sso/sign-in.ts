@@ -1,0 +1,566 @@
+import { NeonDbError } from '@neondatabase/serverless';
+import { and, eq, inArray, sql } from 'drizzle-orm';
+import * as oauth from 'oauth4webapi';
+import {
+  memberships,
+  refreshTokens,
+  roles,
+  ssoConnections,
+  userIdentities,
+  users,
+  type OidcConnectionConfig,
+} from '../../db/schema/index.ts';
+import { scoped } from '../../db/tenant.ts';
+import { ApiError } from '../../errors/api-error.ts';
+import { requireTenant, type ServiceContext } from '../../lib/context.ts';
+import { decryptSecret, encryptSecret } from '../../lib/crypto.ts';
+import { normalizeEmail, userColumns, type UserRow } from '../auth/account.ts';
+import { permissionsOf, session, type Session } from '../auth/grant.ts';
+import { withLoginLimit } from '../auth/limits.ts';
+import { generateOpaqueToken, hashToken, REFRESH_TOKEN_TTL_SECONDS, SESSION_LIFETIME_SECONDS } from '../auth/tokens.ts';
+import { auditInsert } from '../audit/record.ts';
+import { OWNER_ROLE } from '../roles/authority.ts';
+import { authorizationRequest, discover, exchangeCode, OidcError } from './oidc.ts';
+
+/*
+ * Signing in through an organization's OIDC connection, in three requests:
+ *
+ * 1. POST /api/v1/sso/authorize (the app): checks the app's `redirectUri` against the organization's allow-list,
+ *    reads the connection, and answers the IdP's authorization URL (PKCE S256, `state`, `nonce`). The transaction
+ *    (the PKCE verifier, the nonce, the app's redirect) waits in Redis under its `state`, single use, 10 minutes.
+ * 2. GET /api/v1/sso/callback (the browser, sent back by the IdP): takes the transaction (GETDEL), exchanges the code,
+ *    validates the ID token (oauth4webapi: issuer, audience, expiry, nonce, signature from the JWKS), finds or
+ *    provisions the member, opens the session, and sends the browser to the app's `redirectUri` with a one-time
+ *    `code` (60 seconds) and the app's own `state`. Failures after the transaction is known go back to the app the
+ *    same way, as `error` and `error_description` (OAuth's shape); before that, a problem+json.
+ * 3. POST /api/v1/sso/token (the app): the one-time code (and the app's PKCE verifier when it sent a challenge) for
+ *    the session's tokens. Tokens never travel in a URL.
+ */
+
+/** How long an authorization request waits for its callback. */
+export const SSO_TRANSACTION_TTL_SECONDS = 600;
+/** How long the one-time code of a finished sign-in can be exchanged. */
+export const SSO_HANDOFF_TTL_SECONDS = 60;
+/** The path the IdP sends the browser back to (registered at the IdP as `<organization origin>/api/v1/sso/callback`). */
+export const SSO_CALLBACK_PATH = '/api/v1/sso/callback';
+
+interface SsoTransaction {
+  organizationId: string;
+  connectionId: string;
+  config: OidcConnectionConfig;
+  clientSecretEncrypted: string | null;
+  nonce: string;
+  codeVerifier: string;
+  callbackUrl: string;
+  redirectUri: string;
+  appState: string | null;
+  codeChallenge: string | null;
+}
+
+interface SsoHandoff {
+  organizationId: string;
+  user: Omit<UserRow, 'emailVerifiedAt' | 'createdAt'> & { emailVerifiedAt: string | null; createdAt: string };
+  sessionId: string;
+  role: string;
+  permissions: string[];
+  refreshTokenEncrypted: string;
+  codeChallenge: string | null;
+}
+
+const transactionKey = (state: string) => `sso:tx:${state}`;
+const handoffKey = async (code: string) => `sso:handoff:${await hashToken(code)}`;
+
+function invalidField(pointer: string, message: string): ApiError {
+  return new ApiError('validation_failed', {
+    detail: 'The request does not match the schema.',
+    errors: [{ pointer, message }],
+  });
+}
+
+/**
+ * Where the app may have the browser sent after sign-in: an absolute http(s) URL without fragment or credentials on
+ * this organization's own origin or one of its `settings.allowedOrigins` (the CORS allow-list, managed with
+ * PATCH /api/v1/organization); https outside the local environment. Anything else is an open redirect.
+ */
+export function assertRedirectAllowed(ctx: ServiceContext, redirectUri: string, pointer: string): void {
+  const tenant = requireTenant(ctx);
+  const url = URL.parse(redirectUri);
+  const configured = tenant.settings.allowedOrigins;
+  const allowed = [...(Array.isArray(configured) ? configured : []), ...(ctx.origin === null ? [] : [ctx.origin])];
+  const ok =
+    url !== null &&
+    (url.protocol === 'https:' || (url.protocol === 'http:' && ctx.bindings.ENVIRONMENT === 'local')) &&
+    url.username === '' &&
+    url.password === '' &&
+    url.hash === '' &&
+    allowed.includes(url.origin);
+  if (!ok) {
+    throw invalidField(
+      pointer,
+      "Must be an https URL without fragment on this organization's origin or one of its settings.allowedOrigins.",
+    );
+  }
+}
+
+function idpError(error: OidcError): ApiError {
+  return new ApiError('service_unavailable', {
+    detail: `The identity provider could not be used (${error.code}).`,
+  });
+}
+
+export interface StartSsoInput {
+  connectionId: string;
+  redirectUri: string;
+  state?: string | undefined;
+  codeChallenge?: string | undefined;
+  loginHint?: string | undefined;
+}
+
+/**
+ * Step 1: the IdP's authorization URL for an enabled OIDC connection of this organization (404 otherwise, also for
+ * another organization's). One database round trip (the connection), one Redis round trip (the limit and the
+ * transaction), and the IdP's discovery document when this isolate has not cached it.
+ */
+export async function startSsoSignIn({
+  ctx,
+  input,
+}: {
+  ctx: ServiceContext;
+  input: StartSsoInput;
+}): Promise<{ authorizationUrl: string; expiresIn: number }> {
+  const tenant = requireTenant(ctx);
+  assertRedirectAllowed(ctx, input.redirectUri, '/body/redirectUri');
+  const db = ctx.services.db;
+  const [[connection]] = await scoped(db, { organizationId: tenant.id }, [
+    db
+      .select({ config: ssoConnections.config, clientSecretEncrypted: ssoConnections.clientSecretEncrypted })
+      .from(ssoConnections)
+      .where(
+        and(
+          eq(ssoConnections.organizationId, tenant.id),
+          eq(ssoConnections.id, input.connectionId),
+          eq(ssoConnections.type, 'oidc'),
+          eq(ssoConnections.enabled, true),
+        ),
+      ),
+  ]);
+  if (connection === undefined) {
+    throw new ApiError('not_found', { detail: 'No enabled SSO connection with this id.' });
+  }
+  const as = await discover(connection.config.issuer, ctx.bindings).catch((error: unknown) => {
+    throw error instanceof OidcError ? idpError(error) : error;
+  });
+  const callbackUrl = `${ctx.origin ?? ''}${SSO_CALLBACK_PATH}`;
+  const request = await authorizationRequest(as, connection.config, callbackUrl, input.loginHint);
+  const transaction: SsoTransaction = {
+    organizationId: tenant.id,
+    connectionId: input.connectionId,
+    config: connection.config,
+    clientSecretEncrypted: connection.clientSecretEncrypted,
+    nonce: request.nonce,
+    codeVerifier: request.codeVerifier,
+    callbackUrl,
+    redirectUri: input.redirectUri,
+    appState: input.state ?? null,
+    codeChallenge: input.codeChallenge ?? null,
+  };
+  await withLoginLimit(ctx, (batch) =>
+    batch.command<unknown>((pipeline) =>
+      pipeline.set(transactionKey(request.state), JSON.stringify(transaction), { ex: SSO_TRANSACTION_TTL_SECONDS }),
+    ),
+  );
+  return { authorizationUrl: request.url, expiresIn: SSO_TRANSACTION_TTL_SECONDS };
+}
+
+/** A sign-in that failed after its transaction was known: the app hears it at its redirect URI. */
+class SignInRefused extends Error {
+  readonly error: 'access_denied' | 'server_error' | 'temporarily_unavailable';
+  readonly description: string;
+
+  constructor(error: SignInRefused['error'], description: string) {
+    super(description);
+    this.error = error;
+    this.description = description;
+  }
+}
+
+function appRedirect(transaction: SsoTransaction, parameters: Record<string, string>): string {
+  const url = new URL(transaction.redirectUri);
+  for (const [key, value] of Object.entries(parameters)) url.searchParams.set(key, value);
+  if (transaction.appState !== null) url.searchParams.set('state', transaction.appState);
+  return url.toString();
+}
+
+/** The claims this connection reads, from the validated ID token. */
+function identityOf(claims: oauth.IDToken, config: OidcConnectionConfig) {
+  const email = claims[config.claims.email];
+  const name = claims[config.claims.name];
+  const groups = claims[config.claims.groups];
+  return {
+    subject: claims.sub,
+    email: typeof email === 'string' && email.includes('@') ? normalizeEmail(email).slice(0, 320) : null,
+    emailVerified: claims.email_verified === true,
+    name: typeof name === 'string' && name.trim() !== '' ? name.trim().slice(0, 200) : null,
+    groups: Array.isArray(groups) ? groups.filter((group): group is string => typeof group === 'string') : [],
+  };
+}
+
+const memberColumns = {
+  ...userColumns,
+  membership: memberships.status,
+  roleKey: roles.key,
+};
+
+/**
+ * Step 2: the IdP's redirect. Resolves to where the browser goes next (303): the app's redirect URI with `code` and
+ * `state`, or with `error` and `error_description`. A missing, expired, used or other organization's `state` is a
+ * 400 problem (there is no app to send the browser to).
+ *
+ * Who signs in: the user linked to the IdP's subject on this connection; else, the account with the ID token's email
+ * when the IdP asserts `email_verified: true` (linked now; never on an unverified claim, so nobody can pre-register a
+ * victim's address at an IdP they control and take over the account); else, with just-in-time provisioning on, a
+ * new account for that verified email. Without a membership here, JIT creates one; a disabled member is refused; an
+ * invited one becomes active. The role: the connection's group mapping (first match, else the default role) at
+ * every sign-in when it has one; without a mapping, new members get the default role and others keep theirs; an
+ * owner's role is never changed by the IdP, and the IdP can never make anyone an owner.
+ *
+ * Round trips: one Redis (the limit and the transaction), the IdP (token endpoint, its JWKS unless cached), two
+ * database (the read of the subject's and the email's account, the connection and the roles; then the write of
+ * everything in one transaction: account, membership, identity, refresh token, audit row), one Redis (the one-time
+ * code).
+ */
+export async function completeSsoSignIn({ ctx, callbackUrl }: { ctx: ServiceContext; callbackUrl: URL }) {
+  const tenant = requireTenant(ctx);
+  const state = callbackUrl.searchParams.get('state');
+  if (state === null || state.length === 0 || state.length > 200) {
+    throw invalidField('/query/state', 'Required: the state the identity provider sends back.');
+  }
+  const stored = await withLoginLimit(ctx, (batch) =>
+    batch.command<SsoTransaction | null>((pipeline) => pipeline.getdel(transactionKey(state))),
+  );
+  if (stored === null || stored.organizationId !== tenant.id) {
+    throw new ApiError('bad_request', {
+      detail: 'This sign-in is unknown, expired (10 minutes) or already used: start it again from the app.',
+    });
+  }
+  const transaction = stored;
+  try {
+    const code = await finishSignIn(ctx, transaction, callbackUrl, state);
+    return appRedirect(transaction, { code });
+  } catch (error) {
+    if (!(error instanceof SignInRefused)) throw error;
+    ctx.logger.info('sso sign-in refused', {
+      connectionId: transaction.connectionId,
+      error: error.error,
+      reason: error.description,
+    });
+    return appRedirect(transaction, { error: error.error, error_description: error.description });
+  }
+}
+
+async function finishSignIn(
+  ctx: ServiceContext,
+  transaction: SsoTransaction,
+  callbackUrl: URL,
+  state: string,
+): Promise<string> {
+  const tenant = requireTenant(ctx);
+  let claims: oauth.IDToken;
+  try {
+    const as = await discover(transaction.config.issuer, ctx.bindings);
+    const clientSecret =
+      transaction.clientSecretEncrypted === null
+        ? null
+        : await decryptSecret(
+            ctx.bindings.DATA_ENCRYPTION_KEY,
+            { organizationId: tenant.id, purpose: 'sso_client_secret' },
+            transaction.clientSecretEncrypted,
+          );
+    claims = await exchangeCode(
+      as,
+      callbackUrl,
+      {
+        config: transaction.config,
+        clientSecret,
+        redirectUri: transaction.callbackUrl,
+        state,
+        nonce: transaction.nonce,
+        codeVerifier: transaction.codeVerifier,
+      },
+      ctx.bindings,
+    );
+  } catch (error) {
+    if (error instanceof OidcError) {
+      const denied = error.code.startsWith('authorization_');
+      throw new SignInRefused(
+        denied ? 'access_denied' : 'server_error',
+        denied ? `The identity provider refused the sign-in (${error.code}).` : `Sign-in failed (${error.code}).`,
+      );
+    }
+    throw error;
+  }
+  const identity = identityOf(claims, transaction.config);
+  const db = ctx.services.db;
+  const scope = { organizationId: tenant.id, lookupEmail: identity.email ?? '' };
+  const [linked, byEmail, connections] = await scoped(db, scope, [
+    db
+      .select({ ...memberColumns, identityId: userIdentities.id })
+      .from(userIdentities)
+      .innerJoin(users, eq(users.id, userIdentities.userId))
+      .leftJoin(memberships, and(eq(memberships.organizationId, tenant.id), eq(memberships.userId, users.id)))
+      .leftJoin(roles, and(eq(roles.organizationId, tenant.id), eq(roles.id, memberships.roleId)))
+      .where(
+        and(
+          eq(userIdentities.organizationId, tenant.id),
+          eq(userIdentities.connectionId, transaction.connectionId),
+          eq(userIdentities.subject, identity.subject),
+        ),
+      ),
+    db
+      .select(memberColumns)
+      .from(users)
+      .leftJoin(memberships, and(eq(memberships.organizationId, tenant.id), eq(memberships.userId, users.id)))
+      .leftJoin(roles, and(eq(roles.organizationId, tenant.id), eq(roles.id, memberships.roleId)))
+      .where(identity.email === null ? sql`false` : eq(users.email, identity.email)),
+    db
+      .select({
+        enabled: ssoConnections.enabled,
+        jit: ssoConnections.jit,
+        roleMapping: ssoConnections.roleMapping,
+        roles: sql<{ id: string; key: string; permissions: string[]; isDefault: boolean }[]>`(
+          select coalesce(json_agg(json_build_object('id', ${roles.id}, 'key', ${roles.key},
+                 'permissions', ${roles.permissions}, 'isDefault', ${roles.id} = ${ssoConnections.defaultRoleId})), '[]')
+            from ${roles}
+           where ${roles.organizationId} = ${ssoConnections.organizationId}
+             and (${roles.id} = ${ssoConnections.defaultRoleId}
+                  or ${roles.key} in (select jsonb_array_elements_text(jsonb_path_query_array(${ssoConnections.roleMapping}, '$.*')))))`,
+      })
+      .from(ssoConnections)
+      .where(and(eq(ssoConnections.organizationId, tenant.id), eq(ssoConnections.id, transaction.connectionId))),
+  ]);
+  const connection = connections[0];
+  if (connection?.enabled !== true) {
+    throw new SignInRefused('access_denied', 'This SSO connection was disabled or removed.');
+  }
+  const existing = linked[0] ?? byEmail[0];
+  if (linked[0] === undefined && existing !== undefined && !identity.emailVerified) {
+    throw new SignInRefused(
+      'access_denied',
+      'An account with this email exists, and the identity provider did not assert that the email is verified.',
+    );
+  }
+  if (existing === undefined && (identity.email === null || !identity.emailVerified)) {
+    throw new SignInRefused('access_denied', 'The identity provider sent no verified email address.');
+  }
+  if (existing?.membership === 'disabled') {
+    throw new SignInRefused('access_denied', 'This membership is disabled.');
+  }
+  const isMember = existing?.membership != null;
+  if (!isMember && !connection.jit) {
+    throw new SignInRefused(
+      'access_denied',
+      'Not a member of this organization, and the connection provisions nobody.',
+    );
+  }
+
+  const defaultRole = connection.roles.find((role) => role.isDefault);
+  if (defaultRole === undefined) throw new SignInRefused('server_error', "The connection's default role is gone.");
+  const mappedKey = Object.entries(connection.roleMapping).find(([group]) => identity.groups.includes(group))?.[1];
+  const mapped = connection.roles.find((role) => role.key === mappedKey && role.key !== OWNER_ROLE);
+  const keepRole =
+    isMember &&
+    existing.roleKey !== null &&
+    (existing.roleKey === OWNER_ROLE || Object.keys(connection.roleMapping).length === 0);
+  const role = keepRole ? null : (mapped ?? (defaultRole.key === OWNER_ROLE ? null : defaultRole));
+  if (!isMember && role === null) throw new SignInRefused('server_error', 'No role a new member can be given.');
+  const roleKey = role?.key ?? existing?.roleKey ?? '';
+  const permissions =
+    role?.permissions ?? connection.roles.find((candidate) => candidate.key === roleKey)?.permissions ?? null;
+
+  const user: UserRow = existing ?? {
+    id: crypto.randomUUID(),
+    email: identity.email ?? '',
+    name: identity.name ?? identity.email ?? '',
+    emailVerifiedAt: new Date(),
+    locale: 'en',
+    timezone: 'UTC',
+    preferences: {},
+    createdAt: new Date(),
+  };
+  const verifyNow = existing !== undefined && existing.emailVerifiedAt === null && identity.emailVerified;
+  if (verifyNow) user.emailVerifiedAt = new Date();
+  const refreshToken = generateOpaqueToken('rt');
+  const sessionId = crypto.randomUUID();
+  const writes = [
+    ...(existing === undefined
+      ? [
+          db.insert(users).values({
+            id: user.id,
+            email: user.email,
+            name: user.name,
+            emailVerifiedAt: sql`now()`,
+            createdAt: user.createdAt,
+          }),
+        ]
+      : []),
+    ...(verifyNow
+      ? [
+          db
+            .update(users)
+            .set({ emailVerifiedAt: sql`now()`, updatedAt: sql`now()` })
+            .where(eq(users.id, user.id)),
+        ]
+      : []),
+    ...(isMember
+      ? role === null && existing.membership === 'active'
+        ? []
+        : [
+            db
+              .update(memberships)
+              .set({
+                status: 'active',
+                ...(role === null ? {} : { roleId: role.id }),
+                updatedAt: sql`now()`,
+              })
+              .where(
+                and(
+                  eq(memberships.organizationId, tenant.id),
+                  eq(memberships.userId, user.id),
+                  inArray(memberships.status, ['active', 'invited']),
+                ),
+              ),
+          ]
+      : [
+          db.insert(memberships).values({
+            organizationId: tenant.id,
+            userId: user.id,
+            roleId: role?.id ?? '',
+            status: 'active',
+          }),
+        ]),
+    db
+      .insert(userIdentities)
+      .values({
+        organizationId: tenant.id,
+        connectionId: transaction.connectionId,
+        userId: user.id,
+        subject: identity.subject,
+        email: identity.email,
+        lastSignInAt: sql`now()`,
+      })
+      .onConflictDoUpdate({
+        target: [userIdentities.connectionId, userIdentities.subject],
+        set: { email: identity.email, lastSignInAt: sql`now()`, updatedAt: sql`now()` },
+        setWhere: eq(userIdentities.userId, user.id),
+      }),
+    db.insert(refreshTokens).values({
+      organizationId: tenant.id,
+      userId: user.id,
+      familyId: sessionId,
+      tokenHash: await hashToken(refreshToken),
+      expiresAt: sql`now() + make_interval(secs => ${REFRESH_TOKEN_TTL_SECONDS})`,
+      sessionExpiresAt: sql`now() + make_interval(secs => ${SESSION_LIFETIME_SECONDS})`,
+      ip: ctx.client.ip,
+      userAgent: ctx.client.userAgent,
+    }),
+    auditInsert(db, ctx.client, {
+      organizationId: tenant.id,
+      actor: { type: 'user', userId: user.id },
+      action: 'auth.sso_login',
+      target: { type: 'user', id: user.id },
+      metadata: {
+        connectionId: transaction.connectionId,
+        sessionId,
+        role: roleKey,
+        accountCreated: existing === undefined,
+        membershipCreated: !isMember,
+        linked: linked[0] === undefined,
+        ...(role !== null && isMember && existing.roleKey !== role.key ? { previousRole: existing.roleKey } : {}),
+      },
+    }),
+  ] as const;
+  await scoped(db, scope, writes as unknown as Parameters<typeof scoped>[2]).catch((error: unknown) => {
+    // Two first sign-ins of one person at once: one wins the unique keys, the other signs in again.
+    if (error instanceof NeonDbError && error.code === '23505') {
+      throw new SignInRefused('temporarily_unavailable', 'A concurrent sign-in of this account won; try again.');
+    }
+    throw error;
+  });
+
+  const code = generateOpaqueToken('ssoc');
+  const handoff: SsoHandoff = {
+    organizationId: tenant.id,
+    user: {
+      ...user,
+      emailVerifiedAt: user.emailVerifiedAt?.toISOString() ?? null,
+      createdAt: user.createdAt.toISOString(),
+    },
+    sessionId,
+    role: roleKey,
+    permissions: permissions ?? [],
+    refreshTokenEncrypted: await encryptSecret(
+      ctx.bindings.DATA_ENCRYPTION_KEY,
+      { organizationId: tenant.id, purpose: 'sso_handoff' },
+      refreshToken,
+    ),
+    codeChallenge: transaction.codeChallenge,
+  };
+  await ctx.services.redis.set(await handoffKey(code), JSON.stringify(handoff), { ex: SSO_HANDOFF_TTL_SECONDS });
+  return code;
+}
+
+function handoffRefused(): ApiError {
+  return new ApiError('bad_request', {
+    detail: 'The code is invalid, expired (60 seconds), already used, or its code verifier does not match.',
+  });
+}
+
+/**
+ * Step 3: the one-time code for the session (access and refresh token). Single use (GETDEL, also when the verifier
+ * is wrong); the app's PKCE verifier is required when its authorization request carried a challenge and refused
+ * when it did not. One Redis round trip (the limit and the code), no database.
+ */
+export async function exchangeSsoCode({
+  ctx,
+  input,
+}: {
+  ctx: ServiceContext;
+  input: { code: string; codeVerifier?: string | undefined };
+}): Promise<Session> {
+  const tenant = requireTenant(ctx);
+  const key = await handoffKey(input.code);
+  const handoff = await withLoginLimit(ctx, (batch) =>
+    batch.command<SsoHandoff | null>((pipeline) => pipeline.getdel(key)),
+  );
+  if (handoff === null || handoff.organizationId !== tenant.id) throw handoffRefused();
+  if (handoff.codeChallenge === null) {
+    if (input.codeVerifier !== undefined) throw handoffRefused();
+  } else if (
+    input.codeVerifier === undefined ||
+    (await oauth.calculatePKCECodeChallenge(input.codeVerifier)) !== handoff.codeChallenge
+  ) {
+    throw handoffRefused();
+  }
+  const refreshToken = await decryptSecret(
+    ctx.bindings.DATA_ENCRYPTION_KEY,
+    { organizationId: tenant.id, purpose: 'sso_handoff' },
+    handoff.refreshTokenEncrypted,
+  );
+  const user: UserRow = {
+    ...handoff.user,
+    emailVerifiedAt: handoff.user.emailVerifiedAt === null ? null : new Date(handoff.user.emailVerifiedAt),
+    createdAt: new Date(handoff.user.createdAt),
+  };
+  return session(
+    ctx,
+    user,
+    {
+      tenant: tenant.id,
+      sessionId: handoff.sessionId,
+      role: handoff.role,
+      permissions: permissionsOf(handoff.permissions),
+      amr: ['fed'],
+    },
+    refreshToken,
+  );
+}
