@@ -390,6 +390,8 @@ export const ROUTE_GROUPS: readonly RouteGroup[] = [
       ['POST', '/api/v1/sso/authorize'],
       ['GET', '/api/v1/sso/callback'],
       ['POST', '/api/v1/sso/token'],
+      ['GET', '/api/v1/sso/identities'],
+      ['DELETE', '/api/v1/sso/identities/{id}'],
     ],
     load: async () => (await import('./sso/index.ts')).registerSsoRoutes,
   },

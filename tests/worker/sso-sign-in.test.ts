@@ -193,6 +193,52 @@ describe('SSO sign-in through an OIDC connection', () => {
     ]);
   });
 
+  it('lists and unlinks the caller’s own identities only', async () => {
+    const s = await setup();
+    const sub = subject();
+    const email = `${sub}@acme.example`;
+    await idpAccount({ sub, email, email_verified: true, name: 'Ida' });
+    const back = await signIn(s, sub);
+    const session = await (await exchange(s, { code: back.searchParams.get('code') })).json<SessionBody>();
+
+    const requestId = newRequestId();
+    const listed = await call(s.tenant, 'GET', '/api/v1/sso/identities', {
+      token: session.accessToken,
+      headers: { 'x-request-id': requestId },
+    });
+    expect(listed.status).toBe(200);
+    expect(await roundTrips(requestId)).toEqual({ database: 1, redis: 1 });
+    const { items } = await listed.json<{
+      items: { id: string; subject: string; email: string; connection: { id: string; type: string } }[];
+    }>();
+    expect(items.map((item) => [item.subject, item.email, item.connection.id])).toEqual([[sub, email, s.connectionId]]);
+    const identityId = items[0]?.id ?? '';
+
+    // The admin who set the connection up sees none of their own, and cannot unlink someone else's.
+    const theirs = await call(s.tenant, 'GET', '/api/v1/sso/identities', { token: s.token });
+    expect((await theirs.json<{ items: unknown[] }>()).items).toEqual([]);
+    const foreign = await call(s.tenant, 'DELETE', `/api/v1/sso/identities/${identityId}`, { token: s.token });
+    expect(foreign.status).toBe(404);
+
+    const unlinked = await call(s.tenant, 'DELETE', `/api/v1/sso/identities/${identityId}`, {
+      token: session.accessToken,
+    });
+    expect(unlinked.status).toBe(204);
+    expect(
+      (await call(s.tenant, 'DELETE', `/api/v1/sso/identities/${identityId}`, { token: session.accessToken })).status,
+    ).toBe(404);
+    const audits = await database().execute<{ target_id: string }>(
+      sql`select target_id from audit_logs where organization_id = ${s.tenant.organization.id}
+            and action = 'auth.identity_unlinked'`,
+    );
+    expect(audits.rows).toEqual([{ target_id: identityId }]);
+
+    // The next sign-in finds the account again by its verified email and links it anew.
+    const again = await signIn(s, sub);
+    const relinked = await (await exchange(s, { code: again.searchParams.get('code') })).json<SessionBody>();
+    expect(relinked.user.id).toBe(session.user.id);
+  });
+
   it('keeps authorize to one database and one Redis round trip, and refuses redirects off the allow-list', async () => {
     const s = await setup();
     // The first request resolves the tenant and discovers the IdP in this isolate.

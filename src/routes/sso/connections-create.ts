@@ -17,8 +17,9 @@ export const route = createRoute({
   description:
     'Adds an OpenID Connect connection to any compliant IdP (Okta, Entra ID, Google Workspace, Keycloak...): its ' +
     'issuer (https), client id and secret (stored encrypted, never shown again), scopes, claim names, the role ' +
-    'new members get (`jit`) and the group -> role mapping. Register `https://<your host>/api/v1/auth/sso/{id}/' +
-    'callback` as the redirect URI at the IdP. 400: unknown default role or the organization holds the maximum of ' +
+    'new members get (`jit`) and the group -> role mapping. Register `https://<your host>/api/v1/sso/callback` as ' +
+    'the redirect URI at the IdP; members sign in through POST /api/v1/sso/authorize. 400: unknown default role or ' +
+    'the organization holds the maximum of ' +
     'connections. Needs `sso:manage` and the plan feature `sso`. Writes an `sso_connection.created` audit row.' +
     STEP_UP_NOTE,
   security: [{ bearerAuth: [] }],

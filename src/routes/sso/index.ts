@@ -5,6 +5,8 @@ import * as callback from './callback.ts';
 import * as create from './connections-create.ts';
 import * as remove from './connections-delete.ts';
 import * as get from './connections-get.ts';
+import * as identitiesDelete from './identities-delete.ts';
+import * as identitiesList from './identities-list.ts';
 import * as list from './connections-list.ts';
 import * as token from './token.ts';
 
@@ -16,4 +18,6 @@ export function registerSsoRoutes(app: OpenAPIHono<AppEnv>): void {
   authorize.register(app);
   callback.register(app);
   token.register(app);
+  identitiesList.register(app);
+  identitiesDelete.register(app);
 }

@@ -212,3 +212,41 @@ export const SsoTokenBodySchema = z
   })
   .strict()
   .openapi('SsoTokenRequest');
+
+export const LinkedIdentitySchema = z
+  .object({
+    id: Uuid.openapi({ description: 'Identity id.', example: '5d0c1b2a-3f4e-4a5b-8c6d-7e8f9a0b1c2d' }),
+    connection: z
+      .object({
+        id: Uuid.openapi({ description: 'The connection.', example: EXAMPLE_SSO_CONNECTION_ID }),
+        name: z.string().max(100).openapi({ description: 'Its name.', example: 'Acme Okta' }),
+        type: z.enum(['oidc', 'saml']).openapi({ description: 'Its protocol.', example: 'oidc' }),
+      })
+      .openapi({ description: 'The SSO connection it signs in through.' }),
+    subject: z.string().max(1024).openapi({
+      description: "The IdP's stable identifier of the person (`sub`; a SAML NameID).",
+      example: '00u1a2b3c4d5e6f7g8h9',
+    }),
+    email: z.string().max(320).nullable().openapi({
+      description: 'The email the IdP sent at the last sign-in.',
+      example: 'ada@acme.com',
+    }),
+    lastSignInAt: Timestamp.nullable().openapi({
+      description: 'The last sign-in through it.',
+      example: '2026-12-03T10:00:00.000Z',
+    }),
+    createdAt: Timestamp.openapi({ description: 'When it was linked.', example: '2026-11-20T09:30:00.000Z' }),
+  })
+  .openapi('LinkedIdentity');
+
+export const LinkedIdentityListSchema = z
+  .object({ items: z.array(LinkedIdentitySchema).max(100).openapi({ description: 'Oldest first.' }) })
+  .openapi('LinkedIdentityList');
+
+export const LinkedIdentityIdParamsSchema = z.object({
+  id: Uuid.openapi({
+    param: { name: 'id', in: 'path' },
+    description: 'Identity id.',
+    example: '5d0c1b2a-3f4e-4a5b-8c6d-7e8f9a0b1c2d',
+  }),
+});
