@@ -2978,6 +2978,46 @@ export interface paths {
     patch?: never;
     trace?: never;
   };
+  '/api/v1/sso/saml/{id}/metadata': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    /**
+     * SAML service provider metadata of a connection
+     * @description The SP metadata of a SAML connection of this organization (its entityID, which is this URL, and the Assertion Consumer Service for HTTP-POST; assertions must be signed), for the IdP administrator to import. Public, like every SP's metadata; 300 reads a minute per client address. 404 for anything but a SAML connection of this organization.
+     */
+    get: operations['samlServiceProviderMetadata'];
+    put?: never;
+    post?: never;
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  '/api/v1/sso/saml/{id}/acs': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    get?: never;
+    put?: never;
+    /**
+     * SAML Assertion Consumer Service (browser only)
+     * @description Where the IdP posts the browser's SAMLResponse (HTTP-POST binding) for a sign-in started with POST /api/v1/sso/authorize; not called by apps. The response must be signed by one of the connection’s certificates, name this connection as audience and recipient, be within its validity window (60 s skew), answer this sign-in’s AuthnRequest and never have been used before (docs/SAML.md lists every check). Then the same sign-in as an OIDC callback: 303 to the app’s `redirectUri` with `code` and `state`, or with `error` and `error_description` (a refused response is `access_denied` with its refusal code). A missing, unknown or used RelayState is a 400 problem: sign-ins started at the IdP are not offered yet.
+     */
+    post: operations['samlAssertionConsumerService'];
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
   '/api/v1/public/events/{slug}/live': {
     parameters: {
       query?: never;
@@ -11636,7 +11676,7 @@ export interface components {
       roleMapping: {
         [key: string]: string;
       };
-      /** @description The OpenID Connect settings. */
+      /** @description The OpenID Connect settings (null for a SAML connection). */
       oidc: {
         /**
          * @description The issuer.
@@ -11666,7 +11706,66 @@ export interface components {
          * @example true
          */
         clientSecretSet: boolean;
-      };
+      } | null;
+      /** @description The SAML 2.0 settings (null for an OIDC connection). */
+      saml: {
+        /**
+         * @description The IdP's entityID (every assertion's Issuer).
+         * @example http://www.okta.com/exk1a2b3c4
+         */
+        idpEntityId: string;
+        /**
+         * @description The IdP's SingleSignOnService (HTTP-Redirect).
+         * @example https://acme.okta.com/app/acme_eventra/exk1a2b3c4/sso/saml
+         */
+        ssoUrl: string;
+        /** @description The certificates a signature may come from (several during a rotation). */
+        signingCertificates: {
+          /**
+           * @description The certificate's SHA-256 fingerprint, as IdP consoles show it.
+           * @example 3A:7F:00:11:22:33:44:55:66:77:88:99:AA:BB:CC:DD:EE:FF:00:11:22:33:44:55:66:77:88:99:AA:BB:CC:DD
+           */
+          sha256Fingerprint: string;
+        }[];
+        /**
+         * @description Whether sign-ins started at the IdP are accepted (not offered yet: always refused).
+         * @example false
+         */
+        allowIdpInitiated: boolean;
+        /**
+         * @description Whether the IdP vouches for the emails it asserts (needed to link or create accounts).
+         * @example true
+         */
+        emailVerifiedByIdp: boolean;
+        /**
+         * @description The NameID format requested.
+         * @example urn:oasis:names:tc:SAML:1.1:nameid-format:emailAddress
+         */
+        nameIdFormat: string | null;
+        attributes: {
+          email: string;
+          name: string;
+          groups: string;
+        };
+        /** @description What to enter at the IdP. */
+        serviceProvider: {
+          /**
+           * @description Our entityID (the Audience): also the metadata URL.
+           * @example https://acme.eventra.app/api/v1/sso/saml/3c9d2e1f-7a6b-4c5d-9e8f-0a1b2c3d4e5f/metadata
+           */
+          entityId: string;
+          /**
+           * @description Our Assertion Consumer Service (HTTP-POST): the Recipient and Destination.
+           * @example https://acme.eventra.app/api/v1/sso/saml/3c9d2e1f-7a6b-4c5d-9e8f-0a1b2c3d4e5f/acs
+           */
+          acsUrl: string;
+          /**
+           * @description Our SP metadata, for the IdP administrator.
+           * @example https://acme.eventra.app/api/v1/sso/saml/3c9d2e1f-7a6b-4c5d-9e8f-0a1b2c3d4e5f/metadata
+           */
+          metadataUrl: string;
+        };
+      } | null;
       /**
        * Format: date-time
        * @description Created.
@@ -11680,11 +11779,40 @@ export interface components {
        */
       updatedAt: string;
     };
-    /** @description A new OIDC connection. */
-    SsoConnectionCreate: {
+    /**
+     * @description A new OIDC or SAML connection.
+     * @example {
+     *       "type": "oidc",
+     *       "name": "Acme Okta",
+     *       "enabled": true,
+     *       "jit": true,
+     *       "defaultRole": "staff",
+     *       "roleMapping": {
+     *         "eventra-admins": "admin"
+     *       },
+     *       "oidc": {
+     *         "issuer": "https://acme.okta.com",
+     *         "clientId": "0oa1b2c3d4",
+     *         "clientSecret": "s3cr3t",
+     *         "scopes": [
+     *           "openid",
+     *           "email",
+     *           "profile",
+     *           "groups"
+     *         ],
+     *         "claims": {
+     *           "email": "email",
+     *           "name": "name",
+     *           "groups": "groups"
+     *         }
+     *       }
+     *     }
+     */
+    SsoConnectionCreate: components['schemas']['OidcConnectionCreate'] | components['schemas']['SamlConnectionCreate'];
+    /** @description A new OpenID Connect connection. */
+    OidcConnectionCreate: {
       /**
-       * @description The protocol (`oidc`).
-       * @example oidc
+       * @description The protocol (`oidc`). (enum property replaced by openapi-typescript)
        * @enum {string}
        */
       type: 'oidc';
@@ -11782,6 +11910,93 @@ export interface components {
        * @example groups
        */
       groups?: string;
+    };
+    /** @description A new SAML 2.0 connection. */
+    SamlConnectionCreate: {
+      /**
+       * @description The protocol (`saml`). (enum property replaced by openapi-typescript)
+       * @enum {string}
+       */
+      type: 'saml';
+      /**
+       * @description Shown to members, 1 to 100 characters.
+       * @example Acme Okta
+       */
+      name: string;
+      /**
+       * @description Sign-in works through it.
+       * @default true
+       * @example true
+       */
+      enabled?: boolean;
+      /**
+       * @description Create memberships at first sign-in.
+       * @default true
+       * @example true
+       */
+      jit?: boolean;
+      /**
+       * @description A role key of this organization.
+       * @example staff
+       */
+      defaultRole: string;
+      /**
+       * @description IdP group -> role key. At every sign-in the first entry whose group the user is in sets the role; no match: the default role.
+       * @default {}
+       * @example {
+       *       "eventra-admins": "admin",
+       *       "door-staff": "staff"
+       *     }
+       */
+      roleMapping?: {
+        [key: string]: string;
+      };
+      saml: {
+        /**
+         * @description The IdP's metadata (an EntityDescriptor): supplies the entityID, SSO URL and certificates; fields given beside it win.
+         * @example <md:EntityDescriptor xmlns:md="urn:oasis:names:tc:SAML:2.0:metadata" entityID="...">...
+         */
+        metadataXml?: string;
+        /**
+         * @description The IdP's entityID (required without metadataXml).
+         * @example http://www.okta.com/exk1a2b3c4
+         */
+        idpEntityId?: string;
+        /**
+         * Format: uri
+         * @description The IdP's SingleSignOnService for HTTP-Redirect (required without metadataXml).
+         * @example https://acme.okta.com/app/acme_eventra/exk1a2b3c4/sso/saml
+         */
+        ssoUrl?: string;
+        /** @description The IdP's signing certificates, 1 to 4 (required without metadataXml). */
+        signingCertificates?: string[];
+        /**
+         * @description Accept sign-ins started at the IdP (not offered yet: they are refused).
+         * @default false
+         * @example false
+         */
+        allowIdpInitiated?: boolean;
+        /**
+         * @description The IdP vouches for the emails it asserts (your own directory). Without it SAML sign-ins never link or create accounts by email, only members already linked sign in.
+         * @default false
+         * @example true
+         */
+        emailVerifiedByIdp?: boolean;
+        /**
+         * @description The NameID format to request.
+         * @example urn:oasis:names:tc:SAML:1.1:nameid-format:emailAddress
+         */
+        nameIdFormat?: string;
+        /** @description The attribute names carrying the email, the name and the groups. */
+        attributes?: {
+          /** @default email */
+          email?: string;
+          /** @default name */
+          name?: string;
+          /** @default groups */
+          groups?: string;
+        };
+      };
     };
     SsoAuthorization: {
       /**
@@ -11890,6 +12105,18 @@ export interface components {
        * @example 2026-11-20T09:30:00.000Z
        */
       createdAt: string;
+    };
+    SamlAcsForm: {
+      /**
+       * @description The IdP's signed Response, base64 (HTTP-POST binding).
+       * @example PHNhbWxwOlJlc3BvbnNlIHhtbG5zOnNhbWxwPSJ1cm46b2FzaXM6bmFtZXM6dGM6U0FNTDoyLjA6cHJvdG9jb2wi...
+       */
+      SAMLResponse: string;
+      /**
+       * @description The RelayState this API sent with the AuthnRequest.
+       * @example mR3kq7WbN0xJc2sYtV5uZa8dLfHgEiPoQw1rTy6uIo9
+       */
+      RelayState?: string;
     };
     WaitlistJoined: {
       /**
@@ -39708,6 +39935,252 @@ export interface operations {
       };
       /** @description `not_found`: Not found; `organization_deletion_scheduled`: Organization scheduled for deletion */
       404: {
+        headers: {
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'X-Correlation-Id': components['headers']['X-Correlation-Id'];
+          'Access-Control-Allow-Origin': components['headers']['Access-Control-Allow-Origin'];
+          RateLimit: components['headers']['RateLimit'];
+          'RateLimit-Policy': components['headers']['RateLimit-Policy'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description `rate_limited`: Too many requests; `too_many_streams`: Too many live streams */
+      429: {
+        headers: {
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'X-Correlation-Id': components['headers']['X-Correlation-Id'];
+          'Access-Control-Allow-Origin': components['headers']['Access-Control-Allow-Origin'];
+          RateLimit: components['headers']['RateLimit'];
+          'RateLimit-Policy': components['headers']['RateLimit-Policy'];
+          'Retry-After': components['headers']['Retry-After'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description `internal_error`: Internal server error; `misconfigured`: Service misconfigured */
+      500: {
+        headers: {
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'X-Correlation-Id': components['headers']['X-Correlation-Id'];
+          'Access-Control-Allow-Origin': components['headers']['Access-Control-Allow-Origin'];
+          RateLimit: components['headers']['RateLimit'];
+          'RateLimit-Policy': components['headers']['RateLimit-Policy'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description `service_unavailable`: Service unavailable; `organization_read_only`: Organization read-only */
+      503: {
+        headers: {
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'X-Correlation-Id': components['headers']['X-Correlation-Id'];
+          'Access-Control-Allow-Origin': components['headers']['Access-Control-Allow-Origin'];
+          RateLimit: components['headers']['RateLimit'];
+          'RateLimit-Policy': components['headers']['RateLimit-Policy'];
+          'Retry-After': components['headers']['Retry-After'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+    };
+  };
+  samlServiceProviderMetadata: {
+    parameters: {
+      query?: never;
+      header?: never;
+      path: {
+        /** @description The connection id (a UUID; anything else answers 400). */
+        id: string;
+      };
+      cookie?: never;
+    };
+    requestBody?: never;
+    responses: {
+      /** @description The metadata (an md:EntityDescriptor). */
+      200: {
+        headers: {
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'X-Correlation-Id': components['headers']['X-Correlation-Id'];
+          'Access-Control-Allow-Origin': components['headers']['Access-Control-Allow-Origin'];
+          RateLimit: components['headers']['RateLimit'];
+          'RateLimit-Policy': components['headers']['RateLimit-Policy'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/samlmetadata+xml': string;
+        };
+      };
+      /** @description `bad_request`: Bad request; `invalid_json`: Malformed JSON body; `validation_failed`: Validation failed; `query_too_complex`: GraphQL operation too complex; `persisted_query_not_found`: Persisted query not found; `invalid_passkey`: Invalid passkey response */
+      400: {
+        headers: {
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'X-Correlation-Id': components['headers']['X-Correlation-Id'];
+          'Access-Control-Allow-Origin': components['headers']['Access-Control-Allow-Origin'];
+          RateLimit: components['headers']['RateLimit'];
+          'RateLimit-Policy': components['headers']['RateLimit-Policy'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description `not_found`: Not found; `organization_deletion_scheduled`: Organization scheduled for deletion */
+      404: {
+        headers: {
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'X-Correlation-Id': components['headers']['X-Correlation-Id'];
+          'Access-Control-Allow-Origin': components['headers']['Access-Control-Allow-Origin'];
+          RateLimit: components['headers']['RateLimit'];
+          'RateLimit-Policy': components['headers']['RateLimit-Policy'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description `rate_limited`: Too many requests; `too_many_streams`: Too many live streams */
+      429: {
+        headers: {
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'X-Correlation-Id': components['headers']['X-Correlation-Id'];
+          'Access-Control-Allow-Origin': components['headers']['Access-Control-Allow-Origin'];
+          RateLimit: components['headers']['RateLimit'];
+          'RateLimit-Policy': components['headers']['RateLimit-Policy'];
+          'Retry-After': components['headers']['Retry-After'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description `internal_error`: Internal server error; `misconfigured`: Service misconfigured */
+      500: {
+        headers: {
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'X-Correlation-Id': components['headers']['X-Correlation-Id'];
+          'Access-Control-Allow-Origin': components['headers']['Access-Control-Allow-Origin'];
+          RateLimit: components['headers']['RateLimit'];
+          'RateLimit-Policy': components['headers']['RateLimit-Policy'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description `service_unavailable`: Service unavailable; `organization_read_only`: Organization read-only */
+      503: {
+        headers: {
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'X-Correlation-Id': components['headers']['X-Correlation-Id'];
+          'Access-Control-Allow-Origin': components['headers']['Access-Control-Allow-Origin'];
+          RateLimit: components['headers']['RateLimit'];
+          'RateLimit-Policy': components['headers']['RateLimit-Policy'];
+          'Retry-After': components['headers']['Retry-After'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+    };
+  };
+  samlAssertionConsumerService: {
+    parameters: {
+      query?: never;
+      header?: never;
+      path: {
+        /** @description The connection id (a UUID; anything else answers 400). */
+        id: string;
+      };
+      cookie?: never;
+    };
+    requestBody: {
+      content: {
+        'application/x-www-form-urlencoded': components['schemas']['SamlAcsForm'];
+      };
+    };
+    responses: {
+      /** @description To the app’s redirect URI, with `code` and `state`, or `error` and `error_description`. */
+      303: {
+        headers: {
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'X-Correlation-Id': components['headers']['X-Correlation-Id'];
+          'Access-Control-Allow-Origin': components['headers']['Access-Control-Allow-Origin'];
+          RateLimit: components['headers']['RateLimit'];
+          'RateLimit-Policy': components['headers']['RateLimit-Policy'];
+          /** @description The app’s redirect URI with the outcome. */
+          Location: string;
+          [name: string]: unknown;
+        };
+        content?: never;
+      };
+      /** @description `bad_request`: Bad request; `invalid_json`: Malformed JSON body; `validation_failed`: Validation failed; `query_too_complex`: GraphQL operation too complex; `persisted_query_not_found`: Persisted query not found; `invalid_passkey`: Invalid passkey response */
+      400: {
+        headers: {
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'X-Correlation-Id': components['headers']['X-Correlation-Id'];
+          'Access-Control-Allow-Origin': components['headers']['Access-Control-Allow-Origin'];
+          RateLimit: components['headers']['RateLimit'];
+          'RateLimit-Policy': components['headers']['RateLimit-Policy'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description `forbidden`: Forbidden; `email_not_verified`: Email address not verified; `mfa_enrollment_required`: MFA enrolment required; `plan_limit`: Plan limit reached; `feature_unavailable`: Not in your plan; `live_key_required`: Live API key required; `self_service_not_offered`: Not offered to buyers; `impersonation_read_only`: Read-only impersonation; `impersonation_forbidden`: Not allowed while impersonating */
+      403: {
+        headers: {
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'X-Correlation-Id': components['headers']['X-Correlation-Id'];
+          'Access-Control-Allow-Origin': components['headers']['Access-Control-Allow-Origin'];
+          RateLimit: components['headers']['RateLimit'];
+          'RateLimit-Policy': components['headers']['RateLimit-Policy'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description `not_found`: Not found; `organization_deletion_scheduled`: Organization scheduled for deletion */
+      404: {
+        headers: {
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'X-Correlation-Id': components['headers']['X-Correlation-Id'];
+          'Access-Control-Allow-Origin': components['headers']['Access-Control-Allow-Origin'];
+          RateLimit: components['headers']['RateLimit'];
+          'RateLimit-Policy': components['headers']['RateLimit-Policy'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description `payload_too_large`: Payload too large */
+      413: {
+        headers: {
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'X-Correlation-Id': components['headers']['X-Correlation-Id'];
+          'Access-Control-Allow-Origin': components['headers']['Access-Control-Allow-Origin'];
+          RateLimit: components['headers']['RateLimit'];
+          'RateLimit-Policy': components['headers']['RateLimit-Policy'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description `unsupported_media_type`: Unsupported media type */
+      415: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
           'X-Correlation-Id': components['headers']['X-Correlation-Id'];

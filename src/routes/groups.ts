@@ -392,6 +392,8 @@ export const ROUTE_GROUPS: readonly RouteGroup[] = [
       ['POST', '/api/v1/sso/token'],
       ['GET', '/api/v1/sso/identities'],
       ['DELETE', '/api/v1/sso/identities/{id}'],
+      ['GET', '/api/v1/sso/saml/{id}/metadata'],
+      ['POST', '/api/v1/sso/saml/{id}/acs'],
     ],
     load: async () => (await import('./sso/index.ts')).registerSsoRoutes,
   },

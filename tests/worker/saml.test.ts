@@ -35,7 +35,7 @@ const allowLocal = (target: string): boolean => target.startsWith('/') && !targe
 
 function setUp(overrides: Partial<SamlConnectionConfigInput> = {}) {
   const connectionId = crypto.randomUUID();
-  const sp = samlServiceProvider('acme.eventra.test', connectionId);
+  const sp = samlServiceProvider('https://acme.eventra.test', connectionId);
   const config = SamlConnectionConfigSchema.parse({
     idpEntityId: TEST_IDP_ENTITY_ID,
     ssoUrl: TEST_IDP_SSO_URL,
@@ -437,7 +437,7 @@ describe('SAML service provider', () => {
     const bare = IDP_CERT.replace(/-----(BEGIN|END) CERTIFICATE-----|\s+/g, '');
 
     it('describes the SP: entityID and ACS on the organization host', () => {
-      const sp = samlServiceProvider('acme.eventra.test', 'conn-1');
+      const sp = samlServiceProvider('https://acme.eventra.test', 'conn-1');
       expect(sp).toEqual({
         entityId: 'https://acme.eventra.test/api/v1/sso/saml/conn-1/metadata',
         acsUrl: 'https://acme.eventra.test/api/v1/sso/saml/conn-1/acs',

@@ -31,6 +31,23 @@ export interface OidcConnectionConfig {
 }
 
 /**
+ * A SAML connection's settings (the output of SamlConnectionConfigSchema in src/services/sso/saml/config.ts, which
+ * reads them back): the IdP's entityID, its HTTP-Redirect SSO URL and signing certificates (bare base64 DER).
+ */
+export interface SamlStoredConfig {
+  idpEntityId: string;
+  ssoUrl: string;
+  signingCertificates: string[];
+  allowIdpInitiated: boolean;
+  emailVerifiedByIdp: boolean;
+  nameIdFormat?: string | undefined;
+  attributes: { email: string; name: string; groups: string };
+}
+
+/** `config` by `type`: OidcConnectionConfig for 'oidc', SamlStoredConfig for 'saml'. */
+export type SsoConnectionConfig = OidcConnectionConfig | SamlStoredConfig;
+
+/**
  * An organization's single sign-on connection (enterprise OIDC today; SAML adds its own `config` shape): who may
  * sign in through it, the role new members get (just-in-time provisioning) and the IdP group -> role mapping
  * re-applied at every sign-in.
@@ -48,7 +65,7 @@ export const ssoConnections = pgTable(
     defaultRoleId: uuid().notNull(),
     // IdP group name -> role key of this organization; the first group (in the mapping's order) that matches wins.
     roleMapping: jsonb().$type<Record<string, string>>().notNull().default({}),
-    config: jsonb().$type<OidcConnectionConfig>().notNull(),
+    config: jsonb().$type<SsoConnectionConfig>().notNull(),
     // encryptSecret(..., { purpose: 'sso_client_secret' }); never returned.
     clientSecretEncrypted: text(),
     ...timestamps,

@@ -44,6 +44,8 @@ export const RATE_LIMITED_BY: Readonly<Record<string, readonly LimitRule[]>> = {
   startSsoSignIn: [AUTH_LIMITS.loginClient],
   ssoCallback: [AUTH_LIMITS.loginClient],
   exchangeSsoCode: [AUTH_LIMITS.loginClient],
+  samlAssertionConsumerService: [AUTH_LIMITS.loginClient],
+  samlServiceProviderMetadata: [META_READ_LIMIT],
   signInWithPasskey: [AUTH_LIMITS.loginClient],
   mfaPasskeyOptions: [AUTH_LIMITS.loginClient],
   verifyMfaWithPasskey: [AUTH_LIMITS.mfaClient, AUTH_LIMITS.mfaAccount, AUTH_LIMITS.mfaAccountDay],

@@ -1,11 +1,11 @@
-import { createRoute, z, type OpenAPIHono } from '@hono/zod-openapi';
+import { createRoute, type OpenAPIHono } from '@hono/zod-openapi';
 import type { AppEnv } from '../../env.ts';
 import { errorResponses } from '../../errors/problem.ts';
 import { serviceContext } from '../../lib/context.ts';
 import { requireFeature } from '../../middleware/plan-limits.ts';
 import { completeSsoSignIn } from '../../services/sso/sign-in.ts';
 import { tenantOnly } from '../organizations/host.ts';
-import { SsoCallbackQuerySchema } from './schema.ts';
+import { SsoCallbackQuerySchema, SsoRedirectResponse } from './schema.ts';
 
 export const route = createRoute({
   method: 'get',
@@ -25,15 +25,7 @@ export const route = createRoute({
   middleware: [tenantOnly(), requireFeature('sso')] as const,
   request: { query: SsoCallbackQuerySchema },
   responses: {
-    303: {
-      description: 'To the app’s redirect URI, with `code` and `state`, or `error` and `error_description`.',
-      headers: z.object({
-        Location: z.url().max(8000).openapi({
-          description: 'The app’s redirect URI with the outcome.',
-          example: 'https://tickets.acme.com/sso/done?code=ssoc_4f1d0c2b&state=k2Jd93',
-        }),
-      }),
-    },
+    303: SsoRedirectResponse,
     ...errorResponses(400, 403, 404, 429, 503),
   },
 });

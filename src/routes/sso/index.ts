@@ -8,6 +8,8 @@ import * as get from './connections-get.ts';
 import * as identitiesDelete from './identities-delete.ts';
 import * as identitiesList from './identities-list.ts';
 import * as list from './connections-list.ts';
+import * as samlAcs from './saml-acs.ts';
+import * as samlMetadata from './saml-metadata.ts';
 import * as token from './token.ts';
 
 export function registerSsoRoutes(app: OpenAPIHono<AppEnv>): void {
@@ -20,4 +22,6 @@ export function registerSsoRoutes(app: OpenAPIHono<AppEnv>): void {
   token.register(app);
   identitiesList.register(app);
   identitiesDelete.register(app);
+  samlMetadata.register(app);
+  samlAcs.register(app);
 }

@@ -85,7 +85,71 @@ export const SsoConnectionSchema = z
           example: true,
         }),
       })
-      .openapi({ description: 'The OpenID Connect settings.' }),
+      .nullable()
+      .openapi({ description: 'The OpenID Connect settings (null for a SAML connection).' }),
+    saml: z
+      .object({
+        idpEntityId: z.string().max(1024).openapi({
+          description: "The IdP's entityID (every assertion's Issuer).",
+          example: 'http://www.okta.com/exk1a2b3c4',
+        }),
+        ssoUrl: z.string().max(2048).openapi({
+          description: "The IdP's SingleSignOnService (HTTP-Redirect).",
+          example: 'https://acme.okta.com/app/acme_eventra/exk1a2b3c4/sso/saml',
+        }),
+        signingCertificates: z
+          .array(
+            z.object({
+              sha256Fingerprint: z.string().max(95).openapi({
+                description: "The certificate's SHA-256 fingerprint, as IdP consoles show it.",
+                example:
+                  '3A:7F:00:11:22:33:44:55:66:77:88:99:AA:BB:CC:DD:EE:FF:00:11:22:33:44:55:66:77:88:99:AA:BB:CC:DD',
+              }),
+            }),
+          )
+          .max(4)
+          .openapi({ description: 'The certificates a signature may come from (several during a rotation).' }),
+        allowIdpInitiated: z.boolean().openapi({
+          description: 'Whether sign-ins started at the IdP are accepted (not offered yet: always refused).',
+          example: false,
+        }),
+        emailVerifiedByIdp: z.boolean().openapi({
+          description: 'Whether the IdP vouches for the emails it asserts (needed to link or create accounts).',
+          example: true,
+        }),
+        nameIdFormat: z.string().max(256).nullable().openapi({
+          description: 'The NameID format requested.',
+          example: 'urn:oasis:names:tc:SAML:1.1:nameid-format:emailAddress',
+        }),
+        attributes: z.object({ email: z.string().max(256), name: z.string().max(256), groups: z.string().max(256) }),
+        serviceProvider: z
+          .object({
+            entityId: z
+              .string()
+              .max(2048)
+              .openapi({
+                description: 'Our entityID (the Audience): also the metadata URL.',
+                example: `https://acme.eventra.app/api/v1/sso/saml/${EXAMPLE_SSO_CONNECTION_ID}/metadata`,
+              }),
+            acsUrl: z
+              .string()
+              .max(2048)
+              .openapi({
+                description: 'Our Assertion Consumer Service (HTTP-POST): the Recipient and Destination.',
+                example: `https://acme.eventra.app/api/v1/sso/saml/${EXAMPLE_SSO_CONNECTION_ID}/acs`,
+              }),
+            metadataUrl: z
+              .string()
+              .max(2048)
+              .openapi({
+                description: 'Our SP metadata, for the IdP administrator.',
+                example: `https://acme.eventra.app/api/v1/sso/saml/${EXAMPLE_SSO_CONNECTION_ID}/metadata`,
+              }),
+          })
+          .openapi({ description: 'What to enter at the IdP.' }),
+      })
+      .nullable()
+      .openapi({ description: 'The SAML 2.0 settings (null for an OIDC connection).' }),
     createdAt: Timestamp.openapi({ description: 'Created.', example: '2026-11-01T10:00:00.000Z' }),
     updatedAt: Timestamp.openapi({ description: 'Last changed.', example: '2026-11-01T10:00:00.000Z' }),
   })
@@ -95,14 +159,23 @@ export const SsoConnectionListSchema = z
   .object({ items: z.array(SsoConnectionSchema).max(MAX_SSO_CONNECTIONS) })
   .openapi('SsoConnectionList', { description: `The organization's connections (at most ${MAX_SSO_CONNECTIONS}).` });
 
-export const SsoConnectionCreateSchema = z
+const connectionFields = {
+  name: line(100).openapi({ description: 'Shown to members, 1 to 100 characters.', example: 'Acme Okta' }),
+  enabled: z.boolean().default(true).openapi({ description: 'Sign-in works through it.', example: true }),
+  jit: z.boolean().default(true).openapi({ description: 'Create memberships at first sign-in.', example: true }),
+  defaultRole: roleKey(),
+  roleMapping: RoleMappingSchema.default({}),
+};
+
+const certificate = z
+  .string()
+  .max(16_384)
+  .openapi({ description: 'An X.509 signing certificate, PEM or bare base64.', example: 'MIIC8DCCAdigAwIBAgIQ...' });
+
+const OidcConnectionCreateSchema = z
   .object({
     type: z.literal('oidc').openapi({ description: 'The protocol (`oidc`).', example: 'oidc' }),
-    name: line(100).openapi({ description: 'Shown to members, 1 to 100 characters.', example: 'Acme Okta' }),
-    enabled: z.boolean().default(true).openapi({ description: 'Sign-in works through it.', example: true }),
-    jit: z.boolean().default(true).openapi({ description: 'Create memberships at first sign-in.', example: true }),
-    defaultRole: roleKey(),
-    roleMapping: RoleMappingSchema.default({}),
+    ...connectionFields,
     oidc: z
       .object({
         ...oidcFields,
@@ -116,7 +189,87 @@ export const SsoConnectionCreateSchema = z
       .strict(),
   })
   .strict()
-  .openapi('SsoConnectionCreate', { description: 'A new OIDC connection.' });
+  .openapi('OidcConnectionCreate', { description: 'A new OpenID Connect connection.' });
+
+const SamlConnectionCreateSchema = z
+  .object({
+    type: z.literal('saml').openapi({ description: 'The protocol (`saml`).', example: 'saml' }),
+    ...connectionFields,
+    saml: z
+      .object({
+        metadataXml: z
+          .string()
+          .max(512 * 1024)
+          .optional()
+          .openapi({
+            description:
+              "The IdP's metadata (an EntityDescriptor): supplies the entityID, SSO URL and certificates; fields given " +
+              'beside it win.',
+            example: '<md:EntityDescriptor xmlns:md="urn:oasis:names:tc:SAML:2.0:metadata" entityID="...">...',
+          }),
+        idpEntityId: z.string().min(1).max(1024).optional().openapi({
+          description: "The IdP's entityID (required without metadataXml).",
+          example: 'http://www.okta.com/exk1a2b3c4',
+        }),
+        ssoUrl: z.url().max(2048).optional().openapi({
+          description: "The IdP's SingleSignOnService for HTTP-Redirect (required without metadataXml).",
+          example: 'https://acme.okta.com/app/acme_eventra/exk1a2b3c4/sso/saml',
+        }),
+        signingCertificates: z.array(certificate).min(1).max(4).optional().openapi({
+          description: "The IdP's signing certificates, 1 to 4 (required without metadataXml).",
+        }),
+        allowIdpInitiated: z.boolean().default(false).openapi({
+          description: 'Accept sign-ins started at the IdP (not offered yet: they are refused).',
+          example: false,
+        }),
+        emailVerifiedByIdp: z
+          .boolean()
+          .default(false)
+          .openapi({
+            description:
+              'The IdP vouches for the emails it asserts (your own directory). Without it SAML sign-ins never link ' +
+              'or create accounts by email, only members already linked sign in.',
+            example: true,
+          }),
+        nameIdFormat: z.string().max(256).optional().openapi({
+          description: 'The NameID format to request.',
+          example: 'urn:oasis:names:tc:SAML:1.1:nameid-format:emailAddress',
+        }),
+        attributes: z
+          .object({
+            email: z.string().min(1).max(256).default('email'),
+            name: z.string().min(1).max(256).default('name'),
+            groups: z.string().min(1).max(256).default('groups'),
+          })
+          .strict()
+          .optional()
+          .openapi({ description: 'The attribute names carrying the email, the name and the groups.' }),
+      })
+      .strict(),
+  })
+  .strict()
+  .openapi('SamlConnectionCreate', { description: 'A new SAML 2.0 connection.' });
+
+export const SsoConnectionCreateSchema = z
+  .discriminatedUnion('type', [OidcConnectionCreateSchema, SamlConnectionCreateSchema])
+  .openapi('SsoConnectionCreate', {
+    description: 'A new OIDC or SAML connection.',
+    example: {
+      type: 'oidc',
+      name: 'Acme Okta',
+      enabled: true,
+      jit: true,
+      defaultRole: 'staff',
+      roleMapping: { 'eventra-admins': 'admin' },
+      oidc: {
+        issuer: 'https://acme.okta.com',
+        clientId: '0oa1b2c3d4',
+        clientSecret: 's3cr3t',
+        scopes: ['openid', 'email', 'profile', 'groups'],
+        claims: { email: 'email', name: 'name', groups: 'groups' },
+      },
+    },
+  });
 
 export const SsoConnectionIdParamsSchema = z.object({
   id: Uuid.openapi({
@@ -250,3 +403,14 @@ export const LinkedIdentityIdParamsSchema = z.object({
     example: '5d0c1b2a-3f4e-4a5b-8c6d-7e8f9a0b1c2d',
   }),
 });
+
+/** The answer of the browser endpoints that end a sign-in (the OIDC callback, the SAML ACS). */
+export const SsoRedirectResponse = {
+  description: 'To the app’s redirect URI, with `code` and `state`, or `error` and `error_description`.',
+  headers: z.object({
+    Location: z.url().max(8000).openapi({
+      description: 'The app’s redirect URI with the outcome.',
+      example: 'https://tickets.acme.com/sso/done?code=ssoc_4f1d0c2b&state=k2Jd93',
+    }),
+  }),
+};

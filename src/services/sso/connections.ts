@@ -1,15 +1,43 @@
+import { createHash } from 'node:crypto';
 import { and, asc, eq, sql } from 'drizzle-orm';
 import { roles } from '../../db/schema/roles.ts';
-import { ssoConnections, type OidcConnectionConfig, type SsoConnection } from '../../db/schema/sso.ts';
+import {
+  ssoConnections,
+  type OidcConnectionConfig,
+  type SamlStoredConfig,
+  type SsoConnection,
+  type SsoConnectionConfig,
+} from '../../db/schema/sso.ts';
 import { scoped } from '../../db/tenant.ts';
 import { ApiError } from '../../errors/api-error.ts';
 import { requireTenant, type ServiceContext } from '../../lib/context.ts';
 import { encryptSecret } from '../../lib/crypto.ts';
 import { actorOf, auditInsertWhen } from '../audit/record.ts';
 import { callerOf } from '../roles/authority.ts';
+import {
+  parseIdpMetadata,
+  SamlConnectionConfigSchema,
+  SamlError,
+  samlServiceProvider,
+  samlServiceProviderMetadata,
+  type SamlConnectionConfigInput,
+} from './saml/index.ts';
 
 /** How many SSO connections an organization may hold. */
 export const MAX_SSO_CONNECTIONS = 20;
+
+/** A SAML connection's settings as the API shows them, with this side's endpoints for the IdP administrator. */
+export interface SamlConnectionView {
+  idpEntityId: string;
+  ssoUrl: string;
+  /** SHA-256 fingerprints (hex, colon-separated) of the signing certificates, as IdP consoles show them. */
+  signingCertificates: { sha256Fingerprint: string }[];
+  allowIdpInitiated: boolean;
+  emailVerifiedByIdp: boolean;
+  nameIdFormat: string | null;
+  attributes: { email: string; name: string; groups: string };
+  serviceProvider: { entityId: string; acsUrl: string; metadataUrl: string };
+}
 
 /** A connection as the API shows it: never its client secret, only whether one is set. */
 export interface SsoConnectionView {
@@ -20,21 +48,62 @@ export interface SsoConnectionView {
   jit: boolean;
   defaultRole: string;
   roleMapping: Record<string, string>;
-  oidc: OidcConnectionConfig & { clientSecretSet: boolean };
+  oidc: (OidcConnectionConfig & { clientSecretSet: boolean }) | null;
+  saml: SamlConnectionView | null;
   createdAt: string;
   updatedAt: string;
 }
 
-export interface CreateSsoConnectionInput {
+interface ConnectionFields {
   name: string;
   enabled: boolean;
   jit: boolean;
   defaultRole: string;
   roleMapping: Record<string, string>;
-  oidc: OidcConnectionConfig & { clientSecret?: string | undefined };
 }
 
-export function toConnectionView(row: SsoConnection, defaultRole: string): SsoConnectionView {
+export type CreateSsoConnectionInput = ConnectionFields &
+  (
+    | { type: 'oidc'; oidc: OidcConnectionConfig & { clientSecret?: string | undefined } }
+    | {
+        type: 'saml';
+        saml: Omit<SamlConnectionConfigInput, 'idpEntityId' | 'ssoUrl' | 'signingCertificates'> & {
+          idpEntityId?: string | undefined;
+          ssoUrl?: string | undefined;
+          signingCertificates?: string[] | undefined;
+          metadataXml?: string | undefined;
+        };
+      }
+  );
+
+export function isOidcConfig(type: SsoConnection['type'], config: SsoConnectionConfig): config is OidcConnectionConfig {
+  return type === 'oidc' && 'issuer' in config;
+}
+
+function fingerprint(certificate: string): string {
+  const der = Uint8Array.from(atob(certificate), (character) => character.charCodeAt(0));
+  const hex = createHash('sha256').update(der).digest('hex').toUpperCase();
+  return hex.replace(/(..)(?!$)/g, '$1:');
+}
+
+function samlView(config: SamlStoredConfig, origin: string, connectionId: string): SamlConnectionView {
+  const sp = samlServiceProvider(origin, connectionId);
+  return {
+    idpEntityId: config.idpEntityId,
+    ssoUrl: config.ssoUrl,
+    signingCertificates: config.signingCertificates.map((certificate) => ({
+      sha256Fingerprint: fingerprint(certificate),
+    })),
+    allowIdpInitiated: config.allowIdpInitiated,
+    emailVerifiedByIdp: config.emailVerifiedByIdp,
+    nameIdFormat: config.nameIdFormat ?? null,
+    attributes: config.attributes,
+    serviceProvider: { entityId: sp.entityId, acsUrl: sp.acsUrl, metadataUrl: sp.entityId },
+  };
+}
+
+export function toConnectionView(row: SsoConnection, defaultRole: string, origin: string): SsoConnectionView {
+  const config = row.config;
   return {
     id: row.id,
     type: row.type,
@@ -43,10 +112,44 @@ export function toConnectionView(row: SsoConnection, defaultRole: string): SsoCo
     jit: row.jit,
     defaultRole,
     roleMapping: row.roleMapping,
-    oidc: { ...row.config, clientSecretSet: row.clientSecretEncrypted !== null },
+    oidc: isOidcConfig(row.type, config) ? { ...config, clientSecretSet: row.clientSecretEncrypted !== null } : null,
+    saml: isOidcConfig(row.type, config) ? null : samlView(config, origin, row.id),
     createdAt: row.createdAt.toISOString(),
     updatedAt: row.updatedAt.toISOString(),
   };
+}
+
+/**
+ * A SAML connection's settings from the request: the IdP metadata XML, when given, supplies the entityID, SSO URL and
+ * certificates (fields given beside it win); the result is normalized by SamlConnectionConfigSchema. 400 with the
+ * offending field's pointer otherwise.
+ */
+function samlConfigOf(input: Extract<CreateSsoConnectionInput, { type: 'saml' }>['saml']): SamlStoredConfig {
+  const { metadataXml, ...fields } = input;
+  let metadata = {};
+  if (metadataXml !== undefined) {
+    try {
+      metadata = parseIdpMetadata(metadataXml);
+    } catch (error) {
+      if (!(error instanceof SamlError)) throw error;
+      throw new ApiError('validation_failed', {
+        detail: 'The request does not match the schema.',
+        errors: [{ pointer: '/body/saml/metadataXml', message: error.message }],
+      });
+    }
+  }
+  // The request's own fields win over the metadata's (absent ones are not keys: the body was parsed by zod).
+  const parsed = SamlConnectionConfigSchema.safeParse({ ...metadata, ...fields });
+  if (!parsed.success) {
+    throw new ApiError('validation_failed', {
+      detail: 'The request does not match the schema.',
+      errors: parsed.error.issues.map((issue) => ({
+        pointer: `/body/saml/${issue.path.map(String).join('/')}`,
+        message: issue.message,
+      })),
+    });
+  }
+  return parsed.data;
 }
 
 export function connectionNotFound(): ApiError {
@@ -88,9 +191,17 @@ export async function createSsoConnection({
 }): Promise<SsoConnectionView> {
   const tenant = requireTenant(ctx);
   const caller = callerOf(ctx);
-  assertIssuerAllowed(ctx, input.oidc.issuer, '/body/oidc/issuer');
   const id = crypto.randomUUID();
-  const { clientSecret, ...config } = input.oidc;
+  let config: SsoConnectionConfig;
+  let clientSecret: string | undefined;
+  if (input.type === 'oidc') {
+    assertIssuerAllowed(ctx, input.oidc.issuer, '/body/oidc/issuer');
+    const { clientSecret: secret, ...oidc } = input.oidc;
+    config = oidc;
+    clientSecret = secret;
+  } else {
+    config = samlConfigOf(input.saml);
+  }
   const clientSecretEncrypted =
     clientSecret === undefined
       ? null
@@ -109,7 +220,7 @@ export async function createSsoConnection({
           .select({
             id: sql`${id}::uuid`.as('id'),
             organizationId: sql`${tenant.id}::uuid`.as('organization_id'),
-            type: sql`'oidc'::sso_connection_type`.as('type'),
+            type: sql`${input.type}::sso_connection_type`.as('type'),
             name: sql`${input.name}::text`.as('name'),
             enabled: sql`${input.enabled}::boolean`.as('enabled'),
             jit: sql`${input.jit}::boolean`.as('jit'),
@@ -138,7 +249,11 @@ export async function createSsoConnection({
           actor: actorOf(caller),
           action: 'sso_connection.created',
           target: { type: 'sso_connection', id },
-          metadata: { type: 'oidc', issuer: config.issuer, name: input.name },
+          metadata: {
+            type: input.type,
+            ...('issuer' in config ? { issuer: config.issuer } : { idpEntityId: config.idpEntityId }),
+            name: input.name,
+          },
         },
         sql`exists (select 1 from ${ssoConnections} where ${ssoConnections.id} = ${id})`,
       ),
@@ -151,7 +266,7 @@ export async function createSsoConnection({
       errors: [{ pointer: '/body/defaultRole', message: 'Must be the key of a role of this organization.' }],
     });
   }
-  return toConnectionView(row, input.defaultRole);
+  return toConnectionView(row, input.defaultRole, ctx.origin ?? '');
 }
 
 /** The organization's connections, oldest first (at most MAX_SSO_CONNECTIONS): one database round trip. */
@@ -165,7 +280,7 @@ export async function listSsoConnections({ ctx }: { ctx: ServiceContext }): Prom
       .where(eq(ssoConnections.organizationId, tenant.id))
       .orderBy(asc(ssoConnections.createdAt), asc(ssoConnections.id)),
   ]);
-  return rows.map(({ row, defaultRole }) => toConnectionView(row, defaultRole));
+  return rows.map(({ row, defaultRole }) => toConnectionView(row, defaultRole, ctx.origin ?? ''));
 }
 
 /** One connection; another organization's answers 404. One database round trip. */
@@ -186,7 +301,7 @@ export async function getSsoConnection({
   ]);
   const found = rows[0];
   if (found === undefined) throw connectionNotFound();
-  return toConnectionView(found.row, found.defaultRole);
+  return toConnectionView(found.row, found.defaultRole, ctx.origin ?? '');
 }
 
 /**
@@ -224,4 +339,19 @@ export async function deleteSsoConnection({
   ]);
   const rows = result.rows;
   if (rows.length === 0) throw connectionNotFound();
+}
+
+/** The SP metadata XML of a SAML connection of this organization (404 otherwise). One database round trip. */
+export async function samlMetadataOf({ ctx, input }: { ctx: ServiceContext; input: { id: string } }): Promise<string> {
+  const tenant = requireTenant(ctx);
+  const db = ctx.services.db;
+  const [rows] = await scoped(db, { organizationId: tenant.id }, [
+    db
+      .select({ type: ssoConnections.type, config: ssoConnections.config })
+      .from(ssoConnections)
+      .where(and(eq(ssoConnections.organizationId, tenant.id), eq(ssoConnections.id, input.id))),
+  ]);
+  const found = rows[0];
+  if (found === undefined || isOidcConfig(found.type, found.config)) throw connectionNotFound();
+  return samlServiceProviderMetadata(samlServiceProvider(ctx.origin ?? '', input.id), found.config);
 }

@@ -20,7 +20,17 @@ import { withLoginLimit } from '../auth/limits.ts';
 import { generateOpaqueToken, hashToken, REFRESH_TOKEN_TTL_SECONDS, SESSION_LIFETIME_SECONDS } from '../auth/tokens.ts';
 import { auditInsert } from '../audit/record.ts';
 import { OWNER_ROLE } from '../roles/authority.ts';
+import { isOidcConfig } from './connections.ts';
 import { authorizationRequest, discover, exchangeCode, OidcError } from './oidc.ts';
+import {
+  consumeSamlResponse,
+  SAML_REQUEST_TTL_SECONDS,
+  samlAuthnRequest,
+  SamlConnectionConfigSchema,
+  SamlError,
+  samlRequestKey,
+  samlServiceProvider,
+} from './saml/index.ts';
 
 /*
  * Signing in through an organization's OIDC connection, in three requests:
@@ -44,17 +54,34 @@ export const SSO_HANDOFF_TTL_SECONDS = 60;
 /** The path the IdP sends the browser back to (registered at the IdP as `<organization origin>/api/v1/sso/callback`). */
 export const SSO_CALLBACK_PATH = '/api/v1/sso/callback';
 
+/** What the callback (OIDC) or the ACS (SAML) needs of the sign-in it finishes, by protocol. */
+type ProtocolState =
+  | {
+      type: 'oidc';
+      config: OidcConnectionConfig;
+      clientSecretEncrypted: string | null;
+      nonce: string;
+      codeVerifier: string;
+      callbackUrl: string;
+    }
+  | { type: 'saml'; requestId: string };
+
 interface SsoTransaction {
   organizationId: string;
   connectionId: string;
-  config: OidcConnectionConfig;
-  clientSecretEncrypted: string | null;
-  nonce: string;
-  codeVerifier: string;
-  callbackUrl: string;
+  protocol: ProtocolState;
   redirectUri: string;
   appState: string | null;
   codeChallenge: string | null;
+}
+
+/** A person as the IdP asserts them, whatever the protocol: what completeFederatedSignIn takes. */
+export interface FederatedIdentity {
+  subject: string;
+  email: string | null;
+  emailVerified: boolean;
+  name: string | null;
+  groups: string[];
 }
 
 interface SsoHandoff {
@@ -102,6 +129,29 @@ export function assertRedirectAllowed(ctx: ServiceContext, redirectUri: string, 
   }
 }
 
+/** An enabled connection of this organization (undefined otherwise): one database round trip. */
+async function enabledConnection(ctx: ServiceContext, connectionId: string) {
+  const tenant = requireTenant(ctx);
+  const db = ctx.services.db;
+  const [[connection]] = await scoped(db, { organizationId: tenant.id }, [
+    db
+      .select({
+        type: ssoConnections.type,
+        config: ssoConnections.config,
+        clientSecretEncrypted: ssoConnections.clientSecretEncrypted,
+      })
+      .from(ssoConnections)
+      .where(
+        and(
+          eq(ssoConnections.organizationId, tenant.id),
+          eq(ssoConnections.id, connectionId),
+          eq(ssoConnections.enabled, true),
+        ),
+      ),
+  ]);
+  return connection;
+}
+
 function idpError(error: OidcError): ApiError {
   return new ApiError('service_unavailable', {
     detail: `The identity provider could not be used (${error.code}).`,
@@ -130,46 +180,67 @@ export async function startSsoSignIn({
 }): Promise<{ authorizationUrl: string; expiresIn: number }> {
   const tenant = requireTenant(ctx);
   assertRedirectAllowed(ctx, input.redirectUri, '/body/redirectUri');
-  const db = ctx.services.db;
-  const [[connection]] = await scoped(db, { organizationId: tenant.id }, [
-    db
-      .select({ config: ssoConnections.config, clientSecretEncrypted: ssoConnections.clientSecretEncrypted })
-      .from(ssoConnections)
-      .where(
-        and(
-          eq(ssoConnections.organizationId, tenant.id),
-          eq(ssoConnections.id, input.connectionId),
-          eq(ssoConnections.type, 'oidc'),
-          eq(ssoConnections.enabled, true),
-        ),
-      ),
-  ]);
+  const connection = await enabledConnection(ctx, input.connectionId);
   if (connection === undefined) {
     throw new ApiError('not_found', { detail: 'No enabled SSO connection with this id.' });
   }
-  const as = await discover(connection.config.issuer, ctx.bindings).catch((error: unknown) => {
-    throw error instanceof OidcError ? idpError(error) : error;
-  });
-  const callbackUrl = `${ctx.origin ?? ''}${SSO_CALLBACK_PATH}`;
-  const request = await authorizationRequest(as, connection.config, callbackUrl, input.loginHint);
-  const transaction: SsoTransaction = {
+  const common = {
     organizationId: tenant.id,
     connectionId: input.connectionId,
-    config: connection.config,
-    clientSecretEncrypted: connection.clientSecretEncrypted,
-    nonce: request.nonce,
-    codeVerifier: request.codeVerifier,
-    callbackUrl,
     redirectUri: input.redirectUri,
     appState: input.state ?? null,
     codeChallenge: input.codeChallenge ?? null,
   };
-  await withLoginLimit(ctx, (batch) =>
-    batch.command<unknown>((pipeline) =>
-      pipeline.set(transactionKey(request.state), JSON.stringify(transaction), { ex: SSO_TRANSACTION_TTL_SECONDS }),
-    ),
-  );
-  return { authorizationUrl: request.url, expiresIn: SSO_TRANSACTION_TTL_SECONDS };
+  let key: string;
+  let authorizationUrl: string;
+  let transaction: SsoTransaction;
+  let samlRequest: string | null = null;
+  const config = connection.config;
+  if (isOidcConfig(connection.type, config)) {
+    const as = await discover(config.issuer, ctx.bindings).catch((error: unknown) => {
+      throw error instanceof OidcError ? idpError(error) : error;
+    });
+    const callbackUrl = `${ctx.origin ?? ''}${SSO_CALLBACK_PATH}`;
+    const request = await authorizationRequest(as, config, callbackUrl, input.loginHint);
+    key = request.state;
+    authorizationUrl = request.url;
+    transaction = {
+      ...common,
+      protocol: {
+        type: 'oidc',
+        config,
+        clientSecretEncrypted: connection.clientSecretEncrypted,
+        nonce: request.nonce,
+        codeVerifier: request.codeVerifier,
+        callbackUrl,
+      },
+    };
+  } else {
+    // The RelayState is the transaction's key: opaque, random, single use (the app's redirect stays here).
+    key = oauth.generateRandomState();
+    const request = await samlAuthnRequest({
+      config: SamlConnectionConfigSchema.parse(config),
+      sp: samlServiceProvider(ctx.origin ?? '', input.connectionId),
+      relayState: key,
+    });
+    authorizationUrl = request.redirectUrl;
+    samlRequest = request.requestId;
+    transaction = { ...common, protocol: { type: 'saml', requestId: request.requestId } };
+  }
+  // The limit, the transaction and (SAML) the outstanding AuthnRequest's ID, in one Redis round trip.
+  await withLoginLimit(ctx, (batch) => {
+    const value = JSON.stringify(transaction);
+    const outstanding = samlRequest === null ? null : samlRequestKey(input.connectionId, samlRequest);
+    return Promise.all([
+      batch.command<unknown>((pipeline) =>
+        pipeline.set(transactionKey(key), value, { ex: SSO_TRANSACTION_TTL_SECONDS }),
+      ),
+      ...(outstanding === null
+        ? []
+        : [batch.command<unknown>((pipeline) => pipeline.set(outstanding, '1', { ex: SAML_REQUEST_TTL_SECONDS }))]),
+    ]);
+  });
+  return { authorizationUrl, expiresIn: SSO_TRANSACTION_TTL_SECONDS };
 }
 
 /** A sign-in that failed after its transaction was known: the app hears it at its redirect URI. */
@@ -192,7 +263,7 @@ function appRedirect(transaction: SsoTransaction, parameters: Record<string, str
 }
 
 /** The claims this connection reads, from the validated ID token. */
-function identityOf(claims: oauth.IDToken, config: OidcConnectionConfig) {
+function identityOf(claims: oauth.IDToken, config: OidcConnectionConfig): FederatedIdentity {
   const email = claims[config.claims.email];
   const name = claims[config.claims.name];
   const groups = claims[config.claims.groups];
@@ -238,14 +309,28 @@ export async function completeSsoSignIn({ ctx, callbackUrl }: { ctx: ServiceCont
   const stored = await withLoginLimit(ctx, (batch) =>
     batch.command<SsoTransaction | null>((pipeline) => pipeline.getdel(transactionKey(state))),
   );
-  if (stored === null || stored.organizationId !== tenant.id) {
-    throw new ApiError('bad_request', {
-      detail: 'This sign-in is unknown, expired (10 minutes) or already used: start it again from the app.',
-    });
-  }
-  const transaction = stored;
+  const protocol = stored?.protocol;
+  if (stored === null || stored.organizationId !== tenant.id || protocol?.type !== 'oidc') throw unknownSignIn();
+  return finishOrRefuse(ctx, stored, () => oidcIdentity(ctx, protocol, callbackUrl, state));
+}
+
+function unknownSignIn(): ApiError {
+  return new ApiError('bad_request', {
+    detail: 'This sign-in is unknown, expired (10 minutes) or already used: start it again from the app.',
+  });
+}
+
+/**
+ * Finishes a sign-in whose transaction is known: the identity from the protocol, then the account and the session
+ * (completeFederatedSignIn); the app's redirect URI with the one-time code, or with the OAuth error of a refusal.
+ */
+async function finishOrRefuse(
+  ctx: ServiceContext,
+  transaction: SsoTransaction,
+  identify: () => Promise<FederatedIdentity>,
+): Promise<string> {
   try {
-    const code = await finishSignIn(ctx, transaction, callbackUrl, state);
+    const code = await completeFederatedSignIn(ctx, transaction, await identify());
     return appRedirect(transaction, { code });
   } catch (error) {
     if (!(error instanceof SignInRefused)) throw error;
@@ -258,37 +343,108 @@ export async function completeSsoSignIn({ ctx, callbackUrl }: { ctx: ServiceCont
   }
 }
 
-async function finishSignIn(
+/**
+ * The SAML Assertion Consumer Service: the IdP's POST of a SAMLResponse with the RelayState this API sent (the
+ * transaction's key). The response is verified by consumeSamlResponse (signature by one of the connection's
+ * certificates, audience, recipient, validity window, InResponseTo of an outstanding request of this connection,
+ * replay cache; see docs/SAML.md) and must answer this very transaction's AuthnRequest. An unknown, used or other
+ * connection's RelayState, or none (a sign-in started at the IdP: not offered yet), is a 400 problem; a refused
+ * response goes back to the app as `access_denied` with the refusal's code.
+ *
+ * Round trips: one Redis (the limit and the transaction), one database (the connection), one Redis (the request and
+ * the replay cache), then completeFederatedSignIn's two database and one Redis.
+ */
+export async function consumeSamlSignIn({
+  ctx,
+  input,
+}: {
+  ctx: ServiceContext;
+  input: { connectionId: string; samlResponse: string; relayState: string | undefined };
+}): Promise<string> {
+  const tenant = requireTenant(ctx);
+  const relayState = input.relayState;
+  if (relayState === undefined || !/^[A-Za-z0-9_-]{43}$/.test(relayState)) {
+    throw new ApiError('bad_request', {
+      detail: 'Sign-in must start from the app (POST /api/v1/sso/authorize): IdP-initiated sign-in is not offered.',
+    });
+  }
+  const stored = await withLoginLimit(ctx, (batch) =>
+    batch.command<SsoTransaction | null>((pipeline) => pipeline.getdel(transactionKey(relayState))),
+  );
+  const protocol = stored?.protocol;
+  if (
+    stored === null ||
+    stored.organizationId !== tenant.id ||
+    stored.connectionId !== input.connectionId ||
+    protocol?.type !== 'saml'
+  ) {
+    throw unknownSignIn();
+  }
+  return finishOrRefuse(ctx, stored, async () => {
+    const connection = await enabledConnection(ctx, input.connectionId);
+    if (connection === undefined || isOidcConfig(connection.type, connection.config)) {
+      throw new SignInRefused('access_denied', 'This SSO connection was disabled or removed.');
+    }
+    try {
+      const identity = await consumeSamlResponse({
+        ctx: { redis: ctx.services.redis },
+        input: {
+          connectionId: input.connectionId,
+          config: SamlConnectionConfigSchema.parse(connection.config),
+          sp: samlServiceProvider(ctx.origin ?? '', input.connectionId),
+          samlResponse: input.samlResponse,
+          relayState,
+          isAllowedRedirect: (target) => target === relayState,
+        },
+      });
+      if (identity.inResponseTo !== protocol.requestId) {
+        throw new SignInRefused(
+          'access_denied',
+          'The response answers another sign-in (saml_in_response_to_mismatch).',
+        );
+      }
+      return identity;
+    } catch (error) {
+      if (error instanceof SamlError) {
+        throw new SignInRefused('access_denied', `The SAML response was refused (${error.code}).`);
+      }
+      throw error;
+    }
+  });
+}
+
+/** The OIDC callback's identity: the code exchanged and the ID token validated (exchangeCode), its claims read. */
+async function oidcIdentity(
   ctx: ServiceContext,
-  transaction: SsoTransaction,
+  protocol: Extract<ProtocolState, { type: 'oidc' }>,
   callbackUrl: URL,
   state: string,
-): Promise<string> {
+): Promise<FederatedIdentity> {
   const tenant = requireTenant(ctx);
-  let claims: oauth.IDToken;
   try {
-    const as = await discover(transaction.config.issuer, ctx.bindings);
+    const as = await discover(protocol.config.issuer, ctx.bindings);
     const clientSecret =
-      transaction.clientSecretEncrypted === null
+      protocol.clientSecretEncrypted === null
         ? null
         : await decryptSecret(
             ctx.bindings.DATA_ENCRYPTION_KEY,
             { organizationId: tenant.id, purpose: 'sso_client_secret' },
-            transaction.clientSecretEncrypted,
+            protocol.clientSecretEncrypted,
           );
-    claims = await exchangeCode(
+    const claims = await exchangeCode(
       as,
       callbackUrl,
       {
-        config: transaction.config,
+        config: protocol.config,
         clientSecret,
-        redirectUri: transaction.callbackUrl,
+        redirectUri: protocol.callbackUrl,
         state,
-        nonce: transaction.nonce,
-        codeVerifier: transaction.codeVerifier,
+        nonce: protocol.nonce,
+        codeVerifier: protocol.codeVerifier,
       },
       ctx.bindings,
     );
+    return identityOf(claims, protocol.config);
   } catch (error) {
     if (error instanceof OidcError) {
       const denied = error.code.startsWith('authorization_');
@@ -299,7 +455,19 @@ async function finishSignIn(
     }
     throw error;
   }
-  const identity = identityOf(claims, transaction.config);
+}
+
+/**
+ * The protocol-neutral end of every federated sign-in (OIDC callback, SAML ACS): who signs in, their membership and
+ * role, the session, and the one-time code for the app (see completeSsoSignIn for the rules). Two database round
+ * trips (the read, then one transaction of writes) and one Redis (the code).
+ */
+async function completeFederatedSignIn(
+  ctx: ServiceContext,
+  transaction: SsoTransaction,
+  identity: FederatedIdentity,
+): Promise<string> {
+  const tenant = requireTenant(ctx);
   const db = ctx.services.db;
   const scope = { organizationId: tenant.id, lookupEmail: identity.email ?? '' };
   const [linked, byEmail, connections] = await scoped(db, scope, [

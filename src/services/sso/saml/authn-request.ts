@@ -26,6 +26,20 @@ export interface SamlSignInStart {
 }
 
 /**
+ * Builds the AuthnRequest (HTTP-Redirect binding) with a fresh ID. The caller must remember the ID under
+ * `samlRequestKey` for SAML_REQUEST_TTL_SECONDS (the InResponseTo check consumes it), as startSamlSignIn does.
+ */
+export async function samlAuthnRequest(
+  input: Pick<StartSamlSignInInput, 'config' | 'sp' | 'relayState'>,
+): Promise<SamlSignInStart> {
+  // SAML IDs are xs:ID (NCName): they must not start with a digit.
+  const requestId = `_${crypto.randomUUID().replaceAll('-', '')}`;
+  const saml = samlFor(input.sp, input.config, () => requestId);
+  const redirectUrl = await saml.getAuthorizeUrlAsync(input.relayState ?? '', undefined, {});
+  return { redirectUrl, requestId };
+}
+
+/**
  * Builds the AuthnRequest (HTTP-Redirect binding) and remembers its ID for the InResponseTo check. Costs one Redis
  * round trip (a SET with TTL).
  */
@@ -33,10 +47,7 @@ export async function startSamlSignIn({ ctx, input }: { ctx: { redis: Redis }; i
   if (input.relayState !== undefined && !input.isAllowedRedirect(input.relayState)) {
     throw new SamlError('saml_relay_state_refused', 'The return address is not allowed.');
   }
-  // SAML IDs are xs:ID (NCName): they must not start with a digit.
-  const requestId = `_${crypto.randomUUID().replaceAll('-', '')}`;
-  const saml = samlFor(input.sp, input.config, () => requestId);
-  const redirectUrl = await saml.getAuthorizeUrlAsync(input.relayState ?? '', undefined, {});
-  await ctx.redis.set(samlRequestKey(input.connectionId, requestId), '1', { ex: SAML_REQUEST_TTL_SECONDS });
-  return { redirectUrl, requestId } satisfies SamlSignInStart;
+  const start = await samlAuthnRequest(input);
+  await ctx.redis.set(samlRequestKey(input.connectionId, start.requestId), '1', { ex: SAML_REQUEST_TTL_SECONDS });
+  return start;
 }

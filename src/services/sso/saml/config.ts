@@ -51,10 +51,11 @@ export interface SamlServiceProvider {
 }
 
 /**
- * The SP endpoints of connection `connectionId` on the organization's host `host` (e.g. acme.eventra.app or a
- * verified custom domain). The entityID is the metadata URL, so an IdP administrator can paste either.
+ * The SP endpoints of connection `connectionId` at the organization's origin (`https://acme.eventra.app` or a
+ * verified custom domain; `http://acme.localhost:8787` locally). The entityID is the metadata URL, so an IdP
+ * administrator can paste either.
  */
-export function samlServiceProvider(host: string, connectionId: string): SamlServiceProvider {
-  const base = `https://${host}/api/v1/sso/saml/${encodeURIComponent(connectionId)}`;
+export function samlServiceProvider(origin: string, connectionId: string): SamlServiceProvider {
+  const base = `${origin}/api/v1/sso/saml/${encodeURIComponent(connectionId)}`;
   return { entityId: `${base}/metadata`, acsUrl: `${base}/acs` };
 }

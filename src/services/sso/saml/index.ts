@@ -3,6 +3,8 @@
  * shared federated sign-in. See docs/SAML.md.
  */
 export {
+  samlAuthnRequest,
+  samlRequestKey,
   startSamlSignIn,
   SAML_REQUEST_TTL_SECONDS,
   type SamlSignInStart,
