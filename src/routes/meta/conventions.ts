@@ -46,6 +46,7 @@ export const RATE_LIMITED_BY: Readonly<Record<string, readonly LimitRule[]>> = {
   exchangeSsoCode: [AUTH_LIMITS.loginClient],
   samlAssertionConsumerService: [AUTH_LIMITS.loginClient],
   samlServiceProviderMetadata: [META_READ_LIMIT],
+  discoverSso: [AUTH_LIMITS.loginClient],
   signInWithPasskey: [AUTH_LIMITS.loginClient],
   mfaPasskeyOptions: [AUTH_LIMITS.loginClient],
   verifyMfaWithPasskey: [AUTH_LIMITS.mfaClient, AUTH_LIMITS.mfaAccount, AUTH_LIMITS.mfaAccountDay],

@@ -5,6 +5,7 @@ import * as callback from './callback.ts';
 import * as create from './connections-create.ts';
 import * as remove from './connections-delete.ts';
 import * as get from './connections-get.ts';
+import * as domains from './domains.ts';
 import * as identitiesDelete from './identities-delete.ts';
 import * as identitiesList from './identities-list.ts';
 import * as list from './connections-list.ts';
@@ -24,4 +25,5 @@ export function registerSsoRoutes(app: OpenAPIHono<AppEnv>): void {
   identitiesDelete.register(app);
   samlMetadata.register(app);
   samlAcs.register(app);
+  domains.register(app);
 }

@@ -414,3 +414,93 @@ export const SsoRedirectResponse = {
     }),
   }),
 };
+
+export const EXAMPLE_SSO_DOMAIN_ID = '8b7a6c5d-4e3f-4a2b-9c1d-0e9f8a7b6c5d';
+
+export const SsoDomainSchema = z
+  .object({
+    id: Uuid.openapi({ description: 'Domain id.', example: EXAMPLE_SSO_DOMAIN_ID }),
+    domain: z.string().max(253).openapi({ description: 'The email domain (lower case).', example: 'acme.com' }),
+    connectionId: Uuid.openapi({
+      description: 'The connection its addresses sign in with.',
+      example: EXAMPLE_SSO_CONNECTION_ID,
+    }),
+    enforce: z.boolean().openapi({
+      description: 'Password sign-in is refused for its addresses (owners excepted).',
+      example: false,
+    }),
+    verified: z.boolean().openapi({ description: 'Whether the TXT record was found.', example: true }),
+    verifiedAt: Timestamp.nullable().openapi({
+      description: 'When it was verified.',
+      example: '2026-12-01T10:00:00.000Z',
+    }),
+    record: z
+      .object({
+        type: z.literal('TXT').openapi({ description: 'Always TXT.', example: 'TXT' }),
+        name: z.string().max(300).openapi({ description: 'The record name.', example: '_eventra-sso.acme.com' }),
+        value: z.string().max(200).openapi({
+          description: 'The record value.',
+          example: 'eventra-sso-verification=Q2x2c3R5bGUtaG1hYy1vZi1vcmctYW5kLWRvbWFpbg',
+        }),
+      })
+      .openapi({ description: 'The DNS record that proves ownership (create it, then verify).' }),
+    createdAt: Timestamp.openapi({ description: 'Added.', example: '2026-12-01T09:00:00.000Z' }),
+    updatedAt: Timestamp.openapi({ description: 'Last changed.', example: '2026-12-01T10:00:00.000Z' }),
+  })
+  .openapi('SsoDomain');
+
+export const SsoDomainListSchema = z
+  .object({ items: z.array(SsoDomainSchema).max(50).openapi({ description: 'By name.' }) })
+  .openapi('SsoDomainList');
+
+export const SsoDomainCreateSchema = z
+  .object({
+    domain: z.string().min(1).max(253).openapi({ description: 'The email domain.', example: 'acme.com' }),
+    connectionId: Uuid.openapi({
+      description: 'The connection of this organization its addresses sign in with.',
+      example: EXAMPLE_SSO_CONNECTION_ID,
+    }),
+  })
+  .strict()
+  .openapi('SsoDomainCreate');
+
+export const SsoDomainUpdateSchema = z
+  .object({
+    enforce: z.boolean().optional().openapi({
+      description: 'Refuse password sign-in for its addresses (needs a verified domain; owners excepted).',
+      example: true,
+    }),
+    connectionId: Uuid.optional().openapi({
+      description: 'Route it to another connection.',
+      example: EXAMPLE_SSO_CONNECTION_ID,
+    }),
+  })
+  .strict()
+  .refine((body) => body.enforce !== undefined || body.connectionId !== undefined, 'Give enforce or connectionId.')
+  .openapi('SsoDomainUpdate');
+
+export const SsoDomainIdParamsSchema = z.object({
+  id: Uuid.openapi({ param: { name: 'id', in: 'path' }, description: 'Domain id.', example: EXAMPLE_SSO_DOMAIN_ID }),
+});
+
+export const SsoDiscoverBodySchema = z
+  .object({
+    email: z
+      .string()
+      .min(3)
+      .max(320)
+      .openapi({ description: 'The address the person typed.', example: 'ada@acme.com' }),
+  })
+  .strict()
+  .openapi('SsoDiscoverRequest');
+
+export const SsoDiscoverySchema = z
+  .object({
+    connectionId: Uuid.openapi({ description: 'Start sign-in with it.', example: EXAMPLE_SSO_CONNECTION_ID }),
+    name: z.string().max(100).openapi({ description: 'The connection’s name.', example: 'Acme Okta' }),
+    type: z.enum(['oidc', 'saml']).openapi({ description: 'Its protocol.', example: 'oidc' }),
+    enforced: z
+      .boolean()
+      .openapi({ description: 'Whether password sign-in is refused for the address.', example: true }),
+  })
+  .openapi('SsoDiscovery');

@@ -29,6 +29,9 @@ import { heldPermissions, permissionsOf, session, type Session } from './grant.t
 import { issueChallenge } from './mfa-challenge.ts';
 import { mfaEnrolmentColumns, secondStep, secondStepDue, type MfaRequired } from './mfa-policy.ts';
 import { revokeSession, revokeUserTokens } from './revocation.ts';
+import { hasFeature } from '../plans/quotas.ts';
+import { OWNER_ROLE } from '../roles/authority.ts';
+import { enforcedSsoQuery, ssoEnforcedSql, ssoRequired } from '../sso/enforcement.ts';
 import {
   generateOpaqueToken,
   hashToken,
@@ -229,6 +232,7 @@ export async function login({
   if (ctx.tenant === null) return platformLogin(ctx, email, input.password, accountKey);
   const tenant = ctx.tenant;
   const db = ctx.services.db;
+  const ssoEnforced = hasFeature(tenant, 'sso');
   // The refresh token's row is written before the password is checked, in the same statement that reads the account
   // (one snapshot, one round trip), and only for an active member with a role and a password; its token exists only
   // in this Worker and is revealed only after the password verifies. A failed attempt deletes the row again.
@@ -246,8 +250,9 @@ export async function login({
       join roles r on r.organization_id = m.organization_id and r.id = m.role_id
      where u.email = ${email} and u.password_hash is not null
        and not ${secondStepDue(tenant, sql`m`, sql`r`)}
+       and (r.key = ${OWNER_ROLE} or not ${ssoEnforced ? ssoEnforcedSql(tenant.id, email) : sql`false`})
     returning family_id`);
-  const [found] = await scoped(db, { organizationId: tenant.id, lookupEmail: email }, [
+  const [found, enforcement] = await scoped(db, { organizationId: tenant.id, lookupEmail: email }, [
     db
       .with(stored)
       .select({
@@ -265,26 +270,26 @@ export async function login({
       .leftJoin(roles, and(eq(roles.organizationId, tenant.id), eq(roles.id, memberships.roleId)))
       .where(eq(users.email, email))
       .limit(1),
+    // SSO enforced for the address's domain (a plan with `sso` only): a query of its own, so that the answer does
+    // not depend on whether the account exists.
+    enforcedSsoQuery(db, ssoEnforced ? tenant.id : null, email),
   ]);
   const account = found[0];
   const check = await checkPassword(ctx, input.password, account?.passwordHash ?? null);
+  const sso = enforcement[0];
+  // Where SSO is enforced only an owner's right password signs in (the break-glass way in); everyone else, known or
+  // not, hears where to sign in instead.
+  if (sso !== undefined && !(check.valid && account?.membership === 'active' && account.roleKey === OWNER_ROLE)) {
+    if (account?.membership) failedLogin(ctx, tenant.id, account.id, 'sso_required', account.sessionStored, familyId);
+    throw ssoRequired(sso);
+  }
   if (!account?.membership) throw invalidCredentials();
   const { roleKey, permissions } = account;
   const usable = check.valid && account.membership === 'active' && roleKey !== null && permissions !== null;
   const challenge = usable ? secondStep(tenant, { ...account, permissions }) : null;
   if (!usable || (challenge === null && !account.sessionStored)) {
     const reason = account.membership === 'active' ? 'wrong_password' : `membership_${account.membership}`;
-    const failed = auditInsert(db, ctx.client, {
-      organizationId: tenant.id,
-      actor: { type: 'anonymous' },
-      action: 'auth.login_failed',
-      target: { type: 'user', id: account.id },
-      metadata: { reason },
-    });
-    const discard = db
-      .delete(refreshTokens)
-      .where(and(eq(refreshTokens.organizationId, tenant.id), eq(refreshTokens.familyId, familyId)));
-    ctx.waitUntil(scoped(db, { organizationId: tenant.id }, [failed, ...(account.sessionStored ? [discard] : [])]));
+    failedLogin(ctx, tenant.id, account.id, reason, account.sessionStored, familyId);
     throw invalidCredentials();
   }
   const rehashed = check.needsRehash
@@ -321,6 +326,32 @@ export async function login({
     },
     refreshToken,
   );
+}
+
+/**
+ * A failed sign-in of a known member, after the response: its `auth.login_failed` audit row, and the refresh token
+ * the sign-in's statement stored (if it did) deleted again.
+ */
+function failedLogin(
+  ctx: ServiceContext,
+  organizationId: string,
+  userId: string,
+  reason: string,
+  sessionStored: boolean,
+  familyId: string,
+): void {
+  const db = ctx.services.db;
+  const failed = auditInsert(db, ctx.client, {
+    organizationId,
+    actor: { type: 'anonymous' },
+    action: 'auth.login_failed',
+    target: { type: 'user', id: userId },
+    metadata: { reason },
+  });
+  const discard = db
+    .delete(refreshTokens)
+    .where(and(eq(refreshTokens.organizationId, organizationId), eq(refreshTokens.familyId, familyId)));
+  ctx.waitUntil(scoped(db, { organizationId }, [failed, ...(sessionStored ? [discard] : [])]));
 }
 
 /**

@@ -105,7 +105,12 @@ export function featureUnavailable(tenant: Tenant, feature: Feature): ApiError {
  * isolate's flag registry and the cached tenant's overrides (no I/O).
  */
 export function assertFeature(tenant: Tenant, feature: Feature): void {
-  if (!flagValue(tenant, knownFlags(), feature).value) throw featureUnavailable(tenant, feature);
+  if (!hasFeature(tenant, feature)) throw featureUnavailable(tenant, feature);
+}
+
+/** Whether the organization's plan (and its overrides) include `feature`, from the isolate's cache. */
+export function hasFeature(tenant: Tenant, feature: Feature): boolean {
+  return flagValue(tenant, knownFlags(), feature).value;
 }
 
 const QUOTA_WORDS: Record<Quota, string> = {
