@@ -3,7 +3,7 @@ import type { AppEnv } from '../../env.ts';
 import { errorResponses } from '../../errors/problem.ts';
 import { serviceContext } from '../../lib/context.ts';
 import { requireFeature } from '../../middleware/plan-limits.ts';
-import { SAML_RESPONSE_MAX_CHARS } from '../../services/sso/saml/index.ts';
+import { SAML_RESPONSE_MAX_CHARS } from '../../services/sso/saml/config.ts';
 import { consumeSamlSignIn } from '../../services/sso/sign-in.ts';
 import { tenantOnly } from '../organizations/host.ts';
 import { SsoConnectionIdParamsSchema, SsoRedirectResponse } from './schema.ts';

@@ -14,14 +14,10 @@ import { requireTenant, type ServiceContext } from '../../lib/context.ts';
 import { encryptSecret } from '../../lib/crypto.ts';
 import { actorOf, auditInsertWhen } from '../audit/record.ts';
 import { callerOf } from '../roles/authority.ts';
-import {
-  parseIdpMetadata,
-  SamlConnectionConfigSchema,
-  SamlError,
-  samlServiceProvider,
-  samlServiceProviderMetadata,
-  type SamlConnectionConfigInput,
-} from './saml/index.ts';
+// The SAML stack (node-saml, xml-crypto, xmldom) is imported where a SAML connection needs it, never at module
+// evaluation: the connection routes and OIDC sign-ins do not load it.
+import { SamlConnectionConfigSchema, samlServiceProvider, type SamlConnectionConfigInput } from './saml/config.ts';
+import { SamlError } from './saml/errors.ts';
 
 /** How many SSO connections an organization may hold. */
 export const MAX_SSO_CONNECTIONS = 20;
@@ -124,10 +120,13 @@ export function toConnectionView(row: SsoConnection, defaultRole: string, origin
  * certificates (fields given beside it win); the result is normalized by SamlConnectionConfigSchema. 400 with the
  * offending field's pointer otherwise.
  */
-function samlConfigOf(input: Extract<CreateSsoConnectionInput, { type: 'saml' }>['saml']): SamlStoredConfig {
+async function samlConfigOf(
+  input: Extract<CreateSsoConnectionInput, { type: 'saml' }>['saml'],
+): Promise<SamlStoredConfig> {
   const { metadataXml, ...fields } = input;
   let metadata = {};
   if (metadataXml !== undefined) {
+    const { parseIdpMetadata } = await import('./saml/metadata.ts');
     try {
       metadata = parseIdpMetadata(metadataXml);
     } catch (error) {
@@ -200,7 +199,7 @@ export async function createSsoConnection({
     config = oidc;
     clientSecret = secret;
   } else {
-    config = samlConfigOf(input.saml);
+    config = await samlConfigOf(input.saml);
   }
   const clientSecretEncrypted =
     clientSecret === undefined
@@ -353,5 +352,6 @@ export async function samlMetadataOf({ ctx, input }: { ctx: ServiceContext; inpu
   ]);
   const found = rows[0];
   if (found === undefined || isOidcConfig(found.type, found.config)) throw connectionNotFound();
+  const { samlServiceProviderMetadata } = await import('./saml/metadata.ts');
   return samlServiceProviderMetadata(samlServiceProvider(ctx.origin ?? '', input.id), found.config);
 }

@@ -22,15 +22,9 @@ import { auditInsert } from '../audit/record.ts';
 import { OWNER_ROLE } from '../roles/authority.ts';
 import { isOidcConfig } from './connections.ts';
 import { authorizationRequest, discover, exchangeCode, OidcError } from './oidc.ts';
-import {
-  consumeSamlResponse,
-  SAML_REQUEST_TTL_SECONDS,
-  samlAuthnRequest,
-  SamlConnectionConfigSchema,
-  SamlError,
-  samlRequestKey,
-  samlServiceProvider,
-} from './saml/index.ts';
+// The SAML stack is imported by the SAML branches only (see connections.ts).
+import { SamlConnectionConfigSchema, samlServiceProvider } from './saml/config.ts';
+import { SamlError } from './saml/errors.ts';
 
 /*
  * Signing in through an organization's OIDC connection, in three requests:
@@ -194,7 +188,8 @@ export async function startSsoSignIn({
   let key: string;
   let authorizationUrl: string;
   let transaction: SsoTransaction;
-  let samlRequest: string | null = null;
+  // SAML: the outstanding AuthnRequest's ID, remembered for the InResponseTo check.
+  let outstanding: { key: string; ttl: number } | null = null;
   const config = connection.config;
   if (isOidcConfig(connection.type, config)) {
     const as = await discover(config.issuer, ctx.bindings).catch((error: unknown) => {
@@ -218,26 +213,27 @@ export async function startSsoSignIn({
   } else {
     // The RelayState is the transaction's key: opaque, random, single use (the app's redirect stays here).
     key = oauth.generateRandomState();
+    const { samlAuthnRequest, samlRequestKey, SAML_REQUEST_TTL_SECONDS } = await import('./saml/authn-request.ts');
     const request = await samlAuthnRequest({
       config: SamlConnectionConfigSchema.parse(config),
       sp: samlServiceProvider(ctx.origin ?? '', input.connectionId),
       relayState: key,
     });
     authorizationUrl = request.redirectUrl;
-    samlRequest = request.requestId;
+    outstanding = { key: samlRequestKey(input.connectionId, request.requestId), ttl: SAML_REQUEST_TTL_SECONDS };
     transaction = { ...common, protocol: { type: 'saml', requestId: request.requestId } };
   }
   // The limit, the transaction and (SAML) the outstanding AuthnRequest's ID, in one Redis round trip.
   await withLoginLimit(ctx, (batch) => {
     const value = JSON.stringify(transaction);
-    const outstanding = samlRequest === null ? null : samlRequestKey(input.connectionId, samlRequest);
+    const request = outstanding;
     return Promise.all([
       batch.command<unknown>((pipeline) =>
         pipeline.set(transactionKey(key), value, { ex: SSO_TRANSACTION_TTL_SECONDS }),
       ),
-      ...(outstanding === null
+      ...(request === null
         ? []
-        : [batch.command<unknown>((pipeline) => pipeline.set(outstanding, '1', { ex: SAML_REQUEST_TTL_SECONDS }))]),
+        : [batch.command<unknown>((pipeline) => pipeline.set(request.key, '1', { ex: request.ttl }))]),
     ]);
   });
   return { authorizationUrl, expiresIn: SSO_TRANSACTION_TTL_SECONDS };
@@ -385,6 +381,7 @@ export async function consumeSamlSignIn({
     if (connection === undefined || isOidcConfig(connection.type, connection.config)) {
       throw new SignInRefused('access_denied', 'This SSO connection was disabled or removed.');
     }
+    const { consumeSamlResponse } = await import('./saml/response.ts');
     try {
       const identity = await consumeSamlResponse({
         ctx: { redis: ctx.services.redis },

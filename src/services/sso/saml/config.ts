@@ -1,5 +1,8 @@
 import { z } from 'zod';
 
+/** The largest SAMLResponse form field accepted (base64): real responses are a few KiB, 30 KiB with many groups. */
+export const SAML_RESPONSE_MAX_CHARS = 256 * 1024;
+
 /** PEM or bare base64 (as metadata carries it) of an X.509 certificate, normalized to bare base64 of the DER. */
 const certificate = z
   .string()

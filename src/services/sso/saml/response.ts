@@ -1,13 +1,12 @@
 import type { Redis } from '@upstash/redis/cloudflare';
 import type { Element } from '@xmldom/xmldom';
 import { samlRequestKey } from './authn-request.ts';
-import type { SamlConnectionConfig, SamlServiceProvider } from './config.ts';
+import { SAML_RESPONSE_MAX_CHARS, type SamlConnectionConfig, type SamlServiceProvider } from './config.ts';
 import { SamlError, type SamlErrorCode } from './errors.ts';
 import { SAML_CLOCK_SKEW_MS, samlFor } from './provider.ts';
 import { child, children, parseXml, SAML_ASSERTION_NS, textOf, XMLDSIG_NS } from './xml.ts';
 
-/** The largest SAMLResponse form field accepted (base64): real responses are a few KiB, 30 KiB with many groups. */
-export const SAML_RESPONSE_MAX_CHARS = 256 * 1024;
+export { SAML_RESPONSE_MAX_CHARS };
 /** Replay entries live until the assertion expires (plus skew), at most this long. */
 const REPLAY_MAX_SECONDS = 24 * 60 * 60;
 
