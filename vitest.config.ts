@@ -6,8 +6,14 @@ import { SuiteSequencer } from './tests/setup/sequencer.ts';
 /** Vitest's teardown rejection of a console line still on its way from a test worker (see onUnhandledError below). */
 function isLostConsoleLine(error: { name?: string; message?: string }): boolean {
   return (
-    error.name === 'EnvironmentTeardownError' &&
-    error.message === '[vitest-worker]: Closing rpc while "onUserConsoleLog" was pending'
+    (error.name === 'EnvironmentTeardownError' &&
+      error.message === '[vitest-worker]: Closing rpc while "onUserConsoleLog" was pending') ||
+    // The same race seen from workerd's side: the pending console RPC of a background queue batch belongs to the
+    // context of the file that just ended, and settling it from the batch's context is refused with exactly this
+    // error (I/O type RefcountedFulfiller: a promise fulfiller, never a request's stream or body). The batch itself
+    // is retried by the queue (its handlers are idempotent), so nothing a test checks is lost.
+    (error.message?.startsWith('Cannot perform I/O on behalf of a different request.') === true &&
+      error.message.endsWith('(I/O type: RefcountedFulfiller)'))
   );
 }
 
@@ -28,7 +34,7 @@ export default defineConfig({
     // exited unexpectedly", losing that worker's files and their coverage. Without the cache, modules are fetched
     // one message each.
     fsModuleCache: false,
-    // One error is not the tests' and is dropped: a console line in flight from workerd when a test file ends. The
+    // One error is not the tests' and is dropped (in its two shapes): a console line in flight from workerd when a test file ends. The
     // Worker project keeps one workerd across files (isolate: false), so a queue consumer or a waitUntil started by an
     // earlier test may log (a warning about an unreachable webhook endpoint, say) just as vitest closes that file's
     // RPC channel; vitest then rejects the pending "onUserConsoleLog" call with an EnvironmentTeardownError and counts

@@ -76,6 +76,23 @@ async function deadLetter(message: Message, bindings: Bindings, logger: Logger):
   }
 }
 
+/**
+ * Acknowledges or retries a message, tolerating a batch the runtime has already ended (cancelled, or its invocation
+ * gone): then the call throws, and the message is redelivered anyway because it was never acknowledged, which every
+ * handler tolerates (they are idempotent). Anything else still throws.
+ */
+function settle(message: Message, logger: Logger, outcome: { retry: false } | { retry: true; delaySeconds: number }) {
+  try {
+    if (outcome.retry) message.retry({ delaySeconds: outcome.delaySeconds });
+    else message.ack();
+  } catch (error) {
+    if (!(error instanceof Error && error.message.startsWith('Cannot perform I/O on behalf of a different request'))) {
+      throw error;
+    }
+    logger.warn('queue batch ended before its message was settled; it will be redelivered', { messageId: message.id });
+  }
+}
+
 export async function consumeBatch(batch: MessageBatch, env: Record<string, unknown>): Promise<void> {
   const logger = createLogger({ queue: batch.queue }, logLevel(env.LOG_LEVEL));
   const bindings = readBindings(env);
@@ -108,8 +125,13 @@ export async function consumeBatch(batch: MessageBatch, env: Record<string, unkn
         },
         database: () => organizationDatabase(bindings, parsed.data.organizationId),
       });
-      if (outcome.retryAfterSeconds === undefined) message.ack();
-      else message.retry({ delaySeconds: outcome.retryAfterSeconds });
+      settle(
+        message,
+        logger,
+        outcome.retryAfterSeconds === undefined
+          ? { retry: false }
+          : { retry: true, delaySeconds: outcome.retryAfterSeconds },
+      );
     } catch (error) {
       if (error instanceof OrganizationReadOnlyError) {
         // A move takes about a minute (docs/OPERATIONS.md, "Sharding"); not a failure of the message.
@@ -118,7 +140,7 @@ export async function consumeBatch(batch: MessageBatch, env: Record<string, unkn
         continue;
       }
       logger.warn('message handler failed, will retry', { type: parsed.data.type, attempts: message.attempts, error });
-      message.retry({ delaySeconds: retryDelaySeconds(message.attempts) });
+      settle(message, logger, { retry: true, delaySeconds: retryDelaySeconds(message.attempts) });
     }
   }
 }

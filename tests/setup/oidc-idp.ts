@@ -118,6 +118,11 @@ export async function startOidcIdp(): Promise<OidcIdp> {
 
   return {
     issuer,
-    close: () => new Promise<void>((resolve) => server.close(() => resolve())),
+    // workerd keeps its connections alive: close them, or close() waits for them forever.
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
   };
 }
