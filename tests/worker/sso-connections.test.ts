@@ -38,6 +38,9 @@ describe('SSO connections', () => {
     });
     expect(response.status).toBe(201);
     const text = await response.text();
+    expect(response.headers.get('location')).toBe(
+      tenant.url(`/api/v1/sso/connections/${(JSON.parse(text) as { id: string }).id}`),
+    );
     expect(text).not.toContain('very-secret-value');
     const created = JSON.parse(text) as ConnectionBody;
     expect(created.defaultRole).toBe('staff');

@@ -2,6 +2,7 @@ import { createRoute, type OpenAPIHono } from '@hono/zod-openapi';
 import type { AppEnv } from '../../env.ts';
 import { errorResponses } from '../../errors/problem.ts';
 import { serviceContext } from '../../lib/context.ts';
+import { location } from '../../middleware/location.ts';
 import { createSsoConnection } from '../../services/sso/connections.ts';
 import { responseBody } from '../response.ts';
 import { STEP_UP_NOTE } from '../step-up.ts';
@@ -23,7 +24,7 @@ export const route = createRoute({
     'connections. Needs `sso:manage` and the plan feature `sso`. Writes an `sso_connection.created` audit row.' +
     STEP_UP_NOTE,
   security: [{ bearerAuth: [] }],
-  middleware: ssoWriteAccess(),
+  middleware: [...ssoWriteAccess(), location('/api/v1/sso/connections/{id}')],
   request: {
     body: { required: true, content: { 'application/json': { schema: SsoConnectionCreateSchema } } },
   },
