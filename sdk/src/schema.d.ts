@@ -140,6 +140,8 @@ export interface paths {
      *
      *     An unknown address, a wrong password, an account without a membership here, an invited member who has not chosen a password yet and a disabled member all get the same 401 `invalid_credentials` problem, in comparable time. Attempts are limited per client address (30 per 15 minutes) and per account (10 failed password checks per 15 minutes, shared with sign-up and invitations; a successful sign-in does not count); beyond that the answer is 429 with `Retry-After`, the right password included, and 503 when the limiter cannot be reached.
      *
+     *     Where the organization enforces single sign-on for the address’s email domain (POST /api/v1/sso/discover tells), every attempt for that domain but an owner’s right password answers 403 `sso_required` with the `connectionId` to sign in with.
+     *
      *     **On the platform host** only platform administrators can sign in. Their access token carries the tenant `platform`, the role `platform_admin` and no permissions, and the response has **no `refreshToken`**: platform sessions are not stored and end with the access token. Their sign-ins, and failed attempts on their accounts, are recorded in the platform audit log (no organization).
      *
      *     **With a second factor** (TOTP enabled here, or the organization requires MFA of this role) the right password answers 200 `{ mfaRequired: true, mfaToken, expiresIn, methods, enrollmentRequired }` instead of a session: complete it with POST /api/v1/auth/mfa/verify (or enrol first when `enrollmentRequired`).
@@ -516,7 +518,7 @@ export interface paths {
      * Sign in with a passkey
      * @description Finishes a passwordless sign-in: `response` is what `navigator.credentials.get()` answered to the options of POST /api/v1/auth/passkeys/sign-in-options. On success the answer is a new session like a password sign-in’s; its access token’s `amr` is `["hwk", "user", "mfa"]` (a passkey with user verification is two factors, so no second step follows).
      *
-     *     An unknown passkey, one of another organization (a passkey signs in only on the host it was registered on), a wrong, used or expired challenge, a wrong origin or RP ID, a bad signature, a missing user verification, a disabled member and a signature counter that did not increase (a cloned authenticator: also audited as `auth.passkey_counter_regressed`) all answer the same 401 `invalid_credentials`. Client data that is not base64url JSON is a 400 `invalid_passkey`. Counts against the client address’s sign-in limit, shared with POST /api/v1/auth/login (429 with `Retry-After` beyond); the challenge is spent whatever the outcome.
+     *     An unknown passkey, one of another organization (a passkey signs in only on the host it was registered on), a wrong, used or expired challenge, a wrong origin or RP ID, a bad signature, a missing user verification, a disabled member and a signature counter that did not increase (a cloned authenticator: also audited as `auth.passkey_counter_regressed`) all answer the same 401 `invalid_credentials`. Client data that is not base64url JSON is a 400 `invalid_passkey`. Counts against the client address’s sign-in limit, shared with POST /api/v1/auth/login (429 with `Retry-After` beyond); the challenge is spent whatever the outcome. Where the organization enforces single sign-on for the account’s email domain, only an owner signs in with a passkey; anyone else gets 403 `sso_required` with the `connectionId`.
      */
     post: operations['signInWithPasskey'];
     delete?: never;
@@ -13358,6 +13360,20 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
+      /** @description `forbidden`: Forbidden; `email_not_verified`: Email address not verified; `mfa_enrollment_required`: MFA enrolment required; `sso_required`: Single sign-on required; `plan_limit`: Plan limit reached; `feature_unavailable`: Not in your plan; `live_key_required`: Live API key required; `self_service_not_offered`: Not offered to buyers; `impersonation_read_only`: Read-only impersonation; `impersonation_forbidden`: Not allowed while impersonating */
+      403: {
+        headers: {
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'X-Correlation-Id': components['headers']['X-Correlation-Id'];
+          'Access-Control-Allow-Origin': components['headers']['Access-Control-Allow-Origin'];
+          RateLimit: components['headers']['RateLimit'];
+          'RateLimit-Policy': components['headers']['RateLimit-Policy'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
       /** @description `not_found`: Not found; `organization_deletion_scheduled`: Organization scheduled for deletion */
       404: {
         headers: {
@@ -16145,6 +16161,20 @@ export interface operations {
       };
       /** @description `unauthorized`: Authentication required; `invalid_credentials`: Invalid credentials; `reauthentication_required`: Re-authentication required; `invalid_mfa_code`: Invalid verification code; `mfa_challenge_invalid`: Invalid or expired MFA challenge */
       401: {
+        headers: {
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'X-Correlation-Id': components['headers']['X-Correlation-Id'];
+          'Access-Control-Allow-Origin': components['headers']['Access-Control-Allow-Origin'];
+          RateLimit: components['headers']['RateLimit'];
+          'RateLimit-Policy': components['headers']['RateLimit-Policy'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description `forbidden`: Forbidden; `email_not_verified`: Email address not verified; `mfa_enrollment_required`: MFA enrolment required; `sso_required`: Single sign-on required; `plan_limit`: Plan limit reached; `feature_unavailable`: Not in your plan; `live_key_required`: Live API key required; `self_service_not_offered`: Not offered to buyers; `impersonation_read_only`: Read-only impersonation; `impersonation_forbidden`: Not allowed while impersonating */
+      403: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
           'X-Correlation-Id': components['headers']['X-Correlation-Id'];

@@ -10,9 +10,11 @@ import {
   problem,
   request,
   roundTrips,
+  tokenFor,
   type TestTenant,
 } from '../support/harness.ts';
 import { createPlatformAdmin, PLATFORM } from '../support/organizations.ts';
+import { addPasskey, authenticatorFor, PASSKEYS_PATH, signInOptions } from '../support/webauthn.ts';
 import { call, memberWithToken } from '../support/users.ts';
 
 /*
@@ -223,5 +225,35 @@ describe('SSO domains', () => {
     });
     expect(downgrade.status).toBe(200);
     expect((await login(s.tenant, staff.email, staff.password)).status).toBe(200);
+  });
+});
+
+describe('SSO enforcement and passkeys', () => {
+  it('refuses a passkey sign-in where SSO is enforced, except to owners', async () => {
+    const s = await setup();
+    const staff = await createMember(s.tenant, 'staff', {
+      email: `staff-${crypto.randomUUID().slice(0, 8)}@${s.domain}`,
+    });
+    const owner = await createMember(s.tenant, 'owner', {
+      email: `owner-${crypto.randomUUID().slice(0, 8)}@${s.domain}`,
+    });
+    const keys = new Map<string, Awaited<ReturnType<typeof authenticatorFor>>>();
+    for (const member of [staff, owner]) {
+      const authenticator = await authenticatorFor(s.tenant);
+      await addPasskey(s.tenant, await tokenFor(s.tenant, member), authenticator);
+      keys.set(member.userId, authenticator);
+    }
+    const signIn = async (userId: string) => {
+      const authenticator = keys.get(userId);
+      if (authenticator === undefined) throw new Error('no authenticator');
+      const response = await authenticator.authenticate(await signInOptions(s.tenant));
+      return call(s.tenant, 'POST', `${PASSKEYS_PATH}/sign-in`, { body: { response } });
+    };
+    expect((await signIn(staff.userId)).status).toBe(200);
+    await verifyAndEnforce(s);
+    const refused = await signIn(staff.userId);
+    expect(refused.status).toBe(403);
+    expect((await problem(refused)).type).toBe('https://eventra.app/problems/sso-required');
+    expect((await signIn(owner.userId)).status).toBe(200);
   });
 });

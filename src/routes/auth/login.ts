@@ -26,6 +26,9 @@ export const route = createRoute({
     'time. Attempts are limited per client address (30 per 15 minutes) and per account (10 failed password checks ' +
     'per 15 minutes, shared with sign-up and invitations; a successful sign-in does not count); beyond that the ' +
     'answer is 429 with `Retry-After`, the right password included, and 503 when the limiter cannot be reached.\n\n' +
+    'Where the organization enforces single sign-on for the address’s email domain (POST /api/v1/sso/discover ' +
+    'tells), every attempt for that domain but an owner’s right password answers 403 `sso_required` with the ' +
+    '`connectionId` to sign in with.\n\n' +
     '**On the platform host** only platform administrators can sign in. Their access token carries the tenant ' +
     '`platform`, the role `platform_admin` and no permissions, and the response has **no `refreshToken`**: ' +
     'platform sessions are not stored and end with the access token. Their sign-ins, and failed attempts on their ' +
@@ -39,7 +42,7 @@ export const route = createRoute({
       description: 'Signed in, or (`mfaRequired: true`) a second factor is due: POST /api/v1/auth/mfa/verify.',
       content: { 'application/json': { schema: LoginAnswerSchema } },
     },
-    ...errorResponses(400, 401, 404, 413, 415, 429, 503),
+    ...errorResponses(400, 401, 403, 404, 413, 415, 429, 503),
   },
 });
 

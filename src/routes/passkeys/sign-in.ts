@@ -25,12 +25,14 @@ export const route = createRoute({
     'a disabled member and a signature counter that did not increase (a cloned authenticator: also audited as ' +
     '`auth.passkey_counter_regressed`) all answer the same 401 `invalid_credentials`. Client data that is not ' +
     'base64url JSON is a 400 `invalid_passkey`. Counts against the client address’s sign-in limit, shared with ' +
-    'POST /api/v1/auth/login (429 with `Retry-After` beyond); the challenge is spent whatever the outcome.',
+    'POST /api/v1/auth/login (429 with `Retry-After` beyond); the challenge is spent whatever the outcome. Where ' +
+    'the organization enforces single sign-on for the account’s email domain, only an owner signs in with a ' +
+    'passkey; anyone else gets 403 `sso_required` with the `connectionId`.',
   middleware: [tenantOnly()] as const,
   request: { body: { required: true, content: { 'application/json': { schema: PasskeyAssertionBodySchema } } } },
   responses: {
     200: { description: 'Signed in.', content: { 'application/json': { schema: SessionSchema } } },
-    ...errorResponses(400, 401, 404, 413, 415, 429, 503),
+    ...errorResponses(400, 401, 403, 404, 413, 415, 429, 503),
   },
 });
 

@@ -23,6 +23,9 @@ import { passkeyAddedEmail } from '../email/passkeys.ts';
 import type { Tenant } from '../tenants/types.ts';
 import { auditFromCte, invalidCredentials, userColumns, type UserRow } from './account.ts';
 import { AUTH_LIMITS, clientBucket, enforceLimits, withLoginLimit } from './limits.ts';
+import { hasFeature } from '../plans/quotas.ts';
+import { OWNER_ROLE } from '../roles/authority.ts';
+import { enforcedSsoQuery, ssoEnforcedSql, ssoRequired } from '../sso/enforcement.ts';
 import { permissionsOf, session, type Session } from './grant.ts';
 import { completeChallenge, openChallenge, type FactorProof } from './mfa-challenge.ts';
 import {
@@ -551,7 +554,9 @@ export async function signInWithPasskey({
   const refreshToken = generateOpaqueToken('rt');
   const familyId = crypto.randomUUID();
   const db = ctx.services.db;
-  const [result] = await scoped(db, { organizationId: tenant.id }, [
+  // SSO enforced for the account's email domain holds for passkeys too (owners excepted, as with passwords).
+  const ssoOrganization = hasFeature(tenant, 'sso') && assertion.roleKey !== OWNER_ROLE ? tenant.id : null;
+  const [result, enforcement] = await scoped(db, { organizationId: tenant.id }, [
     db.execute<{ user_id: string }>(sql`
       with ${counterBump(tenant, assertion)},
       family as (
@@ -562,6 +567,7 @@ export async function signInWithPasskey({
                now() + make_interval(secs => ${SESSION_LIFETIME_SECONDS}), ${sql.param([...PASSKEY_AMR])}::text[],
                ${ctx.client.ip}::text, ${ctx.client.userAgent}::text
           from bumped
+         where not ${ssoOrganization === null ? sql`false` : ssoEnforcedSql(ssoOrganization, assertion.user.email)}
         returning user_id
       ), last_login as (
         update memberships set last_login_at = now()
@@ -572,7 +578,10 @@ export async function signInWithPasskey({
         passkeyId: assertion.passkeyId,
       })})
       select user_id from family`),
+    enforcedSsoQuery(db, ssoOrganization, assertion.user.email),
   ]);
+  const sso = enforcement[0];
+  if (sso !== undefined) throw ssoRequired(sso);
   if (result.rows.length === 0) throw invalidCredentials();
   return session(
     ctx,
