@@ -1,6 +1,5 @@
 import { createRoute, z, type OpenAPIHono } from '@hono/zod-openapi';
 import type { AppEnv } from '../../env.ts';
-import { ApiError } from '../../errors/api-error.ts';
 import { errorResponses } from '../../errors/problem.ts';
 import { serviceContext } from '../../lib/context.ts';
 import { requirePermission } from '../../middleware/auth.ts';
@@ -14,9 +13,8 @@ import {
   AttendeeImportRowSchema,
   MAX_IMPORT_TICKETS,
 } from './attendee-rows.ts';
-import { MAX_APPLY_BYTES } from './events.ts';
 import { AttendeeImportQuerySchema, AttendeeImportReportSchema } from './schema.ts';
-import { csvRows, importFormat, importText, jsonRows, MAX_DRY_RUN_ROWS } from './source.ts';
+import { importSource, MAX_APPLY_BYTES, MAX_DRY_RUN_ROWS } from './source.ts';
 
 const CSV_EXAMPLE =
   `${ATTENDEE_CSV_COLUMNS.join(',')}\r\n` +
@@ -109,20 +107,13 @@ export const route = createRoute({
 export function register(app: OpenAPIHono<AppEnv>): void {
   app.openAPIRegistry.register('AttendeeImport', ImportAttendeesBodySchema);
   app.openapi(route, async (c) => {
-    const format = importFormat(c);
     const query = c.req.valid('query');
     const dryRun = query.dryRun === 'true';
-    const text = await importText(c);
-    if (!dryRun && new TextEncoder().encode(text).length > MAX_APPLY_BYTES) {
-      throw new ApiError('payload_too_large', {
-        detail: `An apply takes at most ${String(MAX_APPLY_BYTES)} bytes; split the file (a dry run takes more).`,
-        extensions: { limit: MAX_APPLY_BYTES },
-      });
-    }
-    const source =
-      format === 'csv'
-        ? csvRows(text, ATTENDEE_CSV_COLUMNS, ATTENDEE_CSV_REQUIRED, MAX_DRY_RUN_ROWS)
-        : jsonRows(text, 'attendees', MAX_DRY_RUN_ROWS);
+    const { format, rows: source } = await importSource(c, dryRun, {
+      columns: ATTENDEE_CSV_COLUMNS,
+      required: ATTENDEE_CSV_REQUIRED,
+      key: 'attendees',
+    });
     const report = await importAttendees({
       ctx: serviceContext(c),
       input: {

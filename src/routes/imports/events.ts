@@ -1,6 +1,5 @@
 import { createRoute, z, type OpenAPIHono } from '@hono/zod-openapi';
 import type { AppEnv } from '../../env.ts';
-import { ApiError } from '../../errors/api-error.ts';
 import { errorResponses } from '../../errors/problem.ts';
 import { serviceContext } from '../../lib/context.ts';
 import { requirePermission } from '../../middleware/auth.ts';
@@ -9,10 +8,9 @@ import { importEvents, MAX_APPLY_EVENTS, MAX_APPLY_TICKET_TYPES } from '../../se
 import { responseBody } from '../response.ts';
 import { EVENT_CSV_COLUMNS, EVENT_CSV_REQUIRED, eventImportRows } from './event-rows.ts';
 import { ImportQuerySchema, ImportReportSchema } from './schema.ts';
-import { csvRows, importFormat, importText, jsonRows, MAX_DRY_RUN_ROWS } from './source.ts';
+import { importSource, MAX_APPLY_BYTES, MAX_DRY_RUN_ROWS } from './source.ts';
 
 /** The largest body an apply takes: its rows travel to the database in one batch (Neon: 10 MiB a request). */
-export const MAX_APPLY_BYTES = 2 * 1024 * 1024;
 
 const CSV_EXAMPLE =
   `${EVENT_CSV_COLUMNS.join(',')}\r\n` +
@@ -118,19 +116,12 @@ export const route = createRoute({
 export function register(app: OpenAPIHono<AppEnv>): void {
   app.openAPIRegistry.register('EventImport', ImportEventsBodySchema);
   app.openapi(route, async (c) => {
-    const format = importFormat(c);
     const dryRun = c.req.valid('query').dryRun === 'true';
-    const text = await importText(c);
-    if (!dryRun && new TextEncoder().encode(text).length > MAX_APPLY_BYTES) {
-      throw new ApiError('payload_too_large', {
-        detail: `An apply takes at most ${String(MAX_APPLY_BYTES)} bytes; split the file (a dry run takes more).`,
-        extensions: { limit: MAX_APPLY_BYTES },
-      });
-    }
-    const source =
-      format === 'csv'
-        ? csvRows(text, EVENT_CSV_COLUMNS, EVENT_CSV_REQUIRED, MAX_DRY_RUN_ROWS)
-        : jsonRows(text, 'events', MAX_DRY_RUN_ROWS);
+    const { format, rows: source } = await importSource(c, dryRun, {
+      columns: EVENT_CSV_COLUMNS,
+      required: EVENT_CSV_REQUIRED,
+      key: 'events',
+    });
     const report = await importEvents({
       ctx: serviceContext(c),
       input: { format, dryRun, rows: eventImportRows(format, source) },

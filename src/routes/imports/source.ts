@@ -138,3 +138,31 @@ export function jsonRows(text: string, key: string, maxRows: number): SourceRow[
   if (rows.length === 0) throw problem('The import has no rows.', `/body/${key}`);
   return rows.map((value: unknown, index) => ({ line: null, pointer: `/${key}/${String(index)}`, value }));
 }
+
+/** The largest file an apply takes (a dry run takes up to the body limit). */
+export const MAX_APPLY_BYTES = 2 * 1024 * 1024;
+
+/**
+ * The request's import file as rows, for both import routes: the format from Content-Type, the UTF-8 text, 413 for
+ * an apply over MAX_APPLY_BYTES, then the CSV lines (with these columns) or the JSON array under `key`, at most
+ * MAX_DRY_RUN_ROWS.
+ */
+export async function importSource(
+  c: Context<AppEnv>,
+  dryRun: boolean,
+  shape: { columns: readonly string[]; required: readonly string[]; key: string },
+): Promise<{ format: ImportFormat; rows: SourceRow[] }> {
+  const format = importFormat(c);
+  const text = await importText(c);
+  if (!dryRun && new TextEncoder().encode(text).length > MAX_APPLY_BYTES) {
+    throw new ApiError('payload_too_large', {
+      detail: `An apply takes at most ${String(MAX_APPLY_BYTES)} bytes; split the file (a dry run takes more).`,
+      extensions: { limit: MAX_APPLY_BYTES },
+    });
+  }
+  const rows =
+    format === 'csv'
+      ? csvRows(text, shape.columns, shape.required, MAX_DRY_RUN_ROWS)
+      : jsonRows(text, shape.key, MAX_DRY_RUN_ROWS);
+  return { format, rows };
+}
