@@ -6,7 +6,6 @@ import {
   capacityPools,
   capacityPoolTicketTypes,
   events,
-  importKeys,
   payments,
   ticketTypes,
 } from '../../db/schema/index.ts';
@@ -21,6 +20,7 @@ import { abortLabel, actorOf, violatedConstraint } from '../events/shared.ts';
 import { notifyOutbox } from '../outbox/dispatch.ts';
 import { outboxInsertEachSql } from '../outbox/record.ts';
 import { bookingData } from '../outbox/views.ts';
+import { insertImportKeys, knownImportKeys } from './keys.ts';
 import { reportRows, type ImportIssue, type ImportReportRow } from './report.ts';
 
 /** The most bookings one apply creates (one batch, one transaction, within Neon's request limits). */
@@ -153,16 +153,7 @@ export async function importAttendees({
       .where(
         and(eq(capacityPoolTicketTypes.organizationId, organizationId), eq(capacityPoolTicketTypes.eventId, eventId)),
       ),
-    db
-      .select({ externalId: importKeys.externalId, entityId: importKeys.entityId })
-      .from(importKeys)
-      .where(
-        and(
-          eq(importKeys.organizationId, organizationId),
-          eq(importKeys.kind, IMPORT_KIND),
-          sql`${importKeys.externalId} in (select jsonb_array_elements_text(${JSON.stringify(externalIds)}::jsonb))`,
-        ),
-      ),
+    knownImportKeys(db, organizationId, IMPORT_KIND, externalIds),
   ]);
   const event = eventRows[0];
   if (event === undefined) throw eventNotFound();
@@ -347,14 +338,7 @@ export async function importAttendees({
 
   try {
     await scoped(db, { organizationId }, [
-      db.insert(importKeys).values(
-        planned.map((entry) => ({
-          organizationId,
-          kind: IMPORT_KIND,
-          externalId: entry.source.externalId ?? '',
-          entityId: entry.report.entityId as string,
-        })),
-      ),
+      insertImportKeys(db, organizationId, IMPORT_KIND, planned),
       db.insert(bookings).values(bookingRows),
       db.insert(bookingItems).values(itemRows),
       db.insert(attendees).values(attendeeRows),

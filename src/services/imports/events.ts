@@ -1,5 +1,5 @@
 import { and, eq, or, sql, type SQL } from 'drizzle-orm';
-import { events, importKeys, ticketTypes } from '../../db/schema/index.ts';
+import { events, ticketTypes } from '../../db/schema/index.ts';
 import { scoped } from '../../db/tenant.ts';
 import { ApiError } from '../../errors/api-error.ts';
 import { requireTenant, type ServiceContext } from '../../lib/context.ts';
@@ -10,6 +10,7 @@ import { firstFreeSlug, slugFromTitle, type CreateEventInput } from '../events/w
 import { outboxInsertEachSql } from '../outbox/record.ts';
 import { eventData, ticketTypeData } from '../outbox/views.ts';
 import { isPlanLimit, planLimitError, quotaGuard, quotaLimit } from '../plans/quotas.ts';
+import { insertImportKeys, knownImportKeys } from './keys.ts';
 import { reportRows, type ImportIssue, type ImportReport, type ImportReportRow } from './report.ts';
 
 /** The most events one apply creates (one batch, one transaction: within Neon's 10 MiB request and 65,535 parameters a statement). */
@@ -97,16 +98,7 @@ export async function importEvents({
   const anyPublish = valid.some((row) => row.publish);
 
   const [known, taken, [published]] = await scoped(db, scope, [
-    db
-      .select({ externalId: importKeys.externalId, entityId: importKeys.entityId })
-      .from(importKeys)
-      .where(
-        and(
-          eq(importKeys.organizationId, organizationId),
-          eq(importKeys.kind, IMPORT_KIND),
-          sql`${importKeys.externalId} in ${jsonTexts(externalIds)}`,
-        ),
-      ),
+    knownImportKeys(db, organizationId, IMPORT_KIND, externalIds),
     db
       .select({ slug: events.slug })
       .from(events)
@@ -280,14 +272,7 @@ export async function importEvents({
     await scoped(db, scope, [
       // The plan's quota of published events: serialized per organization, counted at write time.
       ...quotaGuard(db, tenant, 'publishedEvents', { enforce: publishing > 0, adding: publishing }),
-      db.insert(importKeys).values(
-        planned.map((entry) => ({
-          organizationId,
-          kind: IMPORT_KIND,
-          externalId: entry.source.externalId ?? '',
-          entityId: entry.report.entityId as string,
-        })),
-      ),
+      insertImportKeys(db, organizationId, IMPORT_KIND, planned),
       db.insert(events).values(eventRows),
       ...(ticketTypeRows.length === 0 ? [] : [db.insert(ticketTypes).values(ticketTypeRows)]),
       auditInsert(db, ctx.client, {
