@@ -45,13 +45,22 @@ function actor(ctx: ServiceContext) {
  * DATA_ENCRYPTION_KEY, so it is stable (shown again on every read), different for every organization and
  * unguessable, and needs no column.
  */
-export async function challengeValue(ctx: ServiceContext, organizationId: string, hostname: string): Promise<string> {
-  const mac = await signMessage(
-    ctx.bindings.DATA_ENCRYPTION_KEY,
-    'domain_verification',
-    `${organizationId}:${hostname}`,
-  );
-  return `eventra-verification=${mac}`;
+export function challengeValue(ctx: ServiceContext, organizationId: string, hostname: string): Promise<string> {
+  return ownershipValue(ctx, 'domain_verification', organizationId, hostname);
+}
+
+/**
+ * An ownership TXT value: `<purpose with dashes>=` and an HMAC of (organization, name) under DATA_ENCRYPTION_KEY
+ * for `purpose` (custom domains, SSO email domains).
+ */
+export async function ownershipValue(
+  ctx: ServiceContext,
+  purpose: 'domain_verification' | 'sso_domain_verification',
+  organizationId: string,
+  name: string,
+): Promise<string> {
+  const mac = await signMessage(ctx.bindings.DATA_ENCRYPTION_KEY, purpose, `${organizationId}:${name}`);
+  return `eventra-${purpose === 'domain_verification' ? 'verification' : 'sso-verification'}=${mac}`;
 }
 
 function target(ctx: ServiceContext): string {

@@ -3,11 +3,11 @@ import { ssoConnections, ssoDomains, type SsoDomain } from '../../db/schema/inde
 import { scoped } from '../../db/tenant.ts';
 import { ApiError } from '../../errors/api-error.ts';
 import { requireTenant, type ServiceContext } from '../../lib/context.ts';
-import { signMessage } from '../../lib/crypto.ts';
 import { normalizeEmail } from '../auth/account.ts';
 import { AUTH_LIMITS, clientBucket, enforceLimits } from '../auth/limits.ts';
 import { actorOf, auditInsertWhen } from '../audit/record.ts';
 import { verifyTxt } from '../dns/verify-txt.ts';
+import { ownershipValue } from '../domains/domains.ts';
 import { normalizeCustomHostname } from '../domains/hostname.ts';
 import { callerOf } from '../roles/authority.ts';
 import { emailDomain } from './enforcement.ts';
@@ -42,13 +42,8 @@ export function ssoDomainRecordName(domain: string): string {
 }
 
 /** The TXT record's value: an HMAC of (organization, domain), stable and different for every organization. */
-async function recordValue(ctx: ServiceContext, organizationId: string, domain: string): Promise<string> {
-  const mac = await signMessage(
-    ctx.bindings.DATA_ENCRYPTION_KEY,
-    'sso_domain_verification',
-    `${organizationId}:${domain}`,
-  );
-  return `eventra-sso-verification=${mac}`;
+function recordValue(ctx: ServiceContext, organizationId: string, domain: string): Promise<string> {
+  return ownershipValue(ctx, 'sso_domain_verification', organizationId, domain);
 }
 
 async function view(ctx: ServiceContext, row: SsoDomain): Promise<SsoDomainView> {
