@@ -330,7 +330,8 @@ export async function login({
 
 /**
  * A failed sign-in of a known member, after the response: its `auth.login_failed` audit row, and the refresh token
- * the sign-in's statement stored (if it did) deleted again.
+ * the sign-in's statement stored (if it did) deleted again. Off the request's round trips (afterResponseDatabase,
+ * like the success's record), so a refusal's count is the request's own.
  */
 function failedLogin(
   ctx: ServiceContext,
@@ -340,7 +341,8 @@ function failedLogin(
   sessionStored: boolean,
   familyId: string,
 ): void {
-  const db = ctx.services.db;
+  // After the response, on its own trace: the refusal's round trips stay the request's own (one database).
+  const db = afterResponseDatabase(ctx);
   const failed = auditInsert(db, ctx.client, {
     organizationId,
     actor: { type: 'anonymous' },
