@@ -48,6 +48,34 @@ function parseJson(text: string): unknown {
   }
 }
 
+const SocialCredentialSchema = z.strictObject({
+  clientId: z.string().min(1).max(500),
+  clientSecret: z.string().min(1).max(1000),
+});
+
+/** SOCIAL_LOGIN_CREDENTIALS: the platform's own OAuth client at each social provider (any may be missing). */
+export const SocialCredentialsSchema = z.strictObject({
+  google: SocialCredentialSchema.optional(),
+  microsoft: SocialCredentialSchema.optional(),
+  linkedin: SocialCredentialSchema.optional(),
+});
+
+/** SOCIAL_ISSUERS (local environment only): the tests' and dev's stand-in issuer of each social provider. */
+export const SocialIssuersSchema = z.strictObject({
+  google: z.url().optional(),
+  microsoft: z.url().optional(),
+  linkedin: z.url().optional(),
+});
+
+function jsonOf<T extends z.ZodType>(schema: T, message: string) {
+  return z.string().transform((text, context): z.output<T> => {
+    const parsed = schema.safeParse(parseJson(text));
+    if (parsed.success) return parsed.data;
+    context.addIssue({ code: 'custom', message });
+    return z.NEVER;
+  });
+}
+
 const BillingPricesSchema = z.strictObject({
   pro: z
     .string()
@@ -166,6 +194,25 @@ export const BindingsSchema = z.object({
       return N >= 2 && (N & (N - 1)) === 0 && r >= 1 && p >= 1;
     }, 'N must be a power of two of at least 2, r and p at least 1')
     .optional(),
+  /**
+   * Social login (src/services/sso/social.ts) with the platform's own OAuth clients, for organizations that do not
+   * bring theirs: a JSON object `{"google":{"clientId":"...","clientSecret":"..."},"microsoft":{...},"linkedin":{...}}`
+   * (any provider may be left out). Each client's redirect URI is `https://<ROOT_DOMAIN>/api/v1/sso/callback`.
+   * Secret; unset, social connections need the organization's own client.
+   */
+  SOCIAL_LOGIN_CREDENTIALS: jsonOf(
+    SocialCredentialsSchema,
+    'must be a JSON object of google/microsoft/linkedin -> {"clientId","clientSecret"}',
+  ).optional(),
+  /**
+   * Local environment only: the issuer that stands in for each social provider (the tests' and dev's OpenID
+   * Provider); Microsoft's may hold `{tenant}`. Set in staging or production, social sign-in refuses to run (500
+   * misconfigured): it must be unset there.
+   */
+  SOCIAL_ISSUERS: jsonOf(
+    SocialIssuersSchema,
+    'must be a JSON object of google/microsoft/linkedin -> issuer URL',
+  ).optional(),
   /**
    * Plan billing (src/services/billing) on the PLATFORM's Stripe account, never an organization's: its secret key
    * (`sk_`/`rk_`, needs Customers, Checkout Sessions, Billing Portal Sessions and Subscriptions) and the signing

@@ -2907,7 +2907,7 @@ export interface paths {
     };
     /**
      * The identity provider’s redirect back (browser only)
-     * @description Where the IdP sends the browser after the user signed in there; not called by apps. Takes the sign-in started by POST /api/v1/sso/authorize (single use), exchanges the code, validates the ID token (issuer, audience, expiry, nonce, signature from the IdP’s JWKS), then signs the user in: the account linked to the IdP subject, else the account of the email the IdP asserts as verified (linked now; an unverified email never links), else a new one when the connection provisions just in time; the membership is created (JIT) or its role re-mapped from the IdP groups. Answers 303 to the app’s `redirectUri` with `code` and `state`, or with `error` (`access_denied`, `server_error`, `temporarily_unavailable`) and `error_description`. An unknown, expired or used `state` is a 400 problem. Audited as `auth.sso_login`.
+     * @description Where the IdP sends the browser after the user signed in there; not called by apps. Takes the sign-in started by POST /api/v1/sso/authorize (single use), exchanges the code, validates the ID token (issuer, audience, expiry, nonce, signature from the IdP’s JWKS), then signs the user in: the account linked to the IdP subject, else the account of the email the IdP asserts as verified (linked now; an unverified email never links), else a new one when the connection provisions just in time; the membership is created (JIT) or its role re-mapped from the IdP groups. Answers 303 to the app’s `redirectUri` with `code` and `state`, or with `error` (`access_denied`, `server_error`, `temporarily_unavailable`) and `error_description`. An unknown, expired or used `state` is a 400 problem. Audited as `auth.sso_login`. On the platform host it is the redirect URI of the platform’s social login clients (Google, Microsoft, LinkedIn) for every organization: it answers 303 to the callback of the organization the sign-in started on, with the same parameters.
      */
     get: operations['ssoCallback'];
     put?: never;
@@ -11747,11 +11747,11 @@ export interface components {
        */
       id: string;
       /**
-       * @description The protocol.
+       * @description What it signs in with: an OpenID Connect IdP (`oidc`), a SAML 2.0 IdP (`saml`), or a social provider (`google`, `microsoft`, `linkedin`: OpenID Connect with the provider built in).
        * @example oidc
        * @enum {string}
        */
-      type: 'oidc' | 'saml';
+      type: 'oidc' | 'saml' | 'google' | 'microsoft' | 'linkedin';
       /**
        * @description Shown to members.
        * @example Acme Okta
@@ -11812,7 +11812,7 @@ export interface components {
          */
         clientSecretSet: boolean;
       } | null;
-      /** @description The SAML 2.0 settings (null for an OIDC connection). */
+      /** @description The SAML 2.0 settings (null for any other type). */
       saml: {
         /**
          * @description The IdP's entityID (every assertion's Issuer).
@@ -11871,6 +11871,35 @@ export interface components {
           metadataUrl: string;
         };
       } | null;
+      /** @description The social provider settings (null for `oidc` and `saml`). */
+      social: {
+        /**
+         * @description The provider.
+         * @example google
+         * @enum {string}
+         */
+        provider: 'google' | 'microsoft' | 'linkedin';
+        /**
+         * @description The organization's own OAuth client id; null when the platform's client is used.
+         * @example 1234567890-abc.apps.googleusercontent.com
+         */
+        clientId: string | null;
+        /**
+         * @description Whether the organization's client secret is stored (it is never shown).
+         * @example true
+         */
+        clientSecretSet: boolean;
+        /**
+         * @description Microsoft only: who may sign in: `organizations` (work or school accounts of any Entra ID tenant), `common` (also personal accounts), `consumers` (personal accounts only) or one tenant id. Null otherwise.
+         * @example organizations
+         */
+        tenant: string | null;
+        /**
+         * @description The redirect URI the client must have registered at the provider: this organization's callback for its own client, the platform host's for the platform's.
+         * @example https://acme.eventra.app/api/v1/sso/callback
+         */
+        redirectUri: string;
+      } | null;
       /**
        * Format: date-time
        * @description Created.
@@ -11885,7 +11914,7 @@ export interface components {
       updatedAt: string;
     };
     /**
-     * @description A new OIDC or SAML connection.
+     * @description A new OIDC, SAML or social (Google, Microsoft, LinkedIn) connection.
      * @example {
      *       "type": "oidc",
      *       "name": "Acme Okta",
@@ -11913,7 +11942,12 @@ export interface components {
      *       }
      *     }
      */
-    SsoConnectionCreate: components['schemas']['OidcConnectionCreate'] | components['schemas']['SamlConnectionCreate'];
+    SsoConnectionCreate:
+      | components['schemas']['OidcConnectionCreate']
+      | components['schemas']['SamlConnectionCreate']
+      | components['schemas']['GoogleConnectionCreate']
+      | components['schemas']['MicrosoftConnectionCreate']
+      | components['schemas']['LinkedInConnectionCreate'];
     /** @description A new OpenID Connect connection. */
     OidcConnectionCreate: {
       /**
@@ -12103,6 +12137,176 @@ export interface components {
         };
       };
     };
+    /** @description A new Google sign-in connection. */
+    GoogleConnectionCreate: {
+      /**
+       * @description The provider (`google`). (enum property replaced by openapi-typescript)
+       * @enum {string}
+       */
+      type: 'google';
+      /**
+       * @description Shown to members (default "Google").
+       * @default Google
+       * @example Google
+       */
+      name?: string;
+      /**
+       * @description Sign-in works through it.
+       * @default true
+       * @example true
+       */
+      enabled?: boolean;
+      /**
+       * @description Create memberships at first sign-in.
+       * @default true
+       * @example true
+       */
+      jit?: boolean;
+      /**
+       * @description A role key of this organization.
+       * @example staff
+       */
+      defaultRole: string;
+      /**
+       * @description IdP group -> role key. At every sign-in the first entry whose group the user is in sets the role; no match: the default role.
+       * @default {}
+       * @example {
+       *       "eventra-admins": "admin",
+       *       "door-staff": "staff"
+       *     }
+       */
+      roleMapping?: {
+        [key: string]: string;
+      };
+      /** @description The provider's client; left out (or empty) for the platform's. */
+      social?: {
+        /**
+         * @description The organization's own Google OAuth client id (with clientSecret). Without it, the platform's client is used.
+         * @example eventra-acme-client
+         */
+        clientId?: string;
+        /**
+         * @description Its client secret (stored encrypted, never shown).
+         * @example s3cr3t
+         */
+        clientSecret?: string;
+      };
+    };
+    /** @description A new Microsoft sign-in connection. */
+    MicrosoftConnectionCreate: {
+      /**
+       * @description The provider (`microsoft`). (enum property replaced by openapi-typescript)
+       * @enum {string}
+       */
+      type: 'microsoft';
+      /**
+       * @description Shown to members (default "Microsoft").
+       * @default Microsoft
+       * @example Microsoft
+       */
+      name?: string;
+      /**
+       * @description Sign-in works through it.
+       * @default true
+       * @example true
+       */
+      enabled?: boolean;
+      /**
+       * @description Create memberships at first sign-in.
+       * @default true
+       * @example true
+       */
+      jit?: boolean;
+      /**
+       * @description A role key of this organization.
+       * @example staff
+       */
+      defaultRole: string;
+      /**
+       * @description IdP group -> role key. At every sign-in the first entry whose group the user is in sets the role; no match: the default role.
+       * @default {}
+       * @example {
+       *       "eventra-admins": "admin",
+       *       "door-staff": "staff"
+       *     }
+       */
+      roleMapping?: {
+        [key: string]: string;
+      };
+      /** @description The provider's client; left out (or empty) for the platform's. */
+      social?: {
+        /**
+         * @description The organization's own Microsoft OAuth client id (with clientSecret). Without it, the platform's client is used.
+         * @example eventra-acme-client
+         */
+        clientId?: string;
+        /**
+         * @description Its client secret (stored encrypted, never shown).
+         * @example s3cr3t
+         */
+        clientSecret?: string;
+        /**
+         * @description Who may sign in: `organizations` (default: work or school accounts of any Entra ID tenant), `common` (also personal accounts), `consumers` (personal accounts only) or one tenant id.
+         * @example organizations
+         */
+        tenant?: string;
+      };
+    };
+    /** @description A new LinkedIn sign-in connection. */
+    LinkedInConnectionCreate: {
+      /**
+       * @description The provider (`linkedin`). (enum property replaced by openapi-typescript)
+       * @enum {string}
+       */
+      type: 'linkedin';
+      /**
+       * @description Shown to members (default "LinkedIn").
+       * @default LinkedIn
+       * @example LinkedIn
+       */
+      name?: string;
+      /**
+       * @description Sign-in works through it.
+       * @default true
+       * @example true
+       */
+      enabled?: boolean;
+      /**
+       * @description Create memberships at first sign-in.
+       * @default true
+       * @example true
+       */
+      jit?: boolean;
+      /**
+       * @description A role key of this organization.
+       * @example staff
+       */
+      defaultRole: string;
+      /**
+       * @description IdP group -> role key. At every sign-in the first entry whose group the user is in sets the role; no match: the default role.
+       * @default {}
+       * @example {
+       *       "eventra-admins": "admin",
+       *       "door-staff": "staff"
+       *     }
+       */
+      roleMapping?: {
+        [key: string]: string;
+      };
+      /** @description The provider's client; left out (or empty) for the platform's. */
+      social?: {
+        /**
+         * @description The organization's own LinkedIn OAuth client id (with clientSecret). Without it, the platform's client is used.
+         * @example eventra-acme-client
+         */
+        clientId?: string;
+        /**
+         * @description Its client secret (stored encrypted, never shown).
+         * @example s3cr3t
+         */
+        clientSecret?: string;
+      };
+    };
     SsoAuthorization: {
       /**
        * Format: uri
@@ -12182,11 +12386,11 @@ export interface components {
          */
         name: string;
         /**
-         * @description Its protocol.
+         * @description Its type.
          * @example oidc
          * @enum {string}
          */
-        type: 'oidc' | 'saml';
+        type: 'oidc' | 'saml' | 'google' | 'microsoft' | 'linkedin';
       };
       /**
        * @description The IdP's stable identifier of the person (`sub`; a SAML NameID).
@@ -12332,11 +12536,11 @@ export interface components {
        */
       name: string;
       /**
-       * @description Its protocol.
+       * @description Its type.
        * @example oidc
        * @enum {string}
        */
-      type: 'oidc' | 'saml';
+      type: 'oidc' | 'saml' | 'google' | 'microsoft' | 'linkedin';
       /**
        * @description Whether password sign-in is refused for the address.
        * @example true

@@ -137,12 +137,17 @@ export default async function setup(project: TestProject): Promise<() => Promise
       ? { DATABASE_URLS: JSON.stringify({ 'dedicated-1': onDatabase(main.workerDatabaseUrl, dedicated.name) }) }
       : {};
     const costVars = { LOCAL_PASSWORD_HASH_COST: TEST_PASSWORD_HASH_COST };
+    // The SSO tests' OpenID Provider (tests/setup/oidc-idp.ts): a real, certified one, also the social providers'
+    // stand-in with the platform's clients registered.
+    const idp = await startOidcIdp();
+    cleanups.push(() => idp.close());
     project.provide('workerVars', {
       ...main.workerVars(),
       ...stripeVars,
       ...cloudflareVars,
       ...shardVars,
       ...costVars,
+      ...idp.socialVars,
     });
     project.provide(
       'dedicatedDatabase',
@@ -150,7 +155,7 @@ export default async function setup(project: TestProject): Promise<() => Promise
     );
     project.provide(
       'faultWorkerVars',
-      fault ? { ...fault.workerVars(), ...stripeVars, ...cloudflareVars, ...costVars } : null,
+      fault ? { ...fault.workerVars(), ...stripeVars, ...cloudflareVars, ...costVars, ...idp.socialVars } : null,
     );
     project.provide('faultControlUrl', faultControlUrl);
     project.provide('gatewayCounters', {
@@ -164,10 +169,8 @@ export default async function setup(project: TestProject): Promise<() => Promise
     const receiver = await startWebhookReceiver();
     cleanups.push(() => receiver.close());
     project.provide('webhookReceiverUrl', receiver.url);
-    // The SSO tests' OpenID Provider (tests/setup/oidc-idp.ts): a real, certified one.
-    const idp = await startOidcIdp();
-    cleanups.push(() => idp.close());
     project.provide('oidcIssuer', idp.issuer);
+    project.provide('socialIdp', idp.social);
     project.provide('fuzz', fuzzSettings(process.env));
     project.provide('testPasswordHash', await testPasswordHash);
     return teardown;

@@ -22,6 +22,8 @@ declare module 'vitest' {
     webhookReceiverUrl: string;
     /** The issuer of the tests' OpenID Provider (oidc-provider; tests/setup/oidc-idp.ts). */
     oidcIssuer: string;
+    /** Its stand-ins for the social providers (tests/setup/oidc-idp.ts `SocialIdp`). */
+    socialIdp: SocialIdp;
     /** The fake Cloudflare API and DoH resolver (tests/setup/fake-cloudflare.ts): test controls under /__. */
     fakeCloudflareUrl: string;
     /** The fuzz suite's seed and cases per operation and principal (FUZZ_SEED, `random` for a fresh one; FUZZ_RUNS). */
@@ -31,4 +33,26 @@ declare module 'vitest' {
   }
 }
 
-export {};
+/**
+ * Google's stand-in is the root provider. Microsoft Entra ID's is a second provider at `<origin>/ms/<tenant id>/v2.0`
+ * (its ID tokens carry the account's `tid`) behind the multi-tenant discovery documents at
+ * `<origin>/ms/{organizations,common}/v2.0`, which name the issuer template `<origin>/ms/{tenantid}/v2.0` as
+ * Microsoft's do. LinkedIn's is a third at `<origin>/linkedin/oauth`, taking client_secret_post only.
+ */
+export interface SocialIdp {
+  googleIssuer: string;
+  microsoftTenantId: string;
+  linkedinIssuer: string;
+}
+
+/** An account of the tests' OpenID Provider (POST /__accounts): the claims it signs in with. */
+export interface IdpAccount {
+  sub: string;
+  email?: string;
+  email_verified?: boolean;
+  name?: string;
+  groups?: string[];
+  /** Entra ID's claims (the Microsoft stand-in): the account's tenant and whether it verified the email's domain. */
+  tid?: string;
+  xms_edov?: boolean;
+}

@@ -10,6 +10,7 @@ import {
   roundTrips,
   type TestTenant,
 } from '../support/harness.ts';
+import { atIdp, idpAccount, registerIdpClient } from '../support/oidc.ts';
 import { call, memberWithToken } from '../support/users.ts';
 
 /*
@@ -18,19 +19,6 @@ import { call, memberWithToken } from '../support/users.ts';
  */
 
 const ISSUER = inject('oidcIssuer');
-
-interface Account {
-  sub: string;
-  email?: string;
-  email_verified?: boolean;
-  name?: string;
-  groups?: string[];
-}
-
-async function idpAccount(account: Account): Promise<void> {
-  const response = await fetch(`${ISSUER}/__accounts`, { method: 'POST', body: JSON.stringify(account) });
-  expect(response.status).toBe(204);
-}
 
 interface Setup {
   tenant: TestTenant;
@@ -44,13 +32,7 @@ async function setup(options: { jit?: boolean; roleMapping?: Record<string, stri
   const tenant = await createTenant({ plan: 'enterprise' });
   const { token } = await memberWithToken(tenant, 'admin');
   const callbackUrl = tenant.url('/api/v1/sso/callback');
-  const registered = await fetch(`${ISSUER}/reg`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json' },
-    body: JSON.stringify({ redirect_uris: [callbackUrl], token_endpoint_auth_method: 'client_secret_basic' }),
-  });
-  expect(registered.status).toBe(201);
-  const client = await registered.json<{ client_id: string; client_secret: string }>();
+  const client = await registerIdpClient(ISSUER, callbackUrl);
   const created = await call(tenant, 'POST', '/api/v1/sso/connections', {
     token,
     body: {
@@ -77,28 +59,6 @@ function authorize(s: Setup, body: Record<string, unknown>, headers: Record<stri
     body: { connectionId: s.connectionId, redirectUri: s.tenant.url('/signed-in'), ...body },
     headers,
   });
-}
-
-/** The browser at the IdP: follows its redirects (with its cookies) until it is sent to our callback. */
-async function atIdp(authorizationUrl: string, callbackUrl: string): Promise<string> {
-  const jar = new Map<string, string>();
-  let url = authorizationUrl;
-  for (let hop = 0; hop < 10; hop += 1) {
-    if (url.startsWith(callbackUrl)) return url;
-    const response = await fetch(url, {
-      redirect: 'manual',
-      headers: { cookie: [...jar].map(([name, value]) => `${name}=${value}`).join('; ') },
-    });
-    for (const cookie of response.headers.getSetCookie()) {
-      const [pair = ''] = cookie.split(';');
-      const at = pair.indexOf('=');
-      jar.set(pair.slice(0, at), pair.slice(at + 1));
-    }
-    const location = response.headers.get('location');
-    if (location === null) throw new Error(`the IdP answered ${response.status}: ${await response.text()}`);
-    url = new URL(location, url).toString();
-  }
-  throw new Error('the IdP never sent the browser back');
 }
 
 /** Authorize, sign in at the IdP as `login`, and follow the callback: the app's redirect (a URL). */

@@ -18,7 +18,20 @@ import { organizations } from './organizations.ts';
 import { roles } from './roles.ts';
 import { users } from './users.ts';
 
-export const ssoConnectionType = pgEnum('sso_connection_type', ['oidc', 'saml']);
+export const ssoConnectionType = pgEnum('sso_connection_type', ['oidc', 'saml', 'google', 'microsoft', 'linkedin']);
+
+/** The social login providers: OpenID Connect with the provider's endpoints built in (src/services/sso/social.ts). */
+export type SocialProvider = 'google' | 'microsoft' | 'linkedin';
+
+/**
+ * A social connection's settings: the organization's own OAuth client at the provider (its secret encrypted in its
+ * own column), or null for the platform's client (SOCIAL_LOGIN_CREDENTIALS). Microsoft only: which Entra ID tenants
+ * may sign in (`organizations`, `common`, `consumers` or one tenant's id).
+ */
+export interface SocialConnectionConfig {
+  clientId: string | null;
+  tenant?: string | undefined;
+}
 
 /** An OIDC connection's settings (the client secret is not here: it is encrypted in its own column). */
 export interface OidcConnectionConfig {
@@ -44,8 +57,8 @@ export interface SamlStoredConfig {
   attributes: { email: string; name: string; groups: string };
 }
 
-/** `config` by `type`: OidcConnectionConfig for 'oidc', SamlStoredConfig for 'saml'. */
-export type SsoConnectionConfig = OidcConnectionConfig | SamlStoredConfig;
+/** `config` by `type`: OidcConnectionConfig for 'oidc', SamlStoredConfig for 'saml', else SocialConnectionConfig. */
+export type SsoConnectionConfig = OidcConnectionConfig | SamlStoredConfig | SocialConnectionConfig;
 
 /**
  * An organization's single sign-on connection (enterprise OIDC today; SAML adds its own `config` shape): who may

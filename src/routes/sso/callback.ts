@@ -3,8 +3,8 @@ import type { AppEnv } from '../../env.ts';
 import { errorResponses } from '../../errors/problem.ts';
 import { serviceContext } from '../../lib/context.ts';
 import { requireFeature } from '../../middleware/plan-limits.ts';
-import { completeSsoSignIn } from '../../services/sso/sign-in.ts';
-import { tenantOnly } from '../organizations/host.ts';
+import { bounceSsoCallback, completeSsoSignIn } from '../../services/sso/sign-in.ts';
+import { byHost } from '../organizations/host.ts';
 import { SsoCallbackQuerySchema, SsoRedirectResponse } from './schema.ts';
 
 export const route = createRoute({
@@ -21,8 +21,10 @@ export const route = createRoute({
     'one when the connection provisions just in time; the membership is created (JIT) or its role re-mapped from the ' +
     'IdP groups. Answers 303 to the app’s `redirectUri` with `code` and `state`, or with `error` ' +
     '(`access_denied`, `server_error`, `temporarily_unavailable`) and `error_description`. An unknown, expired or ' +
-    'used `state` is a 400 problem. Audited as `auth.sso_login`.',
-  middleware: [tenantOnly(), requireFeature('sso')] as const,
+    'used `state` is a 400 problem. Audited as `auth.sso_login`. On the platform host it is the redirect URI of the ' +
+    'platform’s social login clients (Google, Microsoft, LinkedIn) for every organization: it answers 303 to the ' +
+    'callback of the organization the sign-in started on, with the same parameters.',
+  middleware: [byHost({ platform: (_c, next) => next(), tenant: requireFeature('sso') })] as const,
   request: { query: SsoCallbackQuerySchema },
   responses: {
     303: SsoRedirectResponse,
@@ -32,7 +34,12 @@ export const route = createRoute({
 
 export function register(app: OpenAPIHono<AppEnv>): void {
   app.openapi(route, async (c) => {
-    const location = await completeSsoSignIn({ ctx: serviceContext(c), callbackUrl: new URL(c.req.url) });
+    const ctx = serviceContext(c);
+    const callbackUrl = new URL(c.req.url);
+    const location =
+      ctx.tenant === null
+        ? await bounceSsoCallback({ ctx, callbackUrl })
+        : await completeSsoSignIn({ ctx, callbackUrl });
     c.header('cache-control', 'no-store');
     c.header('referrer-policy', 'no-referrer');
     return c.redirect(location, 303);

@@ -1,7 +1,11 @@
 import { z } from '@hono/zod-openapi';
 import { WITHOUT_CONTROL_CHARACTERS } from '../../lib/text.ts';
 import { MAX_SSO_CONNECTIONS } from '../../services/sso/connections.ts';
+import { MICROSOFT_TENANT } from '../../services/sso/social.ts';
 import { int32, Timestamp, Uuid } from '../fields.ts';
+
+const ConnectionType = z.enum(['oidc', 'saml', 'google', 'microsoft', 'linkedin']);
+const connectionType = (description: string) => ConnectionType.openapi({ description, example: 'oidc' });
 
 export const EXAMPLE_SSO_CONNECTION_ID = '3c9d2e1f-7a6b-4c5d-9e8f-0a1b2c3d4e5f';
 const ROLE_KEY = /^[a-z][a-z0-9_-]{0,49}$/;
@@ -59,7 +63,10 @@ const oidcFields = {
 export const SsoConnectionSchema = z
   .object({
     id: Uuid.openapi({ description: 'Connection id.', example: EXAMPLE_SSO_CONNECTION_ID }),
-    type: z.enum(['oidc', 'saml']).openapi({ description: 'The protocol.', example: 'oidc' }),
+    type: connectionType(
+      'What it signs in with: an OpenID Connect IdP (`oidc`), a SAML 2.0 IdP (`saml`), or a social provider ' +
+        '(`google`, `microsoft`, `linkedin`: OpenID Connect with the provider built in).',
+    ),
     name: z.string().max(100).openapi({ description: 'Shown to members.', example: 'Acme Okta' }),
     enabled: z.boolean().openapi({ description: 'Whether sign-in through it works.', example: true }),
     jit: z.boolean().openapi({
@@ -149,7 +156,42 @@ export const SsoConnectionSchema = z
           .openapi({ description: 'What to enter at the IdP.' }),
       })
       .nullable()
-      .openapi({ description: 'The SAML 2.0 settings (null for an OIDC connection).' }),
+      .openapi({ description: 'The SAML 2.0 settings (null for any other type).' }),
+    social: z
+      .object({
+        provider: z
+          .enum(['google', 'microsoft', 'linkedin'])
+          .openapi({ description: 'The provider.', example: 'google' }),
+        clientId: z.string().max(500).nullable().openapi({
+          description: "The organization's own OAuth client id; null when the platform's client is used.",
+          example: '1234567890-abc.apps.googleusercontent.com',
+        }),
+        clientSecretSet: z.boolean().openapi({
+          description: "Whether the organization's client secret is stored (it is never shown).",
+          example: true,
+        }),
+        tenant: z
+          .string()
+          .max(36)
+          .nullable()
+          .openapi({
+            description:
+              'Microsoft only: who may sign in: `organizations` (work or school accounts of any Entra ID tenant), ' +
+              '`common` (also personal accounts), `consumers` (personal accounts only) or one tenant id. Null otherwise.',
+            example: 'organizations',
+          }),
+        redirectUri: z
+          .string()
+          .max(2048)
+          .openapi({
+            description:
+              "The redirect URI the client must have registered at the provider: this organization's callback for its " +
+              "own client, the platform host's for the platform's.",
+            example: 'https://acme.eventra.app/api/v1/sso/callback',
+          }),
+      })
+      .nullable()
+      .openapi({ description: 'The social provider settings (null for `oidc` and `saml`).' }),
     createdAt: Timestamp.openapi({ description: 'Created.', example: '2026-11-01T10:00:00.000Z' }),
     updatedAt: Timestamp.openapi({ description: 'Last changed.', example: '2026-11-01T10:00:00.000Z' }),
   })
@@ -250,10 +292,62 @@ const SamlConnectionCreateSchema = z
   .strict()
   .openapi('SamlConnectionCreate', { description: 'A new SAML 2.0 connection.' });
 
+const PROVIDER_NAMES = { google: 'Google', microsoft: 'Microsoft', linkedin: 'LinkedIn' } as const;
+
+/** A new social connection of one provider: the provider's client of the organization, or the platform's. */
+function socialConnectionCreate<P extends keyof typeof PROVIDER_NAMES, E extends z.ZodRawShape>(provider: P, extra: E) {
+  const name = PROVIDER_NAMES[provider];
+  return z
+    .object({
+      type: z.literal(provider).openapi({ description: `The provider (\`${provider}\`).`, example: provider }),
+      ...connectionFields,
+      name: line(100)
+        .default(name)
+        .openapi({ description: `Shown to members (default "${name}").`, example: name }),
+      social: z
+        .object({
+          clientId: line(500)
+            .optional()
+            .openapi({
+              description: `The organization's own ${name} OAuth client id (with clientSecret). Without it, the platform's client is used.`,
+              example: 'eventra-acme-client',
+            }),
+          clientSecret: z.string().min(1).max(1000).optional().openapi({
+            description: 'Its client secret (stored encrypted, never shown).',
+            example: 's3cr3t',
+          }),
+          ...extra,
+        })
+        .strict()
+        .optional()
+        .openapi({ description: "The provider's client; left out (or empty) for the platform's." }),
+    })
+    .strict()
+    .openapi(`${name}ConnectionCreate`, { description: `A new ${name} sign-in connection.` });
+}
+
 export const SsoConnectionCreateSchema = z
-  .discriminatedUnion('type', [OidcConnectionCreateSchema, SamlConnectionCreateSchema])
+  .discriminatedUnion('type', [
+    OidcConnectionCreateSchema,
+    SamlConnectionCreateSchema,
+    socialConnectionCreate('google', {}),
+    socialConnectionCreate('microsoft', {
+      tenant: z
+        .string()
+        .max(36)
+        .regex(MICROSOFT_TENANT)
+        .optional()
+        .openapi({
+          description:
+            'Who may sign in: `organizations` (default: work or school accounts of any Entra ID tenant), `common` ' +
+            '(also personal accounts), `consumers` (personal accounts only) or one tenant id.',
+          example: 'organizations',
+        }),
+    }),
+    socialConnectionCreate('linkedin', {}),
+  ])
   .openapi('SsoConnectionCreate', {
-    description: 'A new OIDC or SAML connection.',
+    description: 'A new OIDC, SAML or social (Google, Microsoft, LinkedIn) connection.',
     example: {
       type: 'oidc',
       name: 'Acme Okta',
@@ -373,7 +467,7 @@ export const LinkedIdentitySchema = z
       .object({
         id: Uuid.openapi({ description: 'The connection.', example: EXAMPLE_SSO_CONNECTION_ID }),
         name: z.string().max(100).openapi({ description: 'Its name.', example: 'Acme Okta' }),
-        type: z.enum(['oidc', 'saml']).openapi({ description: 'Its protocol.', example: 'oidc' }),
+        type: connectionType('Its type.'),
       })
       .openapi({ description: 'The SSO connection it signs in through.' }),
     subject: z.string().max(1024).openapi({
@@ -498,7 +592,7 @@ export const SsoDiscoverySchema = z
   .object({
     connectionId: Uuid.openapi({ description: 'Start sign-in with it.', example: EXAMPLE_SSO_CONNECTION_ID }),
     name: z.string().max(100).openapi({ description: 'The connection’s name.', example: 'Acme Okta' }),
-    type: z.enum(['oidc', 'saml']).openapi({ description: 'Its protocol.', example: 'oidc' }),
+    type: connectionType('Its type.'),
     enforced: z
       .boolean()
       .openapi({ description: 'Whether password sign-in is refused for the address.', example: true }),

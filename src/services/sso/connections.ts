@@ -5,6 +5,8 @@ import {
   ssoConnections,
   type OidcConnectionConfig,
   type SamlStoredConfig,
+  type SocialConnectionConfig,
+  type SocialProvider,
   type SsoConnection,
   type SsoConnectionConfig,
 } from '../../db/schema/sso.ts';
@@ -14,6 +16,7 @@ import { requireTenant, type ServiceContext } from '../../lib/context.ts';
 import { encryptSecret } from '../../lib/crypto.ts';
 import { actorOf, auditInsertWhen } from '../audit/record.ts';
 import { callerOf } from '../roles/authority.ts';
+import { isSocialProvider, platformOrigin, socialLabel, SSO_CALLBACK_PATH } from './social.ts';
 // The SAML stack (node-saml, xml-crypto, xmldom) is imported where a SAML connection needs it, never at module
 // evaluation: the connection routes and OIDC sign-ins do not load it.
 import { SamlConnectionConfigSchema, samlServiceProvider, type SamlConnectionConfigInput } from './saml/config.ts';
@@ -35,10 +38,21 @@ export interface SamlConnectionView {
   serviceProvider: { entityId: string; acsUrl: string; metadataUrl: string };
 }
 
+/** A social connection's settings as the API shows them. */
+export interface SocialConnectionView {
+  provider: SocialProvider;
+  /** The organization's own client, or null for the platform's. */
+  clientId: string | null;
+  clientSecretSet: boolean;
+  tenant: string | null;
+  /** The redirect URI the client must have registered at the provider. */
+  redirectUri: string;
+}
+
 /** A connection as the API shows it: never its client secret, only whether one is set. */
 export interface SsoConnectionView {
   id: string;
-  type: 'oidc' | 'saml';
+  type: SsoConnection['type'];
   name: string;
   enabled: boolean;
   jit: boolean;
@@ -46,6 +60,7 @@ export interface SsoConnectionView {
   roleMapping: Record<string, string>;
   oidc: (OidcConnectionConfig & { clientSecretSet: boolean }) | null;
   saml: SamlConnectionView | null;
+  social: SocialConnectionView | null;
   createdAt: string;
   updatedAt: string;
 }
@@ -61,6 +76,11 @@ interface ConnectionFields {
 export type CreateSsoConnectionInput = ConnectionFields &
   (
     | { type: 'oidc'; oidc: OidcConnectionConfig & { clientSecret?: string | undefined } }
+    | {
+        type: SocialProvider;
+        social?:
+          { clientId?: string | undefined; clientSecret?: string | undefined; tenant?: string | undefined } | undefined;
+      }
     | {
         type: 'saml';
         saml: Omit<SamlConnectionConfigInput, 'idpEntityId' | 'ssoUrl' | 'signingCertificates'> & {
@@ -98,8 +118,30 @@ function samlView(config: SamlStoredConfig, origin: string, connectionId: string
   };
 }
 
-export function toConnectionView(row: SsoConnection, defaultRole: string, origin: string): SsoConnectionView {
+function socialView(
+  provider: SocialProvider,
+  config: SocialConnectionConfig,
+  clientSecretSet: boolean,
+  origin: string,
+  bindings: Pick<ServiceContext['bindings'], 'ENVIRONMENT' | 'ROOT_DOMAIN'>,
+): SocialConnectionView {
+  const own = config.clientId !== null;
+  return {
+    provider,
+    clientId: config.clientId,
+    clientSecretSet: own && clientSecretSet,
+    tenant: provider === 'microsoft' ? (config.tenant ?? 'organizations') : null,
+    redirectUri: `${own ? origin : platformOrigin(origin, bindings)}${SSO_CALLBACK_PATH}`,
+  };
+}
+
+export function toConnectionView(
+  row: SsoConnection,
+  defaultRole: string,
+  ctx: Pick<ServiceContext, 'origin' | 'bindings'>,
+): SsoConnectionView {
   const config = row.config;
+  const origin = ctx.origin ?? '';
   return {
     id: row.id,
     type: row.type,
@@ -109,7 +151,10 @@ export function toConnectionView(row: SsoConnection, defaultRole: string, origin
     defaultRole,
     roleMapping: row.roleMapping,
     oidc: isOidcConfig(row.type, config) ? { ...config, clientSecretSet: row.clientSecretEncrypted !== null } : null,
-    saml: isOidcConfig(row.type, config) ? null : samlView(config, origin, row.id),
+    saml: row.type === 'saml' ? samlView(config as SamlStoredConfig, origin, row.id) : null,
+    social: isSocialProvider(row.type)
+      ? socialView(row.type, config as SocialConnectionConfig, row.clientSecretEncrypted !== null, origin, ctx.bindings)
+      : null,
     createdAt: row.createdAt.toISOString(),
     updatedAt: row.updatedAt.toISOString(),
   };
@@ -149,6 +194,36 @@ async function samlConfigOf(
     });
   }
   return parsed.data;
+}
+
+/**
+ * A social connection's stored settings: the organization's own client (id and secret together) or, without one, the
+ * platform's, which must exist; Microsoft's tenant. 400 with the field's pointer otherwise.
+ */
+function socialConfigOf(
+  ctx: ServiceContext,
+  provider: SocialProvider,
+  input: NonNullable<Extract<CreateSsoConnectionInput, { type: SocialProvider }>['social']>,
+): SocialConnectionConfig {
+  const invalid = (pointer: string, message: string) =>
+    new ApiError('validation_failed', {
+      detail: 'The request does not match the schema.',
+      errors: [{ pointer: `/body/social/${pointer}`, message }],
+    });
+  if ((input.clientId === undefined) !== (input.clientSecret === undefined)) {
+    throw invalid(
+      input.clientId === undefined ? 'clientId' : 'clientSecret',
+      'Give clientId and clientSecret together.',
+    );
+  }
+  if (input.clientId === undefined && ctx.bindings.SOCIAL_LOGIN_CREDENTIALS?.[provider] === undefined) {
+    throw invalid('clientId', `The platform offers no ${socialLabel(provider)} client: give your own.`);
+  }
+  if (input.tenant !== undefined && provider !== 'microsoft') throw invalid('tenant', 'Microsoft connections only.');
+  return {
+    clientId: input.clientId ?? null,
+    ...(provider === 'microsoft' ? { tenant: input.tenant ?? 'organizations' } : {}),
+  };
 }
 
 export function connectionNotFound(): ApiError {
@@ -198,6 +273,9 @@ export async function createSsoConnection({
     const { clientSecret: secret, ...oidc } = input.oidc;
     config = oidc;
     clientSecret = secret;
+  } else if (input.type !== 'saml') {
+    config = socialConfigOf(ctx, input.type, input.social ?? {});
+    clientSecret = input.social?.clientSecret;
   } else {
     config = await samlConfigOf(input.saml);
   }
@@ -250,7 +328,9 @@ export async function createSsoConnection({
           target: { type: 'sso_connection', id },
           metadata: {
             type: input.type,
-            ...('issuer' in config ? { issuer: config.issuer } : { idpEntityId: config.idpEntityId }),
+            ...('issuer' in config ? { issuer: config.issuer } : {}),
+            ...('idpEntityId' in config ? { idpEntityId: config.idpEntityId } : {}),
+            ...('clientId' in config && !('issuer' in config) ? { platformClient: config.clientId === null } : {}),
             name: input.name,
           },
         },
@@ -265,7 +345,7 @@ export async function createSsoConnection({
       errors: [{ pointer: '/body/defaultRole', message: 'Must be the key of a role of this organization.' }],
     });
   }
-  return toConnectionView(row, input.defaultRole, ctx.origin ?? '');
+  return toConnectionView(row, input.defaultRole, ctx);
 }
 
 /** The organization's connections, oldest first (at most MAX_SSO_CONNECTIONS): one database round trip. */
@@ -279,7 +359,7 @@ export async function listSsoConnections({ ctx }: { ctx: ServiceContext }): Prom
       .where(eq(ssoConnections.organizationId, tenant.id))
       .orderBy(asc(ssoConnections.createdAt), asc(ssoConnections.id)),
   ]);
-  return rows.map(({ row, defaultRole }) => toConnectionView(row, defaultRole, ctx.origin ?? ''));
+  return rows.map(({ row, defaultRole }) => toConnectionView(row, defaultRole, ctx));
 }
 
 /** One connection; another organization's answers 404. One database round trip. */
@@ -300,7 +380,7 @@ export async function getSsoConnection({
   ]);
   const found = rows[0];
   if (found === undefined) throw connectionNotFound();
-  return toConnectionView(found.row, found.defaultRole, ctx.origin ?? '');
+  return toConnectionView(found.row, found.defaultRole, ctx);
 }
 
 /**
@@ -351,7 +431,7 @@ export async function samlMetadataOf({ ctx, input }: { ctx: ServiceContext; inpu
       .where(and(eq(ssoConnections.organizationId, tenant.id), eq(ssoConnections.id, input.id))),
   ]);
   const found = rows[0];
-  if (found === undefined || isOidcConfig(found.type, found.config)) throw connectionNotFound();
+  if (found?.type !== 'saml') throw connectionNotFound();
   const { samlServiceProviderMetadata } = await import('./saml/metadata.ts');
-  return samlServiceProviderMetadata(samlServiceProvider(ctx.origin ?? '', input.id), found.config);
+  return samlServiceProviderMetadata(samlServiceProvider(ctx.origin ?? '', input.id), found.config as SamlStoredConfig);
 }

@@ -1,5 +1,5 @@
 import { and, asc, eq, sql } from 'drizzle-orm';
-import { ssoConnections, userIdentities } from '../../db/schema/index.ts';
+import { ssoConnections, userIdentities, type SsoConnection } from '../../db/schema/index.ts';
 import { scoped } from '../../db/tenant.ts';
 import { ApiError } from '../../errors/api-error.ts';
 import { requireTenant, type ServiceContext } from '../../lib/context.ts';
@@ -9,7 +9,7 @@ import { actorOf, auditInsertWhen } from '../audit/record.ts';
 /** An identity at an IdP linked to the caller's account here (never the IdP's tokens: none are kept). */
 export interface LinkedIdentityView {
   id: string;
-  connection: { id: string; name: string; type: 'oidc' | 'saml' };
+  connection: { id: string; name: string; type: SsoConnection['type'] };
   /** The IdP's stable identifier of the person (`sub`, or the SAML NameID). */
   subject: string;
   email: string | null;

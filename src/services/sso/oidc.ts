@@ -1,3 +1,4 @@
+import { decodeJwt } from 'jose';
 import * as oauth from 'oauth4webapi';
 import type { OidcConnectionConfig } from '../../db/schema/sso.ts';
 import type { Bindings } from '../../env.ts';
@@ -58,10 +59,23 @@ function asOidcError(error: unknown, step: string): OidcError {
   return new OidcError(`${step}_failed`, error instanceof Error ? error.message : 'The request failed.');
 }
 
-/** The issuer's discovery document (`<issuer>/.well-known/openid-configuration`), cached per isolate. */
+/**
+ * Microsoft Entra ID's multi-tenant endpoints (`/organizations/v2.0`, `/common/v2.0`) publish one discovery document
+ * whose issuer is the template `https://login.microsoftonline.com/{tenantid}/v2.0`; each ID token's issuer is the
+ * template with the token's own `tid` (a GUID).
+ */
+const TENANT_ID_PLACEHOLDER = '{tenantid}';
+const TENANT_ID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+
+/**
+ * The issuer's discovery document (`<issuer>/.well-known/openid-configuration`), cached per isolate. Its `issuer`
+ * must be `expectedIssuer`: the issuer itself, except for Microsoft's multi-tenant endpoints (social.ts), whose
+ * document names the `{tenantid}` template or the consumers' tenant.
+ */
 export async function discover(
   issuerUrl: string,
   bindings: Pick<Bindings, 'ENVIRONMENT'>,
+  expectedIssuer = issuerUrl,
   now = Date.now(),
 ): Promise<oauth.AuthorizationServer> {
   const cached = discoveries.get(issuerUrl);
@@ -69,7 +83,8 @@ export async function discover(
   const issuer = new URL(issuerUrl);
   try {
     const response = await oauth.discoveryRequest(issuer, { algorithm: 'oidc', ...requestOptions(issuer, bindings) });
-    const as = await oauth.processDiscoveryResponse(issuer, response);
+    // URL comparison (oauth4webapi's): `{tenantid}` is percent-encoded alike on both sides.
+    const as = await oauth.processDiscoveryResponse(new URL(expectedIssuer), response);
     if (as.authorization_endpoint === undefined || as.token_endpoint === undefined || as.jwks_uri === undefined) {
       throw new OidcError('discovery_incomplete', 'The discovery document lacks an endpoint sign-in needs.');
     }
@@ -133,14 +148,31 @@ export async function exchangeCode(
 ): Promise<oauth.IDToken> {
   const issuer = new URL(exchange.config.issuer);
   const client: oauth.Client = { client_id: exchange.config.clientId };
+  const multiTenant = as.issuer.includes(TENANT_ID_PLACEHOLDER);
+  // A multi-tenant IdP's RFC 9207 `iss` names the user's tenant: the template with a tenant id, never another issuer.
+  const responseIssuer = multiTenant ? callbackUrl.searchParams.get('iss') : null;
   let parameters: URLSearchParams;
   try {
-    parameters = oauth.validateAuthResponse(as, client, callbackUrl, exchange.state);
+    if (responseIssuer !== null && tenantOf(as.issuer, responseIssuer) === null) {
+      throw new OidcError('authorization_issuer_mismatch', 'The response names another issuer.');
+    }
+    parameters = oauth.validateAuthResponse(
+      responseIssuer === null ? as : { ...as, issuer: responseIssuer },
+      client,
+      callbackUrl,
+      exchange.state,
+    );
   } catch (error) {
     throw asOidcError(error, 'authorization');
   }
   try {
-    const auth = exchange.clientSecret === null ? oauth.None() : oauth.ClientSecretBasic(exchange.clientSecret);
+    const auth =
+      exchange.clientSecret === null
+        ? oauth.None()
+        : // client_secret_basic unless the IdP takes only client_secret_post (LinkedIn).
+          (as.token_endpoint_auth_methods_supported ?? ['client_secret_basic']).includes('client_secret_basic')
+          ? oauth.ClientSecretBasic(exchange.clientSecret)
+          : oauth.ClientSecretPost(exchange.clientSecret);
     const options = requestOptions(issuer, bindings);
     const response = await oauth.authorizationCodeGrantRequest(
       as,
@@ -151,7 +183,8 @@ export async function exchangeCode(
       exchange.codeVerifier,
       options,
     );
-    const result = await oauth.processAuthorizationCodeResponse(as, client, response, {
+    const expected = multiTenant ? await tenantIssuer(as, response, responseIssuer) : as;
+    const result = await oauth.processAuthorizationCodeResponse(expected, client, response, {
       expectedNonce: exchange.nonce,
       requireIdToken: true,
     });
@@ -167,4 +200,45 @@ export async function exchangeCode(
   } catch (error) {
     throw asOidcError(error, 'token');
   }
+}
+
+/** The tenant id `issuer` has where `template` has `{tenantid}`; null when it is not the template's. */
+function tenantOf(template: string, issuer: string): string | null {
+  const at = template.indexOf(TENANT_ID_PLACEHOLDER);
+  const prefix = template.slice(0, at);
+  const suffix = template.slice(at + TENANT_ID_PLACEHOLDER.length);
+  if (!issuer.startsWith(prefix) || !issuer.endsWith(suffix)) return null;
+  const tenant = issuer.slice(prefix.length, issuer.length - suffix.length);
+  return TENANT_ID.test(tenant) ? tenant : null;
+}
+
+/**
+ * The authorization server as this token response's ID token must match it, for a multi-tenant IdP: the issuer is
+ * the template with the token's `tid` (read before validation only to name the issuer every claim is then checked
+ * against; the signature is verified after), and the tenant the authorization response named, when it named one.
+ */
+async function tenantIssuer(
+  as: oauth.AuthorizationServer,
+  response: Response,
+  responseIssuer: string | null,
+): Promise<oauth.AuthorizationServer> {
+  const body: unknown = await response
+    .clone()
+    .json()
+    .catch(() => null);
+  const idToken = typeof body === 'object' && body !== null && 'id_token' in body ? body.id_token : undefined;
+  let tid: unknown;
+  try {
+    tid = typeof idToken === 'string' ? decodeJwt(idToken).tid : undefined;
+  } catch {
+    tid = undefined;
+  }
+  if (typeof tid !== 'string' || !TENANT_ID.test(tid)) {
+    throw new OidcError('token_no_tenant', 'The ID token names no tenant (tid).');
+  }
+  const issuer = as.issuer.replace(TENANT_ID_PLACEHOLDER, tid);
+  if (responseIssuer !== null && responseIssuer !== issuer) {
+    throw new OidcError('token_issuer_mismatch', 'The ID token comes from another tenant than the response.');
+  }
+  return { ...as, issuer };
 }

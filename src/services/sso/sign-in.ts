@@ -9,6 +9,10 @@ import {
   userIdentities,
   users,
   type OidcConnectionConfig,
+  type SocialConnectionConfig,
+  type SocialProvider,
+  type SsoConnection,
+  type SsoConnectionConfig,
 } from '../../db/schema/index.ts';
 import { scoped } from '../../db/tenant.ts';
 import { ApiError } from '../../errors/api-error.ts';
@@ -22,6 +26,14 @@ import { auditInsert } from '../audit/record.ts';
 import { OWNER_ROLE } from '../roles/authority.ts';
 import { isOidcConfig } from './connections.ts';
 import { authorizationRequest, discover, exchangeCode, OidcError } from './oidc.ts';
+import {
+  claimIsTrue,
+  isSocialProvider,
+  platformClientSecret,
+  platformOrigin,
+  socialSignIn,
+  SSO_CALLBACK_PATH,
+} from './social.ts';
 // The SAML stack is imported by the SAML branches only (see connections.ts).
 import { SamlConnectionConfigSchema, samlServiceProvider } from './saml/config.ts';
 import { SamlError } from './saml/errors.ts';
@@ -45,14 +57,18 @@ import { SamlError } from './saml/errors.ts';
 export const SSO_TRANSACTION_TTL_SECONDS = 600;
 /** How long the one-time code of a finished sign-in can be exchanged. */
 export const SSO_HANDOFF_TTL_SECONDS = 60;
-/** The path the IdP sends the browser back to (registered at the IdP as `<organization origin>/api/v1/sso/callback`). */
-export const SSO_CALLBACK_PATH = '/api/v1/sso/callback';
 
 /** What the callback (OIDC) or the ACS (SAML) needs of the sign-in it finishes, by protocol. */
 type ProtocolState =
   | {
       type: 'oidc';
       config: OidcConnectionConfig;
+      /** The discovery document's issuer (social.ts: Microsoft's multi-tenant template). */
+      expectedIssuer: string;
+      /** The claim that vouches for the email (`email_verified`; Microsoft: `xms_edov`). */
+      emailVerifiedClaim: string;
+      /** A social connection on the platform's client: its secret is read at the callback, never stored here. */
+      platformClient: SocialProvider | null;
       clientSecretEncrypted: string | null;
       nonce: string;
       codeVerifier: string;
@@ -62,6 +78,8 @@ type ProtocolState =
 
 interface SsoTransaction {
   organizationId: string;
+  /** The organization's origin the sign-in started on (the platform host's callback sends the browser back there). */
+  origin: string;
   connectionId: string;
   protocol: ProtocolState;
   redirectUri: string;
@@ -123,6 +141,31 @@ export function assertRedirectAllowed(ctx: ServiceContext, redirectUri: string, 
   }
 }
 
+/**
+ * How an OIDC or social connection signs in (null for SAML): a generic OIDC connection's own settings, or the
+ * provider's (social.ts).
+ */
+function oidcSignIn(
+  ctx: ServiceContext,
+  type: SsoConnection['type'],
+  config: SsoConnectionConfig,
+): Pick<
+  Extract<ProtocolState, { type: 'oidc' }>,
+  'config' | 'expectedIssuer' | 'emailVerifiedClaim' | 'platformClient'
+> | null {
+  if (isOidcConfig(type, config)) {
+    return { config, expectedIssuer: config.issuer, emailVerifiedClaim: 'email_verified', platformClient: null };
+  }
+  if (!isSocialProvider(type)) return null;
+  const social = socialSignIn(type, config as SocialConnectionConfig, ctx.bindings);
+  return {
+    config: social.config,
+    expectedIssuer: social.expectedIssuer,
+    emailVerifiedClaim: social.emailVerifiedClaim,
+    platformClient: social.platformClient ? type : null,
+  };
+}
+
 /** An enabled connection of this organization (undefined otherwise): one database round trip. */
 async function enabledConnection(ctx: ServiceContext, connectionId: string) {
   const tenant = requireTenant(ctx);
@@ -180,6 +223,7 @@ export async function startSsoSignIn({
   }
   const common = {
     organizationId: tenant.id,
+    origin: ctx.origin ?? '',
     connectionId: input.connectionId,
     redirectUri: input.redirectUri,
     appState: input.state ?? null,
@@ -190,12 +234,15 @@ export async function startSsoSignIn({
   let transaction: SsoTransaction;
   // SAML: the outstanding AuthnRequest's ID, remembered for the InResponseTo check.
   let outstanding: { key: string; ttl: number } | null = null;
-  const config = connection.config;
-  if (isOidcConfig(connection.type, config)) {
-    const as = await discover(config.issuer, ctx.bindings).catch((error: unknown) => {
+  const oidc = oidcSignIn(ctx, connection.type, connection.config);
+  if (oidc !== null) {
+    const { config, expectedIssuer } = oidc;
+    const as = await discover(config.issuer, ctx.bindings, expectedIssuer).catch((error: unknown) => {
       throw error instanceof OidcError ? idpError(error) : error;
     });
-    const callbackUrl = `${ctx.origin ?? ''}${SSO_CALLBACK_PATH}`;
+    // The platform's client has one redirect URI for every organization: the platform host's callback.
+    const callbackOrigin = oidc.platformClient === null ? (ctx.origin ?? '') : platformOrigin(ctx.origin, ctx.bindings);
+    const callbackUrl = `${callbackOrigin}${SSO_CALLBACK_PATH}`;
     const request = await authorizationRequest(as, config, callbackUrl, input.loginHint);
     key = request.state;
     authorizationUrl = request.url;
@@ -203,7 +250,7 @@ export async function startSsoSignIn({
       ...common,
       protocol: {
         type: 'oidc',
-        config,
+        ...oidc,
         clientSecretEncrypted: connection.clientSecretEncrypted,
         nonce: request.nonce,
         codeVerifier: request.codeVerifier,
@@ -215,7 +262,7 @@ export async function startSsoSignIn({
     key = oauth.generateRandomState();
     const { samlAuthnRequest, samlRequestKey, SAML_REQUEST_TTL_SECONDS } = await import('./saml/authn-request.ts');
     const request = await samlAuthnRequest({
-      config: SamlConnectionConfigSchema.parse(config),
+      config: SamlConnectionConfigSchema.parse(connection.config),
       sp: samlServiceProvider(ctx.origin ?? '', input.connectionId),
       relayState: key,
     });
@@ -259,14 +306,18 @@ function appRedirect(transaction: SsoTransaction, parameters: Record<string, str
 }
 
 /** The claims this connection reads, from the validated ID token. */
-function identityOf(claims: oauth.IDToken, config: OidcConnectionConfig): FederatedIdentity {
+function identityOf(
+  claims: oauth.IDToken,
+  config: OidcConnectionConfig,
+  emailVerifiedClaim: string,
+): FederatedIdentity {
   const email = claims[config.claims.email];
   const name = claims[config.claims.name];
   const groups = claims[config.claims.groups];
   return {
     subject: claims.sub,
     email: typeof email === 'string' && email.includes('@') ? normalizeEmail(email).slice(0, 320) : null,
-    emailVerified: claims.email_verified === true,
+    emailVerified: claimIsTrue(claims[emailVerifiedClaim]),
     name: typeof name === 'string' && name.trim() !== '' ? name.trim().slice(0, 200) : null,
     groups: Array.isArray(groups) ? groups.filter((group): group is string => typeof group === 'string') : [],
   };
@@ -308,6 +359,24 @@ export async function completeSsoSignIn({ ctx, callbackUrl }: { ctx: ServiceCont
   const protocol = stored?.protocol;
   if (stored === null || stored.organizationId !== tenant.id || protocol?.type !== 'oidc') throw unknownSignIn();
   return finishOrRefuse(ctx, stored, () => oidcIdentity(ctx, protocol, callbackUrl, state));
+}
+
+/**
+ * The platform host's callback: the redirect URI of the platform's social clients (social.ts), shared by every
+ * organization. It hands the browser, with the IdP's parameters unchanged, to the callback of the organization the
+ * sign-in started on (stored with the sign-in, so nobody can choose where it goes); that callback does everything
+ * else. Reads the transaction without taking it; one Redis round trip (the limit and the read), no database.
+ */
+export async function bounceSsoCallback({ ctx, callbackUrl }: { ctx: ServiceContext; callbackUrl: URL }) {
+  const state = callbackUrl.searchParams.get('state');
+  if (state === null || state.length === 0 || state.length > 200) {
+    throw invalidField('/query/state', 'Required: the state the identity provider sends back.');
+  }
+  const stored = await withLoginLimit(ctx, (batch) =>
+    batch.command<SsoTransaction | null>((pipeline) => pipeline.get(transactionKey(state))),
+  );
+  if (stored?.protocol.type !== 'oidc' || stored.protocol.platformClient === null) throw unknownSignIn();
+  return `${stored.origin}${SSO_CALLBACK_PATH}${callbackUrl.search}`;
 }
 
 function unknownSignIn(): ApiError {
@@ -378,7 +447,7 @@ export async function consumeSamlSignIn({
   }
   return finishOrRefuse(ctx, stored, async () => {
     const connection = await enabledConnection(ctx, input.connectionId);
-    if (connection === undefined || isOidcConfig(connection.type, connection.config)) {
+    if (connection?.type !== 'saml') {
       throw new SignInRefused('access_denied', 'This SSO connection was disabled or removed.');
     }
     const { consumeSamlResponse } = await import('./saml/response.ts');
@@ -419,15 +488,17 @@ async function oidcIdentity(
 ): Promise<FederatedIdentity> {
   const tenant = requireTenant(ctx);
   try {
-    const as = await discover(protocol.config.issuer, ctx.bindings);
+    const as = await discover(protocol.config.issuer, ctx.bindings, protocol.expectedIssuer);
     const clientSecret =
-      protocol.clientSecretEncrypted === null
-        ? null
-        : await decryptSecret(
-            ctx.bindings.DATA_ENCRYPTION_KEY,
-            { organizationId: tenant.id, purpose: 'sso_client_secret' },
-            protocol.clientSecretEncrypted,
-          );
+      protocol.platformClient !== null
+        ? platformClientSecret(protocol.platformClient, ctx.bindings)
+        : protocol.clientSecretEncrypted === null
+          ? null
+          : await decryptSecret(
+              ctx.bindings.DATA_ENCRYPTION_KEY,
+              { organizationId: tenant.id, purpose: 'sso_client_secret' },
+              protocol.clientSecretEncrypted,
+            );
     const claims = await exchangeCode(
       as,
       callbackUrl,
@@ -441,7 +512,7 @@ async function oidcIdentity(
       },
       ctx.bindings,
     );
-    return identityOf(claims, protocol.config);
+    return identityOf(claims, protocol.config, protocol.emailVerifiedClaim);
   } catch (error) {
     if (error instanceof OidcError) {
       const denied = error.code.startsWith('authorization_');
