@@ -11,10 +11,12 @@ import { planLimitHeaders } from './middleware/limit-headers.ts';
 import { cors } from './middleware/cors.ts';
 import { etag } from './middleware/etag.ts';
 import { requestContext } from './middleware/request-context.ts';
+import { scimErrors } from './middleware/scim-errors.ts';
 import { securityHeaders } from './middleware/security-headers.ts';
 import { readOnlyWrites, tenant } from './middleware/tenant.ts';
 import { wellFormedInput } from './middleware/well-formed-input.ts';
 import { ROUTE_GROUPS } from './routes/groups.ts';
+import { SCIM_BASE_PATH } from './services/scim/resources.ts';
 import { registerLazily } from './routes/lazy.ts';
 
 /**
@@ -29,6 +31,8 @@ export function createApp(): Hono<AppEnv> {
 
   app.use(requestContext());
   app.use(securityHeaders());
+  // SCIM clients read SCIM errors (RFC 7644 3.12): every refusal on /scim/v2/, from any step below, is rewritten.
+  app.use(`${SCIM_BASE_PATH}/*`, scimErrors());
   app.use(bindings());
   app.use(tenant());
   app.use(cors({ methodsOf: routeMethods(() => app.routes) }));

@@ -404,6 +404,23 @@ export const ROUTE_GROUPS: readonly RouteGroup[] = [
     ],
     load: async () => (await import('./sso/index.ts')).registerSsoRoutes,
   },
+  // SCIM 2.0 provisioning by the organization's identity provider (issue #15 part 5).
+  {
+    name: 'scim',
+    routes: [
+      ['GET', '/scim/v2/ServiceProviderConfig'],
+      ['GET', '/scim/v2/Users'],
+      ['POST', '/scim/v2/Users'],
+      ['GET', '/scim/v2/Users/{id}'],
+      ['PUT', '/scim/v2/Users/{id}'],
+      ['PATCH', '/scim/v2/Users/{id}'],
+      ['DELETE', '/scim/v2/Users/{id}'],
+      ['GET', '/scim/v2/Groups'],
+      ['GET', '/scim/v2/Groups/{id}'],
+      ['PATCH', '/scim/v2/Groups/{id}'],
+    ],
+    load: async () => (await import('./scim/index.ts')).registerScimRoutes,
+  },
   {
     name: 'live',
     routes: [

@@ -100,8 +100,10 @@ describe('the OpenAPI document describes errors and examples', () => {
         const name = `${method.toUpperCase()} ${path}`;
         expect(operation.description, name).toBeTruthy();
         const errors = Object.entries(operation.responses).filter(([status]) => Number(status) >= 400);
+        // SCIM answers errors in its own format (RFC 7644 3.12), as SCIM clients expect.
+        const errorType = path.startsWith('/scim/v2/') ? 'application/scim+json' : 'application/problem+json';
         for (const [status, response] of errors) {
-          expect(response.content?.['application/problem+json'], `${name} ${status}`).toBeDefined();
+          expect(response.content?.[errorType], `${name} ${status}`).toBeDefined();
         }
         // Every operation that authenticates can answer 401; every operation with a body can answer 400.
         if (operation.requestBody) expect(Object.keys(operation.responses), name).toContain('400');

@@ -110,6 +110,17 @@ async function verdict(target: Target, response: Response): Promise<string | nul
   }
   if (response.status >= 500) return `${response.status}: ${text.slice(0, 300)}`;
   const contentType = response.headers.get('content-type')?.split(';')[0]?.trim() ?? '';
+  if (response.status >= 400 && target.path.startsWith('/scim/v2/')) {
+    // SCIM answers its errors in its own format (RFC 7644 3.12), which SCIM clients parse.
+    if (contentType !== 'application/scim+json') return `${response.status} as ${contentType}, not a SCIM error`;
+    const error = JSON.parse(text) as Record<string, unknown>;
+    const wellFormed =
+      Array.isArray(error['schemas']) &&
+      error['schemas'][0] === 'urn:ietf:params:scim:api:messages:2.0:Error' &&
+      error['status'] === String(response.status) &&
+      typeof error['detail'] === 'string';
+    return wellFormed ? null : `${response.status} SCIM error without its fields: ${text.slice(0, 300)}`;
+  }
   if (response.status >= 400) {
     if (contentType !== 'application/problem+json') return `${response.status} as ${contentType}, not a problem`;
     const problem = JSON.parse(text) as Record<string, unknown>;

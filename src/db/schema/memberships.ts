@@ -1,4 +1,14 @@
-import { foreignKey, index, pgEnum, pgTable, primaryKey, text, timestamp, uuid } from 'drizzle-orm/pg-core';
+import {
+  foreignKey,
+  index,
+  pgEnum,
+  pgTable,
+  primaryKey,
+  text,
+  timestamp,
+  uniqueIndex,
+  uuid,
+} from 'drizzle-orm/pg-core';
 import { timestamps } from './columns.ts';
 import { organizations } from './organizations.ts';
 import { roles } from './roles.ts';
@@ -19,6 +29,9 @@ export const memberships = pgTable(
     // existing account does not reveal the name it carries elsewhere.
     displayName: text(),
     invitedBy: uuid(),
+    // The identity provider's own id for the member when it provisions them over SCIM (src/services/scim): shown back
+    // as the SCIM `externalId`, unique per organization.
+    scimExternalId: text(),
     lastLoginAt: timestamp({ withTimezone: true }),
     ...timestamps,
   },
@@ -35,6 +48,8 @@ export const memberships = pgTable(
     index('memberships_organization_id_role_id_idx').on(table.organizationId, table.roleId),
     // Serves the users row-level security policy: EXISTS (... WHERE user_id = users.id AND organization_id = $tenant).
     index('memberships_user_id_organization_id_idx').on(table.userId, table.organizationId),
+    // SCIM's `externalId eq "..."` filter, and one member per IdP id.
+    uniqueIndex('memberships_organization_id_scim_external_id_key').on(table.organizationId, table.scimExternalId),
   ],
 );
 

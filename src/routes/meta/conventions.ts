@@ -206,14 +206,22 @@ function hasHeaderParameter(operation: Operation, name: string): boolean {
   );
 }
 
+/** SCIM's routes answer errors as SCIM errors (src/routes/scim/schema.ts `scimErrors`), the others as problems. */
+function errorContent(path: string) {
+  return path.startsWith('/scim/v2/')
+    ? { 'application/scim+json': { schema: { $ref: '#/components/schemas/ScimError' } } }
+    : { [PROBLEM_CONTENT_TYPE]: { schema: { $ref: '#/components/schemas/Problem' } } };
+}
+
 /** Adds the error responses the operation can answer but does not list yet (the route's own stay untouched). */
-function addMissing(responses: Record<string, Response>, statuses: readonly (400 | 401 | 429 | 500 | 503)[]): void {
+function addMissing(
+  responses: Record<string, Response>,
+  statuses: readonly (400 | 401 | 429 | 500 | 503)[],
+  path: string,
+): void {
   for (const status of statuses) {
     if (String(status) in responses) continue;
-    responses[status] = {
-      description: errorResponses(status)[status].description,
-      content: { [PROBLEM_CONTENT_TYPE]: { schema: { $ref: '#/components/schemas/Problem' } } },
-    };
+    responses[status] = { description: errorResponses(status)[status].description, content: errorContent(path) };
   }
 }
 
@@ -223,7 +231,7 @@ export function applyConventions<T extends Json>(document: T): T {
   components.headers = { ...(components.headers as Json | undefined), ...structuredClone(RESPONSE_HEADERS) };
   const paths = (document as Json).paths as Record<string, Partial<Record<(typeof METHODS)[number], Operation>>>;
 
-  for (const item of Object.values(paths)) {
+  for (const [path, item] of Object.entries(paths)) {
     for (const method of METHODS) {
       const operation = item[method];
       if (!operation) continue;
@@ -238,12 +246,11 @@ export function applyConventions<T extends Json>(document: T): T {
       if (limited) {
         operation['x-rate-limits'] = [...limits.map(describeRule), ...(authenticated ? PLAN_POLICIES : [])];
       }
-      addMissing(responses, [
-        400,
-        ...(authenticated ? ([401, 503] as const) : []),
-        ...(limited ? [429 as const] : []),
-        500,
-      ]);
+      addMissing(
+        responses,
+        [400, ...(authenticated ? ([401, 503] as const) : []), ...(limited ? [429 as const] : []), 500],
+        path,
+      );
 
       const success = responses['200'];
       const conditional =

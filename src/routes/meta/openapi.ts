@@ -81,7 +81,14 @@ export const TAGS = [
   { name: 'API keys', description: 'Keys for integrations: scoped, live or test, shown once, revocable at once.' },
   {
     name: 'Single sign-on',
-    description: 'Enterprise SSO connections (OpenID Connect) per organization: JIT membership, group -> role mapping.',
+    description:
+      'SSO connections per organization (OpenID Connect, SAML 2.0, Google, Microsoft, LinkedIn): JIT membership, ' +
+      'group -> role mapping, email domains.',
+  },
+  {
+    name: 'SCIM',
+    description:
+      "SCIM 2.0 for the organization's identity provider (Okta, Entra ID): members as Users, roles as Groups.",
   },
   { name: 'Audit log', description: 'Who changed what, with export.' },
   {

@@ -20,6 +20,7 @@ export const PERMISSIONS = {
   'api_keys:read': "List the organization's API keys (never their secrets)",
   'api_keys:write': 'Create and revoke API keys (each within the permissions of its creator)',
   'sso:manage': 'Manage single sign-on connections (their client secrets are never shown)',
+  'scim:provision': "Provision, change and deprovision members over SCIM 2.0 (an identity provider's API key)",
 } as const;
 
 export type Permission = keyof typeof PERMISSIONS;

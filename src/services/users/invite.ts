@@ -55,19 +55,51 @@ export async function inviteMember({ ctx, input }: { ctx: ServiceContext; input:
     failClosed: true,
     record: ctx.recordRateLimits,
   });
+  return inviteOnce(ctx, input, null);
+}
+
+/** How an identity provider adds a member over SCIM (src/services/scim): its id for them, and whether they start. */
+export interface Provisioning {
+  externalId: string | null;
+  active: boolean;
+}
+
+/**
+ * A member added by the organization's identity provider over SCIM: as an invitation, but without the invitation
+ * (no token, no email, so no invitation budget): the membership waits, `invited`, for the person's first sign-in
+ * through the organization's SSO, which activates it (src/services/sso/sign-in.ts), or starts `disabled` when the
+ * IdP says the person is not active. The IdP's id is kept as the SCIM `externalId`. Audited as
+ * `membership.provisioned`; the answer is the member with its `scimExternalId`.
+ */
+export async function provisionMember({
+  ctx,
+  input,
+}: {
+  ctx: ServiceContext;
+  input: InviteMemberInput & Provisioning;
+}): Promise<Member> {
+  const { externalId, active, ...invitation } = input;
+  return inviteOnce(ctx, invitation, { externalId, active });
+}
+
+async function inviteOnce(ctx: ServiceContext, input: InviteMemberInput, provisioning: Provisioning | null) {
   try {
-    return await invite(ctx, input);
+    return await invite(ctx, input, provisioning);
   } catch (error) {
     // A new email registered by a concurrent request between our read and our write: try once more, as an existing user.
     const info = databaseError(error);
     if (info?.code === FOREIGN_KEY_VIOLATION && info.constraint === 'memberships_user_id_users_id_fk') {
-      return invite(ctx, input);
+      return invite(ctx, input, provisioning);
     }
     throw error;
   }
 }
 
-async function invite(ctx: ServiceContext, input: InviteMemberInput): Promise<Member> {
+async function invite(
+  ctx: ServiceContext,
+  input: InviteMemberInput,
+  provisioning: Provisioning | null,
+): Promise<Member> {
   const tenant = requireTenant(ctx);
   const caller = callerOf(ctx);
   const email = input.email.trim().toLowerCase();
@@ -112,6 +144,7 @@ async function invite(ctx: ServiceContext, input: InviteMemberInput): Promise<Me
   const userId = existing?.id ?? crypto.randomUUID();
   const invitation = { id: crypto.randomUUID(), token: generateOpaqueToken('inv') };
   const expiresAt = new Date(Date.now() + INVITATION_TTL_MS);
+  const status = provisioning?.active === false ? 'disabled' : 'invited';
 
   const member = (createdAt: Date) =>
     toMember({
@@ -120,7 +153,7 @@ async function invite(ctx: ServiceContext, input: InviteMemberInput): Promise<Me
       name,
       roleKey: role.key,
       roleName: role.name,
-      status: 'invited',
+      status,
       emailVerifiedAt: null,
       lastLoginAt: null,
       createdAt,
@@ -146,28 +179,37 @@ async function invite(ctx: ServiceContext, input: InviteMemberInput): Promise<Me
           organizationId: tenant.id,
           userId,
           roleId: role.id,
-          status: 'invited',
+          status,
           displayName: name,
           invitedBy: caller.userId,
+          scimExternalId: provisioning?.externalId ?? null,
         })
         .returning({ createdAt: memberships.createdAt }),
-      db.insert(userTokens).values({
-        id: invitation.id,
-        organizationId: tenant.id,
-        userId,
-        purpose: 'invitation',
-        tokenHash: await hashToken(invitation.token),
-        expiresAt,
-      }),
+      // A SCIM member has no invitation: their first SSO sign-in activates the membership.
+      ...(provisioning === null
+        ? [
+            db.insert(userTokens).values({
+              id: invitation.id,
+              organizationId: tenant.id,
+              userId,
+              purpose: 'invitation',
+              tokenHash: await hashToken(invitation.token),
+              expiresAt,
+            }),
+          ]
+        : []),
       auditInsert(db, ctx.client, {
         organizationId: tenant.id,
         actor: actorOf(caller),
-        action: 'membership.invited',
+        action: provisioning === null ? 'membership.invited' : 'membership.provisioned',
         target: { type: 'user', id: userId },
-        metadata: {
-          after: { email, name, role: role.key, status: 'invited' },
-          invitationExpiresAt: expiresAt.toISOString(),
-        },
+        metadata:
+          provisioning === null
+            ? {
+                after: { email, name, role: role.key, status },
+                invitationExpiresAt: expiresAt.toISOString(),
+              }
+            : { after: { email, name, role: role.key, status, externalId: provisioning.externalId } },
       }),
       outboxInsertSelect(db, {
         organizationId: tenant.id,
@@ -185,9 +227,14 @@ async function invite(ctx: ServiceContext, input: InviteMemberInput): Promise<Me
     if (info?.code === UNIQUE_VIOLATION && info.constraint === 'memberships_organization_id_user_id_pk') {
       throw new ApiError('conflict', { detail: ALREADY_MEMBER });
     }
+    if (info?.code === UNIQUE_VIOLATION && info.constraint === 'memberships_organization_id_scim_external_id_key') {
+      throw new ApiError('conflict', { detail: 'Another member has this externalId.' });
+    }
     throw error;
   }
   if (!membership) throw new Error('the membership insert returned nothing');
+  notifyOutbox(ctx, tenant.id);
+  if (provisioning !== null) return member(membership.createdAt);
 
   const message = invitationEmail({
     id: `invitation:${invitation.id}`,
@@ -198,7 +245,5 @@ async function invite(ctx: ServiceContext, input: InviteMemberInput): Promise<Me
     branding: emailBranding(organization ?? { name: tenant.name, branding: {} }),
   });
   sendLater(ctx, message);
-  notifyOutbox(ctx, tenant.id);
-
   return member(membership.createdAt);
 }

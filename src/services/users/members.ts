@@ -38,6 +38,8 @@ export const memberColumns = {
   status: memberships.status,
   lastLoginAt: memberships.lastLoginAt,
   createdAt: memberships.createdAt,
+  scimExternalId: memberships.scimExternalId,
+  updatedAt: memberships.updatedAt,
 };
 
 export interface MemberRow {
@@ -55,6 +57,9 @@ export interface MemberRow {
   status: MembershipStatus;
   lastLoginAt: Date | null;
   createdAt: Date;
+  /** The identity provider's id for the member (SCIM `externalId`), when it provisioned them. */
+  scimExternalId: string | null;
+  updatedAt: Date;
 }
 
 /** One member of the organization (or nothing: another tenant's user id finds no membership here). */
@@ -68,7 +73,9 @@ export function selectMember(db: Database, organizationId: string, userId: strin
     .limit(1);
 }
 
-export function toMember(row: Omit<MemberRow, 'displayName' | 'roleId' | 'rolePermissions'>): Member {
+export function toMember(
+  row: Omit<MemberRow, 'displayName' | 'roleId' | 'rolePermissions' | 'scimExternalId' | 'updatedAt'>,
+): Member {
   const invited = row.status === 'invited';
   return {
     id: row.id,

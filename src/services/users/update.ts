@@ -9,7 +9,7 @@ import { notifyOutbox } from '../outbox/dispatch.ts';
 import { outboxInsert } from '../outbox/record.ts';
 import { isPlanLimit, planLimitError, quotaGuard, takesMemberSeat } from '../plans/quotas.ts';
 import { assertAuthority, assertMayHold, callerOf, OWNER_ROLE } from '../roles/authority.ts';
-import { failedGuard } from './guards.ts';
+import { databaseError, failedGuard, UNIQUE_VIOLATION } from './guards.ts';
 import { anotherActiveOwner, lockMembers, memberUnchanged, roleUnchanged, shareRole } from './locks.ts';
 import { memberNotFound, selectMember, toMember, type Member } from './members.ts';
 import { endSessions, lastOwnerConflict, staleConflict } from './sessions.ts';
@@ -21,6 +21,12 @@ export interface UpdateMemberInput {
   /** Role key. */
   role?: string | undefined;
   status?: 'active' | 'disabled' | undefined;
+  /**
+   * SCIM only (src/services/scim): the identity provider's id for the member (null clears it), and the IdP's rules
+   * for a member it provisioned who has not signed in yet (`invited`): `disabled` is taken, `active` waits for the
+   * first sign-in.
+   */
+  scim?: { externalId?: string | null | undefined } | undefined;
 }
 
 /**
@@ -66,17 +72,22 @@ export async function updateMember({ ctx, input }: { ctx: ServiceContext; input:
   // later change of the account's own name no longer shows in this organization.
   const renamed = name !== undefined && name !== target.displayName;
   const roleChange = newRole !== undefined && newRole.id !== target.roleId ? newRole : null;
-  const statusChange = input.status !== undefined && input.status !== target.status ? input.status : null;
+  // An IdP's `active` for a member it provisioned who has not signed in yet: the first sign-in activates them.
+  const status =
+    input.scim !== undefined && target.status === 'invited' && input.status === 'active' ? undefined : input.status;
+  const statusChange = status !== undefined && status !== target.status ? status : null;
+  const externalId = input.scim?.externalId;
+  const externalIdChange = externalId !== undefined && externalId !== target.scimExternalId;
   if (id === caller.userId && (roleChange !== null || statusChange !== null)) {
     throw new ApiError('forbidden', { detail: 'You cannot change your own role or status.' });
   }
   assertAuthority(caller, { key: target.roleKey, permissions: target.rolePermissions });
-  if (!renamed && roleChange === null && statusChange === null) return toMember(target);
+  if (!renamed && roleChange === null && statusChange === null && !externalIdChange) return toMember(target);
   if (roleChange !== null) {
     assertAuthority(caller, roleChange);
     assertMayHold(target, roleChange);
   }
-  if (statusChange !== null && target.status === 'invited') {
+  if (statusChange !== null && target.status === 'invited' && input.scim === undefined) {
     throw new ApiError('conflict', {
       detail: 'An invited member becomes active by accepting the invitation; remove the membership to cancel it.',
     });
@@ -119,6 +130,7 @@ export async function updateMember({ ctx, input }: { ctx: ServiceContext; input:
         ...(roleChange === null ? {} : { roleId: roleChange.id }),
         ...(statusChange === null ? {} : { status: statusChange }),
         ...(renamed ? { displayName: name } : {}),
+        ...(externalIdChange ? { scimExternalId: externalId } : {}),
         updatedAt: sql`now()`,
       })
       .where(and(eq(memberships.organizationId, tenant.id), eq(memberships.userId, id))),
@@ -147,6 +159,8 @@ export async function updateMember({ ctx, input }: { ctx: ServiceContext; input:
         before: { name: target.name, role: target.roleKey, status: target.status },
         after,
         sessionsEnded: endsSessions,
+        ...(externalIdChange ? { externalId: { before: target.scimExternalId, after: externalId } } : {}),
+        ...(input.scim === undefined ? {} : { via: 'scim' }),
       },
     }),
     outboxInsert(db, { organizationId: tenant.id, type: 'membership.updated', data: updated }),
@@ -159,6 +173,10 @@ export async function updateMember({ ctx, input }: { ctx: ServiceContext; input:
     const failed = failedGuard(error);
     if (failed === 'last_owner') throw lastOwnerConflict();
     if (failed === 'stale') throw staleConflict();
+    const info = databaseError(error);
+    if (info?.code === UNIQUE_VIOLATION && info.constraint === 'memberships_organization_id_scim_external_id_key') {
+      throw new ApiError('conflict', { detail: 'Another member has this externalId.' });
+    }
     throw error;
   }
   notifyOutbox(ctx, tenant.id);
