@@ -3011,7 +3011,7 @@ export interface paths {
     put?: never;
     /**
      * SAML Assertion Consumer Service (browser only)
-     * @description Where the IdP posts the browser's SAMLResponse (HTTP-POST binding) for a sign-in started with POST /api/v1/sso/authorize; not called by apps. The response must be signed by one of the connection’s certificates, name this connection as audience and recipient, be within its validity window (60 s skew), answer this sign-in’s AuthnRequest and never have been used before (docs/SAML.md lists every check). Then the same sign-in as an OIDC callback: 303 to the app’s `redirectUri` with `code` and `state`, or with `error` and `error_description` (a refused response is `access_denied` with its refusal code). A missing, unknown or used RelayState is a 400 problem: sign-ins started at the IdP are not offered yet.
+     * @description Where the IdP posts the browser's SAMLResponse (HTTP-POST binding) for a sign-in started with POST /api/v1/sso/authorize; not called by apps. The response must be signed by one of the connection’s certificates, name this connection as audience and recipient, be within its validity window (60 s skew), answer this sign-in’s AuthnRequest and never have been used before (docs/SAML.md lists every check). Then the same sign-in as an OIDC callback: 303 to the app’s `redirectUri` with `code` and `state`, or with `error` and `error_description` (a refused response is `access_denied` with its refusal code). A used or other connection’s sign-in is a 400 problem. A response without this API’s RelayState is a sign-in started at the IdP: taken only when the connection has `allowIdpInitiated` (it must answer no AuthnRequest; the browser lands on the RelayState when it is an allowed redirect, else on `idpInitiatedRedirectUri`, with `code` and no `state`), a 400 problem otherwise.
      */
     post: operations['samlAssertionConsumerService'];
     delete?: never;
@@ -11955,10 +11955,15 @@ export interface components {
           sha256Fingerprint: string;
         }[];
         /**
-         * @description Whether sign-ins started at the IdP are accepted (not offered yet: always refused).
+         * @description Whether sign-ins started at the IdP are accepted.
          * @example false
          */
         allowIdpInitiated: boolean;
+        /**
+         * @description Where a sign-in started at the IdP lands, unless its RelayState is an allowed redirect.
+         * @example https://tickets.acme.com/sso/done
+         */
+        idpInitiatedRedirectUri: string | null;
         /**
          * @description Whether the IdP vouches for the emails it asserts (needed to link or create accounts).
          * @example true
@@ -12232,11 +12237,17 @@ export interface components {
         /** @description The IdP's signing certificates, 1 to 4 (required without metadataXml). */
         signingCertificates?: string[];
         /**
-         * @description Accept sign-ins started at the IdP (not offered yet: they are refused).
+         * @description Accept sign-ins started at the IdP (the tile in its portal). Off by default: such a sign-in was not asked for by the app, so it cannot be bound to the app’s state or PKCE. Needs idpInitiatedRedirectUri.
          * @default false
          * @example false
          */
         allowIdpInitiated?: boolean;
+        /**
+         * Format: uri
+         * @description Where a sign-in started at the IdP lands with its one-time code: this organization's origin or one of its settings.allowedOrigins (an IdP RelayState that is such a URL wins).
+         * @example https://tickets.acme.com/sso/done
+         */
+        idpInitiatedRedirectUri?: string;
         /**
          * @description The IdP vouches for the emails it asserts (your own directory). Without it SAML sign-ins never link or create accounts by email, only members already linked sign in.
          * @default false

@@ -1,7 +1,15 @@
 import { inflateRawSync } from 'node:zlib';
 import { sql } from 'drizzle-orm';
 import { describe, expect, it } from 'vitest';
-import { createTenant, database, newRequestId, problem, request, roundTrips } from '../support/harness.ts';
+import {
+  createTenant,
+  database,
+  newRequestId,
+  problem,
+  request,
+  roundTrips,
+  type TestTenant,
+} from '../support/harness.ts';
 import {
   assertionXml,
   postBinding,
@@ -28,13 +36,15 @@ interface SamlView {
   type: string;
   oidc: unknown;
   saml: {
+    allowIdpInitiated: boolean;
+    idpInitiatedRedirectUri: string | null;
     idpEntityId: string;
     signingCertificates: { sha256Fingerprint: string }[];
     serviceProvider: { entityId: string; acsUrl: string; metadataUrl: string };
   };
 }
 
-async function setup(saml: Record<string, unknown> = {}) {
+async function setup(saml: Record<string, unknown> | ((tenant: TestTenant) => Record<string, unknown>) = {}) {
   const tenant = await createTenant({ plan: 'enterprise' });
   const { token } = await memberWithToken(tenant, 'admin');
   const created = await call(tenant, 'POST', '/api/v1/sso/connections', {
@@ -51,7 +61,7 @@ async function setup(saml: Record<string, unknown> = {}) {
         emailVerifiedByIdp: true,
         nameIdFormat: EMAIL_FORMAT,
         attributes: { groups: 'memberOf' },
-        ...saml,
+        ...(typeof saml === 'function' ? saml(tenant) : saml),
       },
     },
   });
@@ -279,5 +289,84 @@ describe('SSO sign-in through a SAML connection', () => {
       sql`select 1 from user_identities where organization_id = ${s.tenant.organization.id}`,
     );
     expect(identities.rows).toEqual([]);
+  });
+});
+
+describe('SSO sign-in started at the SAML IdP', () => {
+  /** A Response signed by the test IdP that answers no request (what an IdP portal's tile posts). */
+  function unsolicited(s: Setup, email: string, inResponseTo?: string) {
+    return postBinding(
+      responseXml(
+        sign(
+          assertionXml({
+            audience: s.sp.entityId,
+            recipient: s.sp.acsUrl,
+            nameId: email,
+            nameIdFormat: EMAIL_FORMAT,
+            attributes: { email: [email], name: ['Tile User'] },
+            ...(inResponseTo === undefined ? {} : { inResponseTo }),
+          }),
+          'Assertion',
+        ),
+        { destination: s.sp.acsUrl, ...(inResponseTo === undefined ? {} : { inResponseTo }) },
+      ),
+    );
+  }
+
+  it('is refused unless the connection opts in with a landing page on the organization’s origins', async () => {
+    const tenant = await createTenant({ plan: 'enterprise' });
+    const { token } = await memberWithToken(tenant, 'admin');
+    const saml = {
+      idpEntityId: TEST_IDP_ENTITY_ID,
+      ssoUrl: TEST_IDP_SSO_URL,
+      signingCertificates: [IDP_CERT],
+      allowIdpInitiated: true,
+    };
+    for (const extra of [{}, { idpInitiatedRedirectUri: 'https://evil.example/landing' }]) {
+      const refused = await call(tenant, 'POST', '/api/v1/sso/connections', {
+        token,
+        body: { type: 'saml', name: 'Tiles', defaultRole: 'staff', saml: { ...saml, ...extra } },
+      });
+      expect((await problem(refused)).errors).toEqual([
+        expect.objectContaining({ pointer: '/body/saml/idpInitiatedRedirectUri' }),
+      ]);
+    }
+  });
+
+  it('signs in from the IdP’s tile onto the landing page, never onto a foreign RelayState, once per response', async () => {
+    const s = await setup((tenant) => ({
+      allowIdpInitiated: true,
+      idpInitiatedRedirectUri: tenant.url('/landing'),
+    }));
+    expect(s.view.saml).toMatchObject({ allowIdpInitiated: true, idpInitiatedRedirectUri: s.tenant.url('/landing') });
+    const email = `tile-${crypto.randomUUID().slice(0, 8)}@acme.example`;
+
+    const response = unsolicited(s, email);
+    const landed = locationOf(await acs(s, { SAMLResponse: response }));
+    expect(landed.origin + landed.pathname).toBe(s.tenant.url('/landing'));
+    expect(landed.searchParams.get('state')).toBeNull();
+    const exchanged = await call(s.tenant, 'POST', '/api/v1/sso/token', {
+      body: { code: landed.searchParams.get('code') },
+    });
+    expect(exchanged.status, await exchanged.clone().text()).toBe(200);
+    expect((await exchanged.json<{ user: { email: string } }>()).user.email).toBe(email);
+
+    // The same response again: the replay cache refuses it.
+    const replayed = locationOf(await acs(s, { SAMLResponse: response }));
+    expect(replayed.searchParams.get('error')).toBe('access_denied');
+    expect(replayed.searchParams.get('code')).toBeNull();
+
+    // A RelayState on the organization's origin is followed; a foreign one is not.
+    const deep = locationOf(await acs(s, { SAMLResponse: unsolicited(s, email), RelayState: s.tenant.url('/deep') }));
+    expect(deep.origin + deep.pathname).toBe(s.tenant.url('/deep'));
+    expect(deep.searchParams.get('code')).toMatch(/^ssoc_/);
+    const foreign = locationOf(
+      await acs(s, { SAMLResponse: unsolicited(s, email), RelayState: 'https://evil.example/steal' }),
+    );
+    expect(foreign.origin + foreign.pathname).toBe(s.tenant.url('/landing'));
+
+    // A response to a request this API never made (or whose sign-in expired) is not an IdP-initiated one.
+    const stray = locationOf(await acs(s, { SAMLResponse: unsolicited(s, email, '_lost-request-id') }));
+    expect(stray.searchParams.get('error')).toBe('access_denied');
   });
 });

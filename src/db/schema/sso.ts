@@ -52,6 +52,7 @@ export interface SamlStoredConfig {
   ssoUrl: string;
   signingCertificates: string[];
   allowIdpInitiated: boolean;
+  idpInitiatedRedirectUri?: string | undefined;
   emailVerifiedByIdp: boolean;
   nameIdFormat?: string | undefined;
   attributes: { email: string; name: string; groups: string };

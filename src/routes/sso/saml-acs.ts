@@ -33,8 +33,11 @@ export const route = createRoute({
     'certificates, name this connection as audience and recipient, be within its validity window (60 s skew), ' +
     'answer this sign-in’s AuthnRequest and never have been used before (docs/SAML.md lists every check). Then the ' +
     'same sign-in as an OIDC callback: 303 to the app’s `redirectUri` with `code` and `state`, or with `error` and ' +
-    '`error_description` (a refused response is `access_denied` with its refusal code). A missing, unknown or used ' +
-    'RelayState is a 400 problem: sign-ins started at the IdP are not offered yet.',
+    '`error_description` (a refused response is `access_denied` with its refusal code). A used or other connection’s ' +
+    'sign-in is a 400 problem. A response without this API’s RelayState is a sign-in started at the IdP: taken only ' +
+    'when the connection has `allowIdpInitiated` (it must answer no AuthnRequest; the browser lands on the ' +
+    'RelayState when it is an allowed redirect, else on `idpInitiatedRedirectUri`, with `code` and no `state`), a ' +
+    '400 problem otherwise.',
   middleware: [tenantOnly(), requireFeature('sso')] as const,
   request: {
     params: SsoConnectionIdParamsSchema,

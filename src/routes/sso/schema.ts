@@ -117,8 +117,12 @@ export const SsoConnectionSchema = z
           .max(4)
           .openapi({ description: 'The certificates a signature may come from (several during a rotation).' }),
         allowIdpInitiated: z.boolean().openapi({
-          description: 'Whether sign-ins started at the IdP are accepted (not offered yet: always refused).',
+          description: 'Whether sign-ins started at the IdP are accepted.',
           example: false,
+        }),
+        idpInitiatedRedirectUri: z.string().max(2000).nullable().openapi({
+          description: 'Where a sign-in started at the IdP lands, unless its RelayState is an allowed redirect.',
+          example: 'https://tickets.acme.com/sso/done',
         }),
         emailVerifiedByIdp: z.boolean().openapi({
           description: 'Whether the IdP vouches for the emails it asserts (needed to link or create accounts).',
@@ -260,10 +264,25 @@ const SamlConnectionCreateSchema = z
         signingCertificates: z.array(certificate).min(1).max(4).optional().openapi({
           description: "The IdP's signing certificates, 1 to 4 (required without metadataXml).",
         }),
-        allowIdpInitiated: z.boolean().default(false).openapi({
-          description: 'Accept sign-ins started at the IdP (not offered yet: they are refused).',
-          example: false,
-        }),
+        allowIdpInitiated: z
+          .boolean()
+          .default(false)
+          .openapi({
+            description:
+              'Accept sign-ins started at the IdP (the tile in its portal). Off by default: such a sign-in was not ' +
+              'asked for by the app, so it cannot be bound to the app’s state or PKCE. Needs idpInitiatedRedirectUri.',
+            example: false,
+          }),
+        idpInitiatedRedirectUri: z
+          .url()
+          .max(2000)
+          .optional()
+          .openapi({
+            description:
+              "Where a sign-in started at the IdP lands with its one-time code: this organization's origin or one of " +
+              'its settings.allowedOrigins (an IdP RelayState that is such a URL wins).',
+            example: 'https://tickets.acme.com/sso/done',
+          }),
         emailVerifiedByIdp: z
           .boolean()
           .default(false)

@@ -14,6 +14,7 @@ import { scoped } from '../../db/tenant.ts';
 import { ApiError } from '../../errors/api-error.ts';
 import { requireTenant, type ServiceContext } from '../../lib/context.ts';
 import { encryptSecret } from '../../lib/crypto.ts';
+import { assertRedirectAllowed } from './redirects.ts';
 import { actorOf, auditInsertWhen } from '../audit/record.ts';
 import { callerOf } from '../roles/authority.ts';
 import { isSocialProvider, platformOrigin, socialLabel, SSO_CALLBACK_PATH } from './social.ts';
@@ -32,6 +33,7 @@ export interface SamlConnectionView {
   /** SHA-256 fingerprints (hex, colon-separated) of the signing certificates, as IdP consoles show them. */
   signingCertificates: { sha256Fingerprint: string }[];
   allowIdpInitiated: boolean;
+  idpInitiatedRedirectUri: string | null;
   emailVerifiedByIdp: boolean;
   nameIdFormat: string | null;
   attributes: { email: string; name: string; groups: string };
@@ -111,6 +113,7 @@ function samlView(config: SamlStoredConfig, origin: string, connectionId: string
       sha256Fingerprint: fingerprint(certificate),
     })),
     allowIdpInitiated: config.allowIdpInitiated,
+    idpInitiatedRedirectUri: config.idpInitiatedRedirectUri ?? null,
     emailVerifiedByIdp: config.emailVerifiedByIdp,
     nameIdFormat: config.nameIdFormat ?? null,
     attributes: config.attributes,
@@ -278,6 +281,16 @@ export async function createSsoConnection({
     clientSecret = input.social?.clientSecret;
   } else {
     config = await samlConfigOf(input.saml);
+    // A sign-in started at the IdP has no app request to come back to: it lands on this page of the organization's.
+    if (config.allowIdpInitiated && config.idpInitiatedRedirectUri === undefined) {
+      throw new ApiError('validation_failed', {
+        detail: 'The request does not match the schema.',
+        errors: [{ pointer: '/body/saml/idpInitiatedRedirectUri', message: 'Required with allowIdpInitiated.' }],
+      });
+    }
+    if (config.idpInitiatedRedirectUri !== undefined) {
+      assertRedirectAllowed(ctx, config.idpInitiatedRedirectUri, '/body/saml/idpInitiatedRedirectUri');
+    }
   }
   const clientSecretEncrypted =
     clientSecret === undefined

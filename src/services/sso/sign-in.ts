@@ -20,11 +20,12 @@ import { requireTenant, type ServiceContext } from '../../lib/context.ts';
 import { decryptSecret, encryptSecret } from '../../lib/crypto.ts';
 import { normalizeEmail, userColumns, type UserRow } from '../auth/account.ts';
 import { permissionsOf, session, type Session } from '../auth/grant.ts';
-import { withLoginLimit } from '../auth/limits.ts';
+import { AUTH_LIMITS, clientBucket, enforceLimits, withLoginLimit } from '../auth/limits.ts';
 import { generateOpaqueToken, hashToken, REFRESH_TOKEN_TTL_SECONDS, SESSION_LIFETIME_SECONDS } from '../auth/tokens.ts';
 import { auditInsert } from '../audit/record.ts';
 import { OWNER_ROLE } from '../roles/authority.ts';
 import { isOidcConfig } from './connections.ts';
+import { assertRedirectAllowed, redirectAllowed } from './redirects.ts';
 import { authorizationRequest, discover, exchangeCode, OidcError } from './oidc.ts';
 import {
   claimIsTrue,
@@ -35,7 +36,7 @@ import {
   SSO_CALLBACK_PATH,
 } from './social.ts';
 // The SAML stack is imported by the SAML branches only (see connections.ts).
-import { SamlConnectionConfigSchema, samlServiceProvider } from './saml/config.ts';
+import { SamlConnectionConfigSchema, samlServiceProvider, type SamlConnectionConfig } from './saml/config.ts';
 import { SamlError } from './saml/errors.ts';
 
 /*
@@ -114,31 +115,6 @@ function invalidField(pointer: string, message: string): ApiError {
     detail: 'The request does not match the schema.',
     errors: [{ pointer, message }],
   });
-}
-
-/**
- * Where the app may have the browser sent after sign-in: an absolute http(s) URL without fragment or credentials on
- * this organization's own origin or one of its `settings.allowedOrigins` (the CORS allow-list, managed with
- * PATCH /api/v1/organization); https outside the local environment. Anything else is an open redirect.
- */
-export function assertRedirectAllowed(ctx: ServiceContext, redirectUri: string, pointer: string): void {
-  const tenant = requireTenant(ctx);
-  const url = URL.parse(redirectUri);
-  const configured = tenant.settings.allowedOrigins;
-  const allowed = [...(Array.isArray(configured) ? configured : []), ...(ctx.origin === null ? [] : [ctx.origin])];
-  const ok =
-    url !== null &&
-    (url.protocol === 'https:' || (url.protocol === 'http:' && ctx.bindings.ENVIRONMENT === 'local')) &&
-    url.username === '' &&
-    url.password === '' &&
-    url.hash === '' &&
-    allowed.includes(url.origin);
-  if (!ok) {
-    throw invalidField(
-      pointer,
-      "Must be an https URL without fragment on this organization's origin or one of its settings.allowedOrigins.",
-    );
-  }
 }
 
 /**
@@ -413,8 +389,11 @@ async function finishOrRefuse(
  * transaction's key). The response is verified by consumeSamlResponse (signature by one of the connection's
  * certificates, audience, recipient, validity window, InResponseTo of an outstanding request of this connection,
  * replay cache; see docs/SAML.md) and must answer this very transaction's AuthnRequest. An unknown, used or other
- * connection's RelayState, or none (a sign-in started at the IdP: not offered yet), is a 400 problem; a refused
- * response goes back to the app as `access_denied` with the refusal's code.
+ * connection's transaction is a 400 problem; a refused response goes back to the app as `access_denied` with the
+ * refusal's code.
+ *
+ * Without a transaction (no RelayState, or the IdP's own): a sign-in started at the IdP, taken only when the
+ * connection allows it (samlIdpInitiated); a 400 problem otherwise.
  *
  * Round trips: one Redis (the limit and the transaction), one database (the connection), one Redis (the request and
  * the replay cache), then completeFederatedSignIn's two database and one Redis.
@@ -428,54 +407,107 @@ export async function consumeSamlSignIn({
 }): Promise<string> {
   const tenant = requireTenant(ctx);
   const relayState = input.relayState;
-  if (relayState === undefined || !/^[A-Za-z0-9_-]{43}$/.test(relayState)) {
-    throw new ApiError('bad_request', {
-      detail: 'Sign-in must start from the app (POST /api/v1/sso/authorize): IdP-initiated sign-in is not offered.',
-    });
-  }
-  const stored = await withLoginLimit(ctx, (batch) =>
-    batch.command<SsoTransaction | null>((pipeline) => pipeline.getdel(transactionKey(relayState))),
-  );
-  const protocol = stored?.protocol;
-  if (
-    stored === null ||
-    stored.organizationId !== tenant.id ||
-    stored.connectionId !== input.connectionId ||
-    protocol?.type !== 'saml'
-  ) {
+  const stored =
+    relayState !== undefined && TRANSACTION_KEY.test(relayState)
+      ? await withLoginLimit(ctx, (batch) =>
+          batch.command<SsoTransaction | null>((pipeline) => pipeline.getdel(transactionKey(relayState))),
+        )
+      : null;
+  if (stored === null) return samlIdpInitiated(ctx, input);
+  const protocol = stored.protocol;
+  if (stored.organizationId !== tenant.id || stored.connectionId !== input.connectionId || protocol.type !== 'saml') {
     throw unknownSignIn();
   }
   return finishOrRefuse(ctx, stored, async () => {
+    const identity = await samlIdentity(ctx, input, relayState);
+    if (identity.inResponseTo !== protocol.requestId) {
+      throw new SignInRefused('access_denied', 'The response answers another sign-in (saml_in_response_to_mismatch).');
+    }
+    return identity;
+  });
+}
+
+/** The shape of a transaction key (the RelayState this API sends): 32 random bytes, base64url. */
+const TRANSACTION_KEY = /^[A-Za-z0-9_-]{43}$/;
+
+/** The verified identity of a SAML response to this enabled SAML connection (consumeSamlResponse). */
+async function samlIdentity(
+  ctx: ServiceContext,
+  input: { connectionId: string; samlResponse: string },
+  relayState: string | undefined,
+  config?: SamlConnectionConfig,
+) {
+  let connectionConfig = config;
+  if (connectionConfig === undefined) {
     const connection = await enabledConnection(ctx, input.connectionId);
     if (connection?.type !== 'saml') {
       throw new SignInRefused('access_denied', 'This SSO connection was disabled or removed.');
     }
-    const { consumeSamlResponse } = await import('./saml/response.ts');
-    try {
-      const identity = await consumeSamlResponse({
-        ctx: { redis: ctx.services.redis },
-        input: {
-          connectionId: input.connectionId,
-          config: SamlConnectionConfigSchema.parse(connection.config),
-          sp: samlServiceProvider(ctx.origin ?? '', input.connectionId),
-          samlResponse: input.samlResponse,
-          relayState,
-          isAllowedRedirect: (target) => target === relayState,
-        },
-      });
-      if (identity.inResponseTo !== protocol.requestId) {
-        throw new SignInRefused(
-          'access_denied',
-          'The response answers another sign-in (saml_in_response_to_mismatch).',
-        );
-      }
-      return identity;
-    } catch (error) {
-      if (error instanceof SamlError) {
-        throw new SignInRefused('access_denied', `The SAML response was refused (${error.code}).`);
-      }
-      throw error;
+    connectionConfig = SamlConnectionConfigSchema.parse(connection.config);
+  }
+  const { consumeSamlResponse } = await import('./saml/response.ts');
+  try {
+    return await consumeSamlResponse({
+      ctx: { redis: ctx.services.redis },
+      input: {
+        connectionId: input.connectionId,
+        config: connectionConfig,
+        sp: samlServiceProvider(ctx.origin ?? '', input.connectionId),
+        samlResponse: input.samlResponse,
+        ...(relayState === undefined ? {} : { relayState }),
+        isAllowedRedirect: () => true,
+      },
+    });
+  } catch (error) {
+    if (error instanceof SamlError) {
+      throw new SignInRefused('access_denied', `The SAML response was refused (${error.code}).`);
     }
+    throw error;
+  }
+}
+
+/**
+ * A sign-in started at the IdP (no transaction of this API): taken only when the connection allows it. The browser
+ * lands on the IdP's RelayState when it is an allowed redirect of the organization, else on the connection's
+ * `idpInitiatedRedirectUri`, with the one-time code and no `state` (the app started nothing). The response must
+ * answer no request (an InResponseTo whose sign-in was lost is refused), and the replay cache holds as ever. The
+ * code cannot be bound to the app's PKCE: apps that accept these codes take a sign-in they did not ask for, which is
+ * why the organization must opt in.
+ */
+async function samlIdpInitiated(
+  ctx: ServiceContext,
+  input: { connectionId: string; samlResponse: string; relayState: string | undefined },
+): Promise<string> {
+  const tenant = requireTenant(ctx);
+  await enforceLimits(ctx, [[AUTH_LIMITS.loginClient, clientBucket(ctx)]]);
+  const connection = await enabledConnection(ctx, input.connectionId);
+  const config = connection?.type === 'saml' ? SamlConnectionConfigSchema.parse(connection.config) : null;
+  if (config === null || !config.allowIdpInitiated || config.idpInitiatedRedirectUri === undefined) {
+    throw new ApiError('bad_request', {
+      detail:
+        'Sign-in must start from the app (POST /api/v1/sso/authorize): this connection does not take sign-ins ' +
+        'started at the identity provider, or the sign-in expired.',
+    });
+  }
+  const landing =
+    input.relayState !== undefined && redirectAllowed(ctx, input.relayState)
+      ? input.relayState
+      : config.idpInitiatedRedirectUri;
+  const transaction: SsoTransaction = {
+    organizationId: tenant.id,
+    origin: ctx.origin ?? '',
+    connectionId: input.connectionId,
+    protocol: { type: 'saml', requestId: '' },
+    redirectUri: landing,
+    appState: null,
+    codeChallenge: null,
+  };
+  return finishOrRefuse(ctx, transaction, async () => {
+    const identity = await samlIdentity(ctx, input, input.relayState, config);
+    if (identity.inResponseTo !== null) {
+      throw new SignInRefused('access_denied', 'The response answers a sign-in that is unknown or expired.');
+    }
+    return identity;
   });
 }
 

@@ -28,6 +28,15 @@ export const SamlConnectionConfigSchema = z.object({
   signingCertificates: z.array(certificate).min(1).max(4),
   /** Whether responses without InResponseTo (started at the IdP) are accepted. Off unless the organization opts in. */
   allowIdpInitiated: z.boolean().default(false),
+  /**
+   * Where a sign-in started at the IdP lands (the app's page that takes the one-time code), unless the IdP's
+   * RelayState names an allowed one: required with allowIdpInitiated (checked against the organization's origins
+   * when the connection is created).
+   */
+  idpInitiatedRedirectUri: z
+    .url({ protocol: /^https?$/ })
+    .max(2000)
+    .optional(),
   /** Whether the IdP vouches for the email it asserts (an IdP of the organization's own directory). */
   emailVerifiedByIdp: z.boolean().default(false),
   /** NameID format requested in the AuthnRequest (none requested when absent). */
