@@ -4,8 +4,9 @@
  *   1. PostgreSQL: DATABASE_URL when given, else embedded PGlite persisted in .eventra/pglite
  *   2. Redis: REDIS_URL (default redis://127.0.0.1:6379), else the embedded stand-in (logged)
  *   3. the Neon and Upstash gateways in front of them, migrations, demo data on an empty database
- *   4. the static assets (dev/docs-assets.ts: Scalar's bundle for /docs)
- *   5. `wrangler dev --env local` pointed at the gateways; Ctrl-C stops everything.
+ *   4. a local OpenID Provider (dev/oidc-idp.ts) and globex's SSO connection to it, to click through SSO
+ *   5. the static assets (dev/docs-assets.ts: Scalar's bundle for /docs)
+ *   6. `wrangler dev --env local` pointed at the gateways; Ctrl-C stops everything.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
@@ -24,6 +25,13 @@ import {
 } from '../drizzle/seed.ts';
 import { BUILT_IN_ROLE_KEYS } from '../src/services/auth/permissions.ts';
 import { buildDocsAssets } from './docs-assets.ts';
+import {
+  DEV_SSO_CONNECTION_ID,
+  DEV_SSO_ORGANIZATION,
+  seedDevSsoConnection,
+  startDevIdp,
+  type DevIdp,
+} from './oidc-idp.ts';
 import { generateDataEncryptionKey, generateSigningKeysSecret } from './keys.ts';
 import { startStack, type Stack } from './stack.ts';
 
@@ -34,6 +42,8 @@ const neonPort = Number(process.env.NEON_GATEWAY_PORT ?? 4444);
 const upstashPort = Number(process.env.UPSTASH_GATEWAY_PORT ?? 8079);
 // wrangler's DevTools inspector (CPU profiles under load); its own default (9229) unless INSPECTOR_PORT is set.
 const inspectorPort = process.env.INSPECTOR_PORT;
+// The local identity provider of the SSO walk-through (dev/oidc-idp.ts).
+const idpPort = Number(process.env.DEV_IDP_PORT ?? 9400);
 
 const log = (message: string, fields?: Record<string, unknown>): void => {
   const extra = fields && Object.keys(fields).length > 0 ? ` ${JSON.stringify(fields)}` : '';
@@ -41,6 +51,7 @@ const log = (message: string, fields?: Record<string, unknown>): void => {
 };
 
 let stack: Stack | undefined;
+let idp: DevIdp | undefined;
 let wrangler: ChildProcess | undefined;
 let stopping = false;
 
@@ -66,6 +77,7 @@ async function stop(code: number): Promise<never> {
       await exited;
       clearTimeout(timeout);
     }
+    await idp?.close();
     await stack?.close();
     log('stopped');
   }
@@ -102,6 +114,12 @@ async function main(): Promise<void> {
     await seed(stack.directDatabaseUrl);
     log('empty database: demo data seeded');
   }
+  idp = await startDevIdp({
+    port: idpPort,
+    callbackUrl: `http://${DEV_SSO_ORGANIZATION}.localhost:${String(port)}/api/v1/sso/callback`,
+  });
+  await seedDevSsoConnection(stack.directDatabaseUrl, { issuer: idp.issuer });
+  log(`local identity provider on ${idp.issuer}; ${DEV_SSO_ORGANIZATION} signs in through it`);
 
   // The gateway credentials go through an env file so wrangler shows them as hidden, not in its bindings table.
   const envFile = path.join(stateDir, 'dev.env');
@@ -225,6 +243,12 @@ function banner(elapsedMs: number): void {
     `    in every active organization: ${BUILT_IN_ROLE_KEYS.map((role) => demoEmail(role, '<slug>')).join(', ')}`,
     `    e.g. curl -X POST http://acme.localhost:${port}/api/v1/auth/login -H 'content-type: application/json' \\`,
     `           -d '{"email":"${demoEmail('owner', 'acme')}","password":"${DEMO_PASSWORD}"}'`,
+    '',
+    `  Single sign-on: ${DEV_SSO_ORGANIZATION} has an OIDC connection to the local IdP ${idp?.issuer ?? ''} (any login and`,
+    `    password; \`admin@${DEV_SSO_ORGANIZATION}.test\` is the seeded admin). Start it, open the URL it answers:`,
+    `    curl -X POST http://${DEV_SSO_ORGANIZATION}.localhost:${port}/api/v1/sso/authorize -H 'content-type: application/json' \\`,
+    `      -d '{"connectionId":"${DEV_SSO_CONNECTION_ID}","redirectUri":"http://${DEV_SSO_ORGANIZATION}.localhost:${port}/signed-in"}'`,
+    '    then POST the `code` of the page you land on to /api/v1/sso/token (README.md, "Single sign-on locally").',
     '',
     `  Demo events: ${DEMO_EVENTS.map((event) => `${event.organization}/${event.slug}`).join(', ')}`,
     `    e.g. curl http://acme.localhost:${port}/api/v1/public/events/acme-summit  (then POST .../bookings)`,
