@@ -12224,6 +12224,12 @@ export interface components {
          */
         metadataXml?: string;
         /**
+         * Format: uri
+         * @description The IdP's metadata URL (https; Okta's metadata link, Entra ID's App Federation Metadata Url), fetched once at creation instead of metadataXml.
+         * @example https://acme.okta.com/app/exk1a2b3c4/sso/saml/metadata
+         */
+        metadataUrl?: string;
+        /**
          * @description The IdP's entityID (required without metadataXml).
          * @example http://www.okta.com/exk1a2b3c4
          */

@@ -10,6 +10,8 @@ import type { IdpAccount, SocialIdp } from './provided-context.ts';
  * - registers a client for its organization's callback URL through the provider's own Dynamic Client Registration
  *   (`POST /reg`, RFC 7591), so every test has its own client id and secret;
  * - creates the user the IdP will sign in: `POST /__accounts` with `{ sub, email, email_verified, name, groups }`;
+ * - publishes a document for the Worker to fetch (an IdP's SAML metadata): `PUT /__documents/<name>`, then
+ *   `GET /__documents/<name>`;
  * - signs in: the authorization request must carry `login_hint=<sub>` (the Worker passes the caller's `loginHint`
  *   through); the interaction step logs that account in and grants the requested scopes without a form, which is
  *   the only part of the provider that is scripted. Everything else (PKCE, state, nonce, code, token endpoint, client
@@ -140,6 +142,7 @@ const handlers = new WeakMap<Provider, ReturnType<Provider['callback']>>();
 
 export async function startOidcIdp(): Promise<OidcIdp> {
   const accounts = new Map<string, Omit<IdpAccount, 'sub'>>();
+  const documents = new Map<string, string>();
   const server = http.createServer();
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const address = server.address();
@@ -176,6 +179,21 @@ export async function startOidcIdp(): Promise<OidcIdp> {
   server.on('request', (request, response) => {
     void (async () => {
       const url = new URL(request.url ?? '/', origin);
+      // Documents a test publishes for the Worker to fetch (an IdP's SAML metadata URL): PUT, then GET.
+      const document = /^\/__documents\/([\w-]{1,64})$/.exec(url.pathname);
+      if (document?.[1] !== undefined && request.method === 'PUT') {
+        const chunks: Buffer[] = [];
+        for await (const chunk of request) chunks.push(chunk as Buffer);
+        documents.set(document[1], Buffer.concat(chunks).toString('utf8'));
+        response.writeHead(204).end();
+        return;
+      }
+      if (document?.[1] !== undefined && request.method === 'GET') {
+        const body = documents.get(document[1]);
+        if (body === undefined) response.writeHead(404).end();
+        else response.writeHead(200, { 'content-type': 'application/samlmetadata+xml' }).end(body);
+        return;
+      }
       if (url.pathname === '/__accounts' && request.method === 'POST') {
         const { sub, ...account } = (await readJson(request)) as IdpAccount;
         accounts.set(sub, account);

@@ -53,3 +53,11 @@ export async function atIdp(authorizationUrl: string, callbackUrl: string): Prom
   }
   throw new Error('the IdP never sent the browser back');
 }
+
+/** Publishes `body` at a URL of the tests' IdP server (the Worker may fetch loopback http locally): its URL. */
+export async function publishDocument(body: string): Promise<string> {
+  const url = `${inject('oidcIssuer')}/__documents/${crypto.randomUUID()}`;
+  const response = await fetch(url, { method: 'PUT', body });
+  expect(response.status).toBe(204);
+  return url;
+}

@@ -24,6 +24,7 @@ import {
   TEST_IDP_ENTITY_ID,
   TEST_IDP_SSO_URL,
   type AssertionOptions,
+  idpMetadataXml,
 } from '../support/saml-idp.ts';
 import { IDP_CERT, OTHER_CERT, OTHER_KEY } from '../support/saml-keys.ts';
 
@@ -426,14 +427,6 @@ describe('SAML service provider', () => {
   });
 
   describe('metadata', () => {
-    const idpMetadata = (certificate: string) =>
-      `<md:EntityDescriptor xmlns:md="urn:oasis:names:tc:SAML:2.0:metadata" entityID="${TEST_IDP_ENTITY_ID}">` +
-      `<md:IDPSSODescriptor protocolSupportEnumeration="urn:oasis:names:tc:SAML:2.0:protocol">` +
-      `<md:KeyDescriptor use="signing"><ds:KeyInfo xmlns:ds="http://www.w3.org/2000/09/xmldsig#"><ds:X509Data>` +
-      `<ds:X509Certificate>${certificate}</ds:X509Certificate></ds:X509Data></ds:KeyInfo></md:KeyDescriptor>` +
-      `<md:SingleSignOnService Binding="urn:oasis:names:tc:SAML:2.0:bindings:HTTP-POST" Location="${TEST_IDP_SSO_URL}/post"/>` +
-      `<md:SingleSignOnService Binding="urn:oasis:names:tc:SAML:2.0:bindings:HTTP-Redirect" Location="${TEST_IDP_SSO_URL}"/>` +
-      `</md:IDPSSODescriptor></md:EntityDescriptor>`;
     const bare = IDP_CERT.replace(/-----(BEGIN|END) CERTIFICATE-----|\s+/g, '');
 
     it('describes the SP: entityID and ACS on the organization host', () => {
@@ -451,7 +444,7 @@ describe('SAML service provider', () => {
     });
 
     it('reads the IdP entityID, redirect SSO URL and signing certificate from XML, which configure a connection', () => {
-      const metadata = parseIdpMetadata(idpMetadata(bare));
+      const metadata = parseIdpMetadata(idpMetadataXml(bare));
       expect(metadata).toEqual({
         idpEntityId: TEST_IDP_ENTITY_ID,
         ssoUrl: TEST_IDP_SSO_URL,
@@ -461,7 +454,7 @@ describe('SAML service provider', () => {
     });
 
     it('refuses metadata with a DTD or without an IdP', () => {
-      expect(() => parseIdpMetadata(`<!DOCTYPE x [<!ENTITY a "a">]>${idpMetadata(bare)}`)).toThrow(SamlError);
+      expect(() => parseIdpMetadata(`<!DOCTYPE x [<!ENTITY a "a">]>${idpMetadataXml(bare)}`)).toThrow(SamlError);
       expect(() =>
         parseIdpMetadata('<md:EntityDescriptor xmlns:md="urn:oasis:names:tc:SAML:2.0:metadata" entityID="x"/>'),
       ).toThrow('The metadata describes no such IdP.');
@@ -471,13 +464,13 @@ describe('SAML service provider', () => {
       const served = (body: string | ReadableStream) => () =>
         Promise.resolve(new Response(body, { headers: { 'content-type': 'application/xml' } }));
       const metadata = await fetchIdpMetadata('https://idp.test.example/metadata', {
-        fetch: served(idpMetadata(bare)),
+        fetch: served(idpMetadataXml(bare)),
       });
       expect(metadata.idpEntityId).toBe(TEST_IDP_ENTITY_ID);
       expect(await refusal(fetchIdpMetadata('http://idp.test.example/metadata', { fetch: served('') }))).toBe(
         'saml_metadata_invalid',
       );
-      const huge = idpMetadata(bare) + ' '.repeat(600 * 1024);
+      const huge = idpMetadataXml(bare) + ' '.repeat(600 * 1024);
       expect(await refusal(fetchIdpMetadata('https://idp.test.example/metadata', { fetch: served(huge) }))).toBe(
         'saml_metadata_invalid',
       );

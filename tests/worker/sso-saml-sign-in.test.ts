@@ -1,6 +1,6 @@
 import { inflateRawSync } from 'node:zlib';
 import { sql } from 'drizzle-orm';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, inject, it } from 'vitest';
 import {
   createTenant,
   database,
@@ -12,6 +12,7 @@ import {
 } from '../support/harness.ts';
 import {
   assertionXml,
+  idpMetadataXml,
   postBinding,
   responseXml,
   sign,
@@ -19,6 +20,7 @@ import {
   TEST_IDP_SSO_URL,
   type AssertionOptions,
 } from '../support/saml-idp.ts';
+import { publishDocument } from '../support/oidc.ts';
 import { IDP_CERT, OTHER_CERT, OTHER_KEY } from '../support/saml-keys.ts';
 import { call, memberWithToken } from '../support/users.ts';
 
@@ -153,6 +155,33 @@ describe('SSO sign-in through a SAML connection', () => {
     });
     expect(broken.status).toBe(400);
     expect((await problem(broken)).errors?.[0]?.pointer).toBe('/body/saml/metadataXml');
+    // The IdP's metadata URL instead: fetched once, at creation.
+    const bare = IDP_CERT.replace(/-----(BEGIN|END) CERTIFICATE-----|\s+/g, '');
+    const byUrl = await call(s.tenant, 'POST', '/api/v1/sso/connections', {
+      token: s.token,
+      body: {
+        type: 'saml',
+        name: 'By URL',
+        defaultRole: 'staff',
+        saml: { metadataUrl: await publishDocument(idpMetadataXml(bare)) },
+      },
+    });
+    expect(byUrl.status, await byUrl.clone().text()).toBe(201);
+    expect((await byUrl.json<SamlView>()).saml).toMatchObject({
+      idpEntityId: TEST_IDP_ENTITY_ID,
+      signingCertificates: s.view.saml.signingCertificates,
+    });
+    for (const metadataUrl of [
+      `${inject('oidcIssuer')}/__documents/never-published`,
+      await publishDocument('<!DOCTYPE x><x/>'),
+      'https://user:secret@idp.example/metadata',
+    ]) {
+      const refused = await call(s.tenant, 'POST', '/api/v1/sso/connections', {
+        token: s.token,
+        body: { type: 'saml', name: 'Refused', defaultRole: 'staff', saml: { metadataUrl } },
+      });
+      expect((await problem(refused)).errors?.[0]?.pointer, metadataUrl).toBe('/body/saml/metadataUrl');
+    }
     const missing = await call(s.tenant, 'POST', '/api/v1/sso/connections', {
       token: s.token,
       body: { type: 'saml', name: 'Missing', defaultRole: 'staff', saml: { idpEntityId: 'x' } },

@@ -253,6 +253,16 @@ const SamlConnectionCreateSchema = z
               'beside it win.',
             example: '<md:EntityDescriptor xmlns:md="urn:oasis:names:tc:SAML:2.0:metadata" entityID="...">...',
           }),
+        metadataUrl: z
+          .url()
+          .max(2048)
+          .optional()
+          .openapi({
+            description:
+              "The IdP's metadata URL (https; Okta's metadata link, Entra ID's App Federation Metadata Url), fetched " +
+              'once at creation instead of metadataXml.',
+            example: 'https://acme.okta.com/app/exk1a2b3c4/sso/saml/metadata',
+          }),
         idpEntityId: z.string().min(1).max(1024).optional().openapi({
           description: "The IdP's entityID (required without metadataXml).",
           example: 'http://www.okta.com/exk1a2b3c4',

@@ -90,6 +90,7 @@ export type CreateSsoConnectionInput = ConnectionFields &
           ssoUrl?: string | undefined;
           signingCertificates?: string[] | undefined;
           metadataXml?: string | undefined;
+          metadataUrl?: string | undefined;
         };
       }
   );
@@ -163,26 +164,74 @@ export function toConnectionView(
   };
 }
 
+/** The most an IdP metadata document may weigh (as metadataXml in the body, or fetched from metadataUrl). */
+const MAX_METADATA_CHARS = 512 * 1024;
+/** How long the IdP's metadata URL is given. */
+const METADATA_TIMEOUT_MS = 10_000;
+
+function invalidSamlField(field: string, message: string): ApiError {
+  return new ApiError('validation_failed', {
+    detail: 'The request does not match the schema.',
+    errors: [{ pointer: `/body/saml/${field}`, message }],
+  });
+}
+
 /**
- * A SAML connection's settings from the request: the IdP metadata XML, when given, supplies the entityID, SSO URL and
- * certificates (fields given beside it win); the result is normalized by SamlConnectionConfigSchema. 400 with the
- * offending field's pointer otherwise.
+ * The IdP's metadata from its URL (Okta's "Identity Provider metadata" link, Entra ID's "App Federation Metadata
+ * Url"): https (http on loopback in the local environment only), no redirects, 10 seconds, at most 512 KiB. Fetched
+ * once, when the connection is created; a failure is a 400 naming the field, with the status, never the body.
+ */
+async function fetchMetadata(ctx: ServiceContext, url: string): Promise<string> {
+  const parsed = URL.parse(url);
+  if (!fetchable(ctx, parsed) || parsed.username !== '' || parsed.password !== '')
+    throw invalidSamlField('metadataUrl', 'Must be an https URL without credentials.');
+  let response: Response;
+  try {
+    response = await fetch(url, {
+      redirect: 'manual',
+      headers: { accept: 'application/samlmetadata+xml, application/xml, text/xml' },
+      signal: AbortSignal.timeout(METADATA_TIMEOUT_MS),
+    });
+  } catch {
+    throw invalidSamlField('metadataUrl', 'The metadata could not be fetched (no answer within 10 seconds).');
+  }
+  if (response.status !== 200) {
+    await response.body?.cancel();
+    throw invalidSamlField('metadataUrl', `The metadata URL answered ${String(response.status)}, not 200.`);
+  }
+  const length = Number(response.headers.get('content-length') ?? '0');
+  if (length > MAX_METADATA_CHARS) {
+    await response.body?.cancel();
+    throw invalidSamlField('metadataUrl', 'The metadata is larger than 512 KiB.');
+  }
+  const text = await response.text();
+  if (text.length > MAX_METADATA_CHARS) throw invalidSamlField('metadataUrl', 'The metadata is larger than 512 KiB.');
+  return text;
+}
+
+/**
+ * A SAML connection's settings from the request: the IdP metadata, as XML or from its URL, supplies the entityID,
+ * SSO URL and certificates (fields given beside it win); the result is normalized by SamlConnectionConfigSchema. 400
+ * with the offending field's pointer otherwise.
  */
 async function samlConfigOf(
+  ctx: ServiceContext,
   input: Extract<CreateSsoConnectionInput, { type: 'saml' }>['saml'],
 ): Promise<SamlStoredConfig> {
-  const { metadataXml, ...fields } = input;
+  const { metadataXml, metadataUrl, ...fields } = input;
+  if (metadataXml !== undefined && metadataUrl !== undefined) {
+    throw invalidSamlField('metadataUrl', 'Give metadataXml or metadataUrl, not both.');
+  }
+  const source = metadataUrl === undefined ? 'metadataXml' : 'metadataUrl';
+  const xml = metadataUrl === undefined ? metadataXml : await fetchMetadata(ctx, metadataUrl);
   let metadata = {};
-  if (metadataXml !== undefined) {
+  if (xml !== undefined) {
     const { parseIdpMetadata } = await import('./saml/metadata.ts');
     try {
-      metadata = parseIdpMetadata(metadataXml);
+      metadata = parseIdpMetadata(xml);
     } catch (error) {
       if (!(error instanceof SamlError)) throw error;
-      throw new ApiError('validation_failed', {
-        detail: 'The request does not match the schema.',
-        errors: [{ pointer: '/body/saml/metadataXml', message: error.message }],
-      });
+      throw invalidSamlField(source, error.message);
     }
   }
   // The request's own fields win over the metadata's (absent ones are not keys: the body was parsed by zod).
@@ -233,19 +282,22 @@ export function connectionNotFound(): ApiError {
   return new ApiError('not_found', { detail: 'No SSO connection with this id.' });
 }
 
+/** A URL the Worker may fetch from an IdP: https, or http on loopback in the local environment only. */
+function fetchable(ctx: ServiceContext, url: URL | null): url is URL {
+  const loopback = url !== null && ['127.0.0.1', 'localhost', '[::1]'].includes(url.hostname);
+  return (
+    url !== null &&
+    (url.protocol === 'https:' || (url.protocol === 'http:' && loopback && ctx.bindings.ENVIRONMENT === 'local'))
+  );
+}
+
 /**
  * An issuer the Worker may fetch: https, or http on loopback in the local environment only (the tests' and dev's
  * local identity provider).
  */
 export function assertIssuerAllowed(ctx: ServiceContext, issuer: string, pointer: string): void {
   const url = URL.parse(issuer);
-  const loopback = url !== null && ['127.0.0.1', 'localhost', '[::1]'].includes(url.hostname);
-  const allowed =
-    url !== null &&
-    url.search === '' &&
-    url.hash === '' &&
-    (url.protocol === 'https:' || (url.protocol === 'http:' && loopback && ctx.bindings.ENVIRONMENT === 'local'));
-  if (!allowed) {
+  if (!fetchable(ctx, url) || url.search !== '' || url.hash !== '') {
     throw new ApiError('validation_failed', {
       detail: 'The request does not match the schema.',
       errors: [{ pointer, message: 'Must be an https URL without query or fragment.' }],
@@ -280,7 +332,7 @@ export async function createSsoConnection({
     config = socialConfigOf(ctx, input.type, input.social ?? {});
     clientSecret = input.social?.clientSecret;
   } else {
-    config = await samlConfigOf(input.saml);
+    config = await samlConfigOf(ctx, input.saml);
     // A sign-in started at the IdP has no app request to come back to: it lands on this page of the organization's.
     if (config.allowIdpInitiated && config.idpInitiatedRedirectUri === undefined) {
       throw new ApiError('validation_failed', {
