@@ -11927,6 +11927,7 @@ export interface components {
           email: string;
           name: string;
           groups: string;
+          emailVerified: string;
         };
         /**
          * @description Whether a client secret is stored (it is never shown).
@@ -12150,11 +12151,12 @@ export interface components {
       };
     };
     /**
-     * @description Which ID token claims carry the email, the name and the groups.
+     * @description Which ID token claims carry the email, the name, the groups and the email’s verification.
      * @default {
      *       "email": "email",
      *       "name": "name",
-     *       "groups": "groups"
+     *       "groups": "groups",
+     *       "emailVerified": "email_verified"
      *     }
      */
     SsoClaimMapping: {
@@ -12176,6 +12178,12 @@ export interface components {
        * @example groups
        */
       groups?: string;
+      /**
+       * @description The claim that vouches for the email (true, or "true"): `email_verified` (the standard), or `xms_edov` for Microsoft Entra ID, which sends no email_verified (add the optional claim xms_edov).
+       * @default email_verified
+       * @example email_verified
+       */
+      emailVerified?: string;
     };
     /** @description A new SAML 2.0 connection. */
     SamlConnectionCreate: {

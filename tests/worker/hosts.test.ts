@@ -14,6 +14,8 @@ const SERVED_ON_PLATFORM = new Set([
   'GET /api/v1/openapi.json',
   'POST /api/v1/auth/login',
   'POST /api/v1/auth/logout',
+  // The redirect URI of the platform's social login clients (it hands the browser to the organization's host).
+  'GET /api/v1/sso/callback',
   'POST /api/v1/organizations',
   'GET /api/v1/organizations',
   'PUT /api/v1/organizations/{id}',
@@ -95,10 +97,18 @@ function call(base: string, operation: string, token?: string): Promise<Response
   });
 }
 
-/** `operation who: status code` unless the answer is a 404 `not_found` problem. */
+/**
+ * `operation who: status code` unless the answer is a 404 `not_found` problem (on /scim/v2/, where every answer is a
+ * SCIM error, a SCIM error of status 404).
+ */
 async function notFoundOrWhy(response: Response, operation: string, who: string): Promise<string | null> {
-  const code =
-    response.headers.get('content-type') === 'application/problem+json' ? (await problem(response)).code : '';
+  const type = response.headers.get('content-type');
+  let code = '';
+  if (type === 'application/problem+json') code = (await problem(response)).code;
+  else if (type === 'application/scim+json' && operation.includes(' /scim/v2/')) {
+    const error = await response.json<{ status?: string }>();
+    code = error.status === '404' ? 'not_found' : `scim ${String(error.status)}`;
+  }
   return response.status === 404 && code === 'not_found'
     ? null
     : `${operation} ${who}: ${String(response.status)} ${code}`;

@@ -309,7 +309,9 @@ describe('organization export', () => {
 
     const tamperedSignature = new URL(url);
     const signature = url.searchParams.get('signature') ?? '';
-    tamperedSignature.searchParams.set('signature', `${signature.slice(0, -1)}${signature.endsWith('A') ? 'B' : 'A'}`);
+    // The first character: the last one of 43 base64url characters also carries 2 unused bits, so changing it may
+    // leave the decoded signature the same.
+    tamperedSignature.searchParams.set('signature', `${signature.startsWith('A') ? 'B' : 'A'}${signature.slice(1)}`);
     const laterExpiry = new URL(url);
     laterExpiry.searchParams.set('expires', String(expires + 3600));
     const otherFile = new URL(url.toString().replace('organization.json', 'events.csv'));

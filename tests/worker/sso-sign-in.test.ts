@@ -28,7 +28,9 @@ interface Setup {
 }
 
 /** An enterprise organization with an OIDC connection to the test IdP (a client registered there by RFC 7591). */
-async function setup(options: { jit?: boolean; roleMapping?: Record<string, string> } = {}): Promise<Setup> {
+async function setup(
+  options: { jit?: boolean; roleMapping?: Record<string, string>; emailVerifiedClaim?: string } = {},
+): Promise<Setup> {
   const tenant = await createTenant({ plan: 'enterprise' });
   const { token } = await memberWithToken(tenant, 'admin');
   const callbackUrl = tenant.url('/api/v1/sso/callback');
@@ -46,6 +48,7 @@ async function setup(options: { jit?: boolean; roleMapping?: Record<string, stri
         clientId: client.client_id,
         clientSecret: client.client_secret,
         scopes: ['openid', 'email', 'profile', 'groups'],
+        ...(options.emailVerifiedClaim === undefined ? {} : { claims: { emailVerified: options.emailVerifiedClaim } }),
       },
     },
   });
@@ -365,5 +368,30 @@ describe('SSO sign-in through an OIDC connection', () => {
     const location = new URL(callback.headers.get('location') ?? '');
     expect(location.searchParams.get('error')).toBe('server_error');
     expect(location.searchParams.get('code')).toBeNull();
+  });
+});
+
+describe('SSO sign-in: the claim that vouches for the email', () => {
+  it('reads another claim when the connection names it (Entra ID: xms_edov), and only that one', async () => {
+    const entra = await setup({ emailVerifiedClaim: 'xms_edov' });
+    const sub = subject();
+    await idpAccount({ sub, email: `${sub}@contoso.example`, name: 'Entra User', xms_edov: true });
+    const back = await signIn(entra, sub);
+    expect(back.searchParams.get('error_description')).toBeNull();
+    const session = await exchange(entra, { code: back.searchParams.get('code') });
+    expect((await session.json<SessionBody>()).user.emailVerified).toBe(true);
+    const shown = await call(entra.tenant, 'GET', `/api/v1/sso/connections/${entra.connectionId}`, {
+      token: entra.token,
+    });
+    expect((await shown.json<{ oidc: { claims: Record<string, string> } }>()).oidc.claims.emailVerified).toBe(
+      'xms_edov',
+    );
+
+    // The same account through a connection reading the standard claim: no verified email, no account.
+    const standard = await setup();
+    const other = subject();
+    await idpAccount({ sub: other, email: `${other}@contoso.example`, name: 'Entra User', xms_edov: true });
+    const refused = await signIn(standard, other);
+    expect(refused.searchParams.get('error_description')).toBe('The identity provider sent no verified email address.');
   });
 });

@@ -39,8 +39,11 @@ export interface OidcConnectionConfig {
   issuer: string;
   clientId: string;
   scopes: string[];
-  /** Which ID-token / userinfo claims carry the email, name and groups. */
-  claims: { email: string; name: string; groups: string };
+  /**
+   * Which ID-token claims carry the email, name and groups, and which one vouches for the email (absent in
+   * connections made before it existed: `email_verified`).
+   */
+  claims: { email: string; name: string; groups: string; emailVerified?: string | undefined };
 }
 
 /**

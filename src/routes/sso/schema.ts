@@ -26,9 +26,22 @@ const ClaimsSchema = z
       .max(100)
       .default('groups')
       .openapi({ description: 'The claim listing the groups (an array of strings).', example: 'groups' }),
+    emailVerified: z
+      .string()
+      .min(1)
+      .max(100)
+      .default('email_verified')
+      .openapi({
+        description:
+          'The claim that vouches for the email (true, or "true"): `email_verified` (the standard), or `xms_edov` ' +
+          'for Microsoft Entra ID, which sends no email_verified (add the optional claim xms_edov).',
+        example: 'email_verified',
+      }),
   })
   .strict()
-  .openapi('SsoClaimMapping', { description: 'Which ID token claims carry the email, the name and the groups.' });
+  .openapi('SsoClaimMapping', {
+    description: 'Which ID token claims carry the email, the name, the groups and the email’s verification.',
+  });
 
 const RoleMappingSchema = z
   .record(z.string().min(1).max(200), roleKey())
@@ -57,7 +70,7 @@ const oidcFields = {
     .default(['openid', 'email', 'profile'])
     .refine((scopes) => scopes.includes('openid'), 'Must include openid.')
     .openapi({ description: 'Scopes requested; must include `openid`.', example: ['openid', 'email', 'profile'] }),
-  claims: ClaimsSchema.default({ email: 'email', name: 'name', groups: 'groups' }),
+  claims: ClaimsSchema.default({ email: 'email', name: 'name', groups: 'groups', emailVerified: 'email_verified' }),
 };
 
 export const SsoConnectionSchema = z
@@ -86,7 +99,12 @@ export const SsoConnectionSchema = z
           .array(z.string().max(100))
           .max(20)
           .openapi({ description: 'Scopes requested.', example: ['openid', 'email'] }),
-        claims: z.object({ email: z.string().max(100), name: z.string().max(100), groups: z.string().max(100) }),
+        claims: z.object({
+          email: z.string().max(100),
+          name: z.string().max(100),
+          groups: z.string().max(100),
+          emailVerified: z.string().max(100),
+        }),
         clientSecretSet: z.boolean().openapi({
           description: 'Whether a client secret is stored (it is never shown).',
           example: true,

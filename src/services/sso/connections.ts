@@ -154,7 +154,13 @@ export function toConnectionView(
     jit: row.jit,
     defaultRole,
     roleMapping: row.roleMapping,
-    oidc: isOidcConfig(row.type, config) ? { ...config, clientSecretSet: row.clientSecretEncrypted !== null } : null,
+    oidc: isOidcConfig(row.type, config)
+      ? {
+          ...config,
+          claims: { ...config.claims, emailVerified: config.claims.emailVerified ?? 'email_verified' },
+          clientSecretSet: row.clientSecretEncrypted !== null,
+        }
+      : null,
     saml: row.type === 'saml' ? samlView(config as SamlStoredConfig, origin, row.id) : null,
     social: isSocialProvider(row.type)
       ? socialView(row.type, config as SocialConnectionConfig, row.clientSecretEncrypted !== null, origin, ctx.bindings)

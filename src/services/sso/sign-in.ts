@@ -130,7 +130,12 @@ function oidcSignIn(
   'config' | 'expectedIssuer' | 'emailVerifiedClaim' | 'platformClient'
 > | null {
   if (isOidcConfig(type, config)) {
-    return { config, expectedIssuer: config.issuer, emailVerifiedClaim: 'email_verified', platformClient: null };
+    return {
+      config,
+      expectedIssuer: config.issuer,
+      emailVerifiedClaim: config.claims.emailVerified ?? 'email_verified',
+      platformClient: null,
+    };
   }
   if (!isSocialProvider(type)) return null;
   const social = socialSignIn(type, config as SocialConnectionConfig, ctx.bindings);
