@@ -88,7 +88,35 @@ export default async function setup(project: TestProject): Promise<() => Promise
     let faultControlUrl: string | null = null;
     if (fault) {
       const proxies = fault.proxies;
+      // The fault stack is one for the whole run, and test files run in parallel: a file's tests hold it while they
+      // use it (POST /lease waits its turn, POST /release lets the next one in; a holder that never releases loses it
+      // after a minute), so one file's outage never lands in another's request.
+      let held: NodeJS.Timeout | null = null;
+      const waiting: (() => void)[] = [];
+      const release = () => {
+        if (held !== null) clearTimeout(held);
+        held = null;
+        const next = waiting.shift();
+        if (next) next();
+      };
+      const lease = (grant: () => void) => {
+        const take = () => {
+          held = setTimeout(release, 60_000);
+          grant();
+        };
+        if (held === null) take();
+        else waiting.push(take);
+      };
       const control = http.createServer((req, res) => {
+        if (req.method === 'POST' && req.url === '/lease') {
+          lease(() => res.writeHead(204).end());
+          return;
+        }
+        if (req.method === 'POST' && req.url === '/release') {
+          release();
+          res.writeHead(204).end();
+          return;
+        }
         const match = /^\/(database|redis)\/(down|up)$/.exec(req.url ?? '');
         const proxy = match ? (match[1] === 'database' ? proxies.postgres : proxies.redis) : undefined;
         if (req.method !== 'POST' || !match || !proxy) {

@@ -18,6 +18,7 @@ import { verifyPassword } from '../../src/services/auth/passwords.ts';
 import { hashToken } from '../../src/services/auth/tokens.ts';
 import { SIGNUP_CONFLICT_DETAIL } from '../../src/services/organizations/signup.ts';
 import { createMember, createTenant, database, problem, request, TEST_PASSWORD } from '../support/harness.ts';
+import { setFault, withFaultStack } from '../support/fault.ts';
 import { mailbox, OWNER_PASSWORD, PLATFORM, randomIp, signup, signupBody } from '../support/organizations.ts';
 
 async function userByEmail(email: string) {
@@ -400,13 +401,11 @@ describe('POST /api/v1/organizations (self-serve sign-up)', () => {
   it.skipIf(inject('faultWorkerVars') === null)(
     'fails closed with 503 when the rate limiter cannot be reached, and creates nothing',
     async () => {
-      const control = inject('faultControlUrl');
       const body = signupBody();
       const ctx = createExecutionContext();
-      expect((await fetch(`${control}/redis/down`, { method: 'POST' })).status).toBe(204);
-      let response: Response;
-      try {
-        response = await worker.fetch(
+      const response = await withFaultStack(async () => {
+        await setFault('redis', 'down');
+        const answer = await worker.fetch(
           new Request(`${PLATFORM}/api/v1/organizations`, {
             method: 'POST',
             headers: { 'content-type': 'application/json', 'cf-connecting-ip': randomIp() },
@@ -416,10 +415,8 @@ describe('POST /api/v1/organizations (self-serve sign-up)', () => {
           ctx,
         );
         await waitOnExecutionContext(ctx);
-      } finally {
-        // Restored at once: other files use the same cuttable stack.
-        await fetch(`${control}/redis/up`, { method: 'POST' });
-      }
+        return answer;
+      });
       expect(response.status).toBe(503);
       expect(response.headers.get('retry-after')).toBe('5');
       expect((await problem(response)).code).toBe('service_unavailable');

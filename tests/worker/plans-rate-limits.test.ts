@@ -1,6 +1,6 @@
 import { env } from 'cloudflare:workers';
 import { createExecutionContext, waitOnExecutionContext } from 'cloudflare:test';
-import { afterEach, describe, expect, inject, it } from 'vitest';
+import { describe, expect, inject, it } from 'vitest';
 import worker from '../../src/index.ts';
 import { ApiError } from '../../src/errors/api-error.ts';
 import { createLogger } from '../../src/lib/logger.ts';
@@ -12,6 +12,7 @@ import { ALL_PERMISSIONS } from '../../src/services/auth/permissions.ts';
 import { revokeUserTokens } from '../../src/services/auth/revocation.ts';
 import { issueAccessToken } from '../../src/services/auth/tokens.ts';
 import { createEvent } from '../support/catalogue.ts';
+import { holdFaultStack, setFault } from '../support/fault.ts';
 import {
   bearer,
   createTenant,
@@ -216,7 +217,6 @@ describe("the plan's rate limits on authenticated requests", () => {
 });
 
 const faultVars = inject('faultWorkerVars');
-const control = inject('faultControlUrl');
 
 async function callFaultStack(url: string, init?: RequestInit): Promise<Response> {
   const ctx = createExecutionContext();
@@ -229,15 +229,12 @@ async function callFaultStack(url: string, init?: RequestInit): Promise<Response
   return response;
 }
 
-async function setRedis(state: 'down' | 'up'): Promise<void> {
-  const response = await fetch(`${control}/redis/${state}`, { method: 'POST' });
-  expect(response.status).toBe(204);
+function setRedis(state: 'down' | 'up'): Promise<void> {
+  return setFault('redis', state);
 }
 
 describe.skipIf(faultVars === null)('while Redis is down (the fault stack)', () => {
-  afterEach(async () => {
-    await setRedis('up');
-  });
+  holdFaultStack();
 
   it('serves the public pages without limits (fail open) and refuses authenticated requests with 503', async () => {
     const tenant = await createTenant();

@@ -1,11 +1,11 @@
 import { env } from 'cloudflare:workers';
 import { createExecutionContext, waitOnExecutionContext } from 'cloudflare:test';
-import { afterEach, describe, expect, inject, it } from 'vitest';
+import { describe, expect, inject, it } from 'vitest';
 import worker from '../../src/index.ts';
 import { createTenant, problem, type ProblemBody } from '../support/harness.ts';
+import { holdFaultStack, setFault } from '../support/fault.ts';
 
 const faultVars = inject('faultWorkerVars');
-const control = inject('faultControlUrl');
 
 /** Calls the Worker with the bindings of the gateway pair that sits behind cuttable TCP proxies. */
 async function callFaultStack(url: string): Promise<Response> {
@@ -19,12 +19,13 @@ async function callFaultStack(url: string): Promise<Response> {
   return response;
 }
 
-async function setDependency(dependency: 'database' | 'redis', state: 'down' | 'up'): Promise<void> {
-  const response = await fetch(`${control}/${dependency}/${state}`, { method: 'POST' });
-  expect(response.status).toBe(204);
+function setDependency(dependency: 'database' | 'redis', state: 'down' | 'up'): Promise<void> {
+  return setFault(dependency, state);
 }
 
 describe('readiness', () => {
+  holdFaultStack();
+
   it('reports every dependency as ok', async () => {
     const response = await callFaultStack('http://localhost/health/ready');
     expect(response.status).toBe(200);
@@ -48,10 +49,7 @@ describe('readiness', () => {
 });
 
 describe.skipIf(faultVars === null)('outages (real PostgreSQL and Redis behind cuttable proxies)', () => {
-  afterEach(async () => {
-    await setDependency('database', 'up');
-    await setDependency('redis', 'up');
-  });
+  holdFaultStack();
 
   it('turns a database outage into 503 problems and recovers when it is back', async () => {
     const tenant = await createTenant();
