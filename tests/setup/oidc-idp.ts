@@ -2,6 +2,7 @@ import { generateKeyPairSync } from 'node:crypto';
 import http from 'node:http';
 import Provider, { type ClientAuthMethod, type KoaContextWithOIDC } from 'oidc-provider';
 import type { IdpAccount, SocialIdp } from './provided-context.ts';
+import { samlifyLoginResponse, type LoginResponseRequest } from './samlify-idp.ts';
 
 /**
  * A real OpenID Provider for the SSO tests: panva's `oidc-provider` (OpenID Certified), on a loopback port, in Node
@@ -192,6 +193,12 @@ export async function startOidcIdp(): Promise<OidcIdp> {
         const body = documents.get(document[1]);
         if (body === undefined) response.writeHead(404).end();
         else response.writeHead(200, { 'content-type': 'application/samlmetadata+xml' }).end(body);
+        return;
+      }
+      // samlify's IdP side (tests/setup/samlify-idp.ts): a signed login Response to one of our AuthnRequests.
+      if (url.pathname === '/__saml/login-response' && request.method === 'POST') {
+        const samlResponse = await samlifyLoginResponse((await readJson(request)) as LoginResponseRequest);
+        response.writeHead(200, { 'content-type': 'text/plain' }).end(samlResponse);
         return;
       }
       if (url.pathname === '/__accounts' && request.method === 'POST') {

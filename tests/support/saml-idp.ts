@@ -1,13 +1,13 @@
 import { SignedXml } from 'xml-crypto';
-import { IDP_CERT, IDP_KEY } from './saml-keys.ts';
+import { IDP_CERT, IDP_KEY, TEST_IDP_ENTITY_ID, TEST_IDP_SSO_URL } from './saml-keys.ts';
+
+export { TEST_IDP_ENTITY_ID, TEST_IDP_SSO_URL };
 
 /**
  * The IdP side of the SAML tests: builds real SAML 2.0 Responses and signs them with xml-crypto (the XML-DSig library
  * node-saml verifies with), RSA-SHA256, exclusive canonicalization, enveloped signatures, as Okta, Entra ID and
  * Shibboleth send them. Everything about a response can be overridden, so a test can craft the attack it needs.
  */
-export const TEST_IDP_ENTITY_ID = 'https://idp.test.example/saml';
-export const TEST_IDP_SSO_URL = 'https://idp.test.example/saml/sso';
 
 const PROTOCOL = 'urn:oasis:names:tc:SAML:2.0:protocol';
 const ASSERTION = 'urn:oasis:names:tc:SAML:2.0:assertion';

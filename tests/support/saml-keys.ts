@@ -100,3 +100,7 @@ nuf/QVu9ttVpGlJlqHhaQ+EvSpXDHXzrFAf87AtbgAbEMgWWQSxTSW27yIW2jOpg
 kE3NQ3wRaCIiakQ7aBvBKObAIPsIzuDyY9/qTBYtBC7X7MFKB7YkkdDD32rMFT9l
 2oVegeIhF1mCr+ZTncLdTfImds0VClPnDFEo
 -----END CERTIFICATE-----`;
+
+/** The test IdP's entityID and HTTP-Redirect SSO URL (never reached: the tests play the browser). */
+export const TEST_IDP_ENTITY_ID = 'https://idp.test.example/saml';
+export const TEST_IDP_SSO_URL = 'https://idp.test.example/saml/sso';

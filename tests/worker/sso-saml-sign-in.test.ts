@@ -399,3 +399,23 @@ describe('SSO sign-in started at the SAML IdP', () => {
     expect(stray.searchParams.get('error')).toBe('access_denied');
   });
 });
+
+describe('SSO sign-in with a response from a SAML library’s IdP side', () => {
+  it('signs in with the login Response samlify’s IdentityProvider builds and signs for our AuthnRequest', async () => {
+    const s = await setup();
+    const { requestId, relayState } = await authorize(s);
+    const email = `samlify-${crypto.randomUUID().slice(0, 8)}@acme.example`;
+    const built = await fetch(`${inject('oidcIssuer')}/__saml/login-response`, {
+      method: 'POST',
+      body: JSON.stringify({ spEntityId: s.sp.entityId, acsUrl: s.sp.acsUrl, requestId, email }),
+    });
+    expect(built.status).toBe(200);
+    const back = locationOf(await acs(s, { SAMLResponse: await built.text(), RelayState: relayState }));
+    expect(back.searchParams.get('error_description')).toBeNull();
+    const exchanged = await call(s.tenant, 'POST', '/api/v1/sso/token', {
+      body: { code: back.searchParams.get('code') },
+    });
+    expect(exchanged.status, await exchanged.clone().text()).toBe(200);
+    expect((await exchanged.json<{ user: { email: string } }>()).user.email).toBe(email);
+  });
+});
