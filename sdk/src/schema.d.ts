@@ -12119,7 +12119,7 @@ export interface components {
       oidc: {
         /**
          * Format: uri
-         * @description The issuer (https); its discovery document is `<issuer>/.well-known/openid-configuration`.
+         * @description The issuer (https on the default port, a public host); its discovery document is `<issuer>/.well-known/openid-configuration`.
          * @example https://login.example.com
          */
         issuer: string;
@@ -12233,7 +12233,7 @@ export interface components {
         metadataXml?: string;
         /**
          * Format: uri
-         * @description The IdP's metadata URL (https; Okta's metadata link, Entra ID's App Federation Metadata Url), fetched once at creation instead of metadataXml.
+         * @description The IdP's metadata URL (https on the default port, a public host; Okta's metadata link, Entra ID's App Federation Metadata Url), fetched once at creation instead of metadataXml.
          * @example https://acme.okta.com/app/exk1a2b3c4/sso/saml/metadata
          */
         metadataUrl?: string;

@@ -54,10 +54,15 @@ const RoleMappingSchema = z
   });
 
 const oidcFields = {
-  issuer: z.url().max(500).openapi({
-    description: 'The issuer (https); its discovery document is `<issuer>/.well-known/openid-configuration`.',
-    example: 'https://login.example.com',
-  }),
+  issuer: z
+    .url()
+    .max(500)
+    .openapi({
+      description:
+        'The issuer (https on the default port, a public host); its discovery document is ' +
+        '`<issuer>/.well-known/openid-configuration`.',
+      example: 'https://login.example.com',
+    }),
   clientId: line(500).openapi({ description: 'The client id registered at the IdP.', example: 'eventra-acme' }),
   scopes: z
     .array(
@@ -277,8 +282,8 @@ const SamlConnectionCreateSchema = z
           .optional()
           .openapi({
             description:
-              "The IdP's metadata URL (https; Okta's metadata link, Entra ID's App Federation Metadata Url), fetched " +
-              'once at creation instead of metadataXml.',
+              "The IdP's metadata URL (https on the default port, a public host; Okta's metadata link, Entra ID's App " +
+              'Federation Metadata Url), fetched once at creation instead of metadataXml.',
             example: 'https://acme.okta.com/app/exk1a2b3c4/sso/saml/metadata',
           }),
         idpEntityId: z.string().min(1).max(1024).optional().openapi({

@@ -14,6 +14,8 @@ import { scoped } from '../../db/tenant.ts';
 import { ApiError } from '../../errors/api-error.ts';
 import { requireTenant, type ServiceContext } from '../../lib/context.ts';
 import { encryptSecret } from '../../lib/crypto.ts';
+import { fieldError } from '../events/shared.ts';
+import { checkWebhookUrl } from '../webhooks/url.ts';
 import { assertRedirectAllowed } from './redirects.ts';
 import { actorOf, auditInsertWhen } from '../audit/record.ts';
 import { callerOf } from '../roles/authority.ts';
@@ -176,21 +178,17 @@ const MAX_METADATA_CHARS = 512 * 1024;
 const METADATA_TIMEOUT_MS = 10_000;
 
 function invalidSamlField(field: string, message: string): ApiError {
-  return new ApiError('validation_failed', {
-    detail: 'The request does not match the schema.',
-    errors: [{ pointer: `/body/saml/${field}`, message }],
-  });
+  return fieldError(`/body/saml/${field}`, message);
 }
 
 /**
  * The IdP's metadata from its URL (Okta's "Identity Provider metadata" link, Entra ID's "App Federation Metadata
- * Url"): https (http on loopback in the local environment only), no redirects, 10 seconds, at most 512 KiB. Fetched
- * once, when the connection is created; a failure is a 400 naming the field, with the status, never the body.
+ * Url"): a URL the platform may call (checkWebhookUrl), no redirects, 10 seconds, at most 512 KiB. Fetched once, when
+ * the connection is created; a failure is a 400 naming the field, with the status, never the body.
  */
 async function fetchMetadata(ctx: ServiceContext, url: string): Promise<string> {
-  const parsed = URL.parse(url);
-  if (!fetchable(ctx, parsed) || parsed.username !== '' || parsed.password !== '')
-    throw invalidSamlField('metadataUrl', 'Must be an https URL without credentials.');
+  const check = checkWebhookUrl(url, ctx.bindings.ENVIRONMENT);
+  if (!check.ok) throw invalidSamlField('metadataUrl', check.reason);
   let response: Response;
   try {
     response = await fetch(url, {
@@ -263,11 +261,7 @@ function socialConfigOf(
   provider: SocialProvider,
   input: NonNullable<Extract<CreateSsoConnectionInput, { type: SocialProvider }>['social']>,
 ): SocialConnectionConfig {
-  const invalid = (pointer: string, message: string) =>
-    new ApiError('validation_failed', {
-      detail: 'The request does not match the schema.',
-      errors: [{ pointer: `/body/social/${pointer}`, message }],
-    });
+  const invalid = (field: string, message: string) => fieldError(`/body/social/${field}`, message);
   if ((input.clientId === undefined) !== (input.clientSecret === undefined)) {
     throw invalid(
       input.clientId === undefined ? 'clientId' : 'clientSecret',
@@ -288,27 +282,15 @@ export function connectionNotFound(): ApiError {
   return new ApiError('not_found', { detail: 'No SSO connection with this id.' });
 }
 
-/** A URL the Worker may fetch from an IdP: https, or http on loopback in the local environment only. */
-function fetchable(ctx: ServiceContext, url: URL | null): url is URL {
-  const loopback = url !== null && ['127.0.0.1', 'localhost', '[::1]'].includes(url.hostname);
-  return (
-    url !== null &&
-    (url.protocol === 'https:' || (url.protocol === 'http:' && loopback && ctx.bindings.ENVIRONMENT === 'local'))
-  );
-}
-
 /**
- * An issuer the Worker may fetch: https, or http on loopback in the local environment only (the tests' and dev's
- * local identity provider).
+ * An issuer the Worker may fetch: a URL the platform may call (checkWebhookUrl: https on the default port, no
+ * credentials, no private, loopback or internal host; loopback over http in the local environment only, for the
+ * tests' and dev's identity provider), without query or fragment.
  */
 export function assertIssuerAllowed(ctx: ServiceContext, issuer: string, pointer: string): void {
-  const url = URL.parse(issuer);
-  if (!fetchable(ctx, url) || url.search !== '' || url.hash !== '') {
-    throw new ApiError('validation_failed', {
-      detail: 'The request does not match the schema.',
-      errors: [{ pointer, message: 'Must be an https URL without query or fragment.' }],
-    });
-  }
+  const check = checkWebhookUrl(issuer, ctx.bindings.ENVIRONMENT);
+  if (!check.ok) throw fieldError(pointer, check.reason);
+  if (check.url.search !== '' || check.url.hash !== '') throw fieldError(pointer, 'Must have no query or fragment.');
 }
 
 const roleKeyOf = sql<string>`(select ${roles.key} from ${roles} where ${roles.organizationId} = ${ssoConnections.organizationId} and ${roles.id} = ${ssoConnections.defaultRoleId})`;
@@ -341,10 +323,7 @@ export async function createSsoConnection({
     config = await samlConfigOf(ctx, input.saml);
     // A sign-in started at the IdP has no app request to come back to: it lands on this page of the organization's.
     if (config.allowIdpInitiated && config.idpInitiatedRedirectUri === undefined) {
-      throw new ApiError('validation_failed', {
-        detail: 'The request does not match the schema.',
-        errors: [{ pointer: '/body/saml/idpInitiatedRedirectUri', message: 'Required with allowIdpInitiated.' }],
-      });
+      throw invalidSamlField('idpInitiatedRedirectUri', 'Required with allowIdpInitiated.');
     }
     if (config.idpInitiatedRedirectUri !== undefined) {
       assertRedirectAllowed(ctx, config.idpInitiatedRedirectUri, '/body/saml/idpInitiatedRedirectUri');

@@ -1,5 +1,5 @@
-import { ApiError } from '../../errors/api-error.ts';
 import { requireTenant, type ServiceContext } from '../../lib/context.ts';
+import { fieldError } from '../events/shared.ts';
 
 /**
  * Where the app may have the browser sent after sign-in: an absolute http(s) URL without fragment or credentials on
@@ -24,14 +24,8 @@ export function redirectAllowed(ctx: ServiceContext, redirectUri: string): boole
 /** redirectAllowed, or a 400 naming the field. */
 export function assertRedirectAllowed(ctx: ServiceContext, redirectUri: string, pointer: string): void {
   if (redirectAllowed(ctx, redirectUri)) return;
-  throw new ApiError('validation_failed', {
-    detail: 'The request does not match the schema.',
-    errors: [
-      {
-        pointer,
-        message:
-          "Must be an https URL without fragment on this organization's origin or one of its settings.allowedOrigins.",
-      },
-    ],
-  });
+  throw fieldError(
+    pointer,
+    "Must be an https URL without fragment on this organization's origin or one of its settings.allowedOrigins.",
+  );
 }

@@ -1,9 +1,10 @@
 import type { Bindings } from '../../env.ts';
 
 /**
- * Which webhook URLs the platform calls (server-side request forgery protection). Checked when an endpoint is
- * created or changed (400) and again right before every delivery attempt (a refused URL is a failed attempt, and no
- * request is made).
+ * Which URLs the platform calls for its customers (server-side request forgery protection): webhook endpoints,
+ * checked when an endpoint is created or changed (400) and again right before every delivery attempt (a refused URL
+ * is a failed attempt, and no request is made), and an SSO connection's OIDC issuer and SAML metadata URL, checked
+ * when the connection is created (src/services/sso/connections.ts).
  *
  * Refused: anything but https, credentials in the URL, a port other than 443, IP literals in private, loopback,
  * link-local, CGNAT, multicast, unspecified, documentation, benchmarking, reserved and cloud-metadata ranges (IPv4
