@@ -8,6 +8,7 @@ import { DISCOUNT_FAILURE_LIMIT } from '../../services/discounts/limits.ts';
 import { SIGNUP_LIMITS } from '../../services/organizations/signup.ts';
 import { INVITATION_LIMIT } from '../../services/users/invite.ts';
 import { EXPORT_DOWNLOAD_LIMIT, EXPORT_LIMIT } from '../../services/exports/service.ts';
+import { SCIM_BASE_PATH, SCIM_MEDIA_TYPE } from '../../services/scim/resources.ts';
 import { IDEMPOTENCY_HEADER } from '../../lib/idempotency.ts';
 
 /**
@@ -206,10 +207,10 @@ function hasHeaderParameter(operation: Operation, name: string): boolean {
   );
 }
 
-/** SCIM's routes answer errors as SCIM errors (src/routes/scim/schema.ts `scimErrors`), the others as problems. */
+/** SCIM's routes answer errors as SCIM errors (src/middleware/scim-errors.ts), the others as problems. */
 function errorContent(path: string) {
-  return path.startsWith('/scim/v2/')
-    ? { 'application/scim+json': { schema: { $ref: '#/components/schemas/ScimError' } } }
+  return path.startsWith(`${SCIM_BASE_PATH}/`)
+    ? { [SCIM_MEDIA_TYPE]: { schema: { $ref: '#/components/schemas/ScimError' } } }
     : { [PROBLEM_CONTENT_TYPE]: { schema: { $ref: '#/components/schemas/Problem' } } };
 }
 

@@ -3,6 +3,7 @@ import { memberships, roles, users } from '../../db/schema/index.ts';
 import { scoped } from '../../db/tenant.ts';
 import { ApiError } from '../../errors/api-error.ts';
 import { requireTenant, type ServiceContext } from '../../lib/context.ts';
+import { OWNER_ROLE } from '../roles/authority.ts';
 import { updateMember } from '../users/update.ts';
 import { parseGroupFilter } from './filter.ts';
 import { SCIM_DEFAULT_ROLE, scimList, scimRefusal, toScimGroup, type ScimGroup, type ScimList } from './resources.ts';
@@ -14,8 +15,6 @@ import type { PatchOperation } from './users.ts';
  * gives the default role back. Groups are not created, renamed or deleted over SCIM (405: roles are managed with
  * /api/v1/roles), and the owner role is not offered.
  */
-
-const OWNER_ROLE = 'owner';
 
 function groupNotFound(): ApiError {
   return new ApiError('not_found', { detail: 'No group with this id in this organization.' });

@@ -1,4 +1,5 @@
 import { and, asc, count, eq, type SQL } from 'drizzle-orm';
+import { z } from 'zod';
 import { memberships, roles, users } from '../../db/schema/index.ts';
 import { scoped } from '../../db/tenant.ts';
 import { ApiError } from '../../errors/api-error.ts';
@@ -34,7 +35,8 @@ function origin(ctx: ServiceContext): string {
   return ctx.origin ?? '';
 }
 
-const EMAIL = /^[^\s@]+@[^\s@]+\.[^\s@]+$/;
+/** The members API's rule for an address (POST /api/v1/users: `z.email()`, at most 254 characters). */
+const Email = z.email().max(254);
 
 /** The address a SCIM user signs in with: the userName when it is one (Okta, Entra ID's UPN), else the work email. */
 function emailOf(input: Pick<ScimUserInput, 'userName' | 'emails'>): string {
@@ -43,7 +45,7 @@ function emailOf(input: Pick<ScimUserInput, 'userName' | 'emails'>): string {
     ...(input.emails ?? []).filter((email) => email.primary === true).map((email) => email.value),
     ...(input.emails ?? []).map((email) => email.value),
   ];
-  const email = candidates.find((candidate) => EMAIL.test(candidate.trim()));
+  const email = candidates.find((candidate) => Email.safeParse(candidate.trim()).success);
   if (email === undefined) {
     throw scimRefusal('invalidValue', 'userName or a work email must be an email address.');
   }

@@ -23,6 +23,7 @@ import { permissionsOf, session, type Session } from '../auth/grant.ts';
 import { AUTH_LIMITS, clientBucket, enforceLimits, withLoginLimit } from '../auth/limits.ts';
 import { generateOpaqueToken, hashToken, REFRESH_TOKEN_TTL_SECONDS, SESSION_LIFETIME_SECONDS } from '../auth/tokens.ts';
 import { auditInsert } from '../audit/record.ts';
+import { fieldError } from '../events/shared.ts';
 import { OWNER_ROLE } from '../roles/authority.ts';
 import { isOidcConfig } from './connections.ts';
 import { assertRedirectAllowed, redirectAllowed } from './redirects.ts';
@@ -110,11 +111,13 @@ interface SsoHandoff {
 const transactionKey = (state: string) => `sso:tx:${state}`;
 const handoffKey = async (code: string) => `sso:handoff:${await hashToken(code)}`;
 
-function invalidField(pointer: string, message: string): ApiError {
-  return new ApiError('validation_failed', {
-    detail: 'The request does not match the schema.',
-    errors: [{ pointer, message }],
-  });
+/** The `state` of the IdP's redirect to a callback: 400 naming the parameter when it is missing or too long. */
+function callbackState(callbackUrl: URL): string {
+  const state = callbackUrl.searchParams.get('state');
+  if (state === null || state.length === 0 || state.length > 200) {
+    throw fieldError('/query/state', 'Required: the state the identity provider sends back.');
+  }
+  return state;
 }
 
 /**
@@ -330,10 +333,7 @@ const memberColumns = {
  */
 export async function completeSsoSignIn({ ctx, callbackUrl }: { ctx: ServiceContext; callbackUrl: URL }) {
   const tenant = requireTenant(ctx);
-  const state = callbackUrl.searchParams.get('state');
-  if (state === null || state.length === 0 || state.length > 200) {
-    throw invalidField('/query/state', 'Required: the state the identity provider sends back.');
-  }
+  const state = callbackState(callbackUrl);
   const stored = await withLoginLimit(ctx, (batch) =>
     batch.command<SsoTransaction | null>((pipeline) => pipeline.getdel(transactionKey(state))),
   );
@@ -349,10 +349,7 @@ export async function completeSsoSignIn({ ctx, callbackUrl }: { ctx: ServiceCont
  * else. Reads the transaction without taking it; one Redis round trip (the limit and the read), no database.
  */
 export async function bounceSsoCallback({ ctx, callbackUrl }: { ctx: ServiceContext; callbackUrl: URL }) {
-  const state = callbackUrl.searchParams.get('state');
-  if (state === null || state.length === 0 || state.length > 200) {
-    throw invalidField('/query/state', 'Required: the state the identity provider sends back.');
-  }
+  const state = callbackState(callbackUrl);
   const stored = await withLoginLimit(ctx, (batch) =>
     batch.command<SsoTransaction | null>((pipeline) => pipeline.get(transactionKey(state))),
   );
@@ -424,7 +421,9 @@ export async function consumeSamlSignIn({
     throw unknownSignIn();
   }
   return finishOrRefuse(ctx, stored, async () => {
-    const identity = await samlIdentity(ctx, input, relayState);
+    const config = await enabledSamlConfig(ctx, input.connectionId);
+    if (config === null) throw new SignInRefused('access_denied', 'This SSO connection was disabled or removed.');
+    const identity = await samlIdentity(ctx, input, relayState, config);
     if (identity.inResponseTo !== protocol.requestId) {
       throw new SignInRefused('access_denied', 'The response answers another sign-in (saml_in_response_to_mismatch).');
     }
@@ -435,28 +434,26 @@ export async function consumeSamlSignIn({
 /** The shape of a transaction key (the RelayState this API sends): 32 random bytes, base64url. */
 const TRANSACTION_KEY = /^[A-Za-z0-9_-]{43}$/;
 
-/** The verified identity of a SAML response to this enabled SAML connection (consumeSamlResponse). */
+/** The settings of an enabled SAML connection of this organization (null otherwise): one database round trip. */
+async function enabledSamlConfig(ctx: ServiceContext, connectionId: string): Promise<SamlConnectionConfig | null> {
+  const connection = await enabledConnection(ctx, connectionId);
+  return connection?.type === 'saml' ? SamlConnectionConfigSchema.parse(connection.config) : null;
+}
+
+/** The verified identity of a SAML response to this SAML connection (consumeSamlResponse). */
 async function samlIdentity(
   ctx: ServiceContext,
   input: { connectionId: string; samlResponse: string },
   relayState: string | undefined,
-  config?: SamlConnectionConfig,
+  config: SamlConnectionConfig,
 ) {
-  let connectionConfig = config;
-  if (connectionConfig === undefined) {
-    const connection = await enabledConnection(ctx, input.connectionId);
-    if (connection?.type !== 'saml') {
-      throw new SignInRefused('access_denied', 'This SSO connection was disabled or removed.');
-    }
-    connectionConfig = SamlConnectionConfigSchema.parse(connection.config);
-  }
   const { consumeSamlResponse } = await import('./saml/response.ts');
   try {
     return await consumeSamlResponse({
       ctx: { redis: ctx.services.redis },
       input: {
         connectionId: input.connectionId,
-        config: connectionConfig,
+        config,
         sp: samlServiceProvider(ctx.origin ?? '', input.connectionId),
         samlResponse: input.samlResponse,
         ...(relayState === undefined ? {} : { relayState }),
@@ -485,8 +482,7 @@ async function samlIdpInitiated(
 ): Promise<string> {
   const tenant = requireTenant(ctx);
   await enforceLimits(ctx, [[AUTH_LIMITS.loginClient, clientBucket(ctx)]]);
-  const connection = await enabledConnection(ctx, input.connectionId);
-  const config = connection?.type === 'saml' ? SamlConnectionConfigSchema.parse(connection.config) : null;
+  const config = await enabledSamlConfig(ctx, input.connectionId);
   if (config === null || !config.allowIdpInitiated || config.idpInitiatedRedirectUri === undefined) {
     throw new ApiError('bad_request', {
       detail:
