@@ -92,7 +92,15 @@ describe('SSO connections', () => {
 
   it('refuses a plain-http or non-URL issuer', async () => {
     const { tenant, token } = await admin();
-    for (const issuer of ['http://login.example.com', 'javascript:alert(1)', 'https://login.example.com/?a=b']) {
+    for (const issuer of [
+      'http://login.example.com',
+      'javascript:alert(1)',
+      'https://login.example.com/?a=b',
+      // The Worker fetches the issuer: never a private or metadata address, nor another port.
+      'https://10.0.0.1',
+      'https://169.254.169.254/latest',
+      'https://login.example.com:8443',
+    ]) {
       const response = await call(tenant, 'POST', '/api/v1/sso/connections', {
         token,
         body: { ...BODY, oidc: { ...BODY.oidc, issuer } },

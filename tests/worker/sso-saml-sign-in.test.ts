@@ -175,6 +175,7 @@ describe('SSO sign-in through a SAML connection', () => {
       `${inject('oidcIssuer')}/__documents/never-published`,
       await publishDocument('<!DOCTYPE x><x/>'),
       'https://user:secret@idp.example/metadata',
+      'https://192.168.1.10/metadata',
     ]) {
       const refused = await call(s.tenant, 'POST', '/api/v1/sso/connections', {
         token: s.token,
