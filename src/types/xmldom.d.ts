@@ -1,8 +1,8 @@
 /**
  * The part of `@xmldom/xmldom` the SAML service uses (src/services/sso/saml/xml.ts), without the package's own
- * declaration file: it starts with `/// <reference lib="dom" />`, which would put the browser's globals into the
- * Worker's type check (as @whatwg-node/fetch's would; see whatwg-node-fetch.d.ts). tsconfig.json maps the module
- * here; at run time the package itself is used.
+ * declaration file: it starts with `/// <reference lib="dom" />`, which would put the browser's globals (window,
+ * document, a `CacheStorage` without `default`, DOM's BufferSource) into the Worker's type check. tsconfig.json maps
+ * the module here; at run time the package itself is used.
  */
 declare module '@xmldom/xmldom' {
   export interface XmlNode {

@@ -510,6 +510,44 @@ describe('limits: bombs are refused with 400 query_too_complex before any databa
     expect(response.status).toBe(400);
     expect((await problem(response)).code).toBe('validation_failed');
   });
+
+  it.each([
+    ['a value of the wrong type', 'query($id: ID!) { event(id: $id) { id } }', { id: { not: 'an id' } }],
+    ['a missing required variable', 'query($id: ID!) { event(id: $id) { id } }', {}],
+    [
+      'an input object with a wrong field',
+      'mutation($input: CreateEventInput!) { createEvent(input: $input) { id } }',
+      { input: { title: 5 } },
+    ],
+  ])(
+    'variables that do not coerce (%s): 400 validation_failed at /body/variables, before any round trip',
+    async (_case, query, variables) => {
+      const tenant = await createTenant();
+      const { token } = await memberWithToken(tenant, 'owner');
+      // The host's first request looks its organization up; the refusal itself costs nothing after that.
+      await postGraphql(tenant, token, { query: '{ organization { id } }' });
+      const requestId = newRequestId();
+      const response = await postGraphql(tenant, token, { query, variables }, { 'x-request-id': requestId });
+      expect(response.status).toBe(400);
+      const answer = await problem(response);
+      expect(answer.code).toBe('validation_failed');
+      expect(answer.detail).toMatch(/^Variable "\$(id|input)"/);
+      expect(answer.errors?.every((error) => error.pointer === '/body/variables')).toBe(true);
+      expect(await roundTrips(requestId)).toEqual({ database: 0, redis: 0 });
+    },
+  );
+
+  it('a variable that does not coerce over GET points at the query string', async () => {
+    const tenant = await createTenant();
+    const { token } = await memberWithToken(tenant, 'owner');
+    const query = encodeURIComponent('query($first: Int) { events(first: $first) { nodes { id } } }');
+    const response = await request(
+      tenant.url(`/api/v1/graphql?query=${query}&variables=${encodeURIComponent('{"first":"ten"}')}`),
+      { headers: { authorization: `Bearer ${token}` } },
+    );
+    expect(response.status).toBe(400);
+    expect((await problem(response)).errors?.[0]?.pointer).toBe('/query/variables');
+  });
 });
 
 describe('introspection', () => {

@@ -14,7 +14,7 @@ import { GRAPHQL_LIMITS } from './cost.ts';
 import { GraphqlGetQuerySchema, GraphqlRequestSchema, GraphqlResponseSchema } from './http-schema.ts';
 import { prepareOperation, type GraphqlParams, type PersistedQueries, type PreparedOperation } from './prepare.ts';
 import { graphqlSchema } from './schema.ts';
-import { yoga } from './server.ts';
+import { runOperation } from './server.ts';
 
 export const GRAPHQL_PATH = '/api/v1/graphql';
 
@@ -24,8 +24,9 @@ const DESCRIPTION =
   'the same services as REST: same tenancy (another organization’s ids read as null), same permissions per field ' +
   '(a field without its REST twin’s permission is null with `extensions.code: forbidden`), same audit, same error ' +
   'codes in `extensions.code`. A missing or invalid token, a revoked session and a rate limit answer as REST does ' +
-  '(401, 429 problems); a document that does not parse or validate, or exceeds the limits (depth ' +
-  `${GRAPHQL_LIMITS.maxDepth}, ${GRAPHQL_LIMITS.maxAliases} aliases, ${GRAPHQL_LIMITS.maxTokens} tokens, cost ` +
+  '(401, 429 problems); a document that does not parse or validate, variables that do not match their types, ' +
+  `or a document over the limits (depth ${GRAPHQL_LIMITS.maxDepth}, ${GRAPHQL_LIMITS.maxAliases} aliases, ` +
+  `${GRAPHQL_LIMITS.maxTokens} tokens, cost ` +
   `${GRAPHQL_LIMITS.maxCost}), answers 400 with \`errors\` (\`validation_failed\`, \`query_too_complex\`). An ` +
   `operation takes ceil(cost / ${GRAPHQL_LIMITS.costPerUnit}) units of the plan’s rate limits (REST requests take ` +
   'one). Each nesting level of a query is at most one database round trip (dataloaders).';
@@ -101,41 +102,26 @@ function remember(key: string, query: string): void {
   }
 }
 
-interface MutationResult {
-  data?: unknown;
-  errors?: { message: string; path?: unknown[]; extensions?: { code?: string; errors?: FieldError[] } }[];
+function isErrorCode(code: unknown): code is ErrorCode {
+  return typeof code === 'string' && Object.hasOwn(ERROR_CODES, code);
 }
 
-function isErrorCode(code: string | undefined): code is ErrorCode {
-  return code !== undefined && Object.hasOwn(ERROR_CODES, code);
-}
-
-/** The operation run by yoga, as the response the client gets. */
+/** The operation run (server.ts), as the response the client gets. */
 async function execute(c: Context<AppEnv>, operation: PreparedOperation, params: GraphqlParams): Promise<Response> {
   const principal = c.var.principal;
   if (!principal) throw new Error('GraphQL executed without an admitted caller');
-  const request = new Request(c.req.url, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json', accept: 'application/json' },
-    body: JSON.stringify({
-      query: operation.query,
-      variables: operation.variables,
-      operationName: params.operationName ?? undefined,
-    }),
-  });
-  const response = await yoga.fetch(request, { hono: c, principal, prepared: operation });
-  if (operation.operation.operation !== OperationTypeNode.MUTATION) return response;
+  const result = await runOperation(c, principal, operation, params.operationName ?? undefined);
+  const first = result.errors?.[0];
+  if (operation.operation.operation !== OperationTypeNode.MUTATION || first === undefined) return c.json(result, 200);
   // A mutation that failed answers as its REST twin would: the problem of its first error (status, code, detail,
   // field errors), with every GraphQL error in `graphqlErrors`. An Idempotency-Key then keeps nothing, and the client
   // may retry with the same key once the cause is fixed.
-  const body: MutationResult = await response.json();
-  const first = body.errors?.[0];
-  if (first === undefined) return c.json(body, 200);
-  const code = first.extensions?.code;
+  const code = first.extensions['code'];
+  const errors = first.extensions['errors'] as FieldError[] | undefined;
   const problem = new ApiError(isErrorCode(code) ? code : 'internal_error', {
     detail: first.message,
-    ...(first.extensions?.errors === undefined ? {} : { errors: first.extensions.errors }),
-    extensions: { graphqlErrors: body.errors },
+    ...(errors === undefined ? {} : { errors }),
+    extensions: { graphqlErrors: result.errors?.map((error) => error.toJSON()) },
   });
   return problemResponse(c, problem);
 }

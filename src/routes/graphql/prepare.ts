@@ -3,6 +3,7 @@ import { maxDepthRule } from '@escape.tech/graphql-armor-max-depth';
 import { maxDirectivesRule } from '@escape.tech/graphql-armor-max-directives';
 import {
   getOperationAST,
+  getVariableValues,
   GraphQLError,
   Kind,
   NoSchemaIntrospectionCustomRule,
@@ -187,6 +188,10 @@ export async function prepareOperation(
     if (definition.kind === Kind.FRAGMENT_DEFINITION) fragments.set(definition.name.value, definition);
   }
   const variables = params.variables ?? {};
+  // Variables that do not coerce to their declared types are the request's fault, refused here like a document that
+  // does not validate (graphql-js's own coercion, the one `execute` runs again).
+  const coerced = getVariableValues(options.schema, operation.variableDefinitions ?? [], variables, { maxErrors: 20 });
+  if (coerced.errors) throw refused('validation_failed', where, coerced.errors, 'variables');
   const cost = operationCost(options.schema, operation, fragments, variables);
   if (cost > GRAPHQL_LIMITS.maxCost) {
     throw refusal(
