@@ -13,7 +13,8 @@
  * organization host the tenant lookup would need a database first). Wall times on a loaded machine mostly measure
  * the load, so the same three are also run as fresh Node processes (the same V8) and their CPU time
  * (process.cpuUsage) measured: importing the bundle (compilation and module evaluation) and answering the first
- * request. Writes bench/results/bundle.json. Not part of `npm test`.
+ * request; where valgrind is installed, the same processes' instruction counts (callgrind), which barely move with
+ * the machine's load. Writes bench/results/bundle.json. Not part of `npm test`.
  */
 import { spawnSync } from 'node:child_process';
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
@@ -241,6 +242,46 @@ try {
     cpu.workerApi.push(cpuSample(workerPath, API_ROUTE));
   }
 
+  // 6. Instructions (valgrind's callgrind, when installed): the same probe, once each. Unlike times, an instruction
+  // count hardly moves with the machine's load (the same bundle counts within 1% run to run), so it is the figure
+  // to compare start-up across commits on a shared machine. The whole process is counted (Node's own start-up too),
+  // which the trivial Worker's count takes back out.
+  function instructions(scriptPath: string, first: FirstRequest): number | null {
+    const run = spawnSync(
+      'valgrind',
+      [
+        '--tool=callgrind',
+        '--callgrind-out-file=/dev/null',
+        process.execPath,
+        '--single-threaded',
+        probePath,
+        scriptPath,
+        first.url,
+        JSON.stringify(bindings),
+      ],
+      { encoding: 'utf8' },
+    );
+    if (run.error) return null;
+    const collected = /Collected : (\d+)/.exec(run.stderr);
+    if (run.status !== 0 || !collected?.[1]) throw new Error(`callgrind of ${first.url} failed: ${run.stderr}`);
+    return Number(collected[1]);
+  }
+  const counted = {
+    worker: instructions(workerPath, HEALTH),
+    workerApiRoute: instructions(workerPath, API_ROUTE),
+    floor: instructions(floorPath, HEALTH),
+  };
+  const instructionCounts =
+    counted.worker === null || counted.workerApiRoute === null || counted.floor === null
+      ? null
+      : {
+          worker: counted.worker,
+          workerApiRoute: counted.workerApiRoute,
+          floor: counted.floor,
+          workerOverFloor: counted.worker - counted.floor,
+          workerApiRouteOverFloor: counted.workerApiRoute - counted.floor,
+        };
+
   const median = (xs: number[]) => {
     const s = [...xs].sort((a, b) => a - b);
     const mid = Math.floor(s.length / 2);
@@ -299,6 +340,7 @@ try {
       moduleEvaluationOverFloorStart: round(moduleEvaluationMs / floorStartMs, 100),
       line: '',
       cpu: cpuTimes,
+      instructions: instructionCounts,
     },
   };
 
@@ -352,6 +394,25 @@ try {
     'Eventra Worker, API route': cpuRow(cpuTimes.workerApiRoute, 'GET /api/v1/public/events (platform host)'),
     'trivial Worker (floor)': cpuRow(cpuTimes.floor, 'GET /health'),
   });
+  const millions = (count: number) => `${(count / 1e6).toFixed(0)} M`;
+  if (instructionCounts === null) {
+    console.log('Instructions: valgrind is not installed (apt-get install valgrind), not counted');
+  } else {
+    console.log("Instructions (valgrind's callgrind, one fresh Node process each, Node's own start-up included)");
+    console.table({
+      'Eventra Worker': { instructions: millions(instructionCounts.worker), 'first request': 'GET /health' },
+      'Eventra Worker, API route': {
+        instructions: millions(instructionCounts.workerApiRoute),
+        'first request': 'GET /api/v1/public/events (platform host)',
+      },
+      'trivial Worker (floor)': { instructions: millions(instructionCounts.floor), 'first request': 'GET /health' },
+    });
+    console.log(
+      `Instructions over the trivial Worker: ${millions(instructionCounts.workerOverFloor)} to the first /health ` +
+        `(${(instructionCounts.worker / instructionCounts.floor).toFixed(2)} x the trivial Worker's process), ` +
+        `${millions(instructionCounts.workerApiRouteOverFloor)} to the first API response`,
+    );
+  }
   console.log(result.startup.line);
 
   const resultsDir = join(root, 'bench/results');
