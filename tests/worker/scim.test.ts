@@ -1,7 +1,15 @@
 import { sql } from 'drizzle-orm';
 import { describe, expect, inject, it } from 'vitest';
 import { BUILT_IN_ROLES, type Permission } from '../../src/services/auth/permissions.ts';
-import { createTenant, database, newRequestId, request, roundTrips, type TestTenant } from '../support/harness.ts';
+import {
+  createTenant,
+  database,
+  newRequestId,
+  otherDatabases,
+  request,
+  roundTrips,
+  type TestTenant,
+} from '../support/harness.ts';
 import { atIdp, idpAccount, registerIdpClient } from '../support/oidc.ts';
 import { call, memberWithToken } from '../support/users.ts';
 
@@ -349,6 +357,61 @@ describe('SCIM 2.0: groups are roles', () => {
       sql`select id from roles where organization_id = ${s.tenant.organization.id} and key = 'owner'`,
     );
     await expectScimError(await scim(s, 'GET', `/Groups/${ownerRole.rows[0]?.id ?? ''}`), 404);
+  });
+
+  it('keeps the members API’s round trips: reads one, writes a read and one batch, a session end one more', async () => {
+    const s = await setup();
+    const traced = async (method: string, path: string, body?: unknown) => {
+      const requestId = newRequestId();
+      const response = await scim(s, method, path, body, { 'x-request-id': requestId });
+      expect(response.status, await response.clone().text()).toBeLessThan(300);
+      return { response, trips: await roundTrips(requestId) };
+    };
+    // The host's first request looks its organization up; the key's first use records itself after the response.
+    await traced('GET', '/Users?count=1');
+    const read = { database: 1, redis: 1 };
+    expect((await traced('GET', '/Users?count=10')).trips).toEqual(read);
+    const email = address('budget');
+    expect((await traced('GET', `/Users?filter=${encodeURIComponent(`userName eq "${email}"`)}`)).trips).toEqual(read);
+
+    // A create is the invitation's read and its write batch, answered from what it wrote.
+    const created = await traced('POST', '/Users', { schemas: [USER], userName: email, externalId: 'budget-1' });
+    expect(created.trips).toEqual({ database: 2, redis: 1 });
+    const user = await created.response.json<ScimUserBody & { meta: { lastModified: string } }>();
+    expect((await traced('GET', `/Users/${user.id}`)).trips).toEqual(read);
+
+    // PUT and PATCH: the member read once (to check the change), then the members API's write batch.
+    const replaced = await traced('PUT', `/Users/${user.id}`, {
+      schemas: [USER],
+      userName: email,
+      displayName: 'Budget Person',
+      externalId: 'budget-2',
+      active: true,
+    });
+    expect(replaced.trips).toEqual({ database: 2, redis: 1 });
+    const answer = await replaced.response.json<ScimUserBody & { meta: { lastModified: string } }>();
+    // The answer is the row as written: the same as a fresh read.
+    const fresh = await (await scim(s, 'GET', `/Users/${user.id}`)).json<ScimUserBody>();
+    expect(answer).toEqual(fresh);
+    expect(answer).toMatchObject({ displayName: 'Budget Person', externalId: 'budget-2', active: true });
+    expect(Date.parse(answer.meta.lastModified)).toBeGreaterThan(Date.parse(user.meta.lastModified));
+    // A disable ends the member's sessions: on every database the account lives on, and their tokens in Redis.
+    const disabled = await traced('PATCH', `/Users/${user.id}`, {
+      schemas: [PATCH_OP],
+      Operations: [{ op: 'replace', value: { active: false } }],
+    });
+    expect(disabled.trips).toEqual({ database: 2 + otherDatabases(), redis: 2 });
+    expect(await disabled.response.json<ScimUserBody>()).toEqual(
+      await (await scim(s, 'GET', `/Users/${user.id}`)).json<ScimUserBody>(),
+    );
+
+    // Groups read in one round trip; DELETE costs what DELETE /api/v1/users/{id} does.
+    expect((await traced('GET', '/Groups')).trips).toEqual(read);
+    expect((await traced('DELETE', `/Users/${user.id}`)).trips).toEqual({
+      database: 2 + otherDatabases(),
+      redis: 2,
+    });
+    expect((await traced('GET', '/ServiceProviderConfig')).trips).toEqual({ database: 0, redis: 1 });
   });
 
   it('tells what it offers (ServiceProviderConfig)', async () => {

@@ -1,5 +1,5 @@
 import { ApiError } from '../../errors/api-error.ts';
-import type { MemberRow } from '../users/members.ts';
+import type { ScimMemberRow } from '../users/members.ts';
 
 /*
  * SCIM 2.0 (RFC 7643 resources, RFC 7644 protocol) as the organization's identity provider sees it: a User is a
@@ -43,7 +43,7 @@ export interface ScimUser {
   meta: { resourceType: 'User'; created: string; lastModified: string; location: string };
 }
 
-export function toScimUser(row: MemberRow, origin: string): ScimUser {
+export function toScimUser(row: ScimMemberRow, origin: string): ScimUser {
   return {
     schemas: [SCIM_USER_SCHEMA],
     id: row.id,

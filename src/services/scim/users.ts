@@ -8,16 +8,16 @@ import { normalizeEmail } from '../auth/account.ts';
 import { provisionMember } from '../users/invite.ts';
 import { memberColumns, memberNotFound, selectMember, type MemberRow } from '../users/members.ts';
 import { removeMember } from '../users/remove.ts';
-import { updateMember } from '../users/update.ts';
+import { changeMember } from '../users/update.ts';
 import { parseUserFilter } from './filter.ts';
 import { SCIM_DEFAULT_ROLE, scimList, scimRefusal, toScimUser, type ScimList, type ScimUser } from './resources.ts';
 
 /*
  * SCIM Users: the organization's members, provisioned and deprovisioned by its identity provider with an API key that
  * holds `scim:provision` (and the permissions of the roles it gives). Every change goes through the members API's own
- * services (provisionMember, updateMember, removeMember), so the rules are theirs: the key never manages a member
- * whose role holds a permission it lacks, nor an owner; the last active owner stays; a disable or a removal ends the
- * member's sessions at once; seats count against the plan's quota. Each change is audited as the key.
+ * services (provisionMember, updateMember and its changeMember, removeMember), so the rules are theirs: the key never
+ * manages a member whose role holds a permission it lacks, nor an owner; the last active owner stays; a disable or a
+ * removal ends the member's sessions at once; seats count against the plan's quota. Each change is audited as the key.
  */
 
 /** What an IdP sends of a user (Okta's and Entra ID's attributes; anything else is accepted and ignored). */
@@ -150,7 +150,7 @@ export async function createScimUser({ ctx, input }: { ctx: ServiceContext; inpu
         active: input.active === undefined ? true : scimBoolean(input.active, 'active'),
       },
     });
-    return await getScimUser({ ctx, input: { id: member.id } });
+    return toScimUser(member, origin(ctx));
   } catch (error) {
     if (error instanceof ApiError && error.code === 'conflict') throw scimRefusal('uniqueness', error.detail ?? '');
     throw error;
@@ -164,17 +164,18 @@ interface UserChange {
   externalId?: string | null | undefined;
 }
 
-async function applyChange(ctx: ServiceContext, id: string, change: UserChange): Promise<ScimUser> {
-  await updateMember({
-    ctx,
-    input: {
-      id,
-      name: change.name,
-      status: change.active === undefined ? undefined : change.active ? 'active' : 'disabled',
-      scim: { externalId: change.externalId },
-    },
+/**
+ * The change applied to the member as read (changeMember: the members API's rules and write batch, without reading
+ * the member again), answered from the row as written: a PUT or PATCH is the read and one write, as
+ * PUT /api/v1/users/{id} is.
+ */
+async function applyChange(ctx: ServiceContext, current: MemberRow, change: UserChange): Promise<ScimUser> {
+  const { row } = await changeMember(ctx, current, null, {
+    name: change.name,
+    status: change.active === undefined ? undefined : change.active ? 'active' : 'disabled',
+    scim: { externalId: change.externalId },
   });
-  return getScimUser({ ctx, input: { id } });
+  return toScimUser(row, origin(ctx));
 }
 
 /** The address is the account's, shared with other organizations: an IdP cannot change it (400 `mutability`). */
@@ -197,7 +198,7 @@ export async function replaceScimUser({
 }): Promise<ScimUser> {
   const current = await readMember(ctx, input.id);
   assertSameEmail(current, emailOf(input.user));
-  return applyChange(ctx, current.id, {
+  return applyChange(ctx, current, {
     name: nameOf(input.user, current.name),
     active: input.user.active === undefined ? true : scimBoolean(input.user.active, 'active'),
     externalId: input.user.externalId ?? null,
@@ -276,7 +277,7 @@ export async function patchScimUser({
       current.name,
     );
   }
-  return applyChange(ctx, current.id, change);
+  return applyChange(ctx, current, change);
 }
 
 /** DELETE /scim/v2/Users/{id}: removeMember (the membership goes, the sessions end; the global account stays). */

@@ -17,7 +17,7 @@ import { assertAuthority, callerOf } from '../roles/authority.ts';
 import { emailBranding, sendLater } from '../email/branding.ts';
 import { databaseError, failedGuard, FOREIGN_KEY_VIOLATION, UNIQUE_VIOLATION } from './guards.ts';
 import { roleUnchanged, shareRole } from './locks.ts';
-import { shownName, toMember, type Member } from './members.ts';
+import { shownName, toMember, type Member, type ScimMemberRow } from './members.ts';
 
 export interface InviteMemberInput {
   email: string;
@@ -55,7 +55,7 @@ export async function inviteMember({ ctx, input }: { ctx: ServiceContext; input:
     failClosed: true,
     record: ctx.recordRateLimits,
   });
-  return inviteOnce(ctx, input, null);
+  return (await inviteOnce(ctx, input, null)).member;
 }
 
 /** How an identity provider adds a member over SCIM (src/services/scim): its id for them, and whether they start. */
@@ -77,12 +77,22 @@ export async function provisionMember({
 }: {
   ctx: ServiceContext;
   input: InviteMemberInput & Provisioning;
-}): Promise<Member> {
+}): Promise<ScimMemberRow> {
   const { externalId, active, ...invitation } = input;
-  return inviteOnce(ctx, invitation, { externalId, active });
+  return (await inviteOnce(ctx, invitation, { externalId, active })).row;
 }
 
-async function inviteOnce(ctx: ServiceContext, input: InviteMemberInput, provisioning: Provisioning | null) {
+/** A new membership: as the members API shows it, and as SCIM does (with the role's id and the row's times). */
+interface Invited {
+  member: Member;
+  row: ScimMemberRow;
+}
+
+async function inviteOnce(
+  ctx: ServiceContext,
+  input: InviteMemberInput,
+  provisioning: Provisioning | null,
+): Promise<Invited> {
   try {
     return await invite(ctx, input, provisioning);
   } catch (error) {
@@ -99,7 +109,7 @@ async function invite(
   ctx: ServiceContext,
   input: InviteMemberInput,
   provisioning: Provisioning | null,
-): Promise<Member> {
+): Promise<Invited> {
   const tenant = requireTenant(ctx);
   const caller = callerOf(ctx);
   const email = input.email.trim().toLowerCase();
@@ -161,7 +171,7 @@ async function invite(
   // The member the answer shows; its creation time is the membership row's, read in SQL after the insert.
   const { createdAt: _createdAt, ...memberFields } = member(new Date(0));
 
-  let membership: { createdAt: Date } | undefined;
+  let membership: { createdAt: Date; updatedAt: Date } | undefined;
   try {
     [, , , , , [membership]] = await scoped(db, scope, [
       // The plan's quota of staff seats (a customer's `member` role takes none): serialized, counted at write time.
@@ -184,7 +194,7 @@ async function invite(
           invitedBy: caller.userId,
           scimExternalId: provisioning?.externalId ?? null,
         })
-        .returning({ createdAt: memberships.createdAt }),
+        .returning({ createdAt: memberships.createdAt, updatedAt: memberships.updatedAt }),
       // A SCIM member has no invitation: their first SSO sign-in activates the membership.
       ...(provisioning === null
         ? [
@@ -234,7 +244,21 @@ async function invite(
   }
   if (!membership) throw new Error('the membership insert returned nothing');
   notifyOutbox(ctx, tenant.id);
-  if (provisioning !== null) return member(membership.createdAt);
+  const invited: Invited = {
+    member: member(membership.createdAt),
+    row: {
+      id: userId,
+      email,
+      name,
+      status,
+      roleId: role.id,
+      roleKey: role.key,
+      createdAt: membership.createdAt,
+      updatedAt: membership.updatedAt,
+      scimExternalId: provisioning?.externalId ?? null,
+    },
+  };
+  if (provisioning !== null) return invited;
 
   const message = invitationEmail({
     id: `invitation:${invitation.id}`,
@@ -245,5 +269,5 @@ async function invite(
     branding: emailBranding(organization ?? { name: tenant.name, branding: {} }),
   });
   sendLater(ctx, message);
-  return member(membership.createdAt);
+  return invited;
 }

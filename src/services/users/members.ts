@@ -62,6 +62,12 @@ export interface MemberRow {
   updatedAt: Date;
 }
 
+/** What a SCIM answer shows of a member (src/services/scim/resources.ts `toScimUser`). */
+export type ScimMemberRow = Pick<
+  MemberRow,
+  'id' | 'email' | 'name' | 'status' | 'roleId' | 'roleKey' | 'createdAt' | 'updatedAt' | 'scimExternalId'
+>;
+
 /** One member of the organization (or nothing: another tenant's user id finds no membership here). */
 export function selectMember(db: Database, organizationId: string, userId: string) {
   return db

@@ -11,7 +11,7 @@ import { isPlanLimit, planLimitError, quotaGuard, takesMemberSeat } from '../pla
 import { assertAuthority, assertMayHold, callerOf, OWNER_ROLE } from '../roles/authority.ts';
 import { databaseError, failedGuard, UNIQUE_VIOLATION } from './guards.ts';
 import { anotherActiveOwner, lockMembers, memberUnchanged, roleUnchanged, shareRole } from './locks.ts';
-import { memberNotFound, selectMember, toMember, type Member } from './members.ts';
+import { memberNotFound, selectMember, toMember, type Member, type MemberRow } from './members.ts';
 import { endSessions, lastOwnerConflict, staleConflict } from './sessions.ts';
 
 export interface UpdateMemberInput {
@@ -45,12 +45,10 @@ export interface UpdateMemberInput {
  */
 export async function updateMember({ ctx, input }: { ctx: ServiceContext; input: UpdateMemberInput }): Promise<Member> {
   const tenant = requireTenant(ctx);
-  const caller = callerOf(ctx);
   const id = input.id.toLowerCase();
   const db = ctx.services.db;
-  const scope = { organizationId: tenant.id };
 
-  const [[target], [newRole]] = await scoped(db, scope, [
+  const [[target], [newRole]] = await scoped(db, { organizationId: tenant.id }, [
     selectMember(db, tenant.id, id),
     db
       .select({ id: roles.id, key: roles.key, name: roles.name, permissions: roles.permissions })
@@ -66,12 +64,45 @@ export async function updateMember({ ctx, input }: { ctx: ServiceContext; input:
       errors: [{ pointer: '/body/role', message: 'No role with this key in this organization' }],
     });
   }
+  return (await changeMember(ctx, target, newRole ?? null, input)).member;
+}
+
+/** A role as updateMember reads it to give it. */
+export interface RoleToGive {
+  id: string;
+  key: string;
+  name: string;
+  permissions: string[];
+}
+
+/** A member after a change: as the members API shows it, and the row as now stored (SCIM answers with it). */
+export interface ChangedMember {
+  member: Member;
+  row: MemberRow;
+}
+
+/**
+ * updateMember after its read, for a caller that has read the member itself (SCIM checks the change against the
+ * member first): the same rules and the same write batch, one database round trip (and Redis when sessions end).
+ * `newRole` is the role `input.role` names, read with the member, or null when no role is asked for.
+ */
+export async function changeMember(
+  ctx: ServiceContext,
+  target: MemberRow,
+  newRole: RoleToGive | null,
+  input: Omit<UpdateMemberInput, 'id'>,
+): Promise<ChangedMember> {
+  const tenant = requireTenant(ctx);
+  const caller = callerOf(ctx);
+  const id = target.id;
+  const db = ctx.services.db;
+  const scope = { organizationId: tenant.id };
 
   const name = input.name?.trim();
   // Compared with the stored display name, not the shown one: giving the account's current name pins it here, so a
   // later change of the account's own name no longer shows in this organization.
   const renamed = name !== undefined && name !== target.displayName;
-  const roleChange = newRole !== undefined && newRole.id !== target.roleId ? newRole : null;
+  const roleChange = newRole !== null && newRole.id !== target.roleId ? newRole : null;
   // An IdP's `active` for a member it provisioned who has not signed in yet: the first sign-in activates them.
   const status =
     input.scim !== undefined && target.status === 'invited' && input.status === 'active' ? undefined : input.status;
@@ -82,7 +113,9 @@ export async function updateMember({ ctx, input }: { ctx: ServiceContext; input:
     throw new ApiError('forbidden', { detail: 'You cannot change your own role or status.' });
   }
   assertAuthority(caller, { key: target.roleKey, permissions: target.rolePermissions });
-  if (!renamed && roleChange === null && statusChange === null && !externalIdChange) return toMember(target);
+  if (!renamed && roleChange === null && statusChange === null && !externalIdChange) {
+    return { member: toMember(target), row: target };
+  }
   if (roleChange !== null) {
     assertAuthority(caller, roleChange);
     assertMayHold(target, roleChange);
@@ -123,6 +156,7 @@ export async function updateMember({ ctx, input }: { ctx: ServiceContext; input:
   if (losesOwner) writes.push(anotherActiveOwner(db, tenant.id, id));
   if (roleChange !== null)
     writes.push(shareRole(db, tenant.id, roleChange.id), roleUnchanged(db, tenant.id, roleChange));
+  const updateAt = writes.length;
   writes.push(
     db
       .update(memberships)
@@ -133,7 +167,8 @@ export async function updateMember({ ctx, input }: { ctx: ServiceContext; input:
         ...(externalIdChange ? { scimExternalId: externalId } : {}),
         updatedAt: sql`now()`,
       })
-      .where(and(eq(memberships.organizationId, tenant.id), eq(memberships.userId, id))),
+      .where(and(eq(memberships.organizationId, tenant.id), eq(memberships.userId, id)))
+      .returning({ updatedAt: memberships.updatedAt }),
   );
   if (endsSessions) {
     writes.push(
@@ -166,8 +201,9 @@ export async function updateMember({ ctx, input }: { ctx: ServiceContext; input:
     outboxInsert(db, { organizationId: tenant.id, type: 'membership.updated', data: updated }),
   );
 
+  let results: unknown[];
   try {
-    await scoped(db, scope, writes as [BatchItem<'pg'>, ...BatchItem<'pg'>[]]);
+    results = await scoped(db, scope, writes as [BatchItem<'pg'>, ...BatchItem<'pg'>[]]);
   } catch (error) {
     if (isPlanLimit(error)) throw planLimitError(tenant, 'members');
     const failed = failedGuard(error);
@@ -179,8 +215,26 @@ export async function updateMember({ ctx, input }: { ctx: ServiceContext; input:
     }
     throw error;
   }
+  const [stored] = results[updateAt] as { updatedAt: Date }[];
+  if (!stored) throw new Error('the membership update returned nothing');
   notifyOutbox(ctx, tenant.id);
   if (endsSessions) await endSessions(ctx, tenant.id, [id]);
 
-  return updated;
+  const row: MemberRow = {
+    ...target,
+    name: after.name,
+    displayName: renamed ? name : target.displayName,
+    status: after.status,
+    ...(roleChange === null
+      ? {}
+      : {
+          roleId: roleChange.id,
+          roleKey: roleChange.key,
+          roleName: roleChange.name,
+          rolePermissions: roleChange.permissions,
+        }),
+    scimExternalId: externalIdChange ? (externalId ?? null) : target.scimExternalId,
+    updatedAt: stored.updatedAt,
+  };
+  return { member: updated, row };
 }
