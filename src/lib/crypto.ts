@@ -137,7 +137,11 @@ export async function signMessage(keyText: string, purpose: SignaturePurpose, me
   return base64urlEncode(await messageMac(keyText, purpose, message));
 }
 
-/** Whether `signature` is `signMessage`'s for the same key, purpose and message (compared in constant time). */
+/**
+ * Whether `signature` is `signMessage`'s for the same key, purpose and message (compared in constant time), written
+ * exactly as signMessage writes it: a 32-byte MAC's last base64url character carries 2 unused bits, so four texts
+ * decode to the same MAC, and only the canonical one (unused bits zero, no padding) is accepted.
+ */
 export async function verifySignature(
   keyText: string,
   purpose: SignaturePurpose,
@@ -150,5 +154,6 @@ export async function verifySignature(
   } catch {
     return false;
   }
+  if (base64urlEncode(mac) !== signature) return false;
   return crypto.subtle.verify('HMAC', await signingKey(keyText, purpose), mac, encoder.encode(message));
 }

@@ -312,13 +312,18 @@ describe('organization export', () => {
     // The first character: the last one of 43 base64url characters also carries 2 unused bits, so changing it may
     // leave the decoded signature the same.
     tamperedSignature.searchParams.set('signature', `${signature.startsWith('A') ? 'B' : 'A'}${signature.slice(1)}`);
+    // The same MAC written another way: the last character with one of its 2 unused bits set.
+    const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_';
+    const nonCanonical = new URL(url);
+    const last = alphabet.indexOf(signature.at(-1) ?? '');
+    nonCanonical.searchParams.set('signature', `${signature.slice(0, -1)}${alphabet[last ^ 1] ?? ''}`);
     const laterExpiry = new URL(url);
     laterExpiry.searchParams.set('expires', String(expires + 3600));
     const otherFile = new URL(url.toString().replace('organization.json', 'events.csv'));
     const otherTenant = await createTenant({ plan: 'pro' });
     const otherHost = new URL(url);
     otherHost.host = otherTenant.host;
-    for (const link of [tamperedSignature, laterExpiry, otherFile, otherHost]) {
+    for (const link of [tamperedSignature, nonCanonical, laterExpiry, otherFile, otherHost]) {
       const response = await request(link.toString());
       expect(response.status, link.toString()).toBe(404);
       expect((await problem(response)).code).toBe('not_found');
