@@ -288,6 +288,30 @@ describe('SCIM 2.0: deprovisioning and the rules', () => {
     const { member: stranger } = await memberWithToken(elsewhere.tenant, 'staff');
     await expectScimError(await scim(s, 'GET', `/Users/${stranger.userId}`), 404);
     await expectScimError(await scim(s, 'DELETE', `/Users/${stranger.userId}`), 404);
+    // Another organization's groups (its roles) read as absent, and its members cannot be pushed into ours.
+    const theirGroups = await (await scim(elsewhere, 'GET', '/Groups')).json<ScimListBody<{ id: string }>>();
+    const theirGroup = theirGroups.Resources[0]?.id ?? '';
+    expect(theirGroup).not.toBe('');
+    await expectScimError(await scim(s, 'GET', `/Groups/${theirGroup}`), 404);
+    await expectScimError(
+      await scim(s, 'PATCH', `/Groups/${theirGroup}`, {
+        schemas: [PATCH_OP],
+        Operations: [{ op: 'add', path: 'members', value: [{ value: stranger.userId }] }],
+      }),
+      404,
+    );
+    const ourGroups = await (await scim(s, 'GET', '/Groups')).json<ScimListBody<{ id: string; displayName: string }>>();
+    const ourStaff = ourGroups.Resources.find((group) => group.displayName === 'staff')?.id ?? '';
+    const pushStranger = await scim(s, 'PATCH', `/Groups/${ourStaff}`, {
+      schemas: [PATCH_OP],
+      Operations: [{ op: 'add', path: 'members', value: [{ value: stranger.userId }] }],
+    });
+    expect(pushStranger.status).toBeGreaterThanOrEqual(400);
+    const strangerRow = await database().execute<{ n: number }>(
+      sql`select count(*)::int as n from memberships where organization_id = ${s.tenant.organization.id}
+           and user_id = ${stranger.userId}`,
+    );
+    expect(strangerRow.rows[0]?.n).toBe(0);
 
     const readOnly = await setup(['events:read']);
     await expectScimError(await scim(readOnly, 'GET', '/Users'), 403);

@@ -197,8 +197,10 @@ describe('social login: Google', () => {
     });
     expect(tenantless.status).toBe(400);
 
+    const createdId = newRequestId();
     const created = await call(tenant, 'POST', '/api/v1/sso/connections', {
       token,
+      headers: { 'x-request-id': createdId },
       body: {
         type: 'google',
         name: 'Google (Acme)',
@@ -207,6 +209,8 @@ describe('social login: Google', () => {
       },
     });
     expect(created.status, await created.clone().text()).toBe(201);
+    // As an OIDC connection: one write batch (the provider's discovery is read at sign-in, not here).
+    expect(await roundTrips(createdId)).toEqual({ database: 1, redis: 1 });
     const text = await created.clone().text();
     expect(text).not.toContain(client.client_secret);
     const view = await created.json<SocialView & { id: string }>();
