@@ -1,10 +1,12 @@
 import { gql } from 'graphql-request';
 import { env } from 'cloudflare:workers';
 import { printSchema } from 'graphql';
-import { describe, expect, it } from 'vitest';
+import fc from 'fast-check';
+import { describe, expect, inject, it } from 'vitest';
 import { webhookDeliveries, webhookEndpoints } from '../../src/db/schema/index.ts';
 import { GRAPHQL_LIMITS } from '../../src/routes/graphql/cost.ts';
 import { ApiError } from '../../src/errors/api-error.ts';
+import { ERROR_CODES } from '../../src/errors/codes.ts';
 import { prepareOperation } from '../../src/routes/graphql/prepare.ts';
 import { graphqlSchema } from '../../src/routes/graphql/schema.ts';
 import { book, enableManualPayment } from '../support/bookings.ts';
@@ -536,6 +538,80 @@ describe('limits: bombs are refused with 400 query_too_complex before any databa
       expect(await roundTrips(requestId)).toEqual({ database: 0, redis: 0 });
     },
   );
+
+  it('never answers 5xx or an internal error to variables of any shape (property-based, FUZZ_SEED)', async () => {
+    const { seed, runs } = inject('fuzz');
+    const tenant = await createTenant({ plan: 'enterprise' });
+    const { token } = await memberWithToken(tenant, 'owner');
+    // Values of every JSON type, and the shapes the schema expects filled with values of any type.
+    const anything = fc.oneof(
+      fc.jsonValue(),
+      fc.uuid(),
+      fc.string(),
+      fc.integer(),
+      fc.double(),
+      fc.constant('2031-07-04T18:00:00Z'),
+      fc.constant('\u0000'),
+    );
+    const createEventInput = fc.oneof(
+      anything,
+      fc.record(
+        {
+          title: anything,
+          timezone: fc.oneof(fc.constant('Europe/Berlin'), anything),
+          startsAt: fc.oneof(
+            fc.date({ noInvalidDate: true }).map((date) => date.toISOString()),
+            anything,
+          ),
+          endsAt: fc.oneof(
+            fc.date({ noInvalidDate: true }).map((date) => date.toISOString()),
+            anything,
+          ),
+          capacity: anything,
+          categories: fc.oneof(fc.array(anything), anything),
+          slug: anything,
+          unknownField: anything,
+        },
+        { requiredKeys: [] },
+      ),
+    );
+    const cases = [
+      { query: 'query($id: ID!) { event(id: $id) { id title } }', variables: fc.record({ id: anything }) },
+      {
+        query: 'query($first: Int, $after: String) { events(first: $first, after: $after) { nodes { id } } }',
+        variables: fc.record({ first: anything, after: anything }, { requiredKeys: [] }),
+      },
+      {
+        query: 'mutation($input: CreateEventInput!) { createEvent(input: $input) { id } }',
+        variables: fc.record({ input: createEventInput }, { requiredKeys: [] }),
+      },
+      {
+        query:
+          'mutation($eventId: ID, $ticketCode: String!) { checkIn(eventId: $eventId, ticketCode: $ticketCode) { alreadyCheckedIn } }',
+        variables: fc.dictionary(fc.constantFrom('eventId', 'ticketCode', 'other'), anything),
+      },
+    ];
+    for (const [index, { query, variables }] of cases.entries()) {
+      await fc.assert(
+        fc.asyncProperty(variables, async (values) => {
+          const response = await postGraphql(tenant, token, { query, variables: values });
+          const text = await response.text();
+          expect(response.status, text).toBeLessThan(500);
+          if (response.status === 200) {
+            const body = JSON.parse(text) as { errors?: GraphqlError[] };
+            for (const error of body.errors ?? []) {
+              expect(error.extensions?.code, text).not.toBe('internal_error');
+              expect(Object.keys(ERROR_CODES), text).toContain(error.extensions?.code);
+            }
+          } else {
+            expect(response.headers.get('content-type'), text).toBe('application/problem+json');
+            expect((JSON.parse(text) as { code?: string }).code, text).not.toBe('internal_error');
+          }
+        }),
+        { seed: seed + index, numRuns: runs * 10 },
+      );
+    }
+  });
 
   it('a variable that does not coerce over GET points at the query string', async () => {
     const tenant = await createTenant();
