@@ -124,8 +124,6 @@ async function main(): Promise<void> {
   // The gateway credentials go through an env file so wrangler shows them as hidden, not in its bindings table.
   const envFile = path.join(stateDir, 'dev.env');
   const vars: Record<string, string> = stack.workerVars();
-  // `npm run bench` measures the production path: no check of response bodies against their schemas.
-  if (process.env.EVENTRA_RESPONSE_CHECKS === 'off') vars.RESPONSE_CHECKS = 'off';
   await writeFile(
     envFile,
     Object.entries(vars)
@@ -152,6 +150,9 @@ async function main(): Promise<void> {
       '--env-file',
       envFile,
       '--show-interactive-dev-session=false',
+      // `npm run bench` measures the production path: no check of response bodies against their schemas. A `--var`,
+      // not the env file: with `[env.local.secrets]` declared, wrangler dev reads only those names from the file.
+      ...(process.env.EVENTRA_RESPONSE_CHECKS === 'off' ? ['--var', 'RESPONSE_CHECKS:off'] : []),
       ...(inspectorPort === undefined ? [] : ['--inspector-port', inspectorPort]),
     ],
     {
