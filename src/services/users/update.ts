@@ -140,13 +140,24 @@ export async function changeMember(
   const takesSeat =
     !takesMemberSeat({ role: target.roleKey, status: target.status }) &&
     takesMemberSeat({ role: after.role, status: after.status });
-  // The member after the change, as the answer shows it (and the `membership.updated` event carries it).
-  const updated = toMember({
+  // The member after the change: the row as the batch writes it (all but updated_at, which the UPDATE returns), and
+  // as the answer shows it (which the `membership.updated` event carries).
+  const changed: MemberRow = {
     ...target,
     name: after.name,
+    displayName: renamed ? name : target.displayName,
     status: after.status,
-    ...(roleChange === null ? {} : { roleId: roleChange.id, roleKey: roleChange.key, roleName: roleChange.name }),
-  });
+    ...(roleChange === null
+      ? {}
+      : {
+          roleId: roleChange.id,
+          roleKey: roleChange.key,
+          roleName: roleChange.name,
+          rolePermissions: roleChange.permissions,
+        }),
+    scimExternalId: externalIdChange ? (externalId ?? null) : target.scimExternalId,
+  };
+  const updated = toMember(changed);
 
   const writes: BatchItem<'pg'>[] = [];
   // First in the batch: the quota lock, then the count, which must leave room for the target (not counted yet, as
@@ -220,21 +231,5 @@ export async function changeMember(
   notifyOutbox(ctx, tenant.id);
   if (endsSessions) await endSessions(ctx, tenant.id, [id]);
 
-  const row: MemberRow = {
-    ...target,
-    name: after.name,
-    displayName: renamed ? name : target.displayName,
-    status: after.status,
-    ...(roleChange === null
-      ? {}
-      : {
-          roleId: roleChange.id,
-          roleKey: roleChange.key,
-          roleName: roleChange.name,
-          rolePermissions: roleChange.permissions,
-        }),
-    scimExternalId: externalIdChange ? (externalId ?? null) : target.scimExternalId,
-    updatedAt: stored.updatedAt,
-  };
-  return { member: updated, row };
+  return { member: updated, row: { ...changed, updatedAt: stored.updatedAt } };
 }
