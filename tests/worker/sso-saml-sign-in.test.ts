@@ -91,15 +91,21 @@ async function authorize(s: Setup, body: Record<string, unknown> = {}) {
 }
 
 /** A Response signed by the test IdP answering `requestId` for `email`. */
-function signedResponse(s: Setup, requestId: string, options: Partial<AssertionOptions> & { email: string }) {
+/** A Response signed by the test IdP, answering the AuthnRequest `requestId` (none: an IdP-initiated one). */
+function signedResponse(
+  s: Setup,
+  requestId: string | undefined,
+  options: Partial<AssertionOptions> & { email: string },
+) {
   const { email, ...rest } = options;
+  const answering = requestId === undefined ? {} : { inResponseTo: requestId };
   return postBinding(
     responseXml(
       sign(
         assertionXml({
           audience: s.sp.entityId,
           recipient: s.sp.acsUrl,
-          inResponseTo: requestId,
+          ...answering,
           nameId: email,
           nameIdFormat: EMAIL_FORMAT,
           attributes: { email: [email], name: ['Sam Ell'] },
@@ -107,7 +113,7 @@ function signedResponse(s: Setup, requestId: string, options: Partial<AssertionO
         }),
         'Assertion',
       ),
-      { destination: s.sp.acsUrl, inResponseTo: requestId },
+      { destination: s.sp.acsUrl, ...answering },
     ),
   );
 }
@@ -325,22 +331,7 @@ describe('SSO sign-in through a SAML connection', () => {
 describe('SSO sign-in started at the SAML IdP', () => {
   /** A Response signed by the test IdP that answers no request (what an IdP portal's tile posts). */
   function unsolicited(s: Setup, email: string, inResponseTo?: string) {
-    return postBinding(
-      responseXml(
-        sign(
-          assertionXml({
-            audience: s.sp.entityId,
-            recipient: s.sp.acsUrl,
-            nameId: email,
-            nameIdFormat: EMAIL_FORMAT,
-            attributes: { email: [email], name: ['Tile User'] },
-            ...(inResponseTo === undefined ? {} : { inResponseTo }),
-          }),
-          'Assertion',
-        ),
-        { destination: s.sp.acsUrl, ...(inResponseTo === undefined ? {} : { inResponseTo }) },
-      ),
-    );
+    return signedResponse(s, inResponseTo, { email, attributes: { email: [email], name: ['Tile User'] } });
   }
 
   it('is refused unless the connection opts in with a landing page on the organization’s origins', async () => {
