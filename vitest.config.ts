@@ -1,9 +1,13 @@
 import { availableParallelism } from 'node:os';
 import { cloudflareTest } from '@cloudflare/vitest-plugin';
 import { defineConfig } from 'vitest/config';
+import { featureWorkerOptions } from './dev/feature-workers.ts';
 import { SuiteSequencer } from './tests/setup/sequencer.ts';
 
 /** Vitest's teardown rejection of a console line still on its way from a test worker (see onUnhandledError below). */
+/** The feature Workers behind the API Worker's service bindings (dev/feature-workers.ts), built once per run. */
+let featureWorkers: ReturnType<typeof featureWorkerOptions> | undefined;
+
 function isLostConsoleLine(error: { name?: string; message?: string }): boolean {
   return (
     (error.name === 'EnvironmentTeardownError' &&
@@ -108,7 +112,7 @@ export default defineConfig({
       {
         // The Worker in workerd, against real PostgreSQL and Redis through the gateways.
         plugins: [
-          cloudflareTest(({ inject }) => ({
+          cloudflareTest(async ({ inject }) => ({
             main: './src/index.ts',
             wrangler: { configPath: './wrangler.toml', environment: 'local' },
             miniflare: {
@@ -118,6 +122,8 @@ export default defineConfig({
                 LOG_LEVEL: process.env.LOG_LEVEL ?? 'warn',
                 LIVE_HEARTBEAT_SECONDS: '1',
               },
+              // The invoice PDF renderer (PDF_RENDERER's target), as deployed.
+              workers: await (featureWorkers ??= featureWorkerOptions('local')),
             },
           })),
         ],

@@ -24,6 +24,7 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { gzipSync } from 'node:zlib';
 import { convertV4MiniflareOptions, Miniflare } from 'miniflare';
+import { FEATURE_WORKERS } from '../dev/feature-workers.ts';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const { values } = parseArgs({ options: { runs: { type: 'string', default: '10' } } });
@@ -56,6 +57,7 @@ const env = {
   EXPORT_QUEUE: queue,
   EVENT_LIVE: { idFromName() {} },
   FILES: { put: async () => null, get: async () => null },
+  PDF_RENDERER: { render: async () => new Uint8Array() },
 };
 const ctx = { waitUntil() {}, passThroughOnException() {}, props: {} };
 const cpu = () => { const usage = process.cpuUsage(); return (usage.user + usage.system) / 1000; };
@@ -100,6 +102,31 @@ try {
   const bundle = await readFile(bundlePath);
   const gzipBytes = gzipSync(bundle, { level: 9 }).length;
 
+  // 2b. The feature Workers behind the API Worker's service bindings (dev/feature-workers.ts): built the same way,
+  // their sizes reported beside the API Worker's (each is compiled only where and when it is first called).
+  const features = [];
+  for (const { config, output } of FEATURE_WORKERS) {
+    const featureDir = join(work, 'features', config.replaceAll('/', '_'));
+    const build = spawnSync(
+      process.execPath,
+      [
+        join(root, 'node_modules/wrangler/bin/wrangler.js'),
+        'deploy',
+        '--dry-run',
+        '--config',
+        config,
+        '--env',
+        'production',
+        '--outdir',
+        featureDir,
+      ],
+      { cwd: root, encoding: 'utf8', env: { ...process.env, NO_COLOR: '1', FORCE_COLOR: '0' } },
+    );
+    if (build.status !== 0) throw new Error(`wrangler deploy --dry-run --config ${config} failed:\n${build.stderr}`);
+    const code = await readFile(join(featureDir, output));
+    features.push({ config, rawBytes: code.length, gzipBytes: gzipSync(code, { level: 9 }).length });
+  }
+
   // 3. Contributors: esbuild's bytesInOutput per input, summed per npm package (the innermost node_modules/ wins).
   const meta = JSON.parse(await readFile(metafile, 'utf8')) as {
     outputs: Record<string, { entryPoint?: string; inputs: Record<string, { bytesInOutput: number }> }>;
@@ -139,6 +166,15 @@ try {
   const floorDir = join(work, 'floor');
   await mkdir(floorDir);
   await writeFile(join(floorDir, 'index.js'), "export default { fetch: () => new Response('ok') };\n");
+  // PDF_RENDERER's target in the start-up runs: a stand-in entrypoint, so that only the API Worker's own start is
+  // measured (in production the renderer is another Worker, started where and when it is first called).
+  const standInPath = join(work, 'stand-in', 'index.js');
+  await mkdir(dirname(standInPath));
+  await writeFile(
+    standInPath,
+    "import { WorkerEntrypoint } from 'cloudflare:workers';\n" +
+      'export default class extends WorkerEntrypoint { render() { return new Uint8Array(); } };\n',
+  );
 
   // What BindingsSchema (src/env.ts) requires, with fake secrets: GET /health does no I/O, and the API route's
   // database and Redis calls fail at once on a closed local port (nothing leaves the machine).
@@ -170,20 +206,34 @@ try {
     const began = performance.now();
     const mf = new Miniflare(
       convertV4MiniflareOptions({
-        modules: true,
-        scriptPath,
-        modulesRoot: dirname(scriptPath),
-        compatibilityDate,
-        compatibilityFlags,
-        bindings,
-        queueProducers: {
-          EMAIL_QUEUE: 'eventra-email',
-          WEBHOOK_QUEUE: 'eventra-webhooks',
-          AUDIT_QUEUE: 'eventra-audit',
-          EXPORT_QUEUE: 'eventra-exports',
-        },
-        durableObjects: { EVENT_LIVE: 'EventLive' },
-        r2Buckets: { FILES: 'eventra-files' },
+        workers: [
+          {
+            name: 'measured',
+            modules: true,
+            scriptPath,
+            modulesRoot: dirname(scriptPath),
+            compatibilityDate,
+            compatibilityFlags,
+            bindings,
+            queueProducers: {
+              EMAIL_QUEUE: 'eventra-email',
+              WEBHOOK_QUEUE: 'eventra-webhooks',
+              AUDIT_QUEUE: 'eventra-audit',
+              EXPORT_QUEUE: 'eventra-exports',
+            },
+            durableObjects: { EVENT_LIVE: 'EventLive' },
+            r2Buckets: { FILES: 'eventra-files' },
+            serviceBindings: { PDF_RENDERER: 'pdf-renderer' },
+          },
+          {
+            name: 'pdf-renderer',
+            modules: true,
+            scriptPath: standInPath,
+            modulesRoot: dirname(standInPath),
+            compatibilityDate,
+            compatibilityFlags,
+          },
+        ],
         // The API route's expected "database unavailable" error log would repeat on every run.
         handleStructuredLogs: () => undefined,
       }),
@@ -328,6 +378,7 @@ try {
       wranglerTotalUploadKiB: upload ? Number(upload[1]) : null,
       wranglerGzipKiB: upload ? Number(upload[2]) : null,
     },
+    featureWorkers: features,
     contributors: { top: contributors, packagesBytes: packagesTotal, appSrcBytes: appBytes, otherBytes },
     startup: {
       runs,
@@ -356,6 +407,8 @@ try {
       gzip: upload ? `${upload[2] ?? ''} KiB` : 'n/a',
     },
   });
+  console.log('Feature Workers behind service bindings (production builds, not part of the API Worker)');
+  console.table(Object.fromEntries(features.map((f) => [f.config, { raw: kib(f.rawBytes), gzip: kib(f.gzipBytes) }])));
   console.log('Biggest contributors (esbuild bytesInOutput, minified size in the bundle)');
   console.table(
     Object.fromEntries([

@@ -25,6 +25,7 @@ import {
 } from '../drizzle/seed.ts';
 import { BUILT_IN_ROLE_KEYS } from '../src/services/auth/permissions.ts';
 import { buildDocsAssets } from './docs-assets.ts';
+import { devConfigArguments } from './feature-workers.ts';
 import {
   DEV_SSO_CONNECTION_ID,
   DEV_SSO_ORGANIZATION,
@@ -141,6 +142,8 @@ async function main(): Promise<void> {
     wranglerBin,
     [
       'dev',
+      // The API Worker and the feature Workers behind its service bindings, in one runtime.
+      ...devConfigArguments(),
       '--env',
       'local',
       '--port',

@@ -139,8 +139,13 @@ export const BindingsSchema = z.object({
   EXPORT_QUEUE: binding<'EXPORT_QUEUE'>('send'),
   /** One Durable Object per event: the hub of its live streams (src/services/realtime/event-live.ts). */
   EVENT_LIVE: binding<'EVENT_LIVE'>('idFromName'),
-  /** R2 bucket of generated files: invoice and credit-note PDFs (src/services/invoices/pdf.ts), organization exports. */
+  /** R2 bucket of generated files: invoice and credit-note PDFs (src/services/invoices/service.ts), organization exports. */
   FILES: binding<'FILES'>('put'),
+  /**
+   * The invoice PDF renderer (src/workers/pdf.ts), a Worker of its own behind a service binding: `render(invoice)` over
+   * RPC (typed from the entrypoint by `npm run types`, which reads both Workers' configs).
+   */
+  PDF_RENDERER: binding<'PDF_RENDERER'>('render'),
   /**
    * wrangler.toml `[assets]`: the static assets (build/assets, made by dev/docs-assets.ts). Only /docs reads it;
    * optional so the document can be built in Node without it (dev/openapi.ts).

@@ -7,6 +7,7 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { devConfigArguments } from '../../dev/feature-workers.ts';
 import { startStack, type Stack } from '../../dev/stack.ts';
 import { applyMigrations } from '../../drizzle/migrate.ts';
 import { createTestDatabase } from '../setup/database.ts';
@@ -78,6 +79,8 @@ export async function startApi(): Promise<RunningApi> {
       path.join(root, 'node_modules', '.bin', 'wrangler'),
       [
         'dev',
+        // The API Worker and the feature Workers behind its service bindings, in one runtime.
+        ...devConfigArguments(),
         '--env',
         'local',
         '--ip',

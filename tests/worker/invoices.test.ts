@@ -5,7 +5,8 @@ import { describe, expect, it } from 'vitest';
 import { bookings, invoiceSettings, invoices, type Event } from '../../src/db/schema/index.ts';
 import type { BookingResponse } from '../../src/routes/bookings/schema.ts';
 import { confirmBooking } from '../../src/services/bookings/transitions.ts';
-import { pdfKey } from '../../src/services/invoices/service.ts';
+import { ApiError } from '../../src/errors/api-error.ts';
+import { invoicePdf, pdfKey } from '../../src/services/invoices/service.ts';
 import { auditRows, mailbox, poll, randomIp } from '../support/auth.ts';
 import { book, checkout, enableManualPayment } from '../support/bookings.ts';
 import { createEvent, createTicketType } from '../support/catalogue.ts';
@@ -424,6 +425,33 @@ describe('invoices: numbering, tax, credit notes, PDFs', () => {
     const { token: member } = await memberWithToken(f.tenant, 'member');
     const denied = await call(f.tenant, 'GET', `/api/v1/bookings/${booking.id}/invoice`, { token: member });
     expect([403]).toContain(denied.status);
+  });
+
+  it('a renderer failure is a 503 that stores nothing; the next download renders the PDF', async () => {
+    const f = await fixture();
+    const type = await createTicketType(f.event, { price: 1200 });
+    const booking = await book(f.tenant, f.event.slug, { items: [{ ticketTypeId: type.id, quantity: 1 }] });
+    expect((await confirm(f, booking.id)).status).toBe(200);
+    const [invoice] = await invoiceRows(f.tenant);
+    if (invoice === undefined) throw new Error('no invoice');
+
+    // The PDF_RENDERER service binding as it fails when the renderer Worker is not deployed or throws.
+    const { ctx } = await serviceContextFor(f.tenant, f.token);
+    const failing = { render: () => Promise.reject(new Error('Worker "eventra-pdf-local" not found')) };
+    const refused: unknown = await invoicePdf(
+      { ...ctx, bindings: { ...ctx.bindings, PDF_RENDERER: failing as unknown as typeof ctx.bindings.PDF_RENDERER } },
+      invoice,
+    ).catch((error: unknown) => error);
+    expect(refused).toBeInstanceOf(ApiError);
+    expect(refused).toMatchObject({ code: 'service_unavailable', status: 503 });
+    expect(await files().head(pdfKey(invoice))).toBeNull();
+
+    // Through the API, with the real renderer Worker behind the binding.
+    const download = await call(f.tenant, 'GET', `/api/v1/bookings/${booking.id}/invoice`, { token: f.token });
+    expect(download.status).toBe(200);
+    const doc = await PDFDocument.load(new Uint8Array(await download.arrayBuffer()));
+    expect(doc.getTitle()).toBe(`Invoice ${invoice.number}`);
+    expect(await files().head(pdfKey(invoice))).not.toBeNull();
   });
 
   it('invoice settings: billing:manage, validated, audited; issued invoices keep their details', async () => {

@@ -7,7 +7,6 @@ import { requireTenant, type ServiceContext } from '../../lib/context.ts';
 import { auditInsert } from '../audit/record.ts';
 import { hashToken } from '../auth/tokens.ts';
 import { actorOf } from '../events/shared.ts';
-import { renderInvoicePdf } from './pdf.ts';
 
 export interface InvoiceSettingsView {
   legalName: string;
@@ -93,15 +92,26 @@ export function pdfKey(invoice: Pick<Invoice, 'organizationId' | 'id' | 'pdfToke
 }
 
 /**
- * The PDF of a stored invoice: read from R2, or rendered from the invoice row and stored there when it is not yet
- * (the first download renders it; every later one reads the same bytes).
+ * The PDF of a stored invoice: read from R2, or rendered from the invoice row (by the PDF renderer Worker, over the
+ * PDF_RENDERER service binding) and stored there when it is not yet (the first download renders it; every later one
+ * reads the same bytes).
  */
 export async function invoicePdf(ctx: ServiceContext, invoice: Invoice): Promise<Uint8Array> {
   const bucket = ctx.bindings.FILES;
   const key = pdfKey(invoice);
   const stored = await bucket.get(key);
   if (stored !== null) return new Uint8Array(await stored.arrayBuffer());
-  const bytes = await renderInvoicePdf(invoice);
+  let bytes: Uint8Array;
+  try {
+    bytes = await ctx.bindings.PDF_RENDERER.render(invoice);
+  } catch (error) {
+    // The renderer Worker is not deployed, or failed: nothing is stored, so the next download renders again.
+    ctx.logger.error('invoice PDF renderer (PDF_RENDERER) failed', { invoiceId: invoice.id, error: String(error) });
+    throw new ApiError('service_unavailable', {
+      detail: 'The PDF cannot be rendered right now.',
+      headers: { 'retry-after': '5' },
+    });
+  }
   await bucket.put(key, bytes, {
     httpMetadata: { contentType: 'application/pdf' },
     customMetadata: { number: invoice.number, kind: invoice.kind },
