@@ -58,6 +58,7 @@ const env = {
   EVENT_LIVE: { idFromName() {} },
   FILES: { put: async () => null, get: async () => null },
   PDF_RENDERER: { render: async () => new Uint8Array() },
+  SAML_XML: { verifyResponse: async () => ({ ok: false, code: 'saml_unsigned', message: 'stand-in' }) },
 };
 const ctx = { waitUntil() {}, passThroughOnException() {}, props: {} };
 const cpu = () => { const usage = process.cpuUsage(); return (usage.user + usage.system) / 1000; };
@@ -166,8 +167,8 @@ try {
   const floorDir = join(work, 'floor');
   await mkdir(floorDir);
   await writeFile(join(floorDir, 'index.js'), "export default { fetch: () => new Response('ok') };\n");
-  // PDF_RENDERER's target in the start-up runs: a stand-in entrypoint, so that only the API Worker's own start is
-  // measured (in production the renderer is another Worker, started where and when it is first called).
+  // The service bindings' target in the start-up runs (PDF_RENDERER, SAML_XML): a stand-in entrypoint, so that only
+  // the API Worker's own start is measured (in production each feature Worker starts where and when it is called).
   const standInPath = join(work, 'stand-in', 'index.js');
   await mkdir(dirname(standInPath));
   await writeFile(
@@ -223,10 +224,10 @@ try {
             },
             durableObjects: { EVENT_LIVE: 'EventLive' },
             r2Buckets: { FILES: 'eventra-files' },
-            serviceBindings: { PDF_RENDERER: 'pdf-renderer' },
+            serviceBindings: { PDF_RENDERER: 'stand-in', SAML_XML: 'stand-in' },
           },
           {
-            name: 'pdf-renderer',
+            name: 'stand-in',
             modules: true,
             scriptPath: standInPath,
             modulesRoot: dirname(standInPath),

@@ -13,7 +13,10 @@ import { promisify } from 'node:util';
 const root = path.join(path.dirname(fileURLToPath(import.meta.url)), '..');
 
 /** Each feature Worker: its config, and the file its build writes (named after `main`). */
-export const FEATURE_WORKERS = [{ config: 'workers/pdf/wrangler.toml', output: 'pdf.js' }] as const;
+export const FEATURE_WORKERS = [
+  { config: 'workers/pdf/wrangler.toml', output: 'pdf.js' },
+  { config: 'workers/saml/wrangler.toml', output: 'saml.js' },
+] as const;
 
 /** The `--config` arguments that make `wrangler dev` run the API Worker (first: it takes the port) and each feature. */
 export function devConfigArguments(): string[] {

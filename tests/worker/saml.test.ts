@@ -1,5 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { inflateRawSync } from 'node:zlib';
+import { ApiError } from '../../src/errors/api-error.ts';
+import { createLogger } from '../../src/lib/logger.ts';
+import type { Redis } from '@upstash/redis/cloudflare';
 import { createRedis } from '../../src/lib/redis.ts';
 import {
   consumeSamlResponse,
@@ -9,6 +12,7 @@ import {
   SamlConnectionConfigSchema,
   SamlError,
   samlServiceProvider,
+  samlRequestKey,
   samlServiceProviderMetadata,
   startSamlSignIn,
   type SamlConnectionConfigInput,
@@ -32,6 +36,8 @@ import { IDP_CERT, OTHER_CERT, OTHER_KEY } from '../support/saml-keys.ts';
 // (tests/support/saml-idp.ts: xml-crypto signatures with a test certificate) and crafted attacks.
 
 const allowAll = (): boolean => true;
+/** What consumeSamlResponse and startSamlSignIn need: Redis, and the SAML Worker behind the test Worker's binding. */
+const samlContext = (redis: Redis) => ({ redis, saml: bindings().SAML_XML, logger: createLogger({}, 'error') });
 const allowLocal = (target: string): boolean => target.startsWith('/') && !target.startsWith('//');
 
 function setUp(overrides: Partial<SamlConnectionConfigInput> = {}) {
@@ -47,12 +53,12 @@ function setUp(overrides: Partial<SamlConnectionConfigInput> = {}) {
   const redis = createRedis(bindings());
   const start = (relayState?: string) =>
     startSamlSignIn({
-      ctx: { redis },
+      ctx: samlContext(redis),
       input: { connectionId, config, sp, isAllowedRedirect: allowLocal, ...(relayState ? { relayState } : {}) },
     });
   const consume = (xml: string, extra: { relayState?: string; redis?: typeof redis } = {}) =>
     consumeSamlResponse({
-      ctx: { redis: extra.redis ?? redis },
+      ctx: samlContext(extra.redis ?? redis),
       input: {
         connectionId,
         config,
@@ -137,12 +143,12 @@ describe('SAML service provider', () => {
     const { connectionId, config, sp, assertion } = setUp();
     const startTrace = newRequestId();
     const { requestId } = await startSamlSignIn({
-      ctx: { redis: createRedis(bindings(), startTrace) },
+      ctx: samlContext(createRedis(bindings(), startTrace)),
       input: { connectionId, config, sp, isAllowedRedirect: allowAll },
     });
     const consumeTrace = newRequestId();
     await consumeSamlResponse({
-      ctx: { redis: createRedis(bindings(), consumeTrace) },
+      ctx: samlContext(createRedis(bindings(), consumeTrace)),
       input: {
         connectionId,
         config,
@@ -153,6 +159,25 @@ describe('SAML service provider', () => {
     });
     expect((await roundTrips(startTrace)).redis).toBe(1);
     expect((await roundTrips(consumeTrace)).redis).toBe(1);
+  });
+
+  it('answers 503 while the SAML Worker cannot be reached, and consumes nothing', async () => {
+    const { connectionId, config, sp, redis, start, consume, assertion } = setUp();
+    const { requestId } = await start();
+    const xml = responseXml(sign(assertion({ inResponseTo: requestId }), 'Assertion'));
+    // The SAML_XML binding as it fails when the SAML Worker is not deployed or crashed.
+    const unreachable = Promise.reject(new Error('Worker "eventra-saml-local" not found'));
+    unreachable.catch(() => undefined);
+    const saml = { verifyResponse: () => unreachable } as unknown as ReturnType<typeof samlContext>['saml'];
+    const error: unknown = await consumeSamlResponse({
+      ctx: { ...samlContext(redis), saml },
+      input: { connectionId, config, sp, samlResponse: postBinding(xml), isAllowedRedirect: allowAll },
+    }).catch((caught: unknown) => caught);
+    expect(error).toBeInstanceOf(ApiError);
+    expect(error).toMatchObject({ code: 'service_unavailable', status: 503 });
+    // The AuthnRequest is still outstanding, and no assertion ID was taken: the same response signs in afterwards.
+    expect(await redis.get(samlRequestKey(connectionId, requestId))).not.toBeNull();
+    expect((await consume(xml)).inResponseTo).toBe(requestId);
   });
 
   it('accepts an IdP-initiated response only when the connection allows it', async () => {
@@ -391,7 +416,7 @@ describe('SAML service provider', () => {
       const { connectionId, config, sp, redis } = setUp();
       const code = await refusal(
         consumeSamlResponse({
-          ctx: { redis },
+          ctx: samlContext(redis),
           input: {
             connectionId,
             config,
@@ -407,12 +432,15 @@ describe('SAML service provider', () => {
     it('a response that is not base64 XML', async () => {
       const { connectionId, config, sp, redis } = setUp();
       const input = { connectionId, config, sp, isAllowedRedirect: allowAll };
-      expect(await refusal(consumeSamlResponse({ ctx: { redis }, input: { ...input, samlResponse: '%%%' } }))).toBe(
-        'saml_response_malformed',
-      );
+      expect(
+        await refusal(consumeSamlResponse({ ctx: samlContext(redis), input: { ...input, samlResponse: '%%%' } })),
+      ).toBe('saml_response_malformed');
       expect(
         await refusal(
-          consumeSamlResponse({ ctx: { redis }, input: { ...input, samlResponse: postBinding('<a><b></a>') } }),
+          consumeSamlResponse({
+            ctx: samlContext(redis),
+            input: { ...input, samlResponse: postBinding('<a><b></a>') },
+          }),
         ),
       ).toBe('saml_response_malformed');
     });

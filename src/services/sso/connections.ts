@@ -23,6 +23,7 @@ import { isSocialProvider, platformOrigin, socialLabel, SSO_CALLBACK_PATH } from
 // The SAML stack (node-saml, xml-crypto, xmldom) is imported where a SAML connection needs it, never at module
 // evaluation: the connection routes and OIDC sign-ins do not load it.
 import { SamlConnectionConfigSchema, samlServiceProvider, type SamlConnectionConfigInput } from './saml/config.ts';
+import { samlCall } from './saml/consume.ts';
 import { SamlError } from './saml/errors.ts';
 
 /** How many SSO connections an organization may hold. */
@@ -230,9 +231,10 @@ async function samlConfigOf(
   const xml = metadataUrl === undefined ? metadataXml : await fetchMetadata(ctx, metadataUrl);
   let metadata = {};
   if (xml !== undefined) {
-    const { parseIdpMetadata } = await import('./saml/metadata.ts');
     try {
-      metadata = parseIdpMetadata(xml);
+      metadata = await samlCall({ saml: ctx.bindings.SAML_XML, logger: ctx.logger }, (saml) =>
+        saml.parseIdpMetadata(xml),
+      );
     } catch (error) {
       if (!(error instanceof SamlError)) throw error;
       throw invalidSamlField(source, error.message);
@@ -482,6 +484,9 @@ export async function samlMetadataOf({ ctx, input }: { ctx: ServiceContext; inpu
   ]);
   const found = rows[0];
   if (found?.type !== 'saml') throw connectionNotFound();
-  const { samlServiceProviderMetadata } = await import('./saml/metadata.ts');
-  return samlServiceProviderMetadata(samlServiceProvider(ctx.origin ?? '', input.id), found.config as SamlStoredConfig);
+  const sp = samlServiceProvider(ctx.origin ?? '', input.id);
+  const config = found.config as SamlStoredConfig;
+  return samlCall({ saml: ctx.bindings.SAML_XML, logger: ctx.logger }, (saml) =>
+    saml.serviceProviderMetadata(sp, { nameIdFormat: config.nameIdFormat }),
+  );
 }

@@ -36,9 +36,11 @@ import {
   socialSignIn,
   SSO_CALLBACK_PATH,
 } from './social.ts';
-// The SAML stack is imported by the SAML branches only (see connections.ts).
+// The SAML XML stack runs in the SAML Worker (src/workers/saml.ts); these are its light API-side parts.
 import { SamlConnectionConfigSchema, samlServiceProvider, type SamlConnectionConfig } from './saml/config.ts';
+import { consumeSamlResponse, samlCall } from './saml/consume.ts';
 import { SamlError } from './saml/errors.ts';
+import { SAML_REQUEST_TTL_SECONDS, samlRequestKey } from './saml/keys.ts';
 
 /*
  * Signing in through an organization's OIDC connection, in three requests:
@@ -244,12 +246,11 @@ export async function startSsoSignIn({
   } else {
     // The RelayState is the transaction's key: opaque, random, single use (the app's redirect stays here).
     key = oauth.generateRandomState();
-    const { samlAuthnRequest, samlRequestKey, SAML_REQUEST_TTL_SECONDS } = await import('./saml/authn-request.ts');
-    const request = await samlAuthnRequest({
-      config: SamlConnectionConfigSchema.parse(connection.config),
-      sp: samlServiceProvider(ctx.origin ?? '', input.connectionId),
-      relayState: key,
-    });
+    const config = SamlConnectionConfigSchema.parse(connection.config);
+    const sp = samlServiceProvider(ctx.origin ?? '', input.connectionId);
+    const request = await samlCall({ saml: ctx.bindings.SAML_XML, logger: ctx.logger }, (saml) =>
+      saml.authnRequest({ config, sp, relayState: key }),
+    );
     authorizationUrl = request.redirectUrl;
     outstanding = { key: samlRequestKey(input.connectionId, request.requestId), ttl: SAML_REQUEST_TTL_SECONDS };
     transaction = { ...common, protocol: { type: 'saml', requestId: request.requestId } };
@@ -447,10 +448,9 @@ async function samlIdentity(
   relayState: string | undefined,
   config: SamlConnectionConfig,
 ) {
-  const { consumeSamlResponse } = await import('./saml/response.ts');
   try {
     return await consumeSamlResponse({
-      ctx: { redis: ctx.services.redis },
+      ctx: { redis: ctx.services.redis, saml: ctx.bindings.SAML_XML, logger: ctx.logger },
       input: {
         connectionId: input.connectionId,
         config,

@@ -1,27 +1,31 @@
 /**
  * SAML 2.0 service provider (issue #15 part 2), protocol-neutral: routes call these and hand the SamlIdentity to the
- * shared federated sign-in. See docs/SAML.md.
+ * shared federated sign-in. See docs/SAML.md. The XML modules (authn-request, metadata, response, provider, xml) run
+ * in the SAML Worker (src/workers/saml.ts); the API Worker imports consume.ts, keys.ts, config.ts and errors.ts only.
  */
-export {
-  samlAuthnRequest,
-  samlRequestKey,
-  startSamlSignIn,
-  SAML_REQUEST_TTL_SECONDS,
-  type SamlSignInStart,
-  type StartSamlSignInInput,
-} from './authn-request.ts';
+export { samlAuthnRequest, type SamlAuthnRequestInput, type SamlSignInStart } from './authn-request.ts';
 export {
   samlServiceProvider,
   SamlConnectionConfigSchema,
+  SAML_RESPONSE_MAX_CHARS,
   type SamlConnectionConfig,
   type SamlConnectionConfigInput,
   type SamlServiceProvider,
 } from './config.ts';
-export { SamlError, type SamlErrorCode } from './errors.ts';
-export { fetchIdpMetadata, parseIdpMetadata, samlServiceProviderMetadata, type SamlIdpMetadata } from './metadata.ts';
 export {
   consumeSamlResponse,
-  SAML_RESPONSE_MAX_CHARS,
+  samlCall,
+  startSamlSignIn,
   type ConsumeSamlResponseInput,
+  type SamlContext,
+  type StartSamlSignInInput,
+} from './consume.ts';
+export { SamlError, samlOutcome, type SamlErrorCode, type SamlOutcome } from './errors.ts';
+export { SAML_REQUEST_TTL_SECONDS, samlAssertionKey, samlRequestKey } from './keys.ts';
+export { fetchIdpMetadata, parseIdpMetadata, samlServiceProviderMetadata, type SamlIdpMetadata } from './metadata.ts';
+export {
+  verifySamlResponse,
   type SamlIdentity,
+  type VerifiedSamlResponse,
+  type VerifySamlResponseInput,
 } from './response.ts';

@@ -1,33 +1,33 @@
-import type { Redis } from '@upstash/redis/cloudflare';
 import type { Element } from '@xmldom/xmldom';
-import { samlRequestKey } from './authn-request.ts';
 import { SAML_RESPONSE_MAX_CHARS, type SamlConnectionConfig, type SamlServiceProvider } from './config.ts';
 import { SamlError, type SamlErrorCode } from './errors.ts';
 import { SAML_CLOCK_SKEW_MS, samlFor } from './provider.ts';
 import { child, children, parseXml, SAML_ASSERTION_NS, textOf, XMLDSIG_NS } from './xml.ts';
 
-export { SAML_RESPONSE_MAX_CHARS };
 /** Replay entries live until the assertion expires (plus skew), at most this long. */
 const REPLAY_MAX_SECONDS = 24 * 60 * 60;
 
 const EMAIL_ADDRESS_FORMAT = 'urn:oasis:names:tc:SAML:1.1:nameid-format:emailAddress';
 const BEARER = 'urn:oasis:names:tc:SAML:2.0:cm:bearer';
 
-/** Redis key marking an assertion ID of a connection as used. */
-export const samlAssertionKey = (connectionId: string, assertionId: string): string =>
-  `saml:assertion:${connectionId}:${assertionId}`;
-
-export interface ConsumeSamlResponseInput {
-  connectionId: string;
+export interface VerifySamlResponseInput {
   config: SamlConnectionConfig;
   sp: SamlServiceProvider;
   /** The SAMLResponse form field of the POST to the ACS (base64). */
   samlResponse: string;
-  /** The RelayState form field, if any. */
-  relayState?: string;
-  isAllowedRedirect: (target: string) => boolean;
+  /** The RelayState form field, if any (already allowed by the caller): returned as `redirectTo`. */
+  relayState?: string | undefined;
   /** The clock (tests); defaults to now. */
-  now?: Date;
+  now?: Date | undefined;
+}
+
+/** A verified SAML response: the identity, and what the replay and InResponseTo checks need. */
+export interface VerifiedSamlResponse {
+  identity: SamlIdentity;
+  /** The assertion's ID: used once per connection (the replay cache). */
+  assertionId: string;
+  /** How long the replay cache must remember it: until the assertion expires (plus skew), at most a day. */
+  replaySeconds: number;
 }
 
 /** A verified SAML sign-in, protocol-neutral: what completeFederatedSignIn takes. */
@@ -103,25 +103,17 @@ function attributeValues(assertion: Element, name: string): string[] {
 }
 
 /**
- * Validates a SAML Response posted to the ACS (HTTP-POST binding) and returns the identity it asserts.
+ * Validates a SAML Response posted to the ACS (HTTP-POST binding) and returns the identity it asserts, without any
+ * store (the SAML Worker's `verifyResponse`; consumeSamlResponse adds the single-use checks in Redis).
  *
  * Verified: size, no DTD/entities/comments, an XML signature by one of the connection's certificates over the
  * Response or the Assertion (unsigned refused; node-saml/xml-crypto, working on the signed bytes only, one
  * assertion), Issuer = the IdP's entityID, Audience = our entityID, a bearer SubjectConfirmation whose Recipient is
  * our ACS URL and which has not expired, the Response's Destination (when present) = our ACS URL,
- * NotBefore/NotOnOrAfter with 60 s skew, InResponseTo = an outstanding AuthnRequest of this connection (single use)
- * or, without one, that the connection allows IdP-initiated sign-in, the assertion ID never seen before, RelayState
- * allowed by `isAllowedRedirect`.
- *
- * Costs one Redis round trip (a pipeline: GETDEL of the request ID, SET NX of the assertion ID).
+ * NotBefore/NotOnOrAfter with 60 s skew, InResponseTo the same in the Response and the signed assertion, and, without
+ * one, that the connection allows IdP-initiated sign-in.
  */
-export async function consumeSamlResponse({
-  ctx,
-  input,
-}: {
-  ctx: { redis: Redis };
-  input: ConsumeSamlResponseInput;
-}): Promise<SamlIdentity> {
+export async function verifySamlResponse(input: VerifySamlResponseInput): Promise<VerifiedSamlResponse> {
   const { config, sp } = input;
   if (input.samlResponse.length > SAML_RESPONSE_MAX_CHARS) {
     throw new SamlError('saml_response_too_large', 'SAMLResponse is too large.');
@@ -135,9 +127,6 @@ export async function consumeSamlResponse({
   const destination = root.getAttribute('Destination');
   if (destination !== null && destination !== '' && destination !== sp.acsUrl) {
     throw new SamlError('saml_destination_mismatch', 'The response is addressed to another endpoint.');
-  }
-  if (input.relayState !== undefined && input.relayState !== '' && !input.isAllowedRedirect(input.relayState)) {
-    throw new SamlError('saml_relay_state_refused', 'The return address is not allowed.');
   }
 
   if (document.getElementsByTagNameNS(XMLDSIG_NS, 'Signature').length === 0) {
@@ -209,22 +198,13 @@ export async function consumeSamlResponse({
   const expiresAt = Math.max(...expiries) + SAML_CLOCK_SKEW_MS;
   const replaySeconds = Math.min(REPLAY_MAX_SECONDS, Math.max(1, Math.ceil((expiresAt - now) / 1000)));
 
-  const pipeline = ctx.redis.pipeline();
-  pipeline.set(samlAssertionKey(input.connectionId, assertionId), '1', { nx: true, ex: replaySeconds });
-  if (inResponseTo !== null) pipeline.getdel(samlRequestKey(input.connectionId, inResponseTo));
-  const [fresh, outstanding] = await pipeline.exec<[string | null, string | null]>();
-  if (fresh === null) throw new SamlError('saml_assertion_replayed', 'This assertion has been used already.');
-  if (inResponseTo !== null && outstanding === null) {
-    throw new SamlError('saml_in_response_to_unknown', 'InResponseTo names no outstanding request.');
-  }
-
   const nameIdFormat = nameId.getAttribute('Format') || null;
   const email =
     attributeValues(assertion, config.attributes.email)[0] ??
     (nameIdFormat === EMAIL_ADDRESS_FORMAT ? subject : undefined) ??
     null;
   const authnStatement = children(assertion, SAML_ASSERTION_NS, 'AuthnStatement')[0];
-  return {
+  const identity: SamlIdentity = {
     subject,
     nameIdFormat,
     email,
@@ -235,4 +215,5 @@ export async function consumeSamlResponse({
     inResponseTo,
     redirectTo: input.relayState === undefined || input.relayState === '' ? null : input.relayState,
   };
+  return { identity, assertionId, replaySeconds };
 }
