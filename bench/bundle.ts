@@ -59,6 +59,7 @@ const env = {
   FILES: { put: async () => null, get: async () => null },
   PDF_RENDERER: { render: async () => new Uint8Array() },
   SAML_XML: { verifyResponse: async () => ({ ok: false, code: 'saml_unsigned', message: 'stand-in' }) },
+  WEBAUTHN: { verifyAuthentication: async () => ({ ok: false, reason: 'stand-in' }) },
 };
 const ctx = { waitUntil() {}, passThroughOnException() {}, props: {} };
 const cpu = () => { const usage = process.cpuUsage(); return (usage.user + usage.system) / 1000; };
@@ -167,7 +168,7 @@ try {
   const floorDir = join(work, 'floor');
   await mkdir(floorDir);
   await writeFile(join(floorDir, 'index.js'), "export default { fetch: () => new Response('ok') };\n");
-  // The service bindings' target in the start-up runs (PDF_RENDERER, SAML_XML): a stand-in entrypoint, so that only
+  // The service bindings' target in the start-up runs (PDF_RENDERER, SAML_XML, WEBAUTHN): a stand-in entrypoint, so that only
   // the API Worker's own start is measured (in production each feature Worker starts where and when it is called).
   const standInPath = join(work, 'stand-in', 'index.js');
   await mkdir(dirname(standInPath));
@@ -224,7 +225,7 @@ try {
             },
             durableObjects: { EVENT_LIVE: 'EventLive' },
             r2Buckets: { FILES: 'eventra-files' },
-            serviceBindings: { PDF_RENDERER: 'stand-in', SAML_XML: 'stand-in' },
+            serviceBindings: { PDF_RENDERER: 'stand-in', SAML_XML: 'stand-in', WEBAUTHN: 'stand-in' },
           },
           {
             name: 'stand-in',

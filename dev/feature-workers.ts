@@ -16,6 +16,7 @@ const root = path.join(path.dirname(fileURLToPath(import.meta.url)), '..');
 export const FEATURE_WORKERS = [
   { config: 'workers/pdf/wrangler.toml', output: 'pdf.js' },
   { config: 'workers/saml/wrangler.toml', output: 'saml.js' },
+  { config: 'workers/webauthn/wrangler.toml', output: 'webauthn.js' },
 ] as const;
 
 /** The `--config` arguments that make `wrangler dev` run the API Worker (first: it takes the port) and each feature. */

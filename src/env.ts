@@ -148,6 +148,8 @@ export const BindingsSchema = z.object({
   PDF_RENDERER: binding<'PDF_RENDERER'>('render'),
   /** The XML side of SAML sign-in (src/workers/saml.ts), a Worker of its own behind a service binding, over RPC. */
   SAML_XML: binding<'SAML_XML'>('verifyResponse'),
+  /** Passkey ceremonies' library side (src/workers/webauthn.ts), a Worker of its own behind a service binding. */
+  WEBAUTHN: binding<'WEBAUTHN'>('verifyAuthentication'),
   /**
    * wrangler.toml `[assets]`: the static assets (build/assets, made by dev/docs-assets.ts). Only /docs reads it;
    * optional so the document can be built in Node without it (dev/openapi.ts).

@@ -3,7 +3,8 @@ import { describe, expect, it } from 'vitest';
 import { memberships, passkeys, refreshTokens } from '../../src/db/schema/index.ts';
 import type { PasskeyResponse } from '../../src/routes/passkeys/create.ts';
 import type { RegistrationOptionsResponse } from '../../src/routes/passkeys/registration-options.ts';
-import { MAX_PASSKEYS_PER_USER } from '../../src/services/auth/passkeys.ts';
+import { ApiError } from '../../src/errors/api-error.ts';
+import { MAX_PASSKEYS_PER_USER, passkeyRegistrationOptions } from '../../src/services/auth/passkeys.ts';
 import { issueAccessToken } from '../../src/services/auth/tokens.ts';
 import {
   auditRows,
@@ -43,6 +44,7 @@ import {
   tampered,
   type SoftwareAuthenticator,
 } from '../support/webauthn.ts';
+import { serviceContextFor } from '../support/users.ts';
 
 /** An access token whose sign-in was an hour ago: too old for step-up. */
 async function staleToken(tenant: TestTenant, member: TestMember): Promise<string> {
@@ -157,6 +159,23 @@ describe('registering a passkey', () => {
     expect((await request(tenant.url(PASSKEYS_PATH))).status).toBe(401);
     expect((await post(tenant.url(`${PASSKEYS_PATH}/registration-options`), {})).status).toBe(401);
     expect((await request(`http://localhost${PASSKEYS_PATH}`)).status).toBe(404);
+  });
+
+  it('answers 503 while the WebAuthn Worker cannot be reached', async () => {
+    const { tenant, token } = await setup();
+    const { ctx } = await serviceContextFor(tenant, token);
+    // The WEBAUTHN binding as it fails when the WebAuthn Worker is not deployed or crashed.
+    const failing = () => Promise.reject(new Error('Worker "eventra-webauthn-local" not found'));
+    const worker = { registrationOptions: failing } as unknown as typeof ctx.bindings.WEBAUTHN;
+    const origin = tenant.url('/').replace(/\/$/, '');
+    const error: unknown = await passkeyRegistrationOptions({
+      ctx: { ...ctx, origin, bindings: { ...ctx.bindings, WEBAUTHN: worker } },
+    }).catch((caught: unknown) => caught);
+    expect(error).toBeInstanceOf(ApiError);
+    expect(error).toMatchObject({ code: 'service_unavailable', status: 503 });
+    // With the real Worker behind the binding, the same call gives options.
+    const options = await passkeyRegistrationOptions({ ctx: { ...ctx, origin } });
+    expect(options.rp.id).toBe(new URL(origin).hostname);
   });
 
   it('refuses responses with a wrong origin, RP ID, challenge, type or no user verification (400)', async () => {

@@ -12,7 +12,7 @@ import * as rename from './rename.ts';
 import * as signIn from './sign-in.ts';
 import * as signInOptions from './sign-in-options.ts';
 
-/** Passkeys (WebAuthn): their own group, so @simplewebauthn/server loads only in isolates that serve them. */
+/** Passkeys (WebAuthn): their own group; @simplewebauthn/server runs in the WebAuthn Worker (src/workers/webauthn.ts). */
 export function registerPasskeyRoutes(app: OpenAPIHono<AppEnv>): void {
   list.register(app);
   registrationOptions.register(app);

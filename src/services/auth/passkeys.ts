@@ -1,20 +1,17 @@
-import {
-  generateAuthenticationOptions,
-  generateRegistrationOptions,
-  verifyAuthenticationResponse,
-  verifyRegistrationResponse,
-  type AuthenticationResponseJSON,
-  type AuthenticatorTransport,
-  type PublicKeyCredentialCreationOptionsJSON,
-  type PublicKeyCredentialRequestOptionsJSON,
-  type RegistrationResponseJSON,
+import type {
+  AuthenticationResponseJSON,
+  AuthenticatorTransport,
+  PublicKeyCredentialCreationOptionsJSON,
+  PublicKeyCredentialRequestOptionsJSON,
+  RegistrationResponseJSON,
 } from '@simplewebauthn/server';
-import { decodeClientDataJSON, isoBase64URL, isoUint8Array } from '@simplewebauthn/server/helpers';
 import { and, asc, eq, sql, type SQL } from 'drizzle-orm';
 import { memberships, passkeys, roles, users } from '../../db/schema/index.ts';
 import { scoped } from '../../db/tenant.ts';
 import { ApiError } from '../../errors/api-error.ts';
 import { requireTenant, type ServiceContext } from '../../lib/context.ts';
+import { base64urlDecode, base64urlEncode } from '../../lib/crypto.ts';
+import { callFeatureWorker } from '../../lib/feature-workers.ts';
 import type { RedisBatch } from '../../lib/redis-batch.ts';
 import { principalOf } from '../../middleware/auth.ts';
 import { auditInsert } from '../audit/record.ts';
@@ -28,6 +25,7 @@ import { OWNER_ROLE } from '../roles/authority.ts';
 import { enforcedSsoQuery, ssoEnforcedSql, ssoRequired } from '../sso/enforcement.ts';
 import { permissionsOf, session, type Session } from './grant.ts';
 import { completeChallenge, openChallenge, type FactorProof } from './mfa-challenge.ts';
+import type { WebAuthnApi } from './webauthn.ts';
 import {
   generateOpaqueToken,
   hashToken,
@@ -70,10 +68,22 @@ function invalidPasskey(detail: string): ApiError {
   return new ApiError('invalid_passkey', { detail });
 }
 
+/** A call to the WebAuthn Worker (src/workers/webauthn.ts, over the WEBAUTHN binding); unreachable, a 503. */
+function webauthn<T>(ctx: ServiceContext, call: (worker: WebAuthnApi) => Promise<T>) {
+  // The binding's stub, typed as the methods the Worker implements (see WebAuthnApi).
+  const worker = ctx.bindings.WEBAUTHN as unknown as WebAuthnApi;
+  return callFeatureWorker(ctx, 'WEBAUTHN', () => call(worker), 'Passkeys are unavailable right now.');
+}
+
 /** The challenge a WebAuthn response answers (from its clientDataJSON); malformed client data is a 400. */
 function answeredChallenge(response: { response: { clientDataJSON: string } }): string {
   try {
-    const { challenge } = decodeClientDataJSON(response.response.clientDataJSON);
+    const clientData: unknown = JSON.parse(
+      new TextDecoder('utf-8', { fatal: true, ignoreBOM: false }).decode(
+        base64urlDecode(response.response.clientDataJSON),
+      ),
+    );
+    const challenge = (clientData as { challenge?: unknown } | null)?.challenge;
     if (typeof challenge === 'string' && challenge.length > 0) return challenge;
   } catch {
     // Falls through to the 400 below.
@@ -163,18 +173,21 @@ function requestOptions(
   allow: readonly { credentialId: string; transports: string[] }[],
   challenge?: Uint8Array<ArrayBuffer>,
 ): Promise<PublicKeyCredentialRequestOptionsJSON> {
-  return generateAuthenticationOptions({
-    rpID: relyingParty(ctx, tenant).rpID,
-    userVerification: 'required',
-    timeout: PASSKEY_CHALLENGE_TTL_SECONDS * 1000,
-    allowCredentials: allow.map(descriptor),
-    ...(challenge === undefined ? {} : { challenge }),
-  });
+  const rpID = relyingParty(ctx, tenant).rpID;
+  return webauthn(ctx, (worker) =>
+    worker.authenticationOptions({
+      rpID,
+      userVerification: 'required',
+      timeout: PASSKEY_CHALLENGE_TTL_SECONDS * 1000,
+      allowCredentials: allow.map(descriptor),
+      ...(challenge === undefined ? {} : { challenge }),
+    }),
+  );
 }
 
 /** The user handle of a (organization, user)'s passkeys: the user id's bytes (no personal data). */
 function userHandle(userId: string): Uint8Array<ArrayBuffer> {
-  return isoUint8Array.fromUTF8String(userId);
+  return new Uint8Array(new TextEncoder().encode(userId));
 }
 
 /**
@@ -206,19 +219,21 @@ export async function passkeyRegistrationOptions({
     });
   }
   const party = relyingParty(ctx, tenant);
-  const options = await generateRegistrationOptions({
-    rpName: party.rpName,
-    rpID: party.rpID,
-    userID: userHandle(principal.userId),
-    userName: user.email,
-    userDisplayName: user.name,
-    timeout: PASSKEY_CHALLENGE_TTL_SECONDS * 1000,
-    attestationType: 'none',
-    excludeCredentials: existing.map(descriptor),
-    authenticatorSelection: { residentKey: 'required', userVerification: 'required' },
-    // ES256 (every authenticator), EdDSA, RS256 (Windows Hello).
-    supportedAlgorithmIDs: [-7, -8, -257],
-  });
+  const options = await webauthn(ctx, (worker) =>
+    worker.registrationOptions({
+      rpName: party.rpName,
+      rpID: party.rpID,
+      userID: userHandle(principal.userId),
+      userName: user.email,
+      userDisplayName: user.name,
+      timeout: PASSKEY_CHALLENGE_TTL_SECONDS * 1000,
+      attestationType: 'none',
+      excludeCredentials: existing.map(descriptor),
+      authenticatorSelection: { residentKey: 'required', userVerification: 'required' },
+      // ES256 (every authenticator), EdDSA, RS256 (Windows Hello).
+      supportedAlgorithmIDs: [-7, -8, -257],
+    }),
+  );
   await storeChallenge(ctx, options.challenge, {
     purpose: 'register',
     organizationId: tenant.id,
@@ -248,23 +263,17 @@ export async function registerPasskey({
     throw invalidPasskey('The challenge is unknown, used or expired: ask for new registration options.');
   }
   const party = relyingParty(ctx, tenant);
-  let registration;
-  try {
-    const verification = await verifyRegistrationResponse({
+  const verdict = await webauthn(ctx, (worker) =>
+    worker.verifyRegistration({
       response: input.response,
       expectedChallenge: challenge,
       expectedOrigin: party.origin,
       expectedRPID: party.rpID,
       requireUserVerification: true,
-    });
-    // A self-attestation whose signature does not verify answers `verified: false` rather than throwing.
-    if (!verification.verified) throw new Error('The attestation signature is invalid.');
-    registration = verification.registrationInfo;
-  } catch (error) {
-    throw invalidPasskey(`The passkey could not be verified: ${(error as Error).message}`);
-  }
-  // verifyRegistrationResponse answers `verified: true` with registrationInfo, or throws.
-  const info = registration;
+    }),
+  );
+  if (!verdict.ok) throw invalidPasskey(`The passkey could not be verified: ${verdict.reason}`);
+  const info = verdict.value;
   const db = ctx.services.db;
   const id = crypto.randomUUID();
   const transports = input.response.response.transports ?? [];
@@ -275,17 +284,15 @@ export async function registerPasskey({
       with added as (
         insert into passkeys (organization_id, id, user_id, credential_id, public_key, counter, transports,
                               device_type, backed_up, name, aaguid)
-        values (${tenant.id}, ${id}, ${principal.userId}, ${info.credential.id},
-                ${isoBase64URL.fromBuffer(info.credential.publicKey)}, ${info.credential.counter},
-                ${sql.param(transports)}::text[], ${info.credentialDeviceType}, ${info.credentialBackedUp}, ${input.name},
-                ${info.aaguid})
+        values (${tenant.id}, ${id}, ${principal.userId}, ${info.credentialId}, ${info.publicKey}, ${info.counter},
+                ${sql.param(transports)}::text[], ${info.deviceType}, ${info.backedUp}, ${input.name}, ${info.aaguid})
         on conflict (organization_id, credential_id) do nothing
         returning user_id, created_at
       ), audit as (${auditFromCte(ctx.client, tenant.id, 'auth.passkey_added', 'added', {
         passkeyId: id,
         name: input.name,
-        deviceType: info.credentialDeviceType,
-        backedUp: info.credentialBackedUp,
+        deviceType: info.deviceType,
+        backedUp: info.backedUp,
       })})
       select to_char(added.created_at at time zone 'utc', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') as created_at, users.email
         from added join users on users.id = added.user_id`),
@@ -305,8 +312,8 @@ export async function registerPasskey({
   return {
     id,
     name: input.name,
-    deviceType: info.credentialDeviceType,
-    backedUp: info.credentialBackedUp,
+    deviceType: info.deviceType,
+    backedUp: info.backedUp,
     transports,
     createdAt: row.created_at,
     lastUsedAt: null,
@@ -445,11 +452,10 @@ export async function verifyAssertion(
   const row = found[0];
   if (!row || (userId !== undefined && row.id !== userId)) return null;
   const handle = response.response.userHandle;
-  if (handle !== undefined && handle !== isoBase64URL.fromBuffer(userHandle(row.id))) return null;
+  if (handle !== undefined && handle !== base64urlEncode(userHandle(row.id))) return null;
   const party = relyingParty(ctx, tenant);
-  let verification;
-  try {
-    verification = await verifyAuthenticationResponse({
+  const verdict = await webauthn(ctx, (worker) =>
+    worker.verifyAuthentication({
       response,
       expectedChallenge: challenge,
       expectedOrigin: party.origin,
@@ -458,16 +464,14 @@ export async function verifyAssertion(
       // The library's counter check is replaced by ours below, which tells a cloned authenticator apart (audited).
       credential: {
         id: response.id,
-        publicKey: isoBase64URL.toBuffer(row.publicKey),
+        publicKey: row.publicKey,
         counter: 0,
-        transports: row.transports,
+        transports: row.transports as AuthenticatorTransport[],
       },
-    });
-  } catch {
-    return null;
-  }
-  if (!verification.verified) return null;
-  const { newCounter, credentialBackedUp } = verification.authenticationInfo;
+    }),
+  );
+  if (!verdict.ok) return null;
+  const { newCounter, backedUp: credentialBackedUp } = verdict.value;
   if (!counterAdvances(row.counter, newCounter)) {
     ctx.waitUntil(counterRegressed(ctx, tenant, row.id, row.passkeyId, row.counter, newCounter));
     return null;
@@ -629,7 +633,7 @@ export async function mfaPasskeyOptions({
   const challenge = await openChallenge(ctx, input.mfaToken);
   await enforceLimits(ctx, [[AUTH_LIMITS.loginClient, clientBucket(ctx)]]);
   const allow = await usersPasskeys(ctx, tenant, challenge.userId);
-  return requestOptions(ctx, tenant, allow, isoBase64URL.toBuffer(challenge.webauthnChallenge));
+  return requestOptions(ctx, tenant, allow, base64urlDecode(challenge.webauthnChallenge));
 }
 
 /**

@@ -4,6 +4,7 @@ import { bookings, invoiceSettings, invoices, type Invoice } from '../../db/sche
 import { scoped } from '../../db/tenant.ts';
 import { ApiError } from '../../errors/api-error.ts';
 import { requireTenant, type ServiceContext } from '../../lib/context.ts';
+import { callFeatureWorker } from '../../lib/feature-workers.ts';
 import { auditInsert } from '../audit/record.ts';
 import { hashToken } from '../auth/tokens.ts';
 import { actorOf } from '../events/shared.ts';
@@ -101,17 +102,13 @@ export async function invoicePdf(ctx: ServiceContext, invoice: Invoice): Promise
   const key = pdfKey(invoice);
   const stored = await bucket.get(key);
   if (stored !== null) return new Uint8Array(await stored.arrayBuffer());
-  let bytes: Uint8Array;
-  try {
-    bytes = await ctx.bindings.PDF_RENDERER.render(invoice);
-  } catch (error) {
-    // The renderer Worker is not deployed, or failed: nothing is stored, so the next download renders again.
-    ctx.logger.error('invoice PDF renderer (PDF_RENDERER) failed', { invoiceId: invoice.id, error: String(error) });
-    throw new ApiError('service_unavailable', {
-      detail: 'The PDF cannot be rendered right now.',
-      headers: { 'retry-after': '5' },
-    });
-  }
+  // Nothing is stored when the renderer fails (503), so the next download renders again.
+  const bytes = await callFeatureWorker(
+    ctx,
+    'PDF_RENDERER',
+    () => ctx.bindings.PDF_RENDERER.render(invoice),
+    'The PDF cannot be rendered right now.',
+  );
   await bucket.put(key, bytes, {
     httpMetadata: { contentType: 'application/pdf' },
     customMetadata: { number: invoice.number, kind: invoice.kind },

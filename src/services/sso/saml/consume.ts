@@ -1,6 +1,6 @@
 import type { Redis } from '@upstash/redis/cloudflare';
 import type { Bindings } from '../../../env.ts';
-import { ApiError } from '../../../errors/api-error.ts';
+import { callFeatureWorker } from '../../../lib/feature-workers.ts';
 import type { Logger } from '../../../lib/logger.ts';
 import type { SamlSignInStart } from './authn-request.ts';
 import type { SamlConnectionConfig, SamlServiceProvider } from './config.ts';
@@ -19,21 +19,14 @@ export interface SamlContext {
   logger: Logger;
 }
 
-/**
- * A call to the SAML Worker: its refusal thrown as the SamlError it was, a failure to reach it (not deployed, or it
- * crashed) as 503 service_unavailable with Retry-After, logged.
- */
+/** A call to the SAML Worker: its refusal thrown as the SamlError it was; a failure to reach it is a 503. */
 export async function samlCall<T>(ctx: SamlContext, call: (saml: SamlContext['saml']) => Promise<SamlOutcome<T>>) {
-  let outcome: SamlOutcome<T>;
-  try {
-    outcome = await call(ctx.saml);
-  } catch (error) {
-    ctx.logger.error('SAML worker (SAML_XML) failed', { error: String(error) });
-    throw new ApiError('service_unavailable', {
-      detail: 'SAML sign-in is unavailable right now.',
-      headers: { 'retry-after': '5' },
-    });
-  }
+  const outcome = await callFeatureWorker(
+    ctx,
+    'SAML_XML',
+    () => call(ctx.saml),
+    'SAML sign-in is unavailable right now.',
+  );
   if (!outcome.ok) throw new SamlError(outcome.code, outcome.message);
   return outcome.value;
 }
