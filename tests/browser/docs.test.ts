@@ -1,7 +1,7 @@
 /**
  * /docs in a real browser: Debian's chromium (apt `chromium`, installed by .ci/run) driven by playwright-core, against
- * the Worker under wrangler (local environment, static assets included) on the local stack (a fresh database with
- * one organization, the gateways). On the platform host and on that organization's host, the page must render the
+ * the Worker under `wrangler dev` (local environment, static assets and feature Workers included) on the local stack
+ * (tests/e2e/stack.ts: a fresh database with one organization, the gateways). On the platform host and on that organization's host, the page must render the
  * operations from the served document, show the document's servers, and load everything from its own origin: no
  * request to any other origin, no CSP violation, no console error.
  */
@@ -10,18 +10,14 @@ import { existsSync } from 'node:fs';
 import pg from 'pg';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { unstable_dev, type Unstable_DevWorker } from 'wrangler';
 import { buildDocsAssets, type DocsAssetsManifest } from '../../dev/docs-assets.ts';
-import { startStack, type Stack } from '../../dev/stack.ts';
-import { applyMigrations } from '../../drizzle/migrate.ts';
-import { createTestDatabase } from '../setup/database.ts';
-import { detectServices } from '../setup/services.ts';
+import { startApi, type RunningApi } from '../e2e/stack.ts';
 
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 const slug = `docs-${randomBytes(4).toString('hex')}`;
 
 let manifest: DocsAssetsManifest;
-let worker: Unstable_DevWorker;
+let api: RunningApi;
 let browser: Browser;
 const cleanups: (() => Promise<unknown>)[] = [];
 
@@ -29,22 +25,10 @@ beforeAll(async () => {
   if (!existsSync(CHROMIUM)) throw new Error(`${CHROMIUM} is missing: apt-get install -y chromium (see .ci/run)`);
   manifest = await buildDocsAssets();
 
-  const services = await detectServices();
-  const log = (): void => undefined;
-  const redis = { url: services.redis.kind === 'real' ? services.redis.url : undefined, allowEmbedded: true };
-  let stack: Stack;
-  if (services.postgres.kind === 'real') {
-    const database = await createTestDatabase(services.postgres.adminUrl, 'eventra_browser');
-    cleanups.push(() => database.drop());
-    await applyMigrations(database.url);
-    stack = await startStack({ postgres: { kind: 'real', url: database.url }, redis, log });
-  } else {
-    stack = await startStack({ postgres: { kind: 'embedded' }, redis, log });
-    await applyMigrations(stack.directDatabaseUrl);
-  }
-  cleanups.push(() => stack.close());
-
-  const client = new pg.Client({ connectionString: stack.directDatabaseUrl });
+  // The Worker under `wrangler dev` with its feature Workers, on a fresh database (the e2e tests' stack).
+  api = await startApi();
+  cleanups.push(() => api.close());
+  const client = new pg.Client({ connectionString: api.databaseUrl });
   await client.connect();
   try {
     const { rows } = await client.query<{ id: string }>(
@@ -56,19 +40,8 @@ beforeAll(async () => {
   } finally {
     await client.end();
   }
-
-  worker = await unstable_dev('src/index.ts', {
-    config: 'wrangler.toml',
-    env: 'local',
-    ip: '127.0.0.1',
-    port: 0,
-    logLevel: 'error',
-    vars: { ...stack.workerVars(), LOG_LEVEL: 'error' },
-    experimental: { disableExperimentalWarning: true, disableDevRegistry: true, watch: false },
-  });
-  cleanups.push(() => worker.stop());
   // The first request starts the isolate; the pages below then measure Scalar, not the Worker's start.
-  expect((await fetch(`http://127.0.0.1:${worker.port}/docs`)).status).toBe(200);
+  expect((await fetch(`http://127.0.0.1:${api.port}/docs`)).status).toBe(200);
 
   browser = await chromium.launch({
     executablePath: CHROMIUM,
@@ -192,8 +165,8 @@ function expectStrictCsp(headers: Record<string, string>): void {
 
 describe('/docs in chromium', () => {
   it.each([
-    ['the platform host', () => `http://localhost:${worker.port}`],
-    ['an organization host (the bundle coming from that host)', () => `http://${slug}.localhost:${worker.port}`],
+    ['the platform host', () => `http://localhost:${api.port}`],
+    ['an organization host (the bundle coming from that host)', () => `http://${slug}.localhost:${api.port}`],
   ])('renders the operations on %s, loading only its own origin', async (_host, originOf) => {
     const origin = originOf();
     const visit = await openDocs(origin);
@@ -206,8 +179,8 @@ describe('/docs in chromium', () => {
 
   it('serves the bundle as a static asset: JavaScript, cached for a year, on every host', async () => {
     for (const host of ['localhost', `${slug}.localhost`]) {
-      const response = await fetch(`http://127.0.0.1:${worker.port}${manifest.scalar.path}`, {
-        headers: { host: `${host}:${worker.port}`, 'accept-encoding': 'identity' },
+      const response = await fetch(`http://127.0.0.1:${api.port}${manifest.scalar.path}`, {
+        headers: { host: `${host}:${api.port}`, 'accept-encoding': 'identity' },
       });
       expect(response.status, host).toBe(200);
       expect(response.headers.get('content-type'), host).toMatch(/^text\/javascript/);
@@ -217,7 +190,7 @@ describe('/docs in chromium', () => {
       expect((await response.arrayBuffer()).byteLength, host).toBe(manifest.scalar.bytes);
     }
     // An unknown file under /docs/assets is not an asset: the Worker answers its problem+json 404.
-    const missing = await fetch(`http://127.0.0.1:${worker.port}/docs/assets/nope.js`);
+    const missing = await fetch(`http://127.0.0.1:${api.port}/docs/assets/nope.js`);
     expect(missing.status).toBe(404);
     expect(missing.headers.get('content-type')).toMatch(/^application\/problem\+json/);
   });

@@ -18,6 +18,9 @@ const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..')
 export interface RunningApi {
   /** The platform host: http://localhost:<port>; organizations are http://<slug>.localhost:<port>. */
   baseUrl: string;
+  port: number;
+  /** The database as its owner (not the Worker's role): for fixtures a test writes directly. */
+  databaseUrl: string;
   close(): Promise<void>;
 }
 
@@ -134,7 +137,7 @@ export async function startApi(): Promise<RunningApi> {
     }
     const migrationError = await migration;
     if (migrationError !== null) throw migrationError;
-    return { baseUrl, close };
+    return { baseUrl, port, databaseUrl: stack.directDatabaseUrl, close };
   } catch (error) {
     await close();
     throw error;

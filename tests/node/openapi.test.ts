@@ -22,6 +22,10 @@ const bindings = {
   // The document never reaches an event's Durable Object.
   EVENT_LIVE: { idFromName: () => undefined },
   FILES: { put: () => undefined },
+  // Nor a feature Worker (src/workers/).
+  PDF_RENDERER: { render: () => undefined },
+  SAML_XML: { verifyResponse: () => undefined },
+  WEBAUTHN: { verifyAuthentication: () => undefined },
 };
 
 // The app the document describes: every route group loaded (a Worker loads them one by one, on demand).
