@@ -65,10 +65,6 @@ export function authenticationOptions(
   return generateAuthenticationOptions(options);
 }
 
-function reasonOf(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
-}
-
 export async function verifyRegistration(
   options: VerifyRegistrationResponseOpts,
 ): Promise<WebAuthnVerdict<RegisteredCredential>> {
@@ -89,7 +85,7 @@ export async function verifyRegistration(
       },
     };
   } catch (error) {
-    return { ok: false, reason: reasonOf(error) };
+    return { ok: false, reason: (error as Error).message };
   }
 }
 
@@ -110,6 +106,6 @@ export async function verifyAuthentication({
     const { newCounter, credentialBackedUp } = verification.authenticationInfo;
     return { ok: true, value: { newCounter, backedUp: credentialBackedUp } };
   } catch (error) {
-    return { ok: false, reason: reasonOf(error) };
+    return { ok: false, reason: (error as Error).message };
   }
 }
