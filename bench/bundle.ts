@@ -25,6 +25,7 @@ import { parseArgs } from 'node:util';
 import { gzipSync } from 'node:zlib';
 import { convertV4MiniflareOptions, Miniflare } from 'miniflare';
 import { FEATURE_WORKERS } from '../dev/feature-workers.ts';
+import { FAKE_VARS, RESOURCE_BINDINGS } from './worker-bindings.ts';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const { values } = parseArgs({ options: { runs: { type: 'string', default: '10' } } });
@@ -168,8 +169,9 @@ try {
   const floorDir = join(work, 'floor');
   await mkdir(floorDir);
   await writeFile(join(floorDir, 'index.js'), "export default { fetch: () => new Response('ok') };\n");
-  // The service bindings' target in the start-up runs (PDF_RENDERER, SAML_XML, WEBAUTHN): a stand-in entrypoint, so that only
-  // the API Worker's own start is measured (in production each feature Worker starts where and when it is called).
+  // The service bindings' target in the start-up runs (PDF_RENDERER, SAML_XML, WEBAUTHN): a stand-in entrypoint, so
+  // that only the API Worker's own start is measured (in production each feature Worker starts where and when it is
+  // called).
   const standInPath = join(work, 'stand-in', 'index.js');
   await mkdir(dirname(standInPath));
   await writeFile(
@@ -178,18 +180,7 @@ try {
       'export default class extends WorkerEntrypoint { render() { return new Uint8Array(); } };\n',
   );
 
-  // What BindingsSchema (src/env.ts) requires, with fake secrets: GET /health does no I/O, and the API route's
-  // database and Redis calls fail at once on a closed local port (nothing leaves the machine).
-  const bindings = {
-    ENVIRONMENT: 'production',
-    ROOT_DOMAIN: 'eventra.app',
-    DATABASE_URL: 'postgres://user:password@127.0.0.1:9/eventra',
-    UPSTASH_REDIS_REST_URL: 'http://127.0.0.1:9',
-    UPSTASH_REDIS_REST_TOKEN: 'unused',
-    JWT_SIGNING_KEYS: '[]',
-    DATA_ENCRYPTION_KEY: 'A'.repeat(43),
-    LOG_LEVEL: 'warn',
-  };
+  const bindings = FAKE_VARS;
 
   interface Sample {
     readyMs: number;
@@ -217,14 +208,7 @@ try {
             compatibilityDate,
             compatibilityFlags,
             bindings,
-            queueProducers: {
-              EMAIL_QUEUE: 'eventra-email',
-              WEBHOOK_QUEUE: 'eventra-webhooks',
-              AUDIT_QUEUE: 'eventra-audit',
-              EXPORT_QUEUE: 'eventra-exports',
-            },
-            durableObjects: { EVENT_LIVE: 'EventLive' },
-            r2Buckets: { FILES: 'eventra-files' },
+            ...RESOURCE_BINDINGS,
             serviceBindings: { PDF_RENDERER: 'stand-in', SAML_XML: 'stand-in', WEBAUTHN: 'stand-in' },
           },
           {

@@ -23,6 +23,7 @@ import { parseArgs } from 'node:util';
 import { gzipSync } from 'node:zlib';
 import { build } from 'esbuild';
 import { convertV4MiniflareOptions, Miniflare } from 'miniflare';
+import { FAKE_VARS, RESOURCE_BINDINGS } from './worker-bindings.ts';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const { values } = parseArgs({ options: { runs: { type: 'string', default: '7' } } });
@@ -103,7 +104,7 @@ try {
   await mkdir(floorDir);
   await writeFile(join(floorDir, 'index.js'), "export default { fetch: () => new Response('ok') };\n");
 
-  // 4. Start-up: bench/bundle.ts's bindings (fake secrets; nothing is called).
+  // 4. Start-up: the benchmarks' bindings (bench/worker-bindings.ts: fake secrets; nothing is called).
   const toml = await readFile(join(root, 'wrangler.toml'), 'utf8');
   const compatibilityDate = /^compatibility_date\s*=\s*"([^"]+)"/m.exec(toml)?.[1];
   if (compatibilityDate === undefined) throw new Error('no compatibility_date in wrangler.toml');
@@ -116,24 +117,8 @@ try {
         modulesRoot: dir,
         compatibilityDate,
         compatibilityFlags: ['nodejs_compat'],
-        bindings: {
-          ENVIRONMENT: 'production',
-          ROOT_DOMAIN: 'eventra.app',
-          DATABASE_URL: 'postgres://user:password@127.0.0.1:9/eventra',
-          UPSTASH_REDIS_REST_URL: 'http://127.0.0.1:9',
-          UPSTASH_REDIS_REST_TOKEN: 'unused',
-          JWT_SIGNING_KEYS: '[]',
-          DATA_ENCRYPTION_KEY: 'A'.repeat(43),
-          LOG_LEVEL: 'warn',
-        },
-        queueProducers: {
-          EMAIL_QUEUE: 'eventra-email',
-          WEBHOOK_QUEUE: 'eventra-webhooks',
-          AUDIT_QUEUE: 'eventra-audit',
-          EXPORT_QUEUE: 'eventra-exports',
-        },
-        durableObjects: { EVENT_LIVE: 'EventLive' },
-        r2Buckets: { FILES: 'eventra-files' },
+        bindings: FAKE_VARS,
+        ...RESOURCE_BINDINGS,
         handleStructuredLogs: () => undefined,
       }),
     );

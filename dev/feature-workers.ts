@@ -3,7 +3,8 @@
  * Worker's bundle), as miniflare auxiliary Workers for the vitest pool (vitest.config.ts). `wrangler dev` runs them
  * from their configs itself (dev/run.ts passes every config); the pool only runs JavaScript it is handed, so each is
  * bundled first by wrangler's own build (`wrangler deploy --dry-run`, as deployed, into the gitignored build/), and
- * its name and compatibility settings are read from its config by wrangler (it has no bindings), so the test Worker is the deployed one.
+ * its name and compatibility settings are read from its config by wrangler (it has no bindings), so the test Worker
+ * is the deployed one.
  */
 import { execFile } from 'node:child_process';
 import path from 'node:path';
