@@ -61,6 +61,7 @@ const env = {
   PDF_RENDERER: { render: async () => new Uint8Array() },
   SAML_XML: { verifyResponse: async () => ({ ok: false, code: 'saml_unsigned', message: 'stand-in' }) },
   WEBAUTHN: { verifyAuthentication: async () => ({ ok: false, reason: 'stand-in' }) },
+  FORMATS: { expandRule: async () => ({ ok: true, value: [] }) },
 };
 const ctx = { waitUntil() {}, passThroughOnException() {}, props: {} };
 const cpu = () => { const usage = process.cpuUsage(); return (usage.user + usage.system) / 1000; };
@@ -169,7 +170,7 @@ try {
   const floorDir = join(work, 'floor');
   await mkdir(floorDir);
   await writeFile(join(floorDir, 'index.js'), "export default { fetch: () => new Response('ok') };\n");
-  // The service bindings' target in the start-up runs (PDF_RENDERER, SAML_XML, WEBAUTHN): a stand-in entrypoint, so
+  // The service bindings' target in the start-up runs (PDF_RENDERER, SAML_XML, WEBAUTHN, FORMATS): a stand-in entrypoint, so
   // that only the API Worker's own start is measured (in production each feature Worker starts where and when it is
   // called).
   const standInPath = join(work, 'stand-in', 'index.js');
@@ -209,7 +210,12 @@ try {
             compatibilityFlags,
             bindings,
             ...RESOURCE_BINDINGS,
-            serviceBindings: { PDF_RENDERER: 'stand-in', SAML_XML: 'stand-in', WEBAUTHN: 'stand-in' },
+            serviceBindings: {
+              PDF_RENDERER: 'stand-in',
+              SAML_XML: 'stand-in',
+              WEBAUTHN: 'stand-in',
+              FORMATS: 'stand-in',
+            },
           },
           {
             name: 'stand-in',

@@ -18,6 +18,7 @@ export const FEATURE_WORKERS = [
   { config: 'workers/pdf/wrangler.toml', output: 'pdf.js' },
   { config: 'workers/saml/wrangler.toml', output: 'saml.js' },
   { config: 'workers/webauthn/wrangler.toml', output: 'webauthn.js' },
+  { config: 'workers/formats/wrangler.toml', output: 'formats.js' },
 ] as const;
 
 /** The `--config` arguments that make `wrangler dev` run the API Worker (first: it takes the port) and each feature. */

@@ -150,6 +150,8 @@ export const BindingsSchema = z.object({
   SAML_XML: binding<'SAML_XML'>('verifyResponse'),
   /** Passkey ceremonies' library side (src/workers/webauthn.ts), a Worker of its own behind a service binding. */
   WEBAUTHN: binding<'WEBAUTHN'>('verifyAuthentication'),
+  /** iCalendar files, RRULE expansion and image checks (src/workers/formats.ts), a Worker of its own, over RPC. */
+  FORMATS: binding<'FORMATS'>('expandRule'),
   /**
    * wrangler.toml `[assets]`: the static assets (build/assets, made by dev/docs-assets.ts). Only /docs reads it;
    * optional so the document can be built in Node without it (dev/openapi.ts).

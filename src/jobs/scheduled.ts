@@ -38,7 +38,7 @@ export async function runScheduled(controller: ScheduledController, env: Record<
     ['refunds', () => sweepPendingRefunds(db, bindings, logger)],
     ['outbox', () => sweepOutbox(db, bindings, logger, createRedis(bindings), bindings.EVENT_LIVE)],
     // Recurring event series: dates up to each series' horizon (issue #18 part 5).
-    ['series', () => extendSeries(db, logger)],
+    ['series', () => extendSeries(db, bindings, logger)],
     // Organization exports (issue #16 part 2): stalled jobs resumed or failed, expired ones deleted.
     ['exports', () => sweepExports(db, bindings, logger)],
     // Plan billing: organizations past the dunning schedule move to starter (issue #16 part 8).

@@ -26,6 +26,7 @@ const bindings = {
   PDF_RENDERER: { render: () => undefined },
   SAML_XML: { verifyResponse: () => undefined },
   WEBAUTHN: { verifyAuthentication: () => undefined },
+  FORMATS: { expandRule: () => undefined },
 };
 
 // The app the document describes: every route group loaded (a Worker loads them one by one, on demand).

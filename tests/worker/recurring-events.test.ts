@@ -2,6 +2,7 @@ import { and, asc, eq } from 'drizzle-orm';
 import { describe, expect, it } from 'vitest';
 import { auditLogs, eventSeries, events, ticketTypes } from '../../src/db/schema/index.ts';
 import { createLogger } from '../../src/lib/logger.ts';
+import { bindings } from '../support/auth.ts';
 import type { z } from '@hono/zod-openapi';
 import type {
   SeriesCreatedSchema,
@@ -442,17 +443,17 @@ describe('the cron extends the horizon', () => {
     const logger = createLogger({}, 'error');
     const later = new Date(Date.now() + 3 * DAY);
     await withCronLock(async () => {
-      await extendSeries(appDatabase(), logger, later);
+      await extendSeries(appDatabase(), bindings(), logger, later);
       const once = await dateRows(created.series.id);
       expect(once.length).toBe(before + 3);
       expect(new Set(once.map((row) => row.occurrenceStart?.toISOString())).size).toBe(once.length);
       // Run again, and again with the horizon marker reset: the statement itself inserts nothing twice.
-      await extendSeries(appDatabase(), logger, later);
+      await extendSeries(appDatabase(), bindings(), logger, later);
       await database()
         .update(eventSeries)
         .set({ materializedUntil: new Date() })
         .where(eq(eventSeries.id, created.series.id));
-      await extendSeries(appDatabase(), logger, later);
+      await extendSeries(appDatabase(), bindings(), logger, later);
       expect(await dateRows(created.series.id)).toHaveLength(once.length);
       const types = await database()
         .select()
@@ -472,7 +473,9 @@ describe('the cron extends the horizon', () => {
       publish: 'published',
     });
     expect(created.dates).toBeLessThanOrEqual(3);
-    await withCronLock(() => extendSeries(appDatabase(), createLogger({}, 'error'), new Date(Date.now() + 10 * DAY)));
+    await withCronLock(() =>
+      extendSeries(appDatabase(), bindings(), createLogger({}, 'error'), new Date(Date.now() + 10 * DAY)),
+    );
     const rows = await dateRows(created.series.id);
     expect(rows.filter((row) => row.status === 'published')).toHaveLength(5);
   });
@@ -508,7 +511,9 @@ describe('POST /api/v1/event-series/{id}/end', () => {
     expect(await endDrafts.json()).toMatchObject({ deleted: 2, cancelled: 0, kept: 0 });
     expect(await dateRows(drafts.series.id)).toHaveLength(0);
     // An ended series is not extended by the cron.
-    await withCronLock(() => extendSeries(appDatabase(), createLogger({}, 'error'), new Date(Date.now() + 30 * DAY)));
+    await withCronLock(() =>
+      extendSeries(appDatabase(), bindings(), createLogger({}, 'error'), new Date(Date.now() + 30 * DAY)),
+    );
     expect(await dateRows(drafts.series.id)).toHaveLength(0);
   });
 });

@@ -2,8 +2,8 @@ import { createRoute, type OpenAPIHono } from '@hono/zod-openapi';
 import type { AppEnv } from '../../env.ts';
 import { errorResponses } from '../../errors/problem.ts';
 import { serviceContext } from '../../lib/context.ts';
+import { renderIcs } from '../../services/formats/client.ts';
 import { rateLimitHeaders } from '../../lib/rate-limit.ts';
-import { renderCalendar } from '../../services/calendars/ics.ts';
 import { getBookingCalendar } from '../../services/calendars/read.ts';
 import { publicRead } from '../../services/catalogue/limits.ts';
 import { BookingIdParamsSchema } from '../bookings/schema.ts';
@@ -48,7 +48,7 @@ export function register(app: OpenAPIHono<AppEnv>): void {
     const ctx = serviceContext(c);
     const input = { id: c.req.valid('param').id, token: c.req.valid('header')['booking-token'] };
     const { outcome, result } = await publicRead(ctx, () => getBookingCalendar({ ctx, input }));
-    const text = renderCalendar({ timezone: result.timezone, entries: [result.entry] });
+    const text = await renderIcs(ctx, { timezone: result.timezone, entries: [result.entry] });
     return calendarResponse(c, text, `booking-${input.id}`, {
       'cache-control': 'no-store',
       ...(outcome === null ? {} : rateLimitHeaders(outcome)),

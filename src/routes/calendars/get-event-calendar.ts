@@ -2,7 +2,7 @@ import { createRoute, type OpenAPIHono } from '@hono/zod-openapi';
 import type { AppEnv } from '../../env.ts';
 import { errorResponses } from '../../errors/problem.ts';
 import { serviceContext } from '../../lib/context.ts';
-import { renderCalendar } from '../../services/calendars/ics.ts';
+import { renderIcs } from '../../services/formats/client.ts';
 import { getEventCalendar, type EventCalendar } from '../../services/calendars/read.ts';
 import { cachedPublicRead } from '../../services/catalogue/edge-cache.ts';
 import { tenantOnly } from '../organizations/host.ts';
@@ -50,7 +50,7 @@ export function register(app: OpenAPIHono<AppEnv>): void {
     });
     // The edge cache keeps the entry as JSON (the value `getEventCalendar` answered); the file is made from it.
     const calendar = JSON.parse(body) as EventCalendar;
-    const text = renderCalendar({ timezone: calendar.timezone, entries: [calendar.entry] });
+    const text = await renderIcs(ctx, { timezone: calendar.timezone, entries: [calendar.entry] });
     return calendarResponse(c, text, input.slug, publicReadHeaders(outcome));
   });
 }

@@ -2,7 +2,8 @@ import { createRoute, type OpenAPIHono } from '@hono/zod-openapi';
 import type { AppEnv } from '../../env.ts';
 import { errorResponses } from '../../errors/problem.ts';
 import { requireTenant, serviceContext } from '../../lib/context.ts';
-import { renderCalendar, type CalendarEntry } from '../../services/calendars/ics.ts';
+import { renderIcs } from '../../services/formats/client.ts';
+import type { CalendarEntry } from '../../services/calendars/entries.ts';
 import {
   FEED_DESCRIPTION_MAX,
   FEED_MAX_EVENTS,
@@ -57,7 +58,7 @@ export function register(app: OpenAPIHono<AppEnv>): void {
     });
     // The edge cache keeps the entries as JSON; the name comes from the tenant, so a rename shows at once.
     const entries = JSON.parse(body) as CalendarEntry[];
-    const text = renderCalendar({ name: tenant.name, refreshSeconds: FEED_REFRESH_SECONDS, entries });
+    const text = await renderIcs(ctx, { name: tenant.name, refreshSeconds: FEED_REFRESH_SECONDS, entries });
     return calendarResponse(c, text, tenant.slug, publicReadHeaders(outcome));
   });
 }

@@ -1,7 +1,7 @@
 import { z } from '@hono/zod-openapi';
 import { WITHOUT_CONTROL_CHARACTERS } from '../../lib/text.ts';
 import { MAX_DATES_LISTED } from '../../services/series/index.ts';
-import { DEFAULT_HORIZON_DAYS, MAX_HORIZON_DAYS } from '../../services/series/rules.ts';
+import { DEFAULT_HORIZON_DAYS, MAX_HORIZON_DAYS } from '../../services/series/horizon.ts';
 import {
   EXAMPLE_EVENT,
   EventSchema,

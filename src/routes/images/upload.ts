@@ -4,7 +4,8 @@ import type { AppEnv } from '../../env.ts';
 import { errorResponses } from '../../errors/problem.ts';
 import { serviceContext } from '../../lib/context.ts';
 import { requirePermission } from '../../middleware/auth.ts';
-import { checkImage, declaredImageType, readCappedBody } from '../../services/files/images.ts';
+import { declaredImageType, readCappedBody } from '../../services/files/images.ts';
+import { checkUpload } from '../../services/formats/client.ts';
 import { uploadImage, type ImagePlace } from '../../services/files/service.ts';
 import { EventIdParamsSchema } from '../events/schema.ts';
 import { responseBody } from '../response.ts';
@@ -64,8 +65,9 @@ export const coverRoute = createRoute({
 async function upload(c: Context<AppEnv>, place: ImagePlace) {
   const declared = declaredImageType(c.req.header('content-type'));
   const bytes = await readCappedBody(c.req.raw);
-  const image = await checkImage(bytes, declared);
-  return uploadImage(serviceContext(c), { place, bytes, image });
+  const ctx = serviceContext(c);
+  const image = await checkUpload(ctx, bytes, declared);
+  return uploadImage(ctx, { place, bytes, image });
 }
 
 export function register(app: OpenAPIHono<AppEnv>): void {

@@ -5,7 +5,7 @@ import { ApiError } from '../../errors/api-error.ts';
 import { requireTenant, type ServiceContext } from '../../lib/context.ts';
 import { hashToken } from '../auth/tokens.ts';
 import { bookingNotFound } from '../bookings/shared.ts';
-import { calendarText, clip, sequenceOf, venueGeo, venueLocation, type CalendarEntry } from './ics.ts';
+import { calendarText, clip, sequenceOf, venueGeo, venueLocation, type CalendarEntry } from './entries.ts';
 
 /** The most events the organization's feed lists: the next ones by start, those not ended yet. */
 export const FEED_MAX_EVENTS = 500;

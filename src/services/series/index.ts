@@ -1,5 +1,6 @@
 import { and, asc, eq, gte, inArray, isNotNull, isNull, lt, sql, type SQL } from 'drizzle-orm';
 import type { Database } from '../../db/client.ts';
+import type { Bindings } from '../../env.ts';
 import {
   eventSeries,
   events,
@@ -26,7 +27,8 @@ import {
 import { slugFromTitle } from '../events/write.ts';
 import { isPlanLimit, planLimitError, quotaLimit } from '../plans/quotas.ts';
 import type { Tenant } from '../tenants/types.ts';
-import { DEFAULT_HORIZON_DAYS, horizonEnd, occurrences, parseRule } from './rules.ts';
+import { seriesStarts } from '../formats/client.ts';
+import { DEFAULT_HORIZON_DAYS, horizonEnd } from './horizon.ts';
 
 export interface SeriesView {
   id: string;
@@ -177,11 +179,11 @@ export async function createSeries({
 }): Promise<{ series: SeriesView; dates: number }> {
   const tenant = requireTenant(ctx);
   const db = ctx.services.db;
-  const rule = parseRule(input.rrule, input.startLocal);
   const horizonDays = input.horizonDays ?? DEFAULT_HORIZON_DAYS;
   const now = new Date();
   const until = horizonEnd(now, horizonDays);
-  const starts = occurrences(rule, input.timezone, now, until);
+  const { rrule, startLocal, timezone } = input;
+  const starts = await seriesStarts(ctx, { rrule, startLocal, timezone, from: now, until });
   const id = crypto.randomUUID();
   const publish = input.publish ?? 'draft';
   const series = {
@@ -408,6 +410,7 @@ export const SERIES_PER_SWEEP = 50;
  */
 export async function extendSeries(
   db: Database,
+  bindings: Pick<Bindings, 'FORMATS'>,
   logger: Logger,
   now = new Date(),
 ): Promise<{ series: number; dates: number }> {
@@ -431,7 +434,8 @@ export async function extendSeries(
   let dates = 0;
   for (const { series, plan, planOverrides } of due) {
     const until = horizonEnd(now, series.horizonDays);
-    const starts = occurrences(parseRule(series.rrule, series.startLocal), series.timezone, now, until);
+    const { rrule, startLocal, timezone } = series;
+    const starts = await seriesStarts({ bindings, logger }, { rrule, startLocal, timezone, from: now, until });
     const tenant = { id: series.organizationId, plan, planOverrides } as Tenant;
     const [materialized] = await scoped(db, { organizationId: series.organizationId }, [
       materializeStatement(db, tenant, series, starts),

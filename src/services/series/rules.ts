@@ -1,6 +1,7 @@
 import * as rrulePackage from 'rrule';
 import type { Frequency, RRule as RRuleType } from 'rrule';
 import { ApiError } from '../../errors/api-error.ts';
+import { DAY_MS } from './horizon.ts';
 
 // Bundlers (wrangler, vitest in workerd) load rrule's ESM build; Node's ESM loader (the OpenAPI and SDK scripts)
 // loads its CommonJS build, whose exports sit under `default`.
@@ -9,15 +10,11 @@ const { RRule } = (rrulePackage as Partial<typeof rrulePackage>).RRule
   : (rrulePackage as unknown as { default: typeof rrulePackage }).default;
 type RRule = RRuleType;
 
-/** How far ahead a series' dates are materialized by default, and at most (days). */
-export const DEFAULT_HORIZON_DAYS = 180;
-export const MAX_HORIZON_DAYS = 366;
 /** The most dates a series may have within its horizon: a rule that yields more is refused (400), not truncated. */
 export const MAX_OCCURRENCES = 366;
 /** RRULE frequencies accepted: MINUTELY and SECONDLY would only ever be refused by the bound above. */
 const ALLOWED_FREQUENCIES = new Set<Frequency>([RRule.YEARLY, RRule.MONTHLY, RRule.WEEKLY, RRule.DAILY, RRule.HOURLY]);
 const LOCAL_TIME = /^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2})$/;
-const DAY_MS = 86_400_000;
 
 function ruleError(pointer: string, message: string): ApiError {
   return new ApiError('validation_failed', {
@@ -129,6 +126,16 @@ export function occurrences(rule: RRule, timeZone: string, from: Date, until: Da
   return found;
 }
 
-export function horizonEnd(now: Date, horizonDays: number): Date {
-  return new Date(now.getTime() + horizonDays * DAY_MS);
+/** A series' rule as the UTC starts of its dates from `from` to `until` (parseRule, then occurrences). */
+export interface ExpandRuleInput {
+  rrule: string;
+  startLocal: string;
+  timezone: string;
+  from: Date;
+  until: Date;
+}
+
+/** The formats Worker's `expandRule`: the dates of a rule, or the 400 that parseRule or occurrences answers. */
+export function expandRule(input: ExpandRuleInput): Date[] {
+  return occurrences(parseRule(input.rrule, input.startLocal), input.timezone, input.from, input.until);
 }

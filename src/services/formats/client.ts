@@ -1,0 +1,61 @@
+import type { Bindings } from '../../env.ts';
+import { callFeatureWorker, valueOf, type Outcome } from '../../lib/feature-workers.ts';
+import type { Logger } from '../../lib/logger.ts';
+import type { CalendarFile } from '../calendars/entries.ts';
+import type { CheckedImage, ImageType } from '../files/images.ts';
+import type { ExpandRuleInput } from '../series/rules.ts';
+
+/**
+ * The formats Worker (src/workers/formats.ts, over the FORMATS service binding): iCalendar files (ical-generator),
+ * RRULE expansion (rrule) and the check of uploaded images (file-type, image-size), whose libraries stay out of the
+ * API Worker's bundle (issue #13). Type-only imports of the modules it runs. A refusal comes back as the ApiError it
+ * was (valueOf); a Worker that cannot be reached is a 503 (callFeatureWorker).
+ */
+export interface FormatsApi {
+  renderCalendar(file: CalendarFile): Promise<string>;
+  checkImage(bytes: Uint8Array, declared: ImageType): Promise<Outcome<CheckedImage>>;
+  expandRule(input: ExpandRuleInput): Promise<Outcome<Date[]>>;
+}
+
+export interface FormatsContext {
+  bindings: Pick<Bindings, 'FORMATS'>;
+  logger: Logger;
+}
+
+// The binding's stub, typed as the methods the Worker implements: the generated stub types of a service binding do
+// not carry a method's union result through.
+const formats = (ctx: FormatsContext) => ctx.bindings.FORMATS as unknown as FormatsApi;
+
+/** The iCalendar text of a file (src/services/calendars/ics.ts). */
+export function renderIcs(ctx: FormatsContext, file: CalendarFile): Promise<string> {
+  return callFeatureWorker(
+    ctx,
+    'FORMATS',
+    () => formats(ctx).renderCalendar(file),
+    'Calendars cannot be written right now.',
+  );
+}
+
+/** The checked type and size of an upload's bytes, or its 400/415/422 (src/services/files/image-check.ts). */
+export async function checkUpload(ctx: FormatsContext, bytes: Uint8Array, declared: ImageType): Promise<CheckedImage> {
+  return valueOf(
+    await callFeatureWorker(
+      ctx,
+      'FORMATS',
+      () => formats(ctx).checkImage(bytes, declared),
+      'Images cannot be checked right now.',
+    ),
+  );
+}
+
+/** The UTC starts of a series' rule within the window, or its 400 (src/services/series/rules.ts). */
+export async function seriesStarts(ctx: FormatsContext, input: ExpandRuleInput): Promise<Date[]> {
+  return valueOf(
+    await callFeatureWorker(
+      ctx,
+      'FORMATS',
+      () => formats(ctx).expandRule(input),
+      'Series dates cannot be computed right now.',
+    ),
+  );
+}
