@@ -59,8 +59,8 @@ const env = {
   EVENT_LIVE: { idFromName() {} },
   FILES: { put: async () => null, get: async () => null },
   PDF_RENDERER: { render: async () => new Uint8Array() },
-  SAML_XML: { verifyResponse: async () => ({ ok: false, code: 'saml_unsigned', message: 'stand-in' }) },
-  WEBAUTHN: { verifyAuthentication: async () => ({ ok: false, reason: 'stand-in' }) },
+  SAML_XML: { verifyResponse: async () => ({ ok: false, refusal: { code: 'saml_unsigned', message: 'stand-in' } }) },
+  WEBAUTHN: { verifyAuthentication: async () => ({ ok: false, refusal: 'stand-in' }) },
   FORMATS: { expandRule: async () => ({ ok: true, value: [] }) },
 };
 const ctx = { waitUntil() {}, passThroughOnException() {}, props: {} };

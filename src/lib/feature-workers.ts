@@ -30,15 +30,31 @@ export interface Refusal {
   errors?: FieldError[] | undefined;
 }
 
-export type Outcome<T> = { ok: true; value: T } | { ok: false; refusal: Refusal };
+/**
+ * What a feature Worker's method answers: its value, or why it refused, as plain data. `R` is the refusal's shape:
+ * an ApiError's (Refusal) by default, a SamlError's code and message for SAML, a reason for WebAuthn.
+ */
+export type Outcome<T, R = Refusal> = { ok: true; value: T } | { ok: false; refusal: R };
 
-/** In a feature Worker: runs `work`, answering its ApiError as a refusal; anything else is thrown (a fault). */
-export async function outcomeOf<T>(work: () => T | Promise<T>): Promise<Outcome<T>> {
+/** The refusal of an ApiError, undefined for any other error. */
+export function apiRefusal(error: unknown): Refusal | undefined {
+  return error instanceof ApiError ? { code: error.code, detail: error.detail, errors: error.errors } : undefined;
+}
+
+/**
+ * In a feature Worker: runs `work`; an error that `refusalOf` recognizes (by default an ApiError) is answered as a
+ * refusal, any other is thrown (a fault: the API Worker answers 503).
+ */
+export async function outcomeOf<T, R = Refusal>(
+  work: () => T | Promise<T>,
+  refusalOf: (error: unknown) => R | undefined = apiRefusal as (error: unknown) => R | undefined,
+): Promise<Outcome<T, R>> {
   try {
     return { ok: true, value: await work() };
   } catch (error) {
-    if (!(error instanceof ApiError)) throw error;
-    return { ok: false, refusal: { code: error.code, detail: error.detail, errors: error.errors } };
+    const refusal = refusalOf(error);
+    if (refusal === undefined) throw error;
+    return { ok: false, refusal };
   }
 }
 

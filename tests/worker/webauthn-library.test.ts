@@ -49,18 +49,18 @@ describe('the WebAuthn library side', () => {
 
     // Refused by a throw inside the library (another challenge), and by `verified: false` (a forged self-attestation).
     const otherChallenge = await verifyRegistration({ ...expected, response, expectedChallenge: 'b3RoZXI' });
-    expect(otherChallenge).toMatchObject({ ok: false, reason: expect.stringContaining('challenge') as unknown });
+    expect(otherChallenge).toMatchObject({ ok: false, refusal: expect.stringContaining('challenge') as unknown });
     const forged = await authenticator.register(options, { forgedAttestation: true });
     expect(await verifyRegistration({ ...expected, response: forged, expectedChallenge: options.challenge })).toEqual({
       ok: false,
-      reason: 'The attestation signature is invalid.',
+      refusal: 'The attestation signature is invalid.',
     });
   });
 
   it('verifies an assertion against the stored public key, and refuses a tampered one', async () => {
     const { options, authenticator, response } = await registered();
     const stored = await verifyRegistration({ ...expected, response, expectedChallenge: options.challenge });
-    if (!stored.ok) throw new Error(stored.reason);
+    if (!stored.ok) throw new Error(stored.refusal);
     const request = await authenticationOptions({ rpID, userVerification: 'required', allowCredentials: [] });
     expect(request.rpId).toBe(rpID);
     const assertion = await authenticator.authenticate(request);
@@ -78,6 +78,6 @@ describe('the WebAuthn library side', () => {
     };
     expect(await verifyAuthentication({ ...input, response: forged })).toMatchObject({ ok: false });
     const replayed = await verifyAuthentication({ ...input, response: assertion, expectedChallenge: 'b3RoZXI' });
-    expect(replayed).toMatchObject({ ok: false, reason: expect.stringContaining('challenge') as unknown });
+    expect(replayed).toMatchObject({ ok: false, refusal: expect.stringContaining('challenge') as unknown });
   });
 });

@@ -272,7 +272,7 @@ export async function registerPasskey({
       requireUserVerification: true,
     }),
   );
-  if (!verdict.ok) throw invalidPasskey(`The passkey could not be verified: ${verdict.reason}`);
+  if (!verdict.ok) throw invalidPasskey(`The passkey could not be verified: ${verdict.refusal}`);
   const info = verdict.value;
   const db = ctx.services.db;
   const id = crypto.randomUUID();

@@ -13,6 +13,7 @@ import {
   type VerifyRegistrationResponseOpts,
 } from '@simplewebauthn/server';
 import { isoBase64URL } from '@simplewebauthn/server/helpers';
+import { outcomeOf, type Outcome } from '../../lib/feature-workers.ts';
 
 /**
  * The WebAuthn ceremonies' library side (@simplewebauthn/server, with its CBOR, ASN.1 and X.509 dependencies: about
@@ -21,8 +22,14 @@ import { isoBase64URL } from '@simplewebauthn/server/helpers';
  * challenge store, the credentials and every decision stay with the API Worker (src/services/auth/passkeys.ts).
  */
 
-/** A verification's outcome: RPC would keep only a thrown error's message, so a refusal is a value. */
-export type WebAuthnVerdict<T> = { ok: true; value: T } | { ok: false; reason: string };
+/**
+ * A verification's outcome: the library refuses by throwing (or answering `verified: false`), and RPC would keep only
+ * a thrown error's message, so a refusal is its reason, as a value.
+ */
+export type WebAuthnVerdict<T> = Outcome<T, string>;
+
+/** Every error the library throws while verifying is a refusal: its message is the reason. */
+const reasonOf = (error: unknown): string => (error as Error).message;
 
 /** A verified registration: what the API Worker stores. */
 export interface RegisteredCredential {
@@ -65,47 +72,40 @@ export function authenticationOptions(
   return generateAuthenticationOptions(options);
 }
 
-export async function verifyRegistration(
+export function verifyRegistration(
   options: VerifyRegistrationResponseOpts,
 ): Promise<WebAuthnVerdict<RegisteredCredential>> {
-  try {
+  return outcomeOf(async () => {
     const verification = await verifyRegistrationResponse(options);
     // A self-attestation whose signature does not verify answers `verified: false` rather than throwing.
-    if (!verification.verified) return { ok: false, reason: 'The attestation signature is invalid.' };
+    if (!verification.verified) throw new Error('The attestation signature is invalid.');
     const info = verification.registrationInfo;
     return {
-      ok: true,
-      value: {
-        credentialId: info.credential.id,
-        publicKey: isoBase64URL.fromBuffer(info.credential.publicKey),
-        counter: info.credential.counter,
-        deviceType: info.credentialDeviceType,
-        backedUp: info.credentialBackedUp,
-        aaguid: info.aaguid,
-      },
+      credentialId: info.credential.id,
+      publicKey: isoBase64URL.fromBuffer(info.credential.publicKey),
+      counter: info.credential.counter,
+      deviceType: info.credentialDeviceType,
+      backedUp: info.credentialBackedUp,
+      aaguid: info.aaguid,
     };
-  } catch (error) {
-    return { ok: false, reason: (error as Error).message };
-  }
+  }, reasonOf);
 }
 
 export interface VerifyAuthenticationInput extends Omit<VerifyAuthenticationResponseOpts, 'credential'> {
   credential: { id: string; publicKey: string; counter: number; transports?: AuthenticatorTransport[] };
 }
 
-export async function verifyAuthentication({
+export function verifyAuthentication({
   credential,
   ...options
 }: VerifyAuthenticationInput): Promise<WebAuthnVerdict<AssertedCredential>> {
-  try {
+  return outcomeOf(async () => {
     const verification = await verifyAuthenticationResponse({
       ...options,
       credential: { ...credential, publicKey: isoBase64URL.toBuffer(credential.publicKey) },
     });
-    if (!verification.verified) return { ok: false, reason: 'The assertion signature is invalid.' };
+    if (!verification.verified) throw new Error('The assertion signature is invalid.');
     const { newCounter, credentialBackedUp } = verification.authenticationInfo;
-    return { ok: true, value: { newCounter, backedUp: credentialBackedUp } };
-  } catch (error) {
-    return { ok: false, reason: (error as Error).message };
-  }
+    return { newCounter, backedUp: credentialBackedUp };
+  }, reasonOf);
 }

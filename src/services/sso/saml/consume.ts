@@ -1,10 +1,10 @@
 import type { Redis } from '@upstash/redis/cloudflare';
 import type { Bindings } from '../../../env.ts';
-import { callFeatureWorker } from '../../../lib/feature-workers.ts';
+import { callFeatureWorker, type Outcome } from '../../../lib/feature-workers.ts';
 import type { Logger } from '../../../lib/logger.ts';
 import type { SamlSignInStart } from './authn-request.ts';
 import type { SamlConnectionConfig, SamlServiceProvider } from './config.ts';
-import { SamlError, type SamlOutcome } from './errors.ts';
+import { SamlError, type SamlRefusal } from './errors.ts';
 import { SAML_REQUEST_TTL_SECONDS, samlAssertionKey, samlRequestKey } from './keys.ts';
 import type { SamlIdentity } from './response.ts';
 
@@ -20,14 +20,17 @@ export interface SamlContext {
 }
 
 /** A call to the SAML Worker: its refusal thrown as the SamlError it was; a failure to reach it is a 503. */
-export async function samlCall<T>(ctx: SamlContext, call: (saml: SamlContext['saml']) => Promise<SamlOutcome<T>>) {
+export async function samlCall<T>(
+  ctx: SamlContext,
+  call: (saml: SamlContext['saml']) => Promise<Outcome<T, SamlRefusal>>,
+) {
   const outcome = await callFeatureWorker(
     ctx,
     'SAML_XML',
     () => call(ctx.saml),
     'SAML sign-in is unavailable right now.',
   );
-  if (!outcome.ok) throw new SamlError(outcome.code, outcome.message);
+  if (!outcome.ok) throw new SamlError(outcome.refusal.code, outcome.refusal.message);
   return outcome.value;
 }
 

@@ -37,18 +37,13 @@ export class SamlError extends Error {
   }
 }
 
-/**
- * What a method of the SAML Worker (src/workers/saml.ts) answers over RPC. RPC carries a thrown error's message but
- * not its own fields, so a refusal travels as a value and consumeSamlResponse's side throws the SamlError again.
- */
-export type SamlOutcome<T> = { ok: true; value: T } | { ok: false; code: SamlErrorCode; message: string };
+/** A SamlError as plain data: how the SAML Worker (src/workers/saml.ts) refuses over RPC (Outcome). */
+export interface SamlRefusal {
+  code: SamlErrorCode;
+  message: string;
+}
 
-/** Runs `work`, answering its SamlError as a refusal; any other error is thrown (a fault, not a verdict). */
-export async function samlOutcome<T>(work: () => T | Promise<T>): Promise<SamlOutcome<T>> {
-  try {
-    return { ok: true, value: await work() };
-  } catch (error) {
-    if (error instanceof SamlError) return { ok: false, code: error.code, message: error.message };
-    throw error;
-  }
+/** The refusal of a SamlError, undefined for any other error (a fault). */
+export function samlRefusal(error: unknown): SamlRefusal | undefined {
+  return error instanceof SamlError ? { code: error.code, message: error.message } : undefined;
 }

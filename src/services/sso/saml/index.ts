@@ -20,7 +20,7 @@ export {
   type SamlContext,
   type StartSamlSignInInput,
 } from './consume.ts';
-export { SamlError, samlOutcome, type SamlErrorCode, type SamlOutcome } from './errors.ts';
+export { SamlError, samlRefusal, type SamlErrorCode, type SamlRefusal } from './errors.ts';
 export { SAML_REQUEST_TTL_SECONDS, samlAssertionKey, samlRequestKey } from './keys.ts';
 export { fetchIdpMetadata, parseIdpMetadata, samlServiceProviderMetadata, type SamlIdpMetadata } from './metadata.ts';
 export {
