@@ -28,6 +28,8 @@ export interface Refusal {
   code: ErrorCode;
   detail?: string | undefined;
   errors?: FieldError[] | undefined;
+  headers?: Record<string, string> | undefined;
+  extensions?: Record<string, unknown> | undefined;
 }
 
 /**
@@ -38,7 +40,9 @@ export type Outcome<T, R = Refusal> = { ok: true; value: T } | { ok: false; refu
 
 /** The refusal of an ApiError, undefined for any other error. */
 export function apiRefusal(error: unknown): Refusal | undefined {
-  return error instanceof ApiError ? { code: error.code, detail: error.detail, errors: error.errors } : undefined;
+  if (!(error instanceof ApiError)) return undefined;
+  const { code, detail, errors, headers, extensions } = error;
+  return { code, detail, errors, headers, extensions };
 }
 
 /**
@@ -61,9 +65,11 @@ export async function outcomeOf<T, R = Refusal>(
 /** In the API Worker: the value of an outcome, or its refusal thrown as the ApiError it was. */
 export function valueOf<T>(outcome: Outcome<T>): T {
   if (outcome.ok) return outcome.value;
-  const { code, detail, errors } = outcome.refusal;
+  const { code, detail, errors, headers, extensions } = outcome.refusal;
   throw new ApiError(code, {
     ...(detail === undefined ? {} : { detail }),
     ...(errors === undefined ? {} : { errors }),
+    ...(headers === undefined ? {} : { headers }),
+    ...(extensions === undefined ? {} : { extensions }),
   });
 }

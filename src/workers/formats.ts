@@ -5,13 +5,15 @@ import { renderCalendar } from '../services/calendars/ics.ts';
 import type { FormatsApi } from '../services/formats/client.ts';
 import { checkImage } from '../services/files/image-check.ts';
 import type { ImageType } from '../services/files/images.ts';
+import { csvRows, type CsvRowsInput } from '../services/imports/csv.ts';
 import { expandRule, type ExpandRuleInput } from '../services/series/rules.ts';
 
 /**
  * File and calendar formats, a Worker of its own (workers/formats/wrangler.toml) that the API Worker calls over the
  * service binding FORMATS (RPC: same location, no network hop, no public route): iCalendar files (ical-generator),
- * RRULE expansion of event series (rrule) and the check of uploaded images (file-type, image-size and their
- * tokenizers). About 170 KiB of minified code that only calendar feeds, series and uploads need, kept out of the API
+ * RRULE expansion of event series (rrule), the check of uploaded images (file-type, image-size and their
+ * tokenizers) and CSV import files (csv-parse). About 200 KiB of minified code that only calendar feeds, series,
+ * uploads and imports need, kept out of the API
  * Worker's bundle (issue #13, docs/PERFORMANCE.md). Pure functions of plain data; no bindings, no I/O. A refusal (an
  * ApiError: a rule that yields too many dates, an image that is not what it claims) is answered as a value.
  */
@@ -29,6 +31,11 @@ export default class Formats extends WorkerEntrypoint implements FormatsApi {
   /** A series' dates within a window, or why its rule is refused (src/services/series/rules.ts). */
   expandRule(input: ExpandRuleInput) {
     return outcomeOf(() => expandRule(input));
+  }
+
+  /** The data rows of a CSV import file, or why it cannot be read (src/services/imports/csv.ts). */
+  csvRows(input: CsvRowsInput) {
+    return outcomeOf(() => csvRows(input));
   }
 
   /** No HTTP surface: the Worker has no route, and only RPC reaches it. */

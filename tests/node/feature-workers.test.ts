@@ -15,7 +15,7 @@ const LIBRARIES: Record<string, string[]> = {
   'src/workers/pdf.ts': ['pdf-lib', '@pdf-lib/standard-fonts', 'pako'],
   'src/workers/saml.ts': ['@node-saml/node-saml', 'xml-crypto', '@xmldom/xmldom', 'xpath', 'xmlbuilder', 'xml2js'],
   'src/workers/webauthn.ts': ['@simplewebauthn/server', 'asn1js', '@peculiar/x509'],
-  'src/workers/formats.ts': ['ical-generator', 'rrule', 'file-type', 'image-size'],
+  'src/workers/formats.ts': ['ical-generator', 'rrule', 'file-type', 'image-size', 'csv-parse'],
 };
 
 /** The npm packages an entry point's bundle reads (every parsed input, tree-shaken or not). */

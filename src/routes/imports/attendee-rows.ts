@@ -4,7 +4,7 @@ import type { AttendeeImportRow } from '../../services/imports/attendees.ts';
 import type { ImportIssue } from '../../services/imports/report.ts';
 import { EmailSchema, NameSchema } from '../auth/schema.ts';
 import { ExternalId, FORMULA_WARNING, formulaWarnings } from './event-rows.ts';
-import type { SourceRow } from './source.ts';
+import type { SourceRow } from '../../services/imports/rows.ts';
 
 /** The most tickets one imported booking holds (a checkout's own bound is per ticket type; this is per booking). */
 export const MAX_IMPORT_TICKETS = 50;

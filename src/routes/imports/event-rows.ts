@@ -12,7 +12,7 @@ import type { EventImportRow } from '../../services/imports/events.ts';
 import type { ImportIssue } from '../../services/imports/report.ts';
 import { EventCreateSchema } from '../events/schema.ts';
 import { TicketTypeCreateSchema } from '../ticket-types/schema.ts';
-import type { SourceRow } from './source.ts';
+import type { SourceRow } from '../../services/imports/rows.ts';
 
 /** The longest `externalId`: the row's key in the import ledger. */
 export const MAX_EXTERNAL_ID_LENGTH = 200;

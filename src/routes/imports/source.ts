@@ -1,40 +1,16 @@
-import { CsvError, parse } from 'csv-parse/sync';
 import type { Context } from 'hono';
 import type { AppEnv } from '../../env.ts';
 import { ApiError } from '../../errors/api-error.ts';
 import { decodeUtf8 } from '../../lib/text.ts';
+import { csvRowsOf } from '../../services/formats/client.ts';
+import { importProblem, tooManyRows, type SourceRow } from '../../services/imports/rows.ts';
 
 /** The most data rows (CSV lines after the header, or JSON array items) a dry run reads. */
 // Measured in the tests (2 shared cores): 100,000 CSV rows took 90 s of Worker time (csv-parse, the zod schemas per
 // row), 10,000 took 8 s; a request must stay well within the Workers CPU limit, so 10,000.
 export const MAX_DRY_RUN_ROWS = 10_000;
-/** The longest CSV record (all cells of one line), in characters. */
-const MAX_CSV_RECORD = 64 * 1024;
 
 export type ImportFormat = 'csv' | 'json';
-
-/** One data row of the file as read: its cells (CSV, by column name) or its JSON value, and where it is. */
-export interface SourceRow {
-  /** 1-based line of the row in a CSV file; null for JSON. */
-  line: number | null;
-  /** The row's JSON pointer in a JSON body (`/events/3`); null for CSV. */
-  pointer: string | null;
-  value: unknown;
-}
-
-function problem(message: string, pointer = '/body'): ApiError {
-  return new ApiError('validation_failed', {
-    detail: 'The import file cannot be read.',
-    errors: [{ pointer, message }],
-  });
-}
-
-function tooManyRows(limit: number): ApiError {
-  return new ApiError('payload_too_large', {
-    detail: `An import file holds at most ${String(limit)} rows; split it.`,
-    extensions: { limit },
-  });
-}
 
 /**
  * The media type of the request body: `text/csv` or `application/json` (parameters ignored; a `charset` other than
@@ -60,61 +36,9 @@ export async function importText(c: Context<AppEnv>): Promise<string> {
   const decoded = decodeUtf8(new Uint8Array(await c.req.arrayBuffer()));
   if ('fault' in decoded) {
     const { byteOffset, line } = decoded.fault;
-    throw problem(`Not valid UTF-8: byte offset ${String(byteOffset)} (line ${String(line)}).`);
+    throw importProblem(`Not valid UTF-8: byte offset ${String(byteOffset)} (line ${String(line)}).`);
   }
   return decoded.text;
-}
-
-/**
- * The data rows of a CSV file (csv-parse, RFC 4180: a header row naming the columns, commas, double quotes, CRLF or
- * LF line ends). Every column must be one of `columns`, named once, and every `required` column present; a line
- * with a different number of cells, an unclosed quote or a record over 64 KiB answers 400 naming its line. Empty
- * lines are skipped; an empty cell means "not given".
- */
-export function csvRows(
-  text: string,
-  columns: readonly string[],
-  required: readonly string[],
-  maxRows: number,
-): SourceRow[] {
-  const known = new Set(columns);
-  let parsed: unknown;
-  try {
-    // With `info`, each record comes as { record, info } (csv-parse's types do not follow the option).
-    parsed = parse(text, {
-      columns: (header: string[]) => {
-        const seen = new Set<string>();
-        for (const name of header) {
-          if (!known.has(name)) throw problem(`Unknown column "${name}" (line 1).`);
-          if (seen.has(name)) throw problem(`Column "${name}" is named twice (line 1).`);
-          seen.add(name);
-        }
-        const missing = required.find((name) => !seen.has(name));
-        if (missing !== undefined) throw problem(`The required column "${missing}" is missing (line 1).`);
-        return header;
-      },
-      info: true,
-      skip_empty_lines: true,
-      max_record_size: MAX_CSV_RECORD,
-      to: maxRows + 1,
-    });
-  } catch (error) {
-    if (error instanceof ApiError) throw error;
-    if (error instanceof CsvError) {
-      const line = typeof error.lines === 'number' ? ` (line ${String(error.lines)})` : '';
-      throw problem(`Malformed CSV${line}: ${error.code.replace(/^CSV_/, '').toLowerCase().replaceAll('_', ' ')}.`);
-    }
-    throw error;
-  }
-  const records = parsed as { record: Record<string, string>; info: { lines: number } }[];
-  if (records.length > maxRows) throw tooManyRows(maxRows);
-  if (records.length === 0) throw problem('The file has no data rows.');
-  return records.map(({ record, info }) => ({
-    // `info.lines` is the line the record ends on; a record spans several only with line breaks in quoted cells.
-    line: info.lines,
-    pointer: null,
-    value: Object.fromEntries(Object.entries(record).filter(([, cell]) => cell !== '')),
-  }));
 }
 
 /** The rows of a JSON body `{ "<key>": [ ... ] }`, each with its pointer (`/<key>/<index>`). */
@@ -126,16 +50,16 @@ export function jsonRows(text: string, key: string, maxRows: number): SourceRow[
     throw new ApiError('invalid_json', { detail: 'The request body is not valid JSON.' });
   }
   if (body === null || typeof body !== 'object' || Array.isArray(body)) {
-    throw problem(`Must be an object with one member "${key}".`);
+    throw importProblem(`Must be an object with one member "${key}".`);
   }
   const keys = Object.keys(body);
   const unknown = keys.find((name) => name !== key);
   if (unknown !== undefined)
-    throw problem('Unknown member.', `/body/${unknown.replaceAll('~', '~0').replaceAll('/', '~1')}`);
+    throw importProblem('Unknown member.', `/body/${unknown.replaceAll('~', '~0').replaceAll('/', '~1')}`);
   const rows = (body as Record<string, unknown>)[key];
-  if (!Array.isArray(rows)) throw problem('Must be an array.', `/body/${key}`);
+  if (!Array.isArray(rows)) throw importProblem('Must be an array.', `/body/${key}`);
   if (rows.length > maxRows) throw tooManyRows(maxRows);
-  if (rows.length === 0) throw problem('The import has no rows.', `/body/${key}`);
+  if (rows.length === 0) throw importProblem('The import has no rows.', `/body/${key}`);
   return rows.map((value: unknown, index) => ({ line: null, pointer: `/${key}/${String(index)}`, value }));
 }
 
@@ -162,7 +86,7 @@ export async function importSource(
   }
   const rows =
     format === 'csv'
-      ? csvRows(text, shape.columns, shape.required, MAX_DRY_RUN_ROWS)
+      ? await csvRowsOf(c.var, { text, columns: shape.columns, required: shape.required, maxRows: MAX_DRY_RUN_ROWS })
       : jsonRows(text, shape.key, MAX_DRY_RUN_ROWS);
   return { format, rows };
 }

@@ -3,18 +3,21 @@ import { callFeatureWorker, valueOf, type Outcome } from '../../lib/feature-work
 import type { Logger } from '../../lib/logger.ts';
 import type { CalendarFile } from '../calendars/entries.ts';
 import type { CheckedImage, ImageType } from '../files/images.ts';
+import type { CsvRowsInput } from '../imports/csv.ts';
+import type { SourceRow } from '../imports/rows.ts';
 import type { ExpandRuleInput } from '../series/rules.ts';
 
 /**
  * The formats Worker (src/workers/formats.ts, over the FORMATS service binding): iCalendar files (ical-generator),
- * RRULE expansion (rrule) and the check of uploaded images (file-type, image-size), whose libraries stay out of the
- * API Worker's bundle (issue #13). Type-only imports of the modules it runs. A refusal comes back as the ApiError it
+ * RRULE expansion (rrule), the check of uploaded images (file-type, image-size) and CSV import files (csv-parse),
+ * whose libraries stay out of the API Worker's bundle (issue #13). Type-only imports of the modules it runs. A refusal comes back as the ApiError it
  * was (valueOf); a Worker that cannot be reached is a 503 (callFeatureWorker).
  */
 export interface FormatsApi {
   renderCalendar(file: CalendarFile): Promise<string>;
   checkImage(bytes: Uint8Array, declared: ImageType): Promise<Outcome<CheckedImage>>;
   expandRule(input: ExpandRuleInput): Promise<Outcome<Date[]>>;
+  csvRows(input: CsvRowsInput): Promise<Outcome<SourceRow[]>>;
 }
 
 export interface FormatsContext {
@@ -57,5 +60,12 @@ export async function seriesStarts(ctx: FormatsContext, input: ExpandRuleInput):
       () => formats(ctx).expandRule(input),
       'Series dates cannot be computed right now.',
     ),
+  );
+}
+
+/** The data rows of a CSV import file, or its 400/413 (src/services/imports/csv.ts). */
+export async function csvRowsOf(ctx: FormatsContext, input: CsvRowsInput): Promise<SourceRow[]> {
+  return valueOf(
+    await callFeatureWorker(ctx, 'FORMATS', () => formats(ctx).csvRows(input), 'Imports cannot be read right now.'),
   );
 }
