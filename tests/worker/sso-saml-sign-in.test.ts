@@ -189,6 +189,19 @@ describe('SSO sign-in through a SAML connection', () => {
       });
       expect((await problem(refused)).errors?.[0]?.pointer, metadataUrl).toBe('/body/saml/metadataUrl');
     }
+    // Over 512 KiB (the metadata of a whole federation, say).
+    const oversize = await call(s.tenant, 'POST', '/api/v1/sso/connections', {
+      token: s.token,
+      body: {
+        type: 'saml',
+        name: 'Oversize',
+        defaultRole: 'staff',
+        saml: { metadataUrl: await publishDocument(idpMetadataXml(bare) + ' '.repeat(600 * 1024)) },
+      },
+    });
+    expect((await problem(oversize)).errors).toEqual([
+      { pointer: '/body/saml/metadataUrl', message: 'The metadata is larger than 512 KiB.' },
+    ]);
     const missing = await call(s.tenant, 'POST', '/api/v1/sso/connections', {
       token: s.token,
       body: { type: 'saml', name: 'Missing', defaultRole: 'staff', saml: { idpEntityId: 'x' } },

@@ -24,8 +24,7 @@ export type SamlErrorCode =
   | 'saml_assertion_replayed'
   | 'saml_subject_missing'
   | 'saml_relay_state_refused'
-  | 'saml_metadata_invalid'
-  | 'saml_metadata_unreachable';
+  | 'saml_metadata_invalid';
 
 export class SamlError extends Error {
   readonly code: SamlErrorCode;

@@ -22,7 +22,7 @@ export {
 } from './consume.ts';
 export { SamlError, samlRefusal, type SamlErrorCode, type SamlRefusal } from './errors.ts';
 export { SAML_REQUEST_TTL_SECONDS, samlAssertionKey, samlRequestKey } from './keys.ts';
-export { fetchIdpMetadata, parseIdpMetadata, samlServiceProviderMetadata, type SamlIdpMetadata } from './metadata.ts';
+export { parseIdpMetadata, samlServiceProviderMetadata, type SamlIdpMetadata } from './metadata.ts';
 export {
   verifySamlResponse,
   type SamlIdentity,

@@ -7,8 +7,6 @@ import { children, parseXml, SAML_METADATA_NS, textOf, XMLDSIG_NS } from './xml.
 const HTTP_REDIRECT = 'urn:oasis:names:tc:SAML:2.0:bindings:HTTP-Redirect';
 /** IdP metadata larger than this is refused (an aggregate of a whole federation is not what we want). */
 export const IDP_METADATA_MAX_BYTES = 512 * 1024;
-/** How long fetching IdP metadata may take. */
-export const IDP_METADATA_TIMEOUT_MS = 5_000;
 
 /**
  * The SP metadata (EntityDescriptor) an IdP administrator uploads: our entityID, the ACS (HTTP-POST), the NameID
@@ -84,53 +82,4 @@ export function parseIdpMetadata(xml: string, entityId?: string): SamlIdpMetadat
     );
   }
   return { idpEntityId, ssoUrl, signingCertificates: [...new Set(signingCertificates)] };
-}
-
-/**
- * Fetches IdP metadata from an https URL (at most IDP_METADATA_MAX_BYTES, IDP_METADATA_TIMEOUT_MS) and parses it.
- * The caller decides which URLs are acceptable (no private addresses reach a Worker's fetch anyway).
- */
-export async function fetchIdpMetadata(
-  url: string,
-  options: { entityId?: string; fetch?: typeof fetch } = {},
-): Promise<SamlIdpMetadata> {
-  const target = URL.canParse(url) ? new URL(url) : undefined;
-  if (target?.protocol !== 'https:') throw new SamlError('saml_metadata_invalid', 'The metadata URL must be https.');
-  let text: string;
-  try {
-    const response = await (options.fetch ?? fetch)(target, {
-      signal: AbortSignal.timeout(IDP_METADATA_TIMEOUT_MS),
-      headers: { accept: 'application/samlmetadata+xml, application/xml, text/xml' },
-      redirect: 'follow',
-    });
-    if (!response.ok || response.body === null) {
-      throw new SamlError('saml_metadata_unreachable', `The metadata URL answered ${response.status}.`);
-    }
-    const declared = Number(response.headers.get('content-length') ?? '0');
-    if (declared > IDP_METADATA_MAX_BYTES) throw new SamlError('saml_metadata_invalid', 'The metadata is too large.');
-    const reader = (response.body as ReadableStream<Uint8Array>).getReader();
-    const chunks: Uint8Array[] = [];
-    let size = 0;
-    for (;;) {
-      const { done, value } = await reader.read();
-      if (done) break;
-      size += value.byteLength;
-      if (size > IDP_METADATA_MAX_BYTES) {
-        await reader.cancel();
-        throw new SamlError('saml_metadata_invalid', 'The metadata is too large.');
-      }
-      chunks.push(value);
-    }
-    const bytes = new Uint8Array(size);
-    let offset = 0;
-    for (const chunk of chunks) {
-      bytes.set(chunk, offset);
-      offset += chunk.byteLength;
-    }
-    text = new TextDecoder('utf-8', { fatal: true, ignoreBOM: false }).decode(bytes);
-  } catch (error) {
-    if (error instanceof SamlError) throw error;
-    throw new SamlError('saml_metadata_unreachable', 'The metadata URL could not be read.', { cause: error });
-  }
-  return parseIdpMetadata(text, options.entityId);
 }
