@@ -32,7 +32,7 @@ export async function checkImage(bytes: Uint8Array, declared: ImageType): Promis
   const sniffed = await fileTypeFromBuffer(bytes);
   if (sniffed?.mime !== declared) {
     throw unsupported(
-      `The body is not a ${declared} image: its content is ${sniffed === undefined ? 'not a recognised image type' : sniffed.mime}. Only PNG, JPEG and WebP images are accepted, with the matching Content-Type.`,
+      `The body is not ${declared}: its content is ${sniffed === undefined ? 'not a recognised image type' : sniffed.mime}. Only PNG, JPEG and WebP images are accepted, with the matching Content-Type.`,
     );
   }
   let size: { width: number; height: number; type?: string | undefined };
