@@ -424,6 +424,26 @@ async function refusal(tenant: TestTenant, token: string, payload: Record<string
   return { status: response.status, codes: [answer.code], message: answer.detail ?? '', answer };
 }
 
+/**
+ * The 400 problem that `payload` answers an owner of a new organization (`overrides`: its plan), asserted to cost
+ * neither a database nor a Redis round trip. A first request looks the host's organization up beforehand, so the
+ * traced one counts only the refusal's own work.
+ */
+async function refusedWithoutRoundTrips(
+  payload: Record<string, unknown>,
+  overrides: Parameters<typeof createTenant>[0] = {},
+) {
+  const tenant = await createTenant(overrides);
+  const { token } = await memberWithToken(tenant, 'owner');
+  await postGraphql(tenant, token, { query: '{ organization { id } }' });
+  const requestId = newRequestId();
+  const response = await postGraphql(tenant, token, payload, { 'x-request-id': requestId });
+  expect(response.status).toBe(400);
+  const answer = await problem(response);
+  expect(await roundTrips(requestId)).toEqual({ database: 0, redis: 0 });
+  return answer;
+}
+
 describe('limits: bombs are refused with 400 query_too_complex before any database work', () => {
   it('a selection nested deeper than the depth limit', async () => {
     const tenant = await createTenant();
@@ -480,17 +500,10 @@ describe('limits: bombs are refused with 400 query_too_complex before any databa
       { n: 100 },
     ],
   ])('a cost over the limit, with %s', async (_case, query, variables) => {
-    const tenant = await createTenant({ plan: 'pro' });
-    const { token } = await memberWithToken(tenant, 'owner');
-    await postGraphql(tenant, token, { query: '{ organization { id } }' });
-    const requestId = newRequestId();
-    const response = await postGraphql(tenant, token, { query, variables }, { 'x-request-id': requestId });
-    expect(response.status).toBe(400);
-    const answer = await problem(response);
+    const answer = await refusedWithoutRoundTrips({ query, variables }, { plan: 'pro' });
     expect(answer.code).toBe('query_too_complex');
     expect(answer.detail).toMatch(/may return \d+ objects; the limit is 10000/);
     expect(answer.errors?.[0]?.pointer).toBe('/body/query');
-    expect(await roundTrips(requestId)).toEqual({ database: 0, redis: 0 });
   });
 
   it('a document that does not parse or validate: 400 validation_failed with the location', async () => {
@@ -524,18 +537,10 @@ describe('limits: bombs are refused with 400 query_too_complex before any databa
   ])(
     'variables that do not coerce (%s): 400 validation_failed at /body/variables, before any round trip',
     async (_case, query, variables) => {
-      const tenant = await createTenant();
-      const { token } = await memberWithToken(tenant, 'owner');
-      // The host's first request looks its organization up; the refusal itself costs nothing after that.
-      await postGraphql(tenant, token, { query: '{ organization { id } }' });
-      const requestId = newRequestId();
-      const response = await postGraphql(tenant, token, { query, variables }, { 'x-request-id': requestId });
-      expect(response.status).toBe(400);
-      const answer = await problem(response);
+      const answer = await refusedWithoutRoundTrips({ query, variables });
       expect(answer.code).toBe('validation_failed');
       expect(answer.detail).toMatch(/^Variable "\$(id|input)"/);
       expect(answer.errors?.every((error) => error.pointer === '/body/variables')).toBe(true);
-      expect(await roundTrips(requestId)).toEqual({ database: 0, redis: 0 });
     },
   );
 
