@@ -2,7 +2,6 @@ import { createRoute, type OpenAPIHono } from '@hono/zod-openapi';
 import type { AppEnv } from '../../env.ts';
 import { errorResponses } from '../../errors/problem.ts';
 import { requireTenant, serviceContext } from '../../lib/context.ts';
-import { renderIcs } from '../../services/formats/client.ts';
 import type { CalendarEntry } from '../../services/calendars/entries.ts';
 import {
   FEED_DESCRIPTION_MAX,
@@ -12,6 +11,7 @@ import {
   organizationCalendarChangesAt,
 } from '../../services/calendars/read.ts';
 import { cachedPublicRead } from '../../services/catalogue/edge-cache.ts';
+import { renderIcs } from '../../services/formats/client.ts';
 import { tenantOnly } from '../organizations/host.ts';
 import { publicReadHeaders } from '../public/headers.ts';
 import { calendarContent, calendarResponse, dispositionHeader, MAX_FEED_LENGTH } from './schema.ts';

@@ -25,47 +25,35 @@ export interface FormatsContext {
   logger: Logger;
 }
 
-// The binding's stub, typed as the methods the Worker implements: the generated stub types of a service binding do
-// not carry a method's union result through.
-const formats = (ctx: FormatsContext) => ctx.bindings.FORMATS as unknown as FormatsApi;
+/**
+ * A call to the formats Worker: the binding's stub, typed as the methods the Worker implements (the generated stub
+ * types of a service binding do not carry a method's union result through); unreachable, a 503.
+ */
+function formats<T>(ctx: FormatsContext, call: (worker: FormatsApi) => Promise<T>, detail: string): Promise<T> {
+  const worker = ctx.bindings.FORMATS as unknown as FormatsApi;
+  return callFeatureWorker(ctx, 'FORMATS', () => call(worker), detail);
+}
 
 /** The iCalendar text of a file (src/services/calendars/ics.ts). */
 export function renderIcs(ctx: FormatsContext, file: CalendarFile): Promise<string> {
-  return callFeatureWorker(
-    ctx,
-    'FORMATS',
-    () => formats(ctx).renderCalendar(file),
-    'Calendars cannot be written right now.',
-  );
+  return formats(ctx, (worker) => worker.renderCalendar(file), 'Calendars cannot be written right now.');
 }
 
 /** The checked type and size of an upload's bytes, or its 400/415/422 (src/services/files/image-check.ts). */
 export async function checkUpload(ctx: FormatsContext, bytes: Uint8Array, declared: ImageType): Promise<CheckedImage> {
   return valueOf(
-    await callFeatureWorker(
-      ctx,
-      'FORMATS',
-      () => formats(ctx).checkImage(bytes, declared),
-      'Images cannot be checked right now.',
-    ),
+    await formats(ctx, (worker) => worker.checkImage(bytes, declared), 'Images cannot be checked right now.'),
   );
 }
 
 /** The UTC starts of a series' rule within the window, or its 400 (src/services/series/rules.ts). */
 export async function seriesStarts(ctx: FormatsContext, input: ExpandRuleInput): Promise<Date[]> {
   return valueOf(
-    await callFeatureWorker(
-      ctx,
-      'FORMATS',
-      () => formats(ctx).expandRule(input),
-      'Series dates cannot be computed right now.',
-    ),
+    await formats(ctx, (worker) => worker.expandRule(input), 'Series dates cannot be computed right now.'),
   );
 }
 
 /** The data rows of a CSV import file, or its 400/413 (src/services/imports/csv.ts). */
 export async function csvRowsOf(ctx: FormatsContext, input: CsvRowsInput): Promise<SourceRow[]> {
-  return valueOf(
-    await callFeatureWorker(ctx, 'FORMATS', () => formats(ctx).csvRows(input), 'Imports cannot be read right now.'),
-  );
+  return valueOf(await formats(ctx, (worker) => worker.csvRows(input), 'Imports cannot be read right now.'));
 }
