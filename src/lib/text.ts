@@ -15,7 +15,16 @@ export function escapeLike(value: string): string {
 }
 
 const UTF8 = new TextDecoder('utf-8');
+const STRICT_UTF8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: false });
 const ENCODER = new TextEncoder();
+
+/**
+ * Bytes as UTF-8 text (a leading byte order mark dropped); throws a TypeError when they are not UTF-8. For values
+ * that are refused whole when malformed (a cursor, client data, a signed body); `decodeUtf8` says where they break.
+ */
+export function strictUtf8(bytes: Uint8Array): string {
+  return STRICT_UTF8.decode(bytes);
+}
 
 /** Where bytes stop being UTF-8: the byte offset of the first malformed sequence and its 1-based line. */
 export interface Utf8Fault {

@@ -12,6 +12,7 @@ import { ApiError } from '../../errors/api-error.ts';
 import { requireTenant, type ServiceContext } from '../../lib/context.ts';
 import { base64urlDecode, base64urlEncode } from '../../lib/crypto.ts';
 import { callFeatureWorker } from '../../lib/feature-workers.ts';
+import { strictUtf8 } from '../../lib/text.ts';
 import type { RedisBatch } from '../../lib/redis-batch.ts';
 import { principalOf } from '../../middleware/auth.ts';
 import { auditInsert } from '../audit/record.ts';
@@ -78,11 +79,7 @@ function webauthn<T>(ctx: ServiceContext, call: (worker: WebAuthnApi) => Promise
 /** The challenge a WebAuthn response answers (from its clientDataJSON); malformed client data is a 400. */
 function answeredChallenge(response: { response: { clientDataJSON: string } }): string {
   try {
-    const clientData: unknown = JSON.parse(
-      new TextDecoder('utf-8', { fatal: true, ignoreBOM: false }).decode(
-        base64urlDecode(response.response.clientDataJSON),
-      ),
-    );
+    const clientData: unknown = JSON.parse(strictUtf8(base64urlDecode(response.response.clientDataJSON)));
     const challenge = (clientData as { challenge?: unknown } | null)?.challenge;
     if (typeof challenge === 'string' && challenge.length > 0) return challenge;
   } catch {

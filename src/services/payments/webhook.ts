@@ -5,6 +5,7 @@ import { scoped } from '../../db/tenant.ts';
 import { ApiError } from '../../errors/api-error.ts';
 import { requireTenant, type ServiceContext } from '../../lib/context.ts';
 import { DecryptionError } from '../../lib/crypto.ts';
+import { strictUtf8 } from '../../lib/text.ts';
 import { auditInsert, type AuditEntry } from '../audit/record.ts';
 import { confirmStatements, releaseStatements } from '../bookings/transitions.ts';
 import { abortLabel, mustChange, nothingChanged } from '../events/shared.ts';
@@ -73,7 +74,7 @@ export function text(value: unknown): string | null {
 export function parseEvent(body: Uint8Array): StripeEvent {
   let parsed: unknown;
   try {
-    parsed = JSON.parse(new TextDecoder('utf-8', { fatal: true, ignoreBOM: false }).decode(body));
+    parsed = JSON.parse(strictUtf8(body));
   } catch {
     throw new ApiError('invalid_json', { detail: 'The body is not valid JSON.' });
   }

@@ -5,7 +5,7 @@ import { scoped } from '../../db/tenant.ts';
 import { ApiError } from '../../errors/api-error.ts';
 import type { ServiceContext } from '../../lib/context.ts';
 import { base64urlDecode, base64urlEncode } from '../../lib/crypto.ts';
-import { escapeLike } from '../../lib/text.ts';
+import { escapeLike, strictUtf8 } from '../../lib/text.ts';
 import { principalOf } from '../../middleware/auth.ts';
 import { auditClient, auditMetadata } from '../audit/record.ts';
 import { everyTenantOf } from '../auth/account.ts';
@@ -114,7 +114,7 @@ function encodeEmailCursor(email: string): string {
 
 function decodeEmailCursor(cursor: string): string {
   try {
-    const email = new TextDecoder('utf-8', { fatal: true, ignoreBOM: false }).decode(base64urlDecode(cursor));
+    const email = strictUtf8(base64urlDecode(cursor));
     if (email.includes('@')) return email;
   } catch {
     // not base64url, or not UTF-8: refused below

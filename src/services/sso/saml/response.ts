@@ -1,4 +1,5 @@
 import type { Element } from '@xmldom/xmldom';
+import { strictUtf8 } from '../../../lib/text.ts';
 import { SAML_RESPONSE_MAX_CHARS, type SamlConnectionConfig, type SamlServiceProvider } from './config.ts';
 import { SamlError, type SamlErrorCode } from './errors.ts';
 import { SAML_CLOCK_SKEW_MS, samlFor } from './provider.ts';
@@ -74,7 +75,7 @@ function decodeBase64(value: string): string {
   try {
     const binary = atob(compact);
     const bytes = Uint8Array.from(binary, (character) => character.charCodeAt(0));
-    return new TextDecoder('utf-8', { fatal: true, ignoreBOM: false }).decode(bytes);
+    return strictUtf8(bytes);
   } catch (error) {
     throw new SamlError('saml_response_malformed', 'SAMLResponse is not base64 of UTF-8.', { cause: error });
   }
