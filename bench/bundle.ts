@@ -24,7 +24,7 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { gzipSync } from 'node:zlib';
 import { convertV4MiniflareOptions, Miniflare } from 'miniflare';
-import { FEATURE_WORKERS } from '../dev/feature-workers.ts';
+import { buildFeatureWorker, FEATURE_WORKERS } from '../dev/feature-workers.ts';
 import { FAKE_VARS, RESOURCE_BINDINGS } from './worker-bindings.ts';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
@@ -109,25 +109,13 @@ try {
   // 2b. The feature Workers behind the API Worker's service bindings (dev/feature-workers.ts): built the same way,
   // their sizes reported beside the API Worker's (each is compiled only where and when it is first called).
   const features = [];
-  for (const { config, output } of FEATURE_WORKERS) {
-    const featureDir = join(work, 'features', config.replaceAll('/', '_'));
-    const build = spawnSync(
-      process.execPath,
-      [
-        join(root, 'node_modules/wrangler/bin/wrangler.js'),
-        'deploy',
-        '--dry-run',
-        '--config',
-        config,
-        '--env',
-        'production',
-        '--outdir',
-        featureDir,
-      ],
-      { cwd: root, encoding: 'utf8', env: { ...process.env, NO_COLOR: '1', FORCE_COLOR: '0' } },
+  for (const config of FEATURE_WORKERS) {
+    const { scriptPath } = await buildFeatureWorker(
+      config,
+      'production',
+      join(work, 'features', config.replaceAll('/', '_')),
     );
-    if (build.status !== 0) throw new Error(`wrangler deploy --dry-run --config ${config} failed:\n${build.stderr}`);
-    const code = await readFile(join(featureDir, output));
+    const code = await readFile(scriptPath);
     features.push({ config, rawBytes: code.length, gzipBytes: gzipSync(code, { level: 9 }).length });
   }
 

@@ -13,52 +13,63 @@ import { promisify } from 'node:util';
 
 const root = path.join(path.dirname(fileURLToPath(import.meta.url)), '..');
 
-/** Each feature Worker: its config, and the file its build writes (named after `main`). */
+/** Each feature Worker's config (its `main`, name and compatibility settings are read from it). */
 export const FEATURE_WORKERS = [
-  { config: 'workers/pdf/wrangler.toml', output: 'pdf.js' },
-  { config: 'workers/saml/wrangler.toml', output: 'saml.js' },
-  { config: 'workers/webauthn/wrangler.toml', output: 'webauthn.js' },
-  { config: 'workers/formats/wrangler.toml', output: 'formats.js' },
+  'workers/pdf/wrangler.toml',
+  'workers/saml/wrangler.toml',
+  'workers/webauthn/wrangler.toml',
+  'workers/formats/wrangler.toml',
 ] as const;
 
 /** The `--config` arguments that make `wrangler dev` run the API Worker (first: it takes the port) and each feature. */
 export function devConfigArguments(): string[] {
-  return ['wrangler.toml', ...FEATURE_WORKERS.map((worker) => worker.config)].flatMap((config) => ['--config', config]);
+  return ['wrangler.toml', ...FEATURE_WORKERS].flatMap((config) => ['--config', config]);
 }
 
 /**
- * Miniflare worker options of every feature Worker in `environment`, freshly bundled (in parallel, about 2 s).
- * Rejects if a build fails.
+ * Bundles a feature Worker as `environment` deploys it (`wrangler deploy --dry-run`) into `outdir`: its script's path
+ * (named after its `main`), and the name and compatibility settings its config gives. Rejects if the build fails.
  */
-export async function featureWorkerOptions(environment: string) {
+export async function buildFeatureWorker(config: string, environment: string, outdir: string) {
   // wrangler's API is loaded only here: dev/run.ts needs the config arguments above, not the build.
   const { unstable_readConfig } = await import('wrangler');
+  // Through this Node (process.execPath): the wrangler shim's `env node` may find an older system Node.
+  const wrangler = path.join(root, 'node_modules/wrangler/bin/wrangler.js');
+  const args = ['deploy', '--dry-run', '--config', config, '--env', environment, '--outdir', outdir];
+  await promisify(execFile)(process.execPath, [wrangler, ...args], {
+    cwd: root,
+    env: { ...process.env, NO_COLOR: '1', WRANGLER_SEND_METRICS: 'false' },
+  }).catch((error: unknown) => {
+    throw new Error(`building ${config} failed`, { cause: error });
+  });
+  // wrangler's Config type refers to workers-types, which this Node program does not load: the fields used here.
+  const read = unstable_readConfig({ config: path.join(root, config), env: environment }) as unknown as {
+    name: string;
+    main?: string;
+    compatibility_date?: string;
+    compatibility_flags: string[];
+  };
+  if (read.main === undefined || read.compatibility_date === undefined) {
+    throw new Error(`${config} sets no main or no compatibility_date`);
+  }
+  return {
+    scriptPath: path.join(outdir, `${path.basename(read.main, path.extname(read.main))}.js`),
+    name: read.name,
+    compatibilityDate: read.compatibility_date,
+    compatibilityFlags: read.compatibility_flags,
+  };
+}
+
+/** Miniflare worker options of every feature Worker in `environment`, freshly bundled (in parallel, about 2 s). */
+export function featureWorkerOptions(environment: string) {
   return Promise.all(
-    FEATURE_WORKERS.map(async ({ config, output }) => {
-      const outdir = path.join(root, 'build', 'workers', path.basename(path.dirname(config)));
-      // Through this Node (process.execPath): the wrangler shim's `env node` may find an older system Node.
-      const wrangler = path.join(root, 'node_modules/wrangler/bin/wrangler.js');
-      const args = ['deploy', '--dry-run', '--config', config, '--env', environment, '--outdir', outdir];
-      await promisify(execFile)(process.execPath, [wrangler, ...args], {
-        cwd: root,
-        env: { ...process.env, NO_COLOR: '1', WRANGLER_SEND_METRICS: 'false' },
-      }).catch((error: unknown) => {
-        throw new Error(`building ${config} failed`, { cause: error });
-      });
-      // wrangler's Config type refers to workers-types, which this Node program does not load: the fields used here.
-      const read = unstable_readConfig({ config: path.join(root, config), env: environment }) as unknown as {
-        name: string;
-        compatibility_date?: string;
-        compatibility_flags: string[];
-      };
-      if (read.compatibility_date === undefined) throw new Error(`${config} sets no compatibility_date`);
-      return {
-        name: read.name,
-        compatibilityDate: read.compatibility_date,
-        compatibilityFlags: read.compatibility_flags,
-        modules: true,
-        scriptPath: path.join(outdir, output),
-      };
-    }),
+    FEATURE_WORKERS.map(async (config) => ({
+      ...(await buildFeatureWorker(
+        config,
+        environment,
+        path.join(root, 'build', 'workers', path.basename(path.dirname(config))),
+      )),
+      modules: true,
+    })),
   );
 }

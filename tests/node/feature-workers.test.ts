@@ -45,7 +45,7 @@ async function packagesOf(entry: string): Promise<Set<string>> {
 
 describe('feature Workers', () => {
   it('are the Workers dev/feature-workers.ts runs, each entry point with its libraries listed here', () => {
-    const entries = FEATURE_WORKERS.map(({ config }) => {
+    const entries = FEATURE_WORKERS.map((config) => {
       const main = /^main\s*=\s*"([^"]+)"/m.exec(readFileSync(config, 'utf8'))?.[1];
       if (main === undefined) throw new Error(`${config} has no main`);
       return path.relative('.', path.join(path.dirname(config), main));
