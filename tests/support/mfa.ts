@@ -39,6 +39,8 @@ export interface Enrolled {
   otpauthUri: string;
   recoveryCodes: string[];
   accessToken: string;
+  /** The code that confirmed the enrolment: spent, whatever step the clock has reached since. */
+  confirmedWith: string;
 }
 
 /** Signs `member` in and turns TOTP on (confirmed with the previous step's code, leaving now and next unused). */
@@ -47,14 +49,15 @@ export async function enrolTotp(tenant: TestTenant, member: TestMember): Promise
   const enrol = await request(tenant.url('/api/v1/auth/mfa/totp'), { method: 'POST', headers: bearer(accessToken) });
   expect(enrol.status).toBe(201);
   const { secret, otpauthUri } = await enrol.json<EnrolTotpResponse>();
+  const confirmedWith = totpCode(secret, -1);
   const confirm = await request(tenant.url('/api/v1/auth/mfa/totp/confirm'), {
     method: 'POST',
     headers: bearer(accessToken),
-    body: JSON.stringify({ code: totpCode(secret, -1) }),
+    body: JSON.stringify({ code: confirmedWith }),
   });
   expect(confirm.status).toBe(200);
   const { recoveryCodes } = await confirm.json<ConfirmTotpResponse>();
-  return { secret, otpauthUri, recoveryCodes, accessToken };
+  return { secret, otpauthUri, recoveryCodes, accessToken, confirmedWith };
 }
 
 /** The first step of a sign-in that must answer the MFA challenge. */
