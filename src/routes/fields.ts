@@ -8,6 +8,9 @@ import { WITHOUT_CONTROL_CHARACTERS } from '../lib/text.ts';
  * `Uuid.openapi({ description: 'The event.' })`.
  */
 
+/** An organization's slug, the first label of its host: 1 to 63 lowercase letters, digits and inner hyphens. */
+export const ORGANIZATION_SLUG_PATTERN = /^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$/;
+
 /** A resource id (UUID, any version, as PostgreSQL's gen_random_uuid and uuidv7 write them). */
 export const Uuid = z.uuid().max(36);
 
@@ -91,3 +94,18 @@ export const StoredCurrencyCode = z
 
 /** Stored single-line text as responses show it: checked on the way in, so without control characters. */
 export const storedLine = (max: number) => z.string().max(max).regex(WITHOUT_CONTROL_CHARACTERS);
+
+/** An email address as a request gives it (a sign-up, a buyer, an attendee). */
+export const EmailSchema = z.string().trim().toLowerCase().max(254).check(z.email()).openapi({
+  description: 'Email address; trimmed and lowercased before use.',
+  example: 'ada@example.com',
+});
+
+/** A person's display name as a request gives it. */
+export const NameSchema = z
+  .string()
+  .trim()
+  .min(1)
+  .max(200)
+  .regex(WITHOUT_CONTROL_CHARACTERS, 'Names cannot contain control characters.')
+  .openapi({ description: 'Display name.', example: 'Ada Lovelace' });

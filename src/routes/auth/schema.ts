@@ -7,20 +7,24 @@ import {
   SESSION_LIFETIME_SECONDS,
 } from '../../services/auth/tokens.ts';
 import { MAX_CLIENT_ADDRESS, MAX_USER_AGENT } from '../../lib/client.ts';
-import { WITHOUT_CONTROL_CHARACTERS } from '../../lib/text.ts';
 import { PASSWORD_MAX_LENGTH, PASSWORD_MIN_LENGTH } from '../../services/auth/passwords.ts';
 import { StoredRoleKey } from '../users/schema.ts';
-import { int32, isLocale, isTimeZone, StoredEmail, storedLine, Timestamp, Uuid } from '../fields.ts';
+import {
+  EmailSchema,
+  int32,
+  isLocale,
+  isTimeZone,
+  NameSchema,
+  StoredEmail,
+  storedLine,
+  Timestamp,
+  Uuid,
+} from '../fields.ts';
 
 // Request bodies are strict: an unknown key (role, organizationId, emailVerified, ids) is a 400, never applied.
 
 /** Passwords are bounded here (cheap) and by the policy in the service (8..128 characters, not common, strong). */
 const MAX_PASSWORD_INPUT = 1024;
-
-export const EmailSchema = z.string().trim().toLowerCase().max(254).check(z.email()).openapi({
-  description: 'Email address; trimmed and lowercased before use.',
-  example: 'ada@example.com',
-});
 
 /**
  * What the document states of a new password: the policy's length in characters (code points after NFKC), checked by
@@ -43,14 +47,6 @@ const NewPasswordSchema = z
       'organization or the product name is taken out. A refusal is a 400 explaining why at this field.',
     example: 'violet-anchor-meadow-42',
   });
-
-export const NameSchema = z
-  .string()
-  .trim()
-  .min(1)
-  .max(200)
-  .regex(WITHOUT_CONTROL_CHARACTERS, 'Names cannot contain control characters.')
-  .openapi({ description: 'Display name.', example: 'Ada Lovelace' });
 
 const OpaqueTokenSchema = (description: string, example: string) =>
   z.string().min(1).max(256).openapi({ description, example });

@@ -1,10 +1,9 @@
 import { z } from '@hono/zod-openapi';
-import { EmailSchema, NameSchema } from '../auth/schema.ts';
+import { EmailSchema, int32, NameSchema, StoredCurrencyCode, storedLine, Timestamp, Uuid } from '../fields.ts';
 import { MAX_PRICE } from '../ticket-types/schema.ts';
 import { MAX_REFUNDS_PER_BOOKING } from '../../services/bookings/refund.ts';
 
 import { MAX_MANUAL_INSTRUCTIONS } from '../payments/schema.ts';
-import { int32, StoredCurrencyCode, storedLine, Timestamp, Uuid } from '../fields.ts';
 import { AppliedDiscountSchema, DiscountCodeString } from '../discount-codes/schema.ts';
 
 export const EXAMPLE_BOOKING_ID = '7c1e2d3f-4a5b-4c6d-8e7f-901a2b3c4d5e';

@@ -1,7 +1,6 @@
 import { z } from '@hono/zod-openapi';
-import { EmailSchema } from '../auth/schema.ts';
+import { EmailSchema, storedLine, Timestamp, Uuid } from '../fields.ts';
 import { cursorPage, pageParams, sortParam } from '../pagination.ts';
-import { storedLine, Timestamp, Uuid } from '../fields.ts';
 import { MAX_REFUNDS_PER_BOOKING } from '../../services/bookings/refund.ts';
 import {
   COUNTRY_PATTERN,

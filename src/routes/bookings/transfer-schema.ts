@@ -1,6 +1,5 @@
 import { z } from '@hono/zod-openapi';
-import { EmailSchema, NameSchema } from '../auth/schema.ts';
-import { Timestamp, Uuid } from '../fields.ts';
+import { EmailSchema, NameSchema, Timestamp, Uuid } from '../fields.ts';
 import { AttendeeSchema, EXAMPLE_BOOKING_ID } from './schema.ts';
 
 // Ticket transfer, shared by the buyer's route (public/transfer-ticket.ts) and the staff route (transfer-ticket.ts).

@@ -1,6 +1,5 @@
 import { z } from '@hono/zod-openapi';
-import { int32 } from '../fields.ts';
-import { SLUG_PATTERN } from '../organizations/schema.ts';
+import { int32, ORGANIZATION_SLUG_PATTERN } from '../fields.ts';
 
 export const LivenessSchema = z
   .object({
@@ -26,7 +25,7 @@ export const ChecksSchema = z
 export const ReadinessSchema = z
   .object({
     status: z.literal('ok').openapi({ description: 'Every dependency answered.', example: 'ok' }),
-    tenant: z.string().max(63).regex(SLUG_PATTERN).nullable().openapi({
+    tenant: z.string().max(63).regex(ORGANIZATION_SLUG_PATTERN).nullable().openapi({
       description: 'Slug of the organization served on this host; null on the platform host.',
       example: 'acme',
     }),

@@ -2,7 +2,7 @@ import { z } from '@hono/zod-openapi';
 import { jsonPointer } from '../../errors/handler.ts';
 import type { AttendeeImportRow } from '../../services/imports/attendees.ts';
 import type { ImportIssue } from '../../services/imports/report.ts';
-import { EmailSchema, NameSchema } from '../auth/schema.ts';
+import { EmailSchema, NameSchema } from '../fields.ts';
 import { ExternalId, FORMULA_WARNING, formulaWarnings } from './event-rows.ts';
 import type { SourceRow } from '../../services/imports/rows.ts';
 

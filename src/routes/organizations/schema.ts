@@ -2,14 +2,22 @@ import { z } from '@hono/zod-openapi';
 import type { Organization } from '../../db/schema/index.ts';
 import { PASSWORD_MAX_LENGTH, PASSWORD_MIN_LENGTH } from '../../services/auth/passwords.ts';
 import { WITHOUT_CONTROL_CHARACTERS } from '../../lib/text.ts';
-import { CURRENCY_CODES, isLocale, isTimeZone, StoredEmail, storedLine, Timestamp, Uuid } from '../fields.ts';
+import {
+  CURRENCY_CODES,
+  isLocale,
+  isTimeZone,
+  ORGANIZATION_SLUG_PATTERN,
+  StoredEmail,
+  storedLine,
+  Timestamp,
+  Uuid,
+} from '../fields.ts';
 import { cursorPage, sortParam } from '../pagination.ts';
 
 // ---------------------------------------------------------------------------------------------------------------
 // Field rules shared by requests
 // ---------------------------------------------------------------------------------------------------------------
 
-export const SLUG_PATTERN = /^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$/;
 const HEX_COLOR = /^#[0-9a-fA-F]{6}$/;
 const BASE64URL_OR_BASE64 = /^[A-Za-z0-9_+/=-]+$/;
 // What the refinements below enforce, stated for the document (which cannot carry the `u` flag): the same sets.
@@ -154,7 +162,7 @@ export const OrganizationSchema = z
     slug: z
       .string()
       .max(63)
-      .regex(SLUG_PATTERN)
+      .regex(ORGANIZATION_SLUG_PATTERN)
       .openapi({ description: 'Subdomain label: the host is `{slug}.{ROOT_DOMAIN}`.', example: 'acme' }),
     name: storedLine(200).openapi({ description: 'Legal or display name.', example: 'Acme Events Ltd' }),
     plan: z.enum(['starter', 'pro', 'enterprise']).openapi({ description: 'Subscription plan.', example: 'starter' }),
@@ -241,7 +249,7 @@ export const SignupRequestSchema = z
       .string()
       .min(1)
       .max(63)
-      .regex(SLUG_PATTERN, 'Lowercase letters, digits and inner hyphens, 1 to 63 characters.')
+      .regex(ORGANIZATION_SLUG_PATTERN, 'Lowercase letters, digits and inner hyphens, 1 to 63 characters.')
       .openapi({
         description:
           'Subdomain label (`{slug}.{ROOT_DOMAIN}`): lowercase letters, digits and inner hyphens, 1 to 63 ' +

@@ -5,10 +5,9 @@ import { serviceContext } from '../../lib/context.ts';
 import { rateLimitHeaders } from '../../lib/rate-limit.ts';
 import { updateOwnAttendee } from '../../services/bookings/self-service.ts';
 import { takePublicBooking } from '../../services/catalogue/limits.ts';
-import { NameSchema } from '../auth/schema.ts';
+import { NameSchema, Uuid } from '../fields.ts';
 import { AnswersSchema, BookingIdParamsSchema } from '../bookings/schema.ts';
 import { PublicBookingHeadersSchema, PublicBookingSchema } from '../bookings/staff-schema.ts';
-import { Uuid } from '../fields.ts';
 import { tenantOnly } from '../organizations/host.ts';
 import { responseBody } from '../response.ts';
 

@@ -1,6 +1,5 @@
 import { z } from '@hono/zod-openapi';
-import { EmailSchema, NameSchema } from '../auth/schema.ts';
-import { int32, Timestamp, Uuid } from '../fields.ts';
+import { EmailSchema, int32, NameSchema, Timestamp, Uuid } from '../fields.ts';
 import { cursorPage, pageParams } from '../pagination.ts';
 
 // What NameSchema and EmailSchema let in, trimmed (as in ../bookings/schema.ts).
