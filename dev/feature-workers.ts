@@ -21,9 +21,18 @@ export const FEATURE_WORKERS = [
   'workers/formats/wrangler.toml',
 ] as const;
 
-/** The `--config` arguments that make `wrangler dev` run the API Worker (first: it takes the port) and each feature. */
-export function devConfigArguments(): string[] {
-  return ['wrangler.toml', ...FEATURE_WORKERS].flatMap((config) => ['--config', config]);
+/** The public Worker's config (src/public.ts): the buyer's routes, in front of the API Worker. */
+export const PUBLIC_WORKER = 'workers/public/wrangler.toml';
+
+/**
+ * The `--config` arguments that make `wrangler dev` run the API Worker and each feature Worker. The first config's
+ * Worker takes the port: the API Worker (`npm run dev`: every route, the cron endpoint) or, with `front: 'public'`,
+ * the public Worker, which serves the buyer's routes itself and hands every other request to the API Worker, as
+ * production's routes split them (tests/e2e/stack.ts).
+ */
+export function devConfigArguments(front: 'api' | 'public' = 'api'): string[] {
+  const configs = front === 'public' ? [PUBLIC_WORKER, 'wrangler.toml'] : ['wrangler.toml'];
+  return [...configs, ...FEATURE_WORKERS].flatMap((config) => ['--config', config]);
 }
 
 /**

@@ -10,14 +10,13 @@ import { requestBodyLimit } from './middleware/body-limit.ts';
 import { planLimitHeaders } from './middleware/limit-headers.ts';
 import { cors } from './middleware/cors.ts';
 import { etag } from './middleware/etag.ts';
-import { requestContext } from './middleware/request-context.ts';
+import { requestContext, type WorkerName } from './middleware/request-context.ts';
 import { scimErrors } from './middleware/scim-errors.ts';
 import { securityHeaders } from './middleware/security-headers.ts';
 import { readOnlyWrites, tenant } from './middleware/tenant.ts';
 import { wellFormedInput } from './middleware/well-formed-input.ts';
-import { ROUTE_GROUPS } from './routes/groups.ts';
 import { SCIM_BASE_PATH } from './services/scim/resources.ts';
-import { registerLazily } from './routes/lazy.ts';
+import { registerLazily, type RouteGroup } from './routes/lazy.ts';
 
 /**
  * The one request path (see docs/ARCHITECTURE.md): request id and logger, security headers, bindings, tenant from
@@ -25,11 +24,13 @@ import { registerLazily } from './routes/lazy.ts';
  * string), ETag and 304 on JSON reads, 405s, then the zod-validated routes, whose guards (requirePermission...) verify the bearer token and its
  * revocation once, only where a route needs a caller.
  * Errors from any step become problem+json in `onError`, and still pass back out through the security headers and the access log.
+ * `groups` are the route groups the app serves: all of them in the API Worker (src/index.ts), the buyer's in the public
+ * Worker (src/public.ts); `worker` names which of the two it is in the access log.
  */
-export function createApp(): Hono<AppEnv> {
+export function createApp({ worker, groups }: { worker: WorkerName; groups: readonly RouteGroup[] }): Hono<AppEnv> {
   const app = new Hono<AppEnv>();
 
-  app.use(requestContext());
+  app.use(requestContext(worker));
   app.use(securityHeaders());
   // SCIM clients read SCIM errors (RFC 7644 3.12): every refusal on /scim/v2/, from any step below, is rewritten.
   app.use(`${SCIM_BASE_PATH}/*`, scimErrors());
@@ -57,7 +58,7 @@ export function createApp(): Hono<AppEnv> {
   );
 
   // Method and path of every route; each group's schemas, validators and handlers are built on its first request.
-  for (const group of ROUTE_GROUPS) registerLazily(app, group);
+  for (const group of groups) registerLazily(app, group);
 
   app.notFound(notFound);
   app.onError(onError);

@@ -6,18 +6,21 @@ import { createLogger, logLevel } from '../lib/logger.ts';
 export const MAX_CORRELATION_ID = 128;
 export const REQUEST_ID_PATTERN = new RegExp(`^[A-Za-z0-9._-]{8,${String(MAX_CORRELATION_ID)}}$`);
 
+/** Which Worker answered (src/index.ts: every route; src/public.ts: the buyer's routes): in the access log. */
+export type WorkerName = 'api' | 'public';
+
 /**
  * Gives every request a server-made id (a new UUID, never the caller's: audit rows must not carry ids a client chose)
  * and a structured logger bound to it, sends it back as `X-Request-Id` and writes one access-log line when the response
  * is ready. A well-formed `X-Request-Id` from the caller is kept beside it as the correlation id: logged, written into
  * audit rows as `correlation_id` and echoed as `X-Correlation-Id`. Query strings are never logged: they may carry
- * tokens.
+ * tokens. The access log names the Worker that answered (`worker`), which in production's logs is also the script.
  *
  * @example
- * app.use(requestContext());
+ * app.use(requestContext('api'));
  * app.get('/x', (c) => { c.var.logger.info('hello'); return c.json({ id: c.var.requestId }); });
  */
-export function requestContext() {
+export function requestContext(worker: WorkerName) {
   return createMiddleware<AppEnv>(async function requestContextMiddleware(c, next) {
     const incoming = c.req.header('x-request-id');
     const correlationId = incoming !== undefined && REQUEST_ID_PATTERN.test(incoming) ? incoming : null;
@@ -35,6 +38,7 @@ export function requestContext() {
     if (correlationId !== null) c.res.headers.set('x-correlation-id', correlationId);
     const url = new URL(c.req.url);
     logger.info('request', {
+      worker,
       method: c.req.method,
       host: url.hostname,
       path: url.pathname,

@@ -1,20 +1,5 @@
-import type { OpenAPIHono } from '@hono/zod-openapi';
-import type { AppEnv } from '../env.ts';
-
-/** A route as Hono and the OpenAPI document know it: the method and the path as `createRoute` writes it. */
-export type RouteEntry = readonly [method: 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE', path: string];
-
-/**
- * One route group (src/routes/<group>/index.ts): its routes, in the order the group registers them, and the group's
- * module, loaded on demand. The module's top level (zod schemas, route definitions, validators, handlers) runs only
- * when it is first imported: wrangler's bundler (esbuild, no code splitting) turns `import()` into a lazily
- * initialised module, so a cold isolate builds only the groups its requests need.
- */
-export interface RouteGroup {
-  name: string;
-  routes: readonly RouteEntry[];
-  load: () => Promise<(app: OpenAPIHono<AppEnv>) => void>;
-}
+import type { RouteGroup } from './lazy.ts';
+import { CALENDARS_GROUP, HEALTH_GROUP, LIVE_GROUP, PUBLIC_GROUP, WAITLIST_GROUP } from './public-groups.ts';
 
 /**
  * The API's routes, in registration order (the order decides which of two matching routes answers, e.g.
@@ -23,14 +8,7 @@ export interface RouteGroup {
  * in this order, so it cannot drift from the route files.
  */
 export const ROUTE_GROUPS: readonly RouteGroup[] = [
-  {
-    name: 'health',
-    routes: [
-      ['GET', '/health'],
-      ['GET', '/health/ready'],
-    ],
-    load: async () => (await import('./health/index.ts')).registerHealthRoutes,
-  },
+  HEALTH_GROUP,
   {
     name: 'meta',
     routes: [
@@ -334,30 +312,8 @@ export const ROUTE_GROUPS: readonly RouteGroup[] = [
     ],
     load: async () => (await import('./webhooks/index.ts')).registerWebhooksRoutes,
   },
-  {
-    name: 'public',
-    routes: [
-      ['GET', '/api/v1/public/events'],
-      ['GET', '/api/v1/public/events/{slug}'],
-      ['POST', '/api/v1/public/events/{slug}/bookings'],
-      ['POST', '/api/v1/public/events/{slug}/quote'],
-      ['POST', '/api/v1/public/bookings/{id}/checkout'],
-      ['GET', '/api/v1/public/bookings/{id}'],
-      ['POST', '/api/v1/public/bookings/{id}/attendees/{attendeeId}/transfer'],
-      ['POST', '/api/v1/public/bookings/{id}/cancel'],
-      ['PATCH', '/api/v1/public/bookings/{id}/attendees/{attendeeId}'],
-    ],
-    load: async () => (await import('./public/index.ts')).registerPublicRoutes,
-  },
-  {
-    name: 'calendars',
-    routes: [
-      ['GET', '/api/v1/public/calendar.ics'],
-      ['GET', '/api/v1/public/events/{slug}/calendar.ics'],
-      ['GET', '/api/v1/public/bookings/{id}/calendar.ics'],
-    ],
-    load: async () => (await import('./calendars/index.ts')).registerCalendarRoutes,
-  },
+  PUBLIC_GROUP,
+  CALENDARS_GROUP,
   {
     name: 'domains',
     routes: [
@@ -421,27 +377,8 @@ export const ROUTE_GROUPS: readonly RouteGroup[] = [
     ],
     load: async () => (await import('./scim/index.ts')).registerScimRoutes,
   },
-  {
-    name: 'live',
-    routes: [
-      ['GET', '/api/v1/public/events/{slug}/live'],
-      ['GET', '/api/v1/events/{id}/live/check-ins'],
-      ['GET', '/api/v1/events/{id}/live/bookings'],
-    ],
-    load: async () => (await import('./live/index.ts')).registerLiveRoutes,
-  },
-  // Waitlist with automatic offers (issue #18 part 2).
-  {
-    name: 'waitlist',
-    routes: [
-      ['POST', '/api/v1/public/events/{slug}/waitlist'],
-      ['POST', '/api/v1/public/bookings/{id}/claim'],
-      ['POST', '/api/v1/public/bookings/{id}/decline'],
-      ['GET', '/api/v1/events/{id}/waitlist'],
-      ['DELETE', '/api/v1/events/{id}/waitlist/{entryId}'],
-    ],
-    load: async () => (await import('./waitlist/index.ts')).registerWaitlistRoutes,
-  },
+  LIVE_GROUP,
+  WAITLIST_GROUP,
   {
     name: 'audit-logs',
     routes: [
@@ -478,8 +415,3 @@ export const ROUTE_GROUPS: readonly RouteGroup[] = [
     load: async () => (await import('./graphql/index.ts')).registerGraphqlRoutes,
   },
 ];
-
-/** A `createRoute` path as Hono's router writes it (`{id}` → `:id`), as @hono/zod-openapi converts it. */
-export function honoPath(path: string): string {
-  return path.replaceAll(/\/{(.+?)}/g, '/:$1');
-}

@@ -2,7 +2,26 @@ import type { Context, Hono, Next } from 'hono';
 import type { OpenAPIHono } from '@hono/zod-openapi';
 import type { AppEnv } from '../env.ts';
 import { onError, validationHook } from '../errors/handler.ts';
-import { honoPath, type RouteGroup } from './groups.ts';
+
+/** A route as Hono and the OpenAPI document know it: the method and the path as `createRoute` writes it. */
+export type RouteEntry = readonly [method: 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE', path: string];
+
+/**
+ * One route group (src/routes/<group>/index.ts): its routes, in the order the group registers them, and the group's
+ * module, loaded on demand. The module's top level (zod schemas, route definitions, validators, handlers) runs only
+ * when it is first imported: wrangler's bundler (esbuild, no code splitting) turns `import()` into a lazily
+ * initialised module, so a cold isolate builds only the groups its requests need.
+ */
+export interface RouteGroup {
+  name: string;
+  routes: readonly RouteEntry[];
+  load: () => Promise<(app: OpenAPIHono<AppEnv>) => void>;
+}
+
+/** A `createRoute` path as Hono's router writes it (`{id}` → `:id`), as @hono/zod-openapi converts it. */
+export function honoPath(path: string): string {
+  return path.replaceAll(/\/{(.+?)}/g, '/:$1');
+}
 
 /** One handler of a route's chain: the group's middleware for the path, the route's middleware, validators, handler. */
 type ChainHandler = (c: Context<AppEnv>, next: Next) => Response | undefined | Promise<Response | undefined>;

@@ -1,6 +1,8 @@
-// The SDK (sdk/) against the running Worker (wrangler dev on real PostgreSQL and Redis, see ./stack.ts), end to end
+// The SDK (sdk/) against the running Workers (wrangler dev on real PostgreSQL and Redis, see ./stack.ts), end to end
 // and through the SDK only: what an integrator's code does, over real HTTP, on the platform host and on an
-// organization's host (`<slug>.localhost`, reached with the SDK's Node fetch for *.localhost).
+// organization's host (`<slug>.localhost`, reached with the SDK's Node fetch for *.localhost). The public Worker is
+// in front, as production routes the buyer's paths: the buyer's calls are answered by it, every other call passes
+// through it to the API Worker.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createEventra, EventraProblemError, type Eventra, type Tokens } from '../../sdk/src/index.ts';
 import { localFetch } from '../../sdk/src/node.ts';
@@ -15,7 +17,7 @@ const api = {
 };
 
 beforeAll(async () => {
-  running = await startApi();
+  running = await startApi({ front: 'public', logLevel: 'info' });
 });
 
 afterAll(async () => {
@@ -163,6 +165,22 @@ describe('the SDK against the running API', () => {
       },
     });
     expect(freeBooking.status).toBe('confirmed');
+    // The on-sale page's live seats, a stream the SDK leaves to the page: read here with the SDK's localFetch. In
+    // this stack the public Worker answers it from the API Worker's EventLive Durable Object (bound by script name).
+    const liveUrl = new URL(`/api/v1/public/events/${event.slug}/live`, api.baseUrl);
+    liveUrl.hostname = `${slug}.localhost`;
+    const live = await localFetch(new Request(liveUrl, { headers: clientAddress() }));
+    expect(live.status).toBe(200);
+    expect(live.headers.get('content-type')).toMatch(/^text\/event-stream/);
+    const stream = live.body?.pipeThrough(new TextDecoderStream()).getReader();
+    let received = '';
+    while (stream !== undefined && !received.includes('"ticketTypes"')) {
+      const { value, done } = await stream.read();
+      if (done) break;
+      received += value;
+    }
+    await stream?.cancel();
+    expect(received).toContain(`event: availability\ndata: {"eventId":"${event.id}"`);
 
     // 5. Staff confirm the offline payment and refund it in full.
     await staff.post('/api/v1/bookings/{id}/confirm', { params: { path: { id: paidBooking.id } } });
@@ -248,5 +266,43 @@ describe('the SDK against the running API', () => {
     const nowhere = platform.organization(`none-${crypto.randomUUID().slice(0, 8)}`);
     expect((await problemOf(nowhere.get('/api/v1/public/events'))).status).toBe(404);
     expect(await platform.get('/health')).toMatchObject({ status: 'ok' });
+  });
+
+  it("is answered by the public Worker on the buyer's paths and by the API Worker on every other", async () => {
+    /** The Worker whose access-log line carries the correlation id `id` (the caller's X-Request-Id). */
+    const answeredBy = async (id: string): Promise<unknown> => {
+      for (let attempt = 0; attempt < 40; attempt++) {
+        const line = running
+          ?.output()
+          .split('\n')
+          .find((text) => text.includes(`"correlationId":"${id}"`) && text.includes('"message":"request"'));
+        if (line !== undefined) return (JSON.parse(line.slice(line.indexOf('{'))) as { worker: unknown }).worker;
+        await new Promise((resolve) => setTimeout(resolve, 50));
+      }
+      throw new Error(`no access-log line for ${id}`);
+    };
+    const client = (id: string): Eventra =>
+      createEventra({ baseUrl: api.baseUrl, fetch: localFetch, headers: { ...clientAddress(), 'x-request-id': id } });
+    const ids = { health: '', catalogue: '', me: '', invoice: '' };
+    for (const key of Object.keys(ids) as (keyof typeof ids)[]) ids[key] = `e2e-front-${crypto.randomUUID()}`;
+    const host = `none-${crypto.randomUUID().slice(0, 8)}`;
+
+    expect(await client(ids.health).get('/health')).toMatchObject({ status: 'ok' });
+    // The buyer's catalogue on a host of no organization: the public Worker's own tenant lookup answers 404.
+    expect((await problemOf(client(ids.catalogue).organization(host).get('/api/v1/public/events'))).status).toBe(404);
+    // A staff route, and a public path the public Worker has no route for (an invoice PDF): the API Worker's.
+    // (the platform host has no member sessions: 404).
+    expect((await problemOf(client(ids.me).get('/api/v1/auth/me'))).status).toBe(404);
+    const invoice = client(ids.invoice)
+      .organization(host)
+      .get('/api/v1/public/bookings/{id}/invoice', {
+        params: { path: { id: crypto.randomUUID() }, header: { 'booking-token': 'bt_unknown' } },
+      });
+    expect((await problemOf(invoice)).status).toBe(404);
+
+    expect(await answeredBy(ids.health)).toBe('public');
+    expect(await answeredBy(ids.catalogue)).toBe('public');
+    expect(await answeredBy(ids.me)).toBe('api');
+    expect(await answeredBy(ids.invoice)).toBe('api');
   });
 });

@@ -21,6 +21,8 @@ export interface RunningApi {
   port: number;
   /** The database as its owner (not the Worker's role): for fixtures a test writes directly. */
   databaseUrl: string;
+  /** What wrangler dev printed last (up to 20,000 characters): the Workers' log lines among it. */
+  output(): string;
   close(): Promise<void>;
 }
 
@@ -38,7 +40,14 @@ function freePort(): Promise<number> {
   });
 }
 
-export async function startApi(): Promise<RunningApi> {
+/**
+ * Starts the stack. `front: 'public'` puts the public Worker (src/public.ts) in front, as production routes the
+ * buyer's paths: it answers those itself and hands every other request to the API Worker over its service binding.
+ * `logLevel` is the Workers' (warn unless given).
+ */
+export async function startApi(
+  options: { front?: 'api' | 'public'; logLevel?: 'info' | 'warn' } = {},
+): Promise<RunningApi> {
   const cleanups: (() => Promise<void>)[] = [];
   const close = async (): Promise<void> => {
     for (const cleanup of cleanups.reverse()) await cleanup().catch((error: unknown) => console.error(error));
@@ -74,7 +83,7 @@ export async function startApi(): Promise<RunningApi> {
     cleanups.push(() => rm(directory, { recursive: true, force: true }));
     const envFile = path.join(directory, 'worker.env');
     const lines = Object.entries(stack.workerVars()).map(([key, value]) => `${key}=${value}`);
-    await writeFile(envFile, `${lines.join('\n')}\nLOG_LEVEL=warn\n`, { mode: 0o600 });
+    await writeFile(envFile, `${lines.join('\n')}\nLOG_LEVEL=${options.logLevel ?? 'warn'}\n`, { mode: 0o600 });
 
     const port = await freePort();
     const inspectorPort = await freePort();
@@ -82,8 +91,8 @@ export async function startApi(): Promise<RunningApi> {
       path.join(root, 'node_modules', '.bin', 'wrangler'),
       [
         'dev',
-        // The API Worker and the feature Workers behind its service bindings, in one runtime.
-        ...devConfigArguments(),
+        // The API Worker (behind the public Worker, with `front: 'public'`) and the feature Workers, in one runtime.
+        ...devConfigArguments(options.front),
         '--env',
         'local',
         '--ip',
@@ -137,7 +146,7 @@ export async function startApi(): Promise<RunningApi> {
     }
     const migrationError = await migration;
     if (migrationError !== null) throw migrationError;
-    return { baseUrl, port, databaseUrl: stack.directDatabaseUrl, close };
+    return { baseUrl, port, databaseUrl: stack.directDatabaseUrl, output: () => output, close };
   } catch (error) {
     await close();
     throw error;

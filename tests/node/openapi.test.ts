@@ -1,6 +1,7 @@
 import { Validator } from '@seriousme/openapi-schema-validator';
 import { describe, expect, it } from 'vitest';
 import { createApp } from '../../src/app.ts';
+import { ROUTE_GROUPS } from '../../src/routes/groups.ts';
 import { RATE_LIMITED_BY } from '../../src/routes/meta/conventions.ts';
 import { buildOpenApiDocument, createDocumentApp } from '../../src/routes/meta/openapi.ts';
 
@@ -34,7 +35,11 @@ const documentApp = await createDocumentApp();
 
 describe('the OpenAPI document', () => {
   it('is a valid OpenAPI 3.1 document', async () => {
-    const response = await createApp().request('http://localhost/api/v1/openapi.json', {}, bindings);
+    const response = await createApp({ worker: 'api', groups: ROUTE_GROUPS }).request(
+      'http://localhost/api/v1/openapi.json',
+      {},
+      bindings,
+    );
     expect(response.status).toBe(200);
     const document: unknown = await response.json();
     const validator = new Validator();
@@ -45,7 +50,11 @@ describe('the OpenAPI document', () => {
   });
 
   it('documents every operation with a summary, a tag and at least one response', async () => {
-    const response = await createApp().request('http://localhost/api/v1/openapi.json', {}, bindings);
+    const response = await createApp({ worker: 'api', groups: ROUTE_GROUPS }).request(
+      'http://localhost/api/v1/openapi.json',
+      {},
+      bindings,
+    );
     const document = await response.json<{
       paths: Record<string, Record<string, { summary?: string; tags?: string[]; responses?: object }>>;
     }>();
@@ -75,7 +84,11 @@ describe('the OpenAPI document describes errors and examples', () => {
   }
 
   async function load() {
-    const response = await createApp().request('http://localhost/api/v1/openapi.json', {}, bindings);
+    const response = await createApp({ worker: 'api', groups: ROUTE_GROUPS }).request(
+      'http://localhost/api/v1/openapi.json',
+      {},
+      bindings,
+    );
     return response.json<{
       paths: Record<string, Record<string, Operation>>;
       components: { schemas: Record<string, Schema> };
@@ -136,7 +149,11 @@ describe('the OpenAPI document describes errors and examples', () => {
 
 describe('the OpenAPI document publishes patterns clients can use', () => {
   it('has no regex pattern carrying JavaScript flags (a stray /u would be read literally)', async () => {
-    const response = await createApp().request('http://localhost/api/v1/openapi.json', {}, bindings);
+    const response = await createApp({ worker: 'api', groups: ROUTE_GROUPS }).request(
+      'http://localhost/api/v1/openapi.json',
+      {},
+      bindings,
+    );
     const patterns = [...(await response.text()).matchAll(/"pattern":"((?:[^"\\]|\\.)*)"/g)].map((match) => match[1]);
     expect(patterns.length).toBeGreaterThan(0);
     for (const pattern of patterns) expect(pattern, pattern).not.toMatch(/\/[gimsuy]+$/);
@@ -177,7 +194,11 @@ describe('the OpenAPI document states the contract of every operation', () => {
   }
 
   it('serves the document it builds (the conventions are applied to the served one)', async () => {
-    const response = await createApp().request('http://localhost/api/v1/openapi.json', {}, bindings);
+    const response = await createApp({ worker: 'api', groups: ROUTE_GROUPS }).request(
+      'http://localhost/api/v1/openapi.json',
+      {},
+      bindings,
+    );
     expect(await response.json()).toEqual(load());
   });
 
