@@ -1,5 +1,5 @@
 /**
- * Worker bundle size and start-up cost: `npm run bench:bundle -- [--runs 10]`.
+ * Worker bundle size and start-up cost, of the API Worker and of the public Worker: `npm run bench:bundle -- [--runs 10]`.
  *
  * Builds the production bundle exactly like `npm run build` (wrangler deploy --dry-run --env production) into a
  * temporary directory, with an esbuild metafile. Reports the bundle raw and gzip (node:zlib level 9) next to what
@@ -24,7 +24,7 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { gzipSync } from 'node:zlib';
 import { convertV4MiniflareOptions, Miniflare } from 'miniflare';
-import { buildFeatureWorker, FEATURE_WORKERS } from '../dev/feature-workers.ts';
+import { buildWorker, FEATURE_WORKERS, PUBLIC_WORKER } from '../dev/feature-workers.ts';
 import { FAKE_VARS, RESOURCE_BINDINGS } from './worker-bindings.ts';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
@@ -57,6 +57,7 @@ const env = {
   AUDIT_QUEUE: queue,
   EXPORT_QUEUE: queue,
   EVENT_LIVE: { idFromName() {} },
+  API: { fetch: async () => new Response('stand-in') },
   FILES: { put: async () => null, get: async () => null },
   PDF_RENDERER: { render: async () => new Uint8Array() },
   SAML_XML: { verifyResponse: async () => ({ ok: false, refusal: { code: 'saml_unsigned', message: 'stand-in' } }) },
@@ -110,14 +111,16 @@ try {
   // their sizes reported beside the API Worker's (each is compiled only where and when it is first called).
   const features = [];
   for (const config of FEATURE_WORKERS) {
-    const { scriptPath } = await buildFeatureWorker(
-      config,
-      'production',
-      join(work, 'features', config.replaceAll('/', '_')),
-    );
+    const { scriptPath } = await buildWorker(config, 'production', join(work, 'features', config.replaceAll('/', '_')));
     const code = await readFile(scriptPath);
     features.push({ config, rawBytes: code.length, gzipBytes: gzipSync(code, { level: 9 }).length });
   }
+
+  // 2c. The public Worker (src/public.ts): the buyer's routes in a bundle of their own, in front of the API Worker
+  // on `/api/v1/public/*`; its size and start-up are measured beside the API Worker's.
+  const publicBuild = await buildWorker(PUBLIC_WORKER, 'production', join(work, 'public'));
+  const publicCode = await readFile(publicBuild.scriptPath);
+  const publicBundle = { rawBytes: publicCode.length, gzipBytes: gzipSync(publicCode, { level: 9 }).length };
 
   // 3. Contributors: esbuild's bytesInOutput per input, summed per npm package (the innermost node_modules/ wins).
   const meta = JSON.parse(await readFile(metafile, 'utf8')) as {
@@ -158,14 +161,15 @@ try {
   const floorDir = join(work, 'floor');
   await mkdir(floorDir);
   await writeFile(join(floorDir, 'index.js'), "export default { fetch: () => new Response('ok') };\n");
-  // The service bindings' target in the start-up runs (PDF_RENDERER, SAML_XML, WEBAUTHN, FORMATS): a stand-in entrypoint, so
-  // that only the API Worker's own start is measured (in production each feature Worker starts where and when it is
-  // called).
+  // The service bindings' target in the start-up runs (PDF_RENDERER, SAML_XML, WEBAUTHN, FORMATS, and the public
+  // Worker's API and EventLive class): a stand-in, so that only the measured Worker's own start is measured (in
+  // production each feature Worker starts where and when it is called, and the API Worker where a request needs it).
   const standInPath = join(work, 'stand-in', 'index.js');
   await mkdir(dirname(standInPath));
   await writeFile(
     standInPath,
-    "import { WorkerEntrypoint } from 'cloudflare:workers';\n" +
+    "import { DurableObject, WorkerEntrypoint } from 'cloudflare:workers';\n" +
+      'export class EventLive extends DurableObject {}\n' +
       'export default class extends WorkerEntrypoint { render() { return new Uint8Array(); } };\n',
   );
 
@@ -184,7 +188,9 @@ try {
   // The public routes answer 404 on the platform host (their tenantOnly guard), after the group is built.
   const API_ROUTE: FirstRequest = { url: 'http://eventra.app/api/v1/public/events', statuses: [404] };
 
+  /** A fresh instance of the API Worker's bundle, the public Worker's or the trivial Worker (which binds nothing). */
   async function start(scriptPath: string, first: FirstRequest): Promise<Sample> {
+    const isPublic = scriptPath === publicBuild.scriptPath;
     const began = performance.now();
     const mf = new Miniflare(
       convertV4MiniflareOptions({
@@ -198,16 +204,20 @@ try {
             compatibilityFlags,
             bindings,
             ...RESOURCE_BINDINGS,
+            ...(isPublic ? { durableObjects: { EVENT_LIVE: { className: 'EventLive', scriptName: 'stand-in' } } } : {}),
             serviceBindings: {
               PDF_RENDERER: 'stand-in',
               SAML_XML: 'stand-in',
               WEBAUTHN: 'stand-in',
               FORMATS: 'stand-in',
+              ...(isPublic ? { API: 'stand-in' } : {}),
             },
           },
           {
             name: 'stand-in',
             modules: true,
+            // The class the public Worker binds by script name (defining it here makes workerd accept the binding).
+            durableObjects: { EVENT_LIVE: 'EventLive' },
             scriptPath: standInPath,
             modulesRoot: dirname(standInPath),
             compatibilityDate,
@@ -234,18 +244,24 @@ try {
   }
 
   const workerPath = bundlePath;
+  const publicPath = publicBuild.scriptPath;
   const floorPath = join(floorDir, 'index.js');
   // One discarded warm-up of each (Node's own JIT and file cache), then alternate so drift hits all alike.
   await start(workerPath, HEALTH);
   await start(workerPath, API_ROUTE);
+  await start(publicPath, API_ROUTE);
   await start(floorPath, HEALTH);
   const worker: Sample[] = [];
   const workerApi: Sample[] = [];
+  const publicWorker: Sample[] = [];
+  const publicApi: Sample[] = [];
   const floor: Sample[] = [];
   for (let i = 0; i < runs; i++) {
     worker.push(await start(workerPath, HEALTH));
     floor.push(await start(floorPath, HEALTH));
     workerApi.push(await start(workerPath, API_ROUTE));
+    publicWorker.push(await start(publicPath, HEALTH));
+    publicApi.push(await start(publicPath, API_ROUTE));
   }
 
   // 5. CPU time in fresh Node processes (V8, as in workerd): importing the bundle, then its first response.
@@ -265,11 +281,19 @@ try {
     }
     return { importCpuMs: sample.importCpuMs, firstResponseCpuMs: sample.firstResponseCpuMs };
   }
-  const cpu = { worker: [] as CpuSample[], workerApi: [] as CpuSample[], floor: [] as CpuSample[] };
+  const cpu = {
+    worker: [] as CpuSample[],
+    workerApi: [] as CpuSample[],
+    publicWorker: [] as CpuSample[],
+    publicApi: [] as CpuSample[],
+    floor: [] as CpuSample[],
+  };
   for (let i = 0; i < runs; i++) {
     cpu.worker.push(cpuSample(workerPath, HEALTH));
     cpu.floor.push(cpuSample(floorPath, HEALTH));
     cpu.workerApi.push(cpuSample(workerPath, API_ROUTE));
+    cpu.publicWorker.push(cpuSample(publicPath, HEALTH));
+    cpu.publicApi.push(cpuSample(publicPath, API_ROUTE));
   }
 
   // 6. Instructions (valgrind's callgrind, when installed): the same probe, once each. Unlike times, an instruction
@@ -299,17 +323,27 @@ try {
   const counted = {
     worker: instructions(workerPath, HEALTH),
     workerApiRoute: instructions(workerPath, API_ROUTE),
+    publicWorker: instructions(publicPath, HEALTH),
+    publicApiRoute: instructions(publicPath, API_ROUTE),
     floor: instructions(floorPath, HEALTH),
   };
   const instructionCounts =
-    counted.worker === null || counted.workerApiRoute === null || counted.floor === null
+    counted.worker === null ||
+    counted.workerApiRoute === null ||
+    counted.publicWorker === null ||
+    counted.publicApiRoute === null ||
+    counted.floor === null
       ? null
       : {
           worker: counted.worker,
           workerApiRoute: counted.workerApiRoute,
+          publicWorker: counted.publicWorker,
+          publicApiRoute: counted.publicApiRoute,
           floor: counted.floor,
           workerOverFloor: counted.worker - counted.floor,
           workerApiRouteOverFloor: counted.workerApiRoute - counted.floor,
+          publicWorkerOverFloor: counted.publicWorker - counted.floor,
+          publicApiRouteOverFloor: counted.publicApiRoute - counted.floor,
         };
 
   const median = (xs: number[]) => {
@@ -326,6 +360,8 @@ try {
   });
   const workerSummary = summary(worker);
   const workerApiSummary = summary(workerApi);
+  const publicSummary = summary(publicWorker);
+  const publicApiSummary = summary(publicApi);
   const floorSummary = summary(floor);
   // Start-up over the trivial Worker: to ready (module evaluation), to the first /health (module evaluation and the
   // health group: the figure this benchmark has always reported as the module-evaluation cost), and to the first
@@ -336,6 +372,9 @@ try {
     workerApiSummary.medianFirstResponseMs - floorSummary.medianFirstResponseMs,
   );
   const floorStartMs = floorSummary.medianFirstResponseMs;
+  // The same two for the public Worker.
+  const publicModuleEvaluationMs = round(publicSummary.medianFirstResponseMs - floorStartMs);
+  const publicFirstApiResponseOverFloorMs = round(publicApiSummary.medianFirstResponseMs - floorStartMs);
   const cpuSummary = (samples: CpuSample[]) => ({
     medianImportCpuMs: round(median(samples.map((s) => s.importCpuMs))),
     medianFirstResponseCpuMs: round(median(samples.map((s) => s.firstResponseCpuMs))),
@@ -344,6 +383,8 @@ try {
   const cpuTimes = {
     worker: cpuSummary(cpu.worker),
     workerApiRoute: cpuSummary(cpu.workerApi),
+    publicWorker: cpuSummary(cpu.publicWorker),
+    publicApiRoute: cpuSummary(cpu.publicApi),
     floor: cpuSummary(cpu.floor),
   };
 
@@ -359,16 +400,22 @@ try {
       wranglerGzipKiB: upload ? Number(upload[2]) : null,
     },
     featureWorkers: features,
+    publicWorker: publicBundle,
     contributors: { top: contributors, packagesBytes: packagesTotal, appSrcBytes: appBytes, otherBytes },
     startup: {
       runs,
       worker: workerSummary,
       workerApiRoute: { url: API_ROUTE.url, ...workerApiSummary },
+      publicWorker: publicSummary,
+      publicApiRoute: { url: API_ROUTE.url, ...publicApiSummary },
       floor: floorSummary,
       moduleEvaluationMs,
       readyOverFloorMs,
       firstApiResponseOverFloorMs,
       moduleEvaluationOverFloorStart: round(moduleEvaluationMs / floorStartMs, 100),
+      publicModuleEvaluationMs,
+      publicFirstApiResponseOverFloorMs,
+      publicModuleEvaluationOverFloorStart: round(publicModuleEvaluationMs / floorStartMs, 100),
       line: '',
       cpu: cpuTimes,
       instructions: instructionCounts,
@@ -386,6 +433,7 @@ try {
       raw: upload ? `${upload[1] ?? ''} KiB` : 'n/a',
       gzip: upload ? `${upload[2] ?? ''} KiB` : 'n/a',
     },
+    'public Worker (public.js)': { raw: kib(publicBundle.rawBytes), gzip: kib(publicBundle.gzipBytes) },
   });
   console.log('Feature Workers behind service bindings (production builds, not part of the API Worker)');
   console.table(Object.fromEntries(features.map((f) => [f.config, { raw: kib(f.rawBytes), gzip: kib(f.gzipBytes) }])));
@@ -409,6 +457,16 @@ try {
       'new -> first response (ms)': workerApiSummary.medianFirstResponseMs,
       'first request': 'GET /api/v1/public/events (platform host)',
     },
+    'public Worker': {
+      'new -> ready (ms)': publicSummary.medianReadyMs,
+      'new -> first response (ms)': publicSummary.medianFirstResponseMs,
+      'first request': 'GET /health',
+    },
+    'public Worker, API route': {
+      'new -> ready (ms)': publicApiSummary.medianReadyMs,
+      'new -> first response (ms)': publicApiSummary.medianFirstResponseMs,
+      'first request': 'GET /api/v1/public/events (platform host)',
+    },
     'trivial Worker (floor)': {
       'new -> ready (ms)': floorSummary.medianReadyMs,
       'new -> first response (ms)': floorSummary.medianFirstResponseMs,
@@ -425,6 +483,8 @@ try {
   console.table({
     'Eventra Worker': cpuRow(cpuTimes.worker, 'GET /health'),
     'Eventra Worker, API route': cpuRow(cpuTimes.workerApiRoute, 'GET /api/v1/public/events (platform host)'),
+    'public Worker': cpuRow(cpuTimes.publicWorker, 'GET /health'),
+    'public Worker, API route': cpuRow(cpuTimes.publicApiRoute, 'GET /api/v1/public/events (platform host)'),
     'trivial Worker (floor)': cpuRow(cpuTimes.floor, 'GET /health'),
   });
   const millions = (count: number) => `${(count / 1e6).toFixed(0)} M`;
@@ -438,12 +498,18 @@ try {
         instructions: millions(instructionCounts.workerApiRoute),
         'first request': 'GET /api/v1/public/events (platform host)',
       },
+      'public Worker': { instructions: millions(instructionCounts.publicWorker), 'first request': 'GET /health' },
+      'public Worker, API route': {
+        instructions: millions(instructionCounts.publicApiRoute),
+        'first request': 'GET /api/v1/public/events (platform host)',
+      },
       'trivial Worker (floor)': { instructions: millions(instructionCounts.floor), 'first request': 'GET /health' },
     });
     console.log(
       `Instructions over the trivial Worker: ${millions(instructionCounts.workerOverFloor)} to the first /health ` +
         `(${(instructionCounts.worker / instructionCounts.floor).toFixed(2)} x the trivial Worker's process), ` +
-        `${millions(instructionCounts.workerApiRouteOverFloor)} to the first API response`,
+        `${millions(instructionCounts.workerApiRouteOverFloor)} to the first API response; the public Worker ` +
+        `${millions(instructionCounts.publicWorkerOverFloor)} and ${millions(instructionCounts.publicApiRouteOverFloor)}`,
     );
   }
   console.log(result.startup.line);
@@ -466,8 +532,13 @@ function coldStartLine(startup: {
   readyOverFloorMs: number;
   firstApiResponseOverFloorMs: number;
   moduleEvaluationOverFloorStart: number;
+  publicModuleEvaluationMs: number;
+  publicFirstApiResponseOverFloorMs: number;
   floor: { medianFirstResponseMs: number };
-  cpu: Record<'worker' | 'workerApiRoute' | 'floor', { medianImportCpuMs: number; medianTotalCpuMs: number }>;
+  cpu: Record<
+    'worker' | 'workerApiRoute' | 'publicApiRoute' | 'floor',
+    { medianImportCpuMs: number; medianTotalCpuMs: number }
+  >;
 }): string {
   const { cpu } = startup;
   return (
@@ -477,6 +548,9 @@ function coldStartLine(startup: {
     `first API response +${startup.firstApiResponseOverFloorMs} ms (GET /api/v1/public/events, its group built on it); ` +
     `CPU: import ${round(cpu.worker.medianImportCpuMs - cpu.floor.medianImportCpuMs)} ms, ` +
     `to the first /health ${round(cpu.worker.medianTotalCpuMs - cpu.floor.medianTotalCpuMs)} ms, ` +
-    `to the first API response ${round(cpu.workerApiRoute.medianTotalCpuMs - cpu.floor.medianTotalCpuMs)} ms over the floor`
+    `to the first API response ${round(cpu.workerApiRoute.medianTotalCpuMs - cpu.floor.medianTotalCpuMs)} ms over the floor; ` +
+    `the public Worker: module evaluation ${startup.publicModuleEvaluationMs} ms, first API response ` +
+    `+${startup.publicFirstApiResponseOverFloorMs} ms, CPU to it ` +
+    `${round(cpu.publicApiRoute.medianTotalCpuMs - cpu.floor.medianTotalCpuMs)} ms over the floor`
   );
 }

@@ -36,10 +36,11 @@ export function devConfigArguments(front: 'api' | 'public' = 'api'): string[] {
 }
 
 /**
- * Bundles a feature Worker as `environment` deploys it (`wrangler deploy --dry-run`) into `outdir`: its script's path
- * (named after its `main`), and the name and compatibility settings its config gives. Rejects if the build fails.
+ * Bundles a Worker (a feature Worker, or the public Worker for bench/bundle.ts) as `environment` deploys it
+ * (`wrangler deploy --dry-run`) into `outdir`: its script's path (named after its `main`), and the name and
+ * compatibility settings its config gives. Rejects if the build fails.
  */
-export async function buildFeatureWorker(config: string, environment: string, outdir: string) {
+export async function buildWorker(config: string, environment: string, outdir: string) {
   // wrangler's API is loaded only here: dev/run.ts needs the config arguments above, not the build.
   const { unstable_readConfig } = await import('wrangler');
   // Through this Node (process.execPath): the wrangler shim's `env node` may find an older system Node.
@@ -73,7 +74,7 @@ export async function buildFeatureWorker(config: string, environment: string, ou
 export function featureWorkerOptions(environment: string) {
   return Promise.all(
     FEATURE_WORKERS.map(async (config) => ({
-      ...(await buildFeatureWorker(
+      ...(await buildWorker(
         config,
         environment,
         path.join(root, 'build', 'workers', path.basename(path.dirname(config))),
