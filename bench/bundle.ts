@@ -18,6 +18,7 @@
  */
 import { spawnSync } from 'node:child_process';
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -351,6 +352,60 @@ try {
     const mid = Math.floor(s.length / 2);
     return s.length % 2 === 1 ? (s[mid] ?? 0) : ((s[mid - 1] ?? 0) + (s[mid] ?? 0)) / 2;
   };
+
+  // 7. workerd's own start-up, without Miniflare: `workerd test` of a config that holds nothing but the script loads
+  // the Worker as a deploy would (compiles the module and evaluates its top level), finds no test and exits. Its
+  // wall time and (with valgrind) its instructions are the runtime's cost of the script alone; Miniflare's start
+  // above adds its own work per instance (options, the loopback server, bindings' plumbing).
+  // The workerd package (CommonJS, no types) exports the path of its binary as `default`.
+  const workerdBinary = (createRequire(import.meta.url)('workerd') as { default: string }).default;
+  async function workerdConfig(name: string, scriptPath: string): Promise<string> {
+    const dir = join(work, 'workerd', name);
+    await mkdir(dir, { recursive: true });
+    await writeFile(join(dir, 'worker.js'), await readFile(scriptPath));
+    const flags = compatibilityFlags.map((flag) => JSON.stringify(flag)).join(', ');
+    const config =
+      'using Workerd = import "/workerd/workerd.capnp";\n' +
+      'const config :Workerd.Config = (services = [(name = "main", worker = .worker)]);\n' +
+      `const worker :Workerd.Worker = (modules = [(name = "worker.js", esModule = embed "worker.js")], ` +
+      `compatibilityDate = "${compatibilityDate}", compatibilityFlags = [${flags}]);\n`;
+    await writeFile(join(dir, 'config.capnp'), config);
+    return join(dir, 'config.capnp');
+  }
+  /** One load: wall ms, after checking that workerd got as far as looking for tests (the module evaluated). */
+  function workerdLoad(config: string, tool: string[] = []): { ms: number; stderr: string } {
+    const began = performance.now();
+    const argv = [...tool, workerdBinary, 'test', config];
+    const run = spawnSync(argv[0] ?? workerdBinary, argv.slice(1), { encoding: 'utf8' });
+    const ms = performance.now() - began;
+    if (!run.stderr.includes('No tests found')) throw new Error(`workerd test ${config} failed:\n${run.stderr}`);
+    return { ms, stderr: run.stderr };
+  }
+  const workerdConfigs = {
+    worker: await workerdConfig('api', workerPath),
+    publicWorker: await workerdConfig('public', publicPath),
+    floor: await workerdConfig('floor', floorPath),
+  };
+  const loads = { worker: [] as number[], publicWorker: [] as number[], floor: [] as number[] };
+  for (let i = 0; i < runs; i++) {
+    for (const key of ['worker', 'publicWorker', 'floor'] as const)
+      loads[key].push(workerdLoad(workerdConfigs[key]).ms);
+  }
+  const workerdInstructions = (config: string): number | null => {
+    try {
+      const { stderr } = workerdLoad(config, ['valgrind', '--tool=callgrind', '--callgrind-out-file=/dev/null']);
+      return Number(/Collected : (\d+)/.exec(stderr)?.[1] ?? Number.NaN);
+    } catch (error) {
+      if (spawnSync('valgrind', ['--version']).error) return null;
+      throw error;
+    }
+  };
+  const workerdStart = Object.fromEntries(
+    (['worker', 'publicWorker', 'floor'] as const).map((key) => [
+      key,
+      { medianMs: round(median(loads[key])), instructions: workerdInstructions(workerdConfigs[key]) },
+    ]),
+  ) as Record<'worker' | 'publicWorker' | 'floor', { medianMs: number; instructions: number | null }>;
   const summary = (samples: Sample[]) => ({
     medianReadyMs: round(median(samples.map((s) => s.readyMs))),
     medianFirstResponseMs: round(median(samples.map((s) => s.firstResponseMs))),
@@ -419,12 +474,14 @@ try {
       line: '',
       cpu: cpuTimes,
       instructions: instructionCounts,
+      workerd: workerdStart,
     },
   };
 
   result.startup.line = coldStartLine(result.startup);
 
   const kib = (bytes: number) => `${(bytes / 1024).toFixed(1)} KiB`;
+  const millions = (count: number) => `${(count / 1e6).toFixed(0)} M`;
   const pct = (bytes: number) => `${((bytes / bundle.length) * 100).toFixed(1)}%`;
   console.log('\nWorker bundle (production)');
   console.table({
@@ -487,7 +544,6 @@ try {
     'public Worker, API route': cpuRow(cpuTimes.publicApiRoute, 'GET /api/v1/public/events (platform host)'),
     'trivial Worker (floor)': cpuRow(cpuTimes.floor, 'GET /health'),
   });
-  const millions = (count: number) => `${(count / 1e6).toFixed(0)} M`;
   if (instructionCounts === null) {
     console.log('Instructions: valgrind is not installed (apt-get install valgrind), not counted');
   } else {
@@ -512,6 +568,28 @@ try {
         `${millions(instructionCounts.publicWorkerOverFloor)} and ${millions(instructionCounts.publicApiRouteOverFloor)}`,
     );
   }
+  console.log(
+    `workerd's own start-up (\`workerd test\`: compile and evaluate the script, nothing else), ${runs} runs, medians`,
+  );
+  const over = (key: 'worker' | 'publicWorker') => ({
+    'load (ms)': workerdStart[key].medianMs,
+    'over the trivial Worker (ms)': round(workerdStart[key].medianMs - workerdStart.floor.medianMs),
+    instructions: workerdStart[key].instructions === null ? 'n/a' : millions(workerdStart[key].instructions),
+    'instructions over the trivial Worker':
+      workerdStart[key].instructions === null || workerdStart.floor.instructions === null
+        ? 'n/a'
+        : millions(workerdStart[key].instructions - workerdStart.floor.instructions),
+  });
+  console.table({
+    'Eventra Worker': over('worker'),
+    'public Worker': over('publicWorker'),
+    'trivial Worker (floor)': {
+      'load (ms)': workerdStart.floor.medianMs,
+      'over the trivial Worker (ms)': 0,
+      instructions: workerdStart.floor.instructions === null ? 'n/a' : millions(workerdStart.floor.instructions),
+      'instructions over the trivial Worker': 0,
+    },
+  });
   console.log(result.startup.line);
 
   const resultsDir = join(root, 'bench/results');
@@ -535,14 +613,22 @@ function coldStartLine(startup: {
   publicModuleEvaluationMs: number;
   publicFirstApiResponseOverFloorMs: number;
   floor: { medianFirstResponseMs: number };
+  workerd: Record<'worker' | 'publicWorker' | 'floor', { medianMs: number; instructions: number | null }>;
   cpu: Record<
     'worker' | 'workerApiRoute' | 'publicApiRoute' | 'floor',
     { medianImportCpuMs: number; medianTotalCpuMs: number }
   >;
 }): string {
-  const { cpu } = startup;
+  const { cpu, workerd } = startup;
+  const workerdOver = (key: 'worker' | 'publicWorker') =>
+    `+${round(workerd[key].medianMs - workerd.floor.medianMs)} ms` +
+    (workerd[key].instructions === null || workerd.floor.instructions === null
+      ? ''
+      : ` (+${((workerd[key].instructions - workerd.floor.instructions) / 1e6).toFixed(0)} M instructions)`);
   return (
-    `Cold start over the trivial Worker (${startup.floor.medianFirstResponseMs} ms to its first response): ` +
+    `Start-up in workerd itself over a trivial Worker's ${workerd.floor.medianMs} ms: the API Worker ` +
+    `${workerdOver('worker')}, the public Worker ${workerdOver('publicWorker')}. ` +
+    `In Miniflare, over the trivial Worker (${startup.floor.medianFirstResponseMs} ms to its first response): ` +
     `module evaluation ${startup.moduleEvaluationMs} ms to the first /health ` +
     `(${startup.moduleEvaluationOverFloorStart} x the floor; ${startup.readyOverFloorMs} ms to ready), ` +
     `first API response +${startup.firstApiResponseOverFloorMs} ms (GET /api/v1/public/events, its group built on it); ` +
