@@ -1,9 +1,8 @@
 import { readFileSync } from 'node:fs';
-import { builtinModules } from 'node:module';
 import path from 'node:path';
-import { build } from 'esbuild';
 import { describe, expect, it } from 'vitest';
 import { FEATURE_WORKERS } from '../../dev/feature-workers.ts';
+import { bundleInputs } from '../support/bundle.ts';
 
 // The feature Workers (src/workers/, docs/ARCHITECTURE.md "Feature Workers") exist to keep their libraries out of the
 // API Worker's bundle, which workerd compiles at every cold start. An import of one of their modules from the API's
@@ -20,21 +19,8 @@ const LIBRARIES: Record<string, string[]> = {
 
 /** The npm packages an entry point's bundle reads (every parsed input, tree-shaken or not). */
 async function packagesOf(entry: string): Promise<Set<string>> {
-  const result = await build({
-    entryPoints: [entry],
-    bundle: true,
-    write: false,
-    metafile: true,
-    format: 'esm',
-    platform: 'neutral',
-    conditions: ['workerd', 'worker', 'browser'],
-    mainFields: ['module', 'main'],
-    external: ['cloudflare:*', 'node:*', ...builtinModules],
-    outdir: 'unused',
-    logLevel: 'silent',
-  });
   const packages = new Set<string>();
-  for (const input of Object.keys(result.metafile.inputs)) {
+  for (const input of await bundleInputs(entry)) {
     const at = input.lastIndexOf('node_modules/');
     if (at === -1) continue;
     const [scope = '', name = ''] = input.slice(at + 'node_modules/'.length).split('/');

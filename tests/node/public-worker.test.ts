@@ -1,11 +1,10 @@
-import { builtinModules } from 'node:module';
 import path from 'node:path';
-import { build } from 'esbuild';
 import { describe, expect, it } from 'vitest';
 import { unstable_readConfig } from 'wrangler';
 import { PUBLIC_WORKER } from '../../dev/feature-workers.ts';
 import { ROUTE_GROUPS } from '../../src/routes/groups.ts';
 import { PUBLIC_WORKER_GROUPS, servesPath } from '../../src/routes/public-groups.ts';
+import { bundleInputs } from '../support/bundle.ts';
 
 // The public Worker (src/public.ts, workers/public/wrangler.toml) runs the API's app with the buyer's route groups
 // only, so that the cold starts of the paths buyers call compile half the code (issue #13). What keeps it right:
@@ -76,20 +75,7 @@ describe('the public Worker', () => {
   }
 
   it("bundles the buyer's route groups and none of the others", async () => {
-    const result = await build({
-      entryPoints: ['src/public.ts'],
-      bundle: true,
-      write: false,
-      metafile: true,
-      format: 'esm',
-      platform: 'neutral',
-      conditions: ['workerd', 'worker', 'browser'],
-      mainFields: ['module', 'main'],
-      external: ['cloudflare:*', 'node:*', ...builtinModules],
-      outdir: 'unused',
-      logLevel: 'silent',
-    });
-    const inputs = Object.keys(result.metafile.inputs);
+    const inputs = await bundleInputs('src/public.ts');
     const groupModules = inputs
       .map((input) => /^src\/routes\/([^/]+)\/index\.ts$/.exec(input)?.[1])
       .filter((name) => name !== undefined);
