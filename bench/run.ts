@@ -41,6 +41,7 @@ const { values } = parseArgs({
     seats: { type: 'string', default: '100' },
     'export-bookings': { type: 'string', default: '10000,100000' },
     'export-url': { type: 'string', default: EXPORT_DATABASE_URL },
+    front: { type: 'string', default: 'api' },
   },
 });
 
@@ -55,6 +56,8 @@ for (const part of only) {
     throw new Error(`--only: unknown part "${part}" (${PARTS.join(', ')})`);
 }
 const wanted = (part: Part) => only.has(part);
+if (values.front !== 'api' && values.front !== 'public') throw new Error('--front must be api or public');
+const front = values.front;
 const scenarioNames = new Set(values.scenarios.split(',').map((name) => name.trim()));
 const scenarios = SCENARIOS.filter((scenario) => scenarioNames.has(scenario.name));
 const load = {
@@ -295,7 +298,7 @@ async function main(): Promise<number> {
     await client.connect();
     output.machine = await machine(client);
     console.log('\nstarting the local stack on the benchmark database (log: bench/results/stack.log)');
-    const stack = await startBenchStack(databaseUrl);
+    const stack = await startBenchStack(databaseUrl, undefined, front);
     try {
       const fixtures = await prepareFixtures(stack, client, { tenants: positive('tenants', values.tenants), runId });
       output.fixtures = {

@@ -35,7 +35,11 @@ export interface StackPorts {
 export const DEFAULT_PORTS: StackPorts = { port: 8788, neonPort: 4445, upstashPort: 8089, inspectorPort: 9331 };
 
 /** Starts `node dev/run.ts` on the bench database; its output goes to bench/results/stack.log. */
-export async function startBenchStack(databaseUrl: string, ports: StackPorts = DEFAULT_PORTS): Promise<BenchStack> {
+export async function startBenchStack(
+  databaseUrl: string,
+  ports: StackPorts = DEFAULT_PORTS,
+  front: 'api' | 'public' = 'api',
+): Promise<BenchStack> {
   await mkdir(resultsDir, { recursive: true });
   const logFile = path.join(resultsDir, 'stack.log');
   const output = createWriteStream(logFile);
@@ -52,6 +56,8 @@ export async function startBenchStack(databaseUrl: string, ports: StackPorts = D
       EVENTRA_CAPTURE_SQL: '1',
       // The production code path: no check of response bodies against their schemas (src/routes/response.ts).
       EVENTRA_RESPONSE_CHECKS: 'off',
+      // Which Worker takes the requests (dev/run.ts): the API Worker, or the public Worker in front of it.
+      EVENTRA_FRONT: front,
     },
   });
   child.stdout?.pipe(output);

@@ -7,6 +7,10 @@
  *   4. a local OpenID Provider (dev/oidc-idp.ts) and globex's SSO connection to it, to click through SSO
  *   5. the static assets (dev/docs-assets.ts: Scalar's bundle for /docs)
  *   6. `wrangler dev --env local` pointed at the gateways; Ctrl-C stops everything.
+ *
+ * EVENTRA_FRONT=public puts the public Worker (src/public.ts) in front of the API Worker, as production routes the
+ * buyer's paths (`npm run bench -- --front public` measures that path). The local cron below then does not run:
+ * wrangler's scheduled endpoint calls the first Worker's handler, and the public Worker has none.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
@@ -43,6 +47,7 @@ const neonPort = Number(process.env.NEON_GATEWAY_PORT ?? 4444);
 const upstashPort = Number(process.env.UPSTASH_GATEWAY_PORT ?? 8079);
 // wrangler's DevTools inspector (CPU profiles under load); its own default (9229) unless INSPECTOR_PORT is set.
 const inspectorPort = process.env.INSPECTOR_PORT;
+const front = process.env.EVENTRA_FRONT === 'public' ? 'public' : 'api';
 // The local identity provider of the SSO walk-through (dev/oidc-idp.ts).
 const idpPort = Number(process.env.DEV_IDP_PORT ?? 9400);
 
@@ -143,7 +148,7 @@ async function main(): Promise<void> {
     [
       'dev',
       // The API Worker and the feature Workers behind its service bindings, in one runtime.
-      ...devConfigArguments(),
+      ...devConfigArguments(front),
       '--env',
       'local',
       '--port',
@@ -176,7 +181,8 @@ async function main(): Promise<void> {
     if (!announced && /Ready on/i.test(chunk.toString())) {
       announced = true;
       banner(Date.now() - started);
-      startCron();
+      if (front === 'api') startCron();
+      else log('the public Worker is in front (EVENTRA_FRONT=public): the local cron does not run');
     }
   };
   wrangler.stdout?.on('data', (chunk: Buffer) => onOutput(chunk, process.stdout));
