@@ -269,9 +269,12 @@ describe('the SDK against the running API', () => {
   });
 
   it("is answered by the public Worker on the buyer's paths and by the API Worker on every other", async () => {
-    /** The Worker whose access-log line carries the correlation id `id` (the caller's X-Request-Id). */
+    /**
+     * The Worker whose access-log line carries the correlation id `id` (the caller's X-Request-Id), waiting up to 10 s
+     * for wrangler to pass the line on.
+     */
     const answeredBy = async (id: string): Promise<unknown> => {
-      for (let attempt = 0; attempt < 40; attempt++) {
+      for (let attempt = 0; attempt < 200; attempt++) {
         const line = running
           ?.output()
           .split('\n')
