@@ -302,24 +302,11 @@ try {
   // to compare start-up across commits on a shared machine. The whole process is counted (Node's own start-up too),
   // which the trivial Worker's count takes back out.
   function instructions(scriptPath: string, first: FirstRequest): number | null {
-    const run = spawnSync(
-      'valgrind',
-      [
-        '--tool=callgrind',
-        '--callgrind-out-file=/dev/null',
-        process.execPath,
-        '--single-threaded',
-        probePath,
-        scriptPath,
-        first.url,
-        JSON.stringify(bindings),
-      ],
-      { encoding: 'utf8' },
+    return callgrind(
+      [process.execPath, '--single-threaded', probePath, scriptPath, first.url, JSON.stringify(bindings)],
+      (run) => run.status === 0,
+      `the probe of ${first.url}`,
     );
-    if (run.error) return null;
-    const collected = /Collected : (\d+)/.exec(run.stderr);
-    if (run.status !== 0 || !collected?.[1]) throw new Error(`callgrind of ${first.url} failed: ${run.stderr}`);
-    return Number(collected[1]);
   }
   const counted = {
     worker: instructions(workerPath, HEALTH),
@@ -372,14 +359,15 @@ try {
     await writeFile(join(dir, 'config.capnp'), config);
     return join(dir, 'config.capnp');
   }
-  /** One load: wall ms, after checking that workerd got as far as looking for tests (the module evaluated). */
-  function workerdLoad(config: string, tool: string[] = []): { ms: number; stderr: string } {
+  /** Whether workerd got as far as looking for tests: the module compiled and evaluated. */
+  const loaded = (run: { stderr: string }) => run.stderr.includes('No tests found');
+  /** One load's wall ms. */
+  function workerdLoad(config: string): number {
     const began = performance.now();
-    const argv = [...tool, workerdBinary, 'test', config];
-    const run = spawnSync(argv[0] ?? workerdBinary, argv.slice(1), { encoding: 'utf8' });
+    const run = spawnSync(workerdBinary, ['test', config], { encoding: 'utf8' });
     const ms = performance.now() - began;
-    if (!run.stderr.includes('No tests found')) throw new Error(`workerd test ${config} failed:\n${run.stderr}`);
-    return { ms, stderr: run.stderr };
+    if (!loaded(run)) throw new Error(`workerd test ${config} failed:\n${run.stderr}`);
+    return ms;
   }
   const workerdConfigs = {
     worker: await workerdConfig('api', workerPath),
@@ -388,18 +376,10 @@ try {
   };
   const loads = { worker: [] as number[], publicWorker: [] as number[], floor: [] as number[] };
   for (let i = 0; i < runs; i++) {
-    for (const key of ['worker', 'publicWorker', 'floor'] as const)
-      loads[key].push(workerdLoad(workerdConfigs[key]).ms);
+    for (const key of ['worker', 'publicWorker', 'floor'] as const) loads[key].push(workerdLoad(workerdConfigs[key]));
   }
-  const workerdInstructions = (config: string): number | null => {
-    try {
-      const { stderr } = workerdLoad(config, ['valgrind', '--tool=callgrind', '--callgrind-out-file=/dev/null']);
-      return Number(/Collected : (\d+)/.exec(stderr)?.[1] ?? Number.NaN);
-    } catch (error) {
-      if (spawnSync('valgrind', ['--version']).error) return null;
-      throw error;
-    }
-  };
+  const workerdInstructions = (config: string): number | null =>
+    callgrind([workerdBinary, 'test', config], loaded, `workerd test ${config}`);
   const workerdStart = Object.fromEntries(
     (['worker', 'publicWorker', 'floor'] as const).map((key) => [
       key,
@@ -598,6 +578,24 @@ try {
   console.log('Wrote bench/results/bundle.json');
 } finally {
   await rm(work, { recursive: true, force: true });
+}
+
+/**
+ * The instructions one run of `argv` executes under valgrind's callgrind (the whole process), or null where valgrind
+ * is not installed. Throws when the run did not do what it is measured for (`succeeded`) or callgrind counted nothing.
+ */
+function callgrind(
+  argv: readonly string[],
+  succeeded: (run: { status: number | null; stderr: string }) => boolean,
+  what: string,
+): number | null {
+  const run = spawnSync('valgrind', ['--tool=callgrind', '--callgrind-out-file=/dev/null', ...argv], {
+    encoding: 'utf8',
+  });
+  if (run.error) return null;
+  const collected = /Collected : (\d+)/.exec(run.stderr)?.[1];
+  if (collected === undefined || !succeeded(run)) throw new Error(`callgrind of ${what} failed:\n${run.stderr}`);
+  return Number(collected);
 }
 
 function round(ms: number, per = 10): number {
