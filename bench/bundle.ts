@@ -25,7 +25,7 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { gzipSync } from 'node:zlib';
 import { convertV4MiniflareOptions, Miniflare } from 'miniflare';
-import { buildWorker, FEATURE_WORKERS, PUBLIC_WORKER } from '../dev/feature-workers.ts';
+import { buildWorker, FEATURE_WORKERS, PUBLIC_WORKER, WRANGLER } from '../dev/feature-workers.ts';
 import { FAKE_VARS, RESOURCE_BINDINGS } from './worker-bindings.ts';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
@@ -82,20 +82,9 @@ const metafile = join(work, 'meta.json');
 
 try {
   // 1. Build (same command as the `build` script, plus the metafile).
-  // Through this Node (process.execPath): the wrangler shim's `env node` may find an older system Node.
   const wrangler = spawnSync(
     process.execPath,
-    [
-      join(root, 'node_modules/wrangler/bin/wrangler.js'),
-      'deploy',
-      '--dry-run',
-      '--env',
-      'production',
-      '--outdir',
-      outdir,
-      '--metafile',
-      metafile,
-    ],
+    [WRANGLER, 'deploy', '--dry-run', '--env', 'production', '--outdir', outdir, '--metafile', metafile],
     { cwd: root, encoding: 'utf8', env: { ...process.env, NO_COLOR: '1', FORCE_COLOR: '0' } },
   );
   // eslint-disable-next-line no-control-regex -- strips ANSI colour codes from wrangler's output

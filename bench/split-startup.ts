@@ -23,6 +23,7 @@ import { parseArgs } from 'node:util';
 import { gzipSync } from 'node:zlib';
 import { build } from 'esbuild';
 import { convertV4MiniflareOptions, Miniflare } from 'miniflare';
+import { WRANGLER } from '../dev/feature-workers.ts';
 import { FAKE_VARS, RESOURCE_BINDINGS } from './worker-bindings.ts';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
@@ -87,15 +88,7 @@ try {
   const singleDir = join(work, 'single');
   const wrangler = spawnSync(
     process.execPath,
-    [
-      join(root, 'node_modules/wrangler/bin/wrangler.js'),
-      'deploy',
-      '--dry-run',
-      '--env',
-      'production',
-      '--outdir',
-      singleDir,
-    ],
+    [WRANGLER, 'deploy', '--dry-run', '--env', 'production', '--outdir', singleDir],
     { cwd: root, encoding: 'utf8' },
   );
   if (wrangler.status !== 0) throw new Error(`wrangler deploy --dry-run failed:\n${wrangler.stderr}`);

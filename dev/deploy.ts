@@ -16,7 +16,7 @@ import { spawnSync } from 'node:child_process';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { FEATURE_WORKERS, PUBLIC_WORKER } from './feature-workers.ts';
+import { FEATURE_WORKERS, PUBLIC_WORKER, WRANGLER } from './feature-workers.ts';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const { values, positionals } = parseArgs({
@@ -38,9 +38,7 @@ function run(command: string, args: string[], shown = ['node', ...args]): void {
   }
 }
 
-// Through this Node (process.execPath): the wrangler shim's `env node` may find an older system Node.
-const wrangler = (args: string[]): void =>
-  run(process.execPath, [path.join(root, 'node_modules/wrangler/bin/wrangler.js'), ...args], ['wrangler', ...args]);
+const wrangler = (args: string[]): void => run(process.execPath, [WRANGLER, ...args], ['wrangler', ...args]);
 const secrets = values['secrets-file'] === undefined ? [] : ['--secrets-file', values['secrets-file']];
 const dryRun = (name: string): string[] =>
   values['dry-run'] ? ['--dry-run', '--outdir', path.join(root, 'dist', name)] : [];

@@ -13,6 +13,12 @@ import { promisify } from 'node:util';
 
 const root = path.join(path.dirname(fileURLToPath(import.meta.url)), '..');
 
+/**
+ * wrangler's own entry script, to run with this Node (process.execPath, Node 24 from the `node` devDependency): the
+ * `node_modules/.bin/wrangler` shim's `env node` may find an older system Node.
+ */
+export const WRANGLER = path.join(root, 'node_modules/wrangler/bin/wrangler.js');
+
 /** Each feature Worker's config (its `main`, name and compatibility settings are read from it). */
 export const FEATURE_WORKERS = [
   'workers/pdf/wrangler.toml',
@@ -43,10 +49,8 @@ export function devConfigArguments(front: 'api' | 'public' = 'api'): string[] {
 export async function buildWorker(config: string, environment: string, outdir: string) {
   // wrangler's API is loaded only here: dev/run.ts needs the config arguments above, not the build.
   const { unstable_readConfig } = await import('wrangler');
-  // Through this Node (process.execPath): the wrangler shim's `env node` may find an older system Node.
-  const wrangler = path.join(root, 'node_modules/wrangler/bin/wrangler.js');
   const args = ['deploy', '--dry-run', '--config', config, '--env', environment, '--outdir', outdir];
-  await promisify(execFile)(process.execPath, [wrangler, ...args], {
+  await promisify(execFile)(process.execPath, [WRANGLER, ...args], {
     cwd: root,
     env: { ...process.env, NO_COLOR: '1', WRANGLER_SEND_METRICS: 'false' },
   }).catch((error: unknown) => {
