@@ -36,7 +36,11 @@ import { IDP_CERT, OTHER_CERT, OTHER_KEY } from '../support/saml-keys.ts';
 
 const allowAll = (): boolean => true;
 /** What consumeSamlResponse and startSamlSignIn need: Redis, and the SAML Worker behind the test Worker's binding. */
-const samlContext = (redis: Redis) => ({ redis, saml: bindings().SAML_XML, logger: createLogger({}, 'error') });
+const samlContext = (redis: Redis) => ({
+  redis,
+  bindings: { SAML_XML: bindings().SAML_XML },
+  logger: createLogger({}, 'error'),
+});
 const allowLocal = (target: string): boolean => target.startsWith('/') && !target.startsWith('//');
 
 function setUp(overrides: Partial<SamlConnectionConfigInput> = {}) {
@@ -167,9 +171,9 @@ describe('SAML service provider', () => {
     // The SAML_XML binding as it fails when the SAML Worker is not deployed or crashed.
     const unreachable = Promise.reject(new Error('Worker "eventra-saml-local" not found'));
     unreachable.catch(() => undefined);
-    const saml = { verifyResponse: () => unreachable } as unknown as ReturnType<typeof samlContext>['saml'];
+    const saml = { verifyResponse: () => unreachable } as unknown as ReturnType<typeof bindings>['SAML_XML'];
     const error: unknown = await consumeSamlResponse({
-      ctx: { ...samlContext(redis), saml },
+      ctx: { ...samlContext(redis), bindings: { SAML_XML: saml } },
       input: { connectionId, config, sp, samlResponse: postBinding(xml), isAllowedRedirect: allowAll },
     }).catch((caught: unknown) => caught);
     expect(error).toBeInstanceOf(ApiError);

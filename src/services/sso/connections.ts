@@ -232,9 +232,7 @@ async function samlConfigOf(
   let metadata = {};
   if (xml !== undefined) {
     try {
-      metadata = await samlCall({ saml: ctx.bindings.SAML_XML, logger: ctx.logger }, (saml) =>
-        saml.parseIdpMetadata(xml),
-      );
+      metadata = await samlCall(ctx, (saml) => saml.parseIdpMetadata(xml));
     } catch (error) {
       if (!(error instanceof SamlError)) throw error;
       throw invalidSamlField(source, error.message);
@@ -486,7 +484,5 @@ export async function samlMetadataOf({ ctx, input }: { ctx: ServiceContext; inpu
   if (found?.type !== 'saml') throw connectionNotFound();
   const sp = samlServiceProvider(ctx.origin ?? '', input.id);
   const config = found.config as SamlStoredConfig;
-  return samlCall({ saml: ctx.bindings.SAML_XML, logger: ctx.logger }, (saml) =>
-    saml.serviceProviderMetadata(sp, { nameIdFormat: config.nameIdFormat }),
-  );
+  return samlCall(ctx, (saml) => saml.serviceProviderMetadata(sp, { nameIdFormat: config.nameIdFormat }));
 }

@@ -248,9 +248,7 @@ export async function startSsoSignIn({
     key = oauth.generateRandomState();
     const config = SamlConnectionConfigSchema.parse(connection.config);
     const sp = samlServiceProvider(ctx.origin ?? '', input.connectionId);
-    const request = await samlCall({ saml: ctx.bindings.SAML_XML, logger: ctx.logger }, (saml) =>
-      saml.authnRequest({ config, sp, relayState: key }),
-    );
+    const request = await samlCall(ctx, (saml) => saml.authnRequest({ config, sp, relayState: key }));
     authorizationUrl = request.redirectUrl;
     outstanding = { key: samlRequestKey(input.connectionId, request.requestId), ttl: SAML_REQUEST_TTL_SECONDS };
     transaction = { ...common, protocol: { type: 'saml', requestId: request.requestId } };
@@ -450,7 +448,7 @@ async function samlIdentity(
 ) {
   try {
     return await consumeSamlResponse({
-      ctx: { redis: ctx.services.redis, saml: ctx.bindings.SAML_XML, logger: ctx.logger },
+      ctx: { redis: ctx.services.redis, bindings: ctx.bindings, logger: ctx.logger },
       input: {
         connectionId: input.connectionId,
         config,

@@ -14,20 +14,20 @@ import type { SamlIdentity } from './response.ts';
  * part of this Worker's bundle.
  */
 export interface SamlContext {
-  /** The SAML Worker. */
-  saml: Bindings['SAML_XML'];
+  /** SAML_XML: the SAML Worker. */
+  bindings: Pick<Bindings, 'SAML_XML'>;
   logger: Logger;
 }
 
 /** A call to the SAML Worker: its refusal thrown as the SamlError it was; a failure to reach it is a 503. */
 export async function samlCall<T>(
   ctx: SamlContext,
-  call: (saml: SamlContext['saml']) => Promise<Outcome<T, SamlRefusal>>,
+  call: (saml: Bindings['SAML_XML']) => Promise<Outcome<T, SamlRefusal>>,
 ) {
   const outcome = await callFeatureWorker(
     ctx,
     'SAML_XML',
-    () => call(ctx.saml),
+    () => call(ctx.bindings.SAML_XML),
     'SAML sign-in is unavailable right now.',
   );
   if (!outcome.ok) throw new SamlError(outcome.refusal.code, outcome.refusal.message);
