@@ -24,12 +24,15 @@ function scopeStatement(scope: Scope): SQL {
   return sql`select set_config('app.organization_id', ${scope.organizationId}, true)`;
 }
 
-type Queries = readonly [BatchItem<'pg'>, ...BatchItem<'pg'>[]];
+/** What `scoped` (and a batch) takes: one statement or more. */
+export type Queries = readonly [BatchItem<'pg'>, ...BatchItem<'pg'>[]];
 
 /**
  * Runs queries inside one batch (one transaction, one round trip) whose first statement sets the row-level security
  * scope. This is the only way the Worker reaches tenant data: every tenant query also states its tenant predicate,
- * and RLS makes a forgotten predicate return nothing of another tenant.
+ * and RLS makes a forgotten predicate return nothing of another tenant. On a request served from a tenant resolution
+ * past its freshness, the request's client adds the resolution's check right after the scope statement (and takes
+ * its answer out again): src/services/tenants/check.ts.
  *
  * @example
  * const [members] = await scoped(db, { organizationId }, [db.select().from(memberships).where(...)]);

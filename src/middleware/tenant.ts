@@ -3,7 +3,8 @@ import type { AppEnv } from '../env.ts';
 import { ApiError } from '../errors/api-error.ts';
 import { SHARED_DATABASE } from '../db/client.ts';
 import { servicesFor } from '../lib/services.ts';
-import { resolveHost } from '../services/tenants/resolve.ts';
+import { checkedServices } from '../services/tenants/check.ts';
+import { confirmResolution, forgetResolution, resolveHost } from '../services/tenants/resolve.ts';
 
 /** What an organization being moved still answers (docs/OPERATIONS.md, "Sharding: moving an organization"). */
 const READ_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
@@ -51,12 +52,27 @@ export function tenant() {
       c.set('tenant', null);
       return next();
     }
-    const { tenant } = resolution;
+    const { tenant, check } = resolution;
     c.set('tenant', tenant);
     // The organization's rows live on the database its directory entry names: every query of this request goes
     // there (the tenant lookup above was the control database's).
     if (tenant.database !== undefined && tenant.database !== SHARED_DATABASE) {
       c.set('services', servicesFor(c.var.bindings, tenant.database));
+    }
+    // A resolution past its freshness, served without a lookup: the request's first batch checks it.
+    if (check !== undefined) {
+      const rootDomain = c.var.bindings.ROOT_DOMAIN;
+      c.set(
+        'services',
+        checkedServices(c.var.services, check, {
+          confirmed: (flags) => {
+            confirmResolution(check, flags, rootDomain, (promise) => {
+              c.executionCtx.waitUntil(promise);
+            });
+          },
+          changed: () => forgetResolution(check, rootDomain),
+        }),
+      );
     }
     return next();
   });

@@ -15,7 +15,14 @@ const BUILT_IN_REGISTRY: FlagRegistry = new Map(BUILT_IN_FLAGS.map((flag) => [fl
 
 // The flag definitions for the life of the isolate (global, a few rows): the tenant lookup reads them in its own
 // statement when they are older than FLAG_CACHE_TTL_MS, so evaluating a flag on a warm isolate costs no round trip.
-let loaded: { registry: FlagRegistry; expiresAt: number } | null = null;
+// `revision` is the definitions' `FLAG_REVISION` when the statement that read them selected it (the tenant lookup):
+// a request that uses them past their freshness has them checked in its own round trip (src/services/tenants/check.ts).
+let loaded: {
+  registry: FlagRegistry;
+  definitions: readonly FlagDefinition[];
+  expiresAt: number;
+  revision?: string;
+} | null = null;
 
 /** Whether the isolate's definitions are younger than FLAG_CACHE_TTL_MS (else the tenant lookup reads them). */
 export function flagsFresh(now: number): boolean {
@@ -42,15 +49,43 @@ export function knownFlags(): FlagRegistry {
   return loaded?.registry ?? BUILT_IN_REGISTRY;
 }
 
-/** Keeps definitions read from the database until `expiresAt`; returns them as a registry. */
-export function rememberFlags(definitions: readonly FlagDefinition[], expiresAt: number): FlagRegistry {
+/**
+ * Keeps definitions read from the database until `expiresAt` (and their `FLAG_REVISION` when the statement selected
+ * it); returns them as a registry.
+ */
+export function rememberFlags(
+  definitions: readonly FlagDefinition[],
+  expiresAt: number,
+  revision?: string,
+): FlagRegistry {
   const registry: FlagRegistry = new Map(definitions.map((flag) => [flag.key, flag]));
-  loaded = { registry, expiresAt };
+  loaded =
+    revision === undefined ? { registry, definitions, expiresAt } : { registry, definitions, expiresAt, revision };
   return registry;
 }
 
-/** Makes the next tenant lookup of this isolate read the definitions again (after a change, and in tests). */
+/** The isolate's definitions as last read, with their revision (null before any read, or when it is not known). */
+export function loadedFlags(): { definitions: readonly FlagDefinition[]; revision: string; expiresAt: number } | null {
+  return loaded?.revision === undefined
+    ? null
+    : { definitions: loaded.definitions, revision: loaded.revision, expiresAt: loaded.expiresAt };
+}
+
+/** After a check in a request's round trip found the definitions unchanged: fresh again until `expiresAt`. */
+export function confirmFlags(revision: string, expiresAt: number): void {
+  if (loaded?.revision === revision) loaded = { ...loaded, expiresAt };
+}
+
+/**
+ * Makes the next tenant lookup of this isolate read the definitions again (after a change, and in tests): without
+ * their revision, so no request uses them with a check instead (src/services/tenants/resolve.ts, hints).
+ */
 export function expireFlags(): void {
+  if (loaded !== null) loaded = { registry: loaded.registry, definitions: loaded.definitions, expiresAt: 0 };
+}
+
+/** Tests: the definitions past their freshness as if time had passed (kept with their revision, usable with a check). */
+export function ageFlags(): void {
   if (loaded !== null) loaded = { ...loaded, expiresAt: 0 };
 }
 
@@ -64,3 +99,6 @@ export const FLAG_DEFINITIONS: SQL = sql`(select coalesce(json_agg(json_build_ob
     'defaultValue', ${featureFlags.defaultValue}, 'planValues', ${featureFlags.planValues},
     'rolloutPercentage', ${featureFlags.rolloutPercentage}) order by ${featureFlags.key}), '[]'::json)
   from ${featureFlags})`;
+
+/** A digest of `FLAG_DEFINITIONS`, computed by the database both where they are read and where they are checked. */
+export const FLAG_REVISION: SQL = sql`md5(${FLAG_DEFINITIONS}::text)`;

@@ -1,4 +1,4 @@
-import { eq } from 'drizzle-orm';
+import { eq, sql } from 'drizzle-orm';
 import { databaseFor, SHARED_DATABASE, sharedDatabase, type Database } from '../../db/client.ts';
 import { organizationDomains, organizations, tenantDirectory, type PlanOverrides } from '../../db/schema/index.ts';
 import { scoped } from '../../db/tenant.ts';
@@ -7,7 +7,7 @@ import { requireTenant, type ServiceContext } from '../../lib/context.ts';
 import { auditInsert } from '../audit/record.ts';
 import { writeOrganizationCopy } from '../tenants/directory.ts';
 import { forgetHosts } from '../tenants/resolve.ts';
-import { FLAG_CACHE_TTL_MS, FLAG_DEFINITIONS, rememberFlags } from '../flags/cache.ts';
+import { FLAG_CACHE_TTL_MS, FLAG_DEFINITIONS, FLAG_REVISION, rememberFlags } from '../flags/cache.ts';
 import { parseFlagDefinitions, registryOf, type FlagRegistry } from '../flags/evaluate.ts';
 import { cleanOverrides, effectivePlan, evaluateFlags, isBuiltInFlag, type EffectivePlan } from './catalogue.ts';
 
@@ -31,7 +31,7 @@ export async function getPlanSummary({
   const row = rows[0];
   if (!row) throw new ApiError('not_found', { detail: 'No such organization.' });
   // Fresh definitions: this isolate keeps them, as the tenant lookup would.
-  const flags = rememberFlags(parseFlagDefinitions(row.flags), Date.now() + FLAG_CACHE_TTL_MS);
+  const flags = rememberFlags(parseFlagDefinitions(row.flags), Date.now() + FLAG_CACHE_TTL_MS, row.flagsRevision);
   return { ...effectivePlan(row, flags), flags: evaluateFlags(row, flags) };
 }
 
@@ -43,6 +43,7 @@ function organizationWithFlags(db: Database, id: string) {
       plan: organizations.plan,
       planOverrides: organizations.planOverrides,
       flags: FLAG_DEFINITIONS,
+      flagsRevision: sql<string>`${FLAG_REVISION}`,
       database: tenantDirectory.database,
     })
     .from(organizations)

@@ -1,33 +1,50 @@
 import { and, eq, isNotNull, sql } from 'drizzle-orm';
-import type { Database } from '../../db/client.ts';
+import { SHARED_DATABASE, type Database } from '../../db/client.ts';
 import { scoped } from '../../db/tenant.ts';
 // The tables, not the schema's index: the tenant middleware loads this module in every isolate at start-up.
 import { organizationDomains } from '../../db/schema/organization-domains.ts';
 import { organizations } from '../../db/schema/organizations.ts';
 import { tenantDirectory } from '../../db/schema/tenant-directory.ts';
 import {
+  ageFlags,
+  confirmFlags,
   expireFlags,
   FLAG_CACHE_TTL_MS,
   FLAG_DEFINITIONS,
+  FLAG_REVISION,
   flagsFresh,
   flagsUsable,
+  loadedFlags,
   rememberFlags,
 } from '../flags/cache.ts';
 import { parseFlagDefinitions, type FlagDefinition } from '../flags/evaluate.ts';
+import { TENANT_REVISION, type ChangedFlags, type TenantCheck } from './check.ts';
 import { classifyHost } from './host.ts';
-import { TENANT_CACHE_TTL_MS } from './ttl.ts';
+import { TENANT_CACHE_TTL_MS, TENANT_HINT_TTL_MS } from './ttl.ts';
 import type { Tenant } from './types.ts';
 
 /**
  * `deletion_scheduled`: an organization whose deletion a platform administrator scheduled (it is not served; the
- * tenant middleware answers 404 `organization_deletion_scheduled`).
+ * tenant middleware answers 404 `organization_deletion_scheduled`). A tenant with a `check` was served from a
+ * resolution past its freshness: the request's first round trip must confirm it (src/services/tenants/check.ts).
  */
 export type HostResolution =
-  { kind: 'platform' } | { kind: 'tenant'; tenant: Tenant } | { kind: 'unknown' } | { kind: 'deletion_scheduled' };
+  | { kind: 'platform' }
+  | { kind: 'tenant'; tenant: Tenant; check?: TenantCheck }
+  | { kind: 'unknown' }
+  | { kind: 'deletion_scheduled' };
 
+type CachedResolution = Exclude<HostResolution, { kind: 'tenant'; check: TenantCheck }>;
+
+/**
+ * `expiresAt`: trusted as it is until then (TENANT_CACHE_TTL_MS after the database read or check that made it).
+ * A tenant also keeps its `revision` (TENANT_REVISION) and stays usable with a check until `hintUntil`.
+ */
 interface CacheEntry {
-  value: HostResolution;
+  value: CachedResolution;
   expiresAt: number;
+  revision?: string;
+  hintUntil?: number;
 }
 
 export { TENANT_CACHE_TTL_MS };
@@ -39,12 +56,18 @@ export const TENANT_CACHE_MAX_ENTRIES = 5_000;
 // A Map keeps insertion order, which makes it a cheap LRU: hits are re-inserted, the oldest key is evicted first.
 const cache = new Map<string, CacheEntry>();
 
-function remember(host: string, value: HostResolution, expiresAt: number): HostResolution {
+function remember(
+  host: string,
+  value: CachedResolution,
+  expiresAt: number,
+  revision?: { revision: string; hintUntil: number },
+): CachedResolution {
   if (cache.size >= TENANT_CACHE_MAX_ENTRIES) {
     const oldest = cache.keys().next().value;
     if (oldest !== undefined) cache.delete(oldest);
   }
-  cache.set(host, { value, expiresAt });
+  cache.delete(host);
+  cache.set(host, revision === undefined ? { value, expiresAt } : { value, expiresAt, ...revision });
   return value;
 }
 
@@ -52,10 +75,11 @@ function remember(host: string, value: HostResolution, expiresAt: number): HostR
  * The colo tier, between the isolate's map and the database: tenant resolutions shared by every isolate of one
  * location through the Workers Cache API (`caches.default`), so an isolate that starts cold in a location that
  * served the host in the last 30 seconds resolves it with no database round trip. An entry keeps the expiry of the
- * database read that made it (never extended by an isolate picking it up): a change still takes effect everywhere
- * within TENANT_CACHE_TTL_MS, and at once in the location that made it (`forgetHosts`). Only tenants are shared;
- * unknown hosts stay per isolate (a flood of random names must not fill the location's cache). Keyed under the
- * platform's own domain, so the platform host can purge the entries of every organization host.
+ * database read (or check) that made it, never extended by an isolate merely picking it up; it stays in the tier
+ * until its `hintUntil` (TENANT_HINT_TTL_MS), usable past its expiry only with a check in the request's own round
+ * trip (see `resolveHost`). Removed at once in the location that made a change (`forgetHosts`). Only tenants are
+ * shared; unknown hosts stay per isolate (a flood of random names must not fill the location's cache). Keyed under
+ * the platform's own domain, so the platform host can purge the entries of every organization host.
  */
 const SHARED_PATH = '/.tenant-cache/';
 
@@ -70,13 +94,17 @@ function sharedCache(): Cache | null {
 interface SharedEntry {
   tenant: Tenant;
   expiresAt: number;
+  revision: string;
+  hintUntil: number;
 }
 
 function isSharedEntry(value: unknown): value is SharedEntry {
   if (typeof value !== 'object' || value === null) return false;
-  const { tenant, expiresAt } = value as Partial<SharedEntry>;
+  const { tenant, expiresAt, revision, hintUntil } = value as Partial<SharedEntry>;
   return (
     typeof expiresAt === 'number' &&
+    typeof revision === 'string' &&
+    typeof hintUntil === 'number' &&
     typeof tenant === 'object' &&
     typeof tenant.id === 'string' &&
     typeof tenant.slug === 'string' &&
@@ -84,6 +112,7 @@ function isSharedEntry(value: unknown): value is SharedEntry {
   );
 }
 
+/** The location's entry for `key`, fresh or not, while it may still serve as a hint; else null. */
 async function sharedLookup(rootDomain: string, key: string, now: number): Promise<SharedEntry | null> {
   const shared = sharedCache();
   if (shared === null) return null;
@@ -91,7 +120,7 @@ async function sharedLookup(rootDomain: string, key: string, now: number): Promi
     const response = await shared.match(sharedKey(rootDomain, key));
     if (response === undefined) return null;
     const entry: unknown = await response.json();
-    return isSharedEntry(entry) && entry.expiresAt > now ? entry : null;
+    return isSharedEntry(entry) && entry.hintUntil > now ? entry : null;
   } catch {
     // The tier is an optimization: when it fails, the database answers.
     return null;
@@ -105,10 +134,13 @@ async function sharedLookup(rootDomain: string, key: string, now: number): Promi
 const SHARED_FLAGS_KEY = 'flags';
 
 interface SharedFlags {
-  flags: FlagDefinition[];
+  flags: readonly FlagDefinition[];
   expiresAt: number;
+  revision: string;
+  hintUntil: number;
 }
 
+/** The location's flag definitions, fresh or not, while they may still serve with a check; else null. */
 async function sharedFlagsLookup(rootDomain: string, now: number): Promise<SharedFlags | null> {
   const shared = sharedCache();
   if (shared === null) return null;
@@ -116,16 +148,23 @@ async function sharedFlagsLookup(rootDomain: string, now: number): Promise<Share
     const response = await shared.match(sharedKey(rootDomain, SHARED_FLAGS_KEY));
     if (response === undefined) return null;
     const entry = await response.json<Partial<SharedFlags> | null>();
-    if (typeof entry?.expiresAt !== 'number' || entry.expiresAt <= now) return null;
-    return { flags: parseFlagDefinitions(entry.flags), expiresAt: entry.expiresAt };
+    if (typeof entry?.expiresAt !== 'number' || typeof entry.revision !== 'string') return null;
+    if (typeof entry.hintUntil !== 'number' || entry.hintUntil <= now) return null;
+    return {
+      flags: parseFlagDefinitions(entry.flags),
+      expiresAt: entry.expiresAt,
+      revision: entry.revision,
+      hintUntil: entry.hintUntil,
+    };
   } catch {
     return null;
   }
 }
 
-function sharedPut(rootDomain: string, key: string, entry: { expiresAt: number }, now: number): Promise<void> {
+/** Stores an entry in the location's tier until its `hintUntil`. */
+function sharedPut(rootDomain: string, key: string, entry: { hintUntil: number }, now: number): Promise<void> {
   const shared = sharedCache();
-  const seconds = Math.floor((entry.expiresAt - now) / 1000);
+  const seconds = Math.floor((entry.hintUntil - now) / 1000);
   if (shared === null || seconds < 1) return Promise.resolve();
   const body = JSON.stringify(entry);
   return shared
@@ -150,13 +189,17 @@ const tenantColumns = {
   database: sql<string>`coalesce(${tenantDirectory.database}, 'shared')`,
   readOnly: sql<boolean>`${tenantDirectory.readOnlySince} is not null`,
   deleteAfter: organizations.deleteAfter,
+  revision: TENANT_REVISION,
 };
 
 /**
  * Resolves a request host to the platform, an active tenant, or nothing. Suspended organizations resolve to
  * nothing, like unknown hosts; one whose deletion is scheduled to `deletion_scheduled` (whatever its status). Looked
- * up in the isolate, then in the location's shared tier (the Cache API, when `waitUntil` is given to store into it after the response), then in the database: one round trip (a batch: the
- * row-level security scope, then the lookup), none on a hit of either cache. The lookup joins the tenant directory,
+ * up in the isolate, then in the location's shared tier (the Cache API, when `waitUntil` is given to store into it
+ * after the response), then in the database: one round trip (a batch: the row-level security scope, then the
+ * lookup), none on a hit of either cache, and none for a host either cache holds past its freshness (within
+ * TENANT_HINT_TTL_MS): that resolution comes with a `check` the request's own first round trip makes
+ * (`hintedResolution`, src/services/tenants/check.ts). The lookup joins the tenant directory,
  * so the tenant carries the key of the database that serves it (and whether it is read-only while being moved): the
  * request picks its client with no further round trip. `db` is the shared (control) database, where the
  * organizations, their domains and the directory live whichever database serves their other rows. An organization
@@ -186,20 +229,34 @@ export async function resolveHost(input: {
   };
   if (hit && (hit.value.kind !== 'tenant' || flagsUsable(now))) return touch(hit);
 
+  let shared: SharedEntry | null = null;
+  let sharedFlags: SharedFlags | null = null;
   if (input.waitUntil !== undefined) {
-    const [shared, sharedFlags] = await Promise.all([
+    [shared, sharedFlags] = await Promise.all([
       hit ? null : sharedLookup(input.rootDomain, key, now),
       flagsFresh(now) ? null : sharedFlagsLookup(input.rootDomain, now),
     ]);
-    if (sharedFlags !== null) rememberFlags(sharedFlags.flags, sharedFlags.expiresAt);
+    if (sharedFlags !== null && sharedFlags.expiresAt > now) {
+      rememberFlags(sharedFlags.flags, sharedFlags.expiresAt, sharedFlags.revision);
+    }
     if (flagsFresh(now)) {
       if (hit) return touch(hit);
-      if (shared !== null) return remember(key, { kind: 'tenant', tenant: shared.tenant }, shared.expiresAt);
+      if (shared !== null && shared.expiresAt > now) {
+        return remember(key, { kind: 'tenant', tenant: shared.tenant }, shared.expiresAt, shared);
+      }
     }
   }
 
+  const hinted = hintedResolution(key, classified, cached, shared, sharedFlags, now);
+  if (hinted !== null) return hinted;
+
   const db = input.db();
-  const columns = { ...tenantColumns, flags: flagsFresh(now) ? sql<null>`null` : FLAG_DEFINITIONS };
+  const flagsRead = flagsFresh(now);
+  const columns = {
+    ...tenantColumns,
+    flags: flagsRead ? sql<null>`null` : FLAG_DEFINITIONS,
+    flagsRevision: flagsRead ? sql<null>`null` : sql<string>`${FLAG_REVISION}`,
+  };
   const [rows] =
     classified.kind === 'subdomain'
       ? await scoped(db, { resolveSlug: classified.slug }, [
@@ -223,17 +280,132 @@ export async function resolveHost(input: {
         ]);
   const row = rows[0];
   if (!row || row.status !== 'active') return remember(key, { kind: 'unknown' }, now + UNKNOWN_HOST_TTL_MS);
-  const { flags, deleteAfter, ...tenant } = row;
-  if (flags !== null) {
-    const definitions = { flags: parseFlagDefinitions(flags), expiresAt: now + FLAG_CACHE_TTL_MS };
-    rememberFlags(definitions.flags, definitions.expiresAt);
+  const { flags, flagsRevision, deleteAfter, revision, ...tenant } = row;
+  if (flags !== null && flagsRevision !== null) {
+    const definitions: SharedFlags = {
+      flags: parseFlagDefinitions(flags),
+      expiresAt: now + FLAG_CACHE_TTL_MS,
+      revision: flagsRevision,
+      hintUntil: now + TENANT_HINT_TTL_MS,
+    };
+    rememberFlags(definitions.flags, definitions.expiresAt, definitions.revision);
     input.waitUntil?.(sharedPut(input.rootDomain, SHARED_FLAGS_KEY, definitions, now));
   }
   // Remembered as briefly as an unknown host: a cancelled deletion is served again everywhere within 5 seconds.
   if (deleteAfter !== null) return remember(key, { kind: 'deletion_scheduled' }, now + UNKNOWN_HOST_TTL_MS);
-  const entry: SharedEntry = { tenant, expiresAt: now + TENANT_CACHE_TTL_MS };
+  const entry: SharedEntry = {
+    tenant,
+    expiresAt: now + TENANT_CACHE_TTL_MS,
+    revision,
+    hintUntil: now + TENANT_HINT_TTL_MS,
+  };
   input.waitUntil?.(sharedPut(input.rootDomain, key, entry, now));
-  return remember(key, { kind: 'tenant', tenant }, entry.expiresAt);
+  return remember(key, { kind: 'tenant', tenant }, entry.expiresAt, entry);
+}
+
+/**
+ * A tenant resolution past its freshness, served without a round trip of its own: the isolate's entry or the
+ * location's, while within its `hintUntil` (TENANT_HINT_TTL_MS), with the flag definitions the isolate holds (or the
+ * location's, likewise). The request's first round trip checks the tenant (src/services/tenants/check.ts), so a
+ * hint is never trusted for tenant data: a suspension, a scheduled deletion, a plan, settings or directory change or
+ * a domain moved since it was read aborts that batch (503, Retry-After: 1), and the next request reads afresh. The
+ * same round trip reads the flag definitions again if they changed (used from the next request on). Only for an
+ * organization on the shared database that is not being moved: the control database the check reads is then the
+ * one the request's batch goes to. Null when no hint applies (the database answers, as before).
+ */
+function hintedResolution(
+  key: string,
+  classified: { kind: 'subdomain'; slug: string } | { kind: 'custom'; hostname: string },
+  cached: CacheEntry | undefined,
+  shared: SharedEntry | null,
+  sharedFlags: SharedFlags | null,
+  now: number,
+): HostResolution | null {
+  const local =
+    cached?.value.kind === 'tenant' && cached.revision !== undefined && (cached.hintUntil ?? 0) > now
+      ? {
+          tenant: cached.value.tenant,
+          revision: cached.revision,
+          expiresAt: cached.expiresAt,
+          hintUntil: cached.hintUntil ?? 0,
+        }
+      : null;
+  const hint = local ?? shared;
+  if (hint === null) return null;
+  const { tenant } = hint;
+  if ((tenant.database !== undefined && tenant.database !== SHARED_DATABASE) || tenant.readOnly === true) return null;
+  let flagsRevision: string | null = null;
+  if (!flagsUsable(now)) {
+    const held = loadedFlags();
+    if (held === null && sharedFlags !== null) {
+      rememberFlags(sharedFlags.flags, sharedFlags.expiresAt, sharedFlags.revision);
+    }
+    const flags = held ?? (sharedFlags === null ? null : { revision: sharedFlags.revision });
+    if (flags === null) return null;
+    flagsRevision = flags.revision;
+  }
+  if (local === null) remember(key, { kind: 'tenant', tenant }, hint.expiresAt, hint);
+  const host = classified.kind === 'subdomain' ? { slug: classified.slug } : { hostname: classified.hostname };
+  return {
+    kind: 'tenant',
+    tenant,
+    check: { key, host, organizationId: tenant.id, revision: hint.revision, flagsRevision },
+  };
+}
+
+/**
+ * After the request's round trip confirmed a hinted resolution: fresh again, here and in the location's tier, for
+ * TENANT_CACHE_TTL_MS, as after a database read; the flags it checked too, for FLAG_CACHE_TTL_MS (the definitions
+ * it read instead, when they had changed).
+ */
+export function confirmResolution(
+  check: TenantCheck,
+  flags: ChangedFlags | null,
+  rootDomain: string,
+  waitUntil: (promise: Promise<unknown>) => void,
+  now = Date.now(),
+): void {
+  if (flags !== null) {
+    const definitions: SharedFlags = {
+      flags: parseFlagDefinitions(flags.definitions),
+      expiresAt: now + FLAG_CACHE_TTL_MS,
+      revision: flags.revision,
+      hintUntil: now + TENANT_HINT_TTL_MS,
+    };
+    rememberFlags(definitions.flags, definitions.expiresAt, definitions.revision);
+    waitUntil(sharedPut(rootDomain, SHARED_FLAGS_KEY, definitions, now));
+  }
+  const cached = cache.get(check.key);
+  if (cached?.value.kind !== 'tenant' || cached.revision !== check.revision) return;
+  const entry: SharedEntry = {
+    tenant: cached.value.tenant,
+    expiresAt: now + TENANT_CACHE_TTL_MS,
+    revision: check.revision,
+    hintUntil: now + TENANT_HINT_TTL_MS,
+  };
+  remember(check.key, cached.value, entry.expiresAt, entry);
+  waitUntil(sharedPut(rootDomain, check.key, entry, now));
+  if (check.flagsRevision !== null && flags === null) {
+    confirmFlags(check.flagsRevision, now + FLAG_CACHE_TTL_MS);
+    const flags = loadedFlags();
+    if (flags?.revision === check.flagsRevision) {
+      const definitions: SharedFlags = {
+        flags: flags.definitions,
+        expiresAt: flags.expiresAt,
+        revision: flags.revision,
+        hintUntil: now + TENANT_HINT_TTL_MS,
+      };
+      waitUntil(sharedPut(rootDomain, SHARED_FLAGS_KEY, definitions, now));
+    }
+  }
+}
+
+/**
+ * After the request's round trip found a hinted resolution changed: forgotten here and in the location's tier, so
+ * the next request reads it from the database.
+ */
+export async function forgetResolution(check: TenantCheck, rootDomain: string): Promise<void> {
+  await forgetHosts(rootDomain, [check.host]);
 }
 
 /**
@@ -274,4 +446,29 @@ export function forgetHost(key?: { slug?: string; hostname?: string }): void {
   }
   if (key.slug !== undefined) cache.delete(`slug:${key.slug}`);
   if (key.hostname !== undefined) cache.delete(`host:${key.hostname}`);
+}
+
+/**
+ * Tests: makes the resolutions of `keys` and the flag definitions past their freshness, in this isolate and this
+ * location's tier, as if TENANT_CACHE_TTL_MS had passed without a lookup (still within TENANT_HINT_TTL_MS).
+ */
+export async function staleResolutions(
+  rootDomain: string,
+  keys: readonly { slug?: string; hostname?: string }[],
+): Promise<void> {
+  const now = Date.now();
+  const shared = sharedCache();
+  const names = keys.flatMap((key) => [
+    ...(key.slug === undefined ? [] : [`slug:${key.slug}`]),
+    ...(key.hostname === undefined ? [] : [`host:${key.hostname}`]),
+  ]);
+  ageFlags();
+  for (const name of [...names, SHARED_FLAGS_KEY]) {
+    const entry = cache.get(name);
+    if (entry !== undefined) cache.set(name, { ...entry, expiresAt: 0 });
+    const response = await shared?.match(sharedKey(rootDomain, name));
+    if (response === undefined) continue;
+    const stale = { ...(await response.json<{ hintUntil: number }>()), expiresAt: 0 };
+    await sharedPut(rootDomain, name, stale, now);
+  }
 }

@@ -10,7 +10,7 @@ import type { Database } from '../../db/client.ts';
  * PostgreSQL has no assertion in plain SQL; casting a labelled text to int raises `invalid_text_representation`
  * (22P02) whose message carries the label, and only when the CASE picks that branch at run time.
  */
-export type GuardLabel = 'stale' | 'last_owner' | 'role_limit';
+export type GuardLabel = 'stale' | 'last_owner' | 'role_limit' | 'tenant_changed';
 
 const GUARD_PREFIX = 'eventra_guard:';
 const GUARD_MESSAGE = /eventra_guard:([a-z_]+)/;
@@ -43,7 +43,9 @@ export function failedGuard(error: unknown): GuardLabel | null {
   const info = databaseError(error);
   if (info?.code !== '22P02') return null;
   const label = GUARD_MESSAGE.exec(info.message)?.[1];
-  return label === 'stale' || label === 'last_owner' || label === 'role_limit' ? label : null;
+  return label === 'stale' || label === 'last_owner' || label === 'role_limit' || label === 'tenant_changed'
+    ? label
+    : null;
 }
 
 export const UNIQUE_VIOLATION = '23505';

@@ -1,0 +1,155 @@
+import { and, eq, isNotNull, sql, type SQL } from 'drizzle-orm';
+import type { BatchItem, BatchResponse } from 'drizzle-orm/batch';
+import type { Database } from '../../db/client.ts';
+import type { Queries } from '../../db/tenant.ts';
+// The tables, not the schema's index: the tenant middleware loads this module in every isolate at start-up.
+import { organizationDomains } from '../../db/schema/organization-domains.ts';
+import { organizations } from '../../db/schema/organizations.ts';
+import { tenantDirectory } from '../../db/schema/tenant-directory.ts';
+import { ApiError } from '../../errors/api-error.ts';
+import type { Services } from '../../lib/services.ts';
+import { FLAG_DEFINITIONS, FLAG_REVISION } from '../flags/cache.ts';
+import { failedGuard, guard } from '../users/guards.ts';
+
+/**
+ * A digest of everything tenant resolution caches about an organization (the columns of `Tenant`, its deletion
+ * schedule and its directory entry), computed by the database both where the tenant is read (the lookup in
+ * resolve.ts) and where a cached copy is checked (below), so the two always agree on an unchanged organization.
+ * The query it is used in must join the tenant directory (left join: no row means the shared database).
+ */
+export const TENANT_REVISION = sql<string>`md5(row(${organizations.slug}, ${organizations.name}, ${organizations.plan},
+  ${organizations.status}, ${organizations.settings}, ${organizations.planOverrides}, ${organizations.deleteAfter},
+  ${tenantDirectory.database}, ${tenantDirectory.readOnlySince})::text)`;
+
+/**
+ * What a request served from a tenant resolution past its freshness (src/services/tenants/resolve.ts) has the
+ * database confirm: the host still names this organization and the organization is as it was read (`revision`).
+ * `flagsRevision`: the revision of the feature flag definitions the isolate used, which the same round trip reads
+ * again when they changed (null when they are fresh enough to use as they are).
+ */
+export interface TenantCheck {
+  /** The resolution's cache key (`slug:<slug>` or `host:<hostname>`). */
+  key: string;
+  host: { slug: string } | { hostname: string };
+  organizationId: string;
+  revision: string;
+  flagsRevision: string | null;
+}
+
+/**
+ * The check as a statement of the request's first batch (after its row-level security scope, which makes the
+ * organization's own rows visible): it aborts the transaction (guard `tenant_changed`) unless the organization is
+ * still the one on this host, unchanged. Everything the request wrote in that batch is rolled back with it.
+ */
+function checkStatement(db: Database, check: TenantCheck): BatchItem<'pg'> {
+  const host: SQL =
+    'slug' in check.host
+      ? sql`${organizations.slug} = ${check.host.slug}`
+      : sql`exists ${db
+          .select({ one: sql`1` })
+          .from(organizationDomains)
+          .where(
+            and(
+              eq(organizationDomains.organizationId, organizations.id),
+              eq(organizationDomains.hostname, check.host.hostname),
+              isNotNull(organizationDomains.verifiedAt),
+            ),
+          )}`;
+  const unchanged = db
+    .select({ one: sql`1` })
+    .from(organizations)
+    .leftJoin(tenantDirectory, eq(tenantDirectory.organizationId, organizations.id))
+    .where(and(eq(organizations.id, check.organizationId), host, sql`${TENANT_REVISION} = ${check.revision}`));
+  return guard(db, sql`exists ${unchanged}`, 'tenant_changed');
+}
+
+/**
+ * The flag definitions again, only when they changed since `revision` (flags are platform-wide and were up to
+ * FLAG_CACHE_TTL_MS stale before hints existed: a request served on the previous definitions is not refused, the
+ * next one uses the new ones).
+ */
+function flagsStatement(db: Database, revision: string): BatchItem<'pg'> {
+  return db.execute(sql`select case when ${FLAG_REVISION} = ${revision} then null else ${FLAG_DEFINITIONS} end as flags,
+    ${FLAG_REVISION} as revision`);
+}
+
+/** Flag definitions the check read because they changed (`definitions` as `FLAG_DEFINITIONS` returns them). */
+export interface ChangedFlags {
+  definitions: unknown;
+  revision: string;
+}
+
+export interface CheckOutcome {
+  /** The check passed: the resolution is fresh again; `flags` when the definitions it used had changed. */
+  confirmed(flags: ChangedFlags | null): void;
+  /** The organization changed since the resolution was read: forget it. */
+  changed(): Promise<void>;
+}
+
+function changedFlags(response: unknown): ChangedFlags | null {
+  const row = (response as { rows?: { flags?: unknown; revision?: unknown }[] } | undefined)?.rows?.[0];
+  if (row === undefined || row.flags === null || row.flags === undefined || typeof row.revision !== 'string') {
+    return null;
+  }
+  return { definitions: row.flags, revision: row.revision };
+}
+
+/**
+ * `services` whose database client adds the tenant check to the request's first batch, which `scoped` (the only
+ * way to tenant data) makes start with its row-level security scope: the check (and the flags' re-read) goes right
+ * after it, and its answers are taken out again, so callers see their own results. Until a batch carrying it succeeds every batch carries it
+ * (two batches sent at once both do). When it fails the request answers 503 with Retry-After: 1 and nothing of that
+ * batch is written; the next request reads the tenant afresh (404 for a suspended organization, say).
+ */
+export function checkedServices(services: Services, check: TenantCheck, outcome: CheckOutcome): Services {
+  let checked: Database | undefined;
+  return {
+    get db() {
+      checked ??= checkedDatabase(services.db, check, outcome);
+      return checked;
+    },
+    get redis() {
+      return services.redis;
+    },
+  };
+}
+
+function checkedDatabase(db: Database, check: TenantCheck, outcome: CheckOutcome): Database {
+  let pending = true;
+  // Two batches sent at once both carry the check; the first to pass confirms.
+  const confirm = (flags: ChangedFlags | null) => {
+    if (!pending) return;
+    pending = false;
+    outcome.confirmed(flags);
+  };
+  const batch = async <T extends Queries>(queries: T): Promise<BatchResponse<T>> => {
+    if (!pending) return db.batch(queries);
+    const [scope, ...rest] = queries;
+    const added =
+      check.flagsRevision === null
+        ? [checkStatement(db, check)]
+        : [checkStatement(db, check), flagsStatement(db, check.flagsRevision)];
+    let responses: unknown[];
+    try {
+      responses = await db.batch([scope, ...added, ...rest]);
+    } catch (error) {
+      if (failedGuard(error) !== 'tenant_changed') throw error;
+      await outcome.changed();
+      throw new ApiError('service_unavailable', {
+        detail: 'This organization changed while the request was served; nothing was written. Retry the request.',
+        headers: { 'Retry-After': '1' },
+        cause: error,
+      });
+    }
+    confirm(check.flagsRevision === null ? null : changedFlags(responses[2]));
+    return [responses[0], ...responses.slice(1 + added.length)] as BatchResponse<T>;
+  };
+  // Only `batch` differs; every other member is the client's own, bound to it (drizzle's methods use `this`).
+  return new Proxy(db, {
+    get(target, property) {
+      if (property === 'batch') return batch;
+      const value: unknown = Reflect.get(target, property, target);
+      return typeof value === 'function' ? ((value as (...args: unknown[]) => unknown).bind(target) as unknown) : value;
+    },
+  });
+}

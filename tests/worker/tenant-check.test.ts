@@ -1,0 +1,167 @@
+import { eq } from 'drizzle-orm';
+import { describe, expect, it } from 'vitest';
+import { events, featureFlags, organizationDomains, organizations } from '../../src/db/schema/index.ts';
+import { knownFlags } from '../../src/services/flags/cache.ts';
+import { forgetHost, staleResolutions } from '../../src/services/tenants/resolve.ts';
+import { bindings } from '../support/auth.ts';
+import { eventBody } from '../support/events.ts';
+import {
+  addDomain,
+  createTenant,
+  database,
+  newRequestId,
+  problem,
+  randomSlug,
+  request,
+  roundTrips,
+  type TestTenant,
+} from '../support/harness.ts';
+import { call, memberWithToken } from '../support/users.ts';
+
+/** Lists events with a traced request; returns the response and the request's round trips. */
+async function tracedList(tenant: TestTenant, token: string, url = tenant.url('/api/v1/events')) {
+  const id = newRequestId();
+  const response = await request(url, { headers: { authorization: `Bearer ${token}`, 'x-request-id': id } });
+  return { response, trips: await roundTrips(id) };
+}
+
+async function eventCount(tenant: TestTenant): Promise<number> {
+  return (await database().select().from(events).where(eq(events.organizationId, tenant.organization.id))).length;
+}
+
+/** Waits until the first request's resolution reached the location's tier (stored after the response). */
+async function inLocationTier(tenant: TestTenant, token: string, url?: string): Promise<void> {
+  let database = -1;
+  for (let attempt = 0; attempt < 40 && database !== 1; attempt += 1) {
+    if (attempt > 0) await new Promise((resolve) => setTimeout(resolve, 25));
+    forgetHost();
+    database = (await tracedList(tenant, token, url)).trips.database;
+  }
+  expect(database, 'a cold isolate resolves the host from the location tier').toBe(1);
+}
+
+describe('a tenant resolution past its freshness, checked in the route’s own round trip', () => {
+  it('costs no lookup of its own, in a warm isolate and in a cold one, for reads and writes', async () => {
+    const tenant = await createTenant();
+    const { token } = await memberWithToken(tenant, 'owner');
+    const cold = await tracedList(tenant, token);
+    expect(cold.response.status).toBe(200);
+    // The tenant lookup, then the route.
+    expect(cold.trips.database).toBe(2);
+    await inLocationTier(tenant, token);
+
+    // This isolate's entry, 30 s old: the list's own batch carries the check.
+    await staleResolutions(bindings().ROOT_DOMAIN, [{ slug: tenant.organization.slug }]);
+    const stale = await tracedList(tenant, token);
+    expect(stale.response.status).toBe(200);
+    expect(stale.trips).toEqual({ database: 1, redis: 1 });
+    expect(await stale.response.json()).toEqual(await (await tracedList(tenant, token)).response.json());
+
+    // A cold isolate with only the location's stale entry: the same.
+    await staleResolutions(bindings().ROOT_DOMAIN, [{ slug: tenant.organization.slug }]);
+    forgetHost();
+    const coldIsolate = await tracedList(tenant, token);
+    expect(coldIsolate.response.status).toBe(200);
+    expect(coldIsolate.trips).toEqual({ database: 1, redis: 1 });
+
+    // A write is checked the same way, in its own batch: it costs what it costs with a fresh resolution (the
+    // creation, then its outbox dispatch after the response, under the request's trace).
+    const write = async () => {
+      const id = newRequestId();
+      const created = await call(tenant, 'POST', '/api/v1/events', {
+        token,
+        body: eventBody(),
+        headers: { 'x-request-id': id },
+      });
+      expect(created.status).toBe(201);
+      return roundTrips(id);
+    };
+    const fresh = await write();
+    await staleResolutions(bindings().ROOT_DOMAIN, [{ slug: tenant.organization.slug }]);
+    expect(await write()).toEqual(fresh);
+    expect(await eventCount(tenant)).toBe(2);
+  });
+
+  it('refuses a request whose organization changed unheard (503, nothing written), and the next one sees it', async () => {
+    const tenant = await createTenant();
+    const { token } = await memberWithToken(tenant, 'owner');
+    expect((await tracedList(tenant, token)).response.status).toBe(200);
+
+    // A change this location did not hear of (made elsewhere: no purge here), then the entry goes stale.
+    await database()
+      .update(organizations)
+      .set({ settings: { allowedOrigins: ['https://shop.example.com'] } })
+      .where(eq(organizations.id, tenant.organization.id));
+    await staleResolutions(bindings().ROOT_DOMAIN, [{ slug: tenant.organization.slug }]);
+    const refused = await call(tenant, 'POST', '/api/v1/events', { token, body: eventBody() });
+    expect(refused.status).toBe(503);
+    expect(refused.headers.get('retry-after')).toBe('1');
+    expect((await problem(refused)).code).toBe('service_unavailable');
+    expect(await eventCount(tenant)).toBe(0);
+
+    // Forgotten: the next request reads the organization afresh (the lookup, then the route) and is served.
+    const next = await tracedList(tenant, token);
+    expect(next.response.status).toBe(200);
+    expect(next.trips).toEqual({ database: 2, redis: 1 });
+    expect((await call(tenant, 'POST', '/api/v1/events', { token, body: eventBody() })).status).toBe(201);
+    expect(await eventCount(tenant)).toBe(1);
+  });
+
+  it('serves a suspension at the first request that reaches the database, then 404 like an unknown host', async () => {
+    const tenant = await createTenant();
+    const { token } = await memberWithToken(tenant, 'owner');
+    await inLocationTier(tenant, token);
+    await database()
+      .update(organizations)
+      .set({ status: 'suspended' })
+      .where(eq(organizations.id, tenant.organization.id));
+    await staleResolutions(bindings().ROOT_DOMAIN, [{ slug: tenant.organization.slug }]);
+    forgetHost();
+    expect((await tracedList(tenant, token)).response.status).toBe(503);
+    const after = await tracedList(tenant, token);
+    expect(after.response.status).toBe(404);
+    expect((await problem(after.response)).detail).toBe('No organization is served at this host.');
+  });
+
+  it('checks that a custom domain still names the organization', async () => {
+    const tenant = await createTenant();
+    const { token } = await memberWithToken(tenant, 'owner');
+    const hostname = `${randomSlug('hint')}.example.com`;
+    await addDomain(tenant.organization.id, hostname, true);
+    const url = `http://${hostname}/api/v1/events`;
+    expect((await tracedList(tenant, token, url)).response.status).toBe(200);
+
+    await staleResolutions(bindings().ROOT_DOMAIN, [{ hostname }]);
+    const kept = await tracedList(tenant, token, url);
+    expect(kept.response.status).toBe(200);
+    expect(kept.trips).toEqual({ database: 1, redis: 1 });
+
+    // The domain removed elsewhere: the host no longer names the organization.
+    await database().delete(organizationDomains).where(eq(organizationDomains.hostname, hostname));
+    await staleResolutions(bindings().ROOT_DOMAIN, [{ hostname }]);
+    expect((await tracedList(tenant, token, url)).response.status).toBe(503);
+    expect((await tracedList(tenant, token, url)).response.status).toBe(404);
+  });
+
+  it('reads changed flag definitions in the same round trip, without refusing the request', async () => {
+    const tenant = await createTenant();
+    const { token } = await memberWithToken(tenant, 'owner');
+    expect((await tracedList(tenant, token)).response.status).toBe(200);
+    const [flag] = await database().select().from(featureFlags).limit(1);
+    if (flag === undefined) throw new Error('the seeded flags are missing');
+    const description = `Checked at ${crypto.randomUUID()}`;
+    try {
+      await database().update(featureFlags).set({ description }).where(eq(featureFlags.key, flag.key));
+      await staleResolutions(bindings().ROOT_DOMAIN, [{ slug: tenant.organization.slug }]);
+      const served = await tracedList(tenant, token);
+      expect(served.response.status).toBe(200);
+      expect(served.trips).toEqual({ database: 1, redis: 1 });
+      expect(knownFlags().get(flag.key)?.description).toBe(description);
+    } finally {
+      await database()
+        .update(featureFlags)
+        .set({ description: flag.description })
+        .where(eq(featureFlags.key, flag.key));
+    }
+  });
+});
