@@ -231,7 +231,14 @@ export async function resolveHost(input: {
 
   let shared: SharedEntry | null = null;
   let sharedFlags: SharedFlags | null = null;
-  if (input.waitUntil !== undefined) {
+  // An entry of this isolate that can serve as a hint (with flags it can check) is used as it is: the location's
+  // tier would save only the check, which costs no round trip of its own.
+  const localHint =
+    cached?.value.kind === 'tenant' &&
+    cached.revision !== undefined &&
+    (cached.hintUntil ?? 0) > now &&
+    (flagsUsable(now) || loadedFlags() !== null);
+  if (input.waitUntil !== undefined && !localHint) {
     [shared, sharedFlags] = await Promise.all([
       hit ? null : sharedLookup(input.rootDomain, key, now),
       flagsFresh(now) ? null : sharedFlagsLookup(input.rootDomain, now),
