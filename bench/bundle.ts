@@ -18,7 +18,6 @@
  */
 import { spawnSync } from 'node:child_process';
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -27,6 +26,7 @@ import { gzipSync } from 'node:zlib';
 import { convertV4MiniflareOptions, Miniflare } from 'miniflare';
 import { buildWorker, FEATURE_WORKERS, PUBLIC_WORKER, WRANGLER } from '../dev/feature-workers.ts';
 import { FAKE_VARS, RESOURCE_BINDINGS } from './worker-bindings.ts';
+import { callgrind, compatibility, median, workerdConfig, workerdInstructions, workerdLoad } from './workerd-load.ts';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const { values } = parseArgs({ options: { runs: { type: 'string', default: '10' } } });
@@ -140,14 +140,8 @@ try {
     .map(([name, bytes]) => ({ package: name, bytes }));
 
   // 4. Start-up: fresh Miniflare instances, the bundle vs a trivial Worker with the same bindings.
-  const toml = await readFile(join(root, 'wrangler.toml'), 'utf8');
-  const compatibilityDate = /^compatibility_date\s*=\s*"([^"]+)"/m.exec(toml)?.[1];
-  if (compatibilityDate === undefined) throw new Error('no compatibility_date in wrangler.toml');
-  const compatibilityFlags = [
-    ...(/^compatibility_flags\s*=\s*\[([^\]]*)\]/m.exec(toml)?.[1] ?? '').matchAll(/"([^"]+)"/g),
-  ]
-    .map((m) => m[1])
-    .filter((flag) => flag !== undefined);
+  const compat = await compatibility(root);
+  const { date: compatibilityDate, flags: compatibilityFlags } = compat;
   const floorDir = join(work, 'floor');
   await mkdir(floorDir);
   await writeFile(join(floorDir, 'index.js'), "export default { fetch: () => new Response('ok') };\n");
@@ -323,52 +317,19 @@ try {
           publicApiRouteOverFloor: counted.publicApiRoute - counted.floor,
         };
 
-  const median = (xs: number[]) => {
-    const s = [...xs].sort((a, b) => a - b);
-    const mid = Math.floor(s.length / 2);
-    return s.length % 2 === 1 ? (s[mid] ?? 0) : ((s[mid - 1] ?? 0) + (s[mid] ?? 0)) / 2;
-  };
-
-  // 7. workerd's own start-up, without Miniflare: `workerd test` of a config that holds nothing but the script loads
-  // the Worker as a deploy would (compiles the module and evaluates its top level), finds no test and exits. Its
-  // wall time and (with valgrind) its instructions are the runtime's cost of the script alone; Miniflare's start
-  // above adds its own work per instance (options, the loopback server, bindings' plumbing).
-  // The workerd package (CommonJS, no types) exports the path of its binary as `default`.
-  const workerdBinary = (createRequire(import.meta.url)('workerd') as { default: string }).default;
-  async function workerdConfig(name: string, scriptPath: string): Promise<string> {
-    const dir = join(work, 'workerd', name);
-    await mkdir(dir, { recursive: true });
-    await writeFile(join(dir, 'worker.js'), await readFile(scriptPath));
-    const flags = compatibilityFlags.map((flag) => JSON.stringify(flag)).join(', ');
-    const config =
-      'using Workerd = import "/workerd/workerd.capnp";\n' +
-      'const config :Workerd.Config = (services = [(name = "main", worker = .worker)]);\n' +
-      `const worker :Workerd.Worker = (modules = [(name = "worker.js", esModule = embed "worker.js")], ` +
-      `compatibilityDate = "${compatibilityDate}", compatibilityFlags = [${flags}]);\n`;
-    await writeFile(join(dir, 'config.capnp'), config);
-    return join(dir, 'config.capnp');
-  }
-  /** Whether workerd got as far as looking for tests: the module compiled and evaluated. */
-  const loaded = (run: { stderr: string }) => run.stderr.includes('No tests found');
-  /** One load's wall ms. */
-  function workerdLoad(config: string): number {
-    const began = performance.now();
-    const run = spawnSync(workerdBinary, ['test', config], { encoding: 'utf8' });
-    const ms = performance.now() - began;
-    if (!loaded(run)) throw new Error(`workerd test ${config} failed:\n${run.stderr}`);
-    return ms;
-  }
+  // 7. workerd's own start-up, without Miniflare (bench/workerd-load.ts): Miniflare's start above adds its own work
+  // per instance (options, the loopback server, bindings' plumbing).
+  const workerdConfigFor = (name: string, scriptPath: string) =>
+    workerdConfig(join(work, 'workerd', name), scriptPath, compat);
   const workerdConfigs = {
-    worker: await workerdConfig('api', workerPath),
-    publicWorker: await workerdConfig('public', publicPath),
-    floor: await workerdConfig('floor', floorPath),
+    worker: await workerdConfigFor('api', workerPath),
+    publicWorker: await workerdConfigFor('public', publicPath),
+    floor: await workerdConfigFor('floor', floorPath),
   };
   const loads = { worker: [] as number[], publicWorker: [] as number[], floor: [] as number[] };
   for (let i = 0; i < runs; i++) {
     for (const key of ['worker', 'publicWorker', 'floor'] as const) loads[key].push(workerdLoad(workerdConfigs[key]));
   }
-  const workerdInstructions = (config: string): number | null =>
-    callgrind([workerdBinary, 'test', config], loaded, `workerd test ${config}`);
   const workerdStart = Object.fromEntries(
     (['worker', 'publicWorker', 'floor'] as const).map((key) => [
       key,
@@ -567,24 +528,6 @@ try {
   console.log('Wrote bench/results/bundle.json');
 } finally {
   await rm(work, { recursive: true, force: true });
-}
-
-/**
- * The instructions one run of `argv` executes under valgrind's callgrind (the whole process), or null where valgrind
- * is not installed. Throws when the run did not do what it is measured for (`succeeded`) or callgrind counted nothing.
- */
-function callgrind(
-  argv: readonly string[],
-  succeeded: (run: { status: number | null; stderr: string }) => boolean,
-  what: string,
-): number | null {
-  const run = spawnSync('valgrind', ['--tool=callgrind', '--callgrind-out-file=/dev/null', ...argv], {
-    encoding: 'utf8',
-  });
-  if (run.error) return null;
-  const collected = /Collected : (\d+)/.exec(run.stderr)?.[1];
-  if (collected === undefined || !succeeded(run)) throw new Error(`callgrind of ${what} failed:\n${run.stderr}`);
-  return Number(collected);
 }
 
 function round(ms: number, per = 10): number {
