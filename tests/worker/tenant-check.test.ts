@@ -3,7 +3,8 @@ import { describe, expect, it } from 'vitest';
 import { events, featureFlags, organizationDomains, organizations } from '../../src/db/schema/index.ts';
 import { knownFlags } from '../../src/services/flags/cache.ts';
 import { forgetHost, staleResolutions } from '../../src/services/tenants/resolve.ts';
-import { bindings } from '../support/auth.ts';
+import { bindings, randomIp } from '../support/auth.ts';
+import { createEvent, createTicketType, getPublic } from '../support/catalogue.ts';
 import { eventBody } from '../support/events.ts';
 import {
   addDomain,
@@ -163,5 +164,41 @@ describe('a tenant resolution past its freshness, checked in the route’s own r
         .set({ description: flag.description })
         .where(eq(featureFlags.key, flag.key));
     }
+  });
+
+  it('reads the database, not the edge cache, on an unconfirmed resolution: a suspension is not served from it', async () => {
+    const tenant = await createTenant();
+    const event = await createEvent(tenant, { title: 'Hinted Gala' });
+    await createTicketType(event);
+    const ip = randomIp();
+    const detail = `/api/v1/public/events/${event.slug}`;
+    const read = async () => {
+      const id = newRequestId();
+      const response = await getPublic(tenant, detail, { ip, headers: { 'x-request-id': id } });
+      return { response, trips: await roundTrips(id) };
+    };
+    expect((await read()).response.status).toBe(200);
+    let cached = await read();
+    for (let attempt = 0; attempt < 40 && cached.trips.database !== 0; attempt += 1) {
+      await new Promise((resolve) => setTimeout(resolve, 25));
+      cached = await read();
+    }
+    expect(cached.trips, 'an edge-cache hit').toEqual({ database: 0, redis: 1 });
+
+    // Stale: the hit is not taken; the database answers, with the check, and the resolution is fresh again.
+    await staleResolutions(bindings().ROOT_DOMAIN, [{ slug: tenant.organization.slug }]);
+    const checked = await read();
+    expect(checked.response.status).toBe(200);
+    expect(checked.trips).toEqual({ database: 1, redis: 1 });
+    expect((await read()).trips).toEqual({ database: 0, redis: 1 });
+
+    // Suspended elsewhere: the cached answer is not served on the stale resolution.
+    await database()
+      .update(organizations)
+      .set({ status: 'suspended' })
+      .where(eq(organizations.id, tenant.organization.id));
+    await staleResolutions(bindings().ROOT_DOMAIN, [{ slug: tenant.organization.slug }]);
+    expect((await read()).response.status).toBe(503);
+    expect((await read()).response.status).toBe(404);
   });
 });

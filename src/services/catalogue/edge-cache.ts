@@ -4,6 +4,7 @@ import type { Logger } from '../../lib/logger.ts';
 import { refuseIfKnownClosed, takeToken, type LimitOutcome } from '../../lib/rate-limit.ts';
 import type { RedisBatch } from '../../lib/redis-batch.ts';
 import { queueUsage } from '../plans/usage.ts';
+import { tenantCheckPending } from '../tenants/check.ts';
 import type { EventType } from '../outbox/catalogue.ts';
 import { PUBLIC_READ_LIMIT, publicReadBucket } from './limits.ts';
 
@@ -312,7 +313,12 @@ export async function cachedPublicRead<T>(ctx: ServiceContext, spec: CachedRead<
   // this location stored last for the organization.
   const pointer = `https://${host}/.catalogue-cache/${tenant.id}/latest`;
   const guess = lastSeen.get(tenant.id) ?? (cache === null ? undefined : await lookupPointer(cache, pointer));
-  const guessed = cache !== null && guess !== undefined ? await lookup(cache, keyOf(guess), ctx.logger) : null;
+  // On a tenant resolution not yet confirmed (src/services/tenants/check.ts) the database answers: its check rides
+  // along, so no organization is served from the cache on a resolution nobody confirmed.
+  const guessed =
+    cache !== null && guess !== undefined && !tenantCheckPending(ctx.services)
+      ? await lookup(cache, keyOf(guess), ctx.logger)
+      : null;
   let known: CatalogueState | null;
   let result: T;
   let readAt = now;

@@ -103,7 +103,7 @@ function changedFlags(response: unknown): ChangedFlags | null {
  */
 export function checkedServices(services: Services, check: TenantCheck, outcome: CheckOutcome): Services {
   let checked: Database | undefined;
-  return {
+  const result: Services = {
     get db() {
       checked ??= checkedDatabase(services.db, check, outcome);
       return checked;
@@ -112,18 +112,35 @@ export function checkedServices(services: Services, check: TenantCheck, outcome:
       return services.redis;
     },
   };
+  pendingChecks.set(result, () => checked === undefined || pending.has(checked));
+  return result;
+}
+
+// The services whose tenant check has not passed yet (answers read on their behalf from a cache must not be
+// served: they would answer for a tenant nobody confirmed), and the checked clients still waiting for it.
+const pendingChecks = new WeakMap<Services, () => boolean>();
+const pending = new WeakSet<Database>();
+
+/**
+ * Whether `services` were built on a tenant resolution whose check has not passed yet: a read that could be answered
+ * from a cache (the public catalogue's edge cache) goes to the database instead, so the check rides along and a
+ * suspended or changed organization is not served from the cache on an unconfirmed resolution.
+ */
+export function tenantCheckPending(services: Services): boolean {
+  return pendingChecks.get(services)?.() ?? false;
 }
 
 function checkedDatabase(db: Database, check: TenantCheck, outcome: CheckOutcome): Database {
-  let pending = true;
+  let unconfirmed = true;
   // Two batches sent at once both carry the check; the first to pass confirms.
   const confirm = (flags: ChangedFlags | null) => {
-    if (!pending) return;
-    pending = false;
+    if (!unconfirmed) return;
+    unconfirmed = false;
+    pending.delete(checked);
     outcome.confirmed(flags);
   };
   const batch = async <T extends Queries>(queries: T): Promise<BatchResponse<T>> => {
-    if (!pending) return db.batch(queries);
+    if (!unconfirmed) return db.batch(queries);
     const [scope, ...rest] = queries;
     const added =
       check.flagsRevision === null
@@ -145,11 +162,13 @@ function checkedDatabase(db: Database, check: TenantCheck, outcome: CheckOutcome
     return [responses[0], ...responses.slice(1 + added.length)] as BatchResponse<T>;
   };
   // Only `batch` differs; every other member is the client's own, bound to it (drizzle's methods use `this`).
-  return new Proxy(db, {
+  const checked = new Proxy(db, {
     get(target, property) {
       if (property === 'batch') return batch;
       const value: unknown = Reflect.get(target, property, target);
       return typeof value === 'function' ? ((value as (...args: unknown[]) => unknown).bind(target) as unknown) : value;
     },
   });
+  pending.add(checked);
+  return checked;
 }
