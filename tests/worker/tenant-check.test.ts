@@ -1,6 +1,12 @@
 import { eq } from 'drizzle-orm';
 import { describe, expect, it } from 'vitest';
-import { events, featureFlags, organizationDomains, organizations } from '../../src/db/schema/index.ts';
+import {
+  events,
+  featureFlags,
+  organizationDomains,
+  organizations,
+  tenantDirectory,
+} from '../../src/db/schema/index.ts';
 import { knownFlags } from '../../src/services/flags/cache.ts';
 import { forgetHost, staleResolutions } from '../../src/services/tenants/resolve.ts';
 import { bindings, randomIp } from '../support/auth.ts';
@@ -200,5 +206,30 @@ describe('a tenant resolution past its freshness, checked in the route’s own r
     await staleResolutions(bindings().ROOT_DOMAIN, [{ slug: tenant.organization.slug }]);
     expect((await read()).response.status).toBe(503);
     expect((await read()).response.status).toBe(404);
+  });
+
+  it('refuses a write once a move made the organization read-only, then answers as a read-only organization', async () => {
+    const tenant = await createTenant();
+    const { token } = await memberWithToken(tenant, 'owner');
+    expect((await tracedList(tenant, token)).response.status).toBe(200);
+    // A move's first step, in another location: this one still holds the organization as writable.
+    await database()
+      .update(tenantDirectory)
+      .set({ readOnlySince: new Date() })
+      .where(eq(tenantDirectory.organizationId, tenant.organization.id));
+    await staleResolutions(bindings().ROOT_DOMAIN, [{ slug: tenant.organization.slug }]);
+    const refused = await call(tenant, 'POST', '/api/v1/events', { token, body: eventBody() });
+    expect(refused.status).toBe(503);
+    expect((await problem(refused)).code).toBe('service_unavailable');
+    expect(await eventCount(tenant)).toBe(0);
+    const readOnly = await call(tenant, 'POST', '/api/v1/events', { token, body: eventBody() });
+    expect(readOnly.status).toBe(503);
+    expect((await problem(readOnly)).code).toBe('organization_read_only');
+    expect(await eventCount(tenant)).toBe(0);
+    // Reads go on; a resolution of an organization being moved is never used as a hint.
+    await staleResolutions(bindings().ROOT_DOMAIN, [{ slug: tenant.organization.slug }]);
+    const read = await tracedList(tenant, token);
+    expect(read.response.status).toBe(200);
+    expect(read.trips.database).toBe(2);
   });
 });

@@ -233,12 +233,8 @@ export async function resolveHost(input: {
   let sharedFlags: SharedFlags | null = null;
   // An entry of this isolate that can serve as a hint (with flags it can check) is used as it is: the location's
   // tier would save only the check, which costs no round trip of its own.
-  const localHint =
-    cached?.value.kind === 'tenant' &&
-    cached.revision !== undefined &&
-    (cached.hintUntil ?? 0) > now &&
-    (flagsUsable(now) || loadedFlags() !== null);
-  if (input.waitUntil !== undefined && !localHint) {
+  const local = cached === undefined ? null : hintOf(cached, now);
+  if (input.waitUntil !== undefined && (local === null || (!flagsUsable(now) && loadedFlags() === null))) {
     [shared, sharedFlags] = await Promise.all([
       hit ? null : sharedLookup(input.rootDomain, key, now),
       flagsFresh(now) ? null : sharedFlagsLookup(input.rootDomain, now),
@@ -254,7 +250,14 @@ export async function resolveHost(input: {
     }
   }
 
-  const hinted = hintedResolution(key, classified, cached, shared, sharedFlags, now);
+  const hinted = hintedResolution(
+    key,
+    classified,
+    local,
+    shared === null ? null : hintOf(shared, now),
+    sharedFlags,
+    now,
+  );
   if (hinted !== null) return hinted;
 
   const db = input.db();
@@ -311,6 +314,19 @@ export async function resolveHost(input: {
 }
 
 /**
+ * An entry (the isolate's or the location's) that may serve as a hint: a tenant with its revision, within its
+ * `hintUntil`, on the shared database and not being moved; else null.
+ */
+function hintOf(entry: CacheEntry | SharedEntry, now: number): SharedEntry | null {
+  const tenant = 'value' in entry ? (entry.value.kind === 'tenant' ? entry.value.tenant : null) : entry.tenant;
+  if (tenant === null || entry.revision === undefined || entry.hintUntil === undefined || entry.hintUntil <= now) {
+    return null;
+  }
+  if ((tenant.database !== undefined && tenant.database !== SHARED_DATABASE) || tenant.readOnly === true) return null;
+  return { tenant, expiresAt: entry.expiresAt, revision: entry.revision, hintUntil: entry.hintUntil };
+}
+
+/**
  * A tenant resolution past its freshness, served without a round trip of its own: the isolate's entry or the
  * location's, while within its `hintUntil` (TENANT_HINT_TTL_MS), with the flag definitions the isolate holds (or the
  * location's, likewise). The request's first round trip checks the tenant (src/services/tenants/check.ts), so a
@@ -323,24 +339,14 @@ export async function resolveHost(input: {
 function hintedResolution(
   key: string,
   classified: { kind: 'subdomain'; slug: string } | { kind: 'custom'; hostname: string },
-  cached: CacheEntry | undefined,
+  local: SharedEntry | null,
   shared: SharedEntry | null,
   sharedFlags: SharedFlags | null,
   now: number,
 ): HostResolution | null {
-  const local =
-    cached?.value.kind === 'tenant' && cached.revision !== undefined && (cached.hintUntil ?? 0) > now
-      ? {
-          tenant: cached.value.tenant,
-          revision: cached.revision,
-          expiresAt: cached.expiresAt,
-          hintUntil: cached.hintUntil ?? 0,
-        }
-      : null;
   const hint = local ?? shared;
   if (hint === null) return null;
   const { tenant } = hint;
-  if ((tenant.database !== undefined && tenant.database !== SHARED_DATABASE) || tenant.readOnly === true) return null;
   let flagsRevision: string | null = null;
   if (!flagsUsable(now)) {
     const held = loadedFlags();
