@@ -65,8 +65,8 @@ export function tenant() {
       c.set(
         'services',
         checkedServices(c.var.services, check, {
-          confirmed: (flags) => {
-            confirmResolution(check, flags, rootDomain, (promise) => {
+          confirmed: (changes) => {
+            confirmResolution(check, changes, rootDomain, (promise) => {
               c.executionCtx.waitUntil(promise);
             });
           },

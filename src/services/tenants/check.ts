@@ -1,6 +1,6 @@
-import { and, eq, isNotNull, sql, type SQL } from 'drizzle-orm';
+import { and, eq, isNotNull, isNull, sql, type SQL } from 'drizzle-orm';
 import type { BatchItem, BatchResponse } from 'drizzle-orm/batch';
-import type { Database } from '../../db/client.ts';
+import { SHARED_DATABASE, type Database } from '../../db/client.ts';
 import type { Queries } from '../../db/tenant.ts';
 // The tables, not the schema's index: the tenant middleware loads this module in every isolate at start-up.
 import { organizationDomains } from '../../db/schema/organization-domains.ts';
@@ -10,22 +10,14 @@ import { ApiError } from '../../errors/api-error.ts';
 import type { Services } from '../../lib/services.ts';
 import { FLAG_DEFINITIONS, FLAG_REVISION } from '../flags/cache.ts';
 import { failedGuard, guard } from '../users/guards.ts';
-
-/**
- * A digest of everything tenant resolution caches about an organization (the columns of `Tenant`, its deletion
- * schedule and its directory entry), computed by the database both where the tenant is read (the lookup in
- * resolve.ts) and where a cached copy is checked (below), so the two always agree on an unchanged organization.
- * The query it is used in must join the tenant directory (left join: no row means the shared database).
- */
-export const TENANT_REVISION = sql<string>`md5(row(${organizations.slug}, ${organizations.name}, ${organizations.plan},
-  ${organizations.status}, ${organizations.settings}, ${organizations.planOverrides}, ${organizations.deleteAfter},
-  ${tenantDirectory.database}, ${tenantDirectory.readOnlySince})::text)`;
+import { TENANT_COLUMNS, TENANT_REVISION } from './columns.ts';
 
 /**
  * What a request served from a tenant resolution past its freshness (src/services/tenants/resolve.ts) has the
- * database confirm: the host still names this organization and the organization is as it was read (`revision`).
- * `flagsRevision`: the revision of the feature flag definitions the isolate used, which the same round trip reads
- * again when they changed (null when they are fresh enough to use as they are).
+ * database confirm: the host still names this organization and it may still be served here (active, no deletion
+ * scheduled, on the shared database, not being moved). `revision` (TENANT_REVISION) and `flagsRevision` (of the
+ * feature flag definitions the isolate used; null when they are fresh enough to use as they are): the same round
+ * trip reads the organization, and the definitions, again when they changed since.
  */
 export interface TenantCheck {
   /** The resolution's cache key (`slug:<slug>` or `host:<hostname>`). */
@@ -39,7 +31,10 @@ export interface TenantCheck {
 /**
  * The check as a statement of the request's first batch (after its row-level security scope, which makes the
  * organization's own rows visible): it aborts the transaction (guard `tenant_changed`) unless the organization is
- * still the one on this host, unchanged. Everything the request wrote in that batch is rolled back with it.
+ * still the one on this host and may be served from this database: active, no deletion scheduled, on the shared
+ * database and not being moved. Everything the request wrote in that batch is rolled back with it. A change of
+ * anything else (plan, overrides, settings, name) does not refuse the request: `refreshStatement` reads it for the
+ * next one, as the tenant cache let an isolate use it for up to 30 s before hints existed.
  */
 function checkStatement(db: Database, check: TenantCheck): BatchItem<'pg'> {
   const host: SQL =
@@ -59,9 +54,31 @@ function checkStatement(db: Database, check: TenantCheck): BatchItem<'pg'> {
     .select({ one: sql`1` })
     .from(organizations)
     .leftJoin(tenantDirectory, eq(tenantDirectory.organizationId, organizations.id))
-    .where(and(eq(organizations.id, check.organizationId), host, sql`${TENANT_REVISION} = ${check.revision}`));
+    .where(
+      and(
+        eq(organizations.id, check.organizationId),
+        host,
+        eq(organizations.status, 'active'),
+        isNull(organizations.deleteAfter),
+        sql`coalesce(${tenantDirectory.database}, ${SHARED_DATABASE}) = ${SHARED_DATABASE}`,
+        isNull(tenantDirectory.readOnlySince),
+      ),
+    );
   return guard(db, sql`exists ${unchanged}`, 'tenant_changed');
 }
+
+/** The organization as tenant resolution reads it, only when it changed since `revision` (else no row). */
+function refreshStatement(db: Database, check: TenantCheck) {
+  return db
+    .select(TENANT_COLUMNS)
+    .from(organizations)
+    .leftJoin(tenantDirectory, eq(tenantDirectory.organizationId, organizations.id))
+    .where(and(eq(organizations.id, check.organizationId), sql`${TENANT_REVISION} <> ${check.revision}`))
+    .limit(1);
+}
+
+/** The organization read again by a check because it changed (the lookup's columns: TENANT_COLUMNS). */
+export type ChangedTenant = Awaited<ReturnType<typeof refreshStatement>>[number];
 
 /**
  * The flag definitions again, only when they changed since `revision` (flags are platform-wide and were up to
@@ -80,9 +97,12 @@ export interface ChangedFlags {
 }
 
 export interface CheckOutcome {
-  /** The check passed: the resolution is fresh again; `flags` when the definitions it used had changed. */
-  confirmed(flags: ChangedFlags | null): void;
-  /** The organization changed since the resolution was read: forget it. */
+  /**
+   * The check passed: the resolution is fresh again; `tenant` and `flags` when the organization or the definitions
+   * it used had changed (the request was served on the previous ones).
+   */
+  confirmed(changes: { tenant: ChangedTenant | null; flags: ChangedFlags | null }): void;
+  /** The organization may no longer be served on this resolution: forget it. */
   changed(): Promise<void>;
 }
 
@@ -133,19 +153,19 @@ export function tenantCheckPending(services: Services): boolean {
 function checkedDatabase(db: Database, check: TenantCheck, outcome: CheckOutcome): Database {
   let unconfirmed = true;
   // Two batches sent at once both carry the check; the first to pass confirms.
-  const confirm = (flags: ChangedFlags | null) => {
+  const confirm = (changes: Parameters<CheckOutcome['confirmed']>[0]) => {
     if (!unconfirmed) return;
     unconfirmed = false;
     pending.delete(checked);
-    outcome.confirmed(flags);
+    outcome.confirmed(changes);
   };
   const batch = async <T extends Queries>(queries: T): Promise<BatchResponse<T>> => {
     if (!unconfirmed) return db.batch(queries);
     const [scope, ...rest] = queries;
     const added =
       check.flagsRevision === null
-        ? [checkStatement(db, check)]
-        : [checkStatement(db, check), flagsStatement(db, check.flagsRevision)];
+        ? [checkStatement(db, check), refreshStatement(db, check)]
+        : [checkStatement(db, check), refreshStatement(db, check), flagsStatement(db, check.flagsRevision)];
     let responses: unknown[];
     try {
       responses = await db.batch([scope, ...added, ...rest]);
@@ -158,7 +178,10 @@ function checkedDatabase(db: Database, check: TenantCheck, outcome: CheckOutcome
         cause: error,
       });
     }
-    confirm(check.flagsRevision === null ? null : changedFlags(responses[2]));
+    confirm({
+      tenant: (responses[2] as ChangedTenant[] | undefined)?.[0] ?? null,
+      flags: check.flagsRevision === null ? null : changedFlags(responses[3]),
+    });
     return [responses[0], ...responses.slice(1 + added.length)] as BatchResponse<T>;
   };
   // Only `batch` differs; every other member is the client's own, bound to it (drizzle's methods use `this`).

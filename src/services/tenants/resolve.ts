@@ -18,7 +18,8 @@ import {
   rememberFlags,
 } from '../flags/cache.ts';
 import { parseFlagDefinitions, type FlagDefinition } from '../flags/evaluate.ts';
-import { TENANT_REVISION, type ChangedFlags, type TenantCheck } from './check.ts';
+import type { ChangedFlags, ChangedTenant, TenantCheck } from './check.ts';
+import { TENANT_COLUMNS } from './columns.ts';
 import { classifyHost } from './host.ts';
 import { TENANT_CACHE_TTL_MS, TENANT_HINT_TTL_MS } from './ttl.ts';
 import type { Tenant } from './types.ts';
@@ -177,21 +178,6 @@ function sharedPut(rootDomain: string, key: string, entry: { hintUntil: number }
     .catch(() => undefined);
 }
 
-const tenantColumns = {
-  id: organizations.id,
-  slug: organizations.slug,
-  name: organizations.name,
-  plan: organizations.plan,
-  status: organizations.status,
-  settings: organizations.settings,
-  planOverrides: organizations.planOverrides,
-  // The directory row is written at sign-up; an organization without one (made before it existed) is on `shared`.
-  database: sql<string>`coalesce(${tenantDirectory.database}, 'shared')`,
-  readOnly: sql<boolean>`${tenantDirectory.readOnlySince} is not null`,
-  deleteAfter: organizations.deleteAfter,
-  revision: TENANT_REVISION,
-};
-
 /**
  * Resolves a request host to the platform, an active tenant, or nothing. Suspended organizations resolve to
  * nothing, like unknown hosts; one whose deletion is scheduled to `deletion_scheduled` (whatever its status). Looked
@@ -263,7 +249,7 @@ export async function resolveHost(input: {
   const db = input.db();
   const flagsRead = flagsFresh(now);
   const columns = {
-    ...tenantColumns,
+    ...TENANT_COLUMNS,
     flags: flagsRead ? sql<null>`null` : FLAG_DEFINITIONS,
     flagsRevision: flagsRead ? sql<null>`null` : sql<string>`${FLAG_REVISION}`,
   };
@@ -330,9 +316,10 @@ function hintOf(entry: CacheEntry | SharedEntry, now: number): SharedEntry | nul
  * A tenant resolution past its freshness, served without a round trip of its own: the isolate's entry or the
  * location's, while within its `hintUntil` (TENANT_HINT_TTL_MS), with the flag definitions the isolate holds (or the
  * location's, likewise). The request's first round trip checks the tenant (src/services/tenants/check.ts), so a
- * hint is never trusted for tenant data: a suspension, a scheduled deletion, a plan, settings or directory change or
- * a domain moved since it was read aborts that batch (503, Retry-After: 1), and the next request reads afresh. The
- * same round trip reads the flag definitions again if they changed (used from the next request on). Only for an
+ * hint is never trusted for tenant data: a suspension, a scheduled deletion, a directory change (a move) or a domain
+ * moved since it was read aborts that batch (503, Retry-After: 1), and the next request reads afresh. The same round
+ * trip reads the organization (plan, settings...) and the flag definitions again if they changed, for the next
+ * request on. Only for an
  * organization on the shared database that is not being moved: the control database the check reads is then the
  * one the request's batch goes to. Null when no hint applies (the database answers, as before).
  */
@@ -368,54 +355,61 @@ function hintedResolution(
 
 /**
  * After the request's round trip confirmed a hinted resolution: fresh again, here and in the location's tier, for
- * TENANT_CACHE_TTL_MS, as after a database read; the flags it checked too, for FLAG_CACHE_TTL_MS (the definitions
- * it read instead, when they had changed).
+ * TENANT_CACHE_TTL_MS, as after a database read (the organization as that round trip read it, when it had changed);
+ * the flags it checked too, for FLAG_CACHE_TTL_MS (the definitions it read instead, when they had changed).
  */
 export function confirmResolution(
   check: TenantCheck,
-  flags: ChangedFlags | null,
+  changes: { tenant: ChangedTenant | null; flags: ChangedFlags | null },
   rootDomain: string,
   waitUntil: (promise: Promise<unknown>) => void,
   now = Date.now(),
 ): void {
+  const held = loadedFlags();
+  const flags: SharedFlags | null =
+    changes.flags !== null
+      ? {
+          flags: parseFlagDefinitions(changes.flags.definitions),
+          expiresAt: now + FLAG_CACHE_TTL_MS,
+          revision: changes.flags.revision,
+          hintUntil: now + TENANT_HINT_TTL_MS,
+        }
+      : check.flagsRevision !== null && held?.revision === check.flagsRevision
+        ? {
+            flags: held.definitions,
+            expiresAt: now + FLAG_CACHE_TTL_MS,
+            revision: held.revision,
+            hintUntil: now + TENANT_HINT_TTL_MS,
+          }
+        : null;
   if (flags !== null) {
-    const definitions: SharedFlags = {
-      flags: parseFlagDefinitions(flags.definitions),
-      expiresAt: now + FLAG_CACHE_TTL_MS,
-      revision: flags.revision,
-      hintUntil: now + TENANT_HINT_TTL_MS,
-    };
-    rememberFlags(definitions.flags, definitions.expiresAt, definitions.revision);
-    waitUntil(sharedPut(rootDomain, SHARED_FLAGS_KEY, definitions, now));
+    if (changes.flags === null) confirmFlags(flags.revision, flags.expiresAt);
+    else rememberFlags(flags.flags, flags.expiresAt, flags.revision);
+    waitUntil(sharedPut(rootDomain, SHARED_FLAGS_KEY, flags, now));
   }
+  // Another request of this isolate may have read the organization afresh meanwhile: its entry stays.
   const cached = cache.get(check.key);
   if (cached?.value.kind !== 'tenant' || cached.revision !== check.revision) return;
-  const entry: SharedEntry = {
-    tenant: cached.value.tenant,
-    expiresAt: now + TENANT_CACHE_TTL_MS,
-    revision: check.revision,
-    hintUntil: now + TENANT_HINT_TTL_MS,
-  };
-  remember(check.key, cached.value, entry.expiresAt, entry);
-  waitUntil(sharedPut(rootDomain, check.key, entry, now));
-  if (check.flagsRevision !== null && flags === null) {
-    confirmFlags(check.flagsRevision, now + FLAG_CACHE_TTL_MS);
-    const flags = loadedFlags();
-    if (flags?.revision === check.flagsRevision) {
-      const definitions: SharedFlags = {
-        flags: flags.definitions,
-        expiresAt: flags.expiresAt,
-        revision: flags.revision,
-        hintUntil: now + TENANT_HINT_TTL_MS,
-      };
-      waitUntil(sharedPut(rootDomain, SHARED_FLAGS_KEY, definitions, now));
-    }
+  let entry: SharedEntry;
+  if (changes.tenant === null) {
+    entry = {
+      tenant: cached.value.tenant,
+      expiresAt: now + TENANT_CACHE_TTL_MS,
+      revision: check.revision,
+      hintUntil: now + TENANT_HINT_TTL_MS,
+    };
+  } else {
+    const { deleteAfter: _deleteAfter, revision, ...tenant } = changes.tenant;
+    entry = { tenant, expiresAt: now + TENANT_CACHE_TTL_MS, revision, hintUntil: now + TENANT_HINT_TTL_MS };
   }
+  remember(check.key, { kind: 'tenant', tenant: entry.tenant }, entry.expiresAt, entry);
+  waitUntil(sharedPut(rootDomain, check.key, entry, now));
 }
 
 /**
- * After the request's round trip found a hinted resolution changed: forgotten here and in the location's tier, so
- * the next request reads it from the database.
+ * After the request's round trip found that a hinted resolution may no longer be served (the organization was
+ * suspended, its deletion scheduled, its host or database changed, or its move began): forgotten here and in the
+ * location's tier, so the next request reads it from the database.
  */
 export async function forgetResolution(check: TenantCheck, rootDomain: string): Promise<void> {
   await forgetHosts(rootDomain, [check.host]);
