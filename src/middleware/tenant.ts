@@ -4,7 +4,7 @@ import { ApiError } from '../errors/api-error.ts';
 import { SHARED_DATABASE } from '../db/client.ts';
 import { servicesFor } from '../lib/services.ts';
 import { checkedServices } from '../services/tenants/check.ts';
-import { confirmResolution, forgetResolution, resolveHost } from '../services/tenants/resolve.ts';
+import { confirmResolution, forgetHosts, resolveHost } from '../services/tenants/resolve.ts';
 
 /** What an organization being moved still answers (docs/OPERATIONS.md, "Sharding: moving an organization"). */
 const READ_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
@@ -70,7 +70,7 @@ export function tenant() {
               c.executionCtx.waitUntil(promise);
             });
           },
-          changed: () => forgetResolution(check, rootDomain),
+          changed: () => forgetHosts(rootDomain, [check.host]),
         }),
       );
     }

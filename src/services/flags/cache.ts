@@ -17,12 +17,7 @@ const BUILT_IN_REGISTRY: FlagRegistry = new Map(BUILT_IN_FLAGS.map((flag) => [fl
 // statement when they are older than FLAG_CACHE_TTL_MS, so evaluating a flag on a warm isolate costs no round trip.
 // `revision` is the definitions' `FLAG_REVISION` when the statement that read them selected it (the tenant lookup):
 // a request that uses them past their freshness has them checked in its own round trip (src/services/tenants/check.ts).
-let loaded: {
-  registry: FlagRegistry;
-  definitions: readonly FlagDefinition[];
-  expiresAt: number;
-  revision?: string;
-} | null = null;
+let loaded: { registry: FlagRegistry; expiresAt: number; revision?: string } | null = null;
 
 /** Whether the isolate's definitions are younger than FLAG_CACHE_TTL_MS (else the tenant lookup reads them). */
 export function flagsFresh(now: number): boolean {
@@ -59,21 +54,13 @@ export function rememberFlags(
   revision?: string,
 ): FlagRegistry {
   const registry: FlagRegistry = new Map(definitions.map((flag) => [flag.key, flag]));
-  loaded =
-    revision === undefined ? { registry, definitions, expiresAt } : { registry, definitions, expiresAt, revision };
+  loaded = revision === undefined ? { registry, expiresAt } : { registry, expiresAt, revision };
   return registry;
 }
 
 /** The isolate's definitions as last read, with their revision (null before any read, or when it is not known). */
-export function loadedFlags(): { definitions: readonly FlagDefinition[]; revision: string; expiresAt: number } | null {
-  return loaded?.revision === undefined
-    ? null
-    : { definitions: loaded.definitions, revision: loaded.revision, expiresAt: loaded.expiresAt };
-}
-
-/** After a check in a request's round trip found the definitions unchanged: fresh again until `expiresAt`. */
-export function confirmFlags(revision: string, expiresAt: number): void {
-  if (loaded?.revision === revision) loaded = { ...loaded, expiresAt };
+export function loadedFlags(): { registry: FlagRegistry; revision: string } | null {
+  return loaded?.revision === undefined ? null : { registry: loaded.registry, revision: loaded.revision };
 }
 
 /**
@@ -81,7 +68,7 @@ export function confirmFlags(revision: string, expiresAt: number): void {
  * their revision, so no request uses them with a check instead (src/services/tenants/resolve.ts, hints).
  */
 export function expireFlags(): void {
-  if (loaded !== null) loaded = { registry: loaded.registry, definitions: loaded.definitions, expiresAt: 0 };
+  if (loaded !== null) loaded = { registry: loaded.registry, expiresAt: 0 };
 }
 
 /** Tests: the definitions past their freshness as if time had passed (kept with their revision, usable with a check). */

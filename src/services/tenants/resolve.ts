@@ -7,7 +7,6 @@ import { organizations } from '../../db/schema/organizations.ts';
 import { tenantDirectory } from '../../db/schema/tenant-directory.ts';
 import {
   ageFlags,
-  confirmFlags,
   expireFlags,
   FLAG_CACHE_TTL_MS,
   FLAG_DEFINITIONS,
@@ -247,11 +246,11 @@ export async function resolveHost(input: {
   if (hinted !== null) return hinted;
 
   const db = input.db();
-  const flagsRead = flagsFresh(now);
+  const flagsKnown = flagsFresh(now);
   const columns = {
     ...TENANT_COLUMNS,
-    flags: flagsRead ? sql<null>`null` : FLAG_DEFINITIONS,
-    flagsRevision: flagsRead ? sql<null>`null` : sql<string>`${FLAG_REVISION}`,
+    flags: flagsKnown ? sql<null>`null` : FLAG_DEFINITIONS,
+    flagsRevision: flagsKnown ? sql<null>`null` : sql<string>`${FLAG_REVISION}`,
   };
   const [rows] =
     classified.kind === 'subdomain'
@@ -278,25 +277,51 @@ export async function resolveHost(input: {
   if (!row || row.status !== 'active') return remember(key, { kind: 'unknown' }, now + UNKNOWN_HOST_TTL_MS);
   const { flags, flagsRevision, deleteAfter, revision, ...tenant } = row;
   if (flags !== null && flagsRevision !== null) {
-    const definitions: SharedFlags = {
-      flags: parseFlagDefinitions(flags),
-      expiresAt: now + FLAG_CACHE_TTL_MS,
-      revision: flagsRevision,
-      hintUntil: now + TENANT_HINT_TTL_MS,
-    };
-    rememberFlags(definitions.flags, definitions.expiresAt, definitions.revision);
-    input.waitUntil?.(sharedPut(input.rootDomain, SHARED_FLAGS_KEY, definitions, now));
+    storeFlags(parseFlagDefinitions(flags), flagsRevision, input.rootDomain, now, input.waitUntil);
   }
   // Remembered as briefly as an unknown host: a cancelled deletion is served again everywhere within 5 seconds.
   if (deleteAfter !== null) return remember(key, { kind: 'deletion_scheduled' }, now + UNKNOWN_HOST_TTL_MS);
+  return storeTenant(key, tenant, revision, input.rootDomain, now, input.waitUntil);
+}
+
+/**
+ * A tenant just read or checked: fresh for TENANT_CACHE_TTL_MS in this isolate and (after the response, when
+ * `waitUntil` is given) in the location's tier, and a hint until TENANT_HINT_TTL_MS.
+ */
+function storeTenant(
+  key: string,
+  tenant: Tenant,
+  revision: string,
+  rootDomain: string,
+  now: number,
+  waitUntil?: (promise: Promise<unknown>) => void,
+): CachedResolution {
   const entry: SharedEntry = {
     tenant,
     expiresAt: now + TENANT_CACHE_TTL_MS,
     revision,
     hintUntil: now + TENANT_HINT_TTL_MS,
   };
-  input.waitUntil?.(sharedPut(input.rootDomain, key, entry, now));
+  waitUntil?.(sharedPut(rootDomain, key, entry, now));
   return remember(key, { kind: 'tenant', tenant }, entry.expiresAt, entry);
+}
+
+/** Flag definitions just read or checked: like `storeTenant`, for FLAG_CACHE_TTL_MS. */
+function storeFlags(
+  definitions: readonly FlagDefinition[],
+  revision: string,
+  rootDomain: string,
+  now: number,
+  waitUntil?: (promise: Promise<unknown>) => void,
+): void {
+  const entry: SharedFlags = {
+    flags: definitions,
+    expiresAt: now + FLAG_CACHE_TTL_MS,
+    revision,
+    hintUntil: now + TENANT_HINT_TTL_MS,
+  };
+  rememberFlags(entry.flags, entry.expiresAt, entry.revision);
+  waitUntil?.(sharedPut(rootDomain, SHARED_FLAGS_KEY, entry, now));
 }
 
 /**
@@ -319,9 +344,9 @@ function hintOf(entry: CacheEntry | SharedEntry, now: number): SharedEntry | nul
  * hint is never trusted for tenant data: a suspension, a scheduled deletion, a directory change (a move) or a domain
  * moved since it was read aborts that batch (503, Retry-After: 1), and the next request reads afresh. The same round
  * trip reads the organization (plan, settings...) and the flag definitions again if they changed, for the next
- * request on. Only for an
- * organization on the shared database that is not being moved: the control database the check reads is then the
- * one the request's batch goes to. Null when no hint applies (the database answers, as before).
+ * request on. Only for an organization on the shared database that is not being moved: the control database the
+ * check reads is then the one the request's batch goes to. Null when no hint applies (the database answers, as
+ * before).
  */
 function hintedResolution(
   key: string,
@@ -365,59 +390,29 @@ export function confirmResolution(
   waitUntil: (promise: Promise<unknown>) => void,
   now = Date.now(),
 ): void {
-  const held = loadedFlags();
-  const flags: SharedFlags | null =
-    changes.flags !== null
-      ? {
-          flags: parseFlagDefinitions(changes.flags.definitions),
-          expiresAt: now + FLAG_CACHE_TTL_MS,
-          revision: changes.flags.revision,
-          hintUntil: now + TENANT_HINT_TTL_MS,
-        }
-      : check.flagsRevision !== null && held?.revision === check.flagsRevision
-        ? {
-            flags: held.definitions,
-            expiresAt: now + FLAG_CACHE_TTL_MS,
-            revision: held.revision,
-            hintUntil: now + TENANT_HINT_TTL_MS,
-          }
-        : null;
-  if (flags !== null) {
-    if (changes.flags === null) confirmFlags(flags.revision, flags.expiresAt);
-    else rememberFlags(flags.flags, flags.expiresAt, flags.revision);
-    waitUntil(sharedPut(rootDomain, SHARED_FLAGS_KEY, flags, now));
+  if (changes.flags !== null) {
+    storeFlags(parseFlagDefinitions(changes.flags.definitions), changes.flags.revision, rootDomain, now, waitUntil);
+  } else if (check.flagsRevision !== null) {
+    const held = loadedFlags();
+    if (held?.revision === check.flagsRevision) {
+      storeFlags([...held.registry.values()], held.revision, rootDomain, now, waitUntil);
+    }
   }
   // Another request of this isolate may have read the organization afresh meanwhile: its entry stays.
   const cached = cache.get(check.key);
   if (cached?.value.kind !== 'tenant' || cached.revision !== check.revision) return;
-  let entry: SharedEntry;
   if (changes.tenant === null) {
-    entry = {
-      tenant: cached.value.tenant,
-      expiresAt: now + TENANT_CACHE_TTL_MS,
-      revision: check.revision,
-      hintUntil: now + TENANT_HINT_TTL_MS,
-    };
+    storeTenant(check.key, cached.value.tenant, check.revision, rootDomain, now, waitUntil);
   } else {
     const { deleteAfter: _deleteAfter, revision, ...tenant } = changes.tenant;
-    entry = { tenant, expiresAt: now + TENANT_CACHE_TTL_MS, revision, hintUntil: now + TENANT_HINT_TTL_MS };
+    storeTenant(check.key, tenant, revision, rootDomain, now, waitUntil);
   }
-  remember(check.key, { kind: 'tenant', tenant: entry.tenant }, entry.expiresAt, entry);
-  waitUntil(sharedPut(rootDomain, check.key, entry, now));
-}
-
-/**
- * After the request's round trip found that a hinted resolution may no longer be served (the organization was
- * suspended, its deletion scheduled, its host or database changed, or its move began): forgotten here and in the
- * location's tier, so the next request reads it from the database.
- */
-export async function forgetResolution(check: TenantCheck, rootDomain: string): Promise<void> {
-  await forgetHosts(rootDomain, [check.host]);
 }
 
 /**
  * After a change of a flag definition: this isolate reads the definitions again with its next tenant lookup, and
- * this location's shared tier drops them. Other isolates follow within FLAG_CACHE_TTL_MS (30 s).
+ * this location's shared tier drops them. Other isolates follow within 60 s (`flagsUsable`), or from their next
+ * request after one on a hint, whose round trip reads the changed definitions.
  */
 export async function forgetFlagDefinitions(rootDomain: string): Promise<void> {
   expireFlags();
@@ -428,7 +423,8 @@ export async function forgetFlagDefinitions(rootDomain: string): Promise<void> {
 
 /**
  * Drops an organization's hosts from this isolate and from this location's shared tier: after a suspension, a plan
- * or settings change, a domain removed. Other locations keep their entries until they expire (30 s at most).
+ * or settings change, a domain removed, and when a hint's check refused a request. Other locations keep their
+ * entries: fresh for 30 s at most, then hints whose check refuses what may no longer be served and reads the rest.
  */
 export async function forgetHosts(
   rootDomain: string,
