@@ -116,30 +116,37 @@ function changedFlags(response: unknown): ChangedFlags | null {
 
 /**
  * `services` whose database client adds the tenant check to the request's first batch, which `scoped` (the only
- * way to tenant data) makes start with its row-level security scope: the check (and the flags' re-read) goes right
- * after it, and its answers are taken out again, so callers see their own results. Until a batch carrying it succeeds every batch carries it
- * (two batches sent at once both do). When it fails the request answers 503 with Retry-After: 1 and nothing of that
- * batch is written; the next request reads the tenant afresh (404 for a suspended organization, say).
+ * way to tenant data) makes start with its row-level security scope: the check (and the re-reads) go right after
+ * it, and their answers are taken out again, so callers see their own results. Until a batch carrying it succeeds,
+ * every batch carries it (two batches sent at once both do). When it fails the request answers 503 with
+ * Retry-After: 1 and nothing of that batch is written; the next request reads the tenant afresh (404 for a
+ * suspended organization, say).
  */
 export function checkedServices(services: Services, check: TenantCheck, outcome: CheckOutcome): Services {
   let checked: Database | undefined;
   const result: Services = {
     get db() {
-      checked ??= checkedDatabase(services.db, check, outcome);
+      checked ??= checkedDatabase(services.db, check, {
+        pending: () => unconfirmed.has(result),
+        confirmed: (changes) => {
+          // The first batch to pass confirms; another one sent beside it passed the same check.
+          if (!unconfirmed.delete(result)) return;
+          outcome.confirmed(changes);
+        },
+        changed: () => outcome.changed(),
+      });
       return checked;
     },
     get redis() {
       return services.redis;
     },
   };
-  pendingChecks.set(result, () => checked === undefined || pending.has(checked));
+  unconfirmed.add(result);
   return result;
 }
 
-// The services whose tenant check has not passed yet (answers read on their behalf from a cache must not be
-// served: they would answer for a tenant nobody confirmed), and the checked clients still waiting for it.
-const pendingChecks = new WeakMap<Services, () => boolean>();
-const pending = new WeakSet<Database>();
+// The services built on a tenant resolution whose check has not passed yet.
+const unconfirmed = new WeakSet<Services>();
 
 /**
  * Whether `services` were built on a tenant resolution whose check has not passed yet: a read that could be answered
@@ -147,20 +154,12 @@ const pending = new WeakSet<Database>();
  * suspended or changed organization is not served from the cache on an unconfirmed resolution.
  */
 export function tenantCheckPending(services: Services): boolean {
-  return pendingChecks.get(services)?.() ?? false;
+  return unconfirmed.has(services);
 }
 
-function checkedDatabase(db: Database, check: TenantCheck, outcome: CheckOutcome): Database {
-  let unconfirmed = true;
-  // Two batches sent at once both carry the check; the first to pass confirms.
-  const confirm = (changes: Parameters<CheckOutcome['confirmed']>[0]) => {
-    if (!unconfirmed) return;
-    unconfirmed = false;
-    pending.delete(checked);
-    outcome.confirmed(changes);
-  };
+function checkedDatabase(db: Database, check: TenantCheck, outcome: CheckOutcome & { pending(): boolean }): Database {
   const batch = async <T extends Queries>(queries: T): Promise<BatchResponse<T>> => {
-    if (!unconfirmed) return db.batch(queries);
+    if (!outcome.pending()) return db.batch(queries);
     const [scope, ...rest] = queries;
     const added =
       check.flagsRevision === null
@@ -178,20 +177,18 @@ function checkedDatabase(db: Database, check: TenantCheck, outcome: CheckOutcome
         cause: error,
       });
     }
-    confirm({
+    outcome.confirmed({
       tenant: (responses[2] as ChangedTenant[] | undefined)?.[0] ?? null,
       flags: check.flagsRevision === null ? null : changedFlags(responses[3]),
     });
     return [responses[0], ...responses.slice(1 + added.length)] as BatchResponse<T>;
   };
   // Only `batch` differs; every other member is the client's own, bound to it (drizzle's methods use `this`).
-  const checked = new Proxy(db, {
+  return new Proxy(db, {
     get(target, property) {
       if (property === 'batch') return batch;
       const value: unknown = Reflect.get(target, property, target);
       return typeof value === 'function' ? ((value as (...args: unknown[]) => unknown).bind(target) as unknown) : value;
     },
   });
-  pending.add(checked);
-  return checked;
 }
