@@ -293,7 +293,7 @@ async function drive(
 }
 
 /** The tenant middleware's lookup of an organization by host (a batch scoped with resolve_slug or resolve_host). */
-function isTenantLookup(request: CapturedRequest): boolean {
+export function isTenantLookup(request: CapturedRequest): boolean {
   const first = statementsOf(request)[0]?.query ?? '';
   return first.includes('app.resolve_slug') || first.includes('app.resolve_host');
 }

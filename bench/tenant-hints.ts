@@ -10,7 +10,8 @@ import { randomUUID } from 'node:crypto';
 import { parseArgs } from 'node:util';
 import { TENANT_CACHE_TTL_MS } from '../src/services/tenants/ttl.ts';
 import { BENCH_DATABASE_URL } from './fixtures.ts';
-import { benchIp, call, capturedSql, percentile, roundTrips, startBenchStack, statementsOf, table } from './stack.ts';
+import { isTenantLookup } from './load.ts';
+import { benchIp, call, capturedSql, percentile, roundTrips, startBenchStack, table } from './stack.ts';
 
 const { values } = parseArgs({ options: { hosts: { type: 'string', default: '40' } } });
 const hosts = Math.max(1, Number(values.hosts));
@@ -36,10 +37,7 @@ try {
     const ms = performance.now() - started;
     if (response.status !== 200) throw new Error(`bench-${String(offset + n)}: ${String(response.status)}`);
     const trips = await roundTrips(stack, trace);
-    const lookups = (await capturedSql(stack, trace)).filter((captured) => {
-      const first = statementsOf(captured)[0]?.query ?? '';
-      return first.includes('app.resolve_slug') || first.includes('app.resolve_host');
-    }).length;
+    const lookups = (await capturedSql(stack, trace)).filter(isTenantLookup).length;
     return { ms, database: trips.database - lookups, lookups };
   };
   const phase = async () => {
