@@ -1,6 +1,6 @@
 import { expect } from 'vitest';
 import { events, ticketTypes, type Event, type TicketType } from '../../src/db/schema/index.ts';
-import { database, randomSlug, request, type TestTenant } from './harness.ts';
+import { database, newRequestId, randomSlug, request, roundTrips, type TestTenant } from './harness.ts';
 import { randomIp } from './auth.ts';
 
 const HOUR = 3_600_000;
@@ -83,4 +83,26 @@ export async function publicJson<T>(response: Response): Promise<T> {
     expect(text).not.toContain(secret);
   }
   return JSON.parse(text) as T;
+}
+
+/** A public GET traced under a fresh request id: the response and the round trips it cost. */
+export async function traced(
+  tenant: TestTenant,
+  path: string,
+  options: { ip?: string; headers?: Record<string, string> } = {},
+) {
+  const id = newRequestId();
+  const response = await getPublic(tenant, path, { ...options, headers: { ...options.headers, 'x-request-id': id } });
+  const body = response.status === 200 ? await response.text() : '';
+  return { response, body, trips: await roundTrips(id) };
+}
+
+/** Reads until an answer comes from the edge cache (its entry is written after the response, in waitUntil). */
+export async function untilCached(tenant: TestTenant, path: string, ip: string) {
+  for (let attempt = 0; attempt < 40; attempt += 1) {
+    const read = await traced(tenant, path, { ip });
+    if (read.trips.database === 0) return read;
+    await new Promise((resolve) => setTimeout(resolve, 25));
+  }
+  throw new Error(`${path} was never answered from the edge cache`);
 }

@@ -11,23 +11,11 @@ import { PUBLIC_READ_LIMIT } from '../../src/services/catalogue/limits.ts';
 import { dispatchOutbox } from '../../src/services/outbox/dispatch.ts';
 import { randomIp } from '../support/auth.ts';
 import { book } from '../support/bookings.ts';
-import { createEvent, createTicketType, getPublic } from '../support/catalogue.ts';
+import { createEvent, createTicketType, getPublic, traced, untilCached } from '../support/catalogue.ts';
 import { withCronLock } from '../support/cron.ts';
 import { appDatabase, createTenant, database, newRequestId, roundTrips, type TestTenant } from '../support/harness.ts';
 import { awayFromWindowEdge, redis, usageCount } from '../support/plans.ts';
 import { call, memberWithToken } from '../support/users.ts';
-
-/** A public GET traced under a fresh request id: the response and the round trips it cost. */
-async function traced(
-  tenant: TestTenant,
-  path: string,
-  options: { ip?: string; headers?: Record<string, string> } = {},
-) {
-  const id = newRequestId();
-  const response = await getPublic(tenant, path, { ...options, headers: { ...options.headers, 'x-request-id': id } });
-  const body = response.status === 200 ? await response.text() : '';
-  return { response, body, trips: await roundTrips(id) };
-}
 
 /**
  * Waits until the after-response dispatch has stamped every outbox row of the tenant (it announces the catalogue
@@ -43,16 +31,6 @@ async function dispatched(tenant: TestTenant): Promise<void> {
     await new Promise((resolve) => setTimeout(resolve, 50));
   }
   throw new Error('the outbox rows were never dispatched');
-}
-
-/** Reads until an answer comes from the edge cache (its entry is written after the response, in waitUntil). */
-async function untilCached(tenant: TestTenant, path: string, ip: string) {
-  for (let attempt = 0; attempt < 40; attempt += 1) {
-    const read = await traced(tenant, path, { ip });
-    if (read.trips.database === 0) return read;
-    await new Promise((resolve) => setTimeout(resolve, 25));
-  }
-  throw new Error(`${path} was never answered from the edge cache`);
 }
 
 afterEach(() => {

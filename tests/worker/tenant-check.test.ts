@@ -10,7 +10,7 @@ import {
 import { knownFlags } from '../../src/services/flags/cache.ts';
 import { forgetHost, staleResolutions } from '../../src/services/tenants/resolve.ts';
 import { bindings, randomIp } from '../support/auth.ts';
-import { createEvent, createTicketType, getPublic } from '../support/catalogue.ts';
+import { createEvent, createTicketType, traced, untilCached } from '../support/catalogue.ts';
 import { eventBody } from '../support/events.ts';
 import {
   addDomain,
@@ -184,18 +184,9 @@ describe('a tenant resolution past its freshness, checked in the route’s own r
     await createTicketType(event);
     const ip = randomIp();
     const detail = `/api/v1/public/events/${event.slug}`;
-    const read = async () => {
-      const id = newRequestId();
-      const response = await getPublic(tenant, detail, { ip, headers: { 'x-request-id': id } });
-      return { response, trips: await roundTrips(id) };
-    };
+    const read = () => traced(tenant, detail, { ip });
     expect((await read()).response.status).toBe(200);
-    let cached = await read();
-    for (let attempt = 0; attempt < 40 && cached.trips.database !== 0; attempt += 1) {
-      await new Promise((resolve) => setTimeout(resolve, 25));
-      cached = await read();
-    }
-    expect(cached.trips, 'an edge-cache hit').toEqual({ database: 0, redis: 1 });
+    expect((await untilCached(tenant, detail, ip)).trips, 'an edge-cache hit').toEqual({ database: 0, redis: 1 });
 
     // Stale: the hit is not taken; the database answers, with the check, and the resolution is fresh again.
     await staleResolutions(bindings().ROOT_DOMAIN, [{ slug: tenant.organization.slug }]);
