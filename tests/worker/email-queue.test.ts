@@ -6,13 +6,13 @@ import type { ServiceContext } from '../../src/lib/context.ts';
 import { createLogger } from '../../src/lib/logger.ts';
 import { createRedis } from '../../src/lib/redis.ts';
 import { createTenant } from '../support/harness.ts';
-import { usageKey, utcDay } from '../../src/services/plans/usage.ts';
 import { readBindings } from '../../src/middleware/bindings.ts';
 import type { QueueMessage } from '../../src/queues/messages.ts';
 import { sendLater } from '../../src/services/email/branding.ts';
 import { deliverOnce, emailSentKey, EMAIL_CLAIM_TTL_SECONDS } from '../../src/services/email/deliver.ts';
 import type { EmailMessage } from '../../src/services/email/messages.ts';
 import { emailProvider, resendProvider, type EmailProvider } from '../../src/services/email/send.ts';
+import { usageCount } from '../support/plans.ts';
 import { mailbox, waitForMail } from '../support/users.ts';
 
 const bindings = () => readBindings(env as unknown as Record<string, unknown>);
@@ -89,7 +89,7 @@ describe('email.send consumer', () => {
     await deliver([body, body]);
     await deliver([body], 2);
     expect(await mailbox(message.to)).toHaveLength(1);
-    expect(Number(await redis().get(usageKey(tenant.organization.id, 'emails', utcDay())))).toBe(1);
+    expect(await usageCount(tenant.organization.id, 'emails')).toBe(1);
   });
 
   it('sends once when two deliveries of the same message run at the same time', async () => {
