@@ -15,6 +15,7 @@ import pg from 'pg';
 import { applyMigrations } from '../drizzle/migrate.ts';
 import { hashPassword } from '../src/services/auth/passwords.ts';
 import { builtInRoleRows } from '../src/services/auth/permissions.ts';
+import { connectInspector } from './inspector.ts';
 import { BENCH_PASSWORD } from './fixtures.ts';
 import { benchIp, expectCall, startBenchStack, type BenchStack } from './stack.ts';
 
@@ -269,56 +270,18 @@ interface HeapProbe {
   close(): void;
 }
 
-/**
- * Connects to wrangler's DevTools inspector (the Worker's isolate; miniflare's own services are other isolates) and
- * reads its heap with CDP `Runtime.getHeapUsage`. The proxy checks the Origin header, which browsers' WebSocket sets
- * and Node's takes from the (undici) `headers` option.
- */
+/** The isolate's heap through wrangler's inspector (CDP `Runtime.getHeapUsage`). */
 async function heapProbe(inspectorPort: number): Promise<HeapProbe> {
-  const targets = (await (await fetch(`http://127.0.0.1:${String(inspectorPort)}/json`)).json()) as {
-    webSocketDebuggerUrl?: string;
-  }[];
-  const target = targets.find((entry) => entry.webSocketDebuggerUrl !== undefined)?.webSocketDebuggerUrl;
-  if (target === undefined) throw new Error(`no inspector target on port ${String(inspectorPort)}`);
-  const origin = `http://127.0.0.1:${String(inspectorPort)}`;
-  // The `headers` option of undici's WebSocket (Node's global one).
-  const socket = new WebSocket(target, { headers: { origin } });
-  await new Promise<void>((resolve, reject) => {
-    socket.addEventListener('open', () => resolve(), { once: true });
-    socket.addEventListener('error', () => reject(new Error(`inspector ${target} refused the connection`)), {
-      once: true,
-    });
-  });
-  let next = 0;
-  const waiting = new Map<number, (result: { usedSize?: number }) => void>();
-  const send = (method: string, timeoutMs: number) =>
-    new Promise<{ usedSize?: number }>((resolve, reject) => {
-      next += 1;
-      const id = next;
-      const timer = setTimeout(() => {
-        waiting.delete(id);
-        reject(new Error(`the inspector did not answer ${method} within ${String(timeoutMs / 1000)} s`));
-      }, timeoutMs);
-      waiting.set(id, (result) => {
-        clearTimeout(timer);
-        waiting.delete(id);
-        resolve(result);
-      });
-      socket.send(JSON.stringify({ id, method }));
-    });
-  socket.addEventListener('message', (message) => {
-    const data = JSON.parse(String(message.data)) as { id?: number; result?: { usedSize?: number } };
-    // Events (no id) such as Runtime.executionContextCreated come too; only answers are matched.
-    if (data.id !== undefined) waiting.get(data.id)?.(data.result ?? {});
-  });
-  const used = async () => (await send('Runtime.getHeapUsage', 10_000)).usedSize ?? Number.NaN;
+  const inspector = await connectInspector(inspectorPort);
+  const used = async () =>
+    (await inspector.send<{ usedSize?: number }>('Runtime.getHeapUsage', {}, 10_000)).usedSize ?? Number.NaN;
   return {
     used,
     live: async () => {
-      await send('HeapProfiler.takeHeapSnapshot', 120_000);
+      await inspector.send('HeapProfiler.takeHeapSnapshot', {}, 120_000);
       return used();
     },
-    close: () => socket.close(),
+    close: () => inspector.close(),
   };
 }
 

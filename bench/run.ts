@@ -17,6 +17,7 @@ import path from 'node:path';
 import { parseArgs } from 'node:util';
 import pg from 'pg';
 import { rush, type ConcurrencyResult } from './concurrency.ts';
+import { withCpuProfile } from './inspector.ts';
 import { benchExports, EXPORT_DATABASE_URL, type ExportRun } from './export.ts';
 import { BENCH_DATABASE_URL, prepareFixtures } from './fixtures.ts';
 import { SCENARIOS, runScenario, staticFloor, type LatencySummary, type ScenarioResult } from './load.ts';
@@ -42,6 +43,7 @@ const { values } = parseArgs({
     'export-bookings': { type: 'string', default: '10000,100000' },
     'export-url': { type: 'string', default: EXPORT_DATABASE_URL },
     front: { type: 'string', default: 'api' },
+    profile: { type: 'string' },
   },
 });
 
@@ -338,10 +340,16 @@ async function main(): Promise<number> {
       if (wanted('rush')) {
         // The rush's yardstick: one request at a time through the same stack, just before it.
         const rushFloor = await staticFloor(stack, { connections: 1, duration: 5, warmup: 1, sample: 0 });
-        const result = await rush(stack, fixtures, databaseUrl, {
-          buyers: positive('buyers', values.buyers),
-          seats: positive('seats', values.seats),
-        });
+        const buyers = () =>
+          rush(stack, fixtures, databaseUrl, {
+            buyers: positive('buyers', values.buyers),
+            seats: positive('seats', values.seats),
+          });
+        // --profile <file>: a CPU profile of the Worker's isolate while it serves the buyers.
+        const profile = values.profile;
+        const result =
+          profile === undefined ? await buyers() : await withCpuProfile(stack.inspectorPort, profile, buyers);
+        if (profile !== undefined) console.log(`CPU profile of the rush: ${profile}`);
         output.rush = { ...result, staticFloor1: rushFloor, xStatic: (result.drainSeconds * 1000) / rushFloor.p50 };
         printRush(result, rushFloor);
         if (!result.ok) problems.push('rush: the seats sold do not match');
