@@ -10,8 +10,21 @@ export interface Logger {
   info(message: string, fields?: LogFields): void;
   warn(message: string, fields?: LogFields): void;
   error(message: string, fields?: LogFields): void;
+  /**
+   * A failure that repeats on every request while it lasts (Redis unreachable or past its deadline, say): written at
+   * most once per `REPEAT_WINDOW_MS` per message and isolate. The next line written for that message carries
+   * `suppressed`, how many were left out since the last one. Under an outage at load, one line per request per
+   * dependency (with its stack) cost the isolate more CPU than the requests did (issue #13's rush profile).
+   */
+  repeating(level: 'warn' | 'error', message: string, fields?: LogFields): void;
   child(fields: LogFields): Logger;
 }
+
+/** How often one repeating failure (Logger.repeating) is written per isolate. */
+export const REPEAT_WINDOW_MS = 1_000;
+
+/** Per isolate, per level and message of Logger.repeating: when the next line may be written, and the lines left out. */
+const repeats = new Map<string, { until: number; suppressed: number }>();
 
 const SECRET_KEY = /pass(word)?|secret|token|authorization|cookie|api[-_]?key|connection[-_]?string|database[-_]?url/i;
 const MAX_DEPTH = 4;
@@ -69,6 +82,18 @@ export function createLogger(base: LogFields = {}, minimum: LogLevel = 'info'): 
     info: (message, fields) => write('info', message, fields),
     warn: (message, fields) => write('warn', message, fields),
     error: (message, fields) => write('error', message, fields),
+    repeating: (level, message, fields) => {
+      if (RANK[level] < RANK[minimum]) return;
+      const key = `${level} ${message}`;
+      const now = Date.now();
+      const last = repeats.get(key);
+      if (last !== undefined && now < last.until) {
+        last.suppressed += 1;
+        return;
+      }
+      repeats.set(key, { until: now + REPEAT_WINDOW_MS, suppressed: 0 });
+      write(level, message, last?.suppressed ? { ...fields, suppressed: last.suppressed } : fields);
+    },
     child: (fields) => createLogger({ ...base, ...fields }, minimum),
   };
 }

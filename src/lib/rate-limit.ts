@@ -82,7 +82,7 @@ export async function settleToken(
   try {
     result = await answer;
   } catch (error) {
-    logger.error('rate limiter unavailable', { rule: rule.name, failClosed: options.failClosed, error });
+    logger.repeating('error', 'rate limiter unavailable', { rule: rule.name, failClosed: options.failClosed, error });
     if (!options.failClosed) return null;
     throw new ApiError('service_unavailable', {
       detail: 'This operation is temporarily unavailable.',

@@ -56,7 +56,7 @@ async function verifiedToken(c: Context<AppEnv>, token: string): Promise<Princip
 }
 
 function unavailable(c: Context<AppEnv>, error: unknown): ApiError {
-  c.var.logger.error('revocation check failed', { error });
+  c.var.logger.repeating('error', 'revocation check failed', { error });
   return new ApiError('service_unavailable', {
     detail: 'Sessions cannot be checked right now.',
     headers: { 'retry-after': '5' },

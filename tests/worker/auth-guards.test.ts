@@ -194,7 +194,11 @@ describe('rate limiter and revocation edges', () => {
     const errors: unknown[] = [];
     const logger = {
       ...createLogger({ test: 'hung' }),
-      error: (_message: string, fields?: Record<string, unknown>) => void errors.push(fields?.error),
+      // A failure that repeats at every request while it lasts (Logger.repeating).
+      repeating: (level: string, _message: string, fields?: Record<string, unknown>) => {
+        expect(level).toBe('error');
+        errors.push(fields?.error);
+      },
     };
     const outcome = await takeToken(
       createRedis({ ...bindings(), UPSTASH_REDIS_REST_URL: hung.url }),

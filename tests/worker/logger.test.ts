@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { createLogger, logLevel, redact } from '../../src/lib/logger.ts';
+import { createLogger, logLevel, redact, REPEAT_WINDOW_MS } from '../../src/lib/logger.ts';
 
 describe('structured logs', () => {
   afterEach(() => {
@@ -65,5 +65,59 @@ describe('log levels', () => {
     expect(logLevel(undefined)).toBe('info');
     expect(logLevel('verbose')).toBe('info');
     expect(logLevel('error')).toBe('error');
+  });
+});
+
+describe('repeating failures', () => {
+  afterEach(() => {
+    vi.useRealTimers();
+    vi.restoreAllMocks();
+  });
+
+  it('writes one line per message and window per isolate, and the next says how many were left out', () => {
+    vi.useFakeTimers({ toFake: ['Date'] });
+    vi.setSystemTime(new Date('2026-12-04T12:00:00.000Z'));
+    const sink = vi.spyOn(console, 'error').mockImplementation(() => undefined);
+    const warnSink = vi.spyOn(console, 'warn').mockImplementation(() => undefined);
+    // A message of its own: the isolate (and its windows) is shared with the other test files.
+    const message = `dependency down ${crypto.randomUUID()}`;
+    const lines = () => sink.mock.calls.map((call) => JSON.parse(String(call[0])) as Record<string, unknown>);
+    // Two requests' loggers: the window is the isolate's, not the logger's.
+    const first = createLogger({ requestId: 'one' });
+    const second = createLogger({ requestId: 'two' }).child({ tenant: 'acme' });
+
+    first.repeating('error', message, { rule: 'a' });
+    second.repeating('error', message, { rule: 'b' });
+    first.repeating('error', message, { rule: 'c' });
+    // Another level of the same message, and another message, have windows of their own.
+    second.repeating('warn', message);
+    expect(warnSink).toHaveBeenCalledTimes(1);
+    expect(lines()).toHaveLength(1);
+    expect(lines()[0]).toMatchObject({ level: 'error', message, requestId: 'one', rule: 'a' });
+    expect(lines()[0]).not.toHaveProperty('suppressed');
+
+    vi.setSystemTime(Date.now() + REPEAT_WINDOW_MS - 1);
+    second.repeating('error', message, { rule: 'd' });
+    expect(lines()).toHaveLength(1);
+
+    vi.setSystemTime(Date.now() + 1);
+    second.repeating('error', message, { rule: 'e' });
+    expect(lines()).toHaveLength(2);
+    expect(lines()[1]).toMatchObject({ requestId: 'two', tenant: 'acme', rule: 'e', suppressed: 3 });
+
+    // After a quiet window, the next line has nothing to report as left out.
+    vi.setSystemTime(Date.now() + 5 * REPEAT_WINDOW_MS);
+    first.repeating('error', message, { rule: 'f' });
+    expect(lines()).toHaveLength(3);
+    expect(lines()[2]).not.toHaveProperty('suppressed');
+  });
+
+  it('drops a repeating line below the configured level without counting it', () => {
+    const sink = vi.spyOn(console, 'warn').mockImplementation(() => undefined);
+    const message = `quiet dependency ${crypto.randomUUID()}`;
+    createLogger({}, logLevel('error')).repeating('warn', message);
+    expect(sink).not.toHaveBeenCalled();
+    createLogger({}, logLevel('warn')).repeating('warn', message);
+    expect(JSON.parse(String(sink.mock.calls[0]?.[0]))).not.toHaveProperty('suppressed');
   });
 });

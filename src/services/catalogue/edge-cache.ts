@@ -204,7 +204,7 @@ async function lookup(cache: Cache, key: string, logger: Logger): Promise<Entry 
       expiresAt: Number(response.headers.get(EXPIRES_AT)),
     };
   } catch (error) {
-    logger.warn('catalogue cache lookup failed', { error });
+    logger.repeating('warn', 'catalogue cache lookup failed', { error });
     return null;
   }
 }
@@ -294,7 +294,7 @@ export async function cachedPublicRead<T>(ctx: ServiceContext, spec: CachedRead<
   const state = (stateAnswer ?? Promise.reject(new Error('catalogue state not queued'))).then(
     (value) => value,
     (error: unknown) => {
-      ctx.logger.warn('catalogue state unavailable; the edge cache is bypassed', { error });
+      ctx.logger.repeating('warn', 'catalogue state unavailable; the edge cache is bypassed', { error });
       return null;
     },
   );

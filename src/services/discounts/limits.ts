@@ -49,6 +49,6 @@ export async function recordDiscountFailure(ctx: ServiceContext): Promise<void> 
   try {
     await answer;
   } catch (error) {
-    ctx.logger.error('rate limiter unavailable', { rule: DISCOUNT_FAILURE_LIMIT.name, error });
+    ctx.logger.repeating('error', 'rate limiter unavailable', { rule: DISCOUNT_FAILURE_LIMIT.name, error });
   }
 }

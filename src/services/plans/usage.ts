@@ -60,7 +60,7 @@ export function queueUsage(
   ];
   Promise.all(commands)
     .catch((error: unknown) => {
-      logger.warn('usage not counted', { metric, organizationId, error });
+      logger.repeating('warn', 'usage not counted', { metric, organizationId, error });
     })
     .finally(settled);
 }
@@ -261,7 +261,7 @@ export async function readUsage(
     liveKeys.length === 0
       ? Promise.resolve([] as (number | null)[])
       : deps.redis.mget<(number | null)[]>(...liveKeys.map(({ key }) => key)).catch((error: unknown) => {
-          deps.logger.warn('live usage unavailable', { error });
+          deps.logger.repeating('warn', 'live usage unavailable', { error });
           return liveKeys.map(() => null);
         }),
   ]);
