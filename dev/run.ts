@@ -11,6 +11,9 @@
  * EVENTRA_FRONT=public puts the public Worker (src/public.ts) in front of the API Worker, as production routes the
  * buyer's paths (`npm run bench -- --front public` measures that path). The local cron below then does not run:
  * wrangler's scheduled endpoint calls the first Worker's handler, and the public Worker has none.
+ *
+ * EVENTRA_LOCAL_CRON=off leaves the local cron out (the benchmarks' stack, bench/stack.ts: a scheduled run on the
+ * benchmark database takes seconds of the same isolate, and landed in whichever measurement was running).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
@@ -181,7 +184,8 @@ async function main(): Promise<void> {
     if (!announced && /Ready on/i.test(chunk.toString())) {
       announced = true;
       banner(Date.now() - started);
-      if (front === 'api') startCron();
+      if (process.env.EVENTRA_LOCAL_CRON === 'off') log('EVENTRA_LOCAL_CRON=off: the local cron does not run');
+      else if (front === 'api') startCron();
       else log('the public Worker is in front (EVENTRA_FRONT=public): the local cron does not run');
     }
   };
