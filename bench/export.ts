@@ -15,8 +15,8 @@ import pg from 'pg';
 import { applyMigrations } from '../drizzle/migrate.ts';
 import { hashPassword } from '../src/services/auth/passwords.ts';
 import { builtInRoleRows } from '../src/services/auth/permissions.ts';
-import { connectInspector } from './inspector.ts';
 import { BENCH_PASSWORD } from './fixtures.ts';
+import { connectInspector } from './inspector.ts';
 import { benchIp, expectCall, startBenchStack, type BenchStack } from './stack.ts';
 
 export const EXPORT_DATABASE_URL =

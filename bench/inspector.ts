@@ -66,6 +66,7 @@ export async function withCpuProfile<T>(port: number, file: string, work: () => 
     const result = await work();
     const { profile } = await inspector.send<{ profile: unknown }>('Profiler.stop', {}, 120_000);
     await writeFile(file, JSON.stringify(profile));
+    console.log(`CPU profile written to ${file}`);
     return result;
   } finally {
     inspector.close();

@@ -17,9 +17,9 @@ import path from 'node:path';
 import { parseArgs } from 'node:util';
 import pg from 'pg';
 import { rush, type ConcurrencyResult } from './concurrency.ts';
-import { withCpuProfile } from './inspector.ts';
 import { benchExports, EXPORT_DATABASE_URL, type ExportRun } from './export.ts';
 import { BENCH_DATABASE_URL, prepareFixtures } from './fixtures.ts';
+import { withCpuProfile } from './inspector.ts';
 import { SCENARIOS, runScenario, staticFloor, type LatencySummary, type ScenarioResult } from './load.ts';
 import { checkPlans, type PlanReport } from './plans.ts';
 import { resultsDir, root, startBenchStack, table } from './stack.ts';
@@ -346,10 +346,10 @@ async function main(): Promise<number> {
             seats: positive('seats', values.seats),
           });
         // --profile <file>: a CPU profile of the Worker's isolate while it serves the buyers.
-        const profile = values.profile;
         const result =
-          profile === undefined ? await buyers() : await withCpuProfile(stack.inspectorPort, profile, buyers);
-        if (profile !== undefined) console.log(`CPU profile of the rush: ${profile}`);
+          values.profile === undefined
+            ? await buyers()
+            : await withCpuProfile(stack.inspectorPort, values.profile, buyers);
         output.rush = { ...result, staticFloor1: rushFloor, xStatic: (result.drainSeconds * 1000) / rushFloor.p50 };
         printRush(result, rushFloor);
         if (!result.ok) problems.push('rush: the seats sold do not match');
