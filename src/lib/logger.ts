@@ -48,9 +48,16 @@ function withoutParams(text: string): string {
   return text.replace(/\nparams:[^\n]*/g, '\nparams: [redacted]');
 }
 
+/**
+ * An error as log fields: its `code` too where it has a string one (SQLSTATE, jose's `ERR_JWT_EXPIRED`, a SAML
+ * refusal): the bundles keep no function names (wrangler.toml `keep_names`), so a library error whose `name` is its
+ * class's name is known by its code.
+ */
 function describeError(error: Error, depth: number): Record<string, unknown> {
+  const code: unknown = (error as { code?: unknown }).code;
   return {
     name: error.name,
+    ...(typeof code === 'string' ? { code } : {}),
     message: withoutParams(error.message),
     ...(error.stack === undefined ? {} : { stack: withoutParams(error.stack) }),
     ...(error.cause === undefined ? {} : { cause: redact(error.cause, depth + 1) }),

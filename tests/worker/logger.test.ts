@@ -44,6 +44,15 @@ describe('structured logs', () => {
     expect(described.stack).not.toContain('s3cret-hash');
     expect(described.cause.message).toBe('duplicate key value');
   });
+
+  it("writes an error's string code beside its name, and no code field where it has none", async () => {
+    const { errors } = await import('jose');
+    const expired = redact(new errors.JWTClaimValidationFailed('"exp" claim check failed', {}, 'exp', 'check_failed'));
+    expect(expired).toMatchObject({ code: 'ERR_JWT_CLAIM_VALIDATION_FAILED', message: '"exp" claim check failed' });
+    const numeric = Object.assign(new Error('refused'), { code: 42 });
+    expect(redact(numeric)).not.toHaveProperty('code');
+    expect(redact(new Error('plain'))).not.toHaveProperty('code');
+  });
 });
 
 describe('log levels', () => {

@@ -271,6 +271,7 @@ export async function startSsoSignIn({
 
 /** A sign-in that failed after its transaction was known: the app hears it at its redirect URI. */
 class SignInRefused extends Error {
+  override name = 'SignInRefused';
   readonly error: 'access_denied' | 'server_error' | 'temporarily_unavailable';
   readonly description: string;
 
