@@ -611,3 +611,25 @@ describe('outbox dispatch', () => {
     expect((await rowById(foreign.id))?.dispatchedAt).toBeNull();
   });
 });
+
+describe('outbox views rendered once', () => {
+  it('renders each view once per alias as parameter-free SQL, and binds only the ids of a *Data lookup', async () => {
+    const { PgDialect } = await import('drizzle-orm/pg-core');
+    const views = await import('../../src/services/outbox/views.ts');
+    const dialect = new PgDialect();
+    expect(views.bookingObject('bk')).toBe(views.bookingObject('bk'));
+    expect(views.bookingObject('other')).not.toBe(views.bookingObject('bk'));
+    for (const view of [views.eventObject, views.ticketTypeObject, views.attendeeObject, views.bookingObject]) {
+      const rendered = dialect.sqlToQuery(view('r'));
+      expect(rendered.params).toEqual([]);
+      expect(rendered.sql).toMatch(/^jsonb_build_object\('id', r\.id, /);
+    }
+    const organizationId = crypto.randomUUID();
+    const bookingId = crypto.randomUUID();
+    for (const lookup of [views.bookingData, views.paymentData]) {
+      const query = dialect.sqlToQuery(lookup(organizationId, bookingId));
+      expect(query.params).toEqual([organizationId, bookingId]);
+      expect(query.sql).toContain('$2::uuid');
+    }
+  });
+});

@@ -1,4 +1,5 @@
 import { sql, type SQL } from 'drizzle-orm';
+import { PgDialect } from 'drizzle-orm/pg-core';
 import type { AttendeeView, BookingView, PaymentView } from '../bookings/views.ts';
 import type { EventView, TicketTypeView } from '../events/shared.ts';
 import type { Member } from '../users/members.ts';
@@ -39,6 +40,29 @@ function jsonObject(entries: Record<string, SQL>): SQL {
   )})`;
 }
 
+const dialect = new PgDialect();
+
+/**
+ * A builder of parameter-free SQL (the `*Object(alias)` views: fixed column names and SQL text, no values), rendered
+ * to text once per isolate and alias and then reused as raw SQL. A free checkout's outbox insert holds the booking's
+ * view twice and its payment's once: built per request, their few hundred chunks were about a tenth of the isolate's
+ * CPU in the on-sale rush (docs/PERFORMANCE.md). A builder that gains a bound value fails on its first use here (the
+ * outbox tests run every one), rather than sharing one request's value with the next.
+ */
+function renderedOnce(build: (alias: string) => SQL): (alias: string) => SQL {
+  const rendered = new Map<string, SQL>();
+  return (alias) => {
+    let fragment = rendered.get(alias);
+    if (fragment === undefined) {
+      const query = dialect.sqlToQuery(build(alias));
+      if (query.params.length > 0) throw new Error(`view of ${alias} binds values; it cannot be rendered once`);
+      fragment = sql.raw(query.sql);
+      rendered.set(alias, fragment);
+    }
+    return fragment;
+  };
+}
+
 /** A uuid given as a value (bound as a parameter) or as SQL (a column of an enclosing query). */
 type Id = string | SQL;
 
@@ -51,7 +75,7 @@ function idValue(id: Id): SQL {
 // ---------------------------------------------------------------------------------------------------------------
 
 /** `EventView` (src/services/events/shared.ts) of the `events` row `alias`. */
-export function eventObject(alias: string): SQL {
+export const eventObject = renderedOnce((alias: string): SQL => {
   const entries: Record<keyof EventView, SQL> = {
     id: column(alias, 'id'),
     slug: column(alias, 'slug'),
@@ -79,7 +103,7 @@ export function eventObject(alias: string): SQL {
     updatedAt: iso(alias, 'updated_at'),
   };
   return jsonObject(entries);
-}
+});
 
 export function eventData(organizationId: string, eventId: Id): SQL {
   return sql`(select ${eventObject('ev')} from events ev
@@ -87,7 +111,7 @@ export function eventData(organizationId: string, eventId: Id): SQL {
 }
 
 /** `TicketTypeView` of the `ticket_types` row `alias`. */
-export function ticketTypeObject(alias: string): SQL {
+export const ticketTypeObject = renderedOnce((alias: string): SQL => {
   const entries: Record<keyof TicketTypeView, SQL> = {
     id: column(alias, 'id'),
     eventId: column(alias, 'event_id'),
@@ -111,7 +135,7 @@ export function ticketTypeObject(alias: string): SQL {
     updatedAt: iso(alias, 'updated_at'),
   };
   return jsonObject(entries);
-}
+});
 
 export function ticketTypeData(organizationId: string, ticketTypeId: Id): SQL {
   return sql`(select ${ticketTypeObject('tt')} from ticket_types tt
@@ -123,7 +147,7 @@ export function ticketTypeData(organizationId: string, ticketTypeId: Id): SQL {
 // ---------------------------------------------------------------------------------------------------------------
 
 /** `AttendeeView` of the `attendees` row `alias` (a ticket). */
-export function attendeeObject(alias: string): SQL {
+export const attendeeObject = renderedOnce((alias: string): SQL => {
   const entries: Record<keyof AttendeeView, SQL> = {
     id: column(alias, 'id'),
     bookingId: column(alias, 'booking_id'),
@@ -137,7 +161,7 @@ export function attendeeObject(alias: string): SQL {
     cancelledAt: iso(alias, 'cancelled_at'),
   };
   return jsonObject(entries);
-}
+});
 
 /** `PaymentView` of the `payments` row `alias`. */
 function paymentViewEntries(alias: string): Record<keyof PaymentView, SQL> {
@@ -154,7 +178,7 @@ function paymentViewEntries(alias: string): Record<keyof PaymentView, SQL> {
 }
 
 /** `BookingView` (src/services/bookings/views.ts) of the `bookings` row `alias`, with its items, tickets, payment, refunds. */
-export function bookingObject(alias: string): SQL {
+export const bookingObject = renderedOnce((alias: string): SQL => {
   const owner = (child: string) =>
     sql.raw(`${child}.organization_id = ${alias}.organization_id and ${child}.booking_id = ${alias}.id`);
   const entries: Record<keyof BookingView, SQL> = {
@@ -193,7 +217,7 @@ export function bookingObject(alias: string): SQL {
       from invoices bin where ${owner('bin')} and bin.kind = 'invoice')`,
   };
   return jsonObject(entries);
-}
+});
 
 export function bookingData(organizationId: string, bookingId: Id): SQL {
   return sql`(select ${bookingObject('bk')} from bookings bk
@@ -201,12 +225,16 @@ export function bookingData(organizationId: string, bookingId: Id): SQL {
 }
 
 /** A booking's payment: `PaymentView` and the booking id (`payment.succeeded`, `payment.failed`). */
-export function paymentData(organizationId: string, bookingId: Id): SQL {
+const paymentWithBooking = renderedOnce((alias: string): SQL => {
   const entries: Record<keyof PaymentView | 'bookingId', SQL> = {
-    ...paymentViewEntries('py'),
-    bookingId: column('py', 'booking_id'),
+    ...paymentViewEntries(alias),
+    bookingId: column(alias, 'booking_id'),
   };
-  return sql`(select ${jsonObject(entries)} from payments py
+  return jsonObject(entries);
+});
+
+export function paymentData(organizationId: string, bookingId: Id): SQL {
+  return sql`(select ${paymentWithBooking('py')} from payments py
     where py.organization_id = ${organizationId}::uuid and py.booking_id = ${idValue(bookingId)} limit 1)`;
 }
 
