@@ -347,6 +347,7 @@ export async function createBooking({
     from ${bookings} b join ${payments} p on p.organization_id = b.organization_id and p.booking_id = b.id
     where b.organization_id = ${organizationId} and b.id = ${bookingId})`;
 
+  const bookingView = bookingData(organizationId, bookingId);
   // A free order is confirmed (and its payment succeeded) in the batch itself.
   const confirmedAtOnce = sql`exists (select 1 from ${bookings} where organization_id = ${organizationId}
     and id = ${bookingId} and status = 'confirmed')`;
@@ -399,15 +400,11 @@ export async function createBooking({
       target: { type: 'booking', id: bookingId },
       metadata: { eventSlug: input.slug, items: seats, paymentMethod: method },
     }),
-    // The events: the booking as staff see it; a free booking is also confirmed and paid at once.
+    // The events: the booking as staff see it (one view for both events); a free booking is also confirmed and paid
+    // at once.
     outboxInsertMany(db, [
-      { organizationId, type: 'booking.created', data: bookingData(organizationId, bookingId) },
-      {
-        organizationId,
-        type: 'booking.confirmed',
-        data: bookingData(organizationId, bookingId),
-        when: confirmedAtOnce,
-      },
+      { organizationId, type: 'booking.created', data: bookingView },
+      { organizationId, type: 'booking.confirmed', data: bookingView, when: confirmedAtOnce },
       {
         organizationId,
         type: 'payment.succeeded',

@@ -46,10 +46,19 @@ export function activeUses(organizationId: string, codeId: SQL): SQL {
  * percent x eligible subtotal / 100. Shared by the checkout batch and the price quote, so both compute the same.
  */
 export function pricing(organizationId: string, eventId: SQL, seats: readonly Seats[], code: string | null): SQL {
-  return sql`(with v(ticket_type_id, quantity) as ${seatValues(seats)},
+  const priced = sql`with v(ticket_type_id, quantity) as ${seatValues(seats)},
     items as (select t.id, t.price::bigint as price, t.currency, v.quantity from ${ticketTypes} t
                 join v on t.id = v.ticket_type_id where t.organization_id = ${organizationId}),
-    base as (select coalesce(sum(price * quantity), 0) as subtotal, min(currency) as currency from items),
+    base as (select coalesce(sum(price * quantity), 0) as subtotal, min(currency) as currency from items)`;
+  // Without a code, the same row without the code's CTEs: the database plans every statement of a batch afresh, and
+  // they were most of the planning of a checkout's validation (about 2.5 ms of PostgreSQL's CPU per checkout).
+  if (code === null) {
+    return sql`(${priced}
+    select base.subtotal::bigint as total, base.currency, base.subtotal, 0::bigint as discount,
+      null::uuid as code_id, null::text as code, true as code_ok
+    from base)`;
+  }
+  return sql`(${priced},
     dc as (select * from ${discountCodes} dc where dc.organization_id = ${organizationId}
              and dc.event_id = ${eventId} and dc.code = ${code}::text),
     eligible as (select coalesce(sum(i.price * i.quantity), 0) as amount, coalesce(sum(i.quantity), 0) as quantity
@@ -71,6 +80,7 @@ export function pricing(organizationId: string, eventId: SQL, seats: readonly Se
  * uuid[]: the checkout's one hidden-type check accepts these beside the ticket type's own access code.
  */
 export function unlockedTicketTypes(organizationId: string, eventId: SQL, code: string | null): SQL {
+  if (code === null) return sql`'{}'::uuid[]`;
   return sql`coalesce((select dc.ticket_type_ids from ${discountCodes} dc where dc.organization_id = ${organizationId}
     and dc.event_id = ${eventId} and dc.code = ${code}::text and dc.unlocks_hidden and ${validNow}), '{}'::uuid[])`;
 }
@@ -91,6 +101,8 @@ export function discountUseStatements(
   code: string | null,
   buyerEmail: string,
 ) {
+  // Without a code both statements are no-ops ('0' guards, nothing updated): left out of the batch.
+  if (code === null) return [] as const;
   const abort = sql`${GUARD_LABEL_PREFIX} || ${DISCOUNT_INVALID_LABEL}::text`;
   const codeId = sql`(select discount_code_id from ${bookings} where organization_id = ${organizationId} and id = ${bookingId})`;
   const others = (buyer: SQL) => sql`(select count(*) from ${bookings} b where b.organization_id = ${organizationId}
