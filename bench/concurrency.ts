@@ -7,7 +7,8 @@ import { randomUUID } from 'node:crypto';
 import autocannon from 'autocannon';
 import pg from 'pg';
 import { createOnSaleEvent, type Fixtures } from './fixtures.ts';
-import { benchIp, type StackPorts } from './stack.ts';
+import { cpuBetween, type StackCpu } from './process-cpu.ts';
+import { benchIp, type BenchStack } from './stack.ts';
 
 export interface ConcurrencyResult {
   buyers: number;
@@ -16,12 +17,14 @@ export interface ConcurrencyResult {
   soldOut: number;
   other: Record<string, number>;
   drainSeconds: number;
+  /** CPU seconds each part of the stack took from the first request sent to the last answer (null off Linux). */
+  cpu: StackCpu | null;
   database: { sold: number; held: number; bookings: number; tickets: number };
   ok: boolean;
 }
 
 export async function rush(
-  stack: StackPorts,
+  stack: BenchStack,
   fixtures: Fixtures,
   databaseUrl: string,
   options: { buyers: number; seats: number },
@@ -42,6 +45,7 @@ export async function rush(
   const statuses: Record<string, number> = {};
   let buyer = 0;
   let last = 0;
+  const cpuBefore = stack.cpu();
   const started = performance.now();
   await autocannon({
     url: `http://127.0.0.1:${stack.port}`,
@@ -77,6 +81,7 @@ export async function rush(
     ],
   });
   const drainSeconds = (last - started) / 1000;
+  const cpu = cpuBetween(cpuBefore, stack.cpu());
 
   const client = new pg.Client({ connectionString: databaseUrl });
   await client.connect();
@@ -105,6 +110,7 @@ export async function rush(
     soldOut,
     other,
     drainSeconds,
+    cpu,
     database,
     ok:
       created === options.seats &&

@@ -221,6 +221,14 @@ function printRush(result: ConcurrencyResult, floor: LatencySummary): void {
       ],
     ]),
   );
+  if (result.cpu !== null) {
+    const perBuyer = (seconds: number) => `${ms((seconds * 1000) / result.buyers)} ms`;
+    const { workerd, gateways, wrangler, postgres } = result.cpu;
+    console.log(
+      `CPU during the drain (user + system, /proc), per buyer: workerd ${perBuyer(workerd)} (${ms(workerd)} s), ` +
+        `the gateways ${perBuyer(gateways)}, wrangler ${perBuyer(wrangler)}, PostgreSQL ${perBuyer(postgres)}`,
+    );
+  }
 }
 
 /**

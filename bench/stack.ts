@@ -11,6 +11,7 @@ import http from 'node:http';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { CapturedRequest } from '../dev/gateways/neon.ts';
+import { stackCpu, type StackCpu } from './process-cpu.ts';
 
 export const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 export const resultsDir = path.join(root, 'bench', 'results');
@@ -21,6 +22,8 @@ export interface BenchStack {
   neonPort: number;
   upstashPort: number;
   inspectorPort: number;
+  /** CPU seconds so far of the stack's processes by part, and PostgreSQL's (bench/process-cpu.ts); null off Linux. */
+  cpu(): StackCpu | null;
   close(): Promise<void>;
 }
 
@@ -85,6 +88,7 @@ export async function startBenchStack(
   }
   return {
     ...ports,
+    cpu: () => (child.pid === undefined ? null : stackCpu(child.pid)),
     async close() {
       if (child.exitCode === null) {
         child.kill('SIGTERM');
