@@ -108,7 +108,8 @@ export function apiErrorOf(error: unknown, logger: Logger): ApiError {
   }
   if (error instanceof HTTPException) return fromHttpException(error);
   if (isDatabaseUnavailable(error)) {
-    logger.error('database unavailable', { error });
+    // Every request fails the same way while the outage lasts: one line a second per isolate (Logger.repeating).
+    logger.repeating('error', 'database unavailable', { error });
     return new ApiError('service_unavailable', {
       detail: 'The database is unavailable.',
       headers: { 'retry-after': '5' },

@@ -85,3 +85,24 @@ describe.skipIf(faultVars === null)('outages (real PostgreSQL and Redis behind c
     expect((await callFaultStack('http://localhost/health/ready')).status).toBe(200);
   });
 });
+
+describe('the log of a database outage', () => {
+  it('writes an unreachable database through Logger.repeating (once a second per isolate), and answers 503', async () => {
+    const { NeonDbError } = await import('@neondatabase/serverless');
+    const { apiErrorOf } = await import('../../src/errors/handler.ts');
+    const { createLogger } = await import('../../src/lib/logger.ts');
+    const lines: { via: string; level: string; message: string }[] = [];
+    const logger = {
+      ...createLogger({ test: 'database-outage' }),
+      error: (message: string) => lines.push({ via: 'error', level: 'error', message }),
+      repeating: (level: string, message: string) => lines.push({ via: 'repeating', level, message }),
+    };
+    const outage = new Error('Failed query: select 1', {
+      cause: new NeonDbError('Error connecting to database: TypeError: fetch failed'),
+    });
+    const answer = apiErrorOf(outage, logger);
+    expect(answer.status).toBe(503);
+    expect(answer.headers['retry-after']).toBe('5');
+    expect(lines).toEqual([{ via: 'repeating', level: 'error', message: 'database unavailable' }]);
+  });
+});
