@@ -327,11 +327,19 @@ async function main(): Promise<number> {
       }
       if (wanted('load') && scenarios.length > 0) {
         const floor = await staticFloor(stack, load);
-        const results: ScenarioResult[] = [];
-        for (const scenario of scenarios) {
-          console.error(`load: ${scenario.label} ...`);
-          results.push(await runScenario(stack, fixtures, scenario, load, floor));
-        }
+        const lines = async () => {
+          const done: ScenarioResult[] = [];
+          for (const scenario of scenarios) {
+            console.error(`load: ${scenario.label} ...`);
+            done.push(await runScenario(stack, fixtures, scenario, load, floor));
+          }
+          return done;
+        };
+        // --profile <file> without the rush: a CPU profile of the isolate while it serves the load lines.
+        const results =
+          values.profile === undefined || wanted('rush')
+            ? await lines()
+            : await withCpuProfile(stack.inspectorPort, values.profile, lines);
         output.load = { options: load, staticFloor: floor, scenarios: results };
         printLoad(floor, results);
         for (const [index, result] of results.entries()) {
@@ -353,7 +361,7 @@ async function main(): Promise<number> {
             buyers: positive('buyers', values.buyers),
             seats: positive('seats', values.seats),
           });
-        // --profile <file>: a CPU profile of the Worker's isolate while it serves the buyers.
+        // --profile <file>: a CPU profile of the Worker's isolate while it serves the buyers (the rush wins over load).
         const result =
           values.profile === undefined
             ? await buyers()
