@@ -262,3 +262,23 @@ describe('service guards', () => {
     expect(databaseError('a string')).toBeNull();
   });
 });
+
+describe('arrays as one bound parameter (textArray, uuidArray)', () => {
+  it('round-trips texts the array literal must quote, and uuids, through the production driver', async () => {
+    const { database } = await import('../support/harness.ts');
+    const { sql } = await import('drizzle-orm');
+    const { PgDialect } = await import('drizzle-orm/pg-core');
+    const { textArray, uuidArray } = await import('../../src/services/users/guards.ts');
+    const texts = ['a,b', 'q"uote', 'back\\slash', 'NULL', '{x}', ' padded ', '', 'ünï'];
+    const ids = [crypto.randomUUID(), crypto.randomUUID()];
+    // One parameter each, however many elements.
+    expect(new PgDialect().sqlToQuery(sql`select ${textArray(texts)}, ${uuidArray(ids)}`).params).toHaveLength(2);
+    const db = database();
+    const { rows } = await db.execute<{ texts: string[]; ids: string[]; none: string[]; found: boolean }>(
+      sql`select ${textArray(texts)} as texts, ${uuidArray(ids)} as ids, ${uuidArray([])} as none,
+        ${ids[1]}::uuid = any(${uuidArray(ids)}) as found`,
+    );
+    const [row] = rows;
+    expect(row).toEqual({ texts, ids, none: [], found: true });
+  });
+});

@@ -1,6 +1,7 @@
-import { and, asc, eq, inArray } from 'drizzle-orm';
+import { and, asc, eq, sql } from 'drizzle-orm';
 import { attendees, payments, refunds } from '../../db/schema/index.ts';
 import { scoped } from '../../db/tenant.ts';
+import { uuidArray } from '../users/guards.ts';
 import { requireTenant, type ServiceContext } from '../../lib/context.ts';
 import { toAttendeeView, toPaymentView, toRefundView, type BookingView } from './views.ts';
 
@@ -28,16 +29,16 @@ export async function bookingDetails({
     db
       .select()
       .from(attendees)
-      .where(and(eq(attendees.organizationId, tenant.id), inArray(attendees.bookingId, ids)))
+      .where(and(eq(attendees.organizationId, tenant.id), sql`${attendees.bookingId} = any(${uuidArray(ids)})`))
       .orderBy(asc(attendees.position)),
     db
       .select()
       .from(payments)
-      .where(and(eq(payments.organizationId, tenant.id), inArray(payments.bookingId, ids))),
+      .where(and(eq(payments.organizationId, tenant.id), sql`${payments.bookingId} = any(${uuidArray(ids)})`)),
     db
       .select()
       .from(refunds)
-      .where(and(eq(refunds.organizationId, tenant.id), inArray(refunds.bookingId, ids)))
+      .where(and(eq(refunds.organizationId, tenant.id), sql`${refunds.bookingId} = any(${uuidArray(ids)})`))
       .orderBy(asc(refunds.createdAt), asc(refunds.id)),
   ]);
   for (const id of ids) {

@@ -1,6 +1,7 @@
-import { and, asc, eq, inArray } from 'drizzle-orm';
+import { and, asc, eq, sql } from 'drizzle-orm';
 import { capacityPools, capacityPoolTicketTypes, ticketTypes } from '../../db/schema/index.ts';
 import { scoped } from '../../db/tenant.ts';
+import { uuidArray } from '../users/guards.ts';
 import { requireTenant, type ServiceContext } from '../../lib/context.ts';
 import { toCapacityPoolView, type CapacityPoolView } from './capacity-pools.ts';
 import { toTicketTypeView, type TicketTypeView } from './shared.ts';
@@ -35,18 +36,23 @@ export async function eventInventories({
     db
       .select()
       .from(ticketTypes)
-      .where(and(eq(ticketTypes.organizationId, tenant.id), inArray(ticketTypes.eventId, eventIds)))
+      .where(and(eq(ticketTypes.organizationId, tenant.id), sql`${ticketTypes.eventId} = any(${uuidArray(eventIds)})`))
       .orderBy(asc(ticketTypes.sortOrder), asc(ticketTypes.createdAt), asc(ticketTypes.id)),
     db
       .select()
       .from(capacityPools)
-      .where(and(eq(capacityPools.organizationId, tenant.id), inArray(capacityPools.eventId, eventIds)))
+      .where(
+        and(eq(capacityPools.organizationId, tenant.id), sql`${capacityPools.eventId} = any(${uuidArray(eventIds)})`),
+      )
       .orderBy(asc(capacityPools.createdAt), asc(capacityPools.id)),
     db
       .select({ poolId: capacityPoolTicketTypes.poolId, ticketTypeId: capacityPoolTicketTypes.ticketTypeId })
       .from(capacityPoolTicketTypes)
       .where(
-        and(eq(capacityPoolTicketTypes.organizationId, tenant.id), inArray(capacityPoolTicketTypes.eventId, eventIds)),
+        and(
+          eq(capacityPoolTicketTypes.organizationId, tenant.id),
+          sql`${capacityPoolTicketTypes.eventId} = any(${uuidArray(eventIds)})`,
+        ),
       ),
   ]);
   for (const row of typeRows) inventories.get(row.eventId)?.ticketTypes.push(toTicketTypeView(row));
