@@ -48,6 +48,9 @@ function withoutParams(text: string): string {
   return text.replace(/\nparams:[^\n]*/g, '\nparams: [redacted]');
 }
 
+/** What an error's `code` looks like when it is written: an identifier (SQLSTATE, `ERR_JWT_EXPIRED`), nothing longer. */
+const ERROR_CODE = /^[\w.:-]{1,64}$/;
+
 /**
  * An error as log fields: its `code` too where it has a string one (SQLSTATE, jose's `ERR_JWT_EXPIRED`, a SAML
  * refusal): the bundles keep no function names (wrangler.toml `keep_names`), so a library error whose `name` is its
@@ -57,7 +60,7 @@ function describeError(error: Error, depth: number): Record<string, unknown> {
   const code: unknown = (error as { code?: unknown }).code;
   return {
     name: error.name,
-    ...(typeof code === 'string' ? { code } : {}),
+    ...(typeof code === 'string' && ERROR_CODE.test(code) ? { code } : {}),
     message: withoutParams(error.message),
     ...(error.stack === undefined ? {} : { stack: withoutParams(error.stack) }),
     ...(error.cause === undefined ? {} : { cause: redact(error.cause, depth + 1) }),

@@ -45,12 +45,14 @@ describe('structured logs', () => {
     expect(described.cause.message).toBe('duplicate key value');
   });
 
-  it("writes an error's string code beside its name, and no code field where it has none", async () => {
+  it("writes an error's identifier-shaped code beside its name, and no code field otherwise", async () => {
     const { errors } = await import('jose');
     const expired = redact(new errors.JWTClaimValidationFailed('"exp" claim check failed', {}, 'exp', 'check_failed'));
     expect(expired).toMatchObject({ code: 'ERR_JWT_CLAIM_VALIDATION_FAILED', message: '"exp" claim check failed' });
     const numeric = Object.assign(new Error('refused'), { code: 42 });
     expect(redact(numeric)).not.toHaveProperty('code');
+    const prose = Object.assign(new Error('refused'), { code: 'not an identifier, but a sentence' });
+    expect(redact(prose)).not.toHaveProperty('code');
     expect(redact(new Error('plain'))).not.toHaveProperty('code');
   });
 });

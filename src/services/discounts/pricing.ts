@@ -51,7 +51,7 @@ export function pricing(organizationId: string, eventId: SQL, seats: readonly Se
                 join v on t.id = v.ticket_type_id where t.organization_id = ${organizationId}),
     base as (select coalesce(sum(price * quantity), 0) as subtotal, min(currency) as currency from items)`;
   // Without a code, the same row without the code's CTEs: the database plans every statement of a batch afresh, and
-  // they were most of the planning of a checkout's validation (about 2.5 ms of PostgreSQL's CPU per checkout).
+  // they were about half of the planning of a checkout's validation (2.5 -> 1.0-1.5 ms warm, docs/PERFORMANCE.md).
   if (code === null) {
     return sql`(${priced}
     select base.subtotal::bigint as total, base.currency, base.subtotal, 0::bigint as discount,
