@@ -8,7 +8,7 @@
 // JS heap of the Worker's own isolate, where the queue consumer runs the export, read through wrangler's DevTools
 // inspector (CDP Runtime.getHeapUsage, every 100 ms). The heap is what Cloudflare's 128 MB isolate limit applies to.
 // Fails (the bench exits 1) when a file's record count differs from the seeded rows.
-import { readFile, readdir } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import http from 'node:http';
 import { parse } from 'csv-parse';
 import pg from 'pg';
@@ -17,6 +17,7 @@ import { hashPassword } from '../src/services/auth/passwords.ts';
 import { builtInRoleRows } from '../src/services/auth/permissions.ts';
 import { BENCH_PASSWORD } from './fixtures.ts';
 import { connectInspector } from './inspector.ts';
+import { descendants, processes } from './process-cpu.ts';
 import { benchIp, expectCall, startBenchStack, type BenchStack } from './stack.ts';
 
 export const EXPORT_DATABASE_URL =
@@ -223,27 +224,10 @@ async function seedOrganization(client: pg.Client, bookings: number): Promise<{ 
 }
 
 /** The pids of the workerd processes descending from this process (the stack's `wrangler dev`). */
-async function workerdPids(): Promise<number[]> {
-  const parents = new Map<number, number>();
-  const names = new Map<number, string>();
-  for (const entry of await readdir('/proc')) {
-    if (!/^\d+$/.test(entry)) continue;
-    try {
-      const stat = await readFile(`/proc/${entry}/stat`, 'utf8');
-      const close = stat.lastIndexOf(')');
-      names.set(Number(entry), stat.slice(stat.indexOf('(') + 1, close));
-      parents.set(Number(entry), Number(stat.slice(close + 2).split(' ')[1]));
-    } catch {
-      // gone
-    }
-  }
-  const mine = (pid: number): boolean => {
-    for (let current = parents.get(pid); current !== undefined && current > 1; current = parents.get(current)) {
-      if (current === process.pid) return true;
-    }
-    return false;
-  };
-  return [...names].filter(([pid, name]) => name.startsWith('workerd') && mine(pid)).map(([pid]) => pid);
+function workerdPids(): number[] {
+  return descendants(processes(), process.pid)
+    .filter((proc) => proc.comm.startsWith('workerd'))
+    .map((proc) => proc.pid);
 }
 
 async function rssKiB(pids: readonly number[]): Promise<number> {
@@ -359,7 +343,7 @@ async function exportOnce(
       where o.slug = $1 and x.organization_id = o.id and x.status in ('queued', 'running')`,
     [slug],
   );
-  const pids = await workerdPids();
+  const pids = workerdPids();
   if (pids.length === 0) throw new Error('no workerd process found under the stack');
   const rssBefore = await rssKiB(pids);
   let peak = rssBefore;

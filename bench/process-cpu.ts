@@ -1,7 +1,8 @@
 // CPU time of the benchmark stack's processes, read from Linux's /proc: the rush reports what its buyers cost each
 // part of the stack (workerd, where the Worker's isolate runs; the dev runner's Node process, which holds the Neon and
 // Upstash gateways; wrangler; PostgreSQL), because its drain time on a shared 2-core machine moves by a fifth between
-// identical runs while the CPU it takes moves much less. Elsewhere than Linux there is no /proc: `null`.
+// identical runs while the CPU it takes moves much less. The export benchmark finds the stack's workerd processes with
+// the same walk. Elsewhere than Linux there is no /proc: `null`.
 import { readdirSync, readFileSync } from 'node:fs';
 
 export interface StackCpu {
@@ -17,14 +18,16 @@ export interface StackCpu {
 
 const TICKS_PER_SECOND = 100;
 
-interface Proc {
+/** A process as /proc/<pid>/stat gives it: its parent, its command name and its CPU seconds so far. */
+export interface Proc {
   pid: number;
   ppid: number;
   comm: string;
   seconds: number;
 }
 
-function readProcs(): Proc[] {
+/** Every process of the machine (Linux; throws where there is no /proc). */
+export function processes(): Proc[] {
   const procs: Proc[] = [];
   for (const entry of readdirSync('/proc')) {
     if (!/^\d+$/.test(entry)) continue;
@@ -47,26 +50,33 @@ function readProcs(): Proc[] {
   return procs;
 }
 
+/** The processes below `rootPid` (children, their children, ...), not `rootPid` itself. */
+export function descendants(procs: readonly Proc[], rootPid: number): Proc[] {
+  const children = new Map<number, Proc[]>();
+  for (const proc of procs) children.set(proc.ppid, [...(children.get(proc.ppid) ?? []), proc]);
+  const found: Proc[] = [];
+  const pending = [...(children.get(rootPid) ?? [])];
+  for (let proc = pending.pop(); proc !== undefined; proc = pending.pop()) {
+    found.push(proc);
+    pending.push(...(children.get(proc.pid) ?? []));
+  }
+  return found;
+}
+
 /** User plus system CPU seconds so far of the processes under `rootPid` (the dev runner), by part, and PostgreSQL's. */
 export function stackCpu(rootPid: number): StackCpu | null {
   let procs: Proc[];
   try {
-    procs = readProcs();
+    procs = processes();
   } catch {
     return null;
   }
-  if (procs.length === 0) return null;
-  const children = new Map<number, Proc[]>();
-  for (const proc of procs) children.set(proc.ppid, [...(children.get(proc.ppid) ?? []), proc]);
-  const cpu: StackCpu = { workerd: 0, gateways: 0, wrangler: 0, postgres: 0 };
   const root = procs.find((proc) => proc.pid === rootPid);
   if (root === undefined) return null;
-  cpu.gateways = root.seconds;
-  const pending = [...(children.get(rootPid) ?? [])];
-  for (let proc = pending.pop(); proc !== undefined; proc = pending.pop()) {
-    if (proc.comm === 'workerd') cpu.workerd += proc.seconds;
+  const cpu: StackCpu = { workerd: 0, gateways: root.seconds, wrangler: 0, postgres: 0 };
+  for (const proc of descendants(procs, rootPid)) {
+    if (proc.comm.startsWith('workerd')) cpu.workerd += proc.seconds;
     else cpu.wrangler += proc.seconds;
-    pending.push(...(children.get(proc.pid) ?? []));
   }
   for (const proc of procs) if (proc.comm === 'postgres') cpu.postgres += proc.seconds;
   return cpu;

@@ -13,6 +13,7 @@ import { tenantOrigin } from '../email/links.ts';
 import { mfaNoticeEmail, type Branding } from '../email/messages.ts';
 import { sendLater } from '../email/branding.ts';
 import type { Tenant } from '../tenants/types.ts';
+import { textArray } from '../users/guards.ts';
 import { accountBucket, AUTH_LIMITS, clientBucket, enforceLimits, giveBackAccountAttempt } from './limits.ts';
 import {
   completeChallenge,
@@ -81,22 +82,17 @@ function recoveryHash(code: string): Promise<string> {
   return hashToken(`recovery:${normalizeRecoveryCode(code)}`);
 }
 
-/** `{a,b}` for a `text[]` parameter (drizzle expands JS arrays into parameter lists). */
-function textArray(values: readonly string[]): string {
-  return `{${values.join(',')}}`;
-}
-
 /** A fresh set of codes: the new hashes replace every old code (used or not) of the member. */
-async function recoveryCodeSet(): Promise<{ codes: string[]; hashes: string }> {
+async function recoveryCodeSet(): Promise<{ codes: string[]; hashes: SQL }> {
   const codes = newRecoveryCodes();
   return { codes, hashes: textArray(await Promise.all(codes.map(recoveryHash))) };
 }
 
-function replaceRecoveryCodes(organizationId: string, userId: string, hashes: string, when: SQL): SQL[] {
+function replaceRecoveryCodes(organizationId: string, userId: string, hashes: SQL, when: SQL): SQL[] {
   return [
     sql`delete from mfa_recovery_codes where organization_id = ${organizationId} and user_id = ${userId} and ${when}`,
     sql`insert into mfa_recovery_codes (organization_id, user_id, code_hash)
-        select ${organizationId}::uuid, ${userId}::uuid, unnest(${hashes}::text[]) where ${when}`,
+        select ${organizationId}::uuid, ${userId}::uuid, unnest(${hashes}) where ${when}`,
   ];
 }
 
@@ -564,7 +560,7 @@ export async function reauthenticate({
   const amr = factor === null ? ['pwd'] : ['pwd', factor.amr, 'mfa'];
   const proof = db.$with('proof', { ok: sql<number>`1` }).as(factor?.proof ?? sql`select 1`);
   const stamped = db.$with('stamped', { userId: refreshTokens.userId }).as(sql`
-    update refresh_tokens set auth_time = now(), amr = ${textArray(amr)}::text[]
+    update refresh_tokens set auth_time = now(), amr = ${textArray(amr)}
      where organization_id = ${tenant.id} and family_id = ${principal.sessionId} and user_id = ${principal.userId}
        and revoked_at is null and exists (select 1 from proof)
     returning user_id`);

@@ -25,20 +25,21 @@ export async function bookingDetails({
   const ids = [...new Set(input.bookingIds.map((id) => id.toLowerCase()))];
   const details = new Map<string, BookingDetails>(ids.map((id) => [id, { attendees: [], payment: null, refunds: [] }]));
   if (ids.length === 0) return details;
+  const ofBookings = uuidArray(ids);
   const [attendeeRows, paymentRows, refundRows] = await scoped(db, { organizationId: tenant.id }, [
     db
       .select()
       .from(attendees)
-      .where(and(eq(attendees.organizationId, tenant.id), sql`${attendees.bookingId} = any(${uuidArray(ids)})`))
+      .where(and(eq(attendees.organizationId, tenant.id), sql`${attendees.bookingId} = any(${ofBookings})`))
       .orderBy(asc(attendees.position)),
     db
       .select()
       .from(payments)
-      .where(and(eq(payments.organizationId, tenant.id), sql`${payments.bookingId} = any(${uuidArray(ids)})`)),
+      .where(and(eq(payments.organizationId, tenant.id), sql`${payments.bookingId} = any(${ofBookings})`)),
     db
       .select()
       .from(refunds)
-      .where(and(eq(refunds.organizationId, tenant.id), sql`${refunds.bookingId} = any(${uuidArray(ids)})`))
+      .where(and(eq(refunds.organizationId, tenant.id), sql`${refunds.bookingId} = any(${ofBookings})`))
       .orderBy(asc(refunds.createdAt), asc(refunds.id)),
   ]);
   for (const id of ids) {

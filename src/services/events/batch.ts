@@ -32,18 +32,17 @@ export async function eventInventories({
     eventIds.map((id) => [id, { ticketTypes: [], capacityPools: [] }]),
   );
   if (eventIds.length === 0) return inventories;
+  const ofEvents = uuidArray(eventIds);
   const [typeRows, poolRows, memberRows] = await scoped(db, { organizationId: tenant.id }, [
     db
       .select()
       .from(ticketTypes)
-      .where(and(eq(ticketTypes.organizationId, tenant.id), sql`${ticketTypes.eventId} = any(${uuidArray(eventIds)})`))
+      .where(and(eq(ticketTypes.organizationId, tenant.id), sql`${ticketTypes.eventId} = any(${ofEvents})`))
       .orderBy(asc(ticketTypes.sortOrder), asc(ticketTypes.createdAt), asc(ticketTypes.id)),
     db
       .select()
       .from(capacityPools)
-      .where(
-        and(eq(capacityPools.organizationId, tenant.id), sql`${capacityPools.eventId} = any(${uuidArray(eventIds)})`),
-      )
+      .where(and(eq(capacityPools.organizationId, tenant.id), sql`${capacityPools.eventId} = any(${ofEvents})`))
       .orderBy(asc(capacityPools.createdAt), asc(capacityPools.id)),
     db
       .select({ poolId: capacityPoolTicketTypes.poolId, ticketTypeId: capacityPoolTicketTypes.ticketTypeId })
@@ -51,7 +50,7 @@ export async function eventInventories({
       .where(
         and(
           eq(capacityPoolTicketTypes.organizationId, tenant.id),
-          sql`${capacityPoolTicketTypes.eventId} = any(${uuidArray(eventIds)})`,
+          sql`${capacityPoolTicketTypes.eventId} = any(${ofEvents})`,
         ),
       ),
   ]);

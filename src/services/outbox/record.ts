@@ -122,16 +122,17 @@ export interface OutboxManyEntry extends OutboxEntry<SQL> {
  */
 export function outboxInsertMany(db: Database, entries: readonly [OutboxManyEntry, ...OutboxManyEntry[]]) {
   const views: SQL[] = [];
+  const viewName = (index: number) => sql.raw(`d${String(index)}`);
   const rows = entries.map((entry, position) => {
     let index = views.indexOf(entry.data);
     if (index < 0) index = views.push(entry.data) - 1;
-    const view = sql.raw(`d${String(index)}`);
+    const view = viewName(index);
     const when = entry.when === undefined ? sql`` : sql` and (${entry.when})`;
     return sql`select ${remember(db)}::uuid as id, ${entry.organizationId}::uuid as organization_id,
         ${entry.type}::text as type, ${payload(entry.type, sql`${view}.data`)} as payload, ${position}::int as position
       from ${view} where ${view}.data is not null${when}`;
   });
-  const ctes = views.map((data, index) => sql`${sql.raw(`d${String(index)}`)} as (select ${data} as data)`);
+  const ctes = views.map((data, index) => sql`${viewName(index)} as (select ${data} as data)`);
   return db.execute(sql`insert into ${outbox} (id, organization_id, type, payload, created_at)
     with ${sql.join(ctes, sql`, `)}
     select r.id, r.organization_id, r.type, r.payload, t.at + r.position * interval '1 microsecond'
