@@ -21,6 +21,8 @@ export interface StackOptions {
   upstashToken?: string;
   /** Let the Neon gateway keep traced requests for replay (benchmarks; see NeonGatewayOptions.capture). */
   captureSql?: boolean;
+  /** Statements the Neon gateway keeps prepared per connection (the test suite; NeonGatewayOptions). Default 0. */
+  preparedStatementLimit?: number;
   /** Put cuttable TCP proxies between the gateways and PostgreSQL/Redis (outage tests). */
   faultProxies?: boolean;
   /** JWT_SIGNING_KEYS for the Worker; a fresh key is generated when absent. */
@@ -88,6 +90,7 @@ export async function startStack(options: StackOptions): Promise<Stack> {
       ...(embedded ? { sharedSession: { user: direct.username || 'postgres', database: 'postgres' } } : {}),
       log: options.log,
       capture: options.captureSql ?? false,
+      preparedStatementLimit: options.preparedStatementLimit ?? 0,
     });
     closers.push(() => neon.close());
 

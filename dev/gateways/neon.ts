@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import http from 'node:http';
 import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -34,6 +35,17 @@ export interface NeonGatewayOptions {
    * SQL floor replay exactly what the Worker sent. Off by default: captures hold SQL parameters.
    */
   capture?: boolean;
+  /**
+   * The test suite only: keep each distinct statement prepared on each connection (a named statement per SQL text),
+   * up to this many per connection (one that holds more is closed when released, and replaced), so PostgreSQL
+   * parses and analyses a statement once per connection instead of on every call; its plan cache then decides when
+   * to plan again. Neon's HTTP endpoint prepares every statement afresh, and `npm run dev` and the benchmarks keep
+   * that (the database's CPU per request is part of what they measure): absent or 0, nothing is kept. The suite
+   * sends the same few thousand statements tens of thousands of times. Results, errors and round trips are the same
+   * either way (tests/gateways/neon-prepared.test.ts runs the conformance suite with a tiny limit). Ignored with
+   * `sharedSession` (PGlite).
+   */
+  preparedStatementLimit?: number;
 }
 
 /** One request as the Worker sent it: replayable with the same headers and body. */
@@ -407,6 +419,8 @@ interface Lease {
   client: pg.Client;
   broken: boolean;
   idleTimer: NodeJS.Timeout | undefined;
+  /** Names of the statements this connection keeps prepared (`preparedStatementLimit`), or null when it keeps none. */
+  prepared: Set<string> | null;
 }
 
 interface Waiter {
@@ -428,6 +442,7 @@ class ConnectionPool {
   private readonly config: pg.ClientConfig;
   private readonly max: number;
   private readonly log: Log;
+  private readonly preparedLimit: number;
   private readonly leases = new Set<Lease>();
   private readonly idle: Lease[] = [];
   private readonly waiters: Waiter[] = [];
@@ -435,10 +450,11 @@ class ConnectionPool {
   private closing = 0;
   private closed = false;
 
-  constructor(config: pg.ClientConfig, max: number, log: Log) {
+  constructor(config: pg.ClientConfig, max: number, log: Log, preparedLimit: number) {
     this.config = config;
     this.max = max;
     this.log = log;
+    this.preparedLimit = preparedLimit;
   }
 
   /** Connections that exist, are being opened, or are still shutting down (they hold a server slot until closed). */
@@ -466,7 +482,8 @@ class ConnectionPool {
 
   /** Returns a connection: reused only when it is healthy and outside any transaction. */
   release(lease: Lease, reusable: boolean): void {
-    if (!reusable || lease.broken || this.closed || lease.client.getTransactionStatus() !== 'I') {
+    const full = lease.prepared !== null && lease.prepared.size >= this.preparedLimit;
+    if (!reusable || full || lease.broken || this.closed || lease.client.getTransactionStatus() !== 'I') {
       void this.discard(lease);
       return;
     }
@@ -564,7 +581,12 @@ class ConnectionPool {
 
   private async connectOnce(): Promise<Lease> {
     const client = new pg.Client({ ...this.config, connectionTimeoutMillis: CONNECT_TIMEOUT_MS });
-    const lease: Lease = { client, broken: false, idleTimer: undefined };
+    const lease: Lease = {
+      client,
+      broken: false,
+      idleTimer: undefined,
+      prepared: this.preparedLimit > 0 ? new Set() : null,
+    };
     const onFailure = (error?: Error): void => {
       if (lease.broken) return;
       lease.broken = true;
@@ -643,15 +665,26 @@ interface Budget {
 const responseTooLarge = (): GatewayError =>
   new GatewayError(507, `response is too large (max is ${MAX_RESPONSE_BYTES} bytes)`);
 
+/** The name a connection keeps a statement under (`preparedStatementLimit`): one per SQL text, within NAMEDATALEN. */
+function statementName(text: string): string {
+  return `eventra_${createHash('sha1').update(text).digest('hex')}`;
+}
+
 /**
- * Runs one statement with the extended protocol (unnamed statement, untyped text parameters, text results) and
- * returns the JSON text of its Neon result object. Rows are serialised as they arrive so the response limit is
- * enforced without holding an oversized result in memory.
+ * Runs one statement with the extended protocol (an unnamed statement, or a named one kept on the connection under
+ * `preparedStatementLimit`; untyped text parameters, text results) and returns the JSON text of its Neon result object.
+ * Rows are serialised as they arrive so the response limit is enforced without holding an oversized result in memory.
  */
 function runQuery(lease: Lease, data: QueryData, headers: NeonHeaders, budget: Budget): Promise<string> {
   const arrayMode = data.arrayMode ?? headers.arrayMode;
   return new Promise((resolve, reject) => {
+    let name: string | undefined;
+    if (lease.prepared !== null) {
+      name = statementName(data.query);
+      lease.prepared.add(name);
+    }
     const config: pg.QueryConfig & { rowMode: 'array'; queryMode: 'extended' } = {
+      ...(name === undefined ? {} : { name }),
       text: data.query,
       values: data.params,
       rowMode: 'array',
@@ -890,6 +923,9 @@ export async function startNeonGateway(options: NeonGatewayOptions): Promise<Neo
         },
         maxConnections,
         log,
+        // PGlite's one session outlives the gateway's connection to it: a statement kept there would be prepared again
+        // on the next connection (an error). Statements are kept on real PostgreSQL only.
+        shared ? 0 : (options.preparedStatementLimit ?? 0),
       );
       pools.set(key, pool);
     }

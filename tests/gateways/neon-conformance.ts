@@ -82,7 +82,11 @@ const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{1
 // Asymmetric matchers are typed `any`.
 const anyUuid: unknown = expect.stringMatching(UUID);
 
-export function describeNeonConformance(label: string, createDatabase: () => Promise<TestDatabase>): void {
+export function describeNeonConformance(
+  label: string,
+  createDatabase: () => Promise<TestDatabase>,
+  gatewayOptions: { preparedStatementLimit?: number } = {},
+): void {
   describe(`Neon gateway conformance (${label})`, () => {
     let db: TestDatabase | undefined;
     let gateway: TestGateway | undefined;
@@ -90,7 +94,7 @@ export function describeNeonConformance(label: string, createDatabase: () => Pro
 
     beforeAll(async () => {
       db = await createDatabase();
-      gateway = await startTestGateway(db);
+      gateway = await startTestGateway(db, undefined, gatewayOptions);
       // A global of the driver: set once per test file (vitest isolates files).
       neonConfig.fetchEndpoint = gateway.gateway.url;
       sql = neon(db.connectionString());

@@ -101,7 +101,7 @@ export async function createTestDatabase(which: 'services' | 'pglite'): Promise<
 export async function startTestGateway(
   db: TestDatabase,
   upstream: { host: string; port: number } = { host: db.host, port: db.port },
-  options: { capture?: boolean } = {},
+  options: { capture?: boolean; preparedStatementLimit?: number } = {},
 ): Promise<TestGateway> {
   const logs: TestGateway['logs'] = [];
   const gateway = await startNeonGateway({
@@ -109,6 +109,7 @@ export async function startTestGateway(
     maxConnectionsPerDatabase: db.kind === 'pglite' ? 1 : 10,
     log: (message, fields) => logs.push({ message, fields }),
     capture: options.capture ?? false,
+    preparedStatementLimit: options.preparedStatementLimit ?? 0,
   });
   return { gateway, logs, close: () => gateway.close() };
 }

@@ -17,6 +17,13 @@ const log = (message: string, fields?: Record<string, unknown>): void => {
   if (!quiet || /unreachable|embedded|error/i.test(message)) console.log(`[stack] ${message}`, fields ?? '');
 };
 
+/**
+ * Statements the Neon gateway keeps prepared per connection (dev/gateways/neon.ts): the suite sends the same few
+ * thousand statements tens of thousands of times, and PostgreSQL parsing and analysing each of them again was a large
+ * part of the run's CPU. Results, errors and round trips are the same as with Neon's fresh statements.
+ */
+const preparedStatementLimit = 1_000;
+
 /** FUZZ_SEED (a number, or `random`) and FUZZ_RUNS for tests/worker/fuzz.test.ts; small and fixed by default. */
 function fuzzSettings(environment: NodeJS.ProcessEnv): { seed: number; runs: number } {
   const seedText = environment.FUZZ_SEED ?? '20261202';
@@ -67,13 +74,14 @@ export default async function setup(project: TestProject): Promise<() => Promise
       const second = await createTestDatabase(services.postgres.adminUrl, 'eventra_test_dedicated', database.name);
       cleanups.push(() => second.drop());
       dedicated = { name: second.name, mainName: database.name };
-      main = await startStack({ postgres: { kind: 'real', url: database.url }, redis, log });
+      main = await startStack({ postgres: { kind: 'real', url: database.url }, redis, log, preparedStatementLimit });
       cleanups.push(() => main.close());
       if (services.redis.kind === 'real') {
         const faultStack = await startStack({
           postgres: { kind: 'real', url: database.url },
           redis: { url: services.redis.url, allowEmbedded: false },
           faultProxies: true,
+          preparedStatementLimit,
           log,
         });
         fault = faultStack;
