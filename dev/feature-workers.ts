@@ -7,6 +7,8 @@
  * is the deployed one.
  */
 import { execFile } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { access, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
@@ -47,8 +49,6 @@ export function devConfigArguments(front: 'api' | 'public' = 'api'): string[] {
  * compatibility settings its config gives. Rejects if the build fails.
  */
 export async function buildWorker(config: string, environment: string, outdir: string) {
-  // wrangler's API is loaded only here: dev/run.ts needs the config arguments above, not the build.
-  const { unstable_readConfig } = await import('wrangler');
   const args = ['deploy', '--dry-run', '--config', config, '--env', environment, '--outdir', outdir];
   await promisify(execFile)(process.execPath, [WRANGLER, ...args], {
     cwd: root,
@@ -56,6 +56,8 @@ export async function buildWorker(config: string, environment: string, outdir: s
   }).catch((error: unknown) => {
     throw new Error(`building ${config} failed`, { cause: error });
   });
+  // wrangler's API is loaded only here: dev/run.ts needs the config arguments above, not the build.
+  const { unstable_readConfig } = await import('wrangler');
   // wrangler's Config type refers to workers-types, which this Node program does not load: the fields used here.
   const read = unstable_readConfig({ config: path.join(root, config), env: environment }) as unknown as {
     name: string;
@@ -74,16 +76,62 @@ export async function buildWorker(config: string, environment: string, outdir: s
   };
 }
 
-/** Miniflare worker options of every feature Worker in `environment`, freshly bundled (in parallel, about 2 s). */
-export function featureWorkerOptions(environment: string) {
-  return Promise.all(
-    FEATURE_WORKERS.map(async (config) => ({
-      ...(await buildWorker(
-        config,
-        environment,
-        path.join(root, 'build', 'workers', path.basename(path.dirname(config))),
-      )),
-      modules: true,
-    })),
+/**
+ * A digest of what the feature Workers' bundles are made from: the source and Worker configs (every file under src/
+ * and workers/), the TypeScript configs, and the locked dependencies (wrangler and esbuild among them). `base`: the
+ * repository's root (another one in tests).
+ */
+export async function inputsDigest(environment: string, base = root): Promise<string> {
+  const hash = createHash('sha256').update(`${environment}\0`);
+  const listed = await Promise.all(
+    ['src', 'workers'].map(async (directory) =>
+      (await readdir(path.join(base, directory), { recursive: true, withFileTypes: true }))
+        .filter((entry) => entry.isFile())
+        .map((entry) => path.relative(base, path.join(entry.parentPath, entry.name))),
+    ),
   );
+  const files = [...listed.flat(), 'package-lock.json', 'tsconfig.json', 'tsconfig.base.json'].sort();
+  for (const file of files)
+    hash
+      .update(`${file}\0`)
+      .update(await readFile(path.join(base, file)))
+      .update('\0');
+  return hash.digest('hex');
+}
+
+type BuiltWorker = Awaited<ReturnType<typeof buildWorker>>;
+
+/**
+ * Miniflare worker options of every feature Worker in `environment`, bundled as deployed (in parallel: about 8 s
+ * and 11 s of CPU on 2 cores). The bundles are kept in build/workers/<environment>/ with a manifest of their
+ * settings and the digest of their inputs, and built again only when an input changed: a second `npm test` on the
+ * same source starts without the four wrangler builds (or wrangler's config reader).
+ */
+export async function featureWorkerOptions(environment: string) {
+  const outdir = path.join(root, 'build', 'workers', environment);
+  const manifestPath = path.join(outdir, 'manifest.json');
+  const digest = await inputsDigest(environment);
+  const manifest: { digest?: string; workers?: BuiltWorker[] } = await readFile(manifestPath, 'utf8').then(
+    (text) => JSON.parse(text) as { digest?: string; workers?: BuiltWorker[] },
+    () => ({}),
+  );
+  let workers = manifest.digest === digest ? manifest.workers : undefined;
+  const present = await Promise.all(
+    (workers ?? []).map((worker) =>
+      access(worker.scriptPath).then(
+        () => true,
+        () => false,
+      ),
+    ),
+  );
+  if (workers?.length !== FEATURE_WORKERS.length || present.includes(false)) {
+    await rm(manifestPath, { force: true });
+    workers = await Promise.all(
+      FEATURE_WORKERS.map((config) =>
+        buildWorker(config, environment, path.join(outdir, path.basename(path.dirname(config)))),
+      ),
+    );
+    await writeFile(manifestPath, JSON.stringify({ digest, workers }, null, 2));
+  }
+  return workers.map((worker) => ({ ...worker, modules: true }));
 }

@@ -1,7 +1,9 @@
 import { readFileSync } from 'node:fs';
+import { mkdir, mkdtemp, rm, stat, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { FEATURE_WORKERS } from '../../dev/feature-workers.ts';
+import { FEATURE_WORKERS, featureWorkerOptions, inputsDigest } from '../../dev/feature-workers.ts';
 import { bundleInputs } from '../support/bundle.ts';
 
 // The feature Workers (src/workers/, docs/ARCHITECTURE.md "Feature Workers") exist to keep their libraries out of the
@@ -48,5 +50,51 @@ describe('feature Workers', () => {
         expect(own.has(library), `${library} is not in ${entry}'s bundle`).toBe(true);
       }
     }
+  });
+
+  it('are built again only when an input changed: source, Worker configs, TypeScript configs or the lockfile', async () => {
+    const base = await mkdtemp(path.join(tmpdir(), 'eventra-feature-inputs-'));
+    try {
+      const write = async (file: string, text: string) => {
+        await mkdir(path.dirname(path.join(base, file)), { recursive: true });
+        await writeFile(path.join(base, file), text);
+      };
+      for (const file of ['src/workers/pdf.ts', 'workers/pdf/wrangler.toml', 'package-lock.json'])
+        await write(file, 'a');
+      for (const file of ['tsconfig.json', 'tsconfig.base.json']) await write(file, '{}');
+      const first = await inputsDigest('local', base);
+      expect(await inputsDigest('local', base)).toBe(first);
+      expect(await inputsDigest('production', base)).not.toBe(first);
+      const changes: [string, string][] = [
+        ['src/workers/pdf.ts', 'b'],
+        ['src/lib/new-module.ts', 'x'],
+        ['workers/pdf/wrangler.toml', 'b'],
+        ['package-lock.json', 'b'],
+        ['tsconfig.base.json', '{"x":1}'],
+      ];
+      const seen = new Set([first]);
+      for (const [file, text] of changes) {
+        await write(file, text);
+        const digest = await inputsDigest('local', base);
+        expect(seen.has(digest), `${file} changed and the digest did not`).toBe(false);
+        seen.add(digest);
+      }
+    } finally {
+      await rm(base, { recursive: true, force: true });
+    }
+  });
+
+  it('keep the bundles of unchanged inputs: a second call builds nothing', async () => {
+    const first = await featureWorkerOptions('local');
+    const written = await Promise.all(first.map(async (worker) => (await stat(worker.scriptPath)).mtimeMs));
+    const second = await featureWorkerOptions('local');
+    expect(second).toEqual(first);
+    expect(second.map((worker) => worker.name).sort()).toEqual([
+      'eventra-formats-local',
+      'eventra-pdf-local',
+      'eventra-saml-local',
+      'eventra-webauthn-local',
+    ]);
+    expect(await Promise.all(second.map(async (worker) => (await stat(worker.scriptPath)).mtimeMs))).toEqual(written);
   });
 });
