@@ -5,7 +5,7 @@ import { featureWorkerOptions } from './dev/feature-workers.ts';
 import { SuiteSequencer } from './tests/setup/sequencer.ts';
 
 /** Vitest's teardown rejection of a console line still on its way from a test worker (see onUnhandledError below). */
-/** The feature Workers behind the API Worker's service bindings (dev/feature-workers.ts), built once per run. */
+/** The feature Workers behind the API Worker's service bindings (dev/feature-workers.ts: built when an input changed). */
 let featureWorkers: ReturnType<typeof featureWorkerOptions> | undefined;
 
 function isLostConsoleLine(error: { name?: string; message?: string }): boolean {
