@@ -8,7 +8,8 @@
  */
 import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { access, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
+import { readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
@@ -49,6 +50,8 @@ export function devConfigArguments(front: 'api' | 'public' = 'api'): string[] {
  * compatibility settings its config gives. Rejects if the build fails.
  */
 export async function buildWorker(config: string, environment: string, outdir: string) {
+  // wrangler's API is loaded only here: dev/run.ts needs the config arguments above, not the build.
+  const { unstable_readConfig } = await import('wrangler');
   const args = ['deploy', '--dry-run', '--config', config, '--env', environment, '--outdir', outdir];
   await promisify(execFile)(process.execPath, [WRANGLER, ...args], {
     cwd: root,
@@ -56,8 +59,6 @@ export async function buildWorker(config: string, environment: string, outdir: s
   }).catch((error: unknown) => {
     throw new Error(`building ${config} failed`, { cause: error });
   });
-  // wrangler's API is loaded only here: dev/run.ts needs the config arguments above, not the build.
-  const { unstable_readConfig } = await import('wrangler');
   // wrangler's Config type refers to workers-types, which this Node program does not load: the fields used here.
   const read = unstable_readConfig({ config: path.join(root, config), env: environment }) as unknown as {
     name: string;
@@ -101,6 +102,12 @@ export async function inputsDigest(environment: string, base = root): Promise<st
 
 type BuiltWorker = Awaited<ReturnType<typeof buildWorker>>;
 
+/** build/workers/<environment>/manifest.json: the bundles' settings, and the digest of the inputs they were made from. */
+interface Manifest {
+  digest: string;
+  workers: BuiltWorker[];
+}
+
 /**
  * Miniflare worker options of every feature Worker in `environment`, bundled as deployed (in parallel: about 8 s
  * and 11 s of CPU on 2 cores). The bundles are kept in build/workers/<environment>/ with a manifest of their
@@ -111,27 +118,25 @@ export async function featureWorkerOptions(environment: string) {
   const outdir = path.join(root, 'build', 'workers', environment);
   const manifestPath = path.join(outdir, 'manifest.json');
   const digest = await inputsDigest(environment);
-  const manifest: { digest?: string; workers?: BuiltWorker[] } = await readFile(manifestPath, 'utf8').then(
-    (text) => JSON.parse(text) as { digest?: string; workers?: BuiltWorker[] },
-    () => ({}),
+  const manifest = await readFile(manifestPath, 'utf8').then(
+    (text) => JSON.parse(text) as Partial<Manifest>,
+    (): Partial<Manifest> => ({}),
   );
-  let workers = manifest.digest === digest ? manifest.workers : undefined;
-  const present = await Promise.all(
-    (workers ?? []).map((worker) =>
-      access(worker.scriptPath).then(
-        () => true,
-        () => false,
-      ),
+  const options = (workers: BuiltWorker[]) => workers.map((worker) => ({ ...worker, modules: true }));
+  const { workers } = manifest;
+  if (
+    manifest.digest === digest &&
+    workers?.length === FEATURE_WORKERS.length &&
+    workers.every((worker) => existsSync(worker.scriptPath))
+  ) {
+    return options(workers);
+  }
+  await rm(manifestPath, { force: true });
+  const built = await Promise.all(
+    FEATURE_WORKERS.map((config) =>
+      buildWorker(config, environment, path.join(outdir, path.basename(path.dirname(config)))),
     ),
   );
-  if (workers?.length !== FEATURE_WORKERS.length || present.includes(false)) {
-    await rm(manifestPath, { force: true });
-    workers = await Promise.all(
-      FEATURE_WORKERS.map((config) =>
-        buildWorker(config, environment, path.join(outdir, path.basename(path.dirname(config)))),
-      ),
-    );
-    await writeFile(manifestPath, JSON.stringify({ digest, workers }, null, 2));
-  }
-  return workers.map((worker) => ({ ...worker, modules: true }));
+  await writeFile(manifestPath, JSON.stringify({ digest, workers: built } satisfies Manifest, null, 2));
+  return options(built);
 }

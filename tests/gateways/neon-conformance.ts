@@ -17,6 +17,7 @@ import {
   uuid,
 } from 'drizzle-orm/pg-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { NeonGatewayOptions } from '../../dev/gateways/neon.ts';
 import { startTestGateway } from './neon-target.ts';
 import type { TestDatabase, TestGateway } from './neon-target.ts';
 
@@ -85,7 +86,7 @@ const anyUuid: unknown = expect.stringMatching(UUID);
 export function describeNeonConformance(
   label: string,
   createDatabase: () => Promise<TestDatabase>,
-  gatewayOptions: { preparedStatementLimit?: number } = {},
+  gatewayOptions: Pick<NeonGatewayOptions, 'preparedStatementLimit'> = {},
 ): void {
   describe(`Neon gateway conformance (${label})`, () => {
     let db: TestDatabase | undefined;

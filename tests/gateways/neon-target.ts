@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import pg from 'pg';
 import { startEmbeddedPostgres } from '../../dev/gateways/embedded-postgres.ts';
 import { startNeonGateway } from '../../dev/gateways/neon.ts';
-import type { NeonGateway } from '../../dev/gateways/neon.ts';
+import type { NeonGateway, NeonGatewayOptions } from '../../dev/gateways/neon.ts';
 import { detectServices } from '../setup/services.ts';
 
 /**
@@ -101,7 +101,7 @@ export async function createTestDatabase(which: 'services' | 'pglite'): Promise<
 export async function startTestGateway(
   db: TestDatabase,
   upstream: { host: string; port: number } = { host: db.host, port: db.port },
-  options: { capture?: boolean; preparedStatementLimit?: number } = {},
+  options: Pick<NeonGatewayOptions, 'capture' | 'preparedStatementLimit'> = {},
 ): Promise<TestGateway> {
   const logs: TestGateway['logs'] = [];
   const gateway = await startNeonGateway({
