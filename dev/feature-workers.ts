@@ -79,8 +79,9 @@ export async function buildWorker(config: string, environment: string, outdir: s
 
 /**
  * A digest of what the feature Workers' bundles are made from: the source and Worker configs (every file under src/
- * and workers/), the TypeScript configs, and the locked dependencies (wrangler and esbuild among them). `base`: the
- * repository's root (another one in tests).
+ * and workers/, except under hidden directories: a running `wrangler dev` keeps its state and temporary bundles in
+ * `workers/<name>/.wrangler/`), the TypeScript configs, and the locked dependencies (wrangler and esbuild among them).
+ * `base`: the repository's root (another one in tests).
  */
 export async function inputsDigest(environment: string, base = root): Promise<string> {
   const hash = createHash('sha256').update(`${environment}\0`);
@@ -88,7 +89,8 @@ export async function inputsDigest(environment: string, base = root): Promise<st
     ['src', 'workers'].map(async (directory) =>
       (await readdir(path.join(base, directory), { recursive: true, withFileTypes: true }))
         .filter((entry) => entry.isFile())
-        .map((entry) => path.relative(base, path.join(entry.parentPath, entry.name))),
+        .map((entry) => path.relative(base, path.join(entry.parentPath, entry.name)))
+        .filter((file) => !file.split(path.sep).some((segment) => segment.startsWith('.'))),
     ),
   );
   const files = [...listed.flat(), 'package-lock.json', 'tsconfig.json', 'tsconfig.base.json'].sort();

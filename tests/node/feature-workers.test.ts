@@ -52,7 +52,7 @@ describe('feature Workers', () => {
     }
   });
 
-  it('are built again only when an input changed: source, Worker configs, TypeScript configs or the lockfile', async () => {
+  it('are built again only when an input changed: source, Worker configs, TypeScript configs or the lockfile (not wrangler state)', async () => {
     const base = await mkdtemp(path.join(tmpdir(), 'eventra-feature-inputs-'));
     try {
       const write = async (file: string, text: string) => {
@@ -65,6 +65,10 @@ describe('feature Workers', () => {
       const first = await inputsDigest('local', base);
       expect(await inputsDigest('local', base)).toBe(first);
       expect(await inputsDigest('production', base)).not.toBe(first);
+      // What a running `wrangler dev` writes beside a Worker's config is not an input.
+      await write('workers/pdf/.wrangler/tmp/bundle-x/index.js', 'a');
+      await write('src/.wrangler/state/v3/cache.sqlite', 'a');
+      expect(await inputsDigest('local', base)).toBe(first);
       const changes: [string, string][] = [
         ['src/workers/pdf.ts', 'b'],
         ['src/lib/new-module.ts', 'x'],
