@@ -26,19 +26,33 @@ export interface RunningApi {
   close(): Promise<void>;
 }
 
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      server.close(() => {
-        if (address && typeof address === 'object') resolve(address.port);
-        else reject(new Error('no port'));
-      });
+/**
+ * A port free on the loopback interface, drawn from 20000-32767: below Linux's default ephemeral range (32768-60999),
+ * from which every outgoing connection of the machine takes its local port and every `listen(0)` its port. A port
+ * from that range, found free and handed to wrangler a moment later, was once taken meanwhile by one of the suite's
+ * thousands of loopback connections ("Address already in use"). The check is still a check-then-use race, which
+ * `startApi` covers by starting wrangler again on fresh ports.
+ */
+async function freePort(): Promise<number> {
+  for (;;) {
+    const port = 20_000 + Math.floor(Math.random() * 12_768);
+    const free = await new Promise<boolean>((resolve) => {
+      const server = net.createServer();
+      server.once('error', () => resolve(false));
+      server.listen(port, '127.0.0.1', () => server.close(() => resolve(true)));
     });
-  });
+    if (free) return port;
+  }
 }
+
+/** wrangler dev answering on `port`; `output`: what it printed last. */
+interface Launched {
+  port: number;
+  output: () => string;
+}
+
+/** How many times `startApi` starts wrangler dev on fresh ports when a chosen port was taken before wrangler bound it. */
+const PORT_ATTEMPTS = 3;
 
 /**
  * Starts the stack. `front: 'public'` puts the public Worker (src/public.ts) in front, as production routes the
@@ -85,68 +99,81 @@ export async function startApi(
     const lines = Object.entries(stack.workerVars()).map(([key, value]) => `${key}=${value}`);
     await writeFile(envFile, `${lines.join('\n')}\nLOG_LEVEL=${options.logLevel ?? 'warn'}\n`, { mode: 0o600 });
 
-    const port = await freePort();
-    const inspectorPort = await freePort();
-    const wrangler = spawn(
-      path.join(root, 'node_modules', '.bin', 'wrangler'),
-      [
-        'dev',
-        // The API Worker (behind the public Worker, with `front: 'public'`) and the feature Workers, in one runtime.
-        ...devConfigArguments(options.front),
-        '--env',
-        'local',
-        '--ip',
-        '127.0.0.1',
-        '--port',
-        String(port),
-        '--inspector-port',
-        String(inspectorPort),
-        '--env-file',
-        envFile,
-        '--persist-to',
-        path.join(directory, 'state'),
-        '--show-interactive-dev-session=false',
-      ],
-      {
-        cwd: root,
-        stdio: ['ignore', 'pipe', 'pipe'],
-        detached: true,
-        env: { ...process.env, WRANGLER_SEND_METRICS: 'false' },
-      },
-    );
-    let output = '';
-    const keep = (chunk: Buffer): void => {
-      output = (output + chunk.toString()).slice(-20_000);
-    };
-    wrangler.stdout.on('data', keep);
-    wrangler.stderr.on('data', keep);
-    const exited = new Promise<void>((resolve) => wrangler.once('exit', () => resolve()));
-    cleanups.push(async () => {
-      if (wrangler.pid === undefined || wrangler.exitCode !== null) return;
-      // wrangler runs in its own process group: signal the group so workerd stops too.
-      process.kill(-wrangler.pid, 'SIGTERM');
-      const timer = setTimeout(() => {
-        if (wrangler.pid !== undefined && wrangler.exitCode === null) process.kill(-wrangler.pid, 'SIGKILL');
-      }, 5_000);
-      await exited;
-      clearTimeout(timer);
-    });
-
-    const baseUrl = `http://localhost:${port}`;
-    const deadline = Date.now() + 90_000;
-    for (;;) {
-      if (wrangler.exitCode !== null) throw new Error(`wrangler dev exited (${wrangler.exitCode}):\n${output}`);
-      const ready = await fetch(`http://127.0.0.1:${port}/health`).then(
-        (response) => response.ok,
-        () => false,
+    /** Starts wrangler dev on two fresh ports and waits for /health; `portTaken` when it lost a port to another. */
+    const launch = async (): Promise<Launched | { portTaken: true }> => {
+      const port = await freePort();
+      const inspectorPort = await freePort();
+      const wrangler = spawn(
+        path.join(root, 'node_modules', '.bin', 'wrangler'),
+        [
+          'dev',
+          // The API Worker (behind the public Worker, with `front: 'public'`) and the feature Workers, in one runtime.
+          ...devConfigArguments(options.front),
+          '--env',
+          'local',
+          '--ip',
+          '127.0.0.1',
+          '--port',
+          String(port),
+          '--inspector-port',
+          String(inspectorPort),
+          '--env-file',
+          envFile,
+          '--persist-to',
+          path.join(directory, 'state'),
+          '--show-interactive-dev-session=false',
+        ],
+        {
+          cwd: root,
+          stdio: ['ignore', 'pipe', 'pipe'],
+          detached: true,
+          env: { ...process.env, WRANGLER_SEND_METRICS: 'false' },
+        },
       );
-      if (ready) break;
-      if (Date.now() > deadline) throw new Error(`wrangler dev did not answer /health within 90 s:\n${output}`);
-      await new Promise((resolve) => setTimeout(resolve, 250));
+      let output = '';
+      const keep = (chunk: Buffer): void => {
+        output = (output + chunk.toString()).slice(-20_000);
+      };
+      wrangler.stdout.on('data', keep);
+      wrangler.stderr.on('data', keep);
+      const exited = new Promise<void>((resolve) => wrangler.once('exit', () => resolve()));
+      cleanups.push(async () => {
+        if (wrangler.pid === undefined || wrangler.exitCode !== null) return;
+        // wrangler runs in its own process group: signal the group so workerd stops too.
+        process.kill(-wrangler.pid, 'SIGTERM');
+        const timer = setTimeout(() => {
+          if (wrangler.pid !== undefined && wrangler.exitCode === null) process.kill(-wrangler.pid, 'SIGKILL');
+        }, 5_000);
+        await exited;
+        clearTimeout(timer);
+      });
+
+      const deadline = Date.now() + 90_000;
+      for (;;) {
+        if (wrangler.exitCode !== null) {
+          if (output.includes('Address already in use')) return { portTaken: true };
+          throw new Error(`wrangler dev exited (${wrangler.exitCode}):\n${output}`);
+        }
+        const ready = await fetch(`http://127.0.0.1:${port}/health`).then(
+          (response) => response.ok,
+          () => false,
+        );
+        if (ready) return { port, output: () => output };
+        if (Date.now() > deadline) throw new Error(`wrangler dev did not answer /health within 90 s:\n${output}`);
+        await new Promise((resolve) => setTimeout(resolve, 250));
+      }
+    };
+    let launched: Launched | undefined;
+    for (let attempt = 1; launched === undefined; attempt++) {
+      const result = await launch();
+      if (!('portTaken' in result)) launched = result;
+      else if (attempt === PORT_ATTEMPTS) throw new Error(`wrangler dev lost its port ${PORT_ATTEMPTS} times in a row`);
     }
+    const { port, output } = launched;
+    const baseUrl = `http://localhost:${port}`;
     const migrationError = await migration;
     if (migrationError !== null) throw migrationError;
-    return { baseUrl, port, databaseUrl: stack.directDatabaseUrl, output: () => output, close };
+    return { baseUrl, port, databaseUrl: stack.directDatabaseUrl, output, close };
   } catch (error) {
     await close();
     throw error;
