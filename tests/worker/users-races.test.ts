@@ -268,7 +268,7 @@ describe('arrays as one bound parameter (textArray, uuidArray)', () => {
     const { database } = await import('../support/harness.ts');
     const { sql } = await import('drizzle-orm');
     const { PgDialect } = await import('drizzle-orm/pg-core');
-    const { textArray, uuidArray } = await import('../../src/services/users/guards.ts');
+    const { textArray, uuidArray } = await import('../../src/db/params.ts');
     const texts = ['a,b', 'q"uote', 'back\\slash', 'NULL', '{x}', ' padded ', '', 'ünï'];
     const ids = [crypto.randomUUID(), crypto.randomUUID()];
     // One parameter each, however many elements.

@@ -13,7 +13,7 @@ import { tenantOrigin } from '../email/links.ts';
 import { mfaNoticeEmail, type Branding } from '../email/messages.ts';
 import { sendLater } from '../email/branding.ts';
 import type { Tenant } from '../tenants/types.ts';
-import { textArray } from '../users/guards.ts';
+import { textArray } from '../../db/params.ts';
 import { accountBucket, AUTH_LIMITS, clientBucket, enforceLimits, giveBackAccountAttempt } from './limits.ts';
 import {
   completeChallenge,

@@ -1,7 +1,7 @@
 import { and, asc, eq, sql } from 'drizzle-orm';
 import { attendees, payments, refunds } from '../../db/schema/index.ts';
 import { scoped } from '../../db/tenant.ts';
-import { uuidArray } from '../users/guards.ts';
+import { uuidArray } from '../../db/params.ts';
 import { requireTenant, type ServiceContext } from '../../lib/context.ts';
 import { toAttendeeView, toPaymentView, toRefundView, type BookingView } from './views.ts';
 

@@ -2,7 +2,7 @@ import { sql, type SQL } from 'drizzle-orm';
 import type { Database } from '../../db/client.ts';
 import { capacityPools, capacityPoolTicketTypes, events, ticketTypes } from '../../db/schema/index.ts';
 import { GUARD_LABEL_PREFIX } from '../events/shared.ts';
-import { uuidArray } from '../users/guards.ts';
+import { uuidArray } from '../../db/params.ts';
 
 /**
  * Seat accounting. Three levels count seats: the event (its `capacity`), each ticket type (its `quantity`) and each

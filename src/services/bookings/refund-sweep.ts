@@ -12,7 +12,7 @@ import { outboxInsertSelect } from '../outbox/record.ts';
 import { bookingData } from '../outbox/views.ts';
 import { decryptStripeSecretKey } from '../payments/settings.ts';
 import { listRefunds, stripeClient } from '../payments/stripe.ts';
-import { uuidArray } from '../users/guards.ts';
+import { uuidArray } from '../../db/params.ts';
 import { attendeeSeats, moveSeats } from './inventory.ts';
 import {
   recordOutcome,

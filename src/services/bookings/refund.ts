@@ -22,7 +22,7 @@ import { outboxInsertSelect } from '../outbox/record.ts';
 import { bookingData } from '../outbox/views.ts';
 import { attendeeSeats, moveSeats } from './inventory.ts';
 import { bookingNotFound } from './shared.ts';
-import { uuidArray } from '../users/guards.ts';
+import { uuidArray } from '../../db/params.ts';
 import { decryptStripeSecretKey, selectPaymentSettings, type PaymentSettingsRow } from '../payments/settings.ts';
 import { createRefund, isProviderRefusal, stripeClient, type StripeRefund } from '../payments/stripe.ts';
 import { bookingQueries, toBookingView, type BookingView } from './views.ts';

@@ -5,7 +5,8 @@ import { ApiError } from '../../errors/api-error.ts';
 import { requireTenant, type ServiceContext } from '../../lib/context.ts';
 import { auditInsert } from '../audit/record.ts';
 import { abortLabel, actorOf, eventNotFound, fieldError, givenFields, GUARD_LABEL_PREFIX } from '../events/shared.ts';
-import { databaseError, UNIQUE_VIOLATION, uuidArray } from '../users/guards.ts';
+import { databaseError, UNIQUE_VIOLATION } from '../users/guards.ts';
+import { uuidArray } from '../../db/params.ts';
 import { activeUses, normalizeCode } from './pricing.ts';
 
 /** Discount codes per event (the list is not paginated). Mirrors MAX_DISCOUNT_CODES_PER_EVENT in the routes. */

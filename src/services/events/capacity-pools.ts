@@ -5,7 +5,8 @@ import { scoped } from '../../db/tenant.ts';
 import { ApiError } from '../../errors/api-error.ts';
 import { requireTenant, type ServiceContext } from '../../lib/context.ts';
 import { auditInsert } from '../audit/record.ts';
-import { databaseError, FOREIGN_KEY_VIOLATION, uuidArray } from '../users/guards.ts';
+import { databaseError, FOREIGN_KEY_VIOLATION } from '../users/guards.ts';
+import { uuidArray } from '../../db/params.ts';
 import {
   abortLabel,
   actorOf,

@@ -13,7 +13,7 @@ import { takeOutboxIds } from './record.ts';
 import { announceCatalogueChanges, catalogueChanges } from '../catalogue/edge-cache.ts';
 import { announceLiveChanges } from '../realtime/announce.ts';
 import type { EventLive } from '../realtime/event-live.ts';
-import { uuidArray } from '../users/guards.ts';
+import { uuidArray } from '../../db/params.ts';
 import { offerAfterRelease } from '../waitlist/offer.ts';
 
 /**

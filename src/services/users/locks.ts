@@ -2,7 +2,8 @@ import { and, asc, eq, exists, ne, or, sql } from 'drizzle-orm';
 import type { Database } from '../../db/client.ts';
 import { memberships, roles } from '../../db/schema/index.ts';
 import { OWNER_ROLE } from '../roles/authority.ts';
-import { guard, textArray } from './guards.ts';
+import { guard } from './guards.ts';
+import { textArray } from '../../db/params.ts';
 
 /**
  * Write-time checks for member changes, as batch statements. Each batch first locks the rows its checks read, in
