@@ -4,10 +4,11 @@ import { ApiError } from '../../errors/api-error.ts';
 import { DAY_MS } from './horizon.ts';
 
 // Bundlers (wrangler, vitest in workerd) load rrule's ESM build; Node's ESM loader (the OpenAPI and SDK scripts)
-// loads its CommonJS build, whose exports sit under `default`.
+// loads its CommonJS build, whose exports sit under `default`. Read with Reflect.get: a static `.default` made esbuild
+// warn in every `npm run dev` that the ESM build has no such export (the branch bundlers never take).
 const { RRule } = (rrulePackage as Partial<typeof rrulePackage>).RRule
   ? rrulePackage
-  : (rrulePackage as unknown as { default: typeof rrulePackage }).default;
+  : (Reflect.get(rrulePackage, 'default') as typeof rrulePackage);
 type RRule = RRuleType;
 
 /** The most dates a series may have within its horizon: a rule that yields more is refused (400), not truncated. */
