@@ -45,12 +45,6 @@ async function freePort(): Promise<number> {
   }
 }
 
-/** wrangler dev answering on `port`; `output`: what it printed last. */
-interface Launched {
-  port: number;
-  output: () => string;
-}
-
 /** How many times `startApi` starts wrangler dev on fresh ports when a chosen port was taken before wrangler bound it. */
 const PORT_ATTEMPTS = 3;
 
@@ -99,8 +93,8 @@ export async function startApi(
     const lines = Object.entries(stack.workerVars()).map(([key, value]) => `${key}=${value}`);
     await writeFile(envFile, `${lines.join('\n')}\nLOG_LEVEL=${options.logLevel ?? 'warn'}\n`, { mode: 0o600 });
 
-    /** Starts wrangler dev on two fresh ports and waits for /health; `portTaken` when it lost a port to another. */
-    const launch = async (): Promise<Launched | { portTaken: true }> => {
+    /** Starts wrangler dev on two fresh ports and waits for /health; null when it lost a port to another process. */
+    const launch = async (): Promise<Pick<RunningApi, 'port' | 'output'> | null> => {
       const port = await freePort();
       const inspectorPort = await freePort();
       const wrangler = spawn(
@@ -151,7 +145,7 @@ export async function startApi(
       const deadline = Date.now() + 90_000;
       for (;;) {
         if (wrangler.exitCode !== null) {
-          if (output.includes('Address already in use')) return { portTaken: true };
+          if (output.includes('Address already in use')) return null;
           throw new Error(`wrangler dev exited (${wrangler.exitCode}):\n${output}`);
         }
         const ready = await fetch(`http://127.0.0.1:${port}/health`).then(
@@ -163,11 +157,10 @@ export async function startApi(
         await new Promise((resolve) => setTimeout(resolve, 250));
       }
     };
-    let launched: Launched | undefined;
-    for (let attempt = 1; launched === undefined; attempt++) {
-      const result = await launch();
-      if (!('portTaken' in result)) launched = result;
-      else if (attempt === PORT_ATTEMPTS) throw new Error(`wrangler dev lost its port ${PORT_ATTEMPTS} times in a row`);
+    let launched: Pick<RunningApi, 'port' | 'output'> | null = null;
+    for (let attempt = 1; launched === null; attempt++) {
+      if (attempt > PORT_ATTEMPTS) throw new Error(`wrangler dev lost its port ${PORT_ATTEMPTS} times in a row`);
+      launched = await launch();
     }
     const { port, output } = launched;
     const baseUrl = `http://localhost:${port}`;
