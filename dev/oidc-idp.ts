@@ -2,6 +2,7 @@ import { generateKeyPairSync } from 'node:crypto';
 import http from 'node:http';
 import Provider, { type KoaContextWithOIDC } from 'oidc-provider';
 import pg from 'pg';
+import { closeServer } from './gateways/keep-alive.ts';
 
 /*
  * The local identity provider of `npm run dev`: panva's `oidc-provider` (the same certified OpenID Provider the tests
@@ -64,11 +65,7 @@ export async function startDevIdp(options: { port: number; callbackUrl: string }
   });
   return {
     issuer,
-    close: () =>
-      new Promise<void>((resolve) => {
-        server.closeAllConnections();
-        server.close(() => resolve());
-      }),
+    close: () => closeServer(server),
   };
 }
 

@@ -15,3 +15,17 @@ export const GATEWAY_KEEP_ALIVE_TIMEOUT_MS = 30_000;
 export function keepIdleConnectionsLongerThanClients(server: Server): void {
   server.keepAliveTimeout = GATEWAY_KEEP_ALIVE_TIMEOUT_MS;
 }
+
+/**
+ * Stops a local HTTP server and ends every connection to it, then resolves. `server.close()` alone ends only the
+ * connections idle at that moment and resolves when the last other one ends; workerd keeps its pooled connections
+ * and reuses one while it is busy, so a Worker still running (a queue retry, a live stream's heartbeat) can hold
+ * `close()` open indefinitely.
+ */
+export function closeServer(server: Server): Promise<void> {
+  return new Promise<void>((resolve) => {
+    // The only error close() reports is a server already closed: that is closed, too.
+    server.close(() => resolve());
+    server.closeAllConnections();
+  });
+}

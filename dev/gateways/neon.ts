@@ -5,7 +5,7 @@ import type { AddressInfo } from 'node:net';
 import pg from 'pg';
 import { RoundTripCounter, TRACE_PATTERN, boundedEntry, serveRoundTrips } from './round-trips.ts';
 import { BodyTooLarge, readBody } from './body.ts';
-import { keepIdleConnectionsLongerThanClients } from './keep-alive.ts';
+import { closeServer, keepIdleConnectionsLongerThanClients } from './keep-alive.ts';
 
 /**
  * Local stand-in for Neon's SQL-over-HTTP endpoint (see /work/shared/PROTOCOLS.md, section A), in front of a real
@@ -1041,9 +1041,7 @@ export async function startNeonGateway(options: NeonGatewayOptions): Promise<Neo
     async close() {
       if (closing) return;
       closing = true;
-      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
-      server.closeAllConnections();
-      await Promise.all([closed, ...[...pools.values()].map((pool) => pool.close())]);
+      await Promise.all([closeServer(server), ...[...pools.values()].map((pool) => pool.close())]);
     },
   };
 }

@@ -6,7 +6,7 @@ import { RedisConnectionError, RedisHandshakeError, ReplyError, RespClient, Stat
 import type { RedisArg, RedisCommand, RedisReply, RespClientOptions } from './resp.ts';
 import { RoundTripCounter, TRACE_PATTERN, serveRoundTrips } from './round-trips.ts';
 import { BodyTooLarge, readBody } from './body.ts';
-import { keepIdleConnectionsLongerThanClients } from './keep-alive.ts';
+import { closeServer, keepIdleConnectionsLongerThanClients } from './keep-alive.ts';
 
 export { ReplyError, StatusReply, RedisConnectionError } from './resp.ts';
 export type { RedisArg, RedisCommand, RedisReply } from './resp.ts';
@@ -523,10 +523,6 @@ export async function startUpstashGateway(options: UpstashGatewayOptions): Promi
     url: gatewayUrl,
     port,
     counter,
-    close: () =>
-      new Promise<void>((resolve, reject) => {
-        server.close((error) => (error ? reject(error) : resolve()));
-        server.closeAllConnections();
-      }),
+    close: () => closeServer(server),
   };
 }

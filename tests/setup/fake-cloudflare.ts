@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import http from 'node:http';
+import { closeServer } from '../../dev/gateways/keep-alive.ts';
 
 /**
  * A local stand-in for the two Cloudflare services the custom domains use, answering their real request shapes:
@@ -254,6 +255,6 @@ export async function startFakeCloudflare(): Promise<FakeCloudflare> {
     dohUrl: `${url}/dns-query`,
     token: TOKEN,
     zoneId: ZONE,
-    close: () => new Promise<void>((resolve) => server.close(() => resolve())),
+    close: () => closeServer(server),
   };
 }

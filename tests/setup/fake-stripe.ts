@@ -1,5 +1,6 @@
 import { createHash, randomBytes } from 'node:crypto';
 import http from 'node:http';
+import { closeServer } from '../../dev/gateways/keep-alive.ts';
 
 /**
  * A local stand-in for the parts of Stripe's API the Worker calls, so tests exercise the real HTTP requests (form
@@ -546,10 +547,6 @@ export async function startFakeStripe(): Promise<FakeStripe> {
   if (address === null || typeof address !== 'object') throw new Error('fake Stripe did not start');
   return {
     url: `http://127.0.0.1:${address.port}`,
-    close: () =>
-      new Promise<void>((resolve) => {
-        server.closeAllConnections();
-        server.close(() => resolve());
-      }),
+    close: () => closeServer(server),
   };
 }

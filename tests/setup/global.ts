@@ -1,5 +1,6 @@
 import http from 'node:http';
 import type { TestProject } from 'vitest/node';
+import { closeServer } from '../../dev/gateways/keep-alive.ts';
 import { startStack, type Stack } from '../../dev/stack.ts';
 import { applyMigrations } from '../../drizzle/migrate.ts';
 import { hashPassword, scryptPolicy } from '../../src/services/auth/passwords.ts';
@@ -23,6 +24,9 @@ const log = (message: string, fields?: Record<string, unknown>): void => {
  * part of the run's CPU. Results, errors and round trips are the same as with Neon's fresh statements.
  */
 const preparedStatementLimit = 1_000;
+
+/** How long one step of the teardown (a server stopped, a database dropped) may take before the next one starts. */
+const TEARDOWN_STEP_DEADLINE_MS = 15_000;
 
 /** FUZZ_SEED (a number, or `random`) and FUZZ_RUNS for tests/worker/fuzz.test.ts; small and fixed by default. */
 function fuzzSettings(environment: NodeJS.ProcessEnv): { seed: number; runs: number } {
@@ -56,9 +60,32 @@ export default async function setup(project: TestProject): Promise<() => Promise
     );
   }
 
-  const cleanups: (() => Promise<void>)[] = [];
+  // The teardown runs while the Worker project's workerd still runs (vitest stops its pool after the global
+  // teardown), so a queue retry or a live stream's heartbeat may still be using a server being stopped. Every step
+  // has a deadline: one that does not finish is reported by name and the rest still run (the databases are dropped
+  // WITH (FORCE) at the end), instead of a run whose files all passed waiting forever.
+  const cleanups: { name: string; run: () => Promise<void> }[] = [];
   const teardown = async (): Promise<void> => {
-    for (const cleanup of cleanups.reverse()) await cleanup().catch((error: unknown) => console.error(error));
+    for (const { name, run } of cleanups.reverse()) {
+      let timer: NodeJS.Timeout | undefined;
+      const late = new Promise<'late'>((resolve) => {
+        timer = setTimeout(() => resolve('late'), TEARDOWN_STEP_DEADLINE_MS);
+      });
+      const outcome = await Promise.race([
+        run().then(
+          () => 'done' as const,
+          (error: unknown) => {
+            console.error(`[stack] stopping ${name} failed`, error);
+            return 'failed' as const;
+          },
+        ),
+        late,
+      ]);
+      clearTimeout(timer);
+      if (outcome === 'late') {
+        console.error(`[stack] stopping ${name} took over ${TEARDOWN_STEP_DEADLINE_MS / 1000} s; going on without it`);
+      }
+    }
   };
   try {
     let main: Stack;
@@ -67,15 +94,15 @@ export default async function setup(project: TestProject): Promise<() => Promise
     const redis = { url: services.redis.kind === 'real' ? services.redis.url : undefined, allowEmbedded: true };
     if (services.postgres.kind === 'real') {
       const database = await createTestDatabase(services.postgres.adminUrl);
-      cleanups.push(() => database.drop());
+      cleanups.push({ name: 'the test database', run: () => database.drop() });
       await applyMigrations(database.url);
       // The sharding tests' second database (tests/worker/sharding.test.ts): a copy of the freshly migrated one,
       // made before any gateway connects to it (a template must have no sessions), served by the same gateway.
       const second = await createTestDatabase(services.postgres.adminUrl, 'eventra_test_dedicated', database.name);
-      cleanups.push(() => second.drop());
+      cleanups.push({ name: 'the dedicated test database', run: () => second.drop() });
       dedicated = { name: second.name, mainName: database.name };
       main = await startStack({ postgres: { kind: 'real', url: database.url }, redis, log, preparedStatementLimit });
-      cleanups.push(() => main.close());
+      cleanups.push({ name: 'the gateways', run: () => main.close() });
       if (services.redis.kind === 'real') {
         const faultStack = await startStack({
           postgres: { kind: 'real', url: database.url },
@@ -85,11 +112,11 @@ export default async function setup(project: TestProject): Promise<() => Promise
           log,
         });
         fault = faultStack;
-        cleanups.push(() => faultStack.close());
+        cleanups.push({ name: 'the fault gateways', run: () => faultStack.close() });
       }
     } else {
       main = await startStack({ postgres: { kind: 'embedded' }, redis, log });
-      cleanups.push(() => main.close());
+      cleanups.push({ name: 'the gateways', run: () => main.close() });
       await applyMigrations(main.directDatabaseUrl);
     }
 
@@ -136,14 +163,14 @@ export default async function setup(project: TestProject): Promise<() => Promise
         res.writeHead(204).end();
       });
       await new Promise<void>((resolve) => control.listen(0, '127.0.0.1', resolve));
-      cleanups.push(() => new Promise<void>((resolve) => control.close(() => resolve())));
+      cleanups.push({ name: 'the fault control server', run: () => closeServer(control) });
       const address = control.address();
       if (address && typeof address === 'object') faultControlUrl = `http://127.0.0.1:${address.port}`;
     }
 
     // Stripe calls of the Worker go to a local fake (STRIPE_API_BASE is honoured only in the local environment).
     const stripe = await startFakeStripe();
-    cleanups.push(() => stripe.close());
+    cleanups.push({ name: 'the fake Stripe', run: () => stripe.close() });
     // Plan billing on the platform's Stripe account (the same fake; tests sign billing events with this secret).
     const stripeVars = {
       STRIPE_API_BASE: stripe.url,
@@ -155,7 +182,7 @@ export default async function setup(project: TestProject): Promise<() => Promise
     // Custom domains: Cloudflare for SaaS and DNS over HTTPS go to a local fake (the overrides are refused outside
     // the local environment).
     const cloudflare = await startFakeCloudflare();
-    cleanups.push(() => cloudflare.close());
+    cleanups.push({ name: 'the fake Cloudflare', run: () => cloudflare.close() });
     const cloudflareVars = {
       CLOUDFLARE_API_BASE: cloudflare.apiBase,
       DOH_URL: cloudflare.dohUrl,
@@ -176,7 +203,7 @@ export default async function setup(project: TestProject): Promise<() => Promise
     // The SSO tests' OpenID Provider (tests/setup/oidc-idp.ts): a real, certified one, also the social providers'
     // stand-in with the platform's clients registered.
     const idp = await startOidcIdp();
-    cleanups.push(() => idp.close());
+    cleanups.push({ name: 'the OpenID Provider', run: () => idp.close() });
     project.provide('workerVars', {
       ...main.workerVars(),
       ...stripeVars,
@@ -203,7 +230,7 @@ export default async function setup(project: TestProject): Promise<() => Promise
 
     // Webhook deliveries of the Worker go to this loopback receiver (allowed in the local environment only).
     const receiver = await startWebhookReceiver();
-    cleanups.push(() => receiver.close());
+    cleanups.push({ name: 'the webhook receiver', run: () => receiver.close() });
     project.provide('webhookReceiverUrl', receiver.url);
     project.provide('oidcIssuer', idp.issuer);
     project.provide('socialIdp', idp.social);

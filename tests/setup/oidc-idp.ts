@@ -3,6 +3,7 @@ import http from 'node:http';
 import Provider, { type ClientAuthMethod, type KoaContextWithOIDC } from 'oidc-provider';
 import type { IdpAccount, SocialIdp } from './provided-context.ts';
 import { samlifyLoginResponse, type LoginResponseRequest } from './samlify-idp.ts';
+import { closeServer } from '../../dev/gateways/keep-alive.ts';
 
 /**
  * A real OpenID Provider for the SSO tests: panva's `oidc-provider` (OpenID Certified), on a loopback port, in Node
@@ -256,11 +257,6 @@ export async function startOidcIdp(): Promise<OidcIdp> {
         linkedin: credentials('linkedin'),
       }),
     },
-    // workerd keeps its connections alive: close them, or close() waits for them forever.
-    close: () =>
-      new Promise<void>((resolve) => {
-        server.closeAllConnections();
-        server.close(() => resolve());
-      }),
+    close: () => closeServer(server),
   };
 }

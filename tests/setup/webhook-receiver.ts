@@ -1,4 +1,5 @@
 import http from 'node:http';
+import { closeServer } from '../../dev/gateways/keep-alive.ts';
 
 /**
  * A local webhook receiver for the Worker tests (workerd cannot listen, so the global setup runs this in Node).
@@ -101,10 +102,6 @@ export async function startWebhookReceiver(): Promise<WebhookReceiver> {
   if (address === null || typeof address !== 'object') throw new Error('webhook receiver did not start');
   return {
     url: `http://127.0.0.1:${String(address.port)}`,
-    close: () =>
-      new Promise<void>((resolve) => {
-        server.closeAllConnections();
-        server.close(() => resolve());
-      }),
+    close: () => closeServer(server),
   };
 }
