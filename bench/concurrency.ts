@@ -2,7 +2,8 @@
 // 100 seats, then 1,000 checkouts of one ticket each, all at once (one connection per buyer, each from its own
 // address, each with its own Idempotency-Key). Exactly 100 must get 201 and the other 900 409 `sold_out`; the
 // database must agree (sold = 100, held = 0, 100 bookings, 100 tickets). Time to drain: first request sent to last
-// answer received.
+// answer received. Its floor (`staticRush`): as many `GET /health` sent the same way, which is what the rush's shape
+// costs the local stack (two workerd processes, wrangler, the gateways) before any checkout work.
 import { randomUUID } from 'node:crypto';
 import autocannon from 'autocannon';
 import pg from 'pg';
@@ -42,46 +43,21 @@ export async function rush(
     quantity: options.seats,
   });
 
-  const statuses: Record<string, number> = {};
-  let buyer = 0;
-  let last = 0;
-  const cpuBefore = stack.cpu();
-  const started = performance.now();
-  await autocannon({
-    url: `http://127.0.0.1:${stack.port}`,
-    connections: options.buyers,
-    amount: options.buyers,
-    timeout: 120,
-    requests: [
-      {
-        setupRequest: (request) => {
-          const i = buyer++;
-          return {
-            ...request,
-            method: 'POST',
-            path: `/api/v1/public/events/${slug}/bookings`,
-            headers: {
-              host: tenant.host,
-              'content-type': 'application/json',
-              'cf-connecting-ip': benchIp(20_000 + i),
-              'idempotency-key': randomUUID(),
-              'x-request-id': `bench-rush-${fixtures.runId}-${i}`,
-            },
-            body: JSON.stringify({
-              buyer: { name: `Rush buyer ${i}`, email: `rush${i}@example.com` },
-              items: [{ ticketTypeId, quantity: 1 }],
-            }),
-          };
-        },
-        onResponse: (status) => {
-          statuses[status] = (statuses[status] ?? 0) + 1;
-          last = performance.now();
-        },
-      },
-    ],
-  });
-  const drainSeconds = (last - started) / 1000;
-  const cpu = cpuBetween(cpuBefore, stack.cpu());
+  const { statuses, drainSeconds, cpu } = await allAtOnce(stack, options.buyers, (i) => ({
+    method: 'POST',
+    path: `/api/v1/public/events/${slug}/bookings`,
+    headers: {
+      host: tenant.host,
+      'content-type': 'application/json',
+      'cf-connecting-ip': benchIp(20_000 + i),
+      'idempotency-key': randomUUID(),
+      'x-request-id': `bench-rush-${fixtures.runId}-${i}`,
+    },
+    body: JSON.stringify({
+      buyer: { name: `Rush buyer ${i}`, email: `rush${i}@example.com` },
+      items: [{ ticketTypeId, quantity: 1 }],
+    }),
+  }));
 
   const client = new pg.Client({ connectionString: databaseUrl });
   await client.connect();
@@ -120,4 +96,56 @@ export async function rush(
       database.bookings === options.seats &&
       database.tickets === options.seats,
   };
+}
+
+/** What many requests sent all at once came back as, how long they took to drain and the stack's CPU meanwhile. */
+export interface AllAtOnce {
+  statuses: Record<string, number>;
+  drainSeconds: number;
+  cpu: StackCpu | null;
+}
+
+/**
+ * Sends `count` requests at once, each on its own connection (autocannon, one request per connection), and waits for
+ * every answer: the rush's shape, shared with its floor (`staticRush`).
+ */
+async function allAtOnce(
+  stack: BenchStack,
+  count: number,
+  request: (i: number) => { method: 'GET' | 'POST'; path: string; headers: Record<string, string>; body?: string },
+): Promise<AllAtOnce> {
+  const statuses: Record<string, number> = {};
+  let sent = 0;
+  let last = 0;
+  const cpuBefore = stack.cpu();
+  const started = performance.now();
+  await autocannon({
+    url: `http://127.0.0.1:${stack.port}`,
+    connections: count,
+    amount: count,
+    timeout: 120,
+    requests: [
+      {
+        setupRequest: (base) => ({ ...base, ...request(sent++) }),
+        onResponse: (status) => {
+          statuses[status] = (statuses[status] ?? 0) + 1;
+          last = performance.now();
+        },
+      },
+    ],
+  });
+  return { statuses, drainSeconds: (last - started) / 1000, cpu: cpuBetween(cpuBefore, stack.cpu()) };
+}
+
+/**
+ * The rush's floor on this machine: as many `GET /health` (static JSON, no I/O) sent at once as the rush has buyers,
+ * through the same stack. Every part of the local stack (two workerd processes, wrangler, the gateways, PostgreSQL)
+ * shares the machine's cores, so this is what the rush's shape costs before any checkout work.
+ */
+export async function staticRush(stack: BenchStack, count: number): Promise<AllAtOnce> {
+  return allAtOnce(stack, count, () => ({
+    method: 'GET',
+    path: '/health',
+    headers: { host: 'localhost' },
+  }));
 }

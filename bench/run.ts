@@ -16,7 +16,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import pg from 'pg';
-import { rush, type ConcurrencyResult } from './concurrency.ts';
+import { rush, staticRush, type AllAtOnce, type ConcurrencyResult } from './concurrency.ts';
 import { benchExports, EXPORT_DATABASE_URL, type ExportRun } from './export.ts';
 import { BENCH_DATABASE_URL, prepareFixtures } from './fixtures.ts';
 import { withCpuProfile } from './inspector.ts';
@@ -187,7 +187,7 @@ function printLoad(floor: LatencySummary, results: ScenarioResult[]): void {
 /** The on-sale target of issue #13: the rush drains within this many static p50s (1 connection) of the same run. */
 const RUSH_TARGET_X_STATIC = 800;
 
-function printRush(result: ConcurrencyResult, floor: LatencySummary): void {
+function printRush(result: ConcurrencyResult, floor: LatencySummary, floorRush: AllAtOnce): void {
   const xStatic = (result.drainSeconds * 1000) / floor.p50;
   console.log(
     `\nConcurrency: ${result.buyers} buyers for ${result.seats} seats, all at once; x static: the drain time over ` +
@@ -229,6 +229,20 @@ function printRush(result: ConcurrencyResult, floor: LatencySummary): void {
         `the gateways ${perBuyer(gateways)}, wrangler ${perBuyer(wrangler)}, PostgreSQL ${perBuyer(postgres)}`,
     );
   }
+  // The floor of the rush's shape on this machine: the same number of requests at once, each answered without I/O.
+  const answered = floorRush.statuses['200'] ?? 0;
+  const floorX = (floorRush.drainSeconds * 1000) / floor.p50;
+  const floorCpu =
+    floorRush.cpu === null
+      ? ''
+      : `; CPU per request: workerd ${ms((floorRush.cpu.workerd * 1000) / result.buyers)} ms, wrangler ` +
+        `${ms((floorRush.cpu.wrangler * 1000) / result.buyers)} ms, the gateways ` +
+        `${ms((floorRush.cpu.gateways * 1000) / result.buyers)} ms`;
+  console.log(
+    `Floor of the shape: ${result.buyers} x GET /health at once drained in ${ms(floorRush.drainSeconds)} s ` +
+      `(${floorX.toFixed(0)} x static; ${answered} answered 200)${floorCpu}. The rush over it: ` +
+      `${(result.drainSeconds / floorRush.drainSeconds).toFixed(1)} x`,
+  );
 }
 
 /**
@@ -356,6 +370,8 @@ async function main(): Promise<number> {
       if (wanted('rush')) {
         // The rush's yardstick: one request at a time through the same stack, just before it.
         const rushFloor = await staticFloor(stack, { connections: 1, duration: 5, warmup: 1, sample: 0 });
+        // And the rush's own shape with nothing to do: as many GET /health at once as there are buyers.
+        const floorRush = await staticRush(stack, positive('buyers', values.buyers));
         const buyers = () =>
           rush(stack, fixtures, databaseUrl, {
             buyers: positive('buyers', values.buyers),
@@ -366,8 +382,13 @@ async function main(): Promise<number> {
           values.profile === undefined
             ? await buyers()
             : await withCpuProfile(stack.inspectorPort, values.profile, buyers);
-        output.rush = { ...result, staticFloor1: rushFloor, xStatic: (result.drainSeconds * 1000) / rushFloor.p50 };
-        printRush(result, rushFloor);
+        output.rush = {
+          ...result,
+          staticFloor1: rushFloor,
+          xStatic: (result.drainSeconds * 1000) / rushFloor.p50,
+          staticRush: { ...floorRush, xStatic: (floorRush.drainSeconds * 1000) / rushFloor.p50 },
+        };
+        printRush(result, rushFloor, floorRush);
         if (!result.ok) problems.push('rush: the seats sold do not match');
       }
     } finally {
