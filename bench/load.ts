@@ -10,6 +10,7 @@
 import { randomUUID } from 'node:crypto';
 import autocannon from 'autocannon';
 import type { BenchTenant, Fixtures } from './fixtures.ts';
+import { cpuBetween, type StackCpu } from './process-cpu.ts';
 import {
   benchIp,
   capturedSql,
@@ -178,7 +179,7 @@ export interface LatencySummary {
   statuses: Record<string, number>;
 }
 
-export interface ScenarioResult extends LatencySummary {
+export interface ScenarioResult extends LatencySummary, Cpu {
   name: string;
   label: string;
   /** Round trips per request over the sampled requests (the request's own trace). */
@@ -323,10 +324,44 @@ function stepOf(call: Call & { host: string }, trace: string): Step {
 }
 
 /** The static floor: GET /health through the same wrangler dev. */
-export async function staticFloor(stack: StackPorts, options: LoadOptions): Promise<LatencySummary> {
+export async function staticFloor(stack: MeasuredStack, options: LoadOptions): Promise<LatencySummary & Cpu> {
   const health: Step = { method: 'GET', path: '/health', headers: { host: 'localhost' } };
   await drive(stack.port, { connections: options.connections, duration: options.warmup }, () => [health], ok(200));
-  return drive(stack.port, options, () => [health], ok(200));
+  return withCpu(stack, () => drive(stack.port, options, () => [health], ok(200)));
+}
+
+/** A stack whose processes' CPU can be read (bench/process-cpu.ts; `cpu` null off Linux). */
+type MeasuredStack = StackPorts & { cpu(): StackCpu | null };
+
+/** The whole stack's CPU per request of a measured line (ms: workerd, gateways, wrangler, PostgreSQL), or null. */
+export interface Cpu {
+  cpuMsPerRequest: StackCpu | null;
+}
+
+/** Runs one measured line and adds the stack's CPU per request over it (answered and failed requests alike). */
+async function withCpu<T extends LatencySummary>(stack: MeasuredStack, line: () => Promise<T>): Promise<T & Cpu> {
+  const before = stack.cpu();
+  const summary = await line();
+  const cpu = cpuBetween(before, stack.cpu());
+  const count = Math.max(1, summary.requests + summary.errors);
+  const per = (seconds: number) => (seconds * 1000) / count;
+  return {
+    ...summary,
+    cpuMsPerRequest:
+      cpu === null
+        ? null
+        : {
+            workerd: per(cpu.workerd),
+            gateways: per(cpu.gateways),
+            wrangler: per(cpu.wrangler),
+            postgres: per(cpu.postgres),
+          },
+  };
+}
+
+/** The sum of a line's CPU per request over the stack's parts (ms), or NaN without /proc. */
+export function cpuTotal(cpu: StackCpu | null): number {
+  return cpu === null ? Number.NaN : cpu.workerd + cpu.gateways + cpu.wrangler + cpu.postgres;
 }
 
 const ok = (expected: number) => (status: number) => status === expected;
@@ -346,7 +381,7 @@ const NO_SQL: LatencySummary = {
 };
 
 export async function runScenario(
-  stack: StackPorts,
+  stack: MeasuredStack,
   fixtures: Fixtures,
   scenario: Scenario,
   options: LoadOptions,
@@ -360,7 +395,9 @@ export async function runScenario(
   };
   await drive(stack.port, { connections: options.connections, duration: options.warmup }, make, () => true);
   const before = await totalRoundTrips(stack);
-  const measured = await drive(stack.port, options, make, ok(scenario.expect), (trace) => answered.push(trace));
+  const measured = await withCpu(stack, () =>
+    drive(stack.port, options, make, ok(scenario.expect), (trace) => answered.push(trace)),
+  );
   const after = await totalRoundTrips(stack);
 
   // The sampled requests' own round trips and SQL (requests answered as expected).

@@ -20,7 +20,15 @@ import { rush, staticRush, type AllAtOnce, type ConcurrencyResult } from './conc
 import { benchExports, EXPORT_DATABASE_URL, type ExportRun } from './export.ts';
 import { BENCH_DATABASE_URL, prepareFixtures } from './fixtures.ts';
 import { withCpuProfile } from './inspector.ts';
-import { SCENARIOS, runScenario, staticFloor, type LatencySummary, type ScenarioResult } from './load.ts';
+import {
+  SCENARIOS,
+  cpuTotal,
+  runScenario,
+  staticFloor,
+  type Cpu,
+  type LatencySummary,
+  type ScenarioResult,
+} from './load.ts';
 import { checkPlans, type PlanReport } from './plans.ts';
 import { resultsDir, root, startBenchStack, table } from './stack.ts';
 
@@ -123,12 +131,18 @@ function printPlans(report: PlanReport): void {
   );
 }
 
-function printLoad(floor: LatencySummary, results: ScenarioResult[]): void {
+function printLoad(floor: LatencySummary & Cpu, results: ScenarioResult[]): void {
+  const floorCpu = cpuTotal(floor.cpuMsPerRequest);
+  const cpu = (summary: Cpu) => {
+    const total = cpuTotal(summary.cpuMsPerRequest);
+    return Number.isNaN(total) ? ['-', '-'] : [ms(total), (total / floorCpu).toFixed(2)];
+  };
   console.log(
     `\nLoad (autocannon, ${load.connections} connections, ${load.duration} s per line after ${load.warmup} s warm-up; ` +
       'latency in ms; round trips per request from the gateways, sampled: mean (max); +lookups: tenant lookups per ' +
       'request, one per host and isolate every 30 s; x static / x sql: p50 over the floor p50; x floors: p50 over ' +
-      'the static p50 plus the SQL p50)',
+      'the static p50 plus the SQL p50; cpu: CPU per request of the whole stack, every process of it, ms; x cpu: ' +
+      "that over the static floor's)",
   );
   const line = (label: string, summary: LatencySummary): (string | number)[] => [
     label,
@@ -153,8 +167,10 @@ function printLoad(floor: LatencySummary, results: ScenarioResult[]): void {
         'x static',
         'x sql',
         'x floors',
+        'cpu',
+        'x cpu',
       ],
-      [...line('floor: static GET /health', floor), '0', '0', '-', '1.00', '-', '-'],
+      [...line('floor: static GET /health', floor), '0', '0', '-', '1.00', '-', '-', ...cpu(floor)],
       ...results.flatMap((result) => [
         [
           ...line(result.label, result),
@@ -164,6 +180,7 @@ function printLoad(floor: LatencySummary, results: ScenarioResult[]): void {
           result.ratio.toStatic.toFixed(2),
           Number.isNaN(result.ratio.toSql) ? '-' : result.ratio.toSql.toFixed(2),
           result.ratio.toFloors.toFixed(2),
+          ...cpu(result),
         ],
         [
           ...line(
@@ -172,6 +189,8 @@ function printLoad(floor: LatencySummary, results: ScenarioResult[]): void {
               : `  floor: same SQL via gateway (${ms(result.sqlFloor.statementsPerRequest)} stmts)`,
             result.sqlFloor,
           ),
+          '',
+          '',
           '',
           '',
           '',
