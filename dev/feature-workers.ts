@@ -45,6 +45,13 @@ export function devConfigArguments(front: 'api' | 'public' = 'api'): string[] {
 }
 
 /**
+ * The environment additions of every local `wrangler dev` (dev/run.ts, tests/e2e/stack.ts): no usage metrics sent,
+ * and no fetch of the `Request.cf` placeholder from workers.cloudflare.com (no Worker here reads `request.cf`;
+ * offline, the fetch only printed a warning with a DNS error at every start).
+ */
+export const WRANGLER_DEV_ENVIRONMENT = { WRANGLER_SEND_METRICS: 'false', CLOUDFLARE_CF_FETCH_ENABLED: 'false' };
+
+/**
  * Bundles a Worker (a feature Worker, or the public Worker for bench/bundle.ts) as `environment` deploys it
  * (`wrangler deploy --dry-run`) into `outdir`: its script's path (named after its `main`), and the name and
  * compatibility settings its config gives. Rejects if the build fails.

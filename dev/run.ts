@@ -32,7 +32,7 @@ import {
 } from '../drizzle/seed.ts';
 import { BUILT_IN_ROLE_KEYS } from '../src/services/auth/permissions.ts';
 import { buildDocsAssets } from './docs-assets.ts';
-import { devConfigArguments } from './feature-workers.ts';
+import { WRANGLER_DEV_ENVIRONMENT, devConfigArguments } from './feature-workers.ts';
 import {
   DEV_SSO_CONNECTION_ID,
   DEV_SSO_ORGANIZATION,
@@ -174,7 +174,7 @@ async function main(): Promise<void> {
       // env file: drop them (a DATABASE_URL in the shell is the direct owner URL, not the gateway's app-role URL).
       env: {
         ...Object.fromEntries(Object.entries(process.env).filter(([key]) => !(key in vars))),
-        WRANGLER_SEND_METRICS: 'false',
+        ...WRANGLER_DEV_ENVIRONMENT,
       },
     },
   );

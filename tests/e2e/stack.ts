@@ -7,7 +7,7 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { devConfigArguments } from '../../dev/feature-workers.ts';
+import { WRANGLER_DEV_ENVIRONMENT, devConfigArguments } from '../../dev/feature-workers.ts';
 import { startStack, type Stack } from '../../dev/stack.ts';
 import { applyMigrations } from '../../drizzle/migrate.ts';
 import { createTestDatabase } from '../setup/database.ts';
@@ -121,7 +121,7 @@ export async function startApi(
           cwd: root,
           stdio: ['ignore', 'pipe', 'pipe'],
           detached: true,
-          env: { ...process.env, WRANGLER_SEND_METRICS: 'false' },
+          env: { ...process.env, ...WRANGLER_DEV_ENVIRONMENT },
         },
       );
       let output = '';
