@@ -1,5 +1,6 @@
 /**
- * What each library the Worker starts with costs workerd at start-up: `npm run bench:dependencies -- [--runs 5]`.
+ * What each library the Worker starts with, and parts of Eventra's own code, cost workerd at start-up:
+ * `npm run bench:dependencies -- [--runs 5]`.
  *
  * Each probe is a tiny Worker that imports one library (and builds what the Worker builds with it at module scope:
  * a table, a schema, a route), bundled by esbuild as wrangler bundles the Worker (minified ESM, zod's locales
@@ -57,6 +58,14 @@ const PROBES: Record<string, string> = {
       responses: { 200: { description: 'ok', content: { 'application/json': { schema: S } } } } }),
       (c) => c.json({ id: 'x', name: 'y' }));
     export default app;`,
+  // Eventra's own modules, each with what it imports (the libraries above included, so read them against those).
+  'ours: every table (src/db/schema, drizzle included)': `import * as schema from './src/db/schema/index.ts';
+    ${respond('Object.keys(schema).length')}`,
+  'ours: the bindings schemas (src/env.ts, zod included)': `import * as env from './src/env.ts';
+    ${respond('Object.keys(env).length')}`,
+  'ours: the request path, no route (createApp, no groups)': `import { createApp } from './src/app.ts';
+    export default createApp({ worker: 'public', groups: [] });`,
+  'ours: the public Worker (src/public.ts)': `export { default } from './src/public.ts';`,
 };
 
 // wrangler.toml's [alias] for zod's locales index (the specifier as zod's own entries write it).
@@ -83,6 +92,8 @@ try {
       platform: 'neutral',
       mainFields: ['module', 'main'],
       conditions: ['workerd', 'worker', 'browser'],
+      // The runtime's own modules (nodejs_compat and Cloudflare's), as wrangler leaves them to workerd.
+      external: ['node:*', 'cloudflare:*'],
       outfile,
       plugins: [zodLocales],
       logLevel: 'error',
