@@ -240,8 +240,9 @@ function printRush(result: ConcurrencyResult, floor: LatencySummary, floorRush: 
       ],
     ]),
   );
+  // CPU seconds over the run, per request (the rush and its floor send as many).
+  const perBuyer = (seconds: number) => `${ms((seconds * 1000) / result.buyers)} ms`;
   if (result.cpu !== null) {
-    const perBuyer = (seconds: number) => `${ms((seconds * 1000) / result.buyers)} ms`;
     const { workerd, gateways, wrangler, postgres } = result.cpu;
     console.log(
       `CPU during the drain (user + system, /proc), per buyer: workerd ${perBuyer(workerd)} (${ms(workerd)} s), ` +
@@ -254,9 +255,8 @@ function printRush(result: ConcurrencyResult, floor: LatencySummary, floorRush: 
   const floorCpu =
     floorRush.cpu === null
       ? ''
-      : `; CPU per request: workerd ${ms((floorRush.cpu.workerd * 1000) / result.buyers)} ms, wrangler ` +
-        `${ms((floorRush.cpu.wrangler * 1000) / result.buyers)} ms, the gateways ` +
-        `${ms((floorRush.cpu.gateways * 1000) / result.buyers)} ms`;
+      : `; CPU per request: workerd ${perBuyer(floorRush.cpu.workerd)}, wrangler ${perBuyer(floorRush.cpu.wrangler)}, ` +
+        `the gateways ${perBuyer(floorRush.cpu.gateways)}`;
   console.log(
     `Floor of the shape: ${result.buyers} x GET /health at once drained in ${ms(floorRush.drainSeconds)} s ` +
       `(${floorX.toFixed(0)} x static; ${answered} answered 200)${floorCpu}. The rush over it: ` +
