@@ -16,9 +16,8 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { gzipSync } from 'node:zlib';
 import { readFileSync } from 'node:fs';
-import { build, type Plugin } from 'esbuild';
 import { root, table } from './stack.ts';
-import { compatibility, median, workerdConfig, workerdInstructions, workerdLoad } from './workerd-load.ts';
+import { bundleProbe, compatibility, median, workerdConfig, workerdInstructions, workerdLoad } from './workerd-load.ts';
 
 const { values } = parseArgs({ options: { runs: { type: 'string', default: '5' } } });
 const runs = Math.max(1, Number(values.runs));
@@ -68,36 +67,13 @@ const PROBES: Record<string, string> = {
   'ours: the public Worker (src/public.ts)': `export { default } from './src/public.ts';`,
 };
 
-// wrangler.toml's [alias] for zod's locales index (the specifier as zod's own entries write it).
-const zodLocales: Plugin = {
-  name: 'zod-locales',
-  setup(bundler) {
-    bundler.onResolve({ filter: /^\.\.\/locales\/index\.js$/ }, () => ({
-      path: join(root, 'src', 'lib', 'zod-locales.ts'),
-    }));
-  },
-};
-
 const work = await mkdtemp(join(tmpdir(), 'eventra-dependencies-'));
 try {
   const compat = await compatibility(root);
   const probes = [];
   for (const [index, [name, source]] of Object.entries(PROBES).entries()) {
     const outfile = join(work, String(index), 'probe.js');
-    await build({
-      stdin: { contents: source, resolveDir: root, sourcefile: `probe-${String(index)}.js`, loader: 'js' },
-      bundle: true,
-      minify: true,
-      format: 'esm',
-      platform: 'neutral',
-      mainFields: ['module', 'main'],
-      conditions: ['workerd', 'worker', 'browser'],
-      // The runtime's own modules (nodejs_compat and Cloudflare's), as wrangler leaves them to workerd.
-      external: ['node:*', 'cloudflare:*'],
-      outfile,
-      plugins: [zodLocales],
-      logLevel: 'error',
-    });
+    await bundleProbe(source, outfile);
     const config = await workerdConfig(join(work, String(index)), outfile, compat);
     probes.push({
       name,

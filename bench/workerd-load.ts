@@ -7,7 +7,9 @@
 import { spawnSync } from 'node:child_process';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { build, type Metafile, type Plugin } from 'esbuild';
 
 /** The workerd package (CommonJS, no types) exports the path of its binary as `default`. */
 export const workerdBinary = (createRequire(import.meta.url)('workerd') as { default: string }).default;
@@ -81,4 +83,40 @@ export function median(values: readonly number[]): number {
   const sorted = [...values].sort((a, b) => a - b);
   const mid = Math.floor(sorted.length / 2);
   return sorted.length % 2 === 1 ? (sorted[mid] ?? 0) : ((sorted[mid - 1] ?? 0) + (sorted[mid] ?? 0)) / 2;
+}
+
+const repositoryRoot = join(dirname(fileURLToPath(import.meta.url)), '..');
+
+// wrangler.toml's [alias] for zod's locales index (the specifier as zod's own entries write it).
+const zodLocales: Plugin = {
+  name: 'zod-locales',
+  setup(bundler) {
+    bundler.onResolve({ filter: /^\.\.\/locales\/index\.js$/ }, () => ({
+      path: join(repositoryRoot, 'src', 'lib', 'zod-locales.ts'),
+    }));
+  },
+};
+
+/**
+ * Bundles `source` (an ES module Worker whose imports resolve from the repository's root) into `outfile` as wrangler
+ * bundles the Worker for production: esbuild, minified ESM, workerd's conditions, `node:*` and `cloudflare:*` left
+ * to the runtime, zod's locales replaced as wrangler.toml's `[alias]` does. No code splitting: a dynamic import is
+ * bundled into the same script, as wrangler does. Returns esbuild's metafile of the build.
+ */
+export async function bundleProbe(source: string, outfile: string): Promise<Metafile> {
+  const result = await build({
+    stdin: { contents: source, resolveDir: repositoryRoot, sourcefile: 'probe.js', loader: 'js' },
+    bundle: true,
+    minify: true,
+    format: 'esm',
+    platform: 'neutral',
+    mainFields: ['module', 'main'],
+    conditions: ['workerd', 'worker', 'browser'],
+    external: ['node:*', 'cloudflare:*'],
+    outfile,
+    plugins: [zodLocales],
+    logLevel: 'error',
+    metafile: true,
+  });
+  return result.metafile;
 }
